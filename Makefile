@@ -1,0 +1,44 @@
+# Thin wrapper over meson/ninja. See README.md.
+BUILD      ?= build
+ASAN_BUILD ?= build-asan
+FUZZ_BUILD ?= build-fuzz
+MESON_OPTS ?= -Dwerror=true
+export VESSEL_CACHE ?= $(or $(XDG_CACHE_HOME),$(HOME)/.cache)/vessel
+
+.PHONY: all deps build guest run test test-fast test-asan bench fuzz clean
+
+all: build
+
+deps:
+	@bash scripts/deps.sh
+
+$(BUILD)/build.ninja:
+	meson setup $(BUILD) $(MESON_OPTS)
+
+build: deps $(BUILD)/build.ninja
+	ninja -C $(BUILD)
+
+# The default guests (riscv64 kernel + busybox initramfs), cached in $(VESSEL_CACHE).
+guest: deps
+	@bash guest/build.sh
+
+run: build guest
+	./$(BUILD)/vessel run
+
+# Everything: the release build's full suite, then the unit tests and the
+# fast integration tests again under AddressSanitizer + UBSan.
+test: build
+	@bash scripts/test-all.sh $(BUILD) $(ASAN_BUILD)
+
+# Only the release build's suite (FILTER=substring selects tests).
+test-fast: build
+	@bash tests/run.sh $(BUILD) $(FILTER)
+
+bench: build guest
+	@bash bench/run.sh $(BUILD)
+
+fuzz: deps
+	@bash fuzz/run.sh $(FUZZ_BUILD) $(or $(FUZZ_SECONDS),60)
+
+clean:
+	rm -rf $(BUILD) $(ASAN_BUILD) $(FUZZ_BUILD)

@@ -1,0 +1,176 @@
+#include "base/base.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+
+static void oom(size_t n)
+{
+    log_error("out of memory allocating %zu bytes", n);
+    abort();
+}
+
+void *xmalloc(size_t n)
+{
+    void *p = malloc(n ? n : 1);
+    if (!p) oom(n);
+    return p;
+}
+
+void *xzalloc(size_t n)
+{
+    void *p = calloc(1, n ? n : 1);
+    if (!p) oom(n);
+    return p;
+}
+
+void *xrealloc(void *p, size_t n)
+{
+    p = realloc(p, n ? n : 1);
+    if (!p) oom(n);
+    return p;
+}
+
+char *xstrdup(const char *s)
+{
+    char *p = strdup(s);
+    if (!p) oom(strlen(s));
+    return p;
+}
+
+char *xasprintf(const char *fmt, ...)
+{
+    va_list ap;
+    char *p;
+    va_start(ap, fmt);
+    int r = vasprintf(&p, fmt, ap);
+    va_end(ap);
+    if (r < 0) oom(0);
+    return p;
+}
+
+int parse_u64(const char *s, uint64_t *out)
+{
+    if (!s || !*s || *s == '-' || *s == '+' || *s == ' ')
+        return -EINVAL;
+    char *end;
+    errno = 0;
+    unsigned long long v = strtoull(s, &end, 0);
+    if (errno == ERANGE)
+        return -ERANGE;
+    if (*end)
+        return -EINVAL;
+    *out = v;
+    return 0;
+}
+
+int parse_size(const char *s, uint64_t default_unit, uint64_t *out)
+{
+    if (!s || !*s || *s == '-' || *s == '+' || *s == ' ')
+        return -EINVAL;
+    char *end;
+    errno = 0;
+    unsigned long long v = strtoull(s, &end, 10);
+    if (errno == ERANGE)
+        return -ERANGE;
+    if (end == s)
+        return -EINVAL;
+    uint64_t unit = default_unit;
+    if (*end) {
+        switch (*end) {
+        case 'b': case 'B': unit = 1; break;
+        case 'k': case 'K': unit = 1ULL << 10; break;
+        case 'm': case 'M': unit = 1ULL << 20; break;
+        case 'g': case 'G': unit = 1ULL << 30; break;
+        case 't': case 'T': unit = 1ULL << 40; break;
+        default: return -EINVAL;
+        }
+        end++;
+        if (*end == 'i' && end[-1] != 'b' && end[-1] != 'B') end++;
+        if (*end == 'B' || *end == 'b') end++;
+        if (*end)
+            return -EINVAL;
+    }
+    if (unit && v > UINT64_MAX / unit)
+        return -ERANGE;
+    *out = v * unit;
+    return 0;
+}
+
+uint64_t time_ns(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (uint64_t)ts.tv_sec * 1000000000ULL + (uint64_t)ts.tv_nsec;
+}
+
+uint64_t time_ms(void) { return time_ns() / 1000000ULL; }
+
+ssize_t read_full(int fd, void *buf, size_t n)
+{
+    size_t done = 0;
+    while (done < n) {
+        ssize_t r = read(fd, (char *)buf + done, n - done);
+        if (r < 0) {
+            if (errno == EINTR) continue;
+            return -errno;
+        }
+        if (r == 0) break;
+        done += (size_t)r;
+    }
+    return (ssize_t)done;
+}
+
+ssize_t write_full(int fd, const void *buf, size_t n)
+{
+    size_t done = 0;
+    while (done < n) {
+        ssize_t r = write(fd, (const char *)buf + done, n - done);
+        if (r < 0) {
+            if (errno == EINTR) continue;
+            return -errno;
+        }
+        done += (size_t)r;
+    }
+    return (ssize_t)done;
+}
+
+int read_file(const char *path, char **data, size_t *len, size_t max_len)
+{
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0)
+        return -errno;
+    struct stat st;
+    if (fstat(fd, &st) < 0) { int e = -errno; close(fd); return e; }
+    if (S_ISDIR(st.st_mode)) { close(fd); return -EISDIR; }
+    size_t cap = S_ISREG(st.st_mode) ? (size_t)st.st_size : 65536;
+    if (max_len && cap > max_len) { close(fd); return -EFBIG; }
+    char *buf = malloc(cap + 1);
+    if (!buf) { close(fd); return -ENOMEM; }
+    size_t used = 0;
+    for (;;) {
+        if (used == cap) {
+            if (max_len && cap >= max_len) { free(buf); close(fd); return -EFBIG; }
+            size_t ncap = cap ? cap * 2 : 4096;
+            if (max_len && ncap > max_len) ncap = max_len;
+            char *nb = realloc(buf, ncap + 1);
+            if (!nb) { free(buf); close(fd); return -ENOMEM; }
+            buf = nb; cap = ncap;
+        }
+        ssize_t r = read(fd, buf + used, cap - used);
+        if (r < 0) {
+            if (errno == EINTR) continue;
+            int e = -errno; free(buf); close(fd); return e;
+        }
+        if (r == 0) break;
+        used += (size_t)r;
+    }
+    close(fd);
+    buf[used] = 0;
+    *data = buf;
+    if (len) *len = used;
+    return 0;
+}

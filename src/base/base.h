@@ -1,0 +1,91 @@
+/* base: logging, errors, small helpers shared by every module. */
+#ifndef VESSEL_BASE_H
+#define VESSEL_BASE_H
+
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <unistd.h>
+
+#define ARRAY_SIZE(a) (sizeof(a) / sizeof((a)[0]))
+#define MIN(a, b) ((a) < (b) ? (a) : (b))
+#define MAX(a, b) ((a) > (b) ? (a) : (b))
+#define likely(x) __builtin_expect(!!(x), 1)
+#define unlikely(x) __builtin_expect(!!(x), 0)
+#define UNUSED __attribute__((unused))
+#define PRINTF(f, a) __attribute__((format(printf, f, a)))
+
+/* ---- logging ----
+ * Messages go to stderr (or the file set with log_set_file) prefixed with
+ * "vessel: ". log_error is for the one line a user sees for a failure.
+ * log_guest is for guest-caused errors: rate limited per call site. */
+enum log_level { LOG_ERROR, LOG_WARN, LOG_INFO, LOG_DEBUG };
+
+void log_set_level(enum log_level lvl);
+enum log_level log_get_level(void);
+void log_set_prog(const char *prog);          /* prefix, default "vessel" */
+void log_set_fd(int fd);                        /* default 2 */
+void log_set_json(bool json);                   /* runc-style {"level":..,"msg":..} lines */
+void log_msg(enum log_level lvl, const char *fmt, ...) PRINTF(2, 3);
+void log_vmsg(enum log_level lvl, const char *fmt, va_list ap);
+
+#define log_error(...) log_msg(LOG_ERROR, __VA_ARGS__)
+#define log_warn(...)  log_msg(LOG_WARN, __VA_ARGS__)
+#define log_info(...)  log_msg(LOG_INFO, __VA_ARGS__)
+#define log_debug(...) do { if (log_get_level() >= LOG_DEBUG) log_msg(LOG_DEBUG, __VA_ARGS__); } while (0)
+
+/* Rate limit state: at most `burst` messages per `interval_ms`, then one
+ * "N messages suppressed" line when the window reopens. */
+struct ratelimit {
+    uint64_t window_start_ms;
+    unsigned interval_ms, burst, printed, suppressed;
+};
+bool ratelimit_ok(struct ratelimit *rl);
+
+/* Guest-caused problem: one rate-limited warning per call site. */
+#define log_guest(...) do {                                            \
+        static struct ratelimit rl__ = { 0, 5000, 10, 0, 0 };          \
+        if (ratelimit_ok(&rl__)) log_msg(LOG_WARN, "guest: " __VA_ARGS__); \
+    } while (0)
+
+/* Print once per call site for the life of the process. */
+#define log_once(lvl, ...) do {                                        \
+        static int once__;                                             \
+        if (!__atomic_exchange_n(&once__, 1, __ATOMIC_RELAXED))        \
+            log_msg(lvl, __VA_ARGS__);                                 \
+    } while (0)
+
+/* ---- allocation: abort with a message on OOM (host-side, not guest-controlled sizes) ---- */
+void *xmalloc(size_t n);
+void *xzalloc(size_t n);
+void *xrealloc(void *p, size_t n);
+char *xstrdup(const char *s);
+char *xasprintf(const char *fmt, ...) PRINTF(1, 2);
+
+/* ---- cleanup attributes ---- */
+static inline void cleanup_freep(void *p) { free(*(void **)p); }
+static inline void cleanup_closep(int *fd) { if (*fd >= 0) close(*fd); }
+#define cleanup_free  __attribute__((cleanup(cleanup_freep)))
+#define cleanup_close __attribute__((cleanup(cleanup_closep)))
+
+/* ---- parsing ---- */
+/* "128M", "1G", "4096", "2k": bytes. Suffixes K M G T (powers of 1024);
+ * a bare number means `default_unit` bytes (1 for bytes, 1<<20 for MiB).
+ * Returns 0 or -EINVAL / -ERANGE. */
+int parse_size(const char *s, uint64_t default_unit, uint64_t *out);
+/* Decimal or 0x-hex unsigned integer, whole string. */
+int parse_u64(const char *s, uint64_t *out);
+
+/* ---- time ---- */
+uint64_t time_ns(void);          /* CLOCK_MONOTONIC */
+uint64_t time_ms(void);
+
+/* ---- I/O ---- */
+ssize_t read_full(int fd, void *buf, size_t n);   /* retries on EINTR/short reads */
+ssize_t write_full(int fd, const void *buf, size_t n);
+/* Read a whole file into a malloc'd buffer (NUL-terminated). -errno on failure. */
+int read_file(const char *path, char **data, size_t *len, size_t max_len);
+
+#endif

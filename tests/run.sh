@@ -1,0 +1,83 @@
+#!/usr/bin/env bash
+# vessel test runner. Runs every cmocka unit test and every integration
+# script, reads their TAP output, and ends with "N passed, N failed, N skipped".
+#
+#   tests/run.sh BUILD_DIR [FILTER]
+#
+# Integration scripts (tests/integration/*.sh) print TAP lines:
+#   ok - name            a pass
+#   not ok - name        a failure
+#   ok - name # SKIP why a skip (never counted as passed)
+# A script that exits non-zero without reporting a failure counts as one failure;
+# exit 77 with no output means the whole script is skipped (reason on stderr).
+# Environment given to scripts: VESSEL (the binary), BUILD, SRC, VESSEL_CACHE.
+set -u
+build=$(cd "${1:-build}" && pwd)
+filter=${2:-}
+src=$(cd "$(dirname "$0")/.." && pwd)
+logdir=$build/test-logs
+mkdir -p "$logdir"
+export VESSEL=$build/vessel BUILD=$build SRC=$src
+export VESSEL_CACHE=${VESSEL_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/vessel}
+export CMOCKA_MESSAGE_OUTPUT=TAP
+timeout_s=${TEST_TIMEOUT:-900}
+
+pass=0 fail=0 skip=0
+failed_names=()
+
+# Parse TAP on stdin, print a line per result, update the counters.
+tally() {
+    local name=$1 log=$2 rc=$3 nf_before=$fail
+    local line
+    while IFS= read -r line; do
+        case "$line" in
+            "not ok"*)
+                if [[ $line == *"# TODO"* ]]; then continue; fi
+                fail=$((fail + 1)); failed_names+=("$name: ${line#not ok }")
+                echo "FAIL $name: ${line#not ok }" ;;
+            "ok"*"# SKIP"*|"ok"*"# skip"*)
+                skip=$((skip + 1)); echo "SKIP $name: ${line#ok }" ;;
+            "ok"*)
+                pass=$((pass + 1)) ;;
+        esac
+    done < <(grep -E '^(not )?ok\b' "$log")
+    if [ "$rc" -eq 77 ] && ! grep -qE '^(not )?ok\b' "$log"; then
+        skip=$((skip + 1))
+        echo "SKIP $name: $(tail -n 1 "$log")"
+    elif [ "$rc" -ne 0 ] && [ "$fail" -eq "$nf_before" ]; then
+        fail=$((fail + 1)); failed_names+=("$name: exited $rc")
+        echo "FAIL $name: exited with status $rc (log: $log)"
+    fi
+}
+
+run_one() {
+    local name=$1; shift
+    [ -n "$filter" ] && [[ $name != *$filter* ]] && return
+    local log=$logdir/${name//\//_}.log
+    local t0=$SECONDS
+    timeout --kill-after=10 "$timeout_s" "$@" > "$log" 2>&1 </dev/null
+    local rc=$?
+    [ $rc -eq 124 ] && echo "not ok - timed out after ${timeout_s}s" >> "$log"
+    local p0=$pass f0=$fail s0=$skip
+    tally "$name" "$log" "$rc"
+    printf '%-40s %4d passed %3d failed %3d skipped  (%ds)\n' "$name" \
+        $((pass - p0)) $((fail - f0)) $((skip - s0)) $((SECONDS - t0))
+}
+
+echo "== unit tests ($build)"
+while IFS= read -r exe; do
+    run_one "unit/$(basename "$(dirname "$exe")")/$(basename "$exe")" "$exe"
+done < <(find "$build/tests/unit" -type f -name 'test_*' -perm -u+x 2>/dev/null | sort)
+
+echo "== integration tests"
+for t in "$src"/tests/integration/*.sh; do
+    [ -e "$t" ] || continue
+    run_one "integration/$(basename "$t" .sh)" bash "$t"
+done
+
+if [ ${#failed_names[@]} -gt 0 ]; then
+    echo "== failures"
+    printf '  %s\n' "${failed_names[@]}"
+fi
+echo "$pass passed, $fail failed, $skip skipped"
+[ "$fail" -eq 0 ]

@@ -1,0 +1,81 @@
+#include <stdarg.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <cmocka.h>
+#include <errno.h>
+#include <string.h>
+
+#include "base/base.h"
+
+static void test_parse_size(void **state)
+{
+    uint64_t v;
+    assert_int_equal(parse_size("128M", 1, &v), 0);
+    assert_int_equal(v, 128ULL << 20);
+    assert_int_equal(parse_size("1G", 1, &v), 0);
+    assert_int_equal(v, 1ULL << 30);
+    assert_int_equal(parse_size("2KiB", 1, &v), 0);
+    assert_int_equal(v, 2048);
+    assert_int_equal(parse_size("512", 1 << 20, &v), 0);
+    assert_int_equal(v, 512ULL << 20);
+    assert_int_equal(parse_size("4096b", 1 << 20, &v), 0);
+    assert_int_equal(v, 4096);
+    assert_int_equal(parse_size("", 1, &v), -EINVAL);
+    assert_int_equal(parse_size("-1", 1, &v), -EINVAL);
+    assert_int_equal(parse_size("12Q", 1, &v), -EINVAL);
+    assert_int_equal(parse_size("M", 1, &v), -EINVAL);
+    assert_int_equal(parse_size("99999999999999T", 1, &v), -ERANGE);
+    assert_int_equal(parse_size("99999999999999999999999", 1, &v), -ERANGE);
+}
+
+static void test_parse_u64(void **state)
+{
+    uint64_t v;
+    assert_int_equal(parse_u64("0x10", &v), 0);
+    assert_int_equal(v, 16);
+    assert_int_equal(parse_u64("42", &v), 0);
+    assert_int_equal(v, 42);
+    assert_int_equal(parse_u64("42x", &v), -EINVAL);
+    assert_int_equal(parse_u64("-3", &v), -EINVAL);
+}
+
+static void test_ratelimit(void **state)
+{
+    struct ratelimit rl = { 0, 100000, 3, 0, 0 };
+    rl.window_start_ms = time_ms();
+    int ok = 0;
+    for (int i = 0; i < 10; i++)
+        ok += ratelimit_ok(&rl);
+    assert_int_equal(ok, 3);
+    assert_int_equal(rl.suppressed, 7);
+}
+
+static void test_read_file(void **state)
+{
+    char path[] = "/tmp/vessel-test-XXXXXX";
+    int fd = mkstemp(path);
+    assert_true(fd >= 0);
+    assert_int_equal(write_full(fd, "hello", 5), 5);
+    close(fd);
+    char *d;
+    size_t n;
+    assert_int_equal(read_file(path, &d, &n, 0), 0);
+    assert_int_equal(n, 5);
+    assert_string_equal(d, "hello");
+    free(d);
+    assert_int_equal(read_file(path, &d, &n, 3), -EFBIG);
+    unlink(path);
+    assert_int_equal(read_file(path, &d, &n, 0), -ENOENT);
+    assert_int_equal(read_file("/tmp", &d, &n, 0), -EISDIR);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_parse_size),
+        cmocka_unit_test(test_parse_u64),
+        cmocka_unit_test(test_ratelimit),
+        cmocka_unit_test(test_read_file),
+    };
+    return cmocka_run_group_tests_name("base", tests, NULL, NULL);
+}
