@@ -19,4 +19,6 @@ void user_signal_host_update(struct user_proc *p, int sig);
 void user_exit_group(struct user_proc *p, int code) __attribute__((noreturn));
 /* execve of a guest program: never returns on success. */
 int64_t user_execve(struct user_thread *t, const char *path, uint64_t argv, uint64_t envp);
+/* --strace line; done=false prints the call alone (exit, execve). */
+void user_strace(struct user_thread *t, const struct user_regs *r, int64_t ret, bool done);
 #endif

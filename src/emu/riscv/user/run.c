@@ -6,11 +6,16 @@
 #include "emu/riscv/user/internal.h"
 #include "emu/riscv/riscv.h"
 #include "base/base.h"
+#include "emu/riscv/user/user_config.h"
+#if VESSEL_HAVE_RISCV_CORE_DETECTED
+#define VESSEL_HAVE_RISCV_CORE 1
+#endif
 
 #include <elf.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <linux/futex.h>
+#include <sched.h>
 #include <semaphore.h>
 #include <signal.h>
 #include <stdio.h>
@@ -86,7 +91,6 @@ static void host_sig_handler(int sig)
     if (!p || sig < 1 || sig > USER_NSIG)
         return;
     __atomic_or_fetch(&p->pending, SIGBIT(sig), __ATOMIC_SEQ_CST);
-    p->pending_info_pid = 0;
 #ifdef VESSEL_HAVE_RISCV_CORE
     for (int i = 0; i < MAX_THREADS; i++) {
         struct user_thread *t = __atomic_load_n(&g_threads[i], __ATOMIC_ACQUIRE);
@@ -268,5 +272,363 @@ int user_run(struct user_proc *p, int argc, char *const *argv, char *const *envp
     return 2;
 }
 #else
-#include "emu/riscv/user/core_glue.h"
+/* ---------- with the CPU core ---------- */
+static struct rv_machine *g_machine;
+static __thread struct user_thread *cur_thread;
+static int g_maps_gen;                 /* bumped on munmap/mprotect: harts flush TLBs */
+static __thread int my_maps_gen;
+
+bool user_core_available(void) { return true; }
+
+/* User-mode TLB fill: flat guest space, permissions from the page map. */
+static int user_fill_tlb(struct rv_hart *h, uint64_t vaddr, enum rv_access acc,
+                         uintptr_t *host_addend, uint64_t *paddr)
+{
+    struct user_mem *m = &g_proc->mem;
+    int need = acc == RV_ACC_READ ? PROT_READ : acc == RV_ACC_WRITE ? PROT_WRITE : PROT_EXEC;
+    if (vaddr < m->size) {
+        uint8_t b = m->prot[vaddr / USER_PAGE];
+        if ((b & USER_MAPPED) && (b & need)) {
+            *host_addend = (uintptr_t)m->host;
+            return 0;
+        }
+    }
+    return acc == RV_ACC_READ ? -RV_EXC_LOAD_PAGE :
+           acc == RV_ACC_WRITE ? -RV_EXC_STORE_PAGE : -RV_EXC_INSN_PAGE;
+}
+
+static const struct rv_mem_ops user_mem_ops = { .fill_tlb = user_fill_tlb };
+
+static void regs_get(struct rv_hart *h, struct user_regs *r)
+{
+    r->pc = rv_get_pc(h);
+    r->x[0] = 0;
+    for (unsigned i = 1; i < 32; i++)
+        r->x[i] = rv_get_x(h, i);
+    for (unsigned i = 0; i < 32; i++)
+        r->f[i] = rv_get_f(h, i);
+    uint64_t v = 0;
+    rv_csr_read(h, 0x003, &v);
+    r->fcsr = (uint32_t)v;
+}
+
+static void regs_set(struct rv_hart *h, const struct user_regs *r)
+{
+    rv_set_pc(h, r->pc);
+    for (unsigned i = 1; i < 32; i++)
+        rv_set_x(h, i, r->x[i]);
+    for (unsigned i = 0; i < 32; i++)
+        rv_set_f(h, i, r->f[i]);
+    rv_csr_write(h, 0x003, r->fcsr);
+}
+
+void user_code_changed(struct user_proc *p, uint64_t g, uint64_t len)
+{
+    rv_invalidate_code(g_machine, g, len);
+}
+
+void user_maps_changed(struct user_proc *p)
+{
+    __atomic_add_fetch(&g_maps_gen, 1, __ATOMIC_SEQ_CST);
+    if (cur_thread && cur_thread->h) {
+        rv_flush_tlb(cur_thread->h);
+        my_maps_gen = g_maps_gen;
+    }
+    for (int i = 0; i < MAX_THREADS; i++) {
+        struct user_thread *t = __atomic_load_n(&g_threads[i], __ATOMIC_ACQUIRE);
+        if (t && t != cur_thread && t->h)
+            rv_kick(t->h);
+    }
+}
+
+/* Deliver one deliverable pending signal, if any. */
+static void deliver_signals(struct user_thread *t)
+{
+    struct user_proc *p = t->p;
+    for (;;) {
+        uint64_t pend = (__atomic_load_n(&t->pending, __ATOMIC_SEQ_CST) |
+                         __atomic_load_n(&p->pending, __ATOMIC_SEQ_CST)) & ~t->blocked;
+        if (!pend)
+            return;
+        int sig = __builtin_ctzll(pend) + 1;
+        struct user_siginfo si;
+        if (t->pending & SIGBIT(sig)) {
+            __atomic_and_fetch(&t->pending, ~SIGBIT(sig), __ATOMIC_SEQ_CST);
+            si = t->pending_info[sig];
+        } else {
+            if (!(__atomic_fetch_and(&p->pending, ~SIGBIT(sig), __ATOMIC_SEQ_CST) & SIGBIT(sig)))
+                continue;      /* another thread took it */
+            memset(&si, 0, sizeof(si));
+            si.signo = sig;
+            si.code = 0;      /* SI_USER: sent from outside */
+        }
+        pthread_mutex_lock(&p->sig_lock);
+        struct user_sigaction act = p->act[sig];
+        if (act.handler > 1 && (act.flags & SA_G_RESETHAND))
+            p->act[sig].handler = 0;
+        pthread_mutex_unlock(&p->sig_lock);
+        if (act.handler == 1)
+            continue;                       /* SIG_IGN */
+        if (act.handler == 0) {
+            if (sig_default_ignored(sig))
+                continue;
+            if (sig == SIGSTOP || sig == SIGTSTP || sig == SIGTTIN || sig == SIGTTOU) {
+                kill(getpid(), SIGSTOP);
+                continue;
+            }
+            die_of_signal(sig);
+        }
+        struct user_regs r;
+        regs_get(t->h, &r);
+        if (user_sigframe_setup(&p->mem, &r, sig, &si, act.handler, t->blocked, &t->alt,
+                                act.flags & SA_G_ONSTACK) < 0)
+            die_of_signal(SIGSEGV);
+        regs_set(t->h, &r);
+        t->blocked |= act.mask;
+        if (!(act.flags & SA_G_NODEFER))
+            t->blocked |= SIGBIT(sig);
+        t->blocked &= ~(SIGBIT(SIGKILL) | SIGBIT(SIGSTOP));
+        return;   /* one frame at a time; the next exit delivers more */
+    }
+}
+
+/* A fault inside the guest: queue the synchronous signal. If it is blocked
+ * or ignored the process dies of it, as on Linux. */
+static void fault_signal(struct user_thread *t, int sig, int code, uint64_t addr)
+{
+    struct user_proc *p = t->p;
+    struct user_siginfo si = { .signo = sig, .code = code, .addr = addr };
+    if ((t->blocked & SIGBIT(sig)) || p->act[sig].handler == 1)
+        die_of_signal(sig);
+    t->pending_info[sig] = si;
+    __atomic_or_fetch(&t->pending, SIGBIT(sig), __ATOMIC_SEQ_CST);
+}
+
+static void handle_ecall(struct user_thread *t)
+{
+    struct user_proc *p = t->p;
+    struct user_regs r;
+    regs_get(t->h, &r);
+    unsigned nr = (unsigned)r.x[17];
+    if (p->strace && (nr == 93 || nr == 94 || nr == 221))
+        user_strace(t, &r, 0, false);
+    int64_t ret = user_syscall(t, &r);
+    if (p->strace && nr != 93 && nr != 94 && nr != 221)
+        user_strace(t, &r, ret, true);
+    if (ret == USER_SYSCALL_NORET) {
+        if (!t->exiting)
+            regs_set(t->h, &r);          /* rt_sigreturn */
+        return;
+    }
+    if (ret == -EINTR && nr != 133) {
+        /* interrupted by a signal whose handler has SA_RESTART: re-run the ecall */
+        uint64_t pend = (t->pending | p->pending) & ~t->blocked;
+        if (pend) {
+            int sig = __builtin_ctzll(pend) + 1;
+            if (p->act[sig].handler > 1 && (p->act[sig].flags & SA_G_RESTART))
+                return;                  /* pc still at the ecall, a0 untouched */
+        }
+    }
+    rv_set_x(t->h, 10, (uint64_t)ret);
+    rv_set_pc(t->h, r.pc + 4);
+}
+
+static void thread_loop(struct user_thread *t)
+{
+    cur_thread = t;
+    while (!t->exiting) {
+        enum rv_exit e = rv_run(t->h, 0);
+        switch (e) {
+        case RV_EXIT_ECALL:
+            handle_ecall(t);
+            break;
+        case RV_EXIT_EBREAK:
+            fault_signal(t, SIGTRAP, 1 /* TRAP_BRKPT */, rv_get_pc(t->h));
+            break;
+        case RV_EXIT_FAULT: {
+            uint64_t cause = 0, tval = 0;
+            rv_hart_exception(t->h, &cause, &tval);
+            switch (cause) {
+            case RV_EXC_ILLEGAL:
+                fault_signal(t, SIGILL, 1 /* ILL_ILLOPC */, rv_get_pc(t->h));
+                break;
+            case RV_EXC_BREAKPOINT:
+                fault_signal(t, SIGTRAP, 1, rv_get_pc(t->h));
+                break;
+            case RV_EXC_INSN_MISALIGNED: case RV_EXC_LOAD_MISALIGNED:
+            case RV_EXC_STORE_MISALIGNED:
+                fault_signal(t, SIGBUS, 1 /* BUS_ADRALN */, tval);
+                break;
+            default: {
+                int b = user_mem_prot_of(&t->p->mem, tval);
+                fault_signal(t, SIGSEGV, (b & USER_MAPPED) ? 2 /* SEGV_ACCERR */ : 1 /* SEGV_MAPERR */,
+                             tval);
+            }
+            }
+            break;
+        }
+        default:
+            break;
+        }
+        if (my_maps_gen != __atomic_load_n(&g_maps_gen, __ATOMIC_ACQUIRE)) {
+            my_maps_gen = g_maps_gen;
+            rv_flush_tlb(t->h);
+        }
+        if (!t->exiting)
+            deliver_signals(t);
+    }
+}
+
+static void thread_finish(struct user_thread *t)
+{
+    if (t->clear_child_tid) {
+        uint32_t *u = user_mem_ptr(&t->p->mem, t->clear_child_tid, 4);
+        if (u && user_mem_ok(&t->p->mem, t->clear_child_tid, 4, PROT_WRITE)) {
+            __atomic_store_n(u, 0, __ATOMIC_SEQ_CST);
+            syscall(SYS_futex, u, FUTEX_WAKE, 1, NULL, NULL, 0);
+        }
+    }
+    int code = t->exit_code;
+    int left = unregister_thread(t);
+    if (left == 0)
+        user_exit_group(t->p, code);
+}
+
+struct clone_start {
+    struct user_thread *t;
+    struct user_regs regs;
+    uint64_t flags, ptid, ctid;
+    sem_t started;
+};
+
+static void *clone_thread_main(void *arg)
+{
+    struct clone_start *cs = arg;
+    struct user_thread *t = cs->t;
+    t->tid = (int)syscall(SYS_gettid);
+    struct user_mem *m = &t->p->mem;
+    if ((cs->flags & CLONE_PARENT_SETTID) && user_mem_ok(m, cs->ptid, 4, PROT_WRITE))
+        *(int32_t *)(m->host + cs->ptid) = t->tid;
+    if ((cs->flags & CLONE_CHILD_SETTID) && user_mem_ok(m, cs->ctid, 4, PROT_WRITE))
+        *(int32_t *)(m->host + cs->ctid) = t->tid;
+    regs_set(t->h, &cs->regs);
+    sem_post(&cs->started);           /* cs is gone after this */
+    thread_loop(t);
+    thread_finish(t);
+    rv_hart_free(t->h);
+    free(t);
+    return NULL;
+}
+
+int64_t user_do_clone(struct user_thread *t, struct user_regs *r, uint64_t flags,
+                      uint64_t stack, uint64_t ptid, uint64_t tls, uint64_t ctid)
+{
+    struct user_proc *p = t->p;
+    struct user_mem *m = &p->mem;
+    if ((flags & CLONE_VM) && !(flags & CLONE_VFORK)) {
+        if (!(flags & CLONE_THREAD) || !(flags & CLONE_SIGHAND))
+            return -EINVAL;      /* a shared address space without shared thread state */
+        struct user_thread *c = xzalloc(sizeof(*c));
+        c->p = p;
+        c->h = rv_hart_new(g_machine, 1);
+        if (!c->h) {
+            free(c);
+            return -EAGAIN;
+        }
+        c->blocked = t->blocked;
+        if (flags & CLONE_CHILD_CLEARTID)
+            c->clear_child_tid = ctid;
+        struct clone_start cs = { .t = c, .regs = *r, .flags = flags, .ptid = ptid, .ctid = ctid };
+        cs.regs.x[10] = 0;
+        cs.regs.pc = r->pc + 4;
+        if (stack)
+            cs.regs.x[2] = stack;
+        if (flags & CLONE_SETTLS)
+            cs.regs.x[4] = tls;
+        sem_init(&cs.started, 0, 0);
+        if (register_thread(c) < 0) {
+            rv_hart_free(c->h);
+            free(c);
+            return -EAGAIN;
+        }
+        pthread_attr_t attr;
+        pthread_attr_init(&attr);
+        pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
+        pthread_attr_setstacksize(&attr, 1 << 20);
+        pthread_t th;
+        int e = pthread_create(&th, &attr, clone_thread_main, &cs);
+        pthread_attr_destroy(&attr);
+        if (e) {
+            unregister_thread(c);
+            rv_hart_free(c->h);
+            free(c);
+            return -e;
+        }
+        while (sem_wait(&cs.started) < 0 && errno == EINTR)
+            ;
+        sem_destroy(&cs.started);
+        /* tid is written before sem_post */
+        return c->tid;
+    }
+    /* fork-like: a host process with a copy of the address space */
+    pid_t pid = fork();
+    if (pid < 0)
+        return -errno;
+    if (pid == 0) {
+        t->tid = getpid();
+        pthread_mutex_init(&g_threads_lock, NULL);
+        for (int i = 0; i < MAX_THREADS; i++)
+            g_threads[i] = NULL;
+        g_nthreads = 0;
+        register_thread(t);
+        if ((flags & CLONE_CHILD_SETTID) && user_mem_ok(m, ctid, 4, PROT_WRITE))
+            *(int32_t *)(m->host + ctid) = t->tid;
+        t->clear_child_tid = (flags & CLONE_CHILD_CLEARTID) ? ctid : 0;
+        if (stack)
+            rv_set_x(t->h, 2, stack);
+        if (flags & CLONE_SETTLS)
+            rv_set_x(t->h, 4, tls);
+        return 0;
+    }
+    if ((flags & CLONE_PARENT_SETTID) && user_mem_ok(m, ptid, 4, PROT_WRITE))
+        *(int32_t *)(m->host + ptid) = pid;
+    return pid;
+}
+
+int user_run(struct user_proc *p, int argc, char *const *argv, char *const *envp)
+{
+    g_proc = p;
+    int rc = user_sigtramp_map(&p->mem);
+    uint8_t rnd[16];
+    if (getrandom(rnd, sizeof(rnd), 0) != (ssize_t)sizeof(rnd))
+        memset(rnd, 0x5a, sizeof(rnd));
+    uint64_t sp = 0;
+    if (rc == 0)
+        rc = user_stack_build(&p->mem, USER_STACK_TOP, p->stack_size, &p->img, argc, argv,
+                              envp, p->exe_path, rnd, &sp);
+    if (rc < 0) {
+        log_error("exec: %s: cannot set up the initial stack: %s", p->exe_path, strerror(-rc));
+        return 2;
+    }
+    g_machine = rv_machine_new_user(&user_mem_ops);
+    if (!g_machine) {
+        log_error("exec: cannot create the RISC-V machine");
+        return 2;
+    }
+    struct user_thread *t = xzalloc(sizeof(*t));
+    t->p = p;
+    t->tid = getpid();
+    t->h = rv_hart_new(g_machine, 0);
+    if (!t->h) {
+        log_error("exec: cannot create the RISC-V hart");
+        return 2;
+    }
+    rv_hart_reset(t->h, p->img.entry);
+    rv_set_x(t->h, 2, sp);
+    register_thread(t);
+    /* a guest SIGPIPE default kills, like natively: leave the host default */
+    thread_loop(t);
+    thread_finish(t);
+    return t->exit_code;   /* not reached: the last thread exits the process */
+}
 #endif

@@ -681,3 +681,56 @@ int64_t user_syscall(struct user_thread *t, struct user_regs *r)
     }
     }
 }
+
+/* --strace: one line per syscall, like qemu-riscv64 -strace:
+ *   PID name(arg,...) = result      (errors: = -1 errno=N (text)) */
+void user_strace(struct user_thread *t, const struct user_regs *r, int64_t ret, bool done)
+{
+    struct user_proc *p = t->p;
+    unsigned nr = (unsigned)r->x[17];
+    char line[1024];
+    size_t n = 0;
+#define OUT(...) do { if (n < sizeof(line)) n += (size_t)snprintf(line + n, sizeof(line) - n, __VA_ARGS__); } while (0)
+    const char *name = user_syscall_name(nr);
+    const char *fmt = name ? systab[nr].fmt : "xxxxxx";
+    if (name)
+        OUT("%d %s(", t->tid, name);
+    else
+        OUT("%d syscall_%u(", t->tid, nr);
+    for (int i = 0; fmt[i] && i < 6; i++) {
+        uint64_t a = r->x[10 + i];
+        if (i)
+            OUT(",");
+        switch (fmt[i]) {
+        case 'd': OUT("%lld", (long long)(int64_t)(fmt == systab[nr].fmt && i == 0 ? (int32_t)a : (int64_t)a)); break;
+        case 'o': OUT("0%llo", (unsigned long long)a); break;
+        case 's': {
+            const char *s = a ? user_mem_str(&p->mem, a, 4096) : NULL;
+            if (s)
+                OUT("\"%.*s\"", 200, s);
+            else
+                OUT("0x%llx", (unsigned long long)a);
+            break;
+        }
+        default: OUT("0x%llx", (unsigned long long)a); break;
+        }
+    }
+    OUT(")");
+    if (!done) {
+        OUT("\n");
+    } else if (ret == USER_SYSCALL_NORET) {
+        OUT("\n");
+    } else if (ret < 0 && ret > -4096) {
+        OUT(" = -1 errno=%lld (%s)\n", (long long)-ret, strerror((int)-ret));
+    } else if (nr == 214 || nr == 222 || nr == 216) {
+        OUT(" = 0x%llx\n", (unsigned long long)ret);
+    } else {
+        OUT(" = %lld\n", (long long)ret);
+    }
+#undef OUT
+    if (n >= sizeof(line)) {
+        n = sizeof(line) - 1;
+        line[n - 1] = '\n';
+    }
+    write_full(2, line, n);
+}

@@ -170,7 +170,6 @@ struct user_proc {
     pthread_mutex_t sig_lock;
     struct user_sigaction act[USER_NSIG + 1];
     uint64_t pending;        /* process-wide pending (kill, host signals) */
-    int pending_info_pid;
     int nthreads;
 };
 
