@@ -124,8 +124,13 @@ uint64_t user_mem_find_free(struct user_mem *m, uint64_t len, uint64_t top)
 int64_t user_mem_mmap(struct user_mem *m, uint64_t g, uint64_t len, int prot,
                       int flags, int fd, uint64_t off)
 {
-    if (len == 0 || (off & (PG - 1)) || (g & (PG - 1)))
-        return (flags & MAP_FIXED) || len == 0 || (off & (PG - 1)) ? -EINVAL : -EINVAL;
+    if (len == 0 || (off & (PG - 1)))
+        return -EINVAL;
+    if (g & (PG - 1)) {
+        if (flags & (MAP_FIXED | MAP_FIXED_NOREPLACE))
+            return -EINVAL;
+        g &= ~(PG - 1);          /* a hint: round it */
+    }
     if (len > m->size)
         return -ENOMEM;
     len = PG_UP(len);

@@ -345,11 +345,12 @@ void user_maps_changed(struct user_proc *p)
 static void deliver_signals(struct user_thread *t)
 {
     struct user_proc *p = t->p;
-    for (;;) {
+    bool delivered = false;
+    for (; !delivered;) {
         uint64_t pend = (__atomic_load_n(&t->pending, __ATOMIC_SEQ_CST) |
                          __atomic_load_n(&p->pending, __ATOMIC_SEQ_CST)) & ~t->blocked;
         if (!pend)
-            return;
+            break;
         int sig = __builtin_ctzll(pend) + 1;
         struct user_siginfo si;
         if (t->pending & SIGBIT(sig)) {
@@ -380,7 +381,8 @@ static void deliver_signals(struct user_thread *t)
         }
         struct user_regs r;
         regs_get(t->h, &r);
-        if (user_sigframe_setup(&p->mem, &r, sig, &si, act.handler, t->blocked, &t->alt,
+        uint64_t frame_mask = t->has_restore_mask ? t->restore_mask : t->blocked;
+        if (user_sigframe_setup(&p->mem, &r, sig, &si, act.handler, frame_mask, &t->alt,
                                 act.flags & SA_G_ONSTACK) < 0)
             die_of_signal(SIGSEGV);
         regs_set(t->h, &r);
@@ -388,7 +390,12 @@ static void deliver_signals(struct user_thread *t)
         if (!(act.flags & SA_G_NODEFER))
             t->blocked |= SIGBIT(sig);
         t->blocked &= ~(SIGBIT(SIGKILL) | SIGBIT(SIGSTOP));
-        return;   /* one frame at a time; the next exit delivers more */
+        t->has_restore_mask = false;
+        delivered = true;    /* one frame at a time; the next exit delivers more */
+    }
+    if (t->has_restore_mask) {
+        t->blocked = t->restore_mask;
+        t->has_restore_mask = false;
     }
 }
 
@@ -570,11 +577,21 @@ int64_t user_do_clone(struct user_thread *t, struct user_regs *r, uint64_t flags
         /* tid is written before sem_post */
         return c->tid;
     }
-    /* fork-like: a host process with a copy of the address space */
+    /* fork-like: a host process with a copy of the address space. For
+     * CLONE_VFORK the parent waits until the child execs or exits (the
+     * write end of a close-on-exec pipe closes then). */
+    int vp[2] = { -1, -1 };
+    if ((flags & CLONE_VFORK) && pipe2(vp, O_CLOEXEC) < 0)
+        vp[0] = vp[1] = -1;
     pid_t pid = fork();
-    if (pid < 0)
-        return -errno;
+    if (pid < 0) {
+        int e = errno;
+        if (vp[0] >= 0) { close(vp[0]); close(vp[1]); }
+        return -e;
+    }
     if (pid == 0) {
+        if (vp[0] >= 0)
+            close(vp[0]);
         t->tid = getpid();
         pthread_mutex_init(&g_threads_lock, NULL);
         for (int i = 0; i < MAX_THREADS; i++)
@@ -589,6 +606,13 @@ int64_t user_do_clone(struct user_thread *t, struct user_regs *r, uint64_t flags
         if (flags & CLONE_SETTLS)
             rv_set_x(t->h, 4, tls);
         return 0;
+    }
+    if (vp[0] >= 0) {
+        close(vp[1]);
+        char c;
+        while (read(vp[0], &c, 1) < 0 && errno == EINTR)
+            ;
+        close(vp[0]);
     }
     if ((flags & CLONE_PARENT_SETTID) && user_mem_ok(m, ptid, 4, PROT_WRITE))
         *(int32_t *)(m->host + ptid) = pid;
@@ -628,7 +652,7 @@ int user_run(struct user_proc *p, int argc, char *const *argv, char *const *envp
     register_thread(t);
     /* a guest SIGPIPE default kills, like natively: leave the host default */
     thread_loop(t);
-    thread_finish(t);
-    return t->exit_code;   /* not reached: the last thread exits the process */
+    thread_finish(t);        /* exits the process when this was the last thread */
+    pthread_exit(NULL);      /* SYS_exit on the main thread: the others go on */
 }
 #endif

@@ -299,7 +299,7 @@ static int64_t sys_mmap(struct user_thread *t, uint64_t a, uint64_t len, int pro
     if (flags & MAP_FIXED)
         user_maps_changed(p);
     int64_t r = user_mem_mmap(&p->mem, a, len, prot, flags, fd, off);
-    if (r >= 0 && (prot & PROT_EXEC))
+    if (r >= 0 && ((prot & PROT_EXEC) || (flags & MAP_FIXED)))
         user_code_changed(p, (uint64_t)r, len);
     return r;
 }
@@ -519,19 +519,21 @@ int64_t user_syscall(struct user_thread *t, struct user_regs *r)
         }
         return 0;
     }
-    case 133: {   /* rt_sigsuspend: wait for any signal with the given mask */
+    case 133: {   /* rt_sigsuspend: wait for a signal under a temporary mask */
         uint64_t *m = gp(p, a0, 8);
         if (!m || m == BADPTR)
             return -EFAULT;
-        uint64_t saved = t->blocked;
-        t->blocked = *m;
+        if (a1 != 8)
+            return -EINVAL;
+        t->restore_mask = t->blocked;
+        t->has_restore_mask = true;
+        t->blocked = *m & ~((1ULL << (SIGKILL - 1)) | (1ULL << (SIGSTOP - 1)));
         sigset_t none;
         sigemptyset(&none);
-        while (!((t->pending | p->pending) & ~t->blocked))
+        while (!((__atomic_load_n(&t->pending, __ATOMIC_SEQ_CST) |
+                  __atomic_load_n(&p->pending, __ATOMIC_SEQ_CST)) & ~t->blocked))
             sigsuspend(&none);
-        /* deliver with the temporary mask, then restore the saved one on return */
-        t->blocked = saved;
-        return -EINTR;
+        return -EINTR;   /* the run loop delivers, then puts restore_mask back */
     }
     case 134: return sys_rt_sigaction(t, d0, a1, a2, a3);
     case 135: return sys_sigprocmask(t, d0, a1, a2, a3);
@@ -620,7 +622,10 @@ int64_t user_syscall(struct user_thread *t, struct user_regs *r)
     case 214: return (int64_t)user_mem_brk(&p->mem, a0);
     case 215: {
         user_maps_changed(p);
-        return user_mem_munmap(&p->mem, a0, a1);
+        int rc = user_mem_munmap(&p->mem, a0, a1);
+        if (rc == 0)
+            user_code_changed(p, a0, a1);
+        return rc;
     }
     case 216: {
         user_maps_changed(p);
@@ -639,7 +644,7 @@ int64_t user_syscall(struct user_thread *t, struct user_regs *r)
     case 226: {
         user_maps_changed(p);
         int rc = user_mem_mprotect(&p->mem, a0, a1, (int)a2);
-        if (rc == 0 && (a2 & PROT_EXEC))
+        if (rc == 0)
             user_code_changed(p, a0, a1);
         return rc;
     }

@@ -183,6 +183,8 @@ struct user_thread {
     struct user_siginfo pending_info[USER_NSIG + 1];
     uint64_t clear_child_tid;
     struct user_altstack alt;
+    uint64_t restore_mask;   /* rt_sigsuspend: the mask to put back after delivery */
+    bool has_restore_mask;
     bool exiting;
     int exit_code;
 };
