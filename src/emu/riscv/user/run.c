@@ -417,11 +417,15 @@ static void handle_ecall(struct user_thread *t)
     struct user_regs r;
     regs_get(t->h, &r);
     unsigned nr = (unsigned)r.x[17];
-    if (p->strace && (nr == 93 || nr == 94 || nr == 221))
-        user_strace(t, &r, 0, false);
+    struct user_regs call;          /* the call as made, for --strace */
+    if (p->strace) {
+        call = r;
+        if (nr == 93 || nr == 94 || nr == 221)
+            user_strace(t, &call, 0, false);
+    }
     int64_t ret = user_syscall(t, &r);
     if (p->strace && nr != 93 && nr != 94 && nr != 221)
-        user_strace(t, &r, ret, true);
+        user_strace(t, &call, ret, true);
     if (ret == USER_SYSCALL_NORET) {
         if (!t->exiting)
             regs_set(t->h, &r);          /* rt_sigreturn */
@@ -505,6 +509,7 @@ struct clone_start {
     struct user_thread *t;
     struct user_regs regs;
     uint64_t flags, ptid, ctid;
+    int tid;                          /* the child's, for the parent */
     sem_t started;
 };
 
@@ -519,7 +524,8 @@ static void *clone_thread_main(void *arg)
     if ((cs->flags & CLONE_CHILD_SETTID) && user_mem_ok(m, cs->ctid, 4, PROT_WRITE))
         *(int32_t *)(m->host + cs->ctid) = t->tid;
     regs_set(t->h, &cs->regs);
-    sem_post(&cs->started);           /* cs is gone after this */
+    cs->tid = t->tid;
+    sem_post(&cs->started);           /* cs (and maybe t, once it exits) are gone after this */
     thread_loop(t);
     thread_finish(t);
     rv_hart_free(t->h);
@@ -574,8 +580,7 @@ int64_t user_do_clone(struct user_thread *t, struct user_regs *r, uint64_t flags
         while (sem_wait(&cs.started) < 0 && errno == EINTR)
             ;
         sem_destroy(&cs.started);
-        /* tid is written before sem_post */
-        return c->tid;
+        return cs.tid;                 /* c may already be freed */
     }
     /* fork-like: a host process with a copy of the address space. For
      * CLONE_VFORK the parent waits until the child execs or exits (the

@@ -1,0 +1,130 @@
+/* The user-mode run loop (run.c) end to end with a tiny RV64IA test core
+ * (fake_core.c): ELF load, stack, syscalls, a fault delivered to a guest
+ * handler and rt_sigreturn, a clone()d thread joined by futex, exit_group,
+ * and an uncaught fault. Needs riscv64-linux-gnu-gcc to build the guest;
+ * skipped without it. */
+#include <stdarg.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <cmocka.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "emu/riscv/user/user.h"
+#include "base/base.h"
+
+static char guest[PATH_MAX];
+
+static int build_guest(void **state)
+{
+    const char *src = getenv("USER_GUEST_SRC");
+    snprintf(guest, sizeof(guest), "/tmp/vessel-rv64i-%d", getpid());
+    char cmd[PATH_MAX * 3];
+    snprintf(cmd, sizeof(cmd), "riscv64-linux-gnu-gcc -march=rv64ia -mabi=lp64 -nostdlib "
+             "-static -O1 -fno-stack-protector -o %s %s 2>/dev/null", guest,
+             src ? src : SRC_DIR "/tests/guests/user/rv64i_run.c");
+    if (system(cmd) != 0)
+        guest[0] = 0;
+    return 0;
+}
+static int rm_guest(void **state)
+{
+    if (guest[0])
+        unlink(guest);
+    return 0;
+}
+
+/* Run the guest in a child process; returns the wait status. */
+static int run_guest(const char *arg, bool strace, char *out, size_t outlen, char *err, size_t errlen)
+{
+    char of[] = "/tmp/vessel-run-out-XXXXXX", ef[] = "/tmp/vessel-run-err-XXXXXX";
+    int ofd = mkstemp(of), efd = mkstemp(ef);
+    pid_t pid = fork();
+    if (pid == 0) {
+        dup2(ofd, 1);
+        dup2(efd, 2);
+        struct user_proc *p = xzalloc(sizeof(*p));
+        char e[256];
+        if (user_mem_init(&p->mem, USER_SPACE_SIZE) < 0 ||
+            user_elf_load(&p->mem, guest, NULL, &p->img, e, sizeof(e)) < 0)
+            _exit(100);
+        p->exe_path = guest;
+        p->self_exe = "/bin/false";
+        p->stack_size = USER_STACK_DEFAULT;
+        p->strace = strace;
+        pthread_mutex_init(&p->sig_lock, NULL);
+        char *argv[] = { guest, (char *)arg, NULL };
+        char *envp[] = { "A=B", NULL };
+        _exit(user_run(p, arg ? 2 : 1, argv, envp) + 50);
+    }
+    int st;
+    waitpid(pid, &st, 0);
+    memset(out, 0, outlen);
+    memset(err, 0, errlen);
+    pread(ofd, out, outlen - 1, 0);
+    pread(efd, err, errlen - 1, 0);
+    close(ofd); close(efd);
+    unlink(of); unlink(ef);
+    return st;
+}
+
+static void test_run_program(void **state)
+{
+    if (!user_core_available() || !guest[0]) {
+        skip();
+        return;
+    }
+    char out[1024], err[1024];
+    int st = run_guest("hello", false, out, sizeof(out), err, sizeof(err));
+    assert_true(WIFEXITED(st));
+    assert_int_equal(WEXITSTATUS(st), 5);
+    assert_string_equal(out, "hello\nhandler si_addr ok\nresumed\nthread\njoined\n");
+}
+
+static void test_uncaught_fault(void **state)
+{
+    if (!user_core_available() || !guest[0]) {
+        skip();
+        return;
+    }
+    char out[1024], err[1024];
+    int st = run_guest("die", false, out, sizeof(out), err, sizeof(err));
+    assert_true(WIFSIGNALED(st));
+    assert_int_equal(WTERMSIG(st), SIGSEGV);
+    assert_string_equal(out, "die\n");
+    assert_non_null(strstr(err, "vessel: uncaught target signal 11 (Segmentation fault) - core dumped"));
+}
+
+static void test_strace(void **state)
+{
+    if (!user_core_available() || !guest[0]) {
+        skip();
+        return;
+    }
+    char out[1024], err[4096];
+    int st = run_guest("hi", true, out, sizeof(out), err, sizeof(err));
+    assert_true(WIFEXITED(st));
+    /* "PID write(1,0xADDR,2) = 2" for "hi", the sigaction, clone, exit_group */
+    assert_non_null(strstr(err, ",2) = 2\n"));
+    assert_non_null(strstr(err, " rt_sigaction(11,0x"));
+    assert_non_null(strstr(err, " clone(0x350f00,0x"));
+    assert_null(strstr(err, "clone(0x350f00,0x0"));
+    assert_non_null(strstr(err, " exit_group(5)\n"));
+    assert_non_null(strstr(err, " rt_sigreturn()"));
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_run_program),
+        cmocka_unit_test(test_uncaught_fault),
+        cmocka_unit_test(test_strace),
+    };
+    return cmocka_run_group_tests(tests, build_guest, rm_guest);
+}
