@@ -121,6 +121,7 @@ static int exec_main(struct exec_opts *o, const char *prog, int argc, char **arg
     }
     char rp[PATH_MAX];
     p->exe_path = xstrdup(realpath(prog, rp) ? rp : prog);
+    p->exec_fn = xstrdup(prog);
     p->sysroot = o->sysroot ? xstrdup(o->sysroot) : NULL;
     char self[PATH_MAX];
     ssize_t n = readlink("/proc/self/exe", self, sizeof(self) - 1);

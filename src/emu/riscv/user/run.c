@@ -28,7 +28,11 @@
 #include <unistd.h>
 
 #define MAX_THREADS 1024
+#define USER_WAKE_SIG SIGRTMAX      /* host-only: interrupts a thread's blocking syscall */
 static struct user_proc *g_proc;
+#ifdef VESSEL_HAVE_RISCV_CORE
+static __thread struct user_thread *cur_thread;
+#endif
 static pthread_mutex_t g_threads_lock = PTHREAD_MUTEX_INITIALIZER;
 static struct user_thread *g_threads[MAX_THREADS];
 static int g_nthreads;
@@ -142,6 +146,9 @@ int user_signal_queue(struct user_proc *p, int tid, int sig, const struct user_s
 #ifdef VESSEL_HAVE_RISCV_CORE
     if (target->h)
         rv_kick(target->h);
+    /* wake it from a blocking host syscall (futex, read, sigsuspend) */
+    if (target != cur_thread && target->host)
+        pthread_kill(target->host, USER_WAKE_SIG);
 #endif
     pthread_mutex_unlock(&g_threads_lock);
     return 0;
@@ -274,11 +281,12 @@ int user_run(struct user_proc *p, int argc, char *const *argv, char *const *envp
 #else
 /* ---------- with the CPU core ---------- */
 static struct rv_machine *g_machine;
-static __thread struct user_thread *cur_thread;
 static int g_maps_gen;                 /* bumped on munmap/mprotect: harts flush TLBs */
 static __thread int my_maps_gen;
 
 bool user_core_available(void) { return true; }
+
+static void wake_handler(int sig) { }
 
 /* User-mode TLB fill: flat guest space, permissions from the page map. */
 static int user_fill_tlb(struct rv_hart *h, uint64_t vaddr, enum rv_access acc,
@@ -518,6 +526,7 @@ static void *clone_thread_main(void *arg)
     struct clone_start *cs = arg;
     struct user_thread *t = cs->t;
     t->tid = (int)syscall(SYS_gettid);
+    t->host = pthread_self();
     struct user_mem *m = &t->p->mem;
     if ((cs->flags & CLONE_PARENT_SETTID) && user_mem_ok(m, cs->ptid, 4, PROT_WRITE))
         *(int32_t *)(m->host + cs->ptid) = t->tid;
@@ -634,7 +643,7 @@ int user_run(struct user_proc *p, int argc, char *const *argv, char *const *envp
     uint64_t sp = 0;
     if (rc == 0)
         rc = user_stack_build(&p->mem, USER_STACK_TOP, p->stack_size, &p->img, argc, argv,
-                              envp, p->exe_path, rnd, &sp);
+                              envp, p->exec_fn ? p->exec_fn : p->exe_path, rnd, &sp);
     if (rc < 0) {
         log_error("exec: %s: cannot set up the initial stack: %s", p->exe_path, strerror(-rc));
         return 2;
@@ -647,6 +656,9 @@ int user_run(struct user_proc *p, int argc, char *const *argv, char *const *envp
     struct user_thread *t = xzalloc(sizeof(*t));
     t->p = p;
     t->tid = getpid();
+    t->host = pthread_self();
+    struct sigaction wake = { .sa_handler = wake_handler };   /* no SA_RESTART */
+    sigaction(USER_WAKE_SIG, &wake, NULL);
     t->h = rv_hart_new(g_machine, 0);
     if (!t->h) {
         log_error("exec: cannot create the RISC-V hart");

@@ -163,6 +163,7 @@ struct user_proc {
     struct user_mem mem;
     struct user_image img;
     char *exe_path;          /* absolute host path of the guest program (/proc/self/exe) */
+    char *exec_fn;           /* the path as given (AT_EXECFN); NULL = exe_path */
     char *sysroot;           /* -L */
     char *self_exe;          /* vessel itself, to re-exec for riscv64 execve */
     bool strace;
@@ -177,6 +178,7 @@ struct rv_hart;
 struct user_thread {
     struct user_proc *p;
     struct rv_hart *h;
+    pthread_t host;
     int tid;
     uint64_t blocked;        /* guest signal mask (bit sig-1) */
     uint64_t pending;        /* thread-directed signals */
