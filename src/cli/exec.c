@@ -28,7 +28,7 @@ static void exec_usage(FILE *f)
         "  -E VAR=VALUE  set VAR in the program's environment (repeatable)\n"
         "  -U VAR        remove VAR from the program's environment (repeatable)\n"
         "  -0 ARGV0      pass ARGV0 as the program's argv[0] (default: PROGRAM)\n"
-        "  -s SIZE       stack size (default 8M; suffixes K M G)\n"
+        "  -s SIZE       stack size, 64K to 1G (default 8M; suffixes K M G)\n"
         "  --strace, -strace\n"
         "                print each system call to stderr: PID name(args) = result\n"
         "  -h, --help    show this help\n"
@@ -187,8 +187,8 @@ static int parse_and_run(int argc, char **argv, int first)
         case 'U': env_unset(&o, v); break;
         case 's':
             if (parse_size(v, 1, &o.stack) < 0 || o.stack < 64 * 1024 ||
-                o.stack > (4ULL << 30)) {
-                log_error("exec: -s '%s': expected a stack size between 64K and 4G", v);
+                o.stack > (1ULL << 30)) {
+                log_error("exec: -s '%s': expected a stack size between 64K and 1G", v);
                 return 2;
             }
             o.stack = (o.stack + USER_PAGE - 1) & ~(USER_PAGE - 1);

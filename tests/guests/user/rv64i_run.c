@@ -40,6 +40,12 @@ static void handler(int sig, void *si, void *uc)
         wr("handler si_addr ok\n");
 }
 
+static void usr1(int sig)
+{
+    flag = sig;
+    wr("usr1\n");
+}
+
 static void thread_fn(void)
 {
     __atomic_fetch_add(&counter, 1, __ATOMIC_SEQ_CST);
@@ -67,6 +73,15 @@ void start_c(long *sp)
         wr(argv[1]), wr("\n");
     if (argc > 1 && eq(argv[1], "die"))
         *(volatile int *)0x10 = 1;            /* no handler: fatal */
+    if (argc > 1 && eq(argv[1], "wait")) {     /* a signal sent by the host */
+        unsigned long a[3] = { (unsigned long)usr1, 0, 0 };
+        sys(134, 10, (long)a, 0, 8, 0);
+        unsigned long none = 0;
+        wr("ready\n");
+        while (flag != 10)
+            sys(133, (long)&none, 8, 0, 0, 0);     /* rt_sigsuspend */
+        sys(94, 6, 0, 0, 0, 0);
+    }
     unsigned long act[3] = { (unsigned long)handler, 4 /* SA_SIGINFO */, 0 };
     sys(134, 11, (long)act, 0, 8, 0);
     *(volatile int *)0x10 = 1;                /* handler skips it */

@@ -40,8 +40,10 @@ static int rm_guest(void **state)
     return 0;
 }
 
-/* Run the guest in a child process; returns the wait status. */
-static int run_guest(const char *arg, bool strace, char *out, size_t outlen, char *err, size_t errlen)
+/* Run the guest in a child process; returns the wait status. With
+ * send_sig, send it to the child once its output contains "ready". */
+static int run_guest_sig(const char *arg, bool strace, char *out, size_t outlen, char *err,
+                         size_t errlen, int send_sig)
 {
     char of[] = "/tmp/vessel-run-out-XXXXXX", ef[] = "/tmp/vessel-run-err-XXXXXX";
     int ofd = mkstemp(of), efd = mkstemp(ef);
@@ -63,6 +65,15 @@ static int run_guest(const char *arg, bool strace, char *out, size_t outlen, cha
         char *envp[] = { "A=B", NULL };
         _exit(user_run(p, arg ? 2 : 1, argv, envp) + 50);
     }
+    if (send_sig) {
+        char buf[64] = "";
+        for (int i = 0; i < 1000 && !strstr(buf, "ready"); i++) {
+            usleep(10000);
+            pread(ofd, buf, sizeof(buf) - 1, 0);
+        }
+        usleep(20000);           /* let it reach rt_sigsuspend (or not: both must work) */
+        kill(pid, send_sig);
+    }
     int st;
     waitpid(pid, &st, 0);
     memset(out, 0, outlen);
@@ -72,6 +83,25 @@ static int run_guest(const char *arg, bool strace, char *out, size_t outlen, cha
     close(ofd); close(efd);
     unlink(of); unlink(ef);
     return st;
+}
+
+static int run_guest(const char *arg, bool strace, char *out, size_t outlen, char *err,
+                     size_t errlen)
+{
+    return run_guest_sig(arg, strace, out, outlen, err, errlen, 0);
+}
+
+static void test_host_signal(void **state)
+{
+    if (!user_core_available() || !guest[0]) {
+        skip();
+        return;
+    }
+    char out[1024], err[1024];
+    int st = run_guest_sig("wait", false, out, sizeof(out), err, sizeof(err), SIGUSR1);
+    assert_true(WIFEXITED(st));
+    assert_int_equal(WEXITSTATUS(st), 6);
+    assert_string_equal(out, "wait\nready\nusr1\n");
 }
 
 static void test_run_program(void **state)
@@ -125,6 +155,7 @@ int main(void)
         cmocka_unit_test(test_run_program),
         cmocka_unit_test(test_uncaught_fault),
         cmocka_unit_test(test_strace),
+        cmocka_unit_test(test_host_signal),
     };
     return cmocka_run_group_tests(tests, build_guest, rm_guest);
 }

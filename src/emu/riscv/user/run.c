@@ -288,6 +288,20 @@ bool user_core_available(void) { return true; }
 
 static void wake_handler(int sig) { }
 
+/* A host fault on guest memory that the page map did not catch (a stale
+ * TLB entry after munmap on another thread, a file mapping past EOF): the
+ * guest would get SIGSEGV/SIGBUS. Without a way to unwind the core at the
+ * faulting instruction, deliver it as uncaught. Faults elsewhere are
+ * vessel's own: die as usual. */
+static void host_fault_handler(int sig, siginfo_t *si, void *uc)
+{
+    struct user_proc *p = g_proc;
+    uintptr_t a = (uintptr_t)si->si_addr;
+    if (p && a >= (uintptr_t)p->mem.host && a - (uintptr_t)p->mem.host < p->mem.size)
+        die_of_signal(sig);
+    signal(sig, SIG_DFL);       /* re-executes the faulting access and dies */
+}
+
 /* User-mode TLB fill: flat guest space, permissions from the page map. */
 static int user_fill_tlb(struct rv_hart *h, uint64_t vaddr, enum rv_access acc,
                          uintptr_t *host_addend, uint64_t *paddr)
@@ -659,6 +673,10 @@ int user_run(struct user_proc *p, int argc, char *const *argv, char *const *envp
     t->host = pthread_self();
     struct sigaction wake = { .sa_handler = wake_handler };   /* no SA_RESTART */
     sigaction(USER_WAKE_SIG, &wake, NULL);
+    struct sigaction fault = { .sa_sigaction = host_fault_handler,
+                               .sa_flags = SA_SIGINFO | SA_NODEFER };
+    sigaction(SIGSEGV, &fault, NULL);
+    sigaction(SIGBUS, &fault, NULL);
     t->h = rv_hart_new(g_machine, 0);
     if (!t->h) {
         log_error("exec: cannot create the RISC-V hart");
