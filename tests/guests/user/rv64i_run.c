@@ -73,6 +73,22 @@ void start_c(long *sp)
         wr(argv[1]), wr("\n");
     if (argc > 1 && eq(argv[1], "die"))
         *(volatile int *)0x10 = 1;            /* no handler: fatal */
+    if (argc > 1 && eq(argv[1], "fork")) {     /* fork + wait4, then execve a host program */
+        long pid = sys(220, 17 /* SIGCHLD */, 0, 0, 0, 0);
+        if (pid == 0) {
+            wr("child\n");
+            sys(94, 3, 0, 0, 0, 0);
+        }
+        int status = 0;
+        long w = sys(260, pid, (long)&status, 0, 0, 0);
+        if (w == pid && (status >> 8) == 3)
+            wr("waited 3\n");
+        char *av[] = { "echo", "from", "host", 0 };
+        char *ev[] = { 0 };
+        sys(221, (long)"/bin/echo", (long)av, (long)ev, 0, 0);
+        wr("execve failed\n");
+        sys(94, 1, 0, 0, 0, 0);
+    }
     if (argc > 1 && eq(argv[1], "wait")) {     /* a signal sent by the host */
         unsigned long a[3] = { (unsigned long)usr1, 0, 0 };
         sys(134, 10, (long)a, 0, 8, 0);

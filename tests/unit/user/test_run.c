@@ -104,6 +104,19 @@ static void test_host_signal(void **state)
     assert_string_equal(out, "wait\nready\nusr1\n");
 }
 
+static void test_fork_exec(void **state)
+{
+    if (!user_core_available() || !guest[0]) {
+        skip();
+        return;
+    }
+    char out[1024], err[1024];
+    int st = run_guest("fork", false, out, sizeof(out), err, sizeof(err));
+    assert_true(WIFEXITED(st));
+    assert_int_equal(WEXITSTATUS(st), 0);
+    assert_string_equal(out, "fork\nchild\nwaited 3\nfrom host\n");
+}
+
 static void test_run_program(void **state)
 {
     if (!user_core_available() || !guest[0]) {
@@ -156,6 +169,7 @@ int main(void)
         cmocka_unit_test(test_uncaught_fault),
         cmocka_unit_test(test_strace),
         cmocka_unit_test(test_host_signal),
+        cmocka_unit_test(test_fork_exec),
     };
     return cmocka_run_group_tests(tests, build_guest, rm_guest);
 }
