@@ -117,6 +117,8 @@ static int exec_main(struct exec_opts *o, const char *prog, int argc, char **arg
     rc = user_elf_load(&p->mem, prog, o->sysroot, &p->img, err, sizeof(err));
     if (rc < 0) {
         log_error("exec: %s: %s", prog, err[0] ? err : strerror(-rc));
+        user_mem_free(&p->mem);
+        free(p);
         return rc == -ENOENT ? 127 : 126;
     }
     char rp[PATH_MAX];
@@ -135,12 +137,30 @@ static int exec_main(struct exec_opts *o, const char *prog, int argc, char **arg
     for (int i = 0; i < argc; i++)
         gargv[i + 1] = argv[i];
     gargv[argc + 1] = NULL;
-    return user_run(p, argc + 1, gargv, o->env);
+    rc = user_run(p, argc + 1, gargv, o->env);   /* returns only when it could not start */
+    free(gargv);
+    free(p->exe_path);
+    free(p->exec_fn);
+    free(p->sysroot);
+    free(p->self_exe);
+    user_mem_free(&p->mem);
+    free(p);
+    return rc;
 }
+
+static int parse_and_run_opts(struct exec_opts *op, int argc, char **argv, int first);
 
 static int parse_and_run(int argc, char **argv, int first)
 {
     struct exec_opts o = { .stack = USER_STACK_DEFAULT };
+    int rc = parse_and_run_opts(&o, argc, argv, first);
+    free(o.env);
+    return rc;
+}
+
+static int parse_and_run_opts(struct exec_opts *op, int argc, char **argv, int first)
+{
+#define o (*op)
     for (char **e = environ; *e; e++)
         env_set(&o, *e);
     if (!o.env) {
@@ -200,6 +220,7 @@ static int parse_and_run(int argc, char **argv, int first)
         return 2;
     }
     return exec_main(&o, argv[i], argc - i - 1, argv + i + 1);
+#undef o
 }
 
 int cmd_exec(int argc, char **argv)
@@ -220,5 +241,7 @@ int cmd_exec_binfmt(int argc, char **argv)
         env_set(&o, *e);
     if (!o.env)
         o.env = xzalloc(sizeof(char *));
-    return exec_main(&o, argv[1], argc - 2, argv + 2);
+    int rc = exec_main(&o, argv[1], argc - 2, argv + 2);
+    free(o.env);
+    return rc;
 }
