@@ -16,6 +16,7 @@ int main(int argc, char **argv)
     int st;
     waitpid(p, &st, 0);
     printf("child exited=%d status=%d\n", WIFEXITED(st), WEXITSTATUS(st));
+    fflush(stdout);
     char *av[] = { "second", NULL };
     execv(argv[1], av);
     perror("execv");

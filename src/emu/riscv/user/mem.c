@@ -265,8 +265,17 @@ int64_t user_mem_mremap(struct user_mem *m, uint64_t old, uint64_t oldlen,
             return -ENOMEM;
         }
     }
-    void *r = mremap(m->host + old, oldlen, newlen, MREMAP_MAYMOVE | MREMAP_FIXED,
-                     m->host + dst);
+    void *r;
+    if (dst == old) {
+        /* grow in place: the host pages after it belong to the reservation,
+         * so map the new tail instead (anonymous, same protection) */
+        r = mmap(m->host + old + oldlen, newlen - oldlen, host_prot(b & 7),
+                 MAP_FIXED | MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+        if (r != MAP_FAILED)
+            r = m->host + old;
+    } else {
+        r = mremap(m->host + old, oldlen, newlen, MREMAP_MAYMOVE | MREMAP_FIXED, m->host + dst);
+    }
     if (r == MAP_FAILED) {
         int e = errno;
         pthread_mutex_unlock(&m->lock);

@@ -138,6 +138,19 @@ static struct iovec *iov_in(struct user_proc *p, uint64_t g, uint64_t n)
     return hv;
 }
 
+/* -L SYSROOT: an absolute path that exists under the sysroot is taken from
+ * there (as qemu -L does), so ld.so finds /lib/libc.so.6 in the sysroot. */
+static const char *sysroot_path(struct user_proc *p, const char *path, char *buf, size_t n)
+{
+    if (!p->sysroot || !path || path == BADPTR || path[0] != '/' ||
+        !strncmp(path, "/proc/", 6) || !strncmp(path, "/dev/", 5) || !strncmp(path, "/sys/", 5))
+        return path;
+    if ((size_t)snprintf(buf, n, "%s%s", p->sysroot, path) >= n)
+        return path;
+    struct stat st;
+    return lstat(buf, &st) == 0 ? buf : path;
+}
+
 static bool is_proc_self_exe(const char *path)
 {
     if (!path || path == BADPTR)
@@ -373,8 +386,14 @@ int64_t user_syscall(struct user_thread *t, struct user_regs *r)
     case 45: return R(truncate(gs(p, a0), (off_t)a1));
     case 46: return R(ftruncate(d0, (off_t)a1));
     case 47: return R(fallocate(d0, (int)a1, (off_t)a2, (off_t)a3));
-    case 48: return R(syscall(SYS_faccessat, d0, gs(p, a1), (int)a2));
-    case 439: return R(syscall(SYS_faccessat2, d0, gs(p, a1), (int)a2, (int)a3));
+    case 48: {
+        char b[4096];
+        return R(syscall(SYS_faccessat, d0, sysroot_path(p, gs(p, a1), b, sizeof(b)), (int)a2));
+    }
+    case 439: {
+        char b[4096];
+        return R(syscall(SYS_faccessat2, d0, sysroot_path(p, gs(p, a1), b, sizeof(b)), (int)a2, (int)a3));
+    }
     case 49: return R(chdir(gs(p, a0)));
     case 50: return R(fchdir(d0));
     case 52: return R(fchmod(d0, (mode_t)a1));
@@ -383,8 +402,11 @@ int64_t user_syscall(struct user_thread *t, struct user_regs *r)
     case 55: return R(fchown(d0, (uid_t)a1, (gid_t)a2));
     case 56: {
         const char *path = gs(p, a1);
+        char b[4096];
         if (is_proc_self_exe(path))
             path = p->exe_path;
+        else if (!((int)a2 & O_CREAT))
+            path = sysroot_path(p, path, b, sizeof(b));
         return R(syscall(SYS_openat, d0, path, (int)a2, (mode_t)a3));
     }
     case 57: return R(close(d0));
@@ -431,8 +453,11 @@ int64_t user_syscall(struct user_thread *t, struct user_regs *r)
         const char *path = gs(p, a1);
         if (path == BADPTR)
             return -EFAULT;
+        char b[4096];
         if (is_proc_self_exe(path))
             path = p->exe_path;
+        else
+            path = sysroot_path(p, path, b, sizeof(b));
         return sys_stat(p, d0, path, a2, (int)a3);
     }
     case 80: return sys_stat(p, d0, NULL, a1, 0);
@@ -673,7 +698,12 @@ int64_t user_syscall(struct user_thread *t, struct user_regs *r)
     case 283: return R(syscall(SYS_membarrier, d0, (unsigned)a1, 0));
     case 285: return R(syscall(SYS_copy_file_range, d0, gp(p, a1, 8), (int)a2,
                                gp(p, a3, 8), a4, (unsigned)a5));
-    case 291: return R(syscall(SYS_statx, d0, gs(p, a1), (int)a2, (unsigned)a3, gp(p, a4, 256)));
+    case 291: {
+        char b[4096];
+        const char *path = gs(p, a1);
+        path = is_proc_self_exe(path) ? p->exe_path : sysroot_path(p, path, b, sizeof(b));
+        return R(syscall(SYS_statx, d0, path, (int)a2, (unsigned)a3, gp(p, a4, 256)));
+    }
     case 293: return -ENOSYS;   /* rseq: the host kernel would write guest memory */
     case 434: return R(syscall(SYS_pidfd_open, d0, (unsigned)a1));
     case 436: return R(syscall(SYS_close_range, (unsigned)a0, (unsigned)a1, (unsigned)a2));
