@@ -737,7 +737,18 @@ void user_strace(struct user_thread *t, const struct user_regs *r, int64_t ret, 
         if (i)
             OUT(",");
         switch (fmt[i]) {
-        case 'd': OUT("%lld", (long long)(int64_t)(fmt == systab[nr].fmt && i == 0 ? (int32_t)a : (int64_t)a)); break;
+        case 'd':
+            if (i == 0 && (int32_t)a == -100 && fmt[1] == 's')
+                OUT("AT_FDCWD");
+            else
+                OUT("%lld", (long long)(int64_t)(i == 0 ? (int32_t)a : (int64_t)a));
+            break;
+        case 'p':
+            if (a == 0)
+                OUT("NULL");
+            else
+                OUT("0x%llx", (unsigned long long)a);
+            break;
         case 'o': OUT("0%llo", (unsigned long long)a); break;
         case 's': {
             const char *s = a ? user_mem_str(&p->mem, a, 4096) : NULL;
@@ -758,7 +769,7 @@ void user_strace(struct user_thread *t, const struct user_regs *r, int64_t ret, 
     } else if (ret < 0 && ret > -4096) {
         OUT(" = -1 errno=%lld (%s)\n", (long long)-ret, strerror((int)-ret));
     } else if (nr == 214 || nr == 222 || nr == 216) {
-        OUT(" = 0x%llx\n", (unsigned long long)ret);
+        OUT(" = 0x%016llx\n", (unsigned long long)ret);
     } else {
         OUT(" = %lld\n", (long long)ret);
     }
