@@ -115,6 +115,8 @@ if [ $vs -eq $qs ] && [ $vs -eq 139 ] && grep -q "vessel: uncaught target signal
 else
     nok "uncaught SIGSEGV: vessel $vs qemu $qs: $(cat "$T/err")"
 fi
+sw=$(build sigwait -static)
+same "sigwaitinfo and sigtimedwait" "$sw" --
 ex=$(build execer -static)
 out=$("$VESSEL" exec "$ex" "$args" 2>&1); vs=$?
 if grep -q "argv\[0\]=child-argv0" <<<"$out" && grep -q "argv\[3\]=z" <<<"$out" && \
@@ -129,6 +131,7 @@ if [ -e /usr/riscv64-linux-gnu/lib/ld-linux-riscv64-lp64d.so.1 ]; then
     qo=$(qemu-riscv64 -L /usr/riscv64-linux-gnu "$dyn"); qs=$?
     vo=$("$VESSEL" exec -L /usr/riscv64-linux-gnu "$dyn" 2>&1); vs=$?
     if [ "$qo" == "$vo" ] && [ $qs -eq $vs ]; then ok "dynamic hello with -L"; else nok "dynamic hello: $vo"; fi
+    expect_fail "VESSEL_LD_PREFIX is the default sysroot" "needs the dynamic loader" env VESSEL_LD_PREFIX="$T" "$VESSEL" exec "$dyn"
     expect_fail "dynamic program with a sysroot lacking ld.so" "needs the dynamic loader /lib/ld-linux-riscv64-lp64d.so.1" "$VESSEL" exec -L "$T" "$dyn"
 else
     skip "dynamic hello with -L" "no /usr/riscv64-linux-gnu sysroot"

@@ -560,6 +560,45 @@ int64_t user_syscall(struct user_thread *t, struct user_regs *r)
             sigsuspend(&none);
         return -EINTR;   /* the run loop delivers, then puts restore_mask back */
     }
+    case 137: {   /* rt_sigtimedwait(set, info, timeout, size) */
+        uint64_t *set = gp(p, a0, 8);
+        uint8_t *info = gp(p, a1, USER_SIGINFO_SIZE);
+        int64_t *ts = gp(p, a2, 16);
+        if (!set || set == BADPTR || info == BADPTR || ts == BADPTR)
+            return -EFAULT;
+        if (a3 != 8)
+            return -EINVAL;
+        uint64_t want = *set, deadline = ts ? time_ns() + (uint64_t)ts[0] * 1000000000ULL + (uint64_t)ts[1] : 0;
+        for (;;) {
+            uint64_t got = (__atomic_load_n(&t->pending, __ATOMIC_SEQ_CST) |
+                            __atomic_load_n(&p->pending, __ATOMIC_SEQ_CST)) & want;
+            if (got) {
+                int sig = __builtin_ctzll(got) + 1;
+                uint64_t bit = 1ULL << (sig - 1);
+                struct user_siginfo si = { .signo = sig };
+                if (__atomic_fetch_and(&t->pending, ~bit, __ATOMIC_SEQ_CST) & bit)
+                    si = t->pending_info[sig];
+                else if (!(__atomic_fetch_and(&p->pending, ~bit, __ATOMIC_SEQ_CST) & bit))
+                    continue;
+                if (info) {
+                    memset(info, 0, USER_SIGINFO_SIZE);
+                    memcpy(info, &sig, 4);
+                    memcpy(info + 8, &si.code, 4);
+                    memcpy(info + 16, &si.pid, 4);
+                    memcpy(info + 20, &si.uid, 4);
+                }
+                return sig;
+            }
+            if ((t->pending | p->pending) & ~t->blocked & ~want)
+                return -EINTR;        /* another, deliverable signal: handle it first */
+            uint64_t now = time_ns();
+            if (ts && now >= deadline)
+                return -EAGAIN;
+            uint64_t step = ts ? MIN(deadline - now, 10000000ULL) : 10000000ULL;
+            struct timespec st = { 0, (long)step };
+            nanosleep(&st, NULL);
+        }
+    }
     case 134: return sys_rt_sigaction(t, d0, a1, a2, a3);
     case 135: return sys_sigprocmask(t, d0, a1, a2, a3);
     case 136: {
