@@ -8,13 +8,17 @@
 #include <sys/mman.h>
 
 #define PG USER_PAGE
+/* Never-mapped host space after the guest space: a host syscall that runs
+ * past the end of a guest buffer at the very top faults there (EFAULT)
+ * instead of touching vessel's own memory. */
+#define GUARD (64ULL << 20)
 #define PG_DOWN(x) ((x) & ~(PG - 1))
 #define PG_UP(x)   (((x) + PG - 1) & ~(PG - 1))
 
 int user_mem_init(struct user_mem *m, uint64_t size)
 {
     memset(m, 0, sizeof(*m));
-    void *p = mmap(NULL, size, PROT_NONE,
+    void *p = mmap(NULL, size + GUARD, PROT_NONE,
                    MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
     if (p == MAP_FAILED)
         return -errno;
@@ -22,7 +26,7 @@ int user_mem_init(struct user_mem *m, uint64_t size)
                     MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
     if (pm == MAP_FAILED) {
         int e = -errno;
-        munmap(p, size);
+        munmap(p, size + GUARD);
         return e;
     }
     m->host = p;
@@ -35,7 +39,7 @@ int user_mem_init(struct user_mem *m, uint64_t size)
 void user_mem_free(struct user_mem *m)
 {
     if (m->host)
-        munmap(m->host, m->size);
+        munmap(m->host, m->size + GUARD);
     if (m->prot)
         munmap(m->prot, m->size / PG);
     m->host = NULL;

@@ -418,6 +418,8 @@ int64_t user_syscall(struct user_thread *t, struct user_regs *r)
     case 67: return R(pread(d0, gp(p, a1, a2), a2, (off_t)a3));
     case 68: return R(pwrite(d0, gp(p, a1, a2), a2, (off_t)a3));
     case 65: case 66: case 69: case 70: {
+        if (a2 > 1024)
+            return -EINVAL;
         struct iovec *v = iov_in(p, a1, a2);
         if (!v && a2)
             return -EFAULT;
@@ -433,10 +435,16 @@ int64_t user_syscall(struct user_thread *t, struct user_regs *r)
     }
     case 71: return R(sendfile(d0, (int)a1, gp(p, a2, 8), a3));
     case 72: {  /* pselect6: the sigmask argument is ignored */
-        return R(syscall(SYS_pselect6, d0, gp(p, a1, 128), gp(p, a2, 128),
-                         gp(p, a3, 128), gp(p, a4, 16), NULL));
+        if (d0 < 0 || d0 > (1 << 20))
+            return -EINVAL;
+        uint64_t sz = ((uint64_t)d0 + 63) / 64 * 8;
+        return R(syscall(SYS_pselect6, d0, gp(p, a1, sz), gp(p, a2, sz),
+                         gp(p, a3, sz), gp(p, a4, 16), NULL));
     }
-    case 73: return R(ppoll(gp(p, a0, a1 * 8), a1, gp(p, a2, 16), NULL));
+    case 73:
+        if (a1 > (1u << 20))
+            return -EINVAL;
+        return R(ppoll(gp(p, a0, a1 * 8), a1, gp(p, a2, 16), NULL));
     case 78: {
         const char *path = gs(p, a1);
         char *b = gp(p, a2, a3);
@@ -632,7 +640,10 @@ int64_t user_syscall(struct user_thread *t, struct user_regs *r)
     case 155: return R(getpgid(d0));
     case 156: return R(getsid(d0));
     case 157: return R(setsid());
-    case 158: return R(getgroups(d0, gp(p, a1, a0 * 4)));
+    case 158:
+        if (d0 < 0 || d0 > 65536)
+            return -EINVAL;
+        return R(getgroups(d0, gp(p, a1, (uint64_t)d0 * 4)));
     case 160: {
         struct utsname *u = gp(p, a0, sizeof(struct utsname));
         if (!u || u == BADPTR)
