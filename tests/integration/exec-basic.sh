@@ -115,6 +115,8 @@ if [ $vs -eq $qs ] && [ $vs -eq 139 ] && grep -q "vessel: uncaught target signal
 else
     nok "uncaught SIGSEGV: vessel $vs qemu $qs: $(cat "$T/err")"
 fi
+so=$(build sockets -static)
+same "sockets: sendmsg/recvmsg with SCM_RIGHTS, TCP loopback, poll, epoll" "$so" --
 rs=$(build restart -static)
 same "blocking read: SA_RESTART restarts, otherwise EINTR" "$rs" --
 sw=$(build sigwait -static)
