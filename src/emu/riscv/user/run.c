@@ -60,14 +60,18 @@ static bool sig_core(int sig)
     }
 }
 
-/* Uncaught fatal signal: report like qemu, then die of the same signal so
- * the parent sees what it would see natively (shell status 128+sig). */
+/* Uncaught fatal signal: for the core-dumping ones (SIGSEGV, SIGILL,
+ * SIGABRT...) report like qemu, then die of the same signal so the parent
+ * sees what it would see natively (shell status 128+sig). SIGTERM, SIGINT
+ * and the like end the program silently, as natively. */
 static UNUSED void __attribute__((noreturn)) die_of_signal(int sig)
 {
-    const char *name = strsignal(sig);
-    fprintf(stderr, "vessel: uncaught target signal %d (%s) - %s\n", sig,
-            name ? name : "?", sig_core(sig) ? "core dumped" : "exiting");
-    fflush(stderr);
+    if (sig_core(sig)) {
+        const char *name = strsignal(sig);
+        fprintf(stderr, "vessel: uncaught target signal %d (%s) - core dumped\n", sig,
+                name ? name : "?");
+        fflush(stderr);
+    }
     struct rlimit nocore = { 0, 0 };
     setrlimit(RLIMIT_CORE, &nocore);
     struct sigaction sa = { .sa_handler = SIG_DFL };
