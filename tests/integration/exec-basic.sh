@@ -121,6 +121,16 @@ rs=$(build restart -static)
 same "blocking read: SA_RESTART restarts, otherwise EINTR" "$rs" --
 sw=$(build sigwait -static)
 same "sigwaitinfo and sigtimedwait" "$sw" --
+ra=$(build raise -static)
+for s in 15 6; do
+    "$VESSEL" exec "$ra" $s 2>"$T/err"; vs=$?
+    qemu-riscv64 "$ra" $s 2>/dev/null; qs=$?
+    if [ $vs -eq $qs ] && [ $vs -eq $((128 + s)) ]; then
+        ok "raise($s) with the default action: status $vs as qemu-riscv64"
+    else
+        nok "raise($s): vessel $vs qemu $qs: $(cat "$T/err")"
+    fi
+done 2>/dev/null
 ex=$(build execer -static)
 out=$("$VESSEL" exec "$ex" "$args" 2>&1); vs=$?
 if grep -q "argv\[0\]=child-argv0" <<<"$out" && grep -q "argv\[3\]=z" <<<"$out" && \
