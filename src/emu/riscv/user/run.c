@@ -389,6 +389,13 @@ static void deliver_signals(struct user_thread *t)
             si.signo = sig;
             si.code = 0;      /* SI_USER: sent from outside */
         }
+        if (p->strace) {
+            char line[160];
+            int n = snprintf(line, sizeof(line), "--- SIG%s {si_signo=%d, si_code=%d, si_addr=0x%llx} ---\n",
+                             sigabbrev_np(sig) ? sigabbrev_np(sig) : "?", sig, si.code,
+                             (unsigned long long)si.addr);
+            write_full(2, line, (size_t)MIN(n, (int)sizeof(line) - 1));
+        }
         pthread_mutex_lock(&p->sig_lock);
         struct user_sigaction act = p->act[sig];
         if (act.handler > 1 && (act.flags & SA_G_RESETHAND))
