@@ -151,6 +151,62 @@ static const char *sysroot_path(struct user_proc *p, const char *path, char *buf
     return lstat(buf, &st) == 0 ? buf : path;
 }
 
+/* /proc/self/maps in guest terms: runs of pages with the same protection
+ * (the host's file would show the reservation). Returned as a memfd. */
+static int fake_proc_maps(struct user_proc *p)
+{
+    int fd = memfd_create("maps", MFD_CLOEXEC);
+    if (fd < 0)
+        return -errno;
+    struct user_mem *m = &p->mem;
+    uint64_t npages = m->size / USER_PAGE, i = 0;
+    uint64_t stack_lo = USER_STACK_TOP - p->stack_size;
+    char line[256];
+    while (i < npages) {
+        /* skip unmapped pages quickly, 8 at a time */
+        while (i + 8 <= npages && !(*(uint64_t *)(m->prot + i) & 0x8080808080808080ULL))
+            i += 8;
+        if (i >= npages)
+            break;
+        uint8_t b = m->prot[i];
+        if (!(b & USER_MAPPED)) {
+            i++;
+            continue;
+        }
+        uint64_t j = i + 1;
+        while (j < npages && m->prot[j] == b)
+            j++;
+        uint64_t lo = i * USER_PAGE, hi = j * USER_PAGE;
+        const char *name = "";
+        if (lo <= stack_lo && hi >= USER_STACK_TOP - USER_PAGE && lo < USER_STACK_TOP)
+            name = "[stack]";
+        else if (lo >= m->brk_start && hi <= m->brk_mapped && m->brk_mapped > m->brk_start)
+            name = "[heap]";
+        else if (lo >= p->img.lo && hi <= p->img.hi)
+            name = p->exe_path;
+        int n = snprintf(line, sizeof(line), "%08llx-%08llx %c%c%cp 00000000 00:00 0 %s%s\n",
+                         (unsigned long long)lo, (unsigned long long)hi,
+                         (b & PROT_READ) ? 'r' : '-', (b & PROT_WRITE) ? 'w' : '-',
+                         (b & PROT_EXEC) ? 'x' : '-', *name ? "                  " : "", name);
+        if (write_full(fd, line, (size_t)MIN(n, (int)sizeof(line) - 1)) < 0)
+            break;
+        i = j;
+    }
+    lseek(fd, 0, SEEK_SET);
+    return fd;
+}
+
+static bool is_proc_self(const char *path, const char *what)
+{
+    if (!path || path == BADPTR)
+        return false;
+    char b[64];
+    if (!strncmp(path, "/proc/self/", 11))
+        return !strcmp(path + 11, what);
+    snprintf(b, sizeof(b), "/proc/%d/%s", getpid(), what);
+    return !strcmp(path, b);
+}
+
 static bool is_proc_self_exe(const char *path)
 {
     if (!path || path == BADPTR)
@@ -403,6 +459,8 @@ int64_t user_syscall(struct user_thread *t, struct user_regs *r)
     case 56: {
         const char *path = gs(p, a1);
         char b[4096];
+        if (is_proc_self(path, "maps"))
+            return fake_proc_maps(p);
         if (is_proc_self_exe(path))
             path = p->exe_path;
         else if (!((int)a2 & O_CREAT))
