@@ -164,7 +164,8 @@ static int fake_proc_maps(struct user_proc *p)
     char line[256];
     while (i < npages) {
         /* skip unmapped pages quickly, 8 at a time */
-        while (i + 8 <= npages && !(*(uint64_t *)(m->prot + i) & 0x8080808080808080ULL))
+        uint64_t w8;
+        while (i + 8 <= npages && (memcpy(&w8, m->prot + i, 8), !(w8 & 0x8080808080808080ULL)))
             i += 8;
         if (i >= npages)
             break;
