@@ -238,7 +238,7 @@ int64_t user_execve(struct user_thread *t, const char *path, uint64_t gargv, uin
         execve(path, argv, envp);     /* a host program or script */
         return -errno;
     }
-    char **nv = xmalloc(sizeof(char *) * (size_t)(argc + 12));
+    char **nv = xmalloc(sizeof(char *) * (size_t)(argc + 14));
     int k = 0;
     nv[k++] = p->self_exe;
     nv[k++] = "exec";
@@ -248,6 +248,12 @@ int64_t user_execve(struct user_thread *t, const char *path, uint64_t gargv, uin
     }
     if (p->strace)
         nv[k++] = "--strace";
+    char stack_arg[32];
+    if (p->stack_size && p->stack_size != USER_STACK_DEFAULT) {
+        snprintf(stack_arg, sizeof(stack_arg), "%llu", (unsigned long long)p->stack_size);
+        nv[k++] = "-s";
+        nv[k++] = stack_arg;
+    }
     if (argc > 0) {
         nv[k++] = "-0";
         nv[k++] = argv[0];
