@@ -106,8 +106,8 @@ same "mmap/mremap/mprotect/brk" "$mm" --
 th=$(build threads -static)
 iters=100000; [ -n "${VESSEL_ASAN:-}" ] && iters=2000
 same "threads: atomics and mutex contention" "$th" -- $iters
-tc=$(build thread_churn -static)
-same "threads: 400 created and joined" "$tc" --
+churn=$(build thread_churn -static)
+same "threads: 400 created and joined" "$churn" --
 sg=$(build signals -static)
 same "fault handlers, sigreturn, altstack" "$sg" --
 "$VESSEL" exec "$sg" uncaught >/dev/null 2>"$T/err"; vs=$?
