@@ -103,6 +103,8 @@ vo=$("$VESSEL" exec "$fileio" "$T/v" 2>&1); vs=$?
 if [ "$qo" == "$vo" ] && [ $qs -eq $vs ]; then ok "file I/O same as qemu-riscv64"; else nok "file I/O: $(diff <(echo "$qo") <(echo "$vo") | head -10 | tr '\n' '|')"; fi
 mm=$(build mmap -static)
 same "mmap/mremap/mprotect/brk" "$mm" --
+mm2=$(build manymaps -static)
+same "20000 small mmaps with holes" "$mm2" --
 th=$(build threads -static)
 iters=100000; [ -n "${VESSEL_ASAN:-}" ] && iters=2000
 same "threads: atomics and mutex contention" "$th" -- $iters

@@ -161,8 +161,12 @@ int64_t user_mem_mmap(struct user_mem *m, uint64_t g, uint64_t len, int prot,
             if (free_)
                 a = g;
         }
+        if (!a && m->mmap_hint && m->mmap_hint < USER_MMAP_TOP)
+            a = user_mem_find_free(m, len, m->mmap_hint);   /* below the last one */
         if (!a)
             a = user_mem_find_free(m, len, USER_MMAP_TOP);
+        if (a)
+            m->mmap_hint = a;
         if (!a) {
             pthread_mutex_unlock(&m->lock);
             return -ENOMEM;
@@ -199,8 +203,11 @@ int user_mem_munmap(struct user_mem *m, uint64_t g, uint64_t len)
     pthread_mutex_lock(&m->lock);
     void *r = mmap(m->host + g, len, PROT_NONE,
                    MAP_FIXED | MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
-    if (r != MAP_FAILED)
+    if (r != MAP_FAILED) {
         set_prot(m, g, len, 0);
+        if (g + len > m->mmap_hint && g + len <= USER_MMAP_TOP)
+            m->mmap_hint = g + len;      /* the hole can be reused */
+    }
     pthread_mutex_unlock(&m->lock);
     return r == MAP_FAILED ? -ENOMEM : 0;
 }

@@ -53,6 +53,7 @@ struct user_mem {
     uint64_t size;          /* guest addresses [0, size) */
     uint8_t *prot;          /* one byte per guest page: PROT_* | USER_MAPPED */
     uint64_t brk_start, brk_cur, brk_mapped;
+    uint64_t mmap_hint;     /* top-down search starts here (free-area cache) */
     pthread_mutex_t lock;
 };
 #define USER_MAPPED 0x80
