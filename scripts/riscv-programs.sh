@@ -31,6 +31,11 @@ if [ -e "$out/stamp" ]; then
     echo "$bin"
     exit 0
 fi
+# one builder at a time (tests and benches may call this concurrently)
+mkdir -p "$cache/programs"
+exec 9>"$cache/programs/.lock"
+flock 9
+if [ -e "$out/stamp" ]; then echo "$bin"; exit 0; fi
 
 for t in "$CC" dpkg-source apt-get tclsh make; do
     command -v "$t" >/dev/null || { say "missing tool $t (run scripts/deps.sh)"; exit 2; }
