@@ -124,7 +124,8 @@ static int exec_main(struct exec_opts *o, const char *prog, int argc, char **arg
     char rp[PATH_MAX];
     p->exe_path = xstrdup(realpath(prog, rp) ? rp : prog);
     p->exec_fn = xstrdup(prog);
-    p->sysroot = o->sysroot ? xstrdup(o->sysroot) : NULL;
+    char srp[PATH_MAX];       /* absolute: the guest may chdir */
+    p->sysroot = o->sysroot ? xstrdup(realpath(o->sysroot, srp) ? srp : o->sysroot) : NULL;
     char self[PATH_MAX];
     ssize_t n = readlink("/proc/self/exe", self, sizeof(self) - 1);
     p->self_exe = xstrdup(n > 0 ? (self[n] = 0, self) : "vessel");

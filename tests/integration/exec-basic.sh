@@ -103,9 +103,13 @@ vo=$("$VESSEL" exec "$fileio" "$T/v" 2>&1); vs=$?
 if [ "$qo" == "$vo" ] && [ $qs -eq $vs ]; then ok "file I/O same as qemu-riscv64"; else nok "file I/O: $(diff <(echo "$qo") <(echo "$vo") | head -10 | tr '\n' '|')"; fi
 mm=$(build mmap -static)
 same "mmap/mremap/mprotect/brk" "$mm" --
+mm2=$(build manymaps -static)
+same "20000 small mmaps with holes" "$mm2" --
 th=$(build threads -static)
 iters=100000; [ -n "${VESSEL_ASAN:-}" ] && iters=2000
 same "threads: atomics and mutex contention" "$th" -- $iters
+churn=$(build thread_churn -static)
+same "threads: 400 created and joined" "$churn" --
 sg=$(build signals -static)
 same "fault handlers, sigreturn, altstack" "$sg" --
 "$VESSEL" exec "$sg" uncaught >/dev/null 2>"$T/err"; vs=$?
@@ -115,6 +119,22 @@ if [ $vs -eq $qs ] && [ $vs -eq 139 ] && grep -q "vessel: uncaught target signal
 else
     nok "uncaught SIGSEGV: vessel $vs qemu $qs: $(cat "$T/err")"
 fi
+so=$(build sockets -static)
+same "sockets: sendmsg/recvmsg with SCM_RIGHTS, TCP loopback, poll, epoll" "$so" --
+rs=$(build restart -static)
+same "blocking read: SA_RESTART restarts, otherwise EINTR" "$rs" --
+sw=$(build sigwait -static)
+same "sigwaitinfo and sigtimedwait" "$sw" --
+ra=$(build raise -static)
+for s in 15 6; do
+    "$VESSEL" exec "$ra" $s 2>"$T/err"; vs=$?
+    qemu-riscv64 "$ra" $s 2>/dev/null; qs=$?
+    if [ $vs -eq $qs ] && [ $vs -eq $((128 + s)) ]; then
+        ok "raise($s) with the default action: status $vs as qemu-riscv64"
+    else
+        nok "raise($s): vessel $vs qemu $qs: $(cat "$T/err")"
+    fi
+done 2>/dev/null
 ex=$(build execer -static)
 out=$("$VESSEL" exec "$ex" "$args" 2>&1); vs=$?
 if grep -q "argv\[0\]=child-argv0" <<<"$out" && grep -q "argv\[3\]=z" <<<"$out" && \
@@ -129,6 +149,7 @@ if [ -e /usr/riscv64-linux-gnu/lib/ld-linux-riscv64-lp64d.so.1 ]; then
     qo=$(qemu-riscv64 -L /usr/riscv64-linux-gnu "$dyn"); qs=$?
     vo=$("$VESSEL" exec -L /usr/riscv64-linux-gnu "$dyn" 2>&1); vs=$?
     if [ "$qo" == "$vo" ] && [ $qs -eq $vs ]; then ok "dynamic hello with -L"; else nok "dynamic hello: $vo"; fi
+    expect_fail "VESSEL_LD_PREFIX is the default sysroot" "needs the dynamic loader" env VESSEL_LD_PREFIX="$T" "$VESSEL" exec "$dyn"
     expect_fail "dynamic program with a sysroot lacking ld.so" "needs the dynamic loader /lib/ld-linux-riscv64-lp64d.so.1" "$VESSEL" exec -L "$T" "$dyn"
 else
     skip "dynamic hello with -L" "no /usr/riscv64-linux-gnu sysroot"

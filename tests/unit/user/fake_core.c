@@ -69,6 +69,8 @@ static void *mem(struct rv_hart *h, uint64_t a, enum rv_access acc, int *cause)
     return (void *)(a + add);
 }
 
+#define LD(T, p) ({ T v_; memcpy(&v_, (p), sizeof(T)); v_; })
+#define ST(T, p, v) do { T v_ = (T)(v); memcpy((p), &v_, sizeof(T)); } while (0)
 #define SEXT(v, b) ((int64_t)((uint64_t)(v) << (64 - (b))) >> (64 - (b)))
 #define BITS(v, hi, lo) (((v) >> (lo)) & ((1u << ((hi) - (lo) + 1)) - 1))
 
@@ -176,17 +178,17 @@ enum rv_exit rv_run(struct rv_hart *h, uint64_t budget)
         }
         uint32_t i;
         unsigned len = 4;
-        if ((*(uint16_t *)ip & 3) != 3) {
-            i = expand_c(*(uint16_t *)ip);
+        if ((LD(uint16_t, ip) & 3) != 3) {
+            i = expand_c(LD(uint16_t, ip));
             len = 2;
-            if (!i) { h->cause = RV_EXC_ILLEGAL; h->tval = *(uint16_t *)ip; return RV_EXIT_FAULT; }
+            if (!i) { h->cause = RV_EXC_ILLEGAL; h->tval = LD(uint16_t, ip); return RV_EXIT_FAULT; }
         } else {
             if (((h->pc + 2) & 0xfff) == 0) {   /* crosses a page: fetch the upper half */
                 uint16_t *hi = mem(h, h->pc + 2, RV_ACC_EXEC, &cause);
                 if (!hi) { h->cause = (uint64_t)cause; h->tval = h->pc + 2; return RV_EXIT_FAULT; }
-                i = *(uint16_t *)ip | ((uint32_t)*hi << 16);
+                i = LD(uint16_t, ip) | ((uint32_t)LD(uint16_t, hi) << 16);
             } else {
-                i = *ip;
+                i = LD(uint32_t, ip);
             }
         }
         unsigned op = i & 0x7f, rd = (i >> 7) & 31, f3 = (i >> 12) & 7,
@@ -222,13 +224,13 @@ enum rv_exit rv_run(struct rv_hart *h, uint64_t budget)
             void *p = mem(h, ea, RV_ACC_READ, &cause);
             if (!p) { h->cause = (uint64_t)cause; h->tval = ea; return RV_EXIT_FAULT; }
             switch (f3) {
-            case 0: v = (uint64_t)(int64_t)*(int8_t *)p; break;
-            case 1: v = (uint64_t)(int64_t)*(int16_t *)p; break;
-            case 2: v = (uint64_t)(int64_t)*(int32_t *)p; break;
-            case 3: v = *(uint64_t *)p; break;
-            case 4: v = *(uint8_t *)p; break;
-            case 5: v = *(uint16_t *)p; break;
-            case 6: v = *(uint32_t *)p; break;
+            case 0: v = (uint64_t)(int64_t)LD(int8_t, p); break;
+            case 1: v = (uint64_t)(int64_t)LD(int16_t, p); break;
+            case 2: v = (uint64_t)(int64_t)LD(int32_t, p); break;
+            case 3: v = LD(uint64_t, p); break;
+            case 4: v = LD(uint8_t, p); break;
+            case 5: v = LD(uint16_t, p); break;
+            case 6: v = LD(uint32_t, p); break;
             default: goto illegal;
             }
             break;
@@ -238,10 +240,10 @@ enum rv_exit rv_run(struct rv_hart *h, uint64_t budget)
             void *p = mem(h, ea, RV_ACC_WRITE, &cause);
             if (!p) { h->cause = (uint64_t)cause; h->tval = ea; return RV_EXIT_FAULT; }
             switch (f3) {
-            case 0: *(uint8_t *)p = (uint8_t)b; break;
-            case 1: *(uint16_t *)p = (uint16_t)b; break;
-            case 2: *(uint32_t *)p = (uint32_t)b; break;
-            case 3: *(uint64_t *)p = b; break;
+            case 0: ST(uint8_t, p, (uint8_t)b); break;
+            case 1: ST(uint16_t, p, (uint16_t)b); break;
+            case 2: ST(uint32_t, p, (uint32_t)b); break;
+            case 3: ST(uint64_t, p, b); break;
             default: goto illegal;
             }
             wr = false; break;
@@ -295,12 +297,12 @@ enum rv_exit rv_run(struct rv_hart *h, uint64_t budget)
             void *p = mem(h, ea, op == 0x07 ? RV_ACC_READ : RV_ACC_WRITE, &cause);
             if (!p) { h->cause = (uint64_t)cause; h->tval = ea; return RV_EXIT_FAULT; }
             if (op == 0x07) {
-                if (f3 == 3) h->f[rd] = *(uint64_t *)p;
-                else if (f3 == 2) h->f[rd] = 0xffffffff00000000ULL | *(uint32_t *)p;
+                if (f3 == 3) h->f[rd] = LD(uint64_t, p);
+                else if (f3 == 2) h->f[rd] = 0xffffffff00000000ULL | LD(uint32_t, p);
                 else goto illegal;
             } else {
-                if (f3 == 3) *(uint64_t *)p = h->f[rs2];
-                else if (f3 == 2) *(uint32_t *)p = (uint32_t)h->f[rs2];
+                if (f3 == 3) ST(uint64_t, p, h->f[rs2]);
+                else if (f3 == 2) ST(uint32_t, p, (uint32_t)h->f[rs2]);
                 else goto illegal;
             }
             wr = false; break;

@@ -19,24 +19,34 @@
 #include "emu/riscv/user/user.h"
 #include "base/base.h"
 
-static char guest[PATH_MAX];
+static char guest[PATH_MAX], guest_exec[PATH_MAX], guest_pie[PATH_MAX];
 
 static int build_guest(void **state)
 {
     const char *src = getenv("USER_GUEST_SRC");
-    snprintf(guest, sizeof(guest), "/tmp/vessel-rv64i-%d", getpid());
+    snprintf(guest_exec, sizeof(guest_exec), "/tmp/vessel-rv64i-%d", getpid());
+    snprintf(guest_pie, sizeof(guest_pie), "/tmp/vessel-rv64i-pie-%d", getpid());
     char cmd[PATH_MAX * 3];
     snprintf(cmd, sizeof(cmd), "riscv64-linux-gnu-gcc -march=rv64ia -mabi=lp64 -nostdlib "
-             "-static -O1 -fno-stack-protector -o %s %s 2>/dev/null", guest,
+             "-static -O1 -fno-stack-protector -o %s %s 2>/dev/null", guest_exec,
              src ? src : SRC_DIR "/tests/guests/user/rv64i_run.c");
     if (system(cmd) != 0)
-        guest[0] = 0;
+        guest_exec[0] = 0;
+    /* static-pie (ET_DYN, no PT_INTERP): loaded at USER_PIE_BASE */
+    snprintf(cmd, sizeof(cmd), "riscv64-linux-gnu-gcc -march=rv64ia -mabi=lp64 -nostdlib "
+             "-static-pie -fPIE -Wl,--no-dynamic-linker -O1 -fno-stack-protector -o %s %s 2>/dev/null",
+             guest_pie, src ? src : SRC_DIR "/tests/guests/user/rv64i_run.c");
+    if (system(cmd) != 0)
+        guest_pie[0] = 0;
+    strcpy(guest, guest_exec);
     return 0;
 }
 static int rm_guest(void **state)
 {
-    if (guest[0])
-        unlink(guest);
+    if (guest_exec[0])
+        unlink(guest_exec);
+    if (guest_pie[0])
+        unlink(guest_pie);
     return 0;
 }
 
@@ -130,6 +140,21 @@ static void test_run_program(void **state)
     assert_string_equal(out, "hello\nhandler si_addr ok\nresumed\nthread\njoined\n");
 }
 
+static void test_static_pie(void **state)
+{
+    if (!user_core_available() || !guest_pie[0]) {
+        skip();
+        return;
+    }
+    strcpy(guest, guest_pie);
+    char out[1024], err[1024];
+    int st = run_guest("hello", false, out, sizeof(out), err, sizeof(err));
+    strcpy(guest, guest_exec);
+    assert_true(WIFEXITED(st));
+    assert_int_equal(WEXITSTATUS(st), 5);
+    assert_string_equal(out, "hello\nhandler si_addr ok\nresumed\nthread\njoined\n");
+}
+
 static void test_uncaught_fault(void **state)
 {
     if (!user_core_available() || !guest[0]) {
@@ -166,6 +191,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_run_program),
+        cmocka_unit_test(test_static_pie),
         cmocka_unit_test(test_uncaught_fault),
         cmocka_unit_test(test_strace),
         cmocka_unit_test(test_host_signal),

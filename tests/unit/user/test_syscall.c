@@ -112,6 +112,15 @@ static void test_files(void **state)
     assert_int_equal(SC(17, G(0), 4096), (int64_t)strlen(cwd) + 1);
     assert_string_equal(H(0), cwd);
     assert_int_equal(SC(17, G(0), 1), -ERANGE);
+    /* /proc/self/maps shows guest mappings */
+    strcpy(H(0), "/proc/self/maps");
+    int64_t mfd = SC(56, AT_FDCWD, G(0), O_RDONLY, 0);
+    assert_true(mfd >= 0);
+    int64_t n = SC(63, mfd, G(0x1000), 0x1000);
+    assert_true(n > 0);
+    H(0x1000)[n] = 0;
+    assert_non_null(strstr(H(0x1000), "00100000-00110000 rw-p"));
+    SC(57, mfd);
     /* readlinkat /proc/self/exe -> the guest program */
     strcpy(H(0), "/proc/self/exe");
     assert_int_equal(SC(78, AT_FDCWD, G(0), G(256), 100), (int64_t)strlen(P.exe_path));

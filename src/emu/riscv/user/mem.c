@@ -8,13 +8,17 @@
 #include <sys/mman.h>
 
 #define PG USER_PAGE
+/* Never-mapped host space after the guest space: a host syscall that runs
+ * past the end of a guest buffer at the very top faults there (EFAULT)
+ * instead of touching vessel's own memory. */
+#define GUARD (64ULL << 20)
 #define PG_DOWN(x) ((x) & ~(PG - 1))
 #define PG_UP(x)   (((x) + PG - 1) & ~(PG - 1))
 
 int user_mem_init(struct user_mem *m, uint64_t size)
 {
     memset(m, 0, sizeof(*m));
-    void *p = mmap(NULL, size, PROT_NONE,
+    void *p = mmap(NULL, size + GUARD, PROT_NONE,
                    MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
     if (p == MAP_FAILED)
         return -errno;
@@ -22,7 +26,7 @@ int user_mem_init(struct user_mem *m, uint64_t size)
                     MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
     if (pm == MAP_FAILED) {
         int e = -errno;
-        munmap(p, size);
+        munmap(p, size + GUARD);
         return e;
     }
     m->host = p;
@@ -35,7 +39,7 @@ int user_mem_init(struct user_mem *m, uint64_t size)
 void user_mem_free(struct user_mem *m)
 {
     if (m->host)
-        munmap(m->host, m->size);
+        munmap(m->host, m->size + GUARD);
     if (m->prot)
         munmap(m->prot, m->size / PG);
     m->host = NULL;
@@ -157,8 +161,12 @@ int64_t user_mem_mmap(struct user_mem *m, uint64_t g, uint64_t len, int prot,
             if (free_)
                 a = g;
         }
+        if (!a && m->mmap_hint && m->mmap_hint < USER_MMAP_TOP)
+            a = user_mem_find_free(m, len, m->mmap_hint);   /* below the last one */
         if (!a)
             a = user_mem_find_free(m, len, USER_MMAP_TOP);
+        if (a)
+            m->mmap_hint = a;
         if (!a) {
             pthread_mutex_unlock(&m->lock);
             return -ENOMEM;
@@ -195,8 +203,11 @@ int user_mem_munmap(struct user_mem *m, uint64_t g, uint64_t len)
     pthread_mutex_lock(&m->lock);
     void *r = mmap(m->host + g, len, PROT_NONE,
                    MAP_FIXED | MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
-    if (r != MAP_FAILED)
+    if (r != MAP_FAILED) {
         set_prot(m, g, len, 0);
+        if (g + len > m->mmap_hint && g + len <= USER_MMAP_TOP)
+            m->mmap_hint = g + len;      /* the hole can be reused */
+    }
     pthread_mutex_unlock(&m->lock);
     return r == MAP_FAILED ? -ENOMEM : 0;
 }

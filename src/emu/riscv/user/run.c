@@ -60,14 +60,18 @@ static bool sig_core(int sig)
     }
 }
 
-/* Uncaught fatal signal: report like qemu, then die of the same signal so
- * the parent sees what it would see natively (shell status 128+sig). */
+/* Uncaught fatal signal: for the core-dumping ones (SIGSEGV, SIGILL,
+ * SIGABRT...) report like qemu, then die of the same signal so the parent
+ * sees what it would see natively (shell status 128+sig). SIGTERM, SIGINT
+ * and the like end the program silently, as natively. */
 static UNUSED void __attribute__((noreturn)) die_of_signal(int sig)
 {
-    const char *name = strsignal(sig);
-    fprintf(stderr, "vessel: uncaught target signal %d (%s) - %s\n", sig,
-            name ? name : "?", sig_core(sig) ? "core dumped" : "exiting");
-    fflush(stderr);
+    if (sig_core(sig)) {
+        const char *name = strsignal(sig);
+        fprintf(stderr, "vessel: uncaught target signal %d (%s) - core dumped\n", sig,
+                name ? name : "?");
+        fflush(stderr);
+    }
     struct rlimit nocore = { 0, 0 };
     setrlimit(RLIMIT_CORE, &nocore);
     struct sigaction sa = { .sa_handler = SIG_DFL };
@@ -234,7 +238,7 @@ int64_t user_execve(struct user_thread *t, const char *path, uint64_t gargv, uin
         execve(path, argv, envp);     /* a host program or script */
         return -errno;
     }
-    char **nv = xmalloc(sizeof(char *) * (size_t)(argc + 12));
+    char **nv = xmalloc(sizeof(char *) * (size_t)(argc + 14));
     int k = 0;
     nv[k++] = p->self_exe;
     nv[k++] = "exec";
@@ -244,6 +248,12 @@ int64_t user_execve(struct user_thread *t, const char *path, uint64_t gargv, uin
     }
     if (p->strace)
         nv[k++] = "--strace";
+    char stack_arg[32];
+    if (p->stack_size && p->stack_size != USER_STACK_DEFAULT) {
+        snprintf(stack_arg, sizeof(stack_arg), "%llu", (unsigned long long)p->stack_size);
+        nv[k++] = "-s";
+        nv[k++] = stack_arg;
+    }
     if (argc > 0) {
         nv[k++] = "-0";
         nv[k++] = argv[0];
@@ -384,6 +394,13 @@ static void deliver_signals(struct user_thread *t)
             memset(&si, 0, sizeof(si));
             si.signo = sig;
             si.code = 0;      /* SI_USER: sent from outside */
+        }
+        if (p->strace) {
+            char line[160];
+            int n = snprintf(line, sizeof(line), "--- SIG%s {si_signo=%d, si_code=%d, si_addr=0x%llx} ---\n",
+                             sigabbrev_np(sig) ? sigabbrev_np(sig) : "?", sig, si.code,
+                             (unsigned long long)si.addr);
+            write_full(2, line, (size_t)MIN(n, (int)sizeof(line) - 1));
         }
         pthread_mutex_lock(&p->sig_lock);
         struct user_sigaction act = p->act[sig];

@@ -151,6 +151,63 @@ static const char *sysroot_path(struct user_proc *p, const char *path, char *buf
     return lstat(buf, &st) == 0 ? buf : path;
 }
 
+/* /proc/self/maps in guest terms: runs of pages with the same protection
+ * (the host's file would show the reservation). Returned as a memfd. */
+static int fake_proc_maps(struct user_proc *p)
+{
+    int fd = memfd_create("maps", MFD_CLOEXEC);
+    if (fd < 0)
+        return -errno;
+    struct user_mem *m = &p->mem;
+    uint64_t npages = m->size / USER_PAGE, i = 0;
+    uint64_t stack_lo = USER_STACK_TOP - p->stack_size;
+    char line[256];
+    while (i < npages) {
+        /* skip unmapped pages quickly, 8 at a time */
+        uint64_t w8;
+        while (i + 8 <= npages && (memcpy(&w8, m->prot + i, 8), !(w8 & 0x8080808080808080ULL)))
+            i += 8;
+        if (i >= npages)
+            break;
+        uint8_t b = m->prot[i];
+        if (!(b & USER_MAPPED)) {
+            i++;
+            continue;
+        }
+        uint64_t j = i + 1;
+        while (j < npages && m->prot[j] == b)
+            j++;
+        uint64_t lo = i * USER_PAGE, hi = j * USER_PAGE;
+        const char *name = "";
+        if (lo <= stack_lo && hi >= USER_STACK_TOP - USER_PAGE && lo < USER_STACK_TOP)
+            name = "[stack]";
+        else if (lo >= m->brk_start && hi <= m->brk_mapped && m->brk_mapped > m->brk_start)
+            name = "[heap]";
+        else if (lo >= p->img.lo && hi <= p->img.hi)
+            name = p->exe_path;
+        int n = snprintf(line, sizeof(line), "%08llx-%08llx %c%c%cp 00000000 00:00 0 %s%s\n",
+                         (unsigned long long)lo, (unsigned long long)hi,
+                         (b & PROT_READ) ? 'r' : '-', (b & PROT_WRITE) ? 'w' : '-',
+                         (b & PROT_EXEC) ? 'x' : '-', *name ? "                  " : "", name);
+        if (write_full(fd, line, (size_t)MIN(n, (int)sizeof(line) - 1)) < 0)
+            break;
+        i = j;
+    }
+    lseek(fd, 0, SEEK_SET);
+    return fd;
+}
+
+static bool is_proc_self(const char *path, const char *what)
+{
+    if (!path || path == BADPTR)
+        return false;
+    char b[64];
+    if (!strncmp(path, "/proc/self/", 11))
+        return !strcmp(path + 11, what);
+    snprintf(b, sizeof(b), "/proc/%d/%s", getpid(), what);
+    return !strcmp(path, b);
+}
+
 static bool is_proc_self_exe(const char *path)
 {
     if (!path || path == BADPTR)
@@ -403,6 +460,8 @@ int64_t user_syscall(struct user_thread *t, struct user_regs *r)
     case 56: {
         const char *path = gs(p, a1);
         char b[4096];
+        if (is_proc_self(path, "maps"))
+            return fake_proc_maps(p);
         if (is_proc_self_exe(path))
             path = p->exe_path;
         else if (!((int)a2 & O_CREAT))
@@ -418,6 +477,8 @@ int64_t user_syscall(struct user_thread *t, struct user_regs *r)
     case 67: return R(pread(d0, gp(p, a1, a2), a2, (off_t)a3));
     case 68: return R(pwrite(d0, gp(p, a1, a2), a2, (off_t)a3));
     case 65: case 66: case 69: case 70: {
+        if (a2 > 1024)
+            return -EINVAL;
         struct iovec *v = iov_in(p, a1, a2);
         if (!v && a2)
             return -EFAULT;
@@ -433,10 +494,16 @@ int64_t user_syscall(struct user_thread *t, struct user_regs *r)
     }
     case 71: return R(sendfile(d0, (int)a1, gp(p, a2, 8), a3));
     case 72: {  /* pselect6: the sigmask argument is ignored */
-        return R(syscall(SYS_pselect6, d0, gp(p, a1, 128), gp(p, a2, 128),
-                         gp(p, a3, 128), gp(p, a4, 16), NULL));
+        if (d0 < 0 || d0 > (1 << 20))
+            return -EINVAL;
+        uint64_t sz = ((uint64_t)d0 + 63) / 64 * 8;
+        return R(syscall(SYS_pselect6, d0, gp(p, a1, sz), gp(p, a2, sz),
+                         gp(p, a3, sz), gp(p, a4, 16), NULL));
     }
-    case 73: return R(ppoll(gp(p, a0, a1 * 8), a1, gp(p, a2, 16), NULL));
+    case 73:
+        if (a1 > (1u << 20))
+            return -EINVAL;
+        return R(ppoll(gp(p, a0, a1 * 8), a1, gp(p, a2, 16), NULL));
     case 78: {
         const char *path = gs(p, a1);
         char *b = gp(p, a2, a3);
@@ -560,6 +627,45 @@ int64_t user_syscall(struct user_thread *t, struct user_regs *r)
             sigsuspend(&none);
         return -EINTR;   /* the run loop delivers, then puts restore_mask back */
     }
+    case 137: {   /* rt_sigtimedwait(set, info, timeout, size) */
+        uint64_t *set = gp(p, a0, 8);
+        uint8_t *info = gp(p, a1, USER_SIGINFO_SIZE);
+        int64_t *ts = gp(p, a2, 16);
+        if (!set || set == BADPTR || info == BADPTR || ts == BADPTR)
+            return -EFAULT;
+        if (a3 != 8)
+            return -EINVAL;
+        uint64_t want = *set, deadline = ts ? time_ns() + (uint64_t)ts[0] * 1000000000ULL + (uint64_t)ts[1] : 0;
+        for (;;) {
+            uint64_t got = (__atomic_load_n(&t->pending, __ATOMIC_SEQ_CST) |
+                            __atomic_load_n(&p->pending, __ATOMIC_SEQ_CST)) & want;
+            if (got) {
+                int sig = __builtin_ctzll(got) + 1;
+                uint64_t bit = 1ULL << (sig - 1);
+                struct user_siginfo si = { .signo = sig };
+                if (__atomic_fetch_and(&t->pending, ~bit, __ATOMIC_SEQ_CST) & bit)
+                    si = t->pending_info[sig];
+                else if (!(__atomic_fetch_and(&p->pending, ~bit, __ATOMIC_SEQ_CST) & bit))
+                    continue;
+                if (info) {
+                    memset(info, 0, USER_SIGINFO_SIZE);
+                    memcpy(info, &sig, 4);
+                    memcpy(info + 8, &si.code, 4);
+                    memcpy(info + 16, &si.pid, 4);
+                    memcpy(info + 20, &si.uid, 4);
+                }
+                return sig;
+            }
+            if ((t->pending | p->pending) & ~t->blocked & ~want)
+                return -EINTR;        /* another, deliverable signal: handle it first */
+            uint64_t now = time_ns();
+            if (ts && now >= deadline)
+                return -EAGAIN;
+            uint64_t step = ts ? MIN(deadline - now, 10000000ULL) : 10000000ULL;
+            struct timespec st = { 0, (long)step };
+            nanosleep(&st, NULL);
+        }
+    }
     case 134: return sys_rt_sigaction(t, d0, a1, a2, a3);
     case 135: return sys_sigprocmask(t, d0, a1, a2, a3);
     case 136: {
@@ -593,7 +699,10 @@ int64_t user_syscall(struct user_thread *t, struct user_regs *r)
     case 155: return R(getpgid(d0));
     case 156: return R(getsid(d0));
     case 157: return R(setsid());
-    case 158: return R(getgroups(d0, gp(p, a1, a0 * 4)));
+    case 158:
+        if (d0 < 0 || d0 > 65536)
+            return -EINVAL;
+        return R(getgroups(d0, gp(p, a1, (uint64_t)d0 * 4)));
     case 160: {
         struct utsname *u = gp(p, a0, sizeof(struct utsname));
         if (!u || u == BADPTR)

@@ -13,6 +13,21 @@
  *   signal.c   riscv64 rt_sigframe (siginfo + ucontext) build and restore
  *   syscall.c  the Linux syscall layer (asm-generic numbers)
  *   run.c      threads, the run loop, signal delivery (needs the CPU core)
+ *
+ * What run.c needs from the core (emu/riscv/riscv.h), beyond the sketch:
+ *   struct rv_machine *rv_machine_new_user(const struct rv_mem_ops *ops);
+ *       a user-mode machine: U-mode only, no MMU; every access goes through
+ *       ops->fill_tlb (flat: host = vaddr + addend); one code cache shared
+ *       by all harts (rv_invalidate_code callable from any thread)
+ *   void rv_hart_exception(const struct rv_hart *h, uint64_t *cause, uint64_t *tval);
+ *       cause/tval of the last RV_EXIT_FAULT
+ * and these behaviours: rv_run returns RV_EXIT_ECALL with pc AT the ecall
+ * (run.c advances it), RV_EXIT_EBREAK likewise, RV_EXIT_FAULT with pc at the
+ * faulting instruction when fill_tlb returns -cause; rv_kick is safe from a
+ * signal handler and another thread; LR/SC and AMOs are atomic across host
+ * threads; fence.i invalidates the hart's view of code itself; fcsr is CSR 3.
+ * meson enables the run loop when riscv.h declares both functions; a test
+ * core implementing exactly this lives in tests/unit/user/fake_core.c.
  */
 #ifndef VESSEL_USER_H
 #define VESSEL_USER_H
@@ -38,6 +53,7 @@ struct user_mem {
     uint64_t size;          /* guest addresses [0, size) */
     uint8_t *prot;          /* one byte per guest page: PROT_* | USER_MAPPED */
     uint64_t brk_start, brk_cur, brk_mapped;
+    uint64_t mmap_hint;     /* top-down search starts here (free-area cache) */
     pthread_mutex_t lock;
 };
 #define USER_MAPPED 0x80
