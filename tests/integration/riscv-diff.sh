@@ -5,7 +5,7 @@
 # Each program packs 100 cases; each case dumps x0..x31, f0..f31, fflags,
 # frm and the scratch buffer. Outputs must be byte-identical.
 #
-#   VESSEL_DIFF_CASES  number of cases (default 3000; 500 under VESSEL_ASAN=1)
+#   VESSEL_DIFF_CASES  number of cases (default 5000; 500 under VESSEL_ASAN=1)
 #   VESSEL_DIFF_SEED   first program seed (default 1000)
 # Built programs are cached in $VESSEL_CACHE/rvgen/<generator hash>/.
 source "$SRC/tests/lib.sh"
@@ -17,7 +17,7 @@ if t=$(rv_missing_tools "$RV_CC" python3 qemu-riscv64); then
 fi
 
 per=100
-default=3000
+default=5000
 [ -n "${VESSEL_ASAN:-}" ] && default=500
 cases=${VESSEL_DIFF_CASES:-$default}
 seed0=${VESSEL_DIFF_SEED:-1000}
@@ -61,6 +61,16 @@ for s in $seeds; do
         nok "seed $s: qemu-riscv64 exited $qrc after $qlen bytes (generator bug?)"
         qbad=$((qbad + 1))
         continue
+    fi
+    if [ "$i" -eq 1 ]; then
+        # the reporter must catch a single flipped bit and name the register
+        python3 -c 'import sys; d = bytearray(open(sys.argv[1], "rb").read()); d[1552 * 37 + 8 * 10 + 1] ^= 4; open(sys.argv[2], "wb").write(d)' "$tmp/q" "$tmp/bad"
+        if ! python3 "$SRC/tests/rvgen/rvdiff.py" "$tmp/bad" "$tmp/q" --asm "$dir/s$s.S" --seed "$s" >"$tmp/rep" &&
+            grep -q 'case 37' "$tmp/rep" && grep -q 'first differing register: x10(a0)' "$tmp/rep"; then
+            ok "rvdiff.py reports a flipped bit in x10 of case 37"
+        else
+            nok "rvdiff.py missed a flipped bit: $(head -c 300 "$tmp/rep")"
+        fi
     fi
     if [ "$state" = pending ]; then
         skip "seed $s: vessel vs qemu ($per cases)" "vessel exec not available yet (CPU core not built in)"
