@@ -8,7 +8,8 @@
 # Output: $VESSEL_CACHE/programs/<hash>/bin/{lua,sqlite3,bzip2}, where <hash>
 # is a hash of this script (which names the packages and flags). Idempotent:
 # a second run finds the stamp file and returns at once. Progress on stderr,
-# the bin directory on stdout.
+# the bin directory on stdout. Exit status 2: a requirement is missing (a
+# tool, or the Debian sources cannot be fetched); 1: a build failed.
 #
 # Needs: gcc-riscv64-linux-gnu, dpkg-dev (apt-get source), tcl (SQLite
 # generates its amalgamation with tclsh), a deb-src entry (added below,
@@ -67,7 +68,7 @@ for p in "${PKGS[@]}"; do
         say "fetching source of $p"
         (cd "$work" && apt-get source -qq "$p" >/dev/null 2>"$work/$p.fetch.log") ||
             { (cd "$work" && apt-get update -qq && apt-get source -qq "$p" >/dev/null 2>"$work/$p.fetch.log") ||
-              { say "apt-get source $p failed, see $work/$p.fetch.log"; exit 1; }; }
+              { say "apt-get source $p failed (no deb-src access?), see $work/$p.fetch.log"; exit 2; }; }
     fi
 done
 

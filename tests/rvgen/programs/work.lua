@@ -55,3 +55,15 @@ for i = 1, 100000 * scale do x = x + math.sin(i) * math.sqrt(i) / (1 + y); y = y
 print("float", string.format("%.17g %.17g %.17g %a", x, y, math.exp(1) ^ 0.5, 1 / 3))
 print("math", math.floor(-3.5), math.ceil(-3.5), 7 // -2, 7 % -2, -7 % 2.5, math.tointeger(2 ^ 53), 1e308 * 10, -(0 / 0) ~= -(0 / 0))
 print("integers", math.maxinteger + 1 == math.mininteger, 5 // 0.0, -5 // 0.0, 3 & 5 | 8 ~ 1, 1 << 63, -1 >> 1)
+
+-- file I/O: write, seek, read back, remove
+local name = os.tmpname()
+local f = assert(io.open(name, "w+b"))
+for i = 1, 5000 * scale do f:write(string.format("%06d|%s\n", i, string.rep(string.char(65 + i % 26), i % 40))) end
+f:seek("set", 0)
+local lines, bytes, sum = 0, 0, 0
+for l in f:lines() do lines = lines + 1; bytes = bytes + #l; sum = (sum * 31 + l:byte(-1)) % 1000003 end
+local size = f:seek("end")
+f:close()
+assert(os.remove(name))
+print("file", lines, bytes, size, sum, io.open(name) == nil)
