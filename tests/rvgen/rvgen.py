@@ -15,6 +15,7 @@ writes one assembly program holding CASES independent test cases. Each case:
      frm, fsrmi/fsflagsi/frflags mid-sequence), explicit C forms, Zba/Zbb/Zbs,
      forward branches and jumps, loads and stores of every width at any
      (also misaligned, also page-crossing) offset in the scratch buffer,
+     fence/fence.i,
   4. writes a record to stdout: x0..x31, f0..f31, fflags, frm (66 dwords)
      followed by the whole scratch buffer (1024 bytes) = 1552 bytes.
 x9 always holds the scratch address (it is the base of every access).
@@ -133,6 +134,8 @@ class Gen:
         if k < 5:
             o, n = r.choice(sh)
             return "%s %s, %s, %d" % (o, self.rd(), self.rs(), r.choice([0, 1, n - 1, r.randrange(n)]))
+        if r.randrange(8) == 0:
+            return r.choice(["fence", "fence rw, rw", "fence r, w", "fence.i", "nop"])
         return r.choice(["lui %s, %d" % (self.rd(), r.randrange(1 << 20)),
                          "auipc %s, %d" % (self.rd(), r.randrange(1 << 20))])
 
