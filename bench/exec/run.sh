@@ -82,10 +82,12 @@ bench() {
         rows+=("$name|FAILED: $bad")
         return
     fi
-    local qt qr vt=- vr=-
-    qt=$(median <"$tmp/qt"); qr=$(max <"$tmp/qr")
-    if [ "$state" = ready ]; then vt=$(median <"$tmp/vt"); vr=$(max <"$tmp/vr"); fi
-    rows+=("$name|$qt|$vt|$qr|$vr")
+    local qt qr vt=- vr=- qs vs=-
+    qt=$(median <"$tmp/qt"); qr=$(max <"$tmp/qr"); qs="$(sort -n "$tmp/qt" | head -n1)-$(max <"$tmp/qt")"
+    if [ "$state" = ready ]; then
+        vt=$(median <"$tmp/vt"); vr=$(max <"$tmp/vr"); vs="$(sort -n "$tmp/vt" | head -n1)-$(max <"$tmp/vt")"
+    fi
+    rows+=("$name|$qt|$vt|$qr|$vr|$qs|$vs")
 }
 
 bench "lua work.lua $((2 * scale))" /dev/null "$bin/lua" "$SRC/tests/rvgen/programs/work.lua" $((2 * scale))
@@ -101,19 +103,23 @@ import math, sys
 state, mips_n, reps = sys.argv[1], int(sys.argv[2]), sys.argv[3]
 rows = [l.rstrip("\n").split("|") for l in sys.stdin if l.strip()]
 print("bench/exec: vessel exec vs qemu-riscv64, median wall time of %s runs (hello: 5x), peak RSS" % reps)
-print("%-22s %10s %10s %8s %10s %10s" % ("program", "qemu s", "vessel s", "ratio", "qemu RSS", "vessel RSS"))
+print("%-22s %10s %10s %8s %10s %10s  %s" % ("program", "qemu s", "vessel s", "ratio", "qemu RSS", "vessel RSS", "range qemu / vessel (s)"))
+def rng(x):
+    if x == "-": return "n/a"
+    a, b = x.split("-"); return "%.3f-%.3f" % (int(a) / 1e6, int(b) / 1e6)
 ratios, t = [], {}
 for r in rows:
     if len(r) == 2:
         print("%-22s %s" % (r[0], r[1])); continue
-    name, qt, vt, qr, vr = r
+    name, qt, vt, qr, vr, qs, vs = r
+    spread = "%s / %s" % (rng(qs), rng(vs))
     q = int(qt) / 1e6
     if vt == "-":
-        print("%-22s %10.3f %10s %8s %8.1f MB %10s" % (name, q, "n/a", "n/a", int(qr) / 1024, "n/a"))
+        print("%-22s %10.3f %10s %8s %7.1f MB %10s  %s" % (name, q, "n/a", "n/a", int(qr) / 1024, "n/a", spread))
         t[name] = (q, None); continue
     v = int(vt) / 1e6
     ratios.append(v / q); t[name] = (q, v)
-    print("%-22s %10.3f %10.3f %7.2fx %8.1f MB %7.1f MB" % (name, q, v, v / q, int(qr) / 1024, int(vr) / 1024))
+    print("%-22s %10.3f %10.3f %7.2fx %7.1f MB %7.1f MB  %s" % (name, q, v, v / q, int(qr) / 1024, int(vr) / 1024, spread))
 if ratios:
     print("geometric mean ratio (vessel/qemu, %d programs, lower is better for vessel): %.2f"
           % (len(ratios), math.exp(sum(map(math.log, ratios)) / len(ratios))))
