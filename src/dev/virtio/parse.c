@@ -87,7 +87,7 @@ static int parse_port(const char *s, uint16_t *port)
 }
 
 /* hostfwd=tcp::HOSTPORT-:GUESTPORT (also tcp:127.0.0.1:H-:G, udp::H-:G) */
-static int parse_fwd(const char *v, struct net_fwd *f)
+static int parse_fwd(const char *v, struct net_hostfwd *f)
 {
     char proto[4] = "", haddr[64] = "", hport[8] = "", gport[8] = "";
     const char *p = v;

@@ -26,6 +26,7 @@
 #include <stdint.h>
 #include <sys/uio.h>
 
+#include "backend/backend.h"
 #include "bus/bus.h"
 #include "mem/mem.h"
 
@@ -194,21 +195,21 @@ struct disk_opts {
 int virtio_parse_disk(const char *spec, struct disk_opts *out);
 
 #define NET_MAX_FWD 16
-struct net_fwd { bool udp; uint16_t host_port, guest_port; };
+
 struct net_opts {
     enum { NET_USER, NET_TAP } kind;
     char ifname[16];
     uint8_t mac[6];
     bool mac_set;
     unsigned nfwd;
-    struct net_fwd fwd[NET_MAX_FWD];
+    struct net_hostfwd fwd[NET_MAX_FWD];
 };
 int virtio_parse_net(const char *spec, struct net_opts *out);
 int virtio_parse_mac(const char *s, uint8_t mac[6]);
 
 /* ---- virtio-blk ---- */
 struct virtio_blk;
-struct blk_image;
+
 /* Takes ownership of img. nthreads: worker threads serving requests off the
  * vCPU thread (4 is a good default); 0 = serve synchronously in notify
  * (tests, fuzzing). */
@@ -245,7 +246,7 @@ void virtio_console_destroy(struct virtio_console *c);
  * through net_backend (backend/backend.h) and gets frames via
  * virtio_net_receive() on that same thread. */
 struct virtio_net;
-struct net_backend;
+
 struct loop;
 struct virtio_net *virtio_net_create(const uint8_t mac[6], struct net_backend *be, struct loop *loop);
 struct virtio_dev *virtio_net_dev(struct virtio_net *n);

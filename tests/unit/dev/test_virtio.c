@@ -5,6 +5,10 @@
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdio.h>
+#include <arpa/inet.h>
+#include <net/if.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <unistd.h>
 #include <cmocka.h>
@@ -427,6 +431,248 @@ static void test_hostile_blk(void **state)
     unlink(f.path);
 }
 
+
+/* ---- virtio-net ---- */
+struct fake_be { struct net_backend be; uint8_t last[2048]; size_t last_len; int sent, rx_ready; };
+
+static int fake_send(struct net_backend *be, const uint8_t *f, size_t len)
+{
+    struct fake_be *fb = (struct fake_be *)be;
+    memcpy(fb->last, f, MIN(len, sizeof(fb->last)));
+    fb->last_len = len;
+    fb->sent++;
+    return 0;
+}
+static void fake_rx_ready(struct net_backend *be) { ((struct fake_be *)be)->rx_ready++; }
+static void fake_destroy(struct net_backend *be) {}
+
+static void test_net_fake_backend(void **state)
+{
+    struct fake_be fb = { .be = { .send = fake_send, .rx_ready = fake_rx_ready, .destroy = fake_destroy } };
+    static const uint8_t mac[6] = { 0x52, 0x54, 0, 1, 2, 3 };
+    struct virtio_net *n = virtio_net_create(mac, &fb.be, NULL);
+    struct vdrv v;
+    assert_int_equal(vdrv_open(&v, virtio_net_dev(n)), 0);
+    assert_true(vdrv_init(&v, ALL_FEATURES, 2, 16) & VIRTIO_STATUS_DRIVER_OK);
+    assert_true(v.features & (1ULL << 5));
+    assert_int_equal(vd_cfg(&v, 5, 1), 3);
+    assert_int_equal(vd_cfg(&v, 6, 2), 1);        /* link up */
+    /* transmit: header + frame split over two descriptors */
+    uint64_t h = vd_alloc(&v, 12), f = vd_alloc(&v, 60);
+    for (int i = 0; i < 60; i++)
+        ((uint8_t *)gp(&v, f))[i] = (uint8_t)i;
+    struct vseg tx[2] = { { h, 12, false }, { f, 60, false } };
+    vdrv_submit(&v, 1, tx, 2, false);
+    assert_int_equal(vdrv_wait_used(&v, 1, NULL, NULL), 0);
+    assert_int_equal(fb.sent, 1);
+    assert_int_equal(fb.last_len, 60);
+    assert_memory_equal(fb.last, gp(&v, f), 60);
+    /* a runt transmit is dropped, not sent */
+    struct vseg runt = { h, 8, false };
+    vdrv_submit(&v, 1, &runt, 1, false);
+    assert_int_equal(vdrv_wait_used(&v, 1, NULL, NULL), 0);
+    assert_int_equal(fb.sent, 1);
+    /* receive: no buffer -> 0; then a buffer */
+    uint8_t frame[100];
+    for (int i = 0; i < 100; i++)
+        frame[i] = (uint8_t)(0xa0 + i);
+    assert_int_equal(virtio_net_receive(n, frame, 100), 0);
+    uint64_t rb = vd_alloc(&v, 1526);
+    struct vseg rx = { rb, 1526, true };
+    vdrv_submit(&v, 0, &rx, 1, false);
+    assert_int_equal(virtio_net_receive(n, frame, 100), 100);
+    uint32_t len;
+    assert_int_equal(vdrv_wait_used(&v, 0, NULL, &len), 0);
+    assert_int_equal(len, 112);
+    assert_int_equal(((uint8_t *)gp(&v, rb))[10], 1);   /* num_buffers */
+    assert_memory_equal((uint8_t *)gp(&v, rb) + 12, frame, 100);
+    vdrv_close(&v);
+    virtio_net_destroy(n);
+}
+
+static void test_hostile_net_console(void **state)
+{
+    static const uint8_t mac[6] = { 0x52, 0x54, 0, 1, 2, 3 };
+    struct fake_be fb = { .be = { .send = fake_send, .rx_ready = fake_rx_ready, .destroy = fake_destroy } };
+    struct virtio_net *n = virtio_net_create(mac, &fb.be, NULL);
+    /* hostile rx rings are found when a frame arrives */
+    struct virtio_dev *d = virtio_net_dev(n);
+    for (int h = 0; h < H_COUNT; h++) {
+        struct vdrv v;
+        assert_int_equal(vdrv_open(&v, d), 0);
+        assert_true(vdrv_init(&v, ALL_FEATURES, 2, 8) & VIRTIO_STATUS_DRIVER_OK);
+        make_hostile(&v, h);
+        uint8_t frame[64] = { 0 };
+        assert_int_equal(virtio_net_receive(n, frame, 64), 0);
+        assert_true(vd_rd(&v, 0x70) & VIRTIO_STATUS_NEEDS_RESET);
+        vdrv_close(&v);
+    }
+    virtio_net_destroy(n);
+}
+
+struct con_sink { char buf[256]; size_t len; };
+static void con_write(void *opaque, const uint8_t *b, size_t len)
+{
+    struct con_sink *s = opaque;
+    memcpy(s->buf + s->len, b, MIN(len, sizeof(s->buf) - s->len));
+    s->len += MIN(len, sizeof(s->buf) - s->len);
+}
+
+static void con_feed(void *opaque)
+{
+    assert_int_equal(virtio_console_input(opaque, (const uint8_t *)"x", 1), 0);
+}
+
+static void test_console(void **state)
+{
+    struct con_sink sink = { 0 };
+    struct virtio_console *c = virtio_console_create((struct virtio_console_port){ con_write, &sink });
+    struct vdrv v;
+    assert_int_equal(vdrv_open(&v, virtio_console_dev(c)), 0);
+    assert_int_equal(vd_rd(&v, 8), VIRTIO_ID_CONSOLE);
+    assert_true(vdrv_init(&v, ALL_FEATURES, 2, 8) & VIRTIO_STATUS_DRIVER_OK);
+    uint64_t a = vd_alloc(&v, 6), b = vd_alloc(&v, 7);
+    memcpy(gp(&v, a), "hello ", 6);
+    memcpy(gp(&v, b), "world\n", 7);
+    struct vseg tx[2] = { { a, 6, false }, { b, 6, false } };
+    vdrv_submit(&v, 1, tx, 2, true);
+    assert_int_equal(vdrv_wait_used(&v, 1, NULL, NULL), 0);
+    assert_int_equal(sink.len, 12);
+    assert_memory_equal(sink.buf, "hello world\n", 12);
+    /* input: two 4-byte buffers take 8 of 10 bytes */
+    uint64_t r1 = vd_alloc(&v, 4), r2 = vd_alloc(&v, 4);
+    struct vseg s1 = { r1, 4, true }, s2 = { r2, 4, true };
+    vdrv_submit(&v, 0, &s1, 1, false);
+    vdrv_submit(&v, 0, &s2, 1, false);
+    assert_int_equal(virtio_console_input(c, (const uint8_t *)"0123456789", 10), 8);
+    assert_memory_equal(gp(&v, r1), "0123", 4);
+    assert_memory_equal(gp(&v, r2), "4567", 4);
+    vdrv_close(&v);
+    check_hostile(virtio_console_dev(c), con_feed, c);   /* queue 0 is the rx queue: checked on input */
+    virtio_console_destroy(c);
+}
+
+/* ---- event loop ---- */
+static void count_cb(void *opaque) { (*(int *)opaque)++; }
+
+static void test_loop(void **state)
+{
+    struct loop *l = loop_new();
+    assert_non_null(l);
+    int fired = 0, ev = 0;
+    struct loop_timer *t = loop_timer_new(l, count_cb, &fired);
+    loop_timer_mod(t, time_ms() + 20);
+    uint64_t t0 = time_ms();
+    while (!fired && time_ms() - t0 < 2000)
+        loop_run_once(l, 100);
+    assert_int_equal(fired, 1);
+    assert_true(time_ms() - t0 >= 19);
+    struct loop_event *e = loop_event_new(l, count_cb, &ev);
+    loop_event_notify(e);
+    loop_event_notify(e);
+    loop_run_once(l, 100);
+    assert_int_equal(ev, 1);        /* coalesced */
+    loop_timer_del(t);
+    loop_run_once(l, 30);
+    assert_int_equal(fired, 1);
+    loop_timer_free(t);
+    loop_event_free(e);
+    loop_free(l);
+}
+
+/* ---- libslirp end to end: ARP and a host forward ---- */
+static void eth_arp_request(uint8_t *f, const uint8_t mac[6], const uint8_t sip[4], const uint8_t tip[4])
+{
+    memset(f, 0, 60);
+    memset(f, 0xff, 6);
+    memcpy(f + 6, mac, 6);
+    f[12] = 0x08; f[13] = 0x06;
+    f[14] = 0; f[15] = 1; f[16] = 0x08; f[17] = 0; f[18] = 6; f[19] = 4; f[20] = 0; f[21] = 1;
+    memcpy(f + 22, mac, 6);
+    memcpy(f + 28, sip, 4);
+    memcpy(f + 38, tip, 4);
+}
+
+static void test_slirp(void **state)
+{
+    struct loop *l = loop_new();
+    struct net_hostfwd fwd = { false, 0, 80 };
+    /* find a free host port */
+    for (uint16_t p = 20000 + getpid() % 20000; ; p++) {
+        fwd.host_port = p;
+        struct net_backend *be = net_slirp_create(l, &fwd, 1);
+        if (be) {
+            static const uint8_t mac[6] = { 0x52, 0x54, 0, 0x12, 0x34, 0x56 };
+            struct virtio_net *n = virtio_net_create(mac, be, l);
+            struct vdrv v;
+            assert_int_equal(vdrv_open(&v, virtio_net_dev(n)), 0);
+            assert_true(vdrv_init(&v, ALL_FEATURES, 2, 16) & VIRTIO_STATUS_DRIVER_OK);
+            uint64_t rb[4];
+            for (int i = 0; i < 4; i++) {
+                rb[i] = vd_alloc(&v, 1526);
+                struct vseg rx = { rb[i], 1526, true };
+                vdrv_submit(&v, 0, &rx, 1, false);
+            }
+            assert_int_equal(loop_start(l), 0);
+            uint64_t tx = vd_alloc(&v, 72);
+            static const uint8_t sip[4] = { 10, 0, 2, 15 }, tip[4] = { 10, 0, 2, 2 };
+            uint8_t arpf[60];
+            eth_arp_request(arpf, mac, sip, tip);
+            mem_write(&v.mem, tx + 12, arpf, 60);
+            struct vseg s = { tx, 72, false };
+            vdrv_submit(&v, 1, &s, 1, false);
+            uint32_t len;
+            assert_int_equal(vdrv_wait_used(&v, 0, NULL, &len), 0);
+            const uint8_t *rf = (uint8_t *)gp(&v, rb[0]) + 12;
+            assert_true(len >= 12 + 42);
+            assert_int_equal(rf[12], 0x08);
+            assert_int_equal(rf[13], 0x06);
+            assert_int_equal(rf[21], 2);                /* ARP reply */
+            assert_memory_equal(rf + 28, tip, 4);       /* from 10.0.2.2 */
+            assert_memory_equal(rf, mac, 6);
+            /* the host connects to the forwarded port: slirp sends the guest a SYN */
+            int sk = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK, 0);
+            struct sockaddr_in sa = { .sin_family = AF_INET, .sin_port = htons(p) };
+            sa.sin_addr.s_addr = htonl(0x7f000001);
+            connect(sk, (struct sockaddr *)&sa, sizeof(sa));
+            assert_int_equal(vdrv_wait_used(&v, 0, NULL, &len), 0);
+            rf = (uint8_t *)gp(&v, rb[1]) + 12;
+            bool syn = rf[12] == 0x08 && rf[13] == 0x00 && rf[23] == 6 && rf[14 + 20 + 2] == 0 &&
+                       rf[14 + 20 + 3] == 80 && (rf[14 + 20 + 13] & 0x02);
+            bool arp = rf[12] == 0x08 && rf[13] == 0x06 && !memcmp(rf + 38, sip, 4);
+            assert_true(syn || arp);
+            close(sk);
+            loop_stop(l);
+            vdrv_close(&v);
+            virtio_net_destroy(n);
+            net_backend_destroy(be);
+            break;
+        }
+        assert_true(p < 20000 + getpid() % 20000 + 50);
+    }
+    loop_free(l);
+}
+
+static void test_tap(void **state)
+{
+    if (access("/dev/net/tun", R_OK | W_OK) != 0 || geteuid() != 0) {
+        skip();
+        return;
+    }
+    struct loop *l = loop_new();
+    char name[16];
+    snprintf(name, sizeof(name), "vsl%d", (int)(getpid() % 100000));
+    struct net_backend *be = net_tap_create(l, name);
+    if (!be) {
+        loop_free(l);
+        skip();
+        return;
+    }
+    assert_true(if_nametoindex(name) > 0);
+    net_backend_destroy(be);
+    loop_free(l);
+}
+
 static void test_parse(void **state)
 {
     struct disk_opts d;
@@ -477,6 +723,12 @@ int main(void)
         cmocka_unit_test(test_blk_readonly_and_lock),
         cmocka_unit_test(test_hostile_blk),
         cmocka_unit_test(test_parse),
+        cmocka_unit_test(test_net_fake_backend),
+        cmocka_unit_test(test_hostile_net_console),
+        cmocka_unit_test(test_console),
+        cmocka_unit_test(test_loop),
+        cmocka_unit_test(test_slirp),
+        cmocka_unit_test(test_tap),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
