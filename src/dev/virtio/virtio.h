@@ -256,4 +256,34 @@ size_t virtio_net_receive(struct virtio_net *n, const uint8_t *frame, size_t len
 void virtio_net_process_tx(struct virtio_net *n);
 void virtio_net_destroy(struct virtio_net *n);
 
+/* ---- the devices a command line asks for (used by `vessel run` / `vessel kvm`) ----
+ * Collect options with virtio_options_add, then virtio_board_create builds
+ * the backends (block images, slirp/tap on one I/O-thread event loop) and
+ * the devices, and maps device i at base + i * stride with interrupt
+ * irq_for(opaque, i). The board then describes each slot to the guest (FDT
+ * node "virtio,mmio" or virtio_mmio.device=512@BASE:IRQ). */
+#define VIRTIO_OPT_MAX_DISKS 8
+#define VIRTIO_OPT_MAX_NETS 4
+struct virtio_options {
+    unsigned ndisks, nnets;
+    struct disk_opts disk[VIRTIO_OPT_MAX_DISKS];
+    struct net_opts net[VIRTIO_OPT_MAX_NETS];
+    bool rng;
+    bool console;       /* a virtio-console port on `console_port` */
+    struct virtio_console_port console_port;
+};
+/* `name` is the option without dashes: "disk", "net", "rng", "console"
+ * (rng and console take no value: val NULL). 1 = consumed, 0 = not a virtio
+ * option, -EINVAL = bad value (one log_error line printed). */
+int virtio_options_add(struct virtio_options *o, const char *name, const char *val);
+struct virtio_board;
+struct virtio_board *virtio_board_create(const struct virtio_options *o, struct bus *bus, struct guest_mem *mem,
+                                         uint64_t base, uint64_t stride,
+                                         struct irq_line (*irq_for)(void *opaque, unsigned i), void *opaque);
+unsigned virtio_board_count(const struct virtio_board *b);
+/* Slot i: mmio base and the index passed to irq_for. */
+void virtio_board_slot(const struct virtio_board *b, unsigned i, uint64_t *base, unsigned *irq_index);
+struct virtio_console *virtio_board_console(struct virtio_board *b);   /* NULL if none */
+void virtio_board_destroy(struct virtio_board *b);
+
 #endif

@@ -673,6 +673,64 @@ static void test_tap(void **state)
     loop_free(l);
 }
 
+
+static struct irq_line board_irq(void *opaque, unsigned i)
+{
+    return (struct irq_line){ NULL, opaque, i };
+}
+
+static void test_board(void **state)
+{
+    struct blk_fixture f1, f2;
+    assert_int_equal(make_image(&f1, 64 << 10), 0);
+    assert_int_equal(make_image(&f2, 128 << 10), 0);
+    struct virtio_options o = { 0 };
+    char spec[128];
+    snprintf(spec, sizeof(spec), "%s,id=first", f1.path);
+    assert_int_equal(virtio_options_add(&o, "disk", spec), 1);
+    snprintf(spec, sizeof(spec), "%s,readonly", f2.path);
+    assert_int_equal(virtio_options_add(&o, "disk", spec), 1);
+    assert_int_equal(virtio_options_add(&o, "rng", NULL), 1);
+    assert_int_equal(virtio_options_add(&o, "console", NULL), 1);
+    assert_int_equal(virtio_options_add(&o, "memory", "1G"), 0);
+    assert_int_equal(virtio_options_add(&o, "disk", "x,cache=bogus"), -EINVAL);
+    assert_int_equal(virtio_options_add(&o, "net", "user,hostfwd=nope"), -EINVAL);
+    struct guest_mem mem;
+    struct bus bus;
+    mem_init(&mem);
+    assert_int_equal(mem_add_ram(&mem, VD_RAM, 1 << 20, 0), 0);
+    bus_init(&bus);
+    struct virtio_board *b = virtio_board_create(&o, &bus, &mem, 0x10001000, 0x1000, board_irq, NULL);
+    assert_non_null(b);
+    assert_int_equal(virtio_board_count(b), 4);
+    static const uint32_t ids[4] = { VIRTIO_ID_BLOCK, VIRTIO_ID_BLOCK, VIRTIO_ID_RNG, VIRTIO_ID_CONSOLE };
+    for (unsigned i = 0; i < 4; i++) {
+        uint64_t base, val = 0;
+        unsigned irq;
+        virtio_board_slot(b, i, &base, &irq);
+        assert_int_equal(base, 0x10001000 + i * 0x1000);
+        assert_int_equal(irq, i);
+        bus_access(&bus, base + 8, &val, 4, false);
+        assert_int_equal(val, ids[i]);
+    }
+    assert_non_null(virtio_board_console(b));
+    /* the images are locked while the board lives */
+    struct blk_image *img;
+    assert_int_equal(blk_image_open(f1.path, true, false, &img), -EBUSY);
+    virtio_board_destroy(b);
+    bus_destroy(&bus);
+    /* same image twice: refused */
+    struct virtio_options o2 = { 0 };
+    assert_int_equal(virtio_options_add(&o2, "disk", f1.path), 1);
+    assert_int_equal(virtio_options_add(&o2, "disk", f1.path), 1);
+    bus_init(&bus);
+    assert_null(virtio_board_create(&o2, &bus, &mem, 0x10001000, 0x1000, board_irq, NULL));
+    bus_destroy(&bus);
+    mem_destroy(&mem);
+    close(f1.fd); unlink(f1.path);
+    close(f2.fd); unlink(f2.path);
+}
+
 static void test_parse(void **state)
 {
     struct disk_opts d;
@@ -729,6 +787,7 @@ int main(void)
         cmocka_unit_test(test_loop),
         cmocka_unit_test(test_slirp),
         cmocka_unit_test(test_tap),
+        cmocka_unit_test(test_board),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
