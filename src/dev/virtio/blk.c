@@ -67,10 +67,12 @@ static unsigned iov_slice(struct iovec *dst, const struct iovec *src, unsigned n
     return k;
 }
 
+#define REQ_MAX_BYTES (256ULL << 20)   /* larger than seg_max * size_max: refused */
+
 static bool range_ok(struct virtio_blk *b, uint64_t sector, uint64_t bytes)
 {
     uint64_t cap = b->cfg.capacity;
-    return bytes % SECTOR == 0 && sector <= cap && bytes / SECTOR <= cap - sector;
+    return bytes % SECTOR == 0 && bytes <= REQ_MAX_BYTES && sector <= cap && bytes / SECTOR <= cap - sector;
 }
 
 static uint8_t do_discard(struct virtio_blk *b, const struct virtq_elem *e, bool zeroes)
@@ -80,12 +82,13 @@ static uint8_t do_discard(struct virtio_blk *b, const struct virtq_elem *e, bool
         return BLK_S_UNSUPP;
     struct blk_discard_seg s;
     iov_to_buf(e->out, e->out_num, sizeof(struct blk_req_hdr), &s, sizeof(s));
-    if (!range_ok(b, s.sector, (uint64_t)s.num_sectors * SECTOR) || (s.flags & ~1u) ||
-        s.num_sectors > (zeroes ? b->cfg.max_write_zeroes_sectors : b->cfg.max_discard_sectors) ||
-        (!zeroes && (s.flags & 1))) {
+    if (s.sector > b->cfg.capacity || s.num_sectors > b->cfg.capacity - s.sector || (s.flags & ~1u) ||
+        s.num_sectors > (zeroes ? b->cfg.max_write_zeroes_sectors : b->cfg.max_discard_sectors)) {
         log_guest("%s: bad discard/write-zeroes segment", b->vdev.name);
         return BLK_S_IOERR;
     }
+    if (!zeroes && (s.flags & 1))
+        return BLK_S_UNSUPP;      /* the unmap flag is for write-zeroes only */
     int r = zeroes ? blk_image_write_zeroes(b->img, s.sector * SECTOR, s.num_sectors * SECTOR, s.flags & 1)
                    : blk_image_discard(b->img, s.sector * SECTOR, s.num_sectors * SECTOR);
     return r < 0 ? BLK_S_IOERR : BLK_S_OK;

@@ -125,7 +125,8 @@ static void mmio_write(void *opaque, uint64_t off, uint64_t val, unsigned size)
         if (m->queue_sel >= d->nvq)
             return;
         if (v == 1) {
-            virtio_queue_enable(d, m->queue_sel);
+            if (!d->vq[m->queue_sel].ready)   /* a second ready=1 must not rewind the ring */
+                virtio_queue_enable(d, m->queue_sel);
         } else if (v == 0) {
             pthread_mutex_lock(&d->lock);
             d->vq[m->queue_sel].ready = false;

@@ -266,7 +266,7 @@ static void blk_session(unsigned threads, bool direct_path)
     struct blk_fixture f;
     assert_int_equal(make_image(&f, 1 << 20), 0);
     struct blk_image *img;
-    assert_int_equal(blk_image_open(f.path, false, false, &img), 0);
+    assert_int_equal(blk_image_open(f.path, false, direct_path, &img), 0);
     struct virtio_blk *b = virtio_blk_create(img, "disk-one", threads);
     struct vdrv v;
     assert_int_equal(vdrv_open(&v, virtio_blk_dev(b)), 0);
@@ -288,6 +288,26 @@ static void blk_session(unsigned threads, bool direct_path)
     assert_int_equal(blk_rw(&v, 0, 3, rbuf, 1024, true, &ul), 0);
     assert_int_equal(ul, 1025);
     assert_memory_equal(gp(&v, rbuf), gp(&v, wbuf), 1024);
+    /* 4 KiB aligned (the O_DIRECT path when cache=none), split over 3 segments */
+    uint64_t big = vd_alloc(&v, 8192), big2 = vd_alloc(&v, 4096);
+    for (int i = 0; i < 4096; i++)
+        ((uint8_t *)gp(&v, big))[i] = (uint8_t)(i * 13);
+    {
+        uint64_t hh = vd_alloc(&v, 16), ss = vd_alloc(&v, 1);
+        uint32_t *hp = gp(&v, hh);
+        hp[0] = 1; hp[1] = 0;
+        uint64_t sct = 16;
+        memcpy(hp + 2, &sct, 8);
+        struct vseg sg[4] = { { hh, 16, false }, { big, 1000, false }, { big + 1000, 3096, false }, { ss, 1, true } };
+        vdrv_submit(&v, 0, sg, 4, false);
+        assert_int_equal(vdrv_wait_used(&v, 0, NULL, NULL), 0);
+        assert_int_equal(*(uint8_t *)gp(&v, ss), 0);
+        assert_int_equal(blk_rw(&v, 0, 16, big2, 4096, false, NULL), 0);
+        assert_memory_equal(gp(&v, big2), gp(&v, big), 4096);
+        uint8_t fb[4096];
+        assert_int_equal(pread(f.fd, fb, 4096, 16 * 512), 4096);
+        assert_memory_equal(fb, gp(&v, big), 4096);
+    }
     /* flush, get-id */
     assert_int_equal(blk_rw(&v, 4, 0, 0, 0, false, NULL), 0);
     uint64_t idb = vd_alloc(&v, 20);
@@ -353,6 +373,7 @@ static void blk_session(unsigned threads, bool direct_path)
 
 static void test_blk_sync(void **state) { blk_session(0, false); }
 static void test_blk_threads(void **state) { blk_session(3, false); }
+static void test_blk_direct(void **state) { blk_session(2, true); }
 
 static void test_blk_readonly_and_lock(void **state)
 {
@@ -778,6 +799,7 @@ int main(void)
         cmocka_unit_test(test_hostile_rng),
         cmocka_unit_test(test_blk_sync),
         cmocka_unit_test(test_blk_threads),
+        cmocka_unit_test(test_blk_direct),
         cmocka_unit_test(test_blk_readonly_and_lock),
         cmocka_unit_test(test_hostile_blk),
         cmocka_unit_test(test_parse),
