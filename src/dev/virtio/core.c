@@ -312,3 +312,63 @@ size_t iov_from_buf(const struct iovec *iov, unsigned n, size_t off, const void 
     }
     return done;
 }
+
+void virtio_dev_save(struct virtio_dev *d, struct virtio_dev_state *st)
+{
+    memset(st, 0, sizeof(*st));
+    pthread_mutex_lock(&d->lock);
+    st->device_id = d->device_id;
+    st->status = d->status;
+    st->config_gen = d->config_gen;
+    st->isr = d->isr;
+    st->nvq = d->nvq;
+    st->guest_features = d->guest_features;
+    for (unsigned i = 0; i < d->nvq; i++) {
+        const struct virtq *vq = &d->vq[i];
+        st->vq[i] = (struct virtq_state){
+            .num = vq->num, .last_avail = vq->last_avail, .used_idx = vq->used_idx,
+            .signalled_used = vq->signalled_used, .ready = vq->ready,
+            .signalled_valid = vq->signalled_valid, .desc_addr = vq->desc_addr,
+            .avail_addr = vq->avail_addr, .used_addr = vq->used_addr,
+        };
+    }
+    pthread_mutex_unlock(&d->lock);
+}
+
+int virtio_dev_load(struct virtio_dev *d, const struct virtio_dev_state *st)
+{
+    if (st->device_id != d->device_id || st->nvq != d->nvq || (st->guest_features & ~d->host_features))
+        return -EINVAL;
+    pthread_mutex_lock(&d->lock);
+    d->status = st->status & 0xff;
+    d->config_gen = st->config_gen;
+    d->isr = st->isr & 3;
+    d->guest_features = st->guest_features;
+    int ret = 0;
+    for (unsigned i = 0; i < d->nvq; i++) {
+        struct virtq *vq = &d->vq[i];
+        const struct virtq_state *s = &st->vq[i];
+        memset(vq, 0, sizeof(*vq));
+        vq->num = s->num;
+        vq->desc_addr = s->desc_addr;
+        vq->avail_addr = s->avail_addr;
+        vq->used_addr = s->used_addr;
+        if (!s->ready)
+            continue;
+        pthread_mutex_unlock(&d->lock);
+        int r = virtio_queue_enable(d, i);
+        pthread_mutex_lock(&d->lock);
+        if (r < 0) {
+            ret = r;
+            break;
+        }
+        vq->last_avail = s->last_avail;
+        vq->used_idx = s->used_idx;
+        vq->signalled_used = s->signalled_used;
+        vq->signalled_valid = s->signalled_valid;
+    }
+    if (d->tops && d->tops->interrupt)
+        d->tops->interrupt(d, 0);   /* re-drive the line from isr */
+    pthread_mutex_unlock(&d->lock);
+    return ret;
+}

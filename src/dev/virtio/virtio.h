@@ -174,6 +174,24 @@ size_t iov_to_buf(const struct iovec *iov, unsigned n, size_t off, void *buf, si
 size_t iov_from_buf(const struct iovec *iov, unsigned n, size_t off, const void *buf, size_t len);
 void virtq_elem_mark_dirty(struct virtio_dev *d, const struct virtq_elem *e, uint64_t len);
 
+/* ---- snapshot: the transport-independent device state as plain data ----
+ * Save after the vCPUs and the device's workers are quiescent; load into a
+ * device created with the same options, before the vCPUs run. Load checks
+ * everything again (ring addresses are re-translated) and returns -EINVAL
+ * for state that does not fit this device or this guest memory. */
+struct virtq_state {
+    uint16_t num, last_avail, used_idx, signalled_used;
+    uint8_t ready, signalled_valid;
+    uint64_t desc_addr, avail_addr, used_addr;
+};
+struct virtio_dev_state {
+    uint32_t device_id, status, config_gen, isr, nvq;
+    uint64_t guest_features;
+    struct virtq_state vq[VIRTIO_MAX_QUEUES];
+};
+void virtio_dev_save(struct virtio_dev *d, struct virtio_dev_state *st);
+int virtio_dev_load(struct virtio_dev *d, const struct virtio_dev_state *st);
+
 /* ---- virtio-mmio transport (version 2) ---- */
 #define VIRTIO_MMIO_SIZE 0x200
 struct virtio_mmio;

@@ -752,6 +752,41 @@ static void test_board(void **state)
     close(f2.fd); unlink(f2.path);
 }
 
+
+static void test_save_load(void **state)
+{
+    struct virtio_rng *r = virtio_rng_create();
+    struct vdrv v;
+    assert_int_equal(vdrv_open(&v, virtio_rng_dev(r)), 0);
+    assert_true(vdrv_init(&v, ALL_FEATURES, 1, 8) & VIRTIO_STATUS_DRIVER_OK);
+    struct vseg s = { vd_alloc(&v, 16), 16, true };
+    for (int i = 0; i < 3; i++) {
+        vdrv_submit(&v, 0, &s, 1, false);
+        assert_int_equal(vdrv_wait_used(&v, 0, NULL, NULL), 0);
+    }
+    struct virtio_dev_state st;
+    virtio_dev_save(virtio_rng_dev(r), &st);
+    assert_int_equal(st.vq[0].last_avail, 3);
+    /* a fresh device on the same memory takes over where the first left off */
+    struct virtio_rng *r2 = virtio_rng_create();
+    struct virtio_mmio *m2 = virtio_mmio_create(NULL, 0, (struct irq_line){ vdrv_irq, &v, 1 }, &v.mem,
+                                                virtio_rng_dev(r2));
+    assert_int_equal(virtio_dev_load(virtio_rng_dev(r2), &st), 0);
+    struct virtio_dev *d2 = virtio_rng_dev(r2);
+    assert_true(virtio_running(d2));
+    assert_int_equal(d2->vq[0].used_idx, 3);
+    /* wrong device kind and ring outside RAM are refused */
+    struct virtio_console *c = virtio_console_create((struct virtio_console_port){ 0 });
+    assert_int_equal(virtio_dev_load(virtio_console_dev(c), &st), -EINVAL);
+    virtio_console_destroy(c);
+    st.vq[0].desc_addr = 0x1000;
+    assert_int_equal(virtio_dev_load(d2, &st), -EINVAL);
+    virtio_mmio_destroy(m2);
+    virtio_rng_destroy(r2);
+    vdrv_close(&v);
+    virtio_rng_destroy(r);
+}
+
 static void test_parse(void **state)
 {
     struct disk_opts d;
@@ -810,6 +845,7 @@ int main(void)
         cmocka_unit_test(test_slirp),
         cmocka_unit_test(test_tap),
         cmocka_unit_test(test_board),
+        cmocka_unit_test(test_save_load),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
