@@ -123,6 +123,7 @@ int virtio_queue_enable(struct virtio_dev *d, unsigned q)
         ret = -EINVAL;
     } else {
         vq->ready = true;
+        vq->broken = false;
         vq->last_avail = vq->used_idx = 0;
         vq->signalled_valid = false;
     }
@@ -138,26 +139,32 @@ static inline uint16_t ld16(const uint16_t *p)
 bool virtq_has_work(struct virtio_dev *d, unsigned q)
 {
     struct virtq *vq = &d->vq[q];
-    return q < d->nvq && vq->ready && virtio_running(d) && ld16(&vq->avail[1]) != vq->last_avail;
+    return q < d->nvq && vq->ready && !vq->broken && virtio_running(d) && ld16(&vq->avail[1]) != vq->last_avail;
+}
+
+/* A bad ring: stop this queue (the others go on) and ask for a reset. */
+static int vq_bad(struct virtio_dev *d, struct virtq *vq, unsigned kind, const char *what)
+{
+    vq->broken = true;
+    virtio_needs_reset(d, kind, what);
+    return -EINVAL;
 }
 
 int virtq_pop(struct virtio_dev *d, unsigned q, struct virtq_elem *e)
 {
     struct virtq *vq = &d->vq[q];
-    if (q >= d->nvq || !vq->ready || !virtio_running(d))
+    if (q >= d->nvq || !vq->ready || vq->broken || !virtio_running(d))
         return 0;
     uint16_t avail_idx = ld16(&vq->avail[1]);
     uint16_t pending = avail_idx - vq->last_avail;
     if (pending == 0)
         return 0;
     if (pending > vq->num) {
-        virtio_needs_reset(d, BAD_AVAIL_IDX, "avail idx moved by more than the queue size");
-        return -EINVAL;
+        return vq_bad(d, vq, BAD_AVAIL_IDX, "avail idx moved by more than the queue size");
     }
     uint16_t head = __atomic_load_n(&vq->avail[2 + vq->last_avail % vq->num], __ATOMIC_RELAXED);
     if (head >= vq->num) {
-        virtio_needs_reset(d, BAD_HEAD, "avail ring head index out of range");
-        return -EINVAL;
+        return vq_bad(d, vq, BAD_HEAD, "avail ring head index out of range");
     }
     e->head = head;
     e->out_num = e->in_num = 0;
@@ -170,27 +177,22 @@ int virtq_pop(struct virtio_dev *d, unsigned q, struct virtq_elem *e)
         struct virtq_desc desc;
         memcpy(&desc, &table[idx], sizeof(desc));   /* read once: the guest may change it */
         if (++count > tsize) {
-            virtio_needs_reset(d, BAD_LOOP, "descriptor chain loops or is longer than its table");
-            return -EINVAL;
+            return vq_bad(d, vq, BAD_LOOP, "descriptor chain loops or is longer than its table");
         }
         if (desc.flags & VIRTQ_DESC_F_INDIRECT) {
             if (!virtio_has_feature(d, VIRTIO_F_INDIRECT_DESC)) {
-                virtio_needs_reset(d, BAD_INDIRECT_FEATURE, "indirect descriptor without the feature");
-                return -EINVAL;
+                return vq_bad(d, vq, BAD_INDIRECT_FEATURE, "indirect descriptor without the feature");
             }
             if (indirect) {
-                virtio_needs_reset(d, BAD_INDIRECT_NESTED, "indirect descriptor inside an indirect table");
-                return -EINVAL;
+                return vq_bad(d, vq, BAD_INDIRECT_NESTED, "indirect descriptor inside an indirect table");
             }
             if (desc.len == 0 || desc.len % 16 || desc.len / 16 > 65536 ||
                 (desc.flags & VIRTQ_DESC_F_NEXT) || (desc.addr & 15)) {
-                virtio_needs_reset(d, BAD_INDIRECT_LEN, "bad indirect table length, alignment or flags");
-                return -EINVAL;
+                return vq_bad(d, vq, BAD_INDIRECT_LEN, "bad indirect table length, alignment or flags");
             }
             table = mem_translate(d->mem, desc.addr, desc.len);
             if (!table) {
-                virtio_needs_reset(d, BAD_ADDR, "descriptor address outside RAM");
-                return -EINVAL;
+                return vq_bad(d, vq, BAD_ADDR, "descriptor address outside RAM");
             }
             tsize = desc.len / 16;
             idx = 0;
@@ -199,13 +201,11 @@ int virtq_pop(struct virtio_dev *d, unsigned q, struct virtq_elem *e)
             continue;
         }
         if (e->out_num + e->in_num >= VIRTQ_MAX_SEGS) {
-            virtio_needs_reset(d, BAD_TOO_LONG, "descriptor chain too long");
-            return -EINVAL;
+            return vq_bad(d, vq, BAD_TOO_LONG, "descriptor chain too long");
         }
         void *p = mem_translate(d->mem, desc.addr, desc.len);
         if (!p) {
-            virtio_needs_reset(d, BAD_ADDR, "descriptor address/length outside RAM");
-            return -EINVAL;
+            return vq_bad(d, vq, BAD_ADDR, "descriptor address/length outside RAM");
         }
         if (desc.flags & VIRTQ_DESC_F_WRITE) {
             e->in_gpa[e->in_num] = desc.addr;
@@ -213,8 +213,7 @@ int virtq_pop(struct virtio_dev *d, unsigned q, struct virtq_elem *e)
             e->in_len += desc.len;
         } else {
             if (e->in_num) {
-                virtio_needs_reset(d, BAD_ORDER, "readable descriptor after a writable one");
-                return -EINVAL;
+                return vq_bad(d, vq, BAD_ORDER, "readable descriptor after a writable one");
             }
             e->out[e->out_num++] = (struct iovec){ p, desc.len };
             e->out_len += desc.len;
@@ -223,8 +222,7 @@ int virtq_pop(struct virtio_dev *d, unsigned q, struct virtq_elem *e)
             break;
         idx = desc.next;
         if (idx >= tsize) {
-            virtio_needs_reset(d, BAD_NEXT, "descriptor next index out of range");
-            return -EINVAL;
+            return vq_bad(d, vq, BAD_NEXT, "descriptor next index out of range");
         }
     }
     vq->last_avail++;
@@ -328,7 +326,7 @@ void virtio_dev_save(struct virtio_dev *d, struct virtio_dev_state *st)
         st->vq[i] = (struct virtq_state){
             .num = vq->num, .last_avail = vq->last_avail, .used_idx = vq->used_idx,
             .signalled_used = vq->signalled_used, .ready = vq->ready,
-            .signalled_valid = vq->signalled_valid, .desc_addr = vq->desc_addr,
+            .signalled_valid = vq->signalled_valid, .broken = vq->broken, .desc_addr = vq->desc_addr,
             .avail_addr = vq->avail_addr, .used_addr = vq->used_addr,
         };
     }
@@ -366,6 +364,7 @@ int virtio_dev_load(struct virtio_dev *d, const struct virtio_dev_state *st)
         vq->used_idx = s->used_idx;
         vq->signalled_used = s->signalled_used;
         vq->signalled_valid = s->signalled_valid;
+        vq->broken = s->broken;
     }
     if (d->tops && d->tops->interrupt)
         d->tops->interrupt(d, 0);   /* re-drive the line from isr */

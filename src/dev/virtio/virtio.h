@@ -11,7 +11,8 @@
  * lengths that wrap, writable descriptors before readable ones, indirect
  * tables inside indirect tables, avail idx jumping by more than the queue
  * size. A bad ring sets DEVICE_NEEDS_RESET and raises a config-change
- * interrupt; the device then ignores the queue until the driver resets it.
+ * interrupt; the device then ignores that queue (the others keep working)
+ * until the driver resets the device.
  *
  * Threads: the transport is called on a vCPU thread; devices may process
  * queues on their own threads. dev->lock protects the device and queue state
@@ -72,6 +73,7 @@ struct virtq {
     /* driver-programmed configuration (plain data: saved/loaded as is) */
     uint16_t num;              /* queue size, power of two <= VIRTQ_MAX_SIZE */
     bool ready;
+    bool broken;               /* the guest wrote a bad ring: ignored until reset */
     uint64_t desc_addr, avail_addr, used_addr;
     /* device-side ring state */
     uint16_t last_avail;       /* next avail entry to consume */
@@ -149,7 +151,7 @@ void virtio_reset(struct virtio_dev *d);
 /* Device-facing (call with d->lock held). */
 static inline bool virtio_running(const struct virtio_dev *d)
 {
-    return (d->status & VIRTIO_STATUS_DRIVER_OK) && !(d->status & VIRTIO_STATUS_NEEDS_RESET);
+    return d->status & VIRTIO_STATUS_DRIVER_OK;
 }
 static inline bool virtio_has_feature(const struct virtio_dev *d, unsigned bit)
 {
@@ -181,7 +183,7 @@ void virtq_elem_mark_dirty(struct virtio_dev *d, const struct virtq_elem *e, uin
  * for state that does not fit this device or this guest memory. */
 struct virtq_state {
     uint16_t num, last_avail, used_idx, signalled_used;
-    uint8_t ready, signalled_valid;
+    uint8_t ready, signalled_valid, broken;
     uint64_t desc_addr, avail_addr, used_addr;
 };
 struct virtio_dev_state {
