@@ -187,8 +187,8 @@ int virtq_pop(struct virtio_dev *d, unsigned q, struct virtq_elem *e)
                 return vq_bad(d, vq, BAD_INDIRECT_NESTED, "indirect descriptor inside an indirect table");
             }
             if (desc.len == 0 || desc.len % 16 || desc.len / 16 > 65536 ||
-                (desc.flags & VIRTQ_DESC_F_NEXT) || (desc.addr & 15)) {
-                return vq_bad(d, vq, BAD_INDIRECT_LEN, "bad indirect table length, alignment or flags");
+                (desc.flags & VIRTQ_DESC_F_NEXT)) {   /* entries are memcpy'd: any alignment */
+                return vq_bad(d, vq, BAD_INDIRECT_LEN, "bad indirect table length or flags");
             }
             table = mem_translate(d->mem, desc.addr, desc.len);
             if (!table) {
