@@ -11,6 +11,7 @@ enum { NET_F_MAC = 5, NET_F_STATUS = 16 };
 #define NET_HDR_LEN 12              /* struct virtio_net_hdr with num_buffers (VERSION_1) */
 #define NET_FRAME_MAX (65536 + NET_HDR_LEN)
 enum { RXQ = 0, TXQ = 1 };
+#define NET_BACKLOG 128
 
 struct net_config {
     uint8_t mac[6];
@@ -28,37 +29,70 @@ struct virtio_net {
     struct virtq_elem elem;          /* used on the loop thread only */
     uint8_t frame[NET_FRAME_MAX];
     uint64_t rx_dropped, tx_dropped;
+    /* frames that came while the guest had no receive buffer (loop thread only) */
+    struct { uint8_t *data; size_t len; } backlog[NET_BACKLOG];
+    unsigned bl_head, bl_count;
 };
 
-size_t virtio_net_receive(struct virtio_net *n, const uint8_t *frame, size_t len)
+/* Put one frame into the next receive buffer: 1 = delivered (or dropped as
+ * too big for the buffer), 0 = no buffer. Lock held. */
+static int rx_one(struct virtio_net *n, const uint8_t *frame, size_t len)
 {
     struct virtio_dev *d = &n->vdev;
-    size_t ret = 0;
-    pthread_mutex_lock(&d->lock);
-    int r = virtq_pop(d, RXQ, &n->elem);
-    if (r != 1) {
-        n->rx_dropped++;
-        goto out;
-    }
     struct virtq_elem *e = &n->elem;
+    if (virtq_pop(d, RXQ, e) != 1)
+        return 0;
     if (e->in_len < NET_HDR_LEN + len) {
         /* buffer too small for this frame (no MRG_RXBUF): drop the frame */
         log_guest("virtio-net: receive buffer of %llu bytes too small for a %zu byte frame",
                   (unsigned long long)e->in_len, len);
         virtq_push(d, RXQ, e, 0);
-        virtq_notify(d, RXQ);
         n->rx_dropped++;
-        ret = len;   /* consumed (dropped), do not stall the backend */
-        goto out;
+        return 1;
     }
     uint8_t hdr[NET_HDR_LEN] = { 0 };
     hdr[10] = 1;   /* num_buffers = 1 */
     iov_from_buf(e->in, e->in_num, 0, hdr, NET_HDR_LEN);
     iov_from_buf(e->in, e->in_num, NET_HDR_LEN, frame, len);
     virtq_push(d, RXQ, e, (uint32_t)(NET_HDR_LEN + len));
-    virtq_notify(d, RXQ);
-    ret = len;
-out:
+    return 1;
+}
+
+/* Deliver queued frames while the guest has buffers. Lock held. */
+static void rx_flush(struct virtio_net *n)
+{
+    bool any = false;
+    while (n->bl_count) {
+        unsigned i = n->bl_head;
+        if (!rx_one(n, n->backlog[i].data, n->backlog[i].len))
+            break;
+        free(n->backlog[i].data);
+        n->backlog[i].data = NULL;
+        n->bl_head = (i + 1) % NET_BACKLOG;
+        n->bl_count--;
+        any = true;
+    }
+    if (any)
+        virtq_notify(&n->vdev, RXQ);
+}
+
+size_t virtio_net_receive(struct virtio_net *n, const uint8_t *frame, size_t len)
+{
+    struct virtio_dev *d = &n->vdev;
+    size_t ret = len;
+    pthread_mutex_lock(&d->lock);
+    rx_flush(n);
+    if (!n->bl_count && rx_one(n, frame, len)) {
+        virtq_notify(d, RXQ);
+    } else if (n->bl_count < NET_BACKLOG && virtio_running(d) && len <= NET_FRAME_MAX) {
+        unsigned i = (n->bl_head + n->bl_count++) % NET_BACKLOG;
+        n->backlog[i].data = xmalloc(len);
+        memcpy(n->backlog[i].data, frame, len);
+        n->backlog[i].len = len;
+    } else {
+        n->rx_dropped++;
+        ret = 0;   /* full: a tap backend stops reading until rx_ready */
+    }
     pthread_mutex_unlock(&d->lock);
     return ret;
 }
@@ -106,7 +140,11 @@ static void tx_event(void *opaque) { virtio_net_process_tx(opaque); }
 static void rx_event(void *opaque)
 {
     struct virtio_net *n = opaque;
-    if (n->be && n->be->rx_ready)
+    pthread_mutex_lock(&n->vdev.lock);
+    rx_flush(n);
+    bool room = n->bl_count < NET_BACKLOG;
+    pthread_mutex_unlock(&n->vdev.lock);
+    if (room && n->be && n->be->rx_ready)
         n->be->rx_ready(n->be);
 }
 
@@ -121,10 +159,27 @@ static void net_notify(struct virtio_dev *d, unsigned q)
     } else if (q == RXQ) {
         if (n->rx_ev)
             loop_event_notify(n->rx_ev);
+        else
+            rx_event(n);
     }
 }
 
-static const struct virtio_dev_ops net_ops = { .notify = net_notify };
+static void backlog_clear(struct virtio_net *n)
+{
+    for (unsigned k = 0; k < n->bl_count; k++) {
+        unsigned i = (n->bl_head + k) % NET_BACKLOG;
+        free(n->backlog[i].data);
+        n->backlog[i].data = NULL;
+    }
+    n->bl_head = n->bl_count = 0;
+}
+
+static void net_reset(struct virtio_dev *d)
+{
+    backlog_clear(d->opaque);
+}
+
+static const struct virtio_dev_ops net_ops = { .notify = net_notify, .reset = net_reset };
 
 struct virtio_net *virtio_net_create(const uint8_t mac[6], struct net_backend *be, struct loop *loop)
 {
@@ -158,6 +213,7 @@ void virtio_net_destroy(struct virtio_net *n)
     loop_event_free(n->rx_ev);
     if (n->be)
         n->be->receive = NULL;
+    backlog_clear(n);
     virtio_dev_destroy(&n->vdev);
     free(n);
 }
