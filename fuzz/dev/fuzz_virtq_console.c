@@ -12,7 +12,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
     static struct virtio_console *c;
     if (!c) {
-        c = virtio_console_create((struct virtio_console_port){ sink, NULL });
+        c = virtio_console_create((struct virtio_console_port){ sink, NULL, NULL });
         fz_init_once(virtio_console_dev(c));
     }
     if (!fz_setup(virtio_console_dev(c), data, size))

@@ -61,8 +61,11 @@ size_t virtio_console_input(struct virtio_console *c, const uint8_t *buf, size_t
 
 static void console_notify(struct virtio_dev *d, unsigned q)
 {
+    struct virtio_console *c = d->opaque;
     if (q == CTXQ)
-        console_tx(d->opaque);
+        console_tx(c);
+    else if (q == CRXQ && c->port.rx_ready)
+        c->port.rx_ready(c->port.opaque);
 }
 
 static const struct virtio_dev_ops console_ops = { .notify = console_notify };

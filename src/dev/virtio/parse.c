@@ -32,6 +32,10 @@ int virtio_parse_disk(const char *spec, struct disk_opts *out)
     }
     if (strncmp(t, "path=", 5) == 0)
         t += 5;
+    if (!*t) {
+        log_error("--disk '%s': missing image path", spec);
+        return -EINVAL;
+    }
     if (strlen(t) >= sizeof(out->path)) {
         log_error("--disk '%s': path too long", spec);
         return -EINVAL;

@@ -251,6 +251,9 @@ void virtio_rng_destroy(struct virtio_rng *r);
  * backend calls virtio_console_input() with bytes for the guest. */
 struct virtio_console_port {
     void (*write)(void *opaque, const uint8_t *buf, size_t len);
+    /* Optional: the guest posted receive buffers (vCPU thread): input that
+     * virtio_console_input did not take can be offered again. */
+    void (*rx_ready)(void *opaque);
     void *opaque;
 };
 struct virtio_console;

@@ -554,7 +554,8 @@ static void test_hostile_net_console(void **state)
     virtio_net_destroy(n);
 }
 
-struct con_sink { char buf[256]; size_t len; };
+struct con_sink { char buf[256]; size_t len; int rx_ready; };
+static void con_rx_ready(void *opaque) { ((struct con_sink *)opaque)->rx_ready++; }
 static void con_write(void *opaque, const uint8_t *b, size_t len)
 {
     struct con_sink *s = opaque;
@@ -570,7 +571,7 @@ static void con_feed(void *opaque)
 static void test_console(void **state)
 {
     struct con_sink sink = { 0 };
-    struct virtio_console *c = virtio_console_create((struct virtio_console_port){ con_write, &sink });
+    struct virtio_console *c = virtio_console_create((struct virtio_console_port){ con_write, con_rx_ready, &sink });
     struct vdrv v;
     assert_int_equal(vdrv_open(&v, virtio_console_dev(c)), 0);
     assert_int_equal(vd_rd(&v, 8), VIRTIO_ID_CONSOLE);
@@ -588,6 +589,7 @@ static void test_console(void **state)
     struct vseg s1 = { r1, 4, true }, s2 = { r2, 4, true };
     vdrv_submit(&v, 0, &s1, 1, false);
     vdrv_submit(&v, 0, &s2, 1, false);
+    assert_int_equal(sink.rx_ready, 2);
     assert_int_equal(virtio_console_input(c, (const uint8_t *)"0123456789", 10), 8);
     assert_memory_equal(gp(&v, r1), "0123", 4);
     assert_memory_equal(gp(&v, r2), "4567", 4);
@@ -823,6 +825,8 @@ static void test_parse(void **state)
     assert_int_equal(virtio_parse_disk("a.img,bogus", &d), -EINVAL);
     assert_int_equal(virtio_parse_disk("a.img,id=123456789012345678901", &d), -EINVAL);
     assert_int_equal(virtio_parse_disk("", &d), -EINVAL);
+    assert_int_equal(virtio_parse_disk("path=", &d), -EINVAL);     /* found by fuzz_virtio_opts */
+    assert_int_equal(virtio_parse_disk(",readonly", &d), -EINVAL);
 
     struct net_opts n;
     assert_int_equal(virtio_parse_net("user", &n), 0);
