@@ -201,6 +201,7 @@ struct virtio_mmio;
  * Returns the transport or NULL (-errno logged). */
 struct virtio_mmio *virtio_mmio_create(struct bus *bus, uint64_t base, struct irq_line irq,
                                        struct guest_mem *mem, struct virtio_dev *dev);
+/* The bus has no unregister: destroy only once nothing calls the bus any more. */
 void virtio_mmio_destroy(struct virtio_mmio *m);
 extern const struct bus_ops virtio_mmio_ops;
 
