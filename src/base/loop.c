@@ -22,6 +22,7 @@ struct loop_timer {
     loop_cb cb;
     void *opaque;
     uint64_t expire;            /* 0 = disarmed */
+    uint64_t round;             /* loop round it last fired in */
     struct loop_timer *next;
 };
 
@@ -46,6 +47,7 @@ struct loop {
     unsigned npfd, cap_pfd;
     pthread_t thread;
     bool running, stop;
+    uint64_t round;
 };
 
 static void wake_cb(void *opaque, int fd, uint32_t events)
@@ -166,6 +168,7 @@ struct loop_timer *loop_timer_new(struct loop *l, loop_cb cb, void *opaque)
     t->l = l;
     t->cb = cb;
     t->opaque = opaque;
+    t->round = UINT64_MAX;
     t->next = l->timers;
     l->timers = t;
     return t;
@@ -284,13 +287,20 @@ int loop_run_once(struct loop *l, int timeout_ms)
     if (n < 0 && errno != EINTR)
         return -errno;
     now = time_ms();
-    for (struct loop_timer *t = l->timers, *next; t; t = next) {
-        next = t->next;          /* a callback may re-arm but must not free others */
-        if (t->expire && t->expire <= now) {
-            t->expire = 0;
-            t->cb(t->opaque);
-        }
+    /* Fire expired timers one at a time, rescanning after each: a callback
+     * may add, re-arm or free timers. A timer re-armed into the past waits
+     * for the next round. */
+    for (unsigned fired = 0; fired < 1024; fired++) {
+        struct loop_timer *t = l->timers;
+        while (t && !(t->expire && t->expire <= now && t->round != l->round))
+            t = t->next;
+        if (!t)
+            break;
+        t->expire = 0;
+        t->round = l->round;
+        t->cb(t->opaque);
     }
+    l->round++;
     if (n > 0 && l->pfd[0].revents) {
         struct epoll_event ev[64];
         int k = epoll_wait(l->epfd, ev, 64, 0);

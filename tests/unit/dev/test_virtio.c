@@ -601,6 +601,18 @@ static void test_console(void **state)
 /* ---- event loop ---- */
 static void count_cb(void *opaque) { (*(int *)opaque)++; }
 
+struct rearm_state { struct loop_timer *self, *victim; int n; };
+static void rearm_cb(void *opaque)
+{
+    struct rearm_state *r = opaque;
+    r->n++;
+    if (r->victim) {
+        loop_timer_free(r->victim);
+        r->victim = NULL;
+    }
+    loop_timer_mod(r->self, time_ms() - 1);
+}
+
 static void test_loop(void **state)
 {
     struct loop *l = loop_new();
@@ -623,6 +635,17 @@ static void test_loop(void **state)
     assert_int_equal(fired, 1);
     loop_timer_free(t);
     loop_event_free(e);
+    /* a callback that frees another expired timer and re-arms itself */
+    struct rearm_state ra = { 0 };
+    ra.victim = loop_timer_new(l, count_cb, &fired);
+    ra.self = loop_timer_new(l, rearm_cb, &ra);     /* newest first: runs before the victim */
+    loop_timer_mod(ra.victim, time_ms());
+    loop_timer_mod(ra.self, time_ms());
+    for (int i = 0; i < 3; i++)
+        loop_run_once(l, 50);
+    assert_true(ra.n >= 2);          /* re-armed into the past: once per round */
+    assert_int_equal(fired, 1);      /* the victim was freed before its turn: never ran */
+    loop_timer_free(ra.self);
     loop_free(l);
 }
 
