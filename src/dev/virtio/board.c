@@ -148,6 +148,21 @@ struct virtio_console *virtio_board_console(struct virtio_board *b)
     return NULL;
 }
 
+int virtio_board_cmdline(const struct virtio_board *b, unsigned first_irq, char *buf, size_t len)
+{
+    size_t off = 0;
+    if (len)
+        buf[0] = 0;
+    for (unsigned i = 0; i < b->n; i++) {
+        int r = snprintf(buf + off, len - off, "%svirtio_mmio.device=%u@0x%llx:%u", i ? " " : "",
+                         VIRTIO_MMIO_SIZE, (unsigned long long)b->slot[i].base, first_irq + i);
+        if (r < 0 || (size_t)r >= len - off)
+            return -ENOSPC;
+        off += r;
+    }
+    return (int)off;
+}
+
 void virtio_board_destroy(struct virtio_board *b)
 {
     if (!b)

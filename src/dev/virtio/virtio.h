@@ -308,6 +308,10 @@ unsigned virtio_board_count(const struct virtio_board *b);
 /* Slot i: mmio base and the index passed to irq_for. */
 void virtio_board_slot(const struct virtio_board *b, unsigned i, uint64_t *base, unsigned *irq_index);
 struct virtio_console *virtio_board_console(struct virtio_board *b);   /* NULL if none */
+/* Kernel command line words describing the slots for a guest without a
+ * device tree: "virtio_mmio.device=512@0xBASE:IRQ ..." with IRQ = first_irq + i.
+ * Returns the length, or -ENOSPC if buf is too small. */
+int virtio_board_cmdline(const struct virtio_board *b, unsigned first_irq, char *buf, size_t len);
 void virtio_board_destroy(struct virtio_board *b);
 
 #endif

@@ -783,6 +783,12 @@ static void test_board(void **state)
         assert_int_equal(val, ids[i]);
     }
     assert_non_null(virtio_board_console(b));
+    char cl[256];
+    int cll = virtio_board_cmdline(b, 5, cl, sizeof(cl));
+    assert_int_equal(cll, (int)strlen(cl));
+    assert_string_equal(cl, "virtio_mmio.device=512@0x10001000:5 virtio_mmio.device=512@0x10002000:6 "
+                            "virtio_mmio.device=512@0x10003000:7 virtio_mmio.device=512@0x10004000:8");
+    assert_int_equal(virtio_board_cmdline(b, 5, cl, 40), -ENOSPC);
     /* the images are locked while the board lives */
     struct blk_image *img;
     assert_int_equal(blk_image_open(f1.path, true, false, &img), -EBUSY);
