@@ -344,7 +344,10 @@ int ctr_create(const char *id, const struct ctr_opts *o, bool start_now)
     const size_t stack_size = 256 << 10;
     pid_t pid = -1;
     cleanup_free char *fifo_path = xasprintf("%s/exec.fifo", st.dir);
-    if (mkfifo(fifo_path, 0600) < 0 || (fifo = open(fifo_path, O_PATH | O_CLOEXEC)) < 0) {
+    /* the container opens the fifo through a directory fd after pivot_root
+     * and after it changed user: 0622 lets any uid write it, as runc does */
+    if (mkfifo(fifo_path, 0622) < 0 || chmod(fifo_path, 0622) < 0 ||
+        (fifo = open(st.dir, O_PATH | O_DIRECTORY | O_CLOEXEC)) < 0) {
         log_error("cannot create %s: %s", fifo_path, strerror(errno));
         goto fail;
     }

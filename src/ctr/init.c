@@ -205,6 +205,16 @@ static void setup_rootfs(int efd, const struct ctr_spec *s, bool no_pivot, bool 
         close(oldroot);
         close(newroot);
     }
+    for (char **kv = s->sysctl; kv && kv[0]; kv += 2) {
+        char path[PATH_MAX];
+        snprintf(path, sizeof(path), "/proc/sys/%s", kv[0]);
+        for (char *c = path + 10; *c; c++)
+            if (*c == '.') *c = '/';
+        int fd = open(path, O_WRONLY | O_CLOEXEC);
+        if (fd < 0 || write(fd, kv[1], strlen(kv[1])) < 0)
+            ctr_fail(efd, "linux.sysctl.%s: %s", kv[0], strerror(errno));
+        close(fd);
+    }
     for (char **p = s->masked; p && *p; p++) {
         struct stat st;
         if (stat(*p, &st) < 0)
@@ -368,9 +378,7 @@ void ctr_exec_process(const struct ctr_exec_ctx *c)
     }
     if (c->fifo_fd >= 0) {
         /* blocks until `start` opens the fifo for reading */
-        char path[64];
-        snprintf(path, sizeof(path), "/proc/self/fd/%d", c->fifo_fd);
-        int w = open(path, O_WRONLY | O_CLOEXEC);
+        int w = openat(c->fifo_fd, "exec.fifo", O_WRONLY | O_CLOEXEC);
         if (w < 0 || write(w, "0", 1) != 1)
             _exit(1);
         close(w);
@@ -437,16 +445,6 @@ int ctr_init(void *arg)
     if (s->nhooks[CTR_HOOK_CREATE_CONTAINER] && ctr_hooks_run(s, CTR_HOOK_CREATE_CONTAINER, "{}") < 0)
         ctr_fail(efd, "hooks.createContainer failed");
     setup_rootfs(efd, s, a->opts->no_pivot, userns);
-    for (char **kv = s->sysctl; kv && kv[0]; kv += 2) {
-        char path[PATH_MAX];
-        snprintf(path, sizeof(path), "/proc/sys/%s", kv[0]);
-        for (char *c = path + 10; *c; c++)
-            if (*c == '.') *c = '/';
-        int fd = open(path, O_WRONLY | O_CLOEXEC);
-        if (fd < 0 || write(fd, kv[1], strlen(kv[1])) < 0)
-            ctr_fail(efd, "linux.sysctl.%s: %s", kv[0], strerror(errno));
-        close(fd);
-    }
     struct ctr_exec_ctx c = { s, &s->proc, efd, console, a->fifo_dirfd, a->opts->preserve_fds };
     ctr_exec_process(&c);
 }
