@@ -318,6 +318,11 @@ int ctr_create(const char *id, const struct ctr_opts *o, bool start_now)
         ctr_spec_free(spec);
         return 1;
     }
+    char real_root[PATH_MAX];
+    if (realpath(spec->root, real_root)) {
+        free(spec->root);
+        spec->root = xstrdup(real_root);
+    }
     if (mkdir(o->root, 0711) < 0 && errno != EEXIST) {
         log_error("cannot create the state root %s: %s", o->root, strerror(errno));
         ctr_spec_free(spec);
