@@ -165,6 +165,12 @@ struct ctr_cgroup *ctr_cgroup_create(const struct ctr_spec *s, const char *id)
     }
     for (size_t i = 0; i < n; i++) {
         int r = mkdir_p(dirs[i]);
+        if (r < 0 && geteuid() != 0) {
+            /* rootless: no cgroup unless one was delegated to us */
+            log_debug("rootless: no cgroup %s: %s", dirs[i], strerror(-r));
+            ctr_cgroup_destroy(cg);
+            return NULL;
+        }
         if (r < 0) {
             log_error("cannot create cgroup %s: %s", dirs[i], strerror(-r));
             ctr_cgroup_destroy(cg);

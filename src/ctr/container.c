@@ -265,6 +265,12 @@ static int write_idmap(pid_t pid, const char *file, const struct ctr_idmap *m, s
     size_t len = 0;
     for (size_t i = 0; i < n; i++)
         len += (size_t)snprintf(buf + len, sizeof(buf) - len, "%u %u %u\n", m[i].cid, m[i].hid, m[i].size);
+    if (geteuid() != 0 && !strcmp(file, "gid_map")) {
+        /* an unprivileged writer must give up setgroups first */
+        snprintf(path, sizeof(path), "/proc/%d/setgroups", pid);
+        int sfd = open(path, O_WRONLY | O_CLOEXEC);
+        if (sfd >= 0) { if (write(sfd, "deny", 4) < 0) { /* reported by the gid_map write */ } close(sfd); }
+    }
     snprintf(path, sizeof(path), "/proc/%d/%s", pid, file);
     int fd = open(path, O_WRONLY | O_CLOEXEC);
     if (fd < 0) return -errno;
