@@ -7,6 +7,8 @@
 #   bash guest/build.sh --print riscv64   print KERNEL=... INITRD=... (exit 1
 #                                         when that guest is not built yet)
 #   bash guest/build.sh --force ...       rebuild even when cached
+#   bash guest/build.sh --prune           delete cached guests and busybox
+#                                         builds other than the current ones
 #
 # Cache: ${VESSEL_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/vessel}/guest/
 #   <arch>-<hash>/{Image|bzImage,initramfs.cpio.gz,busybox,kernel.config,
@@ -31,7 +33,7 @@ usage() {
     exit "${1:-0}"
 }
 
-only=() print= force=0
+only=() print= force=0 prune=0
 while [ $# -gt 0 ]; do
     case $1 in
     --only) [ $# -ge 2 ] || die "--only needs an architecture (riscv64|x86_64)"
@@ -39,6 +41,7 @@ while [ $# -gt 0 ]; do
     --print) [ $# -ge 2 ] || die "--print needs an architecture (riscv64|x86_64)"
             print=$2; shift 2 ;;
     --force) force=1; shift ;;
+    --prune) prune=1; shift ;;
     -h|--help) usage 0 ;;
     *) die "unknown argument '$1' (see --help)" ;;
     esac
@@ -87,6 +90,30 @@ if [ -n "$print" ]; then
     exit 0
 fi
 
+mkdir -p "$cache/src" "$cache/work"
+exec 9>"$cache/.lock"
+if command -v flock >/dev/null && ! flock -n 9; then
+    say "another build holds $cache/.lock; waiting"
+    flock 9
+fi
+
+if [ $prune -eq 1 ]; then
+    keep=()
+    for a in "${archs_all[@]}"; do keep+=("$(dir_of "$a")"); done
+    n=0
+    for d in "$cache"/riscv64-* "$cache"/x86_64-* "$cache"/work/busybox-*; do
+        [ -d "$d" ] || continue
+        case " ${keep[*]} " in *" $d "*) continue ;; esac
+        # A busybox build belongs to the current inputs if a kept guest used it.
+        if [[ $d == */work/busybox-* ]] && grep -qxF "$d" "${keep[@]/%//busybox.dir}" 2>/dev/null; then
+            continue
+        fi
+        rm -rf "$d"; n=$((n + 1))
+    done
+    say "pruned $n cache entries from $cache"
+    exit 0
+fi
+
 # ---------------------------------------------------------------- checks
 [ -r "$linux_tar" ] || die "$linux_tar missing (apt-get install linux-source-6.1, or make deps)"
 [ -n "$busybox_ver" ] || die "busybox-static is not installed (needed for its source version; make deps)"
@@ -96,12 +123,6 @@ for t in "${need[@]}"; do
     command -v "$t" >/dev/null || die "'$t' not found (make deps installs it)"
 done
 
-mkdir -p "$cache/src" "$cache/work"
-exec 9>"$cache/.lock"
-if command -v flock >/dev/null && ! flock -n 9; then
-    say "another build holds $cache/.lock; waiting"
-    flock 9
-fi
 
 t_start=$(date +%s)
 logdir=
@@ -300,6 +321,7 @@ build_arch() {
         touch "$bb/.built"
     fi
     cp "$bb/busybox" "$d/busybox"
+    echo "$bb" > "$d/busybox.dir"
     cp "$bb/.config" "$d/busybox.config"
 
     stage initramfs initramfs_build "$arch" "$bb" "$d"

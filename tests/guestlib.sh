@@ -40,7 +40,6 @@ GUEST_PID=
 GUEST_DIR=
 GUEST_LOG=
 GUEST_IN=
-GUEST_N_=0
 GUEST_T0_=
 
 guest_now_() { date +%s.%N; }
@@ -60,7 +59,6 @@ guest_start() {
     GUEST_PID=$!
     # Opening the FIFO's write end waits for the VM to open its read end.
     exec {GUEST_IN}> "$GUEST_DIR/in"
-    GUEST_N_=0
     return 0
 }
 
