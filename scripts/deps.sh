@@ -18,6 +18,7 @@ pkgs=(
   qemu-user qemu-system-misc qemu-system-x86 opensbi
   runc podman busybox-static hyperfine gdb-multiarch e2fsprogs
   iproute2 python3 uidmap time curl
+  tcl  # rvtest: SQLite generates its amalgamation with tclsh (scripts/riscv-programs.sh)
 )
 
 missing=()

@@ -14,9 +14,66 @@
 
 
 /* ==== block images ==== */
+/* A raw disk image. Opening takes an OFD lock on the file (read lock for
+ * read-only, write lock otherwise) so two VMs cannot write the same image.
+ * cache=none opens with O_DIRECT and serves I/O through aligned bounce
+ * buffers. All I/O calls are thread-safe (positional I/O only). */
+struct blk_image {
+    int fd;             /* main fd (O_DIRECT when direct) */
+    int fd_buffered;    /* same file without O_DIRECT, for unaligned requests; or -1 */
+    char *path;
+    uint64_t size;      /* bytes */
+    bool readonly, direct;
+};
+struct iovec;
+/* 0 or -errno, after one log_error line naming `path`. */
+int blk_image_open(const char *path, bool readonly, bool direct, struct blk_image **out);
+/* Wrap an already-open fd (tests, fuzzing); takes ownership. */
+struct blk_image *blk_image_from_fd(int fd, const char *name, bool readonly);
+void blk_image_close(struct blk_image *img);
+/* Whole transfer or -errno. */
+int blk_image_preadv(struct blk_image *img, const struct iovec *iov, unsigned n, uint64_t off);
+int blk_image_pwritev(struct blk_image *img, const struct iovec *iov, unsigned n, uint64_t off);
+int blk_image_flush(struct blk_image *img);
+int blk_image_discard(struct blk_image *img, uint64_t off, uint64_t len);
+int blk_image_write_zeroes(struct blk_image *img, uint64_t off, uint64_t len, bool unmap);
 
 
 /* ==== network ==== */
+/* A network backend exchanges whole Ethernet frames (no virtio header) with
+ * a device. Everything runs on the event loop thread: the backend calls
+ * `receive` (set by the device) with frames for the guest; the device calls
+ * net_backend_send with frames from the guest, and net_backend_rx_ready when
+ * the guest has posted receive buffers again after `receive` returned 0. */
+struct loop;
+struct net_hostfwd { bool udp; uint16_t host_port, guest_port; };
+struct net_backend {
+    /* set by the device */
+    size_t (*receive)(void *opaque, const uint8_t *frame, size_t len);
+    void *rx_opaque;
+    /* backend implementation */
+    int (*send)(struct net_backend *be, const uint8_t *frame, size_t len);
+    void (*rx_ready)(struct net_backend *be);
+    void (*destroy)(struct net_backend *be);
+    const char *name;
+};
+static inline int net_backend_send(struct net_backend *be, const uint8_t *f, size_t len)
+{
+    return be->send(be, f, len);
+}
+static inline void net_backend_destroy(struct net_backend *be)
+{
+    if (be)
+        be->destroy(be);
+}
+/* libslirp user-mode network 10.0.2.0/24: guest 10.0.2.15 (DHCP), host
+ * loopback as 10.0.2.2, DNS 10.0.2.3; hostfwd from 127.0.0.1:host_port.
+ * NULL on failure (one log_error line). Call before loop_start or on the
+ * loop thread. */
+struct net_backend *net_slirp_create(struct loop *loop, const struct net_hostfwd *fwd, unsigned nfwd);
+/* Tap device `ifname` (created if absent; needs CAP_NET_ADMIN), opened with
+ * IFF_TAP | IFF_NO_PI | IFF_VNET_HDR. NULL on failure (one log_error line). */
+struct net_backend *net_tap_create(struct loop *loop, const char *ifname);
 
 
 #endif

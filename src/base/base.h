@@ -88,4 +88,44 @@ ssize_t write_full(int fd, const void *buf, size_t n);
 /* Read a whole file into a malloc'd buffer (NUL-terminated). -errno on failure. */
 int read_file(const char *path, char **data, size_t *len, size_t max_len);
 
+/* ---- event loop (loop.c) ----
+ * An epoll loop, normally run on one I/O thread (loop_start). fd callbacks,
+ * one-shot timers (CLOCK_MONOTONIC ms), cross-thread wakeups (eventfd), and
+ * poll hooks for libraries that hand out their own fd sets each round
+ * (libslirp). Callbacks run on the loop thread. Timers and hooks are meant to
+ * be used from the loop thread (or before loop_start); loop_add_fd,
+ * loop_del_fd and loop_event_notify are thread-safe. */
+struct loop;
+struct loop_timer;
+struct loop_event;
+typedef void (*loop_fd_cb)(void *opaque, int fd, uint32_t events);   /* EPOLLIN ... */
+typedef void (*loop_cb)(void *opaque);
+
+struct loop *loop_new(void);                    /* NULL on failure (logged) */
+void loop_free(struct loop *l);                 /* after loop_stop */
+int loop_add_fd(struct loop *l, int fd, uint32_t events, loop_fd_cb cb, void *opaque);
+int loop_mod_fd(struct loop *l, int fd, uint32_t events);
+void loop_del_fd(struct loop *l, int fd);
+struct loop_timer *loop_timer_new(struct loop *l, loop_cb cb, void *opaque);
+void loop_timer_mod(struct loop_timer *t, uint64_t expire_ms);  /* absolute time_ms() */
+void loop_timer_del(struct loop_timer *t);      /* disarm */
+void loop_timer_free(struct loop_timer *t);
+struct loop_event *loop_event_new(struct loop *l, loop_cb cb, void *opaque);
+void loop_event_notify(struct loop_event *e);   /* any thread; coalesces */
+void loop_event_free(struct loop_event *e);
+struct loop_hook {
+    void (*prepare)(void *opaque, struct loop *l, int *timeout_ms);  /* calls loop_poll_add */
+    void (*dispatch)(void *opaque, struct loop *l, bool error);      /* calls loop_poll_revents */
+    void *opaque;
+};
+void loop_add_hook(struct loop *l, const struct loop_hook *h);
+void loop_del_hook(struct loop *l, void *opaque);
+int loop_poll_add(struct loop *l, int fd, short events);       /* index, for prepare */
+short loop_poll_revents(struct loop *l, int idx);               /* for dispatch */
+/* One round: wait up to timeout_ms (-1: forever), run what is ready. */
+int loop_run_once(struct loop *l, int timeout_ms);
+int loop_start(struct loop *l);                 /* spawn the I/O thread */
+void loop_stop(struct loop *l);                 /* stop and join it */
+bool loop_on_thread(struct loop *l);            /* caller is the loop thread */
+
 #endif

@@ -1,0 +1,105 @@
+#!/usr/bin/env bash
+# bench/boot: boot the default riscv64 guest (same kernel and initramfs) to
+# its "vessel-guest: ready" marker with `vessel run` and with
+# qemu-system-riscv64 -M virt + OpenSBI fw_jump, RUNS times each (default 5),
+# in the same run. Prints per engine: median wall time to the marker, peak RSS
+# (GNU time %M), and the host CPU an idle guest uses over IDLE_S seconds
+# (default 10; utime+stime from /proc/PID/stat); then vessel/QEMU ratios.
+# While `vessel run` cannot boot Linux it says so and prints no figure for it.
+#
+# Environment: VESSEL (binary), SRC, VESSEL_CACHE (set by bench/run.sh),
+# RUNS, IDLE_S, VESSEL_RUN_OPTS (extra options for vessel run).
+set -u
+SRC=${SRC:-$(cd "$(dirname "$0")/../.." && pwd)}
+VESSEL=${VESSEL:-$SRC/build/vessel}
+RUNS=${RUNS:-5}
+IDLE_S=${IDLE_S:-10}
+fw=/usr/lib/riscv64-linux-gnu/opensbi/generic/fw_jump.bin
+. "$SRC/tests/guestlib.sh"
+GUEST_POLL=0.01        # time-to-marker resolution
+GUEST_TIMEOUT=${GUEST_TIMEOUT:-120}
+trap guest_kill EXIT
+
+line=$(bash "$SRC/guest/build.sh" --print riscv64) || { echo "boot: no riscv64 guest; run 'make guest'"; exit 1; }
+KERNEL= INITRD=
+eval "$line"
+[ -x /usr/bin/time ] || { echo "boot: GNU time (/usr/bin/time, package time) is missing"; exit 1; }
+tck=$(getconf CLK_TCK)
+tmp=$(mktemp -d "${TMPDIR:-/tmp}/vessel-bench-boot.XXXXXX")
+
+# The VM process is the child of GNU time.
+vm_pid() { local c; c=$(cat "/proc/$GUEST_PID/task/$GUEST_PID/children" 2>/dev/null); echo "${c%% *}"; }
+cpu_ticks() { awk '{ print $14 + $15 }' "/proc/$1/stat" 2>/dev/null; }
+
+# boot_once NAME IDLE CMD...: one boot to the marker; appends the wall time
+# (s) to $tmp/NAME.wall and the peak RSS (KB) to $tmp/NAME.rss; with IDLE=1
+# also measures idle CPU into $tmp/NAME.idle. Returns non-zero if no marker.
+boot_once() {
+    local name=$1 idle=$2; shift 2
+    guest_start /usr/bin/time -f %M -o "$tmp/rss" "$@" || return 1
+    if ! guest_wait_for "$GUEST_MARKER" "$GUEST_TIMEOUT"; then
+        tr -d '\r' < "$GUEST_LOG" | grep -v '^$' | tail -n 3 > "$tmp/$name.fail"
+        guest_kill
+        return 1
+    fi
+    guest_elapsed >> "$tmp/$name.wall"
+    if [ "$idle" = 1 ]; then
+        local pid c0 c1
+        guest_run true 60 >/dev/null  # the shell is up: the guest is idle from here
+        pid=$(vm_pid)
+        c0=$(cpu_ticks "$pid"); sleep "$IDLE_S"; c1=$(cpu_ticks "$pid")
+        awk -v a="$c0" -v b="$c1" -v t="$tck" -v s="$IDLE_S" \
+            'BEGIN { printf "%.1f\n", 100 * (b - a) / t / s }' > "$tmp/$name.idle"
+    fi
+    guest_poweroff 60 || { echo "boot: $name did not power off cleanly" >&2; }
+    cat "$tmp/rss" >> "$tmp/$name.rss"
+    rm -f "$tmp/rss"
+}
+
+median() { sort -g "$1" | awk '{ v[NR] = $1 } END { if (NR % 2) print v[(NR + 1) / 2]; else printf "%.3f\n", (v[NR / 2] + v[NR / 2 + 1]) / 2 }'; }
+report() {
+    local name=$1
+    printf '%-8s median %6.3f s to marker (%d runs: %s)  peak RSS %s MB  idle guest CPU %s%%\n' \
+        "$name" "$(median "$tmp/$name.wall")" "$(wc -l < "$tmp/$name.wall")" \
+        "$(tr '\n' ' ' < "$tmp/$name.wall" | sed 's/ $//')" \
+        "$(awk '{ print $1 / 1024 }' "$tmp/$name.rss" | sort -g | tail -n 1 | xargs printf '%.1f')" \
+        "$(cat "$tmp/$name.idle" 2>/dev/null || echo '?')"
+}
+
+echo "boot: kernel $KERNEL"
+echo "boot: initrd $INITRD"
+qemu=(qemu-system-riscv64 -M virt -m 128M -nographic -no-reboot -bios "$fw"
+      -kernel "$KERNEL" -initrd "$INITRD" -append "console=ttyS0")
+# shellcheck disable=SC2206
+vessel=("$VESSEL" run --kernel "$KERNEL" --initrd "$INITRD" --append "console=ttyS0"
+        --memory 128M ${VESSEL_RUN_OPTS:-})
+
+have_qemu=1
+command -v qemu-system-riscv64 >/dev/null && [ -r "$fw" ] || have_qemu=0
+[ $have_qemu = 1 ] || echo "boot: qemu-system-riscv64 or $fw missing: no peer figures"
+
+vessel_ok=1
+for i in $(seq 1 "$RUNS"); do
+    idle=0; [ "$i" = 1 ] && idle=1
+    if [ $have_qemu = 1 ] && ! boot_once qemu $idle "${qemu[@]}"; then
+        echo "boot: qemu run $i did not reach the marker: $(cat "$tmp/qemu.fail")"
+        have_qemu=0
+    fi
+    if [ $vessel_ok = 1 ] && ! boot_once vessel $idle "${vessel[@]}" 2>/dev/null; then
+        vessel_ok=0
+        echo "vessel: cannot boot yet ($(tail -n 1 "$tmp/vessel.fail" 2>/dev/null))"
+    fi
+done
+
+[ $have_qemu = 1 ] && report qemu
+if [ $vessel_ok = 1 ]; then
+    report vessel
+    if [ $have_qemu = 1 ]; then
+        awk -v v="$(median "$tmp/vessel.wall")" -v q="$(median "$tmp/qemu.wall")" \
+            'BEGIN { printf "ratio vessel/qemu boot time: %.2f (below 1: vessel faster)\n", v / q }'
+        awk -v v="$(sort -g "$tmp/vessel.rss" | tail -n 1)" -v q="$(sort -g "$tmp/qemu.rss" | tail -n 1)" \
+            'BEGIN { printf "ratio vessel/qemu peak RSS: %.2f\n", v / q }'
+    fi
+fi
+rm -rf "$tmp"
+[ $have_qemu = 1 ] || [ $vessel_ok = 1 ]

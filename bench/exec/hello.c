@@ -1,0 +1,3 @@
+/* Start-up cost: a static hello world. */
+#include <stdio.h>
+int main(void) { puts("hello, world"); return 0; }

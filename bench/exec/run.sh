@@ -1,0 +1,140 @@
+#!/usr/bin/env bash
+# bench/exec: `vessel exec` against qemu-riscv64, measured in the same run.
+# Programs: lua 5.4, sqlite3, bzip2 (compress, decompress) cross-built from
+# Debian sources by scripts/riscv-programs.sh; cpu.c (C kernels); mips.c (a
+# loop of exactly 8 instructions per iteration, for guest MIPS); hello.c
+# (start-up). Each is run REPS times under each emulator (interleaved), the
+# median wall time is kept; peak RSS is GNU time's %M (max over the runs).
+# Prints per-program ratio vessel/qemu, their geometric mean, guest MIPS,
+# peak RSS and hello-world start-up of both. Outputs of both must agree.
+#
+#   VESSEL_BENCH_REPS   runs per program and emulator (default 5; hello: 5x that)
+#   VESSEL_BENCH_SCALE  work multiplier (default 1)
+set -u
+SRC=${SRC:-$(cd "$(dirname "$0")/../.." && pwd)}
+VESSEL=${VESSEL:-$SRC/build/vessel}
+VESSEL_CACHE=${VESSEL_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/vessel}
+source "$SRC/tests/rvgen/common.sh"
+reps=${VESSEL_BENCH_REPS:-5}
+scale=${VESSEL_BENCH_SCALE:-1}
+say() { echo "bench/exec: $*" >&2; }
+
+if t=$(rv_missing_tools "$RV_CC" qemu-riscv64 /usr/bin/time python3); then
+    echo "bench/exec: skipped: $t not installed (scripts/deps.sh)"; exit 0
+fi
+bin=$(bash "$SRC/scripts/riscv-programs.sh") || { echo "bench/exec: scripts/riscv-programs.sh failed"; exit 1; }
+hash=$(cat "$SRC"/bench/exec/*.c | sha256sum | cut -c1-16)
+bdir=$VESSEL_CACHE/bench-exec/$hash
+mkdir -p "$bdir"
+for p in cpu mips hello; do
+    [ -x "$bdir/$p" ] || "$RV_CC" -static -O2 -o "$bdir/$p" "$SRC/bench/exec/$p.c" || exit 1
+done
+tmp=$(mktemp -d)
+trap 'rm -rf "$tmp"' EXIT
+bash "$SRC/tests/rvgen/programs/work-sql.sh" $((6000 * scale)) >"$tmp/work.sql"
+bash "$SRC/tests/rvgen/programs/gen-data.sh" $((4096 * scale)) >"$tmp/data"
+qemu-riscv64 "$bin/bzip2" -9 -c "$tmp/data" >"$tmp/data.bz2"
+mips_n=$((200000000 * scale))
+
+state=$(vessel_exec_state)
+[ "$state" = ready ] || say "vessel exec is $state: measuring qemu-riscv64 only"
+
+# one_run EMU OUTFILE STDIN PROG ARGS... -> prints "seconds rss_kb"; status of the program
+one_run() {
+    local emu=$1 out=$2 in=$3; shift 3
+    rm -f "$tmp/t.db"
+    local -a cmd
+    if [ "$emu" = qemu ]; then cmd=(qemu-riscv64 "$@"); else cmd=("$VESSEL" exec "$@"); fi
+    local t0 t1 rc
+    t0=$(date +%s%N)
+    /usr/bin/time -f %M -o "$tmp/rss" "${cmd[@]}" <"$in" >"$out" 2>"$tmp/err"; rc=$?
+    t1=$(date +%s%N)
+    echo "$(( (t1 - t0) / 1000 )) $(tail -n1 "$tmp/rss")"
+    return $rc
+}
+
+median() { sort -n | awk '{a[NR]=$1} END{print a[int((NR+1)/2)]}'; }
+max() { sort -n | tail -n1; }
+
+rows=()
+# bench NAME STDIN PROG ARGS...
+bench() {
+    local name=$1 in=$2; shift 2
+    local n=$reps i r
+    [ "$name" = hello ] && n=$((reps * 5))
+    : >"$tmp/qt"; : >"$tmp/vt"; : >"$tmp/qr"; : >"$tmp/vr"
+    local bad=
+    for ((i = 1; i <= n; i++)); do
+        say "$name: run $i/$n qemu"
+        r=$(one_run qemu "$tmp/q.out" "$in" "$@") || { bad="qemu exit $?"; break; }
+        echo "${r% *}" >>"$tmp/qt"; echo "${r#* }" >>"$tmp/qr"
+        [ "$state" = ready ] || continue
+        say "$name: run $i/$n vessel"
+        r=$(one_run vessel "$tmp/v.out" "$in" "$@") || { bad="vessel exit $? ($(head -c 100 "$tmp/err"))"; break; }
+        echo "${r% *}" >>"$tmp/vt"; echo "${r#* }" >>"$tmp/vr"
+        cmp -s "$tmp/q.out" "$tmp/v.out" || { bad="vessel output differs from qemu"; break; }
+        # keep the whole bench within minutes when vessel is slow
+        if [ "$i" -eq 1 ] && [ "${r% *}" -gt 15000000 ]; then
+            n=1; say "$name: vessel took over 15 s, one run only"
+        fi
+    done
+    if [ -n "$bad" ]; then
+        rows+=("$name|FAILED: $bad")
+        return
+    fi
+    local qt qr vt=- vr=- qs vs=-
+    qt=$(median <"$tmp/qt"); qr=$(max <"$tmp/qr"); qs="$(sort -n "$tmp/qt" | head -n1)-$(max <"$tmp/qt")"
+    if [ "$state" = ready ]; then
+        vt=$(median <"$tmp/vt"); vr=$(max <"$tmp/vr"); vs="$(sort -n "$tmp/vt" | head -n1)-$(max <"$tmp/vt")"
+    fi
+    rows+=("$name|$qt|$vt|$qr|$vr|$qs|$vs")
+}
+
+bench "lua work.lua $((2 * scale))" /dev/null "$bin/lua" "$SRC/tests/rvgen/programs/work.lua" $((2 * scale))
+bench "sqlite3 $((6000 * scale)) rows" "$tmp/work.sql" "$bin/sqlite3" "$tmp/t.db"
+bench "bzip2 -9 $((4 * scale)) MB" /dev/null "$bin/bzip2" -9 -c "$tmp/data"
+bench "bzip2 -d $((4 * scale)) MB" /dev/null "$bin/bzip2" -d -c "$tmp/data.bz2"
+bench "cpu.c kernels" /dev/null "$bdir/cpu" "$scale"
+bench "mips.c 8x$mips_n" /dev/null "$bdir/mips" "$mips_n"
+bench hello /dev/null "$bdir/hello"
+
+printf '%s\n' "${rows[@]}" | python3 -c '
+import math, sys
+state, mips_n, reps = sys.argv[1], int(sys.argv[2]), sys.argv[3]
+rows = [l.rstrip("\n").split("|") for l in sys.stdin if l.strip()]
+print("bench/exec: vessel exec vs qemu-riscv64, median wall time of %s runs (hello: 5x), peak RSS" % reps)
+print("%-22s %10s %10s %8s %10s %10s  %s" % ("program", "qemu s", "vessel s", "ratio", "qemu RSS", "vessel RSS", "range qemu / vessel (s)"))
+def rng(x):
+    if x == "-": return "n/a"
+    a, b = x.split("-"); return "%.3f-%.3f" % (int(a) / 1e6, int(b) / 1e6)
+ratios, t = [], {}
+for r in rows:
+    if len(r) == 2:
+        print("%-22s %s" % (r[0], r[1])); continue
+    name, qt, vt, qr, vr, qs, vs = r
+    spread = "%s / %s" % (rng(qs), rng(vs))
+    q = int(qt) / 1e6
+    if vt == "-":
+        print("%-22s %10.3f %10s %8s %7.1f MB %10s  %s" % (name, q, "n/a", "n/a", int(qr) / 1024, "n/a", spread))
+        t[name] = (q, None); continue
+    v = int(vt) / 1e6
+    ratios.append(v / q); t[name] = (q, v)
+    print("%-22s %10.3f %10.3f %7.2fx %7.1f MB %7.1f MB  %s" % (name, q, v, v / q, int(qr) / 1024, int(vr) / 1024, spread))
+if ratios:
+    print("geometric mean ratio (vessel/qemu, %d programs, lower is better for vessel): %.2f"
+          % (len(ratios), math.exp(sum(map(math.log, ratios)) / len(ratios))))
+else:
+    print("geometric mean ratio: n/a (vessel exec %s)" % ("not available yet" if state == "pending" else state))
+m = [k for k in t if k.startswith("mips.c")]
+if m:
+    q, v = t[m[0]]
+    ins = 8 * mips_n
+    print("guest MIPS (%.2g instructions of mips.c, wall time incl. start-up): qemu %.0f, vessel %s"
+          % (ins, ins / q / 1e6, "%.0f" % (ins / v / 1e6) if v else "n/a"))
+if "hello" in t:
+    q, v = t["hello"]
+    print("hello-world start-up (median wall): qemu %.1f ms, vessel %s"
+          % (q * 1e3, "%.1f ms" % (v * 1e3) if v else "n/a"))
+' "$state" "$mips_n" "$reps"
+failed=$(printf '%s\n' "${rows[@]}" | grep -c 'FAILED' || true)
+[ "$failed" -eq 0 ]

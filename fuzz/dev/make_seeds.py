@@ -1,0 +1,82 @@
+#!/usr/bin/env python3
+"""Write seed inputs (valid rings, see fuzz_virtq.h) for the virtqueue fuzzers
+into fuzz/corpus/NAME/. Run from the repository root."""
+import os
+import struct
+
+RAM = 0x40000000
+
+
+def header(exp=3, feat=3):
+    # desc at RAM+0x1000, avail at RAM+0x2000, used at RAM+0x3000; no mmio ops
+    return bytes([exp, feat]) + struct.pack('<HHH', 0x100, 0x1000, 0xC00) + bytes([0])
+
+
+def ram_img():
+    return bytearray(0x6000)
+
+
+def desc(ram, q, i, addr, ln, flags, nxt):
+    struct.pack_into('<QIHH', ram, 0x1000 + 0x100 * q + 16 * i, RAM + addr, ln, flags, nxt)
+
+
+def avail(ram, q, heads):
+    off = 0x2000 + 0x100 * q
+    struct.pack_into('<HH', ram, off, 0, len(heads))
+    for k, h in enumerate(heads):
+        struct.pack_into('<H', ram, off + 4 + 2 * k, h)
+
+
+def write(name, tag, ram, feat=3):
+    d = os.path.join('fuzz', 'corpus', name)
+    os.makedirs(d, exist_ok=True)
+    with open(os.path.join(d, tag), 'wb') as f:
+        f.write(header(feat=feat) + bytes(ram))
+
+
+NEXT, WRITE, INDIRECT = 1, 2, 4
+
+# virtio-blk: read, write, flush, get-id, discard, indirect read
+for tag, typ, dflags, dlen in [('read', 0, WRITE, 512), ('write', 1, 0, 1024), ('getid', 8, WRITE, 20),
+                               ('discard', 11, 0, 16), ('zeroes', 13, 0, 16)]:
+    ram = ram_img()
+    struct.pack_into('<IIQ', ram, 0x4000, typ, 0, 2)
+    if typ in (11, 13):
+        struct.pack_into('<QII', ram, 0x4100, 4, 8, 0)
+    desc(ram, 0, 0, 0x4000, 16, NEXT, 1)
+    desc(ram, 0, 1, 0x4100, dlen, dflags | NEXT, 2)
+    desc(ram, 0, 2, 0x4800, 1, WRITE, 0)
+    avail(ram, 0, [0])
+    write('fuzz_virtq_blk', tag, ram)
+ram = ram_img()
+struct.pack_into('<IIQ', ram, 0x4000, 4, 0, 0)
+desc(ram, 0, 0, 0x4000, 16, NEXT, 1)
+desc(ram, 0, 1, 0x4800, 1, WRITE, 0)
+avail(ram, 0, [0])
+write('fuzz_virtq_blk', 'flush', ram)
+ram = ram_img()
+struct.pack_into('<IIQ', ram, 0x4000, 0, 0, 1)
+struct.pack_into('<QIHHQIHHQIHH', ram, 0x5000, RAM + 0x4000, 16, NEXT, 1, RAM + 0x4100, 512, WRITE | NEXT, 2,
+                 RAM + 0x4800, 1, WRITE, 0)
+desc(ram, 0, 0, 0x5000, 48, INDIRECT, 0)
+avail(ram, 0, [0])
+write('fuzz_virtq_blk', 'indirect', ram)
+
+# virtio-rng
+ram = ram_img()
+desc(ram, 0, 0, 0x4000, 64, WRITE | NEXT, 1)
+desc(ram, 0, 1, 0x4100, 32, WRITE, 0)
+avail(ram, 0, [0])
+write('fuzz_virtq_rng', 'two', ram)
+
+# virtio-net and virtio-console: one receive buffer (q0), one transmit (q1)
+for name, rxlen in [('fuzz_virtq_net', 1526), ('fuzz_virtq_console', 64)]:
+    ram = ram_img()
+    desc(ram, 0, 0, 0x5000, rxlen, WRITE, 0)
+    avail(ram, 0, [0])
+    for i in range(72):
+        ram[0x4000 + i] = i
+    desc(ram, 1, 0, 0x4000, 12, NEXT, 1)
+    desc(ram, 1, 1, 0x400c, 60, 0, 0)
+    avail(ram, 1, [0])
+    write(name, 'rxtx', ram)

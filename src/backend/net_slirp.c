@@ -1,0 +1,172 @@
+/* User-mode networking with libslirp, driven by the event loop. */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <poll.h>
+#include <string.h>
+#include <slirp/libslirp.h>
+
+#include "backend/backend.h"
+#include "base/base.h"
+
+struct net_slirp {
+    struct net_backend be;
+    struct loop *loop;
+    Slirp *slirp;
+};
+
+static ssize_t cb_send_packet(const void *buf, size_t len, void *opaque)
+{
+    struct net_slirp *s = opaque;
+    if (s->be.receive)
+        s->be.receive(s->be.rx_opaque, buf, len);
+    return (ssize_t)len;   /* no buffer in the guest: dropped, like a full wire */
+}
+
+static void cb_guest_error(const char *msg, void *opaque)
+{
+    log_guest("user net: %s", msg);
+}
+
+static int64_t cb_clock_get_ns(void *opaque)
+{
+    return (int64_t)time_ns();
+}
+
+struct slirp_timer { struct loop_timer *t; SlirpTimerCb cb; void *cb_opaque; };
+
+static void timer_fire(void *opaque)
+{
+    struct slirp_timer *st = opaque;
+    st->cb(st->cb_opaque);
+}
+
+static void *cb_timer_new(SlirpTimerCb cb, void *cb_opaque, void *opaque)
+{
+    struct net_slirp *s = opaque;
+    struct slirp_timer *st = xzalloc(sizeof(*st));
+    st->cb = cb;
+    st->cb_opaque = cb_opaque;
+    st->t = loop_timer_new(s->loop, timer_fire, st);
+    return st;
+}
+
+static void cb_timer_free(void *timer, void *opaque)
+{
+    struct slirp_timer *st = timer;
+    loop_timer_free(st->t);
+    free(st);
+}
+
+static void cb_timer_mod(void *timer, int64_t expire_ms, void *opaque)
+{
+    struct slirp_timer *st = timer;
+    loop_timer_mod(st->t, expire_ms > 0 ? (uint64_t)expire_ms : 1);
+}
+
+static void cb_register_poll_fd(int fd, void *opaque) {}
+static void cb_unregister_poll_fd(int fd, void *opaque) {}
+static void cb_notify(void *opaque) {}
+
+static const SlirpCb slirp_cbs = {
+    .send_packet = cb_send_packet,
+    .guest_error = cb_guest_error,
+    .clock_get_ns = cb_clock_get_ns,
+    .timer_new = cb_timer_new,
+    .timer_free = cb_timer_free,
+    .timer_mod = cb_timer_mod,
+    .register_poll_fd = cb_register_poll_fd,
+    .unregister_poll_fd = cb_unregister_poll_fd,
+    .notify = cb_notify,
+};
+
+static int add_poll(int fd, int events, void *opaque)
+{
+    short ev = 0;
+    if (events & SLIRP_POLL_IN) ev |= POLLIN;
+    if (events & SLIRP_POLL_OUT) ev |= POLLOUT;
+    if (events & SLIRP_POLL_PRI) ev |= POLLPRI;
+    return loop_poll_add(opaque, fd, ev);
+}
+
+static int get_revents(int idx, void *opaque)
+{
+    short r = loop_poll_revents(opaque, idx);
+    int ev = 0;
+    if (r & POLLIN) ev |= SLIRP_POLL_IN;
+    if (r & POLLOUT) ev |= SLIRP_POLL_OUT;
+    if (r & POLLPRI) ev |= SLIRP_POLL_PRI;
+    if (r & POLLERR) ev |= SLIRP_POLL_ERR;
+    if (r & POLLHUP) ev |= SLIRP_POLL_HUP;
+    return ev;
+}
+
+static void hook_prepare(void *opaque, struct loop *l, int *timeout_ms)
+{
+    struct net_slirp *s = opaque;
+    uint32_t t = UINT32_MAX;
+    slirp_pollfds_fill(s->slirp, &t, add_poll, l);
+    *timeout_ms = t == UINT32_MAX ? -1 : (int)MIN(t, 60000u);
+}
+
+static void hook_dispatch(void *opaque, struct loop *l, bool error)
+{
+    struct net_slirp *s = opaque;
+    slirp_pollfds_poll(s->slirp, error, get_revents, l);
+}
+
+static int slirp_be_send(struct net_backend *be, const uint8_t *frame, size_t len)
+{
+    struct net_slirp *s = (struct net_slirp *)be;
+    slirp_input(s->slirp, frame, (int)len);
+    return 0;
+}
+
+static void slirp_be_rx_ready(struct net_backend *be) {}
+
+static void slirp_be_destroy(struct net_backend *be)
+{
+    struct net_slirp *s = (struct net_slirp *)be;
+    loop_del_hook(s->loop, s);
+    slirp_cleanup(s->slirp);
+    free(s);
+}
+
+struct net_backend *net_slirp_create(struct loop *loop, const struct net_hostfwd *fwd, unsigned nfwd)
+{
+    struct net_slirp *s = xzalloc(sizeof(*s));
+    s->loop = loop;
+    s->be.send = slirp_be_send;
+    s->be.rx_ready = slirp_be_rx_ready;
+    s->be.destroy = slirp_be_destroy;
+    s->be.name = "user";
+    SlirpConfig cfg = { .version = 1 };
+    cfg.in_enabled = true;
+    inet_pton(AF_INET, "10.0.2.0", &cfg.vnetwork);
+    inet_pton(AF_INET, "255.255.255.0", &cfg.vnetmask);
+    inet_pton(AF_INET, "10.0.2.2", &cfg.vhost);
+    inet_pton(AF_INET, "10.0.2.15", &cfg.vdhcp_start);
+    inet_pton(AF_INET, "10.0.2.3", &cfg.vnameserver);
+    cfg.if_mtu = 1500;
+    cfg.if_mru = 1500;
+    cfg.vhostname = "vessel";
+    s->slirp = slirp_new(&cfg, &slirp_cbs, s);
+    if (!s->slirp) {
+        log_error("--net user: libslirp refused its configuration");
+        free(s);
+        return NULL;
+    }
+    struct in_addr host, guest;
+    inet_pton(AF_INET, "127.0.0.1", &host);
+    inet_pton(AF_INET, "10.0.2.15", &guest);
+    for (unsigned i = 0; i < nfwd; i++)
+        if (slirp_add_hostfwd(s->slirp, fwd[i].udp, host, fwd[i].host_port, guest, fwd[i].guest_port) < 0) {
+            log_error("--net user: cannot forward %s port 127.0.0.1:%u (in use?)",
+                      fwd[i].udp ? "udp" : "tcp", fwd[i].host_port);
+            slirp_cleanup(s->slirp);
+            free(s);
+            return NULL;
+        }
+    struct loop_hook h = { hook_prepare, hook_dispatch, s };
+    loop_add_hook(loop, &h);
+    return &s->be;
+}

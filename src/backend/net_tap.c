@@ -1,0 +1,108 @@
+/* Tap network backend: /dev/net/tun with IFF_TAP | IFF_NO_PI | IFF_VNET_HDR.
+ * No offloads are enabled (TUNSETOFFLOAD is not called), so the vnet header
+ * on each frame is all zeroes both ways. */
+#include <errno.h>
+#include <fcntl.h>
+#include <linux/if_tun.h>
+#include <stdio.h>
+#include <net/if.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/ioctl.h>
+#include <sys/uio.h>
+
+#include "backend/backend.h"
+#include "base/base.h"
+
+#define VNET_HDR_LEN 12      /* struct virtio_net_hdr_mrg_rxbuf */
+#define TAP_FRAME_MAX 65536
+
+struct net_tap {
+    struct net_backend be;
+    struct loop *loop;
+    int fd;
+    bool paused;
+    uint8_t pending[VNET_HDR_LEN + TAP_FRAME_MAX];
+    size_t pending_len;      /* a frame the guest had no buffer for */
+};
+
+static void tap_readable(void *opaque, int fd, uint32_t events)
+{
+    struct net_tap *t = opaque;
+    for (int i = 0; i < 64; i++) {
+        if (!t->pending_len) {
+            ssize_t n = read(fd, t->pending, sizeof(t->pending));
+            if (n <= VNET_HDR_LEN)
+                return;
+            t->pending_len = n;
+        }
+        if (!t->be.receive || !t->be.receive(t->be.rx_opaque, t->pending + VNET_HDR_LEN,
+                                             t->pending_len - VNET_HDR_LEN)) {
+            /* no guest buffer: stop reading until the guest posts some */
+            t->paused = true;
+            loop_mod_fd(t->loop, t->fd, 0);
+            return;
+        }
+        t->pending_len = 0;
+    }
+}
+
+static int tap_send(struct net_backend *be, const uint8_t *frame, size_t len)
+{
+    struct net_tap *t = (struct net_tap *)be;
+    static const uint8_t hdr[VNET_HDR_LEN];
+    struct iovec iov[2] = { { (void *)hdr, VNET_HDR_LEN }, { (void *)frame, len } };
+    if (writev(t->fd, iov, 2) < 0)
+        return -errno;   /* a full tap queue drops, like a wire */
+    return 0;
+}
+
+static void tap_rx_ready(struct net_backend *be)
+{
+    struct net_tap *t = (struct net_tap *)be;
+    if (!t->paused)
+        return;
+    t->paused = false;
+    loop_mod_fd(t->loop, t->fd, EPOLLIN);
+    tap_readable(t, t->fd, EPOLLIN);
+}
+
+static void tap_destroy(struct net_backend *be)
+{
+    struct net_tap *t = (struct net_tap *)be;
+    loop_del_fd(t->loop, t->fd);
+    close(t->fd);
+    free(t);
+}
+
+struct net_backend *net_tap_create(struct loop *loop, const char *ifname)
+{
+    int fd = open("/dev/net/tun", O_RDWR | O_NONBLOCK | O_CLOEXEC);
+    if (fd < 0) {
+        log_error("--net tap,ifname=%s: /dev/net/tun: %s", ifname, strerror(errno));
+        return NULL;
+    }
+    struct ifreq ifr = { 0 };
+    ifr.ifr_flags = IFF_TAP | IFF_NO_PI | IFF_VNET_HDR;
+    snprintf(ifr.ifr_name, sizeof(ifr.ifr_name), "%s", ifname);
+    int hdr = VNET_HDR_LEN;
+    if (ioctl(fd, TUNSETIFF, &ifr) < 0 || ioctl(fd, TUNSETVNETHDRSZ, &hdr) < 0) {
+        log_error("--net tap,ifname=%s: cannot attach to the tap device: %s", ifname, strerror(errno));
+        close(fd);
+        return NULL;
+    }
+    struct net_tap *t = xzalloc(sizeof(*t));
+    t->loop = loop;
+    t->fd = fd;
+    t->be.send = tap_send;
+    t->be.rx_ready = tap_rx_ready;
+    t->be.destroy = tap_destroy;
+    t->be.name = "tap";
+    if (loop_add_fd(loop, fd, EPOLLIN, tap_readable, t) < 0) {
+        log_error("--net tap,ifname=%s: event loop refused the fd", ifname);
+        close(fd);
+        free(t);
+        return NULL;
+    }
+    return &t->be;
+}

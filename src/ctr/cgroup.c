@@ -1,0 +1,403 @@
+/* ctr: cgroups, v1 (one hierarchy per controller), v2 (unified), and the
+ * hybrid layout (v1 controllers plus a controller-less cgroup2 mount), where
+ * the v1 controllers are the ones that count. */
+#include "ctr/ctr.h"
+#include "base/base.h"
+
+#include <errno.h>
+#include <json-c/json.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/statfs.h>
+#include <linux/magic.h>
+
+#define CG_ROOT "/sys/fs/cgroup"
+
+static const char *const v1_ctrls[] = {
+    "memory", "pids", "cpu", "cpuacct", "cpuset", "blkio", "devices", "freezer",
+    "net_cls", "perf_event", "hugetlb" };
+
+struct ctr_cgroup {
+    bool v2;
+    char *rel;                           /* e.g. "/vessel/ID" */
+};
+
+static bool is_v2(void)
+{
+    struct statfs sf;
+    return statfs(CG_ROOT, &sf) == 0 && sf.f_type == CGROUP2_SUPER_MAGIC;
+}
+
+static int write_str(const char *dir, const char *file, const char *val)
+{
+    char path[PATH_MAX];
+    snprintf(path, sizeof(path), "%s/%s", dir, file);
+    int fd = open(path, O_WRONLY | O_CLOEXEC);
+    if (fd < 0)
+        return -errno;
+    ssize_t r = write(fd, val, strlen(val));
+    int e = r < 0 ? -errno : 0;
+    close(fd);
+    return e;
+}
+
+static int read_str(const char *dir, const char *file, char *buf, size_t len)
+{
+    char path[PATH_MAX];
+    snprintf(path, sizeof(path), "%s/%s", dir, file);
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0)
+        return -errno;
+    ssize_t r = read(fd, buf, len - 1);
+    close(fd);
+    if (r < 0)
+        return -errno;
+    buf[r] = 0;
+    while (r > 0 && (buf[r - 1] == '\n' || buf[r - 1] == ' '))
+        buf[--r] = 0;
+    return 0;
+}
+
+/* Directories of this cgroup, one per hierarchy that has it (deduplicated:
+ * cpu and cpuacct are often the same mount). */
+static size_t cg_dirs(const struct ctr_cgroup *cg, char dirs[][PATH_MAX], const char **names)
+{
+    if (cg->v2) {
+        snprintf(dirs[0], PATH_MAX, "%s%s", CG_ROOT, cg->rel);
+        names[0] = "unified";
+        return 1;
+    }
+    size_t n = 0;
+    char seen[ARRAY_SIZE(v1_ctrls)][PATH_MAX];
+    for (size_t i = 0; i < ARRAY_SIZE(v1_ctrls); i++) {
+        char base[PATH_MAX], real[PATH_MAX];
+        snprintf(base, sizeof(base), "%s/%s", CG_ROOT, v1_ctrls[i]);
+        if (!realpath(base, real))
+            continue;
+        bool dup = false;
+        for (size_t j = 0; j < n; j++)
+            if (!strcmp(seen[j], real))
+                dup = true;
+        if (dup)
+            continue;
+        strcpy(seen[n], real);
+        snprintf(dirs[n], PATH_MAX, "%s%s", real, cg->rel);
+        names[n] = v1_ctrls[i];
+        n++;
+    }
+    return n;
+}
+
+static int mkdir_p(const char *path)
+{
+    char tmp[PATH_MAX];
+    snprintf(tmp, sizeof(tmp), "%s", path);
+    for (char *p = tmp + 1; *p; p++) {
+        if (*p != '/') continue;
+        *p = 0;
+        if (mkdir(tmp, 0755) < 0 && errno != EEXIST) return -errno;
+        *p = '/';
+    }
+    if (mkdir(tmp, 0755) < 0 && errno != EEXIST) return -errno;
+    return 0;
+}
+
+/* cpuset: every level needs cpus and mems before a task can join. */
+static void cpuset_init(const char *root, const char *rel)
+{
+    char path[PATH_MAX], parent[PATH_MAX], buf[256];
+    snprintf(parent, sizeof(parent), "%s", root);
+    const char *p = rel;
+    while (*p) {
+        const char *slash = strchr(p + 1, '/');
+        size_t len = slash ? (size_t)(slash - rel) : strlen(rel);
+        snprintf(path, sizeof(path), "%s%.*s", root, (int)len, rel);
+        for (int k = 0; k < 2; k++) {
+            const char *f = k ? "cpuset.mems" : "cpuset.cpus";
+            if (read_str(path, f, buf, sizeof(buf)) == 0 && !buf[0] &&
+                read_str(parent, f, buf, sizeof(buf)) == 0)
+                write_str(path, f, buf);
+        }
+        snprintf(parent, sizeof(parent), "%s", path);
+        if (!slash) break;
+        p = slash;
+    }
+}
+
+struct ctr_cgroup *ctr_cgroup_create(const struct ctr_spec *s, const char *id)
+{
+    struct ctr_cgroup *cg = xzalloc(sizeof(*cg));
+    cg->v2 = is_v2();
+    const char *p = s->cgroups_path;
+    if (!p || !*p)
+        cg->rel = xasprintf("/vessel/%s", id);
+    else if (strchr(p, ':') && p[0] != '/')      /* systemd style slice:prefix:name */
+        cg->rel = xasprintf("/vessel/%s", id);
+    else
+        cg->rel = xasprintf("%s%s", p[0] == '/' ? "" : "/", p);
+    if (strstr(cg->rel, "/..")) {
+        log_error("config.json: linux.cgroupsPath: \"%s\" escapes the cgroup root", p);
+        goto fail;
+    }
+    char dirs[ARRAY_SIZE(v1_ctrls)][PATH_MAX];
+    const char *names[ARRAY_SIZE(v1_ctrls)];
+    size_t n = cg_dirs(cg, dirs, names);
+    if (cg->v2) {
+        /* enable the controllers we use all the way down */
+        char path[PATH_MAX];
+        snprintf(path, sizeof(path), "%s", CG_ROOT);
+        char *rel = xstrdup(cg->rel), *save, *tok;
+        for (tok = strtok_r(rel, "/", &save); tok; tok = strtok_r(NULL, "/", &save)) {
+            write_str(path, "cgroup.subtree_control", "+memory +pids +cpu +cpuset +io");
+            size_t l = strlen(path);
+            snprintf(path + l, sizeof(path) - l, "/%s", tok);
+            if (mkdir(path, 0755) < 0 && errno != EEXIST) {
+                log_error("cannot create cgroup %s: %s", path, strerror(errno));
+                free(rel);
+                goto fail;
+            }
+        }
+        free(rel);
+        return cg;
+    }
+    for (size_t i = 0; i < n; i++) {
+        int r = mkdir_p(dirs[i]);
+        if (r < 0 && geteuid() != 0) {
+            /* rootless: no cgroup unless one was delegated to us */
+            log_debug("rootless: no cgroup %s: %s", dirs[i], strerror(-r));
+            ctr_cgroup_destroy(cg);
+            return NULL;
+        }
+        if (r < 0) {
+            log_error("cannot create cgroup %s: %s", dirs[i], strerror(-r));
+            ctr_cgroup_destroy(cg);
+            return NULL;
+        }
+        if (!strcmp(names[i], "cpuset")) {
+            char root[PATH_MAX];
+            snprintf(root, sizeof(root), "%.*s", (int)(strlen(dirs[i]) - strlen(cg->rel)), dirs[i]);
+            cpuset_init(root, cg->rel);
+        }
+    }
+    return cg;
+fail:
+    free(cg->rel);
+    free(cg);
+    return NULL;
+}
+
+int ctr_cgroup_add(struct ctr_cgroup *cg, pid_t pid)
+{
+    char dirs[ARRAY_SIZE(v1_ctrls)][PATH_MAX], val[32];
+    const char *names[ARRAY_SIZE(v1_ctrls)];
+    size_t n = cg_dirs(cg, dirs, names);
+    snprintf(val, sizeof(val), "%d", pid);
+    for (size_t i = 0; i < n; i++) {
+        int r = write_str(dirs[i], "cgroup.procs", val);
+        if (r < 0) {
+            log_error("cannot add process %d to cgroup %s: %s", pid, dirs[i], strerror(-r));
+            return r;
+        }
+    }
+    return 0;
+}
+
+static int set(const char *dir, const char *file, const char *what, const char *fmt, long long v)
+{
+    char val[64];
+    snprintf(val, sizeof(val), fmt, v);
+    int r = write_str(dir, file, val);
+    if (r < 0)
+        log_error("config.json: %s: cannot set %s/%s to %s: %s", what, dir, file, val, strerror(-r));
+    return r;
+}
+
+static int set_s(const char *dir, const char *file, const char *what, const char *val)
+{
+    int r = write_str(dir, file, val);
+    if (r < 0)
+        log_error("config.json: %s: cannot set %s/%s to \"%s\": %s", what, dir, file, val, strerror(-r));
+    return r;
+}
+
+static int devices_v1(const char *dir, struct json_object *devs)
+{
+    static const char *const defaults[] = {
+        "c 1:3 rwm", "c 1:5 rwm", "c 1:7 rwm", "c 1:8 rwm", "c 1:9 rwm", "c 5:0 rwm",
+        "c 5:1 rwm", "c 5:2 rwm", "c 136:* rwm", "c 10:200 rwm" };
+    for (size_t i = 0; i < json_object_array_length(devs); i++) {
+        struct json_object *d = json_object_array_get_idx(devs, i), *v;
+        bool allow = json_object_object_get_ex(d, "allow", &v) && json_object_get_boolean(v);
+        const char *type = json_object_object_get_ex(d, "type", &v) ? json_object_get_string(v) : "a";
+        const char *access = json_object_object_get_ex(d, "access", &v) ? json_object_get_string(v) : "rwm";
+        char maj[16] = "*", min[16] = "*", rule[64];
+        if (json_object_object_get_ex(d, "major", &v) && json_object_get_int64(v) >= 0)
+            snprintf(maj, sizeof(maj), "%lld", (long long)json_object_get_int64(v));
+        if (json_object_object_get_ex(d, "minor", &v) && json_object_get_int64(v) >= 0)
+            snprintf(min, sizeof(min), "%lld", (long long)json_object_get_int64(v));
+        if (!strcmp(type, "a"))
+            snprintf(rule, sizeof(rule), "a");
+        else
+            snprintf(rule, sizeof(rule), "%s %s:%s %s", type, maj, min, access);
+        if (write_str(dir, allow ? "devices.allow" : "devices.deny", rule) < 0)
+            log_warn("linux.resources.devices[%zu]: cannot apply \"%s\"", i, rule);
+    }
+    for (size_t i = 0; i < ARRAY_SIZE(defaults); i++)
+        write_str(dir, "devices.allow", defaults[i]);
+    return 0;
+}
+
+int ctr_cgroup_apply(struct ctr_cgroup *cg, const struct ctr_spec *s)
+{
+    char dirs[ARRAY_SIZE(v1_ctrls)][PATH_MAX];
+    const char *names[ARRAY_SIZE(v1_ctrls)];
+    size_t n = cg_dirs(cg, dirs, names);
+    int r = 0;
+    if (cg->v2) {
+        const char *d = dirs[0];
+        if (s->mem_limit >= 0) r |= set(d, "memory.max", "linux.resources.memory.limit", "%lld", s->mem_limit);
+        if (s->mem_reservation >= 0) r |= set(d, "memory.low", "linux.resources.memory.reservation", "%lld", s->mem_reservation);
+        if (s->pids_limit > 0) r |= set(d, "pids.max", "linux.resources.pids.limit", "%lld", s->pids_limit);
+        if (s->cpu_shares > 0)   /* the conversion runc and crun use */
+            r |= set(d, "cpu.weight", "linux.resources.cpu.shares", "%lld",
+                     1 + ((s->cpu_shares - 2) * 9999) / 262142);
+        if (s->cpu_quota > 0) {
+            char v[64];
+            snprintf(v, sizeof(v), "%lld %lld", (long long)s->cpu_quota,
+                     (long long)(s->cpu_period > 0 ? s->cpu_period : 100000));
+            r |= set_s(d, "cpu.max", "linux.resources.cpu.quota", v);
+        }
+        if (s->cpuset_cpus) r |= set_s(d, "cpuset.cpus", "linux.resources.cpu.cpus", s->cpuset_cpus);
+        if (s->cpuset_mems) r |= set_s(d, "cpuset.mems", "linux.resources.cpu.mems", s->cpuset_mems);
+        if (s->blkio_weight > 0) r |= set(d, "io.weight", "linux.resources.blockIO.weight", "%lld", s->blkio_weight);
+        if (s->devices)
+            log_once(LOG_WARN, "linux.resources.devices: not enforced on cgroup v2 (the eBPF device filter is not implemented yet)");
+        return r ? -1 : 0;
+    }
+    for (size_t i = 0; i < n; i++) {
+        const char *d = dirs[i], *c = names[i];
+        if (!strcmp(c, "memory")) {
+            if (s->mem_limit >= 0) r |= set(d, "memory.limit_in_bytes", "linux.resources.memory.limit", "%lld", s->mem_limit);
+            if (s->mem_reservation >= 0) r |= set(d, "memory.soft_limit_in_bytes", "linux.resources.memory.reservation", "%lld", s->mem_reservation);
+            if (s->mem_swap >= 0 && write_str(d, "memory.memsw.limit_in_bytes", "") != -ENOENT)
+                r |= set(d, "memory.memsw.limit_in_bytes", "linux.resources.memory.swap", "%lld", s->mem_swap);
+        } else if (!strcmp(c, "pids")) {
+            if (s->pids_limit > 0) r |= set(d, "pids.max", "linux.resources.pids.limit", "%lld", s->pids_limit);
+        } else if (!strcmp(c, "cpu")) {
+            if (s->cpu_shares > 0) r |= set(d, "cpu.shares", "linux.resources.cpu.shares", "%lld", s->cpu_shares);
+            if (s->cpu_period > 0) r |= set(d, "cpu.cfs_period_us", "linux.resources.cpu.period", "%lld", s->cpu_period);
+            if (s->cpu_quota != -1 && s->cpu_quota != 0) r |= set(d, "cpu.cfs_quota_us", "linux.resources.cpu.quota", "%lld", s->cpu_quota);
+        } else if (!strcmp(c, "cpuset")) {
+            if (s->cpuset_cpus) r |= set_s(d, "cpuset.cpus", "linux.resources.cpu.cpus", s->cpuset_cpus);
+            if (s->cpuset_mems) r |= set_s(d, "cpuset.mems", "linux.resources.cpu.mems", s->cpuset_mems);
+        } else if (!strcmp(c, "blkio")) {
+            if (s->blkio_weight > 0) r |= set(d, "blkio.weight", "linux.resources.blockIO.weight", "%lld", s->blkio_weight);
+        } else if (!strcmp(c, "devices")) {
+            if (s->devices) devices_v1(d, s->devices);
+        }
+    }
+    return r ? -1 : 0;
+}
+
+static const char *procs_dir(const struct ctr_cgroup *cg, char *buf)
+{
+    if (cg->v2) {
+        snprintf(buf, PATH_MAX, "%s%s", CG_ROOT, cg->rel);
+        return buf;
+    }
+    static const char *const pref[] = { "pids", "memory", "freezer", "cpu" };
+    for (size_t i = 0; i < ARRAY_SIZE(pref); i++) {
+        snprintf(buf, PATH_MAX, "%s/%s%s", CG_ROOT, pref[i], cg->rel);
+        if (access(buf, F_OK) == 0)
+            return buf;
+    }
+    return NULL;
+}
+
+int ctr_cgroup_pids(const struct ctr_cgroup *cg, pid_t **pids, size_t *n)
+{
+    char dir[PATH_MAX], path[PATH_MAX + 16];
+    *pids = NULL;
+    *n = 0;
+    if (!procs_dir(cg, dir))
+        return -ENOENT;
+    snprintf(path, sizeof(path), "%s/cgroup.procs", dir);
+    char *text;
+    int r = read_file(path, &text, NULL, 1 << 20);
+    if (r < 0)
+        return r;
+    size_t cap = 16;
+    *pids = xmalloc(cap * sizeof(pid_t));
+    for (char *p = text, *save, *tok; (tok = strtok_r(p, "\n", &save)); p = NULL) {
+        if (*n == cap) *pids = xrealloc(*pids, (cap *= 2) * sizeof(pid_t));
+        (*pids)[(*n)++] = (pid_t)atoi(tok);
+    }
+    free(text);
+    return 0;
+}
+
+int ctr_cgroup_freeze(struct ctr_cgroup *cg, bool frozen)
+{
+    char dir[PATH_MAX], buf[32];
+    if (cg->v2) {
+        snprintf(dir, sizeof(dir), "%s%s", CG_ROOT, cg->rel);
+        return write_str(dir, "cgroup.freeze", frozen ? "1" : "0");
+    }
+    snprintf(dir, sizeof(dir), "%s/freezer%s", CG_ROOT, cg->rel);
+    int r = write_str(dir, "freezer.state", frozen ? "FROZEN" : "THAWED");
+    if (r < 0)
+        return r;
+    for (int i = 0; i < 1000; i++) {
+        if (read_str(dir, "freezer.state", buf, sizeof(buf)) < 0)
+            break;
+        if (!strcmp(buf, frozen ? "FROZEN" : "THAWED"))
+            return 0;
+        usleep(1000);
+    }
+    return -EBUSY;
+}
+
+void ctr_cgroup_destroy(struct ctr_cgroup *cg)
+{
+    if (!cg)
+        return;
+    char dirs[ARRAY_SIZE(v1_ctrls)][PATH_MAX];
+    const char *names[ARRAY_SIZE(v1_ctrls)];
+    size_t n = cg_dirs(cg, dirs, names);
+    for (size_t i = 0; i < n; i++) {
+        for (int tries = 0; tries < 200; tries++) {
+            if (rmdir(dirs[i]) == 0 || errno == ENOENT)
+                break;
+            if (errno != EBUSY) {
+                log_warn("cannot remove cgroup %s: %s", dirs[i], strerror(errno));
+                break;
+            }
+            usleep(5000);
+        }
+    }
+    free(cg->rel);
+    free(cg);
+}
+
+void ctr_cgroup_free(struct ctr_cgroup *cg)
+{
+    if (cg) { free(cg->rel); free(cg); }
+}
+
+char *ctr_cgroup_serialize(const struct ctr_cgroup *cg)
+{
+    return xasprintf("%s:%s", cg->v2 ? "v2" : "v1", cg->rel);
+}
+
+struct ctr_cgroup *ctr_cgroup_from(const char *ser)
+{
+    if (!ser || strlen(ser) < 4 || ser[0] != 'v' || ser[2] != ':')
+        return NULL;
+    struct ctr_cgroup *cg = xzalloc(sizeof(*cg));
+    cg->v2 = ser[1] == '2';
+    cg->rel = xstrdup(ser + 3);
+    return cg;
+}

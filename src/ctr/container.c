@@ -1,0 +1,790 @@
+/* ctr: the container life cycle: create / start / run / state / kill /
+ * delete / list / ps / pause / exec, and the state directory. */
+#include "ctr/ctr.h"
+#include "base/base.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <json-c/json.h>
+#include <limits.h>
+#include <poll.h>
+#include <pwd.h>
+#include <sched.h>
+#include <signal.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <time.h>
+
+#define OCI_VERSION "1.0.2"
+
+struct state {
+    char *id, *bundle, *rootfs, *created, *cgroup;
+    pid_t pid;
+    unsigned long long starttime;
+    struct json_object *annotations;
+    char dir[PATH_MAX];
+};
+
+static int valid_id(const char *id)
+{
+    if (!id || !*id || !strcmp(id, ".") || !strcmp(id, "..") || strlen(id) > 1024 ||
+        strspn(id, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_+-.") != strlen(id)) {
+        log_error("invalid container id \"%s\": use letters, digits, '_', '+', '-' and '.'", id ? id : "");
+        return -1;
+    }
+    return 0;
+}
+
+static unsigned long long proc_starttime(pid_t pid, char *state_char)
+{
+    char path[64], *text;
+    snprintf(path, sizeof(path), "/proc/%d/stat", pid);
+    if (read_file(path, &text, NULL, 0) < 0)
+        return 0;
+    char *p = strrchr(text, ')');
+    unsigned long long st = 0;
+    if (p) {
+        char c = 0;
+        /* fields after comm: state(3) ... starttime(22) */
+        if (sscanf(p + 2, "%c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %*u %*u %*d %*d %*d %*d %*d %*d %llu", &c, &st) != 2)
+            st = 0;
+        if (state_char) *state_char = c;
+    }
+    free(text);
+    return st;
+}
+
+static void state_free(struct state *s)
+{
+    free(s->id); free(s->bundle); free(s->rootfs); free(s->created); free(s->cgroup);
+    json_object_put(s->annotations);
+    memset(s, 0, sizeof(*s));
+}
+
+static const char *jstr(struct json_object *o, const char *k)
+{
+    struct json_object *v;
+    return json_object_object_get_ex(o, k, &v) ? json_object_get_string(v) : NULL;
+}
+
+static int state_load(const char *root, const char *id, struct state *s)
+{
+    memset(s, 0, sizeof(*s));
+    if (valid_id(id))
+        return -1;
+    snprintf(s->dir, sizeof(s->dir), "%s/%s", root, id);
+    cleanup_free char *path = xasprintf("%s/state.json", s->dir);
+    struct json_object *o = json_object_from_file(path);
+    if (!o) {
+        log_error("container \"%s\" does not exist", id);
+        return -1;
+    }
+    s->id = xstrdup(id);
+    s->bundle = xstrdup(jstr(o, "bundle") ? jstr(o, "bundle") : "");
+    s->rootfs = xstrdup(jstr(o, "rootfs") ? jstr(o, "rootfs") : "");
+    s->created = xstrdup(jstr(o, "created") ? jstr(o, "created") : "");
+    s->cgroup = jstr(o, "cgroup") ? xstrdup(jstr(o, "cgroup")) : NULL;
+    struct json_object *v;
+    if (json_object_object_get_ex(o, "pid", &v)) s->pid = json_object_get_int(v);
+    if (json_object_object_get_ex(o, "starttime", &v)) s->starttime = json_object_get_uint64(v);
+    if (json_object_object_get_ex(o, "annotations", &v)) s->annotations = json_object_get(v);
+    json_object_put(o);
+    return 0;
+}
+
+static int state_save(const struct state *s)
+{
+    struct json_object *o = json_object_new_object();
+    json_object_object_add(o, "id", json_object_new_string(s->id));
+    json_object_object_add(o, "pid", json_object_new_int(s->pid));
+    json_object_object_add(o, "starttime", json_object_new_uint64(s->starttime));
+    json_object_object_add(o, "bundle", json_object_new_string(s->bundle));
+    json_object_object_add(o, "rootfs", json_object_new_string(s->rootfs));
+    json_object_object_add(o, "created", json_object_new_string(s->created));
+    if (s->cgroup) json_object_object_add(o, "cgroup", json_object_new_string(s->cgroup));
+    if (s->annotations) json_object_object_add(o, "annotations", json_object_get(s->annotations));
+    cleanup_free char *tmp = xasprintf("%s/state.json.tmp", s->dir);
+    cleanup_free char *path = xasprintf("%s/state.json", s->dir);
+    int r = json_object_to_file_ext(tmp, o, JSON_C_TO_STRING_PLAIN);
+    json_object_put(o);
+    if (r < 0 || rename(tmp, path) < 0) {
+        log_error("cannot write %s: %s", path, strerror(errno));
+        return -1;
+    }
+    return 0;
+}
+
+static bool alive(const struct state *s)
+{
+    if (s->pid <= 0)
+        return false;
+    char c = 0;
+    unsigned long long st = proc_starttime(s->pid, &c);
+    return st && st == s->starttime && c != 'Z' && c != 'X';
+}
+
+static const char *status_of(const struct state *s)
+{
+    if (!alive(s))
+        return "stopped";
+    cleanup_free char *fifo = xasprintf("%s/exec.fifo", s->dir);
+    if (access(fifo, F_OK) == 0)
+        return "created";
+    if (s->cgroup) {
+        char buf[32] = "";
+        cleanup_free char *p = xasprintf("/sys/fs/cgroup/freezer%s/freezer.state", strchr(s->cgroup, ':') + 1);
+        char *t;
+        if (read_file(p, &t, NULL, 0) == 0) {
+            snprintf(buf, sizeof(buf), "%s", t);
+            free(t);
+            if (!strncmp(buf, "FROZEN", 6))
+                return "paused";
+        }
+    }
+    return "running";
+}
+
+static struct json_object *state_json(const struct state *s)
+{
+    struct json_object *o = json_object_new_object();
+    const char *st = status_of(s);
+    json_object_object_add(o, "ociVersion", json_object_new_string(OCI_VERSION));
+    json_object_object_add(o, "id", json_object_new_string(s->id));
+    json_object_object_add(o, "pid", json_object_new_int(strcmp(st, "stopped") ? s->pid : 0));
+    json_object_object_add(o, "status", json_object_new_string(st));
+    json_object_object_add(o, "bundle", json_object_new_string(s->bundle));
+    json_object_object_add(o, "rootfs", json_object_new_string(s->rootfs));
+    json_object_object_add(o, "created", json_object_new_string(s->created));
+    struct passwd *pw = getpwuid(geteuid());
+    json_object_object_add(o, "owner", json_object_new_string(pw && geteuid() ? pw->pw_name : ""));
+    if (s->annotations)
+        json_object_object_add(o, "annotations", json_object_get(s->annotations));
+    return o;
+}
+
+static int rm_rf(const char *path)
+{
+    DIR *d = opendir(path);
+    if (d) {
+        struct dirent *de;
+        while ((de = readdir(d))) {
+            if (!strcmp(de->d_name, ".") || !strcmp(de->d_name, ".."))
+                continue;
+            char p[PATH_MAX];
+            snprintf(p, sizeof(p), "%s/%s", path, de->d_name);
+            if (unlink(p) < 0 && errno == EISDIR)
+                rm_rf(p);
+        }
+        closedir(d);
+    }
+    return rmdir(path);
+}
+
+int ctr_hooks_run(const struct ctr_spec *s, int kind, const char *state_json_text)
+{
+    for (size_t i = 0; i < s->nhooks[kind]; i++) {
+        const struct ctr_hook *h = &s->hooks[kind][i];
+        int in[2];
+        if (pipe2(in, O_CLOEXEC) < 0)
+            return -1;
+        pid_t pid = fork();
+        if (pid == 0) {
+            dup2(in[0], 0);
+            char *argv0[] = { h->path, NULL };
+            execve(h->path, h->args ? h->args : argv0, h->env ? h->env : (char *[]){ NULL });
+            _exit(127);
+        }
+        close(in[0]);
+        if (pid < 0) { close(in[1]); return -1; }
+        write_full(in[1], state_json_text, strlen(state_json_text));
+        close(in[1]);
+        int status = 0;
+        uint64_t deadline = time_ms() + (uint64_t)(h->timeout ? h->timeout : 3600) * 1000;
+        for (;;) {
+            pid_t r = waitpid(pid, &status, WNOHANG);
+            if (r == pid) break;
+            if (time_ms() > deadline) {
+                kill(pid, SIGKILL);
+                waitpid(pid, &status, 0);
+                log_error("hook %s timed out after %d s", h->path, h->timeout);
+                return -1;
+            }
+            usleep(1000);
+        }
+        if (!WIFEXITED(status) || WEXITSTATUS(status)) {
+            log_error("hook %s failed (status %d)", h->path, WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status));
+            return -1;
+        }
+    }
+    return 0;
+}
+
+static void run_hooks_state(const struct ctr_spec *spec, int kind, const struct state *st)
+{
+    if (!spec || !spec->nhooks[kind])
+        return;
+    struct json_object *o = state_json(st);
+    ctr_hooks_run(spec, kind, json_object_to_json_string(o));
+    json_object_put(o);
+}
+
+static void cleanup_container(struct state *st, const struct ctr_spec *spec)
+{
+    if (st->cgroup) {
+        struct ctr_cgroup *cg = ctr_cgroup_from(st->cgroup);
+        pid_t *pids; size_t n;
+        if (cg && ctr_cgroup_pids(cg, &pids, &n) == 0) {
+            for (size_t i = 0; i < n; i++) kill(pids[i], SIGKILL);
+            free(pids);
+        }
+        ctr_cgroup_destroy(cg);
+    }
+    run_hooks_state(spec, CTR_HOOK_POSTSTOP, st);
+    rm_rf(st->dir);
+}
+
+static char *now_rfc3339(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    struct tm tm;
+    gmtime_r(&ts.tv_sec, &tm);
+    char buf[64];
+    strftime(buf, sizeof(buf), "%Y-%m-%dT%H:%M:%S", &tm);
+    return xasprintf("%s.%09ldZ", buf, ts.tv_nsec);
+}
+
+static int write_idmap(pid_t pid, const char *file, const struct ctr_idmap *m, size_t n)
+{
+    char buf[512], path[64];
+    size_t len = 0;
+    for (size_t i = 0; i < n; i++)
+        len += (size_t)snprintf(buf + len, sizeof(buf) - len, "%u %u %u\n", m[i].cid, m[i].hid, m[i].size);
+    if (geteuid() != 0 && !strcmp(file, "gid_map")) {
+        /* an unprivileged writer must give up setgroups first */
+        snprintf(path, sizeof(path), "/proc/%d/setgroups", pid);
+        int sfd = open(path, O_WRONLY | O_CLOEXEC);
+        if (sfd >= 0) { if (write(sfd, "deny", 4) < 0) { /* reported by the gid_map write */ } close(sfd); }
+    }
+    snprintf(path, sizeof(path), "/proc/%d/%s", pid, file);
+    int fd = open(path, O_WRONLY | O_CLOEXEC);
+    if (fd < 0) return -errno;
+    int r = write(fd, buf, len) < 0 ? -errno : 0;
+    close(fd);
+    return r;
+}
+
+static int start_fifo(struct state *st)
+{
+    cleanup_free char *fifo = xasprintf("%s/exec.fifo", st->dir);
+    int fd = open(fifo, O_RDONLY | O_NONBLOCK | O_CLOEXEC);
+    if (fd < 0) {
+        log_error("container \"%s\" cannot be started: %s", st->id, strerror(errno));
+        return -1;
+    }
+    char c;
+    for (int i = 0; i < 10000; i++) {
+        struct pollfd p = { fd, POLLIN, 0 };
+        if (poll(&p, 1, 10) > 0 && read(fd, &c, 1) == 1) {
+            close(fd);
+            unlink(fifo);
+            return 0;
+        }
+        if (!alive(st))
+            break;
+    }
+    close(fd);
+    log_error("container \"%s\" did not start: its init exited", st->id);
+    return -1;
+}
+
+static volatile pid_t fwd_pid;
+static void forward_signal(int sig) { if (fwd_pid > 0) kill(fwd_pid, sig); }
+
+int ctr_create(const char *id, const struct ctr_opts *o, bool start_now)
+{
+    if (valid_id(id))
+        return 1;
+    char bundle[PATH_MAX];
+    if (!realpath(o->bundle ? o->bundle : ".", bundle)) {
+        log_error("bundle %s: %s", o->bundle ? o->bundle : ".", strerror(errno));
+        return 1;
+    }
+    struct ctr_spec *spec = ctr_spec_load(bundle);
+    if (!spec)
+        return 1;
+    struct stat sb;
+    if (stat(spec->root, &sb) < 0 || !S_ISDIR(sb.st_mode)) {
+        log_error("root.path: rootfs %s: %s", spec->root, stat(spec->root, &sb) < 0 ? strerror(errno) : "not a directory");
+        ctr_spec_free(spec);
+        return 1;
+    }
+    char real_root[PATH_MAX];
+    if (realpath(spec->root, real_root)) {
+        free(spec->root);
+        spec->root = xstrdup(real_root);
+    }
+    if (mkdir(o->root, 0711) < 0 && errno != EEXIST) {
+        log_error("cannot create the state root %s: %s", o->root, strerror(errno));
+        ctr_spec_free(spec);
+        return 1;
+    }
+    struct state st = { 0 };
+    snprintf(st.dir, sizeof(st.dir), "%s/%s", o->root, id);
+    if (mkdir(st.dir, 0711) < 0) {
+        if (errno == EEXIST)
+            log_error("container \"%s\" already exists", id);
+        else
+            log_error("cannot create %s: %s", st.dir, strerror(errno));
+        ctr_spec_free(spec);
+        return 1;
+    }
+    st.id = xstrdup(id);
+    st.bundle = xstrdup(bundle);
+    st.rootfs = xstrdup(spec->root);
+    st.created = now_rfc3339();
+    st.annotations = spec->annotations ? json_object_get(spec->annotations) : NULL;
+    int rc = 1, sync[2] = { -1, -1 }, fifo = -1;
+    struct ctr_cgroup *cg = NULL;
+    void *stack = NULL;
+    const size_t stack_size = 256 << 10;
+    pid_t pid = -1;
+    cleanup_free char *fifo_path = xasprintf("%s/exec.fifo", st.dir);
+    /* the container opens the fifo through a directory fd after pivot_root
+     * and after it changed user: 0622 lets any uid write it, as runc does */
+    if (mkfifo(fifo_path, 0622) < 0 || chmod(fifo_path, 0622) < 0 ||
+        (fifo = open(st.dir, O_PATH | O_DIRECTORY | O_CLOEXEC)) < 0) {
+        log_error("cannot create %s: %s", fifo_path, strerror(errno));
+        goto fail;
+    }
+    cg = ctr_cgroup_create(spec, id);
+    if (!cg && geteuid() == 0)
+        goto fail;
+    if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sync) < 0)
+        goto fail;
+    if (spec->ns_on[CTR_NS_PID] && spec->ns_path[CTR_NS_PID]) {
+        int fd = open(spec->ns_path[CTR_NS_PID], O_RDONLY | O_CLOEXEC);
+        if (fd < 0 || setns(fd, CLONE_NEWPID) < 0) {
+            log_error("join namespace %s: %s", spec->ns_path[CTR_NS_PID], strerror(errno));
+            if (fd >= 0) close(fd);
+            goto fail;
+        }
+        close(fd);
+    }
+    static const int flags[CTR_NS_COUNT] = { CLONE_NEWPID, CLONE_NEWNET, CLONE_NEWNS, CLONE_NEWIPC,
+                                             CLONE_NEWUTS, CLONE_NEWUSER, CLONE_NEWCGROUP, 0x80 };
+    int cflags = SIGCHLD;
+    for (int k = 0; k < CTR_NS_COUNT; k++)
+        if (spec->ns_on[k] && !spec->ns_path[k])
+            cflags |= flags[k];
+    struct ctr_init_args args = { spec, o, sync[1], fifo };
+    stack = mmap(NULL, stack_size, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_STACK, -1, 0);
+    if (stack == MAP_FAILED) { stack = NULL; goto fail; }
+    pid = clone(ctr_init, (char *)stack + stack_size, cflags, &args);
+    if (pid < 0) {
+        log_error("cannot create the container process with namespaces 0x%x: %s", cflags, strerror(errno));
+        goto fail;
+    }
+    close(sync[1]);
+    sync[1] = -1;
+    st.pid = pid;
+    st.starttime = proc_starttime(pid, NULL);
+    if (spec->ns_on[CTR_NS_USER] && !spec->ns_path[CTR_NS_USER]) {
+        int r;
+        if ((r = write_idmap(pid, "uid_map", spec->uidmap, spec->nuidmap)) < 0 ||
+            (r = write_idmap(pid, "gid_map", spec->gidmap, spec->ngidmap)) < 0) {
+            log_error("linux.uidMappings/gidMappings: cannot write the id maps: %s", strerror(-r));
+            goto fail;
+        }
+    }
+    if (cg) {
+        if (ctr_cgroup_add(cg, pid) < 0 || ctr_cgroup_apply(cg, spec) < 0)
+            goto fail;
+        st.cgroup = ctr_cgroup_serialize(cg);
+    }
+    if (write(sync[0], "G", 1) != 1)
+        goto fail;
+    char msg[1100];
+    ssize_t n = read_full(sync[0], msg, 1);
+    if (n != 1 || msg[0] != 'R') {
+        ssize_t m = n == 1 ? read_full(sync[0], msg + 1, sizeof(msg) - 2) : 0;
+        msg[(m > 0 ? m : 0) + 1] = 0;
+        log_error("%s", n == 1 && msg[0] == 'E' ? msg + 1 : "container init exited before it was ready");
+        goto fail;
+    }
+    if (state_save(&st) < 0)
+        goto fail;
+    if (o->pid_file) {
+        char v[32];
+        snprintf(v, sizeof(v), "%d", pid);
+        cleanup_free char *tmp = xasprintf("%s.tmp", o->pid_file);
+        int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+        if (fd < 0 || write_full(fd, v, strlen(v)) < 0 || close(fd) < 0 || rename(tmp, o->pid_file) < 0) {
+            log_error("--pid-file %s: %s", o->pid_file, strerror(errno));
+            goto fail;
+        }
+    }
+    {
+        struct json_object *sj = state_json(&st);
+        const char *txt = json_object_to_json_string(sj);
+        int hr = ctr_hooks_run(spec, CTR_HOOK_PRESTART, txt) | ctr_hooks_run(spec, CTR_HOOK_CREATE_RUNTIME, txt);
+        json_object_put(sj);
+        if (hr < 0)
+            goto fail;
+    }
+    close(sync[0]);
+    sync[0] = -1;
+    close(fifo);
+    fifo = -1;
+    munmap(stack, stack_size);
+    stack = NULL;
+    ctr_cgroup_free(cg);
+    rc = 0;
+    if (start_now) {
+        if (start_fifo(&st) < 0) {
+            rc = 1;
+        } else {
+            run_hooks_state(spec, CTR_HOOK_POSTSTART, &st);
+            if (!o->detach) {
+                int status = 0;
+                fwd_pid = pid;
+                struct sigaction sa = { .sa_handler = forward_signal };
+                sigaction(SIGINT, &sa, NULL);
+                sigaction(SIGTERM, &sa, NULL);
+                sigaction(SIGHUP, &sa, NULL);
+                while (waitpid(pid, &status, 0) < 0 && errno == EINTR) {}
+                rc = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+                cleanup_container(&st, spec);
+            }
+        }
+    }
+    ctr_spec_free(spec);
+    state_free(&st);
+    return rc;
+fail:
+    if (pid > 0) {
+        kill(pid, SIGKILL);
+        waitpid(pid, NULL, 0);
+    }
+    if (sync[0] >= 0) close(sync[0]);
+    if (sync[1] >= 0) close(sync[1]);
+    if (fifo >= 0) close(fifo);
+    if (stack) munmap(stack, stack_size);
+    ctr_cgroup_destroy(cg);
+    rm_rf(st.dir);
+    ctr_spec_free(spec);
+    state_free(&st);
+    return 1;
+}
+
+int ctr_start(const char *id, const struct ctr_opts *o)
+{
+    struct state st;
+    if (state_load(o->root, id, &st) < 0)
+        return 1;
+    const char *status = status_of(&st);
+    int rc = 1;
+    if (strcmp(status, "created")) {
+        log_error("container \"%s\" cannot be started: it is %s, not created", id, status);
+    } else if (start_fifo(&st) == 0) {
+        struct ctr_spec *spec = ctr_spec_load(st.bundle);
+        run_hooks_state(spec, CTR_HOOK_POSTSTART, &st);
+        ctr_spec_free(spec);
+        rc = 0;
+    }
+    state_free(&st);
+    return rc;
+}
+
+int ctr_state(const char *id, const struct ctr_opts *o)
+{
+    struct state st;
+    if (state_load(o->root, id, &st) < 0)
+        return 1;
+    struct json_object *j = state_json(&st);
+    printf("%s\n", json_object_to_json_string_ext(j, JSON_C_TO_STRING_PRETTY | JSON_C_TO_STRING_NOSLASHESCAPE));
+    json_object_put(j);
+    state_free(&st);
+    return 0;
+}
+
+int ctr_kill(const char *id, const struct ctr_opts *o, int sig)
+{
+    struct state st;
+    if (state_load(o->root, id, &st) < 0)
+        return 1;
+    int rc = 0;
+    if (!alive(&st)) {
+        log_error("container \"%s\" is not running", id);
+        rc = 1;
+    } else if (o->all && st.cgroup) {
+        struct ctr_cgroup *cg = ctr_cgroup_from(st.cgroup);
+        pid_t *pids; size_t n;
+        if (cg && ctr_cgroup_pids(cg, &pids, &n) == 0) {
+            for (size_t i = 0; i < n; i++) kill(pids[i], sig);
+            free(pids);
+        }
+        ctr_cgroup_free(cg);
+    } else if (kill(st.pid, sig) < 0) {
+        log_error("kill container \"%s\" (pid %d): %s", id, st.pid, strerror(errno));
+        rc = 1;
+    }
+    state_free(&st);
+    return rc;
+}
+
+int ctr_delete(const char *id, const struct ctr_opts *o)
+{
+    struct state st;
+    if (state_load(o->root, id, &st) < 0) {
+        if (o->force && !valid_id(id))
+            return 0;          /* like runc: delete --force of a missing container is fine */
+        return 1;
+    }
+    const char *status = status_of(&st);
+    if (!strcmp(status, "running") || !strcmp(status, "paused")) {
+        if (!o->force) {
+            log_error("container \"%s\" is %s: stop it first or use delete --force", id, status);
+            state_free(&st);
+            return 1;
+        }
+        if (!strcmp(status, "paused") && st.cgroup) {
+            struct ctr_cgroup *cg = ctr_cgroup_from(st.cgroup);
+            ctr_cgroup_freeze(cg, false);
+            ctr_cgroup_free(cg);
+        }
+    }
+    if (alive(&st)) {
+        kill(st.pid, SIGKILL);
+        for (int i = 0; i < 2000 && alive(&st); i++) {
+            waitpid(st.pid, NULL, WNOHANG);
+            usleep(1000);
+        }
+    }
+    struct ctr_spec *spec = st.bundle[0] ? ctr_spec_load(st.bundle) : NULL;
+    cleanup_container(&st, spec);
+    ctr_spec_free(spec);
+    state_free(&st);
+    return 0;
+}
+
+int ctr_list(const struct ctr_opts *o, bool json, bool quiet)
+{
+    DIR *d = opendir(o->root);
+    struct json_object *arr = json_object_new_array();
+    if (!quiet && !json)
+        printf("%-12s %-8s %-10s %-40s %-31s %s\n", "ID", "PID", "STATUS", "BUNDLE", "CREATED", "OWNER");
+    struct dirent *de;
+    while (d && (de = readdir(d))) {
+        if (de->d_name[0] == '.')
+            continue;
+        struct state st;
+        memset(&st, 0, sizeof(st));
+        snprintf(st.dir, sizeof(st.dir), "%s/%s", o->root, de->d_name);
+        cleanup_free char *path = xasprintf("%s/state.json", st.dir);
+        if (access(path, F_OK) < 0 || state_load(o->root, de->d_name, &st) < 0)
+            continue;
+        struct json_object *j = state_json(&st);
+        if (quiet)
+            printf("%s\n", st.id);
+        else if (json)
+            json_object_array_add(arr, json_object_get(j));
+        else
+            printf("%-12s %-8d %-10s %-40s %-31s %s\n", st.id, json_object_get_int(json_object_object_get(j, "pid")),
+                   jstr(j, "status"), st.bundle, st.created, jstr(j, "owner"));
+        json_object_put(j);
+        state_free(&st);
+    }
+    if (d) closedir(d);
+    if (json)
+        printf("%s\n", json_object_to_json_string_ext(arr, JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE));
+    json_object_put(arr);
+    return 0;
+}
+
+int ctr_ps(const char *id, const struct ctr_opts *o, bool json)
+{
+    struct state st;
+    if (state_load(o->root, id, &st) < 0)
+        return 1;
+    pid_t *pids = NULL;
+    size_t n = 0;
+    struct ctr_cgroup *cg = st.cgroup ? ctr_cgroup_from(st.cgroup) : NULL;
+    if (cg)
+        ctr_cgroup_pids(cg, &pids, &n);
+    else if (alive(&st)) {
+        pids = xmalloc(sizeof(pid_t));
+        pids[0] = st.pid;
+        n = 1;
+    }
+    ctr_cgroup_free(cg);
+    if (json) {
+        printf("[");
+        for (size_t i = 0; i < n; i++) printf("%s%d", i ? "," : "", pids[i]);
+        printf("]\n");
+    } else {
+        printf("%-8s %s\n", "PID", "CMD");
+        for (size_t i = 0; i < n; i++) {
+            char path[64], *comm = NULL;
+            snprintf(path, sizeof(path), "/proc/%d/comm", pids[i]);
+            if (read_file(path, &comm, NULL, 0) == 0) comm[strcspn(comm, "\n")] = 0;
+            printf("%-8d %s\n", pids[i], comm ? comm : "?");
+            free(comm);
+        }
+    }
+    free(pids);
+    state_free(&st);
+    return 0;
+}
+
+int ctr_pause(const char *id, const struct ctr_opts *o, bool pause)
+{
+    struct state st;
+    if (state_load(o->root, id, &st) < 0)
+        return 1;
+    int rc = 1;
+    const char *status = status_of(&st);
+    if (strcmp(status, pause ? "running" : "paused")) {
+        log_error("container \"%s\" is %s, not %s", id, status, pause ? "running" : "paused");
+    } else if (!st.cgroup) {
+        log_error("container \"%s\" has no cgroup: cannot %s it", id, pause ? "pause" : "resume");
+    } else {
+        struct ctr_cgroup *cg = ctr_cgroup_from(st.cgroup);
+        int r = ctr_cgroup_freeze(cg, pause);
+        ctr_cgroup_free(cg);
+        if (r < 0)
+            log_error("%s container \"%s\": %s", pause ? "pause" : "resume", id, strerror(-r));
+        rc = r < 0;
+    }
+    state_free(&st);
+    return rc;
+}
+
+int ctr_exec(const char *id, const struct ctr_opts *o, const char *process_json,
+             char **argv, char **env, const char *cwd, bool tty)
+{
+    struct state st;
+    if (state_load(o->root, id, &st) < 0)
+        return 1;
+    if (strcmp(status_of(&st), "running")) {
+        log_error("container \"%s\" is %s: exec needs a running container", id, status_of(&st));
+        state_free(&st);
+        return 1;
+    }
+    struct ctr_spec *spec = ctr_spec_load(st.bundle);
+    if (!spec) { state_free(&st); return 1; }
+    struct ctr_process proc;
+    if (process_json) {
+        struct json_object *po = json_object_from_file(process_json);
+        if (!po) {
+            log_error("--process %s: cannot read or parse it as JSON", process_json);
+            goto fail;
+        }
+        int r = ctr_process_parse(po, &proc, "process");
+        json_object_put(po);
+        if (r < 0) goto fail;
+    } else {
+        proc = spec->proc;       /* shallow: the spec owns the memory */
+        proc.args = argv;
+        if (env) proc.env = env;
+        if (cwd) proc.cwd = (char *)cwd;
+        proc.terminal = tty;
+    }
+    int sync[2];
+    if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sync) < 0)
+        goto fail;
+    pid_t pid = fork();
+    if (pid == 0) {
+        close(sync[0]);
+        static const char *const order[] = { "user", "ipc", "uts", "net", "pid", "cgroup", "mnt" };
+        static const int types[] = { CLONE_NEWUSER, CLONE_NEWIPC, CLONE_NEWUTS, CLONE_NEWNET, CLONE_NEWPID, CLONE_NEWCGROUP, CLONE_NEWNS };
+        for (size_t i = 0; i < ARRAY_SIZE(order); i++) {
+            char p[64], mine[64], theirs[64];
+            snprintf(p, sizeof(p), "/proc/%d/ns/%s", st.pid, order[i]);
+            ssize_t a = readlink(p, theirs, sizeof(theirs) - 1);
+            snprintf(mine, sizeof(mine), "/proc/self/ns/%s", order[i]);
+            char me[64];
+            ssize_t b = readlink(mine, me, sizeof(me) - 1);
+            if (a > 0 && b > 0 && a == b && !memcmp(theirs, me, (size_t)a))
+                continue;          /* already there */
+            int fd = open(p, O_RDONLY | O_CLOEXEC);
+            if (fd < 0 || setns(fd, types[i]) < 0)
+                ctr_fail(sync[1], "join the container's %s namespace: %s", order[i], strerror(errno));
+            close(fd);
+        }
+        if (st.cgroup) {
+            struct ctr_cgroup *cg = ctr_cgroup_from(st.cgroup);
+            ctr_cgroup_add(cg, getpid());
+        }
+        /* the pid namespace applies to children: fork once more */
+        pid_t inner = fork();
+        if (inner < 0)
+            ctr_fail(sync[1], "fork: %s", strerror(errno));
+        if (inner > 0) {
+            int status;
+            char v[32];
+            snprintf(v, sizeof(v), "P%d", inner);
+            write_full(sync[1], v, strlen(v) + 1);
+            close(sync[1]);
+            if (o->detach) _exit(0);
+            while (waitpid(inner, &status, 0) < 0 && errno == EINTR) {}
+            _exit(WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status));
+        }
+        int console = -1;
+        if (proc.terminal && o->console_socket) {
+            console = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+            struct { sa_family_t fam; char path[108]; } sa = { AF_UNIX, "" };
+            snprintf(sa.path, sizeof(sa.path), "%s", o->console_socket);
+            if (console < 0 || connect(console, (struct sockaddr *)&sa, sizeof(sa)) < 0)
+                ctr_fail(sync[1], "connect to the console socket %s: %s", o->console_socket, strerror(errno));
+        }
+        struct ctr_exec_ctx c = { spec, &proc, sync[1], console, -1, o->preserve_fds };
+        ctr_exec_process(&c);
+    }
+    close(sync[1]);
+    char msg[1100] = "";
+    ssize_t n = read(sync[0], msg, sizeof(msg) - 1);
+    int rc = 1;
+    pid_t inner = 0;
+    if (n > 0 && msg[0] == 'P') {
+        inner = atoi(msg + 1);
+        size_t l = strlen(msg) + 1;
+        /* then 'R' from the process itself, or 'E' */
+        char more[1100] = "";
+        ssize_t m = (ssize_t)((size_t)n > l ? (size_t)n - l : 0);
+        if (m) memcpy(more, msg + l, (size_t)m);
+        else m = read(sync[0], more, sizeof(more) - 1);
+        if (m > 0 && more[0] == 'E') {
+            ssize_t k = read_full(sync[0], more + m, sizeof(more) - 1 - (size_t)m);
+            more[m + (k > 0 ? k : 0)] = 0;
+            log_error("exec in container \"%s\": %s", id, more + 1);
+        } else if (m > 0 && more[0] == 'R') {
+            rc = 0;
+        } else {
+            log_error("exec in container \"%s\": the process exited before it started", id);
+        }
+    } else if (n > 0 && msg[0] == 'E') {
+        log_error("exec in container \"%s\": %s", id, msg + 1);
+    }
+    close(sync[0]);
+    if (rc == 0 && o->pid_file && inner > 0) {
+        FILE *f = fopen(o->pid_file, "w");
+        if (f) { fprintf(f, "%d", inner); fclose(f); }
+    }
+    int status = 0;
+    while (waitpid(pid, &status, 0) < 0 && errno == EINTR) {}
+    if (rc == 0 && !o->detach)
+        rc = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+    ctr_spec_free(spec);
+    state_free(&st);
+    return rc;
+fail:
+    ctr_spec_free(spec);
+    state_free(&st);
+    return 1;
+}

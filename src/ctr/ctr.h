@@ -1,0 +1,143 @@
+/* ctr: an OCI runtime (runtime-spec 1.x). The CLI (cli/ctr.c) parses the
+ * runc-compatible command line and calls these; each returns 0 or an exit
+ * status > 0 after printing one clear error line. */
+#ifndef VESSEL_CTR_H
+#define VESSEL_CTR_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+struct json_object;
+
+/* ---- config.json ---- */
+enum { CTR_NS_PID, CTR_NS_NET, CTR_NS_MNT, CTR_NS_IPC, CTR_NS_UTS, CTR_NS_USER,
+       CTR_NS_CGROUP, CTR_NS_TIME, CTR_NS_COUNT };
+
+struct ctr_mount {
+    char *dest, *type, *source, *data;
+    unsigned long flags, clear, prop;
+    bool bind;
+};
+
+struct ctr_idmap { uint32_t cid, hid, size; };
+struct ctr_rlimit { int res; uint64_t soft, hard; const char *name; };
+struct ctr_hook { char *path; char **args, **env; int timeout; };
+
+enum { CTR_HOOK_PRESTART, CTR_HOOK_CREATE_RUNTIME, CTR_HOOK_CREATE_CONTAINER,
+       CTR_HOOK_START_CONTAINER, CTR_HOOK_POSTSTART, CTR_HOOK_POSTSTOP, CTR_HOOK_COUNT };
+
+struct ctr_process {
+    char **args, **env;
+    char *cwd;
+    uint32_t uid, gid, umask;
+    bool has_umask;
+    uint32_t *gids; size_t ngids;
+    bool terminal, nnp, has_caps, has_oom;
+    int oom_score_adj;
+    uint64_t caps[5];          /* bounding effective inheritable permitted ambient */
+    struct ctr_rlimit *rlimits; size_t nrlimits;
+};
+
+struct ctr_spec {
+    struct json_object *json;  /* the parsed document (owns the strings below? no: copies) */
+    char *root;                /* absolute rootfs path */
+    bool root_ro;
+    char *hostname, *domainname;
+    struct ctr_process proc;
+    struct ctr_mount *mounts; size_t nmounts;
+    bool ns_on[CTR_NS_COUNT];
+    char *ns_path[CTR_NS_COUNT];
+    struct ctr_idmap uidmap[8], gidmap[8];
+    size_t nuidmap, ngidmap;
+    char **masked, **readonly;
+    char *cgroups_path;
+    unsigned long rootfs_prop;
+    /* resources; -1 = unset */
+    int64_t mem_limit, mem_reservation, mem_swap, pids_limit, cpu_shares, cpu_quota, cpu_period, blkio_weight;
+    char *cpuset_cpus, *cpuset_mems;
+    struct json_object *devices;   /* linux.resources.devices (validated) */
+    struct json_object *seccomp;   /* linux.seccomp (validated) */
+    char **sysctl;                 /* key, value, key, value, ..., NULL */
+    struct ctr_hook *hooks[CTR_HOOK_COUNT];
+    size_t nhooks[CTR_HOOK_COUNT];
+    struct json_object *annotations;
+};
+
+/* Load and validate BUNDLE/config.json. On error prints one line naming the
+ * JSON path and returns NULL. */
+struct ctr_spec *ctr_spec_load(const char *bundle);
+/* Parse a config from a JSON string; `where` prefixes errors. */
+struct ctr_spec *ctr_spec_parse(const char *text, const char *bundle, const char *where);
+/* Parse a process object (exec --process). */
+int ctr_process_parse(struct json_object *o, struct ctr_process *p, const char *path);
+void ctr_spec_free(struct ctr_spec *s);
+int ctr_signal_parse(const char *s);            /* "KILL", "SIGTERM", "9" -> number or -1 */
+int ctr_cap_parse(const char *s);               /* "CAP_SYS_ADMIN" -> number or -1 */
+
+/* ---- operations ---- */
+struct ctr_opts {
+    const char *root;          /* state directory root */
+    const char *bundle;
+    const char *pid_file;
+    const char *console_socket;
+    int preserve_fds;
+    bool no_pivot, detach, force, all;
+};
+
+int ctr_create(const char *id, const struct ctr_opts *o, bool start_now);
+int ctr_start(const char *id, const struct ctr_opts *o);
+int ctr_state(const char *id, const struct ctr_opts *o);
+int ctr_kill(const char *id, const struct ctr_opts *o, int sig);
+int ctr_delete(const char *id, const struct ctr_opts *o);
+int ctr_list(const struct ctr_opts *o, bool json, bool quiet);
+int ctr_ps(const char *id, const struct ctr_opts *o, bool json);
+int ctr_pause(const char *id, const struct ctr_opts *o, bool pause);
+int ctr_exec(const char *id, const struct ctr_opts *o, const char *process_json,
+             char **argv, char **env, const char *cwd, bool tty);
+int ctr_spec_write(bool rootless);
+int ctr_features(void);
+
+/* ---- cgroups (cgroup.c) ---- */
+struct ctr_cgroup;
+struct ctr_cgroup *ctr_cgroup_create(const struct ctr_spec *s, const char *id);
+int ctr_cgroup_add(struct ctr_cgroup *cg, pid_t pid);
+int ctr_cgroup_apply(struct ctr_cgroup *cg, const struct ctr_spec *s);
+void ctr_cgroup_destroy(struct ctr_cgroup *cg);          /* rmdir everything */
+void ctr_cgroup_free(struct ctr_cgroup *cg);             /* forget the handle only */
+char *ctr_cgroup_serialize(const struct ctr_cgroup *cg);  /* for state.json */
+struct ctr_cgroup *ctr_cgroup_from(const char *ser);
+int ctr_cgroup_pids(const struct ctr_cgroup *cg, pid_t **pids, size_t *n);
+int ctr_cgroup_freeze(struct ctr_cgroup *cg, bool frozen);
+
+/* ---- seccomp (seccomp.c) ---- */
+int ctr_seccomp_validate(struct json_object *o, const char *path);
+int ctr_seccomp_load(struct json_object *o, char *err, size_t errlen);
+
+/* ---- container init (init.c): runs in the cloned child ---- */
+struct ctr_init_args {
+    const struct ctr_spec *spec;
+    const struct ctr_opts *opts;
+    int sync_fd;               /* socketpair end: errors go back to the parent */
+    int fifo_dirfd;            /* the state dir, to open exec.fifo */
+};
+int ctr_init(void *arg);
+
+#endif
+
+/* Shared by init (container start) and exec: set up the calling process as
+ * the container process described by `p` and execve it. Never returns; on
+ * failure writes "E<message>" to err_fd (or stderr if -1) and _exits. */
+struct ctr_exec_ctx {
+    const struct ctr_spec *spec;
+    const struct ctr_process *proc;
+    int err_fd;                /* sync socket, or -1 */
+    int console_fd;            /* connected console socket, or -1 */
+    int fifo_fd;               /* exec.fifo opened for writing, or -1 */
+    int preserve_fds;
+};
+void ctr_exec_process(const struct ctr_exec_ctx *c) __attribute__((noreturn));
+void ctr_fail(int err_fd, const char *fmt, ...) __attribute__((noreturn, format(printf, 2, 3)));
+/* Run the hooks of one kind with the state JSON on stdin. 0 or -1 (logged). */
+int ctr_hooks_run(const struct ctr_spec *s, int kind, const char *state_json);

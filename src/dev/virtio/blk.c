@@ -1,0 +1,303 @@
+/* virtio-blk over a raw image. notify only wakes the worker threads; they
+ * pop requests, do the I/O without the device lock, and complete them. */
+#include <errno.h>
+#include <string.h>
+
+#include "backend/backend.h"
+#include "base/base.h"
+#include "dev/virtio/virtio.h"
+
+enum {
+    BLK_F_SIZE_MAX = 1, BLK_F_SEG_MAX = 2, BLK_F_RO = 5, BLK_F_BLK_SIZE = 6,
+    BLK_F_FLUSH = 9, BLK_F_DISCARD = 13, BLK_F_WRITE_ZEROES = 14,
+};
+enum { BLK_T_IN = 0, BLK_T_OUT = 1, BLK_T_FLUSH = 4, BLK_T_GET_ID = 8,
+       BLK_T_DISCARD = 11, BLK_T_WRITE_ZEROES = 13 };
+enum { BLK_S_OK = 0, BLK_S_IOERR = 1, BLK_S_UNSUPP = 2 };
+
+#define SECTOR 512ULL
+#define SIZE_MAX_SEG (1u << 20)          /* size_max: bytes per segment */
+#define SEG_MAX (VIRTQ_MAX_SIZE - 2)
+#define MAX_DISCARD_SECTORS (1u << 22)
+#define BLK_MAX_THREADS 8
+
+struct blk_config {
+    uint64_t capacity;
+    uint32_t size_max, seg_max;
+    struct { uint16_t cylinders; uint8_t heads, sectors; } geometry;
+    uint32_t blk_size;
+    struct { uint8_t physical_block_exp, alignment_offset; uint16_t min_io_size; uint32_t opt_io_size; } topology;
+    uint8_t writeback, unused0;
+    uint16_t num_queues;
+    uint32_t max_discard_sectors, max_discard_seg, discard_sector_alignment;
+    uint32_t max_write_zeroes_sectors, max_write_zeroes_seg;
+    uint8_t write_zeroes_may_unmap, unused1[3];
+} __attribute__((packed));
+
+struct virtio_blk {
+    struct virtio_dev vdev;
+    struct blk_config cfg;
+    struct blk_image *img;
+    char id[21];
+    unsigned nthreads;
+    pthread_t threads[BLK_MAX_THREADS];
+    pthread_cond_t work, idle;
+    unsigned inflight;
+    bool stop, quiesce;
+};
+
+struct blk_req_hdr { uint32_t type, reserved; uint64_t sector; };
+struct blk_discard_seg { uint64_t sector; uint32_t num_sectors, flags; };
+
+/* The data iovec of a request: `src` minus `skip` leading and `trim`
+ * trailing bytes. Returns the number of segments. */
+static unsigned iov_slice(struct iovec *dst, const struct iovec *src, unsigned n, uint64_t skip, uint64_t len)
+{
+    unsigned k = 0;
+    for (unsigned i = 0; i < n && len; i++) {
+        if (skip >= src[i].iov_len) {
+            skip -= src[i].iov_len;
+            continue;
+        }
+        size_t c = MIN(src[i].iov_len - skip, len);
+        dst[k++] = (struct iovec){ (uint8_t *)src[i].iov_base + skip, c };
+        len -= c;
+        skip = 0;
+    }
+    return k;
+}
+
+#define REQ_MAX_BYTES (256ULL << 20)   /* larger than seg_max * size_max: refused */
+
+static bool range_ok(struct virtio_blk *b, uint64_t sector, uint64_t bytes)
+{
+    uint64_t cap = b->cfg.capacity;
+    return bytes % SECTOR == 0 && bytes <= REQ_MAX_BYTES && sector <= cap && bytes / SECTOR <= cap - sector;
+}
+
+static uint8_t do_discard(struct virtio_blk *b, const struct virtq_elem *e, bool zeroes)
+{
+    uint64_t n = (e->out_len - sizeof(struct blk_req_hdr)) / sizeof(struct blk_discard_seg);
+    if (n == 0 || n > 1 || (e->out_len - sizeof(struct blk_req_hdr)) % sizeof(struct blk_discard_seg))
+        return BLK_S_UNSUPP;
+    struct blk_discard_seg s;
+    iov_to_buf(e->out, e->out_num, sizeof(struct blk_req_hdr), &s, sizeof(s));
+    if (s.sector > b->cfg.capacity || s.num_sectors > b->cfg.capacity - s.sector || (s.flags & ~1u) ||
+        s.num_sectors > (zeroes ? b->cfg.max_write_zeroes_sectors : b->cfg.max_discard_sectors)) {
+        log_guest("%s: bad discard/write-zeroes segment", b->vdev.name);
+        return BLK_S_IOERR;
+    }
+    if (!zeroes && (s.flags & 1))
+        return BLK_S_UNSUPP;      /* the unmap flag is for write-zeroes only */
+    int r = zeroes ? blk_image_write_zeroes(b->img, s.sector * SECTOR, s.num_sectors * SECTOR, s.flags & 1)
+                   : blk_image_discard(b->img, s.sector * SECTOR, s.num_sectors * SECTOR);
+    return r < 0 ? BLK_S_IOERR : BLK_S_OK;
+}
+
+/* Serve one request (no lock held). Returns bytes written to the guest. */
+static uint32_t blk_handle(struct virtio_blk *b, struct virtq_elem *e)
+{
+    if (e->in_len < 1) {
+        log_guest("%s: request without a status byte", b->vdev.name);
+        return 0;
+    }
+    uint8_t status = BLK_S_OK;
+    uint32_t written = 0;
+    struct blk_req_hdr h;
+    static __thread struct iovec data[VIRTQ_MAX_SEGS];
+    unsigned nd;
+    uint64_t dlen;
+    if (e->out_len < sizeof(h)) {
+        log_guest("%s: request header too short", b->vdev.name);
+        status = BLK_S_IOERR;
+        goto done;
+    }
+    iov_to_buf(e->out, e->out_num, 0, &h, sizeof(h));
+    switch (h.type) {
+    case BLK_T_IN:
+        dlen = e->in_len - 1;
+        if (!range_ok(b, h.sector, dlen)) {
+            log_guest("%s: read beyond the disk or not a sector multiple", b->vdev.name);
+            status = BLK_S_IOERR;
+            break;
+        }
+        nd = iov_slice(data, e->in, e->in_num, 0, dlen);
+        if (blk_image_preadv(b->img, data, nd, h.sector * SECTOR) < 0)
+            status = BLK_S_IOERR;
+        else
+            written = (uint32_t)dlen;
+        break;
+    case BLK_T_OUT:
+        dlen = e->out_len - sizeof(h);
+        if (b->img->readonly) {
+            status = BLK_S_IOERR;
+            break;
+        }
+        if (!range_ok(b, h.sector, dlen)) {
+            log_guest("%s: write beyond the disk or not a sector multiple", b->vdev.name);
+            status = BLK_S_IOERR;
+            break;
+        }
+        nd = iov_slice(data, e->out, e->out_num, sizeof(h), dlen);
+        if (blk_image_pwritev(b->img, data, nd, h.sector * SECTOR) < 0)
+            status = BLK_S_IOERR;
+        break;
+    case BLK_T_FLUSH:
+        if (blk_image_flush(b->img) < 0)
+            status = BLK_S_IOERR;
+        break;
+    case BLK_T_GET_ID:
+        dlen = MIN(e->in_len - 1, 20);
+        written = (uint32_t)iov_from_buf(e->in, e->in_num, 0, b->id, dlen);
+        break;
+    case BLK_T_DISCARD:
+    case BLK_T_WRITE_ZEROES:
+        if (b->img->readonly)
+            status = BLK_S_IOERR;
+        else
+            status = do_discard(b, e, h.type == BLK_T_WRITE_ZEROES);
+        break;
+    default:
+        status = BLK_S_UNSUPP;
+        break;
+    }
+done:
+    /* the status byte is the last byte of the writable part */
+    iov_from_buf(e->in, e->in_num, e->in_len - 1, &status, 1);
+    return written + 1;
+}
+
+static void *blk_worker(void *arg)
+{
+    struct virtio_blk *b = arg;
+    struct virtio_dev *d = &b->vdev;
+    struct virtq_elem *e = xmalloc(sizeof(*e));
+    pthread_mutex_lock(&d->lock);
+    for (;;) {
+        if (b->stop)
+            break;
+        int r = b->quiesce ? 0 : virtq_pop(d, 0, e);
+        if (r != 1) {
+            pthread_cond_wait(&b->work, &d->lock);
+            continue;
+        }
+        b->inflight++;
+        pthread_mutex_unlock(&d->lock);
+        uint32_t len = blk_handle(b, e);
+        pthread_mutex_lock(&d->lock);
+        virtq_push(d, 0, e, len);
+        virtq_notify(d, 0);
+        if (--b->inflight == 0)
+            pthread_cond_broadcast(&b->idle);
+    }
+    pthread_mutex_unlock(&d->lock);
+    free(e);
+    return NULL;
+}
+
+void virtio_blk_process(struct virtio_blk *b)
+{
+    struct virtio_dev *d = &b->vdev;
+    struct virtq_elem *e = xmalloc(sizeof(*e));
+    pthread_mutex_lock(&d->lock);
+    while (virtq_pop(d, 0, e) == 1) {
+        pthread_mutex_unlock(&d->lock);
+        uint32_t len = blk_handle(b, e);
+        pthread_mutex_lock(&d->lock);
+        virtq_push(d, 0, e, len);
+        virtq_notify(d, 0);
+    }
+    pthread_mutex_unlock(&d->lock);
+    free(e);
+}
+
+static void blk_notify(struct virtio_dev *d, unsigned q)
+{
+    struct virtio_blk *b = d->opaque;
+    if (b->nthreads == 0) {          /* synchronous mode */
+        virtio_blk_process(b);
+        return;
+    }
+    pthread_mutex_lock(&d->lock);
+    pthread_cond_signal(&b->work);
+    pthread_mutex_unlock(&d->lock);
+}
+
+static void blk_start(struct virtio_dev *d)
+{
+    struct virtio_blk *b = d->opaque;
+    pthread_cond_broadcast(&b->work);  /* requests may be queued before DRIVER_OK */
+}
+
+static void blk_reset(struct virtio_dev *d)
+{
+    struct virtio_blk *b = d->opaque;
+    b->quiesce = true;
+    while (b->inflight)
+        pthread_cond_wait(&b->idle, &d->lock);
+    b->quiesce = false;
+}
+
+static void blk_config_write(struct virtio_dev *d, unsigned off, const void *buf, unsigned len)
+{
+    /* writeback toggle is not offered (CONFIG_WCE); everything is read-only */
+}
+
+static const struct virtio_dev_ops blk_ops = {
+    .notify = blk_notify, .start = blk_start, .reset = blk_reset, .config_write = blk_config_write,
+};
+
+struct virtio_blk *virtio_blk_create(struct blk_image *img, const char *id, unsigned nthreads)
+{
+    struct virtio_blk *b = xzalloc(sizeof(*b));
+    b->img = img;
+    if (id)
+        strncpy(b->id, id, 20);
+    b->cfg.capacity = img->size / SECTOR;
+    b->cfg.size_max = SIZE_MAX_SEG;
+    b->cfg.seg_max = SEG_MAX;
+    b->cfg.blk_size = 512;
+    b->cfg.num_queues = 1;
+    b->cfg.max_discard_sectors = MAX_DISCARD_SECTORS;
+    b->cfg.max_discard_seg = 1;
+    b->cfg.discard_sector_alignment = 8;
+    b->cfg.max_write_zeroes_sectors = MAX_DISCARD_SECTORS;
+    b->cfg.max_write_zeroes_seg = 1;
+    b->cfg.write_zeroes_may_unmap = 1;
+    uint64_t f = (1ULL << BLK_F_SIZE_MAX) | (1ULL << BLK_F_SEG_MAX) | (1ULL << BLK_F_BLK_SIZE) |
+                 (1ULL << BLK_F_FLUSH);
+    if (img->readonly)
+        f |= 1ULL << BLK_F_RO;
+    else
+        f |= (1ULL << BLK_F_DISCARD) | (1ULL << BLK_F_WRITE_ZEROES);
+    virtio_dev_init(&b->vdev, "virtio-blk", VIRTIO_ID_BLOCK, f, 1, &b->cfg, sizeof(b->cfg), &blk_ops, b);
+    pthread_cond_init(&b->work, NULL);
+    pthread_cond_init(&b->idle, NULL);
+    b->nthreads = MIN(nthreads, BLK_MAX_THREADS);
+    for (unsigned i = 0; i < b->nthreads; i++)
+        if (pthread_create(&b->threads[i], NULL, blk_worker, b) != 0) {
+            log_warn("virtio-blk %s: could only start %u worker threads", img->path, i);
+            b->nthreads = i;
+            break;
+        }
+    return b;
+}
+
+struct virtio_dev *virtio_blk_dev(struct virtio_blk *b) { return &b->vdev; }
+
+void virtio_blk_destroy(struct virtio_blk *b)
+{
+    if (!b)
+        return;
+    pthread_mutex_lock(&b->vdev.lock);
+    b->stop = true;
+    pthread_cond_broadcast(&b->work);
+    pthread_mutex_unlock(&b->vdev.lock);
+    for (unsigned i = 0; i < b->nthreads; i++)
+        pthread_join(b->threads[i], NULL);
+    pthread_cond_destroy(&b->work);
+    pthread_cond_destroy(&b->idle);
+    virtio_dev_destroy(&b->vdev);
+    blk_image_close(b->img);
+    free(b);
+}

@@ -1,0 +1,219 @@
+/* virtio-net: one rx/tx queue pair, no offloads. Queue work runs on the
+ * event loop thread (where the backend lives); notify only wakes it. */
+#include <errno.h>
+#include <string.h>
+
+#include "base/base.h"
+#include "dev/virtio/virtio.h"
+
+enum { NET_F_MAC = 5, NET_F_STATUS = 16 };
+#define NET_S_LINK_UP 1
+#define NET_HDR_LEN 12              /* struct virtio_net_hdr with num_buffers (VERSION_1) */
+#define NET_FRAME_MAX (65536 + NET_HDR_LEN)
+enum { RXQ = 0, TXQ = 1 };
+#define NET_BACKLOG 128
+
+struct net_config {
+    uint8_t mac[6];
+    uint16_t status;
+    uint16_t max_virtqueue_pairs;
+    uint16_t mtu;
+} __attribute__((packed));
+
+struct virtio_net {
+    struct virtio_dev vdev;
+    struct net_config cfg;
+    struct net_backend *be;
+    struct loop *loop;
+    struct loop_event *tx_ev, *rx_ev;
+    struct virtq_elem elem;          /* used on the loop thread only */
+    uint8_t frame[NET_FRAME_MAX];
+    uint64_t rx_dropped, tx_dropped;
+    /* frames that came while the guest had no receive buffer (loop thread only) */
+    struct { uint8_t *data; size_t len; } backlog[NET_BACKLOG];
+    unsigned bl_head, bl_count;
+};
+
+/* Put one frame into the next receive buffer: 1 = delivered (or dropped as
+ * too big for the buffer), 0 = no buffer. Lock held. */
+static int rx_one(struct virtio_net *n, const uint8_t *frame, size_t len)
+{
+    struct virtio_dev *d = &n->vdev;
+    struct virtq_elem *e = &n->elem;
+    if (virtq_pop(d, RXQ, e) != 1)
+        return 0;
+    if (e->in_len < NET_HDR_LEN + len) {
+        /* buffer too small for this frame (no MRG_RXBUF): drop the frame */
+        log_guest("virtio-net: receive buffer of %llu bytes too small for a %zu byte frame",
+                  (unsigned long long)e->in_len, len);
+        virtq_push(d, RXQ, e, 0);
+        n->rx_dropped++;
+        return 1;
+    }
+    uint8_t hdr[NET_HDR_LEN] = { 0 };
+    hdr[10] = 1;   /* num_buffers = 1 */
+    iov_from_buf(e->in, e->in_num, 0, hdr, NET_HDR_LEN);
+    iov_from_buf(e->in, e->in_num, NET_HDR_LEN, frame, len);
+    virtq_push(d, RXQ, e, (uint32_t)(NET_HDR_LEN + len));
+    return 1;
+}
+
+/* Deliver queued frames while the guest has buffers. Lock held. */
+static void rx_flush(struct virtio_net *n)
+{
+    bool any = false;
+    while (n->bl_count) {
+        unsigned i = n->bl_head;
+        if (!rx_one(n, n->backlog[i].data, n->backlog[i].len))
+            break;
+        free(n->backlog[i].data);
+        n->backlog[i].data = NULL;
+        n->bl_head = (i + 1) % NET_BACKLOG;
+        n->bl_count--;
+        any = true;
+    }
+    if (any)
+        virtq_notify(&n->vdev, RXQ);
+}
+
+size_t virtio_net_receive(struct virtio_net *n, const uint8_t *frame, size_t len)
+{
+    struct virtio_dev *d = &n->vdev;
+    size_t ret = len;
+    pthread_mutex_lock(&d->lock);
+    rx_flush(n);
+    if (!n->bl_count && rx_one(n, frame, len)) {
+        virtq_notify(d, RXQ);
+    } else if (n->bl_count < NET_BACKLOG && virtio_running(d) && len <= NET_FRAME_MAX) {
+        unsigned i = (n->bl_head + n->bl_count++) % NET_BACKLOG;
+        n->backlog[i].data = xmalloc(len);
+        memcpy(n->backlog[i].data, frame, len);
+        n->backlog[i].len = len;
+    } else {
+        n->rx_dropped++;
+        ret = 0;   /* full: a tap backend stops reading until rx_ready */
+    }
+    pthread_mutex_unlock(&d->lock);
+    return ret;
+}
+
+static size_t be_receive(void *opaque, const uint8_t *frame, size_t len)
+{
+    return virtio_net_receive(opaque, frame, len);
+}
+
+void virtio_net_process_tx(struct virtio_net *n)
+{
+    struct virtio_dev *d = &n->vdev;
+    struct virtq_elem *e = &n->elem;
+    bool any = false;
+    pthread_mutex_lock(&d->lock);
+    for (int budget = 0; budget < 256; budget++) {
+        if (virtq_pop(d, TXQ, e) != 1)
+            break;
+        any = true;
+        size_t len = 0;
+        bool ok = e->out_len >= NET_HDR_LEN && e->out_len - NET_HDR_LEN <= sizeof(n->frame);
+        if (ok)
+            len = iov_to_buf(e->out, e->out_num, NET_HDR_LEN, n->frame, e->out_len - NET_HDR_LEN);
+        virtq_push(d, TXQ, e, 0);
+        if (!ok || len < 14) {
+            log_guest("virtio-net: bad transmit buffer (%llu bytes)", (unsigned long long)e->out_len);
+            n->tx_dropped++;
+            continue;
+        }
+        pthread_mutex_unlock(&d->lock);
+        if (n->be && net_backend_send(n->be, n->frame, len) < 0)
+            n->tx_dropped++;
+        pthread_mutex_lock(&d->lock);
+    }
+    if (any)
+        virtq_notify(d, TXQ);
+    bool more = virtq_has_work(d, TXQ);
+    pthread_mutex_unlock(&d->lock);
+    if (more && n->tx_ev)
+        loop_event_notify(n->tx_ev);   /* yield to other loop work, come back */
+}
+
+static void tx_event(void *opaque) { virtio_net_process_tx(opaque); }
+
+static void rx_event(void *opaque)
+{
+    struct virtio_net *n = opaque;
+    pthread_mutex_lock(&n->vdev.lock);
+    rx_flush(n);
+    bool room = n->bl_count < NET_BACKLOG;
+    pthread_mutex_unlock(&n->vdev.lock);
+    if (room && n->be && n->be->rx_ready)
+        n->be->rx_ready(n->be);
+}
+
+static void net_notify(struct virtio_dev *d, unsigned q)
+{
+    struct virtio_net *n = d->opaque;
+    if (q == TXQ) {
+        if (n->tx_ev)
+            loop_event_notify(n->tx_ev);
+        else
+            virtio_net_process_tx(n);
+    } else if (q == RXQ) {
+        if (n->rx_ev)
+            loop_event_notify(n->rx_ev);
+        else
+            rx_event(n);
+    }
+}
+
+static void backlog_clear(struct virtio_net *n)
+{
+    for (unsigned k = 0; k < n->bl_count; k++) {
+        unsigned i = (n->bl_head + k) % NET_BACKLOG;
+        free(n->backlog[i].data);
+        n->backlog[i].data = NULL;
+    }
+    n->bl_head = n->bl_count = 0;
+}
+
+static void net_reset(struct virtio_dev *d)
+{
+    backlog_clear(d->opaque);
+}
+
+static const struct virtio_dev_ops net_ops = { .notify = net_notify, .reset = net_reset };
+
+struct virtio_net *virtio_net_create(const uint8_t mac[6], struct net_backend *be, struct loop *loop)
+{
+    struct virtio_net *n = xzalloc(sizeof(*n));
+    memcpy(n->cfg.mac, mac, 6);
+    n->cfg.status = NET_S_LINK_UP;
+    n->cfg.max_virtqueue_pairs = 1;
+    n->cfg.mtu = 1500;
+    n->be = be;
+    n->loop = loop;
+    virtio_dev_init(&n->vdev, "virtio-net", VIRTIO_ID_NET, (1ULL << NET_F_MAC) | (1ULL << NET_F_STATUS),
+                    2, &n->cfg, sizeof(n->cfg), &net_ops, n);
+    if (loop) {
+        n->tx_ev = loop_event_new(loop, tx_event, n);
+        n->rx_ev = loop_event_new(loop, rx_event, n);
+    }
+    if (be) {
+        be->receive = be_receive;
+        be->rx_opaque = n;
+    }
+    return n;
+}
+
+struct virtio_dev *virtio_net_dev(struct virtio_net *n) { return &n->vdev; }
+
+void virtio_net_destroy(struct virtio_net *n)
+{
+    if (!n)
+        return;
+    loop_event_free(n->tx_ev);
+    loop_event_free(n->rx_ev);
+    if (n->be)
+        n->be->receive = NULL;
+    backlog_clear(n);
+    virtio_dev_destroy(&n->vdev);
+    free(n);
+}

@@ -1,0 +1,317 @@
+/* virtio: virtio 1.x device models shared by every engine.
+ *
+ * A device model (struct virtio_dev + its ops) knows nothing of its
+ * transport; mmio.c adapts it to a struct bus (virtio-mmio version 2), and a
+ * pci transport can follow the same way. Devices see guest memory only
+ * through mem_translate() and raise interrupts only through the transport
+ * (which drives a struct irq_line).
+ *
+ * Everything a guest writes into a virtqueue is validated in virtq_pop():
+ * descriptor loops, chains longer than the queue, addresses outside RAM,
+ * lengths that wrap, writable descriptors before readable ones, indirect
+ * tables inside indirect tables, avail idx jumping by more than the queue
+ * size. A bad ring sets DEVICE_NEEDS_RESET and raises a config-change
+ * interrupt; the device then ignores that queue (the others keep working)
+ * until the driver resets the device.
+ *
+ * Threads: the transport is called on a vCPU thread; devices may process
+ * queues on their own threads. dev->lock protects the device and queue state
+ * (status, features, isr, ring indices).
+ */
+#ifndef VESSEL_VIRTIO_H
+#define VESSEL_VIRTIO_H
+
+#include <pthread.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/uio.h>
+
+#include "backend/backend.h"
+#include "bus/bus.h"
+#include "mem/mem.h"
+
+/* ---- spec constants ---- */
+enum {
+    VIRTIO_STATUS_ACKNOWLEDGE = 1,
+    VIRTIO_STATUS_DRIVER = 2,
+    VIRTIO_STATUS_DRIVER_OK = 4,
+    VIRTIO_STATUS_FEATURES_OK = 8,
+    VIRTIO_STATUS_NEEDS_RESET = 64,
+    VIRTIO_STATUS_FAILED = 128,
+};
+
+#define VIRTIO_F_INDIRECT_DESC 28
+#define VIRTIO_F_EVENT_IDX     29
+#define VIRTIO_F_VERSION_1     32
+
+#define VIRTQ_DESC_F_NEXT     1
+#define VIRTQ_DESC_F_WRITE    2
+#define VIRTQ_DESC_F_INDIRECT 4
+#define VIRTQ_AVAIL_F_NO_INTERRUPT 1
+#define VIRTQ_USED_F_NO_NOTIFY     1
+
+#define VIRTIO_ISR_USED   1
+#define VIRTIO_ISR_CONFIG 2
+
+enum {
+    VIRTIO_ID_NET = 1,
+    VIRTIO_ID_BLOCK = 2,
+    VIRTIO_ID_CONSOLE = 3,
+    VIRTIO_ID_RNG = 4,
+};
+
+#define VIRTQ_MAX_SIZE   256     /* queue size offered (num_max) */
+#define VIRTIO_MAX_QUEUES 8
+#define VIRTQ_MAX_SEGS   (VIRTQ_MAX_SIZE + 8)
+
+struct virtq_desc { uint64_t addr; uint32_t len; uint16_t flags, next; };
+struct virtq_used_elem { uint32_t id, len; };
+
+/* ---- virtqueue ---- */
+struct virtq {
+    /* driver-programmed configuration (plain data: saved/loaded as is) */
+    uint16_t num;              /* queue size, power of two <= VIRTQ_MAX_SIZE */
+    bool ready;
+    bool broken;               /* the guest wrote a bad ring: ignored until reset */
+    uint64_t desc_addr, avail_addr, used_addr;
+    /* device-side ring state */
+    uint16_t last_avail;       /* next avail entry to consume */
+    uint16_t used_idx;         /* next used entry to fill */
+    uint16_t signalled_used;   /* used idx at the last interrupt (event idx) */
+    bool signalled_valid;
+    /* host pointers, recomputed from the addresses when the queue goes ready */
+    struct virtq_desc *desc;
+    uint16_t *avail;           /* flags, idx, ring[num], used_event */
+    uint16_t *used;            /* flags, idx, then struct virtq_used_elem[num], avail_event */
+};
+
+/* One popped request: readable (out) then writable (in) segments, pointing
+ * straight into guest RAM. */
+struct virtq_elem {
+    uint16_t head;
+    unsigned out_num, in_num;
+    uint64_t out_len, in_len;  /* total bytes */
+    struct iovec out[VIRTQ_MAX_SEGS];
+    struct iovec in[VIRTQ_MAX_SEGS];
+    uint64_t in_gpa[VIRTQ_MAX_SEGS];  /* for dirty tracking */
+};
+
+struct virtio_dev;
+
+struct virtio_dev_ops {
+    /* Queue `q` was notified by the driver (vCPU thread, lock NOT held):
+     * process it, or hand it to a worker. */
+    void (*notify)(struct virtio_dev *d, unsigned q);
+    /* Driver wrote config space bytes [off, off+len) (lock held). Optional. */
+    void (*config_write)(struct virtio_dev *d, unsigned off, const void *buf, unsigned len);
+    /* Status became DRIVER_OK (lock held). Optional. */
+    void (*start)(struct virtio_dev *d);
+    /* Device reset by the driver (lock held): stop work, drop state. Must not
+     * return while a worker still uses a queue. Optional. */
+    void (*reset)(struct virtio_dev *d);
+};
+
+/* A transport: how a device signals the driver. */
+struct virtio_transport_ops {
+    void (*interrupt)(struct virtio_dev *d, unsigned isr_bits);  /* lock held */
+};
+
+struct virtio_dev {
+    const char *name;                   /* for log lines, e.g. "virtio-blk0" */
+    uint32_t device_id, vendor_id;
+    uint64_t host_features, guest_features;
+    uint32_t status;
+    uint32_t config_gen;
+    uint32_t isr;
+    unsigned nvq;
+    struct virtq vq[VIRTIO_MAX_QUEUES];
+    uint8_t *config;                    /* device config space (little endian) */
+    unsigned config_len;
+    struct guest_mem *mem;
+    const struct virtio_dev_ops *ops;
+    const struct virtio_transport_ops *tops;
+    void *transport;                    /* transport state */
+    void *opaque;                       /* the device model */
+    pthread_mutex_t lock;
+    pthread_cond_t cond;                /* for device workers */
+    unsigned bad_kinds;                 /* bitmask of guest errors already logged */
+};
+
+void virtio_dev_init(struct virtio_dev *d, const char *name, uint32_t device_id,
+                     uint64_t features, unsigned nvq, void *config, unsigned config_len,
+                     const struct virtio_dev_ops *ops, void *opaque);
+void virtio_dev_destroy(struct virtio_dev *d);
+
+/* Transport-facing (lock taken inside). */
+void virtio_set_status(struct virtio_dev *d, uint32_t status);
+int virtio_queue_enable(struct virtio_dev *d, unsigned q);    /* 0 or -EINVAL */
+void virtio_reset(struct virtio_dev *d);
+
+/* Device-facing (call with d->lock held). */
+static inline bool virtio_running(const struct virtio_dev *d)
+{
+    return d->status & VIRTIO_STATUS_DRIVER_OK;
+}
+static inline bool virtio_has_feature(const struct virtio_dev *d, unsigned bit)
+{
+    return d->guest_features & (1ULL << bit);
+}
+/* Pop the next request: 1 = got one in *e, 0 = queue empty (or not usable),
+ * -EINVAL = the guest wrote a bad ring (device now NEEDS_RESET). */
+int virtq_pop(struct virtio_dev *d, unsigned q, struct virtq_elem *e);
+/* Return a request with `len` bytes written to its in segments. */
+void virtq_push(struct virtio_dev *d, unsigned q, const struct virtq_elem *e, uint32_t len);
+/* Interrupt the driver if it wants to know about new used entries. */
+void virtq_notify(struct virtio_dev *d, unsigned q);
+/* Whether the queue has requests waiting. */
+bool virtq_has_work(struct virtio_dev *d, unsigned q);
+/* Guest error of kind `kind` (bit number < 32): log once per kind, set
+ * DEVICE_NEEDS_RESET, raise the config interrupt. */
+void virtio_needs_reset(struct virtio_dev *d, unsigned kind, const char *what);
+void virtio_config_changed(struct virtio_dev *d);
+
+/* Gather/scatter helpers over iovecs. Return bytes copied. */
+size_t iov_to_buf(const struct iovec *iov, unsigned n, size_t off, void *buf, size_t len);
+size_t iov_from_buf(const struct iovec *iov, unsigned n, size_t off, const void *buf, size_t len);
+void virtq_elem_mark_dirty(struct virtio_dev *d, const struct virtq_elem *e, uint64_t len);
+
+/* ---- snapshot: the transport-independent device state as plain data ----
+ * Save after the vCPUs and the device's workers are quiescent; load into a
+ * device created with the same options, before the vCPUs run. Load checks
+ * everything again (ring addresses are re-translated) and returns -EINVAL
+ * for state that does not fit this device or this guest memory. */
+struct virtq_state {
+    uint16_t num, last_avail, used_idx, signalled_used;
+    uint8_t ready, signalled_valid, broken;
+    uint64_t desc_addr, avail_addr, used_addr;
+};
+struct virtio_dev_state {
+    uint32_t device_id, status, config_gen, isr, nvq;
+    uint64_t guest_features;
+    struct virtq_state vq[VIRTIO_MAX_QUEUES];
+};
+void virtio_dev_save(struct virtio_dev *d, struct virtio_dev_state *st);
+int virtio_dev_load(struct virtio_dev *d, const struct virtio_dev_state *st);
+
+/* ---- virtio-mmio transport (version 2) ---- */
+#define VIRTIO_MMIO_SIZE 0x200
+struct virtio_mmio;
+/* Register `dev` at [base, base+0x200) on `bus`; interrupts go to `irq`.
+ * Returns the transport or NULL (-errno logged). */
+struct virtio_mmio *virtio_mmio_create(struct bus *bus, uint64_t base, struct irq_line irq,
+                                       struct guest_mem *mem, struct virtio_dev *dev);
+/* The bus has no unregister: destroy only once nothing calls the bus any more. */
+void virtio_mmio_destroy(struct virtio_mmio *m);
+extern const struct bus_ops virtio_mmio_ops;
+
+/* ---- option parsing (shared by `vessel run` and `vessel kvm`) ----
+ * Each returns 0, or -EINVAL after ONE log_error line naming the bad value. */
+struct disk_opts {
+    char path[4096];
+    char id[21];        /* VIRTIO_BLK_ID_BYTES, NUL-terminated */
+    bool readonly;
+    bool direct;        /* cache=none */
+};
+int virtio_parse_disk(const char *spec, struct disk_opts *out);
+
+#define NET_MAX_FWD 16
+
+struct net_opts {
+    enum { NET_USER, NET_TAP } kind;
+    char ifname[16];
+    uint8_t mac[6];
+    bool mac_set;
+    unsigned nfwd;
+    struct net_hostfwd fwd[NET_MAX_FWD];
+};
+int virtio_parse_net(const char *spec, struct net_opts *out);
+int virtio_parse_mac(const char *s, uint8_t mac[6]);
+
+/* ---- virtio-blk ---- */
+struct virtio_blk;
+
+/* Takes ownership of img. nthreads: worker threads serving requests off the
+ * vCPU thread (4 is a good default); 0 = serve synchronously in notify
+ * (tests, fuzzing). */
+struct virtio_blk *virtio_blk_create(struct blk_image *img, const char *id, unsigned nthreads);
+struct virtio_dev *virtio_blk_dev(struct virtio_blk *b);
+void virtio_blk_destroy(struct virtio_blk *b);
+/* Process queue 0 synchronously on the calling thread (fuzzing, tests). */
+void virtio_blk_process(struct virtio_blk *b);
+
+/* ---- virtio-rng ---- */
+struct virtio_rng;
+struct virtio_rng *virtio_rng_create(void);
+struct virtio_dev *virtio_rng_dev(struct virtio_rng *r);
+void virtio_rng_destroy(struct virtio_rng *r);
+
+/* ---- virtio-console ----
+ * The host side is a tiny callback interface, so any character backend can
+ * be plugged in: the device calls `write` with bytes the guest sent; the
+ * backend calls virtio_console_input() with bytes for the guest. */
+struct virtio_console_port {
+    void (*write)(void *opaque, const uint8_t *buf, size_t len);
+    /* Optional: the guest posted receive buffers (vCPU thread): input that
+     * virtio_console_input did not take can be offered again. */
+    void (*rx_ready)(void *opaque);
+    void *opaque;
+};
+struct virtio_console;
+struct virtio_console *virtio_console_create(struct virtio_console_port port);
+struct virtio_dev *virtio_console_dev(struct virtio_console *c);
+/* Feed host input to the guest; returns bytes accepted (the rest has no
+ * guest buffer yet: retry after the guest posts more, see `ready`). */
+size_t virtio_console_input(struct virtio_console *c, const uint8_t *buf, size_t len);
+void virtio_console_destroy(struct virtio_console *c);
+
+/* ---- virtio-net ----
+ * The backend runs on an event loop thread; the device hands frames to it
+ * through net_backend (backend/backend.h) and gets frames via
+ * virtio_net_receive() on that same thread. */
+struct virtio_net;
+
+struct loop;
+struct virtio_net *virtio_net_create(const uint8_t mac[6], struct net_backend *be, struct loop *loop);
+struct virtio_dev *virtio_net_dev(struct virtio_net *n);
+/* A frame for the guest (no virtio header). Returns len, or 0 if dropped. */
+size_t virtio_net_receive(struct virtio_net *n, const uint8_t *frame, size_t len);
+/* Drain the TX queue synchronously (fuzzing, tests; normally the loop does). */
+void virtio_net_process_tx(struct virtio_net *n);
+void virtio_net_destroy(struct virtio_net *n);
+
+/* ---- the devices a command line asks for (used by `vessel run` / `vessel kvm`) ----
+ * Collect options with virtio_options_add, then virtio_board_create builds
+ * the backends (block images, slirp/tap on one I/O-thread event loop) and
+ * the devices, and maps device i at base + i * stride with interrupt
+ * irq_for(opaque, i). The board then describes each slot to the guest (FDT
+ * node "virtio,mmio" or virtio_mmio.device=512@BASE:IRQ). */
+#define VIRTIO_OPT_MAX_DISKS 8
+#define VIRTIO_OPT_MAX_NETS 4
+struct virtio_options {
+    unsigned ndisks, nnets;
+    struct disk_opts disk[VIRTIO_OPT_MAX_DISKS];
+    struct net_opts net[VIRTIO_OPT_MAX_NETS];
+    bool rng;
+    bool console;       /* a virtio-console port on `console_port` */
+    struct virtio_console_port console_port;
+};
+/* `name` is the option without dashes: "disk", "net", "rng", "console"
+ * (rng and console take no value: val NULL). 1 = consumed, 0 = not a virtio
+ * option, -EINVAL = bad value (one log_error line printed). */
+int virtio_options_add(struct virtio_options *o, const char *name, const char *val);
+struct virtio_board;
+struct virtio_board *virtio_board_create(const struct virtio_options *o, struct bus *bus, struct guest_mem *mem,
+                                         uint64_t base, uint64_t stride,
+                                         struct irq_line (*irq_for)(void *opaque, unsigned i), void *opaque);
+unsigned virtio_board_count(const struct virtio_board *b);
+/* Slot i: mmio base and the index passed to irq_for. */
+void virtio_board_slot(const struct virtio_board *b, unsigned i, uint64_t *base, unsigned *irq_index);
+struct virtio_console *virtio_board_console(struct virtio_board *b);   /* NULL if none */
+/* Kernel command line words describing the slots for a guest without a
+ * device tree: "virtio_mmio.device=512@0xBASE:IRQ ..." with IRQ = first_irq + i.
+ * Returns the length, or -ENOSPC if buf is too small. */
+int virtio_board_cmdline(const struct virtio_board *b, unsigned first_irq, char *buf, size_t len);
+void virtio_board_destroy(struct virtio_board *b);
+
+#endif
