@@ -1,0 +1,91 @@
+#include <stdarg.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <cmocka.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <string.h>
+#include <sys/mount.h>
+#include <sys/resource.h>
+
+#include "base/base.h"
+#include "ctr/ctr.h"
+
+static const char *good =
+    "{\"ociVersion\":\"1.0.2\",\"root\":{\"path\":\"rootfs\"},"
+    "\"process\":{\"args\":[\"sh\"],\"cwd\":\"/\",\"user\":{\"uid\":5,\"gid\":6,\"additionalGids\":[7]},"
+    "\"capabilities\":{\"bounding\":[\"CAP_KILL\",\"CAP_SYS_ADMIN\"]},"
+    "\"rlimits\":[{\"type\":\"RLIMIT_NOFILE\",\"soft\":10,\"hard\":20}],\"oomScoreAdj\":-5},"
+    "\"hostname\":\"h\",\"mounts\":[{\"destination\":\"/m\",\"type\":\"bind\",\"source\":\"data\",\"options\":[\"rbind\",\"ro\",\"rslave\",\"mode=755\"]}],"
+    "\"linux\":{\"namespaces\":[{\"type\":\"pid\"},{\"type\":\"network\",\"path\":\"/proc/1/ns/net\"}],"
+    "\"resources\":{\"memory\":{\"limit\":1048576},\"pids\":{\"limit\":9},\"cpu\":{\"shares\":512}},"
+    "\"sysctl\":{\"net.ipv4.ip_forward\":\"1\"},"
+    "\"seccomp\":{\"defaultAction\":\"SCMP_ACT_ALLOW\",\"syscalls\":[{\"names\":[\"mkdir\"],\"action\":\"SCMP_ACT_ERRNO\",\"errnoRet\":1}]}}}";
+
+static void test_good(void **st)
+{
+    struct ctr_spec *s = ctr_spec_parse(good, "/b", "config.json");
+    assert_non_null(s);
+    assert_string_equal(s->root, "/b/rootfs");
+    assert_string_equal(s->proc.args[0], "sh");
+    assert_int_equal(s->proc.uid, 5);
+    assert_int_equal(s->proc.gid, 6);
+    assert_int_equal(s->proc.ngids, 1);
+    assert_int_equal(s->proc.caps[0], (1ULL << 5) | (1ULL << 21));
+    assert_int_equal(s->proc.rlimits[0].res, RLIMIT_NOFILE);
+    assert_int_equal(s->proc.rlimits[0].hard, 20);
+    assert_int_equal(s->proc.oom_score_adj, -5);
+    assert_string_equal(s->mounts[0].source, "/b/data");
+    assert_true(s->mounts[0].bind);
+    assert_int_equal(s->mounts[0].flags & (MS_RDONLY | MS_REC), MS_RDONLY | MS_REC);
+    assert_int_equal(s->mounts[0].prop, MS_SLAVE | MS_REC);
+    assert_string_equal(s->mounts[0].data, "mode=755");
+    assert_true(s->ns_on[CTR_NS_PID]);
+    assert_string_equal(s->ns_path[CTR_NS_NET], "/proc/1/ns/net");
+    assert_false(s->ns_on[CTR_NS_USER]);
+    assert_int_equal(s->mem_limit, 1048576);
+    assert_int_equal(s->pids_limit, 9);
+    assert_int_equal(s->cpu_shares, 512);
+    assert_int_equal(s->cpu_quota, -1);
+    assert_string_equal(s->sysctl[0], "net.ipv4.ip_forward");
+    assert_non_null(s->seccomp);
+    ctr_spec_free(s);
+}
+
+static void test_bad(void **st)
+{
+    static const char *const bad[] = {
+        "", "[]", "{\"ociVersion\":\"1.0.2\"}",
+        "{\"ociVersion\":3,\"root\":{\"path\":\"r\"},\"process\":{\"args\":[\"sh\"]}}",
+        "{\"ociVersion\":\"1.0.2\",\"root\":{\"path\":\"r\"},\"process\":{\"args\":[\"sh\"],\"cwd\":\"rel\"}}",
+        "{\"ociVersion\":\"1.0.2\",\"root\":{\"path\":\"r\"},\"process\":{\"args\":[\"sh\"]},\"linux\":{\"namespaces\":[{\"type\":\"bogus\"}]}}",
+        "{\"ociVersion\":\"1.0.2\",\"root\":{\"path\":\"r\"},\"process\":{\"args\":[\"sh\"]},\"mounts\":[{\"destination\":\"rel\"}]}",
+        "{\"ociVersion\":\"1.0.2\",\"root\":{\"path\":\"r\"},\"process\":{\"args\":[\"sh\"],\"rlimits\":[{\"type\":\"RLIMIT_X\",\"soft\":1,\"hard\":1}]}}",
+    };
+    log_set_fd(open("/dev/null", O_WRONLY));
+    for (size_t i = 0; i < ARRAY_SIZE(bad); i++)
+        assert_null(ctr_spec_parse(bad[i], "/b", "config.json"));
+    log_set_fd(2);
+}
+
+static void test_names(void **st)
+{
+    assert_int_equal(ctr_signal_parse("KILL"), SIGKILL);
+    assert_int_equal(ctr_signal_parse("SIGTERM"), SIGTERM);
+    assert_int_equal(ctr_signal_parse("9"), 9);
+    assert_int_equal(ctr_signal_parse("0"), -1);
+    assert_int_equal(ctr_signal_parse("SIGNOPE"), -1);
+    assert_int_equal(ctr_cap_parse("CAP_SYS_ADMIN"), 21);
+    assert_int_equal(ctr_cap_parse("SYS_ADMIN"), -1);
+    assert_int_equal(ctr_cap_parse("CAP_NOPE"), -1);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_good),
+        cmocka_unit_test(test_bad),
+        cmocka_unit_test(test_names),
+    };
+    return cmocka_run_group_tests_name("ctr_spec", tests, NULL, NULL);
+}
