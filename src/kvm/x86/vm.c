@@ -192,7 +192,7 @@ int kvm_vm_run(int kvm_fd, struct guest_mem *m, const struct kvm_boot_state *st)
         case KVM_EXIT_MMIO:
             if (!run->mmio.is_write)
                 memset(run->mmio.data, 0xff, sizeof(run->mmio.data));
-            log_guest("guest: MMIO %s to unmapped %#llx",
+            log_guest("MMIO %s to unmapped %#llx",
                       run->mmio.is_write ? "write" : "read",
                       (unsigned long long)run->mmio.phys_addr);
             break;
