@@ -29,6 +29,12 @@ int kvm_open_dev(const char *dev)
         return -e;
     }
     int v = ioctl(fd, KVM_GET_API_VERSION, 0);
+    if (v < 0) {
+        int e = errno;
+        log_error("%s: KVM_GET_API_VERSION: %s (not a usable KVM device)", dev, strerror(e));
+        close(fd);
+        return -e;
+    }
     if (v != KVM_API_VERSION) {
         log_error("%s: KVM API version %d, expected %d", dev, v, KVM_API_VERSION);
         close(fd);
