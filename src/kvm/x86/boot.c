@@ -41,6 +41,7 @@ int kvm_bzimage_parse(const uint8_t *img, size_t len, struct kvm_bzimage *bz,
     bz->xloadflags = rd16(img + 0x236);
     bz->cmdline_size = rd32(img + 0x238);
     bz->init_size = rd32(img + 0x260);
+    bz->pref_address = (uint64_t)rd32(img + 0x258) | (uint64_t)rd32(img + 0x25c) << 32;
     if (bz->version < 0x206) {
         *why = "boot protocol older than 2.06 (no 64-bit entry)";
         return -ENOEXEC;
@@ -153,7 +154,12 @@ int kvm_boot_bzimage(struct guest_mem *m, uint64_t ram,
         uint64_t top = (uint64_t)bz.initrd_addr_max + 1;
         if (top > low_end)
             top = low_end;
-        uint64_t floor = (KVM_BOOT_KERNEL + need + 0xfffff) & ~0xfffffULL;
+        /* Keep clear of the kernel and of where it decompresses itself
+         * (pref_address + init_size; a non-relocatable kernel must use it). */
+        uint64_t kend = KVM_BOOT_KERNEL + need;
+        if (bz.pref_address + bz.init_size > kend)
+            kend = bz.pref_address + bz.init_size;
+        uint64_t floor = (kend + 0xfffff) & ~0xfffffULL;
         uint64_t addr = top > initrd_len ? ((top - initrd_len) & ~0xfffULL) : 0;
         if (top < initrd_len || addr < floor) {
             log_error("--initrd: %zu bytes do not fit between the kernel and %#llx (use a larger -m)",

@@ -57,6 +57,7 @@ struct kvm_bzimage {
     uint8_t setup_sects, loadflags, relocatable;
     uint16_t xloadflags;
     uint32_t syssize, initrd_addr_max, cmdline_size, init_size;
+    uint64_t pref_address;          /* where a non-relocatable kernel decompresses */
     size_t setup_len;               /* (setup_sects+1)*512 */
     size_t payload_len;             /* syssize*16 */
 };

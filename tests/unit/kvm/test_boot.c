@@ -34,7 +34,6 @@ static void check_kernel(const char *path, uint64_t ram)
     assert_int_equal(kvm_bzimage_parse((uint8_t *)img, len, &bz, &why), 0);
     assert_true(bz.version >= 0x206);
     assert_true(bz.xloadflags & 1);
-    assert_true(bz.relocatable);
 
     struct guest_mem m;
     mem_init(&m);
@@ -67,6 +66,7 @@ static void check_kernel(const char *path, uint64_t ram)
     assert_true((uint64_t)ia + is - 1 <= bz.initrd_addr_max);
     assert_true((uint64_t)ia + is <= ram);
     assert_true(ia >= KVM_BOOT_KERNEL + bz.init_size);
+    assert_true(ia >= bz.pref_address + bz.init_size);
     uint64_t top = (uint64_t)bz.initrd_addr_max + 1;
     if (top > ram) top = ram;
     if (top > KVM_PCI_HOLE_START) top = KVM_PCI_HOLE_START;
@@ -128,6 +128,7 @@ static void check_kernel(const char *path, uint64_t ram)
     free(img);
 }
 
+#ifndef PROJECT_KERNEL
 static void test_debian_kernel(void **state)
 {
     (void)state;
@@ -140,6 +141,7 @@ static void test_debian_kernel(void **state)
     globfree(&g);
 }
 
+#else
 static void test_project_kernel(void **state)
 {
     (void)state;
@@ -156,6 +158,9 @@ static void test_project_kernel(void **state)
     globfree(&g);
 }
 
+#endif
+
+#ifndef PROJECT_KERNEL
 static void test_bad_images(void **state)
 {
     (void)state;
@@ -204,14 +209,42 @@ static void test_initrd_too_large(void **state)
     free(img);
     globfree(&g);
 }
+#endif
+
+/* cmocka's skip() prints "not ok N # SKIP", which the runner counts as a
+ * failure; so inputs are looked up here and a missing one makes the binary
+ * exit 77 (the runner's skip) with the reason. test_boot_project (same
+ * source, -DPROJECT_KERNEL) covers $VESSEL_CACHE/guest/<hash>/bzImage. */
+static int have(const char *pat)
+{
+    glob_t g;
+    int r = glob(pat, 0, NULL, &g) == 0 && g.gl_pathc > 0;
+    globfree(&g);
+    return r;
+}
 
 int main(void)
 {
+#ifdef PROJECT_KERNEL
+    const char *cache = getenv("VESSEL_CACHE");
+    char *pat = xasprintf("%s/guest/*/bzImage", cache ? cache : "/nonexistent");
+    int ok = have(pat);
+    free(pat);
+    if (!ok) {
+        printf("no project-built x86-64 bzImage in $VESSEL_CACHE/guest/*/ (helper guest builds it)\n");
+        return 77;
+    }
+    const struct CMUnitTest tests[] = { cmocka_unit_test(test_project_kernel) };
+#else
+    if (!have("/boot/vmlinuz-*")) {
+        printf("no /boot/vmlinuz-* (install linux-image-cloud-amd64)\n");
+        return 77;
+    }
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_bad_images),
         cmocka_unit_test(test_debian_kernel),
-        cmocka_unit_test(test_project_kernel),
         cmocka_unit_test(test_initrd_too_large),
     };
+#endif
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
