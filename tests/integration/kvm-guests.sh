@@ -2,7 +2,7 @@
 # Runs vessel's freestanding x86 test guests (tests/guests/x86) on /dev/kvm.
 . "$SRC/tests/lib.sh"
 dev=${VESSEL_KVM_DEV:-/dev/kvm}
-guests="boot64 ports reset"
+guests="boot64 ports reset irq"
 if ! have nasm; then
     for g in $guests; do skip "kvm guest $g" "nasm not installed"; done; exit 0
 fi
@@ -13,7 +13,7 @@ out=$(mktemp -d); trap 'rm -rf "$out"' EXIT
 for g in $guests; do
     (cd "$SRC/tests/guests/x86" && nasm -f bin -o "$out/$g.bz" "$g.asm") || { nok "assemble $g"; continue; }
 done
-run() { timeout 120 "$VESSEL" kvm --kernel "$out/$1.bz" -m 32M "${@:2}" >"$out/$1.out" 2>"$out/$1.err"; }
+run() { timeout 60 "$VESSEL" kvm --kernel "$out/$1.bz" -m 32M "${@:2}" >"$out/$1.out" 2>"$out/$1.err"; }
 
 run boot64; rc=$?
 if [ $rc -eq 0 ] && grep -q '^PASS boot64' "$out/boot64.out"; then ok "boot64: boot-protocol register state"
@@ -32,3 +32,7 @@ else nok "ports (rc $rc: $(cat "$out/ports.out" "$out/ports.err" | head -c 300))
 run reset; rc=$?
 if [ $rc -eq 0 ] && grep -q 'reset through the i8042' "$out/reset.err" && ! grep -q X "$out/reset.out"; then ok "reset: i8042 0xfe stops the VM"
 else nok "reset (rc $rc: $(cat "$out/reset.out" "$out/reset.err" | head -c 300))"; fi
+
+run irq; rc=$?
+if [ $rc -eq 0 ] && grep -q '^PASS irq' "$out/irq.out"; then ok "irq: PIT interrupt via IOAPIC/LAPIC to an IDT handler"
+else nok "irq (rc $rc: $(cat "$out/irq.out" "$out/irq.err" | head -c 300))"; fi
