@@ -13,7 +13,7 @@
 static void usage(FILE *f)
 {
     fprintf(f, "usage: vessel kvm --kernel BZIMAGE [--initrd FILE] [--append CMDLINE]\n"
-               "                  [-m SIZE] [--smp N] [--kvm-dev PATH]\n"
+               "                  [-m SIZE] [--smp N] [--cpu-features -NAME,...] [--kvm-dev PATH]\n"
                "The KVM device defaults to $VESSEL_KVM_DEV or /dev/kvm.\n");
 }
 
@@ -29,11 +29,12 @@ int cmd_kvm(int argc, char **argv)
         { "kernel", required_argument, 0, 'k' }, { "initrd", required_argument, 0, 'i' },
         { "append", required_argument, 0, 'a' }, { "mem", required_argument, 0, 'm' },
         { "smp", required_argument, 0, 's' }, { "kvm-dev", required_argument, 0, 'd' },
-        { "help", no_argument, 0, 'h' }, { 0, 0, 0, 0 },
+        { "cpu-features", required_argument, 0, 'c' }, { "help", no_argument, 0, 'h' }, { 0, 0, 0, 0 },
     };
     const char *kernel = NULL, *initrd_path = NULL, *append = "console=ttyS0";
     const char *dev = getenv("VESSEL_KVM_DEV");
     uint64_t ram = 256ULL << 20, smp = 1;
+    struct kvm_cpu_hide hide = { { 0, 0 } };
     if (!dev || !*dev)
         dev = "/dev/kvm";
     int c;
@@ -44,6 +45,10 @@ int cmd_kvm(int argc, char **argv)
         case 'i': initrd_path = optarg; break;
         case 'a': append = optarg; break;
         case 'd': dev = optarg; break;
+        case 'c':
+            if (kvm_cpu_features_parse(optarg, &hide))
+                return 2;
+            break;
         case 'm':
             if (parse_size(optarg, 1 << 20, &ram) || ram < (16ULL << 20) || ram % 4096) {
                 log_error("-m %s: need a size of at least 16M (page multiple)", optarg);
@@ -51,8 +56,8 @@ int cmd_kvm(int argc, char **argv)
             }
             break;
         case 's':
-            if (parse_u64(optarg, &smp) || smp != 1) {
-                log_error("--smp %s: only --smp 1 is supported so far", optarg);
+            if (parse_u64(optarg, &smp) || smp < 1 || smp > KVM_MAX_VCPUS) {
+                log_error("--smp %s: need a vCPU count from 1 to %d", optarg, KVM_MAX_VCPUS);
                 return 2;
             }
             break;
@@ -111,7 +116,7 @@ int cmd_kvm(int argc, char **argv)
     r = kvm_boot_bzimage(&mem, ram, (const uint8_t *)img, img_len,
                          (const uint8_t *)ird, ird_len, append, &st);
     if (r == 0)
-        r = kvm_vm_run(kfd, &mem, &st);
+        r = kvm_vm_run(kfd, &mem, &st, (unsigned)smp, &hide);
     mem_destroy(&mem);
     close(kfd);
     return r < 0 ? 1 : r;

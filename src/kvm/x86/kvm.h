@@ -9,6 +9,8 @@
 #include <stdint.h>
 #include "mem/mem.h"
 
+#include <linux/kvm.h>
+
 /* Fixed guest-physical layout (low memory), as kvmtool/Firecracker use. */
 #define KVM_BOOT_GDT_ADDR      0x500ULL
 #define KVM_BOOT_ZERO_PAGE     0x7000ULL
@@ -79,14 +81,26 @@ int kvm_boot_bzimage(struct guest_mem *m, uint64_t ram,
                      const uint8_t *initrd, size_t initrd_len,
                      const char *cmdline, struct kvm_boot_state *st);
 
+/* --cpu-features "-cx16,-xsave,-avx": features to hide (a bitmap over the
+ * table in cpuid.c; dependent features are hidden too, e.g. avx with
+ * xsave). 0 or -EINVAL after one log line. */
+struct kvm_cpu_hide {
+    uint64_t mask[2];
+};
+int kvm_cpu_features_parse(const char *spec, struct kvm_cpu_hide *h);
+/* Complete the CPUID table `c` (room for `cap` entries) for vCPU `cpu` of
+ * `ncpus`: hypervisor bit, KVM PV leaves, APIC id and topology, hiding. */
+int kvm_cpuid_complete(struct kvm_cpuid2 *c, unsigned cap, unsigned cpu, unsigned ncpus,
+                       const struct kvm_cpu_hide *hide);
+
 /* Run: open `dev`, create the VM with `ram` bytes, boot `st`, run until
  * power-off/reset/exit. Returns the guest's exit status (>= 0) or -errno. */
-struct kvm_opts {
-    const char *dev;
-    uint64_t ram;
-    unsigned smp;
-};
+#define KVM_MAX_VCPUS 64
 int kvm_open_dev(const char *dev);
-int kvm_vm_run(int kvm_fd, struct guest_mem *m, const struct kvm_boot_state *st);
+/* Create the VM, map `m`, start `ncpus` vCPU threads (vCPU 0 enters at
+ * `st`, the others wait for INIT/SIPI) and run until the guest stops.
+ * Returns the guest's exit status (>= 0) or -errno. */
+int kvm_vm_run(int kvm_fd, struct guest_mem *m, const struct kvm_boot_state *st,
+               unsigned ncpus, const struct kvm_cpu_hide *hide);
 
 #endif
