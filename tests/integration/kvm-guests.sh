@@ -2,7 +2,7 @@
 # Runs vessel's freestanding x86 test guests (tests/guests/x86) on /dev/kvm.
 . "$SRC/tests/lib.sh"
 dev=${VESSEL_KVM_DEV:-/dev/kvm}
-guests="boot64 ports reset irq"
+guests="boot64 ports reset irq smp hello"
 if ! have nasm; then
     for g in $guests; do skip "kvm guest $g" "nasm not installed"; done; exit 0
 fi
@@ -36,3 +36,16 @@ else nok "reset (rc $rc: $(cat "$out/reset.out" "$out/reset.err" | head -c 300))
 run irq; rc=$?
 if [ $rc -eq 0 ] && grep -q '^PASS irq' "$out/irq.out"; then ok "irq: PIT interrupt via IOAPIC/LAPIC to an IDT handler"
 else nok "irq (rc $rc: $(cat "$out/irq.out" "$out/irq.err" | head -c 300))"; fi
+
+run smp --smp 2; rc=$?
+if [ $rc -eq 0 ] && grep -q '^PASS smp' "$out/smp.out"; then ok "smp: second vCPU started by INIT/SIPI"
+else nok "smp --smp 2 (rc $rc: $(cat "$out/smp.out" "$out/smp.err" | head -c 300))"; fi
+# Without a second vCPU the guest must notice.
+run smp --smp 1; rc=$?
+if [ $rc -eq 1 ] && grep -q 'FAIL smp: AP did not start' "$out/smp.out"; then ok "smp guest fails with --smp 1"
+else nok "smp --smp 1 (rc $rc)"; fi
+
+# Power-off through the debug-exit port: status passes through, serial first.
+run hello; rc=$?
+if [ $rc -eq 0 ] && [ "$(cat "$out/hello.out")" = H ]; then ok "hello: serial byte, then power-off via port 0x501"
+else nok "hello (rc $rc)"; fi
