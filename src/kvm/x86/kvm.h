@@ -1,0 +1,106 @@
+/* kvm/x86: the x86-64 KVM virtual machine monitor behind `vessel kvm`.
+ * Boot-state construction (boot.c) is pure: it fills guest memory and a
+ * struct kvm_boot_state without touching /dev/kvm, so it is unit-tested
+ * anywhere. vm.c turns that state into ioctls and runs the vCPU. */
+#ifndef VESSEL_KVM_X86_H
+#define VESSEL_KVM_X86_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include "mem/mem.h"
+
+#include <linux/kvm.h>
+
+/* Fixed guest-physical layout (low memory), as kvmtool/Firecracker use. */
+#define KVM_BOOT_GDT_ADDR      0x500ULL
+#define KVM_BOOT_ZERO_PAGE     0x7000ULL
+#define KVM_BOOT_STACK         0x8ff0ULL
+#define KVM_BOOT_PML4          0x9000ULL
+#define KVM_BOOT_PDPT          0xa000ULL
+#define KVM_BOOT_PD            0xb000ULL   /* 4 pages: 0xb000..0xefff */
+#define KVM_BOOT_CMDLINE       0x20000ULL
+#define KVM_BOOT_CMDLINE_MAX   0x10000ULL
+#define KVM_BOOT_KERNEL        0x100000ULL
+#define KVM_EBDA_START         0x9fc00ULL
+#define KVM_PCI_HOLE_START     0xc0000000ULL /* low RAM ends at 3 GiB */
+#define KVM_HIGH_RAM_START     0x100000000ULL
+
+#define KVM_BOOT_CS 0x10   /* __BOOT_CS of the Linux boot protocol */
+#define KVM_BOOT_DS 0x18   /* __BOOT_DS */
+
+/* Debug-exit port of vessel's test guests: a 1-byte write of v ends the VM
+ * with exit status v. */
+#define KVM_DEBUG_EXIT_PORT 0x501
+#define KVM_COM1_PORT 0x3f8
+
+struct kvm_boot_seg {
+    uint64_t base;
+    uint32_t limit;
+    uint16_t selector;
+    uint8_t type, present, dpl, db, s, l, g;
+};
+
+struct kvm_boot_state {
+    uint64_t rip, rsp, rsi, rflags;
+    uint64_t cr0, cr3, cr4, efer;
+    struct kvm_boot_seg cs, ds;     /* ds also used for es/fs/gs/ss */
+    uint64_t gdt_base;
+    uint16_t gdt_limit;
+    /* What the loader decided (for tests and logs). */
+    uint16_t protocol;
+    uint64_t kernel_size;           /* protected-mode part loaded at 1 MiB */
+    uint64_t initrd_addr, initrd_size;
+    uint32_t e820_entries;
+};
+
+/* Parsed setup header of a bzImage. */
+struct kvm_bzimage {
+    uint16_t version;
+    uint8_t setup_sects, loadflags, relocatable;
+    uint16_t xloadflags;
+    uint32_t syssize, initrd_addr_max, cmdline_size, init_size;
+    uint64_t pref_address;          /* where a non-relocatable kernel decompresses */
+    size_t setup_len;               /* (setup_sects+1)*512 */
+    size_t payload_len;             /* syssize*16 */
+};
+
+/* Validate a bzImage (bounds-checked). 0, -ENOEXEC (not a bzImage or too
+ * old for the 64-bit entry), -EINVAL (truncated). `why` gets a reason. */
+int kvm_bzimage_parse(const uint8_t *img, size_t len, struct kvm_bzimage *bz,
+                      const char **why);
+
+/* RAM layout for `ram` bytes: low RAM at 0 up to 3 GiB, the rest at 4 GiB.
+ * Adds the regions to `m`. 0 or -errno. */
+int kvm_mem_layout(struct guest_mem *m, uint64_t ram);
+
+/* Load kernel/initrd/cmdline into `m` and build zero page, e820, page
+ * tables, GDT and the register state for the 64-bit entry. 0 or -errno;
+ * -E2BIG: initrd or cmdline too large; logs one line on failure. */
+int kvm_boot_bzimage(struct guest_mem *m, uint64_t ram,
+                     const uint8_t *img, size_t len,
+                     const uint8_t *initrd, size_t initrd_len,
+                     const char *cmdline, struct kvm_boot_state *st);
+
+/* --cpu-features "-cx16,-xsave,-avx": features to hide (a bitmap over the
+ * table in cpuid.c; dependent features are hidden too, e.g. avx with
+ * xsave). 0 or -EINVAL after one log line. */
+struct kvm_cpu_hide {
+    uint64_t mask[2];
+};
+int kvm_cpu_features_parse(const char *spec, struct kvm_cpu_hide *h);
+/* Complete the CPUID table `c` (room for `cap` entries) for vCPU `cpu` of
+ * `ncpus`: hypervisor bit, KVM PV leaves, APIC id and topology, hiding. */
+int kvm_cpuid_complete(struct kvm_cpuid2 *c, unsigned cap, unsigned cpu, unsigned ncpus,
+                       const struct kvm_cpu_hide *hide);
+
+/* Run: open `dev`, create the VM with `ram` bytes, boot `st`, run until
+ * power-off/reset/exit. Returns the guest's exit status (>= 0) or -errno. */
+#define KVM_MAX_VCPUS 64
+int kvm_open_dev(const char *dev);
+/* Create the VM, map `m`, start `ncpus` vCPU threads (vCPU 0 enters at
+ * `st`, the others wait for INIT/SIPI) and run until the guest stops.
+ * Returns the guest's exit status (>= 0) or -errno. */
+int kvm_vm_run(int kvm_fd, struct guest_mem *m, const struct kvm_boot_state *st,
+               unsigned ncpus, const struct kvm_cpu_hide *hide);
+
+#endif

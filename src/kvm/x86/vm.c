@@ -1,0 +1,410 @@
+/* KVM ioctls: open /dev/kvm, create the VM (irqchip, PIT, TSS), map guest
+ * RAM, one host thread per vCPU (vCPU 0 enters at the boot state, the
+ * others wait in KVM's INIT/SIPI state). Port I/O handled here:
+ * COM1 THR (minimal until the shared 8250 is merged), the i8042 reset
+ * command, and the test guests' debug-exit port. */
+#include "kvm/x86/kvm.h"
+#include "base/base.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <linux/kvm.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <sys/mman.h>
+#include <pthread.h>
+#include <signal.h>
+#include <unistd.h>
+
+int kvm_open_dev(const char *dev)
+{
+    int fd = open(dev, O_RDWR | O_CLOEXEC);
+    if (fd < 0) {
+        int e = errno;
+        if (e == ENOENT)
+            log_error("%s: %s (no KVM here: load kvm_intel/kvm_amd or use `vessel run`)", dev, strerror(e));
+        else if (e == EACCES || e == EPERM)
+            log_error("%s: %s (add your user to the owning group, e.g. `kvm`)", dev, strerror(e));
+        else
+            log_error("%s: %s", dev, strerror(e));
+        return -e;
+    }
+    int v = ioctl(fd, KVM_GET_API_VERSION, 0);
+    if (v < 0) {
+        int e = errno;
+        log_error("%s: KVM_GET_API_VERSION: %s (not a usable KVM device)", dev, strerror(e));
+        close(fd);
+        return -e;
+    }
+    if (v != KVM_API_VERSION) {
+        log_error("%s: KVM API version %d, expected %d", dev, v, KVM_API_VERSION);
+        close(fd);
+        return -EINVAL;
+    }
+    static const struct { int cap; const char *name; } need[] = {
+        { KVM_CAP_IRQCHIP, "IRQCHIP" }, { KVM_CAP_USER_MEMORY, "USER_MEMORY" },
+        { KVM_CAP_SET_TSS_ADDR, "SET_TSS_ADDR" }, { KVM_CAP_PIT2, "PIT2" },
+        { KVM_CAP_EXT_CPUID, "EXT_CPUID" },
+    };
+    for (size_t i = 0; i < sizeof(need) / sizeof(need[0]); i++)
+        if (ioctl(fd, KVM_CHECK_EXTENSION, need[i].cap) <= 0) {
+            log_error("%s: missing capability KVM_CAP_%s", dev, need[i].name);
+            close(fd);
+            return -ENOTSUP;
+        }
+    return fd;
+}
+
+
+struct vm {
+    int kvm_fd, fd;
+    struct guest_mem *m;
+    const struct kvm_boot_state *st;
+    const struct kvm_cpu_hide *hide;
+    unsigned ncpus;
+    long run_sz;
+    pthread_mutex_t lock;
+    pthread_cond_t cond;
+    int done, status;
+    int vcpu_fd[KVM_MAX_VCPUS];
+    struct kvm_run *run[KVM_MAX_VCPUS];
+    pthread_t th[KVM_MAX_VCPUS];
+    unsigned started;
+};
+
+static __thread struct kvm_run *tls_run;
+
+static void kick_handler(int sig)
+{
+    (void)sig;
+    if (tls_run)
+        tls_run->immediate_exit = 1;
+}
+
+static void vm_stop(struct vm *vm, int status)
+{
+    pthread_mutex_lock(&vm->lock);
+    if (!vm->done) {
+        vm->done = 1;
+        vm->status = status;
+    }
+    pthread_cond_broadcast(&vm->cond);
+    pthread_mutex_unlock(&vm->lock);
+}
+
+static void set_seg(struct kvm_segment *k, const struct kvm_boot_seg *s)
+{
+    *k = (struct kvm_segment){ .base = s->base, .limit = s->limit, .selector = s->selector,
+        .type = s->type, .present = s->present, .dpl = s->dpl, .db = s->db,
+        .s = s->s, .l = s->l, .g = s->g };
+}
+
+static int setup_cpuid(struct vm *vm, unsigned cpu)
+{
+    unsigned cap = 256;
+    struct kvm_cpuid2 *c = calloc(1, sizeof(*c) + cap * sizeof(struct kvm_cpuid_entry2));
+    if (!c)
+        return -ENOMEM;
+    c->nent = cap - 4;   /* leave room for the leaves we add */
+    int r = 0;
+    if (ioctl(vm->kvm_fd, KVM_GET_SUPPORTED_CPUID, c) < 0)
+        r = -errno;
+    if (!r)
+        r = kvm_cpuid_complete(c, cap, cpu, vm->ncpus, vm->hide);
+    if (!r && ioctl(vm->vcpu_fd[cpu], KVM_SET_CPUID2, c) < 0)
+        r = -errno;
+    free(c);
+    return r;
+}
+
+/* MSRs as Linux VMMs set them for boot: fast strings, SYSENTER/STAR
+ * family zeroed, TSC 0. */
+static int setup_msrs(int vcpu)
+{
+    static const uint32_t idx[] = {
+        0x174, 0x175, 0x176,                          /* SYSENTER_CS/ESP/EIP */
+        0xc0000081, 0xc0000082, 0xc0000083, 0xc0000084, /* STAR LSTAR CSTAR SFMASK */
+        0xc0000102,                                   /* KERNEL_GS_BASE */
+        0x10,                                         /* TSC */
+        0x1a0,                                        /* MISC_ENABLE */
+    };
+    enum { N = sizeof(idx) / sizeof(idx[0]) };
+    struct { struct kvm_msrs h; struct kvm_msr_entry e[N]; } msrs;
+    memset(&msrs, 0, sizeof(msrs));
+    msrs.h.nmsrs = N;
+    for (unsigned i = 0; i < N; i++) {
+        msrs.e[i].index = idx[i];
+        msrs.e[i].data = idx[i] == 0x1a0 ? 1 : 0;     /* fast-string enable */
+    }
+    int r = ioctl(vcpu, KVM_SET_MSRS, &msrs);
+    return r == N ? 0 : r < 0 ? -errno : -EINVAL;
+}
+
+static void report_internal(struct vm *vm, unsigned cpu)
+{
+    struct kvm_run *run = vm->run[cpu];
+    struct kvm_regs regs;
+    struct kvm_sregs sregs;
+    memset(&regs, 0, sizeof(regs));
+    memset(&sregs, 0, sizeof(sregs));
+    ioctl(vm->vcpu_fd[cpu], KVM_GET_REGS, &regs);
+    ioctl(vm->vcpu_fd[cpu], KVM_GET_SREGS, &sregs);
+    char bytes[64] = "";
+    uint64_t pa = sregs.cs.base + regs.rip;   /* exact for identity-mapped guests */
+    uint8_t b[8];
+    if (mem_read(vm->m, pa, b, sizeof(b)) == 0)
+        snprintf(bytes, sizeof(bytes), ", bytes %02x %02x %02x %02x %02x %02x %02x %02x",
+                 b[0], b[1], b[2], b[3], b[4], b[5], b[6], b[7]);
+    log_error("guest: KVM internal error on vCPU %u (suberror %u%s) at RIP %#llx%s",
+              cpu, run->internal.suberror,
+              run->internal.suberror == KVM_INTERNAL_ERROR_EMULATION ? ": emulation failure" : "",
+              (unsigned long long)regs.rip, bytes);
+}
+
+static pthread_mutex_t out_lock = PTHREAD_MUTEX_INITIALIZER;
+
+/* One vCPU's KVM_RUN loop. Returns to stop the VM with *status. */
+static bool handle_exit(struct vm *vm, unsigned cpu, int *status)
+{
+    struct kvm_run *run = vm->run[cpu];
+    switch (run->exit_reason) {
+    case KVM_EXIT_IO: {
+        uint8_t *data = (uint8_t *)run + run->io.data_offset;
+        for (uint32_t c = 0; c < run->io.count; c++, data += run->io.size) {
+            if (run->io.direction == KVM_EXIT_IO_OUT) {
+                if (run->io.port == KVM_COM1_PORT && run->io.size == 1) {
+                    pthread_mutex_lock(&out_lock);
+                    fputc(*data, stdout);
+                    fflush(stdout);
+                    pthread_mutex_unlock(&out_lock);
+                } else if (run->io.port == KVM_DEBUG_EXIT_PORT) {
+                    *status = *data;
+                    return true;
+                } else if (run->io.port == 0x64 && *data == 0xfe) {
+                    log_info("guest: reset through the i8042");
+                    *status = 0;
+                    return true;
+                }
+            } else {
+                /* COM1 LSR: transmitter empty; everything else floats. */
+                uint8_t v = run->io.port == KVM_COM1_PORT + 5 ? 0x60 : 0xff;
+                memset(data, v, run->io.size);
+            }
+        }
+        return false;
+    }
+    case KVM_EXIT_MMIO:
+        if (!run->mmio.is_write)
+            memset(run->mmio.data, 0xff, sizeof(run->mmio.data));
+        log_guest("MMIO %s to unmapped %#llx", run->mmio.is_write ? "write" : "read",
+                  (unsigned long long)run->mmio.phys_addr);
+        return false;
+    case KVM_EXIT_HLT:
+        log_info("guest: halted");
+        *status = 0;
+        return true;
+    case KVM_EXIT_SHUTDOWN:
+        log_info("guest: shutdown (triple fault or reset) on vCPU %u", cpu);
+        *status = 0;
+        return true;
+    case KVM_EXIT_SYSTEM_EVENT:
+        log_info("guest: system event %u (%s)", run->system_event.type,
+                 run->system_event.type == KVM_SYSTEM_EVENT_SHUTDOWN ? "power off" :
+                 run->system_event.type == KVM_SYSTEM_EVENT_RESET ? "reset" : "other");
+        *status = 0;
+        return true;
+    case KVM_EXIT_INTERNAL_ERROR:
+        report_internal(vm, cpu);
+        *status = -EIO;
+        return true;
+    case KVM_EXIT_FAIL_ENTRY:
+        log_error("guest: VM entry failed on vCPU %u, hardware reason %#llx", cpu,
+                  (unsigned long long)run->fail_entry.hardware_entry_failure_reason);
+        *status = -EIO;
+        return true;
+    default:
+        log_error("guest: unhandled KVM exit reason %u on vCPU %u", run->exit_reason, cpu);
+        *status = -EIO;
+        return true;
+    }
+}
+
+struct vcpu_arg {
+    struct vm *vm;
+    unsigned cpu;
+};
+static struct vcpu_arg vcpu_args[KVM_MAX_VCPUS];
+
+static void *vcpu_thread(void *p)
+{
+    struct vcpu_arg *a = p;
+    struct vm *vm = a->vm;
+    unsigned cpu = a->cpu;
+    tls_run = vm->run[cpu];
+    sigset_t set;
+    sigemptyset(&set);
+    sigaddset(&set, SIGUSR1);
+    pthread_sigmask(SIG_UNBLOCK, &set, NULL);
+    for (;;) {
+        if (__atomic_load_n(&vm->done, __ATOMIC_ACQUIRE))
+            break;
+        if (ioctl(vm->vcpu_fd[cpu], KVM_RUN, 0) < 0) {
+            if (errno == EINTR || errno == EAGAIN) {
+                tls_run->immediate_exit = 0;
+                continue;
+            }
+            log_error("KVM_RUN on vCPU %u: %s", cpu, strerror(errno));
+            vm_stop(vm, -errno);
+            break;
+        }
+        int status;
+        if (handle_exit(vm, cpu, &status)) {
+            vm_stop(vm, status);
+            break;
+        }
+    }
+    return NULL;
+}
+
+static int vcpu_create(struct vm *vm, unsigned cpu)
+{
+    int fd = ioctl(vm->fd, KVM_CREATE_VCPU, (unsigned long)cpu);
+    if (fd < 0)
+        return -errno;
+    vm->vcpu_fd[cpu] = fd;
+    struct kvm_run *run = mmap(NULL, (size_t)vm->run_sz, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+    if (run == MAP_FAILED)
+        return -errno;
+    vm->run[cpu] = run;
+    int r = setup_cpuid(vm, cpu);
+    if (r) {
+        log_error("KVM_SET_CPUID2 on vCPU %u: %s", cpu, strerror(-r));
+        return r;
+    }
+    if ((r = setup_msrs(fd))) {
+        log_error("KVM_SET_MSRS on vCPU %u: %s", cpu, strerror(-r));
+        return r;
+    }
+    if (cpu != 0)
+        return 0;   /* APs stay in wait-for-SIPI, as KVM creates them */
+    struct kvm_sregs sregs;
+    if (ioctl(fd, KVM_GET_SREGS, &sregs) < 0)
+        return -errno;
+    const struct kvm_boot_state *st = vm->st;
+    set_seg(&sregs.cs, &st->cs);
+    set_seg(&sregs.ds, &st->ds);
+    sregs.es = sregs.fs = sregs.gs = sregs.ss = sregs.ds;
+    sregs.gdt.base = st->gdt_base;
+    sregs.gdt.limit = st->gdt_limit;
+    sregs.cr0 = st->cr0; sregs.cr3 = st->cr3; sregs.cr4 = st->cr4; sregs.efer = st->efer;
+    struct kvm_regs regs = { .rip = st->rip, .rsp = st->rsp, .rsi = st->rsi, .rflags = st->rflags };
+    if (ioctl(fd, KVM_SET_SREGS, &sregs) < 0 || ioctl(fd, KVM_SET_REGS, &regs) < 0) {
+        r = -errno;
+        log_error("KVM_SET_SREGS/REGS: %s", strerror(errno));
+        return r;
+    }
+    return 0;
+}
+
+#define VM_IOCTL(what, ...) do {                                        \
+        if (ioctl(__VA_ARGS__) < 0) {                                   \
+            ret = -errno;                                               \
+            log_error("%s: %s", what, strerror(errno));                 \
+            goto out;                                                   \
+        }                                                               \
+    } while (0)
+
+int kvm_vm_run(int kvm_fd, struct guest_mem *m, const struct kvm_boot_state *st,
+               unsigned ncpus, const struct kvm_cpu_hide *hide)
+{
+    static struct vm vmst;   /* one VM per process */
+    struct vm *vm = &vmst;
+    int ret = -EIO;
+    memset(vm, 0, sizeof(*vm));
+    vm->kvm_fd = kvm_fd;
+    vm->m = m;
+    vm->st = st;
+    vm->hide = hide;
+    vm->ncpus = ncpus;
+    pthread_mutex_init(&vm->lock, NULL);
+    pthread_cond_init(&vm->cond, NULL);
+    for (unsigned i = 0; i < KVM_MAX_VCPUS; i++)
+        vm->vcpu_fd[i] = -1;
+    if (ncpus < 1 || ncpus > KVM_MAX_VCPUS)
+        return -EINVAL;
+    int maxv = ioctl(kvm_fd, KVM_CHECK_EXTENSION, KVM_CAP_MAX_VCPUS);
+    if (maxv > 0 && ncpus > (unsigned)maxv) {
+        log_error("--smp %u: this KVM allows at most %d vCPUs", ncpus, maxv);
+        return -EINVAL;
+    }
+
+    vm->fd = ioctl(kvm_fd, KVM_CREATE_VM, 0);
+    if (vm->fd < 0) {
+        ret = -errno;
+        log_error("KVM_CREATE_VM: %s", strerror(errno));
+        return ret;
+    }
+    VM_IOCTL("KVM_SET_TSS_ADDR", vm->fd, KVM_SET_TSS_ADDR, 0xfffbd000UL);
+    uint64_t idmap = 0xfffbc000;
+    VM_IOCTL("KVM_SET_IDENTITY_MAP_ADDR", vm->fd, KVM_SET_IDENTITY_MAP_ADDR, &idmap);
+    VM_IOCTL("KVM_CREATE_IRQCHIP", vm->fd, KVM_CREATE_IRQCHIP, 0);
+    struct kvm_pit_config pit = { .flags = KVM_PIT_SPEAKER_DUMMY };
+    VM_IOCTL("KVM_CREATE_PIT2", vm->fd, KVM_CREATE_PIT2, &pit);
+    for (unsigned i = 0; i < m->nr; i++) {
+        struct kvm_userspace_memory_region reg = {
+            .slot = i, .guest_phys_addr = m->r[i].gpa,
+            .memory_size = m->r[i].size, .userspace_addr = (uintptr_t)m->r[i].host,
+        };
+        VM_IOCTL("KVM_SET_USER_MEMORY_REGION", vm->fd, KVM_SET_USER_MEMORY_REGION, &reg);
+    }
+    vm->run_sz = ioctl(kvm_fd, KVM_GET_VCPU_MMAP_SIZE, 0);
+    if (vm->run_sz <= 0) {
+        ret = -EINVAL;
+        log_error("KVM_GET_VCPU_MMAP_SIZE: %s", strerror(errno));
+        goto out;
+    }
+    for (unsigned i = 0; i < ncpus; i++)
+        if ((ret = vcpu_create(vm, i))) {
+            if (ret != -EINVAL)
+                log_error("vCPU %u: %s", i, strerror(-ret));
+            goto out;
+        }
+
+    struct sigaction sa = { .sa_handler = kick_handler };
+    sigemptyset(&sa.sa_mask);
+    sigaction(SIGUSR1, &sa, NULL);
+    sigset_t set, old;
+    sigemptyset(&set);
+    sigaddset(&set, SIGUSR1);
+    pthread_sigmask(SIG_BLOCK, &set, &old);   /* only vCPU threads take it */
+    for (unsigned i = 0; i < ncpus; i++) {
+        vcpu_args[i] = (struct vcpu_arg){ vm, i };
+        if ((ret = -pthread_create(&vm->th[i], NULL, vcpu_thread, &vcpu_args[i]))) {
+            log_error("vCPU thread: %s", strerror(-ret));
+            vm_stop(vm, ret);
+            break;
+        }
+        vm->started++;
+    }
+    pthread_mutex_lock(&vm->lock);
+    while (!vm->done)
+        pthread_cond_wait(&vm->cond, &vm->lock);
+    ret = vm->status;
+    pthread_mutex_unlock(&vm->lock);
+    for (unsigned i = 0; i < vm->started; i++)
+        pthread_kill(vm->th[i], SIGUSR1);
+    for (unsigned i = 0; i < vm->started; i++)
+        pthread_join(vm->th[i], NULL);
+    pthread_sigmask(SIG_SETMASK, &old, NULL);
+out:
+    for (unsigned i = 0; i < ncpus; i++) {
+        if (vm->run[i])
+            munmap(vm->run[i], (size_t)vm->run_sz);
+        if (vm->vcpu_fd[i] >= 0)
+            close(vm->vcpu_fd[i]);
+    }
+    close(vm->fd);
+    return ret;
+}

@@ -1,0 +1,42 @@
+#!/bin/bash
+# vessel kvm: bad input gives one clear line and a non-zero exit.
+. "$SRC/tests/lib.sh"
+tmp=$(mktemp -d); trap 'rm -rf "$tmp"' EXIT
+vmlinuz=$(ls /boot/vmlinuz-* 2>/dev/null | head -1)
+good="$tmp/boot64.bz"
+if have nasm; then (cd "$SRC/tests/guests/x86" && nasm -f bin -o "$good" boot64.asm); fi
+[ -f "$good" ] || good=$vmlinuz
+
+expect_fail "no --kernel" "--kernel BZIMAGE is required" "$VESSEL" kvm
+expect_fail "missing kernel file" "--kernel $tmp/nope: No such file" "$VESSEL" kvm --kernel "$tmp/nope"
+printf 'not a kernel\n%.0s' {1..100} >"$tmp/text"
+expect_fail "non-bzImage" "not a bzImage" "$VESSEL" kvm --kernel "$tmp/text"
+if [ -n "$vmlinuz" ] && [ -r "$vmlinuz" ]; then
+    head -c 200000 "$vmlinuz" >"$tmp/trunc"
+    expect_fail "truncated bzImage" "truncated bzImage" "$VESSEL" kvm --kernel "$tmp/trunc"
+else
+    skip "truncated bzImage" "no /boot/vmlinuz-* to truncate"
+fi
+if [ -n "$good" ]; then
+    expect_fail "nonexistent KVM device (--kvm-dev)" "$tmp/kvm: No such file or directory" \
+        "$VESSEL" kvm --kernel "$good" --kvm-dev "$tmp/kvm"
+    expect_fail "nonexistent KVM device (VESSEL_KVM_DEV)" "$tmp/kvm2: No such file" \
+        env VESSEL_KVM_DEV="$tmp/kvm2" "$VESSEL" kvm --kernel "$good"
+    : >"$tmp/noperm"; chmod 000 "$tmp/noperm"
+    if [ "$(id -u)" = 0 ]; then
+        expect_fail "unusable KVM device (not a KVM fd)" "$tmp/noperm|KVM API version" \
+            "$VESSEL" kvm --kernel "$good" --kvm-dev "$tmp/noperm"
+    else
+        expect_fail "KVM device without permission" "Permission denied" \
+            "$VESSEL" kvm --kernel "$good" --kvm-dev "$tmp/noperm"
+    fi
+    expect_fail "-m beyond host memory" "more than the host" "$VESSEL" kvm --kernel "$good" -m 64T
+    expect_fail "-m too small" "-m 1M" "$VESSEL" kvm --kernel "$good" -m 1M
+    if [ -r /dev/kvm ] && [ -w /dev/kvm ]; then
+        head -c $((40 << 20)) /dev/zero >"$tmp/big.img"
+        expect_fail "initrd too large" "--initrd: .* do not fit|larger than guest RAM" \
+            "$VESSEL" kvm --kernel "$good" -m 32M --initrd "$tmp/big.img"
+    else
+        skip "initrd too large" "/dev/kvm not usable (the check runs after opening it)"
+    fi
+fi
