@@ -37,3 +37,4 @@ PY
 
 # args DIR 'shell command': set process.args to sh -c CMD
 args() { cfg "$1" "c['process']['args']=['sh','-c',$(python3 -c 'import json,sys;print(json.dumps(sys.argv[1]))' "$2")]"; }
+

@@ -780,6 +780,8 @@ int ctr_exec(const char *id, const struct ctr_opts *o, const char *process_json,
     while (waitpid(pid, &status, 0) < 0 && errno == EINTR) {}
     if (rc == 0 && !o->detach)
         rc = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+    if (process_json)
+        ctr_process_free(&proc);
     ctr_spec_free(spec);
     state_free(&st);
     return rc;

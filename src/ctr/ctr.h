@@ -73,6 +73,7 @@ struct ctr_spec *ctr_spec_parse(const char *text, const char *bundle, const char
 /* Parse a process object (exec --process). */
 int ctr_process_parse(struct json_object *o, struct ctr_process *p, const char *path);
 void ctr_spec_free(struct ctr_spec *s);
+void ctr_process_free(struct ctr_process *p);
 int ctr_signal_parse(const char *s);            /* "KILL", "SIGTERM", "9" -> number or -1 */
 int ctr_cap_parse(const char *s);               /* "CAP_SYS_ADMIN" -> number or -1 */
 

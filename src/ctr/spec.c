@@ -614,7 +614,7 @@ struct ctr_spec *ctr_spec_load(const char *bundle)
     return s;
 }
 
-static void process_free(struct ctr_process *p)
+void ctr_process_free(struct ctr_process *p)
 {
     strv_free(p->args);
     strv_free(p->env);
@@ -626,7 +626,7 @@ static void process_free(struct ctr_process *p)
 void ctr_spec_free(struct ctr_spec *s)
 {
     if (!s) return;
-    process_free(&s->proc);
+    ctr_process_free(&s->proc);
     for (size_t i = 0; i < s->nmounts; i++) {
         free(s->mounts[i].dest); free(s->mounts[i].type);
         free(s->mounts[i].source); free(s->mounts[i].data);

@@ -24,6 +24,7 @@ c["process"]["args"] = ["sh", "-c", "id -u; cat /proc/self/uid_map"]
 json.dump(c, open(sys.argv[1], "w"))
 PY
 out=$(su "$user" -s /bin/sh -c "cd '$w/b' && '$w/vessel' ctr --root '$w/b/state' run rl1" 2>&1); rc=$?
+out=$(asan_filter <<<"$out")
 read -r u1 m1 m2 m3 <<<"$(echo $out)"
 [ $rc -eq 0 ] && [ "$u1" = 0 ] && [ "$m1 $m2 $m3" = "0 $uid 1" ] && ok "non-root user runs a container as root of its user namespace (uid 0 -> host $uid)" ||
     nok "rootless run: status $rc, output: $out"
