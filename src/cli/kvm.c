@@ -115,6 +115,8 @@ int cmd_kvm(int argc, char **argv)
     struct kvm_boot_state st;
     r = kvm_boot_bzimage(&mem, ram, (const uint8_t *)img, img_len,
                          (const uint8_t *)ird, ird_len, append, &st);
+    if (r == 0 && (r = kvm_mptable_build(&mem, (unsigned)smp)))
+        log_error("MP table: %s", strerror(-r));
     if (r == 0)
         r = kvm_vm_run(kfd, &mem, &st, (unsigned)smp, &hide);
     mem_destroy(&mem);

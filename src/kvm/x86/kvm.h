@@ -22,6 +22,7 @@
 #define KVM_BOOT_CMDLINE_MAX   0x10000ULL
 #define KVM_BOOT_KERNEL        0x100000ULL
 #define KVM_EBDA_START         0x9fc00ULL
+#define KVM_MPTABLE_ADDR       0xf0000ULL  /* BIOS area, reserved in e820 */
 #define KVM_PCI_HOLE_START     0xc0000000ULL /* low RAM ends at 3 GiB */
 #define KVM_HIGH_RAM_START     0x100000000ULL
 
@@ -30,6 +31,7 @@
 
 /* Debug-exit port of vessel's test guests: a 1-byte write of v ends the VM
  * with exit status v. */
+#define KVM_MAX_VCPUS 64
 #define KVM_DEBUG_EXIT_PORT 0x501
 #define KVM_COM1_PORT 0x3f8
 
@@ -93,9 +95,13 @@ int kvm_cpu_features_parse(const char *spec, struct kvm_cpu_hide *h);
 int kvm_cpuid_complete(struct kvm_cpuid2 *c, unsigned cap, unsigned cpu, unsigned ncpus,
                        const struct kvm_cpu_hide *hide);
 
+/* MP table (MPS 1.4) for `ncpus` processors, ISA bus, one IOAPIC (id
+ * ncpus) with ISA irq n -> pin n. 0 or -errno. */
+int kvm_mptable_build(struct guest_mem *m, unsigned ncpus);
+size_t kvm_mptable_size(unsigned ncpus);
+
 /* Run: open `dev`, create the VM with `ram` bytes, boot `st`, run until
  * power-off/reset/exit. Returns the guest's exit status (>= 0) or -errno. */
-#define KVM_MAX_VCPUS 64
 int kvm_open_dev(const char *dev);
 /* Create the VM, map `m`, start `ncpus` vCPU threads (vCPU 0 enters at
  * `st`, the others wait for INIT/SIPI) and run until the guest stops.

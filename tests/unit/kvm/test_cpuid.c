@@ -78,11 +78,52 @@ static void test_complete(void **state)
     free(c);
 }
 
+static void test_mptable(void **state)
+{
+    (void)state;
+    struct guest_mem m;
+    mem_init(&m);
+    assert_int_equal(kvm_mem_layout(&m, 32ULL << 20), 0);
+    assert_int_equal(kvm_mptable_build(&m, 0), -EINVAL);
+    for (unsigned n = 1; n <= KVM_MAX_VCPUS; n += 21) {
+        assert_int_equal(kvm_mptable_build(&m, n), 0);
+        uint8_t *fp = mem_translate(&m, KVM_MPTABLE_ADDR, 16);
+        assert_memory_equal(fp, "_MP_", 4);
+        uint8_t s = 0;
+        for (int i = 0; i < 16; i++) s = (uint8_t)(s + fp[i]);
+        assert_int_equal(s, 0);
+        uint32_t ct_addr = fp[4] | fp[5] << 8 | fp[6] << 16 | (uint32_t)fp[7] << 24;
+        uint8_t *ct = mem_translate(&m, ct_addr, 44);
+        assert_memory_equal(ct, "PCMP", 4);
+        unsigned len = ct[4] | ct[5] << 8, count = ct[34] | ct[35] << 8;
+        assert_true(KVM_MPTABLE_ADDR + 16 + len <= KVM_MPTABLE_ADDR + kvm_mptable_size(n));
+        ct = mem_translate(&m, ct_addr, len);
+        s = 0;
+        for (unsigned i = 0; i < len; i++) s = (uint8_t)(s + ct[i]);
+        assert_int_equal(s, 0);
+        /* walk entries: n processors (first is BSP), 1 IOAPIC, 16 irqs */
+        unsigned cpus = 0, ioapics = 0, irqs = 0, off = 44;
+        for (unsigned e = 0; e < count; e++) {
+            uint8_t t = ct[off];
+            if (t == 0) { assert_int_equal(ct[off + 1], cpus); assert_int_equal(!!(ct[off + 3] & 2), cpus == 0); cpus++; }
+            if (t == 2) ioapics++;
+            if (t == 3) irqs++;
+            off += t == 0 ? 20 : 8;
+        }
+        assert_int_equal(off, len);
+        assert_int_equal(cpus, n);
+        assert_int_equal(ioapics, 1);
+        assert_int_equal(irqs, 16);
+    }
+    mem_destroy(&m);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_parse),
         cmocka_unit_test(test_complete),
+        cmocka_unit_test(test_mptable),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
