@@ -299,7 +299,8 @@ static int vcpu_create(struct vm *vm, unsigned cpu)
     sregs.gdt.base = st->gdt_base;
     sregs.gdt.limit = st->gdt_limit;
     sregs.cr0 = st->cr0; sregs.cr3 = st->cr3; sregs.cr4 = st->cr4; sregs.efer = st->efer;
-    struct kvm_regs regs = { .rip = st->rip, .rsp = st->rsp, .rsi = st->rsi, .rflags = st->rflags };
+    struct kvm_regs regs = { .rip = st->rip, .rsp = st->rsp, .rsi = st->rsi, .rbx = st->rbx,
+                             .rflags = st->rflags };
     if (ioctl(fd, KVM_SET_SREGS, &sregs) < 0 || ioctl(fd, KVM_SET_REGS, &regs) < 0) {
         r = -errno;
         log_error("KVM_SET_SREGS/REGS: %s", strerror(errno));
