@@ -205,10 +205,15 @@ static bool handle_exit(struct vm *vm, unsigned cpu, int *status)
         log_info("guest: halted");
         *status = 0;
         return true;
-    case KVM_EXIT_SHUTDOWN:
-        log_info("guest: shutdown (triple fault or reset) on vCPU %u", cpu);
+    case KVM_EXIT_SHUTDOWN: {
+        struct kvm_regs regs;
+        memset(&regs, 0, sizeof(regs));
+        ioctl(vm->vcpu_fd[cpu], KVM_GET_REGS, &regs);
+        log_info("guest: shutdown (triple fault or reset) on vCPU %u, RIP %#llx", cpu,
+                 (unsigned long long)regs.rip);
         *status = 0;
         return true;
+    }
     case KVM_EXIT_SYSTEM_EVENT:
         log_info("guest: system event %u (%s)", run->system_event.type,
                  run->system_event.type == KVM_SYSTEM_EVENT_SHUTDOWN ? "power off" :
