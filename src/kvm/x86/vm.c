@@ -301,6 +301,8 @@ static int vcpu_create(struct vm *vm, unsigned cpu)
     set_seg(&sregs.cs, &st->cs);
     set_seg(&sregs.ds, &st->ds);
     sregs.es = sregs.fs = sregs.gs = sregs.ss = sregs.ds;
+    /* A present 32-bit busy TSS, as the PVH ABI asks for. */
+    sregs.tr = (struct kvm_segment){ .base = 0, .limit = 0x67, .type = 0xb, .present = 1 };
     sregs.gdt.base = st->gdt_base;
     sregs.gdt.limit = st->gdt_limit;
     sregs.cr0 = st->cr0; sregs.cr3 = st->cr3; sregs.cr4 = st->cr4; sregs.efer = st->efer;
