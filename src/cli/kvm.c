@@ -5,6 +5,7 @@
 
 #include <errno.h>
 #include <getopt.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -12,7 +13,7 @@
 
 static void usage(FILE *f)
 {
-    fprintf(f, "usage: vessel kvm --kernel BZIMAGE [--initrd FILE] [--append CMDLINE]\n"
+    fprintf(f, "usage: vessel kvm --kernel BZIMAGE|VMLINUX(PVH) [--initrd FILE] [--append CMDLINE]\n"
                "                  [-m SIZE] [--smp N] [--cpu-features -NAME,...] [--kvm-dev PATH]\n"
                "The KVM device defaults to $VESSEL_KVM_DEV or /dev/kvm.\n");
 }
@@ -97,7 +98,10 @@ int cmd_kvm(int argc, char **argv)
     }
     struct kvm_bzimage bz;
     const char *why = NULL;
-    if (kvm_bzimage_parse((const uint8_t *)img, img_len, &bz, &why)) {
+    uint32_t pvh_entry;
+    bool pvh = img_len >= 4 && !memcmp(img, "\x7f" "ELF", 4);
+    if (pvh ? kvm_pvh_entry((const uint8_t *)img, img_len, &pvh_entry, &why)
+            : kvm_bzimage_parse((const uint8_t *)img, img_len, &bz, &why)) {
         log_error("--kernel %s: %s", kernel, why);
         return 2;
     }
@@ -113,8 +117,12 @@ int cmd_kvm(int argc, char **argv)
         return 1;
     }
     struct kvm_boot_state st;
-    r = kvm_boot_bzimage(&mem, ram, (const uint8_t *)img, img_len,
-                         (const uint8_t *)ird, ird_len, append, &st);
+    r = pvh ? kvm_boot_pvh(&mem, ram, (const uint8_t *)img, img_len,
+                           (const uint8_t *)ird, ird_len, append, &st)
+            : kvm_boot_bzimage(&mem, ram, (const uint8_t *)img, img_len,
+                               (const uint8_t *)ird, ird_len, append, &st);
+    if (r == 0 && (r = kvm_mptable_build(&mem, (unsigned)smp)))
+        log_error("MP table: %s", strerror(-r));
     if (r == 0)
         r = kvm_vm_run(kfd, &mem, &st, (unsigned)smp, &hide);
     mem_destroy(&mem);

@@ -11,6 +11,8 @@ expect_fail "no --kernel" "--kernel BZIMAGE is required" "$VESSEL" kvm
 expect_fail "missing kernel file" "--kernel $tmp/nope: No such file" "$VESSEL" kvm --kernel "$tmp/nope"
 printf 'not a kernel\n%.0s' {1..100} >"$tmp/text"
 expect_fail "non-bzImage" "not a bzImage" "$VESSEL" kvm --kernel "$tmp/text"
+{ printf '\177ELF\2\1\1'; head -c 200 /dev/zero; } >"$tmp/elf32"
+expect_fail "ELF that is not an x86-64 PVH vmlinux" "not a little-endian ELF64 x86-64" "$VESSEL" kvm --kernel "$tmp/elf32"
 if [ -n "$vmlinuz" ] && [ -r "$vmlinuz" ]; then
     head -c 200000 "$vmlinuz" >"$tmp/trunc"
     expect_fail "truncated bzImage" "truncated bzImage" "$VESSEL" kvm --kernel "$tmp/trunc"

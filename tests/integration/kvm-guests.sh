@@ -2,7 +2,7 @@
 # Runs vessel's freestanding x86 test guests (tests/guests/x86) on /dev/kvm.
 . "$SRC/tests/lib.sh"
 dev=${VESSEL_KVM_DEV:-/dev/kvm}
-guests="boot64 ports reset irq smp hello"
+guests="boot64 ports reset irq smp hello emufail"
 if ! have nasm; then
     for g in $guests; do skip "kvm guest $g" "nasm not installed"; done; exit 0
 fi
@@ -49,3 +49,12 @@ else nok "smp --smp 1 (rc $rc)"; fi
 run hello; rc=$?
 if [ $rc -eq 0 ] && [ "$(cat "$out/hello.out")" = H ]; then ok "hello: serial byte, then power-off via port 0x501"
 else nok "hello (rc $rc)"; fi
+
+# Emulated KVM (this kind of host) cannot run cmpxchg16b: one clear line
+# naming RIP and the bytes. Real VT-x/AMD-V runs it.
+run emufail; rc=$?
+if [ $rc -eq 0 ] && grep -q 'ran natively' "$out/emufail.out"; then ok "emufail: cmpxchg16b ran natively (hardware KVM)"
+elif [ $rc -eq 1 ] && [ "$(wc -l <"$out/emufail.err")" -eq 1 ] &&
+     grep -qE 'emulation failure\) at RIP 0x[0-9a-f]+, bytes 48 0f c7 0f' "$out/emufail.err"; then
+    ok "emufail: emulation failure reported with RIP and instruction bytes"
+else nok "emufail (rc $rc: $(cat "$out/emufail.out" "$out/emufail.err" | head -c 300))"; fi

@@ -13,6 +13,7 @@
 
 /* Fixed guest-physical layout (low memory), as kvmtool/Firecracker use. */
 #define KVM_BOOT_GDT_ADDR      0x500ULL
+#define KVM_PVH_START_INFO     0x6000ULL   /* + memmap at +0x100, modlist at +0x200 */
 #define KVM_BOOT_ZERO_PAGE     0x7000ULL
 #define KVM_BOOT_STACK         0x8ff0ULL
 #define KVM_BOOT_PML4          0x9000ULL
@@ -22,6 +23,7 @@
 #define KVM_BOOT_CMDLINE_MAX   0x10000ULL
 #define KVM_BOOT_KERNEL        0x100000ULL
 #define KVM_EBDA_START         0x9fc00ULL
+#define KVM_MPTABLE_ADDR       0xf0000ULL  /* BIOS area, reserved in e820 */
 #define KVM_PCI_HOLE_START     0xc0000000ULL /* low RAM ends at 3 GiB */
 #define KVM_HIGH_RAM_START     0x100000000ULL
 
@@ -30,6 +32,7 @@
 
 /* Debug-exit port of vessel's test guests: a 1-byte write of v ends the VM
  * with exit status v. */
+#define KVM_MAX_VCPUS 64
 #define KVM_DEBUG_EXIT_PORT 0x501
 #define KVM_COM1_PORT 0x3f8
 
@@ -41,7 +44,7 @@ struct kvm_boot_seg {
 };
 
 struct kvm_boot_state {
-    uint64_t rip, rsp, rsi, rflags;
+    uint64_t rip, rsp, rsi, rbx, rflags;
     uint64_t cr0, cr3, cr4, efer;
     struct kvm_boot_seg cs, ds;     /* ds also used for es/fs/gs/ss */
     uint64_t gdt_base;
@@ -93,9 +96,23 @@ int kvm_cpu_features_parse(const char *spec, struct kvm_cpu_hide *h);
 int kvm_cpuid_complete(struct kvm_cpuid2 *c, unsigned cap, unsigned cpu, unsigned ncpus,
                        const struct kvm_cpu_hide *hide);
 
+/* PVH: entry address from the XEN_ELFNOTE_PHYS32_ENTRY note of an ELF64
+ * vmlinux (bounds-checked; 0, -ENOEXEC, -EINVAL; `why` gets a reason). */
+int kvm_pvh_entry(const uint8_t *elf, size_t len, uint32_t *entry, const char **why);
+/* Load the ELF's PT_LOAD segments, build hvm_start_info (cmdline, initrd
+ * module, memmap) and the 32-bit protected-mode entry state (EBX =
+ * start_info, paging off). 0 or -errno after one log line. */
+int kvm_boot_pvh(struct guest_mem *m, uint64_t ram, const uint8_t *elf, size_t len,
+                 const uint8_t *initrd, size_t initrd_len, const char *cmdline,
+                 struct kvm_boot_state *st);
+
+/* MP table (MPS 1.4) for `ncpus` processors, ISA bus, one IOAPIC (id
+ * ncpus) with ISA irq n -> pin n. 0 or -errno. */
+int kvm_mptable_build(struct guest_mem *m, unsigned ncpus);
+size_t kvm_mptable_size(unsigned ncpus);
+
 /* Run: open `dev`, create the VM with `ram` bytes, boot `st`, run until
  * power-off/reset/exit. Returns the guest's exit status (>= 0) or -errno. */
-#define KVM_MAX_VCPUS 64
 int kvm_open_dev(const char *dev);
 /* Create the VM, map `m`, start `ncpus` vCPU threads (vCPU 0 enters at
  * `st`, the others wait for INIT/SIPI) and run until the guest stops.

@@ -205,10 +205,15 @@ static bool handle_exit(struct vm *vm, unsigned cpu, int *status)
         log_info("guest: halted");
         *status = 0;
         return true;
-    case KVM_EXIT_SHUTDOWN:
-        log_info("guest: shutdown (triple fault or reset) on vCPU %u", cpu);
+    case KVM_EXIT_SHUTDOWN: {
+        struct kvm_regs regs;
+        memset(&regs, 0, sizeof(regs));
+        ioctl(vm->vcpu_fd[cpu], KVM_GET_REGS, &regs);
+        log_info("guest: shutdown (triple fault or reset) on vCPU %u, RIP %#llx", cpu,
+                 (unsigned long long)regs.rip);
         *status = 0;
         return true;
+    }
     case KVM_EXIT_SYSTEM_EVENT:
         log_info("guest: system event %u (%s)", run->system_event.type,
                  run->system_event.type == KVM_SYSTEM_EVENT_SHUTDOWN ? "power off" :
@@ -296,10 +301,13 @@ static int vcpu_create(struct vm *vm, unsigned cpu)
     set_seg(&sregs.cs, &st->cs);
     set_seg(&sregs.ds, &st->ds);
     sregs.es = sregs.fs = sregs.gs = sregs.ss = sregs.ds;
+    /* A present 32-bit busy TSS, as the PVH ABI asks for. */
+    sregs.tr = (struct kvm_segment){ .base = 0, .limit = 0x67, .type = 0xb, .present = 1 };
     sregs.gdt.base = st->gdt_base;
     sregs.gdt.limit = st->gdt_limit;
     sregs.cr0 = st->cr0; sregs.cr3 = st->cr3; sregs.cr4 = st->cr4; sregs.efer = st->efer;
-    struct kvm_regs regs = { .rip = st->rip, .rsp = st->rsp, .rsi = st->rsi, .rflags = st->rflags };
+    struct kvm_regs regs = { .rip = st->rip, .rsp = st->rsp, .rsi = st->rsi, .rbx = st->rbx,
+                             .rflags = st->rflags };
     if (ioctl(fd, KVM_SET_SREGS, &sregs) < 0 || ioctl(fd, KVM_SET_REGS, &regs) < 0) {
         r = -errno;
         log_error("KVM_SET_SREGS/REGS: %s", strerror(errno));

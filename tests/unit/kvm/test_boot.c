@@ -142,6 +142,68 @@ static void test_debian_kernel(void **state)
 }
 
 #else
+/* PVH: the project's vmlinux (CONFIG_PVH=y) next to its bzImage. */
+static void test_project_pvh(void **state)
+{
+    (void)state;
+    const char *cache = getenv("VESSEL_CACHE");
+    char *pat = xasprintf("%s/guest/*/vmlinux", cache ? cache : "/nonexistent");
+    glob_t g;
+    int r = glob(pat, 0, NULL, &g);
+    free(pat);
+    if (r || g.gl_pathc == 0) {
+        fail_msg("no project-built vmlinux (main() should not have run this test)");
+    }
+    char *elf = NULL;
+    size_t len = 0;
+    assert_int_equal(read_file(g.gl_pathv[0], &elf, &len, 512u << 20), 0);
+    uint32_t entry = 0;
+    const char *why = NULL;
+    assert_int_equal(kvm_pvh_entry((uint8_t *)elf, len, &entry, &why), 0);
+    assert_true(entry >= KVM_BOOT_KERNEL && entry < (64u << 20));
+    struct guest_mem m;
+    mem_init(&m);
+    uint64_t ram = 512ULL << 20;
+    assert_int_equal(kvm_mem_layout(&m, ram), 0);
+    uint8_t initrd[8192];
+    memset(initrd, 0x5a, sizeof(initrd));
+    struct kvm_boot_state st;
+    assert_int_equal(kvm_boot_pvh(&m, ram, (uint8_t *)elf, len, initrd, sizeof(initrd), "console=ttyS0", &st), 0);
+    assert_int_equal(st.rip, entry);
+    assert_int_equal(st.rbx, KVM_PVH_START_INFO);
+    assert_int_equal(st.cr0 & 0x80000001, 1);   /* protected mode, paging off */
+    assert_int_equal(st.cs.l, 0);
+    assert_int_equal(st.cs.db, 1);
+    uint8_t *si = mem_translate(&m, st.rbx, 56);
+    assert_int_equal(rd(si, 4), 0x336ec578);
+    assert_int_equal(rd(si + 4, 4), 1);
+    assert_string_equal((char *)mem_translate(&m, rd(si + 24, 8), 14), "console=ttyS0");
+    assert_int_equal(rd(si + 12, 4), 1);
+    uint8_t *mod = mem_translate(&m, rd(si + 16, 8), 32);
+    assert_int_equal(rd(mod + 8, 8), sizeof(initrd));
+    assert_memory_equal(mem_translate(&m, rd(mod, 8), sizeof(initrd)), initrd, sizeof(initrd));
+    assert_int_equal(rd(si + 48, 4), 3);
+    uint8_t *mm = mem_translate(&m, rd(si + 40, 8), 72);
+    assert_int_equal(rd(mm + 48, 8), KVM_BOOT_KERNEL);
+    assert_int_equal(rd(mm + 56, 8), ram - KVM_BOOT_KERNEL);
+    /* The first PT_LOAD really landed at its physical address. */
+    const uint8_t *e = (uint8_t *)elf;
+    uint64_t phoff = rd(e + 32, 8);
+    for (unsigned i = 0; i < rd(e + 56, 2); i++) {
+        const uint8_t *ph = e + phoff + i * rd(e + 54, 2);
+        if (rd(ph, 4) == 1 && rd(ph + 32, 8) >= 64) {
+            assert_memory_equal(mem_translate(&m, rd(ph + 24, 8), 64), e + rd(ph + 8, 8), 64);
+            break;
+        }
+    }
+    /* Truncations of the ELF never crash the parser. */
+    for (size_t cut = 0; cut < 4096; cut += 7)
+        (void)kvm_pvh_entry((uint8_t *)elf, cut, &entry, &why);
+    mem_destroy(&m);
+    free(elf);
+    globfree(&g);
+}
+
 static void test_project_kernel(void **state)
 {
     (void)state;
@@ -234,7 +296,16 @@ int main(void)
         printf("no project-built x86-64 bzImage in $VESSEL_CACHE/guest/*/ (helper guest builds it)\n");
         return 77;
     }
-    const struct CMUnitTest tests[] = { cmocka_unit_test(test_project_kernel) };
+    pat = xasprintf("%s/guest/*/vmlinux", cache ? cache : "/nonexistent");
+    int pvh = have(pat);
+    free(pat);
+    if (!pvh)
+        printf("# no project-built vmlinux: PVH half not run\n");
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_project_kernel),
+        cmocka_unit_test(test_project_pvh),
+    };
+    return _cmocka_run_group_tests("test_boot_project", tests, pvh ? 2 : 1, NULL, NULL);
 #else
     if (!have("/boot/vmlinuz-*")) {
         printf("no /boot/vmlinuz-* (install linux-image-cloud-amd64)\n");
