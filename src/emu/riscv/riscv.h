@@ -4,34 +4,43 @@
  *   - user mode (emu/riscv/user/, `vessel exec`): one hart per guest thread,
  *     guest virtual address == host address - guest_base (flat, like QEMU's
  *     guest_base), ecall returns to the caller as RV_EXIT_ECALL;
- *   - system mode (board, `vessel run`): M/S/U privilege, Sv39/Sv48 MMU,
- *     interrupts, MMIO through the shared bus, SBI through a hook.
+ *   - system mode (emu/riscv/virt/, `vessel run`): M/S/U privilege, Sv39/Sv48
+ *     MMU with A/D bits, interrupts, MMIO through the shared bus, the
+ *     built-in SBI through a hook.
  *
  * Memory access: every load/store/fetch goes through a small inline TLB fast
- * path (virtual page -> host addend); a miss calls the mode's slow path
- * (rv_mem_ops), which walks page tables (system) or checks the flat range
- * (user), fills the TLB, or reports a fault / MMIO.
+ * path (virtual page -> host addend); a miss calls the slow path, which
+ * checks the flat range through rv_mem_ops (user) or walks the page tables
+ * and looks up guest RAM / the bus (system), fills the TLB, or raises the
+ * fault.
  *
- * STATUS: interface sketch; the CPU owner refines it. Keep it the one header
- * other modules include. */
+ * Code cache: each hart decodes into its own cache of blocks keyed by the
+ * physical pc (user mode: the virtual pc); a store to a page holding decoded
+ * code, fence.i and rv_invalidate_code() drop the blocks concerned.
+ * Misaligned loads and stores are carried out (as Linux does for user code);
+ * misaligned AMOs and LR/SC fault. */
 #ifndef VESSEL_RISCV_H
 #define VESSEL_RISCV_H
 
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 
 struct rv_hart;
 struct rv_machine;
+struct guest_mem;
+struct bus;
 
 /* Why rv_run() returned. */
 enum rv_exit {
     RV_EXIT_NONE = 0,
     RV_EXIT_ECALL,        /* user mode: ecall; a7 = syscall number; pc is at the ecall */
-    RV_EXIT_EBREAK,       /* user mode: ebreak (SIGTRAP) */
-    RV_EXIT_FAULT,        /* user mode: exception (cause/tval in hart->exc) */
-    RV_EXIT_BUDGET,       /* instruction budget ran out (or rv_kick() was called) */
-    RV_EXIT_HALT,         /* system: hart stopped (HSM stop, power-off, tohost) */
-    RV_EXIT_WFI,          /* system: wfi with nothing pending (the caller parks) */
+    RV_EXIT_EBREAK,       /* user mode: ebreak (SIGTRAP); pc at the ebreak */
+    RV_EXIT_FAULT,        /* user mode: exception (rv_hart_exception); pc at the insn */
+    RV_EXIT_BUDGET,       /* instruction budget ran out, or rv_kick() was called */
+    RV_EXIT_HALT,         /* system: rv_hart_halt() was called (HSM stop, power-off, tohost) */
+    RV_EXIT_WFI,          /* system: wfi with no interrupt pending: call rv_hart_wait() */
+    RV_EXIT_DEBUG,        /* a breakpoint (rv_debug_breakpoint) was reached; pc at it */
 };
 
 /* Exception causes (mcause values, privileged spec table 3.6). */
@@ -49,57 +58,114 @@ enum {
     RV_IRQ_SEI = 9, RV_IRQ_MEI = 11,
 };
 
+enum rv_priv { RV_PRIV_U = 0, RV_PRIV_S = 1, RV_PRIV_M = 3 };
+
 enum rv_access { RV_ACC_READ, RV_ACC_WRITE, RV_ACC_EXEC };
 
-/* Mode hooks: the engine-specific half of memory access.
- * fill_tlb: translate vaddr for `acc`; on success set *host_addend so that
- *   host = vaddr + addend for the whole page and return 0; return 1 for MMIO
- *   (then *paddr holds the physical address, and the core calls mmio); or
- *   return -cause for an exception. */
+/* ---------------- user mode ----------------
+ * fill_tlb: check vaddr for `acc`; on success set *host_addend so that
+ *   host = vaddr + addend for the whole 4 KiB page and return 0; or return
+ *   -cause for an exception (the core reports RV_EXIT_FAULT). */
 struct rv_mem_ops {
     int (*fill_tlb)(struct rv_hart *h, uint64_t vaddr, enum rv_access acc,
                     uintptr_t *host_addend, uint64_t *paddr);
-    uint64_t (*mmio_read)(struct rv_hart *h, uint64_t paddr, unsigned size);
-    void (*mmio_write)(struct rv_hart *h, uint64_t paddr, uint64_t val, unsigned size);
 };
+/* A user-mode machine: U-mode only, no MMU, every access checked through
+ * ops->fill_tlb; rv_invalidate_code callable from any thread. */
+struct rv_machine *rv_machine_new_user(const struct rv_mem_ops *ops);
+/* cause/tval of the last RV_EXIT_FAULT. */
+void rv_hart_exception(const struct rv_hart *h, uint64_t *cause, uint64_t *tval);
 
-/* System-mode hooks provided by the board. */
+/* ---------------- system mode ---------------- */
 struct rv_sys_ops {
-    /* ecall from S-mode with the built-in SBI: handle a0..a7, return true
-     * if handled (the core advances pc), false to trap to M-mode. */
+    /* ecall from S-mode when the built-in SBI is in use: handle a0..a7
+     * (set a0/a1 with rv_set_x) and return true (the core advances pc), or
+     * false to take the ecall trap as usual. NULL: ecalls always trap. */
     bool (*sbi_call)(struct rv_hart *h);
-    uint64_t (*read_time)(struct rv_hart *h);       /* mtime, 10 MHz */
-    void (*wfi)(struct rv_hart *h);                 /* park until rv_irq_pending() */
+    /* A store of `val` to the tohost address (HTIF); the hart's run goes on
+     * unless the callback calls rv_hart_halt(). */
+    void (*tohost)(struct rv_hart *h, uint64_t val);
 };
+struct rv_sys_config {
+    struct guest_mem *mem;     /* RAM: fetch, loads, stores, page-table walks */
+    struct bus *bus;           /* everything else: MMIO (no-device reads give 0, writes ignored: access fault) */
+    const struct rv_sys_ops *ops;
+    void *opaque;              /* the board, for rv_machine_opaque() */
+    unsigned nharts;
+    uint64_t tohost_addr;      /* physical address of `tohost`, 0 = none */
+    bool sv48;                 /* allow satp mode Sv48 besides Sv39 */
+};
+struct rv_machine *rv_machine_new_sys(const struct rv_sys_config *cfg);
+void *rv_machine_opaque(const struct rv_machine *m);
+void rv_machine_free(struct rv_machine *m);   /* after every hart is freed */
+/* The 10 MHz machine timer (mtime), from the host monotonic clock. */
+#define RV_TIMEBASE_HZ 10000000ULL
+uint64_t rv_machine_time(const struct rv_machine *m);
 
-/* Lifecycle. */
+struct rv_machine *rv_hart_machine(const struct rv_hart *h);
+unsigned rv_hart_id(const struct rv_hart *h);
+enum rv_priv rv_get_priv(const struct rv_hart *h);
+void rv_set_priv(struct rv_hart *h, enum rv_priv p);
+/* ACLINT mtimer compare register of this hart (MTIP = time >= mtimecmp).
+ * Thread-safe; a write wakes the hart if it waits. */
+void rv_set_mtimecmp(struct rv_hart *h, uint64_t v);
+uint64_t rv_get_mtimecmp(const struct rv_hart *h);
+/* Make rv_run return RV_EXIT_HALT at the next instruction boundary
+ * (thread-safe). rv_run on a halted hart returns RV_EXIT_HALT at once until
+ * rv_hart_resume(). */
+void rv_hart_halt(struct rv_hart *h);
+void rv_hart_resume(struct rv_hart *h);
+bool rv_hart_halted(const struct rv_hart *h);
+/* Block the calling (hart) thread until an enabled interrupt is pending, a
+ * timer deadline passes, or rv_kick(); returns at once if one is pending.
+ * This is what makes an idle guest cost no host CPU. */
+void rv_hart_wait(struct rv_hart *h);
+/* Guest-virtual memory through the hart's current translation (as in
+ * S-mode with SUM for the gdb stub and SBI): bytes copied, or -1. */
+int rv_virt_read(struct rv_hart *h, uint64_t vaddr, void *buf, size_t len);
+int rv_virt_write(struct rv_hart *h, uint64_t vaddr, const void *buf, size_t len);
+
+/* ---------------- common ---------------- */
 struct rv_hart *rv_hart_new(struct rv_machine *m, unsigned hartid);
 void rv_hart_free(struct rv_hart *h);
+/* Reset: x0..x31 = 0, pc, M-mode (system) or U-mode (user), CSRs reset. */
 void rv_hart_reset(struct rv_hart *h, uint64_t pc);
 
-/* Register access (for loaders, syscalls, signal frames, the gdb stub). */
+/* Register access (for loaders, syscalls, signal frames, SBI, the gdb stub). */
 uint64_t rv_get_x(const struct rv_hart *h, unsigned r);
 void rv_set_x(struct rv_hart *h, unsigned r, uint64_t v);
 uint64_t rv_get_f(const struct rv_hart *h, unsigned r);
 void rv_set_f(struct rv_hart *h, unsigned r, uint64_t v);
 uint64_t rv_get_pc(const struct rv_hart *h);
 void rv_set_pc(struct rv_hart *h, uint64_t pc);
-int rv_csr_read(struct rv_hart *h, unsigned csr, uint64_t *val);   /* 0 or -1 */
+/* Any CSR by number, without privilege checks (debugger, SBI, loaders):
+ * 0, or -1 if the CSR does not exist. */
+int rv_csr_read(struct rv_hart *h, unsigned csr, uint64_t *val);
 int rv_csr_write(struct rv_hart *h, unsigned csr, uint64_t val);
 
 /* Run until an exit; `budget` instructions at most (0 = no limit). */
 enum rv_exit rv_run(struct rv_hart *h, uint64_t budget);
-/* From another thread: make rv_run return soon with RV_EXIT_BUDGET. */
+/* From another thread or a signal handler: make rv_run return soon with
+ * RV_EXIT_BUDGET (and rv_hart_wait return). */
 void rv_kick(struct rv_hart *h);
+/* Instructions retired by this hart (minstret). */
+uint64_t rv_instret(const struct rv_hart *h);
 
-/* Interrupts (system mode). Thread-safe: devices call these from any thread. */
+/* Interrupts (system mode). Thread-safe: devices call this from any
+ * thread; it wakes the hart. For MEI/SEI/MSI/MTI lines driven by devices
+ * (SSIP can also be set this way, for SBI IPIs). */
 void rv_set_irq(struct rv_hart *h, unsigned bit, bool level);
 bool rv_irq_pending(struct rv_hart *h);
 
 /* Code cache: drop decoded blocks overlapping [addr, addr+len) (guest
- * physical in system mode, guest virtual in user mode), e.g. after mmap,
- * munmap, mprotect or a write by a device. */
+ * physical in system mode, guest virtual in user mode) on every hart, e.g.
+ * after mmap, munmap, mprotect or a write by a device. Any thread. */
 void rv_invalidate_code(struct rv_machine *m, uint64_t addr, uint64_t len);
+/* Drop the hart's TLB (any thread: takes effect before its next access). */
 void rv_flush_tlb(struct rv_hart *h);
+
+/* Debugging: breakpoints on virtual pcs shared by every hart (up to 64);
+ * rv_run returns RV_EXIT_DEBUG before executing one. rv_run(h, 1) steps. */
+int rv_debug_breakpoint(struct rv_machine *m, uint64_t pc, bool set);
 
 #endif
