@@ -51,6 +51,7 @@ static void run_usage(FILE *f)
         "  --console         a virtio-console device (hvc0), on the same stdio\n"
         "  --sv39            offer Sv39 only (default: Sv48 and Sv39)\n"
         "  --gdb tcp::PORT   GDB remote stub (not available yet in this build)\n"
+        "  --dumpdtb FILE    write the device tree the guest would get to FILE and exit\n"
         "  -S                with --gdb: wait for the debugger before the first instruction\n"
         "  -h, --help        show this help\n"
         "\n"
@@ -118,7 +119,7 @@ static int default_guest(char *kernel, char *initrd, size_t len)
 }
 
 enum { O_KERNEL = 256, O_INITRD, O_APPEND, O_SMP, O_BIOS, O_SERIAL, O_DISK, O_NET, O_RNG, O_CONSOLE,
-       O_GDB, O_SV39 };
+       O_GDB, O_SV39, O_DUMPDTB };
 
 int cmd_run(int argc, char **argv)
 {
@@ -129,7 +130,7 @@ int cmd_run(int argc, char **argv)
         { "serial", required_argument, 0, O_SERIAL }, { "disk", required_argument, 0, O_DISK },
         { "net", required_argument, 0, O_NET }, { "rng", no_argument, 0, O_RNG },
         { "console", no_argument, 0, O_CONSOLE }, { "gdb", required_argument, 0, O_GDB },
-        { "sv39", no_argument, 0, O_SV39 }, { "help", no_argument, 0, 'h' }, { 0, 0, 0, 0 },
+        { "sv39", no_argument, 0, O_SV39 }, { "dumpdtb", required_argument, 0, O_DUMPDTB }, { "help", no_argument, 0, 'h' }, { 0, 0, 0, 0 },
     };
     static struct virt_config cfg;
     memset(&cfg, 0, sizeof(cfg));
@@ -149,6 +150,7 @@ int cmd_run(int argc, char **argv)
         case O_SERIAL: cfg.serial = optarg; break;
         case O_GDB: cfg.gdb = optarg; break;
         case O_SV39: cfg.sv39_only = true; break;
+        case O_DUMPDTB: cfg.dump_dtb = optarg; break;
         case 'S': cfg.gdb_wait = true; break;
         case 'm':
             if (parse_size(optarg, 1 << 20, &v) || v < VIRT_MIN_RAM || v % 4096) {

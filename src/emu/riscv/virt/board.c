@@ -4,6 +4,7 @@
 #include <stdio.h>
 #include <string.h>
 #include <time.h>
+#include <libfdt.h>
 
 #include "base/base.h"
 #include "emu/riscv/virt/internal.h"
@@ -326,6 +327,17 @@ static void board_free(struct virt_board *b)
     free(b);
 }
 
+static int dump_dtb(struct virt_board *b, const char *path)
+{
+    const void *fdt = mem_translate(&b->mem, b->fdt_addr, VIRT_FDT_MAX);
+    FILE *f = fopen(path, "wb");
+    if (!f || fwrite(fdt, fdt_totalsize(fdt), 1, f) != 1 || fclose(f) != 0) {
+        log_error("--dumpdtb %s: %s", path, strerror(errno));
+        return 1;
+    }
+    return 0;
+}
+
 /* Start the hart threads, wait for the machine to stop (or a signal), join. */
 static void board_run(struct virt_board *b)
 {
@@ -419,6 +431,10 @@ int virt_run(const struct virt_config *cfg)
     }
     if (board_devices(b, cfg) || load_initrd_fdt(b, cfg, &bp))
         goto out;
+    if (cfg->dump_dtb) {
+        rc = dump_dtb(b, cfg->dump_dtb);
+        goto out;
+    }
     b->builtin_sbi = !cfg->bios && bp.priv == RV_PRIV_S;
     struct rv_sys_config sc = {
         .mem = &b->mem, .bus = &b->bus, .ops = b->builtin_sbi ? &sbi_ops : &fw_ops, .opaque = b,

@@ -57,6 +57,7 @@ struct virt_config {
     bool sv39_only;                 /* mmu-type riscv,sv39 and no Sv48 */
     const char *gdb;                /* "tcp::PORT" or NULL */
     bool gdb_wait;                  /* -S */
+    const char *dump_dtb;           /* write the device tree here and exit (like QEMU's dumpdtb=) */
     struct virtio_options virtio;
 };
 
