@@ -66,8 +66,11 @@ static const struct rv_sys_ops fw_ops = { .sbi_call = NULL, .tohost = board_toho
 void virt_hart_boot(struct virt_hart *vh, uint64_t pc, enum rv_priv priv, uint64_t arg)
 {
     rv_hart_reset(vh->h, pc);
-    if (priv != RV_PRIV_M)
-        virt_sbi_setup_hart(vh->h);
+    if (priv == RV_PRIV_S) {
+        /* what firmware does before entering the kernel (delegation, counters, Sstc) */
+        rv_hart_boot_supervisor(vh->h, pc, vh->id, arg);
+        return;
+    }
     rv_set_priv(vh->h, priv);
     rv_set_x(vh->h, 10, vh->id);
     rv_set_x(vh->h, 11, arg);

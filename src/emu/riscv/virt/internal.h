@@ -79,8 +79,6 @@ void virt_hart_boot(struct virt_hart *vh, uint64_t pc, enum rv_priv priv, uint64
 
 /* sbi.c: the rv_sys_ops.sbi_call hook */
 bool virt_sbi_call(struct rv_hart *h);
-/* M-mode CSRs as firmware leaves them before entering S-mode. */
-void virt_sbi_setup_hart(struct rv_hart *h);
 
 /* clint.c, syscon.c, rtc.c: register on the bus. 0 or -errno. */
 int virt_clint_init(struct virt_board *b);

@@ -25,9 +25,7 @@ enum {
 #define SBI_IMPL_ID      0x7665              /* "ve": not a registered id */
 #define SBI_IMPL_VERSION 1
 
-enum { CSR_STIMECMP = 0x14d, CSR_MEDELEG = 0x302, CSR_MIDELEG = 0x303, CSR_MCOUNTEREN = 0x306,
-       CSR_MENVCFG = 0x30a, CSR_MVENDORID = 0xf11, CSR_MARCHID = 0xf12, CSR_MIMPID = 0xf13,
-       CSR_PMPCFG0 = 0x3a0, CSR_PMPADDR0 = 0x3b0 };
+enum { CSR_STIMECMP = 0x14d, CSR_MVENDORID = 0xf11, CSR_MARCHID = 0xf12, CSR_MIMPID = 0xf13 };
 
 enum { A0 = 10, A1 = 11, A2 = 12, A3 = 13, A4 = 14, A5 = 15, A6 = 16, A7 = 17 };
 
@@ -40,20 +38,6 @@ static void ret(struct rv_hart *h, long err, uint64_t val)
 {
     rv_set_x(h, A0, (uint64_t)err);
     rv_set_x(h, A1, val);
-}
-
-void virt_sbi_setup_hart(struct rv_hart *h)
-{
-    /* Delegate to S-mode what OpenSBI delegates: misaligned fetch, fetch
-     * access, illegal insn, breakpoint, misaligned load/store, load/store
-     * access, ecall from U, page faults; and the S-level interrupts. */
-    rv_csr_write(h, CSR_MEDELEG, 0xb1ffULL & ~(1ULL << RV_EXC_ECALL_S));
-    rv_csr_write(h, CSR_MIDELEG, (1u << RV_IRQ_SSI) | (1u << RV_IRQ_STI) | (1u << RV_IRQ_SEI));
-    rv_csr_write(h, CSR_MCOUNTEREN, 7);                 /* cycle, time, instret */
-    rv_csr_write(h, CSR_MENVCFG, 1ULL << 63);           /* STCE: stimecmp for S-mode */
-    /* PMP: all of memory RWX for S/U (TOR up to the top) */
-    rv_csr_write(h, CSR_PMPADDR0, ~0ULL >> 10);
-    rv_csr_write(h, CSR_PMPCFG0, 0x0f);                 /* A=TOR, RWX */
 }
 
 /* The harts named by (mask, base) as in the SBI spec, or false for a bad mask. */
