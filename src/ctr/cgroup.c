@@ -16,9 +16,13 @@
 
 #define CG_ROOT "/sys/fs/cgroup"
 
+/* v1 hierarchies by their directory under /sys/fs/cgroup; "systemd" (the
+ * named hierarchy) and "unified" (the cgroup2 mount of the hybrid layout)
+ * hold no controller we set, but the container joins them too, as under runc,
+ * so that its processes are grouped in every hierarchy of the host. */
 static const char *const v1_ctrls[] = {
     "memory", "pids", "cpu", "cpuacct", "cpuset", "blkio", "devices", "freezer",
-    "net_cls", "perf_event", "hugetlb" };
+    "net_cls", "perf_event", "hugetlb", "systemd", "unified" };
 
 struct ctr_cgroup {
     bool v2;

@@ -484,6 +484,27 @@ static int parse_linux(struct json_object *lin, struct ctr_spec *s)
             FAIL("linux.rootfsPropagation: unknown propagation \"%s\"", prop);
         s->rootfs_prop = prop_opts[k].flag;
     }
+    struct json_object *toff;
+    if (get(lin, "timeOffsets", json_type_object, "linux", &toff))
+        return -1;
+    if (toff) {
+        static const char *const clocks[2] = { "monotonic", "boottime" };
+        if (!s->ns_on[CTR_NS_TIME] || s->ns_path[CTR_NS_TIME])
+            FAIL("linux.timeOffsets: given without a new time namespace");
+        json_object_object_foreach(toff, key, val) {
+            int k = !strcmp(key, clocks[0]) ? 0 : !strcmp(key, clocks[1]) ? 1 : -1;
+            char sub[64];
+            if (k < 0)
+                FAIL("linux.timeOffsets.%s: unknown clock (monotonic or boottime)", key);
+            snprintf(sub, sizeof(sub), "linux.timeOffsets.%s", key);
+            if (!json_object_is_type(val, json_type_object))
+                FAIL("%s: expected object", sub);
+            if (get_int(val, "secs", sub, -((int64_t)1 << 40), (int64_t)1 << 40, &s->time_off[k][0]) ||
+                get_int(val, "nanosecs", sub, 0, 999999999, &s->time_off[k][1]))
+                return -1;
+        }
+        s->has_time_off = true;
+    }
     if (get(lin, "resources", json_type_object, "linux", &res) || (res && parse_resources(res, s)))
         return -1;
     if (get(lin, "seccomp", json_type_object, "linux", &s->seccomp) ||
