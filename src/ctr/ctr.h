@@ -64,6 +64,7 @@ struct ctr_spec {
     int64_t mem_limit, mem_reservation, mem_swap, pids_limit, cpu_shares, cpu_quota, cpu_period, blkio_weight;
     char *cpuset_cpus, *cpuset_mems;
     struct json_object *devices;   /* linux.resources.devices (validated) */
+    struct json_object *blkio;     /* linux.resources.blockIO (validated) */
     struct json_object *seccomp;   /* linux.seccomp (validated) */
     char **sysctl;                 /* key, value, key, value, ..., NULL */
     struct ctr_hook *hooks[CTR_HOOK_COUNT];
