@@ -149,6 +149,8 @@ restore_callee:
     .globl  lower_return
 lower_return:
     li      a7, MAGIC_RET
+    .globl  lower_return_ecall
+lower_return_ecall:
     ecall
 1:  j       1b
 

@@ -125,7 +125,7 @@ uint64_t probe_lr_d(uint64_t a);
 uint64_t probe_sc_d(uint64_t a, uint64_t v);
 uint64_t probe_fetch(uint64_t target, uint64_t a1);
 uint64_t enter_lower(uint64_t fn, uint64_t arg, int priv, uint64_t sp, uint64_t ret_pc);
-void lower_return(void);
+void lower_return(void), lower_return_ecall(void);
 void m_trap_entry(void), s_trap_entry(void);
 void pages_ret42(void), pages_ret43(void);
 extern char m_stack_top[], lower_stack_top[], s_trap_stack_top[];
@@ -148,6 +148,11 @@ static inline void lower_exit(uint64_t v)
     __asm__ volatile("ecall" :: "r"(a0), "r"(a7) : "memory");
     for (;;) ;
 }
+
+/* The address of an instruction and the instruction itself (4-byte
+ * encodings unless spelled with .2byte): AT(".word 0x00000077"). */
+#define AT(insn) ({ uint64_t pc_; __asm__ volatile(".option push\n.option norvc\n" \
+    "lla %0, 1f\n1: " insn "\n.option pop" : "=&r"(pc_) :: "memory"); pc_; })
 
 /* output, results */
 void puts_(const char *s);

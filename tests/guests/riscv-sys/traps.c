@@ -7,9 +7,6 @@
 
 const char test_name[] = "traps";
 
-#define AT(label_insn) ({ uint64_t pc_; __asm__ volatile(".option push\n.option norvc\n" \
-    "lla %0, 1f\n1: " label_insn "\n.option pop" : "=&r"(pc_) :: "memory"); pc_; })
-
 static void illegal(void)
 {
     uint64_t pc;
