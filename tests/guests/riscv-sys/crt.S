@@ -271,3 +271,23 @@ lower_stack_top:
     .balign 8
     .globl  m_resume_sp
 m_resume_sp: .dword 0
+
+/* uint64_t mprv_ld(uint64_t addr, uint64_t mstatus_bits): set the bits
+ * (MPRV, MPP, SUM, MXR), load, clear MPRV and MPP again; no stack access in
+ * between. */
+    .text
+    .option norvc
+    .globl  mprv_ld, mprv_sd
+mprv_ld:
+    csrs    mstatus, a1
+    ld      a0, 0(a0)
+    li      t0, (1 << 17) | (3 << 11)
+    csrc    mstatus, t0
+    ret
+/* void mprv_sd(uint64_t addr, uint64_t mstatus_bits): store addr at addr */
+mprv_sd:
+    csrs    mstatus, a1
+    sd      a0, 0(a0)
+    li      t0, (1 << 17) | (3 << 11)
+    csrc    mstatus, t0
+    ret

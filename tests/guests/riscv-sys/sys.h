@@ -124,6 +124,8 @@ uint64_t probe_amoadd_w(uint64_t a, uint64_t v);
 uint64_t probe_lr_d(uint64_t a);
 uint64_t probe_sc_d(uint64_t a, uint64_t v);
 uint64_t probe_fetch(uint64_t target, uint64_t a1);
+uint64_t mprv_ld(uint64_t a, uint64_t mstatus_bits);
+void mprv_sd(uint64_t a, uint64_t mstatus_bits);
 uint64_t enter_lower(uint64_t fn, uint64_t arg, int priv, uint64_t sp, uint64_t ret_pc);
 void lower_return(void), lower_return_ecall(void);
 void m_trap_entry(void), s_trap_entry(void);
@@ -135,7 +137,7 @@ extern char __image_end[];
  * returns through lower_return (an ecall). `off` is added to fn, the stack
  * and the return address (an alias mapping of the image, 0 for none).
  * mstatus.MPIE etc. are whatever the caller set. */
-static inline uint64_t run_in(int priv, uint64_t (*fn)(uint64_t), uint64_t arg, uint64_t off)
+static inline uint64_t run_in(int priv, const void *fn, uint64_t arg, uint64_t off)
 {
     return enter_lower((uint64_t)fn + off, arg, priv, (uint64_t)lower_stack_top + off,
                        (uint64_t)lower_return + off);
