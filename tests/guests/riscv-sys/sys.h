@@ -82,6 +82,7 @@
 #define CLINT_MTIMECMP (CLINT_BASE + 0x4000)
 #define CLINT_MTIME (CLINT_BASE + 0xbff8)
 #define UART_BASE   0x10000000ull
+#define SIFIVE_TEST 0x100000ull     /* QEMU virt: exit device */
 /* physical addresses with nothing behind them on virt, spike and vessel */
 #define UNMAPPED_PA  0x00010000ull
 #define UNMAPPED_PA2 0x00080000ull
