@@ -76,6 +76,7 @@ void rv_cache_flush(struct rv_hart *h)
     memset(h->hash, 0, sizeof(h->hash));
     memset(ext_of(h)->page_head, 0, sizeof(ext_of(h)->page_head));
     h->arena_used = 0;
+    h->flush_count++;
 }
 
 void rv_cache_invalidate_page(struct rv_hart *h, uint64_t page)
@@ -195,6 +196,8 @@ static struct rv_block *decode_straddle(struct rv_hart *h, uint64_t vpc, const u
     memcpy(buf + 2, h2, 2);
     struct rv_block *b = h->step_block;
     b->n = 1;
+    b->linked = false;
+    b->cpc[0] = b->cpc[1] = ~0ULL;
     b->key = 0;
     b->vpc = vpc;
     decode_at(h, &b->insn[0], buf, vpc);
@@ -246,6 +249,9 @@ static struct rv_block *decode_block(struct rv_hart *h, uint64_t vpc, uint64_t p
     b->vpc = vpc;
     b->end_pc = pc;
     b->valid = true;
+    b->linked = false;
+    b->cpc[0] = b->cpc[1] = ~0ULL;
+    b->cnext[0] = b->cnext[1] = NULL;
     h->arena_used += sizeof(*hd) + sizeof(*b) + (n + 1) * sizeof(struct rv_insn);
     h->arena_used = (h->arena_used + 15) & ~(size_t)15;
 

@@ -68,7 +68,7 @@ enum rv_exit rv_run(struct rv_hart *h, uint64_t budget)
     struct rv_machine *const m = h->m;
     const bool sys = !m->user;
     const struct rv_insn *i;
-    struct rv_block *b;
+    struct rv_block *b, *last = NULL;
     unsigned mode_d;
     enum rv_exit ex;
     uint64_t va, tag, v;
@@ -78,13 +78,13 @@ enum rv_exit rv_run(struct rv_hart *h, uint64_t budget)
         return RV_EXIT_HALT;
     h->budget_end = budget ? h->instret + budget : UINT64_MAX;
 
-#define NEXT do { i++; goto *labels[i->op]; } while (0)
+#define NEXT do { i++; goto *i->lab; } while (0)
     /* An exception at instruction i: not retired; trap or leave. */
 #define EXC(cause, tval) do {                                              \
         h->instret -= (uint64_t)(b->n - (unsigned)(i - b->insn));            \
         h->pc = i->pc;                                                     \
         if (rv_trap(h, (cause), (tval)))                                   \
-            goto dispatch;                                                 \
+            goto dispatch_nochain;                                         \
         return RV_EXIT_FAULT;                                              \
     } while (0)
 #define JUMP(target) do { h->pc = (target); goto dispatch; } while (0)
@@ -116,13 +116,17 @@ enum rv_exit rv_run(struct rv_hart *h, uint64_t budget)
             if (unlikely(c)) EXC(c, va);                                   \
             if (unlikely(h->code_dirty)) {                                 \
                 h->code_dirty = false;                                     \
-                JUMP(i->pc + i->len);                                      \
+                h->pc = i->pc + i->len;                                    \
+                goto dispatch_nochain;                                     \
             }                                                              \
         }                                                                  \
     } while (0)
 
+dispatch_nochain:
+    last = NULL;
 dispatch:
     if (unlikely(atomic_load_explicit(&h->exit_req, memory_order_relaxed))) {
+        last = NULL;
         ex = service_requests(h);
         if (ex != RV_EXIT_NONE)
             return ex;
@@ -134,8 +138,10 @@ dispatch:
         }
         if (unlikely(atomic_load_explicit(&h->mip, memory_order_relaxed) & h->mie)) {
             int irq = rv_pending_irq(h);
-            if (irq >= 0)
+            if (irq >= 0) {
                 rv_take_irq(h, irq);
+                last = NULL;
+            }
         }
     }
     if (unlikely(h->instret >= h->budget_end))
@@ -145,16 +151,44 @@ dispatch:
             h->debug_skip = h->pc;
             return RV_EXIT_DEBUG;
         }
+        last = NULL;
     }
     h->debug_skip = ~0ULL;
-    mode_d = h->mode_data;
-    b = rv_block_lookup(h, h->pc, &c);
-    if (unlikely(!b)) {
-        /* fetch fault: the exception is taken at pc itself */
-        if (rv_trap(h, (uint64_t)c, h->exc_tval))
-            goto dispatch;
-        return RV_EXIT_FAULT;
+    /* chained successor of the previous block (same translation regime:
+     * every path that changes privilege, satp, TLBs or code comes through
+     * dispatch_nochain or a request) */
+    if (last) {
+        unsigned s_ = last->cpc[0] == h->pc ? 0 : last->cpc[1] == h->pc ? 1 : 2;
+        if (s_ < 2 && likely(last->cnext[s_]->valid) &&
+            last->cgen[s_] == ((h->tlb_gen << 2) | h->priv)) {
+            b = last->cnext[s_];
+            goto have_block;
+        }
     }
+    {
+        uint64_t fc = h->flush_count;
+        b = rv_block_lookup(h, h->pc, &c);
+        if (unlikely(!b)) {
+            /* fetch fault: the exception is taken at pc itself */
+            last = NULL;
+            if (rv_trap(h, (uint64_t)c, h->exc_tval))
+                goto dispatch;
+            return RV_EXIT_FAULT;
+        }
+        if (last && fc == h->flush_count && b != h->step_block) {
+            unsigned s_ = h->pc == last->end_pc ? 1 : 0;
+            last->cpc[s_] = h->pc;
+            last->cnext[s_] = b;
+            last->cgen[s_] = (h->tlb_gen << 2) | h->priv;
+        }
+        if (unlikely(!b->linked)) {
+            for (unsigned k = 0; k <= b->n; k++)
+                b->insn[k].lab = labels[b->insn[k].op];
+            b->linked = true;
+        }
+    }
+have_block:
+    mode_d = h->mode_data;
     if (unlikely(h->budget_end - h->instret < b->n)) {
         /* fewer instructions left than the block holds: one at a time */
         struct rv_block *s = h->step_block;
@@ -162,11 +196,14 @@ dispatch:
         s->insn[0] = b->insn[0];
         rv_decode(&s->insn[1], 0, 4, b->insn[0].pc + b->insn[0].len, m->user);
         s->insn[1].op = RV_OP_END;
+        s->insn[1].lab = labels[RV_OP_END];
+        s->linked = true;
         b = s;
     }
+    last = b == h->step_block ? NULL : b;
     h->instret += b->n;
     i = b->insn;
-    goto *labels[i->op];
+    goto *i->lab;
 
 L_END: JUMP(i->pc);
 L_NOP: NEXT;
@@ -344,7 +381,8 @@ L_FPU:
     /* ---- system ---- */
 L_FENCE_I:
     rv_cache_flush(h);
-    JUMP(i->pc + i->len);
+    h->pc = i->pc + i->len;
+    goto dispatch_nochain;
 L_ECALL:
     if (!sys) {
         h->instret -= (uint64_t)(b->n - (unsigned)(i - b->insn));
@@ -354,11 +392,8 @@ L_ECALL:
     if (h->priv == RV_PRIV_S && m->sops && m->sops->sbi_call) {
         h->pc = i->pc;
         if (m->sops->sbi_call(h)) {
-            if (h->halted || atomic_load(&h->exit_req)) {
-                h->pc = i->pc + 4;
-                goto dispatch;
-            }
-            JUMP(i->pc + 4);
+            h->pc = i->pc + 4;
+            goto dispatch_nochain;
         }
     }
     EXC(RV_EXC_ECALL_U + h->priv, 0);
@@ -376,8 +411,9 @@ L_ILLEGAL:
         uint64_t old_ = 0;                                                 \
         if (unlikely(rv_csr_op(h, (unsigned)i->imm, &old_, (val), (kind), (write)) < 0)) \
             EXC(RV_EXC_ILLEGAL, i->raw);                                   \
-        RD = old_;                                              \
-        JUMP(i->pc + 4);                                                   \
+        RD = old_;                                                         \
+        h->pc = i->pc + 4;                                                 \
+        goto dispatch_nochain;                                             \
     } while (0)
 L_CSRRW: CSR_DO(RS1, 0, true);
 L_CSRRS: CSR_DO(RS1, 1, i->rs1 != 0);
@@ -388,11 +424,11 @@ L_CSRRCI: CSR_DO(i->rs1, 2, i->rs1 != 0);
 L_MRET:
     if (rv_mret(h) < 0)
         EXC(RV_EXC_ILLEGAL, i->raw);
-    goto dispatch;
+    goto dispatch_nochain;
 L_SRET:
     if (rv_sret(h) < 0)
         EXC(RV_EXC_ILLEGAL, i->raw);
-    goto dispatch;
+    goto dispatch_nochain;
 L_WFI:
     if (h->priv < RV_PRIV_M && (h->mstatus & MS_TW))
         EXC(RV_EXC_ILLEGAL, i->raw);
@@ -402,12 +438,13 @@ L_WFI:
     rv_update_timers(h);
     if (!(atomic_load(&h->mip) & h->mie))
         return RV_EXIT_WFI;
-    goto dispatch;
+    goto dispatch_nochain;
 L_SFENCE_VMA:
     if (h->priv == RV_PRIV_U || (h->priv == RV_PRIV_S && (h->mstatus & MS_TVM)))
         EXC(RV_EXC_ILLEGAL, i->raw);
     rv_tlb_flush_local(h);
-    JUMP(i->pc + 4);
+    h->pc = i->pc + 4;
+    goto dispatch_nochain;
 
     /* ---- Zba / Zbb / Zbs ---- */
 L_ADD_UW: RD = (RS1 & 0xffffffffULL) + RS2; NEXT;

@@ -16,13 +16,14 @@
 #define RV_TLB_SIZE (1u << RV_TLB_BITS)
 #define RV_PAGE 4096ULL
 #define RV_BLOCK_MAX 64            /* instructions per decoded block */
-#define RV_JCACHE_BITS 12          /* per-hart pc -> block direct-mapped cache */
+#define RV_JCACHE_BITS 14          /* per-hart pc -> block direct-mapped cache */
 #define RV_HASH_BITS 14
 #define RV_ARENA_SIZE (16u << 20)  /* decoded-block arena per hart */
 #define RV_MAX_BP 64
 
 /* One decoded instruction. `op` indexes the interpreter's label table. */
 struct rv_insn {
+    const void *lab;              /* interpreter label, set by rv_run on first use */
     uint16_t op;
     uint8_t rd, rs1, rs2, rs3;    /* rd 0 is rewritten to 32 (the sink) */
     uint8_t len;                  /* 2 or 4 */
@@ -38,6 +39,11 @@ struct rv_block {
     struct rv_block *hnext;
     uint32_t n;                   /* instructions, excluding the end marker */
     bool valid;
+    bool linked;                  /* labels filled in */
+    /* direct chaining: the blocks that followed this one (taken, fall-through) */
+    uint64_t cpc[2];
+    struct rv_block *cnext[2];
+    uint64_t cgen[2];             /* (tlb_gen << 2 | priv) when linked */
     struct rv_insn insn[];        /* n + 1: the last is OP_END */
 };
 
@@ -81,6 +87,7 @@ struct rv_hart {
     /* TLBs: read, write, fetch */
     struct rv_tlb_entry tlb[3][RV_TLB_SIZE];
     unsigned mode_data, mode_fetch;   /* priv used for tags (MPRV aware) */
+    uint64_t tlb_gen;             /* bumped by every TLB flush (chains check it) */
 
     /* LR/SC reservation */
     uint64_t resv_addr;           /* vaddr, or ~0 */
@@ -118,6 +125,7 @@ struct rv_hart {
     struct rv_block *hash[1u << RV_HASH_BITS];
     uint8_t *arena;
     size_t arena_used;
+    uint64_t flush_count;         /* bumped by every wholesale flush */
     struct rv_block *step_block;  /* scratch for single steps */
 };
 

@@ -25,6 +25,7 @@ void rv_update_modes(struct rv_hart *h)
 void rv_tlb_flush_local(struct rv_hart *h)
 {
     memset(h->tlb, 0, sizeof(h->tlb));
+    h->tlb_gen++;
 }
 
 /* Virtual -> physical for `acc` at privilege `priv`. debug: no permission
