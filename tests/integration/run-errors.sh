@@ -51,7 +51,7 @@ expect_fail "-m larger than the host" "-m [0-9]+ MiB is more than the host" "$VE
 expect_fail "--smp 0" "--smp 0: need a hart count from 1 to 32" "$VESSEL" run --smp 0
 expect_fail "--smp too many" "--smp 33: need a hart count from 1 to 32" "$VESSEL" run --smp 33
 expect_fail "--smp not a number" "--smp two: need a hart count" "$VESSEL" run --smp two
-expect_fail "--serial unknown backend" "--serial tty9: expected stdio" "$VESSEL" run --serial tty9 ${KERNEL:+--kernel "$KERNEL"}
+expect_fail "--serial unknown backend" "chardev 'tty9': unknown" "$VESSEL" run --serial tty9 ${KERNEL:+--kernel "$KERNEL"}
 expect_fail "--disk missing image" "$tmp/nodisk" "$VESSEL" run --disk "$tmp/nodisk" ${KERNEL:+--kernel "$KERNEL"}
 expect_fail "too many virtio devices" "9 virtio devices asked for; the board has 8" \
     "$VESSEL" run --rng --console --disk "$tmp/empty,readonly" --disk "$tmp/text,readonly" \
