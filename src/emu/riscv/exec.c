@@ -149,16 +149,17 @@ dispatch:
             }
         }
     }
-    if (unlikely(h->instret >= h->budget_end))
-        return RV_EXIT_BUDGET;
-    if (unlikely(atomic_load_explicit(&m->nbp, memory_order_relaxed)) && is_breakpoint(m, h->pc)) {
-        if (h->debug_skip != h->pc) {
-            h->debug_skip = h->pc;
-            return RV_EXIT_DEBUG;
+    if (unlikely(atomic_load_explicit(&m->nbp, memory_order_relaxed))) {
+        if (is_breakpoint(m, h->pc)) {
+            if (h->debug_skip != h->pc) {
+                h->debug_skip = h->pc;
+                return RV_EXIT_DEBUG;
+            }
+            last = NULL;
+        } else {
+            h->debug_skip = ~0ULL;
         }
-        last = NULL;
     }
-    h->debug_skip = ~0ULL;
     /* chained successor of the previous block (same translation regime:
      * every path that changes privilege, satp, TLBs or code comes through
      * dispatch_nochain or a request) */
@@ -195,6 +196,8 @@ dispatch:
 have_block:
     mode_d = h->mode_data;
     if (unlikely(h->budget_end - h->instret < b->n)) {
+        if (h->instret >= h->budget_end)
+            return RV_EXIT_BUDGET;
         /* fewer instructions left than the block holds: one at a time */
         struct rv_block *s = h->step_block;
         s->n = 1;
