@@ -87,3 +87,46 @@ else
     nok "Ctrl-A x: boots"
     guest_kill
 fi
+
+# --serial unix:PATH: the console on a listening socket; a client talks to
+# the shell and leaves it, which powers the guest off.
+if have python3; then
+    sock=$(mktemp -u "${TMPDIR:-/tmp}/vessel-serial.XXXXXX")
+    "$VESSEL" run --serial "unix:$sock" -m 64M </dev/null >/dev/null 2>&1 &
+    vm=$!
+    out=$(timeout 90 python3 - "$sock" <<'PY'
+import socket, sys, time
+path = sys.argv[1]
+for _ in range(200):
+    try:
+        s = socket.socket(socket.AF_UNIX); s.connect(path); break
+    except OSError:
+        time.sleep(0.05)
+buf = b""
+def until(pat, t=60):
+    global buf
+    s.settimeout(t)
+    while pat not in buf:
+        d = s.recv(4096)
+        if not d: break
+        buf += d
+# the shell's prompt; should it have come before we connected, ask for another
+for _ in range(12):
+    try:
+        until(b"/ # ", 5); break
+    except socket.timeout:
+        s.sendall(b"\n")
+s.sendall(b"echo sock-$((6*7))\n")
+until(b"sock-42\r\n")
+s.sendall(b"exit\n")
+until(b"Power down")
+print("sock-42" if b"sock-42\r\n" in buf else buf[-300:].decode(errors="replace"))
+PY
+)
+    wait $vm; rc=$?
+    check "--serial unix: the shell answers over the socket ($out)" test "$out" = sock-42
+    check "--serial unix: exit powers off, status 0 (got $rc)" test $rc -eq 0
+    rm -f "$sock"
+else
+    skip "--serial unix:PATH" "python3 missing"
+fi
