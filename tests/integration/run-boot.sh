@@ -130,3 +130,24 @@ PY
 else
     skip "--serial unix:PATH" "python3 missing"
 fi
+
+# The kernel as an ELF (vmlinux, linked at virtual addresses with LMA 0):
+# moved to 0x80200000 and entered at its physical entry point.
+vmlinux=$VESSEL_CACHE/guest/work/linux-riscv64/vmlinux
+if [ -r "$vmlinux" ]; then
+    guest_start "$VESSEL" run --kernel "$vmlinux" --initrd "$INITRD" -m 128M
+    if guest_wait_ready; then
+        out=$(guest_run 'uname -m')
+        check "vmlinux ELF boots to the shell (uname -m: $out)" test "$out" = riscv64
+        # SIGTERM stops vessel with status 128+15
+        kill -TERM "$GUEST_PID"
+        guest_wait_exit 20; rc=$?
+        check "SIGTERM: exit status 143 (got $rc)" test $rc -eq 143
+    else
+        nok "vmlinux ELF boots to the shell"
+        guest_tail 20 | sed 's/^/# /'
+        guest_kill
+    fi
+else
+    skip "vmlinux ELF boot" "no $vmlinux (the guest's kernel build tree)"
+fi

@@ -478,6 +478,15 @@ static void test_elf(void **state)
     assert_int_equal(vi.entry, 0x80200008);
     assert_int_equal(vi.tohost, 0);
     assert_int_equal(((uint8_t *)mem_translate(&mem, 0x80200000, 1))[5], 6);
+    /* Linux's vmlinux: virtual addresses, LMA 0, virtual entry */
+    mk_elf(&e, 0, 0xffffffff80000000ULL, false);
+    assert_int_equal(virt_image_load_elf(&mem, (uint8_t *)&e, sizeof(e), &vi, &why), 0);
+    assert_int_equal(vi.load_addr, 0x80200000);
+    assert_int_equal(vi.entry, 0x80200008);
+    /* an entry outside every segment */
+    mk_elf(&e, 0x80000000, 0x80000000, false);
+    e.eh.e_entry = 0x90000000;
+    assert_int_equal(virt_image_load_elf(&mem, (uint8_t *)&e, sizeof(e), &vi, &why), -EINVAL);
     /* virtual entry, physical load address */
     mk_elf(&e, 0x80400000, 0xffffffff80000000ULL, false);
     assert_int_equal(virt_image_load_elf(&mem, (uint8_t *)&e, sizeof(e), &vi, &why), 0);
