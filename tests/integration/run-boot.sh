@@ -55,6 +55,13 @@ hart:0 hart:1 " ]; then ok "$name: /proc/cpuinfo shows 2 harts"
     fi
     guest_run '(exit 7)' >/dev/null
     check "$name: a command's exit status comes back" test $? -eq 7
+    # an idle guest parks its harts (WFI): a few % of a core at most
+    local t0 t1 tck
+    tck=$(getconf CLK_TCK)
+    t0=$(awk '{ print $14 + $15 }' "/proc/$GUEST_PID/stat"); sleep 3
+    t1=$(awk '{ print $14 + $15 }' "/proc/$GUEST_PID/stat")
+    local pct=$(( (t1 - t0) * 100 / (3 * tck) ))
+    check "$name: idle guest costs under 5% of a host core over 3 s (${pct}%)" test "$pct" -lt 5
     guest_poweroff 60; local rc=$?
     check "$name: power-off ends vessel with status 0 (got $rc)" test $rc -eq 0
 }
