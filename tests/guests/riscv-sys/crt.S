@@ -291,3 +291,32 @@ mprv_sd:
     li      t0, (1 << 17) | (3 << 11)
     csrc    mstatus, t0
     ret
+
+/* Vectored-mode trap tables for swi.c: vec_exc takes only exceptions
+ * (entry 0), vec_irq only MSI and MTI (entries 3 and 7), SSI (entry 1). */
+    .text
+    .option norvc
+    .balign 256
+    .globl  vec_exc, vec_irq
+vec_exc:
+    j       m_trap_entry
+    .rept   15
+    j       vec_wrong
+    .endr
+    .balign 256
+vec_irq:
+    j       vec_wrong
+    j       m_trap_entry        /* 1 SSI */
+    j       vec_wrong
+    j       m_trap_entry        /* 3 MSI */
+    j       vec_wrong
+    j       vec_wrong
+    j       vec_wrong
+    j       m_trap_entry        /* 7 MTI */
+    .rept   8
+    j       vec_wrong
+    .endr
+vec_wrong:
+    csrr    a0, mcause
+    call    vec_wrong_entry
+1:  j       1b

@@ -176,3 +176,9 @@ void rt_init(void)
         u[2] = 0x01;        /* FIFO on */
     }
 }
+
+void vec_wrong_entry(uint64_t cause)
+{
+    printf_("riscv-sys %s: trap (cause %x) reached the wrong vectored mtvec entry\n", test_name, cause);
+    rt_exit(250);
+}

@@ -131,6 +131,7 @@ uint64_t enter_lower(uint64_t fn, uint64_t arg, int priv, uint64_t sp, uint64_t 
 void lower_return(void), lower_return_ecall(void);
 void m_trap_entry(void), s_trap_entry(void);
 void pages_ret42(void), pages_ret43(void);
+void vec_exc(void), vec_irq(void);
 extern char m_stack_top[], lower_stack_top[], s_trap_stack_top[];
 extern char __image_end[];
 
