@@ -10,7 +10,52 @@
 #include <stdint.h>
 #include <sys/types.h>
 
-/* ==== character devices (console, serial) ==== */
+/* ==== character devices (console, serial) ====
+ * The host end of a serial port or console. Input is read on the event
+ * loop's thread and handed to the device's `input` callback, which returns
+ * how many bytes it took; the rest is kept (and the source no longer read)
+ * until the device calls chardev_input_ready(). Output may be written from
+ * any thread: it is written at once when the host side can take it without
+ * blocking, otherwise queued (up to 1 MiB; beyond that bytes are dropped and
+ * counted) and flushed by the loop.
+ *
+ *   stdio        stdin/stdout; raw mode when stdin is a terminal (restored on
+ *                every exit: normal, error, fatal signal). Ctrl-A x quits,
+ *                Ctrl-A h prints help, Ctrl-A Ctrl-A sends one Ctrl-A. EOF
+ *                on stdin stops reading it. At most one stdio chardev.
+ *   unix:PATH    a listening socket at PATH (a stale socket file is
+ *                replaced), one client at a time (others wait); output with
+ *                no client connected is dropped.
+ *   file:PATH    output to PATH (created or truncated), no input.
+ *   null         no input, output discarded.
+ *
+ * chardev_open needs `loop` for input and queued output (NULL is allowed for
+ * null and file:). The caller runs the loop (loop_start). Close after
+ * loop_stop, or on the loop thread. */
+struct chardev;
+struct loop;
+/* NULL after one log_error line naming the bad spec. */
+struct chardev *chardev_open(const char *spec, struct loop *loop);
+/* `input` runs on the loop thread; returns bytes accepted. NULL detaches. */
+void chardev_set_input(struct chardev *c, size_t (*input)(void *opaque, const uint8_t *buf, size_t len),
+                       void *opaque);
+void chardev_input_ready(struct chardev *c);                /* any thread */
+void chardev_write(struct chardev *c, const void *buf, size_t len);   /* any thread */
+/* Ctrl-A x on stdio (loop thread). Without a quit callback it calls exit(0). */
+void chardev_set_quit(struct chardev *c, void (*quit)(void *opaque), void *opaque);
+void chardev_close(struct chardev *c);
+/* Bytes dropped because the output queue was full (for tests and logs). */
+uint64_t chardev_dropped(const struct chardev *c);
+
+/* The Ctrl-A escape of the stdio console, as a pure filter (unit-tested):
+ * copies `in` to `out` (room for n bytes) minus escape sequences, and sets
+ * *cmd to the first command met ('x' quit, 'h' help), or 0. Returns the
+ * number of bytes written to `out`; input after a command is not consumed:
+ * *used tells how much of `in` was. */
+struct chardev_escape { bool armed; };
+size_t chardev_escape_filter(struct chardev_escape *e, const uint8_t *in, size_t n,
+                             uint8_t *out, size_t *used, int *cmd);
+#define CHARDEV_ESCAPE 0x01     /* Ctrl-A */
 
 
 /* ==== block images ==== */

@@ -1,6 +1,7 @@
 /* vessel kvm: boot an x86-64 bzImage on /dev/kvm. */
 #include "cli/cli.h"
 #include "base/base.h"
+#include "dev/virtio/virtio.h"
 #include "kvm/x86/kvm.h"
 
 #include <errno.h>
@@ -15,6 +16,12 @@ static void usage(FILE *f)
 {
     fprintf(f, "usage: vessel kvm --kernel BZIMAGE|VMLINUX(PVH) [--initrd FILE] [--append CMDLINE]\n"
                "                  [-m SIZE] [--smp N] [--cpu-features -NAME,...] [--kvm-dev PATH]\n"
+               "                  [--serial stdio|unix:PATH|file:PATH|null]\n"
+               "                  [--disk PATH[,readonly][,cache=none][,id=NAME]]...\n"
+               "                  [--net user[,hostfwd=tcp::HP-:GP...]|tap,ifname=NAME[,mac=MAC]]...\n"
+               "                  [--rng] [--console]\n"
+               "COM1 (ttyS0) goes to --serial (default stdio; Ctrl-A x quits, Ctrl-A h help).\n"
+               "--console adds a virtio console (hvc0) that takes the serial input.\n"
                "The KVM device defaults to $VESSEL_KVM_DEV or /dev/kvm.\n");
 }
 
@@ -30,18 +37,29 @@ int cmd_kvm(int argc, char **argv)
         { "kernel", required_argument, 0, 'k' }, { "initrd", required_argument, 0, 'i' },
         { "append", required_argument, 0, 'a' }, { "mem", required_argument, 0, 'm' },
         { "smp", required_argument, 0, 's' }, { "kvm-dev", required_argument, 0, 'd' },
-        { "cpu-features", required_argument, 0, 'c' }, { "help", no_argument, 0, 'h' }, { 0, 0, 0, 0 },
+        { "cpu-features", required_argument, 0, 'c' }, { "help", no_argument, 0, 'h' },
+        { "serial", required_argument, 0, 'S' }, { "disk", required_argument, 0, 'V' },
+        { "net", required_argument, 0, 'V' }, { "rng", no_argument, 0, 'V' },
+        { "console", no_argument, 0, 'V' }, { 0, 0, 0, 0 },
     };
+    static struct virtio_options vopt;      /* large: not on the stack */
+    memset(&vopt, 0, sizeof(vopt));
+    const char *serial = "stdio";
     const char *kernel = NULL, *initrd_path = NULL, *append = "console=ttyS0";
     const char *dev = getenv("VESSEL_KVM_DEV");
     uint64_t ram = 256ULL << 20, smp = 1;
     struct kvm_cpu_hide hide = { { 0, 0 } };
     if (!dev || !*dev)
         dev = "/dev/kvm";
-    int c;
+    int c, li;
     optind = 1;
-    while ((c = getopt_long(argc, argv, "+m:h", opts, NULL)) != -1) {
+    while ((c = getopt_long(argc, argv, "+m:h", opts, &li)) != -1) {
         switch (c) {
+        case 'S': serial = optarg; break;
+        case 'V':
+            if (virtio_options_add(&vopt, opts[li].name, optarg) < 0)
+                return 2;
+            break;
         case 'k': kernel = optarg; break;
         case 'i': initrd_path = optarg; break;
         case 'a': append = optarg; break;
@@ -116,15 +134,31 @@ int cmd_kvm(int argc, char **argv)
         close(kfd);
         return 1;
     }
+    struct kvm_vm_config cfg = { .ncpus = (unsigned)smp, .hide = &hide, .serial = serial, .virtio = &vopt };
+    struct kvm_vm *vm = kvm_vm_create(kfd, &mem, &cfg);
+    if (!vm) {
+        mem_destroy(&mem);
+        close(kfd);
+        return 1;
+    }
+    /* the user's command line, then the virtio devices */
+    char devs[2048];
+    r = kvm_vm_cmdline(vm, devs, sizeof(devs));
+    cleanup_free char *cmdline = r > 0 ? xasprintf("%s%s%s", append, *append ? " " : "", devs)
+                                       : xstrdup(append);
+    if (r < 0)
+        log_error("virtio devices: command line too long");
     struct kvm_boot_state st;
-    r = pvh ? kvm_boot_pvh(&mem, ram, (const uint8_t *)img, img_len,
-                           (const uint8_t *)ird, ird_len, append, &st)
-            : kvm_boot_bzimage(&mem, ram, (const uint8_t *)img, img_len,
-                               (const uint8_t *)ird, ird_len, append, &st);
-    if (r == 0 && (r = kvm_mptable_build(&mem, (unsigned)smp)))
+    if (r >= 0)
+        r = pvh ? kvm_boot_pvh(&mem, ram, (const uint8_t *)img, img_len,
+                               (const uint8_t *)ird, ird_len, cmdline, &st)
+                : kvm_boot_bzimage(&mem, ram, (const uint8_t *)img, img_len,
+                                   (const uint8_t *)ird, ird_len, cmdline, &st);
+    if (r == 0 && (r = kvm_mptable_build(&mem, (unsigned)smp, kvm_vm_level_pins(vm))))
         log_error("MP table: %s", strerror(-r));
     if (r == 0)
-        r = kvm_vm_run(kfd, &mem, &st, (unsigned)smp, &hide);
+        r = kvm_vm_run(vm, &st);
+    kvm_vm_destroy(vm);
     mem_destroy(&mem);
     close(kfd);
     return r < 0 ? 1 : r;

@@ -1,9 +1,208 @@
+/* vessel run: boot a riscv64 virtual machine (the virt board). Option
+ * parsing here; the work is in emu/riscv/virt. */
 #include "cli/cli.h"
 #include "base/base.h"
+#include "emu/riscv/virt/virt.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <getopt.h>
+#include <limits.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+static void run_usage(FILE *f)
+{
+    fprintf(f,
+        "Usage: vessel run [OPTIONS]\n"
+        "\n"
+        "Boot a riscv64 virtual machine by whole-system emulation, laid out like\n"
+        "qemu-system-riscv64 -M virt: RAM at 0x80000000, CLINT, PLIC, NS16550A UART\n"
+        "(ttyS0), syscon power-off/reboot, goldfish RTC, virtio-mmio slots, and a\n"
+        "device tree describing them. With no --kernel it boots the default guest\n"
+        "built by 'make guest'.\n"
+        "\n"
+        "Options:\n"
+        "  --kernel FILE     RISC-V Linux Image (loaded at 0x80200000) or ELF. An ELF\n"
+        "                    defining the symbol 'tohost' runs bare-metal in M-mode\n"
+        "                    from its entry, with no SBI (HTIF exit convention).\n"
+        "                    Default: the cached default guest's Image.\n"
+        "  --initrd FILE     initramfs, placed high in RAM (default with the default\n"
+        "                    guest: its initramfs)\n"
+        "  --append CMDLINE  kernel command line (default \"console=ttyS0\")\n"
+        "  -m, --memory SIZE guest RAM, at least 16M (suffixes K M G; a bare number\n"
+        "                    is MiB; default 256M)\n"
+        "  --smp N           harts, 1 to %d, one host thread each (default 1)\n"
+        "  --bios FILE       M-mode firmware loaded at 0x80000000 (e.g. OpenSBI\n"
+        "                    /usr/lib/riscv64-linux-gnu/opensbi/generic/fw_jump.bin);\n"
+        "                    every hart starts there with a0=hartid, a1=FDT. Without\n"
+        "                    --bios the built-in SBI v2.0 serves the kernel, which\n"
+        "                    starts in S-mode at 0x80200000 (a0=hartid, a1=FDT).\n"
+        "  --serial SPEC     where ttyS0 goes: stdio (default), unix:PATH (a listening\n"
+        "                    socket), file:PATH (output only), null\n"
+        "  --disk PATH[,readonly][,cache=none][,id=SERIAL]\n"
+        "                    a virtio-blk disk (raw image; repeatable)\n"
+        "  --net user[,hostfwd=tcp::HOSTPORT-:GUESTPORT...][,mac=MAC]\n"
+        "  --net tap,ifname=NAME[,mac=MAC]\n"
+        "                    a virtio-net device (repeatable)\n"
+        "  --rng             a virtio-rng device fed from getrandom\n"
+        "  --console         a virtio-console device (hvc0), on the same stdio\n"
+        "  --sv39            offer Sv39 only (default: Sv48 and Sv39)\n"
+        "  --gdb tcp::PORT   GDB remote stub (not available yet in this build)\n"
+        "  --dumpdtb FILE    write the device tree the guest would get to FILE and exit\n"
+        "  -S                with --gdb: wait for the debugger before the first instruction\n"
+        "  -h, --help        show this help\n"
+        "\n"
+        "At most %d virtio devices in all (the board's slots, IRQs 1-8).\n"
+        "\n"
+        "Console: on a terminal stdin is in raw mode (restored on exit).\n"
+        "  Ctrl-A x  quit     Ctrl-A h  help     Ctrl-A Ctrl-A  send Ctrl-A\n"
+        "It also works with a pipe, so scripts can drive the guest's shell.\n"
+        "\n"
+        "Exit status:\n"
+        "  0    the guest powered off, or Ctrl-A x; a bare-metal program wrote\n"
+        "       tohost = 1\n"
+        "  N    a bare-metal program wrote tohost = 2N+1, or the guest's syscon\n"
+        "       or SBI reported a failure (then N = 1 if none was given)\n"
+        "  2    bad options or input files (one line says which)\n"
+        "  3    the guest asked for a reboot (vessel stops instead)\n"
+        "  4    the machine stopped on an error (a hart could not go on)\n"
+        "  128+SIG  stopped by signal SIG (SIGINT, SIGTERM, SIGHUP)\n"
+        "\n"
+        "Examples:\n"
+        "  vessel run                                   # the default guest\n"
+        "  vessel run --kernel Image --initrd initramfs.cpio.gz -m 512M --smp 2\n"
+        "  vessel run --bios fw_jump.bin --kernel Image --initrd initramfs.cpio.gz\n"
+        "  vessel run --disk disk.img --net user,hostfwd=tcp::8080-:80 --rng\n"
+        "  vessel run --kernel rv64-test.elf            # bare metal, exits with its status\n",
+        VIRT_MAX_HARTS, VIRT_VIRTIO_SLOTS);
+}
+
+static uint64_t host_mem_bytes(void)
+{
+    long pages = sysconf(_SC_PHYS_PAGES), psz = sysconf(_SC_PAGESIZE);
+    return pages > 0 && psz > 0 ? (uint64_t)pages * (uint64_t)psz : 0;
+}
+
+/* The newest complete riscv64 default guest in the cache, or -ENOENT. */
+static int default_guest(char *kernel, char *initrd, size_t len)
+{
+    const char *c = getenv("VESSEL_CACHE");
+    char dir[PATH_MAX];
+    if (c && *c)
+        snprintf(dir, sizeof(dir), "%s/guest", c);
+    else if ((c = getenv("XDG_CACHE_HOME")) && *c)
+        snprintf(dir, sizeof(dir), "%s/vessel/guest", c);
+    else
+        snprintf(dir, sizeof(dir), "%s/.cache/vessel/guest", getenv("HOME") ? getenv("HOME") : "/root");
+    DIR *d = opendir(dir);
+    if (!d)
+        return -ENOENT;
+    struct dirent *de;
+    time_t best = 0;
+    while ((de = readdir(d))) {
+        if (strncmp(de->d_name, "riscv64-", 8))
+            continue;
+        char stamp[PATH_MAX + 300];
+        struct stat st;
+        snprintf(stamp, sizeof(stamp), "%s/%s/.complete", dir, de->d_name);
+        if (stat(stamp, &st) < 0 || st.st_mtime < best)
+            continue;
+        best = st.st_mtime;
+        snprintf(kernel, len, "%s/%s/Image", dir, de->d_name);
+        snprintf(initrd, len, "%s/%s/initramfs.cpio.gz", dir, de->d_name);
+    }
+    closedir(d);
+    return best ? 0 : -ENOENT;
+}
+
+enum { O_KERNEL = 256, O_INITRD, O_APPEND, O_SMP, O_BIOS, O_SERIAL, O_DISK, O_NET, O_RNG, O_CONSOLE,
+       O_GDB, O_SV39, O_DUMPDTB };
 
 int cmd_run(int argc, char **argv)
 {
-    (void)argc; (void)argv;
-    log_error("'run' is not implemented yet");
-    return 2;
+    static const struct option opts[] = {
+        { "kernel", required_argument, 0, O_KERNEL }, { "initrd", required_argument, 0, O_INITRD },
+        { "append", required_argument, 0, O_APPEND }, { "memory", required_argument, 0, 'm' },
+        { "smp", required_argument, 0, O_SMP }, { "bios", required_argument, 0, O_BIOS },
+        { "serial", required_argument, 0, O_SERIAL }, { "disk", required_argument, 0, O_DISK },
+        { "net", required_argument, 0, O_NET }, { "rng", no_argument, 0, O_RNG },
+        { "console", no_argument, 0, O_CONSOLE }, { "gdb", required_argument, 0, O_GDB },
+        { "sv39", no_argument, 0, O_SV39 }, { "dumpdtb", required_argument, 0, O_DUMPDTB }, { "help", no_argument, 0, 'h' }, { 0, 0, 0, 0 },
+    };
+    static struct virt_config cfg;
+    memset(&cfg, 0, sizeof(cfg));
+    cfg.ram_size = 256ULL << 20;
+    cfg.nharts = 1;
+    cfg.append = "console=ttyS0";
+    cfg.serial = "stdio";
+    uint64_t v;
+    int c, r;
+    optind = 1;
+    while ((c = getopt_long(argc, argv, "+m:Sh", opts, NULL)) != -1) {
+        switch (c) {
+        case O_KERNEL: cfg.kernel = optarg; break;
+        case O_INITRD: cfg.initrd = optarg; break;
+        case O_APPEND: cfg.append = optarg; break;
+        case O_BIOS: cfg.bios = optarg; break;
+        case O_SERIAL: cfg.serial = optarg; break;
+        case O_GDB: cfg.gdb = optarg; break;
+        case O_SV39: cfg.sv39_only = true; break;
+        case O_DUMPDTB: cfg.dump_dtb = optarg; break;
+        case 'S': cfg.gdb_wait = true; break;
+        case 'm':
+            if (parse_size(optarg, 1 << 20, &v) || v < VIRT_MIN_RAM || v % 4096) {
+                log_error("-m %s: need a size of at least %lluM (page multiple)", optarg,
+                          (unsigned long long)(VIRT_MIN_RAM >> 20));
+                return 2;
+            }
+            cfg.ram_size = v;
+            break;
+        case O_SMP:
+            if (parse_u64(optarg, &v) || v < 1 || v > VIRT_MAX_HARTS) {
+                log_error("--smp %s: need a hart count from 1 to %d", optarg, VIRT_MAX_HARTS);
+                return 2;
+            }
+            cfg.nharts = (unsigned)v;
+            break;
+        case O_DISK: case O_NET: case O_RNG: case O_CONSOLE: {
+            const char *name = c == O_DISK ? "disk" : c == O_NET ? "net" : c == O_RNG ? "rng" : "console";
+            r = virtio_options_add(&cfg.virtio, name, c == O_DISK || c == O_NET ? optarg : NULL);
+            if (r < 0)
+                return 2;
+            break;
+        }
+        case 'h': run_usage(stdout); return 0;
+        default:
+            fprintf(stderr, "See 'vessel run --help'.\n");
+            return 2;
+        }
+    }
+    if (optind < argc) {
+        log_error("run: unexpected argument '%s'; see 'vessel run --help'", argv[optind]);
+        return 2;
+    }
+    uint64_t host = host_mem_bytes();
+    if (host && cfg.ram_size > host) {
+        log_error("-m %llu MiB is more than the host's %llu MiB of memory",
+                  (unsigned long long)(cfg.ram_size >> 20), (unsigned long long)(host >> 20));
+        return 2;
+    }
+    if (cfg.gdb_wait && !cfg.gdb) {
+        log_error("-S needs --gdb tcp::PORT");
+        return 2;
+    }
+    static char kbuf[PATH_MAX + 64], ibuf[PATH_MAX + 64];
+    if (!cfg.kernel && !cfg.bios) {
+        if (default_guest(kbuf, ibuf, sizeof(kbuf)) < 0) {
+            log_error("no --kernel given and no default guest built; run 'make guest' (or pass --kernel FILE)");
+            return 2;
+        }
+        cfg.kernel = kbuf;
+        if (!cfg.initrd)
+            cfg.initrd = ibuf;
+    }
+    return virt_run(&cfg);
 }

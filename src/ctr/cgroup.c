@@ -16,9 +16,13 @@
 
 #define CG_ROOT "/sys/fs/cgroup"
 
+/* v1 hierarchies by their directory under /sys/fs/cgroup; "systemd" (the
+ * named hierarchy) and "unified" (the cgroup2 mount of the hybrid layout)
+ * hold no controller we set, but the container joins them too, as under runc,
+ * so that its processes are grouped in every hierarchy of the host. */
 static const char *const v1_ctrls[] = {
     "memory", "pids", "cpu", "cpuacct", "cpuset", "blkio", "devices", "freezer",
-    "net_cls", "perf_event", "hugetlb" };
+    "net_cls", "perf_event", "hugetlb", "systemd", "unified" };
 
 struct ctr_cgroup {
     bool v2;
@@ -225,9 +229,11 @@ static int set_s(const char *dir, const char *file, const char *what, const char
 
 static int devices_v1(const char *dir, struct json_object *devs)
 {
+    /* appended after the configured rules, as runc does: mknod of anything,
+     * null zero full random urandom tty, ptmx and the ptys, tun */
     static const char *const defaults[] = {
-        "c 1:3 rwm", "c 1:5 rwm", "c 1:7 rwm", "c 1:8 rwm", "c 1:9 rwm", "c 5:0 rwm",
-        "c 5:1 rwm", "c 5:2 rwm", "c 136:* rwm", "c 10:200 rwm" };
+        "c *:* m", "b *:* m", "c 1:3 rwm", "c 1:5 rwm", "c 1:7 rwm", "c 1:8 rwm", "c 1:9 rwm",
+        "c 5:0 rwm", "c 5:2 rwm", "c 136:* rwm", "c 10:200 rwm" };
     for (size_t i = 0; i < json_object_array_length(devs); i++) {
         struct json_object *d = json_object_array_get_idx(devs, i), *v;
         bool allow = json_object_object_get_ex(d, "allow", &v) && json_object_get_boolean(v);
@@ -248,6 +254,64 @@ static int devices_v1(const char *dir, struct json_object *devs)
     for (size_t i = 0; i < ARRAY_SIZE(defaults); i++)
         write_str(dir, "devices.allow", defaults[i]);
     return 0;
+}
+
+static bool has_file(const char *dir, const char *file)
+{
+    char path[PATH_MAX];
+    snprintf(path, sizeof(path), "%s/%s", dir, file);
+    return access(path, F_OK) == 0;
+}
+
+/* linux.resources.blockIO: weight, per-device weights and throttles; v1
+ * blkio.* (blkio.bfq.* when the kernel has only BFQ's), v2 io.weight/io.max. */
+static int blkio_apply(const char *d, struct json_object *b, bool v2)
+{
+    int r = 0;
+    struct json_object *v;
+    if (json_object_object_get_ex(b, "weight", &v) && json_object_is_type(v, json_type_int)) {
+        long long w = json_object_get_int64(v);
+        const char *f = v2 ? (has_file(d, "io.bfq.weight") ? "io.bfq.weight" : "io.weight")
+                           : (has_file(d, "blkio.weight") ? "blkio.weight" : "blkio.bfq.weight");
+        if (v2 && !strcmp(f, "io.weight"))
+            w = 1 + (w - 10) * 9999 / 990;     /* [10, 1000] -> [1, 10000], as runc */
+        r |= set(d, f, "linux.resources.blockIO.weight", "%lld", w);
+    }
+    static const struct { const char *key, *v1file, *v2key; } lists[] = {
+        { "weightDevice", NULL, NULL },
+        { "throttleReadBpsDevice", "blkio.throttle.read_bps_device", "rbps" },
+        { "throttleWriteBpsDevice", "blkio.throttle.write_bps_device", "wbps" },
+        { "throttleReadIOPSDevice", "blkio.throttle.read_iops_device", "riops" },
+        { "throttleWriteIOPSDevice", "blkio.throttle.write_iops_device", "wiops" } };
+    for (size_t l = 0; l < ARRAY_SIZE(lists); l++) {
+        struct json_object *arr;
+        if (!json_object_object_get_ex(b, lists[l].key, &arr) || !json_object_is_type(arr, json_type_array))
+            continue;
+        for (size_t i = 0; i < json_object_array_length(arr); i++) {
+            struct json_object *e = json_object_array_get_idx(arr, i), *x;
+            long long maj = json_object_object_get_ex(e, "major", &x) ? json_object_get_int64(x) : 0;
+            long long min = json_object_object_get_ex(e, "minor", &x) ? json_object_get_int64(x) : 0;
+            long long val = json_object_object_get_ex(e, l ? "rate" : "weight", &x) ? json_object_get_int64(x) : 0;
+            char what[96], line[96];
+            const char *file;
+            snprintf(what, sizeof(what), "linux.resources.blockIO.%s[%zu]", lists[l].key, i);
+            if (l == 0) {
+                file = v2 ? (has_file(d, "io.bfq.weight") ? "io.bfq.weight" : "io.weight")
+                          : (has_file(d, "blkio.weight_device") ? "blkio.weight_device" : "blkio.bfq.weight_device");
+                if (v2 && !strcmp(file, "io.weight"))
+                    val = 1 + (val - 10) * 9999 / 990;
+                snprintf(line, sizeof(line), "%lld:%lld %lld", maj, min, val);
+            } else if (v2) {
+                file = "io.max";
+                snprintf(line, sizeof(line), "%lld:%lld %s=%lld", maj, min, lists[l].v2key, val);
+            } else {
+                file = lists[l].v1file;
+                snprintf(line, sizeof(line), "%lld:%lld %lld", maj, min, val);
+            }
+            r |= set_s(d, file, what, line);
+        }
+    }
+    return r;
 }
 
 int ctr_cgroup_apply(struct ctr_cgroup *cg, const struct ctr_spec *s)
@@ -272,7 +336,7 @@ int ctr_cgroup_apply(struct ctr_cgroup *cg, const struct ctr_spec *s)
         }
         if (s->cpuset_cpus) r |= set_s(d, "cpuset.cpus", "linux.resources.cpu.cpus", s->cpuset_cpus);
         if (s->cpuset_mems) r |= set_s(d, "cpuset.mems", "linux.resources.cpu.mems", s->cpuset_mems);
-        if (s->blkio_weight > 0) r |= set(d, "io.weight", "linux.resources.blockIO.weight", "%lld", s->blkio_weight);
+        if (s->blkio) r |= blkio_apply(d, s->blkio, true);
         if (s->devices)
             log_once(LOG_WARN, "linux.resources.devices: not enforced on cgroup v2 (the eBPF device filter is not implemented yet)");
         return r ? -1 : 0;
@@ -294,7 +358,7 @@ int ctr_cgroup_apply(struct ctr_cgroup *cg, const struct ctr_spec *s)
             if (s->cpuset_cpus) r |= set_s(d, "cpuset.cpus", "linux.resources.cpu.cpus", s->cpuset_cpus);
             if (s->cpuset_mems) r |= set_s(d, "cpuset.mems", "linux.resources.cpu.mems", s->cpuset_mems);
         } else if (!strcmp(c, "blkio")) {
-            if (s->blkio_weight > 0) r |= set(d, "blkio.weight", "linux.resources.blockIO.weight", "%lld", s->blkio_weight);
+            if (s->blkio) r |= blkio_apply(d, s->blkio, false);
         } else if (!strcmp(c, "devices")) {
             if (s->devices) devices_v1(d, s->devices);
         }

@@ -149,10 +149,12 @@ static const char *status_of(const struct state *s)
     return "running";
 }
 
-static struct json_object *state_json(const struct state *s)
+/* The state as `state` prints it; `status` overrides the computed one
+ * (hooks that run while the container is being created see "creating"). */
+static struct json_object *state_json_as(const struct state *s, const char *status)
 {
     struct json_object *o = json_object_new_object();
-    const char *st = status_of(s);
+    const char *st = status ? status : status_of(s);
     json_object_object_add(o, "ociVersion", json_object_new_string(OCI_VERSION));
     json_object_object_add(o, "id", json_object_new_string(s->id));
     json_object_object_add(o, "pid", json_object_new_int(strcmp(st, "stopped") ? s->pid : 0));
@@ -165,6 +167,11 @@ static struct json_object *state_json(const struct state *s)
     if (s->annotations)
         json_object_object_add(o, "annotations", json_object_get(s->annotations));
     return o;
+}
+
+static struct json_object *state_json(const struct state *s)
+{
+    return state_json_as(s, NULL);
 }
 
 static int rm_rf(const char *path)
@@ -376,13 +383,16 @@ int ctr_create(const char *id, const struct ctr_opts *o, bool start_now)
         }
         close(fd);
     }
+    /* cgroup and time namespaces are unshared by init: the cgroup one once
+     * init is in its cgroups, the time one because clone() cannot (0x80 is
+     * in the exit-signal bits) */
     static const int flags[CTR_NS_COUNT] = { CLONE_NEWPID, CLONE_NEWNET, CLONE_NEWNS, CLONE_NEWIPC,
-                                             CLONE_NEWUTS, CLONE_NEWUSER, CLONE_NEWCGROUP, 0x80 };
+                                             CLONE_NEWUTS, CLONE_NEWUSER, 0, 0 };
     int cflags = SIGCHLD;
     for (int k = 0; k < CTR_NS_COUNT; k++)
         if (spec->ns_on[k] && !spec->ns_path[k])
             cflags |= flags[k];
-    struct ctr_init_args args = { spec, o, sync[1], fifo };
+    struct ctr_init_args args = { spec, o, sync[1], fifo, id, bundle };
     stack = mmap(NULL, stack_size, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_STACK, -1, 0);
     if (stack == MAP_FAILED) { stack = NULL; goto fail; }
     pid = clone(ctr_init, (char *)stack + stack_size, cflags, &args);
@@ -407,18 +417,30 @@ int ctr_create(const char *id, const struct ctr_opts *o, bool start_now)
             goto fail;
         st.cgroup = ctr_cgroup_serialize(cg);
     }
-    if (write(sync[0], "G", 1) != 1)
+    if (state_save(&st) < 0 || write(sync[0], "G", 1) != 1)
         goto fail;
-    char msg[1100];
-    ssize_t n = read_full(sync[0], msg, 1);
-    if (n != 1 || msg[0] != 'R') {
+    for (;;) {
+        char msg[1100];
+        ssize_t n = read_full(sync[0], msg, 1);
+        if (n == 1 && msg[0] == 'R')
+            break;
+        if (n == 1 && msg[0] == 'H') {
+            /* init's mounts are done, pivot_root is not: prestart, createRuntime */
+            struct json_object *sj = state_json_as(&st, "creating");
+            const char *txt = json_object_to_json_string(sj);
+            int hr = ctr_hooks_run(spec, CTR_HOOK_PRESTART, txt);
+            if (hr == 0)
+                hr = ctr_hooks_run(spec, CTR_HOOK_CREATE_RUNTIME, txt);
+            json_object_put(sj);
+            if (write(sync[0], hr < 0 ? "X" : "C", 1) != 1 || hr < 0)
+                goto fail;
+            continue;
+        }
         ssize_t m = n == 1 ? read_full(sync[0], msg + 1, sizeof(msg) - 2) : 0;
         msg[(m > 0 ? m : 0) + 1] = 0;
         log_error("%s", n == 1 && msg[0] == 'E' ? msg + 1 : "container init exited before it was ready");
         goto fail;
     }
-    if (state_save(&st) < 0)
-        goto fail;
     if (o->pid_file) {
         char v[32];
         snprintf(v, sizeof(v), "%d", pid);
@@ -428,14 +450,6 @@ int ctr_create(const char *id, const struct ctr_opts *o, bool start_now)
             log_error("--pid-file %s: %s", o->pid_file, strerror(errno));
             goto fail;
         }
-    }
-    {
-        struct json_object *sj = state_json(&st);
-        const char *txt = json_object_to_json_string(sj);
-        int hr = ctr_hooks_run(spec, CTR_HOOK_PRESTART, txt) | ctr_hooks_run(spec, CTR_HOOK_CREATE_RUNTIME, txt);
-        json_object_put(sj);
-        if (hr < 0)
-            goto fail;
     }
     close(sync[0]);
     sync[0] = -1;
@@ -701,8 +715,16 @@ int ctr_exec(const char *id, const struct ctr_opts *o, const char *process_json,
     pid_t pid = fork();
     if (pid == 0) {
         close(sync[0]);
-        static const char *const order[] = { "user", "ipc", "uts", "net", "pid", "cgroup", "mnt" };
-        static const int types[] = { CLONE_NEWUSER, CLONE_NEWIPC, CLONE_NEWUTS, CLONE_NEWNET, CLONE_NEWPID, CLONE_NEWCGROUP, CLONE_NEWNS };
+        /* the container's cgroups first: after setns(mnt) the host's paths are gone */
+        if (st.cgroup) {
+            struct ctr_cgroup *cg = ctr_cgroup_from(st.cgroup);
+            if (cg && ctr_cgroup_add(cg, getpid()) < 0)
+                ctr_fail(sync[1], "join the container's cgroups");
+            ctr_cgroup_free(cg);
+        }
+        static const char *const order[] = { "user", "ipc", "uts", "net", "pid", "cgroup", "time", "mnt" };
+        static const int types[] = { CLONE_NEWUSER, CLONE_NEWIPC, CLONE_NEWUTS, CLONE_NEWNET, CLONE_NEWPID,
+                                     CLONE_NEWCGROUP, CLONE_NEWTIME, CLONE_NEWNS };
         for (size_t i = 0; i < ARRAY_SIZE(order); i++) {
             char p[64], mine[64], theirs[64];
             snprintf(p, sizeof(p), "/proc/%d/ns/%s", st.pid, order[i]);
@@ -716,10 +738,6 @@ int ctr_exec(const char *id, const struct ctr_opts *o, const char *process_json,
             if (fd < 0 || setns(fd, types[i]) < 0)
                 ctr_fail(sync[1], "join the container's %s namespace: %s", order[i], strerror(errno));
             close(fd);
-        }
-        if (st.cgroup) {
-            struct ctr_cgroup *cg = ctr_cgroup_from(st.cgroup);
-            ctr_cgroup_add(cg, getpid());
         }
         /* the pid namespace applies to children: fork once more */
         pid_t inner = fork();
@@ -743,7 +761,7 @@ int ctr_exec(const char *id, const struct ctr_opts *o, const char *process_json,
             if (console < 0 || connect(console, (struct sockaddr *)&sa, sizeof(sa)) < 0)
                 ctr_fail(sync[1], "connect to the console socket %s: %s", o->console_socket, strerror(errno));
         }
-        struct ctr_exec_ctx c = { spec, &proc, sync[1], console, -1, o->preserve_fds };
+        struct ctr_exec_ctx c = { spec, &proc, sync[1], console, -1, o->preserve_fds, NULL, NULL };
         ctr_exec_process(&c);
     }
     close(sync[1]);

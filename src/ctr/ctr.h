@@ -11,6 +11,10 @@
 
 struct json_object;
 
+#ifndef CLONE_NEWTIME
+#define CLONE_NEWTIME 0x00000080
+#endif
+
 /* ---- config.json ---- */
 enum { CTR_NS_PID, CTR_NS_NET, CTR_NS_MNT, CTR_NS_IPC, CTR_NS_UTS, CTR_NS_USER,
        CTR_NS_CGROUP, CTR_NS_TIME, CTR_NS_COUNT };
@@ -50,6 +54,8 @@ struct ctr_spec {
     bool ns_on[CTR_NS_COUNT];
     char *ns_path[CTR_NS_COUNT];
     struct ctr_idmap uidmap[8], gidmap[8];
+    int64_t time_off[2][2];        /* linux.timeOffsets: monotonic, boottime; secs, nanosecs */
+    bool has_time_off;
     size_t nuidmap, ngidmap;
     char **masked, **readonly;
     char *cgroups_path;
@@ -58,6 +64,7 @@ struct ctr_spec {
     int64_t mem_limit, mem_reservation, mem_swap, pids_limit, cpu_shares, cpu_quota, cpu_period, blkio_weight;
     char *cpuset_cpus, *cpuset_mems;
     struct json_object *devices;   /* linux.resources.devices (validated) */
+    struct json_object *blkio;     /* linux.resources.blockIO (validated) */
     struct json_object *seccomp;   /* linux.seccomp (validated) */
     char **sysctl;                 /* key, value, key, value, ..., NULL */
     struct ctr_hook *hooks[CTR_HOOK_COUNT];
@@ -122,6 +129,7 @@ struct ctr_init_args {
     const struct ctr_opts *opts;
     int sync_fd;               /* socketpair end: errors go back to the parent */
     int fifo_dirfd;            /* the state dir, to open exec.fifo */
+    const char *id, *bundle;   /* for the state given to in-container hooks */
 };
 int ctr_init(void *arg);
 
@@ -137,8 +145,14 @@ struct ctr_exec_ctx {
     int console_fd;            /* connected console socket, or -1 */
     int fifo_fd;               /* exec.fifo opened for writing, or -1 */
     int preserve_fds;
+    const char *id, *bundle;   /* set for the container's init: run startContainer hooks */
 };
 void ctr_exec_process(const struct ctr_exec_ctx *c) __attribute__((noreturn));
 void ctr_fail(int err_fd, const char *fmt, ...) __attribute__((noreturn, format(printf, 2, 3)));
 /* Run the hooks of one kind with the state JSON on stdin. 0 or -1 (logged). */
 int ctr_hooks_run(const struct ctr_spec *s, int kind, const char *state_json);
+/* The sync protocol between `create` and the container's init, one byte each:
+ * parent -> init: 'G' go (ids mapped, cgroups joined), 'C' continue after the
+ * hooks, 'X' abort; init -> parent: 'H' run prestart/createRuntime hooks now
+ * (mounts done, before pivot_root), 'R' ready (waiting on exec.fifo),
+ * 'E' followed by an error message. */

@@ -38,6 +38,8 @@ void ctr_fail(int err_fd, const char *fmt, ...)
     _exit(1);
 }
 
+static bool cgroupns_new;        /* the container has a cgroup namespace of its own */
+
 static int mkdir_p(const char *path, mode_t mode)
 {
     char tmp[PATH_MAX];
@@ -59,6 +61,108 @@ static void target_in_root(int efd, const char *root, const char *dest, char *ou
     snprintf(out, len, "%s%s", root, dest);
     if (realpath(out, real) && strncmp(real, root, strlen(root)))
         ctr_fail(efd, "mount destination %s resolves to %s, outside the container root", dest, real);
+}
+
+/* /proc/self/cgroup as it was before the cgroup namespace was unshared:
+ * the host paths of the container's cgroups, to bind them without a cgroupns. */
+static char cgroup_paths[4096];
+
+static const char *host_cgroup_of(const char *ctrls)
+{
+    size_t n = strlen(ctrls);
+    for (const char *l = cgroup_paths; *l; l = strchr(l, '\n') ? strchr(l, '\n') + 1 : l + strlen(l)) {
+        const char *c = strchr(l, ':');
+        if (!c) break;
+        c++;
+        if (!strncmp(c, ctrls, n) && c[n] == ':') {
+            static char path[PATH_MAX];
+            const char *p = c + n + 1, *e = strchr(p, '\n');
+            snprintf(path, sizeof(path), "%.*s", (int)(e ? e - p : (long)strlen(p)), p);
+            return path;
+        }
+    }
+    return "/";
+}
+
+/* The cgroup mount of the spec: a tmpfs with one directory per host
+ * hierarchy (v1 controllers, named ones, the cgroup2 mount of a hybrid
+ * layout; or just cgroup2 on a v2 host), each showing the container's own
+ * cgroup: mounted afresh inside a cgroup namespace, bound from the host
+ * without one (or when the mount is refused, as in a user namespace). */
+static void mount_cgroups(int efd, const char *target, unsigned long flags)
+{
+    unsigned long f = MS_NOSUID | MS_NODEV | MS_NOEXEC | (flags & MS_RELATIME);
+    char *info = NULL;
+    if (read_file("/proc/self/mountinfo", &info, NULL, 4 << 20) < 0)
+        ctr_fail(efd, "mount cgroup on %s: cannot read /proc/self/mountinfo", target);
+    bool v2_host = false, tmpfs_done = false;
+    for (char *l = info, *save, *line; (line = strtok_r(l, "\n", &save)); l = NULL) {
+        /* ID PARENT MAJ:MIN ROOT MOUNTPOINT OPTS [OPTIONAL...] - FSTYPE SOURCE SUPEROPTS */
+        char mp[PATH_MAX], fstype[32], super[512];
+        const char *dash = strstr(line, " - ");
+        if (!dash || sscanf(line, "%*s %*s %*s %*s %4095s", mp) != 1 ||
+            sscanf(dash + 3, "%31s %*s %511s", fstype, super) != 2)
+            continue;
+        bool v2 = !strcmp(fstype, "cgroup2");
+        if ((!v2 && strcmp(fstype, "cgroup")) || strncmp(mp, "/sys/fs/cgroup", 14))
+            continue;
+        if (!strcmp(mp, "/sys/fs/cgroup")) {
+            v2_host = v2;
+            if (!v2) continue;
+        }
+        if (!tmpfs_done && !v2_host) {
+            if (mount("tmpfs", target, "tmpfs", f, "mode=755") < 0)
+                ctr_fail(efd, "mount cgroup on %s: tmpfs: %s", target, strerror(errno));
+            tmpfs_done = true;
+        }
+        /* the controllers of a v1 mount: its super options without rw and the like */
+        char ctrls[256] = "";
+        size_t cl = 0;
+        if (!v2) {
+            char *save2;
+            for (char *o = strtok_r(super, ",", &save2); o; o = strtok_r(NULL, ",", &save2)) {
+                if (!strcmp(o, "rw") || !strcmp(o, "ro") || !strcmp(o, "xattr") || !strcmp(o, "noprefix") ||
+                    !strcmp(o, "clone_children") || !strcmp(o, "cpuset_v2_mode") || !strncmp(o, "release_agent=", 14))
+                    continue;
+                cl += (size_t)snprintf(ctrls + cl, sizeof(ctrls) - cl, "%s%s", cl ? "," : "", o);
+                if (cl >= sizeof(ctrls)) ctr_fail(efd, "mount cgroup: too many controllers in %s", mp);
+            }
+        }
+        char sub[PATH_MAX];
+        if (v2_host)
+            snprintf(sub, sizeof(sub), "%s", target);
+        else {
+            snprintf(sub, sizeof(sub), "%s/%s", target, mp + 15);
+            if (mkdir(sub, 0755) < 0 && errno != EEXIST)
+                ctr_fail(efd, "mount cgroup: mkdir %s: %s", sub, strerror(errno));
+        }
+        int r = v2 ? mount("cgroup2", sub, "cgroup2", f | (flags & MS_RDONLY), NULL)
+                   : mount("cgroup", sub, "cgroup", f | (flags & MS_RDONLY), ctrls);
+        if (r < 0 || !cgroupns_new) {
+            if (r == 0) umount2(sub, MNT_DETACH);
+            /* /proc/self/cgroup names a v1 hierarchy by its controllers, cgroup2 by "" */
+            char src[PATH_MAX * 2];
+            snprintf(src, sizeof(src), "%s%s", mp, host_cgroup_of(v2 ? "" : ctrls));
+            if (mount(src, sub, NULL, MS_BIND | MS_REC, NULL) < 0 ||
+                mount(NULL, sub, NULL, MS_REMOUNT | MS_BIND | f | (flags & MS_RDONLY), NULL) < 0)
+                ctr_fail(efd, "mount cgroup on %s: bind %s: %s", sub, src, strerror(errno));
+        }
+        /* co-mounted controllers (cpu,cpuacct) get a link per name, as on the host */
+        if (!v2 && strchr(ctrls, ',') && strncmp(ctrls, "name=", 5)) {
+            char *save3, link[PATH_MAX];
+            for (char *c = strtok_r(ctrls, ",", &save3); c; c = strtok_r(NULL, ",", &save3)) {
+                snprintf(link, sizeof(link), "%s/%s", target, c);
+                if (strcmp(c, mp + 15) && symlink(mp + 15, link) < 0 && errno != EEXIST)
+                    ctr_fail(efd, "mount cgroup: symlink %s: %s", link, strerror(errno));
+            }
+        }
+        if (v2_host)
+            break;
+    }
+    free(info);
+    if (tmpfs_done && (flags & MS_RDONLY) &&
+        mount(NULL, target, NULL, MS_REMOUNT | MS_RDONLY | f, "mode=755") < 0)
+        ctr_fail(efd, "mount cgroup on %s: make it read-only: %s", target, strerror(errno));
 }
 
 static void do_mount(int efd, const char *root, const struct ctr_mount *m, bool userns)
@@ -86,10 +190,7 @@ static void do_mount(int efd, const char *root, const struct ctr_mount *m, bool 
         if (re && mount(NULL, target, NULL, MS_REMOUNT | MS_BIND | re, NULL) < 0)
             ctr_fail(efd, "remount %s with its options: %s", m->dest, strerror(errno));
     } else if (!strcmp(type, "cgroup") || !strcmp(type, "cgroup2")) {
-        /* show the host's hierarchy read-only (a private view needs a cgroup namespace) */
-        if (mount("/sys/fs/cgroup", target, NULL, MS_BIND | MS_REC, NULL) < 0 ||
-            mount(NULL, target, NULL, MS_REMOUNT | MS_BIND | MS_RDONLY | MS_NOSUID | MS_NODEV | MS_NOEXEC, NULL) < 0)
-            ctr_fail(efd, "mount cgroup on %s: %s", m->dest, strerror(errno));
+        mount_cgroups(efd, target, flags);
     } else if (mount(m->source ? m->source : type, target, type, flags, m->data) < 0) {
         int e = errno;
         if (!strcmp(type, "sysfs") && (e == EPERM || userns)) {
@@ -174,8 +275,25 @@ static void setup_dev(int efd, const struct ctr_spec *s, bool userns)
     }
 }
 
-static void setup_rootfs(int efd, const struct ctr_spec *s, bool no_pivot, bool userns)
+/* The state given on stdin to the hooks that run inside the container
+ * (createContainer, startContainer): runc's fields, the pid as seen there. */
+static char *hook_state(const char *id, const char *bundle, const char *status)
 {
+    struct json_object *o = json_object_new_object();
+    json_object_object_add(o, "ociVersion", json_object_new_string("1.0.2"));
+    json_object_object_add(o, "id", json_object_new_string(id));
+    json_object_object_add(o, "status", json_object_new_string(status));
+    json_object_object_add(o, "pid", json_object_new_int(getpid()));
+    json_object_object_add(o, "bundle", json_object_new_string(bundle));
+    char *t = xstrdup(json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE));
+    json_object_put(o);
+    return t;
+}
+
+static void setup_rootfs(int efd, const struct ctr_init_args *a, bool userns)
+{
+    const struct ctr_spec *s = a->spec;
+    bool no_pivot = a->opts->no_pivot;
     const char *root = s->root;
     if (mount(NULL, "/", NULL, MS_REC | MS_SLAVE, NULL) < 0)
         ctr_fail(efd, "make / a slave mount: %s", strerror(errno));
@@ -189,6 +307,18 @@ static void setup_rootfs(int efd, const struct ctr_spec *s, bool no_pivot, bool 
     }
     if (dev_mounted)
         setup_dev(efd, s, userns);
+    /* the mounts are done and the old root is still there: the parent runs
+     * prestart and createRuntime now, then we run createContainer (runc's order) */
+    if (s->nhooks[CTR_HOOK_PRESTART] || s->nhooks[CTR_HOOK_CREATE_RUNTIME]) {
+        char go = 0;
+        if (write(efd, "H", 1) != 1 || read(efd, &go, 1) != 1 || go != 'C')
+            _exit(1);
+    }
+    if (s->nhooks[CTR_HOOK_CREATE_CONTAINER]) {
+        cleanup_free char *st = hook_state(a->id, a->bundle, "creating");
+        if (ctr_hooks_run(s, CTR_HOOK_CREATE_CONTAINER, st) < 0)
+            ctr_fail(efd, "hooks.createContainer failed");
+    }
     if (no_pivot) {
         if (chdir(root) < 0 || mount(root, "/", NULL, MS_MOVE, NULL) < 0 || chroot(".") < 0 || chdir("/") < 0)
             ctr_fail(efd, "chroot to %s: %s", root, strerror(errno));
@@ -384,8 +514,12 @@ void ctr_exec_process(const struct ctr_exec_ctx *c)
         close(w);
         close(c->fifo_fd);
     }
-    if (c->spec->nhooks[CTR_HOOK_START_CONTAINER])
-        ctr_hooks_run(c->spec, CTR_HOOK_START_CONTAINER, "{}");
+    if (c->id && c->spec->nhooks[CTR_HOOK_START_CONTAINER]) {
+        /* spec: a failing startContainer hook stops the container */
+        cleanup_free char *st = hook_state(c->id, c->bundle, "created");
+        if (ctr_hooks_run(c->spec, CTR_HOOK_START_CONTAINER, st) < 0)
+            _exit(1);
+    }
     if (c->spec->seccomp) {
         char err[256];
         if (ctr_seccomp_load(c->spec->seccomp, err, sizeof(err)) < 0) {
@@ -400,7 +534,7 @@ void ctr_exec_process(const struct ctr_exec_ctx *c)
 
 static const int ns_flags[CTR_NS_COUNT] = {
     CLONE_NEWPID, CLONE_NEWNET, CLONE_NEWNS, CLONE_NEWIPC, CLONE_NEWUTS,
-    CLONE_NEWUSER, CLONE_NEWCGROUP, 0x80 /* CLONE_NEWTIME */ };
+    CLONE_NEWUSER, CLONE_NEWCGROUP, CLONE_NEWTIME };
 
 int ctr_init(void *arg)
 {
@@ -418,6 +552,13 @@ int ctr_init(void *arg)
         if (console < 0 || connect(console, (struct sockaddr *)&sa, sizeof(sa)) < 0)
             ctr_fail(efd, "connect to the console socket %s: %s", a->opts->console_socket, strerror(errno));
     }
+    /* the parent has put us in our cgroups: remember where, for the cgroup mount */
+    int cfd = open("/proc/self/cgroup", O_RDONLY | O_CLOEXEC);
+    if (cfd >= 0) {
+        ssize_t n = read_full(cfd, cgroup_paths, sizeof(cgroup_paths) - 1);
+        cgroup_paths[n > 0 ? n : 0] = 0;
+        close(cfd);
+    }
     /* join namespaces named by path: user first, mount last (pid was joined by the parent) */
     static const int order[] = { CTR_NS_USER, CTR_NS_IPC, CTR_NS_UTS, CTR_NS_NET, CTR_NS_CGROUP, CTR_NS_TIME, CTR_NS_MNT };
     for (size_t i = 0; i < ARRAY_SIZE(order); i++) {
@@ -432,6 +573,28 @@ int ctr_init(void *arg)
     bool userns = s->ns_on[CTR_NS_USER];
     if (userns && (setresgid(0, 0, 0) < 0 || setresuid(0, 0, 0) < 0))
         ctr_fail(efd, "become root in the user namespace: %s (check linux.uidMappings)", strerror(errno));
+    /* a new cgroup namespace only now, so that its root is the container's cgroup */
+    if (s->ns_on[CTR_NS_CGROUP] && !s->ns_path[CTR_NS_CGROUP]) {
+        if (unshare(CLONE_NEWCGROUP) < 0)
+            ctr_fail(efd, "create the cgroup namespace: %s", strerror(errno));
+        cgroupns_new = true;
+    }
+    /* a new time namespace applies to our children and, from execve on, to us;
+     * its offsets can be set only before any process is in it */
+    if (s->ns_on[CTR_NS_TIME] && !s->ns_path[CTR_NS_TIME]) {
+        if (unshare(CLONE_NEWTIME) < 0)
+            ctr_fail(efd, "create the time namespace: %s", strerror(errno));
+        if (s->has_time_off) {
+            char v[128];
+            int len = snprintf(v, sizeof(v), "monotonic %lld %lld\nboottime %lld %lld\n",
+                               (long long)s->time_off[0][0], (long long)s->time_off[0][1],
+                               (long long)s->time_off[1][0], (long long)s->time_off[1][1]);
+            int fd = open("/proc/self/timens_offsets", O_WRONLY | O_CLOEXEC);
+            if (fd < 0 || write(fd, v, (size_t)len) != len)
+                ctr_fail(efd, "linux.timeOffsets: write /proc/self/timens_offsets: %s", strerror(errno));
+            close(fd);
+        }
+    }
     if (s->ns_on[CTR_NS_UTS]) {
         if (s->hostname && sethostname(s->hostname, strlen(s->hostname)) < 0)
             ctr_fail(efd, "hostname \"%s\": %s", s->hostname, strerror(errno));
@@ -442,9 +605,7 @@ int ctr_init(void *arg)
     }
     if (!s->ns_on[CTR_NS_MNT])
         ctr_fail(efd, "config.json: linux.namespaces: a mount namespace is required");
-    if (s->nhooks[CTR_HOOK_CREATE_CONTAINER] && ctr_hooks_run(s, CTR_HOOK_CREATE_CONTAINER, "{}") < 0)
-        ctr_fail(efd, "hooks.createContainer failed");
-    setup_rootfs(efd, s, a->opts->no_pivot, userns);
-    struct ctr_exec_ctx c = { s, &s->proc, efd, console, a->fifo_dirfd, a->opts->preserve_fds };
+    setup_rootfs(efd, a, userns);
+    struct ctr_exec_ctx c = { s, &s->proc, efd, console, a->fifo_dirfd, a->opts->preserve_fds, a->id, a->bundle };
     ctr_exec_process(&c);
 }

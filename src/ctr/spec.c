@@ -245,6 +245,7 @@ int ctr_process_parse(struct json_object *po, struct ctr_process *p, const char 
     }
     if (get(po, "capabilities", json_type_object, path, &caps) || parse_caps(caps, p, path))
         return -1;
+    p->has_caps = true;            /* no capabilities object: none at all, as runc and crun */
     int64_t oom = INT64_MIN;
     if (get_int(po, "oomScoreAdj", path, -1000, 1000, &oom))
         return -1;
@@ -409,6 +410,31 @@ static int parse_resources(struct json_object *res, struct ctr_spec *s)
         get_str(cpu, "mems", "linux.resources.cpu", &s->cpuset_mems) ||
         get_int(blkio, "weight", "linux.resources.blockIO", 10, 1000, &s->blkio_weight))
         return -1;
+    s->blkio = blkio;
+    static const char *const bdev_lists[] = { "weightDevice", "throttleReadBpsDevice", "throttleWriteBpsDevice",
+                                              "throttleReadIOPSDevice", "throttleWriteIOPSDevice" };
+    for (size_t l = 0; blkio && l < ARRAY_SIZE(bdev_lists); l++) {
+        struct json_object *arr;
+        char sub[96];
+        snprintf(sub, sizeof(sub), "linux.resources.blockIO");
+        if (get(blkio, bdev_lists[l], json_type_array, sub, &arr))
+            return -1;
+        for (size_t i = 0; arr && i < json_object_array_length(arr); i++) {
+            struct json_object *d = json_object_array_get_idx(arr, i);
+            int64_t maj = -1, min = -1, v = -1;
+            snprintf(sub, sizeof(sub), "linux.resources.blockIO.%s[%zu]", bdev_lists[l], i);
+            if (!json_object_is_type(d, json_type_object))
+                FAIL("%s: expected object", sub);
+            if (get_int(d, "major", sub, 0, UINT32_MAX, &maj) || get_int(d, "minor", sub, 0, UINT32_MAX, &min))
+                return -1;
+            if (maj < 0 || min < 0)
+                FAIL("%s: major and minor are required", sub);
+            if (l == 0 ? get_int(d, "weight", sub, 10, 1000, &v) : get_int(d, "rate", sub, 0, INT64_MAX, &v))
+                return -1;
+            if (v < 0)
+                FAIL("%s.%s: missing", sub, l == 0 ? "weight" : "rate");
+        }
+    }
     for (size_t i = 0; s->devices && i < json_object_array_length(s->devices); i++) {
         struct json_object *d = json_object_array_get_idx(s->devices, i);
         char sub[64];
@@ -483,6 +509,27 @@ static int parse_linux(struct json_object *lin, struct ctr_spec *s)
         if (k == ARRAY_SIZE(prop_opts))
             FAIL("linux.rootfsPropagation: unknown propagation \"%s\"", prop);
         s->rootfs_prop = prop_opts[k].flag;
+    }
+    struct json_object *toff;
+    if (get(lin, "timeOffsets", json_type_object, "linux", &toff))
+        return -1;
+    if (toff) {
+        static const char *const clocks[2] = { "monotonic", "boottime" };
+        if (!s->ns_on[CTR_NS_TIME] || s->ns_path[CTR_NS_TIME])
+            FAIL("linux.timeOffsets: given without a new time namespace");
+        json_object_object_foreach(toff, key, val) {
+            int k = !strcmp(key, clocks[0]) ? 0 : !strcmp(key, clocks[1]) ? 1 : -1;
+            char sub[64];
+            if (k < 0)
+                FAIL("linux.timeOffsets.%s: unknown clock (monotonic or boottime)", key);
+            snprintf(sub, sizeof(sub), "linux.timeOffsets.%s", key);
+            if (!json_object_is_type(val, json_type_object))
+                FAIL("%s: expected object", sub);
+            if (get_int(val, "secs", sub, -((int64_t)1 << 40), (int64_t)1 << 40, &s->time_off[k][0]) ||
+                get_int(val, "nanosecs", sub, 0, 999999999, &s->time_off[k][1]))
+                return -1;
+        }
+        s->has_time_off = true;
     }
     if (get(lin, "resources", json_type_object, "linux", &res) || (res && parse_resources(res, s)))
         return -1;

@@ -8,8 +8,12 @@ have runc || { echo "runc is not installed" >&2; exit 77; }
 
 host_ns=$(for n in pid mnt uts ipc net; do readlink /proc/self/ns/$n; done | tr '\n' ' ')
 
-# case NAME PYTHON-EDIT SHELL-CMD [expected-status]
+# case_ NAME PYTHON-EDIT SHELL-CMD [expected-status]: run the bundle under
+# vessel and under runc, compare exit status and output. RUNFLAGS adds flags
+# to both `run`s; fd 3 is open on $CTR_BASE/fd3 for --preserve-fds.
+# CTR_SHOW=1 prints each output as a TAP comment.
 n_case=0
+echo "contents of fd 3" > "$CTR_BASE/fd3"
 case_() {
     local name=$1 edit=$2 cmd=$3 want=${4:-0}
     n_case=$((n_case + 1))
@@ -18,18 +22,42 @@ case_() {
     [ -n "$edit" ] && cfg "$b" "$edit"
     args "$b" "$cmd"
     local vout rout vrc rrc
-    vout=$(cd "$b" && timeout 60 "$VESSEL" ctr --root "$CTR_ROOT" run "v$n_case" 2>&1); vrc=$?
+    vout=$(cd "$b" && timeout 60 "$VESSEL" ctr --root "$CTR_ROOT" run ${RUNFLAGS:-} "v$n_case" 2>&1 3<"$CTR_BASE/fd3"); vrc=$?
     vout=$(asan_filter <<<"$vout")
-    rout=$(cd "$b" && timeout 60 runc --root "$RUNC_ROOT" run "r$n_case" 2>&1); rrc=$?
+    rout=$(cd "$b" && timeout 60 runc --root "$RUNC_ROOT" run ${RUNFLAGS:-} "r$n_case" 2>&1 3<"$CTR_BASE/fd3"); rrc=$?
     runc --root "$RUNC_ROOT" delete -f "r$n_case" >/dev/null 2>&1
+    [ -n "${CTR_SHOW:-}" ] && { echo "# $name: vessel($vrc):"; sed 's/^/#   /' <<<"$vout"; echo "# runc($rrc):"; sed 's/^/#   /' <<<"$rout"; }
     if [ "$vrc" != "$want" ]; then
         nok "$name: vessel exit $vrc, want $want: $(head -c 300 <<<"$vout")"
     elif [ "$vout" != "$rout" ] || [ "$vrc" != "$rrc" ]; then
-        nok "$name: vessel and runc differ: vessel($vrc)=[$(head -c 200 <<<"$vout")] runc($rrc)=[$(head -c 200 <<<"$rout")]"
+        nok "$name: vessel and runc differ: vessel($vrc)=[$(head -c 300 <<<"$vout")] runc($rrc)=[$(head -c 300 <<<"$rout")]"
+    elif [ -z "$vout" ] && [ "${5:-}" != empty-ok ]; then
+        nok "$name: no output to compare"
     else
         ok "$name (same as runc)"
     fi
     [ -d "$CTR_ROOT/v$n_case" ] && nok "$name: state dir left behind"
+    cfg_left=$(find /sys/fs/cgroup/*/vessel -mindepth 1 -maxdepth 1 -name "v$n_case" 2>/dev/null)
+    [ -n "$cfg_left" ] && nok "$name: cgroup left behind: $cfg_left"
+}
+
+# vcase_ NAME PYTHON-EDIT SHELL-CMD REGEX WHY: vessel only (runc here cannot
+# run it, WHY says why); the output must match the extended REGEX.
+vcase_() {
+    local name=$1 edit=$2 cmd=$3 re=$4 why=$5
+    n_case=$((n_case + 1))
+    local b=$CTR_BASE/c$n_case vout vrc
+    mkbundle "$b"
+    [ -n "$edit" ] && cfg "$b" "$edit"
+    args "$b" "$cmd"
+    vout=$(cd "$b" && timeout 60 "$VESSEL" ctr --root "$CTR_ROOT" run "v$n_case" 2>&1); vrc=$?
+    vout=$(asan_filter <<<"$vout")
+    [ -n "${CTR_SHOW:-}" ] && { echo "# $name: vessel($vrc):"; sed 's/^/#   /' <<<"$vout"; }
+    if [ $vrc -eq 0 ] && grep -qE -- "$re" <<<"$vout"; then
+        ok "$name (vessel only: $why)"
+    else
+        nok "$name: status $vrc, output [$(head -c 300 <<<"$vout")] does not match /$re/"
+    fi
 }
 
 case_ "hostname" 'c["hostname"]="box1"' 'hostname'
@@ -49,9 +77,117 @@ case_ "read-only bind mount" "c['mounts'].append({'destination':'/data','type':'
 case_ "/dev devices" '' 'ls /dev | sort | tr "\n" " "; echo; head -c 4 /dev/zero | wc -c'
 case_ "seccomp errno" 'c["linux"]["seccomp"]={"defaultAction":"SCMP_ACT_ALLOW","syscalls":[{"names":["mkdir","mkdirat"],"action":"SCMP_ACT_ERRNO","errnoRet":13}]}' 'mkdir /tmp/d 2>&1 | sed "s/.*: //"'
 case_ "sysctl" 'c["linux"]["sysctl"]={"kernel.domainname":"example.org"}' 'cat /proc/sys/kernel/domainname'
-case_ "exit status" '' 'exit 7' 7
+case_ "exit status" '' 'exit 7' 7 empty-ok
 case_ "memory limit kills a hog" 'c["linux"]["resources"]={"memory":{"limit":33554432}}' 'dd if=/dev/zero of=/dev/null bs=128M count=1 2>/dev/null; echo "dd status $?"'
 case_ "pids limit stops a fork bomb" 'c["linux"]["resources"]={"pids":{"limit":8}}' '(for i in 1 2 3 4 5 6 7 8 9 10 11 12; do sleep 3 & done) 2>/tmp/err; while read l; do case "$l" in *fork*) echo "forks refused"; break;; esac; done < /tmp/err'
+
+# -- namespaces
+trap 'ip netns del vessel-spec-$$ 2>/dev/null; umount "$CTR_BASE/shsrc" 2>/dev/null; rm -rf "$CTR_ROOT" "$RUNC_ROOT" "$CTR_BASE"' EXIT
+ip netns add vessel-spec-$$ 2>/dev/null
+if [ -e /run/netns/vessel-spec-$$ ]; then
+    netns_ino=$(stat -L -c %i /run/netns/vessel-spec-$$)
+    case_ "join a network namespace by path" "[n.update(path='/run/netns/vessel-spec-$$') for n in c['linux']['namespaces'] if n['type']=='network']" \
+        "readlink /proc/self/ns/net | grep -qx 'net:\[$netns_ino\]' && echo joined || readlink /proc/self/ns/net"
+else
+    skip "join a network namespace by path" "ip netns add failed"
+fi
+case_ "cgroup namespace: own cgroups at its root" '' 'cat /proc/self/cgroup'
+chmod 755 "$CTR_BASE"    # the mapped root (host uid 100000) must reach the rootfs
+case_ "user namespace with maps" 'c["linux"]["namespaces"].append({"type":"user"}); c["linux"]["uidMappings"]=[{"containerID":0,"hostID":100000,"size":65536}]; c["linux"]["gidMappings"]=[{"containerID":0,"hostID":100000,"size":65536}]; c["mounts"]=[m for m in c["mounts"] if m["destination"] not in ("/sys","/sys/fs/cgroup")]' \
+    'cat /proc/self/uid_map /proc/self/gid_map; id -u'
+host_time=$(readlink /proc/self/ns/time)
+vcase_ "time namespace with offsets" 'c["linux"]["namespaces"].append({"type":"time"}); c["linux"]["timeOffsets"]={"monotonic":{"secs":86400000,"nanosecs":0},"boottime":{"secs":172800000,"nanosecs":0}}' \
+    "readlink /proc/self/ns/time | grep -qvx '$host_time' && echo new-ns; cut -d. -f1 /proc/uptime" \
+    '^new-ns'$'\n''17280[0-9]{4}$' "runc $(runc --version | head -1 | cut -d' ' -f3) has no time namespace"
+
+# -- mounts and propagation (mountinfo's optional fields without their group numbers)
+prop='awk '"'"'$5 ~ /^\/mnt\// || $5 == "/" { t=""; for (i = 7; $i != "-"; i++) { x=$i; sub(/:[0-9]+$/, "", x); t=t" "x }; print $5 t }'"'"' /proc/self/mountinfo'
+# a shared mount on the host, so that a slave bind of it has a master to show
+mkdir -p "$CTR_BASE/shsrc" && mount -t tmpfs tmpfs "$CTR_BASE/shsrc" && mount --make-shared "$CTR_BASE/shsrc" ||
+    nok "cannot make a shared tmpfs on the host for the propagation case"
+case_ "mount propagation options" "c['mounts'] += [{'destination':'/mnt/sh','type':'tmpfs','source':'tmpfs','options':['rshared']}, {'destination':'/mnt/pr','type':'tmpfs','source':'tmpfs','options':['rprivate']}, {'destination':'/mnt/sl','type':'bind','source':'$CTR_BASE/shsrc','options':['rbind','rslave']}, {'destination':'/mnt/pb','type':'bind','source':'$CTR_BASE/shsrc','options':['rbind','rprivate']}, {'destination':'/mnt/sb','type':'bind','source':'$CTR_BASE/shsrc','options':['rbind','shared']}, {'destination':'/mnt/ub','type':'tmpfs','source':'tmpfs','options':['unbindable']}]" "$prop"
+vcase_ "rootfsPropagation shared" 'c["linux"]["rootfsPropagation"]="shared"' "$prop" '^/ shared$' "runc 1.1 leaves the root in no peer group"
+case_ "mount options nosuid,nodev,noexec,ro on a bind" "c['mounts'].append({'destination':'/mnt/b','type':'bind','source':'$CTR_BASE','options':['bind','nosuid','nodev','noexec','ro']})" \
+    'grep " /mnt/b " /proc/self/mountinfo | cut -d" " -f6'
+case_ "configured device node" 'c["linux"]["devices"]=[{"path":"/dev/vzero","type":"c","major":1,"minor":5,"fileMode":416,"uid":0,"gid":0}]' \
+    'stat -c "%A %t:%T %u:%g" /dev/vzero; head -c 3 /dev/vzero | wc -c'
+case_ "devices cgroup denies a device" 'c["linux"]["devices"]=[{"path":"/dev/vloop","type":"b","major":7,"minor":0,"fileMode":420}]; c["linux"]["resources"]={"devices":[{"allow":False,"access":"rwm"}]}' \
+    'head -c 0 /dev/vloop 2>&1 | sed "s/.*: //"; head -c 1 /dev/zero | wc -c'
+case_ "devices cgroup allows a device" 'c["linux"]["devices"]=[{"path":"/dev/vloop","type":"b","major":7,"minor":0,"fileMode":420}]; c["linux"]["resources"]={"devices":[{"allow":False,"access":"rwm"},{"allow":True,"type":"b","major":7,"minor":0,"access":"r"}]}' \
+    'head -c 0 /dev/vloop && echo opened; echo x 2>&1 > /dev/vloop | sed "s/.*: //"'
+case_ "devices cgroup list" 'c["linux"]["resources"]={"devices":[{"allow":False,"access":"rwm"},{"allow":True,"type":"c","major":1,"minor":11,"access":"r"}]}' \
+    'sort /sys/fs/cgroup/devices/devices.list'
+
+# -- process
+case_ "five capability sets with ambient" 'c["process"]["capabilities"]={"bounding":["CAP_KILL","CAP_NET_RAW","CAP_CHOWN","CAP_SETPCAP"],"effective":["CAP_KILL","CAP_CHOWN"],"inheritable":["CAP_NET_RAW","CAP_CHOWN"],"permitted":["CAP_KILL","CAP_NET_RAW","CAP_CHOWN"],"ambient":["CAP_NET_RAW"]}' 'grep ^Cap /proc/self/status'
+case_ "ambient capabilities kept by a non-root user" 'c["process"]["user"]={"uid":1000,"gid":1000}; c["process"]["capabilities"]={"bounding":["CAP_NET_RAW","CAP_CHOWN"],"effective":["CAP_NET_RAW"],"inheritable":["CAP_NET_RAW"],"permitted":["CAP_NET_RAW"],"ambient":["CAP_NET_RAW"]}' 'grep ^Cap /proc/self/status'
+case_ "no capabilities object" 'del c["process"]["capabilities"]' 'grep ^Cap /proc/self/status'
+case_ "no_new_privs off" 'c["process"]["noNewPrivileges"]=False' 'grep NoNewPrivs /proc/self/status'
+case_ "oomScoreAdj" 'c["process"]["oomScoreAdj"]=500' 'cat /proc/self/oom_score_adj'
+case_ "rlimits several" 'c["process"]["rlimits"]=[{"type":"RLIMIT_NOFILE","soft":100,"hard":200},{"type":"RLIMIT_CORE","soft":0,"hard":0},{"type":"RLIMIT_NPROC","soft":300,"hard":400},{"type":"RLIMIT_STACK","soft":1048576,"hard":2097152}]' \
+    'grep -E "^Max (open files|core|processes|stack)" /proc/self/limits'
+case_ "umask" 'c["process"]["user"]["umask"]=63' 'umask; touch /tmp/u; stat -c %a /tmp/u'
+vcase_ "domainname" 'c["domainname"]="dom.example"' 'cat /proc/sys/kernel/domainname' '^dom\.example$' "runc 1.1 ignores domainname"
+case_ "seccomp argument filter (kill with SIGUSR1 refused)" 'c["linux"]["seccomp"]={"defaultAction":"SCMP_ACT_ALLOW","syscalls":[{"names":["kill"],"action":"SCMP_ACT_ERRNO","errnoRet":1,"args":[{"index":1,"value":10,"op":"SCMP_CMP_EQ"}]}]}' \
+    'trap "echo got USR2" USR2; (kill -USR1 $$) 2>&1 | sed "s/.*: //"; kill -USR2 $$; echo "USR2 status $?"'
+case_ "seccomp MASKED_EQ and default errno" 'c["linux"]["seccomp"]={"defaultAction":"SCMP_ACT_ALLOW","syscalls":[{"names":["fchmodat","chmod"],"action":"SCMP_ACT_ERRNO","errnoRet":38,"args":[{"index":1,"value":1,"valueTwo":1,"op":"SCMP_CMP_MASKED_EQ"}]}]}' \
+    'touch /tmp/f; chmod 644 /tmp/f && echo 644 ok; chmod 755 /tmp/f 2>&1 | sed "s/.*: //"'
+case_ "seccomp kill action" 'c["linux"]["seccomp"]={"defaultAction":"SCMP_ACT_ALLOW","syscalls":[{"names":["mknod","mknodat"],"action":"SCMP_ACT_KILL_PROCESS"}]}' \
+    'echo before; (mkfifo /tmp/p); echo "status $?"'
+RUNFLAGS="--preserve-fds 1" case_ "--preserve-fds 1 passes fd 3" '' 'cat <&3'
+RUNFLAGS="--no-pivot" case_ "--no-pivot (chroot)" '' 'ls /; echo $$'
+
+# -- cgroup limits, as the container sees them in its own cgroup mount
+case_ "cgroup limits: memory cpu cpuset pids blkio" 'c["linux"]["resources"]={"memory":{"limit":67108864,"reservation":33554432},"cpu":{"shares":512,"quota":50000,"period":100000,"cpus":"0","mems":"0"},"pids":{"limit":50},"blockIO":{"throttleReadBpsDevice":[{"major":254,"minor":0,"rate":1048576}],"throttleWriteIOPSDevice":[{"major":254,"minor":0,"rate":100}]}}' \
+    'cd /sys/fs/cgroup; cat memory/memory.limit_in_bytes memory/memory.soft_limit_in_bytes cpu/cpu.shares cpu/cpu.cfs_quota_us cpu/cpu.cfs_period_us cpuset/cpuset.cpus cpuset/cpuset.mems pids/pids.max blkio/blkio.throttle.read_bps_device blkio/blkio.throttle.write_iops_device'
+
+# -- every hook kind: order, the state each sees, and where it runs
+hookcfg="h={}
+for k in ['prestart','createRuntime','createContainer','poststart','poststop']:
+    h[k]=[{'path':'/bin/sh','args':['sh','-c','s=\$(cat); echo %s \$s \$(readlink /proc/self/ns/mnt) >> \$D/hooks'%k],'env':['D=@HK@']}]
+h['startContainer']=[{'path':'/bin/sh','args':['sh','-c','s=\$(cat); echo startContainer \$s \$(readlink /proc/self/ns/mnt) >> /hooks']}]
+c['hooks']=h"
+hooks_norm() {   # kind status pid-class namespace-class, from the hook logs
+    local hostmnt; hostmnt=$(readlink /proc/self/ns/mnt)
+    python3 - "$1" "$2" "$hostmnt" <<'PY'
+import json, re, sys
+for path in sys.argv[1:3]:
+    for line in open(path):
+        kind, rest = line.split(" ", 1)
+        js, mnt = rest.rsplit(" ", 1)
+        st = json.loads(js)
+        pid = st.get("pid")
+        cls = "none" if not pid else ("1" if pid == 1 else "host")
+        print(kind, st["status"], "pid=" + cls, "host-mnt" if mnt.strip() == sys.argv[3] else "container-mnt")
+PY
+}
+hb=$CTR_BASE/hooks; mkbundle "$hb"; args "$hb" 'cat /hooks'
+hk=${hookcfg//@HK@/$CTR_BASE/hv}; mkdir -p "$CTR_BASE/hv"; cfg "$hb" "$hk"; : > "$hb/rootfs/hooks"
+(cd "$hb" && "$VESSEL" ctr --root "$CTR_ROOT" run hv >/dev/null 2>&1); vrc=$?
+cp "$hb/rootfs/hooks" "$CTR_BASE/hv/in"
+hk=${hookcfg//@HK@/$CTR_BASE/hr}; mkdir -p "$CTR_BASE/hr"; cfg "$hb" "$hk"; : > "$hb/rootfs/hooks"
+(cd "$hb" && runc --root "$RUNC_ROOT" run hr >/dev/null 2>&1); rrc=$?
+cp "$hb/rootfs/hooks" "$CTR_BASE/hr/in"
+vh=$(hooks_norm "$CTR_BASE/hv/hooks" "$CTR_BASE/hv/in" 2>&1)
+rh=$(hooks_norm "$CTR_BASE/hr/hooks" "$CTR_BASE/hr/in" 2>&1)
+[ -n "${CTR_SHOW:-}" ] && { echo "# hooks vessel:"; sed 's/^/#   /' <<<"$vh"; echo "# hooks runc:"; sed 's/^/#   /' <<<"$rh"; }
+# runc 1.1 hands poststart the status "created"; the process is running by then
+if [ $vrc -eq 0 ] && [ $rrc -eq 0 ] && [ "$(wc -l <<<"$vh")" -eq 6 ] &&
+   [ "$vh" = "$(sed 's/^poststart created/poststart running/' <<<"$rh")" ]; then
+    ok "hooks: all six kinds, in runc's order, with the same states and namespaces"
+else
+    nok "hooks differ: vessel($vrc)=[$vh] runc($rrc)=[$rh]"
+fi
+cfg "$hb" 'c["hooks"]={"createRuntime":[{"path":"/bin/false"}]}'
+expect_fail "a failing createRuntime hook fails create" 'hook /bin/false failed' bash -c "cd '$hb' && \"\$VESSEL\" ctr --root '$CTR_ROOT' run hf"
+[ ! -e "$CTR_ROOT/hf" ] && [ -z "$(find /sys/fs/cgroup/*/vessel -maxdepth 1 -name hf 2>/dev/null)" ] && ok "failed hook left no state dir or cgroup" || nok "failed hook left state or cgroup behind"
+
+# -- labels
+b=$CTR_BASE/labels; mkbundle "$b"; args "$b" 'echo ran'
+cfg "$b" 'c["process"]["apparmorProfile"]="docker-default"; c["process"]["selinuxLabel"]="system_u:system_r:container_t:s0"'
+out=$(cd "$b" && "$VESSEL" ctr --root "$CTR_ROOT" run lab 2>&1 | asan_filter)
+grep -q 'warning: .*apparmorProfile/selinuxLabel are ignored' <<<"$out" && grep -qx ran <<<"$out" &&
+    ok "apparmorProfile and selinuxLabel ignored with a warning" || nok "labels: [$out]"
 
 # state transitions: created -> running -> stopped, runc-shaped JSON
 b=$CTR_BASE/life; mkbundle "$b"; args "$b" 'sleep 30'

@@ -2,7 +2,7 @@
 # Runs vessel's freestanding x86 test guests (tests/guests/x86) on /dev/kvm.
 . "$SRC/tests/lib.sh"
 dev=${VESSEL_KVM_DEV:-/dev/kvm}
-guests="boot64 ports reset irq smp hello emufail"
+guests="boot64 ports reset irq smp hello emufail serial virtio hostile"
 if ! have nasm; then
     for g in $guests; do skip "kvm guest $g" "nasm not installed"; done; exit 0
 fi
@@ -13,7 +13,7 @@ out=$(mktemp -d); trap 'rm -rf "$out"' EXIT
 for g in $guests; do
     (cd "$SRC/tests/guests/x86" && nasm -f bin -o "$out/$g.bz" "$g.asm") || { nok "assemble $g"; continue; }
 done
-run() { timeout 60 "$VESSEL" kvm --kernel "$out/$1.bz" -m 32M "${@:2}" >"$out/$1.out" 2>"$out/$1.err"; }
+run() { timeout 60 "$VESSEL" kvm --kernel "$out/$1.bz" -m 32M "${@:2}" >"$out/$1.out" 2>"$out/$1.err" </dev/null; }
 
 run boot64; rc=$?
 if [ $rc -eq 0 ] && grep -q '^PASS boot64' "$out/boot64.out"; then ok "boot64: boot-protocol register state"
@@ -58,3 +58,56 @@ elif [ $rc -eq 1 ] && [ "$(wc -l <"$out/emufail.err")" -eq 1 ] &&
      grep -qE 'emulation failure\) at RIP 0x[0-9a-f]+, bytes 48 0f c7 0f' "$out/emufail.err"; then
     ok "emufail: emulation failure reported with RIP and instruction bytes"
 else nok "emufail (rc $rc: $(cat "$out/emufail.out" "$out/emufail.err" | head -c 300))"; fi
+
+# The 8250 with its interrupt: a byte from the host (stdin) arrives as an RX
+# interrupt, THRE interrupts send a line, loopback RX; all through IOAPIC pin 4.
+printf k | timeout 60 "$VESSEL" kvm --kernel "$out/serial.bz" -m 32M >"$out/serial.out" 2>"$out/serial.err"; rc=$?
+if [ $rc -eq 0 ] && grep -q '^PASS serial' "$out/serial.out" && grep -q '^serial: this line was sent by THRE' "$out/serial.out"; then
+    ok "serial: 8250 RX/THRE/loopback interrupts via IOAPIC pin 4"
+else nok "serial (rc $rc: $(cat "$out/serial.out" "$out/serial.err" | head -c 300))"; fi
+# Without input the guest must notice.
+run serial; rc=$?
+if [ $rc -eq 1 ] && grep -q 'FAIL serial: no RX interrupt' "$out/serial.out"; then ok "serial guest fails without serial input"
+else nok "serial without input (rc $rc)"; fi
+# The same console over a unix socket: the input comes from a client.
+if have python3; then
+    sock=$out/serial.sock
+    timeout 60 "$VESSEL" kvm --kernel "$out/serial.bz" -m 32M --serial "unix:$sock" >"$out/serial-unix.out" 2>"$out/serial-unix.err" </dev/null &
+    vpid=$!
+    python3 - "$sock" >"$out/serial-unix.client" 2>&1 <<'PY'
+import socket, sys, time
+for _ in range(200):
+    try:
+        s = socket.socket(socket.AF_UNIX); s.connect(sys.argv[1]); break
+    except OSError: time.sleep(0.01)
+else: sys.exit("no socket")
+s.sendall(b"k"); data = b""
+s.settimeout(30)
+while True:                 # until vessel exits and closes the socket
+    d = s.recv(4096)
+    if not d: break
+    data += d
+sys.stdout.write(data.decode(errors="replace"))
+PY
+    wait $vpid; rc=$?
+    if [ $rc -eq 0 ] && grep -q '^PASS serial' "$out/serial-unix.client"; then ok "serial over --serial unix:PATH"
+    else nok "serial unix (rc $rc: $(cat "$out/serial-unix.client" "$out/serial-unix.err" | head -c 300))"; fi
+else
+    skip "serial over --serial unix:PATH" "python3 missing"
+fi
+
+# A virtio-rng request end to end over virtio-mmio, with interrupts.
+run virtio --rng; rc=$?
+if [ $rc -eq 0 ] && grep -q '^PASS virtio' "$out/virtio.out"; then ok "virtio: rng request over virtio-mmio + IOAPIC pin 5, NEEDS_RESET on a bad descriptor"
+else nok "virtio --rng (rc $rc: $(cat "$out/virtio.out" "$out/virtio.err" | head -c 300))"; fi
+run virtio; rc=$?
+if [ $rc -eq 1 ] && grep -q 'FAIL virtio: command line lacks' "$out/virtio.out"; then ok "virtio guest fails without --rng"
+else nok "virtio without --rng (rc $rc)"; fi
+
+# Garbage to every port and every virtio-mmio register, with devices attached.
+truncate -s 1M "$out/disk.img"
+timeout 120 "$VESSEL" kvm --kernel "$out/hostile.bz" -m 32M --rng --console --disk "$out/disk.img" \
+    >"$out/hostile.out" 2>"$out/hostile.err" </dev/null; rc=$?
+if [ $rc -eq 0 ] && grep -aq '^PASS hostile' "$out/hostile.out" && [ "$(wc -l <"$out/hostile.err")" -lt 200 ]; then
+    ok "hostile: garbage to every port and mmio register, vessel survives ($(wc -l <"$out/hostile.err") rate-limited warnings)"
+else nok "hostile (rc $rc: $(tail -c 300 "$out/hostile.out"; head -c 300 "$out/hostile.err"))"; fi

@@ -150,7 +150,11 @@ class Gen:
         op3 = ["add.uw", "sh1add", "sh2add", "sh3add", "sh1add.uw", "sh2add.uw", "sh3add.uw",
                "andn", "orn", "xnor", "max", "maxu", "min", "minu", "rol", "rolw", "ror", "rorw",
                "bclr", "bext", "binv", "bset"]
-        op1 = ["clz", "clzw", "ctz", "ctzw", "cpop", "cpopw", "sext.b", "sext.h", "zext.h",
+        # ctzw is left out: the peer (qemu-riscv64 7.2) returns the 64-bit
+        # count for some operands whose low word is zero (ctzw of
+        # 0x400000000000 gave 46, the spec says 32); vessel's ctzw is checked
+        # against the spec by tests/guests/riscv-isa/int.c instead.
+        op1 = ["clz", "clzw", "ctz", "cpop", "cpopw", "sext.b", "sext.h", "zext.h",
                "orc.b", "rev8", "zext.w"]
         shi = [("slli.uw", 64), ("rori", 64), ("roriw", 32), ("bclri", 64), ("bexti", 64),
                ("binvi", 64), ("bseti", 64)]

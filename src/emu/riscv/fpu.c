@@ -56,13 +56,45 @@ static uint32_t host_flags(void)
 
 enum fop { OP_ADD, OP_SUB, OP_MUL, OP_DIV, OP_SQRT, OP_FMA };
 
-/* One operation in a given host mode; flags accrued into *fl. */
+/* One operation in a given host mode; flags accrued into *fl. Single and
+ * double arithmetic runs on SSE, so the rounding mode and the exception
+ * flags are set and read in MXCSR directly (a fraction of the cost of
+ * fesetround/feclearexcept/fetestexcept, which also touch the x87 unit). */
+static inline uint32_t mxcsr_get(void)
+{
+    uint32_t v;
+    __asm__ volatile("stmxcsr %0" : "=m"(v));
+    return v;
+}
+static inline void mxcsr_set(uint32_t v)
+{
+    __asm__ volatile("ldmxcsr %0" : : "m"(v));
+}
+static inline uint32_t mxcsr_rc(int mode)
+{
+    switch (mode) {
+    case FE_DOWNWARD: return 1u << 13;
+    case FE_UPWARD: return 2u << 13;
+    case FE_TOWARDZERO: return 3u << 13;
+    default: return 0;
+    }
+}
+static inline uint32_t mxcsr_flags(uint32_t m)
+{
+    uint32_t f = 0;
+    if (m & 0x01) f |= FF_NV;
+    if (m & 0x04) f |= FF_DZ;
+    if (m & 0x08) f |= FF_OF;
+    if (m & 0x10) f |= FF_UF;
+    if (m & 0x20) f |= FF_NX;
+    return f;
+}
+
 static float op_s(enum fop op, float a, float b, float c, int mode, uint32_t *fl)
 {
     volatile float va = a, vb = b, vc = c, r;
-    if (mode != FE_TONEAREST)
-        fesetround(mode);
-    feclearexcept(FE_ALL_EXCEPT);
+    uint32_t saved = mxcsr_get();
+    mxcsr_set((saved & ~0x603fu) | mxcsr_rc(mode));
     switch (op) {
     case OP_ADD: r = va + vb; break;
     case OP_SUB: r = va - vb; break;
@@ -71,18 +103,17 @@ static float op_s(enum fop op, float a, float b, float c, int mode, uint32_t *fl
     case OP_SQRT: r = sqrtf(va); break;
     default: r = fmaf(va, vb, vc); break;
     }
-    if (fl) *fl |= host_flags();
-    if (mode != FE_TONEAREST)
-        fesetround(FE_TONEAREST);
+    uint32_t after = mxcsr_get();
+    mxcsr_set(saved & ~0x3fu);
+    if (fl) *fl |= mxcsr_flags(after);
     return r;
 }
 
 static double op_d(enum fop op, double a, double b, double c, int mode, uint32_t *fl)
 {
     volatile double va = a, vb = b, vc = c, r;
-    if (mode != FE_TONEAREST)
-        fesetround(mode);
-    feclearexcept(FE_ALL_EXCEPT);
+    uint32_t saved = mxcsr_get();
+    mxcsr_set((saved & ~0x603fu) | mxcsr_rc(mode));
     switch (op) {
     case OP_ADD: r = va + vb; break;
     case OP_SUB: r = va - vb; break;
@@ -91,9 +122,9 @@ static double op_d(enum fop op, double a, double b, double c, int mode, uint32_t
     case OP_SQRT: r = sqrt(va); break;
     default: r = fma(va, vb, vc); break;
     }
-    if (fl) *fl |= host_flags();
-    if (mode != FE_TONEAREST)
-        fesetround(FE_TONEAREST);
+    uint32_t after = mxcsr_get();
+    mxcsr_set(saved & ~0x3fu);
+    if (fl) *fl |= mxcsr_flags(after);
     return r;
 }
 
@@ -295,6 +326,61 @@ static int compare(long double a, long double b, bool anan, bool bnan, bool asna
 
 static inline void setx(uint64_t *x, unsigned rd, uint64_t v) { if (rd) x[rd] = v; }
 
+/* The common case taken natively, as QEMU's hardfloat does: round to
+ * nearest (the host's standing mode), NX already accrued, operands normal
+ * or zero, a result that is normal or an exact zero. Then no flag but NX
+ * can arise, and NX is already set. Anything else takes the exact path. */
+static inline bool normal_or_zero_d(uint64_t u)
+{
+    uint64_t e = (u >> 52) & 0x7ff;
+    return e != 0x7ff && (e != 0 || !(u & 0x000fffffffffffffull));
+}
+static inline bool normal_or_zero_s(uint32_t u)
+{
+    uint32_t e = (u >> 23) & 0xff;
+    return e != 0xff && (e != 0 || !(u & 0x007fffffu));
+}
+static bool fast_arith(unsigned fmt, enum fop op, uint64_t *f, unsigned rd, unsigned rs1, unsigned rs2)
+{
+    if (fmt == 1) {
+        uint64_t ua = f[rs1], ub = f[rs2];
+        if (!normal_or_zero_d(ua) || !normal_or_zero_d(ub))
+            return false;
+        double a = u2d(ua), b = u2d(ub), r;
+        switch (op) {
+        case OP_ADD: r = a + b; break;
+        case OP_SUB: r = a - b; break;
+        case OP_MUL: r = a * b; if (r == 0 && a != 0 && b != 0) return false; break;
+        case OP_DIV: if (b == 0) return false; r = a / b; if (r == 0 && a != 0) return false; break;
+        default: return false;
+        }
+        uint64_t ur = d2u(r);
+        if (!normal_or_zero_d(ur))
+            return false;
+        f[rd] = ur;
+        return true;
+    }
+    uint64_t ba = f[rs1], bb = f[rs2];
+    if ((ba >> 32) != 0xffffffffu || (bb >> 32) != 0xffffffffu)
+        return false;
+    uint32_t ua = (uint32_t)ba, ub = (uint32_t)bb;
+    if (!normal_or_zero_s(ua) || !normal_or_zero_s(ub))
+        return false;
+    float a = u2f(ua), b = u2f(ub), r;
+    switch (op) {
+    case OP_ADD: r = a + b; break;
+    case OP_SUB: r = a - b; break;
+    case OP_MUL: r = a * b; if (r == 0 && a != 0 && b != 0) return false; break;
+    case OP_DIV: if (b == 0) return false; r = a / b; if (r == 0 && a != 0) return false; break;
+    default: return false;
+    }
+    uint32_t ur = f2u(r);
+    if (!normal_or_zero_s(ur))
+        return false;
+    f[rd] = box(ur);
+    return true;
+}
+
 int rv_fpu_exec(struct rv_fpstate *fs, uint64_t *x, uint32_t insn)
 {
     unsigned opc = insn & 0x7f, rd = (insn >> 7) & 31, rm = (insn >> 12) & 7;
@@ -345,6 +431,8 @@ int rv_fpu_exec(struct rv_fpstate *fs, uint64_t *x, uint32_t insn)
         enum fop op = f5 == 0x0b ? OP_SQRT : ops[f5];
         if (!rm_ok || (op == OP_SQRT && rs2))
             return -1;
+        if (erm == RNE && (fs->fflags & FF_NX) && op != OP_SQRT && fast_arith(fmt, op, f, rd, rs1, rs2))
+            return 0;
         if (fmt == 0) {
             float r = arith_s(op, u2f(unbox(f[rs1])), u2f(unbox(f[rs2])), 0, erm, &fl);
             f[rd] = box(isnan(r) ? CANON_S : f2u(r));

@@ -106,6 +106,10 @@ struct rv_machine *rv_hart_machine(const struct rv_hart *h);
 unsigned rv_hart_id(const struct rv_hart *h);
 enum rv_priv rv_get_priv(const struct rv_hart *h);
 void rv_set_priv(struct rv_hart *h, enum rv_priv p);
+/* Enter S-mode at pc with a0/a1 set, as firmware would hand over to a
+ * kernel: S-level interrupts and exceptions delegated, counters enabled
+ * for S and U, Sstc on (menvcfg.STCE), MMU off. For the built-in SBI. */
+void rv_hart_boot_supervisor(struct rv_hart *h, uint64_t pc, uint64_t a0, uint64_t a1);
 /* ACLINT mtimer compare register of this hart (MTIP = time >= mtimecmp).
  * Thread-safe; a write wakes the hart if it waits. */
 void rv_set_mtimecmp(struct rv_hart *h, uint64_t v);

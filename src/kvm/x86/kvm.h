@@ -107,17 +107,44 @@ int kvm_boot_pvh(struct guest_mem *m, uint64_t ram, const uint8_t *elf, size_t l
                  struct kvm_boot_state *st);
 
 /* MP table (MPS 1.4) for `ncpus` processors, ISA bus, one IOAPIC (id
- * ncpus) with ISA irq n -> pin n. 0 or -errno. */
-int kvm_mptable_build(struct guest_mem *m, unsigned ncpus);
+ * ncpus) with its 24 pins: ISA irq n -> pin n, edge ("conforms") except the
+ * pins in `level_pins` (bit n: pin n), which are level-triggered, active
+ * high (the virtio-mmio lines). 0 or -errno. */
+int kvm_mptable_build(struct guest_mem *m, unsigned ncpus, uint32_t level_pins);
 size_t kvm_mptable_size(unsigned ncpus);
 
-/* Run: open `dev`, create the VM with `ram` bytes, boot `st`, run until
- * power-off/reset/exit. Returns the guest's exit status (>= 0) or -errno. */
-int kvm_open_dev(const char *dev);
-/* Create the VM, map `m`, start `ncpus` vCPU threads (vCPU 0 enters at
- * `st`, the others wait for INIT/SIPI) and run until the guest stops.
- * Returns the guest's exit status (>= 0) or -errno. */
-int kvm_vm_run(int kvm_fd, struct guest_mem *m, const struct kvm_boot_state *st,
-               unsigned ncpus, const struct kvm_cpu_hide *hide);
+/* ---- the VM and its board ----
+ * Guest-physical map above RAM: virtio-mmio slot i at
+ * KVM_VIRTIO_MMIO_BASE + i * KVM_VIRTIO_MMIO_STRIDE (in the 3-4 GiB hole),
+ * interrupt GSI/IOAPIC pin KVM_VIRTIO_FIRST_IRQ + i. Ports: COM1 8250 at
+ * 0x3f8 (IRQ 4), i8042 0x60/0x64 (reset line only), debug exit 0x501. */
+#define KVM_VIRTIO_MMIO_BASE   0xd0000000ULL
+#define KVM_VIRTIO_MMIO_STRIDE 0x1000ULL
+#define KVM_VIRTIO_FIRST_IRQ   5
+#define KVM_IOAPIC_PINS        24
+#define KVM_COM1_IRQ           4
+
+int kvm_open_dev(const char *dev);    /* fd, or -errno after one log line */
+
+struct virtio_options;
+struct kvm_vm_config {
+    unsigned ncpus;
+    const struct kvm_cpu_hide *hide;        /* NULL: hide nothing */
+    const char *serial;                     /* chardev spec for COM1 (NULL: "stdio") */
+    const struct virtio_options *virtio;    /* NULL: no virtio devices */
+};
+struct kvm_vm;
+/* Create the VM (irqchip, PIT, TSS, memory slots for `m`) and its board.
+ * NULL after one log line. One VM per process. */
+struct kvm_vm *kvm_vm_create(int kvm_fd, struct guest_mem *m, const struct kvm_vm_config *cfg);
+/* Kernel command line words announcing the virtio devices
+ * ("virtio_mmio.device=512@0xd0000000:5 ..."; "" without any). Length or -ENOSPC. */
+int kvm_vm_cmdline(struct kvm_vm *vm, char *buf, size_t len);
+/* The IOAPIC pins the board wired level-triggered (for kvm_mptable_build). */
+uint32_t kvm_vm_level_pins(const struct kvm_vm *vm);
+/* Start the vCPUs (vCPU 0 at `st`, the others wait for INIT/SIPI) and run
+ * until the guest stops. Returns its exit status (>= 0) or -errno. */
+int kvm_vm_run(struct kvm_vm *vm, const struct kvm_boot_state *st);
+void kvm_vm_destroy(struct kvm_vm *vm);
 
 #endif

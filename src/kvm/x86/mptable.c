@@ -19,10 +19,10 @@ static uint8_t sum(const uint8_t *p, size_t n)
 
 size_t kvm_mptable_size(unsigned ncpus)
 {
-    return 16 + 44 + 20 * (size_t)ncpus + 8 + 8 + 16 * 8 + 2 * 8;
+    return 16 + 44 + 20 * (size_t)ncpus + 8 + 8 + KVM_IOAPIC_PINS * 8 + 2 * 8;
 }
 
-int kvm_mptable_build(struct guest_mem *m, unsigned ncpus)
+int kvm_mptable_build(struct guest_mem *m, unsigned ncpus, uint32_t level_pins)
 {
     if (ncpus < 1 || ncpus > KVM_MAX_VCPUS)
         return -EINVAL;
@@ -45,10 +45,12 @@ int kvm_mptable_build(struct guest_mem *m, unsigned ncpus)
     }
     p[0] = 1; p[1] = 0; memcpy(p + 2, "ISA   ", 6); p += 8; count++;
     p[0] = 2; p[1] = ioapic_id; p[2] = 0x11; p[3] = 1; w32(p + 4, 0xfec00000); p += 8; count++;
-    for (unsigned irq = 0; irq < 16; irq++, p += 8, count++) {
+    for (unsigned irq = 0; irq < KVM_IOAPIC_PINS; irq++, p += 8, count++) {
         p[0] = 3;                       /* I/O interrupt: ISA irq -> IOAPIC pin irq */
         p[1] = 0;                       /* INT */
-        w16(p + 2, 0);                  /* conforming polarity/trigger */
+        /* flags: polarity bits 0-1, trigger bits 2-3; 0 = conforms to
+         * the bus (ISA: edge, active high); 0xd = level, active high */
+        w16(p + 2, (level_pins >> irq) & 1 ? 0x0d : 0);
         p[4] = 0;                       /* ISA bus */
         p[5] = (uint8_t)irq;
         p[6] = ioapic_id;

@@ -1,10 +1,14 @@
 /* KVM ioctls: open /dev/kvm, create the VM (irqchip, PIT, TSS), map guest
- * RAM, one host thread per vCPU (vCPU 0 enters at the boot state, the
- * others wait in KVM's INIT/SIPI state). Port I/O handled here:
- * COM1 THR (minimal until the shared 8250 is merged), the i8042 reset
- * command, and the test guests' debug-exit port. */
+ * RAM, build the board (8250 on COM1 with IRQ 4, i8042 reset line,
+ * debug-exit port, virtio-mmio devices above RAM), one host thread per vCPU
+ * (vCPU 0 enters at the boot state, the others wait in KVM's INIT/SIPI
+ * state). Every KVM_EXIT_IO / KVM_EXIT_MMIO goes to the shared bus. */
 #include "kvm/x86/kvm.h"
+#include "backend/backend.h"
 #include "base/base.h"
+#include "bus/bus.h"
+#include "dev/dev.h"
+#include "dev/virtio/virtio.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -58,11 +62,11 @@ int kvm_open_dev(const char *dev)
 }
 
 
-struct vm {
+struct kvm_vm {
     int kvm_fd, fd;
     struct guest_mem *m;
     const struct kvm_boot_state *st;
-    const struct kvm_cpu_hide *hide;
+    struct kvm_cpu_hide hide;
     unsigned ncpus;
     long run_sz;
     pthread_mutex_t lock;
@@ -72,6 +76,13 @@ struct vm {
     struct kvm_run *run[KVM_MAX_VCPUS];
     pthread_t th[KVM_MAX_VCPUS];
     unsigned started;
+    /* the board */
+    struct bus pio, mmio;
+    struct loop *loop;              /* I/O thread of the serial chardev */
+    struct chardev *serial;
+    struct uart8250 *uart;
+    struct virtio_board *virtio;
+    uint32_t level_pins;            /* IOAPIC pins wired level-triggered */
 };
 
 static __thread struct kvm_run *tls_run;
@@ -83,7 +94,7 @@ static void kick_handler(int sig)
         tls_run->immediate_exit = 1;
 }
 
-static void vm_stop(struct vm *vm, int status)
+static void vm_stop(struct kvm_vm *vm, int status)
 {
     pthread_mutex_lock(&vm->lock);
     if (!vm->done) {
@@ -94,6 +105,78 @@ static void vm_stop(struct vm *vm, int status)
     pthread_mutex_unlock(&vm->lock);
 }
 
+/* ---- the board's small devices ---- */
+
+/* An interrupt line is a GSI of the in-kernel irqchip (GSI n = IOAPIC pin
+ * n, and the 8259 for n < 16). KVM_IRQ_LINE is thread-safe. */
+static void kvm_irq_set(void *opaque, unsigned n, int level)
+{
+    struct kvm_vm *vm = opaque;
+    struct kvm_irq_level l = { .irq = n, .level = level ? 1 : 0 };
+    if (ioctl(vm->fd, KVM_IRQ_LINE, &l) < 0)
+        log_once(LOG_WARN, "KVM_IRQ_LINE %u: %s", n, strerror(errno));
+}
+
+static struct irq_line vm_irq(struct kvm_vm *vm, unsigned gsi)
+{
+    return (struct irq_line){ kvm_irq_set, vm, gsi };
+}
+
+static struct irq_line virtio_irq_for(void *opaque, unsigned i)
+{
+    return vm_irq(opaque, KVM_VIRTIO_FIRST_IRQ + i);
+}
+
+/* Debug-exit port of the test guests: the byte written is the exit status. */
+static void debug_exit_write(void *opaque, uint64_t off, uint64_t val, unsigned size)
+{
+    vm_stop(opaque, (int)(val & 0xff));
+}
+static const struct bus_ops debug_exit_ops = { NULL, debug_exit_write };
+
+/* i8042: only the reset line. The status port reads 0 (no data, input
+ * buffer empty) so a kernel's reset path does not wait; command 0xfe pulses
+ * reset, which stops the VM. Keyboard and mouse are not emulated. */
+static uint64_t i8042_read(void *opaque, uint64_t off, unsigned size)
+{
+    return 0;
+}
+static void i8042_data_write(void *opaque, uint64_t off, uint64_t val, unsigned size)
+{
+}
+static void i8042_cmd_write(void *opaque, uint64_t off, uint64_t val, unsigned size)
+{
+    if ((val & 0xff) == 0xfe) {
+        log_info("guest: reset through the i8042");
+        vm_stop(opaque, 0);
+    }
+}
+static const struct bus_ops i8042_data_ops = { i8042_read, i8042_data_write };
+static const struct bus_ops i8042_cmd_ops = { i8042_read, i8042_cmd_write };
+
+static void serial_quit(void *opaque)
+{
+    log_info("console: Ctrl-A x, stopping the VM");
+    vm_stop(opaque, 0);
+}
+
+/* virtio-console as the interactive console: its input comes from the
+ * serial chardev (the 8250 keeps only its output). */
+static size_t vcon_input(void *opaque, const uint8_t *buf, size_t len)
+{
+    return virtio_console_input(opaque, buf, len);
+}
+static void vcon_write(void *opaque, const uint8_t *buf, size_t len)
+{
+    chardev_write(opaque, buf, len);
+}
+static void vcon_rx_ready(void *opaque)
+{
+    chardev_input_ready(opaque);
+}
+
+/* ---- vCPUs ---- */
+
 static void set_seg(struct kvm_segment *k, const struct kvm_boot_seg *s)
 {
     *k = (struct kvm_segment){ .base = s->base, .limit = s->limit, .selector = s->selector,
@@ -101,7 +184,7 @@ static void set_seg(struct kvm_segment *k, const struct kvm_boot_seg *s)
         .s = s->s, .l = s->l, .g = s->g };
 }
 
-static int setup_cpuid(struct vm *vm, unsigned cpu)
+static int setup_cpuid(struct kvm_vm *vm, unsigned cpu)
 {
     unsigned cap = 256;
     struct kvm_cpuid2 *c = calloc(1, sizeof(*c) + cap * sizeof(struct kvm_cpuid_entry2));
@@ -112,7 +195,7 @@ static int setup_cpuid(struct vm *vm, unsigned cpu)
     if (ioctl(vm->kvm_fd, KVM_GET_SUPPORTED_CPUID, c) < 0)
         r = -errno;
     if (!r)
-        r = kvm_cpuid_complete(c, cap, cpu, vm->ncpus, vm->hide);
+        r = kvm_cpuid_complete(c, cap, cpu, vm->ncpus, &vm->hide);
     if (!r && ioctl(vm->vcpu_fd[cpu], KVM_SET_CPUID2, c) < 0)
         r = -errno;
     free(c);
@@ -142,7 +225,7 @@ static int setup_msrs(int vcpu)
     return r == N ? 0 : r < 0 ? -errno : -EINVAL;
 }
 
-static void report_internal(struct vm *vm, unsigned cpu)
+static void report_internal(struct kvm_vm *vm, unsigned cpu)
 {
     struct kvm_run *run = vm->run[cpu];
     struct kvm_regs regs;
@@ -163,43 +246,52 @@ static void report_internal(struct vm *vm, unsigned cpu)
               (unsigned long long)regs.rip, bytes);
 }
 
-static pthread_mutex_t out_lock = PTHREAD_MUTEX_INITIALIZER;
+static void handle_io(struct kvm_vm *vm, struct kvm_run *run)
+{
+    uint8_t *data = (uint8_t *)run + run->io.data_offset;
+    unsigned size = run->io.size;
+    bool out = run->io.direction == KVM_EXIT_IO_OUT;
+    for (uint32_t c = 0; c < run->io.count; c++, data += size) {
+        uint64_t v = 0;
+        if (out) {
+            memcpy(&v, data, size);
+            bus_access(&vm->pio, run->io.port, &v, size, true);
+        } else if (bus_access(&vm->pio, run->io.port, &v, size, false) == 0) {
+            memcpy(data, &v, size);
+        } else {
+            memset(data, 0xff, size);       /* nothing there: the bus floats */
+        }
+    }
+}
 
-/* One vCPU's KVM_RUN loop. Returns to stop the VM with *status. */
-static bool handle_exit(struct vm *vm, unsigned cpu, int *status)
+static void handle_mmio(struct kvm_vm *vm, struct kvm_run *run)
+{
+    unsigned len = run->mmio.len;
+    uint64_t addr = run->mmio.phys_addr, v = 0;
+    if (len == 0 || len > 8)
+        return;
+    if (run->mmio.is_write) {
+        memcpy(&v, run->mmio.data, len);
+        if (bus_access(&vm->mmio, addr, &v, len, true) < 0)
+            log_guest("MMIO write to unmapped %#llx", (unsigned long long)addr);
+    } else if (bus_access(&vm->mmio, addr, &v, len, false) == 0) {
+        memcpy(run->mmio.data, &v, len);
+    } else {
+        memset(run->mmio.data, 0xff, sizeof(run->mmio.data));
+        log_guest("MMIO read from unmapped %#llx", (unsigned long long)addr);
+    }
+}
+
+/* One exit of vCPU `cpu`. Returns true to stop the VM with *status. */
+static bool handle_exit(struct kvm_vm *vm, unsigned cpu, int *status)
 {
     struct kvm_run *run = vm->run[cpu];
     switch (run->exit_reason) {
-    case KVM_EXIT_IO: {
-        uint8_t *data = (uint8_t *)run + run->io.data_offset;
-        for (uint32_t c = 0; c < run->io.count; c++, data += run->io.size) {
-            if (run->io.direction == KVM_EXIT_IO_OUT) {
-                if (run->io.port == KVM_COM1_PORT && run->io.size == 1) {
-                    pthread_mutex_lock(&out_lock);
-                    fputc(*data, stdout);
-                    fflush(stdout);
-                    pthread_mutex_unlock(&out_lock);
-                } else if (run->io.port == KVM_DEBUG_EXIT_PORT) {
-                    *status = *data;
-                    return true;
-                } else if (run->io.port == 0x64 && *data == 0xfe) {
-                    log_info("guest: reset through the i8042");
-                    *status = 0;
-                    return true;
-                }
-            } else {
-                /* COM1 LSR: transmitter empty; everything else floats. */
-                uint8_t v = run->io.port == KVM_COM1_PORT + 5 ? 0x60 : 0xff;
-                memset(data, v, run->io.size);
-            }
-        }
+    case KVM_EXIT_IO:
+        handle_io(vm, run);
         return false;
-    }
     case KVM_EXIT_MMIO:
-        if (!run->mmio.is_write)
-            memset(run->mmio.data, 0xff, sizeof(run->mmio.data));
-        log_guest("MMIO %s to unmapped %#llx", run->mmio.is_write ? "write" : "read",
-                  (unsigned long long)run->mmio.phys_addr);
+        handle_mmio(vm, run);
         return false;
     case KVM_EXIT_HLT:
         log_info("guest: halted");
@@ -237,7 +329,7 @@ static bool handle_exit(struct vm *vm, unsigned cpu, int *status)
 }
 
 struct vcpu_arg {
-    struct vm *vm;
+    struct kvm_vm *vm;
     unsigned cpu;
 };
 static struct vcpu_arg vcpu_args[KVM_MAX_VCPUS];
@@ -245,7 +337,7 @@ static struct vcpu_arg vcpu_args[KVM_MAX_VCPUS];
 static void *vcpu_thread(void *p)
 {
     struct vcpu_arg *a = p;
-    struct vm *vm = a->vm;
+    struct kvm_vm *vm = a->vm;
     unsigned cpu = a->cpu;
     tls_run = vm->run[cpu];
     sigset_t set;
@@ -273,7 +365,7 @@ static void *vcpu_thread(void *p)
     return NULL;
 }
 
-static int vcpu_create(struct vm *vm, unsigned cpu)
+static int vcpu_create(struct kvm_vm *vm, unsigned cpu)
 {
     int fd = ioctl(vm->fd, KVM_CREATE_VCPU, (unsigned long)cpu);
     if (fd < 0)
@@ -316,43 +408,84 @@ static int vcpu_create(struct vm *vm, unsigned cpu)
     return 0;
 }
 
+/* ---- the VM ---- */
+
 #define VM_IOCTL(what, ...) do {                                        \
         if (ioctl(__VA_ARGS__) < 0) {                                   \
-            ret = -errno;                                               \
             log_error("%s: %s", what, strerror(errno));                 \
-            goto out;                                                   \
+            goto fail;                                                  \
         }                                                               \
     } while (0)
 
-int kvm_vm_run(int kvm_fd, struct guest_mem *m, const struct kvm_boot_state *st,
-               unsigned ncpus, const struct kvm_cpu_hide *hide)
+static int board_create(struct kvm_vm *vm, const struct kvm_vm_config *cfg)
 {
-    static struct vm vmst;   /* one VM per process */
-    struct vm *vm = &vmst;
-    int ret = -EIO;
+    vm->loop = loop_new();
+    if (!vm->loop)
+        return -ENOMEM;
+    vm->serial = chardev_open(cfg->serial ? cfg->serial : "stdio", vm->loop);
+    if (!vm->serial)
+        return -EINVAL;
+    chardev_set_quit(vm->serial, serial_quit, vm);
+    vm->uart = uart8250_create(&vm->pio, KVM_COM1_PORT, 0, vm_irq(vm, KVM_COM1_IRQ), vm->serial);
+    if (!vm->uart)
+        return -EINVAL;
+    if (bus_register(&vm->pio, 0x60, 1, &i8042_data_ops, vm, "i8042 data") < 0 ||
+        bus_register(&vm->pio, 0x64, 1, &i8042_cmd_ops, vm, "i8042 command") < 0 ||
+        bus_register(&vm->pio, KVM_DEBUG_EXIT_PORT, 1, &debug_exit_ops, vm, "debug-exit") < 0)
+        return -EEXIST;
+    if (cfg->virtio) {
+        struct virtio_options o = *cfg->virtio;
+        if (o.console)
+            o.console_port = (struct virtio_console_port){ vcon_write, vcon_rx_ready, vm->serial };
+        unsigned n = o.ndisks + o.nnets + o.rng + o.console;
+        if (KVM_VIRTIO_FIRST_IRQ + n > KVM_IOAPIC_PINS) {
+            log_error("%u virtio devices: the IOAPIC has pins for %d", n,
+                      KVM_IOAPIC_PINS - KVM_VIRTIO_FIRST_IRQ);
+            return -EINVAL;
+        }
+        if (n) {
+            vm->virtio = virtio_board_create(&o, &vm->mmio, vm->m, KVM_VIRTIO_MMIO_BASE,
+                                             KVM_VIRTIO_MMIO_STRIDE, virtio_irq_for, vm);
+            if (!vm->virtio)
+                return -EINVAL;
+            for (unsigned i = 0; i < virtio_board_count(vm->virtio); i++)
+                vm->level_pins |= 1u << (KVM_VIRTIO_FIRST_IRQ + i);
+            struct virtio_console *vc = virtio_board_console(vm->virtio);
+            if (vc)
+                chardev_set_input(vm->serial, vcon_input, vc);
+        }
+    }
+    return 0;
+}
+
+struct kvm_vm *kvm_vm_create(int kvm_fd, struct guest_mem *m, const struct kvm_vm_config *cfg)
+{
+    static struct kvm_vm vmst;   /* one VM per process (signal handler, vcpu_args) */
+    struct kvm_vm *vm = &vmst;
     memset(vm, 0, sizeof(*vm));
     vm->kvm_fd = kvm_fd;
+    vm->fd = -1;
     vm->m = m;
-    vm->st = st;
-    vm->hide = hide;
-    vm->ncpus = ncpus;
+    if (cfg->hide)
+        vm->hide = *cfg->hide;
+    vm->ncpus = cfg->ncpus;
     pthread_mutex_init(&vm->lock, NULL);
     pthread_cond_init(&vm->cond, NULL);
+    bus_init(&vm->pio);
+    bus_init(&vm->mmio);
     for (unsigned i = 0; i < KVM_MAX_VCPUS; i++)
         vm->vcpu_fd[i] = -1;
-    if (ncpus < 1 || ncpus > KVM_MAX_VCPUS)
-        return -EINVAL;
+    if (cfg->ncpus < 1 || cfg->ncpus > KVM_MAX_VCPUS)
+        return NULL;
     int maxv = ioctl(kvm_fd, KVM_CHECK_EXTENSION, KVM_CAP_MAX_VCPUS);
-    if (maxv > 0 && ncpus > (unsigned)maxv) {
-        log_error("--smp %u: this KVM allows at most %d vCPUs", ncpus, maxv);
-        return -EINVAL;
+    if (maxv > 0 && cfg->ncpus > (unsigned)maxv) {
+        log_error("--smp %u: this KVM allows at most %d vCPUs", cfg->ncpus, maxv);
+        return NULL;
     }
-
     vm->fd = ioctl(kvm_fd, KVM_CREATE_VM, 0);
     if (vm->fd < 0) {
-        ret = -errno;
         log_error("KVM_CREATE_VM: %s", strerror(errno));
-        return ret;
+        goto fail;
     }
     VM_IOCTL("KVM_SET_TSS_ADDR", vm->fd, KVM_SET_TSS_ADDR, 0xfffbd000UL);
     uint64_t idmap = 0xfffbc000;
@@ -367,18 +500,43 @@ int kvm_vm_run(int kvm_fd, struct guest_mem *m, const struct kvm_boot_state *st,
         };
         VM_IOCTL("KVM_SET_USER_MEMORY_REGION", vm->fd, KVM_SET_USER_MEMORY_REGION, &reg);
     }
-    vm->run_sz = ioctl(kvm_fd, KVM_GET_VCPU_MMAP_SIZE, 0);
+    if (board_create(vm, cfg) < 0)
+        goto fail;
+    return vm;
+fail:
+    kvm_vm_destroy(vm);
+    return NULL;
+}
+
+int kvm_vm_cmdline(struct kvm_vm *vm, char *buf, size_t len)
+{
+    if (len)
+        buf[0] = 0;
+    return vm->virtio ? virtio_board_cmdline(vm->virtio, KVM_VIRTIO_FIRST_IRQ, buf, len) : 0;
+}
+
+uint32_t kvm_vm_level_pins(const struct kvm_vm *vm)
+{
+    return vm->level_pins;
+}
+
+int kvm_vm_run(struct kvm_vm *vm, const struct kvm_boot_state *st)
+{
+    int ret;
+    vm->st = st;
+    vm->run_sz = ioctl(vm->kvm_fd, KVM_GET_VCPU_MMAP_SIZE, 0);
     if (vm->run_sz <= 0) {
-        ret = -EINVAL;
         log_error("KVM_GET_VCPU_MMAP_SIZE: %s", strerror(errno));
-        goto out;
+        return -EINVAL;
     }
-    for (unsigned i = 0; i < ncpus; i++)
+    for (unsigned i = 0; i < vm->ncpus; i++)
         if ((ret = vcpu_create(vm, i))) {
             if (ret != -EINVAL)
                 log_error("vCPU %u: %s", i, strerror(-ret));
-            goto out;
+            return ret;
         }
+    if ((ret = loop_start(vm->loop)) < 0)
+        return ret;
 
     struct sigaction sa = { .sa_handler = kick_handler };
     sigemptyset(&sa.sa_mask);
@@ -387,7 +545,7 @@ int kvm_vm_run(int kvm_fd, struct guest_mem *m, const struct kvm_boot_state *st,
     sigemptyset(&set);
     sigaddset(&set, SIGUSR1);
     pthread_sigmask(SIG_BLOCK, &set, &old);   /* only vCPU threads take it */
-    for (unsigned i = 0; i < ncpus; i++) {
+    for (unsigned i = 0; i < vm->ncpus; i++) {
         vcpu_args[i] = (struct vcpu_arg){ vm, i };
         if ((ret = -pthread_create(&vm->th[i], NULL, vcpu_thread, &vcpu_args[i]))) {
             log_error("vCPU thread: %s", strerror(-ret));
@@ -405,14 +563,38 @@ int kvm_vm_run(int kvm_fd, struct guest_mem *m, const struct kvm_boot_state *st,
         pthread_kill(vm->th[i], SIGUSR1);
     for (unsigned i = 0; i < vm->started; i++)
         pthread_join(vm->th[i], NULL);
+    vm->started = 0;
     pthread_sigmask(SIG_SETMASK, &old, NULL);
-out:
-    for (unsigned i = 0; i < ncpus; i++) {
+    return ret;
+}
+
+void kvm_vm_destroy(struct kvm_vm *vm)
+{
+    if (!vm)
+        return;
+    /* Nothing calls the buses any more: stop the I/O threads, then free
+     * the devices, then the backends. */
+    if (vm->loop)
+        loop_stop(vm->loop);
+    virtio_board_destroy(vm->virtio);
+    uart8250_destroy(vm->uart);
+    chardev_close(vm->serial);
+    loop_free(vm->loop);
+    vm->virtio = NULL;
+    vm->uart = NULL;
+    vm->serial = NULL;
+    vm->loop = NULL;
+    bus_destroy(&vm->pio);
+    bus_destroy(&vm->mmio);
+    for (unsigned i = 0; i < KVM_MAX_VCPUS; i++) {
         if (vm->run[i])
             munmap(vm->run[i], (size_t)vm->run_sz);
         if (vm->vcpu_fd[i] >= 0)
             close(vm->vcpu_fd[i]);
+        vm->run[i] = NULL;
+        vm->vcpu_fd[i] = -1;
     }
-    close(vm->fd);
-    return ret;
+    if (vm->fd >= 0)
+        close(vm->fd);
+    vm->fd = -1;
 }

@@ -7,6 +7,7 @@
 
 #include <errno.h>
 #include <stdlib.h>
+#include <stdbool.h>
 #include <string.h>
 
 #include "kvm/x86/kvm.h"
@@ -84,9 +85,9 @@ static void test_mptable(void **state)
     struct guest_mem m;
     mem_init(&m);
     assert_int_equal(kvm_mem_layout(&m, 32ULL << 20), 0);
-    assert_int_equal(kvm_mptable_build(&m, 0), -EINVAL);
+    assert_int_equal(kvm_mptable_build(&m, 0, 0), -EINVAL);
     for (unsigned n = 1; n <= KVM_MAX_VCPUS; n += 21) {
-        assert_int_equal(kvm_mptable_build(&m, n), 0);
+        assert_int_equal(kvm_mptable_build(&m, n, 1u << 5 | 1u << 18), 0);
         uint8_t *fp = mem_translate(&m, KVM_MPTABLE_ADDR, 16);
         assert_memory_equal(fp, "_MP_", 4);
         uint8_t s = 0;
@@ -101,19 +102,27 @@ static void test_mptable(void **state)
         s = 0;
         for (unsigned i = 0; i < len; i++) s = (uint8_t)(s + ct[i]);
         assert_int_equal(s, 0);
-        /* walk entries: n processors (first is BSP), 1 IOAPIC, 16 irqs */
-        unsigned cpus = 0, ioapics = 0, irqs = 0, off = 44;
+        /* walk entries: n processors (first is BSP), 1 IOAPIC, 24 irqs */
+        unsigned cpus = 0, ioapics = 0, irqs = 0, level = 0, off = 44;
         for (unsigned e = 0; e < count; e++) {
             uint8_t t = ct[off];
             if (t == 0) { assert_int_equal(ct[off + 1], cpus); assert_int_equal(!!(ct[off + 3] & 2), cpus == 0); cpus++; }
             if (t == 2) ioapics++;
-            if (t == 3) irqs++;
+            if (t == 3) {
+                unsigned flags = ct[off + 2] | ct[off + 3] << 8;
+                assert_int_equal(ct[off + 5], ct[off + 7]);     /* ISA irq n -> pin n */
+                bool lvl = ct[off + 7] == 5 || ct[off + 7] == 18;
+                assert_int_equal(flags, lvl ? 0x0d : 0);
+                level += lvl;
+                irqs++;
+            }
             off += t == 0 ? 20 : 8;
         }
         assert_int_equal(off, len);
         assert_int_equal(cpus, n);
         assert_int_equal(ioapics, 1);
-        assert_int_equal(irqs, 16);
+        assert_int_equal(irqs, 24);
+        assert_int_equal(level, 2);
     }
     mem_destroy(&m);
 }

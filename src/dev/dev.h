@@ -1,0 +1,82 @@
+/* dev: device models that do not care which engine runs the CPU.
+ * Engines reach them through the bus (bus/bus.h) and interrupt lines only;
+ * nothing here includes emu/ or kvm/. virtio has its own header,
+ * dev/virtio/virtio.h. */
+#ifndef VESSEL_DEV_H
+#define VESSEL_DEV_H
+
+#include <stdint.h>
+
+#include "backend/backend.h"
+#include "bus/bus.h"
+
+/* ==== 8250 / NS16550A UART ====
+ * Registers at base + (reg << reg_shift), reg 0..7, one byte wide (wider or
+ * misaligned accesses read 0 and are ignored). 16-byte receive FIFO; the
+ * transmitter is infinitely fast (a THR write goes straight to the chardev,
+ * or to the receive FIFO in loopback mode). The interrupt is level
+ * triggered: irq_set(irq, 1) while IIR reports a pending interrupt, 0 when
+ * none is. Thread-safe: vCPU threads access the registers while the chardev
+ * delivers input on its loop thread. `chr` may be NULL (output discarded, no
+ * input). Returns NULL (logged) if the range cannot be registered. */
+struct uart8250;
+struct uart8250 *uart8250_create(struct bus *bus, uint64_t base, unsigned reg_shift,
+                                 struct irq_line irq, struct chardev *chr);
+/* After nothing calls the bus any more and the chardev's loop is stopped. */
+void uart8250_destroy(struct uart8250 *u);
+
+/* Register offsets (reg numbers, before reg_shift) and bits. */
+enum {
+    UART_RBR = 0, UART_THR = 0, UART_DLL = 0,
+    UART_IER = 1, UART_DLM = 1,
+    UART_IIR = 2, UART_FCR = 2,
+    UART_LCR = 3, UART_MCR = 4, UART_LSR = 5, UART_MSR = 6, UART_SCR = 7,
+};
+#define UART_IER_RDI   0x01    /* received data available */
+#define UART_IER_THRI  0x02    /* transmitter holding register empty */
+#define UART_IER_RLSI  0x04    /* receiver line status */
+#define UART_IER_MSI   0x08    /* modem status */
+#define UART_IIR_NO_INT 0x01
+#define UART_IIR_MSI   0x00
+#define UART_IIR_THRI  0x02
+#define UART_IIR_RDI   0x04
+#define UART_IIR_RLSI  0x06
+#define UART_IIR_TIMEOUT 0x0c  /* data below the trigger level */
+#define UART_IIR_FIFO  0xc0    /* FIFOs enabled */
+#define UART_FCR_ENABLE 0x01
+#define UART_FCR_CLEAR_RX 0x02
+#define UART_FCR_CLEAR_TX 0x04
+#define UART_LCR_DLAB  0x80
+#define UART_MCR_DTR   0x01
+#define UART_MCR_RTS   0x02
+#define UART_MCR_OUT1  0x04
+#define UART_MCR_OUT2  0x08
+#define UART_MCR_LOOP  0x10
+#define UART_LSR_DR    0x01
+#define UART_LSR_OE    0x02
+#define UART_LSR_BI    0x10
+#define UART_LSR_THRE  0x20
+#define UART_LSR_TEMT  0x40
+#define UART_MSR_DCTS  0x01
+#define UART_MSR_DDSR  0x02
+#define UART_MSR_TERI  0x04
+#define UART_MSR_DDCD  0x08
+#define UART_MSR_CTS   0x10
+#define UART_MSR_DSR   0x20
+#define UART_MSR_RI    0x40
+#define UART_MSR_DCD   0x80
+#define UART_FIFO_SIZE 16
+
+/* Snapshot: the whole guest-visible state as plain data. Save with the
+ * vCPUs stopped; load checks the values (-EINVAL for impossible ones) and
+ * re-raises the interrupt line to match. */
+struct uart8250_state {
+    uint8_t ier, lcr, mcr, lsr, msr, scr, dll, dlm, fcr;
+    uint8_t thr_pending;        /* THRE interrupt armed, not yet acknowledged */
+    uint8_t rx_count, rx_head;
+    uint8_t rx[UART_FIFO_SIZE];
+};
+void uart8250_save(struct uart8250 *u, struct uart8250_state *st);
+int uart8250_load(struct uart8250 *u, const struct uart8250_state *st);
+
+#endif

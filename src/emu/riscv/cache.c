@@ -1,0 +1,308 @@
+/* emu/riscv: the per-hart cache of decoded blocks.
+ *
+ * A block is decoded once at a (virtual pc, host address) pair and found
+ * again through a direct-mapped jump cache, then a hash table, both keyed by
+ * the host address of its first instruction (which names the physical
+ * page in system mode and the guest page in user mode); the virtual pc is
+ * checked too, since one physical page may be mapped at several addresses.
+ * A block never crosses a page, so the fetch-TLB check at block entry
+ * covers all of it.
+ *
+ * Pages holding decoded code are marked in the machine's code-page map; the
+ * store slow path never maps them writable in a TLB, so the first store to
+ * one invalidates the blocks of that page (on this hart at once, on the
+ * others at their next block boundary) before it is done.
+ *
+ * Blocks live in a per-hart arena reset wholesale when full or on fence.i;
+ * a block is never freed while it runs (resets happen at block boundaries).
+ * This is also where a translator would plug in: a block could carry host
+ * code instead of decoded instructions. */
+#include "emu/riscv/hart.h"
+#include "emu/riscv/ops.h"
+#include "base/base.h"
+
+#include <sys/mman.h>
+
+#define JC_MASK ((1u << RV_JCACHE_BITS) - 1)
+#define H_MASK ((1u << RV_HASH_BITS) - 1)
+#define PG_BUCKETS 4096
+
+struct rv_cache_ext {
+    struct rv_block *page_head[PG_BUCKETS];
+};
+
+/* Per-block bookkeeping placed before the block in the arena. */
+struct rv_block_hdr {
+    struct rv_block *pnext;
+    uint64_t page;            /* code-page index, ~0 if untracked */
+};
+
+static inline struct rv_block_hdr *hdr_of(struct rv_block *b)
+{
+    return (struct rv_block_hdr *)((uint8_t *)b - sizeof(struct rv_block_hdr));
+}
+static inline unsigned hash_of(uintptr_t host)
+{
+    return (unsigned)((host >> 1) ^ (host >> 15)) & H_MASK;
+}
+
+void rv_cache_init(struct rv_hart *h)
+{
+    h->arena = mmap(NULL, RV_ARENA_SIZE + sizeof(struct rv_cache_ext), PROT_READ | PROT_WRITE,
+                    MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+    if (h->arena == MAP_FAILED) {
+        log_error("riscv: cannot map the code cache: out of memory");
+        abort();
+    }
+    h->arena_used = 0;
+    h->step_block = xzalloc(sizeof(struct rv_block) + 2 * sizeof(struct rv_insn));
+}
+
+void rv_cache_free(struct rv_hart *h)
+{
+    if (h->arena && h->arena != MAP_FAILED)
+        munmap(h->arena, RV_ARENA_SIZE + sizeof(struct rv_cache_ext));
+    free(h->step_block);
+}
+
+static struct rv_cache_ext *ext_of(struct rv_hart *h)
+{
+    return (struct rv_cache_ext *)(h->arena + RV_ARENA_SIZE);
+}
+
+void rv_cache_flush(struct rv_hart *h)
+{
+    memset(h->jcache, 0, sizeof(h->jcache));
+    memset(h->hash, 0, sizeof(h->hash));
+    memset(ext_of(h)->page_head, 0, sizeof(ext_of(h)->page_head));
+    h->arena_used = 0;
+    h->flush_count++;
+}
+
+void rv_cache_invalidate_page(struct rv_hart *h, uint64_t page)
+{
+    struct rv_block **pp = &ext_of(h)->page_head[page % PG_BUCKETS];
+    while (*pp) {
+        struct rv_block *b = *pp;
+        struct rv_block_hdr *hd = hdr_of(b);
+        if (hd->page != page) {
+            pp = &hd->pnext;
+            continue;
+        }
+        *pp = hd->pnext;
+        b->valid = false;
+        struct rv_block **hp = &h->hash[hash_of((uintptr_t)b->key)];
+        while (*hp && *hp != b)
+            hp = &(*hp)->hnext;
+        if (*hp)
+            *hp = b->hnext;
+        unsigned j = (unsigned)(b->key >> 1) & JC_MASK;
+        if (h->jcache[j] == b)
+            h->jcache[j] = NULL;
+    }
+}
+
+static uint64_t code_page_of(struct rv_machine *m, uint64_t addr)
+{
+    uint64_t pg = (addr - m->code_base) >> 12;
+    return addr >= m->code_base && pg < m->code_npages ? pg : ~0ULL;
+}
+
+/* Mark a page as holding code: no hart may keep it writable in its TLB. */
+static void mark_code_page(struct rv_hart *h, uint64_t page)
+{
+    struct rv_machine *m = h->m;
+    if (page == ~0ULL || __atomic_load_n(&m->code_pages[page], __ATOMIC_RELAXED))
+        return;
+    __atomic_store_n(&m->code_pages[page], 1, __ATOMIC_SEQ_CST);
+    memset(h->tlb[RV_ACC_WRITE], 0, sizeof(h->tlb[RV_ACC_WRITE]));
+    pthread_mutex_lock(&m->lock);
+    for (unsigned k = 0; k < m->nhart_slots; k++) {
+        struct rv_hart *o = m->harts[k];
+        if (o && o != h)
+            atomic_fetch_or(&o->exit_req, RV_REQ_TLB);
+    }
+    pthread_mutex_unlock(&m->lock);
+}
+
+void rv_code_written(struct rv_hart *h, uint64_t addr)
+{
+    struct rv_machine *m = h->m;
+    uint64_t page = code_page_of(m, addr);
+    if (page == ~0ULL || !__atomic_load_n(&m->code_pages[page], __ATOMIC_RELAXED))
+        return;
+    __atomic_store_n(&m->code_pages[page], 0, __ATOMIC_SEQ_CST);
+    rv_cache_invalidate_page(h, page);
+    h->code_dirty = true;
+    pthread_mutex_lock(&m->lock);
+    for (unsigned k = 0; k < m->nhart_slots; k++) {
+        struct rv_hart *o = m->harts[k];
+        if (o && o != h)
+            atomic_fetch_or(&o->exit_req, RV_REQ_CODE);
+    }
+    pthread_mutex_unlock(&m->lock);
+}
+
+bool rv_code_page(struct rv_machine *m, uint64_t addr);
+bool rv_code_page(struct rv_machine *m, uint64_t addr)
+{
+    uint64_t page = code_page_of(m, addr);
+    return page != ~0ULL && __atomic_load_n(&m->code_pages[page], __ATOMIC_RELAXED);
+}
+
+static bool bp_at(struct rv_machine *m, uint64_t pc)
+{
+    unsigned n = atomic_load_explicit(&m->nbp, memory_order_acquire);
+    for (unsigned k = 0; k < n; k++)
+        if (m->bp[k] == pc)
+            return true;
+    return false;
+}
+
+/* Decode one instruction at pc from host bytes p (len bytes available). */
+static unsigned decode_at(struct rv_hart *h, struct rv_insn *in, const uint8_t *p, uint64_t pc)
+{
+    uint16_t lo;
+    memcpy(&lo, p, 2);
+    if ((lo & 3) != 3) {
+        uint32_t raw = rv_expand_c(lo);
+        rv_decode(in, raw, 2, pc, h->m->user);
+        if (!raw) {
+            in->op = RV_OP_ILLEGAL;
+            in->raw = lo;
+        }
+        return 2;
+    }
+    uint32_t raw;
+    memcpy(&raw, p, 4);
+    rv_decode(in, raw, 4, pc, h->m->user);
+    return 4;
+}
+
+/* A 32-bit instruction across a page boundary: decoded into the scratch
+ * block, never cached. */
+static struct rv_block *decode_straddle(struct rv_hart *h, uint64_t vpc, const uint8_t *host, int *cause)
+{
+    uint64_t pa2;
+    const uint8_t *h2;
+    int c = rv_fetch_translate(h, vpc + 2, &pa2, &h2);
+    if (c) {
+        *cause = c;
+        h->exc_tval = vpc + 2;
+        return NULL;
+    }
+    uint8_t buf[4];
+    memcpy(buf, host, 2);
+    memcpy(buf + 2, h2, 2);
+    struct rv_block *b = h->step_block;
+    b->n = 1;
+    b->linked = false;
+    b->cpc[0] = b->cpc[1] = ~0ULL;
+    b->key = 0;
+    b->vpc = vpc;
+    decode_at(h, &b->insn[0], buf, vpc);
+    rv_decode(&b->insn[1], 0, 4, vpc + 4, h->m->user);
+    b->insn[1].op = RV_OP_END;
+    b->end_pc = vpc + 4;
+    return b;
+}
+
+static struct rv_block *decode_block(struct rv_hart *h, uint64_t vpc, uint64_t pa, const uint8_t *host, int *cause)
+{
+    size_t need = sizeof(struct rv_block_hdr) + sizeof(struct rv_block) +
+                  (RV_BLOCK_MAX + 1) * sizeof(struct rv_insn);
+    uint64_t room = 4096 - (vpc & 0xfff);
+    if (room < 4) {
+        uint16_t lo;
+        memcpy(&lo, host, 2);
+        if ((lo & 3) == 3)
+            return decode_straddle(h, vpc, host, cause);
+    }
+    if (h->arena_used + need > RV_ARENA_SIZE)
+        rv_cache_flush(h);
+    struct rv_block_hdr *hd = (struct rv_block_hdr *)(h->arena + h->arena_used);
+    struct rv_block *b = (struct rv_block *)(hd + 1);
+    uint64_t pc = vpc, off = 0;
+    unsigned n = 0;
+    bool bps = atomic_load_explicit(&h->m->nbp, memory_order_relaxed) != 0;
+    while (n < RV_BLOCK_MAX && off < room) {
+        if (room - off < 4) {
+            uint16_t lo;
+            memcpy(&lo, host + off, 2);
+            if ((lo & 3) == 3)
+                break;     /* straddles the page: its own block */
+        }
+        if (n > 0 && bps && bp_at(h->m, pc))
+            break;
+        unsigned len = decode_at(h, &b->insn[n], host + off, pc);
+        unsigned op = b->insn[n].op;
+        n++;
+        pc += len;
+        off += len;
+        if (rv_op_ends_block(op))
+            break;
+    }
+    rv_decode(&b->insn[n], 0, 4, pc, h->m->user);
+    b->insn[n].op = RV_OP_END;
+    b->n = n;
+    b->key = (uint64_t)(uintptr_t)host;
+    b->vpc = vpc;
+    b->end_pc = pc;
+    b->valid = true;
+    b->linked = false;
+    b->cpc[0] = b->cpc[1] = ~0ULL;
+    b->cnext[0] = b->cnext[1] = NULL;
+    h->arena_used += sizeof(*hd) + sizeof(*b) + (n + 1) * sizeof(struct rv_insn);
+    h->arena_used = (h->arena_used + 15) & ~(size_t)15;
+
+    uint64_t page = code_page_of(h->m, pa);
+    mark_code_page(h, page);
+    hd->page = page;
+    if (page != ~0ULL) {
+        struct rv_block **ph = &ext_of(h)->page_head[page % PG_BUCKETS];
+        hd->pnext = *ph;
+        *ph = b;
+    } else {
+        hd->pnext = NULL;
+    }
+    unsigned hi = hash_of((uintptr_t)host);
+    b->hnext = h->hash[hi];
+    h->hash[hi] = b;
+    h->jcache[(b->key >> 1) & JC_MASK] = b;
+    return b;
+}
+
+struct rv_block *rv_block_lookup(struct rv_hart *h, uint64_t vpc, int *cause)
+{
+    struct rv_tlb_entry *e = rv_tlb_slot(h, RV_ACC_EXEC, vpc);
+    uint64_t pa = 0;
+    const uint8_t *host;
+    if (likely(e->tag == rv_tlb_tag(vpc, h->mode_fetch))) {
+        host = (const uint8_t *)(uintptr_t)(vpc + e->addend);
+    } else {
+        int c = rv_fetch_translate(h, vpc, &pa, &host);
+        if (c) {
+            *cause = c;
+            h->exc_tval = vpc;
+            return NULL;
+        }
+    }
+    uint64_t key = (uint64_t)(uintptr_t)host;
+    struct rv_block *b = h->jcache[(key >> 1) & JC_MASK];
+    if (likely(b && b->key == key && b->vpc == vpc))
+        return b;
+    for (b = h->hash[hash_of((uintptr_t)host)]; b; b = b->hnext)
+        if (b->key == key && b->vpc == vpc) {
+            h->jcache[(key >> 1) & JC_MASK] = b;
+            return b;
+        }
+    if (!pa) {
+        int c = rv_fetch_translate(h, vpc, &pa, &host);
+        if (c) {
+            *cause = c;
+            h->exc_tval = vpc;
+            return NULL;
+        }
+    }
+    return decode_block(h, vpc, pa, host, cause);
+}

@@ -1,0 +1,215 @@
+/* emu/riscv internal: the hart structure, decoded blocks, and the seams
+ * between the interpreter (exec.c), the decoder (decode.c), memory and the
+ * MMU (mmu.c), CSRs / traps / interrupts (csr.c) and the code cache
+ * (cache.c). Private to src/emu/riscv; other modules include riscv.h. */
+#ifndef VESSEL_RISCV_HART_H
+#define VESSEL_RISCV_HART_H
+
+#include <pthread.h>
+#include <stdatomic.h>
+#include <string.h>
+
+#include "emu/riscv/riscv.h"
+#include "emu/riscv/fpu.h"
+
+#define RV_TLB_BITS 8
+#define RV_TLB_SIZE (1u << RV_TLB_BITS)
+#define RV_PAGE 4096ULL
+#define RV_BLOCK_MAX 64            /* instructions per decoded block */
+#define RV_JCACHE_BITS 14          /* per-hart pc -> block direct-mapped cache */
+#define RV_HASH_BITS 14
+#define RV_ARENA_SIZE (16u << 20)  /* decoded-block arena per hart */
+#define RV_MAX_BP 64
+
+/* One decoded instruction. `op` indexes the interpreter's label table. */
+struct rv_insn {
+    const void *lab;              /* interpreter label, set by rv_run on first use */
+    uint16_t op;
+    uint8_t rd, rs1, rs2, rs3;    /* rd 0 is rewritten to 32 (the sink) */
+    uint8_t len;                  /* 2 or 4 */
+    uint32_t raw;                 /* the (expanded) 32-bit instruction */
+    int64_t imm;
+    uint64_t pc;
+};
+
+struct rv_block {
+    uint64_t key;                 /* physical pc (system) or virtual pc (user) */
+    uint64_t vpc;                 /* virtual pc it was decoded at */
+    uint64_t end_pc;              /* virtual pc after the last instruction */
+    struct rv_block *hnext;
+    uint32_t n;                   /* instructions, excluding the end marker */
+    bool valid;
+    bool linked;                  /* labels filled in */
+    /* direct chaining: the blocks that followed this one (taken, fall-through) */
+    uint64_t cpc[2];
+    struct rv_block *cnext[2];
+    uint64_t cgen[2];             /* (tlb_gen << 2 | priv) when linked */
+    struct rv_insn insn[];        /* n + 1: the last is OP_END */
+};
+
+struct rv_tlb_entry {
+    uint64_t tag;                 /* (vpn << 2 | mode) + 1, 0 = empty */
+    uintptr_t addend;             /* host = vaddr + addend */
+};
+
+struct rv_machine {
+    bool user;
+    const struct rv_mem_ops *uops;
+    /* system */
+    struct guest_mem *mem;
+    struct bus *bus;
+    const struct rv_sys_ops *sops;
+    void *opaque;
+    unsigned nharts;
+    uint64_t tohost;
+    bool sv48;
+    uint64_t time_base_ns;
+    /* pages with decoded code: a byte per 4 KiB page of the code space
+     * (system: RAM pages, index from ram base; user: guest pages) */
+    uint8_t *code_pages;
+    uint64_t code_base, code_npages;
+    /* every hart, for invalidations */
+    pthread_mutex_t lock;
+    struct rv_hart *harts[256];
+    unsigned nhart_slots;
+    /* breakpoints */
+    uint64_t bp[RV_MAX_BP];
+    atomic_uint nbp;
+};
+
+struct rv_hart {
+    uint64_t x[33];               /* x[32]: writes to x0 land here */
+    uint64_t pc;
+    struct rv_fpstate fp;
+    struct rv_machine *m;
+    unsigned id;
+
+    /* TLBs: read, write, fetch */
+    struct rv_tlb_entry tlb[3][RV_TLB_SIZE];
+    unsigned mode_data, mode_fetch;   /* priv used for tags (MPRV aware) */
+    uint64_t tlb_gen;             /* bumped by every TLB flush (chains check it) */
+
+    /* LR/SC reservation */
+    uint64_t resv_addr;           /* vaddr, or ~0 */
+    uint64_t resv_val;
+    uintptr_t resv_host;
+
+    /* exits */
+    atomic_uint exit_req;         /* kick / halt / flush requests (bits) */
+    uint64_t instret;
+    uint64_t budget_end;
+    uint64_t exc_cause, exc_tval;
+    bool halted;
+    bool code_dirty;              /* a store invalidated code: leave the block */
+    uint64_t debug_skip;          /* resume past a breakpoint at this pc */
+
+    /* privileged state */
+    unsigned priv;
+    uint64_t mstatus, misa, medeleg, mideleg, mie, mtvec, mscratch, mepc, mcause, mtval;
+    uint64_t mcounteren, scounteren, menvcfg, senvcfg, mcountinhibit;
+    uint64_t stvec, sscratch, sepc, scause, stval, satp;
+    uint64_t stimecmp;
+    _Atomic uint64_t mtimecmp;
+    _Atomic uint64_t mip;         /* software view + device lines */
+    uint64_t pmpcfg[16], pmpaddr[64];
+    uint64_t cycle_base;
+    unsigned poll;                /* blocks until the next timer check */
+
+    /* wait/park */
+    pthread_mutex_t wait_lock;
+    pthread_cond_t wait_cond;
+    bool waiting;
+
+    /* code cache (per hart) */
+    struct rv_block *jcache[1u << RV_JCACHE_BITS];
+    struct rv_block *hash[1u << RV_HASH_BITS];
+    uint8_t *arena;
+    size_t arena_used;
+    uint64_t flush_count;         /* bumped by every wholesale flush */
+    struct rv_block *step_block;  /* scratch for single steps */
+};
+
+/* exit_req bits */
+enum { RV_REQ_KICK = 1, RV_REQ_TLB = 2, RV_REQ_CODE = 4, RV_REQ_HALT = 8, RV_REQ_IRQ = 16 };
+
+/* mstatus bits */
+#define MS_SIE  (1ULL << 1)
+#define MS_MIE  (1ULL << 3)
+#define MS_SPIE (1ULL << 5)
+#define MS_UBE  (1ULL << 6)
+#define MS_MPIE (1ULL << 7)
+#define MS_SPP  (1ULL << 8)
+#define MS_VS   (3ULL << 9)
+#define MS_MPP_SHIFT 11
+#define MS_MPP  (3ULL << 11)
+#define MS_FS   (3ULL << 13)
+#define MS_XS   (3ULL << 15)
+#define MS_MPRV (1ULL << 17)
+#define MS_SUM  (1ULL << 18)
+#define MS_MXR  (1ULL << 19)
+#define MS_TVM  (1ULL << 20)
+#define MS_TW   (1ULL << 21)
+#define MS_TSR  (1ULL << 22)
+#define MS_UXL  (3ULL << 32)
+#define MS_SXL  (3ULL << 34)
+#define MS_SD   (1ULL << 63)
+
+/* ---- decode.c ---- */
+/* Decode the 32-bit (expanded) instruction `raw` of length len at pc. */
+void rv_decode(struct rv_insn *i, uint32_t raw, unsigned len, uint64_t pc, bool user);
+/* Expand a compressed instruction; 0 = illegal. */
+uint32_t rv_expand_c(uint16_t c);
+/* Does this op end a block? */
+bool rv_op_ends_block(unsigned op);
+
+/* ---- cache.c ---- */
+struct rv_block *rv_block_lookup(struct rv_hart *h, uint64_t vpc, int *cause);
+void rv_cache_flush(struct rv_hart *h);
+void rv_cache_invalidate_page(struct rv_hart *h, uint64_t key_page);
+/* The store slow path found a code page: invalidate everywhere. */
+void rv_code_written(struct rv_hart *h, uint64_t key);
+void rv_cache_init(struct rv_hart *h);
+void rv_cache_free(struct rv_hart *h);
+
+/* ---- mmu.c ---- */
+/* Slow paths: 0 or an exception cause (tval = vaddr). */
+int rv_load_slow(struct rv_hart *h, uint64_t va, unsigned size, uint64_t *val);
+int rv_store_slow(struct rv_hart *h, uint64_t va, unsigned size, uint64_t val);
+/* Host pointer for an aligned atomic access of `size` (RAM only), or an
+ * exception cause in *cause. */
+void *rv_amo_ptr(struct rv_hart *h, uint64_t va, unsigned size, bool write, int *cause);
+/* Fetch translation for a code key: 0 or a cause; *key is the physical
+ * (system) or virtual (user) address, *host the host pointer of va. */
+int rv_fetch_translate(struct rv_hart *h, uint64_t va, uint64_t *key, const uint8_t **host);
+void rv_tlb_flush_local(struct rv_hart *h);
+void rv_update_modes(struct rv_hart *h);
+
+static inline struct rv_tlb_entry *rv_tlb_slot(struct rv_hart *h, int acc, uint64_t va)
+{
+    return &h->tlb[acc][(va >> 12) & (RV_TLB_SIZE - 1)];
+}
+static inline uint64_t rv_tlb_tag(uint64_t va, unsigned mode)
+{
+    return (((va >> 12) << 2) | mode) + 1;
+}
+
+/* ---- csr.c ---- */
+/* CSR instruction access with privilege checks: 0 or -1 (illegal). */
+int rv_csr_op(struct rv_hart *h, unsigned csr, uint64_t *old, uint64_t val, int kind, bool write);
+/* Take a trap (system) or record the fault (user). Returns true when the
+ * hart continues at the new pc (system), false to leave rv_run. */
+bool rv_trap(struct rv_hart *h, uint64_t cause, uint64_t tval);
+/* An enabled interrupt to take now: its cause number, or -1. */
+int rv_pending_irq(struct rv_hart *h);
+void rv_take_irq(struct rv_hart *h, int irq);
+void rv_update_timers(struct rv_hart *h);
+int rv_mret(struct rv_hart *h);
+int rv_sret(struct rv_hart *h);
+void rv_csr_reset(struct rv_hart *h);
+
+static inline void rv_fs_dirty(struct rv_hart *h)
+{
+    h->mstatus |= MS_FS | MS_SD;
+}
+
+#endif

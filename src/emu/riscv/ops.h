@@ -1,0 +1,39 @@
+/* emu/riscv internal: the decoded operations. X-macro list shared by the
+ * decoder (decode.c) and the interpreter's label table (exec.c). */
+#ifndef VESSEL_RISCV_OPS_H
+#define VESSEL_RISCV_OPS_H
+
+#define RV_OPS(X) \
+    X(ILLEGAL) X(END) X(NOP) X(LI) X(MV) \
+    X(LUI) X(AUIPC) X(JAL) X(JALR) \
+    X(BEQ) X(BNE) X(BLT) X(BGE) X(BLTU) X(BGEU) \
+    X(LB) X(LH) X(LW) X(LD) X(LBU) X(LHU) X(LWU) \
+    X(SB) X(SH) X(SW) X(SD) \
+    X(ADDI) X(SLTI) X(SLTIU) X(XORI) X(ORI) X(ANDI) X(SLLI) X(SRLI) X(SRAI) \
+    X(ADD) X(SUB) X(SLL) X(SLT) X(SLTU) X(XOR) X(SRL) X(SRA) X(OR) X(AND) \
+    X(ADDIW) X(SLLIW) X(SRLIW) X(SRAIW) X(ADDW) X(SUBW) X(SLLW) X(SRLW) X(SRAW) \
+    X(MUL) X(MULH) X(MULHSU) X(MULHU) X(DIV) X(DIVU) X(REM) X(REMU) \
+    X(MULW) X(DIVW) X(DIVUW) X(REMW) X(REMUW) \
+    X(LR_W) X(SC_W) X(LR_D) X(SC_D) \
+    X(AMOSWAP_W) X(AMOADD_W) X(AMOXOR_W) X(AMOAND_W) X(AMOOR_W) \
+    X(AMOMIN_W) X(AMOMAX_W) X(AMOMINU_W) X(AMOMAXU_W) \
+    X(AMOSWAP_D) X(AMOADD_D) X(AMOXOR_D) X(AMOAND_D) X(AMOOR_D) \
+    X(AMOMIN_D) X(AMOMAX_D) X(AMOMINU_D) X(AMOMAXU_D) \
+    X(FLW) X(FLD) X(FSW) X(FSD) X(FPU) \
+    X(FENCE) X(FENCE_I) X(ECALL) X(EBREAK) \
+    X(CSRRW) X(CSRRS) X(CSRRC) X(CSRRWI) X(CSRRSI) X(CSRRCI) \
+    X(MRET) X(SRET) X(WFI) X(SFENCE_VMA) \
+    X(ADD_UW) X(SH1ADD) X(SH2ADD) X(SH3ADD) X(SH1ADD_UW) X(SH2ADD_UW) X(SH3ADD_UW) X(SLLI_UW) \
+    X(ANDN) X(ORN) X(XNOR) X(CLZ) X(CLZW) X(CTZ) X(CTZW) X(CPOP) X(CPOPW) \
+    X(MAX) X(MAXU) X(MIN) X(MINU) X(SEXT_B) X(SEXT_H) X(ZEXT_H) \
+    X(ROL) X(ROLW) X(ROR) X(RORW) X(RORI) X(RORIW) X(ORC_B) X(REV8) \
+    X(BCLR) X(BCLRI) X(BEXT) X(BEXTI) X(BINV) X(BINVI) X(BSET) X(BSETI)
+
+enum rv_op {
+#define RV_OP_ENUM(n) RV_OP_##n,
+    RV_OPS(RV_OP_ENUM)
+#undef RV_OP_ENUM
+    RV_OP_COUNT
+};
+
+#endif

@@ -1,0 +1,88 @@
+/* emu/riscv/virt: private to the module (board, SBI, CLINT, small devices). */
+#ifndef VESSEL_VIRT_INTERNAL_H
+#define VESSEL_VIRT_INTERNAL_H
+
+#include <pthread.h>
+#include <stdatomic.h>
+
+#include "emu/riscv/riscv.h"
+#include "emu/riscv/virt/virt.h"
+#include "emu/riscv/virt/virt_config.h"
+#include "mem/mem.h"
+
+#if VIRT_HAVE_UART8250
+#include "backend/backend.h"
+#include "dev/dev.h"
+#else
+/* Stand-in (standin_uart.c) with the API of dev/uart8250.c and the chardev
+ * backend, until those land: same names, same behaviour for our use. */
+struct loop;
+struct chardev;
+struct uart8250;
+struct uart8250 *uart8250_create(struct bus *bus, uint64_t base, unsigned reg_shift, struct irq_line irq,
+                                 struct chardev *chr);
+void uart8250_destroy(struct uart8250 *u);
+struct chardev *chardev_open(const char *spec, struct loop *loop);
+void chardev_set_input(struct chardev *c, size_t (*input)(void *opaque, const uint8_t *buf, size_t len),
+                       void *opaque);
+void chardev_input_ready(struct chardev *c);
+void chardev_write(struct chardev *c, const void *buf, size_t len);
+void chardev_set_quit(struct chardev *c, void (*quit)(void *opaque), void *opaque);
+void chardev_close(struct chardev *c);
+#endif
+
+/* HSM states (SBI spec) */
+enum {
+    HSM_STARTED = 0, HSM_STOPPED = 1, HSM_START_PENDING = 2, HSM_STOP_PENDING = 3,
+    HSM_SUSPENDED = 4,
+};
+
+struct virt_board;
+
+struct virt_hart {
+    struct virt_board *b;
+    struct rv_hart *h;
+    unsigned id;
+    pthread_t thread;
+    bool thread_started;
+    /* HSM, under b->lock */
+    int hsm;
+    uint64_t start_addr, start_arg;
+};
+
+struct virt_board {
+    struct guest_mem mem;
+    struct bus bus;
+    struct rv_machine *m;
+    unsigned nharts;
+    struct virt_hart hart[VIRT_MAX_HARTS];
+    struct virt_plic *plic;
+    _Atomic int msip[VIRT_MAX_HARTS];   /* CLINT MSWI bits */
+    struct uart8250 *uart;
+    struct chardev *chr;
+    struct loop *loop;              /* console I/O thread */
+    struct virtio_board *virtio;
+    bool builtin_sbi;
+    uint64_t fdt_addr;
+
+    pthread_mutex_t lock;           /* HSM states, stop */
+    pthread_cond_t cond;            /* HSM starts, stop */
+    _Atomic int stop;               /* enum virt_stop, VIRT_RUNNING while running */
+    int exit_status;
+    int reboot_type;
+};
+
+/* board.c */
+void virt_board_stop(struct virt_board *b, enum virt_stop why, int status);
+/* A hart at the start of its run: pc, privilege, a0 = hartid, a1 = arg. */
+void virt_hart_boot(struct virt_hart *vh, uint64_t pc, enum rv_priv priv, uint64_t arg);
+
+/* sbi.c: the rv_sys_ops.sbi_call hook */
+bool virt_sbi_call(struct rv_hart *h);
+
+/* clint.c, syscon.c, rtc.c: register on the bus. 0 or -errno. */
+int virt_clint_init(struct virt_board *b);
+int virt_syscon_init(struct virt_board *b);
+int virt_rtc_init(struct virt_board *b);
+
+#endif

@@ -1,0 +1,155 @@
+/* Kernel images: the RISC-V Linux `Image` (Documentation/riscv/boot-image-header.rst)
+ * and ELF files (PT_LOAD segments by physical address). */
+#include <elf.h>
+#include <errno.h>
+#include <string.h>
+
+#include "base/base.h"
+#include "emu/riscv/virt/virt.h"
+#include "mem/mem.h"
+
+/* Image header: code0 code1 (4+4), text_offset (8), image_size (8),
+ * flags (8), version (4), res1 (4), res2 (8), magic "RISCV\0\0\0" (8),
+ * magic2 "RSC\x05" (4), res3 (4). Little endian. */
+#define IMG_HDR_SIZE 64
+
+static uint64_t le64(const uint8_t *p) { uint64_t v; memcpy(&v, p, 8); return v; }
+
+int virt_image_parse_linux(const uint8_t *data, size_t len, uint64_t ram_base, struct virt_image *img,
+                           const char **why)
+{
+    if (len < IMG_HDR_SIZE)
+        return -ENOENT;
+    bool m1 = !memcmp(data + 48, "RISCV\0\0\0", 8), m2 = !memcmp(data + 56, "RSC\x05", 4);
+    if (!m1 && !m2)
+        return -ENOENT;
+    uint64_t text_offset = le64(data + 8), image_size = le64(data + 16);
+    if (image_size == 0)     /* old kernels: 0 means unknown, use the file */
+        image_size = len;
+    if (text_offset % 4096 || text_offset > (1ULL << 30)) {
+        *why = "bad text_offset in the Image header";
+        return -EINVAL;
+    }
+    if (image_size < len || image_size > (4ULL << 30)) {
+        *why = "image_size in the Image header is smaller than the file or absurd";
+        return -EINVAL;
+    }
+    memset(img, 0, sizeof(*img));
+    img->kind = VIRT_IMAGE_LINUX;
+    img->load_addr = ram_base + text_offset;
+    img->entry = img->load_addr;
+    img->mem_size = image_size;
+    img->end = img->load_addr + image_size;
+    return 0;
+}
+
+static bool elf_in_file(size_t len, uint64_t off, uint64_t n)
+{
+    return off <= len && n <= len - off;
+}
+
+/* The `tohost` symbol's value, or 0. */
+static uint64_t elf_tohost(const uint8_t *data, size_t len, const Elf64_Ehdr *eh)
+{
+    if (eh->e_shentsize != sizeof(Elf64_Shdr) || !elf_in_file(len, eh->e_shoff, (uint64_t)eh->e_shnum * sizeof(Elf64_Shdr)))
+        return 0;
+    const Elf64_Shdr *sh = (const Elf64_Shdr *)(data + eh->e_shoff);
+    for (unsigned i = 0; i < eh->e_shnum; i++) {
+        if (sh[i].sh_type != SHT_SYMTAB || sh[i].sh_link >= eh->e_shnum)
+            continue;
+        const Elf64_Shdr *st = &sh[sh[i].sh_link];
+        if (!elf_in_file(len, sh[i].sh_offset, sh[i].sh_size) || !elf_in_file(len, st->sh_offset, st->sh_size))
+            continue;
+        const Elf64_Sym *sym = (const Elf64_Sym *)(data + sh[i].sh_offset);
+        const char *str = (const char *)(data + st->sh_offset);
+        for (uint64_t k = 0; k < sh[i].sh_size / sizeof(Elf64_Sym); k++)
+            if (sym[k].st_name < st->sh_size && st->sh_size - sym[k].st_name > 6 &&
+                !memcmp(str + sym[k].st_name, "tohost", 7))
+                return sym[k].st_value;
+    }
+    return 0;
+}
+
+int virt_image_load_elf(struct guest_mem *mem, const uint8_t *data, size_t len, struct virt_image *img,
+                        const char **why)
+{
+    const Elf64_Ehdr *eh = (const Elf64_Ehdr *)data;
+    if (len < sizeof(*eh) || memcmp(eh->e_ident, ELFMAG, SELFMAG)) {
+        *why = "not an ELF file";
+        return -EINVAL;
+    }
+    if (eh->e_ident[EI_CLASS] != ELFCLASS64 || eh->e_ident[EI_DATA] != ELFDATA2LSB || eh->e_machine != EM_RISCV) {
+        *why = "not a 64-bit little-endian RISC-V ELF";
+        return -EINVAL;
+    }
+    if (eh->e_phentsize != sizeof(Elf64_Phdr) || eh->e_phnum == 0 ||
+        !elf_in_file(len, eh->e_phoff, (uint64_t)eh->e_phnum * sizeof(Elf64_Phdr))) {
+        *why = "bad program header table";
+        return -EINVAL;
+    }
+    const Elf64_Phdr *ph = (const Elf64_Phdr *)(data + eh->e_phoff);
+    /* Where do the segments go? By p_paddr if they all fit in RAM, else
+     * (a kernel linked at virtual addresses) relative to the lowest one,
+     * moved to RAM + VIRT_KERNEL_OFFSET. */
+    uint64_t lo = UINT64_MAX, hi = 0;
+    bool fits = true;
+    for (unsigned i = 0; i < eh->e_phnum; i++) {
+        if (ph[i].p_type != PT_LOAD || ph[i].p_memsz == 0)
+            continue;
+        if (ph[i].p_filesz > ph[i].p_memsz || !elf_in_file(len, ph[i].p_offset, ph[i].p_filesz) ||
+            ph[i].p_paddr + ph[i].p_memsz < ph[i].p_paddr) {
+            *why = "a PT_LOAD segment lies outside the file or wraps";
+            return -EINVAL;
+        }
+        lo = MIN(lo, ph[i].p_paddr);
+        hi = MAX(hi, ph[i].p_paddr + ph[i].p_memsz);
+        if (!mem_translate(mem, ph[i].p_paddr, ph[i].p_memsz))
+            fits = false;
+    }
+    if (hi == 0) {
+        *why = "no PT_LOAD segment";
+        return -EINVAL;
+    }
+    uint64_t tohost = elf_tohost(data, len, eh);
+    uint64_t delta = 0;
+    if (!fits) {
+        if (tohost || mem->nr == 0) {
+            *why = "a PT_LOAD segment is outside guest RAM";
+            return -ERANGE;
+        }
+        delta = mem->r[0].gpa + VIRT_KERNEL_OFFSET - lo;
+    }
+    for (unsigned i = 0; i < eh->e_phnum; i++) {
+        if (ph[i].p_type != PT_LOAD || ph[i].p_memsz == 0)
+            continue;
+        uint8_t *dst = mem_translate(mem, ph[i].p_paddr + delta, ph[i].p_memsz);
+        if (!dst) {
+            *why = "the kernel does not fit in guest RAM";
+            return -ERANGE;
+        }
+        memcpy(dst, data + ph[i].p_offset, ph[i].p_filesz);
+        memset(dst + ph[i].p_filesz, 0, ph[i].p_memsz - ph[i].p_filesz);
+    }
+    memset(img, 0, sizeof(*img));
+    img->kind = VIRT_IMAGE_ELF;
+    img->load_addr = lo + delta;
+    img->mem_size = hi - lo;
+    img->end = hi + delta;
+    img->tohost = tohost;
+    img->entry = eh->e_entry;
+    if (!delta) {
+        /* an entry given as a virtual address: the segment holding it says where it is */
+        for (unsigned i = 0; i < eh->e_phnum; i++)
+            if (ph[i].p_type == PT_LOAD && ph[i].p_vaddr != ph[i].p_paddr &&
+                eh->e_entry - ph[i].p_vaddr < ph[i].p_memsz)
+                img->entry = eh->e_entry - ph[i].p_vaddr + ph[i].p_paddr;
+    } else {
+        /* the entry point is a virtual address of the same segments */
+        if (eh->e_entry - lo >= hi - lo) {
+            *why = "the entry point lies outside the loaded segments";
+            return -EINVAL;
+        }
+        img->entry = eh->e_entry + delta;
+    }
+    return 0;
+}
