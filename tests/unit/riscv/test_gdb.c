@@ -540,6 +540,67 @@ static void test_tcp(void **st)
     fx_free(f);
 }
 
+/* The real debugger: gdb-multiarch in batch mode reads target.xml,
+ * registers (x, pc, CSRs, priv), memory, steps, breaks, lists threads. */
+static void test_gdb_multiarch(void **st)
+{
+    if (system("gdb-multiarch --version >/dev/null 2>&1") != 0) {
+        skip();                                   /* gdb-multiarch not installed */
+        return;
+    }
+    struct fx *f = fx_new();
+    atomic_bool done = false;
+    struct gdb_stub_config gc = { .m = f->m, .wait = true };
+    f->g = gdb_stub_start("tcp::0", &gc);
+    assert_non_null(f->g);
+    gdb_stub_add_hart(f->g, f->h[0]);
+    gdb_stub_add_hart(f->g, f->h[1]);
+    pthread_t th[2];
+    struct run_ctx rc[2] = { { f, 0, &done }, { f, 1, &done } };
+    for (int i = 0; i < 2; i++)
+        assert_int_equal(pthread_create(&th[i], NULL, hart_thread, &rc[i]), 0);
+    char cmd[1024];
+    snprintf(cmd, sizeof(cmd),
+             "timeout 60 gdb-multiarch -nx -batch -ex 'set confirm off' "
+             "-ex 'target remote 127.0.0.1:%d' -ex 'p/x $pc' -ex 'stepi' -ex 'p/x $pc' -ex 'p/x $t0' "
+             "-ex 'break *0x8000000c' -ex 'continue' -ex 'p/x $pc' -ex 'p/x $t0' -ex 'p/x $priv' "
+             "-ex 'p/x $misa' -ex 'x/2wx 0x80000000' -ex 'set var $a0 = 0x1234' -ex 'p/x $a0' "
+             "-ex 'info threads' -ex 'p $ft0' -ex 'detach' 2>&1",
+             gdb_stub_port(f->g));
+    FILE *p = popen(cmd, "r");
+    assert_non_null(p);
+    static char o[16384];
+    size_t n = fread(o, 1, sizeof(o) - 1, p);
+    o[n] = 0;
+    pclose(p);
+    if (getenv("TEST_GDB_VERBOSE"))
+        fputs(o, stderr);
+    const char *want[] = {
+        "$1 = 0x80000000", "$2 = 0x80000004", "$3 = 0x1", "Breakpoint 1 at 0x8000000c",
+        "$4 = 0x8000000c", "$5 = 0x3", "$6 = 0x3", "0x80000000:\t0x00128293\t0x00128293",
+        "$8 = 0x1234", "Thread 2", "Thread 1",
+    };
+    for (size_t i = 0; i < ARRAY_SIZE(want); i++) {
+        if (!strstr(o, want[i]))
+            fail_msg("gdb output lacks \"%s\":\n%s", want[i], o);
+    }
+    uint64_t misa = 0;
+    assert_int_equal(rv_csr_read(f->h[0], 0x301, &misa), 0);
+    char m[64];
+    snprintf(m, sizeof(m), "$7 = 0x%llx", (unsigned long long)misa);
+    if (!strstr(o, m))
+        fail_msg("gdb output lacks \"%s\":\n%s", m, o);
+    assert_int_equal(rv_get_x(f->h[0], 10), 0x1234);
+    atomic_store(&done, true);
+    gdb_stub_machine_exit(f->g, 0);
+    for (int i = 0; i < 2; i++) {
+        rv_kick(f->h[i]);
+        pthread_join(th[i], NULL);
+    }
+    gdb_stub_free(f->g);
+    fx_free(f);
+}
+
 static void test_bad_spec(void **st)
 {
     struct gdb_stub_config gc = { 0 };
@@ -558,6 +619,7 @@ int main(void)
         cmocka_unit_test(test_handle_regs),
         cmocka_unit_test(test_handle_mem_bp_threads),
         cmocka_unit_test(test_tcp),
+        cmocka_unit_test(test_gdb_multiarch),
         cmocka_unit_test(test_bad_spec),
     };
     log_set_level(LOG_ERROR);
