@@ -779,8 +779,11 @@ bool gdb_stub_after_run(struct gdb_stub *g, struct rv_hart *h, enum rv_exit e)
     if (i >= 0) {
         g->executing[i] = false;
         if (g->step_active && g->step_hart == i) {
-            if (e == RV_EXIT_BUDGET && rv_get_pc(h) == g->step_pc && rv_instret(h) == g->step_instret) {
-                g->step_pending = true;               /* a stale kick: nothing ran, step again */
+            if ((e == RV_EXIT_BUDGET || e == RV_EXIT_DEBUG) && rv_get_pc(h) == g->step_pc &&
+                rv_instret(h) == g->step_instret) {
+                /* nothing ran: a stale kick, or a breakpoint on the very
+                 * instruction to step (the core skips it the second time) */
+                g->step_pending = true;
                 g->step_active = false;
                 consumed = true;
             } else {
@@ -1034,7 +1037,10 @@ static void *server_main(void *arg)
         }
         if (pf[1].revents)
             drain(g->wake[0]);
-        if (g->quit)
+        pthread_mutex_lock(&g->lock);
+        bool quit = g->quit;
+        pthread_mutex_unlock(&g->lock);
+        if (quit)
             break;
         if (!(pf[0].revents & POLLIN))
             continue;
@@ -1052,7 +1058,10 @@ static void *server_main(void *arg)
         g->conn_fd = -1;
         pthread_mutex_unlock(&g->lock);
         close(fd);
-        if (g->quit)
+        pthread_mutex_lock(&g->lock);
+        quit = g->quit;
+        pthread_mutex_unlock(&g->lock);
+        if (quit)
             break;
         release_machine(g);
         log_info("gdb: debugger detached; the machine runs on");
