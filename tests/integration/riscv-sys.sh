@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Bare-metal riscv64 system tests (tests/guests/riscv-sys): freestanding
 # M-mode programs on traps, delegation, privilege transitions, Sv39/Sv48,
-# timers, software interrupts and CSRs, reporting through HTIF tohost.
+# timers, software interrupts, CSRs and two harts sharing memory, reporting
+# through HTIF tohost.
 # Each program runs under the peers, QEMU's spike machine (HTIF) and QEMU's
 # virt machine (the board vessel emulates; exit through its test device),
 # and under `vessel run --kernel PROG.elf` (exit 0 on tohost pass, else the
@@ -14,7 +15,7 @@ source "$SRC/tests/lib.sh"
 
 src=$SRC/tests/guests/riscv-sys
 cc=${RV_CC:-riscv64-linux-gnu-gcc}
-progs=(traps priv deleg sv39 sv48 timer swi csr strict)
+progs=(traps priv deleg sv39 sv48 timer swi csr smp strict)
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
 
@@ -38,7 +39,8 @@ fi
 # Extra QEMU options per program: without -icount, QEMU's minstret counts
 # host TSC ticks, not instructions (csr checks instruction counts); timer
 # needs real time (WFI under -icount without sleep never wakes).
-qemu_opts() { case $1 in csr) echo "-icount shift=0" ;; esac; }
+qemu_opts() { case $1 in csr) echo "-icount shift=0" ;; smp) echo "-smp 2" ;; esac; }
+vessel_opts() { case $1 in smp) echo "--smp 2" ;; esac; }
 
 # run_one LABEL NAME CMD...: run, then print "ok"/"not ok" TAP for it.
 # A pass: exit 0 and the PASS line. strict under QEMU: a failure is a skip.
@@ -73,7 +75,8 @@ for p in "${progs[@]}"; do
         skip "$p (qemu)" "qemu-system-riscv64 not installed (qemu-system-misc)"
     fi
     if [ $have_vessel = 1 ]; then
-        run_one vessel "$p" "$VESSEL" run --kernel "$elf"
+        # shellcheck disable=SC2046
+        run_one vessel "$p" "$VESSEL" run $(vessel_opts "$p") --kernel "$elf"
     else
         skip "$p (vessel)" "vessel run not available"
     fi

@@ -38,9 +38,36 @@ _start:
 2:  call    rt_init
     call    main
     call    rt_exit
+
+/* Harts other than 0 (up to MAX_HARTS): own stacks, wait in wfi for an
+ * MSIP from hart 0, then secondary_entry(hartid) (lib.c). */
+#define MAX_HARTS 4
 park:
-    wfi
-    j       park
+    li      t1, MAX_HARTS
+    bgeu    t0, t1, 3f
+    la      sp, sec_stacks
+    li      t1, 16384
+    addi    t2, t0, 1
+    mul     t1, t1, t2
+    add     sp, sp, t1              /* top of this hart's 16 KiB: 8 KiB stack, 8 KiB trap stack */
+    csrw    mscratch, sp
+    li      t1, 8192
+    sub     sp, sp, t1
+    la      t1, m_trap_entry
+    csrw    mtvec, t1
+    li      t1, (1 << 13)
+    csrs    mstatus, t1
+    li      t1, (1 << 3)            /* mie.MSIE: wfi wakes on MSIP (MIE stays 0) */
+    csrw    mie, t1
+1:  wfi
+    csrr    t1, mip
+    andi    t1, t1, (1 << 3)
+    beqz    t1, 1b
+    mv      a0, t0
+    call    secondary_entry
+3:  csrw    mie, zero
+4:  wfi
+    j       4b
 
     .align  2
 early_trap:
@@ -267,6 +294,9 @@ s_trap_stack_top:
     .space  8192
     .globl  lower_stack_top
 lower_stack_top:
+    .balign 4096
+sec_stacks:
+    .space  16384 * MAX_HARTS
     .bss
     .balign 8
     .globl  m_resume_sp
