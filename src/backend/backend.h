@@ -22,7 +22,9 @@
  *   stdio        stdin/stdout; raw mode when stdin is a terminal (restored on
  *                every exit: normal, error, fatal signal). Ctrl-A x quits,
  *                Ctrl-A h prints help, Ctrl-A Ctrl-A sends one Ctrl-A. EOF
- *                on stdin stops reading it. At most one stdio chardev.
+ *                on stdin stops reading it. In a background process group
+ *                the terminal is not touched and gives no input. At most
+ *                one stdio chardev.
  *   unix:PATH    a listening socket at PATH (a stale socket file is
  *                replaced), one client at a time (others wait); output with
  *                no client connected is dropped.

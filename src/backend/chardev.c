@@ -535,13 +535,18 @@ struct chardev *chardev_open(const char *spec, struct loop *loop)
         }
         c = chr_new(CHR_STDIO, loop);
         c->in_fd = loop ? STDIN_FILENO : -1;
+        /* A background job must leave the terminal alone: reading it or
+         * changing its modes would stop the process (SIGTTIN/SIGTTOU). */
+        bool tty = isatty(STDIN_FILENO);
+        if (tty && tcgetpgrp(STDIN_FILENO) != getpgrp())
+            c->in_fd = -1, tty = false;
         c->out_fd = STDOUT_FILENO;
         struct stat st;
         c->out_direct = fstat(STDOUT_FILENO, &st) == 0 && S_ISREG(st.st_mode);
         stdio_taken = true;
         /* A reader that goes away must not kill the VM: EPIPE drops output. */
         signal(SIGPIPE, SIG_IGN);
-        if (loop && isatty(STDIN_FILENO))
+        if (loop && tty)
             tty_make_raw();
     } else if (strncmp(spec, "file:", 5) == 0 && spec[5]) {
         int fd = open(spec + 5, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);

@@ -34,7 +34,14 @@ if [ -n "$good" ]; then
     fi
     expect_fail "-m beyond host memory" "more than the host" "$VESSEL" kvm --kernel "$good" -m 64T
     expect_fail "-m too small" "-m 1M" "$VESSEL" kvm --kernel "$good" -m 1M
+    expect_fail "bad --disk option" "--disk .*cache=fast" "$VESSEL" kvm --kernel "$good" --disk "x.img,cache=fast"
+    expect_fail "bad --net option" "--net .*bogus" "$VESSEL" kvm --kernel "$good" --net bogus
     if [ -r /dev/kvm ] && [ -w /dev/kvm ]; then
+        expect_fail "bad --serial" "chardev 'tcp:1234': unknown" "$VESSEL" kvm --kernel "$good" --serial tcp:1234
+        : >"$tmp/notasock"
+        expect_fail "--serial unix: on a regular file" "unix:$tmp/notasock: exists and is not a socket" \
+            "$VESSEL" kvm --kernel "$good" --serial "unix:$tmp/notasock"
+        expect_fail "missing --disk image" "$tmp/nodisk" "$VESSEL" kvm --kernel "$good" --disk "$tmp/nodisk"
         head -c $((40 << 20)) /dev/zero >"$tmp/big.img"
         expect_fail "initrd too large" "--initrd: .* do not fit|larger than guest RAM" \
             "$VESSEL" kvm --kernel "$good" -m 32M --initrd "$tmp/big.img"

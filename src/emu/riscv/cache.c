@@ -222,24 +222,44 @@ static struct rv_block *decode_block(struct rv_hart *h, uint64_t vpc, uint64_t p
         rv_cache_flush(h);
     struct rv_block_hdr *hd = (struct rv_block_hdr *)(h->arena + h->arena_used);
     struct rv_block *b = (struct rv_block *)(hd + 1);
-    uint64_t pc = vpc, off = 0;
+    /* A block runs straight through conditional branches (taken ones leave
+     * it: side exits) and follows direct jumps that stay in the page. */
+    uint64_t page = vpc & ~0xfffULL, pc = vpc;
+    const uint8_t *hbase = host - (vpc & 0xfff);
     unsigned n = 0;
     bool bps = atomic_load_explicit(&h->m->nbp, memory_order_relaxed) != 0;
-    while (n < RV_BLOCK_MAX && off < room) {
-        if (room - off < 4) {
+    while (n < RV_BLOCK_MAX) {
+        uint64_t off = pc & 0xfff;
+        if (4096 - off < 4) {
             uint16_t lo;
-            memcpy(&lo, host + off, 2);
+            memcpy(&lo, hbase + off, 2);
             if ((lo & 3) == 3)
                 break;     /* straddles the page: its own block */
         }
         if (n > 0 && bps && bp_at(h->m, pc))
             break;
-        unsigned len = decode_at(h, &b->insn[n], host + off, pc);
-        unsigned op = b->insn[n].op;
+        struct rv_insn *in = &b->insn[n];
+        unsigned len = decode_at(h, in, hbase + off, pc);
+        unsigned op = in->op;
         n++;
-        pc += len;
-        off += len;
-        if (rv_op_ends_block(op))
+        uint64_t next = pc + len;
+        if (op == RV_OP_JAL) {
+            uint64_t t = (uint64_t)in->imm;
+            if ((t & ~0xfffULL) == page && n < RV_BLOCK_MAX && !(bps && bp_at(h->m, t))) {
+                in->op = RV_OP_JAL_IN;
+                pc = t;
+                continue;
+            }
+            pc = next;
+            break;
+        }
+        pc = next;
+        if (op >= RV_OP_BEQ && op <= RV_OP_BGEU) {
+            if ((pc & ~0xfffULL) != page)
+                break;
+            continue;
+        }
+        if (rv_op_ends_block(op) || (pc & ~0xfffULL) != page)
             break;
     }
     rv_decode(&b->insn[n], 0, 4, pc, h->m->user);
@@ -255,11 +275,11 @@ static struct rv_block *decode_block(struct rv_hart *h, uint64_t vpc, uint64_t p
     h->arena_used += sizeof(*hd) + sizeof(*b) + (n + 1) * sizeof(struct rv_insn);
     h->arena_used = (h->arena_used + 15) & ~(size_t)15;
 
-    uint64_t page = code_page_of(h->m, pa);
-    mark_code_page(h, page);
-    hd->page = page;
-    if (page != ~0ULL) {
-        struct rv_block **ph = &ext_of(h)->page_head[page % PG_BUCKETS];
+    uint64_t cpage = code_page_of(h->m, pa);
+    mark_code_page(h, cpage);
+    hd->page = cpage;
+    if (cpage != ~0ULL) {
+        struct rv_block **ph = &ext_of(h)->page_head[cpage % PG_BUCKETS];
         hd->pnext = *ph;
         *ph = b;
     } else {

@@ -88,6 +88,11 @@ enum rv_exit rv_run(struct rv_hart *h, uint64_t budget)
         return RV_EXIT_FAULT;                                              \
     } while (0)
 #define JUMP(target) do { h->pc = (target); goto dispatch; } while (0)
+    /* leave the block after instruction i (a taken branch mid-block) */
+#define SIDE(target) do {                                                  \
+        h->instret -= (uint64_t)(b->n - 1 - (unsigned)(i - b->insn));        \
+        JUMP(target);                                                      \
+    } while (0)
 #define RD x[i->rd]
 #define RS1 x[i->rs1]
 #define RS2 x[i->rs2]
@@ -144,16 +149,17 @@ dispatch:
             }
         }
     }
-    if (unlikely(h->instret >= h->budget_end))
-        return RV_EXIT_BUDGET;
-    if (unlikely(atomic_load_explicit(&m->nbp, memory_order_relaxed)) && is_breakpoint(m, h->pc)) {
-        if (h->debug_skip != h->pc) {
-            h->debug_skip = h->pc;
-            return RV_EXIT_DEBUG;
+    if (unlikely(atomic_load_explicit(&m->nbp, memory_order_relaxed))) {
+        if (is_breakpoint(m, h->pc)) {
+            if (h->debug_skip != h->pc) {
+                h->debug_skip = h->pc;
+                return RV_EXIT_DEBUG;
+            }
+            last = NULL;
+        } else {
+            h->debug_skip = ~0ULL;
         }
-        last = NULL;
     }
-    h->debug_skip = ~0ULL;
     /* chained successor of the previous block (same translation regime:
      * every path that changes privilege, satp, TLBs or code comes through
      * dispatch_nochain or a request) */
@@ -190,6 +196,8 @@ dispatch:
 have_block:
     mode_d = h->mode_data;
     if (unlikely(h->budget_end - h->instret < b->n)) {
+        if (h->instret >= h->budget_end)
+            return RV_EXIT_BUDGET;
         /* fewer instructions left than the block holds: one at a time */
         struct rv_block *s = h->step_block;
         s->n = 1;
@@ -212,14 +220,15 @@ L_LI: RD = (uint64_t)i->imm; NEXT;
 L_MV: RD = RS1; NEXT;
 L_LUI: RD = (uint64_t)i->imm; NEXT;
 L_AUIPC: RD = (uint64_t)i->imm; NEXT;
-L_JAL: RD = i->pc + i->len; JUMP((uint64_t)i->imm);
-L_JALR: v = (RS1 + (uint64_t)i->imm) & ~1ULL; RD = i->pc + i->len; JUMP(v);
-L_BEQ: JUMP(RS1 == RS2 ? (uint64_t)i->imm : i->pc + i->len);
-L_BNE: JUMP(RS1 != RS2 ? (uint64_t)i->imm : i->pc + i->len);
-L_BLT: JUMP((int64_t)RS1 < (int64_t)RS2 ? (uint64_t)i->imm : i->pc + i->len);
-L_BGE: JUMP((int64_t)RS1 >= (int64_t)RS2 ? (uint64_t)i->imm : i->pc + i->len);
-L_BLTU: JUMP(RS1 < RS2 ? (uint64_t)i->imm : i->pc + i->len);
-L_BGEU: JUMP(RS1 >= RS2 ? (uint64_t)i->imm : i->pc + i->len);
+L_JAL: RD = i->pc + i->len; SIDE((uint64_t)i->imm);
+L_JAL_IN: RD = i->pc + i->len; NEXT;
+L_JALR: v = (RS1 + (uint64_t)i->imm) & ~1ULL; RD = i->pc + i->len; SIDE(v);
+L_BEQ: if (RS1 == RS2) SIDE((uint64_t)i->imm); NEXT;
+L_BNE: if (RS1 != RS2) SIDE((uint64_t)i->imm); NEXT;
+L_BLT: if ((int64_t)RS1 < (int64_t)RS2) SIDE((uint64_t)i->imm); NEXT;
+L_BGE: if ((int64_t)RS1 >= (int64_t)RS2) SIDE((uint64_t)i->imm); NEXT;
+L_BLTU: if (RS1 < RS2) SIDE((uint64_t)i->imm); NEXT;
+L_BGEU: if (RS1 >= RS2) SIDE((uint64_t)i->imm); NEXT;
 
 L_LB: { int8_t t; LOAD(int8_t, RS1 + (uint64_t)i->imm, t); RD = (uint64_t)(int64_t)t; NEXT; }
 L_LH: { int16_t t; LOAD(int16_t, RS1 + (uint64_t)i->imm, t); RD = (uint64_t)(int64_t)t; NEXT; }

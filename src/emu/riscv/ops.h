@@ -5,7 +5,7 @@
 
 #define RV_OPS(X) \
     X(ILLEGAL) X(END) X(NOP) X(LI) X(MV) \
-    X(LUI) X(AUIPC) X(JAL) X(JALR) \
+    X(LUI) X(AUIPC) X(JAL) X(JAL_IN) X(JALR) \
     X(BEQ) X(BNE) X(BLT) X(BGE) X(BLTU) X(BGEU) \
     X(LB) X(LH) X(LW) X(LD) X(LBU) X(LHU) X(LWU) \
     X(SB) X(SH) X(SW) X(SD) \

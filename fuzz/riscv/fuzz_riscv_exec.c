@@ -1,0 +1,86 @@
+/* libFuzzer: the RV64GC decoder and interpreter on guest-controlled code.
+ * The input is raw instruction bytes. Byte 0 picks the machine: even = a
+ * user-mode machine over a small flat space (code page r-x at 0x10000, data
+ * rw at 0x20000..0x30000), odd = a system machine with 1 MiB of RAM at
+ * 0x80000000 and an empty bus, starting in M-mode, so CSRs, traps, the MMU
+ * (the code may build page tables and switch satp) and MMIO faults are
+ * exercised too. Every exit is fine; a crash, a hang or a sanitizer report
+ * is a bug. */
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+
+#include "emu/riscv/riscv.h"
+#include "mem/mem.h"
+#include "bus/bus.h"
+
+#define U_BASE 0x10000ULL
+#define U_SIZE 0x20000ULL
+static uint8_t *u_mem;
+
+static int u_fill(struct rv_hart *h, uint64_t va, enum rv_access acc, uintptr_t *addend, uint64_t *pa)
+{
+    (void)h; (void)pa;
+    if (va < U_BASE || va >= U_BASE + U_SIZE)
+        return acc == RV_ACC_READ ? -RV_EXC_LOAD_PAGE : acc == RV_ACC_WRITE ? -RV_EXC_STORE_PAGE : -RV_EXC_INSN_PAGE;
+    bool code = va < U_BASE + 0x10000;
+    if ((acc == RV_ACC_WRITE && code) || (acc == RV_ACC_EXEC && !code))
+        return acc == RV_ACC_WRITE ? -RV_EXC_STORE_PAGE : -RV_EXC_INSN_PAGE;
+    *addend = (uintptr_t)u_mem - U_BASE;
+    return 0;
+}
+static const struct rv_mem_ops u_ops = { .fill_tlb = u_fill };
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+    if (size < 2 || size > 0x8000)
+        return 0;
+    bool sys = data[0] & 1;
+    data++;
+    size--;
+    if (!sys) {
+        static struct rv_machine *m;
+        if (!u_mem)
+            u_mem = mmap(NULL, U_SIZE, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+        if (!m)
+            m = rv_machine_new_user(&u_ops);
+        memset(u_mem, 0, U_SIZE);
+        memcpy(u_mem, data, size);
+        struct rv_hart *h = rv_hart_new(m, 0);
+        rv_hart_reset(h, U_BASE);
+        for (unsigned r = 1; r < 32; r++)
+            rv_set_x(h, r, U_BASE + 0x10000 + r * 64);
+        for (int n = 0; n < 64; n++) {
+            enum rv_exit e = rv_run(h, 20000);
+            if (e == RV_EXIT_ECALL || e == RV_EXIT_EBREAK)
+                rv_set_pc(h, rv_get_pc(h) + 4);     /* skip and go on */
+            else
+                break;
+        }
+        rv_hart_free(h);
+        return 0;
+    }
+    struct guest_mem mem;
+    struct bus bus;
+    mem_init(&mem);
+    bus_init(&bus);
+    if (mem_add_ram(&mem, 0x80000000ULL, 1 << 20, 0) < 0)
+        return 0;
+    memcpy(mem.r[0].host, data, size);
+    struct rv_sys_config cfg = { .mem = &mem, .bus = &bus, .nharts = 1, .sv48 = true };
+    struct rv_machine *m = rv_machine_new_sys(&cfg);
+    struct rv_hart *h = rv_hart_new(m, 0);
+    rv_hart_reset(h, 0x80000000ULL);
+    for (int n = 0; n < 16; n++) {
+        enum rv_exit e = rv_run(h, 50000);
+        if (e != RV_EXIT_WFI)
+            break;
+        rv_set_irq(h, RV_IRQ_MTI, n & 1);
+    }
+    rv_hart_free(h);
+    rv_machine_free(m);
+    mem_destroy(&mem);
+    bus_destroy(&bus);
+    return 0;
+}
