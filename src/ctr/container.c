@@ -263,7 +263,13 @@ static char *now_rfc3339(void)
     gmtime_r(&ts.tv_sec, &tm);
     char buf[64];
     strftime(buf, sizeof(buf), "%Y-%m-%dT%H:%M:%S", &tm);
-    return xasprintf("%s.%09ldZ", buf, ts.tv_nsec);
+    /* Go's RFC3339Nano, as runc writes it: trailing zeros of the fraction dropped */
+    char frac[16];
+    snprintf(frac, sizeof(frac), ".%09ld", ts.tv_nsec);
+    size_t n = strlen(frac);
+    while (n > 1 && frac[n - 1] == '0')
+        frac[--n] = 0;
+    return xasprintf("%s%sZ", buf, n > 1 ? frac : "");
 }
 
 static int write_idmap(pid_t pid, const char *file, const struct ctr_idmap *m, size_t n)
@@ -555,11 +561,13 @@ int ctr_kill(const char *id, const struct ctr_opts *o, int sig)
 int ctr_delete(const char *id, const struct ctr_opts *o)
 {
     struct state st;
-    if (state_load(o->root, id, &st) < 0) {
-        if (o->force && !valid_id(id))
+    if (o->force && !valid_id(id)) {
+        cleanup_free char *p = xasprintf("%s/%s/state.json", o->root, id);
+        if (access(p, F_OK) < 0 && errno == ENOENT)
             return 0;          /* like runc: delete --force of a missing container is fine */
-        return 1;
     }
+    if (state_load(o->root, id, &st) < 0)
+        return 1;
     const char *status = status_of(&st);
     if (!strcmp(status, "running") || !strcmp(status, "paused")) {
         if (!o->force) {
@@ -715,7 +723,16 @@ int ctr_exec(const char *id, const struct ctr_opts *o, const char *process_json,
     pid_t pid = fork();
     if (pid == 0) {
         close(sync[0]);
-        /* the container's cgroups first: after setns(mnt) the host's paths are gone */
+        /* the console socket and the container's cgroups first: after
+         * setns(mnt) the host's paths are gone */
+        int console = -1;
+        if (proc.terminal && o->console_socket) {
+            console = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+            struct { sa_family_t fam; char path[108]; } sa = { AF_UNIX, "" };
+            snprintf(sa.path, sizeof(sa.path), "%s", o->console_socket);
+            if (console < 0 || connect(console, (struct sockaddr *)&sa, sizeof(sa)) < 0)
+                ctr_fail(sync[1], "connect to the console socket %s: %s", o->console_socket, strerror(errno));
+        }
         if (st.cgroup) {
             struct ctr_cgroup *cg = ctr_cgroup_from(st.cgroup);
             if (cg && ctr_cgroup_add(cg, getpid()) < 0)
@@ -752,14 +769,6 @@ int ctr_exec(const char *id, const struct ctr_opts *o, const char *process_json,
             if (o->detach) _exit(0);
             while (waitpid(inner, &status, 0) < 0 && errno == EINTR) {}
             _exit(WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status));
-        }
-        int console = -1;
-        if (proc.terminal && o->console_socket) {
-            console = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-            struct { sa_family_t fam; char path[108]; } sa = { AF_UNIX, "" };
-            snprintf(sa.path, sizeof(sa.path), "%s", o->console_socket);
-            if (console < 0 || connect(console, (struct sockaddr *)&sa, sizeof(sa)) < 0)
-                ctr_fail(sync[1], "connect to the console socket %s: %s", o->console_socket, strerror(errno));
         }
         struct ctr_exec_ctx c = { spec, &proc, sync[1], console, -1, o->preserve_fds, NULL, NULL };
         ctr_exec_process(&c);
@@ -807,4 +816,54 @@ fail:
     ctr_spec_free(spec);
     state_free(&st);
     return 1;
+}
+
+/* events: `--stats` prints one stats event; otherwise a stats event every
+ * interval and an "oom" event when the kernel kills in the container's
+ * memory cgroup, until the container stops. One JSON object per line, as runc. */
+int ctr_events(const char *id, const struct ctr_opts *o, bool stats_once, unsigned interval_ms)
+{
+    struct state st;
+    if (state_load(o->root, id, &st) < 0)
+        return 1;
+    int rc = 0;
+    struct ctr_cgroup *cg = st.cgroup ? ctr_cgroup_from(st.cgroup) : NULL;
+    if (!alive(&st)) {
+        log_error("container \"%s\" is not running", id);
+        rc = 1;
+    } else if (!cg) {
+        log_error("container \"%s\" has no cgroup: no stats", id);
+        rc = 1;
+    } else {
+        uint64_t ooms = ctr_cgroup_oom_count(cg);
+        uint64_t next = 0;
+        for (;;) {
+            uint64_t now = time_ms();
+            uint64_t k = ctr_cgroup_oom_count(cg);
+            if (k > ooms) {
+                ooms = k;
+                struct json_object *e = json_object_new_object();
+                json_object_object_add(e, "type", json_object_new_string("oom"));
+                json_object_object_add(e, "id", json_object_new_string(id));
+                printf("%s\n", json_object_to_json_string_ext(e, JSON_C_TO_STRING_PLAIN));
+                json_object_put(e);
+            }
+            if (stats_once || now >= next) {
+                struct json_object *e = json_object_new_object();
+                json_object_object_add(e, "type", json_object_new_string("stats"));
+                json_object_object_add(e, "id", json_object_new_string(id));
+                json_object_object_add(e, "data", ctr_cgroup_stats(cg));
+                printf("%s\n", json_object_to_json_string_ext(e, JSON_C_TO_STRING_PLAIN));
+                json_object_put(e);
+                next = now + interval_ms;
+            }
+            fflush(stdout);
+            if (stats_once || !alive(&st))
+                break;
+            usleep(100 * 1000);
+        }
+    }
+    ctr_cgroup_free(cg);
+    state_free(&st);
+    return rc;
 }
