@@ -81,8 +81,10 @@ static size_t cg_dirs(const struct ctr_cgroup *cg, char dirs[][PATH_MAX], const 
     for (size_t i = 0; i < ARRAY_SIZE(v1_ctrls); i++) {
         char base[PATH_MAX], real[PATH_MAX];
         snprintf(base, sizeof(base), "%s/%s", CG_ROOT, v1_ctrls[i]);
-        if (!realpath(base, real))
-            continue;
+        struct statfs sf;
+        if (!realpath(base, real) || statfs(real, &sf) < 0 ||
+            (sf.f_type != CGROUP_SUPER_MAGIC && sf.f_type != CGROUP2_SUPER_MAGIC))
+            continue;          /* absent, or a bare directory where nothing is mounted */
         bool dup = false;
         for (size_t j = 0; j < n; j++)
             if (!strcmp(seen[j], real))
@@ -410,7 +412,10 @@ int ctr_cgroup_freeze(struct ctr_cgroup *cg, bool frozen)
     char dir[PATH_MAX], buf[32];
     if (cg->v2) {
         snprintf(dir, sizeof(dir), "%s%s", CG_ROOT, cg->rel);
-        return write_str(dir, "cgroup.freeze", frozen ? "1" : "0");
+        int r = write_str(dir, "cgroup.freeze", frozen ? "1" : "0");
+        for (int i = 0; r == 0 && i < 1000 && ctr_cgroup_frozen(cg) != frozen; i++)
+            usleep(1000);
+        return r;
     }
     snprintf(dir, sizeof(dir), "%s/freezer%s", CG_ROOT, cg->rel);
     int r = write_str(dir, "freezer.state", frozen ? "FROZEN" : "THAWED");
@@ -424,6 +429,17 @@ int ctr_cgroup_freeze(struct ctr_cgroup *cg, bool frozen)
         usleep(1000);
     }
     return -EBUSY;
+}
+
+bool ctr_cgroup_frozen(const struct ctr_cgroup *cg)
+{
+    char dir[PATH_MAX], buf[256];
+    if (cg->v2) {
+        snprintf(dir, sizeof(dir), "%s%s", CG_ROOT, cg->rel);
+        return read_str(dir, "cgroup.events", buf, sizeof(buf)) == 0 && strstr(buf, "frozen 1");
+    }
+    snprintf(dir, sizeof(dir), "%s/freezer%s", CG_ROOT, cg->rel);
+    return read_str(dir, "freezer.state", buf, sizeof(buf)) == 0 && !strncmp(buf, "FROZEN", 6);
 }
 
 void ctr_cgroup_destroy(struct ctr_cgroup *cg)

@@ -135,18 +135,10 @@ static const char *status_of(const struct state *s)
     cleanup_free char *fifo = xasprintf("%s/exec.fifo", s->dir);
     if (access(fifo, F_OK) == 0)
         return "created";
-    if (s->cgroup) {
-        char buf[32] = "";
-        cleanup_free char *p = xasprintf("/sys/fs/cgroup/freezer%s/freezer.state", strchr(s->cgroup, ':') + 1);
-        char *t;
-        if (read_file(p, &t, NULL, 0) == 0) {
-            snprintf(buf, sizeof(buf), "%s", t);
-            free(t);
-            if (!strncmp(buf, "FROZEN", 6))
-                return "paused";
-        }
-    }
-    return "running";
+    struct ctr_cgroup *cg = s->cgroup ? ctr_cgroup_from(s->cgroup) : NULL;
+    bool frozen = cg && ctr_cgroup_frozen(cg);
+    ctr_cgroup_free(cg);
+    return frozen ? "paused" : "running";
 }
 
 /* The state as `state` prints it; `status` overrides the computed one
@@ -444,7 +436,21 @@ int ctr_create(const char *id, const struct ctr_opts *o, bool start_now)
         }
         ssize_t m = n == 1 ? read_full(sync[0], msg + 1, sizeof(msg) - 2) : 0;
         msg[(m > 0 ? m : 0) + 1] = 0;
-        log_error("%s", n == 1 && msg[0] == 'E' ? msg + 1 : "container init exited before it was ready");
+        if (n == 1 && msg[0] == 'E') {
+            log_error("%s", msg + 1);
+        } else {
+            /* init died without a word: say how, and blame the OOM killer when it was it */
+            int status = 0;
+            waitpid(pid, &status, 0);
+            pid = -1;
+            if (WIFSIGNALED(status) && cg && ctr_cgroup_oom_count(cg) > 0)
+                log_error("container init was killed by the OOM killer before it was ready: "
+                          "linux.resources.memory.limit (%lld) is too low", (long long)spec->mem_limit);
+            else if (WIFSIGNALED(status))
+                log_error("container init was killed by signal %s before it was ready", sigabbrev_np(WTERMSIG(status)));
+            else
+                log_error("container init exited with status %d before it was ready", WEXITSTATUS(status));
+        }
         goto fail;
     }
     if (o->pid_file) {

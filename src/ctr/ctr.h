@@ -119,6 +119,7 @@ char *ctr_cgroup_serialize(const struct ctr_cgroup *cg);  /* for state.json */
 struct ctr_cgroup *ctr_cgroup_from(const char *ser);
 int ctr_cgroup_pids(const struct ctr_cgroup *cg, pid_t **pids, size_t *n);
 int ctr_cgroup_freeze(struct ctr_cgroup *cg, bool frozen);
+bool ctr_cgroup_frozen(const struct ctr_cgroup *cg);
 struct json_object *ctr_cgroup_stats(const struct ctr_cgroup *cg);   /* runc's "data" of a stats event */
 uint64_t ctr_cgroup_oom_count(const struct ctr_cgroup *cg);
 

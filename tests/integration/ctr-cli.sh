@@ -80,7 +80,7 @@ cat > "$CTR_BASE/proc.json" <<'EOF'
 EOF
 v=$(VCTR exec --process "$CTR_BASE/proc.json" d1 2>&1 | asan_filter); r=$(RUNC exec --process "$CTR_BASE/proc.json" rd1 2>&1)
 [ -n "$v" ] && [ "$v" = "$r" ] && ok "exec --process FILE (same as runc)" || nok "exec --process: vessel [$v] runc [$r]"
-v=$(VCTR exec d1 cat /proc/self/cgroup 2>&1); r=$(RUNC exec rd1 cat /proc/self/cgroup 2>&1)
+v=$(VCTR exec d1 cat /proc/self/cgroup 2>&1 | asan_filter); r=$(RUNC exec rd1 cat /proc/self/cgroup 2>&1)
 [ "$v" = "$r" ] && ! grep -qv ':/$' <<<"$v" && ok "exec joins the container's cgroups and cgroup namespace (same as runc)" || nok "exec cgroups: vessel [$v] runc [$r]"
 t0=$(date +%s%N)
 VCTR exec -d --pid-file "$CTR_BASE/e.pid" d1 sleep 20; rc=$?
@@ -174,7 +174,7 @@ assert c["ociVersion"].startswith("1.") and c["root"]["path"] == "rootfs" and c[
 assert {n["type"] for n in c["linux"]["namespaces"]} == {"pid", "network", "ipc", "uts", "mount", "cgroup"}
 PY
 cfg "$sd" 'c["process"]["terminal"]=False; c["process"]["args"]=["sh","-c","echo default-spec-ok; hostname"]'
-v=$(cd "$sd" && VCTR run sp 2>&1); r=$(cd "$sd" && RUNC run rsp 2>&1)
+v=$(cd "$sd" && VCTR run sp 2>&1 | asan_filter); r=$(cd "$sd" && RUNC run rsp 2>&1)
 [ "$v" = "$r" ] && grep -q default-spec-ok <<<"$v" && ok "the default spec runs, under vessel and runc alike" || nok "default spec: vessel [$v] runc [$r]"
 expect_fail "spec refuses to overwrite config.json" 'config.json already exists' bash -c "cd '$sd' && \"\$VESSEL\" ctr spec"
 rm -f "$sd/config.json"
