@@ -25,7 +25,7 @@ static void usage(FILE *f)
 "  start ID             run the process of a created container\n"
 "  run [-b BUNDLE] [-d] [--pid-file F] [--console-socket S] [--preserve-fds N] [--no-pivot] ID\n"
 "                       create and start; without -d wait and return its exit status\n"
-"  exec [-d] [-t] [--process FILE] [--cwd DIR] [-e VAR=VAL] [--pid-file F] [--console-socket S] ID [CMD...]\n"
+"  exec [-d] [-t] [--process FILE] [--cwd DIR] [-e VAR=VAL] [-u UID[:GID]] [--pid-file F] [--console-socket S] ID [CMD...]\n"
 "                       run another process in a running container\n"
 "  state ID             print the state as JSON\n"
 "  kill [--all] ID [SIGNAL]   send a signal (default SIGTERM; name or number)\n"
@@ -158,7 +158,7 @@ int cmd_ctr(int argc, char **argv)
             break;
         case 'q': quiet = true; break;
         case O_ROOTLESS: rootless = true; break;
-        case 'u': log_warn("exec --user is not supported yet; use --process"); break;
+        case 'u': o.user = optarg; break;
         case O_NOKEYRING: case O_NOSUBREAPER: break;
         case O_STATS: stats = true; break;
         case O_INTERVAL: {

@@ -722,6 +722,18 @@ int ctr_exec(const char *id, const struct ctr_opts *o, const char *process_json,
         if (env) proc.env = env;
         if (cwd) proc.cwd = (char *)cwd;
         proc.terminal = tty;
+        if (o->user) {
+            uint64_t u, g;
+            char *colon = strchr(o->user, ':');
+            cleanup_free char *us = xasprintf("%.*s", (int)(colon ? colon - o->user : (long)strlen(o->user)), o->user);
+            if (parse_u64(us, &u) || u > UINT32_MAX || (colon && (parse_u64(colon + 1, &g) || g > UINT32_MAX))) {
+                log_error("exec --user: \"%s\" is not UID[:GID] (numbers; names are not looked up)", o->user);
+                goto fail;
+            }
+            proc.uid = (uint32_t)u;
+            proc.gid = colon ? (uint32_t)g : 0;
+            proc.ngids = 0;
+        }
     }
     int sync[2];
     if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sync) < 0)

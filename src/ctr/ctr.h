@@ -92,6 +92,7 @@ struct ctr_opts {
     const char *console_socket;
     int preserve_fds;
     bool no_pivot, detach, force, all;
+    const char *user;          /* exec --user UID[:GID] */
 };
 
 int ctr_create(const char *id, const struct ctr_opts *o, bool start_now);

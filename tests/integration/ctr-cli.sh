@@ -80,6 +80,10 @@ cat > "$CTR_BASE/proc.json" <<'EOF'
 EOF
 v=$(VCTR exec --process "$CTR_BASE/proc.json" d1 2>&1 | asan_filter); r=$(RUNC exec --process "$CTR_BASE/proc.json" rd1 2>&1)
 [ -n "$v" ] && [ "$v" = "$r" ] && ok "exec --process FILE (same as runc)" || nok "exec --process: vessel [$v] runc [$r]"
+v=$(VCTR exec -u 1000:1001 d1 id 2>&1 | asan_filter); r=$(RUNC exec -u 1000:1001 rd1 id 2>&1)
+[ "$v" = "uid=1000 gid=1001" ] && [ "$v" = "$r" ] && ok "exec --user UID:GID (same as runc)" || nok "exec --user: vessel [$v] runc [$r]"
+v=$(VCTR exec -e FOO=bar --cwd /tmp d1 sh -c 'echo $FOO; pwd' 2>&1 | asan_filter); r=$(RUNC exec -e FOO=bar --cwd /tmp rd1 sh -c 'echo $FOO; pwd' 2>&1)
+[ "$v" = $'bar\n/tmp' ] && [ "$v" = "$r" ] && ok "exec --env --cwd (same as runc)" || nok "exec -e --cwd: vessel [$v] runc [$r]"
 v=$(VCTR exec d1 cat /proc/self/cgroup 2>&1 | asan_filter); r=$(RUNC exec rd1 cat /proc/self/cgroup 2>&1)
 [ "$v" = "$r" ] && ! grep -qv ':/$' <<<"$v" && ok "exec joins the container's cgroups and cgroup namespace (same as runc)" || nok "exec cgroups: vessel [$v] runc [$r]"
 t0=$(date +%s%N)
