@@ -68,3 +68,5 @@ else
     expect_fail "no default guest" "no --kernel given and no default guest built" \
         env VESSEL_CACHE="$tmp/nocache" "$VESSEL" run
 fi
+expect_fail "--gdb with a bad spec" "--gdb nonsense: expected tcp::PORT" "$VESSEL" run --gdb nonsense -m 32M
+expect_fail "--gdb with a port out of range" "--gdb tcp::99999" "$VESSEL" run --gdb tcp::99999 -m 32M

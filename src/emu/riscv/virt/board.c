@@ -28,6 +28,12 @@ static void board_quit(void *opaque)
     virt_board_stop(opaque, VIRT_STOP_QUIT, 0);
 }
 
+/* gdb's 'k' */
+static void board_gdb_kill(void *opaque)
+{
+    virt_board_stop(opaque, VIRT_STOP_QUIT, 0);
+}
+
 /* ---- interrupts: PLIC context c -> hart c/2, MEI (even) or SEI (odd) ---- */
 static void plic_to_hart(void *opaque, unsigned ctx, bool level)
 {
@@ -99,7 +105,13 @@ static void *hart_main(void *arg)
     struct virt_hart *vh = arg;
     struct virt_board *b = vh->b;
     while (!atomic_load(&b->stop)) {
-        enum rv_exit e = rv_run(vh->h, 0);
+        /* with a debugger: wait while it holds the machine; 1 = single step */
+        uint64_t budget = b->gdb ? gdb_stub_before_run(b->gdb, vh->h) : 0;
+        if (atomic_load(&b->stop))
+            break;
+        enum rv_exit e = rv_run(vh->h, budget);
+        if (b->gdb && gdb_stub_after_run(b->gdb, vh->h, e))
+            continue;
         switch (e) {
         case RV_EXIT_WFI:
             rv_hart_wait(vh->h);
@@ -108,7 +120,7 @@ static void *hart_main(void *arg)
             hart_parked(vh);
             break;
         case RV_EXIT_BUDGET:
-        case RV_EXIT_DEBUG:        /* no debugger attached: go on */
+        case RV_EXIT_DEBUG:        /* a breakpoint left by a debugger that went away: go on */
             break;
         default:
             log_error("hart %u stopped: unexpected exit %d at pc 0x%llx", vh->id, (int)e,
@@ -317,6 +329,7 @@ static void board_free(struct virt_board *b)
     chardev_close(b->chr);
     if (b->loop)
         loop_free(b->loop);
+    gdb_stub_free(b->gdb);
     for (unsigned i = 0; i < b->nharts; i++)
         if (b->hart[i].h)
             rv_hart_free(b->hart[i].h);
@@ -368,6 +381,9 @@ static void board_run(struct virt_board *b)
         if (sig > 0)
             virt_board_stop(b, VIRT_STOP_QUIT, 128 + sig);
     }
+    /* tell gdb ('W'), and free harts it holds */
+    if (b->gdb)
+        gdb_stub_machine_exit(b->gdb, b->exit_status);
     for (unsigned i = 0; i < b->nharts; i++) {
         if (!b->hart[i].thread_started)
             continue;
@@ -400,12 +416,6 @@ int virt_run(const struct virt_config *cfg)
     if (cfg->ram_size < VIRT_MIN_RAM || cfg->ram_size % MEM_PAGE_SIZE) {
         log_error("-m %llu: need at least %llu MiB (a page multiple)", (unsigned long long)cfg->ram_size,
                   (unsigned long long)(VIRT_MIN_RAM >> 20));
-        return 2;
-    }
-    if (cfg->gdb) {
-        /* Hook for the GDB stub: start it here, before the harts run
-         * (cfg->gdb_wait: hold every hart until the debugger continues). */
-        log_error("--gdb %s: the GDB stub is not available yet in this build", cfg->gdb);
         return 2;
     }
     struct virt_board *b = xzalloc(sizeof(*b));
@@ -448,6 +458,12 @@ int virt_run(const struct virt_config *cfg)
         rc = 1;
         goto out;
     }
+    if (cfg->gdb) {
+        struct gdb_stub_config gc = { .m = b->m, .wait = cfg->gdb_wait, .kill = board_gdb_kill, .opaque = b };
+        b->gdb = gdb_stub_start(cfg->gdb, &gc);
+        if (!b->gdb)
+            goto out;
+    }
     for (unsigned i = 0; i < b->nharts; i++) {
         struct virt_hart *vh = &b->hart[i];
         vh->b = b;
@@ -466,6 +482,8 @@ int virt_run(const struct virt_config *cfg)
             vh->hsm = HSM_STOPPED;
             rv_hart_halt(vh->h);
         }
+        if (b->gdb)
+            gdb_stub_add_hart(b->gdb, vh->h);
     }
     board_run(b);
     switch (atomic_load(&b->stop)) {

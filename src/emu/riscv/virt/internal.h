@@ -5,6 +5,7 @@
 #include <pthread.h>
 #include <stdatomic.h>
 
+#include "emu/riscv/gdb.h"
 #include "emu/riscv/riscv.h"
 #include "emu/riscv/virt/virt.h"
 #include "mem/mem.h"
@@ -43,6 +44,7 @@ struct virt_board {
     struct chardev *chr;
     struct loop *loop;              /* console I/O thread */
     struct virtio_board *virtio;
+    struct gdb_stub *gdb;           /* --gdb, or NULL */
     bool builtin_sbi;
     uint64_t fdt_addr;
 
