@@ -14,6 +14,7 @@
 source "$SRC/tests/lib.sh"
 
 src=$SRC/tests/guests/riscv-sys
+VESSEL_CACHE=${VESSEL_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/vessel}
 cc=${RV_CC:-riscv64-linux-gnu-gcc}
 progs=(traps priv deleg sv39 sv48 timer swi csr smp strict)
 tmp=$(mktemp -d)
