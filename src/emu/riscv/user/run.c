@@ -290,15 +290,6 @@ int64_t user_do_clone(struct user_thread *t, struct user_regs *r, uint64_t flags
 void user_code_changed(struct user_proc *p, uint64_t g, uint64_t len) { }
 void user_maps_changed(struct user_proc *p) { }
 
-#ifdef USER_GDB
-static void gdb_kill(void *opaque)
-{
-    (void)opaque;
-    fflush(stdout);
-    _exit(128 + SIGKILL);
-}
-#endif
-
 int user_run(struct user_proc *p, int argc, char *const *argv, char *const *envp)
 {
     log_error("exec: the RV64GC CPU core is not built into this vessel yet "
