@@ -1142,6 +1142,14 @@ int gdb_stub_port(const struct gdb_stub *g)
     return g->port;
 }
 
+void gdb_stub_join(struct gdb_stub *g)
+{
+    if (g && g->thread_started) {
+        pthread_join(g->thread, NULL);
+        g->thread_started = false;
+    }
+}
+
 void gdb_stub_free(struct gdb_stub *g)
 {
     if (!g)

@@ -55,6 +55,9 @@ void gdb_stub_remove_hart(struct gdb_stub *g, struct rv_hart *h);   /* its threa
 uint64_t gdb_stub_before_run(struct gdb_stub *g, struct rv_hart *h);
 bool gdb_stub_after_run(struct gdb_stub *g, struct rv_hart *h, enum rv_exit e);
 void gdb_stub_machine_exit(struct gdb_stub *g, int status);
+/* After gdb_stub_machine_exit: wait until the server thread has told the
+ * debugger and ended (a process about to _exit calls this). */
+void gdb_stub_join(struct gdb_stub *g);
 void gdb_stub_free(struct gdb_stub *g);          /* stops the server thread; NULL is fine */
 
 /* ---- the layers below, exposed for unit tests ---- */

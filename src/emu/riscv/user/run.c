@@ -93,8 +93,10 @@ void user_exit_group(struct user_proc *p, int code)
 {
     (void)p;
 #ifdef USER_GDB
-    if (g_gdb)
+    if (g_gdb) {
         gdb_stub_machine_exit(g_gdb, code);
+        gdb_stub_join(g_gdb);        /* the 'W' reaches gdb before we are gone */
+    }
 #endif
     fflush(stdout);
     fflush(stderr);
