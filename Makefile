@@ -25,9 +25,10 @@ guest: deps
 run: build guest
 	./$(BUILD)/vessel run
 
-# Everything: the release build's full suite, then the unit tests and the
+# Everything (guests built first, so the tests that boot them run): the
+# release build's full suite, then the unit tests and the
 # fast integration tests again under AddressSanitizer + UBSan.
-test: build
+test: build guest
 	@bash scripts/test-all.sh $(BUILD) $(ASAN_BUILD)
 
 # Only the release build's suite (FILTER=substring selects tests).
