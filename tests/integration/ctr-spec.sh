@@ -134,6 +134,18 @@ case_ "seccomp MASKED_EQ and default errno" 'c["linux"]["seccomp"]={"defaultActi
     'touch /tmp/f; chmod 644 /tmp/f && echo 644 ok; chmod 755 /tmp/f 2>&1 | sed "s/.*: //"'
 case_ "seccomp kill action" 'c["linux"]["seccomp"]={"defaultAction":"SCMP_ACT_ALLOW","syscalls":[{"names":["mknod","mknodat"],"action":"SCMP_ACT_KILL_PROCESS"}]}' \
     'exec 2>/dev/null; echo before; (mkfifo /tmp/p); echo "status $?"'
+# an allowlist: every x86-64 syscall but mkdir/mkdirat, the rest fails with defaultErrnoRet
+allow=$(sed -n 's/^#define __NR_\([a-z0-9_]*\) [0-9]*$/\1/p' /usr/include/x86_64-linux-gnu/asm/unistd_64.h 2>/dev/null | grep -vx -e mkdir -e mkdirat | python3 -c 'import json,sys; print(json.dumps(sys.stdin.read().split()))')
+if [ "$(uname -m)" = x86_64 ] && [ "$allow" != "[]" ]; then
+    case_ "seccomp allowlist, defaultAction ERRNO with defaultErrnoRet" "c['linux']['seccomp']={'defaultAction':'SCMP_ACT_ERRNO','defaultErrnoRet':38,'architectures':['SCMP_ARCH_X86_64'],'syscalls':[{'names':$allow,'action':'SCMP_ACT_ALLOW'}]}" \
+        'mkdir /tmp/d 2>&1 | sed "s/.*: //"; touch /tmp/f && echo touch-ok'
+else
+    skip "seccomp allowlist with defaultErrnoRet" "needs x86-64 and asm/unistd_64.h (linux-libc-dev) for the syscall list"
+fi
+case_ "seccomp without no_new_privs (loaded before the capabilities drop)" 'c["process"]["noNewPrivileges"]=False; c["process"]["user"]={"uid":1000,"gid":1000}; c["linux"]["seccomp"]={"defaultAction":"SCMP_ACT_ALLOW","syscalls":[{"names":["mkdir","mkdirat"],"action":"SCMP_ACT_ERRNO","errnoRet":1}]}' \
+    'grep -E "^(NoNewPrivs|Seccomp):" /proc/self/status; mkdir /tmp/d 2>&1 | sed "s/.*: //"'
+vcase_ "seccomp flags (SECCOMP_FILTER_FLAG_LOG)" 'c["linux"]["seccomp"]={"defaultAction":"SCMP_ACT_ALLOW","flags":["SECCOMP_FILTER_FLAG_LOG"],"syscalls":[{"names":["mkdir","mkdirat"],"action":"SCMP_ACT_ERRNO"}]}' \
+    'grep -E "^Seccomp:" /proc/self/status; mkdir /tmp/d 2>&1 | sed "s/.*: //"' $'^Seccomp:\t2\nOperation not permitted$' "runc 1.1 refuses seccomp flags"
 RUNFLAGS="--preserve-fds 1" case_ "--preserve-fds 1 passes fd 3" '' 'cat <&3'
 RUNFLAGS="--no-pivot" case_ "--no-pivot (chroot)" '' 'ls /; echo $$'
 
