@@ -208,6 +208,11 @@ static void do_mount(int efd, const char *root, const struct ctr_mount *m, bool 
 prop:
     if (m->prop && mount(NULL, target, NULL, m->prop, NULL) < 0)
         ctr_fail(efd, "set propagation of %s: %s", m->dest, strerror(errno));
+    if (m->rec_set || m->rec_clr) {
+        struct mount_attr attr = { .attr_set = m->rec_set, .attr_clr = m->rec_clr };
+        if (syscall(SYS_mount_setattr, AT_FDCWD, target, AT_RECURSIVE, &attr, sizeof(attr)) < 0)
+            ctr_fail(efd, "recursive mount options of %s: %s", m->dest, strerror(errno));
+    }
 }
 
 static void make_dev(int efd, const char *root, const char *name, mode_t type, unsigned maj, unsigned min,

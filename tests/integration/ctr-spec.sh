@@ -82,7 +82,7 @@ case_ "memory limit kills a hog" 'c["linux"]["resources"]={"memory":{"limit":335
 case_ "pids limit stops a fork bomb" 'c["linux"]["resources"]={"pids":{"limit":8}}' '(for i in 1 2 3 4 5 6 7 8 9 10 11 12; do sleep 3 & done) 2>/tmp/err; while read l; do case "$l" in *fork*) echo "forks refused"; break;; esac; done < /tmp/err'
 
 # -- namespaces
-trap 'ip netns del vessel-spec-$$ 2>/dev/null; umount "$CTR_BASE/shsrc" 2>/dev/null; rm -rf "$CTR_ROOT" "$RUNC_ROOT" "$CTR_BASE"' EXIT
+trap 'ip netns del vessel-spec-$$ 2>/dev/null; umount "$CTR_BASE/shsrc" "$CTR_BASE/rsrc/sub" 2>/dev/null; rm -rf "$CTR_ROOT" "$RUNC_ROOT" "$CTR_BASE"' EXIT
 ip netns add vessel-spec-$$ 2>/dev/null
 if [ -e /run/netns/vessel-spec-$$ ]; then
     netns_ino=$(stat -L -c %i /run/netns/vessel-spec-$$)
@@ -109,6 +109,15 @@ case_ "mount propagation options" "c['mounts'] += [{'destination':'/mnt/sh','typ
 vcase_ "rootfsPropagation shared" 'c["linux"]["rootfsPropagation"]="shared"' "$prop" '^/ shared$' "runc 1.1 leaves the root in no peer group"
 case_ "mount options nosuid,nodev,noexec,ro on a bind" "c['mounts'].append({'destination':'/mnt/b','type':'bind','source':'$CTR_BASE','options':['bind','nosuid','nodev','noexec','ro']})" \
     'grep " /mnt/b " /proc/self/mountinfo | cut -d" " -f6'
+# a directory with a submount: "ro" covers the top only, runtime-spec 1.1's "rro" both
+mkdir -p "$CTR_BASE/rsrc/sub" && mount -t tmpfs tmpfs "$CTR_BASE/rsrc/sub" || nok "cannot mount a tmpfs for the recursive-option cases"
+ln -sf /bin/busybox "$CTR_BASE/rsrc/sub/l2"
+ro_probe='for d in /mnt/r /mnt/r/sub; do touch $d/x 2>/dev/null && echo "$d writable" || echo "$d read-only"; done; cat /mnt/r/sub/l2 >/dev/null 2>&1 && echo follows || echo nofollow'
+case_ "ro on an rbind leaves submounts writable" "c['mounts'].append({'destination':'/mnt/r','type':'bind','source':'$CTR_BASE/rsrc','options':['rbind','ro']})" "$ro_probe"
+vcase_ "rro and rnosymfollow (recursive, mount_setattr)" "c['mounts'].append({'destination':'/mnt/r','type':'bind','source':'$CTR_BASE/rsrc','options':['rbind','rro','rnosymfollow']})" "$ro_probe" \
+    $'^/mnt/r read-only\n/mnt/r/sub read-only\nnofollow$' "runc 1.1 has no recursive mount options"
+case_ "nosymfollow" "c['mounts'].append({'destination':'/mnt/r','type':'bind','source':'$CTR_BASE/rsrc/sub','options':['bind','nosymfollow']})" \
+    'cat /mnt/r/l2 >/dev/null 2>&1 && echo follows || echo nofollow; grep " /mnt/r " /proc/self/mountinfo | cut -d" " -f6'
 case_ "configured device node" 'c["linux"]["devices"]=[{"path":"/dev/vzero","type":"c","major":1,"minor":5,"fileMode":416,"uid":0,"gid":0}]' \
     'stat -c "%A %t:%T %u:%g" /dev/vzero; head -c 3 /dev/vzero | wc -c'
 case_ "devices cgroup denies a device" 'c["linux"]["devices"]=[{"path":"/dev/vloop","type":"b","major":7,"minor":0,"fileMode":420}]; c["linux"]["resources"]={"devices":[{"allow":False,"access":"rwm"}]}' \
@@ -193,6 +202,11 @@ fi
 cfg "$hb" 'c["hooks"]={"createRuntime":[{"path":"/bin/false"}]}'
 expect_fail "a failing createRuntime hook fails create" 'hook /bin/false failed' bash -c "cd '$hb' && \"\$VESSEL\" ctr --root '$CTR_ROOT' run hf"
 [ ! -e "$CTR_ROOT/hf" ] && [ -z "$(find /sys/fs/cgroup/*/vessel -maxdepth 1 -name hf 2>/dev/null)" ] && ok "failed hook left no state dir or cgroup" || nok "failed hook left state or cgroup behind"
+
+cfg "$hb" 'c["hooks"]={"prestart":[{"path":"/bin/sleep","args":["sleep","10"],"timeout":1}]}'
+t0=$SECONDS
+expect_fail "a hook past its timeout is killed and fails create" 'hook /bin/sleep timed out after 1 s' bash -c "cd '$hb' && \"\$VESSEL\" ctr --root '$CTR_ROOT' run ht"
+[ $((SECONDS - t0)) -le 4 ] && [ ! -e "$CTR_ROOT/ht" ] && ok "hook timeout honoured ($((SECONDS - t0)) s), nothing left" || nok "hook timeout took $((SECONDS - t0)) s or left state"
 
 # -- labels
 b=$CTR_BASE/labels; mkbundle "$b"; args "$b" 'echo ran'
