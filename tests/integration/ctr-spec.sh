@@ -91,6 +91,17 @@ if [ -e /run/netns/vessel-spec-$$ ]; then
 else
     skip "join a network namespace by path" "ip netns add failed"
 fi
+# pid, uts and ipc namespaces of a running container, joined by path
+jb=$CTR_BASE/joined; mkbundle "$jb"; args "$jb" 'sleep 60'; cfg "$jb" 'c["hostname"]="joined-host"'
+(cd "$jb" && VCTR run -d joined </dev/null >/dev/null 2>&1)
+jpid=$(VCTR state joined 2>/dev/null | python3 -c 'import json,sys; print(json.load(sys.stdin)["pid"])' 2>/dev/null)
+if [ -n "$jpid" ] && [ "$jpid" != 0 ]; then
+    case_ "join pid, uts and ipc namespaces by path" "[n.update(path='/proc/$jpid/ns/'+{'pid':'pid','uts':'uts','ipc':'ipc'}[n['type']]) for n in c['linux']['namespaces'] if n['type'] in ('pid','uts','ipc')]; c.pop('hostname')" \
+        'hostname; [ $$ -ne 1 ] && echo "not pid 1"; ps -o comm | grep -c "^sleep$"; [ "$(readlink /proc/self/ns/ipc)" = "$(readlink /proc/1/ns/ipc)" ] && echo "same ipc as its pid 1"'
+else
+    nok "join by path: the container to join did not start"
+fi
+VCTR delete -f joined >/dev/null 2>&1
 case_ "cgroup namespace: own cgroups at its root" '' 'cat /proc/self/cgroup'
 chmod 755 "$CTR_BASE"    # the mapped root (host uid 100000) must reach the rootfs
 case_ "user namespace with maps" 'c["linux"]["namespaces"].append({"type":"user"}); c["linux"]["uidMappings"]=[{"containerID":0,"hostID":100000,"size":65536}]; c["linux"]["gidMappings"]=[{"containerID":0,"hostID":100000,"size":65536}]; c["mounts"]=[m for m in c["mounts"] if m["destination"] not in ("/sys","/sys/fs/cgroup")]' \
