@@ -17,7 +17,9 @@ expect_fail() {
         nok "$name (status $rc, stderr: $(head -c 300 <<<"$err"))"
     fi
 }
-have() { command -v "$1" >/dev/null 2>&1; }
+# have PROG: PROG is on PATH and executable (bash's command -v alone also
+# returns a file it cannot run)
+have() { local p; p=$(command -v "$1" 2>/dev/null) && [ -x "$p" ]; }
 
 # Under ASan, clone() onto our own stack makes the sanitizer print a warning
 # about the unknown stack (google/sanitizers#189); drop exactly those lines.

@@ -22,6 +22,7 @@ enum { CTR_NS_PID, CTR_NS_NET, CTR_NS_MNT, CTR_NS_IPC, CTR_NS_UTS, CTR_NS_USER,
 struct ctr_mount {
     char *dest, *type, *source, *data;
     unsigned long flags, clear, prop;
+    uint64_t rec_set, rec_clr;     /* recursive attributes (rro, rnosuid ...): mount_setattr */
     bool bind;
 };
 

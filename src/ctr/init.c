@@ -208,6 +208,11 @@ static void do_mount(int efd, const char *root, const struct ctr_mount *m, bool 
 prop:
     if (m->prop && mount(NULL, target, NULL, m->prop, NULL) < 0)
         ctr_fail(efd, "set propagation of %s: %s", m->dest, strerror(errno));
+    if (m->rec_set || m->rec_clr) {
+        struct mount_attr attr = { .attr_set = m->rec_set, .attr_clr = m->rec_clr };
+        if (syscall(SYS_mount_setattr, AT_FDCWD, target, AT_RECURSIVE, &attr, sizeof(attr)) < 0)
+            ctr_fail(efd, "recursive mount options of %s: %s", m->dest, strerror(errno));
+    }
 }
 
 static void make_dev(int efd, const char *root, const char *name, mode_t type, unsigned maj, unsigned min,
@@ -427,6 +432,18 @@ static const char *env_get(char **env, const char *key)
     return NULL;
 }
 
+/* Errors go to `create` while it listens (err_fd still open), else to stderr. */
+static void load_seccomp(const struct ctr_exec_ctx *c, bool err_fd_open)
+{
+    char err[256];
+    if (ctr_seccomp_load(c->spec->seccomp, err, sizeof(err)) < 0) {
+        if (err_fd_open)
+            ctr_fail(c->err_fd, "%s", err);
+        log_error("%s", err);
+        _exit(1);
+    }
+}
+
 void ctr_exec_process(const struct ctr_exec_ctx *c)
 {
     const struct ctr_process *p = c->proc;
@@ -458,6 +475,12 @@ void ctr_exec_process(const struct ctr_exec_ctx *c)
                 ctr_fail(efd, "drop capability %d from the bounding set: %s", cap, strerror(errno));
         prctl(PR_SET_KEEPCAPS, 1, 0, 0, 0);
     }
+    /* without no_new_privs a filter can be loaded only with CAP_SYS_ADMIN:
+     * load it now, before the user and capabilities change (as runc does);
+     * the rest of the set-up then runs under it. With no_new_privs, last. */
+    bool seccomp_early = c->spec->seccomp && !p->nnp;
+    if (seccomp_early)
+        load_seccomp(c, true);
     if (setgroups(p->ngids, (const gid_t *)p->gids) < 0 && errno != EPERM)
         ctr_fail(efd, "process.user.additionalGids: %s", strerror(errno));
     if (setresgid(p->gid, p->gid, p->gid) < 0)
@@ -520,13 +543,8 @@ void ctr_exec_process(const struct ctr_exec_ctx *c)
         if (ctr_hooks_run(c->spec, CTR_HOOK_START_CONTAINER, st) < 0)
             _exit(1);
     }
-    if (c->spec->seccomp) {
-        char err[256];
-        if (ctr_seccomp_load(c->spec->seccomp, err, sizeof(err)) < 0) {
-            log_error("%s", err);
-            _exit(1);
-        }
-    }
+    if (c->spec->seccomp && !seccomp_early)
+        load_seccomp(c, false);
     execve(prog, p->args, p->env ? p->env : (char *[]){ NULL });
     log_error("exec %s: %s", prog, strerror(errno));
     _exit(127);

@@ -45,13 +45,20 @@ static int action_of(struct json_object *o, const char *key, int64_t errno_ret, 
     return -1;
 }
 
-static int64_t errno_ret_of(struct json_object *o)
+/* errnoRet of a rule, defaultErrnoRet of the filter (key says which) */
+static int64_t errno_ret_of(struct json_object *o, const char *key)
 {
     struct json_object *v;
-    if (json_object_object_get_ex(o, "errnoRet", &v) && json_object_is_type(v, json_type_int))
+    if (json_object_object_get_ex(o, key, &v) && json_object_is_type(v, json_type_int))
         return json_object_get_int64(v);
     return -1;
 }
+
+static const struct { const char *name; enum scmp_filter_attr attr; } filter_flags[] = {
+    { "SECCOMP_FILTER_FLAG_TSYNC", SCMP_FLTATR_CTL_TSYNC },
+    { "SECCOMP_FILTER_FLAG_LOG", SCMP_FLTATR_CTL_LOG },
+    { "SECCOMP_FILTER_FLAG_SPEC_ALLOW", SCMP_FLTATR_CTL_SSB },
+};
 
 static int op_of(const char *n, enum scmp_compare *out)
 {
@@ -68,8 +75,26 @@ int ctr_seccomp_validate(struct json_object *o, const char *path)
     struct json_object *v, *arr;
     if (!json_object_object_get_ex(o, "defaultAction", &v))
         BAD("%s.defaultAction: missing", path);
+    if (json_object_is_type(v, json_type_string) && !strcmp(json_object_get_string(v), "SCMP_ACT_NOTIFY"))
+        BAD("%s.defaultAction: SCMP_ACT_NOTIFY is not supported (no seccomp agent)", path);
     if (action_of(o, "defaultAction", 1, &a))
         BAD("%s.defaultAction: unknown action %s", path, json_object_to_json_string(v));
+    if (json_object_object_get_ex(o, "defaultErrnoRet", &v) &&
+        (!json_object_is_type(v, json_type_int) || json_object_get_int64(v) < 0 || json_object_get_int64(v) > 4095))
+        BAD("%s.defaultErrnoRet: %s is not an errno", path, json_object_to_json_string(v));
+    if (json_object_object_get_ex(o, "listenerPath", &v))
+        BAD("%s.listenerPath: seccomp notification is not supported", path);
+    if (json_object_object_get_ex(o, "flags", &arr)) {
+        if (!json_object_is_type(arr, json_type_array))
+            BAD("%s.flags: expected array", path);
+        for (size_t i = 0; i < json_object_array_length(arr); i++) {
+            const char *n = json_object_get_string(json_object_array_get_idx(arr, i));
+            size_t k;
+            for (k = 0; k < ARRAY_SIZE(filter_flags) && (!n || strcmp(n, filter_flags[k].name)); k++) {}
+            if (k == ARRAY_SIZE(filter_flags))
+                BAD("%s.flags[%zu]: unknown flag \"%s\"", path, i, n ? n : "");
+        }
+    }
     if (json_object_object_get_ex(o, "architectures", &arr)) {
         if (!json_object_is_type(arr, json_type_array))
             BAD("%s.architectures: expected array", path);
@@ -95,6 +120,9 @@ int ctr_seccomp_validate(struct json_object *o, const char *path)
         struct json_object *r = json_object_array_get_idx(arr, i), *names, *args;
         if (!json_object_is_type(r, json_type_object))
             BAD("%s.syscalls[%zu]: expected object", path, i);
+        if (json_object_object_get_ex(r, "action", &v) && json_object_is_type(v, json_type_string) &&
+            !strcmp(json_object_get_string(v), "SCMP_ACT_NOTIFY"))
+            BAD("%s.syscalls[%zu].action: SCMP_ACT_NOTIFY is not supported (no seccomp agent)", path, i);
         if (action_of(r, "action", 1, &a)) {
             json_object_object_get_ex(r, "action", &v);
             BAD("%s.syscalls[%zu].action: unknown action %s", path, i, v ? json_object_to_json_string(v) : "(missing)");
@@ -127,7 +155,7 @@ int ctr_seccomp_validate(struct json_object *o, const char *path)
 int ctr_seccomp_load(struct json_object *o, char *err, size_t errlen)
 {
     uint32_t def;
-    action_of(o, "defaultAction", errno_ret_of(o), &def);
+    action_of(o, "defaultAction", errno_ret_of(o, "defaultErrnoRet"), &def);
     scmp_filter_ctx ctx = seccomp_init(def);
     struct json_object *arr;
     int r = 0;
@@ -135,6 +163,17 @@ int ctr_seccomp_load(struct json_object *o, char *err, size_t errlen)
         snprintf(err, errlen, "seccomp_init failed");
         return -1;
     }
+    /* no_new_privs is process.noNewPrivileges' business, not libseccomp's */
+    seccomp_attr_set(ctx, SCMP_FLTATR_CTL_NNP, 0);
+    if (json_object_object_get_ex(o, "flags", &arr))
+        for (size_t i = 0; i < json_object_array_length(arr); i++)
+            for (size_t k = 0; k < ARRAY_SIZE(filter_flags); k++)
+                if (!strcmp(json_object_get_string(json_object_array_get_idx(arr, i)), filter_flags[k].name) &&
+                    (r = seccomp_attr_set(ctx, filter_flags[k].attr, 1)) < 0) {
+                    snprintf(err, errlen, "linux.seccomp.flags[%zu]: %s: %s", i, filter_flags[k].name, strerror(-r));
+                    seccomp_release(ctx);
+                    return -1;
+                }
     if (json_object_object_get_ex(o, "architectures", &arr)) {
         for (size_t i = 0; i < json_object_array_length(arr); i++) {
             const char *n = json_object_get_string(json_object_array_get_idx(arr, i)) + 10;
@@ -152,7 +191,7 @@ int ctr_seccomp_load(struct json_object *o, char *err, size_t errlen)
         for (size_t i = 0; i < json_object_array_length(arr); i++) {
             struct json_object *rule = json_object_array_get_idx(arr, i), *names, *args = NULL;
             uint32_t act;
-            action_of(rule, "action", errno_ret_of(rule), &act);
+            action_of(rule, "action", errno_ret_of(rule, "errnoRet"), &act);
             if (act == def)
                 continue;
             json_object_object_get_ex(rule, "names", &names);

@@ -81,6 +81,22 @@ static const struct { const char *name; unsigned long set, clear; } mount_opts[]
     { "strictatime", MS_STRICTATIME, 0 }, { "nostrictatime", 0, MS_STRICTATIME },
     { "bind", MS_BIND, 0 }, { "rbind", MS_BIND | MS_REC, 0 },
     { "silent", MS_SILENT, 0 }, { "loud", 0, MS_SILENT },
+    { "nosymfollow", MS_NOSYMFOLLOW, 0 }, { "symfollow", 0, MS_NOSYMFOLLOW },
+    { "lazytime", MS_LAZYTIME, 0 }, { "nolazytime", 0, MS_LAZYTIME },
+    { "iversion", MS_I_VERSION, 0 }, { "noiversion", 0, MS_I_VERSION },
+    { "acl", MS_POSIXACL, 0 }, { "noacl", 0, MS_POSIXACL },
+};
+/* runtime-spec 1.1's recursive options: set, clear (an atime mode clears the others) */
+static const struct { const char *name; uint64_t set, clear; } rec_opts[] = {
+    { "rro", MOUNT_ATTR_RDONLY, 0 }, { "rrw", 0, MOUNT_ATTR_RDONLY },
+    { "rnosuid", MOUNT_ATTR_NOSUID, 0 }, { "rsuid", 0, MOUNT_ATTR_NOSUID },
+    { "rnodev", MOUNT_ATTR_NODEV, 0 }, { "rdev", 0, MOUNT_ATTR_NODEV },
+    { "rnoexec", MOUNT_ATTR_NOEXEC, 0 }, { "rexec", 0, MOUNT_ATTR_NOEXEC },
+    { "rnodiratime", MOUNT_ATTR_NODIRATIME, 0 }, { "rdiratime", 0, MOUNT_ATTR_NODIRATIME },
+    { "rrelatime", MOUNT_ATTR_RELATIME, MOUNT_ATTR__ATIME }, { "rnorelatime", 0, MOUNT_ATTR__ATIME },
+    { "rnoatime", MOUNT_ATTR_NOATIME, MOUNT_ATTR__ATIME }, { "ratime", 0, MOUNT_ATTR__ATIME },
+    { "rstrictatime", MOUNT_ATTR_STRICTATIME, MOUNT_ATTR__ATIME }, { "rnostrictatime", 0, MOUNT_ATTR__ATIME },
+    { "rnosymfollow", MOUNT_ATTR_NOSYMFOLLOW, 0 }, { "rsymfollow", 0, MOUNT_ATTR_NOSYMFOLLOW },
 };
 static const struct { const char *name; unsigned long flag; } prop_opts[] = {
     { "private", MS_PRIVATE }, { "rprivate", MS_PRIVATE | MS_REC },
@@ -311,6 +327,12 @@ static int parse_mount_options(struct json_object *opts, struct ctr_mount *m, co
         for (k = 0; k < ARRAY_SIZE(prop_opts) && !done; k++)
             if (!strcmp(o, prop_opts[k].name)) {
                 m->prop |= prop_opts[k].flag;
+                done = true;
+            }
+        for (k = 0; k < ARRAY_SIZE(rec_opts) && !done; k++)
+            if (!strcmp(o, rec_opts[k].name)) {
+                m->rec_set = (m->rec_set & ~rec_opts[k].clear) | rec_opts[k].set;
+                m->rec_clr = (m->rec_clr & ~rec_opts[k].set) | rec_opts[k].clear;
                 done = true;
             }
         if (done)

@@ -119,7 +119,7 @@ eb=$CTR_BASE/ev; mkbundle "$eb"; args "$eb" 'sleep 30'
 cfg "$eb" 'c["linux"]["resources"]={"memory":{"limit":67108864},"pids":{"limit":50}}'
 (cd "$eb" && VCTR run -d ev && RUNC run -d rev) >/dev/null 2>&1
 VCTR events --stats ev > "$CTR_BASE/ev.v" 2>&1; RUNC events --stats rev > "$CTR_BASE/ev.r" 2>&1
-python3 - "$CTR_BASE/ev.v" "$CTR_BASE/ev.r" <<'PY' && ok "events --stats: runc's fields, limits as configured" || nok "events --stats: $(head -c 400 "$CTR_BASE/ev.v")"
+python3 - "$CTR_BASE/ev.v" "$CTR_BASE/ev.r" 2>"$CTR_BASE/ev.err" <<'PY' && ok "events --stats: runc's fields, limits as configured" || nok "events --stats: $(tail -n 1 "$CTR_BASE/ev.err"): $(head -c 300 "$CTR_BASE/ev.v")"
 import json, sys
 v, r = (json.load(open(p)) for p in sys.argv[1:3])
 assert v["type"] == "stats" and v["id"] == "ev", v

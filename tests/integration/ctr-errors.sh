@@ -52,6 +52,8 @@ bad "device cgroup type"           'linux.resources.devices\[0\].type: "x" is no
 bad "seccomp unknown action"       'linux.seccomp.defaultAction: unknown action "SCMP_ACT_MAYBE"' 'c["linux"]["seccomp"]={"defaultAction":"SCMP_ACT_MAYBE"}'
 bad "seccomp unknown arch"         'linux.seccomp.architectures\[0\]: unknown architecture "SCMP_ARCH_Z80"' 'c["linux"]["seccomp"]={"defaultAction":"SCMP_ACT_ALLOW","architectures":["SCMP_ARCH_Z80"]}'
 bad "seccomp bad operator"         'linux.seccomp.syscalls\[0\].args\[0\].op: unknown operator "SCMP_CMP_ABOUT"' 'c["linux"]["seccomp"]={"defaultAction":"SCMP_ACT_ALLOW","syscalls":[{"names":["read"],"action":"SCMP_ACT_ERRNO","args":[{"index":0,"value":1,"op":"SCMP_CMP_ABOUT"}]}]}'
+bad "seccomp notify"               'linux.seccomp.syscalls\[0\].action: SCMP_ACT_NOTIFY is not supported' 'c["linux"]["seccomp"]={"defaultAction":"SCMP_ACT_ALLOW","syscalls":[{"names":["read"],"action":"SCMP_ACT_NOTIFY"}]}'
+bad "seccomp unknown flag"         'linux.seccomp.flags\[0\]: unknown flag "SECCOMP_FILTER_FLAG_FAST"' 'c["linux"]["seccomp"]={"defaultAction":"SCMP_ACT_ALLOW","flags":["SECCOMP_FILTER_FLAG_FAST"]}'
 bad "hook path relative"           'hooks.prestart\[0\].path: "bin/true" is not an absolute path' 'c["hooks"]={"prestart":[{"path":"bin/true"}]}'
 bad "rootfsPropagation unknown"    'linux.rootfsPropagation: unknown propagation "sideways"' 'c["linux"]["rootfsPropagation"]="sideways"'
 bad "rlimit above the hard limit here" 'process.rlimits: setting RLIMIT_NOFILE to 1048576/1048576' 'c["process"]["rlimits"]=[{"type":"RLIMIT_NOFILE","soft":1048576,"hard":1048576}]'

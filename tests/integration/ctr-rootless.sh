@@ -1,6 +1,8 @@
 # Rootless: a non-root user runs a container in a user namespace.
 . "$SRC/tests/lib.sh"
+. "$SRC/tests/ctrlib.sh"
 [ "$(id -u)" -eq 0 ] || { echo "needs root to create the test user" >&2; exit 77; }
+ctr_need
 user=vesseltest
 made_user=false
 if ! id "$user" >/dev/null 2>&1; then
@@ -9,7 +11,7 @@ if ! id "$user" >/dev/null 2>&1; then
 fi
 uid=$(id -u "$user")
 w=$(mktemp -d /tmp/vessel-rootless.XXXXXX)
-trap 'rm -rf "$w"; $made_user && userdel "$user" 2>/dev/null' EXIT
+trap 'rm -rf "$w" "$CTR_ROOT" "$RUNC_ROOT" "$CTR_BASE"; $made_user && userdel "$user" 2>/dev/null' EXIT
 mkdir -p "$w/b/rootfs/bin" "$w/b/rootfs"/{proc,dev,sys,tmp}
 cp /bin/busybox "$w/b/rootfs/bin/"
 for a in sh id cat; do ln -s busybox "$w/b/rootfs/bin/$a"; done

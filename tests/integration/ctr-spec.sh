@@ -82,7 +82,7 @@ case_ "memory limit kills a hog" 'c["linux"]["resources"]={"memory":{"limit":335
 case_ "pids limit stops a fork bomb" 'c["linux"]["resources"]={"pids":{"limit":8}}' '(for i in 1 2 3 4 5 6 7 8 9 10 11 12; do sleep 3 & done) 2>/tmp/err; while read l; do case "$l" in *fork*) echo "forks refused"; break;; esac; done < /tmp/err'
 
 # -- namespaces
-trap 'ip netns del vessel-spec-$$ 2>/dev/null; umount "$CTR_BASE/shsrc" 2>/dev/null; rm -rf "$CTR_ROOT" "$RUNC_ROOT" "$CTR_BASE"' EXIT
+trap 'ip netns del vessel-spec-$$ 2>/dev/null; umount "$CTR_BASE/shsrc" "$CTR_BASE/rsrc/sub" 2>/dev/null; rm -rf "$CTR_ROOT" "$RUNC_ROOT" "$CTR_BASE"' EXIT
 ip netns add vessel-spec-$$ 2>/dev/null
 if [ -e /run/netns/vessel-spec-$$ ]; then
     netns_ino=$(stat -L -c %i /run/netns/vessel-spec-$$)
@@ -91,6 +91,17 @@ if [ -e /run/netns/vessel-spec-$$ ]; then
 else
     skip "join a network namespace by path" "ip netns add failed"
 fi
+# pid, uts and ipc namespaces of a running container, joined by path
+jb=$CTR_BASE/joined; mkbundle "$jb"; args "$jb" 'sleep 60'; cfg "$jb" 'c["hostname"]="joined-host"'
+(cd "$jb" && VCTR run -d joined </dev/null >/dev/null 2>&1)
+jpid=$(VCTR state joined 2>/dev/null | python3 -c 'import json,sys; print(json.load(sys.stdin)["pid"])' 2>/dev/null)
+if [ -n "$jpid" ] && [ "$jpid" != 0 ]; then
+    case_ "join pid, uts and ipc namespaces by path" "[n.update(path='/proc/$jpid/ns/'+{'pid':'pid','uts':'uts','ipc':'ipc'}[n['type']]) for n in c['linux']['namespaces'] if n['type'] in ('pid','uts','ipc')]; c.pop('hostname')" \
+        'hostname; [ $$ -ne 1 ] && echo "not pid 1"; ps -o comm | grep -c "^sleep$"; [ "$(readlink /proc/self/ns/ipc)" = "$(readlink /proc/1/ns/ipc)" ] && echo "same ipc as its pid 1"'
+else
+    nok "join by path: the container to join did not start"
+fi
+VCTR delete -f joined >/dev/null 2>&1
 case_ "cgroup namespace: own cgroups at its root" '' 'cat /proc/self/cgroup'
 chmod 755 "$CTR_BASE"    # the mapped root (host uid 100000) must reach the rootfs
 case_ "user namespace with maps" 'c["linux"]["namespaces"].append({"type":"user"}); c["linux"]["uidMappings"]=[{"containerID":0,"hostID":100000,"size":65536}]; c["linux"]["gidMappings"]=[{"containerID":0,"hostID":100000,"size":65536}]; c["mounts"]=[m for m in c["mounts"] if m["destination"] not in ("/sys","/sys/fs/cgroup")]' \
@@ -109,6 +120,15 @@ case_ "mount propagation options" "c['mounts'] += [{'destination':'/mnt/sh','typ
 vcase_ "rootfsPropagation shared" 'c["linux"]["rootfsPropagation"]="shared"' "$prop" '^/ shared$' "runc 1.1 leaves the root in no peer group"
 case_ "mount options nosuid,nodev,noexec,ro on a bind" "c['mounts'].append({'destination':'/mnt/b','type':'bind','source':'$CTR_BASE','options':['bind','nosuid','nodev','noexec','ro']})" \
     'grep " /mnt/b " /proc/self/mountinfo | cut -d" " -f6'
+# a directory with a submount: "ro" covers the top only, runtime-spec 1.1's "rro" both
+mkdir -p "$CTR_BASE/rsrc/sub" && mount -t tmpfs tmpfs "$CTR_BASE/rsrc/sub" || nok "cannot mount a tmpfs for the recursive-option cases"
+ln -sf /bin/busybox "$CTR_BASE/rsrc/sub/l2"
+ro_probe='for d in /mnt/r /mnt/r/sub; do touch $d/x 2>/dev/null && echo "$d writable" || echo "$d read-only"; done; cat /mnt/r/sub/l2 >/dev/null 2>&1 && echo follows || echo nofollow'
+case_ "ro on an rbind leaves submounts writable" "c['mounts'].append({'destination':'/mnt/r','type':'bind','source':'$CTR_BASE/rsrc','options':['rbind','ro']})" "$ro_probe"
+vcase_ "rro and rnosymfollow (recursive, mount_setattr)" "c['mounts'].append({'destination':'/mnt/r','type':'bind','source':'$CTR_BASE/rsrc','options':['rbind','rro','rnosymfollow']})" "$ro_probe" \
+    $'^/mnt/r read-only\n/mnt/r/sub read-only\nnofollow$' "runc 1.1 has no recursive mount options"
+case_ "nosymfollow" "c['mounts'].append({'destination':'/mnt/r','type':'bind','source':'$CTR_BASE/rsrc/sub','options':['bind','nosymfollow']})" \
+    'cat /mnt/r/l2 >/dev/null 2>&1 && echo follows || echo nofollow; grep " /mnt/r " /proc/self/mountinfo | cut -d" " -f6'
 case_ "configured device node" 'c["linux"]["devices"]=[{"path":"/dev/vzero","type":"c","major":1,"minor":5,"fileMode":416,"uid":0,"gid":0}]' \
     'stat -c "%A %t:%T %u:%g" /dev/vzero; head -c 3 /dev/vzero | wc -c'
 case_ "devices cgroup denies a device" 'c["linux"]["devices"]=[{"path":"/dev/vloop","type":"b","major":7,"minor":0,"fileMode":420}]; c["linux"]["resources"]={"devices":[{"allow":False,"access":"rwm"}]}' \
@@ -134,6 +154,18 @@ case_ "seccomp MASKED_EQ and default errno" 'c["linux"]["seccomp"]={"defaultActi
     'touch /tmp/f; chmod 644 /tmp/f && echo 644 ok; chmod 755 /tmp/f 2>&1 | sed "s/.*: //"'
 case_ "seccomp kill action" 'c["linux"]["seccomp"]={"defaultAction":"SCMP_ACT_ALLOW","syscalls":[{"names":["mknod","mknodat"],"action":"SCMP_ACT_KILL_PROCESS"}]}' \
     'exec 2>/dev/null; echo before; (mkfifo /tmp/p); echo "status $?"'
+# an allowlist: every x86-64 syscall but mkdir/mkdirat, the rest fails with defaultErrnoRet
+allow=$(sed -n 's/^#define __NR_\([a-z0-9_]*\) [0-9]*$/\1/p' /usr/include/x86_64-linux-gnu/asm/unistd_64.h 2>/dev/null | grep -vx -e mkdir -e mkdirat | python3 -c 'import json,sys; print(json.dumps(sys.stdin.read().split()))')
+if [ "$(uname -m)" = x86_64 ] && [ "$allow" != "[]" ]; then
+    case_ "seccomp allowlist, defaultAction ERRNO with defaultErrnoRet" "c['linux']['seccomp']={'defaultAction':'SCMP_ACT_ERRNO','defaultErrnoRet':38,'architectures':['SCMP_ARCH_X86_64'],'syscalls':[{'names':$allow,'action':'SCMP_ACT_ALLOW'}]}" \
+        'mkdir /tmp/d 2>&1 | sed "s/.*: //"; touch /tmp/f && echo touch-ok'
+else
+    skip "seccomp allowlist with defaultErrnoRet" "needs x86-64 and asm/unistd_64.h (linux-libc-dev) for the syscall list"
+fi
+case_ "seccomp without no_new_privs (loaded before the capabilities drop)" 'c["process"]["noNewPrivileges"]=False; c["process"]["user"]={"uid":1000,"gid":1000}; c["linux"]["seccomp"]={"defaultAction":"SCMP_ACT_ALLOW","syscalls":[{"names":["mkdir","mkdirat"],"action":"SCMP_ACT_ERRNO","errnoRet":1}]}' \
+    'grep -E "^(NoNewPrivs|Seccomp):" /proc/self/status; mkdir /tmp/d 2>&1 | sed "s/.*: //"'
+vcase_ "seccomp flags (SECCOMP_FILTER_FLAG_LOG)" 'c["linux"]["seccomp"]={"defaultAction":"SCMP_ACT_ALLOW","flags":["SECCOMP_FILTER_FLAG_LOG"],"syscalls":[{"names":["mkdir","mkdirat"],"action":"SCMP_ACT_ERRNO"}]}' \
+    'grep -E "^Seccomp:" /proc/self/status; mkdir /tmp/d 2>&1 | sed "s/.*: //"' $'^Seccomp:\t2\nOperation not permitted$' "runc 1.1 refuses seccomp flags"
 RUNFLAGS="--preserve-fds 1" case_ "--preserve-fds 1 passes fd 3" '' 'cat <&3'
 RUNFLAGS="--no-pivot" case_ "--no-pivot (chroot)" '' 'ls /; echo $$'
 
@@ -181,6 +213,11 @@ fi
 cfg "$hb" 'c["hooks"]={"createRuntime":[{"path":"/bin/false"}]}'
 expect_fail "a failing createRuntime hook fails create" 'hook /bin/false failed' bash -c "cd '$hb' && \"\$VESSEL\" ctr --root '$CTR_ROOT' run hf"
 [ ! -e "$CTR_ROOT/hf" ] && [ -z "$(find /sys/fs/cgroup/*/vessel -maxdepth 1 -name hf 2>/dev/null)" ] && ok "failed hook left no state dir or cgroup" || nok "failed hook left state or cgroup behind"
+
+cfg "$hb" 'c["hooks"]={"prestart":[{"path":"/bin/sleep","args":["sleep","10"],"timeout":1}]}'
+t0=$SECONDS
+expect_fail "a hook past its timeout is killed and fails create" 'hook /bin/sleep timed out after 1 s' bash -c "cd '$hb' && \"\$VESSEL\" ctr --root '$CTR_ROOT' run ht"
+[ $((SECONDS - t0)) -le 4 ] && [ ! -e "$CTR_ROOT/ht" ] && ok "hook timeout honoured ($((SECONDS - t0)) s), nothing left" || nok "hook timeout took $((SECONDS - t0)) s or left state"
 
 # -- labels
 b=$CTR_BASE/labels; mkbundle "$b"; args "$b" 'echo ran'

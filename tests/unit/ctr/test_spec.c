@@ -80,12 +80,65 @@ static void test_names(void **st)
     assert_int_equal(ctr_cap_parse("CAP_NOPE"), -1);
 }
 
+#define HDR "{\"ociVersion\":\"1.0.2\",\"root\":{\"path\":\"r\"},\"process\":{\"args\":[\"sh\"]},"
+
+static void test_linux_extras(void **st)
+{
+    const char *cfg = HDR "\"mounts\":[{\"destination\":\"/m\",\"type\":\"bind\",\"source\":\"/s\","
+        "\"options\":[\"rbind\",\"rro\",\"rnoatime\",\"rrelatime\",\"nosymfollow\"]}],"
+        "\"linux\":{\"namespaces\":[{\"type\":\"time\"},{\"type\":\"mount\"}],"
+        "\"timeOffsets\":{\"boottime\":{\"secs\":-5,\"nanosecs\":7}},"
+        "\"resources\":{\"blockIO\":{\"weight\":300,\"throttleReadBpsDevice\":[{\"major\":8,\"minor\":0,\"rate\":100}]}}}}";
+    struct ctr_spec *s = ctr_spec_parse(cfg, "/b", "config.json");
+    assert_non_null(s);
+    assert_true(s->has_time_off);
+    assert_int_equal(s->time_off[1][0], -5);
+    assert_int_equal(s->time_off[1][1], 7);
+    assert_int_equal(s->time_off[0][0], 0);
+    assert_non_null(s->blkio);
+    assert_int_equal(s->mounts[0].rec_set, MOUNT_ATTR_RDONLY | MOUNT_ATTR_RELATIME);
+    /* the later atime option wins; the whole atime mask is cleared */
+    assert_int_equal(s->mounts[0].rec_clr & MOUNT_ATTR__ATIME, MOUNT_ATTR__ATIME);
+    assert_int_equal(s->mounts[0].flags & MS_NOSYMFOLLOW, MS_NOSYMFOLLOW);
+    /* no capabilities object: every set empty, and applied */
+    assert_true(s->proc.has_caps);
+    for (int i = 0; i < 5; i++)
+        assert_int_equal(s->proc.caps[i], 0);
+    ctr_spec_free(s);
+}
+
+static void test_bad_extras(void **st)
+{
+    static const char *const bad[] = {
+        /* timeOffsets without a new time namespace, an unknown clock, nanosecs out of range */
+        HDR "\"linux\":{\"timeOffsets\":{\"monotonic\":{\"secs\":1}}}}",
+        HDR "\"linux\":{\"namespaces\":[{\"type\":\"time\"}],\"timeOffsets\":{\"realtime\":{\"secs\":1}}}}",
+        HDR "\"linux\":{\"namespaces\":[{\"type\":\"time\"}],\"timeOffsets\":{\"boottime\":{\"nanosecs\":1000000000}}}}",
+        /* blockIO entries without major or rate, a weight out of range */
+        HDR "\"linux\":{\"resources\":{\"blockIO\":{\"throttleWriteIOPSDevice\":[{\"minor\":0,\"rate\":1}]}}}}",
+        HDR "\"linux\":{\"resources\":{\"blockIO\":{\"throttleReadBpsDevice\":[{\"major\":8,\"minor\":0}]}}}}",
+        HDR "\"linux\":{\"resources\":{\"blockIO\":{\"weightDevice\":[{\"major\":8,\"minor\":0,\"weight\":5}]}}}}",
+        /* seccomp: notify, a bad flag, defaultErrnoRet not a number */
+        HDR "\"linux\":{\"seccomp\":{\"defaultAction\":\"SCMP_ACT_NOTIFY\"}}}",
+        HDR "\"linux\":{\"seccomp\":{\"defaultAction\":\"SCMP_ACT_ALLOW\",\"flags\":[\"X\"]}}}",
+        HDR "\"linux\":{\"seccomp\":{\"defaultAction\":\"SCMP_ACT_ERRNO\",\"defaultErrnoRet\":\"EPERM\"}}}",
+    };
+    log_set_fd(open("/dev/null", O_WRONLY));
+    for (size_t i = 0; i < ARRAY_SIZE(bad); i++) {
+        struct ctr_spec *s = ctr_spec_parse(bad[i], "/b", "config.json");
+        if (s) fail_msg("accepted bad config %zu: %s", i, bad[i]);
+    }
+    log_set_fd(2);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_good),
         cmocka_unit_test(test_bad),
         cmocka_unit_test(test_names),
+        cmocka_unit_test(test_linux_extras),
+        cmocka_unit_test(test_bad_extras),
     };
     return cmocka_run_group_tests_name("ctr_spec", tests, NULL, NULL);
 }
