@@ -6,11 +6,17 @@ trap 'rm -rf "$CTR_ROOT" "$RUNC_ROOT"; rm -rf "$CTR_BASE"' EXIT
 VCTR() { "$VESSEL" ctr --root "$CTR_ROOT" "$@"; }
 RUNC() { runc --root "$RUNC_ROOT" "$@"; }
 
-# ctr_need: skip the whole script unless root and busybox-static are here.
+# ctr_need: skip the whole script unless root and a static busybox (Debian's
+# busybox-static) are here: the bundles' rootfs is that one binary, so it must
+# run alone in a directory of its own (checked by doing it).
 ctr_need() {
     [ "$(id -u)" -eq 0 ] || { echo "needs root" >&2; exit 77; }
-    [ -x /bin/busybox ] && file -L /bin/busybox 2>/dev/null | grep -q static ||
-        [ -x /bin/busybox ] || { echo "needs busybox-static" >&2; exit 77; }
+    [ -x /bin/busybox ] || { echo "needs /bin/busybox (apt-get install busybox-static)" >&2; exit 77; }
+    local d; d=$(mktemp -d /tmp/vessel-bbcheck.XXXXXX)
+    cp /bin/busybox "$d/busybox"
+    chroot "$d" /busybox true 2>/dev/null; local rc=$?
+    rm -rf "$d"
+    [ $rc -eq 0 ] || { echo "/bin/busybox is not static (apt-get install busybox-static)" >&2; exit 77; }
 }
 
 # mkbundle DIR: a busybox rootfs and runc's default-like config (ours).

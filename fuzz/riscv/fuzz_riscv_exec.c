@@ -52,7 +52,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         for (unsigned r = 1; r < 32; r++)
             rv_set_x(h, r, U_BASE + 0x10000 + r * 64);
         for (int n = 0; n < 64; n++) {
-            enum rv_exit e = rv_run(h, 20000);
+            enum rv_exit e = rv_run(h, 2000);
             if (e == RV_EXIT_ECALL || e == RV_EXIT_EBREAK)
                 rv_set_pc(h, rv_get_pc(h) + 4);     /* skip and go on */
             else
@@ -73,7 +73,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     struct rv_hart *h = rv_hart_new(m, 0);
     rv_hart_reset(h, 0x80000000ULL);
     for (int n = 0; n < 16; n++) {
-        enum rv_exit e = rv_run(h, 50000);
+        enum rv_exit e = rv_run(h, 5000);
         if (e != RV_EXIT_WFI)
             break;
         rv_set_irq(h, RV_IRQ_MTI, n & 1);

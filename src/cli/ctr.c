@@ -8,6 +8,7 @@
 #include <getopt.h>
 #include <signal.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 static void usage(FILE *f)
@@ -24,7 +25,7 @@ static void usage(FILE *f)
 "  start ID             run the process of a created container\n"
 "  run [-b BUNDLE] [-d] [--pid-file F] [--console-socket S] [--preserve-fds N] [--no-pivot] ID\n"
 "                       create and start; without -d wait and return its exit status\n"
-"  exec [-d] [-t] [--process FILE] [--cwd DIR] [-e VAR=VAL] [--pid-file F] [--console-socket S] ID [CMD...]\n"
+"  exec [-d] [-t] [--process FILE] [--cwd DIR] [-e VAR=VAL] [-u UID[:GID]] [--pid-file F] [--console-socket S] ID [CMD...]\n"
 "                       run another process in a running container\n"
 "  state ID             print the state as JSON\n"
 "  kill [--all] ID [SIGNAL]   send a signal (default SIGTERM; name or number)\n"
@@ -34,6 +35,8 @@ static void usage(FILE *f)
 "  pause ID / resume ID freeze / thaw every process (cgroup freezer)\n"
 "  spec [--rootless]    write a default config.json in the current directory\n"
 "  features            print what this runtime supports, as JSON\n"
+"  events [--stats] [--interval 5s] ID\n"
+"                       cgroup statistics as JSON (--stats: once), and OOM events\n"
 "\n"
 "Global options:\n"
 "  --root DIR           state directory (default /run/vessel-ctr)\n"
@@ -46,7 +49,8 @@ static void usage(FILE *f)
 }
 
 enum { O_ROOT = 256, O_LOG, O_LOGFMT, O_SYSTEMD, O_DEBUG, O_PIDFILE, O_CONSOLE, O_PRESERVE,
-       O_NOPIVOT, O_PROCESS, O_CWD, O_FORMAT, O_ROOTLESS, O_NOKEYRING, O_NOSUBREAPER, O_ALL };
+       O_NOPIVOT, O_PROCESS, O_CWD, O_FORMAT, O_ROOTLESS, O_NOKEYRING, O_NOSUBREAPER, O_ALL,
+       O_STATS, O_INTERVAL };
 
 static const struct option global_opts[] = {
     { "root", required_argument, 0, O_ROOT }, { "log", required_argument, 0, O_LOG },
@@ -66,13 +70,15 @@ static const struct option cmd_opts[] = {
     { "rootless", no_argument, 0, O_ROOTLESS }, { "no-new-keyring", no_argument, 0, O_NOKEYRING },
     { "no-subreaper", no_argument, 0, O_NOSUBREAPER }, { "keep", no_argument, 0, O_NOKEYRING },
     { "user", required_argument, 0, 'u' }, { "help", no_argument, 0, 'h' },
+    { "stats", no_argument, 0, O_STATS }, { "interval", required_argument, 0, O_INTERVAL },
     { 0, 0, 0, 0 } };
 
 int cmd_ctr(int argc, char **argv)
 {
     struct ctr_opts o = { .root = "/run/vessel-ctr" };
     const char *log_file = NULL, *format = "table", *process = NULL, *cwd = NULL;
-    bool json_log = false, quiet = false, tty = false, rootless = false;
+    bool json_log = false, quiet = false, tty = false, rootless = false, stats = false;
+    unsigned interval_ms = 5000;
     char **env = NULL;
     size_t nenv = 0;
     log_set_prog("vessel-ctr");
@@ -152,8 +158,22 @@ int cmd_ctr(int argc, char **argv)
             break;
         case 'q': quiet = true; break;
         case O_ROOTLESS: rootless = true; break;
-        case 'u': log_warn("exec --user is not supported yet; use --process"); break;
+        case 'u': o.user = optarg; break;
         case O_NOKEYRING: case O_NOSUBREAPER: break;
+        case O_STATS: stats = true; break;
+        case O_INTERVAL: {
+            /* a Go-style duration as runc takes it: 5s, 500ms, 1m; a bare number is seconds */
+            char *end;
+            double v = strtod(optarg, &end);
+            double mul = !*end || !strcmp(end, "s") ? 1000 : !strcmp(end, "ms") ? 1 : !strcmp(end, "m") ? 60000 : -1;
+            if (end == optarg || mul < 0 || v <= 0 || v * mul > 86400000) {
+                log_error("--interval: \"%s\" is not a duration like 5s or 500ms", optarg);
+                return 2;
+            }
+            interval_ms = (unsigned)(v * mul);
+            if (!interval_ms) interval_ms = 1;
+            break;
+        }
         case 'h': usage(stdout); return 0;
         default:
             log_error("%s: unknown option '%s'; see 'vessel ctr --help'", cmd, cargv[optind - 1]);
@@ -163,7 +183,7 @@ int cmd_ctr(int argc, char **argv)
     const char *id = optind < cargc ? cargv[optind] : NULL;
     bool json = !strcmp(format, "json");
     static const char *const need_id[] = { "create", "start", "run", "exec", "state", "kill", "delete",
-                                           "ps", "pause", "resume" };
+                                           "ps", "pause", "resume", "events" };
     for (size_t i = 0; i < ARRAY_SIZE(need_id); i++)
         if (!strcmp(cmd, need_id[i]) && !id) {
             log_error("%s: a container ID is required", cmd);
@@ -199,6 +219,7 @@ int cmd_ctr(int argc, char **argv)
     }
     else if (!strcmp(cmd, "spec")) rc = ctr_spec_write(rootless);
     else if (!strcmp(cmd, "features")) rc = ctr_features();
+    else if (!strcmp(cmd, "events")) rc = ctr_events(id, &o, stats, interval_ms);
     else {
         log_error("unknown command '%s'; see 'vessel ctr --help'", cmd);
         rc = 2;

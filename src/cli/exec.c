@@ -31,6 +31,10 @@ static void exec_usage(FILE *f)
         "  -s SIZE       stack size, 64K to 1G (default 8M; suffixes K M G)\n"
         "  --strace, -strace\n"
         "                print each system call to stderr: PID name(args) = result\n"
+        "  --gdb SPEC, -g PORT\n"
+        "                wait for gdb (target remote) on SPEC = tcp::PORT (127.0.0.1),\n"
+        "                tcp:HOST:PORT, or -g PORT like qemu-riscv64; the program\n"
+        "                starts when gdb continues\n"
         "  -h, --help    show this help\n"
         "  --            end of options\n"
         "\n"
@@ -50,6 +54,7 @@ static void exec_usage(FILE *f)
 
 struct exec_opts {
     const char *sysroot, *argv0;
+    const char *gdb;
     bool strace;
     uint64_t stack;
     char **env;
@@ -130,6 +135,7 @@ static int exec_main(struct exec_opts *o, const char *prog, int argc, char **arg
     ssize_t n = readlink("/proc/self/exe", self, sizeof(self) - 1);
     p->self_exe = xstrdup(n > 0 ? (self[n] = 0, self) : "vessel");
     p->strace = o->strace;
+    p->gdb = o->gdb ? xstrdup(o->gdb) : NULL;
     p->stack_size = o->stack;
     pthread_mutex_init(&p->sig_lock, NULL);
 
@@ -182,6 +188,20 @@ static int parse_and_run_opts(struct exec_opts *op, int argc, char **argv, int f
         }
         if (!strcmp(a, "--strace") || !strcmp(a, "-strace")) {
             o.strace = true;
+            continue;
+        }
+        if (!strcmp(a, "--gdb") || !strcmp(a, "-g")) {
+            if (i + 1 >= argc) {
+                log_error("exec: option '%s' needs a value", a);
+                return 2;
+            }
+            const char *v = argv[++i];
+            static char spec[64];
+            if (a[1] == 'g' && strspn(v, "0123456789") == strlen(v) && *v) {
+                snprintf(spec, sizeof(spec), "tcp::%s", v);
+                v = spec;
+            }
+            o.gdb = v;
             continue;
         }
         bool takes = !strcmp(a, "-L") || !strcmp(a, "-E") || !strcmp(a, "-U") ||

@@ -9,6 +9,8 @@
 #include <fcntl.h>
 #include <limits.h>
 #include <stdio.h>
+#include <stdlib.h>
+#include <unistd.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <sys/statfs.h>
@@ -79,8 +81,10 @@ static size_t cg_dirs(const struct ctr_cgroup *cg, char dirs[][PATH_MAX], const 
     for (size_t i = 0; i < ARRAY_SIZE(v1_ctrls); i++) {
         char base[PATH_MAX], real[PATH_MAX];
         snprintf(base, sizeof(base), "%s/%s", CG_ROOT, v1_ctrls[i]);
-        if (!realpath(base, real))
-            continue;
+        struct statfs sf;
+        if (!realpath(base, real) || statfs(real, &sf) < 0 ||
+            (sf.f_type != CGROUP_SUPER_MAGIC && sf.f_type != CGROUP2_SUPER_MAGIC))
+            continue;          /* absent, or a bare directory where nothing is mounted */
         bool dup = false;
         for (size_t j = 0; j < n; j++)
             if (!strcmp(seen[j], real))
@@ -408,7 +412,10 @@ int ctr_cgroup_freeze(struct ctr_cgroup *cg, bool frozen)
     char dir[PATH_MAX], buf[32];
     if (cg->v2) {
         snprintf(dir, sizeof(dir), "%s%s", CG_ROOT, cg->rel);
-        return write_str(dir, "cgroup.freeze", frozen ? "1" : "0");
+        int r = write_str(dir, "cgroup.freeze", frozen ? "1" : "0");
+        for (int i = 0; r == 0 && i < 1000 && ctr_cgroup_frozen(cg) != frozen; i++)
+            usleep(1000);
+        return r;
     }
     snprintf(dir, sizeof(dir), "%s/freezer%s", CG_ROOT, cg->rel);
     int r = write_str(dir, "freezer.state", frozen ? "FROZEN" : "THAWED");
@@ -422,6 +429,17 @@ int ctr_cgroup_freeze(struct ctr_cgroup *cg, bool frozen)
         usleep(1000);
     }
     return -EBUSY;
+}
+
+bool ctr_cgroup_frozen(const struct ctr_cgroup *cg)
+{
+    char dir[PATH_MAX], buf[256];
+    if (cg->v2) {
+        snprintf(dir, sizeof(dir), "%s%s", CG_ROOT, cg->rel);
+        return read_str(dir, "cgroup.events", buf, sizeof(buf)) == 0 && strstr(buf, "frozen 1");
+    }
+    snprintf(dir, sizeof(dir), "%s/freezer%s", CG_ROOT, cg->rel);
+    return read_str(dir, "freezer.state", buf, sizeof(buf)) == 0 && !strncmp(buf, "FROZEN", 6);
 }
 
 void ctr_cgroup_destroy(struct ctr_cgroup *cg)
@@ -464,4 +482,204 @@ struct ctr_cgroup *ctr_cgroup_from(const char *ser)
     cg->v2 = ser[1] == '2';
     cg->rel = xstrdup(ser + 3);
     return cg;
+}
+
+/* ---- stats for `events` (runc's field names) ---- */
+
+static bool read_u64(const char *dir, const char *file, uint64_t *v)
+{
+    char buf[64];
+    if (read_str(dir, file, buf, sizeof(buf)) < 0)
+        return false;
+    if (!strcmp(buf, "max")) { *v = UINT64_MAX; return true; }
+    char *end;
+    *v = strtoull(buf, &end, 10);
+    return end != buf;
+}
+
+static void add_u64(struct json_object *o, const char *k, uint64_t v)
+{
+    json_object_object_add(o, k, json_object_new_uint64(v));
+}
+
+/* "key value" lines (memory.stat, cpu.stat, pids.events ...) as an object */
+static struct json_object *kv_file(const char *dir, const char *file)
+{
+    char path[PATH_MAX], *text;
+    snprintf(path, sizeof(path), "%s/%s", dir, file);
+    if (read_file(path, &text, NULL, 1 << 20) < 0)
+        return NULL;
+    struct json_object *o = json_object_new_object();
+    for (char *l = text, *save, *line; (line = strtok_r(l, "\n", &save)); l = NULL) {
+        char key[128];
+        unsigned long long v;
+        if (sscanf(line, "%127s %llu", key, &v) == 2)
+            add_u64(o, key, v);
+    }
+    free(text);
+    return o;
+}
+
+static uint64_t kv_get(struct json_object *o, const char *k)
+{
+    struct json_object *v;
+    return o && json_object_object_get_ex(o, k, &v) ? json_object_get_uint64(v) : 0;
+}
+
+/* a list of unsigned numbers separated by spaces */
+static struct json_object *u64_list(const char *dir, const char *file)
+{
+    char path[PATH_MAX], *text;
+    snprintf(path, sizeof(path), "%s/%s", dir, file);
+    if (read_file(path, &text, NULL, 1 << 16) < 0)
+        return NULL;
+    struct json_object *a = json_object_new_array();
+    char *p = text, *end;
+    for (;;) {
+        unsigned long long v = strtoull(p, &end, 10);
+        if (end == p) break;
+        json_object_array_add(a, json_object_new_uint64(v));
+        p = end;
+    }
+    free(text);
+    return a;
+}
+
+/* blkio.throttle.* / io.stat lines "MAJ:MIN Op value" -> [{major, minor, op, value}] */
+static struct json_object *blkio_list(const char *dir, const char *file)
+{
+    char path[PATH_MAX], *text;
+    snprintf(path, sizeof(path), "%s/%s", dir, file);
+    if (read_file(path, &text, NULL, 1 << 20) < 0)
+        return NULL;
+    struct json_object *a = json_object_new_array();
+    for (char *l = text, *save, *line; (line = strtok_r(l, "\n", &save)); l = NULL) {
+        unsigned maj, min;
+        char op[32];
+        unsigned long long v;
+        if (sscanf(line, "%u:%u %31s %llu", &maj, &min, op, &v) != 4)
+            continue;
+        struct json_object *e = json_object_new_object();
+        add_u64(e, "major", maj);
+        add_u64(e, "minor", min);
+        json_object_object_add(e, "op", json_object_new_string(op));
+        add_u64(e, "value", v);
+        json_object_array_add(a, e);
+    }
+    free(text);
+    return a;
+}
+
+static struct json_object *mem_entry(const char *d, const char *pre)
+{
+    char f[96];
+    uint64_t v;
+    struct json_object *o = json_object_new_object();
+    static const char *const keys[][2] = { { "limit_in_bytes", "limit" }, { "usage_in_bytes", "usage" },
+                                           { "max_usage_in_bytes", "max" }, { "failcnt", "failcnt" } };
+    for (size_t i = 0; i < ARRAY_SIZE(keys); i++) {
+        snprintf(f, sizeof(f), "%s%s", pre, keys[i][0]);
+        if (read_u64(d, f, &v))
+            add_u64(o, keys[i][1], v);
+    }
+    return o;
+}
+
+struct json_object *ctr_cgroup_stats(const struct ctr_cgroup *cg)
+{
+    char dirs[ARRAY_SIZE(v1_ctrls)][PATH_MAX];
+    const char *names[ARRAY_SIZE(v1_ctrls)];
+    size_t n = cg_dirs(cg, dirs, names);
+    struct json_object *data = json_object_new_object();
+    struct json_object *cpu = json_object_new_object(), *usage = json_object_new_object();
+    struct json_object *thr = json_object_new_object(), *mem = json_object_new_object();
+    struct json_object *pids = json_object_new_object(), *blk = json_object_new_object();
+    json_object_object_add(cpu, "usage", usage);
+    json_object_object_add(cpu, "throttling", thr);
+    uint64_t v;
+    for (size_t i = 0; i < n; i++) {
+        const char *d = dirs[i], *c = names[i];
+        if (cg->v2) {
+            struct json_object *st = kv_file(d, "cpu.stat");
+            add_u64(usage, "total", kv_get(st, "usage_usec") * 1000);
+            add_u64(usage, "kernel", kv_get(st, "system_usec") * 1000);
+            add_u64(usage, "user", kv_get(st, "user_usec") * 1000);
+            if (kv_get(st, "nr_periods")) {
+                add_u64(thr, "periods", kv_get(st, "nr_periods"));
+                add_u64(thr, "throttled_periods", kv_get(st, "nr_throttled"));
+                add_u64(thr, "throttled_time", kv_get(st, "throttled_usec") * 1000);
+            }
+            json_object_put(st);
+            struct json_object *raw = kv_file(d, "memory.stat"), *u = json_object_new_object();
+            if (read_u64(d, "memory.max", &v)) add_u64(u, "limit", v);
+            if (read_u64(d, "memory.current", &v)) add_u64(u, "usage", v);
+            if (read_u64(d, "memory.peak", &v)) add_u64(u, "max", v);
+            struct json_object *ev = kv_file(d, "memory.events");
+            add_u64(u, "failcnt", kv_get(ev, "max"));
+            json_object_put(ev);
+            add_u64(mem, "cache", kv_get(raw, "file"));
+            json_object_object_add(mem, "usage", u);
+            if (raw) json_object_object_add(mem, "raw", raw);
+            if (read_u64(d, "pids.current", &v)) add_u64(pids, "current", v);
+            if (read_u64(d, "pids.max", &v) && v != UINT64_MAX) add_u64(pids, "limit", v);
+            struct json_object *io = blkio_list(d, "io.stat");
+            if (io) json_object_object_add(blk, "ioServiceBytesRecursive", io);
+        } else if (!strcmp(c, "cpuacct")) {
+            if (read_u64(d, "cpuacct.usage", &v)) add_u64(usage, "total", v);
+            struct json_object *a;
+            if ((a = u64_list(d, "cpuacct.usage_percpu"))) json_object_object_add(usage, "percpu", a);
+            if ((a = u64_list(d, "cpuacct.usage_percpu_sys"))) json_object_object_add(usage, "percpu_kernel", a);
+            if ((a = u64_list(d, "cpuacct.usage_percpu_user"))) json_object_object_add(usage, "percpu_user", a);
+            /* cpuacct.stat is in USER_HZ ticks: nanoseconds as runc reports them */
+            struct json_object *st = kv_file(d, "cpuacct.stat");
+            long hz = sysconf(_SC_CLK_TCK);
+            add_u64(usage, "kernel", kv_get(st, "system") * (uint64_t)(1000000000 / (hz > 0 ? hz : 100)));
+            add_u64(usage, "user", kv_get(st, "user") * (uint64_t)(1000000000 / (hz > 0 ? hz : 100)));
+            json_object_put(st);
+        } else if (!strcmp(c, "cpu")) {
+            struct json_object *st = kv_file(d, "cpu.stat");
+            if (kv_get(st, "nr_periods")) {
+                add_u64(thr, "periods", kv_get(st, "nr_periods"));
+                add_u64(thr, "throttled_periods", kv_get(st, "nr_throttled"));
+                add_u64(thr, "throttled_time", kv_get(st, "throttled_time"));
+            }
+            json_object_put(st);
+        } else if (!strcmp(c, "memory")) {
+            struct json_object *raw = kv_file(d, "memory.stat");
+            add_u64(mem, "cache", kv_get(raw, "cache"));
+            json_object_object_add(mem, "usage", mem_entry(d, "memory."));
+            json_object_object_add(mem, "swap", mem_entry(d, "memory.memsw."));
+            json_object_object_add(mem, "kernel", mem_entry(d, "memory.kmem."));
+            json_object_object_add(mem, "kernelTCP", mem_entry(d, "memory.kmem.tcp."));
+            if (raw) json_object_object_add(mem, "raw", raw);
+        } else if (!strcmp(c, "pids")) {
+            if (read_u64(d, "pids.current", &v)) add_u64(pids, "current", v);
+            if (read_u64(d, "pids.max", &v) && v != UINT64_MAX) add_u64(pids, "limit", v);
+        } else if (!strcmp(c, "blkio")) {
+            struct json_object *a;
+            if ((a = blkio_list(d, "blkio.throttle.io_service_bytes_recursive")))
+                json_object_object_add(blk, "ioServiceBytesRecursive", a);
+            if ((a = blkio_list(d, "blkio.throttle.io_serviced_recursive")))
+                json_object_object_add(blk, "ioServicedRecursive", a);
+        }
+    }
+    json_object_object_add(data, "cpu", cpu);
+    json_object_object_add(data, "memory", mem);
+    json_object_object_add(data, "pids", pids);
+    json_object_object_add(data, "blkio", blk);
+    return data;
+}
+
+/* OOM kills so far in the container's memory cgroup (for `events`). */
+uint64_t ctr_cgroup_oom_count(const struct ctr_cgroup *cg)
+{
+    char d[PATH_MAX];
+    if (cg->v2)
+        snprintf(d, sizeof(d), "%s%s", CG_ROOT, cg->rel);
+    else
+        snprintf(d, sizeof(d), "%s/memory%s", CG_ROOT, cg->rel);
+    struct json_object *o = kv_file(d, cg->v2 ? "memory.events" : "memory.oom_control");
+    uint64_t n = kv_get(o, "oom_kill");
+    json_object_put(o);
+    return n;
 }

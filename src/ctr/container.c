@@ -135,18 +135,10 @@ static const char *status_of(const struct state *s)
     cleanup_free char *fifo = xasprintf("%s/exec.fifo", s->dir);
     if (access(fifo, F_OK) == 0)
         return "created";
-    if (s->cgroup) {
-        char buf[32] = "";
-        cleanup_free char *p = xasprintf("/sys/fs/cgroup/freezer%s/freezer.state", strchr(s->cgroup, ':') + 1);
-        char *t;
-        if (read_file(p, &t, NULL, 0) == 0) {
-            snprintf(buf, sizeof(buf), "%s", t);
-            free(t);
-            if (!strncmp(buf, "FROZEN", 6))
-                return "paused";
-        }
-    }
-    return "running";
+    struct ctr_cgroup *cg = s->cgroup ? ctr_cgroup_from(s->cgroup) : NULL;
+    bool frozen = cg && ctr_cgroup_frozen(cg);
+    ctr_cgroup_free(cg);
+    return frozen ? "paused" : "running";
 }
 
 /* The state as `state` prints it; `status` overrides the computed one
@@ -263,7 +255,13 @@ static char *now_rfc3339(void)
     gmtime_r(&ts.tv_sec, &tm);
     char buf[64];
     strftime(buf, sizeof(buf), "%Y-%m-%dT%H:%M:%S", &tm);
-    return xasprintf("%s.%09ldZ", buf, ts.tv_nsec);
+    /* Go's RFC3339Nano, as runc writes it: trailing zeros of the fraction dropped */
+    char frac[16];
+    snprintf(frac, sizeof(frac), ".%09ld", ts.tv_nsec);
+    size_t n = strlen(frac);
+    while (n > 1 && frac[n - 1] == '0')
+        frac[--n] = 0;
+    return xasprintf("%s%sZ", buf, n > 1 ? frac : "");
 }
 
 static int write_idmap(pid_t pid, const char *file, const struct ctr_idmap *m, size_t n)
@@ -438,7 +436,21 @@ int ctr_create(const char *id, const struct ctr_opts *o, bool start_now)
         }
         ssize_t m = n == 1 ? read_full(sync[0], msg + 1, sizeof(msg) - 2) : 0;
         msg[(m > 0 ? m : 0) + 1] = 0;
-        log_error("%s", n == 1 && msg[0] == 'E' ? msg + 1 : "container init exited before it was ready");
+        if (n == 1 && msg[0] == 'E') {
+            log_error("%s", msg + 1);
+        } else {
+            /* init died without a word: say how, and blame the OOM killer when it was it */
+            int status = 0;
+            waitpid(pid, &status, 0);
+            pid = -1;
+            if (WIFSIGNALED(status) && cg && ctr_cgroup_oom_count(cg) > 0)
+                log_error("container init was killed by the OOM killer before it was ready: "
+                          "linux.resources.memory.limit (%lld) is too low", (long long)spec->mem_limit);
+            else if (WIFSIGNALED(status))
+                log_error("container init was killed by signal %s before it was ready", sigabbrev_np(WTERMSIG(status)));
+            else
+                log_error("container init exited with status %d before it was ready", WEXITSTATUS(status));
+        }
         goto fail;
     }
     if (o->pid_file) {
@@ -555,11 +567,13 @@ int ctr_kill(const char *id, const struct ctr_opts *o, int sig)
 int ctr_delete(const char *id, const struct ctr_opts *o)
 {
     struct state st;
-    if (state_load(o->root, id, &st) < 0) {
-        if (o->force && !valid_id(id))
+    if (o->force && !valid_id(id)) {
+        cleanup_free char *p = xasprintf("%s/%s/state.json", o->root, id);
+        if (access(p, F_OK) < 0 && errno == ENOENT)
             return 0;          /* like runc: delete --force of a missing container is fine */
-        return 1;
     }
+    if (state_load(o->root, id, &st) < 0)
+        return 1;
     const char *status = status_of(&st);
     if (!strcmp(status, "running") || !strcmp(status, "paused")) {
         if (!o->force) {
@@ -708,6 +722,18 @@ int ctr_exec(const char *id, const struct ctr_opts *o, const char *process_json,
         if (env) proc.env = env;
         if (cwd) proc.cwd = (char *)cwd;
         proc.terminal = tty;
+        if (o->user) {
+            uint64_t u, g;
+            char *colon = strchr(o->user, ':');
+            cleanup_free char *us = xasprintf("%.*s", (int)(colon ? colon - o->user : (long)strlen(o->user)), o->user);
+            if (parse_u64(us, &u) || u > UINT32_MAX || (colon && (parse_u64(colon + 1, &g) || g > UINT32_MAX))) {
+                log_error("exec --user: \"%s\" is not UID[:GID] (numbers; names are not looked up)", o->user);
+                goto fail;
+            }
+            proc.uid = (uint32_t)u;
+            proc.gid = colon ? (uint32_t)g : 0;
+            proc.ngids = 0;
+        }
     }
     int sync[2];
     if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sync) < 0)
@@ -715,7 +741,16 @@ int ctr_exec(const char *id, const struct ctr_opts *o, const char *process_json,
     pid_t pid = fork();
     if (pid == 0) {
         close(sync[0]);
-        /* the container's cgroups first: after setns(mnt) the host's paths are gone */
+        /* the console socket and the container's cgroups first: after
+         * setns(mnt) the host's paths are gone */
+        int console = -1;
+        if (proc.terminal && o->console_socket) {
+            console = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+            struct { sa_family_t fam; char path[108]; } sa = { AF_UNIX, "" };
+            snprintf(sa.path, sizeof(sa.path), "%s", o->console_socket);
+            if (console < 0 || connect(console, (struct sockaddr *)&sa, sizeof(sa)) < 0)
+                ctr_fail(sync[1], "connect to the console socket %s: %s", o->console_socket, strerror(errno));
+        }
         if (st.cgroup) {
             struct ctr_cgroup *cg = ctr_cgroup_from(st.cgroup);
             if (cg && ctr_cgroup_add(cg, getpid()) < 0)
@@ -752,14 +787,6 @@ int ctr_exec(const char *id, const struct ctr_opts *o, const char *process_json,
             if (o->detach) _exit(0);
             while (waitpid(inner, &status, 0) < 0 && errno == EINTR) {}
             _exit(WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status));
-        }
-        int console = -1;
-        if (proc.terminal && o->console_socket) {
-            console = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-            struct { sa_family_t fam; char path[108]; } sa = { AF_UNIX, "" };
-            snprintf(sa.path, sizeof(sa.path), "%s", o->console_socket);
-            if (console < 0 || connect(console, (struct sockaddr *)&sa, sizeof(sa)) < 0)
-                ctr_fail(sync[1], "connect to the console socket %s: %s", o->console_socket, strerror(errno));
         }
         struct ctr_exec_ctx c = { spec, &proc, sync[1], console, -1, o->preserve_fds, NULL, NULL };
         ctr_exec_process(&c);
@@ -807,4 +834,54 @@ fail:
     ctr_spec_free(spec);
     state_free(&st);
     return 1;
+}
+
+/* events: `--stats` prints one stats event; otherwise a stats event every
+ * interval and an "oom" event when the kernel kills in the container's
+ * memory cgroup, until the container stops. One JSON object per line, as runc. */
+int ctr_events(const char *id, const struct ctr_opts *o, bool stats_once, unsigned interval_ms)
+{
+    struct state st;
+    if (state_load(o->root, id, &st) < 0)
+        return 1;
+    int rc = 0;
+    struct ctr_cgroup *cg = st.cgroup ? ctr_cgroup_from(st.cgroup) : NULL;
+    if (!alive(&st)) {
+        log_error("container \"%s\" is not running", id);
+        rc = 1;
+    } else if (!cg) {
+        log_error("container \"%s\" has no cgroup: no stats", id);
+        rc = 1;
+    } else {
+        uint64_t ooms = ctr_cgroup_oom_count(cg);
+        uint64_t next = 0;
+        for (;;) {
+            uint64_t now = time_ms();
+            uint64_t k = ctr_cgroup_oom_count(cg);
+            if (k > ooms) {
+                ooms = k;
+                struct json_object *e = json_object_new_object();
+                json_object_object_add(e, "type", json_object_new_string("oom"));
+                json_object_object_add(e, "id", json_object_new_string(id));
+                printf("%s\n", json_object_to_json_string_ext(e, JSON_C_TO_STRING_PLAIN));
+                json_object_put(e);
+            }
+            if (stats_once || now >= next) {
+                struct json_object *e = json_object_new_object();
+                json_object_object_add(e, "type", json_object_new_string("stats"));
+                json_object_object_add(e, "id", json_object_new_string(id));
+                json_object_object_add(e, "data", ctr_cgroup_stats(cg));
+                printf("%s\n", json_object_to_json_string_ext(e, JSON_C_TO_STRING_PLAIN));
+                json_object_put(e);
+                next = now + interval_ms;
+            }
+            fflush(stdout);
+            if (stats_once || !alive(&st))
+                break;
+            usleep(100 * 1000);
+        }
+    }
+    ctr_cgroup_free(cg);
+    state_free(&st);
+    return rc;
 }

@@ -92,6 +92,7 @@ struct ctr_opts {
     const char *console_socket;
     int preserve_fds;
     bool no_pivot, detach, force, all;
+    const char *user;          /* exec --user UID[:GID] */
 };
 
 int ctr_create(const char *id, const struct ctr_opts *o, bool start_now);
@@ -104,6 +105,7 @@ int ctr_ps(const char *id, const struct ctr_opts *o, bool json);
 int ctr_pause(const char *id, const struct ctr_opts *o, bool pause);
 int ctr_exec(const char *id, const struct ctr_opts *o, const char *process_json,
              char **argv, char **env, const char *cwd, bool tty);
+int ctr_events(const char *id, const struct ctr_opts *o, bool stats_once, unsigned interval_ms);
 int ctr_spec_write(bool rootless);
 int ctr_features(void);
 
@@ -118,6 +120,9 @@ char *ctr_cgroup_serialize(const struct ctr_cgroup *cg);  /* for state.json */
 struct ctr_cgroup *ctr_cgroup_from(const char *ser);
 int ctr_cgroup_pids(const struct ctr_cgroup *cg, pid_t **pids, size_t *n);
 int ctr_cgroup_freeze(struct ctr_cgroup *cg, bool frozen);
+bool ctr_cgroup_frozen(const struct ctr_cgroup *cg);
+struct json_object *ctr_cgroup_stats(const struct ctr_cgroup *cg);   /* runc's "data" of a stats event */
+uint64_t ctr_cgroup_oom_count(const struct ctr_cgroup *cg);
 
 /* ---- seccomp (seccomp.c) ---- */
 int ctr_seccomp_validate(struct json_object *o, const char *path);

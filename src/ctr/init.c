@@ -19,6 +19,8 @@
 #include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/statfs.h>
+#include <linux/magic.h>
 #include <sys/syscall.h>
 #include <sys/sysmacros.h>
 #include <linux/capability.h>
@@ -95,7 +97,8 @@ static void mount_cgroups(int efd, const char *target, unsigned long flags)
     char *info = NULL;
     if (read_file("/proc/self/mountinfo", &info, NULL, 4 << 20) < 0)
         ctr_fail(efd, "mount cgroup on %s: cannot read /proc/self/mountinfo", target);
-    bool v2_host = false, tmpfs_done = false;
+    struct statfs sf;
+    bool v2_host = statfs("/sys/fs/cgroup", &sf) == 0 && sf.f_type == CGROUP2_SUPER_MAGIC, tmpfs_done = false;
     for (char *l = info, *save, *line; (line = strtok_r(l, "\n", &save)); l = NULL) {
         /* ID PARENT MAJ:MIN ROOT MOUNTPOINT OPTS [OPTIONAL...] - FSTYPE SOURCE SUPEROPTS */
         char mp[PATH_MAX], fstype[32], super[512];
@@ -106,10 +109,9 @@ static void mount_cgroups(int efd, const char *target, unsigned long flags)
         bool v2 = !strcmp(fstype, "cgroup2");
         if ((!v2 && strcmp(fstype, "cgroup")) || strncmp(mp, "/sys/fs/cgroup", 14))
             continue;
-        if (!strcmp(mp, "/sys/fs/cgroup")) {
-            v2_host = v2;
-            if (!v2) continue;
-        }
+        /* a v2 host has one hierarchy at /sys/fs/cgroup (the last mount there wins) */
+        if (v2_host != !strcmp(mp, "/sys/fs/cgroup") || (v2_host && !v2))
+            continue;
         if (!tmpfs_done && !v2_host) {
             if (mount("tmpfs", target, "tmpfs", f, "mode=755") < 0)
                 ctr_fail(efd, "mount cgroup on %s: tmpfs: %s", target, strerror(errno));
@@ -156,8 +158,6 @@ static void mount_cgroups(int efd, const char *target, unsigned long flags)
                     ctr_fail(efd, "mount cgroup: symlink %s: %s", link, strerror(errno));
             }
         }
-        if (v2_host)
-            break;
     }
     free(info);
     if (tmpfs_done && (flags & MS_RDONLY) &&

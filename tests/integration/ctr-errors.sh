@@ -55,6 +55,14 @@ bad "seccomp bad operator"         'linux.seccomp.syscalls\[0\].args\[0\].op: un
 bad "hook path relative"           'hooks.prestart\[0\].path: "bin/true" is not an absolute path' 'c["hooks"]={"prestart":[{"path":"bin/true"}]}'
 bad "rootfsPropagation unknown"    'linux.rootfsPropagation: unknown propagation "sideways"' 'c["linux"]["rootfsPropagation"]="sideways"'
 bad "rlimit above the hard limit here" 'process.rlimits: setting RLIMIT_NOFILE to 1048576/1048576' 'c["process"]["rlimits"]=[{"type":"RLIMIT_NOFILE","soft":1048576,"hard":1048576}]'
+bad "timeOffsets without a time namespace" 'linux.timeOffsets: given without a new time namespace' 'c["linux"]["timeOffsets"]={"monotonic":{"secs":1}}'
+bad "blockIO throttle without rate" 'linux.resources.blockIO.throttleReadBpsDevice\[0\].rate: missing' 'c["linux"]["resources"]={"blockIO":{"throttleReadBpsDevice":[{"major":8,"minor":0}]}}'
+bad "sysctl value not a string"    'linux.sysctl.kernel.domainname: expected string' 'c["linux"]["sysctl"]={"kernel.domainname":5}'
+bad "process.env wrong type"       'process.env: expected array'         'c["process"]["env"]="PATH=/bin"'
+bad "hook timeout zero"            'hooks.poststart\[0\].timeout: 0 is out of range' 'c["hooks"]={"poststart":[{"path":"/bin/true","timeout":0}]}'
+bad "device path outside /dev"     'linux.devices\[0\].path: "/etc/x" must be under /dev' 'c["linux"]["devices"]=[{"path":"/etc/x","type":"c","major":1,"minor":3}]'
+bad "memory limit below usage"     'killed by the OOM killer before it was ready: linux.resources.memory.limit \(4096\) is too low' 'c["linux"]["resources"]={"memory":{"limit":4096}}'
+bad "cpuset cpus not on this host" 'linux.resources.cpu.cpus: cannot set .*cpuset.cpus to "4095"' 'c["linux"]["resources"]={"cpu":{"cpus":"4095"}}'
 bad "program not in PATH"          'exec: "no-such-program": executable file not found' 'c["process"]["args"]=["no-such-program"]'
 
 d=$CTR_BASE/notjson; mkdir -p "$d"; echo '{"ociVersion": "1.0.2", ' > "$d/config.json"
@@ -68,8 +76,12 @@ expect_fail "invalid container id" 'invalid container id "a/b"' bash -c "cd '$b'
 args "$b" 'sleep 30'
 (cd "$b" && VCTR create dup)
 expect_fail "existing container id" 'container "dup" already exists' bash -c "cd '$b' && \"\$VESSEL\" ctr --root '$CTR_ROOT' create dup"
+st=$(VCTR state dup | python3 -c 'import json,sys; print(json.load(sys.stdin)["status"])')
+[ "$st" = created ] && ls -d /sys/fs/cgroup/memory/vessel/dup >/dev/null 2>&1 &&
+    ok "the existing container is untouched by the failed create (still created, its cgroup there)" || nok "existing container after a duplicate create: [$st]"
 VCTR kill dup KILL; sleep 0.3
 expect_fail "kill of a stopped container" 'container "dup" is not running' "$VESSEL" ctr --root "$CTR_ROOT" kill dup
+[ -f "$CTR_ROOT/dup/state.json" ] && ok "kill of a stopped container keeps its state for delete" || nok "state of dup gone after kill"
 expect_fail "unknown signal" 'kill: unknown signal "SIGFOO"' "$VESSEL" ctr --root "$CTR_ROOT" kill dup SIGFOO
 expect_fail "start of a stopped container" 'it is stopped, not created' "$VESSEL" ctr --root "$CTR_ROOT" start dup
 VCTR delete dup

@@ -16,13 +16,13 @@ for a in sh echo cat sleep hostname ls tty id; do ln -s busybox "$w/rootfs/bin/$
 tar -C "$w/rootfs" -cf "$w/bb.tar" .
 check "podman import of a busybox rootfs" bash -c '"$@" >/dev/null 2>&1' _ "${P[@]}" import "$w/bb.tar" localhost/vessel-bb:1
 
-out=$("${P[@]}" run --rm "${U[@]}" localhost/vessel-bb:1 echo hello from vessel 2>&1)
+out=$("${P[@]}" run --rm "${U[@]}" localhost/vessel-bb:1 echo hello from vessel 2>&1 | asan_filter)
 [ "$out" = "hello from vessel" ] && ok "podman run --rm" || nok "podman run --rm: $out"
 out=$("${P[@]}" run --rm "${U[@]}" localhost/vessel-bb:1 sh -c 'exit 3' 2>&1); rc=$?
 [ $rc -eq 3 ] && ok "podman run returns the container's exit status" || nok "exit status $rc: $out"
 
 "${P[@]}" run -d "${U[@]}" --name vd1 localhost/vessel-bb:1 sleep 100 >/dev/null 2>&1 && ok "podman run -d" || nok "podman run -d"
-out=$("${P[@]}" exec vd1 sh -c 'echo exec-ok $$' 2>&1)
+out=$("${P[@]}" exec vd1 sh -c 'echo exec-ok $$' 2>&1 | asan_filter)
 [[ $out == "exec-ok "* ]] && ok "podman exec" || nok "podman exec: $out"
 st=$("${P[@]}" inspect -f '{{.State.Status}}' vd1 2>&1)
 [ "$st" = running ] && ok "podman inspect sees it running" || nok "inspect: $st"

@@ -68,6 +68,11 @@ void rv_update_timers(struct rv_hart *h)
         atomic_fetch_and(&h->mip, ~clr);
 }
 
+static uint64_t counter_value(const struct rv_hart *h, unsigned k)
+{
+    return (h->mcountinhibit & (k ? 4 : 1)) ? h->cnt_frozen[k] : h->instret - h->cnt_off[k];
+}
+
 static uint64_t mstatus_read(struct rv_hart *h)
 {
     uint64_t s = h->mstatus & ~(MS_SD | MS_UXL | MS_SXL);
@@ -109,7 +114,8 @@ static int csr_get(struct rv_hart *h, unsigned csr, uint64_t *v)
     case CSR_FFLAGS: *v = h->fp.fflags & 31; return 0;
     case CSR_FRM: *v = h->fp.frm & 7; return 0;
     case CSR_FCSR: *v = ((h->fp.frm & 7) << 5) | (h->fp.fflags & 31); return 0;
-    case CSR_CYCLE: case CSR_MCYCLE: case CSR_INSTRET: case CSR_MINSTRET: *v = h->instret; return 0;
+    case CSR_CYCLE: case CSR_MCYCLE: *v = counter_value(h, 0); return 0;
+    case CSR_INSTRET: case CSR_MINSTRET: *v = counter_value(h, 1); return 0;
     case CSR_TIME:
         if (h->m->user) {
             struct timespec ts;
@@ -220,7 +226,18 @@ static int csr_set(struct rv_hart *h, unsigned csr, uint64_t v)
     case CSR_MTVEC: h->mtvec = v & ~2ULL; return 0;
     case CSR_MCOUNTEREN: h->mcounteren = v & 0xffffffffULL; return 0;
     case CSR_MENVCFG: h->menvcfg = v & (MENVCFG_STCE | 1); rv_update_timers(h); return 0;
-    case CSR_MCOUNTINHIBIT: h->mcountinhibit = v & 0xfffffffdULL; return 0;
+    case CSR_MCOUNTINHIBIT: {
+        uint64_t n = v & 0xfffffffdULL;
+        for (unsigned k = 0; k < 2; k++) {
+            uint64_t bit = k ? 4 : 1;
+            if ((n & bit) && !(h->mcountinhibit & bit))
+                h->cnt_frozen[k] = h->instret - h->cnt_off[k];
+            else if (!(n & bit) && (h->mcountinhibit & bit))
+                h->cnt_off[k] = h->instret - h->cnt_frozen[k];
+        }
+        h->mcountinhibit = n;
+        return 0;
+    }
     case CSR_MSCRATCH: h->mscratch = v; return 0;
     case CSR_MEPC: h->mepc = v & ~1ULL; return 0;
     case CSR_MCAUSE: h->mcause = v; return 0;
@@ -235,7 +252,14 @@ static int csr_set(struct rv_hart *h, unsigned csr, uint64_t v)
         if (clr & cur) atomic_fetch_and(&h->mip, ~clr);
         return 0;
     }
-    case CSR_MCYCLE: case CSR_MINSTRET: h->instret = v; return 0;
+    case CSR_MCYCLE: case CSR_MINSTRET: {
+        unsigned k = csr == CSR_MINSTRET;
+        if (h->mcountinhibit & (k ? 4 : 1))
+            h->cnt_frozen[k] = v;
+        else
+            h->cnt_off[k] = h->instret - v;
+        return 0;
+    }
     default: return -1;
     }
 }
@@ -255,7 +279,8 @@ int rv_csr_op(struct rv_hart *h, unsigned csr, uint64_t *old, uint64_t val, int 
             return -1;
         if (csr == CSR_SATP && h->priv == RV_PRIV_S && (h->mstatus & MS_TVM))
             return -1;
-        if (csr == CSR_STIMECMP && h->priv == RV_PRIV_S && !(h->menvcfg & MENVCFG_STCE))
+        if (csr == CSR_STIMECMP && h->priv == RV_PRIV_S &&
+            (!(h->menvcfg & MENVCFG_STCE) || !(h->mcounteren & 2)))
             return -1;
     }
     uint64_t cur = 0;
@@ -388,6 +413,8 @@ void rv_csr_reset(struct rv_hart *h)
     h->medeleg = h->mideleg = h->mie = 0;
     h->mtvec = h->mscratch = h->mepc = h->mcause = h->mtval = 0;
     h->mcounteren = h->scounteren = h->menvcfg = h->senvcfg = h->mcountinhibit = 0;
+    h->cnt_off[0] = h->cnt_off[1] = h->instret;
+    h->cnt_frozen[0] = h->cnt_frozen[1] = 0;
     h->stvec = h->sscratch = h->sepc = h->scause = h->stval = h->satp = 0;
     h->stimecmp = ~0ULL;
     atomic_store(&h->mtimecmp, ~0ULL);

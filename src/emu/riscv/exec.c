@@ -50,6 +50,19 @@ static enum rv_exit service_requests(struct rv_hart *h)
     return RV_EXIT_NONE;
 }
 
+/* A trap retires no instruction, but takes a step of the budget, so a
+ * guest trapping in a loop (a handler address that faults itself) still
+ * returns to its caller. True when the budget is used up. */
+static inline bool trap_uses_budget(struct rv_hart *h)
+{
+    if (h->budget_end == UINT64_MAX)
+        return false;
+    if (h->budget_end <= h->instret)
+        return true;
+    h->budget_end--;
+    return false;
+}
+
 static bool is_breakpoint(struct rv_machine *m, uint64_t pc)
 {
     unsigned n = atomic_load_explicit(&m->nbp, memory_order_acquire);
@@ -83,8 +96,11 @@ enum rv_exit rv_run(struct rv_hart *h, uint64_t budget)
 #define EXC(cause, tval) do {                                              \
         h->instret -= (uint64_t)(b->n - (unsigned)(i - b->insn));            \
         h->pc = i->pc;                                                     \
-        if (rv_trap(h, (cause), (tval)))                                   \
+        if (rv_trap(h, (cause), (tval))) {                                 \
+            if (unlikely(trap_uses_budget(h)))                             \
+                return RV_EXIT_BUDGET;                                     \
             goto dispatch_nochain;                                         \
+        }                                                                  \
         return RV_EXIT_FAULT;                                              \
     } while (0)
 #define JUMP(target) do { h->pc = (target); goto dispatch; } while (0)
@@ -177,8 +193,11 @@ dispatch:
         if (unlikely(!b)) {
             /* fetch fault: the exception is taken at pc itself */
             last = NULL;
-            if (rv_trap(h, (uint64_t)c, h->exc_tval))
+            if (rv_trap(h, (uint64_t)c, h->exc_tval)) {
+                if (unlikely(trap_uses_budget(h)))
+                    return RV_EXIT_BUDGET;
                 goto dispatch;
+            }
             return RV_EXIT_FAULT;
         }
         if (last && fc == h->flush_count && b != h->step_block) {

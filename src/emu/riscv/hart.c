@@ -295,6 +295,8 @@ void rv_invalidate_code(struct rv_machine *m, uint64_t addr, uint64_t len)
 {
     (void)addr;
     (void)len;
+    if (!m)
+        return;            /* no machine yet (loading, or the syscall layer alone) */
     pthread_mutex_lock(&m->lock);
     for (unsigned k = 0; k < m->nhart_slots; k++)
         if (m->harts[k])

@@ -112,7 +112,10 @@ struct rv_hart {
     _Atomic uint64_t mtimecmp;
     _Atomic uint64_t mip;         /* software view + device lines */
     uint64_t pmpcfg[16], pmpaddr[64];
-    uint64_t cycle_base;
+    /* mcycle (0) and minstret (1) as seen by the guest: instret - cnt_off,
+     * or cnt_frozen while mcountinhibit stops them (instret itself always
+     * counts: budgets run on it) */
+    uint64_t cnt_off[2], cnt_frozen[2];
     unsigned poll;                /* blocks until the next timer check */
 
     /* wait/park */

@@ -141,7 +141,7 @@ static int resolve(struct rv_hart *h, uint64_t va, int acc, uint8_t **host, uint
     }
     struct rv_tlb_entry *e = rv_tlb_slot(h, acc, va);
     e->tag = rv_tlb_tag(va, mode);
-    e->addend = (uintptr_t)(*host - va);
+    e->addend = (uintptr_t)*host - (uintptr_t)va;   /* integers: host - va as a pointer overflows (UB) */
     return 0;
 }
 

@@ -38,9 +38,36 @@ _start:
 2:  call    rt_init
     call    main
     call    rt_exit
+
+/* Harts other than 0 (up to MAX_HARTS): own stacks, wait in wfi for an
+ * MSIP from hart 0, then secondary_entry(hartid) (lib.c). */
+#define MAX_HARTS 4
 park:
-    wfi
-    j       park
+    li      t1, MAX_HARTS
+    bgeu    t0, t1, 3f
+    la      sp, sec_stacks
+    li      t1, 16384
+    addi    t2, t0, 1
+    mul     t1, t1, t2
+    add     sp, sp, t1              /* top of this hart's 16 KiB: 8 KiB stack, 8 KiB trap stack */
+    csrw    mscratch, sp
+    li      t1, 8192
+    sub     sp, sp, t1
+    la      t1, m_trap_entry
+    csrw    mtvec, t1
+    li      t1, (1 << 13)
+    csrs    mstatus, t1
+    li      t1, (1 << 3)            /* mie.MSIE: wfi wakes on MSIP (MIE stays 0) */
+    csrw    mie, t1
+1:  wfi
+    csrr    t1, mip
+    andi    t1, t1, (1 << 3)
+    beqz    t1, 1b
+    mv      a0, t0
+    call    secondary_entry
+3:  csrw    mie, zero
+4:  wfi
+    j       4b
 
     .align  2
 early_trap:
@@ -267,6 +294,9 @@ s_trap_stack_top:
     .space  8192
     .globl  lower_stack_top
 lower_stack_top:
+    .balign 4096
+sec_stacks:
+    .space  16384 * MAX_HARTS
     .bss
     .balign 8
     .globl  m_resume_sp
@@ -291,3 +321,32 @@ mprv_sd:
     li      t0, (1 << 17) | (3 << 11)
     csrc    mstatus, t0
     ret
+
+/* Vectored-mode trap tables for swi.c: vec_exc takes only exceptions
+ * (entry 0), vec_irq only MSI and MTI (entries 3 and 7), SSI (entry 1). */
+    .text
+    .option norvc
+    .balign 256
+    .globl  vec_exc, vec_irq
+vec_exc:
+    j       m_trap_entry
+    .rept   15
+    j       vec_wrong
+    .endr
+    .balign 256
+vec_irq:
+    j       vec_wrong
+    j       m_trap_entry        /* 1 SSI */
+    j       vec_wrong
+    j       m_trap_entry        /* 3 MSI */
+    j       vec_wrong
+    j       vec_wrong
+    j       vec_wrong
+    j       m_trap_entry        /* 7 MTI */
+    .rept   8
+    j       vec_wrong
+    .endr
+vec_wrong:
+    csrr    a0, mcause
+    call    vec_wrong_entry
+1:  j       1b

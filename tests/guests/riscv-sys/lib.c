@@ -176,3 +176,22 @@ void rt_init(void)
         u[2] = 0x01;        /* FIFO on */
     }
 }
+
+void vec_wrong_entry(uint64_t cause)
+{
+    printf_("riscv-sys %s: trap (cause %x) reached the wrong vectored mtvec entry\n", test_name, cause);
+    rt_exit(250);
+}
+
+/* A secondary hart woken by hart 0's MSIP: clear it and run the program's
+ * secondary_main, if it has one. */
+__attribute__((weak)) void secondary_main(unsigned hartid) { (void)hartid; }
+
+void secondary_entry(unsigned hartid)
+{
+    mmio_write32(CLINT_MSIP + 4 * hartid, 0);
+    secondary_main(hartid);
+    CSR_WRITE(mie, 0);
+    for (;;)
+        __asm__ volatile("wfi");
+}

@@ -131,6 +131,7 @@ uint64_t enter_lower(uint64_t fn, uint64_t arg, int priv, uint64_t sp, uint64_t 
 void lower_return(void), lower_return_ecall(void);
 void m_trap_entry(void), s_trap_entry(void);
 void pages_ret42(void), pages_ret43(void);
+void vec_exc(void), vec_irq(void);
 extern char m_stack_top[], lower_stack_top[], s_trap_stack_top[];
 extern char __image_end[];
 
@@ -166,6 +167,9 @@ extern bool have_uart;
 extern unsigned checks;
 void check_fail(int line, const char *what, uint64_t got, uint64_t exp) __attribute__((noreturn));
 void rt_exit(int code) __attribute__((noreturn));
+/* harts 1..3 run this (on their own stacks, M-mode, MIE = 0) once hart 0
+ * writes their MSIP; the default returns at once and parks the hart */
+void secondary_main(unsigned hartid);
 
 #define CHECK(c) do { checks++; if (!(c)) check_fail(__LINE__, #c, 0, 0); } while (0)
 #define CHECK_EQ(a, b) do { uint64_t a_ = (uint64_t)(a), b_ = (uint64_t)(b); checks++; \

@@ -53,8 +53,8 @@ static void reg(const void *fdt, const char *path, uint64_t base, uint64_t size)
     const fdt64_t *v = fdt_getprop(fdt, off, "reg", &len);
     assert_non_null(v);
     assert_int_equal(len, 16);
-    assert_int_equal(fdt64_to_cpu(v[0]), base);
-    assert_int_equal(fdt64_to_cpu(v[1]), size);
+    assert_int_equal(fdt64_ld(&v[0]), base);
+    assert_int_equal(fdt64_ld(&v[1]), size);
 }
 
 /* interrupts-extended lists, per hart, (intc phandle, a) (intc phandle, b) */
@@ -97,9 +97,9 @@ static void test_fdt_full(void **state)
     int ch = fdt_path_offset(f, "/chosen"), len;
     const fdt64_t *is = fdt_getprop(f, ch, "linux,initrd-start", &len);
     assert_int_equal(len, 8);
-    assert_int_equal(fdt64_to_cpu(*is), 0x87000000);
+    assert_int_equal(fdt64_ld(is), 0x87000000);
     const fdt64_t *ie = fdt_getprop(f, ch, "linux,initrd-end", &len);
-    assert_int_equal(fdt64_to_cpu(*ie), 0x87123456);
+    assert_int_equal(fdt64_ld(ie), 0x87123456);
     reg(f, "/memory@80000000", VIRT_RAM_BASE, 128ULL << 20);
     assert_string_equal(str(f, "/memory@80000000", "device_type"), "memory");
 
@@ -478,6 +478,15 @@ static void test_elf(void **state)
     assert_int_equal(vi.entry, 0x80200008);
     assert_int_equal(vi.tohost, 0);
     assert_int_equal(((uint8_t *)mem_translate(&mem, 0x80200000, 1))[5], 6);
+    /* Linux's vmlinux: virtual addresses, LMA 0, virtual entry */
+    mk_elf(&e, 0, 0xffffffff80000000ULL, false);
+    assert_int_equal(virt_image_load_elf(&mem, (uint8_t *)&e, sizeof(e), &vi, &why), 0);
+    assert_int_equal(vi.load_addr, 0x80200000);
+    assert_int_equal(vi.entry, 0x80200008);
+    /* an entry outside every segment */
+    mk_elf(&e, 0x80000000, 0x80000000, false);
+    e.eh.e_entry = 0x90000000;
+    assert_int_equal(virt_image_load_elf(&mem, (uint8_t *)&e, sizeof(e), &vi, &why), -EINVAL);
     /* virtual entry, physical load address */
     mk_elf(&e, 0x80400000, 0xffffffff80000000ULL, false);
     assert_int_equal(virt_image_load_elf(&mem, (uint8_t *)&e, sizeof(e), &vi, &why), 0);

@@ -10,6 +10,11 @@
 #if VESSEL_HAVE_RISCV_CORE_DETECTED
 #define VESSEL_HAVE_RISCV_CORE 1
 #endif
+#if defined(VESSEL_HAVE_RISCV_CORE) && !defined(VESSEL_NO_GDB)
+#include "emu/riscv/gdb.h"
+#define USER_GDB 1
+static struct gdb_stub *g_gdb;
+#endif
 
 #include <elf.h>
 #include <errno.h>
@@ -87,6 +92,10 @@ static UNUSED void __attribute__((noreturn)) die_of_signal(int sig)
 void user_exit_group(struct user_proc *p, int code)
 {
     (void)p;
+#ifdef USER_GDB
+    if (g_gdb)
+        gdb_stub_machine_exit(g_gdb, code);
+#endif
     fflush(stdout);
     fflush(stderr);
     _exit(code);
@@ -280,6 +289,15 @@ int64_t user_do_clone(struct user_thread *t, struct user_regs *r, uint64_t flags
 }
 void user_code_changed(struct user_proc *p, uint64_t g, uint64_t len) { }
 void user_maps_changed(struct user_proc *p) { }
+
+#ifdef USER_GDB
+static void gdb_kill(void *opaque)
+{
+    (void)opaque;
+    fflush(stdout);
+    _exit(128 + SIGKILL);
+}
+#endif
 
 int user_run(struct user_proc *p, int argc, char *const *argv, char *const *envp)
 {
@@ -487,7 +505,14 @@ static void thread_loop(struct user_thread *t)
 {
     cur_thread = t;
     while (!t->exiting) {
+#ifdef USER_GDB
+        uint64_t budget = g_gdb ? gdb_stub_before_run(g_gdb, t->h) : 0;
+        enum rv_exit e = rv_run(t->h, budget);
+        if (g_gdb && gdb_stub_after_run(g_gdb, t->h, e))
+            continue;
+#else
         enum rv_exit e = rv_run(t->h, 0);
+#endif
         switch (e) {
         case RV_EXIT_ECALL:
             handle_ecall(t);
@@ -567,6 +592,10 @@ static void *clone_thread_main(void *arg)
     cs->tid = t->tid;
     sem_post(&cs->started);           /* cs (and maybe t, once it exits) are gone after this */
     thread_loop(t);
+#ifdef USER_GDB
+    if (g_gdb)
+        gdb_stub_remove_hart(g_gdb, t->h);
+#endif
     thread_finish(t);
     rv_hart_free(t->h);
     free(t);
@@ -599,6 +628,10 @@ int64_t user_do_clone(struct user_thread *t, struct user_regs *r, uint64_t flags
         if (flags & CLONE_SETTLS)
             cs.regs.x[4] = tls;
         sem_init(&cs.started, 0, 0);
+#ifdef USER_GDB
+        if (g_gdb)
+            gdb_stub_add_hart(g_gdb, c->h);
+#endif
         if (register_thread(c) < 0) {
             rv_hart_free(c->h);
             free(c);
@@ -638,6 +671,9 @@ int64_t user_do_clone(struct user_thread *t, struct user_regs *r, uint64_t flags
         if (vp[0] >= 0)
             close(vp[0]);
         t->tid = getpid();
+#ifdef USER_GDB
+        g_gdb = NULL;          /* the debugger stays with the parent */
+#endif
         pthread_mutex_init(&g_threads_lock, NULL);
         for (int i = 0; i < MAX_THREADS; i++)
             g_threads[i] = NULL;
@@ -663,6 +699,15 @@ int64_t user_do_clone(struct user_thread *t, struct user_regs *r, uint64_t flags
         *(int32_t *)(m->host + ptid) = pid;
     return pid;
 }
+
+#ifdef USER_GDB
+static void gdb_kill(void *opaque)
+{
+    (void)opaque;
+    fflush(stdout);
+    _exit(128 + SIGKILL);
+}
+#endif
 
 int user_run(struct user_proc *p, int argc, char *const *argv, char *const *envp)
 {
@@ -701,6 +746,15 @@ int user_run(struct user_proc *p, int argc, char *const *argv, char *const *envp
     }
     rv_hart_reset(t->h, p->img.entry);
     rv_set_x(t->h, 2, sp);
+#ifdef USER_GDB
+    if (p->gdb) {
+        struct gdb_stub_config gc = { .m = g_machine, .wait = true, .kill = gdb_kill, .opaque = p };
+        g_gdb = gdb_stub_start(p->gdb, &gc);
+        if (!g_gdb)
+            return 2;
+        gdb_stub_add_hart(g_gdb, t->h);
+    }
+#endif
     register_thread(t);
     /* a guest SIGPIPE default kills, like natively: leave the host default */
     thread_loop(t);

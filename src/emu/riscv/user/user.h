@@ -183,6 +183,7 @@ struct user_proc {
     char *sysroot;           /* -L */
     char *self_exe;          /* vessel itself, to re-exec for riscv64 execve */
     bool strace;
+    char *gdb;               /* --gdb SPEC: wait for a debugger before the first instruction */
     uint64_t stack_size;
     pthread_mutex_t sig_lock;
     struct user_sigaction act[USER_NSIG + 1];

@@ -7,29 +7,10 @@
 
 #include "emu/riscv/riscv.h"
 #include "emu/riscv/virt/virt.h"
-#include "emu/riscv/virt/virt_config.h"
 #include "mem/mem.h"
 
-#if VIRT_HAVE_UART8250
 #include "backend/backend.h"
 #include "dev/dev.h"
-#else
-/* Stand-in (standin_uart.c) with the API of dev/uart8250.c and the chardev
- * backend, until those land: same names, same behaviour for our use. */
-struct loop;
-struct chardev;
-struct uart8250;
-struct uart8250 *uart8250_create(struct bus *bus, uint64_t base, unsigned reg_shift, struct irq_line irq,
-                                 struct chardev *chr);
-void uart8250_destroy(struct uart8250 *u);
-struct chardev *chardev_open(const char *spec, struct loop *loop);
-void chardev_set_input(struct chardev *c, size_t (*input)(void *opaque, const uint8_t *buf, size_t len),
-                       void *opaque);
-void chardev_input_ready(struct chardev *c);
-void chardev_write(struct chardev *c, const void *buf, size_t len);
-void chardev_set_quit(struct chardev *c, void (*quit)(void *opaque), void *opaque);
-void chardev_close(struct chardev *c);
-#endif
 
 /* HSM states (SBI spec) */
 enum {

@@ -136,20 +136,18 @@ int virt_image_load_elf(struct guest_mem *mem, const uint8_t *data, size_t len, 
     img->mem_size = hi - lo;
     img->end = hi + delta;
     img->tohost = tohost;
-    img->entry = eh->e_entry;
-    if (!delta) {
-        /* an entry given as a virtual address: the segment holding it says where it is */
-        for (unsigned i = 0; i < eh->e_phnum; i++)
-            if (ph[i].p_type == PT_LOAD && ph[i].p_vaddr != ph[i].p_paddr &&
-                eh->e_entry - ph[i].p_vaddr < ph[i].p_memsz)
-                img->entry = eh->e_entry - ph[i].p_vaddr + ph[i].p_paddr;
-    } else {
-        /* the entry point is a virtual address of the same segments */
-        if (eh->e_entry - lo >= hi - lo) {
-            *why = "the entry point lies outside the loaded segments";
-            return -EINVAL;
+    /* The entry as a physical address: through the segment whose virtual
+     * range holds it (a kernel's entry is virtual), else as it is. */
+    uint64_t entry = eh->e_entry;
+    for (unsigned i = 0; i < eh->e_phnum; i++)
+        if (ph[i].p_type == PT_LOAD && eh->e_entry - ph[i].p_vaddr < ph[i].p_memsz) {
+            entry = eh->e_entry - ph[i].p_vaddr + ph[i].p_paddr;
+            break;
         }
-        img->entry = eh->e_entry + delta;
+    if (entry - lo >= hi - lo) {
+        *why = "the entry point lies outside the loaded segments";
+        return -EINVAL;
     }
+    img->entry = entry + delta;
     return 0;
 }
