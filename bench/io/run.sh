@@ -16,13 +16,13 @@
 # Both VMs: 1 hart, 256 MiB, the data disk through the host page cache
 # (qemu cache=writeback, vessel's default). The bar (issue 5) is a ratio of
 # at least 1.0 on every line.
-# Environment: IO_SEQ (default 4096), IO_RAND (2048), IO_MB (32), TCP_MB (16),
+# Environment: IO_SEQ (default 16384), IO_RAND (8192), IO_MB (32), TCP_MB (16),
 # KERNEL/INITRD (default: guest/build.sh --print riscv64).
 set -u
 src=${SRC:-$(cd "$(dirname "$0")/../.." && pwd)}
 VESSEL=${VESSEL:-$src/build/vessel}
 source "$src/tests/guestlib.sh"
-IO_MB=${IO_MB:-32} IO_SEQ=${IO_SEQ:-4096} IO_RAND=${IO_RAND:-2048} TCP_MB=${TCP_MB:-16}
+IO_MB=${IO_MB:-32} IO_SEQ=${IO_SEQ:-16384} IO_RAND=${IO_RAND:-8192} TCP_MB=${TCP_MB:-16}
 GUEST_TIMEOUT=${GUEST_TIMEOUT:-180}
 
 if [ -z "${KERNEL:-}" ]; then
