@@ -80,3 +80,47 @@ for name, rxlen in [('fuzz_virtq_net', 1526), ('fuzz_virtq_console', 64)]:
     desc(ram, 1, 1, 0x400c, 60, 0, 0)
     avail(ram, 1, [0])
     write(name, 'rxtx', ram)
+
+# Hostile rings for every device, so each run starts from the error paths
+# too (loop, outside RAM, wrapping length, indirect nesting/loop/length/
+# outside RAM/too long, avail idx jump, head and next out of range, order).
+def desc_raw(ram, q, i, addr, ln, flags, nxt, base=0x1000):
+    struct.pack_into('<QIHH', ram, base + 0x100 * q + 16 * i, addr & (2**64 - 1), ln, flags, nxt)
+
+
+def hostile(name, q, data_flags):
+    seeds = {}
+    D = data_flags
+    r = ram_img(); desc(r, q, 0, 0x4000, 64, D | NEXT, 1); desc(r, q, 1, 0x4100, 64, D | NEXT, 0)
+    avail(r, q, [0]); seeds['loop'] = r
+    r = ram_img(); desc_raw(r, q, 0, 0x7fff00000000, 64, D, 0); avail(r, q, [0]); seeds['oor'] = r
+    r = ram_img(); desc_raw(r, q, 0, -0x1000, 0x2000, D, 0); avail(r, q, [0]); seeds['wrap64'] = r
+    r = ram_img(); desc(r, q, 0, 0x3000, 0xfffff000, D, 0); avail(r, q, [0]); seeds['wrap32'] = r
+    r = ram_img(); desc(r, q, 0, 0x5000, 32, INDIRECT, 0)
+    struct.pack_into('<QIHH', r, 0x5000, RAM + 0x5400, 16, INDIRECT, 0)
+    struct.pack_into('<QIHH', r, 0x5400, RAM + 0x4000, 64, D, 0)
+    avail(r, q, [0]); seeds['nested'] = r
+    r = ram_img(); desc(r, q, 0, 0x5000, 32, INDIRECT, 0)
+    struct.pack_into('<QIHHQIHH', r, 0x5000, RAM + 0x4000, 8, D | NEXT, 1, RAM + 0x4100, 8, D | NEXT, 0)
+    avail(r, q, [0]); seeds['ind_loop'] = r
+    r = ram_img(); desc(r, q, 0, 0x5000, 20, INDIRECT, 0); avail(r, q, [0]); seeds['ind_len'] = r
+    r = ram_img(); desc_raw(r, q, 0, 0x7fff00000000, 16, INDIRECT, 0); avail(r, q, [0]); seeds['ind_oor'] = r
+    r = bytearray(0x7000); desc(r, q, 0, 0x5800, 300 * 16, INDIRECT, 0)
+    for i in range(300):
+        struct.pack_into('<QIHH', r, 0x5800 + 16 * i, RAM + 0x4000, 1, D | (NEXT if i < 299 else 0), i + 1)
+    avail(r, q, [0]); seeds['ind_long'] = r
+    r = ram_img(); desc(r, q, 0, 0x4000, 64, D, 0); avail(r, q, [0])
+    struct.pack_into('<H', r, 0x2000 + 0x100 * q + 2, 9); seeds['avail_jump'] = r
+    r = ram_img(); desc(r, q, 0, 0x4000, 64, D, 0); avail(r, q, [200]); seeds['head'] = r
+    r = ram_img(); desc(r, q, 0, 0x4000, 64, D | NEXT, 9); avail(r, q, [0]); seeds['next'] = r
+    r = ram_img(); desc(r, q, 0, 0x4000, 64, WRITE | NEXT, 1); desc(r, q, 1, 0x4100, 16, 0, 0)
+    avail(r, q, [0]); seeds['order'] = r
+    for tag, ram in seeds.items():
+        write(name, 'hostile-q%d-%s' % (q, tag), ram)
+
+
+hostile('fuzz_virtq_blk', 0, WRITE)
+hostile('fuzz_virtq_rng', 0, WRITE)
+for name in ('fuzz_virtq_net', 'fuzz_virtq_console'):
+    hostile(name, 1, 0)        # transmit: device-readable buffers
+    hostile(name, 0, WRITE)    # receive

@@ -81,6 +81,10 @@ void blk_image_close(struct blk_image *img);
 /* Whole transfer or -errno. */
 int blk_image_preadv(struct blk_image *img, const struct iovec *iov, unsigned n, uint64_t off);
 int blk_image_pwritev(struct blk_image *img, const struct iovec *iov, unsigned n, uint64_t off);
+/* The whole read from the host page cache without waiting for the disk
+ * (RWF_NOWAIT), for callers that must not block: 0, or -EAGAIN when it would
+ * wait, was short, or the image is O_DIRECT (then use blk_image_preadv). */
+int blk_image_preadv_nowait(struct blk_image *img, const struct iovec *iov, unsigned n, uint64_t off);
 int blk_image_flush(struct blk_image *img);
 int blk_image_discard(struct blk_image *img, uint64_t off, uint64_t len);
 int blk_image_write_zeroes(struct blk_image *img, uint64_t off, uint64_t len, bool unmap);

@@ -188,6 +188,20 @@ int blk_image_preadv(struct blk_image *img, const struct iovec *iov, unsigned n,
     return img->direct ? direct_rw(img, iov, n, off, false) : rw_full(img->fd, iov, n, off, false);
 }
 
+int blk_image_preadv_nowait(struct blk_image *img, const struct iovec *iov, unsigned n, uint64_t off)
+{
+    if (img->direct || n > IOV_MAX)
+        return -EAGAIN;
+    ssize_t r;
+    do
+        r = preadv2(img->fd, iov, (int)n, (off_t)off, RWF_NOWAIT);
+    while (r < 0 && errno == EINTR);
+    if (r < 0)
+        return errno == EAGAIN || errno == EOPNOTSUPP ? -EAGAIN : -errno;
+    /* short: past the end (the file shrank) or partly cached; blk_image_preadv sorts it out */
+    return (size_t)r == iov_total(iov, n) ? 0 : -EAGAIN;
+}
+
 int blk_image_pwritev(struct blk_image *img, const struct iovec *iov, unsigned n, uint64_t off)
 {
     if (img->readonly)

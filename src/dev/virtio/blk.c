@@ -1,5 +1,8 @@
-/* virtio-blk over a raw image. notify only wakes the worker threads; they
- * pop requests, do the I/O without the device lock, and complete them. */
+/* virtio-blk over a raw image. Worker threads pop requests, do the I/O
+ * without the device lock, and complete them. notify (on the vCPU thread)
+ * first serves what cannot block there -- small reads the host page cache
+ * holds (RWF_NOWAIT), get-id, refused requests -- and wakes a worker for
+ * the rest: a request that would wait for the disk is handed over. */
 #include <errno.h>
 #include <string.h>
 
@@ -20,6 +23,7 @@ enum { BLK_S_OK = 0, BLK_S_IOERR = 1, BLK_S_UNSUPP = 2 };
 #define SEG_MAX (VIRTQ_MAX_SIZE - 2)
 #define MAX_DISCARD_SECTORS (1u << 22)
 #define BLK_MAX_THREADS 8
+#define BLK_NOWAIT_MAX 8                 /* requests notify serves itself, at most */
 
 struct blk_config {
     uint64_t capacity;
@@ -34,6 +38,12 @@ struct blk_config {
     uint8_t write_zeroes_may_unmap, unused1[3];
 } __attribute__((packed));
 
+/* A popped request handed from notify to a worker. */
+struct blk_handoff {
+    struct blk_handoff *next;
+    struct virtq_elem e;
+};
+
 struct virtio_blk {
     struct virtio_dev vdev;
     struct blk_config cfg;
@@ -42,7 +52,9 @@ struct virtio_blk {
     unsigned nthreads;
     pthread_t threads[BLK_MAX_THREADS];
     pthread_cond_t work, idle;
-    unsigned inflight;
+    unsigned inflight;             /* popped, not yet pushed (handed-over ones too) */
+    struct blk_handoff *handoff;   /* for the workers, under vdev.lock */
+    struct blk_handoff *spare;     /* one element kept for notify, under vdev.lock */
     bool stop, quiesce;
 };
 
@@ -94,8 +106,12 @@ static uint8_t do_discard(struct virtio_blk *b, const struct virtq_elem *e, bool
     return r < 0 ? BLK_S_IOERR : BLK_S_OK;
 }
 
-/* Serve one request (no lock held). Returns bytes written to the guest. */
-static uint32_t blk_handle(struct virtio_blk *b, struct virtq_elem *e)
+#define NOWAIT_MAX_BYTES (128u << 10)   /* larger reads go to a worker (parallel copy) */
+
+/* Serve one request (no lock held). Returns the bytes written to the guest,
+ * or, with `nowait`, -EAGAIN (nothing reported to the guest yet) when it
+ * could block: then a worker must serve it. */
+static int64_t blk_handle(struct virtio_blk *b, struct virtq_elem *e, bool nowait)
 {
     if (e->in_len < 1) {
         log_guest("%s: request without a status byte", b->vdev.name);
@@ -113,6 +129,8 @@ static uint32_t blk_handle(struct virtio_blk *b, struct virtq_elem *e)
         goto done;
     }
     iov_to_buf(e->out, e->out_num, 0, &h, sizeof(h));
+    if (nowait && h.type != BLK_T_IN && h.type != BLK_T_GET_ID)
+        return -EAGAIN;
     switch (h.type) {
     case BLK_T_IN:
         dlen = e->in_len - 1;
@@ -121,8 +139,14 @@ static uint32_t blk_handle(struct virtio_blk *b, struct virtq_elem *e)
             status = BLK_S_IOERR;
             break;
         }
+        if (nowait && dlen > NOWAIT_MAX_BYTES)
+            return -EAGAIN;
         nd = iov_slice(data, e->in, e->in_num, 0, dlen);
-        if (blk_image_preadv(b->img, data, nd, h.sector * SECTOR) < 0)
+        int r = nowait ? blk_image_preadv_nowait(b->img, data, nd, h.sector * SECTOR)
+                       : blk_image_preadv(b->img, data, nd, h.sector * SECTOR);
+        if (r == -EAGAIN && nowait)
+            return -EAGAIN;
+        if (r < 0)
             status = BLK_S_IOERR;
         else
             written = (uint32_t)dlen;
@@ -167,31 +191,49 @@ done:
     return written + 1;
 }
 
+/* Complete a served request (lock held). */
+static void blk_complete(struct virtio_blk *b, struct virtq_elem *e, uint32_t len)
+{
+    virtq_push(&b->vdev, 0, e, len);
+    if (--b->inflight == 0)
+        pthread_cond_broadcast(&b->idle);
+}
+
 static void *blk_worker(void *arg)
 {
     struct virtio_blk *b = arg;
     struct virtio_dev *d = &b->vdev;
-    struct virtq_elem *e = xmalloc(sizeof(*e));
+    struct virtq_elem *own = xmalloc(sizeof(*own));
     pthread_mutex_lock(&d->lock);
     for (;;) {
         if (b->stop)
             break;
-        int r = b->quiesce ? 0 : virtq_pop(d, 0, e);
-        if (r != 1) {
+        /* handed-over requests are popped already: serve them even while a reset waits */
+        struct blk_handoff *ho = b->handoff;
+        struct virtq_elem *e = own;
+        if (ho) {
+            b->handoff = ho->next;
+            e = &ho->e;
+        } else if (b->quiesce || virtq_pop(d, 0, own) != 1) {
             pthread_cond_wait(&b->work, &d->lock);
             continue;
+        } else {
+            b->inflight++;
         }
-        b->inflight++;
         pthread_mutex_unlock(&d->lock);
-        uint32_t len = blk_handle(b, e);
+        uint32_t len = (uint32_t)blk_handle(b, e, false);
         pthread_mutex_lock(&d->lock);
-        virtq_push(d, 0, e, len);
+        blk_complete(b, e, len);
         virtq_notify(d, 0);
-        if (--b->inflight == 0)
-            pthread_cond_broadcast(&b->idle);
+        if (ho) {
+            if (!b->spare)
+                b->spare = ho;
+            else
+                free(ho);
+        }
     }
     pthread_mutex_unlock(&d->lock);
-    free(e);
+    free(own);
     return NULL;
 }
 
@@ -202,7 +244,7 @@ void virtio_blk_process(struct virtio_blk *b)
     pthread_mutex_lock(&d->lock);
     while (virtq_pop(d, 0, e) == 1) {
         pthread_mutex_unlock(&d->lock);
-        uint32_t len = blk_handle(b, e);
+        uint32_t len = (uint32_t)blk_handle(b, e, false);
         pthread_mutex_lock(&d->lock);
         virtq_push(d, 0, e, len);
         virtq_notify(d, 0);
@@ -219,7 +261,39 @@ static void blk_notify(struct virtio_dev *d, unsigned q)
         return;
     }
     pthread_mutex_lock(&d->lock);
-    pthread_cond_signal(&b->work);
+    bool done = false;
+    for (unsigned i = 0; i < BLK_NOWAIT_MAX && !b->quiesce; i++) {
+        struct blk_handoff *ho = b->spare;
+        b->spare = NULL;
+        if (!ho)
+            ho = xmalloc(sizeof(*ho));
+        if (virtq_pop(d, 0, &ho->e) != 1) {
+            b->spare = ho;
+            break;
+        }
+        b->inflight++;
+        pthread_mutex_unlock(&d->lock);
+        int64_t len = blk_handle(b, &ho->e, true);
+        pthread_mutex_lock(&d->lock);
+        if (len == -EAGAIN) {        /* would block: a worker takes it */
+            ho->next = NULL;
+            struct blk_handoff **p = &b->handoff;
+            while (*p)
+                p = &(*p)->next;
+            *p = ho;
+            break;
+        }
+        blk_complete(b, &ho->e, (uint32_t)len);
+        done = true;
+        if (!b->spare)
+            b->spare = ho;
+        else
+            free(ho);
+    }
+    if (done)
+        virtq_notify(d, 0);
+    if (b->handoff || virtq_has_work(d, 0))
+        pthread_cond_signal(&b->work);
     pthread_mutex_unlock(&d->lock);
 }
 
@@ -295,6 +369,12 @@ void virtio_blk_destroy(struct virtio_blk *b)
     pthread_mutex_unlock(&b->vdev.lock);
     for (unsigned i = 0; i < b->nthreads; i++)
         pthread_join(b->threads[i], NULL);
+    while (b->handoff) {
+        struct blk_handoff *n = b->handoff->next;
+        free(b->handoff);
+        b->handoff = n;
+    }
+    free(b->spare);
     pthread_cond_destroy(&b->work);
     pthread_cond_destroy(&b->idle);
     virtio_dev_destroy(&b->vdev);

@@ -371,6 +371,73 @@ static void blk_session(unsigned threads, bool direct_path)
     unlink(f.path);
 }
 
+/* With worker threads, notify serves a read the host page cache holds on
+ * the notifying (vCPU) thread: it is complete when the notify write
+ * returns. Everything else goes to a worker: writes, reads that would wait
+ * for the disk (handed over after a RWF_NOWAIT attempt), large reads; a
+ * reset waits for a handed-over request. */
+static void test_blk_notify_inline(void **state)
+{
+    struct blk_fixture f;
+    assert_int_equal(make_image(&f, 1 << 20), 0);
+    struct blk_image *img;
+    assert_int_equal(blk_image_open(f.path, false, false, &img), 0);
+    struct virtio_blk *b = virtio_blk_create(img, NULL, 2);
+    struct vdrv v;
+    assert_int_equal(vdrv_open(&v, virtio_blk_dev(b)), 0);
+    assert_true(vdrv_init(&v, ALL_FEATURES, 1, 16) & VIRTIO_STATUS_DRIVER_OK);
+    uint8_t file[4096];
+    assert_int_equal(pread(f.fd, file, 4096, 8 * 512), 4096);   /* now in the page cache */
+    uint64_t hdr = vd_alloc(&v, 16), st = vd_alloc(&v, 1), buf = vd_alloc(&v, 4096);
+    uint32_t *h = gp(&v, hdr);
+    h[0] = 0;
+    h[1] = 0;
+    uint64_t sct = 8;
+    memcpy(h + 2, &sct, 8);
+    *(uint8_t *)gp(&v, st) = 0xee;
+    struct vseg sg[3] = { { hdr, 16, false }, { buf, 4096, true }, { st, 1, true } };
+    uint16_t before = vdrv_used_idx(&v, 0);
+    vdrv_submit(&v, 0, sg, 3, false);
+    assert_int_equal(vdrv_used_idx(&v, 0), (uint16_t)(before + 1));   /* done inside notify */
+    assert_int_equal(*(uint8_t *)gp(&v, st), 0);
+    assert_memory_equal(gp(&v, buf), file, 4096);
+    assert_int_equal(vdrv_wait_used(&v, 0, NULL, NULL), 0);
+    /* a write (through a worker), then the cached read sees it */
+    uint64_t w = vd_alloc(&v, 4096);
+    memset(gp(&v, w), 0x3c, 4096);
+    assert_int_equal(blk_rw(&v, 1, 40, w, 4096, false, NULL), 0);
+    assert_int_equal(blk_rw(&v, 0, 40, buf, 4096, false, NULL), 0);
+    assert_memory_equal(gp(&v, buf), gp(&v, w), 4096);
+    /* a 256 KiB read (larger than notify serves itself) */
+    uint64_t big = vd_alloc(&v, 256 << 10);
+    assert_int_equal(blk_rw(&v, 0, 512, big, 256 << 10, true, NULL), 0);
+    uint8_t *exp = malloc(256 << 10);
+    assert_int_equal(pread(f.fd, exp, 256 << 10, 512 * 512), 256 << 10);
+    assert_memory_equal(gp(&v, big), exp, 256 << 10);
+    /* reads the page cache no longer holds: handed over, still right */
+    assert_int_equal(fdatasync(f.fd), 0);
+    assert_int_equal(posix_fadvise(f.fd, 0, 0, POSIX_FADV_DONTNEED), 0);
+    assert_int_equal(blk_rw(&v, 0, 1024, buf, 4096, false, NULL), 0);
+    assert_int_equal(pread(f.fd, file, 4096, 1024 * 512), 4096);
+    assert_memory_equal(gp(&v, buf), file, 4096);
+    /* a reset right after such a request: it completes first, no hang, no crash */
+    assert_int_equal(posix_fadvise(f.fd, 0, 0, POSIX_FADV_DONTNEED), 0);
+    sct = 1536;
+    memcpy(h + 2, &sct, 8);
+    vdrv_submit(&v, 0, sg, 3, false);
+    vd_wr(&v, 0x70, 0);
+    assert_int_equal(vd_rd(&v, 0x70), 0);
+    assert_true(vdrv_init(&v, ALL_FEATURES, 1, 16) & VIRTIO_STATUS_DRIVER_OK);
+    assert_int_equal(blk_rw(&v, 0, 8, buf, 4096, false, NULL), 0);
+    assert_int_equal(pread(f.fd, file, 4096, 8 * 512), 4096);
+    assert_memory_equal(gp(&v, buf), file, 4096);
+    free(exp);
+    vdrv_close(&v);
+    virtio_blk_destroy(b);
+    close(f.fd);
+    unlink(f.path);
+}
+
 static void test_blk_sync(void **state) { blk_session(0, false); }
 static void test_blk_threads(void **state) { blk_session(3, false); }
 static void test_blk_direct(void **state) { blk_session(2, true); }
@@ -891,6 +958,7 @@ int main(void)
         cmocka_unit_test(test_blk_sync),
         cmocka_unit_test(test_blk_threads),
         cmocka_unit_test(test_blk_direct),
+        cmocka_unit_test(test_blk_notify_inline),
         cmocka_unit_test(test_blk_readonly_and_lock),
         cmocka_unit_test(test_hostile_blk),
         cmocka_unit_test(test_parse),
