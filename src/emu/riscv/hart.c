@@ -261,8 +261,31 @@ bool rv_irq_pending(struct rv_hart *h)
     return (atomic_load(&h->mip) & h->mie) != 0;
 }
 
+static uint64_t mono_ns(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (uint64_t)ts.tv_sec * 1000000000ULL + (uint64_t)ts.tv_nsec;
+}
+
+/* How long a hart polls before it sleeps: a device finishing a request
+ * within microseconds (a disk read from the host's page cache, a worker's
+ * write) then wakes it without a futex sleep and wake-up, which cost tens
+ * of microseconds each here. Short enough that an idle guest (a few
+ * wake-ups a second with a tickless kernel) costs nothing measurable. */
+#define RV_WAIT_SPIN_NS 25000ULL
+
 void rv_hart_wait(struct rv_hart *h)
 {
+    uint64_t t0 = mono_ns();
+    do {
+        rv_update_timers(h);
+        if ((atomic_load(&h->mip) & h->mie) || atomic_load(&h->exit_req)) {
+            atomic_fetch_and(&h->exit_req, ~(unsigned)RV_REQ_KICK);
+            return;
+        }
+        __builtin_ia32_pause();
+    } while (mono_ns() - t0 < RV_WAIT_SPIN_NS);
     pthread_mutex_lock(&h->wait_lock);
     __atomic_store_n(&h->waiting, true, __ATOMIC_SEQ_CST);
     for (;;) {
