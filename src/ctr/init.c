@@ -569,6 +569,8 @@ int ctr_init(void *arg)
         snprintf(sa.path, sizeof(sa.path), "%s", a->opts->console_socket);
         if (console < 0 || connect(console, (struct sockaddr *)&sa, sizeof(sa)) < 0)
             ctr_fail(efd, "connect to the console socket %s: %s", a->opts->console_socket, strerror(errno));
+    } else if (s->proc.terminal && a->console_fd >= 0) {
+        console = a->console_fd;       /* a foreground run: the runtime proxies the pty */
     }
     /* the parent has put us in our cgroups: remember where, for the cgroup mount */
     int cfd = open("/proc/self/cgroup", O_RDONLY | O_CLOEXEC);

@@ -169,6 +169,21 @@ grep -q '^/dev/pts/[0-9]' <<<"$v" && grep -q exec-tty-ok <<<"$v" && [ "$v" = "$r
     ok "exec -d -t --console-socket (same as runc)" || nok "exec -t: vessel [$v] runc [$r]"
 VCTR delete -f x1; RUNC delete -f rx1 >/dev/null 2>&1
 
+# -- terminal without --console-socket: a foreground run/exec proxies the pty itself
+PTY="python3 $SRC/tests/pty-run.py --timeout 30"
+args "$tb" 'tty; [ -t 0 ] && [ -t 1 ] && echo both-tty; exit 3'
+v=$(cd "$tb" && $PTY "$VESSEL" ctr --root "$CTR_ROOT" run ft 2>&1 | asan_filter; echo "status ${PIPESTATUS[0]}")
+r=$(cd "$tb" && $PTY runc --root "$RUNC_ROOT" run rft 2>&1; echo "status ${PIPESTATUS[0]}")
+[ "$v" = $'/dev/pts/0\nboth-tty\nstatus 3' ] && [ "$v" = "$r" ] &&
+    ok "run -t in the foreground: a pty of its own, proxied, exit status kept (same as runc)" || nok "foreground run -t: vessel [$v] runc [$r]"
+expect_fail "create with a terminal and no --console-socket" 'process.terminal is true: give --console-socket' bash -c "cd '$tb' && \"\$VESSEL\" ctr --root '$CTR_ROOT' create ct"
+[ ! -e "$CTR_ROOT/ct" ] && ok "... and nothing is left of it" || nok "create without console socket left a state dir"
+(cd "$b" && VCTR run -d fx && RUNC run -d rfx) </dev/null >/dev/null 2>&1
+v=$($PTY "$VESSEL" ctr --root "$CTR_ROOT" exec -t fx sh -c 'tty; [ -t 0 ] && echo stdin-tty; exit 4' 2>&1 | asan_filter; echo "status ${PIPESTATUS[0]}")
+r=$($PTY runc --root "$RUNC_ROOT" exec -t rfx sh -c 'tty; [ -t 0 ] && echo stdin-tty; exit 4' 2>&1; echo "status ${PIPESTATUS[0]}")
+[ "$v" = $'/dev/pts/0\nstdin-tty\nstatus 4' ] && [ "$v" = "$r" ] && ok "exec -t in the foreground (same as runc)" || nok "foreground exec -t: vessel [$v] runc [$r]"
+VCTR delete -f fx; RUNC delete -f rfx >/dev/null 2>&1
+
 # -- spec and features
 sd=$CTR_BASE/spec; mkdir -p "$sd"; cp -a "$b/rootfs" "$sd/"
 (cd "$sd" && "$VESSEL" ctr spec) && python3 - "$sd/config.json" <<'PY' && ok "spec writes a default config.json" || nok "spec"
