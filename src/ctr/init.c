@@ -138,10 +138,11 @@ static void mount_cgroups(int efd, const char *target, unsigned long flags)
             if (mkdir(sub, 0755) < 0 && errno != EEXIST)
                 ctr_fail(efd, "mount cgroup: mkdir %s: %s", sub, strerror(errno));
         }
-        int r = v2 ? mount("cgroup2", sub, "cgroup2", f | (flags & MS_RDONLY), NULL)
+        int r = -1;
+        if (cgroupns_new)
+            r = v2 ? mount("cgroup2", sub, "cgroup2", f | (flags & MS_RDONLY), NULL)
                    : mount("cgroup", sub, "cgroup", f | (flags & MS_RDONLY), ctrls);
-        if (r < 0 || !cgroupns_new) {
-            if (r == 0) umount2(sub, MNT_DETACH);
+        if (r < 0) {
             /* /proc/self/cgroup names a v1 hierarchy by its controllers, cgroup2 by "" */
             char src[PATH_MAX * 2];
             snprintf(src, sizeof(src), "%s%s", mp, host_cgroup_of(v2 ? "" : ctrls));
