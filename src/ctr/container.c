@@ -835,30 +835,45 @@ int ctr_exec(const char *id, const struct ctr_opts *o, const char *process_json,
     }
     close(sync[1]);
     if (cons[1] >= 0) close(cons[1]);
-    char msg[1100] = "";
-    ssize_t n = read(sync[0], msg, sizeof(msg) - 1);
+    /* Two writers: the intermediate sends "P<pid>\0" once it has forked the
+     * process, the process sends 'R' (ready, about to execve) or 'E' and an
+     * error; either may come first. Read to the end (both have closed the
+     * socket once the process has exec'd or failed), then take them apart. */
+    char msg[1200];
+    size_t len = 0;
+    for (;;) {
+        ssize_t k = read(sync[0], msg + len, sizeof(msg) - 1 - len);
+        if (k < 0 && errno == EINTR)
+            continue;
+        if (k <= 0 || (len += (size_t)k) == sizeof(msg) - 1)
+            break;
+    }
+    msg[len] = 0;
     int rc = 1;
     pid_t inner = 0;
-    if (n > 0 && msg[0] == 'P') {
+    char *rest = msg;
+    if (msg[0] == 'P') {
         inner = atoi(msg + 1);
-        size_t l = strlen(msg) + 1;
-        /* then 'R' from the process itself, or 'E' */
-        char more[1100] = "";
-        ssize_t m = (ssize_t)((size_t)n > l ? (size_t)n - l : 0);
-        if (m) memcpy(more, msg + l, (size_t)m);
-        else m = read(sync[0], more, sizeof(more) - 1);
-        if (m > 0 && more[0] == 'E') {
-            ssize_t k = read_full(sync[0], more + m, sizeof(more) - 1 - (size_t)m);
-            more[m + (k > 0 ? k : 0)] = 0;
-            log_error("exec in container \"%s\": %s", id, more + 1);
-        } else if (m > 0 && more[0] == 'R') {
-            rc = 0;
-        } else {
-            log_error("exec in container \"%s\": the process exited before it started", id);
+        rest = msg + strnlen(msg, len) + 1;
+        if (rest > msg + len) rest = msg + len;
+    } else {
+        /* P last: "P<digits>\0" ends the buffer */
+        for (size_t i = len >= 2 ? len - 2 : 0; i > 0; i--) {
+            if (msg[i] == 'P' && msg[len - 1] == 0 && strspn(msg + i + 1, "0123456789") == len - 2 - i) {
+                inner = atoi(msg + i + 1);
+                msg[i] = 0;
+                break;
+            }
+            if (msg[i] < '0' || msg[i] > '9')
+                break;
         }
-    } else if (n > 0 && msg[0] == 'E') {
-        log_error("exec in container \"%s\": %s", id, msg + 1);
     }
+    if (rest[0] == 'R' && inner > 0)
+        rc = 0;
+    else if (rest[0] == 'E')
+        log_error("exec in container \"%s\": %s", id, rest + 1);
+    else
+        log_error("exec in container \"%s\": the process exited before it started", id);
     close(sync[0]);
     if (rc == 0 && o->pid_file && inner > 0) {
         FILE *f = fopen(o->pid_file, "w");
