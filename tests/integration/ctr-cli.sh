@@ -139,7 +139,8 @@ for path in (("cpu", "usage"), ("memory", "usage"), ("memory", "swap"), ("memory
     missing = set(b) - set(a)
     assert not missing, (path, missing)
 assert d["memory"]["usage"]["limit"] == 67108864 == rd["memory"]["usage"]["limit"], d["memory"]["usage"]
-assert d["pids"]["limit"] == 50 and d["pids"]["current"] == 1 == rd["pids"]["current"], d["pids"]
+# (runc's count can include a moment of its own set-up: only vessel's is exact)
+assert d["pids"]["limit"] == 50 == rd["pids"]["limit"] and d["pids"]["current"] == 1 <= rd["pids"]["current"], (d["pids"], rd["pids"])
 assert d["cpu"]["usage"]["total"] > 0 and len(d["cpu"]["usage"]["percpu"]) == len(rd["cpu"]["usage"]["percpu"])
 assert set(d["memory"]["raw"]) == set(rd["memory"]["raw"]), set(rd["memory"]["raw"]) ^ set(d["memory"]["raw"])
 PY
