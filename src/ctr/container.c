@@ -334,6 +334,12 @@ int ctr_create(const char *id, const struct ctr_opts *o, bool start_now)
         free(spec->root);
         spec->root = xstrdup(real_root);
     }
+    if (spec->proc.terminal && !o->console_socket && (!start_now || o->detach)) {
+        log_error("process.terminal is true: give --console-socket to receive the pty "
+                  "(only a foreground run can keep the terminal itself)");
+        ctr_spec_free(spec);
+        return 1;
+    }
     if (mkdir(o->root, 0711) < 0 && errno != EEXIST) {
         log_error("cannot create the state root %s: %s", o->root, strerror(errno));
         ctr_spec_free(spec);
@@ -354,7 +360,7 @@ int ctr_create(const char *id, const struct ctr_opts *o, bool start_now)
     st.rootfs = xstrdup(spec->root);
     st.created = now_rfc3339();
     st.annotations = spec->annotations ? json_object_get(spec->annotations) : NULL;
-    int rc = 1, sync[2] = { -1, -1 }, fifo = -1;
+    int rc = 1, sync[2] = { -1, -1 }, fifo = -1, cons[2] = { -1, -1 }, own_pidns = -1;
     struct ctr_cgroup *cg = NULL;
     void *stack = NULL;
     const size_t stack_size = 256 << 10;
@@ -372,9 +378,15 @@ int ctr_create(const char *id, const struct ctr_opts *o, bool start_now)
         goto fail;
     if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sync) < 0)
         goto fail;
+    if (spec->proc.terminal && !o->console_socket &&
+        socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, cons) < 0)
+        goto fail;
+    /* a pid namespace given by path is entered for this one clone only: our
+     * later children (hooks, exec) stay in our own, which we return to */
     if (spec->ns_on[CTR_NS_PID] && spec->ns_path[CTR_NS_PID]) {
         int fd = open(spec->ns_path[CTR_NS_PID], O_RDONLY | O_CLOEXEC);
-        if (fd < 0 || setns(fd, CLONE_NEWPID) < 0) {
+        own_pidns = open("/proc/self/ns/pid", O_RDONLY | O_CLOEXEC);
+        if (fd < 0 || own_pidns < 0 || setns(fd, CLONE_NEWPID) < 0) {
             log_error("join namespace %s: %s", spec->ns_path[CTR_NS_PID], strerror(errno));
             if (fd >= 0) close(fd);
             goto fail;
@@ -390,16 +402,27 @@ int ctr_create(const char *id, const struct ctr_opts *o, bool start_now)
     for (int k = 0; k < CTR_NS_COUNT; k++)
         if (spec->ns_on[k] && !spec->ns_path[k])
             cflags |= flags[k];
-    struct ctr_init_args args = { spec, o, sync[1], fifo, id, bundle };
+    struct ctr_init_args args = { spec, o, sync[1], fifo, id, bundle, cons[1] };
     stack = mmap(NULL, stack_size, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_STACK, -1, 0);
     if (stack == MAP_FAILED) { stack = NULL; goto fail; }
     pid = clone(ctr_init, (char *)stack + stack_size, cflags, &args);
+    if (own_pidns >= 0) {
+        int e = errno;
+        if (setns(own_pidns, CLONE_NEWPID) < 0) {
+            log_error("return to the runtime's pid namespace: %s", strerror(errno));
+            goto fail;
+        }
+        close(own_pidns);
+        own_pidns = -1;
+        errno = e;
+    }
     if (pid < 0) {
         log_error("cannot create the container process with namespaces 0x%x: %s", cflags, strerror(errno));
         goto fail;
     }
     close(sync[1]);
     sync[1] = -1;
+    if (cons[1] >= 0) { close(cons[1]); cons[1] = -1; }
     st.pid = pid;
     st.starttime = proc_starttime(pid, NULL);
     if (spec->ns_on[CTR_NS_USER] && !spec->ns_path[CTR_NS_USER]) {
@@ -483,16 +506,24 @@ int ctr_create(const char *id, const struct ctr_opts *o, bool start_now)
                 sigaction(SIGINT, &sa, NULL);
                 sigaction(SIGTERM, &sa, NULL);
                 sigaction(SIGHUP, &sa, NULL);
-                while (waitpid(pid, &status, 0) < 0 && errno == EINTR) {}
+                int master = cons[0] >= 0 ? ctr_console_recv(cons[0]) : -1;
+                if (master >= 0)
+                    status = ctr_console_proxy(master, pid);
+                else
+                    while (waitpid(pid, &status, 0) < 0 && errno == EINTR) {}
                 rc = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
                 cleanup_container(&st, spec);
             }
         }
     }
+    if (cons[0] >= 0) close(cons[0]);
     ctr_spec_free(spec);
     state_free(&st);
     return rc;
 fail:
+    if (own_pidns >= 0) close(own_pidns);
+    if (cons[0] >= 0) close(cons[0]);
+    if (cons[1] >= 0) close(cons[1]);
     if (pid > 0) {
         kill(pid, SIGKILL);
         waitpid(pid, NULL, 0);
@@ -735,9 +766,17 @@ int ctr_exec(const char *id, const struct ctr_opts *o, const char *process_json,
             proc.ngids = 0;
         }
     }
-    int sync[2];
+    int sync[2], cons[2] = { -1, -1 };
+    if (proc.terminal && !o->console_socket) {
+        if (o->detach) {
+            log_error("exec -t -d: give --console-socket to receive the pty");
+            goto fail_proc;
+        }
+        if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, cons) < 0)
+            goto fail_proc;
+    }
     if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sync) < 0)
-        goto fail;
+        goto fail_proc;
     pid_t pid = fork();
     if (pid == 0) {
         close(sync[0]);
@@ -750,6 +789,9 @@ int ctr_exec(const char *id, const struct ctr_opts *o, const char *process_json,
             snprintf(sa.path, sizeof(sa.path), "%s", o->console_socket);
             if (console < 0 || connect(console, (struct sockaddr *)&sa, sizeof(sa)) < 0)
                 ctr_fail(sync[1], "connect to the console socket %s: %s", o->console_socket, strerror(errno));
+        } else if (proc.terminal) {
+            console = cons[1];
+            close(cons[0]);
         }
         if (st.cgroup) {
             struct ctr_cgroup *cg = ctr_cgroup_from(st.cgroup);
@@ -792,37 +834,58 @@ int ctr_exec(const char *id, const struct ctr_opts *o, const char *process_json,
         ctr_exec_process(&c);
     }
     close(sync[1]);
-    char msg[1100] = "";
-    ssize_t n = read(sync[0], msg, sizeof(msg) - 1);
+    if (cons[1] >= 0) close(cons[1]);
+    /* Two writers: the intermediate sends "P<pid>\0" once it has forked the
+     * process, the process sends 'R' (ready, about to execve) or 'E' and an
+     * error; either may come first. Read to the end (both have closed the
+     * socket once the process has exec'd or failed), then take them apart. */
+    char msg[1200];
+    size_t len = 0;
+    for (;;) {
+        ssize_t k = read(sync[0], msg + len, sizeof(msg) - 1 - len);
+        if (k < 0 && errno == EINTR)
+            continue;
+        if (k <= 0 || (len += (size_t)k) == sizeof(msg) - 1)
+            break;
+    }
+    msg[len] = 0;
     int rc = 1;
     pid_t inner = 0;
-    if (n > 0 && msg[0] == 'P') {
+    char *rest = msg;
+    if (msg[0] == 'P') {
         inner = atoi(msg + 1);
-        size_t l = strlen(msg) + 1;
-        /* then 'R' from the process itself, or 'E' */
-        char more[1100] = "";
-        ssize_t m = (ssize_t)((size_t)n > l ? (size_t)n - l : 0);
-        if (m) memcpy(more, msg + l, (size_t)m);
-        else m = read(sync[0], more, sizeof(more) - 1);
-        if (m > 0 && more[0] == 'E') {
-            ssize_t k = read_full(sync[0], more + m, sizeof(more) - 1 - (size_t)m);
-            more[m + (k > 0 ? k : 0)] = 0;
-            log_error("exec in container \"%s\": %s", id, more + 1);
-        } else if (m > 0 && more[0] == 'R') {
-            rc = 0;
-        } else {
-            log_error("exec in container \"%s\": the process exited before it started", id);
+        rest = msg + strnlen(msg, len) + 1;
+        if (rest > msg + len) rest = msg + len;
+    } else {
+        /* P last: "P<digits>\0" ends the buffer */
+        for (size_t i = len >= 2 ? len - 2 : 0; i > 0; i--) {
+            if (msg[i] == 'P' && msg[len - 1] == 0 && strspn(msg + i + 1, "0123456789") == len - 2 - i) {
+                inner = atoi(msg + i + 1);
+                msg[i] = 0;
+                break;
+            }
+            if (msg[i] < '0' || msg[i] > '9')
+                break;
         }
-    } else if (n > 0 && msg[0] == 'E') {
-        log_error("exec in container \"%s\": %s", id, msg + 1);
     }
+    if (rest[0] == 'R' && inner > 0)
+        rc = 0;
+    else if (rest[0] == 'E')
+        log_error("exec in container \"%s\": %s", id, rest + 1);
+    else
+        log_error("exec in container \"%s\": the process exited before it started", id);
     close(sync[0]);
     if (rc == 0 && o->pid_file && inner > 0) {
         FILE *f = fopen(o->pid_file, "w");
         if (f) { fprintf(f, "%d", inner); fclose(f); }
     }
     int status = 0;
-    while (waitpid(pid, &status, 0) < 0 && errno == EINTR) {}
+    int master = rc == 0 && cons[0] >= 0 ? ctr_console_recv(cons[0]) : -1;
+    if (master >= 0)
+        status = ctr_console_proxy(master, pid);
+    else
+        while (waitpid(pid, &status, 0) < 0 && errno == EINTR) {}
+    if (cons[0] >= 0) close(cons[0]);
     if (rc == 0 && !o->detach)
         rc = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
     if (process_json)
@@ -830,6 +893,9 @@ int ctr_exec(const char *id, const struct ctr_opts *o, const char *process_json,
     ctr_spec_free(spec);
     state_free(&st);
     return rc;
+fail_proc:
+    if (process_json)
+        ctr_process_free(&proc);
 fail:
     ctr_spec_free(spec);
     state_free(&st);

@@ -125,6 +125,10 @@ bool ctr_cgroup_frozen(const struct ctr_cgroup *cg);
 struct json_object *ctr_cgroup_stats(const struct ctr_cgroup *cg);   /* runc's "data" of a stats event */
 uint64_t ctr_cgroup_oom_count(const struct ctr_cgroup *cg);
 
+/* ---- console.c: a foreground terminal without --console-socket ---- */
+int ctr_console_recv(int sock);                  /* the pty master fd, or -errno */
+int ctr_console_proxy(int master, pid_t child);  /* copy stdio <-> master until child exits; its wait status */
+
 /* ---- seccomp (seccomp.c) ---- */
 int ctr_seccomp_validate(struct json_object *o, const char *path);
 int ctr_seccomp_load(struct json_object *o, char *err, size_t errlen);
@@ -136,6 +140,7 @@ struct ctr_init_args {
     int sync_fd;               /* socketpair end: errors go back to the parent */
     int fifo_dirfd;            /* the state dir, to open exec.fifo */
     const char *id, *bundle;   /* for the state given to in-container hooks */
+    int console_fd;            /* terminal without --console-socket: send the pty master here */
 };
 int ctr_init(void *arg);
 

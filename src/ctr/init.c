@@ -138,10 +138,11 @@ static void mount_cgroups(int efd, const char *target, unsigned long flags)
             if (mkdir(sub, 0755) < 0 && errno != EEXIST)
                 ctr_fail(efd, "mount cgroup: mkdir %s: %s", sub, strerror(errno));
         }
-        int r = v2 ? mount("cgroup2", sub, "cgroup2", f | (flags & MS_RDONLY), NULL)
+        int r = -1;
+        if (cgroupns_new)
+            r = v2 ? mount("cgroup2", sub, "cgroup2", f | (flags & MS_RDONLY), NULL)
                    : mount("cgroup", sub, "cgroup", f | (flags & MS_RDONLY), ctrls);
-        if (r < 0 || !cgroupns_new) {
-            if (r == 0) umount2(sub, MNT_DETACH);
+        if (r < 0) {
             /* /proc/self/cgroup names a v1 hierarchy by its controllers, cgroup2 by "" */
             char src[PATH_MAX * 2];
             snprintf(src, sizeof(src), "%s%s", mp, host_cgroup_of(v2 ? "" : ctrls));
@@ -569,6 +570,8 @@ int ctr_init(void *arg)
         snprintf(sa.path, sizeof(sa.path), "%s", a->opts->console_socket);
         if (console < 0 || connect(console, (struct sockaddr *)&sa, sizeof(sa)) < 0)
             ctr_fail(efd, "connect to the console socket %s: %s", a->opts->console_socket, strerror(errno));
+    } else if (s->proc.terminal && a->console_fd >= 0) {
+        console = a->console_fd;       /* a foreground run: the runtime proxies the pty */
     }
     /* the parent has put us in our cgroups: remember where, for the cgroup mount */
     int cfd = open("/proc/self/cgroup", O_RDONLY | O_CLOEXEC);

@@ -94,6 +94,15 @@ ipid=$(VCTR state d1 | python3 -c 'import json,sys; print(json.load(sys.stdin)["
 [ $rc -eq 0 ] && [ "$dt" -lt 5000 ] && [ -n "$epid" ] && grep -q sleep "/proc/$epid/cmdline" 2>/dev/null &&
     [ "$(readlink /proc/$epid/ns/mnt)" = "$(readlink /proc/$ipid/ns/mnt)" ] && [ "$(readlink /proc/$epid/ns/pid)" = "$(readlink /proc/$ipid/ns/pid)" ] &&
     ok "exec -d --pid-file returns at once ($dt ms), the process runs on" || nok "exec -d: rc $rc, $dt ms, pid [$epid]"
+# the process may report ready before the intermediate reports its pid: a race
+# that once lost 1 exec in ~250; run many
+bad=0
+for i in $(seq 400); do
+    rm -f "$CTR_BASE/e2.pid"
+    VCTR exec -d --pid-file "$CTR_BASE/e2.pid" d1 true </dev/null >/dev/null 2>"$CTR_BASE/e2.err" && [ -s "$CTR_BASE/e2.pid" ] ||
+        { bad=$((bad + 1)); cp "$CTR_BASE/e2.err" "$CTR_BASE/e2.lasterr"; }
+done
+[ $bad -eq 0 ] && ok "400 exec -d --pid-file in a row, each with its pid" || nok "exec -d: $bad of 400 failed: $(cat "$CTR_BASE/e2.lasterr")"
 VCTR exec -d d1 sh -c 'sleep 21 & sleep 22' >/dev/null 2>&1; sleep 0.3
 n=$(VCTR ps --format json d1 | python3 -c 'import json,sys; print(len(json.load(sys.stdin)))')
 [ "$n" -ge 4 ] && ok "ps --format json lists every process of the container ($n)" || nok "ps: $n processes"
@@ -130,7 +139,8 @@ for path in (("cpu", "usage"), ("memory", "usage"), ("memory", "swap"), ("memory
     missing = set(b) - set(a)
     assert not missing, (path, missing)
 assert d["memory"]["usage"]["limit"] == 67108864 == rd["memory"]["usage"]["limit"], d["memory"]["usage"]
-assert d["pids"]["limit"] == 50 and d["pids"]["current"] == 1 == rd["pids"]["current"], d["pids"]
+# (runc's count can include a moment of its own set-up: only vessel's is exact)
+assert d["pids"]["limit"] == 50 == rd["pids"]["limit"] and d["pids"]["current"] == 1 <= rd["pids"]["current"], (d["pids"], rd["pids"])
 assert d["cpu"]["usage"]["total"] > 0 and len(d["cpu"]["usage"]["percpu"]) == len(rd["cpu"]["usage"]["percpu"])
 assert set(d["memory"]["raw"]) == set(rd["memory"]["raw"]), set(rd["memory"]["raw"]) ^ set(d["memory"]["raw"])
 PY
@@ -168,6 +178,21 @@ v=$(console_exec VCTR x1); r=$(console_exec RUNC rx1)
 grep -q '^/dev/pts/[0-9]' <<<"$v" && grep -q exec-tty-ok <<<"$v" && [ "$v" = "$r" ] &&
     ok "exec -d -t --console-socket (same as runc)" || nok "exec -t: vessel [$v] runc [$r]"
 VCTR delete -f x1; RUNC delete -f rx1 >/dev/null 2>&1
+
+# -- terminal without --console-socket: a foreground run/exec proxies the pty itself
+PTY="python3 $SRC/tests/pty-run.py --timeout 30"
+args "$tb" 'tty; [ -t 0 ] && [ -t 1 ] && echo both-tty; exit 3'
+v=$(cd "$tb" && $PTY "$VESSEL" ctr --root "$CTR_ROOT" run ft 2>&1 | asan_filter; echo "status ${PIPESTATUS[0]}")
+r=$(cd "$tb" && $PTY runc --root "$RUNC_ROOT" run rft 2>&1; echo "status ${PIPESTATUS[0]}")
+[ "$v" = $'/dev/pts/0\nboth-tty\nstatus 3' ] && [ "$v" = "$r" ] &&
+    ok "run -t in the foreground: a pty of its own, proxied, exit status kept (same as runc)" || nok "foreground run -t: vessel [$v] runc [$r]"
+expect_fail "create with a terminal and no --console-socket" 'process.terminal is true: give --console-socket' bash -c "cd '$tb' && \"\$VESSEL\" ctr --root '$CTR_ROOT' create ct"
+[ ! -e "$CTR_ROOT/ct" ] && ok "... and nothing is left of it" || nok "create without console socket left a state dir"
+(cd "$b" && VCTR run -d fx && RUNC run -d rfx) </dev/null >/dev/null 2>&1
+v=$($PTY "$VESSEL" ctr --root "$CTR_ROOT" exec -t fx sh -c 'tty; [ -t 0 ] && echo stdin-tty; exit 4' 2>&1 | asan_filter; echo "status ${PIPESTATUS[0]}")
+r=$($PTY runc --root "$RUNC_ROOT" exec -t rfx sh -c 'tty; [ -t 0 ] && echo stdin-tty; exit 4' 2>&1; echo "status ${PIPESTATUS[0]}")
+[ "$v" = $'/dev/pts/0\nstdin-tty\nstatus 4' ] && [ "$v" = "$r" ] && ok "exec -t in the foreground (same as runc)" || nok "foreground exec -t: vessel [$v] runc [$r]"
+VCTR delete -f fx; RUNC delete -f rfx >/dev/null 2>&1
 
 # -- spec and features
 sd=$CTR_BASE/spec; mkdir -p "$sd"; cp -a "$b/rootfs" "$sd/"

@@ -22,9 +22,9 @@ case_() {
     [ -n "$edit" ] && cfg "$b" "$edit"
     args "$b" "$cmd"
     local vout rout vrc rrc
-    vout=$(cd "$b" && timeout 60 "$VESSEL" ctr --root "$CTR_ROOT" run ${RUNFLAGS:-} "v$n_case" 2>&1 3<"$CTR_BASE/fd3"); vrc=$?
+    vout=$(cd "$b" && timeout -k 5 60 "$VESSEL" ctr --root "$CTR_ROOT" run ${RUNFLAGS:-} "v$n_case" 2>&1 3<"$CTR_BASE/fd3"); vrc=$?
     vout=$(asan_filter <<<"$vout")
-    rout=$(cd "$b" && timeout 60 runc --root "$RUNC_ROOT" run ${RUNFLAGS:-} "r$n_case" 2>&1 3<"$CTR_BASE/fd3"); rrc=$?
+    rout=$(cd "$b" && timeout -k 5 60 runc --root "$RUNC_ROOT" run ${RUNFLAGS:-} "r$n_case" 2>&1 3<"$CTR_BASE/fd3"); rrc=$?
     runc --root "$RUNC_ROOT" delete -f "r$n_case" >/dev/null 2>&1
     [ -n "${CTR_SHOW:-}" ] && { echo "# $name: vessel($vrc):"; sed 's/^/#   /' <<<"$vout"; echo "# runc($rrc):"; sed 's/^/#   /' <<<"$rout"; }
     if [ "$vrc" != "$want" ]; then
@@ -50,7 +50,7 @@ vcase_() {
     mkbundle "$b"
     [ -n "$edit" ] && cfg "$b" "$edit"
     args "$b" "$cmd"
-    vout=$(cd "$b" && timeout 60 "$VESSEL" ctr --root "$CTR_ROOT" run "v$n_case" 2>&1); vrc=$?
+    vout=$(cd "$b" && timeout -k 5 60 "$VESSEL" ctr --root "$CTR_ROOT" run "v$n_case" 2>&1); vrc=$?
     vout=$(asan_filter <<<"$vout")
     [ -n "${CTR_SHOW:-}" ] && { echo "# $name: vessel($vrc):"; sed 's/^/#   /' <<<"$vout"; }
     if [ $vrc -eq 0 ] && grep -qE -- "$re" <<<"$vout"; then
@@ -96,12 +96,16 @@ jb=$CTR_BASE/joined; mkbundle "$jb"; args "$jb" 'sleep 60'; cfg "$jb" 'c["hostna
 (cd "$jb" && VCTR run -d joined </dev/null >/dev/null 2>&1)
 jpid=$(VCTR state joined 2>/dev/null | python3 -c 'import json,sys; print(json.load(sys.stdin)["pid"])' 2>/dev/null)
 if [ -n "$jpid" ] && [ "$jpid" != 0 ]; then
-    case_ "join pid, uts and ipc namespaces by path" "[n.update(path='/proc/$jpid/ns/'+{'pid':'pid','uts':'uts','ipc':'ipc'}[n['type']]) for n in c['linux']['namespaces'] if n['type'] in ('pid','uts','ipc')]; c.pop('hostname')" \
+    # a poststart hook shows which pid namespace the runtime forks in afterwards: its own
+    case_ "join pid, uts and ipc namespaces by path" "[n.update(path='/proc/$jpid/ns/'+{'pid':'pid','uts':'uts','ipc':'ipc'}[n['type']]) for n in c['linux']['namespaces'] if n['type'] in ('pid','uts','ipc')]; c.pop('hostname'); c['hooks']={'poststart':[{'path':'/bin/sh','args':['sh','-c','readlink /proc/self/ns/pid >> $CTR_BASE/join-hook']}]}" \
         'hostname; [ $$ -ne 1 ] && echo "not pid 1"; ps -o comm | grep -c "^sleep$"; [ "$(readlink /proc/self/ns/ipc)" = "$(readlink /proc/1/ns/ipc)" ] && echo "same ipc as its pid 1"'
 else
     nok "join by path: the container to join did not start"
 fi
 VCTR delete -f joined >/dev/null 2>&1
+hostpid=$(readlink /proc/self/ns/pid)
+[ "$(sort -u "$CTR_BASE/join-hook" 2>/dev/null)" = "$hostpid" ] && [ "$(wc -l < "$CTR_BASE/join-hook")" -eq 2 ] &&
+    ok "after joining a pid namespace, the runtime's hooks still run in its own (vessel and runc)" || nok "hook pid ns: $(tr '\n' ' ' < "$CTR_BASE/join-hook" 2>&1), host $hostpid"
 case_ "cgroup namespace: own cgroups at its root" '' 'cat /proc/self/cgroup'
 chmod 755 "$CTR_BASE"    # the mapped root (host uid 100000) must reach the rootfs
 case_ "user namespace with maps" 'c["linux"]["namespaces"].append({"type":"user"}); c["linux"]["uidMappings"]=[{"containerID":0,"hostID":100000,"size":65536}]; c["linux"]["gidMappings"]=[{"containerID":0,"hostID":100000,"size":65536}]; c["mounts"]=[m for m in c["mounts"] if m["destination"] not in ("/sys","/sys/fs/cgroup")]' \
