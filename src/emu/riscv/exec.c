@@ -230,6 +230,25 @@ have_block:
     last = b == h->step_block ? NULL : b;
     h->instret += b->n;
     i = b->insn;
+    if (b->jit || (m->jit && last && !b->jit_failed && b->hits++ >= m->jit_threshold &&
+                   rv_jit_translate(h, b))) {
+        struct rv_jit_ret r = b->jit(h);
+        if (likely(r.code == RV_JIT_NEXT))
+            goto dispatch;
+        if (r.code == RV_JIT_NOCHAIN)
+            goto dispatch_nochain;
+        if (r.code == RV_JIT_RESUME) {
+            i = &b->insn[r.aux];
+            goto *i->lab;
+        }
+        /* an exception: pc and instret are already those of EXC */
+        if (rv_trap(h, r.code - RV_JIT_EXC, r.aux)) {
+            if (unlikely(trap_uses_budget(h)))
+                return RV_EXIT_BUDGET;
+            goto dispatch_nochain;
+        }
+        return RV_EXIT_FAULT;
+    }
     goto *i->lab;
 
 L_END: JUMP(i->pc);
