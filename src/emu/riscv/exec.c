@@ -86,6 +86,8 @@ enum rv_exit rv_run(struct rv_hart *h, uint64_t budget)
     enum rv_exit ex;
     uint64_t va, tag, v;
     int c;
+    uintptr_t jsite = 0;          /* translator: a chainable exit just taken */
+    uint64_t jpc = 0, jkey = 0, jfc = 0;
 
     if (h->halted)
         return RV_EXIT_HALT;
@@ -230,15 +232,31 @@ have_block:
     last = b == h->step_block ? NULL : b;
     h->instret += b->n;
     i = b->insn;
-    if (b->jit || (m->jit && last && !b->jit_failed && b->hits++ >= m->jit_threshold &&
-                   rv_jit_translate(h, b))) {
+    if (!b->jit && m->jit && last && !b->jit_failed && b->hits++ >= m->jit_threshold)
+        rv_jit_translate(h, b);
+    if (unlikely(jsite)) {
+        /* the previous block left through a chainable exit to this one */
+        if (b->jit && b->vpc == jpc && jkey == ((h->tlb_gen << 2) | h->priv) &&
+            jfc == h->flush_count && !atomic_load_explicit(&m->nbp, memory_order_relaxed))
+            rv_jit_link(h, jsite, b);
+        jsite = 0;
+    }
+    if (b->jit) {
         struct rv_jit_ret r = b->jit(h);
-        if (likely(r.code == RV_JIT_NEXT))
+        if (likely(r.code == RV_JIT_NEXT)) {
+            if (r.aux) {
+                jsite = (uintptr_t)r.aux;
+                jpc = h->pc;
+                jkey = (h->tlb_gen << 2) | h->priv;
+                jfc = h->flush_count;
+            }
             goto dispatch;
+        }
         if (r.code == RV_JIT_NOCHAIN)
             goto dispatch_nochain;
-        if (r.code == RV_JIT_RESUME) {
-            i = &b->insn[r.aux];
+        if ((r.code & 0xff) == RV_JIT_RESUME) {
+            last = b = (struct rv_block *)(uintptr_t)r.aux;
+            i = &b->insn[r.code >> 8];
             goto *i->lab;
         }
         /* an exception: pc and instret are already those of EXC */

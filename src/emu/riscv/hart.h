@@ -39,9 +39,10 @@ struct rv_jit_ret {
 struct rv_hart;
 typedef struct rv_jit_ret (*rv_jit_fn)(struct rv_hart *h);
 enum rv_jit_code {
-    RV_JIT_NEXT = 0,      /* h->pc set: dispatch (chaining allowed) */
+    RV_JIT_NEXT = 0,      /* h->pc set: dispatch; aux: 0, or an exit rv_jit_link can chain */
     RV_JIT_NOCHAIN = 1,   /* h->pc set after a store that dirtied code */
-    RV_JIT_RESUME = 2,    /* interpret from instruction index aux on */
+    RV_JIT_RESUME = 2,    /* | index << 8: interpret block aux (it may be a chained
+                           * one) from that instruction on */
     RV_JIT_EXC = 16,      /* + cause: exception at h->pc, tval = aux */
 };
 
@@ -58,6 +59,7 @@ struct rv_block {
     struct rv_block *cnext[2];
     uint64_t cgen[2];             /* (tlb_gen << 2 | priv) when linked */
     rv_jit_fn jit;                /* translated code, or NULL */
+    void *jit_body;               /* its entry from a chained block */
     uint32_t hits;                /* runs while not translated */
     bool jit_failed;              /* not translatable: interpret */
     struct rv_insn insn[];        /* n + 1: the last is OP_END */
@@ -201,6 +203,8 @@ void rv_jit_configure(struct rv_machine *m);
 /* Translate b (b->jit), or false (b->jit_failed set when it never will be). */
 bool rv_jit_translate(struct rv_hart *h, struct rv_block *b);
 void rv_jit_free(struct rv_hart *h);
+/* Point the exit `site` (the aux of an RV_JIT_NEXT) at block `to`. */
+bool rv_jit_link(struct rv_hart *h, uintptr_t site, struct rv_block *to);
 
 /* ---- mmu.c ---- */
 /* Slow paths: 0 or an exception cause (tval = vaddr). */

@@ -4,8 +4,8 @@
  * translated into host code in the hart's code arena; exec.c then calls
  * that code instead of interpreting. The code runs a prefix of the block:
  * when it meets an op it does not translate it returns RV_JIT_RESUME with
- * that instruction's index and the interpreter goes on from there, with the
- * same instret accounting (exec.c added b->n at block entry).
+ * the block and that instruction's index and the interpreter goes on from
+ * there, with the same instret accounting (exec.c added b->n at block entry).
  *
  * Host code: rbx = the hart; up to 11 guest registers of the block live in
  * host registers (rbp, r12-r15, which calls keep, then rsi, rdi, r8-r11,
@@ -46,6 +46,11 @@ enum { SLOT_VAL = 0, SLOT_MODE = 8, SLOT_VA = 16, FRAME = 24 };
 #define OFF_INSTRET ((int32_t)offsetof(struct rv_hart, instret))
 #define OFF_MODE ((int32_t)offsetof(struct rv_hart, mode_data))
 #define OFF_DIRTY ((int32_t)offsetof(struct rv_hart, code_dirty))
+#define OFF_REQ ((int32_t)offsetof(struct rv_hart, exit_req))
+#define OFF_BUDGET ((int32_t)offsetof(struct rv_hart, budget_end))
+#define OFF_POLL ((int32_t)offsetof(struct rv_hart, poll))
+#define OFF_MIP ((int32_t)offsetof(struct rv_hart, mip))
+#define OFF_MIE ((int32_t)offsetof(struct rv_hart, mie))
 #define OFF_TLB(acc) ((int32_t)(offsetof(struct rv_hart, tlb) + (size_t)(acc) * sizeof(((struct rv_hart *)0)->tlb[0])))
 
 enum { ST_BRANCH, ST_LOAD, ST_STORE };
@@ -66,6 +71,7 @@ struct jt {
     uint32_t dirty;             /* guest registers written in host registers */
     uint32_t callers;           /* guest registers in caller-saved host registers */
     uint32_t epilogue;
+    bool user;
     unsigned nstub;
     struct stub stub[2 * RV_BLOCK_MAX + 2];
 };
@@ -152,6 +158,29 @@ static void emit_exit(struct jt *t, uint32_t wb, int pc_reg, uint64_t pc, uint32
         jx_alu_rm_imm(e, true, ALU_SUB, jm(RBX, OFF_INSTRET), (int32_t)unretired);
     jx_mov_imm(e, RAX, code);
     jx_mov_imm(e, RDX, aux);
+    jx_jmp_to(e, t->epilogue);
+}
+
+/* The exit to a known pc: a jump that rv_jit_link may point at a chain stub
+ * to the next block, else a return of RV_JIT_NEXT with the jump's address.
+ * In system mode only targets in the block's page are chained: the whole
+ * chain then runs under the translation that the dispatcher checked. */
+static void emit_exit_to(struct jt *t, uint32_t wb, uint64_t pc, uint32_t unretired)
+{
+    struct jx *e = &t->e;
+    bool chain = t->user || (pc & ~0xfffULL) == (t->b->vpc & ~0xfffULL);
+    if (!chain) {
+        emit_exit(t, wb, -1, pc, unretired, RV_JIT_NEXT, 0);
+        return;
+    }
+    writeback(t, wb);
+    jx_mov_imm(e, RAX, pc);
+    jx_mov_rm_r(e, true, jm(RBX, OFF_PC), RAX);
+    if (unretired)
+        jx_alu_rm_imm(e, true, ALU_SUB, jm(RBX, OFF_INSTRET), (int32_t)unretired);
+    uint32_t site = jx_jmp(e);                 /* rel32 0: falls through */
+    jx_mov_imm(e, RAX, RV_JIT_NEXT);
+    jx_mov_imm(e, RDX, (uint64_t)(uintptr_t)(e->buf + site));
     jx_jmp_to(e, t->epilogue);
 }
 
@@ -267,7 +296,7 @@ static void emit_stub(struct jt *t, struct stub *s)
         if (s->patch[k])
             jx_patch(e, s->patch[k], start);
     if (s->kind == ST_BRANCH) {
-        emit_exit(t, s->dirty, -1, (uint64_t)i->imm, t->b->n - 1 - s->k, RV_JIT_NEXT, 0);
+        emit_exit_to(t, s->dirty, (uint64_t)i->imm, t->b->n - 1 - s->k);
         return;
     }
     if (s->kind == ST_LOAD) {
@@ -484,7 +513,7 @@ static void emit_insn(struct jt *t, const struct rv_insn *i, unsigned k)
     case RV_OP_JAL_IN: put_imm(t, rd, i->pc + i->len); break;
     case RV_OP_JAL:
         put_imm(t, rd, i->pc + i->len);
-        emit_exit(t, t->dirty, -1, (uint64_t)i->imm, t->b->n - 1 - k, RV_JIT_NEXT, 0);
+        emit_exit_to(t, t->dirty, (uint64_t)i->imm, t->b->n - 1 - k);
         break;
     case RV_OP_JALR:
         get(t, RDX, i->rs1, true);
@@ -728,6 +757,7 @@ bool rv_jit_translate(struct rv_hart *h, struct rv_block *b)
     e->buf = e->p = h->jit_code + h->jit_used;
     e->end = e->buf + JIT_BLOCK_ROOM;
     t->b = b;
+    t->user = h->m->user;
     uint32_t read;
     alloc_regs(t, n, &read);
 
@@ -745,6 +775,7 @@ bool rv_jit_translate(struct rv_hart *h, struct rv_block *b)
     jx_mov_r_rm(e, false, RAX, jm(RBX, OFF_MODE));
     jx_alu_rm_imm(e, false, ALU_ADD, jr(RAX), 1);
     jx_mov_rm_r(e, true, jm(RSP, SLOT_MODE), RAX);
+    uint32_t body = jx_pos(e);
     reload(t, read);
 
     bool ended = false;
@@ -754,9 +785,9 @@ bool rv_jit_translate(struct rv_hart *h, struct rv_block *b)
     }
     if (n == b->n) {
         if (!ended)
-            emit_exit(t, t->dirty, -1, b->insn[n].pc, 0, RV_JIT_NEXT, 0);
+            emit_exit_to(t, t->dirty, b->insn[n].pc, 0);
     } else {
-        emit_exit(t, t->dirty, -1, b->insn[n].pc, 0, RV_JIT_RESUME, n);
+        emit_exit(t, t->dirty, -1, b->insn[n].pc, 0, RV_JIT_RESUME | n << 8, (uintptr_t)b);
     }
     for (unsigned k = 0; k < t->nstub; k++)
         emit_stub(t, &t->stub[k]);
@@ -764,10 +795,66 @@ bool rv_jit_translate(struct rv_hart *h, struct rv_block *b)
     bool ok = !jx_overflow(e);
     if (ok) {
         b->jit = (rv_jit_fn)(void *)(e->buf + entry);
+        b->jit_body = e->buf + body;
         h->jit_used += (jx_pos(e) + 15) & ~15u;
     } else {
         b->jit_failed = true;
     }
     free(t);
     return ok;
+}
+
+/* A chain stub: the dispatcher's checks between two blocks (the target
+ * still valid, no request, budget left, in system mode no timer poll due
+ * and no interrupt pending), then straight into the next block's body; any
+ * check failing goes back to the exit's return. It starts with
+ * mov rax, &to->valid, which rv_jit_link reads back to relink a site whose
+ * target was dropped. */
+bool rv_jit_link(struct rv_hart *h, uintptr_t site, struct rv_block *to)
+{
+    uint8_t *sp = (uint8_t *)site;
+    int32_t rel;
+    memcpy(&rel, sp, 4);
+    if (rel) {
+        const bool *valid;
+        memcpy(&valid, sp + 4 + rel + 2, sizeof(valid));
+        if (*valid)
+            return false;
+    }
+    if (!to->jit || h->jit_used + 128 > JIT_ARENA)
+        return false;
+    struct jx ex = { .buf = h->jit_code + h->jit_used };
+    struct jx *e = &ex;
+    e->p = e->buf;
+    e->end = e->buf + 128;
+    uint32_t back = (uint32_t)(site + 4 - (uintptr_t)e->buf);
+    uint32_t body = (uint32_t)((uintptr_t)to->jit_body - (uintptr_t)e->buf);
+    jx_byte(e, 0x48);                           /* mov rax, imm64 (always this form) */
+    jx_byte(e, 0xb8);
+    jx_u64(e, (uint64_t)(uintptr_t)&to->valid);
+    jx_insn(e, 0, 0, 0x80, ALU_CMP, jm(RAX, 0));  /* cmp byte [rax], 0 */
+    jx_byte(e, 0);
+    jx_jcc_to(e, CC_E, back);
+    jx_alu_rm_imm(e, false, ALU_CMP, jm(RBX, OFF_REQ), 0);
+    jx_jcc_to(e, CC_NE, back);
+    jx_mov_r_rm(e, true, RAX, jm(RBX, OFF_BUDGET));
+    jx_alu_r_rm(e, true, ALU_SUB, RAX, jm(RBX, OFF_INSTRET));
+    jx_alu_rm_imm(e, true, ALU_CMP, jr(RAX), (int32_t)to->n);
+    jx_jcc_to(e, CC_B, back);
+    if (!h->m->user) {
+        jx_alu_rm_imm(e, false, ALU_CMP, jm(RBX, OFF_POLL), 1);
+        jx_jcc_to(e, CC_BE, back);
+        jx_mov_r_rm(e, true, RAX, jm(RBX, OFF_MIP));
+        jx_test_rm_r(e, true, jm(RBX, OFF_MIE), RAX);
+        jx_jcc_to(e, CC_NE, back);
+        jx_alu_rm_imm(e, false, ALU_SUB, jm(RBX, OFF_POLL), 1);
+    }
+    jx_alu_rm_imm(e, true, ALU_ADD, jm(RBX, OFF_INSTRET), (int32_t)to->n);
+    jx_jmp_to(e, body);
+    if (jx_overflow(e))
+        return false;
+    h->jit_used += (jx_pos(e) + 15) & ~15u;
+    rel = (int32_t)((uintptr_t)e->buf - (site + 4));
+    memcpy(sp, &rel, 4);
+    return true;
 }
