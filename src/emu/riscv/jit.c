@@ -42,6 +42,7 @@ static const int8_t pool[] = { RBP, R12, R13, R14, R15, RSI, RDI, R8, R9, R10, R
 /* the frame: [rsp] slow-path load result, [rsp+8] mode_data + 1, [rsp+16] va */
 enum { SLOT_VAL = 0, SLOT_MODE = 8, SLOT_VA = 16, FRAME = 24 };
 #define OFF_X(r) ((int32_t)(offsetof(struct rv_hart, x) + 8 * (r)))
+#define OFF_F(r) ((int32_t)(offsetof(struct rv_hart, fp.f) + 8 * (r)))
 #define OFF_PC ((int32_t)offsetof(struct rv_hart, pc))
 #define OFF_INSTRET ((int32_t)offsetof(struct rv_hart, instret))
 #define OFF_MODE ((int32_t)offsetof(struct rv_hart, mode_data))
@@ -59,6 +60,7 @@ struct stub {
     bool sext;
     uint8_t k;                  /* instruction index in the block */
     uint8_t rs2;                /* store: the value's register */
+    bool fp;                    /* store: rs2 is an f register */
     uint32_t dirty;             /* guest registers dirty at that point */
     uint32_t patch[2];          /* rel32s to point at the stub (0: none) */
     uint32_t back;              /* where the fast path goes on */
@@ -227,7 +229,8 @@ static void emit_tlb_check(struct jt *t, const struct rv_insn *i, int acc, unsig
     jx_alu_r_rm(e, true, ALU_ADD, RAX, jmi(RBX, RDX, 0, OFF_TLB(acc) + 8));
 }
 
-static void emit_load(struct jt *t, const struct rv_insn *i, unsigned k, unsigned size, bool sext)
+/* fp: the destination is f[rd] (flw NaN-boxes) */
+static void emit_load(struct jt *t, const struct rv_insn *i, unsigned k, unsigned size, bool sext, bool fp)
 {
     struct stub *s = new_stub(t, ST_LOAD, k);
     s->size = (uint8_t)size;
@@ -235,18 +238,27 @@ static void emit_load(struct jt *t, const struct rv_insn *i, unsigned k, unsigne
     emit_tlb_check(t, i, RV_ACC_READ, size, s);
     jx_load(&t->e, size, sext, RAX, jm(RAX, 0));
     s->back = jx_pos(&t->e);
-    put(t, i->rd, RAX);
+    if (!fp) {
+        put(t, i->rd, RAX);
+        return;
+    }
+    if (size == 4) {
+        jx_mov_imm(&t->e, RCX, 0xffffffff00000000ULL);
+        jx_alu_r_rm(&t->e, true, ALU_OR, RAX, jr(RCX));
+    }
+    jx_mov_rm_r(&t->e, true, jm(RBX, OFF_F(i->rd)), RAX);
 }
 
-static void emit_store(struct jt *t, const struct rv_insn *i, unsigned k, unsigned size)
+static void emit_store(struct jt *t, const struct rv_insn *i, unsigned k, unsigned size, bool fp)
 {
     struct stub *s = new_stub(t, ST_STORE, k);
     s->size = (uint8_t)size;
     s->rs2 = i->rs2;
+    s->fp = fp;
     emit_tlb_check(t, i, RV_ACC_WRITE, size, s);
-    int v = t->hreg[i->rs2];
+    int v = fp ? -1 : t->hreg[i->rs2];
     if (v < 0) {
-        jx_mov_r_rm(&t->e, true, RCX, gx(t, i->rs2));
+        jx_mov_r_rm(&t->e, true, RCX, fp ? jm(RBX, OFF_F(i->rs2)) : gx(t, i->rs2));
         v = RCX;
     }
     jx_store(&t->e, size, jm(RAX, 0), v);
@@ -260,7 +272,10 @@ static void emit_slow_call(struct jt *t, const struct stub *s, const void *fn)
     struct jx *e = &t->e;
     jx_mov_rm_r(e, true, jm(RSP, SLOT_VA), RAX);
     if (s->kind == ST_STORE) {
-        get(t, RCX, s->rs2, true);
+        if (s->fp)
+            jx_mov_r_rm(e, true, RCX, jm(RBX, OFF_F(s->rs2)));
+        else
+            get(t, RCX, s->rs2, true);
         if (s->size < 8)
             jx_load(e, s->size, false, RCX, jr(RCX));
     } else {
@@ -436,10 +451,12 @@ static bool have_popcnt(void)
     return v;
 }
 
-/* Is op translated? */
-static bool jit_op(unsigned op)
+/* Is op translated? F/D only in user mode (no mstatus.FS to check or set) */
+static bool jit_op(unsigned op, bool user)
 {
     switch (op) {
+    case RV_OP_FLW: case RV_OP_FLD: case RV_OP_FSW: case RV_OP_FSD: case RV_OP_FPU:
+        return user;
     case RV_OP_NOP: case RV_OP_FENCE: case RV_OP_LI: case RV_OP_MV: case RV_OP_LUI: case RV_OP_AUIPC:
     case RV_OP_JAL: case RV_OP_JAL_IN: case RV_OP_JALR:
     case RV_OP_BEQ: case RV_OP_BNE: case RV_OP_BLT: case RV_OP_BGE: case RV_OP_BLTU: case RV_OP_BGEU:
@@ -493,6 +510,25 @@ static void shadd(struct jt *t, const struct rv_insn *i, unsigned sh, bool uw)
     put(t, i->rd, RAX);
 }
 
+/* rv_fpu_exec(&h->fp, h->x, raw) with every guest register in memory
+ * around the call; -1 is an illegal instruction. */
+static void emit_fpu(struct jt *t, const struct rv_insn *i, unsigned k)
+{
+    struct jx *e = &t->e;
+    writeback(t, t->dirty);
+    t->dirty = 0;
+    jx_lea(e, RDI, jm(RBX, (int32_t)offsetof(struct rv_hart, fp)));
+    jx_lea(e, RSI, jm(RBX, OFF_X(0)));
+    jx_mov_imm(e, RDX, i->raw);
+    jx_call_abs(e, (const void *)rv_fpu_exec);
+    jx_test_rm_r(e, false, jr(RAX), RAX);
+    uint32_t ok = jx_jcc(e, CC_NS);
+    emit_exit(t, 0, -1, i->pc, t->b->n - k, RV_JIT_EXC + RV_EXC_ILLEGAL, i->raw);
+    jx_patch(e, ok, jx_pos(e));
+    jx_mov_rm_imm32(e, jm(RBX, OFF_X(0)), 0);
+    reload(t, ~1u);
+}
+
 /* One instruction; the op is one jit_op() accepts. */
 static void emit_insn(struct jt *t, const struct rv_insn *i, unsigned k)
 {
@@ -530,17 +566,22 @@ static void emit_insn(struct jt *t, const struct rv_insn *i, unsigned k)
     case RV_OP_BLTU: emit_branch(t, i, k, CC_B); break;
     case RV_OP_BGEU: emit_branch(t, i, k, CC_AE); break;
 
-    case RV_OP_LB: emit_load(t, i, k, 1, true); break;
-    case RV_OP_LH: emit_load(t, i, k, 2, true); break;
-    case RV_OP_LW: emit_load(t, i, k, 4, true); break;
-    case RV_OP_LD: emit_load(t, i, k, 8, false); break;
-    case RV_OP_LBU: emit_load(t, i, k, 1, false); break;
-    case RV_OP_LHU: emit_load(t, i, k, 2, false); break;
-    case RV_OP_LWU: emit_load(t, i, k, 4, false); break;
-    case RV_OP_SB: emit_store(t, i, k, 1); break;
-    case RV_OP_SH: emit_store(t, i, k, 2); break;
-    case RV_OP_SW: emit_store(t, i, k, 4); break;
-    case RV_OP_SD: emit_store(t, i, k, 8); break;
+    case RV_OP_LB: emit_load(t, i, k, 1, true, false); break;
+    case RV_OP_LH: emit_load(t, i, k, 2, true, false); break;
+    case RV_OP_LW: emit_load(t, i, k, 4, true, false); break;
+    case RV_OP_LD: emit_load(t, i, k, 8, false, false); break;
+    case RV_OP_LBU: emit_load(t, i, k, 1, false, false); break;
+    case RV_OP_LHU: emit_load(t, i, k, 2, false, false); break;
+    case RV_OP_LWU: emit_load(t, i, k, 4, false, false); break;
+    case RV_OP_SB: emit_store(t, i, k, 1, false); break;
+    case RV_OP_SH: emit_store(t, i, k, 2, false); break;
+    case RV_OP_SW: emit_store(t, i, k, 4, false); break;
+    case RV_OP_SD: emit_store(t, i, k, 8, false); break;
+    case RV_OP_FLW: emit_load(t, i, k, 4, false, true); break;
+    case RV_OP_FLD: emit_load(t, i, k, 8, false, true); break;
+    case RV_OP_FSW: emit_store(t, i, k, 4, true); break;
+    case RV_OP_FSD: emit_store(t, i, k, 8, true); break;
+    case RV_OP_FPU: emit_fpu(t, i, k); break;
 
     case RV_OP_ADDI: alu_ri(t, i, ALU_ADD, true); break;
     case RV_OP_XORI: alu_ri(t, i, ALU_XOR, true); break;
@@ -702,10 +743,18 @@ static void alloc_regs(struct jt *t, unsigned n, uint32_t *read)
     *read = 0;
     for (unsigned k = 0; k < n; k++) {
         const struct rv_insn *i = &t->b->insn[k];
+        if (i->op == RV_OP_FPU) {
+            *read = ~1u;        /* it reads and writes x through memory */
+            continue;
+        }
+        bool fp = i->op >= RV_OP_FLW && i->op <= RV_OP_FSD;
         uses[i->rs1] += 2;
-        uses[i->rs2] += 2;
-        uses[i->rd] += 2;
-        *read |= 1u << i->rs1 | 1u << i->rs2;
+        if (!fp) {
+            uses[i->rs2] += 2;
+            uses[i->rd] += 2;
+            *read |= 1u << i->rs2;
+        }
+        *read |= 1u << i->rs1;
     }
     memset(t->hreg, -1, sizeof(t->hreg));
     t->callers = 0;
@@ -741,7 +790,7 @@ bool rv_jit_translate(struct rv_hart *h, struct rv_block *b)
         h->jit_used = 0;
     }
     unsigned n = 0;
-    while (n < b->n && jit_op(b->insn[n].op))
+    while (n < b->n && jit_op(b->insn[n].op, h->m->user))
         n++;
     if (n == 0) {
         b->jit_failed = true;
