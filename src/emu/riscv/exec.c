@@ -138,7 +138,9 @@ enum rv_exit rv_run(struct rv_hart *h, uint64_t budget)
             c = rv_store_slow(h, va, sizeof(T), (uint64_t)(T)(val));       \
             if (unlikely(c)) EXC(c, va);                                   \
             if (unlikely(h->code_dirty)) {                                 \
+                /* leave after it: the rest of the block is not retired */ \
                 h->code_dirty = false;                                     \
+                h->instret -= (uint64_t)(b->n - 1 - (unsigned)(i - b->insn)); \
                 h->pc = i->pc + i->len;                                    \
                 goto dispatch_nochain;                                     \
             }                                                              \
