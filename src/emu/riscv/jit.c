@@ -61,6 +61,7 @@ struct stub {
     uint8_t k;                  /* instruction index in the block */
     uint8_t rs2;                /* store: the value's register */
     bool fp;                    /* store: rs2 is an f register */
+    int8_t dst;                 /* load: the host register loaded */
     uint32_t dirty;             /* guest registers dirty at that point */
     uint32_t patch[2];          /* rel32s to point at the stub (0: none) */
     uint32_t back;              /* where the fast path goes on */
@@ -198,7 +199,10 @@ static struct stub *new_stub(struct jt *t, unsigned kind, unsigned k)
 
 /* ---- memory ---- */
 
-/* rax = rs1 + imm; rdx = TLB slot offset; jumps to the stub on a miss */
+/* rax = rs1 + imm; rdx = TLB slot offset; jumps to the stub on a miss.
+ * The tag is computed from the access's last byte and the slot from its
+ * first: an access that crosses the page never matches (the next page's
+ * tag lives in another slot), which is the interpreter's in-page check. */
 static void emit_tlb_check(struct jt *t, const struct rv_insn *i, int acc, unsigned size, struct stub *s)
 {
     struct jx *e = &t->e;
@@ -211,21 +215,20 @@ static void emit_tlb_check(struct jt *t, const struct rv_insn *i, int acc, unsig
         if (i->imm)
             jx_alu_rm_imm(e, true, ALU_ADD, jr(RAX), (int32_t)i->imm);
     }
-    jx_mov_rr(e, RCX, RAX);
+    jx_lea(e, RCX, jm(RAX, (int32_t)size - 1));
     jx_shift_imm(e, true, SH_SHR, jr(RCX), 12);
-    jx_mov_r_rm(e, false, RDX, jr(RCX));
-    jx_alu_rm_imm(e, false, ALU_AND, jr(RDX), RV_TLB_SIZE - 1);
-    jx_shift_imm(e, false, SH_SHL, jr(RDX), 4);
-    jx_shift_imm(e, true, SH_SHL, jr(RCX), 2);
-    jx_alu_r_rm(e, true, ALU_ADD, RCX, jm(RSP, SLOT_MODE));
+    if (t->user) {
+        /* user mode runs in U (mode 0) only: tag = vpn * 4 + 1 */
+        jx_lea(e, RCX, jmi(-1, RCX, 2, 1));
+    } else {
+        jx_shift_imm(e, true, SH_SHL, jr(RCX), 2);
+        jx_alu_r_rm(e, true, ALU_ADD, RCX, jm(RSP, SLOT_MODE));
+    }
+    jx_mov_r_rm(e, false, RDX, jr(RAX));
+    jx_shift_imm(e, false, SH_SHR, jr(RDX), 12 - 4);
+    jx_alu_rm_imm(e, false, ALU_AND, jr(RDX), (RV_TLB_SIZE - 1) << 4);
     jx_alu_r_rm(e, true, ALU_CMP, RCX, jmi(RBX, RDX, 0, OFF_TLB(acc)));
     s->patch[0] = jx_jcc(e, CC_NE);
-    if (size > 1) {
-        jx_mov_r_rm(e, false, RCX, jr(RAX));
-        jx_alu_rm_imm(e, false, ALU_AND, jr(RCX), 0xfff);
-        jx_alu_rm_imm(e, false, ALU_CMP, jr(RCX), (int32_t)(4096 - size));
-        s->patch[1] = jx_jcc(e, CC_A);
-    }
     jx_alu_r_rm(e, true, ALU_ADD, RAX, jmi(RBX, RDX, 0, OFF_TLB(acc) + 8));
 }
 
@@ -235,11 +238,16 @@ static void emit_load(struct jt *t, const struct rv_insn *i, unsigned k, unsigne
     struct stub *s = new_stub(t, ST_LOAD, k);
     s->size = (uint8_t)size;
     s->sext = sext;
+    int d = !fp && i->rd < 32 && t->hreg[i->rd] >= 0 ? t->hreg[i->rd] : RAX;
+    s->dst = (int8_t)d;
     emit_tlb_check(t, i, RV_ACC_READ, size, s);
-    jx_load(&t->e, size, sext, RAX, jm(RAX, 0));
+    jx_load(&t->e, size, sext, d, jm(RAX, 0));
     s->back = jx_pos(&t->e);
     if (!fp) {
-        put(t, i->rd, RAX);
+        if (d == RAX)
+            put(t, i->rd, RAX);
+        else
+            t->dirty |= 1u << i->rd;
         return;
     }
     if (size == 4) {
@@ -318,7 +326,7 @@ static void emit_stub(struct jt *t, struct stub *s)
         emit_slow_call(t, s, (const void *)rv_load_slow);
         uint32_t fault = jx_jcc(e, CC_NE);
         reload(t, t->callers);
-        jx_load(e, s->size, s->sext, RAX, jm(RSP, SLOT_VAL));
+        jx_load(e, s->size, s->sext, s->dst, jm(RSP, SLOT_VAL));
         jx_jmp_to(e, s->back);
         jx_patch(e, fault, jx_pos(e));
         emit_fault(t, s);
@@ -341,30 +349,58 @@ static void emit_stub(struct jt *t, struct stub *s)
 
 /* ---- ALU ---- */
 
+/* The host register to compute rd in: its own when it has one and rd is
+ * not `avoid` (an operand read after the first), else rax. */
+static int dst_of(const struct jt *t, unsigned rd, unsigned avoid)
+{
+    if (rd < 32 && t->hreg[rd] >= 0 && (rd != avoid || avoid == 0))
+        return t->hreg[rd];
+    return RAX;
+}
+/* rd = host register d (computed by dst_of), 64-bit or sign-extended 32 */
+static void done(struct jt *t, unsigned rd, int d, bool w)
+{
+    if (!w) {
+        if (d != RAX) {
+            jx_movsxd(&t->e, d, jr(d));
+            t->dirty |= 1u << rd;
+            return;
+        }
+        jx_movsxd(&t->e, RAX, jr(RAX));
+    }
+    if (d == RAX)
+        put(t, rd, RAX);
+    else
+        t->dirty |= 1u << rd;
+}
+
 /* rd = rs1 OP rs2 (64-bit, or 32-bit sign-extended) */
 static void alu_rr(struct jt *t, const struct rv_insn *i, unsigned alu, bool w)
 {
-    get(t, RAX, i->rs1, true);
-    jx_alu_r_rm(&t->e, w, alu, RAX, gx(t, i->rs2));
-    if (!w)
-        jx_movsxd(&t->e, RAX, jr(RAX));
-    put(t, i->rd, RAX);
+    unsigned a = i->rs1, b = i->rs2;
+    bool comm = alu == ALU_ADD || alu == ALU_AND || alu == ALU_OR || alu == ALU_XOR;
+    if (comm && i->rd == b && b != a) {
+        a = i->rs2;
+        b = i->rs1;
+    }
+    int d = dst_of(t, i->rd, b == i->rd && a != b ? b : 0);
+    get(t, d, a, true);
+    jx_alu_r_rm(&t->e, w, alu, d, gx(t, b));
+    done(t, i->rd, d, w);
 }
 static void alu_ri(struct jt *t, const struct rv_insn *i, unsigned alu, bool w)
 {
-    get(t, RAX, i->rs1, true);
-    jx_alu_rm_imm(&t->e, w, alu, jr(RAX), (int32_t)i->imm);
-    if (!w)
-        jx_movsxd(&t->e, RAX, jr(RAX));
-    put(t, i->rd, RAX);
+    int d = dst_of(t, i->rd, 0);
+    get(t, d, i->rs1, true);
+    jx_alu_rm_imm(&t->e, w, alu, jr(d), (int32_t)i->imm);
+    done(t, i->rd, d, w);
 }
 static void shift_ri(struct jt *t, const struct rv_insn *i, unsigned sh, bool w)
 {
-    get(t, RAX, i->rs1, true);
-    jx_shift_imm(&t->e, w, sh, jr(RAX), (unsigned)i->imm & (w ? 63 : 31));
-    if (!w)
-        jx_movsxd(&t->e, RAX, jr(RAX));
-    put(t, i->rd, RAX);
+    int d = dst_of(t, i->rd, 0);
+    get(t, d, i->rs1, true);
+    jx_shift_imm(&t->e, w, sh, jr(d), (unsigned)i->imm & (w ? 63 : 31));
+    done(t, i->rd, d, w);
 }
 /* shifts and rotates by rs2 (x86 masks the count as RISC-V does) */
 static void shift_rr(struct jt *t, const struct rv_insn *i, unsigned sh, bool w)
@@ -491,11 +527,15 @@ static bool jit_op(unsigned op, bool user)
 static void emit_branch(struct jt *t, const struct rv_insn *i, unsigned k, unsigned cc)
 {
     struct jx *e = &t->e;
-    get(t, RAX, i->rs1, true);
+    int a = t->hreg[i->rs1];
+    if (a < 0) {
+        get(t, RAX, i->rs1, true);
+        a = RAX;
+    }
     if (i->rs2 == 0)
-        jx_test_rm_r(e, true, jr(RAX), RAX);
+        jx_test_rm_r(e, true, jr(a), a);
     else
-        jx_alu_r_rm(e, true, ALU_CMP, RAX, gx(t, i->rs2));
+        jx_alu_r_rm(e, true, ALU_CMP, a, gx(t, i->rs2));
     struct stub *s = new_stub(t, ST_BRANCH, k);
     s->patch[0] = jx_jcc(e, cc);
 }

@@ -23,7 +23,8 @@ struct jx {
     uint8_t *buf, *p, *end;
 };
 
-/* A register or memory operand: reg >= 0, or [base + index << scale + disp]. */
+/* A register or memory operand: reg >= 0, or [base + index << scale + disp]
+ * (base -1: no base, index -1: no index). */
 struct jrm {
     int8_t reg, base, index;
     uint8_t scale;
@@ -68,7 +69,7 @@ static inline void jx_insn(struct jx *e, unsigned flags, unsigned pfx, uint32_t 
 {
     if (pfx)
         jx_byte(e, pfx);
-    unsigned lo = (unsigned)(m.reg >= 0 ? m.reg : m.base);
+    unsigned lo = (unsigned)(m.reg >= 0 ? m.reg : m.base >= 0 ? m.base : 0);
     unsigned rex = 0x40 | (flags & JX_W ? 8u : 0u) | ((r >> 3) & 1) << 2 |
                    (m.index >= 0 ? (((unsigned)m.index >> 3) & 1) << 1 : 0) | ((lo >> 3) & 1);
     bool force = (flags & JX_B8) && ((r >= 4 && r < 8) || (m.reg >= 4 && m.reg < 8));
@@ -81,6 +82,12 @@ static inline void jx_insn(struct jx *e, unsigned flags, unsigned pfx, uint32_t 
     jx_byte(e, op & 0xff);
     if (m.reg >= 0) {
         jx_byte(e, 0xc0 | (r & 7) << 3 | (m.reg & 7));
+        return;
+    }
+    if (m.base < 0) {                       /* [index << scale + disp32] */
+        jx_byte(e, (r & 7) << 3 | 4);
+        jx_byte(e, (unsigned)m.scale << 6 | (m.index & 7) << 3 | 5);
+        jx_u32(e, (uint32_t)m.disp);
         return;
     }
     unsigned mod = (m.disp == 0 && (m.base & 7) != 5) ? 0 : (m.disp >= -128 && m.disp <= 127) ? 1 : 2;
