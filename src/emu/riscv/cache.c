@@ -78,6 +78,7 @@ void rv_cache_flush(struct rv_hart *h)
     memset(ext_of(h)->page_head, 0, sizeof(ext_of(h)->page_head));
     h->arena_used = 0;
     h->jit_used = 0;            /* translated code goes with its blocks */
+    memset(h->jtc, 0, sizeof(h->jtc));
     h->flush_count++;
 }
 

@@ -244,6 +244,8 @@ have_block:
         jsite = 0;
     }
     if (b->jit) {
+        if (!sys)
+            h->jtc[(b->vpc >> 1) & ((1u << RV_JTC_BITS) - 1)] = (struct rv_jtc){ b->vpc, b };
         struct rv_jit_ret r = b->jit(h);
         if (likely(r.code == RV_JIT_NEXT)) {
             if (r.aux) {

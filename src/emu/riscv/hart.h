@@ -18,6 +18,7 @@
 #define RV_BLOCK_MAX 64            /* instructions per decoded block */
 #define RV_JCACHE_BITS 14          /* per-hart pc -> block direct-mapped cache */
 #define RV_HASH_BITS 14
+#define RV_JTC_BITS 12             /* translator's jalr target cache */
 #define RV_ARENA_SIZE (16u << 20)  /* decoded-block arena per hart */
 #define RV_MAX_BP 64
 
@@ -153,6 +154,9 @@ struct rv_hart {
     struct rv_block *step_block;  /* scratch for single steps */
     uint8_t *jit_code;            /* translated code arena (reset with the blocks) */
     size_t jit_used;
+    /* user mode: virtual pc -> translated block, for jumps through a
+     * register (jalr) straight from translated code; reset with the cache */
+    struct rv_jtc { uint64_t vpc; struct rv_block *b; } jtc[1u << RV_JTC_BITS];
 };
 
 /* exit_req bits */

@@ -52,6 +52,7 @@ enum { SLOT_VAL = 0, SLOT_MODE = 8, SLOT_VA = 16, FRAME = 24 };
 #define OFF_POLL ((int32_t)offsetof(struct rv_hart, poll))
 #define OFF_MIP ((int32_t)offsetof(struct rv_hart, mip))
 #define OFF_MIE ((int32_t)offsetof(struct rv_hart, mie))
+#define OFF_JTC ((int32_t)offsetof(struct rv_hart, jtc))
 #define OFF_TLB(acc) ((int32_t)(offsetof(struct rv_hart, tlb) + (size_t)(acc) * sizeof(((struct rv_hart *)0)->tlb[0])))
 
 enum { ST_BRANCH, ST_LOAD, ST_STORE };
@@ -74,7 +75,10 @@ struct jt {
     uint32_t dirty;             /* guest registers written in host registers */
     uint32_t callers;           /* guest registers in caller-saved host registers */
     uint32_t epilogue;
+    uint32_t top;               /* after the entry's loads: where a self-loop goes */
     bool user;
+    bool loop;                  /* a branch goes back to the block's start */
+    bool nbp;                   /* breakpoints are set: every exit to the dispatcher */
     unsigned nstub;
     struct stub stub[2 * RV_BLOCK_MAX + 2];
 };
@@ -310,6 +314,48 @@ static void emit_fault(struct jt *t, const struct stub *s)
     jx_jmp_to(e, t->epilogue);
 }
 
+/* The dispatcher's checks between two runs of a block (no request, budget
+ * left; system mode: no timer poll due, no interrupt pending), jumping to
+ * `fail` when one fails; then instret += n of `to`. */
+static void emit_checks(struct jx *e, bool user, uint32_t fail, uint32_t n)
+{
+    jx_alu_rm_imm(e, false, ALU_CMP, jm(RBX, OFF_REQ), 0);
+    jx_jcc_to(e, CC_NE, fail);
+    jx_mov_r_rm(e, true, RAX, jm(RBX, OFF_BUDGET));
+    jx_alu_r_rm(e, true, ALU_SUB, RAX, jm(RBX, OFF_INSTRET));
+    jx_alu_rm_imm(e, true, ALU_CMP, jr(RAX), (int32_t)n);
+    jx_jcc_to(e, CC_B, fail);
+    if (!user) {
+        jx_alu_rm_imm(e, false, ALU_CMP, jm(RBX, OFF_POLL), 1);
+        jx_jcc_to(e, CC_BE, fail);
+        jx_mov_r_rm(e, true, RAX, jm(RBX, OFF_MIP));
+        jx_test_rm_r(e, true, jm(RBX, OFF_MIE), RAX);
+        jx_jcc_to(e, CC_NE, fail);
+        jx_alu_rm_imm(e, false, ALU_SUB, jm(RBX, OFF_POLL), 1);
+    }
+    jx_alu_rm_imm(e, true, ALU_ADD, jm(RBX, OFF_INSTRET), (int32_t)n);
+}
+
+/* A taken branch back to the block's start: run the block again with the
+ * guest registers still in host registers (every register the block
+ * writes counts as dirty from the start, so any exit writes it back). */
+static void emit_loop(struct jt *t, const struct stub *s)
+{
+    struct jx *e = &t->e;
+    uint32_t unretired = t->b->n - 1 - s->k;
+    if (unretired)
+        jx_alu_rm_imm(e, true, ALU_SUB, jm(RBX, OFF_INSTRET), (int32_t)unretired);
+    /* the checks jump forward to the exit: emit them with a placeholder */
+    uint32_t start = jx_pos(e);
+    emit_checks(e, t->user, start, t->b->n);
+    jx_jmp_to(e, t->top);
+    uint32_t out = jx_pos(e);
+    e->p = e->buf + start;
+    emit_checks(e, t->user, out, t->b->n);
+    jx_jmp_to(e, t->top);
+    emit_exit(t, s->dirty, -1, t->b->vpc, 0, RV_JIT_NEXT, 0);
+}
+
 static void emit_stub(struct jt *t, struct stub *s)
 {
     struct jx *e = &t->e;
@@ -318,6 +364,10 @@ static void emit_stub(struct jt *t, struct stub *s)
     for (unsigned k = 0; k < 2; k++)
         if (s->patch[k])
             jx_patch(e, s->patch[k], start);
+    if (s->kind == ST_BRANCH && t->loop && (uint64_t)i->imm == t->b->vpc) {
+        emit_loop(t, s);
+        return;
+    }
     if (s->kind == ST_BRANCH) {
         emit_exit_to(t, s->dirty, (uint64_t)i->imm, t->b->n - 1 - s->k);
         return;
@@ -569,6 +619,45 @@ static void emit_fpu(struct jt *t, const struct rv_insn *i, unsigned k)
     reload(t, ~1u);
 }
 
+/* User mode: leave for pc = rdx, straight into the target's translated
+ * block when h->jtc knows it (still valid, with the dispatcher's checks),
+ * else back to the dispatcher. */
+static void emit_jalr_lookup(struct jt *t, uint32_t unretired)
+{
+    struct jx *e = &t->e;
+    writeback(t, t->dirty);
+    jx_mov_rm_r(e, true, jm(RBX, OFF_PC), RDX);
+    if (unretired)
+        jx_alu_rm_imm(e, true, ALU_SUB, jm(RBX, OFF_INSTRET), (int32_t)unretired);
+    jx_mov_r_rm(e, false, RAX, jr(RDX));
+    jx_alu_rm_imm(e, false, ALU_AND, jr(RAX), ((1 << RV_JTC_BITS) - 1) << 1);
+    jx_shift_imm(e, false, SH_SHL, jr(RAX), 3);
+    jx_alu_r_rm(e, true, ALU_CMP, RDX, jmi(RBX, RAX, 0, OFF_JTC));
+    uint32_t miss = jx_jcc(e, CC_NE);
+    jx_mov_r_rm(e, true, RCX, jmi(RBX, RAX, 0, OFF_JTC + 8));
+    jx_insn(e, 0, 0, 0x80, ALU_CMP, jm(RCX, (int32_t)offsetof(struct rv_block, valid)));
+    jx_byte(e, 0);
+    uint32_t gone = jx_jcc(e, CC_E);
+    jx_alu_rm_imm(e, false, ALU_CMP, jm(RBX, OFF_REQ), 0);
+    uint32_t req = jx_jcc(e, CC_NE);
+    jx_mov_r_rm(e, true, RAX, jm(RBX, OFF_BUDGET));
+    jx_alu_r_rm(e, true, ALU_SUB, RAX, jm(RBX, OFF_INSTRET));
+    jx_mov_r_rm(e, false, RDX, jm(RCX, (int32_t)offsetof(struct rv_block, n)));
+    jx_alu_r_rm(e, true, ALU_CMP, RAX, jr(RDX));
+    uint32_t budget = jx_jcc(e, CC_B);
+    jx_alu_r_rm(e, true, ALU_ADD, RDX, jm(RBX, OFF_INSTRET));
+    jx_mov_rm_r(e, true, jm(RBX, OFF_INSTRET), RDX);
+    jx_insn(e, 0, 0, 0xff, 4, jm(RCX, (int32_t)offsetof(struct rv_block, jit_body)));  /* jmp [rcx+body] */
+    uint32_t out = jx_pos(e);
+    jx_patch(e, miss, out);
+    jx_patch(e, gone, out);
+    jx_patch(e, req, out);
+    jx_patch(e, budget, out);
+    jx_mov_imm(e, RAX, RV_JIT_NEXT);
+    jx_mov_imm(e, RDX, 0);
+    jx_jmp_to(e, t->epilogue);
+}
+
 /* One instruction; the op is one jit_op() accepts. */
 static void emit_insn(struct jt *t, const struct rv_insn *i, unsigned k)
 {
@@ -597,7 +686,10 @@ static void emit_insn(struct jt *t, const struct rv_insn *i, unsigned k)
             jx_alu_rm_imm(e, true, ALU_ADD, jr(RDX), (int32_t)i->imm);
         jx_alu_rm_imm(e, true, ALU_AND, jr(RDX), -2);
         put_imm(t, rd, i->pc + i->len);
-        emit_exit(t, t->dirty, RDX, 0, t->b->n - 1 - k, RV_JIT_NEXT, 0);
+        if (t->user && !t->nbp)
+            emit_jalr_lookup(t, t->b->n - 1 - k);
+        else
+            emit_exit(t, t->dirty, RDX, 0, t->b->n - 1 - k, RV_JIT_NEXT, 0);
         break;
     case RV_OP_BEQ: emit_branch(t, i, k, CC_E); break;
     case RV_OP_BNE: emit_branch(t, i, k, CC_NE); break;
@@ -849,6 +941,22 @@ bool rv_jit_translate(struct rv_hart *h, struct rv_block *b)
     t->user = h->m->user;
     uint32_t read;
     alloc_regs(t, n, &read);
+    /* self-loops and jalr lookups skip the dispatcher's breakpoint check:
+     * none while any is set (setting one flushes every cache) */
+    t->nbp = atomic_load_explicit(&h->m->nbp, memory_order_relaxed) != 0;
+    if (!t->nbp)
+        for (unsigned k = 0; k < n; k++)
+            if (b->insn[k].op >= RV_OP_BEQ && b->insn[k].op <= RV_OP_BGEU && (uint64_t)b->insn[k].imm == b->vpc)
+                t->loop = true;
+    if (t->loop) {
+        for (unsigned k = 0; k < n; k++) {
+            const struct rv_insn *i = &b->insn[k];
+            bool fp = i->op >= RV_OP_FLW && i->op <= RV_OP_FSD;
+            if (!fp && i->rd > 0 && i->rd < 32 && t->hreg[i->rd] >= 0)
+                t->dirty |= 1u << i->rd;
+        }
+        read |= t->dirty;
+    }
 
     /* the shared epilogue comes first, the entry point after it */
     t->epilogue = jx_pos(e);
@@ -866,6 +974,7 @@ bool rv_jit_translate(struct rv_hart *h, struct rv_block *b)
     jx_mov_rm_r(e, true, jm(RSP, SLOT_MODE), RAX);
     uint32_t body = jx_pos(e);
     reload(t, read);
+    t->top = jx_pos(e);
 
     bool ended = false;
     for (unsigned k = 0; k < n; k++) {
@@ -924,21 +1033,7 @@ bool rv_jit_link(struct rv_hart *h, uintptr_t site, struct rv_block *to)
     jx_insn(e, 0, 0, 0x80, ALU_CMP, jm(RAX, 0));  /* cmp byte [rax], 0 */
     jx_byte(e, 0);
     jx_jcc_to(e, CC_E, back);
-    jx_alu_rm_imm(e, false, ALU_CMP, jm(RBX, OFF_REQ), 0);
-    jx_jcc_to(e, CC_NE, back);
-    jx_mov_r_rm(e, true, RAX, jm(RBX, OFF_BUDGET));
-    jx_alu_r_rm(e, true, ALU_SUB, RAX, jm(RBX, OFF_INSTRET));
-    jx_alu_rm_imm(e, true, ALU_CMP, jr(RAX), (int32_t)to->n);
-    jx_jcc_to(e, CC_B, back);
-    if (!h->m->user) {
-        jx_alu_rm_imm(e, false, ALU_CMP, jm(RBX, OFF_POLL), 1);
-        jx_jcc_to(e, CC_BE, back);
-        jx_mov_r_rm(e, true, RAX, jm(RBX, OFF_MIP));
-        jx_test_rm_r(e, true, jm(RBX, OFF_MIE), RAX);
-        jx_jcc_to(e, CC_NE, back);
-        jx_alu_rm_imm(e, false, ALU_SUB, jm(RBX, OFF_POLL), 1);
-    }
-    jx_alu_rm_imm(e, true, ALU_ADD, jm(RBX, OFF_INSTRET), (int32_t)to->n);
+    emit_checks(e, h->m->user, back, to->n);
     jx_jmp_to(e, body);
     if (jx_overflow(e))
         return false;
