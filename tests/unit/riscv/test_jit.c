@@ -363,6 +363,9 @@ static void test_translator_vs_interpreter(void **state)
     (void)translated;
     munmap(si, SIZE);
     munmap(sj, SIZE);
+    rv_machine_free(mi);
+    rv_machine_free(mj);
+    rv_machine_free(mt);
 }
 
 /* A hot loop is translated after the threshold, not before; VESSEL_JIT=0
@@ -395,6 +398,7 @@ static void test_threshold(void **state)
         else
             assert_null(b->jit);
         rv_hart_free(h);
+        rv_machine_free(m);
     }
     munmap(sp, SIZE);
 }
