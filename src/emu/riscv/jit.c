@@ -330,7 +330,15 @@ static void alloc_regs(struct jt *t, unsigned n, uint32_t *read)
     for (unsigned k = 0; k < n; k++) {
         const struct rv_insn *i = &t->b->insn[k];
         if (i->op == RV_OP_FPU) {
-            *read = ~1u;        /* it reads and writes x through memory */
+            unsigned use = jit_fpu_xuse(i->raw);
+            if (use == FPU_XREAD) {
+                uses[i->rs1] += 2;
+                *read |= 1u << i->rs1;
+            } else if (use == FPU_XWRITE) {
+                uses[i->rd] += 2;
+            } else if (use == FPU_XALL) {
+                *read = ~1u;    /* any x through memory */
+            }
             continue;
         }
         bool fp = i->op >= RV_OP_FLW && i->op <= RV_OP_FSD;

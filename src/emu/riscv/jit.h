@@ -100,7 +100,10 @@ void jit_exit_to(struct jt *t, uint32_t wb, uint64_t pc, uint32_t unretired);
 struct stub *jit_new_stub(struct jt *t, unsigned kind, unsigned k);
 void jit_load(struct jt *t, const struct rv_insn *i, unsigned k, unsigned size, bool sext, bool fp);
 void jit_store(struct jt *t, const struct rv_insn *i, unsigned k, unsigned size, bool fp);
-/* jit_ops.c: is op translated (F/D only in user mode); emit one */
+/* jit_ops.c: is op translated (F/D only in user mode); emit one; which x
+ * register an RV_OP_FPU instruction touches */
+enum { FPU_XNONE, FPU_XREAD, FPU_XWRITE, FPU_XALL };
+unsigned jit_fpu_xuse(uint32_t raw);
 bool jit_op_ok(unsigned op, bool user);
 void jit_emit_insn(struct jt *t, const struct rv_insn *i, unsigned k);
 

@@ -209,23 +209,59 @@ static void shadd(struct jt *t, const struct rv_insn *i, unsigned sh, bool uw)
     put(t, i->rd, RAX);
 }
 
-/* rv_fpu_exec(&h->fp, h->x, raw) with every guest register in memory
- * around the call; -1 is an illegal instruction. */
+/* OP-FP funct5: feq/flt/fle, fcvt.int.fp and fmv.x/fclass write x[rd];
+ * fcvt.fp.int and fmv.fp.x read x[rs1]; the fused ops and the rest of
+ * OP-FP touch f only. Anything else: assume both (illegal ones trap). */
+unsigned jit_fpu_xuse(uint32_t raw)
+{
+    if ((raw & 0x7f) != 0x53)
+        return (raw & 0x73) == 0x43 ? FPU_XNONE : FPU_XALL;
+    switch (raw >> 27) {
+    case 0x00: case 0x01: case 0x02: case 0x03: case 0x04: case 0x05: case 0x08: case 0x0b:
+        return FPU_XNONE;
+    case 0x14: case 0x18: case 0x1c:
+        return FPU_XWRITE;
+    case 0x1a: case 0x1e:
+        return FPU_XREAD;
+    default:
+        return FPU_XALL;
+    }
+}
+
+/* rv_fpu_exec(&h->fp, h->x, raw): the caller-saved guest registers are
+ * saved around the call, and the x register it reads (written back first)
+ * or writes (reloaded after) goes through memory; -1 is an illegal
+ * instruction. */
 static void emit_fpu(struct jt *t, const struct rv_insn *i, unsigned k)
 {
     struct jx *e = &t->e;
-    jit_writeback(t, t->dirty);
-    t->dirty = 0;
+    unsigned use = jit_fpu_xuse(i->raw);
+    uint32_t sync = t->dirty & t->callers;
+    if (use == FPU_XREAD)
+        sync |= t->dirty & (1u << i->rs1);
+    if (use == FPU_XALL)
+        sync = t->dirty;
+    jit_writeback(t, sync);
     jx_lea(e, RDI, jm(RBX, (int32_t)offsetof(struct rv_hart, fp)));
     jx_lea(e, RSI, jm(RBX, OFF_X(0)));
     jx_mov_imm(e, RDX, i->raw);
     jx_call_abs(e, (const void *)rv_fpu_exec);
     jx_test_rm_r(e, false, jr(RAX), RAX);
     uint32_t ok = jx_jcc(e, CC_NS);
-    jit_exit(t, 0, -1, i->pc, t->b->n - k, RV_JIT_EXC + RV_EXC_ILLEGAL, i->raw);
+    /* the caller-saved ones are in memory already (and clobbered) */
+    jit_exit(t, t->dirty & ~sync & ~t->callers, -1, i->pc, t->b->n - k, RV_JIT_EXC + RV_EXC_ILLEGAL, i->raw);
     jx_patch(e, ok, jx_pos(e));
-    jx_mov_rm_imm32(e, jm(RBX, OFF_X(0)), 0);
-    jit_reload(t, ~1u);
+    uint32_t back = t->callers;
+    if (use == FPU_XWRITE) {
+        jx_mov_rm_imm32(e, jm(RBX, OFF_X(0)), 0);      /* an rd of x0 lands in x[0] */
+        back |= 1u << i->rd;
+    }
+    if (use == FPU_XALL) {
+        jx_mov_rm_imm32(e, jm(RBX, OFF_X(0)), 0);
+        back = ~1u;
+        t->dirty = 0;
+    }
+    jit_reload(t, back & ~1u);
 }
 
 /* User mode: leave for pc = rdx, straight into the target's translated

@@ -190,12 +190,16 @@ static void gen_one(uint32_t *p, unsigned *n, unsigned room)
     } else if (c < 88) {               /* FP: flw/fld/fsw/fsd, fadd.d, fmv.x.d, fcvt.d.l */
         int imm = 0xf8 + (int)pick(12);
         unsigned f = pick(8);
-        switch (pick(5)) {
+        switch (pick(9)) {
         case 0: p[k++] = i_type(0x07, 2 + pick(2), f, 31, imm); break;
         case 1: p[k++] = s_type(0x27, 2 + pick(2), 31, f, imm); break;
-        case 2: p[k++] = r_type(0x53, 0, 0x01, f, pick(8), pick(8)); break;
-        case 3: p[k++] = r_type(0x53, 0, 0x71, wreg(), f, 0); break;
-        default: p[k++] = r_type(0x53, 7, 0x69, f, rreg(), 2); break;
+        case 2: p[k++] = r_type(0x53, 0, 0x01, f, pick(8), pick(8)); break;      /* fadd.d */
+        case 3: p[k++] = r_type(0x53, 0, 0x71, wreg(), f, 0); break;             /* fmv.x.d */
+        case 4: p[k++] = r_type(0x53, 2, 0x51, wreg(), f, pick(8)); break;       /* feq.d */
+        case 5: p[k++] = r_type(0x53, 0, 0x79, f, rreg(), 0); break;             /* fmv.d.x */
+        case 6: p[k++] = r_type(0x43, 0, (pick(8) << 2) | 1, f, pick(8), pick(8)); break; /* fmadd.d */
+        case 7: p[k++] = r_type(0x53, 1, 0x61, wreg(), f, 2); break;             /* fcvt.l.d rtz */
+        default: p[k++] = r_type(0x53, 7, 0x69, f, rreg(), 2); break;            /* fcvt.d.l */
         }
     } else if (c < 95 && room > 4) {   /* a forward branch over 1..3 instructions */
         static const unsigned f3[6] = { 0, 1, 4, 5, 6, 7 };
