@@ -12,7 +12,7 @@
 #include "emu/riscv/riscv.h"
 #include "emu/riscv/fpu.h"
 
-#define RV_TLB_BITS 8
+#define RV_TLB_BITS 10
 #define RV_TLB_SIZE (1u << RV_TLB_BITS)
 #define RV_PAGE 4096ULL
 #define RV_BLOCK_MAX 64            /* instructions per decoded block */
