@@ -106,11 +106,12 @@ void jit_exit_to(struct jt *t, uint32_t wb, uint64_t pc, uint32_t unretired)
         return;
     }
     jit_writeback(t, wb);
-    jx_mov_imm(e, RAX, pc);
-    jx_mov_rm_r(e, true, jm(RBX, OFF_PC), RAX);
     if (unretired)
         jx_alu_rm_imm(e, true, ALU_SUB, jm(RBX, OFF_INSTRET), (int32_t)unretired);
     uint32_t site = jx_jmp(e);                 /* rel32 0: falls through */
+    /* h->pc only on the way out: translated code never reads it */
+    jx_mov_imm(e, RAX, pc);
+    jx_mov_rm_r(e, true, jm(RBX, OFF_PC), RAX);
     jx_mov_imm(e, RAX, RV_JIT_NEXT);
     jx_mov_imm(e, RDX, (uint64_t)(uintptr_t)(e->buf + site));
     jx_jmp_to(e, t->epilogue);
