@@ -440,9 +440,10 @@ bool rv_jit_translate(struct rv_hart *h, struct rv_block *b)
     t->top = jx_pos(e);
 
     bool ended = false;
-    for (unsigned k = 0; k < n; k++) {
-        jit_emit_insn(t, &b->insn[k], k);
-        ended = b->insn[k].op == RV_OP_JAL || b->insn[k].op == RV_OP_JALR;
+    for (unsigned k = 0; k < n;) {
+        unsigned used = jit_emit_insn(t, &b->insn[k], k, n - k);
+        k += used;
+        ended = b->insn[k - 1].op == RV_OP_JAL || b->insn[k - 1].op == RV_OP_JALR;
     }
     if (n == b->n) {
         if (!ended)

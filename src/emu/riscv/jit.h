@@ -105,6 +105,8 @@ void jit_store(struct jt *t, const struct rv_insn *i, unsigned k, unsigned size,
 enum { FPU_XNONE, FPU_XREAD, FPU_XWRITE, FPU_XALL };
 unsigned jit_fpu_xuse(uint32_t raw);
 bool jit_op_ok(unsigned op, bool user);
-void jit_emit_insn(struct jt *t, const struct rv_insn *i, unsigned k);
+/* i = insn[k], `left` of the prefix from it on: the instructions done (2
+ * for a pair done as one, such as slli 32 + srli 32) */
+unsigned jit_emit_insn(struct jt *t, const struct rv_insn *i, unsigned k, unsigned left);
 
 #endif

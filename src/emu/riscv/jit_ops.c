@@ -304,10 +304,24 @@ static void emit_jalr_lookup(struct jt *t, uint32_t unretired)
 }
 
 /* One instruction; the op is one jit_op_ok() accepts. */
-void jit_emit_insn(struct jt *t, const struct rv_insn *i, unsigned k)
+unsigned jit_emit_insn(struct jt *t, const struct rv_insn *i, unsigned k, unsigned left)
 {
     struct jx *e = &t->e;
     unsigned rd = i->rd;
+    /* slli rd, rs, 32 then srli/srai rd, rd, 32: zero/sign-extend the low
+     * word (nothing can leave the block between the two) */
+    if (i->op == RV_OP_SLLI && i->imm == 32 && left > 1 && rd < 32) {
+        const struct rv_insn *n = i + 1;
+        if ((n->op == RV_OP_SRLI || n->op == RV_OP_SRAI) && n->imm == 32 && n->rs1 == rd && n->rd == rd) {
+            int d = dst_of(t, rd, 0);
+            if (n->op == RV_OP_SRLI)
+                get(t, d, i->rs1, false);
+            else
+                jx_movsxd(e, d, gx(t, i->rs1));
+            done(t, rd, d, true);
+            return 2;
+        }
+    }
     switch (i->op) {
     case RV_OP_NOP: case RV_OP_FENCE: break;
     case RV_OP_LI: case RV_OP_LUI: case RV_OP_AUIPC: put_imm(t, rd, (uint64_t)i->imm); break;
@@ -511,5 +525,6 @@ void jit_emit_insn(struct jt *t, const struct rv_insn *i, unsigned k)
     default:
         break;
     }
+    return 1;
 }
 

@@ -179,6 +179,10 @@ static void gen_one(uint32_t *p, unsigned *n, unsigned room)
         int imm = iops[o].sh == 0 ? (int)pick(4096) - 2048 :
                   iops[o].sh == 0x100 ? iops[o].hi : (int)(iops[o].hi | (pick(64) & iops[o].sh));
         p[k++] = i_type(iops[o].op, iops[o].f3, wreg(), rreg(), imm);
+    } else if (c < 63 && room > 2) {   /* zext.w / sext.w as a shift pair */
+        unsigned d = wreg();
+        p[k++] = i_type(0x13, 1, d, rreg(), 32);
+        p[k++] = i_type(0x13, 5, d, pick(4) ? d : rreg(), pick(2) ? 32 : 0x400 | 32);
     } else if (c < 66) {
         p[k++] = (uint32_t)(rnd() & 0xfffff000u) | wreg() << 7 | (pick(2) ? 0x37 : 0x17);  /* lui/auipc */
     } else if (c < 76) {               /* loads, x31-relative, often across 0x18000 */
