@@ -208,6 +208,11 @@ static double arith_d(enum fop op, double a, double b, double c, int rm, uint32_
  * narrowed) to the target format with rm. */
 static double round_to_d(long double v, int rm, uint32_t *fl)
 {
+    /* exactly representable (most integers converted): no rounding, no
+     * flag, in every mode */
+    double q = (double)v;
+    if ((long double)q == v)
+        return q;
     volatile long double vv = v;
     volatile double r;
     fesetround(host_mode[rm]);
@@ -228,6 +233,9 @@ static double round_to_d(long double v, int rm, uint32_t *fl)
 
 static float round_to_s(long double v, int rm, uint32_t *fl)
 {
+    float q = (float)v;
+    if ((long double)q == v)
+        return q;
     volatile long double vv = v;
     volatile float r;
     fesetround(host_mode[rm]);

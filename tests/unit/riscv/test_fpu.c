@@ -186,6 +186,13 @@ static void test_fcvt(void **st)
     assert_int_equal(fs.fflags, NX);
     assert_int_equal(run(r_type(0x68, 2, 6, RMM, 3)), 0);
     assert_int_equal(fs.f[3], s(16777218.0f));
+    /* exact: no flag in any mode (the conversion's fast path) */
+    fs.fflags = 0; x[6] = (uint64_t)-12345;
+    assert_int_equal(run(r_type(0x69, 2, 6, RUP, 3)), 0);          /* fcvt.d.l */
+    assert_int_equal(fs.f[3], d(-12345.0));
+    assert_int_equal(run(r_type(0x68, 2, 6, RDN, 3)), 0);          /* fcvt.s.l */
+    assert_int_equal(fs.f[3], s(-12345.0f));
+    assert_int_equal(fs.fflags, 0);
     x[6] = (uint64_t)-1;
     assert_int_equal(run(r_type(0x69, 3, 6, RNE, 3)), 0);          /* fcvt.d.lu */
     assert_int_equal(fs.f[3], d(0x1p64));
