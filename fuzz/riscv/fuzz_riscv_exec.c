@@ -1,11 +1,13 @@
-/* libFuzzer: the RV64GC decoder and interpreter on guest-controlled code.
- * The input is raw instruction bytes. Byte 0 picks the machine: even = a
- * user-mode machine over a small flat space (code page r-x at 0x10000, data
+/* libFuzzer: the RV64GC decoder, interpreter and translator on
+ * guest-controlled code. The input is raw instruction bytes. Byte 0 picks
+ * the machine: even = a user-mode machine over a small flat space (code page r-x at 0x10000, data
  * rw at 0x20000..0x30000), odd = a system machine with 1 MiB of RAM at
  * 0x80000000 and an empty bus, starting in M-mode, so CSRs, traps, the MMU
  * (the code may build page tables and switch satp) and MMIO faults are
- * exercised too. Every exit is fine; a crash, a hang or a sanitizer report
- * is a bug. */
+ * exercised too; bit 1 turns the translator on there (VESSEL_JIT_THRESHOLD=0).
+ * User-mode code runs twice, interpreted and translated, and every exit must
+ * leave the same state and memory. Every exit is fine; a crash, a hang, a
+ * difference or a sanitizer report is a bug. */
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
@@ -31,34 +33,84 @@ static int u_fill(struct rv_hart *h, uint64_t va, enum rv_access acc, uintptr_t 
 }
 static const struct rv_mem_ops u_ops = { .fill_tlb = u_fill };
 
+/* A user machine with the translator off, or on for every block. */
+static struct rv_machine *u_machine(bool jit)
+{
+    setenv("VESSEL_JIT", jit ? "1" : "0", 1);
+    setenv("VESSEL_JIT_THRESHOLD", "0", 1);
+    struct rv_machine *m = rv_machine_new_user(&u_ops);
+    unsetenv("VESSEL_JIT");
+    unsetenv("VESSEL_JIT_THRESHOLD");
+    return m;
+}
+
+struct u_state {
+    enum rv_exit e;
+    uint64_t pc, instret, x[32], f[32], cause, tval;
+};
+
+static void u_snap(struct rv_hart *h, enum rv_exit e, struct u_state *s)
+{
+    memset(s, 0, sizeof(*s));
+    s->e = e;
+    s->pc = rv_get_pc(h);
+    s->instret = rv_instret(h);
+    for (unsigned r = 0; r < 32; r++) {
+        s->x[r] = rv_get_x(h, r);
+        s->f[r] = rv_get_f(h, r);
+    }
+    if (e == RV_EXIT_FAULT)
+        rv_hart_exception(h, &s->cause, &s->tval);
+}
+
+/* Run the code on `mem` until it stops; the state at every exit. */
+static unsigned u_run(struct rv_machine *m, uint8_t *mem, const uint8_t *data, size_t size, struct u_state *st)
+{
+    u_mem = mem;
+    memset(u_mem, 0, U_SIZE);
+    memcpy(u_mem, data, size);
+    rv_invalidate_code(m, 0, ~0ULL);
+    struct rv_hart *h = rv_hart_new(m, 0);
+    rv_hart_reset(h, U_BASE);
+    for (unsigned r = 1; r < 32; r++)
+        rv_set_x(h, r, U_BASE + 0x10000 + r * 64);
+    unsigned n = 0;
+    while (n < 64) {
+        enum rv_exit e = rv_run(h, 2000);
+        u_snap(h, e, &st[n++]);
+        if (e == RV_EXIT_ECALL || e == RV_EXIT_EBREAK)
+            rv_set_pc(h, rv_get_pc(h) + 4);     /* skip and go on */
+        else
+            break;
+    }
+    rv_hart_free(h);
+    return n;
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
     if (size < 2 || size > 0x8000)
         return 0;
-    bool sys = data[0] & 1;
+    bool sys = data[0] & 1, jit = data[0] & 2;
     data++;
     size--;
     if (!sys) {
-        static struct rv_machine *m;
-        if (!u_mem)
-            u_mem = mmap(NULL, U_SIZE, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-        if (!m)
-            m = rv_machine_new_user(&u_ops);
-        memset(u_mem, 0, U_SIZE);
-        memcpy(u_mem, data, size);
-        struct rv_hart *h = rv_hart_new(m, 0);
-        rv_hart_reset(h, U_BASE);
-        for (unsigned r = 1; r < 32; r++)
-            rv_set_x(h, r, U_BASE + 0x10000 + r * 64);
-        for (int n = 0; n < 64; n++) {
-            enum rv_exit e = rv_run(h, 2000);
-            if (e == RV_EXIT_ECALL || e == RV_EXIT_EBREAK)
-                rv_set_pc(h, rv_get_pc(h) + 4);     /* skip and go on */
-            else
-                break;
+        /* differential: the interpreter and the translator must leave the
+         * same state at every exit, and the same memory */
+        static struct rv_machine *mi, *mj;
+        static uint8_t *mem_i, *mem_j;
+        static struct u_state si[64], sj[64];
+        if (!mi) {
+            mi = u_machine(false);
+            mj = u_machine(true);
+            mem_i = mmap(NULL, U_SIZE, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+            mem_j = mmap(NULL, U_SIZE, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
         }
-        rv_hart_free(h);
+        unsigned ni = u_run(mi, mem_i, data, size, si);
+        unsigned nj = u_run(mj, mem_j, data, size, sj);
+        if (ni != nj || memcmp(si, sj, ni * sizeof(si[0])) || memcmp(mem_i, mem_j, U_SIZE))
+            __builtin_trap();
         return 0;
     }
     struct guest_mem mem;
@@ -69,7 +121,11 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         return 0;
     memcpy(mem.r[0].host, data, size);
     struct rv_sys_config cfg = { .mem = &mem, .bus = &bus, .nharts = 1, .sv48 = true };
+    setenv("VESSEL_JIT", jit ? "1" : "0", 1);
+    setenv("VESSEL_JIT_THRESHOLD", "0", 1);
     struct rv_machine *m = rv_machine_new_sys(&cfg);
+    unsetenv("VESSEL_JIT");
+    unsetenv("VESSEL_JIT_THRESHOLD");
     struct rv_hart *h = rv_hart_new(m, 0);
     rv_hart_reset(h, 0x80000000ULL);
     for (int n = 0; n < 16; n++) {

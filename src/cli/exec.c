@@ -150,6 +150,7 @@ static int exec_main(struct exec_opts *o, const char *prog, int argc, char **arg
     free(p->exec_fn);
     free(p->sysroot);
     free(p->self_exe);
+    free(p->gdb);
     user_mem_free(&p->mem);
     free(p);
     return rc;

@@ -3,7 +3,9 @@
 # instruction sequences (tests/rvgen/rvgen.py: RV64I M A F D C Zba Zbb Zbs,
 # every rounding mode, NaN/inf/denormal operands, misaligned loads/stores).
 # Each program packs 100 cases; each case dumps x0..x31, f0..f31, fflags,
-# frm and the scratch buffer. Outputs must be byte-identical.
+# frm and the scratch buffer. Outputs must be byte-identical. Each program
+# runs twice: as configured, and with VESSEL_JIT_THRESHOLD=0 (the translator
+# on every block).
 #
 #   VESSEL_DIFF_CASES  number of cases (default 5000; 500 under VESSEL_ASAN=1)
 #   VESSEL_DIFF_SEED   first program seed (default 1000)
@@ -76,13 +78,21 @@ for s in $seeds; do
         skip "seed $s: vessel vs qemu ($per cases)" "vessel exec not available yet (CPU core not built in)"
         continue
     fi
-    timeout 60 "$VESSEL" exec "$exe" >"$tmp/v" 2>"$tmp/ve"; vrc=$?
-    if cmp -s "$tmp/v" "$tmp/q" && [ $vrc -eq 0 ]; then
-        ok "seed $s: vessel == qemu ($per cases)"
-    else
-        nok "seed $s: vessel differs from qemu (vessel exit $vrc, stderr: $(head -c 200 "$tmp/ve"))"
-        python3 "$SRC/tests/rvgen/rvdiff.py" "$tmp/v" "$tmp/q" --asm "$dir/s$s.S" --seed "$s" | sed 's/^/# /'
-    fi
+    # as configured (the interpreter, translating hot blocks), then with the
+    # translator on every block at its first run
+    for how in default translated; do
+        if [ $how = default ]; then
+            timeout 60 "$VESSEL" exec "$exe" >"$tmp/v" 2>"$tmp/ve"; vrc=$?
+        else
+            VESSEL_JIT=1 VESSEL_JIT_THRESHOLD=0 timeout 60 "$VESSEL" exec "$exe" >"$tmp/v" 2>"$tmp/ve"; vrc=$?
+        fi
+        if cmp -s "$tmp/v" "$tmp/q" && [ $vrc -eq 0 ]; then
+            ok "seed $s ($how): vessel == qemu ($per cases)"
+        else
+            nok "seed $s ($how): vessel differs from qemu (vessel exit $vrc, stderr: $(head -c 200 "$tmp/ve"))"
+            python3 "$SRC/tests/rvgen/rvdiff.py" "$tmp/v" "$tmp/q" --asm "$dir/s$s.S" --seed "$s" | sed 's/^/# /'
+        fi
+    done
     [ $((i % 10)) -eq 0 ] && echo "# $i/$nprog programs" >&2
 done
 [ $qbad -eq 0 ] && ok "generator: all $nprog programs ($cases cases) run to the end under qemu-riscv64"

@@ -15,8 +15,8 @@
  *
  * Blocks live in a per-hart arena reset wholesale when full or on fence.i;
  * a block is never freed while it runs (resets happen at block boundaries).
- * This is also where a translator would plug in: a block could carry host
- * code instead of decoded instructions. */
+ * A block may also carry host code (jit.c), kept in a per-hart arena that
+ * rv_cache_flush resets with the blocks. */
 #include "emu/riscv/hart.h"
 #include "emu/riscv/ops.h"
 #include "base/base.h"
@@ -63,6 +63,7 @@ void rv_cache_free(struct rv_hart *h)
     if (h->arena && h->arena != MAP_FAILED)
         munmap(h->arena, RV_ARENA_SIZE + sizeof(struct rv_cache_ext));
     free(h->step_block);
+    rv_jit_free(h);
 }
 
 static struct rv_cache_ext *ext_of(struct rv_hart *h)
@@ -76,6 +77,8 @@ void rv_cache_flush(struct rv_hart *h)
     memset(h->hash, 0, sizeof(h->hash));
     memset(ext_of(h)->page_head, 0, sizeof(ext_of(h)->page_head));
     h->arena_used = 0;
+    h->jit_used = 0;            /* translated code goes with its blocks */
+    memset(h->jtc, 0, sizeof(h->jtc));
     h->flush_count++;
 }
 
@@ -272,6 +275,9 @@ static struct rv_block *decode_block(struct rv_hart *h, uint64_t vpc, uint64_t p
     b->linked = false;
     b->cpc[0] = b->cpc[1] = ~0ULL;
     b->cnext[0] = b->cnext[1] = NULL;
+    b->jit = NULL;
+    b->hits = 0;
+    b->jit_failed = false;
     h->arena_used += sizeof(*hd) + sizeof(*b) + (n + 1) * sizeof(struct rv_insn);
     h->arena_used = (h->arena_used + 15) & ~(size_t)15;
 

@@ -86,6 +86,8 @@ enum rv_exit rv_run(struct rv_hart *h, uint64_t budget)
     enum rv_exit ex;
     uint64_t va, tag, v;
     int c;
+    uintptr_t jsite = 0;          /* translator: a chainable exit just taken */
+    uint64_t jpc = 0, jkey = 0, jfc = 0;
 
     if (h->halted)
         return RV_EXIT_HALT;
@@ -136,7 +138,9 @@ enum rv_exit rv_run(struct rv_hart *h, uint64_t budget)
             c = rv_store_slow(h, va, sizeof(T), (uint64_t)(T)(val));       \
             if (unlikely(c)) EXC(c, va);                                   \
             if (unlikely(h->code_dirty)) {                                 \
+                /* leave after it: the rest of the block is not retired */ \
                 h->code_dirty = false;                                     \
+                h->instret -= (uint64_t)(b->n - 1 - (unsigned)(i - b->insn)); \
                 h->pc = i->pc + i->len;                                    \
                 goto dispatch_nochain;                                     \
             }                                                              \
@@ -230,6 +234,43 @@ have_block:
     last = b == h->step_block ? NULL : b;
     h->instret += b->n;
     i = b->insn;
+    if (!b->jit && m->jit && last && !b->jit_failed && b->hits++ >= m->jit_threshold)
+        rv_jit_translate(h, b);
+    if (unlikely(jsite)) {
+        /* the previous block left through a chainable exit to this one */
+        if (b->jit && b->vpc == jpc && jkey == ((h->tlb_gen << 2) | h->priv) &&
+            jfc == h->flush_count && !atomic_load_explicit(&m->nbp, memory_order_relaxed))
+            rv_jit_link(h, jsite, b);
+        jsite = 0;
+    }
+    if (b->jit) {
+        if (!sys)
+            h->jtc[(b->vpc >> 1) & ((1u << RV_JTC_BITS) - 1)] = (struct rv_jtc){ b->vpc, b };
+        struct rv_jit_ret r = b->jit(h);
+        if (likely(r.code == RV_JIT_NEXT)) {
+            if (r.aux) {
+                jsite = (uintptr_t)r.aux;
+                jpc = h->pc;
+                jkey = (h->tlb_gen << 2) | h->priv;
+                jfc = h->flush_count;
+            }
+            goto dispatch;
+        }
+        if (r.code == RV_JIT_NOCHAIN)
+            goto dispatch_nochain;
+        if ((r.code & 0xff) == RV_JIT_RESUME) {
+            last = b = (struct rv_block *)(uintptr_t)r.aux;
+            i = &b->insn[r.code >> 8];
+            goto *i->lab;
+        }
+        /* an exception: pc and instret are already those of EXC */
+        if (rv_trap(h, r.code - RV_JIT_EXC, r.aux)) {
+            if (unlikely(trap_uses_budget(h)))
+                return RV_EXIT_BUDGET;
+            goto dispatch_nochain;
+        }
+        return RV_EXIT_FAULT;
+    }
     goto *i->lab;
 
 L_END: JUMP(i->pc);

@@ -208,6 +208,11 @@ static double arith_d(enum fop op, double a, double b, double c, int rm, uint32_
  * narrowed) to the target format with rm. */
 static double round_to_d(long double v, int rm, uint32_t *fl)
 {
+    /* exactly representable (most integers converted): no rounding, no
+     * flag, in every mode */
+    double q = (double)v;
+    if ((long double)q == v)
+        return q;
     volatile long double vv = v;
     volatile double r;
     fesetround(host_mode[rm]);
@@ -228,6 +233,9 @@ static double round_to_d(long double v, int rm, uint32_t *fl)
 
 static float round_to_s(long double v, int rm, uint32_t *fl)
 {
+    float q = (float)v;
+    if ((long double)q == v)
+        return q;
     volatile long double vv = v;
     volatile float r;
     fesetround(host_mode[rm]);
@@ -340,6 +348,12 @@ static inline bool normal_or_zero_s(uint32_t u)
     uint32_t e = (u >> 23) & 0xff;
     return e != 0xff && (e != 0 || !(u & 0x007fffffu));
 }
+/* The smallest normal magnitude: with tininess detected after rounding, a
+ * result that rounded up to it may still have underflowed (UF), so the
+ * fast paths leave it to the exact path, as they do subnormals. */
+static inline bool tiny_d(uint64_t u) { return (u & ~(1ull << 63)) == 0x0010000000000000ull; }
+static inline bool tiny_s(uint32_t u) { return (u & 0x7fffffffu) == 0x00800000u; }
+
 static bool fast_arith(unsigned fmt, enum fop op, uint64_t *f, unsigned rd, unsigned rs1, unsigned rs2)
 {
     if (fmt == 1) {
@@ -355,7 +369,7 @@ static bool fast_arith(unsigned fmt, enum fop op, uint64_t *f, unsigned rd, unsi
         default: return false;
         }
         uint64_t ur = d2u(r);
-        if (!normal_or_zero_d(ur))
+        if (!normal_or_zero_d(ur) || tiny_d(ur))
             return false;
         f[rd] = ur;
         return true;
@@ -375,9 +389,35 @@ static bool fast_arith(unsigned fmt, enum fop op, uint64_t *f, unsigned rd, unsi
     default: return false;
     }
     uint32_t ur = f2u(r);
-    if (!normal_or_zero_s(ur))
+    if (!normal_or_zero_s(ur) || tiny_s(ur))
         return false;
     f[rd] = box(ur);
+    return true;
+}
+
+/* fmadd & co. (signs already applied) under the same conditions: the host
+ * fma is correctly rounded; a zero is taken only when both the product and
+ * the addend are zero (else it may be an underflow). */
+static bool fast_fma_d(double a, double b, double c, double *r)
+{
+    if (!normal_or_zero_d(d2u(a)) || !normal_or_zero_d(d2u(b)) || !normal_or_zero_d(d2u(c)))
+        return false;
+    double v = fma(a, b, c);
+    uint64_t u = d2u(v);
+    if (!normal_or_zero_d(u) || tiny_d(u) || (v == 0 && !((a == 0 || b == 0) && c == 0)))
+        return false;
+    *r = v;
+    return true;
+}
+static bool fast_fma_s(float a, float b, float c, float *r)
+{
+    if (!normal_or_zero_s(f2u(a)) || !normal_or_zero_s(f2u(b)) || !normal_or_zero_s(f2u(c)))
+        return false;
+    float v = fmaf(a, b, c);
+    uint32_t u = f2u(v);
+    if (!normal_or_zero_s(u) || tiny_s(u) || (v == 0 && !((a == 0 || b == 0) && c == 0)))
+        return false;
+    *r = v;
     return true;
 }
 
@@ -406,7 +446,8 @@ int rv_fpu_exec(struct rv_fpstate *fs, uint64_t *x, uint32_t insn)
             } else {
                 if (neg_prod) fa = -fa;
                 if (neg_add) fc = -fc;
-                r = arith_s(OP_FMA, fa, fb, fc, erm, &fl);
+                if (!(erm == RNE && (fs->fflags & FF_NX) && fast_fma_s(fa, fb, fc, &r)))
+                    r = arith_s(OP_FMA, fa, fb, fc, erm, &fl);
             }
             f[rd] = box(isnan(r) ? CANON_S : f2u(r));
         } else {
@@ -417,7 +458,8 @@ int rv_fpu_exec(struct rv_fpstate *fs, uint64_t *x, uint32_t insn)
             } else {
                 if (neg_prod) fa = -fa;
                 if (neg_add) fc = -fc;
-                r = arith_d(OP_FMA, fa, fb, fc, erm, &fl);
+                if (!(erm == RNE && (fs->fflags & FF_NX) && fast_fma_d(fa, fb, fc, &r)))
+                    r = arith_d(OP_FMA, fa, fb, fc, erm, &fl);
             }
             f[rd] = isnan(r) ? CANON_D : d2u(r);
         }

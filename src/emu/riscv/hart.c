@@ -17,6 +17,7 @@ static struct rv_machine *machine_new(void)
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
     m->time_base_ns = (uint64_t)ts.tv_sec * 1000000000ULL + (uint64_t)ts.tv_nsec;
+    rv_jit_configure(m);
     return m;
 }
 

@@ -12,12 +12,13 @@
 #include "emu/riscv/riscv.h"
 #include "emu/riscv/fpu.h"
 
-#define RV_TLB_BITS 8
+#define RV_TLB_BITS 10
 #define RV_TLB_SIZE (1u << RV_TLB_BITS)
 #define RV_PAGE 4096ULL
 #define RV_BLOCK_MAX 64            /* instructions per decoded block */
 #define RV_JCACHE_BITS 14          /* per-hart pc -> block direct-mapped cache */
 #define RV_HASH_BITS 14
+#define RV_JTC_BITS 12             /* translator's jalr target cache */
 #define RV_ARENA_SIZE (16u << 20)  /* decoded-block arena per hart */
 #define RV_MAX_BP 64
 
@@ -32,6 +33,20 @@ struct rv_insn {
     uint64_t pc;
 };
 
+/* Translated code of a block (jit.c): returns { enum rv_jit_code, aux }. */
+struct rv_jit_ret {
+    uint64_t code, aux;
+};
+struct rv_hart;
+typedef struct rv_jit_ret (*rv_jit_fn)(struct rv_hart *h);
+enum rv_jit_code {
+    RV_JIT_NEXT = 0,      /* h->pc set: dispatch; aux: 0, or an exit rv_jit_link can chain */
+    RV_JIT_NOCHAIN = 1,   /* h->pc set after a store that dirtied code */
+    RV_JIT_RESUME = 2,    /* | index << 8: interpret block aux (it may be a chained
+                           * one) from that instruction on */
+    RV_JIT_EXC = 16,      /* + cause: exception at h->pc, tval = aux */
+};
+
 struct rv_block {
     uint64_t key;                 /* physical pc (system) or virtual pc (user) */
     uint64_t vpc;                 /* virtual pc it was decoded at */
@@ -44,6 +59,10 @@ struct rv_block {
     uint64_t cpc[2];
     struct rv_block *cnext[2];
     uint64_t cgen[2];             /* (tlb_gen << 2 | priv) when linked */
+    rv_jit_fn jit;                /* translated code, or NULL */
+    void *jit_body;               /* its entry from a chained block */
+    uint32_t hits;                /* runs while not translated */
+    bool jit_failed;              /* not translatable: interpret */
     struct rv_insn insn[];        /* n + 1: the last is OP_END */
 };
 
@@ -75,6 +94,9 @@ struct rv_machine {
     /* breakpoints */
     uint64_t bp[RV_MAX_BP];
     atomic_uint nbp;
+    /* translator: on, and runs of a block before it is translated */
+    bool jit;
+    uint32_t jit_threshold;
 };
 
 struct rv_hart {
@@ -130,6 +152,11 @@ struct rv_hart {
     size_t arena_used;
     uint64_t flush_count;         /* bumped by every wholesale flush */
     struct rv_block *step_block;  /* scratch for single steps */
+    uint8_t *jit_code;            /* translated code arena (reset with the blocks) */
+    size_t jit_used;
+    /* user mode: virtual pc -> translated block, for jumps through a
+     * register (jalr) straight from translated code; reset with the cache */
+    struct rv_jtc { uint64_t vpc; struct rv_block *b; } jtc[1u << RV_JTC_BITS];
 };
 
 /* exit_req bits */
@@ -173,6 +200,15 @@ void rv_cache_invalidate_page(struct rv_hart *h, uint64_t key_page);
 void rv_code_written(struct rv_hart *h, uint64_t key);
 void rv_cache_init(struct rv_hart *h);
 void rv_cache_free(struct rv_hart *h);
+
+/* ---- jit.c ---- */
+/* Read VESSEL_JIT and VESSEL_JIT_THRESHOLD into m. */
+void rv_jit_configure(struct rv_machine *m);
+/* Translate b (b->jit), or false (b->jit_failed set when it never will be). */
+bool rv_jit_translate(struct rv_hart *h, struct rv_block *b);
+void rv_jit_free(struct rv_hart *h);
+/* Point the exit `site` (the aux of an RV_JIT_NEXT) at block `to`. */
+bool rv_jit_link(struct rv_hart *h, uintptr_t site, struct rv_block *to);
 
 /* ---- mmu.c ---- */
 /* Slow paths: 0 or an exception cause (tval = vaddr). */

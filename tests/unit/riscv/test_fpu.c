@@ -186,6 +186,13 @@ static void test_fcvt(void **st)
     assert_int_equal(fs.fflags, NX);
     assert_int_equal(run(r_type(0x68, 2, 6, RMM, 3)), 0);
     assert_int_equal(fs.f[3], s(16777218.0f));
+    /* exact: no flag in any mode (the conversion's fast path) */
+    fs.fflags = 0; x[6] = (uint64_t)-12345;
+    assert_int_equal(run(r_type(0x69, 2, 6, RUP, 3)), 0);          /* fcvt.d.l */
+    assert_int_equal(fs.f[3], d(-12345.0));
+    assert_int_equal(run(r_type(0x68, 2, 6, RDN, 3)), 0);          /* fcvt.s.l */
+    assert_int_equal(fs.f[3], s(-12345.0f));
+    assert_int_equal(fs.fflags, 0);
     x[6] = (uint64_t)-1;
     assert_int_equal(run(r_type(0x69, 3, 6, RNE, 3)), 0);          /* fcvt.d.lu */
     assert_int_equal(fs.f[3], d(0x1p64));
@@ -197,6 +204,46 @@ static void test_fcvt(void **st)
     assert_int_equal(run(r_type(0x21, 0, 1, RNE, 3)), 0);
     assert_int_equal(fs.f[3], 0x7ff8000000000000ull);
     assert_true(fs.fflags & NV);
+}
+
+/* Round-to-nearest once NX is accrued takes a host fast path: results that
+ * round up to the smallest normal must still raise UF (tininess after
+ * rounding), and fused ops must match the exact path. */
+static void test_fast_paths(void **st)
+{
+    const double a = 0x1.fffffffffffffp-1, mn = 0x1p-1022;
+    for (int fused = 0; fused < 2; fused++) {
+        reset();
+        fs.fflags = NX;
+        fs.f[1] = d(a); fs.f[2] = d(mn); fs.f[4] = d(0.0);
+        /* fmul.d f3, f1, f2 / fmadd.d f3, f1, f2, f4 */
+        assert_int_equal(run(fused ? r4(0x43, 1, 4, 2, 1, RNE, 3) : r_type(0x09, 2, 1, RNE, 3)), 0);
+        assert_int_equal(fs.f[3], d(mn));
+        assert_int_equal(fs.fflags, NX | UF);
+    }
+    /* single: the same at FLT_MIN */
+    reset();
+    fs.fflags = NX;
+    fs.f[1] = s(0x1.fffffep-1f); fs.f[2] = s(0x1p-126f);
+    assert_int_equal(run(r_type(0x08, 2, 1, RNE, 3)), 0);     /* fmul.s */
+    assert_int_equal(fs.f[3], s(0x1p-126f));
+    assert_int_equal(fs.fflags, NX | UF);
+    /* fused results equal the exact path's, with and without NX accrued */
+    const double v[][3] = { { 1.5, 2.0, 0.25 }, { 0.1, 0.2, 0.3 }, { -3.0, 1e300, 1e300 },
+                            { 1e-300, 1e-10, 0.0 }, { 2.0, -0.5, 1.0 }, { 0.0, 5.0, -0.0 } };
+    for (unsigned k = 0; k < sizeof(v) / sizeof(v[0]); k++) {
+        uint64_t res[2], fl[2];
+        for (int nx = 0; nx < 2; nx++) {
+            reset();
+            fs.fflags = nx ? NX : 0;
+            fs.f[1] = d(v[k][0]); fs.f[2] = d(v[k][1]); fs.f[4] = d(v[k][2]);
+            assert_int_equal(run(r4(0x4f, 1, 4, 2, 1, RNE, 3)), 0);   /* fnmadd.d */
+            res[nx] = fs.f[3];
+            fl[nx] = fs.fflags | NX;
+        }
+        assert_int_equal(res[0], res[1]);
+        assert_int_equal(fl[0], fl[1]);
+    }
 }
 
 static void test_fma_class_moves(void **st)
@@ -248,6 +295,7 @@ int main(void)
         cmocka_unit_test(test_minmax_compare),
         cmocka_unit_test(test_fcvt),
         cmocka_unit_test(test_fma_class_moves),
+        cmocka_unit_test(test_fast_paths),
     };
     return cmocka_run_group_tests_name("fpu", tests, NULL, NULL);
 }

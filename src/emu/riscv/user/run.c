@@ -743,8 +743,11 @@ int user_run(struct user_proc *p, int argc, char *const *argv, char *const *envp
     if (p->gdb) {
         struct gdb_stub_config gc = { .m = g_machine, .wait = true, .kill = gdb_kill, .opaque = p };
         g_gdb = gdb_stub_start(p->gdb, &gc);
-        if (!g_gdb)
+        if (!g_gdb) {
+            rv_hart_free(t->h);
+            free(t);
             return 2;
+        }
         gdb_stub_add_hart(g_gdb, t->h);
     }
 #endif

@@ -1,0 +1,508 @@
+/* emu/riscv: the binary translator (RISC-V -> x86-64) behind the block cache.
+ *
+ * A decoded block (cache.c) that has run VESSEL_JIT_THRESHOLD times is
+ * translated into host code in the hart's code arena; exec.c then calls
+ * that code instead of interpreting. The code runs a prefix of the block:
+ * when it meets an op it does not translate it returns RV_JIT_RESUME with
+ * the block and that instruction's index and the interpreter goes on from
+ * there, with the same instret accounting (exec.c added b->n at block entry).
+ *
+ * Host code: rbx = the hart; up to 11 guest registers of the block live in
+ * host registers (rbp, r12-r15, which calls keep, then rsi, rdi, r8-r11,
+ * which a slow-path call saves first and reloads after); rax, rcx, rdx are
+ * scratch. Every exit writes back the guest registers written so far, sets
+ * h->pc, takes back the instructions not retired from h->instret, and
+ * returns { code, aux } in rax:rdx (enum rv_jit_code).
+ *
+ * Loads and stores check the same TLB entry as the interpreter's LOAD/STORE
+ * (slot, tag with h->mode_data, access inside the page) and otherwise call
+ * rv_load_slow/rv_store_slow: a cause returns RV_JIT_EXC (pc at the access,
+ * not retired), a store that dirtied code (h->code_dirty) leaves after it.
+ *
+ * Exits to a known pc return the address of a jump that rv_jit_link later
+ * points at a chain stub (the dispatcher's checks, then the next block's
+ * body); in system mode only targets in the block's page are chained, so a
+ * chain runs under the translation the dispatcher checked. A branch back
+ * to the block's start loops without leaving host registers; in user mode
+ * jalr looks its target up in h->jtc.
+ *
+ * The arena is reset with the block arena (rv_cache_flush), so a dropped
+ * block's code is never entered again. Op lowering is in jit_ops.c. */
+#include "emu/riscv/hart.h"
+#include "emu/riscv/ops.h"
+#include "emu/riscv/jit.h"
+#include "base/base.h"
+
+#include <stddef.h>
+#include <stdlib.h>
+#include <sys/mman.h>
+
+#define JIT_ARENA (32u << 20)        /* host code per hart */
+#define JIT_BLOCK_ROOM (32u << 10)   /* the most one block may take */
+#define JIT_DEFAULT_THRESHOLD 16
+
+/* host registers for guest registers; the first NCALLEE survive calls */
+static const int8_t pool[] = { RBP, R12, R13, R14, R15, RSI, RDI, R8, R9, R10, R11 };
+#define NPOOL ((unsigned)sizeof(pool))
+#define NCALLEE 5
+
+void rv_jit_configure(struct rv_machine *m)
+{
+    const char *s = getenv("VESSEL_JIT");
+    m->jit = !(s && s[0] == '0' && !s[1]);
+    s = getenv("VESSEL_JIT_THRESHOLD");
+    m->jit_threshold = s && *s ? (uint32_t)strtoul(s, NULL, 10) : JIT_DEFAULT_THRESHOLD;
+}
+
+void rv_jit_free(struct rv_hart *h)
+{
+    if (h->jit_code)
+        munmap(h->jit_code, JIT_ARENA);
+    h->jit_code = NULL;
+}
+
+/* write the guest registers in mask from their host registers to memory */
+void jit_writeback(struct jt *t, uint32_t mask)
+{
+    for (unsigned r = 1; r < 32; r++)
+        if ((mask >> r) & 1 && t->hreg[r] >= 0)
+            jx_mov_rm_r(&t->e, true, jm(RBX, OFF_X(r)), t->hreg[r]);
+}
+void jit_reload(struct jt *t, uint32_t mask)
+{
+    for (unsigned r = 1; r < 32; r++)
+        if ((mask >> r) & 1 && t->hreg[r] >= 0)
+            jx_mov_r_rm(&t->e, true, t->hreg[r], jm(RBX, OFF_X(r)));
+}
+
+/* Leave: pc = imm (pc_reg < 0) or pc_reg, instret -= unretired, return code/aux. */
+void jit_exit(struct jt *t, uint32_t wb, int pc_reg, uint64_t pc, uint32_t unretired,
+                      unsigned code, uint64_t aux)
+{
+    struct jx *e = &t->e;
+    jit_writeback(t, wb);
+    if (pc_reg < 0) {
+        jx_mov_imm(e, RAX, pc);
+        pc_reg = RAX;
+    }
+    jx_mov_rm_r(e, true, jm(RBX, OFF_PC), pc_reg);
+    if (unretired)
+        jx_alu_rm_imm(e, true, ALU_SUB, jm(RBX, OFF_INSTRET), (int32_t)unretired);
+    jx_mov_imm(e, RAX, code);
+    jx_mov_imm(e, RDX, aux);
+    jx_jmp_to(e, t->epilogue);
+}
+
+/* The exit to a known pc: a jump that rv_jit_link may point at a chain stub
+ * to the next block, else a return of RV_JIT_NEXT with the jump's address.
+ * In system mode only targets in the block's page are chained: the whole
+ * chain then runs under the translation that the dispatcher checked. */
+void jit_exit_to(struct jt *t, uint32_t wb, uint64_t pc, uint32_t unretired)
+{
+    struct jx *e = &t->e;
+    bool chain = t->user || (pc & ~0xfffULL) == (t->b->vpc & ~0xfffULL);
+    if (!chain) {
+        jit_exit(t, wb, -1, pc, unretired, RV_JIT_NEXT, 0);
+        return;
+    }
+    jit_writeback(t, wb);
+    if (unretired)
+        jx_alu_rm_imm(e, true, ALU_SUB, jm(RBX, OFF_INSTRET), (int32_t)unretired);
+    uint32_t site = jx_jmp(e);                 /* rel32 0: falls through */
+    /* h->pc only on the way out: translated code never reads it */
+    jx_mov_imm(e, RAX, pc);
+    jx_mov_rm_r(e, true, jm(RBX, OFF_PC), RAX);
+    jx_mov_imm(e, RAX, RV_JIT_NEXT);
+    jx_mov_imm(e, RDX, (uint64_t)(uintptr_t)(e->buf + site));
+    jx_jmp_to(e, t->epilogue);
+}
+
+struct stub *jit_new_stub(struct jt *t, unsigned kind, unsigned k)
+{
+    struct stub *s = &t->stub[t->nstub++];
+    memset(s, 0, sizeof(*s));
+    s->kind = (uint8_t)kind;
+    s->k = (uint8_t)k;
+    s->dirty = t->dirty;
+    return s;
+}
+
+/* ---- memory ---- */
+
+/* rax = rs1 + imm; rdx = TLB slot offset; jumps to the stub on a miss.
+ * The tag is computed from the access's last byte and the slot from its
+ * first: an access that crosses the page never matches (the next page's
+ * tag lives in another slot), which is the interpreter's in-page check. */
+static void emit_tlb_check(struct jt *t, const struct rv_insn *i, int acc, unsigned size, struct stub *s)
+{
+    struct jx *e = &t->e;
+    if (i->rs1 == 0) {
+        jx_mov_imm(e, RAX, (uint64_t)i->imm);
+    } else if (t->hreg[i->rs1] >= 0) {
+        jx_lea(e, RAX, jm(t->hreg[i->rs1], (int32_t)i->imm));
+    } else {
+        jx_mov_r_rm(e, true, RAX, gx(t, i->rs1));
+        if (i->imm)
+            jx_alu_rm_imm(e, true, ALU_ADD, jr(RAX), (int32_t)i->imm);
+    }
+    jx_lea(e, RCX, jm(RAX, (int32_t)size - 1));
+    jx_shift_imm(e, true, SH_SHR, jr(RCX), 12);
+    if (t->user) {
+        /* user mode runs in U (mode 0) only: tag = vpn * 4 + 1 */
+        jx_lea(e, RCX, jmi(-1, RCX, 2, 1));
+    } else {
+        jx_shift_imm(e, true, SH_SHL, jr(RCX), 2);
+        jx_alu_r_rm(e, true, ALU_ADD, RCX, jm(RSP, SLOT_MODE));
+    }
+    jx_mov_r_rm(e, false, RDX, jr(RAX));
+    jx_shift_imm(e, false, SH_SHR, jr(RDX), 12 - 4);
+    jx_alu_rm_imm(e, false, ALU_AND, jr(RDX), (RV_TLB_SIZE - 1) << 4);
+    jx_alu_r_rm(e, true, ALU_CMP, RCX, jmi(RBX, RDX, 0, OFF_TLB(acc)));
+    s->patch[0] = jx_jcc(e, CC_NE);
+    jx_alu_r_rm(e, true, ALU_ADD, RAX, jmi(RBX, RDX, 0, OFF_TLB(acc) + 8));
+}
+
+/* fp: the destination is f[rd] (flw NaN-boxes) */
+void jit_load(struct jt *t, const struct rv_insn *i, unsigned k, unsigned size, bool sext, bool fp)
+{
+    struct stub *s = jit_new_stub(t, ST_LOAD, k);
+    s->size = (uint8_t)size;
+    s->sext = sext;
+    int d = !fp && i->rd < 32 && t->hreg[i->rd] >= 0 ? t->hreg[i->rd] : RAX;
+    s->dst = (int8_t)d;
+    emit_tlb_check(t, i, RV_ACC_READ, size, s);
+    jx_load(&t->e, size, sext, d, jm(RAX, 0));
+    s->back = jx_pos(&t->e);
+    if (!fp) {
+        if (d == RAX)
+            put(t, i->rd, RAX);
+        else
+            t->dirty |= 1u << i->rd;
+        return;
+    }
+    if (size == 4) {
+        jx_mov_imm(&t->e, RCX, 0xffffffff00000000ULL);
+        jx_alu_r_rm(&t->e, true, ALU_OR, RAX, jr(RCX));
+    }
+    jx_mov_rm_r(&t->e, true, jm(RBX, OFF_F(i->rd)), RAX);
+}
+
+void jit_store(struct jt *t, const struct rv_insn *i, unsigned k, unsigned size, bool fp)
+{
+    struct stub *s = jit_new_stub(t, ST_STORE, k);
+    s->size = (uint8_t)size;
+    s->rs2 = i->rs2;
+    s->fp = fp;
+    emit_tlb_check(t, i, RV_ACC_WRITE, size, s);
+    int v = fp ? -1 : t->hreg[i->rs2];
+    if (v < 0) {
+        jx_mov_r_rm(&t->e, true, RCX, fp ? jm(RBX, OFF_F(i->rs2)) : gx(t, i->rs2));
+        v = RCX;
+    }
+    jx_store(&t->e, size, jm(RAX, 0), v);
+    s->back = jx_pos(&t->e);
+}
+
+/* save the caller-saved guest registers, call fn(h, va = rax, size, rcx),
+ * then test eax */
+static void emit_slow_call(struct jt *t, const struct stub *s, const void *fn)
+{
+    struct jx *e = &t->e;
+    jx_mov_rm_r(e, true, jm(RSP, SLOT_VA), RAX);
+    if (s->kind == ST_STORE) {
+        if (s->fp)
+            jx_mov_r_rm(e, true, RCX, jm(RBX, OFF_F(s->rs2)));
+        else
+            get(t, RCX, s->rs2, true);
+        if (s->size < 8)
+            jx_load(e, s->size, false, RCX, jr(RCX));
+    } else {
+        jx_lea(e, RCX, jm(RSP, SLOT_VAL));
+    }
+    jit_writeback(t, s->dirty & t->callers);
+    jx_mov_rr(e, RSI, RAX);
+    jx_mov_rr(e, RDI, RBX);
+    jx_mov_imm(e, RDX, s->size);
+    jx_call_abs(e, fn);
+    jx_test_rm_r(e, false, jr(RAX), RAX);
+}
+
+static void emit_fault(struct jt *t, const struct stub *s)
+{
+    struct jx *e = &t->e;
+    const struct rv_insn *i = &t->b->insn[s->k];
+    jit_writeback(t, s->dirty & ~t->callers);
+    jx_mov_imm(e, RCX, i->pc);
+    jx_mov_rm_r(e, true, jm(RBX, OFF_PC), RCX);
+    jx_alu_rm_imm(e, true, ALU_SUB, jm(RBX, OFF_INSTRET), (int32_t)(t->b->n - s->k));
+    jx_alu_rm_imm(e, false, ALU_ADD, jr(RAX), RV_JIT_EXC);
+    jx_mov_r_rm(e, true, RDX, jm(RSP, SLOT_VA));
+    jx_jmp_to(e, t->epilogue);
+}
+
+/* The dispatcher's checks between two runs of a block (no request, budget
+ * left; system mode: no timer poll due, no interrupt pending), jumping to
+ * `fail` when one fails; then instret += n of `to`. */
+static void emit_checks(struct jx *e, bool user, uint32_t fail, uint32_t n)
+{
+    jx_alu_rm_imm(e, false, ALU_CMP, jm(RBX, OFF_REQ), 0);
+    jx_jcc_to(e, CC_NE, fail);
+    jx_mov_r_rm(e, true, RAX, jm(RBX, OFF_BUDGET));
+    jx_alu_r_rm(e, true, ALU_SUB, RAX, jm(RBX, OFF_INSTRET));
+    jx_alu_rm_imm(e, true, ALU_CMP, jr(RAX), (int32_t)n);
+    jx_jcc_to(e, CC_B, fail);
+    if (!user) {
+        jx_alu_rm_imm(e, false, ALU_CMP, jm(RBX, OFF_POLL), 1);
+        jx_jcc_to(e, CC_BE, fail);
+        jx_mov_r_rm(e, true, RAX, jm(RBX, OFF_MIP));
+        jx_test_rm_r(e, true, jm(RBX, OFF_MIE), RAX);
+        jx_jcc_to(e, CC_NE, fail);
+        jx_alu_rm_imm(e, false, ALU_SUB, jm(RBX, OFF_POLL), 1);
+    }
+    jx_alu_rm_imm(e, true, ALU_ADD, jm(RBX, OFF_INSTRET), (int32_t)n);
+}
+
+/* A taken branch back to the block's start: run the block again with the
+ * guest registers still in host registers (every register the block
+ * writes counts as dirty from the start, so any exit writes it back). */
+static void emit_loop(struct jt *t, const struct stub *s)
+{
+    struct jx *e = &t->e;
+    uint32_t unretired = t->b->n - 1 - s->k;
+    if (unretired)
+        jx_alu_rm_imm(e, true, ALU_SUB, jm(RBX, OFF_INSTRET), (int32_t)unretired);
+    /* the checks jump forward to the exit: emit them with a placeholder */
+    uint32_t start = jx_pos(e);
+    emit_checks(e, t->user, start, t->b->n);
+    jx_jmp_to(e, t->top);
+    uint32_t out = jx_pos(e);
+    e->p = e->buf + start;
+    emit_checks(e, t->user, out, t->b->n);
+    jx_jmp_to(e, t->top);
+    jit_exit(t, s->dirty, -1, t->b->vpc, 0, RV_JIT_NEXT, 0);
+}
+
+static void emit_stub(struct jt *t, struct stub *s)
+{
+    struct jx *e = &t->e;
+    const struct rv_insn *i = &t->b->insn[s->k];
+    uint32_t start = jx_pos(e);
+    for (unsigned k = 0; k < 2; k++)
+        if (s->patch[k])
+            jx_patch(e, s->patch[k], start);
+    if (s->kind == ST_BRANCH && t->loop && (uint64_t)i->imm == t->b->vpc) {
+        emit_loop(t, s);
+        return;
+    }
+    if (s->kind == ST_BRANCH) {
+        jit_exit_to(t, s->dirty, (uint64_t)i->imm, t->b->n - 1 - s->k);
+        return;
+    }
+    if (s->kind == ST_LOAD) {
+        emit_slow_call(t, s, (const void *)rv_load_slow);
+        uint32_t fault = jx_jcc(e, CC_NE);
+        jit_reload(t, t->callers);
+        jx_load(e, s->size, s->sext, s->dst, jm(RSP, SLOT_VAL));
+        jx_jmp_to(e, s->back);
+        jx_patch(e, fault, jx_pos(e));
+        emit_fault(t, s);
+        return;
+    }
+    emit_slow_call(t, s, (const void *)rv_store_slow);
+    uint32_t fault = jx_jcc(e, CC_NE);
+    jx_insn(e, 0, 0, 0x80, ALU_CMP, jm(RBX, OFF_DIRTY));   /* cmp byte [code_dirty], 0 */
+    jx_byte(e, 0);
+    uint32_t dirty = jx_jcc(e, CC_NE);
+    jit_reload(t, t->callers);
+    jx_jmp_to(e, s->back);
+    jx_patch(e, dirty, jx_pos(e));
+    jx_insn(e, 0, 0, 0xc6, 0, jm(RBX, OFF_DIRTY));         /* mov byte [code_dirty], 0 */
+    jx_byte(e, 0);
+    jit_exit(t, s->dirty & ~t->callers, -1, i->pc + i->len, t->b->n - 1 - s->k, RV_JIT_NOCHAIN, 0);
+    jx_patch(e, fault, jx_pos(e));
+    emit_fault(t, s);
+}
+
+/* Choose the guest registers to keep in host registers: the most used. */
+static void alloc_regs(struct jt *t, unsigned n, uint32_t *read)
+{
+    unsigned uses[33] = { 0 };
+    *read = 0;
+    for (unsigned k = 0; k < n; k++) {
+        const struct rv_insn *i = &t->b->insn[k];
+        if (i->op == RV_OP_FPU) {
+            unsigned use = jit_fpu_xuse(i->raw);
+            if (use == FPU_XREAD) {
+                uses[i->rs1] += 2;
+                *read |= 1u << i->rs1;
+            } else if (use == FPU_XWRITE) {
+                uses[i->rd] += 2;
+            } else if (use == FPU_XALL) {
+                *read = ~1u;    /* any x through memory */
+            }
+            continue;
+        }
+        bool fp = i->op >= RV_OP_FLW && i->op <= RV_OP_FSD;
+        uses[i->rs1] += 2;
+        if (!fp) {
+            uses[i->rs2] += 2;
+            uses[i->rd] += 2;
+            *read |= 1u << i->rs2;
+        }
+        *read |= 1u << i->rs1;
+    }
+    memset(t->hreg, -1, sizeof(t->hreg));
+    t->callers = 0;
+    for (unsigned p = 0; p < NPOOL; p++) {
+        unsigned best = 0, most = 0;
+        for (unsigned r = 1; r < 32; r++)
+            if (t->hreg[r] < 0 && uses[r] > most) {
+                best = r;
+                most = uses[r];
+            }
+        if (!best)
+            break;
+        t->hreg[best] = pool[p];
+        if (p >= NCALLEE)
+            t->callers |= 1u << best;
+        uses[best] = 0;
+    }
+}
+
+static const int8_t saved[] = { RBX, RBP, R12, R13, R14, R15 };
+
+bool rv_jit_translate(struct rv_hart *h, struct rv_block *b)
+{
+    if (!h->jit_code) {
+        void *p = mmap(NULL, JIT_ARENA, PROT_READ | PROT_WRITE | PROT_EXEC,
+                       MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+        if (p == MAP_FAILED) {
+            log_warn("riscv: no executable memory for the translator: interpreting only");
+            h->m->jit = false;
+            return false;
+        }
+        h->jit_code = p;
+        h->jit_used = 0;
+    }
+    unsigned n = 0;
+    while (n < b->n && jit_op_ok(b->insn[n].op, h->m->user))
+        n++;
+    if (n == 0) {
+        b->jit_failed = true;
+        return false;
+    }
+    if (h->jit_used + JIT_BLOCK_ROOM > JIT_ARENA) {
+        /* full: start again after the next block boundary's flush */
+        atomic_fetch_or(&h->exit_req, RV_REQ_CODE);
+        return false;
+    }
+    struct jt *t = xzalloc(sizeof(*t));
+    struct jx *e = &t->e;
+    e->buf = e->p = h->jit_code + h->jit_used;
+    e->end = e->buf + JIT_BLOCK_ROOM;
+    t->b = b;
+    t->user = h->m->user;
+    uint32_t read;
+    alloc_regs(t, n, &read);
+    /* self-loops and jalr lookups skip the dispatcher's breakpoint check:
+     * none while any is set (setting one flushes every cache) */
+    t->nbp = atomic_load_explicit(&h->m->nbp, memory_order_relaxed) != 0;
+    if (!t->nbp)
+        for (unsigned k = 0; k < n; k++)
+            if (b->insn[k].op >= RV_OP_BEQ && b->insn[k].op <= RV_OP_BGEU && (uint64_t)b->insn[k].imm == b->vpc)
+                t->loop = true;
+    if (t->loop) {
+        for (unsigned k = 0; k < n; k++) {
+            const struct rv_insn *i = &b->insn[k];
+            bool fp = i->op >= RV_OP_FLW && i->op <= RV_OP_FSD;
+            if (!fp && i->rd > 0 && i->rd < 32 && t->hreg[i->rd] >= 0)
+                t->dirty |= 1u << i->rd;
+        }
+        read |= t->dirty;
+    }
+
+    /* the shared epilogue comes first, the entry point after it */
+    t->epilogue = jx_pos(e);
+    jx_alu_rm_imm(e, true, ALU_ADD, jr(RSP), FRAME);
+    for (int k = (int)ARRAY_SIZE(saved) - 1; k >= 0; k--)
+        jx_pop(e, saved[k]);
+    jx_ret(e);
+    uint32_t entry = jx_pos(e);
+    for (unsigned k = 0; k < ARRAY_SIZE(saved); k++)
+        jx_push(e, saved[k]);
+    jx_alu_rm_imm(e, true, ALU_SUB, jr(RSP), FRAME);
+    jx_mov_rr(e, RBX, RDI);
+    jx_mov_r_rm(e, false, RAX, jm(RBX, OFF_MODE));
+    jx_alu_rm_imm(e, false, ALU_ADD, jr(RAX), 1);
+    jx_mov_rm_r(e, true, jm(RSP, SLOT_MODE), RAX);
+    uint32_t body = jx_pos(e);
+    jit_reload(t, read);
+    t->top = jx_pos(e);
+
+    bool ended = false;
+    for (unsigned k = 0; k < n;) {
+        unsigned used = jit_emit_insn(t, &b->insn[k], k, n - k);
+        k += used;
+        ended = b->insn[k - 1].op == RV_OP_JAL || b->insn[k - 1].op == RV_OP_JALR;
+    }
+    if (n == b->n) {
+        if (!ended)
+            jit_exit_to(t, t->dirty, b->insn[n].pc, 0);
+    } else {
+        jit_exit(t, t->dirty, -1, b->insn[n].pc, 0, RV_JIT_RESUME | n << 8, (uintptr_t)b);
+    }
+    for (unsigned k = 0; k < t->nstub; k++)
+        emit_stub(t, &t->stub[k]);
+
+    bool ok = !jx_overflow(e);
+    if (ok) {
+        b->jit = (rv_jit_fn)(void *)(e->buf + entry);
+        b->jit_body = e->buf + body;
+        h->jit_used += (jx_pos(e) + 15) & ~15u;
+    } else {
+        b->jit_failed = true;
+    }
+    free(t);
+    return ok;
+}
+
+/* A chain stub: the dispatcher's checks between two blocks (the target
+ * still valid, no request, budget left, in system mode no timer poll due
+ * and no interrupt pending), then straight into the next block's body; any
+ * check failing goes back to the exit's return. It starts with
+ * mov rax, &to->valid, which rv_jit_link reads back to relink a site whose
+ * target was dropped. */
+bool rv_jit_link(struct rv_hart *h, uintptr_t site, struct rv_block *to)
+{
+    uint8_t *sp = (uint8_t *)site;
+    int32_t rel;
+    memcpy(&rel, sp, 4);
+    if (rel) {
+        const bool *valid;
+        memcpy(&valid, sp + 4 + rel + 2, sizeof(valid));
+        if (*valid)
+            return false;
+    }
+    if (!to->jit || h->jit_used + 128 > JIT_ARENA)
+        return false;
+    struct jx ex = { .buf = h->jit_code + h->jit_used };
+    struct jx *e = &ex;
+    e->p = e->buf;
+    e->end = e->buf + 128;
+    uint32_t back = (uint32_t)(site + 4 - (uintptr_t)e->buf);
+    uint32_t body = (uint32_t)((uintptr_t)to->jit_body - (uintptr_t)e->buf);
+    jx_byte(e, 0x48);                           /* mov rax, imm64 (always this form) */
+    jx_byte(e, 0xb8);
+    jx_u64(e, (uint64_t)(uintptr_t)&to->valid);
+    jx_insn(e, 0, 0, 0x80, ALU_CMP, jm(RAX, 0));  /* cmp byte [rax], 0 */
+    jx_byte(e, 0);
+    jx_jcc_to(e, CC_E, back);
+    emit_checks(e, h->m->user, back, to->n);
+    jx_jmp_to(e, body);
+    if (jx_overflow(e))
+        return false;
+    h->jit_used += (jx_pos(e) + 15) & ~15u;
+    rel = (int32_t)((uintptr_t)e->buf - (site + 4));
+    memcpy(sp, &rel, 4);
+    return true;
+}

@@ -1,0 +1,112 @@
+/* emu/riscv internal: the translator's shared pieces, between jit.c (the
+ * driver: register choice, entry, exits, memory accesses, stubs, chaining)
+ * and jit_ops.c (one RISC-V op at a time). Private to jit*.c. */
+#ifndef VESSEL_RISCV_JIT_H
+#define VESSEL_RISCV_JIT_H
+
+#include "emu/riscv/hart.h"
+#include "emu/riscv/jit_x86.h"
+
+#include <stddef.h>
+
+/* the frame: [rsp] slow-path load result, [rsp+8] mode_data + 1, [rsp+16] va */
+enum { SLOT_VAL = 0, SLOT_MODE = 8, SLOT_VA = 16, FRAME = 24 };
+#define OFF_X(r) ((int32_t)(offsetof(struct rv_hart, x) + 8 * (r)))
+#define OFF_F(r) ((int32_t)(offsetof(struct rv_hart, fp.f) + 8 * (r)))
+#define OFF_PC ((int32_t)offsetof(struct rv_hart, pc))
+#define OFF_INSTRET ((int32_t)offsetof(struct rv_hart, instret))
+#define OFF_MODE ((int32_t)offsetof(struct rv_hart, mode_data))
+#define OFF_DIRTY ((int32_t)offsetof(struct rv_hart, code_dirty))
+#define OFF_REQ ((int32_t)offsetof(struct rv_hart, exit_req))
+#define OFF_BUDGET ((int32_t)offsetof(struct rv_hart, budget_end))
+#define OFF_POLL ((int32_t)offsetof(struct rv_hart, poll))
+#define OFF_MIP ((int32_t)offsetof(struct rv_hart, mip))
+#define OFF_MIE ((int32_t)offsetof(struct rv_hart, mie))
+#define OFF_JTC ((int32_t)offsetof(struct rv_hart, jtc))
+#define OFF_TLB(acc) ((int32_t)(offsetof(struct rv_hart, tlb) + (size_t)(acc) * sizeof(((struct rv_hart *)0)->tlb[0])))
+
+enum { ST_BRANCH, ST_LOAD, ST_STORE };
+struct stub {
+    uint8_t kind, size;
+    bool sext;
+    uint8_t k;                  /* instruction index in the block */
+    uint8_t rs2;                /* store: the value's register */
+    bool fp;                    /* store: rs2 is an f register */
+    int8_t dst;                 /* load: the host register loaded */
+    uint32_t dirty;             /* guest registers dirty at that point */
+    uint32_t patch[2];          /* rel32s to point at the stub (0: none) */
+    uint32_t back;              /* where the fast path goes on */
+};
+
+struct jt {
+    struct jx e;
+    const struct rv_block *b;
+    int8_t hreg[33];            /* guest -> host register, -1: in memory */
+    uint32_t dirty;             /* guest registers written in host registers */
+    uint32_t callers;           /* guest registers in caller-saved host registers */
+    uint32_t epilogue;
+    uint32_t top;               /* after the entry's loads: where a self-loop goes */
+    bool user;
+    bool loop;                  /* a branch goes back to the block's start */
+    bool nbp;                   /* breakpoints are set: every exit to the dispatcher */
+    unsigned nstub;
+    struct stub stub[2 * RV_BLOCK_MAX + 2];
+};
+
+/* ---- guest register operands ---- */
+
+static inline struct jrm gx(const struct jt *t, unsigned r)
+{
+    return t->hreg[r] >= 0 ? jr(t->hreg[r]) : jm(RBX, OFF_X(r));
+}
+/* rax (or another scratch) = guest register r */
+static inline void get(struct jt *t, int d, unsigned r, bool w)
+{
+    if (t->hreg[r] >= 0 && w)
+        jx_mov_rr(&t->e, d, t->hreg[r]);
+    else
+        jx_mov_r_rm(&t->e, w, d, gx(t, r));
+}
+/* guest rd = host register s */
+static inline void put(struct jt *t, unsigned rd, int s)
+{
+    if (rd == 0 || rd >= 32)
+        return;
+    if (t->hreg[rd] >= 0) {
+        jx_mov_rr(&t->e, t->hreg[rd], s);
+        t->dirty |= 1u << rd;
+    } else {
+        jx_mov_rm_r(&t->e, true, jm(RBX, OFF_X(rd)), s);
+    }
+}
+static inline void put_imm(struct jt *t, unsigned rd, uint64_t v)
+{
+    if (rd == 0 || rd >= 32)
+        return;
+    if (t->hreg[rd] < 0 && (int64_t)v == (int32_t)v) {
+        jx_mov_rm_imm32(&t->e, jm(RBX, OFF_X(rd)), (int32_t)v);
+        return;
+    }
+    jx_mov_imm(&t->e, RAX, v);
+    put(t, rd, RAX);
+}
+
+/* jit.c */
+void jit_writeback(struct jt *t, uint32_t mask);
+void jit_reload(struct jt *t, uint32_t mask);
+void jit_exit(struct jt *t, uint32_t wb, int pc_reg, uint64_t pc, uint32_t unretired,
+              unsigned code, uint64_t aux);
+void jit_exit_to(struct jt *t, uint32_t wb, uint64_t pc, uint32_t unretired);
+struct stub *jit_new_stub(struct jt *t, unsigned kind, unsigned k);
+void jit_load(struct jt *t, const struct rv_insn *i, unsigned k, unsigned size, bool sext, bool fp);
+void jit_store(struct jt *t, const struct rv_insn *i, unsigned k, unsigned size, bool fp);
+/* jit_ops.c: is op translated (F/D only in user mode); emit one; which x
+ * register an RV_OP_FPU instruction touches */
+enum { FPU_XNONE, FPU_XREAD, FPU_XWRITE, FPU_XALL };
+unsigned jit_fpu_xuse(uint32_t raw);
+bool jit_op_ok(unsigned op, bool user);
+/* i = insn[k], `left` of the prefix from it on: the instructions done (2
+ * for a pair done as one, such as slli 32 + srli 32) */
+unsigned jit_emit_insn(struct jt *t, const struct rv_insn *i, unsigned k, unsigned left);
+
+#endif

@@ -1,0 +1,420 @@
+/* Unit tests of the binary translator (jit.c, jit_x86.h): the emitter's
+ * encodings against the GNU assembler's, and the translator against the
+ * interpreter on random programs of the ops it translates (ALU, M, Zba,
+ * Zbb, Zbs, loads/stores incl. misaligned and page-crossing, FP loads,
+ * stores and calls, branches, jumps, loops, faults, self-modifying stores),
+ * run under budgets: every exit must leave the same registers, pc,
+ * instret, exception and memory. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <cmocka.h>
+
+#include "emu/riscv/riscv.h"
+#include "emu/riscv/hart.h"
+#include "emu/riscv/jit_x86.h"
+
+/* ---- the emitter: bytes as objdump -M intel decodes them back to the
+ * intended instruction (checked when this table was written) ---- */
+#define ENC(stmt, ...) do {                                                \
+        static const uint8_t want_[] = { __VA_ARGS__ };                    \
+        uint8_t *s_ = e.p;                                                 \
+        stmt;                                                              \
+        size_t n_ = (size_t)(e.p - s_);                                    \
+        if (n_ != sizeof(want_) || memcmp(s_, want_, n_))                  \
+            fail_msg("%s: %zu bytes, wrong encoding", #stmt, n_);          \
+    } while (0)
+
+static void test_emitter(void **state)
+{
+    (void)state;
+    static uint8_t buf[4096];
+    struct jx e = { buf, buf, buf + sizeof(buf) };
+    ENC(jx_mov_r_rm(&e, true, RAX, jm(RBX, 8)), 0x48, 0x8b, 0x43, 0x08);
+    ENC(jx_mov_r_rm(&e, true, R12, jm(RBX, 0x100)), 0x4c, 0x8b, 0xa3, 0x00, 0x01, 0x00, 0x00);
+    ENC(jx_mov_rm_r(&e, true, jm(RSP, 16), R9), 0x4c, 0x89, 0x4c, 0x24, 0x10);
+    ENC(jx_store(&e, 1, jm(RAX, 0), RSI), 0x40, 0x88, 0x30);
+    ENC(jx_store(&e, 2, jm(R13, 0), R10), 0x66, 0x45, 0x89, 0x55, 0x00);
+    ENC(jx_load(&e, 2, true, RAX, jm(R13, 0)), 0x49, 0x0f, 0xbf, 0x45, 0x00);
+    ENC(jx_load(&e, 4, true, R11, jm(RBP, -8)), 0x4c, 0x63, 0x5d, 0xf8);
+    ENC(jx_load(&e, 1, false, RAX, jr(RAX)), 0x0f, 0xb6, 0xc0);
+    ENC(jx_alu_r_rm(&e, true, ALU_CMP, RCX, jmi(RBX, RDX, 0, 0x40)), 0x48, 0x3b, 0x4c, 0x13, 0x40);
+    ENC(jx_alu_r_rm(&e, true, ALU_ADD, RAX, jmi(RBX, RDX, 0, 0x1234)), 0x48, 0x03, 0x84, 0x13, 0x34, 0x12, 0x00, 0x00);
+    ENC(jx_alu_rm_imm(&e, true, ALU_SUB, jm(RBX, 0x2000), 300), 0x48, 0x81, 0xab, 0x00, 0x20, 0x00, 0x00, 0x2c, 0x01, 0x00, 0x00);
+    ENC(jx_alu_rm_imm(&e, false, ALU_AND, jr(RDX), 255), 0x81, 0xe2, 0xff, 0x00, 0x00, 0x00);
+    ENC(jx_shift_imm(&e, true, SH_SAR, jr(R15), 63), 0x49, 0xc1, 0xff, 0x3f);
+    ENC(jx_shift_cl(&e, false, SH_ROL, jr(R8)), 0x41, 0xd3, 0xc0);
+    ENC(jx_group3(&e, true, G3_IDIV, jr(RCX)), 0x48, 0xf7, 0xf9);
+    ENC(jx_imul_r_rm(&e, true, RAX, jr(R14)), 0x49, 0x0f, 0xaf, 0xc6);
+    ENC(jx_setcc(&e, CC_B, RSI), 0x40, 0x0f, 0x92, 0xc6);
+    ENC(jx_cmov(&e, true, CC_L, RAX, jr(RCX)), 0x48, 0x0f, 0x4c, 0xc1);
+    ENC(jx_bsr(&e, false, RAX, jm(RBX, 0x48)), 0x0f, 0xbd, 0x43, 0x48);
+    ENC(jx_popcnt(&e, true, RAX, jr(R12)), 0xf3, 0x49, 0x0f, 0xb8, 0xc4);
+    ENC(jx_bswap(&e, R9), 0x49, 0x0f, 0xc9);
+    ENC(jx_bt_r(&e, 6, jr(RAX), RCX), 0x48, 0x0f, 0xb3, 0xc8);
+    ENC(jx_bt_imm(&e, 5, jr(RAX), 33), 0x48, 0x0f, 0xba, 0xe8, 0x21);
+    ENC(jx_mov_imm(&e, R8, 0x12345678), 0x41, 0xb8, 0x78, 0x56, 0x34, 0x12);
+    ENC(jx_mov_imm(&e, RAX, 0xfffffffffffff000ULL), 0x48, 0xc7, 0xc0, 0x00, 0xf0, 0xff, 0xff);
+    ENC(jx_mov_imm(&e, RDX, 0x2aaaaab000ULL), 0x48, 0xba, 0x00, 0xb0, 0xaa, 0xaa, 0x2a, 0x00, 0x00, 0x00);
+    ENC(jx_mov_rm_imm32(&e, jm(RBX, 0x10), -1), 0x48, 0xc7, 0x43, 0x10, 0xff, 0xff, 0xff, 0xff);
+    ENC(jx_lea(&e, RCX, jm(RSP, 0)), 0x48, 0x8d, 0x0c, 0x24);
+    ENC(jx_lea(&e, RAX, jm(R12, -2048)), 0x49, 0x8d, 0x84, 0x24, 0x00, 0xf8, 0xff, 0xff);
+    ENC(jx_movsxd(&e, RAX, jr(RAX)), 0x48, 0x63, 0xc0);
+    ENC(jx_push(&e, R12), 0x41, 0x54);
+    ENC(jx_pop(&e, RBP), 0x5d);
+    ENC(jx_cqo(&e, true), 0x48, 0x99);
+    ENC(jx_test_rm_r(&e, false, jr(RAX), RAX), 0x85, 0xc0);
+    ENC(jx_call_abs(&e, (void*)0x7f0011223344ULL), 0x48, 0xb8, 0x44, 0x33, 0x22, 0x11, 0x00, 0x7f, 0x00, 0x00, 0xff, 0xd0);
+    ENC(jx_lea(&e, RCX, jmi(-1, RCX, 2, 1)), 0x48, 0x8d, 0x0c, 0x8d, 0x01, 0x00, 0x00, 0x00);
+    ENC(jx_lea(&e, R9, jmi(RBP, R10, 3, 0)), 0x4e, 0x8d, 0x4c, 0xd5, 0x00);
+    /* jumps: rel32 from the end of the jump */
+    uint32_t at = jx_jcc(&e, CC_NE);
+    jx_patch(&e, at, at + 4 + 0x10);
+    assert_memory_equal(e.buf + at - 2, ((const uint8_t[]){ 0x0f, 0x85, 0x10, 0, 0, 0 }), 6);
+    /* writes stop at the end; the overflow is seen */
+    struct jx small = { buf, buf, buf + 3 };
+    assert_false(jx_overflow(&small));
+    jx_mov_imm(&small, RAX, 0x1122334455667788ULL);
+    assert_true(jx_overflow(&small));
+}
+
+/* ---- the translator against the interpreter ---- */
+#define BASE 0x10000ULL
+#define SIZE 0x10000ULL
+#define DATA (BASE + 0x7f00)          /* x31: loads and stores around it cross 0x18000 */
+static uint8_t *cur;                  /* the space of the hart that runs */
+
+static int fill(struct rv_hart *h, uint64_t va, enum rv_access acc, uintptr_t *addend, uint64_t *pa)
+{
+    (void)h; (void)pa;
+    if (va < BASE || va >= BASE + SIZE)
+        return acc == RV_ACC_READ ? -RV_EXC_LOAD_PAGE : acc == RV_ACC_WRITE ? -RV_EXC_STORE_PAGE
+                                                                           : -RV_EXC_INSN_PAGE;
+    *addend = (uintptr_t)cur - BASE;
+    return 0;
+}
+static const struct rv_mem_ops ops = { .fill_tlb = fill };
+
+static uint64_t rng = 88172645463325252ULL;
+static uint64_t rnd(void)
+{
+    rng ^= rng << 13;
+    rng ^= rng >> 7;
+    rng ^= rng << 17;
+    return rng;
+}
+static unsigned pick(unsigned n) { return (unsigned)(rnd() % n); }
+
+static uint32_t r_type(unsigned op, unsigned f3, unsigned f7, unsigned rd, unsigned rs1, unsigned rs2)
+{
+    return f7 << 25 | rs2 << 20 | rs1 << 15 | f3 << 12 | rd << 7 | op;
+}
+static uint32_t i_type(unsigned op, unsigned f3, unsigned rd, unsigned rs1, int imm)
+{
+    return (uint32_t)(imm & 0xfff) << 20 | rs1 << 15 | f3 << 12 | rd << 7 | op;
+}
+static uint32_t s_type(unsigned op, unsigned f3, unsigned rs1, unsigned rs2, int imm)
+{
+    return (uint32_t)((imm >> 5) & 0x7f) << 25 | rs2 << 20 | rs1 << 15 | f3 << 12 | (uint32_t)(imm & 31) << 7 | op;
+}
+static uint32_t b_type(unsigned f3, unsigned rs1, unsigned rs2, int off)
+{
+    uint32_t o = (uint32_t)off;
+    return ((o >> 12) & 1) << 31 | ((o >> 5) & 0x3f) << 25 | rs2 << 20 | rs1 << 15 | f3 << 12 |
+           ((o >> 1) & 0xf) << 8 | ((o >> 11) & 1) << 7 | 0x63;
+}
+static uint32_t jal(unsigned rd, int off)
+{
+    uint32_t o = (uint32_t)off;
+    return ((o >> 20) & 1) << 31 | ((o >> 1) & 0x3ff) << 21 | ((o >> 11) & 1) << 20 |
+           ((o >> 12) & 0xff) << 12 | rd << 7 | 0x6f;
+}
+#define ECALL 0x00000073u
+
+/* R-type ops: opcode, funct3, funct7 (rs2 fixed for zext.h) */
+static const struct { uint8_t op, f3, f7; } rops[] = {
+    { 0x33, 0, 0 }, { 0x33, 0, 0x20 }, { 0x33, 1, 0 }, { 0x33, 2, 0 }, { 0x33, 3, 0 },
+    { 0x33, 4, 0 }, { 0x33, 5, 0 }, { 0x33, 5, 0x20 }, { 0x33, 6, 0 }, { 0x33, 7, 0 },
+    { 0x33, 0, 1 }, { 0x33, 1, 1 }, { 0x33, 2, 1 }, { 0x33, 3, 1 }, { 0x33, 4, 1 },
+    { 0x33, 5, 1 }, { 0x33, 6, 1 }, { 0x33, 7, 1 },
+    { 0x3b, 0, 0 }, { 0x3b, 0, 0x20 }, { 0x3b, 1, 0 }, { 0x3b, 5, 0 }, { 0x3b, 5, 0x20 },
+    { 0x3b, 0, 1 }, { 0x3b, 4, 1 }, { 0x3b, 5, 1 }, { 0x3b, 6, 1 }, { 0x3b, 7, 1 },
+    { 0x3b, 0, 4 }, { 0x33, 2, 0x10 }, { 0x33, 4, 0x10 }, { 0x33, 6, 0x10 },
+    { 0x3b, 2, 0x10 }, { 0x3b, 4, 0x10 }, { 0x3b, 6, 0x10 },
+    { 0x33, 7, 0x20 }, { 0x33, 6, 0x20 }, { 0x33, 4, 0x20 }, { 0x33, 6, 5 }, { 0x33, 7, 5 },
+    { 0x33, 4, 5 }, { 0x33, 5, 5 }, { 0x33, 1, 0x30 }, { 0x33, 5, 0x30 }, { 0x3b, 1, 0x30 },
+    { 0x3b, 5, 0x30 }, { 0x33, 1, 0x24 }, { 0x33, 5, 0x24 }, { 0x33, 1, 0x34 }, { 0x33, 1, 0x14 },
+};
+/* I-type ops: opcode, funct3, fixed high immediate bits, shamt mask (0: a
+ * random 12-bit immediate) */
+static const struct { uint8_t op, f3; uint16_t hi, sh; } iops[] = {
+    { 0x13, 0, 0, 0 }, { 0x13, 2, 0, 0 }, { 0x13, 3, 0, 0 }, { 0x13, 4, 0, 0 }, { 0x13, 6, 0, 0 },
+    { 0x13, 7, 0, 0 }, { 0x13, 1, 0, 63 }, { 0x13, 5, 0, 63 }, { 0x13, 5, 0x400, 63 },
+    { 0x1b, 0, 0, 0 }, { 0x1b, 1, 0, 31 }, { 0x1b, 5, 0, 31 }, { 0x1b, 5, 0x400, 31 },
+    { 0x13, 1, 0x600, 0x100 }, { 0x13, 1, 0x601, 0x100 }, { 0x13, 1, 0x602, 0x100 },
+    { 0x13, 1, 0x604, 0x100 }, { 0x13, 1, 0x605, 0x100 }, { 0x13, 5, 0x600, 63 },
+    { 0x13, 5, 0x6b8, 0x100 }, { 0x1b, 1, 0x600, 0x100 }, { 0x1b, 1, 0x601, 0x100 },
+    { 0x1b, 1, 0x602, 0x100 }, { 0x1b, 5, 0x600, 31 }, { 0x1b, 1, 0x080, 63 },
+    { 0x13, 1, 0x480, 63 }, { 0x13, 5, 0x480, 63 }, { 0x13, 1, 0x680, 63 }, { 0x13, 1, 0x280, 63 },
+};
+
+static unsigned rreg(void) { return pick(4) == 0 ? pick(32) : 1 + pick(8); }   /* reuse a few */
+static unsigned wreg(void) { return pick(16) == 0 ? 0 : 1 + pick(pick(2) ? 8 : 27); }
+
+/* One random instruction at p[*n] (may emit a few). */
+static void gen_one(uint32_t *p, unsigned *n, unsigned room)
+{
+    unsigned k = *n, c = pick(100);
+    if (c < 35) {
+        unsigned o = pick(sizeof(rops) / sizeof(rops[0]));
+        unsigned rs2 = rops[o].op == 0x3b && rops[o].f7 == 4 && rops[o].f3 == 4 ? 0 : rreg();
+        p[k++] = r_type(rops[o].op, rops[o].f3, rops[o].f7, wreg(), rreg(), rs2);
+    } else if (c < 60) {
+        unsigned o = pick(sizeof(iops) / sizeof(iops[0]));
+        int imm = iops[o].sh == 0 ? (int)pick(4096) - 2048 :
+                  iops[o].sh == 0x100 ? iops[o].hi : (int)(iops[o].hi | (pick(64) & iops[o].sh));
+        p[k++] = i_type(iops[o].op, iops[o].f3, wreg(), rreg(), imm);
+    } else if (c < 63 && room > 2) {   /* zext.w / sext.w as a shift pair */
+        unsigned d = wreg();
+        p[k++] = i_type(0x13, 1, d, rreg(), 32);
+        p[k++] = i_type(0x13, 5, d, pick(4) ? d : rreg(), pick(2) ? 32 : 0x400 | 32);
+    } else if (c < 66) {
+        p[k++] = (uint32_t)(rnd() & 0xfffff000u) | wreg() << 7 | (pick(2) ? 0x37 : 0x17);  /* lui/auipc */
+    } else if (c < 76) {               /* loads, x31-relative, often across 0x18000 */
+        int imm = pick(2) ? 0xf8 + (int)pick(12) : (int)pick(4096) - 2048;
+        p[k++] = i_type(0x03, pick(7), wreg(), 31, imm);
+    } else if (c < 84) {
+        int imm = pick(2) ? 0xf8 + (int)pick(12) : (int)pick(4096) - 2048;
+        p[k++] = s_type(0x23, pick(4), 31, rreg(), imm);
+    } else if (c < 88) {               /* FP: flw/fld/fsw/fsd, fadd.d, fmv.x.d, fcvt.d.l */
+        int imm = 0xf8 + (int)pick(12);
+        unsigned f = pick(8);
+        switch (pick(9)) {
+        case 0: p[k++] = i_type(0x07, 2 + pick(2), f, 31, imm); break;
+        case 1: p[k++] = s_type(0x27, 2 + pick(2), 31, f, imm); break;
+        case 2: p[k++] = r_type(0x53, 0, 0x01, f, pick(8), pick(8)); break;      /* fadd.d */
+        case 3: p[k++] = r_type(0x53, 0, 0x71, wreg(), f, 0); break;             /* fmv.x.d */
+        case 4: p[k++] = r_type(0x53, 2, 0x51, wreg(), f, pick(8)); break;       /* feq.d */
+        case 5: p[k++] = r_type(0x53, 0, 0x79, f, rreg(), 0); break;             /* fmv.d.x */
+        case 6: p[k++] = r_type(0x43, 0, (pick(8) << 2) | 1, f, pick(8), pick(8)); break; /* fmadd.d */
+        case 7: p[k++] = r_type(0x53, 1, 0x61, wreg(), f, 2); break;             /* fcvt.l.d rtz */
+        default: p[k++] = r_type(0x53, 7, 0x69, f, rreg(), 2); break;            /* fcvt.d.l */
+        }
+    } else if (c < 95 && room > 4) {   /* a forward branch over 1..3 instructions */
+        static const unsigned f3[6] = { 0, 1, 4, 5, 6, 7 };
+        p[k++] = b_type(f3[pick(6)], rreg(), pick(3) ? rreg() : 0, 4 * (2 + (int)pick(3)));
+    } else if (c < 97 && room > 3) {   /* jal over one, or a call through auipc + jalr */
+        if (pick(2)) {
+            p[k++] = jal(wreg(), 8);
+        } else {
+            p[k++] = 0x17 | 28 << 7;                          /* auipc x28, 0 */
+            p[k++] = i_type(0x67, 0, wreg(), 28, 12);         /* jalr rd, 12(x28) */
+        }
+    } else if (room > 6) {             /* a store over an instruction ahead */
+        p[k++] = 0x17 | 29 << 7;                              /* auipc x29, 0 */
+        p[k++] = i_type(0x13, 0, 28, 0, 0x13);                /* x28 = nop */
+        p[k++] = s_type(0x23, 2, 29, 28, 16);                 /* sw x28, 16(x29) */
+    } else {
+        p[k++] = i_type(0x13, 0, wreg(), rreg(), (int)pick(100));
+    }
+    *n = k;
+}
+
+/* A program: a prologue, a counted loop over random instructions, an
+ * epilogue, ecall; sometimes a load from an unmapped address. */
+static unsigned gen_prog(uint32_t *p, unsigned max)
+{
+    unsigned n = 0;
+    p[n++] = i_type(0x13, 0, 30, 0, 1 + (int)pick(20));      /* x30 = iterations */
+    for (unsigned k = pick(6); k > 0; k--)
+        gen_one(p, &n, max - n);
+    unsigned head = n;
+    for (unsigned k = 2 + pick(30); k > 0 && n + 12 < max; k--)
+        gen_one(p, &n, max - n - 8);
+    p[n++] = i_type(0x13, 0, 30, 30, -1);
+    p[n] = b_type(1, 30, 0, -4 * (int)(n - head));            /* bnez x30, head */
+    n++;
+    for (unsigned k = pick(6); k > 0 && n + 8 < max; k--)
+        gen_one(p, &n, max - n - 4);
+    if (pick(8) == 0)
+        p[n++] = i_type(0x03, 3, 5, 0, 0x100);                /* ld x5, 0x100(x0): faults */
+    p[n++] = ECALL;
+    return n;
+}
+
+struct run {
+    enum rv_exit ex[64];
+    uint64_t pc[64], instret[64], x[64][32], f[64][32];
+    uint64_t cause, tval;
+    unsigned nex;
+};
+
+/* Run one hart on space sp until ecall, a fault or 64 exits; budget 0 =
+ * none, else a budget cycling through small values. */
+static void run_on(struct rv_machine *m, uint8_t *sp, const uint64_t *x0, unsigned budget, struct run *r)
+{
+    cur = sp;
+    struct rv_hart *h = rv_hart_new(m, 0);
+    rv_hart_reset(h, BASE);
+    for (unsigned k = 1; k < 32; k++) {
+        rv_set_x(h, k, x0[k]);
+        rv_set_f(h, k, x0[k] * 0x9e3779b97f4a7c15ULL);
+    }
+    rv_set_x(h, 31, DATA);
+    memset(r, 0, sizeof(*r));
+    for (r->nex = 0; r->nex < 64;) {
+        enum rv_exit e = rv_run(h, budget ? 1 + (budget + r->nex * 7) % 23 : 20000);
+        unsigned j = r->nex++;
+        r->ex[j] = e;
+        r->pc[j] = rv_get_pc(h);
+        r->instret[j] = rv_instret(h);
+        for (unsigned k = 0; k < 32; k++) {
+            r->x[j][k] = rv_get_x(h, k);
+            r->f[j][k] = rv_get_f(h, k);
+        }
+        if (e == RV_EXIT_FAULT)
+            rv_hart_exception(h, &r->cause, &r->tval);
+        if (e != RV_EXIT_BUDGET || !budget)
+            break;              /* !budget: a loop that does not end */
+    }
+    rv_hart_free(h);
+}
+
+static void compare(const struct run *a, const struct run *b, unsigned prog)
+{
+    if (a->nex != b->nex)
+        fail_msg("program %u: %u exits interpreted, %u translated", prog, a->nex, b->nex);
+    for (unsigned j = 0; j < a->nex; j++) {
+        if (getenv("JIT_DUMP"))
+            for (unsigned k = 0; k < 32; k++)
+                if (a->x[j][k] != b->x[j][k] || a->f[j][k] != b->f[j][k])
+                    fprintf(stderr, "x%u/f%u differ: %#llx/%#llx vs %#llx/%#llx\n", k, k,
+                         (unsigned long long)a->x[j][k], (unsigned long long)a->f[j][k],
+                         (unsigned long long)b->x[j][k], (unsigned long long)b->f[j][k]);
+        if (a->ex[j] != b->ex[j] || a->pc[j] != b->pc[j] || a->instret[j] != b->instret[j])
+            fail_msg("program %u exit %u: interpreter %d pc %#llx instret %llu, translator %d pc %#llx instret %llu",
+                     prog, j, a->ex[j], (unsigned long long)a->pc[j], (unsigned long long)a->instret[j],
+                     b->ex[j], (unsigned long long)b->pc[j], (unsigned long long)b->instret[j]);
+        for (unsigned k = 0; k < 32; k++)
+            if (a->x[j][k] != b->x[j][k] || a->f[j][k] != b->f[j][k])
+                fail_msg("program %u exit %u: x%u/f%u differ: %#llx/%#llx vs %#llx/%#llx", prog, j, k, k,
+                         (unsigned long long)a->x[j][k], (unsigned long long)a->f[j][k],
+                         (unsigned long long)b->x[j][k], (unsigned long long)b->f[j][k]);
+    }
+    if (a->cause != b->cause || a->tval != b->tval)
+        fail_msg("program %u: exception %llu/%#llx vs %llu/%#llx", prog, (unsigned long long)a->cause,
+                 (unsigned long long)a->tval, (unsigned long long)b->cause, (unsigned long long)b->tval);
+}
+
+static struct rv_machine *machine(bool jit, uint32_t threshold)
+{
+    struct rv_machine *m = rv_machine_new_user(&ops);
+    m->jit = jit;
+    m->jit_threshold = threshold;
+    return m;
+}
+
+static void test_translator_vs_interpreter(void **state)
+{
+    (void)state;
+    struct rv_machine *mi = machine(false, 0), *mj = machine(true, 0), *mt = machine(true, 3);
+    uint8_t *si = mmap(NULL, SIZE, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    uint8_t *sj = mmap(NULL, SIZE, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    assert_true(si != MAP_FAILED && sj != MAP_FAILED);
+    static struct run ri, rj;
+    static uint32_t prog[1024];
+    unsigned ecalls = 0, faults = 0;
+    for (unsigned p = 0; p < 2000; p++) {
+        unsigned n = gen_prog(prog, 200);
+        uint64_t x0[32];
+        for (unsigned k = 0; k < 32; k++)
+            x0[k] = pick(4) ? rnd() : pick(3) ? (uint64_t)(int64_t)(int)pick(9) - 4 : 1ULL << 63;
+        uint8_t data[SIZE / 2];
+        for (size_t k = 0; k < sizeof(data); k++)
+            data[k] = (uint8_t)rnd();
+        unsigned budget = p % 3 == 2 ? 1 + pick(50) : 0;
+        struct rv_machine *mx = p % 2 ? mj : mt;
+        for (int s = 0; s < 2; s++) {
+            uint8_t *sp = s ? sj : si;
+            memset(sp, 0, SIZE / 2);
+            memcpy(sp, prog, n * 4);
+            memcpy(sp + SIZE / 2, data, sizeof(data));
+            if (s) {
+                rv_invalidate_code(mx, 0, ~0ULL);
+                run_on(mx, sp, x0, budget, &rj);
+            } else {
+                rv_invalidate_code(mi, 0, ~0ULL);
+                run_on(mi, sp, x0, budget, &ri);
+            }
+        }
+        /* JIT_DUMP=N: program N to /tmp/jit-prog.bin (objdump -b binary) */
+        if (getenv("JIT_DUMP") && (unsigned)atoi(getenv("JIT_DUMP")) == p) {
+            FILE *f = fopen("/tmp/jit-prog.bin", "wb");
+            fwrite(prog, 4, n, f);
+            fclose(f);
+        }
+        compare(&ri, &rj, p);
+        if (memcmp(si, sj, SIZE))
+            fail_msg("program %u: memory differs", p);
+        ecalls += ri.ex[ri.nex - 1] == RV_EXIT_ECALL;
+        faults += ri.ex[ri.nex - 1] == RV_EXIT_FAULT;
+    }
+    /* the programs must mostly run to their ecall, and some must fault */
+    assert_true(ecalls > 1000);
+    assert_true(faults > 50);
+    munmap(si, SIZE);
+    munmap(sj, SIZE);
+    rv_machine_free(mi);
+    rv_machine_free(mj);
+    rv_machine_free(mt);
+}
+
+/* A hot loop is translated after the threshold, not before; VESSEL_JIT=0
+ * style machines never translate. */
+static void test_threshold(void **state)
+{
+    (void)state;
+    uint8_t *sp = mmap(NULL, SIZE, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    uint32_t p[] = { i_type(0x13, 0, 10, 10, 3), i_type(0x13, 0, 11, 11, -1), b_type(1, 11, 0, -8), ECALL };
+    memcpy(sp, p, sizeof(p));
+    for (int jit = 0; jit < 2; jit++) {
+        struct rv_machine *m = machine(jit, 5);
+        cur = sp;
+        struct rv_hart *h = rv_hart_new(m, 0);
+        rv_hart_reset(h, BASE);
+        rv_set_x(h, 11, 3);          /* 3 runs of the loop block: under the threshold */
+        assert_int_equal(rv_run(h, 0), RV_EXIT_ECALL);
+        int c;
+        struct rv_block *b = rv_block_lookup(h, BASE, &c);
+        assert_non_null(b);
+        assert_null(b->jit);
+        rv_set_pc(h, BASE);
+        rv_set_x(h, 11, 100);
+        assert_int_equal(rv_run(h, 0), RV_EXIT_ECALL);
+        assert_int_equal(rv_get_x(h, 10), 3 * 103);
+        assert_int_equal(rv_instret(h), 3 * 103);
+        b = rv_block_lookup(h, BASE, &c);
+        if (jit)
+            assert_non_null(b->jit);
+        else
+            assert_null(b->jit);
+        rv_hart_free(h);
+        rv_machine_free(m);
+    }
+    munmap(sp, SIZE);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_emitter),
+        cmocka_unit_test(test_translator_vs_interpreter),
+        cmocka_unit_test(test_threshold),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
