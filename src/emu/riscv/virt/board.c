@@ -279,14 +279,13 @@ static void console_port_write(void *opaque, const uint8_t *buf, size_t len)
     chardev_write(opaque, buf, len);
 }
 
-static int board_devices(struct virt_board *b, const struct virt_config *cfg)
+/* The devices a guest drives by MMIO: the PLIC (wired to the harts), CLINT,
+ * syscon, RTC and the UART on b->chr. */
+int virt_board_mmio_init(struct virt_board *b)
 {
-    unsigned nvirtio = cfg->virtio.ndisks + cfg->virtio.nnets + cfg->virtio.rng + cfg->virtio.console;
-    if (nvirtio > VIRT_VIRTIO_SLOTS) {
-        log_error("%u virtio devices asked for; the board has %d virtio-mmio slots", nvirtio, VIRT_VIRTIO_SLOTS);
-        return -EINVAL;
-    }
     b->plic = virt_plic_new(2 * b->nharts, plic_to_hart, b);
+    if (!b->plic)
+        return -EINVAL;
     int r = bus_register(&b->bus, VIRT_PLIC_BASE, VIRT_PLIC_SIZE, &virt_plic_ops, b->plic, "plic");
     if (!r)
         r = virt_clint_init(b);
@@ -298,6 +297,17 @@ static int board_devices(struct virt_board *b, const struct virt_config *cfg)
         log_error("board: cannot map the devices: %s", strerror(-r));
         return r;
     }
+    b->uart = uart8250_create(&b->bus, VIRT_UART_BASE, 0, virt_plic_line(b->plic, VIRT_UART_IRQ), b->chr);
+    return b->uart ? 0 : -EINVAL;
+}
+
+static int board_devices(struct virt_board *b, const struct virt_config *cfg)
+{
+    unsigned nvirtio = cfg->virtio.ndisks + cfg->virtio.nnets + cfg->virtio.rng + cfg->virtio.console;
+    if (nvirtio > VIRT_VIRTIO_SLOTS) {
+        log_error("%u virtio devices asked for; the board has %d virtio-mmio slots", nvirtio, VIRT_VIRTIO_SLOTS);
+        return -EINVAL;
+    }
     b->loop = loop_new();
     if (!b->loop)
         return -ENOMEM;
@@ -305,9 +315,9 @@ static int board_devices(struct virt_board *b, const struct virt_config *cfg)
     if (!b->chr)
         return -EINVAL;
     chardev_set_quit(b->chr, board_quit, b);
-    b->uart = uart8250_create(&b->bus, VIRT_UART_BASE, 0, virt_plic_line(b->plic, VIRT_UART_IRQ), b->chr);
-    if (!b->uart)
-        return -EINVAL;
+    int r = virt_board_mmio_init(b);
+    if (r)
+        return r;
     if (nvirtio) {
         struct virtio_options vo = cfg->virtio;
         if (vo.console)     /* hvc0 output goes to the serial backend too */
@@ -320,7 +330,7 @@ static int board_devices(struct virt_board *b, const struct virt_config *cfg)
     return 0;
 }
 
-static void board_free(struct virt_board *b)
+void virt_board_free(struct virt_board *b)
 {
     if (b->loop)
         loop_stop(b->loop);
@@ -341,6 +351,21 @@ static void board_free(struct virt_board *b)
     pthread_cond_destroy(&b->cond);
     pthread_mutex_destroy(&b->lock);
     free(b);
+}
+
+struct virt_board *virt_board_new(unsigned nharts)
+{
+    struct virt_board *b = xzalloc(sizeof(*b));
+    pthread_mutex_init(&b->lock, NULL);
+    pthread_cond_init(&b->cond, NULL);
+    b->nharts = nharts;
+    for (unsigned i = 0; i < VIRT_MAX_HARTS; i++) {
+        b->hart[i].b = b;
+        b->hart[i].id = i;
+    }
+    mem_init(&b->mem);
+    bus_init(&b->bus);
+    return b;
 }
 
 static int dump_dtb(struct virt_board *b, const char *path)
@@ -418,12 +443,7 @@ int virt_run(const struct virt_config *cfg)
                   (unsigned long long)(VIRT_MIN_RAM >> 20));
         return 2;
     }
-    struct virt_board *b = xzalloc(sizeof(*b));
-    pthread_mutex_init(&b->lock, NULL);
-    pthread_cond_init(&b->cond, NULL);
-    b->nharts = cfg->nharts;
-    mem_init(&b->mem);
-    bus_init(&b->bus);
+    struct virt_board *b = virt_board_new(cfg->nharts);
     int rc = 2;
     int r = mem_add_ram(&b->mem, VIRT_RAM_BASE, cfg->ram_size, 0);
     if (r) {
@@ -466,8 +486,6 @@ int virt_run(const struct virt_config *cfg)
     }
     for (unsigned i = 0; i < b->nharts; i++) {
         struct virt_hart *vh = &b->hart[i];
-        vh->b = b;
-        vh->id = i;
         vh->h = rv_hart_new(b->m, i);
         if (!vh->h) {
             log_error("cannot create hart %u", i);
@@ -501,6 +519,6 @@ int virt_run(const struct virt_config *cfg)
     }
     rc = b->exit_status;
 out:
-    board_free(b);
+    virt_board_free(b);
     return rc;
 }

@@ -56,6 +56,14 @@ struct virt_board {
 };
 
 /* board.c */
+/* A board with nharts (no RAM, devices, machine nor harts yet); free with
+ * virt_board_free, which frees whatever has been set up since. */
+struct virt_board *virt_board_new(unsigned nharts);
+void virt_board_free(struct virt_board *b);
+/* The PLIC (context 2h/2h+1 to hart h's MEIP/SEIP), CLINT, syscon, RTC and
+ * the UART (on b->chr, may be NULL) on b->bus. 0 or -errno. The harts are
+ * used only when a device raises an interrupt or reads a timer. */
+int virt_board_mmio_init(struct virt_board *b);
 void virt_board_stop(struct virt_board *b, enum virt_stop why, int status);
 /* A hart at the start of its run: pc, privilege, a0 = hartid, a1 = arg. */
 void virt_hart_boot(struct virt_hart *vh, uint64_t pc, enum rv_priv priv, uint64_t arg);

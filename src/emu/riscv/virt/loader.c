@@ -48,24 +48,41 @@ static bool elf_in_file(size_t len, uint64_t off, uint64_t n)
     return off <= len && n <= len - off;
 }
 
+/* The headers sit at file-chosen offsets, not necessarily aligned: copy
+ * them out rather than cast (each is checked to lie in the file first). */
+static Elf64_Phdr elf_phdr(const uint8_t *data, const Elf64_Ehdr *eh, unsigned i)
+{
+    Elf64_Phdr ph;
+    memcpy(&ph, data + eh->e_phoff + (uint64_t)i * sizeof(ph), sizeof(ph));
+    return ph;
+}
+
+static Elf64_Shdr elf_shdr(const uint8_t *data, const Elf64_Ehdr *eh, unsigned i)
+{
+    Elf64_Shdr sh;
+    memcpy(&sh, data + eh->e_shoff + (uint64_t)i * sizeof(sh), sizeof(sh));
+    return sh;
+}
+
 /* The `tohost` symbol's value, or 0. */
 static uint64_t elf_tohost(const uint8_t *data, size_t len, const Elf64_Ehdr *eh)
 {
     if (eh->e_shentsize != sizeof(Elf64_Shdr) || !elf_in_file(len, eh->e_shoff, (uint64_t)eh->e_shnum * sizeof(Elf64_Shdr)))
         return 0;
-    const Elf64_Shdr *sh = (const Elf64_Shdr *)(data + eh->e_shoff);
     for (unsigned i = 0; i < eh->e_shnum; i++) {
-        if (sh[i].sh_type != SHT_SYMTAB || sh[i].sh_link >= eh->e_shnum)
+        Elf64_Shdr sh = elf_shdr(data, eh, i);
+        if (sh.sh_type != SHT_SYMTAB || sh.sh_link >= eh->e_shnum)
             continue;
-        const Elf64_Shdr *st = &sh[sh[i].sh_link];
-        if (!elf_in_file(len, sh[i].sh_offset, sh[i].sh_size) || !elf_in_file(len, st->sh_offset, st->sh_size))
+        Elf64_Shdr st = elf_shdr(data, eh, sh.sh_link);
+        if (!elf_in_file(len, sh.sh_offset, sh.sh_size) || !elf_in_file(len, st.sh_offset, st.sh_size))
             continue;
-        const Elf64_Sym *sym = (const Elf64_Sym *)(data + sh[i].sh_offset);
-        const char *str = (const char *)(data + st->sh_offset);
-        for (uint64_t k = 0; k < sh[i].sh_size / sizeof(Elf64_Sym); k++)
-            if (sym[k].st_name < st->sh_size && st->sh_size - sym[k].st_name > 6 &&
-                !memcmp(str + sym[k].st_name, "tohost", 7))
-                return sym[k].st_value;
+        const char *str = (const char *)(data + st.sh_offset);
+        for (uint64_t k = 0; k < sh.sh_size / sizeof(Elf64_Sym); k++) {
+            Elf64_Sym sym;
+            memcpy(&sym, data + sh.sh_offset + k * sizeof(sym), sizeof(sym));
+            if (sym.st_name < st.sh_size && st.sh_size - sym.st_name > 6 && !memcmp(str + sym.st_name, "tohost", 7))
+                return sym.st_value;
+        }
     }
     return 0;
 }
@@ -73,11 +90,13 @@ static uint64_t elf_tohost(const uint8_t *data, size_t len, const Elf64_Ehdr *eh
 int virt_image_load_elf(struct guest_mem *mem, const uint8_t *data, size_t len, struct virt_image *img,
                         const char **why)
 {
-    const Elf64_Ehdr *eh = (const Elf64_Ehdr *)data;
-    if (len < sizeof(*eh) || memcmp(eh->e_ident, ELFMAG, SELFMAG)) {
+    Elf64_Ehdr ehdr;
+    if (len < sizeof(ehdr) || memcmp(data, ELFMAG, SELFMAG)) {
         *why = "not an ELF file";
         return -EINVAL;
     }
+    memcpy(&ehdr, data, sizeof(ehdr));
+    const Elf64_Ehdr *eh = &ehdr;
     if (eh->e_ident[EI_CLASS] != ELFCLASS64 || eh->e_ident[EI_DATA] != ELFDATA2LSB || eh->e_machine != EM_RISCV) {
         *why = "not a 64-bit little-endian RISC-V ELF";
         return -EINVAL;
@@ -87,23 +106,23 @@ int virt_image_load_elf(struct guest_mem *mem, const uint8_t *data, size_t len, 
         *why = "bad program header table";
         return -EINVAL;
     }
-    const Elf64_Phdr *ph = (const Elf64_Phdr *)(data + eh->e_phoff);
     /* Where do the segments go? By p_paddr if they all fit in RAM, else
      * (a kernel linked at virtual addresses) relative to the lowest one,
      * moved to RAM + VIRT_KERNEL_OFFSET. */
     uint64_t lo = UINT64_MAX, hi = 0;
     bool fits = true;
     for (unsigned i = 0; i < eh->e_phnum; i++) {
-        if (ph[i].p_type != PT_LOAD || ph[i].p_memsz == 0)
+        Elf64_Phdr ph = elf_phdr(data, eh, i);
+        if (ph.p_type != PT_LOAD || ph.p_memsz == 0)
             continue;
-        if (ph[i].p_filesz > ph[i].p_memsz || !elf_in_file(len, ph[i].p_offset, ph[i].p_filesz) ||
-            ph[i].p_paddr + ph[i].p_memsz < ph[i].p_paddr) {
+        if (ph.p_filesz > ph.p_memsz || !elf_in_file(len, ph.p_offset, ph.p_filesz) ||
+            ph.p_paddr + ph.p_memsz < ph.p_paddr) {
             *why = "a PT_LOAD segment lies outside the file or wraps";
             return -EINVAL;
         }
-        lo = MIN(lo, ph[i].p_paddr);
-        hi = MAX(hi, ph[i].p_paddr + ph[i].p_memsz);
-        if (!mem_translate(mem, ph[i].p_paddr, ph[i].p_memsz))
+        lo = MIN(lo, ph.p_paddr);
+        hi = MAX(hi, ph.p_paddr + ph.p_memsz);
+        if (!mem_translate(mem, ph.p_paddr, ph.p_memsz))
             fits = false;
     }
     if (hi == 0) {
@@ -120,15 +139,16 @@ int virt_image_load_elf(struct guest_mem *mem, const uint8_t *data, size_t len, 
         delta = mem->r[0].gpa + VIRT_KERNEL_OFFSET - lo;
     }
     for (unsigned i = 0; i < eh->e_phnum; i++) {
-        if (ph[i].p_type != PT_LOAD || ph[i].p_memsz == 0)
+        Elf64_Phdr ph = elf_phdr(data, eh, i);
+        if (ph.p_type != PT_LOAD || ph.p_memsz == 0)
             continue;
-        uint8_t *dst = mem_translate(mem, ph[i].p_paddr + delta, ph[i].p_memsz);
+        uint8_t *dst = mem_translate(mem, ph.p_paddr + delta, ph.p_memsz);
         if (!dst) {
             *why = "the kernel does not fit in guest RAM";
             return -ERANGE;
         }
-        memcpy(dst, data + ph[i].p_offset, ph[i].p_filesz);
-        memset(dst + ph[i].p_filesz, 0, ph[i].p_memsz - ph[i].p_filesz);
+        memcpy(dst, data + ph.p_offset, ph.p_filesz);
+        memset(dst + ph.p_filesz, 0, ph.p_memsz - ph.p_filesz);
     }
     memset(img, 0, sizeof(*img));
     img->kind = VIRT_IMAGE_ELF;
@@ -139,11 +159,13 @@ int virt_image_load_elf(struct guest_mem *mem, const uint8_t *data, size_t len, 
     /* The entry as a physical address: through the segment whose virtual
      * range holds it (a kernel's entry is virtual), else as it is. */
     uint64_t entry = eh->e_entry;
-    for (unsigned i = 0; i < eh->e_phnum; i++)
-        if (ph[i].p_type == PT_LOAD && eh->e_entry - ph[i].p_vaddr < ph[i].p_memsz) {
-            entry = eh->e_entry - ph[i].p_vaddr + ph[i].p_paddr;
+    for (unsigned i = 0; i < eh->e_phnum; i++) {
+        Elf64_Phdr ph = elf_phdr(data, eh, i);
+        if (ph.p_type == PT_LOAD && eh->e_entry - ph.p_vaddr < ph.p_memsz) {
+            entry = eh->e_entry - ph.p_vaddr + ph.p_paddr;
             break;
         }
+    }
     if (entry - lo >= hi - lo) {
         *why = "the entry point lies outside the loaded segments";
         return -EINVAL;
