@@ -12,6 +12,8 @@ if [ ! -f "$build/build.ninja" ]; then
 fi
 ninja -C "$build" >"$build/ninja.log" 2>&1 || { cat "$build/ninja.log"; echo "0 passed, 1 failed"; exit 1; }
 pass=0 fail=0 n=0
+# a UBSan report is a failure, as an ASan one is
+export UBSAN_OPTIONS=${UBSAN_OPTIONS:-halt_on_error=1:print_stacktrace=1}
 while IFS= read -r t; do
     name=$(basename "$t"); n=$((n + 1))
     mkdir -p "$build/corpus/$name" "$build/crashes"
