@@ -106,7 +106,7 @@ static uint8_t do_discard(struct virtio_blk *b, const struct virtq_elem *e, bool
     return r < 0 ? BLK_S_IOERR : BLK_S_OK;
 }
 
-#define NOWAIT_MAX_BYTES (128u << 10)   /* larger reads go to a worker (parallel copy) */
+#define NOWAIT_MAX_BYTES (1u << 20)     /* larger reads go to a worker (parallel copy) */
 
 /* Serve one request (no lock held). Returns the bytes written to the guest,
  * or, with `nowait`, -EAGAIN (nothing reported to the guest yet) when it

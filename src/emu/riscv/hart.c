@@ -262,6 +262,8 @@ bool rv_irq_pending(struct rv_hart *h)
     return (atomic_load(&h->mip) & h->mie) != 0;
 }
 
+static void wait_sleep(struct rv_hart *h);
+
 static uint64_t mono_ns(void)
 {
     struct timespec ts;
@@ -272,13 +274,17 @@ static uint64_t mono_ns(void)
 /* How long a hart polls before it sleeps: a device finishing a request
  * within microseconds (a disk read from the host's page cache, a worker's
  * write) then wakes it without a futex sleep and wake-up, which cost tens
- * of microseconds each here. Short enough that an idle guest (a few
- * wake-ups a second with a tickless kernel) costs nothing measurable. */
-#define RV_WAIT_SPIN_NS 25000ULL
+ * of microseconds each here. Adaptive: a wait that ended soon after the
+ * poll gave up doubles the next poll (an I/O-bound guest), a long wait
+ * halves it (an idle guest, a few wake-ups a second with a tickless
+ * kernel, costs nothing measurable). */
+#define RV_WAIT_SPIN_MIN 10000ULL
+#define RV_WAIT_SPIN_MAX 200000ULL
 
 void rv_hart_wait(struct rv_hart *h)
 {
     uint64_t t0 = mono_ns();
+    uint64_t spin = h->spin_ns ? h->spin_ns : 25000ULL;
     do {
         rv_update_timers(h);
         if ((atomic_load(&h->mip) & h->mie) || atomic_load(&h->exit_req)) {
@@ -286,7 +292,17 @@ void rv_hart_wait(struct rv_hart *h)
             return;
         }
         __builtin_ia32_pause();
-    } while (mono_ns() - t0 < RV_WAIT_SPIN_NS);
+    } while (mono_ns() - t0 < spin);
+    wait_sleep(h);
+    uint64_t waited = mono_ns() - t0;
+    if (waited < 4 * spin)
+        h->spin_ns = MIN(spin * 2, RV_WAIT_SPIN_MAX);
+    else if (waited > 1000000ULL)
+        h->spin_ns = MAX(spin / 2, RV_WAIT_SPIN_MIN);
+}
+
+static void wait_sleep(struct rv_hart *h)
+{
     pthread_mutex_lock(&h->wait_lock);
     __atomic_store_n(&h->waiting, true, __ATOMIC_SEQ_CST);
     for (;;) {

@@ -144,6 +144,7 @@ struct rv_hart {
     pthread_mutex_t wait_lock;
     pthread_cond_t wait_cond;
     bool waiting;
+    uint64_t spin_ns;             /* how long rv_hart_wait polls first (adaptive) */
 
     /* code cache (per hart) */
     struct rv_block *jcache[1u << RV_JCACHE_BITS];
