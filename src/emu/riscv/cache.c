@@ -146,20 +146,10 @@ void rv_code_written(struct rv_hart *h, uint64_t addr)
     pthread_mutex_unlock(&m->lock);
 }
 
-bool rv_code_page(struct rv_machine *m, uint64_t addr);
 bool rv_code_page(struct rv_machine *m, uint64_t addr)
 {
     uint64_t page = code_page_of(m, addr);
     return page != ~0ULL && __atomic_load_n(&m->code_pages[page], __ATOMIC_RELAXED);
-}
-
-static bool bp_at(struct rv_machine *m, uint64_t pc)
-{
-    unsigned n = atomic_load_explicit(&m->nbp, memory_order_acquire);
-    for (unsigned k = 0; k < n; k++)
-        if (m->bp[k] == pc)
-            return true;
-    return false;
 }
 
 /* Decode one instruction at pc from host bytes p (len bytes available). */
@@ -239,7 +229,7 @@ static struct rv_block *decode_block(struct rv_hart *h, uint64_t vpc, uint64_t p
             if ((lo & 3) == 3)
                 break;     /* straddles the page: its own block */
         }
-        if (n > 0 && bps && bp_at(h->m, pc))
+        if (n > 0 && bps && rv_bp_at(h->m, pc))
             break;
         struct rv_insn *in = &b->insn[n];
         unsigned len = decode_at(h, in, hbase + off, pc);
@@ -248,7 +238,7 @@ static struct rv_block *decode_block(struct rv_hart *h, uint64_t vpc, uint64_t p
         uint64_t next = pc + len;
         if (op == RV_OP_JAL) {
             uint64_t t = (uint64_t)in->imm;
-            if ((t & ~0xfffULL) == page && n < RV_BLOCK_MAX && !(bps && bp_at(h->m, t))) {
+            if ((t & ~0xfffULL) == page && n < RV_BLOCK_MAX && !(bps && rv_bp_at(h->m, t))) {
                 in->op = RV_OP_JAL_IN;
                 pc = t;
                 continue;

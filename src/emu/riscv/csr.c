@@ -408,7 +408,6 @@ int rv_sret(struct rv_hart *h)
 
 void rv_csr_reset(struct rv_hart *h)
 {
-    h->misa = MISA_VALUE;
     h->mstatus = 0;
     h->medeleg = h->mideleg = h->mie = 0;
     h->mtvec = h->mscratch = h->mepc = h->mcause = h->mtval = 0;

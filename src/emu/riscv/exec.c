@@ -63,15 +63,6 @@ static inline bool trap_uses_budget(struct rv_hart *h)
     return false;
 }
 
-static bool is_breakpoint(struct rv_machine *m, uint64_t pc)
-{
-    unsigned n = atomic_load_explicit(&m->nbp, memory_order_acquire);
-    for (unsigned k = 0; k < n; k++)
-        if (m->bp[k] == pc)
-            return true;
-    return false;
-}
-
 enum rv_exit rv_run(struct rv_hart *h, uint64_t budget)
 {
 #define RV_OP_LABEL(n) [RV_OP_##n] = &&L_##n,
@@ -170,7 +161,7 @@ dispatch:
         }
     }
     if (unlikely(atomic_load_explicit(&m->nbp, memory_order_relaxed))) {
-        if (is_breakpoint(m, h->pc)) {
+        if (rv_bp_at(m, h->pc)) {
             if (h->debug_skip != h->pc) {
                 h->debug_skip = h->pc;
                 return RV_EXIT_DEBUG;

@@ -49,7 +49,6 @@ struct rv_machine *rv_machine_new_sys(const struct rv_sys_config *cfg)
     m->bus = cfg->bus;
     m->sops = cfg->ops;
     m->opaque = cfg->opaque;
-    m->nharts = cfg->nharts;
     m->tohost = cfg->tohost_addr;
     m->sv48 = cfg->sv48;
     /* code tracking over the span of every RAM region */

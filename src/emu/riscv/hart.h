@@ -79,7 +79,6 @@ struct rv_machine {
     struct bus *bus;
     const struct rv_sys_ops *sops;
     void *opaque;
-    unsigned nharts;
     uint64_t tohost;
     bool sv48;
     uint64_t time_base_ns;
@@ -127,7 +126,7 @@ struct rv_hart {
 
     /* privileged state */
     unsigned priv;
-    uint64_t mstatus, misa, medeleg, mideleg, mie, mtvec, mscratch, mepc, mcause, mtval;
+    uint64_t mstatus, medeleg, mideleg, mie, mtvec, mscratch, mepc, mcause, mtval;
     uint64_t mcounteren, scounteren, menvcfg, senvcfg, mcountinhibit;
     uint64_t stvec, sscratch, sepc, scause, stval, satp;
     uint64_t stimecmp;
@@ -161,7 +160,7 @@ struct rv_hart {
 };
 
 /* exit_req bits */
-enum { RV_REQ_KICK = 1, RV_REQ_TLB = 2, RV_REQ_CODE = 4, RV_REQ_HALT = 8, RV_REQ_IRQ = 16 };
+enum { RV_REQ_KICK = 1, RV_REQ_TLB = 2, RV_REQ_CODE = 4, RV_REQ_HALT = 8 };
 
 /* mstatus bits */
 #define MS_SIE  (1ULL << 1)
@@ -197,6 +196,17 @@ bool rv_op_ends_block(unsigned op);
 struct rv_block *rv_block_lookup(struct rv_hart *h, uint64_t vpc, int *cause);
 void rv_cache_flush(struct rv_hart *h);
 void rv_cache_invalidate_page(struct rv_hart *h, uint64_t key_page);
+/* Whether the page holding addr has decoded code (stores to it go slow). */
+bool rv_code_page(struct rv_machine *m, uint64_t addr);
+/* A breakpoint is set at pc (the debugger's list, shared by every hart). */
+static inline bool rv_bp_at(struct rv_machine *m, uint64_t pc)
+{
+    unsigned n = atomic_load_explicit(&m->nbp, memory_order_acquire);
+    for (unsigned k = 0; k < n; k++)
+        if (m->bp[k] == pc)
+            return true;
+    return false;
+}
 /* The store slow path found a code page: invalidate everywhere. */
 void rv_code_written(struct rv_hart *h, uint64_t key);
 void rv_cache_init(struct rv_hart *h);
