@@ -84,6 +84,20 @@ else
     guest_kill
 fi
 
+# `poweroff` and `reboot` typed at the guest's shell reach its init.
+for cmd in poweroff reboot; do
+    want=0; [ $cmd = reboot ] && want=3
+    guest_start "$VESSEL" run -m 64M
+    if guest_wait_ready; then
+        guest_send "$cmd" || true
+        guest_wait_exit 60; rc=$?
+        check "'$cmd' at the guest shell: exit status $want (got $rc)" test $rc -eq $want
+    else
+        nok "'$cmd' at the guest shell: boots"
+        guest_kill
+    fi
+done
+
 # Ctrl-A x quits with status 0, even through a pipe.
 guest_start "$VESSEL" run -m 64M
 if guest_wait_ready; then
