@@ -138,6 +138,23 @@ ssize_t write_full(int fd, const void *buf, size_t n)
     return (ssize_t)done;
 }
 
+int write_file(const char *path, const void *data, size_t len, int oflags, mode_t mode)
+{
+    int fd = open(path, O_WRONLY | O_CLOEXEC | oflags, mode);
+    if (fd < 0)
+        return -errno;
+    ssize_t r = write_full(fd, data, len);
+    int e = r < 0 ? (int)r : 0;
+    if (close(fd) < 0 && !e && errno != EINTR)
+        e = -errno;
+    return e;
+}
+
+int write_str(const char *path, const char *s)
+{
+    return write_file(path, s, strlen(s), 0, 0);
+}
+
 int read_file(const char *path, char **data, size_t *len, size_t max_len)
 {
     int fd = open(path, O_RDONLY | O_CLOEXEC);

@@ -7,6 +7,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <stdlib.h>
+#include <sys/types.h>
 #include <unistd.h>
 
 #define ARRAY_SIZE(a) (sizeof(a) / sizeof((a)[0]))
@@ -87,6 +88,12 @@ ssize_t read_full(int fd, void *buf, size_t n);   /* retries on EINTR/short read
 ssize_t write_full(int fd, const void *buf, size_t n);
 /* Read a whole file into a malloc'd buffer (NUL-terminated). -errno on failure. */
 int read_file(const char *path, char **data, size_t *len, size_t max_len);
+/* Open `path` write-only (plus `oflags`, e.g. O_CREAT|O_TRUNC, created with
+ * `mode`), write `len` bytes, close. 0 or -errno (of open, write or close).
+ * write_str: the same for a NUL-terminated string and no extra flags, the
+ * shape of a sysfs, procfs or cgroupfs write. */
+int write_file(const char *path, const void *data, size_t len, int oflags, mode_t mode);
+int write_str(const char *path, const char *s);
 
 /* ---- event loop (loop.c) ----
  * An epoll loop, normally run on one I/O thread (loop_start). fd callbacks,

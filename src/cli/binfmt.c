@@ -58,17 +58,6 @@ static int ensure_mounted(void)
     return 0;
 }
 
-static int write_str(const char *path, const char *s)
-{
-    int fd = open(path, O_WRONLY | O_CLOEXEC);
-    if (fd < 0)
-        return -errno;
-    ssize_t n = write(fd, s, strlen(s));
-    int e = n < 0 ? errno : 0;
-    close(fd);
-    return e ? -e : 0;
-}
-
 static char *interp_path(void)
 {
     char self[PATH_MAX];

@@ -37,17 +37,11 @@ static bool is_v2(void)
     return statfs(CG_ROOT, &sf) == 0 && sf.f_type == CGROUP2_SUPER_MAGIC;
 }
 
-static int write_str(const char *dir, const char *file, const char *val)
+static int cg_write(const char *dir, const char *file, const char *val)
 {
     char path[PATH_MAX];
     snprintf(path, sizeof(path), "%s/%s", dir, file);
-    int fd = open(path, O_WRONLY | O_CLOEXEC);
-    if (fd < 0)
-        return -errno;
-    ssize_t r = write(fd, val, strlen(val));
-    int e = r < 0 ? -errno : 0;
-    close(fd);
-    return e;
+    return write_str(path, val);
 }
 
 static int read_str(const char *dir, const char *file, char *buf, size_t len)
@@ -127,7 +121,7 @@ static void cpuset_init(const char *root, const char *rel)
             const char *f = k ? "cpuset.mems" : "cpuset.cpus";
             if (read_str(path, f, buf, sizeof(buf)) == 0 && !buf[0] &&
                 read_str(parent, f, buf, sizeof(buf)) == 0)
-                write_str(path, f, buf);
+                cg_write(path, f, buf);
         }
         snprintf(parent, sizeof(parent), "%s", path);
         if (!slash) break;
@@ -159,7 +153,7 @@ struct ctr_cgroup *ctr_cgroup_create(const struct ctr_spec *s, const char *id)
         snprintf(path, sizeof(path), "%s", CG_ROOT);
         char *rel = xstrdup(cg->rel), *save, *tok;
         for (tok = strtok_r(rel, "/", &save); tok; tok = strtok_r(NULL, "/", &save)) {
-            write_str(path, "cgroup.subtree_control", "+memory +pids +cpu +cpuset +io");
+            cg_write(path, "cgroup.subtree_control", "+memory +pids +cpu +cpuset +io");
             size_t l = strlen(path);
             snprintf(path + l, sizeof(path) - l, "/%s", tok);
             if (mkdir(path, 0755) < 0 && errno != EEXIST) {
@@ -204,7 +198,7 @@ int ctr_cgroup_add(struct ctr_cgroup *cg, pid_t pid)
     size_t n = cg_dirs(cg, dirs, names);
     snprintf(val, sizeof(val), "%d", pid);
     for (size_t i = 0; i < n; i++) {
-        int r = write_str(dirs[i], "cgroup.procs", val);
+        int r = cg_write(dirs[i], "cgroup.procs", val);
         if (r < 0) {
             log_error("cannot add process %d to cgroup %s: %s", pid, dirs[i], strerror(-r));
             return r;
@@ -217,7 +211,7 @@ static int set(const char *dir, const char *file, const char *what, const char *
 {
     char val[64];
     snprintf(val, sizeof(val), fmt, v);
-    int r = write_str(dir, file, val);
+    int r = cg_write(dir, file, val);
     if (r < 0)
         log_error("config.json: %s: cannot set %s/%s to %s: %s", what, dir, file, val, strerror(-r));
     return r;
@@ -225,7 +219,7 @@ static int set(const char *dir, const char *file, const char *what, const char *
 
 static int set_s(const char *dir, const char *file, const char *what, const char *val)
 {
-    int r = write_str(dir, file, val);
+    int r = cg_write(dir, file, val);
     if (r < 0)
         log_error("config.json: %s: cannot set %s/%s to \"%s\": %s", what, dir, file, val, strerror(-r));
     return r;
@@ -252,11 +246,11 @@ static int devices_v1(const char *dir, struct json_object *devs)
             snprintf(rule, sizeof(rule), "a");
         else
             snprintf(rule, sizeof(rule), "%s %s:%s %s", type, maj, min, access);
-        if (write_str(dir, allow ? "devices.allow" : "devices.deny", rule) < 0)
+        if (cg_write(dir, allow ? "devices.allow" : "devices.deny", rule) < 0)
             log_warn("linux.resources.devices[%zu]: cannot apply \"%s\"", i, rule);
     }
     for (size_t i = 0; i < ARRAY_SIZE(defaults); i++)
-        write_str(dir, "devices.allow", defaults[i]);
+        cg_write(dir, "devices.allow", defaults[i]);
     return 0;
 }
 
@@ -350,7 +344,7 @@ int ctr_cgroup_apply(struct ctr_cgroup *cg, const struct ctr_spec *s)
         if (!strcmp(c, "memory")) {
             if (s->mem_limit >= 0) r |= set(d, "memory.limit_in_bytes", "linux.resources.memory.limit", "%lld", s->mem_limit);
             if (s->mem_reservation >= 0) r |= set(d, "memory.soft_limit_in_bytes", "linux.resources.memory.reservation", "%lld", s->mem_reservation);
-            if (s->mem_swap >= 0 && write_str(d, "memory.memsw.limit_in_bytes", "") != -ENOENT)
+            if (s->mem_swap >= 0 && cg_write(d, "memory.memsw.limit_in_bytes", "") != -ENOENT)
                 r |= set(d, "memory.memsw.limit_in_bytes", "linux.resources.memory.swap", "%lld", s->mem_swap);
         } else if (!strcmp(c, "pids")) {
             if (s->pids_limit > 0) r |= set(d, "pids.max", "linux.resources.pids.limit", "%lld", s->pids_limit);
@@ -412,13 +406,13 @@ int ctr_cgroup_freeze(struct ctr_cgroup *cg, bool frozen)
     char dir[PATH_MAX], buf[32];
     if (cg->v2) {
         snprintf(dir, sizeof(dir), "%s%s", CG_ROOT, cg->rel);
-        int r = write_str(dir, "cgroup.freeze", frozen ? "1" : "0");
+        int r = cg_write(dir, "cgroup.freeze", frozen ? "1" : "0");
         for (int i = 0; r == 0 && i < 1000 && ctr_cgroup_frozen(cg) != frozen; i++)
             usleep(1000);
         return r;
     }
     snprintf(dir, sizeof(dir), "%s/freezer%s", CG_ROOT, cg->rel);
-    int r = write_str(dir, "freezer.state", frozen ? "FROZEN" : "THAWED");
+    int r = cg_write(dir, "freezer.state", frozen ? "FROZEN" : "THAWED");
     if (r < 0)
         return r;
     for (int i = 0; i < 1000; i++) {

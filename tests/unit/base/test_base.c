@@ -3,6 +3,8 @@
 #include <setjmp.h>
 #include <cmocka.h>
 #include <errno.h>
+#include <fcntl.h>
+#include <sys/stat.h>
 #include <string.h>
 
 #include "base/base.h"
@@ -69,6 +71,32 @@ static void test_read_file(void **state)
     assert_int_equal(read_file("/tmp", &d, &n, 0), -EISDIR);
 }
 
+static void test_write_file(void **state)
+{
+    (void)state;
+    char dir[] = "/tmp/vessel-test-XXXXXX";
+    assert_non_null(mkdtemp(dir));
+    char *path = xasprintf("%s/f", dir);
+    assert_int_equal(write_str(path, "x"), -ENOENT);          /* no O_CREAT */
+    assert_int_equal(write_file(path, "hello", 5, O_CREAT | O_TRUNC, 0600), 0);
+    assert_int_equal(write_file(path, "hi", 2, O_TRUNC, 0), 0);
+    assert_int_equal(write_str(path, "!"), 0);                 /* overwrites at 0 */
+    char *d;
+    size_t n;
+    assert_int_equal(read_file(path, &d, &n, 0), 0);
+    assert_int_equal(n, 2);
+    assert_string_equal(d, "!i");
+    free(d);
+    struct stat st;
+    assert_int_equal(stat(path, &st), 0);
+    assert_int_equal(st.st_mode & 0777, 0600);
+    assert_int_equal(write_str(dir, "x"), -EISDIR);
+    assert_int_equal(write_str("/dev/full", "x"), -ENOSPC);   /* the write's error */
+    unlink(path);
+    rmdir(dir);
+    free(path);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -76,6 +104,7 @@ int main(void)
         cmocka_unit_test(test_parse_u64),
         cmocka_unit_test(test_ratelimit),
         cmocka_unit_test(test_read_file),
+        cmocka_unit_test(test_write_file),
     };
     return cmocka_run_group_tests_name("base", tests, NULL, NULL);
 }
