@@ -15,6 +15,7 @@
 #include <stdio.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
@@ -780,6 +781,11 @@ int ctr_exec(const char *id, const struct ctr_opts *o, const char *process_json,
     pid_t pid = fork();
     if (pid == 0) {
         close(sync[0]);
+        /* not dumpable while in the container's namespaces (execve resets it) */
+        prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);
+        int procfd = ctr_proc_root();      /* the host's, before setns(mnt) */
+        if (procfd < 0)
+            ctr_fail(sync[1], "open /proc: %s", strerror(-procfd));
         /* the console socket and the container's cgroups first: after
          * setns(mnt) the host's paths are gone */
         int console = -1;
@@ -830,7 +836,7 @@ int ctr_exec(const char *id, const struct ctr_opts *o, const char *process_json,
             while (waitpid(inner, &status, 0) < 0 && errno == EINTR) {}
             _exit(WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status));
         }
-        struct ctr_exec_ctx c = { spec, &proc, sync[1], console, -1, o->preserve_fds, NULL, NULL };
+        struct ctr_exec_ctx c = { spec, &proc, sync[1], console, -1, o->preserve_fds, NULL, NULL, procfd };
         ctr_exec_process(&c);
     }
     close(sync[1]);

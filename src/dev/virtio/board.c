@@ -98,7 +98,7 @@ struct virtio_board *virtio_board_create(const struct virtio_options *o, struct 
     }
     for (unsigned i = 0; i < o->nnets; i++) {
         const struct net_opts *n = &o->net[i];
-        struct net_backend *be = n->kind == NET_USER ? net_slirp_create(b->loop, n->fwd, n->nfwd)
+        struct net_backend *be = n->kind == NET_USER ? net_slirp_create(b->loop, n->fwd, n->nfwd, n->restrict_net, n->no_host_loopback)
                                                      : net_tap_create(b->loop, n->ifname);
         if (!be)
             goto fail;
