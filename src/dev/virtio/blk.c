@@ -312,6 +312,22 @@ static void blk_reset(struct virtio_dev *d)
     b->quiesce = false;
 }
 
+/* Machine pause: the requests in flight complete, no new one is taken. */
+static void blk_pause(struct virtio_dev *d)
+{
+    struct virtio_blk *b = d->opaque;
+    b->quiesce = true;
+    while (b->inflight)
+        pthread_cond_wait(&b->idle, &d->lock);
+}
+
+static void blk_resume(struct virtio_dev *d)
+{
+    struct virtio_blk *b = d->opaque;
+    b->quiesce = false;
+    pthread_cond_broadcast(&b->work);   /* notifications may have come in between */
+}
+
 static void blk_config_write(struct virtio_dev *d, unsigned off, const void *buf, unsigned len)
 {
     /* writeback toggle is not offered (CONFIG_WCE); everything is read-only */
@@ -319,6 +335,7 @@ static void blk_config_write(struct virtio_dev *d, unsigned off, const void *buf
 
 static const struct virtio_dev_ops blk_ops = {
     .notify = blk_notify, .start = blk_start, .reset = blk_reset, .config_write = blk_config_write,
+    .pause = blk_pause, .resume = blk_resume,
 };
 
 struct virtio_blk *virtio_blk_create(struct blk_image *img, const char *id, unsigned nthreads)
@@ -358,6 +375,8 @@ struct virtio_blk *virtio_blk_create(struct blk_image *img, const char *id, unsi
 }
 
 struct virtio_dev *virtio_blk_dev(struct virtio_blk *b) { return &b->vdev; }
+const char *virtio_blk_id(const struct virtio_blk *b) { return b->id; }
+uint64_t virtio_blk_size(const struct virtio_blk *b) { return b->img->size; }
 
 void virtio_blk_destroy(struct virtio_blk *b)
 {

@@ -67,7 +67,8 @@ static int add_slot(struct virtio_board *b, struct virtio_dev *d, struct bus *bu
     return 0;
 }
 
-struct virtio_board *virtio_board_create(const struct virtio_options *o, struct bus *bus, struct guest_mem *mem,
+struct virtio_board *virtio_board_create(const struct virtio_options *o, const struct virtio_console_port *con,
+                                         struct bus *bus, struct guest_mem *mem,
                                          uint64_t base, uint64_t stride,
                                          struct irq_line (*irq_for)(void *opaque, unsigned i), void *opaque)
 {
@@ -117,7 +118,7 @@ struct virtio_board *virtio_board_create(const struct virtio_options *o, struct 
             goto fail;
     }
     if (o->console) {
-        b->slot[b->n].con = virtio_console_create(o->console_port);
+        b->slot[b->n].con = virtio_console_create(*con);
         if (add_slot(b, virtio_console_dev(b->slot[b->n].con), bus, mem, base, stride, irq_for, opaque) < 0)
             goto fail;
     }
@@ -146,6 +147,28 @@ struct virtio_console *virtio_board_console(struct virtio_board *b)
         if (b->slot[i].con)
             return b->slot[i].con;
     return NULL;
+}
+
+struct virtio_dev *virtio_board_dev(struct virtio_board *b, unsigned i)
+{
+    if (b->slot[i].blk)
+        return virtio_blk_dev(b->slot[i].blk);
+    if (b->slot[i].net)
+        return virtio_net_dev(b->slot[i].net);
+    if (b->slot[i].rng)
+        return virtio_rng_dev(b->slot[i].rng);
+    return virtio_console_dev(b->slot[i].con);
+}
+
+/* Disks fill the first slots, in --disk order. */
+const char *virtio_board_disk_id(const struct virtio_board *b, unsigned i)
+{
+    return i < b->n && b->slot[i].blk ? virtio_blk_id(b->slot[i].blk) : "";
+}
+
+uint64_t virtio_board_disk_size(const struct virtio_board *b, unsigned i)
+{
+    return i < b->n && b->slot[i].blk ? virtio_blk_size(b->slot[i].blk) : 0;
 }
 
 int virtio_board_cmdline(const struct virtio_board *b, unsigned first_irq, char *buf, size_t len)

@@ -836,7 +836,8 @@ static void test_board(void **state)
     mem_init(&mem);
     assert_int_equal(mem_add_ram(&mem, VD_RAM, 1 << 20, 0), 0);
     bus_init(&bus);
-    struct virtio_board *b = virtio_board_create(&o, &bus, &mem, 0x10001000, 0x1000, board_irq, NULL);
+    struct virtio_console_port con = { 0 };
+    struct virtio_board *b = virtio_board_create(&o, &con, &bus, &mem, 0x10001000, 0x1000, board_irq, NULL);
     assert_non_null(b);
     assert_int_equal(virtio_board_count(b), 4);
     static const uint32_t ids[4] = { VIRTIO_ID_BLOCK, VIRTIO_ID_BLOCK, VIRTIO_ID_RNG, VIRTIO_ID_CONSOLE };
@@ -866,7 +867,7 @@ static void test_board(void **state)
     assert_int_equal(virtio_options_add(&o2, "disk", f1.path), 1);
     assert_int_equal(virtio_options_add(&o2, "disk", f1.path), 1);
     bus_init(&bus);
-    assert_null(virtio_board_create(&o2, &bus, &mem, 0x10001000, 0x1000, board_irq, NULL));
+    assert_null(virtio_board_create(&o2, &con, &bus, &mem, 0x10001000, 0x1000, board_irq, NULL));
     bus_destroy(&bus);
     mem_destroy(&mem);
     close(f1.fd); unlink(f1.path);
