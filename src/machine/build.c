@@ -121,7 +121,7 @@ int machine_add_virtio(struct machine *m, const struct machine_virtio_layout *l)
     if (n == 0)
         return 0;
     if (n > l->nslots) {
-        log_error("%u virtio devices asked for; this machine has %u virtio slots", n, l->nslots);
+        log_error("%u virtio devices asked for; the board has %u virtio-mmio slots", n, l->nslots);
         return -EINVAL;
     }
     struct virtio_console_port con = { vcon_write, vcon_rx_ready, m->serial };

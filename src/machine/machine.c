@@ -405,7 +405,7 @@ static void drain_signals(struct machine *m)
 {
     struct signalfd_siginfo si;
     while (read(m->sig_fd, &si, sizeof(si)) == (ssize_t)sizeof(si)) {
-        log_info("machine: signal %d, stopping", (int)si.ssi_signo);
+        log_warn("terminating on signal %d from pid %d", (int)si.ssi_signo, (int)si.ssi_pid);
         machine_shutdown(m, MACHINE_STOP_SIGNAL, 128 + (int)si.ssi_signo);
     }
 }
