@@ -29,6 +29,12 @@ static void usage(FILE *f)
                "The KVM device defaults to $VESSEL_KVM_DEV or /dev/kvm.\n");
 }
 
+static void free_config(struct vkvm_config **cfg)
+{
+    virtio_options_free(&(*cfg)->mc.virtio);
+    free(*cfg);
+}
+
 int cmd_kvm(int argc, char **argv)
 {
     static const struct option opts[] = {
@@ -40,7 +46,7 @@ int cmd_kvm(int argc, char **argv)
         { "net", required_argument, 0, 'V' }, { "rng", no_argument, 0, 'V' },
         { "console", no_argument, 0, 'V' }, { "no-reboot", no_argument, 0, 'R' }, { 0, 0, 0, 0 },
     };
-    cleanup_free struct vkvm_config *cfg = xzalloc(sizeof(*cfg));     /* large: not on the stack */
+    __attribute__((cleanup(free_config))) struct vkvm_config *cfg = xzalloc(sizeof(*cfg));
     cfg->mc.ram_size = 256ULL << 20;
     cfg->mc.ncpus = 1;
     cfg->mc.serial = "stdio";

@@ -125,6 +125,12 @@ static int default_guest(char *kernel, char *initrd, size_t len)
 enum { O_KERNEL = 256, O_INITRD, O_APPEND, O_SMP, O_BIOS, O_SERIAL, O_DISK, O_NET, O_RNG, O_CONSOLE,
        O_GDB, O_SV39, O_DUMPDTB, O_NO_REBOOT };
 
+static void free_config(struct virt_config **cfg)
+{
+    virtio_options_free(&(*cfg)->mc.virtio);
+    free(*cfg);
+}
+
 int cmd_run(int argc, char **argv)
 {
     static const struct option opts[] = {
@@ -137,7 +143,7 @@ int cmd_run(int argc, char **argv)
         { "sv39", no_argument, 0, O_SV39 }, { "dumpdtb", required_argument, 0, O_DUMPDTB },
         { "no-reboot", no_argument, 0, O_NO_REBOOT }, { "help", no_argument, 0, 'h' }, { 0, 0, 0, 0 },
     };
-    cleanup_free struct virt_config *cfg = xzalloc(sizeof(*cfg));    /* large: not on the stack */
+    __attribute__((cleanup(free_config))) struct virt_config *cfg = xzalloc(sizeof(*cfg));
     cfg->mc.ram_size = 256ULL << 20;
     cfg->mc.ncpus = 1;
     cfg->mc.serial = "stdio";

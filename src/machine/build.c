@@ -99,7 +99,7 @@ static void vcon_rx_ready(void *opaque)
 }
 static size_t vcon_input(void *opaque, const uint8_t *buf, size_t len)
 {
-    return virtio_console_input(opaque, buf, len);
+    return virtio_board_input(opaque, buf, len);
 }
 
 static void vdev_reset(void *opaque) { virtio_reset(opaque); }
@@ -117,15 +117,14 @@ static const struct machine_dev_ops virtio_board_ops = { .name = "virtio-backend
 int machine_add_virtio(struct machine *m, const struct machine_virtio_layout *l)
 {
     const struct virtio_options *o = &m->cfg.virtio;
-    unsigned n = o->ndisks + o->nnets + o->rng + o->console;
-    if (n == 0)
+    if (o->n == 0)
         return 0;
-    if (n > l->nslots) {
-        log_error("%u virtio devices asked for; the board has %u virtio-mmio slots", n, l->nslots);
+    if (o->n > l->nslots) {
+        log_error("%u virtio devices asked for; the board has %u virtio-mmio slots", o->n, l->nslots);
         return -EINVAL;
     }
-    struct virtio_console_port con = { vcon_write, vcon_rx_ready, m->serial };
-    m->virtio = virtio_board_create(o, &con, l->bus, &m->mem, l->base, l->stride, l->irq_for, l->opaque);
+    struct virtio_host host = { .console = { vcon_write, vcon_rx_ready, m->serial } };
+    m->virtio = virtio_board_create(o, &host, l->bus, &m->mem, l->base, l->stride, l->irq_for, l->opaque);
     if (!m->virtio)
         return -EINVAL;
     m->virtio_first_irq = l->first_irq;
@@ -135,9 +134,8 @@ int machine_add_virtio(struct machine *m, const struct machine_virtio_layout *l)
         struct virtio_dev *d = virtio_board_dev(m->virtio, i);
         machine_dev_add(m, d->name, &virtio_dev_ops, d);
     }
-    struct virtio_console *vc = virtio_board_console(m->virtio);
-    if (vc)     /* the interactive console: input to hvc0, the 8250 keeps its output */
-        chardev_set_input(m->serial, vcon_input, vc);
+    if (virtio_board_has_input(m->virtio))     /* the interactive console: hvc0 takes the input */
+        chardev_set_input(m->serial, vcon_input, m->virtio);
     return 0;
 }
 
@@ -162,20 +160,15 @@ int machine_virtio_cmdline(const struct machine *m, char *buf, size_t len)
 
 unsigned machine_nblock(const struct machine *m)
 {
-    return m->cfg.virtio.ndisks;
+    return m->virtio ? virtio_board_nblock(m->virtio) : 0;
 }
 
 int machine_block_info(const struct machine *m, unsigned i, struct machine_block_info *bi)
 {
-    if (i >= m->cfg.virtio.ndisks || !m->virtio)
+    struct virtio_block_info vb;
+    if (!m->virtio || virtio_board_block_info(m->virtio, i, &vb) < 0)
         return -ENOENT;
-    const struct disk_opts *d = &m->cfg.virtio.disk[i];
-    memset(bi, 0, sizeof(*bi));
-    bi->device = virtio_board_disk_id(m->virtio, i);
-    bi->file = d->path;
-    bi->readonly = d->readonly;
-    bi->direct = d->direct;
-    bi->size = virtio_board_disk_size(m->virtio, i);
+    *bi = (struct machine_block_info){ vb.id, vb.file, vb.readonly, vb.direct, vb.size };
     return 0;
 }
 

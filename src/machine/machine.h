@@ -118,7 +118,7 @@ struct machine_config {
     uint64_t ram_size;
     unsigned ncpus;
     const char *serial;         /* chardev spec of the first UART: stdio (default), unix:PATH, file:PATH, null */
-    struct virtio_options virtio;
+    struct virtio_options virtio;   /* copied; the caller frees it (virtio_options_free) after machine_free */
     bool start_paused;          /* -S without --gdb: every vCPU stopped until machine_resume */
     bool no_reboot;             /* --no-reboot: a guest reboot ends the run with MACHINE_EXIT_REBOOT */
     struct machine_monitor monitor;   /* all NULL: none */

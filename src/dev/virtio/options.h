@@ -34,20 +34,26 @@ int virtio_parse_net(const char *spec, struct net_opts *out);
 int virtio_parse_mac(const char *s, uint8_t mac[6]);
 
 /* ---- the devices a command line asks for ----
- * Collected with virtio_options_add; the machine (machine/machine.h) builds
- * them into its virtio slots. */
-#define VIRTIO_OPT_MAX_DISKS 8
-#define VIRTIO_OPT_MAX_NETS 4
-struct virtio_options {
-    unsigned ndisks, nnets;
-    struct disk_opts disk[VIRTIO_OPT_MAX_DISKS];
-    struct net_opts net[VIRTIO_OPT_MAX_NETS];
-    bool rng;
-    bool console;       /* a virtio-console (hvc0) on the machine's serial chardev */
+ * One entry per --disk/--net/--rng/--console (or any other kind in the
+ * table of dev/virtio/board.c), parsed by its kind at once; the machine
+ * builds them into its virtio slots (machine/machine.h). */
+#define VIRTIO_OPT_MAX 16
+struct virtio_kind;
+struct virtio_opt {
+    const struct virtio_kind *kind;
+    unsigned index;             /* among the entries of its kind (vda, vdb, ...) */
+    void *data;                 /* what the kind parsed (owned), or NULL */
 };
-/* `name` is the option without dashes: "disk", "net", "rng", "console"
- * (rng and console take no value: val NULL). 1 = consumed, 0 = not a virtio
- * option, -EINVAL = bad value (one log_error line printed). */
+struct virtio_options {
+    unsigned n;
+    struct virtio_opt dev[VIRTIO_OPT_MAX];
+};
+/* `name` is the option without dashes ("disk", "net", "rng", "console"; a
+ * kind without a value takes val NULL). 1 = consumed, 0 = not a virtio
+ * option, -EINVAL = bad value or too many (one log_error line printed). */
 int virtio_options_add(struct virtio_options *o, const char *name, const char *val);
+/* Entries of the kind named `option` ("disk"). */
+unsigned virtio_options_count(const struct virtio_options *o, const char *option);
+void virtio_options_free(struct virtio_options *o);
 
 #endif

@@ -31,6 +31,7 @@
 #include "bus/bus.h"
 #include "mem/mem.h"
 #include "dev/virtio/options.h"
+#include "dev/virtio/transport.h"
 
 /* ---- spec constants ---- */
 enum {
@@ -204,17 +205,6 @@ void virtio_dev_pause(struct virtio_dev *d);
 void virtio_dev_resume(struct virtio_dev *d);
 int virtio_dev_load(struct virtio_dev *d, const struct virtio_dev_state *st);
 
-/* ---- virtio-mmio transport (version 2) ---- */
-#define VIRTIO_MMIO_SIZE 0x200
-struct virtio_mmio;
-/* Register `dev` at [base, base+0x200) on `bus`; interrupts go to `irq`.
- * Returns the transport or NULL (-errno logged). */
-struct virtio_mmio *virtio_mmio_create(struct bus *bus, uint64_t base, struct irq_line irq,
-                                       struct guest_mem *mem, struct virtio_dev *dev);
-/* The bus has no unregister: destroy only once nothing calls the bus any more. */
-void virtio_mmio_destroy(struct virtio_mmio *m);
-extern const struct bus_ops virtio_mmio_ops;
-
 /* ---- virtio-blk ---- */
 struct virtio_blk;
 
@@ -223,8 +213,6 @@ struct virtio_blk;
  * (tests, fuzzing). */
 struct virtio_blk *virtio_blk_create(struct blk_image *img, const char *id, unsigned nthreads);
 struct virtio_dev *virtio_blk_dev(struct virtio_blk *b);
-const char *virtio_blk_id(const struct virtio_blk *b);     /* the serial the guest sees */
-uint64_t virtio_blk_size(const struct virtio_blk *b);      /* bytes */
 void virtio_blk_destroy(struct virtio_blk *b);
 /* Process queue 0 synchronously on the calling thread (fuzzing, tests). */
 void virtio_blk_process(struct virtio_blk *b);
@@ -269,28 +257,63 @@ size_t virtio_net_receive(struct virtio_net *n, const uint8_t *frame, size_t len
 void virtio_net_process_tx(struct virtio_net *n);
 void virtio_net_destroy(struct virtio_net *n);
 
-/* ---- the devices of a command line on a bus (machine/ builds them) ---- */
+/* ---- device kinds: what a command-line option builds ----
+ * A new virtio device is one file defining its struct virtio_kind plus one
+ * row in the table of board.c. */
+struct virtio_host {
+    struct loop *loop;                  /* I/O thread for backends (kinds with needs_loop) */
+    struct virtio_console_port console; /* the machine's console line */
+};
+struct virtio_block_info {
+    const char *id, *file;
+    bool readonly, direct;
+    uint64_t size;
+};
+struct virtio_kind {
+    const char *option;                 /* "disk" for --disk */
+    bool has_value;                     /* --disk SPEC; --rng takes none */
+    unsigned max;                       /* per machine */
+    bool needs_loop;
+    /* Parse a value into *data (owned by the option list, freed with
+     * free()). 0 or -EINVAL after one log line. NULL: no value. */
+    int (*parse)(const char *val, void **data);
+    /* Optional: refuse `data` beside an earlier entry of the same kind
+     * (-EINVAL after one log line). */
+    int (*check)(const void *data, const void *earlier);
+    /* Build the device: its instance (NULL after one log line) and *dev. */
+    void *(*create)(const void *data, unsigned index, const struct virtio_host *host, struct virtio_dev **dev);
+    void (*destroy)(void *inst);
+    /* Optional: host input for the guest (a console); bytes taken. */
+    size_t (*input)(void *inst, const uint8_t *buf, size_t len);
+    /* Optional: a block device's description (QMP query-block). */
+    void (*block_info)(void *inst, const void *data, struct virtio_block_info *bi);
+};
+extern const struct virtio_kind virtio_blk_kind, virtio_net_kind, virtio_rng_kind, virtio_console_kind;
+
+/* ---- the devices of a command line on a bus (machine/ builds them) ----
+ * virtio_board_create builds every entry of `o` (in the order of the kind
+ * table, then of the command line) with its backend, and maps device i at
+ * base + i * stride with interrupt irq_for(opaque, i). */
 struct virtio_board;
-/* Builds the backends (block images, slirp/tap on one I/O-thread loop) and
- * the devices, device i at base + i * stride with interrupt irq_for(opaque,
- * i); a virtio-console talks to `con`. */
-struct virtio_board *virtio_board_create(const struct virtio_options *o, const struct virtio_console_port *con,
+struct virtio_board *virtio_board_create(const struct virtio_options *o, const struct virtio_host *host,
                                          struct bus *bus, struct guest_mem *mem,
                                          uint64_t base, uint64_t stride,
                                          struct irq_line (*irq_for)(void *opaque, unsigned i), void *opaque);
 unsigned virtio_board_count(const struct virtio_board *b);
 /* Slot i: mmio base and the index passed to irq_for. */
 void virtio_board_slot(const struct virtio_board *b, unsigned i, uint64_t *base, unsigned *irq_index);
-struct virtio_console *virtio_board_console(struct virtio_board *b);   /* NULL if none */
 struct virtio_dev *virtio_board_dev(struct virtio_board *b, unsigned i);
-/* Disk i (--disk order): its serial id and size in bytes. */
-const char *virtio_board_disk_id(const struct virtio_board *b, unsigned i);
-uint64_t virtio_board_disk_size(const struct virtio_board *b, unsigned i);
+/* Host input to the first device that takes it (a console): bytes taken.
+ * has_input: whether there is such a device. */
+bool virtio_board_has_input(const struct virtio_board *b);
+size_t virtio_board_input(struct virtio_board *b, const uint8_t *buf, size_t len);
+/* The block devices, in slot order: count, and description of the i-th. */
+unsigned virtio_board_nblock(const struct virtio_board *b);
+int virtio_board_block_info(const struct virtio_board *b, unsigned i, struct virtio_block_info *bi);
 /* Kernel command line words describing the slots for a guest without a
  * device tree: "virtio_mmio.device=512@0xBASE:IRQ ..." with IRQ = first_irq + i.
  * Returns the length, or -ENOSPC if buf is too small. */
 int virtio_board_cmdline(const struct virtio_board *b, unsigned first_irq, char *buf, size_t len);
 void virtio_board_destroy(struct virtio_board *b);
-
 
 #endif
