@@ -276,7 +276,8 @@ static int board_devices(struct virt_board *b)
 void virt_board_free(struct virt_board *b)
 {
     gdb_stub_free(b->gdb);          /* its thread reads guest memory */
-    machine_free(b->mach);          /* devices, console, memory */
+    if (b->mach)
+        machine_free(b->mach);      /* devices, console, memory */
     for (unsigned i = 0; i < b->nharts; i++)
         if (b->hart[i].h)
             rv_hart_free(b->hart[i].h);
@@ -287,16 +288,28 @@ void virt_board_free(struct virt_board *b)
     free(b);
 }
 
-struct virt_board *virt_board_new(unsigned nharts)
+struct virt_board *virt_board_new(const struct machine_config *mc)
 {
+    if (mc->ncpus < 1 || mc->ncpus > VIRT_MAX_HARTS) {
+        log_error("--smp %u: need a hart count from 1 to %d", mc->ncpus, VIRT_MAX_HARTS);
+        return NULL;
+    }
     struct virt_board *b = xzalloc(sizeof(*b));
     pthread_mutex_init(&b->lock, NULL);
     pthread_cond_init(&b->cond, NULL);
-    b->nharts = nharts;
+    b->nharts = mc->ncpus;
     for (unsigned i = 0; i < VIRT_MAX_HARTS; i++) {
         b->hart[i].b = b;
         b->hart[i].id = i;
     }
+    b->mach = machine_new(mc);
+    if (!b->mach) {
+        virt_board_free(b);
+        return NULL;
+    }
+    b->mem = machine_mem(b->mach);
+    b->bus = machine_mmio(b->mach);
+    b->chr = machine_serial(b->mach);
     return b;
 }
 
@@ -361,20 +374,10 @@ static void report_stop(struct machine *m, int rc)
 
 int virt_run(const struct virt_config *cfg)
 {
-    if (cfg->mc.ncpus < 1 || cfg->mc.ncpus > VIRT_MAX_HARTS) {
-        log_error("--smp %u: need a hart count from 1 to %d", cfg->mc.ncpus, VIRT_MAX_HARTS);
+    struct virt_board *b = virt_board_new(&cfg->mc);
+    if (!b)
         return MACHINE_EXIT_BADARG;
-    }
-    struct virt_board *b = virt_board_new(cfg->mc.ncpus);
     b->cfg = cfg;
-    b->mach = machine_new(&cfg->mc);
-    if (!b->mach) {
-        virt_board_free(b);
-        return MACHINE_EXIT_BADARG;
-    }
-    b->mem = machine_mem(b->mach);
-    b->bus = machine_mmio(b->mach);
-    b->chr = machine_serial(b->mach);
     int rc = MACHINE_EXIT_BADARG;
     int r = mem_add_ram(b->mem, VIRT_RAM_BASE, cfg->mc.ram_size, 0);
     if (r) {
