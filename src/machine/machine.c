@@ -88,7 +88,7 @@ static int exit_status_for(enum machine_stop why, int status)
     switch (why) {
     case MACHINE_STOP_POWEROFF: case MACHINE_STOP_QUIT: return 0;
     case MACHINE_STOP_REBOOT: return MACHINE_EXIT_REBOOT;
-    case MACHINE_STOP_ERROR: return MACHINE_EXIT_ERROR;
+    case MACHINE_STOP_ERROR: return status ? status : MACHINE_EXIT_ERROR;
     default: return status;
     }
 }
