@@ -90,8 +90,14 @@ static void *hart_main(void *arg)
     struct virt_hart *vh = arg;
     struct virt_board *b = vh->b;
     while (machine_vcpu_enter(b->mach, vh->id)) {
-        /* with a debugger: wait while it holds the machine; 1 = single step */
-        uint64_t budget = b->gdb ? gdb_stub_before_run(b->gdb, vh->h) : 0;
+        /* with a debugger: wait while it holds the machine (counted as
+         * parked, so a pause does not wait for the debugger); 1 = single step */
+        uint64_t budget = 0;
+        if (b->gdb) {
+            machine_vcpu_idle_begin(b->mach, vh->id);
+            budget = gdb_stub_before_run(b->gdb, vh->h);
+            machine_vcpu_idle_end(b->mach, vh->id);
+        }
         if (machine_vcpu_should_exit(b->mach))
             break;
         enum rv_exit e = rv_run(vh->h, budget);
