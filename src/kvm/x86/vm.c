@@ -387,6 +387,7 @@ static int eng_reset(void *opaque)
 {
     struct vkvm_vm *vm = opaque;
     vm_close(vm);
+    vm->clock_saved = false;    /* a new VM: its kvmclock starts again */
     int r = vm_open(vm);
     return r ? r : vm_boot(vm);
 }
