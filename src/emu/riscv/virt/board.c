@@ -297,8 +297,21 @@ int virt_board_mmio_init(struct virt_board *b)
         log_error("board: cannot map the devices: %s", strerror(-r));
         return r;
     }
+    struct irq_line gpio_irqs[VIRT_GPIO_PINS];
+    for (unsigned i = 0; i < VIRT_GPIO_PINS; i++)
+        gpio_irqs[i] = virt_plic_line(b->plic, VIRT_GPIO_IRQ + i);
+    b->gpio = sifive_gpio_create(&b->bus, VIRT_GPIO_BASE, VIRT_GPIO_PINS, gpio_irqs, b->loop);
+    if (!b->gpio)
+        return -EINVAL;
     b->uart = uart8250_create(&b->bus, VIRT_UART_BASE, 0, virt_plic_line(b->plic, VIRT_UART_IRQ), b->chr);
     return b->uart ? 0 : -EINVAL;
+}
+
+/* The power button: GPIO pin 0 held down for 100 ms, as QEMU's boards hold
+ * their gpio-keys line. Any thread. */
+int virt_board_powerdown(struct virt_board *b)
+{
+    return b->gpio ? sifive_gpio_pulse(b->gpio, VIRT_GPIO_POWER_PIN, 100) : -ENODEV;
 }
 
 static int board_devices(struct virt_board *b, const struct virt_config *cfg)
@@ -336,6 +349,7 @@ void virt_board_free(struct virt_board *b)
         loop_stop(b->loop);
     virtio_board_destroy(b->virtio);
     uart8250_destroy(b->uart);
+    sifive_gpio_destroy(b->gpio);
     chardev_close(b->chr);
     if (b->loop)
         loop_free(b->loop);

@@ -41,6 +41,7 @@ struct virt_board {
     struct virt_plic *plic;
     _Atomic int msip[VIRT_MAX_HARTS];   /* CLINT MSWI bits */
     struct uart8250 *uart;
+    struct sifive_gpio *gpio;       /* pin 0: the power button */
     struct chardev *chr;
     struct loop *loop;              /* console I/O thread */
     struct virtio_board *virtio;
@@ -65,6 +66,9 @@ void virt_board_free(struct virt_board *b);
  * used only when a device raises an interrupt or reads a timer. */
 int virt_board_mmio_init(struct virt_board *b);
 void virt_board_stop(struct virt_board *b, enum virt_stop why, int status);
+/* Press the power button (gpio-keys KEY_POWER) for 100 ms; any thread.
+ * 0, or -ENODEV before the devices exist. */
+int virt_board_powerdown(struct virt_board *b);
 /* A hart at the start of its run: pc, privilege, a0 = hartid, a1 = arg. */
 void virt_hart_boot(struct virt_hart *vh, uint64_t pc, enum rv_priv priv, uint64_t arg);
 
