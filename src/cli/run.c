@@ -58,6 +58,11 @@ static void run_usage(FILE *f)
         "  -S                with --gdb: every hart waits for the debugger before its\n"
         "                    first instruction\n"
         "  --dumpdtb FILE    write the device tree the guest would get to FILE and exit\n"
+        "  --qmp unix:PATH[,server][,wait=off]\n"
+        "                    a QMP control socket (QEMU's protocol; mode 0600): drive\n"
+        "                    the machine with 'vessel qmp PATH COMMAND' or any QMP\n"
+        "                    client; ',server' alone waits for a client before the\n"
+        "                    guest starts, as QEMU does. See docs/qmp.md\n"
         "  -h, --help        show this help\n"
         "\n"
         "At most %d virtio devices in all (the board's slots, IRQs 1-8).\n"
@@ -124,7 +129,7 @@ static int default_guest(char *kernel, char *initrd, size_t len)
 }
 
 enum { O_KERNEL = 256, O_INITRD, O_APPEND, O_SMP, O_BIOS, O_SERIAL, O_DISK, O_NET, O_RNG, O_CONSOLE,
-       O_GDB, O_SV39, O_DUMPDTB };
+       O_GDB, O_SV39, O_DUMPDTB, O_QMP };
 
 int cmd_run(int argc, char **argv)
 {
@@ -135,7 +140,8 @@ int cmd_run(int argc, char **argv)
         { "serial", required_argument, 0, O_SERIAL }, { "disk", required_argument, 0, O_DISK },
         { "net", required_argument, 0, O_NET }, { "rng", no_argument, 0, O_RNG },
         { "console", no_argument, 0, O_CONSOLE }, { "gdb", required_argument, 0, O_GDB },
-        { "sv39", no_argument, 0, O_SV39 }, { "dumpdtb", required_argument, 0, O_DUMPDTB }, { "help", no_argument, 0, 'h' }, { 0, 0, 0, 0 },
+        { "sv39", no_argument, 0, O_SV39 }, { "dumpdtb", required_argument, 0, O_DUMPDTB },
+        { "qmp", required_argument, 0, O_QMP }, { "help", no_argument, 0, 'h' }, { 0, 0, 0, 0 },
     };
     static struct virt_config cfg;
     memset(&cfg, 0, sizeof(cfg));
@@ -156,6 +162,7 @@ int cmd_run(int argc, char **argv)
         case O_GDB: cfg.gdb = optarg; break;
         case O_SV39: cfg.sv39_only = true; break;
         case O_DUMPDTB: cfg.dump_dtb = optarg; break;
+        case O_QMP: cfg.qmp = optarg; break;
         case 'S': cfg.gdb_wait = true; break;
         case 'm':
             if (parse_size(optarg, 1 << 20, &v) || v < VIRT_MIN_RAM || v % 4096) {

@@ -83,10 +83,12 @@ static void emit(struct qmp_session *s, json_object *msg)
     buf_add(&s->out, "\r\n", 2);
 }
 
-/* One reply: events the command raised go first (as on QEMU). */
-static void reply(struct qmp_session *s, struct qmp_result *r, json_object *id)
+/* One reply. Events a synchronous command raised (STOP for stop) go first,
+ * as on QEMU; after a request QEMU serves later (quit, system_reset,
+ * system_powerdown) its events follow the reply. */
+static void reply_ex(struct qmp_session *s, struct qmp_result *r, json_object *id, bool events_first)
 {
-    if (s->flush_events)
+    if (events_first && s->flush_events)
         s->flush_events(s->arg);
     json_object *msg = json_object_new_object();
     if (r->ret) {
@@ -103,6 +105,11 @@ static void reply(struct qmp_session *s, struct qmp_result *r, json_object *id)
         json_object_object_add(msg, "id", json_object_get(id));
     emit(s, msg);
     json_object_put(msg);
+}
+
+static void reply(struct qmp_session *s, struct qmp_result *r, json_object *id)
+{
+    reply_ex(s, r, id, true);
 }
 
 static void error_reply(struct qmp_session *s, const char *desc)
@@ -251,6 +258,7 @@ struct qmp_cmd {
     qmp_handler fn;
     long op;
     bool has_args;              /* takes arguments (checked by the handler) */
+    bool deferred;              /* QEMU acts on it later: its events follow the reply */
 };
 #define OP(m) ((long)offsetof(struct qmp_ops, m))
 static const struct qmp_cmd cmds[] = {
@@ -258,9 +266,9 @@ static const struct qmp_cmd cmds[] = {
     { "query-status", cmd_query_status, OP(status), false },
     { "stop", cmd_stop, OP(stop), false },
     { "cont", cmd_cont, OP(cont), false },
-    { "system_reset", cmd_system_reset, OP(system_reset), false },
-    { "system_powerdown", cmd_system_powerdown, OP(system_powerdown), false },
-    { "quit", cmd_quit, OP(quit), false },
+    { "system_reset", cmd_system_reset, OP(system_reset), false, true },
+    { "system_powerdown", cmd_system_powerdown, OP(system_powerdown), false, true },
+    { "quit", cmd_quit, OP(quit), false, true },
     { "query-cpus-fast", cmd_query_cpus_fast, OP(query_cpus), false },
     { "query-block", cmd_query_block, OP(query_block), false },
     { "query-version", cmd_query_version, -1, false },
@@ -360,6 +368,8 @@ static void dispatch(struct qmp_session *s, json_object *req)
     }
     r.ret = json_object_new_object();
     c->fn(s, args, &r);
+    reply_ex(s, &r, id, !c->deferred);
+    return;
 out:
     reply(s, &r, id);
 }

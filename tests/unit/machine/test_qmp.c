@@ -21,6 +21,8 @@
 
 /* ---- a fake machine ---- */
 struct fake {
+    char *queue[8];                 /* events raised, not yet sent (as the server queues them) */
+    int nqueue;
     const char *status;
     int stops, conts, resets, powerdowns, quits;
     struct qmp_session *sess;       /* events go here when set */
@@ -28,6 +30,24 @@ struct fake {
 };
 
 static const char *f_status(void *o) { return ((struct fake *)o)->status; }
+
+static void f_raise(struct fake *f, char *json)
+{
+    assert_true(f->nqueue < 8);
+    f->queue[f->nqueue++] = json;
+}
+
+/* the server's drain: queued events into the session */
+static void f_flush(void *arg)
+{
+    struct fake *f = arg;
+    for (int i = 0; i < f->nqueue; i++) {
+        if (f->sess)
+            qmp_session_event(f->sess, f->queue[i]);
+        free(f->queue[i]);
+    }
+    f->nqueue = 0;
+}
 
 static int f_stop(void *o, const char **why)
 {
@@ -38,15 +58,17 @@ static int f_stop(void *o, const char **why)
     }
     f->stops++;
     f->status = "paused";
-    if (f->sess) {          /* raised during the command: must precede the reply */
-        char *e = qmp_event_json(QMP_EVENT_STOP, false, NULL);
-        qmp_session_event(f->sess, e);
-        free(e);
-    }
+    f_raise(f, qmp_event_json(QMP_EVENT_STOP, false, NULL));   /* must precede the reply */
     return 0;
 }
 static int f_cont(void *o, const char **why) { ((struct fake *)o)->conts++; ((struct fake *)o)->status = "running"; return 0; }
-static int f_reset(void *o, const char **why) { ((struct fake *)o)->resets++; return 0; }
+static int f_reset(void *o, const char **why)
+{
+    struct fake *f = o;
+    f->resets++;
+    f_raise(f, qmp_event_json(QMP_EVENT_RESET, false, "host-qmp-system-reset"));  /* follows the reply */
+    return 0;
+}
 static int f_powerdown(void *o, const char **why) { ((struct fake *)o)->powerdowns++; return 0; }
 static int f_quit(void *o, const char **why) { ((struct fake *)o)->quits++; return 0; }
 
@@ -126,7 +148,7 @@ static void expect_error(struct qmp_session *s, const char *text, const char *cl
 
 static struct qmp_session *negotiated(struct fake *f)
 {
-    struct qmp_session *s = qmp_session_new(&fake_ops, f, NULL, NULL);
+    struct qmp_session *s = qmp_session_new(&fake_ops, f, f_flush, f);
     json_object *m[2];
     assert_int_equal(take(s, m, 2), 1);         /* greeting */
     put_all(m, 1);
@@ -180,12 +202,20 @@ static void test_commands(void **state)
     json_object *m[4];
     const char *stop = "{\"execute\":\"stop\",\"id\":{\"a\":[1,2]}}";
     qmp_session_input(s, stop, strlen(stop));
+    f_flush(&f);
     assert_int_equal(take(s, m, 4), 2);
     assert_string_equal(path_str(m[0], "event", NULL), "STOP");
     assert_non_null(json_object_object_get(json_object_object_get(m[0], "timestamp"), "microseconds"));
     assert_non_null(json_object_object_get(m[1], "return"));
     assert_string_equal(json_object_to_json_string_ext(json_object_object_get(m[1], "id"), JSON_C_TO_STRING_PLAIN),
                         "{\"a\":[1,2]}");
+    put_all(m, 2);
+    qmp_session_input(s, "{\"execute\":\"system_reset\"}", 26);
+    f_flush(&f);                                /* what the server does after each read */
+    assert_int_equal(take(s, m, 4), 2);
+    assert_non_null(json_object_object_get(m[0], "return"));
+    assert_string_equal(path_str(m[1], "event", NULL), "RESET");
+    assert_string_equal(path_str(m[1], "data", "reason"), "host-qmp-system-reset");
     put_all(m, 2);
     f.sess = NULL;
     assert_int_equal(f.stops, 1);
@@ -203,7 +233,7 @@ static void test_commands(void **state)
         json_object_put(r);
     }
     assert_int_equal(f.conts, 1);
-    assert_int_equal(f.resets, 1);
+    assert_int_equal(f.resets, 2);
     assert_int_equal(f.powerdowns, 1);
     assert_int_equal(f.quits, 1);
 
@@ -498,6 +528,7 @@ static void test_server(void **state)
         loop_run_once(l, 0);
 
     qmp_server_free(srv);
+    f_flush(&f);                                /* the fake's own queue (unused by the server) */
     assert_int_equal(stat(path, &st), -1);      /* removed */
     /* something else at the path is not replaced */
     FILE *file = fopen(path, "w");

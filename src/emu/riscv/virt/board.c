@@ -14,8 +14,17 @@ void virt_board_stop(struct virt_board *b, enum virt_stop why, int status)
 {
     int expected = VIRT_RUNNING;
     pthread_mutex_lock(&b->lock);
-    if (atomic_compare_exchange_strong(&b->stop, &expected, (int)why))
+    if (atomic_compare_exchange_strong(&b->stop, &expected, (int)why)) {
         b->exit_status = status;
+        static const char *const reason[] = {
+            [VIRT_STOP_POWEROFF] = "guest-shutdown", [VIRT_STOP_REBOOT] = "guest-reset",
+            [VIRT_STOP_QUIT] = "host-qmp-quit", [VIRT_STOP_TOHOST] = "guest-shutdown",
+            [VIRT_STOP_FAIL] = "guest-panic", [VIRT_STOP_ERROR] = "host-error",
+        };
+        bool guest = why != VIRT_STOP_QUIT && why != VIRT_STOP_ERROR;
+        qmp_server_event(b->qmp, QMP_EVENT_SHUTDOWN, guest,
+                         why == VIRT_STOP_QUIT && status > 128 ? "host-signal" : reason[why]);
+    }
     pthread_cond_broadcast(&b->cond);
     pthread_mutex_unlock(&b->lock);
     for (unsigned i = 0; i < b->nharts; i++)
@@ -104,6 +113,7 @@ static void *hart_main(void *arg)
 {
     struct virt_hart *vh = arg;
     struct virt_board *b = vh->b;
+    atomic_store(&vh->tid, (long)gettid());
     while (!atomic_load(&b->stop)) {
         /* with a debugger: wait while it holds the machine; 1 = single step */
         uint64_t budget = b->gdb ? gdb_stub_before_run(b->gdb, vh->h) : 0;
@@ -314,6 +324,47 @@ int virt_board_powerdown(struct virt_board *b)
     return b->gpio ? sifive_gpio_pulse(b->gpio, VIRT_GPIO_POWER_PIN, 100) : -ENODEV;
 }
 
+/* ---- QMP (--qmp) ---- */
+static const char *qmp_status(void *opaque)
+{
+    struct virt_board *b = opaque;
+    int st = atomic_load(&b->stop);
+    return st == VIRT_RUNNING ? "running" : st == VIRT_STOP_ERROR ? "internal-error" : "shutdown";
+}
+
+static int qmp_powerdown(void *opaque, const char **why)
+{
+    struct virt_board *b = opaque;
+    int r = virt_board_powerdown(b);
+    if (r == 0)
+        qmp_server_event(b->qmp, QMP_EVENT_POWERDOWN, false, NULL);
+    return r;
+}
+
+static int qmp_quit(void *opaque, const char **why)
+{
+    virt_board_stop(opaque, VIRT_STOP_QUIT, 0);
+    return 0;
+}
+
+static unsigned qmp_cpus(void *opaque, struct qmp_cpu *out, unsigned max)
+{
+    struct virt_board *b = opaque;
+    for (unsigned i = 0; i < b->nharts && i < max; i++)
+        out[i] = (struct qmp_cpu){ .index = i, .thread_id = atomic_load(&b->hart[i].tid) };
+    return b->nharts;
+}
+
+static unsigned qmp_blocks(void *opaque, struct qmp_block *out, unsigned max)
+{
+    return 0;
+}
+
+static const struct qmp_ops board_qmp_ops = {
+    .target = "riscv64", .status = qmp_status, .system_powerdown = qmp_powerdown, .quit = qmp_quit,
+    .query_cpus = qmp_cpus, .query_block = qmp_blocks,
+};
+
 static int board_devices(struct virt_board *b, const struct virt_config *cfg)
 {
     unsigned nvirtio = cfg->virtio.ndisks + cfg->virtio.nnets + cfg->virtio.rng + cfg->virtio.console;
@@ -347,6 +398,7 @@ void virt_board_free(struct virt_board *b)
 {
     if (b->loop)
         loop_stop(b->loop);
+    qmp_server_free(b->qmp);
     virtio_board_destroy(b->virtio);
     uart8250_destroy(b->uart);
     sifive_gpio_destroy(b->gpio);
@@ -482,6 +534,8 @@ int virt_run(const struct virt_config *cfg)
         rc = dump_dtb(b, cfg->dump_dtb);
         goto out;
     }
+    if (cfg->qmp && !(b->qmp = qmp_server_new(cfg->qmp, b->loop, &board_qmp_ops, b)))
+        goto out;
     b->builtin_sbi = !cfg->bios && bp.priv == RV_PRIV_S;
     struct rv_sys_config sc = {
         .mem = &b->mem, .bus = &b->bus, .ops = b->builtin_sbi ? &sbi_ops : &fw_ops, .opaque = b,

@@ -6,6 +6,7 @@
 #include <stdatomic.h>
 
 #include "emu/riscv/gdb.h"
+#include "machine/qmp.h"
 #include "emu/riscv/riscv.h"
 #include "emu/riscv/virt/virt.h"
 #include "mem/mem.h"
@@ -27,6 +28,7 @@ struct virt_hart {
     unsigned id;
     pthread_t thread;
     bool thread_started;
+    _Atomic long tid;               /* host thread id, for query-cpus-fast */
     /* HSM, under b->lock */
     int hsm;
     uint64_t start_addr, start_arg;
@@ -46,6 +48,7 @@ struct virt_board {
     struct loop *loop;              /* console I/O thread */
     struct virtio_board *virtio;
     struct gdb_stub *gdb;           /* --gdb, or NULL */
+    struct qmp_server *qmp;         /* --qmp, or NULL */
     bool builtin_sbi;
     uint64_t fdt_addr;
 

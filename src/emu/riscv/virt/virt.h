@@ -63,6 +63,7 @@ struct virt_config {
     const char *gdb;                /* "tcp::PORT" or NULL */
     bool gdb_wait;                  /* -S */
     const char *dump_dtb;           /* write the device tree here and exit (like QEMU's dumpdtb=) */
+    const char *qmp;                /* --qmp unix:PATH[,server][,wait=off], or NULL */
     struct virtio_options virtio;
 };
 
