@@ -98,11 +98,31 @@ static json_object *conn_read(struct qmp_conn *c, const char *path)
     }
 }
 
+/* send(MSG_NOSIGNAL): a server that went away is an error, not SIGPIPE */
+static int send_all(int fd, const char *p, size_t n)
+{
+    while (n) {
+        ssize_t w = send(fd, p, n, MSG_NOSIGNAL);
+        if (w < 0 && errno == EINTR)
+            continue;
+        if (w <= 0)
+            return -1;
+        p += w;
+        n -= (size_t)w;
+    }
+    return 0;
+}
+
 static int conn_send(struct qmp_conn *c, const char *path, json_object *msg)
 {
     size_t n;
     const char *t = json_object_to_json_string_length(msg, JSON_OUT, &n);
-    if (write_full(c->fd, t, n) < 0 || write_full(c->fd, "\n", 1) < 0) {
+    /* one write with the newline: the server may act (quit) and close as
+     * soon as the object is complete */
+    char *line = xasprintf("%s\n", t);
+    int r = send_all(c->fd, line, n + 1);
+    free(line);
+    if (r < 0) {
         log_error("qmp: %s: write: %s", path, strerror(errno));
         return -EIO;
     }

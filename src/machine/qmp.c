@@ -7,6 +7,8 @@
  * resynchronizes on. */
 #include <errno.h>
 #include <fcntl.h>
+#include <poll.h>
+#include <signal.h>
 #include <json-c/json.h>
 #include <pthread.h>
 #include <stdio.h>
@@ -19,6 +21,7 @@
 
 #include "base/base.h"
 #include "config.h"
+#include "machine/machine.h"
 #include "machine/qmp.h"
 
 #define QMP_MAX_DEPTH 32          /* nesting: no command needs more than 3 */
@@ -200,7 +203,8 @@ static void cmd_query_cpus_fast(struct qmp_session *s, json_object *args, struct
         json_object_object_add(props, "thread-id", json_object_new_int64(0));
         json_object_object_add(props, "socket-id", json_object_new_int64(0));
         json_object_object_add(c, "props", props);
-        json_object_object_add(c, "target", json_object_new_string(s->ops->target ? s->ops->target : "unknown"));
+        const char *target = cpus[i].target ? cpus[i].target : s->ops->target;
+        json_object_object_add(c, "target", json_object_new_string(target && *target ? target : "unknown"));
         json_object_array_add(r->ret, c);
     }
 }
@@ -549,8 +553,12 @@ struct qmp_server {
     int client_fd;
     struct qmp_session *sess;
     uint32_t client_events;
-    struct loop_event *wake;    /* events queued from other threads */
-    pthread_mutex_t lock;       /* queue */
+    bool client_eof;            /* the client sends no more (it may still read) */
+    struct loop_event *wake;    /* events queued from other threads; closing */
+    pthread_mutex_t lock;       /* queue, closing, closed */
+    pthread_cond_t cond;        /* closed */
+    bool closing, closed;
+    bool closing_now;           /* loop thread: tearing down, take no new client */
     char **queue;
     size_t nqueue, capqueue;
 };
@@ -606,6 +614,7 @@ bad:
 
 static void client_cb(void *opaque, int fd, uint32_t events);
 static void listen_cb(void *opaque, int fd, uint32_t events);
+static size_t client_send(struct qmp_server *s);
 
 static void drain_queue(void *arg)
 {
@@ -634,12 +643,16 @@ static void client_close(struct qmp_server *s)
     qmp_session_free(s->sess);
     s->sess = NULL;
     /* the next client waiting in the backlog is taken now */
-    if (s->listen_fd >= 0 && !s->listening && loop_add_fd(s->loop, s->listen_fd, EPOLLIN, listen_cb, s) == 0)
+    if (s->listen_fd >= 0 && !s->listening && !s->closing_now) {
         s->listening = true;
+        if (loop_add_fd(s->loop, s->listen_fd, EPOLLIN, listen_cb, s) < 0)
+            s->listening = false;
+    }
 }
 
-/* Write what the client has not got yet; false when it is gone. */
-static bool client_flush(struct qmp_server *s)
+/* Write what the client has not got yet without blocking: the bytes left,
+ * or SIZE_MAX when the client is gone. */
+static size_t client_send(struct qmp_server *s)
 {
     size_t len;
     const char *out = qmp_session_output(s->sess, &len);
@@ -650,39 +663,56 @@ static bool client_flush(struct qmp_server *s)
                 continue;
             if (errno == EAGAIN || errno == EWOULDBLOCK)
                 break;
-            return false;
+            return SIZE_MAX;
         }
         qmp_session_consume(s->sess, (size_t)w);
         out = qmp_session_output(s->sess, &len);
     }
+    return len;
+}
+
+/* Send, and watch for writability while output is left; false when the
+ * client is gone or has left too much unread. */
+static bool client_flush(struct qmp_server *s)
+{
+    size_t len = client_send(s);
+    if (len == SIZE_MAX)
+        return false;
     if (len > QMP_MAX_OUTPUT) {
         log_warn("QMP: the client leaves %zu bytes unread: disconnected", len);
         return false;
     }
-    uint32_t want = EPOLLIN | (len ? EPOLLOUT : 0);
+    uint32_t want = (s->client_eof ? 0 : EPOLLIN) | (len ? EPOLLOUT : 0);
     if (want != s->client_events && loop_mod_fd(s->loop, s->client_fd, want) == 0)
         s->client_events = want;
     return true;
 }
 
+/* A client that shuts down its sending side (socat at the end of its
+ * input) still reads: it keeps the monitor, and gets its replies and the
+ * events that follow them (a quit's SHUTDOWN), until it closes. */
 static void client_cb(void *opaque, int fd, uint32_t events)
 {
     struct qmp_server *s = opaque;
-    if (events & (EPOLLIN | EPOLLHUP | EPOLLERR)) {
+    if ((events & EPOLLIN) && !s->client_eof) {
         char buf[16384];
         ssize_t n = recv(fd, buf, sizeof(buf), MSG_DONTWAIT);
-        if (n == 0 || (n < 0 && errno != EAGAIN && errno != EINTR)) {
-            client_close(s);            /* gone, maybe mid-request: drop it */
+        if (n < 0 && errno != EAGAIN && errno != EINTR) {
+            client_close(s);
             return;
         }
+        if (n == 0)
+            s->client_eof = true;       /* a request cut short stays unanswered */
         if (n > 0)
             qmp_session_input(s->sess, buf, (size_t)n);
     }
     drain_queue(s);
-    if (!client_flush(s))
-        client_close(s);
+    if (!client_flush(s) || (events & (EPOLLHUP | EPOLLERR)))
+        client_close(s);                /* gone */
 }
 
+/* Everything is set up before the fd goes on the loop: with wait=on this
+ * runs on the main thread while the loop thread already runs. */
 static int client_open(struct qmp_server *s, int fd)
 {
     s->sess = qmp_session_new(s->ops, s->opaque, drain_queue, s);
@@ -691,20 +721,25 @@ static int client_open(struct qmp_server *s, int fd)
         return -ENOMEM;
     }
     s->client_fd = fd;
-    s->client_events = EPOLLIN;
-    if (loop_add_fd(s->loop, fd, EPOLLIN, client_cb, s) < 0) {
-        qmp_session_free(s->sess);
-        s->sess = NULL;
-        close(fd);
-        s->client_fd = -1;
-        return -EIO;
-    }
+    s->client_eof = false;
     if (s->listening) {         /* one client at a time, as QEMU's monitor */
         loop_del_fd(s->loop, s->listen_fd);
         s->listening = false;
     }
-    if (!client_flush(s))       /* the greeting */
-        client_close(s);
+    size_t left = client_send(s);           /* the greeting */
+    s->client_events = EPOLLIN | (left ? EPOLLOUT : 0);
+    if (left == SIZE_MAX || loop_add_fd(s->loop, fd, s->client_events, client_cb, s) < 0) {
+        qmp_session_free(s->sess);
+        s->sess = NULL;
+        close(fd);
+        s->client_fd = -1;
+        if (s->listen_fd >= 0 && !s->listening) {
+            s->listening = true;
+            if (loop_add_fd(s->loop, s->listen_fd, EPOLLIN, listen_cb, s) < 0)
+                s->listening = false;
+        }
+        return -EIO;
+    }
     return 0;
 }
 
@@ -722,12 +757,50 @@ static void listen_cb(void *opaque, int fd, uint32_t events)
     client_open(s, c);
 }
 
+static void server_teardown(struct qmp_server *s)
+{
+    s->closing_now = true;
+    if (s->sess) {              /* a last SHUTDOWN, a quit's reply */
+        drain_queue(s);
+        client_send(s);
+    }
+    client_close(s);
+    if (s->listening)
+        loop_del_fd(s->loop, s->listen_fd);
+    s->listening = false;
+}
+
 static void wake_cb(void *opaque)
 {
     struct qmp_server *s = opaque;
+    pthread_mutex_lock(&s->lock);
+    bool closing = s->closing;
+    pthread_mutex_unlock(&s->lock);
+    if (closing) {
+        server_teardown(s);
+        pthread_mutex_lock(&s->lock);
+        s->closed = true;
+        pthread_cond_broadcast(&s->cond);
+        pthread_mutex_unlock(&s->lock);
+        return;
+    }
     drain_queue(s);
     if (s->sess && !client_flush(s))
         client_close(s);
+}
+
+void qmp_server_stop(struct qmp_server *s)
+{
+    if (!s)
+        return;
+    pthread_mutex_lock(&s->lock);
+    s->closing = true;
+    pthread_mutex_unlock(&s->lock);
+    loop_event_notify(s->wake);
+    pthread_mutex_lock(&s->lock);
+    while (!s->closed)
+        pthread_cond_wait(&s->cond, &s->lock);
+    pthread_mutex_unlock(&s->lock);
 }
 
 void qmp_server_event(struct qmp_server *s, enum qmp_event ev, bool guest, const char *reason)
@@ -786,18 +859,25 @@ static int listen_on(struct qmp_server *s)
     return 0;
 }
 
-/* wait=on: block until the first client connects (QEMU prints the same). */
+/* wait=on: block until the first client connects (QEMU prints the same).
+ * The wait unblocks every signal, so that Ctrl-C still ends vessel while
+ * the machine's own signal handling (signals blocked, read from a
+ * signalfd) has not started. */
 static int wait_client(struct qmp_server *s)
 {
     log_info("QMP: waiting for a connection on unix:%s", s->spec.path);
-    int fl = fcntl(s->listen_fd, F_GETFL);
-    fcntl(s->listen_fd, F_SETFL, fl & ~O_NONBLOCK);
-    int c;
-    do
+    sigset_t none;
+    sigemptyset(&none);
+    int c = -1;
+    for (;;) {
+        struct pollfd p = { .fd = s->listen_fd, .events = POLLIN };
+        if (ppoll(&p, 1, NULL, &none) < 0 && errno != EINTR)
+            break;
         c = accept4(s->listen_fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
-    while (c < 0 && (errno == EINTR || errno == ECONNABORTED));
+        if (c >= 0 || (errno != EAGAIN && errno != EINTR && errno != ECONNABORTED))
+            break;
+    }
     int e = errno;
-    fcntl(s->listen_fd, F_SETFL, fl);
     if (c < 0) {
         log_error("--qmp unix:%s: accept: %s", s->spec.path, strerror(e));
         return -e;
@@ -814,6 +894,7 @@ struct qmp_server *qmp_server_new(const char *spec, struct loop *loop, const str
     s->opaque = opaque;
     s->listen_fd = s->client_fd = -1;
     pthread_mutex_init(&s->lock, NULL);
+    pthread_cond_init(&s->cond, NULL);
     if (qmp_spec_parse(spec, &s->spec) < 0 || listen_on(s) < 0)
         goto fail;
     s->wake = loop_event_new(loop, wake_cb, s);
@@ -824,11 +905,12 @@ struct qmp_server *qmp_server_new(const char *spec, struct loop *loop, const str
             goto fail;
     }
     if (s->client_fd < 0) {
+        s->listening = true;        /* before the loop thread can see the fd */
         if (loop_add_fd(loop, s->listen_fd, EPOLLIN, listen_cb, s) < 0) {
+            s->listening = false;
             log_error("--qmp unix:%s: cannot watch the socket", s->spec.path);
             goto fail;
         }
-        s->listening = true;
     }
     return s;
 fail:
@@ -840,14 +922,8 @@ void qmp_server_free(struct qmp_server *s)
 {
     if (!s)
         return;
-    if (s->sess) {              /* a last SHUTDOWN, a quit's reply */
-        drain_queue(s);
-        client_flush(s);
-    }
-    client_close(s);
-    if (s->listening)
-        loop_del_fd(s->loop, s->listen_fd);
-    s->listening = false;
+    if (!s->closed)
+        server_teardown(s);
     if (s->listen_fd >= 0) {
         struct stat st;
         if (stat(s->spec.path, &st) == 0 && st.st_dev == s->dev && st.st_ino == s->ino)
@@ -856,6 +932,163 @@ void qmp_server_free(struct qmp_server *s)
     }
     loop_event_free(s->wake);
     drain_queue(s);             /* free what nobody will read */
+    pthread_cond_destroy(&s->cond);
     pthread_mutex_destroy(&s->lock);
     free(s);
+}
+
+/* ==== the machine's monitor ==== */
+struct qmp_monitor {
+    char *spec;
+    struct machine *m;
+    struct qmp_server *srv;
+};
+
+static const char *mon_status(void *opaque)
+{
+    struct qmp_monitor *q = opaque;
+    return machine_status_name(machine_status(q->m));
+}
+
+static const char *mon_why(int r)
+{
+    switch (r) {
+    case -ESHUTDOWN: return "The machine is shutting down";
+    case -ENOSYS: return "This machine has no power button";
+    default: return strerror(-r);
+    }
+}
+
+static int mon_stop(void *opaque, const char **why)
+{
+    struct qmp_monitor *q = opaque;
+    int r = machine_pause(q->m);
+    if (r < 0)
+        *why = mon_why(r);
+    return r;
+}
+
+static int mon_cont(void *opaque, const char **why)
+{
+    struct qmp_monitor *q = opaque;
+    int r = machine_resume(q->m);
+    if (r < 0)
+        *why = mon_why(r);
+    return r;
+}
+
+static int mon_reset(void *opaque, const char **why)
+{
+    struct qmp_monitor *q = opaque;
+    int r = machine_reset(q->m);
+    if (r < 0)
+        *why = mon_why(r);
+    return r;
+}
+
+static int mon_powerdown(void *opaque, const char **why)
+{
+    struct qmp_monitor *q = opaque;
+    int r = machine_powerdown(q->m);
+    if (r < 0)
+        *why = mon_why(r);
+    return r;
+}
+
+static int mon_quit(void *opaque, const char **why)
+{
+    struct qmp_monitor *q = opaque;
+    machine_quit(q->m);
+    return 0;
+}
+
+static unsigned mon_cpus(void *opaque, struct qmp_cpu *out, unsigned max)
+{
+    struct qmp_monitor *q = opaque;
+    unsigned n = machine_ncpus(q->m);
+    for (unsigned i = 0; i < n && i < max; i++) {
+        struct machine_cpu_info ci;
+        if (machine_cpu_info(q->m, i, &ci) < 0)
+            return i;
+        out[i] = (struct qmp_cpu){ .index = ci.cpu_index, .thread_id = ci.thread_id, .target = ci.target };
+    }
+    return n;
+}
+
+static unsigned mon_blocks(void *opaque, struct qmp_block *out, unsigned max)
+{
+    struct qmp_monitor *q = opaque;
+    unsigned n = machine_nblock(q->m);
+    for (unsigned i = 0; i < n && i < max; i++) {
+        struct machine_block_info bi;
+        if (machine_block_info(q->m, i, &bi) < 0)
+            return i;
+        out[i] = (struct qmp_block){ .device = bi.device, .file = bi.file, .read_only = bi.readonly,
+                                     .direct = bi.direct, .size = bi.size };
+    }
+    return n;
+}
+
+static const struct qmp_ops monitor_ops = {
+    .status = mon_status, .stop = mon_stop, .cont = mon_cont, .system_reset = mon_reset,
+    .system_powerdown = mon_powerdown, .quit = mon_quit, .query_cpus = mon_cpus, .query_block = mon_blocks,
+};
+
+static const enum qmp_event event_of[] = {
+    [MACHINE_EV_STOP] = QMP_EVENT_STOP, [MACHINE_EV_RESUME] = QMP_EVENT_RESUME,
+    [MACHINE_EV_SHUTDOWN] = QMP_EVENT_SHUTDOWN, [MACHINE_EV_POWERDOWN] = QMP_EVENT_POWERDOWN,
+    [MACHINE_EV_RESET] = QMP_EVENT_RESET,
+};
+
+/* Any thread: queue the event for the loop. */
+static void mon_event(void *opaque, const struct machine_event_info *e)
+{
+    struct qmp_monitor *q = opaque;
+    if ((unsigned)e->event < ARRAY_SIZE(event_of))
+        qmp_server_event(q->srv, event_of[e->event], e->guest, e->reason);
+}
+
+static int mon_start(struct machine *m, void *opaque)
+{
+    struct qmp_monitor *q = opaque;
+    q->m = m;
+    q->srv = qmp_server_new(q->spec, machine_loop(m), &monitor_ops, q);
+    if (!q->srv)
+        return -EINVAL;
+    machine_set_event_cb(m, mon_event, q);
+    return 0;
+}
+
+/* vCPUs joined, loop still running: serve the last events, then stop. */
+static void mon_stop_monitor(void *opaque)
+{
+    struct qmp_monitor *q = opaque;
+    if (q->m)
+        machine_set_event_cb(q->m, NULL, NULL);
+    qmp_server_stop(q->srv);
+    qmp_server_free(q->srv);
+    q->srv = NULL;
+}
+
+int qmp_monitor_init(struct machine_monitor *mon, const char *spec)
+{
+    struct qmp_spec sp;
+    if (qmp_spec_parse(spec, &sp) < 0)
+        return -EINVAL;
+    struct qmp_monitor *q = xzalloc(sizeof(*q));
+    q->spec = xstrdup(spec);
+    mon->start = mon_start;
+    mon->stop = mon_stop_monitor;
+    mon->opaque = q;
+    return 0;
+}
+
+void qmp_monitor_release(struct machine_monitor *mon)
+{
+    struct qmp_monitor *q = mon->opaque;
+    if (!q || mon->start != mon_start)
+        return;
+    free(q->spec);
+    free(q);
+    mon->opaque = NULL;
 }

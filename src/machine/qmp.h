@@ -33,6 +33,7 @@ enum qmp_event { QMP_EVENT_STOP, QMP_EVENT_RESUME, QMP_EVENT_SHUTDOWN, QMP_EVENT
 struct qmp_cpu {
     unsigned index;             /* cpu-index */
     long thread_id;             /* host thread id (gettid) running it, 0 if none */
+    const char *target;         /* NULL: qmp_ops.target */
 };
 
 struct qmp_block {
@@ -101,8 +102,23 @@ struct qmp_server *qmp_server_new(const char *spec, struct loop *loop, const str
                                   void *opaque);
 /* Any thread: queue an event for the connected client (dropped when none). */
 void qmp_server_event(struct qmp_server *s, enum qmp_event ev, bool guest, const char *reason);
-/* After the loop has stopped: send what is pending (without blocking),
- * close the client, remove the socket file. NULL is fine. */
+/* From a thread other than the loop's, while the loop runs: stop serving
+ * (send what is pending without blocking, close the client, stop
+ * listening) on the loop thread, and wait for that. NULL is fine. */
+void qmp_server_stop(struct qmp_server *s);
+/* When no loop callback can run any more (after qmp_server_stop, or with
+ * the loop stopped or never started): stop serving if not done, remove the
+ * socket file, free. NULL is fine. */
 void qmp_server_free(struct qmp_server *s);
+
+/* ---- the machine's monitor (machine.h) ----
+ * Fill `mon` (machine_config.monitor) to serve --qmp SPEC on the machine's
+ * I/O loop, driving machine_pause / resume / reset / powerdown / quit and
+ * the queries, with the machine's events as QMP events. The spec is checked
+ * now: -EINVAL (logged, naming the value) for a bad one. Release with
+ * qmp_monitor_release after the machine is freed. */
+struct machine_monitor;
+int qmp_monitor_init(struct machine_monitor *mon, const char *spec);
+void qmp_monitor_release(struct machine_monitor *mon);
 
 #endif

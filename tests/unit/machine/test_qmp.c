@@ -523,6 +523,21 @@ static void test_server(void **state)
     read_line(l, c3, line, sizeof(line));        /* served again: the server survived */
     assert_non_null(strstr(line, "\"QMP\""));
     assert_int_equal(f.stops, 1);
+    /* a client that shuts down its sending side still gets its replies and
+     * the events after them (socat at the end of its input, then SHUTDOWN) */
+    const char *last = "{\"execute\":\"qmp_capabilities\"}\n{\"execute\":\"quit\"}\n";
+    assert_int_equal(write(c3, last, strlen(last)), (ssize_t)strlen(last));
+    shutdown(c3, SHUT_WR);
+    read_line(l, c3, line, sizeof(line));
+    assert_string_equal(line, "{\"return\":{}}\r\n");
+    read_line(l, c3, line, sizeof(line));
+    assert_string_equal(line, "{\"return\":{}}\r\n");
+    for (int i = 0; i < 3; i++)
+        loop_run_once(l, 0);
+    qmp_server_event(srv, QMP_EVENT_SHUTDOWN, false, "host-qmp-quit");
+    read_line(l, c3, line, sizeof(line));
+    assert_non_null(strstr(line, "\"event\":\"SHUTDOWN\""));
+    assert_int_equal(f.quits, 1);
     close(c3);
     for (int i = 0; i < 3; i++)
         loop_run_once(l, 0);
