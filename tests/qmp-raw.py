@@ -4,9 +4,11 @@ greeting, send stdin's bytes as they are (no framing added), then print
 every message the server sends (one JSON text per line) until COUNT
 replies (return or error; events are printed but not counted) have come,
 or the server closes. --close-after-send: close at once after sending
-(a client that leaves mid-request). Exit 0, or 1 when fewer replies came.
+(a client that leaves mid-request); --until-eof: after the replies, go on
+printing until the server closes (the events of a machine that stops).
+Exit 0, or 1 when fewer replies came.
 
-  qmp-raw.py SOCKET COUNT [--close-after-send] < bytes
+  qmp-raw.py SOCKET COUNT [--close-after-send|--until-eof] < bytes
 """
 import json
 import socket
@@ -16,9 +18,10 @@ import sys
 def main():
     path, count = sys.argv[1], int(sys.argv[2])
     close_early = "--close-after-send" in sys.argv[3:]
+    until_eof = "--until-eof" in sys.argv[3:]
     data = sys.stdin.buffer.read()
     s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-    s.settimeout(60)
+    s.settimeout(None if until_eof else 60)
     s.connect(path)
     buf = b""
     got = 0
@@ -52,6 +55,13 @@ def main():
                 got += 1
         if got >= count:
             break
+        chunk = s.recv(65536)
+        if not chunk:
+            break
+        buf += chunk
+    while until_eof:
+        for line in lines():
+            print(line.decode(), flush=True)
         chunk = s.recv(65536)
         if not chunk:
             break

@@ -181,7 +181,7 @@ int cmd_qmp(int argc, char **argv)
     bool pretty = false, events = false;
     int c;
     optind = 1;
-    while ((c = getopt_long(argc, argv, "+h", opts, NULL)) != -1) {
+    while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
         switch (c) {
         case O_PRETTY: pretty = true; break;
         case O_EVENTS: events = true; break;
