@@ -101,20 +101,6 @@ static size_t cg_dirs(const struct ctr_cgroup *cg, char dirs[][PATH_MAX], const 
     return n;
 }
 
-static int mkdir_p(const char *path)
-{
-    char tmp[PATH_MAX];
-    snprintf(tmp, sizeof(tmp), "%s", path);
-    for (char *p = tmp + 1; *p; p++) {
-        if (*p != '/') continue;
-        *p = 0;
-        if (mkdir(tmp, 0755) < 0 && errno != EEXIST) return -errno;
-        *p = '/';
-    }
-    if (mkdir(tmp, 0755) < 0 && errno != EEXIST) return -errno;
-    return 0;
-}
-
 /* cpuset: every level needs cpus and mems before a task can join. */
 static void cpuset_init(const char *root, const char *rel)
 {
@@ -180,7 +166,7 @@ struct ctr_cgroup *ctr_cgroup_create_at(const char *root, const struct ctr_spec 
         return cg;
     }
     for (size_t i = 0; i < n; i++) {
-        int r = mkdir_p(dirs[i]);
+        int r = mkdir_parents(dirs[i], 0755);
         if (r < 0 && geteuid() != 0) {
             /* rootless: no cgroup unless one was delegated to us */
             log_debug("rootless: no cgroup %s: %s", dirs[i], strerror(-r));

@@ -367,8 +367,9 @@ int ctr_create(const char *id, const struct ctr_opts *o, bool start_now)
         ctr_spec_free(spec);
         return 1;
     }
-    if (mkdir(o->root, 0711) < 0 && errno != EEXIST) {
-        log_error("cannot create the state root %s: %s", o->root, strerror(errno));
+    int mr = mkdir_parents(o->root, 0711);        /* as runc: with its parents */
+    if (mr < 0) {
+        log_error("cannot create the state root %s: %s", o->root, strerror(-mr));
         ctr_spec_free(spec);
         return 1;
     }
