@@ -327,14 +327,14 @@ static void gdb_kill(void *opaque)
 }
 
 /* The debugger's server thread runs no guest code: it must not take the
- * host signals mirrored for the guest, so it starts with them blocked. */
+ * host signals mirrored for the guest, so it starts with them blocked
+ * (it inherits this thread's mask). */
 static int start_gdb(struct user_proc *p, struct rv_hart *h)
 {
     struct user_run *run = p->run;
     struct gdb_stub_config gc = { .m = run->machine, .wait = true, .kill = gdb_kill, .opaque = p };
-    sigset_t all, old;
-    sigfillset(&all);
-    pthread_sigmask(SIG_SETMASK, &all, &old);
+    sigset_t old;
+    user_block_async_signals(&old);
     run->gdb = gdb_stub_start(p->gdb, &gc);
     pthread_sigmask(SIG_SETMASK, &old, NULL);
     if (!run->gdb)
