@@ -102,6 +102,12 @@ void rv_machine_free(struct rv_machine *m);   /* after every hart is freed */
 /* The 10 MHz machine timer (mtime), from the host monotonic clock. */
 #define RV_TIMEBASE_HZ 10000000ULL
 uint64_t rv_machine_time(const struct rv_machine *m);
+/* Stop the timer (a paused machine: time and the timer interrupts stand
+ * still) and start it again from where it stopped, as QEMU's virtual clock
+ * does; so a guest sees no jump across a pause. Call with the harts
+ * parked (not thread-safe against each other). */
+void rv_machine_clock_stop(struct rv_machine *m);
+void rv_machine_clock_start(struct rv_machine *m);
 
 struct rv_machine *rv_hart_machine(const struct rv_hart *h);
 unsigned rv_hart_id(const struct rv_hart *h);
