@@ -5,10 +5,13 @@
 #ifndef VESSEL_DEV_H
 #define VESSEL_DEV_H
 
+#include <stdbool.h>
 #include <stdint.h>
 
 #include "backend/backend.h"
 #include "bus/bus.h"
+
+struct loop;
 
 /* ==== 8250 / NS16550A UART ====
  * Registers at base + (reg << reg_shift), reg 0..7, one byte wide (wider or
@@ -24,6 +27,8 @@ struct uart8250 *uart8250_create(struct bus *bus, uint64_t base, unsigned reg_sh
                                  struct irq_line irq, struct chardev *chr);
 /* After nothing calls the bus any more and the chardev's loop is stopped. */
 void uart8250_destroy(struct uart8250 *u);
+/* Power-on state (registers, FIFO emptied, interrupt line lowered). */
+void uart8250_reset(struct uart8250 *u);
 
 /* Register offsets (reg numbers, before reg_shift) and bits. */
 enum {
@@ -78,5 +83,52 @@ struct uart8250_state {
 };
 void uart8250_save(struct uart8250 *u, struct uart8250_state *st);
 int uart8250_load(struct uart8250 *u, const struct uart8250_state *st);
+
+/* ==== SiFive GPIO controller ("sifive,gpio0") ====
+ * `npins` pins (1..32) at base (SIFIVE_GPIO_SIZE bytes of 32-bit registers),
+ * pin n raising irqs[n]. Linux's gpio-sifive driver runs it; a gpio-keys
+ * node on a pin makes that pin a button. The board drives pins from outside
+ * with sifive_gpio_set_input or sifive_gpio_pulse (thread-safe). `loop`
+ * (may be NULL: no pulses) runs the pulse timers; destroy after it has
+ * stopped. NULL (logged) on a bad pin count or an occupied range. */
+#define SIFIVE_GPIO_MAX_PINS 32
+#define SIFIVE_GPIO_SIZE 0x1000ULL
+struct sifive_gpio;
+struct sifive_gpio *sifive_gpio_create(struct bus *bus, uint64_t base, unsigned npins,
+                                       const struct irq_line *irqs, struct loop *loop);
+void sifive_gpio_destroy(struct sifive_gpio *g);
+/* Press: drive `pin` high now and low again `ms` later (a button held
+ * down, e.g. the power button for 100 ms as QEMU's boards do). Any thread.
+ * 0, or -EINVAL (no such pin, no loop). */
+int sifive_gpio_pulse(struct sifive_gpio *g, unsigned pin, unsigned ms);
+/* The level the outside puts on input pin `pin` (ignored past npins). */
+void sifive_gpio_set_input(struct sifive_gpio *g, unsigned pin, bool level);
+/* Every register to 0 (what the outside drives stays). */
+void sifive_gpio_reset(struct sifive_gpio *g);
+/* Snapshot: the registers plus the outside levels, all 32-bit masks. load
+ * refuses (-EINVAL) bits past npins and re-raises the lines to match. */
+struct sifive_gpio_state {
+    uint32_t input_en, output_en, output_val, pue, ds;
+    uint32_t rise_ie, rise_ip, fall_ie, fall_ip, high_ie, high_ip, low_ie, low_ip;
+    uint32_t iof_en, iof_sel, out_xor;
+    uint32_t ext;               /* levels driven from outside */
+};
+void sifive_gpio_save(struct sifive_gpio *g, struct sifive_gpio_state *st);
+int sifive_gpio_load(struct sifive_gpio *g, const struct sifive_gpio_state *st);
+
+/* ==== goldfish RTC (as on QEMU virt) ====
+ * Nanoseconds since the epoch from the host's clock (TIME_LOW latches
+ * TIME_HIGH); alarms are stored but never fire. NULL (logged) if the range
+ * cannot be registered. */
+#define GOLDFISH_RTC_SIZE 0x1000
+struct goldfish_rtc;
+struct goldfish_rtc_state {
+    uint32_t time_high, alarm_low, alarm_high, irq_enabled;
+};
+struct goldfish_rtc *goldfish_rtc_create(struct bus *bus, uint64_t base);
+void goldfish_rtc_reset(struct goldfish_rtc *r);
+void goldfish_rtc_save(struct goldfish_rtc *r, struct goldfish_rtc_state *st);
+int goldfish_rtc_load(struct goldfish_rtc *r, const struct goldfish_rtc_state *st);
+void goldfish_rtc_destroy(struct goldfish_rtc *r);
 
 #endif

@@ -1,15 +1,27 @@
 /* emu/riscv: the interpreter. Blocks of decoded instructions (cache.c) run
  * through a computed-goto dispatch; hot state stays in locals and the loop
  * leaves a block only at its end, on an exception, or when a store
- * invalidated code. Loads and stores take the inline TLB fast path; a miss
- * goes to mmu.c. */
+ * invalidated code.
+ *
+ * rv_run is the loop and its labels; the steps around it are named
+ * functions, always inlined where they run per block or per access:
+ *   exec_boundary    requests, timers, interrupts, breakpoints (per block)
+ *   exec_next_block  the chained successor, or a lookup (and a fetch fault)
+ *   exec_enter_jit   run a block's translated code, note a chainable exit
+ *   exec_load/store  the inline TLB fast path; a miss goes to mmu.c
+ *   exec_trap        an exception: trap, or leave (the exit path)
+ * and the ops are rows of tables (EXEC_*_OPS) that expand to labels. */
 #include "emu/riscv/hart.h"
 #include "emu/riscv/ops.h"
 #include "base/base.h"
 
 #include <stdio.h>
 
+#define HOT static inline __attribute__((always_inline))
+
 #define SEXT32(v) ((uint64_t)(int64_t)(int32_t)(v))
+
+/* ---- the arithmetic the tables below use ---- */
 
 static inline uint64_t mulhu64(uint64_t a, uint64_t b)
 {
@@ -23,6 +35,44 @@ static inline uint64_t mulhsu64(int64_t a, uint64_t b)
 {
     return (uint64_t)(((__int128)a * (__int128)b) >> 64);
 }
+/* RISC-V division: x/0 is all ones, x%0 is x, INT_MIN/-1 overflows to
+ * INT_MIN with remainder 0; the W forms on the low words, sign-extended */
+static inline uint64_t div64(int64_t a, int64_t d)
+{
+    return d == 0 ? ~0ULL : (a == INT64_MIN && d == -1) ? (uint64_t)a : (uint64_t)(a / d);
+}
+static inline uint64_t rem64(int64_t a, int64_t d)
+{
+    return d == 0 ? (uint64_t)a : (a == INT64_MIN && d == -1) ? 0 : (uint64_t)(a % d);
+}
+static inline uint64_t div32(int32_t a, int32_t d)
+{
+    return d == 0 ? ~0ULL : (a == INT32_MIN && d == -1) ? SEXT32(a) : SEXT32(a / d);
+}
+static inline uint64_t rem32(int32_t a, int32_t d)
+{
+    return d == 0 ? SEXT32(a) : (a == INT32_MIN && d == -1) ? 0 : SEXT32(a % d);
+}
+static inline uint64_t rol64(uint64_t a, unsigned s)
+{
+    s &= 63;
+    return s ? (a << s) | (a >> (64 - s)) : a;
+}
+static inline uint64_t ror64(uint64_t a, unsigned s)
+{
+    s &= 63;
+    return s ? (a >> s) | (a << (64 - s)) : a;
+}
+static inline uint64_t rol32(uint32_t a, unsigned s)
+{
+    s &= 31;
+    return SEXT32(s ? (a << s) | (a >> (32 - s)) : a);
+}
+static inline uint64_t ror32(uint32_t a, unsigned s)
+{
+    s &= 31;
+    return SEXT32(s ? (a >> s) | (a << (32 - s)) : a);
+}
 static inline uint64_t orc_b(uint64_t v)
 {
     uint64_t r = 0;
@@ -31,6 +81,102 @@ static inline uint64_t orc_b(uint64_t v)
             r |= 0xffULL << k;
     return r;
 }
+
+/* ---- the op tables: each row becomes a label of rv_run ---- */
+
+/* operands of the instruction i being run (x: the hart's registers) */
+#define RD x[i->rd]
+#define RS1 x[i->rs1]
+#define RS2 x[i->rs2]
+#define IMM ((uint64_t)i->imm)
+#define U32(v) ((uint64_t)(v) & 0xffffffffULL)
+
+/* rd = expression */
+#define EXEC_ALU_OPS(X) \
+    X(LI, IMM) X(MV, RS1) X(LUI, IMM) X(AUIPC, IMM) X(JAL_IN, i->pc + i->len) \
+    X(ADDI, RS1 + IMM) X(SLTI, (int64_t)RS1 < i->imm) X(SLTIU, RS1 < IMM) \
+    X(XORI, RS1 ^ IMM) X(ORI, RS1 | IMM) X(ANDI, RS1 & IMM) \
+    X(SLLI, RS1 << i->imm) X(SRLI, RS1 >> i->imm) X(SRAI, (uint64_t)((int64_t)RS1 >> i->imm)) \
+    X(ADD, RS1 + RS2) X(SUB, RS1 - RS2) X(SLL, RS1 << (RS2 & 63)) \
+    X(SLT, (int64_t)RS1 < (int64_t)RS2) X(SLTU, RS1 < RS2) X(XOR, RS1 ^ RS2) \
+    X(SRL, RS1 >> (RS2 & 63)) X(SRA, (uint64_t)((int64_t)RS1 >> (RS2 & 63))) \
+    X(OR, RS1 | RS2) X(AND, RS1 & RS2) \
+    X(ADDIW, SEXT32(RS1 + IMM)) X(SLLIW, SEXT32((uint32_t)RS1 << i->imm)) \
+    X(SRLIW, SEXT32((uint32_t)RS1 >> i->imm)) X(SRAIW, (uint64_t)(int64_t)((int32_t)RS1 >> i->imm)) \
+    X(ADDW, SEXT32(RS1 + RS2)) X(SUBW, SEXT32(RS1 - RS2)) \
+    X(SLLW, SEXT32((uint32_t)RS1 << (RS2 & 31))) X(SRLW, SEXT32((uint32_t)RS1 >> (RS2 & 31))) \
+    X(SRAW, (uint64_t)(int64_t)((int32_t)RS1 >> (RS2 & 31))) \
+    X(MUL, RS1 * RS2) X(MULH, mulh64((int64_t)RS1, (int64_t)RS2)) \
+    X(MULHSU, mulhsu64((int64_t)RS1, RS2)) X(MULHU, mulhu64(RS1, RS2)) \
+    X(DIV, div64((int64_t)RS1, (int64_t)RS2)) X(DIVU, RS2 == 0 ? ~0ULL : RS1 / RS2) \
+    X(REM, rem64((int64_t)RS1, (int64_t)RS2)) X(REMU, RS2 == 0 ? RS1 : RS1 % RS2) \
+    X(MULW, SEXT32((uint32_t)RS1 * (uint32_t)RS2)) \
+    X(DIVW, div32((int32_t)RS1, (int32_t)RS2)) \
+    X(DIVUW, (uint32_t)RS2 == 0 ? ~0ULL : SEXT32((uint32_t)RS1 / (uint32_t)RS2)) \
+    X(REMW, rem32((int32_t)RS1, (int32_t)RS2)) \
+    X(REMUW, (uint32_t)RS2 == 0 ? SEXT32(RS1) : SEXT32((uint32_t)RS1 % (uint32_t)RS2)) \
+    X(ADD_UW, U32(RS1) + RS2) X(SH1ADD, (RS1 << 1) + RS2) X(SH2ADD, (RS1 << 2) + RS2) \
+    X(SH3ADD, (RS1 << 3) + RS2) X(SH1ADD_UW, (U32(RS1) << 1) + RS2) \
+    X(SH2ADD_UW, (U32(RS1) << 2) + RS2) X(SH3ADD_UW, (U32(RS1) << 3) + RS2) \
+    X(SLLI_UW, U32(RS1) << i->imm) \
+    X(ANDN, RS1 & ~RS2) X(ORN, RS1 | ~RS2) X(XNOR, ~(RS1 ^ RS2)) \
+    X(CLZ, RS1 ? (uint64_t)__builtin_clzll(RS1) : 64) \
+    X(CLZW, (uint32_t)RS1 ? (uint64_t)__builtin_clz((uint32_t)RS1) : 32) \
+    X(CTZ, RS1 ? (uint64_t)__builtin_ctzll(RS1) : 64) \
+    X(CTZW, (uint32_t)RS1 ? (uint64_t)__builtin_ctz((uint32_t)RS1) : 32) \
+    X(CPOP, (uint64_t)__builtin_popcountll(RS1)) X(CPOPW, (uint64_t)__builtin_popcount((uint32_t)RS1)) \
+    X(MAX, (int64_t)RS1 > (int64_t)RS2 ? RS1 : RS2) X(MAXU, RS1 > RS2 ? RS1 : RS2) \
+    X(MIN, (int64_t)RS1 < (int64_t)RS2 ? RS1 : RS2) X(MINU, RS1 < RS2 ? RS1 : RS2) \
+    X(SEXT_B, (uint64_t)(int64_t)(int8_t)RS1) X(SEXT_H, (uint64_t)(int64_t)(int16_t)RS1) \
+    X(ZEXT_H, (uint16_t)RS1) \
+    X(ROL, rol64(RS1, (unsigned)RS2)) X(ROR, ror64(RS1, (unsigned)RS2)) \
+    X(RORI, ror64(RS1, (unsigned)i->imm)) X(ROLW, rol32((uint32_t)RS1, (unsigned)RS2)) \
+    X(RORW, ror32((uint32_t)RS1, (unsigned)RS2)) X(RORIW, ror32((uint32_t)RS1, (unsigned)i->imm)) \
+    X(ORC_B, orc_b(RS1)) X(REV8, __builtin_bswap64(RS1)) \
+    X(BCLR, RS1 & ~(1ULL << (RS2 & 63))) X(BCLRI, RS1 & ~(1ULL << (i->imm & 63))) \
+    X(BEXT, (RS1 >> (RS2 & 63)) & 1) X(BEXTI, (RS1 >> (i->imm & 63)) & 1) \
+    X(BINV, RS1 ^ (1ULL << (RS2 & 63))) X(BINVI, RS1 ^ (1ULL << (i->imm & 63))) \
+    X(BSET, RS1 | (1ULL << (RS2 & 63))) X(BSETI, RS1 | (1ULL << (i->imm & 63)))
+
+/* if (condition) pc = imm, leaving the block */
+#define EXEC_BRANCH_OPS(X) \
+    X(BEQ, RS1 == RS2) X(BNE, RS1 != RS2) X(BLT, (int64_t)RS1 < (int64_t)RS2) \
+    X(BGE, (int64_t)RS1 >= (int64_t)RS2) X(BLTU, RS1 < RS2) X(BGEU, RS1 >= RS2)
+
+/* rd = memory (the type extends it); memory = rs2 */
+#define EXEC_LOAD_OPS(X) \
+    X(LB, int8_t) X(LH, int16_t) X(LW, int32_t) X(LD, uint64_t) \
+    X(LBU, uint8_t) X(LHU, uint16_t) X(LWU, uint32_t)
+#define EXEC_STORE_OPS(X) X(SB, uint8_t) X(SH, uint16_t) X(SW, uint32_t) X(SD, uint64_t)
+/* F / D: a single is NaN-boxed into the 64-bit register */
+#define EXEC_FP_LOAD_OPS(X) X(FLW, uint32_t, 0xffffffff00000000ULL) X(FLD, uint64_t, 0)
+#define EXEC_FP_STORE_OPS(X) X(FSW, uint32_t) X(FSD, uint64_t)
+
+/* A: width type, the signed type rd gets, and an __atomic builtin or the
+ * new value from the old one (a_) and rs2 (b_) for a compare-and-swap loop */
+#define EXEC_AMO_FETCH_OPS(X) \
+    X(AMOSWAP_W, uint32_t, int32_t, __atomic_exchange_n) X(AMOADD_W, uint32_t, int32_t, __atomic_fetch_add) \
+    X(AMOXOR_W, uint32_t, int32_t, __atomic_fetch_xor) X(AMOAND_W, uint32_t, int32_t, __atomic_fetch_and) \
+    X(AMOOR_W, uint32_t, int32_t, __atomic_fetch_or) \
+    X(AMOSWAP_D, uint64_t, uint64_t, __atomic_exchange_n) X(AMOADD_D, uint64_t, uint64_t, __atomic_fetch_add) \
+    X(AMOXOR_D, uint64_t, uint64_t, __atomic_fetch_xor) X(AMOAND_D, uint64_t, uint64_t, __atomic_fetch_and) \
+    X(AMOOR_D, uint64_t, uint64_t, __atomic_fetch_or)
+#define EXEC_AMO_CAS_OPS(X) \
+    X(AMOMIN_W, uint32_t, int32_t, (int32_t)a_ < (int32_t)b_ ? a_ : b_) \
+    X(AMOMAX_W, uint32_t, int32_t, (int32_t)a_ > (int32_t)b_ ? a_ : b_) \
+    X(AMOMINU_W, uint32_t, int32_t, a_ < b_ ? a_ : b_) X(AMOMAXU_W, uint32_t, int32_t, a_ > b_ ? a_ : b_) \
+    X(AMOMIN_D, uint64_t, uint64_t, (int64_t)a_ < (int64_t)b_ ? a_ : b_) \
+    X(AMOMAX_D, uint64_t, uint64_t, (int64_t)a_ > (int64_t)b_ ? a_ : b_) \
+    X(AMOMINU_D, uint64_t, uint64_t, a_ < b_ ? a_ : b_) X(AMOMAXU_D, uint64_t, uint64_t, a_ > b_ ? a_ : b_)
+/* LR / SC: width type, the signed type rd gets */
+#define EXEC_LRSC_OPS(X) X(W, uint32_t, int32_t) X(D, uint64_t, uint64_t)
+
+/* Zicsr: the source value, the kind (0 write, 1 set, 2 clear), whether it writes */
+#define EXEC_CSR_OPS(X) \
+    X(CSRRW, RS1, 0, true) X(CSRRS, RS1, 1, i->rs1 != 0) X(CSRRC, RS1, 2, i->rs1 != 0) \
+    X(CSRRWI, i->rs1, 0, true) X(CSRRSI, i->rs1, 1, i->rs1 != 0) X(CSRRCI, i->rs1, 2, i->rs1 != 0)
+
+/* ---- the steps of the loop ---- */
 
 /* Handle asynchronous requests at a block boundary. Returns an exit or
  * RV_EXIT_NONE to go on. */
@@ -63,87 +209,24 @@ static inline bool trap_uses_budget(struct rv_hart *h)
     return false;
 }
 
-enum rv_exit rv_run(struct rv_hart *h, uint64_t budget)
+/* The exit path: an exception with h->pc and instret those of the faulting
+ * instruction. RV_EXIT_NONE when the guest takes the trap (go on at its
+ * handler), else the exit. */
+static enum rv_exit exec_trap(struct rv_hart *h, uint64_t cause, uint64_t tval)
 {
-#define RV_OP_LABEL(n) [RV_OP_##n] = &&L_##n,
-    static const void *const labels[RV_OP_COUNT] = { RV_OPS(RV_OP_LABEL) };
-#undef RV_OP_LABEL
-    uint64_t *const x = h->x;
-    struct rv_machine *const m = h->m;
-    const bool sys = !m->user;
-    const struct rv_insn *i;
-    struct rv_block *b, *last = NULL;
-    unsigned mode_d;
-    enum rv_exit ex;
-    uint64_t va, tag, v;
-    int c;
-    uintptr_t jsite = 0;          /* translator: a chainable exit just taken */
-    uint64_t jpc = 0, jkey = 0, jfc = 0;
+    if (!rv_trap(h, cause, tval))
+        return RV_EXIT_FAULT;
+    return unlikely(trap_uses_budget(h)) ? RV_EXIT_BUDGET : RV_EXIT_NONE;
+}
 
-    if (h->halted)
-        return RV_EXIT_HALT;
-    h->budget_end = budget ? h->instret + budget : UINT64_MAX;
-
-#define NEXT do { i++; goto *i->lab; } while (0)
-    /* An exception at instruction i: not retired; trap or leave. */
-#define EXC(cause, tval) do {                                              \
-        h->instret -= (uint64_t)(b->n - (unsigned)(i - b->insn));            \
-        h->pc = i->pc;                                                     \
-        if (rv_trap(h, (cause), (tval))) {                                 \
-            if (unlikely(trap_uses_budget(h)))                             \
-                return RV_EXIT_BUDGET;                                     \
-            goto dispatch_nochain;                                         \
-        }                                                                  \
-        return RV_EXIT_FAULT;                                              \
-    } while (0)
-#define JUMP(target) do { h->pc = (target); goto dispatch; } while (0)
-    /* leave the block after instruction i (a taken branch mid-block) */
-#define SIDE(target) do {                                                  \
-        h->instret -= (uint64_t)(b->n - 1 - (unsigned)(i - b->insn));        \
-        JUMP(target);                                                      \
-    } while (0)
-#define RD x[i->rd]
-#define RS1 x[i->rs1]
-#define RS2 x[i->rs2]
-
-#define LOAD(T, addr, dst) do {                                            \
-        va = (addr);                                                       \
-        struct rv_tlb_entry *e_ = rv_tlb_slot(h, RV_ACC_READ, va);         \
-        tag = rv_tlb_tag(va, mode_d);                                      \
-        if (likely(e_->tag == tag && (va & 0xfff) <= 4096 - sizeof(T))) {  \
-            T t_; memcpy(&t_, (const void *)(uintptr_t)(va + e_->addend), sizeof(T)); \
-            dst = t_;                                                      \
-        } else {                                                           \
-            c = rv_load_slow(h, va, sizeof(T), &v);                        \
-            if (unlikely(c)) EXC(c, va);                                   \
-            dst = (T)v;                                                    \
-        }                                                                  \
-    } while (0)
-#define STORE(T, addr, val) do {                                           \
-        va = (addr);                                                       \
-        struct rv_tlb_entry *e_ = rv_tlb_slot(h, RV_ACC_WRITE, va);        \
-        tag = rv_tlb_tag(va, mode_d);                                      \
-        if (likely(e_->tag == tag && (va & 0xfff) <= 4096 - sizeof(T))) {  \
-            T t_ = (T)(val); memcpy((void *)(uintptr_t)(va + e_->addend), &t_, sizeof(T)); \
-        } else {                                                           \
-            c = rv_store_slow(h, va, sizeof(T), (uint64_t)(T)(val));       \
-            if (unlikely(c)) EXC(c, va);                                   \
-            if (unlikely(h->code_dirty)) {                                 \
-                /* leave after it: the rest of the block is not retired */ \
-                h->code_dirty = false;                                     \
-                h->instret -= (uint64_t)(b->n - 1 - (unsigned)(i - b->insn)); \
-                h->pc = i->pc + i->len;                                    \
-                goto dispatch_nochain;                                     \
-            }                                                              \
-        }                                                                  \
-    } while (0)
-
-dispatch_nochain:
-    last = NULL;
-dispatch:
+/* At a block boundary: requests, the timer poll and pending interrupts
+ * (system), breakpoints. Clears *last when the regime may have changed. */
+HOT enum rv_exit exec_boundary(struct rv_hart *h, bool sys, struct rv_block **last)
+{
+    struct rv_machine *m = h->m;
     if (unlikely(atomic_load_explicit(&h->exit_req, memory_order_relaxed))) {
-        last = NULL;
-        ex = service_requests(h);
+        *last = NULL;
+        enum rv_exit ex = service_requests(h);
         if (ex != RV_EXIT_NONE)
             return ex;
     }
@@ -156,7 +239,7 @@ dispatch:
             int irq = rv_pending_irq(h);
             if (irq >= 0) {
                 rv_take_irq(h, irq);
-                last = NULL;
+                *last = NULL;
             }
         }
     }
@@ -166,87 +249,278 @@ dispatch:
                 h->debug_skip = h->pc;
                 return RV_EXIT_DEBUG;
             }
-            last = NULL;
+            *last = NULL;
         } else {
             h->debug_skip = ~0ULL;
         }
     }
-    /* chained successor of the previous block (same translation regime:
-     * every path that changes privilege, satp, TLBs or code comes through
-     * dispatch_nochain or a request) */
+    return RV_EXIT_NONE;
+}
+
+/* The block at h->pc: the chained successor of `last` (same translation
+ * regime: every path that changes privilege, satp, TLBs or code comes
+ * through dispatch_nochain or a request), else a lookup, chained to `last`.
+ * NULL on a fetch fault, with *ex the exit (RV_EXIT_NONE: the trap is
+ * taken, dispatch again). */
+HOT struct rv_block *exec_next_block(struct rv_hart *h, struct rv_block *last,
+                                     const void *const *labels, enum rv_exit *ex)
+{
     if (last) {
-        unsigned s_ = last->cpc[0] == h->pc ? 0 : last->cpc[1] == h->pc ? 1 : 2;
-        if (s_ < 2 && likely(last->cnext[s_]->valid) &&
-            last->cgen[s_] == ((h->tlb_gen << 2) | h->priv)) {
-            b = last->cnext[s_];
-            goto have_block;
-        }
+        unsigned s = last->cpc[0] == h->pc ? 0 : last->cpc[1] == h->pc ? 1 : 2;
+        if (s < 2 && likely(last->cnext[s]->valid) &&
+            last->cgen[s] == ((h->tlb_gen << 2) | h->priv))
+            return last->cnext[s];
     }
-    {
-        uint64_t fc = h->flush_count;
-        b = rv_block_lookup(h, h->pc, &c);
-        if (unlikely(!b)) {
-            /* fetch fault: the exception is taken at pc itself */
-            last = NULL;
-            if (rv_trap(h, (uint64_t)c, h->exc_tval)) {
-                if (unlikely(trap_uses_budget(h)))
-                    return RV_EXIT_BUDGET;
-                goto dispatch;
-            }
-            return RV_EXIT_FAULT;
-        }
-        if (last && fc == h->flush_count && b != h->step_block) {
-            unsigned s_ = h->pc == last->end_pc ? 1 : 0;
-            last->cpc[s_] = h->pc;
-            last->cnext[s_] = b;
-            last->cgen[s_] = (h->tlb_gen << 2) | h->priv;
-        }
-        if (unlikely(!b->linked)) {
-            for (unsigned k = 0; k <= b->n; k++)
-                b->insn[k].lab = labels[b->insn[k].op];
-            b->linked = true;
-        }
+    uint64_t fc = h->flush_count;
+    int c;
+    struct rv_block *b = rv_block_lookup(h, h->pc, &c);
+    if (unlikely(!b)) {
+        /* fetch fault: the exception is taken at pc itself */
+        *ex = exec_trap(h, (uint64_t)c, h->exc_tval);
+        return NULL;
     }
-have_block:
+    if (last && fc == h->flush_count && b != h->step_block) {
+        unsigned s = h->pc == last->end_pc ? 1 : 0;
+        last->cpc[s] = h->pc;
+        last->cnext[s] = b;
+        last->cgen[s] = (h->tlb_gen << 2) | h->priv;
+    }
+    if (unlikely(!b->linked)) {
+        for (unsigned k = 0; k <= b->n; k++)
+            b->insn[k].lab = labels[b->insn[k].op];
+        b->linked = true;
+    }
+    return b;
+}
+
+/* Fewer instructions left in the budget than b holds: its first one alone,
+ * in the hart's step block. */
+static struct rv_block *exec_step_block(struct rv_hart *h, const struct rv_block *b,
+                                        const void *const *labels)
+{
+    struct rv_block *s = h->step_block;
+    s->n = 1;
+    s->insn[0] = b->insn[0];
+    rv_decode(&s->insn[1], 0, 4, b->insn[0].pc + b->insn[0].len, h->m->user);
+    s->insn[1].op = RV_OP_END;
+    s->insn[1].lab = labels[RV_OP_END];
+    s->linked = true;
+    return s;
+}
+
+/* A chainable exit the translated code just took (rv_jit_link), checked
+ * against the block it led to. */
+struct exec_jsite {
+    uintptr_t site;
+    uint64_t pc, key, fc;
+};
+
+/* Block b is entered (instret counts all of it): translate it when it is
+ * hot, link the previous translated block's exit to it. */
+HOT void exec_enter(struct rv_hart *h, struct rv_block *b, bool chained, struct exec_jsite *js)
+{
+    struct rv_machine *m = h->m;
+    h->instret += b->n;
+    if (!b->jit && m->jit && chained && !b->jit_failed && b->hits++ >= m->jit_threshold)
+        rv_jit_translate(h, b);
+    if (unlikely(js->site)) {
+        if (b->jit && b->vpc == js->pc && js->key == ((h->tlb_gen << 2) | h->priv) &&
+            js->fc == h->flush_count && !atomic_load_explicit(&m->nbp, memory_order_relaxed))
+            rv_jit_link(h, js->site, b);
+        js->site = 0;
+    }
+}
+
+/* Run b's translated code; a chainable exit is noted in *js. */
+HOT struct rv_jit_ret exec_enter_jit(struct rv_hart *h, struct rv_block *b, bool sys,
+                                     struct exec_jsite *js)
+{
+    if (!sys)
+        h->jtc[(b->vpc >> 1) & ((1u << RV_JTC_BITS) - 1)] = (struct rv_jtc){ b->vpc, b };
+    struct rv_jit_ret r = b->jit(h);
+    if (likely(r.code == RV_JIT_NEXT) && r.aux) {
+        js->site = (uintptr_t)r.aux;
+        js->pc = h->pc;
+        js->key = (h->tlb_gen << 2) | h->priv;
+        js->fc = h->flush_count;
+    }
+    return r;
+}
+
+/* The memory-access path: a load or store of `size` bytes at va through
+ * the TLB (mode: the data-access mode of the tag), else mmu.c. 0 or the
+ * exception cause; a load's value is zero-extended into *v; a store that
+ * wrote decoded code returns EXEC_CODE_WRITTEN (the block must end). */
+enum { EXEC_CODE_WRITTEN = -1 };
+HOT int exec_load(struct rv_hart *h, uint64_t va, unsigned size, unsigned mode, uint64_t *v)
+{
+    const struct rv_tlb_entry *e = rv_tlb_slot(h, RV_ACC_READ, va);
+    if (likely(e->tag == rv_tlb_tag(va, mode) && (va & 0xfff) <= 4096 - size)) {
+        const void *p = (const void *)(uintptr_t)(va + e->addend);
+        uint8_t b1; uint16_t b2; uint32_t b4;
+        switch (size) {
+        case 1: memcpy(&b1, p, 1); *v = b1; break;
+        case 2: memcpy(&b2, p, 2); *v = b2; break;
+        case 4: memcpy(&b4, p, 4); *v = b4; break;
+        default: memcpy(v, p, 8); break;
+        }
+        return 0;
+    }
+    return rv_load_slow(h, va, size, v);
+}
+HOT int exec_store(struct rv_hart *h, uint64_t va, unsigned size, unsigned mode, uint64_t v)
+{
+    const struct rv_tlb_entry *e = rv_tlb_slot(h, RV_ACC_WRITE, va);
+    if (likely(e->tag == rv_tlb_tag(va, mode) && (va & 0xfff) <= 4096 - size)) {
+        void *p = (void *)(uintptr_t)(va + e->addend);
+        uint8_t b1 = (uint8_t)v; uint16_t b2 = (uint16_t)v; uint32_t b4 = (uint32_t)v;
+        switch (size) {
+        case 1: memcpy(p, &b1, 1); break;
+        case 2: memcpy(p, &b2, 2); break;
+        case 4: memcpy(p, &b4, 4); break;
+        default: memcpy(p, &v, 8); break;
+        }
+        return 0;
+    }
+    int c = rv_store_slow(h, va, size, v);
+    if (!c && unlikely(h->code_dirty))
+        return EXEC_CODE_WRITTEN;
+    return c;
+}
+
+/* ---- the loop ----
+ *
+ * The pieces rv_run's labels are made of. They use its locals: h, x, the
+ * block b and its instruction i, va and c (an access's address and
+ * cause), mode_d (the data-access mode of TLB tags), sys. */
+
+#define NEXT do { i++; goto *i->lab; } while (0)
+#define EXC(cause, tval) do { ecause = (cause); etval = (tval); goto exception; } while (0)
+/* return to the caller before instruction i (not retired) */
+#define LEAVE(e) do { ex = (e); goto leave; } while (0)
+#define JUMP(target) do { h->pc = (target); goto dispatch; } while (0)
+/* leave the block after instruction i (a taken branch mid-block) */
+#define SIDE(target) do {                                                  \
+        h->instret -= (uint64_t)(b->n - 1 - (unsigned)(i - b->insn));        \
+        JUMP(target);                                                      \
+    } while (0)
+#define LOAD(T, dst) do {                                                  \
+        uint64_t v_;                                                       \
+        va = RS1 + IMM;                                                    \
+        if (unlikely((c = exec_load(h, va, sizeof(T), mode_d, &v_))))      \
+            EXC((uint64_t)c, va);                                          \
+        dst = (T)v_;                                                       \
+    } while (0)
+#define STORE(T, val) do {                                                 \
+        va = RS1 + IMM;                                                    \
+        if (unlikely((c = exec_store(h, va, sizeof(T), mode_d, (uint64_t)(T)(val))))) { \
+            if (c == EXEC_CODE_WRITTEN)                                    \
+                goto code_written;                                         \
+            EXC((uint64_t)c, va);                                          \
+        }                                                                  \
+    } while (0)
+#define AMO_PTR(T, write) ({                                               \
+        va = RS1;                                                          \
+        T *p_ = rv_amo_ptr(h, va, sizeof(T), (write), &c);                 \
+        if (unlikely(!p_))                                                 \
+            EXC((uint64_t)c, va);                                          \
+        p_; })
+#define FP_ON() do { if (sys && !(h->mstatus & MS_FS)) EXC(RV_EXC_ILLEGAL, i->raw); } while (0)
+
+/* a label per row of the tables */
+#define OP_ALU(n, e) L_##n: RD = (e); NEXT;
+#define OP_BRANCH(n, cond) L_##n: if (cond) SIDE(IMM); NEXT;
+#define OP_LOAD(n, T) L_##n: { T t_; LOAD(T, t_); RD = (uint64_t)(int64_t)t_; NEXT; }
+#define OP_STORE(n, T) L_##n: STORE(T, RS2); NEXT;
+#define OP_FP_LOAD(n, T, box) L_##n: {                                     \
+        T t_;                                                              \
+        FP_ON();                                                           \
+        LOAD(T, t_);                                                       \
+        h->fp.f[i->rd] = (box) | t_;                                       \
+        goto fp_written;                                                   \
+    }
+#define OP_FP_STORE(n, T) L_##n: FP_ON(); STORE(T, (T)h->fp.f[i->rs2]); NEXT;
+#define OP_AMO_FETCH(n, T, ST, fn) L_##n: {                                \
+        T *p = AMO_PTR(T, true);                                           \
+        RD = (uint64_t)(ST)fn(p, (T)RS2, __ATOMIC_SEQ_CST);                \
+        NEXT;                                                              \
+    }
+#define OP_AMO_CAS(n, T, ST, expr) L_##n: {                                \
+        T *p = AMO_PTR(T, true);                                           \
+        T o = __atomic_load_n(p, __ATOMIC_RELAXED), n_, b_ = (T)RS2;       \
+        do { T a_ = o; n_ = (expr); }                                      \
+        while (!__atomic_compare_exchange_n(p, &o, n_, true, __ATOMIC_SEQ_CST, __ATOMIC_RELAXED)); \
+        RD = (uint64_t)(ST)o;                                              \
+        NEXT;                                                              \
+    }
+#define OP_LRSC(w, T, ST)                                                  \
+    L_LR_##w: {                                                            \
+        T *p = AMO_PTR(T, false);                                          \
+        T t = __atomic_load_n(p, __ATOMIC_ACQUIRE);                        \
+        h->resv_host = (uintptr_t)p; h->resv_val = t; h->resv_addr = va;   \
+        RD = (uint64_t)(ST)t;                                              \
+        NEXT;                                                              \
+    }                                                                      \
+    L_SC_##w: {                                                            \
+        T *p = AMO_PTR(T, true);                                           \
+        T expect = (T)h->resv_val;                                         \
+        bool ok = h->resv_host == (uintptr_t)p &&                          \
+                  __atomic_compare_exchange_n(p, &expect, (T)RS2, false, __ATOMIC_SEQ_CST, __ATOMIC_SEQ_CST); \
+        h->resv_host = 0;                                                  \
+        RD = !ok;                                                          \
+        NEXT;                                                              \
+    }
+#define OP_CSR(n, val, kind, write) L_##n: {                               \
+        uint64_t old_ = 0;                                                 \
+        if (unlikely(rv_csr_op(h, (unsigned)i->imm, &old_, (val), (kind), (write)) < 0)) \
+            EXC(RV_EXC_ILLEGAL, i->raw);                                   \
+        RD = old_;                                                         \
+        h->pc = i->pc + 4;                                                 \
+        goto dispatch_nochain;                                             \
+    }
+
+enum rv_exit rv_run(struct rv_hart *h, uint64_t budget)
+{
+#define RV_OP_LABEL(n) [RV_OP_##n] = &&L_##n,
+    static const void *const labels[RV_OP_COUNT] = { RV_OPS(RV_OP_LABEL) };
+#undef RV_OP_LABEL
+    uint64_t *const x = h->x;
+    const bool sys = !h->m->user;
+    const struct rv_insn *i;
+    struct rv_block *b, *last = NULL;
+    struct exec_jsite js = { 0 };
+    unsigned mode_d;
+    enum rv_exit ex = RV_EXIT_NONE;
+    uint64_t va, ecause, etval;
+    int c;
+
+    if (h->halted)
+        return RV_EXIT_HALT;
+    h->budget_end = budget ? h->instret + budget : UINT64_MAX;
+
+dispatch_nochain:
+    last = NULL;
+dispatch:
+    if (unlikely((ex = exec_boundary(h, sys, &last)) != RV_EXIT_NONE))
+        return ex;
+    if (unlikely(!(b = exec_next_block(h, last, labels, &ex)))) {
+        if (ex != RV_EXIT_NONE)
+            return ex;
+        goto dispatch_nochain;
+    }
     mode_d = h->mode_data;
     if (unlikely(h->budget_end - h->instret < b->n)) {
         if (h->instret >= h->budget_end)
             return RV_EXIT_BUDGET;
-        /* fewer instructions left than the block holds: one at a time */
-        struct rv_block *s = h->step_block;
-        s->n = 1;
-        s->insn[0] = b->insn[0];
-        rv_decode(&s->insn[1], 0, 4, b->insn[0].pc + b->insn[0].len, m->user);
-        s->insn[1].op = RV_OP_END;
-        s->insn[1].lab = labels[RV_OP_END];
-        s->linked = true;
-        b = s;
+        b = exec_step_block(h, b, labels);
     }
     last = b == h->step_block ? NULL : b;
-    h->instret += b->n;
+    exec_enter(h, b, last != NULL, &js);
     i = b->insn;
-    if (!b->jit && m->jit && last && !b->jit_failed && b->hits++ >= m->jit_threshold)
-        rv_jit_translate(h, b);
-    if (unlikely(jsite)) {
-        /* the previous block left through a chainable exit to this one */
-        if (b->jit && b->vpc == jpc && jkey == ((h->tlb_gen << 2) | h->priv) &&
-            jfc == h->flush_count && !atomic_load_explicit(&m->nbp, memory_order_relaxed))
-            rv_jit_link(h, jsite, b);
-        jsite = 0;
-    }
     if (b->jit) {
-        if (!sys)
-            h->jtc[(b->vpc >> 1) & ((1u << RV_JTC_BITS) - 1)] = (struct rv_jtc){ b->vpc, b };
-        struct rv_jit_ret r = b->jit(h);
-        if (likely(r.code == RV_JIT_NEXT)) {
-            if (r.aux) {
-                jsite = (uintptr_t)r.aux;
-                jpc = h->pc;
-                jkey = (h->tlb_gen << 2) | h->priv;
-                jfc = h->flush_count;
-            }
+        struct rv_jit_ret r = exec_enter_jit(h, b, sys, &js);
+        if (likely(r.code == RV_JIT_NEXT))
             goto dispatch;
-        }
         if (r.code == RV_JIT_NOCHAIN)
             goto dispatch_nochain;
         if ((r.code & 0xff) == RV_JIT_RESUME) {
@@ -255,232 +529,62 @@ have_block:
             goto *i->lab;
         }
         /* an exception: pc and instret are already those of EXC */
-        if (rv_trap(h, r.code - RV_JIT_EXC, r.aux)) {
-            if (unlikely(trap_uses_budget(h)))
-                return RV_EXIT_BUDGET;
-            goto dispatch_nochain;
-        }
-        return RV_EXIT_FAULT;
+        if ((ex = exec_trap(h, r.code - RV_JIT_EXC, r.aux)) != RV_EXIT_NONE)
+            return ex;
+        goto dispatch_nochain;
     }
     goto *i->lab;
 
+    EXEC_ALU_OPS(OP_ALU)
+    EXEC_BRANCH_OPS(OP_BRANCH)
+    EXEC_LOAD_OPS(OP_LOAD)
+    EXEC_STORE_OPS(OP_STORE)
+    EXEC_AMO_FETCH_OPS(OP_AMO_FETCH)
+    EXEC_AMO_CAS_OPS(OP_AMO_CAS)
+    EXEC_LRSC_OPS(OP_LRSC)
+    EXEC_CSR_OPS(OP_CSR)
+
+    /* control flow */
 L_END: JUMP(i->pc);
-L_NOP: NEXT;
-L_FENCE: NEXT;
-L_LI: RD = (uint64_t)i->imm; NEXT;
-L_MV: RD = RS1; NEXT;
-L_LUI: RD = (uint64_t)i->imm; NEXT;
-L_AUIPC: RD = (uint64_t)i->imm; NEXT;
-L_JAL: RD = i->pc + i->len; SIDE((uint64_t)i->imm);
-L_JAL_IN: RD = i->pc + i->len; NEXT;
-L_JALR: v = (RS1 + (uint64_t)i->imm) & ~1ULL; RD = i->pc + i->len; SIDE(v);
-L_BEQ: if (RS1 == RS2) SIDE((uint64_t)i->imm); NEXT;
-L_BNE: if (RS1 != RS2) SIDE((uint64_t)i->imm); NEXT;
-L_BLT: if ((int64_t)RS1 < (int64_t)RS2) SIDE((uint64_t)i->imm); NEXT;
-L_BGE: if ((int64_t)RS1 >= (int64_t)RS2) SIDE((uint64_t)i->imm); NEXT;
-L_BLTU: if (RS1 < RS2) SIDE((uint64_t)i->imm); NEXT;
-L_BGEU: if (RS1 >= RS2) SIDE((uint64_t)i->imm); NEXT;
+L_NOP: L_FENCE: NEXT;
+L_JAL: RD = i->pc + i->len; SIDE(IMM);
+L_JALR: va = (RS1 + IMM) & ~1ULL; RD = i->pc + i->len; SIDE(va);
 
-L_LB: { int8_t t; LOAD(int8_t, RS1 + (uint64_t)i->imm, t); RD = (uint64_t)(int64_t)t; NEXT; }
-L_LH: { int16_t t; LOAD(int16_t, RS1 + (uint64_t)i->imm, t); RD = (uint64_t)(int64_t)t; NEXT; }
-L_LW: { int32_t t; LOAD(int32_t, RS1 + (uint64_t)i->imm, t); RD = (uint64_t)(int64_t)t; NEXT; }
-L_LD: { uint64_t t; LOAD(uint64_t, RS1 + (uint64_t)i->imm, t); RD = t; NEXT; }
-L_LBU: { uint8_t t; LOAD(uint8_t, RS1 + (uint64_t)i->imm, t); RD = t; NEXT; }
-L_LHU: { uint16_t t; LOAD(uint16_t, RS1 + (uint64_t)i->imm, t); RD = t; NEXT; }
-L_LWU: { uint32_t t; LOAD(uint32_t, RS1 + (uint64_t)i->imm, t); RD = t; NEXT; }
-L_SB: STORE(uint8_t, RS1 + (uint64_t)i->imm, RS2); NEXT;
-L_SH: STORE(uint16_t, RS1 + (uint64_t)i->imm, RS2); NEXT;
-L_SW: STORE(uint32_t, RS1 + (uint64_t)i->imm, RS2); NEXT;
-L_SD: STORE(uint64_t, RS1 + (uint64_t)i->imm, RS2); NEXT;
-
-L_ADDI: RD = RS1 + (uint64_t)i->imm; NEXT;
-L_SLTI: RD = (int64_t)RS1 < i->imm; NEXT;
-L_SLTIU: RD = RS1 < (uint64_t)i->imm; NEXT;
-L_XORI: RD = RS1 ^ (uint64_t)i->imm; NEXT;
-L_ORI: RD = RS1 | (uint64_t)i->imm; NEXT;
-L_ANDI: RD = RS1 & (uint64_t)i->imm; NEXT;
-L_SLLI: RD = RS1 << i->imm; NEXT;
-L_SRLI: RD = RS1 >> i->imm; NEXT;
-L_SRAI: RD = (uint64_t)((int64_t)RS1 >> i->imm); NEXT;
-L_ADD: RD = RS1 + RS2; NEXT;
-L_SUB: RD = RS1 - RS2; NEXT;
-L_SLL: RD = RS1 << (RS2 & 63); NEXT;
-L_SLT: RD = (int64_t)RS1 < (int64_t)RS2; NEXT;
-L_SLTU: RD = RS1 < RS2; NEXT;
-L_XOR: RD = RS1 ^ RS2; NEXT;
-L_SRL: RD = RS1 >> (RS2 & 63); NEXT;
-L_SRA: RD = (uint64_t)((int64_t)RS1 >> (RS2 & 63)); NEXT;
-L_OR: RD = RS1 | RS2; NEXT;
-L_AND: RD = RS1 & RS2; NEXT;
-L_ADDIW: RD = SEXT32(RS1 + (uint64_t)i->imm); NEXT;
-L_SLLIW: RD = SEXT32((uint32_t)RS1 << i->imm); NEXT;
-L_SRLIW: RD = SEXT32((uint32_t)RS1 >> i->imm); NEXT;
-L_SRAIW: RD = (uint64_t)(int64_t)((int32_t)RS1 >> i->imm); NEXT;
-L_ADDW: RD = SEXT32(RS1 + RS2); NEXT;
-L_SUBW: RD = SEXT32(RS1 - RS2); NEXT;
-L_SLLW: RD = SEXT32((uint32_t)RS1 << (RS2 & 31)); NEXT;
-L_SRLW: RD = SEXT32((uint32_t)RS1 >> (RS2 & 31)); NEXT;
-L_SRAW: RD = (uint64_t)(int64_t)((int32_t)RS1 >> (RS2 & 31)); NEXT;
-
-L_MUL: RD = RS1 * RS2; NEXT;
-L_MULH: RD = mulh64((int64_t)RS1, (int64_t)RS2); NEXT;
-L_MULHSU: RD = mulhsu64((int64_t)RS1, RS2); NEXT;
-L_MULHU: RD = mulhu64(RS1, RS2); NEXT;
-L_DIV: {
-    int64_t a = (int64_t)RS1, d = (int64_t)RS2;
-    RD = d == 0 ? ~0ULL : (a == INT64_MIN && d == -1) ? (uint64_t)a : (uint64_t)(a / d);
-    NEXT;
-}
-L_DIVU: RD = RS2 == 0 ? ~0ULL : RS1 / RS2; NEXT;
-L_REM: {
-    int64_t a = (int64_t)RS1, d = (int64_t)RS2;
-    RD = d == 0 ? (uint64_t)a : (a == INT64_MIN && d == -1) ? 0 : (uint64_t)(a % d);
-    NEXT;
-}
-L_REMU: RD = RS2 == 0 ? RS1 : RS1 % RS2; NEXT;
-L_MULW: RD = SEXT32((uint32_t)RS1 * (uint32_t)RS2); NEXT;
-L_DIVW: {
-    int32_t a = (int32_t)RS1, d = (int32_t)RS2;
-    RD = d == 0 ? ~0ULL : (a == INT32_MIN && d == -1) ? SEXT32(a) : SEXT32(a / d);
-    NEXT;
-}
-L_DIVUW: {
-    uint32_t a = (uint32_t)RS1, d = (uint32_t)RS2;
-    RD = d == 0 ? ~0ULL : SEXT32(a / d);
-    NEXT;
-}
-L_REMW: {
-    int32_t a = (int32_t)RS1, d = (int32_t)RS2;
-    RD = d == 0 ? SEXT32(a) : (a == INT32_MIN && d == -1) ? 0 : SEXT32(a % d);
-    NEXT;
-}
-L_REMUW: {
-    uint32_t a = (uint32_t)RS1, d = (uint32_t)RS2;
-    RD = d == 0 ? SEXT32(a) : SEXT32(a % d);
-    NEXT;
-}
-
-    /* ---- A ---- */
-#define AMO_PTR(T, write) ({                                               \
-        va = RS1;                                                          \
-        T *p_ = rv_amo_ptr(h, va, sizeof(T), (write), &c);                  \
-        if (unlikely(!p_)) EXC(c, va);                                     \
-        p_; })
-L_LR_W: {
-    int32_t *p = AMO_PTR(int32_t, false);
-    int32_t t = __atomic_load_n(p, __ATOMIC_ACQUIRE);
-    h->resv_host = (uintptr_t)p; h->resv_val = (uint32_t)t; h->resv_addr = va;
-    RD = (uint64_t)(int64_t)t; NEXT;
-}
-L_LR_D: {
-    uint64_t *p = AMO_PTR(uint64_t, false);
-    uint64_t t = __atomic_load_n(p, __ATOMIC_ACQUIRE);
-    h->resv_host = (uintptr_t)p; h->resv_val = t; h->resv_addr = va;
-    RD = t; NEXT;
-}
-L_SC_W: {
-    uint32_t *p = AMO_PTR(uint32_t, true);
-    uint32_t expect = (uint32_t)h->resv_val;
-    bool ok = h->resv_host == (uintptr_t)p &&
-              __atomic_compare_exchange_n(p, &expect, (uint32_t)RS2, false, __ATOMIC_SEQ_CST, __ATOMIC_SEQ_CST);
-    h->resv_host = 0;
-    RD = !ok; NEXT;
-}
-L_SC_D: {
-    uint64_t *p = AMO_PTR(uint64_t, true);
-    uint64_t expect = h->resv_val;
-    bool ok = h->resv_host == (uintptr_t)p &&
-              __atomic_compare_exchange_n(p, &expect, RS2, false, __ATOMIC_SEQ_CST, __ATOMIC_SEQ_CST);
-    h->resv_host = 0;
-    RD = !ok; NEXT;
-}
-#define AMO_FETCH(T, ST, fn) {                                             \
-        T *p = AMO_PTR(T, true);                                           \
-        T r = fn(p, (T)RS2, __ATOMIC_SEQ_CST);                             \
-        RD = (uint64_t)(ST)r; NEXT;                              \
-    }
-#define AMO_CAS(T, ST, expr) {                                             \
-        T *p = AMO_PTR(T, true);                                           \
-        T o = __atomic_load_n(p, __ATOMIC_RELAXED), n, b_ = (T)RS2;         \
-        do { T a_ = o; n = (expr); } while (!__atomic_compare_exchange_n(p, &o, n, true, __ATOMIC_SEQ_CST, __ATOMIC_RELAXED)); \
-        RD = (uint64_t)(ST)o; NEXT;                              \
-    }
-L_AMOSWAP_W: AMO_FETCH(uint32_t, int32_t, __atomic_exchange_n)
-L_AMOADD_W: AMO_FETCH(uint32_t, int32_t, __atomic_fetch_add)
-L_AMOXOR_W: AMO_FETCH(uint32_t, int32_t, __atomic_fetch_xor)
-L_AMOAND_W: AMO_FETCH(uint32_t, int32_t, __atomic_fetch_and)
-L_AMOOR_W: AMO_FETCH(uint32_t, int32_t, __atomic_fetch_or)
-L_AMOMIN_W: AMO_CAS(uint32_t, int32_t, (int32_t)a_ < (int32_t)b_ ? a_ : b_)
-L_AMOMAX_W: AMO_CAS(uint32_t, int32_t, (int32_t)a_ > (int32_t)b_ ? a_ : b_)
-L_AMOMINU_W: AMO_CAS(uint32_t, int32_t, a_ < b_ ? a_ : b_)
-L_AMOMAXU_W: AMO_CAS(uint32_t, int32_t, a_ > b_ ? a_ : b_)
-L_AMOSWAP_D: AMO_FETCH(uint64_t, uint64_t, __atomic_exchange_n)
-L_AMOADD_D: AMO_FETCH(uint64_t, uint64_t, __atomic_fetch_add)
-L_AMOXOR_D: AMO_FETCH(uint64_t, uint64_t, __atomic_fetch_xor)
-L_AMOAND_D: AMO_FETCH(uint64_t, uint64_t, __atomic_fetch_and)
-L_AMOOR_D: AMO_FETCH(uint64_t, uint64_t, __atomic_fetch_or)
-L_AMOMIN_D: AMO_CAS(uint64_t, uint64_t, (int64_t)a_ < (int64_t)b_ ? a_ : b_)
-L_AMOMAX_D: AMO_CAS(uint64_t, uint64_t, (int64_t)a_ > (int64_t)b_ ? a_ : b_)
-L_AMOMINU_D: AMO_CAS(uint64_t, uint64_t, a_ < b_ ? a_ : b_)
-L_AMOMAXU_D: AMO_CAS(uint64_t, uint64_t, a_ > b_ ? a_ : b_)
-
-    /* ---- F / D ---- */
-#define FP_ON() do { if (sys && !(h->mstatus & MS_FS)) EXC(RV_EXC_ILLEGAL, i->raw); } while (0)
-L_FLW: { uint32_t t; FP_ON(); LOAD(uint32_t, RS1 + (uint64_t)i->imm, t); h->fp.f[i->rd] = 0xffffffff00000000ULL | t; if (sys) rv_fs_dirty(h); NEXT; }
-L_FLD: { uint64_t t; FP_ON(); LOAD(uint64_t, RS1 + (uint64_t)i->imm, t); h->fp.f[i->rd] = t; if (sys) rv_fs_dirty(h); NEXT; }
-L_FSW: FP_ON(); STORE(uint32_t, RS1 + (uint64_t)i->imm, (uint32_t)h->fp.f[i->rs2]); NEXT;
-L_FSD: FP_ON(); STORE(uint64_t, RS1 + (uint64_t)i->imm, h->fp.f[i->rs2]); NEXT;
+    /* F / D */
+    EXEC_FP_LOAD_OPS(OP_FP_LOAD)
+    EXEC_FP_STORE_OPS(OP_FP_STORE)
 L_FPU:
     FP_ON();
     if (unlikely(rv_fpu_exec(&h->fp, x, i->raw) < 0))
         EXC(RV_EXC_ILLEGAL, i->raw);
-    if (sys) rv_fs_dirty(h);
     x[0] = 0;
+fp_written:
+    if (sys)
+        rv_fs_dirty(h);
     NEXT;
 
-    /* ---- system ---- */
+    /* system */
 L_FENCE_I:
     rv_cache_flush(h);
     h->pc = i->pc + i->len;
     goto dispatch_nochain;
 L_ECALL:
-    if (!sys) {
-        h->instret -= (uint64_t)(b->n - (unsigned)(i - b->insn));
+    if (!sys)
+        LEAVE(RV_EXIT_ECALL);
+    if (h->priv == RV_PRIV_S && h->m->sops && h->m->sops->sbi_call) {
         h->pc = i->pc;
-        return RV_EXIT_ECALL;
-    }
-    if (h->priv == RV_PRIV_S && m->sops && m->sops->sbi_call) {
-        h->pc = i->pc;
-        if (m->sops->sbi_call(h)) {
+        if (h->m->sops->sbi_call(h)) {
             h->pc = i->pc + 4;
             goto dispatch_nochain;
         }
     }
     EXC(RV_EXC_ECALL_U + h->priv, 0);
 L_EBREAK:
-    if (!sys) {
-        h->instret -= (uint64_t)(b->n - (unsigned)(i - b->insn));
-        h->pc = i->pc;
-        return RV_EXIT_EBREAK;
-    }
+    if (!sys)
+        LEAVE(RV_EXIT_EBREAK);
     EXC(RV_EXC_BREAKPOINT, i->pc);
 L_ILLEGAL:
     EXC(RV_EXC_ILLEGAL, i->len == 2 ? (i->raw & 0xffff) : i->raw);
-
-#define CSR_DO(val, kind, write) do {                                      \
-        uint64_t old_ = 0;                                                 \
-        if (unlikely(rv_csr_op(h, (unsigned)i->imm, &old_, (val), (kind), (write)) < 0)) \
-            EXC(RV_EXC_ILLEGAL, i->raw);                                   \
-        RD = old_;                                                         \
-        h->pc = i->pc + 4;                                                 \
-        goto dispatch_nochain;                                             \
-    } while (0)
-L_CSRRW: CSR_DO(RS1, 0, true);
-L_CSRRS: CSR_DO(RS1, 1, i->rs1 != 0);
-L_CSRRC: CSR_DO(RS1, 2, i->rs1 != 0);
-L_CSRRWI: CSR_DO(i->rs1, 0, true);
-L_CSRRSI: CSR_DO(i->rs1, 1, i->rs1 != 0);
-L_CSRRCI: CSR_DO(i->rs1, 2, i->rs1 != 0);
 L_MRET:
     if (rv_mret(h) < 0)
         EXC(RV_EXC_ILLEGAL, i->raw);
@@ -490,9 +594,7 @@ L_SRET:
         EXC(RV_EXC_ILLEGAL, i->raw);
     goto dispatch_nochain;
 L_WFI:
-    if (h->priv < RV_PRIV_M && (h->mstatus & MS_TW))
-        EXC(RV_EXC_ILLEGAL, i->raw);
-    if (h->priv == RV_PRIV_U)
+    if (h->priv == RV_PRIV_U || (h->priv < RV_PRIV_M && (h->mstatus & MS_TW)))
         EXC(RV_EXC_ILLEGAL, i->raw);
     h->pc = i->pc + 4;
     rv_update_timers(h);
@@ -506,45 +608,21 @@ L_SFENCE_VMA:
     h->pc = i->pc + 4;
     goto dispatch_nochain;
 
-    /* ---- Zba / Zbb / Zbs ---- */
-L_ADD_UW: RD = (RS1 & 0xffffffffULL) + RS2; NEXT;
-L_SH1ADD: RD = (RS1 << 1) + RS2; NEXT;
-L_SH2ADD: RD = (RS1 << 2) + RS2; NEXT;
-L_SH3ADD: RD = (RS1 << 3) + RS2; NEXT;
-L_SH1ADD_UW: RD = ((RS1 & 0xffffffffULL) << 1) + RS2; NEXT;
-L_SH2ADD_UW: RD = ((RS1 & 0xffffffffULL) << 2) + RS2; NEXT;
-L_SH3ADD_UW: RD = ((RS1 & 0xffffffffULL) << 3) + RS2; NEXT;
-L_SLLI_UW: RD = (RS1 & 0xffffffffULL) << i->imm; NEXT;
-L_ANDN: RD = RS1 & ~RS2; NEXT;
-L_ORN: RD = RS1 | ~RS2; NEXT;
-L_XNOR: RD = ~(RS1 ^ RS2); NEXT;
-L_CLZ: RD = RS1 ? (uint64_t)__builtin_clzll(RS1) : 64; NEXT;
-L_CLZW: RD = (uint32_t)RS1 ? (uint64_t)__builtin_clz((uint32_t)RS1) : 32; NEXT;
-L_CTZ: RD = RS1 ? (uint64_t)__builtin_ctzll(RS1) : 64; NEXT;
-L_CTZW: RD = (uint32_t)RS1 ? (uint64_t)__builtin_ctz((uint32_t)RS1) : 32; NEXT;
-L_CPOP: RD = (uint64_t)__builtin_popcountll(RS1); NEXT;
-L_CPOPW: RD = (uint64_t)__builtin_popcount((uint32_t)RS1); NEXT;
-L_MAX: RD = (int64_t)RS1 > (int64_t)RS2 ? RS1 : RS2; NEXT;
-L_MAXU: RD = RS1 > RS2 ? RS1 : RS2; NEXT;
-L_MIN: RD = (int64_t)RS1 < (int64_t)RS2 ? RS1 : RS2; NEXT;
-L_MINU: RD = RS1 < RS2 ? RS1 : RS2; NEXT;
-L_SEXT_B: RD = (uint64_t)(int64_t)(int8_t)RS1; NEXT;
-L_SEXT_H: RD = (uint64_t)(int64_t)(int16_t)RS1; NEXT;
-L_ZEXT_H: RD = (uint16_t)RS1; NEXT;
-L_ROL: { unsigned s = RS2 & 63; RD = s ? (RS1 << s) | (RS1 >> (64 - s)) : RS1; NEXT; }
-L_ROR: { unsigned s = RS2 & 63; RD = s ? (RS1 >> s) | (RS1 << (64 - s)) : RS1; NEXT; }
-L_RORI: { unsigned s = (unsigned)i->imm & 63; RD = s ? (RS1 >> s) | (RS1 << (64 - s)) : RS1; NEXT; }
-L_ROLW: { uint32_t a = (uint32_t)RS1; unsigned s = RS2 & 31; RD = SEXT32(s ? (a << s) | (a >> (32 - s)) : a); NEXT; }
-L_RORW: { uint32_t a = (uint32_t)RS1; unsigned s = RS2 & 31; RD = SEXT32(s ? (a >> s) | (a << (32 - s)) : a); NEXT; }
-L_RORIW: { uint32_t a = (uint32_t)RS1; unsigned s = (unsigned)i->imm & 31; RD = SEXT32(s ? (a >> s) | (a << (32 - s)) : a); NEXT; }
-L_ORC_B: RD = orc_b(RS1); NEXT;
-L_REV8: RD = __builtin_bswap64(RS1); NEXT;
-L_BCLR: RD = RS1 & ~(1ULL << (RS2 & 63)); NEXT;
-L_BCLRI: RD = RS1 & ~(1ULL << (i->imm & 63)); NEXT;
-L_BEXT: RD = (RS1 >> (RS2 & 63)) & 1; NEXT;
-L_BEXTI: RD = (RS1 >> (i->imm & 63)) & 1; NEXT;
-L_BINV: RD = RS1 ^ (1ULL << (RS2 & 63)); NEXT;
-L_BINVI: RD = RS1 ^ (1ULL << (i->imm & 63)); NEXT;
-L_BSET: RD = RS1 | (1ULL << (RS2 & 63)); NEXT;
-L_BSETI: RD = RS1 | (1ULL << (i->imm & 63)); NEXT;
+    /* leaving instruction i unretired: an exception, or an exit to the caller */
+exception:
+    h->instret -= (uint64_t)(b->n - (unsigned)(i - b->insn));
+    h->pc = i->pc;
+    if ((ex = exec_trap(h, ecause, etval)) != RV_EXIT_NONE)
+        return ex;
+    goto dispatch_nochain;
+leave:
+    h->instret -= (uint64_t)(b->n - (unsigned)(i - b->insn));
+    h->pc = i->pc;
+    return ex;
+    /* a store wrote decoded code: leave after it, the rest is not retired */
+code_written:
+    h->code_dirty = false;
+    h->instret -= (uint64_t)(b->n - 1 - (unsigned)(i - b->insn));
+    h->pc = i->pc + i->len;
+    goto dispatch_nochain;
 }

@@ -81,7 +81,9 @@ struct rv_machine {
     void *opaque;
     uint64_t tohost;
     bool sv48;
-    uint64_t time_base_ns;
+    _Atomic uint64_t time_base_ns;    /* host CLOCK_MONOTONIC at guest time 0 */
+    _Atomic bool time_stopped;        /* machine paused: time reads time_stopped_ns */
+    _Atomic uint64_t time_stopped_ns;
     /* pages with decoded code: a byte per 4 KiB page of the code space
      * (system: RAM pages, index from ram base; user: guest pages) */
     uint8_t *code_pages;

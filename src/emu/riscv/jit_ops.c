@@ -6,6 +6,20 @@
 #include "emu/riscv/jit.h"
 #include "emu/riscv/ops.h"
 
+/* How an op is emitted: the function and its arguments, from the table
+ * jit_ops below. */
+struct jit_op;
+typedef void jit_emit_fn(struct jt *t, const struct rv_insn *i, unsigned k, const struct jit_op *o);
+enum { JIT_ANY, JIT_USER, JIT_POPCNT };
+struct jit_op {
+    jit_emit_fn *emit;          /* NULL: not translated (the interpreter runs it) */
+    uint8_t code;               /* an x86 ALU, shift, condition or group-3 code, or a flag */
+    bool w;                     /* 64-bit; else the W form (32-bit, sign-extended) */
+    uint8_t n;                  /* a size, a shift count, a bit-op number, or a flag */
+    uint8_t when;               /* JIT_USER: F/D only in user mode (no mstatus.FS to check
+                                 * or set); JIT_POPCNT: when the host has popcnt */
+};
+
 /* ---- ALU ---- */
 
 /* The host register to compute rd in: its own when it has one and rd is
@@ -34,9 +48,10 @@ static void done(struct jt *t, unsigned rd, int d, bool w)
 }
 
 /* rd = rs1 OP rs2 (64-bit, or 32-bit sign-extended) */
-static void alu_rr(struct jt *t, const struct rv_insn *i, unsigned alu, bool w)
+static void emit_alu_rr(struct jt *t, const struct rv_insn *i, unsigned k, const struct jit_op *o)
 {
-    unsigned a = i->rs1, b = i->rs2;
+    (void)k;
+    unsigned a = i->rs1, b = i->rs2, alu = o->code;
     bool comm = alu == ALU_ADD || alu == ALU_AND || alu == ALU_OR || alu == ALU_XOR;
     if (comm && i->rd == b && b != a) {
         a = i->rs2;
@@ -44,60 +59,67 @@ static void alu_rr(struct jt *t, const struct rv_insn *i, unsigned alu, bool w)
     }
     int d = dst_of(t, i->rd, b == i->rd && a != b ? b : 0);
     get(t, d, a, true);
-    jx_alu_r_rm(&t->e, w, alu, d, gx(t, b));
-    done(t, i->rd, d, w);
+    jx_alu_r_rm(&t->e, o->w, alu, d, gx(t, b));
+    done(t, i->rd, d, o->w);
 }
-static void alu_ri(struct jt *t, const struct rv_insn *i, unsigned alu, bool w)
+static void emit_alu_ri(struct jt *t, const struct rv_insn *i, unsigned k, const struct jit_op *o)
 {
+    (void)k;
     int d = dst_of(t, i->rd, 0);
     get(t, d, i->rs1, true);
-    jx_alu_rm_imm(&t->e, w, alu, jr(d), (int32_t)i->imm);
-    done(t, i->rd, d, w);
+    jx_alu_rm_imm(&t->e, o->w, o->code, jr(d), (int32_t)i->imm);
+    done(t, i->rd, d, o->w);
 }
-static void shift_ri(struct jt *t, const struct rv_insn *i, unsigned sh, bool w)
+static void emit_shift_ri(struct jt *t, const struct rv_insn *i, unsigned k, const struct jit_op *o)
 {
+    (void)k;
     int d = dst_of(t, i->rd, 0);
     get(t, d, i->rs1, true);
-    jx_shift_imm(&t->e, w, sh, jr(d), (unsigned)i->imm & (w ? 63 : 31));
-    done(t, i->rd, d, w);
+    jx_shift_imm(&t->e, o->w, o->code, jr(d), (unsigned)i->imm & (o->w ? 63 : 31));
+    done(t, i->rd, d, o->w);
 }
 /* shifts and rotates by rs2 (x86 masks the count as RISC-V does) */
-static void shift_rr(struct jt *t, const struct rv_insn *i, unsigned sh, bool w)
+static void emit_shift_rr(struct jt *t, const struct rv_insn *i, unsigned k, const struct jit_op *o)
 {
+    (void)k;
     get(t, RCX, i->rs2, true);
     get(t, RAX, i->rs1, true);
-    jx_shift_cl(&t->e, w, sh, jr(RAX));
-    if (!w)
+    jx_shift_cl(&t->e, o->w, o->code, jr(RAX));
+    if (!o->w)
         jx_movsxd(&t->e, RAX, jr(RAX));
     put(t, i->rd, RAX);
 }
-/* rd = (rs1 CMP rs2/imm) ? 1 : 0 */
-static void set_cc(struct jt *t, const struct rv_insn *i, unsigned cc, bool imm)
+/* rd = (rs1 CMP rs2, or imm when n) ? 1 : 0 */
+static void emit_set_cc(struct jt *t, const struct rv_insn *i, unsigned k, const struct jit_op *o)
 {
+    (void)k;
     struct jx *e = &t->e;
     get(t, RAX, i->rs1, true);
     jx_alu_r_rm(e, false, ALU_XOR, RCX, jr(RCX));
-    if (imm)
+    if (o->n)
         jx_alu_rm_imm(e, true, ALU_CMP, jr(RAX), (int32_t)i->imm);
     else
         jx_alu_r_rm(e, true, ALU_CMP, RAX, gx(t, i->rs2));
-    jx_setcc(e, cc, RCX);
+    jx_setcc(e, o->code, RCX);
     put(t, i->rd, RCX);
 }
-/* rd = cmp(rs1, rs2) picks rs2 under cc, else rs1 */
-static void minmax(struct jt *t, const struct rv_insn *i, unsigned cc)
+/* rd = cmp(rs1, rs2) picks rs2 under the condition, else rs1 */
+static void emit_minmax(struct jt *t, const struct rv_insn *i, unsigned k, const struct jit_op *o)
 {
+    (void)k;
     get(t, RAX, i->rs1, true);
     get(t, RCX, i->rs2, true);
     jx_alu_r_rm(&t->e, true, ALU_CMP, RAX, jr(RCX));
-    jx_cmov(&t->e, true, cc, RAX, jr(RCX));
+    jx_cmov(&t->e, true, o->code, RAX, jr(RCX));
     put(t, i->rd, RAX);
 }
-/* DIV/DIVU/REM/REMU and the W forms, with RISC-V's results for x/0 and
- * INT_MIN/-1 */
-static void divide(struct jt *t, const struct rv_insn *i, bool sign, bool rem, bool w)
+/* DIV/DIVU/REM/REMU and the W forms (code: signed, n: remainder), with
+ * RISC-V's results for x/0 and INT_MIN/-1 */
+static void emit_divide(struct jt *t, const struct rv_insn *i, unsigned k, const struct jit_op *o)
 {
+    (void)k;
     struct jx *e = &t->e;
+    bool sign = o->code, rem = o->n, w = o->w;
     get(t, RCX, i->rs2, true);
     get(t, RAX, i->rs1, true);
     jx_test_rm_r(e, w, jr(RCX), RCX);
@@ -138,52 +160,7 @@ static void divide(struct jt *t, const struct rv_insn *i, bool sign, bool rem, b
     put(t, i->rd, RAX);
 }
 
-static bool have_popcnt(void)
-{
-    static int v = -1;
-    if (v < 0)
-        v = __builtin_cpu_supports("popcnt") ? 1 : 0;
-    return v;
-}
-
-/* Is op translated? F/D only in user mode (no mstatus.FS to check or set) */
-bool jit_op_ok(unsigned op, bool user)
-{
-    switch (op) {
-    case RV_OP_FLW: case RV_OP_FLD: case RV_OP_FSW: case RV_OP_FSD: case RV_OP_FPU:
-        return user;
-    case RV_OP_NOP: case RV_OP_FENCE: case RV_OP_LI: case RV_OP_MV: case RV_OP_LUI: case RV_OP_AUIPC:
-    case RV_OP_JAL: case RV_OP_JAL_IN: case RV_OP_JALR:
-    case RV_OP_BEQ: case RV_OP_BNE: case RV_OP_BLT: case RV_OP_BGE: case RV_OP_BLTU: case RV_OP_BGEU:
-    case RV_OP_LB: case RV_OP_LH: case RV_OP_LW: case RV_OP_LD: case RV_OP_LBU: case RV_OP_LHU: case RV_OP_LWU:
-    case RV_OP_SB: case RV_OP_SH: case RV_OP_SW: case RV_OP_SD:
-    case RV_OP_ADDI: case RV_OP_SLTI: case RV_OP_SLTIU: case RV_OP_XORI: case RV_OP_ORI: case RV_OP_ANDI:
-    case RV_OP_SLLI: case RV_OP_SRLI: case RV_OP_SRAI:
-    case RV_OP_ADD: case RV_OP_SUB: case RV_OP_SLL: case RV_OP_SLT: case RV_OP_SLTU: case RV_OP_XOR:
-    case RV_OP_SRL: case RV_OP_SRA: case RV_OP_OR: case RV_OP_AND:
-    case RV_OP_ADDIW: case RV_OP_SLLIW: case RV_OP_SRLIW: case RV_OP_SRAIW: case RV_OP_ADDW: case RV_OP_SUBW:
-    case RV_OP_SLLW: case RV_OP_SRLW: case RV_OP_SRAW:
-    case RV_OP_MUL: case RV_OP_MULH: case RV_OP_MULHSU: case RV_OP_MULHU: case RV_OP_DIV: case RV_OP_DIVU:
-    case RV_OP_REM: case RV_OP_REMU: case RV_OP_MULW: case RV_OP_DIVW: case RV_OP_DIVUW: case RV_OP_REMW:
-    case RV_OP_REMUW:
-    case RV_OP_ADD_UW: case RV_OP_SH1ADD: case RV_OP_SH2ADD: case RV_OP_SH3ADD: case RV_OP_SH1ADD_UW:
-    case RV_OP_SH2ADD_UW: case RV_OP_SH3ADD_UW: case RV_OP_SLLI_UW:
-    case RV_OP_ANDN: case RV_OP_ORN: case RV_OP_XNOR: case RV_OP_CLZ: case RV_OP_CLZW: case RV_OP_CTZ:
-    case RV_OP_CTZW: case RV_OP_MAX: case RV_OP_MAXU: case RV_OP_MIN: case RV_OP_MINU:
-    case RV_OP_SEXT_B: case RV_OP_SEXT_H: case RV_OP_ZEXT_H:
-    case RV_OP_ROL: case RV_OP_ROLW: case RV_OP_ROR: case RV_OP_RORW: case RV_OP_RORI: case RV_OP_RORIW:
-    case RV_OP_REV8:
-    case RV_OP_BCLR: case RV_OP_BCLRI: case RV_OP_BEXT: case RV_OP_BEXTI: case RV_OP_BINV: case RV_OP_BINVI:
-    case RV_OP_BSET: case RV_OP_BSETI:
-        return true;
-    case RV_OP_CPOP: case RV_OP_CPOPW:
-        return have_popcnt();
-    default:
-        return false;
-    }
-}
-
-static void emit_branch(struct jt *t, const struct rv_insn *i, unsigned k, unsigned cc)
+static void emit_branch(struct jt *t, const struct rv_insn *i, unsigned k, const struct jit_op *o)
 {
     struct jx *e = &t->e;
     int a = t->hreg[i->rs1];
@@ -196,15 +173,16 @@ static void emit_branch(struct jt *t, const struct rv_insn *i, unsigned k, unsig
     else
         jx_alu_r_rm(e, true, ALU_CMP, a, gx(t, i->rs2));
     struct stub *s = jit_new_stub(t, ST_BRANCH, k);
-    s->patch[0] = jx_jcc(e, cc);
+    s->patch[0] = jx_jcc(e, o->code);
 }
 
-/* rd = ((rs1 [32-bit zero-extended]) << sh) + rs2 */
-static void shadd(struct jt *t, const struct rv_insn *i, unsigned sh, bool uw)
+/* rd = ((rs1 [32-bit zero-extended when code]) << n) + rs2 */
+static void emit_shadd(struct jt *t, const struct rv_insn *i, unsigned k, const struct jit_op *o)
 {
-    get(t, RAX, i->rs1, !uw);
-    if (sh)
-        jx_shift_imm(&t->e, true, SH_SHL, jr(RAX), sh);
+    (void)k;
+    get(t, RAX, i->rs1, !o->code);
+    if (o->n)
+        jx_shift_imm(&t->e, true, SH_SHL, jr(RAX), o->n);
     jx_alu_r_rm(&t->e, true, ALU_ADD, RAX, gx(t, i->rs2));
     put(t, i->rd, RAX);
 }
@@ -232,8 +210,9 @@ unsigned jit_fpu_xuse(uint32_t raw)
  * saved around the call, and the x register it reads (written back first)
  * or writes (reloaded after) goes through memory; -1 is an illegal
  * instruction. */
-static void emit_fpu(struct jt *t, const struct rv_insn *i, unsigned k)
+static void emit_fpu(struct jt *t, const struct rv_insn *i, unsigned k, const struct jit_op *o)
 {
+    (void)o;
     struct jx *e = &t->e;
     unsigned use = jit_fpu_xuse(i->raw);
     uint32_t sync = t->dirty & t->callers;
@@ -303,228 +282,275 @@ static void emit_jalr_lookup(struct jt *t, uint32_t unretired)
     jx_jmp_to(e, t->epilogue);
 }
 
+/* ---- the other ops, one function per kind ---- */
+
+static void emit_none(struct jt *t, const struct rv_insn *i, unsigned k, const struct jit_op *o)
+{
+    (void)t; (void)i; (void)k; (void)o;
+}
+static void emit_imm(struct jt *t, const struct rv_insn *i, unsigned k, const struct jit_op *o)
+{
+    (void)k; (void)o;
+    put_imm(t, i->rd, (uint64_t)i->imm);
+}
+static void emit_mv(struct jt *t, const struct rv_insn *i, unsigned k, const struct jit_op *o)
+{
+    (void)k; (void)o;
+    unsigned rd = i->rd;
+    if (rd < 32 && t->hreg[rd] >= 0 && t->hreg[i->rs1] >= 0) {
+        jx_mov_rr(&t->e, t->hreg[rd], t->hreg[i->rs1]);
+        t->dirty |= 1u << rd;
+    } else {
+        get(t, RAX, i->rs1, true);
+        put(t, rd, RAX);
+    }
+}
+/* jal inside the block (rd = the return address) or leaving it */
+static void emit_jal(struct jt *t, const struct rv_insn *i, unsigned k, const struct jit_op *o)
+{
+    put_imm(t, i->rd, i->pc + i->len);
+    if (o->n)
+        jit_exit_to(t, t->dirty, (uint64_t)i->imm, t->b->n - 1 - k);
+}
+static void emit_jalr(struct jt *t, const struct rv_insn *i, unsigned k, const struct jit_op *o)
+{
+    (void)o;
+    struct jx *e = &t->e;
+    get(t, RDX, i->rs1, true);
+    if (i->imm)
+        jx_alu_rm_imm(e, true, ALU_ADD, jr(RDX), (int32_t)i->imm);
+    jx_alu_rm_imm(e, true, ALU_AND, jr(RDX), -2);
+    put_imm(t, i->rd, i->pc + i->len);
+    if (t->user && !t->nbp)
+        emit_jalr_lookup(t, t->b->n - 1 - k);
+    else
+        jit_exit(t, t->dirty, RDX, 0, t->b->n - 1 - k, RV_JIT_NEXT, 0);
+}
+/* n bytes, sign-extended when code; the F/D forms on f registers */
+static void emit_load(struct jt *t, const struct rv_insn *i, unsigned k, const struct jit_op *o)
+{
+    jit_load(t, i, k, o->n, o->code, false);
+}
+static void emit_store(struct jt *t, const struct rv_insn *i, unsigned k, const struct jit_op *o)
+{
+    jit_store(t, i, k, o->n, false);
+}
+static void emit_fload(struct jt *t, const struct rv_insn *i, unsigned k, const struct jit_op *o)
+{
+    jit_load(t, i, k, o->n, false, true);
+}
+static void emit_fstore(struct jt *t, const struct rv_insn *i, unsigned k, const struct jit_op *o)
+{
+    jit_store(t, i, k, o->n, true);
+}
+static void emit_mul(struct jt *t, const struct rv_insn *i, unsigned k, const struct jit_op *o)
+{
+    (void)k;
+    get(t, RAX, i->rs1, true);
+    jx_imul_r_rm(&t->e, o->w, RAX, gx(t, i->rs2));
+    if (!o->w)
+        jx_movsxd(&t->e, RAX, jr(RAX));
+    put(t, i->rd, RAX);
+}
+/* the high half: code is the group-3 multiply, n marks mulhsu */
+static void emit_mulh(struct jt *t, const struct rv_insn *i, unsigned k, const struct jit_op *o)
+{
+    (void)k;
+    struct jx *e = &t->e;
+    get(t, RAX, i->rs1, true);
+    jx_group3(e, true, o->code, gx(t, i->rs2));
+    if (o->n) {
+        /* signed x unsigned: the unsigned high part minus rs2 when rs1 < 0 */
+        get(t, RCX, i->rs1, true);
+        jx_shift_imm(e, true, SH_SAR, jr(RCX), 63);
+        jx_alu_r_rm(e, true, ALU_AND, RCX, gx(t, i->rs2));
+        jx_alu_r_rm(e, true, ALU_SUB, RDX, jr(RCX));
+    }
+    put(t, i->rd, RDX);
+}
+static void emit_slli_uw(struct jt *t, const struct rv_insn *i, unsigned k, const struct jit_op *o)
+{
+    (void)k; (void)o;
+    get(t, RAX, i->rs1, false);
+    jx_shift_imm(&t->e, true, SH_SHL, jr(RAX), (unsigned)i->imm & 63);
+    put(t, i->rd, RAX);
+}
+/* andn, orn: rs1 OP ~rs2 */
+static void emit_alu_not(struct jt *t, const struct rv_insn *i, unsigned k, const struct jit_op *o)
+{
+    (void)k;
+    get(t, RAX, i->rs2, true);
+    jx_group3(&t->e, true, G3_NOT, jr(RAX));
+    jx_alu_r_rm(&t->e, true, o->code, RAX, gx(t, i->rs1));
+    put(t, i->rd, RAX);
+}
+static void emit_xnor(struct jt *t, const struct rv_insn *i, unsigned k, const struct jit_op *o)
+{
+    (void)k; (void)o;
+    get(t, RAX, i->rs1, true);
+    jx_alu_r_rm(&t->e, true, ALU_XOR, RAX, gx(t, i->rs2));
+    jx_group3(&t->e, true, G3_NOT, jr(RAX));
+    put(t, i->rd, RAX);
+}
+/* bsr gives the top bit's index (ZF on zero): clz = index ^ (width-1);
+ * zero -> 2*width-1, which gives width */
+static void emit_clz(struct jt *t, const struct rv_insn *i, unsigned k, const struct jit_op *o)
+{
+    (void)k;
+    struct jx *e = &t->e;
+    jx_bsr(e, o->w, RAX, gx(t, i->rs1));
+    jx_mov_imm(e, RCX, o->w ? 127 : 63);
+    jx_cmov(e, false, CC_E, RAX, jr(RCX));
+    jx_alu_rm_imm(e, false, ALU_XOR, jr(RAX), o->w ? 63 : 31);
+    put(t, i->rd, RAX);
+}
+static void emit_ctz(struct jt *t, const struct rv_insn *i, unsigned k, const struct jit_op *o)
+{
+    (void)k;
+    struct jx *e = &t->e;
+    jx_bsf(e, o->w, RAX, gx(t, i->rs1));
+    jx_mov_imm(e, RCX, o->w ? 64 : 32);
+    jx_cmov(e, false, CC_E, RAX, jr(RCX));
+    jx_mov_r_rm(e, false, RAX, jr(RAX));
+    put(t, i->rd, RAX);
+}
+static void emit_cpop(struct jt *t, const struct rv_insn *i, unsigned k, const struct jit_op *o)
+{
+    (void)k;
+    jx_popcnt(&t->e, o->w, RAX, gx(t, i->rs1));
+    put(t, i->rd, RAX);
+}
+/* sext.b, sext.h, zext.h: the low n bytes, sign-extended when code */
+static void emit_ext(struct jt *t, const struct rv_insn *i, unsigned k, const struct jit_op *o)
+{
+    (void)k;
+    get(t, RAX, i->rs1, true);
+    jx_load(&t->e, o->n, o->code, RAX, jr(RAX));
+    put(t, i->rd, RAX);
+}
+static void emit_rev8(struct jt *t, const struct rv_insn *i, unsigned k, const struct jit_op *o)
+{
+    (void)k; (void)o;
+    get(t, RAX, i->rs1, true);
+    jx_bswap(&t->e, RAX);
+    put(t, i->rd, RAX);
+}
+/* Zbs by rs2 or by imm: n is the bt group's op (4 bt = bext, 5 bts =
+ * bset, 6 btr = bclr, 7 btc = binv) */
+static void emit_bit_end(struct jt *t, const struct rv_insn *i, unsigned n)
+{
+    if (n == 4) {
+        jx_setcc(&t->e, CC_B, RAX);
+        jx_load(&t->e, 1, false, RAX, jr(RAX));
+    }
+    put(t, i->rd, RAX);
+}
+static void emit_bit_r(struct jt *t, const struct rv_insn *i, unsigned k, const struct jit_op *o)
+{
+    (void)k;
+    get(t, RCX, i->rs2, true);
+    get(t, RAX, i->rs1, true);
+    jx_bt_r(&t->e, o->n, jr(RAX), RCX);
+    emit_bit_end(t, i, o->n);
+}
+static void emit_bit_i(struct jt *t, const struct rv_insn *i, unsigned k, const struct jit_op *o)
+{
+    (void)k;
+    get(t, RAX, i->rs1, true);
+    jx_bt_imm(&t->e, o->n, jr(RAX), (unsigned)i->imm & 63);
+    emit_bit_end(t, i, o->n);
+}
+
+/* Every translated op: { function, code, 64-bit, n, when } */
+#define OP(op, fn, ...) [RV_OP_##op] = { emit_##fn, __VA_ARGS__ }
+static const struct jit_op jit_ops[RV_OP_COUNT] = {
+    OP(NOP, none, 0), OP(FENCE, none, 0),
+    OP(LI, imm, 0), OP(LUI, imm, 0), OP(AUIPC, imm, 0), OP(MV, mv, 0),
+    OP(JAL_IN, jal, 0, .n = 0), OP(JAL, jal, 0, .n = 1), OP(JALR, jalr, 0),
+    OP(BEQ, branch, CC_E), OP(BNE, branch, CC_NE), OP(BLT, branch, CC_L),
+    OP(BGE, branch, CC_GE), OP(BLTU, branch, CC_B), OP(BGEU, branch, CC_AE),
+    OP(LB, load, true, .n = 1), OP(LH, load, true, .n = 2), OP(LW, load, true, .n = 4),
+    OP(LD, load, false, .n = 8), OP(LBU, load, false, .n = 1), OP(LHU, load, false, .n = 2),
+    OP(LWU, load, false, .n = 4),
+    OP(SB, store, 0, .n = 1), OP(SH, store, 0, .n = 2), OP(SW, store, 0, .n = 4), OP(SD, store, 0, .n = 8),
+    OP(FLW, fload, 0, .n = 4, .when = JIT_USER), OP(FLD, fload, 0, .n = 8, .when = JIT_USER),
+    OP(FSW, fstore, 0, .n = 4, .when = JIT_USER), OP(FSD, fstore, 0, .n = 8, .when = JIT_USER),
+    OP(FPU, fpu, 0, .when = JIT_USER),
+    OP(ADDI, alu_ri, ALU_ADD, true), OP(XORI, alu_ri, ALU_XOR, true),
+    OP(ORI, alu_ri, ALU_OR, true), OP(ANDI, alu_ri, ALU_AND, true),
+    OP(SLTI, set_cc, CC_L, .n = 1), OP(SLTIU, set_cc, CC_B, .n = 1),
+    OP(SLLI, shift_ri, SH_SHL, true), OP(SRLI, shift_ri, SH_SHR, true), OP(SRAI, shift_ri, SH_SAR, true),
+    OP(ADD, alu_rr, ALU_ADD, true), OP(SUB, alu_rr, ALU_SUB, true), OP(XOR, alu_rr, ALU_XOR, true),
+    OP(OR, alu_rr, ALU_OR, true), OP(AND, alu_rr, ALU_AND, true),
+    OP(SLT, set_cc, CC_L, .n = 0), OP(SLTU, set_cc, CC_B, .n = 0),
+    OP(SLL, shift_rr, SH_SHL, true), OP(SRL, shift_rr, SH_SHR, true), OP(SRA, shift_rr, SH_SAR, true),
+    OP(ADDIW, alu_ri, ALU_ADD, false), OP(SLLIW, shift_ri, SH_SHL, false),
+    OP(SRLIW, shift_ri, SH_SHR, false), OP(SRAIW, shift_ri, SH_SAR, false),
+    OP(ADDW, alu_rr, ALU_ADD, false), OP(SUBW, alu_rr, ALU_SUB, false),
+    OP(SLLW, shift_rr, SH_SHL, false), OP(SRLW, shift_rr, SH_SHR, false), OP(SRAW, shift_rr, SH_SAR, false),
+    OP(MUL, mul, 0, true), OP(MULW, mul, 0, false),
+    OP(MULH, mulh, G3_IMUL), OP(MULHU, mulh, G3_MUL), OP(MULHSU, mulh, G3_MUL, .n = 1),
+    /* divide: code signed, n remainder */
+    OP(DIV, divide, true, true, 0), OP(DIVU, divide, false, true, 0),
+    OP(REM, divide, true, true, 1), OP(REMU, divide, false, true, 1),
+    OP(DIVW, divide, true, false, 0), OP(DIVUW, divide, false, false, 0),
+    OP(REMW, divide, true, false, 1), OP(REMUW, divide, false, false, 1),
+    /* shadd: code zero-extends rs1, n the shift */
+    OP(ADD_UW, shadd, true, .n = 0), OP(SH1ADD, shadd, false, .n = 1), OP(SH2ADD, shadd, false, .n = 2),
+    OP(SH3ADD, shadd, false, .n = 3), OP(SH1ADD_UW, shadd, true, .n = 1),
+    OP(SH2ADD_UW, shadd, true, .n = 2), OP(SH3ADD_UW, shadd, true, .n = 3), OP(SLLI_UW, slli_uw, 0),
+    OP(ANDN, alu_not, ALU_AND), OP(ORN, alu_not, ALU_OR), OP(XNOR, xnor, 0),
+    OP(CLZ, clz, 0, true), OP(CLZW, clz, 0, false), OP(CTZ, ctz, 0, true), OP(CTZW, ctz, 0, false),
+    OP(CPOP, cpop, 0, true, .when = JIT_POPCNT), OP(CPOPW, cpop, 0, false, .when = JIT_POPCNT),
+    OP(MAX, minmax, CC_L), OP(MAXU, minmax, CC_B), OP(MIN, minmax, CC_G), OP(MINU, minmax, CC_A),
+    OP(SEXT_B, ext, true, .n = 1), OP(SEXT_H, ext, true, .n = 2), OP(ZEXT_H, ext, false, .n = 2),
+    OP(ROL, shift_rr, SH_ROL, true), OP(ROR, shift_rr, SH_ROR, true),
+    OP(ROLW, shift_rr, SH_ROL, false), OP(RORW, shift_rr, SH_ROR, false),
+    OP(RORI, shift_ri, SH_ROR, true), OP(RORIW, shift_ri, SH_ROR, false), OP(REV8, rev8, 0),
+    OP(BEXT, bit_r, 0, .n = 4), OP(BSET, bit_r, 0, .n = 5), OP(BCLR, bit_r, 0, .n = 6), OP(BINV, bit_r, 0, .n = 7),
+    OP(BEXTI, bit_i, 0, .n = 4), OP(BSETI, bit_i, 0, .n = 5), OP(BCLRI, bit_i, 0, .n = 6),
+    OP(BINVI, bit_i, 0, .n = 7),
+};
+#undef OP
+
+/* Is op translated? (the table's rows, under their conditions) */
+bool jit_op_ok(unsigned op, bool user)
+{
+    if (op >= RV_OP_COUNT || !jit_ops[op].emit)
+        return false;
+    switch (jit_ops[op].when) {
+    case JIT_USER: return user;
+    case JIT_POPCNT: return __builtin_cpu_supports("popcnt");
+    default: return true;
+    }
+}
+
+/* slli rd, rs, 32 then srli/srai rd, rd, 32: zero/sign-extend the low word
+ * in one move (nothing can leave the block between the two). */
+static bool emit_word_ext(struct jt *t, const struct rv_insn *i, unsigned left)
+{
+    unsigned rd = i->rd;
+    if (i->op != RV_OP_SLLI || i->imm != 32 || left < 2 || rd >= 32)
+        return false;
+    const struct rv_insn *n = i + 1;
+    if ((n->op != RV_OP_SRLI && n->op != RV_OP_SRAI) || n->imm != 32 || n->rs1 != rd || n->rd != rd)
+        return false;
+    int d = dst_of(t, rd, 0);
+    if (n->op == RV_OP_SRLI)
+        get(t, d, i->rs1, false);
+    else
+        jx_movsxd(&t->e, d, gx(t, i->rs1));
+    done(t, rd, d, true);
+    return true;
+}
+
 /* One instruction; the op is one jit_op_ok() accepts. */
 unsigned jit_emit_insn(struct jt *t, const struct rv_insn *i, unsigned k, unsigned left)
 {
-    struct jx *e = &t->e;
-    unsigned rd = i->rd;
-    /* slli rd, rs, 32 then srli/srai rd, rd, 32: zero/sign-extend the low
-     * word (nothing can leave the block between the two) */
-    if (i->op == RV_OP_SLLI && i->imm == 32 && left > 1 && rd < 32) {
-        const struct rv_insn *n = i + 1;
-        if ((n->op == RV_OP_SRLI || n->op == RV_OP_SRAI) && n->imm == 32 && n->rs1 == rd && n->rd == rd) {
-            int d = dst_of(t, rd, 0);
-            if (n->op == RV_OP_SRLI)
-                get(t, d, i->rs1, false);
-            else
-                jx_movsxd(e, d, gx(t, i->rs1));
-            done(t, rd, d, true);
-            return 2;
-        }
-    }
-    switch (i->op) {
-    case RV_OP_NOP: case RV_OP_FENCE: break;
-    case RV_OP_LI: case RV_OP_LUI: case RV_OP_AUIPC: put_imm(t, rd, (uint64_t)i->imm); break;
-    case RV_OP_MV:
-        if (rd < 32 && t->hreg[rd] >= 0 && t->hreg[i->rs1] >= 0) {
-            jx_mov_rr(e, t->hreg[rd], t->hreg[i->rs1]);
-            t->dirty |= 1u << rd;
-        } else {
-            get(t, RAX, i->rs1, true);
-            put(t, rd, RAX);
-        }
-        break;
-    case RV_OP_JAL_IN: put_imm(t, rd, i->pc + i->len); break;
-    case RV_OP_JAL:
-        put_imm(t, rd, i->pc + i->len);
-        jit_exit_to(t, t->dirty, (uint64_t)i->imm, t->b->n - 1 - k);
-        break;
-    case RV_OP_JALR:
-        get(t, RDX, i->rs1, true);
-        if (i->imm)
-            jx_alu_rm_imm(e, true, ALU_ADD, jr(RDX), (int32_t)i->imm);
-        jx_alu_rm_imm(e, true, ALU_AND, jr(RDX), -2);
-        put_imm(t, rd, i->pc + i->len);
-        if (t->user && !t->nbp)
-            emit_jalr_lookup(t, t->b->n - 1 - k);
-        else
-            jit_exit(t, t->dirty, RDX, 0, t->b->n - 1 - k, RV_JIT_NEXT, 0);
-        break;
-    case RV_OP_BEQ: emit_branch(t, i, k, CC_E); break;
-    case RV_OP_BNE: emit_branch(t, i, k, CC_NE); break;
-    case RV_OP_BLT: emit_branch(t, i, k, CC_L); break;
-    case RV_OP_BGE: emit_branch(t, i, k, CC_GE); break;
-    case RV_OP_BLTU: emit_branch(t, i, k, CC_B); break;
-    case RV_OP_BGEU: emit_branch(t, i, k, CC_AE); break;
-
-    case RV_OP_LB: jit_load(t, i, k, 1, true, false); break;
-    case RV_OP_LH: jit_load(t, i, k, 2, true, false); break;
-    case RV_OP_LW: jit_load(t, i, k, 4, true, false); break;
-    case RV_OP_LD: jit_load(t, i, k, 8, false, false); break;
-    case RV_OP_LBU: jit_load(t, i, k, 1, false, false); break;
-    case RV_OP_LHU: jit_load(t, i, k, 2, false, false); break;
-    case RV_OP_LWU: jit_load(t, i, k, 4, false, false); break;
-    case RV_OP_SB: jit_store(t, i, k, 1, false); break;
-    case RV_OP_SH: jit_store(t, i, k, 2, false); break;
-    case RV_OP_SW: jit_store(t, i, k, 4, false); break;
-    case RV_OP_SD: jit_store(t, i, k, 8, false); break;
-    case RV_OP_FLW: jit_load(t, i, k, 4, false, true); break;
-    case RV_OP_FLD: jit_load(t, i, k, 8, false, true); break;
-    case RV_OP_FSW: jit_store(t, i, k, 4, true); break;
-    case RV_OP_FSD: jit_store(t, i, k, 8, true); break;
-    case RV_OP_FPU: emit_fpu(t, i, k); break;
-
-    case RV_OP_ADDI: alu_ri(t, i, ALU_ADD, true); break;
-    case RV_OP_XORI: alu_ri(t, i, ALU_XOR, true); break;
-    case RV_OP_ORI: alu_ri(t, i, ALU_OR, true); break;
-    case RV_OP_ANDI: alu_ri(t, i, ALU_AND, true); break;
-    case RV_OP_SLTI: set_cc(t, i, CC_L, true); break;
-    case RV_OP_SLTIU: set_cc(t, i, CC_B, true); break;
-    case RV_OP_SLLI: shift_ri(t, i, SH_SHL, true); break;
-    case RV_OP_SRLI: shift_ri(t, i, SH_SHR, true); break;
-    case RV_OP_SRAI: shift_ri(t, i, SH_SAR, true); break;
-    case RV_OP_ADD: alu_rr(t, i, ALU_ADD, true); break;
-    case RV_OP_SUB: alu_rr(t, i, ALU_SUB, true); break;
-    case RV_OP_XOR: alu_rr(t, i, ALU_XOR, true); break;
-    case RV_OP_OR: alu_rr(t, i, ALU_OR, true); break;
-    case RV_OP_AND: alu_rr(t, i, ALU_AND, true); break;
-    case RV_OP_SLT: set_cc(t, i, CC_L, false); break;
-    case RV_OP_SLTU: set_cc(t, i, CC_B, false); break;
-    case RV_OP_SLL: shift_rr(t, i, SH_SHL, true); break;
-    case RV_OP_SRL: shift_rr(t, i, SH_SHR, true); break;
-    case RV_OP_SRA: shift_rr(t, i, SH_SAR, true); break;
-    case RV_OP_ADDIW: alu_ri(t, i, ALU_ADD, false); break;
-    case RV_OP_SLLIW: shift_ri(t, i, SH_SHL, false); break;
-    case RV_OP_SRLIW: shift_ri(t, i, SH_SHR, false); break;
-    case RV_OP_SRAIW: shift_ri(t, i, SH_SAR, false); break;
-    case RV_OP_ADDW: alu_rr(t, i, ALU_ADD, false); break;
-    case RV_OP_SUBW: alu_rr(t, i, ALU_SUB, false); break;
-    case RV_OP_SLLW: shift_rr(t, i, SH_SHL, false); break;
-    case RV_OP_SRLW: shift_rr(t, i, SH_SHR, false); break;
-    case RV_OP_SRAW: shift_rr(t, i, SH_SAR, false); break;
-
-    case RV_OP_MUL: case RV_OP_MULW:
-        get(t, RAX, i->rs1, true);
-        jx_imul_r_rm(e, i->op == RV_OP_MUL, RAX, gx(t, i->rs2));
-        if (i->op == RV_OP_MULW)
-            jx_movsxd(e, RAX, jr(RAX));
-        put(t, rd, RAX);
-        break;
-    case RV_OP_MULH: case RV_OP_MULHU: case RV_OP_MULHSU:
-        get(t, RAX, i->rs1, true);
-        jx_group3(e, true, i->op == RV_OP_MULH ? G3_IMUL : G3_MUL, gx(t, i->rs2));
-        if (i->op == RV_OP_MULHSU) {
-            /* signed x unsigned: the unsigned high part minus rs2 when rs1 < 0 */
-            get(t, RCX, i->rs1, true);
-            jx_shift_imm(e, true, SH_SAR, jr(RCX), 63);
-            jx_alu_r_rm(e, true, ALU_AND, RCX, gx(t, i->rs2));
-            jx_alu_r_rm(e, true, ALU_SUB, RDX, jr(RCX));
-        }
-        put(t, rd, RDX);
-        break;
-    case RV_OP_DIV: divide(t, i, true, false, true); break;
-    case RV_OP_DIVU: divide(t, i, false, false, true); break;
-    case RV_OP_REM: divide(t, i, true, true, true); break;
-    case RV_OP_REMU: divide(t, i, false, true, true); break;
-    case RV_OP_DIVW: divide(t, i, true, false, false); break;
-    case RV_OP_DIVUW: divide(t, i, false, false, false); break;
-    case RV_OP_REMW: divide(t, i, true, true, false); break;
-    case RV_OP_REMUW: divide(t, i, false, true, false); break;
-
-    case RV_OP_ADD_UW: shadd(t, i, 0, true); break;
-    case RV_OP_SH1ADD: shadd(t, i, 1, false); break;
-    case RV_OP_SH2ADD: shadd(t, i, 2, false); break;
-    case RV_OP_SH3ADD: shadd(t, i, 3, false); break;
-    case RV_OP_SH1ADD_UW: shadd(t, i, 1, true); break;
-    case RV_OP_SH2ADD_UW: shadd(t, i, 2, true); break;
-    case RV_OP_SH3ADD_UW: shadd(t, i, 3, true); break;
-    case RV_OP_SLLI_UW:
-        get(t, RAX, i->rs1, false);
-        jx_shift_imm(e, true, SH_SHL, jr(RAX), (unsigned)i->imm & 63);
-        put(t, rd, RAX);
-        break;
-    case RV_OP_ANDN: case RV_OP_ORN:
-        get(t, RAX, i->rs2, true);
-        jx_group3(e, true, G3_NOT, jr(RAX));
-        jx_alu_r_rm(e, true, i->op == RV_OP_ANDN ? ALU_AND : ALU_OR, RAX, gx(t, i->rs1));
-        put(t, rd, RAX);
-        break;
-    case RV_OP_XNOR:
-        get(t, RAX, i->rs1, true);
-        jx_alu_r_rm(e, true, ALU_XOR, RAX, gx(t, i->rs2));
-        jx_group3(e, true, G3_NOT, jr(RAX));
-        put(t, rd, RAX);
-        break;
-    case RV_OP_CLZ: case RV_OP_CLZW: {
-        /* bsr gives the top bit's index (ZF on zero): clz = index ^ (width-1);
-         * zero -> 2*width-1, which gives width */
-        bool w = i->op == RV_OP_CLZ;
-        jx_bsr(e, w, RAX, gx(t, i->rs1));
-        jx_mov_imm(e, RCX, w ? 127 : 63);
-        jx_cmov(e, false, CC_E, RAX, jr(RCX));
-        jx_alu_rm_imm(e, false, ALU_XOR, jr(RAX), w ? 63 : 31);
-        put(t, rd, RAX);
-        break;
-    }
-    case RV_OP_CTZ: case RV_OP_CTZW: {
-        bool w = i->op == RV_OP_CTZ;
-        jx_bsf(e, w, RAX, gx(t, i->rs1));
-        jx_mov_imm(e, RCX, w ? 64 : 32);
-        jx_cmov(e, false, CC_E, RAX, jr(RCX));
-        jx_mov_r_rm(e, false, RAX, jr(RAX));
-        put(t, rd, RAX);
-        break;
-    }
-    case RV_OP_CPOP: case RV_OP_CPOPW:
-        jx_popcnt(e, i->op == RV_OP_CPOP, RAX, gx(t, i->rs1));
-        put(t, rd, RAX);
-        break;
-    case RV_OP_MAX: minmax(t, i, CC_L); break;
-    case RV_OP_MAXU: minmax(t, i, CC_B); break;
-    case RV_OP_MIN: minmax(t, i, CC_G); break;
-    case RV_OP_MINU: minmax(t, i, CC_A); break;
-    case RV_OP_SEXT_B: case RV_OP_SEXT_H: case RV_OP_ZEXT_H:
-        get(t, RAX, i->rs1, true);
-        jx_load(e, i->op == RV_OP_SEXT_B ? 1 : 2, i->op != RV_OP_ZEXT_H, RAX, jr(RAX));
-        put(t, rd, RAX);
-        break;
-    case RV_OP_ROL: shift_rr(t, i, SH_ROL, true); break;
-    case RV_OP_ROR: shift_rr(t, i, SH_ROR, true); break;
-    case RV_OP_ROLW: shift_rr(t, i, SH_ROL, false); break;
-    case RV_OP_RORW: shift_rr(t, i, SH_ROR, false); break;
-    case RV_OP_RORI: shift_ri(t, i, SH_ROR, true); break;
-    case RV_OP_RORIW: shift_ri(t, i, SH_ROR, false); break;
-    case RV_OP_REV8:
-        get(t, RAX, i->rs1, true);
-        jx_bswap(e, RAX);
-        put(t, rd, RAX);
-        break;
-    case RV_OP_BCLR: case RV_OP_BINV: case RV_OP_BSET: case RV_OP_BEXT: {
-        unsigned n = i->op == RV_OP_BEXT ? 4 : i->op == RV_OP_BSET ? 5 : i->op == RV_OP_BCLR ? 6 : 7;
-        get(t, RCX, i->rs2, true);
-        get(t, RAX, i->rs1, true);
-        jx_bt_r(e, n, jr(RAX), RCX);
-        if (n == 4) {
-            jx_setcc(e, CC_B, RAX);
-            jx_load(e, 1, false, RAX, jr(RAX));
-        }
-        put(t, rd, RAX);
-        break;
-    }
-    case RV_OP_BCLRI: case RV_OP_BINVI: case RV_OP_BSETI: case RV_OP_BEXTI: {
-        unsigned n = i->op == RV_OP_BEXTI ? 4 : i->op == RV_OP_BSETI ? 5 : i->op == RV_OP_BCLRI ? 6 : 7;
-        get(t, RAX, i->rs1, true);
-        jx_bt_imm(e, n, jr(RAX), (unsigned)i->imm & 63);
-        if (n == 4) {
-            jx_setcc(e, CC_B, RAX);
-            jx_load(e, 1, false, RAX, jr(RAX));
-        }
-        put(t, rd, RAX);
-        break;
-    }
-    default:
-        break;
-    }
+    if (emit_word_ext(t, i, left))
+        return 2;
+    const struct jit_op *o = &jit_ops[i->op];
+    if (o->emit)
+        o->emit(t, i, k, o);
     return 1;
 }
-

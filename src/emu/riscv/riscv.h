@@ -69,6 +69,7 @@ enum rv_access { RV_ACC_READ, RV_ACC_WRITE, RV_ACC_EXEC };
 struct rv_mem_ops {
     int (*fill_tlb)(struct rv_hart *h, uint64_t vaddr, enum rv_access acc,
                     uintptr_t *host_addend, uint64_t *paddr);
+    void *opaque;       /* the user-mode process, for rv_machine_opaque() */
 };
 /* A user-mode machine: U-mode only, no MMU, every access checked through
  * ops->fill_tlb; rv_invalidate_code callable from any thread. */
@@ -101,6 +102,12 @@ void rv_machine_free(struct rv_machine *m);   /* after every hart is freed */
 /* The 10 MHz machine timer (mtime), from the host monotonic clock. */
 #define RV_TIMEBASE_HZ 10000000ULL
 uint64_t rv_machine_time(const struct rv_machine *m);
+/* Stop the timer (a paused machine: time and the timer interrupts stand
+ * still) and start it again from where it stopped, as QEMU's virtual clock
+ * does; so a guest sees no jump across a pause. Call with the harts
+ * parked (not thread-safe against each other). */
+void rv_machine_clock_stop(struct rv_machine *m);
+void rv_machine_clock_start(struct rv_machine *m);
 
 struct rv_machine *rv_hart_machine(const struct rv_hart *h);
 unsigned rv_hart_id(const struct rv_hart *h);
