@@ -175,6 +175,8 @@ int ctr_sealed_reexec(void);
 /* Open PATH inside the root ROOTFD (symlinks and ".." never leave it, no
  * magic links): an fd or -errno. */
 int ctr_open_in_root(int rootfd, const char *path, int flags);
+/* Its walk for kernels without openat2 (exposed for the fuzz target). */
+int ctr_walk_in_root(int rootfd, const char *path, int flags);
 /* The same, creating what is missing (directories; the last one a file if
  * FILE) with mkdirat/openat on resolved fds: an O_PATH fd or -errno
  * (-ENOLINK: a symlink whose target is missing). */
@@ -201,6 +203,9 @@ struct ctr_exec_ctx {
 };
 void ctr_exec_process(const struct ctr_exec_ctx *c) __attribute__((noreturn));
 void ctr_fail(int err_fd, const char *fmt, ...) __attribute__((noreturn, format(printf, 2, 3)));
+/* hooks.c: the state given to the hooks that run inside the container
+ * (createContainer, startContainer): runc's fields, the pid as seen there. */
+char *ctr_hook_state(const char *id, const char *bundle, const char *status);
 /* Run the hooks of one kind with the state JSON on stdin. 0 or -1 (logged). */
 int ctr_hooks_run(const struct ctr_spec *s, int kind, const char *state_json);
 /* The sync protocol between `create` and the container's init, one byte each:

@@ -335,21 +335,6 @@ static void setup_dev(struct init_state *is, const struct ctr_spec *s)
     }
 }
 
-/* The state given on stdin to the hooks that run inside the container
- * (createContainer, startContainer): runc's fields, the pid as seen there. */
-static char *hook_state(const char *id, const char *bundle, const char *status)
-{
-    struct json_object *o = json_object_new_object();
-    json_object_object_add(o, "ociVersion", json_object_new_string("1.0.2"));
-    json_object_object_add(o, "id", json_object_new_string(id));
-    json_object_object_add(o, "status", json_object_new_string(status));
-    json_object_object_add(o, "pid", json_object_new_int(getpid()));
-    json_object_object_add(o, "bundle", json_object_new_string(bundle));
-    char *t = xstrdup(json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE));
-    json_object_put(o);
-    return t;
-}
-
 /* maskedPaths: a directory gets an empty read-only tmpfs, anything else the
  * host's null device, through the fd opened and checked at start (never a
  * /dev/null of the rootfs, which an image can make a symlink: CVE-2025-31133) */
@@ -451,7 +436,7 @@ static void setup_rootfs(struct init_state *is, const struct ctr_init_args *a)
             _exit(1);
     }
     if (s->nhooks[CTR_HOOK_CREATE_CONTAINER]) {
-        cleanup_free char *st = hook_state(a->id, a->bundle, "creating");
+        cleanup_free char *st = ctr_hook_state(a->id, a->bundle, "creating");
         if (ctr_hooks_run(s, CTR_HOOK_CREATE_CONTAINER, st) < 0)
             ctr_fail(efd, "hooks.createContainer failed");
     }
@@ -480,7 +465,7 @@ static void enter_root_shared_mntns(int efd, const struct ctr_init_args *a)
             _exit(1);
     }
     if (s->nhooks[CTR_HOOK_CREATE_CONTAINER]) {
-        cleanup_free char *st = hook_state(a->id, a->bundle, "creating");
+        cleanup_free char *st = ctr_hook_state(a->id, a->bundle, "creating");
         if (ctr_hooks_run(s, CTR_HOOK_CREATE_CONTAINER, st) < 0)
             ctr_fail(efd, "hooks.createContainer failed");
     }
@@ -698,7 +683,7 @@ void ctr_exec_process(const struct ctr_exec_ctx *c)
     }
     if (c->id && c->spec->nhooks[CTR_HOOK_START_CONTAINER]) {
         /* spec: a failing startContainer hook stops the container */
-        cleanup_free char *st = hook_state(c->id, c->bundle, "created");
+        cleanup_free char *st = ctr_hook_state(c->id, c->bundle, "created");
         if (ctr_hooks_run(c->spec, CTR_HOOK_START_CONTAINER, st) < 0)
             _exit(1);
     }

@@ -91,7 +91,7 @@ int ctr_sealed_reexec(void)
  * following a symlink by the kernel: its target is spliced into what is left
  * and resolved again from the root (absolute) or the current directory, and
  * ".." never goes above the root. */
-static int walk_in_root(int rootfd, const char *path, int flags)
+int ctr_walk_in_root(int rootfd, const char *path, int flags)
 {
     char done[PATH_MAX] = "", todo[PATH_MAX], comp[NAME_MAX + 1], cand[PATH_MAX], rest[PATH_MAX];
     snprintf(todo, sizeof(todo), "%s", path);
@@ -148,7 +148,7 @@ int ctr_open_in_root(int rootfd, const char *path, int flags)
         return (int)fd;
     if (errno != ENOSYS)
         return -errno;
-    return walk_in_root(rootfd, path, flags);
+    return ctr_walk_in_root(rootfd, path, flags);
 }
 
 int ctr_mkpath_in_root(int rootfd, const char *path, bool file)
