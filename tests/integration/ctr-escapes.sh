@@ -344,7 +344,9 @@ sys_check() {
     # a user namespace (identity-mapped) without a network namespace of its
     # own: no sysfs can be mounted, the host's /sys is bound instead
     cfg "$d" "c['linux']['namespaces']=[n for n in c['linux']['namespaces'] if n['type'] != 'network']+[{'type':'user'}]; c['linux']['uidMappings']=[{'containerID':0,'hostID':0,'size':65536}]; c['linux']['gidMappings']=[{'containerID':0,'hostID':0,'size':65536}]"
-    args "$d" 'awk '"'"'$5 ~ "^/sys" { split($6, o, ","); print $5, o[1] }'"'"' /proc/self/mountinfo'
+    # (the tmpfs at /sys/fs/cgroup itself is writable on purpose, as under
+    # runc; what is below it and every sysfs mount must be read-only)
+    args "$d" 'awk '"'"'$5 ~ "^/sys" && $5 != "/sys/fs/cgroup" { split($6, o, ","); print $5, o[1] }'"'"' /proc/self/mountinfo'
     local out; out=$(cd "$d" && "$fn" run "$id" </dev/null 2>/dev/null)
     "$fn" delete -f "$id" >/dev/null 2>&1
     if [ -z "$out" ]; then echo "no /sys mounts seen"
