@@ -115,7 +115,12 @@ static void mount_cgroups(int efd, const char *target, unsigned long flags)
         if (v2_host != !strcmp(mp, "/sys/fs/cgroup") || v2_host != v2)
             continue;
         if (!tmpfs_done && !v2_host) {
-            if (mount("tmpfs", target, "tmpfs", f, "mode=755") < 0)
+            /* a writable tmpfs that keeps the mode of the directory it
+             * covers (sysfs's, 0555), as runc mounts every tmpfs */
+            struct stat under;
+            bool keep = stat(target, &under) == 0;
+            if (mount("tmpfs", target, "tmpfs", f, "mode=755") < 0 ||
+                (keep && chmod(target, under.st_mode & 07777) < 0))
                 ctr_fail(efd, "mount cgroup on %s: tmpfs: %s", target, strerror(errno));
             tmpfs_done = true;
         }
@@ -162,7 +167,7 @@ static void mount_cgroups(int efd, const char *target, unsigned long flags)
             }
         }
     }
-    /* the tmpfs stays writable, the hierarchies in it read-only, as under runc */
+    /* the tmpfs stays rw, the hierarchies in it read-only, as under runc */
     free(info);
 }
 

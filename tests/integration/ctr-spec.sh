@@ -275,9 +275,11 @@ expect_fail "no mount namespace: mounts refused, naming the fix" 'mounts: needs 
 [ ! -e "$CTR_ROOT/nomnt2" ] && ! grep -q "$nb/rootfs" /proc/self/mounts && ok "no mount namespace: nothing mounted on the host, no state left" || nok "no mount namespace: left a mount or state"
 
 # -- the container's cgroup view: on a hybrid host runc shows the v1
-# hierarchies only (no cgroup2 at unified/) in a writable tmpfs
-case_ "/sys/fs/cgroup as runc shows it: the same mounts and options, the tmpfs writable" '' \
-    'awk '"'"'$2 ~ /^\/sys\/fs\/cgroup/ {print $2, $3, $4}'"'"' /proc/self/mounts; wc -l < /proc/self/mounts; mkdir /sys/fs/cgroup/x 2>/dev/null && echo tmpfs-writable || echo tmpfs-readonly; touch /sys/fs/cgroup/pids/x 2>/dev/null && echo hierarchy-writable || echo hierarchy-readonly'
+# hierarchies only (no cgroup2 at unified/) in an rw tmpfs with the mode of
+# the sysfs directory it covers (0555: even root without CAP_DAC_OVERRIDE
+# cannot write it)
+case_ "/sys/fs/cgroup as runc shows it: the same mounts, options and permissions" '' \
+    'awk '"'"'$2 ~ /^\/sys\/fs\/cgroup/ {print $2, $3, $4}'"'"' /proc/self/mounts; wc -l < /proc/self/mounts; stat -c "%a %U" /sys/fs/cgroup; mkdir /sys/fs/cgroup/x 2>/dev/null && echo tmpfs-writable || echo tmpfs-readonly; touch /sys/fs/cgroup/pids/x 2>/dev/null && echo hierarchy-writable || echo hierarchy-readonly'
 
 # -- memory.swappiness, disableOOMKiller, network, hugepageLimits
 if [ -d /sys/fs/cgroup/memory ] && [ -e /sys/fs/cgroup/memory/memory.swappiness ]; then
