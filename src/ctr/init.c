@@ -379,12 +379,21 @@ static void setup_rootfs(int efd, const struct ctr_init_args *a, bool userns)
 }
 
 /* Without a mount namespace of its own the container shares the runtime's
- * (the spec's "inherited"): no mounts or sysctls (the spec parser refused them), the
- * hooks as usual, then chroot into the root as runc and crun do, since
- * pivot_root would move the host's root. */
-static void enter_root_shared_mntns(int efd, const struct ctr_init_args *a)
+ * (the spec's "inherited"): its mounts go under the root in that namespace
+ * (`delete` detaches them), no masked paths or sysctls (the spec parser
+ * refused them), the hooks as usual, then chroot into the root as runc and
+ * crun do, since pivot_root would move the host's root. */
+static void enter_root_shared_mntns(int efd, const struct ctr_init_args *a, bool userns)
 {
     const struct ctr_spec *s = a->spec;
+    bool dev_mounted = false;
+    for (size_t i = 0; i < s->nmounts; i++) {
+        do_mount(efd, s->root, &s->mounts[i], userns);
+        if (!strcmp(s->mounts[i].dest, "/dev"))
+            dev_mounted = true;
+    }
+    if (dev_mounted)
+        setup_dev(efd, s, userns);
     if (s->nhooks[CTR_HOOK_PRESTART] || s->nhooks[CTR_HOOK_CREATE_RUNTIME]) {
         char go = 0;
         if (write(efd, "H", 1) != 1 || read(efd, &go, 1) != 1 || go != 'C')
@@ -653,7 +662,7 @@ int ctr_init(void *arg)
     if (s->ns_on[CTR_NS_MNT])
         setup_rootfs(efd, a, userns);
     else
-        enter_root_shared_mntns(efd, a);
+        enter_root_shared_mntns(efd, a, userns);
     struct ctr_exec_ctx c = { s, &s->proc, efd, console, a->fifo_dirfd, a->opts->preserve_fds, a->id, a->bundle };
     ctr_exec_process(&c);
 }

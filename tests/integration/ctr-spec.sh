@@ -270,9 +270,17 @@ else
     nok "no mount namespace: pid [$npid] mnt $(readlink /proc/$npid/ns/mnt 2>&1) root $(readlink /proc/$npid/root 2>&1)"
 fi
 VCTR delete -f nomnt >/dev/null 2>&1
-cfg "$nb" 'c["mounts"]=[{"destination":"/proc","type":"proc","source":"proc"}]'
-expect_fail "no mount namespace: mounts refused, naming the fix" 'mounts: needs a mount namespace' bash -c "cd '$nb' && \"\$VESSEL\" ctr --root '$CTR_ROOT' run nomnt2"
-[ ! -e "$CTR_ROOT/nomnt2" ] && ! grep -q "$nb/rootfs" /proc/self/mounts && ok "no mount namespace: nothing mounted on the host, no state left" || nok "no mount namespace: left a mount or state"
+# its mounts are made in the host's namespace, under the root (as runc), and
+# detached at delete (runc leaves them); masked paths are refused, as runc does
+cfg "$nb" 'c["mounts"]=[{"destination":"/proc","type":"proc","source":"proc"},{"destination":"/tmp","type":"tmpfs","source":"tmpfs","options":["size=1m"]},{"destination":"/dev","type":"tmpfs","source":"tmpfs","options":["mode=755"]}]'
+args "$nb" 'cat /proc/self/comm; grep -c " /tmp tmpfs" /proc/self/mounts; ls /dev/null'
+out=$(cd "$nb" && "$VESSEL" ctr --root "$CTR_ROOT" run nomnt2 2>&1 | asan_filter); rc=$?
+[ $rc -eq 0 ] && [ "$out" = $'cat\n1\n/dev/null' ] && ok "no mount namespace: mounts and /dev made under the root" || nok "no mount namespace with mounts: status $rc [$out]"
+[ ! -e "$CTR_ROOT/nomnt2" ] && ! grep -q " $nb/rootfs" /proc/self/mounts && ok "no mount namespace: its mounts on the host are gone after it, no state left" ||
+    nok "no mount namespace: left $(grep -c " $nb/rootfs" /proc/self/mounts) mounts or state"
+cfg "$nb" 'c["linux"]["maskedPaths"]=["/proc/kcore"]'
+expect_fail "no mount namespace: masked paths refused, naming the fix" 'maskedPaths: needs a mount namespace' bash -c "cd '$nb' && \"\$VESSEL\" ctr --root '$CTR_ROOT' run nomnt3"
+grep -q " $nb/rootfs" /proc/self/mounts && umount -R "$nb/rootfs"/* 2>/dev/null
 
 # -- the container's cgroup view: on a hybrid host runc shows the v1
 # hierarchies only (no cgroup2 at unified/) in an rw tmpfs with the mode of
