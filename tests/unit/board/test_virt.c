@@ -152,6 +152,25 @@ static void test_fdt_full(void **state)
     assert_true(has_compat(f, "/reboot", "syscon-reboot"));
     assert_int_equal(u32(f, "/reboot", "value"), 0x7777);
 
+    /* the power button: SiFive GPIO, one PLIC source per pin, gpio-keys on pin 0 */
+    assert_true(has_compat(f, "/soc/gpio@102000", "sifive,gpio0"));
+    reg(f, "/soc/gpio@102000", VIRT_GPIO_BASE, VIRT_GPIO_SIZE);
+    assert_int_equal(u32(f, "/soc/gpio@102000", "interrupt-parent"), plic_ph);
+    assert_int_equal(u32(f, "/soc/gpio@102000", "#gpio-cells"), 2);
+    int gl;
+    const fdt32_t *gi = fdt_getprop(f, fdt_path_offset(f, "/soc/gpio@102000"), "interrupts", &gl);
+    assert_int_equal(gl, VIRT_GPIO_PINS * 4);
+    for (int i = 0; i < VIRT_GPIO_PINS; i++)
+        assert_int_equal(fdt32_to_cpu(gi[i]), VIRT_GPIO_IRQ + i);
+    uint32_t gpio_ph = fdt_get_phandle(f, fdt_path_offset(f, "/soc/gpio@102000"));
+    assert_true(has_compat(f, "/gpio-keys", "gpio-keys"));
+    assert_int_equal(u32(f, "/gpio-keys/power", "linux,code"), 116);     /* KEY_POWER */
+    const fdt32_t *kg = fdt_getprop(f, fdt_path_offset(f, "/gpio-keys/power"), "gpios", &gl);
+    assert_int_equal(gl, 12);
+    assert_int_equal(fdt32_to_cpu(kg[0]), gpio_ph);
+    assert_int_equal(fdt32_to_cpu(kg[1]), VIRT_GPIO_POWER_PIN);
+    assert_int_equal(fdt32_to_cpu(kg[2]), 0);                               /* active high */
+
     /* exactly the two virtio slots given */
     assert_true(has_compat(f, "/soc/virtio_mmio@10001000", "virtio,mmio"));
     reg(f, "/soc/virtio_mmio@10002000", 0x10002000, 0x1000);
