@@ -384,8 +384,15 @@ static int start_fifo(struct state *st)
     for (int i = 0; i < 10000; i++) {
         struct pollfd p = { fd, POLLIN, 0 };
         if (poll(&p, 1, 10) > 0 && read(fd, &c, 1) == 1) {
-            close(fd);
             unlink(fifo);
+            /* the init keeps the fifo open until its execve: wait for that
+             * EOF (bounded), so that the program runs when `start` returns */
+            for (int j = 0; j < 1000 && alive(st); j++) {
+                p.revents = 0;
+                if (poll(&p, 1, 10) > 0 && read(fd, &c, 1) <= 0)
+                    break;
+            }
+            close(fd);
             return 0;
         }
         if (!alive(st))

@@ -570,7 +570,9 @@ void ctr_exec_process(const struct ctr_exec_ctx *c)
         int w = openat(c->fifo_fd, "exec.fifo", O_WRONLY | O_CLOEXEC);
         if (w < 0 || write(w, "0", 1) != 1)
             _exit(1);
-        close(w);
+        /* w stays open until execve closes it: `start` returns on that EOF,
+         * so a signal sent once it has returned reaches the program, not
+         * this code (which, as a pid namespace's init, would drop it) */
         close(c->fifo_fd);
     }
     if (c->id && c->spec->nhooks[CTR_HOOK_START_CONTAINER]) {
