@@ -32,12 +32,24 @@ enum {
     CSR_MCONFIGPTR = 0xf15,
 };
 
+void rv_machine_set_clock(struct rv_machine *m, uint64_t (*now)(void *opaque), void *opaque)
+{
+    m->clock = now;
+    m->clock_opaque = opaque;
+}
+
 uint64_t rv_machine_time(const struct rv_machine *m)
 {
+    if (m->clock)
+        return m->clock(m->clock_opaque);
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
     uint64_t ns = (uint64_t)ts.tv_sec * 1000000000ULL + (uint64_t)ts.tv_nsec;
-    return (ns - m->time_base_ns) / (1000000000ULL / RV_TIMEBASE_HZ);
+    /* user mode: the host's clock, as Linux gives rdtime; system: from
+     * the machine's start */
+    if (!m->user)
+        ns -= m->time_base_ns;
+    return ns / (1000000000ULL / RV_TIMEBASE_HZ);
 }
 
 static uint64_t read_time(struct rv_hart *h)
@@ -116,15 +128,7 @@ static int csr_get(struct rv_hart *h, unsigned csr, uint64_t *v)
     case CSR_FCSR: *v = ((h->fp.frm & 7) << 5) | (h->fp.fflags & 31); return 0;
     case CSR_CYCLE: case CSR_MCYCLE: *v = counter_value(h, 0); return 0;
     case CSR_INSTRET: case CSR_MINSTRET: *v = counter_value(h, 1); return 0;
-    case CSR_TIME:
-        if (h->m->user) {
-            struct timespec ts;
-            clock_gettime(CLOCK_MONOTONIC, &ts);
-            *v = ((uint64_t)ts.tv_sec * 1000000000ULL + (uint64_t)ts.tv_nsec) / 100;
-        } else {
-            *v = read_time(h);
-        }
-        return 0;
+    case CSR_TIME: *v = read_time(h); return 0;
     default: break;
     }
     if (h->m->user) {

@@ -82,6 +82,8 @@ struct rv_machine {
     uint64_t tohost;
     bool sv48;
     uint64_t time_base_ns;
+    uint64_t (*clock)(void *opaque);   /* rv_machine_set_clock, else NULL: the host's */
+    void *clock_opaque;
     /* pages with decoded code: a byte per 4 KiB page of the code space
      * (system: RAM pages, index from ram base; user: guest pages) */
     uint8_t *code_pages;
