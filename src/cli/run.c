@@ -3,6 +3,7 @@
 #include "cli/cli.h"
 #include "base/base.h"
 #include "emu/riscv/virt/virt.h"
+#include "machine/machine.h"
 
 #include <dirent.h>
 #include <errno.h>
@@ -56,7 +57,10 @@ static void run_usage(FILE *f)
         "                    breakpoints, single step; 'gdb-multiarch vmlinux' then\n"
         "                    'target remote :PORT'. gdb's kill stops vessel (status 0)\n"
         "  -S                with --gdb: every hart waits for the debugger before its\n"
-        "                    first instruction\n"
+        "                    first instruction; without --gdb: start paused (every\n"
+        "                    hart stopped, the guest clock too) until QMP 'cont'\n"
+        "  --no-reboot       a guest reboot ends vessel (status 3) instead of\n"
+        "                    resetting the machine and booting again\n"
         "  --dumpdtb FILE    write the device tree the guest would get to FILE and exit\n"
         "  -h, --help        show this help\n"
         "\n"
@@ -72,7 +76,8 @@ static void run_usage(FILE *f)
         "  N    a bare-metal program wrote tohost = 2N+1, or the guest's syscon\n"
         "       or SBI reported a failure (then N = 1 if none was given)\n"
         "  2    bad options or input files (one line says which)\n"
-        "  3    the guest asked for a reboot (vessel stops instead)\n"
+        "  3    the guest asked for a reboot and --no-reboot was given (without\n"
+        "       it the machine resets and boots again in the same process)\n"
         "  4    the machine stopped on an error (a hart could not go on)\n"
         "  128+SIG  stopped by signal SIG (SIGINT, SIGTERM, SIGHUP)\n"
         "\n"
@@ -83,12 +88,6 @@ static void run_usage(FILE *f)
         "  vessel run --disk disk.img --net user,hostfwd=tcp::8080-:80 --rng\n"
         "  vessel run --kernel rv64-test.elf            # bare metal, exits with its status\n",
         VIRT_MAX_HARTS, VIRT_VIRTIO_SLOTS);
-}
-
-static uint64_t host_mem_bytes(void)
-{
-    long pages = sysconf(_SC_PHYS_PAGES), psz = sysconf(_SC_PAGESIZE);
-    return pages > 0 && psz > 0 ? (uint64_t)pages * (uint64_t)psz : 0;
 }
 
 /* The newest complete riscv64 default guest in the cache, or -ENOENT. */
@@ -124,7 +123,13 @@ static int default_guest(char *kernel, char *initrd, size_t len)
 }
 
 enum { O_KERNEL = 256, O_INITRD, O_APPEND, O_SMP, O_BIOS, O_SERIAL, O_DISK, O_NET, O_RNG, O_CONSOLE,
-       O_GDB, O_SV39, O_DUMPDTB };
+       O_GDB, O_SV39, O_DUMPDTB, O_NO_REBOOT };
+
+static void free_config(struct virt_config **cfg)
+{
+    virtio_options_free(&(*cfg)->mc.virtio);
+    free(*cfg);
+}
 
 int cmd_run(int argc, char **argv)
 {
@@ -135,46 +140,40 @@ int cmd_run(int argc, char **argv)
         { "serial", required_argument, 0, O_SERIAL }, { "disk", required_argument, 0, O_DISK },
         { "net", required_argument, 0, O_NET }, { "rng", no_argument, 0, O_RNG },
         { "console", no_argument, 0, O_CONSOLE }, { "gdb", required_argument, 0, O_GDB },
-        { "sv39", no_argument, 0, O_SV39 }, { "dumpdtb", required_argument, 0, O_DUMPDTB }, { "help", no_argument, 0, 'h' }, { 0, 0, 0, 0 },
+        { "sv39", no_argument, 0, O_SV39 }, { "dumpdtb", required_argument, 0, O_DUMPDTB },
+        { "no-reboot", no_argument, 0, O_NO_REBOOT }, { "help", no_argument, 0, 'h' }, { 0, 0, 0, 0 },
     };
-    static struct virt_config cfg;
-    memset(&cfg, 0, sizeof(cfg));
-    cfg.ram_size = 256ULL << 20;
-    cfg.nharts = 1;
-    cfg.append = "console=ttyS0";
-    cfg.serial = "stdio";
-    uint64_t v;
+    __attribute__((cleanup(free_config))) struct virt_config *cfg = xzalloc(sizeof(*cfg));
+    cfg->mc.ram_size = 256ULL << 20;
+    cfg->mc.ncpus = 1;
+    cfg->mc.serial = "stdio";
+    cfg->append = "console=ttyS0";
+    bool start_stopped = false;
     int c, r;
     optind = 1;
     while ((c = getopt_long(argc, argv, "+m:Sh", opts, NULL)) != -1) {
         switch (c) {
-        case O_KERNEL: cfg.kernel = optarg; break;
-        case O_INITRD: cfg.initrd = optarg; break;
-        case O_APPEND: cfg.append = optarg; break;
-        case O_BIOS: cfg.bios = optarg; break;
-        case O_SERIAL: cfg.serial = optarg; break;
-        case O_GDB: cfg.gdb = optarg; break;
-        case O_SV39: cfg.sv39_only = true; break;
-        case O_DUMPDTB: cfg.dump_dtb = optarg; break;
-        case 'S': cfg.gdb_wait = true; break;
+        case O_KERNEL: cfg->kernel = optarg; break;
+        case O_INITRD: cfg->initrd = optarg; break;
+        case O_APPEND: cfg->append = optarg; break;
+        case O_BIOS: cfg->bios = optarg; break;
+        case O_SERIAL: cfg->mc.serial = optarg; break;
+        case O_GDB: cfg->gdb = optarg; break;
+        case O_SV39: cfg->sv39_only = true; break;
+        case O_DUMPDTB: cfg->dump_dtb = optarg; break;
+        case O_NO_REBOOT: cfg->mc.no_reboot = true; break;
+        case 'S': start_stopped = true; break;
         case 'm':
-            if (parse_size(optarg, 1 << 20, &v) || v < VIRT_MIN_RAM || v % 4096) {
-                log_error("-m %s: need a size of at least %lluM (page multiple)", optarg,
-                          (unsigned long long)(VIRT_MIN_RAM >> 20));
+            if (machine_parse_mem(optarg, &cfg->mc.ram_size) < 0)
                 return 2;
-            }
-            cfg.ram_size = v;
             break;
         case O_SMP:
-            if (parse_u64(optarg, &v) || v < 1 || v > VIRT_MAX_HARTS) {
-                log_error("--smp %s: need a hart count from 1 to %d", optarg, VIRT_MAX_HARTS);
+            if (machine_parse_smp(optarg, VIRT_MAX_HARTS, "hart", &cfg->mc.ncpus) < 0)
                 return 2;
-            }
-            cfg.nharts = (unsigned)v;
             break;
         case O_DISK: case O_NET: case O_RNG: case O_CONSOLE: {
             const char *name = c == O_DISK ? "disk" : c == O_NET ? "net" : c == O_RNG ? "rng" : "console";
-            r = virtio_options_add(&cfg.virtio, name, c == O_DISK || c == O_NET ? optarg : NULL);
+            r = virtio_options_add(&cfg->mc.virtio, name, c == O_DISK || c == O_NET ? optarg : NULL);
             if (r < 0)
                 return 2;
             break;
@@ -189,25 +188,21 @@ int cmd_run(int argc, char **argv)
         log_error("run: unexpected argument '%s'; see 'vessel run --help'", argv[optind]);
         return 2;
     }
-    uint64_t host = host_mem_bytes();
-    if (host && cfg.ram_size > host) {
-        log_error("-m %llu MiB is more than the host's %llu MiB of memory",
-                  (unsigned long long)(cfg.ram_size >> 20), (unsigned long long)(host >> 20));
-        return 2;
-    }
-    if (cfg.gdb_wait && !cfg.gdb) {
-        log_error("-S needs --gdb tcp::PORT");
-        return 2;
-    }
-    static char kbuf[PATH_MAX + 64], ibuf[PATH_MAX + 64];
-    if (!cfg.kernel && !cfg.bios) {
+    /* -S: with --gdb every hart waits for the debugger; without, the
+     * machine starts paused until resumed (QMP cont), as QEMU's -S */
+    if (cfg->gdb)
+        cfg->gdb_wait = start_stopped;
+    else
+        cfg->mc.start_paused = start_stopped;
+    char kbuf[PATH_MAX + 64], ibuf[PATH_MAX + 64];
+    if (!cfg->kernel && !cfg->bios) {
         if (default_guest(kbuf, ibuf, sizeof(kbuf)) < 0) {
             log_error("no --kernel given and no default guest built; run 'make guest' (or pass --kernel FILE)");
             return 2;
         }
-        cfg.kernel = kbuf;
-        if (!cfg.initrd)
-            cfg.initrd = ibuf;
+        cfg->kernel = kbuf;
+        if (!cfg->initrd)
+            cfg->initrd = ibuf;
     }
-    return virt_run(&cfg);
+    return virt_run(cfg);
 }

@@ -24,6 +24,8 @@ struct uart8250 *uart8250_create(struct bus *bus, uint64_t base, unsigned reg_sh
                                  struct irq_line irq, struct chardev *chr);
 /* After nothing calls the bus any more and the chardev's loop is stopped. */
 void uart8250_destroy(struct uart8250 *u);
+/* Power-on state (registers, FIFO emptied, interrupt line lowered). */
+void uart8250_reset(struct uart8250 *u);
 
 /* Register offsets (reg numbers, before reg_shift) and bits. */
 enum {
@@ -78,5 +80,20 @@ struct uart8250_state {
 };
 void uart8250_save(struct uart8250 *u, struct uart8250_state *st);
 int uart8250_load(struct uart8250 *u, const struct uart8250_state *st);
+
+/* ==== goldfish RTC (as on QEMU virt) ====
+ * Nanoseconds since the epoch from the host's clock (TIME_LOW latches
+ * TIME_HIGH); alarms are stored but never fire. NULL (logged) if the range
+ * cannot be registered. */
+#define GOLDFISH_RTC_SIZE 0x1000
+struct goldfish_rtc;
+struct goldfish_rtc_state {
+    uint32_t time_high, alarm_low, alarm_high, irq_enabled;
+};
+struct goldfish_rtc *goldfish_rtc_create(struct bus *bus, uint64_t base);
+void goldfish_rtc_reset(struct goldfish_rtc *r);
+void goldfish_rtc_save(struct goldfish_rtc *r, struct goldfish_rtc_state *st);
+int goldfish_rtc_load(struct goldfish_rtc *r, const struct goldfish_rtc_state *st);
+void goldfish_rtc_destroy(struct goldfish_rtc *r);
 
 #endif

@@ -243,6 +243,14 @@ static void uart_reset(struct uart8250 *u)
     rx_clear(u);
 }
 
+void uart8250_reset(struct uart8250 *u)
+{
+    pthread_mutex_lock(&u->lock);
+    uart_reset(u);
+    update_irq(u);
+    pthread_mutex_unlock(&u->lock);
+}
+
 struct uart8250 *uart8250_create(struct bus *bus, uint64_t base, unsigned reg_shift,
                                  struct irq_line irq, struct chardev *chr)
 {

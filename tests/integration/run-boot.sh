@@ -73,8 +73,8 @@ else
     skip "OpenSBI --bios boot" "no $fw (package opensbi)"
 fi
 
-# A reboot request ends vessel with status 3 and says so.
-guest_start "$VESSEL" run --kernel "$KERNEL" --initrd "$INITRD" --append "console=ttyS0 vessel.reboot" -m 64M
+# With --no-reboot a reboot request ends vessel with status 3 and says so.
+guest_start "$VESSEL" run --no-reboot --kernel "$KERNEL" --initrd "$INITRD" --append "console=ttyS0 vessel.reboot" -m 64M
 if guest_wait_ready; then
     guest_poweroff 60; rc=$?
     check "reboot request: exit status 3 (got $rc)" test $rc -eq 3
@@ -87,7 +87,7 @@ fi
 # `poweroff` and `reboot` typed at the guest's shell reach its init.
 for cmd in poweroff reboot; do
     want=0; [ $cmd = reboot ] && want=3
-    guest_start "$VESSEL" run -m 64M
+    guest_start "$VESSEL" run --no-reboot -m 64M
     if guest_wait_ready; then
         guest_send "$cmd" || true
         guest_wait_exit 60; rc=$?
@@ -171,4 +171,27 @@ if [ -r "$vmlinux" ]; then
     fi
 else
     skip "vmlinux ELF boot" "no $vmlinux (the guest's kernel build tree)"
+fi
+
+# Without --no-reboot a guest reboot resets the machine in the same process
+# (devices, harts, kernel, initrd and device tree again), as QEMU does: the
+# guest boots to its shell a second time, then powers off with status 0.
+markers() { tr -d '\r' < "$GUEST_LOG" | grep -acE "$GUEST_MARKER"; }
+guest_start "$VESSEL" run --smp 2 -m 64M
+if guest_wait_ready; then
+    pid1=$GUEST_PID
+    guest_send reboot || true
+    end=$(( $(date +%s) + GUEST_TIMEOUT ))
+    while [ "$(markers)" -lt 2 ] && guest_alive_ && [ "$(date +%s)" -lt "$end" ]; do sleep 0.05; done
+    check "reboot in place: the guest boots again ($(markers) ready markers)" test "$(markers)" -ge 2
+    out=$(guest_run 'echo shell-ok' 60)
+    check "reboot in place: the same vessel process ($pid1) and a working shell" \
+        test "$out" = shell-ok -a "$GUEST_PID" = "$pid1"
+    out=$(guest_run 'grep -c ^processor /proc/cpuinfo' 60)
+    check "reboot in place: both harts again after the reset ($out)" test "$out" = 2
+    guest_poweroff 60; rc=$?
+    check "reboot in place: then power-off, exit status 0 (got $rc)" test $rc -eq 0
+else
+    nok "reboot in place: boots"
+    guest_kill
 fi

@@ -57,7 +57,6 @@ expect_fail "too many virtio devices" "9 virtio devices asked for; the board has
     "$VESSEL" run --rng --console --disk "$tmp/empty,readonly" --disk "$tmp/text,readonly" \
     --disk "$tmp/elf,readonly" --disk "$tmp/d4" --disk "$tmp/d5" --disk "$tmp/d6" --disk "$tmp/d7"
 expect_fail "an unexpected argument" "unexpected argument 'Image'" "$VESSEL" run Image
-expect_fail "-S without --gdb" "-S needs --gdb" "$VESSEL" run -S
 out=$("$VESSEL" run --frobnicate 2>&1); rc=$?
 check "an unknown option: status 2 (got $rc)" test $rc -eq 2
 check "an unknown option is named" grep -q "frobnicate" <<<"$out"

@@ -4,6 +4,7 @@
  * holds (RWF_NOWAIT), get-id, refused requests -- and wakes a worker for
  * the rest: a request that would wait for the disk is handed over. */
 #include <errno.h>
+#include <stdio.h>
 #include <string.h>
 
 #include "backend/backend.h"
@@ -312,6 +313,22 @@ static void blk_reset(struct virtio_dev *d)
     b->quiesce = false;
 }
 
+/* Machine pause: the requests in flight complete, no new one is taken. */
+static void blk_pause(struct virtio_dev *d)
+{
+    struct virtio_blk *b = d->opaque;
+    b->quiesce = true;
+    while (b->inflight)
+        pthread_cond_wait(&b->idle, &d->lock);
+}
+
+static void blk_resume(struct virtio_dev *d)
+{
+    struct virtio_blk *b = d->opaque;
+    b->quiesce = false;
+    pthread_cond_broadcast(&b->work);   /* notifications may have come in between */
+}
+
 static void blk_config_write(struct virtio_dev *d, unsigned off, const void *buf, unsigned len)
 {
     /* writeback toggle is not offered (CONFIG_WCE); everything is read-only */
@@ -319,6 +336,7 @@ static void blk_config_write(struct virtio_dev *d, unsigned off, const void *buf
 
 static const struct virtio_dev_ops blk_ops = {
     .notify = blk_notify, .start = blk_start, .reset = blk_reset, .config_write = blk_config_write,
+    .pause = blk_pause, .resume = blk_resume,
 };
 
 struct virtio_blk *virtio_blk_create(struct blk_image *img, const char *id, unsigned nthreads)
@@ -381,3 +399,63 @@ void virtio_blk_destroy(struct virtio_blk *b)
     blk_image_close(b->img);
     free(b);
 }
+
+/* ---- --disk PATH[,readonly][,cache=none][,id=NAME] ---- */
+static int blk_kind_parse(const char *val, void **data)
+{
+    struct disk_opts *d = xmalloc(sizeof(*d));
+    if (virtio_parse_disk(val, d) < 0) {
+        free(d);
+        return -EINVAL;
+    }
+    *data = d;
+    return 0;
+}
+
+static int blk_kind_check(const void *data, const void *earlier)
+{
+    const struct disk_opts *d = data, *e = earlier;
+    if (strcmp(d->path, e->path) == 0) {
+        log_error("--disk %s: the same image is given twice", d->path);
+        return -EINVAL;
+    }
+    return 0;
+}
+
+static void *blk_kind_create(const void *data, unsigned index, const struct virtio_host *host,
+                             struct virtio_dev **dev)
+{
+    const struct disk_opts *d = data;
+    struct blk_image *img;
+    if (blk_image_open(d->path, d->readonly, d->direct, &img) < 0)
+        return NULL;
+    char id[21];
+    if (d->id[0])
+        snprintf(id, sizeof(id), "%s", d->id);
+    else
+        snprintf(id, sizeof(id), "vd%c", 'a' + index);
+    struct virtio_blk *b = virtio_blk_create(img, id, 4);
+    *dev = virtio_blk_dev(b);
+    return b;
+}
+
+static void blk_kind_destroy(void *inst)
+{
+    virtio_blk_destroy(inst);
+}
+
+static void blk_kind_block_info(void *inst, const void *data, struct virtio_block_info *bi)
+{
+    const struct virtio_blk *b = inst;
+    const struct disk_opts *d = data;
+    bi->id = b->id;
+    bi->file = d->path;
+    bi->readonly = d->readonly;
+    bi->direct = d->direct;
+    bi->size = b->img->size;
+}
+
+const struct virtio_kind virtio_blk_kind = {
+    .option = "disk", .has_value = true, .max = 8, .parse = blk_kind_parse, .check = blk_kind_check,
+    .create = blk_kind_create, .destroy = blk_kind_destroy, .block_info = blk_kind_block_info,
+};

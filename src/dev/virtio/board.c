@@ -1,4 +1,6 @@
-/* Build the virtio devices a command line asked for and map them on a bus. */
+/* The virtio devices a command line asks for: the table of device kinds,
+ * the option list, and building them onto a bus. A new virtio device is
+ * its own file (with its struct virtio_kind) plus one row here. */
 #include <errno.h>
 #include <stdio.h>
 #include <string.h>
@@ -6,128 +8,104 @@
 #include "base/base.h"
 #include "dev/virtio/virtio.h"
 
-#define BOARD_MAX (VIRTIO_OPT_MAX_DISKS + VIRTIO_OPT_MAX_NETS + 2)
+/* ---- the table: one row per device kind, in slot order ---- */
+static const struct virtio_kind *const kinds[] = {
+    &virtio_blk_kind,
+    &virtio_net_kind,
+    &virtio_rng_kind,
+    &virtio_console_kind,
+};
 
+/* ---- options ---- */
+int virtio_options_add(struct virtio_options *o, const char *name, const char *val)
+{
+    const struct virtio_kind *k = NULL;
+    for (unsigned i = 0; i < ARRAY_SIZE(kinds) && !k; i++)
+        if (strcmp(kinds[i]->option, name) == 0)
+            k = kinds[i];
+    if (!k)
+        return 0;
+    unsigned same = virtio_options_count(o, name);
+    if (same >= k->max || o->n >= VIRTIO_OPT_MAX) {
+        log_error("--%s%s%s: at most %u such devices (%d virtio devices in all)", name, val ? " " : "",
+                  val ? val : "", k->max, VIRTIO_OPT_MAX);
+        return -EINVAL;
+    }
+    void *data = NULL;
+    if (k->parse && k->parse(val, &data) < 0)
+        return -EINVAL;
+    for (unsigned i = 0; k->check && i < o->n; i++)
+        if (o->dev[i].kind == k && k->check(data, o->dev[i].data) < 0) {
+            free(data);
+            return -EINVAL;
+        }
+    o->dev[o->n++] = (struct virtio_opt){ k, same, data };
+    return 1;
+}
+
+unsigned virtio_options_count(const struct virtio_options *o, const char *option)
+{
+    unsigned n = 0;
+    for (unsigned i = 0; i < o->n; i++)
+        n += strcmp(o->dev[i].kind->option, option) == 0;
+    return n;
+}
+
+void virtio_options_free(struct virtio_options *o)
+{
+    for (unsigned i = 0; i < o->n; i++)
+        free(o->dev[i].data);
+    memset(o, 0, sizeof(*o));
+}
+
+/* ---- the devices on a bus ---- */
 struct virtio_board {
     struct loop *loop;
     unsigned n;
     struct {
         uint64_t base;
+        const struct virtio_opt *opt;
+        void *inst;
+        struct virtio_dev *dev;
         struct virtio_mmio *mmio;
-        struct virtio_blk *blk;
-        struct virtio_net *net;
-        struct net_backend *be;
-        struct virtio_rng *rng;
-        struct virtio_console *con;
-    } slot[BOARD_MAX];
+    } slot[VIRTIO_OPT_MAX];
 };
 
-int virtio_options_add(struct virtio_options *o, const char *name, const char *val)
-{
-    if (strcmp(name, "disk") == 0) {
-        if (o->ndisks >= VIRTIO_OPT_MAX_DISKS) {
-            log_error("--disk %s: at most %d disks", val, VIRTIO_OPT_MAX_DISKS);
-            return -EINVAL;
-        }
-        if (virtio_parse_disk(val, &o->disk[o->ndisks]) < 0)
-            return -EINVAL;
-        o->ndisks++;
-        return 1;
-    }
-    if (strcmp(name, "net") == 0) {
-        if (o->nnets >= VIRTIO_OPT_MAX_NETS) {
-            log_error("--net %s: at most %d network devices", val, VIRTIO_OPT_MAX_NETS);
-            return -EINVAL;
-        }
-        if (virtio_parse_net(val, &o->net[o->nnets]) < 0)
-            return -EINVAL;
-        o->nnets++;
-        return 1;
-    }
-    if (strcmp(name, "rng") == 0) {
-        o->rng = true;
-        return 1;
-    }
-    if (strcmp(name, "console") == 0) {
-        o->console = true;
-        return 1;
-    }
-    return 0;
-}
-
-static int add_slot(struct virtio_board *b, struct virtio_dev *d, struct bus *bus, struct guest_mem *mem,
-                    uint64_t base, uint64_t stride, struct irq_line (*irq_for)(void *, unsigned), void *opaque)
+static int add_slot(struct virtio_board *b, const struct virtio_opt *opt, const struct virtio_host *host,
+                    struct bus *bus, struct guest_mem *mem, uint64_t base, uint64_t stride,
+                    struct irq_line (*irq_for)(void *, unsigned), void *opaque)
 {
     unsigned i = b->n;
-    b->slot[i].base = base + i * stride;
-    b->slot[i].mmio = virtio_mmio_create(bus, b->slot[i].base, irq_for(opaque, i), mem, d);
-    if (!b->slot[i].mmio)
+    b->slot[i].opt = opt;
+    b->slot[i].inst = opt->kind->create(opt->data, opt->index, host, &b->slot[i].dev);
+    if (!b->slot[i].inst)
         return -EINVAL;
-    b->n++;
-    return 0;
+    b->n++;     /* from here destroy frees it */
+    b->slot[i].base = base + i * stride;
+    b->slot[i].mmio = virtio_mmio_create(bus, b->slot[i].base, irq_for(opaque, i), mem, b->slot[i].dev);
+    return b->slot[i].mmio ? 0 : -EINVAL;
 }
 
-struct virtio_board *virtio_board_create(const struct virtio_options *o, struct bus *bus, struct guest_mem *mem,
+struct virtio_board *virtio_board_create(const struct virtio_options *o, const struct virtio_host *host0,
+                                         struct bus *bus, struct guest_mem *mem,
                                          uint64_t base, uint64_t stride,
                                          struct irq_line (*irq_for)(void *opaque, unsigned i), void *opaque)
 {
     struct virtio_board *b = xzalloc(sizeof(*b));
-    if (o->nnets) {
-        b->loop = loop_new();
-        if (!b->loop)
+    struct virtio_host host = *host0;
+    for (unsigned i = 0; i < o->n; i++)
+        if (o->dev[i].kind->needs_loop && !b->loop && !(b->loop = loop_new()))
             goto fail;
-    }
-    for (unsigned i = 0; i < o->ndisks; i++) {
-        struct blk_image *img;
-        const struct disk_opts *d = &o->disk[i];
-        for (unsigned j = 0; j < i; j++)
-            if (strcmp(o->disk[j].path, d->path) == 0) {
-                log_error("--disk %s: the same image is given twice", d->path);
+    host.loop = b->loop;
+    for (unsigned k = 0; k < ARRAY_SIZE(kinds); k++)
+        for (unsigned i = 0; i < o->n; i++)
+            if (o->dev[i].kind == kinds[k] &&
+                add_slot(b, &o->dev[i], &host, bus, mem, base, stride, irq_for, opaque) < 0)
                 goto fail;
-            }
-        if (blk_image_open(d->path, d->readonly, d->direct, &img) < 0)
-            goto fail;
-        char id[21];
-        if (d->id[0])
-            snprintf(id, sizeof(id), "%s", d->id);
-        else
-            snprintf(id, sizeof(id), "vd%c", 'a' + i);
-        b->slot[b->n].blk = virtio_blk_create(img, id, 4);
-        if (add_slot(b, virtio_blk_dev(b->slot[b->n].blk), bus, mem, base, stride, irq_for, opaque) < 0)
-            goto fail;
-    }
-    for (unsigned i = 0; i < o->nnets; i++) {
-        const struct net_opts *n = &o->net[i];
-        struct net_backend *be = n->kind == NET_USER ? net_slirp_create(b->loop, n->fwd, n->nfwd)
-                                                     : net_tap_create(b->loop, n->ifname);
-        if (!be)
-            goto fail;
-        uint8_t mac[6];
-        memcpy(mac, n->mac, 6);
-        if (!n->mac_set)
-            mac[5] = (uint8_t)(mac[5] + i);
-        b->slot[b->n].be = be;
-        b->slot[b->n].net = virtio_net_create(mac, be, b->loop);
-        if (add_slot(b, virtio_net_dev(b->slot[b->n].net), bus, mem, base, stride, irq_for, opaque) < 0)
-            goto fail;
-    }
-    if (o->rng) {
-        b->slot[b->n].rng = virtio_rng_create();
-        if (add_slot(b, virtio_rng_dev(b->slot[b->n].rng), bus, mem, base, stride, irq_for, opaque) < 0)
-            goto fail;
-    }
-    if (o->console) {
-        b->slot[b->n].con = virtio_console_create(o->console_port);
-        if (add_slot(b, virtio_console_dev(b->slot[b->n].con), bus, mem, base, stride, irq_for, opaque) < 0)
-            goto fail;
-    }
     if (b->loop && loop_start(b->loop) < 0)
         goto fail;
     return b;
 fail:
-    /* the slot being built may hold a device that was not mapped */
-    if (b->n < BOARD_MAX)
-        b->n++;
     virtio_board_destroy(b);
     return NULL;
 }
@@ -140,12 +118,46 @@ void virtio_board_slot(const struct virtio_board *b, unsigned i, uint64_t *base,
     *irq_index = i;
 }
 
-struct virtio_console *virtio_board_console(struct virtio_board *b)
+struct virtio_dev *virtio_board_dev(struct virtio_board *b, unsigned i)
+{
+    return b->slot[i].dev;
+}
+
+bool virtio_board_has_input(const struct virtio_board *b)
 {
     for (unsigned i = 0; i < b->n; i++)
-        if (b->slot[i].con)
-            return b->slot[i].con;
-    return NULL;
+        if (b->slot[i].opt->kind->input)
+            return true;
+    return false;
+}
+
+size_t virtio_board_input(struct virtio_board *b, const uint8_t *buf, size_t len)
+{
+    for (unsigned i = 0; i < b->n; i++)
+        if (b->slot[i].opt->kind->input)
+            return b->slot[i].opt->kind->input(b->slot[i].inst, buf, len);
+    return 0;
+}
+
+unsigned virtio_board_nblock(const struct virtio_board *b)
+{
+    unsigned n = 0;
+    for (unsigned i = 0; i < b->n; i++)
+        n += b->slot[i].opt->kind->block_info != NULL;
+    return n;
+}
+
+int virtio_board_block_info(const struct virtio_board *b, unsigned i, struct virtio_block_info *bi)
+{
+    for (unsigned s = 0; s < b->n; s++) {
+        const struct virtio_kind *k = b->slot[s].opt->kind;
+        if (k->block_info && i-- == 0) {
+            memset(bi, 0, sizeof(*bi));
+            k->block_info(b->slot[s].inst, b->slot[s].opt->data, bi);
+            return 0;
+        }
+    }
+    return -ENOENT;
 }
 
 int virtio_board_cmdline(const struct virtio_board *b, unsigned first_irq, char *buf, size_t len)
@@ -170,11 +182,7 @@ void virtio_board_destroy(struct virtio_board *b)
     if (b->loop)
         loop_stop(b->loop);
     for (unsigned i = 0; i < b->n; i++) {
-        virtio_blk_destroy(b->slot[i].blk);
-        virtio_net_destroy(b->slot[i].net);
-        net_backend_destroy(b->slot[i].be);
-        virtio_rng_destroy(b->slot[i].rng);
-        virtio_console_destroy(b->slot[i].con);
+        b->slot[i].opt->kind->destroy(b->slot[i].inst);
         if (b->slot[i].mmio)
             virtio_mmio_destroy(b->slot[i].mmio);
     }

@@ -91,3 +91,27 @@ void virtio_console_destroy(struct virtio_console *c)
     virtio_dev_destroy(&c->vdev);
     free(c);
 }
+
+/* ---- --console: hvc0 on the machine's console line ---- */
+static void *con_kind_create(const void *data, unsigned index, const struct virtio_host *host,
+                             struct virtio_dev **dev)
+{
+    struct virtio_console *c = virtio_console_create(host->console);
+    *dev = virtio_console_dev(c);
+    return c;
+}
+
+static void con_kind_destroy(void *inst)
+{
+    virtio_console_destroy(inst);
+}
+
+static size_t con_kind_input(void *inst, const uint8_t *buf, size_t len)
+{
+    return virtio_console_input(inst, buf, len);
+}
+
+const struct virtio_kind virtio_console_kind = {
+    .option = "console", .max = 1, .create = con_kind_create, .destroy = con_kind_destroy,
+    .input = con_kind_input,
+};

@@ -83,6 +83,22 @@ void virtio_reset(struct virtio_dev *d)
     pthread_mutex_unlock(&d->lock);
 }
 
+void virtio_dev_pause(struct virtio_dev *d)
+{
+    pthread_mutex_lock(&d->lock);
+    if (d->ops && d->ops->pause)
+        d->ops->pause(d);
+    pthread_mutex_unlock(&d->lock);
+}
+
+void virtio_dev_resume(struct virtio_dev *d)
+{
+    pthread_mutex_lock(&d->lock);
+    if (d->ops && d->ops->resume)
+        d->ops->resume(d);
+    pthread_mutex_unlock(&d->lock);
+}
+
 void virtio_set_status(struct virtio_dev *d, uint32_t val)
 {
     pthread_mutex_lock(&d->lock);

@@ -32,6 +32,7 @@ struct virtio_net {
     /* frames that came while the guest had no receive buffer (loop thread only) */
     struct { uint8_t *data; size_t len; } backlog[NET_BACKLOG];
     unsigned bl_head, bl_count;
+    bool paused;                     /* machine paused: frames wait in the backlog, TX waits */
 };
 
 /* Put one frame into the next receive buffer: 1 = delivered (or dropped as
@@ -81,8 +82,9 @@ size_t virtio_net_receive(struct virtio_net *n, const uint8_t *frame, size_t len
     struct virtio_dev *d = &n->vdev;
     size_t ret = len;
     pthread_mutex_lock(&d->lock);
-    rx_flush(n);
-    if (!n->bl_count && rx_one(n, frame, len)) {
+    if (!n->paused)
+        rx_flush(n);
+    if (!n->paused && !n->bl_count && rx_one(n, frame, len)) {
         virtq_notify(d, RXQ);
     } else if (n->bl_count < NET_BACKLOG && virtio_running(d) && len <= NET_FRAME_MAX) {
         unsigned i = (n->bl_head + n->bl_count++) % NET_BACKLOG;
@@ -108,7 +110,7 @@ void virtio_net_process_tx(struct virtio_net *n)
     struct virtq_elem *e = &n->elem;
     bool any = false;
     pthread_mutex_lock(&d->lock);
-    for (int budget = 0; budget < 256; budget++) {
+    for (int budget = 0; budget < 256 && !n->paused; budget++) {
         if (virtq_pop(d, TXQ, e) != 1)
             break;
         any = true;
@@ -129,7 +131,7 @@ void virtio_net_process_tx(struct virtio_net *n)
     }
     if (any)
         virtq_notify(d, TXQ);
-    bool more = virtq_has_work(d, TXQ);
+    bool more = !n->paused && virtq_has_work(d, TXQ);
     pthread_mutex_unlock(&d->lock);
     if (more && n->tx_ev)
         loop_event_notify(n->tx_ev);   /* yield to other loop work, come back */
@@ -141,8 +143,9 @@ static void rx_event(void *opaque)
 {
     struct virtio_net *n = opaque;
     pthread_mutex_lock(&n->vdev.lock);
-    rx_flush(n);
-    bool room = n->bl_count < NET_BACKLOG;
+    if (!n->paused)
+        rx_flush(n);
+    bool room = !n->paused && n->bl_count < NET_BACKLOG;
     pthread_mutex_unlock(&n->vdev.lock);
     if (room && n->be && n->be->rx_ready)
         n->be->rx_ready(n->be);
@@ -179,7 +182,28 @@ static void net_reset(struct virtio_dev *d)
     backlog_clear(d->opaque);
 }
 
-static const struct virtio_dev_ops net_ops = { .notify = net_notify, .reset = net_reset };
+/* Machine pause: nothing is written to or read from the rings; frames from
+ * the backend wait in the backlog (dropped once it is full, as a full
+ * ring drops them). Resume delivers them. */
+static void net_pause(struct virtio_dev *d)
+{
+    struct virtio_net *n = d->opaque;
+    n->paused = true;
+}
+
+static void net_resume(struct virtio_dev *d)
+{
+    struct virtio_net *n = d->opaque;
+    n->paused = false;
+    if (n->tx_ev)
+        loop_event_notify(n->tx_ev);
+    if (n->rx_ev)
+        loop_event_notify(n->rx_ev);
+}
+
+static const struct virtio_dev_ops net_ops = {
+    .notify = net_notify, .reset = net_reset, .pause = net_pause, .resume = net_resume,
+};
 
 struct virtio_net *virtio_net_create(const uint8_t mac[6], struct net_backend *be, struct loop *loop)
 {
@@ -217,3 +241,52 @@ void virtio_net_destroy(struct virtio_net *n)
     virtio_dev_destroy(&n->vdev);
     free(n);
 }
+
+/* ---- --net user[,hostfwd=...][,mac=MAC] | tap,ifname=NAME[,mac=MAC] ---- */
+struct net_inst {
+    struct virtio_net *n;
+    struct net_backend *be;
+};
+
+static int net_kind_parse(const char *val, void **data)
+{
+    struct net_opts *o = xmalloc(sizeof(*o));
+    if (virtio_parse_net(val, o) < 0) {
+        free(o);
+        return -EINVAL;
+    }
+    *data = o;
+    return 0;
+}
+
+static void *net_kind_create(const void *data, unsigned index, const struct virtio_host *host,
+                             struct virtio_dev **dev)
+{
+    const struct net_opts *o = data;
+    struct net_backend *be = o->kind == NET_USER ? net_slirp_create(host->loop, o->fwd, o->nfwd)
+                                                 : net_tap_create(host->loop, o->ifname);
+    if (!be)
+        return NULL;
+    uint8_t mac[6];
+    memcpy(mac, o->mac, 6);
+    if (!o->mac_set)
+        mac[5] = (uint8_t)(mac[5] + index);
+    struct net_inst *ni = xzalloc(sizeof(*ni));
+    ni->be = be;
+    ni->n = virtio_net_create(mac, be, host->loop);
+    *dev = virtio_net_dev(ni->n);
+    return ni;
+}
+
+static void net_kind_destroy(void *inst)
+{
+    struct net_inst *ni = inst;
+    virtio_net_destroy(ni->n);
+    net_backend_destroy(ni->be);
+    free(ni);
+}
+
+const struct virtio_kind virtio_net_kind = {
+    .option = "net", .has_value = true, .max = 4, .needs_loop = true, .parse = net_kind_parse,
+    .create = net_kind_create, .destroy = net_kind_destroy,
+};

@@ -60,3 +60,21 @@ void virtio_rng_destroy(struct virtio_rng *r)
     virtio_dev_destroy(&r->vdev);
     free(r);
 }
+
+/* ---- --rng ---- */
+static void *rng_kind_create(const void *data, unsigned index, const struct virtio_host *host,
+                             struct virtio_dev **dev)
+{
+    struct virtio_rng *r = virtio_rng_create();
+    *dev = virtio_rng_dev(r);
+    return r;
+}
+
+static void rng_kind_destroy(void *inst)
+{
+    virtio_rng_destroy(inst);
+}
+
+const struct virtio_kind virtio_rng_kind = {
+    .option = "rng", .max = 1, .create = rng_kind_create, .destroy = rng_kind_destroy,
+};

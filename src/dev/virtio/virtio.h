@@ -30,6 +30,8 @@
 #include "backend/backend.h"
 #include "bus/bus.h"
 #include "mem/mem.h"
+#include "dev/virtio/options.h"
+#include "dev/virtio/transport.h"
 
 /* ---- spec constants ---- */
 enum {
@@ -110,6 +112,11 @@ struct virtio_dev_ops {
     /* Device reset by the driver (lock held): stop work, drop state. Must not
      * return while a worker still uses a queue. Optional. */
     void (*reset)(struct virtio_dev *d);
+    /* Machine pause / resume (lock held): finish or hold in-flight work,
+     * take none until resume. Optional (a device with no work of its own
+     * off the vCPU threads needs none). */
+    void (*pause)(struct virtio_dev *d);
+    void (*resume)(struct virtio_dev *d);
 };
 
 /* A transport: how a device signals the driver. */
@@ -192,41 +199,11 @@ struct virtio_dev_state {
     struct virtq_state vq[VIRTIO_MAX_QUEUES];
 };
 void virtio_dev_save(struct virtio_dev *d, struct virtio_dev_state *st);
+/* Machine pause: the device finishes its in-flight requests and takes no
+ * new work (from the driver or a host backend) until resume. */
+void virtio_dev_pause(struct virtio_dev *d);
+void virtio_dev_resume(struct virtio_dev *d);
 int virtio_dev_load(struct virtio_dev *d, const struct virtio_dev_state *st);
-
-/* ---- virtio-mmio transport (version 2) ---- */
-#define VIRTIO_MMIO_SIZE 0x200
-struct virtio_mmio;
-/* Register `dev` at [base, base+0x200) on `bus`; interrupts go to `irq`.
- * Returns the transport or NULL (-errno logged). */
-struct virtio_mmio *virtio_mmio_create(struct bus *bus, uint64_t base, struct irq_line irq,
-                                       struct guest_mem *mem, struct virtio_dev *dev);
-/* The bus has no unregister: destroy only once nothing calls the bus any more. */
-void virtio_mmio_destroy(struct virtio_mmio *m);
-extern const struct bus_ops virtio_mmio_ops;
-
-/* ---- option parsing (shared by `vessel run` and `vessel kvm`) ----
- * Each returns 0, or -EINVAL after ONE log_error line naming the bad value. */
-struct disk_opts {
-    char path[4096];
-    char id[21];        /* VIRTIO_BLK_ID_BYTES, NUL-terminated */
-    bool readonly;
-    bool direct;        /* cache=none */
-};
-int virtio_parse_disk(const char *spec, struct disk_opts *out);
-
-#define NET_MAX_FWD 16
-
-struct net_opts {
-    enum { NET_USER, NET_TAP } kind;
-    char ifname[16];
-    uint8_t mac[6];
-    bool mac_set;
-    unsigned nfwd;
-    struct net_hostfwd fwd[NET_MAX_FWD];
-};
-int virtio_parse_net(const char *spec, struct net_opts *out);
-int virtio_parse_mac(const char *s, uint8_t mac[6]);
 
 /* ---- virtio-blk ---- */
 struct virtio_blk;
@@ -280,34 +257,59 @@ size_t virtio_net_receive(struct virtio_net *n, const uint8_t *frame, size_t len
 void virtio_net_process_tx(struct virtio_net *n);
 void virtio_net_destroy(struct virtio_net *n);
 
-/* ---- the devices a command line asks for (used by `vessel run` / `vessel kvm`) ----
- * Collect options with virtio_options_add, then virtio_board_create builds
- * the backends (block images, slirp/tap on one I/O-thread event loop) and
- * the devices, and maps device i at base + i * stride with interrupt
- * irq_for(opaque, i). The board then describes each slot to the guest (FDT
- * node "virtio,mmio" or virtio_mmio.device=512@BASE:IRQ). */
-#define VIRTIO_OPT_MAX_DISKS 8
-#define VIRTIO_OPT_MAX_NETS 4
-struct virtio_options {
-    unsigned ndisks, nnets;
-    struct disk_opts disk[VIRTIO_OPT_MAX_DISKS];
-    struct net_opts net[VIRTIO_OPT_MAX_NETS];
-    bool rng;
-    bool console;       /* a virtio-console port on `console_port` */
-    struct virtio_console_port console_port;
+/* ---- device kinds: what a command-line option builds ----
+ * A new virtio device is one file defining its struct virtio_kind plus one
+ * row in the table of board.c. */
+struct virtio_host {
+    struct loop *loop;                  /* I/O thread for backends (kinds with needs_loop) */
+    struct virtio_console_port console; /* the machine's console line */
 };
-/* `name` is the option without dashes: "disk", "net", "rng", "console"
- * (rng and console take no value: val NULL). 1 = consumed, 0 = not a virtio
- * option, -EINVAL = bad value (one log_error line printed). */
-int virtio_options_add(struct virtio_options *o, const char *name, const char *val);
+struct virtio_block_info {
+    const char *id, *file;
+    bool readonly, direct;
+    uint64_t size;
+};
+struct virtio_kind {
+    const char *option;                 /* "disk" for --disk */
+    bool has_value;                     /* --disk SPEC; --rng takes none */
+    unsigned max;                       /* per machine */
+    bool needs_loop;
+    /* Parse a value into *data (owned by the option list, freed with
+     * free()). 0 or -EINVAL after one log line. NULL: no value. */
+    int (*parse)(const char *val, void **data);
+    /* Optional: refuse `data` beside an earlier entry of the same kind
+     * (-EINVAL after one log line). */
+    int (*check)(const void *data, const void *earlier);
+    /* Build the device: its instance (NULL after one log line) and *dev. */
+    void *(*create)(const void *data, unsigned index, const struct virtio_host *host, struct virtio_dev **dev);
+    void (*destroy)(void *inst);
+    /* Optional: host input for the guest (a console); bytes taken. */
+    size_t (*input)(void *inst, const uint8_t *buf, size_t len);
+    /* Optional: a block device's description (QMP query-block). */
+    void (*block_info)(void *inst, const void *data, struct virtio_block_info *bi);
+};
+extern const struct virtio_kind virtio_blk_kind, virtio_net_kind, virtio_rng_kind, virtio_console_kind;
+
+/* ---- the devices of a command line on a bus (machine/ builds them) ----
+ * virtio_board_create builds every entry of `o` (in the order of the kind
+ * table, then of the command line) with its backend, and maps device i at
+ * base + i * stride with interrupt irq_for(opaque, i). */
 struct virtio_board;
-struct virtio_board *virtio_board_create(const struct virtio_options *o, struct bus *bus, struct guest_mem *mem,
+struct virtio_board *virtio_board_create(const struct virtio_options *o, const struct virtio_host *host,
+                                         struct bus *bus, struct guest_mem *mem,
                                          uint64_t base, uint64_t stride,
                                          struct irq_line (*irq_for)(void *opaque, unsigned i), void *opaque);
 unsigned virtio_board_count(const struct virtio_board *b);
 /* Slot i: mmio base and the index passed to irq_for. */
 void virtio_board_slot(const struct virtio_board *b, unsigned i, uint64_t *base, unsigned *irq_index);
-struct virtio_console *virtio_board_console(struct virtio_board *b);   /* NULL if none */
+struct virtio_dev *virtio_board_dev(struct virtio_board *b, unsigned i);
+/* Host input to the first device that takes it (a console): bytes taken.
+ * has_input: whether there is such a device. */
+bool virtio_board_has_input(const struct virtio_board *b);
+size_t virtio_board_input(struct virtio_board *b, const uint8_t *buf, size_t len);
+/* The block devices, in slot order: count, and description of the i-th. */
+unsigned virtio_board_nblock(const struct virtio_board *b);
+int virtio_board_block_info(const struct virtio_board *b, unsigned i, struct virtio_block_info *bi);
 /* Kernel command line words describing the slots for a guest without a
  * device tree: "virtio_mmio.device=512@0xBASE:IRQ ..." with IRQ = first_irq + i.
  * Returns the length, or -ENOSPC if buf is too small. */

@@ -38,18 +38,43 @@ void rv_machine_set_clock(struct rv_machine *m, uint64_t (*now)(void *opaque), v
     m->clock_opaque = opaque;
 }
 
+static uint64_t host_mono_ns(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (uint64_t)ts.tv_sec * 1000000000ULL + (uint64_t)ts.tv_nsec;
+}
+
 uint64_t rv_machine_time(const struct rv_machine *m)
 {
     if (m->clock)
         return m->clock(m->clock_opaque);
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    uint64_t ns = (uint64_t)ts.tv_sec * 1000000000ULL + (uint64_t)ts.tv_nsec;
-    /* user mode: the host's clock, as Linux gives rdtime; system: from
-     * the machine's start */
-    if (!m->user)
-        ns -= m->time_base_ns;
+    /* user mode: the host's clock, as Linux gives rdtime */
+    if (m->user)
+        return host_mono_ns() / (1000000000ULL / RV_TIMEBASE_HZ);
+    struct rv_machine *w = (struct rv_machine *)m;
+    uint64_t ns;
+    if (unlikely(atomic_load_explicit(&w->time_stopped, memory_order_acquire)))
+        ns = atomic_load_explicit(&w->time_stopped_ns, memory_order_relaxed);
+    else
+        ns = host_mono_ns() - atomic_load_explicit(&w->time_base_ns, memory_order_relaxed);
     return ns / (1000000000ULL / RV_TIMEBASE_HZ);
+}
+
+void rv_machine_clock_stop(struct rv_machine *m)
+{
+    if (atomic_load(&m->time_stopped))
+        return;
+    atomic_store(&m->time_stopped_ns, host_mono_ns() - atomic_load(&m->time_base_ns));
+    atomic_store(&m->time_stopped, true);
+}
+
+void rv_machine_clock_start(struct rv_machine *m)
+{
+    if (!atomic_load(&m->time_stopped))
+        return;
+    atomic_store(&m->time_base_ns, host_mono_ns() - atomic_load(&m->time_stopped_ns));
+    atomic_store(&m->time_stopped, false);
 }
 
 static uint64_t read_time(struct rv_hart *h)

@@ -108,6 +108,12 @@ uint64_t rv_machine_time(const struct rv_machine *m);
  * clock for runs that must repeat exactly (the differential fuzzer).
  * NULL restores the host clock. Set it before any hart runs. */
 void rv_machine_set_clock(struct rv_machine *m, uint64_t (*now)(void *opaque), void *opaque);
+/* Stop the timer (a paused machine: time and the timer interrupts stand
+ * still) and start it again from where it stopped, as QEMU's virtual clock
+ * does; so a guest sees no jump across a pause. Call with the harts
+ * parked (not thread-safe against each other). */
+void rv_machine_clock_stop(struct rv_machine *m);
+void rv_machine_clock_start(struct rv_machine *m);
 
 struct rv_machine *rv_hart_machine(const struct rv_hart *h);
 unsigned rv_hart_id(const struct rv_hart *h);

@@ -17,7 +17,7 @@ static void wr64(uint8_t *p, uint64_t v) { wr32(p, (uint32_t)v); wr32(p + 4, (ui
 #define CAN_USE_HEAP  0x80
 #define XLF_KERNEL_64 0x01
 
-int kvm_bzimage_parse(const uint8_t *img, size_t len, struct kvm_bzimage *bz,
+int vkvm_bzimage_parse(const uint8_t *img, size_t len, struct vkvm_bzimage *bz,
                       const char **why)
 {
     static const char *dummy;
@@ -68,14 +68,14 @@ int kvm_bzimage_parse(const uint8_t *img, size_t len, struct kvm_bzimage *bz,
     return 0;
 }
 
-int kvm_mem_layout(struct guest_mem *m, uint64_t ram)
+int vkvm_mem_layout(struct guest_mem *m, uint64_t ram)
 {
     if (ram < 16ULL << 20 || ram % MEM_PAGE_SIZE)
         return -EINVAL;
-    uint64_t low = ram < KVM_PCI_HOLE_START ? ram : KVM_PCI_HOLE_START;
+    uint64_t low = ram < VKVM_PCI_HOLE_START ? ram : VKVM_PCI_HOLE_START;
     int r = mem_add_ram(m, 0, low, 0);
     if (r == 0 && ram > low)
-        r = mem_add_ram(m, KVM_HIGH_RAM_START, ram - low, 0);
+        r = mem_add_ram(m, VKVM_HIGH_RAM_START, ram - low, 0);
     return r;
 }
 
@@ -89,31 +89,31 @@ static void e820_add(uint8_t *zp, uint64_t addr, uint64_t size, uint32_t type)
     zp[0x1e8] = (uint8_t)(n + 1);
 }
 
-static void set_seg(struct kvm_boot_seg *s, uint16_t sel, uint8_t type, uint8_t l, uint8_t db)
+static void set_seg(struct vkvm_boot_seg *s, uint16_t sel, uint8_t type, uint8_t l, uint8_t db)
 {
-    *s = (struct kvm_boot_seg){ .base = 0, .limit = 0xfffff, .selector = sel,
+    *s = (struct vkvm_boot_seg){ .base = 0, .limit = 0xfffff, .selector = sel,
         .type = type, .present = 1, .dpl = 0, .db = db, .s = 1, .l = l, .g = 1 };
 }
 
-int kvm_boot_bzimage(struct guest_mem *m, uint64_t ram,
+int vkvm_boot_bzimage(struct guest_mem *m, uint64_t ram,
                      const uint8_t *img, size_t len,
                      const uint8_t *initrd, size_t initrd_len,
-                     const char *cmdline, struct kvm_boot_state *st)
+                     const char *cmdline, struct vkvm_boot_state *st)
 {
-    struct kvm_bzimage bz;
+    struct vkvm_bzimage bz;
     const char *why = NULL;
-    int r = kvm_bzimage_parse(img, len, &bz, &why);
+    int r = vkvm_bzimage_parse(img, len, &bz, &why);
     if (r) {
         log_error("kernel: %s", why);
         return r;
     }
     memset(st, 0, sizeof(*st));
     st->protocol = bz.version;
-    uint64_t low_end = ram < KVM_PCI_HOLE_START ? ram : KVM_PCI_HOLE_START;
+    uint64_t low_end = ram < VKVM_PCI_HOLE_START ? ram : VKVM_PCI_HOLE_START;
 
     /* Protected-mode kernel at 1 MiB; it needs init_size bytes there. */
     uint64_t need = bz.init_size > bz.payload_len ? bz.init_size : bz.payload_len;
-    void *k = mem_translate(m, KVM_BOOT_KERNEL, need);
+    void *k = mem_translate(m, VKVM_BOOT_KERNEL, need);
     if (!k) {
         log_error("kernel: needs %llu bytes at 1 MiB, more than guest RAM (-m %llu MiB)",
                   (unsigned long long)need, (unsigned long long)(ram >> 20));
@@ -123,7 +123,7 @@ int kvm_boot_bzimage(struct guest_mem *m, uint64_t ram,
     st->kernel_size = bz.payload_len;
 
     /* Zero page: setup header copied from the image, then our fields. */
-    uint8_t *zp = mem_translate(m, KVM_BOOT_ZERO_PAGE, 4096);
+    uint8_t *zp = mem_translate(m, VKVM_BOOT_ZERO_PAGE, 4096);
     if (!zp)
         return -EFAULT;
     memset(zp, 0, 4096);
@@ -137,16 +137,16 @@ int kvm_boot_bzimage(struct guest_mem *m, uint64_t ram,
     /* Command line. */
     size_t cl = cmdline ? strlen(cmdline) : 0;
     uint64_t clmax = bz.cmdline_size ? bz.cmdline_size : 255;
-    if (cl > clmax || cl + 1 > KVM_BOOT_CMDLINE_MAX) {
+    if (cl > clmax || cl + 1 > VKVM_BOOT_CMDLINE_MAX) {
         log_error("--append: command line is %zu bytes, the kernel accepts %llu",
                   cl, (unsigned long long)clmax);
         return -E2BIG;
     }
-    uint8_t *clp = mem_translate(m, KVM_BOOT_CMDLINE, cl + 1);
+    uint8_t *clp = mem_translate(m, VKVM_BOOT_CMDLINE, cl + 1);
     if (!clp)
         return -EFAULT;
     memcpy(clp, cmdline ? cmdline : "", cl + 1);
-    wr32(zp + 0x228, (uint32_t)KVM_BOOT_CMDLINE);
+    wr32(zp + 0x228, (uint32_t)VKVM_BOOT_CMDLINE);
     wr32(zp + 0x238, (uint32_t)clmax);
 
     /* initrd: as high as possible below initrd_addr_max and low RAM end. */
@@ -156,7 +156,7 @@ int kvm_boot_bzimage(struct guest_mem *m, uint64_t ram,
             top = low_end;
         /* Keep clear of the kernel and of where it decompresses itself
          * (pref_address + init_size; a non-relocatable kernel must use it). */
-        uint64_t kend = KVM_BOOT_KERNEL + need;
+        uint64_t kend = VKVM_BOOT_KERNEL + need;
         if (bz.pref_address + bz.init_size > kend)
             kend = bz.pref_address + bz.init_size;
         uint64_t floor = (kend + 0xfffff) & ~0xfffffULL;
@@ -177,47 +177,47 @@ int kvm_boot_bzimage(struct guest_mem *m, uint64_t ram,
     }
 
     /* e820 map. */
-    e820_add(zp, 0, KVM_EBDA_START, 1);
-    e820_add(zp, KVM_EBDA_START, KVM_BOOT_KERNEL - KVM_EBDA_START, 2);
-    e820_add(zp, KVM_BOOT_KERNEL, low_end - KVM_BOOT_KERNEL, 1);
+    e820_add(zp, 0, VKVM_EBDA_START, 1);
+    e820_add(zp, VKVM_EBDA_START, VKVM_BOOT_KERNEL - VKVM_EBDA_START, 2);
+    e820_add(zp, VKVM_BOOT_KERNEL, low_end - VKVM_BOOT_KERNEL, 1);
     if (ram > low_end)
-        e820_add(zp, KVM_HIGH_RAM_START, ram - low_end, 1);
+        e820_add(zp, VKVM_HIGH_RAM_START, ram - low_end, 1);
     st->e820_entries = zp[0x1e8];
 
     /* Identity map of the first 4 GiB with 2 MiB pages. */
-    uint8_t *pml4 = mem_translate(m, KVM_BOOT_PML4, 4096);
-    uint8_t *pdpt = mem_translate(m, KVM_BOOT_PDPT, 4096);
-    uint8_t *pd = mem_translate(m, KVM_BOOT_PD, 4 * 4096);
+    uint8_t *pml4 = mem_translate(m, VKVM_BOOT_PML4, 4096);
+    uint8_t *pdpt = mem_translate(m, VKVM_BOOT_PDPT, 4096);
+    uint8_t *pd = mem_translate(m, VKVM_BOOT_PD, 4 * 4096);
     if (!pml4 || !pdpt || !pd)
         return -EFAULT;
     memset(pml4, 0, 4096);
     memset(pdpt, 0, 4096);
-    wr64(pml4, KVM_BOOT_PDPT | 3);
+    wr64(pml4, VKVM_BOOT_PDPT | 3);
     for (int i = 0; i < 4; i++)
-        wr64(pdpt + 8 * i, (KVM_BOOT_PD + 4096ULL * i) | 3);
+        wr64(pdpt + 8 * i, (VKVM_BOOT_PD + 4096ULL * i) | 3);
     for (uint64_t j = 0; j < 4 * 512; j++)
         wr64(pd + 8 * j, (j << 21) | 0x83);  /* present, writable, 2 MiB */
 
     /* GDT: null, null, __BOOT_CS (64-bit code), __BOOT_DS (data). */
-    uint8_t *gdt = mem_translate(m, KVM_BOOT_GDT_ADDR, 32);
+    uint8_t *gdt = mem_translate(m, VKVM_BOOT_GDT_ADDR, 32);
     if (!gdt)
         return -EFAULT;
     wr64(gdt, 0);
     wr64(gdt + 8, 0);
     wr64(gdt + 16, 0x00af9b000000ffffULL);
     wr64(gdt + 24, 0x00cf93000000ffffULL);
-    st->gdt_base = KVM_BOOT_GDT_ADDR;
+    st->gdt_base = VKVM_BOOT_GDT_ADDR;
     st->gdt_limit = 31;
-    set_seg(&st->cs, KVM_BOOT_CS, 0xb, 1, 0);
-    set_seg(&st->ds, KVM_BOOT_DS, 0x3, 0, 1);
+    set_seg(&st->cs, VKVM_BOOT_CS, 0xb, 1, 0);
+    set_seg(&st->ds, VKVM_BOOT_DS, 0x3, 0, 1);
 
     st->cr0 = 0x80000011;       /* PG | ET | PE */
-    st->cr3 = KVM_BOOT_PML4;
+    st->cr3 = VKVM_BOOT_PML4;
     st->cr4 = 0x20;             /* PAE */
     st->efer = 0x500;           /* LME | LMA */
     st->rflags = 2;
-    st->rip = KVM_BOOT_KERNEL + 0x200;  /* startup_64 */
-    st->rsp = KVM_BOOT_STACK;
-    st->rsi = KVM_BOOT_ZERO_PAGE;
+    st->rip = VKVM_BOOT_KERNEL + 0x200;  /* startup_64 */
+    st->rsp = VKVM_BOOT_STACK;
+    st->rsi = VKVM_BOOT_ZERO_PAGE;
     return 0;
 }

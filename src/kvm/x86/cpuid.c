@@ -9,7 +9,7 @@
 
 enum { EAX, EBX, ECX, EDX };
 
-static const struct kvm_cpu_feature {
+static const struct vkvm_cpu_feature {
     const char *name;
     uint32_t leaf, subleaf;
     uint8_t reg, bit;
@@ -38,7 +38,7 @@ static const struct { const char *feature, *needs; } depends[] = {
     { "avx512f", "avx" }, { "pku", "xsave" },
 };
 
-static const struct kvm_cpu_feature *feature_find(const char *name, size_t len)
+static const struct vkvm_cpu_feature *feature_find(const char *name, size_t len)
 {
     for (size_t i = 0; i < sizeof(features) / sizeof(features[0]); i++)
         if (strlen(features[i].name) == len && !strncmp(features[i].name, name, len))
@@ -46,19 +46,19 @@ static const struct kvm_cpu_feature *feature_find(const char *name, size_t len)
     return NULL;
 }
 
-static void hide_add(struct kvm_cpu_hide *h, const struct kvm_cpu_feature *f)
+static void hide_add(struct vkvm_cpu_hide *h, const struct vkvm_cpu_feature *f)
 {
     unsigned idx = (unsigned)(f - features);
     h->mask[idx / 64] |= 1ULL << (idx % 64);
     for (size_t i = 0; i < sizeof(depends) / sizeof(depends[0]); i++)
         if (!strcmp(depends[i].needs, f->name)) {
-            const struct kvm_cpu_feature *d = feature_find(depends[i].feature, strlen(depends[i].feature));
+            const struct vkvm_cpu_feature *d = feature_find(depends[i].feature, strlen(depends[i].feature));
             if (d && !(h->mask[(d - features) / 64] & 1ULL << ((d - features) % 64)))
                 hide_add(h, d);
         }
 }
 
-int kvm_cpu_features_parse(const char *spec, struct kvm_cpu_hide *h)
+int vkvm_cpu_features_parse(const char *spec, struct vkvm_cpu_hide *h)
 {
     memset(h, 0, sizeof(*h));
     const char *p = spec;
@@ -69,7 +69,7 @@ int kvm_cpu_features_parse(const char *spec, struct kvm_cpu_hide *h)
             log_error("--cpu-features %s: '%.*s' must be -NAME (only hiding is supported)", spec, (int)len, p);
             return -EINVAL;
         }
-        const struct kvm_cpu_feature *f = feature_find(p + 1, len - 1);
+        const struct vkvm_cpu_feature *f = feature_find(p + 1, len - 1);
         if (!f) {
             log_error("--cpu-features %s: unknown feature '%.*s' (known: sse3 ssse3 cx16 xsave avx avx2 "
                       "avx512f x2apic aes rdrand pcid smep smap la57 pdpe1gb rdtscp kvmclock ...)",
@@ -117,8 +117,8 @@ static unsigned order(unsigned n)   /* bits needed to number n items */
     return b;
 }
 
-int kvm_cpuid_complete(struct kvm_cpuid2 *c, unsigned cap, unsigned cpu, unsigned ncpus,
-                       const struct kvm_cpu_hide *hide)
+int vkvm_cpuid_complete(struct kvm_cpuid2 *c, unsigned cap, unsigned cpu, unsigned ncpus,
+                       const struct vkvm_cpu_hide *hide)
 {
     /* KVM paravirtual signature and features. */
     struct kvm_cpuid_entry2 *e = add(c, cap, 0x40000000);

@@ -1,52 +1,53 @@
 /* kvm/x86: the x86-64 KVM virtual machine monitor behind `vessel kvm`.
  * Boot-state construction (boot.c) is pure: it fills guest memory and a
- * struct kvm_boot_state without touching /dev/kvm, so it is unit-tested
+ * struct vkvm_boot_state without touching /dev/kvm, so it is unit-tested
  * anywhere. vm.c turns that state into ioctls and runs the vCPU. */
 #ifndef VESSEL_KVM_X86_H
 #define VESSEL_KVM_X86_H
 
 #include <stddef.h>
 #include <stdint.h>
+#include "machine/machine.h"
 #include "mem/mem.h"
 
 #include <linux/kvm.h>
 
 /* Fixed guest-physical layout (low memory), as kvmtool/Firecracker use. */
-#define KVM_BOOT_GDT_ADDR      0x500ULL
-#define KVM_PVH_START_INFO     0x6000ULL   /* + memmap at +0x100, modlist at +0x200 */
-#define KVM_BOOT_ZERO_PAGE     0x7000ULL
-#define KVM_BOOT_STACK         0x8ff0ULL
-#define KVM_BOOT_PML4          0x9000ULL
-#define KVM_BOOT_PDPT          0xa000ULL
-#define KVM_BOOT_PD            0xb000ULL   /* 4 pages: 0xb000..0xefff */
-#define KVM_BOOT_CMDLINE       0x20000ULL
-#define KVM_BOOT_CMDLINE_MAX   0x10000ULL
-#define KVM_BOOT_KERNEL        0x100000ULL
-#define KVM_EBDA_START         0x9fc00ULL
-#define KVM_MPTABLE_ADDR       0xf0000ULL  /* BIOS area, reserved in e820 */
-#define KVM_PCI_HOLE_START     0xc0000000ULL /* low RAM ends at 3 GiB */
-#define KVM_HIGH_RAM_START     0x100000000ULL
+#define VKVM_BOOT_GDT_ADDR      0x500ULL
+#define VKVM_PVH_START_INFO     0x6000ULL   /* + memmap at +0x100, modlist at +0x200 */
+#define VKVM_BOOT_ZERO_PAGE     0x7000ULL
+#define VKVM_BOOT_STACK         0x8ff0ULL
+#define VKVM_BOOT_PML4          0x9000ULL
+#define VKVM_BOOT_PDPT          0xa000ULL
+#define VKVM_BOOT_PD            0xb000ULL   /* 4 pages: 0xb000..0xefff */
+#define VKVM_BOOT_CMDLINE       0x20000ULL
+#define VKVM_BOOT_CMDLINE_MAX   0x10000ULL
+#define VKVM_BOOT_KERNEL        0x100000ULL
+#define VKVM_EBDA_START         0x9fc00ULL
+#define VKVM_MPTABLE_ADDR       0xf0000ULL  /* BIOS area, reserved in e820 */
+#define VKVM_PCI_HOLE_START     0xc0000000ULL /* low RAM ends at 3 GiB */
+#define VKVM_HIGH_RAM_START     0x100000000ULL
 
-#define KVM_BOOT_CS 0x10   /* __BOOT_CS of the Linux boot protocol */
-#define KVM_BOOT_DS 0x18   /* __BOOT_DS */
+#define VKVM_BOOT_CS 0x10   /* __BOOT_CS of the Linux boot protocol */
+#define VKVM_BOOT_DS 0x18   /* __BOOT_DS */
 
 /* Debug-exit port of vessel's test guests: a 1-byte write of v ends the VM
  * with exit status v. */
-#define KVM_MAX_VCPUS 64
-#define KVM_DEBUG_EXIT_PORT 0x501
-#define KVM_COM1_PORT 0x3f8
+#define VKVM_MAX_VCPUS 64
+#define VKVM_DEBUG_EXIT_PORT 0x501
+#define VKVM_COM1_PORT 0x3f8
 
-struct kvm_boot_seg {
+struct vkvm_boot_seg {
     uint64_t base;
     uint32_t limit;
     uint16_t selector;
     uint8_t type, present, dpl, db, s, l, g;
 };
 
-struct kvm_boot_state {
+struct vkvm_boot_state {
     uint64_t rip, rsp, rsi, rbx, rflags;
     uint64_t cr0, cr3, cr4, efer;
-    struct kvm_boot_seg cs, ds;     /* ds also used for es/fs/gs/ss */
+    struct vkvm_boot_seg cs, ds;     /* ds also used for es/fs/gs/ss */
     uint64_t gdt_base;
     uint16_t gdt_limit;
     /* What the loader decided (for tests and logs). */
@@ -57,7 +58,7 @@ struct kvm_boot_state {
 };
 
 /* Parsed setup header of a bzImage. */
-struct kvm_bzimage {
+struct vkvm_bzimage {
     uint16_t version;
     uint8_t setup_sects, loadflags, relocatable;
     uint16_t xloadflags;
@@ -69,82 +70,75 @@ struct kvm_bzimage {
 
 /* Validate a bzImage (bounds-checked). 0, -ENOEXEC (not a bzImage or too
  * old for the 64-bit entry), -EINVAL (truncated). `why` gets a reason. */
-int kvm_bzimage_parse(const uint8_t *img, size_t len, struct kvm_bzimage *bz,
+int vkvm_bzimage_parse(const uint8_t *img, size_t len, struct vkvm_bzimage *bz,
                       const char **why);
 
 /* RAM layout for `ram` bytes: low RAM at 0 up to 3 GiB, the rest at 4 GiB.
  * Adds the regions to `m`. 0 or -errno. */
-int kvm_mem_layout(struct guest_mem *m, uint64_t ram);
+int vkvm_mem_layout(struct guest_mem *m, uint64_t ram);
 
 /* Load kernel/initrd/cmdline into `m` and build zero page, e820, page
  * tables, GDT and the register state for the 64-bit entry. 0 or -errno;
  * -E2BIG: initrd or cmdline too large; logs one line on failure. */
-int kvm_boot_bzimage(struct guest_mem *m, uint64_t ram,
+int vkvm_boot_bzimage(struct guest_mem *m, uint64_t ram,
                      const uint8_t *img, size_t len,
                      const uint8_t *initrd, size_t initrd_len,
-                     const char *cmdline, struct kvm_boot_state *st);
+                     const char *cmdline, struct vkvm_boot_state *st);
 
 /* --cpu-features "-cx16,-xsave,-avx": features to hide (a bitmap over the
  * table in cpuid.c; dependent features are hidden too, e.g. avx with
  * xsave). 0 or -EINVAL after one log line. */
-struct kvm_cpu_hide {
+struct vkvm_cpu_hide {
     uint64_t mask[2];
 };
-int kvm_cpu_features_parse(const char *spec, struct kvm_cpu_hide *h);
+int vkvm_cpu_features_parse(const char *spec, struct vkvm_cpu_hide *h);
 /* Complete the CPUID table `c` (room for `cap` entries) for vCPU `cpu` of
  * `ncpus`: hypervisor bit, KVM PV leaves, APIC id and topology, hiding. */
-int kvm_cpuid_complete(struct kvm_cpuid2 *c, unsigned cap, unsigned cpu, unsigned ncpus,
-                       const struct kvm_cpu_hide *hide);
+int vkvm_cpuid_complete(struct kvm_cpuid2 *c, unsigned cap, unsigned cpu, unsigned ncpus,
+                       const struct vkvm_cpu_hide *hide);
 
 /* PVH: entry address from the XEN_ELFNOTE_PHYS32_ENTRY note of an ELF64
  * vmlinux (bounds-checked; 0, -ENOEXEC, -EINVAL; `why` gets a reason). */
-int kvm_pvh_entry(const uint8_t *elf, size_t len, uint32_t *entry, const char **why);
+int vkvm_pvh_entry(const uint8_t *elf, size_t len, uint32_t *entry, const char **why);
 /* Load the ELF's PT_LOAD segments, build hvm_start_info (cmdline, initrd
  * module, memmap) and the 32-bit protected-mode entry state (EBX =
  * start_info, paging off). 0 or -errno after one log line. */
-int kvm_boot_pvh(struct guest_mem *m, uint64_t ram, const uint8_t *elf, size_t len,
+int vkvm_boot_pvh(struct guest_mem *m, uint64_t ram, const uint8_t *elf, size_t len,
                  const uint8_t *initrd, size_t initrd_len, const char *cmdline,
-                 struct kvm_boot_state *st);
+                 struct vkvm_boot_state *st);
 
 /* MP table (MPS 1.4) for `ncpus` processors, ISA bus, one IOAPIC (id
  * ncpus) with its 24 pins: ISA irq n -> pin n, edge ("conforms") except the
  * pins in `level_pins` (bit n: pin n), which are level-triggered, active
  * high (the virtio-mmio lines). 0 or -errno. */
-int kvm_mptable_build(struct guest_mem *m, unsigned ncpus, uint32_t level_pins);
-size_t kvm_mptable_size(unsigned ncpus);
+int vkvm_mptable_build(struct guest_mem *m, unsigned ncpus, uint32_t level_pins);
+size_t vkvm_mptable_size(unsigned ncpus);
 
 /* ---- the VM and its board ----
  * Guest-physical map above RAM: virtio-mmio slot i at
- * KVM_VIRTIO_MMIO_BASE + i * KVM_VIRTIO_MMIO_STRIDE (in the 3-4 GiB hole),
- * interrupt GSI/IOAPIC pin KVM_VIRTIO_FIRST_IRQ + i. Ports: COM1 8250 at
+ * VKVM_VIRTIO_MMIO_BASE + i * VKVM_VIRTIO_MMIO_STRIDE (in the 3-4 GiB hole),
+ * interrupt GSI/IOAPIC pin VKVM_VIRTIO_FIRST_IRQ + i. Ports: COM1 8250 at
  * 0x3f8 (IRQ 4), i8042 0x60/0x64 (reset line only), debug exit 0x501. */
-#define KVM_VIRTIO_MMIO_BASE   0xd0000000ULL
-#define KVM_VIRTIO_MMIO_STRIDE 0x1000ULL
-#define KVM_VIRTIO_FIRST_IRQ   5
-#define KVM_IOAPIC_PINS        24
-#define KVM_COM1_IRQ           4
+#define VKVM_VIRTIO_MMIO_BASE   0xd0000000ULL
+#define VKVM_VIRTIO_MMIO_STRIDE 0x1000ULL
+#define VKVM_VIRTIO_FIRST_IRQ   5
+#define VKVM_IOAPIC_PINS        24
+#define VKVM_COM1_IRQ           4
 
-int kvm_open_dev(const char *dev);    /* fd, or -errno after one log line */
+int vkvm_open_dev(const char *dev);    /* fd, or -errno after one log line */
 
-struct virtio_options;
-struct kvm_vm_config {
-    unsigned ncpus;
-    const struct kvm_cpu_hide *hide;        /* NULL: hide nothing */
-    const char *serial;                     /* chardev spec for COM1 (NULL: "stdio") */
-    const struct virtio_options *virtio;    /* NULL: no virtio devices */
+/* ---- `vessel kvm` ---- */
+struct vkvm_config {
+    struct machine_config mc;       /* RAM, vCPUs (ncpus), serial, virtio, -S, --no-reboot, monitor */
+    const char *kernel, *initrd, *append;
+    const char *dev;                /* the KVM device (/dev/kvm) */
+    struct vkvm_cpu_hide hide;
 };
-struct kvm_vm;
-/* Create the VM (irqchip, PIT, TSS, memory slots for `m`) and its board.
- * NULL after one log line. One VM per process. */
-struct kvm_vm *kvm_vm_create(int kvm_fd, struct guest_mem *m, const struct kvm_vm_config *cfg);
-/* Kernel command line words announcing the virtio devices
- * ("virtio_mmio.device=512@0xd0000000:5 ..."; "" without any). Length or -ENOSPC. */
-int kvm_vm_cmdline(struct kvm_vm *vm, char *buf, size_t len);
-/* The IOAPIC pins the board wired level-triggered (for kvm_mptable_build). */
-uint32_t kvm_vm_level_pins(const struct kvm_vm *vm);
-/* Start the vCPUs (vCPU 0 at `st`, the others wait for INIT/SIPI) and run
- * until the guest stops. Returns its exit status (>= 0) or -errno. */
-int kvm_vm_run(struct kvm_vm *vm, const struct kvm_boot_state *st);
-void kvm_vm_destroy(struct kvm_vm *vm);
+/* Read and check the kernel (bzImage or PVH vmlinux) and initrd, build the
+ * VM on a struct machine, boot, run until the guest stops. Returns the
+ * process exit status: the guest's (debug-exit port), 0 power-off or quit,
+ * 3 reboot with --no-reboot, 128+sig, 1 when KVM or the guest failed,
+ * 2 bad input (one log line). */
+int vkvm_run(const struct vkvm_config *cfg);
 
 #endif

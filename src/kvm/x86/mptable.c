@@ -1,6 +1,6 @@
 /* Intel MultiProcessor Specification 1.4 table, so Linux finds the APs and
  * the IOAPIC without ACPI: floating pointer + configuration table in the
- * BIOS area at KVM_MPTABLE_ADDR (reserved in e820, scanned by Linux). */
+ * BIOS area at VKVM_MPTABLE_ADDR (reserved in e820, scanned by Linux). */
 #include "kvm/x86/kvm.h"
 
 #include <errno.h>
@@ -17,17 +17,17 @@ static uint8_t sum(const uint8_t *p, size_t n)
     return s;
 }
 
-size_t kvm_mptable_size(unsigned ncpus)
+size_t vkvm_mptable_size(unsigned ncpus)
 {
-    return 16 + 44 + 20 * (size_t)ncpus + 8 + 8 + KVM_IOAPIC_PINS * 8 + 2 * 8;
+    return 16 + 44 + 20 * (size_t)ncpus + 8 + 8 + VKVM_IOAPIC_PINS * 8 + 2 * 8;
 }
 
-int kvm_mptable_build(struct guest_mem *m, unsigned ncpus, uint32_t level_pins)
+int vkvm_mptable_build(struct guest_mem *m, unsigned ncpus, uint32_t level_pins)
 {
-    if (ncpus < 1 || ncpus > KVM_MAX_VCPUS)
+    if (ncpus < 1 || ncpus > VKVM_MAX_VCPUS)
         return -EINVAL;
-    size_t size = kvm_mptable_size(ncpus);
-    uint8_t *base = mem_translate(m, KVM_MPTABLE_ADDR, size);
+    size_t size = vkvm_mptable_size(ncpus);
+    uint8_t *base = mem_translate(m, VKVM_MPTABLE_ADDR, size);
     if (!base)
         return -EFAULT;
     memset(base, 0, size);
@@ -45,7 +45,7 @@ int kvm_mptable_build(struct guest_mem *m, unsigned ncpus, uint32_t level_pins)
     }
     p[0] = 1; p[1] = 0; memcpy(p + 2, "ISA   ", 6); p += 8; count++;
     p[0] = 2; p[1] = ioapic_id; p[2] = 0x11; p[3] = 1; w32(p + 4, 0xfec00000); p += 8; count++;
-    for (unsigned irq = 0; irq < KVM_IOAPIC_PINS; irq++, p += 8, count++) {
+    for (unsigned irq = 0; irq < VKVM_IOAPIC_PINS; irq++, p += 8, count++) {
         p[0] = 3;                       /* I/O interrupt: ISA irq -> IOAPIC pin irq */
         p[1] = 0;                       /* INT */
         /* flags: polarity bits 0-1, trigger bits 2-3; 0 = conforms to
@@ -70,7 +70,7 @@ int kvm_mptable_build(struct guest_mem *m, unsigned ncpus, uint32_t level_pins)
     ct[7] = (uint8_t)-sum(ct, (size_t)(p - ct));
 
     memcpy(fp, "_MP_", 4);
-    w32(fp + 4, (uint32_t)(KVM_MPTABLE_ADDR + 16));
+    w32(fp + 4, (uint32_t)(VKVM_MPTABLE_ADDR + 16));
     fp[8] = 1;                          /* length in 16-byte units */
     fp[9] = 4;
     fp[10] = (uint8_t)-sum(fp, 16);

@@ -21,7 +21,7 @@ static bool range_ok(uint64_t off, uint64_t n, size_t len)
     return off <= len && n <= len - off;
 }
 
-int kvm_pvh_entry(const uint8_t *elf, size_t len, uint32_t *entry, const char **why)
+int vkvm_pvh_entry(const uint8_t *elf, size_t len, uint32_t *entry, const char **why)
 {
     static const char *dummy;
     if (!why)
@@ -67,13 +67,13 @@ int kvm_pvh_entry(const uint8_t *elf, size_t len, uint32_t *entry, const char **
     return -ENOEXEC;
 }
 
-int kvm_boot_pvh(struct guest_mem *m, uint64_t ram, const uint8_t *elf, size_t len,
+int vkvm_boot_pvh(struct guest_mem *m, uint64_t ram, const uint8_t *elf, size_t len,
                  const uint8_t *initrd, size_t initrd_len, const char *cmdline,
-                 struct kvm_boot_state *st)
+                 struct vkvm_boot_state *st)
 {
     uint32_t entry;
     const char *why = NULL;
-    int r = kvm_pvh_entry(elf, len, &entry, &why);
+    int r = vkvm_pvh_entry(elf, len, &entry, &why);
     if (r) {
         log_error("kernel: %s", why);
         return r;
@@ -98,21 +98,21 @@ int kvm_boot_pvh(struct guest_mem *m, uint64_t ram, const uint8_t *elf, size_t l
             kend = pa + msz;
         st->kernel_size += msz;
     }
-    uint64_t low_end = ram < KVM_PCI_HOLE_START ? ram : KVM_PCI_HOLE_START;
-    uint8_t *si = mem_translate(m, KVM_PVH_START_INFO, 0x400);
+    uint64_t low_end = ram < VKVM_PCI_HOLE_START ? ram : VKVM_PCI_HOLE_START;
+    uint8_t *si = mem_translate(m, VKVM_PVH_START_INFO, 0x400);
     if (!si)
         return -EFAULT;
     memset(si, 0, 0x400);
     w32(si, HVM_START_MAGIC);
     w32(si + 4, 1);                                   /* version */
     size_t cl = cmdline ? strlen(cmdline) : 0;
-    uint8_t *clp = cl + 1 <= KVM_BOOT_CMDLINE_MAX ? mem_translate(m, KVM_BOOT_CMDLINE, cl + 1) : NULL;
+    uint8_t *clp = cl + 1 <= VKVM_BOOT_CMDLINE_MAX ? mem_translate(m, VKVM_BOOT_CMDLINE, cl + 1) : NULL;
     if (!clp) {
         log_error("--append: command line too long (%zu bytes)", cl);
         return -E2BIG;
     }
     memcpy(clp, cmdline ? cmdline : "", cl + 1);
-    w64(si + 24, KVM_BOOT_CMDLINE);
+    w64(si + 24, VKVM_BOOT_CMDLINE);
     if (initrd && initrd_len) {
         uint64_t floor = (kend + 0xfffff) & ~0xfffffULL;
         uint64_t addr = low_end > initrd_len ? ((low_end - initrd_len) & ~0xfffULL) : 0;
@@ -126,15 +126,15 @@ int kvm_boot_pvh(struct guest_mem *m, uint64_t ram, const uint8_t *elf, size_t l
         w64(mod, addr);
         w64(mod + 8, initrd_len);
         w32(si + 12, 1);                              /* nr_modules */
-        w64(si + 16, KVM_PVH_START_INFO + 0x200);
+        w64(si + 16, VKVM_PVH_START_INFO + 0x200);
         st->initrd_addr = addr;
         st->initrd_size = initrd_len;
     }
     /* memmap (hvm_memmap_table_entry: addr, size, type, reserved) */
     uint8_t *mm = si + 0x100;
     uint64_t map[4][3] = {
-        { 0, KVM_EBDA_START, 1 }, { KVM_EBDA_START, KVM_BOOT_KERNEL - KVM_EBDA_START, 2 },
-        { KVM_BOOT_KERNEL, low_end - KVM_BOOT_KERNEL, 1 }, { KVM_HIGH_RAM_START, ram - low_end, 1 },
+        { 0, VKVM_EBDA_START, 1 }, { VKVM_EBDA_START, VKVM_BOOT_KERNEL - VKVM_EBDA_START, 2 },
+        { VKVM_BOOT_KERNEL, low_end - VKVM_BOOT_KERNEL, 1 }, { VKVM_HIGH_RAM_START, ram - low_end, 1 },
     };
     unsigned n = ram > low_end ? 4 : 3;
     for (unsigned i = 0; i < n; i++) {
@@ -142,25 +142,25 @@ int kvm_boot_pvh(struct guest_mem *m, uint64_t ram, const uint8_t *elf, size_t l
         w64(mm + 24 * i + 8, map[i][1]);
         w32(mm + 24 * i + 16, (uint32_t)map[i][2]);
     }
-    w64(si + 40, KVM_PVH_START_INFO + 0x100);
+    w64(si + 40, VKVM_PVH_START_INFO + 0x100);
     w32(si + 48, n);
     st->e820_entries = n;
 
-    uint8_t *gdt = mem_translate(m, KVM_BOOT_GDT_ADDR, 32);
+    uint8_t *gdt = mem_translate(m, VKVM_BOOT_GDT_ADDR, 32);
     if (!gdt)
         return -EFAULT;
     memset(gdt, 0, 32);
     w64(gdt + 16, 0x00cf9b000000ffffULL);            /* 32-bit flat code */
     w64(gdt + 24, 0x00cf93000000ffffULL);            /* flat data */
-    st->gdt_base = KVM_BOOT_GDT_ADDR;
+    st->gdt_base = VKVM_BOOT_GDT_ADDR;
     st->gdt_limit = 31;
-    st->cs = (struct kvm_boot_seg){ .limit = 0xfffff, .selector = KVM_BOOT_CS, .type = 0xb,
+    st->cs = (struct vkvm_boot_seg){ .limit = 0xfffff, .selector = VKVM_BOOT_CS, .type = 0xb,
                                     .present = 1, .db = 1, .s = 1, .g = 1 };
-    st->ds = (struct kvm_boot_seg){ .limit = 0xfffff, .selector = KVM_BOOT_DS, .type = 0x3,
+    st->ds = (struct vkvm_boot_seg){ .limit = 0xfffff, .selector = VKVM_BOOT_DS, .type = 0x3,
                                     .present = 1, .db = 1, .s = 1, .g = 1 };
     st->cr0 = 0x11;          /* PE | ET, paging off */
     st->rflags = 2;
     st->rip = entry;
-    st->rbx = KVM_PVH_START_INFO;
+    st->rbx = VKVM_PVH_START_INFO;
     return 0;
 }

@@ -2,27 +2,22 @@
  * RAM, build the board (8250 on COM1 with IRQ 4, i8042 reset line,
  * debug-exit port, virtio-mmio devices above RAM), one host thread per vCPU
  * (vCPU 0 enters at the boot state, the others wait in KVM's INIT/SIPI
- * state). Every KVM_EXIT_IO / KVM_EXIT_MMIO goes to the shared bus. */
-#include "kvm/x86/kvm.h"
-#include "backend/backend.h"
-#include "base/base.h"
-#include "bus/bus.h"
-#include "dev/dev.h"
-#include "dev/virtio/virtio.h"
+ * state). Every KVM_EXIT_IO / KVM_EXIT_MMIO goes to the machine's buses;
+ * the machine (machine/machine.h) owns memory, buses, console, devices and
+ * the run state; this file is its engine. */
+#include "kvm/x86/internal.h"
 
 #include <errno.h>
 #include <fcntl.h>
-#include <linux/kvm.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/ioctl.h>
 #include <sys/mman.h>
-#include <pthread.h>
-#include <signal.h>
 #include <unistd.h>
 
-int kvm_open_dev(const char *dev)
+int vkvm_open_dev(const char *dev)
 {
     int fd = open(dev, O_RDWR | O_CLOEXEC);
     if (fd < 0) {
@@ -62,129 +57,14 @@ int kvm_open_dev(const char *dev)
 }
 
 
-struct kvm_vm {
-    int kvm_fd, fd;
-    struct guest_mem *m;
-    const struct kvm_boot_state *st;
-    struct kvm_cpu_hide hide;
-    unsigned ncpus;
-    long run_sz;
-    pthread_mutex_t lock;
-    pthread_cond_t cond;
-    int done, status;
-    int vcpu_fd[KVM_MAX_VCPUS];
-    struct kvm_run *run[KVM_MAX_VCPUS];
-    pthread_t th[KVM_MAX_VCPUS];
-    unsigned started;
-    /* the board */
-    struct bus pio, mmio;
-    struct loop *loop;              /* I/O thread of the serial chardev */
-    struct chardev *serial;
-    struct uart8250 *uart;
-    struct virtio_board *virtio;
-    uint32_t level_pins;            /* IOAPIC pins wired level-triggered */
-};
-
-static __thread struct kvm_run *tls_run;
-
-static void kick_handler(int sig)
-{
-    (void)sig;
-    if (tls_run)
-        tls_run->immediate_exit = 1;
-}
-
-static void vm_stop(struct kvm_vm *vm, int status)
-{
-    pthread_mutex_lock(&vm->lock);
-    if (!vm->done) {
-        vm->done = 1;
-        vm->status = status;
-    }
-    pthread_cond_broadcast(&vm->cond);
-    pthread_mutex_unlock(&vm->lock);
-}
-
-/* ---- the board's small devices ---- */
-
-/* An interrupt line is a GSI of the in-kernel irqchip (GSI n = IOAPIC pin
- * n, and the 8259 for n < 16). KVM_IRQ_LINE is thread-safe. */
-static void kvm_irq_set(void *opaque, unsigned n, int level)
-{
-    struct kvm_vm *vm = opaque;
-    struct kvm_irq_level l = { .irq = n, .level = level ? 1 : 0 };
-    if (ioctl(vm->fd, KVM_IRQ_LINE, &l) < 0)
-        log_once(LOG_WARN, "KVM_IRQ_LINE %u: %s", n, strerror(errno));
-}
-
-static struct irq_line vm_irq(struct kvm_vm *vm, unsigned gsi)
-{
-    return (struct irq_line){ kvm_irq_set, vm, gsi };
-}
-
-static struct irq_line virtio_irq_for(void *opaque, unsigned i)
-{
-    return vm_irq(opaque, KVM_VIRTIO_FIRST_IRQ + i);
-}
-
-/* Debug-exit port of the test guests: the byte written is the exit status. */
-static void debug_exit_write(void *opaque, uint64_t off, uint64_t val, unsigned size)
-{
-    vm_stop(opaque, (int)(val & 0xff));
-}
-static const struct bus_ops debug_exit_ops = { NULL, debug_exit_write };
-
-/* i8042: only the reset line. The status port reads 0 (no data, input
- * buffer empty) so a kernel's reset path does not wait; command 0xfe pulses
- * reset, which stops the VM. Keyboard and mouse are not emulated. */
-static uint64_t i8042_read(void *opaque, uint64_t off, unsigned size)
-{
-    return 0;
-}
-static void i8042_data_write(void *opaque, uint64_t off, uint64_t val, unsigned size)
-{
-}
-static void i8042_cmd_write(void *opaque, uint64_t off, uint64_t val, unsigned size)
-{
-    if ((val & 0xff) == 0xfe) {
-        log_info("guest: reset through the i8042");
-        vm_stop(opaque, 0);
-    }
-}
-static const struct bus_ops i8042_data_ops = { i8042_read, i8042_data_write };
-static const struct bus_ops i8042_cmd_ops = { i8042_read, i8042_cmd_write };
-
-static void serial_quit(void *opaque)
-{
-    log_info("console: Ctrl-A x, stopping the VM");
-    vm_stop(opaque, 0);
-}
-
-/* virtio-console as the interactive console: its input comes from the
- * serial chardev (the 8250 keeps only its output). */
-static size_t vcon_input(void *opaque, const uint8_t *buf, size_t len)
-{
-    return virtio_console_input(opaque, buf, len);
-}
-static void vcon_write(void *opaque, const uint8_t *buf, size_t len)
-{
-    chardev_write(opaque, buf, len);
-}
-static void vcon_rx_ready(void *opaque)
-{
-    chardev_input_ready(opaque);
-}
-
-/* ---- vCPUs ---- */
-
-static void set_seg(struct kvm_segment *k, const struct kvm_boot_seg *s)
+static void set_seg(struct kvm_segment *k, const struct vkvm_boot_seg *s)
 {
     *k = (struct kvm_segment){ .base = s->base, .limit = s->limit, .selector = s->selector,
         .type = s->type, .present = s->present, .dpl = s->dpl, .db = s->db,
         .s = s->s, .l = s->l, .g = s->g };
 }
 
-static int setup_cpuid(struct kvm_vm *vm, unsigned cpu)
+static int setup_cpuid(struct vkvm_vm *vm, unsigned cpu)
 {
     unsigned cap = 256;
     struct kvm_cpuid2 *c = calloc(1, sizeof(*c) + cap * sizeof(struct kvm_cpuid_entry2));
@@ -195,7 +75,7 @@ static int setup_cpuid(struct kvm_vm *vm, unsigned cpu)
     if (ioctl(vm->kvm_fd, KVM_GET_SUPPORTED_CPUID, c) < 0)
         r = -errno;
     if (!r)
-        r = kvm_cpuid_complete(c, cap, cpu, vm->ncpus, &vm->hide);
+        r = vkvm_cpuid_complete(c, cap, cpu, vm->ncpus, &vm->hide);
     if (!r && ioctl(vm->vcpu_fd[cpu], KVM_SET_CPUID2, c) < 0)
         r = -errno;
     free(c);
@@ -225,7 +105,7 @@ static int setup_msrs(int vcpu)
     return r == N ? 0 : r < 0 ? -errno : -EINVAL;
 }
 
-static void report_internal(struct kvm_vm *vm, unsigned cpu)
+static void report_internal(struct vkvm_vm *vm, unsigned cpu)
 {
     struct kvm_run *run = vm->run[cpu];
     struct kvm_regs regs;
@@ -246,7 +126,7 @@ static void report_internal(struct kvm_vm *vm, unsigned cpu)
               (unsigned long long)regs.rip, bytes);
 }
 
-static void handle_io(struct kvm_vm *vm, struct kvm_run *run)
+static void handle_io(struct vkvm_vm *vm, struct kvm_run *run)
 {
     uint8_t *data = (uint8_t *)run + run->io.data_offset;
     unsigned size = run->io.size;
@@ -255,8 +135,8 @@ static void handle_io(struct kvm_vm *vm, struct kvm_run *run)
         uint64_t v = 0;
         if (out) {
             memcpy(&v, data, size);
-            bus_access(&vm->pio, run->io.port, &v, size, true);
-        } else if (bus_access(&vm->pio, run->io.port, &v, size, false) == 0) {
+            bus_access(vm->pio, run->io.port, &v, size, true);
+        } else if (bus_access(vm->pio, run->io.port, &v, size, false) == 0) {
             memcpy(data, &v, size);
         } else {
             memset(data, 0xff, size);       /* nothing there: the bus floats */
@@ -264,7 +144,7 @@ static void handle_io(struct kvm_vm *vm, struct kvm_run *run)
     }
 }
 
-static void handle_mmio(struct kvm_vm *vm, struct kvm_run *run)
+static void handle_mmio(struct vkvm_vm *vm, struct kvm_run *run)
 {
     unsigned len = run->mmio.len;
     uint64_t addr = run->mmio.phys_addr, v = 0;
@@ -272,9 +152,9 @@ static void handle_mmio(struct kvm_vm *vm, struct kvm_run *run)
         return;
     if (run->mmio.is_write) {
         memcpy(&v, run->mmio.data, len);
-        if (bus_access(&vm->mmio, addr, &v, len, true) < 0)
+        if (bus_access(vm->mmio, addr, &v, len, true) < 0)
             log_guest("MMIO write to unmapped %#llx", (unsigned long long)addr);
-    } else if (bus_access(&vm->mmio, addr, &v, len, false) == 0) {
+    } else if (bus_access(vm->mmio, addr, &v, len, false) == 0) {
         memcpy(run->mmio.data, &v, len);
     } else {
         memset(run->mmio.data, 0xff, sizeof(run->mmio.data));
@@ -282,90 +162,93 @@ static void handle_mmio(struct kvm_vm *vm, struct kvm_run *run)
     }
 }
 
-/* One exit of vCPU `cpu`. Returns true to stop the VM with *status. */
-static bool handle_exit(struct kvm_vm *vm, unsigned cpu, int *status)
+/* One exit of vCPU `cpu`: devices, or a stop / reset request to the machine. */
+static void handle_exit(struct vkvm_vm *vm, unsigned cpu)
 {
     struct kvm_run *run = vm->run[cpu];
     switch (run->exit_reason) {
     case KVM_EXIT_IO:
         handle_io(vm, run);
-        return false;
+        return;
     case KVM_EXIT_MMIO:
         handle_mmio(vm, run);
-        return false;
+        return;
     case KVM_EXIT_HLT:
         log_info("guest: halted");
-        *status = 0;
-        return true;
+        machine_shutdown(vm->mach, MACHINE_STOP_POWEROFF, 0);
+        return;
     case KVM_EXIT_SHUTDOWN: {
+        /* a triple fault: what a PC does is reset (QEMU too) */
         struct kvm_regs regs;
         memset(&regs, 0, sizeof(regs));
         ioctl(vm->vcpu_fd[cpu], KVM_GET_REGS, &regs);
-        log_info("guest: shutdown (triple fault or reset) on vCPU %u, RIP %#llx", cpu,
+        log_info("guest: shutdown (triple fault) on vCPU %u, RIP %#llx: reset", cpu,
                  (unsigned long long)regs.rip);
-        *status = 0;
-        return true;
+        machine_shutdown(vm->mach, MACHINE_STOP_REBOOT, 0);
+        return;
     }
     case KVM_EXIT_SYSTEM_EVENT:
         log_info("guest: system event %u (%s)", run->system_event.type,
                  run->system_event.type == KVM_SYSTEM_EVENT_SHUTDOWN ? "power off" :
                  run->system_event.type == KVM_SYSTEM_EVENT_RESET ? "reset" : "other");
-        *status = 0;
-        return true;
+        machine_shutdown(vm->mach, run->system_event.type == KVM_SYSTEM_EVENT_RESET ? MACHINE_STOP_REBOOT
+                                                                                    : MACHINE_STOP_POWEROFF, 0);
+        return;
     case KVM_EXIT_INTERNAL_ERROR:
         report_internal(vm, cpu);
-        *status = -EIO;
-        return true;
+        break;
     case KVM_EXIT_FAIL_ENTRY:
         log_error("guest: VM entry failed on vCPU %u, hardware reason %#llx", cpu,
                   (unsigned long long)run->fail_entry.hardware_entry_failure_reason);
-        *status = -EIO;
-        return true;
+        break;
     default:
         log_error("guest: unhandled KVM exit reason %u on vCPU %u", run->exit_reason, cpu);
-        *status = -EIO;
-        return true;
+        break;
     }
+    machine_shutdown(vm->mach, MACHINE_STOP_FAIL, 1);
 }
 
-struct vcpu_arg {
-    struct kvm_vm *vm;
-    unsigned cpu;
-};
-static struct vcpu_arg vcpu_args[KVM_MAX_VCPUS];
+/* ---- the vCPU threads ---- */
+static __thread struct kvm_run *tls_run;   /* this thread's vCPU, for the kick signal */
+
+static void kick_handler(int sig)
+{
+    (void)sig;
+    if (tls_run)
+        tls_run->immediate_exit = 1;
+}
 
 static void *vcpu_thread(void *p)
 {
-    struct vcpu_arg *a = p;
-    struct kvm_vm *vm = a->vm;
+    struct vkvm_vcpu_arg *a = p;
+    struct vkvm_vm *vm = a->vm;
     unsigned cpu = a->cpu;
-    tls_run = vm->run[cpu];
+    struct kvm_run *run = vm->run[cpu];
+    tls_run = run;
     sigset_t set;
     sigemptyset(&set);
-    sigaddset(&set, SIGUSR1);
+    sigaddset(&set, VKVM_KICK_SIGNAL);
     pthread_sigmask(SIG_UNBLOCK, &set, NULL);
     for (;;) {
-        if (__atomic_load_n(&vm->done, __ATOMIC_ACQUIRE))
+        /* cleared before the machine's request is read: a kick after the
+         * read sets it again and KVM_RUN returns at once */
+        __atomic_store_n(&run->immediate_exit, 0, __ATOMIC_SEQ_CST);
+        if (!machine_vcpu_enter(vm->mach, cpu))
             break;
         if (ioctl(vm->vcpu_fd[cpu], KVM_RUN, 0) < 0) {
-            if (errno == EINTR || errno == EAGAIN) {
-                tls_run->immediate_exit = 0;
+            if (errno == EINTR || errno == EAGAIN)
                 continue;
-            }
             log_error("KVM_RUN on vCPU %u: %s", cpu, strerror(errno));
-            vm_stop(vm, -errno);
+            machine_shutdown(vm->mach, MACHINE_STOP_FAIL, 1);
             break;
         }
-        int status;
-        if (handle_exit(vm, cpu, &status)) {
-            vm_stop(vm, status);
-            break;
-        }
+        handle_exit(vm, cpu);
     }
+    tls_run = NULL;
     return NULL;
 }
 
-static int vcpu_create(struct kvm_vm *vm, unsigned cpu)
+static int vcpu_create(struct vkvm_vm *vm, unsigned cpu)
 {
     int fd = ioctl(vm->fd, KVM_CREATE_VCPU, (unsigned long)cpu);
     if (fd < 0)
@@ -389,7 +272,7 @@ static int vcpu_create(struct kvm_vm *vm, unsigned cpu)
     struct kvm_sregs sregs;
     if (ioctl(fd, KVM_GET_SREGS, &sregs) < 0)
         return -errno;
-    const struct kvm_boot_state *st = vm->st;
+    const struct vkvm_boot_state *st = &vm->st;
     set_seg(&sregs.cs, &st->cs);
     set_seg(&sregs.ds, &st->ds);
     sregs.es = sregs.fs = sregs.gs = sregs.ss = sregs.ds;
@@ -408,185 +291,17 @@ static int vcpu_create(struct kvm_vm *vm, unsigned cpu)
     return 0;
 }
 
-/* ---- the VM ---- */
-
+/* ---- the VM: created at start and again on every reset ---- */
 #define VM_IOCTL(what, ...) do {                                        \
         if (ioctl(__VA_ARGS__) < 0) {                                   \
             log_error("%s: %s", what, strerror(errno));                 \
-            goto fail;                                                  \
+            return -errno;                                              \
         }                                                               \
     } while (0)
 
-static int board_create(struct kvm_vm *vm, const struct kvm_vm_config *cfg)
+static void vm_close(struct vkvm_vm *vm)
 {
-    vm->loop = loop_new();
-    if (!vm->loop)
-        return -ENOMEM;
-    vm->serial = chardev_open(cfg->serial ? cfg->serial : "stdio", vm->loop);
-    if (!vm->serial)
-        return -EINVAL;
-    chardev_set_quit(vm->serial, serial_quit, vm);
-    vm->uart = uart8250_create(&vm->pio, KVM_COM1_PORT, 0, vm_irq(vm, KVM_COM1_IRQ), vm->serial);
-    if (!vm->uart)
-        return -EINVAL;
-    if (bus_register(&vm->pio, 0x60, 1, &i8042_data_ops, vm, "i8042 data") < 0 ||
-        bus_register(&vm->pio, 0x64, 1, &i8042_cmd_ops, vm, "i8042 command") < 0 ||
-        bus_register(&vm->pio, KVM_DEBUG_EXIT_PORT, 1, &debug_exit_ops, vm, "debug-exit") < 0)
-        return -EEXIST;
-    if (cfg->virtio) {
-        struct virtio_options o = *cfg->virtio;
-        if (o.console)
-            o.console_port = (struct virtio_console_port){ vcon_write, vcon_rx_ready, vm->serial };
-        unsigned n = o.ndisks + o.nnets + o.rng + o.console;
-        if (KVM_VIRTIO_FIRST_IRQ + n > KVM_IOAPIC_PINS) {
-            log_error("%u virtio devices: the IOAPIC has pins for %d", n,
-                      KVM_IOAPIC_PINS - KVM_VIRTIO_FIRST_IRQ);
-            return -EINVAL;
-        }
-        if (n) {
-            vm->virtio = virtio_board_create(&o, &vm->mmio, vm->m, KVM_VIRTIO_MMIO_BASE,
-                                             KVM_VIRTIO_MMIO_STRIDE, virtio_irq_for, vm);
-            if (!vm->virtio)
-                return -EINVAL;
-            for (unsigned i = 0; i < virtio_board_count(vm->virtio); i++)
-                vm->level_pins |= 1u << (KVM_VIRTIO_FIRST_IRQ + i);
-            struct virtio_console *vc = virtio_board_console(vm->virtio);
-            if (vc)
-                chardev_set_input(vm->serial, vcon_input, vc);
-        }
-    }
-    return 0;
-}
-
-struct kvm_vm *kvm_vm_create(int kvm_fd, struct guest_mem *m, const struct kvm_vm_config *cfg)
-{
-    static struct kvm_vm vmst;   /* one VM per process (signal handler, vcpu_args) */
-    struct kvm_vm *vm = &vmst;
-    memset(vm, 0, sizeof(*vm));
-    vm->kvm_fd = kvm_fd;
-    vm->fd = -1;
-    vm->m = m;
-    if (cfg->hide)
-        vm->hide = *cfg->hide;
-    vm->ncpus = cfg->ncpus;
-    pthread_mutex_init(&vm->lock, NULL);
-    pthread_cond_init(&vm->cond, NULL);
-    bus_init(&vm->pio);
-    bus_init(&vm->mmio);
-    for (unsigned i = 0; i < KVM_MAX_VCPUS; i++)
-        vm->vcpu_fd[i] = -1;
-    if (cfg->ncpus < 1 || cfg->ncpus > KVM_MAX_VCPUS)
-        return NULL;
-    int maxv = ioctl(kvm_fd, KVM_CHECK_EXTENSION, KVM_CAP_MAX_VCPUS);
-    if (maxv > 0 && cfg->ncpus > (unsigned)maxv) {
-        log_error("--smp %u: this KVM allows at most %d vCPUs", cfg->ncpus, maxv);
-        return NULL;
-    }
-    vm->fd = ioctl(kvm_fd, KVM_CREATE_VM, 0);
-    if (vm->fd < 0) {
-        log_error("KVM_CREATE_VM: %s", strerror(errno));
-        goto fail;
-    }
-    VM_IOCTL("KVM_SET_TSS_ADDR", vm->fd, KVM_SET_TSS_ADDR, 0xfffbd000UL);
-    uint64_t idmap = 0xfffbc000;
-    VM_IOCTL("KVM_SET_IDENTITY_MAP_ADDR", vm->fd, KVM_SET_IDENTITY_MAP_ADDR, &idmap);
-    VM_IOCTL("KVM_CREATE_IRQCHIP", vm->fd, KVM_CREATE_IRQCHIP, 0);
-    struct kvm_pit_config pit = { .flags = KVM_PIT_SPEAKER_DUMMY };
-    VM_IOCTL("KVM_CREATE_PIT2", vm->fd, KVM_CREATE_PIT2, &pit);
-    for (unsigned i = 0; i < m->nr; i++) {
-        struct kvm_userspace_memory_region reg = {
-            .slot = i, .guest_phys_addr = m->r[i].gpa,
-            .memory_size = m->r[i].size, .userspace_addr = (uintptr_t)m->r[i].host,
-        };
-        VM_IOCTL("KVM_SET_USER_MEMORY_REGION", vm->fd, KVM_SET_USER_MEMORY_REGION, &reg);
-    }
-    if (board_create(vm, cfg) < 0)
-        goto fail;
-    return vm;
-fail:
-    kvm_vm_destroy(vm);
-    return NULL;
-}
-
-int kvm_vm_cmdline(struct kvm_vm *vm, char *buf, size_t len)
-{
-    if (len)
-        buf[0] = 0;
-    return vm->virtio ? virtio_board_cmdline(vm->virtio, KVM_VIRTIO_FIRST_IRQ, buf, len) : 0;
-}
-
-uint32_t kvm_vm_level_pins(const struct kvm_vm *vm)
-{
-    return vm->level_pins;
-}
-
-int kvm_vm_run(struct kvm_vm *vm, const struct kvm_boot_state *st)
-{
-    int ret;
-    vm->st = st;
-    vm->run_sz = ioctl(vm->kvm_fd, KVM_GET_VCPU_MMAP_SIZE, 0);
-    if (vm->run_sz <= 0) {
-        log_error("KVM_GET_VCPU_MMAP_SIZE: %s", strerror(errno));
-        return -EINVAL;
-    }
-    for (unsigned i = 0; i < vm->ncpus; i++)
-        if ((ret = vcpu_create(vm, i))) {
-            if (ret != -EINVAL)
-                log_error("vCPU %u: %s", i, strerror(-ret));
-            return ret;
-        }
-    if ((ret = loop_start(vm->loop)) < 0)
-        return ret;
-
-    struct sigaction sa = { .sa_handler = kick_handler };
-    sigemptyset(&sa.sa_mask);
-    sigaction(SIGUSR1, &sa, NULL);
-    sigset_t set, old;
-    sigemptyset(&set);
-    sigaddset(&set, SIGUSR1);
-    pthread_sigmask(SIG_BLOCK, &set, &old);   /* only vCPU threads take it */
-    for (unsigned i = 0; i < vm->ncpus; i++) {
-        vcpu_args[i] = (struct vcpu_arg){ vm, i };
-        if ((ret = -pthread_create(&vm->th[i], NULL, vcpu_thread, &vcpu_args[i]))) {
-            log_error("vCPU thread: %s", strerror(-ret));
-            vm_stop(vm, ret);
-            break;
-        }
-        vm->started++;
-    }
-    pthread_mutex_lock(&vm->lock);
-    while (!vm->done)
-        pthread_cond_wait(&vm->cond, &vm->lock);
-    ret = vm->status;
-    pthread_mutex_unlock(&vm->lock);
-    for (unsigned i = 0; i < vm->started; i++)
-        pthread_kill(vm->th[i], SIGUSR1);
-    for (unsigned i = 0; i < vm->started; i++)
-        pthread_join(vm->th[i], NULL);
-    vm->started = 0;
-    pthread_sigmask(SIG_SETMASK, &old, NULL);
-    return ret;
-}
-
-void kvm_vm_destroy(struct kvm_vm *vm)
-{
-    if (!vm)
-        return;
-    /* Nothing calls the buses any more: stop the I/O threads, then free
-     * the devices, then the backends. */
-    if (vm->loop)
-        loop_stop(vm->loop);
-    virtio_board_destroy(vm->virtio);
-    uart8250_destroy(vm->uart);
-    chardev_close(vm->serial);
-    loop_free(vm->loop);
-    vm->virtio = NULL;
-    vm->uart = NULL;
-    vm->serial = NULL;
-    vm->loop = NULL;
-    bus_destroy(&vm->pio);
-    bus_destroy(&vm->mmio);
-    for (unsigned i = 0; i < KVM_MAX_VCPUS; i++) {
+    for (unsigned i = 0; i < VKVM_MAX_VCPUS; i++) {
         if (vm->run[i])
             munmap(vm->run[i], (size_t)vm->run_sz);
         if (vm->vcpu_fd[i] >= 0)
@@ -597,4 +312,176 @@ void kvm_vm_destroy(struct kvm_vm *vm)
     if (vm->fd >= 0)
         close(vm->fd);
     vm->fd = -1;
+}
+
+/* The VM fd with its in-kernel irqchip and PIT, the RAM slots. 0 or -errno. */
+static int vm_open(struct vkvm_vm *vm)
+{
+    vm->fd = ioctl(vm->kvm_fd, KVM_CREATE_VM, 0);
+    if (vm->fd < 0) {
+        log_error("KVM_CREATE_VM: %s", strerror(errno));
+        return -errno;
+    }
+    VM_IOCTL("KVM_SET_TSS_ADDR", vm->fd, KVM_SET_TSS_ADDR, 0xfffbd000UL);
+    uint64_t idmap = 0xfffbc000;
+    VM_IOCTL("KVM_SET_IDENTITY_MAP_ADDR", vm->fd, KVM_SET_IDENTITY_MAP_ADDR, &idmap);
+    VM_IOCTL("KVM_CREATE_IRQCHIP", vm->fd, KVM_CREATE_IRQCHIP, 0);
+    struct kvm_pit_config pit = { .flags = KVM_PIT_SPEAKER_DUMMY };
+    VM_IOCTL("KVM_CREATE_PIT2", vm->fd, KVM_CREATE_PIT2, &pit);
+    for (unsigned i = 0; i < vm->m->nr; i++) {
+        struct kvm_userspace_memory_region reg = {
+            .slot = i, .guest_phys_addr = vm->m->r[i].gpa,
+            .memory_size = vm->m->r[i].size, .userspace_addr = (uintptr_t)vm->m->r[i].host,
+        };
+        VM_IOCTL("KVM_SET_USER_MEMORY_REGION", vm->fd, KVM_SET_USER_MEMORY_REGION, &reg);
+    }
+    return 0;
+}
+
+/* The boot images into RAM, then the vCPUs (vCPU 0 at the entry). */
+static int vm_boot(struct vkvm_vm *vm)
+{
+    int r = vkvm_vm_load(vm);
+    for (unsigned i = 0; r == 0 && i < vm->ncpus; i++)
+        if ((r = vcpu_create(vm, i)) && r != -EINVAL)
+            log_error("vCPU %u: %s", i, strerror(-r));
+    return r;
+}
+
+/* ---- the engine ops ---- */
+static int eng_start(void *opaque)
+{
+    struct vkvm_vm *vm = opaque;
+    for (unsigned i = 0; i < vm->ncpus; i++) {
+        vm->arg[i] = (struct vkvm_vcpu_arg){ vm, i };
+        int r = pthread_create(&vm->th[i], NULL, vcpu_thread, &vm->arg[i]);
+        if (r) {
+            log_error("vCPU thread: %s", strerror(r));
+            return -r;
+        }
+        vm->started++;
+    }
+    return 0;
+}
+
+/* The signal makes a KVM_RUN in progress return (EINTR), or the next one
+ * return at once (immediate_exit); machine_vcpu_enter then sees the request. */
+static void eng_kick(void *opaque)
+{
+    struct vkvm_vm *vm = opaque;
+    for (unsigned i = 0; i < vm->started; i++)
+        pthread_kill(vm->th[i], VKVM_KICK_SIGNAL);
+}
+
+static void eng_join(void *opaque)
+{
+    struct vkvm_vm *vm = opaque;
+    for (unsigned i = 0; i < vm->started; i++)
+        pthread_join(vm->th[i], NULL);
+    vm->started = 0;
+}
+
+/* A PC reset: a new VM (irqchip, PIT, vCPUs in their power-on state) on
+ * the same memory and devices, the images loaded again. */
+static int eng_reset(void *opaque)
+{
+    struct vkvm_vm *vm = opaque;
+    vm_close(vm);
+    int r = vm_open(vm);
+    return r ? r : vm_boot(vm);
+}
+
+static void eng_clock_stop(void *opaque)
+{
+    struct vkvm_vm *vm = opaque;
+    memset(&vm->clock, 0, sizeof(vm->clock));
+    vm->clock_saved = ioctl(vm->fd, KVM_GET_CLOCK, &vm->clock) == 0;
+    if (!vm->clock_saved)
+        log_warn("KVM_GET_CLOCK: %s (the guest's clock runs on while paused)", strerror(errno));
+}
+
+static void eng_clock_start(void *opaque)
+{
+    struct vkvm_vm *vm = opaque;
+    if (!vm->clock_saved)
+        return;
+    struct kvm_clock_data c = { .clock = vm->clock.clock };
+    if (ioctl(vm->fd, KVM_SET_CLOCK, &c) < 0)
+        log_warn("KVM_SET_CLOCK: %s", strerror(errno));
+    vm->clock_saved = false;
+}
+
+static void eng_cpu_state(void *opaque, unsigned cpu, struct machine_cpu_info *ci)
+{
+    struct vkvm_vm *vm = opaque;
+    struct kvm_regs regs;
+    struct kvm_mp_state mp;
+    if (vm->vcpu_fd[cpu] < 0)
+        return;
+    if (ioctl(vm->vcpu_fd[cpu], KVM_GET_REGS, &regs) == 0)
+        ci->pc = regs.rip;
+    if (ioctl(vm->vcpu_fd[cpu], KVM_GET_MP_STATE, &mp) == 0)
+        ci->halted = mp.mp_state != KVM_MP_STATE_RUNNABLE;
+}
+
+static const struct machine_engine_ops vkvm_engine_ops = {
+    .arch = "x86", .target = "x86_64",
+    .start = eng_start, .kick = eng_kick, .join = eng_join, .reset = eng_reset,
+    .clock_stop = eng_clock_stop, .clock_start = eng_clock_start, .cpu_state = eng_cpu_state,
+};
+
+struct vkvm_vm *vkvm_vm_create(int kvm_fd, struct machine *mach, const struct vkvm_config *cfg)
+{
+    struct vkvm_vm *vm = xzalloc(sizeof(*vm));
+    vm->kvm_fd = kvm_fd;
+    vm->fd = -1;
+    vm->mach = mach;
+    vm->m = machine_mem(mach);
+    vm->pio = machine_pio(mach);
+    vm->mmio = machine_mmio(mach);
+    vm->cfg = cfg;
+    vm->hide = cfg->hide;
+    vm->ncpus = cfg->mc.ncpus;
+    for (unsigned i = 0; i < VKVM_MAX_VCPUS; i++)
+        vm->vcpu_fd[i] = -1;
+    int maxv = ioctl(kvm_fd, KVM_CHECK_EXTENSION, KVM_CAP_MAX_VCPUS);
+    if (maxv > 0 && vm->ncpus > (unsigned)maxv) {
+        log_error("--smp %u: this KVM allows at most %d vCPUs", vm->ncpus, maxv);
+        goto fail;
+    }
+    vm->run_sz = ioctl(kvm_fd, KVM_GET_VCPU_MMAP_SIZE, 0);
+    if (vm->run_sz <= 0) {
+        log_error("KVM_GET_VCPU_MMAP_SIZE: %s", strerror(errno));
+        goto fail;
+    }
+    if (vm_open(vm) < 0)
+        goto fail;
+    /* the kick: a signal only vCPU threads take (blocked everywhere else) */
+    struct sigaction sa = { .sa_handler = kick_handler };
+    sigemptyset(&sa.sa_mask);
+    sigaction(VKVM_KICK_SIGNAL, &sa, NULL);
+    sigset_t set;
+    sigemptyset(&set);
+    sigaddset(&set, VKVM_KICK_SIGNAL);
+    pthread_sigmask(SIG_BLOCK, &set, NULL);
+    return vm;
+fail:
+    vkvm_vm_destroy(vm);
+    return NULL;
+}
+
+int vkvm_vm_start(struct vkvm_vm *vm)
+{
+    int r = vm_boot(vm);
+    if (r == 0)
+        machine_set_engine(vm->mach, &vkvm_engine_ops, vm);
+    return r;
+}
+
+void vkvm_vm_destroy(struct vkvm_vm *vm)
+{
+    if (!vm)
+        return;
+    vm_close(vm);
+    free(vm);
 }

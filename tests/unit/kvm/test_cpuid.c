@@ -38,21 +38,21 @@ static struct kvm_cpuid_entry2 *get(struct kvm_cpuid2 *c, uint32_t fn, uint32_t 
 static void test_parse(void **state)
 {
     (void)state;
-    struct kvm_cpu_hide h;
-    assert_int_equal(kvm_cpu_features_parse("-cx16,-avx", &h), 0);
-    assert_int_equal(kvm_cpu_features_parse("-nosuch", &h), -EINVAL);
-    assert_int_equal(kvm_cpu_features_parse("cx16", &h), -EINVAL);
-    assert_int_equal(kvm_cpu_features_parse("-cx16,", &h), 0);
-    assert_int_equal(kvm_cpu_features_parse("-", &h), -EINVAL);
+    struct vkvm_cpu_hide h;
+    assert_int_equal(vkvm_cpu_features_parse("-cx16,-avx", &h), 0);
+    assert_int_equal(vkvm_cpu_features_parse("-nosuch", &h), -EINVAL);
+    assert_int_equal(vkvm_cpu_features_parse("cx16", &h), -EINVAL);
+    assert_int_equal(vkvm_cpu_features_parse("-cx16,", &h), 0);
+    assert_int_equal(vkvm_cpu_features_parse("-", &h), -EINVAL);
 }
 
 static void test_complete(void **state)
 {
     (void)state;
-    struct kvm_cpu_hide h;
-    assert_int_equal(kvm_cpu_features_parse("-cx16,-xsave", &h), 0);
+    struct vkvm_cpu_hide h;
+    assert_int_equal(vkvm_cpu_features_parse("-cx16,-xsave", &h), 0);
     struct kvm_cpuid2 *c = table(16);
-    assert_int_equal(kvm_cpuid_complete(c, 16, 3, 4, &h), 0);
+    assert_int_equal(vkvm_cpuid_complete(c, 16, 3, 4, &h), 0);
     struct kvm_cpuid_entry2 *e = get(c, 1, 0);
     assert_true(e->ecx & (1u << 31));               /* hypervisor */
     assert_false(e->ecx & (1u << 13));              /* cx16 hidden */
@@ -75,7 +75,7 @@ static void test_complete(void **state)
     free(c);
     /* No room for the PV leaves: error, not overflow. */
     c = table(5);
-    assert_int_equal(kvm_cpuid_complete(c, 5, 0, 1, NULL), -ENOSPC);
+    assert_int_equal(vkvm_cpuid_complete(c, 5, 0, 1, NULL), -ENOSPC);
     free(c);
 }
 
@@ -84,11 +84,11 @@ static void test_mptable(void **state)
     (void)state;
     struct guest_mem m;
     mem_init(&m);
-    assert_int_equal(kvm_mem_layout(&m, 32ULL << 20), 0);
-    assert_int_equal(kvm_mptable_build(&m, 0, 0), -EINVAL);
-    for (unsigned n = 1; n <= KVM_MAX_VCPUS; n += 21) {
-        assert_int_equal(kvm_mptable_build(&m, n, 1u << 5 | 1u << 18), 0);
-        uint8_t *fp = mem_translate(&m, KVM_MPTABLE_ADDR, 16);
+    assert_int_equal(vkvm_mem_layout(&m, 32ULL << 20), 0);
+    assert_int_equal(vkvm_mptable_build(&m, 0, 0), -EINVAL);
+    for (unsigned n = 1; n <= VKVM_MAX_VCPUS; n += 21) {
+        assert_int_equal(vkvm_mptable_build(&m, n, 1u << 5 | 1u << 18), 0);
+        uint8_t *fp = mem_translate(&m, VKVM_MPTABLE_ADDR, 16);
         assert_memory_equal(fp, "_MP_", 4);
         uint8_t s = 0;
         for (int i = 0; i < 16; i++) s = (uint8_t)(s + fp[i]);
@@ -97,7 +97,7 @@ static void test_mptable(void **state)
         uint8_t *ct = mem_translate(&m, ct_addr, 44);
         assert_memory_equal(ct, "PCMP", 4);
         unsigned len = ct[4] | ct[5] << 8, count = ct[34] | ct[35] << 8;
-        assert_true(KVM_MPTABLE_ADDR + 16 + len <= KVM_MPTABLE_ADDR + kvm_mptable_size(n));
+        assert_true(VKVM_MPTABLE_ADDR + 16 + len <= VKVM_MPTABLE_ADDR + vkvm_mptable_size(n));
         ct = mem_translate(&m, ct_addr, len);
         s = 0;
         for (unsigned i = 0; i < len; i++) s = (uint8_t)(s + ct[i]);

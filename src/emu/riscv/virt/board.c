@@ -1,44 +1,26 @@
-/* The virt board: memory map, devices, boot, one host thread per hart. */
+/* The virt board: memory map, devices, one host thread per hart; the
+ * engine behind a struct machine (machine/machine.h), which owns memory,
+ * bus, console, the device list and the run state. */
 #include <errno.h>
-#include <signal.h>
 #include <stdio.h>
 #include <string.h>
-#include <time.h>
 #include <libfdt.h>
 
 #include "base/base.h"
 #include "emu/riscv/virt/internal.h"
 
-/* ---- stop ---- */
-void virt_board_stop(struct virt_board *b, enum virt_stop why, int status)
-{
-    int expected = VIRT_RUNNING;
-    pthread_mutex_lock(&b->lock);
-    if (atomic_compare_exchange_strong(&b->stop, &expected, (int)why))
-        b->exit_status = status;
-    pthread_cond_broadcast(&b->cond);
-    pthread_mutex_unlock(&b->lock);
-    for (unsigned i = 0; i < b->nharts; i++)
-        if (b->hart[i].h)
-            rv_kick(b->hart[i].h);
-}
-
-static void board_quit(void *opaque)
-{
-    virt_board_stop(opaque, VIRT_STOP_QUIT, 0);
-}
-
 /* gdb's 'k' */
 static void board_gdb_kill(void *opaque)
 {
-    virt_board_stop(opaque, VIRT_STOP_QUIT, 0);
+    struct virt_board *b = opaque;
+    machine_quit(b->mach);
 }
 
 /* ---- interrupts: PLIC context c -> hart c/2, MEI (even) or SEI (odd) ---- */
 static void plic_to_hart(void *opaque, unsigned ctx, bool level)
 {
     struct virt_board *b = opaque;
-    if (ctx / 2 < b->nharts)
+    if (ctx / 2 < b->nharts && b->hart[ctx / 2].h)
         rv_set_irq(b->hart[ctx / 2].h, ctx & 1 ? RV_IRQ_SEI : RV_IRQ_MEI, level);
 }
 
@@ -54,7 +36,7 @@ static void board_tohost(struct rv_hart *h, uint64_t val)
     struct virt_board *b = rv_machine_opaque(rv_hart_machine(h));
     if (val & 1) {
         uint64_t st = val >> 1;
-        virt_board_stop(b, VIRT_STOP_TOHOST, st == 0 ? 0 : (st & 0xff) ? (int)(st & 0xff) : 1);
+        machine_shutdown(b->mach, MACHINE_STOP_EXIT, st == 0 ? 0 : (st & 0xff) ? (int)(st & 0xff) : 1);
         rv_hart_halt(h);
         return;
     }
@@ -83,16 +65,19 @@ void virt_hart_boot(struct virt_hart *vh, uint64_t pc, enum rv_priv priv, uint64
     rv_set_x(vh->h, 12, 0);
 }
 
-/* A halted hart: HSM-stopped until a hart_start, or the machine stops. */
+/* A halted hart: HSM-stopped until a hart_start, or until the machine
+ * wants the thread back (stop, reset). Counts as parked meanwhile. */
 static void hart_parked(struct virt_hart *vh)
 {
     struct virt_board *b = vh->b;
     pthread_mutex_lock(&b->lock);
     if (vh->hsm == HSM_STOP_PENDING || vh->hsm == HSM_STARTED)
         vh->hsm = HSM_STOPPED;
-    while (!atomic_load(&b->stop) && vh->hsm != HSM_START_PENDING)
+    machine_vcpu_idle_begin(b->mach, vh->id);
+    while (!machine_vcpu_should_exit(b->mach) && vh->hsm != HSM_START_PENDING)
         pthread_cond_wait(&b->cond, &b->lock);
-    if (vh->hsm == HSM_START_PENDING && !atomic_load(&b->stop)) {
+    machine_vcpu_idle_end(b->mach, vh->id);
+    if (vh->hsm == HSM_START_PENDING && !machine_vcpu_should_exit(b->mach)) {
         virt_hart_boot(vh, vh->start_addr, RV_PRIV_S, vh->start_arg);
         vh->hsm = HSM_STARTED;
         rv_hart_resume(vh->h);
@@ -104,10 +89,10 @@ static void *hart_main(void *arg)
 {
     struct virt_hart *vh = arg;
     struct virt_board *b = vh->b;
-    while (!atomic_load(&b->stop)) {
+    while (machine_vcpu_enter(b->mach, vh->id)) {
         /* with a debugger: wait while it holds the machine; 1 = single step */
         uint64_t budget = b->gdb ? gdb_stub_before_run(b->gdb, vh->h) : 0;
-        if (atomic_load(&b->stop))
+        if (machine_vcpu_should_exit(b->mach))
             break;
         enum rv_exit e = rv_run(vh->h, budget);
         if (b->gdb && gdb_stub_after_run(b->gdb, vh->h, e))
@@ -125,229 +110,178 @@ static void *hart_main(void *arg)
         default:
             log_error("hart %u stopped: unexpected exit %d at pc 0x%llx", vh->id, (int)e,
                       (unsigned long long)rv_get_pc(vh->h));
-            virt_board_stop(b, VIRT_STOP_ERROR, VIRT_EXIT_ERROR);
+            machine_shutdown(b->mach, MACHINE_STOP_ERROR, MACHINE_EXIT_ERROR);
             break;
         }
     }
     return NULL;
 }
 
-/* ---- loading ---- */
-static int load_file(const char *opt, const char *path, size_t max, char **data, size_t *len)
+/* Hart 0 (every hart for firmware and bare metal) at the entry, the others
+ * HSM-stopped until the kernel starts them. */
+static void boot_harts(struct virt_board *b, const struct virt_boot_plan *bp)
 {
-    int r = read_file(path, data, len, max);
-    if (r == -EFBIG || r == -E2BIG)
-        log_error("%s %s: larger than guest RAM", opt, path);
-    else if (r)
-        log_error("%s %s: %s", opt, path, strerror(-r));
-    return r;
+    for (unsigned i = 0; i < b->nharts; i++) {
+        struct virt_hart *vh = &b->hart[i];
+        rv_set_mtimecmp(vh->h, UINT64_MAX);
+        rv_set_irq(vh->h, RV_IRQ_MSI, false);
+        atomic_store(&b->msip[i], 0);
+        if (i == 0 || bp->all_harts) {
+            rv_hart_resume(vh->h);
+            virt_hart_boot(vh, bp->entry, bp->priv, b->fdt_addr);
+            vh->hsm = HSM_STARTED;
+        } else {
+            rv_hart_reset(vh->h, bp->entry);
+            vh->hsm = HSM_STOPPED;
+            rv_hart_halt(vh->h);
+        }
+    }
 }
 
-static int copy_in(struct virt_board *b, const char *opt, const char *path, uint64_t gpa,
-                   const void *data, size_t len)
+/* ---- the engine ops ---- */
+static int eng_start(void *opaque)
 {
-    if (mem_write(&b->mem, gpa, data, len) < 0) {
-        log_error("%s %s: %zu bytes at 0x%llx do not fit in guest RAM", opt, path, len,
-                  (unsigned long long)gpa);
-        return -ERANGE;
+    struct virt_board *b = opaque;
+    for (unsigned i = 0; i < b->nharts; i++) {
+        int r = pthread_create(&b->hart[i].thread, NULL, hart_main, &b->hart[i]);
+        if (r) {
+            log_error("cannot start the thread of hart %u: %s", i, strerror(r));
+            return -r;
+        }
+        b->hart[i].thread_started = true;
     }
     return 0;
 }
 
-struct boot_plan {
-    uint64_t entry;
-    enum rv_priv priv;
-    bool all_harts;        /* every hart starts at entry (firmware, bare metal) */
-    uint64_t tohost;
-    uint64_t kernel_end;
+/* Every hart out of rv_run and rv_hart_wait (a sticky request bit the run
+ * loop checks at every block), and out of the HSM wait (under b->lock, so
+ * a hart about to wait sees the machine's request first). */
+static void eng_kick(void *opaque)
+{
+    struct virt_board *b = opaque;
+    for (unsigned i = 0; i < b->nharts; i++)
+        if (b->hart[i].h)
+            rv_kick(b->hart[i].h);
+    pthread_mutex_lock(&b->lock);
+    pthread_cond_broadcast(&b->cond);
+    pthread_mutex_unlock(&b->lock);
+}
+
+static void eng_join(void *opaque)
+{
+    struct virt_board *b = opaque;
+    /* gdb: report the exit ('W') and let go of the harts it holds */
+    if (b->gdb && machine_status(b->mach) == MACHINE_SHUTDOWN)
+        gdb_stub_machine_exit(b->gdb, machine_exit_status(b->mach));
+    for (unsigned i = 0; i < b->nharts; i++)
+        if (b->hart[i].thread_started) {
+            pthread_join(b->hart[i].thread, NULL);
+            b->hart[i].thread_started = false;
+        }
+}
+
+static int eng_reset(void *opaque)
+{
+    struct virt_board *b = opaque;
+    struct virt_boot_plan bp;
+    int r = virt_board_load(b, b->cfg, &bp);
+    if (r)
+        return r;
+    rv_invalidate_code(b->m, 0, UINT64_MAX);
+    boot_harts(b, &bp);
+    return 0;
+}
+
+static void eng_clock_stop(void *opaque)
+{
+    struct virt_board *b = opaque;
+    rv_machine_clock_stop(b->m);
+}
+
+static void eng_clock_start(void *opaque)
+{
+    struct virt_board *b = opaque;
+    rv_machine_clock_start(b->m);
+    for (unsigned i = 0; i < b->nharts; i++)     /* deadlines moved: re-evaluate */
+        rv_kick(b->hart[i].h);
+}
+
+static void eng_cpu_state(void *opaque, unsigned cpu, struct machine_cpu_info *ci)
+{
+    struct virt_board *b = opaque;
+    struct virt_hart *vh = &b->hart[cpu];
+    ci->pc = rv_get_pc(vh->h);
+    pthread_mutex_lock(&b->lock);
+    ci->halted = vh->hsm != HSM_STARTED || rv_hart_halted(vh->h);
+    pthread_mutex_unlock(&b->lock);
+}
+
+static const struct machine_engine_ops virt_engine_ops = {
+    .arch = "riscv", .target = "riscv64",
+    .start = eng_start, .kick = eng_kick, .join = eng_join, .reset = eng_reset,
+    .clock_stop = eng_clock_stop, .clock_start = eng_clock_start, .cpu_state = eng_cpu_state,
 };
 
-/* The kernel (or bare-metal program) into RAM: a Linux Image, or an ELF. */
-static int load_kernel(struct virt_board *b, const struct virt_config *cfg, struct boot_plan *bp)
-{
-    cleanup_free char *data = NULL;
-    size_t len;
-    const char *why = NULL;
-    int r = load_file("--kernel", cfg->kernel, (size_t)cfg->ram_size, &data, &len);
-    if (r)
-        return r;
-    struct virt_image img;
-    r = virt_image_parse_linux((const uint8_t *)data, len, VIRT_RAM_BASE, &img, &why);
-    if (r == 0) {
-        if (img.end > VIRT_RAM_BASE + cfg->ram_size) {
-            log_error("--kernel %s: needs %llu MiB from 0x%llx, more than -m %llu MiB", cfg->kernel,
-                      (unsigned long long)(img.mem_size >> 20), (unsigned long long)img.load_addr,
-                      (unsigned long long)(cfg->ram_size >> 20));
-            return -ERANGE;
-        }
-        r = copy_in(b, "--kernel", cfg->kernel, img.load_addr, data, len);
-    } else if (r == -ENOENT && len >= 4 && !memcmp(data, "\x7f" "ELF", 4)) {
-        r = virt_image_load_elf(&b->mem, (const uint8_t *)data, len, &img, &why);
-        if (r)
-            log_error("--kernel %s: %s", cfg->kernel, why);
-    } else {
-        log_error("--kernel %s: %s", cfg->kernel,
-                  r == -ENOENT ? "not a RISC-V Linux Image (no RISCV/RSC\\x05 magic) nor an ELF file" : why);
-        return -EINVAL;
-    }
-    if (r)
-        return r;
-    bp->kernel_end = img.end;
-    bp->entry = img.entry;
-    bp->tohost = img.tohost;
-    if (img.tohost && !cfg->bios) {
-        bp->priv = RV_PRIV_M;         /* bare metal: M-mode from the entry, no SBI */
-        bp->all_harts = true;
-    } else {
-        bp->priv = RV_PRIV_S;
-        bp->all_harts = false;
-    }
-    return 0;
-}
-
-static int load_bios(struct virt_board *b, const struct virt_config *cfg, struct boot_plan *bp)
-{
-    cleanup_free char *data = NULL;
-    size_t len;
-    int r = load_file("--bios", cfg->bios, (size_t)cfg->ram_size, &data, &len);
-    if (r)
-        return r;
-    if (len >= 4 && !memcmp(data, "\x7f" "ELF", 4)) {
-        struct virt_image img;
-        const char *why;
-        if ((r = virt_image_load_elf(&b->mem, (const uint8_t *)data, len, &img, &why))) {
-            log_error("--bios %s: %s", cfg->bios, why);
-            return r;
-        }
-        bp->entry = img.entry;
-    } else {
-        if (len > VIRT_KERNEL_OFFSET && cfg->kernel) {
-            log_error("--bios %s: %zu bytes overlap the kernel at 0x%llx", cfg->bios, len,
-                      (unsigned long long)(VIRT_RAM_BASE + VIRT_KERNEL_OFFSET));
-            return -EINVAL;
-        }
-        if ((r = copy_in(b, "--bios", cfg->bios, VIRT_RAM_BASE, data, len)))
-            return r;
-        bp->entry = VIRT_RAM_BASE;
-    }
-    bp->priv = RV_PRIV_M;
-    bp->all_harts = true;
-    return 0;
-}
-
-/* initrd high in RAM, the FDT above it at the top. */
-static int load_initrd_fdt(struct virt_board *b, const struct virt_config *cfg, const struct boot_plan *bp)
-{
-    uint64_t ram_end = VIRT_RAM_BASE + cfg->ram_size;
-    b->fdt_addr = ram_end - VIRT_FDT_MAX;
-    struct virt_fdt_info fi = {
-        .ram_base = VIRT_RAM_BASE, .ram_size = cfg->ram_size, .nharts = cfg->nharts,
-        .sv48 = !cfg->sv39_only, .bootargs = cfg->append,
-    };
-    if (cfg->initrd) {
-        cleanup_free char *data = NULL;
-        size_t len;
-        int r = load_file("--initrd", cfg->initrd, (size_t)cfg->ram_size, &data, &len);
-        if (r)
-            return r;
-        uint64_t start = (b->fdt_addr - len) & ~0xfffULL;
-        if (len > b->fdt_addr - VIRT_RAM_BASE || start < bp->kernel_end) {
-            log_error("--initrd %s: %zu bytes do not fit in guest RAM above the kernel (-m %llu MiB)",
-                      cfg->initrd, len, (unsigned long long)(cfg->ram_size >> 20));
-            return -ERANGE;
-        }
-        if ((r = copy_in(b, "--initrd", cfg->initrd, start, data, len)))
-            return r;
-        fi.initrd_start = start;
-        fi.initrd_end = start + len;
-    }
-    if (b->virtio) {
-        fi.nvirtio = virtio_board_count(b->virtio);
-        for (unsigned i = 0; i < fi.nvirtio; i++) {
-            unsigned idx;
-            virtio_board_slot(b->virtio, i, &fi.virtio_base[i], &idx);
-            fi.virtio_irq[i] = VIRT_VIRTIO_IRQ + idx;
-        }
-    }
-    void *dst = mem_translate(&b->mem, b->fdt_addr, VIRT_FDT_MAX);
-    return dst ? virt_fdt_build(&fi, dst, VIRT_FDT_MAX) : -ERANGE;
-}
-
 /* ---- devices ---- */
-static void console_port_write(void *opaque, const uint8_t *buf, size_t len)
-{
-    chardev_write(opaque, buf, len);
-}
+static void plic_dev_reset(void *opaque) { virt_plic_reset(opaque); }
+static void plic_dev_destroy(void *opaque) { virt_plic_free(opaque); }
+static const struct machine_dev_ops plic_dev_ops = {
+    .name = "riscv.sifive.plic", .reset = plic_dev_reset, .destroy = plic_dev_destroy,
+};
+static void rtc_dev_reset(void *opaque) { goldfish_rtc_reset(opaque); }
+static void rtc_dev_save(void *opaque, void *st) { goldfish_rtc_save(opaque, st); }
+static int rtc_dev_load(void *opaque, const void *st) { return goldfish_rtc_load(opaque, st); }
+static void rtc_dev_destroy(void *opaque) { goldfish_rtc_destroy(opaque); }
+static const struct machine_dev_ops rtc_dev_ops = {
+    .name = "goldfish-rtc", .reset = rtc_dev_reset, .state_size = sizeof(struct goldfish_rtc_state),
+    .save = rtc_dev_save, .load = rtc_dev_load, .destroy = rtc_dev_destroy,
+};
 
 /* The devices a guest drives by MMIO: the PLIC (wired to the harts), CLINT,
- * syscon, RTC and the UART on b->chr. */
+ * syscon, RTC and the UART on the machine's serial line. */
 int virt_board_mmio_init(struct virt_board *b)
 {
     b->plic = virt_plic_new(2 * b->nharts, plic_to_hart, b);
     if (!b->plic)
         return -EINVAL;
-    int r = bus_register(&b->bus, VIRT_PLIC_BASE, VIRT_PLIC_SIZE, &virt_plic_ops, b->plic, "plic");
+    machine_dev_add(b->mach, "plic", &plic_dev_ops, b->plic);
+    int r = bus_register(b->bus, VIRT_PLIC_BASE, VIRT_PLIC_SIZE, &virt_plic_ops, b->plic, "plic");
     if (!r)
         r = virt_clint_init(b);
     if (!r)
         r = virt_syscon_init(b);
-    if (!r)
-        r = virt_rtc_init(b);
     if (r) {
         log_error("board: cannot map the devices: %s", strerror(-r));
         return r;
     }
-    b->uart = uart8250_create(&b->bus, VIRT_UART_BASE, 0, virt_plic_line(b->plic, VIRT_UART_IRQ), b->chr);
-    return b->uart ? 0 : -EINVAL;
+    struct goldfish_rtc *rtc = goldfish_rtc_create(b->bus, VIRT_RTC_BASE);
+    if (!rtc)
+        return -EINVAL;
+    machine_dev_add(b->mach, "rtc", &rtc_dev_ops, rtc);
+    return machine_add_uart(b->mach, b->bus, VIRT_UART_BASE, 0, virt_plic_line(b->plic, VIRT_UART_IRQ));
 }
 
-static int board_devices(struct virt_board *b, const struct virt_config *cfg)
+static int board_devices(struct virt_board *b)
 {
-    unsigned nvirtio = cfg->virtio.ndisks + cfg->virtio.nnets + cfg->virtio.rng + cfg->virtio.console;
-    if (nvirtio > VIRT_VIRTIO_SLOTS) {
-        log_error("%u virtio devices asked for; the board has %d virtio-mmio slots", nvirtio, VIRT_VIRTIO_SLOTS);
-        return -EINVAL;
-    }
-    b->loop = loop_new();
-    if (!b->loop)
-        return -ENOMEM;
-    b->chr = chardev_open(cfg->serial ? cfg->serial : "stdio", b->loop);
-    if (!b->chr)
-        return -EINVAL;
-    chardev_set_quit(b->chr, board_quit, b);
     int r = virt_board_mmio_init(b);
     if (r)
         return r;
-    if (nvirtio) {
-        struct virtio_options vo = cfg->virtio;
-        if (vo.console)     /* hvc0 output goes to the serial backend too */
-            vo.console_port = (struct virtio_console_port){ .write = console_port_write, .opaque = b->chr };
-        b->virtio = virtio_board_create(&vo, &b->bus, &b->mem, VIRT_VIRTIO_BASE, VIRT_VIRTIO_STRIDE,
-                                        virtio_irq_for, b);
-        if (!b->virtio)
-            return -EINVAL;
-    }
-    return 0;
+    struct machine_virtio_layout l = {
+        .bus = b->bus, .base = VIRT_VIRTIO_BASE, .stride = VIRT_VIRTIO_STRIDE, .nslots = VIRT_VIRTIO_SLOTS,
+        .first_irq = VIRT_VIRTIO_IRQ, .irq_for = virtio_irq_for, .opaque = b,
+    };
+    return machine_add_virtio(b->mach, &l);
 }
 
 void virt_board_free(struct virt_board *b)
 {
-    if (b->loop)
-        loop_stop(b->loop);
-    virtio_board_destroy(b->virtio);
-    uart8250_destroy(b->uart);
-    chardev_close(b->chr);
-    if (b->loop)
-        loop_free(b->loop);
-    gdb_stub_free(b->gdb);
+    gdb_stub_free(b->gdb);          /* its thread reads guest memory */
+    machine_free(b->mach);          /* devices, console, memory */
     for (unsigned i = 0; i < b->nharts; i++)
         if (b->hart[i].h)
             rv_hart_free(b->hart[i].h);
     if (b->m)
         rv_machine_free(b->m);
-    virt_plic_free(b->plic);
-    bus_destroy(&b->bus);
-    mem_destroy(&b->mem);
     pthread_cond_destroy(&b->cond);
     pthread_mutex_destroy(&b->lock);
     free(b);
@@ -363,14 +297,12 @@ struct virt_board *virt_board_new(unsigned nharts)
         b->hart[i].b = b;
         b->hart[i].id = i;
     }
-    mem_init(&b->mem);
-    bus_init(&b->bus);
     return b;
 }
 
 static int dump_dtb(struct virt_board *b, const char *path)
 {
-    const void *fdt = mem_translate(&b->mem, b->fdt_addr, VIRT_FDT_MAX);
+    const void *fdt = mem_translate(b->mem, b->fdt_addr, VIRT_FDT_MAX);
     FILE *f = fopen(path, "wb");
     if (!f || fwrite(fdt, fdt_totalsize(fdt), 1, f) != 1 || fclose(f) != 0) {
         log_error("--dumpdtb %s: %s", path, strerror(errno));
@@ -379,145 +311,89 @@ static int dump_dtb(struct virt_board *b, const char *path)
     return 0;
 }
 
-/* Start the hart threads, wait for the machine to stop (or a signal), join. */
-static void board_run(struct virt_board *b)
+/* The CPU side: the core, the gdb stub, the harts at their entry. 0, or
+ * the exit status. */
+static int board_cpus(struct virt_board *b, const struct virt_config *cfg, const struct virt_boot_plan *bp)
 {
-    sigset_t set, old;
-    sigemptyset(&set);
-    sigaddset(&set, SIGINT);
-    sigaddset(&set, SIGTERM);
-    sigaddset(&set, SIGHUP);
-    pthread_sigmask(SIG_BLOCK, &set, &old);     /* inherited by every thread started here */
-    if (loop_start(b->loop) < 0) {
-        virt_board_stop(b, VIRT_STOP_ERROR, VIRT_EXIT_ERROR);
-    } else {
-        for (unsigned i = 0; i < b->nharts; i++) {
-            if (pthread_create(&b->hart[i].thread, NULL, hart_main, &b->hart[i]) != 0) {
-                log_error("cannot start the thread of hart %u", i);
-                virt_board_stop(b, VIRT_STOP_ERROR, VIRT_EXIT_ERROR);
-                break;
-            }
-            b->hart[i].thread_started = true;
-        }
+    b->builtin_sbi = !cfg->bios && bp->priv == RV_PRIV_S;
+    struct rv_sys_config sc = {
+        .mem = b->mem, .bus = b->bus, .ops = b->builtin_sbi ? &sbi_ops : &fw_ops, .opaque = b,
+        .nharts = b->nharts, .tohost_addr = bp->tohost, .sv48 = !cfg->sv39_only,
+    };
+    b->m = rv_machine_new_sys(&sc);
+    if (!b->m)
+        return 1;
+    if (cfg->gdb) {
+        struct gdb_stub_config gc = { .m = b->m, .wait = cfg->gdb_wait, .kill = board_gdb_kill, .opaque = b };
+        b->gdb = gdb_stub_start(cfg->gdb, &gc);
+        if (!b->gdb)
+            return MACHINE_EXIT_BADARG;
     }
-    while (!atomic_load(&b->stop)) {
-        struct timespec ts = { 0, 200 * 1000 * 1000 };
-        int sig = sigtimedwait(&set, NULL, &ts);
-        if (sig > 0)
-            virt_board_stop(b, VIRT_STOP_QUIT, 128 + sig);
-    }
-    /* tell gdb ('W'), and free harts it holds */
-    if (b->gdb)
-        gdb_stub_machine_exit(b->gdb, b->exit_status);
     for (unsigned i = 0; i < b->nharts; i++) {
-        if (!b->hart[i].thread_started)
-            continue;
-        for (;;) {
-            struct timespec ts;
-            clock_gettime(CLOCK_REALTIME, &ts);
-            ts.tv_nsec += 50 * 1000 * 1000;
-            if (ts.tv_nsec >= 1000000000) {
-                ts.tv_sec++;
-                ts.tv_nsec -= 1000000000;
-            }
-            if (pthread_timedjoin_np(b->hart[i].thread, NULL, &ts) == 0)
-                break;
-            /* a kick that raced with the hart going to sleep: kick again */
-            pthread_mutex_lock(&b->lock);
-            pthread_cond_broadcast(&b->cond);
-            pthread_mutex_unlock(&b->lock);
-            rv_kick(b->hart[i].h);
+        b->hart[i].h = rv_hart_new(b->m, i);
+        if (!b->hart[i].h) {
+            log_error("cannot create hart %u", i);
+            return 1;
         }
+        if (b->gdb)
+            gdb_stub_add_hart(b->gdb, b->hart[i].h);
     }
-    pthread_sigmask(SIG_SETMASK, &old, NULL);
+    boot_harts(b, bp);
+    return 0;
+}
+
+static void report_stop(struct machine *m, int rc)
+{
+    switch (machine_stop_reason(m)) {
+    case MACHINE_STOP_REBOOT:
+        log_error("the guest asked for a reboot: stopped (--no-reboot, exit status %d)", rc);
+        break;
+    case MACHINE_STOP_FAIL:
+        log_error("the guest reported a failure (exit status %d)", rc);
+        break;
+    case MACHINE_STOP_ERROR:
+        log_error("the machine stopped on an error (exit status %d)", rc);
+        break;
+    default:
+        break;
+    }
 }
 
 int virt_run(const struct virt_config *cfg)
 {
-    if (cfg->nharts < 1 || cfg->nharts > VIRT_MAX_HARTS) {
-        log_error("--smp %u: need a hart count from 1 to %d", cfg->nharts, VIRT_MAX_HARTS);
-        return 2;
+    if (cfg->mc.ncpus < 1 || cfg->mc.ncpus > VIRT_MAX_HARTS) {
+        log_error("--smp %u: need a hart count from 1 to %d", cfg->mc.ncpus, VIRT_MAX_HARTS);
+        return MACHINE_EXIT_BADARG;
     }
-    if (cfg->ram_size < VIRT_MIN_RAM || cfg->ram_size % MEM_PAGE_SIZE) {
-        log_error("-m %llu: need at least %llu MiB (a page multiple)", (unsigned long long)cfg->ram_size,
-                  (unsigned long long)(VIRT_MIN_RAM >> 20));
-        return 2;
+    struct virt_board *b = virt_board_new(cfg->mc.ncpus);
+    b->cfg = cfg;
+    b->mach = machine_new(&cfg->mc);
+    if (!b->mach) {
+        virt_board_free(b);
+        return MACHINE_EXIT_BADARG;
     }
-    struct virt_board *b = virt_board_new(cfg->nharts);
-    int rc = 2;
-    int r = mem_add_ram(&b->mem, VIRT_RAM_BASE, cfg->ram_size, 0);
+    b->mem = machine_mem(b->mach);
+    b->bus = machine_mmio(b->mach);
+    b->chr = machine_serial(b->mach);
+    int rc = MACHINE_EXIT_BADARG;
+    int r = mem_add_ram(b->mem, VIRT_RAM_BASE, cfg->mc.ram_size, 0);
     if (r) {
-        log_error("-m %llu MiB: cannot map guest RAM: %s", (unsigned long long)(cfg->ram_size >> 20),
+        log_error("-m %llu MiB: cannot map guest RAM: %s", (unsigned long long)(cfg->mc.ram_size >> 20),
                   strerror(-r));
         goto out;
     }
-    struct boot_plan bp = { 0 }, kp = { 0 };
-    if (cfg->kernel && load_kernel(b, cfg, &kp))
-        goto out;
-    if (cfg->bios) {
-        if (load_bios(b, cfg, &bp))
-            goto out;
-        bp.kernel_end = kp.kernel_end;
-        bp.tohost = kp.tohost;
-    } else {
-        bp = kp;
-    }
-    if (board_devices(b, cfg) || load_initrd_fdt(b, cfg, &bp))
+    struct virt_boot_plan bp;
+    if (board_devices(b) || virt_board_load(b, cfg, &bp))
         goto out;
     if (cfg->dump_dtb) {
         rc = dump_dtb(b, cfg->dump_dtb);
         goto out;
     }
-    b->builtin_sbi = !cfg->bios && bp.priv == RV_PRIV_S;
-    struct rv_sys_config sc = {
-        .mem = &b->mem, .bus = &b->bus, .ops = b->builtin_sbi ? &sbi_ops : &fw_ops, .opaque = b,
-        .nharts = cfg->nharts, .tohost_addr = bp.tohost, .sv48 = !cfg->sv39_only,
-    };
-    b->m = rv_machine_new_sys(&sc);
-    if (!b->m) {
-        rc = 1;
+    if ((rc = board_cpus(b, cfg, &bp)))
         goto out;
-    }
-    if (cfg->gdb) {
-        struct gdb_stub_config gc = { .m = b->m, .wait = cfg->gdb_wait, .kill = board_gdb_kill, .opaque = b };
-        b->gdb = gdb_stub_start(cfg->gdb, &gc);
-        if (!b->gdb)
-            goto out;
-    }
-    for (unsigned i = 0; i < b->nharts; i++) {
-        struct virt_hart *vh = &b->hart[i];
-        vh->h = rv_hart_new(b->m, i);
-        if (!vh->h) {
-            log_error("cannot create hart %u", i);
-            rc = 1;
-            goto out;
-        }
-        if (i == 0 || bp.all_harts) {
-            virt_hart_boot(vh, bp.entry, bp.priv, b->fdt_addr);
-            vh->hsm = HSM_STARTED;
-        } else {
-            rv_hart_reset(vh->h, bp.entry);
-            vh->hsm = HSM_STOPPED;
-            rv_hart_halt(vh->h);
-        }
-        if (b->gdb)
-            gdb_stub_add_hart(b->gdb, vh->h);
-    }
-    board_run(b);
-    switch (atomic_load(&b->stop)) {
-    case VIRT_STOP_REBOOT:
-        log_error("the guest asked for a reboot: stopped (exit status %d)", VIRT_EXIT_REBOOT);
-        break;
-    case VIRT_STOP_FAIL:
-        log_error("the guest reported a failure (exit status %d)", b->exit_status);
-        break;
-    case VIRT_STOP_ERROR:
-        log_error("the machine stopped on an error (exit status %d)", b->exit_status);
-        break;
-    default:
-        break;
-    }
-    rc = b->exit_status;
+    machine_set_engine(b->mach, &virt_engine_ops, b);
+    rc = machine_run(b->mach);
+    report_stop(b->mach, rc);
 out:
     virt_board_free(b);
     return rc;

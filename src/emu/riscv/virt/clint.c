@@ -65,5 +65,5 @@ static const struct bus_ops clint_ops = { .read = clint_read, .write = clint_wri
 
 int virt_clint_init(struct virt_board *b)
 {
-    return bus_register(&b->bus, VIRT_CLINT_BASE, VIRT_CLINT_SIZE, &clint_ops, b, "clint");
+    return bus_register(b->bus, VIRT_CLINT_BASE, VIRT_CLINT_SIZE, &clint_ops, b, "clint");
 }

@@ -12,6 +12,7 @@
 
 #include "backend/backend.h"
 #include "dev/dev.h"
+#include "machine/machine.h"
 
 /* HSM states (SBI spec) */
 enum {
@@ -33,26 +34,22 @@ struct virt_hart {
 };
 
 struct virt_board {
-    struct guest_mem mem;
-    struct bus bus;
+    struct machine *mach;           /* memory, bus, console, devices, run state */
+    struct guest_mem *mem;          /* machine_mem(mach) */
+    struct bus *bus;                /* machine_mmio(mach) */
     struct rv_machine *m;
     unsigned nharts;
     struct virt_hart hart[VIRT_MAX_HARTS];
     struct virt_plic *plic;
     _Atomic int msip[VIRT_MAX_HARTS];   /* CLINT MSWI bits */
-    struct uart8250 *uart;
-    struct chardev *chr;
-    struct loop *loop;              /* console I/O thread */
-    struct virtio_board *virtio;
+    struct chardev *chr;            /* machine_serial(mach): HTIF and SBI console output */
     struct gdb_stub *gdb;           /* --gdb, or NULL */
+    const struct virt_config *cfg;  /* for a reset: the images are loaded again */
     bool builtin_sbi;
     uint64_t fdt_addr;
 
-    pthread_mutex_t lock;           /* HSM states, stop */
-    pthread_cond_t cond;            /* HSM starts, stop */
-    _Atomic int stop;               /* enum virt_stop, VIRT_RUNNING while running */
-    int exit_status;
-    int reboot_type;
+    pthread_mutex_t lock;           /* HSM states */
+    pthread_cond_t cond;            /* HSM starts, kicks */
 };
 
 /* board.c */
@@ -61,19 +58,29 @@ struct virt_board {
 struct virt_board *virt_board_new(unsigned nharts);
 void virt_board_free(struct virt_board *b);
 /* The PLIC (context 2h/2h+1 to hart h's MEIP/SEIP), CLINT, syscon, RTC and
- * the UART (on b->chr, may be NULL) on b->bus. 0 or -errno. The harts are
- * used only when a device raises an interrupt or reads a timer. */
+ * the UART on b->bus, each registered as a device of b->mach. 0 or -errno.
+ * The harts are used only when a device raises an interrupt or reads a
+ * timer. */
 int virt_board_mmio_init(struct virt_board *b);
-void virt_board_stop(struct virt_board *b, enum virt_stop why, int status);
 /* A hart at the start of its run: pc, privilege, a0 = hartid, a1 = arg. */
 void virt_hart_boot(struct virt_hart *vh, uint64_t pc, enum rv_priv priv, uint64_t arg);
+
+/* boot.c: load the images (kernel or bare-metal program, firmware,
+ * initrd) and write the device tree; again on every reset. */
+struct virt_boot_plan {
+    uint64_t entry;
+    enum rv_priv priv;
+    bool all_harts;        /* every hart starts at entry (firmware, bare metal) */
+    uint64_t tohost;
+    uint64_t kernel_end;
+};
+int virt_board_load(struct virt_board *b, const struct virt_config *cfg, struct virt_boot_plan *bp);
 
 /* sbi.c: the rv_sys_ops.sbi_call hook */
 bool virt_sbi_call(struct rv_hart *h);
 
-/* clint.c, syscon.c, rtc.c: register on the bus. 0 or -errno. */
+/* clint.c, syscon.c: register on the bus. 0 or -errno. */
 int virt_clint_init(struct virt_board *b);
 int virt_syscon_init(struct virt_board *b);
-int virt_rtc_init(struct virt_board *b);
 
 #endif

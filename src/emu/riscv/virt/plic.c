@@ -200,6 +200,22 @@ struct virt_plic *virt_plic_new(unsigned ncontexts,
     return p;
 }
 
+void virt_plic_reset(struct virt_plic *p)
+{
+    pthread_mutex_lock(&p->lock);
+    memset(p->priority, 0, sizeof(p->priority));
+    memset(p->pending, 0, sizeof(p->pending));
+    memset(p->claimed, 0, sizeof(p->claimed));
+    memset(p->enable, 0, sizeof(p->enable));
+    memset(p->threshold, 0, sizeof(p->threshold));
+    for (unsigned c = 0; c < p->nctx; c++)
+        if (p->out[c]) {
+            p->out[c] = false;
+            p->set_ctx(p->opaque, c, false);
+        }
+    pthread_mutex_unlock(&p->lock);
+}
+
 void virt_plic_free(struct virt_plic *p)
 {
     if (!p)

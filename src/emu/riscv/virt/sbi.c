@@ -125,7 +125,7 @@ static long sbi_hsm(struct rv_hart *h, uint64_t fid, uint64_t a0, uint64_t a1, u
     case 0:   /* hart_start(hartid, start_addr, opaque) */
         if (a0 >= b->nharts)
             return SBI_ERR_INVALID_PARAM;
-        if (!mem_translate(&b->mem, a1, 4))
+        if (!mem_translate(b->mem, a1, 4))
             return SBI_ERR_INVALID_ADDRESS;
         pthread_mutex_lock(&b->lock);
         if (b->hart[a0].hsm != HSM_STOPPED) {
@@ -172,9 +172,9 @@ static long sbi_srst(struct rv_hart *h, uint64_t fid, uint64_t type, uint64_t re
     if (type > 2 || (reason > 1 && reason < 0xe0000000))
         return SBI_ERR_INVALID_PARAM;
     if (type == 0)
-        virt_board_stop(b, reason == 1 ? VIRT_STOP_FAIL : VIRT_STOP_POWEROFF, reason == 1 ? 1 : 0);
+        machine_shutdown(b->mach, reason == 1 ? MACHINE_STOP_FAIL : MACHINE_STOP_POWEROFF, reason == 1 ? 1 : 0);
     else
-        virt_board_stop(b, VIRT_STOP_REBOOT, VIRT_EXIT_REBOOT);
+        machine_shutdown(b->mach, MACHINE_STOP_REBOOT, 0);
     return 0;
 }
 
@@ -190,7 +190,7 @@ static long sbi_dbcn(struct rv_hart *h, uint64_t fid, uint64_t n, uint64_t lo, u
         return SBI_ERR_NOT_SUPPORTED;
     if (hi != 0)
         return SBI_ERR_INVALID_PARAM;   /* rv64: the address is all in lo */
-    void *p = mem_translate(&b->mem, lo, n ? n : 1);
+    void *p = mem_translate(b->mem, lo, n ? n : 1);
     if (!p)
         return SBI_ERR_INVALID_PARAM;
     if (fid == 0) {
@@ -224,7 +224,7 @@ bool virt_sbi_call(struct rv_hart *h)
         rv_set_x(h, A0, (uint64_t)-1);      /* input goes to the UART */
         return true;
     case EXT_LEGACY_SHUTDOWN:
-        virt_board_stop(b, VIRT_STOP_POWEROFF, 0);
+        machine_shutdown(b->mach, MACHINE_STOP_POWEROFF, 0);
         return true;
     case EXT_BASE: err = sbi_base(h, fid, a0, &val); break;
     case EXT_TIME:

@@ -14,9 +14,9 @@ static void syscon_write(void *opaque, uint64_t off, uint64_t val, unsigned size
     if (off != 0 || size < 2)
         return;
     switch (val & 0xffff) {
-    case VIRT_SYSCON_POWEROFF: virt_board_stop(b, VIRT_STOP_POWEROFF, 0); break;
-    case VIRT_SYSCON_REBOOT: virt_board_stop(b, VIRT_STOP_REBOOT, VIRT_EXIT_REBOOT); break;
-    case VIRT_SYSCON_FAIL: virt_board_stop(b, VIRT_STOP_FAIL, (int)((val >> 16) & 0xff) ? (int)((val >> 16) & 0xff) : 1); break;
+    case VIRT_SYSCON_POWEROFF: machine_shutdown(b->mach, MACHINE_STOP_POWEROFF, 0); break;
+    case VIRT_SYSCON_REBOOT: machine_shutdown(b->mach, MACHINE_STOP_REBOOT, 0); break;
+    case VIRT_SYSCON_FAIL: machine_shutdown(b->mach, MACHINE_STOP_FAIL, (int)((val >> 16) & 0xff) ? (int)((val >> 16) & 0xff) : 1); break;
     default: log_guest("syscon: unknown command 0x%llx", (unsigned long long)val); break;
     }
 }
@@ -25,5 +25,5 @@ static const struct bus_ops syscon_ops = { .read = syscon_read, .write = syscon_
 
 int virt_syscon_init(struct virt_board *b)
 {
-    return bus_register(&b->bus, VIRT_SYSCON_BASE, VIRT_SYSCON_SIZE, &syscon_ops, b, "syscon");
+    return bus_register(b->bus, VIRT_SYSCON_BASE, VIRT_SYSCON_SIZE, &syscon_ops, b, "syscon");
 }

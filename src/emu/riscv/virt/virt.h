@@ -16,7 +16,7 @@
 #include <stdint.h>
 
 #include "bus/bus.h"
-#include "dev/virtio/virtio.h"
+#include "machine/machine.h"
 
 /* ---- memory map (QEMU virt) ---- */
 #define VIRT_SYSCON_BASE   0x100000ULL
@@ -50,33 +50,18 @@
 
 /* ---- what `vessel run` asked for ---- */
 struct virt_config {
-    uint64_t ram_size;
-    unsigned nharts;
+    struct machine_config mc;       /* RAM, harts (ncpus), serial, virtio, -S, --no-reboot, monitor */
     const char *kernel, *initrd, *bios, *append;
-    const char *serial;             /* chardev spec: "stdio", "unix:PATH", "null", "file:PATH" */
     bool sv39_only;                 /* mmu-type riscv,sv39 and no Sv48 */
     const char *gdb;                /* "tcp::PORT" or NULL */
-    bool gdb_wait;                  /* -S */
+    bool gdb_wait;                  /* -S with --gdb: harts wait for the debugger */
     const char *dump_dtb;           /* write the device tree here and exit (like QEMU's dumpdtb=) */
-    struct virtio_options virtio;
 };
-
-/* Why the machine stopped, and the exit status `vessel run` returns. */
-enum virt_stop {
-    VIRT_RUNNING = 0,
-    VIRT_STOP_POWEROFF,   /* exit 0 */
-    VIRT_STOP_REBOOT,     /* exit 3: the guest asked for a reset */
-    VIRT_STOP_QUIT,       /* exit 0: Ctrl-A x, or SIGINT/SIGTERM (then 130/143) */
-    VIRT_STOP_TOHOST,     /* bare metal: tohost status */
-    VIRT_STOP_FAIL,       /* syscon FINISHER_FAIL: exit 1 */
-    VIRT_STOP_ERROR,      /* vessel could not go on (a hart died): exit 4 */
-};
-#define VIRT_EXIT_REBOOT 3
-#define VIRT_EXIT_ERROR  4
 
 /* Build the machine, load the images, run until the guest stops; returns
- * the process exit status (see enum virt_stop). Bad input: one log_error
- * line and status 2. */
+ * the process exit status (0 power-off or quit, 3 reboot with
+ * --no-reboot, 4 error, 128+sig, or the guest's failure / tohost code).
+ * Bad input: one log_error line and status 2. */
 int virt_run(const struct virt_config *cfg);
 
 /* ---- device tree (fdt.c) ---- */
@@ -101,6 +86,9 @@ struct virt_plic;
 struct virt_plic *virt_plic_new(unsigned ncontexts,
                                 void (*set_ctx)(void *opaque, unsigned ctx, bool level), void *opaque);
 void virt_plic_free(struct virt_plic *p);
+/* Power-on state: priorities, enables, thresholds, pending and claimed
+ * bits cleared, every context output lowered. */
+void virt_plic_reset(struct virt_plic *p);
 void virt_plic_set_irq(struct virt_plic *p, unsigned src, bool level);
 /* An irq_line for source `src` (for devices). */
 struct irq_line virt_plic_line(struct virt_plic *p, unsigned src);

@@ -1,0 +1,154 @@
+/* Loading the virt board's images: a Linux Image or an ELF (kernel or
+ * bare-metal program), firmware (--bios), the initrd high in RAM and the
+ * device tree at the top. Done at start and again on every reset. */
+#include <errno.h>
+#include <string.h>
+
+#include "base/base.h"
+#include "emu/riscv/virt/internal.h"
+
+/* ---- loading ---- */
+static int load_file(const char *opt, const char *path, size_t max, char **data, size_t *len)
+{
+    int r = read_file(path, data, len, max);
+    if (r == -EFBIG || r == -E2BIG)
+        log_error("%s %s: larger than guest RAM", opt, path);
+    else if (r)
+        log_error("%s %s: %s", opt, path, strerror(-r));
+    return r;
+}
+
+static int copy_in(struct virt_board *b, const char *opt, const char *path, uint64_t gpa,
+                   const void *data, size_t len)
+{
+    if (mem_write(b->mem, gpa, data, len) < 0) {
+        log_error("%s %s: %zu bytes at 0x%llx do not fit in guest RAM", opt, path, len,
+                  (unsigned long long)gpa);
+        return -ERANGE;
+    }
+    return 0;
+}
+
+/* The kernel (or bare-metal program) into RAM: a Linux Image, or an ELF. */
+static int load_kernel(struct virt_board *b, const struct virt_config *cfg, struct virt_boot_plan *bp)
+{
+    cleanup_free char *data = NULL;
+    size_t len;
+    const char *why = NULL;
+    int r = load_file("--kernel", cfg->kernel, (size_t)cfg->mc.ram_size, &data, &len);
+    if (r)
+        return r;
+    struct virt_image img;
+    r = virt_image_parse_linux((const uint8_t *)data, len, VIRT_RAM_BASE, &img, &why);
+    if (r == 0) {
+        if (img.end > VIRT_RAM_BASE + cfg->mc.ram_size) {
+            log_error("--kernel %s: needs %llu MiB from 0x%llx, more than -m %llu MiB", cfg->kernel,
+                      (unsigned long long)(img.mem_size >> 20), (unsigned long long)img.load_addr,
+                      (unsigned long long)(cfg->mc.ram_size >> 20));
+            return -ERANGE;
+        }
+        r = copy_in(b, "--kernel", cfg->kernel, img.load_addr, data, len);
+    } else if (r == -ENOENT && len >= 4 && !memcmp(data, "\x7f" "ELF", 4)) {
+        r = virt_image_load_elf(b->mem, (const uint8_t *)data, len, &img, &why);
+        if (r)
+            log_error("--kernel %s: %s", cfg->kernel, why);
+    } else {
+        log_error("--kernel %s: %s", cfg->kernel,
+                  r == -ENOENT ? "not a RISC-V Linux Image (no RISCV/RSC\\x05 magic) nor an ELF file" : why);
+        return -EINVAL;
+    }
+    if (r)
+        return r;
+    bp->kernel_end = img.end;
+    bp->entry = img.entry;
+    bp->tohost = img.tohost;
+    if (img.tohost && !cfg->bios) {
+        bp->priv = RV_PRIV_M;         /* bare metal: M-mode from the entry, no SBI */
+        bp->all_harts = true;
+    } else {
+        bp->priv = RV_PRIV_S;
+        bp->all_harts = false;
+    }
+    return 0;
+}
+
+static int load_bios(struct virt_board *b, const struct virt_config *cfg, struct virt_boot_plan *bp)
+{
+    cleanup_free char *data = NULL;
+    size_t len;
+    int r = load_file("--bios", cfg->bios, (size_t)cfg->mc.ram_size, &data, &len);
+    if (r)
+        return r;
+    if (len >= 4 && !memcmp(data, "\x7f" "ELF", 4)) {
+        struct virt_image img;
+        const char *why;
+        if ((r = virt_image_load_elf(b->mem, (const uint8_t *)data, len, &img, &why))) {
+            log_error("--bios %s: %s", cfg->bios, why);
+            return r;
+        }
+        bp->entry = img.entry;
+    } else {
+        if (len > VIRT_KERNEL_OFFSET && cfg->kernel) {
+            log_error("--bios %s: %zu bytes overlap the kernel at 0x%llx", cfg->bios, len,
+                      (unsigned long long)(VIRT_RAM_BASE + VIRT_KERNEL_OFFSET));
+            return -EINVAL;
+        }
+        if ((r = copy_in(b, "--bios", cfg->bios, VIRT_RAM_BASE, data, len)))
+            return r;
+        bp->entry = VIRT_RAM_BASE;
+    }
+    bp->priv = RV_PRIV_M;
+    bp->all_harts = true;
+    return 0;
+}
+
+/* initrd high in RAM, the FDT above it at the top. */
+static int load_initrd_fdt(struct virt_board *b, const struct virt_config *cfg, const struct virt_boot_plan *bp)
+{
+    uint64_t ram_end = VIRT_RAM_BASE + cfg->mc.ram_size;
+    b->fdt_addr = ram_end - VIRT_FDT_MAX;
+    struct virt_fdt_info fi = {
+        .ram_base = VIRT_RAM_BASE, .ram_size = cfg->mc.ram_size, .nharts = cfg->mc.ncpus,
+        .sv48 = !cfg->sv39_only, .bootargs = cfg->append,
+    };
+    if (cfg->initrd) {
+        cleanup_free char *data = NULL;
+        size_t len;
+        int r = load_file("--initrd", cfg->initrd, (size_t)cfg->mc.ram_size, &data, &len);
+        if (r)
+            return r;
+        uint64_t start = (b->fdt_addr - len) & ~0xfffULL;
+        if (len > b->fdt_addr - VIRT_RAM_BASE || start < bp->kernel_end) {
+            log_error("--initrd %s: %zu bytes do not fit in guest RAM above the kernel (-m %llu MiB)",
+                      cfg->initrd, len, (unsigned long long)(cfg->mc.ram_size >> 20));
+            return -ERANGE;
+        }
+        if ((r = copy_in(b, "--initrd", cfg->initrd, start, data, len)))
+            return r;
+        fi.initrd_start = start;
+        fi.initrd_end = start + len;
+    }
+    fi.nvirtio = machine_virtio_count(b->mach);
+    for (unsigned i = 0; i < fi.nvirtio; i++)
+        machine_virtio_slot(b->mach, i, &fi.virtio_base[i], &fi.virtio_irq[i]);
+    void *dst = mem_translate(b->mem, b->fdt_addr, VIRT_FDT_MAX);
+    return dst ? virt_fdt_build(&fi, dst, VIRT_FDT_MAX) : -ERANGE;
+}
+
+
+int virt_board_load(struct virt_board *b, const struct virt_config *cfg, struct virt_boot_plan *bp)
+{
+    struct virt_boot_plan kp = { 0 };
+    memset(bp, 0, sizeof(*bp));
+    if (cfg->kernel && load_kernel(b, cfg, &kp))
+        return -EINVAL;
+    if (cfg->bios) {
+        if (load_bios(b, cfg, bp))
+            return -EINVAL;
+        bp->kernel_end = kp.kernel_end;
+        bp->tohost = kp.tohost;
+    } else {
+        *bp = kp;
+    }
+    return load_initrd_fdt(b, cfg, bp) ? -EINVAL : 0;
+}

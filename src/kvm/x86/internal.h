@@ -1,0 +1,61 @@
+/* kvm/x86: private to the module (the VM engine and its board). */
+#ifndef VESSEL_KVM_X86_INTERNAL_H
+#define VESSEL_KVM_X86_INTERNAL_H
+
+#include <pthread.h>
+#include <stdbool.h>
+
+#include "backend/backend.h"
+#include "base/base.h"
+#include "bus/bus.h"
+#include "dev/dev.h"
+#include "kvm/x86/kvm.h"
+#include "machine/machine.h"
+
+/* Sent to a vCPU thread to get it out of KVM_RUN (blocked in every other
+ * thread). */
+#define VKVM_KICK_SIGNAL SIGUSR1
+
+struct vkvm_vm;
+struct vkvm_vcpu_arg {
+    struct vkvm_vm *vm;
+    unsigned cpu;
+};
+
+struct vkvm_vm {
+    int kvm_fd, fd;
+    struct machine *mach;
+    struct guest_mem *m;            /* machine_mem(mach) */
+    struct bus *pio, *mmio;         /* the machine's buses */
+    const struct vkvm_config *cfg;
+    struct vkvm_cpu_hide hide;
+    unsigned ncpus;
+    long run_sz;
+    int vcpu_fd[VKVM_MAX_VCPUS];
+    struct kvm_run *run[VKVM_MAX_VCPUS];
+    pthread_t th[VKVM_MAX_VCPUS];
+    struct vkvm_vcpu_arg arg[VKVM_MAX_VCPUS];
+    unsigned started;
+    struct kvm_clock_data clock;    /* kvmclock at pause */
+    bool clock_saved;
+    /* what is loaded at start and on every reset */
+    const uint8_t *img, *ird;
+    size_t img_len, ird_len;
+    bool pvh;
+    char *cmdline;
+    struct vkvm_boot_state st;
+    uint32_t level_pins;            /* IOAPIC pins wired level-triggered (virtio) */
+};
+
+/* vm.c: the VM fd (irqchip, PIT, RAM slots) for the machine's memory. NULL
+ * after one log line. */
+struct vkvm_vm *vkvm_vm_create(int kvm_fd, struct machine *mach, const struct vkvm_config *cfg);
+/* Load the images, create the vCPUs and hand the VM to the machine as its
+ * engine. 0 or -errno (logged). */
+int vkvm_vm_start(struct vkvm_vm *vm);
+void vkvm_vm_destroy(struct vkvm_vm *vm);
+
+/* run.c: kernel, initrd, command line, MP table into RAM; fills vm->st. */
+int vkvm_vm_load(struct vkvm_vm *vm);
+
+#endif

@@ -1,0 +1,199 @@
+/* `vessel kvm`: read and check the images, build the machine and its x86
+ * board (COM1, i8042 reset line, debug-exit port, virtio-mmio slots in the
+ * 3-4 GiB hole), boot and run. */
+#include "kvm/x86/internal.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <unistd.h>
+
+/* ---- the board's small devices ---- */
+
+/* An interrupt line is a GSI of the in-kernel irqchip (GSI n = IOAPIC pin
+ * n, and the 8259 for n < 16). KVM_IRQ_LINE is thread-safe. */
+static void vkvm_irq_set(void *opaque, unsigned n, int level)
+{
+    struct vkvm_vm *vm = opaque;
+    struct kvm_irq_level l = { .irq = n, .level = level ? 1 : 0 };
+    if (ioctl(vm->fd, KVM_IRQ_LINE, &l) < 0)
+        log_once(LOG_WARN, "KVM_IRQ_LINE %u: %s", n, strerror(errno));
+}
+
+static struct irq_line vm_irq(struct vkvm_vm *vm, unsigned gsi)
+{
+    return (struct irq_line){ vkvm_irq_set, vm, gsi };
+}
+
+static struct irq_line virtio_irq_for(void *opaque, unsigned i)
+{
+    return vm_irq(opaque, VKVM_VIRTIO_FIRST_IRQ + i);
+}
+
+/* Debug-exit port of the test guests: the byte written is the exit status. */
+static void debug_exit_write(void *opaque, uint64_t off, uint64_t val, unsigned size)
+{
+    struct vkvm_vm *vm = opaque;
+    machine_shutdown(vm->mach, MACHINE_STOP_EXIT, (int)(val & 0xff));
+}
+static const struct bus_ops debug_exit_ops = { NULL, debug_exit_write };
+
+/* i8042: only the reset line. The status port reads 0 (no data, input
+ * buffer empty) so a kernel's reset path does not wait; command 0xfe pulses
+ * reset: the machine resets (or stops with --no-reboot). Keyboard and
+ * mouse are not emulated. */
+static uint64_t i8042_read(void *opaque, uint64_t off, unsigned size)
+{
+    return 0;
+}
+static void i8042_data_write(void *opaque, uint64_t off, uint64_t val, unsigned size)
+{
+}
+static void i8042_cmd_write(void *opaque, uint64_t off, uint64_t val, unsigned size)
+{
+    struct vkvm_vm *vm = opaque;
+    if ((val & 0xff) == 0xfe) {
+        log_info("guest: reset through the i8042");
+        machine_shutdown(vm->mach, MACHINE_STOP_REBOOT, 0);
+    }
+}
+static const struct bus_ops i8042_data_ops = { i8042_read, i8042_data_write };
+static const struct bus_ops i8042_cmd_ops = { i8042_read, i8042_cmd_write };
+
+static int board_create(struct vkvm_vm *vm)
+{
+    struct machine *m = vm->mach;
+    int r = machine_add_uart(m, vm->pio, VKVM_COM1_PORT, 0, vm_irq(vm, VKVM_COM1_IRQ));
+    if (r)
+        return r;
+    if (bus_register(vm->pio, 0x60, 1, &i8042_data_ops, vm, "i8042 data") < 0 ||
+        bus_register(vm->pio, 0x64, 1, &i8042_cmd_ops, vm, "i8042 command") < 0 ||
+        bus_register(vm->pio, VKVM_DEBUG_EXIT_PORT, 1, &debug_exit_ops, vm, "debug-exit") < 0)
+        return -EEXIST;
+    struct machine_virtio_layout l = {
+        .bus = vm->mmio, .base = VKVM_VIRTIO_MMIO_BASE, .stride = VKVM_VIRTIO_MMIO_STRIDE,
+        .nslots = VKVM_IOAPIC_PINS - VKVM_VIRTIO_FIRST_IRQ, .first_irq = VKVM_VIRTIO_FIRST_IRQ,
+        .irq_for = virtio_irq_for, .opaque = vm,
+    };
+    if ((r = machine_add_virtio(m, &l)))
+        return r;
+    for (unsigned i = 0; i < machine_virtio_count(m); i++)
+        vm->level_pins |= 1u << (VKVM_VIRTIO_FIRST_IRQ + i);
+    /* the user's command line, then the virtio devices */
+    char devs[2048];
+    r = machine_virtio_cmdline(m, devs, sizeof(devs));
+    if (r < 0) {
+        log_error("virtio devices: command line too long");
+        return r;
+    }
+    const char *append = vm->cfg->append;
+    vm->cmdline = xasprintf("%s%s%s", append, *append && *devs ? " " : "", devs);
+    return 0;
+}
+
+/* ---- loading (at start and on every reset) ---- */
+int vkvm_vm_load(struct vkvm_vm *vm)
+{
+    uint64_t ram = vm->cfg->mc.ram_size;
+    int r = vm->pvh ? vkvm_boot_pvh(vm->m, ram, vm->img, vm->img_len, vm->ird, vm->ird_len, vm->cmdline, &vm->st)
+                    : vkvm_boot_bzimage(vm->m, ram, vm->img, vm->img_len, vm->ird, vm->ird_len, vm->cmdline,
+                                        &vm->st);
+    if (r == 0 && (r = vkvm_mptable_build(vm->m, vm->ncpus, vm->level_pins)))
+        log_error("MP table: %s", strerror(-r));
+    return r;
+}
+
+/* ---- the images ---- */
+struct images {
+    char *img, *ird;
+    size_t img_len, ird_len;
+    bool pvh;
+};
+
+static int read_images(const struct vkvm_config *cfg, struct images *im)
+{
+    int r = read_file(cfg->kernel, &im->img, &im->img_len, 256u << 20);
+    if (r) {
+        log_error("--kernel %s: %s", cfg->kernel, strerror(-r));
+        return r;
+    }
+    if (cfg->initrd) {
+        r = read_file(cfg->initrd, &im->ird, &im->ird_len, (size_t)cfg->mc.ram_size);
+        if (r == -EFBIG || r == -E2BIG) {
+            log_error("--initrd %s: larger than guest RAM (-m %llu MiB)", cfg->initrd,
+                      (unsigned long long)(cfg->mc.ram_size >> 20));
+            return r;
+        }
+        if (r) {
+            log_error("--initrd %s: %s", cfg->initrd, strerror(-r));
+            return r;
+        }
+    }
+    struct vkvm_bzimage bz;
+    const char *why = NULL;
+    uint32_t pvh_entry;
+    im->pvh = im->img_len >= 4 && !memcmp(im->img, "\x7f" "ELF", 4);
+    if (im->pvh ? vkvm_pvh_entry((const uint8_t *)im->img, im->img_len, &pvh_entry, &why)
+                : vkvm_bzimage_parse((const uint8_t *)im->img, im->img_len, &bz, &why)) {
+        log_error("--kernel %s: %s", cfg->kernel, why);
+        return -EINVAL;
+    }
+    return 0;
+}
+
+static int run_machine(const struct vkvm_config *cfg, int kfd, const struct images *im)
+{
+    struct machine *m = machine_new(&cfg->mc);
+    if (!m)
+        return MACHINE_EXIT_BADARG;
+    struct vkvm_vm *vm = NULL;
+    int rc = 1;
+    int r = vkvm_mem_layout(machine_mem(m), cfg->mc.ram_size);
+    if (r) {
+        log_error("-m %llu MiB: cannot map guest RAM: %s", (unsigned long long)(cfg->mc.ram_size >> 20),
+                  strerror(-r));
+        goto out;
+    }
+    vm = vkvm_vm_create(kfd, m, cfg);
+    if (!vm)
+        goto out;
+    vm->img = (const uint8_t *)im->img;
+    vm->img_len = im->img_len;
+    vm->ird = (const uint8_t *)im->ird;
+    vm->ird_len = im->ird_len;
+    vm->pvh = im->pvh;
+    if (board_create(vm) < 0) {
+        rc = MACHINE_EXIT_BADARG;
+        goto out;
+    }
+    if (vkvm_vm_start(vm) < 0)
+        goto out;
+    rc = machine_run(m);
+    if (machine_stop_reason(m) == MACHINE_STOP_REBOOT)
+        log_error("the guest asked for a reboot: stopped (--no-reboot, exit status %d)", rc);
+out:
+    machine_free(m);        /* joins the vCPUs before the VM goes */
+    if (vm) {
+        free(vm->cmdline);
+        vkvm_vm_destroy(vm);
+    }
+    return rc;
+}
+
+int vkvm_run(const struct vkvm_config *cfg)
+{
+    struct images im = { 0 };
+    int rc = MACHINE_EXIT_BADARG;
+    if (read_images(cfg, &im) == 0) {
+        int kfd = vkvm_open_dev(cfg->dev);
+        rc = 1;
+        if (kfd >= 0) {
+            rc = run_machine(cfg, kfd, &im);
+            close(kfd);
+        }
+    }
+    free(im.img);
+    free(im.ird);
+    return rc;
+}

@@ -1,0 +1,465 @@
+/* The machine: run state, stop / reset / pause policy, signals, events. */
+#include "machine/internal.h"
+
+#include <errno.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/eventfd.h>
+#include <sys/signalfd.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+/* ---- checks shared by both commands ---- */
+uint64_t machine_host_mem_bytes(void)
+{
+    long pages = sysconf(_SC_PHYS_PAGES), psz = sysconf(_SC_PAGESIZE);
+    return pages > 0 && psz > 0 ? (uint64_t)pages * (uint64_t)psz : 0;
+}
+
+int machine_parse_mem(const char *arg, uint64_t *out)
+{
+    uint64_t v;
+    if (parse_size(arg, 1 << 20, &v) || v < MACHINE_MIN_RAM || v % MEM_PAGE_SIZE) {
+        log_error("-m %s: need a size of at least %lluM (page multiple)", arg,
+                  (unsigned long long)(MACHINE_MIN_RAM >> 20));
+        return -EINVAL;
+    }
+    uint64_t host = machine_host_mem_bytes();
+    if (host && v > host) {
+        log_error("-m %llu MiB is more than the host's %llu MiB of memory",
+                  (unsigned long long)(v >> 20), (unsigned long long)(host >> 20));
+        return -EINVAL;
+    }
+    *out = v;
+    return 0;
+}
+
+int machine_parse_smp(const char *arg, unsigned max, const char *what, unsigned *out)
+{
+    uint64_t v;
+    if (parse_u64(arg, &v) || v < 1 || v > max) {
+        log_error("--smp %s: need a %s count from 1 to %u", arg, what, max);
+        return -EINVAL;
+    }
+    *out = (unsigned)v;
+    return 0;
+}
+
+/* ---- events ---- */
+static const char *const event_names[] = {
+    [MACHINE_EV_STOP] = "STOP", [MACHINE_EV_RESUME] = "RESUME", [MACHINE_EV_SHUTDOWN] = "SHUTDOWN",
+    [MACHINE_EV_POWERDOWN] = "POWERDOWN", [MACHINE_EV_RESET] = "RESET",
+};
+
+static void emit(struct machine *m, enum machine_event ev, bool guest, const char *reason)
+{
+    struct machine_event_info e = { ev, event_names[ev], guest, reason };
+    log_debug("machine: event %s%s%s", e.name, reason ? " " : "", reason ? reason : "");
+    if (m->event_cb)
+        m->event_cb(m->event_opaque, &e);
+}
+
+void machine_set_event_cb(struct machine *m, void (*cb)(void *opaque, const struct machine_event_info *e),
+                          void *opaque)
+{
+    m->event_cb = cb;
+    m->event_opaque = opaque;
+}
+
+/* ---- waking the main thread ---- */
+static void wake_main(struct machine *m)
+{
+    uint64_t one = 1;
+    if (write(m->wake_fd, &one, sizeof(one)) < 0 && errno != EAGAIN)
+        log_once(LOG_WARN, "machine: eventfd write: %s", strerror(errno));
+}
+
+static void kick_vcpus(struct machine *m)
+{
+    if (m->eops && m->eops->kick)
+        m->eops->kick(m->eng);
+}
+
+/* ---- stop ---- */
+static int exit_status_for(enum machine_stop why, int status)
+{
+    switch (why) {
+    case MACHINE_STOP_POWEROFF: case MACHINE_STOP_QUIT: return 0;
+    case MACHINE_STOP_REBOOT: return MACHINE_EXIT_REBOOT;
+    case MACHINE_STOP_ERROR: return MACHINE_EXIT_ERROR;
+    default: return status;
+    }
+}
+
+static const char *stop_cause(enum machine_stop why)
+{
+    switch (why) {
+    case MACHINE_STOP_POWEROFF: return "guest-shutdown";
+    case MACHINE_STOP_REBOOT: return "guest-reset";
+    case MACHINE_STOP_QUIT: return "host-qmp-quit";
+    case MACHINE_STOP_SIGNAL: return "host-signal";
+    case MACHINE_STOP_FAIL: case MACHINE_STOP_EXIT: return "guest-shutdown";
+    case MACHINE_STOP_ERROR: return "host-error";
+    }
+    return "host-error";
+}
+
+/* With m->lock held: ask the vCPU threads to return and the main thread to
+ * reset the machine. */
+static void request_reset_locked(struct machine *m, bool guest, const char *reason)
+{
+    if (m->reset_pending)
+        return;
+    m->reset_pending = true;
+    m->reset_guest = guest;
+    m->reset_reason = reason;
+    atomic_fetch_or(&m->req, MACHINE_REQ_EXIT);
+    pthread_cond_broadcast(&m->cond);
+}
+
+void machine_shutdown(struct machine *m, enum machine_stop why, int status)
+{
+    pthread_mutex_lock(&m->lock);
+    if (m->stopping) {
+        pthread_mutex_unlock(&m->lock);
+        return;
+    }
+    if (why == MACHINE_STOP_REBOOT && !m->cfg.no_reboot) {
+        request_reset_locked(m, true, "guest-reset");
+    } else {
+        m->stopping = true;
+        m->stop_why = why;
+        m->exit_status = exit_status_for(why, status);
+        atomic_fetch_or(&m->req, MACHINE_REQ_EXIT);
+        pthread_cond_broadcast(&m->cond);
+    }
+    pthread_mutex_unlock(&m->lock);
+    kick_vcpus(m);
+    wake_main(m);
+}
+
+enum machine_stop machine_stop_reason(const struct machine *m)
+{
+    return m->stop_why;
+}
+
+int machine_exit_status(const struct machine *m)
+{
+    return m->exit_status;
+}
+
+void machine_quit(struct machine *m)
+{
+    machine_shutdown(m, MACHINE_STOP_QUIT, 0);
+}
+
+/* ---- the vCPU side ---- */
+bool machine_vcpu_should_exit(const struct machine *m)
+{
+    return atomic_load_explicit(&((struct machine *)m)->req, memory_order_acquire) & MACHINE_REQ_EXIT;
+}
+
+bool machine_vcpu_enter(struct machine *m, unsigned cpu)
+{
+    if (unlikely(!atomic_load_explicit(&m->vcpu[cpu].tid, memory_order_relaxed)))
+        atomic_store_explicit(&m->vcpu[cpu].tid, (int)syscall(SYS_gettid), memory_order_relaxed);
+    if (likely(!atomic_load_explicit(&m->req, memory_order_acquire)))
+        return true;
+    pthread_mutex_lock(&m->lock);
+    while ((atomic_load(&m->req) & (MACHINE_REQ_PAUSE | MACHINE_REQ_EXIT)) == MACHINE_REQ_PAUSE) {
+        m->vcpu[cpu].parked = true;
+        m->nparked++;
+        pthread_cond_broadcast(&m->cond);
+        pthread_cond_wait(&m->cond, &m->lock);
+        m->nparked--;
+        m->vcpu[cpu].parked = false;
+    }
+    bool go = !(atomic_load(&m->req) & MACHINE_REQ_EXIT);
+    pthread_mutex_unlock(&m->lock);
+    return go;
+}
+
+void machine_vcpu_idle_begin(struct machine *m, unsigned cpu)
+{
+    pthread_mutex_lock(&m->lock);
+    m->vcpu[cpu].idle = true;
+    m->nparked++;
+    pthread_cond_broadcast(&m->cond);
+    pthread_mutex_unlock(&m->lock);
+}
+
+void machine_vcpu_idle_end(struct machine *m, unsigned cpu)
+{
+    pthread_mutex_lock(&m->lock);
+    m->vcpu[cpu].idle = false;
+    m->nparked--;
+    pthread_mutex_unlock(&m->lock);
+}
+
+/* ---- control ---- */
+static const char *const status_names[] = {
+    [MACHINE_PRELAUNCH] = "prelaunch", [MACHINE_RUNNING] = "running", [MACHINE_PAUSED] = "paused",
+    [MACHINE_SHUTDOWN] = "shutdown", [MACHINE_INTERNAL_ERROR] = "internal-error",
+};
+
+const char *machine_status_name(enum machine_status s)
+{
+    return (unsigned)s < ARRAY_SIZE(status_names) ? status_names[s] : "running";
+}
+
+enum machine_status machine_status(struct machine *m)
+{
+    pthread_mutex_lock(&m->lock);
+    enum machine_status s = m->status;
+    if (m->stopping)
+        s = m->stop_why == MACHINE_STOP_ERROR ? MACHINE_INTERNAL_ERROR : MACHINE_SHUTDOWN;
+    pthread_mutex_unlock(&m->lock);
+    return s;
+}
+
+static void devices_pause(struct machine *m, bool pause)
+{
+    for (unsigned i = 0; i < m->ndevs; i++) {
+        unsigned k = pause ? m->ndevs - 1 - i : i;
+        const struct machine_dev_ops *o = m->devs[k].ops;
+        void (*fn)(void *) = pause ? o->pause : o->resume;
+        if (fn)
+            fn(m->devs[k].opaque);
+    }
+}
+
+int machine_pause(struct machine *m)
+{
+    pthread_mutex_lock(&m->ctl_lock);
+    pthread_mutex_lock(&m->lock);
+    int r = 0;
+    if (m->stopping) {
+        r = -ESHUTDOWN;
+        goto out;
+    }
+    if (m->status != MACHINE_RUNNING)
+        goto out;
+    atomic_fetch_or(&m->req, MACHINE_REQ_PAUSE);
+    pthread_mutex_unlock(&m->lock);
+    kick_vcpus(m);
+    pthread_mutex_lock(&m->lock);
+    /* a reset in progress restarts the threads, which then park too */
+    while (!m->stopping && (m->reset_pending || m->nparked < m->cfg.ncpus))
+        pthread_cond_wait(&m->cond, &m->lock);
+    if (m->stopping) {
+        r = -ESHUTDOWN;
+        goto out;
+    }
+    m->status = MACHINE_PAUSED;
+    pthread_mutex_unlock(&m->lock);
+    devices_pause(m, true);
+    if (m->eops->clock_stop)
+        m->eops->clock_stop(m->eng);
+    pthread_mutex_unlock(&m->ctl_lock);
+    emit(m, MACHINE_EV_STOP, false, NULL);
+    return 0;
+out:
+    pthread_mutex_unlock(&m->lock);
+    pthread_mutex_unlock(&m->ctl_lock);
+    return r;
+}
+
+int machine_resume(struct machine *m)
+{
+    pthread_mutex_lock(&m->ctl_lock);
+    pthread_mutex_lock(&m->lock);
+    int r = 0;
+    enum machine_status was = m->status;
+    if (m->stopping) {
+        r = -ESHUTDOWN;
+    } else if (was == MACHINE_PRELAUNCH) {
+        m->status = MACHINE_RUNNING;
+        m->start_pending = true;
+    } else if (was == MACHINE_PAUSED) {
+        pthread_mutex_unlock(&m->lock);
+        if (m->eops->clock_start)
+            m->eops->clock_start(m->eng);
+        devices_pause(m, false);
+        pthread_mutex_lock(&m->lock);
+        m->status = MACHINE_RUNNING;
+        atomic_fetch_and(&m->req, ~MACHINE_REQ_PAUSE);
+        pthread_cond_broadcast(&m->cond);
+    }
+    pthread_mutex_unlock(&m->lock);
+    pthread_mutex_unlock(&m->ctl_lock);
+    if (r == 0 && was == MACHINE_PRELAUNCH)
+        wake_main(m);
+    if (r == 0 && (was == MACHINE_PRELAUNCH || was == MACHINE_PAUSED))
+        emit(m, MACHINE_EV_RESUME, false, NULL);
+    return r;
+}
+
+int machine_reset(struct machine *m)
+{
+    pthread_mutex_lock(&m->lock);
+    int r = m->stopping ? -ESHUTDOWN : 0;
+    if (!r)
+        request_reset_locked(m, false, "host-qmp-system-reset");
+    pthread_mutex_unlock(&m->lock);
+    if (!r) {
+        kick_vcpus(m);
+        wake_main(m);
+    }
+    return r;
+}
+
+void machine_set_power_button(struct machine *m, int (*press)(void *opaque), void *opaque)
+{
+    m->power_press = press;
+    m->power_opaque = opaque;
+}
+
+int machine_powerdown(struct machine *m)
+{
+    if (!m->power_press)
+        return -ENOSYS;
+    if (machine_status(m) == MACHINE_SHUTDOWN)
+        return -ESHUTDOWN;
+    int r = m->power_press(m->power_opaque);
+    if (r == 0)
+        emit(m, MACHINE_EV_POWERDOWN, false, NULL);
+    return r;
+}
+
+unsigned machine_ncpus(const struct machine *m)
+{
+    return m->cfg.ncpus;
+}
+
+int machine_cpu_info(struct machine *m, unsigned i, struct machine_cpu_info *ci)
+{
+    if (i >= m->cfg.ncpus)
+        return -ENOENT;
+    memset(ci, 0, sizeof(*ci));
+    ci->cpu_index = i;
+    ci->thread_id = atomic_load(&m->vcpu[i].tid);
+    ci->arch = m->eops ? m->eops->arch : "";
+    ci->target = m->eops ? m->eops->target : "";
+    pthread_mutex_lock(&m->lock);
+    bool parked = m->vcpu[i].parked || m->vcpu[i].idle || m->status != MACHINE_RUNNING;
+    pthread_mutex_unlock(&m->lock);
+    if (parked && m->eops && m->eops->cpu_state)
+        m->eops->cpu_state(m->eng, i, ci);
+    return 0;
+}
+
+/* ---- the main thread ---- */
+static int start_vcpus(struct machine *m)
+{
+    m->nparked = 0;
+    int r = m->eops->start(m->eng);
+    if (r < 0) {
+        log_error("machine: cannot start the vCPUs: %s", strerror(-r));
+        machine_shutdown(m, MACHINE_STOP_ERROR, MACHINE_EXIT_ERROR);
+        return r;
+    }
+    m->vcpus_started = true;
+    return 0;
+}
+
+static void join_vcpus(struct machine *m)
+{
+    if (!m->vcpus_started)
+        return;
+    kick_vcpus(m);
+    m->eops->join(m->eng);
+    m->vcpus_started = false;
+    for (unsigned i = 0; i < m->cfg.ncpus; i++)
+        atomic_store(&m->vcpu[i].tid, 0);
+}
+
+/* vCPU threads told to return (MACHINE_REQ_EXIT): join them, reset every
+ * device and the engine, start again. */
+static void do_reset(struct machine *m)
+{
+    join_vcpus(m);
+    machine_devices_reset(m);
+    int r = m->eops->reset ? m->eops->reset(m->eng) : -ENOSYS;
+    pthread_mutex_lock(&m->lock);
+    bool guest = m->reset_guest;
+    const char *reason = m->reset_reason;
+    m->reset_pending = false;
+    if (!m->stopping)
+        atomic_fetch_and(&m->req, ~MACHINE_REQ_EXIT);
+    bool run = !m->stopping && m->status != MACHINE_PRELAUNCH;
+    pthread_cond_broadcast(&m->cond);
+    pthread_mutex_unlock(&m->lock);
+    if (r < 0) {
+        log_error("machine: reset failed: %s", strerror(-r));
+        machine_shutdown(m, MACHINE_STOP_ERROR, MACHINE_EXIT_ERROR);
+        return;
+    }
+    emit(m, MACHINE_EV_RESET, guest, reason);
+    if (run)
+        start_vcpus(m);
+}
+
+static void drain_signals(struct machine *m)
+{
+    struct signalfd_siginfo si;
+    while (read(m->sig_fd, &si, sizeof(si)) == (ssize_t)sizeof(si)) {
+        log_warn("terminating on signal %d from pid %d", (int)si.ssi_signo, (int)si.ssi_pid);
+        machine_shutdown(m, MACHINE_STOP_SIGNAL, 128 + (int)si.ssi_signo);
+    }
+}
+
+int machine_run(struct machine *m)
+{
+    if (!m->eops || !m->eops->start || !m->eops->join)
+        return MACHINE_EXIT_ERROR;
+    if (loop_start(m->loop) < 0)
+        return MACHINE_EXIT_ERROR;
+    if (m->cfg.monitor.start) {
+        int r = m->cfg.monitor.start(m, m->cfg.monitor.opaque);
+        if (r < 0)
+            return MACHINE_EXIT_BADARG;
+        m->monitor_started = true;
+    }
+    if (m->cfg.start_paused) {
+        if (m->eops->clock_stop)
+            m->eops->clock_stop(m->eng);
+    } else {
+        m->status = MACHINE_RUNNING;
+        start_vcpus(m);
+    }
+    struct pollfd pfd[2] = { { m->wake_fd, POLLIN, 0 }, { m->sig_fd, POLLIN, 0 } };
+    for (;;) {
+        pthread_mutex_lock(&m->lock);
+        bool stopping = m->stopping, reset = m->reset_pending, start = m->start_pending;
+        m->start_pending = false;
+        pthread_mutex_unlock(&m->lock);
+        if (stopping)
+            break;
+        if (reset) {
+            do_reset(m);
+            continue;
+        }
+        if (start) {
+            if (m->eops->clock_start)
+                m->eops->clock_start(m->eng);
+            start_vcpus(m);
+            continue;
+        }
+        /* no timeout: every request writes wake_fd, every signal sig_fd */
+        if (poll(pfd, 2, -1) < 0 && errno != EINTR) {
+            log_error("machine: poll: %s", strerror(errno));
+            machine_shutdown(m, MACHINE_STOP_ERROR, MACHINE_EXIT_ERROR);
+        }
+        uint64_t v;
+        if (pfd[0].revents && read(m->wake_fd, &v, sizeof(v)) < 0 && errno != EAGAIN)
+            log_once(LOG_WARN, "machine: eventfd read: %s", strerror(errno));
+        if (pfd[1].revents)
+            drain_signals(m);
+    }
+    emit(m, MACHINE_EV_SHUTDOWN, m->stop_why != MACHINE_STOP_QUIT && m->stop_why != MACHINE_STOP_SIGNAL &&
+                                 m->stop_why != MACHINE_STOP_ERROR, stop_cause(m->stop_why));
+    join_vcpus(m);
+    return m->exit_status;
+}

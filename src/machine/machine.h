@@ -1,0 +1,278 @@
+/* machine: what every VM has, whichever engine runs its CPUs.
+ *
+ * One struct machine per VM owns guest memory, the MMIO and port buses, the
+ * I/O thread (event loop), the serial chardev and its 8250, the virtio
+ * devices the command line asked for (their slot layout), the list of every
+ * device (one ops table each), the run state (running / paused / reset /
+ * shutdown), the signal and exit-status policy and the events a monitor
+ * sees. An engine (emu/riscv/virt, kvm/x86) supplies only the vCPUs, the
+ * interrupt wiring and the boot (loading images, CPU reset), through
+ * struct machine_engine_ops.
+ *
+ * ===== QMP ENGINEER'S ENTRY POINT =====
+ * The "control" section below is what the QMP socket drives: pause, resume,
+ * reset, powerdown, quit, the status / vCPU / block queries and the event
+ * callback. A monitor attaches through machine_config.monitor (started on
+ * the machine's I/O loop before the vCPUs run, stopped before the machine
+ * is freed). Every control call is made from a thread that is not a vCPU
+ * (the I/O loop thread is fine). Which parts work today is said on each
+ * declaration; one returning -ENOSYS says so.
+ *
+ * Threads: the main thread runs machine_run() and is the only one that
+ * starts, joins and resets vCPUs; vCPU threads call machine_vcpu_enter()
+ * before every entry into guest code and never block in a control call.
+ */
+#ifndef VESSEL_MACHINE_H
+#define VESSEL_MACHINE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "bus/bus.h"
+#include "dev/virtio/options.h"
+#include "mem/mem.h"
+
+struct machine;
+struct loop;
+struct chardev;
+
+/* ---- checks shared by `vessel run` and `vessel kvm` ----
+ * Each logs one line naming the bad value and returns -EINVAL. */
+#define MACHINE_MIN_RAM (16ULL << 20)
+int machine_parse_mem(const char *arg, uint64_t *out);            /* -m: >= 16M, page multiple, <= host RAM */
+/* --smp: 1..max; `what` names the unit in the message ("hart", "vCPU") */
+int machine_parse_smp(const char *arg, unsigned max, const char *what, unsigned *out);
+uint64_t machine_host_mem_bytes(void);                             /* 0 if unknown */
+
+/* ---- devices ----
+ * Every device of a machine is registered once with one ops table. The
+ * machine walks the list on reset (in registration order), on snapshot
+ * (save/load: the device's guest-visible state as a plain struct of
+ * state_size bytes, saved with the vCPUs parked) and on free (destroy, in
+ * reverse order, after the vCPUs and the I/O thread have stopped). Every
+ * member but name is optional. */
+struct machine_dev_ops {
+    const char *name;                               /* kind: "uart8250", "virtio-blk", ... */
+    void (*reset)(void *opaque);                    /* system reset: power-on state */
+    size_t state_size;
+    void (*save)(void *opaque, void *state);
+    int (*load)(void *opaque, const void *state);  /* 0 or -EINVAL (checked like guest input) */
+    void (*destroy)(void *opaque);
+    /* Pause: finish in-flight requests and take no new work from host
+     * backends until resume (the vCPUs are parked when it is called). */
+    void (*pause)(void *opaque);
+    void (*resume)(void *opaque);
+};
+/* `id` names the instance ("vda", "serial0", "rtc"); copied. 0 or -ENOMEM. */
+int machine_dev_add(struct machine *m, const char *id, const struct machine_dev_ops *ops, void *opaque);
+unsigned machine_dev_count(const struct machine *m);
+/* Device i (registration order): its id, ops and opaque. -ENOENT past the end. */
+int machine_dev_at(const struct machine *m, unsigned i, const char **id,
+                   const struct machine_dev_ops **ops, void **opaque);
+
+/* ---- the engine ---- */
+struct machine_cpu_info {
+    unsigned cpu_index;
+    int thread_id;              /* host thread id (gettid), 0 if not started */
+    const char *arch;           /* QMP CpuInfoArch: "riscv", "x86" */
+    const char *target;         /* "riscv64", "x86_64" */
+    uint64_t pc;                /* last known pc / rip (at the last park; 0 if unknown) */
+    bool halted;                /* waiting for an interrupt or stopped (HSM / wait-for-SIPI) */
+};
+struct machine_engine_ops {
+    const char *arch, *target;
+    /* Create (first time) and start one host thread per vCPU. Each thread
+     * calls machine_vcpu_enter() before every entry into guest code and
+     * returns when it says false. 0 or -errno. */
+    int (*start)(void *eng);
+    /* Any thread: make every vCPU leave guest code (and any wait for an
+     * interrupt) soon and call machine_vcpu_enter(). Must not be lost if
+     * it races with a vCPU entering the guest. */
+    void (*kick)(void *eng);
+    /* Join the vCPU threads (they have been told to return). */
+    void (*join)(void *eng);
+    /* vCPU threads joined, devices reset: reset every vCPU to its power-on
+     * state and load the kernel, initrd and device tree again. 0 or -errno. */
+    int (*reset)(void *eng);
+    /* The guest's clock stops while paused and goes on from where it
+     * stopped (RISC-V time CSR and timers; kvmclock). Called with every
+     * vCPU parked. */
+    void (*clock_stop)(void *eng);
+    void (*clock_start)(void *eng);
+    /* Optional: fill pc and halted of vCPU `cpu` (called with it parked). */
+    void (*cpu_state)(void *eng, unsigned cpu, struct machine_cpu_info *ci);
+};
+
+/* ---- configuration ---- */
+struct machine_monitor {
+    /* Called once on the main thread after the devices exist, before the
+     * vCPUs start (the I/O loop is running): attach sockets to
+     * machine_loop(m). 0 or -errno (the machine then does not run). */
+    int (*start)(struct machine *m, void *opaque);
+    /* Called once before the machine is freed (vCPUs joined, loop running). */
+    void (*stop)(void *opaque);
+    void *opaque;
+};
+struct machine_config {
+    uint64_t ram_size;
+    unsigned ncpus;
+    const char *serial;         /* chardev spec of the first UART: stdio (default), unix:PATH, file:PATH, null */
+    struct virtio_options virtio;   /* copied; the caller frees it (virtio_options_free) after machine_free */
+    bool start_paused;          /* -S without --gdb: every vCPU stopped until machine_resume */
+    bool no_reboot;             /* --no-reboot: a guest reboot ends the run with MACHINE_EXIT_REBOOT */
+    struct machine_monitor monitor;   /* all NULL: none */
+};
+
+/* Exit statuses of `vessel run` / `vessel kvm` */
+#define MACHINE_EXIT_BADARG 2   /* bad options or input files */
+#define MACHINE_EXIT_REBOOT 3   /* --no-reboot and the guest asked for a reboot */
+#define MACHINE_EXIT_ERROR  4   /* the machine stopped on an error */
+
+/* ---- building ----
+ * machine_new: memory (no regions yet), buses, the I/O loop and the serial
+ * chardev (Ctrl-A x quits through machine_quit). NULL after one log line. */
+struct machine *machine_new(const struct machine_config *cfg);
+void machine_set_engine(struct machine *m, const struct machine_engine_ops *ops, void *eng);
+struct guest_mem *machine_mem(struct machine *m);
+struct bus *machine_mmio(struct machine *m);
+struct bus *machine_pio(struct machine *m);
+struct loop *machine_loop(struct machine *m);
+struct chardev *machine_serial(struct machine *m);
+const struct machine_config *machine_config(const struct machine *m);
+
+/* The 8250 on the serial chardev at `base` of `bus`, registered as device
+ * "serial0". 0 or -errno (logged). */
+int machine_add_uart(struct machine *m, struct bus *bus, uint64_t base, unsigned reg_shift,
+                     struct irq_line irq);
+
+/* The virtio slots of a board: slot i at base + i * stride on `bus`,
+ * interrupt irq_for(opaque, i); at most `nslots`. machine_add_virtio
+ * builds every virtio device of cfg->virtio into the slots (one log line
+ * naming the count when there are more devices than slots), registers
+ * each as a device, and gives a virtio-console the serial chardev's input
+ * (output goes to the same chardev), the same on every engine. */
+struct machine_virtio_layout {
+    struct bus *bus;
+    uint64_t base, stride;
+    unsigned nslots;
+    unsigned first_irq;         /* what the guest is told for slot 0 (cmdline / FDT) */
+    struct irq_line (*irq_for)(void *opaque, unsigned slot);
+    void *opaque;
+};
+int machine_add_virtio(struct machine *m, const struct machine_virtio_layout *l);
+unsigned machine_virtio_count(const struct machine *m);
+/* Slot i: mmio base and the IRQ the guest is told (first_irq + i). */
+void machine_virtio_slot(const struct machine *m, unsigned i, uint64_t *base, unsigned *irq);
+/* "virtio_mmio.device=512@0xBASE:IRQ ..." for guests without a device
+ * tree. Length, or -ENOSPC. */
+int machine_virtio_cmdline(const struct machine *m, char *buf, size_t len);
+
+/* A device that can ask the guest to power down (the RISC-V board's GPIO
+ * power button, ACPI's power button on x86) registers here; one per
+ * machine. `press` runs on the caller's thread of machine_powerdown. */
+void machine_set_power_button(struct machine *m, int (*press)(void *opaque), void *opaque);
+
+/* Run: start the I/O loop and the monitor, the vCPUs (unless
+ * start_paused), then serve stop, reset and signals (SIGINT, SIGTERM,
+ * SIGHUP: orderly stop, exit 128+sig) until the machine shuts down.
+ * Returns the exit status (see machine_shutdown). The calling thread must
+ * be the one that created the machine. */
+int machine_run(struct machine *m);
+/* Stops the monitor, the vCPUs (if still running) and the I/O loop, then
+ * destroys the devices in reverse order, the chardev, buses and memory. */
+void machine_free(struct machine *m);
+
+/* ---- stop: guest and host requests (any thread, vCPU threads included) ---- */
+enum machine_stop {
+    MACHINE_STOP_POWEROFF,      /* guest power-off: exit 0 */
+    MACHINE_STOP_REBOOT,        /* guest reboot: reset in place, or exit 3 with no_reboot */
+    MACHINE_STOP_QUIT,          /* Ctrl-A x, QMP quit, gdb kill: exit 0 */
+    MACHINE_STOP_SIGNAL,        /* SIGINT/SIGTERM/SIGHUP: exit 128+sig */
+    MACHINE_STOP_FAIL,          /* guest reported failure (syscon, SBI SRST): exit `status` */
+    MACHINE_STOP_EXIT,          /* bare-metal / test guest exit code: exit `status` */
+    MACHINE_STOP_ERROR,         /* vessel cannot go on (a vCPU died): exit 4 */
+};
+/* The first request wins (a reboot request is consumed by the reset).
+ * Returns at once; the main thread stops the vCPUs. */
+void machine_shutdown(struct machine *m, enum machine_stop why, int status);
+/* Why the run ended (valid after machine_run returned). */
+enum machine_stop machine_stop_reason(const struct machine *m);
+/* The exit status the run ends with (valid once stopping). */
+int machine_exit_status(const struct machine *m);
+
+/* ---- the vCPU side ---- */
+/* Before every entry into guest code: fast (one atomic load) while nothing
+ * is asked; parks the thread while the machine is paused; false when the
+ * thread must return (shutdown or reset). */
+bool machine_vcpu_enter(struct machine *m, unsigned cpu);
+/* Around a wait that runs no guest code and is not woken by kick (a RISC-V
+ * hart stopped by HSM, an x86 AP before SIPI): the vCPU counts as parked
+ * meanwhile. idle_end does not park: the next machine_vcpu_enter does. */
+void machine_vcpu_idle_begin(struct machine *m, unsigned cpu);
+void machine_vcpu_idle_end(struct machine *m, unsigned cpu);
+/* Whether the vCPU thread must return at the next chance (cheap). */
+bool machine_vcpu_should_exit(const struct machine *m);
+
+/* ===== control: what the QMP socket drives (QMP engineer) ===== */
+enum machine_status {
+    MACHINE_PRELAUNCH,          /* -S: not started yet (QMP "prelaunch") */
+    MACHINE_RUNNING,            /* "running" */
+    MACHINE_PAUSED,             /* "paused": every vCPU parked, devices quiet, clock stopped */
+    MACHINE_SHUTDOWN,           /* "shutdown": stopping or stopped */
+    MACHINE_INTERNAL_ERROR,     /* "internal-error" */
+};
+enum machine_status machine_status(struct machine *m);
+const char *machine_status_name(enum machine_status s);   /* QMP RunState strings */
+
+/* Events, as QMP names them. SHUTDOWN carries guest (true when the guest
+ * asked) and reason (QMP ShutdownCause: "guest-shutdown", "guest-reset",
+ * "host-qmp-quit", "host-qmp-system-reset", "host-signal", "host-error",
+ * "guest-panic"); RESET the same. The callback runs on the thread where
+ * the change happens (a vCPU thread, the main thread, or the caller of a
+ * control function): it must not call control functions itself and must
+ * not block for long; queue the event to the loop. */
+enum machine_event { MACHINE_EV_STOP, MACHINE_EV_RESUME, MACHINE_EV_SHUTDOWN, MACHINE_EV_POWERDOWN,
+                     MACHINE_EV_RESET };
+struct machine_event_info {
+    enum machine_event event;
+    const char *name;           /* "STOP", "RESUME", "SHUTDOWN", "POWERDOWN", "RESET" */
+    bool guest;
+    const char *reason;         /* SHUTDOWN and RESET; NULL otherwise */
+};
+void machine_set_event_cb(struct machine *m, void (*cb)(void *opaque, const struct machine_event_info *e),
+                          void *opaque);
+
+/* Park every vCPU at an instruction boundary (RISC-V: between blocks;
+ * KVM: out of KVM_RUN), let devices finish in-flight requests, stop the
+ * guest clock; returns once all that is true (emits STOP). Already paused
+ * or prelaunch: 0, no event. -ESHUTDOWN once the machine is stopping. */
+int machine_pause(struct machine *m);
+/* Clock on, vCPUs go on (emits RESUME); from prelaunch it starts them.
+ * Running: 0, no event. -ESHUTDOWN once stopping. */
+int machine_resume(struct machine *m);
+/* System reset, as a guest reboot: every device and vCPU reset, kernel,
+ * initrd and device tree loaded again; the run state is kept (a paused
+ * machine stays paused). Asynchronous: returns at once, RESET follows. */
+int machine_reset(struct machine *m);
+/* Ask the guest to power down (press the power button): POWERDOWN is
+ * emitted; the guest's own power-off then ends the run. -ENOSYS when the
+ * engine has no power button yet (machine_set_power_button not called). */
+int machine_powerdown(struct machine *m);
+/* End the run now (SHUTDOWN, reason host-qmp-quit; exit status 0). */
+void machine_quit(struct machine *m);
+
+unsigned machine_ncpus(const struct machine *m);
+/* vCPU i: 0, or -ENOENT. pc/halted are fresh while paused. */
+int machine_cpu_info(struct machine *m, unsigned i, struct machine_cpu_info *ci);
+struct machine_block_info {
+    const char *device;         /* the disk's id: --disk ...,id=NAME, else vda, vdb, ... */
+    const char *file;           /* the image path */
+    bool readonly;
+    bool direct;                /* cache=none */
+    uint64_t size;              /* bytes */
+};
+unsigned machine_nblock(const struct machine *m);
+int machine_block_info(const struct machine *m, unsigned i, struct machine_block_info *bi);
+
+#endif
