@@ -25,3 +25,22 @@ have() { local p; p=$(command -v "$1" 2>/dev/null) && [ -x "$p" ]; }
 # about the unknown stack (google/sanitizers#189); drop exactly those lines.
 asan_filter() { grep -v -e '^==[0-9]*==WARNING: ASan is ignoring requested __asan_handle_no_return' \
     -e '^False positive error reports may follow' -e '^For details see https://github.com/google/sanitizers/issues/189'; }
+
+# x86_guest NAME DEST: put the freestanding x86 test guest NAME
+# (tests/guests/x86/NAME.asm; "idle" is hello.asm built with -DIDLE) at DEST:
+# the copy meson assembled into $BUILD/tests/guests/x86, else nasm now.
+# Fails when neither exists (x86_guests_missing says why).
+x86_guest() {
+    local name=$1 dest=$2 asm=$1 def=
+    if [ -f "$BUILD/tests/guests/x86/$name.bz" ]; then cp "$BUILD/tests/guests/x86/$name.bz" "$dest"; return; fi
+    [ "$name" = idle ] && asm=hello def=-DIDLE
+    have nasm && (cd "$SRC/tests/guests/x86" && nasm -f bin $def -o "$dest" "$asm.asm")
+}
+# x86_guests_missing: prints why the x86 test guests cannot be had (empty: they can)
+x86_guests_missing() {
+    [ -f "$BUILD/tests/guests/x86/boot64.bz" ] || have nasm || echo "nasm not installed"
+}
+# slow SECS: a safety-net timeout of SECS scaled by VESSEL_SLOW (default 1;
+# the nested tier, where every guest runs under two levels of virtualization
+# on an emulated CPU, sets it). Tests wait for conditions; this only bounds a hang.
+slow() { echo $(( $1 * ${VESSEL_SLOW:-1} )); }

@@ -4,14 +4,16 @@
 . "$SRC/tests/lib.sh"
 dev=${VESSEL_KVM_DEV:-/dev/kvm}
 names="console-quit console-sigterm"
-if ! have nasm || ! have python3; then
-    for n in $names; do skip "$n" "nasm or python3 missing"; done; exit 0
+why=$(x86_guests_missing)
+have python3 || why="python3 missing"
+if [ -n "$why" ]; then
+    for n in $names; do skip "$n" "$why"; done; exit 0
 fi
 if ! [ -r "$dev" ] || ! [ -w "$dev" ]; then
     for n in $names; do skip "$n" "$dev missing or not accessible"; done; exit 0
 fi
 out=$(mktemp -d); trap 'rm -rf "$out"' EXIT
-(cd "$SRC/tests/guests/x86" && nasm -f bin -DIDLE -o "$out/idle.bz" hello.asm) || { nok "assemble idle guest"; exit 0; }
+x86_guest idle "$out/idle.bz" || { nok "assemble idle guest"; exit 0; }
 cat >"$out/ptyrun.py" <<'PY'
 # Run vessel on a fresh pseudo-terminal between two `stty -g`, then quit it
 # with Ctrl-A x ("quit") or SIGTERM ("term"); print the whole transcript.

@@ -4,7 +4,7 @@
 tmp=$(mktemp -d); trap 'rm -rf "$tmp"' EXIT
 vmlinuz=$(ls /boot/vmlinuz-* 2>/dev/null | head -1)
 good="$tmp/boot64.bz"
-if have nasm; then (cd "$SRC/tests/guests/x86" && nasm -f bin -o "$good" boot64.asm); fi
+x86_guest boot64 "$good"
 [ -f "$good" ] || good=$vmlinuz
 
 expect_fail "no --kernel" "--kernel BZIMAGE is required" "$VESSEL" kvm

@@ -13,10 +13,11 @@
 # read-only) and must then fail.
 . "$SRC/tests/lib.sh"
 dev=${VESSEL_KVM_DEV:-/dev/kvm}
-if ! have nasm; then skip "virtio-hostile" "nasm not installed"; exit 0; fi
+why=$(x86_guests_missing)
+if [ -n "$why" ]; then skip "virtio-hostile" "$why"; exit 0; fi
 if ! [ -r "$dev" ] || ! [ -w "$dev" ]; then skip "virtio-hostile" "$dev missing or not accessible"; exit 0; fi
 out=$(mktemp -d); trap 'rm -rf "$out"' EXIT
-(cd "$SRC/tests/guests/x86" && nasm -f bin -o "$out/vh.bz" virtio-hostile.asm) || { nok "assemble virtio-hostile"; exit 0; }
+x86_guest virtio-hostile "$out/vh.bz" || { nok "assemble virtio-hostile"; exit 0; }
 
 # Two 1 MiB images: sector 0 starts with a signature the guest checks,
 # the rest is a fixed pattern (any write shows in the hash).
@@ -30,7 +31,7 @@ rw_sum=$(sha256sum <"$out/rw.base") ro_sum=$(sha256sum <"$out/ro.base")
 vh() {
     cp "$out/rw.base" "$out/rw.img"; cp "$out/ro.base" "$out/ro.img"
     local app="vh=$1${2:+ vhneg}"
-    timeout 120 "$VESSEL" kvm --kernel "$out/vh.bz" -m 32M --append "$app" \
+    timeout $(slow 120) "$VESSEL" kvm --kernel "$out/vh.bz" -m 32M --append "$app" \
         --disk "$out/rw.img" --disk "$out/ro.img${3-,readonly}" --rng >"$out/o" 2>"$out/e" </dev/null
     rc=$?
 }

@@ -14,7 +14,6 @@
 %include "bzhdr.inc"
 %include "util.inc"
 %define VEC 0x34
-%define SPINS 300000
     SET_GATE VEC, handler
     LOAD_IDT
     APIC_ON
@@ -57,12 +56,12 @@
     mov dx, COM1 + 1
     mov al, 3                       ; RDI | THRI
     out dx, al
-    mov ecx, SPINS
+    call deadline_start
 .w2: cmp byte [rel tx_done], 1
     je .g2
     pause
-    dec ecx
-    jnz .w2
+    call deadline_passed
+    jz .w2
     lea rbx, [rel f_nothre]
     jmp fail
 .g2: ; 3. loopback, FIFO on (trigger 1)
@@ -75,12 +74,12 @@
     mov dx, COM1
     mov al, 0x5a
     out dx, al
-    mov ecx, SPINS
+    call deadline_start
 .w3: cmp dword [rel rx_count], 2
     jae .g3
     pause
-    dec ecx
-    jnz .w3
+    call deadline_passed
+    jz .w3
     lea rbx, [rel f_noloop]
     jmp fail
 .g3: lea rbx, [rel f_loopval]

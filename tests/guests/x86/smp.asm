@@ -1,8 +1,10 @@
 ; smp: vCPU 0 checks its CPUID (hypervisor bit, "KVMKVMKVM" leaf, APIC id
 ; 0), copies a real-mode trampoline to 0x10000 and starts vCPU 1 with
 ; INIT + SIPI (vector 0x10) through the LAPIC ICR. The AP stores a flag and
-; its CPUID APIC id; vCPU 0 waits for them. Run with --smp 2.
+; its CPUID APIC id; vCPU 0 waits for them, at most 10 s of PIT time. Run
+; with --smp 2.
 %include "bzhdr.inc"
+%include "util.inc"
 %define TRAMP 0x10000
     lea rbx, [rel m_hv]
     mov eax, 1
@@ -36,12 +38,12 @@
     mov dword [rdi + 0x300], 0x4500         ; INIT, assert
     mov dword [rdi + 0x310], 1 << 24
     mov dword [rdi + 0x300], 0x4600 | (TRAMP >> 12) ; SIPI
-    mov ecx, 300000              ; ~1 s at the ~1.7M insn/s of emulated KVM
+    call deadline_start         ; PIT time: as long nested as on hardware
 .w: cmp dword [TRAMP + 0x100], 0xa5a5
     je .up
-
-    dec ecx
-    jnz .w
+    pause
+    call deadline_passed
+    jz .w
     lea rbx, [rel m_noap]
     jmp fail
 .up: lea rbx, [rel m_apid]
@@ -63,15 +65,7 @@ fail:
     mov dx, 0x501
     out dx, al
     hlt
-puts:
-    mov dx, 0x3f8
-.l: mov al, [rbx]
-    test al, al
-    jz .d
-    out dx, al
-    inc rbx
-    jmp .l
-.d: ret
+    UTIL_FUNCS
 tramp:                          ; runs on the AP in real mode at 1000:0000
 bits 16
     mov ax, cs

@@ -53,7 +53,6 @@
 %define D_IT 0x5000
 %define D_IT2 0x8000
 %define QN 8
-%define SPINS 100000
 %define FLOOD 40
 %define F_NEXT 1
 %define F_WRITE 2
@@ -257,12 +256,12 @@ submit:
 
 ; wait_used: until used idx == cx
 wait_used:
-    mov r8d, SPINS
+    call deadline_start
 .w: cmp word [r14 + D_US + 2], cx
     je .ok
     pause
-    dec r8d
-    jnz .w
+    call deadline_passed
+    jz .w
     lea rbx, [rel f_timeout]
     jmp fail
 .ok: ret
@@ -275,23 +274,27 @@ used_len:
     mov eax, [r14 + D_US + 8 + rax * 8]
     ret
 
-; wait_nr: until DEVICE_NEEDS_RESET and a configuration-change interrupt
+; wait_nr: until DEVICE_NEEDS_RESET and a configuration-change interrupt;
+; fails at once when the device completes the request instead (used idx
+; moves away from cx): it took the ring for a good one.
 wait_nr:
-    mov r8d, SPINS
+    call deadline_start
 .w: test dword [r12 + 0x70], 0x40
     jnz .g
+    cmp word [r14 + D_US + 2], cx
+    jne .nr
     pause
-    dec r8d
-    jnz .w
-    lea rbx, [rel f_nr]
+    call deadline_passed
+    jz .w
+.nr: lea rbx, [rel f_nr]
     jmp fail
-.g: mov r8d, SPINS
+.g: call deadline_start
     lea rax, [rel isr_seen]
 .c: test dword [rax + r13 * 4], 2
     jnz .ok
     pause
-    dec r8d
-    jnz .c
+    call deadline_passed
+    jz .c
     lea rbx, [rel f_cfgirq]
     jmp fail
 .ok: ret
@@ -435,6 +438,7 @@ run_nr:
     call [rel corrupt]
 .s: mov eax, [rel head]
     call submit
+    mov ecx, 1                      ; used idx after the one good request
     call wait_nr
     cmp word [r14 + D_US + 2], 1    ; only the good request completed
     FAILIF ne, f_used
@@ -804,6 +808,7 @@ case_F:                             ; many errors: vessel's log stays short
     call c_loop
     xor eax, eax
     call submit
+    xor ecx, ecx                    ; nothing completed since dev_init
     call wait_nr
     inc dword [rel count]
     dec ebp

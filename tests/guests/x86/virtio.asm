@@ -16,7 +16,6 @@
 %define AVAIL 0x401000
 %define USED 0x402000
 %define BUF 0x403000
-%define SPINS 300000
     mov r15, rsi                    ; zero page
     SET_GATE VEC, handler
     LOAD_IDT
@@ -47,20 +46,20 @@
     mov [rax], rcx
     mov r13d, [rel irqs]
     call submit
-    mov ecx, SPINS
+    call deadline_start
 .wb: test dword [r12 + 0x70], 0x40  ; DEVICE_NEEDS_RESET
     jnz .gb
     pause
-    dec ecx
-    jnz .wb
+    call deadline_passed
+    jz .wb
     lea rbx, [rel f_nr]
     jmp fail
-.gb: mov ecx, SPINS
+.gb: call deadline_start
 .wc: test dword [rel isr_seen], 2   ; configuration change
     jnz .gc
     pause
-    dec ecx
-    jnz .wc
+    call deadline_passed
+    jz .wc
     lea rbx, [rel f_cfgirq]
     jmp fail
 .gc: lea rbx, [rel f_used]
@@ -143,15 +142,15 @@ request:
     mov word [rax + 14], 0
     mov r13d, [rel irqs]
     call submit                     ; ecx = new avail idx
-    mov r8d, SPINS
+    call deadline_start
 .w: mov rax, USED
     cmp word [rax + 2], cx
     jne .n
     cmp dword [rel irqs], r13d
     ja .ok
 .n: pause
-    dec r8d
-    jnz .w
+    call deadline_passed
+    jz .w
     lea rbx, [rel f_timeout]
     jmp fail
 .ok: lea rbx, [rel f_isr]

@@ -90,8 +90,14 @@ static void *hart_main(void *arg)
     struct virt_hart *vh = arg;
     struct virt_board *b = vh->b;
     while (machine_vcpu_enter(b->mach, vh->id)) {
-        /* with a debugger: wait while it holds the machine; 1 = single step */
-        uint64_t budget = b->gdb ? gdb_stub_before_run(b->gdb, vh->h) : 0;
+        /* with a debugger: wait while it holds the machine (counted as
+         * parked, so a pause does not wait for the debugger); 1 = single step */
+        uint64_t budget = 0;
+        if (b->gdb) {
+            machine_vcpu_idle_begin(b->mach, vh->id);
+            budget = gdb_stub_before_run(b->gdb, vh->h);
+            machine_vcpu_idle_end(b->mach, vh->id);
+        }
         if (machine_vcpu_should_exit(b->mach))
             break;
         enum rv_exit e = rv_run(vh->h, budget);
@@ -276,7 +282,8 @@ static int board_devices(struct virt_board *b)
 void virt_board_free(struct virt_board *b)
 {
     gdb_stub_free(b->gdb);          /* its thread reads guest memory */
-    machine_free(b->mach);          /* devices, console, memory */
+    if (b->mach)
+        machine_free(b->mach);      /* devices, console, memory */
     for (unsigned i = 0; i < b->nharts; i++)
         if (b->hart[i].h)
             rv_hart_free(b->hart[i].h);
@@ -287,16 +294,28 @@ void virt_board_free(struct virt_board *b)
     free(b);
 }
 
-struct virt_board *virt_board_new(unsigned nharts)
+struct virt_board *virt_board_new(const struct machine_config *mc)
 {
+    if (mc->ncpus < 1 || mc->ncpus > VIRT_MAX_HARTS) {
+        log_error("--smp %u: need a hart count from 1 to %d", mc->ncpus, VIRT_MAX_HARTS);
+        return NULL;
+    }
     struct virt_board *b = xzalloc(sizeof(*b));
     pthread_mutex_init(&b->lock, NULL);
     pthread_cond_init(&b->cond, NULL);
-    b->nharts = nharts;
+    b->nharts = mc->ncpus;
     for (unsigned i = 0; i < VIRT_MAX_HARTS; i++) {
         b->hart[i].b = b;
         b->hart[i].id = i;
     }
+    b->mach = machine_new(mc);
+    if (!b->mach) {
+        virt_board_free(b);
+        return NULL;
+    }
+    b->mem = machine_mem(b->mach);
+    b->bus = machine_mmio(b->mach);
+    b->chr = machine_serial(b->mach);
     return b;
 }
 
@@ -361,20 +380,10 @@ static void report_stop(struct machine *m, int rc)
 
 int virt_run(const struct virt_config *cfg)
 {
-    if (cfg->mc.ncpus < 1 || cfg->mc.ncpus > VIRT_MAX_HARTS) {
-        log_error("--smp %u: need a hart count from 1 to %d", cfg->mc.ncpus, VIRT_MAX_HARTS);
+    struct virt_board *b = virt_board_new(&cfg->mc);
+    if (!b)
         return MACHINE_EXIT_BADARG;
-    }
-    struct virt_board *b = virt_board_new(cfg->mc.ncpus);
     b->cfg = cfg;
-    b->mach = machine_new(&cfg->mc);
-    if (!b->mach) {
-        virt_board_free(b);
-        return MACHINE_EXIT_BADARG;
-    }
-    b->mem = machine_mem(b->mach);
-    b->bus = machine_mmio(b->mach);
-    b->chr = machine_serial(b->mach);
     int rc = MACHINE_EXIT_BADARG;
     int r = mem_add_ram(b->mem, VIRT_RAM_BASE, cfg->mc.ram_size, 0);
     if (r) {

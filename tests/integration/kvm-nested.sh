@@ -1,0 +1,75 @@
+#!/bin/bash
+# The nested tier: the kvm tests on every machine, /dev/kvm or not. Boots a
+# Linux L1 (Debian's cloud kernel) under qemu-system-x86_64 -accel tcg -cpu
+# qemu64,+svm,+npt (TCG emulates AMD SVM with nested paging), whose initramfs
+# (tests/nested/build-l1.sh) loads kvm-amd and runs the kvm test scripts
+# below with this build's vessel on L1's /dev/kvm. Each inner result comes
+# back as its own TAP line here, named "nested SCRIPT: ...".
+# Environment: VESSEL_NESTED_TESTS (space-separated scripts to run inside),
+# VESSEL_NESTED_TIMEOUT (seconds for the whole L1 run, default 840).
+. "$SRC/tests/lib.sh"
+inner=${VESSEL_NESTED_TESTS:-kvm-guests kvm-errors virtio-hostile-kvm}
+
+# Each inner script's TAP lines appear only once L1 runs it; when it cannot,
+# one line per script says why.
+skip_all() { local t; for t in $inner; do skip "nested $t" "$1"; done; exit 0; }
+if [ -n "${VESSEL_ASAN:-}" ]; then
+    skip_all "not repeated under ASan: the release pass runs it, ~4.5 min of nested TCG"
+fi
+have qemu-system-x86_64 || skip_all "qemu-system-x86_64 missing (package qemu-system-x86)"
+have cpio || skip_all "cpio missing"
+# L1: the newest kernel in /boot with KVM modules beside it
+kver=
+for k in $(ls -v /boot/vmlinuz-* 2>/dev/null); do
+    v=${k#/boot/vmlinuz-}
+    [ -r "$k" ] && [ -e "/lib/modules/$v/kernel/arch/x86/kvm/kvm-amd.ko" ] && kver=$v
+done
+[ -n "$kver" ] || skip_all "no readable /boot/vmlinuz-V with /lib/modules/V/kernel/arch/x86/kvm/kvm-amd.ko (package linux-image-cloud-amd64)"
+
+out=$(mktemp -d); trap 'rm -rf "$out"' EXIT
+# shellcheck disable=SC2086
+if ! cpio=$(bash "$SRC/tests/nested/build-l1.sh" "$BUILD" "$kver" $inner 2>"$out/build.err"); then
+    why=$(tail -n 1 "$out/build.err")
+    case $why in
+    *"no static busybox"*|*"not found (package"*) skip_all "$why" ;;
+    *) nok "nested: build the L1 initramfs: $why"; exit 0 ;;
+    esac
+fi
+
+# One L1 vCPU: the machine is shared; L2's --smp 2 guests run as two threads.
+t0=$SECONDS
+timeout -k 10 "${VESSEL_NESTED_TIMEOUT:-840}" qemu-system-x86_64 -accel tcg -cpu qemu64,+svm,+npt \
+    -m 1024 -smp 1 -nodefaults -display none -monitor none -no-reboot \
+    -serial "file:$out/l1.log" -kernel "/boot/vmlinuz-$kver" -initrd "$cpio" \
+    -append "console=ttyS0 quiet loglevel=3 panic=-1" </dev/null >"$out/qemu.out" 2>&1
+qrc=$? secs=$((SECONDS - t0))
+tr -d '\r' <"$out/l1.log" >"$out/l1.txt"
+
+if grep -q '^@@nested l1 kvm ready' "$out/l1.txt"; then
+    ok "nested L1: kvm-amd loaded, /dev/kvm present ($(grep -o 'Nested Paging enabled' "$out/l1.txt" | head -1))"
+else
+    nok "nested L1: no /dev/kvm (qemu status $qrc: $(grep '^@@nested l1' "$out/l1.txt" | tail -n 3 | tr '\n' ' ') $(tail -c 300 "$out/qemu.out"))"
+    exit 0
+fi
+for t in $inner; do
+    if ! grep -q "^@@nested begin $t\$" "$out/l1.txt"; then
+        nok "nested $t: never started (L1 ended after ${secs}s, qemu status $qrc)"; continue
+    fi
+    nf=0
+    while IFS= read -r line; do
+        case $line in
+        "not ok"*) nok "nested $t: ${line#not ok*- }"; nf=$((nf + 1)) ;;
+        "ok"*"# SKIP"*) d=${line#ok*- }; skip "nested $t: ${d%% # SKIP*}" "${d#* # SKIP }" ;;
+        "ok"*) ok "nested $t: ${line#ok*- }" ;;
+        esac
+    done < <(sed -n "s/^@@nested $t: //p" "$out/l1.txt")
+    end=$(grep "^@@nested end $t " "$out/l1.txt")
+    if [ -z "$end" ]; then
+        nok "nested $t: did not finish (L1 ended after ${secs}s, qemu status $qrc; last: $(grep "^@@nested $t: " "$out/l1.txt" | tail -n 2 | tr '\n' ' ' | head -c 300))"
+    elif [[ $end != *" rc=0 "* ]] && [ $nf -eq 0 ]; then
+        nok "nested $t: exited with ${end#* rc=}"
+    else
+        echo "# nested $t: exit ${end#*rc=} (L1 uptime, s)"
+    fi
+done
+echo "# nested tier: ${secs}s wall for L1 boot + inner tests (qemu status $qrc)"
