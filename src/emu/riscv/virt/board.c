@@ -177,7 +177,8 @@ static void eng_join(void *opaque)
 {
     struct virt_board *b = opaque;
     /* gdb: report the exit ('W') and let go of the harts it holds */
-    if (b->gdb && machine_status(b->mach) == MACHINE_SHUTDOWN)
+    enum machine_status st = machine_status(b->mach);
+    if (b->gdb && (st == MACHINE_SHUTDOWN || st == MACHINE_INTERNAL_ERROR))
         gdb_stub_machine_exit(b->gdb, machine_exit_status(b->mach));
     for (unsigned i = 0; i < b->nharts; i++)
         if (b->hart[i].thread_started) {
@@ -243,6 +244,22 @@ static const struct machine_dev_ops rtc_dev_ops = {
     .save = rtc_dev_save, .load = rtc_dev_load, .destroy = rtc_dev_destroy,
 };
 
+static void gpio_dev_reset(void *opaque) { sifive_gpio_reset(opaque); }
+static void gpio_dev_save(void *opaque, void *st) { sifive_gpio_save(opaque, st); }
+static int gpio_dev_load(void *opaque, const void *st) { return sifive_gpio_load(opaque, st); }
+static void gpio_dev_destroy(void *opaque) { sifive_gpio_destroy(opaque); }
+static const struct machine_dev_ops gpio_dev_ops = {
+    .name = "sifive-gpio", .reset = gpio_dev_reset, .state_size = sizeof(struct sifive_gpio_state),
+    .save = gpio_dev_save, .load = gpio_dev_load, .destroy = gpio_dev_destroy,
+};
+
+/* The power button (QMP system_powerdown): gpio-keys KEY_POWER on GPIO pin
+ * 0, held down for 100 ms. */
+static int power_button_press(void *opaque)
+{
+    return sifive_gpio_pulse(opaque, VIRT_GPIO_POWER_PIN, VIRT_POWER_BUTTON_MS);
+}
+
 /* The devices a guest drives by MMIO: the PLIC (wired to the harts), CLINT,
  * syscon, RTC and the UART on the machine's serial line. */
 int virt_board_mmio_init(struct virt_board *b)
@@ -264,6 +281,15 @@ int virt_board_mmio_init(struct virt_board *b)
     if (!rtc)
         return -EINVAL;
     machine_dev_add(b->mach, "rtc", &rtc_dev_ops, rtc);
+    struct irq_line gpio_irqs[VIRT_GPIO_PINS];
+    for (unsigned i = 0; i < VIRT_GPIO_PINS; i++)
+        gpio_irqs[i] = virt_plic_line(b->plic, VIRT_GPIO_IRQ + i);
+    struct sifive_gpio *gpio = sifive_gpio_create(b->bus, VIRT_GPIO_BASE, VIRT_GPIO_PINS, gpio_irqs,
+                                                  machine_loop(b->mach));
+    if (!gpio)
+        return -EINVAL;
+    machine_dev_add(b->mach, "gpio0", &gpio_dev_ops, gpio);
+    machine_set_power_button(b->mach, power_button_press, gpio);
     return machine_add_uart(b->mach, b->bus, VIRT_UART_BASE, 0, virt_plic_line(b->plic, VIRT_UART_IRQ));
 }
 
