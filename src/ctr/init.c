@@ -117,7 +117,11 @@ static void mount_cgroups(struct init_state *is, int tfd, const char *dest, unsi
         if (v2_host != !strcmp(mp, "/sys/fs/cgroup") || v2_host != v2)
             continue;
         if (!tmpfs_done) {
-            /* the subtree is built on a fresh mount of ours, through its fd */
+            /* the subtree is built on a fresh mount of ours, through its fd: a
+             * writable tmpfs that keeps the mode of the directory it covers
+             * (sysfs's, 0555), as runc mounts every tmpfs */
+            struct stat under;
+            bool keep = fstat(tfd, &under) == 0;
             if (!v2_host && mount("tmpfs", fdp(tfd).p, "tmpfs", f, "mode=755") < 0)
                 ctr_fail(efd, "mount cgroup on %s: tmpfs: %s", dest, strerror(errno));
             int nfd = ctr_open_in_root(is->rootfd, dest, O_PATH | O_DIRECTORY);
@@ -127,6 +131,8 @@ static void mount_cgroups(struct init_state *is, int tfd, const char *dest, unsi
                 struct statfs tf;
                 if (fstatfs(nfd, &tf) < 0 || tf.f_type != TMPFS_MAGIC)
                     ctr_fail(efd, "mount cgroup on %s: the new tmpfs is not there", dest);
+                if (keep && chmod(fdp(nfd).p, under.st_mode & 07777) < 0)
+                    ctr_fail(efd, "mount cgroup on %s: tmpfs: %s", dest, strerror(errno));
             }
             tfd = nfd;     /* kept open until exec (close-on-exec) */
             snprintf(target, sizeof(target), "%s", fdp(tfd).p);
@@ -175,7 +181,7 @@ static void mount_cgroups(struct init_state *is, int tfd, const char *dest, unsi
             }
         }
     }
-    /* the tmpfs stays writable, the hierarchies in it read-only, as under runc */
+    /* the tmpfs stays rw, the hierarchies in it read-only, as under runc */
     free(info);
 }
 
@@ -453,12 +459,25 @@ static void setup_rootfs(struct init_state *is, const struct ctr_init_args *a)
 }
 
 /* Without a mount namespace of its own the container shares the runtime's
- * (the spec's "inherited"): no mounts or sysctls (the spec parser refused them), the
- * hooks as usual, then chroot into the root as runc and crun do, since
- * pivot_root would move the host's root. */
-static void enter_root_shared_mntns(int efd, const struct ctr_init_args *a)
+ * (the spec's "inherited"): its mounts go under the root in that namespace
+ * (`delete` detaches them), no masked paths or sysctls (the spec parser
+ * refused them), the hooks as usual, then chroot into the root as runc and
+ * crun do, since pivot_root would move the host's root. */
+static void enter_root_shared_mntns(struct init_state *is, const struct ctr_init_args *a)
 {
     const struct ctr_spec *s = a->spec;
+    int efd = is->efd;
+    is->rootfd = open(s->root, O_PATH | O_DIRECTORY | O_CLOEXEC);
+    if (is->rootfd < 0)
+        ctr_fail(efd, "open the rootfs %s: %s", s->root, strerror(errno));
+    bool dev_mounted = false;
+    for (size_t i = 0; i < s->nmounts; i++) {
+        do_mount(is, &s->mounts[i]);
+        if (!strcmp(s->mounts[i].dest, "/dev"))
+            dev_mounted = true;
+    }
+    if (dev_mounted)
+        setup_dev(is, s);
     if (s->nhooks[CTR_HOOK_PRESTART] || s->nhooks[CTR_HOOK_CREATE_RUNTIME]) {
         char go = 0;
         if (write(efd, "H", 1) != 1 || read(efd, &go, 1) != 1 || go != 'C')
@@ -678,7 +697,9 @@ void ctr_exec_process(const struct ctr_exec_ctx *c)
         int w = openat(c->fifo_fd, "exec.fifo", O_WRONLY | O_CLOEXEC);
         if (w < 0 || write(w, "0", 1) != 1)
             _exit(1);
-        close(w);
+        /* w stays open until execve closes it: `start` returns on that EOF,
+         * so a signal sent once it has returned reaches the program, not
+         * this code (which, as a pid namespace's init, would drop it) */
         close(c->fifo_fd);
     }
     if (c->id && c->spec->nhooks[CTR_HOOK_START_CONTAINER]) {
@@ -783,7 +804,7 @@ int ctr_init(void *arg)
     if (s->ns_on[CTR_NS_MNT])
         setup_rootfs(is, a);
     else
-        enter_root_shared_mntns(efd, a);
+        enter_root_shared_mntns(is, a);
     struct ctr_exec_ctx c = { s, &s->proc, efd, console, a->fifo_dirfd, a->opts->preserve_fds, a->id, a->bundle,
                               is->procfd };
     close(is->nullfd);
