@@ -161,8 +161,12 @@ struct ctr_cgroup *ctr_cgroup_create_at(const char *root, const struct ctr_spec 
         goto fail;
     }
     if (cg_in_use(cg)) {
-        log_error("config.json: linux.cgroupsPath: \"%s\" is an existing cgroup that holds processes: "
-                  "refused (they would be killed with the container)", p);
+        if (p && *p)
+            log_error("config.json: linux.cgroupsPath: \"%s\" is an existing cgroup that holds processes: "
+                      "refused (they would be killed with the container)", p);
+        else
+            log_error("cgroup %s exists and holds processes (another container of the same id?): "
+                      "refused (they would be killed with this one)", cg->rel);
         goto fail;
     }
     char dirs[ARRAY_SIZE(v1_ctrls)][PATH_MAX];
