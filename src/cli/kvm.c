@@ -37,8 +37,7 @@ static void usage(FILE *f)
 
 static void free_config(struct vkvm_config **cfg)
 {
-    virtio_options_free(&(*cfg)->mc.virtio);
-    qmp_monitor_release(&(*cfg)->mc.monitor);
+    machine_config_release(&(*cfg)->mc);
     free(*cfg);
 }
 

@@ -136,8 +136,7 @@ enum { O_KERNEL = 256, O_INITRD, O_APPEND, O_SMP, O_BIOS, O_SERIAL, O_DISK, O_NE
 
 static void free_config(struct virt_config **cfg)
 {
-    virtio_options_free(&(*cfg)->mc.virtio);
-    qmp_monitor_release(&(*cfg)->mc.monitor);
+    machine_config_release(&(*cfg)->mc);
     free(*cfg);
 }
 
