@@ -94,8 +94,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
             v > VIRT_PLIC_NDEV)
             abort();        /* a claim of a source that does not exist */
     }
-    int st = atomic_load(&b->stop);
-    if (st && (b->exit_status < 0 || b->exit_status > 255))
+    enum machine_status st = machine_status(b->mach);
+    int es = machine_exit_status(b->mach);
+    if (st == MACHINE_SHUTDOWN && (es < 0 || es > 255))
         abort();
     virt_board_free(b);
     return 0;

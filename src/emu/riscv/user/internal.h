@@ -33,7 +33,7 @@ struct user_run {
 };
 
 /* What run->thread_main gets: the new thread, its first registers, and the
- * parent's signal mask (the thread starts with every signal blocked). */
+ * parent's signal mask (the thread starts with the host signals blocked). */
 struct user_clone_start {
     struct user_thread *t;
     struct user_regs regs;
@@ -46,6 +46,11 @@ struct user_clone_start {
 /* The guest thread running on this host thread: host signal handlers need
  * it to find the process (NULL on threads that run no guest code). */
 extern __thread struct user_thread *user_cur_thread;
+
+/* Block every signal but the synchronous faults on this thread (the old
+ * mask in *old): threads that run no guest code keep the host signals
+ * mirrored for the guest away (proc.c). */
+void user_block_async_signals(sigset_t *old);
 
 /* Thread list (proc.c). register fails with -EAGAIN when full; unregister
  * returns the number of threads left. */

@@ -102,6 +102,16 @@ int user_thread_unregister(struct user_proc *p, struct user_thread *t)
 }
 
 /* ---------- host signal mirror ---------- */
+void user_block_async_signals(sigset_t *old)
+{
+    sigset_t set;
+    sigfillset(&set);
+    static const int sync_sigs[] = { SIGSEGV, SIGBUS, SIGILL, SIGFPE, SIGTRAP };
+    for (size_t i = 0; i < ARRAY_SIZE(sync_sigs); i++)
+        sigdelset(&set, sync_sigs[i]);
+    pthread_sigmask(SIG_SETMASK, &set, old);
+}
+
 /* Runs on a guest thread: every thread that runs no guest code keeps the
  * mirrored signals blocked (run.c). */
 static void host_sig_handler(int sig)
@@ -312,11 +322,9 @@ static int64_t clone_thread(struct user_thread *t, struct user_regs *r, uint64_t
         free(c);
         return -EAGAIN;
     }
-    /* The new thread starts with every signal blocked and unblocks them
-     * once it is a guest thread (a mirrored host signal needs one). */
-    sigset_t all;
-    sigfillset(&all);
-    pthread_sigmask(SIG_SETMASK, &all, &cs.mask);
+    /* The new thread starts with the host signals blocked and unblocks
+     * them once it is a guest thread (a mirrored host signal needs one). */
+    user_block_async_signals(&cs.mask);
     pthread_attr_t attr;
     pthread_attr_init(&attr);
     pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);

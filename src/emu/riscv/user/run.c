@@ -327,14 +327,14 @@ static void gdb_kill(void *opaque)
 }
 
 /* The debugger's server thread runs no guest code: it must not take the
- * host signals mirrored for the guest, so it starts with them blocked. */
+ * host signals mirrored for the guest, so it starts with them blocked
+ * (it inherits this thread's mask). */
 static int start_gdb(struct user_proc *p, struct rv_hart *h)
 {
     struct user_run *run = p->run;
     struct gdb_stub_config gc = { .m = run->machine, .wait = true, .kill = gdb_kill, .opaque = p };
-    sigset_t all, old;
-    sigfillset(&all);
-    pthread_sigmask(SIG_SETMASK, &all, &old);
+    sigset_t old;
+    user_block_async_signals(&old);
     run->gdb = gdb_stub_start(p->gdb, &gc);
     pthread_sigmask(SIG_SETMASK, &old, NULL);
     if (!run->gdb)
@@ -386,6 +386,18 @@ static struct user_run *run_new(struct user_proc *p)
     return run;
 }
 
+/* Undo run_new and the first thread when the program cannot start. */
+static int run_abort(struct user_proc *p, struct user_thread *t)
+{
+    if (t && t->h)
+        rv_hart_free(t->h);
+    free(t);
+    rv_machine_free(p->run->machine);
+    free(p->run);
+    p->run = NULL;
+    return 2;
+}
+
 int user_run(struct user_proc *p, int argc, char *const *argv, char *const *envp)
 {
     uint64_t sp = initial_stack(p, argc, argv, envp);
@@ -403,15 +415,12 @@ int user_run(struct user_proc *p, int argc, char *const *argv, char *const *envp
     t->h = rv_hart_new(p->run->machine, 0);
     if (!t->h) {
         log_error("exec: cannot create the RISC-V hart");
-        return 2;
+        return run_abort(p, t);
     }
     rv_hart_reset(t->h, p->img.entry);
     rv_set_x(t->h, 2, sp);
-    if (p->gdb && start_gdb(p, t->h) < 0) {
-        rv_hart_free(t->h);
-        free(t);
-        return 2;
-    }
+    if (p->gdb && start_gdb(p, t->h) < 0)
+        return run_abort(p, t);
     user_cur_thread = t;
     install_host_handlers();
     user_thread_register(p, t);
