@@ -177,7 +177,8 @@ static void eng_join(void *opaque)
 {
     struct virt_board *b = opaque;
     /* gdb: report the exit ('W') and let go of the harts it holds */
-    if (b->gdb && machine_status(b->mach) == MACHINE_SHUTDOWN)
+    enum machine_status st = machine_status(b->mach);
+    if (b->gdb && (st == MACHINE_SHUTDOWN || st == MACHINE_INTERNAL_ERROR))
         gdb_stub_machine_exit(b->gdb, machine_exit_status(b->mach));
     for (unsigned i = 0; i < b->nharts; i++)
         if (b->hart[i].thread_started) {
