@@ -121,7 +121,10 @@ static inline void net_backend_destroy(struct net_backend *be)
  * loopback as 10.0.2.2, DNS 10.0.2.3; hostfwd from 127.0.0.1:host_port.
  * NULL on failure (one log_error line). Call before loop_start or on the
  * loop thread. */
-struct net_backend *net_slirp_create(struct loop *loop, const struct net_hostfwd *fwd, unsigned nfwd);
+/* restricted: the guest reaches nothing outside (only hostfwd connections);
+ * no_host_loopback: 10.0.2.2 does not reach the host's 127.0.0.1 */
+struct net_backend *net_slirp_create(struct loop *loop, const struct net_hostfwd *fwd, unsigned nfwd,
+                                     bool restricted, bool no_host_loopback);
 /* Tap device `ifname` (created if absent; needs CAP_NET_ADMIN), opened with
  * IFF_TAP | IFF_NO_PI | IFF_VNET_HDR. NULL on failure (one log_error line). */
 struct net_backend *net_tap_create(struct loop *loop, const char *ifname);

@@ -507,6 +507,12 @@ static int open_unix(struct chardev *c, const char *path)
         unlink(path);           /* a stale socket of an earlier run */
     }
     int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+    /* the socket file takes the socket inode's mode (less the umask): 0600
+     * whatever the umask, so only its owner can reach the guest's console */
+    if (fd >= 0 && fchmod(fd, 0600) < 0) {
+        close(fd);
+        fd = -1;
+    }
     if (fd < 0 || bind(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0 || listen(fd, 1) < 0) {
         int e = errno;
         log_error("chardev unix:%s: %s", path, strerror(e));

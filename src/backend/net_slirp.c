@@ -131,7 +131,8 @@ static void slirp_be_destroy(struct net_backend *be)
     free(s);
 }
 
-struct net_backend *net_slirp_create(struct loop *loop, const struct net_hostfwd *fwd, unsigned nfwd)
+struct net_backend *net_slirp_create(struct loop *loop, const struct net_hostfwd *fwd, unsigned nfwd,
+                                     bool restricted, bool no_host_loopback)
 {
     struct net_slirp *s = xzalloc(sizeof(*s));
     s->loop = loop;
@@ -141,6 +142,8 @@ struct net_backend *net_slirp_create(struct loop *loop, const struct net_hostfwd
     s->be.name = "user";
     SlirpConfig cfg = { .version = 1 };
     cfg.in_enabled = true;
+    cfg.restricted = restricted;
+    cfg.disable_host_loopback = no_host_loopback;
     inet_pton(AF_INET, "10.0.2.0", &cfg.vnetwork);
     inet_pton(AF_INET, "255.255.255.0", &cfg.vnetmask);
     inet_pton(AF_INET, "10.0.2.2", &cfg.vhost);

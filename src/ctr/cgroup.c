@@ -123,6 +123,18 @@ static void cpuset_init(const char *root, const char *rel)
     }
 }
 
+/* The cgroup exists already, in any hierarchy, with a process in it. */
+static bool cg_in_use(struct ctr_cgroup *cg)
+{
+    char dirs[ARRAY_SIZE(v1_ctrls)][PATH_MAX], buf[64];
+    const char *names[ARRAY_SIZE(v1_ctrls)];
+    size_t n = cg_dirs(cg, dirs, names);
+    for (size_t i = 0; i < n; i++)
+        if (read_str(dirs[i], "cgroup.procs", buf, sizeof(buf)) == 0 && buf[0])
+            return true;
+    return false;
+}
+
 struct ctr_cgroup *ctr_cgroup_create(const struct ctr_spec *s, const char *id)
 {
     return ctr_cgroup_create_at(CG_ROOT, s, id);
@@ -142,6 +154,15 @@ struct ctr_cgroup *ctr_cgroup_create_at(const char *root, const struct ctr_spec 
         cg->rel = xasprintf("%s%s", p[0] == '/' ? "" : "/", p);
     if (strstr(cg->rel, "/..")) {
         log_error("config.json: linux.cgroupsPath: \"%s\" escapes the cgroup root", p);
+        goto fail;
+    }
+    if (!cg->rel[strspn(cg->rel, "/")]) {
+        log_error("config.json: linux.cgroupsPath: \"%s\" is the root of the hierarchy: give a cgroup of its own", p);
+        goto fail;
+    }
+    if (cg_in_use(cg)) {
+        log_error("config.json: linux.cgroupsPath: \"%s\" is an existing cgroup that holds processes: "
+                  "refused (they would be killed with the container)", p);
         goto fail;
     }
     char dirs[ARRAY_SIZE(v1_ctrls)][PATH_MAX];

@@ -16,6 +16,7 @@
 #include <string.h>
 #include <sys/mman.h>
 #include <sys/mount.h>
+#include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
@@ -185,72 +186,6 @@ static int rm_rf(const char *path)
     return rmdir(path);
 }
 
-/* Give a hook its state on stdin. A hook may exit without reading it: the
- * write then fails with EPIPE instead of killing the runtime with SIGPIPE
- * (blocked around the write, a pending one consumed). */
-static void hook_feed(int fd, const char *text)
-{
-    sigset_t pipe_set, old;
-    sigemptyset(&pipe_set);
-    sigaddset(&pipe_set, SIGPIPE);
-    pthread_sigmask(SIG_BLOCK, &pipe_set, &old);
-    if (write_full(fd, text, strlen(text)) < 0 && errno == EPIPE) {
-        struct timespec zero = { 0, 0 };
-        while (sigtimedwait(&pipe_set, NULL, &zero) == SIGPIPE) {}
-    }
-    pthread_sigmask(SIG_SETMASK, &old, NULL);
-}
-
-/* Run one hook; 0 when it exits 0, else -1 (logged). */
-static int hook_run1(const struct ctr_hook *h, const char *state_json_text, bool warn_only)
-{
-    int in[2];
-    if (pipe2(in, O_CLOEXEC) < 0)
-        return -1;
-    pid_t pid = fork();
-    if (pid == 0) {
-        dup2(in[0], 0);
-        char *argv0[] = { h->path, NULL };
-        execve(h->path, h->args ? h->args : argv0, h->env ? h->env : (char *[]){ NULL });
-        _exit(127);
-    }
-    close(in[0]);
-    if (pid < 0) { close(in[1]); return -1; }
-    hook_feed(in[1], state_json_text);
-    close(in[1]);
-    int status = 0;
-    uint64_t deadline = time_ms() + (uint64_t)(h->timeout ? h->timeout : 3600) * 1000;
-    enum log_level lvl = warn_only ? LOG_WARN : LOG_ERROR;
-    for (;;) {
-        pid_t r = waitpid(pid, &status, WNOHANG);
-        if (r == pid) break;
-        if (time_ms() > deadline) {
-            kill(pid, SIGKILL);
-            waitpid(pid, &status, 0);
-            log_msg(lvl, "hook %s timed out after %d s", h->path, h->timeout);
-            return -1;
-        }
-        usleep(1000);
-    }
-    if (!WIFEXITED(status) || WEXITSTATUS(status)) {
-        log_msg(lvl, "hook %s failed (status %d)", h->path, WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status));
-        return -1;
-    }
-    return 0;
-}
-
-/* The spec: a failing prestart, createRuntime, createContainer or
- * startContainer hook stops the operation at once; a failing poststart or
- * poststop hook is a warning and the rest still run. */
-int ctr_hooks_run(const struct ctr_spec *s, int kind, const char *state_json_text)
-{
-    bool warn_only = kind == CTR_HOOK_POSTSTART || kind == CTR_HOOK_POSTSTOP;
-    for (size_t i = 0; i < s->nhooks[kind]; i++)
-        if (hook_run1(&s->hooks[kind][i], state_json_text, warn_only) < 0 && !warn_only)
-            return -1;
-    return 0;
-}
-
 static void run_hooks_state(const struct ctr_spec *spec, int kind, const struct state *st)
 {
     if (!spec || !spec->nhooks[kind])
@@ -406,16 +341,82 @@ static int start_fifo(struct state *st)
 static volatile pid_t fwd_pid;
 static void forward_signal(int sig) { if (fwd_pid > 0) kill(fwd_pid, sig); }
 
-int ctr_create(const char *id, const struct ctr_opts *o, bool start_now)
+/* run without -d: forward signals to the container, proxy its terminal if
+ * we keep it, wait, remove it; its exit status (128 + signal). */
+static int run_foreground(struct state *st, const struct ctr_spec *spec, pid_t pid, int consfd)
+{
+    int status = 0;
+    fwd_pid = pid;
+    struct sigaction sa = { .sa_handler = forward_signal };
+    sigaction(SIGINT, &sa, NULL);
+    sigaction(SIGTERM, &sa, NULL);
+    sigaction(SIGHUP, &sa, NULL);
+    int master = consfd >= 0 ? ctr_console_recv(consfd) : -1;
+    if (master >= 0)
+        status = ctr_console_proxy(master, pid);
+    else
+        while (waitpid(pid, &status, 0) < 0 && errno == EINTR) {}
+    cleanup_container(st, spec);
+    return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+}
+
+/* create: answer init until it is ready ('R': 0); run prestart and
+ * createRuntime when it asks ('H'); -1 after one error line when it fails
+ * ('E' and its message) or dies (*pid = -1 once reaped). */
+static int create_wait_ready(int syncfd, const struct state *st, const struct ctr_spec *spec,
+                             struct ctr_cgroup *cg, pid_t *pid)
+{
+    for (;;) {
+        char msg[1100];
+        ssize_t n = read_full(syncfd, msg, 1);
+        if (n == 1 && msg[0] == 'R')
+            return 0;
+        if (n == 1 && msg[0] == 'H') {
+            /* init's mounts are done, pivot_root is not: prestart, createRuntime */
+            struct json_object *sj = state_json_as(st, "creating");
+            const char *txt = json_object_to_json_string(sj);
+            int hr = ctr_hooks_run(spec, CTR_HOOK_PRESTART, txt);
+            if (hr == 0)
+                hr = ctr_hooks_run(spec, CTR_HOOK_CREATE_RUNTIME, txt);
+            json_object_put(sj);
+            if (write(syncfd, hr < 0 ? "X" : "C", 1) != 1 || hr < 0)
+                return -1;
+            continue;
+        }
+        ssize_t m = n == 1 ? read_full(syncfd, msg + 1, sizeof(msg) - 2) : 0;
+        msg[(m > 0 ? m : 0) + 1] = 0;
+        if (n == 1 && msg[0] == 'E') {
+            log_error("%s", msg + 1);
+        } else {
+            /* init died without a word: say how, and blame the OOM killer when it was it */
+            int status = 0;
+            waitpid(*pid, &status, 0);
+            *pid = -1;
+            if (WIFSIGNALED(status) && cg && ctr_cgroup_oom_count(cg) > 0)
+                log_error("container init was killed by the OOM killer before it was ready: "
+                          "linux.resources.memory.limit (%lld) is too low", (long long)spec->res.mem_limit);
+            else if (WIFSIGNALED(status))
+                log_error("container init was killed by signal %s before it was ready", sigabbrev_np(WTERMSIG(status)));
+            else
+                log_error("container init exited with status %d before it was ready", WEXITSTATUS(status));
+        }
+        return -1;
+    }
+}
+
+/* create, first step: the bundle's config loaded and checked, the state
+ * directory made. 0, or 1 after one error line (nothing left behind). */
+static int create_load(const char *id, const struct ctr_opts *o, bool start_now, char bundle[PATH_MAX],
+                       struct ctr_spec **specp, struct state *st)
 {
     if (valid_id(id))
         return 1;
-    char bundle[PATH_MAX];
     if (!realpath(o->bundle ? o->bundle : ".", bundle)) {
         log_error("bundle %s: %s", o->bundle ? o->bundle : ".", strerror(errno));
         return 1;
     }
     struct ctr_spec *spec = ctr_spec_load(bundle);
+    *specp = NULL;
     if (!spec)
         return 1;
     struct stat sb;
@@ -441,21 +442,31 @@ int ctr_create(const char *id, const struct ctr_opts *o, bool start_now)
         ctr_spec_free(spec);
         return 1;
     }
-    struct state st = { 0 };
-    snprintf(st.dir, sizeof(st.dir), "%s/%s", o->root, id);
-    if (mkdir(st.dir, 0711) < 0) {
+    snprintf(st->dir, sizeof(st->dir), "%s/%s", o->root, id);
+    if (mkdir(st->dir, 0711) < 0) {
         if (errno == EEXIST)
             log_error("container \"%s\" already exists", id);
         else
-            log_error("cannot create %s: %s", st.dir, strerror(errno));
+            log_error("cannot create %s: %s", st->dir, strerror(errno));
         ctr_spec_free(spec);
         return 1;
     }
-    st.id = xstrdup(id);
-    st.bundle = xstrdup(bundle);
-    st.rootfs = xstrdup(spec->root);
-    st.created = now_rfc3339();
-    st.annotations = spec->annotations ? json_object_get(spec->annotations) : NULL;
+    st->id = xstrdup(id);
+    st->bundle = xstrdup(bundle);
+    st->rootfs = xstrdup(spec->root);
+    st->created = now_rfc3339();
+    st->annotations = spec->annotations ? json_object_get(spec->annotations) : NULL;
+    *specp = spec;
+    return 0;
+}
+
+int ctr_create(const char *id, const struct ctr_opts *o, bool start_now)
+{
+    char bundle[PATH_MAX];
+    struct ctr_spec *spec;
+    struct state st = { 0 };
+    if (create_load(id, o, start_now, bundle, &spec, &st))
+        return 1;
     int rc = 1, sync[2] = { -1, -1 }, fifo = -1, cons[2] = { -1, -1 }, own_pidns = -1;
     struct ctr_cgroup *cg = NULL;
     void *stack = NULL;
@@ -536,42 +547,8 @@ int ctr_create(const char *id, const struct ctr_opts *o, bool start_now)
     }
     if (state_save(&st) < 0 || write(sync[0], "G", 1) != 1)
         goto fail;
-    for (;;) {
-        char msg[1100];
-        ssize_t n = read_full(sync[0], msg, 1);
-        if (n == 1 && msg[0] == 'R')
-            break;
-        if (n == 1 && msg[0] == 'H') {
-            /* init's mounts are done, pivot_root is not: prestart, createRuntime */
-            struct json_object *sj = state_json_as(&st, "creating");
-            const char *txt = json_object_to_json_string(sj);
-            int hr = ctr_hooks_run(spec, CTR_HOOK_PRESTART, txt);
-            if (hr == 0)
-                hr = ctr_hooks_run(spec, CTR_HOOK_CREATE_RUNTIME, txt);
-            json_object_put(sj);
-            if (write(sync[0], hr < 0 ? "X" : "C", 1) != 1 || hr < 0)
-                goto fail;
-            continue;
-        }
-        ssize_t m = n == 1 ? read_full(sync[0], msg + 1, sizeof(msg) - 2) : 0;
-        msg[(m > 0 ? m : 0) + 1] = 0;
-        if (n == 1 && msg[0] == 'E') {
-            log_error("%s", msg + 1);
-        } else {
-            /* init died without a word: say how, and blame the OOM killer when it was it */
-            int status = 0;
-            waitpid(pid, &status, 0);
-            pid = -1;
-            if (WIFSIGNALED(status) && cg && ctr_cgroup_oom_count(cg) > 0)
-                log_error("container init was killed by the OOM killer before it was ready: "
-                          "linux.resources.memory.limit (%lld) is too low", (long long)spec->res.mem_limit);
-            else if (WIFSIGNALED(status))
-                log_error("container init was killed by signal %s before it was ready", sigabbrev_np(WTERMSIG(status)));
-            else
-                log_error("container init exited with status %d before it was ready", WEXITSTATUS(status));
-        }
+    if (create_wait_ready(sync[0], &st, spec, cg, &pid) < 0)
         goto fail;
-    }
     if (o->pid_file) {
         char v[32];
         snprintf(v, sizeof(v), "%d", pid);
@@ -595,21 +572,8 @@ int ctr_create(const char *id, const struct ctr_opts *o, bool start_now)
             rc = 1;
         } else {
             run_hooks_state(spec, CTR_HOOK_POSTSTART, &st);
-            if (!o->detach) {
-                int status = 0;
-                fwd_pid = pid;
-                struct sigaction sa = { .sa_handler = forward_signal };
-                sigaction(SIGINT, &sa, NULL);
-                sigaction(SIGTERM, &sa, NULL);
-                sigaction(SIGHUP, &sa, NULL);
-                int master = cons[0] >= 0 ? ctr_console_recv(cons[0]) : -1;
-                if (master >= 0)
-                    status = ctr_console_proxy(master, pid);
-                else
-                    while (waitpid(pid, &status, 0) < 0 && errno == EINTR) {}
-                rc = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
-                cleanup_container(&st, spec);
-            }
+            if (!o->detach)
+                rc = run_foreground(&st, spec, pid, cons[0]);
         }
     }
     if (cons[0] >= 0) close(cons[0]);
@@ -845,6 +809,75 @@ int ctr_update(const char *id, const struct ctr_opts *o, const struct ctr_resour
     return rc;
 }
 
+/* exec, in the forked child: join the container's cgroups and namespaces,
+ * fork into its pid namespace and become the process there. */
+static void exec_child(const struct state *stp, const struct ctr_opts *o, const struct ctr_spec *spec,
+                       const struct ctr_process *procp, int sync[2], int cons[2]) __attribute__((noreturn));
+static void exec_child(const struct state *stp, const struct ctr_opts *o, const struct ctr_spec *spec,
+                       const struct ctr_process *procp, int sync[2], int cons[2])
+{
+    const struct state st = *stp;
+    const struct ctr_process proc = *procp;
+    close(sync[0]);
+    /* not dumpable while in the container's namespaces (execve resets it) */
+    prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);
+    int procfd = ctr_proc_root();      /* the host's, before setns(mnt) */
+    if (procfd < 0)
+        ctr_fail(sync[1], "open /proc: %s", strerror(-procfd));
+    /* the console socket and the container's cgroups first: after
+     * setns(mnt) the host's paths are gone */
+    int console = -1;
+    if (proc.terminal && o->console_socket) {
+        console = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+        struct { sa_family_t fam; char path[108]; } sa = { AF_UNIX, "" };
+        snprintf(sa.path, sizeof(sa.path), "%s", o->console_socket);
+        if (console < 0 || connect(console, (struct sockaddr *)&sa, sizeof(sa)) < 0)
+            ctr_fail(sync[1], "connect to the console socket %s: %s", o->console_socket, strerror(errno));
+    } else if (proc.terminal) {
+        console = cons[1];
+        close(cons[0]);
+    }
+    if (st.cgroup) {
+        struct ctr_cgroup *cg = ctr_cgroup_from(st.cgroup);
+        if (cg && ctr_cgroup_add(cg, getpid()) < 0)
+            ctr_fail(sync[1], "join the container's cgroups");
+        ctr_cgroup_free(cg);
+    }
+    static const char *const order[] = { "user", "ipc", "uts", "net", "pid", "cgroup", "time", "mnt" };
+    static const int types[] = { CLONE_NEWUSER, CLONE_NEWIPC, CLONE_NEWUTS, CLONE_NEWNET, CLONE_NEWPID,
+                                 CLONE_NEWCGROUP, CLONE_NEWTIME, CLONE_NEWNS };
+    for (size_t i = 0; i < ARRAY_SIZE(order); i++) {
+        char p[64], mine[64], theirs[64];
+        snprintf(p, sizeof(p), "/proc/%d/ns/%s", st.pid, order[i]);
+        ssize_t a = readlink(p, theirs, sizeof(theirs) - 1);
+        snprintf(mine, sizeof(mine), "/proc/self/ns/%s", order[i]);
+        char me[64];
+        ssize_t b = readlink(mine, me, sizeof(me) - 1);
+        if (a > 0 && b > 0 && a == b && !memcmp(theirs, me, (size_t)a))
+            continue;          /* already there */
+        int fd = open(p, O_RDONLY | O_CLOEXEC);
+        if (fd < 0 || setns(fd, types[i]) < 0)
+            ctr_fail(sync[1], "join the container's %s namespace: %s", order[i], strerror(errno));
+        close(fd);
+    }
+    /* the pid namespace applies to children: fork once more */
+    pid_t inner = fork();
+    if (inner < 0)
+        ctr_fail(sync[1], "fork: %s", strerror(errno));
+    if (inner > 0) {
+        int status;
+        char v[32];
+        snprintf(v, sizeof(v), "P%d", inner);
+        write_full(sync[1], v, strlen(v) + 1);
+        close(sync[1]);
+        if (o->detach) _exit(0);
+        while (waitpid(inner, &status, 0) < 0 && errno == EINTR) {}
+        _exit(WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status));
+    }
+    struct ctr_exec_ctx c = { spec, &proc, sync[1], console, -1, o->preserve_fds, NULL, NULL, procfd };
+    ctr_exec_process(&c);
+}
+
 int ctr_exec(const char *id, const struct ctr_opts *o, const char *process_json,
              char **argv, char **env, const char *cwd, bool tty)
 {
@@ -899,61 +932,8 @@ int ctr_exec(const char *id, const struct ctr_opts *o, const char *process_json,
     if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sync) < 0)
         goto fail_proc;
     pid_t pid = fork();
-    if (pid == 0) {
-        close(sync[0]);
-        /* the console socket and the container's cgroups first: after
-         * setns(mnt) the host's paths are gone */
-        int console = -1;
-        if (proc.terminal && o->console_socket) {
-            console = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-            struct { sa_family_t fam; char path[108]; } sa = { AF_UNIX, "" };
-            snprintf(sa.path, sizeof(sa.path), "%s", o->console_socket);
-            if (console < 0 || connect(console, (struct sockaddr *)&sa, sizeof(sa)) < 0)
-                ctr_fail(sync[1], "connect to the console socket %s: %s", o->console_socket, strerror(errno));
-        } else if (proc.terminal) {
-            console = cons[1];
-            close(cons[0]);
-        }
-        if (st.cgroup) {
-            struct ctr_cgroup *cg = ctr_cgroup_from(st.cgroup);
-            if (cg && ctr_cgroup_add(cg, getpid()) < 0)
-                ctr_fail(sync[1], "join the container's cgroups");
-            ctr_cgroup_free(cg);
-        }
-        static const char *const order[] = { "user", "ipc", "uts", "net", "pid", "cgroup", "time", "mnt" };
-        static const int types[] = { CLONE_NEWUSER, CLONE_NEWIPC, CLONE_NEWUTS, CLONE_NEWNET, CLONE_NEWPID,
-                                     CLONE_NEWCGROUP, CLONE_NEWTIME, CLONE_NEWNS };
-        for (size_t i = 0; i < ARRAY_SIZE(order); i++) {
-            char p[64], mine[64], theirs[64];
-            snprintf(p, sizeof(p), "/proc/%d/ns/%s", st.pid, order[i]);
-            ssize_t a = readlink(p, theirs, sizeof(theirs) - 1);
-            snprintf(mine, sizeof(mine), "/proc/self/ns/%s", order[i]);
-            char me[64];
-            ssize_t b = readlink(mine, me, sizeof(me) - 1);
-            if (a > 0 && b > 0 && a == b && !memcmp(theirs, me, (size_t)a))
-                continue;          /* already there */
-            int fd = open(p, O_RDONLY | O_CLOEXEC);
-            if (fd < 0 || setns(fd, types[i]) < 0)
-                ctr_fail(sync[1], "join the container's %s namespace: %s", order[i], strerror(errno));
-            close(fd);
-        }
-        /* the pid namespace applies to children: fork once more */
-        pid_t inner = fork();
-        if (inner < 0)
-            ctr_fail(sync[1], "fork: %s", strerror(errno));
-        if (inner > 0) {
-            int status;
-            char v[32];
-            snprintf(v, sizeof(v), "P%d", inner);
-            write_full(sync[1], v, strlen(v) + 1);
-            close(sync[1]);
-            if (o->detach) _exit(0);
-            while (waitpid(inner, &status, 0) < 0 && errno == EINTR) {}
-            _exit(WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status));
-        }
-        struct ctr_exec_ctx c = { spec, &proc, sync[1], console, -1, o->preserve_fds, NULL, NULL };
-        ctr_exec_process(&c);
-    }
+    if (pid == 0)
+        exec_child(&st, o, spec, &proc, sync, cons);
     close(sync[1]);
     if (cons[1] >= 0) close(cons[1]);
     /* Two writers: the intermediate sends "P<pid>\0" once it has forked the

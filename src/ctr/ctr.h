@@ -168,7 +168,25 @@ struct ctr_init_args {
 };
 int ctr_init(void *arg);
 
-#endif
+/* ---- secure.c: what keeps the container from reaching the host ---- */
+/* Run the process again from a sealed memfd copy of the runtime (once: a
+ * sealed copy returns 0 at once). Returns only on failure (-1, logged). */
+int ctr_sealed_reexec(void);
+/* Open PATH inside the root ROOTFD (symlinks and ".." never leave it, no
+ * magic links): an fd or -errno. */
+int ctr_open_in_root(int rootfd, const char *path, int flags);
+/* Its walk for kernels without openat2 (exposed for the fuzz target). */
+int ctr_walk_in_root(int rootfd, const char *path, int flags);
+/* The same, creating what is missing (directories; the last one a file if
+ * FILE) with mkdirat/openat on resolved fds: an O_PATH fd or -errno
+ * (-ENOLINK: a symlink whose target is missing). */
+int ctr_mkpath_in_root(int rootfd, const char *path, bool file);
+/* /proc opened and checked to be a procfs root: an O_PATH fd or -errno. */
+int ctr_proc_root(void);
+/* A file beneath PROCFD, never across a mount, a symlink out or a magic
+ * link, checked to be procfs: an fd or -errno (-EXDEV: something covers it). */
+int ctr_proc_open(int procfd, const char *rel, int flags);
+int ctr_proc_write(int procfd, const char *rel, const char *val);
 
 /* Shared by init (container start) and exec: set up the calling process as
  * the container process described by `p` and execve it. Never returns; on
@@ -181,9 +199,13 @@ struct ctr_exec_ctx {
     int fifo_fd;               /* exec.fifo opened for writing, or -1 */
     int preserve_fds;
     const char *id, *bundle;   /* set for the container's init: run startContainer hooks */
+    int procfd;                /* a verified procfs root (ctr_proc_root), or -1 */
 };
 void ctr_exec_process(const struct ctr_exec_ctx *c) __attribute__((noreturn));
 void ctr_fail(int err_fd, const char *fmt, ...) __attribute__((noreturn, format(printf, 2, 3)));
+/* hooks.c: the state given to the hooks that run inside the container
+ * (createContainer, startContainer): runc's fields, the pid as seen there. */
+char *ctr_hook_state(const char *id, const char *bundle, const char *status);
 /* Run the hooks of one kind with the state JSON on stdin. 0 or -1 (logged). */
 int ctr_hooks_run(const struct ctr_spec *s, int kind, const char *state_json);
 /* The sync protocol between `create` and the container's init, one byte each:
@@ -191,3 +213,5 @@ int ctr_hooks_run(const struct ctr_spec *s, int kind, const char *state_json);
  * hooks, 'X' abort; init -> parent: 'H' run prestart/createRuntime hooks now
  * (mounts done, before pivot_root), 'R' ready (waiting on exec.fifo),
  * 'E' followed by an error message. */
+
+#endif

@@ -263,7 +263,7 @@ static void *net_kind_create(const void *data, unsigned index, const struct virt
                              struct virtio_dev **dev)
 {
     const struct net_opts *o = data;
-    struct net_backend *be = o->kind == NET_USER ? net_slirp_create(host->loop, o->fwd, o->nfwd)
+    struct net_backend *be = o->kind == NET_USER ? net_slirp_create(host->loop, o->fwd, o->nfwd, o->restrict_net, o->no_host_loopback)
                                                  : net_tap_create(host->loop, o->ifname);
     if (!be)
         return NULL;

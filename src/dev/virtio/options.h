@@ -29,6 +29,8 @@ struct net_opts {
     bool mac_set;
     unsigned nfwd;
     struct net_hostfwd fwd[NET_MAX_FWD];
+    bool restrict_net;         /* user: restrict=on, the guest reaches nothing outside (QEMU's word) */
+    bool no_host_loopback;     /* user: host-loopback=off, 10.0.2.2 does not reach the host's 127.0.0.1 */
 };
 int virtio_parse_net(const char *spec, struct net_opts *out);
 int virtio_parse_mac(const char *s, uint8_t mac[6]);

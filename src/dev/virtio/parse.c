@@ -155,6 +155,19 @@ int virtio_parse_net(const char *spec, struct net_opts *out)
                 return -EINVAL;
             }
             out->nfwd++;
+        } else if ((strncmp(t, "restrict=", 9) == 0 || strncmp(t, "host-loopback=", 14) == 0) &&
+                   out->kind == NET_USER) {
+            bool restrict_opt = t[0] == 'r';
+            const char *v = strchr(t, '=') + 1;
+            bool on = !strcmp(v, "on") || !strcmp(v, "yes") || !strcmp(v, "true");
+            if (!on && strcmp(v, "off") && strcmp(v, "no") && strcmp(v, "false")) {
+                log_error("--net '%s': %.*s wants on or off, not '%s'", spec, (int)(v - 1 - t), t, v);
+                return -EINVAL;
+            }
+            if (restrict_opt)
+                out->restrict_net = on;
+            else
+                out->no_host_loopback = !on;
         } else if (strncmp(t, "ifname=", 7) == 0 && out->kind == NET_TAP) {
             size_t l = strlen(t + 7);
             if (l == 0 || l >= sizeof(out->ifname) || strchr(t + 7, '/')) {

@@ -760,7 +760,7 @@ static void test_slirp(void **state)
     /* find a free host port */
     for (uint16_t p = 20000 + getpid() % 20000; ; p++) {
         fwd.host_port = p;
-        struct net_backend *be = net_slirp_create(l, &fwd, 1);
+        struct net_backend *be = net_slirp_create(l, &fwd, 1, false, false);
         if (be) {
             static const uint8_t mac[6] = { 0x52, 0x54, 0, 0x12, 0x34, 0x56 };
             struct virtio_net *n = virtio_net_create(mac, be, l);
@@ -978,6 +978,17 @@ static void test_parse(void **state)
     assert_int_equal(virtio_parse_net("user,mac=01:00:00:00:00:01", &n), -EINVAL);
     assert_int_equal(virtio_parse_net("user,mac=52:54:00:aa:bb", &n), -EINVAL);
     assert_int_equal(virtio_parse_net("tap,ifname=a/b", &n), -EINVAL);
+    assert_int_equal(virtio_parse_net("user", &n), 0);
+    assert_false(n.restrict_net);
+    assert_false(n.no_host_loopback);
+    assert_int_equal(virtio_parse_net("user,restrict=on,host-loopback=off", &n), 0);
+    assert_true(n.restrict_net);
+    assert_true(n.no_host_loopback);
+    assert_int_equal(virtio_parse_net("user,restrict=off,host-loopback=on", &n), 0);
+    assert_false(n.restrict_net);
+    assert_false(n.no_host_loopback);
+    assert_int_equal(virtio_parse_net("user,restrict=maybe", &n), -EINVAL);
+    assert_int_equal(virtio_parse_net("tap,ifname=vt0,restrict=on", &n), -EINVAL);
 }
 
 int main(void)
