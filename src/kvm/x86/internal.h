@@ -16,6 +16,16 @@
  * thread). */
 #define VKVM_KICK_SIGNAL SIGUSR1
 
+/* acpi.c: vessel's ACPI register block on the MMIO bus (sleep control:
+ * S5 powers off; reset register; GED event selector) and the power button
+ * that raises the GED interrupt. */
+struct vkvm_acpi {
+    struct machine *mach;
+    struct irq_line irq;
+    uint32_t events;                /* pending GED events (atomic) */
+};
+int vkvm_acpi_attach(struct vkvm_acpi *acpi, struct machine *mach, struct bus *mmio, struct irq_line irq);
+
 struct vkvm_vm;
 struct vkvm_vcpu_arg {
     struct vkvm_vm *vm;
@@ -45,6 +55,8 @@ struct vkvm_vm {
     char *cmdline;
     struct vkvm_boot_state st;
     uint32_t level_pins;            /* IOAPIC pins wired level-triggered (virtio) */
+    bool acpi;                      /* ACPI tables and registers (not --no-acpi) */
+    struct vkvm_acpi acpi_regs;
 };
 
 /* vm.c: the VM fd (irqchip, PIT, RAM slots) for the machine's memory. NULL

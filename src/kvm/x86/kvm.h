@@ -5,6 +5,7 @@
 #ifndef VESSEL_KVM_X86_H
 #define VESSEL_KVM_X86_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 #include "machine/machine.h"
@@ -97,6 +98,11 @@ int vkvm_cpu_features_parse(const char *spec, struct vkvm_cpu_hide *h);
 int vkvm_cpuid_complete(struct kvm_cpuid2 *c, unsigned cap, unsigned cpu, unsigned ncpus,
                        const struct vkvm_cpu_hide *hide);
 
+/* Set CPUID.1:ECX.TSC_DEADLINE (bit 24): KVM_GET_SUPPORTED_CPUID leaves it
+ * out on host kernels before 6.14 although the in-kernel LAPIC emulates it
+ * when KVM_CAP_TSC_DEADLINE_TIMER is there; QEMU adds it the same way. */
+void vkvm_cpuid_tsc_deadline(struct kvm_cpuid2 *c);
+
 /* PVH: entry address from the XEN_ELFNOTE_PHYS32_ENTRY note of an ELF64
  * vmlinux (bounds-checked; 0, -ENOEXEC, -EINVAL; `why` gets a reason). */
 int vkvm_pvh_entry(const uint8_t *elf, size_t len, uint32_t *entry, const char **why);
@@ -125,6 +131,44 @@ size_t vkvm_mptable_size(unsigned ncpus);
 #define VKVM_IOAPIC_PINS        24
 #define VKVM_COM1_IRQ           4
 
+/* ---- ACPI (acpi.c) ----
+ * Tables at VKVM_ACPI_ADDR (BIOS area, reserved in e820, where Linux scans
+ * for the RSDP): RSDP, XSDT, FADT (hardware-reduced), MADT, DSDT. vessel's
+ * ACPI register block (sleep control/status, reset, GED event selector) is
+ * at VKVM_ACPI_REGS_BASE in the 3-4 GiB hole; the GED interrupt is GSI
+ * VKVM_ACPI_GED_IRQ (the IOAPIC's last pin, level, active high). */
+#define VKVM_ACPI_ADDR          0xe0000ULL
+#define VKVM_ACPI_SIZE          0x10000ULL  /* up to the MP table at 0xf0000 */
+#define VKVM_ACPI_RSDP_OFF      0x0
+#define VKVM_ACPI_XSDT_OFF      0x40
+#define VKVM_ACPI_FADT_OFF      0x100
+#define VKVM_ACPI_MADT_OFF      0x300
+#define VKVM_ACPI_DSDT_OFF      0x1000
+#define VKVM_ACPI_REGS_BASE     0xcfe00000ULL
+#define VKVM_ACPI_REGS_SIZE     0x10
+#define VKVM_ACPI_REG_SLEEP_CTL 0
+#define VKVM_ACPI_REG_SLEEP_STS 1
+#define VKVM_ACPI_REG_RESET     2
+#define VKVM_ACPI_REG_EVENT     4
+#define VKVM_ACPI_RESET_VALUE   0x42
+#define VKVM_ACPI_SLP_TYP_S5    5
+#define VKVM_ACPI_EVENT_PWRBTN  1u
+#define VKVM_ACPI_GED_IRQ       23
+#define VKVM_ACPI_MAX_VIRTIO    32
+#define VKVM_VIRTIO_MMIO_SIZE   0x200
+
+struct vkvm_acpi_config {
+    unsigned ncpus;
+    unsigned nvirtio;                       /* virtio-mmio slots described in the DSDT */
+    uint64_t virtio_base[VKVM_ACPI_MAX_VIRTIO];
+    unsigned virtio_irq[VKVM_ACPI_MAX_VIRTIO];
+};
+/* Write the tables into `m` (pure: no /dev/kvm). 0, -EINVAL (bad config),
+ * -EFAULT (no RAM there), -ENOSPC (DSDT too large). */
+int vkvm_acpi_build(struct guest_mem *m, const struct vkvm_acpi_config *c);
+/* Sum of `n` bytes (an ACPI table sums to 0). */
+uint8_t vkvm_acpi_checksum(const uint8_t *p, size_t n);
+
 int vkvm_open_dev(const char *dev);    /* fd, or -errno after one log line */
 
 /* ---- `vessel kvm` ---- */
@@ -133,6 +177,7 @@ struct vkvm_config {
     const char *kernel, *initrd, *append;
     const char *dev;                /* the KVM device (/dev/kvm) */
     struct vkvm_cpu_hide hide;
+    bool no_acpi;                   /* --no-acpi: MP table and command-line devices only */
 };
 /* Read and check the kernel (bzImage or PVH vmlinux) and initrd, build the
  * VM on a struct machine, boot, run until the guest stops. Returns the

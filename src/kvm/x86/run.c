@@ -71,9 +71,12 @@ static int board_create(struct vkvm_vm *vm)
         bus_register(vm->pio, 0x64, 1, &i8042_cmd_ops, vm, "i8042 command") < 0 ||
         bus_register(vm->pio, VKVM_DEBUG_EXIT_PORT, 1, &debug_exit_ops, vm, "debug-exit") < 0)
         return -EEXIST;
+    /* ACPI: its register block and power button (the GED takes the last pin) */
+    if (vm->acpi && (r = vkvm_acpi_attach(&vm->acpi_regs, m, vm->mmio, vm_irq(vm, VKVM_ACPI_GED_IRQ))))
+        return r;
     struct machine_virtio_layout l = {
         .bus = vm->mmio, .base = VKVM_VIRTIO_MMIO_BASE, .stride = VKVM_VIRTIO_MMIO_STRIDE,
-        .nslots = VKVM_IOAPIC_PINS - VKVM_VIRTIO_FIRST_IRQ, .first_irq = VKVM_VIRTIO_FIRST_IRQ,
+        .nslots = VKVM_ACPI_GED_IRQ - VKVM_VIRTIO_FIRST_IRQ, .first_irq = VKVM_VIRTIO_FIRST_IRQ,
         .irq_for = virtio_irq_for, .opaque = vm,
     };
     if ((r = machine_add_virtio(m, &l)))
@@ -101,6 +104,13 @@ int vkvm_vm_load(struct vkvm_vm *vm)
                                         &vm->st);
     if (r == 0 && (r = vkvm_mptable_build(vm->m, vm->ncpus, vm->level_pins)))
         log_error("MP table: %s", strerror(-r));
+    if (r == 0 && vm->acpi) {
+        struct vkvm_acpi_config ac = { .ncpus = vm->ncpus, .nvirtio = machine_virtio_count(vm->mach) };
+        for (unsigned i = 0; i < ac.nvirtio && i < VKVM_ACPI_MAX_VIRTIO; i++)
+            machine_virtio_slot(vm->mach, i, &ac.virtio_base[i], &ac.virtio_irq[i]);
+        if ((r = vkvm_acpi_build(vm->m, &ac)))
+            log_error("ACPI tables: %s", strerror(-r));
+    }
     return r;
 }
 
@@ -163,6 +173,7 @@ static int run_machine(const struct vkvm_config *cfg, int kfd, const struct imag
     vm->ird = (const uint8_t *)im->ird;
     vm->ird_len = im->ird_len;
     vm->pvh = im->pvh;
+    vm->acpi = !cfg->no_acpi;
     if (board_create(vm) < 0) {
         rc = MACHINE_EXIT_BADARG;
         goto out;

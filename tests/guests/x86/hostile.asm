@@ -8,12 +8,14 @@
 ;     slot (so QueueReady, QueueNotify, Status, ring addresses, config
 ;     space all get garbage), each followed by a read;
 ;  3. the rest of the 3-4 GiB hole (0xc0000000..0xfebfffff, every 64 KiB):
-;     dword writes and reads (the in-kernel IOAPIC/LAPIC pages are left alone).
+;     dword writes and reads (the in-kernel IOAPIC/LAPIC pages and the ACPI
+;     sleep/reset registers are left alone).
 ; Then it resets the UART and the first virtio device and checks that they
 ; still answer: vessel must be alive to print PASS and take the exit.
 %include "bzhdr.inc"
 %include "util.inc"
 %define MMIO 0xd0000000
+%define ACPI_REGS 0xcfe00000         ; VKVM_ACPI_REGS_BASE
     cli
     mov r14, 0x9e3779b97f4a7c15     ; xorshift64 state
     ; 1. ports
@@ -80,10 +82,13 @@
 .slots_done:
     ; 3. the hole
     mov rdi, 0xc0000000
-.h: call rnd
+.h: mov rax, ACPI_REGS           ; ACPI sleep control and reset: they end
+    cmp rdi, rax                    ; the VM by design, like port 0x64
+    je .hn
+    call rnd
     mov [rdi], eax
     mov eax, [rdi]
-    add rdi, 0x10000
+.hn: add rdi, 0x10000
     mov rax, 0xfec00000
     cmp rdi, rax
     jb .h
