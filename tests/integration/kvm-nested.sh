@@ -8,7 +8,7 @@
 # Environment: VESSEL_NESTED_TESTS (space-separated scripts to run inside),
 # VESSEL_NESTED_TIMEOUT (seconds for the whole L1 run, default 840).
 . "$SRC/tests/lib.sh"
-inner=${VESSEL_NESTED_TESTS:-kvm-guests kvm-errors virtio-hostile-kvm}
+inner=${VESSEL_NESTED_TESTS:-kvm-linux kvm-guests kvm-errors virtio-hostile-kvm}
 
 # Each inner script's TAP lines appear only once L1 runs it; when it cannot,
 # one line per script says why.
@@ -44,6 +44,8 @@ timeout -k 10 "${VESSEL_NESTED_TIMEOUT:-840}" qemu-system-x86_64 -accel tcg -cpu
     -append "console=ttyS0 quiet loglevel=3 panic=-1" </dev/null >"$out/qemu.out" 2>&1
 qrc=$? secs=$((SECONDS - t0))
 tr -d '\r' <"$out/l1.log" >"$out/l1.txt"
+# L1's whole console (kernel, inner scripts' output) for a look afterwards
+mkdir -p "$BUILD/test-logs" && cp "$out/l1.txt" "$BUILD/test-logs/kvm-nested-l1.log"
 
 if grep -q '^@@nested l1 kvm ready' "$out/l1.txt"; then
     ok "nested L1: kvm-amd loaded, /dev/kvm present ($(grep -o 'Nested Paging enabled' "$out/l1.txt" | head -1))"

@@ -5,8 +5,9 @@
  * virtio_mmio binds to without the kernel command line), the power button
  * (PNP0C0C) and a generic event device (ACPI0013) whose _EVT turns an event
  * bit of vessel's register block into Notify(PWRB, 0x80). The same block
- * holds the FADT's sleep control/status and reset registers: S5 written to
- * sleep control powers off, the reset value resets. */
+ * holds the FADT's sleep control/status registers: S5 written to sleep
+ * control powers off. Resets come through the reset control port 0xcf9
+ * (RST_CPU) or the i8042; the FADT has no reset register (see below). */
 #include "kvm/x86/internal.h"
 
 #include <errno.h>
@@ -379,10 +380,11 @@ int vkvm_acpi_build(struct guest_mem *m, const struct vkvm_acpi_config *c)
     table_header(fadt, "FACP", fadt_len, 6);
     put32(fadt + 40, VKVM_ACPI_ADDR + VKVM_ACPI_DSDT_OFF);
     put16(fadt + 109, 1u << 2 | 1u << 5);           /* IAPC_BOOT_ARCH: no VGA, no CMOS RTC (no 8042: none emulated) */
-    put32(fadt + 112, 1u << 0 | 1u << 4 | 1u << 5 | 1u << 10 | 1u << 20);
-                                /* WBINVD, PWR_BUTTON (control method), SLP_BUTTON (none), RESET_REG_SUP, HW_REDUCED_ACPI */
-    gas(fadt + 116, 0, 8, 1, VKVM_ACPI_REGS_BASE + VKVM_ACPI_REG_RESET);
-    fadt[128] = VKVM_ACPI_RESET_VALUE;
+    put32(fadt + 112, 1u << 0 | 1u << 4 | 1u << 5 | 1u << 20);
+                                /* WBINVD, PWR_BUTTON (control method), SLP_BUTTON (none), HW_REDUCED_ACPI */
+    /* No reset register (RESET_REG_SUP clear), as Firecracker's FADT:
+     * hardware-reduced Linux without EFI reboots through its "BIOS" path
+     * (the reset stub at 0xffff0, see run.c), or i8042/0xcf9 with reboot=. */
     fadt[131] = 5;                                  /* minor version: 6.5 */
     put64(fadt + 140, VKVM_ACPI_ADDR + VKVM_ACPI_DSDT_OFF);
     gas(fadt + 244, 0, 8, 1, VKVM_ACPI_REGS_BASE + VKVM_ACPI_REG_SLEEP_CTL);
@@ -411,11 +413,9 @@ int vkvm_acpi_build(struct guest_mem *m, const struct vkvm_acpi_config *c)
 /* ---- vessel's ACPI register block ----
  * +0 sleep control (SLP_TYP << 2 | SLP_EN 0x20): S5 powers off
  * +1 sleep status (WAK_STS 0x80; writes clear, reads 0: the guest never wakes)
- * +2 reset: VKVM_ACPI_RESET_VALUE resets
  * +4 GED event selector: pending events, read clears them and lowers the line */
-static uint64_t regs_read(void *opaque, uint64_t off, unsigned size)
+uint64_t vkvm_acpi_reg_read(struct vkvm_acpi *acpi, uint64_t off, unsigned size)
 {
-    struct vkvm_acpi *acpi = opaque;
     if (off != VKVM_ACPI_REG_EVENT)
         return 0;
     uint32_t v = __atomic_exchange_n(&acpi->events, 0, __ATOMIC_ACQ_REL);
@@ -423,38 +423,78 @@ static uint64_t regs_read(void *opaque, uint64_t off, unsigned size)
     return v;
 }
 
-static void regs_write(void *opaque, uint64_t off, uint64_t val, unsigned size)
+enum vkvm_acpi_action vkvm_acpi_reg_write(struct vkvm_acpi *acpi, uint64_t off, uint64_t val, unsigned size)
 {
-    struct vkvm_acpi *acpi = opaque;
     if (off == VKVM_ACPI_REG_SLEEP_CTL && (val & 0x20)) {
         unsigned typ = (unsigned)(val >> 2) & 7;
-        if (typ == VKVM_ACPI_SLP_TYP_S5) {
-            log_info("guest: ACPI power-off (S5)");
-            machine_shutdown(acpi->mach, MACHINE_STOP_POWEROFF, 0);
-        } else {
-            log_guest("ACPI sleep type %u not supported (only S5)", typ);
-        }
-    } else if (off == VKVM_ACPI_REG_RESET && (val & 0xff) == VKVM_ACPI_RESET_VALUE) {
-        log_info("guest: reset through the ACPI reset register");
-        machine_shutdown(acpi->mach, MACHINE_STOP_REBOOT, 0);
+        if (typ == VKVM_ACPI_SLP_TYP_S5)
+            return VKVM_ACPI_POWEROFF;
+        log_guest("ACPI sleep type %u not supported (only S5)", typ);
     }
+    return VKVM_ACPI_NONE;
+}
+
+enum vkvm_acpi_action vkvm_acpi_rcr_write(uint64_t val)
+{
+    return val & 0x04 ? VKVM_ACPI_RESET : VKVM_ACPI_NONE;     /* RST_CPU */
+}
+
+static uint64_t regs_read(void *opaque, uint64_t off, unsigned size)
+{
+    return vkvm_acpi_reg_read(opaque, off, size);
+}
+
+static void act(struct vkvm_acpi *acpi, enum vkvm_acpi_action a)
+{
+    switch (a) {
+    case VKVM_ACPI_POWEROFF:
+        log_info("guest: ACPI power-off (S5)");
+        machine_shutdown(acpi->mach, MACHINE_STOP_POWEROFF, 0);
+        break;
+    case VKVM_ACPI_RESET:
+        log_info("guest: reset through the reset control register (0xcf9)");
+        machine_shutdown(acpi->mach, MACHINE_STOP_REBOOT, 0);
+        break;
+    case VKVM_ACPI_NONE:
+        break;
+    }
+}
+static void regs_write(void *opaque, uint64_t off, uint64_t val, unsigned size)
+{
+    act(opaque, vkvm_acpi_reg_write(opaque, off, val, size));
 }
 static const struct bus_ops acpi_regs_ops = { regs_read, regs_write };
 
-static int acpi_press(void *opaque)
+static uint64_t rcr_read(void *opaque, uint64_t off, unsigned size)
 {
-    struct vkvm_acpi *acpi = opaque;
+    return 0;
+}
+static void rcr_write(void *opaque, uint64_t off, uint64_t val, unsigned size)
+{
+    act(opaque, vkvm_acpi_rcr_write(val));
+}
+static const struct bus_ops rcr_ops = { rcr_read, rcr_write };
+
+int vkvm_acpi_press(struct vkvm_acpi *acpi)
+{
     __atomic_fetch_or(&acpi->events, VKVM_ACPI_EVENT_PWRBTN, __ATOMIC_ACQ_REL);
     acpi->irq.set(acpi->irq.opaque, acpi->irq.n, 1);
     return 0;
 }
 
-int vkvm_acpi_attach(struct vkvm_acpi *acpi, struct machine *mach, struct bus *mmio, struct irq_line irq)
+static int acpi_press(void *opaque)
+{
+    return vkvm_acpi_press(opaque);
+}
+
+int vkvm_acpi_attach(struct vkvm_acpi *acpi, struct machine *mach, struct bus *mmio, struct bus *pio,
+                     struct irq_line irq)
 {
     acpi->mach = mach;
     acpi->irq = irq;
     acpi->events = 0;
-    if (bus_register(mmio, VKVM_ACPI_REGS_BASE, VKVM_ACPI_REGS_SIZE, &acpi_regs_ops, acpi, "acpi") < 0)
+    if (bus_register(mmio, VKVM_ACPI_REGS_BASE, VKVM_ACPI_REGS_SIZE, &acpi_regs_ops, acpi, "acpi") < 0 ||
+        bus_register(pio, VKVM_ACPI_RESET_PORT, 1, &rcr_ops, acpi, "reset control") < 0)
         return -EEXIST;
     machine_set_power_button(mach, acpi_press, acpi);
     return 0;

@@ -16,15 +16,11 @@
  * thread). */
 #define VKVM_KICK_SIGNAL SIGUSR1
 
-/* acpi.c: vessel's ACPI register block on the MMIO bus (sleep control:
- * S5 powers off; reset register; GED event selector) and the power button
- * that raises the GED interrupt. */
-struct vkvm_acpi {
-    struct machine *mach;
-    struct irq_line irq;
-    uint32_t events;                /* pending GED events (atomic) */
-};
-int vkvm_acpi_attach(struct vkvm_acpi *acpi, struct machine *mach, struct bus *mmio, struct irq_line irq);
+/* acpi.c: attach vessel's ACPI register block (struct vkvm_acpi, kvm.h)
+ * to the MMIO bus, the reset control port 0xcf9 and the machine's power
+ * button. */
+int vkvm_acpi_attach(struct vkvm_acpi *acpi, struct machine *mach, struct bus *mmio, struct bus *pio,
+                     struct irq_line irq);
 
 struct vkvm_vm;
 struct vkvm_vcpu_arg {

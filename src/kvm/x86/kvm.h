@@ -26,6 +26,7 @@
 #define VKVM_BOOT_KERNEL        0x100000ULL
 #define VKVM_EBDA_START         0x9fc00ULL
 #define VKVM_MPTABLE_ADDR       0xf0000ULL  /* BIOS area, reserved in e820 */
+#define VKVM_RESET_VECTOR       0xffff0ULL  /* a reset stub: out 0xcf9 (run.c) */
 #define VKVM_PCI_HOLE_START     0xc0000000ULL /* low RAM ends at 3 GiB */
 #define VKVM_HIGH_RAM_START     0x100000000ULL
 
@@ -148,9 +149,9 @@ size_t vkvm_mptable_size(unsigned ncpus);
 #define VKVM_ACPI_REGS_SIZE     0x10
 #define VKVM_ACPI_REG_SLEEP_CTL 0
 #define VKVM_ACPI_REG_SLEEP_STS 1
-#define VKVM_ACPI_REG_RESET     2
 #define VKVM_ACPI_REG_EVENT     4
-#define VKVM_ACPI_RESET_VALUE   0x42
+#define VKVM_ACPI_RESET_PORT    0xcf9       /* reset control (reboot=pci) */
+#define VKVM_ACPI_RESET_VALUE   0x06
 #define VKVM_ACPI_SLP_TYP_S5    5
 #define VKVM_ACPI_EVENT_PWRBTN  1u
 #define VKVM_ACPI_GED_IRQ       23
@@ -168,6 +169,26 @@ struct vkvm_acpi_config {
 int vkvm_acpi_build(struct guest_mem *m, const struct vkvm_acpi_config *c);
 /* Sum of `n` bytes (an ACPI table sums to 0). */
 uint8_t vkvm_acpi_checksum(const uint8_t *p, size_t n);
+
+/* vessel's ACPI register block (what the guest controls):
+ * +0 sleep control (SLP_TYP << 2 | SLP_EN 0x20): S5 powers off
+ * +1 sleep status (WAK_STS; writes ignored, reads 0: the guest never wakes)
+ * +4 GED event selector: pending events; a read returns and clears them
+ *    and lowers the GED line */
+struct vkvm_acpi {
+    struct machine *mach;
+    struct irq_line irq;
+    uint32_t events;                /* pending GED events (atomic) */
+};
+enum vkvm_acpi_action { VKVM_ACPI_NONE, VKVM_ACPI_POWEROFF, VKVM_ACPI_RESET };
+uint64_t vkvm_acpi_reg_read(struct vkvm_acpi *acpi, uint64_t off, unsigned size);
+/* What a guest write asks for (an unsupported sleep type: one rate-limited
+ * log line, nothing else). */
+enum vkvm_acpi_action vkvm_acpi_reg_write(struct vkvm_acpi *acpi, uint64_t off, uint64_t val, unsigned size);
+/* Port 0xcf9 (reset control): RST_CPU (bit 2) resets. */
+enum vkvm_acpi_action vkvm_acpi_rcr_write(uint64_t val);
+/* The power button: set the event, raise the GED line. */
+int vkvm_acpi_press(struct vkvm_acpi *acpi);
 
 int vkvm_open_dev(const char *dev);    /* fd, or -errno after one log line */
 
