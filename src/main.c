@@ -16,6 +16,7 @@ static const struct {
     { "kvm",    cmd_kvm,    "boot an x86-64 virtual machine on /dev/kvm (like kvmtool / Firecracker)" },
     { "ctr",    cmd_ctr,    "OCI container runtime (like runc / crun; also as 'vessel-ctr')" },
     { "binfmt", cmd_binfmt, "register vessel with binfmt_misc for riscv64 ELF programs" },
+    { "qmp",    cmd_qmp,    "send one QMP command to a machine's --qmp control socket" },
 };
 
 /* Names the binary answers to through a symlink. */

@@ -42,8 +42,8 @@ tally() {
             "ok"*)
                 pass=$((pass + 1)) ;;
         esac
-    done < <(grep -E '^(not )?ok\b' "$log")
-    if [ "$rc" -eq 77 ] && ! grep -qE '^(not )?ok\b' "$log"; then
+    done < <(grep -aE '^(not )?ok\b' "$log")
+    if [ "$rc" -eq 77 ] && ! grep -aqE '^(not )?ok\b' "$log"; then
         skip=$((skip + 1))
         echo "SKIP $name: $(tail -n 1 "$log")"
     elif [ "$rc" -ne 0 ] && [ "$fail" -eq "$nf_before" ]; then

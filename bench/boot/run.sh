@@ -9,6 +9,8 @@
 # vessel's RSS below QEMU's). vessel uses its built-in SBI, QEMU OpenSBI
 # fw_jump; VESSEL_RUN_OPTS="--bios $fw" boots vessel on OpenSBI too.
 # Should `vessel run` not reach the marker it says so and prints no figure for it.
+# Then the power-off latency of each (the guest's last console byte to the
+# process's exit, bench/boot/poweroff.py), with the bar of issue 11 (20 ms).
 #
 # Environment: VESSEL (binary), SRC, VESSEL_CACHE (set by bench/run.sh),
 # RUNS, IDLE_S, VESSEL_RUN_OPTS (extra options for vessel run).
@@ -109,6 +111,27 @@ if [ $vessel_ok = 1 ]; then
                     v / q, v / q <= 1.5 ? "met" : "NOT met", idle, idle < 2 ? "met" : "NOT met",
                     rv / 1024, rq / 1024, rv < rq ? "met" : "NOT met" }'
     fi
+fi
+
+# Power-off: from the guest's last console byte (the kernel's "reboot:
+# Power down") to the VM process's exit, RUNS times each, same kernel and
+# init; bench/boot/poweroff.py types `poweroff` at the shell.
+poweroff_runs() {
+    local name=$1 i out; shift
+    for i in $(seq 1 "$RUNS"); do
+        out=$(python3 "$SRC/bench/boot/poweroff.py" -- "$@")
+        case $out in poweroff_ms*) echo "$out" | awk '{ print $2 }' >> "$tmp/$name.off" ;;
+                     *) echo "boot: $name power-off run $i: $out"; return 1 ;; esac
+    done
+}
+[ $have_qemu = 1 ] && poweroff_runs qemu "${qemu[@]}" || rm -f "$tmp/qemu.off"
+[ $vessel_ok = 1 ] && poweroff_runs vessel "${vessel[@]}" || rm -f "$tmp/vessel.off"
+for n in qemu vessel; do
+    [ -s "$tmp/$n.off" ] && printf '%-8s power-off to exit: median %.1f ms (%d runs: %s)\n' "$n" "$(median "$tmp/$n.off")" \
+        "$(wc -l < "$tmp/$n.off")" "$(xargs printf '%.1f ' < "$tmp/$n.off" | sed 's/ $//')"
+done
+if [ -s "$tmp/vessel.off" ]; then
+    awk -v v="$(median "$tmp/vessel.off")" 'BEGIN { printf "bar: vessel power-off to exit %.1f ms <= 20 ms %s\n", v, v <= 20 ? "met" : "NOT met" }'
 fi
 rm -rf "$tmp"
 [ $have_qemu = 1 ] || [ $vessel_ok = 1 ]

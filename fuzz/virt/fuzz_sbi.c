@@ -29,12 +29,12 @@ static const struct rv_sys_ops ops = { .sbi_call = virt_sbi_call };
 
 static struct virt_board *board(unsigned nharts)
 {
-    struct virt_board *b = virt_board_new(nharts);
-    b->chr = chardev_open("null", NULL);
-    if (!b->chr || mem_add_ram(&b->mem, VIRT_RAM_BASE, VIRT_MIN_RAM, 0))
+    struct machine_config mc = { .ram_size = VIRT_MIN_RAM, .ncpus = nharts, .serial = "null" };
+    struct virt_board *b = virt_board_new(&mc);
+    if (!b || mem_add_ram(b->mem, VIRT_RAM_BASE, VIRT_MIN_RAM, 0))
         abort();
     b->builtin_sbi = true;
-    struct rv_sys_config sc = { .mem = &b->mem, .bus = &b->bus, .ops = &ops, .opaque = b, .nharts = nharts };
+    struct rv_sys_config sc = { .mem = b->mem, .bus = b->bus, .ops = &ops, .opaque = b, .nharts = nharts };
     b->m = rv_machine_new_sys(&sc);
     if (!b->m)
         abort();

@@ -29,11 +29,11 @@ static const struct rv_sys_ops ops = { .sbi_call = virt_sbi_call };
 
 static struct virt_board *board(void)
 {
-    struct virt_board *b = virt_board_new(NHARTS);
-    b->chr = chardev_open("null", NULL);
-    if (!b->chr || mem_add_ram(&b->mem, VIRT_RAM_BASE, VIRT_MIN_RAM, 0) || virt_board_mmio_init(b))
+    struct machine_config mc = { .ram_size = VIRT_MIN_RAM, .ncpus = NHARTS, .serial = "null" };
+    struct virt_board *b = virt_board_new(&mc);
+    if (!b || mem_add_ram(b->mem, VIRT_RAM_BASE, VIRT_MIN_RAM, 0) || virt_board_mmio_init(b))
         abort();
-    struct rv_sys_config sc = { .mem = &b->mem, .bus = &b->bus, .ops = &ops, .opaque = b, .nharts = NHARTS };
+    struct rv_sys_config sc = { .mem = b->mem, .bus = b->bus, .ops = &ops, .opaque = b, .nharts = NHARTS };
     b->m = rv_machine_new_sys(&sc);
     if (!b->m)
         abort();
@@ -83,19 +83,20 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         }
         uint64_t v = sz == 8 ? (uint64_t)v32 << 32 | v32 : v32;
         if (kind == 1) {
-            bus_access(&b->bus, addr, &v, sz, true);
+            bus_access(b->bus, addr, &v, sz, true);
             continue;
         }
-        bus_access(&b->bus, addr, &v, sz, false);
+        bus_access(b->bus, addr, &v, sz, false);
         if (sz < 8 && v >> (8 * sz))
             abort();        /* not zero-extended */
-        const struct bus_range *br = bus_find(&b->bus, addr);
+        const struct bus_range *br = bus_find(b->bus, addr);
         if (br && br->base == VIRT_PLIC_BASE && addr - br->base >= 0x200000 && (addr - br->base) % 0x1000 == 4 &&
             v > VIRT_PLIC_NDEV)
             abort();        /* a claim of a source that does not exist */
     }
-    int st = atomic_load(&b->stop);
-    if (st && (b->exit_status < 0 || b->exit_status > 255))
+    enum machine_status st = machine_status(b->mach);
+    int es = machine_exit_status(b->mach);
+    if (st == MACHINE_SHUTDOWN && (es < 0 || es > 255))
         abort();
     virt_board_free(b);
     return 0;

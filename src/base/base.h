@@ -94,6 +94,9 @@ int read_file(const char *path, char **data, size_t *len, size_t max_len);
  * shape of a sysfs, procfs or cgroupfs write. */
 int write_file(const char *path, const void *data, size_t len, int oflags, mode_t mode);
 int write_str(const char *path, const char *s);
+/* mkdir -p: create PATH and its missing parents with MODE; 0 or -errno
+ * (an existing directory is fine). */
+int mkdir_parents(const char *path, mode_t mode);
 
 /* ---- event loop (loop.c) ----
  * An epoll loop, normally run on one I/O thread (loop_start). fd callbacks,

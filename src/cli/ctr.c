@@ -4,7 +4,9 @@
 #include "ctr/ctr.h"
 #include "config.h"
 
+#include <errno.h>
 #include <fcntl.h>
+#include <json-c/json.h>
 #include <getopt.h>
 #include <signal.h>
 #include <stdio.h>
@@ -37,6 +39,12 @@ static void usage(FILE *f)
 "  features            print what this runtime supports, as JSON\n"
 "  events [--stats] [--interval 5s] ID\n"
 "                       cgroup statistics as JSON (--stats: once), and OOM events\n"
+"  update [-r FILE|-] [--memory N] [--memory-reservation N] [--memory-swap N]\n"
+"         [--cpu-shares N] [--cpu-period US] [--cpu-quota US] [--cpu-rt-period US]\n"
+"         [--cpu-rt-runtime US] [--cpuset-cpus LIST] [--cpuset-mems LIST]\n"
+"         [--pids-limit N] [--blkio-weight N] ID\n"
+"                       new resource limits for a live container (runc's flags;\n"
+"                       sizes take k, m, g; -r reads linux.resources JSON, '-' stdin)\n"
 "\n"
 "Global options:\n"
 "  --root DIR           state directory (default /run/vessel-ctr)\n"
@@ -73,28 +81,32 @@ static const struct option cmd_opts[] = {
     { "stats", no_argument, 0, O_STATS }, { "interval", required_argument, 0, O_INTERVAL },
     { 0, 0, 0, 0 } };
 
-int cmd_ctr(int argc, char **argv)
+/* What the command line gave, filled by the parse steps below. */
+struct ctr_cli {
+    struct ctr_opts o;
+    const char *log_file, *format, *process, *cwd;
+    bool json_log, quiet, tty, rootless, stats;
+    unsigned interval_ms;
+    char **env;
+    size_t nenv;
+};
+
+/* the global options before the command; -1 to go on, else the exit status */
+static int parse_global(struct ctr_cli *c, int argc, char **argv)
 {
-    struct ctr_opts o = { .root = "/run/vessel-ctr" };
-    const char *log_file = NULL, *format = "table", *process = NULL, *cwd = NULL;
-    bool json_log = false, quiet = false, tty = false, rootless = false, stats = false;
-    unsigned interval_ms = 5000;
-    char **env = NULL;
-    size_t nenv = 0;
-    log_set_prog("vessel-ctr");
-    int c;
+    int opt;
     optind = 1;
     opterr = 0;
-    while ((c = getopt_long(argc, argv, "+hv", global_opts, NULL)) != -1) {
-        switch (c) {
-        case O_ROOT: o.root = optarg; break;
-        case O_LOG: log_file = optarg; break;
+    while ((opt = getopt_long(argc, argv, "+hv", global_opts, NULL)) != -1) {
+        switch (opt) {
+        case O_ROOT: c->o.root = optarg; break;
+        case O_LOG: c->log_file = optarg; break;
         case O_LOGFMT:
             if (strcmp(optarg, "json") && strcmp(optarg, "text")) {
                 log_error("--log-format: \"%s\" is not text or json", optarg);
                 return 2;
             }
-            json_log = !strcmp(optarg, "json");
+            c->json_log = !strcmp(optarg, "json");
             break;
         case O_SYSTEMD: log_warn("--systemd-cgroup: not supported, using cgroupfs"); break;
         case O_DEBUG: log_set_level(LOG_DEBUG); break;
@@ -106,15 +118,266 @@ int cmd_ctr(int argc, char **argv)
             return 2;
         }
     }
-    if (log_file) {
-        int fd = open(log_file, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
+    return -1;
+}
+
+static int open_log(const struct ctr_cli *c)
+{
+    if (c->log_file) {
+        int fd = open(c->log_file, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
         if (fd < 0) {
-            log_error("--log %s: cannot open it", log_file);
-            return 2;
+            log_error("--log %s: cannot open it", c->log_file);
+            return -1;
         }
         log_set_fd(fd);
     }
-    log_set_json(json_log);
+    log_set_json(c->json_log);
+    return 0;
+}
+
+/* a Go-style duration as runc takes it: 5s, 500ms, 1m; a bare number is seconds */
+static int parse_interval(const char *s, unsigned *ms)
+{
+    char *end;
+    double v = strtod(s, &end);
+    double mul = !*end || !strcmp(end, "s") ? 1000 : !strcmp(end, "ms") ? 1 : !strcmp(end, "m") ? 60000 : -1;
+    if (end == s || mul < 0 || v <= 0 || v * mul > 86400000) {
+        log_error("--interval: \"%s\" is not a duration like 5s or 500ms", s);
+        return -1;
+    }
+    *ms = (unsigned)(v * mul);
+    if (!*ms) *ms = 1;
+    return 0;
+}
+
+/* one option of the command (create, run, exec, kill ...); 0 or an exit status */
+static int parse_cmd_opt(struct ctr_cli *c, int opt, const char *cmd, const char *arg, const char *word)
+{
+    uint64_t n;
+    switch (opt) {
+    case 'b': c->o.bundle = arg; break;
+    case O_PIDFILE: c->o.pid_file = arg; break;
+    case O_CONSOLE: c->o.console_socket = arg; break;
+    case O_PRESERVE:
+        if (parse_u64(arg, &n) || n > 1000) {
+            log_error("--preserve-fds: \"%s\" is not a number of file descriptors", arg);
+            return 2;
+        }
+        c->o.preserve_fds = (int)n;
+        break;
+    case O_NOPIVOT: c->o.no_pivot = true; break;
+    case 'd': c->o.detach = true; break;
+    case 'f': c->o.force = true; break;
+    case 'a': c->o.all = true; break;
+    case 'p': c->process = arg; break;
+    case O_CWD: c->cwd = arg; break;
+    case 'e':
+        c->env = xrealloc(c->env, (c->nenv + 2) * sizeof(char *));
+        c->env[c->nenv++] = (char *)arg;
+        c->env[c->nenv] = NULL;
+        break;
+    case 't': c->tty = true; break;
+    case O_FORMAT:
+        if (strcmp(arg, "json") && strcmp(arg, "table")) {
+            log_error("--format: \"%s\" is not table or json", arg);
+            return 2;
+        }
+        c->format = arg;
+        break;
+    case 'q': c->quiet = true; break;
+    case O_ROOTLESS: c->rootless = true; break;
+    case 'u': c->o.user = arg; break;
+    case O_NOKEYRING: case O_NOSUBREAPER: break;
+    case O_STATS: c->stats = true; break;
+    case O_INTERVAL: return parse_interval(arg, &c->interval_ms) ? 2 : 0;
+    default:
+        log_error("%s: unknown option '%s'; see 'vessel ctr --help'", cmd, word);
+        return 2;
+    }
+    return 0;
+}
+
+/* ---- update: runc 1.1's flags, or linux.resources JSON from a file ---- */
+
+enum { U_RES = 'r', U_BLKIO = 300, U_CPU_PERIOD, U_CPU_QUOTA, U_CPU_SHARES, U_RT_PERIOD, U_RT_RUNTIME,
+       U_CPUS, U_MEMS, U_KMEM, U_KMEM_TCP, U_MEM, U_MEM_RES, U_MEM_SWAP, U_PIDS, U_L3, U_MBA };
+
+static const struct option update_opts[] = {
+    { "resources", required_argument, 0, U_RES }, { "blkio-weight", required_argument, 0, U_BLKIO },
+    { "cpu-period", required_argument, 0, U_CPU_PERIOD }, { "cpu-quota", required_argument, 0, U_CPU_QUOTA },
+    { "cpu-share", required_argument, 0, U_CPU_SHARES }, { "cpu-shares", required_argument, 0, U_CPU_SHARES },
+    { "cpu-rt-period", required_argument, 0, U_RT_PERIOD }, { "cpu-rt-runtime", required_argument, 0, U_RT_RUNTIME },
+    { "cpuset-cpus", required_argument, 0, U_CPUS }, { "cpuset-mems", required_argument, 0, U_MEMS },
+    { "kernel-memory", required_argument, 0, U_KMEM }, { "kernel-memory-tcp", required_argument, 0, U_KMEM_TCP },
+    { "memory", required_argument, 0, U_MEM }, { "memory-reservation", required_argument, 0, U_MEM_RES },
+    { "memory-swap", required_argument, 0, U_MEM_SWAP }, { "pids-limit", required_argument, 0, U_PIDS },
+    { "l3-cache-schema", required_argument, 0, U_L3 }, { "mem-bw-schema", required_argument, 0, U_MBA },
+    { "help", no_argument, 0, 'h' }, { 0, 0, 0, 0 } };
+
+/* a signed decimal number in [min, max] */
+static int parse_i64(const char *flag, const char *s, int64_t min, int64_t max, int64_t *out)
+{
+    char *end;
+    errno = 0;
+    long long v = strtoll(s, &end, 10);
+    if (!*s || *end || errno || v < min || v > max) {
+        log_error("update --%s: \"%s\" is not a number in %lld..%lld", flag, s, (long long)min, (long long)max);
+        return -1;
+    }
+    *out = v;
+    return 0;
+}
+
+/* a size as runc takes it (docker's RAMInBytes): 512, 64k, 100m, 1g; -1 unlimited */
+static int parse_ram(const char *flag, const char *s, int64_t *out)
+{
+    uint64_t v;
+    if (!strcmp(s, "-1")) { *out = -1; return 0; }
+    if (parse_size(s, 1, &v) < 0 || v > INT64_MAX) {
+        log_error("update --%s: \"%s\" is not a size like 512, 64k, 100m or 1g (or -1)", flag, s);
+        return -1;
+    }
+    *out = (int64_t)v;
+    return 0;
+}
+
+static int update_flag(struct ctr_resources *r, int opt, const char *arg, const char *flag)
+{
+    switch (opt) {
+    case U_BLKIO: return parse_i64(flag, arg, 0, 1000, &r->blkio_weight);
+    case U_CPU_PERIOD: return parse_i64(flag, arg, 0, 1000000, &r->cpu_period);
+    case U_CPU_QUOTA: return parse_i64(flag, arg, -1, INT64_MAX, &r->cpu_quota);
+    case U_CPU_SHARES: return parse_i64(flag, arg, 0, 262144, &r->cpu_shares);
+    case U_RT_PERIOD: return parse_i64(flag, arg, 0, INT64_MAX, &r->cpu_rt_period);
+    case U_RT_RUNTIME: return parse_i64(flag, arg, -1, INT64_MAX, &r->cpu_rt_runtime);
+    case U_PIDS: return parse_i64(flag, arg, INT64_MIN, INT64_MAX, &r->pids_limit);
+    case U_CPUS: free(r->cpuset_cpus); r->cpuset_cpus = xstrdup(arg); return 0;
+    case U_MEMS: free(r->cpuset_mems); r->cpuset_mems = xstrdup(arg); return 0;
+    case U_MEM: return parse_ram(flag, arg, &r->mem_limit);
+    case U_MEM_RES: return parse_ram(flag, arg, &r->mem_reservation);
+    case U_MEM_SWAP: return parse_ram(flag, arg, &r->mem_swap);
+    case U_KMEM: return parse_ram(flag, arg, &r->mem_kernel);
+    case U_KMEM_TCP: return parse_ram(flag, arg, &r->mem_kernel_tcp);
+    case U_L3: case U_MBA:
+        log_error("update --%s: Intel RDT is not supported by vessel", flag);
+        return -1;
+    }
+    return -1;
+}
+
+/* --resources FILE or '-' (stdin): linux.resources JSON; the flags are then
+ * ignored, as runc does */
+static int update_from_json(const char *file, struct ctr_resources *r, struct json_object **doc)
+{
+    char *text = NULL;
+    int e = read_file(!strcmp(file, "-") ? "/dev/stdin" : file, &text, NULL, 16 << 20);
+    if (e < 0) {
+        log_error("update --resources %s: %s", file, strerror(-e));
+        return -1;
+    }
+    struct json_tokener *tok = json_tokener_new();
+    *doc = json_tokener_parse_ex(tok, text, (int)strlen(text));
+    enum json_tokener_error jerr = json_tokener_get_error(tok);
+    json_tokener_free(tok);
+    free(text);
+    if (!*doc || jerr != json_tokener_success || !json_object_is_type(*doc, json_type_object)) {
+        log_error("update --resources %s: not a JSON object (%s)", file, json_tokener_error_desc(jerr));
+        return -1;
+    }
+    ctr_resources_free(r);
+    return ctr_resources_parse(*doc, r, "update --resources");
+}
+
+static int cmd_update(struct ctr_cli *c, int argc, char **argv)
+{
+    struct ctr_resources r;
+    struct json_object *doc = NULL;
+    const char *file = NULL;
+    int opt, idx = 0, rc = 2;
+    ctr_resources_init(&r);
+    optind = 1;
+    while ((opt = getopt_long(argc, argv, "+r:h", update_opts, &idx)) != -1) {
+        if (opt == 'h') { usage(stdout); rc = 0; goto out; }
+        if (opt == U_RES) { file = optarg; continue; }
+        if (opt == '?' || update_flag(&r, opt, optarg, update_opts[idx].name) < 0) {
+            if (opt == '?')
+                log_error("update: unknown option '%s'; see 'vessel ctr --help'", argv[optind - 1]);
+            goto out;
+        }
+    }
+    if (optind >= argc) {
+        log_error("update: a container ID is required");
+        goto out;
+    }
+    if (file && update_from_json(file, &r, &doc) < 0)
+        goto out;
+    rc = ctr_update(argv[optind], &c->o, &r);
+out:
+    ctr_resources_free(&r);
+    json_object_put(doc);
+    return rc;
+}
+
+/* ---- dispatch ---- */
+
+static int cmd_kill(struct ctr_cli *c, const char *id, const char *sigarg)
+{
+    const char *s = sigarg ? sigarg : "SIGTERM";
+    int sig = ctr_signal_parse(s);
+    if (sig < 0) {
+        log_error("kill: unknown signal \"%s\"", s);
+        return 2;
+    }
+    return ctr_kill(id, &c->o, sig);
+}
+
+static int cmd_exec_in(struct ctr_cli *c, const char *id, char **args)
+{
+    if (!c->process && !*args) {
+        log_error("exec: give a command or --process FILE");
+        return 2;
+    }
+    return ctr_exec(id, &c->o, c->process, args, c->env, c->cwd, c->tty);
+}
+
+/* run COMMAND with ID (NULL if none) and what follows it in `rest` */
+static int run_command(struct ctr_cli *c, const char *cmd, const char *id, char **rest)
+{
+    static const char *const need_id[] = { "create", "start", "run", "exec", "state", "kill", "delete",
+                                           "ps", "pause", "resume", "events" };
+    bool json = !strcmp(c->format, "json");
+    for (size_t i = 0; i < ARRAY_SIZE(need_id); i++)
+        if (!strcmp(cmd, need_id[i]) && !id) {
+            log_error("%s: a container ID is required", cmd);
+            return 2;
+        }
+    if (!strcmp(cmd, "create")) return ctr_create(id, &c->o, false);
+    if (!strcmp(cmd, "run")) return ctr_create(id, &c->o, true);
+    if (!strcmp(cmd, "start")) return ctr_start(id, &c->o);
+    if (!strcmp(cmd, "state")) return ctr_state(id, &c->o);
+    if (!strcmp(cmd, "kill")) return cmd_kill(c, id, rest[0]);
+    if (!strcmp(cmd, "delete")) return ctr_delete(id, &c->o);
+    if (!strcmp(cmd, "list")) return ctr_list(&c->o, json, c->quiet);
+    if (!strcmp(cmd, "ps")) return ctr_ps(id, &c->o, json);
+    if (!strcmp(cmd, "pause")) return ctr_pause(id, &c->o, true);
+    if (!strcmp(cmd, "resume")) return ctr_pause(id, &c->o, false);
+    if (!strcmp(cmd, "exec")) return cmd_exec_in(c, id, rest);
+    if (!strcmp(cmd, "spec")) return ctr_spec_write(c->rootless);
+    if (!strcmp(cmd, "features")) return ctr_features();
+    if (!strcmp(cmd, "events")) return ctr_events(id, &c->o, c->stats, c->interval_ms);
+    log_error("unknown command '%s'; see 'vessel ctr --help'", cmd);
+    return 2;
+}
+
+int cmd_ctr(int argc, char **argv)
+{
+    struct ctr_cli c = { .o = { .root = "/run/vessel-ctr" }, .format = "table", .interval_ms = 5000 };
+    log_set_prog("vessel-ctr");
+    int rc = parse_global(&c, argc, argv);
+    if (rc >= 0)
+        return rc;
+    if (open_log(&c) < 0)
+        return 2;
     if (optind >= argc) {
         usage(stderr);
         return 2;
@@ -122,108 +385,25 @@ int cmd_ctr(int argc, char **argv)
     const char *cmd = argv[optind];
     int cargc = argc - optind;
     char **cargv = argv + optind;
+    if (!strcmp(cmd, "update"))
+        return cmd_update(&c, cargc, cargv);
+    int opt;
     optind = 1;
-    while ((c = getopt_long(cargc, cargv, "+b:dfap:e:tqu:h", cmd_opts, NULL)) != -1) {
-        switch (c) {
-        case 'b': o.bundle = optarg; break;
-        case O_PIDFILE: o.pid_file = optarg; break;
-        case O_CONSOLE: o.console_socket = optarg; break;
-        case O_PRESERVE: {
-            uint64_t n;
-            if (parse_u64(optarg, &n) || n > 1000) {
-                log_error("--preserve-fds: \"%s\" is not a number of file descriptors", optarg);
-                return 2;
-            }
-            o.preserve_fds = (int)n;
-            break;
+    while ((opt = getopt_long(cargc, cargv, "+b:dfap:e:tqu:h", cmd_opts, NULL)) != -1) {
+        if (opt == 'h') {
+            usage(stdout);
+            free(c.env);
+            return 0;
         }
-        case O_NOPIVOT: o.no_pivot = true; break;
-        case 'd': o.detach = true; break;
-        case 'f': o.force = true; break;
-        case 'a': o.all = true; break;
-        case 'p': process = optarg; break;
-        case O_CWD: cwd = optarg; break;
-        case 'e':
-            env = xrealloc(env, (nenv + 2) * sizeof(char *));
-            env[nenv++] = optarg;
-            env[nenv] = NULL;
-            break;
-        case 't': tty = true; break;
-        case O_FORMAT:
-            if (strcmp(optarg, "json") && strcmp(optarg, "table")) {
-                log_error("--format: \"%s\" is not table or json", optarg);
-                return 2;
-            }
-            format = optarg;
-            break;
-        case 'q': quiet = true; break;
-        case O_ROOTLESS: rootless = true; break;
-        case 'u': o.user = optarg; break;
-        case O_NOKEYRING: case O_NOSUBREAPER: break;
-        case O_STATS: stats = true; break;
-        case O_INTERVAL: {
-            /* a Go-style duration as runc takes it: 5s, 500ms, 1m; a bare number is seconds */
-            char *end;
-            double v = strtod(optarg, &end);
-            double mul = !*end || !strcmp(end, "s") ? 1000 : !strcmp(end, "ms") ? 1 : !strcmp(end, "m") ? 60000 : -1;
-            if (end == optarg || mul < 0 || v <= 0 || v * mul > 86400000) {
-                log_error("--interval: \"%s\" is not a duration like 5s or 500ms", optarg);
-                return 2;
-            }
-            interval_ms = (unsigned)(v * mul);
-            if (!interval_ms) interval_ms = 1;
-            break;
-        }
-        case 'h': usage(stdout); return 0;
-        default:
-            log_error("%s: unknown option '%s'; see 'vessel ctr --help'", cmd, cargv[optind - 1]);
-            return 2;
+        rc = parse_cmd_opt(&c, opt, cmd, optarg, cargv[optind - 1]);
+        if (rc) {
+            free(c.env);
+            return rc;
         }
     }
     const char *id = optind < cargc ? cargv[optind] : NULL;
-    bool json = !strcmp(format, "json");
-    static const char *const need_id[] = { "create", "start", "run", "exec", "state", "kill", "delete",
-                                           "ps", "pause", "resume", "events" };
-    for (size_t i = 0; i < ARRAY_SIZE(need_id); i++)
-        if (!strcmp(cmd, need_id[i]) && !id) {
-            log_error("%s: a container ID is required", cmd);
-            return 2;
-        }
-    int rc;
-    if (!strcmp(cmd, "create")) rc = ctr_create(id, &o, false);
-    else if (!strcmp(cmd, "run")) rc = ctr_create(id, &o, true);
-    else if (!strcmp(cmd, "start")) rc = ctr_start(id, &o);
-    else if (!strcmp(cmd, "state")) rc = ctr_state(id, &o);
-    else if (!strcmp(cmd, "kill")) {
-        const char *s = optind + 1 < cargc ? cargv[optind + 1] : "SIGTERM";
-        int sig = ctr_signal_parse(s);
-        if (sig < 0) {
-            log_error("kill: unknown signal \"%s\"", s);
-            return 2;
-        }
-        rc = ctr_kill(id, &o, sig);
-    }
-    else if (!strcmp(cmd, "delete")) rc = ctr_delete(id, &o);
-    else if (!strcmp(cmd, "list")) rc = ctr_list(&o, json, quiet);
-    else if (!strcmp(cmd, "ps")) rc = ctr_ps(id, &o, json);
-    else if (!strcmp(cmd, "pause")) rc = ctr_pause(id, &o, true);
-    else if (!strcmp(cmd, "resume")) rc = ctr_pause(id, &o, false);
-    else if (!strcmp(cmd, "exec")) {
-        char **args = cargv + optind + 1;
-        if (!process && !*args) {
-            log_error("exec: give a command or --process FILE");
-            rc = 2;
-        } else {
-            rc = ctr_exec(id, &o, process, args, env, cwd, tty);
-        }
-    }
-    else if (!strcmp(cmd, "spec")) rc = ctr_spec_write(rootless);
-    else if (!strcmp(cmd, "features")) rc = ctr_features();
-    else if (!strcmp(cmd, "events")) rc = ctr_events(id, &o, stats, interval_ms);
-    else {
-        log_error("unknown command '%s'; see 'vessel ctr --help'", cmd);
-        rc = 2;
-    }
-    free(env);
+    char **rest = cargv + (id ? optind + 1 : optind);
+    rc = run_command(&c, cmd, id, rest);
+    free(c.env);
     return rc;
 }

@@ -3,6 +3,7 @@
 #include "base/base.h"
 #include "kvm/x86/kvm.h"
 #include "machine/machine.h"
+#include "machine/qmp.h"
 
 #include <errno.h>
 #include <getopt.h>
@@ -20,6 +21,7 @@ static void usage(FILE *f)
                "                  [--disk PATH[,readonly][,cache=none][,id=NAME]]...\n"
                "                  [--net user[,hostfwd=tcp::HP-:GP...]|tap,ifname=NAME[,mac=MAC]]...\n"
                "                  [--rng] [--console] [--no-reboot] [--no-acpi] [-S]\n"
+               "                  [--qmp unix:PATH[,server][,wait=off]]\n"
                "COM1 (ttyS0) goes to --serial (default stdio; Ctrl-A x quits, Ctrl-A h help).\n"
                "--console adds a virtio console (hvc0) that takes the serial input.\n"
                "A guest reboot (i8042, triple fault) resets the VM and boots again in the same\n"
@@ -27,6 +29,10 @@ static void usage(FILE *f)
                "ACPI tables (MADT, DSDT with COM1, virtio-mmio, power button) are built unless\n"
                "--no-acpi; the guest powers off through ACPI S5. An MP table is always there.\n"
                "-S starts with every vCPU stopped (and the guest clock) until resumed (QMP cont).\n"
+               "--qmp serves QEMU's Machine Protocol on a unix socket (mode 0600): drive the VM\n"
+               "with 'vessel qmp PATH COMMAND' or any QMP client (stop, cont, system_reset,\n"
+               "system_powerdown, quit, query-status ...); ',server' alone waits for a client\n"
+               "before the guest starts, as QEMU does. See docs/qmp.md.\n"
                "SIGINT/SIGTERM/SIGHUP stop the VM in order: exit status 128+signal.\n"
                "The KVM device defaults to $VESSEL_KVM_DEV or /dev/kvm.\n");
 }
@@ -34,6 +40,7 @@ static void usage(FILE *f)
 static void free_config(struct vkvm_config **cfg)
 {
     virtio_options_free(&(*cfg)->mc.virtio);
+    qmp_monitor_release(&(*cfg)->mc.monitor);
     free(*cfg);
 }
 
@@ -47,7 +54,7 @@ int cmd_kvm(int argc, char **argv)
         { "serial", required_argument, 0, 'L' }, { "disk", required_argument, 0, 'V' },
         { "net", required_argument, 0, 'V' }, { "rng", no_argument, 0, 'V' },
         { "console", no_argument, 0, 'V' }, { "no-reboot", no_argument, 0, 'R' },
-        { "no-acpi", no_argument, 0, 'A' }, { 0, 0, 0, 0 },
+        { "no-acpi", no_argument, 0, 'A' }, { "qmp", required_argument, 0, 'Q' }, { 0, 0, 0, 0 },
     };
     __attribute__((cleanup(free_config))) struct vkvm_config *cfg = xzalloc(sizeof(*cfg));
     cfg->mc.ram_size = 256ULL << 20;
@@ -73,6 +80,14 @@ int cmd_kvm(int argc, char **argv)
         case 'R': cfg->mc.no_reboot = true; break;
         case 'A': cfg->no_acpi = true; break;
         case 'S': cfg->mc.start_paused = true; break;
+        case 'Q':
+            if (cfg->mc.monitor.start) {
+                log_error("--qmp %s: one --qmp socket only", optarg);
+                return 2;
+            }
+            if (qmp_monitor_init(&cfg->mc.monitor, optarg) < 0)
+                return 2;
+            break;
         case 'c':
             if (vkvm_cpu_features_parse(optarg, &cfg->hide))
                 return 2;

@@ -3,6 +3,7 @@
 #include "cli/cli.h"
 #include "base/base.h"
 #include "emu/riscv/virt/virt.h"
+#include "machine/qmp.h"
 #include "machine/machine.h"
 
 #include <dirent.h>
@@ -21,7 +22,8 @@ static void run_usage(FILE *f)
         "\n"
         "Boot a riscv64 virtual machine by whole-system emulation, laid out like\n"
         "qemu-system-riscv64 -M virt: RAM at 0x80000000, CLINT, PLIC, NS16550A UART\n"
-        "(ttyS0), syscon power-off/reboot, goldfish RTC, virtio-mmio slots, and a\n"
+        "(ttyS0), syscon power-off/reboot, goldfish RTC, a SiFive GPIO controller\n"
+        "with a gpio-keys power button, virtio-mmio slots, and a\n"
         "device tree describing them. With no --kernel it boots the default guest\n"
         "built by 'make guest'.\n"
         "\n"
@@ -62,6 +64,13 @@ static void run_usage(FILE *f)
         "  --no-reboot       a guest reboot ends vessel (status 3) instead of\n"
         "                    resetting the machine and booting again\n"
         "  --dumpdtb FILE    write the device tree the guest would get to FILE and exit\n"
+        "  --qmp unix:PATH[,server][,wait=off]\n"
+        "                    a QMP control socket (QEMU's protocol, mode 0600): drive\n"
+        "                    the machine with 'vessel qmp PATH COMMAND' or any QMP\n"
+        "                    client (stop, cont, system_reset, system_powerdown: the\n"
+        "                    board's GPIO power button, quit, query-status ...);\n"
+        "                    ',server' alone waits for a client before the guest\n"
+        "                    starts, as QEMU does. See docs/qmp.md\n"
         "  -h, --help        show this help\n"
         "\n"
         "At most %d virtio devices in all (the board's slots, IRQs 1-8).\n"
@@ -123,11 +132,12 @@ static int default_guest(char *kernel, char *initrd, size_t len)
 }
 
 enum { O_KERNEL = 256, O_INITRD, O_APPEND, O_SMP, O_BIOS, O_SERIAL, O_DISK, O_NET, O_RNG, O_CONSOLE,
-       O_GDB, O_SV39, O_DUMPDTB, O_NO_REBOOT };
+       O_GDB, O_SV39, O_DUMPDTB, O_NO_REBOOT, O_QMP };
 
 static void free_config(struct virt_config **cfg)
 {
     virtio_options_free(&(*cfg)->mc.virtio);
+    qmp_monitor_release(&(*cfg)->mc.monitor);
     free(*cfg);
 }
 
@@ -141,7 +151,8 @@ int cmd_run(int argc, char **argv)
         { "net", required_argument, 0, O_NET }, { "rng", no_argument, 0, O_RNG },
         { "console", no_argument, 0, O_CONSOLE }, { "gdb", required_argument, 0, O_GDB },
         { "sv39", no_argument, 0, O_SV39 }, { "dumpdtb", required_argument, 0, O_DUMPDTB },
-        { "no-reboot", no_argument, 0, O_NO_REBOOT }, { "help", no_argument, 0, 'h' }, { 0, 0, 0, 0 },
+        { "no-reboot", no_argument, 0, O_NO_REBOOT }, { "qmp", required_argument, 0, O_QMP },
+        { "help", no_argument, 0, 'h' }, { 0, 0, 0, 0 },
     };
     __attribute__((cleanup(free_config))) struct virt_config *cfg = xzalloc(sizeof(*cfg));
     cfg->mc.ram_size = 256ULL << 20;
@@ -162,6 +173,14 @@ int cmd_run(int argc, char **argv)
         case O_SV39: cfg->sv39_only = true; break;
         case O_DUMPDTB: cfg->dump_dtb = optarg; break;
         case O_NO_REBOOT: cfg->mc.no_reboot = true; break;
+        case O_QMP:
+            if (cfg->mc.monitor.start) {
+                log_error("--qmp %s: one --qmp socket only", optarg);
+                return 2;
+            }
+            if (qmp_monitor_init(&cfg->mc.monitor, optarg) < 0)
+                return 2;
+            break;
         case 'S': start_stopped = true; break;
         case 'm':
             if (machine_parse_mem(optarg, &cfg->mc.ram_size) < 0)

@@ -16,7 +16,7 @@
 #include <sys/statfs.h>
 #include <linux/magic.h>
 
-#define CG_ROOT "/sys/fs/cgroup"
+#define CG_ROOT "/sys/fs/cgroup"     /* the default root; tests point the code at a fake tree */
 
 /* v1 hierarchies by their directory under /sys/fs/cgroup; "systemd" (the
  * named hierarchy) and "unified" (the cgroup2 mount of the hybrid layout)
@@ -24,17 +24,27 @@
  * so that its processes are grouped in every hierarchy of the host. */
 static const char *const v1_ctrls[] = {
     "memory", "pids", "cpu", "cpuacct", "cpuset", "blkio", "devices", "freezer",
-    "net_cls", "perf_event", "hugetlb", "systemd", "unified" };
+    "net_cls", "net_prio", "perf_event", "hugetlb", "systemd", "unified" };
 
 struct ctr_cgroup {
     bool v2;
+    char *root;                          /* "/sys/fs/cgroup" */
     char *rel;                           /* e.g. "/vessel/ID" */
 };
 
-static bool is_v2(void)
+static bool has_file(const char *dir, const char *file)
 {
-    struct statfs sf;
-    return statfs(CG_ROOT, &sf) == 0 && sf.f_type == CGROUP2_SUPER_MAGIC;
+    char path[PATH_MAX];
+    snprintf(path, sizeof(path), "%s/%s", dir, file);
+    return access(path, F_OK) == 0;
+}
+
+/* A cgroup2 root has cgroup.controllers; the tmpfs of a v1 or hybrid layout
+ * has none. Read from the files rather than statfs, so that a fake tree in
+ * a temporary directory is seen as the real one would be. */
+static bool is_v2(const char *root)
+{
+    return has_file(root, "cgroup.controllers");
 }
 
 static int cg_write(const char *dir, const char *file, const char *val)
@@ -66,7 +76,7 @@ static int read_str(const char *dir, const char *file, char *buf, size_t len)
 static size_t cg_dirs(const struct ctr_cgroup *cg, char dirs[][PATH_MAX], const char **names)
 {
     if (cg->v2) {
-        snprintf(dirs[0], PATH_MAX, "%s%s", CG_ROOT, cg->rel);
+        snprintf(dirs[0], PATH_MAX, "%s%s", cg->root, cg->rel);
         names[0] = "unified";
         return 1;
     }
@@ -74,10 +84,8 @@ static size_t cg_dirs(const struct ctr_cgroup *cg, char dirs[][PATH_MAX], const 
     char seen[ARRAY_SIZE(v1_ctrls)][PATH_MAX];
     for (size_t i = 0; i < ARRAY_SIZE(v1_ctrls); i++) {
         char base[PATH_MAX], real[PATH_MAX];
-        snprintf(base, sizeof(base), "%s/%s", CG_ROOT, v1_ctrls[i]);
-        struct statfs sf;
-        if (!realpath(base, real) || statfs(real, &sf) < 0 ||
-            (sf.f_type != CGROUP_SUPER_MAGIC && sf.f_type != CGROUP2_SUPER_MAGIC))
+        snprintf(base, sizeof(base), "%s/%s", cg->root, v1_ctrls[i]);
+        if (!realpath(base, real) || !has_file(real, "cgroup.procs"))
             continue;          /* absent, or a bare directory where nothing is mounted */
         bool dup = false;
         for (size_t j = 0; j < n; j++)
@@ -91,20 +99,6 @@ static size_t cg_dirs(const struct ctr_cgroup *cg, char dirs[][PATH_MAX], const 
         n++;
     }
     return n;
-}
-
-static int mkdir_p(const char *path)
-{
-    char tmp[PATH_MAX];
-    snprintf(tmp, sizeof(tmp), "%s", path);
-    for (char *p = tmp + 1; *p; p++) {
-        if (*p != '/') continue;
-        *p = 0;
-        if (mkdir(tmp, 0755) < 0 && errno != EEXIST) return -errno;
-        *p = '/';
-    }
-    if (mkdir(tmp, 0755) < 0 && errno != EEXIST) return -errno;
-    return 0;
 }
 
 /* cpuset: every level needs cpus and mems before a task can join. */
@@ -131,8 +125,14 @@ static void cpuset_init(const char *root, const char *rel)
 
 struct ctr_cgroup *ctr_cgroup_create(const struct ctr_spec *s, const char *id)
 {
+    return ctr_cgroup_create_at(CG_ROOT, s, id);
+}
+
+struct ctr_cgroup *ctr_cgroup_create_at(const char *root, const struct ctr_spec *s, const char *id)
+{
     struct ctr_cgroup *cg = xzalloc(sizeof(*cg));
-    cg->v2 = is_v2();
+    cg->root = xstrdup(root);
+    cg->v2 = is_v2(root);
     const char *p = s->cgroups_path;
     if (!p || !*p)
         cg->rel = xasprintf("/vessel/%s", id);
@@ -150,7 +150,7 @@ struct ctr_cgroup *ctr_cgroup_create(const struct ctr_spec *s, const char *id)
     if (cg->v2) {
         /* enable the controllers we use all the way down */
         char path[PATH_MAX];
-        snprintf(path, sizeof(path), "%s", CG_ROOT);
+        snprintf(path, sizeof(path), "%s", cg->root);
         char *rel = xstrdup(cg->rel), *save, *tok;
         for (tok = strtok_r(rel, "/", &save); tok; tok = strtok_r(NULL, "/", &save)) {
             cg_write(path, "cgroup.subtree_control", "+memory +pids +cpu +cpuset +io");
@@ -166,7 +166,7 @@ struct ctr_cgroup *ctr_cgroup_create(const struct ctr_spec *s, const char *id)
         return cg;
     }
     for (size_t i = 0; i < n; i++) {
-        int r = mkdir_p(dirs[i]);
+        int r = mkdir_parents(dirs[i], 0755);
         if (r < 0 && geteuid() != 0) {
             /* rootless: no cgroup unless one was delegated to us */
             log_debug("rootless: no cgroup %s: %s", dirs[i], strerror(-r));
@@ -186,8 +186,7 @@ struct ctr_cgroup *ctr_cgroup_create(const struct ctr_spec *s, const char *id)
     }
     return cg;
 fail:
-    free(cg->rel);
-    free(cg);
+    ctr_cgroup_free(cg);
     return NULL;
 }
 
@@ -254,13 +253,6 @@ static int devices_v1(const char *dir, struct json_object *devs)
     return 0;
 }
 
-static bool has_file(const char *dir, const char *file)
-{
-    char path[PATH_MAX];
-    snprintf(path, sizeof(path), "%s/%s", dir, file);
-    return access(path, F_OK) == 0;
-}
-
 /* linux.resources.blockIO: weight, per-device weights and throttles; v1
  * blkio.* (blkio.bfq.* when the kernel has only BFQ's), v2 io.weight/io.max. */
 static int blkio_apply(const char *d, struct json_object *b, bool v2)
@@ -312,67 +304,219 @@ static int blkio_apply(const char *d, struct json_object *b, bool v2)
     return r;
 }
 
-int ctr_cgroup_apply(struct ctr_cgroup *cg, const struct ctr_spec *s)
+/* The controller directory of a v1 hierarchy among cg_dirs(), or NULL. */
+static const char *v1_dir(char dirs[][PATH_MAX], const char **names, size_t n, const char *ctrl)
+{
+    for (size_t i = 0; i < n; i++)
+        if (!strcmp(names[i], ctrl))
+            return dirs[i];
+    return NULL;
+}
+
+/* v1 memory.limit_in_bytes may never exceed memory.memsw.limit_in_bytes: when
+ * both change, raise the larger first or lower the smaller first (as runc). */
+static int memory_v1(const char *d, const struct ctr_resources *r)
+{
+    const char *what = "linux.resources.memory";
+    int ret = 0;
+    bool memsw = has_file(d, "memory.memsw.limit_in_bytes");
+    if (r->mem_swap != -1 && r->mem_swap != 0 && !memsw)
+        log_warn("%s.swap: this kernel has no swap accounting (memory.memsw.*): ignored", what);
+    bool swap = memsw && r->mem_swap != 0 && (r->mem_swap != -1 || r->mem_limit != -1);
+    bool swap_first = false;
+    if (swap) {
+        uint64_t cur = 0;
+        char buf[64];
+        swap_first = r->mem_swap == -1 ||
+                     (read_str(d, "memory.memsw.limit_in_bytes", buf, sizeof(buf)) == 0 &&
+                      !parse_u64(buf, &cur) && (uint64_t)r->mem_swap > cur);
+    }
+    /* swap -1 means unlimited, written as -1 (the kernel's "max") */
+    if (swap && swap_first)
+        ret |= set(d, "memory.memsw.limit_in_bytes", "linux.resources.memory.swap", "%lld", r->mem_swap);
+    if (r->mem_limit != -1 && r->mem_limit != 0)
+        ret |= set(d, "memory.limit_in_bytes", "linux.resources.memory.limit", "%lld", r->mem_limit);
+    if (swap && !swap_first)
+        ret |= set(d, "memory.memsw.limit_in_bytes", "linux.resources.memory.swap", "%lld", r->mem_swap);
+    if (r->mem_reservation != -1 && r->mem_reservation != 0)
+        ret |= set(d, "memory.soft_limit_in_bytes", "linux.resources.memory.reservation", "%lld", r->mem_reservation);
+    if (r->mem_swappiness >= 0)
+        ret |= set(d, "memory.swappiness", "linux.resources.memory.swappiness", "%lld", r->mem_swappiness);
+    if (r->disable_oom == 1)
+        ret |= set_s(d, "memory.oom_control", "linux.resources.memory.disableOOMKiller", "1");
+    return ret;
+}
+
+static int hugetlb_apply(const char *d, const struct ctr_resources *r, bool v2)
+{
+    int ret = 0;
+    for (size_t i = 0; i < r->nhugepages; i++) {
+        char file[96], what[96];
+        snprintf(file, sizeof(file), "hugetlb.%s.%s", r->hugepages[i].page, v2 ? "max" : "limit_in_bytes");
+        snprintf(what, sizeof(what), "linux.resources.hugepageLimits[%zu]", i);
+        if (!has_file(d, file)) {
+            log_warn("%s: this kernel has no %s huge pages (no %s): ignored", what, r->hugepages[i].page, file);
+            continue;
+        }
+        ret |= set(d, file, what, "%lld", r->hugepages[i].limit);
+    }
+    return ret;
+}
+
+static int net_v1(const char *cls, const char *prio, const struct ctr_resources *r)
+{
+    int ret = 0;
+    if (r->net_classid >= 0) {
+        if (cls)
+            ret |= set(cls, "net_cls.classid", "linux.resources.network.classID", "%lld", r->net_classid);
+        else
+            log_warn("linux.resources.network.classID: no net_cls controller on this host: ignored");
+    }
+    for (size_t i = 0; i < r->nnet_prio; i++) {
+        char what[96], line[128];
+        snprintf(what, sizeof(what), "linux.resources.network.priorities[%zu]", i);
+        if (!prio) {
+            log_warn("%s: no net_prio controller on this host: ignored", what);
+            continue;
+        }
+        snprintf(line, sizeof(line), "%s %u", r->net_prio[i].name, r->net_prio[i].prio);
+        ret |= set_s(prio, "net_prio.ifpriomap", what, line);
+    }
+    return ret;
+}
+
+static int apply_v2(const char *d, const struct ctr_resources *r)
+{
+    int ret = 0;
+    if (r->mem_limit != -1 && r->mem_limit != 0)
+        ret |= set(d, "memory.max", "linux.resources.memory.limit", "%lld", r->mem_limit);
+    if (r->mem_reservation != -1 && r->mem_reservation != 0)
+        ret |= set(d, "memory.low", "linux.resources.memory.reservation", "%lld", r->mem_reservation);
+    if (r->mem_swap > 0 && has_file(d, "memory.swap.max")) {
+        /* v1's swap is memory+swap; v2's memory.swap.max is swap alone (runc's conversion) */
+        if (r->mem_limit <= 0 || r->mem_swap < r->mem_limit) {
+            log_error("linux.resources.memory.swap: %lld needs a memory limit no larger than it (it is memory+swap)",
+                      (long long)r->mem_swap);
+            ret = -1;
+        } else {
+            ret |= set(d, "memory.swap.max", "linux.resources.memory.swap", "%lld", r->mem_swap - r->mem_limit);
+        }
+    } else if (r->mem_swap == -1 && r->mem_limit > 0 && has_file(d, "memory.swap.max")) {
+        ret |= set_s(d, "memory.swap.max", "linux.resources.memory.swap", "max");
+    }
+    if (r->mem_swappiness >= 0)
+        log_warn("linux.resources.memory.swappiness: cgroup v2 has no memory.swappiness: ignored (as runc does)");
+    if (r->disable_oom == 1)
+        log_warn("linux.resources.memory.disableOOMKiller: cgroup v2 cannot disable the OOM killer: ignored (as runc does)");
+    if (r->pids_limit != 0) {
+        if (r->pids_limit > 0)
+            ret |= set(d, "pids.max", "linux.resources.pids.limit", "%lld", r->pids_limit);
+        else
+            ret |= set_s(d, "pids.max", "linux.resources.pids.limit", "max");
+    }
+    if (r->cpu_shares > 0)   /* the conversion runc and crun use */
+        ret |= set(d, "cpu.weight", "linux.resources.cpu.shares", "%lld", 1 + ((r->cpu_shares - 2) * 9999) / 262142);
+    if (r->cpu_quota != 0) {
+        char v[64];
+        long long period = r->cpu_period > 0 ? r->cpu_period : 100000;
+        char cur[64];
+        if (r->cpu_period <= 0 && read_str(d, "cpu.max", cur, sizeof(cur)) == 0 && strchr(cur, ' '))
+            period = atoll(strchr(cur, ' ') + 1);        /* update --cpu-quota alone keeps the period */
+        if (r->cpu_quota < 0)
+            snprintf(v, sizeof(v), "max %lld", period > 0 ? period : 100000);
+        else
+            snprintf(v, sizeof(v), "%lld %lld", (long long)r->cpu_quota, period > 0 ? period : 100000);
+        ret |= set_s(d, "cpu.max", "linux.resources.cpu.quota", v);
+    } else if (r->cpu_period > 0) {
+        /* keep the quota in place, change the period (runc update --cpu-period) */
+        char v[64], cur[64] = "max";
+        read_str(d, "cpu.max", cur, sizeof(cur));
+        cur[strcspn(cur, " ")] = 0;
+        snprintf(v, sizeof(v), "%s %lld", cur, (long long)r->cpu_period);
+        ret |= set_s(d, "cpu.max", "linux.resources.cpu.period", v);
+    }
+    if (r->cpuset_cpus && *r->cpuset_cpus) ret |= set_s(d, "cpuset.cpus", "linux.resources.cpu.cpus", r->cpuset_cpus);
+    if (r->cpuset_mems && *r->cpuset_mems) ret |= set_s(d, "cpuset.mems", "linux.resources.cpu.mems", r->cpuset_mems);
+    if (r->blkio) ret |= blkio_apply(d, r->blkio, true);
+    if (r->blkio_weight > 0 && !r->blkio) {
+        struct json_object *b = json_object_new_object();
+        json_object_object_add(b, "weight", json_object_new_int64(r->blkio_weight));
+        ret |= blkio_apply(d, b, true);
+        json_object_put(b);
+    }
+    if (r->nhugepages) ret |= hugetlb_apply(d, r, true);
+    if (r->net_classid >= 0 || r->nnet_prio)
+        log_warn("linux.resources.network: cgroup v2 has no net_cls or net_prio controller: ignored (as runc does)");
+    if (r->devices)
+        log_once(LOG_WARN, "linux.resources.devices: not enforced on cgroup v2 (the eBPF device filter is not implemented yet)");
+    return ret;
+}
+
+int ctr_cgroup_apply(struct ctr_cgroup *cg, const struct ctr_resources *r)
 {
     char dirs[ARRAY_SIZE(v1_ctrls)][PATH_MAX];
     const char *names[ARRAY_SIZE(v1_ctrls)];
     size_t n = cg_dirs(cg, dirs, names);
-    int r = 0;
-    if (cg->v2) {
-        const char *d = dirs[0];
-        if (s->mem_limit >= 0) r |= set(d, "memory.max", "linux.resources.memory.limit", "%lld", s->mem_limit);
-        if (s->mem_reservation >= 0) r |= set(d, "memory.low", "linux.resources.memory.reservation", "%lld", s->mem_reservation);
-        if (s->pids_limit > 0) r |= set(d, "pids.max", "linux.resources.pids.limit", "%lld", s->pids_limit);
-        if (s->cpu_shares > 0)   /* the conversion runc and crun use */
-            r |= set(d, "cpu.weight", "linux.resources.cpu.shares", "%lld",
-                     1 + ((s->cpu_shares - 2) * 9999) / 262142);
-        if (s->cpu_quota > 0) {
-            char v[64];
-            snprintf(v, sizeof(v), "%lld %lld", (long long)s->cpu_quota,
-                     (long long)(s->cpu_period > 0 ? s->cpu_period : 100000));
-            r |= set_s(d, "cpu.max", "linux.resources.cpu.quota", v);
-        }
-        if (s->cpuset_cpus) r |= set_s(d, "cpuset.cpus", "linux.resources.cpu.cpus", s->cpuset_cpus);
-        if (s->cpuset_mems) r |= set_s(d, "cpuset.mems", "linux.resources.cpu.mems", s->cpuset_mems);
-        if (s->blkio) r |= blkio_apply(d, s->blkio, true);
-        if (s->devices)
-            log_once(LOG_WARN, "linux.resources.devices: not enforced on cgroup v2 (the eBPF device filter is not implemented yet)");
-        return r ? -1 : 0;
+    if (cg->v2)
+        return apply_v2(dirs[0], r) ? -1 : 0;
+    int ret = 0;
+    const char *d;
+    if ((d = v1_dir(dirs, names, n, "memory")))
+        ret |= memory_v1(d, r);
+    if ((d = v1_dir(dirs, names, n, "pids")) && r->pids_limit != 0) {
+        if (r->pids_limit > 0)
+            ret |= set(d, "pids.max", "linux.resources.pids.limit", "%lld", r->pids_limit);
+        else
+            ret |= set_s(d, "pids.max", "linux.resources.pids.limit", "max");
     }
-    for (size_t i = 0; i < n; i++) {
-        const char *d = dirs[i], *c = names[i];
-        if (!strcmp(c, "memory")) {
-            if (s->mem_limit >= 0) r |= set(d, "memory.limit_in_bytes", "linux.resources.memory.limit", "%lld", s->mem_limit);
-            if (s->mem_reservation >= 0) r |= set(d, "memory.soft_limit_in_bytes", "linux.resources.memory.reservation", "%lld", s->mem_reservation);
-            if (s->mem_swap >= 0 && cg_write(d, "memory.memsw.limit_in_bytes", "") != -ENOENT)
-                r |= set(d, "memory.memsw.limit_in_bytes", "linux.resources.memory.swap", "%lld", s->mem_swap);
-        } else if (!strcmp(c, "pids")) {
-            if (s->pids_limit > 0) r |= set(d, "pids.max", "linux.resources.pids.limit", "%lld", s->pids_limit);
-        } else if (!strcmp(c, "cpu")) {
-            if (s->cpu_shares > 0) r |= set(d, "cpu.shares", "linux.resources.cpu.shares", "%lld", s->cpu_shares);
-            if (s->cpu_period > 0) r |= set(d, "cpu.cfs_period_us", "linux.resources.cpu.period", "%lld", s->cpu_period);
-            if (s->cpu_quota != -1 && s->cpu_quota != 0) r |= set(d, "cpu.cfs_quota_us", "linux.resources.cpu.quota", "%lld", s->cpu_quota);
-        } else if (!strcmp(c, "cpuset")) {
-            if (s->cpuset_cpus) r |= set_s(d, "cpuset.cpus", "linux.resources.cpu.cpus", s->cpuset_cpus);
-            if (s->cpuset_mems) r |= set_s(d, "cpuset.mems", "linux.resources.cpu.mems", s->cpuset_mems);
-        } else if (!strcmp(c, "blkio")) {
-            if (s->blkio) r |= blkio_apply(d, s->blkio, false);
-        } else if (!strcmp(c, "devices")) {
-            if (s->devices) devices_v1(d, s->devices);
-        }
+    if ((d = v1_dir(dirs, names, n, "cpu"))) {
+        if (r->cpu_shares > 0) ret |= set(d, "cpu.shares", "linux.resources.cpu.shares", "%lld", r->cpu_shares);
+        if (r->cpu_period > 0) ret |= set(d, "cpu.cfs_period_us", "linux.resources.cpu.period", "%lld", r->cpu_period);
+        if (r->cpu_quota != 0) ret |= set(d, "cpu.cfs_quota_us", "linux.resources.cpu.quota", "%lld", r->cpu_quota);
+        if (r->cpu_rt_period > 0) ret |= set(d, "cpu.rt_period_us", "linux.resources.cpu.realtimePeriod", "%lld", r->cpu_rt_period);
+        if (r->cpu_rt_runtime != -1 && r->cpu_rt_runtime != 0)
+            ret |= set(d, "cpu.rt_runtime_us", "linux.resources.cpu.realtimeRuntime", "%lld", r->cpu_rt_runtime);
     }
-    return r ? -1 : 0;
+    if ((d = v1_dir(dirs, names, n, "cpuset"))) {
+        if (r->cpuset_cpus && *r->cpuset_cpus) ret |= set_s(d, "cpuset.cpus", "linux.resources.cpu.cpus", r->cpuset_cpus);
+        if (r->cpuset_mems && *r->cpuset_mems) ret |= set_s(d, "cpuset.mems", "linux.resources.cpu.mems", r->cpuset_mems);
+    }
+    if ((d = v1_dir(dirs, names, n, "blkio"))) {
+        if (r->blkio)
+            ret |= blkio_apply(d, r->blkio, false);
+        else if (r->blkio_weight > 0)
+            ret |= set(d, has_file(d, "blkio.weight") ? "blkio.weight" : "blkio.bfq.weight",
+                       "linux.resources.blockIO.weight", "%lld", r->blkio_weight);
+    }
+    if ((d = v1_dir(dirs, names, n, "devices")) && r->devices)
+        devices_v1(d, r->devices);
+    if (r->nhugepages) {
+        if ((d = v1_dir(dirs, names, n, "hugetlb")))
+            ret |= hugetlb_apply(d, r, false);
+        else
+            log_warn("linux.resources.hugepageLimits: no hugetlb controller on this host: ignored");
+    }
+    if (r->net_classid >= 0 || r->nnet_prio) {
+        /* co-mounted net_cls,net_prio is one hierarchy that cg_dirs lists once */
+        const char *cls = v1_dir(dirs, names, n, "net_cls"), *prio = v1_dir(dirs, names, n, "net_prio");
+        if (cls && !prio && has_file(cls, "net_prio.ifpriomap")) prio = cls;
+        if (prio && !cls && has_file(prio, "net_cls.classid")) cls = prio;
+        ret |= net_v1(cls, prio, r);
+    }
+    if (r->mem_kernel > 0 || r->mem_kernel_tcp > 0)
+        log_warn("linux.resources.memory.kernel/kernelTCP: kernel memory limits are ignored (as runc 1.1 does)");
+    return ret ? -1 : 0;
 }
 
 static const char *procs_dir(const struct ctr_cgroup *cg, char *buf)
 {
     if (cg->v2) {
-        snprintf(buf, PATH_MAX, "%s%s", CG_ROOT, cg->rel);
+        snprintf(buf, PATH_MAX, "%s%s", cg->root, cg->rel);
         return buf;
     }
     static const char *const pref[] = { "pids", "memory", "freezer", "cpu" };
     for (size_t i = 0; i < ARRAY_SIZE(pref); i++) {
-        snprintf(buf, PATH_MAX, "%s/%s%s", CG_ROOT, pref[i], cg->rel);
+        snprintf(buf, PATH_MAX, "%s/%s%s", cg->root, pref[i], cg->rel);
         if (access(buf, F_OK) == 0)
             return buf;
     }
@@ -405,13 +549,13 @@ int ctr_cgroup_freeze(struct ctr_cgroup *cg, bool frozen)
 {
     char dir[PATH_MAX], buf[32];
     if (cg->v2) {
-        snprintf(dir, sizeof(dir), "%s%s", CG_ROOT, cg->rel);
+        snprintf(dir, sizeof(dir), "%s%s", cg->root, cg->rel);
         int r = cg_write(dir, "cgroup.freeze", frozen ? "1" : "0");
         for (int i = 0; r == 0 && i < 1000 && ctr_cgroup_frozen(cg) != frozen; i++)
             usleep(1000);
         return r;
     }
-    snprintf(dir, sizeof(dir), "%s/freezer%s", CG_ROOT, cg->rel);
+    snprintf(dir, sizeof(dir), "%s/freezer%s", cg->root, cg->rel);
     int r = cg_write(dir, "freezer.state", frozen ? "FROZEN" : "THAWED");
     if (r < 0)
         return r;
@@ -429,10 +573,10 @@ bool ctr_cgroup_frozen(const struct ctr_cgroup *cg)
 {
     char dir[PATH_MAX], buf[256];
     if (cg->v2) {
-        snprintf(dir, sizeof(dir), "%s%s", CG_ROOT, cg->rel);
+        snprintf(dir, sizeof(dir), "%s%s", cg->root, cg->rel);
         return read_str(dir, "cgroup.events", buf, sizeof(buf)) == 0 && strstr(buf, "frozen 1");
     }
-    snprintf(dir, sizeof(dir), "%s/freezer%s", CG_ROOT, cg->rel);
+    snprintf(dir, sizeof(dir), "%s/freezer%s", cg->root, cg->rel);
     return read_str(dir, "freezer.state", buf, sizeof(buf)) == 0 && !strncmp(buf, "FROZEN", 6);
 }
 
@@ -454,13 +598,12 @@ void ctr_cgroup_destroy(struct ctr_cgroup *cg)
             usleep(5000);
         }
     }
-    free(cg->rel);
-    free(cg);
+    ctr_cgroup_free(cg);
 }
 
 void ctr_cgroup_free(struct ctr_cgroup *cg)
 {
-    if (cg) { free(cg->rel); free(cg); }
+    if (cg) { free(cg->root); free(cg->rel); free(cg); }
 }
 
 char *ctr_cgroup_serialize(const struct ctr_cgroup *cg)
@@ -470,9 +613,15 @@ char *ctr_cgroup_serialize(const struct ctr_cgroup *cg)
 
 struct ctr_cgroup *ctr_cgroup_from(const char *ser)
 {
+    return ctr_cgroup_from_at(CG_ROOT, ser);
+}
+
+struct ctr_cgroup *ctr_cgroup_from_at(const char *root, const char *ser)
+{
     if (!ser || strlen(ser) < 4 || ser[0] != 'v' || ser[2] != ':')
         return NULL;
     struct ctr_cgroup *cg = xzalloc(sizeof(*cg));
+    cg->root = xstrdup(root);
     cg->v2 = ser[1] == '2';
     cg->rel = xstrdup(ser + 3);
     return cg;
@@ -669,9 +818,9 @@ uint64_t ctr_cgroup_oom_count(const struct ctr_cgroup *cg)
 {
     char d[PATH_MAX];
     if (cg->v2)
-        snprintf(d, sizeof(d), "%s%s", CG_ROOT, cg->rel);
+        snprintf(d, sizeof(d), "%s%s", cg->root, cg->rel);
     else
-        snprintf(d, sizeof(d), "%s/memory%s", CG_ROOT, cg->rel);
+        snprintf(d, sizeof(d), "%s/memory%s", cg->root, cg->rel);
     struct json_object *o = kv_file(d, cg->v2 ? "memory.events" : "memory.oom_control");
     uint64_t n = kv_get(o, "oom_kill");
     json_object_put(o);

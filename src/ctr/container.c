@@ -184,42 +184,69 @@ static int rm_rf(const char *path)
     return rmdir(path);
 }
 
+/* Give a hook its state on stdin. A hook may exit without reading it: the
+ * write then fails with EPIPE instead of killing the runtime with SIGPIPE
+ * (blocked around the write, a pending one consumed). */
+static void hook_feed(int fd, const char *text)
+{
+    sigset_t pipe_set, old;
+    sigemptyset(&pipe_set);
+    sigaddset(&pipe_set, SIGPIPE);
+    pthread_sigmask(SIG_BLOCK, &pipe_set, &old);
+    if (write_full(fd, text, strlen(text)) < 0 && errno == EPIPE) {
+        struct timespec zero = { 0, 0 };
+        while (sigtimedwait(&pipe_set, NULL, &zero) == SIGPIPE) {}
+    }
+    pthread_sigmask(SIG_SETMASK, &old, NULL);
+}
+
+/* Run one hook; 0 when it exits 0, else -1 (logged). */
+static int hook_run1(const struct ctr_hook *h, const char *state_json_text, bool warn_only)
+{
+    int in[2];
+    if (pipe2(in, O_CLOEXEC) < 0)
+        return -1;
+    pid_t pid = fork();
+    if (pid == 0) {
+        dup2(in[0], 0);
+        char *argv0[] = { h->path, NULL };
+        execve(h->path, h->args ? h->args : argv0, h->env ? h->env : (char *[]){ NULL });
+        _exit(127);
+    }
+    close(in[0]);
+    if (pid < 0) { close(in[1]); return -1; }
+    hook_feed(in[1], state_json_text);
+    close(in[1]);
+    int status = 0;
+    uint64_t deadline = time_ms() + (uint64_t)(h->timeout ? h->timeout : 3600) * 1000;
+    enum log_level lvl = warn_only ? LOG_WARN : LOG_ERROR;
+    for (;;) {
+        pid_t r = waitpid(pid, &status, WNOHANG);
+        if (r == pid) break;
+        if (time_ms() > deadline) {
+            kill(pid, SIGKILL);
+            waitpid(pid, &status, 0);
+            log_msg(lvl, "hook %s timed out after %d s", h->path, h->timeout);
+            return -1;
+        }
+        usleep(1000);
+    }
+    if (!WIFEXITED(status) || WEXITSTATUS(status)) {
+        log_msg(lvl, "hook %s failed (status %d)", h->path, WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status));
+        return -1;
+    }
+    return 0;
+}
+
+/* The spec: a failing prestart, createRuntime, createContainer or
+ * startContainer hook stops the operation at once; a failing poststart or
+ * poststop hook is a warning and the rest still run. */
 int ctr_hooks_run(const struct ctr_spec *s, int kind, const char *state_json_text)
 {
-    for (size_t i = 0; i < s->nhooks[kind]; i++) {
-        const struct ctr_hook *h = &s->hooks[kind][i];
-        int in[2];
-        if (pipe2(in, O_CLOEXEC) < 0)
+    bool warn_only = kind == CTR_HOOK_POSTSTART || kind == CTR_HOOK_POSTSTOP;
+    for (size_t i = 0; i < s->nhooks[kind]; i++)
+        if (hook_run1(&s->hooks[kind][i], state_json_text, warn_only) < 0 && !warn_only)
             return -1;
-        pid_t pid = fork();
-        if (pid == 0) {
-            dup2(in[0], 0);
-            char *argv0[] = { h->path, NULL };
-            execve(h->path, h->args ? h->args : argv0, h->env ? h->env : (char *[]){ NULL });
-            _exit(127);
-        }
-        close(in[0]);
-        if (pid < 0) { close(in[1]); return -1; }
-        write_full(in[1], state_json_text, strlen(state_json_text));
-        close(in[1]);
-        int status = 0;
-        uint64_t deadline = time_ms() + (uint64_t)(h->timeout ? h->timeout : 3600) * 1000;
-        for (;;) {
-            pid_t r = waitpid(pid, &status, WNOHANG);
-            if (r == pid) break;
-            if (time_ms() > deadline) {
-                kill(pid, SIGKILL);
-                waitpid(pid, &status, 0);
-                log_error("hook %s timed out after %d s", h->path, h->timeout);
-                return -1;
-            }
-            usleep(1000);
-        }
-        if (!WIFEXITED(status) || WEXITSTATUS(status)) {
-            log_error("hook %s failed (status %d)", h->path, WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status));
-            return -1;
-        }
-    }
     return 0;
 }
 
@@ -340,8 +367,9 @@ int ctr_create(const char *id, const struct ctr_opts *o, bool start_now)
         ctr_spec_free(spec);
         return 1;
     }
-    if (mkdir(o->root, 0711) < 0 && errno != EEXIST) {
-        log_error("cannot create the state root %s: %s", o->root, strerror(errno));
+    int mr = mkdir_parents(o->root, 0711);        /* as runc: with its parents */
+    if (mr < 0) {
+        log_error("cannot create the state root %s: %s", o->root, strerror(-mr));
         ctr_spec_free(spec);
         return 1;
     }
@@ -434,7 +462,7 @@ int ctr_create(const char *id, const struct ctr_opts *o, bool start_now)
         }
     }
     if (cg) {
-        if (ctr_cgroup_add(cg, pid) < 0 || ctr_cgroup_apply(cg, spec) < 0)
+        if (ctr_cgroup_add(cg, pid) < 0 || ctr_cgroup_apply(cg, &spec->res) < 0)
             goto fail;
         st.cgroup = ctr_cgroup_serialize(cg);
     }
@@ -468,7 +496,7 @@ int ctr_create(const char *id, const struct ctr_opts *o, bool start_now)
             pid = -1;
             if (WIFSIGNALED(status) && cg && ctr_cgroup_oom_count(cg) > 0)
                 log_error("container init was killed by the OOM killer before it was ready: "
-                          "linux.resources.memory.limit (%lld) is too low", (long long)spec->mem_limit);
+                          "linux.resources.memory.limit (%lld) is too low", (long long)spec->res.mem_limit);
             else if (WIFSIGNALED(status))
                 log_error("container init was killed by signal %s before it was ready", sigabbrev_np(WTERMSIG(status)));
             else
@@ -719,6 +747,30 @@ int ctr_pause(const char *id, const struct ctr_opts *o, bool pause)
         if (r < 0)
             log_error("%s container \"%s\": %s", pause ? "pause" : "resume", id, strerror(-r));
         rc = r < 0;
+    }
+    state_free(&st);
+    return rc;
+}
+
+/* `update`: new resource limits for a created, running or paused container,
+ * written to its cgroups. Devices are left alone, as runc does. */
+int ctr_update(const char *id, const struct ctr_opts *o, const struct ctr_resources *r)
+{
+    struct state st;
+    if (state_load(o->root, id, &st) < 0)
+        return 1;
+    int rc = 1;
+    const char *status = status_of(&st);
+    if (!strcmp(status, "stopped")) {
+        log_error("container \"%s\" is stopped: there is nothing to update", id);
+    } else if (!st.cgroup) {
+        log_error("container \"%s\" has no cgroup (rootless without a delegated one): cannot update it", id);
+    } else {
+        struct ctr_cgroup *cg = ctr_cgroup_from(st.cgroup);
+        struct ctr_resources nodev = *r;
+        nodev.devices = NULL;
+        rc = !cg || ctr_cgroup_apply(cg, &nodev) < 0;
+        ctr_cgroup_free(cg);
     }
     state_free(&st);
     return rc;

@@ -45,6 +45,24 @@ struct ctr_process {
     struct ctr_rlimit *rlimits; size_t nrlimits;
 };
 
+/* linux.resources, as config.json and `update --resources` give them.
+ * Numbers are -1 when unset (pids_limit and cpu_quota: 0 unset, < 0
+ * unlimited, as in runc); the json objects point into the parsed
+ * document, which must outlive this. */
+struct ctr_hugepage { char *page; int64_t limit; };       /* "2MB", bytes */
+struct ctr_netprio { char *name; uint32_t prio; };          /* interface, priority */
+struct ctr_resources {
+    int64_t mem_limit, mem_reservation, mem_swap, mem_kernel, mem_kernel_tcp, mem_swappiness;
+    int disable_oom;               /* -1 unset, 0, 1 */
+    int64_t pids_limit, cpu_shares, cpu_quota, cpu_period, cpu_rt_runtime, cpu_rt_period, blkio_weight;
+    char *cpuset_cpus, *cpuset_mems;
+    int64_t net_classid;
+    struct ctr_netprio *net_prio; size_t nnet_prio;
+    struct ctr_hugepage *hugepages; size_t nhugepages;
+    struct json_object *devices;   /* linux.resources.devices (validated) */
+    struct json_object *blkio;     /* linux.resources.blockIO (validated) */
+};
+
 struct ctr_spec {
     struct json_object *json;  /* the parsed document (owns the strings below? no: copies) */
     char *root;                /* absolute rootfs path */
@@ -61,11 +79,7 @@ struct ctr_spec {
     char **masked, **readonly;
     char *cgroups_path;
     unsigned long rootfs_prop;
-    /* resources; -1 = unset */
-    int64_t mem_limit, mem_reservation, mem_swap, pids_limit, cpu_shares, cpu_quota, cpu_period, blkio_weight;
-    char *cpuset_cpus, *cpuset_mems;
-    struct json_object *devices;   /* linux.resources.devices (validated) */
-    struct json_object *blkio;     /* linux.resources.blockIO (validated) */
+    struct ctr_resources res;      /* linux.resources */
     struct json_object *seccomp;   /* linux.seccomp (validated) */
     char **sysctl;                 /* key, value, key, value, ..., NULL */
     struct ctr_hook *hooks[CTR_HOOK_COUNT];
@@ -81,6 +95,11 @@ struct ctr_spec *ctr_spec_parse(const char *text, const char *bundle, const char
 /* Parse a process object (exec --process). */
 int ctr_process_parse(struct json_object *o, struct ctr_process *p, const char *path);
 void ctr_spec_free(struct ctr_spec *s);
+/* Parse a linux.resources object (config.json, `update --resources`); `path`
+ * names it in errors. ctr_resources_init sets everything unset. */
+void ctr_resources_init(struct ctr_resources *r);
+int ctr_resources_parse(struct json_object *o, struct ctr_resources *r, const char *path);
+void ctr_resources_free(struct ctr_resources *r);
 void ctr_process_free(struct ctr_process *p);
 int ctr_signal_parse(const char *s);            /* "KILL", "SIGTERM", "9" -> number or -1 */
 int ctr_cap_parse(const char *s);               /* "CAP_SYS_ADMIN" -> number or -1 */
@@ -106,6 +125,8 @@ int ctr_ps(const char *id, const struct ctr_opts *o, bool json);
 int ctr_pause(const char *id, const struct ctr_opts *o, bool pause);
 int ctr_exec(const char *id, const struct ctr_opts *o, const char *process_json,
              char **argv, char **env, const char *cwd, bool tty);
+/* New resource limits for a live container (runc update). */
+int ctr_update(const char *id, const struct ctr_opts *o, const struct ctr_resources *r);
 int ctr_events(const char *id, const struct ctr_opts *o, bool stats_once, unsigned interval_ms);
 int ctr_spec_write(bool rootless);
 int ctr_features(void);
@@ -113,8 +134,11 @@ int ctr_features(void);
 /* ---- cgroups (cgroup.c) ---- */
 struct ctr_cgroup;
 struct ctr_cgroup *ctr_cgroup_create(const struct ctr_spec *s, const char *id);
+/* The same under another cgroup root than /sys/fs/cgroup (tests: a fake tree). */
+struct ctr_cgroup *ctr_cgroup_create_at(const char *root, const struct ctr_spec *s, const char *id);
+struct ctr_cgroup *ctr_cgroup_from_at(const char *root, const char *ser);
 int ctr_cgroup_add(struct ctr_cgroup *cg, pid_t pid);
-int ctr_cgroup_apply(struct ctr_cgroup *cg, const struct ctr_spec *s);
+int ctr_cgroup_apply(struct ctr_cgroup *cg, const struct ctr_resources *r);
 void ctr_cgroup_destroy(struct ctr_cgroup *cg);          /* rmdir everything */
 void ctr_cgroup_free(struct ctr_cgroup *cg);             /* forget the handle only */
 char *ctr_cgroup_serialize(const struct ctr_cgroup *cg);  /* for state.json */

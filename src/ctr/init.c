@@ -109,8 +109,10 @@ static void mount_cgroups(int efd, const char *target, unsigned long flags)
         bool v2 = !strcmp(fstype, "cgroup2");
         if ((!v2 && strcmp(fstype, "cgroup")) || strncmp(mp, "/sys/fs/cgroup", 14))
             continue;
-        /* a v2 host has one hierarchy at /sys/fs/cgroup (the last mount there wins) */
-        if (v2_host != !strcmp(mp, "/sys/fs/cgroup") || (v2_host && !v2))
+        /* a v2 host has one hierarchy at /sys/fs/cgroup (the last mount there wins);
+         * a hybrid host shows its v1 hierarchies only, not the controller-less
+         * cgroup2 at unified/ (as runc: what a v1 container expects to see) */
+        if (v2_host != !strcmp(mp, "/sys/fs/cgroup") || v2_host != v2)
             continue;
         if (!tmpfs_done && !v2_host) {
             if (mount("tmpfs", target, "tmpfs", f, "mode=755") < 0)
@@ -160,10 +162,8 @@ static void mount_cgroups(int efd, const char *target, unsigned long flags)
             }
         }
     }
+    /* the tmpfs stays writable, the hierarchies in it read-only, as under runc */
     free(info);
-    if (tmpfs_done && (flags & MS_RDONLY) &&
-        mount(NULL, target, NULL, MS_REMOUNT | MS_RDONLY | f, "mode=755") < 0)
-        ctr_fail(efd, "mount cgroup on %s: make it read-only: %s", target, strerror(errno));
 }
 
 static void do_mount(int efd, const char *root, const struct ctr_mount *m, bool userns)
@@ -371,6 +371,27 @@ static void setup_rootfs(int efd, const struct ctr_init_args *a, bool userns)
         ctr_fail(efd, "make the root read-only: %s", strerror(errno));
     if (s->rootfs_prop && mount(NULL, "/", NULL, s->rootfs_prop, NULL) < 0)
         ctr_fail(efd, "set root propagation: %s", strerror(errno));
+}
+
+/* Without a mount namespace of its own the container shares the runtime's
+ * (the spec's "inherited"): no mounts or sysctls (the spec parser refused them), the
+ * hooks as usual, then chroot into the root as runc and crun do, since
+ * pivot_root would move the host's root. */
+static void enter_root_shared_mntns(int efd, const struct ctr_init_args *a)
+{
+    const struct ctr_spec *s = a->spec;
+    if (s->nhooks[CTR_HOOK_PRESTART] || s->nhooks[CTR_HOOK_CREATE_RUNTIME]) {
+        char go = 0;
+        if (write(efd, "H", 1) != 1 || read(efd, &go, 1) != 1 || go != 'C')
+            _exit(1);
+    }
+    if (s->nhooks[CTR_HOOK_CREATE_CONTAINER]) {
+        cleanup_free char *st = hook_state(a->id, a->bundle, "creating");
+        if (ctr_hooks_run(s, CTR_HOOK_CREATE_CONTAINER, st) < 0)
+            ctr_fail(efd, "hooks.createContainer failed");
+    }
+    if (chdir(s->root) < 0 || chroot(".") < 0 || chdir("/") < 0)
+        ctr_fail(efd, "chroot to %s: %s", s->root, strerror(errno));
 }
 
 static void set_caps(int efd, const struct ctr_process *p)
@@ -624,9 +645,10 @@ int ctr_init(void *arg)
     } else if (s->hostname) {
         ctr_fail(efd, "config.json: hostname: setting a hostname needs a uts namespace");
     }
-    if (!s->ns_on[CTR_NS_MNT])
-        ctr_fail(efd, "config.json: linux.namespaces: a mount namespace is required");
-    setup_rootfs(efd, a, userns);
+    if (s->ns_on[CTR_NS_MNT])
+        setup_rootfs(efd, a, userns);
+    else
+        enter_root_shared_mntns(efd, a);
     struct ctr_exec_ctx c = { s, &s->proc, efd, console, a->fifo_dirfd, a->opts->preserve_fds, a->id, a->bundle };
     ctr_exec_process(&c);
 }

@@ -412,39 +412,145 @@ static int parse_hooks(struct json_object *hooks, struct ctr_spec *s)
     return 0;
 }
 
-static int parse_resources(struct json_object *res, struct ctr_spec *s)
+void ctr_resources_init(struct ctr_resources *r)
 {
-    struct json_object *mem, *cpu, *pids, *blkio;
-    if (get(res, "memory", json_type_object, "linux.resources", &mem) ||
-        get(res, "cpu", json_type_object, "linux.resources", &cpu) ||
-        get(res, "pids", json_type_object, "linux.resources", &pids) ||
-        get(res, "blockIO", json_type_object, "linux.resources", &blkio) ||
-        get(res, "devices", json_type_array, "linux.resources", &s->devices))
+    memset(r, 0, sizeof(*r));
+    r->mem_limit = r->mem_reservation = r->mem_swap = r->mem_kernel = r->mem_kernel_tcp = -1;
+    r->mem_swappiness = r->cpu_shares = r->cpu_period = -1;
+    r->cpu_rt_runtime = r->cpu_rt_period = r->blkio_weight = r->net_classid = -1;
+    r->disable_oom = -1;
+}
+
+void ctr_resources_free(struct ctr_resources *r)
+{
+    free(r->cpuset_cpus);
+    free(r->cpuset_mems);
+    for (size_t i = 0; i < r->nnet_prio; i++)
+        free(r->net_prio[i].name);
+    free(r->net_prio);
+    for (size_t i = 0; i < r->nhugepages; i++)
+        free(r->hugepages[i].page);
+    free(r->hugepages);
+    ctr_resources_init(r);
+}
+
+/* linux.resources.network: classID and priorities per interface */
+static int parse_network(struct json_object *net, struct ctr_resources *r, const char *path)
+{
+    struct json_object *prios;
+    char sub[128];
+    snprintf(sub, sizeof(sub), "%s.network", path);
+    if (get_int(net, "classID", sub, 0, UINT32_MAX, &r->net_classid) ||
+        get(net, "priorities", json_type_array, sub, &prios))
         return -1;
-    if (get_int(mem, "limit", "linux.resources.memory", -1, INT64_MAX, &s->mem_limit) ||
-        get_int(mem, "reservation", "linux.resources.memory", -1, INT64_MAX, &s->mem_reservation) ||
-        get_int(mem, "swap", "linux.resources.memory", -1, INT64_MAX, &s->mem_swap) ||
-        get_int(pids, "limit", "linux.resources.pids", -1, INT64_MAX, &s->pids_limit) ||
-        get_int(cpu, "shares", "linux.resources.cpu", 2, 262144, &s->cpu_shares) ||
-        get_int(cpu, "quota", "linux.resources.cpu", -1, INT64_MAX, &s->cpu_quota) ||
-        get_int(cpu, "period", "linux.resources.cpu", 1000, 1000000, &s->cpu_period) ||
-        get_str(cpu, "cpus", "linux.resources.cpu", &s->cpuset_cpus) ||
-        get_str(cpu, "mems", "linux.resources.cpu", &s->cpuset_mems) ||
-        get_int(blkio, "weight", "linux.resources.blockIO", 10, 1000, &s->blkio_weight))
+    size_t n = prios ? json_object_array_length(prios) : 0;
+    r->net_prio = xzalloc((n + 1) * sizeof(*r->net_prio));
+    for (size_t i = 0; i < n; i++) {
+        struct json_object *e = json_object_array_get_idx(prios, i);
+        struct ctr_netprio *np = &r->net_prio[r->nnet_prio];
+        int64_t prio = -1;
+        snprintf(sub, sizeof(sub), "%s.network.priorities[%zu]", path, i);
+        if (!json_object_is_type(e, json_type_object))
+            FAIL("%s: expected object", sub);
+        r->nnet_prio++;
+        if (get_str(e, "name", sub, &np->name) || get_int(e, "priority", sub, 0, UINT32_MAX, &prio))
+            return -1;
+        if (!np->name || !*np->name || strpbrk(np->name, " \n/") || prio < 0)
+            FAIL("%s: needs an interface name and a priority", sub);
+        np->prio = (uint32_t)prio;
+    }
+    return 0;
+}
+
+/* linux.resources.hugepageLimits: [{pageSize "2MB", limit bytes}] */
+static int parse_hugepages(struct json_object *arr, struct ctr_resources *r, const char *path)
+{
+    size_t n = json_object_array_length(arr);
+    r->hugepages = xzalloc((n + 1) * sizeof(*r->hugepages));
+    for (size_t i = 0; i < n; i++) {
+        struct json_object *e = json_object_array_get_idx(arr, i);
+        struct ctr_hugepage *h = &r->hugepages[r->nhugepages];
+        char sub[128];
+        snprintf(sub, sizeof(sub), "%s.hugepageLimits[%zu]", path, i);
+        if (!json_object_is_type(e, json_type_object))
+            FAIL("%s: expected object", sub);
+        r->nhugepages++;
+        h->limit = -1;
+        if (get_str(e, "pageSize", sub, &h->page) || get_int(e, "limit", sub, 0, INT64_MAX, &h->limit))
+            return -1;
+        /* the size as the kernel names it: digits then KB, MB or GB */
+        size_t d = h->page ? strspn(h->page, "0123456789") : 0;
+        if (!d || (strcmp(h->page + d, "KB") && strcmp(h->page + d, "MB") && strcmp(h->page + d, "GB")))
+            FAIL("%s.pageSize: \"%s\" is not a page size like 2MB or 1GB", sub, h->page ? h->page : "");
+        if (h->limit < 0)
+            FAIL("%s.limit: missing", sub);
+    }
+    return 0;
+}
+
+int ctr_resources_parse(struct json_object *res, struct ctr_resources *s, const char *path)
+{
+    struct json_object *mem, *cpu, *pids, *blkio, *net, *huge;
+    char sub[128];
+#define SUB(k) (snprintf(sub, sizeof(sub), "%s.%s", path, k), sub)
+    if (get(res, "memory", json_type_object, path, &mem) ||
+        get(res, "cpu", json_type_object, path, &cpu) ||
+        get(res, "pids", json_type_object, path, &pids) ||
+        get(res, "blockIO", json_type_object, path, &blkio) ||
+        get(res, "network", json_type_object, path, &net) ||
+        get(res, "hugepageLimits", json_type_array, path, &huge) ||
+        get(res, "devices", json_type_array, path, &s->devices))
+        return -1;
+    bool oom = false;
+    if (get_int(mem, "limit", SUB("memory"), -1, INT64_MAX, &s->mem_limit) ||
+        get_int(mem, "reservation", sub, -1, INT64_MAX, &s->mem_reservation) ||
+        get_int(mem, "swap", sub, -1, INT64_MAX, &s->mem_swap) ||
+        get_int(mem, "kernel", sub, -1, INT64_MAX, &s->mem_kernel) ||
+        get_int(mem, "kernelTCP", sub, -1, INT64_MAX, &s->mem_kernel_tcp) ||
+        get_int(mem, "swappiness", sub, 0, 100, &s->mem_swappiness) ||
+        get_bool(mem, "disableOOMKiller", sub, &oom) ||
+        get_int(pids, "limit", SUB("pids"), INT64_MIN, INT64_MAX, &s->pids_limit) ||
+        get_int(cpu, "shares", SUB("cpu"), 0, 262144, &s->cpu_shares) ||
+        get_int(cpu, "quota", sub, -1, INT64_MAX, &s->cpu_quota) ||
+        get_int(cpu, "period", sub, 0, 1000000, &s->cpu_period) ||
+        get_int(cpu, "realtimeRuntime", sub, -1, INT64_MAX, &s->cpu_rt_runtime) ||
+        get_int(cpu, "realtimePeriod", sub, 0, INT64_MAX, &s->cpu_rt_period) ||
+        get_str(cpu, "cpus", sub, &s->cpuset_cpus) ||
+        get_str(cpu, "mems", sub, &s->cpuset_mems) ||
+        get_int(blkio, "weight", SUB("blockIO"), 0, 1000, &s->blkio_weight))
+        return -1;
+#undef SUB
+    struct json_object *v;
+    if (mem && json_object_object_get_ex(mem, "disableOOMKiller", &v) && !json_object_is_type(v, json_type_null))
+        s->disable_oom = oom;
+    /* 0 is "unset" for these, as runc and crun read them */
+    if (s->cpu_shares == 0) s->cpu_shares = -1;
+    if (s->cpu_period == 0) s->cpu_period = -1;
+    if (s->cpu_rt_period == 0) s->cpu_rt_period = -1;
+    if (s->blkio_weight == 0) s->blkio_weight = -1;
+    if (s->cpu_shares > 0 && s->cpu_shares < 2)
+        FAIL("%s.cpu.shares: %lld is below the minimum 2", path, (long long)s->cpu_shares);
+    if (s->cpu_period > 0 && s->cpu_period < 1000)
+        FAIL("%s.cpu.period: %lld is below the minimum 1000 (µs)", path, (long long)s->cpu_period);
+    if (s->blkio_weight > 0 && s->blkio_weight < 10)
+        FAIL("%s.blockIO.weight: %lld is outside 10..1000", path, (long long)s->blkio_weight);
+    if (net && parse_network(net, s, path))
+        return -1;
+    if (huge && parse_hugepages(huge, s, path))
         return -1;
     s->blkio = blkio;
     static const char *const bdev_lists[] = { "weightDevice", "throttleReadBpsDevice", "throttleWriteBpsDevice",
                                               "throttleReadIOPSDevice", "throttleWriteIOPSDevice" };
     for (size_t l = 0; blkio && l < ARRAY_SIZE(bdev_lists); l++) {
         struct json_object *arr;
-        char sub[96];
-        snprintf(sub, sizeof(sub), "linux.resources.blockIO");
+        char sub[160];
+        snprintf(sub, sizeof(sub), "%s.blockIO", path);
         if (get(blkio, bdev_lists[l], json_type_array, sub, &arr))
             return -1;
         for (size_t i = 0; arr && i < json_object_array_length(arr); i++) {
             struct json_object *d = json_object_array_get_idx(arr, i);
             int64_t maj = -1, min = -1, v = -1;
-            snprintf(sub, sizeof(sub), "linux.resources.blockIO.%s[%zu]", bdev_lists[l], i);
+            snprintf(sub, sizeof(sub), "%s.blockIO.%s[%zu]", path, bdev_lists[l], i);
             if (!json_object_is_type(d, json_type_object))
                 FAIL("%s: expected object", sub);
             if (get_int(d, "major", sub, 0, UINT32_MAX, &maj) || get_int(d, "minor", sub, 0, UINT32_MAX, &min))
@@ -459,8 +565,8 @@ static int parse_resources(struct json_object *res, struct ctr_spec *s)
     }
     for (size_t i = 0; s->devices && i < json_object_array_length(s->devices); i++) {
         struct json_object *d = json_object_array_get_idx(s->devices, i);
-        char sub[64];
-        snprintf(sub, sizeof(sub), "linux.resources.devices[%zu]", i);
+        char sub[160];
+        snprintf(sub, sizeof(sub), "%s.devices[%zu]", path, i);
         bool allow = false;
         cleanup_free char *type = NULL, *access = NULL;
         int64_t v = -1;
@@ -553,7 +659,8 @@ static int parse_linux(struct json_object *lin, struct ctr_spec *s)
         }
         s->has_time_off = true;
     }
-    if (get(lin, "resources", json_type_object, "linux", &res) || (res && parse_resources(res, s)))
+    if (get(lin, "resources", json_type_object, "linux", &res) ||
+        (res && ctr_resources_parse(res, &s->res, "linux.resources")))
         return -1;
     if (get(lin, "seccomp", json_type_object, "linux", &s->seccomp) ||
         (s->seccomp && ctr_seccomp_validate(s->seccomp, "linux.seccomp")))
@@ -575,6 +682,22 @@ static int parse_linux(struct json_object *lin, struct ctr_spec *s)
     return 0;
 }
 
+/* No mount namespace listed: the container inherits the runtime's, as the
+ * spec says, and is chrooted into its root (runc and crun do the same). Any
+ * mount would then change the host's mount table and outlive the container
+ * (runc refuses masked and read-only paths for that reason, and leaves the
+ * rest mounted on the host): refuse every one of them. */
+static int check_no_mntns(const struct ctr_spec *s)
+{
+    const char *what = s->nmounts ? "mounts" : (s->masked && s->masked[0]) ? "linux.maskedPaths" :
+                       (s->readonly && s->readonly[0]) ? "linux.readonlyPaths" : s->root_ro ? "root.readonly" :
+                       s->rootfs_prop ? "linux.rootfsPropagation" : (s->sysctl && s->sysctl[0]) ? "linux.sysctl" : NULL;
+    if (what)
+        FAIL("%s: needs a mount namespace (add {\"type\": \"mount\"} to linux.namespaces or remove %s): "
+             "without one it would change the host's mounts", what, what);
+    return 0;
+}
+
 struct ctr_spec *ctr_spec_parse(const char *text, const char *bundle, const char *where)
 {
     struct json_tokener *tok = json_tokener_new();
@@ -589,8 +712,7 @@ struct ctr_spec *ctr_spec_parse(const char *text, const char *bundle, const char
     }
     struct ctr_spec *s = xzalloc(sizeof(*s));
     s->json = doc;
-    s->mem_limit = s->mem_reservation = s->mem_swap = s->pids_limit = -1;
-    s->cpu_shares = s->cpu_quota = s->cpu_period = s->blkio_weight = -1;
+    ctr_resources_init(&s->res);
     struct json_object *root, *proc, *mounts, *lin, *hooks, *ver;
     cleanup_free char *root_path = NULL;
     if (!json_object_is_type(doc, json_type_object)) {
@@ -661,6 +783,8 @@ struct ctr_spec *ctr_spec_parse(const char *text, const char *bundle, const char
         goto fail;
     if (get(doc, "hooks", json_type_object, "", &hooks) || (hooks && parse_hooks(hooks, s)))
         goto fail;
+    if (!s->ns_on[CTR_NS_MNT] && check_no_mntns(s) < 0)
+        goto fail;
     if (get(doc, "annotations", json_type_object, "", &s->annotations))
         goto fail;
     return s;
@@ -710,7 +834,7 @@ void ctr_spec_free(struct ctr_spec *s)
     }
     strv_free(s->masked); strv_free(s->readonly); strv_free(s->sysctl);
     free(s->root); free(s->hostname); free(s->domainname); free(s->cgroups_path);
-    free(s->cpuset_cpus); free(s->cpuset_mems);
+    ctr_resources_free(&s->res);
     json_object_put(s->json);
     free(s);
 }

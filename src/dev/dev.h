@@ -5,10 +5,13 @@
 #ifndef VESSEL_DEV_H
 #define VESSEL_DEV_H
 
+#include <stdbool.h>
 #include <stdint.h>
 
 #include "backend/backend.h"
 #include "bus/bus.h"
+
+struct loop;
 
 /* ==== 8250 / NS16550A UART ====
  * Registers at base + (reg << reg_shift), reg 0..7, one byte wide (wider or
@@ -80,6 +83,38 @@ struct uart8250_state {
 };
 void uart8250_save(struct uart8250 *u, struct uart8250_state *st);
 int uart8250_load(struct uart8250 *u, const struct uart8250_state *st);
+
+/* ==== SiFive GPIO controller ("sifive,gpio0") ====
+ * `npins` pins (1..32) at base (SIFIVE_GPIO_SIZE bytes of 32-bit registers),
+ * pin n raising irqs[n]. Linux's gpio-sifive driver runs it; a gpio-keys
+ * node on a pin makes that pin a button. The board drives pins from outside
+ * with sifive_gpio_set_input or sifive_gpio_pulse (thread-safe). `loop`
+ * (may be NULL: no pulses) runs the pulse timers; destroy after it has
+ * stopped. NULL (logged) on a bad pin count or an occupied range. */
+#define SIFIVE_GPIO_MAX_PINS 32
+#define SIFIVE_GPIO_SIZE 0x1000ULL
+struct sifive_gpio;
+struct sifive_gpio *sifive_gpio_create(struct bus *bus, uint64_t base, unsigned npins,
+                                       const struct irq_line *irqs, struct loop *loop);
+void sifive_gpio_destroy(struct sifive_gpio *g);
+/* Press: drive `pin` high now and low again `ms` later (a button held
+ * down, e.g. the power button for 100 ms as QEMU's boards do). Any thread.
+ * 0, or -EINVAL (no such pin, no loop). */
+int sifive_gpio_pulse(struct sifive_gpio *g, unsigned pin, unsigned ms);
+/* The level the outside puts on input pin `pin` (ignored past npins). */
+void sifive_gpio_set_input(struct sifive_gpio *g, unsigned pin, bool level);
+/* Every register to 0 (what the outside drives stays). */
+void sifive_gpio_reset(struct sifive_gpio *g);
+/* Snapshot: the registers plus the outside levels, all 32-bit masks. load
+ * refuses (-EINVAL) bits past npins and re-raises the lines to match. */
+struct sifive_gpio_state {
+    uint32_t input_en, output_en, output_val, pue, ds;
+    uint32_t rise_ie, rise_ip, fall_ie, fall_ip, high_ie, high_ip, low_ie, low_ip;
+    uint32_t iof_en, iof_sel, out_xor;
+    uint32_t ext;               /* levels driven from outside */
+};
+void sifive_gpio_save(struct sifive_gpio *g, struct sifive_gpio_state *st);
+int sifive_gpio_load(struct sifive_gpio *g, const struct sifive_gpio_state *st);
 
 /* ==== goldfish RTC (as on QEMU virt) ====
  * Nanoseconds since the epoch from the host's clock (TIME_LOW latches

@@ -88,7 +88,7 @@ static int exit_status_for(enum machine_stop why, int status)
     switch (why) {
     case MACHINE_STOP_POWEROFF: case MACHINE_STOP_QUIT: return 0;
     case MACHINE_STOP_REBOOT: return MACHINE_EXIT_REBOOT;
-    case MACHINE_STOP_ERROR: return MACHINE_EXIT_ERROR;
+    case MACHINE_STOP_ERROR: return status ? status : MACHINE_EXIT_ERROR;
     default: return status;
     }
 }
@@ -353,7 +353,9 @@ int machine_cpu_info(struct machine *m, unsigned i, struct machine_cpu_info *ci)
 /* ---- the main thread ---- */
 static int start_vcpus(struct machine *m)
 {
-    m->nparked = 0;
+    pthread_mutex_lock(&m->lock);
+    m->nparked = 0;         /* no vCPU thread exists here */
+    pthread_mutex_unlock(&m->lock);
     int r = m->eops->start(m->eng);
     if (r < 0) {
         log_error("machine: cannot start the vCPUs: %s", strerror(-r));

@@ -191,7 +191,7 @@ enum machine_stop {
     MACHINE_STOP_SIGNAL,        /* SIGINT/SIGTERM/SIGHUP: exit 128+sig */
     MACHINE_STOP_FAIL,          /* guest reported failure (syscon, SBI SRST): exit `status` */
     MACHINE_STOP_EXIT,          /* bare-metal / test guest exit code: exit `status` */
-    MACHINE_STOP_ERROR,         /* vessel cannot go on (a vCPU died): exit 4 */
+    MACHINE_STOP_ERROR,         /* vessel cannot go on (a vCPU died): exit `status`, 4 if 0 */
 };
 /* The first request wins (a reboot request is consumed by the reset).
  * Returns at once; the main thread stops the vCPUs. */

@@ -37,6 +37,50 @@ else
     skip "v1/hybrid layout" "the host's /sys/fs/cgroup is $host"
 fi
 
+# -- update: runc's flags, then --resources on stdin, on a vessel and a runc
+# container side by side; the values read back from the host's cgroup files
+if [ "$host" = tmpfs ] && have runc; then
+    ub=$CTR_BASE/upd; mkbundle "$ub"; args "$ub" 'sleep 600'
+    (cd "$ub" && VCTR run -d u1 </dev/null >/dev/null 2>&1)
+    (cd "$ub" && RUNC run -d r1 </dev/null >/dev/null 2>&1)
+    vpid=$(VCTR state u1 | python3 -c 'import json,sys; print(json.load(sys.stdin)["pid"])')
+    rpid=$(RUNC state r1 | python3 -c 'import json,sys; print(json.load(sys.stdin)["pid"])')
+    cgdir() { echo "/sys/fs/cgroup/$2$(awk -F: -v c="$2" '{ n = split($2, a, ","); for (i = 1; i <= n; i++) if (a[i] == c) print $3 }' /proc/$1/cgroup)"; }
+    readback() {
+        local f
+        for f in memory/memory.limit_in_bytes memory/memory.soft_limit_in_bytes memory/memory.memsw.limit_in_bytes \
+                 memory/memory.swappiness cpu/cpu.shares cpu/cpu.cfs_period_us cpu/cpu.cfs_quota_us \
+                 cpuset/cpuset.cpus cpuset/cpuset.mems pids/pids.max; do
+            printf '%s ' "$(cat "$(cgdir "$1" "${f%%/*}")/${f#*/}" 2>/dev/null || echo -)"
+        done
+    }
+    uflags="--memory 96m --memory-reservation 32m --memory-swap 192m --cpu-share 300 --cpu-period 50000 --cpu-quota 25000 --cpuset-cpus 0 --cpuset-mems 0 --pids-limit 33"
+    VCTR update $uflags u1; vrc=$?
+    RUNC update $uflags r1; rrc=$?
+    vv=$(readback "$vpid"); rv=$(readback "$rpid")
+    echo "# update flags: vessel($vrc) [$vv] runc($rrc) [$rv]"
+    [ $vrc = 0 ] && [ "$vv" = "$rv" ] && [[ $vv == "100663296 33554432 201326592 "* ]] &&
+        ok "update with runc's flags: the same cgroup values as runc's update" || nok "update flags: vessel($vrc) [$vv] runc($rrc) [$rv]"
+    res='{"memory":{"limit":67108864,"swap":134217728,"swappiness":20},"cpu":{"shares":512,"quota":-1},"pids":{"limit":-1}}'
+    VCTR update -r - u1 <<<"$res"; vrc=$?
+    RUNC update -r - r1 <<<"$res"; rrc=$?
+    vv=$(readback "$vpid"); rv=$(readback "$rpid")
+    echo "# update --resources -: vessel($vrc) [$vv] runc($rrc) [$rv] (runc 1.1's update drops memory.swappiness)"
+    no_swp() { awk '{ $4 = ""; print }' <<<"$1"; }
+    [ $vrc = 0 ] && [ "$(no_swp "$vv")" = "$(no_swp "$rv")" ] && [[ $vv == "67108864 "*" 20 512 "*" max " ]] &&
+        ok "update -r - (linux.resources on stdin): runc's values, and memory.swappiness (which runc 1.1 drops) set" || nok "update -r -: vessel($vrc) [$vv] runc($rrc) [$rv]"
+    echo "$res" > "$CTR_BASE/res.json"
+    VCTR update --resources "$CTR_BASE/res.json" --memory 1g u1 && [ "$(cat "$(cgdir "$vpid" memory)/memory.limit_in_bytes")" = 67108864 ] &&
+        ok "update --resources FILE: the flags beside it are ignored, as runc does" || nok "update --resources FILE"
+    expect_fail "update: a bad size is named" 'update --memory: "12q" is not a size' VCTR update --memory 12q u1
+    expect_fail "update: an unknown container" 'container "nosuch" does not exist' VCTR update --memory 1m nosuch
+    expect_fail "update: a bad --resources document names the field" 'memory.limit: expected int' bash -c "echo '{\"memory\":{\"limit\":\"x\"}}' | \"\$VESSEL\" ctr --root '$CTR_ROOT' update -r - u1"
+    VCTR delete -f u1; RUNC delete -f r1
+    expect_fail "update: a stopped or deleted container is refused" 'does not exist' VCTR update --memory 1m u1
+else
+    skip "update against runc" "needs runc and a v1 or hybrid host (here: $host)"
+fi
+
 # -- pure v1: hide the cgroup2 mount (and the named hierarchy)
 if $hybrid; then
     out=$(in_ns 'umount /sys/fs/cgroup/unified && umount /sys/fs/cgroup/systemd 2>/dev/null

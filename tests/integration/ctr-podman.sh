@@ -31,6 +31,24 @@ st=$("${P[@]}" inspect -f '{{.State.Status}}' vd1 2>&1)
 [ "$st" = exited ] && ok "podman stop" || nok "podman stop: $st"
 "${P[@]}" rm vd1 >/dev/null 2>&1 && ok "podman rm" || nok "podman rm"
 
+# podman update: podman hands the runtime `update --resources FILE`
+if "${P[@]}" update --help >/dev/null 2>&1; then
+    "${P[@]}" run -d "${U[@]}" --name vu1 localhost/vessel-bb:1 sleep 100 >/dev/null 2>&1
+    upid=$("${P[@]}" inspect -f '{{.State.Pid}}' vu1 2>/dev/null)
+    out=$("${P[@]}" update --memory 64m --memory-swap 128m --cpu-shares 256 vu1 2>&1); rc=$?; out=$(asan_filter <<<"$out")
+    cgf() { local rel; rel=$(awk -F: -v c="$1" '{ n = split($2, a, ","); for (i = 1; i <= n; i++) if (a[i] == c) print $3 }' /proc/$upid/cgroup)
+            cat "/sys/fs/cgroup/$1$rel/$2" 2>/dev/null || cat "/sys/fs/cgroup$(sed -n 's/^0:://p' /proc/$upid/cgroup)/$3" 2>/dev/null; }
+    got="$(cgf memory memory.limit_in_bytes memory.max) $(cgf cpu cpu.shares cpu.weight)"
+    if [ -n "$upid" ] && [ "$upid" != 0 ] && [ $rc -eq 0 ] && { [ "$got" = "67108864 256" ] || [ "$got" = "67108864 10" ]; }; then
+        ok "podman update: memory and cpu limits reach the container's cgroups ($got)"
+    else
+        nok "podman update: status $rc [$out], read back [$got]"
+    fi
+    "${P[@]}" rm -f -t 0 vu1 >/dev/null 2>&1
+else
+    skip "podman update" "this podman has no update command"
+fi
+
 out=$(python3 "$SRC/tests/pty-run.py" --timeout 60 "${P[@]}" run --rm -it "${U[@]}" localhost/vessel-bb:1 sh -c 'tty; [ -t 0 ] && [ -t 1 ] && echo tty-ok' 2>&1 | tr -d '\0' | asan_filter)
 grep -q '/dev/pts/[0-9]' <<<"$out" && grep -q tty-ok <<<"$out" && ok "podman run -it gets a terminal" || nok "podman run -it: $out"
 

@@ -223,6 +223,89 @@ t0=$SECONDS
 expect_fail "a hook past its timeout is killed and fails create" 'hook /bin/sleep timed out after 1 s' bash -c "cd '$hb' && \"\$VESSEL\" ctr --root '$CTR_ROOT' run ht"
 [ $((SECONDS - t0)) -le 4 ] && [ ! -e "$CTR_ROOT/ht" ] && ok "hook timeout honoured ($((SECONDS - t0)) s), nothing left" || nok "hook timeout took $((SECONDS - t0)) s or left state"
 
+# poststart and poststop: a hook that exits without reading its state (here
+# a 200 KiB annotation makes it larger than a pipe holds) and a failing hook
+# are warnings, and the hooks after them still run (runtime-spec "poststart",
+# "poststop"); before the fix the first killed the runtime with SIGPIPE.
+pcfg="c['annotations']={'big':'x'*200000}
+c['hooks']={k:[{'path':'/bin/true'},{'path':'/bin/false'},{'path':'/bin/sh','args':['sh','-c','cat >/dev/null; echo %s-after >> @HK@/post'%k]}] for k in ('poststart','poststop')}"
+for rt in vessel runc; do
+    mkdir -p "$CTR_BASE/post-$rt"; : > "$CTR_BASE/post-$rt/post"
+    cfg "$hb" "${pcfg//@HK@/$CTR_BASE/post-$rt}"; args "$hb" 'echo main-ran'
+    if [ $rt = vessel ]; then
+        pout=$(cd "$hb" && timeout -k 5 60 "$VESSEL" ctr --root "$CTR_ROOT" run pv 2>&1); prc=$?
+        pout=$(asan_filter <<<"$pout")
+    else
+        pout=$(cd "$hb" && timeout -k 5 60 runc --root "$RUNC_ROOT" run pr 2>&1); prc=$?
+        RUNC delete -f pr >/dev/null 2>&1
+    fi
+    eval "post_${rt}_rc=\$prc; post_${rt}_out=\$pout; post_${rt}_ran=\$(tr '\n' ' ' < '$CTR_BASE/post-$rt/post')"
+done
+echo "# failing poststart/poststop hooks: vessel status $post_vessel_rc, later hooks ran: [$post_vessel_ran]; runc status $post_runc_rc, later hooks ran: [$post_runc_ran] (for information)"
+if [ "$post_vessel_rc" = 0 ] && grep -qx main-ran <<<"$post_vessel_out" && [ "$post_vessel_ran" = "poststart-after poststop-after " ] &&
+   [ "$(grep -c 'warning: hook /bin/false failed' <<<"$post_vessel_out")" = 2 ]; then
+    ok "poststart/poststop: a hook that does not read its state and a failing hook warn, the later hooks run, the container runs"
+else
+    nok "poststart/poststop failures: status $post_vessel_rc, hooks ran [$post_vessel_ran], output [$(head -c 400 <<<"$post_vessel_out")]"
+fi
+cfg "$hb" 'c.pop("annotations", None); c["hooks"]={"prestart":[{"path":"/bin/false"},{"path":"/bin/sh","args":["sh","-c","echo ran > '"$CTR_BASE"'/pre-after"]}]}'
+expect_fail "a failing prestart hook fails create" 'hook /bin/false failed' bash -c "cd '$hb' && \"\$VESSEL\" ctr --root '$CTR_ROOT' run pf"
+[ ! -e "$CTR_BASE/pre-after" ] && [ ! -e "$CTR_ROOT/pf" ] && ok "after a failing prestart hook the next one does not run, nothing left" ||
+    nok "prestart: the hook after a failing one ran or state was left"
+
+# -- no mount namespace: inherited from the runtime (runtime-spec: an unlisted
+# namespace is inherited), the process chrooted into the root, as under runc
+nomnt='c["linux"]["namespaces"]=[n for n in c["linux"]["namespaces"] if n["type"]!="mount"]; c["mounts"]=[]; c["linux"].pop("maskedPaths",None); c["linux"].pop("readonlyPaths",None)'
+# (runc is not run here: it needs /proc in the root, and without a mount
+# namespace it mounts that, and binds the root onto itself, on the host)
+vcase_ "no mount namespace: chrooted into the root, no mounts" "$nomnt" 'ls / | tr "\n" " "; echo $$; cat /proc/self/mounts 2>&1 | sed "s/.*: //"' \
+    '^bin dev etc proc root sys tmp '$'\n''1'$'\n''No such file or directory$' "runc mounts on the host without a mount namespace"
+nb=$CTR_BASE/nomnt; mkbundle "$nb"; cfg "$nb" "$nomnt"; args "$nb" 'sleep 60'
+(cd "$nb" && VCTR run -d nomnt </dev/null >/dev/null 2>&1)
+npid=$(VCTR state nomnt 2>/dev/null | python3 -c 'import json,sys; print(json.load(sys.stdin)["pid"])' 2>/dev/null)
+if [ -n "$npid" ] && [ "$npid" != 0 ] && [ "$(readlink /proc/$npid/ns/mnt)" = "$(readlink /proc/self/ns/mnt)" ] &&
+   [ "$(readlink /proc/$npid/root)" = "$nb/rootfs" ] && [ "$(readlink /proc/$npid/ns/pid)" != "$(readlink /proc/self/ns/pid)" ]; then
+    ok "no mount namespace: the container shares the host's, its root is the bundle's rootfs, its other namespaces are its own"
+else
+    nok "no mount namespace: pid [$npid] mnt $(readlink /proc/$npid/ns/mnt 2>&1) root $(readlink /proc/$npid/root 2>&1)"
+fi
+VCTR delete -f nomnt >/dev/null 2>&1
+cfg "$nb" 'c["mounts"]=[{"destination":"/proc","type":"proc","source":"proc"}]'
+expect_fail "no mount namespace: mounts refused, naming the fix" 'mounts: needs a mount namespace' bash -c "cd '$nb' && \"\$VESSEL\" ctr --root '$CTR_ROOT' run nomnt2"
+[ ! -e "$CTR_ROOT/nomnt2" ] && ! grep -q "$nb/rootfs" /proc/self/mounts && ok "no mount namespace: nothing mounted on the host, no state left" || nok "no mount namespace: left a mount or state"
+
+# -- the container's cgroup view: on a hybrid host runc shows the v1
+# hierarchies only (no cgroup2 at unified/) in a writable tmpfs
+case_ "/sys/fs/cgroup as runc shows it: the same mounts and options, the tmpfs writable" '' \
+    'awk '"'"'$2 ~ /^\/sys\/fs\/cgroup/ {print $2, $3, $4}'"'"' /proc/self/mounts; wc -l < /proc/self/mounts; mkdir /sys/fs/cgroup/x 2>/dev/null && echo tmpfs-writable || echo tmpfs-readonly; touch /sys/fs/cgroup/pids/x 2>/dev/null && echo hierarchy-writable || echo hierarchy-readonly'
+
+# -- memory.swappiness, disableOOMKiller, network, hugepageLimits
+if [ -d /sys/fs/cgroup/memory ] && [ -e /sys/fs/cgroup/memory/memory.swappiness ]; then
+    case_ "memory swappiness and disableOOMKiller (cgroup v1)" 'c["linux"]["resources"]={"memory":{"limit":67108864,"swappiness":17,"disableOOMKiller":True}}' \
+        'cat /sys/fs/cgroup/memory/memory.swappiness; grep oom_kill_disable /sys/fs/cgroup/memory/memory.oom_control'
+elif [ -e /sys/fs/cgroup/cgroup.controllers ]; then
+    vcase_ "memory swappiness and disableOOMKiller (cgroup v2: ignored with a warning)" 'c["linux"]["resources"]={"memory":{"swappiness":17,"disableOOMKiller":True}}' \
+        'echo ran' 'swappiness.*ignored' "runc ignores both without a word on cgroup v2"
+else
+    skip "memory swappiness and disableOOMKiller" "no memory controller"
+fi
+netres='c["linux"]["resources"]={"network":{"classID":1048577,"priorities":[{"name":"lo","priority":5}]}}'
+if [ -e /sys/fs/cgroup/net_cls/net_cls.classid ] || [ -e /sys/fs/cgroup/net_cls,net_prio/net_cls.classid ]; then
+    case_ "network classID and priorities (net_cls, net_prio)" "$netres" 'cat /sys/fs/cgroup/net_cls/net_cls.classid; grep "^lo " /sys/fs/cgroup/net_prio/net_prio.ifpriomap'
+else
+    vcase_ "network classID and priorities: no net_cls/net_prio here, a warning" "$netres" 'echo ran' \
+        'network.classID: no net_cls controller on this host: ignored' "runc skips a missing controller without a word"
+fi
+hugeres='c["linux"]["resources"]={"hugepageLimits":[{"pageSize":"2MB","limit":4194304}]}'
+if [ -e /sys/fs/cgroup/hugetlb/hugetlb.2MB.limit_in_bytes ]; then
+    case_ "hugepageLimits (hugetlb)" "$hugeres" 'cat /sys/fs/cgroup/hugetlb/hugetlb.2MB.limit_in_bytes'
+else
+    vcase_ "hugepageLimits: no hugetlb controller here, a warning" "$hugeres" 'echo ran' \
+        'hugepageLimits: no hugetlb controller on this host: ignored|no 2MB huge pages' "runc skips a missing controller without a word"
+fi
+expect_fail "hugepageLimits: a bad page size is refused, named" 'hugepageLimits\[0\].pageSize: "2M" is not a page size' \
+    bash -c "cd '$nb' && python3 -c 'import json; c=json.load(open(\"config.json\")); c[\"linux\"][\"resources\"]={\"hugepageLimits\":[{\"pageSize\":\"2M\",\"limit\":1}]}; json.dump(c,open(\"config.json\",\"w\"))' && \"\$VESSEL\" ctr --root '$CTR_ROOT' run hbad"
+
 # -- labels
 b=$CTR_BASE/labels; mkbundle "$b"; args "$b" 'echo ran'
 cfg "$b" 'c["process"]["apparmorProfile"]="docker-default"; c["process"]["selinuxLabel"]="system_u:system_r:container_t:s0"'

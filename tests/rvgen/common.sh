@@ -26,7 +26,7 @@ vessel_exec_state() {
     out=$(timeout 20 "$VESSEL" exec "$exe" 2>&1); rc=$?
     if [ $rc -eq 0 ]; then
         echo ready
-    elif grep -qiE 'not implemented|not built into this vessel yet' <<<"$out"; then
+    elif grep -qi 'not implemented' <<<"$out"; then
         echo pending
     else
         echo broken

@@ -38,6 +38,7 @@ struct rv_machine *rv_machine_new_user(const struct rv_mem_ops *ops)
     struct rv_machine *m = machine_new();
     m->user = true;
     m->uops = ops;
+    m->opaque = ops->opaque;
     code_map_alloc(m, 0, USER_CODE_SPACE);
     return m;
 }

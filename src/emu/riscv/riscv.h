@@ -69,6 +69,7 @@ enum rv_access { RV_ACC_READ, RV_ACC_WRITE, RV_ACC_EXEC };
 struct rv_mem_ops {
     int (*fill_tlb)(struct rv_hart *h, uint64_t vaddr, enum rv_access acc,
                     uintptr_t *host_addend, uint64_t *paddr);
+    void *opaque;       /* the user-mode process, for rv_machine_opaque() */
 };
 /* A user-mode machine: U-mode only, no MMU, every access checked through
  * ops->fill_tlb; rv_invalidate_code callable from any thread. */

@@ -207,7 +207,7 @@ static void handle_exit(struct vkvm_vm *vm, unsigned cpu)
         log_error("guest: unhandled KVM exit reason %u on vCPU %u", run->exit_reason, cpu);
         break;
     }
-    machine_shutdown(vm->mach, MACHINE_STOP_FAIL, 1);
+    machine_shutdown(vm->mach, MACHINE_STOP_ERROR, 1);
 }
 
 /* ---- the vCPU threads ---- */
@@ -241,7 +241,7 @@ static void *vcpu_thread(void *p)
             if (errno == EINTR || errno == EAGAIN)
                 continue;
             log_error("KVM_RUN on vCPU %u: %s", cpu, strerror(errno));
-            machine_shutdown(vm->mach, MACHINE_STOP_FAIL, 1);
+            machine_shutdown(vm->mach, MACHINE_STOP_ERROR, 1);
             break;
         }
         handle_exit(vm, cpu);
@@ -389,6 +389,7 @@ static int eng_reset(void *opaque)
 {
     struct vkvm_vm *vm = opaque;
     vm_close(vm);
+    vm->clock_saved = false;    /* a new VM: its kvmclock starts again */
     int r = vm_open(vm);
     return r ? r : vm_boot(vm);
 }

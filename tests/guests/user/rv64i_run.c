@@ -1,5 +1,5 @@
-/* Freestanding RV64IA guest for the run-loop unit test (tests/unit/user/
- * test_run.c with its tiny test core): raw syscalls, a SIGSEGV handler that
+/* Freestanding RV64IA guest for the run loop (tests/integration/exec-run.sh):
+ * raw syscalls, a SIGSEGV handler that
  * skips the faulting store and returns through rt_sigreturn, a clone()d
  * thread joined through CLONE_CHILD_CLEARTID + futex, exit_group.
  * Build: riscv64-linux-gnu-gcc -march=rv64ia -mabi=lp64 -nostdlib -static -O1 */

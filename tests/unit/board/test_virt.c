@@ -15,6 +15,7 @@
 #include <string.h>
 
 #include "base/base.h"
+#include "emu/riscv/riscv.h"
 #include "emu/riscv/virt/virt.h"
 #include "mem/mem.h"
 
@@ -151,6 +152,25 @@ static void test_fdt_full(void **state)
     assert_true(has_compat(f, "/reboot", "syscon-reboot"));
     assert_int_equal(u32(f, "/reboot", "value"), 0x7777);
 
+    /* the power button: SiFive GPIO, one PLIC source per pin, gpio-keys on pin 0 */
+    assert_true(has_compat(f, "/soc/gpio@102000", "sifive,gpio0"));
+    reg(f, "/soc/gpio@102000", VIRT_GPIO_BASE, VIRT_GPIO_SIZE);
+    assert_int_equal(u32(f, "/soc/gpio@102000", "interrupt-parent"), plic_ph);
+    assert_int_equal(u32(f, "/soc/gpio@102000", "#gpio-cells"), 2);
+    int gl;
+    const fdt32_t *gi = fdt_getprop(f, fdt_path_offset(f, "/soc/gpio@102000"), "interrupts", &gl);
+    assert_int_equal(gl, VIRT_GPIO_PINS * 4);
+    for (int i = 0; i < VIRT_GPIO_PINS; i++)
+        assert_int_equal(fdt32_to_cpu(gi[i]), VIRT_GPIO_IRQ + i);
+    uint32_t gpio_ph = fdt_get_phandle(f, fdt_path_offset(f, "/soc/gpio@102000"));
+    assert_true(has_compat(f, "/gpio-keys", "gpio-keys"));
+    assert_int_equal(u32(f, "/gpio-keys/power", "linux,code"), 116);     /* KEY_POWER */
+    const fdt32_t *kg = fdt_getprop(f, fdt_path_offset(f, "/gpio-keys/power"), "gpios", &gl);
+    assert_int_equal(gl, 12);
+    assert_int_equal(fdt32_to_cpu(kg[0]), gpio_ph);
+    assert_int_equal(fdt32_to_cpu(kg[1]), VIRT_GPIO_POWER_PIN);
+    assert_int_equal(fdt32_to_cpu(kg[2]), 0);                               /* active high */
+
     /* exactly the two virtio slots given */
     assert_true(has_compat(f, "/soc/virtio_mmio@10001000", "virtio,mmio"));
     reg(f, "/soc/virtio_mmio@10002000", 0x10002000, 0x1000);
@@ -286,6 +306,69 @@ static void test_plic_claim_complete(void **state)
     assert_false(x.out[1]);
     assert_int_equal(rd(&x, PENDING(0)), 0);
     plic_teardown(&x);
+}
+
+/* A machine reset: every register back to 0, the output lowered; a line
+ * still held high by its device is pending again once enabled. */
+static void test_plic_reset(void **state)
+{
+    struct plic_fix x;
+    plic_setup(&x, 4);
+    struct irq_line uart = virt_plic_line(x.p, 10);
+    wr(&x, PRIO(10), 3);
+    wr(&x, ENABLE(1, 0), 1u << 10);
+    wr(&x, THRESH(1), 1);
+    irq_set(&uart, 1);
+    assert_true(x.out[1]);
+    virt_plic_reset(x.p);
+    assert_false(x.out[1]);
+    assert_int_equal(rd(&x, PRIO(10)), 0);
+    assert_int_equal(rd(&x, ENABLE(1, 0)), 0);
+    assert_int_equal(rd(&x, THRESH(1)), 0);
+    assert_int_equal(rd(&x, CLAIM(1)), 0);
+    wr(&x, PRIO(10), 1);
+    wr(&x, ENABLE(1, 0), 1u << 10);
+    irq_set(&uart, 1);
+    assert_true(x.out[1]);
+    assert_int_equal(rd(&x, CLAIM(1)), 10);
+    plic_teardown(&x);
+}
+
+/* The machine timer stands still while the clock is stopped (a paused
+ * machine) and goes on from the same value: no jump. */
+static void test_clock_stop(void **state)
+{
+    struct guest_mem mem;
+    struct bus bus;
+    mem_init(&mem);
+    bus_init(&bus);
+    assert_int_equal(mem_add_ram(&mem, VIRT_RAM_BASE, 1 << 20, 0), 0);
+    struct rv_sys_config sc = { .mem = &mem, .bus = &bus, .nharts = 1 };
+    struct rv_machine *m = rv_machine_new_sys(&sc);
+    assert_non_null(m);
+    uint64_t t0 = rv_machine_time(m);
+    while (rv_machine_time(m) == t0)
+        ;                                       /* it runs */
+    rv_machine_clock_stop(m);
+    uint64_t frozen = rv_machine_time(m);
+    uint64_t h0 = time_ns();
+    while (time_ns() - h0 < 20 * 1000 * 1000)   /* 20 ms of host time pass */
+        assert_int_equal(rv_machine_time(m), frozen);
+    rv_machine_clock_stop(m);                   /* again: no change */
+    assert_int_equal(rv_machine_time(m), frozen);
+    uint64_t h1 = time_ns();
+    rv_machine_clock_start(m);
+    uint64_t after = rv_machine_time(m);
+    uint64_t h2 = time_ns();
+    /* it went on by no more than the host time of these two calls, not
+     * by the 20 ms it was stopped */
+    assert_true(after >= frozen);
+    assert_true(after - frozen <= (h2 - h1) / (1000000000ULL / RV_TIMEBASE_HZ) + 1);
+    while (rv_machine_time(m) == after)
+        ;                                       /* and runs again */
+    rv_machine_free(m);
+    bus_destroy(&bus);
+    mem_destroy(&mem);
 }
 
 static void test_plic_priority_and_contexts(void **state)
@@ -551,6 +634,8 @@ int main(void)
         cmocka_unit_test(test_plic_claim_complete),
         cmocka_unit_test(test_plic_priority_and_contexts),
         cmocka_unit_test(test_plic_bad_access),
+        cmocka_unit_test(test_plic_reset),
+        cmocka_unit_test(test_clock_stop),
         cmocka_unit_test(test_image_header),
         cmocka_unit_test(test_image_real),
         cmocka_unit_test(test_elf),

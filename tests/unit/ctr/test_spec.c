@@ -3,6 +3,7 @@
 #include <setjmp.h>
 #include <cmocka.h>
 #include <fcntl.h>
+#include <json-c/json.h>
 #include <signal.h>
 #include <string.h>
 #include <sys/mount.h>
@@ -17,7 +18,7 @@ static const char *good =
     "\"capabilities\":{\"bounding\":[\"CAP_KILL\",\"CAP_SYS_ADMIN\"]},"
     "\"rlimits\":[{\"type\":\"RLIMIT_NOFILE\",\"soft\":10,\"hard\":20}],\"oomScoreAdj\":-5},"
     "\"hostname\":\"h\",\"mounts\":[{\"destination\":\"/m\",\"type\":\"bind\",\"source\":\"data\",\"options\":[\"rbind\",\"ro\",\"rslave\",\"mode=755\"]}],"
-    "\"linux\":{\"namespaces\":[{\"type\":\"pid\"},{\"type\":\"network\",\"path\":\"/proc/1/ns/net\"}],"
+    "\"linux\":{\"namespaces\":[{\"type\":\"pid\"},{\"type\":\"mount\"},{\"type\":\"network\",\"path\":\"/proc/1/ns/net\"}],"
     "\"resources\":{\"memory\":{\"limit\":1048576},\"pids\":{\"limit\":9},\"cpu\":{\"shares\":512}},"
     "\"sysctl\":{\"net.ipv4.ip_forward\":\"1\"},"
     "\"seccomp\":{\"defaultAction\":\"SCMP_ACT_ALLOW\",\"syscalls\":[{\"names\":[\"mkdir\"],\"action\":\"SCMP_ACT_ERRNO\",\"errnoRet\":1}]}}}";
@@ -43,10 +44,10 @@ static void test_good(void **st)
     assert_true(s->ns_on[CTR_NS_PID]);
     assert_string_equal(s->ns_path[CTR_NS_NET], "/proc/1/ns/net");
     assert_false(s->ns_on[CTR_NS_USER]);
-    assert_int_equal(s->mem_limit, 1048576);
-    assert_int_equal(s->pids_limit, 9);
-    assert_int_equal(s->cpu_shares, 512);
-    assert_int_equal(s->cpu_quota, -1);
+    assert_int_equal(s->res.mem_limit, 1048576);
+    assert_int_equal(s->res.pids_limit, 9);
+    assert_int_equal(s->res.cpu_shares, 512);
+    assert_int_equal(s->res.cpu_quota, 0);          /* unset */
     assert_string_equal(s->sysctl[0], "net.ipv4.ip_forward");
     assert_non_null(s->seccomp);
     ctr_spec_free(s);
@@ -95,7 +96,7 @@ static void test_linux_extras(void **st)
     assert_int_equal(s->time_off[1][0], -5);
     assert_int_equal(s->time_off[1][1], 7);
     assert_int_equal(s->time_off[0][0], 0);
-    assert_non_null(s->blkio);
+    assert_non_null(s->res.blkio);
     assert_int_equal(s->mounts[0].rec_set, MOUNT_ATTR_RDONLY | MOUNT_ATTR_RELATIME);
     /* the later atime option wins; the whole atime mask is cleared */
     assert_int_equal(s->mounts[0].rec_clr & MOUNT_ATTR__ATIME, MOUNT_ATTR__ATIME);
@@ -131,6 +132,101 @@ static void test_bad_extras(void **st)
     log_set_fd(2);
 }
 
+/* linux.resources: the new fields, 0 as "unset" where runc reads it so,
+ * and the parser shared with `update --resources` */
+static void test_resources(void **st)
+{
+    const char *cfg = HDR "\"linux\":{\"namespaces\":[{\"type\":\"mount\"}],\"resources\":{"
+        "\"memory\":{\"swappiness\":0,\"disableOOMKiller\":false,\"kernel\":1},"
+        "\"cpu\":{\"shares\":0,\"period\":0,\"quota\":-1,\"realtimeRuntime\":950000,\"realtimePeriod\":1000000},"
+        "\"pids\":{\"limit\":-1},\"network\":{\"classID\":1048577,\"priorities\":[{\"name\":\"eth0\",\"priority\":3},{\"name\":\"lo\",\"priority\":0}]},"
+        "\"hugepageLimits\":[{\"pageSize\":\"2MB\",\"limit\":0},{\"pageSize\":\"1GB\",\"limit\":1073741824}]}}}";
+    struct ctr_spec *s = ctr_spec_parse(cfg, "/b", "config.json");
+    assert_non_null(s);
+    const struct ctr_resources *r = &s->res;
+    assert_int_equal(r->mem_swappiness, 0);
+    assert_int_equal(r->disable_oom, 0);
+    assert_int_equal(r->mem_kernel, 1);
+    assert_int_equal(r->mem_limit, -1);
+    assert_int_equal(r->cpu_shares, -1);
+    assert_int_equal(r->cpu_period, -1);
+    assert_int_equal(r->cpu_quota, -1);
+    assert_int_equal(r->cpu_rt_runtime, 950000);
+    assert_int_equal(r->pids_limit, -1);
+    assert_int_equal(r->net_classid, 1048577);
+    assert_int_equal(r->nnet_prio, 2);
+    assert_string_equal(r->net_prio[1].name, "lo");
+    assert_int_equal(r->net_prio[0].prio, 3);
+    assert_int_equal(r->nhugepages, 2);
+    assert_string_equal(r->hugepages[1].page, "1GB");
+    assert_int_equal(r->hugepages[0].limit, 0);
+    ctr_spec_free(s);
+    /* the same object alone, as update --resources reads it */
+    struct json_object *o = json_tokener_parse("{\"memory\":{\"limit\":1024,\"disableOOMKiller\":true},\"cpu\":{\"cpus\":\"0-1\"}}");
+    struct ctr_resources u;
+    ctr_resources_init(&u);
+    assert_int_equal(ctr_resources_parse(o, &u, "update --resources"), 0);
+    assert_int_equal(u.mem_limit, 1024);
+    assert_int_equal(u.disable_oom, 1);
+    assert_string_equal(u.cpuset_cpus, "0-1");
+    assert_int_equal(u.pids_limit, 0);
+    ctr_resources_free(&u);
+    json_object_put(o);
+}
+
+static void test_bad_resources(void **st)
+{
+    static const char *const bad[] = {
+        HDR "\"linux\":{\"resources\":{\"memory\":{\"swappiness\":101}}}}",
+        HDR "\"linux\":{\"resources\":{\"memory\":{\"disableOOMKiller\":1}}}}",
+        HDR "\"linux\":{\"resources\":{\"cpu\":{\"shares\":1}}}}",
+        HDR "\"linux\":{\"resources\":{\"cpu\":{\"period\":999}}}}",
+        HDR "\"linux\":{\"resources\":{\"network\":{\"classID\":-1}}}}",
+        HDR "\"linux\":{\"resources\":{\"network\":{\"priorities\":[{\"priority\":1}]}}}}",
+        HDR "\"linux\":{\"resources\":{\"network\":{\"priorities\":[{\"name\":\"a/b\",\"priority\":1}]}}}}",
+        HDR "\"linux\":{\"resources\":{\"network\":{\"priorities\":[7]}}}}",
+        HDR "\"linux\":{\"resources\":{\"hugepageLimits\":[{\"pageSize\":\"2M\",\"limit\":1}]}}}",
+        HDR "\"linux\":{\"resources\":{\"hugepageLimits\":[{\"pageSize\":\"MB\",\"limit\":1}]}}}",
+        HDR "\"linux\":{\"resources\":{\"hugepageLimits\":[{\"pageSize\":\"2MB\"}]}}}",
+        HDR "\"linux\":{\"resources\":{\"hugepageLimits\":[{\"pageSize\":\"../2MB\",\"limit\":1}]}}}",
+        HDR "\"linux\":{\"resources\":{\"hugepageLimits\":{}}}}",
+    };
+    log_set_fd(open("/dev/null", O_WRONLY));
+    for (size_t i = 0; i < ARRAY_SIZE(bad); i++) {
+        struct ctr_spec *s = ctr_spec_parse(bad[i], "/b", "config.json");
+        if (s) fail_msg("accepted bad resources %zu: %s", i, bad[i]);
+    }
+    log_set_fd(2);
+}
+
+/* No mount namespace listed: accepted (inherited), but nothing that would
+ * mount on the host */
+static void test_no_mount_ns(void **st)
+{
+    struct ctr_spec *s = ctr_spec_parse(HDR "\"linux\":{\"namespaces\":[{\"type\":\"pid\"}]}}", "/b", "config.json");
+    assert_non_null(s);
+    assert_false(s->ns_on[CTR_NS_MNT]);
+    ctr_spec_free(s);
+    s = ctr_spec_parse(HDR "\"linux\":{\"namespaces\":[{\"type\":\"mount\",\"path\":\"/proc/1/ns/mnt\"}]},"
+                       "\"mounts\":[{\"destination\":\"/proc\",\"type\":\"proc\"}]}", "/b", "config.json");
+    assert_non_null(s);                           /* a joined one is a mount namespace too */
+    ctr_spec_free(s);
+    static const char *const bad[] = {
+        HDR "\"mounts\":[{\"destination\":\"/proc\",\"type\":\"proc\"}]}",
+        HDR "\"linux\":{\"maskedPaths\":[\"/proc/kcore\"]}}",
+        HDR "\"linux\":{\"readonlyPaths\":[\"/proc/sys\"]}}",
+        HDR "\"linux\":{\"rootfsPropagation\":\"shared\"}}",
+        HDR "\"linux\":{\"sysctl\":{\"kernel.domainname\":\"x\"}}}",
+        "{\"ociVersion\":\"1.0.2\",\"root\":{\"path\":\"r\",\"readonly\":true},\"process\":{\"args\":[\"sh\"]}}",
+    };
+    log_set_fd(open("/dev/null", O_WRONLY));
+    for (size_t i = 0; i < ARRAY_SIZE(bad); i++) {
+        s = ctr_spec_parse(bad[i], "/b", "config.json");
+        if (s) fail_msg("accepted without a mount namespace %zu: %s", i, bad[i]);
+    }
+    log_set_fd(2);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -139,6 +235,9 @@ int main(void)
         cmocka_unit_test(test_names),
         cmocka_unit_test(test_linux_extras),
         cmocka_unit_test(test_bad_extras),
+        cmocka_unit_test(test_resources),
+        cmocka_unit_test(test_bad_resources),
+        cmocka_unit_test(test_no_mount_ns),
     };
     return cmocka_run_group_tests_name("ctr_spec", tests, NULL, NULL);
 }

@@ -477,6 +477,30 @@ static void test_blk_readonly_and_lock(void **state)
     unlink(f.path);
 }
 
+/* The driver goes away right after its last completion, many times over:
+ * the workers are then still on their way back to the ring. Closing must
+ * stop them before the guest memory is unmapped (once, a worker faulted in
+ * virtq_pop on the unmapped ring and the test process died). */
+static void test_blk_close_after_completion(void **state)
+{
+    struct blk_fixture f;
+    assert_int_equal(make_image(&f, 64 << 10), 0);
+    for (int i = 0; i < 2000; i++) {
+        struct blk_image *img;
+        assert_int_equal(blk_image_open(f.path, false, false, &img), 0);
+        struct virtio_blk *b = virtio_blk_create(img, NULL, 2);
+        struct vdrv v;
+        assert_int_equal(vdrv_open(&v, virtio_blk_dev(b)), 0);
+        assert_true(vdrv_init(&v, ALL_FEATURES, 1, 16) & VIRTIO_STATUS_DRIVER_OK);
+        uint64_t buf = vd_alloc(&v, 4096);
+        assert_int_equal(blk_rw(&v, 1, (uint64_t)(i % 16) * 8, buf, 4096, false, NULL), 0);
+        vdrv_close(&v);
+        virtio_blk_destroy(b);
+    }
+    close(f.fd);
+    unlink(f.path);
+}
+
 static void blk_proc(void *opaque) { virtio_blk_process(opaque); }
 
 static void test_hostile_blk(void **state)
@@ -971,6 +995,7 @@ int main(void)
         cmocka_unit_test(test_blk_direct),
         cmocka_unit_test(test_blk_notify_inline),
         cmocka_unit_test(test_blk_readonly_and_lock),
+        cmocka_unit_test(test_blk_close_after_completion),
         cmocka_unit_test(test_hostile_blk),
         cmocka_unit_test(test_parse),
         cmocka_unit_test(test_net_fake_backend),

@@ -234,6 +234,55 @@ static void test_futex(void **state)
     assert_int_equal(SC(98, G(0), 0, 5, G(64), 0, 0), -ETIMEDOUT);
 }
 
+/* --strace lines: argument formats from the syscall table, errors, and
+ * addresses returned by mmap/brk in hex. */
+static void strace_line(unsigned nr, const uint64_t a[6], int64_t ret, char *out, size_t len)
+{
+    struct user_regs r;
+    memset(&r, 0, sizeof(r));
+    r.x[17] = nr;
+    for (int i = 0; i < 6; i++)
+        r.x[10 + i] = a[i];
+    char path[] = "/tmp/vessel-strace-XXXXXX";
+    int fd = mkstemp(path);
+    assert_true(fd >= 0);
+    int saved = dup(2);
+    dup2(fd, 2);
+    user_strace(&T, &r, ret, true);
+    dup2(saved, 2);
+    close(saved);
+    memset(out, 0, len);
+    assert_true(pread(fd, out, len - 1, 0) > 0);
+    close(fd);
+    unlink(path);
+}
+
+static void test_strace(void **state)
+{
+    char line[256], want[256];
+    T.tid = 42;
+    memcpy(H(0), "/etc/hostname", 14);
+    uint64_t open_args[6] = { (uint64_t)-100, G(0), O_RDONLY, 0 };
+    strace_line(56, open_args, -ENOENT, line, sizeof(line));
+    assert_string_equal(line, "42 openat(AT_FDCWD,\"/etc/hostname\",0x0,00) = -1 errno=2 (No such file or directory)\n");
+    /* futex's last argument is a number, never read from guest memory */
+    uint64_t futex_args[6] = { G(0), 9 /* FUTEX_WAIT_BITSET */, 5, 0, 0, G(0) };
+    strace_line(98, futex_args, 0, line, sizeof(line));
+    snprintf(want, sizeof(want), "42 futex(0x%llx,0x9,5,NULL,NULL,0x%llx) = 0\n",
+             (unsigned long long)G(0), (unsigned long long)G(0));
+    assert_string_equal(line, want);
+    uint64_t mmap_args[6] = { 0, 4096, 3, 0x22, (uint64_t)-1, 0 };
+    strace_line(222, mmap_args, 0x3ff0000000, line, sizeof(line));
+    assert_string_equal(line, "42 mmap(NULL,4096,0x3,0x22,-1,0x0) = 0x0000003ff0000000\n");
+    uint64_t none[6] = { 1, 2 };
+    strace_line(5000, none, -ENOSYS, line, sizeof(line));
+    assert_string_equal(line, "42 syscall_5000(0x1,0x2,0x0,0x0,0x0,0x0) = -1 errno=38 (Function not implemented)\n");
+    assert_int_equal(SC(5000), -ENOSYS);
+    assert_int_equal(SC(99, 0, 0), -ENOSYS);              /* set_robust_list: refused on purpose */
+    assert_string_equal(user_syscall_name(64), "write");
+    assert_null(user_syscall_name(5000));
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -243,6 +292,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_memory, setup, teardown),
         cmocka_unit_test_setup_teardown(test_signals, setup, teardown),
         cmocka_unit_test_setup_teardown(test_futex, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_strace, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

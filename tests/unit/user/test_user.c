@@ -167,6 +167,28 @@ static void test_elf_load(void **state)
     close(fd);
     user_mem_free(&mem);
 
+    /* a 1 GiB bss, then a read-only segment starting inside its last page:
+     * protections change exactly at the segment pages, a shared page gets
+     * the union */
+    mini_init(&m);
+    m.eh.e_phnum = 3;
+    m.ph[1].p_memsz = 0x40000000 - 0x800;                  /* ends at 0x4001f800 */
+    m.ph[2] = (Elf64_Phdr){ .p_type = PT_LOAD, .p_flags = PF_R, .p_vaddr = 0x4001f800,
+                            .p_memsz = 0x1800, .p_align = 4096 };
+    assert_int_equal(user_mem_init(&mem, USER_SPACE_SIZE), 0);
+    fd = memfd_with(&m, sizeof(m));
+    assert_int_equal(user_elf_load_fd(&mem, fd, NULL, &img, err, sizeof(err)), 0);
+    close(fd);
+    assert_int_equal(img.brk, 0x40021000);
+    assert_true(user_mem_ok(&mem, 0x10000, 0x2000, PROT_READ | PROT_EXEC));
+    assert_true(user_mem_ok(&mem, 0x20000, 0x40000000, PROT_READ | PROT_WRITE));   /* to 0x40020000 */
+    assert_int_equal(user_mem_prot_of(&mem, 0x4001f000) & 7, PROT_READ | PROT_WRITE);
+    assert_int_equal(user_mem_prot_of(&mem, 0x40020000) & 7, PROT_READ);
+    assert_false(user_mem_ok(&mem, 0x40020000, 1, PROT_WRITE));
+    assert_int_equal(user_mem_prot_of(&mem, 0x12000) & 7, PROT_NONE);   /* between text and data */
+    assert_false(user_mem_ok(&mem, 0x40021000, 1, 0));
+    user_mem_free(&mem);
+
     /* the same as ET_DYN goes to the PIE base */
     mini_init(&m);
     m.eh.e_type = ET_DYN;

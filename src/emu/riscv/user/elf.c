@@ -141,6 +141,45 @@ static int prot_of(uint32_t f)
 }
 
 /* Load one ELF from fd at `base` (ET_DYN) into m. interp: out, malloc'd. */
+/* The protection of [pg, pg + PG): the union of the segments on it. */
+static int page_prot(const Elf64_Ehdr *eh, const Elf64_Phdr *ph, uint64_t pg)
+{
+    int prot = 0;
+    for (unsigned i = 0; i < eh->e_phnum; i++)
+        if (ph[i].p_type == PT_LOAD && ph[i].p_memsz && pg + PG > ph[i].p_vaddr &&
+            pg < ph[i].p_vaddr + ph[i].p_memsz)
+            prot |= prot_of(ph[i].p_flags);
+    return prot;
+}
+
+static int cmp_u64(const void *a, const void *b)
+{
+    uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
+    return x < y ? -1 : x > y;
+}
+
+/* Page protections over [lo, hi): pages shared by two segments get the
+ * union. The protection only changes at a segment's first or last page, so
+ * one mprotect per run between those boundaries (not one per page: an 8 GiB
+ * bss would be two million calls). */
+static void protect_segments(struct user_mem *m, const Elf64_Ehdr *eh, const Elf64_Phdr *ph,
+                             uint64_t lo, uint64_t hi, uint64_t bias)
+{
+    cleanup_free uint64_t *cut = xmalloc(sizeof(uint64_t) * (2u * eh->e_phnum + 2));
+    unsigned n = 0;
+    cut[n++] = lo;
+    cut[n++] = hi;
+    for (unsigned i = 0; i < eh->e_phnum; i++)
+        if (ph[i].p_type == PT_LOAD && ph[i].p_memsz) {
+            cut[n++] = PG_DOWN(ph[i].p_vaddr);
+            cut[n++] = PG_UP(ph[i].p_vaddr + ph[i].p_memsz);
+        }
+    qsort(cut, n, sizeof(*cut), cmp_u64);
+    for (unsigned i = 0; i + 1 < n; i++)
+        if (cut[i] < cut[i + 1])
+            user_mem_mprotect(m, cut[i] + bias, cut[i + 1] - cut[i], page_prot(eh, ph, cut[i]));
+}
+
 static int load_one(struct user_mem *m, int fd, uint64_t base, bool want_dyn,
                     struct user_image *img, char **interp, char *err, size_t errlen)
 {
@@ -201,17 +240,7 @@ static int load_one(struct user_mem *m, int fd, uint64_t base, bool want_dyn,
             done += (uint64_t)k;
         }
     }
-    /* Page protections: pages shared by two segments get the union. */
-    for (uint64_t pg = lo; pg < hi; pg += PG) {
-        int prot = 0;
-        for (unsigned i = 0; i < eh->e_phnum; i++) {
-            const Elf64_Phdr *p = &ph[i];
-            if (p->p_type == PT_LOAD && p->p_memsz && pg + PG > p->p_vaddr &&
-                pg < p->p_vaddr + p->p_memsz)
-                prot |= prot_of(p->p_flags);
-        }
-        user_mem_mprotect(m, pg + bias, PG, prot ? prot : PROT_NONE);
-    }
+    protect_segments(m, eh, ph, lo, hi, bias);
 
     memset(img, 0, sizeof(*img));
     img->load_bias = bias;

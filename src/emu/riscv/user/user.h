@@ -11,23 +11,10 @@
  *   stack.c    initial stack: argc, argv, envp, auxv as Linux lays it out
  *   stat.c     host struct stat -> riscv64 (asm-generic) struct stat
  *   signal.c   riscv64 rt_sigframe (siginfo + ucontext) build and restore
- *   syscall.c  the Linux syscall layer (asm-generic numbers)
- *   run.c      threads, the run loop, signal delivery (needs the CPU core)
- *
- * What run.c needs from the core (emu/riscv/riscv.h), beyond the sketch:
- *   struct rv_machine *rv_machine_new_user(const struct rv_mem_ops *ops);
- *       a user-mode machine: U-mode only, no MMU; every access goes through
- *       ops->fill_tlb (flat: host = vaddr + addend); one code cache shared
- *       by all harts (rv_invalidate_code callable from any thread)
- *   void rv_hart_exception(const struct rv_hart *h, uint64_t *cause, uint64_t *tval);
- *       cause/tval of the last RV_EXIT_FAULT
- * and these behaviours: rv_run returns RV_EXIT_ECALL with pc AT the ecall
- * (run.c advances it), RV_EXIT_EBREAK likewise, RV_EXIT_FAULT with pc at the
- * faulting instruction when fill_tlb returns -cause; rv_kick is safe from a
- * signal handler and another thread; LR/SC and AMOs are atomic across host
- * threads; fence.i invalidates the hart's view of code itself; fcsr is CSR 3.
- * meson enables the run loop when riscv.h declares both functions; a test
- * core implementing exactly this lives in tests/unit/user/fake_core.c.
+ *   proc.c     the process: thread list, signal queueing, clone, execve, exit
+ *   syscall.c  the Linux syscall layer (asm-generic numbers): one table
+ *   run.c      the run loop on the RV64GC core (emu/riscv/riscv.h): a hart
+ *              per thread, ecalls, faults, signal delivery
  */
 #ifndef VESSEL_USER_H
 #define VESSEL_USER_H
@@ -188,10 +175,12 @@ struct user_proc {
     pthread_mutex_t sig_lock;
     struct user_sigaction act[USER_NSIG + 1];
     uint64_t pending;        /* process-wide pending (kill, host signals) */
-    int nthreads;
+    struct user_run *run;    /* the machine, threads and debugger (run.c); NULL until user_run */
+    uint64_t nosys_logged[16];   /* unsupported syscall numbers < 1024 already logged */
 };
 
 struct rv_hart;
+struct user_run;
 struct user_thread {
     struct user_proc *p;
     struct rv_hart *h;
@@ -206,6 +195,7 @@ struct user_thread {
     bool has_restore_mask;
     bool exiting;
     int exit_code;
+    int maps_gen;            /* the process's maps_gen when this hart's TLB was last flushed */
 };
 
 /* Dispatch the syscall in the thread's registers (a7 = number). Returns
@@ -214,11 +204,12 @@ struct user_thread {
 #define USER_SYSCALL_NORET ((int64_t)1 << 62)
 int64_t user_syscall(struct user_thread *t, struct user_regs *r);
 const char *user_syscall_name(unsigned nr);
+/* The --strace line for the call in r, to stderr: "TID name(args) = ret";
+ * done=false prints the call alone (exit, execve). */
+void user_strace(struct user_thread *t, const struct user_regs *r, int64_t ret, bool done);
 
 /* Run the program: returns the exit status for the host process
  * (guest status, or 128+sig after printing the uncaught-signal line). */
 int user_run(struct user_proc *p, int argc, char *const *argv, char *const *envp);
-/* The CPU core is linked in (false while emu/riscv has no core yet). */
-bool user_core_available(void);
 
 #endif

@@ -90,8 +90,14 @@ static void *hart_main(void *arg)
     struct virt_hart *vh = arg;
     struct virt_board *b = vh->b;
     while (machine_vcpu_enter(b->mach, vh->id)) {
-        /* with a debugger: wait while it holds the machine; 1 = single step */
-        uint64_t budget = b->gdb ? gdb_stub_before_run(b->gdb, vh->h) : 0;
+        /* with a debugger: wait while it holds the machine (counted as
+         * parked, so a pause does not wait for the debugger); 1 = single step */
+        uint64_t budget = 0;
+        if (b->gdb) {
+            machine_vcpu_idle_begin(b->mach, vh->id);
+            budget = gdb_stub_before_run(b->gdb, vh->h);
+            machine_vcpu_idle_end(b->mach, vh->id);
+        }
         if (machine_vcpu_should_exit(b->mach))
             break;
         enum rv_exit e = rv_run(vh->h, budget);
@@ -171,7 +177,8 @@ static void eng_join(void *opaque)
 {
     struct virt_board *b = opaque;
     /* gdb: report the exit ('W') and let go of the harts it holds */
-    if (b->gdb && machine_status(b->mach) == MACHINE_SHUTDOWN)
+    enum machine_status st = machine_status(b->mach);
+    if (b->gdb && (st == MACHINE_SHUTDOWN || st == MACHINE_INTERNAL_ERROR))
         gdb_stub_machine_exit(b->gdb, machine_exit_status(b->mach));
     for (unsigned i = 0; i < b->nharts; i++)
         if (b->hart[i].thread_started) {
@@ -237,6 +244,22 @@ static const struct machine_dev_ops rtc_dev_ops = {
     .save = rtc_dev_save, .load = rtc_dev_load, .destroy = rtc_dev_destroy,
 };
 
+static void gpio_dev_reset(void *opaque) { sifive_gpio_reset(opaque); }
+static void gpio_dev_save(void *opaque, void *st) { sifive_gpio_save(opaque, st); }
+static int gpio_dev_load(void *opaque, const void *st) { return sifive_gpio_load(opaque, st); }
+static void gpio_dev_destroy(void *opaque) { sifive_gpio_destroy(opaque); }
+static const struct machine_dev_ops gpio_dev_ops = {
+    .name = "sifive-gpio", .reset = gpio_dev_reset, .state_size = sizeof(struct sifive_gpio_state),
+    .save = gpio_dev_save, .load = gpio_dev_load, .destroy = gpio_dev_destroy,
+};
+
+/* The power button (QMP system_powerdown): gpio-keys KEY_POWER on GPIO pin
+ * 0, held down for 100 ms. */
+static int power_button_press(void *opaque)
+{
+    return sifive_gpio_pulse(opaque, VIRT_GPIO_POWER_PIN, VIRT_POWER_BUTTON_MS);
+}
+
 /* The devices a guest drives by MMIO: the PLIC (wired to the harts), CLINT,
  * syscon, RTC and the UART on the machine's serial line. */
 int virt_board_mmio_init(struct virt_board *b)
@@ -258,6 +281,15 @@ int virt_board_mmio_init(struct virt_board *b)
     if (!rtc)
         return -EINVAL;
     machine_dev_add(b->mach, "rtc", &rtc_dev_ops, rtc);
+    struct irq_line gpio_irqs[VIRT_GPIO_PINS];
+    for (unsigned i = 0; i < VIRT_GPIO_PINS; i++)
+        gpio_irqs[i] = virt_plic_line(b->plic, VIRT_GPIO_IRQ + i);
+    struct sifive_gpio *gpio = sifive_gpio_create(b->bus, VIRT_GPIO_BASE, VIRT_GPIO_PINS, gpio_irqs,
+                                                  machine_loop(b->mach));
+    if (!gpio)
+        return -EINVAL;
+    machine_dev_add(b->mach, "gpio0", &gpio_dev_ops, gpio);
+    machine_set_power_button(b->mach, power_button_press, gpio);
     return machine_add_uart(b->mach, b->bus, VIRT_UART_BASE, 0, virt_plic_line(b->plic, VIRT_UART_IRQ));
 }
 
@@ -276,7 +308,8 @@ static int board_devices(struct virt_board *b)
 void virt_board_free(struct virt_board *b)
 {
     gdb_stub_free(b->gdb);          /* its thread reads guest memory */
-    machine_free(b->mach);          /* devices, console, memory */
+    if (b->mach)
+        machine_free(b->mach);      /* devices, console, memory */
     for (unsigned i = 0; i < b->nharts; i++)
         if (b->hart[i].h)
             rv_hart_free(b->hart[i].h);
@@ -287,16 +320,28 @@ void virt_board_free(struct virt_board *b)
     free(b);
 }
 
-struct virt_board *virt_board_new(unsigned nharts)
+struct virt_board *virt_board_new(const struct machine_config *mc)
 {
+    if (mc->ncpus < 1 || mc->ncpus > VIRT_MAX_HARTS) {
+        log_error("--smp %u: need a hart count from 1 to %d", mc->ncpus, VIRT_MAX_HARTS);
+        return NULL;
+    }
     struct virt_board *b = xzalloc(sizeof(*b));
     pthread_mutex_init(&b->lock, NULL);
     pthread_cond_init(&b->cond, NULL);
-    b->nharts = nharts;
+    b->nharts = mc->ncpus;
     for (unsigned i = 0; i < VIRT_MAX_HARTS; i++) {
         b->hart[i].b = b;
         b->hart[i].id = i;
     }
+    b->mach = machine_new(mc);
+    if (!b->mach) {
+        virt_board_free(b);
+        return NULL;
+    }
+    b->mem = machine_mem(b->mach);
+    b->bus = machine_mmio(b->mach);
+    b->chr = machine_serial(b->mach);
     return b;
 }
 
@@ -361,20 +406,10 @@ static void report_stop(struct machine *m, int rc)
 
 int virt_run(const struct virt_config *cfg)
 {
-    if (cfg->mc.ncpus < 1 || cfg->mc.ncpus > VIRT_MAX_HARTS) {
-        log_error("--smp %u: need a hart count from 1 to %d", cfg->mc.ncpus, VIRT_MAX_HARTS);
+    struct virt_board *b = virt_board_new(&cfg->mc);
+    if (!b)
         return MACHINE_EXIT_BADARG;
-    }
-    struct virt_board *b = virt_board_new(cfg->mc.ncpus);
     b->cfg = cfg;
-    b->mach = machine_new(&cfg->mc);
-    if (!b->mach) {
-        virt_board_free(b);
-        return MACHINE_EXIT_BADARG;
-    }
-    b->mem = machine_mem(b->mach);
-    b->bus = machine_mmio(b->mach);
-    b->chr = machine_serial(b->mach);
     int rc = MACHINE_EXIT_BADARG;
     int r = mem_add_ram(b->mem, VIRT_RAM_BASE, cfg->mc.ram_size, 0);
     if (r) {

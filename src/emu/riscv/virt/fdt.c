@@ -1,6 +1,7 @@
 /* The device tree of the virt board, written with libfdt's sequential-write
  * API. It describes exactly the devices board.c maps: harts, RAM, CLINT,
- * PLIC, UART, syscon (power-off, reboot), goldfish RTC and the virtio-mmio
+ * PLIC, UART, syscon (power-off, reboot), goldfish RTC, the SiFive GPIO
+ * controller with a gpio-keys power button on pin 0, and the virtio-mmio
  * slots in use. */
 #include <errno.h>
 #include <libfdt.h>
@@ -11,7 +12,7 @@
 #include "emu/riscv/virt/virt.h"
 
 enum {
-    PH_PLIC = 1, PH_SYSCON = 2,
+    PH_PLIC = 1, PH_SYSCON = 2, PH_GPIO = 3,
     PH_CPU_INTC = 0x10,          /* + hart */
     PH_CPU = 0x100,              /* + hart */
 };
@@ -155,6 +156,24 @@ static int soc(void *f, const struct virt_fdt_info *fi)
     r = r ? r : dev_irq(f, VIRT_RTC_IRQ);
     r = r ? r : fdt_end_node(f);
 
+    /* interrupts = one PLIC source per pin, as gpio-sifive counts its pins */
+    fdt32_t gpio_irqs[VIRT_GPIO_PINS];
+    for (unsigned i = 0; i < VIRT_GPIO_PINS; i++)
+        gpio_irqs[i] = cpu_to_fdt32(VIRT_GPIO_IRQ + i);
+    snprintf(name, sizeof(name), "gpio@%llx", (unsigned long long)VIRT_GPIO_BASE);
+    r = r ? r : fdt_begin_node(f, name);
+    r = r ? r : fdt_property_string(f, "compatible", "sifive,gpio0");
+    r = r ? r : prop_reg(f, VIRT_GPIO_BASE, VIRT_GPIO_SIZE);
+    r = r ? r : fdt_property_u32(f, "interrupt-parent", PH_PLIC);
+    r = r ? r : fdt_property(f, "interrupts", gpio_irqs, sizeof(gpio_irqs));
+    r = r ? r : fdt_property(f, "gpio-controller", NULL, 0);
+    r = r ? r : fdt_property_u32(f, "#gpio-cells", 2);
+    r = r ? r : fdt_property(f, "interrupt-controller", NULL, 0);
+    r = r ? r : fdt_property_u32(f, "#interrupt-cells", 2);
+    r = r ? r : fdt_property_u32(f, "ngpios", VIRT_GPIO_PINS);
+    r = r ? r : fdt_property_u32(f, "phandle", PH_GPIO);
+    r = r ? r : fdt_end_node(f);
+
     for (unsigned i = 0; i < fi->nvirtio && !r; i++) {
         snprintf(name, sizeof(name), "virtio_mmio@%llx", (unsigned long long)fi->virtio_base[i]);
         r = fdt_begin_node(f, name);
@@ -174,6 +193,20 @@ static int syscon_child(void *f, const char *node, const char *compat, uint32_t 
     r = r ? r : fdt_property_u32(f, "regmap", PH_SYSCON);
     r = r ? r : fdt_property_u32(f, "offset", 0);
     r = r ? r : fdt_property_u32(f, "value", value);
+    return r ? r : fdt_end_node(f);
+}
+
+/* The power button: gpio-keys, KEY_POWER on GPIO pin 0, active high. */
+static int power_button(void *f)
+{
+    const fdt32_t gpios[3] = { cpu_to_fdt32(PH_GPIO), cpu_to_fdt32(VIRT_GPIO_POWER_PIN), cpu_to_fdt32(0) };
+    int r = fdt_begin_node(f, "gpio-keys");
+    r = r ? r : fdt_property_string(f, "compatible", "gpio-keys");
+    r = r ? r : fdt_begin_node(f, "power");
+    r = r ? r : fdt_property_string(f, "label", "Power Button");
+    r = r ? r : fdt_property(f, "gpios", gpios, sizeof(gpios));
+    r = r ? r : fdt_property_u32(f, "linux,code", 116);       /* KEY_POWER */
+    r = r ? r : fdt_end_node(f);
     return r ? r : fdt_end_node(f);
 }
 
@@ -216,6 +249,7 @@ int virt_fdt_build(const struct virt_fdt_info *fi, void *buf, size_t size)
     r = r ? r : soc(buf, fi);
     r = r ? r : syscon_child(buf, "poweroff", "syscon-poweroff", VIRT_SYSCON_POWEROFF);
     r = r ? r : syscon_child(buf, "reboot", "syscon-reboot", VIRT_SYSCON_REBOOT);
+    r = r ? r : power_button(buf);
     r = r ? r : fdt_end_node(buf);
     r = r ? r : fdt_finish(buf);
     if (r) {

@@ -53,9 +53,10 @@ struct virt_board {
 };
 
 /* board.c */
-/* A board with nharts (no RAM, devices, machine nor harts yet); free with
- * virt_board_free, which frees whatever has been set up since. */
-struct virt_board *virt_board_new(unsigned nharts);
+/* A board with mc->ncpus harts on a new machine (no RAM, devices, core
+ * nor harts yet); NULL after one log line. Free with virt_board_free,
+ * which frees whatever has been set up since. */
+struct virt_board *virt_board_new(const struct machine_config *mc);
 void virt_board_free(struct virt_board *b);
 /* The PLIC (context 2h/2h+1 to hart h's MEIP/SEIP), CLINT, syscon, RTC and
  * the UART on b->bus, each registered as a device of b->mach. 0 or -errno.

@@ -24,6 +24,12 @@
 #define VIRT_RTC_BASE      0x101000ULL
 #define VIRT_RTC_SIZE      0x1000ULL
 #define VIRT_RTC_IRQ       11
+#define VIRT_GPIO_BASE     0x102000ULL /* SiFive GPIO: pin 0 is the power button */
+#define VIRT_GPIO_SIZE     0x1000ULL
+#define VIRT_GPIO_PINS     4
+#define VIRT_GPIO_IRQ      12          /* pin n has IRQ 12 + n */
+#define VIRT_GPIO_POWER_PIN 0
+#define VIRT_POWER_BUTTON_MS 100       /* held down as long as QEMU's boards hold theirs */
 #define VIRT_CLINT_BASE    0x2000000ULL
 #define VIRT_CLINT_SIZE    0x10000ULL
 #define VIRT_PLIC_BASE     0xc000000ULL

@@ -1,0 +1,124 @@
+/* machine/qmp: the QMP control socket (QEMU's Machine Protocol).
+ *
+ * `--qmp unix:PATH[,server][,wait=off]` on both engines. The server listens
+ * on a unix socket (mode 0600 whatever the umask), serves one client at a
+ * time on the machine's event loop (further clients wait in the listen
+ * backlog, as with QEMU's socket chardev), and speaks QMP: the greeting,
+ * capabilities negotiation, commands with `id` echoed, errors as
+ * {"error": {"class", "desc"}}, and the events STOP, RESUME, SHUTDOWN,
+ * POWERDOWN and RESET with QEMU's timestamp.
+ *
+ * The machine is driven through struct qmp_ops; a NULL operation makes its
+ * command unknown (CommandNotFound, and absent from query-commands).
+ *
+ * The protocol (struct qmp_session: bytes in, replies out) is separate from
+ * the socket so that tests and the fuzzer drive it without one. */
+#ifndef VESSEL_QMP_H
+#define VESSEL_QMP_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+struct loop;
+
+/* Largest request accepted: a longer one is answered with a GenericError
+ * and the input skipped up to the next newline (or other control byte). */
+#define QMP_MAX_REQUEST (64 * 1024)
+/* Replies and events a client has not read yet: past this it is dropped. */
+#define QMP_MAX_OUTPUT (1024 * 1024)
+
+enum qmp_event { QMP_EVENT_STOP, QMP_EVENT_RESUME, QMP_EVENT_SHUTDOWN, QMP_EVENT_POWERDOWN, QMP_EVENT_RESET };
+
+struct qmp_cpu {
+    unsigned index;             /* cpu-index */
+    long thread_id;             /* host thread id (gettid) running it, 0 if none */
+    const char *target;         /* NULL: qmp_ops.target */
+};
+
+struct qmp_block {
+    const char *device;         /* "virtio0" ... */
+    const char *file;           /* the image's path */
+    bool read_only, direct;     /* cache=none */
+    uint64_t size;              /* bytes */
+};
+
+/* Every operation runs on the loop thread; each returns 0, or -errno with
+ * *why set to a one-line reason (sent to the client as a GenericError). */
+struct qmp_ops {
+    const char *target;                         /* "riscv64", "x86_64" */
+    /* QEMU's run state name: "running", "paused", "shutdown", "prelaunch",
+     * "internal-error", "debug" ... ("running" alone gives running: true). */
+    const char *(*status)(void *opaque);
+    int (*stop)(void *opaque, const char **why);            /* returns once every vCPU is parked */
+    int (*cont)(void *opaque, const char **why);
+    int (*system_reset)(void *opaque, const char **why);
+    int (*system_powerdown)(void *opaque, const char **why);
+    int (*quit)(void *opaque, const char **why);
+    /* Fill at most max entries; return how many there are. */
+    unsigned (*query_cpus)(void *opaque, struct qmp_cpu *out, unsigned max);
+    unsigned (*query_block)(void *opaque, struct qmp_block *out, unsigned max);
+};
+
+/* ---- the protocol, one client ---- */
+struct qmp_session;
+/* flush_events (may be NULL) runs before each reply is queued, so that
+ * events a command caused (STOP for stop) precede its reply, as on QEMU. */
+struct qmp_session *qmp_session_new(const struct qmp_ops *ops, void *opaque,
+                                    void (*flush_events)(void *arg), void *arg);
+void qmp_session_free(struct qmp_session *s);
+/* The greeting, queued at once by qmp_session_new. */
+/* Feed bytes from the client: complete requests are answered into the
+ * output. Any bytes, any split. */
+void qmp_session_input(struct qmp_session *s, const void *buf, size_t len);
+/* Queue an event (one JSON text, no newline) if negotiation is over. */
+void qmp_session_event(struct qmp_session *s, const char *json);
+bool qmp_session_negotiated(const struct qmp_session *s);
+/* The output not consumed yet (replies end in "\r\n"). */
+const char *qmp_session_output(const struct qmp_session *s, size_t *len);
+void qmp_session_consume(struct qmp_session *s, size_t n);
+
+/* An event as QMP text: {"event": NAME, "data": {...}, "timestamp": {...}}.
+ * guest/reason fill SHUTDOWN's and RESET's data (reason NULL: no data).
+ * Returns a malloc'd string. */
+char *qmp_event_json(enum qmp_event ev, bool guest, const char *reason);
+
+/* ---- the socket ---- */
+struct qmp_server;
+/* Parse the --qmp value: "unix:PATH[,server[=on]][,wait=on|off][,nowait]".
+ * QEMU's `server` alone means wait=on. 0, or -EINVAL (logged, naming the
+ * value). */
+struct qmp_spec {
+    char path[108];
+    bool wait;                  /* block until a client connects */
+};
+int qmp_spec_parse(const char *spec, struct qmp_spec *out);
+
+/* Listen on the spec's path (an old socket there is replaced; anything else
+ * is refused), and with wait=on block until a client connects. Call before
+ * other threads start (the socket is bound under umask 0177). NULL on
+ * failure (logged). */
+struct qmp_server *qmp_server_new(const char *spec, struct loop *loop, const struct qmp_ops *ops,
+                                  void *opaque);
+/* Any thread: queue an event for the connected client (dropped when none). */
+void qmp_server_event(struct qmp_server *s, enum qmp_event ev, bool guest, const char *reason);
+/* From a thread other than the loop's, while the loop runs: stop serving
+ * (send what is pending without blocking, close the client, stop
+ * listening) on the loop thread, and wait for that. NULL is fine. */
+void qmp_server_stop(struct qmp_server *s);
+/* When no loop callback can run any more (after qmp_server_stop, or with
+ * the loop stopped or never started): stop serving if not done, remove the
+ * socket file, free. NULL is fine. */
+void qmp_server_free(struct qmp_server *s);
+
+/* ---- the machine's monitor (machine.h) ----
+ * Fill `mon` (machine_config.monitor) to serve --qmp SPEC on the machine's
+ * I/O loop, driving machine_pause / resume / reset / powerdown / quit and
+ * the queries, with the machine's events as QMP events. The spec is checked
+ * now: -EINVAL (logged, naming the value) for a bad one. Release with
+ * qmp_monitor_release after the machine is freed. */
+struct machine_monitor;
+int qmp_monitor_init(struct machine_monitor *mon, const char *spec);
+void qmp_monitor_release(struct machine_monitor *mon);
+
+#endif

@@ -1,0 +1,571 @@
+/* QMP: the protocol over a fake machine (negotiation, every command, ids,
+ * errors, streaming input, oversized and malformed requests, events) and
+ * the socket server (0600 socket, greeting, clients in turn, a client that
+ * leaves mid-request, wait=on, spec parsing). */
+#include <stdarg.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <cmocka.h>
+#include <errno.h>
+#include <json-c/json.h>
+#include <poll.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include "base/base.h"
+#include "machine/qmp.h"
+
+/* ---- a fake machine ---- */
+struct fake {
+    char *queue[8];                 /* events raised, not yet sent (as the server queues them) */
+    int nqueue;
+    const char *status;
+    int stops, conts, resets, powerdowns, quits;
+    struct qmp_session *sess;       /* events go here when set */
+    int fail;                       /* stop fails with this */
+};
+
+static const char *f_status(void *o) { return ((struct fake *)o)->status; }
+
+static void f_raise(struct fake *f, char *json)
+{
+    assert_true(f->nqueue < 8);
+    f->queue[f->nqueue++] = json;
+}
+
+/* the server's drain: queued events into the session */
+static void f_flush(void *arg)
+{
+    struct fake *f = arg;
+    for (int i = 0; i < f->nqueue; i++) {
+        if (f->sess)
+            qmp_session_event(f->sess, f->queue[i]);
+        free(f->queue[i]);
+    }
+    f->nqueue = 0;
+}
+
+static int f_stop(void *o, const char **why)
+{
+    struct fake *f = o;
+    if (f->fail) {
+        *why = "the machine cannot pause now";
+        return f->fail;
+    }
+    f->stops++;
+    f->status = "paused";
+    f_raise(f, qmp_event_json(QMP_EVENT_STOP, false, NULL));   /* must precede the reply */
+    return 0;
+}
+static int f_cont(void *o, const char **why) { ((struct fake *)o)->conts++; ((struct fake *)o)->status = "running"; return 0; }
+static int f_reset(void *o, const char **why)
+{
+    struct fake *f = o;
+    f->resets++;
+    f_raise(f, qmp_event_json(QMP_EVENT_RESET, false, "host-qmp-system-reset"));  /* follows the reply */
+    return 0;
+}
+static int f_powerdown(void *o, const char **why) { ((struct fake *)o)->powerdowns++; return 0; }
+static int f_quit(void *o, const char **why) { ((struct fake *)o)->quits++; return 0; }
+
+static unsigned f_cpus(void *o, struct qmp_cpu *out, unsigned max)
+{
+    for (unsigned i = 0; i < 2 && i < max; i++)
+        out[i] = (struct qmp_cpu){ .index = i, .thread_id = 1000 + i };
+    return 2;
+}
+
+static unsigned f_block(void *o, struct qmp_block *out, unsigned max)
+{
+    if (max)
+        out[0] = (struct qmp_block){ .device = "virtio0", .file = "/tmp/disk.img", .read_only = true, .size = 1 << 20 };
+    return 1;
+}
+
+static const struct qmp_ops fake_ops = {
+    .target = "riscv64", .status = f_status, .stop = f_stop, .cont = f_cont, .system_reset = f_reset,
+    .system_powerdown = f_powerdown, .quit = f_quit, .query_cpus = f_cpus, .query_block = f_block,
+};
+
+/* The output's messages, one parsed JSON object each, consumed. */
+static int take(struct qmp_session *s, json_object **msgs, int max)
+{
+    size_t len;
+    const char *out = qmp_session_output(s, &len);
+    char *copy = strndup(out, len);
+    int n = 0;
+    char *save = NULL;
+    for (char *line = strtok_r(copy, "\n", &save); line; line = strtok_r(NULL, "\n", &save)) {
+        size_t l = strlen(line);
+        assert_true(l > 0 && line[l - 1] == '\r');      /* "\r\n" ends every message */
+        assert_true(n < max);
+        msgs[n] = json_tokener_parse(line);
+        assert_non_null(msgs[n]);
+        n++;
+    }
+    free(copy);
+    qmp_session_consume(s, len);
+    return n;
+}
+
+static void put_all(json_object **m, int n)
+{
+    for (int i = 0; i < n; i++)
+        json_object_put(m[i]);
+}
+
+static const char *path_str(json_object *o, const char *a, const char *b)
+{
+    json_object *v = json_object_object_get(o, a);
+    if (b)
+        v = json_object_object_get(v, b);
+    return v ? json_object_get_string(v) : NULL;
+}
+
+/* Send text, expect exactly one reply; returns it (caller puts). */
+static json_object *one(struct qmp_session *s, const char *text)
+{
+    json_object *m[4];
+    qmp_session_input(s, text, strlen(text));
+    int n = take(s, m, 4);
+    assert_int_equal(n, 1);
+    return m[0];
+}
+
+static void expect_error(struct qmp_session *s, const char *text, const char *cls, const char *desc_part)
+{
+    json_object *r = one(s, text);
+    const char *c = path_str(r, "error", "class"), *d = path_str(r, "error", "desc");
+    assert_non_null(c);
+    assert_string_equal(c, cls);
+    assert_non_null(strstr(d, desc_part));
+    json_object_put(r);
+}
+
+static struct qmp_session *negotiated(struct fake *f)
+{
+    struct qmp_session *s = qmp_session_new(&fake_ops, f, f_flush, f);
+    json_object *m[2];
+    assert_int_equal(take(s, m, 2), 1);         /* greeting */
+    put_all(m, 1);
+    json_object *r = one(s, "{\"execute\":\"qmp_capabilities\"}\n");
+    assert_non_null(json_object_object_get(r, "return"));
+    json_object_put(r);
+    return s;
+}
+
+static void test_greeting_and_negotiation(void **state)
+{
+    struct fake f = { .status = "running" };
+    struct qmp_session *s = qmp_session_new(&fake_ops, &f, NULL, NULL);
+    json_object *m[4];
+    assert_int_equal(take(s, m, 4), 1);
+    json_object *q = json_object_object_get(m[0], "QMP");
+    assert_non_null(q);
+    assert_true(json_object_is_type(json_object_object_get(q, "capabilities"), json_type_array));
+    assert_int_equal(json_object_array_length(json_object_object_get(q, "capabilities")), 0);
+    assert_non_null(json_object_object_get(json_object_object_get(json_object_object_get(q, "version"), "qemu"), "major"));
+    put_all(m, 1);
+    /* before negotiation: only qmp_capabilities, CommandNotFound otherwise */
+    expect_error(s, "{\"execute\":\"query-status\"}", "CommandNotFound", "Expecting capabilities negotiation");
+    assert_false(qmp_session_negotiated(s));
+    /* an unknown capability is refused and negotiation stays open */
+    expect_error(s, "{\"execute\":\"qmp_capabilities\",\"arguments\":{\"enable\":[\"oob\"]}}", "GenericError",
+                 "Capability 'oob' not available");
+    expect_error(s, "{\"execute\":\"qmp_capabilities\",\"arguments\":{\"enable\":\"oob\"}}", "GenericError",
+                 "expected: array");
+    json_object *r = one(s, "{\"execute\":\"qmp_capabilities\",\"arguments\":{\"enable\":[]},\"id\":\"n1\"}");
+    assert_string_equal(path_str(r, "id", NULL), "n1");
+    assert_int_equal(json_object_object_length(json_object_object_get(r, "return")), 0);
+    json_object_put(r);
+    assert_true(qmp_session_negotiated(s));
+    expect_error(s, "{\"execute\":\"qmp_capabilities\"}", "CommandNotFound", "already complete");
+    qmp_session_free(s);
+}
+
+static void test_commands(void **state)
+{
+    struct fake f = { .status = "running" };
+    struct qmp_session *s = negotiated(&f);
+    json_object *r = one(s, "{\"execute\":\"query-status\",\"id\":42}");
+    assert_string_equal(path_str(r, "return", "status"), "running");
+    assert_true(json_object_get_boolean(json_object_object_get(json_object_object_get(r, "return"), "running")));
+    assert_int_equal(json_object_get_int(json_object_object_get(r, "id")), 42);
+    json_object_put(r);
+
+    /* stop: the STOP event raised during the command comes before the reply */
+    f.sess = s;
+    json_object *m[4];
+    const char *stop = "{\"execute\":\"stop\",\"id\":{\"a\":[1,2]}}";
+    qmp_session_input(s, stop, strlen(stop));
+    f_flush(&f);
+    assert_int_equal(take(s, m, 4), 2);
+    assert_string_equal(path_str(m[0], "event", NULL), "STOP");
+    assert_non_null(json_object_object_get(json_object_object_get(m[0], "timestamp"), "microseconds"));
+    assert_non_null(json_object_object_get(m[1], "return"));
+    assert_string_equal(json_object_to_json_string_ext(json_object_object_get(m[1], "id"), JSON_C_TO_STRING_PLAIN),
+                        "{\"a\":[1,2]}");
+    put_all(m, 2);
+    qmp_session_input(s, "{\"execute\":\"system_reset\"}", 26);
+    f_flush(&f);                                /* what the server does after each read */
+    assert_int_equal(take(s, m, 4), 2);
+    assert_non_null(json_object_object_get(m[0], "return"));
+    assert_string_equal(path_str(m[1], "event", NULL), "RESET");
+    assert_string_equal(path_str(m[1], "data", "reason"), "host-qmp-system-reset");
+    put_all(m, 2);
+    f.sess = NULL;
+    assert_int_equal(f.stops, 1);
+    r = one(s, "{\"execute\":\"query-status\"}");
+    assert_string_equal(path_str(r, "return", "status"), "paused");
+    assert_false(json_object_get_boolean(json_object_object_get(json_object_object_get(r, "return"), "running")));
+    json_object_put(r);
+
+    const char *simple[] = { "cont", "system_reset", "system_powerdown", "quit" };
+    for (size_t i = 0; i < ARRAY_SIZE(simple); i++) {
+        char req[128];
+        snprintf(req, sizeof(req), "{\"execute\":\"%s\"}", simple[i]);
+        r = one(s, req);
+        assert_non_null(json_object_object_get(r, "return"));
+        json_object_put(r);
+    }
+    assert_int_equal(f.conts, 1);
+    assert_int_equal(f.resets, 2);
+    assert_int_equal(f.powerdowns, 1);
+    assert_int_equal(f.quits, 1);
+
+    r = one(s, "{\"execute\":\"query-cpus-fast\"}");
+    json_object *cpus = json_object_object_get(r, "return");
+    assert_int_equal(json_object_array_length(cpus), 2);
+    json_object *c1 = json_object_array_get_idx(cpus, 1);
+    assert_int_equal(json_object_get_int(json_object_object_get(c1, "cpu-index")), 1);
+    assert_int_equal(json_object_get_int(json_object_object_get(c1, "thread-id")), 1001);
+    assert_string_equal(path_str(c1, "target", NULL), "riscv64");
+    json_object_put(r);
+
+    r = one(s, "{\"execute\":\"query-block\"}");
+    json_object *b0 = json_object_array_get_idx(json_object_object_get(r, "return"), 0);
+    assert_string_equal(path_str(b0, "device", NULL), "virtio0");
+    json_object *ins = json_object_object_get(b0, "inserted");
+    assert_string_equal(path_str(ins, "file", NULL), "/tmp/disk.img");   /* no "\/" escapes */
+    assert_true(json_object_get_boolean(json_object_object_get(ins, "ro")));
+    assert_int_equal(json_object_get_int64(json_object_object_get(json_object_object_get(ins, "image"), "virtual-size")),
+                     1 << 20);
+    json_object_put(r);
+
+    r = one(s, "{\"execute\":\"query-version\"}");
+    assert_non_null(strstr(path_str(r, "return", "package"), "vessel"));
+    json_object_put(r);
+
+    r = one(s, "{\"execute\":\"query-commands\"}");
+    json_object *list = json_object_object_get(r, "return");
+    assert_int_equal(json_object_array_length(list), 11);
+    json_object_put(r);
+
+    /* the machine's own error */
+    f.fail = -EBUSY;
+    expect_error(s, "{\"execute\":\"stop\"}", "GenericError", "cannot pause now");
+    qmp_session_free(s);
+}
+
+static void test_missing_op_is_unknown(void **state)
+{
+    struct fake f = { .status = "running" };
+    struct qmp_ops ops = fake_ops;
+    ops.system_powerdown = NULL;
+    struct qmp_session *s = qmp_session_new(&ops, &f, NULL, NULL);
+    json_object *m[2];
+    take(s, m, 2);
+    put_all(m, 1);
+    json_object_put(one(s, "{\"execute\":\"qmp_capabilities\"}"));
+    expect_error(s, "{\"execute\":\"system_powerdown\"}", "CommandNotFound", "has not been found");
+    json_object *r = one(s, "{\"execute\":\"query-commands\"}");
+    assert_int_equal(json_object_array_length(json_object_object_get(r, "return")), 10);
+    json_object_put(r);
+    qmp_session_free(s);
+}
+
+static void test_bad_requests(void **state)
+{
+    struct fake f = { .status = "running" };
+    struct qmp_session *s = negotiated(&f);
+    expect_error(s, "{\"execute\":\"no-such\"}", "CommandNotFound", "The command no-such has not been found");
+    expect_error(s, "[1,2]\n", "GenericError", "must be a JSON object");
+    expect_error(s, "\"str\"\n", "GenericError", "must be a JSON object");
+    expect_error(s, "{\"arguments\":{}}", "GenericError", "lacks member 'execute'");
+    expect_error(s, "{\"execute\":1}", "GenericError", "'execute' must be a string");
+    expect_error(s, "{\"execute\":\"stop\",\"arguments\":[]}", "GenericError", "'arguments' must be an object");
+    expect_error(s, "{\"execute\":\"stop\",\"foo\":1}", "GenericError", "member 'foo' is unexpected");
+    expect_error(s, "{\"execute\":\"stop\",\"arguments\":{\"force\":true}}", "GenericError",
+                 "Parameter 'force' is unexpected");
+    expect_error(s, "{\"exec-oob\":\"stop\"}", "GenericError", "exec-oob");
+    assert_int_equal(f.stops, 0);
+    /* malformed JSON: one error, then the next line works */
+    json_object *m[8];
+    const char *bad = "{\"execute\": nope}\n{\"execute\":\"query-status\"}\n";
+    qmp_session_input(s, bad, strlen(bad));
+    assert_int_equal(take(s, m, 8), 2);
+    assert_string_equal(path_str(m[0], "error", "class"), "GenericError");
+    assert_non_null(strstr(path_str(m[0], "error", "desc"), "JSON parse error"));
+    assert_string_equal(path_str(m[1], "return", "status"), "running");
+    put_all(m, 2);
+    /* garbage bytes, NULs, a lone closing brace */
+    const char junk[] = "\xff\xfe}}}\x00\x01{\"execute\":\"query-status\"}";
+    qmp_session_input(s, junk, sizeof(junk) - 1);
+    int n = take(s, m, 8);
+    assert_true(n >= 2);
+    assert_string_equal(path_str(m[n - 1], "return", "status"), "running");
+    put_all(m, n);
+    /* too deep */
+    char deep[200] = "{\"execute\":\"stop\",\"id\":";
+    for (int i = 0; i < 60; i++)
+        strcat(deep, "[");
+    strcat(deep, "\n");
+    expect_error(s, deep, "GenericError", "JSON parse error");
+    assert_int_equal(f.stops, 0);
+    qmp_session_free(s);
+}
+
+static void test_streaming(void **state)
+{
+    struct fake f = { .status = "running" };
+    struct qmp_session *s = negotiated(&f);
+    /* three requests in one read, no separators needed between objects */
+    const char *three = "{\"execute\":\"query-status\",\"id\":1}{\"execute\":\"query-status\",\"id\":2}\r\n"
+                        "  {\"execute\":\"query-status\",\"id\":3}";
+    json_object *m[8];
+    qmp_session_input(s, three, strlen(three));
+    assert_int_equal(take(s, m, 8), 3);
+    for (int i = 0; i < 3; i++)
+        assert_int_equal(json_object_get_int(json_object_object_get(m[i], "id")), i + 1);
+    put_all(m, 3);
+    /* one request a byte at a time: no reply until the last byte */
+    const char *req = "{ \"execute\" : \"query-status\", \"id\": \"split\" }";
+    for (size_t i = 0; i < strlen(req); i++) {
+        size_t len;
+        qmp_session_input(s, req + i, 1);
+        qmp_session_output(s, &len);
+        assert_int_equal(len, i + 1 < strlen(req) ? 0 : len);
+    }
+    assert_int_equal(take(s, m, 8), 1);
+    assert_string_equal(path_str(m[0], "id", NULL), "split");
+    put_all(m, 1);
+    /* QEMU accepts single-quoted strings; so does this parser */
+    json_object *r = one(s, "{'execute': 'query-status'}");
+    assert_string_equal(path_str(r, "return", "status"), "running");
+    json_object_put(r);
+    qmp_session_free(s);
+}
+
+static void test_oversized(void **state)
+{
+    struct fake f = { .status = "running" };
+    struct qmp_session *s = negotiated(&f);
+    /* a 1 MiB request, fed in 4 KiB reads: one error, then resync on the newline */
+    size_t big = 1 << 20;
+    char *req = xmalloc(big + 64);
+    int h = snprintf(req, big, "{\"execute\":\"stop\",\"id\":\"");
+    memset(req + h, 'a', big - (size_t)h - 3);
+    memcpy(req + big - 3, "\"}\n", 3);
+    for (size_t off = 0; off < big; off += 4096)
+        qmp_session_input(s, req + off, MIN(4096, big - off));
+    free(req);
+    json_object *m[4];
+    assert_int_equal(take(s, m, 4), 1);
+    assert_non_null(strstr(path_str(m[0], "error", "desc"), "larger than"));
+    put_all(m, 1);
+    assert_int_equal(f.stops, 0);
+    json_object *r = one(s, "{\"execute\":\"query-status\"}\n");
+    assert_string_equal(path_str(r, "return", "status"), "running");
+    json_object_put(r);
+    qmp_session_free(s);
+}
+
+static void test_events_after_negotiation_only(void **state)
+{
+    struct fake f = { .status = "running" };
+    struct qmp_session *s = qmp_session_new(&fake_ops, &f, NULL, NULL);
+    json_object *m[4];
+    take(s, m, 4);
+    put_all(m, 1);
+    char *e = qmp_event_json(QMP_EVENT_SHUTDOWN, true, "guest-shutdown");
+    qmp_session_event(s, e);
+    size_t len;
+    qmp_session_output(s, &len);
+    assert_int_equal(len, 0);
+    json_object_put(one(s, "{\"execute\":\"qmp_capabilities\"}"));
+    qmp_session_event(s, e);
+    free(e);
+    assert_int_equal(take(s, m, 4), 1);
+    assert_string_equal(path_str(m[0], "event", NULL), "SHUTDOWN");
+    assert_true(json_object_get_boolean(json_object_object_get(json_object_object_get(m[0], "data"), "guest")));
+    assert_string_equal(path_str(m[0], "data", "reason"), "guest-shutdown");
+    put_all(m, 1);
+    /* STOP has no data, as on QEMU */
+    e = qmp_event_json(QMP_EVENT_STOP, false, NULL);
+    json_object *o = json_tokener_parse(e);
+    assert_null(json_object_object_get(o, "data"));
+    json_object_put(o);
+    free(e);
+    qmp_session_free(s);
+}
+
+static void test_spec_parse(void **state)
+{
+    struct qmp_spec sp;
+    assert_int_equal(qmp_spec_parse("unix:/tmp/a.sock", &sp), 0);
+    assert_string_equal(sp.path, "/tmp/a.sock");
+    assert_false(sp.wait);
+    assert_int_equal(qmp_spec_parse("unix:/tmp/a.sock,server,wait=off", &sp), 0);
+    assert_false(sp.wait);
+    assert_int_equal(qmp_spec_parse("unix:/tmp/a.sock,server,nowait", &sp), 0);
+    assert_false(sp.wait);
+    assert_int_equal(qmp_spec_parse("unix:/tmp/a.sock,server", &sp), 0);
+    assert_true(sp.wait);                       /* QEMU: server waits unless wait=off */
+    assert_int_equal(qmp_spec_parse("unix:/tmp/a.sock,server=on,wait=on", &sp), 0);
+    assert_true(sp.wait);
+    assert_int_equal(qmp_spec_parse("tcp:127.0.0.1:4444", &sp), -EINVAL);
+    assert_int_equal(qmp_spec_parse("unix:", &sp), -EINVAL);
+    assert_int_equal(qmp_spec_parse("unix:/tmp/a,server=off", &sp), -EINVAL);
+    assert_int_equal(qmp_spec_parse("unix:/tmp/a,bogus", &sp), -EINVAL);
+    char longp[200] = "unix:/";
+    memset(longp + 6, 'x', 150);
+    longp[156] = 0;
+    assert_int_equal(qmp_spec_parse(longp, &sp), -EINVAL);
+}
+
+/* ---- the socket server, run on this thread with loop_run_once ---- */
+static int connect_to(const char *path)
+{
+    struct sockaddr_un sa = { .sun_family = AF_UNIX };
+    strcpy(sa.sun_path, path);
+    int fd = socket(AF_UNIX, SOCK_STREAM, 0);
+    assert_true(fd >= 0);
+    assert_int_equal(connect(fd, (struct sockaddr *)&sa, sizeof(sa)), 0);
+    return fd;
+}
+
+/* Run the loop until fd has a line; return it (static buffer per call site). */
+static void read_line(struct loop *l, int fd, char *buf, size_t size)
+{
+    size_t n = 0;
+    for (;;) {
+        struct pollfd p = { .fd = fd, .events = POLLIN };
+        while (poll(&p, 1, 0) == 0)
+            loop_run_once(l, 1000);
+        ssize_t r = read(fd, buf + n, 1);
+        assert_int_equal(r, 1);
+        if (buf[n] == '\n') {
+            buf[n + 1] = 0;
+            return;
+        }
+        n++;
+        assert_true(n + 2 < size);
+    }
+}
+
+static void test_server(void **state)
+{
+    char dir[] = "/tmp/vessel-qmp-XXXXXX";
+    assert_non_null(mkdtemp(dir));
+    char path[128], spec[160];
+    snprintf(path, sizeof(path), "%s/qmp.sock", dir);
+    snprintf(spec, sizeof(spec), "unix:%s,server,wait=off", path);
+    struct loop *l = loop_new();
+    struct fake f = { .status = "running" };
+    mode_t old = umask(0);                      /* the socket is 0600 whatever the umask */
+    struct qmp_server *srv = qmp_server_new(spec, l, &fake_ops, &f);
+    umask(old);
+    assert_non_null(srv);
+    struct stat st;
+    assert_int_equal(stat(path, &st), 0);
+    assert_true(S_ISSOCK(st.st_mode));
+    assert_int_equal(st.st_mode & 0777, 0600);
+
+    char line[4096];
+    /* first client: greeting, negotiation, a command, an event */
+    int c1 = connect_to(path);
+    read_line(l, c1, line, sizeof(line));
+    assert_non_null(strstr(line, "\"QMP\""));
+    assert_non_null(strstr(line, "\r\n"));
+    const char *neg = "{\"execute\":\"qmp_capabilities\"}\n{\"execute\":\"query-status\",\"id\":7}\n";
+    assert_int_equal(write(c1, neg, strlen(neg)), (ssize_t)strlen(neg));
+    read_line(l, c1, line, sizeof(line));
+    assert_string_equal(line, "{\"return\":{}}\r\n");
+    read_line(l, c1, line, sizeof(line));
+    assert_non_null(strstr(line, "\"status\":\"running\""));
+    assert_non_null(strstr(line, "\"id\":7"));
+    qmp_server_event(srv, QMP_EVENT_POWERDOWN, false, NULL);
+    read_line(l, c1, line, sizeof(line));
+    assert_non_null(strstr(line, "\"event\":\"POWERDOWN\""));
+
+    /* a second client waits in the backlog until the first leaves */
+    int c2 = connect_to(path);
+    for (int i = 0; i < 5; i++)
+        loop_run_once(l, 0);
+    struct pollfd p = { .fd = c2, .events = POLLIN };
+    assert_int_equal(poll(&p, 1, 0), 0);
+    /* the first leaves in the middle of a request */
+    const char *half = "{\"execute\":\"st";
+    assert_int_equal(write(c1, half, strlen(half)), (ssize_t)strlen(half));
+    close(c1);
+    read_line(l, c2, line, sizeof(line));
+    assert_non_null(strstr(line, "\"QMP\""));
+    assert_int_equal(f.stops, 0);
+    /* a client that sends a command and leaves before the reply */
+    const char *fire = "{\"execute\":\"qmp_capabilities\"}\n{\"execute\":\"stop\"}\n";
+    assert_int_equal(write(c2, fire, strlen(fire)), (ssize_t)strlen(fire));
+    close(c2);
+    int c3 = connect_to(path);
+    read_line(l, c3, line, sizeof(line));        /* served again: the server survived */
+    assert_non_null(strstr(line, "\"QMP\""));
+    assert_int_equal(f.stops, 1);
+    /* a client that shuts down its sending side still gets its replies and
+     * the events after them (socat at the end of its input, then SHUTDOWN) */
+    const char *last = "{\"execute\":\"qmp_capabilities\"}\n{\"execute\":\"quit\"}\n";
+    assert_int_equal(write(c3, last, strlen(last)), (ssize_t)strlen(last));
+    shutdown(c3, SHUT_WR);
+    read_line(l, c3, line, sizeof(line));
+    assert_string_equal(line, "{\"return\":{}}\r\n");
+    read_line(l, c3, line, sizeof(line));
+    assert_string_equal(line, "{\"return\":{}}\r\n");
+    for (int i = 0; i < 3; i++)
+        loop_run_once(l, 0);
+    qmp_server_event(srv, QMP_EVENT_SHUTDOWN, false, "host-qmp-quit");
+    read_line(l, c3, line, sizeof(line));
+    assert_non_null(strstr(line, "\"event\":\"SHUTDOWN\""));
+    assert_int_equal(f.quits, 1);
+    close(c3);
+    for (int i = 0; i < 3; i++)
+        loop_run_once(l, 0);
+
+    qmp_server_free(srv);
+    f_flush(&f);                                /* the fake's own queue (unused by the server) */
+    assert_int_equal(stat(path, &st), -1);      /* removed */
+    /* something else at the path is not replaced */
+    FILE *file = fopen(path, "w");
+    fclose(file);
+    assert_null(qmp_server_new(spec, l, &fake_ops, &f));
+    unlink(path);
+    loop_free(l);
+    rmdir(dir);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_greeting_and_negotiation),
+        cmocka_unit_test(test_commands),
+        cmocka_unit_test(test_missing_op_is_unknown),
+        cmocka_unit_test(test_bad_requests),
+        cmocka_unit_test(test_streaming),
+        cmocka_unit_test(test_oversized),
+        cmocka_unit_test(test_events_after_negotiation_only),
+        cmocka_unit_test(test_spec_parse),
+        cmocka_unit_test(test_server),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
