@@ -14,7 +14,7 @@ inner=${VESSEL_NESTED_TESTS:-kvm-linux kvm-guests kvm-errors virtio-hostile-kvm 
 # one line per script says why.
 skip_all() { local t; for t in $inner; do skip "nested $t" "$1"; done; exit 0; }
 if [ -n "${VESSEL_ASAN:-}" ]; then
-    skip_all "not repeated under ASan: the release pass runs it, ~4.5 min of nested TCG"
+    skip_all "not repeated under ASan: the release pass runs it (3-10 min of nested TCG here)"
 fi
 have qemu-system-x86_64 || skip_all "qemu-system-x86_64 missing (package qemu-system-x86)"
 have cpio || skip_all "cpio missing"
