@@ -7,7 +7,7 @@
 # `nolapic`. Runs where /dev/kvm works, and in the nested tier.
 . "$SRC/tests/lib.sh"
 dev=${VESSEL_KVM_DEV:-/dev/kvm}
-names="linux-boot linux-smp linux-acpi linux-virtio-blk linux-virtio-rng linux-poweroff linux-reboot"
+names="linux-boot linux-smp linux-acpi linux-virtio-blk linux-virtio-rng linux-poweroff linux-reboot linux-power-button"
 skip_all() { local n; for n in $names; do skip "$n" "$1"; done; exit 0; }
 kver=
 for k in /boot/vmlinuz-*; do
@@ -23,7 +23,7 @@ out=$(mktemp -d); trap 'rm -rf "$out"' EXIT
 st=$out/stage
 mkdir -p "$st"/{bin,proc,sys,dev,mnt,lib/modules}
 cp "$bb" "$st/bin/busybox"
-for a in sh mount umount insmod mke2fs dmesg grep sed cat echo poweroff reboot dd wc sync sleep; do
+for a in sh mount umount insmod mke2fs dmesg grep sed cat echo poweroff reboot dd wc sync sleep head; do
     ln -s busybox "$st/bin/$a"
 done
 while read -r m; do
@@ -36,7 +36,7 @@ mount -t sysfs sys /sys
 mount -t devtmpfs dev /dev
 exec </dev/console >/dev/console 2>&1
 echo "L2 init"
-for m in virtio_ring virtio virtio_mmio virtio_blk virtio-rng virtio_console failover net_failover virtio_net; do
+for m in virtio_ring virtio virtio_mmio virtio_blk virtio-rng virtio_console failover net_failover virtio_net button evdev; do
     err=$(insmod /lib/modules/$m.ko 2>&1) || echo "L2 insmod $m failed: $err"
 done
 echo "L2 cpus=$(grep -c ^processor /proc/cpuinfo)"
@@ -48,6 +48,16 @@ fi
 [ -e /dev/hwrng ] && echo "L2 rng bytes=$(dd if=/dev/hwrng bs=16 count=1 2>/dev/null | wc -c)"
 case $(cat /proc/cmdline) in
 *vtest=reboot*) echo "L2 rebooting"; reboot -f ;;
+*vtest=button*)
+    # the ACPI power button (PNP0C0C, notified by the GED) is an input
+    # device: one key event ends the wait
+    ev=$(grep -l 'Power Button' /sys/class/input/event*/device/name 2>/dev/null | head -1)
+    ev=${ev#/sys/class/input/}; ev=${ev%%/*}
+    if [ -n "$ev" ]; then
+        echo "L2 waiting for the power button on $ev"
+        dd if=/dev/input/$ev bs=24 count=1 >/dev/null 2>&1 && echo "L2 power button pressed"
+    else echo "L2 no power button input device"; fi
+    poweroff -f ;;
 *) echo "L2 powering off"; poweroff -f ;;
 esac
 INIT
@@ -89,3 +99,21 @@ else nok "linux-poweroff ($(why main))"; fi
 boot reboot --no-reboot --append "console=ttyS0 panic=-1 vtest=reboot"
 if [ $rc -eq 3 ] && grep -aq '^L2 rebooting' "$out/reboot.out"; then ok "linux-reboot: reboot -f with --no-reboot ends vessel with status 3 ($(grep -o 'reset through the .*' "$out/reboot.err" | head -1))"
 else nok "linux-reboot ($(why reboot))"; fi
+
+# QMP system_powerdown: the GED event reaches Linux's ACPI button driver as
+# a key press; the guest then powers off (exit 0)
+sock=$out/qmp.sock
+timeout "$(slow 30)" "$VESSEL" kvm --kernel "/boot/vmlinuz-$kver" --initrd "$out/initrd.cpio" -m 256M \
+    --qmp "unix:$sock" --append "console=ttyS0 panic=-1 vtest=button" >"$out/button.out" 2>"$out/button.err" </dev/null &
+vpid=$!
+n=$(( $(slow 30) * 20 ))
+for ((i = 0; i < n; i++)); do
+    grep -aq '^L2 waiting for the power button\|^L2 no power button' "$out/button.out" && break
+    kill -0 $vpid 2>/dev/null || break
+    sleep 0.05
+done
+pd=$("$VESSEL" qmp "$sock" system_powerdown 2>&1)
+wait $vpid; rc=$?
+if [ $rc -eq 0 ] && grep -aq '^L2 power button pressed' "$out/button.out" && grep -q 'ACPI power-off' "$out/button.err"; then
+    ok "linux-power-button: QMP system_powerdown ($pd) -> GED -> Linux's power button key -> poweroff, exit 0"
+else nok "linux-power-button (qmp: $pd; $(why button))"; fi
