@@ -7,7 +7,11 @@
  * exercised too; bit 1 turns the translator on there (VESSEL_JIT_THRESHOLD=0).
  * User-mode code runs twice, interpreted and translated, and every exit must
  * leave the same state and memory. Every exit is fine; a crash, a hang, a
- * difference or a sanitizer report is a bug. */
+ * difference or a sanitizer report is a bug. Time is not the host's: each
+ * machine reads a clock that starts at the same tick in every run and
+ * advances by one per read, so a guest reading `time` (or a timer) sees the
+ * same values interpreted and translated, and an input replays exactly
+ * (cycle and instret count instructions and need nothing). */
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
@@ -32,6 +36,14 @@ static int u_fill(struct rv_hart *h, uint64_t va, enum rv_access acc, uintptr_t 
     return 0;
 }
 static const struct rv_mem_ops u_ops = { .fill_tlb = u_fill };
+
+/* The deterministic clock: FUZZ_T0 at the start of a run, +1 per read. */
+#define FUZZ_T0 1000000ULL
+static uint64_t fuzz_clock(void *opaque)
+{
+    uint64_t *t = opaque;
+    return (*t)++;
+}
 
 /* A user machine with the translator off, or on for every block. */
 static struct rv_machine *u_machine(bool jit)
@@ -66,6 +78,8 @@ static void u_snap(struct rv_hart *h, enum rv_exit e, struct u_state *s)
 /* Run the code on `mem` until it stops; the state at every exit. */
 static unsigned u_run(struct rv_machine *m, uint8_t *mem, const uint8_t *data, size_t size, struct u_state *st)
 {
+    uint64_t ticks = FUZZ_T0;
+    rv_machine_set_clock(m, fuzz_clock, &ticks);
     u_mem = mem;
     memset(u_mem, 0, U_SIZE);
     memcpy(u_mem, data, size);
@@ -84,6 +98,7 @@ static unsigned u_run(struct rv_machine *m, uint8_t *mem, const uint8_t *data, s
             break;
     }
     rv_hart_free(h);
+    rv_machine_set_clock(m, NULL, NULL);
     return n;
 }
 
@@ -126,6 +141,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     struct rv_machine *m = rv_machine_new_sys(&cfg);
     unsetenv("VESSEL_JIT");
     unsetenv("VESSEL_JIT_THRESHOLD");
+    uint64_t ticks = FUZZ_T0;
+    rv_machine_set_clock(m, fuzz_clock, &ticks);
     struct rv_hart *h = rv_hart_new(m, 0);
     rv_hart_reset(h, 0x80000000ULL);
     for (int n = 0; n < 16; n++) {

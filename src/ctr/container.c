@@ -15,6 +15,7 @@
 #include <stdio.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/mount.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
@@ -259,6 +260,65 @@ static void run_hooks_state(const struct ctr_spec *spec, int kind, const struct 
     json_object_put(o);
 }
 
+/* mountinfo escapes space, tab, newline and backslash as \ooo */
+static void unescape_octal(char *p)
+{
+    char *w = p;
+    for (; *p; p++) {
+        if (p[0] == '\\' && p[1] >= '0' && p[1] <= '3' && p[2] >= '0' && p[2] <= '7' && p[3] >= '0' && p[3] <= '7') {
+            *w++ = (char)((p[1] - '0') * 64 + (p[2] - '0') * 8 + (p[3] - '0'));
+            p += 3;
+        } else {
+            *w++ = *p;
+        }
+    }
+    *w = 0;
+}
+
+/* A container without a mount namespace made its mounts in the runtime's
+ * (runc does the same, and leaves them): detach every mount at or below
+ * one of its mount destinations, deepest first, so that none outlives it. */
+static void release_shared_mounts(const struct ctr_spec *spec)
+{
+    char root[PATH_MAX];
+    if (!spec || spec->ns_on[CTR_NS_MNT] || !spec->nmounts || !realpath(spec->root, root) || !strcmp(root, "/"))
+        return;
+    for (int pass = 0; pass < 1024; pass++) {
+        char *info = NULL;
+        if (read_file("/proc/self/mountinfo", &info, NULL, 16 << 20) < 0)
+            return;
+        char *best = NULL;
+        size_t best_len = 0;
+        for (char *l = info, *save, *line; (line = strtok_r(l, "\n", &save)); l = NULL) {
+            char mp[PATH_MAX];
+            if (sscanf(line, "%*s %*s %*s %*s %4095s", mp) != 1)
+                continue;
+            unescape_octal(mp);
+            for (size_t i = 0; i < spec->nmounts; i++) {
+                char dest[PATH_MAX * 2];
+                snprintf(dest, sizeof(dest), "%s%s", root, spec->mounts[i].dest);
+                size_t n = strlen(dest);
+                while (n > 1 && dest[n - 1] == '/')
+                    dest[--n] = 0;
+                if (!strncmp(mp, dest, n) && (mp[n] == 0 || mp[n] == '/') && strlen(mp) >= best_len) {
+                    free(best);
+                    best = xstrdup(mp);
+                    best_len = strlen(mp);
+                }
+            }
+        }
+        free(info);
+        if (!best)
+            return;
+        int r = umount2(best, MNT_DETACH);
+        if (r < 0)
+            log_warn("cannot unmount %s (mounted for the container in the host's mount namespace): %s", best, strerror(errno));
+        free(best);
+        if (r < 0)
+            return;
+    }
+}
+
 static void cleanup_container(struct state *st, const struct ctr_spec *spec)
 {
     if (st->cgroup) {
@@ -270,6 +330,7 @@ static void cleanup_container(struct state *st, const struct ctr_spec *spec)
         }
         ctr_cgroup_destroy(cg);
     }
+    release_shared_mounts(spec);
     run_hooks_state(spec, CTR_HOOK_POSTSTOP, st);
     rm_rf(st->dir);
 }
@@ -323,8 +384,15 @@ static int start_fifo(struct state *st)
     for (int i = 0; i < 10000; i++) {
         struct pollfd p = { fd, POLLIN, 0 };
         if (poll(&p, 1, 10) > 0 && read(fd, &c, 1) == 1) {
-            close(fd);
             unlink(fifo);
+            /* the init keeps the fifo open until its execve: wait for that
+             * EOF (bounded), so that the program runs when `start` returns */
+            for (int j = 0; j < 1000 && alive(st); j++) {
+                p.revents = 0;
+                if (poll(&p, 1, 10) > 0 && read(fd, &c, 1) <= 0)
+                    break;
+            }
+            close(fd);
             return 0;
         }
         if (!alive(st))
@@ -561,6 +629,7 @@ fail:
     if (fifo >= 0) close(fifo);
     if (stack) munmap(stack, stack_size);
     ctr_cgroup_destroy(cg);
+    release_shared_mounts(spec);
     rm_rf(st.dir);
     ctr_spec_free(spec);
     state_free(&st);

@@ -115,7 +115,12 @@ static void mount_cgroups(int efd, const char *target, unsigned long flags)
         if (v2_host != !strcmp(mp, "/sys/fs/cgroup") || v2_host != v2)
             continue;
         if (!tmpfs_done && !v2_host) {
-            if (mount("tmpfs", target, "tmpfs", f, "mode=755") < 0)
+            /* a writable tmpfs that keeps the mode of the directory it
+             * covers (sysfs's, 0555), as runc mounts every tmpfs */
+            struct stat under;
+            bool keep = stat(target, &under) == 0;
+            if (mount("tmpfs", target, "tmpfs", f, "mode=755") < 0 ||
+                (keep && chmod(target, under.st_mode & 07777) < 0))
                 ctr_fail(efd, "mount cgroup on %s: tmpfs: %s", target, strerror(errno));
             tmpfs_done = true;
         }
@@ -162,7 +167,7 @@ static void mount_cgroups(int efd, const char *target, unsigned long flags)
             }
         }
     }
-    /* the tmpfs stays writable, the hierarchies in it read-only, as under runc */
+    /* the tmpfs stays rw, the hierarchies in it read-only, as under runc */
     free(info);
 }
 
@@ -374,12 +379,21 @@ static void setup_rootfs(int efd, const struct ctr_init_args *a, bool userns)
 }
 
 /* Without a mount namespace of its own the container shares the runtime's
- * (the spec's "inherited"): no mounts or sysctls (the spec parser refused them), the
- * hooks as usual, then chroot into the root as runc and crun do, since
- * pivot_root would move the host's root. */
-static void enter_root_shared_mntns(int efd, const struct ctr_init_args *a)
+ * (the spec's "inherited"): its mounts go under the root in that namespace
+ * (`delete` detaches them), no masked paths or sysctls (the spec parser
+ * refused them), the hooks as usual, then chroot into the root as runc and
+ * crun do, since pivot_root would move the host's root. */
+static void enter_root_shared_mntns(int efd, const struct ctr_init_args *a, bool userns)
 {
     const struct ctr_spec *s = a->spec;
+    bool dev_mounted = false;
+    for (size_t i = 0; i < s->nmounts; i++) {
+        do_mount(efd, s->root, &s->mounts[i], userns);
+        if (!strcmp(s->mounts[i].dest, "/dev"))
+            dev_mounted = true;
+    }
+    if (dev_mounted)
+        setup_dev(efd, s, userns);
     if (s->nhooks[CTR_HOOK_PRESTART] || s->nhooks[CTR_HOOK_CREATE_RUNTIME]) {
         char go = 0;
         if (write(efd, "H", 1) != 1 || read(efd, &go, 1) != 1 || go != 'C')
@@ -556,7 +570,9 @@ void ctr_exec_process(const struct ctr_exec_ctx *c)
         int w = openat(c->fifo_fd, "exec.fifo", O_WRONLY | O_CLOEXEC);
         if (w < 0 || write(w, "0", 1) != 1)
             _exit(1);
-        close(w);
+        /* w stays open until execve closes it: `start` returns on that EOF,
+         * so a signal sent once it has returned reaches the program, not
+         * this code (which, as a pid namespace's init, would drop it) */
         close(c->fifo_fd);
     }
     if (c->id && c->spec->nhooks[CTR_HOOK_START_CONTAINER]) {
@@ -648,7 +664,7 @@ int ctr_init(void *arg)
     if (s->ns_on[CTR_NS_MNT])
         setup_rootfs(efd, a, userns);
     else
-        enter_root_shared_mntns(efd, a);
+        enter_root_shared_mntns(efd, a, userns);
     struct ctr_exec_ctx c = { s, &s->proc, efd, console, a->fifo_dirfd, a->opts->preserve_fds, a->id, a->bundle };
     ctr_exec_process(&c);
 }

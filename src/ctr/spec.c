@@ -529,11 +529,11 @@ int ctr_resources_parse(struct json_object *res, struct ctr_resources *s, const 
     if (s->cpu_rt_period == 0) s->cpu_rt_period = -1;
     if (s->blkio_weight == 0) s->blkio_weight = -1;
     if (s->cpu_shares > 0 && s->cpu_shares < 2)
-        FAIL("%s.cpu.shares: %lld is below the minimum 2", path, (long long)s->cpu_shares);
+        FAIL("%s.cpu.shares: %lld is out of range (2..262144)", path, (long long)s->cpu_shares);
     if (s->cpu_period > 0 && s->cpu_period < 1000)
-        FAIL("%s.cpu.period: %lld is below the minimum 1000 (µs)", path, (long long)s->cpu_period);
+        FAIL("%s.cpu.period: %lld is out of range (1000..1000000 µs)", path, (long long)s->cpu_period);
     if (s->blkio_weight > 0 && s->blkio_weight < 10)
-        FAIL("%s.blockIO.weight: %lld is outside 10..1000", path, (long long)s->blkio_weight);
+        FAIL("%s.blockIO.weight: %lld is out of range (10..1000)", path, (long long)s->blkio_weight);
     if (net && parse_network(net, s, path))
         return -1;
     if (huge && parse_hugepages(huge, s, path))
@@ -683,13 +683,14 @@ static int parse_linux(struct json_object *lin, struct ctr_spec *s)
 }
 
 /* No mount namespace listed: the container inherits the runtime's, as the
- * spec says, and is chrooted into its root (runc and crun do the same). Any
- * mount would then change the host's mount table and outlive the container
- * (runc refuses masked and read-only paths for that reason, and leaves the
- * rest mounted on the host): refuse every one of them. */
+ * spec says, and is chrooted into its root (runc and crun do the same). Its
+ * `mounts` are made in that namespace, under the root, and detached when it
+ * is deleted (runc leaves them). What would change mounts outside the root
+ * or the host's /proc is refused: masked and read-only paths (runc refuses
+ * them too), a read-only or re-propagated root, sysctls. */
 static int check_no_mntns(const struct ctr_spec *s)
 {
-    const char *what = s->nmounts ? "mounts" : (s->masked && s->masked[0]) ? "linux.maskedPaths" :
+    const char *what = (s->masked && s->masked[0]) ? "linux.maskedPaths" :
                        (s->readonly && s->readonly[0]) ? "linux.readonlyPaths" : s->root_ro ? "root.readonly" :
                        s->rootfs_prop ? "linux.rootfsPropagation" : (s->sysctl && s->sysctl[0]) ? "linux.sysctl" : NULL;
     if (what)

@@ -270,14 +270,24 @@ else
     nok "no mount namespace: pid [$npid] mnt $(readlink /proc/$npid/ns/mnt 2>&1) root $(readlink /proc/$npid/root 2>&1)"
 fi
 VCTR delete -f nomnt >/dev/null 2>&1
-cfg "$nb" 'c["mounts"]=[{"destination":"/proc","type":"proc","source":"proc"}]'
-expect_fail "no mount namespace: mounts refused, naming the fix" 'mounts: needs a mount namespace' bash -c "cd '$nb' && \"\$VESSEL\" ctr --root '$CTR_ROOT' run nomnt2"
-[ ! -e "$CTR_ROOT/nomnt2" ] && ! grep -q "$nb/rootfs" /proc/self/mounts && ok "no mount namespace: nothing mounted on the host, no state left" || nok "no mount namespace: left a mount or state"
+# its mounts are made in the host's namespace, under the root (as runc), and
+# detached at delete (runc leaves them); masked paths are refused, as runc does
+cfg "$nb" 'c["mounts"]=[{"destination":"/proc","type":"proc","source":"proc"},{"destination":"/tmp","type":"tmpfs","source":"tmpfs","options":["size=1m"]},{"destination":"/dev","type":"tmpfs","source":"tmpfs","options":["mode=755"]}]'
+args "$nb" 'cat /proc/self/comm; grep -c " /tmp tmpfs" /proc/self/mounts; ls /dev/null'
+out=$(cd "$nb" && "$VESSEL" ctr --root "$CTR_ROOT" run nomnt2 2>&1 | asan_filter); rc=$?
+[ $rc -eq 0 ] && [ "$out" = $'cat\n1\n/dev/null' ] && ok "no mount namespace: mounts and /dev made under the root" || nok "no mount namespace with mounts: status $rc [$out]"
+[ ! -e "$CTR_ROOT/nomnt2" ] && ! grep -q " $nb/rootfs" /proc/self/mounts && ok "no mount namespace: its mounts on the host are gone after it, no state left" ||
+    nok "no mount namespace: left $(grep -c " $nb/rootfs" /proc/self/mounts) mounts or state"
+cfg "$nb" 'c["linux"]["maskedPaths"]=["/proc/kcore"]'
+expect_fail "no mount namespace: masked paths refused, naming the fix" 'maskedPaths: needs a mount namespace' bash -c "cd '$nb' && \"\$VESSEL\" ctr --root '$CTR_ROOT' run nomnt3"
+grep -q " $nb/rootfs" /proc/self/mounts && umount -R "$nb/rootfs"/* 2>/dev/null
 
 # -- the container's cgroup view: on a hybrid host runc shows the v1
-# hierarchies only (no cgroup2 at unified/) in a writable tmpfs
-case_ "/sys/fs/cgroup as runc shows it: the same mounts and options, the tmpfs writable" '' \
-    'awk '"'"'$2 ~ /^\/sys\/fs\/cgroup/ {print $2, $3, $4}'"'"' /proc/self/mounts; wc -l < /proc/self/mounts; mkdir /sys/fs/cgroup/x 2>/dev/null && echo tmpfs-writable || echo tmpfs-readonly; touch /sys/fs/cgroup/pids/x 2>/dev/null && echo hierarchy-writable || echo hierarchy-readonly'
+# hierarchies only (no cgroup2 at unified/) in an rw tmpfs with the mode of
+# the sysfs directory it covers (0555: even root without CAP_DAC_OVERRIDE
+# cannot write it)
+case_ "/sys/fs/cgroup as runc shows it: the same mounts, options and permissions" '' \
+    'awk '"'"'$2 ~ /^\/sys\/fs\/cgroup/ {print $2, $3, $4}'"'"' /proc/self/mounts; wc -l < /proc/self/mounts; stat -c "%a %U" /sys/fs/cgroup; mkdir /sys/fs/cgroup/x 2>/dev/null && echo tmpfs-writable || echo tmpfs-readonly; touch /sys/fs/cgroup/pids/x 2>/dev/null && echo hierarchy-writable || echo hierarchy-readonly'
 
 # -- memory.swappiness, disableOOMKiller, network, hugepageLimits
 if [ -d /sys/fs/cgroup/memory ] && [ -e /sys/fs/cgroup/memory/memory.swappiness ]; then

@@ -105,6 +105,19 @@ void rv_cache_invalidate_page(struct rv_hart *h, uint64_t page)
     }
 }
 
+/* Ask every other hart of the machine for req before its next block. */
+static void request_others(struct rv_hart *h, unsigned req)
+{
+    struct rv_machine *m = h->m;
+    pthread_mutex_lock(&m->lock);
+    for (unsigned k = 0; k < m->nhart_slots; k++) {
+        struct rv_hart *o = m->harts[k];
+        if (o && o != h)
+            atomic_fetch_or(&o->exit_req, req);
+    }
+    pthread_mutex_unlock(&m->lock);
+}
+
 static uint64_t code_page_of(struct rv_machine *m, uint64_t addr)
 {
     uint64_t pg = (addr - m->code_base) >> 12;
@@ -119,13 +132,7 @@ static void mark_code_page(struct rv_hart *h, uint64_t page)
         return;
     __atomic_store_n(&m->code_pages[page], 1, __ATOMIC_SEQ_CST);
     memset(h->tlb[RV_ACC_WRITE], 0, sizeof(h->tlb[RV_ACC_WRITE]));
-    pthread_mutex_lock(&m->lock);
-    for (unsigned k = 0; k < m->nhart_slots; k++) {
-        struct rv_hart *o = m->harts[k];
-        if (o && o != h)
-            atomic_fetch_or(&o->exit_req, RV_REQ_TLB);
-    }
-    pthread_mutex_unlock(&m->lock);
+    request_others(h, RV_REQ_TLB);
 }
 
 void rv_code_written(struct rv_hart *h, uint64_t addr)
@@ -137,13 +144,7 @@ void rv_code_written(struct rv_hart *h, uint64_t addr)
     __atomic_store_n(&m->code_pages[page], 0, __ATOMIC_SEQ_CST);
     rv_cache_invalidate_page(h, page);
     h->code_dirty = true;
-    pthread_mutex_lock(&m->lock);
-    for (unsigned k = 0; k < m->nhart_slots; k++) {
-        struct rv_hart *o = m->harts[k];
-        if (o && o != h)
-            atomic_fetch_or(&o->exit_req, RV_REQ_CODE);
-    }
-    pthread_mutex_unlock(&m->lock);
+    request_others(h, RV_REQ_CODE);
 }
 
 bool rv_code_page(struct rv_machine *m, uint64_t addr)

@@ -32,6 +32,12 @@ enum {
     CSR_MCONFIGPTR = 0xf15,
 };
 
+void rv_machine_set_clock(struct rv_machine *m, uint64_t (*now)(void *opaque), void *opaque)
+{
+    m->clock = now;
+    m->clock_opaque = opaque;
+}
+
 static uint64_t host_mono_ns(void)
 {
     struct timespec ts;
@@ -41,6 +47,11 @@ static uint64_t host_mono_ns(void)
 
 uint64_t rv_machine_time(const struct rv_machine *m)
 {
+    if (m->clock)
+        return m->clock(m->clock_opaque);
+    /* user mode: the host's clock, as Linux gives rdtime */
+    if (m->user)
+        return host_mono_ns() / (1000000000ULL / RV_TIMEBASE_HZ);
     struct rv_machine *w = (struct rv_machine *)m;
     uint64_t ns;
     if (unlikely(atomic_load_explicit(&w->time_stopped, memory_order_acquire)))
@@ -142,15 +153,7 @@ static int csr_get(struct rv_hart *h, unsigned csr, uint64_t *v)
     case CSR_FCSR: *v = ((h->fp.frm & 7) << 5) | (h->fp.fflags & 31); return 0;
     case CSR_CYCLE: case CSR_MCYCLE: *v = counter_value(h, 0); return 0;
     case CSR_INSTRET: case CSR_MINSTRET: *v = counter_value(h, 1); return 0;
-    case CSR_TIME:
-        if (h->m->user) {
-            struct timespec ts;
-            clock_gettime(CLOCK_MONOTONIC, &ts);
-            *v = ((uint64_t)ts.tv_sec * 1000000000ULL + (uint64_t)ts.tv_nsec) / 100;
-        } else {
-            *v = read_time(h);
-        }
-        return 0;
+    case CSR_TIME: *v = read_time(h); return 0;
     default: break;
     }
     if (h->m->user) {

@@ -221,9 +221,9 @@ static enum rv_exit exec_trap(struct rv_hart *h, uint64_t cause, uint64_t tval)
 
 /* At a block boundary: requests, the timer poll and pending interrupts
  * (system), breakpoints. Clears *last when the regime may have changed. */
-HOT enum rv_exit exec_boundary(struct rv_hart *h, bool sys, struct rv_block **last)
+HOT enum rv_exit exec_boundary(struct rv_hart *h, struct rv_machine *m, bool sys,
+                               struct rv_block **last)
 {
-    struct rv_machine *m = h->m;
     if (unlikely(atomic_load_explicit(&h->exit_req, memory_order_relaxed))) {
         *last = NULL;
         enum rv_exit ex = service_requests(h);
@@ -316,25 +316,25 @@ struct exec_jsite {
 };
 
 /* Block b is entered (instret counts all of it): translate it when it is
- * hot, link the previous translated block's exit to it. */
-HOT void exec_enter(struct rv_hart *h, struct rv_block *b, bool chained, struct exec_jsite *js)
+ * hot. */
+HOT void exec_enter(struct rv_hart *h, struct rv_machine *m, struct rv_block *b, bool chained)
 {
-    struct rv_machine *m = h->m;
     h->instret += b->n;
     if (!b->jit && m->jit && chained && !b->jit_failed && b->hits++ >= m->jit_threshold)
         rv_jit_translate(h, b);
+}
+
+/* Run b's translated code, first linking the previous translated block's
+ * exit to it; a chainable exit is noted in *js. */
+HOT struct rv_jit_ret exec_enter_jit(struct rv_hart *h, struct rv_machine *m, struct rv_block *b,
+                                     bool sys, struct exec_jsite *js)
+{
     if (unlikely(js->site)) {
-        if (b->jit && b->vpc == js->pc && js->key == ((h->tlb_gen << 2) | h->priv) &&
+        if (b->vpc == js->pc && js->key == ((h->tlb_gen << 2) | h->priv) &&
             js->fc == h->flush_count && !atomic_load_explicit(&m->nbp, memory_order_relaxed))
             rv_jit_link(h, js->site, b);
         js->site = 0;
     }
-}
-
-/* Run b's translated code; a chainable exit is noted in *js. */
-HOT struct rv_jit_ret exec_enter_jit(struct rv_hart *h, struct rv_block *b, bool sys,
-                                     struct exec_jsite *js)
-{
     if (!sys)
         h->jtc[(b->vpc >> 1) & ((1u << RV_JTC_BITS) - 1)] = (struct rv_jtc){ b->vpc, b };
     struct rv_jit_ret r = b->jit(h);
@@ -391,8 +391,9 @@ HOT int exec_store(struct rv_hart *h, uint64_t va, unsigned size, unsigned mode,
 /* ---- the loop ----
  *
  * The pieces rv_run's labels are made of. They use its locals: h, x, the
- * block b and its instruction i, va and c (an access's address and
- * cause), mode_d (the data-access mode of TLB tags), sys. */
+ * block b and its instruction i, va (an access's address), mode_d (the
+ * data-access mode of TLB tags), sys. An access's cause stays in a local
+ * of its own (c_), set on the slow path only. */
 
 #define NEXT do { i++; goto *i->lab; } while (0)
 #define EXC(cause, tval) do { ecause = (cause); etval = (tval); goto exception; } while (0)
@@ -407,23 +408,26 @@ HOT int exec_store(struct rv_hart *h, uint64_t va, unsigned size, unsigned mode,
 #define LOAD(T, dst) do {                                                  \
         uint64_t v_;                                                       \
         va = RS1 + IMM;                                                    \
-        if (unlikely((c = exec_load(h, va, sizeof(T), mode_d, &v_))))      \
-            EXC((uint64_t)c, va);                                          \
+        int c_ = exec_load(h, va, sizeof(T), mode_d, &v_);                 \
+        if (unlikely(c_))                                                  \
+            EXC((uint64_t)c_, va);                                         \
         dst = (T)v_;                                                       \
     } while (0)
 #define STORE(T, val) do {                                                 \
         va = RS1 + IMM;                                                    \
-        if (unlikely((c = exec_store(h, va, sizeof(T), mode_d, (uint64_t)(T)(val))))) { \
-            if (c == EXEC_CODE_WRITTEN)                                    \
+        int c_ = exec_store(h, va, sizeof(T), mode_d, (uint64_t)(T)(val)); \
+        if (unlikely(c_)) {                                                \
+            if (c_ == EXEC_CODE_WRITTEN)                                   \
                 goto code_written;                                         \
-            EXC((uint64_t)c, va);                                          \
+            EXC((uint64_t)c_, va);                                         \
         }                                                                  \
     } while (0)
 #define AMO_PTR(T, write) ({                                               \
         va = RS1;                                                          \
-        T *p_ = rv_amo_ptr(h, va, sizeof(T), (write), &c);                 \
+        int c_;                                                            \
+        T *p_ = rv_amo_ptr(h, va, sizeof(T), (write), &c_);                \
         if (unlikely(!p_))                                                 \
-            EXC((uint64_t)c, va);                                          \
+            EXC((uint64_t)c_, va);                                         \
         p_; })
 #define FP_ON() do { if (sys && !(h->mstatus & MS_FS)) EXC(RV_EXC_ILLEGAL, i->raw); } while (0)
 
@@ -485,14 +489,14 @@ enum rv_exit rv_run(struct rv_hart *h, uint64_t budget)
     static const void *const labels[RV_OP_COUNT] = { RV_OPS(RV_OP_LABEL) };
 #undef RV_OP_LABEL
     uint64_t *const x = h->x;
-    const bool sys = !h->m->user;
+    struct rv_machine *const m = h->m;     /* in a register: the helpers take it */
+    const bool sys = !m->user;
     const struct rv_insn *i;
     struct rv_block *b, *last = NULL;
     struct exec_jsite js = { 0 };
     unsigned mode_d;
     enum rv_exit ex = RV_EXIT_NONE;
     uint64_t va, ecause, etval;
-    int c;
 
     if (h->halted)
         return RV_EXIT_HALT;
@@ -501,7 +505,7 @@ enum rv_exit rv_run(struct rv_hart *h, uint64_t budget)
 dispatch_nochain:
     last = NULL;
 dispatch:
-    if (unlikely((ex = exec_boundary(h, sys, &last)) != RV_EXIT_NONE))
+    if (unlikely((ex = exec_boundary(h, m, sys, &last)) != RV_EXIT_NONE))
         return ex;
     if (unlikely(!(b = exec_next_block(h, last, labels, &ex)))) {
         if (ex != RV_EXIT_NONE)
@@ -515,10 +519,10 @@ dispatch:
         b = exec_step_block(h, b, labels);
     }
     last = b == h->step_block ? NULL : b;
-    exec_enter(h, b, last != NULL, &js);
+    exec_enter(h, m, b, last != NULL);
     i = b->insn;
     if (b->jit) {
-        struct rv_jit_ret r = exec_enter_jit(h, b, sys, &js);
+        struct rv_jit_ret r = exec_enter_jit(h, m, b, sys, &js);
         if (likely(r.code == RV_JIT_NEXT))
             goto dispatch;
         if (r.code == RV_JIT_NOCHAIN)
@@ -533,6 +537,8 @@ dispatch:
             return ex;
         goto dispatch_nochain;
     }
+    if (unlikely(js.site))
+        js.site = 0;                /* the exit led to an interpreted block */
     goto *i->lab;
 
     EXEC_ALU_OPS(OP_ALU)
@@ -571,9 +577,9 @@ L_FENCE_I:
 L_ECALL:
     if (!sys)
         LEAVE(RV_EXIT_ECALL);
-    if (h->priv == RV_PRIV_S && h->m->sops && h->m->sops->sbi_call) {
+    if (h->priv == RV_PRIV_S && m->sops && m->sops->sbi_call) {
         h->pc = i->pc;
-        if (h->m->sops->sbi_call(h)) {
+        if (m->sops->sbi_call(h)) {
             h->pc = i->pc + 4;
             goto dispatch_nochain;
         }

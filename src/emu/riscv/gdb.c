@@ -82,6 +82,9 @@ struct gdb_stub {
     struct gdb_rx rx;
     char reply[GDB_PKT_MAX + 1];
     char frame[2 * GDB_PKT_MAX + 8];
+    uint8_t mem[GDB_PKT_MAX / 2];    /* m / M: the bytes read or to write */
+    char target_xml[8192];
+    size_t target_xml_len;
 };
 
 /* ------------------------------------------------------------ framing */
@@ -301,14 +304,10 @@ static const char *const fnames[32] = {
     "ft8", "ft9", "ft10", "ft11",
 };
 
-/* target.xml, built once */
-static char target_xml[8192];
-static size_t target_xml_len;
-static pthread_once_t target_xml_once = PTHREAD_ONCE_INIT;
-
-static void build_target_xml(void)
+/* target.xml, built with the stub */
+static void build_target_xml(struct gdb_stub *g)
 {
-    char *p = target_xml, *e = target_xml + sizeof(target_xml);
+    char *p = g->target_xml, *e = g->target_xml + sizeof(g->target_xml);
 #define ADD(...) p += snprintf(p, (size_t)(e - p), __VA_ARGS__)
     ADD("<?xml version=\"1.0\"?>\n<!DOCTYPE target SYSTEM \"gdb-target.dtd\">\n"
         "<target version=\"1.0\">\n<architecture>riscv:rv64</architecture>\n"
@@ -335,7 +334,7 @@ static void build_target_xml(void)
         "<reg name=\"priv\" bitsize=\"64\" type=\"int\" regnum=\"%d\"/>\n</feature>\n</target>\n",
         GDB_REG_PRIV);
 #undef ADD
-    target_xml_len = (size_t)(p - target_xml);
+    g->target_xml_len = (size_t)(p - g->target_xml);
 }
 
 /* ------------------------------------------------------------ command layer */
@@ -352,7 +351,7 @@ static struct gdb_stub *stub_alloc(const struct gdb_stub_config *cfg)
     g->last_sig = SIG_TRAP;
     g->listen_fd = g->conn_fd = -1;
     g->wake[0] = g->wake[1] = -1;
-    pthread_once(&target_xml_once, build_target_xml);
+    build_target_xml(g);
     return g;
 }
 
@@ -467,15 +466,15 @@ static void handle_query(struct gdb_stub *g, const char *pkt, size_t len, char *
             reply_str(out, "E01");
             return;
         }
-        if (off > target_xml_len) {
+        if (off > g->target_xml_len) {
             reply_str(out, "E01");
             return;
         }
         /* room for the escapes of gdb_frame: the XML has none of $#}* */
         n = MIN(n, (uint64_t)(GDB_PKT_MAX - 1));
-        size_t left = target_xml_len - (size_t)off, take = MIN(left, (size_t)n);
+        size_t left = g->target_xml_len - (size_t)off, take = MIN(left, (size_t)n);
         out[0] = take < left ? 'm' : 'l';
-        memcpy(out + 1, target_xml + off, take);
+        memcpy(out + 1, g->target_xml + off, take);
         out[1 + take] = 0;
     } else if (starts(pkt, len, "qfThreadInfo")) {
         char *o = out;
@@ -550,178 +549,255 @@ bad:
     return GDB_ACT_REPLY;
 }
 
+/* One packet for its handler: the payload, the part after its first
+ * character (p .. end), the selected hart (Hg), the reply buffer. */
+struct gdb_cmd {
+    const char *pkt, *p, *end;
+    size_t len;
+    struct rv_hart *h;
+    char *out;
+    unsigned *thread;           /* CONTINUE / STEP: the hart index */
+};
+
+static enum gdb_action reply_err(struct gdb_cmd *c)
+{
+    reply_str(c->out, "E01");
+    return GDB_ACT_REPLY;
+}
+
+/* ? */
+static enum gdb_action cmd_stop_reason(struct gdb_stub *g, struct gdb_cmd *c)
+{
+    reply_stop(g, c->out);
+    return GDB_ACT_REPLY;
+}
+
+/* g: x0-x31 and pc */
+static enum gdb_action cmd_read_regs(struct gdb_stub *g, struct gdb_cmd *c)
+{
+    (void)g;
+    char *o = c->out;
+    for (int r = 0; r <= GDB_REG_PC; r++) {
+        uint8_t b[8];
+        uint64_t v;
+        reg_get(c->h, r, &v);
+        le_bytes(v, b, 8);
+        o = put_hex(o, b, 8);
+    }
+    return GDB_ACT_REPLY;
+}
+
+/* G: x0-x31 and pc, as far as given */
+static enum gdb_action cmd_write_regs(struct gdb_stub *g, struct gdb_cmd *c)
+{
+    (void)g;
+    uint8_t b[8 * (GDB_REG_PC + 1)];
+    long nb = get_hex_bytes(c->p, (size_t)(c->end - c->p), b, sizeof(b));
+    if (nb < 0 || nb % 8)
+        return reply_err(c);
+    for (int r = 0; r < nb / 8; r++)
+        reg_set(c->h, r, from_le(b + 8 * r, 8));
+    reply_str(c->out, "OK");
+    return GDB_ACT_REPLY;
+}
+
+/* pN: one register of target.xml */
+static enum gdb_action cmd_read_reg(struct gdb_stub *g, struct gdb_cmd *c)
+{
+    (void)g;
+    uint64_t n, v;
+    if (!get_num(&c->p, c->end, &n) || c->p != c->end || n >= GDB_NREGS || reg_get(c->h, (int)n, &v))
+        return reply_err(c);
+    uint8_t b[8];
+    le_bytes(v, b, reg_size((int)n));
+    put_hex(c->out, b, reg_size((int)n));
+    return GDB_ACT_REPLY;
+}
+
+/* PN=VALUE */
+static enum gdb_action cmd_write_reg(struct gdb_stub *g, struct gdb_cmd *c)
+{
+    (void)g;
+    uint8_t b[8];
+    uint64_t n;
+    const char **p = &c->p;
+    if (!get_num(p, c->end, &n) || *p >= c->end || *(*p)++ != '=' || n >= GDB_NREGS ||
+        get_hex_bytes(*p, (size_t)(c->end - *p), b, 8) != (long)reg_size((int)n) ||
+        reg_set(c->h, (int)n, from_le(b, reg_size((int)n))))
+        return reply_err(c);
+    reply_str(c->out, "OK");
+    return GDB_ACT_REPLY;
+}
+
+/* mADDR,LEN: memory through the hart's translation */
+static enum gdb_action cmd_read_mem(struct gdb_stub *g, struct gdb_cmd *c)
+{
+    uint64_t a, n;
+    const char **p = &c->p;
+    if (!get_num(p, c->end, &a) || *p >= c->end || *(*p)++ != ',' || !get_num(p, c->end, &n) ||
+        *p != c->end)
+        return reply_err(c);
+    n = MIN(n, (uint64_t)sizeof(g->mem));
+    int got = n ? rv_virt_read(c->h, a, g->mem, (size_t)n) : 0;
+    if (got < 0 || (n && got == 0))
+        reply_str(c->out, "E14");
+    else
+        put_hex(c->out, g->mem, (size_t)got);
+    return GDB_ACT_REPLY;
+}
+
+/* MADDR,LEN:BYTES */
+static enum gdb_action cmd_write_mem(struct gdb_stub *g, struct gdb_cmd *c)
+{
+    uint64_t a, n;
+    const char **p = &c->p;
+    if (!get_num(p, c->end, &a) || *p >= c->end || *(*p)++ != ',' || !get_num(p, c->end, &n) ||
+        *p >= c->end || *(*p)++ != ':' || n > sizeof(g->mem) ||
+        get_hex_bytes(*p, (size_t)(c->end - *p), g->mem, sizeof(g->mem)) != (long)n)
+        return reply_err(c);
+    if (n && rv_virt_write(c->h, a, g->mem, (size_t)n) != (int)n)
+        reply_str(c->out, "E14");
+    else
+        reply_str(c->out, "OK");
+    return GDB_ACT_REPLY;
+}
+
+/* ZTYPE,ADDR,KIND / zTYPE,ADDR,KIND: software and hardware breakpoints */
+static enum gdb_action cmd_breakpoint(struct gdb_stub *g, struct gdb_cmd *c)
+{
+    bool set = c->pkt[0] == 'Z';
+    uint64_t type, a, kind;
+    const char **p = &c->p;
+    if (!get_num(p, c->end, &type) || *p >= c->end || *(*p)++ != ',' || !get_num(p, c->end, &a) ||
+        *p >= c->end || *(*p)++ != ',' || !get_num(p, c->end, &kind))
+        return reply_err(c);
+    if (type > 1)                                     /* watchpoints: not supported */
+        return GDB_ACT_REPLY;
+    if (rv_debug_breakpoint(g->cfg.m, a, set) == 0) {
+        remember_bp(g, a, set);
+        reply_str(c->out, "OK");
+    } else {
+        reply_str(c->out, "E1c");                     /* ENOSPC */
+    }
+    return GDB_ACT_REPLY;
+}
+
+/* c[ADDR], s[ADDR], CSIG[;ADDR], SSIG[;ADDR] */
+static enum gdb_action cmd_resume(struct gdb_stub *g, struct gdb_cmd *c)
+{
+    char k = c->pkt[0];
+    uint64_t a;
+    if (k == 'C' || k == 'S') {
+        uint64_t sig;
+        if (!get_num(&c->p, c->end, &sig))
+            return reply_err(c);
+        if (c->p < c->end && *c->p == ';') c->p++;
+    }
+    unsigned idx = g->cur_c < g->nharts ? g->cur_c : 0;
+    if (c->p < c->end) {
+        if (!get_num(&c->p, c->end, &a) || c->p != c->end)
+            return reply_err(c);
+        rv_set_pc(g->harts[idx], a);
+    }
+    *c->thread = idx;
+    return (k == 's' || k == 'S') ? GDB_ACT_STEP : GDB_ACT_CONTINUE;
+}
+
+/* HgTID, HcTID: the thread later commands (g) or resumes (c) act on */
+static enum gdb_action cmd_select(struct gdb_stub *g, struct gdb_cmd *c)
+{
+    long tid;
+    if (c->len < 2 || (c->pkt[1] != 'g' && c->pkt[1] != 'c') || !parse_tid(g, c->pkt + 2, c->end, &tid))
+        return reply_err(c);
+    if (c->pkt[1] == 'g') g->cur_g = tid_to_index(g, tid, g->cur_g);
+    else g->cur_c = tid_to_index(g, tid, g->cur_c);
+    reply_str(c->out, "OK");
+    return GDB_ACT_REPLY;
+}
+
+/* TTID: is the thread alive */
+static enum gdb_action cmd_alive(struct gdb_stub *g, struct gdb_cmd *c)
+{
+    long tid;
+    reply_str(c->out, parse_tid(g, c->p, c->end, &tid) && tid > 0 ? "OK" : "E01");
+    return GDB_ACT_REPLY;
+}
+
+static enum gdb_action cmd_query(struct gdb_stub *g, struct gdb_cmd *c)
+{
+    handle_query(g, c->pkt, c->len, c->out);
+    return GDB_ACT_REPLY;
+}
+
+/* Q: QStartNoAckMode only */
+static enum gdb_action cmd_set(struct gdb_stub *g, struct gdb_cmd *c)
+{
+    if (starts(c->pkt, c->len, "QStartNoAckMode")) {
+        reply_str(c->out, "OK");
+        g->noack = true;                              /* from the next packet on */
+    }
+    return GDB_ACT_REPLY;
+}
+
+/* vCont?, vCont;... (vMustReplyEmpty, vKill...: empty) */
+static enum gdb_action cmd_v(struct gdb_stub *g, struct gdb_cmd *c)
+{
+    if (c->len == 6 && starts(c->pkt, c->len, "vCont?")) {
+        reply_str(c->out, "vCont;c;C;s;S");
+        return GDB_ACT_REPLY;
+    }
+    if (starts(c->pkt, c->len, "vCont;"))
+        return handle_vcont(g, c->pkt, c->len, c->out, c->thread);
+    return GDB_ACT_REPLY;
+}
+
+static enum gdb_action cmd_detach(struct gdb_stub *g, struct gdb_cmd *c)
+{
+    (void)g;
+    reply_str(c->out, "OK");
+    return GDB_ACT_DETACH;
+}
+
+static enum gdb_action cmd_kill(struct gdb_stub *g, struct gdb_cmd *c)
+{
+    (void)g; (void)c;
+    return GDB_ACT_KILL;
+}
+
+/* The packets by their first character; `hart`: needs a hart to act on
+ * (E01 before any is added). Others get the empty reply (unsupported). */
+static const struct {
+    enum gdb_action (*fn)(struct gdb_stub *g, struct gdb_cmd *c);
+    bool hart;
+} gdb_cmds[128] = {
+    ['?'] = { cmd_stop_reason, false },
+    ['g'] = { cmd_read_regs, true }, ['G'] = { cmd_write_regs, true },
+    ['p'] = { cmd_read_reg, true }, ['P'] = { cmd_write_reg, true },
+    ['m'] = { cmd_read_mem, true }, ['M'] = { cmd_write_mem, true },
+    ['Z'] = { cmd_breakpoint, true }, ['z'] = { cmd_breakpoint, true },
+    ['c'] = { cmd_resume, true }, ['s'] = { cmd_resume, true },
+    ['C'] = { cmd_resume, true }, ['S'] = { cmd_resume, true },
+    ['H'] = { cmd_select, false }, ['T'] = { cmd_alive, false },
+    ['q'] = { cmd_query, false }, ['Q'] = { cmd_set, false }, ['v'] = { cmd_v, false },
+    ['D'] = { cmd_detach, false }, ['k'] = { cmd_kill, false },
+};
+
 enum gdb_action gdb_stub_handle(struct gdb_stub *g, const char *pkt, size_t len, char *out,
                                 unsigned *thread)
 {
-    const char *end = pkt + len, *p = pkt + 1;
-    struct rv_hart *h = g->nharts ? g->harts[g->cur_g < g->nharts ? g->cur_g : 0] : NULL;
-    uint64_t a, n, v;
     out[0] = 0;
     if (!len)
         return GDB_ACT_REPLY;
-    if (!h && strchr("gGpPmMcsCSzZ", pkt[0])) {
-        reply_str(out, "E01");
-        return GDB_ACT_REPLY;
-    }
-    switch (pkt[0]) {
-    case '?':
-        reply_stop(g, out);
-        return GDB_ACT_REPLY;
-    case 'g': {
-        char *o = out;
-        for (int r = 0; r <= GDB_REG_PC; r++) {
-            uint8_t b[8];
-            reg_get(h, r, &v);
-            le_bytes(v, b, 8);
-            o = put_hex(o, b, 8);
-        }
-        return GDB_ACT_REPLY;
-    }
-    case 'G': {
-        uint8_t b[8 * (GDB_REG_PC + 1)];
-        long nb = get_hex_bytes(p, (size_t)(end - p), b, sizeof(b));
-        if (nb < 0 || nb % 8) {
-            reply_str(out, "E01");
-            return GDB_ACT_REPLY;
-        }
-        for (int r = 0; r < nb / 8; r++)
-            reg_set(h, r, from_le(b + 8 * r, 8));
-        reply_str(out, "OK");
-        return GDB_ACT_REPLY;
-    }
-    case 'p':
-        if (!get_num(&p, end, &n) || p != end || n >= GDB_NREGS || reg_get(h, (int)n, &v)) {
-            reply_str(out, "E01");
-        } else {
-            uint8_t b[8];
-            le_bytes(v, b, reg_size((int)n));
-            put_hex(out, b, reg_size((int)n));
-        }
-        return GDB_ACT_REPLY;
-    case 'P': {
-        uint8_t b[8];
-        if (!get_num(&p, end, &n) || p >= end || *p++ != '=' || n >= GDB_NREGS ||
-            get_hex_bytes(p, (size_t)(end - p), b, 8) != (long)reg_size((int)n) ||
-            reg_set(h, (int)n, from_le(b, reg_size((int)n))))
-            reply_str(out, "E01");
-        else
-            reply_str(out, "OK");
-        return GDB_ACT_REPLY;
-    }
-    case 'm': {
-        static __thread uint8_t buf[GDB_PKT_MAX / 2];
-        if (!get_num(&p, end, &a) || p >= end || *p++ != ',' || !get_num(&p, end, &n) || p != end) {
-            reply_str(out, "E01");
-            return GDB_ACT_REPLY;
-        }
-        n = MIN(n, (uint64_t)sizeof(buf));
-        int got = n ? rv_virt_read(h, a, buf, (size_t)n) : 0;
-        if (got < 0 || (n && got == 0))
-            reply_str(out, "E14");
-        else
-            put_hex(out, buf, (size_t)got);
-        return GDB_ACT_REPLY;
-    }
-    case 'M': {
-        static __thread uint8_t buf[GDB_PKT_MAX / 2];
-        if (!get_num(&p, end, &a) || p >= end || *p++ != ',' || !get_num(&p, end, &n) ||
-            p >= end || *p++ != ':' || n > sizeof(buf) ||
-            get_hex_bytes(p, (size_t)(end - p), buf, sizeof(buf)) != (long)n) {
-            reply_str(out, "E01");
-            return GDB_ACT_REPLY;
-        }
-        if (n && rv_virt_write(h, a, buf, (size_t)n) != (int)n)
-            reply_str(out, "E14");
-        else
-            reply_str(out, "OK");
-        return GDB_ACT_REPLY;
-    }
-    case 'Z':
-    case 'z': {
-        bool set = pkt[0] == 'Z';
-        uint64_t type, kind;
-        if (!get_num(&p, end, &type) || p >= end || *p++ != ',' || !get_num(&p, end, &a) ||
-            p >= end || *p++ != ',' || !get_num(&p, end, &kind)) {
-            reply_str(out, "E01");
-            return GDB_ACT_REPLY;
-        }
-        if (type > 1) {                               /* watchpoints: not supported */
-            out[0] = 0;
-            return GDB_ACT_REPLY;
-        }
-        int r = rv_debug_breakpoint(g->cfg.m, a, set);
-        if (r == 0) {
-            remember_bp(g, a, set);
-            reply_str(out, "OK");
-        } else {
-            reply_str(out, "E1c");                    /* ENOSPC */
-        }
-        return GDB_ACT_REPLY;
-    }
-    case 'c':
-    case 's':
-    case 'C':
-    case 'S': {
-        if (pkt[0] == 'C' || pkt[0] == 'S') {         /* Csig[;addr] */
-            uint64_t sig;
-            if (!get_num(&p, end, &sig)) {
-                reply_str(out, "E01");
-                return GDB_ACT_REPLY;
-            }
-            if (p < end && *p == ';') p++;
-        }
-        unsigned idx = g->cur_c < g->nharts ? g->cur_c : 0;
-        if (p < end) {
-            if (!get_num(&p, end, &a) || p != end) {
-                reply_str(out, "E01");
-                return GDB_ACT_REPLY;
-            }
-            rv_set_pc(g->harts[idx], a);
-        }
-        *thread = idx;
-        return (pkt[0] == 's' || pkt[0] == 'S') ? GDB_ACT_STEP : GDB_ACT_CONTINUE;
-    }
-    case 'H': {
-        long tid;
-        if (len < 2 || (pkt[1] != 'g' && pkt[1] != 'c') || !parse_tid(g, pkt + 2, end, &tid)) {
-            reply_str(out, "E01");
-            return GDB_ACT_REPLY;
-        }
-        if (pkt[1] == 'g') g->cur_g = tid_to_index(g, tid, g->cur_g);
-        else g->cur_c = tid_to_index(g, tid, g->cur_c);
-        reply_str(out, "OK");
-        return GDB_ACT_REPLY;
-    }
-    case 'T': {
-        long tid;
-        reply_str(out, parse_tid(g, p, end, &tid) && tid > 0 ? "OK" : "E01");
-        return GDB_ACT_REPLY;
-    }
-    case 'q':
-        handle_query(g, pkt, len, out);
-        return GDB_ACT_REPLY;
-    case 'Q':
-        if (starts(pkt, len, "QStartNoAckMode")) {
-            reply_str(out, "OK");
-            g->noack = true;                          /* from the next packet on */
-        }
-        return GDB_ACT_REPLY;
-    case 'v':
-        if (len == 6 && starts(pkt, len, "vCont?")) {
-            reply_str(out, "vCont;c;C;s;S");
-            return GDB_ACT_REPLY;
-        }
-        if (starts(pkt, len, "vCont;"))
-            return handle_vcont(g, pkt, len, out, thread);
-        return GDB_ACT_REPLY;                         /* vMustReplyEmpty, vKill...: empty */
-    case 'D':
-        reply_str(out, "OK");
-        return GDB_ACT_DETACH;
-    case 'k':
-        return GDB_ACT_KILL;
-    default:
+    unsigned char k = (unsigned char)pkt[0];
+    if (k >= ARRAY_SIZE(gdb_cmds) || !gdb_cmds[k].fn)
         return GDB_ACT_REPLY;                         /* unsupported: empty reply */
-    }
+    struct gdb_cmd c = {
+        .pkt = pkt, .p = pkt + 1, .end = pkt + len, .len = len, .out = out, .thread = thread,
+        .h = g->nharts ? g->harts[g->cur_g < g->nharts ? g->cur_g : 0] : NULL,
+    };
+    if (gdb_cmds[k].hart && !c.h)
+        return reply_err(&c);
+    return gdb_cmds[k].fn(g, &c);
 }
 
 /* ------------------------------------------------------------ hart gate */

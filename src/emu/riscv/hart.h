@@ -84,6 +84,8 @@ struct rv_machine {
     _Atomic uint64_t time_base_ns;    /* host CLOCK_MONOTONIC at guest time 0 */
     _Atomic bool time_stopped;        /* machine paused: time reads time_stopped_ns */
     _Atomic uint64_t time_stopped_ns;
+    uint64_t (*clock)(void *opaque);   /* rv_machine_set_clock, else NULL: the host's */
+    void *clock_opaque;
     /* pages with decoded code: a byte per 4 KiB page of the code space
      * (system: RAM pages, index from ram base; user: guest pages) */
     uint8_t *code_pages;

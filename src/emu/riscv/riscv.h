@@ -99,9 +99,16 @@ struct rv_sys_config {
 struct rv_machine *rv_machine_new_sys(const struct rv_sys_config *cfg);
 void *rv_machine_opaque(const struct rv_machine *m);
 void rv_machine_free(struct rv_machine *m);   /* after every hart is freed */
-/* The 10 MHz machine timer (mtime), from the host monotonic clock. */
+/* The 10 MHz machine timer (mtime) and the time CSR, from the host's
+ * monotonic clock: since the machine started (system), or as the host's
+ * own counter (user mode, as rdtime is under Linux). */
 #define RV_TIMEBASE_HZ 10000000ULL
 uint64_t rv_machine_time(const struct rv_machine *m);
+/* Replace the machine's time source (the time CSR, mtime, the timer
+ * compares) by now(opaque), in RV_TIMEBASE_HZ ticks: a deterministic
+ * clock for runs that must repeat exactly (the differential fuzzer).
+ * NULL restores the host clock. Set it before any hart runs. */
+void rv_machine_set_clock(struct rv_machine *m, uint64_t (*now)(void *opaque), void *opaque);
 /* Stop the timer (a paused machine: time and the timer interrupts stand
  * still) and start it again from where it stopped, as QEMU's virtual clock
  * does; so a guest sees no jump across a pause. Call with the harts

@@ -451,6 +451,46 @@ static const char *xact(struct client *c, const char *pkt)
     return r;
 }
 
+/* Continue and interrupt (Ctrl-C) the machine until cond holds of it,
+ * stopped: where the harts get to in a while is the scheduler's business,
+ * so the test waits for the state it needs, up to 10 s. */
+static void run_until(struct client *c, bool (*cond)(struct client *c, void *arg), void *arg)
+{
+    for (unsigned tries = 0; !cond(c, arg); tries++) {
+        assert_true(tries < 10000);
+        char fr[16];
+        size_t n = gdb_frame("c", 1, fr, sizeof(fr));
+        assert_int_equal(write(c->fd, fr, n), (ssize_t)n);
+        usleep(1000);
+        assert_int_equal(write(c->fd, "\x03", 1), 1);
+        const char *r = recv_pkt(c);
+        assert_non_null(r);
+        assert_memory_equal(r, "T02thread:", 10);
+    }
+}
+static uint64_t pc_of(struct client *c, const char *thread)
+{
+    assert_string_equal(xact(c, thread), "OK");
+    return __builtin_bswap64(strtoull(xact(c, "p20"), NULL, 16));
+}
+/* both harts in their `j .` loops (hart 0 at RAM + 0x10, hart 1 at RAM + 0x104) */
+static bool both_looping(struct client *c, void *arg)
+{
+    (void)arg;
+    return pc_of(c, "Hg1") == RAM + 0x10 && pc_of(c, "Hg2") == RAM + 0x104;
+}
+/* hart 0 retired more than `min` instructions (register `q` is minstret) */
+struct ran_on {
+    const char *q;
+    uint64_t min;
+};
+static bool ran_past(struct client *c, void *arg)
+{
+    const struct ran_on *r = arg;
+    assert_string_equal(xact(c, "Hg1"), "OK");
+    return __builtin_bswap64(strtoull(xact(c, r->q), NULL, 16)) > r->min;
+}
+
 static void test_tcp(void **st)
 {
     struct fx *f = fx_new();
@@ -494,15 +534,12 @@ static void test_tcp(void **st)
     assert_string_equal(xact(&c, "p20"), "1000008000000000");
     assert_string_equal(xact(&c, "p5"), "0400000000000000");
     assert_string_equal(xact(&c, "z0,8000000c,4"), "OK");
-    /* continue into `j .` on both harts, then Ctrl-C */
+    /* continue into `j .` on both harts, Ctrl-C once both are there */
     char fr[16];
-    size_t n = gdb_frame("c", 1, fr, sizeof(fr));
-    assert_int_equal(write(c.fd, fr, n), (ssize_t)n);
-    usleep(50000);
-    assert_int_equal(write(c.fd, "\x03", 1), 1);
-    const char *r = recv_pkt(&c);
-    assert_non_null(r);
-    assert_string_equal(r, "T02thread:1;");
+    size_t n;
+    const char *r;
+    run_until(&c, both_looping, NULL);
+    assert_string_equal(xact(&c, "Hg1"), "OK");
     assert_string_equal(xact(&c, "p20"), "1000008000000000");
     assert_string_equal(xact(&c, "Hg2"), "OK");
     assert_string_equal(xact(&c, "p20"), "0401008000000000");   /* hart 1 ran too, now in its loop */
@@ -525,13 +562,14 @@ static void test_tcp(void **st)
     a = __builtin_bswap64(strtoull(xact(&c, q_instret), NULL, 16));
     assert_string_equal(xact(&c, "D"), "OK");
     close(c.fd);
-    usleep(50000);
 
     /* reconnect: stopped again, after hart 0 ran on; the machine exits
      * while running: W */
     c.fd = connect_to(gdb_stub_port(f->g));
     gdb_rx_init(&c.rx);
     assert_string_equal(xact(&c, "?")[0] == 'T' ? "T" : "?", "T");
+    struct ran_on since = { q_instret, a + 1000 };
+    run_until(&c, ran_past, &since);                              /* it ran while detached */
     assert_string_equal(xact(&c, "Hg1"), "OK");
     char i0[32];
     snprintf(i0, sizeof(i0), "%s", xact(&c, q_instret));
