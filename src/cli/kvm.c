@@ -80,10 +80,6 @@ int cmd_kvm(int argc, char **argv)
         case 'A': cfg->no_acpi = true; break;
         case 'S': cfg->mc.start_paused = true; break;
         case 'Q':
-            if (cfg->mc.monitor.start) {
-                log_error("--qmp %s: one --qmp socket only", optarg);
-                return 2;
-            }
             if (qmp_monitor_init(&cfg->mc.monitor, optarg) < 0)
                 return 2;
             break;

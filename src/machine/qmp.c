@@ -1072,6 +1072,10 @@ static void mon_stop_monitor(void *opaque)
 
 int qmp_monitor_init(struct machine_monitor *mon, const char *spec)
 {
+    if (mon->start) {
+        log_error("--qmp %s: one --qmp socket only", spec);
+        return -EEXIST;
+    }
     struct qmp_spec sp;
     if (qmp_spec_parse(spec, &sp) < 0)
         return -EINVAL;
