@@ -37,8 +37,8 @@ static int f_ok(void *o, const char **why) { return 0; }
 
 static unsigned f_cpus(void *o, struct qmp_cpu *out, unsigned max)
 {
-    for (unsigned i = 0; i < 3 && i < max; i++)
-        out[i] = (struct qmp_cpu){ .index = i, .thread_id = 100 + i };
+    for (unsigned i = 0; i < 300 && i < max; i++)
+        out[i] = (struct qmp_cpu){ .index = i, .thread_id = 100 + i, .target = i & 1 ? "x86_64" : NULL };
     return 300;                 /* more than the caller's room: must be clamped */
 }
 

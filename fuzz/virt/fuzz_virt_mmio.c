@@ -1,10 +1,10 @@
 /* libFuzzer target: the virt board's MMIO devices as a guest drives them —
- * PLIC, CLINT, syscon, goldfish RTC and the UART — on the board's own bus,
+ * PLIC, CLINT, syscon, goldfish RTC, the UART and the SiFive GPIO — on the board's own bus,
  * with a system machine of 2 harts that never run. The input is a sequence
  * of 9-byte records:
  *   op:     bits 0-1 kind (0 read, 1 write, 2 PLIC source level, 3 the same
  *           through the irq_line devices get), bit 2 level, bits 4-5 log2 size
- *   region: which device (5 = anywhere below 0x20000000)
+ *   region: which device (6 = anywhere below 0x20000000)
  *   off:    3 bytes, modulo the device window + 8 (a little past it)
  *   value:  4 bytes (8-byte writes repeat it in the high half)
  * Reads must come back zero-extended to their size, and a claim must name a
@@ -21,7 +21,7 @@
 static const struct { uint64_t base, size; } regions[] = {
     { VIRT_SYSCON_BASE, VIRT_SYSCON_SIZE }, { VIRT_RTC_BASE, VIRT_RTC_SIZE },
     { VIRT_CLINT_BASE, VIRT_CLINT_SIZE },   { VIRT_PLIC_BASE, VIRT_PLIC_SIZE },
-    { VIRT_UART_BASE, VIRT_UART_SIZE },
+    { VIRT_UART_BASE, VIRT_UART_SIZE },     { VIRT_GPIO_BASE, VIRT_GPIO_SIZE },
 };
 #define NREGIONS (sizeof(regions) / sizeof(regions[0]))
 

@@ -20,12 +20,14 @@ static void usage(FILE *f)
                "                  [--serial stdio|unix:PATH|file:PATH|null]\n"
                "                  [--disk PATH[,readonly][,cache=none][,id=NAME]]...\n"
                "                  [--net user[,hostfwd=tcp::HP-:GP...]|tap,ifname=NAME[,mac=MAC]]...\n"
-               "                  [--rng] [--console] [--no-reboot] [-S]\n"
+               "                  [--rng] [--console] [--no-reboot] [--no-acpi] [-S]\n"
                "                  [--qmp unix:PATH[,server][,wait=off]]\n"
                "COM1 (ttyS0) goes to --serial (default stdio; Ctrl-A x quits, Ctrl-A h help).\n"
                "--console adds a virtio console (hvc0) that takes the serial input.\n"
                "A guest reboot (i8042, triple fault) resets the VM and boots again in the same\n"
                "process; --no-reboot makes it end vessel with status 3 instead.\n"
+               "ACPI tables (MADT, DSDT with COM1, virtio-mmio, power button) are built unless\n"
+               "--no-acpi; the guest powers off through ACPI S5. An MP table is always there.\n"
                "-S starts with every vCPU stopped (and the guest clock) until resumed (QMP cont).\n"
                "--qmp serves QEMU's Machine Protocol on a unix socket (mode 0600): drive the VM\n"
                "with 'vessel qmp PATH COMMAND' or any QMP client (stop, cont, system_reset,\n"
@@ -37,8 +39,7 @@ static void usage(FILE *f)
 
 static void free_config(struct vkvm_config **cfg)
 {
-    virtio_options_free(&(*cfg)->mc.virtio);
-    qmp_monitor_release(&(*cfg)->mc.monitor);
+    machine_config_release(&(*cfg)->mc);
     free(*cfg);
 }
 
@@ -52,7 +53,7 @@ int cmd_kvm(int argc, char **argv)
         { "serial", required_argument, 0, 'L' }, { "disk", required_argument, 0, 'V' },
         { "net", required_argument, 0, 'V' }, { "rng", no_argument, 0, 'V' },
         { "console", no_argument, 0, 'V' }, { "no-reboot", no_argument, 0, 'R' },
-        { "qmp", required_argument, 0, 'Q' }, { 0, 0, 0, 0 },
+        { "no-acpi", no_argument, 0, 'A' }, { "qmp", required_argument, 0, 'Q' }, { 0, 0, 0, 0 },
     };
     __attribute__((cleanup(free_config))) struct vkvm_config *cfg = xzalloc(sizeof(*cfg));
     cfg->mc.ram_size = 256ULL << 20;
@@ -76,12 +77,9 @@ int cmd_kvm(int argc, char **argv)
         case 'a': cfg->append = optarg; break;
         case 'd': cfg->dev = optarg; break;
         case 'R': cfg->mc.no_reboot = true; break;
+        case 'A': cfg->no_acpi = true; break;
         case 'S': cfg->mc.start_paused = true; break;
         case 'Q':
-            if (cfg->mc.monitor.start) {
-                log_error("--qmp %s: one --qmp socket only", optarg);
-                return 2;
-            }
             if (qmp_monitor_init(&cfg->mc.monitor, optarg) < 0)
                 return 2;
             break;

@@ -136,8 +136,7 @@ enum { O_KERNEL = 256, O_INITRD, O_APPEND, O_SMP, O_BIOS, O_SERIAL, O_DISK, O_NE
 
 static void free_config(struct virt_config **cfg)
 {
-    virtio_options_free(&(*cfg)->mc.virtio);
-    qmp_monitor_release(&(*cfg)->mc.monitor);
+    machine_config_release(&(*cfg)->mc);
     free(*cfg);
 }
 
@@ -174,10 +173,6 @@ int cmd_run(int argc, char **argv)
         case O_DUMPDTB: cfg->dump_dtb = optarg; break;
         case O_NO_REBOOT: cfg->mc.no_reboot = true; break;
         case O_QMP:
-            if (cfg->mc.monitor.start) {
-                log_error("--qmp %s: one --qmp socket only", optarg);
-                return 2;
-            }
             if (qmp_monitor_init(&cfg->mc.monitor, optarg) < 0)
                 return 2;
             break;

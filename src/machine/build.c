@@ -1,6 +1,7 @@
 /* The machine's parts: memory, buses, I/O loop, serial chardev and UART,
  * virtio slots, the device list; and freeing them in order. */
 #include "machine/internal.h"
+#include "machine/qmp.h"
 
 #include <errno.h>
 #include <signal.h>
@@ -173,6 +174,12 @@ int machine_block_info(const struct machine *m, unsigned i, struct machine_block
 }
 
 /* ---- life cycle ---- */
+void machine_config_release(struct machine_config *cfg)
+{
+    virtio_options_free(&cfg->virtio);
+    qmp_monitor_release(&cfg->monitor);
+}
+
 struct machine *machine_new(const struct machine_config *cfg)
 {
     if (cfg->ncpus < 1 || cfg->ncpus > MACHINE_MAX_VCPUS) {

@@ -124,6 +124,10 @@ struct machine_config {
     struct machine_monitor monitor;   /* all NULL: none */
 };
 
+/* What the command line put into a config that the machine does not own:
+ * the parsed virtio options and a --qmp monitor. After machine_free. */
+void machine_config_release(struct machine_config *cfg);
+
 /* Exit statuses of `vessel run` / `vessel kvm` */
 #define MACHINE_EXIT_BADARG 2   /* bad options or input files */
 #define MACHINE_EXIT_REBOOT 3   /* --no-reboot and the guest asked for a reboot */

@@ -188,7 +188,7 @@ SIMPLE_CMD(cmd_quit, quit)
 
 static void cmd_query_cpus_fast(struct qmp_session *s, json_object *args, struct qmp_result *r)
 {
-    struct qmp_cpu cpus[QMP_MAX_CPUS];
+    struct qmp_cpu cpus[QMP_MAX_CPUS] = { { 0 } };     /* entries a machine leaves unfilled read as 0 */
     unsigned n = MIN(s->ops->query_cpus(s->opaque, cpus, QMP_MAX_CPUS), QMP_MAX_CPUS);
     json_object_put(r->ret);
     r->ret = json_object_new_array();
@@ -211,7 +211,7 @@ static void cmd_query_cpus_fast(struct qmp_session *s, json_object *args, struct
 
 static void cmd_query_block(struct qmp_session *s, json_object *args, struct qmp_result *r)
 {
-    struct qmp_block blk[QMP_MAX_BLOCKS];
+    struct qmp_block blk[QMP_MAX_BLOCKS] = { { 0 } };
     unsigned n = MIN(s->ops->query_block(s->opaque, blk, QMP_MAX_BLOCKS), QMP_MAX_BLOCKS);
     json_object_put(r->ret);
     r->ret = json_object_new_array();
@@ -1072,6 +1072,10 @@ static void mon_stop_monitor(void *opaque)
 
 int qmp_monitor_init(struct machine_monitor *mon, const char *spec)
 {
+    if (mon->start) {
+        log_error("--qmp %s: one --qmp socket only", spec);
+        return -EEXIST;
+    }
     struct qmp_spec sp;
     if (qmp_spec_parse(spec, &sp) < 0)
         return -EINVAL;

@@ -115,7 +115,8 @@ void qmp_server_free(struct qmp_server *s);
  * Fill `mon` (machine_config.monitor) to serve --qmp SPEC on the machine's
  * I/O loop, driving machine_pause / resume / reset / powerdown / quit and
  * the queries, with the machine's events as QMP events. The spec is checked
- * now: -EINVAL (logged, naming the value) for a bad one. Release with
+ * now: -EINVAL (logged, naming the value) for a bad one, -EEXIST (logged)
+ * when `mon` already has a monitor (one --qmp only). Release with
  * qmp_monitor_release after the machine is freed. */
 struct machine_monitor;
 int qmp_monitor_init(struct machine_monitor *mon, const char *spec);

@@ -131,6 +131,10 @@ expect_fail "--qmp tcp:...: refused" "--qmp tcp:127.0.0.1:4444: only unix:PATH" 
     "$VESSEL" run --bios "$d/idle.bin" --qmp tcp:127.0.0.1:4444
 expect_fail "--qmp ,bogus option: refused" "unknown option" \
     "$VESSEL" run --bios "$d/idle.bin" --qmp "unix:$sock,bogus"
+for eng in run kvm; do
+    expect_fail "$eng: a second --qmp: refused" "--qmp unix:$d/b.sock: one --qmp socket only" \
+        "$VESSEL" $eng --kernel "$d/idle.bin" --qmp "unix:$d/a.sock" --qmp "unix:$d/b.sock"
+done
 touch "$d/file"
 expect_fail "--qmp on an existing non-socket: refused" "exists and is not a socket" \
     "$VESSEL" run --bios "$d/idle.bin" --qmp "unix:$d/file"

@@ -34,6 +34,14 @@ busybox=$(command -v busybox || true)
 [ -n "$busybox" ] && file -L "$busybox" 2>/dev/null | grep -q 'statically linked' ||
     die "no static busybox on PATH (package busybox-static)"
 bins=("$build/vessel" "$(command -v bash)" "$(command -v grep)")
+# debugfs (e2fsprogs) lets kvm-linux read the guest's file system back
+debugfs=$(command -v debugfs || true)
+[ -n "$debugfs" ] && bins+=("$debugfs")
+# the L1 kernel itself and the virtio modules boot again as L2 (kvm-linux)
+l2files=("/boot/vmlinuz-$kver")
+while read -r m; do
+    [ -r "/lib/modules/$kver/$m" ] && l2files+=("/lib/modules/$kver/$m")
+done <"$src/tests/linux-modules.txt"
 guests=("$build"/tests/guests/x86/*.bz)
 [ -f "${guests[0]}" ] || die "no x86 test guests in $build/tests/guests/x86 (nasm missing when meson ran?)"
 mods=("$(module_of virt/lib/irqbypass)" "$(module_of arch/x86/kvm/kvm)" "$(module_of arch/x86/kvm/kvm-amd)")
@@ -41,14 +49,14 @@ libs=()
 for b in "${bins[@]}"; do
     while read -r l; do libs+=("$l"); done < <(ldd "$b" | grep -o '/[^ ]*' | sort -u)
 done
-scripts=("$src/tests/lib.sh" "$src/tests/nested/l1-init" "$0")
+scripts=("$src/tests/lib.sh" "$src/tests/nested/l1-init" "$0" "$src/tests/linux-modules.txt")
 for t in "${tests[@]}"; do
     [ -f "$src/tests/integration/$t.sh" ] || die "no test tests/integration/$t.sh"
     scripts+=("$src/tests/integration/$t.sh")
 done
 
 key=$( { echo "tests ${tests[*]}"
-         sha256sum "$busybox" "${bins[@]}" "${libs[@]}" "${guests[@]}" "${mods[@]}" "${scripts[@]}" | cut -c1-64
+         sha256sum "$busybox" "${bins[@]}" "${libs[@]}" "${guests[@]}" "${mods[@]}" "${scripts[@]}" "${l2files[@]}" | cut -c1-64
        } | sha256sum | cut -c1-16)
 out=$cache/l1-$key.cpio.gz
 if [ -s "$out" ]; then touch "$out"; echo "$out"; exit 0; fi
@@ -68,6 +76,11 @@ rm -f "$stage/bin/bash" "$stage/bin/grep" "$stage/usr/bin/grep"
 cp "${bins[1]}" "$stage/bin/bash"
 cp "${bins[2]}" "$stage/bin/grep"
 cp "${bins[0]}" "$stage/nested/build/vessel"
+[ -n "$debugfs" ] && cp "$debugfs" "$stage/bin/debugfs"
+for f in "${l2files[@]}"; do
+    mkdir -p "$stage$(dirname "$f")"
+    cp "$f" "$stage$f"
+done
 for l in "${libs[@]}"; do
     mkdir -p "$stage$(dirname "$l")"
     cp -L "$l" "$stage$l"
@@ -79,7 +92,7 @@ for m in "${mods[@]}"; do
     esac >"$stage/nested/modules/$n.ko"
 done
 cp "${guests[@]}" "$stage/nested/build/tests/guests/x86/"
-cp "$src/tests/lib.sh" "$stage/nested/src/tests/"
+cp "$src/tests/lib.sh" "$src/tests/linux-modules.txt" "$stage/nested/src/tests/"
 for t in "${tests[@]}"; do cp "$src/tests/integration/$t.sh" "$stage/nested/src/tests/integration/"; done
 printf '%s\n' "${tests[@]}" >"$stage/nested/tests"
 cp "$src/tests/nested/l1-init" "$stage/init"

@@ -117,6 +117,13 @@ static unsigned order(unsigned n)   /* bits needed to number n items */
     return b;
 }
 
+void vkvm_cpuid_tsc_deadline(struct kvm_cpuid2 *c)
+{
+    for (unsigned i = 0; i < c->nent; i++)
+        if (c->entries[i].function == 1)
+            c->entries[i].ecx |= 1u << 24;
+}
+
 int vkvm_cpuid_complete(struct kvm_cpuid2 *c, unsigned cap, unsigned cpu, unsigned ncpus,
                        const struct vkvm_cpu_hide *hide)
 {

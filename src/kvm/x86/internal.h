@@ -16,6 +16,12 @@
  * thread). */
 #define VKVM_KICK_SIGNAL SIGUSR1
 
+/* acpi.c: attach vessel's ACPI register block (struct vkvm_acpi, kvm.h)
+ * to the MMIO bus, the reset control port 0xcf9 and the machine's power
+ * button. */
+int vkvm_acpi_attach(struct vkvm_acpi *acpi, struct machine *mach, struct bus *mmio, struct bus *pio,
+                     struct irq_line irq);
+
 struct vkvm_vm;
 struct vkvm_vcpu_arg {
     struct vkvm_vm *vm;
@@ -45,6 +51,8 @@ struct vkvm_vm {
     char *cmdline;
     struct vkvm_boot_state st;
     uint32_t level_pins;            /* IOAPIC pins wired level-triggered (virtio) */
+    bool acpi;                      /* ACPI tables and registers (not --no-acpi) */
+    struct vkvm_acpi acpi_regs;
 };
 
 /* vm.c: the VM fd (irqchip, PIT, RAM slots) for the machine's memory. NULL

@@ -5,6 +5,7 @@
 #ifndef VESSEL_KVM_X86_H
 #define VESSEL_KVM_X86_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 #include "machine/machine.h"
@@ -25,6 +26,7 @@
 #define VKVM_BOOT_KERNEL        0x100000ULL
 #define VKVM_EBDA_START         0x9fc00ULL
 #define VKVM_MPTABLE_ADDR       0xf0000ULL  /* BIOS area, reserved in e820 */
+#define VKVM_RESET_VECTOR       0xffff0ULL  /* a reset stub: out 0xcf9 (run.c) */
 #define VKVM_PCI_HOLE_START     0xc0000000ULL /* low RAM ends at 3 GiB */
 #define VKVM_HIGH_RAM_START     0x100000000ULL
 
@@ -97,6 +99,11 @@ int vkvm_cpu_features_parse(const char *spec, struct vkvm_cpu_hide *h);
 int vkvm_cpuid_complete(struct kvm_cpuid2 *c, unsigned cap, unsigned cpu, unsigned ncpus,
                        const struct vkvm_cpu_hide *hide);
 
+/* Set CPUID.1:ECX.TSC_DEADLINE (bit 24): KVM_GET_SUPPORTED_CPUID leaves it
+ * out on host kernels before 6.14 although the in-kernel LAPIC emulates it
+ * when KVM_CAP_TSC_DEADLINE_TIMER is there; QEMU adds it the same way. */
+void vkvm_cpuid_tsc_deadline(struct kvm_cpuid2 *c);
+
 /* PVH: entry address from the XEN_ELFNOTE_PHYS32_ENTRY note of an ELF64
  * vmlinux (bounds-checked; 0, -ENOEXEC, -EINVAL; `why` gets a reason). */
 int vkvm_pvh_entry(const uint8_t *elf, size_t len, uint32_t *entry, const char **why);
@@ -125,6 +132,64 @@ size_t vkvm_mptable_size(unsigned ncpus);
 #define VKVM_IOAPIC_PINS        24
 #define VKVM_COM1_IRQ           4
 
+/* ---- ACPI (acpi.c) ----
+ * Tables at VKVM_ACPI_ADDR (BIOS area, reserved in e820, where Linux scans
+ * for the RSDP): RSDP, XSDT, FADT (hardware-reduced), MADT, DSDT. vessel's
+ * ACPI register block (sleep control/status, reset, GED event selector) is
+ * at VKVM_ACPI_REGS_BASE in the 3-4 GiB hole; the GED interrupt is GSI
+ * VKVM_ACPI_GED_IRQ (the IOAPIC's last pin, level, active high). */
+#define VKVM_ACPI_ADDR          0xe0000ULL
+#define VKVM_ACPI_SIZE          0x10000ULL  /* up to the MP table at 0xf0000 */
+#define VKVM_ACPI_RSDP_OFF      0x0
+#define VKVM_ACPI_XSDT_OFF      0x40
+#define VKVM_ACPI_FADT_OFF      0x100
+#define VKVM_ACPI_MADT_OFF      0x300
+#define VKVM_ACPI_DSDT_OFF      0x1000
+#define VKVM_ACPI_REGS_BASE     0xcfe00000ULL
+#define VKVM_ACPI_REGS_SIZE     0x10
+#define VKVM_ACPI_REG_SLEEP_CTL 0
+#define VKVM_ACPI_REG_SLEEP_STS 1
+#define VKVM_ACPI_REG_EVENT     4
+#define VKVM_ACPI_RESET_PORT    0xcf9       /* reset control (reboot=pci) */
+#define VKVM_ACPI_RESET_VALUE   0x06
+#define VKVM_ACPI_SLP_TYP_S5    5
+#define VKVM_ACPI_EVENT_PWRBTN  1u
+#define VKVM_ACPI_GED_IRQ       23
+#define VKVM_ACPI_MAX_VIRTIO    32
+#define VKVM_VIRTIO_MMIO_SIZE   0x200
+
+struct vkvm_acpi_config {
+    unsigned ncpus;
+    unsigned nvirtio;                       /* virtio-mmio slots described in the DSDT */
+    uint64_t virtio_base[VKVM_ACPI_MAX_VIRTIO];
+    unsigned virtio_irq[VKVM_ACPI_MAX_VIRTIO];
+};
+/* Write the tables into `m` (pure: no /dev/kvm). 0, -EINVAL (bad config),
+ * -EFAULT (no RAM there), -ENOSPC (DSDT too large). */
+int vkvm_acpi_build(struct guest_mem *m, const struct vkvm_acpi_config *c);
+/* Sum of `n` bytes (an ACPI table sums to 0). */
+uint8_t vkvm_acpi_checksum(const uint8_t *p, size_t n);
+
+/* vessel's ACPI register block (what the guest controls):
+ * +0 sleep control (SLP_TYP << 2 | SLP_EN 0x20): S5 powers off
+ * +1 sleep status (WAK_STS; writes ignored, reads 0: the guest never wakes)
+ * +4 GED event selector: pending events; a read returns and clears them
+ *    and lowers the GED line */
+struct vkvm_acpi {
+    struct machine *mach;
+    struct irq_line irq;
+    uint32_t events;                /* pending GED events (atomic) */
+};
+enum vkvm_acpi_action { VKVM_ACPI_NONE, VKVM_ACPI_POWEROFF, VKVM_ACPI_RESET };
+uint64_t vkvm_acpi_reg_read(struct vkvm_acpi *acpi, uint64_t off, unsigned size);
+/* What a guest write asks for (an unsupported sleep type: one rate-limited
+ * log line, nothing else). */
+enum vkvm_acpi_action vkvm_acpi_reg_write(struct vkvm_acpi *acpi, uint64_t off, uint64_t val, unsigned size);
+/* Port 0xcf9 (reset control): RST_CPU (bit 2) resets. */
+enum vkvm_acpi_action vkvm_acpi_rcr_write(uint64_t val);
+/* The power button: set the event, raise the GED line. */
+int vkvm_acpi_press(struct vkvm_acpi *acpi);
+
 int vkvm_open_dev(const char *dev);    /* fd, or -errno after one log line */
 
 /* ---- `vessel kvm` ---- */
@@ -133,6 +198,7 @@ struct vkvm_config {
     const char *kernel, *initrd, *append;
     const char *dev;                /* the KVM device (/dev/kvm) */
     struct vkvm_cpu_hide hide;
+    bool no_acpi;                   /* --no-acpi: MP table and command-line devices only */
 };
 /* Read and check the kernel (bzImage or PVH vmlinux) and initrd, build the
  * VM on a struct machine, boot, run until the guest stops. Returns the

@@ -71,9 +71,12 @@ static int board_create(struct vkvm_vm *vm)
         bus_register(vm->pio, 0x64, 1, &i8042_cmd_ops, vm, "i8042 command") < 0 ||
         bus_register(vm->pio, VKVM_DEBUG_EXIT_PORT, 1, &debug_exit_ops, vm, "debug-exit") < 0)
         return -EEXIST;
+    /* ACPI: its register block and power button (the GED takes the last pin) */
+    if (vm->acpi && (r = vkvm_acpi_attach(&vm->acpi_regs, m, vm->mmio, vm->pio, vm_irq(vm, VKVM_ACPI_GED_IRQ))))
+        return r;
     struct machine_virtio_layout l = {
         .bus = vm->mmio, .base = VKVM_VIRTIO_MMIO_BASE, .stride = VKVM_VIRTIO_MMIO_STRIDE,
-        .nslots = VKVM_IOAPIC_PINS - VKVM_VIRTIO_FIRST_IRQ, .first_irq = VKVM_VIRTIO_FIRST_IRQ,
+        .nslots = VKVM_ACPI_GED_IRQ - VKVM_VIRTIO_FIRST_IRQ, .first_irq = VKVM_VIRTIO_FIRST_IRQ,
         .irq_for = virtio_irq_for, .opaque = vm,
     };
     if ((r = machine_add_virtio(m, &l)))
@@ -93,6 +96,20 @@ static int board_create(struct vkvm_vm *vm)
 }
 
 /* ---- loading (at start and on every reset) ---- */
+
+/* No firmware, but something at the reset vector: Linux with
+ * hardware-reduced ACPI and no EFI reboots through "BOOT_EFI", then
+ * machine_real_restart() jumps to 0xf000:0xfff0 as into a BIOS; there, the
+ * reset control register resets (mov dx, 0xcf9; mov al, 6; out dx, al;
+ * then hlt forever). Without it the CPU ran zeros there and the reboot
+ * hung. */
+static int write_reset_stub(struct guest_mem *m)
+{
+    static const uint8_t stub[] = { 0xba, VKVM_ACPI_RESET_PORT & 0xff, VKVM_ACPI_RESET_PORT >> 8,
+                                    0xb0, VKVM_ACPI_RESET_VALUE, 0xee, 0xf4, 0xeb, 0xfd };
+    return mem_write(m, VKVM_RESET_VECTOR, stub, sizeof(stub));
+}
+
 int vkvm_vm_load(struct vkvm_vm *vm)
 {
     uint64_t ram = vm->cfg->mc.ram_size;
@@ -101,6 +118,15 @@ int vkvm_vm_load(struct vkvm_vm *vm)
                                         &vm->st);
     if (r == 0 && (r = vkvm_mptable_build(vm->m, vm->ncpus, vm->level_pins)))
         log_error("MP table: %s", strerror(-r));
+    if (r == 0 && (r = write_reset_stub(vm->m)))
+        log_error("reset vector: %s", strerror(-r));
+    if (r == 0 && vm->acpi) {
+        struct vkvm_acpi_config ac = { .ncpus = vm->ncpus, .nvirtio = machine_virtio_count(vm->mach) };
+        for (unsigned i = 0; i < ac.nvirtio && i < VKVM_ACPI_MAX_VIRTIO; i++)
+            machine_virtio_slot(vm->mach, i, &ac.virtio_base[i], &ac.virtio_irq[i]);
+        if ((r = vkvm_acpi_build(vm->m, &ac)))
+            log_error("ACPI tables: %s", strerror(-r));
+    }
     return r;
 }
 
@@ -163,6 +189,7 @@ static int run_machine(const struct vkvm_config *cfg, int kfd, const struct imag
     vm->ird = (const uint8_t *)im->ird;
     vm->ird_len = im->ird_len;
     vm->pvh = im->pvh;
+    vm->acpi = !cfg->no_acpi;
     if (board_create(vm) < 0) {
         rc = MACHINE_EXIT_BADARG;
         goto out;

@@ -74,6 +74,8 @@ static int setup_cpuid(struct vkvm_vm *vm, unsigned cpu)
     int r = 0;
     if (ioctl(vm->kvm_fd, KVM_GET_SUPPORTED_CPUID, c) < 0)
         r = -errno;
+    if (!r && ioctl(vm->kvm_fd, KVM_CHECK_EXTENSION, KVM_CAP_TSC_DEADLINE_TIMER) > 0)
+        vkvm_cpuid_tsc_deadline(c);
     if (!r)
         r = vkvm_cpuid_complete(c, cap, cpu, vm->ncpus, &vm->hide);
     if (!r && ioctl(vm->vcpu_fd[cpu], KVM_SET_CPUID2, c) < 0)

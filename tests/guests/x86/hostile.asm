@@ -1,24 +1,29 @@
 ; hostile: garbage everywhere vessel listens. Run with devices attached
 ; (e.g. --rng --console --disk IMG). Interrupts stay off.
 ;  1. every I/O port 0..0xffff: a pseudo-random byte, word or dword write
-;     and a read of the same width -- except the i8042 command port 0x64
-;     and the debug-exit port 0x501, which end the VM by design;
+;     and a read of the same width -- except the i8042 command port 0x64,
+;     the reset control port 0xcf9 and the debug-exit port 0x501, which end
+;     the VM by design;
 ;  2. every virtio-mmio slot found at 0xd0000000 + i*0x1000: four rounds of
 ;     pseudo-random 1/2/4/8-byte writes to every byte offset of the 4 KiB
 ;     slot (so QueueReady, QueueNotify, Status, ring addresses, config
 ;     space all get garbage), each followed by a read;
 ;  3. the rest of the 3-4 GiB hole (0xc0000000..0xfebfffff, every 64 KiB):
-;     dword writes and reads (the in-kernel IOAPIC/LAPIC pages are left alone).
+;     dword writes and reads (the in-kernel IOAPIC/LAPIC pages and the ACPI
+;     sleep registers are left alone).
 ; Then it resets the UART and the first virtio device and checks that they
 ; still answer: vessel must be alive to print PASS and take the exit.
 %include "bzhdr.inc"
 %include "util.inc"
 %define MMIO 0xd0000000
+%define ACPI_REGS 0xcfe00000         ; VKVM_ACPI_REGS_BASE
     cli
     mov r14, 0x9e3779b97f4a7c15     ; xorshift64 state
     ; 1. ports
     xor edx, edx
 .p: cmp dx, 0x64
+    je .pn
+    cmp dx, 0xcf9                   ; reset control (the ACPI reset register)
     je .pn
     cmp dx, DEBUG_EXIT
     je .pn
@@ -80,10 +85,13 @@
 .slots_done:
     ; 3. the hole
     mov rdi, 0xc0000000
-.h: call rnd
+.h: mov rax, ACPI_REGS           ; ACPI sleep control: it ends
+    cmp rdi, rax                    ; the VM by design, like port 0x64
+    je .hn
+    call rnd
     mov [rdi], eax
     mov eax, [rdi]
-    add rdi, 0x10000
+.hn: add rdi, 0x10000
     mov rax, 0xfec00000
     cmp rdi, rax
     jb .h

@@ -97,6 +97,25 @@ static void test_write_file(void **state)
     free(path);
 }
 
+static void test_mkdir_parents(void **state)
+{
+    (void)state;
+    char dir[] = "/tmp/vessel-test-XXXXXX";
+    assert_non_null(mkdtemp(dir));
+    char *deep = xasprintf("%s/a/b/c", dir), *file = xasprintf("%s/f", dir), *under = xasprintf("%s/f/x", dir);
+    assert_int_equal(mkdir_parents(deep, 0700), 0);
+    struct stat st;
+    assert_int_equal(stat(deep, &st), 0);
+    assert_true(S_ISDIR(st.st_mode));
+    assert_int_equal(st.st_mode & 0777, 0700);
+    assert_int_equal(mkdir_parents(deep, 0700), 0);            /* already there: fine */
+    assert_int_equal(write_file(file, "", 0, O_CREAT, 0600), 0);
+    assert_int_equal(mkdir_parents(under, 0700), -ENOTDIR);   /* a file in the way */
+    char *c = xasprintf("%s/a/b", dir), *b = xasprintf("%s/a", dir);
+    rmdir(deep); rmdir(c); rmdir(b); unlink(file); rmdir(dir);
+    free(deep); free(file); free(under); free(c); free(b);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -105,6 +124,7 @@ int main(void)
         cmocka_unit_test(test_ratelimit),
         cmocka_unit_test(test_read_file),
         cmocka_unit_test(test_write_file),
+        cmocka_unit_test(test_mkdir_parents),
     };
     return cmocka_run_group_tests_name("base", tests, NULL, NULL);
 }

@@ -79,6 +79,22 @@ static void test_complete(void **state)
     free(c);
 }
 
+/* KVM_CAP_TSC_DEADLINE_TIMER: leaf 1 ECX bit 24 set, nothing else touched */
+static void test_tsc_deadline(void **state)
+{
+    (void)state;
+    struct kvm_cpuid2 *c = table(8);
+    get(c, 1, 0)->ecx &= ~(1u << 24);       /* as host kernels before 6.14 report it */
+    struct kvm_cpuid_entry2 before = *get(c, 1, 0), b7 = *get(c, 7, 0);
+    assert_false(before.ecx & 1u << 24);
+    vkvm_cpuid_tsc_deadline(c);
+    struct kvm_cpuid_entry2 *e = get(c, 1, 0);
+    assert_int_equal(e->ecx, before.ecx | 1u << 24);
+    assert_int_equal(e->edx, before.edx);
+    assert_memory_equal(get(c, 7, 0), &b7, sizeof(b7));
+    free(c);
+}
+
 static void test_mptable(void **state)
 {
     (void)state;
@@ -133,6 +149,7 @@ int main(void)
         cmocka_unit_test(test_parse),
         cmocka_unit_test(test_complete),
         cmocka_unit_test(test_mptable),
+        cmocka_unit_test(test_tsc_deadline),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

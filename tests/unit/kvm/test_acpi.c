@@ -1,0 +1,216 @@
+/* kvm/x86 acpi.c: build the tables into guest memory and parse them back
+ * as a guest would: RSDP -> XSDT -> FADT -> DSDT, MADT; checksums,
+ * lengths, MADT entries, the AML's package lengths. No /dev/kvm needed. */
+#include <stdarg.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <cmocka.h>
+
+#include <errno.h>
+#include <stdbool.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "kvm/x86/kvm.h"
+
+static uint32_t rd32(const uint8_t *p) { return p[0] | p[1] << 8 | p[2] << 16 | (uint32_t)p[3] << 24; }
+static uint64_t rd64(const uint8_t *p) { return rd32(p) | (uint64_t)rd32(p + 4) << 32; }
+
+/* The table at gpa with signature sig: checksum 0, returns it and its length. */
+static uint8_t *table(struct guest_mem *m, uint64_t gpa, const char *sig, uint32_t *len)
+{
+    uint8_t *t = mem_translate(m, gpa, 36);
+    assert_non_null(t);
+    assert_memory_equal(t, sig, 4);
+    *len = rd32(t + 4);
+    assert_true(*len >= 36);
+    assert_true(gpa + *len <= VKVM_ACPI_ADDR + VKVM_ACPI_SIZE);
+    t = mem_translate(m, gpa, *len);
+    assert_int_equal(vkvm_acpi_checksum(t, *len), 0);
+    return t;
+}
+
+/* AML PkgLength at p: the package's length (counting its own bytes). */
+static size_t pkglen(const uint8_t *p, size_t *nbytes)
+{
+    size_t n = (p[0] >> 6) + 1;
+    size_t v = n == 1 ? p[0] & 0x3f : p[0] & 0x0f;
+    for (size_t i = 1; i < n; i++)
+        v |= (size_t)p[i] << (4 + 8 * (i - 1));
+    *nbytes = n;
+    return v;
+}
+
+static size_t count(const uint8_t *p, size_t len, const void *pat, size_t plen)
+{
+    size_t c = 0;
+    for (size_t i = 0; i + plen <= len; i++)
+        c += !memcmp(p + i, pat, plen);
+    return c;
+}
+
+static void check(unsigned ncpus, unsigned nvirtio)
+{
+    struct guest_mem m;
+    mem_init(&m);
+    assert_int_equal(vkvm_mem_layout(&m, 32ULL << 20), 0);
+    struct vkvm_acpi_config c = { .ncpus = ncpus, .nvirtio = nvirtio };
+    for (unsigned i = 0; i < nvirtio; i++) {
+        c.virtio_base[i] = VKVM_VIRTIO_MMIO_BASE + i * VKVM_VIRTIO_MMIO_STRIDE;
+        c.virtio_irq[i] = VKVM_VIRTIO_FIRST_IRQ + i;
+    }
+    assert_int_equal(vkvm_acpi_build(&m, &c), 0);
+
+    /* RSDP: on a 16-byte boundary in the BIOS area, both checksums, rev 2 */
+    uint8_t *rsdp = mem_translate(&m, VKVM_ACPI_ADDR, 36);
+    assert_memory_equal(rsdp, "RSD PTR ", 8);
+    assert_int_equal(vkvm_acpi_checksum(rsdp, 20), 0);
+    assert_int_equal(rsdp[15], 2);
+    assert_int_equal(rd32(rsdp + 20), 36);
+    assert_int_equal(vkvm_acpi_checksum(rsdp, 36), 0);
+
+    uint32_t xlen, flen, mlen, dlen;
+    uint8_t *xsdt = table(&m, rd64(rsdp + 24), "XSDT", &xlen);
+    assert_int_equal((xlen - 36) % 8, 0);
+    uint8_t *fadt = NULL, *madt = NULL;
+    for (uint32_t off = 36; off < xlen; off += 8) {
+        uint64_t a = rd64(xsdt + off);
+        uint8_t *t = mem_translate(&m, a, 4);
+        assert_non_null(t);
+        if (!memcmp(t, "FACP", 4)) fadt = table(&m, a, "FACP", &flen);
+        else if (!memcmp(t, "APIC", 4)) madt = table(&m, a, "APIC", &mlen);
+        else fail_msg("unexpected table %.4s", (const char *)t);
+    }
+    assert_non_null(fadt);
+    assert_non_null(madt);
+
+    /* FADT: 6.x length, hardware-reduced, reset register, sleep registers */
+    assert_int_equal(flen, 276);
+    assert_true(rd32(fadt + 112) & 1u << 20);
+    assert_false(rd32(fadt + 112) & 1u << 10);          /* no reset register: i8042 */
+    assert_int_equal(rd64(fadt + 244 + 4), VKVM_ACPI_REGS_BASE + VKVM_ACPI_REG_SLEEP_CTL);
+    assert_int_equal(rd64(fadt + 256 + 4), VKVM_ACPI_REGS_BASE + VKVM_ACPI_REG_SLEEP_STS);
+    assert_int_equal(rd64(fadt + 140), rd32(fadt + 40));
+
+    /* MADT: one enabled local APIC per vCPU (ids 0..n-1), one IOAPIC, the
+     * entries fill the table exactly */
+    assert_int_equal(rd32(madt + 36), 0xfee00000u);
+    unsigned cpus = 0, ioapics = 0, nmis = 0;
+    uint32_t off = 44;
+    while (off < mlen) {
+        uint8_t type = madt[off], len = madt[off + 1];
+        assert_true(len >= 2 && off + len <= mlen);
+        if (type == 0) {
+            assert_int_equal(len, 8);
+            assert_int_equal(madt[off + 3], cpus);
+            assert_int_equal(rd32(madt + off + 4) & 1, 1);
+            cpus++;
+        } else if (type == 1) {
+            assert_int_equal(len, 12);
+            assert_int_equal(rd32(madt + off + 4), 0xfec00000u);
+            assert_int_equal(rd32(madt + off + 8), 0);
+            ioapics++;
+        } else if (type == 4) {
+            nmis++;
+        } else {
+            fail_msg("unexpected MADT entry type %u", type);
+        }
+        off += len;
+    }
+    assert_int_equal(off, mlen);
+    assert_int_equal(cpus, ncpus);
+    assert_int_equal(ioapics, 1);
+    assert_int_equal(nmis, 1);
+
+    /* DSDT: Name(\_S5, Package) then Scope(\_SB) whose PkgLength ends
+     * exactly at the table's end; one LNRO0005 per virtio slot, the COM1,
+     * power button and GED devices */
+    uint8_t *dsdt = table(&m, rd64(fadt + 140), "DSDT", &dlen);
+    const uint8_t *p = dsdt + 36;
+    assert_int_equal(p[0], 0x08);
+    assert_memory_equal(p + 1, "\\_S5_", 5);
+    assert_int_equal(p[6], 0x12);
+    size_t nb, plen = pkglen(p + 7, &nb);
+    assert_int_equal(p[7 + nb], 4);                     /* 4 elements */
+    assert_int_equal(p[7 + nb + 1], 0x0a);              /* ByteConst 5 */
+    assert_int_equal(p[7 + nb + 2], VKVM_ACPI_SLP_TYP_S5);
+    p += 7 + plen;
+    assert_int_equal(p[0], 0x10);
+    plen = pkglen(p + 1, &nb);
+    assert_int_equal(p + 1 + plen, dsdt + dlen);
+    assert_memory_equal(p + 1 + nb, "\\_SB_", 5);
+    assert_int_equal(count(dsdt, dlen, "LNRO0005", 8), nvirtio);
+    assert_int_equal(count(dsdt, dlen, "ACPI0013", 8), 1);
+    assert_int_equal(count(dsdt, dlen, "_EVT", 4), 1);
+    assert_int_equal(count(dsdt, dlen, (const uint8_t[]){ 0x5b, 0x82 }, 2), nvirtio + 3);
+    mem_destroy(&m);
+}
+
+static void test_tables(void **state)
+{
+    (void)state;
+    check(1, 0);
+    check(2, 3);
+    check(VKVM_MAX_VCPUS, VKVM_ACPI_GED_IRQ - VKVM_VIRTIO_FIRST_IRQ);  /* 18 slots: the \\_SB scope needs a 2-byte PkgLength */
+}
+
+static void test_bad_config(void **state)
+{
+    (void)state;
+    struct guest_mem m;
+    mem_init(&m);
+    assert_int_equal(vkvm_mem_layout(&m, 32ULL << 20), 0);
+    struct vkvm_acpi_config c = { .ncpus = 0 };
+    assert_int_equal(vkvm_acpi_build(&m, &c), -EINVAL);
+    c.ncpus = VKVM_MAX_VCPUS + 1;
+    assert_int_equal(vkvm_acpi_build(&m, &c), -EINVAL);
+    c.ncpus = 1;
+    c.nvirtio = VKVM_ACPI_MAX_VIRTIO + 1;
+    assert_int_equal(vkvm_acpi_build(&m, &c), -EINVAL);
+    mem_destroy(&m);
+}
+
+struct line { int level; unsigned sets; };
+static void line_set(void *opaque, unsigned n, int level)
+{
+    struct line *l = opaque;
+    assert_int_equal(n, VKVM_ACPI_GED_IRQ);
+    l->level = level;
+    l->sets++;
+}
+
+/* The register block: S5 powers off, other sleep types and other values do
+ * nothing; port 0xcf9 resets on RST_CPU; a press raises the GED line
+ * and sets the event, which a read returns once and clears. */
+static void test_registers(void **state)
+{
+    (void)state;
+    struct line l = { 0 };
+    struct vkvm_acpi a = { .irq = { line_set, &l, VKVM_ACPI_GED_IRQ } };
+    assert_int_equal(vkvm_acpi_reg_write(&a, VKVM_ACPI_REG_SLEEP_CTL, 5 << 2 | 0x20, 1), VKVM_ACPI_POWEROFF);
+    assert_int_equal(vkvm_acpi_reg_write(&a, VKVM_ACPI_REG_SLEEP_CTL, 5 << 2, 1), VKVM_ACPI_NONE);
+    assert_int_equal(vkvm_acpi_reg_write(&a, VKVM_ACPI_REG_SLEEP_CTL, 3 << 2 | 0x20, 1), VKVM_ACPI_NONE);
+    assert_int_equal(vkvm_acpi_reg_write(&a, VKVM_ACPI_REG_SLEEP_STS, 0xff, 1), VKVM_ACPI_NONE);
+    assert_int_equal(vkvm_acpi_reg_write(&a, 2, VKVM_ACPI_RESET_VALUE, 1), VKVM_ACPI_NONE);
+    assert_int_equal(vkvm_acpi_rcr_write(VKVM_ACPI_RESET_VALUE), VKVM_ACPI_RESET);
+    assert_int_equal(vkvm_acpi_rcr_write(0x02), VKVM_ACPI_NONE);
+    assert_int_equal(vkvm_acpi_reg_write(&a, VKVM_ACPI_REG_EVENT, VKVM_ACPI_RESET_VALUE, 4), VKVM_ACPI_NONE);
+    assert_int_equal(vkvm_acpi_reg_read(&a, VKVM_ACPI_REG_EVENT, 4), 0);
+    assert_int_equal(vkvm_acpi_press(&a), 0);
+    assert_int_equal(l.level, 1);
+    assert_int_equal(vkvm_acpi_reg_read(&a, VKVM_ACPI_REG_SLEEP_CTL, 1), 0);
+    assert_int_equal(l.level, 1);
+    assert_int_equal(vkvm_acpi_reg_read(&a, VKVM_ACPI_REG_EVENT, 4), VKVM_ACPI_EVENT_PWRBTN);
+    assert_int_equal(l.level, 0);
+    assert_int_equal(vkvm_acpi_reg_read(&a, VKVM_ACPI_REG_EVENT, 4), 0);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_tables),
+        cmocka_unit_test(test_bad_config),
+        cmocka_unit_test(test_registers),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
