@@ -724,12 +724,14 @@ int ctr_init(void *arg)
     struct ctr_init_args *a = arg;
     const struct ctr_spec *s = a->spec;
     int efd = a->sync_fd;
-    /* no one in the container's namespaces may ptrace us or open our
-     * /proc/PID files (exe, fds) while we set it up; execve resets this */
-    prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);
     char go;
     if (read(efd, &go, 1) != 1 || go != 'G')
         _exit(1);
+    /* from here (the parent has written our id maps, which an unprivileged
+     * parent can do only while we are dumpable) no one in the container's
+     * namespaces may ptrace us or open our /proc/PID files (exe, fds) while
+     * we set it up; execve resets this */
+    prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);
     struct init_state *is = xzalloc(sizeof(*is));
     is->efd = efd;
     is->rootfd = -1;
