@@ -414,6 +414,33 @@ static void enter_root(struct init_state *is, const char *root, bool no_pivot)
     close(newroot);
 }
 
+/* The spec's mounts (then /dev's nodes when /dev is one of them), while the
+ * old root is still there; then the parent runs prestart and createRuntime,
+ * and we run createContainer (runc's order). */
+static void mount_and_create_hooks(struct init_state *is, const struct ctr_init_args *a)
+{
+    const struct ctr_spec *s = a->spec;
+    int efd = is->efd;
+    bool dev_mounted = false;
+    for (size_t i = 0; i < s->nmounts; i++) {
+        do_mount(is, &s->mounts[i]);
+        if (!strcmp(s->mounts[i].dest, "/dev"))
+            dev_mounted = true;
+    }
+    if (dev_mounted)
+        setup_dev(is, s);
+    if (s->nhooks[CTR_HOOK_PRESTART] || s->nhooks[CTR_HOOK_CREATE_RUNTIME]) {
+        char go = 0;
+        if (write(efd, "H", 1) != 1 || read(efd, &go, 1) != 1 || go != 'C')
+            _exit(1);
+    }
+    if (s->nhooks[CTR_HOOK_CREATE_CONTAINER]) {
+        cleanup_free char *st = ctr_hook_state(a->id, a->bundle, "creating");
+        if (ctr_hooks_run(s, CTR_HOOK_CREATE_CONTAINER, st) < 0)
+            ctr_fail(efd, "hooks.createContainer failed");
+    }
+}
+
 static void setup_rootfs(struct init_state *is, const struct ctr_init_args *a)
 {
     const struct ctr_spec *s = a->spec;
@@ -426,26 +453,7 @@ static void setup_rootfs(struct init_state *is, const struct ctr_init_args *a)
     is->rootfd = open(root, O_PATH | O_DIRECTORY | O_CLOEXEC);
     if (is->rootfd < 0)
         ctr_fail(efd, "open the rootfs %s: %s", root, strerror(errno));
-    bool dev_mounted = false;
-    for (size_t i = 0; i < s->nmounts; i++) {
-        do_mount(is, &s->mounts[i]);
-        if (!strcmp(s->mounts[i].dest, "/dev"))
-            dev_mounted = true;
-    }
-    if (dev_mounted)
-        setup_dev(is, s);
-    /* the mounts are done and the old root is still there: the parent runs
-     * prestart and createRuntime now, then we run createContainer (runc's order) */
-    if (s->nhooks[CTR_HOOK_PRESTART] || s->nhooks[CTR_HOOK_CREATE_RUNTIME]) {
-        char go = 0;
-        if (write(efd, "H", 1) != 1 || read(efd, &go, 1) != 1 || go != 'C')
-            _exit(1);
-    }
-    if (s->nhooks[CTR_HOOK_CREATE_CONTAINER]) {
-        cleanup_free char *st = ctr_hook_state(a->id, a->bundle, "creating");
-        if (ctr_hooks_run(s, CTR_HOOK_CREATE_CONTAINER, st) < 0)
-            ctr_fail(efd, "hooks.createContainer failed");
-    }
+    mount_and_create_hooks(is, a);
     write_sysctls(is, s);
     mask_paths(is, s);
     readonly_paths(is, s);
@@ -470,24 +478,7 @@ static void enter_root_shared_mntns(struct init_state *is, const struct ctr_init
     is->rootfd = open(s->root, O_PATH | O_DIRECTORY | O_CLOEXEC);
     if (is->rootfd < 0)
         ctr_fail(efd, "open the rootfs %s: %s", s->root, strerror(errno));
-    bool dev_mounted = false;
-    for (size_t i = 0; i < s->nmounts; i++) {
-        do_mount(is, &s->mounts[i]);
-        if (!strcmp(s->mounts[i].dest, "/dev"))
-            dev_mounted = true;
-    }
-    if (dev_mounted)
-        setup_dev(is, s);
-    if (s->nhooks[CTR_HOOK_PRESTART] || s->nhooks[CTR_HOOK_CREATE_RUNTIME]) {
-        char go = 0;
-        if (write(efd, "H", 1) != 1 || read(efd, &go, 1) != 1 || go != 'C')
-            _exit(1);
-    }
-    if (s->nhooks[CTR_HOOK_CREATE_CONTAINER]) {
-        cleanup_free char *st = ctr_hook_state(a->id, a->bundle, "creating");
-        if (ctr_hooks_run(s, CTR_HOOK_CREATE_CONTAINER, st) < 0)
-            ctr_fail(efd, "hooks.createContainer failed");
-    }
+    mount_and_create_hooks(is, a);
     if (chdir(s->root) < 0 || chroot(".") < 0 || chdir("/") < 0)
         ctr_fail(efd, "chroot to %s: %s", s->root, strerror(errno));
 }
