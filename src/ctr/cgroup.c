@@ -236,7 +236,10 @@ static int set(const char *dir, const char *file, const char *what, const char *
     char val[64];
     snprintf(val, sizeof(val), fmt, v);
     int r = cg_write(dir, file, val);
-    if (r < 0)
+    if (r == -EBUSY && strstr(file, "limit"))   /* v1: below what is charged already */
+        log_error("config.json: %s (%s) is too low: below the container's memory usage "
+                  "(%s/%s: %s)", what, val, dir, file, strerror(-r));
+    else if (r < 0)
         log_error("config.json: %s: cannot set %s/%s to %s: %s", what, dir, file, val, strerror(-r));
     return r;
 }
