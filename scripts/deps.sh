@@ -7,7 +7,7 @@ set -euo pipefail
 pkgs=(
   # build
   build-essential meson ninja-build pkg-config clang llvm lld libclang-rt-14-dev
-  libfdt-dev libjson-c-dev libseccomp-dev libslirp-dev libglib2.0-dev libcmocka-dev
+  libfdt-dev libjson-c-dev libseccomp-dev libslirp-dev libglib2.0-dev libcmocka-dev zlib1g-dev
   # riscv64 guests and user-mode programs
   gcc-riscv64-linux-gnu g++-riscv64-linux-gnu libc6-dev-riscv64-cross
   linux-source-6.1 bc flex bison libelf-dev libssl-dev cpio xz-utils

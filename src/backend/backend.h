@@ -107,6 +107,11 @@ struct net_backend {
     void (*rx_ready)(struct net_backend *be);
     void (*destroy)(struct net_backend *be);
     const char *name;
+    /* Optional, snapshot: the backend's own state (user net: libslirp's,
+     * with its version), appended to *buf (xrealloc'd); load takes it
+     * back (-EINVAL for state it cannot use). Any thread. */
+    int (*state_save)(struct net_backend *be, uint8_t **buf, size_t *len);
+    int (*state_load)(struct net_backend *be, const uint8_t *buf, size_t len);
 };
 static inline int net_backend_send(struct net_backend *be, const uint8_t *f, size_t len)
 {

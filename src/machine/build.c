@@ -113,7 +113,11 @@ static const struct machine_dev_ops virtio_dev_ops = {
     .save = vdev_save, .load = vdev_load, .pause = vdev_pause, .resume = vdev_resume,
 };
 static void vboard_destroy(void *opaque) { virtio_board_destroy(opaque); }
-static const struct machine_dev_ops virtio_board_ops = { .name = "virtio-backends", .destroy = vboard_destroy };
+static int vboard_save_var(void *opaque, uint8_t **buf, size_t *len) { return virtio_board_save_var(opaque, buf, len); }
+static int vboard_load_var(void *opaque, const uint8_t *buf, size_t len) { return virtio_board_load_var(opaque, buf, len); }
+static const struct machine_dev_ops virtio_board_ops = {
+    .name = "virtio-backends", .destroy = vboard_destroy, .save_var = vboard_save_var, .load_var = vboard_load_var,
+};
 
 int machine_add_virtio(struct machine *m, const struct machine_virtio_layout *l)
 {

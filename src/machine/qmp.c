@@ -23,6 +23,7 @@
 #include "config.h"
 #include "machine/machine.h"
 #include "machine/qmp.h"
+#include "machine/snapshot.h"
 
 #define QMP_MAX_DEPTH 32          /* nesting: no command needs more than 3 */
 #define QMP_MAX_CPUS 256
@@ -248,6 +249,57 @@ static void cmd_query_block(struct qmp_session *s, json_object *args, struct qmp
     }
 }
 
+/* Optional boolean argument `key` (false when absent); false on a wrong type. */
+static bool bool_arg(json_object *args, const char *key, bool *out, struct qmp_result *r)
+{
+    json_object *v;
+    *out = false;
+    if (!args || !json_object_object_get_ex(args, key, &v))
+        return true;
+    if (!json_object_is_type(v, json_type_boolean)) {
+        set_error(r, QMP_GENERIC_ERROR, "Invalid parameter type for '%s', expected: boolean", key);
+        return false;
+    }
+    *out = json_object_get_boolean(v);
+    return true;
+}
+
+static const char *path_arg(json_object *args, struct qmp_result *r)
+{
+    json_object *v;
+    if (!args || !json_object_object_get_ex(args, "path", &v)) {
+        set_error(r, QMP_GENERIC_ERROR, "Parameter 'path' is missing");
+        return NULL;
+    }
+    if (!json_object_is_type(v, json_type_string) || !*json_object_get_string(v)) {
+        set_error(r, QMP_GENERIC_ERROR, "Invalid parameter type for 'path', expected: non-empty string");
+        return NULL;
+    }
+    return json_object_get_string(v);
+}
+
+static void cmd_vm_snapshot(struct qmp_session *s, json_object *args, struct qmp_result *r)
+{
+    bool paused, disks;
+    const char *path = path_arg(args, r), *why = NULL;
+    if (!path || !bool_arg(args, "paused", &paused, r) || !bool_arg(args, "disks", &disks, r))
+        return;
+    int e = s->ops->vm_snapshot(s->opaque, path, paused, disks, &why);
+    if (e < 0)
+        set_error(r, QMP_GENERIC_ERROR, "%s", why ? why : strerror(-e));
+}
+
+static void cmd_vm_restore(struct qmp_session *s, json_object *args, struct qmp_result *r)
+{
+    bool paused, verify;
+    const char *path = path_arg(args, r), *why = NULL;
+    if (!path || !bool_arg(args, "paused", &paused, r) || !bool_arg(args, "verify", &verify, r))
+        return;
+    int e = s->ops->vm_restore(s->opaque, path, paused, verify, &why);
+    if (e < 0)
+        set_error(r, QMP_GENERIC_ERROR, "%s", why ? why : strerror(-e));
+}
+
 static void cmd_query_version(struct qmp_session *s, json_object *args, struct qmp_result *r)
 {
     json_object_put(r->ret);
@@ -261,23 +313,36 @@ struct qmp_cmd {
     const char *name;
     qmp_handler fn;
     long op;
-    bool has_args;              /* takes arguments (checked by the handler) */
+    const char *const *args;    /* the arguments it takes (NULL-terminated; checked by the handler) */
     bool deferred;              /* QEMU acts on it later: its events follow the reply */
 };
 #define OP(m) ((long)offsetof(struct qmp_ops, m))
+static const char *const caps_args[] = { "enable", NULL };
+static const char *const snapshot_args[] = { "path", "paused", "disks", NULL };
+static const char *const restore_args[] = { "path", "paused", "verify", NULL };
 static const struct qmp_cmd cmds[] = {
-    { "qmp_capabilities", cmd_capabilities, -1, true },
-    { "query-status", cmd_query_status, OP(status), false },
-    { "stop", cmd_stop, OP(stop), false },
-    { "cont", cmd_cont, OP(cont), false },
-    { "system_reset", cmd_system_reset, OP(system_reset), false, true },
-    { "system_powerdown", cmd_system_powerdown, OP(system_powerdown), false, true },
-    { "quit", cmd_quit, OP(quit), false, true },
-    { "query-cpus-fast", cmd_query_cpus_fast, OP(query_cpus), false },
-    { "query-block", cmd_query_block, OP(query_block), false },
-    { "query-version", cmd_query_version, -1, false },
-    { "query-commands", cmd_query_commands, -1, false },
+    { "qmp_capabilities", cmd_capabilities, -1, caps_args },
+    { "query-status", cmd_query_status, OP(status), NULL },
+    { "stop", cmd_stop, OP(stop), NULL },
+    { "cont", cmd_cont, OP(cont), NULL },
+    { "system_reset", cmd_system_reset, OP(system_reset), NULL, true },
+    { "system_powerdown", cmd_system_powerdown, OP(system_powerdown), NULL, true },
+    { "quit", cmd_quit, OP(quit), NULL, true },
+    { "query-cpus-fast", cmd_query_cpus_fast, OP(query_cpus), NULL },
+    { "query-block", cmd_query_block, OP(query_block), NULL },
+    { "query-version", cmd_query_version, -1, NULL },
+    { "query-commands", cmd_query_commands, -1, NULL },
+    { "vm-snapshot", cmd_vm_snapshot, OP(vm_snapshot), snapshot_args },
+    { "vm-restore", cmd_vm_restore, OP(vm_restore), restore_args },
 };
+
+static bool cmd_takes(const struct qmp_cmd *c, const char *arg)
+{
+    for (const char *const *a = c->args; a && *a; a++)
+        if (!strcmp(*a, arg))
+            return true;
+    return false;
+}
 
 static bool cmd_available(const struct qmp_session *s, const struct qmp_cmd *c)
 {
@@ -364,7 +429,7 @@ static void dispatch(struct qmp_session *s, json_object *req)
     if (args) {
         json_object_object_foreach(args, akey, aval) {
             (void)aval;
-            if (!c->has_args || strcmp(akey, "enable")) {
+            if (!cmd_takes(c, akey)) {
                 set_error(&r, QMP_GENERIC_ERROR, "Parameter '%.64s' is unexpected", akey);
                 goto out;
             }
@@ -942,6 +1007,7 @@ struct qmp_monitor {
     char *spec;
     struct machine *m;
     struct qmp_server *srv;
+    char why[600];              /* the last snapshot / restore error */
 };
 
 static const char *mon_status(void *opaque)
@@ -1029,9 +1095,38 @@ static unsigned mon_blocks(void *opaque, struct qmp_block *out, unsigned max)
     return n;
 }
 
+static int mon_vm_snapshot(void *opaque, const char *path, bool paused, bool disks, const char **why)
+{
+    struct qmp_monitor *q = opaque;
+    struct machine_snapshot_opts o = { .paused = paused, .disks = disks };
+    int r = machine_snapshot(q->m, path, &o, q->why, sizeof(q->why));
+    if (r < 0) {
+        log_warn("QMP vm-snapshot: %s", q->why);
+        *why = q->why;
+    }
+    return r;
+}
+
+static int mon_vm_restore(void *opaque, const char *path, bool paused, bool verify, const char **why)
+{
+    struct qmp_monitor *q = opaque;
+    struct snap *s;
+    int r = snap_load_dir(path, &s, q->why, sizeof(q->why));
+    if (!r) {
+        r = machine_restore(q->m, s, paused, verify, q->why, sizeof(q->why));
+        snap_free(s);
+    }
+    if (r < 0) {
+        log_warn("QMP vm-restore: %s", q->why);
+        *why = q->why;
+    }
+    return r;
+}
+
 static const struct qmp_ops monitor_ops = {
     .status = mon_status, .stop = mon_stop, .cont = mon_cont, .system_reset = mon_reset,
     .system_powerdown = mon_powerdown, .quit = mon_quit, .query_cpus = mon_cpus, .query_block = mon_blocks,
+    .vm_snapshot = mon_vm_snapshot, .vm_restore = mon_vm_restore,
 };
 
 static const enum qmp_event event_of[] = {

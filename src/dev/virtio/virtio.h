@@ -287,6 +287,10 @@ struct virtio_kind {
     size_t (*input)(void *inst, const uint8_t *buf, size_t len);
     /* Optional: a block device's description (QMP query-block). */
     void (*block_info)(void *inst, const void *data, struct virtio_block_info *bi);
+    /* Optional, snapshot: the host backend's own state (user net's
+     * libslirp); appended to *buf (xrealloc'd). 0 or -errno. */
+    int (*save_var)(void *inst, uint8_t **buf, size_t *len);
+    int (*load_var)(void *inst, const uint8_t *buf, size_t len);
 };
 extern const struct virtio_kind virtio_blk_kind, virtio_net_kind, virtio_rng_kind, virtio_console_kind;
 
@@ -315,5 +319,12 @@ int virtio_board_block_info(const struct virtio_board *b, unsigned i, struct vir
  * Returns the length, or -ENOSPC if buf is too small. */
 int virtio_board_cmdline(const struct virtio_board *b, unsigned first_irq, char *buf, size_t len);
 void virtio_board_destroy(struct virtio_board *b);
+/* The option that built slot i ("disk:PATH,..."). */
+const char *virtio_board_spec(const struct virtio_board *b, unsigned i);
+/* Snapshot: every slot's backend state (save_var of its kind) as records
+ * {u32 slot, u32 length, bytes}; load hands each back to its slot and
+ * refuses (-EINVAL) records that do not fit the slots. */
+int virtio_board_save_var(struct virtio_board *b, uint8_t **buf, size_t *len);
+int virtio_board_load_var(struct virtio_board *b, const uint8_t *buf, size_t len);
 
 #endif
