@@ -18,7 +18,19 @@ int machine_dev_add(struct machine *m, const char *id, const struct machine_dev_
         m->capdevs = m->capdevs ? 2 * m->capdevs : 16;
         m->devs = xrealloc(m->devs, m->capdevs * sizeof(*m->devs));
     }
-    m->devs[m->ndevs++] = (struct machine_dev){ xstrdup(id), ops, opaque };
+    /* ids are unique (a snapshot names its sections after them): a second
+     * "virtio-blk" becomes "virtio-blk-1" */
+    char *uid = xstrdup(id);
+    for (unsigned n = 1;; n++) {
+        unsigned k;
+        for (k = 0; k < m->ndevs && strcmp(m->devs[k].id, uid); k++)
+            ;
+        if (k == m->ndevs)
+            break;
+        free(uid);
+        uid = xasprintf("%s-%u", id, n);
+    }
+    m->devs[m->ndevs++] = (struct machine_dev){ uid, ops, opaque };
     return 0;
 }
 

@@ -220,8 +220,8 @@ void snap_writer_finish(struct snap_writer *w, char **manifest, size_t *mlen, ui
     put32(h + 8, SNAP_VERSION);
     put32(h + 12, snap_crc32(0, *manifest, *mlen));
     put64(h + 16, w->len - SNAP_HEADER_SIZE);
-    put32(h + 24, snap_crc32(0, h, 24));
-    put32(h + 28, 0);
+    put32(h + 24, 0);
+    put32(h + 28, snap_crc32(0, h, 28));
     *state = w->data;
     *slen = w->len;
     w->data = NULL;
@@ -408,7 +408,7 @@ static int parse_header(struct snap *s, size_t mlen, const char *manifest, uint6
     const uint8_t *h = s->state;
     if (s->state_len < SNAP_HEADER_SIZE || memcmp(h, SNAP_MAGIC, 8))
         return fail(err, errlen, "state.bin: not a vessel snapshot state file (%zu bytes, no magic)", s->state_len);
-    if (get32(h + 24) != snap_crc32(0, h, 24))
+    if (get32(h + 28) != snap_crc32(0, h, 28) || get32(h + 24))
         return fail(err, errlen, "state.bin: header CRC mismatch (corrupt)");
     if (get32(h + 8) != SNAP_VERSION)
         return fail(err, errlen, "state.bin: format version %u, this vessel reads version %d", get32(h + 8),

@@ -15,6 +15,7 @@
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
+#include <zlib.h>
 
 #define DEV_SECTION_VERSION 1
 #define RAM_CHUNK (1u << 20)
@@ -37,24 +38,40 @@ static bool page_zero(const uint8_t *p)
     return acc == 0;
 }
 
-/* Write [p, p+len) at off of fd, leaving holes for zero pages. */
-static int write_sparse(int fd, const uint8_t *p, uint64_t len, uint64_t off)
+/* Which pages of [p, p+len) may hold data: all of them, or for anonymous
+ * memory only those resident (a page never touched reads as zero and is
+ * not faulted in just to find that out). */
+static void resident_pages(const uint8_t *p, uint64_t len, bool anon, unsigned char *vec)
 {
+    if (!anon || mincore((void *)p, len, vec) < 0)
+        memset(vec, 1, len / MEM_PAGE_SIZE);
+}
+
+/* Write [p, p+len) at off of fd, leaving holes for zero pages; the CRC-32
+ * of all of it (zero pages combined in without reading them again). */
+static int write_sparse(int fd, const uint8_t *p, uint64_t len, uint64_t off, bool anon, uint32_t *crc)
+{
+    unsigned char vec[RAM_CHUNK / MEM_PAGE_SIZE];
+    static const uint8_t zero[MEM_PAGE_SIZE];
+    uint32_t zcrc = snap_crc32(0, zero, MEM_PAGE_SIZE);
     uint64_t run = 0, start = 0;
+    resident_pages(p, len, anon, vec);
     for (uint64_t o = 0; o <= len; o += MEM_PAGE_SIZE) {
-        bool data = o < len && !page_zero(p + o);
+        bool data = o < len && (vec[o / MEM_PAGE_SIZE] & 1) && !page_zero(p + o);
         if (data) {
             if (!run)
                 start = o;
             run += MEM_PAGE_SIZE;
-            if (run < RAM_CHUNK)
-                continue;
+            continue;
         }
         if (run) {
+            *crc = snap_crc32(*crc, p + start, run);
             if (pwrite(fd, p + start, run, (off_t)(off + start)) != (ssize_t)run)
                 return errno ? -errno : -EIO;
             run = 0;
         }
+        if (o < len)
+            *crc = (uint32_t)crc32_combine(*crc, zcrc, MEM_PAGE_SIZE);
     }
     return 0;
 }
@@ -84,11 +101,9 @@ static int write_ram(struct machine *m, const char *dir, unsigned i, struct snap
     if (fd < 0)
         return errf(err, errlen, -errno, "snapshot %s: cannot create %s: %s", dir, tmp, strerror(errno));
     int rc = ftruncate(fd, (off_t)r->size) < 0 ? -errno : 0;
-    for (uint64_t off = 0; !rc && off < r->size; off += RAM_CHUNK) {
-        uint64_t n = MIN((uint64_t)RAM_CHUNK, r->size - off);
-        sr.crc32 = snap_crc32(sr.crc32, r->host + off, n);
-        rc = write_sparse(fd, r->host + off, n, off);
-    }
+    for (uint64_t off = 0; !rc && off < r->size; off += RAM_CHUNK)
+        rc = write_sparse(fd, r->host + off, MIN((uint64_t)RAM_CHUNK, r->size - off), off,
+                          !(r->flags & MEM_F_FILE) && r->fd < 0, &sr.crc32);
     if (rc) {
         close(fd);
         unlink(tmp);
@@ -328,7 +343,7 @@ int machine_snapshot(struct machine *m, const char *dir, const struct machine_sn
     uint64_t t0 = time_ns();
     r = snapshot_paused(m, dir, opts, err, errlen);
     if (!r)
-        log_info("snapshot: %s written in %.1f ms", dir, (double)(time_ns() - t0) / 1e6);
+        log_debug("snapshot: %s written in %.1f ms", dir, (double)(time_ns() - t0) / 1e6);
     if (was == MACHINE_RUNNING && !opts->paused)
         machine_resume(m);
     return r;
@@ -490,6 +505,7 @@ int machine_restore(struct machine *m, const struct snap *s, bool paused, bool v
             MAP_FAILED)
             r = errf(err, errlen, -errno, "snapshot %s: cannot map %s: %s", snap_dir(s), snap_ram(s, i)->file,
                      strerror(errno));
+        reg->flags |= MEM_F_FILE;
     }
     for (unsigned i = 0; i < MEM_MAX_REGIONS; i++)
         if (fds[i] >= 0)

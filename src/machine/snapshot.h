@@ -7,9 +7,10 @@
  *                       the devices with their config, the disks with their
  *                       identity, and every state section with its version,
  *                       offset, length and CRC-32 (docs/snapshot.md)
- *   DIR/state.bin       a 32-byte header (magic, format version, the
- *                       manifest's CRC-32, payload length, the header's own
- *                       CRC-32), then the sections back to back
+ *   DIR/state.bin       a 32-byte header (magic "VSLSNAP\n", u32 format
+ *                       version, u32 CRC-32 of manifest.json, u64 payload
+ *                       length, u32 0, u32 CRC-32 of the 28 bytes before;
+ *                       little endian), then the sections back to back
  *   DIR/ram-N.bin       guest RAM region N, raw and sparse, mapped
  *                       MAP_PRIVATE on restore
  *   DIR/disk-ID.img     a disk saved with the snapshot (optional)
