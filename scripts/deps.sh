@@ -17,7 +17,7 @@ pkgs=(
   # peers and tools for tests and benchmarks
   qemu-user qemu-system-misc qemu-system-x86 opensbi
   runc podman containerd busybox-static hyperfine gdb-multiarch e2fsprogs
-  iproute2 python3 uidmap time curl
+  iproute2 python3 uidmap time curl xfsprogs
   socat  # a plain socket client for the QMP tests (tests/integration/qmp-*.sh)
   tcl  # rvtest: SQLite generates its amalgamation with tclsh (scripts/riscv-programs.sh)
 )
