@@ -78,6 +78,11 @@ int blk_image_open(const char *path, bool readonly, bool direct, struct blk_imag
 /* Wrap an already-open fd (tests, fuzzing); takes ownership. */
 struct blk_image *blk_image_from_fd(int fd, const char *name, bool readonly);
 void blk_image_close(struct blk_image *img);
+/* Open img->path again in place (a restore put another file there): the
+ * same fd numbers now refer to the new file, with its lock; the old
+ * file's lock goes. No I/O may be in flight. 0 or -errno (logged); -EINVAL
+ * when the new file's size differs. */
+int blk_image_reopen(struct blk_image *img);
 /* Whole transfer or -errno. */
 int blk_image_preadv(struct blk_image *img, const struct iovec *iov, unsigned n, uint64_t off);
 int blk_image_pwritev(struct blk_image *img, const struct iovec *iov, unsigned n, uint64_t off);

@@ -396,7 +396,12 @@ static int check_shape(struct machine *m, const struct snap *s, char *err, size_
     return 0;
 }
 
-static int check_disks(struct machine *m, const struct snap *s, char *err, size_t errlen)
+static int check_saved(const struct snap *s, const struct snap_disk *sd, char *err, size_t errlen);
+static int put_disk_back(const struct snap *s, const struct snap_disk *sd, char *err, size_t errlen);
+
+/* Each disk is the snapshot's, or has a saved copy to put back (its bit
+ * set in *put_back). */
+static int check_disks(struct machine *m, const struct snap *s, uint32_t *put_back, char *err, size_t errlen)
 {
     const char *dir = snap_dir(s);
     if (snap_ndisks(s) != machine_nblock(m))
@@ -413,11 +418,15 @@ static int check_disks(struct machine *m, const struct snap *s, char *err, size_
         int r = snap_disk_identity(bi.file, &now);
         if (r)
             return errf(err, errlen, r, "snapshot %s: disk %s (%s): %s", dir, sd->id, sd->path, strerror(-r));
-        if (now.size != sd->size || now.mtime_ns != sd->mtime_ns || now.sample_crc32 != sd->sample_crc32)
-            return errf(err, errlen, -ESTALE, "snapshot %s: disk %s (%s) changed since the snapshot (%s differs)%s",
+        if (now.size == sd->size && now.mtime_ns == sd->mtime_ns && now.sample_crc32 == sd->sample_crc32)
+            continue;
+        if (!sd->saved[0])
+            return errf(err, errlen, -ESTALE, "snapshot %s: disk %s (%s) changed since the snapshot (%s differs)",
                         dir, sd->id, sd->path, now.size != sd->size ? "size" : now.mtime_ns != sd->mtime_ns ?
-                        "mtime" : "content", sd->saved[0] ? "; restore with 'vessel run --restore' to put the "
-                        "saved copy back" : "");
+                        "mtime" : "content");
+        if ((r = check_saved(s, sd, err, errlen)) < 0)
+            return r;
+        *put_back |= 1u << i;
     }
     return 0;
 }
@@ -481,9 +490,10 @@ int machine_restore(struct machine *m, const struct snap *s, bool paused, bool v
     int fds[MEM_MAX_REGIONS];
     for (unsigned i = 0; i < MEM_MAX_REGIONS; i++)
         fds[i] = -1;
+    uint32_t put_back = 0;
     int r = check_shape(m, s, err, errlen);
     if (!r)
-        r = check_disks(m, s, err, errlen);
+        r = check_disks(m, s, &put_back, err, errlen);
     if (!r)
         r = open_ram(s, fds, verify_ram, err, errlen);
     enum machine_status was = machine_status(m);
@@ -510,6 +520,13 @@ int machine_restore(struct machine *m, const struct snap *s, bool paused, bool v
     for (unsigned i = 0; i < MEM_MAX_REGIONS; i++)
         if (fds[i] >= 0)
             close(fds[i]);
+    for (unsigned i = 0; !r && i < snap_ndisks(s); i++)
+        if (put_back & (1u << i)) {
+            r = put_disk_back(s, snap_disk(s, i), err, errlen);
+            if (!r && (r = virtio_board_block_reopen(m->virtio, i)) < 0)
+                errf(err, errlen, r, "snapshot %s: disk %s: cannot open it again: %s", snap_dir(s),
+                     snap_disk(s, i)->id, strerror(-r));
+        }
     if (!r)
         r = m->eops->load(m->eng, s, err, errlen);
     if (!r)
@@ -526,31 +543,54 @@ int machine_restore(struct machine *m, const struct snap *s, bool paused, bool v
     return 0;
 }
 
+/* The saved copy of a disk is the one the manifest describes. */
+static int check_saved(const struct snap *s, const struct snap_disk *sd, char *err, size_t errlen)
+{
+    char src[4200];
+    struct snap_disk got = { 0 };
+    snprintf(src, sizeof(src), "%s/%s", snap_dir(s), sd->saved);
+    int r = snap_disk_identity(src, &got);
+    if (r)
+        return errf(err, errlen, r, "snapshot %s: saved disk %s: %s", snap_dir(s), sd->saved, strerror(-r));
+    if (got.size != sd->size || got.sample_crc32 != sd->sample_crc32)
+        return errf(err, errlen, -EINVAL, "snapshot %s: saved disk %s does not match the manifest (corrupt)",
+                    snap_dir(s), sd->saved);
+    return 0;
+}
+
+/* Copy the saved disk over its path (written beside, renamed) with the
+ * recorded mtime: the file there is then the snapshot's disk. */
+static int put_disk_back(const struct snap *s, const struct snap_disk *sd, char *err, size_t errlen)
+{
+    char src[4200];
+    bool reflink;
+    snprintf(src, sizeof(src), "%s/%s", snap_dir(s), sd->saved);
+    int r = copy_file(src, sd->path, &reflink);
+    if (r)
+        return errf(err, errlen, r, "snapshot %s: cannot put disk %s back at %s: %s", snap_dir(s), sd->id, sd->path,
+                    strerror(-r));
+    struct timespec ts[2] = { { 0, UTIME_OMIT }, { sd->mtime_ns / 1000000000LL, sd->mtime_ns % 1000000000LL } };
+    if (utimensat(AT_FDCWD, sd->path, ts, 0) < 0)
+        return errf(err, errlen, -errno, "snapshot %s: disk %s: %s", snap_dir(s), sd->path, strerror(errno));
+    log_info("restore: disk %s put back at %s (%s)", sd->id, sd->path, reflink ? "reflink" : "copy");
+    return 0;
+}
+
 int machine_restore_disks(const struct snap *s, char *err, size_t errlen)
 {
     for (unsigned i = 0; i < snap_ndisks(s); i++) {
         const struct snap_disk *sd = snap_disk(s, i);
+        struct snap_disk now = { 0 };
         if (!sd->saved[0])
             continue;
-        char src[4200];
-        struct snap_disk got = { 0 };
-        bool reflink;
-        snprintf(src, sizeof(src), "%s/%s", snap_dir(s), sd->saved);
-        int r = snap_disk_identity(src, &got);
+        if (snap_disk_identity(sd->path, &now) == 0 && now.size == sd->size && now.mtime_ns == sd->mtime_ns &&
+            now.sample_crc32 == sd->sample_crc32)
+            continue;           /* already the snapshot's */
+        int r = check_saved(s, sd, err, errlen);
+        if (!r)
+            r = put_disk_back(s, sd, err, errlen);
         if (r)
-            return errf(err, errlen, r, "snapshot %s: saved disk %s: %s", snap_dir(s), sd->saved, strerror(-r));
-        if (got.size != sd->size || got.sample_crc32 != sd->sample_crc32)
-            return errf(err, errlen, -EINVAL, "snapshot %s: saved disk %s does not match the manifest (corrupt)",
-                        snap_dir(s), sd->saved);
-        r = copy_file(src, sd->path, &reflink);
-        if (r)
-            return errf(err, errlen, r, "snapshot %s: cannot put disk %s back at %s: %s", snap_dir(s), sd->id,
-                        sd->path, strerror(-r));
-        /* the restored file is the snapshot's disk: give it the recorded mtime */
-        struct timespec ts[2] = { { 0, UTIME_OMIT }, { sd->mtime_ns / 1000000000LL, sd->mtime_ns % 1000000000LL } };
-        if (utimensat(AT_FDCWD, sd->path, ts, 0) < 0)
-            return errf(err, errlen, -errno, "snapshot %s: disk %s: %s", snap_dir(s), sd->path, strerror(errno));
-        log_info("restore: disk %s put back at %s (%s)", sd->id, sd->path, reflink ? "reflink" : "copy");
+            return r;
     }
     return 0;
 }

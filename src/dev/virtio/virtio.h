@@ -291,6 +291,9 @@ struct virtio_kind {
      * libslirp); appended to *buf (xrealloc'd). 0 or -errno. */
     int (*save_var)(void *inst, uint8_t **buf, size_t *len);
     int (*load_var)(void *inst, const uint8_t *buf, size_t len);
+    /* Optional: open the backing file again in place (a restore put the
+     * disk saved with a snapshot back at its path); device paused. */
+    int (*reopen)(void *inst);
 };
 extern const struct virtio_kind virtio_blk_kind, virtio_net_kind, virtio_rng_kind, virtio_console_kind;
 
@@ -326,5 +329,8 @@ const char *virtio_board_spec(const struct virtio_board *b, unsigned i);
  * refuses (-EINVAL) records that do not fit the slots. */
 int virtio_board_save_var(struct virtio_board *b, uint8_t **buf, size_t *len);
 int virtio_board_load_var(struct virtio_board *b, const uint8_t *buf, size_t len);
+/* Block device i (as virtio_board_block_info): open its image again in
+ * place. 0, -ENOENT, or the kind's -errno. */
+int virtio_board_block_reopen(struct virtio_board *b, unsigned i);
 
 #endif
