@@ -139,6 +139,16 @@ void snap_writer_free(struct snap_writer *w)
 
 void snap_add_section(struct snap_writer *w, const char *name, uint32_t version, const void *data, size_t len)
 {
+    /* every section starts 8-byte aligned (the loads read plain structs
+     * in place); the padding is zeros */
+    size_t pad = (8 - (w->len & 7)) & 7;
+    if (w->len + pad + len > w->cap) {
+        while (w->len + pad + len > w->cap)
+            w->cap *= 2;
+        w->data = xrealloc(w->data, w->cap);
+    }
+    memset(w->data + w->len, 0, pad);
+    w->len += pad;
     if (w->len + len > w->cap) {
         while (w->len + len > w->cap)
             w->cap *= 2;
@@ -314,10 +324,14 @@ static int parse_sections(struct snap *s, uint64_t payload, char *err, size_t er
         for (size_t k = 0; k < i; k++)
             if (!strcmp(s->sec[k].name, c->name))
                 return fail(err, errlen, "manifest: section %s appears twice", c->name);
-        if (c->offset != next || c->length > payload - c->offset)
+        uint64_t start = (next + 7) & ~7ULL;
+        if (c->offset != start || c->offset > payload || c->length > payload - c->offset)
             return fail(err, errlen, "section %s: bytes %llu+%llu do not follow the previous section in a "
                         "payload of %llu", c->name, (unsigned long long)c->offset,
                         (unsigned long long)c->length, (unsigned long long)payload);
+        for (uint64_t k = next; k < start; k++)
+            if (s->state[SNAP_HEADER_SIZE + k])
+                return fail(err, errlen, "state.bin: padding before section %s is not zero (corrupt)", c->name);
         next = c->offset + c->length;
         uint32_t got = snap_crc32(0, s->state + SNAP_HEADER_SIZE + c->offset, c->length);
         if (got != crc)

@@ -10,7 +10,8 @@
  *   DIR/state.bin       a 32-byte header (magic "VSLSNAP\n", u32 format
  *                       version, u32 CRC-32 of manifest.json, u64 payload
  *                       length, u32 0, u32 CRC-32 of the 28 bytes before;
- *                       little endian), then the sections back to back
+ *                       little endian), then the sections, each 8-byte
+ *                       aligned (zero padding between them)
  *   DIR/ram-N.bin       guest RAM region N, raw and sparse, mapped
  *                       MAP_PRIVATE on restore
  *   DIR/disk-ID.img     a disk saved with the snapshot (optional)
