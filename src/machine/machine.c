@@ -47,16 +47,37 @@ int machine_parse_smp(const char *arg, unsigned max, const char *what, unsigned 
     return 0;
 }
 
+int machine_parse_mem_merge(const char *arg, bool *off)
+{
+    if (!arg || !strcmp(arg, "on")) {
+        *off = false;
+    } else if (!strcmp(arg, "off")) {
+        *off = true;
+    } else {
+        log_error("--mem-merge=%s: expected on or off", arg);
+        return -EINVAL;
+    }
+    return 0;
+}
+
 /* ---- events ---- */
 static const char *const event_names[] = {
     [MACHINE_EV_STOP] = "STOP", [MACHINE_EV_RESUME] = "RESUME", [MACHINE_EV_SHUTDOWN] = "SHUTDOWN",
     [MACHINE_EV_POWERDOWN] = "POWERDOWN", [MACHINE_EV_RESET] = "RESET",
+    [MACHINE_EV_BALLOON_CHANGE] = "BALLOON_CHANGE",
 };
 
 static void emit(struct machine *m, enum machine_event ev, bool guest, const char *reason)
 {
     struct machine_event_info e = { ev, event_names[ev], guest, reason };
     log_debug("machine: event %s%s%s", e.name, reason ? " " : "", reason ? reason : "");
+    if (m->event_cb)
+        m->event_cb(m->event_opaque, &e);
+}
+
+void machine_emit_value(struct machine *m, enum machine_event ev, uint64_t value)
+{
+    struct machine_event_info e = { ev, event_names[ev], true, NULL, value };
     if (m->event_cb)
         m->event_cb(m->event_opaque, &e);
 }
@@ -418,6 +439,10 @@ int machine_run(struct machine *m)
         return MACHINE_EXIT_ERROR;
     if (loop_start(m->loop) < 0)
         return MACHINE_EXIT_ERROR;
+    /* KSM: a host kernel without it refuses (EINVAL); the guest runs anyway */
+    int mr = mem_set_merge(&m->mem, !m->cfg.mem_merge_off);
+    if (mr < 0 && !m->cfg.mem_merge_off)
+        log_warn("--mem-merge: the host refuses MADV_MERGEABLE (%s): guest RAM is not merged", strerror(-mr));
     if (m->cfg.monitor.start) {
         int r = m->cfg.monitor.start(m, m->cfg.monitor.opaque);
         if (r < 0)
