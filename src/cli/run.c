@@ -39,7 +39,12 @@ static void run_usage(FILE *f)
         "  --append CMDLINE  kernel command line (default \"console=ttyS0\")\n"
         "  -m, --memory SIZE guest RAM, at least 16M (suffixes K M G; a bare number\n"
         "                    is MiB; default 256M)\n"
-        "  --smp N           harts, 1 to %d, one host thread each (default 1)\n"
+        "  --smp N[,maxcpus=M]\n"
+        "                    harts, 1 to %d, one host thread each (default 1); with\n"
+        "                    maxcpus, M harts in the device tree, N online at boot\n"
+        "                    (maxcpus=N on the kernel command line): the guest brings\n"
+        "                    the others up and down (/sys/devices/system/cpu/cpuN/online,\n"
+        "                    SBI HSM); a stopped hart costs no host CPU\n"
         "  --mem-merge[=on|off]\n"
         "                    offer guest RAM to the host's KSM (MADV_MERGEABLE), as\n"
         "                    QEMU's mem-merge: on by default; merging happens only\n"
@@ -198,7 +203,7 @@ int cmd_run(int argc, char **argv)
                 return 2;
             break;
         case O_SMP:
-            if (machine_parse_smp(optarg, VIRT_MAX_HARTS, "hart", &cfg->mc.ncpus) < 0)
+            if (machine_parse_smp_max(optarg, VIRT_MAX_HARTS, "hart", &cfg->boot_harts, &cfg->mc.ncpus) < 0)
                 return 2;
             break;
         case O_DISK: case O_NET: case O_RNG: case O_CONSOLE: case O_BALLOON: {

@@ -38,13 +38,52 @@ int machine_parse_mem(const char *arg, uint64_t *out)
 
 int machine_parse_smp(const char *arg, unsigned max, const char *what, unsigned *out)
 {
-    uint64_t v;
-    if (parse_u64(arg, &v) || v < 1 || v > max) {
-        log_error("--smp %s: need a %s count from 1 to %u", arg, what, max);
+    return machine_parse_smp_max(arg, max, what, out, NULL);
+}
+
+int machine_parse_smp_max(const char *arg, unsigned max, const char *what, unsigned *boot, unsigned *total)
+{
+    char buf[64];
+    uint64_t n = 0, m = 0;
+    if (strlen(arg) >= sizeof(buf))
+        goto bad;
+    snprintf(buf, sizeof(buf), "%s", arg);
+    char *save = NULL;
+    bool have_n = false;
+    for (char *t = strtok_r(buf, ",", &save); t; t = strtok_r(NULL, ",", &save)) {
+        if (!strncmp(t, "maxcpus=", 8)) {
+            if (m || parse_u64(t + 8, &m) || m < 1 || m > max)
+                goto bad;
+        } else {
+            if (!strncmp(t, "cpus=", 5))
+                t += 5;
+            if (have_n || parse_u64(t, &n) || n < 1 || n > max)
+                goto bad;
+            have_n = true;
+        }
+    }
+    if (!have_n)
+        n = m;          /* maxcpus=M alone: all online, as QEMU */
+    if (!m)
+        m = n;
+    if (n < 1 || m < n) {
+        log_error("--smp %s: maxcpus must be at least the %s count", arg, what);
         return -EINVAL;
     }
-    *out = (unsigned)v;
+    if (m != n && !total) {
+        log_error("--smp %s: %ss that come later (maxcpus) are not offered here", arg, what);
+        return -EINVAL;
+    }
+    *boot = (unsigned)n;
+    if (total)
+        *total = (unsigned)m;
     return 0;
+bad:
+    if (total)
+        log_error("--smp %s: need a %s count from 1 to %u[,maxcpus=M up to %u]", arg, what, max, max);
+    else
+        log_error("--smp %s: need a %s count from 1 to %u", arg, what, max);
+    return -EINVAL;
 }
 
 int machine_parse_mem_merge(const char *arg, bool *off)
@@ -368,6 +407,8 @@ int machine_cpu_info(struct machine *m, unsigned i, struct machine_cpu_info *ci)
     pthread_mutex_unlock(&m->lock);
     if (parked && m->eops && m->eops->cpu_state)
         m->eops->cpu_state(m->eng, i, ci);
+    if (m->eops && m->eops->cpu_state_name)
+        ci->state = m->eops->cpu_state_name(m->eng, i);
     return 0;
 }
 

@@ -43,6 +43,9 @@ struct chardev;
 int machine_parse_mem(const char *arg, uint64_t *out);            /* -m: >= 16M, page multiple, <= host RAM */
 /* --smp: 1..max; `what` names the unit in the message ("hart", "vCPU") */
 int machine_parse_smp(const char *arg, unsigned max, const char *what, unsigned *out);
+/* --smp [cpus=]N[,maxcpus=M]: N online at boot, M in all (N <= M <= max;
+ * maxcpus=M alone: N = M, as QEMU). total NULL: maxcpus above N refused. */
+int machine_parse_smp_max(const char *arg, unsigned max, const char *what, unsigned *boot, unsigned *total);
 uint64_t machine_host_mem_bytes(void);                             /* 0 if unknown */
 /* --mem-merge[=on|off] (QEMU's mem-merge): NULL or "on" -> false, "off" -> true */
 int machine_parse_mem_merge(const char *arg, bool *off);
@@ -81,6 +84,7 @@ struct machine_cpu_info {
     const char *target;         /* "riscv64", "x86_64" */
     uint64_t pc;                /* last known pc / rip (at the last park; 0 if unknown) */
     bool halted;                /* waiting for an interrupt or stopped (HSM / wait-for-SIPI) */
+    const char *state;          /* the engine's name of its run state ("started", "stopped" ...), or NULL */
 };
 struct machine_engine_ops {
     const char *arch, *target;
@@ -104,6 +108,9 @@ struct machine_engine_ops {
     void (*clock_start)(void *eng);
     /* Optional: fill pc and halted of vCPU `cpu` (called with it parked). */
     void (*cpu_state)(void *eng, unsigned cpu, struct machine_cpu_info *ci);
+    /* Optional, any time: the vCPU's run state as the engine names it
+     * (RISC-V: its SBI HSM state, "started", "stopped", "suspended" ...). */
+    const char *(*cpu_state_name)(void *eng, unsigned cpu);
 };
 
 /* ---- configuration ---- */

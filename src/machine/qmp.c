@@ -209,6 +209,8 @@ static void cmd_query_cpus_fast(struct qmp_session *s, json_object *args, struct
         json_object_object_add(c, "props", props);
         const char *target = cpus[i].target ? cpus[i].target : s->ops->target;
         json_object_object_add(c, "target", json_object_new_string(target && *target ? target : "unknown"));
+        if (cpus[i].state)
+            json_object_object_add(c, "x-state", json_object_new_string(cpus[i].state));
         json_object_array_add(r->ret, c);
     }
 }
@@ -1251,7 +1253,8 @@ static unsigned mon_cpus(void *opaque, struct qmp_cpu *out, unsigned max)
         struct machine_cpu_info ci;
         if (machine_cpu_info(q->m, i, &ci) < 0)
             return i;
-        out[i] = (struct qmp_cpu){ .index = ci.cpu_index, .thread_id = ci.thread_id, .target = ci.target };
+        out[i] = (struct qmp_cpu){ .index = ci.cpu_index, .thread_id = ci.thread_id, .target = ci.target,
+                                   .state = ci.state };
     }
     return n;
 }

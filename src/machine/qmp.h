@@ -38,6 +38,7 @@ struct qmp_cpu {
     unsigned index;             /* cpu-index */
     long thread_id;             /* host thread id (gettid) running it, 0 if none */
     const char *target;         /* NULL: qmp_ops.target */
+    const char *state;          /* vessel's extension "x-state" (RISC-V: the SBI HSM state), NULL: none */
 };
 
 struct qmp_block {

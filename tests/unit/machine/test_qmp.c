@@ -75,7 +75,7 @@ static int f_quit(void *o, const char **why) { ((struct fake *)o)->quits++; retu
 static unsigned f_cpus(void *o, struct qmp_cpu *out, unsigned max)
 {
     for (unsigned i = 0; i < 2 && i < max; i++)
-        out[i] = (struct qmp_cpu){ .index = i, .thread_id = 1000 + i };
+        out[i] = (struct qmp_cpu){ .index = i, .thread_id = 1000 + i, .state = i ? "stopped" : NULL };
     return 2;
 }
 
@@ -244,6 +244,8 @@ static void test_commands(void **state)
     assert_int_equal(json_object_get_int(json_object_object_get(c1, "cpu-index")), 1);
     assert_int_equal(json_object_get_int(json_object_object_get(c1, "thread-id")), 1001);
     assert_string_equal(path_str(c1, "target", NULL), "riscv64");
+    assert_string_equal(path_str(c1, "x-state", NULL), "stopped");       /* vessel's extension */
+    assert_null(json_object_object_get(json_object_array_get_idx(cpus, 0), "x-state"));   /* none given */
     json_object_put(r);
 
     r = one(s, "{\"execute\":\"query-block\"}");

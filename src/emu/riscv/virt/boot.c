@@ -127,6 +127,21 @@ static int load_bios(struct virt_board *b, const struct virt_config *cfg, struct
     return 0;
 }
 
+/* The kernel command line: --append, and with --smp N,maxcpus=M
+ * "maxcpus=N" (Linux brings up every hart in the device tree; the others
+ * stay present and offline until the guest onlines them), unless the
+ * command line says maxcpus= itself. */
+static const char *bootargs(struct virt_board *b, const struct virt_config *cfg)
+{
+    const char *a = cfg->append ? cfg->append : "";
+    free(b->bootargs);
+    if (cfg->boot_harts && cfg->boot_harts < cfg->mc.ncpus && !strstr(a, "maxcpus="))
+        b->bootargs = xasprintf("%s%smaxcpus=%u", a, *a ? " " : "", cfg->boot_harts);
+    else
+        b->bootargs = xstrdup(a);
+    return b->bootargs;
+}
+
 /* initrd high in RAM, the FDT above it at the top. */
 static int load_initrd_fdt(struct virt_board *b, const struct virt_config *cfg, const struct virt_boot_plan *bp)
 {
@@ -134,7 +149,7 @@ static int load_initrd_fdt(struct virt_board *b, const struct virt_config *cfg, 
     b->fdt_addr = ram_end - VIRT_FDT_MAX;
     struct virt_fdt_info fi = {
         .ram_base = VIRT_RAM_BASE, .ram_size = cfg->mc.ram_size, .nharts = cfg->mc.ncpus,
-        .sv48 = !cfg->sv39_only, .bootargs = cfg->append,
+        .sv48 = !cfg->sv39_only, .bootargs = bootargs(b, cfg),
     };
     if (cfg->initrd) {
         cleanup_free char *data = NULL;

@@ -47,6 +47,7 @@ struct virt_board {
     const struct virt_config *cfg;  /* for a reset: the images are loaded again */
     bool builtin_sbi;
     uint64_t fdt_addr;
+    char *bootargs;                 /* the kernel command line given to the FDT (owned) */
 
     pthread_mutex_t lock;           /* HSM states */
     pthread_cond_t cond;            /* HSM starts, kicks */
