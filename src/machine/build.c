@@ -131,6 +131,35 @@ static const struct machine_dev_ops virtio_board_ops = {
     .name = "virtio-backends", .destroy = vboard_destroy, .save_var = vboard_save_var, .load_var = vboard_load_var,
 };
 
+/* The driver changed the balloon's size (vCPU thread): QMP's BALLOON_CHANGE
+ * carries the guest's memory, RAM minus the balloon. */
+static void balloon_changed(void *opaque, uint64_t balloon_bytes)
+{
+    struct machine *m = opaque;
+    uint64_t ram = mem_ram_size(&m->mem);
+    machine_emit_value(m, MACHINE_EV_BALLOON_CHANGE, balloon_bytes < ram ? ram - balloon_bytes : 0);
+}
+
+struct virtio_balloon *machine_balloon(struct machine *m)
+{
+    return virtio_board_find(m->virtio, "balloon");
+}
+
+int machine_balloon_set(struct machine *m, uint64_t bytes)
+{
+    struct virtio_balloon *b = machine_balloon(m);
+    return b ? virtio_balloon_set_target(b, bytes) : -ENODEV;
+}
+
+int machine_balloon_query(struct machine *m, uint64_t *actual)
+{
+    struct virtio_balloon *b = machine_balloon(m);
+    if (!b)
+        return -ENODEV;
+    *actual = virtio_balloon_actual(b);
+    return 0;
+}
+
 int machine_add_virtio(struct machine *m, const struct machine_virtio_layout *l)
 {
     const struct virtio_options *o = &m->cfg.virtio;
@@ -140,7 +169,8 @@ int machine_add_virtio(struct machine *m, const struct machine_virtio_layout *l)
         log_error("%u virtio devices asked for; the board has %u virtio-mmio slots", o->n, l->nslots);
         return -EINVAL;
     }
-    struct virtio_host host = { .console = { vcon_write, vcon_rx_ready, m->serial } };
+    struct virtio_host host = { .console = { vcon_write, vcon_rx_ready, m->serial },
+                                .balloon = { balloon_changed, m } };
     m->virtio = virtio_board_create(o, &host, l->bus, &m->mem, l->base, l->stride, l->irq_for, l->opaque);
     if (!m->virtio)
         return -EINVAL;

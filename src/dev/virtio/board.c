@@ -14,6 +14,7 @@ static const struct virtio_kind *const kinds[] = {
     &virtio_net_kind,
     &virtio_rng_kind,
     &virtio_console_kind,
+    &virtio_balloon_kind,
 };
 
 /* ---- options ---- */
@@ -199,6 +200,14 @@ int virtio_board_cmdline(const struct virtio_board *b, unsigned first_irq, char 
         off += r;
     }
     return (int)off;
+}
+
+void *virtio_board_find(struct virtio_board *b, const char *option)
+{
+    for (unsigned i = 0; b && i < b->n; i++)
+        if (!strcmp(b->slot[i].opt->kind->option, option))
+            return b->slot[i].inst;
+    return NULL;
 }
 
 void virtio_board_destroy(struct virtio_board *b)
