@@ -62,18 +62,29 @@ void virtio_options_free(struct virtio_options *o)
 struct virtio_board {
     struct loop *loop;
     unsigned n;
+    bool pci;
     struct {
-        uint64_t base;
+        uint64_t base;                  /* mmio base, or the PCI device number */
         const struct virtio_opt *opt;
         void *inst;
         struct virtio_dev *dev;
         struct virtio_mmio *mmio;
+        struct virtio_pci *vpci;
     } slot[VIRTIO_OPT_MAX];
 };
 
+struct board_args {
+    struct bus *bus;
+    uint64_t base, stride;
+    struct pci_host *pci;
+    struct msi_line msi;
+    struct guest_mem *mem;
+    struct irq_line (*irq_for)(void *opaque, unsigned i);
+    void *opaque;
+};
+
 static int add_slot(struct virtio_board *b, const struct virtio_opt *opt, const struct virtio_host *host,
-                    struct bus *bus, struct guest_mem *mem, uint64_t base, uint64_t stride,
-                    struct irq_line (*irq_for)(void *, unsigned), void *opaque)
+                    const struct board_args *a)
 {
     unsigned i = b->n;
     b->slot[i].opt = opt;
@@ -81,17 +92,24 @@ static int add_slot(struct virtio_board *b, const struct virtio_opt *opt, const 
     if (!b->slot[i].inst)
         return -EINVAL;
     b->n++;     /* from here destroy frees it */
-    b->slot[i].base = base + i * stride;
-    b->slot[i].mmio = virtio_mmio_create(bus, b->slot[i].base, irq_for(opaque, i), mem, b->slot[i].dev);
+    if (a->pci) {
+        b->slot[i].vpci = virtio_pci_create(a->pci, a->irq_for(a->opaque, i), a->msi, a->mem, b->slot[i].dev);
+        if (!b->slot[i].vpci)
+            return -EINVAL;
+        b->slot[i].base = virtio_pci_func(b->slot[i].vpci)->slot;
+        return 0;
+    }
+    b->slot[i].base = a->base + i * a->stride;
+    b->slot[i].mmio = virtio_mmio_create(a->bus, b->slot[i].base, a->irq_for(a->opaque, i), a->mem,
+                                         b->slot[i].dev);
     return b->slot[i].mmio ? 0 : -EINVAL;
 }
 
-struct virtio_board *virtio_board_create(const struct virtio_options *o, const struct virtio_host *host0,
-                                         struct bus *bus, struct guest_mem *mem,
-                                         uint64_t base, uint64_t stride,
-                                         struct irq_line (*irq_for)(void *opaque, unsigned i), void *opaque)
+static struct virtio_board *board_create(const struct virtio_options *o, const struct virtio_host *host0,
+                                         const struct board_args *a)
 {
     struct virtio_board *b = xzalloc(sizeof(*b));
+    b->pci = a->pci != NULL;
     struct virtio_host host = *host0;
     for (unsigned i = 0; i < o->n; i++)
         if (o->dev[i].kind->needs_loop && !b->loop && !(b->loop = loop_new()))
@@ -100,7 +118,7 @@ struct virtio_board *virtio_board_create(const struct virtio_options *o, const s
     for (unsigned k = 0; k < ARRAY_SIZE(kinds); k++)
         for (unsigned i = 0; i < o->n; i++)
             if (o->dev[i].kind == kinds[k] &&
-                add_slot(b, &o->dev[i], &host, bus, mem, base, stride, irq_for, opaque) < 0)
+                add_slot(b, &o->dev[i], &host, a) < 0)
                 goto fail;
     if (b->loop && loop_start(b->loop) < 0)
         goto fail;
@@ -109,6 +127,26 @@ fail:
     virtio_board_destroy(b);
     return NULL;
 }
+
+struct virtio_board *virtio_board_create(const struct virtio_options *o, const struct virtio_host *host,
+                                         struct bus *bus, struct guest_mem *mem,
+                                         uint64_t base, uint64_t stride,
+                                         struct irq_line (*irq_for)(void *opaque, unsigned i), void *opaque)
+{
+    struct board_args a = { .bus = bus, .base = base, .stride = stride, .mem = mem, .irq_for = irq_for,
+                            .opaque = opaque };
+    return board_create(o, host, &a);
+}
+
+struct virtio_board *virtio_board_create_pci(const struct virtio_options *o, const struct virtio_host *host,
+                                             struct pci_host *pci, struct msi_line msi, struct guest_mem *mem,
+                                             struct irq_line (*irq_for)(void *opaque, unsigned i), void *opaque)
+{
+    struct board_args a = { .pci = pci, .msi = msi, .mem = mem, .irq_for = irq_for, .opaque = opaque };
+    return board_create(o, host, &a);
+}
+
+bool virtio_board_is_pci(const struct virtio_board *b) { return b->pci; }
 
 unsigned virtio_board_count(const struct virtio_board *b) { return b->n; }
 
@@ -165,7 +203,7 @@ int virtio_board_cmdline(const struct virtio_board *b, unsigned first_irq, char 
     size_t off = 0;
     if (len)
         buf[0] = 0;
-    for (unsigned i = 0; i < b->n; i++) {
+    for (unsigned i = 0; i < b->n && !b->pci; i++) {
         int r = snprintf(buf + off, len - off, "%svirtio_mmio.device=%u@0x%llx:%u", i ? " " : "",
                          VIRTIO_MMIO_SIZE, (unsigned long long)b->slot[i].base, first_irq + i);
         if (r < 0 || (size_t)r >= len - off)
@@ -185,6 +223,8 @@ void virtio_board_destroy(struct virtio_board *b)
         b->slot[i].opt->kind->destroy(b->slot[i].inst);
         if (b->slot[i].mmio)
             virtio_mmio_destroy(b->slot[i].mmio);
+        if (b->slot[i].vpci)
+            virtio_pci_destroy(b->slot[i].vpci);
     }
     loop_free(b->loop);
     free(b);

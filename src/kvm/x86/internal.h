@@ -9,6 +9,7 @@
 #include "base/base.h"
 #include "bus/bus.h"
 #include "dev/dev.h"
+#include "dev/pci/pci.h"
 #include "kvm/x86/kvm.h"
 #include "machine/machine.h"
 
@@ -52,6 +53,7 @@ struct vkvm_vm {
     struct vkvm_boot_state st;
     uint32_t level_pins;            /* IOAPIC pins wired level-triggered (virtio) */
     bool acpi;                      /* ACPI tables and registers (not --no-acpi) */
+    struct pci_host *pci;           /* --transport pci: the host bridge (a machine device) */
     struct vkvm_acpi acpi_regs;
 };
 
