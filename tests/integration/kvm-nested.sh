@@ -8,7 +8,7 @@
 # Environment: VESSEL_NESTED_TESTS (space-separated scripts to run inside),
 # VESSEL_NESTED_TIMEOUT (seconds for the whole L1 run, default 840).
 . "$SRC/tests/lib.sh"
-inner=${VESSEL_NESTED_TESTS:-kvm-linux kvm-guests kvm-errors virtio-hostile-kvm qmp-kvm}
+inner=${VESSEL_NESTED_TESTS:-kvm-linux kvm-guest-linux kvm-guests kvm-errors virtio-hostile-kvm qmp-kvm}
 
 # Each inner script's TAP lines appear only once L1 runs it; when it cannot,
 # one line per script says why.
