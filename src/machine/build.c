@@ -126,7 +126,8 @@ int machine_add_virtio(struct machine *m, const struct machine_virtio_layout *l)
         return -EINVAL;
     }
     struct virtio_host host = { .console = { vcon_write, vcon_rx_ready, m->serial } };
-    m->virtio = l->pci ? virtio_board_create_pci(o, &host, l->pci, l->msi, &m->mem, l->irq_for, l->opaque)
+    struct virtio_pci_layout pl = { l->pci, l->msi, l->doorbells, m->loop };
+    m->virtio = l->pci ? virtio_board_create_pci(o, &host, &pl, &m->mem, l->irq_for, l->opaque)
                        : virtio_board_create(o, &host, l->bus, &m->mem, l->base, l->stride, l->irq_for, l->opaque);
     if (!m->virtio)
         return -EINVAL;
@@ -150,6 +151,12 @@ unsigned machine_virtio_count(const struct machine *m)
 bool machine_virtio_is_pci(const struct machine *m)
 {
     return m->virtio && virtio_board_is_pci(m->virtio);
+}
+
+void machine_virtio_doorbells_reassign(struct machine *m)
+{
+    if (m->virtio)
+        virtio_board_doorbells_reassign(m->virtio);
 }
 
 void machine_virtio_slot(const struct machine *m, unsigned i, uint64_t *base, unsigned *irq)

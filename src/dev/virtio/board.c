@@ -78,6 +78,8 @@ struct board_args {
     uint64_t base, stride;
     struct pci_host *pci;
     struct msi_line msi;
+    const struct virtio_doorbell_ops *doorbells;
+    struct loop *db_loop;
     struct guest_mem *mem;
     struct irq_line (*irq_for)(void *opaque, unsigned i);
     void *opaque;
@@ -97,6 +99,8 @@ static int add_slot(struct virtio_board *b, const struct virtio_opt *opt, const 
         if (!b->slot[i].vpci)
             return -EINVAL;
         b->slot[i].base = virtio_pci_func(b->slot[i].vpci)->slot;
+        if (a->doorbells && virtio_pci_doorbells(b->slot[i].vpci, a->db_loop, a->doorbells) < 0)
+            return -EINVAL;
         return 0;
     }
     b->slot[i].base = a->base + i * a->stride;
@@ -139,11 +143,19 @@ struct virtio_board *virtio_board_create(const struct virtio_options *o, const s
 }
 
 struct virtio_board *virtio_board_create_pci(const struct virtio_options *o, const struct virtio_host *host,
-                                             struct pci_host *pci, struct msi_line msi, struct guest_mem *mem,
+                                             const struct virtio_pci_layout *l, struct guest_mem *mem,
                                              struct irq_line (*irq_for)(void *opaque, unsigned i), void *opaque)
 {
-    struct board_args a = { .pci = pci, .msi = msi, .mem = mem, .irq_for = irq_for, .opaque = opaque };
+    struct board_args a = { .pci = l->pci, .msi = l->msi, .doorbells = l->doorbells, .db_loop = l->loop,
+                            .mem = mem, .irq_for = irq_for, .opaque = opaque };
     return board_create(o, host, &a);
+}
+
+void virtio_board_doorbells_reassign(struct virtio_board *b)
+{
+    for (unsigned i = 0; i < b->n; i++)
+        if (b->slot[i].vpci)
+            virtio_pci_doorbells_reassign(b->slot[i].vpci);
 }
 
 bool virtio_board_is_pci(const struct virtio_board *b) { return b->pci; }

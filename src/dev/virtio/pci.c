@@ -3,6 +3,9 @@
  * dev/pci host bridge. */
 #include <errno.h>
 #include <string.h>
+#include <sys/epoll.h>
+#include <sys/eventfd.h>
+#include <unistd.h>
 
 #include "base/base.h"
 #include "dev/virtio/virtio.h"
@@ -21,6 +24,12 @@ enum {
     C_Q_AVAILHI = 0x2c, C_Q_USEDLO = 0x30, C_Q_USEDHI = 0x34, C_SIZE = 0x38,
 };
 
+struct doorbell {
+    struct virtio_pci *p;
+    unsigned q;
+    int fd;
+};
+
 struct virtio_pci {
     struct pci_func f;
     struct pci_msix msix;
@@ -30,6 +39,11 @@ struct virtio_pci {
     uint16_t qsel;
     uint16_t config_vec, queue_vec[VIRTIO_MAX_QUEUES];
     unsigned cfg_cap;                       /* VIRTIO_PCI_CAP_PCI_CFG offset */
+    /* eventfd doorbells (virtio_pci_doorbells); guarded by the host's lock */
+    struct loop *loop;
+    struct virtio_doorbell_ops db_ops;
+    struct doorbell db[VIRTIO_MAX_QUEUES];
+    uint64_t db_gpa;                        /* where they are assigned (0: nowhere) */
 };
 
 /* ---- interrupts (d->lock held) ---- */
@@ -285,6 +299,63 @@ static bool vpci_cfg_read(void *opaque, unsigned off, unsigned size, uint32_t *v
     return true;
 }
 
+/* ---- eventfd doorbells ---- */
+static void db_assign_all(struct virtio_pci *p, uint64_t gpa, bool on)
+{
+    for (unsigned q = 0; q < p->d->nvq; q++) {
+        int r = p->db_ops.assign(p->db_ops.opaque, gpa + VIRTIO_PCI_NOTIFY_MULT * q, 2, p->db[q].fd, on);
+        if (r < 0 && on)
+            log_once(LOG_WARN, "%s: eventfd doorbell at 0x%llx: %s (notifications stay MMIO exits)",
+                     p->d->name, (unsigned long long)(gpa + VIRTIO_PCI_NOTIFY_MULT * q), strerror(-r));
+    }
+}
+
+/* BAR 0 moved or decoding changed: move the doorbells with it. */
+static void db_update(struct virtio_pci *p)
+{
+    if (!p->db_ops.assign)
+        return;
+    uint64_t bar = pci_func_bar_addr(&p->f, 0);
+    uint64_t gpa = (pci_func_cfg16(&p->f, PCI_COMMAND) & PCI_COMMAND_MEMORY) && bar ? bar + VIRTIO_PCI_NOTIFY_OFF : 0;
+    if (gpa == p->db_gpa)
+        return;
+    if (p->db_gpa)
+        db_assign_all(p, p->db_gpa, false);
+    p->db_gpa = gpa;
+    if (gpa)
+        db_assign_all(p, gpa, true);
+}
+
+static void db_ready(void *opaque, int fd, uint32_t events)
+{
+    struct doorbell *b = opaque;
+    uint64_t n;
+    if (read(fd, &n, sizeof(n)) == sizeof(n) && b->p->d->ops->notify)
+        b->p->d->ops->notify(b->p->d, b->q);
+}
+
+int virtio_pci_doorbells(struct virtio_pci *p, struct loop *loop, const struct virtio_doorbell_ops *ops)
+{
+    p->loop = loop;                         /* for destroy, whatever happens below */
+    for (unsigned q = 0; q < p->d->nvq; q++) {
+        p->db[q] = (struct doorbell){ p, q, eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC) };
+        if (p->db[q].fd < 0 || loop_add_fd(loop, p->db[q].fd, EPOLLIN, db_ready, &p->db[q]) < 0) {
+            int e = errno ? errno : EINVAL;
+            log_error("%s: eventfd doorbell: %s", p->d->name, strerror(e));
+            return -e;
+        }
+    }
+    p->db_ops = *ops;
+    db_update(p);
+    return 0;
+}
+
+void virtio_pci_doorbells_reassign(struct virtio_pci *p)
+{
+    if (p->db_ops.assign && p->db_gpa)
+        db_assign_all(p, p->db_gpa, true);
+}
+
 static void vpci_cfg_written(void *opaque, unsigned off, unsigned size)
 {
     struct virtio_pci *p = opaque;
@@ -301,6 +372,8 @@ static void vpci_cfg_written(void *opaque, unsigned off, unsigned size)
         pci_msix_cfg_written(&p->msix);
     intx_update(p);                         /* INTx disable, MSI-X enable */
     pthread_mutex_unlock(&d->lock);
+    if (off < PCI_BAR0 + 8 && off + size > PCI_COMMAND)
+        db_update(p);                       /* the command register or BAR 0 */
 }
 
 static void vpci_reset(void *opaque)
@@ -314,6 +387,7 @@ static void vpci_reset(void *opaque)
     pci_msix_reset(&p->msix);
     intx_update(p);
     pthread_mutex_unlock(&d->lock);
+    db_update(p);                           /* the BAR is back where vessel placed it */
 }
 
 static const struct pci_func_ops vpci_ops = {
@@ -396,5 +470,12 @@ struct pci_func *virtio_pci_func(struct virtio_pci *p)
 
 void virtio_pci_destroy(struct virtio_pci *p)
 {
+    if (!p)
+        return;
+    for (unsigned q = 0; p->loop && q < VIRTIO_MAX_QUEUES; q++)
+        if (p->db[q].fd > 0) {
+            loop_del_fd(p->loop, p->db[q].fd);
+            close(p->db[q].fd);
+        }
     free(p);
 }

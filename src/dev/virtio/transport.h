@@ -4,6 +4,7 @@
 #ifndef VESSEL_VIRTIO_TRANSPORT_H
 #define VESSEL_VIRTIO_TRANSPORT_H
 
+#include <stdbool.h>
 #include <stdint.h>
 
 #include "bus/bus.h"
@@ -11,6 +12,7 @@
 #include "mem/mem.h"
 
 struct virtio_dev;
+struct loop;
 
 /* ---- virtio-mmio transport (version 2) ---- */
 #define VIRTIO_MMIO_SIZE 0x200
@@ -44,6 +46,21 @@ struct virtio_pci;
 struct virtio_pci *virtio_pci_create(struct pci_host *host, struct irq_line intx, struct msi_line msi,
                                      struct guest_mem *mem, struct virtio_dev *dev);
 struct pci_func *virtio_pci_func(struct virtio_pci *p);
+/* Doorbells by eventfd: an engine that can turn a guest's write to an
+ * address into an eventfd signal (KVM_IOEVENTFD) is told where each
+ * queue's notification register is, whenever the guest moves BAR 0 or
+ * turns decoding on or off: assign(opaque, gpa, len, fd, on) returns 0 or
+ * -errno (that doorbell then stays an MMIO exit). The transport serves the
+ * eventfds on `loop`: the device's notify runs on that thread, off the
+ * vCPU's. Called before the guest runs. 0 or -errno (logged). */
+struct virtio_doorbell_ops {
+    int (*assign)(void *opaque, uint64_t gpa, unsigned len, int fd, bool on);
+    void *opaque;
+};
+int virtio_pci_doorbells(struct virtio_pci *p, struct loop *loop, const struct virtio_doorbell_ops *ops);
+/* The engine dropped every assignment (a new VM after a reset): assign the
+ * current ones again. */
+void virtio_pci_doorbells_reassign(struct virtio_pci *p);
 /* The host bridge has no remove: destroy once nothing calls the bus. */
 void virtio_pci_destroy(struct virtio_pci *p);
 

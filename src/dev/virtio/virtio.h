@@ -302,10 +302,19 @@ struct virtio_board *virtio_board_create(const struct virtio_options *o, const s
                                          uint64_t base, uint64_t stride,
                                          struct irq_line (*irq_for)(void *opaque, unsigned i), void *opaque);
 /* The same devices as modern virtio-pci functions on `pci` (device numbers
- * from 1 in slot order), INTx irq_for(opaque, i), MSI-X through `msi`. */
+ * from 1 in slot order), INTx irq_for(opaque, i), MSI-X through `msi`,
+ * and, with `doorbells`, notifications by eventfd served on `loop`. */
+struct virtio_pci_layout {
+    struct pci_host *pci;
+    struct msi_line msi;
+    const struct virtio_doorbell_ops *doorbells;    /* NULL: notifications are MMIO exits */
+    struct loop *loop;
+};
 struct virtio_board *virtio_board_create_pci(const struct virtio_options *o, const struct virtio_host *host,
-                                             struct pci_host *pci, struct msi_line msi, struct guest_mem *mem,
+                                             const struct virtio_pci_layout *l, struct guest_mem *mem,
                                              struct irq_line (*irq_for)(void *opaque, unsigned i), void *opaque);
+/* After the engine dropped its eventfd assignments (a new VM). */
+void virtio_board_doorbells_reassign(struct virtio_board *b);
 bool virtio_board_is_pci(const struct virtio_board *b);
 unsigned virtio_board_count(const struct virtio_board *b);
 /* Slot i: mmio base (pci: its device number) and the index passed to irq_for. */

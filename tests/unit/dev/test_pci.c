@@ -323,6 +323,72 @@ static void test_hostile(void **state)
     rig_close(&g);
 }
 
+/* eventfd doorbells: the engine is told where queue 0's notification
+ * register is, again when the BAR moves, nothing while decoding is off; a
+ * signal on the eventfd runs the queue on the loop thread. */
+struct db_rec { unsigned assigns, unassigns; uint64_t gpa; int fd; };
+static int db_assign(void *opaque, uint64_t gpa, unsigned len, int fd, bool on)
+{
+    struct db_rec *r = opaque;
+    assert_int_equal(len, 2);
+    if (on) {
+        r->assigns++;
+        r->gpa = gpa;
+        r->fd = fd;
+    } else {
+        r->unassigns++;
+        assert_int_equal(gpa, r->gpa);
+    }
+    return 0;
+}
+
+static void test_doorbells(void **state)
+{
+    struct rig g;
+    rig_open(&g);
+    struct loop *l = loop_new();
+    assert_non_null(l);
+    assert_int_equal(loop_start(l), 0);
+    struct db_rec rec = { 0 };
+    struct virtio_doorbell_ops ops = { db_assign, &rec };
+    assert_int_equal(virtio_pci_doorbells(g.vp, l, &ops), 0);
+    uint64_t b = bar0(&g);
+    assert_int_equal(rec.assigns, 1);
+    assert_int_equal(rec.gpa, b + VIRTIO_PCI_NOTIFY_OFF);
+    driver_setup(&g, b, false);
+    /* the request is taken on the loop thread once the eventfd is signalled */
+    uint64_t desc = RAM, buf = RAM + 0x3000;
+    uint8_t *d = mem_translate(&g.mem, desc, 16);
+    uint32_t len = 64;
+    uint16_t fl = VIRTQ_DESC_F_WRITE;
+    memcpy(d, &buf, 8); memcpy(d + 8, &len, 4); memcpy(d + 12, &fl, 2);
+    uint16_t *av = mem_translate(&g.mem, RAM + 0x1000, 8);
+    av[2] = 0;
+    __atomic_store_n(&av[1], 1, __ATOMIC_RELEASE);
+    uint64_t one = 1;
+    assert_int_equal(write(rec.fd, &one, 8), 8);
+    volatile uint16_t *used = mem_translate(&g.mem, RAM + 0x2000, 6);
+    for (int i = 0; i < 5000 && __atomic_load_n(&used[1], __ATOMIC_ACQUIRE) != 1; i++)
+        usleep(1000);
+    assert_int_equal(used[1], 1);
+    /* decoding off: unassigned; the BAR moved and decoding on: assigned there */
+    cfgw(&g, 1, PCI_COMMAND, 0, 2);
+    assert_int_equal(rec.unassigns, 1);
+    cfgw(&g, 1, PCI_BAR0, (uint32_t)(WIN + 0x200000), 4);
+    assert_int_equal(rec.assigns, 1);
+    cfgw(&g, 1, PCI_COMMAND, PCI_COMMAND_MEMORY, 2);
+    assert_int_equal(rec.assigns, 2);
+    assert_int_equal(rec.gpa, WIN + 0x200000 + VIRTIO_PCI_NOTIFY_OFF);
+    /* a new VM: the same place again */
+    virtio_pci_doorbells_reassign(g.vp);
+    assert_int_equal(rec.assigns, 3);
+    assert_int_equal(rec.gpa, WIN + 0x200000 + VIRTIO_PCI_NOTIFY_OFF);
+    virtio_reset(virtio_rng_dev(g.rng));
+    loop_stop(l);
+    rig_close(&g);
+    loop_free(l);
+}
+
 static void test_func_limits(void **state)
 {
     struct pci_func f;
@@ -351,6 +417,7 @@ int main(void)
         cmocka_unit_test(test_virtio_msix),
         cmocka_unit_test(test_virtio_intx),
         cmocka_unit_test(test_hostile),
+        cmocka_unit_test(test_doorbells),
         cmocka_unit_test(test_func_limits),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
