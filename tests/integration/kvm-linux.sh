@@ -38,7 +38,7 @@ mount -t proc proc /proc
 mount -t sysfs sys /sys
 mount -t devtmpfs dev /dev
 exec </dev/console >/dev/console 2>&1
-echo "L2 init"
+echo "L2 init at $(cut -d' ' -f1 /proc/uptime) s"
 for m in virtio_ring virtio virtio_mmio virtio_pci_legacy_dev virtio_pci_modern_dev virtio_pci virtio_blk \
          virtio-rng virtio_console failover net_failover virtio_net button evdev; do
     err=$(insmod /lib/modules/$m.ko 2>&1) || echo "L2 insmod $m failed: $err"
@@ -55,8 +55,11 @@ fi
 [ -e /dev/hvc0 ] && echo "L2 through hvc0: $(cat /proc/sys/kernel/random/boot_id | head -c 8)" >/dev/hvc0
 port=$(sed -n 's/.*vport=\([0-9]*\).*/\1/p' /proc/cmdline)
 if [ -e /sys/class/net/eth0 ] && [ -n "$port" ]; then
-    ifconfig eth0 10.0.2.15 netmask 255.255.255.0 up && route add default gw 10.0.2.2
+    err=$( { ifconfig eth0 10.0.2.15 netmask 255.255.255.0 up && route add default gw 10.0.2.2; } 2>&1) ||
+        echo "L2 net setup failed: $err ($(ls /sys/class/net | tr '\n' ' ') $(cat /sys/class/net/eth0/operstate))"
     echo "L2 fetched: $(wget -q -O - "http://10.0.2.2:$port/token" 2>&1 | head -c 64)"
+    echo "L2 net: $(route -n 2>&1 | tail -n +3 | tr -s ' \n' '  ') | $(ifconfig eth0 2>&1 | tr -s ' \n' '  ' | head -c 200)"
+    dmesg | grep -iE 'virtio_net|eth0' | tail -3 | sed 's/^/L2 net: /'
 fi
 case $(cat /proc/cmdline) in
 *vtest=reboot*) echo "L2 rebooting"; reboot -f ;;
@@ -100,7 +103,7 @@ trap 'kill $hpid 2>/dev/null; rm -rf "$out"' EXIT
 boot main --smp 2 --disk "$out/disk.img" --rng --net user --console \
     --append "console=ttyS0 panic=-1 vtest=poweroff vport=$port"
 o=$out/main.out
-if grep -aq '^L2 init' "$o"; then ok "linux-boot: Debian's cloud kernel reaches /init under vessel kvm (no nolapic)"
+if grep -aq '^L2 init' "$o"; then ok "linux-boot: Debian's cloud kernel reaches /init under vessel kvm (no nolapic; $(grep -ao '^L2 init at [0-9.]* s' "$o" | cut -c4-) of guest uptime)"
 else nok "linux-boot ($(why main))"; fi
 if grep -aq '^L2 cpus=2' "$o"; then ok "linux-smp: --smp 2, both CPUs online (found through the MADT)"
 else nok "linux-smp ($(why main))"; fi
@@ -115,7 +118,7 @@ else ok "linux-virtio-blk: ext2 made and written in the guest (host check skippe
 if grep -aq '^L2 rng bytes=16' "$o"; then ok "linux-virtio-rng: 16 bytes from /dev/hwrng"
 else nok "linux-virtio-rng ($(why main))"; fi
 if grep -aq "^L2 fetched: $token" "$o"; then ok "linux-virtio-net: the guest fetched a file from the host's web server through slirp (10.0.2.2)"
-else nok "linux-virtio-net (want token $token; $(why main))"; fi
+else nok "linux-virtio-net (want token $token; $(grep -a '^L2 fetched\|^L2 net' "$o" | tr '\n' ' ' | head -c 900))"; fi
 if grep -aq '^L2 through hvc0: ' "$o"; then ok "linux-virtio-console: a line written to /dev/hvc0 reached vessel's console"
 else nok "linux-virtio-console ($(why main))"; fi
 pl=$(grep -a '^L2 virtio-pci=' "$o" | head -1)
