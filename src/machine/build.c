@@ -166,12 +166,15 @@ int machine_add_virtio(struct machine *m, const struct machine_virtio_layout *l)
     if (o->n == 0)
         return 0;
     if (o->n > l->nslots) {
-        log_error("%u virtio devices asked for; the board has %u virtio-mmio slots", o->n, l->nslots);
+        log_error("%u virtio devices asked for; the board has %u virtio-%s slots", o->n, l->nslots,
+                  l->pci ? "pci" : "mmio");
         return -EINVAL;
     }
     struct virtio_host host = { .console = { vcon_write, vcon_rx_ready, m->serial },
                                 .balloon = { balloon_changed, m } };
-    m->virtio = virtio_board_create(o, &host, l->bus, &m->mem, l->base, l->stride, l->irq_for, l->opaque);
+    struct virtio_pci_layout pl = { l->pci, l->msi, l->doorbells, m->loop };
+    m->virtio = l->pci ? virtio_board_create_pci(o, &host, &pl, &m->mem, l->irq_for, l->opaque)
+                       : virtio_board_create(o, &host, l->bus, &m->mem, l->base, l->stride, l->irq_for, l->opaque);
     if (!m->virtio)
         return -EINVAL;
     m->virtio_first_irq = l->first_irq;
@@ -189,6 +192,17 @@ int machine_add_virtio(struct machine *m, const struct machine_virtio_layout *l)
 unsigned machine_virtio_count(const struct machine *m)
 {
     return m->virtio ? virtio_board_count(m->virtio) : 0;
+}
+
+bool machine_virtio_is_pci(const struct machine *m)
+{
+    return m->virtio && virtio_board_is_pci(m->virtio);
+}
+
+void machine_virtio_doorbells_reassign(struct machine *m)
+{
+    if (m->virtio)
+        virtio_board_doorbells_reassign(m->virtio);
 }
 
 void machine_virtio_slot(const struct machine *m, unsigned i, uint64_t *base, unsigned *irq)

@@ -186,9 +186,18 @@ int machine_add_uart(struct machine *m, struct bus *bus, uint64_t base, unsigned
  * naming the count when there are more devices than slots), registers
  * each as a device, and gives a virtio-console the serial chardev's input
  * (output goes to the same chardev), the same on every engine. */
+struct pci_host;
+struct virtio_doorbell_ops;
 struct machine_virtio_layout {
     struct bus *bus;
     uint64_t base, stride;
+    /* pci set: the devices are virtio-pci functions on it instead (INTx
+     * irq_for(opaque, i), MSI-X through msi); bus, base, stride unused */
+    struct pci_host *pci;
+    struct msi_line msi;
+    /* pci only, optional: notifications by eventfd (KVM_IOEVENTFD), served
+     * on the machine's I/O loop instead of the vCPU thread */
+    const struct virtio_doorbell_ops *doorbells;
     unsigned nslots;
     unsigned first_irq;         /* what the guest is told for slot 0 (cmdline / FDT) */
     struct irq_line (*irq_for)(void *opaque, unsigned slot);
@@ -196,10 +205,15 @@ struct machine_virtio_layout {
 };
 int machine_add_virtio(struct machine *m, const struct machine_virtio_layout *l);
 unsigned machine_virtio_count(const struct machine *m);
-/* Slot i: mmio base and the IRQ the guest is told (first_irq + i). */
+/* Whether the virtio devices are on PCI (machine_virtio_layout.pci). */
+bool machine_virtio_is_pci(const struct machine *m);
+/* The engine dropped its doorbell assignments (a new VM): assign again. */
+void machine_virtio_doorbells_reassign(struct machine *m);
+/* Slot i: mmio base (pci: its device number on bus 0) and the IRQ the
+ * guest is told (first_irq + i; pci: INTx). */
 void machine_virtio_slot(const struct machine *m, unsigned i, uint64_t *base, unsigned *irq);
 /* "virtio_mmio.device=512@0xBASE:IRQ ..." for guests without a device
- * tree. Length, or -ENOSPC. */
+ * tree (empty for pci). Length, or -ENOSPC. */
 int machine_virtio_cmdline(const struct machine *m, char *buf, size_t len);
 
 /* A device that can ask the guest to power down (the RISC-V board's GPIO

@@ -122,7 +122,9 @@ struct virtio_dev_ops {
 
 /* A transport: how a device signals the driver. */
 struct virtio_transport_ops {
-    void (*interrupt)(struct virtio_dev *d, unsigned isr_bits);  /* lock held */
+    /* isr_bits: VIRTIO_ISR_USED for queue q, VIRTIO_ISR_CONFIG (q -1), or 0
+     * to re-drive a level line from d->isr (q -1). Lock held. */
+    void (*interrupt)(struct virtio_dev *d, unsigned isr_bits, int q);
 };
 
 struct virtio_dev {
@@ -367,8 +369,23 @@ struct virtio_board *virtio_board_create(const struct virtio_options *o, const s
                                          struct bus *bus, struct guest_mem *mem,
                                          uint64_t base, uint64_t stride,
                                          struct irq_line (*irq_for)(void *opaque, unsigned i), void *opaque);
+/* The same devices as modern virtio-pci functions on `pci` (device numbers
+ * from 1 in slot order), INTx irq_for(opaque, i), MSI-X through `msi`,
+ * and, with `doorbells`, notifications by eventfd served on `loop`. */
+struct virtio_pci_layout {
+    struct pci_host *pci;
+    struct msi_line msi;
+    const struct virtio_doorbell_ops *doorbells;    /* NULL: notifications are MMIO exits */
+    struct loop *loop;
+};
+struct virtio_board *virtio_board_create_pci(const struct virtio_options *o, const struct virtio_host *host,
+                                             const struct virtio_pci_layout *l, struct guest_mem *mem,
+                                             struct irq_line (*irq_for)(void *opaque, unsigned i), void *opaque);
+/* After the engine dropped its eventfd assignments (a new VM). */
+void virtio_board_doorbells_reassign(struct virtio_board *b);
+bool virtio_board_is_pci(const struct virtio_board *b);
 unsigned virtio_board_count(const struct virtio_board *b);
-/* Slot i: mmio base and the index passed to irq_for. */
+/* Slot i: mmio base (pci: its device number) and the index passed to irq_for. */
 void virtio_board_slot(const struct virtio_board *b, unsigned i, uint64_t *base, unsigned *irq_index);
 struct virtio_dev *virtio_board_dev(struct virtio_board *b, unsigned i);
 /* Host input to the first device that takes it (a console): bytes taken.
@@ -379,7 +396,8 @@ size_t virtio_board_input(struct virtio_board *b, const uint8_t *buf, size_t len
 unsigned virtio_board_nblock(const struct virtio_board *b);
 int virtio_board_block_info(const struct virtio_board *b, unsigned i, struct virtio_block_info *bi);
 /* Kernel command line words describing the slots for a guest without a
- * device tree: "virtio_mmio.device=512@0xBASE:IRQ ..." with IRQ = first_irq + i.
+ * device tree: "virtio_mmio.device=512@0xBASE:IRQ ..." with IRQ = first_irq + i
+ * (empty for virtio-pci: the guest enumerates the bus).
  * Returns the length, or -ENOSPC if buf is too small. */
 int virtio_board_cmdline(const struct virtio_board *b, unsigned first_irq, char *buf, size_t len);
 /* The instance of the first device of the kind named `option` ("balloon"),
