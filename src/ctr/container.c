@@ -191,7 +191,7 @@ static void run_hooks_state(const struct ctr_spec *spec, int kind, const struct 
     if (!spec || !spec->nhooks[kind])
         return;
     struct json_object *o = state_json(st);
-    ctr_hooks_run(spec, kind, json_object_to_json_string(o));
+    ctr_hooks_run(spec, kind, json_object_to_json_string(o), -1);
     json_object_put(o);
 }
 
@@ -375,9 +375,9 @@ static int create_wait_ready(int syncfd, const struct state *st, const struct ct
             /* init's mounts are done, pivot_root is not: prestart, createRuntime */
             struct json_object *sj = state_json_as(st, "creating");
             const char *txt = json_object_to_json_string(sj);
-            int hr = ctr_hooks_run(spec, CTR_HOOK_PRESTART, txt);
+            int hr = ctr_hooks_run(spec, CTR_HOOK_PRESTART, txt, -1);
             if (hr == 0)
-                hr = ctr_hooks_run(spec, CTR_HOOK_CREATE_RUNTIME, txt);
+                hr = ctr_hooks_run(spec, CTR_HOOK_CREATE_RUNTIME, txt, -1);
             json_object_put(sj);
             if (write(syncfd, hr < 0 ? "X" : "C", 1) != 1 || hr < 0)
                 return -1;
@@ -874,7 +874,7 @@ static void exec_child(const struct state *stp, const struct ctr_opts *o, const 
         while (waitpid(inner, &status, 0) < 0 && errno == EINTR) {}
         _exit(WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status));
     }
-    struct ctr_exec_ctx c = { spec, &proc, sync[1], console, -1, o->preserve_fds, NULL, NULL, procfd };
+    struct ctr_exec_ctx c = { spec, &proc, sync[1], console, -1, o->preserve_fds, NULL, NULL, procfd, -1 };
     ctr_exec_process(&c);
 }
 

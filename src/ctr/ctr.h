@@ -169,9 +169,15 @@ struct ctr_init_args {
 int ctr_init(void *arg);
 
 /* ---- secure.c: what keeps the container from reaching the host ---- */
-/* Run the process again from a sealed memfd copy of the runtime (once: a
- * sealed copy returns 0 at once). Returns only on failure (-1, logged). */
-int ctr_sealed_reexec(void);
+/* CVE-2019-5736: every program the runtime starts inside a container is
+ * exec'd through the exec stage (stage/stage.c), a static program in a
+ * sealed memfd, so that /proc/self/exe there never names the host binary.
+ * ctr_exec_stage_open: the sealed memfd (close-on-exec) or -errno.
+ * ctr_exec_staged: execve PATH with ARGV, ENVP through it; returns only on
+ * failure (-errno). With REPORT the stage writes "exec PATH: <error>" to the
+ * runtime's log when PATH cannot be exec'd (then exits 127). */
+int ctr_exec_stage_open(void);
+int ctr_exec_staged(int stage, const char *path, char *const argv[], char *const envp[], bool report);
 /* Open PATH inside the root ROOTFD (symlinks and ".." never leave it, no
  * magic links): an fd or -errno. */
 int ctr_open_in_root(int rootfd, const char *path, int flags);
@@ -200,14 +206,16 @@ struct ctr_exec_ctx {
     int preserve_fds;
     const char *id, *bundle;   /* set for the container's init: run startContainer hooks */
     int procfd;                /* a verified procfs root (ctr_proc_root), or -1 */
+    int stage_fd;              /* the exec stage (ctr_exec_stage_open), or -1: made here */
 };
 void ctr_exec_process(const struct ctr_exec_ctx *c) __attribute__((noreturn));
 void ctr_fail(int err_fd, const char *fmt, ...) __attribute__((noreturn, format(printf, 2, 3)));
 /* hooks.c: the state given to the hooks that run inside the container
  * (createContainer, startContainer): runc's fields, the pid as seen there. */
 char *ctr_hook_state(const char *id, const char *bundle, const char *status);
-/* Run the hooks of one kind with the state JSON on stdin. 0 or -1 (logged). */
-int ctr_hooks_run(const struct ctr_spec *s, int kind, const char *state_json);
+/* Run the hooks of one kind with the state JSON on stdin. 0 or -1 (logged).
+ * STAGE: the exec stage for hooks run inside the container, else -1. */
+int ctr_hooks_run(const struct ctr_spec *s, int kind, const char *state_json, int stage);
 /* The sync protocol between `create` and the container's init, one byte each:
  * parent -> init: 'G' go (ids mapped, cgroups joined), 'C' continue after the
  * hooks, 'X' abort; init -> parent: 'H' run prestart/createRuntime hooks now

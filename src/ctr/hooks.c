@@ -31,7 +31,7 @@ static void hook_feed(int fd, const char *text)
 }
 
 /* Run one hook; 0 when it exits 0, else -1 (logged). */
-static int hook_run1(const struct ctr_hook *h, const char *state_json_text, bool warn_only)
+static int hook_run1(const struct ctr_hook *h, const char *state_json_text, bool warn_only, int stage)
 {
     int in[2];
     if (pipe2(in, O_CLOEXEC) < 0)
@@ -40,7 +40,11 @@ static int hook_run1(const struct ctr_hook *h, const char *state_json_text, bool
     if (pid == 0) {
         dup2(in[0], 0);
         char *argv0[] = { h->path, NULL };
-        execve(h->path, h->args ? h->args : argv0, h->env ? h->env : (char *[]){ NULL });
+        char **argv = h->args ? h->args : argv0, **envp = h->env ? h->env : (char *[]){ NULL };
+        if (stage >= 0)
+            ctr_exec_staged(stage, h->path, argv, envp, false);
+        else
+            execve(h->path, argv, envp);
         _exit(127);
     }
     close(in[0]);
@@ -71,11 +75,11 @@ static int hook_run1(const struct ctr_hook *h, const char *state_json_text, bool
 /* The spec: a failing prestart, createRuntime, createContainer or
  * startContainer hook stops the operation at once; a failing poststart or
  * poststop hook is a warning and the rest still run. */
-int ctr_hooks_run(const struct ctr_spec *s, int kind, const char *state_json_text)
+int ctr_hooks_run(const struct ctr_spec *s, int kind, const char *state_json_text, int stage)
 {
     bool warn_only = kind == CTR_HOOK_POSTSTART || kind == CTR_HOOK_POSTSTOP;
     for (size_t i = 0; i < s->nhooks[kind]; i++)
-        if (hook_run1(&s->hooks[kind][i], state_json_text, warn_only) < 0 && !warn_only)
+        if (hook_run1(&s->hooks[kind][i], state_json_text, warn_only, stage) < 0 && !warn_only)
             return -1;
     return 0;
 }

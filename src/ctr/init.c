@@ -47,6 +47,7 @@ struct init_state {
     int rootfd;                /* O_PATH of the rootfs (after its bind mount) */
     int procfd;                /* the host's procfs root, verified */
     int nullfd;                /* the host's /dev/null, verified to be 1:3 */
+    int stage;                 /* the sealed exec stage (ctr_exec_stage_open) */
     bool userns;
     bool cgroupns_new;         /* the container has a cgroup namespace of its own */
     /* /proc/self/cgroup as it was before the cgroup namespace was unshared:
@@ -436,7 +437,7 @@ static void mount_and_create_hooks(struct init_state *is, const struct ctr_init_
     }
     if (s->nhooks[CTR_HOOK_CREATE_CONTAINER]) {
         cleanup_free char *st = ctr_hook_state(a->id, a->bundle, "creating");
-        if (ctr_hooks_run(s, CTR_HOOK_CREATE_CONTAINER, st) < 0)
+        if (ctr_hooks_run(s, CTR_HOOK_CREATE_CONTAINER, st, is->stage) < 0)
             ctr_fail(efd, "hooks.createContainer failed");
     }
 }
@@ -606,6 +607,9 @@ void ctr_exec_process(const struct ctr_exec_ctx *c)
 {
     const struct ctr_process *p = c->proc;
     int efd = c->err_fd;
+    int stage = c->stage_fd >= 0 ? c->stage_fd : ctr_exec_stage_open();
+    if (stage < 0)
+        ctr_fail(efd, "create the runtime's sealed exec stage: %s", strerror(-stage));
     for (size_t i = 0; i < p->nrlimits; i++) {
         struct rlimit rl = { p->rlimits[i].soft, p->rlimits[i].hard };
         if (setrlimit(p->rlimits[i].res, &rl) < 0)
@@ -696,13 +700,15 @@ void ctr_exec_process(const struct ctr_exec_ctx *c)
     if (c->id && c->spec->nhooks[CTR_HOOK_START_CONTAINER]) {
         /* spec: a failing startContainer hook stops the container */
         cleanup_free char *st = ctr_hook_state(c->id, c->bundle, "created");
-        if (ctr_hooks_run(c->spec, CTR_HOOK_START_CONTAINER, st) < 0)
+        if (ctr_hooks_run(c->spec, CTR_HOOK_START_CONTAINER, st, stage) < 0)
             _exit(1);
     }
     if (c->spec->seccomp && !seccomp_early)
         load_seccomp(c, false);
-    execve(prog, p->args, p->env ? p->env : (char *[]){ NULL });
-    log_error("exec %s: %s", prog, strerror(errno));
+    /* through the sealed stage, never from this process (CVE-2019-5736);
+     * an error of that execve is logged by the stage */
+    int e = ctr_exec_staged(stage, prog, p->args, p->env ? p->env : (char *[]){ NULL }, true);
+    log_error("exec %s: the runtime's sealed exec stage: %s", prog, strerror(-e));
     _exit(127);
 }
 
@@ -726,6 +732,9 @@ int ctr_init(void *arg)
     struct init_state *is = xzalloc(sizeof(*is));
     is->efd = efd;
     is->rootfd = -1;
+    is->stage = ctr_exec_stage_open();
+    if (is->stage < 0)
+        ctr_fail(efd, "create the runtime's sealed exec stage: %s", strerror(-is->stage));
     is->procfd = ctr_proc_root();
     if (is->procfd < 0)
         ctr_fail(efd, "open /proc: %s", is->procfd == -EXDEV ? "it is not procfs" : strerror(-is->procfd));
@@ -799,7 +808,7 @@ int ctr_init(void *arg)
     else
         enter_root_shared_mntns(is, a);
     struct ctr_exec_ctx c = { s, &s->proc, efd, console, a->fifo_dirfd, a->opts->preserve_fds, a->id, a->bundle,
-                              is->procfd };
+                              is->procfd, is->stage };
     close(is->nullfd);
     free(is);
     ctr_exec_process(&c);
