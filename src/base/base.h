@@ -140,5 +140,8 @@ int loop_run_once(struct loop *l, int timeout_ms);
 int loop_start(struct loop *l);                 /* spawn the I/O thread */
 void loop_stop(struct loop *l);                 /* stop and join it */
 bool loop_on_thread(struct loop *l);            /* caller is the loop thread */
+/* Run fn(arg) on the loop's thread and wait for it (at once when the loop
+ * is not running or the caller is its thread). 0 or -ENOMEM. */
+int loop_call(struct loop *l, loop_cb fn, void *arg);
 
 #endif
