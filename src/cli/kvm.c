@@ -21,9 +21,13 @@ static void usage(FILE *f)
                "                  [--disk PATH[,readonly][,cache=none][,id=NAME]]...\n"
                "                  [--net user[,hostfwd=tcp::HP-:GP...]|tap,ifname=NAME[,mac=MAC]]...\n"
                "                  [--rng] [--console] [--transport pci|mmio] [--no-reboot] [--no-acpi] [-S]\n"
+               "                  [--balloon[=deflate-on-oom=on,free-page-reporting=on,id=NAME]]\n"
+               "                  [--mem-merge[=on|off]]\n"
                "                  [--qmp unix:PATH[,server][,wait=off]]\n"
                "COM1 (ttyS0) goes to --serial (default stdio; Ctrl-A x quits, Ctrl-A h help).\n"
                "--console adds a virtio console (hvc0) that takes the serial input.\n"
+               "--balloon adds a virtio-balloon (QMP balloon, query-balloon; docs/balloon.md).\n"
+               "--mem-merge=off keeps guest RAM from KSM (on by default, as QEMU's mem-merge).\n"
                "--transport: the virtio devices are modern virtio-pci functions on a PCI host\n"
                "bridge (pci, the default: ECAM in the MCFG, 0xcf8/0xcfc, MSI-X) or virtio-mmio\n"
                "slots (mmio: in the DSDT, or on the kernel command line with --no-acpi).\n"
@@ -56,7 +60,9 @@ int cmd_kvm(int argc, char **argv)
         { "cpu-features", required_argument, 0, 'c' }, { "help", no_argument, 0, 'h' },
         { "serial", required_argument, 0, 'L' }, { "disk", required_argument, 0, 'V' },
         { "net", required_argument, 0, 'V' }, { "rng", no_argument, 0, 'V' },
-        { "console", no_argument, 0, 'V' }, { "no-reboot", no_argument, 0, 'R' },
+        { "console", no_argument, 0, 'V' }, { "balloon", optional_argument, 0, 'V' },
+        { "mem-merge", optional_argument, 0, 'M' },
+        { "no-reboot", no_argument, 0, 'R' },
         { "no-acpi", no_argument, 0, 'A' }, { "qmp", required_argument, 0, 'Q' },
         { "transport", required_argument, 0, 'T' }, { 0, 0, 0, 0 },
     };
@@ -82,6 +88,10 @@ int cmd_kvm(int argc, char **argv)
         case 'a': cfg->append = optarg; break;
         case 'd': cfg->dev = optarg; break;
         case 'R': cfg->mc.no_reboot = true; break;
+        case 'M':
+            if (machine_parse_mem_merge(optarg, &cfg->mc.mem_merge_off) < 0)
+                return 2;
+            break;
         case 'A': cfg->no_acpi = true; break;
         case 'T':
             if (strcmp(optarg, "pci") && strcmp(optarg, "mmio")) {

@@ -36,6 +36,8 @@
 struct machine;
 struct loop;
 struct chardev;
+struct snap;
+struct snap_writer;
 
 /* ---- checks shared by `vessel run` and `vessel kvm` ----
  * Each logs one line naming the bad value and returns -EINVAL. */
@@ -43,7 +45,12 @@ struct chardev;
 int machine_parse_mem(const char *arg, uint64_t *out);            /* -m: >= 16M, page multiple, <= host RAM */
 /* --smp: 1..max; `what` names the unit in the message ("hart", "vCPU") */
 int machine_parse_smp(const char *arg, unsigned max, const char *what, unsigned *out);
+/* --smp [cpus=]N[,maxcpus=M]: N online at boot, M in all (N <= M <= max;
+ * maxcpus=M alone: N = M, as QEMU). total NULL: maxcpus above N refused. */
+int machine_parse_smp_max(const char *arg, unsigned max, const char *what, unsigned *boot, unsigned *total);
 uint64_t machine_host_mem_bytes(void);                             /* 0 if unknown */
+/* --mem-merge[=on|off] (QEMU's mem-merge): NULL or "on" -> false, "off" -> true */
+int machine_parse_mem_merge(const char *arg, bool *off);
 
 /* ---- devices ----
  * Every device of a machine is registered once with one ops table. The
@@ -63,6 +70,11 @@ struct machine_dev_ops {
      * backends until resume (the vCPUs are parked when it is called). */
     void (*pause)(void *opaque);
     void (*resume)(void *opaque);
+    /* Optional: state of variable size (a host backend's, e.g. libslirp's),
+     * saved after `save` as its own section: append to *buf (xrealloc'd,
+     * *len updated); load gets the same bytes back. 0 or -errno. */
+    int (*save_var)(void *opaque, uint8_t **buf, size_t *len);
+    int (*load_var)(void *opaque, const uint8_t *buf, size_t len);
 };
 /* `id` names the instance ("vda", "serial0", "rtc"); copied. 0 or -ENOMEM. */
 int machine_dev_add(struct machine *m, const char *id, const struct machine_dev_ops *ops, void *opaque);
@@ -79,6 +91,7 @@ struct machine_cpu_info {
     const char *target;         /* "riscv64", "x86_64" */
     uint64_t pc;                /* last known pc / rip (at the last park; 0 if unknown) */
     bool halted;                /* waiting for an interrupt or stopped (HSM / wait-for-SIPI) */
+    const char *state;          /* the engine's name of its run state ("started", "stopped" ...), or NULL */
 };
 struct machine_engine_ops {
     const char *arch, *target;
@@ -102,6 +115,22 @@ struct machine_engine_ops {
     void (*clock_start)(void *eng);
     /* Optional: fill pc and halted of vCPU `cpu` (called with it parked). */
     void (*cpu_state)(void *eng, unsigned cpu, struct machine_cpu_info *ci);
+    /* Snapshot (docs/snapshot.md). A snapshot restores only into an engine
+     * of the same machine_type ("riscv64-virt"). save: every vCPU, the
+     * interrupt controllers, timers and whatever else the engine keeps,
+     * as versioned sections (snap_add_section), plus the configuration
+     * keys the engine needs to be built again (snap_add_config: kernel,
+     * firmware ...); called with the machine paused. load: check every
+     * section first (a missing or unknown one, a wrong length or version:
+     * -EINVAL and one line in err), then apply; called with the machine
+     * paused or not started, after RAM is in place and before the devices
+     * load. NULL save: the machine cannot be snapshotted (-ENOTSUP). */
+    const char *machine_type;
+    int (*save)(void *eng, struct snap_writer *w);
+    int (*load)(void *eng, const struct snap *s, char *err, size_t errlen);
+    /* Optional, any time: the vCPU's run state as the engine names it
+     * (RISC-V: its SBI HSM state, "started", "stopped", "suspended" ...). */
+    const char *(*cpu_state_name)(void *eng, unsigned cpu);
 };
 
 /* ---- configuration ---- */
@@ -121,6 +150,7 @@ struct machine_config {
     struct virtio_options virtio;   /* copied; the caller frees it (virtio_options_free) after machine_free */
     bool start_paused;          /* -S without --gdb: every vCPU stopped until machine_resume */
     bool no_reboot;             /* --no-reboot: a guest reboot ends the run with MACHINE_EXIT_REBOOT */
+    bool mem_merge_off;         /* --mem-merge=off: guest RAM not offered to KSM (default: offered, as QEMU) */
     struct machine_monitor monitor;   /* all NULL: none */
 };
 
@@ -251,12 +281,13 @@ const char *machine_status_name(enum machine_status s);   /* QMP RunState string
  * control function): it must not call control functions itself and must
  * not block for long; queue the event to the loop. */
 enum machine_event { MACHINE_EV_STOP, MACHINE_EV_RESUME, MACHINE_EV_SHUTDOWN, MACHINE_EV_POWERDOWN,
-                     MACHINE_EV_RESET };
+                     MACHINE_EV_RESET, MACHINE_EV_BALLOON_CHANGE };
 struct machine_event_info {
     enum machine_event event;
-    const char *name;           /* "STOP", "RESUME", "SHUTDOWN", "POWERDOWN", "RESET" */
+    const char *name;           /* "STOP", "RESUME", "SHUTDOWN", "POWERDOWN", "RESET", "BALLOON_CHANGE" */
     bool guest;
     const char *reason;         /* SHUTDOWN and RESET; NULL otherwise */
+    uint64_t value;             /* BALLOON_CHANGE: the guest's memory (RAM minus balloon), bytes */
 };
 void machine_set_event_cb(struct machine *m, void (*cb)(void *opaque, const struct machine_event_info *e),
                           void *opaque);
@@ -290,7 +321,44 @@ struct machine_block_info {
     bool direct;                /* cache=none */
     uint64_t size;              /* bytes */
 };
+/* The balloon (--balloon): QMP balloon sets the guest's wanted size in
+ * bytes (clamped to RAM); query-balloon reads RAM minus the balloon.
+ * -ENODEV without a balloon device. machine_balloon gives the device
+ * (dev/virtio/virtio.h) for its statistics, or NULL. */
+int machine_balloon_set(struct machine *m, uint64_t bytes);
+int machine_balloon_query(struct machine *m, uint64_t *actual);
+struct virtio_balloon *machine_balloon(struct machine *m);
+
 unsigned machine_nblock(const struct machine *m);
 int machine_block_info(const struct machine *m, unsigned i, struct machine_block_info *bi);
+
+/* ---- snapshot and restore (machine/snapshot.h has the format) ----
+ * machine_snapshot pauses a running machine (vCPUs parked, in-flight
+ * device requests finished, clock stopped), writes DIR (created if
+ * absent; files written under temporary names and renamed), and lets the
+ * guest run on unless opts.paused or it was paused before. opts.disks
+ * saves a copy of every disk (a reflink where the file system has one).
+ * 0, or -errno with one line in err. From a thread that is not a vCPU. */
+struct machine_snapshot_opts {
+    bool paused;                /* stay paused afterwards */
+    bool disks;                 /* save the disks with it */
+};
+int machine_snapshot(struct machine *m, const char *dir, const struct machine_snapshot_opts *opts, char *err,
+                     size_t errlen);
+/* Restore snapshot s into m, built with the same configuration: checks
+ * the machine type, vCPUs, RAM layout, device list, disks (identity, see
+ * snapshot.h) and RAM files before anything changes, pauses a running
+ * machine, maps RAM MAP_PRIVATE from the files, loads the engine and the
+ * devices, then runs on unless `paused` or it was paused before (a
+ * machine not started yet stays so). A failure once loading has begun
+ * stops the machine (exit status 4): a guest never runs on half a state.
+ * verify_ram: check each RAM file's CRC-32 first (reads all of it).
+ * 0, or -errno with one line in err. */
+int machine_restore(struct machine *m, const struct snap *s, bool paused, bool verify_ram, char *err,
+                    size_t errlen);
+/* Before the machine is built (`--restore`): put the disks saved with the
+ * snapshot back at their paths (reflink or copy, renamed into place).
+ * 0, or -errno with one line in err. */
+int machine_restore_disks(const struct snap *s, char *err, size_t errlen);
 
 #endif

@@ -14,6 +14,7 @@ static const struct virtio_kind *const kinds[] = {
     &virtio_net_kind,
     &virtio_rng_kind,
     &virtio_console_kind,
+    &virtio_balloon_kind,
 };
 
 /* ---- options ---- */
@@ -39,7 +40,7 @@ int virtio_options_add(struct virtio_options *o, const char *name, const char *v
             free(data);
             return -EINVAL;
         }
-    o->dev[o->n++] = (struct virtio_opt){ k, same, data };
+    o->dev[o->n++] = (struct virtio_opt){ k, same, data, val ? xasprintf("%s:%s", name, val) : xstrdup(name) };
     return 1;
 }
 
@@ -53,9 +54,35 @@ unsigned virtio_options_count(const struct virtio_options *o, const char *option
 
 void virtio_options_free(struct virtio_options *o)
 {
-    for (unsigned i = 0; i < o->n; i++)
+    for (unsigned i = 0; i < o->n; i++) {
         free(o->dev[i].data);
+        free(o->dev[i].spec);
+    }
     memset(o, 0, sizeof(*o));
+}
+
+const char *virtio_opt_spec(const struct virtio_opt *opt)
+{
+    return opt->spec;
+}
+
+int virtio_options_add_spec(struct virtio_options *o, const char *spec)
+{
+    char name[32];
+    const char *colon = strchr(spec, ':');
+    size_t n = colon ? (size_t)(colon - spec) : strlen(spec);
+    if (n == 0 || n >= sizeof(name)) {
+        log_error("virtio device '%.64s': no option name", spec);
+        return -EINVAL;
+    }
+    memcpy(name, spec, n);
+    name[n] = 0;
+    int r = virtio_options_add(o, name, colon ? colon + 1 : NULL);
+    if (r == 0) {
+        log_error("virtio device '%.64s': unknown option --%s", spec, name);
+        return -EINVAL;
+    }
+    return r < 0 ? r : 0;
 }
 
 /* ---- the devices on a bus ---- */
@@ -225,6 +252,14 @@ int virtio_board_cmdline(const struct virtio_board *b, unsigned first_irq, char 
     return (int)off;
 }
 
+void *virtio_board_find(struct virtio_board *b, const char *option)
+{
+    for (unsigned i = 0; b && i < b->n; i++)
+        if (!strcmp(b->slot[i].opt->kind->option, option))
+            return b->slot[i].inst;
+    return NULL;
+}
+
 void virtio_board_destroy(struct virtio_board *b)
 {
     if (!b)
@@ -240,4 +275,56 @@ void virtio_board_destroy(struct virtio_board *b)
     }
     loop_free(b->loop);
     free(b);
+}
+
+const char *virtio_board_spec(const struct virtio_board *b, unsigned i)
+{
+    return i < b->n ? b->slot[i].opt->spec : NULL;
+}
+
+int virtio_board_save_var(struct virtio_board *b, uint8_t **buf, size_t *len)
+{
+    for (unsigned i = 0; i < b->n; i++) {
+        const struct virtio_kind *k = b->slot[i].opt->kind;
+        if (!k->save_var)
+            continue;
+        size_t at = *len;
+        *buf = xrealloc(*buf, at + 8);
+        *len = at + 8;
+        int r = k->save_var(b->slot[i].inst, buf, len);
+        if (r < 0)
+            return r;
+        uint32_t hdr[2] = { i, (uint32_t)(*len - at - 8) };
+        memcpy(*buf + at, hdr, sizeof(hdr));
+    }
+    return 0;
+}
+
+int virtio_board_load_var(struct virtio_board *b, const uint8_t *buf, size_t len)
+{
+    size_t off = 0;
+    while (off < len) {
+        uint32_t hdr[2];
+        if (len - off < sizeof(hdr))
+            return -EINVAL;
+        memcpy(hdr, buf + off, sizeof(hdr));
+        off += sizeof(hdr);
+        if (hdr[0] >= b->n || hdr[1] > len - off || !b->slot[hdr[0]].opt->kind->load_var)
+            return -EINVAL;
+        int r = b->slot[hdr[0]].opt->kind->load_var(b->slot[hdr[0]].inst, buf + off, hdr[1]);
+        if (r < 0)
+            return r;
+        off += hdr[1];
+    }
+    return 0;
+}
+
+int virtio_board_block_reopen(struct virtio_board *b, unsigned i)
+{
+    for (unsigned s = 0; s < b->n; s++) {
+        const struct virtio_kind *k = b->slot[s].opt->kind;
+        if (k->block_info && i-- == 0)
+            return k->reopen ? k->reopen(b->slot[s].inst) : -ENOTSUP;
+    }
+    return -ENOENT;
 }
