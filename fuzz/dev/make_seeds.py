@@ -124,3 +124,22 @@ hostile('fuzz_virtq_rng', 0, WRITE)
 for name in ('fuzz_virtq_net', 'fuzz_virtq_console'):
     hostile(name, 1, 0)        # transmit: device-readable buffers
     hostile(name, 0, WRITE)    # receive
+
+# virtio-balloon: inflate (q0) PFNs inside and outside RAM and of its own
+# rings, deflate (q1), a stats buffer (q2), a free page report (q3)
+ram = ram_img()
+pfns = [(RAM + 0x4000) >> 12, (RAM + 0x5000) >> 12, (RAM + 0x1000) >> 12, 0, 0xffffffff, (RAM >> 12) - 1]
+struct.pack_into('<%dI' % len(pfns), ram, 0x4800, *pfns)
+desc(ram, 0, 0, 0x4800, 4 * len(pfns), 0, 0)
+avail(ram, 0, [0])
+desc(ram, 1, 0, 0x4800, 8, 0, 0)
+avail(ram, 1, [0])
+struct.pack_into('<HQHQHQ', ram, 0x4c00, 4, 1 << 20, 5, 1 << 27, 99, 7)
+desc(ram, 2, 0, 0x4c00, 30, 0, 0)
+avail(ram, 2, [0])
+desc(ram, 3, 0, 0x4000, 0x1000, WRITE | NEXT, 1)
+desc(ram, 3, 1, 0x5100, 0x1200, WRITE, 0)
+avail(ram, 3, [0])
+write('fuzz_virtq_balloon', 'all-queues', ram)
+hostile('fuzz_virtq_balloon', 0, 0)        # inflate: device-readable PFN lists
+hostile('fuzz_virtq_balloon', 3, WRITE)    # reports: device-writable ranges

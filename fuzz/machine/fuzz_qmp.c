@@ -49,9 +49,35 @@ static unsigned f_block(void *o, struct qmp_block *out, unsigned max)
     return 1;
 }
 
+static int f_balloon(void *o, uint64_t bytes, const char **why) { return bytes & 1 ? -ENODEV : 0; }
+static int f_qballoon(void *o, uint64_t *actual, const char **why)
+{
+    *actual = 1 << 20;
+    return 0;
+}
+static int f_bstats(void *o, const char *id, struct qmp_balloon_stats *st)
+{
+    if (strcmp(id, "balloon0"))
+        return -ENOENT;
+    st->n = 1;
+    st->name[0] = "stat-free-memory";
+    st->val[0] = 1;
+    st->last_update = 1;
+    return 0;
+}
+static int f_bpoll(void *o, const char *id, bool set, int64_t *sec)
+{
+    if (strcmp(id, "balloon0"))
+        return -ENOENT;
+    if (!set)
+        *sec = 0;
+    return 0;
+}
+
 static const struct qmp_ops ops = {
     .target = "riscv64", .status = f_status, .stop = f_stop, .cont = f_cont, .system_reset = f_ok,
     .system_powerdown = f_ok, .quit = f_ok, .query_cpus = f_cpus, .query_block = f_block,
+    .balloon = f_balloon, .query_balloon = f_qballoon, .balloon_stats = f_bstats, .balloon_poll = f_bpoll,
 };
 
 /* Every complete line of output parses as a JSON object. */

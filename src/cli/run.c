@@ -35,10 +35,21 @@ static void run_usage(FILE *f)
         "                    Default: the cached default guest's Image.\n"
         "  --initrd FILE     initramfs, placed high in RAM (default with the default\n"
         "                    guest: its initramfs)\n"
+        "                    A kernel or initrd file nobody may write (chmod a-w) is\n"
+        "                    mapped, not copied: guests booted from it share its pages\n"
         "  --append CMDLINE  kernel command line (default \"console=ttyS0\")\n"
         "  -m, --memory SIZE guest RAM, at least 16M (suffixes K M G; a bare number\n"
         "                    is MiB; default 256M)\n"
-        "  --smp N           harts, 1 to %d, one host thread each (default 1)\n"
+        "  --smp N[,maxcpus=M]\n"
+        "                    harts, 1 to %d, one host thread each (default 1); with\n"
+        "                    maxcpus, M harts in the device tree, N online at boot\n"
+        "                    (maxcpus=N on the kernel command line): the guest brings\n"
+        "                    the others up and down (/sys/devices/system/cpu/cpuN/online,\n"
+        "                    SBI HSM); a stopped hart costs no host CPU\n"
+        "  --mem-merge[=on|off]\n"
+        "                    offer guest RAM to the host's KSM (MADV_MERGEABLE), as\n"
+        "                    QEMU's mem-merge: on by default; merging happens only\n"
+        "                    while ksmd runs (/sys/kernel/mm/ksm/run)\n"
         "  --bios FILE       M-mode firmware loaded at 0x80000000 (e.g. OpenSBI\n"
         "                    /usr/lib/riscv64-linux-gnu/opensbi/generic/fw_jump.bin);\n"
         "                    every hart starts there with a0=hartid, a1=FDT. Without\n"
@@ -53,6 +64,11 @@ static void run_usage(FILE *f)
         "                    a virtio-net device (repeatable)\n"
         "  --rng             a virtio-rng device fed from getrandom\n"
         "  --console         a virtio-console device (hvc0), on the same stdio\n"
+        "  --balloon[=deflate-on-oom=on,free-page-reporting=on,id=NAME]\n"
+        "                    a virtio-balloon device: QMP 'balloon' asks the guest to\n"
+        "                    give memory back, which vessel returns to the host; with\n"
+        "                    free-page-reporting the guest also hands over what it\n"
+        "                    frees. See docs/balloon.md\n"
         "  --sv39            offer Sv39 only (default: Sv48 and Sv39)\n"
         "  --gdb tcp::PORT   GDB remote stub on 127.0.0.1:PORT (tcp:HOST:PORT for\n"
         "                    another address): one thread per hart, registers incl.\n"
@@ -140,7 +156,7 @@ static int default_guest(char *kernel, char *initrd, size_t len)
 }
 
 enum { O_KERNEL = 256, O_INITRD, O_APPEND, O_SMP, O_BIOS, O_SERIAL, O_DISK, O_NET, O_RNG, O_CONSOLE,
-       O_GDB, O_SV39, O_DUMPDTB, O_NO_REBOOT, O_QMP, O_RESTORE };
+       O_GDB, O_SV39, O_DUMPDTB, O_NO_REBOOT, O_QMP, O_RESTORE, O_BALLOON, O_MEM_MERGE };
 
 /* The options that shape the machine, which a snapshot's manifest fixes. */
 static const char *shaping_option(int c)
@@ -157,6 +173,7 @@ static const char *shaping_option(int c)
     case O_NET: return "--net";
     case O_RNG: return "--rng";
     case O_CONSOLE: return "--console";
+    case O_BALLOON: return "--balloon";
     case O_DUMPDTB: return "--dumpdtb";
     default: return NULL;
     }
@@ -211,6 +228,7 @@ int cmd_run(int argc, char **argv)
         { "sv39", no_argument, 0, O_SV39 }, { "dumpdtb", required_argument, 0, O_DUMPDTB },
         { "no-reboot", no_argument, 0, O_NO_REBOOT }, { "qmp", required_argument, 0, O_QMP },
         { "restore", required_argument, 0, O_RESTORE },
+        { "balloon", optional_argument, 0, O_BALLOON }, { "mem-merge", optional_argument, 0, O_MEM_MERGE },
         { "help", no_argument, 0, 'h' }, { 0, 0, 0, 0 },
     };
     __attribute__((cleanup(free_config))) struct virt_config *cfg = xzalloc(sizeof(*cfg));
@@ -235,6 +253,10 @@ int cmd_run(int argc, char **argv)
         case O_SV39: cfg->sv39_only = true; break;
         case O_DUMPDTB: cfg->dump_dtb = optarg; break;
         case O_NO_REBOOT: cfg->mc.no_reboot = true; break;
+        case O_MEM_MERGE:
+            if (machine_parse_mem_merge(optarg, &cfg->mc.mem_merge_off) < 0)
+                return 2;
+            break;
         case O_QMP:
             if (qmp_monitor_init(&cfg->mc.monitor, optarg) < 0)
                 return 2;
@@ -246,12 +268,13 @@ int cmd_run(int argc, char **argv)
                 return 2;
             break;
         case O_SMP:
-            if (machine_parse_smp(optarg, VIRT_MAX_HARTS, "hart", &cfg->mc.ncpus) < 0)
+            if (machine_parse_smp_max(optarg, VIRT_MAX_HARTS, "hart", &cfg->boot_harts, &cfg->mc.ncpus) < 0)
                 return 2;
             break;
-        case O_DISK: case O_NET: case O_RNG: case O_CONSOLE: {
-            const char *name = c == O_DISK ? "disk" : c == O_NET ? "net" : c == O_RNG ? "rng" : "console";
-            r = virtio_options_add(&cfg->mc.virtio, name, c == O_DISK || c == O_NET ? optarg : NULL);
+        case O_DISK: case O_NET: case O_RNG: case O_CONSOLE: case O_BALLOON: {
+            const char *name = c == O_DISK ? "disk" : c == O_NET ? "net" : c == O_RNG ? "rng" :
+                               c == O_BALLOON ? "balloon" : "console";
+            r = virtio_options_add(&cfg->mc.virtio, name, c == O_DISK || c == O_NET || c == O_BALLOON ? optarg : NULL);
             if (r < 0)
                 return 2;
             break;

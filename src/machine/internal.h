@@ -62,6 +62,9 @@ struct machine {
     sigset_t old_mask;
 };
 
+/* machine.c: an event with a value (BALLOON_CHANGE) */
+void machine_emit_value(struct machine *m, enum machine_event ev, uint64_t value);
+
 /* build.c */
 void machine_devices_reset(struct machine *m);
 

@@ -39,12 +39,64 @@ int machine_parse_mem(const char *arg, uint64_t *out)
 
 int machine_parse_smp(const char *arg, unsigned max, const char *what, unsigned *out)
 {
-    uint64_t v;
-    if (parse_u64(arg, &v) || v < 1 || v > max) {
-        log_error("--smp %s: need a %s count from 1 to %u", arg, what, max);
+    return machine_parse_smp_max(arg, max, what, out, NULL);
+}
+
+int machine_parse_smp_max(const char *arg, unsigned max, const char *what, unsigned *boot, unsigned *total)
+{
+    char buf[64];
+    uint64_t n = 0, m = 0;
+    if (strlen(arg) >= sizeof(buf))
+        goto bad;
+    snprintf(buf, sizeof(buf), "%s", arg);
+    char *save = NULL;
+    bool have_n = false;
+    for (char *t = strtok_r(buf, ",", &save); t; t = strtok_r(NULL, ",", &save)) {
+        if (!strncmp(t, "maxcpus=", 8)) {
+            if (m || parse_u64(t + 8, &m) || m < 1 || m > max)
+                goto bad;
+        } else {
+            if (!strncmp(t, "cpus=", 5))
+                t += 5;
+            if (have_n || parse_u64(t, &n) || n < 1 || n > max)
+                goto bad;
+            have_n = true;
+        }
+    }
+    if (!have_n)
+        n = m;          /* maxcpus=M alone: all online, as QEMU */
+    if (!m)
+        m = n;
+    if (n < 1 || m < n) {
+        log_error("--smp %s: maxcpus must be at least the %s count", arg, what);
         return -EINVAL;
     }
-    *out = (unsigned)v;
+    if (m != n && !total) {
+        log_error("--smp %s: %ss that come later (maxcpus) are not offered here", arg, what);
+        return -EINVAL;
+    }
+    *boot = (unsigned)n;
+    if (total)
+        *total = (unsigned)m;
+    return 0;
+bad:
+    if (total)
+        log_error("--smp %s: need a %s count from 1 to %u[,maxcpus=M up to %u]", arg, what, max, max);
+    else
+        log_error("--smp %s: need a %s count from 1 to %u", arg, what, max);
+    return -EINVAL;
+}
+
+int machine_parse_mem_merge(const char *arg, bool *off)
+{
+    if (!arg || !strcmp(arg, "on")) {
+        *off = false;
+    } else if (!strcmp(arg, "off")) {
+        *off = true;
+    } else {
+        log_error("--mem-merge=%s: expected on or off", arg);
+        return -EINVAL;
+    }
     return 0;
 }
 
@@ -52,12 +104,20 @@ int machine_parse_smp(const char *arg, unsigned max, const char *what, unsigned 
 static const char *const event_names[] = {
     [MACHINE_EV_STOP] = "STOP", [MACHINE_EV_RESUME] = "RESUME", [MACHINE_EV_SHUTDOWN] = "SHUTDOWN",
     [MACHINE_EV_POWERDOWN] = "POWERDOWN", [MACHINE_EV_RESET] = "RESET",
+    [MACHINE_EV_BALLOON_CHANGE] = "BALLOON_CHANGE",
 };
 
 static void emit(struct machine *m, enum machine_event ev, bool guest, const char *reason)
 {
     struct machine_event_info e = { ev, event_names[ev], guest, reason };
     log_debug("machine: event %s%s%s", e.name, reason ? " " : "", reason ? reason : "");
+    if (m->event_cb)
+        m->event_cb(m->event_opaque, &e);
+}
+
+void machine_emit_value(struct machine *m, enum machine_event ev, uint64_t value)
+{
+    struct machine_event_info e = { ev, event_names[ev], true, NULL, value };
     if (m->event_cb)
         m->event_cb(m->event_opaque, &e);
 }
@@ -348,6 +408,8 @@ int machine_cpu_info(struct machine *m, unsigned i, struct machine_cpu_info *ci)
     pthread_mutex_unlock(&m->lock);
     if (parked && m->eops && m->eops->cpu_state)
         m->eops->cpu_state(m->eng, i, ci);
+    if (m->eops && m->eops->cpu_state_name)
+        ci->state = m->eops->cpu_state_name(m->eng, i);
     return 0;
 }
 
@@ -430,6 +492,10 @@ int machine_run(struct machine *m)
         return MACHINE_EXIT_ERROR;
     if (loop_start(m->loop) < 0)
         return MACHINE_EXIT_ERROR;
+    /* KSM: a host kernel without it refuses (EINVAL); the guest runs anyway */
+    int mr = mem_set_merge(&m->mem, !m->cfg.mem_merge_off);
+    if (mr < 0 && !m->cfg.mem_merge_off)
+        log_warn("--mem-merge: the host refuses MADV_MERGEABLE (%s): guest RAM is not merged", strerror(-mr));
     if (m->cfg.monitor.start) {
         int r = m->cfg.monitor.start(m, m->cfg.monitor.opaque);
         if (r < 0)

@@ -45,7 +45,12 @@ struct snap_writer;
 int machine_parse_mem(const char *arg, uint64_t *out);            /* -m: >= 16M, page multiple, <= host RAM */
 /* --smp: 1..max; `what` names the unit in the message ("hart", "vCPU") */
 int machine_parse_smp(const char *arg, unsigned max, const char *what, unsigned *out);
+/* --smp [cpus=]N[,maxcpus=M]: N online at boot, M in all (N <= M <= max;
+ * maxcpus=M alone: N = M, as QEMU). total NULL: maxcpus above N refused. */
+int machine_parse_smp_max(const char *arg, unsigned max, const char *what, unsigned *boot, unsigned *total);
 uint64_t machine_host_mem_bytes(void);                             /* 0 if unknown */
+/* --mem-merge[=on|off] (QEMU's mem-merge): NULL or "on" -> false, "off" -> true */
+int machine_parse_mem_merge(const char *arg, bool *off);
 
 /* ---- devices ----
  * Every device of a machine is registered once with one ops table. The
@@ -86,6 +91,7 @@ struct machine_cpu_info {
     const char *target;         /* "riscv64", "x86_64" */
     uint64_t pc;                /* last known pc / rip (at the last park; 0 if unknown) */
     bool halted;                /* waiting for an interrupt or stopped (HSM / wait-for-SIPI) */
+    const char *state;          /* the engine's name of its run state ("started", "stopped" ...), or NULL */
 };
 struct machine_engine_ops {
     const char *arch, *target;
@@ -122,6 +128,9 @@ struct machine_engine_ops {
     const char *machine_type;
     int (*save)(void *eng, struct snap_writer *w);
     int (*load)(void *eng, const struct snap *s, char *err, size_t errlen);
+    /* Optional, any time: the vCPU's run state as the engine names it
+     * (RISC-V: its SBI HSM state, "started", "stopped", "suspended" ...). */
+    const char *(*cpu_state_name)(void *eng, unsigned cpu);
 };
 
 /* ---- configuration ---- */
@@ -141,6 +150,7 @@ struct machine_config {
     struct virtio_options virtio;   /* copied; the caller frees it (virtio_options_free) after machine_free */
     bool start_paused;          /* -S without --gdb: every vCPU stopped until machine_resume */
     bool no_reboot;             /* --no-reboot: a guest reboot ends the run with MACHINE_EXIT_REBOOT */
+    bool mem_merge_off;         /* --mem-merge=off: guest RAM not offered to KSM (default: offered, as QEMU) */
     struct machine_monitor monitor;   /* all NULL: none */
 };
 
@@ -176,9 +186,18 @@ int machine_add_uart(struct machine *m, struct bus *bus, uint64_t base, unsigned
  * naming the count when there are more devices than slots), registers
  * each as a device, and gives a virtio-console the serial chardev's input
  * (output goes to the same chardev), the same on every engine. */
+struct pci_host;
+struct virtio_doorbell_ops;
 struct machine_virtio_layout {
     struct bus *bus;
     uint64_t base, stride;
+    /* pci set: the devices are virtio-pci functions on it instead (INTx
+     * irq_for(opaque, i), MSI-X through msi); bus, base, stride unused */
+    struct pci_host *pci;
+    struct msi_line msi;
+    /* pci only, optional: notifications by eventfd (KVM_IOEVENTFD), served
+     * on the machine's I/O loop instead of the vCPU thread */
+    const struct virtio_doorbell_ops *doorbells;
     unsigned nslots;
     unsigned first_irq;         /* what the guest is told for slot 0 (cmdline / FDT) */
     struct irq_line (*irq_for)(void *opaque, unsigned slot);
@@ -186,10 +205,15 @@ struct machine_virtio_layout {
 };
 int machine_add_virtio(struct machine *m, const struct machine_virtio_layout *l);
 unsigned machine_virtio_count(const struct machine *m);
-/* Slot i: mmio base and the IRQ the guest is told (first_irq + i). */
+/* Whether the virtio devices are on PCI (machine_virtio_layout.pci). */
+bool machine_virtio_is_pci(const struct machine *m);
+/* The engine dropped its doorbell assignments (a new VM): assign again. */
+void machine_virtio_doorbells_reassign(struct machine *m);
+/* Slot i: mmio base (pci: its device number on bus 0) and the IRQ the
+ * guest is told (first_irq + i; pci: INTx). */
 void machine_virtio_slot(const struct machine *m, unsigned i, uint64_t *base, unsigned *irq);
 /* "virtio_mmio.device=512@0xBASE:IRQ ..." for guests without a device
- * tree. Length, or -ENOSPC. */
+ * tree (empty for pci). Length, or -ENOSPC. */
 int machine_virtio_cmdline(const struct machine *m, char *buf, size_t len);
 
 /* A device that can ask the guest to power down (the RISC-V board's GPIO
@@ -257,12 +281,13 @@ const char *machine_status_name(enum machine_status s);   /* QMP RunState string
  * control function): it must not call control functions itself and must
  * not block for long; queue the event to the loop. */
 enum machine_event { MACHINE_EV_STOP, MACHINE_EV_RESUME, MACHINE_EV_SHUTDOWN, MACHINE_EV_POWERDOWN,
-                     MACHINE_EV_RESET };
+                     MACHINE_EV_RESET, MACHINE_EV_BALLOON_CHANGE };
 struct machine_event_info {
     enum machine_event event;
-    const char *name;           /* "STOP", "RESUME", "SHUTDOWN", "POWERDOWN", "RESET" */
+    const char *name;           /* "STOP", "RESUME", "SHUTDOWN", "POWERDOWN", "RESET", "BALLOON_CHANGE" */
     bool guest;
     const char *reason;         /* SHUTDOWN and RESET; NULL otherwise */
+    uint64_t value;             /* BALLOON_CHANGE: the guest's memory (RAM minus balloon), bytes */
 };
 void machine_set_event_cb(struct machine *m, void (*cb)(void *opaque, const struct machine_event_info *e),
                           void *opaque);
@@ -296,6 +321,14 @@ struct machine_block_info {
     bool direct;                /* cache=none */
     uint64_t size;              /* bytes */
 };
+/* The balloon (--balloon): QMP balloon sets the guest's wanted size in
+ * bytes (clamped to RAM); query-balloon reads RAM minus the balloon.
+ * -ENODEV without a balloon device. machine_balloon gives the device
+ * (dev/virtio/virtio.h) for its statistics, or NULL. */
+int machine_balloon_set(struct machine *m, uint64_t bytes);
+int machine_balloon_query(struct machine *m, uint64_t *actual);
+struct virtio_balloon *machine_balloon(struct machine *m);
+
 unsigned machine_nblock(const struct machine *m);
 int machine_block_info(const struct machine *m, unsigned i, struct machine_block_info *bi);
 

@@ -21,6 +21,7 @@
 
 #include "base/base.h"
 #include "config.h"
+#include "dev/virtio/virtio.h"
 #include "machine/machine.h"
 #include "machine/qmp.h"
 #include "machine/snapshot.h"
@@ -60,7 +61,11 @@ struct qmp_session {
     struct qmp_buf out;
 };
 
-enum qmp_class { QMP_GENERIC_ERROR, QMP_COMMAND_NOT_FOUND };
+enum qmp_class { QMP_GENERIC_ERROR, QMP_COMMAND_NOT_FOUND, QMP_DEVICE_NOT_ACTIVE, QMP_DEVICE_NOT_FOUND };
+static const char *const class_names[] = {
+    [QMP_GENERIC_ERROR] = "GenericError", [QMP_COMMAND_NOT_FOUND] = "CommandNotFound",
+    [QMP_DEVICE_NOT_ACTIVE] = "DeviceNotActive", [QMP_DEVICE_NOT_FOUND] = "DeviceNotFound",
+};
 
 struct qmp_result {
     json_object *ret;           /* the return value, or NULL with an error */
@@ -100,8 +105,7 @@ static void reply_ex(struct qmp_session *s, struct qmp_result *r, json_object *i
         r->ret = NULL;
     } else {
         json_object *e = json_object_new_object();
-        json_object_object_add(e, "class", json_object_new_string(
-            r->cls == QMP_COMMAND_NOT_FOUND ? "CommandNotFound" : "GenericError"));
+        json_object_object_add(e, "class", json_object_new_string(class_names[r->cls]));
         json_object_object_add(e, "desc", json_object_new_string(r->desc));
         json_object_object_add(msg, "error", e);
     }
@@ -206,6 +210,8 @@ static void cmd_query_cpus_fast(struct qmp_session *s, json_object *args, struct
         json_object_object_add(c, "props", props);
         const char *target = cpus[i].target ? cpus[i].target : s->ops->target;
         json_object_object_add(c, "target", json_object_new_string(target && *target ? target : "unknown"));
+        if (cpus[i].state)
+            json_object_object_add(c, "x-state", json_object_new_string(cpus[i].state));
         json_object_array_add(r->ret, c);
     }
 }
@@ -278,6 +284,44 @@ static const char *path_arg(json_object *args, struct qmp_result *r)
     return json_object_get_string(v);
 }
 
+/* ---- the balloon ---- */
+#define NO_BALLOON "No balloon device has been activated"
+
+/* A required integer argument: true, or false with the error QEMU gives. */
+static bool int_arg(json_object *args, const char *key, int64_t *out, struct qmp_result *r)
+{
+    json_object *v = args ? json_object_object_get(args, key) : NULL;
+    if (!v) {
+        set_error(r, QMP_GENERIC_ERROR, "Parameter '%s' is missing", key);
+        return false;
+    }
+    if (!json_object_is_type(v, json_type_int)) {
+        set_error(r, QMP_GENERIC_ERROR, "Invalid parameter type for '%s', expected: integer", key);
+        return false;
+    }
+    errno = 0;
+    *out = json_object_get_int64(v);
+    if (errno == EINVAL || (*out == INT64_MAX && json_object_get_uint64(v) > INT64_MAX)) {
+        set_error(r, QMP_GENERIC_ERROR, "Parameter '%s' is out of range", key);
+        return false;
+    }
+    return true;
+}
+
+static const char *str_arg(json_object *args, const char *key, struct qmp_result *r)
+{
+    json_object *v = args ? json_object_object_get(args, key) : NULL;
+    if (!v) {
+        set_error(r, QMP_GENERIC_ERROR, "Parameter '%s' is missing", key);
+        return NULL;
+    }
+    if (!json_object_is_type(v, json_type_string)) {
+        set_error(r, QMP_GENERIC_ERROR, "Invalid parameter type for '%s', expected: string", key);
+        return NULL;
+    }
+    return json_object_get_string(v);
+}
+
 static void cmd_vm_snapshot(struct qmp_session *s, json_object *args, struct qmp_result *r)
 {
     bool paused, disks;
@@ -300,6 +344,114 @@ static void cmd_vm_restore(struct qmp_session *s, json_object *args, struct qmp_
         set_error(r, QMP_GENERIC_ERROR, "%s", why ? why : strerror(-e));
 }
 
+static void cmd_balloon(struct qmp_session *s, json_object *args, struct qmp_result *r)
+{
+    int64_t v;
+    const char *why = NULL;
+    if (!int_arg(args, "value", &v, r))
+        return;
+    if (v <= 0) {
+        set_error(r, QMP_GENERIC_ERROR, "Parameter 'target' expects a size");
+        return;
+    }
+    int e = s->ops->balloon(s->opaque, (uint64_t)v, &why);
+    if (e == -ENODEV)
+        set_error(r, QMP_DEVICE_NOT_ACTIVE, NO_BALLOON);
+    else if (e < 0)
+        set_error(r, QMP_GENERIC_ERROR, "%s", why ? why : strerror(-e));
+}
+
+static void cmd_query_balloon(struct qmp_session *s, json_object *args, struct qmp_result *r)
+{
+    uint64_t actual = 0;
+    const char *why = NULL;
+    int e = s->ops->query_balloon(s->opaque, &actual, &why);
+    if (e == -ENODEV)
+        set_error(r, QMP_DEVICE_NOT_ACTIVE, NO_BALLOON);
+    else if (e < 0)
+        set_error(r, QMP_GENERIC_ERROR, "%s", why ? why : strerror(-e));
+    else
+        json_object_object_add(r->ret, "actual", json_object_new_int64((int64_t)actual));
+}
+
+/* QOM: only the balloon's guest-stats and guest-stats-polling-interval, by
+ * a path whose last part is the device's id (/machine/peripheral/balloon0,
+ * or balloon0 alone, as QEMU resolves partial paths). */
+static const char *qom_target(json_object *args, const char **prop, struct qmp_result *r)
+{
+    const char *path = str_arg(args, "path", r);
+    if (!path || !(*prop = str_arg(args, "property", r)))
+        return NULL;
+    const char *slash = strrchr(path, '/');
+    return slash ? slash + 1 : path;
+}
+
+static bool qom_found(int e, const char *id, const char *prop, struct qmp_result *r)
+{
+    if (e == -ENOENT)
+        set_error(r, QMP_DEVICE_NOT_FOUND, "Device '%.64s' not found", id);
+    else if (e == -EINVAL)
+        set_error(r, QMP_GENERIC_ERROR, "Property '%.64s' not found", prop);
+    else if (e < 0)
+        set_error(r, QMP_GENERIC_ERROR, "%s", strerror(-e));
+    return e >= 0;
+}
+
+static void cmd_qom_get(struct qmp_session *s, json_object *args, struct qmp_result *r)
+{
+    const char *prop = NULL, *id = qom_target(args, &prop, r);
+    if (!id)
+        return;
+    json_object_put(r->ret);
+    r->ret = NULL;
+    if (!strcmp(prop, "guest-stats")) {
+        struct qmp_balloon_stats st = { 0 };
+        if (!qom_found(s->ops->balloon_stats(s->opaque, id, &st), id, prop, r))
+            return;
+        if (!st.last_update) {
+            set_error(r, QMP_GENERIC_ERROR, "guest hasn't updated any stats yet");
+            return;
+        }
+        json_object *o = json_object_new_object(), *stats = json_object_new_object();
+        for (unsigned i = 0; i < st.n && i < QMP_BALLOON_STATS; i++)
+            json_object_object_add(stats, st.name[i], json_object_new_int64(st.val[i]));
+        json_object_object_add(o, "stats", stats);
+        json_object_object_add(o, "last-update", json_object_new_int64(st.last_update));
+        r->ret = o;
+    } else if (!strcmp(prop, "guest-stats-polling-interval")) {
+        int64_t sec = 0;
+        if (qom_found(s->ops->balloon_poll(s->opaque, id, false, &sec), id, prop, r))
+            r->ret = json_object_new_int64(sec);
+    } else {
+        if (qom_found(s->ops->balloon_poll(s->opaque, id, false, &(int64_t){ 0 }), id, prop, r))
+            qom_found(-EINVAL, id, prop, r);
+    }
+}
+
+static void cmd_qom_set(struct qmp_session *s, json_object *args, struct qmp_result *r)
+{
+    const char *prop = NULL, *id = qom_target(args, &prop, r);
+    int64_t sec;
+    if (!id)
+        return;
+    if (strcmp(prop, "guest-stats-polling-interval")) {
+        if (qom_found(s->ops->balloon_poll(s->opaque, id, false, &(int64_t){ 0 }), id, prop, r))
+            qom_found(-EINVAL, id, prop, r);
+        return;
+    }
+    if (!int_arg(args, "value", &sec, r))
+        return;
+    if (sec < 0) {
+        set_error(r, QMP_GENERIC_ERROR, "timer value must be greater than zero");
+        return;
+    }
+    if (sec > UINT32_MAX) {
+        set_error(r, QMP_GENERIC_ERROR, "timer value is too big");
+        return;
+    }
+    qom_found(s->ops->balloon_poll(s->opaque, id, true, &sec), id, prop, r);
+}
+
 static void cmd_query_version(struct qmp_session *s, json_object *args, struct qmp_result *r)
 {
     json_object_put(r->ret);
@@ -320,6 +472,9 @@ struct qmp_cmd {
 static const char *const caps_args[] = { "enable", NULL };
 static const char *const snapshot_args[] = { "path", "paused", "disks", NULL };
 static const char *const restore_args[] = { "path", "paused", "verify", NULL };
+static const char *const balloon_args[] = { "value", NULL };
+static const char *const qom_get_args[] = { "path", "property", NULL };
+static const char *const qom_set_args[] = { "path", "property", "value", NULL };
 static const struct qmp_cmd cmds[] = {
     { "qmp_capabilities", cmd_capabilities, -1, caps_args },
     { "query-status", cmd_query_status, OP(status), NULL },
@@ -334,6 +489,10 @@ static const struct qmp_cmd cmds[] = {
     { "query-commands", cmd_query_commands, -1, NULL },
     { "vm-snapshot", cmd_vm_snapshot, OP(vm_snapshot), snapshot_args },
     { "vm-restore", cmd_vm_restore, OP(vm_restore), restore_args },
+    { "balloon", cmd_balloon, OP(balloon), balloon_args },
+    { "query-balloon", cmd_query_balloon, OP(query_balloon), NULL },
+    { "qom-get", cmd_qom_get, OP(balloon_stats), qom_get_args },
+    { "qom-set", cmd_qom_set, OP(balloon_poll), qom_set_args },
 };
 
 static bool cmd_takes(const struct qmp_cmd *c, const char *arg)
@@ -582,27 +741,42 @@ void qmp_session_consume(struct qmp_session *s, size_t n)
 static const char *const event_names[] = {
     [QMP_EVENT_STOP] = "STOP", [QMP_EVENT_RESUME] = "RESUME", [QMP_EVENT_SHUTDOWN] = "SHUTDOWN",
     [QMP_EVENT_POWERDOWN] = "POWERDOWN", [QMP_EVENT_RESET] = "RESET",
+    [QMP_EVENT_BALLOON_CHANGE] = "BALLOON_CHANGE",
 };
 
-char *qmp_event_json(enum qmp_event ev, bool guest, const char *reason)
+static char *event_text(enum qmp_event ev, json_object *data)
 {
     struct timeval tv;
     gettimeofday(&tv, NULL);
     json_object *o = json_object_new_object(), *ts = json_object_new_object();
     json_object_object_add(o, "event",
                            json_object_new_string((unsigned)ev < ARRAY_SIZE(event_names) ? event_names[ev] : "UNKNOWN"));
-    if (reason) {
-        json_object *d = json_object_new_object();
-        json_object_object_add(d, "guest", json_object_new_boolean(guest));
-        json_object_object_add(d, "reason", json_object_new_string(reason));
-        json_object_object_add(o, "data", d);
-    }
+    if (data)
+        json_object_object_add(o, "data", data);
     json_object_object_add(ts, "seconds", json_object_new_int64(tv.tv_sec));
     json_object_object_add(ts, "microseconds", json_object_new_int64(tv.tv_usec));
     json_object_object_add(o, "timestamp", ts);
     char *s = xstrdup(json_object_to_json_string_ext(o, JSON_FLAGS));
     json_object_put(o);
     return s;
+}
+
+char *qmp_event_json(enum qmp_event ev, bool guest, const char *reason)
+{
+    json_object *d = NULL;
+    if (reason) {
+        d = json_object_new_object();
+        json_object_object_add(d, "guest", json_object_new_boolean(guest));
+        json_object_object_add(d, "reason", json_object_new_string(reason));
+    }
+    return event_text(ev, d);
+}
+
+char *qmp_event_json_value(enum qmp_event ev, const char *key, int64_t value)
+{
+    json_object *d = json_object_new_object();
+    json_object_object_add(d, key, json_object_new_int64(value));
+    return event_text(ev, d);
 }
 
 /* ==== the socket server ==== */
@@ -626,6 +800,11 @@ struct qmp_server {
     bool closing_now;           /* loop thread: tearing down, take no new client */
     char **queue;
     size_t nqueue, capqueue;
+    /* BALLOON_CHANGE throttling (under lock; the timer on the loop thread) */
+    uint64_t balloon_last_ms;
+    bool balloon_pending;
+    uint64_t balloon_value;
+    struct loop_timer *balloon_timer;
 };
 
 int qmp_spec_parse(const char *spec, struct qmp_spec *out)
@@ -680,22 +859,64 @@ bad:
 static void client_cb(void *opaque, int fd, uint32_t events);
 static void listen_cb(void *opaque, int fd, uint32_t events);
 static size_t client_send(struct qmp_server *s);
+static bool client_flush(struct qmp_server *s);
+static void client_close(struct qmp_server *s);
+
+static void queue_locked(struct qmp_server *s, char *j)
+{
+    if (s->nqueue == s->capqueue) {
+        s->capqueue = s->capqueue ? s->capqueue * 2 : 8;
+        s->queue = xrealloc(s->queue, s->capqueue * sizeof(*s->queue));
+    }
+    s->queue[s->nqueue++] = j;
+}
+
+/* A BALLOON_CHANGE held back by the throttle goes out once its second is
+ * over (lock held). Returns when to look again (0: nothing pending). */
+static uint64_t balloon_due_locked(struct qmp_server *s)
+{
+    if (!s->balloon_pending)
+        return 0;
+    uint64_t now = time_ms(), due = s->balloon_last_ms + QMP_BALLOON_THROTTLE_MS;
+    if (now < due)
+        return due;
+    queue_locked(s, qmp_event_json_value(QMP_EVENT_BALLOON_CHANGE, "actual", (int64_t)s->balloon_value));
+    s->balloon_pending = false;
+    s->balloon_last_ms = now;
+    return 0;
+}
+
+static void balloon_timer_cb(void *arg);
 
 static void drain_queue(void *arg)
 {
     struct qmp_server *s = arg;
     pthread_mutex_lock(&s->lock);
+    uint64_t due = balloon_due_locked(s);
     char **q = s->queue;
     size_t n = s->nqueue;
     s->queue = NULL;
     s->nqueue = s->capqueue = 0;
     pthread_mutex_unlock(&s->lock);
+    if (due) {                  /* on the loop thread: qmp_server_free clears pending first */
+        if (!s->balloon_timer)
+            s->balloon_timer = loop_timer_new(s->loop, balloon_timer_cb, s);
+        loop_timer_mod(s->balloon_timer, due);
+    }
     for (size_t i = 0; i < n; i++) {
         if (s->sess)
             qmp_session_event(s->sess, q[i]);
         free(q[i]);
     }
     free(q);
+}
+
+static void balloon_timer_cb(void *arg)
+{
+    struct qmp_server *s = arg;
+    drain_queue(s);
+    if (s->sess && !client_flush(s))
+        client_close(s);
 }
 
 static void client_close(struct qmp_server *s)
@@ -874,11 +1095,20 @@ void qmp_server_event(struct qmp_server *s, enum qmp_event ev, bool guest, const
         return;
     char *j = qmp_event_json(ev, guest, reason);
     pthread_mutex_lock(&s->lock);
-    if (s->nqueue == s->capqueue) {
-        s->capqueue = s->capqueue ? s->capqueue * 2 : 8;
-        s->queue = xrealloc(s->queue, s->capqueue * sizeof(*s->queue));
-    }
-    s->queue[s->nqueue++] = j;
+    queue_locked(s, j);
+    pthread_mutex_unlock(&s->lock);
+    if (s->wake)
+        loop_event_notify(s->wake);
+}
+
+void qmp_server_balloon_change(struct qmp_server *s, uint64_t actual)
+{
+    if (!s)
+        return;
+    pthread_mutex_lock(&s->lock);
+    s->balloon_pending = true;
+    s->balloon_value = actual;
+    balloon_due_locked(s);
     pthread_mutex_unlock(&s->lock);
     if (s->wake)
         loop_event_notify(s->wake);
@@ -996,6 +1226,9 @@ void qmp_server_free(struct qmp_server *s)
         close(s->listen_fd);
     }
     loop_event_free(s->wake);
+    loop_timer_free(s->balloon_timer);
+    s->balloon_timer = NULL;
+    s->balloon_pending = false;
     drain_queue(s);             /* free what nobody will read */
     pthread_cond_destroy(&s->cond);
     pthread_mutex_destroy(&s->lock);
@@ -1076,7 +1309,8 @@ static unsigned mon_cpus(void *opaque, struct qmp_cpu *out, unsigned max)
         struct machine_cpu_info ci;
         if (machine_cpu_info(q->m, i, &ci) < 0)
             return i;
-        out[i] = (struct qmp_cpu){ .index = ci.cpu_index, .thread_id = ci.thread_id, .target = ci.target };
+        out[i] = (struct qmp_cpu){ .index = ci.cpu_index, .thread_id = ci.thread_id, .target = ci.target,
+                                   .state = ci.state };
     }
     return n;
 }
@@ -1123,10 +1357,57 @@ static int mon_vm_restore(void *opaque, const char *path, bool paused, bool veri
     return r;
 }
 
+static int mon_balloon(void *opaque, uint64_t bytes, const char **why)
+{
+    struct qmp_monitor *q = opaque;
+    return machine_balloon_set(q->m, bytes);
+}
+
+static int mon_query_balloon(void *opaque, uint64_t *actual, const char **why)
+{
+    struct qmp_monitor *q = opaque;
+    return machine_balloon_query(q->m, actual);
+}
+
+static struct virtio_balloon *mon_balloon_named(struct qmp_monitor *q, const char *id)
+{
+    struct virtio_balloon *b = machine_balloon(q->m);
+    return b && !strcmp(virtio_balloon_options(b)->id, id) ? b : NULL;
+}
+
+static int mon_balloon_stats(void *opaque, const char *id, struct qmp_balloon_stats *out)
+{
+    struct virtio_balloon *b = mon_balloon_named(opaque, id);
+    if (!b)
+        return -ENOENT;
+    struct virtio_balloon_stats st;
+    virtio_balloon_get_stats(b, &st, NULL);
+    out->n = 0;
+    for (unsigned i = 0; i < VIRTIO_BALLOON_S_NR && i < QMP_BALLOON_STATS; i++) {
+        out->name[out->n] = virtio_balloon_stat_name(i);
+        out->val[out->n++] = st.val[i] > INT64_MAX ? -1 : (int64_t)st.val[i];
+    }
+    out->last_update = st.last_update;
+    return 0;
+}
+
+static int mon_balloon_poll(void *opaque, const char *id, bool set, int64_t *seconds)
+{
+    struct virtio_balloon *b = mon_balloon_named(opaque, id);
+    if (!b)
+        return -ENOENT;
+    if (set)
+        return virtio_balloon_set_poll_interval(b, (unsigned)*seconds);
+    *seconds = virtio_balloon_poll_interval(b);
+    return 0;
+}
+
 static const struct qmp_ops monitor_ops = {
     .status = mon_status, .stop = mon_stop, .cont = mon_cont, .system_reset = mon_reset,
     .system_powerdown = mon_powerdown, .quit = mon_quit, .query_cpus = mon_cpus, .query_block = mon_blocks,
     .vm_snapshot = mon_vm_snapshot, .vm_restore = mon_vm_restore,
+    .balloon = mon_balloon, .query_balloon = mon_query_balloon, .balloon_stats = mon_balloon_stats,
+    .balloon_poll = mon_balloon_poll,
 };
 
 static const enum qmp_event event_of[] = {
@@ -1139,7 +1420,9 @@ static const enum qmp_event event_of[] = {
 static void mon_event(void *opaque, const struct machine_event_info *e)
 {
     struct qmp_monitor *q = opaque;
-    if ((unsigned)e->event < ARRAY_SIZE(event_of))
+    if (e->event == MACHINE_EV_BALLOON_CHANGE)
+        qmp_server_balloon_change(q->srv, e->value);
+    else if ((unsigned)e->event < ARRAY_SIZE(event_of))
         qmp_server_event(q->srv, event_of[e->event], e->guest, e->reason);
 }
 

@@ -28,12 +28,17 @@ struct loop;
 /* Replies and events a client has not read yet: past this it is dropped. */
 #define QMP_MAX_OUTPUT (1024 * 1024)
 
-enum qmp_event { QMP_EVENT_STOP, QMP_EVENT_RESUME, QMP_EVENT_SHUTDOWN, QMP_EVENT_POWERDOWN, QMP_EVENT_RESET };
+enum qmp_event { QMP_EVENT_STOP, QMP_EVENT_RESUME, QMP_EVENT_SHUTDOWN, QMP_EVENT_POWERDOWN, QMP_EVENT_RESET,
+                 QMP_EVENT_BALLOON_CHANGE };
+/* BALLOON_CHANGE is throttled as on QEMU: at most one a second, the last
+ * value of a burst delivered at the end of it. */
+#define QMP_BALLOON_THROTTLE_MS 1000
 
 struct qmp_cpu {
     unsigned index;             /* cpu-index */
     long thread_id;             /* host thread id (gettid) running it, 0 if none */
     const char *target;         /* NULL: qmp_ops.target */
+    const char *state;          /* vessel's extension "x-state" (RISC-V: the SBI HSM state), NULL: none */
 };
 
 struct qmp_block {
@@ -41,6 +46,15 @@ struct qmp_block {
     const char *file;           /* the image's path */
     bool read_only, direct;     /* cache=none */
     uint64_t size;              /* bytes */
+};
+
+/* The balloon's guest statistics (qom-get PATH guest-stats). */
+#define QMP_BALLOON_STATS 10
+struct qmp_balloon_stats {
+    unsigned n;
+    const char *name[QMP_BALLOON_STATS];    /* "stat-free-memory" ... */
+    int64_t val[QMP_BALLOON_STATS];         /* -1: the guest sent none */
+    int64_t last_update;                    /* seconds since the epoch, 0: never */
 };
 
 /* Every operation runs on the loop thread; each returns 0, or -errno with
@@ -63,6 +77,13 @@ struct qmp_ops {
      * (docs/snapshot.md). */
     int (*vm_snapshot)(void *opaque, const char *path, bool paused, bool disks, const char **why);
     int (*vm_restore)(void *opaque, const char *path, bool paused, bool verify, const char **why);
+    /* The balloon: -ENODEV when there is none (DeviceNotActive). */
+    int (*balloon)(void *opaque, uint64_t bytes, const char **why);
+    int (*query_balloon)(void *opaque, uint64_t *actual, const char **why);
+    /* qom-get/qom-set of the balloon's QOM object: `id` its name (the
+     * last part of the path); -ENOENT when no device has that name. */
+    int (*balloon_stats)(void *opaque, const char *id, struct qmp_balloon_stats *st);
+    int (*balloon_poll)(void *opaque, const char *id, bool set, int64_t *seconds);
 };
 
 /* ---- the protocol, one client ---- */
@@ -87,6 +108,8 @@ void qmp_session_consume(struct qmp_session *s, size_t n);
  * guest/reason fill SHUTDOWN's and RESET's data (reason NULL: no data).
  * Returns a malloc'd string. */
 char *qmp_event_json(enum qmp_event ev, bool guest, const char *reason);
+/* An event whose data is one integer member: {"data": {key: value}}. */
+char *qmp_event_json_value(enum qmp_event ev, const char *key, int64_t value);
 
 /* ---- the socket ---- */
 struct qmp_server;
@@ -107,6 +130,8 @@ struct qmp_server *qmp_server_new(const char *spec, struct loop *loop, const str
                                   void *opaque);
 /* Any thread: queue an event for the connected client (dropped when none). */
 void qmp_server_event(struct qmp_server *s, enum qmp_event ev, bool guest, const char *reason);
+/* Any thread: BALLOON_CHANGE {"actual": bytes}, throttled (see above). */
+void qmp_server_balloon_change(struct qmp_server *s, uint64_t actual);
 /* From a thread other than the loop's, while the loop runs: stop serving
  * (send what is pending without blocking, close the client, stop
  * listening) on the loop thread, and wait for that. NULL is fine. */

@@ -2,8 +2,10 @@
 #include "base/base.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <unistd.h>
 
 void mem_init(struct guest_mem *m)
 {
@@ -39,7 +41,6 @@ int mem_add_ram(struct guest_mem *m, uint64_t gpa, uint64_t size, unsigned flags
             close(fd);
         return e;
     }
-    madvise(p, size, MADV_MERGEABLE);
     struct mem_region *r = &m->r[m->nr++];
     r->gpa = gpa;
     r->size = size;
@@ -78,6 +79,78 @@ int mem_write(struct guest_mem *m, uint64_t gpa, const void *buf, uint64_t len)
     memcpy(p, buf, len);
     mem_mark_dirty(m, gpa, len);
     return 0;
+}
+
+int64_t mem_discard(struct guest_mem *m, uint64_t gpa, uint64_t len)
+{
+    struct mem_region *r = mem_region_of(m, gpa);
+    if (!r || len > r->size - (gpa - r->gpa))
+        return -EFAULT;
+    if (r->flags & MEM_F_READONLY)
+        return -EPERM;
+    long ps = sysconf(_SC_PAGESIZE);
+    uint64_t hp = ps > 0 ? (uint64_t)ps : MEM_PAGE_SIZE;
+    uint64_t off = gpa - r->gpa;
+    uint64_t start = (off + hp - 1) & ~(hp - 1), end = (off + len) & ~(hp - 1);
+    if (start >= end)
+        return 0;
+    int ret;
+    /* A region mapped privately from a snapshot's RAM file: dropping the
+     * private copies returns the memory (the pages read the file's
+     * content again, never zeros); punching the old backing fd would not. */
+    if (r->fd >= 0 && !(r->flags & MEM_F_FILE))
+        ret = fallocate(r->fd, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE, (off_t)start, (off_t)(end - start));
+    else
+        ret = madvise(r->host + start, end - start, MADV_DONTNEED);
+    if (ret < 0)
+        return -errno;
+    mem_mark_dirty(m, r->gpa + start, end - start);
+    return (int64_t)(end - start);
+}
+
+int mem_set_merge(struct guest_mem *m, bool on)
+{
+    for (unsigned i = 0; i < m->nr; i++) {
+        if (madvise(m->r[i].host, m->r[i].size, on ? MADV_MERGEABLE : MADV_UNMERGEABLE) < 0)
+            return -errno;
+        m->r[i].flags = on ? m->r[i].flags | MEM_F_MERGE : m->r[i].flags & ~MEM_F_MERGE;
+    }
+    return 0;
+}
+
+int mem_map_file(struct guest_mem *m, uint64_t gpa, int fd, uint64_t len)
+{
+    struct mem_region *r = mem_region_of(m, gpa);
+    uint64_t span = (len + MEM_PAGE_SIZE - 1) & ~(MEM_PAGE_SIZE - 1);
+    long ps = sysconf(_SC_PAGESIZE);
+    if (!r || !len || r->fd >= 0 || (r->flags & MEM_F_READONLY) || (gpa & (MEM_PAGE_SIZE - 1)) ||
+        (ps > 0 && (uint64_t)ps != MEM_PAGE_SIZE) || span > r->size - (gpa - r->gpa))
+        return -EINVAL;
+    uint8_t *host = r->host + (gpa - r->gpa);
+    void *p = mmap(host, span, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_FIXED | MAP_NORESERVE, fd, 0);
+    if (p == MAP_FAILED) {
+        /* MAP_FIXED failing may have left the range unmapped: put RAM back */
+        int e = -errno;
+        if (mmap(host, span, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED | MAP_NORESERVE,
+                 -1, 0) == MAP_FAILED) {
+            log_error("guest RAM at 0x%llx: cannot map it again: %s", (unsigned long long)gpa, strerror(errno));
+            abort();
+        }
+        return e;
+    }
+    if (r->flags & MEM_F_MERGE)
+        madvise(host, span, MADV_MERGEABLE);
+    mem_mark_dirty(m, gpa, span);
+    return 0;
+}
+
+uint64_t mem_ram_size(const struct guest_mem *m)
+{
+    uint64_t n = 0;
+    for (unsigned i = 0; i < m->nr; i++)
+        if (!(m->r[i].flags & MEM_F_READONLY))
+            n += m->r[i].size;
+    return n;
 }
 
 int mem_dirty_enable(struct guest_mem *m)

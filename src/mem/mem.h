@@ -17,6 +17,7 @@ enum {
     MEM_F_MEMFD = 1 << 0,    /* back the region with a memfd (shareable) */
     MEM_F_READONLY = 1 << 1, /* guest may not write (ROM) */
     MEM_F_FILE = 1 << 2,     /* mapped MAP_PRIVATE from a file (a restored snapshot) */
+    MEM_F_MERGE = 1 << 3,    /* offered to KSM (mem_set_merge) */
 };
 
 struct mem_region {
@@ -62,6 +63,30 @@ static inline void *mem_translate(struct guest_mem *m, uint64_t gpa, uint64_t le
 /* Copy helpers; return 0 or -EFAULT. Writes mark pages dirty. */
 int mem_read(struct guest_mem *m, uint64_t gpa, void *buf, uint64_t len);
 int mem_write(struct guest_mem *m, uint64_t gpa, const void *buf, uint64_t len);
+
+/* Give the pages of [gpa, gpa+len) back to the host (a balloon, free page
+ * reporting): the range must lie inside one writable region; only whole
+ * host pages inside it are released (the rest is left alone). Anonymous
+ * RAM: MADV_DONTNEED (reads as zero next time); a memfd (shared): punch a
+ * hole in the file (fallocate, so the memory leaves the page cache too).
+ * The pages are marked dirty. Returns the bytes released (0 when no whole
+ * host page fits), -EFAULT outside RAM, -EPERM for a read-only region,
+ * -errno from the host. */
+int64_t mem_discard(struct guest_mem *m, uint64_t gpa, uint64_t len);
+/* KSM: mark every region mergeable (QEMU's mem-merge=on) or not. Returns
+ * 0, or -errno when the host refuses (a kernel without KSM: -EINVAL). */
+int mem_set_merge(struct guest_mem *m, bool on);
+/* Put the first `len` bytes of the file `fd` (a kernel, an initrd) at gpa
+ * as a private file mapping instead of a copy: guests booted from the same
+ * file share its page cache until they write a page (copy on write). gpa
+ * must be page aligned and [gpa, gpa+len rounded up to a page) inside one
+ * anonymous writable region (-EINVAL otherwise: copy instead). What was in
+ * RAM there is gone; the pages read as the file (its last page zero past
+ * the end). The file must not shrink while mapped (a read of a page past
+ * its new end would be SIGBUS): callers map only files nobody may write. */
+int mem_map_file(struct guest_mem *m, uint64_t gpa, int fd, uint64_t len);
+/* Total bytes of RAM (every region but read-only ones). */
+uint64_t mem_ram_size(const struct guest_mem *m);
 
 /* Dirty page tracking (for snapshot and migration). */
 int mem_dirty_enable(struct guest_mem *m);

@@ -57,6 +57,11 @@ expect_fail "too many virtio devices" "9 virtio devices asked for; the board has
     "$VESSEL" run --rng --console --disk "$tmp/empty,readonly" --disk "$tmp/text,readonly" \
     --disk "$tmp/elf,readonly" --disk "$tmp/d4" --disk "$tmp/d5" --disk "$tmp/d6" --disk "$tmp/d7"
 expect_fail "an unexpected argument" "unexpected argument 'Image'" "$VESSEL" run Image
+expect_fail "--balloon with a bad value" "--balloon deflate-on-oom=maybe: deflate-on-oom=maybe: expected on or off" \
+    "$VESSEL" run --balloon=deflate-on-oom=maybe
+expect_fail "--balloon with an unknown option" "--balloon size=1G: unknown option 'size'" "$VESSEL" run --balloon=size=1G
+expect_fail "two balloons" "--balloon: at most 1 such devices" "$VESSEL" run --balloon --balloon
+expect_fail "--mem-merge with a bad value" "--mem-merge=maybe: expected on or off" "$VESSEL" run --mem-merge=maybe
 out=$("$VESSEL" run --frobnicate 2>&1); rc=$?
 check "an unknown option: status 2 (got $rc)" test $rc -eq 2
 check "an unknown option is named" grep -q "frobnicate" <<<"$out"

@@ -14,6 +14,7 @@ static const struct virtio_kind *const kinds[] = {
     &virtio_net_kind,
     &virtio_rng_kind,
     &virtio_console_kind,
+    &virtio_balloon_kind,
 };
 
 /* ---- options ---- */
@@ -88,18 +89,31 @@ int virtio_options_add_spec(struct virtio_options *o, const char *spec)
 struct virtio_board {
     struct loop *loop;
     unsigned n;
+    bool pci;
     struct {
-        uint64_t base;
+        uint64_t base;                  /* mmio base, or the PCI device number */
         const struct virtio_opt *opt;
         void *inst;
         struct virtio_dev *dev;
         struct virtio_mmio *mmio;
+        struct virtio_pci *vpci;
     } slot[VIRTIO_OPT_MAX];
 };
 
+struct board_args {
+    struct bus *bus;
+    uint64_t base, stride;
+    struct pci_host *pci;
+    struct msi_line msi;
+    const struct virtio_doorbell_ops *doorbells;
+    struct loop *db_loop;
+    struct guest_mem *mem;
+    struct irq_line (*irq_for)(void *opaque, unsigned i);
+    void *opaque;
+};
+
 static int add_slot(struct virtio_board *b, const struct virtio_opt *opt, const struct virtio_host *host,
-                    struct bus *bus, struct guest_mem *mem, uint64_t base, uint64_t stride,
-                    struct irq_line (*irq_for)(void *, unsigned), void *opaque)
+                    const struct board_args *a)
 {
     unsigned i = b->n;
     b->slot[i].opt = opt;
@@ -107,17 +121,26 @@ static int add_slot(struct virtio_board *b, const struct virtio_opt *opt, const 
     if (!b->slot[i].inst)
         return -EINVAL;
     b->n++;     /* from here destroy frees it */
-    b->slot[i].base = base + i * stride;
-    b->slot[i].mmio = virtio_mmio_create(bus, b->slot[i].base, irq_for(opaque, i), mem, b->slot[i].dev);
+    if (a->pci) {
+        b->slot[i].vpci = virtio_pci_create(a->pci, a->irq_for(a->opaque, i), a->msi, a->mem, b->slot[i].dev);
+        if (!b->slot[i].vpci)
+            return -EINVAL;
+        b->slot[i].base = virtio_pci_func(b->slot[i].vpci)->slot;
+        if (a->doorbells && virtio_pci_doorbells(b->slot[i].vpci, a->db_loop, a->doorbells) < 0)
+            return -EINVAL;
+        return 0;
+    }
+    b->slot[i].base = a->base + i * a->stride;
+    b->slot[i].mmio = virtio_mmio_create(a->bus, b->slot[i].base, a->irq_for(a->opaque, i), a->mem,
+                                         b->slot[i].dev);
     return b->slot[i].mmio ? 0 : -EINVAL;
 }
 
-struct virtio_board *virtio_board_create(const struct virtio_options *o, const struct virtio_host *host0,
-                                         struct bus *bus, struct guest_mem *mem,
-                                         uint64_t base, uint64_t stride,
-                                         struct irq_line (*irq_for)(void *opaque, unsigned i), void *opaque)
+static struct virtio_board *board_create(const struct virtio_options *o, const struct virtio_host *host0,
+                                         const struct board_args *a)
 {
     struct virtio_board *b = xzalloc(sizeof(*b));
+    b->pci = a->pci != NULL;
     struct virtio_host host = *host0;
     for (unsigned i = 0; i < o->n; i++)
         if (o->dev[i].kind->needs_loop && !b->loop && !(b->loop = loop_new()))
@@ -126,7 +149,7 @@ struct virtio_board *virtio_board_create(const struct virtio_options *o, const s
     for (unsigned k = 0; k < ARRAY_SIZE(kinds); k++)
         for (unsigned i = 0; i < o->n; i++)
             if (o->dev[i].kind == kinds[k] &&
-                add_slot(b, &o->dev[i], &host, bus, mem, base, stride, irq_for, opaque) < 0)
+                add_slot(b, &o->dev[i], &host, a) < 0)
                 goto fail;
     if (b->loop && loop_start(b->loop) < 0)
         goto fail;
@@ -135,6 +158,34 @@ fail:
     virtio_board_destroy(b);
     return NULL;
 }
+
+struct virtio_board *virtio_board_create(const struct virtio_options *o, const struct virtio_host *host,
+                                         struct bus *bus, struct guest_mem *mem,
+                                         uint64_t base, uint64_t stride,
+                                         struct irq_line (*irq_for)(void *opaque, unsigned i), void *opaque)
+{
+    struct board_args a = { .bus = bus, .base = base, .stride = stride, .mem = mem, .irq_for = irq_for,
+                            .opaque = opaque };
+    return board_create(o, host, &a);
+}
+
+struct virtio_board *virtio_board_create_pci(const struct virtio_options *o, const struct virtio_host *host,
+                                             const struct virtio_pci_layout *l, struct guest_mem *mem,
+                                             struct irq_line (*irq_for)(void *opaque, unsigned i), void *opaque)
+{
+    struct board_args a = { .pci = l->pci, .msi = l->msi, .doorbells = l->doorbells, .db_loop = l->loop,
+                            .mem = mem, .irq_for = irq_for, .opaque = opaque };
+    return board_create(o, host, &a);
+}
+
+void virtio_board_doorbells_reassign(struct virtio_board *b)
+{
+    for (unsigned i = 0; i < b->n; i++)
+        if (b->slot[i].vpci)
+            virtio_pci_doorbells_reassign(b->slot[i].vpci);
+}
+
+bool virtio_board_is_pci(const struct virtio_board *b) { return b->pci; }
 
 unsigned virtio_board_count(const struct virtio_board *b) { return b->n; }
 
@@ -191,7 +242,7 @@ int virtio_board_cmdline(const struct virtio_board *b, unsigned first_irq, char 
     size_t off = 0;
     if (len)
         buf[0] = 0;
-    for (unsigned i = 0; i < b->n; i++) {
+    for (unsigned i = 0; i < b->n && !b->pci; i++) {
         int r = snprintf(buf + off, len - off, "%svirtio_mmio.device=%u@0x%llx:%u", i ? " " : "",
                          VIRTIO_MMIO_SIZE, (unsigned long long)b->slot[i].base, first_irq + i);
         if (r < 0 || (size_t)r >= len - off)
@@ -199,6 +250,14 @@ int virtio_board_cmdline(const struct virtio_board *b, unsigned first_irq, char 
         off += r;
     }
     return (int)off;
+}
+
+void *virtio_board_find(struct virtio_board *b, const char *option)
+{
+    for (unsigned i = 0; b && i < b->n; i++)
+        if (!strcmp(b->slot[i].opt->kind->option, option))
+            return b->slot[i].inst;
+    return NULL;
 }
 
 void virtio_board_destroy(struct virtio_board *b)
@@ -211,6 +270,8 @@ void virtio_board_destroy(struct virtio_board *b)
         b->slot[i].opt->kind->destroy(b->slot[i].inst);
         if (b->slot[i].mmio)
             virtio_mmio_destroy(b->slot[i].mmio);
+        if (b->slot[i].vpci)
+            virtio_pci_destroy(b->slot[i].vpci);
     }
     loop_free(b->loop);
     free(b);

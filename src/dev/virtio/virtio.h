@@ -61,6 +61,7 @@ enum {
     VIRTIO_ID_BLOCK = 2,
     VIRTIO_ID_CONSOLE = 3,
     VIRTIO_ID_RNG = 4,
+    VIRTIO_ID_BALLOON = 5,
 };
 
 #define VIRTQ_MAX_SIZE   256     /* queue size offered (num_max) */
@@ -121,7 +122,9 @@ struct virtio_dev_ops {
 
 /* A transport: how a device signals the driver. */
 struct virtio_transport_ops {
-    void (*interrupt)(struct virtio_dev *d, unsigned isr_bits);  /* lock held */
+    /* isr_bits: VIRTIO_ISR_USED for queue q, VIRTIO_ISR_CONFIG (q -1), or 0
+     * to re-drive a level line from d->isr (q -1). Lock held. */
+    void (*interrupt)(struct virtio_dev *d, unsigned isr_bits, int q);
 };
 
 struct virtio_dev {
@@ -257,12 +260,71 @@ size_t virtio_net_receive(struct virtio_net *n, const uint8_t *frame, size_t len
 void virtio_net_process_tx(struct virtio_net *n);
 void virtio_net_destroy(struct virtio_net *n);
 
+/* ---- virtio-balloon ----
+ * The host sets a target guest size; the guest inflates (gives pages back,
+ * released to the host) or deflates. Options as QEMU's -device
+ * virtio-balloon: deflate-on-oom, free-page-reporting (both off by
+ * default); the statistics queue and page poisoning are always offered. */
+struct virtio_balloon_opts {
+    bool deflate_on_oom, free_page_reporting;
+    char id[32];                /* QOM name: /machine/peripheral/ID (default balloon0) */
+};
+/* --balloon[=deflate-on-oom=on,free-page-reporting=on,id=NAME]: 0 or
+ * -EINVAL after one log line naming the value. NULL or "": defaults. */
+int virtio_parse_balloon(const char *spec, struct virtio_balloon_opts *o);
+/* The machine's side: the driver changed `actual` (bytes in the balloon);
+ * called on a vCPU thread with the device lock held: queue, do not block. */
+struct virtio_balloon_host {
+    void (*changed)(void *opaque, uint64_t balloon_bytes);
+    void *opaque;
+};
+/* Guest statistics (virtio tags 0-9); val[] is UINT64_MAX where the guest
+ * sent none. last_update: host time(), 0 before the first. */
+#define VIRTIO_BALLOON_S_NR 10
+struct virtio_balloon_stats {
+    uint64_t val[VIRTIO_BALLOON_S_NR];
+    unsigned have;              /* bit per tag received */
+    int64_t last_update;
+};
+/* What the device did with what the guest sent (for tests and benches). */
+struct virtio_balloon_counters {
+    uint64_t inflated, deflated;        /* pages */
+    uint64_t refused;                   /* PFNs and ranges skipped as invalid */
+    uint64_t reports;                   /* free page reports */
+    uint64_t released_bytes;            /* released to the host by inflation */
+    uint64_t reported_bytes;            /* released to the host by reporting */
+};
+struct virtio_balloon;
+struct loop;
+/* loop: where the stats polling timer runs (NULL: no polling). */
+struct virtio_balloon *virtio_balloon_create(const struct virtio_balloon_opts *o, struct loop *loop,
+                                             const struct virtio_balloon_host *host);
+struct virtio_dev *virtio_balloon_dev(struct virtio_balloon *b);
+void virtio_balloon_destroy(struct virtio_balloon *b);
+/* QMP balloon: the guest's wanted size in bytes (clamped to RAM). */
+int virtio_balloon_set_target(struct virtio_balloon *b, uint64_t guest_bytes);
+/* QMP query-balloon "actual": RAM minus what the guest has in the balloon. */
+uint64_t virtio_balloon_actual(struct virtio_balloon *b);
+void virtio_balloon_get_stats(struct virtio_balloon *b, struct virtio_balloon_stats *st,
+                              struct virtio_balloon_counters *cnt);
+/* Hand the stats buffer back so the guest refills it (no-op when the
+ * device holds none). */
+void virtio_balloon_request_stats(struct virtio_balloon *b);
+/* guest-stats-polling-interval, seconds (0 = off); any thread (the timer
+ * runs on the device's loop). -ENOSYS without a loop. */
+int virtio_balloon_set_poll_interval(struct virtio_balloon *b, unsigned seconds);
+unsigned virtio_balloon_poll_interval(struct virtio_balloon *b);
+const struct virtio_balloon_opts *virtio_balloon_options(const struct virtio_balloon *b);
+/* QEMU's name of a stat tag ("stat-free-memory"), NULL past the end. */
+const char *virtio_balloon_stat_name(unsigned tag);
+
 /* ---- device kinds: what a command-line option builds ----
  * A new virtio device is one file defining its struct virtio_kind plus one
  * row in the table of board.c. */
 struct virtio_host {
     struct loop *loop;                  /* I/O thread for backends (kinds with needs_loop) */
     struct virtio_console_port console; /* the machine's console line */
+    struct virtio_balloon_host balloon; /* the machine's balloon events */
 };
 struct virtio_block_info {
     const char *id, *file;
@@ -295,7 +357,8 @@ struct virtio_kind {
      * disk saved with a snapshot back at its path); device paused. */
     int (*reopen)(void *inst);
 };
-extern const struct virtio_kind virtio_blk_kind, virtio_net_kind, virtio_rng_kind, virtio_console_kind;
+extern const struct virtio_kind virtio_blk_kind, virtio_net_kind, virtio_rng_kind, virtio_console_kind,
+    virtio_balloon_kind;
 
 /* ---- the devices of a command line on a bus (machine/ builds them) ----
  * virtio_board_create builds every entry of `o` (in the order of the kind
@@ -306,8 +369,23 @@ struct virtio_board *virtio_board_create(const struct virtio_options *o, const s
                                          struct bus *bus, struct guest_mem *mem,
                                          uint64_t base, uint64_t stride,
                                          struct irq_line (*irq_for)(void *opaque, unsigned i), void *opaque);
+/* The same devices as modern virtio-pci functions on `pci` (device numbers
+ * from 1 in slot order), INTx irq_for(opaque, i), MSI-X through `msi`,
+ * and, with `doorbells`, notifications by eventfd served on `loop`. */
+struct virtio_pci_layout {
+    struct pci_host *pci;
+    struct msi_line msi;
+    const struct virtio_doorbell_ops *doorbells;    /* NULL: notifications are MMIO exits */
+    struct loop *loop;
+};
+struct virtio_board *virtio_board_create_pci(const struct virtio_options *o, const struct virtio_host *host,
+                                             const struct virtio_pci_layout *l, struct guest_mem *mem,
+                                             struct irq_line (*irq_for)(void *opaque, unsigned i), void *opaque);
+/* After the engine dropped its eventfd assignments (a new VM). */
+void virtio_board_doorbells_reassign(struct virtio_board *b);
+bool virtio_board_is_pci(const struct virtio_board *b);
 unsigned virtio_board_count(const struct virtio_board *b);
-/* Slot i: mmio base and the index passed to irq_for. */
+/* Slot i: mmio base (pci: its device number) and the index passed to irq_for. */
 void virtio_board_slot(const struct virtio_board *b, unsigned i, uint64_t *base, unsigned *irq_index);
 struct virtio_dev *virtio_board_dev(struct virtio_board *b, unsigned i);
 /* Host input to the first device that takes it (a console): bytes taken.
@@ -318,9 +396,13 @@ size_t virtio_board_input(struct virtio_board *b, const uint8_t *buf, size_t len
 unsigned virtio_board_nblock(const struct virtio_board *b);
 int virtio_board_block_info(const struct virtio_board *b, unsigned i, struct virtio_block_info *bi);
 /* Kernel command line words describing the slots for a guest without a
- * device tree: "virtio_mmio.device=512@0xBASE:IRQ ..." with IRQ = first_irq + i.
+ * device tree: "virtio_mmio.device=512@0xBASE:IRQ ..." with IRQ = first_irq + i
+ * (empty for virtio-pci: the guest enumerates the bus).
  * Returns the length, or -ENOSPC if buf is too small. */
 int virtio_board_cmdline(const struct virtio_board *b, unsigned first_irq, char *buf, size_t len);
+/* The instance of the first device of the kind named `option` ("balloon"),
+ * or NULL. */
+void *virtio_board_find(struct virtio_board *b, const char *option);
 void virtio_board_destroy(struct virtio_board *b);
 /* The option that built slot i ("disk:PATH,..."). */
 const char *virtio_board_spec(const struct virtio_board *b, unsigned i);

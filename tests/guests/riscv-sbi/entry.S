@@ -17,6 +17,12 @@ second_entry:
     call    secondary
 1:  j       1b
 
+    .globl resume_entry
+resume_entry:
+    la      sp, stack1_top
+    call    resumed
+1:  j       1b
+
     .align  2
 s_trap:
     csrr    a0, scause

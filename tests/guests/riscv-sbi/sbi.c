@@ -88,15 +88,35 @@ void unexpected_trap(uint64_t cause, uint64_t epc, uint64_t tval)
 }
 
 static volatile long second_hartid = -1, second_arg, second_runs;
-extern char second_entry[];
+static volatile long second_suspend;     /* 1: hart 1 suspends (non-retentive) instead of stopping */
+static volatile long resumed_hartid = -1, resumed_arg, resumed_runs, resumed_sstatus, suspend_err;
+extern char second_entry[], resume_entry[];
 
-/* Hart 1 after hart_start: note who it is and stop again. */
+/* Hart 1 after hart_start: note who it is and stop again, or go into a
+ * non-retentive suspend that an IPI ends. */
 void secondary(long hartid, long arg)
 {
     second_hartid = hartid;
     second_arg = arg;
     __atomic_fetch_add(&second_runs, 1, __ATOMIC_SEQ_CST);
+    if (second_suspend) {
+        CSR_SET(sie, SIP_SSIP);        /* the IPI is what wakes it */
+        suspend_err = sbi(EXT_HSM, 3, 0x80000000, (long)resume_entry, 0xabcd).err;
+    }
     sbi(EXT_HSM, 1, 0, 0, 0);         /* hart_stop: does not return */
+    for (;;)
+        ;
+}
+
+/* Hart 1 back from the non-retentive suspend: a0 = hartid, a1 = opaque. */
+void resumed(long hartid, long arg)
+{
+    resumed_hartid = hartid;
+    resumed_arg = arg;
+    resumed_sstatus = (long)CSR_READ(sstatus);
+    CSR_CLEAR(sip, SIP_SSIP);
+    __atomic_fetch_add(&resumed_runs, 1, __ATOMIC_SEQ_CST);
+    sbi(EXT_HSM, 1, 0, 0, 0);
     for (;;)
         ;
 }
@@ -176,10 +196,13 @@ int main(long hartid, long fdt)
           "hart_suspend(retentive) returns after the timer", (long)(now() - t0));
     sbi(EXT_TIME, 0, -1, 0, 0);
     CSR_CLEAR(sie, SIP_STIP);
-    r = sbi(EXT_HSM, 3, 0x80000000, 0, 0);
-    check(r.err == ERR_NOT_SUPPORTED, "hart_suspend(non-retentive): NOT_SUPPORTED", r.err);
+    r = sbi(EXT_HSM, 3, 0x80000000, 0x1000, 0);
+    check(r.err == ERR_INVALID_ADDRESS, "hart_suspend(non-retentive) to an address outside RAM: INVALID_ADDRESS",
+          r.err);
     r = sbi(EXT_HSM, 3, 5, 0, 0);
     check(r.err == ERR_INVALID_PARAM, "hart_suspend(reserved type): INVALID_PARAM", r.err);
+    r = sbi(EXT_HSM, 3, 0x10000000, 0, 0);
+    check(r.err == ERR_INVALID_PARAM, "hart_suspend(platform type, none implemented): INVALID_PARAM", r.err);
 
     /* ipi to itself sets SSIP */
     CSR_CLEAR(sip, SIP_SSIP);
@@ -229,6 +252,23 @@ int main(long hartid, long fdt)
         ;
     check(r.err == 0 && second_runs == 2 && second_arg == 0x5678, "a stopped hart starts again", second_runs);
     wait_status(1, 1);
+
+    /* non-retentive suspend on hart 1: SUSPENDED until an IPI, then it
+     * starts at resume_addr with a0 = hartid, a1 = opaque, SIE off */
+    second_suspend = 1;
+    r = sbi(EXT_HSM, 0, 1, (long)second_entry, 0);
+    wait_status(1, 4);
+    check(r.err == 0 && hart_status(1) == 4, "hart_suspend(non-retentive): SUSPENDED", hart_status(1));
+    check(resumed_runs == 0, "a suspended hart does not run", resumed_runs);
+    sbi(EXT_IPI, 0, 2, 0, 0);
+    for (long i = 0; i < 100000000 && resumed_runs < 1; i++)
+        ;
+    check(resumed_runs == 1 && resumed_hartid == 1 && resumed_arg == 0xabcd,
+          "an interrupt resumes it at resume_addr with a0 = hartid, a1 = opaque", resumed_arg);
+    check(!(resumed_sstatus & 2), "resumed with sstatus.SIE clear", resumed_sstatus);
+    check(suspend_err == 0, "the suspend call itself never returned", suspend_err);
+    wait_status(1, 1);
+    second_suspend = 0;
 
     /* srst argument checks (the real call comes last) */
     r = sbi(EXT_SRST, 0, 7, 0, 0);

@@ -408,6 +408,26 @@ static void test_parse(void **state)
     assert_int_equal(machine_parse_smp("9", 8, "vCPU", &n), -EINVAL);
     assert_int_equal(machine_parse_smp("8", 8, "vCPU", &n), 0);
     assert_int_equal(n, 8);
+    /* maxcpus: N online at boot of M */
+    unsigned boot, total;
+    assert_int_equal(machine_parse_smp_max("2,maxcpus=4", 8, "hart", &boot, &total), 0);
+    assert_int_equal(boot, 2);
+    assert_int_equal(total, 4);
+    assert_int_equal(machine_parse_smp_max("cpus=1,maxcpus=8", 8, "hart", &boot, &total), 0);
+    assert_int_equal(boot * 10 + total, 18);
+    assert_int_equal(machine_parse_smp_max("maxcpus=3", 8, "hart", &boot, &total), 0);
+    assert_int_equal(boot * 10 + total, 33);
+    assert_int_equal(machine_parse_smp_max("3", 8, "hart", &boot, &total), 0);
+    assert_int_equal(boot * 10 + total, 33);
+    assert_int_equal(machine_parse_smp_max("3,maxcpus=2", 8, "hart", &boot, &total), -EINVAL);
+    assert_int_equal(machine_parse_smp_max("2,maxcpus=9", 8, "hart", &boot, &total), -EINVAL);
+    assert_int_equal(machine_parse_smp_max("2,maxcpus=", 8, "hart", &boot, &total), -EINVAL);
+    assert_int_equal(machine_parse_smp_max("2,3", 8, "hart", &boot, &total), -EINVAL);
+    assert_int_equal(machine_parse_smp_max("2,sockets=1", 8, "hart", &boot, &total), -EINVAL);
+    assert_int_equal(machine_parse_smp_max("", 8, "hart", &boot, &total), -EINVAL);
+    assert_int_equal(machine_parse_smp("2,maxcpus=4", 8, "vCPU", &n), -EINVAL);    /* no later vCPUs here */
+    assert_int_equal(machine_parse_smp("2,maxcpus=2", 8, "vCPU", &n), 0);
+    assert_int_equal(n, 2);
 }
 
 int main(void)

@@ -75,7 +75,7 @@ static int f_quit(void *o, const char **why) { ((struct fake *)o)->quits++; retu
 static unsigned f_cpus(void *o, struct qmp_cpu *out, unsigned max)
 {
     for (unsigned i = 0; i < 2 && i < max; i++)
-        out[i] = (struct qmp_cpu){ .index = i, .thread_id = 1000 + i };
+        out[i] = (struct qmp_cpu){ .index = i, .thread_id = 1000 + i, .state = i ? "stopped" : NULL };
     return 2;
 }
 
@@ -244,6 +244,8 @@ static void test_commands(void **state)
     assert_int_equal(json_object_get_int(json_object_object_get(c1, "cpu-index")), 1);
     assert_int_equal(json_object_get_int(json_object_object_get(c1, "thread-id")), 1001);
     assert_string_equal(path_str(c1, "target", NULL), "riscv64");
+    assert_string_equal(path_str(c1, "x-state", NULL), "stopped");       /* vessel's extension */
+    assert_null(json_object_object_get(json_object_array_get_idx(cpus, 0), "x-state"));   /* none given */
     json_object_put(r);
 
     r = one(s, "{\"execute\":\"query-block\"}");
@@ -268,6 +270,131 @@ static void test_commands(void **state)
     /* the machine's own error */
     f.fail = -EBUSY;
     expect_error(s, "{\"execute\":\"stop\"}", "GenericError", "cannot pause now");
+    qmp_session_free(s);
+}
+
+/* ---- the balloon commands ---- */
+struct fake_balloon { int64_t target; int sets, polls; int64_t poll; bool none; };
+static struct fake_balloon fb;
+static int f_balloon(void *o, uint64_t bytes, const char **why)
+{
+    if (fb.none)
+        return -ENODEV;
+    fb.target = (int64_t)bytes;
+    fb.sets++;
+    return 0;
+}
+static int f_query_balloon(void *o, uint64_t *actual, const char **why)
+{
+    if (fb.none)
+        return -ENODEV;
+    *actual = 128ULL << 20;
+    return 0;
+}
+static int f_balloon_stats(void *o, const char *id, struct qmp_balloon_stats *st)
+{
+    if (strcmp(id, "balloon0"))
+        return -ENOENT;
+    st->n = 2;
+    st->name[0] = "stat-free-memory";
+    st->val[0] = 4096;
+    st->name[1] = "stat-swap-in";
+    st->val[1] = -1;
+    st->last_update = fb.polls ? 1700000000 : 0;
+    return 0;
+}
+static int f_balloon_poll(void *o, const char *id, bool set, int64_t *sec)
+{
+    if (strcmp(id, "balloon0"))
+        return -ENOENT;
+    if (set) {
+        fb.poll = *sec;
+        fb.polls++;
+    } else {
+        *sec = fb.poll;
+    }
+    return 0;
+}
+
+static void test_balloon_commands(void **state)
+{
+    struct fake f = { .status = "running" };
+    struct qmp_ops ops = fake_ops;
+    ops.balloon = f_balloon;
+    ops.query_balloon = f_query_balloon;
+    ops.balloon_stats = f_balloon_stats;
+    ops.balloon_poll = f_balloon_poll;
+    memset(&fb, 0, sizeof(fb));
+    struct qmp_session *s = qmp_session_new(&ops, &f, NULL, NULL);
+    json_object *m[2];
+    take(s, m, 2);
+    put_all(m, 1);
+    json_object_put(one(s, "{\"execute\":\"qmp_capabilities\"}"));
+    json_object *r = one(s, "{\"execute\":\"query-commands\"}");
+    assert_int_equal(json_object_array_length(json_object_object_get(r, "return")), 15);
+    json_object_put(r);
+
+    r = one(s, "{\"execute\":\"balloon\",\"arguments\":{\"value\":67108864},\"id\":1}");
+    assert_non_null(json_object_object_get(r, "return"));
+    json_object_put(r);
+    assert_int_equal(fb.target, 64 << 20);
+    expect_error(s, "{\"execute\":\"balloon\"}", "GenericError", "Parameter 'value' is missing");
+    expect_error(s, "{\"execute\":\"balloon\",\"arguments\":{\"value\":\"1G\"}}", "GenericError",
+                 "expected: integer");
+    expect_error(s, "{\"execute\":\"balloon\",\"arguments\":{\"value\":0}}", "GenericError", "expects a size");
+    expect_error(s, "{\"execute\":\"balloon\",\"arguments\":{\"value\":-5}}", "GenericError", "expects a size");
+    expect_error(s, "{\"execute\":\"balloon\",\"arguments\":{\"value\":1.5}}", "GenericError", "integer");
+    expect_error(s, "{\"execute\":\"balloon\",\"arguments\":{\"value\":1,\"x\":1}}", "GenericError",
+                 "Parameter 'x' is unexpected");
+    assert_int_equal(fb.sets, 1);
+    r = one(s, "{\"execute\":\"query-balloon\"}");
+    assert_int_equal(json_object_get_int64(json_object_object_get(json_object_object_get(r, "return"), "actual")),
+                     128 << 20);
+    json_object_put(r);
+
+    /* qom: stats before the guest sent any, polling interval, bad paths */
+    expect_error(s, "{\"execute\":\"qom-get\",\"arguments\":{\"path\":\"/machine/peripheral/balloon0\","
+                 "\"property\":\"guest-stats\"}}", "GenericError", "hasn't updated any stats yet");
+    r = one(s, "{\"execute\":\"qom-set\",\"arguments\":{\"path\":\"balloon0\","
+               "\"property\":\"guest-stats-polling-interval\",\"value\":2}}");
+    assert_non_null(json_object_object_get(r, "return"));
+    json_object_put(r);
+    assert_int_equal(fb.poll, 2);
+    r = one(s, "{\"execute\":\"qom-get\",\"arguments\":{\"path\":\"/machine/peripheral/balloon0\","
+               "\"property\":\"guest-stats-polling-interval\"}}");
+    assert_int_equal(json_object_get_int(json_object_object_get(r, "return")), 2);
+    json_object_put(r);
+    r = one(s, "{\"execute\":\"qom-get\",\"arguments\":{\"path\":\"/machine/peripheral/balloon0\","
+               "\"property\":\"guest-stats\"}}");
+    json_object *ret = json_object_object_get(r, "return");
+    assert_int_equal(json_object_get_int64(json_object_object_get(ret, "last-update")), 1700000000);
+    json_object *stats = json_object_object_get(ret, "stats");
+    assert_int_equal(json_object_get_int64(json_object_object_get(stats, "stat-free-memory")), 4096);
+    assert_int_equal(json_object_get_int64(json_object_object_get(stats, "stat-swap-in")), -1);
+    json_object_put(r);
+    expect_error(s, "{\"execute\":\"qom-get\",\"arguments\":{\"path\":\"/machine/peripheral/nope\","
+                 "\"property\":\"guest-stats\"}}", "DeviceNotFound", "Device 'nope' not found");
+    expect_error(s, "{\"execute\":\"qom-get\",\"arguments\":{\"path\":\"balloon0\",\"property\":\"x\"}}",
+                 "GenericError", "Property 'x' not found");
+    expect_error(s, "{\"execute\":\"qom-get\",\"arguments\":{\"path\":1,\"property\":\"x\"}}",
+                 "GenericError", "expected: string");
+    expect_error(s, "{\"execute\":\"qom-get\",\"arguments\":{\"path\":\"balloon0\"}}",
+                 "GenericError", "Parameter 'property' is missing");
+    expect_error(s, "{\"execute\":\"qom-set\",\"arguments\":{\"path\":\"balloon0\","
+                 "\"property\":\"guest-stats-polling-interval\",\"value\":-1}}", "GenericError",
+                 "must be greater than zero");
+    expect_error(s, "{\"execute\":\"qom-set\",\"arguments\":{\"path\":\"balloon0\","
+                 "\"property\":\"guest-stats-polling-interval\",\"value\":4294967296}}", "GenericError",
+                 "too big");
+    expect_error(s, "{\"execute\":\"qom-set\",\"arguments\":{\"path\":\"balloon0\","
+                 "\"property\":\"guest-stats\",\"value\":1}}", "GenericError", "Property 'guest-stats' not found");
+    assert_int_equal(fb.polls, 1);
+
+    /* no balloon device: DeviceNotActive, as QEMU */
+    fb.none = true;
+    expect_error(s, "{\"execute\":\"balloon\",\"arguments\":{\"value\":1}}", "DeviceNotActive",
+                 "No balloon device has been activated");
+    expect_error(s, "{\"execute\":\"query-balloon\"}", "DeviceNotActive", "No balloon device");
     qmp_session_free(s);
 }
 
@@ -542,6 +669,26 @@ static void test_server(void **state)
     for (int i = 0; i < 3; i++)
         loop_run_once(l, 0);
 
+    /* BALLOON_CHANGE: at most one a second, the last of a burst at its end */
+    int c4 = connect_to(path);
+    read_line(l, c4, line, sizeof(line));
+    const char *neg4 = "{\"execute\":\"qmp_capabilities\"}\n";
+    assert_int_equal(write(c4, neg4, strlen(neg4)), (ssize_t)strlen(neg4));
+    read_line(l, c4, line, sizeof(line));
+    uint64_t t0 = time_ms();
+    qmp_server_balloon_change(srv, 100);
+    qmp_server_balloon_change(srv, 200);
+    qmp_server_balloon_change(srv, 300);
+    read_line(l, c4, line, sizeof(line));
+    assert_non_null(strstr(line, "\"event\":\"BALLOON_CHANGE\""));
+    assert_non_null(strstr(line, "\"data\":{\"actual\":100}"));
+    read_line(l, c4, line, sizeof(line));
+    assert_non_null(strstr(line, "\"data\":{\"actual\":300}"));
+    assert_true(time_ms() - t0 >= QMP_BALLOON_THROTTLE_MS - 10);
+    close(c4);
+    for (int i = 0; i < 3; i++)
+        loop_run_once(l, 0);
+
     qmp_server_free(srv);
     f_flush(&f);                                /* the fake's own queue (unused by the server) */
     assert_int_equal(stat(path, &st), -1);      /* removed */
@@ -566,6 +713,7 @@ int main(void)
         cmocka_unit_test(test_events_after_negotiation_only),
         cmocka_unit_test(test_spec_parse),
         cmocka_unit_test(test_server),
+        cmocka_unit_test(test_balloon_commands),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -5,6 +5,12 @@
 #include <errno.h>
 #include <string.h>
 
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <sys/mman.h>
+#include <unistd.h>
+
 #include "mem/mem.h"
 
 static void test_translate_bounds(void **state)
@@ -47,11 +53,87 @@ static void test_rw_and_dirty(void **state)
     mem_destroy(&m);
 }
 
+/* A file mapped into RAM: reads as the file, writes stay private (the file
+ * is unchanged), discarding reverts to the file, and the mapping is
+ * refused where it cannot serve (unaligned, across the region's end, a
+ * memfd region). */
+static void test_map_file(void **state)
+{
+    char path[] = "/tmp/vessel-mem-XXXXXX";
+    int fd = mkstemp(path);
+    assert_true(fd >= 0);
+    unlink(path);
+    char buf[10000];
+    for (size_t i = 0; i < sizeof(buf); i++)
+        buf[i] = (char)('a' + i % 26);
+    assert_int_equal(write(fd, buf, sizeof(buf)), (ssize_t)sizeof(buf));
+    struct guest_mem m;
+    mem_init(&m);
+    assert_int_equal(mem_add_ram(&m, 0x80000000, 1 << 20, 0), 0);
+    assert_int_equal(mem_add_ram(&m, 0x90000000, 1 << 16, MEM_F_MEMFD), 0);
+    uint8_t *p = mem_translate(&m, 0x80000000, 1 << 20);
+    memset(p, 0x77, 1 << 20);
+    assert_int_equal(mem_map_file(&m, 0x80002000, fd, sizeof(buf)), 0);
+    assert_memory_equal(p + 0x2000, buf, sizeof(buf));
+    assert_int_equal(p[0x2000 + sizeof(buf)], 0);           /* the last page: zero past the end */
+    assert_int_equal(p[0x2000 + 3 * 4096], 0x77);           /* the next page is RAM as it was */
+    assert_int_equal(p[0x1fff], 0x77);
+    p[0x2000] = 'Z';                                        /* copy on write */
+    char c;
+    assert_int_equal(pread(fd, &c, 1, 0), 1);
+    assert_int_equal(c, 'a');
+    assert_int_equal(mem_discard(&m, 0x80002000, 4096), 4096);
+    assert_int_equal(p[0x2000], 'a');                       /* back to the file */
+    /* refused: unaligned, past the region, no length, a memfd region, outside RAM */
+    assert_int_equal(mem_map_file(&m, 0x80002001, fd, 100), -EINVAL);
+    assert_int_equal(mem_map_file(&m, 0x80100000 - 4096, fd, sizeof(buf)), -EINVAL);
+    assert_int_equal(mem_map_file(&m, 0x80000000, fd, 0), -EINVAL);
+    assert_int_equal(mem_map_file(&m, 0x90000000, fd, 100), -EINVAL);
+    assert_int_equal(mem_map_file(&m, 0x70000000, fd, 100), -EINVAL);
+    /* a bad fd: the RAM is still there */
+    assert_true(mem_map_file(&m, 0x80010000, -1, 100) < 0);
+    p[0x10000] = 5;
+    assert_int_equal(p[0x10000], 5);
+    close(fd);
+    mem_destroy(&m);
+}
+
+static void test_merge(void **state)
+{
+    struct guest_mem m;
+    mem_init(&m);
+    assert_int_equal(mem_add_ram(&m, 0x80000000, 1 << 20, 0), 0);
+    int r = mem_set_merge(&m, true);
+    if (r == -EINVAL)
+        skip();                 /* a host kernel without KSM */
+    assert_int_equal(r, 0);
+    assert_true(m.r[0].flags & MEM_F_MERGE);
+    /* the VMA says so: "mg" in smaps' VmFlags */
+    FILE *f = fopen("/proc/self/smaps", "r");
+    assert_non_null(f);
+    char line[512], want[64];
+    snprintf(want, sizeof(want), "%lx-", (unsigned long)m.r[0].host);
+    bool in = false, merge = false;
+    while (fgets(line, sizeof(line), f)) {
+        if (strchr(line, '-') && strchr(line, ' ') && strchr(line, '-') < strchr(line, ' '))
+            in = !strncmp(line, want, strlen(want));
+        if (in && !strncmp(line, "VmFlags:", 8))
+            merge = strstr(line, " mg") != NULL;
+    }
+    fclose(f);
+    assert_true(merge);
+    assert_int_equal(mem_set_merge(&m, false), 0);
+    assert_false(m.r[0].flags & MEM_F_MERGE);
+    mem_destroy(&m);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_translate_bounds),
         cmocka_unit_test(test_rw_and_dirty),
+        cmocka_unit_test(test_map_file),
+        cmocka_unit_test(test_merge),
     };
     return cmocka_run_group_tests_name("mem", tests, NULL, NULL);
 }

@@ -65,12 +65,36 @@ void virt_hart_boot(struct virt_hart *vh, uint64_t pc, enum rv_priv priv, uint64
     rv_set_x(vh->h, 12, 0);
 }
 
+/* Non-retentive suspend: wait for an interrupt (or the machine wanting the
+ * thread back), then start again at the resume address. b->lock held. */
+static void hart_suspended(struct virt_hart *vh)
+{
+    struct virt_board *b = vh->b;
+    machine_vcpu_idle_begin(b->mach, vh->id);
+    pthread_mutex_unlock(&b->lock);
+    rv_hart_resume(vh->h);          /* a halted hart's wait would return at once */
+    rv_hart_wait(vh->h);
+    pthread_mutex_lock(&b->lock);
+    machine_vcpu_idle_end(b->mach, vh->id);
+    if (vh->hsm == HSM_SUSPENDED && !machine_vcpu_should_exit(b->mach)) {
+        virt_hart_boot(vh, vh->start_addr, RV_PRIV_S, vh->start_arg);
+        vh->hsm = HSM_STARTED;
+    } else {
+        rv_hart_halt(vh->h);        /* still suspended after a pause or a reset request */
+    }
+}
+
 /* A halted hart: HSM-stopped until a hart_start, or until the machine
  * wants the thread back (stop, reset). Counts as parked meanwhile. */
 static void hart_parked(struct virt_hart *vh)
 {
     struct virt_board *b = vh->b;
     pthread_mutex_lock(&b->lock);
+    if (vh->hsm == HSM_SUSPENDED) {
+        hart_suspended(vh);
+        pthread_mutex_unlock(&b->lock);
+        return;
+    }
     if (vh->hsm == HSM_STOP_PENDING || vh->hsm == HSM_STARTED)
         vh->hsm = HSM_STOPPED;
     machine_vcpu_idle_begin(b->mach, vh->id);
@@ -224,11 +248,28 @@ static void eng_cpu_state(void *opaque, unsigned cpu, struct machine_cpu_info *c
     pthread_mutex_unlock(&b->lock);
 }
 
+/* QMP query-cpus-fast "x-state": the SBI HSM state */
+static const char *eng_cpu_state_name(void *opaque, unsigned cpu)
+{
+    static const char *const names[] = {
+        [HSM_STARTED] = "started", [HSM_STOPPED] = "stopped", [HSM_START_PENDING] = "start-pending",
+        [HSM_STOP_PENDING] = "stop-pending", [HSM_SUSPENDED] = "suspended",
+    };
+    struct virt_board *b = opaque;
+    if (cpu >= b->nharts)
+        return NULL;
+    pthread_mutex_lock(&b->lock);
+    int st = b->hart[cpu].hsm;
+    pthread_mutex_unlock(&b->lock);
+    return (unsigned)st < ARRAY_SIZE(names) ? names[st] : NULL;
+}
+
 static const struct machine_engine_ops virt_engine_ops = {
     .arch = "riscv", .target = "riscv64",
     .start = eng_start, .kick = eng_kick, .join = eng_join, .reset = eng_reset,
     .clock_stop = eng_clock_stop, .clock_start = eng_clock_start, .cpu_state = eng_cpu_state,
     .machine_type = "riscv64-virt", .save = virt_engine_save, .load = virt_engine_load,
+    .cpu_state_name = eng_cpu_state_name,
 };
 
 /* ---- devices ---- */
@@ -319,6 +360,7 @@ void virt_board_free(struct virt_board *b)
         rv_machine_free(b->m);
     pthread_cond_destroy(&b->cond);
     pthread_mutex_destroy(&b->lock);
+    free(b->bootargs);
     free(b);
 }
 

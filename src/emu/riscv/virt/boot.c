@@ -2,7 +2,10 @@
  * bare-metal program), firmware (--bios), the initrd high in RAM and the
  * device tree at the top. Done at start and again on every reset. */
 #include <errno.h>
+#include <fcntl.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include "base/base.h"
 #include "emu/riscv/virt/internal.h"
@@ -29,6 +32,28 @@ static int copy_in(struct virt_board *b, const char *opt, const char *path, uint
     return 0;
 }
 
+/* A kernel or initrd file nobody may write (no w bit in its mode, as the
+ * default guest's cached files and a `chmod a-w` copy) is mapped privately
+ * instead of copied: every guest booted from it shares the file's page
+ * cache until it writes a page. A writable file is copied, since a
+ * rewrite that shrinks it under a running guest would fault the mapping. */
+static int map_or_copy(struct virt_board *b, const char *opt, const char *path, uint64_t gpa,
+                       const void *data, size_t len)
+{
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    struct stat st;
+    if (fd >= 0 && fstat(fd, &st) == 0 && S_ISREG(st.st_mode) && !(st.st_mode & 0222) &&
+        (uint64_t)st.st_size == len && mem_map_file(b->mem, gpa, fd, len) == 0) {
+        close(fd);
+        log_debug("%s %s: mapped at 0x%llx (shared page cache, copy on write)", opt, path,
+                  (unsigned long long)gpa);
+        return 0;
+    }
+    if (fd >= 0)
+        close(fd);
+    return copy_in(b, opt, path, gpa, data, len);
+}
+
 /* The kernel (or bare-metal program) into RAM: a Linux Image, or an ELF. */
 static int load_kernel(struct virt_board *b, const struct virt_config *cfg, struct virt_boot_plan *bp)
 {
@@ -47,7 +72,7 @@ static int load_kernel(struct virt_board *b, const struct virt_config *cfg, stru
                       (unsigned long long)(cfg->mc.ram_size >> 20));
             return -ERANGE;
         }
-        r = copy_in(b, "--kernel", cfg->kernel, img.load_addr, data, len);
+        r = map_or_copy(b, "--kernel", cfg->kernel, img.load_addr, data, len);
     } else if (r == -ENOENT && len >= 4 && !memcmp(data, "\x7f" "ELF", 4)) {
         r = virt_image_load_elf(b->mem, (const uint8_t *)data, len, &img, &why);
         if (r)
@@ -102,6 +127,21 @@ static int load_bios(struct virt_board *b, const struct virt_config *cfg, struct
     return 0;
 }
 
+/* The kernel command line: --append, and with --smp N,maxcpus=M
+ * "maxcpus=N" (Linux brings up every hart in the device tree; the others
+ * stay present and offline until the guest onlines them), unless the
+ * command line says maxcpus= itself. */
+static const char *bootargs(struct virt_board *b, const struct virt_config *cfg)
+{
+    const char *a = cfg->append ? cfg->append : "";
+    free(b->bootargs);
+    if (cfg->boot_harts && cfg->boot_harts < cfg->mc.ncpus && !strstr(a, "maxcpus="))
+        b->bootargs = xasprintf("%s%smaxcpus=%u", a, *a ? " " : "", cfg->boot_harts);
+    else
+        b->bootargs = xstrdup(a);
+    return b->bootargs;
+}
+
 /* initrd high in RAM, the FDT above it at the top. */
 static int load_initrd_fdt(struct virt_board *b, const struct virt_config *cfg, const struct virt_boot_plan *bp)
 {
@@ -109,7 +149,7 @@ static int load_initrd_fdt(struct virt_board *b, const struct virt_config *cfg, 
     b->fdt_addr = ram_end - VIRT_FDT_MAX;
     struct virt_fdt_info fi = {
         .ram_base = VIRT_RAM_BASE, .ram_size = cfg->mc.ram_size, .nharts = cfg->mc.ncpus,
-        .sv48 = !cfg->sv39_only, .bootargs = cfg->append,
+        .sv48 = !cfg->sv39_only, .bootargs = bootargs(b, cfg),
     };
     if (cfg->initrd) {
         cleanup_free char *data = NULL;
@@ -123,7 +163,7 @@ static int load_initrd_fdt(struct virt_board *b, const struct virt_config *cfg, 
                       cfg->initrd, len, (unsigned long long)(cfg->mc.ram_size >> 20));
             return -ERANGE;
         }
-        if ((r = copy_in(b, "--initrd", cfg->initrd, start, data, len)))
+        if ((r = map_or_copy(b, "--initrd", cfg->initrd, start, data, len)))
             return r;
         fi.initrd_start = start;
         fi.initrd_end = start + len;

@@ -48,6 +48,7 @@ struct virt_board {
     bool builtin_sbi;
     uint64_t fdt_addr;
     uint64_t tohost;                /* HTIF address of a bare-metal program, 0 if none */
+    char *bootargs;                 /* the kernel command line given to the FDT (owned) */
 
     pthread_mutex_t lock;           /* HSM states */
     pthread_cond_t cond;            /* HSM starts, kicks */

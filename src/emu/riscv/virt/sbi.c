@@ -116,6 +116,36 @@ static long sbi_rfence(struct rv_hart *h, uint64_t fid, uint64_t mask, uint64_t 
     return 0;
 }
 
+/* hart_suspend: the default retentive type waits like wfi and returns; the
+ * default non-retentive type stops the hart, which starts again at
+ * resume_addr (a0 = hartid, a1 = opaque, S-mode, MMU off) at its next
+ * interrupt; both are SUSPENDED for hart_get_status meanwhile. Reserved and
+ * platform-specific types (none implemented): INVALID_PARAM. */
+static long hsm_suspend(struct virt_board *b, struct virt_hart *self, uint32_t type, uint64_t addr, uint64_t opaque)
+{
+    if (type == 0) {
+        pthread_mutex_lock(&b->lock);
+        self->hsm = HSM_SUSPENDED;
+        pthread_mutex_unlock(&b->lock);
+        rv_hart_wait(self->h);
+        pthread_mutex_lock(&b->lock);
+        self->hsm = HSM_STARTED;
+        pthread_mutex_unlock(&b->lock);
+        return 0;
+    }
+    if (type != 0x80000000u)
+        return SBI_ERR_INVALID_PARAM;
+    if (!mem_translate(b->mem, addr, 4))
+        return SBI_ERR_INVALID_ADDRESS;
+    pthread_mutex_lock(&b->lock);
+    self->hsm = HSM_SUSPENDED;
+    self->start_addr = addr;
+    self->start_arg = opaque;
+    pthread_mutex_unlock(&b->lock);
+    rv_hart_halt(self->h);       /* the run loop waits for an interrupt (hart_parked) */
+    return 0;
+}
+
 static long sbi_hsm(struct rv_hart *h, uint64_t fid, uint64_t a0, uint64_t a1, uint64_t a2, uint64_t *val)
 {
     struct virt_board *b = board_of(h);
@@ -152,13 +182,7 @@ static long sbi_hsm(struct rv_hart *h, uint64_t fid, uint64_t a0, uint64_t a1, u
         pthread_mutex_unlock(&b->lock);
         return 0;
     case 3:   /* hart_suspend(type, resume_addr, opaque) */
-        if (a0 == 0) {            /* default retentive: like wfi */
-            rv_hart_wait(h);
-            return 0;
-        }
-        if (a0 == 0x80000000)     /* non-retentive: valid, not offered */
-            return SBI_ERR_NOT_SUPPORTED;
-        return SBI_ERR_INVALID_PARAM;
+        return hsm_suspend(b, self, (uint32_t)a0, a1, a2);
     default:
         return SBI_ERR_NOT_SUPPORTED;
     }

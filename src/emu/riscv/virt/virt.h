@@ -57,6 +57,7 @@
 /* ---- what `vessel run` asked for ---- */
 struct virt_config {
     struct machine_config mc;       /* RAM, harts (ncpus), serial, virtio, -S, --no-reboot, monitor */
+    unsigned boot_harts;            /* --smp N,maxcpus=M: N online at boot (0: all mc.ncpus = M) */
     const char *kernel, *initrd, *bios, *append;
     bool sv39_only;                 /* mmu-type riscv,sv39 and no Sv48 */
     const char *gdb;                /* "tcp::PORT" or NULL */
