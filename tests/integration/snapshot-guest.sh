@@ -11,7 +11,8 @@
 # reported (the write in flight at snapshot time neither lost nor applied
 # twice). Then, in that restored process (the loops stopped, so the disk
 # does not change), a TCP connection into the guest through hostfwd
-# survives a vm-snapshot and a later vm-restore.
+# survives a vm-snapshot and a later vm-restore. With --smp 2 a ticker
+# pinned to each hart goes on at its next number after a restore.
 . "$SRC/tests/lib.sh"
 . "$SRC/tests/guestlib.sh"
 have python3 || { echo "python3 missing" >&2; exit 77; }
@@ -130,3 +131,26 @@ PY
 )
 check "the disk: sectors 1..$m hold their counters, the 1 MiB region the last big ($jj) ($bad)" \
     test "$bad" = "sectors ok; big ok"
+
+# two harts: a ticker pinned to each; both go on with their next number
+# after vm-snapshot paused + kill -9 + --restore (hart 1 was started by
+# Linux through SBI HSM: its HSM state travels too)
+guest_start "$VESSEL" run --smp 2 --kernel "$KERNEL" --initrd "$INITRD" --qmp "unix:$sock"
+guest_wait_ready || { nok "the default guest boots with --smp 2"; exit 1; }
+for c in 0 1; do
+    guest_send "taskset -c $c sh -c 'i=0; while :; do i=\$((i+1)); echo \"h$c \$i\"; usleep 20000; done' &"
+done
+lasth() { tr -d '\r' < "$GUEST_LOG" | grep -aoE "^h$1 [0-9]+$" | tail -1 | cut -d' ' -f2; }
+firsth() { tr -d '\r' < "$GUEST_LOG" | grep -aoE "^h$1 [0-9]+$" | head -1 | cut -d' ' -f2; }
+both() { [ "$(lasth 0)" -ge "$1" ] 2>/dev/null && [ "$(lasth 1)" -ge "$1" ] 2>/dev/null; }
+wait_both() { local i; for ((i = 0; i < $(slow 1200); i++)); do both "$1" && return 0; guest_alive_ || return 1; sleep 0.1; done; return 1; }
+wait_both 5 || { nok "a ticker on each hart runs"; guest_tail 10 | sed 's/^/# /'; exit 1; }
+out=$(q vm-snapshot "{\"path\":\"$d/s3\",\"paused\":true}" 2>&1)
+h0=$(lasth 0) h1=$(lasth 1)
+kill -9 "$GUEST_PID"; guest_wait_exit 30 >/dev/null
+check "--smp 2: vm-snapshot paused ($out; h0 at $h0, h1 at $h1)" test "$out" = "{}"
+guest_start "$VESSEL" run --restore "$d/s3"
+wait_both $((h1 + 5)); wait_both $((h0 + 5))
+check "--smp 2: after --restore hart 0's ticker goes on at $((h0 + 1)) (got $(firsth 0))" test "$(firsth 0)" = $((h0 + 1))
+check "--smp 2: after --restore hart 1's ticker goes on at $((h1 + 1)) (got $(firsth 1))" test "$(firsth 1)" = $((h1 + 1))
+check "--smp 2: both run on (h0 $(lasth 0), h1 $(lasth 1))" both $((h1 > h0 ? h1 + 5 : h0 + 5))

@@ -98,14 +98,18 @@ static void hart_parked(struct virt_hart *vh)
     if (vh->hsm == HSM_STOP_PENDING || vh->hsm == HSM_STARTED)
         vh->hsm = HSM_STOPPED;
     machine_vcpu_idle_begin(b->mach, vh->id);
-    /* STARTED here means a restored snapshot has the hart running again */
-    while (!machine_vcpu_should_exit(b->mach) && vh->hsm != HSM_START_PENDING && vh->hsm != HSM_STARTED)
+    /* STARTED or SUSPENDED here: a restored snapshot has the hart running
+     * again, or in a non-retentive suspend */
+    while (!machine_vcpu_should_exit(b->mach) && vh->hsm != HSM_START_PENDING && vh->hsm != HSM_STARTED &&
+           vh->hsm != HSM_SUSPENDED)
         pthread_cond_wait(&b->cond, &b->lock);
     machine_vcpu_idle_end(b->mach, vh->id);
     if (vh->hsm == HSM_START_PENDING && !machine_vcpu_should_exit(b->mach)) {
         virt_hart_boot(vh, vh->start_addr, RV_PRIV_S, vh->start_arg);
         vh->hsm = HSM_STARTED;
         rv_hart_resume(vh->h);
+    } else if (vh->hsm == HSM_SUSPENDED && !machine_vcpu_should_exit(b->mach)) {
+        hart_suspended(vh);
     }
     pthread_mutex_unlock(&b->lock);
 }
