@@ -15,7 +15,9 @@
 # Environment: VESSEL, SRC (bench/run.sh sets them), DENSITY_LIMIT (768M),
 # DENSITY_MEM (128M), DENSITY_MAX (64 guests per engine at most), READY_S
 # (180), DENSITY_ENGINES ("vessel qemu"), VESSEL_RUN_OPTS (extra options
-# for vessel run, e.g. --balloon=free-page-reporting=on).
+# for vessel run, e.g. --balloon=free-page-reporting=on), DENSITY_MAPPED=1
+# (boot every engine from a read-only copy of the kernel and initrd, which
+# vessel maps instead of copying; docs/balloon.md).
 set -u
 SRC=${SRC:-$(cd "$(dirname "$0")/../.." && pwd)}
 VESSEL=${VESSEL:-$SRC/build/vessel}
@@ -35,6 +37,10 @@ eval "$line"
 [ -w "$cgroot" ] || { echo "density: no writable cgroup v1 memory controller at $cgroot"; exit 1; }
 
 tmp=$(mktemp -d "${TMPDIR:-/tmp}/vessel-density.XXXXXX")
+if [ "${DENSITY_MAPPED:-0}" = 1 ]; then
+    cp "$KERNEL" "$tmp/Image"; cp "$INITRD" "$tmp/initrd"; chmod a-w "$tmp/Image" "$tmp/initrd"
+    KERNEL=$tmp/Image INITRD=$tmp/initrd
+fi
 cg=$cgroot/vessel-density.$$
 pids=()
 ksm_was=
@@ -48,7 +54,7 @@ cleanup() {
     stop_all
     [ -d "$cg" ] && rmdir "$cg" 2>/dev/null
     [ -n "$ksm_was" ] && echo "$ksm_was" > "$ksm/run"
-    rm -rf "$tmp"
+    chmod -R u+w "$tmp" 2>/dev/null; rm -rf "$tmp"
 }
 trap cleanup EXIT
 trap 'exit 130' INT TERM
@@ -93,6 +99,7 @@ count() {
             [ $((SECONDS - t)) -ge "$READY_S" ] && break
             sleep 0.2
         done
+        if ! all_alive; then why="a guest died while guest $i booted"; break; fi
         if ! prompted "$tmp/$engine.$i.con"; then
             why="guest $i printed no prompt within ${READY_S} s"; break
         fi
@@ -111,6 +118,7 @@ count() {
 }
 
 echo "density: idle default riscv64 guests (-m $MEM) in one $LIMIT memory cgroup; $ksm_note;" \
+     "${VESSEL_RUN_OPTS:+vessel options: $VESSEL_RUN_OPTS; }${DENSITY_MAPPED:+read-only kernel/initrd copies; }" \
      "load $(cut -d' ' -f1-3 /proc/loadavg)"
 declare -A result
 for e in $ENGINES; do

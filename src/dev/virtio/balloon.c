@@ -196,11 +196,10 @@ static bool stats_buffer(struct virtio_balloon *b, const struct virtq_elem *e)
     return pushed;
 }
 
-static void balloon_notify(struct virtio_dev *d, unsigned q)
+/* Serve queue q (lock held). */
+static void serve_locked(struct virtio_balloon *b, unsigned q, struct virtq_elem *e)
 {
-    struct virtio_balloon *b = d->opaque;
-    struct virtq_elem *e = xmalloc(sizeof(*e));
-    pthread_mutex_lock(&d->lock);
+    struct virtio_dev *d = &b->vdev;
     unsigned role = queue_role(d, q);
     bool any = false;
     while (role != Q_NONE && virtq_pop(d, q, e) == 1) {
@@ -217,7 +216,27 @@ static void balloon_notify(struct virtio_dev *d, unsigned q)
     }
     if (any)
         virtq_notify(d, q);
+}
+
+static void balloon_notify(struct virtio_dev *d, unsigned q)
+{
+    struct virtio_balloon *b = d->opaque;
+    struct virtq_elem *e = xmalloc(sizeof(*e));
+    pthread_mutex_lock(&d->lock);
+    serve_locked(b, q, e);
     pthread_mutex_unlock(&d->lock);
+    free(e);
+}
+
+/* DRIVER_OK (lock held): Linux queues its first statistics buffer and
+ * kicks before it sets DRIVER_OK, when a notify is not served yet; take
+ * what is waiting on every queue now. */
+static void balloon_start(struct virtio_dev *d)
+{
+    struct virtio_balloon *b = d->opaque;
+    struct virtq_elem *e = xmalloc(sizeof(*e));
+    for (unsigned q = 0; q < d->nvq; q++)
+        serve_locked(b, q, e);
     free(e);
 }
 
@@ -248,7 +267,8 @@ static void balloon_reset(struct virtio_dev *d)
 }
 
 static const struct virtio_dev_ops balloon_ops = {
-    .notify = balloon_notify, .config_write = balloon_config_write, .reset = balloon_reset,
+    .notify = balloon_notify, .config_write = balloon_config_write, .start = balloon_start,
+    .reset = balloon_reset,
 };
 
 /* ---- host side ---- */

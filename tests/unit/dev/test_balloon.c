@@ -365,6 +365,37 @@ static void test_stats(void **state)
     close_balloon(&f);
 }
 
+/* As Linux does: the first stats buffer is queued and kicked before
+ * DRIVER_OK; the device takes it when the driver sets DRIVER_OK. */
+static void test_stats_before_driver_ok(void **state)
+{
+    struct virtio_balloon_opts o = { 0 };
+    struct virtio_balloon *b = virtio_balloon_create(&o, NULL, NULL);
+    struct vdrv v;
+    assert_int_equal(vdrv_open(&v, virtio_balloon_dev(b)), 0);
+    vd_wr(&v, 0x70, 0);
+    vd_wr(&v, 0x70, VIRTIO_STATUS_ACKNOWLEDGE | VIRTIO_STATUS_DRIVER);
+    vd_wr(&v, 0x24, 0); vd_wr(&v, 0x20, (uint32_t)(BASE_F | F_STATS_VQ));
+    vd_wr(&v, 0x24, 1); vd_wr(&v, 0x20, (BASE_F | F_STATS_VQ) >> 32);
+    vd_wr(&v, 0x70, VIRTIO_STATUS_ACKNOWLEDGE | VIRTIO_STATUS_DRIVER | VIRTIO_STATUS_FEATURES_OK);
+    for (unsigned q = 0; q < 3; q++)
+        vdrv_setup_queue(&v, q, 16);
+    uint64_t buf = vd_alloc(&v, 10);
+    put_stat(gp(&v, buf), 4, 4242);
+    struct vseg s = { buf, 10, false };
+    vdrv_submit(&v, 2, &s, 1, false);          /* kicked before DRIVER_OK: not served yet */
+    struct virtio_balloon_stats st;
+    virtio_balloon_get_stats(b, &st, NULL);
+    assert_int_equal(st.last_update, 0);
+    vd_wr(&v, 0x70, VIRTIO_STATUS_ACKNOWLEDGE | VIRTIO_STATUS_DRIVER | VIRTIO_STATUS_FEATURES_OK |
+                    VIRTIO_STATUS_DRIVER_OK);
+    virtio_balloon_get_stats(b, &st, NULL);
+    assert_true(st.last_update > 0);
+    assert_true(st.val[4] == 4242);
+    vdrv_close(&v);
+    virtio_balloon_destroy(b);
+}
+
 static void test_memfd_punches_hole(void **state)
 {
     struct virtio_balloon_opts o = { .free_page_reporting = true };
@@ -435,6 +466,7 @@ int main(void)
         cmocka_unit_test(test_poison_keeps_pages),
         cmocka_unit_test(test_config_target_actual),
         cmocka_unit_test(test_stats),
+        cmocka_unit_test(test_stats_before_driver_ok),
         cmocka_unit_test(test_memfd_punches_hole),
         cmocka_unit_test(test_parse),
     };
