@@ -35,7 +35,10 @@ reached() { [ "$(lastctr "$GUEST_LOG")" -ge "$1" ] 2>/dev/null; }
 wait_reached() { local i; for ((i = 0; i < $(slow 1200); i++)); do reached "$1" && return 0; guest_alive_ || return 1; sleep 0.1; done; return 1; }
 
 guest_start "$VESSEL" run --kernel "$KERNEL" --initrd "$INITRD" --disk "$d/disk.img" \
-    --net "user,hostfwd=tcp::$port-:7777" --qmp "unix:$sock"
+    --net "user,hostfwd=tcp::$port-:7777" --qmp "unix:$sock" --balloon
+# wait_balloon BYTES: until QMP query-balloon reports BYTES
+wait_balloon() { local i; for ((i = 0; i < $(slow 600); i++)); do
+    [ "$(q query-balloon 2>/dev/null)" = "{\"actual\":$1}" ] && return 0; guest_alive_ || return 1; sleep 0.1; done; return 1; }
 guest_wait_ready || { nok "the default guest boots"; guest_tail 20 | sed 's/^/# /'; exit 1; }
 ok "the default guest boots with a disk, user net and --qmp ($(guest_elapsed) s)"
 guest_send 'w() { i=0; while [ ! -f /tmp/stop ]; do i=$((i+1)); s=$(echo "n=$i" | md5sum | cut -c1-8); echo $i > /tmp/ctr; printf "%08d %s\n" $i $s | dd of=/dev/vda bs=512 seek=$i conv=notrunc oflag=direct 2>/dev/null; echo "ctr $i $s"; done; }; w &'
@@ -43,6 +46,9 @@ guest_send 'b() { j=0; while [ ! -f /tmp/stop ]; do j=$((j+1)); yes "$j" | head 
 wait_reached 15 || { nok "the workload runs"; guest_tail 20 | sed 's/^/# /'; exit 1; }
 ok "the workload runs (ctr $(lastctr "$GUEST_LOG"), big $(lastbig "$GUEST_LOG"))"
 
+q balloon '{"value":201326592}' >/dev/null
+if wait_balloon 201326592; then ok "the balloon holds 64 MiB before the snapshot"
+else nok "balloon to 192 MiB: $(q query-balloon 2>&1)"; guest_tail 10 | sed 's/^/# /'; fi
 out=$(q vm-snapshot "{\"path\":\"$d/s1\",\"paused\":true,\"disks\":true}" 2>&1)
 check "vm-snapshot with the disks, paused: {} ($out)" test "$out" = "{}"
 n=$(lastctr "$GUEST_LOG") j=$(lastbig "$GUEST_LOG")
@@ -56,6 +62,11 @@ guest_start "$VESSEL" run --restore "$d/s1" --qmp "unix:$sock"
 if wait_reached $((n + 10)); then ok "vessel run --restore: the workload goes on ($(guest_elapsed) s to ctr $((n + 10)))"
 else nok "vessel run --restore: the workload goes on"; guest_tail 20 | sed 's/^/# /'; exit 1; fi
 check "restore: the saved disk was put back" grep -q "disk vda put back at $d/disk.img" "$GUEST_LOG"
+out=$(q query-balloon 2>&1)
+check "restore: the balloon still holds 64 MiB ($out)" test "$out" = '{"actual":201326592}'
+q balloon '{"value":268435456}' >/dev/null
+wait_balloon 268435456 && ok "restore: the guest deflates the balloon when asked (device and guest agree)" ||
+    nok "restore: deflate to 256 MiB: $(q query-balloon 2>&1)"
 first=$(ctrs "$GUEST_LOG" | head -1 | cut -d' ' -f1)
 check "restore: the console goes on at ctr $((n + 1)), the one after the snapshot's $n (got $first)" test "$first" = $((n + 1))
 sums=$(ctrs "$GUEST_LOG" | while read -r i s; do
