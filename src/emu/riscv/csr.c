@@ -283,11 +283,15 @@ static int csr_set(struct rv_hart *h, unsigned csr, uint64_t v)
         return 0;
     }
     case CSR_MCYCLE: case CSR_MINSTRET: {
+        /* h->instret already counts this instruction, and a read counts
+         * the reading one: the next instruction reads v, as the write
+         * suppresses this one's increment (priv. spec, "the value written
+         * ... is the value read by the following instruction"). */
         unsigned k = csr == CSR_MINSTRET;
         if (h->mcountinhibit & (k ? 4 : 1))
             h->cnt_frozen[k] = v;
         else
-            h->cnt_off[k] = h->instret - v;
+            h->cnt_off[k] = h->instret + 1 - v;
         return 0;
     }
     default: return -1;

@@ -99,6 +99,16 @@ int main(void)
     soft(nseq == 3 && seq[0] == IRQ_MSI && seq[1] == IRQ_MTI && seq[2] == IRQ_SSI,
          "priority MSI, MTI, SSI (got the order as nibbles)", seq[0] << 8 | seq[1] << 4 | seq[2]);
 
+    /* [3.3.1 Zicntr / 3.1.11] a write to minstret is what the next
+     * instruction reads: the writing instruction's own increment is
+     * suppressed (riscv-tests rv64mi instret_overflow) */
+    __asm__ volatile("csrwi minstret, 0\n csrr %0, minstret" : "=r"(v) :: "memory");
+    soft(v == 0, "csrwi minstret, 0 then csrr minstret reads 0", v);
+    __asm__ volatile("csrw minstret, %1\n csrr %0, minstret" : "=r"(v) : "r"(777ull) : "memory");
+    soft(v == 777, "csrw minstret, 777 then csrr minstret reads 777", v);
+    __asm__ volatile("csrr %0, minstret\n csrr %1, minstret" : "=&r"(i), "=r"(v) :: "memory");
+    soft(v - i == 1, "two reads of minstret back to back differ by 1", v - i);
+
     if (fails) {
         printf_("riscv-sys strict: %d of %d checks failed\n", (uint64_t)fails, (uint64_t)checks);
         rt_exit((int)fails);
