@@ -55,6 +55,7 @@ static void exec_usage(FILE *f)
 struct exec_opts {
     const char *sysroot, *argv0;
     const char *gdb;
+    char gdb_spec[64];          /* -g PORT as tcp::PORT */
     bool strace;
     uint64_t stack;
     char **env;
@@ -197,10 +198,9 @@ static int parse_and_run_opts(struct exec_opts *op, int argc, char **argv, int f
                 return 2;
             }
             const char *v = argv[++i];
-            static char spec[64];
             if (a[1] == 'g' && strspn(v, "0123456789") == strlen(v) && *v) {
-                snprintf(spec, sizeof(spec), "tcp::%s", v);
-                v = spec;
+                snprintf(o.gdb_spec, sizeof(o.gdb_spec), "tcp::%s", v);
+                v = o.gdb_spec;
             }
             o.gdb = v;
             continue;

@@ -121,7 +121,7 @@ static int64_t blk_handle(struct virtio_blk *b, struct virtq_elem *e, bool nowai
     uint8_t status = BLK_S_OK;
     uint32_t written = 0;
     struct blk_req_hdr h;
-    static __thread struct iovec data[VIRTQ_MAX_SEGS];
+    struct iovec data[VIRTQ_MAX_SEGS];   /* 4 KiB: on the worker's stack */
     unsigned nd;
     uint64_t dlen;
     if (e->out_len < sizeof(h)) {
