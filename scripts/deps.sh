@@ -7,7 +7,7 @@ set -euo pipefail
 pkgs=(
   # build
   build-essential meson ninja-build pkg-config clang llvm lld libclang-rt-14-dev
-  libfdt-dev libjson-c-dev libseccomp-dev libslirp-dev libglib2.0-dev libcmocka-dev
+  libfdt-dev libjson-c-dev libseccomp-dev libslirp-dev libglib2.0-dev libcmocka-dev zlib1g-dev
   # riscv64 guests and user-mode programs
   gcc-riscv64-linux-gnu g++-riscv64-linux-gnu libc6-dev-riscv64-cross
   linux-source-6.1 bc flex bison libelf-dev libssl-dev cpio xz-utils
@@ -17,7 +17,7 @@ pkgs=(
   # peers and tools for tests and benchmarks
   qemu-user qemu-system-misc qemu-system-x86 opensbi
   runc podman containerd busybox-static hyperfine gdb-multiarch e2fsprogs
-  iproute2 python3 uidmap time curl
+  iproute2 python3 uidmap time curl xfsprogs
   socat  # a plain socket client for the QMP tests (tests/integration/qmp-*.sh)
   tcl  # rvtest: SQLite generates its amalgamation with tclsh (scripts/riscv-programs.sh)
 )

@@ -22,7 +22,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     if (o && json_object_is_type(o, json_type_object)) {
         struct ctr_resources r;
         ctr_resources_init(&r);
-        ctr_resources_parse(o, &r, "update --resources");
+        struct ctr_error *err = NULL;
+        if (ctr_resources_parse(o, &r, "update --resources", &err) < 0 && !err)
+            __builtin_trap();          /* every refusal says why */
+        ctr_error_free(&err);
         ctr_resources_free(&r);
     }
     json_object_put(o);

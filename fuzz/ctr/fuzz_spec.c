@@ -17,7 +17,11 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     char *text = malloc(size + 1);
     memcpy(text, data, size);
     text[size] = 0;
-    struct ctr_spec *s = ctr_spec_parse(text, "/bundle", "config.json");
+    struct ctr_error *err = NULL;
+    struct ctr_spec *s = ctr_spec_parse(text, "/bundle", "config.json", &err);
+    if (!s && !err)
+        __builtin_trap();              /* every refusal says why */
+    ctr_error_free(&err);
     ctr_spec_free(s);
     free(text);
     return 0;

@@ -35,9 +35,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     }
     if (size < 2)
         return 0;
-    struct vkvm_acpi_config c = { .ncpus = data[0] % (VKVM_MAX_VCPUS + 2), .nvirtio = data[1] % (VKVM_ACPI_MAX_VIRTIO + 2) };
+    struct vkvm_acpi_config c = { .ncpus = data[0] % (VKVM_MAX_VCPUS + 2), .nvirtio = data[1] % (VKVM_ACPI_MAX_VIRTIO + 2),
+                                  .pci = data[0] >= 0x80 };
     for (unsigned i = 0; i < c.nvirtio && i < VKVM_ACPI_MAX_VIRTIO; i++) {
-        c.virtio_base[i] = VKVM_VIRTIO_MMIO_BASE + i * VKVM_VIRTIO_MMIO_STRIDE;
+        c.virtio_base[i] = c.pci ? i + (data[1] >> 6) : VKVM_VIRTIO_MMIO_BASE + i * VKVM_VIRTIO_MMIO_STRIDE;
         c.virtio_irq[i] = VKVM_VIRTIO_FIRST_IRQ + i;
     }
     if (vkvm_acpi_build(&m, &c) == 0) {

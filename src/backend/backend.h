@@ -78,6 +78,11 @@ int blk_image_open(const char *path, bool readonly, bool direct, struct blk_imag
 /* Wrap an already-open fd (tests, fuzzing); takes ownership. */
 struct blk_image *blk_image_from_fd(int fd, const char *name, bool readonly);
 void blk_image_close(struct blk_image *img);
+/* Open img->path again in place (a restore put another file there): the
+ * same fd numbers now refer to the new file, with its lock; the old
+ * file's lock goes. No I/O may be in flight. 0 or -errno (logged); -EINVAL
+ * when the new file's size differs. */
+int blk_image_reopen(struct blk_image *img);
 /* Whole transfer or -errno. */
 int blk_image_preadv(struct blk_image *img, const struct iovec *iov, unsigned n, uint64_t off);
 int blk_image_pwritev(struct blk_image *img, const struct iovec *iov, unsigned n, uint64_t off);
@@ -107,6 +112,11 @@ struct net_backend {
     void (*rx_ready)(struct net_backend *be);
     void (*destroy)(struct net_backend *be);
     const char *name;
+    /* Optional, snapshot: the backend's own state (user net: libslirp's,
+     * with its version), appended to *buf (xrealloc'd); load takes it
+     * back (-EINVAL for state it cannot use). Any thread. */
+    int (*state_save)(struct net_backend *be, uint8_t **buf, size_t *len);
+    int (*state_load)(struct net_backend *be, const uint8_t *buf, size_t len);
 };
 static inline int net_backend_send(struct net_backend *be, const uint8_t *f, size_t len)
 {

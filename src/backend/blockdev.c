@@ -95,6 +95,24 @@ struct blk_image *blk_image_from_fd(int fd, const char *name, bool readonly)
     return img;
 }
 
+int blk_image_reopen(struct blk_image *img)
+{
+    struct blk_image *n;
+    int r = blk_image_open(img->path, img->readonly, img->direct, &n);
+    if (r < 0)
+        return r;
+    if (n->size != img->size || dup2(n->fd, img->fd) < 0 ||
+        (img->fd_buffered >= 0 && n->fd_buffered >= 0 && dup2(n->fd_buffered, img->fd_buffered) < 0)) {
+        r = n->size != img->size ? -EINVAL : -errno;
+        log_error("disk image %s: cannot open it again in place: %s", img->path,
+                  r == -EINVAL ? "its size changed" : strerror(-r));
+        blk_image_close(n);
+        return r;
+    }
+    blk_image_close(n);     /* the new file stays open (and locked) through img's fds */
+    return 0;
+}
+
 void blk_image_close(struct blk_image *img)
 {
     if (!img)

@@ -123,6 +123,75 @@ static int slirp_be_send(struct net_backend *be, const uint8_t *frame, size_t le
 
 static void slirp_be_rx_ready(struct net_backend *be) {}
 
+/* ---- snapshot: slirp_state_save / slirp_state_load, on the loop thread ---- */
+struct slirp_io {
+    struct net_slirp *s;
+    uint8_t **buf;
+    size_t *len;
+    const uint8_t *in;
+    size_t in_len, pos;
+    int ret;
+};
+
+static ssize_t state_write(const void *buf, size_t len, void *opaque)
+{
+    struct slirp_io *io = opaque;
+    *io->buf = xrealloc(*io->buf, *io->len + len);
+    memcpy(*io->buf + *io->len, buf, len);
+    *io->len += len;
+    return (ssize_t)len;
+}
+
+static ssize_t state_read(void *buf, size_t len, void *opaque)
+{
+    struct slirp_io *io = opaque;
+    size_t n = MIN(len, io->in_len - io->pos);
+    memcpy(buf, io->in + io->pos, n);
+    if (n < len)
+        memset((uint8_t *)buf + n, 0, len - n);
+    io->pos += n;
+    return (ssize_t)n;
+}
+
+static void do_state_save(void *arg)
+{
+    struct slirp_io *io = arg;
+    uint32_t ver = (uint32_t)slirp_state_version();
+    state_write(&ver, sizeof(ver), io);
+    slirp_state_save(io->s->slirp, state_write, io);
+}
+
+static void do_state_load(void *arg)
+{
+    struct slirp_io *io = arg;
+    uint32_t ver;
+    if (io->in_len < sizeof(ver)) {
+        io->ret = -EINVAL;
+        return;
+    }
+    memcpy(&ver, io->in, sizeof(ver));
+    io->pos = sizeof(ver);
+    if (ver == 0 || ver > (uint32_t)slirp_state_version()) {
+        io->ret = -EINVAL;
+        return;
+    }
+    io->ret = slirp_state_load(io->s->slirp, (int)ver, state_read, io) < 0 || io->pos != io->in_len ? -EINVAL : 0;
+}
+
+static int slirp_be_state_save(struct net_backend *be, uint8_t **buf, size_t *len)
+{
+    struct slirp_io io = { .s = (struct net_slirp *)be, .buf = buf, .len = len };
+    int r = loop_call(io.s->loop, do_state_save, &io);
+    return r ? r : io.ret;
+}
+
+static int slirp_be_state_load(struct net_backend *be, const uint8_t *buf, size_t len)
+{
+    struct slirp_io io = { .s = (struct net_slirp *)be, .in = buf, .in_len = len };
+    int r = loop_call(io.s->loop, do_state_load, &io);
+    return r ? r : io.ret;
+}
+
 static void slirp_be_destroy(struct net_backend *be)
 {
     struct net_slirp *s = (struct net_slirp *)be;
@@ -139,6 +208,8 @@ struct net_backend *net_slirp_create(struct loop *loop, const struct net_hostfwd
     s->be.send = slirp_be_send;
     s->be.rx_ready = slirp_be_rx_ready;
     s->be.destroy = slirp_be_destroy;
+    s->be.state_save = slirp_be_state_save;
+    s->be.state_load = slirp_be_state_load;
     s->be.name = "user";
     SlirpConfig cfg = { .version = 1 };
     cfg.in_enabled = true;

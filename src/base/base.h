@@ -31,6 +31,9 @@ void log_set_fd(int fd);                        /* default 2 */
 void log_set_json(bool json);                   /* runc-style {"level":..,"msg":..} lines */
 void log_msg(enum log_level lvl, const char *fmt, ...) PRINTF(2, 3);
 void log_vmsg(enum log_level lvl, const char *fmt, va_list ap);
+/* The line log_vmsg would write (text or json, newline included) in LINE: its length. */
+size_t log_vformat(char *line, size_t cap, enum log_level lvl, const char *fmt, va_list ap);
+int log_get_fd(void);                           /* where the lines go */
 
 #define log_error(...) log_msg(LOG_ERROR, __VA_ARGS__)
 #define log_warn(...)  log_msg(LOG_WARN, __VA_ARGS__)
@@ -137,5 +140,8 @@ int loop_run_once(struct loop *l, int timeout_ms);
 int loop_start(struct loop *l);                 /* spawn the I/O thread */
 void loop_stop(struct loop *l);                 /* stop and join it */
 bool loop_on_thread(struct loop *l);            /* caller is the loop thread */
+/* Run fn(arg) on the loop's thread and wait for it (at once when the loop
+ * is not running or the caller is its thread). 0 or -ENOMEM. */
+int loop_call(struct loop *l, loop_cb fn, void *arg);
 
 #endif

@@ -31,12 +31,11 @@ static size_t json_escape(char *dst, size_t cap, const char *src)
     return o;
 }
 
-void log_vmsg(enum log_level lvl, const char *fmt, va_list ap)
+int log_get_fd(void) { return log_fd; }
+
+size_t log_vformat(char *line, size_t cap, enum log_level lvl, const char *fmt, va_list ap)
 {
-    if (lvl > level)
-        return;
-    int saved = errno;
-    char msg[2048], line[4608];
+    char msg[2048];
     vsnprintf(msg, sizeof(msg), fmt, ap);
     int n;
     if (log_json) {
@@ -48,17 +47,29 @@ void log_vmsg(enum log_level lvl, const char *fmt, va_list ap)
         gmtime_r(&ts.tv_sec, &tm);
         char tbuf[64];
         strftime(tbuf, sizeof(tbuf), "%Y-%m-%dT%H:%M:%S", &tm);
-        n = snprintf(line, sizeof(line), "{\"level\":\"%s\",\"msg\":\"%s\",\"time\":\"%s.%09ldZ\"}\n",
+        n = snprintf(line, cap, "{\"level\":\"%s\",\"msg\":\"%s\",\"time\":\"%s.%09ldZ\"}\n",
                      level_name[lvl], esc, tbuf, ts.tv_nsec);
     } else if (lvl == LOG_ERROR || lvl == LOG_INFO) {
-        n = snprintf(line, sizeof(line), "%s: %s\n", prog, msg);
+        n = snprintf(line, cap, "%s: %s\n", prog, msg);
     } else {
-        n = snprintf(line, sizeof(line), "%s: %s: %s\n", prog, level_name[lvl], msg);
+        n = snprintf(line, cap, "%s: %s: %s\n", prog, level_name[lvl], msg);
     }
-    if (n > (int)sizeof(line) - 1)
-        n = sizeof(line) - 1;
+    if (n < 0)
+        n = 0;
+    if (cap && (size_t)n > cap - 1)
+        n = (int)cap - 1;
+    return (size_t)n;
+}
+
+void log_vmsg(enum log_level lvl, const char *fmt, va_list ap)
+{
+    if (lvl > level)
+        return;
+    int saved = errno;
+    char line[4608];
+    size_t n = log_vformat(line, sizeof(line), lvl, fmt, ap);
     if (n > 0)
-        write_full(log_fd, line, (size_t)n);
+        write_full(log_fd, line, n);
     errno = saved;
 }
 

@@ -352,3 +352,41 @@ bool loop_on_thread(struct loop *l)
 {
     return l->running && pthread_equal(pthread_self(), l->thread);
 }
+
+/* ---- running a function on the loop's thread ---- */
+struct loop_call {
+    loop_cb fn;
+    void *arg;
+    bool done;
+    pthread_mutex_t lock;
+    pthread_cond_t cond;
+};
+
+static void loop_call_cb(void *opaque)
+{
+    struct loop_call *c = opaque;
+    c->fn(c->arg);
+    pthread_mutex_lock(&c->lock);
+    c->done = true;
+    pthread_cond_signal(&c->cond);
+    pthread_mutex_unlock(&c->lock);
+}
+
+int loop_call(struct loop *l, loop_cb fn, void *arg)
+{
+    if (!l->running || loop_on_thread(l)) {
+        fn(arg);
+        return 0;
+    }
+    struct loop_call c = { fn, arg, false, PTHREAD_MUTEX_INITIALIZER, PTHREAD_COND_INITIALIZER };
+    struct loop_event *e = loop_event_new(l, loop_call_cb, &c);
+    if (!e)
+        return -ENOMEM;
+    loop_event_notify(e);
+    pthread_mutex_lock(&c.lock);
+    while (!c.done)
+        pthread_cond_wait(&c.cond, &c.lock);
+    pthread_mutex_unlock(&c.lock);
+    loop_event_free(e);
+    return 0;
+}

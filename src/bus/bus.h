@@ -51,4 +51,17 @@ static inline void irq_set(const struct irq_line *l, int level)
         l->set(l->opaque, l->n, level);
 }
 
+/* A message-signalled interrupt (PCI MSI / MSI-X): a device writes `data`
+ * to `addr`; the board delivers it (KVM_SIGNAL_MSI, an irqfd route). */
+struct msi_line {
+    void (*send)(void *opaque, uint64_t addr, uint32_t data);
+    void *opaque;
+};
+
+static inline void msi_send(const struct msi_line *l, uint64_t addr, uint32_t data)
+{
+    if (l && l->send)
+        l->send(l->opaque, addr, data);
+}
+
 #endif

@@ -91,8 +91,9 @@ struct ctr_cli {
     size_t nenv;
 };
 
-/* the global options before the command; -1 to go on, else the exit status */
-static int parse_global(struct ctr_cli *c, int argc, char **argv)
+/* the global options before the command: 0 to go on, 1 when done (help,
+ * version), -1 and *err on a mistake */
+static int parse_global(struct ctr_cli *c, int argc, char **argv, struct ctr_error **err)
 {
     int opt;
     optind = 1;
@@ -102,33 +103,28 @@ static int parse_global(struct ctr_cli *c, int argc, char **argv)
         case O_ROOT: c->o.root = optarg; break;
         case O_LOG: c->log_file = optarg; break;
         case O_LOGFMT:
-            if (strcmp(optarg, "json") && strcmp(optarg, "text")) {
-                log_error("--log-format: \"%s\" is not text or json", optarg);
-                return 2;
-            }
+            if (strcmp(optarg, "json") && strcmp(optarg, "text"))
+                return ctr_error_usage(err, "--log-format: \"%s\" is not text or json", optarg);
             c->json_log = !strcmp(optarg, "json");
             break;
         case O_SYSTEMD: log_warn("--systemd-cgroup: not supported, using cgroupfs"); break;
         case O_DEBUG: log_set_level(LOG_DEBUG); break;
         case O_ROOTLESS: break;
-        case 'h': usage(stdout); return 0;
-        case 'v': printf("vessel-ctr version %s\nspec: 1.0.2\n", VESSEL_VERSION); return 0;
+        case 'h': usage(stdout); return 1;
+        case 'v': printf("vessel-ctr version %s\nspec: 1.0.2\n", VESSEL_VERSION); return 1;
         default:
-            log_error("unknown global option '%s'; see 'vessel ctr --help'", argv[optind - 1]);
-            return 2;
+            return ctr_error_usage(err, "unknown global option '%s'; see 'vessel ctr --help'", argv[optind - 1]);
         }
     }
-    return -1;
+    return 0;
 }
 
-static int open_log(const struct ctr_cli *c)
+static int open_log(const struct ctr_cli *c, struct ctr_error **err)
 {
     if (c->log_file) {
         int fd = open(c->log_file, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
-        if (fd < 0) {
-            log_error("--log %s: cannot open it", c->log_file);
-            return -1;
-        }
+        if (fd < 0)
+            return ctr_error_usage(err, "--log %s: cannot open it", c->log_file);
         log_set_fd(fd);
     }
     log_set_json(c->json_log);
@@ -136,22 +132,21 @@ static int open_log(const struct ctr_cli *c)
 }
 
 /* a Go-style duration as runc takes it: 5s, 500ms, 1m; a bare number is seconds */
-static int parse_interval(const char *s, unsigned *ms)
+static int parse_interval(const char *s, unsigned *ms, struct ctr_error **err)
 {
     char *end;
     double v = strtod(s, &end);
     double mul = !*end || !strcmp(end, "s") ? 1000 : !strcmp(end, "ms") ? 1 : !strcmp(end, "m") ? 60000 : -1;
-    if (end == s || mul < 0 || v <= 0 || v * mul > 86400000) {
-        log_error("--interval: \"%s\" is not a duration like 5s or 500ms", s);
-        return -1;
-    }
+    if (end == s || mul < 0 || v <= 0 || v * mul > 86400000)
+        return ctr_error_usage(err, "--interval: \"%s\" is not a duration like 5s or 500ms", s);
     *ms = (unsigned)(v * mul);
     if (!*ms) *ms = 1;
     return 0;
 }
 
-/* one option of the command (create, run, exec, kill ...); 0 or an exit status */
-static int parse_cmd_opt(struct ctr_cli *c, int opt, const char *cmd, const char *arg, const char *word)
+/* one option of the command (create, run, exec, kill ...): 0, or -1 and *err */
+static int parse_cmd_opt(struct ctr_cli *c, int opt, const char *cmd, const char *arg, const char *word,
+                         struct ctr_error **err)
 {
     uint64_t n;
     switch (opt) {
@@ -159,10 +154,8 @@ static int parse_cmd_opt(struct ctr_cli *c, int opt, const char *cmd, const char
     case O_PIDFILE: c->o.pid_file = arg; break;
     case O_CONSOLE: c->o.console_socket = arg; break;
     case O_PRESERVE:
-        if (parse_u64(arg, &n) || n > 1000) {
-            log_error("--preserve-fds: \"%s\" is not a number of file descriptors", arg);
-            return 2;
-        }
+        if (parse_u64(arg, &n) || n > 1000)
+            return ctr_error_usage(err, "--preserve-fds: \"%s\" is not a number of file descriptors", arg);
         c->o.preserve_fds = (int)n;
         break;
     case O_NOPIVOT: c->o.no_pivot = true; break;
@@ -178,10 +171,8 @@ static int parse_cmd_opt(struct ctr_cli *c, int opt, const char *cmd, const char
         break;
     case 't': c->tty = true; break;
     case O_FORMAT:
-        if (strcmp(arg, "json") && strcmp(arg, "table")) {
-            log_error("--format: \"%s\" is not table or json", arg);
-            return 2;
-        }
+        if (strcmp(arg, "json") && strcmp(arg, "table"))
+            return ctr_error_usage(err, "--format: \"%s\" is not table or json", arg);
         c->format = arg;
         break;
     case 'q': c->quiet = true; break;
@@ -189,10 +180,9 @@ static int parse_cmd_opt(struct ctr_cli *c, int opt, const char *cmd, const char
     case 'u': c->o.user = arg; break;
     case O_NOKEYRING: case O_NOSUBREAPER: break;
     case O_STATS: c->stats = true; break;
-    case O_INTERVAL: return parse_interval(arg, &c->interval_ms) ? 2 : 0;
+    case O_INTERVAL: return parse_interval(arg, &c->interval_ms, err);
     default:
-        log_error("%s: unknown option '%s'; see 'vessel ctr --help'", cmd, word);
-        return 2;
+        return ctr_error_usage(err, "%s: unknown option '%s'; see 'vessel ctr --help'", cmd, word);
     }
     return 0;
 }
@@ -215,103 +205,101 @@ static const struct option update_opts[] = {
     { "help", no_argument, 0, 'h' }, { 0, 0, 0, 0 } };
 
 /* a signed decimal number in [min, max] */
-static int parse_i64(const char *flag, const char *s, int64_t min, int64_t max, int64_t *out)
+static int parse_i64(const char *flag, const char *s, int64_t min, int64_t max, int64_t *out, struct ctr_error **err)
 {
     char *end;
     errno = 0;
     long long v = strtoll(s, &end, 10);
-    if (!*s || *end || errno || v < min || v > max) {
-        log_error("update --%s: \"%s\" is not a number in %lld..%lld", flag, s, (long long)min, (long long)max);
-        return -1;
-    }
+    if (!*s || *end || errno || v < min || v > max)
+        return ctr_error_usage(err, "update --%s: \"%s\" is not a number in %lld..%lld", flag, s, (long long)min,
+                               (long long)max);
     *out = v;
     return 0;
 }
 
 /* a size as runc takes it (docker's RAMInBytes): 512, 64k, 100m, 1g; -1 unlimited */
-static int parse_ram(const char *flag, const char *s, int64_t *out)
+static int parse_ram(const char *flag, const char *s, int64_t *out, struct ctr_error **err)
 {
     uint64_t v;
     if (!strcmp(s, "-1")) { *out = -1; return 0; }
-    if (parse_size(s, 1, &v) < 0 || v > INT64_MAX) {
-        log_error("update --%s: \"%s\" is not a size like 512, 64k, 100m or 1g (or -1)", flag, s);
-        return -1;
-    }
+    if (parse_size(s, 1, &v) < 0 || v > INT64_MAX)
+        return ctr_error_usage(err, "update --%s: \"%s\" is not a size like 512, 64k, 100m or 1g (or -1)", flag, s);
     *out = (int64_t)v;
     return 0;
 }
 
-static int update_flag(struct ctr_resources *r, int opt, const char *arg, const char *flag)
+static int update_flag(struct ctr_resources *r, int opt, const char *arg, const char *flag, struct ctr_error **err)
 {
     switch (opt) {
-    case U_BLKIO: return parse_i64(flag, arg, 0, 1000, &r->blkio_weight);
-    case U_CPU_PERIOD: return parse_i64(flag, arg, 0, 1000000, &r->cpu_period);
-    case U_CPU_QUOTA: return parse_i64(flag, arg, -1, INT64_MAX, &r->cpu_quota);
-    case U_CPU_SHARES: return parse_i64(flag, arg, 0, 262144, &r->cpu_shares);
-    case U_RT_PERIOD: return parse_i64(flag, arg, 0, INT64_MAX, &r->cpu_rt_period);
-    case U_RT_RUNTIME: return parse_i64(flag, arg, -1, INT64_MAX, &r->cpu_rt_runtime);
-    case U_PIDS: return parse_i64(flag, arg, INT64_MIN, INT64_MAX, &r->pids_limit);
+    case U_BLKIO: return parse_i64(flag, arg, 0, 1000, &r->blkio_weight, err);
+    case U_CPU_PERIOD: return parse_i64(flag, arg, 0, 1000000, &r->cpu_period, err);
+    case U_CPU_QUOTA: return parse_i64(flag, arg, -1, INT64_MAX, &r->cpu_quota, err);
+    case U_CPU_SHARES: return parse_i64(flag, arg, 0, 262144, &r->cpu_shares, err);
+    case U_RT_PERIOD: return parse_i64(flag, arg, 0, INT64_MAX, &r->cpu_rt_period, err);
+    case U_RT_RUNTIME: return parse_i64(flag, arg, -1, INT64_MAX, &r->cpu_rt_runtime, err);
+    case U_PIDS: return parse_i64(flag, arg, INT64_MIN, INT64_MAX, &r->pids_limit, err);
     case U_CPUS: free(r->cpuset_cpus); r->cpuset_cpus = xstrdup(arg); return 0;
     case U_MEMS: free(r->cpuset_mems); r->cpuset_mems = xstrdup(arg); return 0;
-    case U_MEM: return parse_ram(flag, arg, &r->mem_limit);
-    case U_MEM_RES: return parse_ram(flag, arg, &r->mem_reservation);
-    case U_MEM_SWAP: return parse_ram(flag, arg, &r->mem_swap);
-    case U_KMEM: return parse_ram(flag, arg, &r->mem_kernel);
-    case U_KMEM_TCP: return parse_ram(flag, arg, &r->mem_kernel_tcp);
+    case U_MEM: return parse_ram(flag, arg, &r->mem_limit, err);
+    case U_MEM_RES: return parse_ram(flag, arg, &r->mem_reservation, err);
+    case U_MEM_SWAP: return parse_ram(flag, arg, &r->mem_swap, err);
+    case U_KMEM: return parse_ram(flag, arg, &r->mem_kernel, err);
+    case U_KMEM_TCP: return parse_ram(flag, arg, &r->mem_kernel_tcp, err);
     case U_L3: case U_MBA:
-        log_error("update --%s: Intel RDT is not supported by vessel", flag);
-        return -1;
+        return ctr_error_usage(err, "update --%s: Intel RDT is not supported by vessel", flag);
     }
-    return -1;
+    return ctr_error_usage(err, "update: unknown option --%s", flag);
 }
 
 /* --resources FILE or '-' (stdin): linux.resources JSON; the flags are then
  * ignored, as runc does */
-static int update_from_json(const char *file, struct ctr_resources *r, struct json_object **doc)
+static int update_from_json(const char *file, struct ctr_resources *r, struct json_object **doc,
+                            struct ctr_error **err)
 {
     char *text = NULL;
     int e = read_file(!strcmp(file, "-") ? "/dev/stdin" : file, &text, NULL, 16 << 20);
-    if (e < 0) {
-        log_error("update --resources %s: %s", file, strerror(-e));
-        return -1;
-    }
+    if (e < 0)
+        return ctr_error_usage(err, "update --resources %s: %s", file, strerror(-e));
     struct json_tokener *tok = json_tokener_new();
     *doc = json_tokener_parse_ex(tok, text, (int)strlen(text));
     enum json_tokener_error jerr = json_tokener_get_error(tok);
     json_tokener_free(tok);
     free(text);
-    if (!*doc || jerr != json_tokener_success || !json_object_is_type(*doc, json_type_object)) {
-        log_error("update --resources %s: not a JSON object (%s)", file, json_tokener_error_desc(jerr));
+    if (!*doc || jerr != json_tokener_success || !json_object_is_type(*doc, json_type_object))
+        return ctr_error_usage(err, "update --resources %s: not a JSON object (%s)", file, json_tokener_error_desc(jerr));
+    ctr_resources_free(r);
+    if (ctr_resources_parse(*doc, r, "update --resources", err) < 0) {
+        (*err)->status = 2;                /* a mistake in what the user gave, as the flags */
         return -1;
     }
-    ctr_resources_free(r);
-    return ctr_resources_parse(*doc, r, "update --resources");
+    return 0;
 }
 
-static int cmd_update(struct ctr_cli *c, int argc, char **argv)
+static int cmd_update(struct ctr_cli *c, int argc, char **argv, struct ctr_error **err)
 {
     struct ctr_resources r;
     struct json_object *doc = NULL;
     const char *file = NULL;
-    int opt, idx = 0, rc = 2;
+    int opt, idx = 0, rc = -1;
     ctr_resources_init(&r);
     optind = 1;
     while ((opt = getopt_long(argc, argv, "+r:h", update_opts, &idx)) != -1) {
         if (opt == 'h') { usage(stdout); rc = 0; goto out; }
         if (opt == U_RES) { file = optarg; continue; }
-        if (opt == '?' || update_flag(&r, opt, optarg, update_opts[idx].name) < 0) {
-            if (opt == '?')
-                log_error("update: unknown option '%s'; see 'vessel ctr --help'", argv[optind - 1]);
+        if (opt == '?') {
+            ctr_error_usage(err, "update: unknown option '%s'; see 'vessel ctr --help'", argv[optind - 1]);
             goto out;
         }
+        if (update_flag(&r, opt, optarg, update_opts[idx].name, err) < 0)
+            goto out;
     }
     if (optind >= argc) {
-        log_error("update: a container ID is required");
+        ctr_error_usage(err, "update: a container ID is required");
         goto out;
     }
-    if (file && update_from_json(file, &r, &doc) < 0)
+    if (file && update_from_json(file, &r, &doc, err) < 0)
         goto out;
-    rc = ctr_update(argv[optind], &c->o, &r);
+    rc = ctr_update(argv[optind], &c->o, &r, err);
 out:
     ctr_resources_free(&r);
     json_object_put(doc);
@@ -320,94 +308,86 @@ out:
 
 /* ---- dispatch ---- */
 
-static int cmd_kill(struct ctr_cli *c, const char *id, const char *sigarg)
+static int cmd_kill(struct ctr_cli *c, const char *id, const char *sigarg, struct ctr_error **err)
 {
     const char *s = sigarg ? sigarg : "SIGTERM";
     int sig = ctr_signal_parse(s);
-    if (sig < 0) {
-        log_error("kill: unknown signal \"%s\"", s);
-        return 2;
-    }
-    return ctr_kill(id, &c->o, sig);
+    if (sig < 0)
+        return ctr_error_usage(err, "kill: unknown signal \"%s\"", s);
+    return ctr_kill(id, &c->o, sig, err);
 }
 
-static int cmd_exec_in(struct ctr_cli *c, const char *id, char **args)
+static int cmd_exec_in(struct ctr_cli *c, const char *id, char **args, struct ctr_error **err)
 {
-    if (!c->process && !*args) {
-        log_error("exec: give a command or --process FILE");
-        return 2;
-    }
-    return ctr_exec(id, &c->o, c->process, args, c->env, c->cwd, c->tty);
+    if (!c->process && !*args)
+        return ctr_error_usage(err, "exec: give a command or --process FILE");
+    return ctr_exec(id, &c->o, c->process, args, c->env, c->cwd, c->tty, err);
 }
 
-/* run COMMAND with ID (NULL if none) and what follows it in `rest` */
-static int run_command(struct ctr_cli *c, const char *cmd, const char *id, char **rest)
+/* run COMMAND with ID (NULL if none) and what follows it in `rest`: its
+ * exit status (run, exec: the process's), or -1 and *err */
+static int run_command(struct ctr_cli *c, const char *cmd, const char *id, char **rest, struct ctr_error **err)
 {
     static const char *const need_id[] = { "create", "start", "run", "exec", "state", "kill", "delete",
                                            "ps", "pause", "resume", "events" };
     bool json = !strcmp(c->format, "json");
     for (size_t i = 0; i < ARRAY_SIZE(need_id); i++)
-        if (!strcmp(cmd, need_id[i]) && !id) {
-            log_error("%s: a container ID is required", cmd);
-            return 2;
-        }
-    if (!strcmp(cmd, "create")) return ctr_create(id, &c->o, false);
-    if (!strcmp(cmd, "run")) return ctr_create(id, &c->o, true);
-    if (!strcmp(cmd, "start")) return ctr_start(id, &c->o);
-    if (!strcmp(cmd, "state")) return ctr_state(id, &c->o);
-    if (!strcmp(cmd, "kill")) return cmd_kill(c, id, rest[0]);
-    if (!strcmp(cmd, "delete")) return ctr_delete(id, &c->o);
-    if (!strcmp(cmd, "list")) return ctr_list(&c->o, json, c->quiet);
-    if (!strcmp(cmd, "ps")) return ctr_ps(id, &c->o, json);
-    if (!strcmp(cmd, "pause")) return ctr_pause(id, &c->o, true);
-    if (!strcmp(cmd, "resume")) return ctr_pause(id, &c->o, false);
-    if (!strcmp(cmd, "exec")) return cmd_exec_in(c, id, rest);
-    if (!strcmp(cmd, "spec")) return ctr_spec_write(c->rootless);
+        if (!strcmp(cmd, need_id[i]) && !id)
+            return ctr_error_usage(err, "%s: a container ID is required", cmd);
+    if (!strcmp(cmd, "create")) return ctr_create(id, &c->o, false, err);
+    if (!strcmp(cmd, "run")) return ctr_create(id, &c->o, true, err);
+    if (!strcmp(cmd, "start")) return ctr_start(id, &c->o, err);
+    if (!strcmp(cmd, "state")) return ctr_state(id, &c->o, err);
+    if (!strcmp(cmd, "kill")) return cmd_kill(c, id, rest[0], err);
+    if (!strcmp(cmd, "delete")) return ctr_delete(id, &c->o, err);
+    if (!strcmp(cmd, "list")) return ctr_list(&c->o, json, c->quiet, err);
+    if (!strcmp(cmd, "ps")) return ctr_ps(id, &c->o, json, err);
+    if (!strcmp(cmd, "pause")) return ctr_pause(id, &c->o, true, err);
+    if (!strcmp(cmd, "resume")) return ctr_pause(id, &c->o, false, err);
+    if (!strcmp(cmd, "exec")) return cmd_exec_in(c, id, rest, err);
+    if (!strcmp(cmd, "spec")) return ctr_spec_write(c->rootless, err);
     if (!strcmp(cmd, "features")) return ctr_features();
-    if (!strcmp(cmd, "events")) return ctr_events(id, &c->o, c->stats, c->interval_ms);
-    log_error("unknown command '%s'; see 'vessel ctr --help'", cmd);
-    return 2;
+    if (!strcmp(cmd, "events")) return ctr_events(id, &c->o, c->stats, c->interval_ms, err);
+    return ctr_error_usage(err, "unknown command '%s'; see 'vessel ctr --help'", cmd);
+}
+
+/* the command line after the global options: its exit status, or -1 and *err */
+static int run_cli(struct ctr_cli *c, int argc, char **argv, struct ctr_error **err)
+{
+    const char *cmd = argv[0];
+    if (!strcmp(cmd, "update"))
+        return cmd_update(c, argc, argv, err);
+    int opt;
+    optind = 1;
+    while ((opt = getopt_long(argc, argv, "+b:dfap:e:tqu:h", cmd_opts, NULL)) != -1) {
+        if (opt == 'h') {
+            usage(stdout);
+            return 0;
+        }
+        if (parse_cmd_opt(c, opt, cmd, optarg, argv[optind - 1], err) < 0)
+            return -1;
+    }
+    const char *id = optind < argc ? argv[optind] : NULL;
+    char **rest = argv + (id ? optind + 1 : optind);
+    return run_command(c, cmd, id, rest, err);
 }
 
 int cmd_ctr(int argc, char **argv)
 {
     struct ctr_cli c = { .o = { .root = "/run/vessel-ctr" }, .format = "table", .interval_ms = 5000 };
+    struct ctr_error *err = NULL;
     log_set_prog("vessel-ctr");
-    int rc = parse_global(&c, argc, argv);
-    if (rc >= 0)
-        return rc;
-    if (open_log(&c) < 0)
-        return 2;
-    if (optind >= argc) {
-        usage(stderr);
-        return 2;
-    }
-    const char *cmd = argv[optind];
-    /* the commands that put a process in a container run from a sealed
-     * copy of the runtime, so the container cannot rewrite the binary */
-    if ((!strcmp(cmd, "create") || !strcmp(cmd, "run") || !strcmp(cmd, "exec")) && ctr_sealed_reexec() < 0)
-        return 1;
-    int cargc = argc - optind;
-    char **cargv = argv + optind;
-    if (!strcmp(cmd, "update"))
-        return cmd_update(&c, cargc, cargv);
-    int opt;
-    optind = 1;
-    while ((opt = getopt_long(cargc, cargv, "+b:dfap:e:tqu:h", cmd_opts, NULL)) != -1) {
-        if (opt == 'h') {
-            usage(stdout);
-            free(c.env);
-            return 0;
+    int rc = parse_global(&c, argc, argv, &err);
+    if (rc == 0 && open_log(&c, &err) == 0) {
+        if (optind >= argc) {
+            usage(stderr);
+            return 2;
         }
-        rc = parse_cmd_opt(&c, opt, cmd, optarg, cargv[optind - 1]);
-        if (rc) {
-            free(c.env);
-            return rc;
-        }
+        rc = run_cli(&c, argc - optind, argv + optind, &err);
+    } else if (rc > 0) {
+        rc = 0;                            /* --help, --version */
     }
-    const char *id = optind < cargc ? cargv[optind] : NULL;
-    char **rest = cargv + (id ? optind + 1 : optind);
-    rc = run_command(&c, cmd, id, rest);
     free(c.env);
-    return rc;
+    /* the one place an error is printed, and its exit status chosen */
+    return rc < 0 || err ? ctr_error_report(&err) : rc;
 }

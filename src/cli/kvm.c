@@ -20,7 +20,7 @@ static void usage(FILE *f)
                "                  [--serial stdio|unix:PATH|file:PATH|null]\n"
                "                  [--disk PATH[,readonly][,cache=none][,id=NAME]]...\n"
                "                  [--net user[,hostfwd=tcp::HP-:GP...]|tap,ifname=NAME[,mac=MAC]]...\n"
-               "                  [--rng] [--console] [--no-reboot] [--no-acpi] [-S]\n"
+               "                  [--rng] [--console] [--transport pci|mmio] [--no-reboot] [--no-acpi] [-S]\n"
                "                  [--balloon[=deflate-on-oom=on,free-page-reporting=on,id=NAME]]\n"
                "                  [--mem-merge[=on|off]]\n"
                "                  [--qmp unix:PATH[,server][,wait=off]]\n"
@@ -28,10 +28,14 @@ static void usage(FILE *f)
                "--console adds a virtio console (hvc0) that takes the serial input.\n"
                "--balloon adds a virtio-balloon (QMP balloon, query-balloon; docs/balloon.md).\n"
                "--mem-merge=off keeps guest RAM from KSM (on by default, as QEMU's mem-merge).\n"
+               "--transport: the virtio devices are modern virtio-pci functions on a PCI host\n"
+               "bridge (pci, the default: ECAM in the MCFG, 0xcf8/0xcfc, MSI-X) or virtio-mmio\n"
+               "slots (mmio: in the DSDT, or on the kernel command line with --no-acpi).\n"
                "A guest reboot (i8042, triple fault) resets the VM and boots again in the same\n"
                "process; --no-reboot makes it end vessel with status 3 instead.\n"
-               "ACPI tables (MADT, DSDT with COM1, virtio-mmio, power button) are built unless\n"
-               "--no-acpi; the guest powers off through ACPI S5. An MP table is always there.\n"
+               "ACPI tables (MADT, MCFG, DSDT with COM1, the PCI root or the virtio-mmio slots,\n"
+               "power button) are built unless --no-acpi; the guest powers off through ACPI S5.\n"
+               "An MP table is always there.\n"
                "-S starts with every vCPU stopped (and the guest clock) until resumed (QMP cont).\n"
                "--qmp serves QEMU's Machine Protocol on a unix socket (mode 0600): drive the VM\n"
                "with 'vessel qmp PATH COMMAND' or any QMP client (stop, cont, system_reset,\n"
@@ -59,7 +63,8 @@ int cmd_kvm(int argc, char **argv)
         { "console", no_argument, 0, 'V' }, { "balloon", optional_argument, 0, 'V' },
         { "mem-merge", optional_argument, 0, 'M' },
         { "no-reboot", no_argument, 0, 'R' },
-        { "no-acpi", no_argument, 0, 'A' }, { "qmp", required_argument, 0, 'Q' }, { 0, 0, 0, 0 },
+        { "no-acpi", no_argument, 0, 'A' }, { "qmp", required_argument, 0, 'Q' },
+        { "transport", required_argument, 0, 'T' }, { 0, 0, 0, 0 },
     };
     __attribute__((cleanup(free_config))) struct vkvm_config *cfg = xzalloc(sizeof(*cfg));
     cfg->mc.ram_size = 256ULL << 20;
@@ -88,6 +93,13 @@ int cmd_kvm(int argc, char **argv)
                 return 2;
             break;
         case 'A': cfg->no_acpi = true; break;
+        case 'T':
+            if (strcmp(optarg, "pci") && strcmp(optarg, "mmio")) {
+                log_error("--transport %s: expected pci or mmio", optarg);
+                return 2;
+            }
+            cfg->mmio = strcmp(optarg, "mmio") == 0;
+            break;
         case 'S': cfg->mc.start_paused = true; break;
         case 'Q':
             if (qmp_monitor_init(&cfg->mc.monitor, optarg) < 0)

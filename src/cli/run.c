@@ -5,6 +5,7 @@
 #include "emu/riscv/virt/virt.h"
 #include "machine/qmp.h"
 #include "machine/machine.h"
+#include "machine/snapshot.h"
 
 #include <dirent.h>
 #include <errno.h>
@@ -80,6 +81,13 @@ static void run_usage(FILE *f)
         "  --no-reboot       a guest reboot ends vessel (status 3) instead of\n"
         "                    resetting the machine and booting again\n"
         "  --dumpdtb FILE    write the device tree the guest would get to FILE and exit\n"
+        "  --restore DIR[,verify]\n"
+        "                    start from a snapshot (QMP vm-snapshot) instead of booting:\n"
+        "                    the machine (RAM, harts, images, devices) is the one its\n"
+        "                    manifest describes; RAM is mapped from DIR (copy on write).\n"
+        "                    Only --serial, --qmp, -S, --no-reboot and --gdb may be\n"
+        "                    given with it; ',verify' checks the RAM files' CRC first.\n"
+        "                    See docs/snapshot.md\n"
         "  --qmp unix:PATH[,server][,wait=off]\n"
         "                    a QMP control socket (QEMU's protocol, mode 0600): drive\n"
         "                    the machine with 'vessel qmp PATH COMMAND' or any QMP\n"
@@ -148,7 +156,59 @@ static int default_guest(char *kernel, char *initrd, size_t len)
 }
 
 enum { O_KERNEL = 256, O_INITRD, O_APPEND, O_SMP, O_BIOS, O_SERIAL, O_DISK, O_NET, O_RNG, O_CONSOLE,
-       O_GDB, O_SV39, O_DUMPDTB, O_NO_REBOOT, O_QMP, O_BALLOON, O_MEM_MERGE };
+       O_GDB, O_SV39, O_DUMPDTB, O_NO_REBOOT, O_QMP, O_RESTORE, O_BALLOON, O_MEM_MERGE };
+
+/* The options that shape the machine, which a snapshot's manifest fixes. */
+static const char *shaping_option(int c)
+{
+    switch (c) {
+    case O_KERNEL: return "--kernel";
+    case O_INITRD: return "--initrd";
+    case O_APPEND: return "--append";
+    case O_BIOS: return "--bios";
+    case 'm': return "-m";
+    case O_SMP: return "--smp";
+    case O_SV39: return "--sv39";
+    case O_DISK: return "--disk";
+    case O_NET: return "--net";
+    case O_RNG: return "--rng";
+    case O_CONSOLE: return "--console";
+    case O_BALLOON: return "--balloon";
+    case O_DUMPDTB: return "--dumpdtb";
+    default: return NULL;
+    }
+}
+
+/* --restore DIR[,verify]: the machine the snapshot's manifest describes. */
+static int run_restore(struct virt_config *cfg, const char *arg, const char *shaping)
+{
+    if (shaping) {
+        log_error("--restore: %s comes from the snapshot's manifest and cannot be given with it", shaping);
+        return 2;
+    }
+    char dir[PATH_MAX], err[700];
+    snprintf(dir, sizeof(dir), "%s", arg);
+    size_t n = strlen(dir);
+    if (n > 7 && !strcmp(dir + n - 7, ",verify")) {
+        dir[n - 7] = 0;
+        cfg->restore_verify = true;
+    }
+    struct snap *s;
+    if (snap_load_dir(dir, &s, err, sizeof(err)) < 0) {
+        log_error("--restore: %s", err);
+        return 2;
+    }
+    int rc = 2;
+    if (virt_config_from_snapshot(cfg, s) == 0) {
+        if (machine_restore_disks(s, err, sizeof(err)) < 0)
+            log_error("--restore: %s", err);
+        else
+            rc = virt_run(cfg);
+    }
+    snap_free(s);
+    return rc;
+}
+
 
 static void free_config(struct virt_config **cfg)
 {
@@ -167,6 +227,7 @@ int cmd_run(int argc, char **argv)
         { "console", no_argument, 0, O_CONSOLE }, { "gdb", required_argument, 0, O_GDB },
         { "sv39", no_argument, 0, O_SV39 }, { "dumpdtb", required_argument, 0, O_DUMPDTB },
         { "no-reboot", no_argument, 0, O_NO_REBOOT }, { "qmp", required_argument, 0, O_QMP },
+        { "restore", required_argument, 0, O_RESTORE },
         { "balloon", optional_argument, 0, O_BALLOON }, { "mem-merge", optional_argument, 0, O_MEM_MERGE },
         { "help", no_argument, 0, 'h' }, { 0, 0, 0, 0 },
     };
@@ -176,9 +237,12 @@ int cmd_run(int argc, char **argv)
     cfg->mc.serial = "stdio";
     cfg->append = "console=ttyS0";
     bool start_stopped = false;
+    const char *restore = NULL, *shaping = NULL;
     int c, r;
     optind = 1;
     while ((c = getopt_long(argc, argv, "+m:Sh", opts, NULL)) != -1) {
+        if (shaping_option(c))
+            shaping = shaping_option(c);
         switch (c) {
         case O_KERNEL: cfg->kernel = optarg; break;
         case O_INITRD: cfg->initrd = optarg; break;
@@ -198,6 +262,7 @@ int cmd_run(int argc, char **argv)
                 return 2;
             break;
         case 'S': start_stopped = true; break;
+        case O_RESTORE: restore = optarg; break;
         case 'm':
             if (machine_parse_mem(optarg, &cfg->mc.ram_size) < 0)
                 return 2;
@@ -230,6 +295,8 @@ int cmd_run(int argc, char **argv)
         cfg->gdb_wait = start_stopped;
     else
         cfg->mc.start_paused = start_stopped;
+    if (restore)
+        return run_restore(cfg, restore, shaping);
     char kbuf[PATH_MAX + 64], ibuf[PATH_MAX + 64];
     if (!cfg->kernel && !cfg->bios) {
         if (default_guest(kbuf, ibuf, sizeof(kbuf)) < 0) {

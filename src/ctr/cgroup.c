@@ -135,12 +135,12 @@ static bool cg_in_use(struct ctr_cgroup *cg)
     return false;
 }
 
-struct ctr_cgroup *ctr_cgroup_create(const struct ctr_spec *s, const char *id)
+struct ctr_cgroup *ctr_cgroup_create(const struct ctr_spec *s, const char *id, struct ctr_error **err)
 {
-    return ctr_cgroup_create_at(CG_ROOT, s, id);
+    return ctr_cgroup_create_at(CG_ROOT, s, id, err);
 }
 
-struct ctr_cgroup *ctr_cgroup_create_at(const char *root, const struct ctr_spec *s, const char *id)
+struct ctr_cgroup *ctr_cgroup_create_at(const char *root, const struct ctr_spec *s, const char *id, struct ctr_error **err)
 {
     struct ctr_cgroup *cg = xzalloc(sizeof(*cg));
     cg->root = xstrdup(root);
@@ -153,19 +153,19 @@ struct ctr_cgroup *ctr_cgroup_create_at(const char *root, const struct ctr_spec 
     else
         cg->rel = xasprintf("%s%s", p[0] == '/' ? "" : "/", p);
     if (strstr(cg->rel, "/..")) {
-        log_error("config.json: linux.cgroupsPath: \"%s\" escapes the cgroup root", p);
+        ctr_error_make(err, 0, "config.json: linux.cgroupsPath: \"%s\" escapes the cgroup root", p);
         goto fail;
     }
     if (!cg->rel[strspn(cg->rel, "/")]) {
-        log_error("config.json: linux.cgroupsPath: \"%s\" is the root of the hierarchy: give a cgroup of its own", p);
+        ctr_error_make(err, 0, "config.json: linux.cgroupsPath: \"%s\" is the root of the hierarchy: give a cgroup of its own", p);
         goto fail;
     }
     if (cg_in_use(cg)) {
         if (p && *p)
-            log_error("config.json: linux.cgroupsPath: \"%s\" is an existing cgroup that holds processes: "
+            ctr_error_make(err, 0, "config.json: linux.cgroupsPath: \"%s\" is an existing cgroup that holds processes: "
                       "refused (they would be killed with the container)", p);
         else
-            log_error("cgroup %s exists and holds processes (another container of the same id?): "
+            ctr_error_make(err, 0, "cgroup %s exists and holds processes (another container of the same id?): "
                       "refused (they would be killed with this one)", cg->rel);
         goto fail;
     }
@@ -182,7 +182,7 @@ struct ctr_cgroup *ctr_cgroup_create_at(const char *root, const struct ctr_spec 
             size_t l = strlen(path);
             snprintf(path + l, sizeof(path) - l, "/%s", tok);
             if (mkdir(path, 0755) < 0 && errno != EEXIST) {
-                log_error("cannot create cgroup %s: %s", path, strerror(errno));
+                ctr_error_make(err, errno, "cannot create cgroup %s", path);
                 free(rel);
                 goto fail;
             }
@@ -199,7 +199,7 @@ struct ctr_cgroup *ctr_cgroup_create_at(const char *root, const struct ctr_spec 
             return NULL;
         }
         if (r < 0) {
-            log_error("cannot create cgroup %s: %s", dirs[i], strerror(-r));
+            ctr_error_make(err, -r, "cannot create cgroup %s", dirs[i]);
             ctr_cgroup_destroy(cg);
             return NULL;
         }
@@ -215,7 +215,7 @@ fail:
     return NULL;
 }
 
-int ctr_cgroup_add(struct ctr_cgroup *cg, pid_t pid)
+int ctr_cgroup_add(struct ctr_cgroup *cg, pid_t pid, struct ctr_error **err)
 {
     char dirs[ARRAY_SIZE(v1_ctrls)][PATH_MAX], val[32];
     const char *names[ARRAY_SIZE(v1_ctrls)];
@@ -224,31 +224,31 @@ int ctr_cgroup_add(struct ctr_cgroup *cg, pid_t pid)
     for (size_t i = 0; i < n; i++) {
         int r = cg_write(dirs[i], "cgroup.procs", val);
         if (r < 0) {
-            log_error("cannot add process %d to cgroup %s: %s", pid, dirs[i], strerror(-r));
+            ctr_error_make(err, -r, "cannot add process %d to cgroup %s", pid, dirs[i]);
             return r;
         }
     }
     return 0;
 }
 
-static int set(const char *dir, const char *file, const char *what, const char *fmt, long long v)
+static int set(const char *dir, const char *file, const char *what, const char *fmt, long long v, struct ctr_error **err)
 {
     char val[64];
     snprintf(val, sizeof(val), fmt, v);
     int r = cg_write(dir, file, val);
     if (r == -EBUSY && strstr(file, "limit"))   /* v1: below what is charged already */
-        log_error("config.json: %s (%s) is too low: below the container's memory usage "
+        ctr_error_make(err, 0, "config.json: %s (%s) is too low: below the container's memory usage "
                   "(%s/%s: %s)", what, val, dir, file, strerror(-r));
     else if (r < 0)
-        log_error("config.json: %s: cannot set %s/%s to %s: %s", what, dir, file, val, strerror(-r));
+        ctr_error_make(err, -r, "config.json: %s: cannot set %s/%s to %s", what, dir, file, val);
     return r;
 }
 
-static int set_s(const char *dir, const char *file, const char *what, const char *val)
+static int set_s(const char *dir, const char *file, const char *what, const char *val, struct ctr_error **err)
 {
     int r = cg_write(dir, file, val);
     if (r < 0)
-        log_error("config.json: %s: cannot set %s/%s to \"%s\": %s", what, dir, file, val, strerror(-r));
+        ctr_error_make(err, 0, "config.json: %s: cannot set %s/%s to \"%s\": %s", what, dir, file, val, strerror(-r));
     return r;
 }
 
@@ -283,7 +283,7 @@ static int devices_v1(const char *dir, struct json_object *devs)
 
 /* linux.resources.blockIO: weight, per-device weights and throttles; v1
  * blkio.* (blkio.bfq.* when the kernel has only BFQ's), v2 io.weight/io.max. */
-static int blkio_apply(const char *d, struct json_object *b, bool v2)
+static int blkio_apply(const char *d, struct json_object *b, bool v2, struct ctr_error **err)
 {
     int r = 0;
     struct json_object *v;
@@ -293,7 +293,7 @@ static int blkio_apply(const char *d, struct json_object *b, bool v2)
                            : (has_file(d, "blkio.weight") ? "blkio.weight" : "blkio.bfq.weight");
         if (v2 && !strcmp(f, "io.weight"))
             w = 1 + (w - 10) * 9999 / 990;     /* [10, 1000] -> [1, 10000], as runc */
-        r |= set(d, f, "linux.resources.blockIO.weight", "%lld", w);
+        r |= set(d, f, "linux.resources.blockIO.weight", "%lld", w, err);
     }
     static const struct { const char *key, *v1file, *v2key; } lists[] = {
         { "weightDevice", NULL, NULL },
@@ -326,7 +326,7 @@ static int blkio_apply(const char *d, struct json_object *b, bool v2)
                 file = lists[l].v1file;
                 snprintf(line, sizeof(line), "%lld:%lld %lld", maj, min, val);
             }
-            r |= set_s(d, file, what, line);
+            r |= set_s(d, file, what, line, err);
         }
     }
     return r;
@@ -343,7 +343,7 @@ static const char *v1_dir(char dirs[][PATH_MAX], const char **names, size_t n, c
 
 /* v1 memory.limit_in_bytes may never exceed memory.memsw.limit_in_bytes: when
  * both change, raise the larger first or lower the smaller first (as runc). */
-static int memory_v1(const char *d, const struct ctr_resources *r)
+static int memory_v1(const char *d, const struct ctr_resources *r, struct ctr_error **err)
 {
     const char *what = "linux.resources.memory";
     int ret = 0;
@@ -361,21 +361,21 @@ static int memory_v1(const char *d, const struct ctr_resources *r)
     }
     /* swap -1 means unlimited, written as -1 (the kernel's "max") */
     if (swap && swap_first)
-        ret |= set(d, "memory.memsw.limit_in_bytes", "linux.resources.memory.swap", "%lld", r->mem_swap);
+        ret |= set(d, "memory.memsw.limit_in_bytes", "linux.resources.memory.swap", "%lld", r->mem_swap, err);
     if (r->mem_limit != -1 && r->mem_limit != 0)
-        ret |= set(d, "memory.limit_in_bytes", "linux.resources.memory.limit", "%lld", r->mem_limit);
+        ret |= set(d, "memory.limit_in_bytes", "linux.resources.memory.limit", "%lld", r->mem_limit, err);
     if (swap && !swap_first)
-        ret |= set(d, "memory.memsw.limit_in_bytes", "linux.resources.memory.swap", "%lld", r->mem_swap);
+        ret |= set(d, "memory.memsw.limit_in_bytes", "linux.resources.memory.swap", "%lld", r->mem_swap, err);
     if (r->mem_reservation != -1 && r->mem_reservation != 0)
-        ret |= set(d, "memory.soft_limit_in_bytes", "linux.resources.memory.reservation", "%lld", r->mem_reservation);
+        ret |= set(d, "memory.soft_limit_in_bytes", "linux.resources.memory.reservation", "%lld", r->mem_reservation, err);
     if (r->mem_swappiness >= 0)
-        ret |= set(d, "memory.swappiness", "linux.resources.memory.swappiness", "%lld", r->mem_swappiness);
+        ret |= set(d, "memory.swappiness", "linux.resources.memory.swappiness", "%lld", r->mem_swappiness, err);
     if (r->disable_oom == 1)
-        ret |= set_s(d, "memory.oom_control", "linux.resources.memory.disableOOMKiller", "1");
+        ret |= set_s(d, "memory.oom_control", "linux.resources.memory.disableOOMKiller", "1", err);
     return ret;
 }
 
-static int hugetlb_apply(const char *d, const struct ctr_resources *r, bool v2)
+static int hugetlb_apply(const char *d, const struct ctr_resources *r, bool v2, struct ctr_error **err)
 {
     int ret = 0;
     for (size_t i = 0; i < r->nhugepages; i++) {
@@ -386,17 +386,17 @@ static int hugetlb_apply(const char *d, const struct ctr_resources *r, bool v2)
             log_warn("%s: this kernel has no %s huge pages (no %s): ignored", what, r->hugepages[i].page, file);
             continue;
         }
-        ret |= set(d, file, what, "%lld", r->hugepages[i].limit);
+        ret |= set(d, file, what, "%lld", r->hugepages[i].limit, err);
     }
     return ret;
 }
 
-static int net_v1(const char *cls, const char *prio, const struct ctr_resources *r)
+static int net_v1(const char *cls, const char *prio, const struct ctr_resources *r, struct ctr_error **err)
 {
     int ret = 0;
     if (r->net_classid >= 0) {
         if (cls)
-            ret |= set(cls, "net_cls.classid", "linux.resources.network.classID", "%lld", r->net_classid);
+            ret |= set(cls, "net_cls.classid", "linux.resources.network.classID", "%lld", r->net_classid, err);
         else
             log_warn("linux.resources.network.classID: no net_cls controller on this host: ignored");
     }
@@ -408,29 +408,29 @@ static int net_v1(const char *cls, const char *prio, const struct ctr_resources 
             continue;
         }
         snprintf(line, sizeof(line), "%s %u", r->net_prio[i].name, r->net_prio[i].prio);
-        ret |= set_s(prio, "net_prio.ifpriomap", what, line);
+        ret |= set_s(prio, "net_prio.ifpriomap", what, line, err);
     }
     return ret;
 }
 
-static int apply_v2(const char *d, const struct ctr_resources *r)
+static int apply_v2(const char *d, const struct ctr_resources *r, struct ctr_error **err)
 {
     int ret = 0;
     if (r->mem_limit != -1 && r->mem_limit != 0)
-        ret |= set(d, "memory.max", "linux.resources.memory.limit", "%lld", r->mem_limit);
+        ret |= set(d, "memory.max", "linux.resources.memory.limit", "%lld", r->mem_limit, err);
     if (r->mem_reservation != -1 && r->mem_reservation != 0)
-        ret |= set(d, "memory.low", "linux.resources.memory.reservation", "%lld", r->mem_reservation);
+        ret |= set(d, "memory.low", "linux.resources.memory.reservation", "%lld", r->mem_reservation, err);
     if (r->mem_swap > 0 && has_file(d, "memory.swap.max")) {
         /* v1's swap is memory+swap; v2's memory.swap.max is swap alone (runc's conversion) */
         if (r->mem_limit <= 0 || r->mem_swap < r->mem_limit) {
-            log_error("linux.resources.memory.swap: %lld needs a memory limit no larger than it (it is memory+swap)",
+            ctr_error_make(err, 0, "linux.resources.memory.swap: %lld needs a memory limit no larger than it (it is memory+swap)",
                       (long long)r->mem_swap);
             ret = -1;
         } else {
-            ret |= set(d, "memory.swap.max", "linux.resources.memory.swap", "%lld", r->mem_swap - r->mem_limit);
+            ret |= set(d, "memory.swap.max", "linux.resources.memory.swap", "%lld", r->mem_swap - r->mem_limit, err);
         }
     } else if (r->mem_swap == -1 && r->mem_limit > 0 && has_file(d, "memory.swap.max")) {
-        ret |= set_s(d, "memory.swap.max", "linux.resources.memory.swap", "max");
+        ret |= set_s(d, "memory.swap.max", "linux.resources.memory.swap", "max", err);
     }
     if (r->mem_swappiness >= 0)
         log_warn("linux.resources.memory.swappiness: cgroup v2 has no memory.swappiness: ignored (as runc does)");
@@ -438,12 +438,12 @@ static int apply_v2(const char *d, const struct ctr_resources *r)
         log_warn("linux.resources.memory.disableOOMKiller: cgroup v2 cannot disable the OOM killer: ignored (as runc does)");
     if (r->pids_limit != 0) {
         if (r->pids_limit > 0)
-            ret |= set(d, "pids.max", "linux.resources.pids.limit", "%lld", r->pids_limit);
+            ret |= set(d, "pids.max", "linux.resources.pids.limit", "%lld", r->pids_limit, err);
         else
-            ret |= set_s(d, "pids.max", "linux.resources.pids.limit", "max");
+            ret |= set_s(d, "pids.max", "linux.resources.pids.limit", "max", err);
     }
     if (r->cpu_shares > 0)   /* the conversion runc and crun use */
-        ret |= set(d, "cpu.weight", "linux.resources.cpu.shares", "%lld", 1 + ((r->cpu_shares - 2) * 9999) / 262142);
+        ret |= set(d, "cpu.weight", "linux.resources.cpu.shares", "%lld", 1 + ((r->cpu_shares - 2) * 9999) / 262142, err);
     if (r->cpu_quota != 0) {
         char v[64];
         long long period = r->cpu_period > 0 ? r->cpu_period : 100000;
@@ -454,25 +454,25 @@ static int apply_v2(const char *d, const struct ctr_resources *r)
             snprintf(v, sizeof(v), "max %lld", period > 0 ? period : 100000);
         else
             snprintf(v, sizeof(v), "%lld %lld", (long long)r->cpu_quota, period > 0 ? period : 100000);
-        ret |= set_s(d, "cpu.max", "linux.resources.cpu.quota", v);
+        ret |= set_s(d, "cpu.max", "linux.resources.cpu.quota", v, err);
     } else if (r->cpu_period > 0) {
         /* keep the quota in place, change the period (runc update --cpu-period) */
         char v[64], cur[64] = "max";
         read_str(d, "cpu.max", cur, sizeof(cur));
         cur[strcspn(cur, " ")] = 0;
         snprintf(v, sizeof(v), "%s %lld", cur, (long long)r->cpu_period);
-        ret |= set_s(d, "cpu.max", "linux.resources.cpu.period", v);
+        ret |= set_s(d, "cpu.max", "linux.resources.cpu.period", v, err);
     }
-    if (r->cpuset_cpus && *r->cpuset_cpus) ret |= set_s(d, "cpuset.cpus", "linux.resources.cpu.cpus", r->cpuset_cpus);
-    if (r->cpuset_mems && *r->cpuset_mems) ret |= set_s(d, "cpuset.mems", "linux.resources.cpu.mems", r->cpuset_mems);
-    if (r->blkio) ret |= blkio_apply(d, r->blkio, true);
+    if (r->cpuset_cpus && *r->cpuset_cpus) ret |= set_s(d, "cpuset.cpus", "linux.resources.cpu.cpus", r->cpuset_cpus, err);
+    if (r->cpuset_mems && *r->cpuset_mems) ret |= set_s(d, "cpuset.mems", "linux.resources.cpu.mems", r->cpuset_mems, err);
+    if (r->blkio) ret |= blkio_apply(d, r->blkio, true, err);
     if (r->blkio_weight > 0 && !r->blkio) {
         struct json_object *b = json_object_new_object();
         json_object_object_add(b, "weight", json_object_new_int64(r->blkio_weight));
-        ret |= blkio_apply(d, b, true);
+        ret |= blkio_apply(d, b, true, err);
         json_object_put(b);
     }
-    if (r->nhugepages) ret |= hugetlb_apply(d, r, true);
+    if (r->nhugepages) ret |= hugetlb_apply(d, r, true, err);
     if (r->net_classid >= 0 || r->nnet_prio)
         log_warn("linux.resources.network: cgroup v2 has no net_cls or net_prio controller: ignored (as runc does)");
     if (r->devices)
@@ -480,47 +480,47 @@ static int apply_v2(const char *d, const struct ctr_resources *r)
     return ret;
 }
 
-int ctr_cgroup_apply(struct ctr_cgroup *cg, const struct ctr_resources *r)
+int ctr_cgroup_apply(struct ctr_cgroup *cg, const struct ctr_resources *r, struct ctr_error **err)
 {
     char dirs[ARRAY_SIZE(v1_ctrls)][PATH_MAX];
     const char *names[ARRAY_SIZE(v1_ctrls)];
     size_t n = cg_dirs(cg, dirs, names);
     if (cg->v2)
-        return apply_v2(dirs[0], r) ? -1 : 0;
+        return apply_v2(dirs[0], r, err) ? -1 : 0;
     int ret = 0;
     const char *d;
     if ((d = v1_dir(dirs, names, n, "memory")))
-        ret |= memory_v1(d, r);
+        ret |= memory_v1(d, r, err);
     if ((d = v1_dir(dirs, names, n, "pids")) && r->pids_limit != 0) {
         if (r->pids_limit > 0)
-            ret |= set(d, "pids.max", "linux.resources.pids.limit", "%lld", r->pids_limit);
+            ret |= set(d, "pids.max", "linux.resources.pids.limit", "%lld", r->pids_limit, err);
         else
-            ret |= set_s(d, "pids.max", "linux.resources.pids.limit", "max");
+            ret |= set_s(d, "pids.max", "linux.resources.pids.limit", "max", err);
     }
     if ((d = v1_dir(dirs, names, n, "cpu"))) {
-        if (r->cpu_shares > 0) ret |= set(d, "cpu.shares", "linux.resources.cpu.shares", "%lld", r->cpu_shares);
-        if (r->cpu_period > 0) ret |= set(d, "cpu.cfs_period_us", "linux.resources.cpu.period", "%lld", r->cpu_period);
-        if (r->cpu_quota != 0) ret |= set(d, "cpu.cfs_quota_us", "linux.resources.cpu.quota", "%lld", r->cpu_quota);
-        if (r->cpu_rt_period > 0) ret |= set(d, "cpu.rt_period_us", "linux.resources.cpu.realtimePeriod", "%lld", r->cpu_rt_period);
+        if (r->cpu_shares > 0) ret |= set(d, "cpu.shares", "linux.resources.cpu.shares", "%lld", r->cpu_shares, err);
+        if (r->cpu_period > 0) ret |= set(d, "cpu.cfs_period_us", "linux.resources.cpu.period", "%lld", r->cpu_period, err);
+        if (r->cpu_quota != 0) ret |= set(d, "cpu.cfs_quota_us", "linux.resources.cpu.quota", "%lld", r->cpu_quota, err);
+        if (r->cpu_rt_period > 0) ret |= set(d, "cpu.rt_period_us", "linux.resources.cpu.realtimePeriod", "%lld", r->cpu_rt_period, err);
         if (r->cpu_rt_runtime != -1 && r->cpu_rt_runtime != 0)
-            ret |= set(d, "cpu.rt_runtime_us", "linux.resources.cpu.realtimeRuntime", "%lld", r->cpu_rt_runtime);
+            ret |= set(d, "cpu.rt_runtime_us", "linux.resources.cpu.realtimeRuntime", "%lld", r->cpu_rt_runtime, err);
     }
     if ((d = v1_dir(dirs, names, n, "cpuset"))) {
-        if (r->cpuset_cpus && *r->cpuset_cpus) ret |= set_s(d, "cpuset.cpus", "linux.resources.cpu.cpus", r->cpuset_cpus);
-        if (r->cpuset_mems && *r->cpuset_mems) ret |= set_s(d, "cpuset.mems", "linux.resources.cpu.mems", r->cpuset_mems);
+        if (r->cpuset_cpus && *r->cpuset_cpus) ret |= set_s(d, "cpuset.cpus", "linux.resources.cpu.cpus", r->cpuset_cpus, err);
+        if (r->cpuset_mems && *r->cpuset_mems) ret |= set_s(d, "cpuset.mems", "linux.resources.cpu.mems", r->cpuset_mems, err);
     }
     if ((d = v1_dir(dirs, names, n, "blkio"))) {
         if (r->blkio)
-            ret |= blkio_apply(d, r->blkio, false);
+            ret |= blkio_apply(d, r->blkio, false, err);
         else if (r->blkio_weight > 0)
             ret |= set(d, has_file(d, "blkio.weight") ? "blkio.weight" : "blkio.bfq.weight",
-                       "linux.resources.blockIO.weight", "%lld", r->blkio_weight);
+                       "linux.resources.blockIO.weight", "%lld", r->blkio_weight, err);
     }
     if ((d = v1_dir(dirs, names, n, "devices")) && r->devices)
         devices_v1(d, r->devices);
     if (r->nhugepages) {
         if ((d = v1_dir(dirs, names, n, "hugetlb")))
-            ret |= hugetlb_apply(d, r, false);
+            ret |= hugetlb_apply(d, r, false, err);
         else
             log_warn("linux.resources.hugepageLimits: no hugetlb controller on this host: ignored");
     }
@@ -529,7 +529,7 @@ int ctr_cgroup_apply(struct ctr_cgroup *cg, const struct ctr_resources *r)
         const char *cls = v1_dir(dirs, names, n, "net_cls"), *prio = v1_dir(dirs, names, n, "net_prio");
         if (cls && !prio && has_file(cls, "net_prio.ifpriomap")) prio = cls;
         if (prio && !cls && has_file(prio, "net_cls.classid")) cls = prio;
-        ret |= net_v1(cls, prio, r);
+        ret |= net_v1(cls, prio, r, err);
     }
     if (r->mem_kernel > 0 || r->mem_kernel_tcp > 0)
         log_warn("linux.resources.memory.kernel/kernelTCP: kernel memory limits are ignored (as runc 1.1 does)");

@@ -32,11 +32,11 @@ struct state {
     char dir[PATH_MAX];
 };
 
-static int valid_id(const char *id)
+static int valid_id(const char *id, struct ctr_error **err)
 {
     if (!id || !*id || !strcmp(id, ".") || !strcmp(id, "..") || strlen(id) > 1024 ||
         strspn(id, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_+-.") != strlen(id)) {
-        log_error("invalid container id \"%s\": use letters, digits, '_', '+', '-' and '.'", id ? id : "");
+        ctr_error_make(err, 0, "invalid container id \"%s\": use letters, digits, '_', '+', '-' and '.'", id ? id : "");
         return -1;
     }
     return 0;
@@ -74,16 +74,16 @@ static const char *jstr(struct json_object *o, const char *k)
     return json_object_object_get_ex(o, k, &v) ? json_object_get_string(v) : NULL;
 }
 
-static int state_load(const char *root, const char *id, struct state *s)
+static int state_load(const char *root, const char *id, struct state *s, struct ctr_error **err)
 {
     memset(s, 0, sizeof(*s));
-    if (valid_id(id))
+    if (valid_id(id, err))
         return -1;
     snprintf(s->dir, sizeof(s->dir), "%s/%s", root, id);
     cleanup_free char *path = xasprintf("%s/state.json", s->dir);
     struct json_object *o = json_object_from_file(path);
     if (!o) {
-        log_error("container \"%s\" does not exist", id);
+        ctr_error_make(err, 0, "container \"%s\" does not exist", id);
         return -1;
     }
     s->id = xstrdup(id);
@@ -99,7 +99,7 @@ static int state_load(const char *root, const char *id, struct state *s)
     return 0;
 }
 
-static int state_save(const struct state *s)
+static int state_save(const struct state *s, struct ctr_error **err)
 {
     struct json_object *o = json_object_new_object();
     json_object_object_add(o, "id", json_object_new_string(s->id));
@@ -115,7 +115,7 @@ static int state_save(const struct state *s)
     int r = json_object_to_file_ext(tmp, o, JSON_C_TO_STRING_PLAIN);
     json_object_put(o);
     if (r < 0 || rename(tmp, path) < 0) {
-        log_error("cannot write %s: %s", path, strerror(errno));
+        ctr_error_make(err, errno, "cannot write %s", path);
         return -1;
     }
     return 0;
@@ -186,12 +186,25 @@ static int rm_rf(const char *path)
     return rmdir(path);
 }
 
+/* The config of a container being started or deleted, for its poststart or
+ * poststop hooks: NULL and a warning when it cannot be read any more. */
+static struct ctr_spec *spec_for_hooks(const char *bundle, const char *kind)
+{
+    struct ctr_error *err = NULL;
+    struct ctr_spec *spec = ctr_spec_load(bundle, &err);
+    if (!spec) {
+        log_warn("%s hooks not run: %s", kind, err ? err->msg : "no config");
+        ctr_error_free(&err);
+    }
+    return spec;
+}
+
 static void run_hooks_state(const struct ctr_spec *spec, int kind, const struct state *st)
 {
     if (!spec || !spec->nhooks[kind])
         return;
     struct json_object *o = state_json(st);
-    ctr_hooks_run(spec, kind, json_object_to_json_string(o));
+    ctr_hooks_run(spec, kind, json_object_to_json_string(o), -1, NULL);    /* warnings only */
     json_object_put(o);
 }
 
@@ -307,12 +320,12 @@ static int write_idmap(pid_t pid, const char *file, const struct ctr_idmap *m, s
     return r;
 }
 
-static int start_fifo(struct state *st)
+static int start_fifo(struct state *st, struct ctr_error **err)
 {
     cleanup_free char *fifo = xasprintf("%s/exec.fifo", st->dir);
     int fd = open(fifo, O_RDONLY | O_NONBLOCK | O_CLOEXEC);
     if (fd < 0) {
-        log_error("container \"%s\" cannot be started: %s", st->id, strerror(errno));
+        ctr_error_make(err, 0, "container \"%s\" cannot be started: %s", st->id, strerror(errno));
         return -1;
     }
     char c;
@@ -334,7 +347,7 @@ static int start_fifo(struct state *st)
             break;
     }
     close(fd);
-    log_error("container \"%s\" did not start: its init exited", st->id);
+    ctr_error_make(err, 0, "container \"%s\" did not start: its init exited", st->id);
     return -1;
 }
 
@@ -364,7 +377,7 @@ static int run_foreground(struct state *st, const struct ctr_spec *spec, pid_t p
  * createRuntime when it asks ('H'); -1 after one error line when it fails
  * ('E' and its message) or dies (*pid = -1 once reaped). */
 static int create_wait_ready(int syncfd, const struct state *st, const struct ctr_spec *spec,
-                             struct ctr_cgroup *cg, pid_t *pid)
+                             struct ctr_cgroup *cg, pid_t *pid, struct ctr_error **err)
 {
     for (;;) {
         char msg[1100];
@@ -375,30 +388,32 @@ static int create_wait_ready(int syncfd, const struct state *st, const struct ct
             /* init's mounts are done, pivot_root is not: prestart, createRuntime */
             struct json_object *sj = state_json_as(st, "creating");
             const char *txt = json_object_to_json_string(sj);
-            int hr = ctr_hooks_run(spec, CTR_HOOK_PRESTART, txt);
+            int hr = ctr_hooks_run(spec, CTR_HOOK_PRESTART, txt, -1, err);
             if (hr == 0)
-                hr = ctr_hooks_run(spec, CTR_HOOK_CREATE_RUNTIME, txt);
+                hr = ctr_hooks_run(spec, CTR_HOOK_CREATE_RUNTIME, txt, -1, err);
             json_object_put(sj);
-            if (write(syncfd, hr < 0 ? "X" : "C", 1) != 1 || hr < 0)
+            if (write(syncfd, hr < 0 ? "X" : "C", 1) != 1 && hr == 0)
+                return ctr_error_make(err, errno, "container init exited during the prestart/createRuntime hooks");
+            if (hr < 0)
                 return -1;
             continue;
         }
         ssize_t m = n == 1 ? read_full(syncfd, msg + 1, sizeof(msg) - 2) : 0;
         msg[(m > 0 ? m : 0) + 1] = 0;
         if (n == 1 && msg[0] == 'E') {
-            log_error("%s", msg + 1);
+            ctr_error_make(err, 0, "%s", msg + 1);
         } else {
             /* init died without a word: say how, and blame the OOM killer when it was it */
             int status = 0;
             waitpid(*pid, &status, 0);
             *pid = -1;
             if (WIFSIGNALED(status) && cg && ctr_cgroup_oom_count(cg) > 0)
-                log_error("container init was killed by the OOM killer before it was ready: "
+                ctr_error_make(err, 0, "container init was killed by the OOM killer before it was ready: "
                           "linux.resources.memory.limit (%lld) is too low", (long long)spec->res.mem_limit);
             else if (WIFSIGNALED(status))
-                log_error("container init was killed by signal %s before it was ready", sigabbrev_np(WTERMSIG(status)));
+                ctr_error_make(err, 0, "container init was killed by signal %s before it was ready", sigabbrev_np(WTERMSIG(status)));
             else
-                log_error("container init exited with status %d before it was ready", WEXITSTATUS(status));
+                ctr_error_make(err, 0, "container init exited with status %d before it was ready", WEXITSTATUS(status));
         }
         return -1;
     }
@@ -407,23 +422,23 @@ static int create_wait_ready(int syncfd, const struct state *st, const struct ct
 /* create, first step: the bundle's config loaded and checked, the state
  * directory made. 0, or 1 after one error line (nothing left behind). */
 static int create_load(const char *id, const struct ctr_opts *o, bool start_now, char bundle[PATH_MAX],
-                       struct ctr_spec **specp, struct state *st)
+                       struct ctr_spec **specp, struct state *st, struct ctr_error **err)
 {
-    if (valid_id(id))
-        return 1;
+    if (valid_id(id, err))
+        return -1;
     if (!realpath(o->bundle ? o->bundle : ".", bundle)) {
-        log_error("bundle %s: %s", o->bundle ? o->bundle : ".", strerror(errno));
-        return 1;
+        ctr_error_make(err, errno, "bundle %s", o->bundle ? o->bundle : ".");
+        return -1;
     }
-    struct ctr_spec *spec = ctr_spec_load(bundle);
+    struct ctr_spec *spec = ctr_spec_load(bundle, err);
     *specp = NULL;
     if (!spec)
-        return 1;
+        return -1;
     struct stat sb;
     if (stat(spec->root, &sb) < 0 || !S_ISDIR(sb.st_mode)) {
-        log_error("root.path: rootfs %s: %s", spec->root, stat(spec->root, &sb) < 0 ? strerror(errno) : "not a directory");
+        ctr_error_make(err, 0, "root.path: rootfs %s: %s", spec->root, stat(spec->root, &sb) < 0 ? strerror(errno) : "not a directory");
         ctr_spec_free(spec);
-        return 1;
+        return -1;
     }
     char real_root[PATH_MAX];
     if (realpath(spec->root, real_root)) {
@@ -431,25 +446,25 @@ static int create_load(const char *id, const struct ctr_opts *o, bool start_now,
         spec->root = xstrdup(real_root);
     }
     if (spec->proc.terminal && !o->console_socket && (!start_now || o->detach)) {
-        log_error("process.terminal is true: give --console-socket to receive the pty "
+        ctr_error_make(err, 0, "process.terminal is true: give --console-socket to receive the pty "
                   "(only a foreground run can keep the terminal itself)");
         ctr_spec_free(spec);
-        return 1;
+        return -1;
     }
     int mr = mkdir_parents(o->root, 0711);        /* as runc: with its parents */
     if (mr < 0) {
-        log_error("cannot create the state root %s: %s", o->root, strerror(-mr));
+        ctr_error_make(err, -mr, "cannot create the state root %s", o->root);
         ctr_spec_free(spec);
-        return 1;
+        return -1;
     }
     snprintf(st->dir, sizeof(st->dir), "%s/%s", o->root, id);
     if (mkdir(st->dir, 0711) < 0) {
         if (errno == EEXIST)
-            log_error("container \"%s\" already exists", id);
+            ctr_error_make(err, 0, "container \"%s\" already exists", id);
         else
-            log_error("cannot create %s: %s", st->dir, strerror(errno));
+            ctr_error_make(err, errno, "cannot create %s", st->dir);
         ctr_spec_free(spec);
-        return 1;
+        return -1;
     }
     st->id = xstrdup(id);
     st->bundle = xstrdup(bundle);
@@ -460,14 +475,45 @@ static int create_load(const char *id, const struct ctr_opts *o, bool start_now,
     return 0;
 }
 
-int ctr_create(const char *id, const struct ctr_opts *o, bool start_now)
+/* --pid-file: written whole (a temporary file renamed), as runc does */
+static int write_pid_file(const char *path, pid_t pid, struct ctr_error **err)
+{
+    char v[32];
+    snprintf(v, sizeof(v), "%d", pid);
+    cleanup_free char *tmp = xasprintf("%s.tmp", path);
+    int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+    if (fd < 0 || write_full(fd, v, strlen(v)) < 0 || close(fd) < 0 || rename(tmp, path) < 0)
+        return ctr_error_make(err, errno, "--pid-file %s", path);
+    return 0;
+}
+
+/* create, once init is cloned: its id maps written, it put in its cgroups
+ * and their limits set (before it is told to go on) */
+static int create_place_init(const struct ctr_spec *spec, struct ctr_cgroup *cg, pid_t pid, struct state *st,
+                             struct ctr_error **err)
+{
+    if (spec->ns_on[CTR_NS_USER] && !spec->ns_path[CTR_NS_USER]) {
+        int r;
+        if ((r = write_idmap(pid, "uid_map", spec->uidmap, spec->nuidmap)) < 0 ||
+            (r = write_idmap(pid, "gid_map", spec->gidmap, spec->ngidmap)) < 0)
+            return ctr_error_make(err, -r, "linux.uidMappings/gidMappings: cannot write the id maps");
+    }
+    if (cg) {
+        if (ctr_cgroup_add(cg, pid, err) < 0 || ctr_cgroup_apply(cg, &spec->res, err) < 0)
+            return -1;
+        st->cgroup = ctr_cgroup_serialize(cg);
+    }
+    return 0;
+}
+
+int ctr_create(const char *id, const struct ctr_opts *o, bool start_now, struct ctr_error **err)
 {
     char bundle[PATH_MAX];
     struct ctr_spec *spec;
     struct state st = { 0 };
-    if (create_load(id, o, start_now, bundle, &spec, &st))
-        return 1;
-    int rc = 1, sync[2] = { -1, -1 }, fifo = -1, cons[2] = { -1, -1 }, own_pidns = -1;
+    if (create_load(id, o, start_now, bundle, &spec, &st, err))
+        return -1;
+    int rc = -1, sync[2] = { -1, -1 }, fifo = -1, cons[2] = { -1, -1 }, own_pidns = -1;
     struct ctr_cgroup *cg = NULL;
     void *stack = NULL;
     const size_t stack_size = 256 << 10;
@@ -477,24 +523,26 @@ int ctr_create(const char *id, const struct ctr_opts *o, bool start_now)
      * and after it changed user: 0622 lets any uid write it, as runc does */
     if (mkfifo(fifo_path, 0622) < 0 || chmod(fifo_path, 0622) < 0 ||
         (fifo = open(st.dir, O_PATH | O_DIRECTORY | O_CLOEXEC)) < 0) {
-        log_error("cannot create %s: %s", fifo_path, strerror(errno));
+        ctr_error_make(err, errno, "cannot create %s", fifo_path);
         goto fail;
     }
-    cg = ctr_cgroup_create(spec, id);
-    if (!cg && geteuid() == 0)
+    cg = ctr_cgroup_create(spec, id, err);
+    if (!cg && (*err || geteuid() == 0)) {
+        ctr_error_make(err, 0, "cannot create the container's cgroup");
         goto fail;
-    if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sync) < 0)
+    }
+    if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sync) < 0 ||
+        (spec->proc.terminal && !o->console_socket && socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, cons) < 0)) {
+        ctr_error_make(err, errno, "socketpair");
         goto fail;
-    if (spec->proc.terminal && !o->console_socket &&
-        socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, cons) < 0)
-        goto fail;
+    }
     /* a pid namespace given by path is entered for this one clone only: our
      * later children (hooks, exec) stay in our own, which we return to */
     if (spec->ns_on[CTR_NS_PID] && spec->ns_path[CTR_NS_PID]) {
         int fd = open(spec->ns_path[CTR_NS_PID], O_RDONLY | O_CLOEXEC);
         own_pidns = open("/proc/self/ns/pid", O_RDONLY | O_CLOEXEC);
         if (fd < 0 || own_pidns < 0 || setns(fd, CLONE_NEWPID) < 0) {
-            log_error("join namespace %s: %s", spec->ns_path[CTR_NS_PID], strerror(errno));
+            ctr_error_make(err, errno, "join namespace %s", spec->ns_path[CTR_NS_PID]);
             if (fd >= 0) close(fd);
             goto fail;
         }
@@ -511,12 +559,16 @@ int ctr_create(const char *id, const struct ctr_opts *o, bool start_now)
             cflags |= flags[k];
     struct ctr_init_args args = { spec, o, sync[1], fifo, id, bundle, cons[1] };
     stack = mmap(NULL, stack_size, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_STACK, -1, 0);
-    if (stack == MAP_FAILED) { stack = NULL; goto fail; }
+    if (stack == MAP_FAILED) {
+        stack = NULL;
+        ctr_error_make(err, errno, "cannot map the container init's stack");
+        goto fail;
+    }
     pid = clone(ctr_init, (char *)stack + stack_size, cflags, &args);
     if (own_pidns >= 0) {
         int e = errno;
         if (setns(own_pidns, CLONE_NEWPID) < 0) {
-            log_error("return to the runtime's pid namespace: %s", strerror(errno));
+            ctr_error_make(err, errno, "return to the runtime's pid namespace");
             goto fail;
         }
         close(own_pidns);
@@ -524,7 +576,7 @@ int ctr_create(const char *id, const struct ctr_opts *o, bool start_now)
         errno = e;
     }
     if (pid < 0) {
-        log_error("cannot create the container process with namespaces 0x%x: %s", cflags, strerror(errno));
+        ctr_error_make(err, errno, "cannot create the container process with namespaces 0x%x", cflags);
         goto fail;
     }
     close(sync[1]);
@@ -532,33 +584,18 @@ int ctr_create(const char *id, const struct ctr_opts *o, bool start_now)
     if (cons[1] >= 0) { close(cons[1]); cons[1] = -1; }
     st.pid = pid;
     st.starttime = proc_starttime(pid, NULL);
-    if (spec->ns_on[CTR_NS_USER] && !spec->ns_path[CTR_NS_USER]) {
-        int r;
-        if ((r = write_idmap(pid, "uid_map", spec->uidmap, spec->nuidmap)) < 0 ||
-            (r = write_idmap(pid, "gid_map", spec->gidmap, spec->ngidmap)) < 0) {
-            log_error("linux.uidMappings/gidMappings: cannot write the id maps: %s", strerror(-r));
-            goto fail;
-        }
-    }
-    if (cg) {
-        if (ctr_cgroup_add(cg, pid) < 0 || ctr_cgroup_apply(cg, &spec->res) < 0)
-            goto fail;
-        st.cgroup = ctr_cgroup_serialize(cg);
-    }
-    if (state_save(&st) < 0 || write(sync[0], "G", 1) != 1)
+    if (create_place_init(spec, cg, pid, &st, err) < 0)
         goto fail;
-    if (create_wait_ready(sync[0], &st, spec, cg, &pid) < 0)
+    if (state_save(&st, err) < 0)
         goto fail;
-    if (o->pid_file) {
-        char v[32];
-        snprintf(v, sizeof(v), "%d", pid);
-        cleanup_free char *tmp = xasprintf("%s.tmp", o->pid_file);
-        int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-        if (fd < 0 || write_full(fd, v, strlen(v)) < 0 || close(fd) < 0 || rename(tmp, o->pid_file) < 0) {
-            log_error("--pid-file %s: %s", o->pid_file, strerror(errno));
-            goto fail;
-        }
+    if (write(sync[0], "G", 1) != 1) {
+        ctr_error_make(err, errno, "container init exited before it was given the go");
+        goto fail;
     }
+    if (create_wait_ready(sync[0], &st, spec, cg, &pid, err) < 0)
+        goto fail;
+    if (o->pid_file && write_pid_file(o->pid_file, pid, err) < 0)
+        goto fail;
     close(sync[0]);
     sync[0] = -1;
     close(fifo);
@@ -568,8 +605,8 @@ int ctr_create(const char *id, const struct ctr_opts *o, bool start_now)
     ctr_cgroup_free(cg);
     rc = 0;
     if (start_now) {
-        if (start_fifo(&st) < 0) {
-            rc = 1;
+        if (start_fifo(&st, err) < 0) {
+            rc = -1;
         } else {
             run_hooks_state(spec, CTR_HOOK_POSTSTART, &st);
             if (!o->detach)
@@ -597,20 +634,20 @@ fail:
     rm_rf(st.dir);
     ctr_spec_free(spec);
     state_free(&st);
-    return 1;
+    return -1;
 }
 
-int ctr_start(const char *id, const struct ctr_opts *o)
+int ctr_start(const char *id, const struct ctr_opts *o, struct ctr_error **err)
 {
     struct state st;
-    if (state_load(o->root, id, &st) < 0)
-        return 1;
+    if (state_load(o->root, id, &st, err) < 0)
+        return -1;
     const char *status = status_of(&st);
-    int rc = 1;
+    int rc = -1;
     if (strcmp(status, "created")) {
-        log_error("container \"%s\" cannot be started: it is %s, not created", id, status);
-    } else if (start_fifo(&st) == 0) {
-        struct ctr_spec *spec = ctr_spec_load(st.bundle);
+        ctr_error_make(err, 0, "container \"%s\" cannot be started: it is %s, not created", id, status);
+    } else if (start_fifo(&st, err) == 0) {
+        struct ctr_spec *spec = spec_for_hooks(st.bundle, "poststart");
         run_hooks_state(spec, CTR_HOOK_POSTSTART, &st);
         ctr_spec_free(spec);
         rc = 0;
@@ -619,11 +656,11 @@ int ctr_start(const char *id, const struct ctr_opts *o)
     return rc;
 }
 
-int ctr_state(const char *id, const struct ctr_opts *o)
+int ctr_state(const char *id, const struct ctr_opts *o, struct ctr_error **err)
 {
     struct state st;
-    if (state_load(o->root, id, &st) < 0)
-        return 1;
+    if (state_load(o->root, id, &st, err) < 0)
+        return -1;
     struct json_object *j = state_json(&st);
     printf("%s\n", json_object_to_json_string_ext(j, JSON_C_TO_STRING_PRETTY | JSON_C_TO_STRING_NOSLASHESCAPE));
     json_object_put(j);
@@ -631,15 +668,15 @@ int ctr_state(const char *id, const struct ctr_opts *o)
     return 0;
 }
 
-int ctr_kill(const char *id, const struct ctr_opts *o, int sig)
+int ctr_kill(const char *id, const struct ctr_opts *o, int sig, struct ctr_error **err)
 {
     struct state st;
-    if (state_load(o->root, id, &st) < 0)
-        return 1;
+    if (state_load(o->root, id, &st, err) < 0)
+        return -1;
     int rc = 0;
     if (!alive(&st)) {
-        log_error("container \"%s\" is not running", id);
-        rc = 1;
+        ctr_error_make(err, 0, "container \"%s\" is not running", id);
+        rc = -1;
     } else if (o->all && st.cgroup) {
         struct ctr_cgroup *cg = ctr_cgroup_from(st.cgroup);
         pid_t *pids; size_t n;
@@ -649,29 +686,29 @@ int ctr_kill(const char *id, const struct ctr_opts *o, int sig)
         }
         ctr_cgroup_free(cg);
     } else if (kill(st.pid, sig) < 0) {
-        log_error("kill container \"%s\" (pid %d): %s", id, st.pid, strerror(errno));
-        rc = 1;
+        ctr_error_make(err, 0, "kill container \"%s\" (pid %d): %s", id, st.pid, strerror(errno));
+        rc = -1;
     }
     state_free(&st);
     return rc;
 }
 
-int ctr_delete(const char *id, const struct ctr_opts *o)
+int ctr_delete(const char *id, const struct ctr_opts *o, struct ctr_error **err)
 {
     struct state st;
-    if (o->force && !valid_id(id)) {
+    if (o->force && !valid_id(id, err)) {
         cleanup_free char *p = xasprintf("%s/%s/state.json", o->root, id);
         if (access(p, F_OK) < 0 && errno == ENOENT)
             return 0;          /* like runc: delete --force of a missing container is fine */
     }
-    if (state_load(o->root, id, &st) < 0)
-        return 1;
+    if (state_load(o->root, id, &st, err) < 0)
+        return -1;
     const char *status = status_of(&st);
     if (!strcmp(status, "running") || !strcmp(status, "paused")) {
         if (!o->force) {
-            log_error("container \"%s\" is %s: stop it first or use delete --force", id, status);
+            ctr_error_make(err, 0, "container \"%s\" is %s: stop it first or use delete --force", id, status);
             state_free(&st);
-            return 1;
+            return -1;
         }
         if (!strcmp(status, "paused") && st.cgroup) {
             struct ctr_cgroup *cg = ctr_cgroup_from(st.cgroup);
@@ -686,14 +723,14 @@ int ctr_delete(const char *id, const struct ctr_opts *o)
             usleep(1000);
         }
     }
-    struct ctr_spec *spec = st.bundle[0] ? ctr_spec_load(st.bundle) : NULL;
+    struct ctr_spec *spec = st.bundle[0] ? spec_for_hooks(st.bundle, "poststop") : NULL;
     cleanup_container(&st, spec);
     ctr_spec_free(spec);
     state_free(&st);
     return 0;
 }
 
-int ctr_list(const struct ctr_opts *o, bool json, bool quiet)
+int ctr_list(const struct ctr_opts *o, bool json, bool quiet, struct ctr_error **err)
 {
     DIR *d = opendir(o->root);
     struct json_object *arr = json_object_new_array();
@@ -707,8 +744,14 @@ int ctr_list(const struct ctr_opts *o, bool json, bool quiet)
         memset(&st, 0, sizeof(st));
         snprintf(st.dir, sizeof(st.dir), "%s/%s", o->root, de->d_name);
         cleanup_free char *path = xasprintf("%s/state.json", st.dir);
-        if (access(path, F_OK) < 0 || state_load(o->root, de->d_name, &st) < 0)
+        struct ctr_error *bad = NULL;
+        if (access(path, F_OK) < 0)
             continue;
+        if (state_load(o->root, de->d_name, &st, &bad) < 0) {
+            log_warn("%s", bad->msg);           /* listed no further, the rest are */
+            ctr_error_free(&bad);
+            continue;
+        }
         struct json_object *j = state_json(&st);
         if (quiet)
             printf("%s\n", st.id);
@@ -727,11 +770,11 @@ int ctr_list(const struct ctr_opts *o, bool json, bool quiet)
     return 0;
 }
 
-int ctr_ps(const char *id, const struct ctr_opts *o, bool json)
+int ctr_ps(const char *id, const struct ctr_opts *o, bool json, struct ctr_error **err)
 {
     struct state st;
-    if (state_load(o->root, id, &st) < 0)
-        return 1;
+    if (state_load(o->root, id, &st, err) < 0)
+        return -1;
     pid_t *pids = NULL;
     size_t n = 0;
     struct ctr_cgroup *cg = st.cgroup ? ctr_cgroup_from(st.cgroup) : NULL;
@@ -762,24 +805,24 @@ int ctr_ps(const char *id, const struct ctr_opts *o, bool json)
     return 0;
 }
 
-int ctr_pause(const char *id, const struct ctr_opts *o, bool pause)
+int ctr_pause(const char *id, const struct ctr_opts *o, bool pause, struct ctr_error **err)
 {
     struct state st;
-    if (state_load(o->root, id, &st) < 0)
-        return 1;
-    int rc = 1;
+    if (state_load(o->root, id, &st, err) < 0)
+        return -1;
+    int rc = -1;
     const char *status = status_of(&st);
     if (strcmp(status, pause ? "running" : "paused")) {
-        log_error("container \"%s\" is %s, not %s", id, status, pause ? "running" : "paused");
+        ctr_error_make(err, 0, "container \"%s\" is %s, not %s", id, status, pause ? "running" : "paused");
     } else if (!st.cgroup) {
-        log_error("container \"%s\" has no cgroup: cannot %s it", id, pause ? "pause" : "resume");
+        ctr_error_make(err, 0, "container \"%s\" has no cgroup: cannot %s it", id, pause ? "pause" : "resume");
     } else {
         struct ctr_cgroup *cg = ctr_cgroup_from(st.cgroup);
         int r = ctr_cgroup_freeze(cg, pause);
         ctr_cgroup_free(cg);
         if (r < 0)
-            log_error("%s container \"%s\": %s", pause ? "pause" : "resume", id, strerror(-r));
-        rc = r < 0;
+            ctr_error_make(err, 0, "%s container \"%s\": %s", pause ? "pause" : "resume", id, strerror(-r));
+        rc = r < 0 ? -1 : 0;
     }
     state_free(&st);
     return rc;
@@ -787,68 +830,74 @@ int ctr_pause(const char *id, const struct ctr_opts *o, bool pause)
 
 /* `update`: new resource limits for a created, running or paused container,
  * written to its cgroups. Devices are left alone, as runc does. */
-int ctr_update(const char *id, const struct ctr_opts *o, const struct ctr_resources *r)
+int ctr_update(const char *id, const struct ctr_opts *o, const struct ctr_resources *r, struct ctr_error **err)
 {
     struct state st;
-    if (state_load(o->root, id, &st) < 0)
-        return 1;
-    int rc = 1;
+    if (state_load(o->root, id, &st, err) < 0)
+        return -1;
+    int rc = -1;
     const char *status = status_of(&st);
     if (!strcmp(status, "stopped")) {
-        log_error("container \"%s\" is stopped: there is nothing to update", id);
+        ctr_error_make(err, 0, "container \"%s\" is stopped: there is nothing to update", id);
     } else if (!st.cgroup) {
-        log_error("container \"%s\" has no cgroup (rootless without a delegated one): cannot update it", id);
+        ctr_error_make(err, 0, "container \"%s\" has no cgroup (rootless without a delegated one): cannot update it", id);
     } else {
         struct ctr_cgroup *cg = ctr_cgroup_from(st.cgroup);
         struct ctr_resources nodev = *r;
         nodev.devices = NULL;
-        rc = !cg || ctr_cgroup_apply(cg, &nodev) < 0;
+        rc = !cg ? ctr_error_make(err, 0, "container \"%s\": its cgroup cannot be found", id) : ctr_cgroup_apply(cg, &nodev, err) < 0 ? -1 : 0;
         ctr_cgroup_free(cg);
     }
     state_free(&st);
     return rc;
 }
 
-/* exec, in the forked child: join the container's cgroups and namespaces,
- * fork into its pid namespace and become the process there. */
-static void exec_child(const struct state *stp, const struct ctr_opts *o, const struct ctr_spec *spec,
-                       const struct ctr_process *procp, int sync[2], int cons[2]) __attribute__((noreturn));
-static void exec_child(const struct state *stp, const struct ctr_opts *o, const struct ctr_spec *spec,
-                       const struct ctr_process *procp, int sync[2], int cons[2])
+/* exec --user UID[:GID] */
+static int exec_user(const char *user, struct ctr_process *proc, struct ctr_error **err)
 {
-    const struct state st = *stp;
-    const struct ctr_process proc = *procp;
-    close(sync[0]);
-    /* not dumpable while in the container's namespaces (execve resets it) */
-    prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);
-    int procfd = ctr_proc_root();      /* the host's, before setns(mnt) */
-    if (procfd < 0)
-        ctr_fail(sync[1], "open /proc: %s", strerror(-procfd));
-    /* the console socket and the container's cgroups first: after
-     * setns(mnt) the host's paths are gone */
-    int console = -1;
-    if (proc.terminal && o->console_socket) {
-        console = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    uint64_t u, g;
+    const char *colon = strchr(user, ':');
+    cleanup_free char *us = xasprintf("%.*s", (int)(colon ? colon - user : (long)strlen(user)), user);
+    if (parse_u64(us, &u) || u > UINT32_MAX || (colon && (parse_u64(colon + 1, &g) || g > UINT32_MAX)))
+        return ctr_error_make(err, 0, "exec --user: \"%s\" is not UID[:GID] (numbers; names are not looked up)", user);
+    proc->uid = (uint32_t)u;
+    proc->gid = colon ? (uint32_t)g : 0;
+    proc->ngids = 0;
+    return 0;
+}
+
+/* exec, in the forked child: the host's procfs, the console socket and the
+ * container's cgroups (after setns(mnt) the host's paths are gone), then
+ * its namespaces. */
+static int exec_join(const struct state *st, const struct ctr_opts *o, const struct ctr_process *proc, int cons[2],
+                     int *procfd, int *console, struct ctr_error **err)
+{
+    *procfd = ctr_proc_root();         /* the host's, before setns(mnt) */
+    if (*procfd < 0)
+        return ctr_error_make(err, -*procfd, "open /proc");
+    if (proc->terminal && o->console_socket) {
+        *console = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
         struct { sa_family_t fam; char path[108]; } sa = { AF_UNIX, "" };
         snprintf(sa.path, sizeof(sa.path), "%s", o->console_socket);
-        if (console < 0 || connect(console, (struct sockaddr *)&sa, sizeof(sa)) < 0)
-            ctr_fail(sync[1], "connect to the console socket %s: %s", o->console_socket, strerror(errno));
-    } else if (proc.terminal) {
-        console = cons[1];
+        if (*console < 0 || connect(*console, (struct sockaddr *)&sa, sizeof(sa)) < 0)
+            return ctr_error_make(err, errno, "connect to the console socket %s", o->console_socket);
+    } else if (proc->terminal) {
+        *console = cons[1];
         close(cons[0]);
     }
-    if (st.cgroup) {
-        struct ctr_cgroup *cg = ctr_cgroup_from(st.cgroup);
-        if (cg && ctr_cgroup_add(cg, getpid()) < 0)
-            ctr_fail(sync[1], "join the container's cgroups");
+    if (st->cgroup) {
+        struct ctr_cgroup *cg = ctr_cgroup_from(st->cgroup);
+        int r = cg ? ctr_cgroup_add(cg, getpid(), err) : 0;
         ctr_cgroup_free(cg);
+        if (r < 0)
+            return ctr_error_wrap(err, "join the container's cgroups");
     }
     static const char *const order[] = { "user", "ipc", "uts", "net", "pid", "cgroup", "time", "mnt" };
     static const int types[] = { CLONE_NEWUSER, CLONE_NEWIPC, CLONE_NEWUTS, CLONE_NEWNET, CLONE_NEWPID,
                                  CLONE_NEWCGROUP, CLONE_NEWTIME, CLONE_NEWNS };
     for (size_t i = 0; i < ARRAY_SIZE(order); i++) {
         char p[64], mine[64], theirs[64];
-        snprintf(p, sizeof(p), "/proc/%d/ns/%s", st.pid, order[i]);
+        snprintf(p, sizeof(p), "/proc/%d/ns/%s", st->pid, order[i]);
         ssize_t a = readlink(p, theirs, sizeof(theirs) - 1);
         snprintf(mine, sizeof(mine), "/proc/self/ns/%s", order[i]);
         char me[64];
@@ -857,13 +906,33 @@ static void exec_child(const struct state *stp, const struct ctr_opts *o, const 
             continue;          /* already there */
         int fd = open(p, O_RDONLY | O_CLOEXEC);
         if (fd < 0 || setns(fd, types[i]) < 0)
-            ctr_fail(sync[1], "join the container's %s namespace: %s", order[i], strerror(errno));
+            return ctr_error_make(err, errno, "join the container's %s namespace", order[i]);
         close(fd);
     }
+    return 0;
+}
+
+/* exec, in the forked child: join the container, fork into its pid
+ * namespace and become the process there. */
+static void exec_child(const struct state *stp, const struct ctr_opts *o, const struct ctr_spec *spec,
+                       const struct ctr_process *procp, int sync[2], int cons[2]) __attribute__((noreturn));
+static void exec_child(const struct state *stp, const struct ctr_opts *o, const struct ctr_spec *spec,
+                       const struct ctr_process *procp, int sync[2], int cons[2])
+{
+    const struct ctr_process proc = *procp;
+    struct ctr_error *err = NULL;
+    int procfd = -1, console = -1;
+    close(sync[0]);
+    /* not dumpable while in the container's namespaces (execve resets it) */
+    prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);
+    if (exec_join(stp, o, &proc, cons, &procfd, &console, &err) < 0)
+        ctr_child_fail(sync[1], &err);
     /* the pid namespace applies to children: fork once more */
     pid_t inner = fork();
-    if (inner < 0)
-        ctr_fail(sync[1], "fork: %s", strerror(errno));
+    if (inner < 0) {
+        ctr_error_make(&err, errno, "fork");
+        ctr_child_fail(sync[1], &err);
+    }
     if (inner > 0) {
         int status;
         char v[32];
@@ -874,31 +943,31 @@ static void exec_child(const struct state *stp, const struct ctr_opts *o, const 
         while (waitpid(inner, &status, 0) < 0 && errno == EINTR) {}
         _exit(WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status));
     }
-    struct ctr_exec_ctx c = { spec, &proc, sync[1], console, -1, o->preserve_fds, NULL, NULL, procfd };
+    struct ctr_exec_ctx c = { spec, &proc, sync[1], console, -1, o->preserve_fds, NULL, NULL, procfd, -1 };
     ctr_exec_process(&c);
 }
 
 int ctr_exec(const char *id, const struct ctr_opts *o, const char *process_json,
-             char **argv, char **env, const char *cwd, bool tty)
+             char **argv, char **env, const char *cwd, bool tty, struct ctr_error **err)
 {
     struct state st;
-    if (state_load(o->root, id, &st) < 0)
-        return 1;
+    if (state_load(o->root, id, &st, err) < 0)
+        return -1;
     if (strcmp(status_of(&st), "running")) {
-        log_error("container \"%s\" is %s: exec needs a running container", id, status_of(&st));
+        ctr_error_make(err, 0, "container \"%s\" is %s: exec needs a running container", id, status_of(&st));
         state_free(&st);
-        return 1;
+        return -1;
     }
-    struct ctr_spec *spec = ctr_spec_load(st.bundle);
-    if (!spec) { state_free(&st); return 1; }
+    struct ctr_spec *spec = ctr_spec_load(st.bundle, err);
+    if (!spec) { state_free(&st); return -1; }
     struct ctr_process proc;
     if (process_json) {
         struct json_object *po = json_object_from_file(process_json);
         if (!po) {
-            log_error("--process %s: cannot read or parse it as JSON", process_json);
+            ctr_error_make(err, 0, "--process %s: cannot read or parse it as JSON", process_json);
             goto fail;
         }
-        int r = ctr_process_parse(po, &proc, "process");
+        int r = ctr_process_parse(po, &proc, "process", err);
         json_object_put(po);
         if (r < 0) goto fail;
     } else {
@@ -907,33 +976,33 @@ int ctr_exec(const char *id, const struct ctr_opts *o, const char *process_json,
         if (env) proc.env = env;
         if (cwd) proc.cwd = (char *)cwd;
         proc.terminal = tty;
-        if (o->user) {
-            uint64_t u, g;
-            char *colon = strchr(o->user, ':');
-            cleanup_free char *us = xasprintf("%.*s", (int)(colon ? colon - o->user : (long)strlen(o->user)), o->user);
-            if (parse_u64(us, &u) || u > UINT32_MAX || (colon && (parse_u64(colon + 1, &g) || g > UINT32_MAX))) {
-                log_error("exec --user: \"%s\" is not UID[:GID] (numbers; names are not looked up)", o->user);
-                goto fail;
-            }
-            proc.uid = (uint32_t)u;
-            proc.gid = colon ? (uint32_t)g : 0;
-            proc.ngids = 0;
-        }
+        if (o->user && exec_user(o->user, &proc, err) < 0)
+            goto fail;
     }
     int sync[2], cons[2] = { -1, -1 };
     if (proc.terminal && !o->console_socket) {
         if (o->detach) {
-            log_error("exec -t -d: give --console-socket to receive the pty");
+            ctr_error_make(err, 0, "exec -t -d: give --console-socket to receive the pty");
             goto fail_proc;
         }
-        if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, cons) < 0)
+        if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, cons) < 0) {
+            ctr_error_make(err, errno, "socketpair");
             goto fail_proc;
+        }
     }
-    if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sync) < 0)
+    if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sync) < 0) {
+        ctr_error_make(err, errno, "socketpair");
         goto fail_proc;
+    }
     pid_t pid = fork();
     if (pid == 0)
         exec_child(&st, o, spec, &proc, sync, cons);
+    if (pid < 0) {
+        ctr_error_make(err, errno, "fork");
+        close(sync[0]); close(sync[1]);
+        if (cons[0] >= 0) { close(cons[0]); close(cons[1]); }
+        goto fail_proc;
+    }
     close(sync[1]);
     if (cons[1] >= 0) close(cons[1]);
     /* Two writers: the intermediate sends "P<pid>\0" once it has forked the
@@ -950,7 +1019,7 @@ int ctr_exec(const char *id, const struct ctr_opts *o, const char *process_json,
             break;
     }
     msg[len] = 0;
-    int rc = 1;
+    int rc = -1;
     pid_t inner = 0;
     char *rest = msg;
     if (msg[0] == 'P') {
@@ -972,9 +1041,9 @@ int ctr_exec(const char *id, const struct ctr_opts *o, const char *process_json,
     if (rest[0] == 'R' && inner > 0)
         rc = 0;
     else if (rest[0] == 'E')
-        log_error("exec in container \"%s\": %s", id, rest + 1);
+        ctr_error_make(err, 0, "exec in container \"%s\": %s", id, rest + 1);
     else
-        log_error("exec in container \"%s\": the process exited before it started", id);
+        ctr_error_make(err, 0, "exec in container \"%s\": the process exited before it started", id);
     close(sync[0]);
     if (rc == 0 && o->pid_file && inner > 0) {
         FILE *f = fopen(o->pid_file, "w");
@@ -1000,25 +1069,25 @@ fail_proc:
 fail:
     ctr_spec_free(spec);
     state_free(&st);
-    return 1;
+    return -1;
 }
 
 /* events: `--stats` prints one stats event; otherwise a stats event every
  * interval and an "oom" event when the kernel kills in the container's
  * memory cgroup, until the container stops. One JSON object per line, as runc. */
-int ctr_events(const char *id, const struct ctr_opts *o, bool stats_once, unsigned interval_ms)
+int ctr_events(const char *id, const struct ctr_opts *o, bool stats_once, unsigned interval_ms, struct ctr_error **err)
 {
     struct state st;
-    if (state_load(o->root, id, &st) < 0)
-        return 1;
+    if (state_load(o->root, id, &st, err) < 0)
+        return -1;
     int rc = 0;
     struct ctr_cgroup *cg = st.cgroup ? ctr_cgroup_from(st.cgroup) : NULL;
     if (!alive(&st)) {
-        log_error("container \"%s\" is not running", id);
-        rc = 1;
+        ctr_error_make(err, 0, "container \"%s\" is not running", id);
+        rc = -1;
     } else if (!cg) {
-        log_error("container \"%s\" has no cgroup: no stats", id);
-        rc = 1;
+        ctr_error_make(err, 0, "container \"%s\" has no cgroup: no stats", id);
+        rc = -1;
     } else {
         uint64_t ooms = ctr_cgroup_oom_count(cg);
         uint64_t next = 0;

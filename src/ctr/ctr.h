@@ -1,6 +1,7 @@
 /* ctr: an OCI runtime (runtime-spec 1.x). The CLI (cli/ctr.c) parses the
- * runc-compatible command line and calls these; each returns 0 or an exit
- * status > 0 after printing one clear error line. */
+ * runc-compatible command line and calls these. A function that fails
+ * returns a negative value and fills a struct ctr_error (below), which the
+ * CLI prints once; `run` and `exec` return the process's exit status. */
 #ifndef VESSEL_CTR_H
 #define VESSEL_CTR_H
 
@@ -14,6 +15,24 @@ struct json_object;
 #ifndef CLONE_NEWTIME
 #define CLONE_NEWTIME 0x00000080
 #endif
+
+/* ---- errors (error.c), as crun's libcrun_error_t ---- */
+struct ctr_error {
+    int status;                /* the exit status: 1, or 2 for a usage error */
+    int errnum;                /* the errno behind it, or 0 */
+    char *msg;                 /* the one line the user sees */
+};
+/* Fill *ERR (unless one is there already: the first error is the cause) with
+ * the formatted message, followed by ": strerror(ERRNUM)" when ERRNUM is not
+ * 0. Returns -1, so that `return ctr_error_make(err, errno, "...")` fails. */
+int ctr_error_make(struct ctr_error **err, int errnum, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+/* The same for a command-line mistake: exit status 2. */
+int ctr_error_usage(struct ctr_error **err, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/* Put "PREFIX: " before the message of *ERR (if any). Returns -1. */
+int ctr_error_wrap(struct ctr_error **err, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/* Print it (one log line), free it, and return its exit status (1 if none). */
+int ctr_error_report(struct ctr_error **err);
+void ctr_error_free(struct ctr_error **err);
 
 /* ---- config.json ---- */
 enum { CTR_NS_PID, CTR_NS_NET, CTR_NS_MNT, CTR_NS_IPC, CTR_NS_UTS, CTR_NS_USER,
@@ -87,18 +106,18 @@ struct ctr_spec {
     struct json_object *annotations;
 };
 
-/* Load and validate BUNDLE/config.json. On error prints one line naming the
- * JSON path and returns NULL. */
-struct ctr_spec *ctr_spec_load(const char *bundle);
+/* Load and validate BUNDLE/config.json: NULL and an error naming the JSON
+ * path on failure. */
+struct ctr_spec *ctr_spec_load(const char *bundle, struct ctr_error **err);
 /* Parse a config from a JSON string; `where` prefixes errors. */
-struct ctr_spec *ctr_spec_parse(const char *text, const char *bundle, const char *where);
+struct ctr_spec *ctr_spec_parse(const char *text, const char *bundle, const char *where, struct ctr_error **err);
 /* Parse a process object (exec --process). */
-int ctr_process_parse(struct json_object *o, struct ctr_process *p, const char *path);
+int ctr_process_parse(struct json_object *o, struct ctr_process *p, const char *path, struct ctr_error **err);
 void ctr_spec_free(struct ctr_spec *s);
 /* Parse a linux.resources object (config.json, `update --resources`); `path`
  * names it in errors. ctr_resources_init sets everything unset. */
 void ctr_resources_init(struct ctr_resources *r);
-int ctr_resources_parse(struct json_object *o, struct ctr_resources *r, const char *path);
+int ctr_resources_parse(struct json_object *o, struct ctr_resources *r, const char *path, struct ctr_error **err);
 void ctr_resources_free(struct ctr_resources *r);
 void ctr_process_free(struct ctr_process *p);
 int ctr_signal_parse(const char *s);            /* "KILL", "SIGTERM", "9" -> number or -1 */
@@ -115,30 +134,35 @@ struct ctr_opts {
     const char *user;          /* exec --user UID[:GID] */
 };
 
-int ctr_create(const char *id, const struct ctr_opts *o, bool start_now);
-int ctr_start(const char *id, const struct ctr_opts *o);
-int ctr_state(const char *id, const struct ctr_opts *o);
-int ctr_kill(const char *id, const struct ctr_opts *o, int sig);
-int ctr_delete(const char *id, const struct ctr_opts *o);
-int ctr_list(const struct ctr_opts *o, bool json, bool quiet);
-int ctr_ps(const char *id, const struct ctr_opts *o, bool json);
-int ctr_pause(const char *id, const struct ctr_opts *o, bool pause);
+/* Each returns 0 (run without -d, exec: the process's exit status) or a
+ * negative value with *err filled. */
+int ctr_create(const char *id, const struct ctr_opts *o, bool start_now, struct ctr_error **err);
+int ctr_start(const char *id, const struct ctr_opts *o, struct ctr_error **err);
+int ctr_state(const char *id, const struct ctr_opts *o, struct ctr_error **err);
+int ctr_kill(const char *id, const struct ctr_opts *o, int sig, struct ctr_error **err);
+int ctr_delete(const char *id, const struct ctr_opts *o, struct ctr_error **err);
+int ctr_list(const struct ctr_opts *o, bool json, bool quiet, struct ctr_error **err);
+int ctr_ps(const char *id, const struct ctr_opts *o, bool json, struct ctr_error **err);
+int ctr_pause(const char *id, const struct ctr_opts *o, bool pause, struct ctr_error **err);
 int ctr_exec(const char *id, const struct ctr_opts *o, const char *process_json,
-             char **argv, char **env, const char *cwd, bool tty);
+             char **argv, char **env, const char *cwd, bool tty, struct ctr_error **err);
 /* New resource limits for a live container (runc update). */
-int ctr_update(const char *id, const struct ctr_opts *o, const struct ctr_resources *r);
-int ctr_events(const char *id, const struct ctr_opts *o, bool stats_once, unsigned interval_ms);
-int ctr_spec_write(bool rootless);
+int ctr_update(const char *id, const struct ctr_opts *o, const struct ctr_resources *r, struct ctr_error **err);
+int ctr_events(const char *id, const struct ctr_opts *o, bool stats_once, unsigned interval_ms, struct ctr_error **err);
+int ctr_spec_write(bool rootless, struct ctr_error **err);
 int ctr_features(void);
 
 /* ---- cgroups (cgroup.c) ---- */
 struct ctr_cgroup;
-struct ctr_cgroup *ctr_cgroup_create(const struct ctr_spec *s, const char *id);
+/* NULL with *err filled on failure; NULL and no error for a rootless
+ * container without a delegated cgroup. */
+struct ctr_cgroup *ctr_cgroup_create(const struct ctr_spec *s, const char *id, struct ctr_error **err);
 /* The same under another cgroup root than /sys/fs/cgroup (tests: a fake tree). */
-struct ctr_cgroup *ctr_cgroup_create_at(const char *root, const struct ctr_spec *s, const char *id);
+struct ctr_cgroup *ctr_cgroup_create_at(const char *root, const struct ctr_spec *s, const char *id,
+                                        struct ctr_error **err);
 struct ctr_cgroup *ctr_cgroup_from_at(const char *root, const char *ser);
-int ctr_cgroup_add(struct ctr_cgroup *cg, pid_t pid);
-int ctr_cgroup_apply(struct ctr_cgroup *cg, const struct ctr_resources *r);
+int ctr_cgroup_add(struct ctr_cgroup *cg, pid_t pid, struct ctr_error **err);
+int ctr_cgroup_apply(struct ctr_cgroup *cg, const struct ctr_resources *r, struct ctr_error **err);
 void ctr_cgroup_destroy(struct ctr_cgroup *cg);          /* rmdir everything */
 void ctr_cgroup_free(struct ctr_cgroup *cg);             /* forget the handle only */
 char *ctr_cgroup_serialize(const struct ctr_cgroup *cg);  /* for state.json */
@@ -154,8 +178,8 @@ int ctr_console_recv(int sock);                  /* the pty master fd, or -errno
 int ctr_console_proxy(int master, pid_t child);  /* copy stdio <-> master until child exits; its wait status */
 
 /* ---- seccomp (seccomp.c) ---- */
-int ctr_seccomp_validate(struct json_object *o, const char *path);
-int ctr_seccomp_load(struct json_object *o, char *err, size_t errlen);
+int ctr_seccomp_validate(struct json_object *o, const char *path, struct ctr_error **err);
+int ctr_seccomp_load(struct json_object *o, struct ctr_error **err);
 
 /* ---- container init (init.c): runs in the cloned child ---- */
 struct ctr_init_args {
@@ -169,9 +193,15 @@ struct ctr_init_args {
 int ctr_init(void *arg);
 
 /* ---- secure.c: what keeps the container from reaching the host ---- */
-/* Run the process again from a sealed memfd copy of the runtime (once: a
- * sealed copy returns 0 at once). Returns only on failure (-1, logged). */
-int ctr_sealed_reexec(void);
+/* CVE-2019-5736: every program the runtime starts inside a container is
+ * exec'd through the exec stage (stage/stage.c), a static program in a
+ * sealed memfd, so that /proc/self/exe there never names the host binary.
+ * ctr_exec_stage_open: the sealed memfd (close-on-exec) or -errno.
+ * ctr_exec_staged: execve PATH with ARGV, ENVP through it; returns only on
+ * failure (-errno). With REPORT the stage writes "exec PATH: <error>" to the
+ * runtime's log when PATH cannot be exec'd (then exits 127). */
+int ctr_exec_stage_open(void);
+int ctr_exec_staged(int stage, const char *path, char *const argv[], char *const envp[], bool report);
 /* Open PATH inside the root ROOTFD (symlinks and ".." never leave it, no
  * magic links): an fd or -errno. */
 int ctr_open_in_root(int rootfd, const char *path, int flags);
@@ -190,7 +220,7 @@ int ctr_proc_write(int procfd, const char *rel, const char *val);
 
 /* Shared by init (container start) and exec: set up the calling process as
  * the container process described by `p` and execve it. Never returns; on
- * failure writes "E<message>" to err_fd (or stderr if -1) and _exits. */
+ * failure writes "E<message>" to err_fd (or the log if -1) and _exits. */
 struct ctr_exec_ctx {
     const struct ctr_spec *spec;
     const struct ctr_process *proc;
@@ -200,14 +230,20 @@ struct ctr_exec_ctx {
     int preserve_fds;
     const char *id, *bundle;   /* set for the container's init: run startContainer hooks */
     int procfd;                /* a verified procfs root (ctr_proc_root), or -1 */
+    int stage_fd;              /* the exec stage (ctr_exec_stage_open), or -1: made here */
 };
 void ctr_exec_process(const struct ctr_exec_ctx *c) __attribute__((noreturn));
-void ctr_fail(int err_fd, const char *fmt, ...) __attribute__((noreturn, format(printf, 2, 3)));
+/* The one place a process of the container reports its error: "E" and the
+ * message to ERR_FD (the sync socket) while `create`/`exec` listens, else
+ * the log; then _exit(1). */
+void ctr_child_fail(int err_fd, struct ctr_error **err) __attribute__((noreturn));
 /* hooks.c: the state given to the hooks that run inside the container
  * (createContainer, startContainer): runc's fields, the pid as seen there. */
 char *ctr_hook_state(const char *id, const char *bundle, const char *status);
-/* Run the hooks of one kind with the state JSON on stdin. 0 or -1 (logged). */
-int ctr_hooks_run(const struct ctr_spec *s, int kind, const char *state_json);
+/* Run the hooks of one kind with the state JSON on stdin: 0, or -1 and
+ * *err (poststart, poststop: warnings only, always 0). STAGE: the exec stage
+ * for hooks run inside the container, else -1. */
+int ctr_hooks_run(const struct ctr_spec *s, int kind, const char *state_json, int stage, struct ctr_error **err);
 /* The sync protocol between `create` and the container's init, one byte each:
  * parent -> init: 'G' go (ids mapped, cgroups joined), 'C' continue after the
  * hooks, 'X' abort; init -> parent: 'H' run prestart/createRuntime hooks now

@@ -9,6 +9,7 @@
 #include <fcntl.h>
 #include <json-c/json.h>
 #include <signal.h>
+#include <stdio.h>
 #include <string.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -30,52 +31,65 @@ static void hook_feed(int fd, const char *text)
     pthread_sigmask(SIG_SETMASK, &old, NULL);
 }
 
-/* Run one hook; 0 when it exits 0, else -1 (logged). */
-static int hook_run1(const struct ctr_hook *h, const char *state_json_text, bool warn_only)
+/* Run one hook: 0 when it exits 0; else -1 and *err, or only a warning
+ * when WARN_ONLY (poststart, poststop). */
+static int hook_run1(const struct ctr_hook *h, const char *state_json_text, bool warn_only, int stage,
+                     struct ctr_error **err)
 {
     int in[2];
     if (pipe2(in, O_CLOEXEC) < 0)
-        return -1;
+        return ctr_error_make(err, errno, "hook %s: pipe", h->path);
     pid_t pid = fork();
     if (pid == 0) {
         dup2(in[0], 0);
         char *argv0[] = { h->path, NULL };
-        execve(h->path, h->args ? h->args : argv0, h->env ? h->env : (char *[]){ NULL });
+        char **argv = h->args ? h->args : argv0, **envp = h->env ? h->env : (char *[]){ NULL };
+        if (stage >= 0)
+            ctr_exec_staged(stage, h->path, argv, envp, false);
+        else
+            execve(h->path, argv, envp);
         _exit(127);
     }
     close(in[0]);
-    if (pid < 0) { close(in[1]); return -1; }
+    if (pid < 0) {
+        close(in[1]);
+        return ctr_error_make(err, errno, "hook %s: fork", h->path);
+    }
     hook_feed(in[1], state_json_text);
     close(in[1]);
     int status = 0;
     uint64_t deadline = time_ms() + (uint64_t)(h->timeout ? h->timeout : 3600) * 1000;
-    enum log_level lvl = warn_only ? LOG_WARN : LOG_ERROR;
+    char why[64] = "";
     for (;;) {
         pid_t r = waitpid(pid, &status, WNOHANG);
         if (r == pid) break;
         if (time_ms() > deadline) {
             kill(pid, SIGKILL);
             waitpid(pid, &status, 0);
-            log_msg(lvl, "hook %s timed out after %d s", h->path, h->timeout);
-            return -1;
+            snprintf(why, sizeof(why), "timed out after %d s", h->timeout);
+            break;
         }
         usleep(1000);
     }
-    if (!WIFEXITED(status) || WEXITSTATUS(status)) {
-        log_msg(lvl, "hook %s failed (status %d)", h->path, WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status));
+    if (!why[0] && (!WIFEXITED(status) || WEXITSTATUS(status)))
+        snprintf(why, sizeof(why), "failed (status %d)", WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status));
+    if (!why[0])
+        return 0;
+    if (warn_only) {
+        log_warn("hook %s %s", h->path, why);
         return -1;
     }
-    return 0;
+    return ctr_error_make(err, 0, "hook %s %s", h->path, why);
 }
 
 /* The spec: a failing prestart, createRuntime, createContainer or
- * startContainer hook stops the operation at once; a failing poststart or
- * poststop hook is a warning and the rest still run. */
-int ctr_hooks_run(const struct ctr_spec *s, int kind, const char *state_json_text)
+ * startContainer hook stops the operation at once (-1, *err); a failing
+ * poststart or poststop hook is a warning and the rest still run. */
+int ctr_hooks_run(const struct ctr_spec *s, int kind, const char *state_json_text, int stage, struct ctr_error **err)
 {
     bool warn_only = kind == CTR_HOOK_POSTSTART || kind == CTR_HOOK_POSTSTOP;
     for (size_t i = 0; i < s->nhooks[kind]; i++)
-        if (hook_run1(&s->hooks[kind][i], state_json_text, warn_only) < 0 && !warn_only)
+        if (hook_run1(&s->hooks[kind][i], state_json_text, warn_only, stage, err) < 0 && !warn_only)
             return -1;
     return 0;
 }

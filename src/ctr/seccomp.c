@@ -67,9 +67,9 @@ static int op_of(const char *n, enum scmp_compare *out)
     return -1;
 }
 
-#define BAD(...) do { log_error("config.json: " __VA_ARGS__); return -1; } while (0)
+#define BAD(...) return ctr_error_make(err, 0, "config.json: " __VA_ARGS__)
 
-int ctr_seccomp_validate(struct json_object *o, const char *path)
+int ctr_seccomp_validate(struct json_object *o, const char *path, struct ctr_error **err)
 {
     uint32_t a;
     struct json_object *v, *arr;
@@ -152,7 +152,7 @@ int ctr_seccomp_validate(struct json_object *o, const char *path)
     return 0;
 }
 
-int ctr_seccomp_load(struct json_object *o, char *err, size_t errlen)
+int ctr_seccomp_load(struct json_object *o, struct ctr_error **err)
 {
     uint32_t def;
     action_of(o, "defaultAction", errno_ret_of(o, "defaultErrnoRet"), &def);
@@ -160,8 +160,7 @@ int ctr_seccomp_load(struct json_object *o, char *err, size_t errlen)
     struct json_object *arr;
     int r = 0;
     if (!ctx) {
-        snprintf(err, errlen, "seccomp_init failed");
-        return -1;
+        return ctr_error_make(err, 0, "seccomp_init failed");
     }
     /* no_new_privs is process.noNewPrivileges' business, not libseccomp's */
     seccomp_attr_set(ctx, SCMP_FLTATR_CTL_NNP, 0);
@@ -170,9 +169,8 @@ int ctr_seccomp_load(struct json_object *o, char *err, size_t errlen)
             for (size_t k = 0; k < ARRAY_SIZE(filter_flags); k++)
                 if (!strcmp(json_object_get_string(json_object_array_get_idx(arr, i)), filter_flags[k].name) &&
                     (r = seccomp_attr_set(ctx, filter_flags[k].attr, 1)) < 0) {
-                    snprintf(err, errlen, "linux.seccomp.flags[%zu]: %s: %s", i, filter_flags[k].name, strerror(-r));
                     seccomp_release(ctx);
-                    return -1;
+                    return ctr_error_make(err, -r, "linux.seccomp.flags[%zu]: %s", i, filter_flags[k].name);
                 }
     if (json_object_object_get_ex(o, "architectures", &arr)) {
         for (size_t i = 0; i < json_object_array_length(arr); i++) {
@@ -216,19 +214,15 @@ int ctr_seccomp_load(struct json_object *o, char *err, size_t errlen)
                     continue;
                 r = seccomp_rule_add_array(ctx, act, nr, ncmp, cmp);
                 if (r < 0 && r != -EEXIST) {
-                    snprintf(err, errlen, "linux.seccomp.syscalls[%zu]: cannot add rule for %s: %s",
-                             i, n, strerror(-r));
                     seccomp_release(ctx);
-                    return -1;
+                    return ctr_error_make(err, -r, "linux.seccomp.syscalls[%zu]: cannot add rule for %s", i, n);
                 }
             }
         }
     }
     r = seccomp_load(ctx);
     seccomp_release(ctx);
-    if (r < 0) {
-        snprintf(err, errlen, "loading the seccomp filter: %s", strerror(-r));
-        return -1;
-    }
+    if (r < 0)
+        return ctr_error_make(err, -r, "loading the seccomp filter");
     return 0;
 }

@@ -1,5 +1,7 @@
 /* ctr: what keeps a container from reaching the host through the runtime.
- *  - the runtime runs from a sealed memfd copy of itself (CVE-2019-5736);
+ *  - the container's programs are exec'd by a small static stage run from a
+ *    sealed memfd, never by the runtime itself: /proc/self/exe inside the
+ *    container names no host file (CVE-2019-5736);
  *  - paths inside the container root are resolved with openat2
  *    (RESOLVE_IN_ROOT | RESOLVE_NO_MAGICLINKS), or a component-wise walk that
  *    keeps every symlink inside the root where the kernel lacks it
@@ -14,10 +16,10 @@
 #include <limits.h>
 #include <linux/magic.h>
 #include <linux/openat2.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/mman.h>
-#include <sys/sendfile.h>
 #include <sys/stat.h>
 #include <sys/statfs.h>
 #include <sys/syscall.h>
@@ -29,62 +31,70 @@
 
 #define SEALS (F_SEAL_SEAL | F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_WRITE)
 
-int ctr_sealed_reexec(void)
+/* The exec stage (stage/stage.c) as bytes, built with vessel. */
+#include "ctr/stage/ctr_exec_stage.h"
+
+int ctr_exec_stage_open(void)
 {
-    cleanup_close int self = open("/proc/self/exe", O_RDONLY | O_CLOEXEC);
-    if (self < 0) {
-        log_error("cannot open /proc/self/exe to make a sealed copy of the runtime: %s", strerror(errno));
-        return -1;
-    }
-    int seals = fcntl(self, F_GET_SEALS);
-    if (seals >= 0 && (seals & SEALS) == SEALS)
-        return 0;                                /* already the sealed copy */
-    struct stat st;
-    if (fstat(self, &st) < 0)
-        return -1;
-    int m = memfd_create("vessel-ctr", MFD_CLOEXEC | MFD_ALLOW_SEALING | MFD_EXEC);
+    int m = memfd_create("vessel-ctr-exec", MFD_CLOEXEC | MFD_ALLOW_SEALING | MFD_EXEC);
     if (m < 0 && errno == EINVAL)                /* kernels before 6.3 */
-        m = memfd_create("vessel-ctr", MFD_CLOEXEC | MFD_ALLOW_SEALING);
-    if (m < 0) {
-        log_error("memfd_create for a sealed copy of the runtime: %s", strerror(errno));
-        return -1;
-    }
-    for (off_t left = st.st_size; left > 0;) {
-        ssize_t n = sendfile(m, self, NULL, (size_t)left);
-        if (n <= 0) {
-            log_error("copy the runtime into a memfd: %s", n < 0 ? strerror(errno) : "short read");
-            close(m);
-            return -1;
-        }
-        left -= n;
-    }
-    if (fcntl(m, F_ADD_SEALS, SEALS) < 0) {
-        log_error("seal the runtime's memfd: %s", strerror(errno));
+        m = memfd_create("vessel-ctr-exec", MFD_CLOEXEC | MFD_ALLOW_SEALING);
+    if (m < 0)
+        return -errno;
+    if (write_full(m, ctr_exec_stage_elf, sizeof(ctr_exec_stage_elf)) < 0 || fchmod(m, 0555) < 0 ||
+        fcntl(m, F_ADD_SEALS, SEALS) < 0) {
+        int e = errno ? errno : EIO;
         close(m);
-        return -1;
+        return -e;
     }
-    char *cmdline = NULL;
-    size_t len = 0;
-    if (read_file("/proc/self/cmdline", &cmdline, &len, 1 << 20) < 0 || !len) {
-        log_error("cannot read /proc/self/cmdline to run the sealed copy");
-        close(m);
-        return -1;
-    }
+    return m;
+}
+
+static void PRINTF(3, 4) log_line(char *line, size_t cap, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    log_vformat(line, cap, LOG_ERROR, fmt, ap);
+    va_end(ap);
+}
+
+/* The stage's error line: the runtime's log line for "exec PATH: <error>",
+ * split where the error's text goes (text or json, as --log-format says). */
+static char *stage_error_line(const char *path, char *head, size_t cap)
+{
+    log_line(head, cap, "exec %s: \x01", path);
+    char *mark = strstr(head, "\\u0001");
+    size_t skip = 6;
+    if (!mark) { mark = strchr(head, '\x01'); skip = 1; }
+    if (!mark)
+        return head + strlen(head);
+    *mark = 0;
+    return mark + skip;
+}
+
+int ctr_exec_staged(int stage, const char *path, char *const argv[], char *const envp[], bool report)
+{
+    char head[4608], logfd[16] = "-";
+    char *tail = stage_error_line(path, head, sizeof(head));
+    int lfd = report ? log_get_fd() : -1;
+    if (lfd > 2 && fcntl(lfd, F_SETFD, 0) < 0)
+        lfd = 2;
+    if (lfd >= 0)
+        snprintf(logfd, sizeof(logfd), "%d", lfd);
     size_t argc = 0;
-    for (size_t i = 0; i < len; i++)
-        argc += !cmdline[i];
-    char **argv = xzalloc((argc + 1) * sizeof(char *));
-    for (size_t i = 0, k = 0; i < len && k < argc; k++) {
-        argv[k] = cmdline + i;
-        i += strlen(cmdline + i) + 1;
-    }
-    extern char **environ;
-    syscall(SYS_execveat, m, "", argv, environ, AT_EMPTY_PATH);
-    log_error("run the sealed copy of the runtime: %s", strerror(errno));
-    free(argv);
-    free(cmdline);
-    close(m);
-    return -1;
+    while (argv[argc]) argc++;
+    cleanup_free char **sargv = xzalloc((argc + 6) * sizeof(char *));
+    sargv[0] = "vessel-ctr-exec";
+    sargv[1] = logfd;
+    sargv[2] = head;
+    sargv[3] = tail;
+    sargv[4] = (char *)path;
+    memcpy(sargv + 5, argv, argc * sizeof(char *));
+    syscall(SYS_execveat, stage, "", sargv, envp, AT_EMPTY_PATH);
+    int e = errno;
+    if (lfd > 2)
+        fcntl(lfd, F_SETFD, FD_CLOEXEC);
+    return -e;
 }
 
 /* The walk of kernels without openat2: one component at a time, never

@@ -13,7 +13,8 @@
 #include <sys/resource.h>
 #include <linux/capability.h>
 
-#define FAIL(...) do { log_error("config.json: " __VA_ARGS__); return -1; } while (0)
+/* one error naming the JSON path, returned from the function at hand */
+#define FAIL(...) return ctr_error_make(err, 0, "config.json: " __VA_ARGS__)
 
 static const char *const ns_names[CTR_NS_COUNT] = {
     "pid", "network", "mount", "ipc", "uts", "user", "cgroup", "time" };
@@ -107,7 +108,7 @@ static const struct { const char *name; unsigned long flag; } prop_opts[] = {
 
 /* ---- typed getters: absent is fine (returns 0 and leaves *out), wrong type fails ---- */
 static int get(struct json_object *o, const char *key, enum json_type t, const char *path,
-               struct json_object **out)
+               struct json_object **out, struct ctr_error **err)
 {
     struct json_object *v;
     *out = NULL;
@@ -120,20 +121,20 @@ static int get(struct json_object *o, const char *key, enum json_type t, const c
     return 0;
 }
 
-static int get_str(struct json_object *o, const char *key, const char *path, char **out)
+static int get_str(struct json_object *o, const char *key, const char *path, char **out, struct ctr_error **err)
 {
     struct json_object *v;
-    if (get(o, key, json_type_string, path, &v))
+    if (get(o, key, json_type_string, path, &v, err))
         return -1;
     if (v)
         *out = xstrdup(json_object_get_string(v));
     return 0;
 }
 
-static int get_bool(struct json_object *o, const char *key, const char *path, bool *out)
+static int get_bool(struct json_object *o, const char *key, const char *path, bool *out, struct ctr_error **err)
 {
     struct json_object *v;
-    if (get(o, key, json_type_boolean, path, &v))
+    if (get(o, key, json_type_boolean, path, &v, err))
         return -1;
     if (v)
         *out = json_object_get_boolean(v);
@@ -141,10 +142,10 @@ static int get_bool(struct json_object *o, const char *key, const char *path, bo
 }
 
 static int get_int(struct json_object *o, const char *key, const char *path, int64_t min, int64_t max,
-                   int64_t *out)
+                   int64_t *out, struct ctr_error **err)
 {
     struct json_object *v;
-    if (get(o, key, json_type_int, path, &v))
+    if (get(o, key, json_type_int, path, &v, err))
         return -1;
     if (!v)
         return 0;
@@ -160,10 +161,10 @@ static int get_int(struct json_object *o, const char *key, const char *path, int
     return 0;
 }
 
-static int get_strv(struct json_object *o, const char *key, const char *path, char ***out)
+static int get_strv(struct json_object *o, const char *key, const char *path, char ***out, struct ctr_error **err)
 {
     struct json_object *v;
-    if (get(o, key, json_type_array, path, &v))
+    if (get(o, key, json_type_array, path, &v, err))
         return -1;
     if (!v)
         return 0;
@@ -172,7 +173,7 @@ static int get_strv(struct json_object *o, const char *key, const char *path, ch
     for (size_t i = 0; i < n; i++) {
         struct json_object *e = json_object_array_get_idx(v, i);
         if (!json_object_is_type(e, json_type_string)) {
-            log_error("config.json: %s.%s[%zu]: expected string, got %s", path, key, i,
+            ctr_error_make(err, 0, "config.json: %s.%s[%zu]: expected string, got %s", path, key, i,
                       json_type_to_name(json_object_get_type(e)));
             for (size_t j = 0; j < i; j++) free(a[j]);
             free(a);
@@ -191,7 +192,7 @@ static void strv_free(char **v)
     free(v);
 }
 
-static int parse_caps(struct json_object *caps, struct ctr_process *p, const char *path)
+static int parse_caps(struct json_object *caps, struct ctr_process *p, const char *path, struct ctr_error **err)
 {
     static const char *const sets[5] = { "bounding", "effective", "inheritable", "permitted", "ambient" };
     if (!caps)
@@ -201,7 +202,7 @@ static int parse_caps(struct json_object *caps, struct ctr_process *p, const cha
         struct json_object *arr;
         char sub[128];
         snprintf(sub, sizeof(sub), "%s.capabilities", path);
-        if (get(caps, sets[i], json_type_array, sub, &arr))
+        if (get(caps, sets[i], json_type_array, sub, &arr, err))
             return -1;
         if (!arr)
             continue;
@@ -217,15 +218,15 @@ static int parse_caps(struct json_object *caps, struct ctr_process *p, const cha
     return 0;
 }
 
-int ctr_process_parse(struct json_object *po, struct ctr_process *p, const char *path)
+int ctr_process_parse(struct json_object *po, struct ctr_process *p, const char *path, struct ctr_error **err)
 {
     struct json_object *user, *caps, *rl;
     memset(p, 0, sizeof(*p));
     if (!po)
         FAIL("%s: missing", path);
-    if (get_strv(po, "args", path, &p->args) || get_strv(po, "env", path, &p->env) ||
-        get_str(po, "cwd", path, &p->cwd) || get_bool(po, "terminal", path, &p->terminal) ||
-        get_bool(po, "noNewPrivileges", path, &p->nnp))
+    if (get_strv(po, "args", path, &p->args, err) || get_strv(po, "env", path, &p->env, err) ||
+        get_str(po, "cwd", path, &p->cwd, err) || get_bool(po, "terminal", path, &p->terminal, err) ||
+        get_bool(po, "noNewPrivileges", path, &p->nnp, err))
         return -1;
     if (!p->args || !p->args[0])
         FAIL("%s.args: must name the program to run", path);
@@ -233,20 +234,20 @@ int ctr_process_parse(struct json_object *po, struct ctr_process *p, const char 
         p->cwd = xstrdup("/");
     if (p->cwd[0] != '/')
         FAIL("%s.cwd: \"%s\" is not an absolute path", path, p->cwd);
-    if (get(po, "user", json_type_object, path, &user))
+    if (get(po, "user", json_type_object, path, &user, err))
         return -1;
     if (user) {
         int64_t v = 0;
         char sub[128];
         snprintf(sub, sizeof(sub), "%s.user", path);
-        if (get_int(user, "uid", sub, 0, UINT32_MAX, &v)) return -1;
+        if (get_int(user, "uid", sub, 0, UINT32_MAX, &v, err)) return -1;
         p->uid = (uint32_t)v; v = 0;
-        if (get_int(user, "gid", sub, 0, UINT32_MAX, &v)) return -1;
+        if (get_int(user, "gid", sub, 0, UINT32_MAX, &v, err)) return -1;
         p->gid = (uint32_t)v; v = -1;
-        if (get_int(user, "umask", sub, 0, 0777, &v)) return -1;
+        if (get_int(user, "umask", sub, 0, 0777, &v, err)) return -1;
         if (v >= 0) { p->umask = (uint32_t)v; p->has_umask = true; }
         struct json_object *g;
-        if (get(user, "additionalGids", json_type_array, sub, &g)) return -1;
+        if (get(user, "additionalGids", json_type_array, sub, &g, err)) return -1;
         if (g) {
             p->ngids = json_object_array_length(g);
             p->gids = xzalloc((p->ngids + 1) * sizeof(uint32_t));
@@ -259,14 +260,14 @@ int ctr_process_parse(struct json_object *po, struct ctr_process *p, const char 
             }
         }
     }
-    if (get(po, "capabilities", json_type_object, path, &caps) || parse_caps(caps, p, path))
+    if (get(po, "capabilities", json_type_object, path, &caps, err) || parse_caps(caps, p, path, err))
         return -1;
     p->has_caps = true;            /* no capabilities object: none at all, as runc and crun */
     int64_t oom = INT64_MIN;
-    if (get_int(po, "oomScoreAdj", path, -1000, 1000, &oom))
+    if (get_int(po, "oomScoreAdj", path, -1000, 1000, &oom, err))
         return -1;
     if (oom != INT64_MIN) { p->has_oom = true; p->oom_score_adj = (int)oom; }
-    if (get(po, "rlimits", json_type_array, path, &rl))
+    if (get(po, "rlimits", json_type_array, path, &rl, err))
         return -1;
     if (rl) {
         p->nrlimits = json_object_array_length(rl);
@@ -279,8 +280,8 @@ int ctr_process_parse(struct json_object *po, struct ctr_process *p, const char 
                 FAIL("%s: expected object", sub);
             cleanup_free char *type = NULL;
             int64_t soft = -1, hard = -1;
-            if (get_str(e, "type", sub, &type) || get_int(e, "soft", sub, 0, INT64_MAX, &soft) ||
-                get_int(e, "hard", sub, 0, INT64_MAX, &hard))
+            if (get_str(e, "type", sub, &type, err) || get_int(e, "soft", sub, 0, INT64_MAX, &soft, err) ||
+                get_int(e, "hard", sub, 0, INT64_MAX, &hard, err))
                 return -1;
             if (!type)
                 FAIL("%s.type: missing", sub);
@@ -305,7 +306,7 @@ int ctr_process_parse(struct json_object *po, struct ctr_process *p, const char 
     return 0;
 }
 
-static int parse_mount_options(struct json_object *opts, struct ctr_mount *m, const char *path)
+static int parse_mount_options(struct json_object *opts, struct ctr_mount *m, const char *path, struct ctr_error **err)
 {
     char data[1024] = "";
     size_t dl = 0;
@@ -352,10 +353,10 @@ static int parse_mount_options(struct json_object *opts, struct ctr_mount *m, co
     return 0;
 }
 
-static int parse_idmaps(struct json_object *lin, const char *key, struct ctr_idmap *out, size_t *n)
+static int parse_idmaps(struct json_object *lin, const char *key, struct ctr_idmap *out, size_t *n, struct ctr_error **err)
 {
     struct json_object *arr;
-    if (get(lin, key, json_type_array, "linux", &arr))
+    if (get(lin, key, json_type_array, "linux", &arr, err))
         return -1;
     if (!arr)
         return 0;
@@ -369,8 +370,8 @@ static int parse_idmaps(struct json_object *lin, const char *key, struct ctr_idm
         int64_t c = -1, h = -1, s = -1;
         if (!json_object_is_type(e, json_type_object))
             FAIL("%s: expected object", sub);
-        if (get_int(e, "containerID", sub, 0, UINT32_MAX, &c) || get_int(e, "hostID", sub, 0, UINT32_MAX, &h) ||
-            get_int(e, "size", sub, 1, UINT32_MAX, &s))
+        if (get_int(e, "containerID", sub, 0, UINT32_MAX, &c, err) || get_int(e, "hostID", sub, 0, UINT32_MAX, &h, err) ||
+            get_int(e, "size", sub, 1, UINT32_MAX, &s, err))
             return -1;
         if (c < 0 || h < 0 || s < 0)
             FAIL("%s: containerID, hostID and size are required", sub);
@@ -380,13 +381,13 @@ static int parse_idmaps(struct json_object *lin, const char *key, struct ctr_idm
     return 0;
 }
 
-static int parse_hooks(struct json_object *hooks, struct ctr_spec *s)
+static int parse_hooks(struct json_object *hooks, struct ctr_spec *s, struct ctr_error **err)
 {
     static const char *const names[CTR_HOOK_COUNT] = { "prestart", "createRuntime",
         "createContainer", "startContainer", "poststart", "poststop" };
     for (int k = 0; k < CTR_HOOK_COUNT; k++) {
         struct json_object *arr;
-        if (get(hooks, names[k], json_type_array, "hooks", &arr))
+        if (get(hooks, names[k], json_type_array, "hooks", &arr, err))
             return -1;
         if (!arr)
             continue;
@@ -401,8 +402,8 @@ static int parse_hooks(struct json_object *hooks, struct ctr_spec *s)
             int64_t t = 0;
             if (!json_object_is_type(e, json_type_object))
                 FAIL("%s: expected object", sub);
-            if (get_str(e, "path", sub, &h->path) || get_strv(e, "args", sub, &h->args) ||
-                get_strv(e, "env", sub, &h->env) || get_int(e, "timeout", sub, 1, 86400, &t))
+            if (get_str(e, "path", sub, &h->path, err) || get_strv(e, "args", sub, &h->args, err) ||
+                get_strv(e, "env", sub, &h->env, err) || get_int(e, "timeout", sub, 1, 86400, &t, err))
                 return -1;
             if (!h->path || h->path[0] != '/')
                 FAIL("%s.path: \"%s\" is not an absolute path", sub, h->path ? h->path : "");
@@ -435,13 +436,13 @@ void ctr_resources_free(struct ctr_resources *r)
 }
 
 /* linux.resources.network: classID and priorities per interface */
-static int parse_network(struct json_object *net, struct ctr_resources *r, const char *path)
+static int parse_network(struct json_object *net, struct ctr_resources *r, const char *path, struct ctr_error **err)
 {
     struct json_object *prios;
     char sub[128];
     snprintf(sub, sizeof(sub), "%s.network", path);
-    if (get_int(net, "classID", sub, 0, UINT32_MAX, &r->net_classid) ||
-        get(net, "priorities", json_type_array, sub, &prios))
+    if (get_int(net, "classID", sub, 0, UINT32_MAX, &r->net_classid, err) ||
+        get(net, "priorities", json_type_array, sub, &prios, err))
         return -1;
     size_t n = prios ? json_object_array_length(prios) : 0;
     r->net_prio = xzalloc((n + 1) * sizeof(*r->net_prio));
@@ -453,7 +454,7 @@ static int parse_network(struct json_object *net, struct ctr_resources *r, const
         if (!json_object_is_type(e, json_type_object))
             FAIL("%s: expected object", sub);
         r->nnet_prio++;
-        if (get_str(e, "name", sub, &np->name) || get_int(e, "priority", sub, 0, UINT32_MAX, &prio))
+        if (get_str(e, "name", sub, &np->name, err) || get_int(e, "priority", sub, 0, UINT32_MAX, &prio, err))
             return -1;
         if (!np->name || !*np->name || strpbrk(np->name, " \n/") || prio < 0)
             FAIL("%s: needs an interface name and a priority", sub);
@@ -463,7 +464,7 @@ static int parse_network(struct json_object *net, struct ctr_resources *r, const
 }
 
 /* linux.resources.hugepageLimits: [{pageSize "2MB", limit bytes}] */
-static int parse_hugepages(struct json_object *arr, struct ctr_resources *r, const char *path)
+static int parse_hugepages(struct json_object *arr, struct ctr_resources *r, const char *path, struct ctr_error **err)
 {
     size_t n = json_object_array_length(arr);
     r->hugepages = xzalloc((n + 1) * sizeof(*r->hugepages));
@@ -476,7 +477,7 @@ static int parse_hugepages(struct json_object *arr, struct ctr_resources *r, con
             FAIL("%s: expected object", sub);
         r->nhugepages++;
         h->limit = -1;
-        if (get_str(e, "pageSize", sub, &h->page) || get_int(e, "limit", sub, 0, INT64_MAX, &h->limit))
+        if (get_str(e, "pageSize", sub, &h->page, err) || get_int(e, "limit", sub, 0, INT64_MAX, &h->limit, err))
             return -1;
         /* the size as the kernel names it: digits then KB, MB or GB */
         size_t d = h->page ? strspn(h->page, "0123456789") : 0;
@@ -488,36 +489,36 @@ static int parse_hugepages(struct json_object *arr, struct ctr_resources *r, con
     return 0;
 }
 
-int ctr_resources_parse(struct json_object *res, struct ctr_resources *s, const char *path)
+int ctr_resources_parse(struct json_object *res, struct ctr_resources *s, const char *path, struct ctr_error **err)
 {
     struct json_object *mem, *cpu, *pids, *blkio, *net, *huge;
     char sub[128];
 #define SUB(k) (snprintf(sub, sizeof(sub), "%s.%s", path, k), sub)
-    if (get(res, "memory", json_type_object, path, &mem) ||
-        get(res, "cpu", json_type_object, path, &cpu) ||
-        get(res, "pids", json_type_object, path, &pids) ||
-        get(res, "blockIO", json_type_object, path, &blkio) ||
-        get(res, "network", json_type_object, path, &net) ||
-        get(res, "hugepageLimits", json_type_array, path, &huge) ||
-        get(res, "devices", json_type_array, path, &s->devices))
+    if (get(res, "memory", json_type_object, path, &mem, err) ||
+        get(res, "cpu", json_type_object, path, &cpu, err) ||
+        get(res, "pids", json_type_object, path, &pids, err) ||
+        get(res, "blockIO", json_type_object, path, &blkio, err) ||
+        get(res, "network", json_type_object, path, &net, err) ||
+        get(res, "hugepageLimits", json_type_array, path, &huge, err) ||
+        get(res, "devices", json_type_array, path, &s->devices, err))
         return -1;
     bool oom = false;
-    if (get_int(mem, "limit", SUB("memory"), -1, INT64_MAX, &s->mem_limit) ||
-        get_int(mem, "reservation", sub, -1, INT64_MAX, &s->mem_reservation) ||
-        get_int(mem, "swap", sub, -1, INT64_MAX, &s->mem_swap) ||
-        get_int(mem, "kernel", sub, -1, INT64_MAX, &s->mem_kernel) ||
-        get_int(mem, "kernelTCP", sub, -1, INT64_MAX, &s->mem_kernel_tcp) ||
-        get_int(mem, "swappiness", sub, 0, 100, &s->mem_swappiness) ||
-        get_bool(mem, "disableOOMKiller", sub, &oom) ||
-        get_int(pids, "limit", SUB("pids"), INT64_MIN, INT64_MAX, &s->pids_limit) ||
-        get_int(cpu, "shares", SUB("cpu"), 0, 262144, &s->cpu_shares) ||
-        get_int(cpu, "quota", sub, -1, INT64_MAX, &s->cpu_quota) ||
-        get_int(cpu, "period", sub, 0, 1000000, &s->cpu_period) ||
-        get_int(cpu, "realtimeRuntime", sub, -1, INT64_MAX, &s->cpu_rt_runtime) ||
-        get_int(cpu, "realtimePeriod", sub, 0, INT64_MAX, &s->cpu_rt_period) ||
-        get_str(cpu, "cpus", sub, &s->cpuset_cpus) ||
-        get_str(cpu, "mems", sub, &s->cpuset_mems) ||
-        get_int(blkio, "weight", SUB("blockIO"), 0, 1000, &s->blkio_weight))
+    if (get_int(mem, "limit", SUB("memory"), -1, INT64_MAX, &s->mem_limit, err) ||
+        get_int(mem, "reservation", sub, -1, INT64_MAX, &s->mem_reservation, err) ||
+        get_int(mem, "swap", sub, -1, INT64_MAX, &s->mem_swap, err) ||
+        get_int(mem, "kernel", sub, -1, INT64_MAX, &s->mem_kernel, err) ||
+        get_int(mem, "kernelTCP", sub, -1, INT64_MAX, &s->mem_kernel_tcp, err) ||
+        get_int(mem, "swappiness", sub, 0, 100, &s->mem_swappiness, err) ||
+        get_bool(mem, "disableOOMKiller", sub, &oom, err) ||
+        get_int(pids, "limit", SUB("pids"), INT64_MIN, INT64_MAX, &s->pids_limit, err) ||
+        get_int(cpu, "shares", SUB("cpu"), 0, 262144, &s->cpu_shares, err) ||
+        get_int(cpu, "quota", sub, -1, INT64_MAX, &s->cpu_quota, err) ||
+        get_int(cpu, "period", sub, 0, 1000000, &s->cpu_period, err) ||
+        get_int(cpu, "realtimeRuntime", sub, -1, INT64_MAX, &s->cpu_rt_runtime, err) ||
+        get_int(cpu, "realtimePeriod", sub, 0, INT64_MAX, &s->cpu_rt_period, err) ||
+        get_str(cpu, "cpus", sub, &s->cpuset_cpus, err) ||
+        get_str(cpu, "mems", sub, &s->cpuset_mems, err) ||
+        get_int(blkio, "weight", SUB("blockIO"), 0, 1000, &s->blkio_weight, err))
         return -1;
 #undef SUB
     struct json_object *v;
@@ -534,9 +535,9 @@ int ctr_resources_parse(struct json_object *res, struct ctr_resources *s, const 
         FAIL("%s.cpu.period: %lld is out of range (1000..1000000 µs)", path, (long long)s->cpu_period);
     if (s->blkio_weight > 0 && s->blkio_weight < 10)
         FAIL("%s.blockIO.weight: %lld is out of range (10..1000)", path, (long long)s->blkio_weight);
-    if (net && parse_network(net, s, path))
+    if (net && parse_network(net, s, path, err))
         return -1;
-    if (huge && parse_hugepages(huge, s, path))
+    if (huge && parse_hugepages(huge, s, path, err))
         return -1;
     s->blkio = blkio;
     static const char *const bdev_lists[] = { "weightDevice", "throttleReadBpsDevice", "throttleWriteBpsDevice",
@@ -545,7 +546,7 @@ int ctr_resources_parse(struct json_object *res, struct ctr_resources *s, const 
         struct json_object *arr;
         char sub[160];
         snprintf(sub, sizeof(sub), "%s.blockIO", path);
-        if (get(blkio, bdev_lists[l], json_type_array, sub, &arr))
+        if (get(blkio, bdev_lists[l], json_type_array, sub, &arr, err))
             return -1;
         for (size_t i = 0; arr && i < json_object_array_length(arr); i++) {
             struct json_object *d = json_object_array_get_idx(arr, i);
@@ -553,11 +554,11 @@ int ctr_resources_parse(struct json_object *res, struct ctr_resources *s, const 
             snprintf(sub, sizeof(sub), "%s.blockIO.%s[%zu]", path, bdev_lists[l], i);
             if (!json_object_is_type(d, json_type_object))
                 FAIL("%s: expected object", sub);
-            if (get_int(d, "major", sub, 0, UINT32_MAX, &maj) || get_int(d, "minor", sub, 0, UINT32_MAX, &min))
+            if (get_int(d, "major", sub, 0, UINT32_MAX, &maj, err) || get_int(d, "minor", sub, 0, UINT32_MAX, &min, err))
                 return -1;
             if (maj < 0 || min < 0)
                 FAIL("%s: major and minor are required", sub);
-            if (l == 0 ? get_int(d, "weight", sub, 10, 1000, &v) : get_int(d, "rate", sub, 0, INT64_MAX, &v))
+            if (l == 0 ? get_int(d, "weight", sub, 10, 1000, &v, err) : get_int(d, "rate", sub, 0, INT64_MAX, &v, err))
                 return -1;
             if (v < 0)
                 FAIL("%s.%s: missing", sub, l == 0 ? "weight" : "rate");
@@ -572,9 +573,9 @@ int ctr_resources_parse(struct json_object *res, struct ctr_resources *s, const 
         int64_t v = -1;
         if (!json_object_is_type(d, json_type_object))
             FAIL("%s: expected object", sub);
-        if (get_bool(d, "allow", sub, &allow) || get_str(d, "type", sub, &type) ||
-            get_str(d, "access", sub, &access) || get_int(d, "major", sub, -1, INT32_MAX, &v) ||
-            get_int(d, "minor", sub, -1, INT32_MAX, &v))
+        if (get_bool(d, "allow", sub, &allow, err) || get_str(d, "type", sub, &type, err) ||
+            get_str(d, "access", sub, &access, err) || get_int(d, "major", sub, -1, INT32_MAX, &v, err) ||
+            get_int(d, "minor", sub, -1, INT32_MAX, &v, err))
             return -1;
         if (type && strcmp(type, "a") && strcmp(type, "b") && strcmp(type, "c"))
             FAIL("%s.type: \"%s\" is not one of a, b, c", sub, type);
@@ -584,10 +585,10 @@ int ctr_resources_parse(struct json_object *res, struct ctr_resources *s, const 
     return 0;
 }
 
-static int parse_linux(struct json_object *lin, struct ctr_spec *s)
+static int parse_linux(struct json_object *lin, struct ctr_spec *s, struct ctr_error **err)
 {
     struct json_object *nss, *res, *sysctl;
-    if (get(lin, "namespaces", json_type_array, "linux", &nss))
+    if (get(lin, "namespaces", json_type_array, "linux", &nss, err))
         return -1;
     for (size_t i = 0; nss && i < json_object_array_length(nss); i++) {
         struct json_object *e = json_object_array_get_idx(nss, i);
@@ -596,7 +597,7 @@ static int parse_linux(struct json_object *lin, struct ctr_spec *s)
         cleanup_free char *type = NULL, *path = NULL;
         if (!json_object_is_type(e, json_type_object))
             FAIL("%s: expected object", sub);
-        if (get_str(e, "type", sub, &type) || get_str(e, "path", sub, &path))
+        if (get_str(e, "type", sub, &type, err) || get_str(e, "path", sub, &path, err))
             return -1;
         if (!type)
             FAIL("%s.type: missing", sub);
@@ -613,21 +614,21 @@ static int parse_linux(struct json_object *lin, struct ctr_spec *s)
         s->ns_on[k] = true;
         s->ns_path[k] = path ? xstrdup(path) : NULL;
     }
-    if (parse_idmaps(lin, "uidMappings", s->uidmap, &s->nuidmap) ||
-        parse_idmaps(lin, "gidMappings", s->gidmap, &s->ngidmap))
+    if (parse_idmaps(lin, "uidMappings", s->uidmap, &s->nuidmap, err) ||
+        parse_idmaps(lin, "gidMappings", s->gidmap, &s->ngidmap, err))
         return -1;
     if ((s->nuidmap || s->ngidmap) && !s->ns_on[CTR_NS_USER])
         FAIL("linux.uidMappings: given without a user namespace");
-    if (get_strv(lin, "maskedPaths", "linux", &s->masked) ||
-        get_strv(lin, "readonlyPaths", "linux", &s->readonly) ||
-        get_str(lin, "cgroupsPath", "linux", &s->cgroups_path))
+    if (get_strv(lin, "maskedPaths", "linux", &s->masked, err) ||
+        get_strv(lin, "readonlyPaths", "linux", &s->readonly, err) ||
+        get_str(lin, "cgroupsPath", "linux", &s->cgroups_path, err))
         return -1;
     for (char **p = s->masked; p && *p; p++)
         if (**p != '/') FAIL("linux.maskedPaths[%td]: \"%s\" is not an absolute path", p - s->masked, *p);
     for (char **p = s->readonly; p && *p; p++)
         if (**p != '/') FAIL("linux.readonlyPaths[%td]: \"%s\" is not an absolute path", p - s->readonly, *p);
     cleanup_free char *prop = NULL;
-    if (get_str(lin, "rootfsPropagation", "linux", &prop))
+    if (get_str(lin, "rootfsPropagation", "linux", &prop, err))
         return -1;
     if (prop) {
         size_t k;
@@ -639,7 +640,7 @@ static int parse_linux(struct json_object *lin, struct ctr_spec *s)
         s->rootfs_prop = prop_opts[k].flag;
     }
     struct json_object *toff;
-    if (get(lin, "timeOffsets", json_type_object, "linux", &toff))
+    if (get(lin, "timeOffsets", json_type_object, "linux", &toff, err))
         return -1;
     if (toff) {
         static const char *const clocks[2] = { "monotonic", "boottime" };
@@ -653,19 +654,19 @@ static int parse_linux(struct json_object *lin, struct ctr_spec *s)
             snprintf(sub, sizeof(sub), "linux.timeOffsets.%s", key);
             if (!json_object_is_type(val, json_type_object))
                 FAIL("%s: expected object", sub);
-            if (get_int(val, "secs", sub, -((int64_t)1 << 40), (int64_t)1 << 40, &s->time_off[k][0]) ||
-                get_int(val, "nanosecs", sub, 0, 999999999, &s->time_off[k][1]))
+            if (get_int(val, "secs", sub, -((int64_t)1 << 40), (int64_t)1 << 40, &s->time_off[k][0], err) ||
+                get_int(val, "nanosecs", sub, 0, 999999999, &s->time_off[k][1], err))
                 return -1;
         }
         s->has_time_off = true;
     }
-    if (get(lin, "resources", json_type_object, "linux", &res) ||
-        (res && ctr_resources_parse(res, &s->res, "linux.resources")))
+    if (get(lin, "resources", json_type_object, "linux", &res, err) ||
+        (res && ctr_resources_parse(res, &s->res, "linux.resources", err)))
         return -1;
-    if (get(lin, "seccomp", json_type_object, "linux", &s->seccomp) ||
-        (s->seccomp && ctr_seccomp_validate(s->seccomp, "linux.seccomp")))
+    if (get(lin, "seccomp", json_type_object, "linux", &s->seccomp, err) ||
+        (s->seccomp && ctr_seccomp_validate(s->seccomp, "linux.seccomp", err)))
         return -1;
-    if (get(lin, "sysctl", json_type_object, "linux", &sysctl))
+    if (get(lin, "sysctl", json_type_object, "linux", &sysctl, err))
         return -1;
     if (sysctl) {
         size_t n = (size_t)json_object_object_length(sysctl), i = 0;
@@ -688,7 +689,7 @@ static int parse_linux(struct json_object *lin, struct ctr_spec *s)
  * is deleted (runc leaves them). What would change mounts outside the root
  * or the host's /proc is refused: masked and read-only paths (runc refuses
  * them too), a read-only or re-propagated root, sysctls. */
-static int check_no_mntns(const struct ctr_spec *s)
+static int check_no_mntns(const struct ctr_spec *s, struct ctr_error **err)
 {
     const char *what = (s->masked && s->masked[0]) ? "linux.maskedPaths" :
                        (s->readonly && s->readonly[0]) ? "linux.readonlyPaths" : s->root_ro ? "root.readonly" :
@@ -699,7 +700,7 @@ static int check_no_mntns(const struct ctr_spec *s)
     return 0;
 }
 
-struct ctr_spec *ctr_spec_parse(const char *text, const char *bundle, const char *where)
+struct ctr_spec *ctr_spec_parse(const char *text, const char *bundle, const char *where, struct ctr_error **err)
 {
     struct json_tokener *tok = json_tokener_new();
     struct json_object *doc = json_tokener_parse_ex(tok, text, (int)strlen(text));
@@ -707,7 +708,7 @@ struct ctr_spec *ctr_spec_parse(const char *text, const char *bundle, const char
     size_t off = json_tokener_get_parse_end(tok);
     json_tokener_free(tok);
     if (!doc || jerr != json_tokener_success) {
-        log_error("%s: not valid JSON at byte %zu: %s", where, off, json_tokener_error_desc(jerr));
+        ctr_error_make(err, 0, "%s: not valid JSON at byte %zu: %s", where, off, json_tokener_error_desc(jerr));
         json_object_put(doc);
         return NULL;
     }
@@ -717,33 +718,33 @@ struct ctr_spec *ctr_spec_parse(const char *text, const char *bundle, const char
     struct json_object *root, *proc, *mounts, *lin, *hooks, *ver;
     cleanup_free char *root_path = NULL;
     if (!json_object_is_type(doc, json_type_object)) {
-        log_error("%s: expected a JSON object at the top level", where);
+        ctr_error_make(err, 0, "%s: expected a JSON object at the top level", where);
         goto fail;
     }
-    if (get(doc, "ociVersion", json_type_string, "", &ver))
+    if (get(doc, "ociVersion", json_type_string, "", &ver, err))
         goto fail;
     if (!ver) {
-        log_error("config.json: ociVersion: missing");
+        ctr_error_make(err, 0, "config.json: ociVersion: missing");
         goto fail;
     }
     if (strncmp(json_object_get_string(ver), "1.", 2)) {
-        log_error("config.json: ociVersion: unsupported version \"%s\" (vessel implements 1.x)",
+        ctr_error_make(err, 0, "config.json: ociVersion: unsupported version \"%s\" (vessel implements 1.x)",
                   json_object_get_string(ver));
         goto fail;
     }
-    if (get(doc, "root", json_type_object, "", &root) || get_str(root, "path", "root", &root_path) ||
-        get_bool(root, "readonly", "root", &s->root_ro))
+    if (get(doc, "root", json_type_object, "", &root, err) || get_str(root, "path", "root", &root_path, err) ||
+        get_bool(root, "readonly", "root", &s->root_ro, err))
         goto fail;
     if (!root_path || !*root_path) {
-        log_error("config.json: root.path: missing");
+        ctr_error_make(err, 0, "config.json: root.path: missing");
         goto fail;
     }
     s->root = root_path[0] == '/' ? xstrdup(root_path) : xasprintf("%s/%s", bundle, root_path);
-    if (get(doc, "process", json_type_object, "", &proc) || ctr_process_parse(proc, &s->proc, "process"))
+    if (get(doc, "process", json_type_object, "", &proc, err) || ctr_process_parse(proc, &s->proc, "process", err))
         goto fail;
-    if (get_str(doc, "hostname", "", &s->hostname) || get_str(doc, "domainname", "", &s->domainname))
+    if (get_str(doc, "hostname", "", &s->hostname, err) || get_str(doc, "domainname", "", &s->domainname, err))
         goto fail;
-    if (get(doc, "mounts", json_type_array, "", &mounts))
+    if (get(doc, "mounts", json_type_array, "", &mounts, err))
         goto fail;
     s->nmounts = mounts ? json_object_array_length(mounts) : 0;
     s->mounts = xzalloc((s->nmounts + 1) * sizeof(struct ctr_mount));
@@ -753,25 +754,25 @@ struct ctr_spec *ctr_spec_parse(const char *text, const char *bundle, const char
         char sub[64];
         snprintf(sub, sizeof(sub), "mounts[%zu]", i);
         if (!json_object_is_type(e, json_type_object)) {
-            log_error("config.json: %s: expected object", sub);
+            ctr_error_make(err, 0, "config.json: %s: expected object", sub);
             goto fail;
         }
-        if (get_str(e, "destination", sub, &m->dest) || get_str(e, "type", sub, &m->type) ||
-            get_str(e, "source", sub, &m->source) || get(e, "options", json_type_array, sub, &opts) ||
-            parse_mount_options(opts, m, sub))
+        if (get_str(e, "destination", sub, &m->dest, err) || get_str(e, "type", sub, &m->type, err) ||
+            get_str(e, "source", sub, &m->source, err) || get(e, "options", json_type_array, sub, &opts, err) ||
+            parse_mount_options(opts, m, sub, err))
             goto fail;
         if (!m->dest || m->dest[0] != '/') {
-            log_error("config.json: %s.destination: \"%s\" is not an absolute path", sub, m->dest ? m->dest : "");
+            ctr_error_make(err, 0, "config.json: %s.destination: \"%s\" is not an absolute path", sub, m->dest ? m->dest : "");
             goto fail;
         }
         if (strstr(m->dest, "/../") || !strcmp(m->dest + strlen(m->dest) - (strlen(m->dest) >= 3 ? 3 : 0), "/..")) {
-            log_error("config.json: %s.destination: \"%s\" escapes the root", sub, m->dest);
+            ctr_error_make(err, 0, "config.json: %s.destination: \"%s\" escapes the root", sub, m->dest);
             goto fail;
         }
         if (m->type && !strcmp(m->type, "bind"))
             m->bind = true;
         if (m->bind && !m->source) {
-            log_error("config.json: %s.source: a bind mount needs a source", sub);
+            ctr_error_make(err, 0, "config.json: %s.source: a bind mount needs a source", sub);
             goto fail;
         }
         if (m->bind && m->source[0] != '/') {
@@ -780,13 +781,13 @@ struct ctr_spec *ctr_spec_parse(const char *text, const char *bundle, const char
             m->source = abs;
         }
     }
-    if (get(doc, "linux", json_type_object, "", &lin) || (lin && parse_linux(lin, s)))
+    if (get(doc, "linux", json_type_object, "", &lin, err) || (lin && parse_linux(lin, s, err)))
         goto fail;
-    if (get(doc, "hooks", json_type_object, "", &hooks) || (hooks && parse_hooks(hooks, s)))
+    if (get(doc, "hooks", json_type_object, "", &hooks, err) || (hooks && parse_hooks(hooks, s, err)))
         goto fail;
-    if (!s->ns_on[CTR_NS_MNT] && check_no_mntns(s) < 0)
+    if (!s->ns_on[CTR_NS_MNT] && check_no_mntns(s, err) < 0)
         goto fail;
-    if (get(doc, "annotations", json_type_object, "", &s->annotations))
+    if (get(doc, "annotations", json_type_object, "", &s->annotations, err))
         goto fail;
     return s;
 fail:
@@ -794,16 +795,16 @@ fail:
     return NULL;
 }
 
-struct ctr_spec *ctr_spec_load(const char *bundle)
+struct ctr_spec *ctr_spec_load(const char *bundle, struct ctr_error **err)
 {
     cleanup_free char *path = xasprintf("%s/config.json", bundle);
     char *text;
     int r = read_file(path, &text, NULL, 16 << 20);
     if (r < 0) {
-        log_error("cannot read %s: %s", path, strerror(-r));
+        ctr_error_make(err, -r, "cannot read %s", path);
         return NULL;
     }
-    struct ctr_spec *s = ctr_spec_parse(text, bundle, path);
+    struct ctr_spec *s = ctr_spec_parse(text, bundle, path, err);
     free(text);
     return s;
 }

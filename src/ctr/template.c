@@ -44,7 +44,7 @@ static const char default_spec[] =
 "  }\n"
 "}\n";
 
-int ctr_spec_write(bool rootless)
+int ctr_spec_write(bool rootless, struct ctr_error **err)
 {
     char *text;
     if (rootless) {
@@ -64,17 +64,16 @@ int ctr_spec_write(bool rootless)
     }
     int fd = open("config.json", O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
     if (fd < 0) {
-        if (errno == EEXIST)
-            log_error("config.json already exists: remove it first");
-        else
-            log_error("cannot create config.json: %s", strerror(errno));
+        int e = errno;
         free(text);
-        return 1;
+        if (e == EEXIST)
+            return ctr_error_make(err, 0, "config.json already exists: remove it first");
+        return ctr_error_make(err, e, "cannot create config.json");
     }
-    int r = write_full(fd, text, strlen(text)) < 0;
+    int r = write_full(fd, text, strlen(text)) < 0 ? errno : 0;
     close(fd);
     free(text);
-    return r;
+    return r ? ctr_error_make(err, r, "cannot write config.json") : 0;
 }
 
 int ctr_features(void)

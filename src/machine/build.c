@@ -18,7 +18,19 @@ int machine_dev_add(struct machine *m, const char *id, const struct machine_dev_
         m->capdevs = m->capdevs ? 2 * m->capdevs : 16;
         m->devs = xrealloc(m->devs, m->capdevs * sizeof(*m->devs));
     }
-    m->devs[m->ndevs++] = (struct machine_dev){ xstrdup(id), ops, opaque };
+    /* ids are unique (a snapshot names its sections after them): a second
+     * "virtio-blk" becomes "virtio-blk-1" */
+    char *uid = xstrdup(id);
+    for (unsigned n = 1;; n++) {
+        unsigned k;
+        for (k = 0; k < m->ndevs && strcmp(m->devs[k].id, uid); k++)
+            ;
+        if (k == m->ndevs)
+            break;
+        free(uid);
+        uid = xasprintf("%s-%u", id, n);
+    }
+    m->devs[m->ndevs++] = (struct machine_dev){ uid, ops, opaque };
     return 0;
 }
 
@@ -113,7 +125,11 @@ static const struct machine_dev_ops virtio_dev_ops = {
     .save = vdev_save, .load = vdev_load, .pause = vdev_pause, .resume = vdev_resume,
 };
 static void vboard_destroy(void *opaque) { virtio_board_destroy(opaque); }
-static const struct machine_dev_ops virtio_board_ops = { .name = "virtio-backends", .destroy = vboard_destroy };
+static int vboard_save_var(void *opaque, uint8_t **buf, size_t *len) { return virtio_board_save_var(opaque, buf, len); }
+static int vboard_load_var(void *opaque, const uint8_t *buf, size_t len) { return virtio_board_load_var(opaque, buf, len); }
+static const struct machine_dev_ops virtio_board_ops = {
+    .name = "virtio-backends", .destroy = vboard_destroy, .save_var = vboard_save_var, .load_var = vboard_load_var,
+};
 
 /* The driver changed the balloon's size (vCPU thread): QMP's BALLOON_CHANGE
  * carries the guest's memory, RAM minus the balloon. */
@@ -150,12 +166,15 @@ int machine_add_virtio(struct machine *m, const struct machine_virtio_layout *l)
     if (o->n == 0)
         return 0;
     if (o->n > l->nslots) {
-        log_error("%u virtio devices asked for; the board has %u virtio-mmio slots", o->n, l->nslots);
+        log_error("%u virtio devices asked for; the board has %u virtio-%s slots", o->n, l->nslots,
+                  l->pci ? "pci" : "mmio");
         return -EINVAL;
     }
     struct virtio_host host = { .console = { vcon_write, vcon_rx_ready, m->serial },
                                 .balloon = { balloon_changed, m } };
-    m->virtio = virtio_board_create(o, &host, l->bus, &m->mem, l->base, l->stride, l->irq_for, l->opaque);
+    struct virtio_pci_layout pl = { l->pci, l->msi, l->doorbells, m->loop };
+    m->virtio = l->pci ? virtio_board_create_pci(o, &host, &pl, &m->mem, l->irq_for, l->opaque)
+                       : virtio_board_create(o, &host, l->bus, &m->mem, l->base, l->stride, l->irq_for, l->opaque);
     if (!m->virtio)
         return -EINVAL;
     m->virtio_first_irq = l->first_irq;
@@ -173,6 +192,17 @@ int machine_add_virtio(struct machine *m, const struct machine_virtio_layout *l)
 unsigned machine_virtio_count(const struct machine *m)
 {
     return m->virtio ? virtio_board_count(m->virtio) : 0;
+}
+
+bool machine_virtio_is_pci(const struct machine *m)
+{
+    return m->virtio && virtio_board_is_pci(m->virtio);
+}
+
+void machine_virtio_doorbells_reassign(struct machine *m)
+{
+    if (m->virtio)
+        virtio_board_doorbells_reassign(m->virtio);
 }
 
 void machine_virtio_slot(const struct machine *m, unsigned i, uint64_t *base, unsigned *irq)

@@ -36,6 +36,8 @@
 struct machine;
 struct loop;
 struct chardev;
+struct snap;
+struct snap_writer;
 
 /* ---- checks shared by `vessel run` and `vessel kvm` ----
  * Each logs one line naming the bad value and returns -EINVAL. */
@@ -68,6 +70,11 @@ struct machine_dev_ops {
      * backends until resume (the vCPUs are parked when it is called). */
     void (*pause)(void *opaque);
     void (*resume)(void *opaque);
+    /* Optional: state of variable size (a host backend's, e.g. libslirp's),
+     * saved after `save` as its own section: append to *buf (xrealloc'd,
+     * *len updated); load gets the same bytes back. 0 or -errno. */
+    int (*save_var)(void *opaque, uint8_t **buf, size_t *len);
+    int (*load_var)(void *opaque, const uint8_t *buf, size_t len);
 };
 /* `id` names the instance ("vda", "serial0", "rtc"); copied. 0 or -ENOMEM. */
 int machine_dev_add(struct machine *m, const char *id, const struct machine_dev_ops *ops, void *opaque);
@@ -108,6 +115,19 @@ struct machine_engine_ops {
     void (*clock_start)(void *eng);
     /* Optional: fill pc and halted of vCPU `cpu` (called with it parked). */
     void (*cpu_state)(void *eng, unsigned cpu, struct machine_cpu_info *ci);
+    /* Snapshot (docs/snapshot.md). A snapshot restores only into an engine
+     * of the same machine_type ("riscv64-virt"). save: every vCPU, the
+     * interrupt controllers, timers and whatever else the engine keeps,
+     * as versioned sections (snap_add_section), plus the configuration
+     * keys the engine needs to be built again (snap_add_config: kernel,
+     * firmware ...); called with the machine paused. load: check every
+     * section first (a missing or unknown one, a wrong length or version:
+     * -EINVAL and one line in err), then apply; called with the machine
+     * paused or not started, after RAM is in place and before the devices
+     * load. NULL save: the machine cannot be snapshotted (-ENOTSUP). */
+    const char *machine_type;
+    int (*save)(void *eng, struct snap_writer *w);
+    int (*load)(void *eng, const struct snap *s, char *err, size_t errlen);
     /* Optional, any time: the vCPU's run state as the engine names it
      * (RISC-V: its SBI HSM state, "started", "stopped", "suspended" ...). */
     const char *(*cpu_state_name)(void *eng, unsigned cpu);
@@ -166,9 +186,18 @@ int machine_add_uart(struct machine *m, struct bus *bus, uint64_t base, unsigned
  * naming the count when there are more devices than slots), registers
  * each as a device, and gives a virtio-console the serial chardev's input
  * (output goes to the same chardev), the same on every engine. */
+struct pci_host;
+struct virtio_doorbell_ops;
 struct machine_virtio_layout {
     struct bus *bus;
     uint64_t base, stride;
+    /* pci set: the devices are virtio-pci functions on it instead (INTx
+     * irq_for(opaque, i), MSI-X through msi); bus, base, stride unused */
+    struct pci_host *pci;
+    struct msi_line msi;
+    /* pci only, optional: notifications by eventfd (KVM_IOEVENTFD), served
+     * on the machine's I/O loop instead of the vCPU thread */
+    const struct virtio_doorbell_ops *doorbells;
     unsigned nslots;
     unsigned first_irq;         /* what the guest is told for slot 0 (cmdline / FDT) */
     struct irq_line (*irq_for)(void *opaque, unsigned slot);
@@ -176,10 +205,15 @@ struct machine_virtio_layout {
 };
 int machine_add_virtio(struct machine *m, const struct machine_virtio_layout *l);
 unsigned machine_virtio_count(const struct machine *m);
-/* Slot i: mmio base and the IRQ the guest is told (first_irq + i). */
+/* Whether the virtio devices are on PCI (machine_virtio_layout.pci). */
+bool machine_virtio_is_pci(const struct machine *m);
+/* The engine dropped its doorbell assignments (a new VM): assign again. */
+void machine_virtio_doorbells_reassign(struct machine *m);
+/* Slot i: mmio base (pci: its device number on bus 0) and the IRQ the
+ * guest is told (first_irq + i; pci: INTx). */
 void machine_virtio_slot(const struct machine *m, unsigned i, uint64_t *base, unsigned *irq);
 /* "virtio_mmio.device=512@0xBASE:IRQ ..." for guests without a device
- * tree. Length, or -ENOSPC. */
+ * tree (empty for pci). Length, or -ENOSPC. */
 int machine_virtio_cmdline(const struct machine *m, char *buf, size_t len);
 
 /* A device that can ask the guest to power down (the RISC-V board's GPIO
@@ -297,5 +331,34 @@ struct virtio_balloon *machine_balloon(struct machine *m);
 
 unsigned machine_nblock(const struct machine *m);
 int machine_block_info(const struct machine *m, unsigned i, struct machine_block_info *bi);
+
+/* ---- snapshot and restore (machine/snapshot.h has the format) ----
+ * machine_snapshot pauses a running machine (vCPUs parked, in-flight
+ * device requests finished, clock stopped), writes DIR (created if
+ * absent; files written under temporary names and renamed), and lets the
+ * guest run on unless opts.paused or it was paused before. opts.disks
+ * saves a copy of every disk (a reflink where the file system has one).
+ * 0, or -errno with one line in err. From a thread that is not a vCPU. */
+struct machine_snapshot_opts {
+    bool paused;                /* stay paused afterwards */
+    bool disks;                 /* save the disks with it */
+};
+int machine_snapshot(struct machine *m, const char *dir, const struct machine_snapshot_opts *opts, char *err,
+                     size_t errlen);
+/* Restore snapshot s into m, built with the same configuration: checks
+ * the machine type, vCPUs, RAM layout, device list, disks (identity, see
+ * snapshot.h) and RAM files before anything changes, pauses a running
+ * machine, maps RAM MAP_PRIVATE from the files, loads the engine and the
+ * devices, then runs on unless `paused` or it was paused before (a
+ * machine not started yet stays so). A failure once loading has begun
+ * stops the machine (exit status 4): a guest never runs on half a state.
+ * verify_ram: check each RAM file's CRC-32 first (reads all of it).
+ * 0, or -errno with one line in err. */
+int machine_restore(struct machine *m, const struct snap *s, bool paused, bool verify_ram, char *err,
+                    size_t errlen);
+/* Before the machine is built (`--restore`): put the disks saved with the
+ * snapshot back at their paths (reflink or copy, renamed into place).
+ * 0, or -errno with one line in err. */
+int machine_restore_disks(const struct snap *s, char *err, size_t errlen);
 
 #endif

@@ -24,6 +24,7 @@
 #include "dev/virtio/virtio.h"
 #include "machine/machine.h"
 #include "machine/qmp.h"
+#include "machine/snapshot.h"
 
 #define QMP_MAX_DEPTH 32          /* nesting: no command needs more than 3 */
 #define QMP_MAX_CPUS 256
@@ -254,6 +255,35 @@ static void cmd_query_block(struct qmp_session *s, json_object *args, struct qmp
     }
 }
 
+/* Optional boolean argument `key` (false when absent); false on a wrong type. */
+static bool bool_arg(json_object *args, const char *key, bool *out, struct qmp_result *r)
+{
+    json_object *v;
+    *out = false;
+    if (!args || !json_object_object_get_ex(args, key, &v))
+        return true;
+    if (!json_object_is_type(v, json_type_boolean)) {
+        set_error(r, QMP_GENERIC_ERROR, "Invalid parameter type for '%s', expected: boolean", key);
+        return false;
+    }
+    *out = json_object_get_boolean(v);
+    return true;
+}
+
+static const char *path_arg(json_object *args, struct qmp_result *r)
+{
+    json_object *v;
+    if (!args || !json_object_object_get_ex(args, "path", &v)) {
+        set_error(r, QMP_GENERIC_ERROR, "Parameter 'path' is missing");
+        return NULL;
+    }
+    if (!json_object_is_type(v, json_type_string) || !*json_object_get_string(v)) {
+        set_error(r, QMP_GENERIC_ERROR, "Invalid parameter type for 'path', expected: non-empty string");
+        return NULL;
+    }
+    return json_object_get_string(v);
+}
+
 /* ---- the balloon ---- */
 #define NO_BALLOON "No balloon device has been activated"
 
@@ -290,6 +320,28 @@ static const char *str_arg(json_object *args, const char *key, struct qmp_result
         return NULL;
     }
     return json_object_get_string(v);
+}
+
+static void cmd_vm_snapshot(struct qmp_session *s, json_object *args, struct qmp_result *r)
+{
+    bool paused, disks;
+    const char *path = path_arg(args, r), *why = NULL;
+    if (!path || !bool_arg(args, "paused", &paused, r) || !bool_arg(args, "disks", &disks, r))
+        return;
+    int e = s->ops->vm_snapshot(s->opaque, path, paused, disks, &why);
+    if (e < 0)
+        set_error(r, QMP_GENERIC_ERROR, "%s", why ? why : strerror(-e));
+}
+
+static void cmd_vm_restore(struct qmp_session *s, json_object *args, struct qmp_result *r)
+{
+    bool paused, verify;
+    const char *path = path_arg(args, r), *why = NULL;
+    if (!path || !bool_arg(args, "paused", &paused, r) || !bool_arg(args, "verify", &verify, r))
+        return;
+    int e = s->ops->vm_restore(s->opaque, path, paused, verify, &why);
+    if (e < 0)
+        set_error(r, QMP_GENERIC_ERROR, "%s", why ? why : strerror(-e));
 }
 
 static void cmd_balloon(struct qmp_session *s, json_object *args, struct qmp_result *r)
@@ -413,12 +465,18 @@ struct qmp_cmd {
     const char *name;
     qmp_handler fn;
     long op;
-    const char *args;           /* the argument names it takes, comma separated (checked by the handler) */
+    const char *const *args;    /* the arguments it takes (NULL-terminated; checked by the handler) */
     bool deferred;              /* QEMU acts on it later: its events follow the reply */
 };
 #define OP(m) ((long)offsetof(struct qmp_ops, m))
+static const char *const caps_args[] = { "enable", NULL };
+static const char *const snapshot_args[] = { "path", "paused", "disks", NULL };
+static const char *const restore_args[] = { "path", "paused", "verify", NULL };
+static const char *const balloon_args[] = { "value", NULL };
+static const char *const qom_get_args[] = { "path", "property", NULL };
+static const char *const qom_set_args[] = { "path", "property", "value", NULL };
 static const struct qmp_cmd cmds[] = {
-    { "qmp_capabilities", cmd_capabilities, -1, "enable" },
+    { "qmp_capabilities", cmd_capabilities, -1, caps_args },
     { "query-status", cmd_query_status, OP(status), NULL },
     { "stop", cmd_stop, OP(stop), NULL },
     { "cont", cmd_cont, OP(cont), NULL },
@@ -427,13 +485,23 @@ static const struct qmp_cmd cmds[] = {
     { "quit", cmd_quit, OP(quit), NULL, true },
     { "query-cpus-fast", cmd_query_cpus_fast, OP(query_cpus), NULL },
     { "query-block", cmd_query_block, OP(query_block), NULL },
-    { "balloon", cmd_balloon, OP(balloon), "value" },
-    { "query-balloon", cmd_query_balloon, OP(query_balloon), NULL },
-    { "qom-get", cmd_qom_get, OP(balloon_stats), "path,property" },
-    { "qom-set", cmd_qom_set, OP(balloon_poll), "path,property,value" },
     { "query-version", cmd_query_version, -1, NULL },
     { "query-commands", cmd_query_commands, -1, NULL },
+    { "vm-snapshot", cmd_vm_snapshot, OP(vm_snapshot), snapshot_args },
+    { "vm-restore", cmd_vm_restore, OP(vm_restore), restore_args },
+    { "balloon", cmd_balloon, OP(balloon), balloon_args },
+    { "query-balloon", cmd_query_balloon, OP(query_balloon), NULL },
+    { "qom-get", cmd_qom_get, OP(balloon_stats), qom_get_args },
+    { "qom-set", cmd_qom_set, OP(balloon_poll), qom_set_args },
 };
+
+static bool cmd_takes(const struct qmp_cmd *c, const char *arg)
+{
+    for (const char *const *a = c->args; a && *a; a++)
+        if (!strcmp(*a, arg))
+            return true;
+    return false;
+}
 
 static bool cmd_available(const struct qmp_session *s, const struct qmp_cmd *c)
 {
@@ -463,19 +531,6 @@ static const struct qmp_cmd *cmd_find(const struct qmp_session *s, const char *n
         if (!strcmp(cmds[i].name, name))
             return cmd_available(s, &cmds[i]) ? &cmds[i] : NULL;
     return NULL;
-}
-
-static bool takes_arg(const struct qmp_cmd *c, const char *key)
-{
-    size_t n = strlen(key);
-    for (const char *p = c->args; p && *p;) {
-        const char *end = strchr(p, ',');
-        size_t len = end ? (size_t)(end - p) : strlen(p);
-        if (len == n && !strncmp(p, key, n))
-            return true;
-        p = end ? end + 1 : NULL;
-    }
-    return false;
 }
 
 /* One parsed request. Member checks and messages follow QEMU's dispatcher. */
@@ -533,7 +588,7 @@ static void dispatch(struct qmp_session *s, json_object *req)
     if (args) {
         json_object_object_foreach(args, akey, aval) {
             (void)aval;
-            if (!takes_arg(c, akey)) {
+            if (!cmd_takes(c, akey)) {
                 set_error(&r, QMP_GENERIC_ERROR, "Parameter '%.64s' is unexpected", akey);
                 goto out;
             }
@@ -1185,6 +1240,7 @@ struct qmp_monitor {
     char *spec;
     struct machine *m;
     struct qmp_server *srv;
+    char why[600];              /* the last snapshot / restore error */
 };
 
 static const char *mon_status(void *opaque)
@@ -1273,6 +1329,34 @@ static unsigned mon_blocks(void *opaque, struct qmp_block *out, unsigned max)
     return n;
 }
 
+static int mon_vm_snapshot(void *opaque, const char *path, bool paused, bool disks, const char **why)
+{
+    struct qmp_monitor *q = opaque;
+    struct machine_snapshot_opts o = { .paused = paused, .disks = disks };
+    int r = machine_snapshot(q->m, path, &o, q->why, sizeof(q->why));
+    if (r < 0) {
+        log_warn("QMP vm-snapshot: %s", q->why);
+        *why = q->why;
+    }
+    return r;
+}
+
+static int mon_vm_restore(void *opaque, const char *path, bool paused, bool verify, const char **why)
+{
+    struct qmp_monitor *q = opaque;
+    struct snap *s;
+    int r = snap_load_dir(path, &s, q->why, sizeof(q->why));
+    if (!r) {
+        r = machine_restore(q->m, s, paused, verify, q->why, sizeof(q->why));
+        snap_free(s);
+    }
+    if (r < 0) {
+        log_warn("QMP vm-restore: %s", q->why);
+        *why = q->why;
+    }
+    return r;
+}
+
 static int mon_balloon(void *opaque, uint64_t bytes, const char **why)
 {
     struct qmp_monitor *q = opaque;
@@ -1321,6 +1405,7 @@ static int mon_balloon_poll(void *opaque, const char *id, bool set, int64_t *sec
 static const struct qmp_ops monitor_ops = {
     .status = mon_status, .stop = mon_stop, .cont = mon_cont, .system_reset = mon_reset,
     .system_powerdown = mon_powerdown, .quit = mon_quit, .query_cpus = mon_cpus, .query_block = mon_blocks,
+    .vm_snapshot = mon_vm_snapshot, .vm_restore = mon_vm_restore,
     .balloon = mon_balloon, .query_balloon = mon_query_balloon, .balloon_stats = mon_balloon_stats,
     .balloon_poll = mon_balloon_poll,
 };

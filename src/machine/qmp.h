@@ -72,6 +72,11 @@ struct qmp_ops {
     /* Fill at most max entries; return how many there are. */
     unsigned (*query_cpus)(void *opaque, struct qmp_cpu *out, unsigned max);
     unsigned (*query_block)(void *opaque, struct qmp_block *out, unsigned max);
+    /* vm-snapshot {"path": DIR, "paused": bool, "disks": bool} and
+     * vm-restore {"path": DIR, "paused": bool, "verify": bool}
+     * (docs/snapshot.md). */
+    int (*vm_snapshot)(void *opaque, const char *path, bool paused, bool disks, const char **why);
+    int (*vm_restore)(void *opaque, const char *path, bool paused, bool verify, const char **why);
     /* The balloon: -ENODEV when there is none (DeviceNotActive). */
     int (*balloon)(void *opaque, uint64_t bytes, const char **why);
     int (*query_balloon)(void *opaque, uint64_t *actual, const char **why);

@@ -95,7 +95,10 @@ int64_t mem_discard(struct guest_mem *m, uint64_t gpa, uint64_t len)
     if (start >= end)
         return 0;
     int ret;
-    if (r->fd >= 0)
+    /* A region mapped privately from a snapshot's RAM file: dropping the
+     * private copies returns the memory (the pages read the file's
+     * content again, never zeros); punching the old backing fd would not. */
+    if (r->fd >= 0 && !(r->flags & MEM_F_FILE))
         ret = fallocate(r->fd, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE, (off_t)start, (off_t)(end - start));
     else
         ret = madvise(r->host + start, end - start, MADV_DONTNEED);

@@ -16,7 +16,8 @@
 enum {
     MEM_F_MEMFD = 1 << 0,    /* back the region with a memfd (shareable) */
     MEM_F_READONLY = 1 << 1, /* guest may not write (ROM) */
-    MEM_F_MERGE = 1 << 2,    /* offered to KSM (mem_set_merge) */
+    MEM_F_FILE = 1 << 2,     /* mapped MAP_PRIVATE from a file (a restored snapshot) */
+    MEM_F_MERGE = 1 << 3,    /* offered to KSM (mem_set_merge) */
 };
 
 struct mem_region {

@@ -36,6 +36,7 @@ if [ -n "$good" ]; then
     expect_fail "-m too small" "-m 1M" "$VESSEL" kvm --kernel "$good" -m 1M
     expect_fail "bad --disk option" "--disk .*cache=fast" "$VESSEL" kvm --kernel "$good" --disk "x.img,cache=fast"
     expect_fail "bad --net option" "--net .*bogus" "$VESSEL" kvm --kernel "$good" --net bogus
+    expect_fail "bad --transport" "--transport isa: expected pci or mmio" "$VESSEL" kvm --kernel "$good" --transport isa
     if [ -r /dev/kvm ] && [ -w /dev/kvm ]; then
         expect_fail "bad --serial" "chardev 'tcp:1234': unknown" "$VESSEL" kvm --kernel "$good" --serial tcp:1234
         : >"$tmp/notasock"

@@ -10,7 +10,9 @@
 # linux-image-cloud-amd64), BUILD_DIR/vessel, the x86 test guests meson
 # assembled (BUILD_DIR/tests/guests/x86), every dynamic binary's shared
 # libraries and ld.so (ldd), tests/lib.sh, the inner tests
-# (tests/integration/TEST.sh) and tests/nested/l1-init as /init.
+# (tests/integration/TEST.sh), tests/guestlib.sh, vessel's default x86-64
+# guest when guest/build.sh has built it (as src/guest-images/x86_64/) and
+# tests/nested/l1-init as /init.
 # Cache: ${VESSEL_CACHE:-~/.cache/vessel}/nested/l1-HASH.cpio.gz
 set -euo pipefail
 src=$(cd "$(dirname "$0")/../.." && pwd)
@@ -42,6 +44,13 @@ l2files=("/boot/vmlinuz-$kver")
 while read -r m; do
     [ -r "/lib/modules/$kver/$m" ] && l2files+=("/lib/modules/$kver/$m")
 done <"$src/tests/linux-modules.txt"
+# vessel's default x86-64 guest, for kvm-guest-linux (skipped when not built)
+x86guest=()
+if line=$(bash "$src/guest/build.sh" --print x86_64 2>/dev/null); then
+    KERNEL= INITRD=
+    eval "$line"
+    x86guest=("$KERNEL" "$INITRD")
+fi
 guests=("$build"/tests/guests/x86/*.bz)
 [ -f "${guests[0]}" ] || die "no x86 test guests in $build/tests/guests/x86 (nasm missing when meson ran?)"
 mods=("$(module_of virt/lib/irqbypass)" "$(module_of arch/x86/kvm/kvm)" "$(module_of arch/x86/kvm/kvm-amd)")
@@ -49,14 +58,15 @@ libs=()
 for b in "${bins[@]}"; do
     while read -r l; do libs+=("$l"); done < <(ldd "$b" | grep -o '/[^ ]*' | sort -u)
 done
-scripts=("$src/tests/lib.sh" "$src/tests/nested/l1-init" "$0" "$src/tests/linux-modules.txt")
+scripts=("$src/tests/lib.sh" "$src/tests/guestlib.sh" "$src/tests/nested/l1-init" "$0" "$src/tests/linux-modules.txt")
 for t in "${tests[@]}"; do
     [ -f "$src/tests/integration/$t.sh" ] || die "no test tests/integration/$t.sh"
     scripts+=("$src/tests/integration/$t.sh")
 done
 
 key=$( { echo "tests ${tests[*]}"
-         sha256sum "$busybox" "${bins[@]}" "${libs[@]}" "${guests[@]}" "${mods[@]}" "${scripts[@]}" "${l2files[@]}" | cut -c1-64
+         sha256sum "$busybox" "${bins[@]}" "${libs[@]}" "${guests[@]}" "${mods[@]}" "${scripts[@]}" "${l2files[@]}" \
+             "${x86guest[@]}" | cut -c1-64
        } | sha256sum | cut -c1-16)
 out=$cache/l1-$key.cpio.gz
 if [ -s "$out" ]; then touch "$out"; echo "$out"; exit 0; fi
@@ -92,7 +102,12 @@ for m in "${mods[@]}"; do
     esac >"$stage/nested/modules/$n.ko"
 done
 cp "${guests[@]}" "$stage/nested/build/tests/guests/x86/"
-cp "$src/tests/lib.sh" "$src/tests/linux-modules.txt" "$stage/nested/src/tests/"
+cp "$src/tests/lib.sh" "$src/tests/guestlib.sh" "$src/tests/linux-modules.txt" "$stage/nested/src/tests/"
+if [ ${#x86guest[@]} -eq 2 ]; then
+    mkdir -p "$stage/nested/src/guest-images/x86_64"
+    cp "${x86guest[0]}" "$stage/nested/src/guest-images/x86_64/bzImage"
+    cp "${x86guest[1]}" "$stage/nested/src/guest-images/x86_64/initramfs.cpio.gz"
+fi
 for t in "${tests[@]}"; do cp "$src/tests/integration/$t.sh" "$stage/nested/src/tests/integration/"; done
 printf '%s\n' "${tests[@]}" >"$stage/nested/tests"
 cp "$src/tests/nested/l1-init" "$stage/init"

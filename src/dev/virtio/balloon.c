@@ -482,7 +482,68 @@ static void balloon_kind_destroy(void *inst)
     virtio_balloon_destroy(inst);
 }
 
+/* ---- snapshot: what the device keeps beyond the virtio core's state ----
+ * The guest-visible config (target, actual, poison), the stats polling
+ * interval, the statistics and counters, and the head of the stats buffer
+ * the device holds (it gives that buffer back on the next poll: only its
+ * head is needed to return it with no bytes written). */
+#define BALLOON_STATE_VERSION 1
+struct balloon_state {          /* little endian */
+    uint32_t version;
+    struct balloon_config cfg;
+    uint32_t poll_interval;
+    uint16_t stats_head;
+    uint8_t stats_held, pad[5];
+    int64_t last_update;
+    uint64_t stats[VIRTIO_BALLOON_S_NR];
+    struct virtio_balloon_counters cnt;
+};
+
+static int balloon_kind_save_var(void *inst, uint8_t **buf, size_t *len)
+{
+    struct virtio_balloon *b = inst;
+    struct balloon_state st = { .version = BALLOON_STATE_VERSION };
+    pthread_mutex_lock(&b->vdev.lock);
+    st.cfg = b->cfg;
+    st.poll_interval = b->poll_interval;
+    st.stats_held = b->stats_held;
+    st.stats_head = b->stats_held ? b->stats_elem->head : 0;
+    st.last_update = b->stats.last_update;
+    memcpy(st.stats, b->stats.val, sizeof(st.stats));
+    st.cnt = b->cnt;
+    pthread_mutex_unlock(&b->vdev.lock);
+    *buf = xrealloc(*buf, *len + sizeof(st));
+    memcpy(*buf + *len, &st, sizeof(st));
+    *len += sizeof(st);
+    return 0;
+}
+
+static int balloon_kind_load_var(void *inst, const uint8_t *buf, size_t len)
+{
+    struct virtio_balloon *b = inst;
+    struct balloon_state st;
+    if (len != sizeof(st))
+        return -EINVAL;
+    memcpy(&st, buf, sizeof(st));
+    if (st.version != BALLOON_STATE_VERSION || st.stats_held > 1 || st.stats_head >= VIRTQ_MAX_SIZE)
+        return -EINVAL;
+    pthread_mutex_lock(&b->vdev.lock);
+    b->cfg = st.cfg;
+    b->poll_interval = st.poll_interval;
+    b->stats_held = st.stats_held;
+    memset(b->stats_elem, 0, sizeof(*b->stats_elem));
+    b->stats_elem->head = st.stats_head;
+    b->stats.last_update = st.last_update;
+    memcpy(b->stats.val, st.stats, sizeof(st.stats));
+    b->cnt = st.cnt;
+    pthread_mutex_unlock(&b->vdev.lock);
+    if (b->poll_set)
+        loop_event_notify(b->poll_set);   /* re-arm (or stop) the polling timer */
+    return 0;
+}
+
 const struct virtio_kind virtio_balloon_kind = {
     .option = "balloon", .has_value = true, .max = 1, .needs_loop = true, .parse = balloon_kind_parse,
     .create = balloon_kind_create, .destroy = balloon_kind_destroy,
+    .save_var = balloon_kind_save_var, .load_var = balloon_kind_load_var,
 };

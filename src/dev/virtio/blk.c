@@ -455,7 +455,14 @@ static void blk_kind_block_info(void *inst, const void *data, struct virtio_bloc
     bi->size = b->img->size;
 }
 
+static int blk_kind_reopen(void *inst)
+{
+    struct virtio_blk *b = inst;
+    return blk_image_reopen(b->img);
+}
+
 const struct virtio_kind virtio_blk_kind = {
     .option = "disk", .has_value = true, .max = 8, .parse = blk_kind_parse, .check = blk_kind_check,
     .create = blk_kind_create, .destroy = blk_kind_destroy, .block_info = blk_kind_block_info,
+    .reopen = blk_kind_reopen,
 };

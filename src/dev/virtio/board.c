@@ -40,7 +40,7 @@ int virtio_options_add(struct virtio_options *o, const char *name, const char *v
             free(data);
             return -EINVAL;
         }
-    o->dev[o->n++] = (struct virtio_opt){ k, same, data };
+    o->dev[o->n++] = (struct virtio_opt){ k, same, data, val ? xasprintf("%s:%s", name, val) : xstrdup(name) };
     return 1;
 }
 
@@ -54,27 +54,66 @@ unsigned virtio_options_count(const struct virtio_options *o, const char *option
 
 void virtio_options_free(struct virtio_options *o)
 {
-    for (unsigned i = 0; i < o->n; i++)
+    for (unsigned i = 0; i < o->n; i++) {
         free(o->dev[i].data);
+        free(o->dev[i].spec);
+    }
     memset(o, 0, sizeof(*o));
+}
+
+const char *virtio_opt_spec(const struct virtio_opt *opt)
+{
+    return opt->spec;
+}
+
+int virtio_options_add_spec(struct virtio_options *o, const char *spec)
+{
+    char name[32];
+    const char *colon = strchr(spec, ':');
+    size_t n = colon ? (size_t)(colon - spec) : strlen(spec);
+    if (n == 0 || n >= sizeof(name)) {
+        log_error("virtio device '%.64s': no option name", spec);
+        return -EINVAL;
+    }
+    memcpy(name, spec, n);
+    name[n] = 0;
+    int r = virtio_options_add(o, name, colon ? colon + 1 : NULL);
+    if (r == 0) {
+        log_error("virtio device '%.64s': unknown option --%s", spec, name);
+        return -EINVAL;
+    }
+    return r < 0 ? r : 0;
 }
 
 /* ---- the devices on a bus ---- */
 struct virtio_board {
     struct loop *loop;
     unsigned n;
+    bool pci;
     struct {
-        uint64_t base;
+        uint64_t base;                  /* mmio base, or the PCI device number */
         const struct virtio_opt *opt;
         void *inst;
         struct virtio_dev *dev;
         struct virtio_mmio *mmio;
+        struct virtio_pci *vpci;
     } slot[VIRTIO_OPT_MAX];
 };
 
+struct board_args {
+    struct bus *bus;
+    uint64_t base, stride;
+    struct pci_host *pci;
+    struct msi_line msi;
+    const struct virtio_doorbell_ops *doorbells;
+    struct loop *db_loop;
+    struct guest_mem *mem;
+    struct irq_line (*irq_for)(void *opaque, unsigned i);
+    void *opaque;
+};
+
 static int add_slot(struct virtio_board *b, const struct virtio_opt *opt, const struct virtio_host *host,
-                    struct bus *bus, struct guest_mem *mem, uint64_t base, uint64_t stride,
-                    struct irq_line (*irq_for)(void *, unsigned), void *opaque)
+                    const struct board_args *a)
 {
     unsigned i = b->n;
     b->slot[i].opt = opt;
@@ -82,17 +121,26 @@ static int add_slot(struct virtio_board *b, const struct virtio_opt *opt, const 
     if (!b->slot[i].inst)
         return -EINVAL;
     b->n++;     /* from here destroy frees it */
-    b->slot[i].base = base + i * stride;
-    b->slot[i].mmio = virtio_mmio_create(bus, b->slot[i].base, irq_for(opaque, i), mem, b->slot[i].dev);
+    if (a->pci) {
+        b->slot[i].vpci = virtio_pci_create(a->pci, a->irq_for(a->opaque, i), a->msi, a->mem, b->slot[i].dev);
+        if (!b->slot[i].vpci)
+            return -EINVAL;
+        b->slot[i].base = virtio_pci_func(b->slot[i].vpci)->slot;
+        if (a->doorbells && virtio_pci_doorbells(b->slot[i].vpci, a->db_loop, a->doorbells) < 0)
+            return -EINVAL;
+        return 0;
+    }
+    b->slot[i].base = a->base + i * a->stride;
+    b->slot[i].mmio = virtio_mmio_create(a->bus, b->slot[i].base, a->irq_for(a->opaque, i), a->mem,
+                                         b->slot[i].dev);
     return b->slot[i].mmio ? 0 : -EINVAL;
 }
 
-struct virtio_board *virtio_board_create(const struct virtio_options *o, const struct virtio_host *host0,
-                                         struct bus *bus, struct guest_mem *mem,
-                                         uint64_t base, uint64_t stride,
-                                         struct irq_line (*irq_for)(void *opaque, unsigned i), void *opaque)
+static struct virtio_board *board_create(const struct virtio_options *o, const struct virtio_host *host0,
+                                         const struct board_args *a)
 {
     struct virtio_board *b = xzalloc(sizeof(*b));
+    b->pci = a->pci != NULL;
     struct virtio_host host = *host0;
     for (unsigned i = 0; i < o->n; i++)
         if (o->dev[i].kind->needs_loop && !b->loop && !(b->loop = loop_new()))
@@ -101,7 +149,7 @@ struct virtio_board *virtio_board_create(const struct virtio_options *o, const s
     for (unsigned k = 0; k < ARRAY_SIZE(kinds); k++)
         for (unsigned i = 0; i < o->n; i++)
             if (o->dev[i].kind == kinds[k] &&
-                add_slot(b, &o->dev[i], &host, bus, mem, base, stride, irq_for, opaque) < 0)
+                add_slot(b, &o->dev[i], &host, a) < 0)
                 goto fail;
     if (b->loop && loop_start(b->loop) < 0)
         goto fail;
@@ -110,6 +158,34 @@ fail:
     virtio_board_destroy(b);
     return NULL;
 }
+
+struct virtio_board *virtio_board_create(const struct virtio_options *o, const struct virtio_host *host,
+                                         struct bus *bus, struct guest_mem *mem,
+                                         uint64_t base, uint64_t stride,
+                                         struct irq_line (*irq_for)(void *opaque, unsigned i), void *opaque)
+{
+    struct board_args a = { .bus = bus, .base = base, .stride = stride, .mem = mem, .irq_for = irq_for,
+                            .opaque = opaque };
+    return board_create(o, host, &a);
+}
+
+struct virtio_board *virtio_board_create_pci(const struct virtio_options *o, const struct virtio_host *host,
+                                             const struct virtio_pci_layout *l, struct guest_mem *mem,
+                                             struct irq_line (*irq_for)(void *opaque, unsigned i), void *opaque)
+{
+    struct board_args a = { .pci = l->pci, .msi = l->msi, .doorbells = l->doorbells, .db_loop = l->loop,
+                            .mem = mem, .irq_for = irq_for, .opaque = opaque };
+    return board_create(o, host, &a);
+}
+
+void virtio_board_doorbells_reassign(struct virtio_board *b)
+{
+    for (unsigned i = 0; i < b->n; i++)
+        if (b->slot[i].vpci)
+            virtio_pci_doorbells_reassign(b->slot[i].vpci);
+}
+
+bool virtio_board_is_pci(const struct virtio_board *b) { return b->pci; }
 
 unsigned virtio_board_count(const struct virtio_board *b) { return b->n; }
 
@@ -166,7 +242,7 @@ int virtio_board_cmdline(const struct virtio_board *b, unsigned first_irq, char 
     size_t off = 0;
     if (len)
         buf[0] = 0;
-    for (unsigned i = 0; i < b->n; i++) {
+    for (unsigned i = 0; i < b->n && !b->pci; i++) {
         int r = snprintf(buf + off, len - off, "%svirtio_mmio.device=%u@0x%llx:%u", i ? " " : "",
                          VIRTIO_MMIO_SIZE, (unsigned long long)b->slot[i].base, first_irq + i);
         if (r < 0 || (size_t)r >= len - off)
@@ -194,7 +270,61 @@ void virtio_board_destroy(struct virtio_board *b)
         b->slot[i].opt->kind->destroy(b->slot[i].inst);
         if (b->slot[i].mmio)
             virtio_mmio_destroy(b->slot[i].mmio);
+        if (b->slot[i].vpci)
+            virtio_pci_destroy(b->slot[i].vpci);
     }
     loop_free(b->loop);
     free(b);
+}
+
+const char *virtio_board_spec(const struct virtio_board *b, unsigned i)
+{
+    return i < b->n ? b->slot[i].opt->spec : NULL;
+}
+
+int virtio_board_save_var(struct virtio_board *b, uint8_t **buf, size_t *len)
+{
+    for (unsigned i = 0; i < b->n; i++) {
+        const struct virtio_kind *k = b->slot[i].opt->kind;
+        if (!k->save_var)
+            continue;
+        size_t at = *len;
+        *buf = xrealloc(*buf, at + 8);
+        *len = at + 8;
+        int r = k->save_var(b->slot[i].inst, buf, len);
+        if (r < 0)
+            return r;
+        uint32_t hdr[2] = { i, (uint32_t)(*len - at - 8) };
+        memcpy(*buf + at, hdr, sizeof(hdr));
+    }
+    return 0;
+}
+
+int virtio_board_load_var(struct virtio_board *b, const uint8_t *buf, size_t len)
+{
+    size_t off = 0;
+    while (off < len) {
+        uint32_t hdr[2];
+        if (len - off < sizeof(hdr))
+            return -EINVAL;
+        memcpy(hdr, buf + off, sizeof(hdr));
+        off += sizeof(hdr);
+        if (hdr[0] >= b->n || hdr[1] > len - off || !b->slot[hdr[0]].opt->kind->load_var)
+            return -EINVAL;
+        int r = b->slot[hdr[0]].opt->kind->load_var(b->slot[hdr[0]].inst, buf + off, hdr[1]);
+        if (r < 0)
+            return r;
+        off += hdr[1];
+    }
+    return 0;
+}
+
+int virtio_board_block_reopen(struct virtio_board *b, unsigned i)
+{
+    for (unsigned s = 0; s < b->n; s++) {
+        const struct virtio_kind *k = b->slot[s].opt->kind;
+        if (k->block_info && i-- == 0)
+            return k->reopen ? k->reopen(b->slot[s].inst) : -ENOTSUP;
+    }
+    return -ENOENT;
 }

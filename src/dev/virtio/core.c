@@ -38,10 +38,10 @@ void virtio_dev_destroy(struct virtio_dev *d)
     pthread_cond_destroy(&d->cond);
 }
 
-static void virtio_interrupt(struct virtio_dev *d, unsigned bits)
+static void virtio_interrupt(struct virtio_dev *d, unsigned bits, int q)
 {
     if (d->tops && d->tops->interrupt)
-        d->tops->interrupt(d, bits);
+        d->tops->interrupt(d, bits, q);
 }
 
 void virtio_needs_reset(struct virtio_dev *d, unsigned kind, const char *what)
@@ -53,7 +53,7 @@ void virtio_needs_reset(struct virtio_dev *d, unsigned kind, const char *what)
     if (!(d->status & VIRTIO_STATUS_NEEDS_RESET)) {
         d->status |= VIRTIO_STATUS_NEEDS_RESET;
         if (d->status & VIRTIO_STATUS_DRIVER_OK)
-            virtio_interrupt(d, VIRTIO_ISR_CONFIG);
+            virtio_interrupt(d, VIRTIO_ISR_CONFIG, -1);
     }
 }
 
@@ -61,7 +61,7 @@ void virtio_config_changed(struct virtio_dev *d)
 {
     d->config_gen++;
     if (d->status & VIRTIO_STATUS_DRIVER_OK)
-        virtio_interrupt(d, VIRTIO_ISR_CONFIG);
+        virtio_interrupt(d, VIRTIO_ISR_CONFIG, -1);
 }
 
 static void reset_locked(struct virtio_dev *d)
@@ -73,7 +73,7 @@ static void reset_locked(struct virtio_dev *d)
     d->guest_features = 0;
     d->status = 0;
     d->isr = 0;
-    virtio_interrupt(d, 0);
+    virtio_interrupt(d, 0, -1);
 }
 
 void virtio_reset(struct virtio_dev *d)
@@ -292,7 +292,7 @@ void virtq_notify(struct virtio_dev *d, unsigned q)
         need = !(ld16(&vq->avail[0]) & VIRTQ_AVAIL_F_NO_INTERRUPT);
     }
     if (need)
-        virtio_interrupt(d, VIRTIO_ISR_USED);
+        virtio_interrupt(d, VIRTIO_ISR_USED, (int)q);
 }
 
 size_t iov_to_buf(const struct iovec *iov, unsigned n, size_t off, void *buf, size_t len)
@@ -383,7 +383,7 @@ int virtio_dev_load(struct virtio_dev *d, const struct virtio_dev_state *st)
         vq->broken = s->broken;
     }
     if (d->tops && d->tops->interrupt)
-        d->tops->interrupt(d, 0);   /* re-drive the line from isr */
+        d->tops->interrupt(d, 0, -1);   /* re-drive the line from isr */
     pthread_mutex_unlock(&d->lock);
     return ret;
 }

@@ -28,8 +28,9 @@ struct virtio_mmio {
     uint32_t dev_features_sel, drv_features_sel, queue_sel;
 };
 
-static void mmio_interrupt(struct virtio_dev *d, unsigned bits)
+static void mmio_interrupt(struct virtio_dev *d, unsigned bits, int q)
 {
+    (void)q;
     struct virtio_mmio *m = d->transport;
     d->isr |= bits;
     irq_set(&m->irq, d->isr != 0);

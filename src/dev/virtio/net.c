@@ -286,7 +286,22 @@ static void net_kind_destroy(void *inst)
     free(ni);
 }
 
+static int net_kind_save_var(void *inst, uint8_t **buf, size_t *len)
+{
+    struct net_inst *ni = inst;
+    return ni->be->state_save ? ni->be->state_save(ni->be, buf, len) : 0;
+}
+
+static int net_kind_load_var(void *inst, const uint8_t *buf, size_t len)
+{
+    struct net_inst *ni = inst;
+    if (!ni->be->state_load)
+        return len ? -EINVAL : 0;
+    return ni->be->state_load(ni->be, buf, len);
+}
+
 const struct virtio_kind virtio_net_kind = {
     .option = "net", .has_value = true, .max = 4, .needs_loop = true, .parse = net_kind_parse,
     .create = net_kind_create, .destroy = net_kind_destroy,
+    .save_var = net_kind_save_var, .load_var = net_kind_load_var,
 };

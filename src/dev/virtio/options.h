@@ -45,6 +45,7 @@ struct virtio_opt {
     const struct virtio_kind *kind;
     unsigned index;             /* among the entries of its kind (vda, vdb, ...) */
     void *data;                 /* what the kind parsed (owned), or NULL */
+    char *spec;                 /* the option as given: "disk:PATH,..." or "rng" (owned) */
 };
 struct virtio_options {
     unsigned n;
@@ -57,5 +58,9 @@ int virtio_options_add(struct virtio_options *o, const char *name, const char *v
 /* Entries of the kind named `option` ("disk"). */
 unsigned virtio_options_count(const struct virtio_options *o, const char *option);
 void virtio_options_free(struct virtio_options *o);
+/* The option as given, "NAME:VALUE" or "NAME" (a snapshot's manifest
+ * records it; virtio_options_add_spec parses it back). */
+const char *virtio_opt_spec(const struct virtio_opt *opt);
+int virtio_options_add_spec(struct virtio_options *o, const char *spec);
 
 #endif

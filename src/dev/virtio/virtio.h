@@ -122,7 +122,9 @@ struct virtio_dev_ops {
 
 /* A transport: how a device signals the driver. */
 struct virtio_transport_ops {
-    void (*interrupt)(struct virtio_dev *d, unsigned isr_bits);  /* lock held */
+    /* isr_bits: VIRTIO_ISR_USED for queue q, VIRTIO_ISR_CONFIG (q -1), or 0
+     * to re-drive a level line from d->isr (q -1). Lock held. */
+    void (*interrupt)(struct virtio_dev *d, unsigned isr_bits, int q);
 };
 
 struct virtio_dev {
@@ -347,6 +349,13 @@ struct virtio_kind {
     size_t (*input)(void *inst, const uint8_t *buf, size_t len);
     /* Optional: a block device's description (QMP query-block). */
     void (*block_info)(void *inst, const void *data, struct virtio_block_info *bi);
+    /* Optional, snapshot: the host backend's own state (user net's
+     * libslirp); appended to *buf (xrealloc'd). 0 or -errno. */
+    int (*save_var)(void *inst, uint8_t **buf, size_t *len);
+    int (*load_var)(void *inst, const uint8_t *buf, size_t len);
+    /* Optional: open the backing file again in place (a restore put the
+     * disk saved with a snapshot back at its path); device paused. */
+    int (*reopen)(void *inst);
 };
 extern const struct virtio_kind virtio_blk_kind, virtio_net_kind, virtio_rng_kind, virtio_console_kind,
     virtio_balloon_kind;
@@ -360,8 +369,23 @@ struct virtio_board *virtio_board_create(const struct virtio_options *o, const s
                                          struct bus *bus, struct guest_mem *mem,
                                          uint64_t base, uint64_t stride,
                                          struct irq_line (*irq_for)(void *opaque, unsigned i), void *opaque);
+/* The same devices as modern virtio-pci functions on `pci` (device numbers
+ * from 1 in slot order), INTx irq_for(opaque, i), MSI-X through `msi`,
+ * and, with `doorbells`, notifications by eventfd served on `loop`. */
+struct virtio_pci_layout {
+    struct pci_host *pci;
+    struct msi_line msi;
+    const struct virtio_doorbell_ops *doorbells;    /* NULL: notifications are MMIO exits */
+    struct loop *loop;
+};
+struct virtio_board *virtio_board_create_pci(const struct virtio_options *o, const struct virtio_host *host,
+                                             const struct virtio_pci_layout *l, struct guest_mem *mem,
+                                             struct irq_line (*irq_for)(void *opaque, unsigned i), void *opaque);
+/* After the engine dropped its eventfd assignments (a new VM). */
+void virtio_board_doorbells_reassign(struct virtio_board *b);
+bool virtio_board_is_pci(const struct virtio_board *b);
 unsigned virtio_board_count(const struct virtio_board *b);
-/* Slot i: mmio base and the index passed to irq_for. */
+/* Slot i: mmio base (pci: its device number) and the index passed to irq_for. */
 void virtio_board_slot(const struct virtio_board *b, unsigned i, uint64_t *base, unsigned *irq_index);
 struct virtio_dev *virtio_board_dev(struct virtio_board *b, unsigned i);
 /* Host input to the first device that takes it (a console): bytes taken.
@@ -372,12 +396,23 @@ size_t virtio_board_input(struct virtio_board *b, const uint8_t *buf, size_t len
 unsigned virtio_board_nblock(const struct virtio_board *b);
 int virtio_board_block_info(const struct virtio_board *b, unsigned i, struct virtio_block_info *bi);
 /* Kernel command line words describing the slots for a guest without a
- * device tree: "virtio_mmio.device=512@0xBASE:IRQ ..." with IRQ = first_irq + i.
+ * device tree: "virtio_mmio.device=512@0xBASE:IRQ ..." with IRQ = first_irq + i
+ * (empty for virtio-pci: the guest enumerates the bus).
  * Returns the length, or -ENOSPC if buf is too small. */
 int virtio_board_cmdline(const struct virtio_board *b, unsigned first_irq, char *buf, size_t len);
 /* The instance of the first device of the kind named `option` ("balloon"),
  * or NULL. */
 void *virtio_board_find(struct virtio_board *b, const char *option);
 void virtio_board_destroy(struct virtio_board *b);
+/* The option that built slot i ("disk:PATH,..."). */
+const char *virtio_board_spec(const struct virtio_board *b, unsigned i);
+/* Snapshot: every slot's backend state (save_var of its kind) as records
+ * {u32 slot, u32 length, bytes}; load hands each back to its slot and
+ * refuses (-EINVAL) records that do not fit the slots. */
+int virtio_board_save_var(struct virtio_board *b, uint8_t **buf, size_t *len);
+int virtio_board_load_var(struct virtio_board *b, const uint8_t *buf, size_t len);
+/* Block device i (as virtio_board_block_info): open its image again in
+ * place. 0, -ENOENT, or the kind's -errno. */
+int virtio_board_block_reopen(struct virtio_board *b, unsigned i);
 
 #endif

@@ -3,6 +3,7 @@
 #include "emu/riscv/hart.h"
 #include "base/base.h"
 
+#include <errno.h>
 #include <time.h>
 
 #define MISA_RV64 (2ULL << 62)
@@ -458,4 +459,140 @@ void rv_csr_reset(struct rv_hart *h)
         h->priv = RV_PRIV_M;
     }
     rv_update_modes(h);
+}
+
+/* ---- snapshot ---- */
+uint64_t rv_machine_clock_ns(const struct rv_machine *m)
+{
+    if (atomic_load(&m->time_stopped))
+        return atomic_load(&m->time_stopped_ns);
+    return host_mono_ns() - atomic_load(&m->time_base_ns);
+}
+
+void rv_machine_clock_set_ns(struct rv_machine *m, uint64_t ns)
+{
+    if (atomic_load(&m->time_stopped))
+        atomic_store(&m->time_stopped_ns, ns);
+    else
+        atomic_store(&m->time_base_ns, host_mono_ns() - ns);
+}
+
+void rv_hart_save(struct rv_hart *h, struct rv_hart_state *st)
+{
+    memset(st, 0, sizeof(*st));
+    memcpy(st->x, h->x, sizeof(st->x));
+    st->x[0] = 0;
+    memcpy(st->f, h->fp.f, sizeof(st->f));
+    st->pc = h->pc;
+    st->fflags = h->fp.fflags & 31;
+    st->frm = h->fp.frm & 7;
+    st->priv = h->priv;
+    st->halted = h->halted || (atomic_load(&h->exit_req) & RV_REQ_HALT);
+    st->mstatus = h->mstatus & ~MS_SD;
+    st->medeleg = h->medeleg;
+    st->mideleg = h->mideleg;
+    st->mie = h->mie;
+    st->mip = atomic_load(&h->mip);
+    st->mtvec = h->mtvec;
+    st->mscratch = h->mscratch;
+    st->mepc = h->mepc;
+    st->mcause = h->mcause;
+    st->mtval = h->mtval;
+    st->mcounteren = h->mcounteren;
+    st->scounteren = h->scounteren;
+    st->menvcfg = h->menvcfg;
+    st->senvcfg = h->senvcfg;
+    st->mcountinhibit = h->mcountinhibit;
+    st->stvec = h->stvec;
+    st->sscratch = h->sscratch;
+    st->sepc = h->sepc;
+    st->scause = h->scause;
+    st->stval = h->stval;
+    st->satp = h->satp;
+    st->stimecmp = h->stimecmp;
+    st->mtimecmp = atomic_load(&h->mtimecmp);
+    st->mcycle = counter_value(h, 0);
+    st->minstret = counter_value(h, 1);
+    memcpy(st->pmpcfg, h->pmpcfg, sizeof(st->pmpcfg));
+    memcpy(st->pmpaddr, h->pmpaddr, sizeof(st->pmpaddr));
+}
+
+/* Values a privileged write could never have produced. */
+static bool hart_state_ok(const struct rv_hart *h, const struct rv_hart_state *st)
+{
+    uint64_t mode = st->satp >> 60;
+    if (st->priv != RV_PRIV_U && st->priv != RV_PRIV_S && st->priv != RV_PRIV_M)
+        return false;
+    if (mode != 0 && mode != 8 && !(mode == 9 && h->m->sv48))
+        return false;
+    if (st->satp & ~((0xfULL << 60) | ((1ULL << 44) - 1)))
+        return false;
+    if ((st->mstatus & ~MSTATUS_WMASK) || ((st->mstatus & MS_MPP) >> MS_MPP_SHIFT) == 2)
+        return false;
+    if ((st->pc & 1) || st->fflags > 31 || st->frm > 7 || st->halted > 1)
+        return false;
+    if ((st->medeleg & ~MEDELEG_MASK) || (st->mideleg & ~MIDELEG_MASK) || (st->mie & ~MIE_MASK) ||
+        (st->mip & ~MIE_MASK) || (st->menvcfg & ~(MENVCFG_STCE | 1)) || (st->senvcfg & ~1ULL) ||
+        (st->mcountinhibit & ~0xfffffffdULL) || (st->mcounteren >> 32) || (st->scounteren >> 32))
+        return false;
+    for (unsigned i = 0; i < 64; i++)
+        if (st->pmpaddr[i] >> 54)
+            return false;
+    return true;
+}
+
+int rv_hart_load(struct rv_hart *h, const struct rv_hart_state *st)
+{
+    if (h->m->user || !hart_state_ok(h, st))
+        return -EINVAL;
+    memcpy(h->x, st->x, sizeof(st->x));
+    h->x[0] = 0;
+    memcpy(h->fp.f, st->f, sizeof(st->f));
+    h->fp.fflags = st->fflags;
+    h->fp.frm = st->frm;
+    h->pc = st->pc;
+    h->priv = st->priv;
+    h->mstatus = st->mstatus;
+    if ((h->mstatus & MS_FS) == MS_FS)
+        h->mstatus |= MS_SD;
+    h->medeleg = st->medeleg;
+    h->mideleg = st->mideleg;
+    h->mie = st->mie;
+    h->mtvec = st->mtvec;
+    h->mscratch = st->mscratch;
+    h->mepc = st->mepc;
+    h->mcause = st->mcause;
+    h->mtval = st->mtval;
+    h->mcounteren = st->mcounteren;
+    h->scounteren = st->scounteren;
+    h->menvcfg = st->menvcfg;
+    h->senvcfg = st->senvcfg;
+    h->stvec = st->stvec;
+    h->sscratch = st->sscratch;
+    h->sepc = st->sepc;
+    h->scause = st->scause;
+    h->stval = st->stval;
+    h->satp = st->satp;
+    h->stimecmp = st->stimecmp;
+    atomic_store(&h->mtimecmp, st->mtimecmp);
+    atomic_store(&h->mip, st->mip);
+    h->mcountinhibit = st->mcountinhibit;
+    for (unsigned k = 0; k < 2; k++) {
+        uint64_t v = k ? st->minstret : st->mcycle;
+        h->cnt_frozen[k] = v;
+        h->cnt_off[k] = h->instret - v;
+    }
+    memcpy(h->pmpcfg, st->pmpcfg, sizeof(h->pmpcfg));
+    memcpy(h->pmpaddr, st->pmpaddr, sizeof(h->pmpaddr));
+    h->resv_addr = ~0ULL;
+    h->resv_host = 0;
+    h->poll = 1;
+    rv_update_modes(h);
+    rv_update_timers(h);
+    atomic_fetch_or(&h->exit_req, RV_REQ_TLB | RV_REQ_CODE);
+    if (st->halted)
+        rv_hart_halt(h);
+    else
+        rv_hart_resume(h);
+    return 0;
 }

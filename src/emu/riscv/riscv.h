@@ -182,6 +182,32 @@ void rv_invalidate_code(struct rv_machine *m, uint64_t addr, uint64_t len);
 /* Drop the hart's TLB (any thread: takes effect before its next access). */
 void rv_flush_tlb(struct rv_hart *h);
 
+/* ---- snapshot (system mode) ----
+ * A hart's whole architectural state as plain data: registers, FP state,
+ * privilege, every CSR (the counters as the guest sees them), the timer
+ * compares, the pending-interrupt bits and whether it is halted. Save and
+ * load with the hart parked (not in rv_run). Load writes the CSRs as a
+ * privileged write would and refuses (-EINVAL) a state that does not
+ * round-trip (an impossible privilege, satp mode, mstatus, odd pc); it
+ * drops the LR/SC reservation and makes the hart flush its TLB and decoded
+ * code before it runs again. */
+struct rv_hart_state {
+    uint64_t x[32], f[32], pc;
+    uint32_t fflags, frm, priv, halted;
+    uint64_t mstatus, medeleg, mideleg, mie, mip, mtvec, mscratch, mepc, mcause, mtval;
+    uint64_t mcounteren, scounteren, menvcfg, senvcfg, mcountinhibit;
+    uint64_t stvec, sscratch, sepc, scause, stval, satp, stimecmp, mtimecmp;
+    uint64_t mcycle, minstret;
+    uint64_t pmpcfg[16], pmpaddr[64];
+};
+void rv_hart_save(struct rv_hart *h, struct rv_hart_state *st);
+int rv_hart_load(struct rv_hart *h, const struct rv_hart_state *st);
+/* The guest clock in ns since the machine started (frozen while stopped),
+ * and setting it: a stopped clock stays stopped at `ns`, a running one
+ * goes on from `ns`. Call with the harts parked. */
+uint64_t rv_machine_clock_ns(const struct rv_machine *m);
+void rv_machine_clock_set_ns(struct rv_machine *m, uint64_t ns);
+
 /* Debugging: breakpoints on virtual pcs shared by every hart (up to 64);
  * rv_run returns RV_EXIT_DEBUG before executing one. rv_run(h, 1) steps. */
 int rv_debug_breakpoint(struct rv_machine *m, uint64_t pc, bool set);

@@ -13,6 +13,8 @@
 #include <errno.h>
 #include <string.h>
 
+#include "dev/pci/pci.h"
+
 /* ---- AML writer ----
  * Bytes go into a caller-owned buffer; a package (Scope, Device, Method,
  * If, Buffer, Package, Field) is opened with its opcode and closed with
@@ -198,6 +200,76 @@ static size_t res_mem_irq(uint8_t *r, uint32_t base, uint32_t len, uint32_t irq)
     return sizeof(m);
 }
 
+/* Device(name) { _HID EISAID(hid); _UID uid } opened (close with aml_end). */
+static void aml_device_eisa(struct aml *a, const char *name, const char *hid, unsigned uid)
+{
+    aml_begin(a, OP_DEVICE, 2);
+    aml_name(a, name);
+    aml_byte(a, 0x08);
+    aml_name(a, "_HID");
+    aml_eisaid(a, hid);
+    aml_name_int(a, "_UID", uid);
+}
+
+static void le(uint8_t *p, uint64_t v, unsigned n)
+{
+    for (unsigned i = 0; i < n; i++)
+        p[i] = (uint8_t)(v >> (8 * i));
+}
+
+/* The PCI root: bus 0, the config ports, the BAR window; the _PRT routes
+ * INTA of each device to its own GSI (level; vessel's lines are not
+ * shared). The ECAM is reserved by a motherboard-resources device, which
+ * is what Linux checks before it uses the MCFG. */
+static void dsdt_pci(struct aml *a, const struct vkvm_acpi_config *c)
+{
+    aml_device_eisa(a, "PCI0", "PNP0A08", 0);
+    aml_byte(a, 0x08);
+    aml_name(a, "_CID");
+    aml_eisaid(a, "PNP0A03");
+    aml_name_int(a, "_SEG", 0);
+    aml_name_int(a, "_BBN", 0);
+    uint8_t r[64] = { 0x88, 0x0d, 0x00, 0x02, 0x0c, 0x00 };   /* WordBusNumber(ResourceProducer, 0-0) */
+    le(r + 14, 1, 2);                                           /* length 1 */
+    const uint8_t io[] = { 0x47, 0x01, 0xf8, 0x0c, 0xf8, 0x0c, 0x01, 0x08 };   /* IO(Decode16, 0xcf8, 8) */
+    memcpy(r + 16, io, sizeof(io));
+    uint8_t *m = r + 24;                                        /* DWordMemory(ResourceProducer, RW) */
+    m[0] = 0x87; m[1] = 0x17; m[2] = 0x00;
+    m[3] = 0x00;                                                /* memory range */
+    m[4] = 0x0c;                                                /* MinFixed, MaxFixed, producer */
+    m[5] = 0x01;                                                /* read-write, non-cacheable */
+    le(m + 6, 0, 4);                                            /* granularity */
+    le(m + 10, VKVM_PCI_MMIO_BASE, 4);
+    le(m + 14, VKVM_PCI_MMIO_BASE + VKVM_PCI_MMIO_SIZE - 1, 4);
+    le(m + 18, 0, 4);                                           /* translation */
+    le(m + 22, VKVM_PCI_MMIO_SIZE, 4);
+    aml_crs(a, r, 24 + 26);
+    aml_byte(a, 0x08);                                          /* Name(_PRT, Package() {...}) */
+    aml_name(a, "_PRT");
+    aml_begin(a, OP_PACKAGE, 1);
+    aml_byte(a, (uint8_t)c->nvirtio);
+    for (unsigned i = 0; i < c->nvirtio; i++) {
+        aml_begin(a, OP_PACKAGE, 1);
+        aml_byte(a, 4);
+        aml_int(a, c->virtio_base[i] << 16 | 0xffff);           /* any function of the device */
+        aml_int(a, 0);                                          /* INTA */
+        aml_int(a, 0);                                          /* no link device: a GSI */
+        aml_int(a, c->virtio_irq[i]);
+        aml_end(a);
+    }
+    aml_end(a);
+    aml_end(a);                     /* PCI0 */
+
+    aml_device_eisa(a, "MRES", "PNP0C02", 1);
+    {
+        uint8_t e[12] = { 0x86, 9, 0, 0 };                      /* Memory32Fixed(ReadOnly, ECAM) */
+        le(e + 4, VKVM_PCI_ECAM_BASE, 4);
+        le(e + 8, PCI_ECAM_SIZE, 4);
+        aml_crs(a, e, sizeof(e));
+    }
+    aml_end(a);
+}
+
 static void dsdt_aml(struct aml *a, const struct vkvm_acpi_config *c)
 {
     /* \_S5: SLP_TYP 5 for the sleep control register */
@@ -228,7 +300,9 @@ static void dsdt_aml(struct aml *a, const struct vkvm_acpi_config *c)
     }
     aml_end(a);
 
-    for (unsigned i = 0; i < c->nvirtio; i++) {
+    if (c->pci)
+        dsdt_pci(a, c);
+    for (unsigned i = 0; i < c->nvirtio && !c->pci; i++) {
         char name[5];
         static const char hex[] = "0123456789ABCDEF";
         name[0] = 'V'; name[1] = 'R'; name[2] = hex[(i >> 4) & 15]; name[3] = hex[i & 15]; name[4] = 0;
@@ -338,6 +412,9 @@ int vkvm_acpi_build(struct guest_mem *m, const struct vkvm_acpi_config *c)
 {
     if (!c->ncpus || c->ncpus > VKVM_MAX_VCPUS || c->nvirtio > VKVM_ACPI_MAX_VIRTIO)
         return -EINVAL;
+    for (unsigned i = 0; c->pci && i < c->nvirtio; i++)
+        if (c->virtio_base[i] >= PCI_MAX_SLOTS)
+            return -EINVAL;
     uint8_t *base = mem_translate(m, VKVM_ACPI_ADDR, VKVM_ACPI_SIZE);
     if (!base)
         return -EFAULT;
@@ -392,11 +469,25 @@ int vkvm_acpi_build(struct guest_mem *m, const struct vkvm_acpi_config *c)
     memcpy(fadt + 268, "VESSELVM", 8);              /* hypervisor vendor identity */
     table_done(fadt, fadt_len);
 
-    /* XSDT: FADT, MADT */
-    uint32_t xsdt_len = 36 + 2 * 8;
+    /* MCFG: the ECAM of segment 0, bus 0 */
+    if (c->pci) {
+        uint8_t *mcfg = base + VKVM_ACPI_MCFG_OFF;
+        uint32_t mcfg_len = 44 + 16;
+        table_header(mcfg, "MCFG", mcfg_len, 1);
+        put64(mcfg + 44, VKVM_PCI_ECAM_BASE);
+        put16(mcfg + 52, 0);
+        mcfg[54] = 0;
+        mcfg[55] = 0;
+        table_done(mcfg, mcfg_len);
+    }
+
+    /* XSDT: FADT, MADT (, MCFG) */
+    uint32_t xsdt_len = 36 + (c->pci ? 3 : 2) * 8;
     table_header(xsdt, "XSDT", xsdt_len, 1);
     put64(xsdt + 36, VKVM_ACPI_ADDR + VKVM_ACPI_FADT_OFF);
     put64(xsdt + 44, VKVM_ACPI_ADDR + VKVM_ACPI_MADT_OFF);
+    if (c->pci)
+        put64(xsdt + 52, VKVM_ACPI_ADDR + VKVM_ACPI_MCFG_OFF);
     table_done(xsdt, xsdt_len);
 
     /* RSDP 2.0: no RSDT, the XSDT only */

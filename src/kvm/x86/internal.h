@@ -9,6 +9,8 @@
 #include "base/base.h"
 #include "bus/bus.h"
 #include "dev/dev.h"
+#include "dev/pci/pci.h"
+#include "dev/virtio/transport.h"
 #include "kvm/x86/kvm.h"
 #include "machine/machine.h"
 
@@ -21,6 +23,23 @@
  * button. */
 int vkvm_acpi_attach(struct vkvm_acpi *acpi, struct machine *mach, struct bus *mmio, struct bus *pio,
                      struct irq_line irq);
+
+/* irqfd.c: MSIs (PCI MSI-X) into the in-kernel LAPICs through irqfds with
+ * MSI routes, made on first use of each (address, data); KVM_SIGNAL_MSI
+ * when the table is full or irqfds are off. Thread-safe. */
+#define VKVM_MSI_ROUTES 64
+struct vkvm_msi_routes {
+    pthread_mutex_t lock;
+    int vm_fd;
+    bool off;                       /* KVM_SIGNAL_MSI only */
+    unsigned n;
+    struct { uint64_t addr; uint32_t data; int fd; } r[VKVM_MSI_ROUTES];
+};
+void vkvm_msi_init(struct vkvm_msi_routes *t, int vm_fd, bool irqfd);
+/* A new VM fd (reset): the routes are made again on their next use. */
+void vkvm_msi_new_vm(struct vkvm_msi_routes *t, int vm_fd);
+void vkvm_msi_send(void *opaque, uint64_t addr, uint32_t data);    /* opaque: the routes */
+void vkvm_msi_destroy(struct vkvm_msi_routes *t);
 
 struct vkvm_vm;
 struct vkvm_vcpu_arg {
@@ -52,6 +71,10 @@ struct vkvm_vm {
     struct vkvm_boot_state st;
     uint32_t level_pins;            /* IOAPIC pins wired level-triggered (virtio) */
     bool acpi;                      /* ACPI tables and registers (not --no-acpi) */
+    struct pci_host *pci;           /* --transport pci: the host bridge (a machine device) */
+    struct virtio_doorbell_ops doorbells;   /* KVM_IOEVENTFD for the virtio-pci notifications */
+    struct vkvm_msi_routes msi;     /* MSI-X delivery (irqfd.c) */
+    bool msi_ready;
     struct vkvm_acpi acpi_regs;
 };
 

@@ -122,7 +122,7 @@ int vkvm_mptable_build(struct guest_mem *m, unsigned ncpus, uint32_t level_pins)
 size_t vkvm_mptable_size(unsigned ncpus);
 
 /* ---- the VM and its board ----
- * Guest-physical map above RAM: virtio-mmio slot i at
+ * Guest-physical map above RAM: with --transport mmio, virtio-mmio slot i at
  * VKVM_VIRTIO_MMIO_BASE + i * VKVM_VIRTIO_MMIO_STRIDE (in the 3-4 GiB hole),
  * interrupt GSI/IOAPIC pin VKVM_VIRTIO_FIRST_IRQ + i. Ports: COM1 8250 at
  * 0x3f8 (IRQ 4), i8042 0x60/0x64 (reset line only), debug exit 0x501. */
@@ -157,10 +157,25 @@ size_t vkvm_mptable_size(unsigned ncpus);
 #define VKVM_ACPI_GED_IRQ       23
 #define VKVM_ACPI_MAX_VIRTIO    32
 #define VKVM_VIRTIO_MMIO_SIZE   0x200
+#define VKVM_ACPI_MCFG_OFF      0xc00
+
+/* ---- PCI (--transport pci, the default): the host bridge's ECAM (bus 0,
+ * in the MCFG and reserved by a PNP0C02 device), the window where vessel
+ * places the BARs (the PCI root's _CRS), and 0xcf8/0xcfc. INTx of device
+ * i is GSI VKVM_VIRTIO_FIRST_IRQ + i (the _PRT), MSI-X through
+ * KVM_SIGNAL_MSI. */
+#define VKVM_PCI_ECAM_BASE      0xe0000000ULL
+#define VKVM_PCI_MMIO_BASE      0xc0000000ULL
+#define VKVM_PCI_MMIO_SIZE      0x0c000000ULL
 
 struct vkvm_acpi_config {
     unsigned ncpus;
-    unsigned nvirtio;                       /* virtio-mmio slots described in the DSDT */
+    /* virtio devices described in the DSDT: virtio-mmio slots (LNRO0005
+     * at virtio_base with virtio_irq), or with pci the PCI root (PNP0A08,
+     * MCFG) and a _PRT entry per device (device number in virtio_base,
+     * INTA -> GSI virtio_irq) */
+    bool pci;
+    unsigned nvirtio;
     uint64_t virtio_base[VKVM_ACPI_MAX_VIRTIO];
     unsigned virtio_irq[VKVM_ACPI_MAX_VIRTIO];
 };
@@ -199,6 +214,7 @@ struct vkvm_config {
     const char *dev;                /* the KVM device (/dev/kvm) */
     struct vkvm_cpu_hide hide;
     bool no_acpi;                   /* --no-acpi: MP table and command-line devices only */
+    bool mmio;                      /* --transport mmio (default pci) */
 };
 /* Read and check the kernel (bzImage or PVH vmlinux) and initrd, build the
  * VM on a struct machine, boot, run until the guest stops. Returns the

@@ -1,6 +1,7 @@
 /* `vessel kvm`: read and check the images, build the machine and its x86
- * board (COM1, i8042 reset line, debug-exit port, virtio-mmio slots in the
- * 3-4 GiB hole), boot and run. */
+ * board (COM1, i8042 reset line, debug-exit port, the virtio devices on a
+ * PCI host bridge or in virtio-mmio slots in the 3-4 GiB hole), boot and
+ * run. */
 #include "kvm/x86/internal.h"
 
 #include <errno.h>
@@ -29,6 +30,48 @@ static struct irq_line vm_irq(struct vkvm_vm *vm, unsigned gsi)
 static struct irq_line virtio_irq_for(void *opaque, unsigned i)
 {
     return vm_irq(opaque, VKVM_VIRTIO_FIRST_IRQ + i);
+}
+
+/* A virtio-pci queue's notification register as an eventfd: the guest's
+ * 2-byte write there signals `fd` inside KVM, with no exit to vessel. */
+static int vkvm_doorbell(void *opaque, uint64_t gpa, unsigned len, int fd, bool on)
+{
+    struct vkvm_vm *vm = opaque;
+    struct kvm_ioeventfd io = { .addr = gpa, .len = len, .fd = fd,
+                                .flags = on ? 0 : KVM_IOEVENTFD_FLAG_DEASSIGN };
+    return ioctl(vm->fd, KVM_IOEVENTFD, &io) < 0 ? -errno : 0;
+}
+
+/* The PCI host bridge as a machine device: a system reset puts every
+ * function's config space (BARs, MSI-X) back to power-on. */
+static void pci_dev_reset(void *opaque) { pci_host_reset(opaque); }
+static void pci_dev_destroy(void *opaque) { pci_host_destroy(opaque); }
+static const struct machine_dev_ops pci_dev_ops = { .name = "pci-host", .reset = pci_dev_reset,
+                                                    .destroy = pci_dev_destroy };
+
+static int add_virtio(struct vkvm_vm *vm)
+{
+    struct machine *m = vm->mach;
+    struct machine_virtio_layout l = {
+        .bus = vm->mmio, .base = VKVM_VIRTIO_MMIO_BASE, .stride = VKVM_VIRTIO_MMIO_STRIDE,
+        .nslots = VKVM_ACPI_GED_IRQ - VKVM_VIRTIO_FIRST_IRQ, .first_irq = VKVM_VIRTIO_FIRST_IRQ,
+        .irq_for = virtio_irq_for, .opaque = vm,
+    };
+    if (!vm->cfg->mmio && machine_config(m)->virtio.n) {
+        vm->pci = pci_host_create(vm->mmio, vm->pio, VKVM_PCI_ECAM_BASE, VKVM_PCI_MMIO_BASE, VKVM_PCI_MMIO_SIZE);
+        if (!vm->pci)
+            return -EINVAL;
+        machine_dev_add(m, "pci0", &pci_dev_ops, vm->pci);
+        l.pci = vm->pci;
+        l.msi = (struct msi_line){ vkvm_msi_send, &vm->msi };
+        vm->doorbells = (struct virtio_doorbell_ops){ vkvm_doorbell, vm };
+        if (ioctl(vm->kvm_fd, KVM_CHECK_EXTENSION, KVM_CAP_IOEVENTFD) > 0)
+            l.doorbells = &vm->doorbells;
+    }
+    int r = machine_add_virtio(m, &l);
+    for (unsigned i = 0; r == 0 && i < machine_virtio_count(m); i++)
+        vm->level_pins |= 1u << (VKVM_VIRTIO_FIRST_IRQ + i);
+    return r;
 }
 
 /* Debug-exit port of the test guests: the byte written is the exit status. */
@@ -74,18 +117,13 @@ static int board_create(struct vkvm_vm *vm)
     /* ACPI: its register block and power button (the GED takes the last pin) */
     if (vm->acpi && (r = vkvm_acpi_attach(&vm->acpi_regs, m, vm->mmio, vm->pio, vm_irq(vm, VKVM_ACPI_GED_IRQ))))
         return r;
-    struct machine_virtio_layout l = {
-        .bus = vm->mmio, .base = VKVM_VIRTIO_MMIO_BASE, .stride = VKVM_VIRTIO_MMIO_STRIDE,
-        .nslots = VKVM_ACPI_GED_IRQ - VKVM_VIRTIO_FIRST_IRQ, .first_irq = VKVM_VIRTIO_FIRST_IRQ,
-        .irq_for = virtio_irq_for, .opaque = vm,
-    };
-    if ((r = machine_add_virtio(m, &l)))
+    if ((r = add_virtio(vm)))
         return r;
-    for (unsigned i = 0; i < machine_virtio_count(m); i++)
-        vm->level_pins |= 1u << (VKVM_VIRTIO_FIRST_IRQ + i);
-    /* the user's command line, then the virtio devices */
-    char devs[2048];
-    r = machine_virtio_cmdline(m, devs, sizeof(devs));
+    /* the user's command line, then the virtio-mmio devices, unless the
+     * DSDT describes them (a kernel seeing both probed each twice) */
+    char devs[2048] = "";
+    if (!vm->acpi)
+        r = machine_virtio_cmdline(m, devs, sizeof(devs));
     if (r < 0) {
         log_error("virtio devices: command line too long");
         return r;
@@ -121,7 +159,8 @@ int vkvm_vm_load(struct vkvm_vm *vm)
     if (r == 0 && (r = write_reset_stub(vm->m)))
         log_error("reset vector: %s", strerror(-r));
     if (r == 0 && vm->acpi) {
-        struct vkvm_acpi_config ac = { .ncpus = vm->ncpus, .nvirtio = machine_virtio_count(vm->mach) };
+        struct vkvm_acpi_config ac = { .ncpus = vm->ncpus, .nvirtio = machine_virtio_count(vm->mach),
+                                       .pci = machine_virtio_is_pci(vm->mach) };
         for (unsigned i = 0; i < ac.nvirtio && i < VKVM_ACPI_MAX_VIRTIO; i++)
             machine_virtio_slot(vm->mach, i, &ac.virtio_base[i], &ac.virtio_irq[i]);
         if ((r = vkvm_acpi_build(vm->m, &ac)))

@@ -391,6 +391,10 @@ static int eng_reset(void *opaque)
     vm_close(vm);
     vm->clock_saved = false;    /* a new VM: its kvmclock starts again */
     int r = vm_open(vm);
+    if (r == 0) {
+        machine_virtio_doorbells_reassign(vm->mach);   /* the old VM's ioeventfds went with it */
+        vkvm_msi_new_vm(&vm->msi, vm->fd);             /* and its irqfds */
+    }
     return r ? r : vm_boot(vm);
 }
 
@@ -459,6 +463,9 @@ struct vkvm_vm *vkvm_vm_create(int kvm_fd, struct machine *mach, const struct vk
     }
     if (vm_open(vm) < 0)
         goto fail;
+    vkvm_msi_init(&vm->msi, vm->fd, ioctl(kvm_fd, KVM_CHECK_EXTENSION, KVM_CAP_IRQFD) > 0 &&
+                                    ioctl(kvm_fd, KVM_CHECK_EXTENSION, KVM_CAP_IRQ_ROUTING) > 0);
+    vm->msi_ready = true;
     /* the kick: a signal only vCPU threads take (blocked everywhere else) */
     struct sigaction sa = { .sa_handler = kick_handler };
     sigemptyset(&sa.sa_mask);
@@ -485,6 +492,8 @@ void vkvm_vm_destroy(struct vkvm_vm *vm)
 {
     if (!vm)
         return;
+    if (vm->msi_ready)
+        vkvm_msi_destroy(&vm->msi);
     vm_close(vm);
     free(vm);
 }

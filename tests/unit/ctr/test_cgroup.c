@@ -108,7 +108,7 @@ static struct ctr_spec *spec_with(const char *linux_json)
     char *text = xasprintf("{\"ociVersion\":\"1.0.2\",\"root\":{\"path\":\"r\"},\"process\":{\"args\":[\"sh\"],\"cwd\":\"/\"},"
                            "\"linux\":{\"namespaces\":[{\"type\":\"mount\"}]%s%s}}",
                            linux_json ? "," : "", linux_json ? linux_json : "");
-    struct ctr_spec *s = ctr_spec_parse(text, "/b", "config.json");
+    struct ctr_spec *s = ctr_spec_parse(text, "/b", "config.json", NULL);
     free(text);
     assert_non_null(s);
     return s;
@@ -119,7 +119,7 @@ static void test_v1_dirs(void **st)
     struct tree *t = *st;
     make_v1(t->root, false);
     struct ctr_spec *s = spec_with(NULL);
-    struct ctr_cgroup *cg = ctr_cgroup_create_at(t->root, s, "c1");
+    struct ctr_cgroup *cg = ctr_cgroup_create_at(t->root, s, "c1", NULL);
     assert_non_null(cg);
     static const char *const want[] = { "memory", "pids", "cpu,cpuacct", "cpuset", "blkio", "devices",
                                         "freezer", "hugetlb", "net_cls,net_prio", "systemd" };
@@ -138,7 +138,7 @@ static void test_v1_dirs(void **st)
         snprintf(p, sizeof(p), "%s/vessel/c1/cgroup.procs", want[i]);
         touch(t->root, p, "");
     }
-    assert_int_equal(ctr_cgroup_add(cg, 4242), 0);
+    assert_int_equal(ctr_cgroup_add(cg, 4242, NULL), 0);
     char *v = slurp(t->root, "cpu,cpuacct/vessel/c1/cgroup.procs");
     assert_string_equal(v, "4242");
     free(v);
@@ -172,7 +172,7 @@ static void test_v1_resources(void **st)
         "\"cpu\":{\"shares\":512,\"quota\":50000,\"period\":100000,\"cpus\":\"0\"},\"pids\":{\"limit\":50},"
         "\"network\":{\"classID\":1048577,\"priorities\":[{\"name\":\"eth0\",\"priority\":5}]},"
         "\"hugepageLimits\":[{\"pageSize\":\"2MB\",\"limit\":4194304},{\"pageSize\":\"1GB\",\"limit\":0}]}");
-    struct ctr_cgroup *cg = ctr_cgroup_create_at(t->root, s, "c2");
+    struct ctr_cgroup *cg = ctr_cgroup_create_at(t->root, s, "c2", NULL);
     assert_non_null(cg);
     static const char *const files[] = {
         "memory/vessel/c2/memory.limit_in_bytes", "memory/vessel/c2/memory.soft_limit_in_bytes",
@@ -184,7 +184,7 @@ static void test_v1_resources(void **st)
     for (size_t i = 0; i < ARRAY_SIZE(files); i++)
         touch(t->root, files[i], "");
     /* no memory.memsw.* (no swap accounting) and no 1GB pages: warned, skipped */
-    assert_int_equal(ctr_cgroup_apply(cg, &s->res), 0);
+    assert_int_equal(ctr_cgroup_apply(cg, &s->res, NULL), 0);
     static const char *const want[] = { "67108864", "1048576", "17", "1", "512", "50000", "100000", "0", "50",
                                         "1048577", "eth0 5", "4194304" };
     for (size_t i = 0; i < ARRAY_SIZE(files); i++) {
@@ -197,7 +197,7 @@ static void test_v1_resources(void **st)
     /* with swap accounting the swap limit is written too */
     touch(t->root, "memory/vessel/c2/memory.memsw.limit_in_bytes", "1000");   /* below the new one: swap first */
     touch(t->root, "memory/vessel/c2/memory.limit_in_bytes", "");
-    assert_int_equal(ctr_cgroup_apply(cg, &s->res), 0);
+    assert_int_equal(ctr_cgroup_apply(cg, &s->res, NULL), 0);
     char *v = slurp(t->root, "memory/vessel/c2/memory.memsw.limit_in_bytes");
     assert_string_equal(v, "134217728");
     free(v);
@@ -213,10 +213,10 @@ static void test_v1_missing_controllers(void **st)
     touch(t->root, "memory/cgroup.procs", "");
     struct ctr_spec *s = spec_with("\"resources\":{\"network\":{\"classID\":1},"
                                    "\"hugepageLimits\":[{\"pageSize\":\"2MB\",\"limit\":4194304}]}");
-    struct ctr_cgroup *cg = ctr_cgroup_create_at(t->root, s, "c3");
+    struct ctr_cgroup *cg = ctr_cgroup_create_at(t->root, s, "c3", NULL);
     assert_non_null(cg);
     assert_true(exists(t->root, "memory/vessel/c3"));
-    assert_int_equal(ctr_cgroup_apply(cg, &s->res), 0);
+    assert_int_equal(ctr_cgroup_apply(cg, &s->res, NULL), 0);
     ctr_cgroup_free(cg);
     ctr_spec_free(s);
 }
@@ -226,7 +226,7 @@ static void test_hybrid(void **st)
     struct tree *t = *st;
     make_v1(t->root, true);
     struct ctr_spec *s = spec_with(NULL);
-    struct ctr_cgroup *cg = ctr_cgroup_create_at(t->root, s, "h1");
+    struct ctr_cgroup *cg = ctr_cgroup_create_at(t->root, s, "h1", NULL);
     assert_non_null(cg);
     char *ser = ctr_cgroup_serialize(cg);
     assert_string_equal(ser, "v1:/vessel/h1");                /* the v1 controllers count */
@@ -245,7 +245,7 @@ static void test_v2(void **st)
     struct ctr_spec *s = spec_with("\"cgroupsPath\":\"/pods/p1\",\"resources\":{\"memory\":{\"limit\":67108864,"
         "\"swap\":100663296,\"swappiness\":5,\"disableOOMKiller\":true},\"cpu\":{\"shares\":1024,\"quota\":20000},"
         "\"pids\":{\"limit\":-1},\"hugepageLimits\":[{\"pageSize\":\"2MB\",\"limit\":2097152}]}");
-    struct ctr_cgroup *cg = ctr_cgroup_create_at(t->root, s, "ignored");
+    struct ctr_cgroup *cg = ctr_cgroup_create_at(t->root, s, "ignored", NULL);
     assert_non_null(cg);
     char *ser = ctr_cgroup_serialize(cg);
     assert_string_equal(ser, "v2:/pods/p1");
@@ -258,7 +258,7 @@ static void test_v2(void **st)
                                          "pods/p1/cpu.max", "pods/p1/pids.max", "pods/p1/hugetlb.2MB.max" };
     for (size_t i = 0; i < ARRAY_SIZE(files); i++)
         touch(t->root, files[i], "");
-    assert_int_equal(ctr_cgroup_apply(cg, &s->res), 0);
+    assert_int_equal(ctr_cgroup_apply(cg, &s->res, NULL), 0);
     /* swap is memory+swap in the spec, swap alone in memory.swap.max; shares
      * 1024 is weight 39 by runc's conversion; no period: the kernel default */
     static const char *const want[] = { "67108864", "33554432", "39", "20000 100000", "max", "2097152" };
@@ -278,11 +278,11 @@ static void test_paths(void **st)
     struct tree *t = *st;
     touch(t->root, "cgroup.controllers", "");
     struct ctr_spec *s = spec_with("\"cgroupsPath\":\"/a/../../etc\"");
-    assert_null(ctr_cgroup_create_at(t->root, s, "x"));
+    assert_null(ctr_cgroup_create_at(t->root, s, "x", NULL));
     assert_false(exists(t->root, "etc"));
     ctr_spec_free(s);
     s = spec_with("\"cgroupsPath\":\"machine.slice:vessel:x\"");   /* systemd style: our own place */
-    struct ctr_cgroup *cg = ctr_cgroup_create_at(t->root, s, "sd1");
+    struct ctr_cgroup *cg = ctr_cgroup_create_at(t->root, s, "sd1", NULL);
     assert_non_null(cg);
     char *ser = ctr_cgroup_serialize(cg);
     assert_string_equal(ser, "v2:/vessel/sd1");
@@ -290,7 +290,7 @@ static void test_paths(void **st)
     ctr_cgroup_free(cg);
     ctr_spec_free(s);
     s = spec_with("\"cgroupsPath\":\"rel/path\"");                  /* relative: under the root */
-    cg = ctr_cgroup_create_at(t->root, s, "r1");
+    cg = ctr_cgroup_create_at(t->root, s, "r1", NULL);
     assert_non_null(cg);
     assert_true(exists(t->root, "rel/path"));
     ctr_cgroup_free(cg);

@@ -49,14 +49,14 @@ static size_t count(const uint8_t *p, size_t len, const void *pat, size_t plen)
     return c;
 }
 
-static void check(unsigned ncpus, unsigned nvirtio)
+static void check(unsigned ncpus, unsigned nvirtio, bool pci)
 {
     struct guest_mem m;
     mem_init(&m);
     assert_int_equal(vkvm_mem_layout(&m, 32ULL << 20), 0);
-    struct vkvm_acpi_config c = { .ncpus = ncpus, .nvirtio = nvirtio };
+    struct vkvm_acpi_config c = { .ncpus = ncpus, .nvirtio = nvirtio, .pci = pci };
     for (unsigned i = 0; i < nvirtio; i++) {
-        c.virtio_base[i] = VKVM_VIRTIO_MMIO_BASE + i * VKVM_VIRTIO_MMIO_STRIDE;
+        c.virtio_base[i] = pci ? i + 1 : VKVM_VIRTIO_MMIO_BASE + i * VKVM_VIRTIO_MMIO_STRIDE;
         c.virtio_irq[i] = VKVM_VIRTIO_FIRST_IRQ + i;
     }
     assert_int_equal(vkvm_acpi_build(&m, &c), 0);
@@ -72,17 +72,28 @@ static void check(unsigned ncpus, unsigned nvirtio)
     uint32_t xlen, flen, mlen, dlen;
     uint8_t *xsdt = table(&m, rd64(rsdp + 24), "XSDT", &xlen);
     assert_int_equal((xlen - 36) % 8, 0);
-    uint8_t *fadt = NULL, *madt = NULL;
+    uint8_t *fadt = NULL, *madt = NULL, *mcfg = NULL;
+    uint32_t clen = 0;
     for (uint32_t off = 36; off < xlen; off += 8) {
         uint64_t a = rd64(xsdt + off);
         uint8_t *t = mem_translate(&m, a, 4);
         assert_non_null(t);
         if (!memcmp(t, "FACP", 4)) fadt = table(&m, a, "FACP", &flen);
         else if (!memcmp(t, "APIC", 4)) madt = table(&m, a, "APIC", &mlen);
+        else if (!memcmp(t, "MCFG", 4)) mcfg = table(&m, a, "MCFG", &clen);
         else fail_msg("unexpected table %.4s", (const char *)t);
     }
     assert_non_null(fadt);
     assert_non_null(madt);
+    /* MCFG (pci only): one allocation, the ECAM of segment 0, bus 0 */
+    assert_int_equal(mcfg != NULL, pci);
+    if (mcfg) {
+        assert_int_equal(clen, 44 + 16);
+        assert_int_equal(rd64(mcfg + 44), VKVM_PCI_ECAM_BASE);
+        assert_int_equal(mcfg[52] | mcfg[53] << 8, 0);
+        assert_int_equal(mcfg[54], 0);
+        assert_int_equal(mcfg[55], 0);
+    }
 
     /* FADT: 6.x length, hardware-reduced, reset register, sleep registers */
     assert_int_equal(flen, 276);
@@ -139,19 +150,39 @@ static void check(unsigned ncpus, unsigned nvirtio)
     plen = pkglen(p + 1, &nb);
     assert_int_equal(p + 1 + plen, dsdt + dlen);
     assert_memory_equal(p + 1 + nb, "\\_SB_", 5);
-    assert_int_equal(count(dsdt, dlen, "LNRO0005", 8), nvirtio);
+    assert_int_equal(count(dsdt, dlen, "LNRO0005", 8), pci ? 0 : nvirtio);
     assert_int_equal(count(dsdt, dlen, "ACPI0013", 8), 1);
     assert_int_equal(count(dsdt, dlen, "_EVT", 4), 1);
-    assert_int_equal(count(dsdt, dlen, (const uint8_t[]){ 0x5b, 0x82 }, 2), nvirtio + 3);
+    assert_int_equal(count(dsdt, dlen, (const uint8_t[]){ 0x5b, 0x82 }, 2), pci ? 5 : nvirtio + 3);
+    if (pci) {
+        /* PCI0 with _CRS (bus 0, the window) and a _PRT of one 4-element
+         * package per device; MRES reserving the ECAM */
+        assert_int_equal(count(dsdt, dlen, "PCI0", 4), 1);
+        assert_int_equal(count(dsdt, dlen, "MRES", 4), 1);
+        const uint8_t *prt = memmem(dsdt, dlen, "_PRT", 4);
+        assert_non_null(prt);
+        assert_int_equal(prt[4], 0x12);
+        size_t pn, pl = pkglen(prt + 5, &pn);
+        assert_int_equal(prt[5 + pn], nvirtio);
+        assert_true(prt + 5 + pl <= dsdt + dlen);
+        const uint8_t win[] = { VKVM_PCI_MMIO_BASE & 0xff, (VKVM_PCI_MMIO_BASE >> 8) & 0xff,
+                                (VKVM_PCI_MMIO_BASE >> 16) & 0xff, VKVM_PCI_MMIO_BASE >> 24 };
+        const uint8_t *mem = memmem(dsdt, dlen, (const uint8_t[]){ 0x87, 0x17, 0x00, 0x00, 0x0c }, 5);
+        assert_non_null(mem);
+        assert_memory_equal(mem + 10, win, 4);
+    }
     mem_destroy(&m);
 }
 
 static void test_tables(void **state)
 {
     (void)state;
-    check(1, 0);
-    check(2, 3);
-    check(VKVM_MAX_VCPUS, VKVM_ACPI_GED_IRQ - VKVM_VIRTIO_FIRST_IRQ);  /* 18 slots: the \\_SB scope needs a 2-byte PkgLength */
+    check(1, 0, false);
+    check(2, 3, false);
+    check(VKVM_MAX_VCPUS, VKVM_ACPI_GED_IRQ - VKVM_VIRTIO_FIRST_IRQ, false);  /* 18 slots: the \\_SB scope needs a 2-byte PkgLength */
+    check(1, 0, true);
+    check(2, 4, true);
+    check(VKVM_MAX_VCPUS, VKVM_ACPI_GED_IRQ - VKVM_VIRTIO_FIRST_IRQ, true);
 }
 
 static void test_bad_config(void **state)

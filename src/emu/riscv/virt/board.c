@@ -98,13 +98,18 @@ static void hart_parked(struct virt_hart *vh)
     if (vh->hsm == HSM_STOP_PENDING || vh->hsm == HSM_STARTED)
         vh->hsm = HSM_STOPPED;
     machine_vcpu_idle_begin(b->mach, vh->id);
-    while (!machine_vcpu_should_exit(b->mach) && vh->hsm != HSM_START_PENDING)
+    /* STARTED or SUSPENDED here: a restored snapshot has the hart running
+     * again, or in a non-retentive suspend */
+    while (!machine_vcpu_should_exit(b->mach) && vh->hsm != HSM_START_PENDING && vh->hsm != HSM_STARTED &&
+           vh->hsm != HSM_SUSPENDED)
         pthread_cond_wait(&b->cond, &b->lock);
     machine_vcpu_idle_end(b->mach, vh->id);
     if (vh->hsm == HSM_START_PENDING && !machine_vcpu_should_exit(b->mach)) {
         virt_hart_boot(vh, vh->start_addr, RV_PRIV_S, vh->start_arg);
         vh->hsm = HSM_STARTED;
         rv_hart_resume(vh->h);
+    } else if (vh->hsm == HSM_SUSPENDED && !machine_vcpu_should_exit(b->mach)) {
+        hart_suspended(vh);
     }
     pthread_mutex_unlock(&b->lock);
 }
@@ -267,6 +272,7 @@ static const struct machine_engine_ops virt_engine_ops = {
     .arch = "riscv", .target = "riscv64",
     .start = eng_start, .kick = eng_kick, .join = eng_join, .reset = eng_reset,
     .clock_stop = eng_clock_stop, .clock_start = eng_clock_start, .cpu_state = eng_cpu_state,
+    .machine_type = "riscv64-virt", .save = virt_engine_save, .load = virt_engine_load,
     .cpu_state_name = eng_cpu_state_name,
 };
 
@@ -403,6 +409,7 @@ static int dump_dtb(struct virt_board *b, const char *path)
 static int board_cpus(struct virt_board *b, const struct virt_config *cfg, const struct virt_boot_plan *bp)
 {
     b->builtin_sbi = !cfg->bios && bp->priv == RV_PRIV_S;
+    b->tohost = bp->tohost;
     struct rv_sys_config sc = {
         .mem = b->mem, .bus = b->bus, .ops = b->builtin_sbi ? &sbi_ops : &fw_ops, .opaque = b,
         .nharts = b->nharts, .tohost_addr = bp->tohost, .sv48 = !cfg->sv39_only,
@@ -425,7 +432,38 @@ static int board_cpus(struct virt_board *b, const struct virt_config *cfg, const
         if (b->gdb)
             gdb_stub_add_hart(b->gdb, b->hart[i].h);
     }
-    boot_harts(b, bp);
+    if (!cfg->restore)
+        boot_harts(b, bp);
+    return 0;
+}
+
+/* --restore: the boot plan and device tree address the snapshot was made
+ * with (the images are not loaded: RAM comes from the snapshot). */
+static int restore_plan(struct virt_board *b, const struct virt_config *cfg, struct virt_boot_plan *bp)
+{
+    char err[512];
+    bool sbi;
+    memset(bp, 0, sizeof(*bp));
+    if (virt_snapshot_board(cfg->restore, b->nharts, !cfg->sv39_only, &b->fdt_addr, &bp->tohost, &sbi, err,
+                            sizeof(err)) < 0) {
+        log_error("--restore: %s", err);
+        return -EINVAL;
+    }
+    if (sbi && cfg->bios) {
+        log_error("--restore: the snapshot ran on the built-in SBI but its config names firmware");
+        return -EINVAL;
+    }
+    bp->priv = sbi ? RV_PRIV_S : RV_PRIV_M;
+    return 0;
+}
+
+static int restore_state(struct virt_board *b, const struct virt_config *cfg)
+{
+    char err[512];
+    if (machine_restore(b->mach, cfg->restore, false, cfg->restore_verify, err, sizeof(err)) < 0) {
+        log_error("--restore: %s", err);
+        return -EINVAL;
+    }
     return 0;
 }
 
@@ -460,7 +498,7 @@ int virt_run(const struct virt_config *cfg)
         goto out;
     }
     struct virt_boot_plan bp;
-    if (board_devices(b) || virt_board_load(b, cfg, &bp))
+    if (board_devices(b) || (cfg->restore ? restore_plan(b, cfg, &bp) : virt_board_load(b, cfg, &bp)))
         goto out;
     if (cfg->dump_dtb) {
         rc = dump_dtb(b, cfg->dump_dtb);
@@ -469,6 +507,10 @@ int virt_run(const struct virt_config *cfg)
     if ((rc = board_cpus(b, cfg, &bp)))
         goto out;
     machine_set_engine(b->mach, &virt_engine_ops, b);
+    if (cfg->restore && restore_state(b, cfg) < 0) {
+        rc = MACHINE_EXIT_BADARG;
+        goto out;
+    }
     rc = machine_run(b->mach);
     report_stop(b->mach, rc);
 out:

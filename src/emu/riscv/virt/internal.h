@@ -47,6 +47,7 @@ struct virt_board {
     const struct virt_config *cfg;  /* for a reset: the images are loaded again */
     bool builtin_sbi;
     uint64_t fdt_addr;
+    uint64_t tohost;                /* HTIF address of a bare-metal program, 0 if none */
     char *bootargs;                 /* the kernel command line given to the FDT (owned) */
 
     pthread_mutex_t lock;           /* HSM states */
@@ -80,6 +81,15 @@ int virt_board_load(struct virt_board *b, const struct virt_config *cfg, struct 
 
 /* sbi.c: the rv_sys_ops.sbi_call hook */
 bool virt_sbi_call(struct rv_hart *h);
+
+/* snapshot.c: the engine's snapshot ops (machine_engine_ops save/load),
+ * and the board section read before the harts exist (--restore). */
+struct snap;
+struct snap_writer;
+int virt_engine_save(void *eng, struct snap_writer *w);
+int virt_engine_load(void *eng, const struct snap *s, char *err, size_t errlen);
+int virt_snapshot_board(const struct snap *s, unsigned nharts, bool sv48, uint64_t *fdt_addr, uint64_t *tohost,
+                        bool *builtin_sbi, char *err, size_t errlen);
 
 /* clint.c, syscon.c: register on the bus. 0 or -errno. */
 int virt_clint_init(struct virt_board *b);

@@ -223,3 +223,61 @@ void virt_plic_free(struct virt_plic *p)
     pthread_mutex_destroy(&p->lock);
     free(p);
 }
+
+void virt_plic_save(struct virt_plic *p, struct virt_plic_state *st)
+{
+    memset(st, 0, sizeof(*st));
+    pthread_mutex_lock(&p->lock);
+    st->nctx = p->nctx;
+    memcpy(st->priority, p->priority, sizeof(st->priority));
+    memcpy(st->level, p->level, sizeof(st->level));
+    memcpy(st->pending, p->pending, sizeof(st->pending));
+    memcpy(st->claimed, p->claimed, sizeof(st->claimed));
+    memcpy(st->enable, p->enable, sizeof(st->enable));
+    memcpy(st->threshold, p->threshold, sizeof(st->threshold));
+    pthread_mutex_unlock(&p->lock);
+}
+
+/* Bits of sources that exist (1..NSRC-1) in word w. */
+static uint32_t valid_bits(unsigned w)
+{
+    uint32_t m = ~0u;
+    if (w == 0)
+        m &= ~1u;
+    if (w == NWORDS - 1 && NSRC % 32)
+        m &= (1u << (NSRC % 32)) - 1;
+    return m;
+}
+
+int virt_plic_load(struct virt_plic *p, const struct virt_plic_state *st)
+{
+    _Static_assert(VIRT_PLIC_WORDS == NWORDS && 2 * VIRT_MAX_HARTS == MAX_CTX, "plic state layout");
+    if (st->nctx != p->nctx || st->priority[0])
+        return -EINVAL;
+    for (unsigned s = 0; s < NSRC; s++)
+        if (st->priority[s] > 7)
+            return -EINVAL;
+    for (unsigned c = 0; c < MAX_CTX; c++) {
+        if (st->threshold[c] > 7 || (c >= p->nctx && st->threshold[c]))
+            return -EINVAL;
+        for (unsigned w = 0; w < NWORDS; w++)
+            if ((st->enable[c][w] & ~valid_bits(w)) || (c >= p->nctx && st->enable[c][w]))
+                return -EINVAL;
+    }
+    for (unsigned w = 0; w < NWORDS; w++)
+        if (((st->level[w] | st->pending[w] | st->claimed[w]) & ~valid_bits(w)))
+            return -EINVAL;
+    pthread_mutex_lock(&p->lock);
+    memcpy(p->priority, st->priority, sizeof(p->priority));
+    memcpy(p->level, st->level, sizeof(p->level));
+    memcpy(p->pending, st->pending, sizeof(p->pending));
+    memcpy(p->claimed, st->claimed, sizeof(p->claimed));
+    memcpy(p->enable, st->enable, sizeof(p->enable));
+    memcpy(p->threshold, st->threshold, sizeof(p->threshold));
+    for (unsigned c = 0; c < p->nctx; c++) {
+        p->out[c] = best_source(p, c) != 0;
+        p->set_ctx(p->opaque, c, p->out[c]);
+    }
+    pthread_mutex_unlock(&p->lock);
+    return 0;
+}

@@ -63,6 +63,8 @@ struct virt_config {
     const char *gdb;                /* "tcp::PORT" or NULL */
     bool gdb_wait;                  /* -S with --gdb: harts wait for the debugger */
     const char *dump_dtb;           /* write the device tree here and exit (like QEMU's dumpdtb=) */
+    const struct snap *restore;     /* --restore: start from this snapshot, not from the images */
+    bool restore_verify;            /* --restore DIR,verify: check the RAM files' CRC first */
 };
 
 /* Build the machine, load the images, run until the guest stops; returns
@@ -70,6 +72,13 @@ struct virt_config {
  * --no-reboot, 4 error, 128+sig, or the guest's failure / tohost code).
  * Bad input: one log_error line and status 2. */
 int virt_run(const struct virt_config *cfg);
+
+/* What `vessel run --restore DIR` builds: the configuration a snapshot's
+ * manifest records (RAM, harts, images, command line, --sv39, the virtio
+ * devices) into cfg, whose other members (serial, monitor, -S ...) stay.
+ * 0, or -EINVAL after one log line. cfg->restore is set to s. */
+struct snap;
+int virt_config_from_snapshot(struct virt_config *cfg, const struct snap *s);
 
 /* ---- device tree (fdt.c) ---- */
 struct virt_fdt_info {
@@ -97,6 +106,20 @@ void virt_plic_free(struct virt_plic *p);
  * bits cleared, every context output lowered. */
 void virt_plic_reset(struct virt_plic *p);
 void virt_plic_set_irq(struct virt_plic *p, unsigned src, bool level);
+/* Snapshot: every register plus the gateway's level, pending and claimed
+ * bits. load refuses (-EINVAL) another context count, bits of sources
+ * that do not exist and priorities or thresholds above 7, then drives
+ * every context output to match. */
+#define VIRT_PLIC_WORDS ((VIRT_PLIC_NDEV + 1 + 31) / 32)
+struct virt_plic_state {
+    uint32_t nctx;
+    uint32_t priority[VIRT_PLIC_NDEV + 1];
+    uint32_t level[VIRT_PLIC_WORDS], pending[VIRT_PLIC_WORDS], claimed[VIRT_PLIC_WORDS];
+    uint32_t enable[2 * VIRT_MAX_HARTS][VIRT_PLIC_WORDS];
+    uint32_t threshold[2 * VIRT_MAX_HARTS];
+};
+void virt_plic_save(struct virt_plic *p, struct virt_plic_state *st);
+int virt_plic_load(struct virt_plic *p, const struct virt_plic_state *st);
 /* An irq_line for source `src` (for devices). */
 struct irq_line virt_plic_line(struct virt_plic *p, unsigned src);
 extern const struct bus_ops virt_plic_ops;

@@ -1,0 +1,56 @@
+#!/usr/bin/env bash
+# bench/snapshot/many.sh [N]: N guests (default 50) restored from one
+# snapshot of the default riscv64 guest (256 MiB, idle at its shell) share
+# its unchanged pages: the memory cgroup's usage (cgroup v1 memory
+# controller, memory.usage_in_bytes: RSS plus the page cache charged to
+# it, not summed RSS) with one restored guest and with N, each measured
+# once every guest has printed its next prompt. The bar of issue 12: N=50
+# uses less than 3x the memory of one. Needs root and the v1 memory
+# controller at /sys/fs/cgroup/memory (else it says why and exits 0).
+# It drops the host's clean page cache (drop_caches=1) before each of the
+# two measurements, so that the snapshot's pages are charged to the cgroup
+# of the guests that read them.
+set -u
+SRC=${SRC:-$(cd "$(dirname "$0")/../.." && pwd)}
+VESSEL=${VESSEL:-$SRC/build/vessel}
+N=${1:-50}
+cg=/sys/fs/cgroup/memory
+[ -w "$cg" ] || { echo "many: no writable v1 memory cgroup at $cg"; exit 0; }
+line=$(bash "$SRC/guest/build.sh" --print riscv64) || { echo "many: no riscv64 guest; run 'make guest'"; exit 1; }
+KERNEL= INITRD=
+eval "$line"
+tmp=$(mktemp -d "${TMPDIR:-/tmp}/vessel-bench-many.XXXXXX")
+pids=()
+cleanup() { for p in "${pids[@]}"; do kill -9 "$p" 2>/dev/null; done; wait 2>/dev/null
+            for g in one many; do rmdir "$cg/vessel-bench-$g-$$" 2>/dev/null; done; rm -rf "$tmp"; }
+trap cleanup EXIT
+. "$SRC/tests/guestlib.sh"
+guest_start "$VESSEL" run -m 256M --kernel "$KERNEL" --initrd "$INITRD" --qmp "unix:$tmp/q.sock"
+guest_wait_ready 180 || { echo "many: the guest did not boot"; exit 1; }
+"$VESSEL" qmp "$tmp/q.sock" vm-snapshot "{\"path\":\"$tmp/s\",\"paused\":true}" >/dev/null
+guest_kill
+sync; echo 1 > /proc/sys/vm/drop_caches 2>/dev/null   # the snapshot's pages are charged to the cgroup that reads them
+
+# run COUNT guests in cgroup NAME; print its usage once each answers a newline with a prompt
+measure() {
+    local name=$1 count=$2 g=$cg/vessel-bench-$1-$$ i
+    mkdir "$g"
+    for ((i = 0; i < count; i++)); do
+        mkfifo "$tmp/in.$name.$i"
+        ( echo $BASHPID > "$g/cgroup.procs"
+          exec "$VESSEL" run --restore "$tmp/s" < "$tmp/in.$name.$i" > "$tmp/out.$name.$i" 2>&1 ) &
+        pids+=($!)
+        exec {fd}> "$tmp/in.$name.$i"; echo >&$fd
+    done
+    for ((i = 0; i < count; i++)); do
+        for _ in $(seq 1 1200); do grep -q '/ # ' "$tmp/out.$name.$i" && break; sleep 0.1; done
+    done
+    echo $(( $(cat "$g/memory.usage_in_bytes") / 1048576 ))
+    for p in "${pids[@]}"; do kill -9 "$p" 2>/dev/null; done; wait 2>/dev/null; pids=()
+    rmdir "$g"
+}
+one=$(measure one 1)
+sync; echo 1 > /proc/sys/vm/drop_caches 2>/dev/null
+many=$(measure many "$N")
+echo "many: one restored guest: $one MiB; $N restored guests: $many MiB (memory cgroup usage)"
+awk -v a="$one" -v b="$many" -v n="$N" 'BEGIN { printf "many: ratio %.2f (bar: below 3 for n = 50)\n", b / a }'
