@@ -34,5 +34,12 @@ for eng in "${engines[@]}"; do
         done
     done
 done
+# without a guest OS: what vessel itself costs at the handover
+if command -v riscv64-linux-gnu-gcc >/dev/null; then
+    for ((k = 0; k < runs; k++)); do
+        printf 'vessel bare-metal counter: '
+        python3 "$SRC/bench/snapshot/migrate-bare.py" "$VESSEL" "$SRC" "$tmp"
+    done
+fi
 echo "migrate: load average $(cut -d' ' -f1-3 /proc/loadavg) at the end"
 echo "bar (issue 12): live-migration downtime <= 30 ms (host gap) for an idle guest and one dirtying 64 MiB/s"
