@@ -524,6 +524,7 @@ void rv_hart_save(struct rv_hart *h, struct rv_hart_state *st)
     st->minstret = counter_value(h, 1);
     memcpy(st->pmpcfg, h->pmpcfg, sizeof(st->pmpcfg));
     memcpy(st->pmpaddr, h->pmpaddr, sizeof(st->pmpaddr));
+    rv_trig_save(h, st);
 }
 
 /* Values a privileged write could never have produced. */
@@ -552,7 +553,7 @@ static bool hart_state_ok(const struct rv_hart *h, const struct rv_hart_state *s
 
 int rv_hart_load(struct rv_hart *h, const struct rv_hart_state *st)
 {
-    if (h->m->user || !hart_state_ok(h, st))
+    if (h->m->user || !hart_state_ok(h, st) || rv_trig_load(h, st) < 0)
         return -EINVAL;
     memcpy(h->x, st->x, sizeof(st->x));
     h->x[0] = 0;

@@ -264,6 +264,10 @@ static inline uint64_t rv_tlb_tag(uint64_t va, unsigned mode)
 enum { RV_CSR_TSELECT = 0x7a0, RV_CSR_TDATA1 = 0x7a1, RV_CSR_TDATA2 = 0x7a2,
        RV_CSR_TDATA3 = 0x7a3, RV_CSR_TINFO = 0x7a4 };
 void rv_trig_reset(struct rv_hart *h);
+/* Snapshot: the triggers into / from st (load: -EINVAL for a tdata1 no
+ * write could have left, or tselect out of range). */
+void rv_trig_save(const struct rv_hart *h, struct rv_hart_state *st);
+int rv_trig_load(struct rv_hart *h, const struct rv_hart_state *st);
 int rv_trig_csr_read(struct rv_hart *h, unsigned csr, uint64_t *v);
 int rv_trig_csr_write(struct rv_hart *h, unsigned csr, uint64_t v);
 /* An execute trigger fires at pc now (hit bits set). */

@@ -199,6 +199,8 @@ struct rv_hart_state {
     uint64_t stvec, sscratch, sepc, scause, stval, satp, stimecmp, mtimecmp;
     uint64_t mcycle, minstret;
     uint64_t pmpcfg[16], pmpaddr[64];
+    uint64_t tdata1[4], tdata2[4];      /* Sdtrig triggers */
+    uint64_t tselect;
 };
 void rv_hart_save(struct rv_hart *h, struct rv_hart_state *st);
 int rv_hart_load(struct rv_hart *h, const struct rv_hart_state *st);

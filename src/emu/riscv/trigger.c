@@ -119,6 +119,33 @@ int rv_trig_csr_write(struct rv_hart *h, unsigned csr, uint64_t v)
     }
 }
 
+_Static_assert(RV_NTRIG == 4, "struct rv_hart_state holds 4 triggers");
+
+void rv_trig_save(const struct rv_hart *h, struct rv_hart_state *st)
+{
+    for (unsigned k = 0; k < RV_NTRIG; k++) {
+        st->tdata1[k] = h->trig[k].tdata1;
+        st->tdata2[k] = h->trig[k].tdata2;
+    }
+    st->tselect = h->tselect;
+}
+
+int rv_trig_load(struct rv_hart *h, const struct rv_hart_state *st)
+{
+    if (st->tselect >= RV_NTRIG)
+        return -EINVAL;
+    for (unsigned k = 0; k < RV_NTRIG; k++)
+        if (tdata1_legal(st->tdata1[k]) != st->tdata1[k])
+            return -EINVAL;
+    for (unsigned k = 0; k < RV_NTRIG; k++) {
+        h->trig[k].tdata1 = st->tdata1[k];
+        h->trig[k].tdata2 = st->tdata2[k];
+    }
+    h->tselect = (unsigned)st->tselect;
+    trig_update(h);
+    return 0;
+}
+
 /* Does the access [a, a + size) satisfy the trigger's address condition?
  * A load/store matches when any byte it touches does. */
 static bool addr_match(uint64_t tdata1, uint64_t tdata2, uint64_t a, unsigned size)
