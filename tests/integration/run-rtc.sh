@@ -3,7 +3,8 @@
 # when in the past, never when disarmed, and with the line held low until
 # enabled; an alarm armed when the machine is paused (QMP stop) fires after
 # cont; one armed when a snapshot is taken (vm-snapshot, kill -9) fires in
-# the restored machine (its state goes through the device's save/load).
+# the restored machine (its state goes through the device's save/load);
+# and in the default Linux guest an alarm set through /dev/rtc0 wakes a read.
 . "$SRC/tests/lib.sh"
 have riscv64-linux-gnu-gcc || { echo "riscv64-linux-gnu-gcc missing (package gcc-riscv64-linux-gnu)" >&2; exit 77; }
 d=$(mktemp -d "${TMPDIR:-/tmp}/vessel-rtc.XXXXXX"); pid=
@@ -60,4 +61,34 @@ if wait_for armed "$d/out3"; then
     check "and the program passes (status $rc)" test $rc -eq 0
 else
     nok "the program reaches its last alarm"; sed 's/^/# /' "$d/out3"
+fi
+
+# 4: Linux's rtc-goldfish driver: an alarm 2 s ahead (RTC_WKALM_SET) wakes a
+# read() of /dev/rtc0 in the default guest (its initramfs plus the program)
+line=$(bash "$SRC/guest/build.sh" --print riscv64 2>/dev/null)
+if [ -z "$line" ] || ! have cpio; then
+    skip "the alarm in the Linux guest" "the riscv64 guest is not built (make guest) or cpio is missing"
+    exit 0
+fi
+KERNEL= INITRD=
+eval "$line"
+mkdir -p "$d/root"
+riscv64-linux-gnu-gcc -static -O2 -o "$d/root/rtcalarm" "$SRC/tests/guests/linux/rtcalarm.c" ||
+    { nok "build tests/guests/linux/rtcalarm.c"; exit 0; }
+(cd "$d/root" && echo rtcalarm | cpio -o -H newc 2>/dev/null | gzip) | cat "$INITRD" - >"$d/initrd"
+source "$SRC/tests/guestlib.sh"
+trap '[ -n "$pid" ] && kill -9 "$pid" 2>/dev/null; guest_kill; rm -rf "$d"' EXIT
+guest_start "$VESSEL" run -m 256M --kernel "$KERNEL" --initrd "$d/initrd"
+if guest_wait_ready 180; then
+    out=$(guest_run '/rtcalarm 2' 60); rc=$?
+    echo "# $out"
+    check "a Linux RTC alarm wakes the reader (status $rc)" test $rc -eq 0
+    check "after 1 to 3 s (the RTC counts whole seconds)" \
+        test "$(sed -n 's/^rtcalarm: alarm after \([0-9]*\) ms.*/\1/p' <<<"$out")" -ge 1000 -a \
+             "$(sed -n 's/^rtcalarm: alarm after \([0-9]*\) ms.*/\1/p' <<<"$out")" -le 3000
+    irq=$(guest_run 'grep 101000.rtc /proc/interrupts')
+    check "the guest counted the RTC interrupt ($irq)" grep -qE '^ *[0-9]+: +1 ' <<<"$irq"
+    guest_poweroff 60 >/dev/null
+else
+    nok "the Linux guest boots"; guest_tail 10 | sed 's/^/# /'
 fi
