@@ -221,7 +221,7 @@ static struct rv_block *decode_block(struct rv_hart *h, uint64_t vpc, uint64_t p
     uint64_t page = vpc & ~0xfffULL, pc = vpc;
     const uint8_t *hbase = host - (vpc & 0xfff);
     unsigned n = 0;
-    bool bps = atomic_load_explicit(&h->m->nbp, memory_order_relaxed) != 0;
+    bool bps = rv_debug_exec_on(h);
     while (n < RV_BLOCK_MAX) {
         uint64_t off = pc & 0xfff;
         if (4096 - off < 4) {
@@ -230,7 +230,7 @@ static struct rv_block *decode_block(struct rv_hart *h, uint64_t vpc, uint64_t p
             if ((lo & 3) == 3)
                 break;     /* straddles the page: its own block */
         }
-        if (n > 0 && bps && rv_bp_at(h->m, pc))
+        if (n > 0 && bps && rv_debug_stop_at(h, pc))
             break;
         struct rv_insn *in = &b->insn[n];
         unsigned len = decode_at(h, in, hbase + off, pc);
@@ -239,7 +239,7 @@ static struct rv_block *decode_block(struct rv_hart *h, uint64_t vpc, uint64_t p
         uint64_t next = pc + len;
         if (op == RV_OP_JAL) {
             uint64_t t = (uint64_t)in->imm;
-            if ((t & ~0xfffULL) == page && n < RV_BLOCK_MAX && !(bps && rv_bp_at(h->m, t))) {
+            if ((t & ~0xfffULL) == page && n < RV_BLOCK_MAX && !(bps && rv_debug_stop_at(h, t))) {
                 in->op = RV_OP_JAL_IN;
                 pc = t;
                 continue;

@@ -21,6 +21,10 @@
 #define RV_JTC_BITS 12             /* translator's jalr target cache */
 #define RV_ARENA_SIZE (16u << 20)  /* decoded-block arena per hart */
 #define RV_MAX_BP 64
+#define RV_NTRIG 4                 /* Sdtrig triggers per hart */
+/* a pseudo cause from the memory slow path: a debugger watchpoint was hit
+ * (rv_run returns RV_EXIT_DEBUG with pc at the access) */
+#define RV_CAUSE_WATCH 0x100
 
 /* One decoded instruction. `op` indexes the interpreter's label table. */
 struct rv_insn {
@@ -94,9 +98,11 @@ struct rv_machine {
     pthread_mutex_t lock;
     struct rv_hart *harts[256];
     unsigned nhart_slots;
-    /* breakpoints */
+    /* breakpoints and watchpoints (the debugger's) */
     uint64_t bp[RV_MAX_BP];
     atomic_uint nbp;
+    struct rv_watch { uint64_t addr, len; unsigned kind; } wp[RV_MAX_WP];
+    atomic_uint nwp;
     /* translator: on, and runs of a block before it is translated */
     bool jit;
     uint32_t jit_threshold;
@@ -127,6 +133,13 @@ struct rv_hart {
     bool halted;
     bool code_dirty;              /* a store invalidated code: leave the block */
     uint64_t debug_skip;          /* resume past a breakpoint at this pc */
+    uint64_t watch_addr;          /* the debugger watchpoint just hit */
+    unsigned watch_kind;          /* its RV_WATCH_* kind, 0 = none */
+
+    /* Sdtrig (trigger.c) */
+    struct rv_trigger { uint64_t tdata1, tdata2; } trig[RV_NTRIG];
+    unsigned tselect;
+    bool trig_exec, trig_ldst;    /* an execute / a load or store trigger is armed */
 
     /* privileged state */
     unsigned priv;
@@ -245,6 +258,39 @@ static inline struct rv_tlb_entry *rv_tlb_slot(struct rv_hart *h, int acc, uint6
 static inline uint64_t rv_tlb_tag(uint64_t va, unsigned mode)
 {
     return (((va >> 12) << 2) | mode) + 1;
+}
+
+/* ---- trigger.c ---- */
+enum { RV_CSR_TSELECT = 0x7a0, RV_CSR_TDATA1 = 0x7a1, RV_CSR_TDATA2 = 0x7a2,
+       RV_CSR_TDATA3 = 0x7a3, RV_CSR_TINFO = 0x7a4 };
+void rv_trig_reset(struct rv_hart *h);
+/* Snapshot: the triggers into / from st (load: -EINVAL for a tdata1 no
+ * write could have left, or tselect out of range). */
+void rv_trig_save(const struct rv_hart *h, struct rv_hart_state *st);
+int rv_trig_load(struct rv_hart *h, const struct rv_hart_state *st);
+int rv_trig_csr_read(struct rv_hart *h, unsigned csr, uint64_t *v);
+int rv_trig_csr_write(struct rv_hart *h, unsigned csr, uint64_t v);
+/* An execute trigger fires at pc now (hit bits set). */
+bool rv_trig_exec_fire(struct rv_hart *h, uint64_t pc);
+/* An execute trigger is armed at pc in some mode (decoding stops there). */
+bool rv_trig_exec_at(const struct rv_hart *h, uint64_t pc);
+/* The slow path: whether a TLB entry for va's page must not be made for
+ * `acc`, and the check of one access: 0, RV_EXC_BREAKPOINT (a trigger) or
+ * RV_CAUSE_WATCH (the debugger's). Call only when rv_debug_data_on. */
+bool rv_debug_page_watched(const struct rv_hart *h, uint64_t va, int acc);
+int rv_debug_data_check(struct rv_hart *h, uint64_t va, unsigned size, int acc);
+static inline bool rv_debug_data_on(const struct rv_hart *h)
+{
+    return h->trig_ldst || atomic_load_explicit(&h->m->nwp, memory_order_relaxed);
+}
+/* Blocks must stop at debugger breakpoints or execute triggers. */
+static inline bool rv_debug_exec_on(const struct rv_hart *h)
+{
+    return h->trig_exec || atomic_load_explicit(&h->m->nbp, memory_order_relaxed);
+}
+static inline bool rv_debug_stop_at(const struct rv_hart *h, uint64_t pc)
+{
+    return rv_bp_at(h->m, pc) || (h->trig_exec && rv_trig_exec_at(h, pc));
 }
 
 /* ---- csr.c ---- */

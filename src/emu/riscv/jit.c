@@ -404,9 +404,10 @@ bool rv_jit_translate(struct rv_hart *h, struct rv_block *b)
     t->user = h->m->user;
     uint32_t read;
     alloc_regs(t, n, &read);
-    /* self-loops and jalr lookups skip the dispatcher's breakpoint check:
-     * none while any is set (setting one flushes every cache) */
-    t->nbp = atomic_load_explicit(&h->m->nbp, memory_order_relaxed) != 0;
+    /* self-loops and jalr lookups skip the dispatcher's breakpoint and
+     * execute-trigger check: none while any is set (setting one flushes
+     * the caches) */
+    t->nbp = rv_debug_exec_on(h);
     if (!t->nbp)
         for (unsigned k = 0; k < n; k++)
             if (b->insn[k].op >= RV_OP_BEQ && b->insn[k].op <= RV_OP_BGEU && (uint64_t)b->insn[k].imm == b->vpc)

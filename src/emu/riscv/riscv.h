@@ -199,6 +199,8 @@ struct rv_hart_state {
     uint64_t stvec, sscratch, sepc, scause, stval, satp, stimecmp, mtimecmp;
     uint64_t mcycle, minstret;
     uint64_t pmpcfg[16], pmpaddr[64];
+    uint64_t tdata1[4], tdata2[4];      /* Sdtrig triggers */
+    uint64_t tselect;
 };
 void rv_hart_save(struct rv_hart *h, struct rv_hart_state *st);
 int rv_hart_load(struct rv_hart *h, const struct rv_hart_state *st);
@@ -211,5 +213,14 @@ void rv_machine_clock_set_ns(struct rv_machine *m, uint64_t ns);
 /* Debugging: breakpoints on virtual pcs shared by every hart (up to 64);
  * rv_run returns RV_EXIT_DEBUG before executing one. rv_run(h, 1) steps. */
 int rv_debug_breakpoint(struct rv_machine *m, uint64_t pc, bool set);
+/* Watchpoints on guest virtual addresses [addr, addr + len), shared by
+ * every hart (up to 16): rv_run returns RV_EXIT_DEBUG before the access,
+ * pc at its instruction; rv_debug_watch_take then gives (once) the address
+ * and the kind of the watchpoint hit. They are the debugger's: the guest's
+ * own Sdtrig triggers are separate. */
+#define RV_MAX_WP 16
+enum { RV_WATCH_WRITE = 1, RV_WATCH_READ = 2, RV_WATCH_ACCESS = 3 };
+int rv_debug_watchpoint(struct rv_machine *m, uint64_t addr, uint64_t len, unsigned kind, bool set);
+bool rv_debug_watch_take(struct rv_hart *h, uint64_t *addr, unsigned *kind);
 
 #endif
