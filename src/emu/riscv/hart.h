@@ -163,14 +163,19 @@ struct rv_hart {
     uint64_t spin_ns;             /* how long rv_hart_wait polls first (adaptive) */
 
     /* code cache (per hart) */
-    struct rv_block *jcache[1u << RV_JCACHE_BITS];
-    struct rv_block *hash[1u << RV_HASH_BITS];
     uint8_t *arena;
     size_t arena_used;
     uint64_t flush_count;         /* bumped by every wholesale flush */
     struct rv_block *step_block;  /* scratch for single steps */
     uint8_t *jit_code;            /* translated code arena (reset with the blocks) */
     size_t jit_used;
+    size_t cache_hwm;             /* most of arena + jit code used since the last trim */
+    uint64_t trim_ns;             /* host time of the last trim (rv_hart_trim) */
+    uint64_t trims;               /* how many */
+    /* The lookup tables, page-aligned and adjacent (the hart is mmap'd), so
+     * that a trim gives their pages back with one madvise: */
+    struct rv_block *jcache[1u << RV_JCACHE_BITS] __attribute__((aligned(4096)));
+    struct rv_block *hash[1u << RV_HASH_BITS];
     /* user mode: virtual pc -> translated block, for jumps through a
      * register (jalr) straight from translated code; reset with the cache */
     struct rv_jtc { uint64_t vpc; struct rv_block *b; } jtc[1u << RV_JTC_BITS];
@@ -235,6 +240,7 @@ void rv_jit_configure(struct rv_machine *m);
 /* Translate b (b->jit), or false (b->jit_failed set when it never will be). */
 bool rv_jit_translate(struct rv_hart *h, struct rv_block *b);
 void rv_jit_free(struct rv_hart *h);
+void rv_jit_release(struct rv_hart *h);
 /* Point the exit `site` (the aux of an RV_JIT_NEXT) at block `to`. */
 bool rv_jit_link(struct rv_hart *h, uintptr_t site, struct rv_block *to);
 

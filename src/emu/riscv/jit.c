@@ -61,6 +61,14 @@ void rv_jit_free(struct rv_hart *h)
     h->jit_code = NULL;
 }
 
+/* Give the arena's pages back to the host (a trim: the blocks that owned
+ * the code are gone with rv_cache_flush). */
+void rv_jit_release(struct rv_hart *h)
+{
+    if (h->jit_code)
+        madvise(h->jit_code, JIT_ARENA, MADV_DONTNEED);
+}
+
 /* write the guest registers in mask from their host registers to memory */
 void jit_writeback(struct jt *t, uint32_t mask)
 {

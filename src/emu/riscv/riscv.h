@@ -138,6 +138,10 @@ bool rv_hart_halted(const struct rv_hart *h);
  * timer deadline passes, or rv_kick(); returns at once if one is pending.
  * This is what makes an idle guest cost no host CPU. */
 void rv_hart_wait(struct rv_hart *h);
+/* Before an idle wait (wfi, a stopped hart), from the hart's own thread
+ * and outside rv_run: give the translation caches back to the host when
+ * they have grown (at most once a second; see cache.c). */
+void rv_hart_trim(struct rv_hart *h);
 /* Guest-virtual memory through the hart's current translation (as in
  * S-mode with SUM for the gdb stub and SBI): bytes copied, or -1. */
 int rv_virt_read(struct rv_hart *h, uint64_t vaddr, void *buf, size_t len);

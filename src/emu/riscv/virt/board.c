@@ -134,9 +134,11 @@ static void *hart_main(void *arg)
             continue;
         switch (e) {
         case RV_EXIT_WFI:
+            rv_hart_trim(vh->h);
             rv_hart_wait(vh->h);
             break;
         case RV_EXIT_HALT:
+            rv_hart_trim(vh->h);
             hart_parked(vh);
             break;
         case RV_EXIT_BUDGET:
