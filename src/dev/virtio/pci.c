@@ -65,7 +65,7 @@ static void vpci_interrupt(struct virtio_dev *d, unsigned bits, int q)
     }
     intx_update(p);
 }
-static const struct virtio_transport_ops pci_tops = { .interrupt = vpci_interrupt };
+static const struct virtio_transport_ops pci_tops = { .interrupt = vpci_interrupt, .loads_after_device = true };
 
 static void vectors_reset(struct virtio_pci *p)
 {
@@ -447,6 +447,7 @@ int virtio_pci_load(struct virtio_pci *p, const struct virtio_pci_state *st)
     intx_update(p);
     pthread_mutex_unlock(&d->lock);
     db_update(p);                           /* ioeventfds where BAR 0 is now */
+    virtio_dev_kick(d);
     return 0;
 }
 

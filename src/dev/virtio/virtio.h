@@ -125,6 +125,11 @@ struct virtio_transport_ops {
     /* isr_bits: VIRTIO_ISR_USED for queue q, VIRTIO_ISR_CONFIG (q -1), or 0
      * to re-drive a level line from d->isr (q -1). Lock held. */
     void (*interrupt)(struct virtio_dev *d, unsigned isr_bits, int q);
+    /* The transport has a snapshot state of its own, loaded after the
+     * device's (virtio-pci: MSI-X): it calls virtio_dev_kick then, so that
+     * the interrupts of the requests the kick completes take the restored
+     * route; otherwise virtio_dev_load kicks. */
+    bool loads_after_device;
 };
 
 struct virtio_dev {
@@ -207,6 +212,10 @@ void virtio_dev_save(struct virtio_dev *d, struct virtio_dev_state *st);
 void virtio_dev_pause(struct virtio_dev *d);
 void virtio_dev_resume(struct virtio_dev *d);
 int virtio_dev_load(struct virtio_dev *d, const struct virtio_dev_state *st);
+/* After a load: every ready queue with requests the driver made available
+ * but the device had not taken gets one notify (the driver will not
+ * notify for them again). Lock not held. */
+void virtio_dev_kick(struct virtio_dev *d);
 
 /* The virtio-pci transport's own state (transport.h), saved after the
  * device's: the function's config space (BARs, command, MSI-X control),

@@ -93,6 +93,9 @@ static int cpu_save(struct vkvm_vm *vm, unsigned cpu, struct vkvm_cpu_state *st,
         ioctl(fd, KVM_GET_DEBUGREGS, &st->debugregs) < 0)
         return SNAP_ERR("vCPU %u: reading its state: %s", cpu, strerror(errno));
     st->mp_state = mp.mp_state;
+    if ((st->sregs.efer & (1ULL << 12)) || (st->sregs.cr4 & (1ULL << 13)))
+        return SNAP_ERR("vCPU %u has nested virtualization on (EFER.SVME or CR4.VMXE): vessel does not save "
+                        "nested state", cpu);
     if (vm->caps.xsave) {
         if (ioctl(fd, KVM_GET_XSAVE, (struct kvm_xsave *)st->xsave) < 0)
             return SNAP_ERR("vCPU %u: KVM_GET_XSAVE: %s", cpu, strerror(errno));
