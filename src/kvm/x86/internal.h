@@ -83,6 +83,8 @@ struct vkvm_vm {
     struct { bool xsave, xcrs; int xsave2; } caps;  /* KVM_CAP_XSAVE, _XCRS, _XSAVE2 (bytes) */
     uint32_t *msr_list;             /* the MSRs a snapshot carries (vkvm_msr_filter), made on first use */
     unsigned nmsr_list;
+    struct kvm_run **retired;       /* vCPU mappings of VMs replaced by vkvm_vm_renew */
+    unsigned nretired;
 };
 
 /* vm.c: the VM fd (irqchip, PIT, RAM slots) for the machine's memory. NULL
@@ -92,6 +94,8 @@ struct vkvm_vm *vkvm_vm_create(int kvm_fd, struct machine *mach, const struct vk
  * engine. 0 or -errno (logged). */
 int vkvm_vm_start(struct vkvm_vm *vm);
 void vkvm_vm_destroy(struct vkvm_vm *vm);
+/* A new VM for a vm-restore into a running process (vCPU threads parked). */
+int vkvm_vm_renew(struct vkvm_vm *vm);
 
 /* run.c: kernel, initrd, command line, MP table into RAM; fills vm->st. */
 int vkvm_vm_load(struct vkvm_vm *vm);

@@ -277,6 +277,12 @@ int vkvm_engine_load(void *eng, const struct snap *s, char *err, size_t errlen)
     int r = vkvm_engine_check(eng, s, err, errlen);
     if (r)
         return r;
+    /* Into a VM that has run: a new one first. Loading into the old one
+     * worked but left the guest crawling in the nested tier (a few
+     * counter lines a minute) while the same state in a new process ran
+     * at full speed; a new VM is what --restore loads into. */
+    if (vm->started && vkvm_vm_renew(vm) < 0)
+        return SNAP_ERR("snapshot %s: cannot make a new VM to load into", snap_dir(s));
     const struct vkvm_vm_state *v = snap_section(s, "kvm.vm", NULL, NULL);
     if ((r = vm_load(vm, s, v, err, errlen)))
         return r;

@@ -237,6 +237,12 @@ static void *vcpu_thread(void *p)
         __atomic_store_n(&run->immediate_exit, 0, __ATOMIC_SEQ_CST);
         if (!machine_vcpu_enter(vm->mach, cpu))
             break;
+        if (__atomic_load_n(&vm->run[cpu], __ATOMIC_ACQUIRE) != run) {
+            /* a new VM while parked (vm-restore): its vCPU from now on */
+            run = vm->run[cpu];
+            tls_run = run;
+            continue;
+        }
         int r = ioctl(vm->vcpu_fd[cpu], KVM_RUN, 0);
         vm->io_pending[cpu] = r == 0 && (run->exit_reason == KVM_EXIT_IO || run->exit_reason == KVM_EXIT_MMIO);
         if (r < 0) {
@@ -340,6 +346,38 @@ static int vm_open(struct vkvm_vm *vm)
         VM_IOCTL("KVM_SET_USER_MEMORY_REGION", vm->fd, KVM_SET_USER_MEMORY_REGION, &reg);
     }
     return 0;
+}
+
+/* vm-restore into a running process: a new VM (irqchip, PIT, vCPUs) on
+ * the same memory and devices, as a reset makes, for the snapshot's state
+ * to go into; the vCPU threads stay parked and take their new vCPU when
+ * they go on. Their old kvm_run mappings stay mapped until the VM is
+ * destroyed (a kick may still write to one). 0 or -errno (logged). */
+int vkvm_vm_renew(struct vkvm_vm *vm)
+{
+    vm->retired = xrealloc(vm->retired, (vm->nretired + vm->ncpus) * sizeof(*vm->retired));
+    for (unsigned i = 0; i < vm->ncpus; i++) {
+        if (vm->run[i])
+            vm->retired[vm->nretired++] = vm->run[i];
+        vm->run[i] = NULL;
+        if (vm->vcpu_fd[i] >= 0)
+            close(vm->vcpu_fd[i]);
+        vm->vcpu_fd[i] = -1;
+    }
+    if (vm->fd >= 0)
+        close(vm->fd);
+    vm->fd = -1;
+    vm->clock_saved = false;
+    memset(vm->io_pending, 0, sizeof(vm->io_pending));
+    int r = vm_open(vm);
+    if (r == 0) {
+        machine_virtio_doorbells_reassign(vm->mach);
+        vkvm_msi_new_vm(&vm->msi, vm->fd);
+    }
+    for (unsigned i = 0; r == 0 && i < vm->ncpus; i++)
+        if ((r = vcpu_create(vm, i)))
+            log_error("vCPU %u: %s", i, strerror(-r));
+    return r;
 }
 
 /* The boot images into RAM, then the vCPUs (vCPU 0 at the entry). */
@@ -503,6 +541,9 @@ void vkvm_vm_destroy(struct vkvm_vm *vm)
     if (vm->msi_ready)
         vkvm_msi_destroy(&vm->msi);
     vm_close(vm);
+    for (unsigned i = 0; i < vm->nretired; i++)
+        munmap(vm->retired[i], (size_t)vm->run_sz);
+    free(vm->retired);
     free(vm->msr_list);
     free(vm);
 }
