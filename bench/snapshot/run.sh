@@ -68,3 +68,4 @@ printf 'qemu    snapshot %s ms (migrate to exec:cat, %s), %s\n' "$(( (t1 - t0) /
 python3 "$SRC/bench/snapshot/restore.py" "$RUNS" "tick " -- "${qemu[@]}" -incoming "exec:cat $tmp/qemu.mig" |
     sed 's/^/qemu    /'
 echo "bar (issue 12): restore <= 5 ms from process start to running (vessel's 'exec to vCPUs running')"
+bash "$SRC/bench/snapshot/migrate.sh"

@@ -75,6 +75,12 @@ struct blk_image {
 struct iovec;
 /* 0 or -errno, after one log_error line naming `path`. */
 int blk_image_open(const char *path, bool readonly, bool direct, struct blk_image **out);
+/* The same without taking the lock (the destination of a live migration,
+ * whose source still holds it): blk_image_set_lock takes it later. */
+int blk_image_open_unlocked(const char *path, bool readonly, bool direct, struct blk_image **out);
+/* Take (on) or drop the image's OFD lock. 0, or -EBUSY (logged) when
+ * another process holds a conflicting one, or -errno. */
+int blk_image_set_lock(struct blk_image *img, bool on);
 /* Wrap an already-open fd (tests, fuzzing); takes ownership. */
 struct blk_image *blk_image_from_fd(int fd, const char *name, bool readonly);
 void blk_image_close(struct blk_image *img);

@@ -30,7 +30,39 @@ static int image_size(int fd, uint64_t *size)
     return 0;
 }
 
+static int set_lock(int fd, const char *path, bool readonly, bool on)
+{
+    struct flock fl = { .l_type = !on ? F_UNLCK : readonly ? F_RDLCK : F_WRLCK, .l_whence = SEEK_SET };
+    if (fcntl(fd, F_OFD_SETLK, &fl) < 0) {
+        int e = errno;
+        if (e == EAGAIN || e == EACCES)
+            log_error("disk image %s is in use by another process (it holds a %s lock on it)",
+                      path, readonly ? "write" : "read or write");
+        else
+            log_error("disk image %s: cannot lock: %s", path, strerror(e));
+        return -EBUSY;
+    }
+    return 0;
+}
+
+int blk_image_set_lock(struct blk_image *img, bool on)
+{
+    return set_lock(img->fd, img->path, img->readonly, on);
+}
+
+static int image_open(const char *path, bool readonly, bool direct, bool lock, struct blk_image **out);
+
 int blk_image_open(const char *path, bool readonly, bool direct, struct blk_image **out)
+{
+    return image_open(path, readonly, direct, true, out);
+}
+
+int blk_image_open_unlocked(const char *path, bool readonly, bool direct, struct blk_image **out)
+{
+    return image_open(path, readonly, direct, false, out);
+}
+
+static int image_open(const char *path, bool readonly, bool direct, bool lock, struct blk_image **out)
 {
     int flags = (readonly ? O_RDONLY : O_RDWR) | O_CLOEXEC;
     int fd = open(path, flags | (direct ? O_DIRECT : 0));
@@ -42,14 +74,7 @@ int blk_image_open(const char *path, bool readonly, bool direct, struct blk_imag
             log_error("disk image %s: %s", path, strerror(e));
         return -e;
     }
-    struct flock fl = { .l_type = readonly ? F_RDLCK : F_WRLCK, .l_whence = SEEK_SET };
-    if (fcntl(fd, F_OFD_SETLK, &fl) < 0) {
-        int e = errno;
-        if (e == EAGAIN || e == EACCES)
-            log_error("disk image %s is in use by another process (it holds a %s lock on it)",
-                      path, readonly ? "write" : "read or write");
-        else
-            log_error("disk image %s: cannot lock: %s", path, strerror(e));
+    if (lock && set_lock(fd, path, readonly, true) < 0) {
         close(fd);
         return -EBUSY;
     }

@@ -88,6 +88,14 @@ static void run_usage(FILE *f)
         "                    Only --serial, --qmp, -S, --no-reboot and --gdb may be\n"
         "                    given with it; ',verify' checks the RAM files' CRC first.\n"
         "                    See docs/snapshot.md\n"
+        "  --incoming unix:PATH | tcp:[HOST]:PORT\n"
+        "                    the destination of a live migration (QMP 'migrate' on\n"
+        "                    the source): listen there, receive the source's RAM and\n"
+        "                    state, then run on from where the source stopped. Start\n"
+        "                    it with the source's machine options (-m, --smp, the\n"
+        "                    same devices, the same --disk paths: disks are shared,\n"
+        "                    not copied); the harts wait until the stream is in.\n"
+        "                    See docs/snapshot.md (Migration)\n"
         "  --qmp unix:PATH[,server][,wait=off]\n"
         "                    a QMP control socket (QEMU's protocol, mode 0600): drive\n"
         "                    the machine with 'vessel qmp PATH COMMAND' or any QMP\n"
@@ -156,7 +164,7 @@ static int default_guest(char *kernel, char *initrd, size_t len)
 }
 
 enum { O_KERNEL = 256, O_INITRD, O_APPEND, O_SMP, O_BIOS, O_SERIAL, O_DISK, O_NET, O_RNG, O_CONSOLE,
-       O_GDB, O_SV39, O_DUMPDTB, O_NO_REBOOT, O_QMP, O_RESTORE, O_BALLOON, O_MEM_MERGE };
+       O_GDB, O_SV39, O_DUMPDTB, O_NO_REBOOT, O_QMP, O_RESTORE, O_BALLOON, O_MEM_MERGE, O_INCOMING };
 
 /* The options that shape the machine, which a snapshot's manifest fixes. */
 static const char *shaping_option(int c)
@@ -227,7 +235,7 @@ int cmd_run(int argc, char **argv)
         { "console", no_argument, 0, O_CONSOLE }, { "gdb", required_argument, 0, O_GDB },
         { "sv39", no_argument, 0, O_SV39 }, { "dumpdtb", required_argument, 0, O_DUMPDTB },
         { "no-reboot", no_argument, 0, O_NO_REBOOT }, { "qmp", required_argument, 0, O_QMP },
-        { "restore", required_argument, 0, O_RESTORE },
+        { "restore", required_argument, 0, O_RESTORE }, { "incoming", required_argument, 0, O_INCOMING },
         { "balloon", optional_argument, 0, O_BALLOON }, { "mem-merge", optional_argument, 0, O_MEM_MERGE },
         { "help", no_argument, 0, 'h' }, { 0, 0, 0, 0 },
     };
@@ -263,6 +271,7 @@ int cmd_run(int argc, char **argv)
             break;
         case 'S': start_stopped = true; break;
         case O_RESTORE: restore = optarg; break;
+        case O_INCOMING: cfg->mc.incoming = optarg; break;
         case 'm':
             if (machine_parse_mem(optarg, &cfg->mc.ram_size) < 0)
                 return 2;
@@ -295,6 +304,14 @@ int cmd_run(int argc, char **argv)
         cfg->gdb_wait = start_stopped;
     else
         cfg->mc.start_paused = start_stopped;
+    if (restore && cfg->mc.incoming) {
+        log_error("--incoming and --restore: one or the other (the state comes from the stream or the snapshot)");
+        return 2;
+    }
+    if (cfg->mc.incoming && (cfg->gdb || cfg->dump_dtb)) {
+        log_error("--incoming: %s cannot be given with it", cfg->gdb ? "--gdb" : "--dumpdtb");
+        return 2;
+    }
     if (restore)
         return run_restore(cfg, restore, shaping);
     char kbuf[PATH_MAX + 64], ibuf[PATH_MAX + 64];

@@ -14,7 +14,7 @@
 #define MACHINE_MAX_VCPUS 256
 
 /* m->req bits: what every vCPU must honour at its next machine_vcpu_enter */
-enum { MACHINE_REQ_PAUSE = 1, MACHINE_REQ_EXIT = 2 };
+enum { MACHINE_REQ_PAUSE = 1, MACHINE_REQ_EXIT = 2, MACHINE_REQ_THROTTLE = 4 };
 
 struct machine_dev {
     char *id;
@@ -55,7 +55,18 @@ struct machine {
     struct {
         atomic_int tid;
         bool parked, idle;
+        unsigned throttle_seen;     /* the throttle tick this vCPU slept for last */
+        uint64_t throttle_woke;     /* when it last woke from a throttle sleep (ns), 0: never */
+        uint64_t throttle_until;    /* the sleep it owes ends then (a pause may cut in) */
     } vcpu[MACHINE_MAX_VCPUS];
+
+    /* live migration (migrate.c) */
+    struct migration *mig;
+    atomic_bool dirty_logging;      /* a reset marks all RAM dirty */
+    atomic_bool incoming_wait;      /* --incoming: no resume until the stream is loaded */
+    atomic_bool migrating_out;      /* the stop-and-copy: no resume while the state goes out */
+    atomic_uint throttle_pct;       /* auto-converge: each vCPU sleeps this share of its time */
+    atomic_uint throttle_tick;      /* bumped every time slice while throttling */
 
     int wake_fd;                    /* eventfd: a request for the main thread */
     int sig_fd;                     /* signalfd: SIGINT, SIGTERM, SIGHUP */
@@ -67,5 +78,42 @@ void machine_emit_value(struct machine *m, enum machine_event ev, uint64_t value
 
 /* build.c */
 void machine_devices_reset(struct machine *m);
+
+/* machine.c: every vCPU parked at an instruction boundary (no store half
+ * done) without pausing devices, the clock or the run state, and no event;
+ * holds the control lock until unpark. A machine not running: just the
+ * lock. -ESHUTDOWN once stopping (nothing held). */
+int machine_vcpus_park(struct machine *m);
+void machine_vcpus_unpark(struct machine *m);
+/* The time slice a throttled vCPU runs between its sleeps. */
+#define MACHINE_THROTTLE_SLICE_NS 10000000ULL
+void machine_kick(struct machine *m);
+void machine_emit_migration(struct machine *m, const char *status);
+
+/* snapshot.c, for migration: the machine's state as a snapshot's sections
+ * (config, engine, devices, disks' identity; RAM regions listed with no
+ * file), with the machine paused; and loading such a state into a machine
+ * whose RAM is already in place (every check first: shape, devices, disks
+ * the same by identity; then the engine and devices). 0 or -errno + err. */
+int machine_state_save(struct machine *m, struct snap_writer *w, char *err, size_t errlen);
+int machine_state_check(struct machine *m, const struct snap *s, char *err, size_t errlen);
+int machine_state_load(struct machine *m, const struct snap *s, char *err, size_t errlen);
+
+/* qmp_migrate.c: QMP's migration objects as JSON (QEMU's shapes); the
+ * parsers fill p from args and return 0, or -1 with QEMU's error line. */
+struct json_object;
+struct json_object *qmp_migrate_info_json(const struct machine_mig_info *in);
+struct json_object *qmp_migrate_params_json(const struct machine_mig_params *p);
+struct json_object *qmp_migrate_caps_json(const struct machine_mig_params *p);
+int qmp_migrate_params_parse(struct json_object *args, struct machine_mig_params *p, char *err, size_t errlen);
+int qmp_migrate_caps_parse(struct json_object *args, struct machine_mig_params *p, char *err, size_t errlen);
+
+/* migrate.c */
+int migrate_init(struct machine *m);
+/* From machine_run: start the --incoming side (a thread); stop every
+ * migration thread once the machine stops. */
+int migrate_incoming_start(struct machine *m);
+void migrate_stop(struct machine *m);
+void migrate_free(struct machine *m);
 
 #endif

@@ -10,6 +10,7 @@
 #include <sys/eventfd.h>
 #include <sys/signalfd.h>
 #include <sys/syscall.h>
+#include <time.h>
 #include <unistd.h>
 
 /* ---- checks shared by both commands ---- */
@@ -104,7 +105,7 @@ int machine_parse_mem_merge(const char *arg, bool *off)
 static const char *const event_names[] = {
     [MACHINE_EV_STOP] = "STOP", [MACHINE_EV_RESUME] = "RESUME", [MACHINE_EV_SHUTDOWN] = "SHUTDOWN",
     [MACHINE_EV_POWERDOWN] = "POWERDOWN", [MACHINE_EV_RESET] = "RESET",
-    [MACHINE_EV_BALLOON_CHANGE] = "BALLOON_CHANGE",
+    [MACHINE_EV_BALLOON_CHANGE] = "BALLOON_CHANGE", [MACHINE_EV_MIGRATION] = "MIGRATION",
 };
 
 static void emit(struct machine *m, enum machine_event ev, bool guest, const char *reason)
@@ -120,6 +121,11 @@ void machine_emit_value(struct machine *m, enum machine_event ev, uint64_t value
     struct machine_event_info e = { ev, event_names[ev], true, NULL, value };
     if (m->event_cb)
         m->event_cb(m->event_opaque, &e);
+}
+
+void machine_emit_migration(struct machine *m, const char *status)
+{
+    emit(m, MACHINE_EV_MIGRATION, false, status);
 }
 
 void machine_set_event_cb(struct machine *m, void (*cb)(void *opaque, const struct machine_event_info *e),
@@ -141,6 +147,11 @@ static void kick_vcpus(struct machine *m)
 {
     if (m->eops && m->eops->kick)
         m->eops->kick(m->eng);
+}
+
+void machine_kick(struct machine *m)
+{
+    kick_vcpus(m);
 }
 
 /* ---- stop ---- */
@@ -222,6 +233,46 @@ bool machine_vcpu_should_exit(const struct machine *m)
     return atomic_load_explicit(&((struct machine *)m)->req, memory_order_acquire) & MACHINE_REQ_EXIT;
 }
 
+/* Auto-converge (migrate.c): at each throttle tick (one a time slice of
+ * running) a throttled vCPU sleeps pct / (100 - pct) of the time it ran
+ * since its last sleep (a slice when the tick came on time, more when it
+ * came late on a loaded host), as QEMU's cpu-throttle does with a fixed
+ * slice. A pause, stop or reset wakes it (m->cond). With m->lock held. */
+static bool throttled(struct machine *m)
+{
+    return (atomic_load(&m->req) & (MACHINE_REQ_THROTTLE | MACHINE_REQ_PAUSE | MACHINE_REQ_EXIT)) ==
+           MACHINE_REQ_THROTTLE;
+}
+
+/* Returns with the sleep over, or early for a pause or stop (the rest of
+ * the sleep is taken after the pause: throttle_until stays). */
+static void throttle_sleep(struct machine *m, unsigned cpu)
+{
+    if (!throttled(m))
+        return;
+    unsigned tick = atomic_load(&m->throttle_tick), pct = atomic_load(&m->throttle_pct);
+    uint64_t now = time_ns();
+    if (tick != m->vcpu[cpu].throttle_seen && pct > 0 && pct <= 99 && now >= m->vcpu[cpu].throttle_until) {
+        m->vcpu[cpu].throttle_seen = tick;
+        uint64_t ran = MACHINE_THROTTLE_SLICE_NS;
+        if (m->vcpu[cpu].throttle_woke && now - m->vcpu[cpu].throttle_woke > ran)
+            ran = MIN(now - m->vcpu[cpu].throttle_woke, 20 * MACHINE_THROTTLE_SLICE_NS);
+        m->vcpu[cpu].throttle_until = now + ran * pct / (100 - pct);
+    }
+    if (now >= m->vcpu[cpu].throttle_until)
+        return;
+    while (throttled(m) && (now = time_ns()) < m->vcpu[cpu].throttle_until) {
+        struct timespec ts;
+        clock_gettime(CLOCK_REALTIME, &ts);     /* m->cond's clock */
+        uint64_t end = (uint64_t)ts.tv_sec * 1000000000ULL + (uint64_t)ts.tv_nsec +
+                       (m->vcpu[cpu].throttle_until - now);
+        struct timespec dl = { (time_t)(end / 1000000000ULL), (long)(end % 1000000000ULL) };
+        pthread_cond_timedwait(&m->cond, &m->lock, &dl);
+    }
+    if (time_ns() >= m->vcpu[cpu].throttle_until)
+        m->vcpu[cpu].throttle_woke = time_ns();
+}
+
 bool machine_vcpu_enter(struct machine *m, unsigned cpu)
 {
     if (unlikely(!atomic_load_explicit(&m->vcpu[cpu].tid, memory_order_relaxed)))
@@ -229,14 +280,17 @@ bool machine_vcpu_enter(struct machine *m, unsigned cpu)
     if (likely(!atomic_load_explicit(&m->req, memory_order_acquire)))
         return true;
     pthread_mutex_lock(&m->lock);
-    while ((atomic_load(&m->req) & (MACHINE_REQ_PAUSE | MACHINE_REQ_EXIT)) == MACHINE_REQ_PAUSE) {
-        m->vcpu[cpu].parked = true;
-        m->nparked++;
-        pthread_cond_broadcast(&m->cond);
-        pthread_cond_wait(&m->cond, &m->lock);
-        m->nparked--;
-        m->vcpu[cpu].parked = false;
-    }
+    do {
+        throttle_sleep(m, cpu);
+        while ((atomic_load(&m->req) & (MACHINE_REQ_PAUSE | MACHINE_REQ_EXIT)) == MACHINE_REQ_PAUSE) {
+            m->vcpu[cpu].parked = true;
+            m->nparked++;
+            pthread_cond_broadcast(&m->cond);
+            pthread_cond_wait(&m->cond, &m->lock);
+            m->nparked--;
+            m->vcpu[cpu].parked = false;
+        }
+    } while (throttled(m) && time_ns() < m->vcpu[cpu].throttle_until);
     bool go = !(atomic_load(&m->req) & MACHINE_REQ_EXIT);
     pthread_mutex_unlock(&m->lock);
     return go;
@@ -291,6 +345,47 @@ static void devices_pause(struct machine *m, bool pause)
     }
 }
 
+/* With m->lock (and ctl_lock) held, the machine running: every vCPU
+ * parked (MACHINE_REQ_PAUSE stays set). -ESHUTDOWN once stopping. */
+static int park_locked(struct machine *m)
+{
+    atomic_fetch_or(&m->req, MACHINE_REQ_PAUSE);
+    pthread_cond_broadcast(&m->cond);       /* a throttled vCPU asleep */
+    pthread_mutex_unlock(&m->lock);
+    kick_vcpus(m);
+    pthread_mutex_lock(&m->lock);
+    /* a reset in progress restarts the threads, which then park too */
+    while (!m->stopping && (m->reset_pending || m->nparked < m->cfg.ncpus))
+        pthread_cond_wait(&m->cond, &m->lock);
+    return m->stopping ? -ESHUTDOWN : 0;
+}
+
+int machine_vcpus_park(struct machine *m)
+{
+    pthread_mutex_lock(&m->ctl_lock);
+    pthread_mutex_lock(&m->lock);
+    int r = m->stopping ? -ESHUTDOWN : 0;
+    if (!r && m->status == MACHINE_RUNNING && m->vcpus_started)
+        r = park_locked(m);
+    pthread_mutex_unlock(&m->lock);
+    if (r < 0) {
+        machine_vcpus_unpark(m);
+        return r;
+    }
+    return 0;
+}
+
+void machine_vcpus_unpark(struct machine *m)
+{
+    pthread_mutex_lock(&m->lock);
+    if (m->status == MACHINE_RUNNING) {
+        atomic_fetch_and(&m->req, ~MACHINE_REQ_PAUSE);
+        pthread_cond_broadcast(&m->cond);
+    }
+    pthread_mutex_unlock(&m->lock);
+    pthread_mutex_unlock(&m->ctl_lock);
+}
+
 int machine_pause(struct machine *m)
 {
     pthread_mutex_lock(&m->ctl_lock);
@@ -302,17 +397,8 @@ int machine_pause(struct machine *m)
     }
     if (m->status != MACHINE_RUNNING)
         goto out;
-    atomic_fetch_or(&m->req, MACHINE_REQ_PAUSE);
-    pthread_mutex_unlock(&m->lock);
-    kick_vcpus(m);
-    pthread_mutex_lock(&m->lock);
-    /* a reset in progress restarts the threads, which then park too */
-    while (!m->stopping && (m->reset_pending || m->nparked < m->cfg.ncpus))
-        pthread_cond_wait(&m->cond, &m->lock);
-    if (m->stopping) {
-        r = -ESHUTDOWN;
+    if ((r = park_locked(m)) < 0)
         goto out;
-    }
     m->status = MACHINE_PAUSED;
     pthread_mutex_unlock(&m->lock);
     devices_pause(m, true);
@@ -335,6 +421,8 @@ int machine_resume(struct machine *m)
     enum machine_status was = m->status;
     if (m->stopping) {
         r = -ESHUTDOWN;
+    } else if (atomic_load(&m->incoming_wait) || atomic_load(&m->migrating_out)) {
+        r = -EBUSY;
     } else if (was == MACHINE_PRELAUNCH) {
         m->status = MACHINE_RUNNING;
         m->start_pending = true;
@@ -456,6 +544,8 @@ static void do_reset(struct machine *m)
     bool run = !m->stopping && m->status != MACHINE_PRELAUNCH;
     pthread_cond_broadcast(&m->cond);
     pthread_mutex_unlock(&m->lock);
+    if (atomic_load(&m->dirty_logging))
+        mem_mark_all_dirty(&m->mem);     /* the images were loaded again: a migration sends it all */
     if (r < 0) {
         log_error("machine: reset failed: %s", strerror(-r));
         machine_shutdown(m, MACHINE_STOP_ERROR, MACHINE_EXIT_ERROR);
@@ -502,9 +592,11 @@ int machine_run(struct machine *m)
             return MACHINE_EXIT_BADARG;
         m->monitor_started = true;
     }
-    if (m->cfg.start_paused) {
+    if (m->cfg.start_paused || m->cfg.incoming) {
         if (m->eops->clock_stop)
             m->eops->clock_stop(m->eng);
+        if (m->cfg.incoming && migrate_incoming_start(m) < 0)
+            return MACHINE_EXIT_BADARG;
     } else {
         m->status = MACHINE_RUNNING;
         start_vcpus(m);
@@ -541,6 +633,7 @@ int machine_run(struct machine *m)
     }
     emit(m, MACHINE_EV_SHUTDOWN, m->stop_why != MACHINE_STOP_QUIT && m->stop_why != MACHINE_STOP_SIGNAL &&
                                  m->stop_why != MACHINE_STOP_ERROR, stop_cause(m->stop_why));
+    migrate_stop(m);
     join_vcpus(m);
     return m->exit_status;
 }

@@ -134,6 +134,31 @@ struct machine_engine_ops {
     /* Optional, any time: the vCPU's run state as the engine names it
      * (RISC-V: its SBI HSM state, "started", "stopped", "suspended" ...). */
     const char *(*cpu_state_name)(void *eng, unsigned cpu);
+    /* Dirty logging, for live migration (machine/migrate.c; docs/snapshot.md,
+     * "Migration"). Engine-neutral: the machine keeps one bitmap per RAM
+     * region (guest_mem order; bit k = the 4 KiB page at region gpa + k *
+     * 4096) and fills it from two sources: what the engine's vCPUs wrote
+     * (these ops), and what devices and the VMM wrote through the shared
+     * memory helpers (mem_write, mem_discard, mem_map_file, virtq_push:
+     * logged by mem/ itself while mem_dirty_enable is on).
+     * - dirty_log_start: from its return on, every vCPU write to RAM is
+     *   logged. Called with every vCPU parked. RISC-V: mem_dirty_enable
+     *   plus every hart's TLB flushed (the emulator fills no write TLB
+     *   entry while logging, so every store takes the slow path and marks
+     *   its page). KVM: KVM_MEM_LOG_DIRTY_PAGES on each memslot.
+     * - dirty_log_sync(region, bitmap): OR the pages of that region written
+     *   since the last sync (or start) into bitmap, clear the engine's own
+     *   log, return how many bits it set that were clear. Called with every
+     *   vCPU parked (no store half done); every write after it returns is
+     *   in the next sync. KVM: KVM_GET_DIRTY_LOG on the region's slot.
+     * - dirty_log_stop: logging off (vCPUs parked).
+     * All three NULL: the machine cannot be migrated (refused with a line).
+     * A device that writes guest memory behind these (vhost: the kernel
+     * writes the rings) must log its writes into the same bitmap
+     * (VHOST_SET_LOG_BASE) or call machine_add_migration_blocker. */
+    int (*dirty_log_start)(void *eng);
+    uint64_t (*dirty_log_sync)(void *eng, unsigned region, uint64_t *bitmap);
+    void (*dirty_log_stop)(void *eng);
 };
 
 /* ---- configuration ---- */
@@ -154,6 +179,7 @@ struct machine_config {
     bool start_paused;          /* -S without --gdb: every vCPU stopped until machine_resume */
     bool no_reboot;             /* --no-reboot: a guest reboot ends the run with MACHINE_EXIT_REBOOT */
     bool mem_merge_off;         /* --mem-merge=off: guest RAM not offered to KSM (default: offered, as QEMU) */
+    const char *incoming;       /* --incoming URI: wait there for a migration stream, then run it (NULL: boot) */
     struct machine_monitor monitor;   /* all NULL: none */
 };
 
@@ -284,12 +310,12 @@ const char *machine_status_name(enum machine_status s);   /* QMP RunState string
  * control function): it must not call control functions itself and must
  * not block for long; queue the event to the loop. */
 enum machine_event { MACHINE_EV_STOP, MACHINE_EV_RESUME, MACHINE_EV_SHUTDOWN, MACHINE_EV_POWERDOWN,
-                     MACHINE_EV_RESET, MACHINE_EV_BALLOON_CHANGE };
+                     MACHINE_EV_RESET, MACHINE_EV_BALLOON_CHANGE, MACHINE_EV_MIGRATION };
 struct machine_event_info {
     enum machine_event event;
-    const char *name;           /* "STOP", "RESUME", "SHUTDOWN", "POWERDOWN", "RESET", "BALLOON_CHANGE" */
+    const char *name;           /* "STOP", "RESUME", "SHUTDOWN", "POWERDOWN", "RESET", "BALLOON_CHANGE", "MIGRATION" */
     bool guest;
-    const char *reason;         /* SHUTDOWN and RESET; NULL otherwise */
+    const char *reason;         /* SHUTDOWN and RESET; MIGRATION: the new status; NULL otherwise */
     uint64_t value;             /* BALLOON_CHANGE: the guest's memory (RAM minus balloon), bytes */
 };
 void machine_set_event_cb(struct machine *m, void (*cb)(void *opaque, const struct machine_event_info *e),
@@ -359,6 +385,52 @@ int machine_snapshot(struct machine *m, const char *dir, const struct machine_sn
  * 0, or -errno with one line in err. */
 int machine_restore(struct machine *m, const struct snap *s, bool paused, bool verify_ram, char *err,
                     size_t errlen);
+/* ---- live migration (machine/migrate.c, migstream.h; docs/snapshot.md) ----
+ * machine_migrate starts sending this machine to uri ("unix:PATH",
+ * "tcp:HOST:PORT", where a `vessel run --incoming URI` with the same
+ * machine options listens) on a thread of its own and returns: RAM is sent
+ * while the guest runs, then the pages dirtied meanwhile, pass after pass,
+ * until what is left fits downtime_limit at the bandwidth measured; then
+ * the machine pauses, the rest and the device and CPU state (a snapshot's
+ * sections) follow, and once the destination says its guest runs the
+ * migration is completed and this machine shuts down (exit status 0). A
+ * failure or migrate_cancel before that resumes the guest here. Status
+ * changes are MIGRATION events. 0, or -errno with one line in err (a bad
+ * URI, a connection refused, one already running, a blocker). */
+enum machine_mig_status { MIG_NONE, MIG_SETUP, MIG_ACTIVE, MIG_DEVICE, MIG_COMPLETED, MIG_FAILED,
+                          MIG_CANCELLING, MIG_CANCELLED };
+const char *machine_mig_status_name(enum machine_mig_status s);    /* QEMU's MigrationStatus names */
+struct machine_mig_params {
+    uint64_t downtime_limit_ms;     /* default 300 (QEMU's) */
+    uint64_t max_bandwidth;         /* bytes/s; default 0: unlimited (QEMU: 128 MiB/s) */
+    unsigned throttle_initial;      /* auto-converge: first throttle, percent (default 20) */
+    unsigned throttle_increment;    /* each further step (default 10); at most 99 in all */
+    bool auto_converge;             /* QEMU's capability of that name (default off) */
+};
+struct machine_mig_info {
+    enum machine_mig_status status;
+    uint64_t total, transferred, remaining;     /* RAM bytes: all, sent (stream bytes), dirty now */
+    uint64_t duplicate, normal, normal_bytes;   /* zero pages, pages sent with data, their bytes */
+    uint64_t dirty_rate;                        /* pages dirtied per second in the last pass */
+    uint64_t iterations;                        /* dirty-sync-count */
+    double mbps;                                /* bandwidth of the last pass, Mbit/s */
+    int64_t expected_downtime_ms, downtime_ms, setup_time_ms, total_time_ms;
+    unsigned throttle_pct;                      /* auto-converge's vCPU throttle now */
+    char error[512];                            /* failed: why */
+};
+int machine_migrate(struct machine *m, const char *uri, char *err, size_t errlen);
+/* Cancel a migration in progress: the guest runs on here, the destination
+ * is told (and exits non-zero). -ENOENT when none is running. */
+int machine_migrate_cancel(struct machine *m);
+void machine_migrate_info(struct machine *m, struct machine_mig_info *out);
+void machine_migrate_get_params(struct machine *m, struct machine_mig_params *out);
+/* Takes effect at once, also for a migration in progress. */
+void machine_migrate_set_params(struct machine *m, const struct machine_mig_params *p);
+/* Something that writes guest memory where dirty logging cannot see it
+ * (vhost without a log): migration is refused with this reason (copied;
+ * at most 8). 0 or -ENOSPC. */
+int machine_add_migration_blocker(struct machine *m, const char *reason);
+
 /* Before the machine is built (`--restore`): put the disks saved with the
  * snapshot back at their paths (reflink or copy, renamed into place).
  * 0, or -errno with one line in err. */

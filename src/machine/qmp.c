@@ -22,6 +22,7 @@
 #include "base/base.h"
 #include "config.h"
 #include "dev/virtio/virtio.h"
+#include "machine/internal.h"
 #include "machine/machine.h"
 #include "machine/qmp.h"
 #include "machine/snapshot.h"
@@ -460,6 +461,73 @@ static void cmd_query_version(struct qmp_session *s, json_object *args, struct q
 
 static void cmd_query_commands(struct qmp_session *s, json_object *args, struct qmp_result *r);
 
+/* ---- migration (docs/snapshot.md) ---- */
+static void cmd_migrate(struct qmp_session *s, json_object *args, struct qmp_result *r)
+{
+    const char *uri = str_arg(args, "uri", r), *why = NULL;
+    bool blk, inc, detach, resume;
+    if (!uri || !bool_arg(args, "blk", &blk, r) || !bool_arg(args, "inc", &inc, r) ||
+        !bool_arg(args, "detach", &detach, r) || !bool_arg(args, "resume", &resume, r))
+        return;
+    if (blk || inc || resume) {
+        set_error(r, QMP_GENERIC_ERROR, "%s is not offered: disks are shared by path (docs/snapshot.md)",
+                  resume ? "resume" : "block migration");
+        return;
+    }
+    int e = s->ops->migrate(s->opaque, uri, &why);
+    if (e < 0)
+        set_error(r, QMP_GENERIC_ERROR, "%s", why ? why : strerror(-e));
+}
+
+SIMPLE_CMD(cmd_migrate_cancel, migrate_cancel)
+
+static void cmd_query_migrate(struct qmp_session *s, json_object *args, struct qmp_result *r)
+{
+    struct machine_mig_info in;
+    memset(&in, 0, sizeof(in));
+    s->ops->query_migrate(s->opaque, &in);
+    json_object_put(r->ret);
+    r->ret = qmp_migrate_info_json(&in);
+}
+
+static void cmd_query_migrate_parameters(struct qmp_session *s, json_object *args, struct qmp_result *r)
+{
+    struct machine_mig_params p;
+    s->ops->migrate_params(s->opaque, &p, false);
+    json_object_put(r->ret);
+    r->ret = qmp_migrate_params_json(&p);
+}
+
+static void cmd_migrate_set_parameters(struct qmp_session *s, json_object *args, struct qmp_result *r)
+{
+    struct machine_mig_params p;
+    char err[200];
+    s->ops->migrate_params(s->opaque, &p, false);
+    if (qmp_migrate_params_parse(args, &p, err, sizeof(err)) < 0)
+        set_error(r, QMP_GENERIC_ERROR, "%s", err);
+    else
+        s->ops->migrate_params(s->opaque, &p, true);
+}
+
+static void cmd_query_migrate_capabilities(struct qmp_session *s, json_object *args, struct qmp_result *r)
+{
+    struct machine_mig_params p;
+    s->ops->migrate_params(s->opaque, &p, false);
+    json_object_put(r->ret);
+    r->ret = qmp_migrate_caps_json(&p);
+}
+
+static void cmd_migrate_set_capabilities(struct qmp_session *s, json_object *args, struct qmp_result *r)
+{
+    struct machine_mig_params p;
+    char err[200];
+    s->ops->migrate_params(s->opaque, &p, false);
+    if (qmp_migrate_caps_parse(args, &p, err, sizeof(err)) < 0)
+        set_error(r, QMP_GENERIC_ERROR, "%s", err);
+    else
+        s->ops->migrate_params(s->opaque, &p, true);
+}
+
 /* `op` is the qmp_ops member the command needs (its offset), or -1. */
 struct qmp_cmd {
     const char *name;
@@ -475,6 +543,10 @@ static const char *const restore_args[] = { "path", "paused", "verify", NULL };
 static const char *const balloon_args[] = { "value", NULL };
 static const char *const qom_get_args[] = { "path", "property", NULL };
 static const char *const qom_set_args[] = { "path", "property", "value", NULL };
+static const char *const migrate_args[] = { "uri", "blk", "inc", "detach", "resume", NULL };
+static const char *const migrate_param_args[] = { "downtime-limit", "max-bandwidth", "cpu-throttle-initial",
+                                                  "cpu-throttle-increment", NULL };
+static const char *const migrate_cap_args[] = { "capabilities", NULL };
 static const struct qmp_cmd cmds[] = {
     { "qmp_capabilities", cmd_capabilities, -1, caps_args },
     { "query-status", cmd_query_status, OP(status), NULL },
@@ -493,6 +565,13 @@ static const struct qmp_cmd cmds[] = {
     { "query-balloon", cmd_query_balloon, OP(query_balloon), NULL },
     { "qom-get", cmd_qom_get, OP(balloon_stats), qom_get_args },
     { "qom-set", cmd_qom_set, OP(balloon_poll), qom_set_args },
+    { "migrate", cmd_migrate, OP(migrate), migrate_args },
+    { "migrate_cancel", cmd_migrate_cancel, OP(migrate_cancel), NULL },
+    { "query-migrate", cmd_query_migrate, OP(query_migrate), NULL },
+    { "migrate-set-parameters", cmd_migrate_set_parameters, OP(migrate_params), migrate_param_args },
+    { "query-migrate-parameters", cmd_query_migrate_parameters, OP(migrate_params), NULL },
+    { "migrate-set-capabilities", cmd_migrate_set_capabilities, OP(migrate_params), migrate_cap_args },
+    { "query-migrate-capabilities", cmd_query_migrate_capabilities, OP(migrate_params), NULL },
 };
 
 static bool cmd_takes(const struct qmp_cmd *c, const char *arg)
@@ -741,7 +820,7 @@ void qmp_session_consume(struct qmp_session *s, size_t n)
 static const char *const event_names[] = {
     [QMP_EVENT_STOP] = "STOP", [QMP_EVENT_RESUME] = "RESUME", [QMP_EVENT_SHUTDOWN] = "SHUTDOWN",
     [QMP_EVENT_POWERDOWN] = "POWERDOWN", [QMP_EVENT_RESET] = "RESET",
-    [QMP_EVENT_BALLOON_CHANGE] = "BALLOON_CHANGE",
+    [QMP_EVENT_BALLOON_CHANGE] = "BALLOON_CHANGE", [QMP_EVENT_MIGRATION] = "MIGRATION",
 };
 
 static char *event_text(enum qmp_event ev, json_object *data)
@@ -764,7 +843,10 @@ static char *event_text(enum qmp_event ev, json_object *data)
 char *qmp_event_json(enum qmp_event ev, bool guest, const char *reason)
 {
     json_object *d = NULL;
-    if (reason) {
+    if (reason && ev == QMP_EVENT_MIGRATION) {
+        d = json_object_new_object();
+        json_object_object_add(d, "status", json_object_new_string(reason));
+    } else if (reason) {
         d = json_object_new_object();
         json_object_object_add(d, "guest", json_object_new_boolean(guest));
         json_object_object_add(d, "reason", json_object_new_string(reason));
@@ -1254,6 +1336,7 @@ static const char *mon_why(int r)
     switch (r) {
     case -ESHUTDOWN: return "The machine is shutting down";
     case -ENOSYS: return "This machine has no power button";
+    case -EBUSY: return "A migration is in progress (incoming, or sending the machine's state)";
     default: return strerror(-r);
     }
 }
@@ -1402,18 +1485,53 @@ static int mon_balloon_poll(void *opaque, const char *id, bool set, int64_t *sec
     return 0;
 }
 
+static int mon_migrate(void *opaque, const char *uri, const char **why)
+{
+    struct qmp_monitor *q = opaque;
+    int r = machine_migrate(q->m, uri, q->why, sizeof(q->why));
+    if (r < 0) {
+        log_warn("QMP migrate: %s", q->why);
+        *why = q->why;
+    }
+    return r;
+}
+
+static int mon_migrate_cancel(void *opaque, const char **why)
+{
+    struct qmp_monitor *q = opaque;
+    return machine_migrate_cancel(q->m);
+}
+
+static void mon_query_migrate(void *opaque, struct machine_mig_info *out)
+{
+    struct qmp_monitor *q = opaque;
+    machine_migrate_info(q->m, out);
+}
+
+static void mon_migrate_params(void *opaque, struct machine_mig_params *p, bool set)
+{
+    struct qmp_monitor *q = opaque;
+    if (set)
+        machine_migrate_set_params(q->m, p);
+    else
+        machine_migrate_get_params(q->m, p);
+}
+
 static const struct qmp_ops monitor_ops = {
     .status = mon_status, .stop = mon_stop, .cont = mon_cont, .system_reset = mon_reset,
     .system_powerdown = mon_powerdown, .quit = mon_quit, .query_cpus = mon_cpus, .query_block = mon_blocks,
     .vm_snapshot = mon_vm_snapshot, .vm_restore = mon_vm_restore,
     .balloon = mon_balloon, .query_balloon = mon_query_balloon, .balloon_stats = mon_balloon_stats,
     .balloon_poll = mon_balloon_poll,
+    .migrate = mon_migrate, .migrate_cancel = mon_migrate_cancel, .query_migrate = mon_query_migrate,
+    .migrate_params = mon_migrate_params,
 };
 
 static const enum qmp_event event_of[] = {
     [MACHINE_EV_STOP] = QMP_EVENT_STOP, [MACHINE_EV_RESUME] = QMP_EVENT_RESUME,
     [MACHINE_EV_SHUTDOWN] = QMP_EVENT_SHUTDOWN, [MACHINE_EV_POWERDOWN] = QMP_EVENT_POWERDOWN,
-    [MACHINE_EV_RESET] = QMP_EVENT_RESET,
+    [MACHINE_EV_RESET] = QMP_EVENT_RESET, [MACHINE_EV_BALLOON_CHANGE] = QMP_EVENT_BALLOON_CHANGE,
+    [MACHINE_EV_MIGRATION] = QMP_EVENT_MIGRATION,
 };
 
 /* Any thread: queue the event for the loop. */

@@ -21,6 +21,8 @@
 #include <stdint.h>
 
 struct loop;
+struct machine_mig_info;
+struct machine_mig_params;
 
 /* Largest request accepted: a longer one is answered with a GenericError
  * and the input skipped up to the next newline (or other control byte). */
@@ -29,7 +31,7 @@ struct loop;
 #define QMP_MAX_OUTPUT (1024 * 1024)
 
 enum qmp_event { QMP_EVENT_STOP, QMP_EVENT_RESUME, QMP_EVENT_SHUTDOWN, QMP_EVENT_POWERDOWN, QMP_EVENT_RESET,
-                 QMP_EVENT_BALLOON_CHANGE };
+                 QMP_EVENT_BALLOON_CHANGE, QMP_EVENT_MIGRATION };
 /* BALLOON_CHANGE is throttled as on QEMU: at most one a second, the last
  * value of a burst delivered at the end of it. */
 #define QMP_BALLOON_THROTTLE_MS 1000
@@ -84,6 +86,13 @@ struct qmp_ops {
      * last part of the path); -ENOENT when no device has that name. */
     int (*balloon_stats)(void *opaque, const char *id, struct qmp_balloon_stats *st);
     int (*balloon_poll)(void *opaque, const char *id, bool set, int64_t *seconds);
+    /* Live migration (machine.h, docs/snapshot.md "Migration"): migrate
+     * {"uri"}, migrate_cancel, query-migrate (QEMU's MigrationInfo from
+     * the struct), the parameters and capabilities (get, or set). */
+    int (*migrate)(void *opaque, const char *uri, const char **why);
+    int (*migrate_cancel)(void *opaque, const char **why);
+    void (*query_migrate)(void *opaque, struct machine_mig_info *out);
+    void (*migrate_params)(void *opaque, struct machine_mig_params *p, bool set);
 };
 
 /* ---- the protocol, one client ---- */
@@ -105,7 +114,8 @@ const char *qmp_session_output(const struct qmp_session *s, size_t *len);
 void qmp_session_consume(struct qmp_session *s, size_t n);
 
 /* An event as QMP text: {"event": NAME, "data": {...}, "timestamp": {...}}.
- * guest/reason fill SHUTDOWN's and RESET's data (reason NULL: no data).
+ * guest/reason fill SHUTDOWN's and RESET's data (reason NULL: no data);
+ * MIGRATION's data is {"status": reason}.
  * Returns a malloc'd string. */
 char *qmp_event_json(enum qmp_event ev, bool guest, const char *reason);
 /* An event whose data is one integer member: {"data": {key: value}}. */

@@ -547,6 +547,12 @@ void snap_free(struct snap *s)
 }
 
 const char *snap_dir(const struct snap *s) { return s->dir; }
+
+void snap_set_dir(struct snap *s, const char *dir)
+{
+    free(s->dir);
+    s->dir = xstrdup(dir);
+}
 const char *snap_vessel_version(const struct snap *s) { return s->vessel; }
 const char *snap_type(const struct snap *s) { return s->type; }
 const char *snap_target(const struct snap *s) { return s->target; }

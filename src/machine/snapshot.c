@@ -287,6 +287,23 @@ static void sync_dir(const char *dir)
     }
 }
 
+/* Everything but RAM and disks: the configuration to build the machine
+ * again, the engine's sections and every device's. */
+int machine_state_save(struct machine *m, struct snap_writer *w, char *err, size_t errlen)
+{
+    snap_add_config_u64(w, "ram_size", m->cfg.ram_size);
+    snap_add_config_u64(w, "ncpus", m->cfg.ncpus);
+    for (unsigned i = 0; i < m->cfg.virtio.n; i++) {
+        char key[32];
+        snprintf(key, sizeof(key), "virtio.%u", i);
+        snap_add_config(w, key, virtio_opt_spec(&m->cfg.virtio.dev[i]));
+    }
+    int r = m->eops->save(m->eng, w);
+    if (r < 0)
+        return errf(err, errlen, r, "the %s engine cannot save its state: %s", m->eops->target, strerror(-r));
+    return save_devices(m, w, err, errlen);
+}
+
 static int snapshot_paused(struct machine *m, const char *dir, const struct machine_snapshot_opts *o, char *err,
                            size_t errlen)
 {
@@ -296,20 +313,11 @@ static int snapshot_paused(struct machine *m, const char *dir, const struct mach
     if (unlink(man) < 0 && errno != ENOENT)
         return errf(err, errlen, -errno, "snapshot %s: cannot replace %s: %s", dir, man, strerror(errno));
     struct snap_writer *w = snap_writer_new(m->eops->machine_type, m->eops->target, m->cfg.ncpus);
-    snap_add_config_u64(w, "ram_size", m->cfg.ram_size);
-    snap_add_config_u64(w, "ncpus", m->cfg.ncpus);
-    for (unsigned i = 0; i < m->cfg.virtio.n; i++) {
-        char key[32];
-        snprintf(key, sizeof(key), "virtio.%u", i);
-        snap_add_config(w, key, virtio_opt_spec(&m->cfg.virtio.dev[i]));
-    }
     int64_t newest = 0;
-    int r = m->eops->save(m->eng, w);
+    char why[512];
+    int r = machine_state_save(m, w, why, sizeof(why));
     if (r < 0)
-        errf(err, errlen, r, "snapshot %s: the %s engine cannot save its state: %s", dir, m->eops->target,
-             strerror(-r));
-    if (!r)
-        r = save_devices(m, w, err, errlen);
+        errf(err, errlen, r, "snapshot %s: %s", dir, why);
     for (unsigned i = 0; !r && i < m->mem.nr; i++)
         r = write_ram(m, dir, i, w, err, errlen);
     if (!r)
@@ -543,6 +551,27 @@ int machine_restore(struct machine *m, const struct snap *s, bool paused, bool v
     if (was == MACHINE_RUNNING && !paused)
         machine_resume(m);
     return 0;
+}
+
+/* Migration: the state of a machine whose RAM came over the stream. The
+ * disks are shared by path: each must be the very file the source had
+ * (its identity), none is put back. */
+int machine_state_check(struct machine *m, const struct snap *s, char *err, size_t errlen)
+{
+    uint32_t put_back = 0;
+    int r = check_shape(m, s, err, errlen);
+    if (!r)
+        r = check_disks(m, s, &put_back, err, errlen);
+    if (!r && put_back)
+        r = errf(err, errlen, -ESTALE, "a disk is not the one the source has open (a copy?): disks are shared "
+                 "by path");
+    return r;
+}
+
+int machine_state_load(struct machine *m, const struct snap *s, char *err, size_t errlen)
+{
+    int r = m->eops->load(m->eng, s, err, errlen);
+    return r ? r : load_devices(m, s, err, errlen);
 }
 
 /* The saved copy of a disk is the one the manifest describes. */

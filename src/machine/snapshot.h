@@ -96,6 +96,8 @@ int snap_load_dir(const char *dir, struct snap **out, char *err, size_t errlen);
 void snap_free(struct snap *s);
 
 const char *snap_dir(const struct snap *s);         /* "" after snap_parse */
+/* What error lines name the snapshot by (snap_load_dir: its directory). */
+void snap_set_dir(struct snap *s, const char *dir);
 const char *snap_vessel_version(const struct snap *s);
 const char *snap_type(const struct snap *s);
 const char *snap_target(const struct snap *s);

@@ -48,6 +48,7 @@ int mem_add_ram(struct guest_mem *m, uint64_t gpa, uint64_t size, unsigned flags
     r->fd = fd;
     r->flags = flags;
     r->dirty = NULL;
+    r->dirty_buf = NULL;
     return 0;
 }
 
@@ -57,7 +58,7 @@ void mem_destroy(struct guest_mem *m)
         munmap(m->r[i].host, m->r[i].size);
         if (m->r[i].fd >= 0)
             close(m->r[i].fd);
-        free(m->r[i].dirty);
+        free(m->r[i].dirty_buf);
     }
     m->nr = 0;
 }
@@ -156,35 +157,59 @@ uint64_t mem_ram_size(const struct guest_mem *m)
 int mem_dirty_enable(struct guest_mem *m)
 {
     for (unsigned i = 0; i < m->nr; i++) {
-        if (m->r[i].dirty)
-            continue;
-        uint64_t pages = m->r[i].size >> MEM_PAGE_SHIFT;
-        m->r[i].dirty = calloc((pages + 63) / 64, sizeof(uint64_t));
-        if (!m->r[i].dirty)
-            return -ENOMEM;
+        struct mem_region *r = &m->r[i];
+        uint64_t words = mem_bitmap_words(r->size);
+        if (!r->dirty_buf) {
+            r->dirty_buf = calloc(words, sizeof(uint64_t));
+            if (!r->dirty_buf)
+                return -ENOMEM;
+        } else {
+            for (uint64_t w = 0; w < words; w++)
+                __atomic_store_n(&r->dirty_buf[w], 0, __ATOMIC_RELAXED);
+        }
+        __atomic_store_n(&r->dirty, r->dirty_buf, __ATOMIC_RELEASE);
     }
     return 0;
+}
+
+void mem_dirty_disable(struct guest_mem *m)
+{
+    for (unsigned i = 0; i < m->nr; i++)
+        __atomic_store_n(&m->r[i].dirty, NULL, __ATOMIC_RELEASE);
 }
 
 void mem_mark_dirty(struct guest_mem *m, uint64_t gpa, uint64_t len)
 {
     struct mem_region *r = mem_region_of(m, gpa);
-    if (!r || !r->dirty || !len)
+    uint64_t *bits = r ? __atomic_load_n(&r->dirty, __ATOMIC_ACQUIRE) : NULL;
+    if (!bits || !len)
         return;
     uint64_t first = (gpa - r->gpa) >> MEM_PAGE_SHIFT;
     uint64_t last = (gpa - r->gpa + len - 1) >> MEM_PAGE_SHIFT;
     uint64_t max = (r->size >> MEM_PAGE_SHIFT) - 1;
-    if (last > max)
+    if (last > max || gpa - r->gpa + len - 1 < gpa - r->gpa)
         last = max;
     for (uint64_t p = first; p <= last; p++)
-        __atomic_fetch_or(&r->dirty[p / 64], 1ULL << (p % 64), __ATOMIC_RELAXED);
+        if (!(__atomic_load_n(&bits[p / 64], __ATOMIC_RELAXED) & (1ULL << (p % 64))))
+            __atomic_fetch_or(&bits[p / 64], 1ULL << (p % 64), __ATOMIC_RELAXED);
 }
 
-void mem_dirty_collect(struct guest_mem *m, unsigned i, uint64_t *out)
+void mem_mark_all_dirty(struct guest_mem *m)
 {
-    if (i >= m->nr || !m->r[i].dirty)
-        return;
-    uint64_t words = ((m->r[i].size >> MEM_PAGE_SHIFT) + 63) / 64;
-    for (uint64_t w = 0; w < words; w++)
-        out[w] = __atomic_exchange_n(&m->r[i].dirty[w], 0, __ATOMIC_RELAXED);
+    for (unsigned i = 0; i < m->nr; i++)
+        if (!(m->r[i].flags & MEM_F_READONLY))
+            mem_mark_dirty(m, m->r[i].gpa, m->r[i].size);
+}
+
+uint64_t mem_dirty_collect(struct guest_mem *m, unsigned i, uint64_t *out)
+{
+    if (i >= m->nr || !m->r[i].dirty_buf)
+        return 0;
+    uint64_t words = mem_bitmap_words(m->r[i].size), n = 0;
+    for (uint64_t w = 0; w < words; w++) {
+        uint64_t v = __atomic_exchange_n(&m->r[i].dirty_buf[w], 0, __ATOMIC_ACQ_REL);
+        n += (uint64_t)__builtin_popcountll(v & ~out[w]);
+        out[w] |= v;
+    }
+    return n;
 }

@@ -27,6 +27,7 @@ struct mem_region {
     int fd;                  /* memfd or -1 */
     unsigned flags;
     uint64_t *dirty;         /* one bit per page, NULL unless dirty logging */
+    uint64_t *dirty_buf;     /* the bitmap, kept until mem_destroy (a late marker may still hold it) */
 };
 
 struct guest_mem {
@@ -88,10 +89,25 @@ int mem_map_file(struct guest_mem *m, uint64_t gpa, int fd, uint64_t len);
 /* Total bytes of RAM (every region but read-only ones). */
 uint64_t mem_ram_size(const struct guest_mem *m);
 
-/* Dirty page tracking (for snapshot and migration). */
+/* Dirty page tracking (for snapshot and migration). One bit per 4 KiB
+ * page of each region. enable: every region's bitmap (all clear) and
+ * r->dirty set: from then on mem_write, mem_discard, mem_map_file and
+ * mem_mark_dirty set bits (the RISC-V emulator fills no write TLB entry
+ * while r->dirty is set, so each guest store marks its page). disable:
+ * r->dirty NULL again; the bitmap stays allocated until mem_destroy, so a
+ * thread that loaded the pointer just before may still set a bit in it. */
 int mem_dirty_enable(struct guest_mem *m);
+void mem_dirty_disable(struct guest_mem *m);
 void mem_mark_dirty(struct guest_mem *m, uint64_t gpa, uint64_t len);
-/* Copy region i's bitmap into `out` (size/4096 bits) and clear it. */
-void mem_dirty_collect(struct guest_mem *m, unsigned i, uint64_t *out);
+/* Every page of every writable region dirty (a reset reloaded the images). */
+void mem_mark_all_dirty(struct guest_mem *m);
+/* OR region i's bitmap into `out` (size/4096 bits, 64-bit words) and clear
+ * it. Returns the number of pages newly set in out. */
+uint64_t mem_dirty_collect(struct guest_mem *m, unsigned i, uint64_t *out);
+/* Words of a bitmap for a region of `size` bytes. */
+static inline uint64_t mem_bitmap_words(uint64_t size)
+{
+    return ((size >> MEM_PAGE_SHIFT) + 63) / 64;
+}
 
 #endif

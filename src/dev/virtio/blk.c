@@ -427,7 +427,7 @@ static void *blk_kind_create(const void *data, unsigned index, const struct virt
 {
     const struct disk_opts *d = data;
     struct blk_image *img;
-    if (blk_image_open(d->path, d->readonly, d->direct, &img) < 0)
+    if ((host->defer_disk_locks ? blk_image_open_unlocked : blk_image_open)(d->path, d->readonly, d->direct, &img) < 0)
         return NULL;
     char id[21];
     if (d->id[0])
@@ -461,8 +461,14 @@ static int blk_kind_reopen(void *inst)
     return blk_image_reopen(b->img);
 }
 
+static int blk_kind_lock(void *inst, bool on)
+{
+    struct virtio_blk *b = inst;
+    return blk_image_set_lock(b->img, on);
+}
+
 const struct virtio_kind virtio_blk_kind = {
     .option = "disk", .has_value = true, .max = 8, .parse = blk_kind_parse, .check = blk_kind_check,
     .create = blk_kind_create, .destroy = blk_kind_destroy, .block_info = blk_kind_block_info,
-    .reopen = blk_kind_reopen,
+    .reopen = blk_kind_reopen, .lock = blk_kind_lock,
 };

@@ -324,6 +324,16 @@ int virtio_board_load_var(struct virtio_board *b, const uint8_t *buf, size_t len
     return 0;
 }
 
+int virtio_board_block_lock(struct virtio_board *b, unsigned i, bool on)
+{
+    for (unsigned s = 0; s < b->n; s++) {
+        const struct virtio_kind *k = b->slot[s].opt->kind;
+        if (k->block_info && i-- == 0)
+            return k->lock ? k->lock(b->slot[s].inst, on) : -ENOTSUP;
+    }
+    return -ENOENT;
+}
+
 int virtio_board_block_reopen(struct virtio_board *b, unsigned i)
 {
     for (unsigned s = 0; s < b->n; s++) {

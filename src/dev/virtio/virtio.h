@@ -354,6 +354,7 @@ struct virtio_host {
     struct loop *loop;                  /* I/O thread for backends (kinds with needs_loop) */
     struct virtio_console_port console; /* the machine's console line */
     struct virtio_balloon_host balloon; /* the machine's balloon events */
+    bool defer_disk_locks;              /* the destination of a migration: disks opened unlocked */
 };
 struct virtio_block_info {
     const char *id, *file;
@@ -385,6 +386,9 @@ struct virtio_kind {
     /* Optional: open the backing file again in place (a restore put the
      * disk saved with a snapshot back at its path); device paused. */
     int (*reopen)(void *inst);
+    /* Optional: take or drop the backing file's lock (live migration hands
+     * a shared disk from the source to the destination). 0 or -errno. */
+    int (*lock)(void *inst, bool on);
 };
 extern const struct virtio_kind virtio_blk_kind, virtio_net_kind, virtio_rng_kind, virtio_console_kind,
     virtio_balloon_kind;
@@ -445,5 +449,7 @@ int virtio_board_load_var(struct virtio_board *b, const uint8_t *buf, size_t len
 /* Block device i (as virtio_board_block_info): open its image again in
  * place. 0, -ENOENT, or the kind's -errno. */
 int virtio_board_block_reopen(struct virtio_board *b, unsigned i);
+/* Block device i: take or drop its image's lock. 0, -ENOENT, -errno. */
+int virtio_board_block_lock(struct virtio_board *b, unsigned i, bool on);
 
 #endif

@@ -78,8 +78,10 @@ static int translate(struct rv_hart *h, uint64_t va, int acc, unsigned priv, boo
             uint64_t want = PTE_A | (acc == RV_ACC_WRITE ? PTE_D : 0);
             while ((pte & want) != want) {
                 uint64_t n = pte | want;
-                if (__atomic_compare_exchange_n(pp, &pte, n, false, __ATOMIC_SEQ_CST, __ATOMIC_SEQ_CST))
+                if (__atomic_compare_exchange_n(pp, &pte, n, false, __ATOMIC_SEQ_CST, __ATOMIC_SEQ_CST)) {
+                    mem_mark_dirty(h->m->mem, a + idx * 8, 8);   /* a write to RAM like any other */
                     break;
+                }
                 if (!(pte & PTE_V))
                     return fault_page[acc];
             }
@@ -193,6 +195,8 @@ static int store_one(struct rv_hart *h, uint64_t va, unsigned size, uint64_t val
     if (host) {
         memcpy(host, &val, size);
         struct rv_machine *m = h->m;
+        if (!m->user)
+            mem_mark_dirty(m->mem, pa, size);   /* after the write too: a log collected in between */
         if (!m->user && m->tohost && pa == m->tohost && m->sops && m->sops->tohost) {
             uint64_t full;
             memcpy(&full, host, 8);
@@ -300,14 +304,13 @@ static int virt_copy(struct rv_hart *h, uint64_t va, void *buf, size_t len, bool
         uint64_t a = va + done;
         size_t chunk = MIN(len - done, 4096 - (a & 0xfff));
         uint8_t *host = NULL;
+        uint64_t pa = 0;
         if (m->user) {
             uintptr_t addend;
-            uint64_t pa;
             if (m->uops->fill_tlb(h, a, write ? RV_ACC_WRITE : RV_ACC_READ, &addend, &pa))
                 return done ? (int)done : -1;
             host = (uint8_t *)(uintptr_t)(a + addend);
         } else {
-            uint64_t pa;
             unsigned pr = h->priv == RV_PRIV_M ? RV_PRIV_M : RV_PRIV_S;
             if (translate(h, a, RV_ACC_READ, pr, true, &pa))
                 return done ? (int)done : -1;
@@ -317,6 +320,8 @@ static int virt_copy(struct rv_hart *h, uint64_t va, void *buf, size_t len, bool
         }
         if (write) {
             memcpy(host, p + done, chunk);
+            if (!m->user)
+                mem_mark_dirty(m->mem, pa, chunk);
             rv_invalidate_code(m, a, chunk);
         } else {
             memcpy(p + done, host, chunk);

@@ -45,11 +45,50 @@ static void test_rw_and_dirty(void **state)
     assert_int_equal(mem_read(&m, 4096 * 3 - 2, out, 8), 0);
     assert_memory_equal(buf, out, 8);
     assert_int_equal(mem_read(&m, 16 * 4096 - 4, out, 8), -EFAULT);
-    uint64_t bits[1];
-    mem_dirty_collect(&m, 0, bits);
+    uint64_t bits[1] = { 0 };
+    assert_int_equal(mem_dirty_collect(&m, 0, bits), 2);
     assert_int_equal(bits[0], (1ULL << 2) | (1ULL << 3));
-    mem_dirty_collect(&m, 0, bits);
+    bits[0] = 0;
+    assert_int_equal(mem_dirty_collect(&m, 0, bits), 0);
     assert_int_equal(bits[0], 0);
+    mem_destroy(&m);
+}
+
+/* The dirty bitmap for migration: collect ORs into the caller's bitmap and
+ * counts only new pages; marks past a region's end stop at its last page;
+ * a disabled log marks nothing and a re-enabled one starts clear;
+ * mark_all covers every page of a writable region, discard marks too. */
+static void test_dirty_log(void **state)
+{
+    struct guest_mem m;
+    mem_init(&m);
+    assert_int_equal(mem_add_ram(&m, 0x80000000, 130 * 4096, 0), 0);
+    mem_mark_dirty(&m, 0x80000000, 1);          /* not logging: nothing */
+    assert_int_equal(mem_dirty_enable(&m), 0);
+    uint64_t bits[3] = { 0 };
+    assert_int_equal(mem_dirty_collect(&m, 0, bits), 0);
+    mem_mark_dirty(&m, 0x80000000 + 64 * 4096 + 5, 4096);  /* pages 64 and 65 */
+    mem_mark_dirty(&m, 0x80000000 + 129 * 4096, 1ULL << 40); /* clipped at page 129 */
+    assert_int_equal(mem_dirty_collect(&m, 0, bits), 3);
+    assert_int_equal(bits[1], 3);
+    assert_int_equal(bits[2], 1ULL << 1);
+    mem_mark_dirty(&m, 0x80000000 + 64 * 4096, 1);
+    mem_mark_dirty(&m, 0x80000000, 1);
+    assert_int_equal(mem_dirty_collect(&m, 0, bits), 1);  /* page 64 was set already */
+    assert_int_equal(bits[0], 1);
+    mem_dirty_disable(&m);
+    mem_mark_dirty(&m, 0x80000000 + 4096, 1);
+    memset(bits, 0, sizeof(bits));
+    assert_int_equal(mem_dirty_collect(&m, 0, bits), 0);
+    assert_int_equal(mem_dirty_enable(&m), 0);
+    assert_int_equal(mem_discard(&m, 0x80000000 + 8 * 4096, 2 * 4096), 2 * 4096);
+    assert_int_equal(mem_dirty_collect(&m, 0, bits), 2);
+    assert_int_equal(bits[0], 3ULL << 8);
+    mem_mark_all_dirty(&m);
+    memset(bits, 0, sizeof(bits));
+    assert_int_equal(mem_dirty_collect(&m, 0, bits), 130);
+    assert_int_equal(bits[0], UINT64_MAX);
+    assert_int_equal(bits[2], 3);
     mem_destroy(&m);
 }
 
@@ -132,6 +171,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_translate_bounds),
         cmocka_unit_test(test_rw_and_dirty),
+        cmocka_unit_test(test_dirty_log),
         cmocka_unit_test(test_map_file),
         cmocka_unit_test(test_merge),
     };

@@ -270,12 +270,40 @@ static const char *eng_cpu_state_name(void *opaque, unsigned cpu)
     return (unsigned)st < ARRAY_SIZE(names) ? names[st] : NULL;
 }
 
+/* Dirty logging (machine.h): with r->dirty set the MMU fills no write TLB
+ * entry, so every store marks its page on the slow path (mmu.c); the
+ * entries filled before are dropped here, before any hart runs again. */
+static int eng_dirty_log_start(void *opaque)
+{
+    struct virt_board *b = opaque;
+    int r = mem_dirty_enable(b->mem);
+    if (r < 0)
+        return r;
+    for (unsigned i = 0; i < b->nharts; i++)
+        rv_flush_tlb(b->hart[i].h);
+    return 0;
+}
+
+static uint64_t eng_dirty_log_sync(void *opaque, unsigned region, uint64_t *bitmap)
+{
+    struct virt_board *b = opaque;
+    return mem_dirty_collect(b->mem, region, bitmap);
+}
+
+static void eng_dirty_log_stop(void *opaque)
+{
+    struct virt_board *b = opaque;
+    mem_dirty_disable(b->mem);      /* write entries fill again on the next misses */
+}
+
 static const struct machine_engine_ops virt_engine_ops = {
     .arch = "riscv", .target = "riscv64",
     .start = eng_start, .kick = eng_kick, .join = eng_join, .reset = eng_reset,
     .clock_stop = eng_clock_stop, .clock_start = eng_clock_start, .cpu_state = eng_cpu_state,
     .machine_type = "riscv64-virt", .save = virt_engine_save, .load = virt_engine_load,
     .cpu_state_name = eng_cpu_state_name,
+    .dirty_log_start = eng_dirty_log_start, .dirty_log_sync = eng_dirty_log_sync,
+    .dirty_log_stop = eng_dirty_log_stop,
 };
 
 /* ---- devices ---- */
