@@ -28,16 +28,18 @@ make -s -C "$dir/isa" -j"$(nproc)" XLEN=64 RISCV_PREFIX=riscv64-linux-gnu- RISCV
     "${suites[@]}" >/dev/null || { echo "riscv-tests: build failed" >&2; exit 2; }
 
 pass=0 fail=0
+out=$(mktemp); trap 'rm -f "$out"' EXIT
 for s in "${suites[@]}"; do
     for t in "$dir/isa/$s"-[pv]-*; do
         case $t in *.dump) continue ;; esac
         [ -x "$t" ] || continue
-        if timeout 60 "$vessel" run --kernel "$t" -m 64M </dev/null >/dev/null 2>&1; then
+        if timeout 60 "$vessel" run --kernel "$t" -m 64M </dev/null >"$out" 2>&1; then
             pass=$((pass + 1))
         else
             rc=$?
             fail=$((fail + 1))
             echo "FAIL $(basename "$t") (exit $rc)"
+            tail -n 3 "$out" | sed 's/^/  /'
         fi
     done
 done

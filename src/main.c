@@ -3,6 +3,7 @@
 #include "cli/cli.h"
 #include "config.h"
 
+#include <malloc.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -50,6 +51,11 @@ static void usage(FILE *f)
 
 int main(int argc, char **argv)
 {
+    /* A fixed mmap threshold: glibc raises it (and the heap's trim
+     * threshold with it) when a large mmap'd block is freed, e.g. a kernel
+     * image read at start; after that, freed buffers of a few MiB (the
+     * initrd) stayed in the heap, resident for the machine's whole life. */
+    mallopt(M_MMAP_THRESHOLD, 128 << 10);
     const char *base = strrchr(argv[0], '/');
     base = base ? base + 1 : argv[0];
     for (size_t i = 0; i < ARRAY_SIZE(aliases); i++)

@@ -6,7 +6,9 @@
 # (/sys/kernel/mm/ksm/run = 1) and restored after it. Guests are started one
 # after another; each must print its shell prompt (after the default
 # guest's "vessel-guest: ready") within READY_S seconds while every earlier
-# one is still alive; the first that fails ends the count. Prints per
+# one is still alive; the first that fails ends the count. Before the
+# cgroup is read, the new guest must have settled into idle (its process
+# under 5 % of a CPU over half a second; settle below). Prints per
 # engine the count and the host memory per guest (the cgroup's
 # memory.usage_in_bytes over the guests running, read after the last guest
 # that made it), then the ratio and the bar of issue 14 (3x QEMU's count).
@@ -84,6 +86,41 @@ start() {
 prompted() { grep -q 'vessel-guest: ready' "$1" && tail -c 64 "$1" | tr -d '\r' | grep -qE '# $'; }
 all_alive() { local p; for p in "${pids[@]}"; do kill -0 "$p" 2>/dev/null || return 1; done; }
 
+# cpu_ticks PID: user + system clock ticks of the process (all its threads)
+cpu_ticks() { awk '{ print $14 + $15 }' "/proc/$1/stat" 2>/dev/null || echo -1; }
+# settle PID: wait until the guest is idle, i.e. its process used at most
+# 2 clock ticks (20 ms at USER_HZ 100: under 5 %) of CPU over the last
+# half second, at most SETTLE_S seconds (default 30); SETTLED_AFTER is how
+# long that took
+settle() {
+    local pid=$1 t0=$SECONDS a b
+    b=$(cpu_ticks "$pid")
+    while [ $((SECONDS - t0)) -lt "${SETTLE_S:-30}" ]; do
+        sleep 0.5
+        a=$b; b=$(cpu_ticks "$pid")
+        [ "$b" -ge 0 ] && [ $((b - a)) -le 2 ] && break
+    done
+    SETTLED_AFTER=$((SECONDS - t0))
+}
+
+# footprint PID: where a vessel guest's resident memory is (Rss from
+# /proc/PID/smaps, KiB), told apart by the mappings' shapes: guest RAM (the
+# anonymous mapping of -m's size), the decoded-block arena (16 MiB and its
+# 32 KiB of page lists), the translated-code arena (anonymous, executable),
+# and the rest (heap, thread stacks, hart tables, binary and libraries)
+footprint() {
+    local ram=$(( $(numfmt --from=iec "$MEM") / 1024 ))
+    awk -v ram="$ram" '
+        /^[0-9a-f]+-[0-9a-f]+ / { perm = $2; anon = NF < 6 || $6 ~ /^\[(heap|stack)/; named = NF >= 6 }
+        /^Size:/ { k = "rest"
+                   if (!named && $2 == ram) k = "ram"
+                   else if (!named && $2 == 16 * 1024 + 32) k = "blocks"
+                   else if (!named && perm ~ /x/) k = "jit" }
+        /^Rss:/ { r[k] += $2; if (k == "rest") { if (anon) ra += $2; else rf += $2 } }
+        END { printf "guest RAM %d KiB, decoded blocks %d KiB, translated code %d KiB, the rest %d KiB (anonymous %d: heap, stacks, hart tables; file %d: binary, libraries)",
+                     r["ram"], r["blocks"], r["jit"], r["rest"], ra, rf }' "/proc/$1/smaps"
+}
+
 # count ENGINE: sets n (guests that made it) and per (KiB per guest)
 count() {
     local engine=$1 i t usage=0
@@ -104,10 +141,11 @@ count() {
             why="guest $i printed no prompt within ${READY_S} s"; break
         fi
         if ! all_alive; then why="a guest died when guest $i started"; break; fi
-        sleep 1     # let the new guest settle into idle before reading the cgroup
+        settle "${pids[-1]}"    # the new guest idle before the cgroup is read
         if ! all_alive; then why="a guest died after guest $i started"; break; fi
         n=$i
         usage=$(cat "$cg/memory.usage_in_bytes")
+        [ "$engine" = vessel ] && [ "$i" = 1 ] && first="vessel guest 1 (settled in ${SETTLED_AFTER} s): $(footprint "${pids[0]}")"
     done
     oom=$(awk '$1 == "oom_kill" { print $2 }' "$cg/memory.oom_control" 2>/dev/null)
     stop_all
@@ -115,6 +153,8 @@ count() {
     per=$(( n > 0 ? usage / 1024 / n : 0 ))
     printf '%-7s %3d guests in %s (%s), %d MiB per guest (cgroup usage %d MiB / %d)%s\n' \
         "$engine" "$n" "$LIMIT" "$why" $((per / 1024)) $((usage / 1048576)) "$n" "${oom:+, oom_kill $oom}"
+    [ -n "${first:-}" ] && echo "$first"
+    first=
 }
 
 echo "density: idle default riscv64 guests (-m $MEM) in one $LIMIT memory cgroup; $ksm_note;" \

@@ -7,13 +7,20 @@
 # once every guest has printed its next prompt. The bar of issue 12: N=50
 # uses less than 3x the memory of one. Needs root and the v1 memory
 # controller at /sys/fs/cgroup/memory (else it says why and exits 0).
-# It drops the host's clean page cache (drop_caches=1) before each of the
-# two measurements, so that the snapshot's pages are charged to the cgroup
-# of the guests that read them.
+# With DROP_CACHES=1 (the default) it drops the host's clean page cache
+# (drop_caches=1) before each of the two measurements, so that the
+# snapshot's pages are charged to the cgroup of the guests that read them
+# (as on a host where the snapshot was written earlier); with
+# DROP_CACHES=0 they stay charged to whoever wrote the snapshot and each
+# cgroup holds only what its guests add. Each measurement is read once
+# every guest has answered at its prompt and the cgroup's usage has
+# settled (changed by less than 256 KiB over one second, at most 30 s).
 set -u
 SRC=${SRC:-$(cd "$(dirname "$0")/../.." && pwd)}
 VESSEL=${VESSEL:-$SRC/build/vessel}
 N=${1:-50}
+DROP=${DROP_CACHES:-1}
+drop() { [ "$DROP" = 1 ] && { sync; echo 1 > /proc/sys/vm/drop_caches; } 2>/dev/null; }
 cg=/sys/fs/cgroup/memory
 [ -w "$cg" ] || { echo "many: no writable v1 memory cgroup at $cg"; exit 0; }
 line=$(bash "$SRC/guest/build.sh" --print riscv64) || { echo "many: no riscv64 guest; run 'make guest'"; exit 1; }
@@ -29,7 +36,7 @@ guest_start "$VESSEL" run -m 256M --kernel "$KERNEL" --initrd "$INITRD" --qmp "u
 guest_wait_ready 180 || { echo "many: the guest did not boot"; exit 1; }
 "$VESSEL" qmp "$tmp/q.sock" vm-snapshot "{\"path\":\"$tmp/s\",\"paused\":true}" >/dev/null
 guest_kill
-sync; echo 1 > /proc/sys/vm/drop_caches 2>/dev/null   # the snapshot's pages are charged to the cgroup that reads them
+drop    # the snapshot's pages are charged to the cgroup that reads them
 
 # run COUNT guests in cgroup NAME; print its usage once each answers a newline with a prompt
 measure() {
@@ -45,12 +52,20 @@ measure() {
     for ((i = 0; i < count; i++)); do
         for _ in $(seq 1 1200); do grep -q '/ # ' "$tmp/out.$name.$i" && break; sleep 0.1; done
     done
-    echo $(( $(cat "$g/memory.usage_in_bytes") / 1048576 ))
+    local a b t0=$SECONDS
+    b=$(cat "$g/memory.usage_in_bytes")
+    while [ $((SECONDS - t0)) -lt 30 ]; do
+        sleep 1
+        a=$b; b=$(cat "$g/memory.usage_in_bytes")
+        [ $((b > a ? b - a : a - b)) -lt 262144 ] && break
+    done
+    echo $(( b / 1048576 ))
     for p in "${pids[@]}"; do kill -9 "$p" 2>/dev/null; done; wait 2>/dev/null; pids=()
     rmdir "$g"
 }
+echo "many: load $(cut -d' ' -f1-3 /proc/loadavg); page cache dropped before each measurement: $([ "$DROP" = 1 ] && echo yes || echo no)"
 one=$(measure one 1)
-sync; echo 1 > /proc/sys/vm/drop_caches 2>/dev/null
+drop
 many=$(measure many "$N")
 echo "many: one restored guest: $one MiB; $N restored guests: $many MiB (memory cgroup usage)"
 awk -v a="$one" -v b="$many" -v n="$N" 'BEGIN { printf "many: ratio %.2f (bar: below 3 for n = 50)\n", b / a }'

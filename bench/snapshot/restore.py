@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""bench/snapshot/restore.py RUNS PATTERN -- CMD...
+"""bench/snapshot/restore.py RUNS PATTERN -- CMD... [-- CMD2...]
 
 Starts CMD (a restore: `vessel run --restore DIR`, or `qemu-system-riscv64
 ... -incoming "exec:cat FILE"`) RUNS times and measures, from just before
@@ -9,7 +9,11 @@ the exec:
     "bench: vCPUs running X ms after exec"; other programs print nothing);
   - to the first output on stdout containing PATTERN (the guest's next
     line), within 30 s, else "did not resume".
-Prints the median, min and max of each, one line each.
+Prints the median, min and max of each, one line each. With several
+commands (each after its own --) the runs alternate between them, so that
+a shared, loaded host's changing load falls on all of them alike (e.g. two
+builds of vessel restoring the same snapshot); each summary line then
+starts with the command's number.
 """
 import os
 import select
@@ -55,10 +59,21 @@ def summary(name, xs, runs):
 
 def main():
     runs, pattern = int(sys.argv[1]), sys.argv[2].encode()
-    cmd = sys.argv[sys.argv.index("--") + 1:]
-    res = [one(cmd, pattern) for _ in range(runs)]
-    print(summary("exec to vCPUs running", [r[0] for r in res], runs))
-    print(summary("exec to the guest's next output", [r[1] for r in res], runs))
+    cmds, cur = [], None
+    for a in sys.argv[3:]:
+        if a == "--":
+            cur = []
+            cmds.append(cur)
+        elif cur is not None:
+            cur.append(a)
+    res = [[] for _ in cmds]
+    for _ in range(runs):
+        for k, cmd in enumerate(cmds):
+            res[k].append(one(cmd, pattern))
+    for k, cmd in enumerate(cmds):
+        tag = "%d (%s): " % (k + 1, cmd[0]) if len(cmds) > 1 else ""
+        print(tag + summary("exec to vCPUs running", [r[0] for r in res[k]], runs))
+        print(tag + summary("exec to the guest's next output", [r[1] for r in res[k]], runs))
 
 
 if __name__ == "__main__":

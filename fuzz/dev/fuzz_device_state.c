@@ -25,7 +25,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     bus_init(&bus);
     level = 0;
     struct uart8250 *u = uart8250_create(&bus, 0x1000, 0, (struct irq_line){ irq_cb, NULL, 4 }, NULL);
-    struct goldfish_rtc *r = goldfish_rtc_create(&bus, 0x2000);
+    struct goldfish_rtc *r = goldfish_rtc_create(&bus, 0x2000, (struct irq_line){ irq_cb, NULL, 11 }, NULL);
     if (!u || !r)
         abort();
     const size_t rec = sizeof(struct uart8250_state) + sizeof(struct goldfish_rtc_state) + 4;

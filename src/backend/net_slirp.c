@@ -1,5 +1,12 @@
-/* User-mode networking with libslirp, driven by the event loop. */
+/* User-mode networking with libslirp, driven by the event loop.
+ *
+ * libslirp (and the GLib and PCRE2 it pulls in) is loaded with dlopen when
+ * a machine asks for user networking, not linked: a process that does not
+ * use it does not pay for loading and relocating three libraries at every
+ * start (bench/snapshot: restore time). The library is never unloaded
+ * (RTLD_NODELETE: GLib cannot be). */
 #include <arpa/inet.h>
+#include <dlfcn.h>
 #include <errno.h>
 #include <poll.h>
 #include <string.h>
@@ -8,11 +15,45 @@
 #include "backend/backend.h"
 #include "base/base.h"
 
+#define SLIRP_SONAME "libslirp.so.0"
+
+/* The libslirp functions vessel calls, resolved from the loaded library;
+ * their types are the header's, so a mismatch is a compile error. */
+#define SLIRP_FUNCS(X) \
+    X(slirp_new) X(slirp_cleanup) X(slirp_input) X(slirp_add_hostfwd) \
+    X(slirp_pollfds_fill) X(slirp_pollfds_poll) \
+    X(slirp_state_save) X(slirp_state_load) X(slirp_state_version)
+
+struct slirp_api {
+#define SLIRP_FIELD(f) __typeof__(f) *f;
+    SLIRP_FUNCS(SLIRP_FIELD)
+#undef SLIRP_FIELD
+};
+
 struct net_slirp {
     struct net_backend be;
     struct loop *loop;
     Slirp *slirp;
+    struct slirp_api api;
 };
+
+/* Load libslirp and resolve every function vessel uses into api. */
+static int slirp_api_load(struct slirp_api *api)
+{
+    void *dl = dlopen(SLIRP_SONAME, RTLD_NOW | RTLD_LOCAL | RTLD_NODELETE);
+    if (!dl) {
+        log_error("--net user: cannot load %s (package libslirp0): %s", SLIRP_SONAME, dlerror());
+        return -ENOENT;
+    }
+#define SLIRP_RESOLVE(f) \
+    if (!(*(void **)&api->f = dlsym(dl, #f))) { \
+        log_error("--net user: %s has no %s: %s", SLIRP_SONAME, #f, dlerror()); \
+        return -ENOENT; \
+    }
+    SLIRP_FUNCS(SLIRP_RESOLVE)
+#undef SLIRP_RESOLVE
+    return 0;
+}
 
 static ssize_t cb_send_packet(const void *buf, size_t len, void *opaque)
 {
@@ -104,20 +145,20 @@ static void hook_prepare(void *opaque, struct loop *l, int *timeout_ms)
 {
     struct net_slirp *s = opaque;
     uint32_t t = UINT32_MAX;
-    slirp_pollfds_fill(s->slirp, &t, add_poll, l);
+    s->api.slirp_pollfds_fill(s->slirp, &t, add_poll, l);
     *timeout_ms = t == UINT32_MAX ? -1 : (int)MIN(t, 60000u);
 }
 
 static void hook_dispatch(void *opaque, struct loop *l, bool error)
 {
     struct net_slirp *s = opaque;
-    slirp_pollfds_poll(s->slirp, error, get_revents, l);
+    s->api.slirp_pollfds_poll(s->slirp, error, get_revents, l);
 }
 
 static int slirp_be_send(struct net_backend *be, const uint8_t *frame, size_t len)
 {
     struct net_slirp *s = (struct net_slirp *)be;
-    slirp_input(s->slirp, frame, (int)len);
+    s->api.slirp_input(s->slirp, frame, (int)len);
     return 0;
 }
 
@@ -156,9 +197,9 @@ static ssize_t state_read(void *buf, size_t len, void *opaque)
 static void do_state_save(void *arg)
 {
     struct slirp_io *io = arg;
-    uint32_t ver = (uint32_t)slirp_state_version();
+    uint32_t ver = (uint32_t)io->s->api.slirp_state_version();
     state_write(&ver, sizeof(ver), io);
-    slirp_state_save(io->s->slirp, state_write, io);
+    io->s->api.slirp_state_save(io->s->slirp, state_write, io);
 }
 
 static void do_state_load(void *arg)
@@ -171,11 +212,11 @@ static void do_state_load(void *arg)
     }
     memcpy(&ver, io->in, sizeof(ver));
     io->pos = sizeof(ver);
-    if (ver == 0 || ver > (uint32_t)slirp_state_version()) {
+    if (ver == 0 || ver > (uint32_t)io->s->api.slirp_state_version()) {
         io->ret = -EINVAL;
         return;
     }
-    io->ret = slirp_state_load(io->s->slirp, (int)ver, state_read, io) < 0 || io->pos != io->in_len ? -EINVAL : 0;
+    io->ret = io->s->api.slirp_state_load(io->s->slirp, (int)ver, state_read, io) < 0 || io->pos != io->in_len ? -EINVAL : 0;
 }
 
 static int slirp_be_state_save(struct net_backend *be, uint8_t **buf, size_t *len)
@@ -196,7 +237,7 @@ static void slirp_be_destroy(struct net_backend *be)
 {
     struct net_slirp *s = (struct net_slirp *)be;
     loop_del_hook(s->loop, s);
-    slirp_cleanup(s->slirp);
+    s->api.slirp_cleanup(s->slirp);
     free(s);
 }
 
@@ -204,6 +245,10 @@ struct net_backend *net_slirp_create(struct loop *loop, const struct net_hostfwd
                                      bool restricted, bool no_host_loopback)
 {
     struct net_slirp *s = xzalloc(sizeof(*s));
+    if (slirp_api_load(&s->api) < 0) {
+        free(s);
+        return NULL;
+    }
     s->loop = loop;
     s->be.send = slirp_be_send;
     s->be.rx_ready = slirp_be_rx_ready;
@@ -223,7 +268,7 @@ struct net_backend *net_slirp_create(struct loop *loop, const struct net_hostfwd
     cfg.if_mtu = 1500;
     cfg.if_mru = 1500;
     cfg.vhostname = "vessel";
-    s->slirp = slirp_new(&cfg, &slirp_cbs, s);
+    s->slirp = s->api.slirp_new(&cfg, &slirp_cbs, s);
     if (!s->slirp) {
         log_error("--net user: libslirp refused its configuration");
         free(s);
@@ -233,10 +278,10 @@ struct net_backend *net_slirp_create(struct loop *loop, const struct net_hostfwd
     inet_pton(AF_INET, "127.0.0.1", &host);
     inet_pton(AF_INET, "10.0.2.15", &guest);
     for (unsigned i = 0; i < nfwd; i++)
-        if (slirp_add_hostfwd(s->slirp, fwd[i].udp, host, fwd[i].host_port, guest, fwd[i].guest_port) < 0) {
+        if (s->api.slirp_add_hostfwd(s->slirp, fwd[i].udp, host, fwd[i].host_port, guest, fwd[i].guest_port) < 0) {
             log_error("--net user: cannot forward %s port 127.0.0.1:%u (in use?)",
                       fwd[i].udp ? "udp" : "tcp", fwd[i].host_port);
-            slirp_cleanup(s->slirp);
+            s->api.slirp_cleanup(s->slirp);
             free(s);
             return NULL;
         }

@@ -189,12 +189,25 @@ int read_file(const char *path, char **data, size_t *len, size_t max_len)
     size_t used = 0;
     for (;;) {
         if (used == cap) {
+            /* a regular file read to its size: one byte more tells EOF
+             * without doubling (and copying) the buffer first */
+            char probe;
+            ssize_t pr = S_ISREG(st.st_mode) ? read(fd, &probe, 1) : 1;
+            if (pr == 0)
+                break;
+            if (pr < 0) {
+                if (errno == EINTR) continue;
+                int e = -errno; free(buf); close(fd); return e;
+            }
             if (max_len && cap >= max_len) { free(buf); close(fd); return -EFBIG; }
             size_t ncap = cap ? cap * 2 : 4096;
             if (max_len && ncap > max_len) ncap = max_len;
             char *nb = realloc(buf, ncap + 1);
             if (!nb) { free(buf); close(fd); return -ENOMEM; }
             buf = nb; cap = ncap;
+            if (S_ISREG(st.st_mode))
+                buf[used++] = probe;     /* the file grew: keep the probed byte */
+            continue;
         }
         ssize_t r = read(fd, buf + used, cap - used);
         if (r < 0) {

@@ -4,6 +4,7 @@
 #include "kvm/x86/kvm.h"
 #include "machine/machine.h"
 #include "machine/qmp.h"
+#include "machine/snapshot.h"
 
 #include <errno.h>
 #include <getopt.h>
@@ -24,6 +25,7 @@ static void usage(FILE *f)
                "                  [--balloon[=deflate-on-oom=on,free-page-reporting=on,id=NAME]]\n"
                "                  [--mem-merge[=on|off]]\n"
                "                  [--qmp unix:PATH[,server][,wait=off]]\n"
+               "       vessel kvm --restore DIR[,verify] [--serial ...] [--qmp ...] [-S] [--kvm-dev PATH]\n"
                "COM1 (ttyS0) goes to --serial (default stdio; Ctrl-A x quits, Ctrl-A h help).\n"
                "--console adds a virtio console (hvc0) that takes the serial input.\n"
                "--balloon adds a virtio-balloon (QMP balloon, query-balloon; docs/balloon.md).\n"
@@ -42,7 +44,51 @@ static void usage(FILE *f)
                "system_powerdown, quit, query-status ...); ',server' alone waits for a client\n"
                "before the guest starts, as QEMU does. See docs/qmp.md.\n"
                "SIGINT/SIGTERM/SIGHUP stop the VM in order: exit status 128+signal.\n"
-               "The KVM device defaults to $VESSEL_KVM_DEV or /dev/kvm.\n");
+               "The KVM device defaults to $VESSEL_KVM_DEV or /dev/kvm.\n"
+               "--restore DIR starts from a snapshot (QMP vm-snapshot) instead of booting: the\n"
+               "manifest says what to build (kernel, RAM, vCPUs, devices); ',verify' checks the\n"
+               "RAM files' CRC first. See docs/snapshot.md.\n");
+}
+
+/* The options that shape the machine, which a snapshot's manifest fixes. */
+static bool shaping_option(int c)
+{
+    switch (c) {
+    case 'k': case 'i': case 'a': case 'm': case 's': case 'c': case 'V': case 'M': case 'A': case 'T':
+        return true;
+    default:
+        return false;
+    }
+}
+
+/* --restore DIR[,verify]: the machine the snapshot's manifest describes. */
+static int run_restore(struct vkvm_config *cfg, const char *arg, const char *shaping)
+{
+    if (shaping) {
+        log_error("--restore: --%s comes from the snapshot's manifest and cannot be given with it", shaping);
+        return 2;
+    }
+    char dir[4096], err[700];
+    snprintf(dir, sizeof(dir), "%s", arg);
+    size_t n = strlen(dir);
+    if (n > 7 && !strcmp(dir + n - 7, ",verify")) {
+        dir[n - 7] = 0;
+        cfg->restore_verify = true;
+    }
+    struct snap *s;
+    if (snap_load_dir(dir, &s, err, sizeof(err)) < 0) {
+        log_error("--restore: %s", err);
+        return 2;
+    }
+    int rc = 2;
+    if (vkvm_config_from_snapshot(cfg, s) == 0) {
+        if (machine_restore_disks(s, err, sizeof(err)) < 0)
+            log_error("--restore: %s", err);
+        else
+            rc = vkvm_run(cfg);
+    }
+    snap_free(s);
+    return rc;
 }
 
 static void free_config(struct vkvm_config **cfg)
@@ -64,7 +110,8 @@ int cmd_kvm(int argc, char **argv)
         { "mem-merge", optional_argument, 0, 'M' },
         { "no-reboot", no_argument, 0, 'R' },
         { "no-acpi", no_argument, 0, 'A' }, { "qmp", required_argument, 0, 'Q' },
-        { "transport", required_argument, 0, 'T' }, { 0, 0, 0, 0 },
+        { "transport", required_argument, 0, 'T' }, { "restore", required_argument, 0, 'r' },
+        { 0, 0, 0, 0 },
     };
     __attribute__((cleanup(free_config))) struct vkvm_config *cfg = xzalloc(sizeof(*cfg));
     cfg->mc.ram_size = 256ULL << 20;
@@ -75,9 +122,13 @@ int cmd_kvm(int argc, char **argv)
     if (!cfg->dev || !*cfg->dev)
         cfg->dev = "/dev/kvm";
     int c, li;
+    const char *restore = NULL, *shaping = NULL;
     optind = 1;
     while ((c = getopt_long(argc, argv, "+m:hS", opts, &li)) != -1) {
+        if (shaping_option(c))
+            shaping = c == 'm' ? "mem" : opts[li].name;
         switch (c) {
+        case 'r': restore = optarg; break;
         case 'L': cfg->mc.serial = optarg; break;
         case 'V':
             if (virtio_options_add(&cfg->mc.virtio, opts[li].name, optarg) < 0)
@@ -121,6 +172,8 @@ int cmd_kvm(int argc, char **argv)
         default: usage(stderr); return 2;
         }
     }
+    if (restore)
+        return run_restore(cfg, restore, shaping);
     if (!cfg->kernel) {
         log_error("--kernel BZIMAGE is required");
         usage(stderr);

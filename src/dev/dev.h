@@ -118,15 +118,22 @@ int sifive_gpio_load(struct sifive_gpio *g, const struct sifive_gpio_state *st);
 
 /* ==== goldfish RTC (as on QEMU virt) ====
  * Nanoseconds since the epoch from the host's clock (TIME_LOW latches
- * TIME_HIGH); alarms are stored but never fire. NULL (logged) if the range
- * cannot be registered. */
+ * TIME_HIGH), and an alarm on that clock that raises `irq` (level, while
+ * IRQ_ENABLED, until CLEAR_INTERRUPT). `loop` runs the alarm's timer (may
+ * be NULL: alarms then fire only when the guest touches the RTC); destroy
+ * after it has stopped. Pause holds an alarm that comes due until resume.
+ * NULL (logged) if the range cannot be registered. */
 #define GOLDFISH_RTC_SIZE 0x1000
 struct goldfish_rtc;
 struct goldfish_rtc_state {
     uint32_t time_high, alarm_low, alarm_high, irq_enabled;
+    uint32_t alarm_running, irq_pending;
 };
-struct goldfish_rtc *goldfish_rtc_create(struct bus *bus, uint64_t base);
+struct goldfish_rtc *goldfish_rtc_create(struct bus *bus, uint64_t base, struct irq_line irq,
+                                         struct loop *loop);
 void goldfish_rtc_reset(struct goldfish_rtc *r);
+void goldfish_rtc_pause(struct goldfish_rtc *r);
+void goldfish_rtc_resume(struct goldfish_rtc *r);
 void goldfish_rtc_save(struct goldfish_rtc *r, struct goldfish_rtc_state *st);
 int goldfish_rtc_load(struct goldfish_rtc *r, const struct goldfish_rtc_state *st);
 void goldfish_rtc_destroy(struct goldfish_rtc *r);

@@ -124,6 +124,13 @@ static const struct machine_dev_ops virtio_dev_ops = {
     .name = "virtio-mmio", .reset = vdev_reset, .state_size = sizeof(struct virtio_dev_state),
     .save = vdev_save, .load = vdev_load, .pause = vdev_pause, .resume = vdev_resume,
 };
+/* virtio-pci: the transport's registers, config space and MSI-X, after
+ * the device's own state */
+static void vpci_save(void *opaque, void *st) { virtio_pci_save(opaque, st); }
+static int vpci_load(void *opaque, const void *st) { return virtio_pci_load(opaque, st); }
+static const struct machine_dev_ops virtio_pci_dev_ops = {
+    .name = "virtio-pci", .state_size = sizeof(struct virtio_pci_state), .save = vpci_save, .load = vpci_load,
+};
 static void vboard_destroy(void *opaque) { virtio_board_destroy(opaque); }
 static int vboard_save_var(void *opaque, uint8_t **buf, size_t *len) { return virtio_board_save_var(opaque, buf, len); }
 static int vboard_load_var(void *opaque, const uint8_t *buf, size_t len) { return virtio_board_load_var(opaque, buf, len); }
@@ -183,6 +190,14 @@ int machine_add_virtio(struct machine *m, const struct machine_virtio_layout *l)
     for (unsigned i = 0; i < virtio_board_count(m->virtio); i++) {
         struct virtio_dev *d = virtio_board_dev(m->virtio, i);
         machine_dev_add(m, d->name, &virtio_dev_ops, d);
+    }
+    for (unsigned i = 0; i < virtio_board_count(m->virtio); i++) {
+        struct virtio_pci *p = virtio_board_pci(m->virtio, i);
+        if (p) {
+            char id[64];
+            snprintf(id, sizeof(id), "%s-pci", virtio_board_dev(m->virtio, i)->name);
+            machine_dev_add(m, id, &virtio_pci_dev_ops, p);
+        }
     }
     if (virtio_board_has_input(m->virtio))     /* the interactive console: hvc0 takes the input */
         chardev_set_input(m->serial, vcon_input, m->virtio);

@@ -128,6 +128,9 @@ struct machine_engine_ops {
     const char *machine_type;
     int (*save)(void *eng, struct snap_writer *w);
     int (*load)(void *eng, const struct snap *s, char *err, size_t errlen);
+    /* Optional: load's checks alone, made before the machine is paused or
+     * anything changes (a bad section then leaves a running guest be). */
+    int (*check)(void *eng, const struct snap *s, char *err, size_t errlen);
     /* Optional, any time: the vCPU's run state as the engine names it
      * (RISC-V: its SBI HSM state, "started", "stopped", "suspended" ...). */
     const char *(*cpu_state_name)(void *eng, unsigned cpu);

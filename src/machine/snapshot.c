@@ -500,6 +500,8 @@ int machine_restore(struct machine *m, const struct snap *s, bool paused, bool v
         fds[i] = -1;
     uint32_t put_back = 0;
     int r = check_shape(m, s, err, errlen);
+    if (!r && m->eops->check)
+        r = m->eops->check(m->eng, s, err, errlen);
     if (!r)
         r = check_disks(m, s, &put_back, err, errlen);
     if (!r)

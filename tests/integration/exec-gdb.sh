@@ -1,5 +1,6 @@
 # vessel exec --gdb: gdb-multiarch debugs a riscv64 program through the
-# stub (break at a symbol, registers, step, memory, continue to the exit).
+# stub (break at a symbol, registers, step, memory, continue to the exit),
+# and write / read watchpoints on a global.
 . "$SRC/tests/lib.sh"
 have gdb-multiarch || { echo "gdb-multiarch not installed" >&2; exit 77; }
 have riscv64-linux-gnu-gcc || { echo "riscv64-linux-gnu-gcc not installed" >&2; exit 77; }
@@ -29,3 +30,18 @@ check "the program ran to the end with status 0" test "$rc" -eq 0
 check "its output" grep -q "^result 42$" "$T/out"
 check "gdb saw the exit" grep -q "exited" "$T/gdb"
 expect_fail "a bad --gdb value" "gdb" "$VESSEL" exec --gdb "tcp::notaport" "$T/p"
+
+# watchpoints (Z2 write, Z3 read): the stub's, on the program's global
+port=$((20000 + RANDOM % 20000))
+"$VESSEL" exec --gdb "tcp::$port" "$T/p" >"$T/out2" 2>"$T/err2" &
+vp=$!
+for _ in $(seq 50); do grep -q "waiting for a debugger" "$T/err2" && break; sleep 0.1; done
+timeout 60 gdb-multiarch -nx -batch -ex "target remote :$port" -ex "watch counter" -ex c \
+    -ex 'printf "w=%d\n", counter' -ex "delete" -ex "rwatch counter" -ex c -ex "delete" -ex c \
+    "$T/p" >"$T/gdb2" 2>&1 || kill "$vp" 2>/dev/null
+wait $vp; rc=$?
+check "a write watchpoint stops on counter += 1 (41 -> 42)" \
+    grep -qzE "Hardware watchpoint 1: counter.*Old value = 41.*New value = 42" "$T/gdb2"
+check "gdb reads the new value there" grep -q "^w=42$" "$T/gdb2"
+check "a read watchpoint stops on the read in bump" grep -qzE "Hardware read watchpoint 2: counter.*Value = 42" "$T/gdb2"
+check "the program ends normally after the watchpoints (status $rc)" test "$rc" -eq 0

@@ -1,7 +1,8 @@
 #!/bin/bash
 # The nested tier's Linux guests (kvm-linux: Debian's cloud kernel;
-# kvm-guest-linux: vessel's default x86-64 guest) in an L1 of their own:
+# kvm-guest-linux: vessel's default x86-64 guest; kvm-snapshot: snapshot and
+# restore of that guest) in an L1 of their own:
 # see kvm-nested.sh, which this runs with its own list and log
 # (BUILD/test-logs/kvm-nested-linux-l1.log).
-VESSEL_NESTED_TESTS=${VESSEL_NESTED_LINUX_TESTS:-kvm-linux kvm-guest-linux} \
+VESSEL_NESTED_TESTS=${VESSEL_NESTED_LINUX_TESTS:-kvm-linux kvm-guest-linux kvm-snapshot} \
 VESSEL_NESTED_LOG=kvm-nested-linux-l1.log exec bash "$SRC/tests/integration/kvm-nested.sh"

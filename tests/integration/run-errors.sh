@@ -74,3 +74,20 @@ else
 fi
 expect_fail "--gdb with a bad spec" "--gdb nonsense: expected tcp::PORT" "$VESSEL" run --gdb nonsense -m 32M
 expect_fail "--gdb with a port out of range" "--gdb tcp::99999" "$VESSEL" run --gdb tcp::99999 -m 32M
+# libslirp is loaded when --net user asks for it (backend/net_slirp.c): one
+# that cannot be loaded, or lacks a function vessel calls, is one line
+if [ -z "$KERNEL" ]; then
+    skip "--net user without a loadable libslirp" "no default guest built"
+else
+    mkdir "$tmp/fakelib"
+    : >"$tmp/fakelib/libslirp.so.0"
+    expect_fail "--net user: a libslirp.so.0 that is no library" "--net user: cannot load libslirp.so.0" \
+        env LD_LIBRARY_PATH="$tmp/fakelib" "$VESSEL" run --kernel "$KERNEL" -m 32M --net user
+    if have cc && echo 'int slirp_nothing(void) { return 0; }' >"$tmp/fake.c" &&
+       cc -shared -fPIC -o "$tmp/fakelib/libslirp.so.0" "$tmp/fake.c" 2>/dev/null; then
+        expect_fail "--net user: a libslirp.so.0 without slirp_new" "--net user: libslirp.so.0 has no slirp_new" \
+            env LD_LIBRARY_PATH="$tmp/fakelib" "$VESSEL" run --kernel "$KERNEL" -m 32M --net user
+    else
+        skip "--net user: a libslirp.so.0 without slirp_new" "no C compiler to build the stand-in"
+    fi
+fi

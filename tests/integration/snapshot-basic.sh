@@ -169,6 +169,12 @@ fresh; sed -i 's/"version":1,/"version":2,/' "$d/b/manifest.json"; reseal "$d/b"
 bad "format version 2" "format version 2, this vessel reads version 1" "$d/b"
 fresh; sed -i 's/"vessel":"[^"]*"/"vessel":"0.0.9"/' "$d/b/manifest.json"; reseal "$d/b"
 bad "another vessel version" "written by vessel 0.0.9" "$d/b"
+# a snapshot of this engine given to the other one: one line, before /dev/kvm is opened
+timeout 60 "$VESSEL" kvm --restore "$d/s1" >"$d/bad.out" 2>"$d/bad.err" </dev/null; rc=$?
+check "vessel kvm --restore of a riscv64-virt snapshot: status 2, one line ($(head -c 160 "$d/bad.err"))" \
+    eval '[ $rc -eq 2 ] && [ "$(wc -l < "$d/bad.err")" -eq 1 ] && grep -q "a snapshot of a riscv64-virt machine, not of vessel kvm.s x86_64-kvm" "$d/bad.err"'
+fresh; sed -i 's/"type":"riscv64-virt"/"type":"x86_64-kvm"/' "$d/b/manifest.json"; reseal "$d/b"
+bad "vessel run --restore of an x86_64-kvm snapshot" "a snapshot of a x86_64-kvm machine, not of vessel run.s riscv64-virt" "$d/b"
 fresh; rm "$d/b/ram-0.bin"
 bad "a missing RAM file" "RAM file ram-0.bin: No such file" "$d/b"
 fresh; truncate -s 1M "$d/b/ram-0.bin"

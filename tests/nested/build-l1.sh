@@ -58,6 +58,11 @@ libs=()
 for b in "${bins[@]}"; do
     while read -r l; do libs+=("$l"); done < <(ldd "$b" | grep -o '/[^ ]*' | sort -u)
 done
+# vessel loads libslirp (and what it needs) with dlopen for --net user: ldd
+# of vessel does not list it
+slirp=$(ldconfig -p | awk '/libslirp\.so\.0 .*x86-64/ { print $NF; exit }')
+[ -n "$slirp" ] || die "libslirp.so.0 not found (ldconfig -p): --net user needs it"
+while read -r l; do libs+=("$l"); done < <({ echo "$slirp"; ldd "$slirp"; } | grep -o '/[^ ]*' | sort -u)
 scripts=("$src/tests/lib.sh" "$src/tests/guestlib.sh" "$src/tests/nested/l1-init" "$0" "$src/tests/linux-modules.txt")
 for t in "${tests[@]}"; do
     [ -f "$src/tests/integration/$t.sh" ] || die "no test tests/integration/$t.sh"

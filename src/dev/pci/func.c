@@ -142,6 +142,19 @@ void pci_msix_reset(struct pci_msix *m)
     m->enabled = m->fmasked = false;
 }
 
+void pci_msix_load(struct pci_msix *m, const uint32_t table[PCI_MSIX_MAX][4], uint64_t pba)
+{
+    pci_msix_reset(m);
+    for (unsigned v = 0; v < m->nvec; v++) {
+        memcpy(m->table[v], table[v], sizeof(m->table[v]));
+        m->table[v][3] &= 1;
+    }
+    m->pba = m->nvec < 64 ? pba & ((1ULL << m->nvec) - 1) : pba;
+    uint8_t ctl = m->f->cfg[m->cap + 3];
+    m->enabled = ctl & 0x80;
+    m->fmasked = ctl & 0x40;
+}
+
 static bool vec_masked(const struct pci_msix *m, unsigned v)
 {
     return m->fmasked || (m->table[v][3] & 1);

@@ -231,6 +231,23 @@ void pci_host_reset(struct pci_host *h)
     pthread_mutex_unlock(&h->lock);
 }
 
+void pci_host_save(struct pci_host *h, struct pci_host_state *st)
+{
+    pthread_mutex_lock(&h->lock);
+    *st = (struct pci_host_state){ .cf8 = h->cf8 };
+    pthread_mutex_unlock(&h->lock);
+}
+
+int pci_host_load(struct pci_host *h, const struct pci_host_state *st)
+{
+    if (st->cf8 & ~0x80fffffcu || st->reserved)
+        return -EINVAL;
+    pthread_mutex_lock(&h->lock);
+    h->cf8 = st->cf8;
+    pthread_mutex_unlock(&h->lock);
+    return 0;
+}
+
 void pci_host_destroy(struct pci_host *h)
 {
     if (!h)

@@ -125,6 +125,10 @@ void pci_msix_cfg_written(struct pci_msix *m);
 void pci_msix_notify(struct pci_msix *m, unsigned vec);
 /* Power-on: every vector masked, nothing pending, disabled. */
 void pci_msix_reset(struct pci_msix *m);
+/* Snapshot: the table (only each vector control's mask bit is kept) and
+ * the pending bits of the vectors there are; enable and function mask are
+ * taken from the config space (already loaded). Nothing is sent. */
+void pci_msix_load(struct pci_msix *m, const uint32_t table[PCI_MSIX_MAX][4], uint64_t pba);
 
 /* ---- the host bridge ---- */
 struct pci_host;
@@ -138,6 +142,13 @@ struct pci_host *pci_host_create(struct bus *mmio, struct bus *pio, uint64_t eca
 int pci_host_add(struct pci_host *h, struct pci_func *f);
 /* System reset: every function's config space back to power-on. */
 void pci_host_reset(struct pci_host *h);
+/* Snapshot of the bridge's own state (the 0xcf8 latch; the functions save
+ * theirs). load: 0, or -EINVAL for a latch no guest write can make. */
+struct pci_host_state {
+    uint32_t cf8, reserved;
+};
+void pci_host_save(struct pci_host *h, struct pci_host_state *st);
+int pci_host_load(struct pci_host *h, const struct pci_host_state *st);
 /* The bus ops, for the fuzzer and tests: ECAM (off as in the range), the
  * window (off from win_base), the two legacy ports. */
 extern const struct bus_ops pci_ecam_ops, pci_window_ops, pci_cf8_ops, pci_cfc_ops;

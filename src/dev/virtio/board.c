@@ -195,6 +195,11 @@ void virtio_board_slot(const struct virtio_board *b, unsigned i, uint64_t *base,
     *irq_index = i;
 }
 
+struct virtio_pci *virtio_board_pci(struct virtio_board *b, unsigned i)
+{
+    return i < b->n ? b->slot[i].vpci : NULL;
+}
+
 struct virtio_dev *virtio_board_dev(struct virtio_board *b, unsigned i)
 {
     return b->slot[i].dev;

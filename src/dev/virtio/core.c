@@ -327,6 +327,23 @@ size_t iov_from_buf(const struct iovec *iov, unsigned n, size_t off, const void 
     return done;
 }
 
+/* Requests made available but not taken when the state was saved (a
+ * notification by eventfd still on its way, or one that came while the
+ * device was paused): one notify per such queue, as QEMU signals every
+ * queue's ioeventfd when it starts them. A paused device only queues
+ * them until resume. */
+void virtio_dev_kick(struct virtio_dev *d)
+{
+    bool work[VIRTIO_MAX_QUEUES] = { false };
+    pthread_mutex_lock(&d->lock);
+    for (unsigned i = 0; i < d->nvq; i++)
+        work[i] = virtq_has_work(d, i);
+    pthread_mutex_unlock(&d->lock);
+    for (unsigned i = 0; i < d->nvq; i++)
+        if (work[i] && d->ops && d->ops->notify)
+            d->ops->notify(d, i);
+}
+
 void virtio_dev_save(struct virtio_dev *d, struct virtio_dev_state *st)
 {
     memset(st, 0, sizeof(*st));
@@ -382,8 +399,10 @@ int virtio_dev_load(struct virtio_dev *d, const struct virtio_dev_state *st)
         vq->signalled_valid = s->signalled_valid;
         vq->broken = s->broken;
     }
-    if (d->tops && d->tops->interrupt)
-        d->tops->interrupt(d, 0, -1);   /* re-drive the line from isr */
+    if (d->tops && d->tops->interrupt && !d->tops->loads_after_device)
+        d->tops->interrupt(d, 0, -1);   /* re-drive the line from isr (else the transport's load does) */
     pthread_mutex_unlock(&d->lock);
+    if (ret == 0 && !(d->tops && d->tops->loads_after_device))
+        virtio_dev_kick(d);
     return ret;
 }

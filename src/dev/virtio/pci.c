@@ -65,7 +65,7 @@ static void vpci_interrupt(struct virtio_dev *d, unsigned bits, int q)
     }
     intx_update(p);
 }
-static const struct virtio_transport_ops pci_tops = { .interrupt = vpci_interrupt };
+static const struct virtio_transport_ops pci_tops = { .interrupt = vpci_interrupt, .loads_after_device = true };
 
 static void vectors_reset(struct virtio_pci *p)
 {
@@ -394,6 +394,62 @@ static const struct pci_func_ops vpci_ops = {
     .bar_read = bar_read, .bar_write = bar_write, .cfg_read = vpci_cfg_read,
     .cfg_written = vpci_cfg_written, .reset = vpci_reset,
 };
+
+/* ---- snapshot ---- */
+void virtio_pci_save(struct virtio_pci *p, struct virtio_pci_state *st)
+{
+    struct virtio_dev *d = p->d;
+    memset(st, 0, sizeof(*st));
+    pthread_mutex_lock(&d->lock);
+    memcpy(st->cfg, p->f.cfg, PCI_CFG_SIZE);
+    memcpy(st->msix_table, p->msix.table, sizeof(st->msix_table));
+    st->msix_pba = p->msix.pba;
+    st->nvq = d->nvq;
+    st->nvec = p->msix.nvec;
+    st->dfsel = p->dfsel;
+    st->gfsel = p->gfsel;
+    st->qsel = p->qsel;
+    st->config_vec = p->config_vec;
+    memcpy(st->queue_vec, p->queue_vec, sizeof(st->queue_vec));
+    pthread_mutex_unlock(&d->lock);
+}
+
+/* A state this function could be in: same shape, read-only config bits
+ * unchanged (but the status register, which the function updates), every
+ * vector one it has or none. */
+static bool state_fits(const struct virtio_pci *p, const struct virtio_pci_state *st)
+{
+    if (st->nvq != p->d->nvq || st->nvec != p->msix.nvec || st->reserved ||
+        (st->config_vec != PCI_NO_VECTOR && st->config_vec >= p->msix.nvec))
+        return false;
+    for (unsigned q = 0; q < VIRTIO_MAX_QUEUES; q++)
+        if (st->queue_vec[q] != PCI_NO_VECTOR && (q >= st->nvq || st->queue_vec[q] >= p->msix.nvec))
+            return false;
+    for (unsigned i = 0; i < PCI_CFG_SIZE; i++)
+        if (i != PCI_STATUS && i != PCI_STATUS + 1 && ((st->cfg[i] ^ p->f.cfg_init[i]) & ~p->f.wmask[i]))
+            return false;
+    return true;
+}
+
+int virtio_pci_load(struct virtio_pci *p, const struct virtio_pci_state *st)
+{
+    struct virtio_dev *d = p->d;
+    if (!state_fits(p, st))
+        return -EINVAL;
+    pthread_mutex_lock(&d->lock);
+    memcpy(p->f.cfg, st->cfg, PCI_CFG_SIZE);
+    pci_msix_load(&p->msix, st->msix_table, st->msix_pba);
+    p->dfsel = st->dfsel;
+    p->gfsel = st->gfsel;
+    p->qsel = st->qsel;
+    p->config_vec = st->config_vec;
+    memcpy(p->queue_vec, st->queue_vec, sizeof(p->queue_vec));
+    intx_update(p);
+    pthread_mutex_unlock(&d->lock);
+    db_update(p);                           /* ioeventfds where BAR 0 is now */
+    virtio_dev_kick(d);
+    return 0;
+}
 
 /* ---- building ---- */
 static unsigned add_vcap(struct pci_func *f, uint8_t type, unsigned len, uint32_t off, uint32_t size)

@@ -125,6 +125,11 @@ struct virtio_transport_ops {
     /* isr_bits: VIRTIO_ISR_USED for queue q, VIRTIO_ISR_CONFIG (q -1), or 0
      * to re-drive a level line from d->isr (q -1). Lock held. */
     void (*interrupt)(struct virtio_dev *d, unsigned isr_bits, int q);
+    /* The transport has a snapshot state of its own, loaded after the
+     * device's (virtio-pci: MSI-X): it calls virtio_dev_kick then, so that
+     * the interrupts of the requests the kick completes take the restored
+     * route; otherwise virtio_dev_load kicks. */
+    bool loads_after_device;
 };
 
 struct virtio_dev {
@@ -207,6 +212,30 @@ void virtio_dev_save(struct virtio_dev *d, struct virtio_dev_state *st);
 void virtio_dev_pause(struct virtio_dev *d);
 void virtio_dev_resume(struct virtio_dev *d);
 int virtio_dev_load(struct virtio_dev *d, const struct virtio_dev_state *st);
+/* After a load: every ready queue with requests the driver made available
+ * but the device had not taken gets one notify (the driver will not
+ * notify for them again). Lock not held. */
+void virtio_dev_kick(struct virtio_dev *d);
+
+/* The virtio-pci transport's own state (transport.h), saved after the
+ * device's: the function's config space (BARs, command, MSI-X control),
+ * the MSI-X table and PBA, the common configuration's selectors and
+ * vectors. load checks it against this function (read-only config bits,
+ * queue and vector counts, vectors in range), applies it, drives INTx to
+ * the level the state gives and moves the eventfd doorbells to where BAR 0
+ * now is. 0 or -EINVAL. */
+struct virtio_pci_state {
+    uint8_t cfg[PCI_CFG_SIZE];
+    uint32_t msix_table[PCI_MSIX_MAX][4];
+    uint64_t msix_pba;
+    uint32_t nvq, nvec;
+    uint32_t dfsel, gfsel;
+    uint16_t qsel, config_vec;
+    uint16_t queue_vec[VIRTIO_MAX_QUEUES];
+    uint32_t reserved;
+};
+void virtio_pci_save(struct virtio_pci *p, struct virtio_pci_state *st);
+int virtio_pci_load(struct virtio_pci *p, const struct virtio_pci_state *st);
 
 /* ---- virtio-blk ---- */
 struct virtio_blk;
@@ -392,6 +421,8 @@ unsigned virtio_board_count(const struct virtio_board *b);
 /* Slot i: mmio base (pci: its device number) and the index passed to irq_for. */
 void virtio_board_slot(const struct virtio_board *b, unsigned i, uint64_t *base, unsigned *irq_index);
 struct virtio_dev *virtio_board_dev(struct virtio_board *b, unsigned i);
+/* Slot i's virtio-pci transport, or NULL (mmio). */
+struct virtio_pci *virtio_board_pci(struct virtio_board *b, unsigned i);
 /* Host input to the first device that takes it (a console): bytes taken.
  * has_input: whether there is such a device. */
 bool virtio_board_has_input(const struct virtio_board *b);

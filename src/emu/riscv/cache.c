@@ -21,6 +21,7 @@
 #include "emu/riscv/ops.h"
 #include "base/base.h"
 
+#include <stddef.h>
 #include <sys/mman.h>
 
 #define JC_MASK ((1u << RV_JCACHE_BITS) - 1)
@@ -71,15 +72,61 @@ static struct rv_cache_ext *ext_of(struct rv_hart *h)
     return (struct rv_cache_ext *)(h->arena + RV_ARENA_SIZE);
 }
 
+/* The lookup tables, from jcache to the end of jtc: whole pages. */
+#define TABLES_LEN (offsetof(struct rv_hart, jtc) + sizeof(((struct rv_hart *)0)->jtc) - \
+                    offsetof(struct rv_hart, jcache))
+_Static_assert(offsetof(struct rv_hart, jcache) % 4096 == 0 && TABLES_LEN % 4096 == 0,
+               "the hart's lookup tables are whole pages");
+_Static_assert(RV_ARENA_SIZE % 4096 == 0 && sizeof(struct rv_cache_ext) % 4096 == 0,
+               "the arena and its page lists are whole pages");
+
 void rv_cache_flush(struct rv_hart *h)
 {
-    memset(h->jcache, 0, sizeof(h->jcache));
-    memset(h->hash, 0, sizeof(h->hash));
-    memset(ext_of(h)->page_head, 0, sizeof(ext_of(h)->page_head));
+    h->cache_hwm = MAX(h->cache_hwm, h->arena_used + h->jit_used);
+    /* Every table entry points at a block in the arena: with none decoded
+     * since the last flush they are all clear (a new or restored hart's
+     * tables are never touched before it runs). */
+    if (h->arena_used) {
+        memset(h->jcache, 0, sizeof(h->jcache));
+        memset(h->hash, 0, sizeof(h->hash));
+        memset(ext_of(h)->page_head, 0, sizeof(ext_of(h)->page_head));
+        memset(h->jtc, 0, sizeof(h->jtc));
+    }
     h->arena_used = 0;
     h->jit_used = 0;            /* translated code goes with its blocks */
-    memset(h->jtc, 0, sizeof(h->jtc));
     h->flush_count++;
+}
+
+/* A hart going idle gives its translation caches back to the host when
+ * they have grown past RV_TRIM_MIN since the last trim, at most once per
+ * RV_TRIM_INTERVAL_NS: the blocks, the translated code and the lookup
+ * tables are dropped (MADV_DONTNEED: the pages leave the process) and
+ * what the guest runs next is decoded again. An idle guest then holds only
+ * the code its timer interrupts run, not everything it ran at boot; a
+ * guest that idles often pays at most one re-decode of its working set
+ * per interval. RV_TRIM_MIN sits above what an idle default guest decodes
+ * (about 1100 blocks, 0.8 MiB, plus 0.2 MiB of translated code in two
+ * seconds, measured), else every trim would be followed by decoding the
+ * same again. Call only outside rv_run (no block is executing). */
+#define RV_TRIM_MIN (2u << 20)
+#define RV_TRIM_INTERVAL_NS 1000000000ULL
+
+void rv_hart_trim(struct rv_hart *h)
+{
+    if (MAX(h->cache_hwm, h->arena_used + h->jit_used) < RV_TRIM_MIN)
+        return;
+    uint64_t now_ns = time_ns();
+    if (h->trims && now_ns - h->trim_ns < RV_TRIM_INTERVAL_NS)
+        return;
+    madvise(h->jcache, TABLES_LEN, MADV_DONTNEED);
+    madvise(h->arena, RV_ARENA_SIZE + sizeof(struct rv_cache_ext), MADV_DONTNEED);
+    rv_jit_release(h);
+    h->arena_used = 0;
+    h->jit_used = 0;
+    h->flush_count++;
+    h->cache_hwm = 0;
+    h->trim_ns = now_ns;
+    h->trims++;
 }
 
 void rv_cache_invalidate_page(struct rv_hart *h, uint64_t page)
@@ -221,7 +268,7 @@ static struct rv_block *decode_block(struct rv_hart *h, uint64_t vpc, uint64_t p
     uint64_t page = vpc & ~0xfffULL, pc = vpc;
     const uint8_t *hbase = host - (vpc & 0xfff);
     unsigned n = 0;
-    bool bps = atomic_load_explicit(&h->m->nbp, memory_order_relaxed) != 0;
+    bool bps = rv_debug_exec_on(h);
     while (n < RV_BLOCK_MAX) {
         uint64_t off = pc & 0xfff;
         if (4096 - off < 4) {
@@ -230,7 +277,7 @@ static struct rv_block *decode_block(struct rv_hart *h, uint64_t vpc, uint64_t p
             if ((lo & 3) == 3)
                 break;     /* straddles the page: its own block */
         }
-        if (n > 0 && bps && rv_bp_at(h->m, pc))
+        if (n > 0 && bps && rv_debug_stop_at(h, pc))
             break;
         struct rv_insn *in = &b->insn[n];
         unsigned len = decode_at(h, in, hbase + off, pc);
@@ -239,7 +286,7 @@ static struct rv_block *decode_block(struct rv_hart *h, uint64_t vpc, uint64_t p
         uint64_t next = pc + len;
         if (op == RV_OP_JAL) {
             uint64_t t = (uint64_t)in->imm;
-            if ((t & ~0xfffULL) == page && n < RV_BLOCK_MAX && !(bps && rv_bp_at(h->m, t))) {
+            if ((t & ~0xfffULL) == page && n < RV_BLOCK_MAX && !(bps && rv_debug_stop_at(h, t))) {
                 in->op = RV_OP_JAL_IN;
                 pc = t;
                 continue;

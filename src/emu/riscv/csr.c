@@ -171,6 +171,8 @@ static int csr_get(struct rv_hart *h, unsigned csr, uint64_t *v)
         return 0;
     }
     if (csr >= 0x3b0 && csr <= 0x3ef) { *v = h->pmpaddr[csr - 0x3b0]; return 0; }
+    if (csr >= RV_CSR_TSELECT && csr <= RV_CSR_TINFO)
+        return rv_trig_csr_read(h, csr, v);
     switch (csr) {
     case CSR_SSTATUS: *v = mstatus_read(h) & SSTATUS_MASK; return 0;
     case CSR_SIE: *v = h->mie & h->mideleg; return 0;
@@ -223,6 +225,8 @@ static int csr_set(struct rv_hart *h, unsigned csr, uint64_t v)
         return 0;
     }
     if (csr >= 0x3b0 && csr <= 0x3ef) { h->pmpaddr[csr - 0x3b0] = v & ((1ULL << 54) - 1); return 0; }
+    if (csr >= RV_CSR_TSELECT && csr <= RV_CSR_TINFO)
+        return rv_trig_csr_write(h, csr, v);
     switch (csr) {
     case CSR_SSTATUS: mstatus_write(h, v, SSTATUS_MASK & MSTATUS_WMASK); return 0;
     case CSR_SIE: h->mie = (h->mie & ~h->mideleg) | (v & h->mideleg & MIE_MASK); return 0;
@@ -456,6 +460,7 @@ void rv_csr_reset(struct rv_hart *h)
     memset(h->pmpaddr, 0, sizeof(h->pmpaddr));
     h->fp.fflags = 0;
     h->fp.frm = 0;
+    rv_trig_reset(h);
     if (h->m->user) {
         h->priv = RV_PRIV_U;
         h->mstatus = MS_FS;       /* user mode: FP always on */
@@ -519,6 +524,7 @@ void rv_hart_save(struct rv_hart *h, struct rv_hart_state *st)
     st->minstret = counter_value(h, 1);
     memcpy(st->pmpcfg, h->pmpcfg, sizeof(st->pmpcfg));
     memcpy(st->pmpaddr, h->pmpaddr, sizeof(st->pmpaddr));
+    rv_trig_save(h, st);
 }
 
 /* Values a privileged write could never have produced. */
@@ -547,7 +553,7 @@ static bool hart_state_ok(const struct rv_hart *h, const struct rv_hart_state *s
 
 int rv_hart_load(struct rv_hart *h, const struct rv_hart_state *st)
 {
-    if (h->m->user || !hart_state_ok(h, st))
+    if (h->m->user || !hart_state_ok(h, st) || rv_trig_load(h, st) < 0)
         return -EINVAL;
     memcpy(h->x, st->x, sizeof(st->x));
     h->x[0] = 0;

@@ -214,6 +214,8 @@ static inline bool trap_uses_budget(struct rv_hart *h)
  * handler), else the exit. */
 static enum rv_exit exec_trap(struct rv_hart *h, uint64_t cause, uint64_t tval)
 {
+    if (unlikely(cause == RV_CAUSE_WATCH))
+        return RV_EXIT_DEBUG;        /* the debugger's watchpoint: stop before the access */
     if (!rv_trap(h, cause, tval))
         return RV_EXIT_FAULT;
     return unlikely(trap_uses_budget(h)) ? RV_EXIT_BUDGET : RV_EXIT_NONE;
@@ -243,7 +245,7 @@ HOT enum rv_exit exec_boundary(struct rv_hart *h, struct rv_machine *m, bool sys
             }
         }
     }
-    if (unlikely(atomic_load_explicit(&m->nbp, memory_order_relaxed))) {
+    if (unlikely(rv_debug_exec_on(h))) {
         if (rv_bp_at(m, h->pc)) {
             if (h->debug_skip != h->pc) {
                 h->debug_skip = h->pc;
@@ -252,6 +254,11 @@ HOT enum rv_exit exec_boundary(struct rv_hart *h, struct rv_machine *m, bool sys
             *last = NULL;
         } else {
             h->debug_skip = ~0ULL;
+        }
+        if (h->trig_exec && rv_trig_exec_fire(h, h->pc)) {
+            /* Sdtrig: a breakpoint exception before the instruction */
+            *last = NULL;
+            return exec_trap(h, RV_EXC_BREAKPOINT, h->pc);
         }
     }
     return RV_EXIT_NONE;
@@ -331,7 +338,7 @@ HOT struct rv_jit_ret exec_enter_jit(struct rv_hart *h, struct rv_machine *m, st
 {
     if (unlikely(js->site)) {
         if (b->vpc == js->pc && js->key == ((h->tlb_gen << 2) | h->priv) &&
-            js->fc == h->flush_count && !atomic_load_explicit(&m->nbp, memory_order_relaxed))
+            js->fc == h->flush_count && !rv_debug_exec_on(h))
             rv_jit_link(h, js->site, b);
         js->site = 0;
     }

@@ -65,11 +65,17 @@ struct gdb_stub {
     bool ev_pending;                 /* a stop event for the server thread */
     unsigned ev_hart;
     int ev_sig;
+    unsigned ev_wkind;               /* a watchpoint hit: its RV_WATCH_* kind, or 0 */
+    uint64_t ev_waddr;
     unsigned last_hart;              /* of the last stop reply */
     int last_sig;
+    unsigned last_wkind;
+    uint64_t last_waddr;
     unsigned cur_g, cur_c;           /* Hg / Hc selections (hart index) */
     uint64_t bp[GDB_MAX_BP];
     unsigned nbp;
+    struct gdb_wp { uint64_t addr, len; unsigned kind; } wp[RV_MAX_WP];
+    unsigned nwp;
     bool noack;
     bool exited;
     int exit_status;
@@ -427,13 +433,29 @@ static void reply_str(char *out, const char *s)
 
 static void reply_stop(struct gdb_stub *g, char *out)
 {
-    snprintf(out, GDB_PKT_MAX + 1, "T%02xthread:%x;", (unsigned)g->last_sig, g->last_hart + 1);
+    static const char *const wname[] = { "", "watch", "rwatch", "awatch" };
+    int n = snprintf(out, GDB_PKT_MAX + 1, "T%02xthread:%x;", (unsigned)g->last_sig, g->last_hart + 1);
+    if (g->last_wkind && g->last_wkind <= RV_WATCH_ACCESS)
+        snprintf(out + n, (size_t)(GDB_PKT_MAX + 1 - n), "%s:%llx;", wname[g->last_wkind],
+                 (unsigned long long)g->last_waddr);
 }
 
 static bool starts(const char *pkt, size_t len, const char *pre)
 {
     size_t n = strlen(pre);
     return len >= n && memcmp(pkt, pre, n) == 0;
+}
+
+static void remember_wp(struct gdb_stub *g, uint64_t a, uint64_t len, unsigned kind, bool set)
+{
+    unsigned k;
+    for (k = 0; k < g->nwp; k++)
+        if (g->wp[k].addr == a && g->wp[k].len == len && g->wp[k].kind == kind)
+            break;
+    if (set && k == g->nwp && g->nwp < RV_MAX_WP)
+        g->wp[g->nwp++] = (struct gdb_wp){ a, len, kind };
+    else if (!set && k < g->nwp)
+        g->wp[k] = g->wp[--g->nwp];
 }
 
 static void remember_bp(struct gdb_stub *g, uint64_t a, bool set)
@@ -513,8 +535,8 @@ static enum gdb_action handle_vcont(struct gdb_stub *g, const char *pkt, size_t 
                                     unsigned *thread)
 {
     const char *p = pkt + 5, *end = pkt + len;    /* after "vCont" */
-    bool step = false, cont = false;
-    unsigned step_idx = g->cur_c;
+    bool step = false, cont = false, others = false, only_stopped = true;
+    unsigned step_idx = g->cur_c, named = 0;
     while (p < end && *p == ';') {
         p++;
         char a = p < end ? *p++ : 0;
@@ -530,6 +552,13 @@ static enum gdb_action handle_vcont(struct gdb_stub *g, const char *pkt, size_t 
             while (p < end && *p != ';') p++;
             if (!parse_tid(g, t, p, &tid)) goto bad;
         }
+        if (tid > 0) {
+            if (!named++ && a != 's' && a != 'S' && !step)
+                step_idx = (unsigned)(tid - 1);
+            only_stopped = only_stopped && rv_hart_halted(g->harts[tid - 1]);
+        } else {
+            others = true;
+        }
         if (a == 's' || a == 'S') {
             if (!step) step_idx = tid > 0 ? (unsigned)(tid - 1) : g->cur_c;
             step = true;
@@ -538,7 +567,9 @@ static enum gdb_action handle_vcont(struct gdb_stub *g, const char *pkt, size_t 
         }
     }
     if (p != end || (!step && !cont)) goto bad;
-    if (step) {
+    /* only HSM-stopped harts resumed (scheduler-locking on one): none can
+     * run, so the "step" ends at once, where it is */
+    if (step || (named && !others && only_stopped)) {
         *thread = step_idx < g->nharts ? step_idx : 0;
         return GDB_ACT_STEP;
     }
@@ -662,6 +693,23 @@ static enum gdb_action cmd_write_mem(struct gdb_stub *g, struct gdb_cmd *c)
     return GDB_ACT_REPLY;
 }
 
+/* Z2/Z3/Z4,ADDR,LEN and z: write, read and access watchpoints (the
+ * debugger's own, not the guest's triggers) */
+static enum gdb_action cmd_watchpoint(struct gdb_stub *g, struct gdb_cmd *c, uint64_t type,
+                                      uint64_t a, uint64_t len)
+{
+    bool set = c->pkt[0] == 'Z';
+    unsigned kind = type == 2 ? RV_WATCH_WRITE : type == 3 ? RV_WATCH_READ : RV_WATCH_ACCESS;
+    int r = rv_debug_watchpoint(g->cfg.m, a, len, kind, set);
+    if (r == 0) {
+        remember_wp(g, a, len, kind, set);
+        reply_str(c->out, "OK");
+    } else {
+        reply_str(c->out, r == -ENOSPC ? "E1c" : "E16");
+    }
+    return GDB_ACT_REPLY;
+}
+
 /* ZTYPE,ADDR,KIND / zTYPE,ADDR,KIND: software and hardware breakpoints */
 static enum gdb_action cmd_breakpoint(struct gdb_stub *g, struct gdb_cmd *c)
 {
@@ -671,7 +719,9 @@ static enum gdb_action cmd_breakpoint(struct gdb_stub *g, struct gdb_cmd *c)
     if (!get_num(p, c->end, &type) || *p >= c->end || *(*p)++ != ',' || !get_num(p, c->end, &a) ||
         *p >= c->end || *(*p)++ != ',' || !get_num(p, c->end, &kind))
         return reply_err(c);
-    if (type > 1)                                     /* watchpoints: not supported */
+    if (type >= 2 && type <= 4)
+        return cmd_watchpoint(g, c, type, a, kind);
+    if (type > 4)                                     /* unknown: not supported */
         return GDB_ACT_REPLY;
     if (rv_debug_breakpoint(g->cfg.m, a, set) == 0) {
         remember_bp(g, a, set);
@@ -844,6 +894,17 @@ static void set_event(struct gdb_stub *g, unsigned hart, int sig)
         g->ev_pending = true;
         g->ev_hart = hart;
         g->ev_sig = sig;
+        g->ev_wkind = 0;
+    }
+}
+
+/* a stop event for a watchpoint hit by hart i */
+static void set_watch_event(struct gdb_stub *g, unsigned i, uint64_t addr, unsigned kind)
+{
+    if (!g->ev_pending) {
+        set_event(g, i, SIG_TRAP);
+        g->ev_wkind = kind;
+        g->ev_waddr = addr;
     }
 }
 
@@ -852,9 +913,25 @@ bool gdb_stub_after_run(struct gdb_stub *g, struct rv_hart *h, enum rv_exit e)
     bool consumed = false, wake = false;
     pthread_mutex_lock(&g->lock);
     int i = hart_index(g, h);
+    uint64_t waddr = 0;
+    unsigned wkind = 0;
+    bool watched = e == RV_EXIT_DEBUG && rv_debug_watch_take(h, &waddr, &wkind);
     if (i >= 0) {
         g->executing[i] = false;
-        if (g->step_active && g->step_hart == i) {
+        if (watched) {
+            /* before the access, pc at its instruction (gdb steps over it
+             * with its watchpoints out) */
+            consumed = true;
+            if (g->step_active && g->step_hart == i) {
+                g->step_active = false;
+                g->step_hart = -1;
+            }
+            if (!g->quit && g->conn_fd >= 0) {   /* another hart's event first: this one hits again */
+                g->stopped = true;
+                set_watch_event(g, (unsigned)i, waddr, wkind);
+                wake = true;
+            }
+        } else if (g->step_active && g->step_hart == i) {
             if ((e == RV_EXIT_BUDGET || e == RV_EXIT_DEBUG) && rv_get_pc(h) == g->step_pc &&
                 rv_instret(h) == g->step_instret) {
                 /* nothing ran: a stale kick, or a breakpoint on the very
@@ -968,6 +1045,9 @@ static void release_machine(struct gdb_stub *g)
     for (unsigned k = 0; k < g->nbp; k++)
         rv_debug_breakpoint(g->cfg.m, g->bp[k], false);
     g->nbp = 0;
+    for (unsigned k = 0; k < g->nwp; k++)
+        rv_debug_watchpoint(g->cfg.m, g->wp[k].addr, g->wp[k].len, g->wp[k].kind, false);
+    g->nwp = 0;
     pthread_mutex_lock(&g->lock);
     g->step_hart = -1;
     g->step_pending = g->step_active = false;
@@ -980,9 +1060,12 @@ static int report_stop(struct gdb_stub *g, unsigned hart, int sig)
 {
     pthread_mutex_lock(&g->lock);
     stop_all_locked(g);
+    g->last_wkind = 0;
     if (g->ev_pending) {                              /* a real event beats Ctrl-C */
         hart = g->ev_hart;
         sig = g->ev_sig;
+        g->last_wkind = g->ev_wkind;
+        g->last_waddr = g->ev_waddr;
         g->ev_pending = false;
     }
     g->last_hart = hart < g->nharts ? hart : 0;
@@ -991,6 +1074,21 @@ static int report_stop(struct gdb_stub *g, unsigned hart, int sig)
     pthread_mutex_unlock(&g->lock);
     reply_stop(g, g->reply);
     return send_packet(g, g->reply);
+}
+
+/* gdb steps by itself on RISC-V Linux targets (a breakpoint after the
+ * instruction, then a continue of every thread): when the thread it looks
+ * at is an HSM-stopped hart with such a breakpoint right after its pc, the
+ * step can never end there, so it ends at once, where the hart is. */
+static bool sw_step_of_stopped(struct gdb_stub *g)
+{
+    if (g->cur_g >= g->nharts || !rv_hart_halted(g->harts[g->cur_g]))
+        return false;
+    uint64_t pc = rv_get_pc(g->harts[g->cur_g]);
+    for (unsigned k = 0; k < g->nbp; k++)
+        if (g->bp[k] == pc + 2 || g->bp[k] == pc + 4)
+            return true;
+    return false;
 }
 
 static void serve(struct gdb_stub *g)
@@ -1074,6 +1172,10 @@ static void serve(struct gdb_stub *g)
             case GDB_ACT_CONTINUE:
                 pthread_mutex_lock(&g->lock);
                 resume_locked(g);
+                if (sw_step_of_stopped(g)) {
+                    set_event(g, g->cur_g, SIG_TRAP);
+                    wake_server(g);
+                }
                 pthread_mutex_unlock(&g->lock);
                 running = true;
                 break;

@@ -226,7 +226,9 @@ void rv_hart_resume(struct rv_hart *h)
 
 bool rv_hart_halted(const struct rv_hart *h)
 {
-    return h->halted;
+    /* a halt asked for but not yet seen by rv_run (a hart that never ran:
+     * HSM-stopped since boot) is a halt too */
+    return h->halted || (atomic_load(&((struct rv_hart *)h)->exit_req) & RV_REQ_HALT);
 }
 
 void rv_set_mtimecmp(struct rv_hart *h, uint64_t v)

@@ -21,6 +21,10 @@
 #define RV_JTC_BITS 12             /* translator's jalr target cache */
 #define RV_ARENA_SIZE (16u << 20)  /* decoded-block arena per hart */
 #define RV_MAX_BP 64
+#define RV_NTRIG 4                 /* Sdtrig triggers per hart */
+/* a pseudo cause from the memory slow path: a debugger watchpoint was hit
+ * (rv_run returns RV_EXIT_DEBUG with pc at the access) */
+#define RV_CAUSE_WATCH 0x100
 
 /* One decoded instruction. `op` indexes the interpreter's label table. */
 struct rv_insn {
@@ -94,9 +98,11 @@ struct rv_machine {
     pthread_mutex_t lock;
     struct rv_hart *harts[256];
     unsigned nhart_slots;
-    /* breakpoints */
+    /* breakpoints and watchpoints (the debugger's) */
     uint64_t bp[RV_MAX_BP];
     atomic_uint nbp;
+    struct rv_watch { uint64_t addr, len; unsigned kind; } wp[RV_MAX_WP];
+    atomic_uint nwp;
     /* translator: on, and runs of a block before it is translated */
     bool jit;
     uint32_t jit_threshold;
@@ -127,6 +133,13 @@ struct rv_hart {
     bool halted;
     bool code_dirty;              /* a store invalidated code: leave the block */
     uint64_t debug_skip;          /* resume past a breakpoint at this pc */
+    uint64_t watch_addr;          /* the debugger watchpoint just hit */
+    unsigned watch_kind;          /* its RV_WATCH_* kind, 0 = none */
+
+    /* Sdtrig (trigger.c) */
+    struct rv_trigger { uint64_t tdata1, tdata2; } trig[RV_NTRIG];
+    unsigned tselect;
+    bool trig_exec, trig_ldst;    /* an execute / a load or store trigger is armed */
 
     /* privileged state */
     unsigned priv;
@@ -150,14 +163,19 @@ struct rv_hart {
     uint64_t spin_ns;             /* how long rv_hart_wait polls first (adaptive) */
 
     /* code cache (per hart) */
-    struct rv_block *jcache[1u << RV_JCACHE_BITS];
-    struct rv_block *hash[1u << RV_HASH_BITS];
     uint8_t *arena;
     size_t arena_used;
     uint64_t flush_count;         /* bumped by every wholesale flush */
     struct rv_block *step_block;  /* scratch for single steps */
     uint8_t *jit_code;            /* translated code arena (reset with the blocks) */
     size_t jit_used;
+    size_t cache_hwm;             /* most of arena + jit code used since the last trim */
+    uint64_t trim_ns;             /* host time of the last trim (rv_hart_trim) */
+    uint64_t trims;               /* how many */
+    /* The lookup tables, page-aligned and adjacent (the hart is mmap'd), so
+     * that a trim gives their pages back with one madvise: */
+    struct rv_block *jcache[1u << RV_JCACHE_BITS] __attribute__((aligned(4096)));
+    struct rv_block *hash[1u << RV_HASH_BITS];
     /* user mode: virtual pc -> translated block, for jumps through a
      * register (jalr) straight from translated code; reset with the cache */
     struct rv_jtc { uint64_t vpc; struct rv_block *b; } jtc[1u << RV_JTC_BITS];
@@ -222,6 +240,7 @@ void rv_jit_configure(struct rv_machine *m);
 /* Translate b (b->jit), or false (b->jit_failed set when it never will be). */
 bool rv_jit_translate(struct rv_hart *h, struct rv_block *b);
 void rv_jit_free(struct rv_hart *h);
+void rv_jit_release(struct rv_hart *h);
 /* Point the exit `site` (the aux of an RV_JIT_NEXT) at block `to`. */
 bool rv_jit_link(struct rv_hart *h, uintptr_t site, struct rv_block *to);
 
@@ -245,6 +264,39 @@ static inline struct rv_tlb_entry *rv_tlb_slot(struct rv_hart *h, int acc, uint6
 static inline uint64_t rv_tlb_tag(uint64_t va, unsigned mode)
 {
     return (((va >> 12) << 2) | mode) + 1;
+}
+
+/* ---- trigger.c ---- */
+enum { RV_CSR_TSELECT = 0x7a0, RV_CSR_TDATA1 = 0x7a1, RV_CSR_TDATA2 = 0x7a2,
+       RV_CSR_TDATA3 = 0x7a3, RV_CSR_TINFO = 0x7a4 };
+void rv_trig_reset(struct rv_hart *h);
+/* Snapshot: the triggers into / from st (load: -EINVAL for a tdata1 no
+ * write could have left, or tselect out of range). */
+void rv_trig_save(const struct rv_hart *h, struct rv_hart_state *st);
+int rv_trig_load(struct rv_hart *h, const struct rv_hart_state *st);
+int rv_trig_csr_read(struct rv_hart *h, unsigned csr, uint64_t *v);
+int rv_trig_csr_write(struct rv_hart *h, unsigned csr, uint64_t v);
+/* An execute trigger fires at pc now (hit bits set). */
+bool rv_trig_exec_fire(struct rv_hart *h, uint64_t pc);
+/* An execute trigger is armed at pc in some mode (decoding stops there). */
+bool rv_trig_exec_at(const struct rv_hart *h, uint64_t pc);
+/* The slow path: whether a TLB entry for va's page must not be made for
+ * `acc`, and the check of one access: 0, RV_EXC_BREAKPOINT (a trigger) or
+ * RV_CAUSE_WATCH (the debugger's). Call only when rv_debug_data_on. */
+bool rv_debug_page_watched(const struct rv_hart *h, uint64_t va, int acc);
+int rv_debug_data_check(struct rv_hart *h, uint64_t va, unsigned size, int acc);
+static inline bool rv_debug_data_on(const struct rv_hart *h)
+{
+    return h->trig_ldst || atomic_load_explicit(&h->m->nwp, memory_order_relaxed);
+}
+/* Blocks must stop at debugger breakpoints or execute triggers. */
+static inline bool rv_debug_exec_on(const struct rv_hart *h)
+{
+    return h->trig_exec || atomic_load_explicit(&h->m->nbp, memory_order_relaxed);
+}
+static inline bool rv_debug_stop_at(const struct rv_hart *h, uint64_t pc)
+{
+    return rv_bp_at(h->m, pc) || (h->trig_exec && rv_trig_exec_at(h, pc));
 }
 
 /* ---- csr.c ---- */

@@ -61,6 +61,14 @@ void rv_jit_free(struct rv_hart *h)
     h->jit_code = NULL;
 }
 
+/* Give the arena's pages back to the host (a trim: the blocks that owned
+ * the code are gone with rv_cache_flush). */
+void rv_jit_release(struct rv_hart *h)
+{
+    if (h->jit_code)
+        madvise(h->jit_code, JIT_ARENA, MADV_DONTNEED);
+}
+
 /* write the guest registers in mask from their host registers to memory */
 void jit_writeback(struct jt *t, uint32_t mask)
 {
@@ -404,9 +412,10 @@ bool rv_jit_translate(struct rv_hart *h, struct rv_block *b)
     t->user = h->m->user;
     uint32_t read;
     alloc_regs(t, n, &read);
-    /* self-loops and jalr lookups skip the dispatcher's breakpoint check:
-     * none while any is set (setting one flushes every cache) */
-    t->nbp = atomic_load_explicit(&h->m->nbp, memory_order_relaxed) != 0;
+    /* self-loops and jalr lookups skip the dispatcher's breakpoint and
+     * execute-trigger check: none while any is set (setting one flushes
+     * the caches) */
+    t->nbp = rv_debug_exec_on(h);
     if (!t->nbp)
         for (unsigned k = 0; k < n; k++)
             if (b->insn[k].op >= RV_OP_BEQ && b->insn[k].op <= RV_OP_BGEU && (uint64_t)b->insn[k].imm == b->vpc)

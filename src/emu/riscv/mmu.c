@@ -110,6 +110,8 @@ static int resolve(struct rv_hart *h, uint64_t va, int acc, uint8_t **host, uint
             rv_code_written(h, va);
             return 0;
         }
+        if (unlikely(rv_debug_data_on(h)) && acc != RV_ACC_EXEC && rv_debug_page_watched(h, va, acc))
+            return 0;            /* watched: every access comes to the slow path */
         struct rv_tlb_entry *e = rv_tlb_slot(h, acc, va);
         e->tag = rv_tlb_tag(va, mode);
         e->addend = addend;
@@ -140,6 +142,8 @@ static int resolve(struct rv_hart *h, uint64_t va, int acc, uint8_t **host, uint
         if (r->dirty)
             return 0;            /* dirty logging: every store comes here */
     }
+    if (unlikely(rv_debug_data_on(h)) && acc != RV_ACC_EXEC && rv_debug_page_watched(h, va, acc))
+        return 0;                /* watched: every access comes to the slow path */
     struct rv_tlb_entry *e = rv_tlb_slot(h, acc, va);
     e->tag = rv_tlb_tag(va, mode);
     e->addend = (uintptr_t)*host - (uintptr_t)va;   /* integers: host - va as a pointer overflows (UB) */
@@ -210,6 +214,11 @@ static int store_one(struct rv_hart *h, uint64_t va, unsigned size, uint64_t val
 
 int rv_load_slow(struct rv_hart *h, uint64_t va, unsigned size, uint64_t *val)
 {
+    if (unlikely(rv_debug_data_on(h))) {
+        int t = rv_debug_data_check(h, va, size, RV_ACC_READ);
+        if (t)
+            return t;
+    }
     if ((va & 0xfff) + size <= 4096)
         return load_one(h, va, size, val);
     uint64_t v = 0;
@@ -226,6 +235,11 @@ int rv_load_slow(struct rv_hart *h, uint64_t va, unsigned size, uint64_t *val)
 
 int rv_store_slow(struct rv_hart *h, uint64_t va, unsigned size, uint64_t val)
 {
+    if (unlikely(rv_debug_data_on(h))) {
+        int t = rv_debug_data_check(h, va, size, RV_ACC_WRITE);
+        if (t)
+            return t;
+    }
     if ((va & 0xfff) + size <= 4096)
         return store_one(h, va, size, val);
     /* check both pages first so a fault leaves memory untouched */
@@ -246,6 +260,17 @@ int rv_store_slow(struct rv_hart *h, uint64_t va, unsigned size, uint64_t val)
 
 void *rv_amo_ptr(struct rv_hart *h, uint64_t va, unsigned size, bool write, int *cause)
 {
+    if (unlikely(rv_debug_data_on(h))) {
+        /* before the misaligned check (the spec's priority); an AMO (and
+         * SC here) counts as a read and a write, LR as a read */
+        int t = rv_debug_data_check(h, va, size, RV_ACC_READ);
+        if (!t && write)
+            t = rv_debug_data_check(h, va, size, RV_ACC_WRITE);
+        if (t) {
+            *cause = t;
+            return NULL;
+        }
+    }
     if (va & (size - 1)) {
         *cause = write ? RV_EXC_STORE_MISALIGNED : RV_EXC_LOAD_MISALIGNED;
         return NULL;

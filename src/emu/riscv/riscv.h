@@ -138,6 +138,10 @@ bool rv_hart_halted(const struct rv_hart *h);
  * timer deadline passes, or rv_kick(); returns at once if one is pending.
  * This is what makes an idle guest cost no host CPU. */
 void rv_hart_wait(struct rv_hart *h);
+/* Before an idle wait (wfi, a stopped hart), from the hart's own thread
+ * and outside rv_run: give the translation caches back to the host when
+ * they have grown (at most once a second; see cache.c). */
+void rv_hart_trim(struct rv_hart *h);
 /* Guest-virtual memory through the hart's current translation (as in
  * S-mode with SUM for the gdb stub and SBI): bytes copied, or -1. */
 int rv_virt_read(struct rv_hart *h, uint64_t vaddr, void *buf, size_t len);
@@ -199,6 +203,8 @@ struct rv_hart_state {
     uint64_t stvec, sscratch, sepc, scause, stval, satp, stimecmp, mtimecmp;
     uint64_t mcycle, minstret;
     uint64_t pmpcfg[16], pmpaddr[64];
+    uint64_t tdata1[4], tdata2[4];      /* Sdtrig triggers */
+    uint64_t tselect;
 };
 void rv_hart_save(struct rv_hart *h, struct rv_hart_state *st);
 int rv_hart_load(struct rv_hart *h, const struct rv_hart_state *st);
@@ -211,5 +217,14 @@ void rv_machine_clock_set_ns(struct rv_machine *m, uint64_t ns);
 /* Debugging: breakpoints on virtual pcs shared by every hart (up to 64);
  * rv_run returns RV_EXIT_DEBUG before executing one. rv_run(h, 1) steps. */
 int rv_debug_breakpoint(struct rv_machine *m, uint64_t pc, bool set);
+/* Watchpoints on guest virtual addresses [addr, addr + len), shared by
+ * every hart (up to 16): rv_run returns RV_EXIT_DEBUG before the access,
+ * pc at its instruction; rv_debug_watch_take then gives (once) the address
+ * and the kind of the watchpoint hit. They are the debugger's: the guest's
+ * own Sdtrig triggers are separate. */
+#define RV_MAX_WP 16
+enum { RV_WATCH_WRITE = 1, RV_WATCH_READ = 2, RV_WATCH_ACCESS = 3 };
+int rv_debug_watchpoint(struct rv_machine *m, uint64_t addr, uint64_t len, unsigned kind, bool set);
+bool rv_debug_watch_take(struct rv_hart *h, uint64_t *addr, unsigned *kind);
 
 #endif

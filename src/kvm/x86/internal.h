@@ -61,6 +61,9 @@ struct vkvm_vm {
     pthread_t th[VKVM_MAX_VCPUS];
     struct vkvm_vcpu_arg arg[VKVM_MAX_VCPUS];
     unsigned started;
+    /* vCPU i's last exit (port or MMIO) completes only in its next KVM_RUN
+     * (written by its thread, read with it parked: state.c) */
+    bool io_pending[VKVM_MAX_VCPUS];
     struct kvm_clock_data clock;    /* kvmclock at pause */
     bool clock_saved;
     /* what is loaded at start and on every reset */
@@ -76,6 +79,12 @@ struct vkvm_vm {
     struct vkvm_msi_routes msi;     /* MSI-X delivery (irqfd.c) */
     bool msi_ready;
     struct vkvm_acpi acpi_regs;
+    /* snapshot (state.c) */
+    struct { bool xsave, xcrs; int xsave2; } caps;  /* KVM_CAP_XSAVE, _XCRS, _XSAVE2 (bytes) */
+    uint32_t *msr_list;             /* the MSRs a snapshot carries (vkvm_msr_filter), made on first use */
+    unsigned nmsr_list;
+    struct kvm_run **retired;       /* vCPU mappings of VMs replaced by vkvm_vm_renew */
+    unsigned nretired;
 };
 
 /* vm.c: the VM fd (irqchip, PIT, RAM slots) for the machine's memory. NULL
@@ -85,8 +94,20 @@ struct vkvm_vm *vkvm_vm_create(int kvm_fd, struct machine *mach, const struct vk
  * engine. 0 or -errno (logged). */
 int vkvm_vm_start(struct vkvm_vm *vm);
 void vkvm_vm_destroy(struct vkvm_vm *vm);
+/* A new VM for a vm-restore into a running process (vCPU threads parked). */
+int vkvm_vm_renew(struct vkvm_vm *vm);
 
 /* run.c: kernel, initrd, command line, MP table into RAM; fills vm->st. */
 int vkvm_vm_load(struct vkvm_vm *vm);
+
+/* state.c: the engine's snapshot ops (struct machine_engine_ops). */
+int vkvm_engine_save(void *eng, struct snap_writer *w);
+int vkvm_engine_check(void *eng, const struct snap *s, char *err, size_t errlen);
+int vkvm_engine_load(void *eng, const struct snap *s, char *err, size_t errlen);
+/* VKVM_VM_ACPI / VKVM_VM_MMIO of this board */
+static inline uint32_t vkvm_board_flags(const struct vkvm_vm *vm)
+{
+    return (vm->acpi ? VKVM_VM_ACPI : 0) | (vm->cfg->mmio ? VKVM_VM_MMIO : 0);
+}
 
 #endif

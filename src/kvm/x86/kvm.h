@@ -207,6 +207,58 @@ int vkvm_acpi_press(struct vkvm_acpi *acpi);
 
 int vkvm_open_dev(const char *dev);    /* fd, or -errno after one log line */
 
+/* ---- snapshot (snapshot.c, state.c; docs/snapshot.md) ----
+ * A vessel kvm snapshot is of machine type VKVM_MACHINE_TYPE. Its engine
+ * sections, each VKVM_SNAP_VERSION and of exactly the size below:
+ *   kvm.vm       struct vkvm_vm_state: the in-kernel PICs, IOAPIC, PIT,
+ *                the kvmclock, the board (ACPI GED events)
+ *   kvm.cpu.N    struct vkvm_cpu_state of vCPU N
+ * Both are plain copies of KVM's own structs (x86-64, little endian). */
+#define VKVM_MACHINE_TYPE       "x86_64-kvm"
+#define VKVM_SNAP_VERSION       1
+#define VKVM_SNAP_MAX_MSRS      256
+#define VKVM_MSR_TSC            0x10u
+#define VKVM_MSR_TSC_DEADLINE   0x6e0u
+#define VKVM_CPU_XSAVE          1u          /* xsave holds KVM_GET_XSAVE's region */
+#define VKVM_CPU_XCRS           2u          /* xcrs holds KVM_GET_XCRS */
+#define VKVM_CPU_DEADLINE       4u          /* tsc_deadline holds MSR 0x6e0 */
+#define VKVM_VM_ACPI            1u          /* the board had ACPI (not --no-acpi) */
+#define VKVM_VM_MMIO            2u          /* --transport mmio */
+struct vkvm_cpu_state {
+    uint32_t cpu, flags;                    /* VKVM_CPU_* */
+    uint32_t mp_state, nmsrs;
+    uint64_t tsc_deadline;
+    struct kvm_regs regs;
+    struct kvm_sregs sregs;
+    struct kvm_fpu fpu;
+    uint32_t xsave[1024];                   /* struct kvm_xsave's region */
+    struct kvm_xcrs xcrs;
+    struct kvm_lapic_state lapic;
+    struct kvm_vcpu_events events;
+    struct kvm_debugregs debugregs;
+    struct kvm_msr_entry msrs[VKVM_SNAP_MAX_MSRS];  /* the TSC first */
+};
+struct vkvm_vm_state {
+    uint32_t ncpus, flags;                  /* VKVM_VM_* */
+    struct kvm_irqchip pic[2], ioapic;      /* chip ids 0 (master), 1 (slave), 2 */
+    struct kvm_pit_state2 pit;
+    uint64_t clock;                         /* kvmclock (ns) when the guest stopped */
+    uint32_t acpi_events, reserved;
+};
+/* Which of KVM_GET_MSR_INDEX_LIST's MSRs a snapshot carries, in the order
+ * they are set back: duplicates and MSRs a VMM must not or need not save
+ * are dropped (MCG_CTL, Intel PT's RTIT range, the TSC deadline, which is
+ * set after the LAPIC), the TSC goes first (the TSC deadline and
+ * TSC_ADJUST are relative to it). At most `max` written; the count. */
+unsigned vkvm_msr_filter(const uint32_t *in, unsigned n, uint32_t *out, unsigned max);
+bool vkvm_msr_saveable(uint32_t index);
+/* Check the engine sections of snapshot `s` for a board of `ncpus` vCPUs
+ * and `flags` (VKVM_VM_*): each present, of this version and size, with
+ * values a vCPU or the VM can have; no kvm.* section this vessel does not
+ * know. 0, or -EINVAL with one line in err. Pure (tests, the fuzzer). */
+struct snap;
+int vkvm_snap_check(const struct snap *s, unsigned ncpus, uint32_t flags, char *err, size_t errlen);
+
 /* ---- `vessel kvm` ---- */
 struct vkvm_config {
     struct machine_config mc;       /* RAM, vCPUs (ncpus), serial, virtio, -S, --no-reboot, monitor */
@@ -215,7 +267,15 @@ struct vkvm_config {
     struct vkvm_cpu_hide hide;
     bool no_acpi;                   /* --no-acpi: MP table and command-line devices only */
     bool mmio;                      /* --transport mmio (default pci) */
+    const struct snap *restore;     /* --restore: RAM and state from this snapshot after the build */
+    bool restore_verify;            /* --restore DIR,verify: check the RAM files' CRC first */
 };
+/* What `vessel kvm --restore DIR` builds: the configuration the snapshot's
+ * manifest records (kernel, initrd, append, RAM, vCPUs, virtio devices,
+ * transport, ACPI, hidden CPU features). A snapshot of another machine
+ * type (vessel run's riscv64-virt) or a config that lacks a key: one log
+ * line, -EINVAL. cfg->restore is set to s. */
+int vkvm_config_from_snapshot(struct vkvm_config *cfg, const struct snap *s);
 /* Read and check the kernel (bzImage or PVH vmlinux) and initrd, build the
  * VM on a struct machine, boot, run until the guest stops. Returns the
  * process exit status: the guest's (debug-exit port), 0 power-off or quit,

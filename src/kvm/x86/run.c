@@ -46,8 +46,12 @@ static int vkvm_doorbell(void *opaque, uint64_t gpa, unsigned len, int fd, bool 
  * function's config space (BARs, MSI-X) back to power-on. */
 static void pci_dev_reset(void *opaque) { pci_host_reset(opaque); }
 static void pci_dev_destroy(void *opaque) { pci_host_destroy(opaque); }
-static const struct machine_dev_ops pci_dev_ops = { .name = "pci-host", .reset = pci_dev_reset,
-                                                    .destroy = pci_dev_destroy };
+static void pci_dev_save(void *opaque, void *st) { pci_host_save(opaque, st); }
+static int pci_dev_load(void *opaque, const void *st) { return pci_host_load(opaque, st); }
+static const struct machine_dev_ops pci_dev_ops = {
+    .name = "pci-host", .reset = pci_dev_reset, .state_size = sizeof(struct pci_host_state),
+    .save = pci_dev_save, .load = pci_dev_load, .destroy = pci_dev_destroy,
+};
 
 static int add_virtio(struct vkvm_vm *vm)
 {
@@ -235,6 +239,14 @@ static int run_machine(const struct vkvm_config *cfg, int kfd, const struct imag
     }
     if (vkvm_vm_start(vm) < 0)
         goto out;
+    if (cfg->restore) {
+        char err[700];
+        if (machine_restore(m, cfg->restore, false, cfg->restore_verify, err, sizeof(err)) < 0) {
+            log_error("--restore: %s", err);
+            rc = MACHINE_EXIT_BADARG;
+            goto out;
+        }
+    }
     rc = machine_run(m);
     if (machine_stop_reason(m) == MACHINE_STOP_REBOOT)
         log_error("the guest asked for a reboot: stopped (--no-reboot, exit status %d)", rc);

@@ -237,7 +237,15 @@ static void *vcpu_thread(void *p)
         __atomic_store_n(&run->immediate_exit, 0, __ATOMIC_SEQ_CST);
         if (!machine_vcpu_enter(vm->mach, cpu))
             break;
-        if (ioctl(vm->vcpu_fd[cpu], KVM_RUN, 0) < 0) {
+        if (__atomic_load_n(&vm->run[cpu], __ATOMIC_ACQUIRE) != run) {
+            /* a new VM while parked (vm-restore): its vCPU from now on */
+            run = vm->run[cpu];
+            tls_run = run;
+            continue;
+        }
+        int r = ioctl(vm->vcpu_fd[cpu], KVM_RUN, 0);
+        vm->io_pending[cpu] = r == 0 && (run->exit_reason == KVM_EXIT_IO || run->exit_reason == KVM_EXIT_MMIO);
+        if (r < 0) {
             if (errno == EINTR || errno == EAGAIN)
                 continue;
             log_error("KVM_RUN on vCPU %u: %s", cpu, strerror(errno));
@@ -340,6 +348,38 @@ static int vm_open(struct vkvm_vm *vm)
     return 0;
 }
 
+/* vm-restore into a running process: a new VM (irqchip, PIT, vCPUs) on
+ * the same memory and devices, as a reset makes, for the snapshot's state
+ * to go into; the vCPU threads stay parked and take their new vCPU when
+ * they go on. Their old kvm_run mappings stay mapped until the VM is
+ * destroyed (a kick may still write to one). 0 or -errno (logged). */
+int vkvm_vm_renew(struct vkvm_vm *vm)
+{
+    vm->retired = xrealloc(vm->retired, (vm->nretired + vm->ncpus) * sizeof(*vm->retired));
+    for (unsigned i = 0; i < vm->ncpus; i++) {
+        if (vm->run[i])
+            vm->retired[vm->nretired++] = vm->run[i];
+        vm->run[i] = NULL;
+        if (vm->vcpu_fd[i] >= 0)
+            close(vm->vcpu_fd[i]);
+        vm->vcpu_fd[i] = -1;
+    }
+    if (vm->fd >= 0)
+        close(vm->fd);
+    vm->fd = -1;
+    vm->clock_saved = false;
+    memset(vm->io_pending, 0, sizeof(vm->io_pending));
+    int r = vm_open(vm);
+    if (r == 0) {
+        machine_virtio_doorbells_reassign(vm->mach);
+        vkvm_msi_new_vm(&vm->msi, vm->fd);
+    }
+    for (unsigned i = 0; r == 0 && i < vm->ncpus; i++)
+        if ((r = vcpu_create(vm, i)))
+            log_error("vCPU %u: %s", i, strerror(-r));
+    return r;
+}
+
 /* The boot images into RAM, then the vCPUs (vCPU 0 at the entry). */
 static int vm_boot(struct vkvm_vm *vm)
 {
@@ -390,6 +430,7 @@ static int eng_reset(void *opaque)
     struct vkvm_vm *vm = opaque;
     vm_close(vm);
     vm->clock_saved = false;    /* a new VM: its kvmclock starts again */
+    memset(vm->io_pending, 0, sizeof(vm->io_pending));
     int r = vm_open(vm);
     if (r == 0) {
         machine_virtio_doorbells_reassign(vm->mach);   /* the old VM's ioeventfds went with it */
@@ -435,6 +476,8 @@ static const struct machine_engine_ops vkvm_engine_ops = {
     .arch = "x86", .target = "x86_64",
     .start = eng_start, .kick = eng_kick, .join = eng_join, .reset = eng_reset,
     .clock_stop = eng_clock_stop, .clock_start = eng_clock_start, .cpu_state = eng_cpu_state,
+    .machine_type = VKVM_MACHINE_TYPE, .save = vkvm_engine_save, .check = vkvm_engine_check,
+    .load = vkvm_engine_load,
 };
 
 struct vkvm_vm *vkvm_vm_create(int kvm_fd, struct machine *mach, const struct vkvm_config *cfg)
@@ -463,6 +506,9 @@ struct vkvm_vm *vkvm_vm_create(int kvm_fd, struct machine *mach, const struct vk
     }
     if (vm_open(vm) < 0)
         goto fail;
+    vm->caps.xsave = ioctl(kvm_fd, KVM_CHECK_EXTENSION, KVM_CAP_XSAVE) > 0;
+    vm->caps.xcrs = ioctl(kvm_fd, KVM_CHECK_EXTENSION, KVM_CAP_XCRS) > 0;
+    vm->caps.xsave2 = ioctl(vm->fd, KVM_CHECK_EXTENSION, KVM_CAP_XSAVE2);
     vkvm_msi_init(&vm->msi, vm->fd, ioctl(kvm_fd, KVM_CHECK_EXTENSION, KVM_CAP_IRQFD) > 0 &&
                                     ioctl(kvm_fd, KVM_CHECK_EXTENSION, KVM_CAP_IRQ_ROUTING) > 0);
     vm->msi_ready = true;
@@ -495,5 +541,9 @@ void vkvm_vm_destroy(struct vkvm_vm *vm)
     if (vm->msi_ready)
         vkvm_msi_destroy(&vm->msi);
     vm_close(vm);
+    for (unsigned i = 0; i < vm->nretired; i++)
+        munmap(vm->retired[i], (size_t)vm->run_sz);
+    free(vm->retired);
+    free(vm->msr_list);
     free(vm);
 }

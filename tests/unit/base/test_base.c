@@ -66,6 +66,15 @@ static void test_read_file(void **state)
     assert_string_equal(d, "hello");
     free(d);
     assert_int_equal(read_file(path, &d, &n, 3), -EFBIG);
+    assert_int_equal(read_file(path, &d, &n, 5), 0);     /* exactly max_len fits */
+    assert_int_equal(n, 5);
+    assert_string_equal(d, "hello");
+    free(d);
+    assert_int_equal(truncate(path, 0), 0);
+    assert_int_equal(read_file(path, &d, &n, 0), 0);
+    assert_int_equal(n, 0);
+    assert_string_equal(d, "");
+    free(d);
     unlink(path);
     assert_int_equal(read_file(path, &d, &n, 0), -ENOENT);
     assert_int_equal(read_file("/tmp", &d, &n, 0), -EISDIR);

@@ -1,7 +1,8 @@
 /* Unit tests of the RV64GC core: RVC expansion against the assembler's
  * encodings, and behaviours of the interpreter and its block cache that the
  * differential test cannot see (self-modifying code, fence.i, budgets,
- * breakpoints, LR/SC reservations, illegal instructions, page faults). */
+ * breakpoints, watchpoints, LR/SC reservations, illegal instructions, page faults). */
+#include <errno.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -161,6 +162,50 @@ static void test_budget_and_breakpoint(void **state)
     rv_hart_free(h);
 }
 
+/* The debugger's watchpoints: a write one stops before the store (memory
+ * untouched, pc at it), a read one before the load; the kind and address
+ * come once from rv_debug_watch_take; removed, the run goes on, also on
+ * pages the TLB had cached before the watchpoint was set. */
+static void test_watchpoints(void **state)
+{
+    (void)state;
+    uint32_t prog[] = {
+        auipc(5),              /* t0 = 0x10000 */
+        addi(6, 0, 77),
+        sw(6, 5, 0x400),       /* +8: store 77 at 0x10400 */
+        lw(7, 5, 0x404),       /* +12: load from 0x10404 */
+        ECALL,
+    };
+    put(BASE, prog, 5);
+    struct rv_hart *h = rv_hart_new(mach, 0);
+    uint64_t a;
+    unsigned kind;
+    for (int pass = 0; pass < 2; pass++) {       /* the second with the TLB warm */
+        rv_hart_reset(h, BASE);
+        memset(space + 0x400, 0, 8);
+        assert_int_equal(rv_debug_watchpoint(mach, BASE + 0x400, 4, RV_WATCH_WRITE, true), 0);
+        assert_int_equal(rv_debug_watchpoint(mach, BASE + 0x404, 4, RV_WATCH_READ, true), 0);
+        assert_int_equal(rv_run(h, 0), RV_EXIT_DEBUG);
+        assert_int_equal(rv_get_pc(h), BASE + 8);
+        assert_true(rv_debug_watch_take(h, &a, &kind));
+        assert_int_equal(a, BASE + 0x400);
+        assert_int_equal(kind, RV_WATCH_WRITE);
+        assert_false(rv_debug_watch_take(h, &a, &kind));
+        assert_int_equal(space[0x400], 0);               /* before the access */
+        assert_int_equal(rv_debug_watchpoint(mach, BASE + 0x400, 4, RV_WATCH_WRITE, false), 0);
+        assert_int_equal(rv_run(h, 0), RV_EXIT_DEBUG);
+        assert_int_equal(rv_get_pc(h), BASE + 12);
+        assert_int_equal(space[0x400], 77);
+        assert_true(rv_debug_watch_take(h, &a, &kind));
+        assert_int_equal(a, BASE + 0x404);
+        assert_int_equal(kind, RV_WATCH_READ);
+        assert_int_equal(rv_debug_watchpoint(mach, BASE + 0x404, 4, RV_WATCH_READ, false), 0);
+        assert_int_equal(rv_run(h, 0), RV_EXIT_ECALL);
+    }
+    assert_int_equal(rv_debug_watchpoint(mach, BASE, 0, RV_WATCH_WRITE, true), -EINVAL);
+    rv_hart_free(h);
+}
+
 static void test_faults(void **state)
 {
     (void)state;
@@ -227,6 +272,7 @@ int main(void)
         cmocka_unit_test(test_rvc_expand),
         cmocka_unit_test_setup_teardown(test_self_modifying, setup, teardown),
         cmocka_unit_test_setup_teardown(test_budget_and_breakpoint, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_watchpoints, setup, teardown),
         cmocka_unit_test_setup_teardown(test_faults, setup, teardown),
         cmocka_unit_test_setup_teardown(test_lrsc, setup, teardown),
     };

@@ -323,7 +323,15 @@ static void test_handle_mem_bp_threads(void **st)
     assert_string_equal(REPLY(f, "Z1,80000010,4"), "OK");        /* hardware kind: same */
     assert_int_equal(rv_run(f->h[0], 5), RV_EXIT_DEBUG);
     assert_string_equal(REPLY(f, "z1,80000010,4"), "OK");
-    assert_string_equal(REPLY(f, "Z2,80001000,8"), "");          /* watchpoints: unsupported */
+    /* watchpoints: write, read, access; a zero length is refused; Z5 is unknown */
+    assert_string_equal(REPLY(f, "Z2,80001000,8"), "OK");
+    assert_string_equal(REPLY(f, "Z3,80001000,4"), "OK");
+    assert_string_equal(REPLY(f, "Z4,80001008,1"), "OK");
+    assert_string_equal(REPLY(f, "Z2,80001000,0"), "E16");
+    assert_string_equal(REPLY(f, "z2,80001000,8"), "OK");
+    assert_string_equal(REPLY(f, "z3,80001000,4"), "OK");
+    assert_string_equal(REPLY(f, "z4,80001008,1"), "OK");
+    assert_string_equal(REPLY(f, "Z5,80001000,8"), "");
     assert_string_equal(REPLY(f, "Z0,zz"), "E01");
 
     /* threads */

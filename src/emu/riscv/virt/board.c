@@ -134,9 +134,11 @@ static void *hart_main(void *arg)
             continue;
         switch (e) {
         case RV_EXIT_WFI:
+            rv_hart_trim(vh->h);
             rv_hart_wait(vh->h);
             break;
         case RV_EXIT_HALT:
+            rv_hart_trim(vh->h);
             hart_parked(vh);
             break;
         case RV_EXIT_BUDGET:
@@ -314,9 +316,12 @@ static void rtc_dev_reset(void *opaque) { goldfish_rtc_reset(opaque); }
 static void rtc_dev_save(void *opaque, void *st) { goldfish_rtc_save(opaque, st); }
 static int rtc_dev_load(void *opaque, const void *st) { return goldfish_rtc_load(opaque, st); }
 static void rtc_dev_destroy(void *opaque) { goldfish_rtc_destroy(opaque); }
+static void rtc_dev_pause(void *opaque) { goldfish_rtc_pause(opaque); }
+static void rtc_dev_resume(void *opaque) { goldfish_rtc_resume(opaque); }
 static const struct machine_dev_ops rtc_dev_ops = {
     .name = "goldfish-rtc", .reset = rtc_dev_reset, .state_size = sizeof(struct goldfish_rtc_state),
     .save = rtc_dev_save, .load = rtc_dev_load, .destroy = rtc_dev_destroy,
+    .pause = rtc_dev_pause, .resume = rtc_dev_resume,
 };
 
 static void gpio_dev_reset(void *opaque) { sifive_gpio_reset(opaque); }
@@ -352,7 +357,9 @@ int virt_board_mmio_init(struct virt_board *b)
         log_error("board: cannot map the devices: %s", strerror(-r));
         return r;
     }
-    struct goldfish_rtc *rtc = goldfish_rtc_create(b->bus, VIRT_RTC_BASE);
+    struct goldfish_rtc *rtc = goldfish_rtc_create(b->bus, VIRT_RTC_BASE,
+                                                   virt_plic_line(b->plic, VIRT_RTC_IRQ),
+                                                   machine_loop(b->mach));
     if (!rtc)
         return -EINVAL;
     machine_dev_add(b->mach, "rtc", &rtc_dev_ops, rtc);

@@ -142,6 +142,40 @@ static const char *bootargs(struct virt_board *b, const struct virt_config *cfg)
     return b->bootargs;
 }
 
+/* Where the initrd goes: page-aligned just below the FDT, above the kernel
+ * (and with --bios above the firmware's 2 MiB) and, with --bios, clear of
+ * the window where OpenSBI copies the device tree: below it when it does
+ * not fit above. 0, or -ERANGE with one line saying why. */
+static int initrd_place(struct virt_board *b, const struct virt_config *cfg,
+                        const struct virt_boot_plan *bp, uint64_t len, uint64_t *start)
+{
+    uint64_t low = bp->kernel_end;
+    if (cfg->bios && low < VIRT_RAM_BASE + VIRT_KERNEL_OFFSET)
+        low = VIRT_RAM_BASE + VIRT_KERNEL_OFFSET;
+    uint64_t s = (b->fdt_addr - len) & ~0xfffULL;
+    bool fits = len <= b->fdt_addr - VIRT_RAM_BASE && s >= low;
+    uint64_t w = VIRT_RAM_BASE + VIRT_BIOS_FDT_OFFSET, we = w + VIRT_BIOS_FDT_WINDOW;
+    if (fits && cfg->bios && s < we && s + len > w) {
+        s = (w - len) & ~0xfffULL;
+        fits = len <= w - VIRT_RAM_BASE && s >= low;
+        if (!fits) {
+            log_error("--initrd %s: %llu bytes fit in guest RAM neither above nor below 0x%llx-0x%llx, "
+                      "where the firmware (OpenSBI fw_jump) copies the device tree (-m %llu MiB; "
+                      "a larger -m places it above)", cfg->initrd, (unsigned long long)len,
+                      (unsigned long long)w, (unsigned long long)we,
+                      (unsigned long long)(cfg->mc.ram_size >> 20));
+            return -ERANGE;
+        }
+    }
+    if (!fits) {
+        log_error("--initrd %s: %llu bytes do not fit in guest RAM above the kernel (-m %llu MiB)",
+                  cfg->initrd, (unsigned long long)len, (unsigned long long)(cfg->mc.ram_size >> 20));
+        return -ERANGE;
+    }
+    *start = s;
+    return 0;
+}
+
 /* initrd high in RAM, the FDT above it at the top. */
 static int load_initrd_fdt(struct virt_board *b, const struct virt_config *cfg, const struct virt_boot_plan *bp)
 {
@@ -157,12 +191,9 @@ static int load_initrd_fdt(struct virt_board *b, const struct virt_config *cfg, 
         int r = load_file("--initrd", cfg->initrd, (size_t)cfg->mc.ram_size, &data, &len);
         if (r)
             return r;
-        uint64_t start = (b->fdt_addr - len) & ~0xfffULL;
-        if (len > b->fdt_addr - VIRT_RAM_BASE || start < bp->kernel_end) {
-            log_error("--initrd %s: %zu bytes do not fit in guest RAM above the kernel (-m %llu MiB)",
-                      cfg->initrd, len, (unsigned long long)(cfg->mc.ram_size >> 20));
+        uint64_t start;
+        if (initrd_place(b, cfg, bp, len, &start) < 0)
             return -ERANGE;
-        }
         if ((r = map_or_copy(b, "--initrd", cfg->initrd, start, data, len)))
             return r;
         fi.initrd_start = start;

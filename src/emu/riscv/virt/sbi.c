@@ -6,6 +6,9 @@
 #include <string.h>
 
 #include "base/base.h"
+#include "bus/bus.h"
+#include "dev/dev.h"
+#include "mem/mem.h"
 #include "emu/riscv/virt/internal.h"
 
 enum {
@@ -202,6 +205,44 @@ static long sbi_srst(struct rv_hart *h, uint64_t fid, uint64_t type, uint64_t re
     return 0;
 }
 
+/* One byte of console input: what the UART's receive FIFO holds (the
+ * serial chardev feeds it), taken as firmware takes it from a 16550 (LSR
+ * data ready, then RBR), so SBI reads and UART reads share one stream. -1
+ * when nothing is there (or the divisor latch hides RBR). */
+static int sbi_getchar(struct virt_board *b)
+{
+    uint64_t lcr = 0, lsr = 0, c = 0;
+    if (bus_access(b->bus, VIRT_UART_BASE + UART_LCR, &lcr, 1, false) < 0 || (lcr & UART_LCR_DLAB))
+        return -1;
+    if (bus_access(b->bus, VIRT_UART_BASE + UART_LSR, &lsr, 1, false) < 0 || !(lsr & UART_LSR_DR))
+        return -1;
+    if (bus_access(b->bus, VIRT_UART_BASE + UART_RBR, &c, 1, false) < 0)
+        return -1;
+    return (int)(c & 0xff);
+}
+
+/* DBCN console_read: up to n bytes into guest physical memory at lo; the
+ * count read (0: nothing there) */
+static long dbcn_read(struct virt_board *b, uint64_t n, uint64_t lo, uint64_t *val)
+{
+    const struct mem_region *r = mem_region_of(b->mem, lo);
+    if (r && (r->flags & MEM_F_READONLY))
+        return SBI_ERR_INVALID_PARAM;
+    uint8_t buf[64];
+    uint64_t got = 0;
+    n = MIN(n, (uint64_t)sizeof(buf));
+    while (got < n) {
+        int c = sbi_getchar(b);
+        if (c < 0)
+            break;
+        buf[got++] = (uint8_t)c;
+    }
+    if (got && mem_write(b->mem, lo, buf, got) < 0)
+        return SBI_ERR_FAILED;
+    *val = got;
+    return 0;
+}
+
 static long sbi_dbcn(struct rv_hart *h, uint64_t fid, uint64_t n, uint64_t lo, uint64_t hi, uint64_t *val)
 {
     struct virt_board *b = board_of(h);
@@ -217,12 +258,10 @@ static long sbi_dbcn(struct rv_hart *h, uint64_t fid, uint64_t n, uint64_t lo, u
     void *p = mem_translate(b->mem, lo, n ? n : 1);
     if (!p)
         return SBI_ERR_INVALID_PARAM;
-    if (fid == 0) {
-        chardev_write(b->chr, p, n);
-        *val = n;
-    } else {
-        *val = 0;      /* console input goes to the UART: no bytes for SBI reads */
-    }
+    if (fid == 1)
+        return dbcn_read(b, n, lo, val);
+    chardev_write(b->chr, p, n);
+    *val = n;
     return 0;
 }
 
@@ -245,7 +284,7 @@ bool virt_sbi_call(struct rv_hart *h)
         return true;
     }
     case EXT_LEGACY_GETCHAR:
-        rv_set_x(h, A0, (uint64_t)-1);      /* input goes to the UART */
+        rv_set_x(h, A0, (uint64_t)(int64_t)sbi_getchar(b));
         return true;
     case EXT_LEGACY_SHUTDOWN:
         machine_shutdown(b->mach, MACHINE_STOP_POWEROFF, 0);

@@ -48,6 +48,11 @@
 #define VIRT_MAX_HARTS     32
 #define VIRT_MIN_RAM       (16ULL << 20)
 #define VIRT_FDT_MAX       0x10000ULL
+/* OpenSBI's fw_jump and fw_payload (generic platform, rv64) copy the device
+ * tree to RAM + 0x2200000 and grow it there (fixups): with --bios the
+ * initrd keeps clear of this window */
+#define VIRT_BIOS_FDT_OFFSET 0x2200000ULL
+#define VIRT_BIOS_FDT_WINDOW 0x200000ULL
 
 /* syscon (sifive,test) values */
 #define VIRT_SYSCON_POWEROFF 0x5555
