@@ -586,19 +586,24 @@ int machine_run(struct machine *m)
     int mr = mem_set_merge(&m->mem, !m->cfg.mem_merge_off);
     if (mr < 0 && !m->cfg.mem_merge_off)
         log_warn("--mem-merge: the host refuses MADV_MERGEABLE (%s): guest RAM is not merged", strerror(-mr));
+    bool hold = m->cfg.start_paused || m->cfg.incoming;
+    /* the status first: a client already connected (--qmp ...,server waits
+     * for one) may be served as soon as the monitor starts, and its first
+     * query-status must not see prelaunch on a machine about to run */
+    if (!hold)
+        m->status = MACHINE_RUNNING;
     if (m->cfg.monitor.start) {
         int r = m->cfg.monitor.start(m, m->cfg.monitor.opaque);
         if (r < 0)
             return MACHINE_EXIT_BADARG;
         m->monitor_started = true;
     }
-    if (m->cfg.start_paused || m->cfg.incoming) {
+    if (hold) {
         if (m->eops->clock_stop)
             m->eops->clock_stop(m->eng);
         if (m->cfg.incoming && migrate_incoming_start(m) < 0)
             return MACHINE_EXIT_BADARG;
     } else {
-        m->status = MACHINE_RUNNING;
         start_vcpus(m);
     }
     report_start_time();
