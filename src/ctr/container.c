@@ -320,6 +320,27 @@ static int write_idmap(pid_t pid, const char *file, const struct ctr_idmap *m, s
     return r;
 }
 
+/* The program runs once execve returned, but has not yet set up its signal
+ * handlers, and a pid namespace's init drops every signal it has no handler
+ * for: a `kill` sent right after `start` is then lost (runtime-tools'
+ * killsig lost SIGTERM that way: busybox sh had not run its `trap` yet, 0.5
+ * to 6 ms after the execve on this host, for runc's containers too; runc's
+ * own start-up time hides it). So `start` (and `run -d`), after the
+ * poststart hooks, returns once the program first waits interruptibly
+ * (what it waits for is set up by then), stops or ends, or after 20 ms of
+ * running without waiting. */
+static void start_settle(const struct state *st)
+{
+    uint64_t end = time_ns() + 20 * 1000000ull;
+    for (;;) {
+        char c = 0;
+        unsigned long long t = proc_starttime(st->pid, &c);
+        if (!t || t != st->starttime || (c != 'R' && c != 'D') || time_ns() > end)
+            return;
+        nanosleep(&(struct timespec){ 0, 100000 }, NULL);
+    }
+}
+
 static int start_fifo(struct state *st, struct ctr_error **err)
 {
     cleanup_free char *fifo = xasprintf("%s/exec.fifo", st->dir);
@@ -611,6 +632,8 @@ int ctr_create(const char *id, const struct ctr_opts *o, bool start_now, struct 
             run_hooks_state(spec, CTR_HOOK_POSTSTART, &st);
             if (!o->detach)
                 rc = run_foreground(&st, spec, pid, cons[0]);
+            else
+                start_settle(&st);
         }
     }
     if (cons[0] >= 0) close(cons[0]);
@@ -650,6 +673,7 @@ int ctr_start(const char *id, const struct ctr_opts *o, struct ctr_error **err)
         struct ctr_spec *spec = spec_for_hooks(st.bundle, "poststart");
         run_hooks_state(spec, CTR_HOOK_POSTSTART, &st);
         ctr_spec_free(spec);
+        start_settle(&st);
         rc = 0;
     }
     state_free(&st);

@@ -74,6 +74,29 @@ v=$(VCTR state life | norm); r=$(RUNC state rlife | norm)
 VCTR delete life; RUNC delete rlife
 expect_fail "start of a deleted container" 'container "life" does not exist' "$VESSEL" ctr --root "$CTR_ROOT" start life
 
+# -- a signal sent as soon as `start` returns reaches the program's handler:
+# the program is its pid namespace's init, which drops a signal it has no
+# handler for yet (sh runs its `trap` 0.5-6 ms after the execve here), so
+# `start` returns once the program first waits (runtime-tools' killsig)
+tb=$CTR_BASE/trapb; mkbundle "$tb"; args "$tb" "trap 'touch /got-term' TERM; sleep 100 & wait \$!"
+lost=0
+for i in 1 2 3 4 5 6 7 8 9 10; do
+    rm -f "$tb/rootfs/got-term"
+    VCTR create --bundle "$tb" trap$i </dev/null >/dev/null 2>&1
+    # start, then SIGTERM to the container's pid from the same process at once
+    python3 - "$VESSEL" "$CTR_ROOT" trap$i <<'PY'
+import json, os, signal, subprocess, sys
+v, root, cid = sys.argv[1:4]
+pid = json.loads(subprocess.run([v, "ctr", "--root", root, "state", cid], capture_output=True).stdout)["pid"]
+subprocess.run([v, "ctr", "--root", root, "start", cid], check=True)
+os.kill(pid, signal.SIGTERM)
+PY
+    wait_until 10 test -e "$tb/rootfs/got-term" || lost=$((lost + 1))
+    VCTR delete -f trap$i >/dev/null 2>&1
+done
+[ $lost -eq 0 ] && ok "kill right after start: the program's TERM handler ran 10 of 10 times" ||
+    nok "kill right after start: SIGTERM lost $lost of 10 times (the program had no handler yet)"
+
 # -- run -d / --detach, exec --process, exec -d --pid-file, kill --all, list, ps
 (cd "$b" && VCTR run --detach d1 && RUNC run -d rd1) >/dev/null 2>&1
 wait_status VCTR d1 running && ok "run --detach returns with the container running" || nok "run --detach"
