@@ -60,7 +60,9 @@ for b in "${bins[@]}"; do
 done
 # vessel loads libslirp (and what it needs) with dlopen for --net user: ldd
 # of vessel does not list it
-slirp=$(ldconfig -p | awk '/libslirp\.so\.0 .*x86-64/ { print $NF; exit }')
+# (awk reads to the end: an early exit would kill ldconfig with SIGPIPE, and
+# pipefail then ends this script with no message; it did, once in three)
+slirp=$(ldconfig -p | awk '!found && /libslirp\.so\.0 .*x86-64/ { print $NF; found = 1 }')
 [ -n "$slirp" ] || die "libslirp.so.0 not found (ldconfig -p): --net user needs it"
 while read -r l; do libs+=("$l"); done < <({ echo "$slirp"; ldd "$slirp"; } | grep -o '/[^ ]*' | sort -u)
 scripts=("$src/tests/lib.sh" "$src/tests/guestlib.sh" "$src/tests/nested/l1-init" "$0" "$src/tests/linux-modules.txt")
