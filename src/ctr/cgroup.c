@@ -615,11 +615,14 @@ void ctr_cgroup_destroy(struct ctr_cgroup *cg)
     char dirs[ARRAY_SIZE(v1_ctrls)][PATH_MAX];
     const char *names[ARRAY_SIZE(v1_ctrls)];
     size_t n = cg_dirs(cg, dirs, names);
+    /* EBUSY while the killed processes are still exiting: on a loaded host
+     * that took more than the 1 s this once waited (a cgroup was left with
+     * no word), so up to 10 s, then one line naming it */
     for (size_t i = 0; i < n; i++) {
-        for (int tries = 0; tries < 200; tries++) {
+        for (int tries = 0;; tries++) {
             if (rmdir(dirs[i]) == 0 || errno == ENOENT)
                 break;
-            if (errno != EBUSY) {
+            if (errno != EBUSY || tries == 2000) {
                 log_warn("cannot remove cgroup %s: %s", dirs[i], strerror(errno));
                 break;
             }
