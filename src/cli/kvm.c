@@ -68,18 +68,10 @@ static int run_restore(struct vkvm_config *cfg, const char *arg, const char *sha
         log_error("--restore: --%s comes from the snapshot's manifest and cannot be given with it", shaping);
         return 2;
     }
-    char dir[4096], err[700];
-    snprintf(dir, sizeof(dir), "%s", arg);
-    size_t n = strlen(dir);
-    if (n > 7 && !strcmp(dir + n - 7, ",verify")) {
-        dir[n - 7] = 0;
-        cfg->restore_verify = true;
-    }
     struct snap *s;
-    if (snap_load_dir(dir, &s, err, sizeof(err)) < 0) {
-        log_error("--restore: %s", err);
+    if (machine_restore_open(arg, &cfg->restore_verify, &s) < 0)
         return 2;
-    }
+    char err[700];
     int rc = 2;
     if (vkvm_config_from_snapshot(cfg, s) == 0) {
         if (machine_restore_disks(s, err, sizeof(err)) < 0)

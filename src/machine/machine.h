@@ -436,4 +436,8 @@ int machine_add_migration_blocker(struct machine *m, const char *reason);
  * 0, or -errno with one line in err. */
 int machine_restore_disks(const struct snap *s, char *err, size_t errlen);
 
+/* `--restore DIR[,verify]`: load DIR's snapshot into *out and set *verify.
+ * 0, or -1 with one line logged ("--restore: ..."). */
+int machine_restore_open(const char *arg, bool *verify, struct snap **out);
+
 #endif

@@ -607,6 +607,21 @@ static int put_disk_back(const struct snap *s, const struct snap_disk *sd, char 
     return 0;
 }
 
+int machine_restore_open(const char *arg, bool *verify, struct snap **out)
+{
+    char dir[PATH_MAX], err[700];
+    snprintf(dir, sizeof(dir), "%s", arg);
+    size_t n = strlen(dir);
+    *verify = n > 7 && !strcmp(dir + n - 7, ",verify");
+    if (*verify)
+        dir[n - 7] = 0;
+    if (snap_load_dir(dir, out, err, sizeof(err)) < 0) {
+        log_error("--restore: %s", err);
+        return -1;
+    }
+    return 0;
+}
+
 int machine_restore_disks(const struct snap *s, char *err, size_t errlen)
 {
     for (unsigned i = 0; i < snap_ndisks(s); i++) {
