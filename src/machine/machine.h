@@ -461,6 +461,7 @@ struct machine_repl_info {
     uint64_t pages, zero_pages, disk_bytes, bytes;   /* the last epoch: RAM pages, zero pages, disk, stream bytes */
     uint64_t pause_us;          /* primary: how long the last epoch paused the guest */
     uint64_t total_bytes, epochs;
+    uint64_t setup_ms;          /* primary: from the start to epoch 0 acknowledged (the first copy) */
     char uri[128];
     char error[256];
 };

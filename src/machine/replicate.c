@@ -54,6 +54,7 @@ struct repl_primary {
     unsigned nnet;
     struct net_backend *net[MAX_NETS];
     uint64_t net_mark[MAX_NETS], con_mark;
+    uint64_t t_start;                   /* ns */
     /* counts of what was sent in this epoch */
     uint64_t nrec, bytes, wire;
 };
@@ -458,8 +459,10 @@ static void account(struct machine *m, uint64_t epoch, uint64_t t_cut, uint64_t 
     r->info.pause_us = pause_us;
     r->info.total_bytes += p->wire;
     r->info.epochs = epoch + 1;
-    if (epoch == 0)
+    if (epoch == 0) {
         snprintf(r->info.status, sizeof(r->info.status), "active");
+        r->info.setup_ms = (time_ns() - p->t_start) / 1000000;
+    }
     pthread_mutex_unlock(&r->lock);
 }
 
@@ -639,6 +642,7 @@ int machine_replicate(struct machine *m, const char *uri, uint64_t period_ms, ch
     p->fd = fd;
     p->wake = eventfd(0, EFD_CLOEXEC);
     p->period_ms = period_ms;
+    p->t_start = time_ns();
     pthread_mutex_lock(&rep->lock);
     memset(&rep->info, 0, sizeof(rep->info));
     rep->info.role = REPL_ROLE_PRIMARY;

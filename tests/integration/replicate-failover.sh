@@ -80,7 +80,7 @@ client_pid=$!
 start_vm() {
     local name=$1; shift
     mkfifo "$d/$name.in"
-    ip netns exec "$ns" "$VESSEL" run --kernel "$KERNEL" --initrd "$INITRD" -m 128M --append "console=ttyS0 vessel.nonet" \
+    ip netns exec "$ns" "$VESSEL" run --kernel "$KERNEL" --initrd "$INITRD" -m 64M --append "console=ttyS0 vessel.nonet" \
         --net "tap,ifname=$tap" --qmp "unix:$d/$name.qmp" "$@" <"$d/$name.in" >"$d/$name.log" 2>&1 &
     pids+=($!)
     eval "pid_$name=$!"
@@ -92,7 +92,7 @@ waitfor() {     # waitfor SECS CMD...: poll CMD until it succeeds
     while ! "$@"; do [ "$(date +%s)" -ge "$end" ] && return 1; sleep 0.05; done
 }
 qmp() { "$VESSEL" qmp "$d/$1.qmp" "${@:2}" 2>/dev/null; }
-repl_epoch() { qmp "$1" query-replication | python3 -c 'import json,sys; print(json.load(sys.stdin).get("last-ack", -1))' 2>/dev/null; }
+repl_epoch() { qmp "$1" query-replication | grep -o '"last-ack":[0-9]*' | cut -d: -f2; }
 acked() { grep -aE '^ack [0-9]+ [0-9a-f]{8}$' "$d/client.log" | tail -1 | cut -d' ' -f2; }
 acked_past() { local a; a=$(acked); [ "${a:-0}" -gt "$1" ]; }
 epoch_past() { local e; e=$(repl_epoch "$1"); [ "${e:--1}" -ge "$2" ] 2>/dev/null; }
@@ -111,7 +111,7 @@ PY
 
 # generation 0: standby first, then the primary replicating to it
 gen=0
-truncate -s 16M "$d/disk0.img" "$d/disk1.img"
+truncate -s 4M "$d/disk0.img" "$d/disk1.img"
 start_vm s1 --disk "$d/disk1.img" --standby "unix:$d/rep1.sock,timeout=$TMO"
 waitfor "$(slow 30)" test -S "$d/rep1.sock" || { nok "the standby listens"; exit 1; }
 start_vm p0 --disk "$d/disk0.img" --replicate "unix:$d/rep1.sock"
@@ -124,31 +124,60 @@ printf '%s\n' "$cmd" >&"$in_p0"
 waitfor "$(slow 60)" acked_past 20 || { nok "the client gets acknowledgements"; tail -5 "$d/p0.log" "$d/client.log" | sed 's/^/# /'; exit 1; }
 ok "the guest's records reach the client over the tap ($(acked) so far)"
 
+# watch_event NAME OUT: wait on NAME's QMP socket for REPLICATION_FAILOVER, write it to OUT
+watch_event() {
+    python3 - "$d/$1.qmp" "$2" <<'PY' &
+import json, socket, sys, time
+s = socket.socket(socket.AF_UNIX); s.settimeout(120); s.connect(sys.argv[1])
+f = s.makefile("rwb")
+f.readline()
+f.write(b'{"execute": "qmp_capabilities"}\n'); f.flush()
+while True:
+    line = f.readline()
+    if not line:
+        break
+    m = json.loads(line)
+    if m.get("event") == "REPLICATION_FAILOVER":
+        open(sys.argv[2], "w").write(json.dumps(m) + "\n"); break
+PY
+}
+
 primary=p0 standby=s1
 fails=0 worst=0
+watch_event s1 "$d/event.json"
+watcher=$!
+sleep 0.5
 for ((k = 1; k <= KILLS; k++)); do
     # a random moment: 50 to 800 ms after the standby has its first epochs
     sleep "0.$(( RANDOM % 750 + 50 ))"
     a=$(acked); a=${a:-0}
-    eval "kill -9 \$pid_$primary"
+    t0=$(date +%s.%N)
+    eval "kill -9 \$pid_$primary; wait \$pid_$primary" 2>/dev/null
     if ! waitfor "$(slow 30)" grep -aq 'replication: failover' "$d/$standby.log"; then
         nok "kill $k: the standby takes over"; tail -5 "$d/$standby.log" | sed 's/^/# /'; fails=$((fails + 1)); break
     fi
+    if [ "$k" = 1 ]; then
+        wait "$watcher"
+        check "kill 1: the standby emits REPLICATION_FAILOVER with the epoch it goes on from ($(cat "$d/event.json" 2>/dev/null))" \
+            grep -qE 'REPLICATION_FAILOVER.*"epoch": [0-9]+' "$d/event.json"
+    fi
     ms=$(grep -aoE '[0-9.]+ ms after the stream stopped' "$d/$standby.log" | tail -1 | cut -d' ' -f1-2)
     why=$(on_disk "$d/disk$((gen + 1)).img" "$a") || { nok "kill $k: records 1..$a acknowledged before the kill are on the new primary's disk ($why)"; fails=$((fails + 1)); }
-    if ! waitfor "$(slow 30)" acked_past $((a + 3)); then
+    if ! waitfor "$(slow 30)" acked_past $((a + 1)); then
         nok "kill $k: the client's connection goes on after the failover (stuck at $(acked))"; fails=$((fails + 1)); break
     fi
+    t1=$(python3 -c "print(round($(date +%s.%N) - $t0, 1))")
     # re-protection: a fresh standby with an empty disk for the new primary
     gen=$((gen + 1)); nxt=s$((gen + 1))
-    truncate -s 16M "$d/disk$((gen + 1)).img"
+    truncate -s 4M "$d/disk$((gen + 1)).img"
     start_vm "$nxt" --disk "$d/disk$((gen + 1)).img" --standby "unix:$d/rep$((gen + 1)).sock,timeout=$TMO"
     waitfor "$(slow 30)" test -S "$d/rep$((gen + 1)).sock" || { nok "kill $k: a new standby listens"; fails=$((fails + 1)); break; }
     out=$(qmp "$standby" vm-replicate "{\"uri\": \"unix:$d/rep$((gen + 1)).sock\"}")
     if ! waitfor "$(slow 60)" epoch_past "$nxt" 2; then
         nok "kill $k: the new primary replicates to a new standby ($out)"; fails=$((fails + 1)); break
     fi
-    echo "# kill $k: $a acknowledged at the kill, failover in $ms, now $(acked)"
+    t2=$(python3 -c "print(round($(date +%s.%N) - $t0, 1))")
+    echo "# kill $k: $a acknowledged at the kill, failover in $ms, now $(acked); cycle $(python3 -c "print(round($(date +%s.%N) - $t0, 1))") s (acks again at +$t1 s, new standby protecting at +$t2 s)"
     primary=$standby standby=$nxt
 done
 check "$KILLS SIGKILLs of the primary: each time the standby took over with every acknowledged record on its disk, and was re-protected" \
