@@ -140,6 +140,7 @@ int replica_start(struct machine *m);
 void replica_stop(struct machine *m);
 void replica_free(struct machine *m);
 void replicate_set_status(struct machine *m, const char *status);
+void repl_copy_str(char *dst, size_t n, const char *src);
 
 /* migrate.c */
 int migrate_init(struct machine *m);

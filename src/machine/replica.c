@@ -141,7 +141,7 @@ static void note_epoch(struct machine *m, const struct repl_standby *s, uint64_t
     r->info.total_bytes += wire;
     r->info.epochs = s->epoch + 1;
     r->last_ns = time_ns();
-    snprintf(r->info.status, sizeof(r->info.status), "active");
+    repl_copy_str(r->info.status, sizeof(r->info.status), "active");
     pthread_mutex_unlock(&r->lock);
 }
 
@@ -214,8 +214,8 @@ static void failover(struct machine *m, struct repl_standby *s, const char *why,
     struct replication *r = m->repl;
     pthread_mutex_lock(&r->lock);
     r->info.role = REPL_ROLE_PRIMARY;
-    snprintf(r->info.status, sizeof(r->info.status), "failed-over");
-    snprintf(r->info.error, sizeof(r->info.error), "%s", why);
+    repl_copy_str(r->info.status, sizeof(r->info.status), "failed-over");
+    repl_copy_str(r->info.error, sizeof(r->info.error), why);
     pthread_mutex_unlock(&r->lock);
     log_info("replication: failover: %s; the guest goes on from epoch %llu (%.1f ms after the stream stopped)", why,
              (unsigned long long)s->epoch, (double)(time_ns() - t_stop) / 1e6);
@@ -285,8 +285,8 @@ int replica_start(struct machine *m)
     pthread_mutex_lock(&r->lock);
     r->info.role = REPL_ROLE_STANDBY;
     r->info.period_ms = 0;
-    snprintf(r->info.status, sizeof(r->info.status), "setup");
-    snprintf(r->info.uri, sizeof(r->info.uri), "%s", m->cfg.standby);
+    repl_copy_str(r->info.status, sizeof(r->info.status), "setup");
+    repl_copy_str(r->info.uri, sizeof(r->info.uri), m->cfg.standby);
     pthread_mutex_unlock(&r->lock);
     atomic_store(&m->incoming_wait, true);
     int e = pthread_create(&s->thread, NULL, replica_main, m);
