@@ -301,7 +301,7 @@ static int net_kind_load_var(void *inst, const uint8_t *buf, size_t len)
 }
 
 const struct virtio_kind virtio_net_kind = {
-    .option = "net", .has_value = true, .max = 4, .needs_loop = true, .parse = net_kind_parse,
+    .option = "net", .device = "virtio-net", .has_value = true, .max = 4, .needs_loop = true, .parse = net_kind_parse,
     .create = net_kind_create, .destroy = net_kind_destroy,
     .save_var = net_kind_save_var, .load_var = net_kind_load_var,
 };
