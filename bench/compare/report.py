@@ -18,8 +18,8 @@ import statistics
 import sys
 
 WORKLOADS = {
-    "int": ("CPU integer", "s", "lower"),
-    "fp": ("CPU floating point", "s", "lower"),
+    "int": ("CPU integer (per 2M iterations)", "ms", "lower"),
+    "fp": ("CPU floating point (per 3000 n-body steps)", "ms", "lower"),
     "mem": ("memory bandwidth (memcpy 16 MiB)", "MB/s", "higher"),
     "syscall": ("system call (getppid)", "us", "lower"),
     "proc": ("process creation (fork+exit+wait)", "us", "lower"),
@@ -105,6 +105,9 @@ def table(doc):
            % (m["mode"], m["size"], m["reps"], m["boots"], m["date"]),
            "host: %d CPUs, kernel %s, load average %s at start, %s at end; KVM: %s; %s"
            % (m["cpus"], m["kernel"], m["loadavg_start"], m["loadavg_end"], m["kvm"], m["vessel"]),
+           ("KVM cells: nested tier (L1 under QEMU TCG with emulated AMD SVM): SIZE %s, %s runs, %s boots; "
+            "not hardware figures" % (m.get("nested_size"), m.get("nested_reps"), m.get("nested_boots")))
+           if m.get("kvm_nested") else "KVM cells: %s" % ("direct" if m["kvm"] == "usable" else "not nested"),
            "cell: median [min-max of the runs, n runs, spread = half the range in %% of the median];"
            " x native = times slower than native (median/median; below 1: faster)", ""]
     for w in doc["workloads"]:
@@ -113,10 +116,10 @@ def table(doc):
             r = doc["results"][c["id"]][w["id"]]
             name = c["label"] + (" (nested)" if r.get("label") == "nested" else "")
             if "not_measurable" in r:
-                out.append("  %-32s %s: %s" % (name, NM, r["not_measurable"]))
+                out.append("  %-40s %s: %s" % (name, NM, r["not_measurable"]))
                 continue
             x = "%8.2fx" % r["x_native"] if "x_native" in r else "%9s" % "n/a"
-            out.append("  %-32s %10s %-4s [%s-%s, n=%d, +-%.0f%%] %s" % (
+            out.append("  %-40s %10s %-4s [%s-%s, n=%d, +-%.0f%%] %s" % (
                 name, fmt(r["median"]), w["unit"], fmt(r["min"]), fmt(r["max"]), len(r["runs"]),
                 r["spread_pct"], x))
         out.append("")

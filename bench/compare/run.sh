@@ -57,35 +57,11 @@ fi
 GUEST_TIMEOUT=${GUEST_TIMEOUT:-180}
 t_start=$SECONDS
 
-# ---- output ----
-progress() {
-    local line
-    line=$(printf 'compare: [%dm%02ds] %s' $(((SECONDS - t_start) / 60)) $(((SECONDS - t_start) % 60)) "$*")
-    if [ -t 2 ]; then printf '\r\033[K%s' "$line" >&2; else echo "$line" >&2; fi
-}
-# put CELL WORKLOAD VALUE UNIT: one measured run
-put() { printf '%s\t%s\t%s\t%s\n' "$1" "$2" "$3" "$4" >>"$raw"; }
-# na CELL WORKLOAD|* REASON: not measurable here (one line is enough)
-na() {
-    local w
-    if [ "$2" = '*' ]; then for w in $WORKLOADS; do na "$1" "$w" "$3"; done; return; fi
-    printf '%s\t%s\tNA\t%s\n' "$1" "$2" "$(tr '\t\n' '  ' <<<"$3" | sed 's/ *$//')" >>"$raw"
-}
-# take CELL < "wl KIND VALUE UNIT" lines: record them; a workload's error
-# line makes that workload not measurable with its message as the reason
-take() {
-    local cell=$1 l k v u seen=
-    while IFS= read -r l; do
-        l=${l%$'\r'}
-        read -r _ k v u _ <<<"$l"
-        [[ $l == "wl "* ]] || continue
-        if [ "$v" = error: ]; then na "$cell" "$k" "the workload failed: ${l#wl "$k" error: }"; seen+=" $k"; continue; fi
-        [[ $v =~ ^[0-9.]+$ ]] && put "$cell" "$k" "$v" "$u" && seen+=" $k"
-    done
-    for k in ${WORKLOADS% startup}; do
-        [[ " $seen " == *" $k "* ]] || na "$cell" "$k" "no result line from the workload (run output: $(head -c 200 "$work/last.err" 2>/dev/null))"
-    done
-}
+. "$SRC/bench/compare/lib.sh"
+. "$SRC/bench/compare/nested.sh"
+nested_used=0
+nested_reps=${COMPARE_NESTED_REPS:-2} nested_boots=${COMPARE_NESTED_BOOTS:-2} nested_size=${COMPARE_NESTED_SIZE:-2}
+nested_timeout=${COMPARE_NESTED_TIMEOUT:-540}
 
 # ---- the workload, built once per source hash ----
 bdir=$VESSEL_CACHE/bench-compare/$(sha256sum "$SRC/bench/compare/wl.c" | cut -c1-16)
@@ -171,43 +147,6 @@ cell_ctr() {   # cell_ctr CELL vessel|runc
     CTR_RT=$2 proc_cell "$cell" cmd_ctr
 }
 
-# ---- VM cells: vessel run, qemu-system-riscv64, vessel kvm, qemu -enable-kvm ----
-# The workload reaches the guest on an ext2 virtio disk (serial "wl") that
-# is also where its file test writes.
-mkdisk() {   # mkdisk BINARY IMG
-    mkdir -p "$work/disk"
-    cp "$1" "$work/disk/wl"
-    truncate -s $((size + 32))M "$2" && mkfs.ext2 -q -d "$work/disk" "$2" >/dev/null 2>&1
-}
-# vm_cell CELL CMD...: $boots boots to the ready line (start-up); in the
-# first, the workloads $reps times from the disk
-vm_cell() {
-    local cell=$1 b i ms ran=0; shift
-    for ((b = 1; b <= boots; b++)); do
-        progress "$cell: boot $b/$boots"
-        guest_start "$@" || { na "$cell" '*' "cannot start $1"; return; }
-        if ! guest_wait_for "$GUEST_MARKER" || ! { ms=$(guest_elapsed); guest_wait_ready; }; then
-            local why; why=$(guest_tail 3 2>&1 | tr '\n' ' ')
-            guest_kill
-            if [ $ran = 0 ]; then na "$cell" '*' "the guest did not reach its shell: ${why:0:200}"
-            else na "$cell" startup "boot $b did not reach its shell: ${why:0:200}"; fi
-            return
-        fi
-        put "$cell" startup "$(awk -v s="$ms" 'BEGIN { printf "%.1f", s * 1000 }')" ms
-        if [ $ran = 0 ]; then
-            ran=1
-            if ! guest_run 'mkdir -p /t; for d in /sys/block/vd*; do [ "$(cat $d/serial 2>/dev/null)" = wl ] && mount /dev/${d##*/} /t; done; cd /t && ls wl' >/dev/null; then
-                na "$cell" '*' "the workload disk (serial wl) was not found in the guest"
-                guest_kill; return
-            fi
-            for ((i = 1; i <= reps; i++)); do
-                progress "$cell: workloads, run $i/$reps"
-                guest_run "cd /t && ./wl all $size" 900 2>"$work/last.err" | take "$cell"
-            done
-        fi
-        guest_poweroff 60 >/dev/null 2>&1 || guest_kill
-    done
-}
 riscv_vm() {   # riscv_vm CELL
     local cell=$1 fw=/usr/lib/riscv64-linux-gnu/opensbi/generic/fw_jump.bin line KERNEL= INITRD=
     [ -n "$wl_rv" ] || { na "$cell" '*' "riscv64-linux-gnu-gcc missing (scripts/deps.sh)"; return; }
@@ -233,34 +172,16 @@ kvm_usable() {
     [ -r "$dev" ] && [ -w "$dev" ] || { echo "$dev is not read-writable"; return; }
 }
 kvm_vm() {   # kvm_vm CELL
-    local cell=$1 why line KERNEL= INITRD=
-    why=$(kvm_usable)
-    if [ -n "$why" ]; then
-        # the nested tier (tests/integration/kvm-nested.sh) runs vessel kvm
-        # and QEMU under an emulated SVM: minutes per guest, and not a
-        # hardware figure
-        if [ $mode = short ]; then
-            na "$cell" '*' "$why; the nested tier (L1 under QEMU TCG) does not fit the short form's 3 minutes (make compare measures it)"
-        else
-            na "$cell" '*' "$why; measuring these cells in the nested tier is not implemented yet"
-        fi
-        return
-    fi
+    local cell=$1 line KERNEL= INITRD=
     [ -n "$wl_x86" ] || { na "$cell" '*' "gcc could not build the x86-64 workload"; return; }
     line=$(bash "$SRC/guest/build.sh" --print x86_64 2>/dev/null) || { na "$cell" '*' "the default x86-64 guest is not built (make guest)"; return; }
     eval "$line"
     local img=$work/$cell.img
     mkdisk "$wl_x86" "$img" || { na "$cell" '*' "mkfs.ext2 -d failed (e2fsprogs)"; return; }
-    if [ "$cell" = vessel-kvm ]; then
-        vm_cell "$cell" "$VESSEL" kvm -m 256M --kernel "$KERNEL" --initrd "$INITRD" --append console=ttyS0 \
-            --disk "$img,id=wl" --net user
-    else
-        command -v qemu-system-x86_64 >/dev/null || { na "$cell" '*' "qemu-system-x86_64 not installed (scripts/deps.sh)"; return; }
-        vm_cell "$cell" qemu-system-x86_64 -enable-kvm -M q35 -cpu host -m 256M -smp 1 -nographic -nodefaults \
-            -serial stdio -kernel "$KERNEL" -initrd "$INITRD" -append console=ttyS0 \
-            -drive "file=$img,format=raw,if=none,id=d0,cache=writeback" -device virtio-blk-pci,drive=d0,serial=wl \
-            -netdev user,id=n0 -device virtio-net-pci,netdev=n0
+    if [ "$cell" = qemu-kvm ] && ! command -v qemu-system-x86_64 >/dev/null; then
+        na "$cell" '*' "qemu-system-x86_64 not installed (scripts/deps.sh)"; return
     fi
+    kvm_vm_cell "$cell" "$KERNEL" "$INITRD" "$img"
 }
 
 load0=$(cut -d' ' -f1-3 /proc/loadavg)
@@ -270,7 +191,17 @@ for cell in $CELLS; do
     native) cell_native ;;
     vessel-ctr) cell_ctr "$cell" vessel ;;
     runc) cell_ctr "$cell" runc ;;
-    vessel-kvm|qemu-kvm) kvm_vm "$cell" ;;
+    vessel-kvm|qemu-kvm)
+        why=$(kvm_usable)
+        if [ -z "$why" ]; then kvm_vm "$cell"
+        elif [ $mode = short ]; then
+            na "$cell" '*' "$why; the nested tier (an L1 under QEMU TCG, minutes) does not fit the short form's 3 minutes: make compare measures it"
+        elif [ "$cell" = vessel-kvm ] || [[ " $selected " != *" vessel-kvm "* ]]; then
+            # both KVM cells in one L1 boot
+            kc=
+            for c in vessel-kvm qemu-kvm; do [[ " $selected " == *" $c "* ]] && kc+=" $c"; done
+            nested_kvm_cells "$why" $kc
+        fi ;;
     vessel-exec) cell_exec "$cell" "$VESSEL" cmd_vexec ;;
     qemu-riscv64) cell_exec "$cell" qemu-riscv64 cmd_qexec ;;
     vessel-run|qemu-system-riscv64) riscv_vm "$cell" ;;
@@ -283,7 +214,8 @@ python3 - "$out/meta.json" <<PY
 import json, os, platform, sys
 json.dump({"mode": "$mode", "size": $size, "reps": $reps, "boots": $boots, "seconds": $secs,
            "loadavg_start": "$load0", "loadavg_end": "$load1", "cpus": os.cpu_count(),
-           "kernel": platform.release(), "kvm": "$(kvm_usable)" or "usable",
+           "kernel": platform.release(), "kvm": "$(kvm_usable)" or "usable", "kvm_nested": $nested_used == 1,
+           "nested_reps": $nested_reps, "nested_boots": $nested_boots, "nested_size": $nested_size,
            "vessel": "$("$VESSEL" --version 2>/dev/null)", "date": "$(date -u +%Y-%m-%dT%H:%M:%SZ)",
            "cells": "$CELLS".split(), "workloads": "$WORKLOADS".split()}, open(sys.argv[1], "w"), indent=1)
 PY

@@ -6,9 +6,10 @@
  *   wl KIND SIZE      KIND: int fp mem syscall proc file tcp hello all
  *                     SIZE: work units (1 = the smallest; linear in work)
  *
- * One line per workload on stdout: "wl KIND VALUE UNIT" where UNIT is s
- * (seconds for the fixed work: lower is better), MB/s (higher is better)
- * or us (microseconds per operation: lower is better). `hello` prints
+ * One line per workload on stdout: "wl KIND VALUE UNIT" where UNIT is ms
+ * (int, fp: milliseconds per unit of work, so that figures of different
+ * SIZEs compare; lower is better), MB/s (higher is better) or us
+ * (microseconds per operation: lower is better). `hello` prints
  * "wl hello" and exits: the start-up figure is the time to that line.
  * A failure prints "wl KIND error: WHY" on stdout and exits 1. */
 #define _GNU_SOURCE
@@ -39,7 +40,8 @@ static int fail(const char *kind, const char *what)
     return -1;
 }
 
-/* integer: xorshift64 state mixed by multiply, shift and a table lookup */
+/* integer: xorshift64 state mixed by multiply, shift and a table lookup;
+ * a unit is 2 million iterations */
 static int wl_int(unsigned size)
 {
     uint64_t x = 88172645463325252ull, acc = 0;
@@ -55,11 +57,12 @@ static int wl_int(unsigned size)
         acc ^= tab[acc & 255];
     }
     double t = now() - t0;
-    printf("wl int %.6f s %llx\n", t, (unsigned long long)(acc & 0xffff));
+    printf("wl int %.4f ms %llx\n", t * 1e3 / size, (unsigned long long)(acc & 0xffff));
     return 0;
 }
 
-/* floating point: an n-body-like inner loop on doubles (mul, add, div, sqrt) */
+/* floating point: an n-body-like inner loop on doubles (mul, add, div,
+ * sqrt); a unit is 3000 steps of 16 bodies */
 static int wl_fp(unsigned size)
 {
     double px[16], py[16], vx[16] = { 0 }, vy[16] = { 0 };
@@ -83,7 +86,7 @@ static int wl_fp(unsigned size)
         }
     }
     double t = now() - t0;
-    printf("wl fp %.6f s %.3f\n", t, px[0] + py[15]);
+    printf("wl fp %.4f ms %.3f\n", t * 1e3 / size, px[0] + py[15]);
     return 0;
 }
 
