@@ -48,15 +48,18 @@ vm_cell() {
     local cell=$1 b i ms ran=0; shift
     for ((b = 1; b <= boots; b++)); do
         progress "$cell: boot $b/$boots"
+        # bash's clock, not guest_elapsed's date +%N: busybox's date (the
+        # nested tier's L1) has no %N and gave whole seconds
+        local t0=$EPOCHREALTIME
         guest_start "$@" || { na "$cell" '*' "cannot start $1"; return; }
-        if ! guest_wait_for "$GUEST_MARKER" || ! { ms=$(guest_elapsed); guest_wait_ready; }; then
+        if ! guest_wait_for "$GUEST_MARKER" || ! { ms=$EPOCHREALTIME; guest_wait_ready; }; then
             local why; why=$(guest_tail 3 2>&1 | tr '\n' ' ')
             guest_kill
             if [ $ran = 0 ]; then na "$cell" '*' "the guest did not reach its shell: ${why:0:200}"
             else na "$cell" startup "boot $b did not reach its shell: ${why:0:200}"; fi
             return
         fi
-        put "$cell" startup "$(awk -v s="$ms" 'BEGIN { printf "%.1f", s * 1000 }')" ms
+        put "$cell" startup "$(awk -v a="$t0" -v b="$ms" 'BEGIN { printf "%.1f", (b - a) * 1000 }')" ms
         if [ $ran = 0 ]; then
             ran=1
             if ! guest_run 'mkdir -p /t; for d in /sys/block/vd*; do [ "$(cat $d/serial 2>/dev/null)" = wl ] && mount /dev/${d##*/} /t; done; cd /t && ls wl' >/dev/null; then

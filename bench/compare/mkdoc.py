@@ -163,9 +163,9 @@ def claims_md(d):
                                          else "does not hold", "/".join(f(v) for v in kv.values()),
                                          "/".join(f(gm(c, ["int", "fp"])) for c in ok)))
     else:
-        out.append("3. **Binary translation is slow, hardware assistance fast**: binary translation costs ×%s on "
+        out.append("3. **Binary translation is slow, hardware assistance fast**: binary translation costs %s on "
                    "int and fp here (item 1); that hardware assistance is faster cannot be checked without a "
-                   "hardware /dev/kvm%s." % ("/".join(f(gm(c, ["int", "fp"])) for c in ok) or "n/a",
+                   "hardware /dev/kvm%s." % ("; ".join("%s ×%s" % (c, f(gm(c, ["int", "fp"]))) for c in ok) or "n/a",
                                             " (the nested KVM cells run on TCG themselves)" if nested else ""))
     # 4. para-virtualization
     out.append("4. **Para-virtualization wastes less time on interception than full virtualization**: cannot be "
