@@ -55,6 +55,7 @@ nested_kvm_cells() {
         -serial "file:$log" -kernel "/boot/vmlinuz-$kver" -initrd "$work/l1.cpio.gz" \
         -append "console=ttyS0 quiet loglevel=3 panic=-1 no_timer_check" </dev/null >"$work/l1.out" 2>&1 &
     pid=$!
+    nested_pid=$pid     # run.sh's cleanup ends it if the bench is interrupted
     while kill -0 $pid 2>/dev/null; do
         l=$(tr -d '\r' <"$log" | sed -n 's/^@@nested compare-kvm: compare: \[[^]]*\] /nested L1 /p' | tail -n 1)
         [ -z "$l" ] && l="nested L1: booting (qemu-system-x86_64 -accel tcg, pid $pid)"
@@ -63,6 +64,7 @@ nested_kvm_cells() {
     done
     wait $pid
     local qrc=$?
+    nested_pid=
     tr -d '\r' <"$log" >"$work/l1.txt"
     [ -n "${BUILD:-}" ] && mkdir -p "$BUILD/test-logs" && cp "$work/l1.txt" "$BUILD/test-logs/compare-nested-l1.log"
     if ! grep -q '^@@nested l1 kvm ready' "$work/l1.txt"; then

@@ -45,7 +45,12 @@ raw=$out/raw.tsv
 : >"$raw"
 work=$(mktemp -d "${TMPDIR:-/tmp}/vessel-compare.XXXXXX")
 cleanup_dirs=("$work")
-cleanup() { guest_kill 2>/dev/null; rm -rf "${cleanup_dirs[@]}"; }
+nested_pid=
+cleanup() {
+    guest_kill 2>/dev/null
+    [ -n "$nested_pid" ] && kill "$nested_pid" 2>/dev/null
+    rm -rf "${cleanup_dirs[@]}"
+}
 trap cleanup EXIT
 . "$SRC/tests/guestlib.sh"
 GUEST_POLL=0.01
