@@ -12,6 +12,7 @@
  * past the end of a guest buffer at the very top faults there (EFAULT)
  * instead of touching vessel's own memory. */
 #define GUARD (64ULL << 20)
+#define HUGE_MIN (2ULL << 20)
 #define PG_DOWN(x) ((x) & ~(PG - 1))
 #define PG_UP(x)   (((x) + PG - 1) & ~(PG - 1))
 
@@ -263,6 +264,11 @@ int64_t user_mem_mmap(struct user_mem *m, uint64_t g, uint64_t len, int prot,
     }
     set_prot(m, g, len, USER_MAPPED | (prot & 7));
     pthread_mutex_unlock(&m->lock);
+    /* large anonymous memory in huge pages where the host allows (THP
+     * "madvise"): random access over megabytes (a BWT, a hash table) then
+     * misses the host TLB far less; the guest sees nothing of it */
+    if ((flags & MAP_ANONYMOUS) && len >= HUGE_MIN)
+        madvise(m->host + g, len, MADV_HUGEPAGE);
     return (int64_t)g;
 }
 
