@@ -214,13 +214,28 @@ static void emit_addr(struct jt *t, const struct rv_insn *i)
 static struct jrm emit_mem_check(struct jt *t, const struct rv_insn *i, int acc, unsigned size, struct stub *s)
 {
     struct jx *e = &t->e;
-    emit_addr(t, i);
     if (t->direct) {
-        jx_alu_r_rm(e, true, ALU_CMP, RAX, jm(RBX, OFF_DSIZE));
+        /* the check is on rs1 alone: rs1 + imm then lies within 2 KiB of
+         * the space, where the reservation's guards fault; the stub makes
+         * rax = rs1 + imm first */
+        int b = RAX;
+        int32_t disp = (int32_t)i->imm;
+        if (i->rs1 == 0) {
+            jx_mov_imm(e, RAX, (uint64_t)i->imm);
+            disp = 0;
+        } else if (t->hreg[i->rs1] >= 0) {
+            b = t->hreg[i->rs1];
+        } else {
+            jx_mov_r_rm(e, true, RAX, gx(t, i->rs1));
+        }
+        s->areg = (int8_t)b;
+        s->adisp = disp;
+        jx_alu_r_rm(e, true, ALU_CMP, b, jm(RBX, OFF_DSIZE));
         s->patch[0] = jx_jcc(e, CC_AE);
         jx_mov_imm(e, RDX, t->base);
-        return jmi(RAX, RDX, 0, 0);
+        return jmi(b, RDX, 0, disp);
     }
+    emit_addr(t, i);
     jx_lea(e, RCX, jm(RAX, (int32_t)size - 1));
     jx_shift_imm(e, true, SH_SHR, jr(RCX), 12);
     if (t->user) {
@@ -372,6 +387,8 @@ static void emit_stub(struct jt *t, struct stub *s)
     for (unsigned k = 0; k < 2; k++)
         if (s->patch[k])
             jx_patch(e, s->patch[k], start);
+    if (t->direct && s->kind != ST_BRANCH)
+        jx_lea(e, RAX, jm(s->areg, s->adisp));
     if (s->kind == ST_BRANCH && t->loop && (uint64_t)i->imm == t->b->vpc) {
         emit_loop(t, s);
         return;

@@ -38,6 +38,8 @@ struct stub {
     uint32_t patch[2];          /* rel32s to point at the stub (0: none) */
     uint32_t back;              /* where the fast path goes on */
     uint32_t site;              /* direct: the host access (0: none) */
+    int8_t areg;                /* direct: va = areg + adisp */
+    int32_t adisp;
     uint32_t start;             /* where the stub was emitted */
 };
 

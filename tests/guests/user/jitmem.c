@@ -32,6 +32,19 @@ static void on_fault(int sig, siginfo_t *si, void *uc)
 __attribute__((noinline)) static uint64_t load8(volatile uint64_t *p) { return *p; }
 __attribute__((noinline)) static uint32_t load4(volatile uint32_t *p) { return *p; }
 __attribute__((noinline)) static uint8_t load1(volatile uint8_t *p) { return *p; }
+/* a base register inside the space, the offset taking it out */
+__attribute__((noinline)) static uint64_t load_m16(uintptr_t b)
+{
+    uint64_t v;
+    __asm__ volatile("ld %0, -16(%1)" : "=r"(v) : "r"(b) : "memory");
+    return v;
+}
+__attribute__((noinline)) static uint64_t load_p2040(uintptr_t b)
+{
+    uint64_t v;
+    __asm__ volatile("ld %0, 2040(%1)" : "=r"(v) : "r"(b) : "memory");
+    return v;
+}
 __attribute__((noinline)) static void store8(volatile uint64_t *p, uint64_t v) { *p = v; }
 __attribute__((noinline)) static void store2(volatile uint16_t *p, uint16_t v) { *p = v; }
 
@@ -45,11 +58,13 @@ static uint64_t warm(uint8_t *good)
         s += load8((volatile uint64_t *)(good + 8 * (i % 64)));
         s += load4((volatile uint32_t *)(good + 4 * (i % 64)));
         s += load1(good + (i % 64));
+        s += load_m16((uintptr_t)(good + 16 + 8 * (i % 8)));
+        s += load_p2040((uintptr_t)(good + 8 * (i % 8)));
     }
     return s;
 }
 
-enum { L8, L4, L1, S8, S2 };
+enum { L8, L4, L1, S8, S2, LM16, LP2040 };
 static void try(const char *what, int kind, uintptr_t a)
 {
     got = 0;
@@ -61,6 +76,8 @@ static void try(const char *what, int kind, uintptr_t a)
         case L1: v = load1((volatile uint8_t *)a); break;
         case S8: store8((volatile uint64_t *)a, 7); break;
         case S2: store2((volatile uint16_t *)a, 7); break;
+        case LM16: v = load_m16(a + 16); break;
+        case LP2040: v = load_p2040(a - 2040); break;
         }
         printf("%s: no fault (%llu)\n", what, (unsigned long long)v);
     } else if (strstr(what, "wild") && !show_wild) {
@@ -103,6 +120,8 @@ int main(int argc, char **argv)
         try("load8 wild 0xdead000000000000", L8, 0xdead000000000000ull);
         try("load8 wild 1<<40", L8, 1ull << 40);
         try("load8 wild -8", L8, (uintptr_t)-8);
+        try("load8 wild 8-16", LM16, (uintptr_t)-8);
+        try("load8 wild (1<<47)-8+2040", LP2040, (1ull << 47) - 8 + 2040);
         try("load8 across into the hole", L8, (uintptr_t)(m + 4096 - 4));
         try("load4 read-only page", L4, (uintptr_t)(m + 2 * 4096 + 8));
         try("store8 read-only page", S8, (uintptr_t)(m + 2 * 4096 + 8));

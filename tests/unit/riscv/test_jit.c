@@ -141,8 +141,11 @@ static void on_host_fault(int sig, siginfo_t *si, void *uc)
 
 static uint8_t *direct_space(void)
 {
-    resv = mmap(NULL, RSIZE + (1u << 20), PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
-    assert_true(resv != MAP_FAILED);
+    /* guards of 64 KiB below and 1 MiB above, as user mode's */
+    uint8_t *p = mmap(NULL, (64u << 10) + RSIZE + (1u << 20), PROT_NONE,
+                      MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+    assert_true(p != MAP_FAILED);
+    resv = p + (64u << 10);
     assert_true(mprotect(resv + BASE, SIZE, PROT_READ | PROT_WRITE) == 0);
     ops_direct.direct_base = resv;
     struct sigaction sa = { .sa_sigaction = on_host_fault, .sa_flags = SA_SIGINFO | SA_NODEFER };
@@ -440,7 +443,7 @@ static void test_translator_vs_interpreter(void **state)
     assert_true(faults > 50);
     munmap(si, SIZE);
     munmap(st, SIZE);
-    munmap(resv, RSIZE + (1u << 20));
+    munmap(resv - (64u << 10), (64u << 10) + RSIZE + (1u << 20));
     resv = NULL;
     signal(SIGSEGV, SIG_DFL);
     signal(SIGBUS, SIG_DFL);

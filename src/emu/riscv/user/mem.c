@@ -12,6 +12,9 @@
  * past the end of a guest buffer at the very top faults there (EFAULT)
  * instead of touching vessel's own memory. */
 #define GUARD (64ULL << 20)
+/* and before it: translated code checks only an access's base register
+ * against the size, so base + offset may fall up to 2 KiB below */
+#define GUARD_LO (64ULL << 10)
 #define HUGE_MIN (2ULL << 20)
 #define PG_DOWN(x) ((x) & ~(PG - 1))
 #define PG_UP(x)   (((x) + PG - 1) & ~(PG - 1))
@@ -19,15 +22,16 @@
 int user_mem_init(struct user_mem *m, uint64_t size)
 {
     memset(m, 0, sizeof(*m));
-    void *p = mmap(NULL, size + GUARD, PROT_NONE,
-                   MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+    uint8_t *p = mmap(NULL, GUARD_LO + size + GUARD, PROT_NONE,
+                      MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
     if (p == MAP_FAILED)
         return -errno;
+    p += GUARD_LO;
     void *pm = mmap(NULL, size / PG, PROT_READ | PROT_WRITE,
                     MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
     if (pm == MAP_FAILED) {
         int e = -errno;
-        munmap(p, size + GUARD);
+        munmap(p - GUARD_LO, GUARD_LO + size + GUARD);
         return e;
     }
     m->host = p;
@@ -40,7 +44,7 @@ int user_mem_init(struct user_mem *m, uint64_t size)
 void user_mem_free(struct user_mem *m)
 {
     if (m->host)
-        munmap(m->host, m->size + GUARD);
+        munmap(m->host - GUARD_LO, GUARD_LO + m->size + GUARD);
     if (m->prot)
         munmap(m->prot, m->size / PG);
     m->host = NULL;
