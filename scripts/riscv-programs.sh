@@ -1,11 +1,11 @@
 #!/usr/bin/env bash
-# Cross-build real programs nobody here wrote (Lua 5.4, SQLite 3, bzip2) as
-# static riscv64 binaries from their Debian source packages, for the
-# `vessel exec` tests and benchmarks.
+# Cross-build real programs nobody here wrote (Lua 5.4, SQLite 3, bzip2, GNU
+# sed, LAME, xz) as static riscv64 binaries from their Debian source
+# packages, for the `vessel exec` tests and benchmarks.
 #
 #   scripts/riscv-programs.sh        builds (or finds cached) and prints the bin dir
 #
-# Output: $VESSEL_CACHE/programs/<hash>/bin/{lua,sqlite3,bzip2}, where <hash>
+# Output: $VESSEL_CACHE/programs/<hash>/bin/{lua,sqlite3,bzip2,sed,lame,xz}, where <hash>
 # is a hash of this script (which names the packages and flags). Idempotent:
 # a second run finds the stamp file and returns at once. Progress on stderr,
 # the bin directory on stdout. Exit status 2: a requirement is missing (a
@@ -23,7 +23,8 @@ out=$cache/programs/$hash
 bin=$out/bin
 CC=${RISCV_CC:-riscv64-linux-gnu-gcc}
 CFLAGS="-O2 -static"
-PKGS=(lua5.4 sqlite3 bzip2)
+PKGS=(lua5.4 sqlite3 bzip2 sed lame xz-utils)
+HOST=riscv64-linux-gnu
 
 say() { echo "riscv-programs: $*" >&2; }
 
@@ -112,8 +113,37 @@ if [ ! -x "$bin/bzip2" ]; then
     mv "$bin/bzip2.tmp" "$bin/bzip2"
 fi
 
+# autoconf_build NAME SRCPKG BUILT-PATH MAKE-LDFLAGS CONFIGURE-ARGS...: a
+# cross configure and make in the unpacked source, the program copied to
+# $bin/NAME. MAKE-LDFLAGS: -all-static where libtool links the program
+# (its -static keeps libc shared)
+autoconf_build() {
+    local name=$1 pkg=$2 built=$3 mk=$4; shift 4
+    [ -x "$bin/$name" ] && return 0
+    local d
+    d=$(dir_of "$pkg")
+    say "building $name from $(basename "$d") (configure + make, a few minutes)"
+    (cd "$d" && ./configure --host=$HOST CC="$CC" CFLAGS=-O2 LDFLAGS=-static "$@" &&
+        make -j2 LDFLAGS="$mk") >"$out/$name.build.log" 2>&1 ||
+        { say "$name build failed, see $out/$name.build.log"; exit 1; }
+    if "${CC%gcc}readelf" -l "$d/$built" | grep -q INTERP; then
+        say "$name was linked dynamically, see $out/$name.build.log"; exit 1
+    fi
+    cp "$d/$built" "$bin/$name.tmp"
+    mv "$bin/$name.tmp" "$bin/$name"
+}
+
+# --- GNU sed (regular expressions, string building)
+autoconf_build sed sed sed/sed -static --disable-nls --without-selinux --disable-acl
+# --- LAME, the MP3 encoder (floating point: psychoacoustics, MDCT)
+autoconf_build lame lame frontend/lame -all-static --disable-shared --enable-static --disable-gtktest \
+    --disable-frontend-decoder --disable-nls
+# --- xz (LZMA2 compression)
+autoconf_build xz xz-utils src/xz/xz -all-static --disable-shared --disable-nls --disable-doc \
+    --disable-scripts --disable-lzmadec --disable-lzmainfo --disable-xzdec
+
 # ELF e_machine 243 (0xf3) is RISC-V.
-for p in lua sqlite3 bzip2; do [ "$(od -An -tu2 -j18 -N2 "$bin/$p" | tr -d ' ')" = 243 ] || { say "$bin/$p is not a RISC-V binary"; exit 1; }; done
+for p in lua sqlite3 bzip2 sed lame xz; do [ "$(od -An -tu2 -j18 -N2 "$bin/$p" | tr -d ' ')" = 243 ] || { say "$bin/$p is not a RISC-V binary"; exit 1; }; done
 touch "$out/stamp"
 say "built in $bin"
 echo "$bin"

@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
 # bench/exec: `vessel exec` against qemu-riscv64, measured in the same run.
-# Programs: lua 5.4, sqlite3, bzip2 (compress, decompress) cross-built from
+# Programs: lua 5.4, sqlite3, bzip2 (compress, decompress), GNU sed (regular
+# expressions: tests/rvgen/programs/work.sed), LAME (floating point: a
+# generated WAV to MP3), xz (LZMA2 compress, decompress) cross-built from
 # Debian sources by scripts/riscv-programs.sh; cpu.c (C kernels); mips.c (a
 # loop of exactly 8 instructions per iteration, for guest MIPS); hello.c
 # (start-up). Each is run REPS times under each emulator (interleaved), the
@@ -34,6 +36,9 @@ trap 'rm -rf "$tmp"' EXIT
 bash "$SRC/tests/rvgen/programs/work-sql.sh" $((6000 * scale)) >"$tmp/work.sql"
 bash "$SRC/tests/rvgen/programs/gen-data.sh" $((4096 * scale)) >"$tmp/data"
 qemu-riscv64 "$bin/bzip2" -9 -c "$tmp/data" >"$tmp/data.bz2"
+head -c $((512 * 1024 * scale)) "$tmp/data" >"$tmp/text"
+python3 "$SRC/tests/rvgen/programs/gen-wav.py" $((10 * scale)) >"$tmp/in.wav"
+qemu-riscv64 "$bin/xz" -6 -T1 -c "$tmp/data" >"$tmp/data.xz"
 mips_n=$((200000000 * scale))
 
 state=$(vessel_exec_state)
@@ -94,6 +99,10 @@ bench "lua work.lua $((2 * scale))" /dev/null "$bin/lua" "$SRC/tests/rvgen/progr
 bench "sqlite3 $((6000 * scale)) rows" "$tmp/work.sql" "$bin/sqlite3" "$tmp/t.db"
 bench "bzip2 -9 $((4 * scale)) MB" /dev/null "$bin/bzip2" -9 -c "$tmp/data"
 bench "bzip2 -d $((4 * scale)) MB" /dev/null "$bin/bzip2" -d -c "$tmp/data.bz2"
+bench "sed -E $((512 * scale)) KB" /dev/null "$bin/sed" -E -f "$SRC/tests/rvgen/programs/work.sed" "$tmp/text"
+bench "lame $((10 * scale)) s WAV" /dev/null "$bin/lame" --quiet -b 128 "$tmp/in.wav" -
+bench "xz -6 $((4 * scale)) MB" /dev/null "$bin/xz" -6 -T1 -c "$tmp/data"
+bench "xz -d $((4 * scale)) MB" /dev/null "$bin/xz" -d -c "$tmp/data.xz"
 bench "cpu.c kernels" /dev/null "$bdir/cpu" "$scale"
 bench "mips.c 8x$mips_n" /dev/null "$bdir/mips" "$mips_n"
 bench hello /dev/null "$bdir/hello"

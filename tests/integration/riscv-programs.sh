@@ -5,6 +5,9 @@
 #   lua:     tests/rvgen/programs/work.lua (recursion, strings, sorts, coroutines, floats)
 #   sqlite3: tests/rvgen/programs/work-sql.sh (thousands of INSERTs, joins, aggregates, windows) on a file database
 #   bzip2:   compress + decompress 3 MB (1 MB under VESSEL_ASAN) of generated text
+#   sed:     tests/rvgen/programs/work.sed over 256 KB of it (64 KB under VESSEL_ASAN)
+#   lame:    a generated WAV of 4 s (1 s) to MP3 (floating point)
+#   xz:      compress + decompress 1 MB (256 KB) of it
 source "$SRC/tests/lib.sh"
 source "$SRC/tests/rvgen/common.sh"
 
@@ -24,8 +27,8 @@ P=$SRC/tests/rvgen/programs
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
 state=$(vessel_exec_state)
-kb=3072 rows=3000 scale=1
-[ -n "${VESSEL_ASAN:-}" ] && kb=1024 rows=1000
+kb=3072 rows=3000 scale=1 sedkb=256 wavs=4 xzkb=1024
+[ -n "${VESSEL_ASAN:-}" ] && kb=1024 rows=1000 sedkb=64 wavs=1 xzkb=256
 
 bash "$P/work-sql.sh" "$rows" >"$tmp/work.sql"
 bash "$P/gen-data.sh" "$kb" >"$tmp/data"
@@ -68,4 +71,23 @@ else
     nok "bzip2 round trip under qemu-riscv64 does not restore the input"
 fi
 [ "$state" = pending ] || run_both "bzip2 -t integrity test" bzip2 -t "$tmp/data.bz2"
+
+head -c $((sedkb * 1024)) "$tmp/data" >"$tmp/text"
+run_both "sed -E -f work.sed $sedkb KB" sed -E -f "$P/work.sed" "$tmp/text"
+grep -q '<u..c>' "$tmp/q.out" || nok "sed: qemu output lacks a <u..c> line (the script did not run)"
+
+python3 "$P/gen-wav.py" "$wavs" >"$tmp/in.wav"
+run_both "lame $wavs s WAV to MP3" lame --quiet -b 128 "$tmp/in.wav" -
+[ "$(head -c 3 "$tmp/q.out")" = ID3 ] || [ "$(od -An -tx1 -N2 "$tmp/q.out" | tr -d ' ')" = fffb ] ||
+    nok "lame: qemu output is not an MP3 stream"
+
+head -c $((xzkb * 1024)) "$tmp/data" >"$tmp/xzin"
+run_both "xz -6 $xzkb KB" xz -6 -T1 -c "$tmp/xzin"
+cp "$tmp/q.out" "$tmp/xzin.xz"
+run_both "xz -d" xz -d -c "$tmp/xzin.xz"
+if cmp -s "$tmp/q.out" "$tmp/xzin"; then
+    ok "xz round trip under qemu-riscv64 restores the input"
+else
+    nok "xz round trip under qemu-riscv64 does not restore the input"
+fi
 exit 0
