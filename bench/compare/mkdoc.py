@@ -132,7 +132,7 @@ def claims_md(d):
         out.append("1. **Hardware emulation is \"s-l-o-w (about ×100)\"**: %s here. CPU work (int, fp, mem) under "
                    "emulation: %s. The slowest workload per cell: %s. Both user-mode emulators and both system "
                    "emulators translate guest code to host code in blocks (vessel's translator, QEMU's TCG), so "
-                   "×100 is closer to the figure of an interpreter than of these; fp comes closest to it." % (
+                   "×100 is of the order of their fp figures only." % (
                        verdict, "; ".join("%s ×%s" % (c, f(g[c])) for c in ok),
                        "; ".join("%s %s ×%s" % (c, worst[c][1], f(worst[c][0])) for c in ok)))
     else:
