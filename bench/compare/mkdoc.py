@@ -34,7 +34,8 @@ PEERS = {
             "the caller)"),
     "control": ("QMP (hundreds of commands) and HMP", "REST API on a unix socket", "command line (create, start, "
                 "kill, delete, exec, update, events, ...)"),
-    "snapshot": ("savevm/loadvm, live migration (QMP migrate)", "snapshot create/load; no live migration",
+    "snapshot": ("savevm/loadvm, live migration (QMP migrate), COLO replication",
+                 "snapshot create/load; no live migration, no replication",
                  "checkpoint/restore through CRIU"),
 }
 
