@@ -108,7 +108,7 @@ def table(doc):
            ("KVM cells: nested tier (L1 under QEMU TCG with emulated AMD SVM): SIZE %s, %s runs, %s boots; "
             "not hardware figures" % (m.get("nested_size"), m.get("nested_reps"), m.get("nested_boots")))
            if m.get("kvm_nested") else "KVM cells: %s" % ("direct" if m["kvm"] == "usable" else "not nested"),
-           "cell: median [min-max of the runs, n runs, spread = half the range in %% of the median];"
+           "cell: median [min-max of the runs, n runs, spread = half the range in % of the median];"
            " x native = times slower than native (median/median; below 1: faster)", ""]
     for w in doc["workloads"]:
         out.append("%s (%s, %s is better)" % (w["title"], w["unit"], w["better"]))
