@@ -121,7 +121,7 @@ fi
 ok "the primary boots while replicating (standby: epoch $(repl_epoch s1))"
 cmd='ifconfig eth0 10.231.7.2 netmask 255.255.255.0 up; i=0; while true; do i=$((i+1)); s=$(echo "r=$i" | md5sum | cut -c1-8); printf "%08d %s\n" $i $s | dd of=/dev/vda bs=512 seek=$i conv=notrunc,fsync oflag=direct 2>/dev/null || break; echo "ack $i $s"; done | nc 10.231.7.1 7100 &'
 printf '%s\n' "$cmd" >&"$in_p0"
-waitfor "$(slow 60)" acked_past 20 || { nok "the client gets acknowledgements"; tail -5 "$d/p0.log" "$d/client.log" | sed 's/^/# /'; exit 1; }
+waitfor "$(slow 180)" acked_past 20 || { nok "the client gets acknowledgements"; tail -n 5 "$d/p0.log" "$d/client.log" | sed 's/^/# /'; exit 1; }
 ok "the guest's records reach the client over the tap ($(acked) so far)"
 
 # watch_event NAME OUT: wait on NAME's QMP socket for REPLICATION_FAILOVER, write it to OUT
