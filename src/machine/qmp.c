@@ -612,13 +612,18 @@ static bool cmd_takes(const struct qmp_cmd *c, const char *arg)
     return false;
 }
 
-static bool cmd_available(const struct qmp_session *s, const struct qmp_cmd *c)
+static bool ops_have(const struct qmp_ops *ops, const struct qmp_cmd *c)
 {
     if (c->op < 0)
         return true;
     void *fn;
-    memcpy(&fn, (const char *)s->ops + c->op, sizeof(fn));
+    memcpy(&fn, (const char *)ops + c->op, sizeof(fn));
     return fn != NULL;
+}
+
+static bool cmd_available(const struct qmp_session *s, const struct qmp_cmd *c)
+{
+    return ops_have(s->ops, c);
 }
 
 static void cmd_query_commands(struct qmp_session *s, json_object *args, struct qmp_result *r)
@@ -853,6 +858,11 @@ static const char *const event_names[] = {
     [QMP_EVENT_BALLOON_CHANGE] = "BALLOON_CHANGE", [QMP_EVENT_MIGRATION] = "MIGRATION",
     [QMP_EVENT_REPLICATION_FAILOVER] = "REPLICATION_FAILOVER",
 };
+
+const char *qmp_event_name(unsigned i)
+{
+    return i < ARRAY_SIZE(event_names) ? event_names[i] : NULL;
+}
 
 static char *event_text(enum qmp_event ev, json_object *data)
 {
@@ -1587,6 +1597,14 @@ static const struct qmp_ops monitor_ops = {
     .migrate_params = mon_migrate_params,
     .replicate = mon_replicate, .query_replication = mon_query_replication,
 };
+
+const char *qmp_monitor_command(unsigned i)
+{
+    for (size_t k = 0; k < ARRAY_SIZE(cmds); k++)
+        if (ops_have(&monitor_ops, &cmds[k]) && i-- == 0)
+            return cmds[k].name;
+    return NULL;
+}
 
 static const enum qmp_event event_of[] = {
     [MACHINE_EV_STOP] = QMP_EVENT_STOP, [MACHINE_EV_RESUME] = QMP_EVENT_RESUME,

@@ -167,6 +167,11 @@ void qmp_server_free(struct qmp_server *s);
  * qmp_monitor_release after the machine is freed. */
 struct machine_monitor;
 int qmp_monitor_init(struct machine_monitor *mon, const char *spec);
+/* The i-th command the machine's monitor answers (its query-commands, in
+ * table order), NULL past the end: what `vessel features` lists. */
+const char *qmp_monitor_command(unsigned i);
+/* The i-th event name ("STOP" ...), NULL past the end. */
+const char *qmp_event_name(unsigned i);
 void qmp_monitor_release(struct machine_monitor *mon);
 
 #endif

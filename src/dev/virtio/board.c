@@ -17,6 +17,11 @@ static const struct virtio_kind *const kinds[] = {
     &virtio_balloon_kind,
 };
 
+const struct virtio_kind *virtio_kind_at(unsigned i)
+{
+    return i < ARRAY_SIZE(kinds) ? kinds[i] : NULL;
+}
+
 /* ---- options ---- */
 int virtio_options_add(struct virtio_options *o, const char *name, const char *val)
 {

@@ -334,7 +334,7 @@ static int net_kind_attach(void *inst)
 }
 
 const struct virtio_kind virtio_net_kind = {
-    .option = "net", .has_value = true, .max = 4, .needs_loop = true, .parse = net_kind_parse,
+    .option = "net", .device = "virtio-net", .has_value = true, .max = 4, .needs_loop = true, .parse = net_kind_parse,
     .create = net_kind_create, .destroy = net_kind_destroy,
     .save_var = net_kind_save_var, .load_var = net_kind_load_var,
     .net_backend = net_kind_backend, .net_attach = net_kind_attach,

@@ -364,6 +364,7 @@ struct virtio_block_info {
 };
 struct virtio_kind {
     const char *option;                 /* "disk" for --disk */
+    const char *device;                 /* QEMU's name of the device: "virtio-blk" */
     bool has_value;                     /* --disk SPEC; --rng takes none */
     unsigned max;                       /* per machine */
     bool needs_loop;
@@ -397,6 +398,8 @@ struct virtio_kind {
     struct net_backend *(*net_backend)(void *inst);
     int (*net_attach)(void *inst);
 };
+/* Row i of the kind table (what `vessel features` lists), NULL past the end. */
+const struct virtio_kind *virtio_kind_at(unsigned i);
 extern const struct virtio_kind virtio_blk_kind, virtio_net_kind, virtio_rng_kind, virtio_console_kind,
     virtio_balloon_kind;
 
