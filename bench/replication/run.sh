@@ -75,6 +75,7 @@ bw() {
     b1=$(qfield "$tmp/p.qmp" transferred) e1=$(qfield "$tmp/p.qmp" epochs)
     python3 -c "e = $e1 - $e0; b = $b1 - $b0; print('%d epochs in 3 s, %.1f KiB per epoch, %.2f MiB/s' % (e, b / max(e, 1) / 1024, b / 3 / 1048576))"
 }
+echo "replication: $("$VESSEL" qmp "$tmp/p.qmp" query-replication)"
 echo "bandwidth idle: $(bw)"
 guest_send 'while :; do dd if=/dev/zero of=/tmp/w bs=1M count=8 2>/dev/null; done &'
 sleep 1

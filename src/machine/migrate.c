@@ -649,6 +649,9 @@ int machine_migrate(struct machine *m, const char *uri, char *err, size_t errlen
     if (st == MIG_SETUP || st == MIG_ACTIVE || st == MIG_DEVICE || st == MIG_CANCELLING || g->thread_started ||
         atomic_load(&m->incoming_wait))
         return snprintf(err, errlen, "There's a migration process in progress"), -EBUSY;
+    if (atomic_load(&m->dirty_logging))     /* hot-spare replication uses the dirty log */
+        return snprintf(err, errlen, "the machine is being replicated (query-replication): migration is refused"),
+               -EBUSY;
     enum machine_status ms = machine_status(m);
     if (ms == MACHINE_SHUTDOWN || ms == MACHINE_INTERNAL_ERROR)
         return snprintf(err, errlen, "the machine is shutting down"), -ESHUTDOWN;

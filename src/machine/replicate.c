@@ -21,6 +21,7 @@
 #define DEFAULT_PERIOD_MS 25
 #define ACK_TIMEOUT_MS 30000      /* a standby alive but silent this long: given up (CANCEL) */
 #define MAX_NETS 4
+#define COPY_ZERO_RUN 4096
 
 struct page_ref {
     uint32_t region;
@@ -377,7 +378,9 @@ static int copy_region(struct repl_primary *p, const struct mem_region *r, unsig
     for (uint64_t pg = 0; pg <= npages; pg++) {
         bool end = pg == npages, zero = !end && page_is_zero(r->host + (pg << MEM_PAGE_SHIFT));
         int e = 0;
-        if (zcount && (end || !zero))
+        /* a run of zero pages goes out every COPY_ZERO_RUN pages: the
+         * standby hears from us while we scan a large empty RAM */
+        if (zcount && (end || !zero || zcount == COPY_ZERO_RUN))
             e = put(p, mig_write_zero(p->fd, region, zfirst, zcount), 16), zcount = 0;
         if (!e && n && (end || n == MIG_PAGES_MAX))
             e = put(p, mig_write_pages(p->fd, region, idx, n, buf), n * (8 + MEM_PAGE_SIZE)), n = 0;

@@ -49,6 +49,8 @@ pid_of() { pgrep -P "$sup" -f -- "--qmp unix:$d/st/g1-$1.qmp" | head -1; }
 
 check "the supervisor starts a primary replicating to a standby" waitfor "$(slow 120)" protected a
 check "the standby says so" bash -c "'$VESSEL' qmp '$d/st/g1-b.qmp' query-replication | grep -q '\"role\":\"standby\"'"
+out=$("$VESSEL" qmp "$d/st/g1-a.qmp" migrate "{\"uri\": \"unix:$d/nowhere.sock\"}" 2>&1)
+check "migrate is refused while the guest is replicated ($out)" grep -q 'being replicated' <<<"$out"
 waitfor "$(slow 120)" grep -aq '^vessel-guest: ready' "$d/st/g1-a.log" || { nok "the guest boots"; tail -5 "$d/st/g1-a.log" | sed 's/^/# /'; }
 
 # the standby dies: a new one, and the primary protected again

@@ -176,19 +176,21 @@ static void test_cut_and_flip(void **state)
     assert_int_equal(repl_read_copy(&rd, &geom, &mem, disk_cb, NULL, &st, err, sizeof(err)), 0);
     assert_int_equal(repl_read_epoch(&rd, &geom, 0, &st, err, sizeof(err)), 0);
     size_t e1 = b.off;
+    mig_reader_free(&rd);
     for (size_t cut = e1; cut < len; cut++) {
         struct membuf c = { s + e1, cut - e1, 0 };
         mig_reader_init(&rd, mem_rd, &c);
         assert_true(repl_read_epoch(&rd, &geom, 1, &st, err, sizeof(err)) < 0);
+        mig_reader_free(&rd);
     }
     for (size_t bit = 0; bit < (len - e1) * 8; bit += 7) {
         s[e1 + bit / 8] ^= (uint8_t)(1u << (bit % 8));
         struct membuf c = { s + e1, len - e1, 0 };
         mig_reader_init(&rd, mem_rd, &c);
         assert_true(repl_read_epoch(&rd, &geom, 1, &st, err, sizeof(err)) < 0);
+        mig_reader_free(&rd);
         s[e1 + bit / 8] ^= (uint8_t)(1u << (bit % 8));
     }
-    mig_reader_free(&rd);
     repl_stage_free(&st);
     mem_destroy(&mem);
     free(s);
