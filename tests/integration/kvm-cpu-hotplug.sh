@@ -5,12 +5,14 @@
 # brings it online (/sys/devices/system/cpu/cpu1/online, /proc/cpuinfo);
 # query-cpus-fast lists its thread; device_del asks for it back, Linux
 # offlines and ejects it (_EJ0), DEVICE_DELETED follows, the vCPU thread
-# leaves; the same core plugged again comes back (the parked KVM vCPU);
-# no ACPI error or warning in dmesg. Needs /dev/kvm: the nested tier runs
+# leaves; stop/cont do not wait for it; the same core plugged again comes
+# back (the parked KVM vCPU); no ACPI error or warning in dmesg. First,
+# with -S: QMP argument errors, and a vCPU plugged before the start that
+# gets its thread at cont. Needs /dev/kvm: the nested tier runs
 # it inside its L1 (kvm-nested-hotplug.sh).
 . "$SRC/tests/lib.sh"
 dev=${VESSEL_KVM_DEV:-/dev/kvm}
-names="cpu-hotplug-boot cpu-hotplug-query cpu-hotplug-add cpu-hotplug-online cpu-hotplug-del cpu-hotplug-replug cpu-hotplug-acpi cpu-hotplug-errors"
+names="cpu-hotplug-errors cpu-hotplug-prelaunch cpu-hotplug-boot cpu-hotplug-query cpu-hotplug-add cpu-hotplug-online cpu-hotplug-del cpu-hotplug-pause cpu-hotplug-replug cpu-hotplug-acpi"
 skip_all() { local n; for n in $names; do skip "$n" "$1"; done; exit 0; }
 kver=
 for k in /boot/vmlinuz-*; do
@@ -82,11 +84,20 @@ e1=$(qe device_add '{"driver":"host-x86_64-cpu","id":"c9","core-id":9}')
 e2=$(qe device_add '{"driver":"host-x86_64-cpu","id":"c0","core-id":0}')
 e3=$(qe device_add '{"driver":"host-x86_64-cpu","core-id":1}')
 e4=$(qe device_del '{"id":"nosuch"}')
+# plugged before the vCPUs start (-S): its thread starts with the others'
+e5=$(qe device_add '{"driver":"host-x86_64-cpu","id":"early","core-id":1}')
+qe cont >/dev/null
+threads() { [ "$(qe query-cpus-fast | grep -o '"thread-id":[1-9][0-9]*,"props"' | wc -l)" = 2 ]; }
+wait_for threads; t5=$(qe query-cpus-fast | grep -o '"thread-id":[0-9]*,"props"' | tr '\n' ' ')
+st5=$(qe stop; qe query-status; qe cont)
 qe quit >/dev/null; wait $pid; pid=
 if [[ $e1 == *"core-id 9: this machine has cores 0-1"* ]] && [[ $e2 == *"core-id 0 is already present"* ]] &&
    [[ $e3 == *"Parameter 'id' is missing"* ]] && [[ $e4 == *"DeviceNotFound"*"'nosuch'"* ]]; then
     ok "cpu-hotplug-errors: a core past maxcpus, a present core, no id, an unknown id: one line each"
 else nok "cpu-hotplug-errors ($e1 | $e2 | $e3 | $e4 | $(tail -c 300 "$out/s.err" | tr '\n' ' '))"; fi
+if [ "$e5" = '{}' ] && [[ $t5 == *'"thread-id":'[1-9]*' '*'"thread-id":'[1-9]* ]] && [[ $st5 == '{}'*'"status":"paused"'*'{}' ]]; then
+    ok "cpu-hotplug-prelaunch: a vCPU plugged while -S holds the machine gets its thread at cont; stop parks both"
+else nok "cpu-hotplug-prelaunch ($e5 | $t5 | $st5 | $(tail -c 300 "$out/s.err" | tr '\n' ' '))"; fi
 
 timeout "$(slow 50)" "$VESSEL" kvm --kernel "/boot/vmlinuz-$kver" --initrd "$out/initrd.cpio" -m 256M \
     --smp 1,maxcpus=2 --qmp "unix:$sock" --append "console=ttyS0 panic=-1" >"$out/vm.out" 2>"$out/vm.err" </dev/null &
@@ -118,6 +129,11 @@ if [ "$del" = '{}' ] && wait_guest '^L2 round 1: cpu1 gone cpuinfo=1' && wait_fo
    [[ $(q query-hotpluggable-cpus) != *'"core-id":1,"thread-id":0},"qom-path"'* ]]; then
     ok "cpu-hotplug-del: device_del {}: the guest offlined and ejected cpu1, its vCPU thread left, QMP lists one vCPU"
 else nok "cpu-hotplug-del ($del; $(q query-cpus-fast); $(why))"; fi
+# pause with a vCPU absent: the machine does not wait for a thread that is not there
+sc=$(q stop; q query-status; q cont; q query-status)
+if [[ $sc == '{}'*'"status":"paused"'*'{}'*'"status":"running"'* ]]; then
+    ok "cpu-hotplug-pause: stop and cont with the unplugged vCPU absent"
+else nok "cpu-hotplug-pause ($sc)"; fi
 
 add2=$(q device_add '{"driver":"x86_64-cpu","id":"cpu1b","core-id":1}')
 if [ "$add2" = '{}' ] && wait_guest '^L2 round 2: cpu1 online' && seen '^L2 round 2: cpu1 online=1 cpuinfo=2' &&
