@@ -145,4 +145,7 @@ wait $pid; rc=$?; pid=
 if [ $rc -eq 0 ] && seen '^L2 powering off' && ! seen '^L2 acpi-problem'; then
     ok "cpu-hotplug-acpi: no ACPI error or warning in the guest's dmesg; powered off, exit 0"
 else nok "cpu-hotplug-acpi (rc $rc; $(grep -a 'L2 acpi-problem' "$out/vm.out" | head -5 | tr '\n' ' ') $(why))"; fi
-
+# a sanitizer build (the nested tier with an ASan vessel) reports here
+if grep -aqE 'Sanitizer|runtime error:' "$out/vm.err" "$out/s.err"; then
+    nok "cpu-hotplug-sanitizer: $(grep -ahE -m3 'Sanitizer|runtime error:' "$out/vm.err" "$out/s.err" | tr '\n' ' ')"
+fi
