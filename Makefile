@@ -5,7 +5,7 @@ FUZZ_BUILD ?= build-fuzz
 MESON_OPTS ?= -Dwerror=true
 export VESSEL_CACHE ?= $(or $(XDG_CACHE_HOME),$(HOME)/.cache)/vessel
 
-.PHONY: all deps build guest run test test-fast test-asan bench fuzz clean
+.PHONY: all deps build guest run test test-fast test-asan bench compare fuzz clean
 
 all: build
 
@@ -43,6 +43,11 @@ test-fast: build
 
 bench: build guest
 	@bash bench/run.sh $(BUILD)
+
+# The comparison's full form (bench/compare; bench runs its short form),
+# written to OUT (default $(BUILD)/compare).
+compare: build guest
+	@bash bench/compare/run.sh --full $(or $(OUT),$(BUILD)/compare)
 
 fuzz: deps
 	@bash fuzz/run.sh $(FUZZ_BUILD) $(or $(FUZZ_SECONDS),60)

@@ -18,6 +18,8 @@ static const struct {
     { "ctr",    cmd_ctr,    "OCI container runtime (like runc / crun; also as 'vessel-ctr')" },
     { "binfmt", cmd_binfmt, "register vessel with binfmt_misc for riscv64 ELF programs" },
     { "qmp",    cmd_qmp,    "send one QMP command to a machine's --qmp control socket" },
+    { "spare",  cmd_spare,  "keep guests protected by hot spares (a standby each, restarted when it dies)" },
+    { "features", cmd_features, "what this binary supports (engines, devices, QMP, OCI); --json for tools" },
 };
 
 /* Names the binary answers to through a symlink. */

@@ -19,7 +19,8 @@
 # (180), DENSITY_ENGINES ("vessel qemu"), VESSEL_RUN_OPTS (extra options
 # for vessel run, e.g. --balloon=free-page-reporting=on), DENSITY_MAPPED=1
 # (boot every engine from a read-only copy of the kernel and initrd, which
-# vessel maps instead of copying; docs/balloon.md).
+# vessel maps instead of copying; docs/balloon.md), DENSITY_CTR=0 (skip the
+# containers' count that follows, bench/density/ctr.sh: vessel ctr vs runc).
 set -u
 SRC=${SRC:-$(cd "$(dirname "$0")/../.." && pwd)}
 VESSEL=${VESSEL:-$SRC/build/vessel}
@@ -172,4 +173,10 @@ if [ -n "${result[vessel]:-}" ] && [ -n "${result[qemu]:-}" ] && [ "${result[qem
     ratio=$(awk -v a="${result[vessel]}" -v b="${result[qemu]}" 'BEGIN { printf "%.2f", a / b }')
     bar=$(awk -v r="$ratio" 'BEGIN { print (r >= 3 ? "met" : "NOT met") }')
     echo "vessel/qemu guests: $ratio (bar: at least 3x: $bar)"
+fi
+
+# the same for containers: vessel ctr against runc (bench/density/ctr.sh)
+if [ "${DENSITY_CTR:-1}" = 1 ]; then
+    trap - EXIT; cleanup
+    bash "$SRC/bench/density/ctr.sh"
 fi

@@ -5,13 +5,17 @@
  * 0x80000000 and an empty bus, starting in M-mode, so CSRs, traps, the MMU
  * (the code may build page tables and switch satp) and MMIO faults are
  * exercised too; bit 1 turns the translator on there (VESSEL_JIT_THRESHOLD=0).
- * User-mode code runs twice, interpreted and translated, and every exit must
+ * User-mode code runs three times, interpreted, translated through the TLB
+ * and translated with direct access (guest memory at a fixed host offset in
+ * a guarded reservation whose host protection mirrors the guest's, host
+ * faults sent to the slow path by rv_jit_host_fault), and every exit must
  * leave the same state and memory. Every exit is fine; a crash, a hang, a
  * difference or a sanitizer report is a bug. Time is not the host's: each
  * machine reads a clock that starts at the same tick in every run and
  * advances by one per read, so a guest reading `time` (or a timer) sees the
  * same values interpreted and translated, and an input replays exactly
  * (cycle and instret count instructions and need nothing). */
+#include <signal.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
@@ -37,6 +41,45 @@ static int u_fill(struct rv_hart *h, uint64_t va, enum rv_access acc, uintptr_t 
 }
 static const struct rv_mem_ops u_ops = { .fill_tlb = u_fill };
 
+/* Direct access: guest [0, D_SPACE) at host d_resv + va, 64 KiB guards
+ * below and 1 MiB above; the code pages are host read-only as the guest's
+ * (never writable: no code-page protection needed). */
+#define D_SPACE (1ULL << 20)
+static uint8_t *d_resv;
+static struct rv_hart *d_hart;
+static struct sigaction d_old_segv, d_old_bus;
+static struct rv_mem_ops d_ops = { .fill_tlb = u_fill, .direct_size = D_SPACE };
+
+static void d_fault(int sig, siginfo_t *si, void *uc)
+{
+    if (d_hart && rv_jit_host_fault(d_hart, uc))
+        return;
+    /* not translated code's: libFuzzer's handler (or the default) */
+    const struct sigaction *o = sig == SIGSEGV ? &d_old_segv : &d_old_bus;
+    if ((o->sa_flags & SA_SIGINFO) && o->sa_sigaction) {
+        o->sa_sigaction(sig, si, uc);
+    } else if (o->sa_handler != SIG_DFL && o->sa_handler != SIG_IGN) {
+        o->sa_handler(sig);
+    } else {
+        signal(sig, SIG_DFL);
+        raise(sig);
+    }
+}
+
+static uint8_t *d_space(void)
+{
+    uint8_t *p = mmap(NULL, (64u << 10) + D_SPACE + (1u << 20), PROT_NONE,
+                      MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+    if (p == MAP_FAILED)
+        abort();
+    d_resv = p + (64u << 10);
+    d_ops.direct_base = d_resv;
+    struct sigaction sa = { .sa_sigaction = d_fault, .sa_flags = SA_SIGINFO | SA_NODEFER };
+    sigaction(SIGSEGV, &sa, &d_old_segv);
+    sigaction(SIGBUS, &sa, &d_old_bus);
+    return d_resv + U_BASE;
+}
+
 /* The deterministic clock: FUZZ_T0 at the start of a run, +1 per read. */
 #define FUZZ_T0 1000000ULL
 static uint64_t fuzz_clock(void *opaque)
@@ -46,11 +89,11 @@ static uint64_t fuzz_clock(void *opaque)
 }
 
 /* A user machine with the translator off, or on for every block. */
-static struct rv_machine *u_machine(bool jit)
+static struct rv_machine *u_machine(bool jit, const struct rv_mem_ops *ops)
 {
     setenv("VESSEL_JIT", jit ? "1" : "0", 1);
     setenv("VESSEL_JIT_THRESHOLD", "0", 1);
-    struct rv_machine *m = rv_machine_new_user(&u_ops);
+    struct rv_machine *m = rv_machine_new_user(ops);
     unsetenv("VESSEL_JIT");
     unsetenv("VESSEL_JIT_THRESHOLD");
     return m;
@@ -81,10 +124,17 @@ static unsigned u_run(struct rv_machine *m, uint8_t *mem, const uint8_t *data, s
     uint64_t ticks = FUZZ_T0;
     rv_machine_set_clock(m, fuzz_clock, &ticks);
     u_mem = mem;
+    bool direct = d_resv && mem == d_resv + U_BASE;
+    if (direct)
+        mprotect(mem, U_SIZE, PROT_READ | PROT_WRITE);
     memset(u_mem, 0, U_SIZE);
     memcpy(u_mem, data, size);
+    if (direct)
+        mprotect(mem, 0x10000, PROT_READ);     /* the code, as u_fill has it */
     rv_invalidate_code(m, 0, ~0ULL);
     struct rv_hart *h = rv_hart_new(m, 0);
+    if (direct)
+        d_hart = h;
     rv_hart_reset(h, U_BASE);
     for (unsigned r = 1; r < 32; r++)
         rv_set_x(h, r, U_BASE + 0x10000 + r * 64);
@@ -97,6 +147,7 @@ static unsigned u_run(struct rv_machine *m, uint8_t *mem, const uint8_t *data, s
         else
             break;
     }
+    d_hart = NULL;
     rv_hart_free(h);
     rv_machine_set_clock(m, NULL, NULL);
     return n;
@@ -113,18 +164,23 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     if (!sys) {
         /* differential: the interpreter and the translator must leave the
          * same state at every exit, and the same memory */
-        static struct rv_machine *mi, *mj;
-        static uint8_t *mem_i, *mem_j;
-        static struct u_state si[64], sj[64];
+        static struct rv_machine *mi, *mj, *md;
+        static uint8_t *mem_i, *mem_j, *mem_d;
+        static struct u_state si[64], sj[64], sd[64];
         if (!mi) {
-            mi = u_machine(false);
-            mj = u_machine(true);
+            mem_d = d_space();
+            mi = u_machine(false, &u_ops);
+            mj = u_machine(true, &u_ops);
+            md = u_machine(true, &d_ops);
             mem_i = mmap(NULL, U_SIZE, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
             mem_j = mmap(NULL, U_SIZE, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
         }
         unsigned ni = u_run(mi, mem_i, data, size, si);
         unsigned nj = u_run(mj, mem_j, data, size, sj);
         if (ni != nj || memcmp(si, sj, ni * sizeof(si[0])) || memcmp(mem_i, mem_j, U_SIZE))
+            __builtin_trap();
+        unsigned nd = u_run(md, mem_d, data, size, sd);
+        if (ni != nd || memcmp(si, sd, ni * sizeof(si[0])) || memcmp(mem_i, mem_d, U_SIZE))
             __builtin_trap();
         return 0;
     }

@@ -48,6 +48,16 @@ void chardev_set_quit(struct chardev *c, void (*quit)(void *opaque), void *opaqu
 void chardev_close(struct chardev *c);
 /* Bytes dropped because the output queue was full (for tests and logs). */
 uint64_t chardev_dropped(const struct chardev *c);
+/* Output commit (hot-spare replication, docs/replication.md): while held,
+ * chardev_write keeps the bytes (up to CHARDEV_HOLD_MAX; beyond that they
+ * are dropped and counted) instead of writing them. chardev_hold_mark is
+ * the offset, in everything ever written, that the next byte will have;
+ * chardev_release writes the held bytes before `mark`. Turning the hold off
+ * writes everything held. Any thread. */
+#define CHARDEV_HOLD_MAX (64u << 20)
+void chardev_hold(struct chardev *c, bool on);
+uint64_t chardev_hold_mark(struct chardev *c);
+void chardev_release(struct chardev *c, uint64_t mark);
 
 /* The Ctrl-A escape of the stdio console, as a pure filter (unit-tested):
  * copies `in` to `out` (room for n bytes) minus escape sequences, and sets
@@ -71,6 +81,7 @@ struct blk_image {
     char *path;
     uint64_t size;      /* bytes */
     bool readonly, direct;
+    uint64_t *dirty;    /* blk_image_dirty_start: one bit per block written, else NULL */
 };
 struct iovec;
 /* 0 or -errno, after one log_error line naming `path`. */
@@ -99,6 +110,16 @@ int blk_image_preadv_nowait(struct blk_image *img, const struct iovec *iov, unsi
 int blk_image_flush(struct blk_image *img);
 int blk_image_discard(struct blk_image *img, uint64_t off, uint64_t len);
 int blk_image_write_zeroes(struct blk_image *img, uint64_t off, uint64_t len, bool unmap);
+/* Dirty tracking (hot-spare replication): from start on, every block of
+ * BLK_DIRTY_BLOCK bytes that a write, discard or write-zeroes touches is
+ * marked (none is at start). collect
+ * ORs the marks into out (blk_image_dirty_words words) and clears them;
+ * call it with no request in flight for an exact cut. */
+#define BLK_DIRTY_BLOCK 4096u
+uint64_t blk_image_dirty_words(const struct blk_image *img);
+int blk_image_dirty_start(struct blk_image *img);
+void blk_image_dirty_collect(struct blk_image *img, uint64_t *out);
+void blk_image_dirty_stop(struct blk_image *img);
 
 
 /* ==== network ==== */
@@ -123,15 +144,31 @@ struct net_backend {
      * back (-EINVAL for state it cannot use). Any thread. */
     int (*state_save)(struct net_backend *be, uint8_t **buf, size_t *len);
     int (*state_load)(struct net_backend *be, const uint8_t *buf, size_t len);
+    struct net_hold *hold;      /* output commit (net_backend_hold), NULL: none */
 };
+/* Output commit (hot-spare replication, docs/replication.md): while held,
+ * frames from the guest wait (up to NET_HOLD_MAX bytes; beyond that they
+ * are dropped as by a full wire) instead of going out. The mark is the
+ * sequence number the next frame will have; net_backend_release sends the
+ * frames before it, in order, on `loop` (the backend's thread). Turning the
+ * hold off sends everything held. hold, mark and release: any thread. */
+#define NET_HOLD_MAX (64u << 20)
+int net_backend_hold(struct net_backend *be, struct loop *loop, bool on);
+uint64_t net_backend_hold_mark(struct net_backend *be);
+void net_backend_release(struct net_backend *be, uint64_t mark);
+uint64_t net_backend_hold_dropped(struct net_backend *be);
+int net_hold_send(struct net_backend *be, const uint8_t *frame, size_t len);
+void net_hold_free(struct net_backend *be);
 static inline int net_backend_send(struct net_backend *be, const uint8_t *f, size_t len)
 {
-    return be->send(be, f, len);
+    return be->hold ? net_hold_send(be, f, len) : be->send(be, f, len);
 }
 static inline void net_backend_destroy(struct net_backend *be)
 {
-    if (be)
+    if (be) {
+        net_hold_free(be);
         be->destroy(be);
+    }
 }
 /* libslirp user-mode network 10.0.2.0/24: guest 10.0.2.15 (DHCP), host
  * loopback as 10.0.2.2, DNS 10.0.2.3; hostfwd from 127.0.0.1:host_port.

@@ -146,6 +146,7 @@ void blk_image_close(struct blk_image *img)
         close(img->fd);
     if (img->fd_buffered >= 0)
         close(img->fd_buffered);
+    free(img->dirty);
     free(img->path);
     free(img);
 }
@@ -245,10 +246,50 @@ int blk_image_preadv_nowait(struct blk_image *img, const struct iovec *iov, unsi
     return (size_t)r == iov_total(iov, n) ? 0 : -EAGAIN;
 }
 
+/* ---- dirty tracking (replication) ---- */
+uint64_t blk_image_dirty_words(const struct blk_image *img)
+{
+    return (img->size + BLK_DIRTY_BLOCK * 64 - 1) / (BLK_DIRTY_BLOCK * 64);
+}
+
+static void mark_dirty(struct blk_image *img, uint64_t off, uint64_t len)
+{
+    uint64_t *d = __atomic_load_n(&img->dirty, __ATOMIC_ACQUIRE);
+    if (!d || !len || off >= img->size)
+        return;
+    uint64_t last = MIN(off + len, img->size) - 1;
+    for (uint64_t b = off / BLK_DIRTY_BLOCK; b <= last / BLK_DIRTY_BLOCK; b++)
+        __atomic_fetch_or(&d[b / 64], 1ULL << (b % 64), __ATOMIC_RELAXED);
+}
+
+int blk_image_dirty_start(struct blk_image *img)
+{
+    uint64_t words = blk_image_dirty_words(img);
+    uint64_t *d = xzalloc((words ? words : 1) * sizeof(uint64_t));
+    uint64_t *old = __atomic_exchange_n(&img->dirty, d, __ATOMIC_ACQ_REL);
+    free(old);
+    return 0;
+}
+
+void blk_image_dirty_collect(struct blk_image *img, uint64_t *out)
+{
+    uint64_t *d = __atomic_load_n(&img->dirty, __ATOMIC_ACQUIRE);
+    if (!d)
+        return;
+    for (uint64_t w = 0; w < blk_image_dirty_words(img); w++)
+        out[w] |= __atomic_exchange_n(&d[w], 0, __ATOMIC_ACQ_REL);
+}
+
+void blk_image_dirty_stop(struct blk_image *img)
+{
+    free(__atomic_exchange_n(&img->dirty, NULL, __ATOMIC_ACQ_REL));
+}
+
 int blk_image_pwritev(struct blk_image *img, const struct iovec *iov, unsigned n, uint64_t off)
 {
     if (img->readonly)
         return -EROFS;
+    mark_dirty(img, off, iov_total(iov, n));
     return img->direct ? direct_rw(img, iov, n, off, true) : rw_full(img->fd, iov, n, off, true);
 }
 
@@ -263,6 +304,7 @@ int blk_image_discard(struct blk_image *img, uint64_t off, uint64_t len)
 {
     if (img->readonly)
         return -EROFS;
+    mark_dirty(img, off, len);
     if (fallocate(img->fd, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE, off, len) < 0) {
         if (errno == EOPNOTSUPP)
             return 0;   /* discard is a hint */
@@ -275,6 +317,7 @@ int blk_image_write_zeroes(struct blk_image *img, uint64_t off, uint64_t len, bo
 {
     if (img->readonly)
         return -EROFS;
+    mark_dirty(img, off, len);
     int mode = unmap ? FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE : FALLOC_FL_ZERO_RANGE | FALLOC_FL_KEEP_SIZE;
     if (fallocate(img->fd, mode, off, len) == 0)
         return 0;

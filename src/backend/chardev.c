@@ -40,6 +40,11 @@ struct chardev {
     uint8_t *outq;
     size_t outq_off, outq_len, outq_cap;
     uint64_t dropped;
+    /* output commit (chardev_hold): bytes written while held, not out yet */
+    bool hold;
+    uint8_t *holdq;
+    size_t hold_len, hold_cap;
+    uint64_t hold_base;         /* stream offset of holdq[0] */
     size_t (*input)(void *opaque, const uint8_t *buf, size_t len);
     void *input_opaque;
     void (*quit)(void *opaque);
@@ -311,7 +316,62 @@ void chardev_write(struct chardev *c, const void *buf, size_t len)
     if (!c)
         return;
     pthread_mutex_lock(&c->lock);
-    chr_write_locked(c, buf, len);
+    if (c->hold && len) {
+        if (c->hold_len + len > CHARDEV_HOLD_MAX) {
+            c->dropped += len;
+        } else {
+            if (c->hold_len + len > c->hold_cap) {
+                c->hold_cap = MAX(c->hold_cap * 2, c->hold_len + len);
+                c->holdq = xrealloc(c->holdq, c->hold_cap);
+            }
+            memcpy(c->holdq + c->hold_len, buf, len);
+            c->hold_len += len;
+        }
+    } else {
+        chr_write_locked(c, buf, len);
+    }
+    pthread_mutex_unlock(&c->lock);
+}
+
+/* Out with the held bytes before stream offset `mark` (with lock). */
+static void hold_release_locked(struct chardev *c, uint64_t mark)
+{
+    if (mark <= c->hold_base)
+        return;
+    size_t n = (size_t)MIN(mark - c->hold_base, (uint64_t)c->hold_len);
+    chr_write_locked(c, c->holdq, n);
+    memmove(c->holdq, c->holdq + n, c->hold_len - n);
+    c->hold_len -= n;
+    c->hold_base += n;
+}
+
+void chardev_hold(struct chardev *c, bool on)
+{
+    if (!c)
+        return;
+    pthread_mutex_lock(&c->lock);
+    if (!on)
+        hold_release_locked(c, c->hold_base + c->hold_len);
+    c->hold = on;
+    pthread_mutex_unlock(&c->lock);
+}
+
+uint64_t chardev_hold_mark(struct chardev *c)
+{
+    if (!c)
+        return 0;
+    pthread_mutex_lock(&c->lock);
+    uint64_t m = c->hold_base + c->hold_len;
+    pthread_mutex_unlock(&c->lock);
+    return m;
+}
+
+void chardev_release(struct chardev *c, uint64_t mark)
+{
+    if (!c)
+        return;
+    pthread_mutex_lock(&c->lock);
+    hold_release_locked(c, mark);
     pthread_mutex_unlock(&c->lock);
 }
 
@@ -657,6 +717,7 @@ void chardev_close(struct chardev *c)
         break;
     }
     free(c->outq);
+    free(c->holdq);
     free(c->path);
     pthread_mutex_destroy(&c->lock);
     free(c);

@@ -9,6 +9,8 @@ int cmd_kvm(int argc, char **argv);      /* vessel kvm: x86-64 VMM on /dev/kvm *
 int cmd_ctr(int argc, char **argv);      /* vessel ctr: OCI runtime */
 int cmd_binfmt(int argc, char **argv);   /* vessel binfmt: binfmt_misc registration */
 int cmd_qmp(int argc, char **argv);      /* vessel qmp: one QMP command to a --qmp socket */
+int cmd_spare(int argc, char **argv);    /* vessel spare: the hot-spare supervisor */
+int cmd_features(int argc, char **argv); /* vessel features: what this binary supports */
 
 /* Entered when the binary runs as a binfmt_misc interpreter
  * (argv[0] basename "vessel-riscv64"): argv[1] is the program. */

@@ -96,6 +96,18 @@ static void run_usage(FILE *f)
         "                    same devices, the same --disk paths: disks are shared,\n"
         "                    not copied); the harts wait until the stream is in.\n"
         "                    See docs/snapshot.md (Migration)\n"
+        "  --replicate unix:PATH|tcp:HOST:PORT[,period=MS]\n"
+        "                    hot spare: once running, send an epoch (the pages and\n"
+        "                    disk blocks written, the device and CPU state) every MS\n"
+        "                    (default 25) to a 'vessel run --standby' there; console\n"
+        "                    and network output leave only once the standby has the\n"
+        "                    epoch that made them. See docs/replication.md\n"
+        "  --standby unix:PATH|tcp:[HOST]:PORT[,timeout=MS]\n"
+        "                    the hot spare: same machine options, its own --disk\n"
+        "                    copies; receive epochs there and take over when the\n"
+        "                    primary's stream stops (EOF, error, or no epoch for MS,\n"
+        "                    default 1000): the guest runs on from the last epoch,\n"
+        "                    the --net backends are opened then\n"
         "  --qmp unix:PATH[,server][,wait=off]\n"
         "                    a QMP control socket (QEMU's protocol, mode 0600): drive\n"
         "                    the machine with 'vessel qmp PATH COMMAND' or any QMP\n"
@@ -164,7 +176,8 @@ static int default_guest(char *kernel, char *initrd, size_t len)
 }
 
 enum { O_KERNEL = 256, O_INITRD, O_APPEND, O_SMP, O_BIOS, O_SERIAL, O_DISK, O_NET, O_RNG, O_CONSOLE,
-       O_GDB, O_SV39, O_DUMPDTB, O_NO_REBOOT, O_QMP, O_RESTORE, O_BALLOON, O_MEM_MERGE, O_INCOMING };
+       O_GDB, O_SV39, O_DUMPDTB, O_NO_REBOOT, O_QMP, O_RESTORE, O_BALLOON, O_MEM_MERGE, O_INCOMING,
+       O_REPLICATE, O_STANDBY };
 
 /* The options that shape the machine, which a snapshot's manifest fixes. */
 static const char *shaping_option(int c)
@@ -228,6 +241,7 @@ int cmd_run(int argc, char **argv)
         { "sv39", no_argument, 0, O_SV39 }, { "dumpdtb", required_argument, 0, O_DUMPDTB },
         { "no-reboot", no_argument, 0, O_NO_REBOOT }, { "qmp", required_argument, 0, O_QMP },
         { "restore", required_argument, 0, O_RESTORE }, { "incoming", required_argument, 0, O_INCOMING },
+        { "replicate", required_argument, 0, O_REPLICATE }, { "standby", required_argument, 0, O_STANDBY },
         { "balloon", optional_argument, 0, O_BALLOON }, { "mem-merge", optional_argument, 0, O_MEM_MERGE },
         { "help", no_argument, 0, 'h' }, { 0, 0, 0, 0 },
     };
@@ -264,6 +278,16 @@ int cmd_run(int argc, char **argv)
         case 'S': start_stopped = true; break;
         case O_RESTORE: restore = optarg; break;
         case O_INCOMING: cfg->mc.incoming = optarg; break;
+        case O_REPLICATE:
+            if (machine_parse_repl_arg("--replicate", optarg, "period", &cfg->mc.replicate_period_ms) < 0)
+                return 2;
+            cfg->mc.replicate = optarg;
+            break;
+        case O_STANDBY:
+            if (machine_parse_repl_arg("--standby", optarg, "timeout", &cfg->mc.standby_timeout_ms) < 0)
+                return 2;
+            cfg->mc.standby = optarg;
+            break;
         case 'm':
             if (machine_parse_mem(optarg, &cfg->mc.ram_size) < 0)
                 return 2;
@@ -302,6 +326,16 @@ int cmd_run(int argc, char **argv)
     }
     if (cfg->mc.incoming && (cfg->gdb || cfg->dump_dtb)) {
         log_error("--incoming: %s cannot be given with it", cfg->gdb ? "--gdb" : "--dumpdtb");
+        return 2;
+    }
+    if (cfg->mc.standby && (restore || cfg->mc.incoming || cfg->mc.replicate || cfg->gdb || cfg->dump_dtb)) {
+        log_error("--standby: %s cannot be given with it", restore ? "--restore" : cfg->mc.incoming ? "--incoming" :
+                  cfg->mc.replicate ? "--replicate" : cfg->gdb ? "--gdb" : "--dumpdtb");
+        return 2;
+    }
+    if (cfg->mc.replicate && (cfg->mc.incoming || start_stopped)) {
+        log_error("--replicate: %s cannot be given with it (use QMP vm-replicate once it runs)",
+                  cfg->mc.incoming ? "--incoming" : "-S");
         return 2;
     }
     if (restore)

@@ -151,6 +151,8 @@ int ctr_update(const char *id, const struct ctr_opts *o, const struct ctr_resour
 int ctr_events(const char *id, const struct ctr_opts *o, bool stats_once, unsigned interval_ms, struct ctr_error **err);
 int ctr_spec_write(bool rootless, struct ctr_error **err);
 int ctr_features(void);
+/* What `features` prints: the OCI runtime-spec features document (JSON). */
+const char *ctr_features_json(void);
 
 /* ---- cgroups (cgroup.c) ---- */
 struct ctr_cgroup;

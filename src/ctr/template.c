@@ -76,9 +76,9 @@ int ctr_spec_write(bool rootless, struct ctr_error **err)
     return r ? ctr_error_make(err, r, "cannot write config.json") : 0;
 }
 
-int ctr_features(void)
+const char *ctr_features_json(void)
 {
-    printf("{\n"
+    return "{\n"
            "  \"ociVersionMin\": \"1.0.0\",\n"
            "  \"ociVersionMax\": \"1.1.0\",\n"
            "  \"hooks\": [\"prestart\", \"createRuntime\", \"createContainer\", \"startContainer\", \"poststart\", \"poststop\"],\n"
@@ -91,6 +91,11 @@ int ctr_features(void)
            "    \"apparmor\": { \"enabled\": false },\n"
            "    \"selinux\": { \"enabled\": false }\n"
            "  }\n"
-           "}\n");
+           "}\n";
+}
+
+int ctr_features(void)
+{
+    fputs(ctr_features_json(), stdout);
     return 0;
 }

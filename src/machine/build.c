@@ -178,7 +178,8 @@ int machine_add_virtio(struct machine *m, const struct machine_virtio_layout *l)
         return -EINVAL;
     }
     struct virtio_host host = { .console = { vcon_write, vcon_rx_ready, m->serial },
-                                .balloon = { balloon_changed, m }, .defer_disk_locks = m->cfg.incoming != NULL };
+                                .balloon = { balloon_changed, m }, .defer_disk_locks = m->cfg.incoming != NULL,
+                                .defer_net = m->cfg.standby != NULL };
     struct virtio_pci_layout pl = { l->pci, l->msi, l->doorbells, m->loop };
     m->virtio = l->pci ? virtio_board_create_pci(o, &host, &pl, &m->mem, l->irq_for, l->opaque)
                        : virtio_board_create(o, &host, l->bus, &m->mem, l->base, l->stride, l->irq_for, l->opaque);
@@ -292,7 +293,7 @@ struct machine *machine_new(const struct machine_config *cfg)
     if (!m->serial)
         goto fail;
     chardev_set_quit(m->serial, serial_quit, m);
-    if (migrate_init(m) < 0)
+    if (migrate_init(m) < 0 || replicate_init(m) < 0)
         goto fail;
     return m;
 fail:
@@ -334,6 +335,8 @@ void machine_free(struct machine *m)
     if (m->wake_fd >= 0)
         close(m->wake_fd);
     migrate_free(m);
+    replica_free(m);
+    replicate_free(m);
     pthread_sigmask(SIG_SETMASK, &m->old_mask, NULL);
     pthread_cond_destroy(&m->cond);
     pthread_mutex_destroy(&m->lock);

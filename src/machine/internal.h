@@ -65,6 +65,7 @@ struct machine {
 
     /* live migration (migrate.c) */
     struct migration *mig;
+    struct replication *repl;       /* replicate.c, replica.c */
     atomic_bool dirty_logging;      /* a reset marks all RAM dirty */
     atomic_bool incoming_wait;      /* --incoming: no resume until the stream is loaded */
     atomic_bool migrating_out;      /* the stop-and-copy: no resume while the state goes out */
@@ -111,6 +112,39 @@ struct json_object *qmp_migrate_params_json(const struct machine_mig_params *p);
 struct json_object *qmp_migrate_caps_json(const struct machine_mig_params *p);
 int qmp_migrate_params_parse(struct json_object *args, struct machine_mig_params *p, char *err, size_t errlen);
 int qmp_migrate_caps_parse(struct json_object *args, struct machine_mig_params *p, char *err, size_t errlen);
+/* query-replication's answer (docs/replication.md) */
+struct json_object *qmp_replication_info_json(const struct machine_repl_info *in);
+
+/* machine.c, for replication: every vCPU parked and, if the machine
+ * runs, every device quiet (in-flight requests done), with no change of
+ * run state and no event; the clock runs on. *quiesced says whether the
+ * devices were paused (for end). */
+int machine_checkpoint_begin(struct machine *m, bool *quiesced);
+void machine_checkpoint_end(struct machine *m, bool quiesced);
+
+/* snapshot.c: a state's machine type, vCPUs, RAM layout and devices are
+ * this machine's (the disks are not compared: a standby has its own). */
+int machine_state_check_shape(struct machine *m, const struct snap *s, char *err, size_t errlen);
+
+/* replicate.c (the primary) and replica.c (the standby) */
+struct replication {
+    pthread_mutex_t lock;               /* info */
+    struct machine_repl_info info;
+    uint64_t last_ns;                   /* standby: when the last epoch was applied */
+    struct repl_primary *pri;
+    struct repl_standby *sb;
+};
+int replicate_init(struct machine *m);
+/* From machine_run: --replicate once the vCPUs run (0, or -1 logged);
+ * --standby at start; stop both when the machine stops. */
+int replicate_start_from_config(struct machine *m);
+void replicate_stop(struct machine *m);
+void replicate_free(struct machine *m);
+int replica_start(struct machine *m);
+void replica_stop(struct machine *m);
+void replica_free(struct machine *m);
+void replicate_set_status(struct machine *m, const char *status);
+void repl_copy_str(char *dst, size_t n, const char *src);
 
 /* qmp_device.c: device_add's arguments for a CPU of `target` ("x86_64")
  * (0, or -1 with one line naming the value; "device_add of 'foo'" for a

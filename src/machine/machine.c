@@ -106,6 +106,7 @@ static const char *const event_names[] = {
     [MACHINE_EV_STOP] = "STOP", [MACHINE_EV_RESUME] = "RESUME", [MACHINE_EV_SHUTDOWN] = "SHUTDOWN",
     [MACHINE_EV_POWERDOWN] = "POWERDOWN", [MACHINE_EV_RESET] = "RESET",
     [MACHINE_EV_BALLOON_CHANGE] = "BALLOON_CHANGE", [MACHINE_EV_MIGRATION] = "MIGRATION",
+    [MACHINE_EV_REPLICATION_FAILOVER] = "REPLICATION_FAILOVER",
     [MACHINE_EV_DEVICE_DELETED] = "DEVICE_DELETED",
 };
 
@@ -407,6 +408,26 @@ void machine_vcpus_unpark(struct machine *m)
     pthread_mutex_unlock(&m->ctl_lock);
 }
 
+int machine_checkpoint_begin(struct machine *m, bool *quiesced)
+{
+    int r = machine_vcpus_park(m);
+    if (r < 0)
+        return r;
+    pthread_mutex_lock(&m->lock);
+    *quiesced = m->status == MACHINE_RUNNING;
+    pthread_mutex_unlock(&m->lock);
+    if (*quiesced)
+        devices_pause(m, true);
+    return 0;
+}
+
+void machine_checkpoint_end(struct machine *m, bool quiesced)
+{
+    if (quiesced)
+        devices_pause(m, false);
+    machine_vcpus_unpark(m);
+}
+
 int machine_pause(struct machine *m)
 {
     pthread_mutex_lock(&m->ctl_lock);
@@ -612,7 +633,7 @@ int machine_run(struct machine *m)
     int mr = mem_set_merge(&m->mem, !m->cfg.mem_merge_off);
     if (mr < 0 && !m->cfg.mem_merge_off)
         log_warn("--mem-merge: the host refuses MADV_MERGEABLE (%s): guest RAM is not merged", strerror(-mr));
-    bool hold = m->cfg.start_paused || m->cfg.incoming;
+    bool hold = m->cfg.start_paused || m->cfg.incoming || m->cfg.standby;
     /* the status first: a client already connected (--qmp ...,server waits
      * for one) may be served as soon as the monitor starts, and its first
      * query-status must not see prelaunch on a machine about to run */
@@ -629,8 +650,13 @@ int machine_run(struct machine *m)
             m->eops->clock_stop(m->eng);
         if (m->cfg.incoming && migrate_incoming_start(m) < 0)
             return MACHINE_EXIT_BADARG;
+        if (m->cfg.standby && replica_start(m) < 0)
+            return MACHINE_EXIT_BADARG;
     } else {
         start_vcpus(m);
+        if (m->cfg.replicate && replicate_start_from_config(m) < 0) {
+            machine_shutdown(m, MACHINE_STOP_ERROR, MACHINE_EXIT_BADARG);
+        }
     }
     report_start_time();
     struct pollfd pfd[2] = { { m->wake_fd, POLLIN, 0 }, { m->sig_fd, POLLIN, 0 } };
@@ -665,6 +691,8 @@ int machine_run(struct machine *m)
     emit(m, MACHINE_EV_SHUTDOWN, m->stop_why != MACHINE_STOP_QUIT && m->stop_why != MACHINE_STOP_SIGNAL &&
                                  m->stop_why != MACHINE_STOP_ERROR, stop_cause(m->stop_why));
     migrate_stop(m);
+    replicate_stop(m);
+    replica_stop(m);
     join_vcpus(m);
     return m->exit_status;
 }

@@ -189,6 +189,11 @@ struct machine_config {
     bool no_reboot;             /* --no-reboot: a guest reboot ends the run with MACHINE_EXIT_REBOOT */
     bool mem_merge_off;         /* --mem-merge=off: guest RAM not offered to KSM (default: offered, as QEMU) */
     const char *incoming;       /* --incoming URI: wait there for a migration stream, then run it (NULL: boot) */
+    /* hot-spare replication (docs/replication.md) */
+    const char *replicate;      /* --replicate URI: once running, replicate to the standby there */
+    uint64_t replicate_period_ms;   /* its epoch (0: 25 ms) */
+    const char *standby;        /* --standby URI: a standby that takes over when the primary's stream stops */
+    uint64_t standby_timeout_ms;    /* no epoch for this long is a failure (0: 1000 ms) */
     struct machine_monitor monitor;   /* all NULL: none */
 };
 
@@ -327,15 +332,16 @@ const char *machine_status_name(enum machine_status s);   /* QMP RunState string
  * not block for long; queue the event to the loop. */
 enum machine_event { MACHINE_EV_STOP, MACHINE_EV_RESUME, MACHINE_EV_SHUTDOWN, MACHINE_EV_POWERDOWN,
                      MACHINE_EV_RESET, MACHINE_EV_BALLOON_CHANGE, MACHINE_EV_MIGRATION,
-                     MACHINE_EV_DEVICE_DELETED };
+                     MACHINE_EV_REPLICATION_FAILOVER, MACHINE_EV_DEVICE_DELETED };
 struct machine_event_info {
     enum machine_event event;
     const char *name;           /* "STOP", "RESUME", "SHUTDOWN", "POWERDOWN", "RESET", "BALLOON_CHANGE", "MIGRATION",
-                                 * "DEVICE_DELETED" */
+                                 * "REPLICATION_FAILOVER", "DEVICE_DELETED" */
     bool guest;
     const char *reason;         /* SHUTDOWN and RESET; MIGRATION: the new status; DEVICE_DELETED: the id;
                                  * NULL otherwise */
-    uint64_t value;             /* BALLOON_CHANGE: the guest's memory (RAM minus balloon), bytes */
+    uint64_t value;             /* BALLOON_CHANGE: the guest's memory (RAM minus balloon), bytes;
+                                   REPLICATION_FAILOVER: the epoch the guest goes on from */
 };
 void machine_set_event_cb(struct machine *m, void (*cb)(void *opaque, const struct machine_event_info *e),
                           void *opaque);
@@ -466,6 +472,40 @@ void machine_migrate_set_params(struct machine *m, const struct machine_mig_para
  * (vhost without a log): migration is refused with this reason (copied;
  * at most 8). 0 or -ENOSPC. */
 int machine_add_migration_blocker(struct machine *m, const char *reason);
+
+/* ---- hot-spare replication (machine/replicate.c, replica.c; docs/replication.md) ----
+ * machine_replicate connects to a standby (`vessel run --standby URI` with
+ * the same machine options and its own disk copies) and, on a thread of its
+ * own, every period_ms (0: 25) parks the vCPUs, quiesces the devices, takes
+ * the RAM pages and disk blocks written since the last epoch and the
+ * device and CPU state, lets the guest run on and sends them as one epoch
+ * (machine/replstream.h). Console output and network frames the guest
+ * produces are held until the standby acknowledges the epoch that produced
+ * them (output commit). If the standby fails, the hold ends and the guest
+ * runs on unprotected (status "failed"). 0, or -errno with one line in err. */
+enum machine_repl_role { REPL_ROLE_NONE, REPL_ROLE_PRIMARY, REPL_ROLE_STANDBY };
+struct machine_repl_info {
+    enum machine_repl_role role;
+    char status[16];            /* "none", "setup", "active", "failed", "stopped", "failed-over" */
+    uint64_t period_ms;
+    uint64_t epoch;             /* primary: the last epoch sent; standby: the last one applied */
+    uint64_t last_ack;          /* the last epoch acknowledged (primary: by the standby; standby: by itself) */
+    bool acked;                 /* last_ack is valid */
+    uint64_t lag_ms;            /* primary: the last acked epoch's cut to its ack (how long output waits);
+                                   standby: since the last epoch came */
+    uint64_t pages, zero_pages, disk_bytes, bytes;   /* the last epoch: RAM pages, zero pages, disk, stream bytes */
+    uint64_t pause_us;          /* primary: how long the last epoch paused the guest */
+    uint64_t total_bytes, epochs;
+    uint64_t setup_ms;          /* primary: from the start to epoch 0 acknowledged (the first copy) */
+    char uri[128];
+    char error[256];
+};
+int machine_replicate(struct machine *m, const char *uri, uint64_t period_ms, char *err, size_t errlen);
+/* `--replicate URI[,period=MS]` / `--standby URI[,timeout=MS]`: cuts
+ * ",KEY=MS" off arg (in place) into *ms (1..60000) and checks the URI.
+ * 0, or -EINVAL after one line naming the value. */
+int machine_parse_repl_arg(const char *opt, char *arg, const char *key, uint64_t *ms);
+void machine_replicate_info(struct machine *m, struct machine_repl_info *out);
 
 /* Before the machine is built (`--restore`): put the disks saved with the
  * snapshot back at their paths (reflink or copy, renamed into place).

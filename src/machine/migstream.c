@@ -76,8 +76,10 @@ ssize_t mig_write_header(int fd)
 }
 
 /* A record whose payload is the concatenation of parts. */
-static ssize_t write_parts(int fd, uint32_t type, uint32_t arg, const struct iovec *parts, int nparts)
+ssize_t mig_write_recordv(int fd, uint32_t type, uint32_t arg, const struct iovec *parts, int nparts)
 {
+    if (nparts < 0 || nparts > 6)
+        return -EINVAL;
     uint8_t h[MIG_REC_HEADER], t[4];
     uint64_t len = 0;
     for (int i = 0; i < nparts; i++)
@@ -100,7 +102,7 @@ static ssize_t write_parts(int fd, uint32_t type, uint32_t arg, const struct iov
 ssize_t mig_write_record(int fd, uint32_t type, uint32_t arg, const void *payload, size_t len)
 {
     struct iovec p = { (void *)payload, len };
-    return write_parts(fd, type, arg, &p, len ? 1 : 0);
+    return mig_write_recordv(fd, type, arg, &p, len ? 1 : 0);
 }
 
 ssize_t mig_write_hello(int fd, const struct mig_shape *sh)
@@ -129,7 +131,7 @@ ssize_t mig_write_pages(int fd, unsigned region, const uint64_t *index, unsigned
     for (unsigned i = 0; i < n; i++)
         put64(idx + 8 * i, index[i]);
     struct iovec p[2] = { { idx, 8ULL * n }, { (void *)data, (size_t)n * MEM_PAGE_SIZE } };
-    return write_parts(fd, MIG_REC_PAGES, region, p, 2);
+    return mig_write_recordv(fd, MIG_REC_PAGES, region, p, 2);
 }
 
 ssize_t mig_write_zero(int fd, unsigned region, uint64_t first, uint64_t count)
@@ -147,7 +149,7 @@ ssize_t mig_write_state(int fd, bool running, const char *manifest, size_t mlen,
     put64(lens, mlen);
     put64(lens + 8, slen);
     struct iovec p[3] = { { lens, sizeof(lens) }, { (void *)manifest, mlen }, { (void *)state, slen } };
-    return write_parts(fd, MIG_REC_STATE, running, p, 3);
+    return mig_write_recordv(fd, MIG_REC_STATE, running, p, 3);
 }
 
 /* ---- reading ---- */
@@ -213,8 +215,12 @@ static uint64_t max_len(uint32_t type)
     case MIG_REC_PAGES: return MIG_PAGES_MAX * (8 + MEM_PAGE_SIZE);
     case MIG_REC_ZERO: return 16;
     case MIG_REC_STATE: return MIG_MAX_STATE;
-    case MIG_REC_CANCEL: case MIG_REC_FAILED: return MIG_MAX_REASON;
+    case MIG_REC_CANCEL: case MIG_REC_FAILED: case MIG_REC_TAKEOVER: return MIG_MAX_REASON;
     case MIG_REC_PASS: case MIG_REC_END: case MIG_REC_RUNNING: case MIG_REC_PASS_ACK: return 0;
+    case MIG_REC_DISK: return 8 + MIG_DISK_MAX;
+    case MIG_REC_DISK_ZERO: return 16;
+    case MIG_REC_EPOCH: return 24;
+    case MIG_REC_EPOCH_ACK: return 8;
     default: return UINT64_MAX;
     }
 }

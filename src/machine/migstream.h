@@ -39,6 +39,7 @@
 #define MIG_MAX_HELLO (64u << 10)
 #define MIG_MAX_STATE (64u << 20)
 #define MIG_MAX_REASON 1024
+#define MIG_DISK_MAX (1u << 20)              /* data bytes in one DISK record */
 
 enum mig_rec_type {
     MIG_REC_HELLO = 1,      /* payload: JSON */
@@ -48,6 +49,12 @@ enum mig_rec_type {
     MIG_REC_STATE = 5,      /* arg: 1 = the source was running; payload: u64 mlen, u64 slen, manifest, state */
     MIG_REC_END = 6,
     MIG_REC_CANCEL = 7,     /* payload: the reason */
+    /* hot-spare replication (machine/replstream.h) */
+    MIG_REC_DISK = 8,       /* arg: disk; payload: u64 byte offset, then the data (512-byte multiple) */
+    MIG_REC_DISK_ZERO = 9,  /* arg: disk; payload: u64 byte offset, u64 length: zeroes */
+    MIG_REC_EPOCH = 10,     /* payload: u64 epoch, u64 records, u64 payload bytes of the epoch before it */
+    MIG_REC_EPOCH_ACK = 19, /* standby: payload: u64 the epoch it has applied (RAM, disks synced, state) */
+    MIG_REC_TAKEOVER = 20,  /* standby: payload: why it takes over (no epoch within its timeout) */
     MIG_REC_RUNNING = 16,   /* destination: the guest runs */
     MIG_REC_FAILED = 17,    /* destination: payload: the reason */
     MIG_REC_PASS_ACK = 18,  /* destination: arg: the pass it has applied in full */
@@ -65,6 +72,9 @@ struct mig_shape {
  * Each returns the bytes written (header and CRC included), or -errno. */
 ssize_t mig_write_header(int fd);
 ssize_t mig_write_record(int fd, uint32_t type, uint32_t arg, const void *payload, size_t len);
+/* The same with the payload in parts (at most 6). */
+struct iovec;
+ssize_t mig_write_recordv(int fd, uint32_t type, uint32_t arg, const struct iovec *parts, int nparts);
 /* HELLO for this shape. */
 ssize_t mig_write_hello(int fd, const struct mig_shape *sh);
 /* PAGES: n (1..MIG_PAGES_MAX) pages of region `region`, index[i] their page

@@ -528,6 +528,24 @@ static void cmd_migrate_set_capabilities(struct qmp_session *s, json_object *arg
         s->ops->migrate_params(s->opaque, &p, true);
 }
 
+/* ---- hot-spare replication (docs/replication.md) ---- */
+static void cmd_vm_replicate(struct qmp_session *s, json_object *args, struct qmp_result *r)
+{
+    const char *uri = str_arg(args, "uri", r), *why = NULL;
+    int64_t period = 25;
+    if (!uri)
+        return;
+    if (args && json_object_object_get(args, "period-ms") && !int_arg(args, "period-ms", &period, r))
+        return;
+    if (period < 1 || period > 60000) {
+        set_error(r, QMP_GENERIC_ERROR, "Parameter 'period-ms' expects 1 to 60000 (milliseconds)");
+        return;
+    }
+    int e = s->ops->replicate(s->opaque, uri, (uint64_t)period, &why);
+    if (e < 0)
+        set_error(r, QMP_GENERIC_ERROR, "%s", why ? why : strerror(-e));
+}
+
 /* ---- hotplug (qmp_device.c has the shapes) ---- */
 static const char *session_target(struct qmp_session *s)
 {
@@ -550,6 +568,15 @@ static void cmd_device_add(struct qmp_session *s, json_object *args, struct qmp_
     int e = s->ops->cpu_add(s->opaque, &a, &why);
     if (e < 0)
         set_error(r, QMP_GENERIC_ERROR, "%s", why ? why : strerror(-e));
+}
+
+static void cmd_query_replication(struct qmp_session *s, json_object *args, struct qmp_result *r)
+{
+    struct machine_repl_info in;
+    memset(&in, 0, sizeof(in));
+    s->ops->query_replication(s->opaque, &in);
+    json_object_put(r->ret);
+    r->ret = qmp_replication_info_json(&in);
 }
 
 static void cmd_device_del(struct qmp_session *s, json_object *args, struct qmp_result *r)
@@ -594,6 +621,7 @@ static const char *const migrate_args[] = { "uri", "blk", "inc", "detach", "resu
 static const char *const migrate_param_args[] = { "downtime-limit", "max-bandwidth", "cpu-throttle-initial",
                                                   "cpu-throttle-increment", NULL };
 static const char *const migrate_cap_args[] = { "capabilities", NULL };
+static const char *const replicate_args[] = { "uri", "period-ms", NULL };
 static const char *const device_add_args[] = { "driver", "id", "core-id", "socket-id", "thread-id", "die-id",
                                                NULL };
 static const char *const device_del_args[] = { "id", NULL };
@@ -622,6 +650,8 @@ static const struct qmp_cmd cmds[] = {
     { "query-migrate-parameters", cmd_query_migrate_parameters, OP(migrate_params), NULL },
     { "migrate-set-capabilities", cmd_migrate_set_capabilities, OP(migrate_params), migrate_cap_args },
     { "query-migrate-capabilities", cmd_query_migrate_capabilities, OP(migrate_params), NULL },
+    { "vm-replicate", cmd_vm_replicate, OP(replicate), replicate_args },
+    { "query-replication", cmd_query_replication, OP(query_replication), NULL },
     { "device_add", cmd_device_add, OP(cpu_add), device_add_args },
     { "device_del", cmd_device_del, OP(device_del), device_del_args },
     { "query-hotpluggable-cpus", cmd_query_hotpluggable_cpus, OP(hotpluggable_cpus), NULL },
@@ -635,13 +665,18 @@ static bool cmd_takes(const struct qmp_cmd *c, const char *arg)
     return false;
 }
 
-static bool cmd_available(const struct qmp_session *s, const struct qmp_cmd *c)
+static bool ops_have(const struct qmp_ops *ops, const struct qmp_cmd *c)
 {
     if (c->op < 0)
         return true;
     void *fn;
-    memcpy(&fn, (const char *)s->ops + c->op, sizeof(fn));
+    memcpy(&fn, (const char *)ops + c->op, sizeof(fn));
     return fn != NULL;
+}
+
+static bool cmd_available(const struct qmp_session *s, const struct qmp_cmd *c)
+{
+    return ops_have(s->ops, c);
 }
 
 static void cmd_query_commands(struct qmp_session *s, json_object *args, struct qmp_result *r)
@@ -874,8 +909,14 @@ static const char *const event_names[] = {
     [QMP_EVENT_STOP] = "STOP", [QMP_EVENT_RESUME] = "RESUME", [QMP_EVENT_SHUTDOWN] = "SHUTDOWN",
     [QMP_EVENT_POWERDOWN] = "POWERDOWN", [QMP_EVENT_RESET] = "RESET",
     [QMP_EVENT_BALLOON_CHANGE] = "BALLOON_CHANGE", [QMP_EVENT_MIGRATION] = "MIGRATION",
+    [QMP_EVENT_REPLICATION_FAILOVER] = "REPLICATION_FAILOVER",
     [QMP_EVENT_DEVICE_DELETED] = "DEVICE_DELETED",
 };
+
+const char *qmp_event_name(unsigned i)
+{
+    return i < ARRAY_SIZE(event_names) ? event_names[i] : NULL;
+}
 
 static char *event_text(enum qmp_event ev, json_object *data)
 {
@@ -1237,6 +1278,18 @@ void qmp_server_event(struct qmp_server *s, enum qmp_event ev, bool guest, const
     if (!s)
         return;
     char *j = qmp_event_json(ev, guest, reason);
+    pthread_mutex_lock(&s->lock);
+    queue_locked(s, j);
+    pthread_mutex_unlock(&s->lock);
+    if (s->wake)
+        loop_event_notify(s->wake);
+}
+
+void qmp_server_event_value(struct qmp_server *s, enum qmp_event ev, const char *key, int64_t value)
+{
+    if (!s)
+        return;
+    char *j = qmp_event_json_value(ev, key, value);
     pthread_mutex_lock(&s->lock);
     queue_locked(s, j);
     pthread_mutex_unlock(&s->lock);
@@ -1621,6 +1674,23 @@ static void mon_migrate_params(void *opaque, struct machine_mig_params *p, bool 
         machine_migrate_get_params(q->m, p);
 }
 
+static int mon_replicate(void *opaque, const char *uri, uint64_t period_ms, const char **why)
+{
+    struct qmp_monitor *q = opaque;
+    int r = machine_replicate(q->m, uri, period_ms, q->why, sizeof(q->why));
+    if (r < 0) {
+        log_warn("QMP vm-replicate: %s", q->why);
+        *why = q->why;
+    }
+    return r;
+}
+
+static void mon_query_replication(void *opaque, struct machine_repl_info *out)
+{
+    struct qmp_monitor *q = opaque;
+    machine_replicate_info(q->m, out);
+}
+
 static const struct qmp_ops monitor_ops = {
     .status = mon_status, .stop = mon_stop, .cont = mon_cont, .system_reset = mon_reset,
     .system_powerdown = mon_powerdown, .quit = mon_quit, .query_cpus = mon_cpus, .query_block = mon_blocks,
@@ -1629,14 +1699,25 @@ static const struct qmp_ops monitor_ops = {
     .balloon_poll = mon_balloon_poll,
     .migrate = mon_migrate, .migrate_cancel = mon_migrate_cancel, .query_migrate = mon_query_migrate,
     .migrate_params = mon_migrate_params,
+    .replicate = mon_replicate, .query_replication = mon_query_replication,
     .cpu_add = mon_cpu_add, .device_del = mon_device_del, .hotpluggable_cpus = mon_hotpluggable_cpus,
 };
+
+const char *qmp_monitor_command(unsigned i)
+{
+    for (size_t k = 0; k < ARRAY_SIZE(cmds); k++)
+        if (ops_have(&monitor_ops, &cmds[k]) && i-- == 0)
+            return cmds[k].name;
+    return NULL;
+}
 
 static const enum qmp_event event_of[] = {
     [MACHINE_EV_STOP] = QMP_EVENT_STOP, [MACHINE_EV_RESUME] = QMP_EVENT_RESUME,
     [MACHINE_EV_SHUTDOWN] = QMP_EVENT_SHUTDOWN, [MACHINE_EV_POWERDOWN] = QMP_EVENT_POWERDOWN,
     [MACHINE_EV_RESET] = QMP_EVENT_RESET, [MACHINE_EV_BALLOON_CHANGE] = QMP_EVENT_BALLOON_CHANGE,
-    [MACHINE_EV_MIGRATION] = QMP_EVENT_MIGRATION, [MACHINE_EV_DEVICE_DELETED] = QMP_EVENT_DEVICE_DELETED,
+    [MACHINE_EV_MIGRATION] = QMP_EVENT_MIGRATION,
+    [MACHINE_EV_REPLICATION_FAILOVER] = QMP_EVENT_REPLICATION_FAILOVER,
+    [MACHINE_EV_DEVICE_DELETED] = QMP_EVENT_DEVICE_DELETED,
 };
 
 /* Any thread: queue the event for the loop. */
@@ -1645,6 +1726,8 @@ static void mon_event(void *opaque, const struct machine_event_info *e)
     struct qmp_monitor *q = opaque;
     if (e->event == MACHINE_EV_BALLOON_CHANGE)
         qmp_server_balloon_change(q->srv, e->value);
+    else if (e->event == MACHINE_EV_REPLICATION_FAILOVER)
+        qmp_server_event_value(q->srv, QMP_EVENT_REPLICATION_FAILOVER, "epoch", (int64_t)e->value);
     else if ((unsigned)e->event < ARRAY_SIZE(event_of))
         qmp_server_event(q->srv, event_of[e->event], e->guest, e->reason);
 }

@@ -23,6 +23,7 @@
 struct loop;
 struct machine_mig_info;
 struct machine_mig_params;
+struct machine_repl_info;
 
 /* Largest request accepted: a longer one is answered with a GenericError
  * and the input skipped up to the next newline (or other control byte). */
@@ -31,7 +32,8 @@ struct machine_mig_params;
 #define QMP_MAX_OUTPUT (1024 * 1024)
 
 enum qmp_event { QMP_EVENT_STOP, QMP_EVENT_RESUME, QMP_EVENT_SHUTDOWN, QMP_EVENT_POWERDOWN, QMP_EVENT_RESET,
-                 QMP_EVENT_BALLOON_CHANGE, QMP_EVENT_MIGRATION, QMP_EVENT_DEVICE_DELETED };
+                 QMP_EVENT_BALLOON_CHANGE, QMP_EVENT_MIGRATION, QMP_EVENT_REPLICATION_FAILOVER,
+                 QMP_EVENT_DEVICE_DELETED };
 /* BALLOON_CHANGE is throttled as on QEMU: at most one a second, the last
  * value of a burst delivered at the end of it. */
 #define QMP_BALLOON_THROTTLE_MS 1000
@@ -109,6 +111,10 @@ struct qmp_ops {
     int (*migrate_cancel)(void *opaque, const char **why);
     void (*query_migrate)(void *opaque, struct machine_mig_info *out);
     void (*migrate_params)(void *opaque, struct machine_mig_params *p, bool set);
+    /* Hot-spare replication (docs/replication.md): vm-replicate {"uri",
+     * "period-ms"} and query-replication. */
+    int (*replicate)(void *opaque, const char *uri, uint64_t period_ms, const char **why);
+    void (*query_replication)(void *opaque, struct machine_repl_info *out);
     /* Hotplug (docs/qmp.md "CPU hotplug"): device_add of a CPU, device_del
      * (-ENOENT: no such device, DeviceNotFound), query-hotpluggable-cpus
      * (at most max; the count, or -ENOTSUP: the machine has none). */
@@ -166,6 +172,8 @@ struct qmp_server *qmp_server_new(const char *spec, struct loop *loop, const str
 void qmp_server_event(struct qmp_server *s, enum qmp_event ev, bool guest, const char *reason);
 /* Any thread: BALLOON_CHANGE {"actual": bytes}, throttled (see above). */
 void qmp_server_balloon_change(struct qmp_server *s, uint64_t actual);
+/* Any thread: an event whose data is {key: value} (REPLICATION_FAILOVER). */
+void qmp_server_event_value(struct qmp_server *s, enum qmp_event ev, const char *key, int64_t value);
 /* From a thread other than the loop's, while the loop runs: stop serving
  * (send what is pending without blocking, close the client, stop
  * listening) on the loop thread, and wait for that. NULL is fine. */
@@ -184,6 +192,11 @@ void qmp_server_free(struct qmp_server *s);
  * qmp_monitor_release after the machine is freed. */
 struct machine_monitor;
 int qmp_monitor_init(struct machine_monitor *mon, const char *spec);
+/* The i-th command the machine's monitor answers (its query-commands, in
+ * table order), NULL past the end: what `vessel features` lists. */
+const char *qmp_monitor_command(unsigned i);
+/* The i-th event name ("STOP" ...), NULL past the end. */
+const char *qmp_event_name(unsigned i);
 void qmp_monitor_release(struct machine_monitor *mon);
 
 #endif

@@ -145,3 +145,33 @@ json_object *qmp_migrate_caps_json(const struct machine_mig_params *p)
     json_object_array_add(a, c);
     return a;
 }
+
+json_object *qmp_replication_info_json(const struct machine_repl_info *in)
+{
+    static const char *const roles[] = { "none", "primary", "standby" };
+    json_object *o = json_object_new_object();
+    json_object_object_add(o, "role", json_object_new_string(roles[in->role <= REPL_ROLE_STANDBY ? in->role : 0]));
+    json_object_object_add(o, "status", json_object_new_string(in->status[0] ? in->status : "none"));
+    if (in->role == REPL_ROLE_NONE)
+        return o;
+    json_object_object_add(o, "uri", json_object_new_string(in->uri));
+    if (in->period_ms)
+        json_object_object_add(o, "period-ms", json_object_new_int64((int64_t)in->period_ms));
+    json_object_object_add(o, "epoch", json_object_new_int64((int64_t)in->epoch));
+    json_object_object_add(o, "epochs", json_object_new_int64((int64_t)in->epochs));
+    if (in->acked)
+        json_object_object_add(o, "last-ack", json_object_new_int64((int64_t)in->last_ack));
+    json_object_object_add(o, "lag-ms", json_object_new_int64((int64_t)in->lag_ms));
+    json_object_object_add(o, "pages", json_object_new_int64((int64_t)in->pages));
+    json_object_object_add(o, "zero-pages", json_object_new_int64((int64_t)in->zero_pages));
+    json_object_object_add(o, "disk-bytes", json_object_new_int64((int64_t)in->disk_bytes));
+    json_object_object_add(o, "epoch-bytes", json_object_new_int64((int64_t)in->bytes));
+    json_object_object_add(o, "transferred", json_object_new_int64((int64_t)in->total_bytes));
+    if (in->role == REPL_ROLE_PRIMARY && in->period_ms) {
+        json_object_object_add(o, "pause-us", json_object_new_int64((int64_t)in->pause_us));
+        json_object_object_add(o, "setup-ms", json_object_new_int64((int64_t)in->setup_ms));
+    }
+    if (in->error[0])
+        json_object_object_add(o, "error-desc", json_object_new_string(in->error));
+    return o;
+}

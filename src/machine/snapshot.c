@@ -568,6 +568,14 @@ int machine_state_check(struct machine *m, const struct snap *s, char *err, size
     return r;
 }
 
+int machine_state_check_shape(struct machine *m, const struct snap *s, char *err, size_t errlen)
+{
+    int r = check_shape(m, s, err, errlen);
+    if (!r && m->eops->check)
+        r = m->eops->check(m->eng, s, err, errlen);
+    return r;
+}
+
 int machine_state_load(struct machine *m, const struct snap *s, char *err, size_t errlen)
 {
     int r = m->eops->load(m->eng, s, err, errlen);

@@ -107,6 +107,22 @@ churn=$(build thread_churn -static)
 same "threads: 400 created and joined" "$churn" --
 sg=$(build signals -static)
 same "fault handlers, sigreturn, altstack" "$sg" --
+# faults in translated code (direct access to the guest space), code
+# rewritten by stores beside it and by read()
+jm=$(build jitmem -static)
+same "faults from translated loads/stores, code rewritten by stores and read()" "$jm" --
+jd=$("$VESSEL" exec "$jm" 2>&1); jt=$(VESSEL_JIT_DIRECT=0 "$VESSEL" exec "$jm" 2>&1)
+if [ "$jd" == "$jt" ] && grep -q "^read 8 bytes over the code: sum 77700" <<<"$jd"; then
+    ok "jitmem: the TLB path (VESSEL_JIT_DIRECT=0) gives the same output"
+else
+    nok "jitmem: direct and TLB paths differ: $(diff <(echo "$jd") <(echo "$jt") | head -6 | tr '\n' '|')"
+fi
+nw=$("$VESSEL" exec "$jm" wild | grep -c 'wild.*sig=11 code=1 addr=access+0$')
+if [ "$nw" -eq 18 ]; then
+    ok "jitmem: accesses outside the address space fault with si_addr = the address (18 of 18)"
+else
+    nok "jitmem: $nw of 18 wild accesses reported si_addr = the address"
+fi
 "$VESSEL" exec "$sg" uncaught >/dev/null 2>"$T/err"; vs=$?
 qemu-riscv64 "$sg" uncaught >/dev/null 2>/dev/null; qs=$?
 if [ $vs -eq $qs ] && [ $vs -eq 139 ] && grep -q "vessel: uncaught target signal 11 (Segmentation fault)" "$T/err"; then

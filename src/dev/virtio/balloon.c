@@ -543,7 +543,7 @@ static int balloon_kind_load_var(void *inst, const uint8_t *buf, size_t len)
 }
 
 const struct virtio_kind virtio_balloon_kind = {
-    .option = "balloon", .has_value = true, .max = 1, .needs_loop = true, .parse = balloon_kind_parse,
+    .option = "balloon", .device = "virtio-balloon", .has_value = true, .max = 1, .needs_loop = true, .parse = balloon_kind_parse,
     .create = balloon_kind_create, .destroy = balloon_kind_destroy,
     .save_var = balloon_kind_save_var, .load_var = balloon_kind_load_var,
 };

@@ -467,8 +467,14 @@ static int blk_kind_lock(void *inst, bool on)
     return blk_image_set_lock(b->img, on);
 }
 
+static struct blk_image *blk_kind_image(void *inst)
+{
+    struct virtio_blk *b = inst;
+    return b->img;
+}
+
 const struct virtio_kind virtio_blk_kind = {
-    .option = "disk", .has_value = true, .max = 8, .parse = blk_kind_parse, .check = blk_kind_check,
+    .option = "disk", .device = "virtio-blk", .has_value = true, .max = 8, .parse = blk_kind_parse, .check = blk_kind_check,
     .create = blk_kind_create, .destroy = blk_kind_destroy, .block_info = blk_kind_block_info,
-    .reopen = blk_kind_reopen, .lock = blk_kind_lock,
+    .reopen = blk_kind_reopen, .lock = blk_kind_lock, .image = blk_kind_image,
 };

@@ -17,6 +17,11 @@ static const struct virtio_kind *const kinds[] = {
     &virtio_balloon_kind,
 };
 
+const struct virtio_kind *virtio_kind_at(unsigned i)
+{
+    return i < ARRAY_SIZE(kinds) ? kinds[i] : NULL;
+}
+
 /* ---- options ---- */
 int virtio_options_add(struct virtio_options *o, const char *name, const char *val)
 {
@@ -342,4 +347,57 @@ int virtio_board_block_reopen(struct virtio_board *b, unsigned i)
             return k->reopen ? k->reopen(b->slot[s].inst) : -ENOTSUP;
     }
     return -ENOENT;
+}
+
+struct blk_image *virtio_board_block_image(struct virtio_board *b, unsigned i)
+{
+    for (unsigned s = 0; s < b->n; s++) {
+        const struct virtio_kind *k = b->slot[s].opt->kind;
+        if (k->block_info && i-- == 0)
+            return k->image ? k->image(b->slot[s].inst) : NULL;
+    }
+    return NULL;
+}
+
+unsigned virtio_board_net_backends(struct virtio_board *b, struct net_backend **out, unsigned max)
+{
+    unsigned n = 0;
+    for (unsigned s = 0; b && s < b->n; s++) {
+        const struct virtio_kind *k = b->slot[s].opt->kind;
+        if (!k->net_backend)
+            continue;
+        if (n < max)
+            out[n] = k->net_backend(b->slot[s].inst);
+        n++;
+    }
+    return n;
+}
+
+struct loop *virtio_board_loop(struct virtio_board *b)
+{
+    return b ? b->loop : NULL;
+}
+
+struct net_attach_call {
+    struct virtio_board *b;
+    int r;
+};
+
+static void net_attach_on_loop(void *opaque)
+{
+    struct net_attach_call *c = opaque;
+    for (unsigned s = 0; s < c->b->n && !c->r; s++) {
+        const struct virtio_kind *k = c->b->slot[s].opt->kind;
+        if (k->net_attach)
+            c->r = k->net_attach(c->b->slot[s].inst);
+    }
+}
+
+int virtio_board_net_attach(struct virtio_board *b)
+{
+    struct net_attach_call c = { b, 0 };
+    if (!b || !b->loop)
+        return 0;
+    int r = loop_call(b->loop, net_attach_on_loop, &c);
+    return r < 0 ? r : c.r;
 }

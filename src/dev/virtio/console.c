@@ -112,6 +112,6 @@ static size_t con_kind_input(void *inst, const uint8_t *buf, size_t len)
 }
 
 const struct virtio_kind virtio_console_kind = {
-    .option = "console", .max = 1, .create = con_kind_create, .destroy = con_kind_destroy,
+    .option = "console", .device = "virtio-console", .max = 1, .create = con_kind_create, .destroy = con_kind_destroy,
     .input = con_kind_input,
 };

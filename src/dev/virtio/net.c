@@ -246,6 +246,8 @@ void virtio_net_destroy(struct virtio_net *n)
 struct net_inst {
     struct virtio_net *n;
     struct net_backend *be;
+    const struct net_opts *o;
+    struct loop *loop;
 };
 
 static int net_kind_parse(const char *val, void **data)
@@ -259,13 +261,18 @@ static int net_kind_parse(const char *val, void **data)
     return 0;
 }
 
+static struct net_backend *backend_new(const struct net_opts *o, struct loop *loop)
+{
+    return o->kind == NET_USER ? net_slirp_create(loop, o->fwd, o->nfwd, o->restrict_net, o->no_host_loopback)
+                               : net_tap_create(loop, o->ifname);
+}
+
 static void *net_kind_create(const void *data, unsigned index, const struct virtio_host *host,
                              struct virtio_dev **dev)
 {
     const struct net_opts *o = data;
-    struct net_backend *be = o->kind == NET_USER ? net_slirp_create(host->loop, o->fwd, o->nfwd, o->restrict_net, o->no_host_loopback)
-                                                 : net_tap_create(host->loop, o->ifname);
-    if (!be)
+    struct net_backend *be = NULL;
+    if (!host->defer_net && !(be = backend_new(o, host->loop)))
         return NULL;
     uint8_t mac[6];
     memcpy(mac, o->mac, 6);
@@ -273,6 +280,8 @@ static void *net_kind_create(const void *data, unsigned index, const struct virt
         mac[5] = (uint8_t)(mac[5] + index);
     struct net_inst *ni = xzalloc(sizeof(*ni));
     ni->be = be;
+    ni->o = o;
+    ni->loop = host->loop;
     ni->n = virtio_net_create(mac, be, host->loop);
     *dev = virtio_net_dev(ni->n);
     return ni;
@@ -289,19 +298,44 @@ static void net_kind_destroy(void *inst)
 static int net_kind_save_var(void *inst, uint8_t **buf, size_t *len)
 {
     struct net_inst *ni = inst;
-    return ni->be->state_save ? ni->be->state_save(ni->be, buf, len) : 0;
+    return ni->be && ni->be->state_save ? ni->be->state_save(ni->be, buf, len) : 0;
 }
 
 static int net_kind_load_var(void *inst, const uint8_t *buf, size_t len)
 {
     struct net_inst *ni = inst;
-    if (!ni->be->state_load)
+    if (!ni->be || !ni->be->state_load)
         return len ? -EINVAL : 0;
     return ni->be->state_load(ni->be, buf, len);
 }
 
+static struct net_backend *net_kind_backend(void *inst)
+{
+    struct net_inst *ni = inst;
+    return ni->be;
+}
+
+/* On the loop thread (the device's TX and RX run there). */
+static int net_kind_attach(void *inst)
+{
+    struct net_inst *ni = inst;
+    if (ni->be)
+        return 0;
+    struct net_backend *be = backend_new(ni->o, ni->loop);
+    if (!be)
+        return -EIO;
+    pthread_mutex_lock(&ni->n->vdev.lock);
+    ni->be = be;
+    ni->n->be = be;
+    be->receive = be_receive;
+    be->rx_opaque = ni->n;
+    pthread_mutex_unlock(&ni->n->vdev.lock);
+    return 0;
+}
+
 const struct virtio_kind virtio_net_kind = {
-    .option = "net", .has_value = true, .max = 4, .needs_loop = true, .parse = net_kind_parse,
+    .option = "net", .device = "virtio-net", .has_value = true, .max = 4, .needs_loop = true, .parse = net_kind_parse,
     .create = net_kind_create, .destroy = net_kind_destroy,
     .save_var = net_kind_save_var, .load_var = net_kind_load_var,
+    .net_backend = net_kind_backend, .net_attach = net_kind_attach,
 };

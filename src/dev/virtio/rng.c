@@ -76,5 +76,5 @@ static void rng_kind_destroy(void *inst)
 }
 
 const struct virtio_kind virtio_rng_kind = {
-    .option = "rng", .max = 1, .create = rng_kind_create, .destroy = rng_kind_destroy,
+    .option = "rng", .device = "virtio-rng", .max = 1, .create = rng_kind_create, .destroy = rng_kind_destroy,
 };

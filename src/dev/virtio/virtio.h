@@ -355,6 +355,7 @@ struct virtio_host {
     struct virtio_console_port console; /* the machine's console line */
     struct virtio_balloon_host balloon; /* the machine's balloon events */
     bool defer_disk_locks;              /* the destination of a migration: disks opened unlocked */
+    bool defer_net;                     /* a hot standby: network backends made at takeover (net_attach) */
 };
 struct virtio_block_info {
     const char *id, *file;
@@ -363,6 +364,7 @@ struct virtio_block_info {
 };
 struct virtio_kind {
     const char *option;                 /* "disk" for --disk */
+    const char *device;                 /* QEMU's name of the device: "virtio-blk" */
     bool has_value;                     /* --disk SPEC; --rng takes none */
     unsigned max;                       /* per machine */
     bool needs_loop;
@@ -389,7 +391,15 @@ struct virtio_kind {
     /* Optional: take or drop the backing file's lock (live migration hands
      * a shared disk from the source to the destination). 0 or -errno. */
     int (*lock)(void *inst, bool on);
+    /* Optional: a block device's image (replication tracks its writes). */
+    struct blk_image *(*image)(void *inst);
+    /* Optional, network devices: the backend (NULL before net_attach when
+     * deferred), and making it now (a standby taking over). */
+    struct net_backend *(*net_backend)(void *inst);
+    int (*net_attach)(void *inst);
 };
+/* Row i of the kind table (what `vessel features` lists), NULL past the end. */
+const struct virtio_kind *virtio_kind_at(unsigned i);
 extern const struct virtio_kind virtio_blk_kind, virtio_net_kind, virtio_rng_kind, virtio_console_kind,
     virtio_balloon_kind;
 
@@ -449,6 +459,15 @@ int virtio_board_load_var(struct virtio_board *b, const uint8_t *buf, size_t len
 /* Block device i (as virtio_board_block_info): open its image again in
  * place. 0, -ENOENT, or the kind's -errno. */
 int virtio_board_block_reopen(struct virtio_board *b, unsigned i);
+/* Block device i's image, or NULL. */
+struct blk_image *virtio_board_block_image(struct virtio_board *b, unsigned i);
+/* The network backends, in slot order (NULL where not attached yet):
+ * how many there are; at most max filled. And the backends' loop. */
+unsigned virtio_board_net_backends(struct virtio_board *b, struct net_backend **out, unsigned max);
+struct loop *virtio_board_loop(struct virtio_board *b);
+/* host.defer_net: make every network backend now (the tap opened, the
+ * hostfwd ports bound), on the backends' loop. 0, or -errno (logged). */
+int virtio_board_net_attach(struct virtio_board *b);
 /* Block device i: take or drop its image's lock. 0, -ENOENT, -errno. */
 int virtio_board_block_lock(struct virtio_board *b, unsigned i, bool on);
 

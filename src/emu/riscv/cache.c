@@ -175,7 +175,13 @@ static uint64_t code_page_of(struct rv_machine *m, uint64_t addr)
 static void mark_code_page(struct rv_hart *h, uint64_t page)
 {
     struct rv_machine *m = h->m;
-    if (page == ~0ULL || __atomic_load_n(&m->code_pages[page], __ATOMIC_RELAXED))
+    if (page == ~0ULL)
+        return;
+    /* direct access: the page's host protection may have been reset
+     * (guest mprotect, a syscall's write) with the mark kept: ask always */
+    if (m->user && m->uops->code_page)
+        m->uops->code_page(m->uops->opaque, m->code_base + (page << 12));
+    if (__atomic_load_n(&m->code_pages[page], __ATOMIC_RELAXED))
         return;
     __atomic_store_n(&m->code_pages[page], 1, __ATOMIC_SEQ_CST);
     memset(h->tlb[RV_ACC_WRITE], 0, sizeof(h->tlb[RV_ACC_WRITE]));

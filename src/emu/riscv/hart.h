@@ -169,6 +169,11 @@ struct rv_hart {
     struct rv_block *step_block;  /* scratch for single steps */
     uint8_t *jit_code;            /* translated code arena (reset with the blocks) */
     size_t jit_used;
+    /* direct accesses of translated code (user mode): host fault at
+     * jit_code + at goes on at jit_code + stub; ascending, reset with it */
+    struct rv_jit_site { uint32_t at, stub; } *jit_sites;
+    unsigned jit_nsites, jit_sites_cap;
+    uint64_t direct_size;         /* user mode: the direct range's end */
     size_t cache_hwm;             /* most of arena + jit code used since the last trim */
     uint64_t trim_ns;             /* host time of the last trim (rv_hart_trim) */
     uint64_t trims;               /* how many */

@@ -14,10 +14,17 @@
  * h->pc, takes back the instructions not retired from h->instret, and
  * returns { code, aux } in rax:rdx (enum rv_jit_code).
  *
- * Loads and stores check the same TLB entry as the interpreter's LOAD/STORE
- * (slot, tag with h->mode_data, access inside the page) and otherwise call
- * rv_load_slow/rv_store_slow: a cause returns RV_JIT_EXC (pc at the access,
- * not retired), a store that dirtied code (h->code_dirty) leaves after it.
+ * Loads and stores in system mode check the same TLB entry as the
+ * interpreter's LOAD/STORE (slot, tag with h->mode_data, access inside the
+ * page) and otherwise call rv_load_slow/rv_store_slow out of line: a cause
+ * returns RV_JIT_EXC (pc at the access, not retired), a store that dirtied
+ * code (h->code_dirty) leaves after it. In user mode with direct access
+ * (rv_mem_ops.direct_base), an access below direct_size is one host
+ * access at base + va; the host faults on what the guest may not do
+ * (unmapped, protection, a page holding decoded code for stores), and
+ * rv_jit_host_fault sends the faulting access to the same slow path, which
+ * raises the guest's exception or makes the store and drops the code.
+ * With data watchpoints on, user mode uses the TLB path as well.
  *
  * Exits to a known pc return the address of a jump that rv_jit_link later
  * points at a chain stub (the dispatcher's checks, then the next block's
@@ -36,6 +43,7 @@
 #include <stddef.h>
 #include <stdlib.h>
 #include <sys/mman.h>
+#include <ucontext.h>
 
 #define JIT_ARENA (32u << 20)        /* host code per hart */
 #define JIT_BLOCK_ROOM (32u << 10)   /* the most one block may take */
@@ -59,6 +67,50 @@ void rv_jit_free(struct rv_hart *h)
     if (h->jit_code)
         munmap(h->jit_code, JIT_ARENA);
     h->jit_code = NULL;
+    free(h->jit_sites);
+    h->jit_sites = NULL;
+    h->jit_nsites = h->jit_sites_cap = 0;
+}
+
+bool rv_jit_host_fault(struct rv_hart *h, void *uc)
+{
+    ucontext_t *u = uc;
+    uintptr_t rip = (uintptr_t)u->uc_mcontext.gregs[REG_RIP];
+    uintptr_t code = (uintptr_t)h->jit_code;
+    if (!code || rip < code || rip - code >= h->jit_used)
+        return false;
+    uint32_t at = (uint32_t)(rip - code);
+    unsigned lo = 0, hi = h->jit_nsites;
+    while (lo < hi) {
+        unsigned mid = (lo + hi) / 2;
+        if (h->jit_sites[mid].at < at)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    if (lo == h->jit_nsites || h->jit_sites[lo].at != at)
+        return false;
+    u->uc_mcontext.gregs[REG_RIP] = (greg_t)(code + h->jit_sites[lo].stub);
+    return true;
+}
+
+/* Record the direct accesses of the block just emitted at buf (offsets
+ * from the arena's start; those of code dropped since go first). */
+static void record_sites(struct rv_hart *h, const struct jt *t)
+{
+    uint32_t off = (uint32_t)(t->e.buf - h->jit_code);
+    while (h->jit_nsites && h->jit_sites[h->jit_nsites - 1].at >= off)
+        h->jit_nsites--;
+    for (unsigned k = 0; k < t->nstub; k++) {
+        const struct stub *s = &t->stub[k];
+        if (!s->site)
+            continue;
+        if (h->jit_nsites == h->jit_sites_cap) {
+            h->jit_sites_cap = h->jit_sites_cap ? 2 * h->jit_sites_cap : 1024;
+            h->jit_sites = xrealloc(h->jit_sites, h->jit_sites_cap * sizeof(*h->jit_sites));
+        }
+        h->jit_sites[h->jit_nsites++] = (struct rv_jit_site){ off + s->site, off + s->start };
+    }
 }
 
 /* Give the arena's pages back to the host (a trim: the blocks that owned
@@ -137,11 +189,8 @@ struct stub *jit_new_stub(struct jt *t, unsigned kind, unsigned k)
 
 /* ---- memory ---- */
 
-/* rax = rs1 + imm; rdx = TLB slot offset; jumps to the stub on a miss.
- * The tag is computed from the access's last byte and the slot from its
- * first: an access that crosses the page never matches (the next page's
- * tag lives in another slot), which is the interpreter's in-page check. */
-static void emit_tlb_check(struct jt *t, const struct rv_insn *i, int acc, unsigned size, struct stub *s)
+/* rax = rs1 + imm */
+static void emit_addr(struct jt *t, const struct rv_insn *i)
 {
     struct jx *e = &t->e;
     if (i->rs1 == 0) {
@@ -153,6 +202,40 @@ static void emit_tlb_check(struct jt *t, const struct rv_insn *i, int acc, unsig
         if (i->imm)
             jx_alu_rm_imm(e, true, ALU_ADD, jr(RAX), (int32_t)i->imm);
     }
+}
+
+/* The fast path's address check; returns the host operand of the access.
+ * TLB: rax = rs1 + imm; rdx = TLB slot offset; jumps to the stub on a
+ * miss. The tag is computed from the access's last byte and the slot from
+ * its first: an access that crosses the page never matches (the next
+ * page's tag lives in another slot), which is the interpreter's in-page
+ * check. Direct: va below direct_size, rdx = base; an access that runs
+ * past the end faults in the reservation's guard. */
+static struct jrm emit_mem_check(struct jt *t, const struct rv_insn *i, int acc, unsigned size, struct stub *s)
+{
+    struct jx *e = &t->e;
+    if (t->direct) {
+        /* the check is on rs1 alone: rs1 + imm then lies within 2 KiB of
+         * the space, where the reservation's guards fault; the stub makes
+         * rax = rs1 + imm first */
+        int b = RAX;
+        int32_t disp = (int32_t)i->imm;
+        if (i->rs1 == 0) {
+            jx_mov_imm(e, RAX, (uint64_t)i->imm);
+            disp = 0;
+        } else if (t->hreg[i->rs1] >= 0) {
+            b = t->hreg[i->rs1];
+        } else {
+            jx_mov_r_rm(e, true, RAX, gx(t, i->rs1));
+        }
+        s->areg = (int8_t)b;
+        s->adisp = disp;
+        jx_alu_r_rm(e, true, ALU_CMP, b, jm(RBX, OFF_DSIZE));
+        s->patch[0] = jx_jcc(e, CC_AE);
+        jx_mov_imm(e, RDX, t->base);
+        return jmi(b, RDX, 0, disp);
+    }
+    emit_addr(t, i);
     jx_lea(e, RCX, jm(RAX, (int32_t)size - 1));
     jx_shift_imm(e, true, SH_SHR, jr(RCX), 12);
     if (t->user) {
@@ -168,6 +251,7 @@ static void emit_tlb_check(struct jt *t, const struct rv_insn *i, int acc, unsig
     jx_alu_r_rm(e, true, ALU_CMP, RCX, jmi(RBX, RDX, 0, OFF_TLB(acc)));
     s->patch[0] = jx_jcc(e, CC_NE);
     jx_alu_r_rm(e, true, ALU_ADD, RAX, jmi(RBX, RDX, 0, OFF_TLB(acc) + 8));
+    return jm(RAX, 0);
 }
 
 /* fp: the destination is f[rd] (flw NaN-boxes) */
@@ -178,8 +262,10 @@ void jit_load(struct jt *t, const struct rv_insn *i, unsigned k, unsigned size, 
     s->sext = sext;
     int d = !fp && i->rd < 32 && t->hreg[i->rd] >= 0 ? t->hreg[i->rd] : RAX;
     s->dst = (int8_t)d;
-    emit_tlb_check(t, i, RV_ACC_READ, size, s);
-    jx_load(&t->e, size, sext, d, jm(RAX, 0));
+    struct jrm at = emit_mem_check(t, i, RV_ACC_READ, size, s);
+    if (t->direct)
+        s->site = jx_pos(&t->e);
+    jx_load(&t->e, size, sext, d, at);
     s->back = jx_pos(&t->e);
     if (!fp) {
         if (d == RAX)
@@ -201,13 +287,15 @@ void jit_store(struct jt *t, const struct rv_insn *i, unsigned k, unsigned size,
     s->size = (uint8_t)size;
     s->rs2 = i->rs2;
     s->fp = fp;
-    emit_tlb_check(t, i, RV_ACC_WRITE, size, s);
+    struct jrm at = emit_mem_check(t, i, RV_ACC_WRITE, size, s);
     int v = fp ? -1 : t->hreg[i->rs2];
     if (v < 0) {
         jx_mov_r_rm(&t->e, true, RCX, fp ? jm(RBX, OFF_F(i->rs2)) : gx(t, i->rs2));
         v = RCX;
     }
-    jx_store(&t->e, size, jm(RAX, 0), v);
+    if (t->direct)
+        s->site = jx_pos(&t->e);
+    jx_store(&t->e, size, at, v);
     s->back = jx_pos(&t->e);
 }
 
@@ -295,9 +383,12 @@ static void emit_stub(struct jt *t, struct stub *s)
     struct jx *e = &t->e;
     const struct rv_insn *i = &t->b->insn[s->k];
     uint32_t start = jx_pos(e);
+    s->start = start;
     for (unsigned k = 0; k < 2; k++)
         if (s->patch[k])
             jx_patch(e, s->patch[k], start);
+    if (t->direct && s->kind != ST_BRANCH)
+        jx_lea(e, RAX, jm(s->areg, s->adisp));
     if (s->kind == ST_BRANCH && t->loop && (uint64_t)i->imm == t->b->vpc) {
         emit_loop(t, s);
         return;
@@ -410,6 +501,13 @@ bool rv_jit_translate(struct rv_hart *h, struct rv_block *b)
     e->end = e->buf + JIT_BLOCK_ROOM;
     t->b = b;
     t->user = h->m->user;
+    /* data watchpoints need every access checked: the TLB path (setting
+     * one flushes the code) */
+    if (t->user && h->m->uops->direct_base && !rv_debug_data_on(h)) {
+        t->direct = true;
+        t->base = (uint64_t)(uintptr_t)h->m->uops->direct_base;
+        h->direct_size = h->m->uops->direct_size;
+    }
     uint32_t read;
     alloc_regs(t, n, &read);
     /* self-loops and jalr lookups skip the dispatcher's breakpoint and
@@ -467,6 +565,8 @@ bool rv_jit_translate(struct rv_hart *h, struct rv_block *b)
     if (ok) {
         b->jit = (rv_jit_fn)(void *)(e->buf + entry);
         b->jit_body = e->buf + body;
+        if (t->direct)
+            record_sites(h, t);
         h->jit_used += (jx_pos(e) + 15) & ~15u;
     } else {
         b->jit_failed = true;

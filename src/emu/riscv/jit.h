@@ -23,6 +23,7 @@ enum { SLOT_VAL = 0, SLOT_MODE = 8, SLOT_VA = 16, FRAME = 24 };
 #define OFF_MIP ((int32_t)offsetof(struct rv_hart, mip))
 #define OFF_MIE ((int32_t)offsetof(struct rv_hart, mie))
 #define OFF_JTC ((int32_t)offsetof(struct rv_hart, jtc))
+#define OFF_DSIZE ((int32_t)offsetof(struct rv_hart, direct_size))
 #define OFF_TLB(acc) ((int32_t)(offsetof(struct rv_hart, tlb) + (size_t)(acc) * sizeof(((struct rv_hart *)0)->tlb[0])))
 
 enum { ST_BRANCH, ST_LOAD, ST_STORE };
@@ -36,6 +37,10 @@ struct stub {
     uint32_t dirty;             /* guest registers dirty at that point */
     uint32_t patch[2];          /* rel32s to point at the stub (0: none) */
     uint32_t back;              /* where the fast path goes on */
+    uint32_t site;              /* direct: the host access (0: none) */
+    int8_t areg;                /* direct: va = areg + adisp */
+    int32_t adisp;
+    uint32_t start;             /* where the stub was emitted */
 };
 
 struct jt {
@@ -47,6 +52,8 @@ struct jt {
     uint32_t epilogue;
     uint32_t top;               /* after the entry's loads: where a self-loop goes */
     bool user;
+    bool direct;                /* user mode: guest memory at base + va */
+    uint64_t base;
     bool loop;                  /* a branch goes back to the block's start */
     bool nbp;                   /* breakpoints are set: every exit to the dispatcher */
     unsigned nstub;

@@ -70,7 +70,23 @@ struct rv_mem_ops {
     int (*fill_tlb)(struct rv_hart *h, uint64_t vaddr, enum rv_access acc,
                     uintptr_t *host_addend, uint64_t *paddr);
     void *opaque;       /* the user-mode process, for rv_machine_opaque() */
+    /* Direct access (QEMU linux-user's guest_base): when direct_base is
+     * set, guest address va < direct_size lives at host direct_base + va,
+     * whose host protection is never wider than the guest's, and the
+     * translator reads and writes it there; a host fault there must reach
+     * rv_jit_host_fault. code_page(opaque, va) is called whenever a block
+     * is decoded from the page at va: a store to it must then fault on the
+     * host (self-modifying code), and fill_tlb for a write to it must make
+     * it writable again. NULL direct_base: every access checks the TLB. */
+    uint8_t *direct_base;
+    uint64_t direct_size;
+    void (*code_page)(void *opaque, uint64_t va);
 };
+/* A host SIGSEGV/SIGBUS on the thread running h, ucontext uc: when it was
+ * a direct access of translated code, point the context at that access's
+ * slow path (which raises the guest's exception exactly) and return true;
+ * false: not translated code's (the caller handles it). Signal-safe. */
+bool rv_jit_host_fault(struct rv_hart *h, void *uc);
 /* A user-mode machine: U-mode only, no MMU, every access checked through
  * ops->fill_tlb; rv_invalidate_code callable from any thread. */
 struct rv_machine *rv_machine_new_user(const struct rv_mem_ops *ops);

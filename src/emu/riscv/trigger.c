@@ -265,10 +265,11 @@ int rv_debug_watchpoint(struct rv_machine *m, uint64_t addr, uint64_t len, unsig
         m->wp[k] = m->wp[n - 1];
         atomic_store(&m->nwp, n - 1);
     }
-    /* TLB entries for a watched page must go: every hart drops its TLB */
+    /* TLB entries for a watched page must go, and translated code that
+     * accesses memory directly (user mode): every hart drops both */
     for (unsigned j = 0; j < m->nhart_slots; j++)
         if (m->harts[j])
-            atomic_fetch_or(&m->harts[j]->exit_req, RV_REQ_TLB);
+            atomic_fetch_or(&m->harts[j]->exit_req, RV_REQ_TLB | RV_REQ_CODE);
     pthread_mutex_unlock(&m->lock);
     return ret;
 }

@@ -991,6 +991,26 @@ static void test_parse(void **state)
     assert_int_equal(virtio_parse_net("tap,ifname=vt0,restrict=on", &n), -EINVAL);
 }
 
+/* vessel features lists the kind table: every row named, NULL past the end,
+ * and each row is what its option builds. */
+static void test_kind_table(void **state)
+{
+    (void)state;
+    const struct virtio_kind *k;
+    unsigned n = 0;
+    for (; (k = virtio_kind_at(n)); n++) {
+        assert_non_null(k->device);
+        assert_int_equal(strncmp(k->device, "virtio-", 7), 0);
+        assert_non_null(k->option);
+        assert_true(k->max >= 1);
+    }
+    assert_int_equal(n, 5);
+    assert_ptr_equal(virtio_kind_at(0), &virtio_blk_kind);
+    assert_string_equal(virtio_blk_kind.device, "virtio-blk");
+    assert_string_equal(virtio_net_kind.device, "virtio-net");
+    assert_null(virtio_kind_at(n));
+}
+
 int main(void)
 {
     log_set_level(LOG_ERROR);
@@ -1017,6 +1037,7 @@ int main(void)
         cmocka_unit_test(test_tap),
         cmocka_unit_test(test_board),
         cmocka_unit_test(test_save_load),
+        cmocka_unit_test(test_kind_table),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

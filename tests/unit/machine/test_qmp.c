@@ -701,6 +701,33 @@ static void test_server(void **state)
     rmdir(dir);
 }
 
+/* vessel features lists the monitor's commands and the event names: each
+ * once, the table's own names, NULL past the end. */
+static void test_monitor_command_list(void **state)
+{
+    (void)state;
+    unsigned n = 0;
+    const char *c;
+    bool caps = false, qc = false, snap = false;
+    for (; (c = qmp_monitor_command(n)); n++) {
+        assert_true(*c != 0);
+        for (unsigned j = 0; j < n; j++)
+            assert_string_not_equal(qmp_monitor_command(j), c);
+        caps |= !strcmp(c, "qmp_capabilities");
+        qc |= !strcmp(c, "query-commands");
+        snap |= !strcmp(c, "vm-snapshot");
+    }
+    assert_true(n >= 10);
+    assert_true(caps && qc && snap);
+    assert_null(qmp_monitor_command(n + 1000));
+    assert_string_equal(qmp_event_name(QMP_EVENT_STOP), "STOP");
+    assert_string_equal(qmp_event_name(QMP_EVENT_MIGRATION), "MIGRATION");
+    unsigned e = 0;
+    while (qmp_event_name(e))
+        e++;
+    assert_true(e > QMP_EVENT_MIGRATION);   /* every event named, none after the last */
+    assert_null(qmp_event_name(e + 1000));
+}
 
 /* ---- CPU hotplug: device_add / device_del / query-hotpluggable-cpus ---- */
 struct fake_hp { unsigned core; char id[64]; int adds, dels; bool present1; };
@@ -814,6 +841,7 @@ int main(void)
         cmocka_unit_test(test_spec_parse),
         cmocka_unit_test(test_server),
         cmocka_unit_test(test_balloon_commands),
+        cmocka_unit_test(test_monitor_command_list),
         cmocka_unit_test(test_hotplug_commands),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

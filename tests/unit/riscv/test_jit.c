@@ -4,8 +4,11 @@
  * Zbb, Zbs, loads/stores incl. misaligned and page-crossing, FP loads,
  * stores and calls, branches, jumps, loops, faults, self-modifying stores),
  * run under budgets: every exit must leave the same registers, pc,
- * instret, exception and memory. */
+ * instret, exception and memory; the translator both through the TLB and
+ * with direct access to a reservation (user mode's guest_base model, host
+ * faults sent to the slow path by rv_jit_host_fault). */
 #include <setjmp.h>
+#include <signal.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -99,6 +102,57 @@ static int fill(struct rv_hart *h, uint64_t va, enum rv_access acc, uintptr_t *a
     return 0;
 }
 static const struct rv_mem_ops ops = { .fill_tlb = fill };
+
+/* Direct access: guest [0, RSIZE) at host resv + va, of which only [BASE,
+ * BASE + SIZE) is mapped; pages holding decoded code are made read-only
+ * and made writable again by a store's fill (the user-mode contract). */
+#define RSIZE (1ULL << 20)
+static uint8_t *resv;
+static struct rv_hart *cur_h;
+static bool ro[SIZE / 4096];
+
+static int fill_direct(struct rv_hart *h, uint64_t va, enum rv_access acc, uintptr_t *addend, uint64_t *pa)
+{
+    int r = fill(h, va, acc, addend, pa);
+    if (!r && acc == RV_ACC_WRITE && ro[(va - BASE) / 4096]) {
+        ro[(va - BASE) / 4096] = false;
+        mprotect(resv + (va & ~0xfffULL), 4096, PROT_READ | PROT_WRITE);
+    }
+    return r;
+}
+static void code_page(void *opaque, uint64_t va)
+{
+    (void)opaque;
+    if (va >= BASE && va < BASE + SIZE && !ro[(va - BASE) / 4096]) {
+        ro[(va - BASE) / 4096] = true;
+        mprotect(resv + va, 4096, PROT_READ);
+    }
+}
+static struct rv_mem_ops ops_direct = { .fill_tlb = fill_direct, .code_page = code_page,
+                                        .direct_size = RSIZE };
+
+static void on_host_fault(int sig, siginfo_t *si, void *uc)
+{
+    (void)si;
+    if (cur_h && rv_jit_host_fault(cur_h, uc))
+        return;
+    signal(sig, SIG_DFL);
+}
+
+static uint8_t *direct_space(void)
+{
+    /* guards of 64 KiB below and 1 MiB above, as user mode's */
+    uint8_t *p = mmap(NULL, (64u << 10) + RSIZE + (1u << 20), PROT_NONE,
+                      MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+    assert_true(p != MAP_FAILED);
+    resv = p + (64u << 10);
+    assert_true(mprotect(resv + BASE, SIZE, PROT_READ | PROT_WRITE) == 0);
+    ops_direct.direct_base = resv;
+    struct sigaction sa = { .sa_sigaction = on_host_fault, .sa_flags = SA_SIGINFO | SA_NODEFER };
+    sigaction(SIGSEGV, &sa, NULL);
+    sigaction(SIGBUS, &sa, NULL);
+    return resv + BASE;
+}
 
 static uint64_t rng = 88172645463325252ULL;
 static uint64_t rnd(void)
@@ -260,6 +314,11 @@ static void run_on(struct rv_machine *m, uint8_t *sp, const uint64_t *x0, unsign
 {
     cur = sp;
     struct rv_hart *h = rv_hart_new(m, 0);
+    cur_h = h;
+    if (resv && sp == resv + BASE) {
+        memset(ro, 0, sizeof(ro));
+        mprotect(sp, SIZE, PROT_READ | PROT_WRITE);
+    }
     rv_hart_reset(h, BASE);
     for (unsigned k = 1; k < 32; k++) {
         rv_set_x(h, k, x0[k]);
@@ -282,6 +341,7 @@ static void run_on(struct rv_machine *m, uint8_t *sp, const uint64_t *x0, unsign
         if (e != RV_EXIT_BUDGET || !budget)
             break;              /* !budget: a loop that does not end */
     }
+    cur_h = NULL;
     rv_hart_free(h);
 }
 
@@ -318,14 +378,23 @@ static struct rv_machine *machine(bool jit, uint32_t threshold)
     m->jit_threshold = threshold;
     return m;
 }
+static struct rv_machine *machine_direct(uint32_t threshold)
+{
+    struct rv_machine *m = rv_machine_new_user(&ops_direct);
+    m->jit = true;
+    m->jit_threshold = threshold;
+    return m;
+}
 
 static void test_translator_vs_interpreter(void **state)
 {
     (void)state;
     struct rv_machine *mi = machine(false, 0), *mj = machine(true, 0), *mt = machine(true, 3);
+    struct rv_machine *md = machine_direct(0), *mdt = machine_direct(3);
     uint8_t *si = mmap(NULL, SIZE, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-    uint8_t *sj = mmap(NULL, SIZE, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-    assert_true(si != MAP_FAILED && sj != MAP_FAILED);
+    uint8_t *st = mmap(NULL, SIZE, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    uint8_t *sd = direct_space();
+    assert_true(si != MAP_FAILED && st != MAP_FAILED);
     static struct run ri, rj;
     static uint32_t prog[1024];
     unsigned ecalls = 0, faults = 0;
@@ -338,7 +407,12 @@ static void test_translator_vs_interpreter(void **state)
         for (size_t k = 0; k < sizeof(data); k++)
             data[k] = (uint8_t)rnd();
         unsigned budget = p % 3 == 2 ? 1 + pick(50) : 0;
-        struct rv_machine *mx = p % 2 ? mj : mt;
+        /* the translator: through the TLB or direct, from the first run or
+         * after 3 (the interpreter first) */
+        struct rv_machine *mx = (p / 2) % 2 ? (p % 2 ? mj : mt) : (p % 2 ? md : mdt);
+        uint8_t *sj = (p / 2) % 2 ? st : sd;
+        if (sj == sd)
+            mprotect(sd, SIZE, PROT_READ | PROT_WRITE);
         for (int s = 0; s < 2; s++) {
             uint8_t *sp = s ? sj : si;
             memset(sp, 0, SIZE / 2);
@@ -368,10 +442,16 @@ static void test_translator_vs_interpreter(void **state)
     assert_true(ecalls > 1000);
     assert_true(faults > 50);
     munmap(si, SIZE);
-    munmap(sj, SIZE);
+    munmap(st, SIZE);
+    munmap(resv - (64u << 10), (64u << 10) + RSIZE + (1u << 20));
+    resv = NULL;
+    signal(SIGSEGV, SIG_DFL);
+    signal(SIGBUS, SIG_DFL);
     rv_machine_free(mi);
     rv_machine_free(mj);
     rv_machine_free(mt);
+    rv_machine_free(md);
+    rv_machine_free(mdt);
 }
 
 /* A hot loop is translated after the threshold, not before; VESSEL_JIT=0

@@ -12,21 +12,26 @@
  * past the end of a guest buffer at the very top faults there (EFAULT)
  * instead of touching vessel's own memory. */
 #define GUARD (64ULL << 20)
+/* and before it: translated code checks only an access's base register
+ * against the size, so base + offset may fall up to 2 KiB below */
+#define GUARD_LO (64ULL << 10)
+#define HUGE_MIN (2ULL << 20)
 #define PG_DOWN(x) ((x) & ~(PG - 1))
 #define PG_UP(x)   (((x) + PG - 1) & ~(PG - 1))
 
 int user_mem_init(struct user_mem *m, uint64_t size)
 {
     memset(m, 0, sizeof(*m));
-    void *p = mmap(NULL, size + GUARD, PROT_NONE,
-                   MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+    uint8_t *p = mmap(NULL, GUARD_LO + size + GUARD, PROT_NONE,
+                      MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
     if (p == MAP_FAILED)
         return -errno;
+    p += GUARD_LO;
     void *pm = mmap(NULL, size / PG, PROT_READ | PROT_WRITE,
                     MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
     if (pm == MAP_FAILED) {
         int e = -errno;
-        munmap(p, size + GUARD);
+        munmap(p - GUARD_LO, GUARD_LO + size + GUARD);
         return e;
     }
     m->host = p;
@@ -39,7 +44,7 @@ int user_mem_init(struct user_mem *m, uint64_t size)
 void user_mem_free(struct user_mem *m)
 {
     if (m->host)
-        munmap(m->host, m->size + GUARD);
+        munmap(m->host - GUARD_LO, GUARD_LO + m->size + GUARD);
     if (m->prot)
         munmap(m->prot, m->size / PG);
     m->host = NULL;
@@ -51,10 +56,14 @@ static bool range_ok(const struct user_mem *m, uint64_t g, uint64_t len)
     return g <= m->size && len <= m->size - g;
 }
 
+/* Callers write through the pointer (syscalls, signal frames): pages kept
+ * read-only for code become writable again and their code is dropped. */
 void *user_mem_ptr(struct user_mem *m, uint64_t g, uint64_t len)
 {
     if (!range_ok(m, g, len))
         return NULL;
+    if (__atomic_load_n(&m->ncodeprot, __ATOMIC_RELAXED) && len)
+        user_mem_code_unprotect(m, g, len, true);
     return m->host + g;
 }
 
@@ -91,8 +100,11 @@ const char *user_mem_str(struct user_mem *m, uint64_t g, size_t max)
     return NULL;
 }
 
+static void forget_codeprot(struct user_mem *m, uint64_t g, uint64_t len);
+/* the host protection of [g, g+len) was just set from b */
 static void set_prot(struct user_mem *m, uint64_t g, uint64_t len, uint8_t b)
 {
+    forget_codeprot(m, g, len);
     memset(m->prot + g / PG, b, len / PG);
 }
 
@@ -104,6 +116,72 @@ static int host_prot(int prot)
     if (prot & PROT_EXEC)
         hp |= PROT_READ;
     return hp;
+}
+
+void user_mem_code_protect(struct user_mem *m, uint64_t g)
+{
+    if (g >= m->size)
+        return;
+    uint8_t *b = &m->prot[g / PG];
+    if ((__atomic_load_n(b, __ATOMIC_RELAXED) & (USER_MAPPED | PROT_WRITE | USER_CODEPROT)) !=
+        (USER_MAPPED | PROT_WRITE))
+        return;
+    pthread_mutex_lock(&m->lock);
+    if ((*b & (USER_MAPPED | PROT_WRITE | USER_CODEPROT)) == (USER_MAPPED | PROT_WRITE) &&
+        mprotect(m->host + PG_DOWN(g), PG, host_prot(*b & 7) & ~PROT_WRITE) == 0) {
+        __atomic_or_fetch(b, USER_CODEPROT, __ATOMIC_SEQ_CST);
+        __atomic_add_fetch(&m->ncodeprot, 1, __ATOMIC_SEQ_CST);
+    }
+    pthread_mutex_unlock(&m->lock);
+}
+
+/* the lock held: page p's host protection back to the guest's */
+static bool unprotect_page(struct user_mem *m, uint64_t p)
+{
+    uint8_t b = m->prot[p];
+    if (!(b & USER_CODEPROT))
+        return false;
+    mprotect(m->host + p * PG, PG, host_prot(b & 7));
+    __atomic_and_fetch(&m->prot[p], (uint8_t)~USER_CODEPROT, __ATOMIC_SEQ_CST);
+    __atomic_sub_fetch(&m->ncodeprot, 1, __ATOMIC_SEQ_CST);
+    return true;
+}
+
+bool user_mem_code_unprotect(struct user_mem *m, uint64_t g, uint64_t len, bool notify)
+{
+    if (!len || !range_ok(m, g, len) || !__atomic_load_n(&m->ncodeprot, __ATOMIC_RELAXED))
+        return false;
+    bool any = false;
+    pthread_mutex_lock(&m->lock);
+    for (uint64_t p = g / PG; p <= (g + len - 1) / PG; p++)
+        any |= unprotect_page(m, p);
+    pthread_mutex_unlock(&m->lock);
+    if (any && notify && m->code_dropped)
+        m->code_dropped(m->code_arg, g, len);
+    return any;
+}
+
+bool user_mem_code_unprotect_async(struct user_mem *m, uint64_t g)
+{
+    if (g >= m->size)
+        return false;
+    uint8_t *b = &m->prot[g / PG];
+    uint8_t old = __atomic_fetch_and(b, (uint8_t)~USER_CODEPROT, __ATOMIC_SEQ_CST);
+    if (!(old & USER_CODEPROT))
+        return false;
+    __atomic_sub_fetch(&m->ncodeprot, 1, __ATOMIC_SEQ_CST);
+    return mprotect(m->host + PG_DOWN(g), PG, host_prot(old & 7)) == 0;
+}
+
+/* The prot bytes of [g, g+len) are about to be rewritten with the host
+ * protection: forget the code-protected ones (the lock held). */
+static void forget_codeprot(struct user_mem *m, uint64_t g, uint64_t len)
+{
+    if (!__atomic_load_n(&m->ncodeprot, __ATOMIC_RELAXED))
+        return;
+    for (uint64_t p = g / PG; p < (g + len) / PG; p++)
+        if (m->prot[p] & USER_CODEPROT)
+            __atomic_sub_fetch(&m->ncodeprot, 1, __ATOMIC_SEQ_CST);
 }
 
 uint64_t user_mem_find_free(struct user_mem *m, uint64_t len, uint64_t top)
@@ -190,6 +268,11 @@ int64_t user_mem_mmap(struct user_mem *m, uint64_t g, uint64_t len, int prot,
     }
     set_prot(m, g, len, USER_MAPPED | (prot & 7));
     pthread_mutex_unlock(&m->lock);
+    /* large anonymous memory in huge pages where the host allows (THP
+     * "madvise"): random access over megabytes (a BWT, a hash table) then
+     * misses the host TLB far less; the guest sees nothing of it */
+    if ((flags & MAP_ANONYMOUS) && len >= HUGE_MIN)
+        madvise(m->host + g, len, MADV_HUGEPAGE);
     return (int64_t)g;
 }
 
@@ -246,7 +329,9 @@ int64_t user_mem_mremap(struct user_mem *m, uint64_t old, uint64_t oldlen,
     if (!user_mem_ok(m, old, oldlen, 0))
         return -EFAULT;
     pthread_mutex_lock(&m->lock);
-    uint8_t b = oldlen ? m->prot[old / PG] : (USER_MAPPED | PROT_READ | PROT_WRITE);
+    uint8_t b = oldlen ? m->prot[old / PG] & ~USER_CODEPROT : (USER_MAPPED | PROT_READ | PROT_WRITE);
+    for (uint64_t p = old / PG; p < (old + oldlen) / PG; p++)
+        unprotect_page(m, p);      /* what moves keeps its host protection */
     uint64_t dst;
     if (flags & MREMAP_FIXED) {
         dst = newaddr;
@@ -321,7 +406,8 @@ uint64_t user_mem_brk(struct user_mem *m, uint64_t newbrk)
         m->brk_mapped = need;
     } else if (newbrk < m->brk_cur) {
         /* Linux zeroes what is given back: keep pages, clear the bytes */
-        memset(m->host + newbrk, 0, MIN(m->brk_cur, m->brk_mapped) - newbrk);
+        uint64_t n = MIN(m->brk_cur, m->brk_mapped) - newbrk;
+        memset(user_mem_ptr(m, newbrk, n), 0, n);
     }
     m->brk_cur = newbrk;
     return m->brk_cur;

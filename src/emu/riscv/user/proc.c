@@ -286,7 +286,7 @@ int64_t user_execve(struct user_thread *t, const char *path, uint64_t gargv, uin
 static void put_tid(struct user_mem *m, uint64_t g, int tid)
 {
     if (user_mem_ok(m, g, 4, PROT_WRITE))
-        *(int32_t *)(m->host + g) = tid;
+        *(int32_t *)user_mem_ptr(m, g, 4) = tid;
 }
 
 static int64_t clone_thread(struct user_thread *t, struct user_regs *r, uint64_t flags,

@@ -37,13 +37,21 @@ static void wake_handler(int sig) { (void)sig; }
  * vessel's own: die as usual. */
 static void host_fault_handler(int sig, siginfo_t *si, void *uc)
 {
-    (void)uc;
     struct user_thread *cur = user_cur_thread;
     uintptr_t a = (uintptr_t)si->si_addr;
+    /* a direct access of translated code: its slow path raises the guest's
+     * exception (or makes a store to a code page) */
+    if (cur && cur->h && rv_jit_host_fault(cur->h, uc))
+        return;
     if (cur) {
-        const struct user_mem *m = &cur->p->mem;
-        if (a >= (uintptr_t)m->host && a - (uintptr_t)m->host < m->size)
+        struct user_mem *m = &cur->p->mem;
+        if (a >= (uintptr_t)m->host && a - (uintptr_t)m->host < m->size) {
+            /* a store through a write TLB entry made before its page held
+             * code (another hart's, not yet flushed): writable again */
+            if (sig == SIGSEGV && user_mem_code_unprotect_async(m, a - (uintptr_t)m->host))
+                return;
             user_die_of_signal(sig);
+        }
     }
     signal(sig, SIG_DFL);       /* re-executes the faulting access and dies */
 }
@@ -57,8 +65,12 @@ static int user_fill_tlb(struct rv_hart *h, uint64_t vaddr, enum rv_access acc,
     const struct user_mem *m = &p->mem;
     int need = acc == RV_ACC_READ ? PROT_READ : acc == RV_ACC_WRITE ? PROT_WRITE : PROT_EXEC;
     if (vaddr < m->size) {
-        uint8_t b = m->prot[vaddr / USER_PAGE];
+        uint8_t b = __atomic_load_n(&m->prot[vaddr / USER_PAGE], __ATOMIC_RELAXED);
         if ((b & USER_MAPPED) && (b & need)) {
+            /* a store to a page kept read-only for its code: the caller
+             * drops the code (rv_code_written) and stores through the host */
+            if (acc == RV_ACC_WRITE && (b & USER_CODEPROT))
+                user_mem_code_unprotect((struct user_mem *)m, vaddr, 1, false);
             *host_addend = (uintptr_t)m->host;
             return 0;
         }
@@ -207,6 +219,13 @@ static void handle_fault(struct user_thread *t)
         break;
     default: {
         int b = user_mem_prot_of(&t->p->mem, tval);
+        int need = cause == RV_EXC_LOAD_PAGE ? PROT_READ : cause == RV_EXC_STORE_PAGE ? PROT_WRITE : PROT_EXEC;
+        if ((b & USER_MAPPED) && (b & need)) {
+            /* an access across pages whose first page allows it: the
+             * fault, as Linux reports it, is at the second page's start */
+            tval = (tval | (USER_PAGE - 1)) + 1;
+            b = user_mem_prot_of(&t->p->mem, tval);
+        }
         fault_signal(t, SIGSEGV, (b & USER_MAPPED) ? 2 /* SEGV_ACCERR */ : 1 /* SEGV_MAPERR */, tval);
     }
     }
@@ -304,9 +323,9 @@ static void *clone_thread_main(void *arg)
     t->host = pthread_self();
     struct user_mem *m = &t->p->mem;
     if ((cs->flags & CLONE_PARENT_SETTID) && user_mem_ok(m, cs->ptid, 4, PROT_WRITE))
-        *(int32_t *)(m->host + cs->ptid) = t->tid;
+        *(int32_t *)user_mem_ptr(m, cs->ptid, 4) = t->tid;
     if ((cs->flags & CLONE_CHILD_SETTID) && user_mem_ok(m, cs->ctid, 4, PROT_WRITE))
-        *(int32_t *)(m->host + cs->ctid) = t->tid;
+        *(int32_t *)user_mem_ptr(m, cs->ctid, 4) = t->tid;
     regs_set(t->h, &cs->regs);
     cs->tid = t->tid;
     sem_post(&cs->started);           /* cs (and maybe t, once it exits) are gone after this */
@@ -372,10 +391,29 @@ static uint64_t initial_stack(struct user_proc *p, int argc, char *const *argv, 
     return sp;
 }
 
+static void user_code_page(void *opaque, uint64_t va)
+{
+    user_mem_code_protect(&((struct user_proc *)opaque)->mem, va);
+}
+static void code_dropped(void *arg, uint64_t g, uint64_t len)
+{
+    user_code_changed(arg, g, len);
+}
+
 static struct user_run *run_new(struct user_proc *p)
 {
     struct user_run *run = xzalloc(sizeof(*run));
     run->mem_ops = (struct rv_mem_ops){ .fill_tlb = user_fill_tlb, .opaque = p };
+    /* translated loads and stores go straight to the reservation unless
+     * VESSEL_JIT_DIRECT=0 (then through the TLB, as the interpreter) */
+    const char *d = getenv("VESSEL_JIT_DIRECT");
+    if (!(d && d[0] == '0' && !d[1])) {
+        run->mem_ops.direct_base = p->mem.host;
+        run->mem_ops.direct_size = p->mem.size;
+        run->mem_ops.code_page = user_code_page;
+        p->mem.code_dropped = code_dropped;
+        p->mem.code_arg = p;
+    }
     run->thread_main = clone_thread_main;
     pthread_mutex_init(&run->threads_lock, NULL);
     run->machine = rv_machine_new_user(&run->mem_ops);

@@ -61,7 +61,7 @@ int user_sigframe_setup(struct user_mem *m, struct user_regs *regs, int sig,
     uint64_t f = (sp - USER_SIGFRAME_SIZE) & ~15ULL;
     if (f > sp || !user_mem_ok(m, f, USER_SIGFRAME_SIZE, PROT_READ | PROT_WRITE))
         return -EFAULT;
-    uint8_t *o = m->host + f;
+    uint8_t *o = user_mem_ptr(m, f, USER_SIGFRAME_SIZE);
     memset(o, 0, USER_SIGFRAME_SIZE);
     fill_siginfo(o, sig, si);
     uint8_t *uc = o + USER_UC_OFF;

@@ -42,8 +42,16 @@ struct user_mem {
     uint64_t brk_start, brk_cur, brk_mapped;
     uint64_t mmap_hint;     /* top-down search starts here (free-area cache) */
     pthread_mutex_t lock;
+    /* Pages write-protected on the host because they hold decoded code
+     * (translated stores go straight to the host: they must fault there).
+     * code_dropped(arg, g, len) is told when vessel itself must write such
+     * a page (a syscall, a signal frame): the code there must go. */
+    int ncodeprot;
+    void (*code_dropped)(void *arg, uint64_t g, uint64_t len);
+    void *code_arg;
 };
 #define USER_MAPPED 0x80
+#define USER_CODEPROT 0x40      /* guest-writable, host read-only: holds code */
 
 int user_mem_init(struct user_mem *m, uint64_t size);
 void user_mem_free(struct user_mem *m);
@@ -66,6 +74,14 @@ uint64_t user_mem_brk(struct user_mem *m, uint64_t newbrk);
 /* Free guest range of `len` bytes searching down from `top`; 0 if none. */
 uint64_t user_mem_find_free(struct user_mem *m, uint64_t len, uint64_t top);
 int user_mem_prot_of(struct user_mem *m, uint64_t g);   /* page byte */
+/* A block was decoded from the page at g: a guest-writable page becomes
+ * host read-only (USER_CODEPROT) so that a direct store to it faults. */
+void user_mem_code_protect(struct user_mem *m, uint64_t g);
+/* Give the pages of [g, g+len) that are USER_CODEPROT their guest
+ * protection back; with notify, tell code_dropped. True when any was. */
+bool user_mem_code_unprotect(struct user_mem *m, uint64_t g, uint64_t len, bool notify);
+/* The same for the page of g from a signal handler (no lock, no notice). */
+bool user_mem_code_unprotect_async(struct user_mem *m, uint64_t g);
 
 /* ---------- ELF loading (elf.c) ---------- */
 struct user_image {
