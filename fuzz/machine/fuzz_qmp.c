@@ -74,10 +74,26 @@ static int f_bpoll(void *o, const char *id, bool set, int64_t *sec)
     return 0;
 }
 
+/* CPU hotplug: the ids device_add checked reach here well-formed */
+static int f_cpu_add(void *o, const struct qmp_cpu_add *a, const char **why)
+{
+    if (!a->id || !a->id[0] || strlen(a->id) > 48 || a->core > 0xffff)
+        abort();
+    return a->core & 1 ? 0 : -EEXIST;
+}
+static int f_device_del(void *o, const char *id, const char **why) { return strcmp(id, "cpu1") ? -ENOENT : 0; }
+static int f_hotcpus(void *o, struct qmp_hotcpu *out, unsigned max)
+{
+    for (unsigned i = 0; i < 300 && i < max; i++)
+        out[i] = (struct qmp_hotcpu){ .index = i, .present = i & 1, .id = i == 1 ? "cpu1" : NULL };
+    return 300;                 /* more than the caller's room: must be clamped */
+}
+
 static const struct qmp_ops ops = {
     .target = "riscv64", .status = f_status, .stop = f_stop, .cont = f_cont, .system_reset = f_ok,
     .system_powerdown = f_ok, .quit = f_ok, .query_cpus = f_cpus, .query_block = f_block,
     .balloon = f_balloon, .query_balloon = f_qballoon, .balloon_stats = f_bstats, .balloon_poll = f_bpoll,
+    .cpu_add = f_cpu_add, .device_del = f_device_del, .hotpluggable_cpus = f_hotcpus,
 };
 
 /* Every complete line of output parses as a JSON object. */

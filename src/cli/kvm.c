@@ -17,7 +17,7 @@
 static void usage(FILE *f)
 {
     fprintf(f, "usage: vessel kvm --kernel BZIMAGE|VMLINUX(PVH) [--initrd FILE] [--append CMDLINE]\n"
-               "                  [-m SIZE] [--smp N] [--cpu-features -NAME,...] [--kvm-dev PATH]\n"
+               "                  [-m SIZE] [--smp N[,maxcpus=M]] [--cpu-features -NAME,...] [--kvm-dev PATH]\n"
                "                  [--serial stdio|unix:PATH|file:PATH|null]\n"
                "                  [--disk PATH[,readonly][,cache=none][,id=NAME]]...\n"
                "                  [--net user[,hostfwd=tcp::HP-:GP...]|tap,ifname=NAME[,mac=MAC]]...\n"
@@ -38,6 +38,8 @@ static void usage(FILE *f)
                "ACPI tables (MADT, MCFG, DSDT with COM1, the PCI root or the virtio-mmio slots,\n"
                "power button) are built unless --no-acpi; the guest powers off through ACPI S5.\n"
                "An MP table is always there.\n"
+               "--smp N,maxcpus=M: M vCPUs in the MADT, N present at boot; QMP device_add and\n"
+               "device_del of an x86_64-cpu plug and unplug the others (ACPI CPU hotplug).\n"
                "-S starts with every vCPU stopped (and the guest clock) until resumed (QMP cont).\n"
                "--qmp serves QEMU's Machine Protocol on a unix socket (mode 0600): drive the VM\n"
                "with 'vessel qmp PATH COMMAND' or any QMP client (stop, cont, system_reset,\n"
@@ -157,7 +159,7 @@ int cmd_kvm(int argc, char **argv)
                 return 2;
             break;
         case 's':
-            if (machine_parse_smp(optarg, VKVM_MAX_VCPUS, "vCPU", &cfg->mc.ncpus) < 0)
+            if (machine_parse_smp_max(optarg, VKVM_MAX_VCPUS, "vCPU", &cfg->boot_cpus, &cfg->mc.ncpus) < 0)
                 return 2;
             break;
         case 'h': usage(stdout); return 0;
@@ -166,6 +168,10 @@ int cmd_kvm(int argc, char **argv)
     }
     if (restore)
         return run_restore(cfg, restore, shaping);
+    if (cfg->boot_cpus && cfg->boot_cpus != cfg->mc.ncpus && cfg->no_acpi) {
+        log_error("--smp %u,maxcpus=%u: CPU hotplug needs ACPI (drop --no-acpi)", cfg->boot_cpus, cfg->mc.ncpus);
+        return 2;
+    }
     if (!cfg->kernel) {
         log_error("--kernel BZIMAGE is required");
         usage(stderr);

@@ -36,6 +36,7 @@ static void qmp_usage(FILE *f)
         "Commands vessel serves: qmp_capabilities query-status stop cont\n"
         "system_reset system_powerdown quit query-cpus-fast query-block\n"
         "balloon query-balloon qom-get qom-set query-version query-commands\n"
+        "device_add device_del query-hotpluggable-cpus (CPU hotplug on vessel kvm)\n"
         "(see docs/qmp.md).\n"
         "\n"
         "Exit status:\n"

@@ -323,6 +323,8 @@ void machine_free(struct machine *m)
         free(m->devs[i].id);
     }
     free(m->devs);
+    for (unsigned i = 0; i < MACHINE_MAX_VCPUS; i++)
+        free(m->vcpu[i].hotplug_id);
     chardev_close(m->serial);
     loop_free(m->loop);
     bus_destroy(&m->mmio);

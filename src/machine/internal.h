@@ -51,6 +51,7 @@ struct machine {
     bool reset_pending, reset_guest, start_pending;
     const char *reset_reason;
     unsigned nparked;               /* vCPUs parked or idle */
+    unsigned nabsent;               /* vCPUs with no thread (CPU hotplug): count as parked */
     bool vcpus_started, monitor_started;
     struct {
         atomic_int tid;
@@ -58,6 +59,8 @@ struct machine {
         unsigned throttle_seen;     /* the throttle tick this vCPU slept for last */
         uint64_t throttle_woke;     /* when it last woke from a throttle sleep (ns), 0: never */
         uint64_t throttle_until;    /* the sleep it owes ends then (a pause may cut in) */
+        bool absent;                /* CPU hotplug: not plugged, no thread */
+        char *hotplug_id;           /* device_add's id (hotplug.c) */
     } vcpu[MACHINE_MAX_VCPUS];
 
     /* live migration (migrate.c) */
@@ -74,7 +77,8 @@ struct machine {
     sigset_t old_mask;
 };
 
-/* machine.c: an event with a value (BALLOON_CHANGE) */
+/* machine.c: an event with a value (BALLOON_CHANGE); any event */
+void machine_emit(struct machine *m, enum machine_event ev, bool guest, const char *reason);
 void machine_emit_value(struct machine *m, enum machine_event ev, uint64_t value);
 
 /* build.c */
@@ -141,6 +145,17 @@ void replica_stop(struct machine *m);
 void replica_free(struct machine *m);
 void replicate_set_status(struct machine *m, const char *status);
 void repl_copy_str(char *dst, size_t n, const char *src);
+
+/* qmp_device.c: device_add's arguments for a CPU of `target` ("x86_64")
+ * (0, or -1 with one line naming the value; "device_add of 'foo'" for a
+ * driver that is not a CPU), and query-hotpluggable-cpus's reply. */
+struct qmp_cpu_add;
+struct qmp_hotcpu;
+int qmp_device_cpu_parse(struct json_object *args, const char *target, struct qmp_cpu_add *out, char *err,
+                         size_t errlen);
+struct json_object *qmp_hotpluggable_cpus_json(const struct qmp_hotcpu *c, unsigned n, const char *target);
+/* The qom-path of vCPU `index` (id: device_add's, or NULL). */
+void qmp_cpu_qom_path(char *buf, size_t len, unsigned index, const char *id);
 
 /* migrate.c */
 int migrate_init(struct machine *m);

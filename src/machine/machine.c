@@ -107,6 +107,7 @@ static const char *const event_names[] = {
     [MACHINE_EV_POWERDOWN] = "POWERDOWN", [MACHINE_EV_RESET] = "RESET",
     [MACHINE_EV_BALLOON_CHANGE] = "BALLOON_CHANGE", [MACHINE_EV_MIGRATION] = "MIGRATION",
     [MACHINE_EV_REPLICATION_FAILOVER] = "REPLICATION_FAILOVER",
+    [MACHINE_EV_DEVICE_DELETED] = "DEVICE_DELETED",
 };
 
 static void emit(struct machine *m, enum machine_event ev, bool guest, const char *reason)
@@ -115,6 +116,11 @@ static void emit(struct machine *m, enum machine_event ev, bool guest, const cha
     log_debug("machine: event %s%s%s", e.name, reason ? " " : "", reason ? reason : "");
     if (m->event_cb)
         m->event_cb(m->event_opaque, &e);
+}
+
+void machine_emit(struct machine *m, enum machine_event ev, bool guest, const char *reason)
+{
+    emit(m, ev, guest, reason);
 }
 
 void machine_emit_value(struct machine *m, enum machine_event ev, uint64_t value)
@@ -306,6 +312,21 @@ void machine_vcpu_idle_begin(struct machine *m, unsigned cpu)
     pthread_mutex_unlock(&m->lock);
 }
 
+void machine_vcpu_set_absent(struct machine *m, unsigned cpu, bool absent)
+{
+    if (cpu >= m->cfg.ncpus)
+        return;
+    pthread_mutex_lock(&m->lock);
+    if (m->vcpu[cpu].absent != absent) {
+        m->vcpu[cpu].absent = absent;
+        m->nabsent += absent ? 1 : -1u;
+        if (absent)
+            atomic_store(&m->vcpu[cpu].tid, 0);
+        pthread_cond_broadcast(&m->cond);
+    }
+    pthread_mutex_unlock(&m->lock);
+}
+
 void machine_vcpu_idle_end(struct machine *m, unsigned cpu)
 {
     pthread_mutex_lock(&m->lock);
@@ -356,7 +377,7 @@ static int park_locked(struct machine *m)
     kick_vcpus(m);
     pthread_mutex_lock(&m->lock);
     /* a reset in progress restarts the threads, which then park too */
-    while (!m->stopping && (m->reset_pending || m->nparked < m->cfg.ncpus))
+    while (!m->stopping && (m->reset_pending || m->nparked + m->nabsent < m->cfg.ncpus))
         pthread_cond_wait(&m->cond, &m->lock);
     return m->stopping ? -ESHUTDOWN : 0;
 }
@@ -507,6 +528,11 @@ int machine_cpu_info(struct machine *m, unsigned i, struct machine_cpu_info *ci)
 {
     if (i >= m->cfg.ncpus)
         return -ENOENT;
+    pthread_mutex_lock(&m->lock);
+    bool absent = m->vcpu[i].absent;
+    pthread_mutex_unlock(&m->lock);
+    if (absent)
+        return -ENODEV;
     memset(ci, 0, sizeof(*ci));
     ci->cpu_index = i;
     ci->thread_id = atomic_load(&m->vcpu[i].tid);

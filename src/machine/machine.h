@@ -159,6 +159,15 @@ struct machine_engine_ops {
     int (*dirty_log_start)(void *eng);
     uint64_t (*dirty_log_sync)(void *eng, unsigned region, uint64_t *bitmap);
     void (*dirty_log_stop)(void *eng);
+    /* Optional, CPU hotplug (vCPUs 0..ncpus-1 are the possible ones; the
+     * engine says which have no thread with machine_vcpu_set_absent):
+     * cpu_plug makes vCPU `cpu` present and tells the guest (0, -EEXIST
+     * present, -EBUSY still leaving, -EOPNOTSUPP the board cannot,
+     * -errno); cpu_unplug asks the guest to give it back (0, -ENOENT not
+     * present, -EPERM never this one); the guest's answer comes later
+     * through machine_cpu_removed. Any thread but a vCPU's. */
+    int (*cpu_plug)(void *eng, unsigned cpu);
+    int (*cpu_unplug)(void *eng, unsigned cpu);
 };
 
 /* ---- configuration ---- */
@@ -293,6 +302,13 @@ bool machine_vcpu_enter(struct machine *m, unsigned cpu);
  * meanwhile. idle_end does not park: the next machine_vcpu_enter does. */
 void machine_vcpu_idle_begin(struct machine *m, unsigned cpu);
 void machine_vcpu_idle_end(struct machine *m, unsigned cpu);
+/* CPU hotplug: vCPU `cpu` has no thread (not plugged, or its thread
+ * returned after an unplug): it counts as parked, and query-cpus-fast
+ * leaves it out. false: a thread is about to run it. Any thread. */
+void machine_vcpu_set_absent(struct machine *m, unsigned cpu, bool absent);
+/* The guest gave vCPU `cpu` back (its eject): the id device_add gave it is
+ * free again and DEVICE_DELETED is emitted. Any thread. */
+void machine_cpu_removed(struct machine *m, unsigned cpu);
 /* Whether the vCPU thread must return at the next chance (cheap). */
 bool machine_vcpu_should_exit(const struct machine *m);
 
@@ -316,12 +332,14 @@ const char *machine_status_name(enum machine_status s);   /* QMP RunState string
  * not block for long; queue the event to the loop. */
 enum machine_event { MACHINE_EV_STOP, MACHINE_EV_RESUME, MACHINE_EV_SHUTDOWN, MACHINE_EV_POWERDOWN,
                      MACHINE_EV_RESET, MACHINE_EV_BALLOON_CHANGE, MACHINE_EV_MIGRATION,
-                     MACHINE_EV_REPLICATION_FAILOVER };
+                     MACHINE_EV_REPLICATION_FAILOVER, MACHINE_EV_DEVICE_DELETED };
 struct machine_event_info {
     enum machine_event event;
-    const char *name;           /* "STOP", "RESUME", "SHUTDOWN", "POWERDOWN", "RESET", "BALLOON_CHANGE", "MIGRATION" */
+    const char *name;           /* "STOP", "RESUME", "SHUTDOWN", "POWERDOWN", "RESET", "BALLOON_CHANGE", "MIGRATION",
+                                 * "REPLICATION_FAILOVER", "DEVICE_DELETED" */
     bool guest;
-    const char *reason;         /* SHUTDOWN and RESET; MIGRATION: the new status; NULL otherwise */
+    const char *reason;         /* SHUTDOWN and RESET; MIGRATION: the new status; DEVICE_DELETED: the id;
+                                 * NULL otherwise */
     uint64_t value;             /* BALLOON_CHANGE: the guest's memory (RAM minus balloon), bytes;
                                    REPLICATION_FAILOVER: the epoch the guest goes on from */
 };
@@ -347,8 +365,25 @@ int machine_powerdown(struct machine *m);
 /* End the run now (SHUTDOWN, reason host-qmp-quit; exit status 0). */
 void machine_quit(struct machine *m);
 
+/* CPU hotplug (QMP device_add / device_del of a CPU, query-hotpluggable-cpus):
+ * machine_cpu_add plugs vCPU `cpu` under the name `id` (unique among the
+ * machine's devices and CPUs); machine_cpu_del asks the guest to give
+ * back the vCPU device_add named `id` (-ENOENT: no CPU of that name, so
+ * the caller may look among other devices). 0, or -errno with one line
+ * in err naming the value. machine_cpu_slot: vCPU `cpu`'s state and id
+ * (NULL: present since boot, or absent); -ENOENT past the possible ones,
+ * -ENOTSUP when the engine has no CPU hotplug. */
+int machine_cpu_add(struct machine *m, unsigned cpu, const char *id, char *err, size_t errlen);
+int machine_cpu_del(struct machine *m, const char *id, char *err, size_t errlen);
+struct machine_cpu_slot {
+    bool present;
+    char id[64];                /* "": none */
+};
+int machine_cpu_slot(struct machine *m, unsigned cpu, struct machine_cpu_slot *out);
+
 unsigned machine_ncpus(const struct machine *m);
-/* vCPU i: 0, or -ENOENT. pc/halted are fresh while paused. */
+/* vCPU i: 0, -ENOENT past the end, -ENODEV when absent (CPU hotplug).
+ * pc/halted are fresh while paused. */
 int machine_cpu_info(struct machine *m, unsigned i, struct machine_cpu_info *ci);
 struct machine_block_info {
     const char *device;         /* the disk's id: --disk ...,id=NAME, else vda, vdb, ... */

@@ -199,9 +199,9 @@ static void cmd_query_cpus_fast(struct qmp_session *s, json_object *args, struct
     json_object_put(r->ret);
     r->ret = json_object_new_array();
     for (unsigned i = 0; i < n; i++) {
-        char path[64];
+        char path[96];
         json_object *c = json_object_new_object(), *props = json_object_new_object();
-        snprintf(path, sizeof(path), "/machine/cpu[%u]", cpus[i].index);
+        qmp_cpu_qom_path(path, sizeof(path), cpus[i].index, cpus[i].id);
         json_object_object_add(c, "cpu-index", json_object_new_int64(cpus[i].index));
         json_object_object_add(c, "qom-path", json_object_new_string(path));
         json_object_object_add(c, "thread-id", json_object_new_int64(cpus[i].thread_id));
@@ -546,6 +546,30 @@ static void cmd_vm_replicate(struct qmp_session *s, json_object *args, struct qm
         set_error(r, QMP_GENERIC_ERROR, "%s", why ? why : strerror(-e));
 }
 
+/* ---- hotplug (qmp_device.c has the shapes) ---- */
+static const char *session_target(struct qmp_session *s)
+{
+    if (s->ops->target)
+        return s->ops->target;
+    struct qmp_cpu c[1] = { { 0 } };
+    return s->ops->query_cpus && s->ops->query_cpus(s->opaque, c, 1) ? c[0].target : NULL;
+}
+
+static void cmd_device_add(struct qmp_session *s, json_object *args, struct qmp_result *r)
+{
+    struct qmp_cpu_add a;
+    const char *why = NULL;
+    if (qmp_device_cpu_parse(args, session_target(s), &a, r->desc, sizeof(r->desc)) < 0) {
+        char d[sizeof(r->desc)];
+        memcpy(d, r->desc, sizeof(d));
+        set_error(r, QMP_GENERIC_ERROR, "%s", d);
+        return;
+    }
+    int e = s->ops->cpu_add(s->opaque, &a, &why);
+    if (e < 0)
+        set_error(r, QMP_GENERIC_ERROR, "%s", why ? why : strerror(-e));
+}
+
 static void cmd_query_replication(struct qmp_session *s, json_object *args, struct qmp_result *r)
 {
     struct machine_repl_info in;
@@ -553,6 +577,29 @@ static void cmd_query_replication(struct qmp_session *s, json_object *args, stru
     s->ops->query_replication(s->opaque, &in);
     json_object_put(r->ret);
     r->ret = qmp_replication_info_json(&in);
+}
+
+static void cmd_device_del(struct qmp_session *s, json_object *args, struct qmp_result *r)
+{
+    const char *id = str_arg(args, "id", r), *why = NULL;
+    if (!id)
+        return;
+    int e = s->ops->device_del(s->opaque, id, &why);
+    if (e < 0)
+        set_error(r, e == -ENOENT ? QMP_DEVICE_NOT_FOUND : QMP_GENERIC_ERROR, "%s", why ? why : strerror(-e));
+}
+
+static void cmd_query_hotpluggable_cpus(struct qmp_session *s, json_object *args, struct qmp_result *r)
+{
+    struct qmp_hotcpu c[QMP_MAX_CPUS];
+    memset(c, 0, sizeof(c));
+    int n = s->ops->hotpluggable_cpus(s->opaque, c, QMP_MAX_CPUS);
+    if (n < 0) {
+        set_error(r, QMP_GENERIC_ERROR, "machine does not support hot-plugging CPUs");
+        return;
+    }
+    json_object_put(r->ret);
+    r->ret = qmp_hotpluggable_cpus_json(c, (unsigned)MIN(n, QMP_MAX_CPUS), session_target(s));
 }
 
 /* `op` is the qmp_ops member the command needs (its offset), or -1. */
@@ -575,6 +622,9 @@ static const char *const migrate_param_args[] = { "downtime-limit", "max-bandwid
                                                   "cpu-throttle-increment", NULL };
 static const char *const migrate_cap_args[] = { "capabilities", NULL };
 static const char *const replicate_args[] = { "uri", "period-ms", NULL };
+static const char *const device_add_args[] = { "driver", "id", "core-id", "socket-id", "thread-id", "die-id",
+                                               NULL };
+static const char *const device_del_args[] = { "id", NULL };
 static const struct qmp_cmd cmds[] = {
     { "qmp_capabilities", cmd_capabilities, -1, caps_args },
     { "query-status", cmd_query_status, OP(status), NULL },
@@ -602,6 +652,9 @@ static const struct qmp_cmd cmds[] = {
     { "query-migrate-capabilities", cmd_query_migrate_capabilities, OP(migrate_params), NULL },
     { "vm-replicate", cmd_vm_replicate, OP(replicate), replicate_args },
     { "query-replication", cmd_query_replication, OP(query_replication), NULL },
+    { "device_add", cmd_device_add, OP(cpu_add), device_add_args },
+    { "device_del", cmd_device_del, OP(device_del), device_del_args },
+    { "query-hotpluggable-cpus", cmd_query_hotpluggable_cpus, OP(hotpluggable_cpus), NULL },
 };
 
 static bool cmd_takes(const struct qmp_cmd *c, const char *arg)
@@ -857,6 +910,7 @@ static const char *const event_names[] = {
     [QMP_EVENT_POWERDOWN] = "POWERDOWN", [QMP_EVENT_RESET] = "RESET",
     [QMP_EVENT_BALLOON_CHANGE] = "BALLOON_CHANGE", [QMP_EVENT_MIGRATION] = "MIGRATION",
     [QMP_EVENT_REPLICATION_FAILOVER] = "REPLICATION_FAILOVER",
+    [QMP_EVENT_DEVICE_DELETED] = "DEVICE_DELETED",
 };
 
 const char *qmp_event_name(unsigned i)
@@ -887,6 +941,13 @@ char *qmp_event_json(enum qmp_event ev, bool guest, const char *reason)
     if (reason && ev == QMP_EVENT_MIGRATION) {
         d = json_object_new_object();
         json_object_object_add(d, "status", json_object_new_string(reason));
+    } else if (reason && ev == QMP_EVENT_DEVICE_DELETED) {
+        d = json_object_new_object();
+        char path[96];
+        if (reason[0] != '/')
+            json_object_object_add(d, "device", json_object_new_string(reason));
+        snprintf(path, sizeof(path), reason[0] == '/' ? "%s" : "/machine/peripheral/%s", reason);
+        json_object_object_add(d, "path", json_object_new_string(path));
     } else if (reason) {
         d = json_object_new_object();
         json_object_object_add(d, "guest", json_object_new_boolean(guest));
@@ -1376,6 +1437,7 @@ struct qmp_monitor {
     struct machine *m;
     struct qmp_server *srv;
     char why[600];              /* the last snapshot / restore error */
+    char cpu_id[QMP_MAX_CPUS][64];  /* the hot-plugged CPUs' ids, for the query being answered */
 };
 
 static const char *mon_status(void *opaque)
@@ -1437,18 +1499,60 @@ static int mon_quit(void *opaque, const char **why)
     return 0;
 }
 
+/* The vCPUs present (absent ones, CPU hotplug, are left out as on QEMU). */
 static unsigned mon_cpus(void *opaque, struct qmp_cpu *out, unsigned max)
 {
     struct qmp_monitor *q = opaque;
-    unsigned n = machine_ncpus(q->m);
-    for (unsigned i = 0; i < n && i < max; i++) {
+    unsigned n = machine_ncpus(q->m), k = 0;
+    for (unsigned i = 0; i < n; i++) {
         struct machine_cpu_info ci;
-        if (machine_cpu_info(q->m, i, &ci) < 0)
-            return i;
-        out[i] = (struct qmp_cpu){ .index = ci.cpu_index, .thread_id = ci.thread_id, .target = ci.target,
-                                   .state = ci.state };
+        int e = machine_cpu_info(q->m, i, &ci);
+        if (e == -ENODEV)
+            continue;
+        if (e < 0)
+            break;
+        struct machine_cpu_slot sl = { 0 };
+        if (k < max && k < QMP_MAX_CPUS) {
+            bool id = machine_cpu_slot(q->m, i, &sl) == 0 && sl.id[0];
+            memcpy(q->cpu_id[k], sl.id, sizeof(q->cpu_id[k]));
+            out[k] = (struct qmp_cpu){ .index = ci.cpu_index, .thread_id = ci.thread_id, .target = ci.target,
+                                       .state = ci.state, .id = id ? q->cpu_id[k] : NULL };
+        }
+        k++;
     }
-    return n;
+    return k;
+}
+
+static int mon_cpu_add(void *opaque, const struct qmp_cpu_add *a, const char **why)
+{
+    struct qmp_monitor *q = opaque;
+    int r = machine_cpu_add(q->m, a->core, a->id, q->why, sizeof(q->why));
+    if (r < 0)
+        *why = q->why;
+    return r;
+}
+
+static int mon_device_del(void *opaque, const char *id, const char **why)
+{
+    struct qmp_monitor *q = opaque;
+    int r = machine_cpu_del(q->m, id, q->why, sizeof(q->why));
+    if (r < 0)
+        *why = q->why;
+    return r;
+}
+
+static int mon_hotpluggable_cpus(void *opaque, struct qmp_hotcpu *out, unsigned max)
+{
+    struct qmp_monitor *q = opaque;
+    unsigned n = machine_ncpus(q->m);
+    for (unsigned i = 0; i < n && i < max && i < QMP_MAX_CPUS; i++) {
+        struct machine_cpu_slot sl;
+        if (machine_cpu_slot(q->m, i, &sl) < 0)
+            return -ENOTSUP;
+        memcpy(q->cpu_id[i], sl.id, sizeof(q->cpu_id[i]));
+        out[i] = (struct qmp_hotcpu){ .index = i, .present = sl.present, .id = sl.id[0] ? q->cpu_id[i] : NULL };
+    }
+    return (int)n;
 }
 
 static unsigned mon_blocks(void *opaque, struct qmp_block *out, unsigned max)
@@ -1596,6 +1700,7 @@ static const struct qmp_ops monitor_ops = {
     .migrate = mon_migrate, .migrate_cancel = mon_migrate_cancel, .query_migrate = mon_query_migrate,
     .migrate_params = mon_migrate_params,
     .replicate = mon_replicate, .query_replication = mon_query_replication,
+    .cpu_add = mon_cpu_add, .device_del = mon_device_del, .hotpluggable_cpus = mon_hotpluggable_cpus,
 };
 
 const char *qmp_monitor_command(unsigned i)
@@ -1612,6 +1717,7 @@ static const enum qmp_event event_of[] = {
     [MACHINE_EV_RESET] = QMP_EVENT_RESET, [MACHINE_EV_BALLOON_CHANGE] = QMP_EVENT_BALLOON_CHANGE,
     [MACHINE_EV_MIGRATION] = QMP_EVENT_MIGRATION,
     [MACHINE_EV_REPLICATION_FAILOVER] = QMP_EVENT_REPLICATION_FAILOVER,
+    [MACHINE_EV_DEVICE_DELETED] = QMP_EVENT_DEVICE_DELETED,
 };
 
 /* Any thread: queue the event for the loop. */

@@ -32,7 +32,8 @@ struct machine_repl_info;
 #define QMP_MAX_OUTPUT (1024 * 1024)
 
 enum qmp_event { QMP_EVENT_STOP, QMP_EVENT_RESUME, QMP_EVENT_SHUTDOWN, QMP_EVENT_POWERDOWN, QMP_EVENT_RESET,
-                 QMP_EVENT_BALLOON_CHANGE, QMP_EVENT_MIGRATION, QMP_EVENT_REPLICATION_FAILOVER };
+                 QMP_EVENT_BALLOON_CHANGE, QMP_EVENT_MIGRATION, QMP_EVENT_REPLICATION_FAILOVER,
+                 QMP_EVENT_DEVICE_DELETED };
 /* BALLOON_CHANGE is throttled as on QEMU: at most one a second, the last
  * value of a burst delivered at the end of it. */
 #define QMP_BALLOON_THROTTLE_MS 1000
@@ -42,6 +43,22 @@ struct qmp_cpu {
     long thread_id;             /* host thread id (gettid) running it, 0 if none */
     const char *target;         /* NULL: qmp_ops.target */
     const char *state;          /* vessel's extension "x-state" (RISC-V: the SBI HSM state), NULL: none */
+    const char *id;             /* device_add's id of a hot-plugged CPU (qom-path /machine/peripheral/ID) */
+};
+
+/* query-hotpluggable-cpus: one entry per possible vCPU (core-id = index,
+ * one socket, one thread a core). */
+struct qmp_hotcpu {
+    unsigned index;
+    bool present;
+    const char *id;             /* device_add's id, NULL for a CPU present since boot */
+};
+/* device_add of a CPU: {"driver": "x86_64-cpu" | "host-x86_64-cpu"
+ * (TARGET-cpu, host-TARGET-cpu), "id": ID, "core-id": N, optionally
+ * "socket-id": 0, "thread-id": 0, "die-id": 0}. */
+struct qmp_cpu_add {
+    const char *id;
+    unsigned core;
 };
 
 struct qmp_block {
@@ -98,6 +115,12 @@ struct qmp_ops {
      * "period-ms"} and query-replication. */
     int (*replicate)(void *opaque, const char *uri, uint64_t period_ms, const char **why);
     void (*query_replication)(void *opaque, struct machine_repl_info *out);
+    /* Hotplug (docs/qmp.md "CPU hotplug"): device_add of a CPU, device_del
+     * (-ENOENT: no such device, DeviceNotFound), query-hotpluggable-cpus
+     * (at most max; the count, or -ENOTSUP: the machine has none). */
+    int (*cpu_add)(void *opaque, const struct qmp_cpu_add *a, const char **why);
+    int (*device_del)(void *opaque, const char *id, const char **why);
+    int (*hotpluggable_cpus)(void *opaque, struct qmp_hotcpu *out, unsigned max);
 };
 
 /* ---- the protocol, one client ---- */
@@ -120,7 +143,9 @@ void qmp_session_consume(struct qmp_session *s, size_t n);
 
 /* An event as QMP text: {"event": NAME, "data": {...}, "timestamp": {...}}.
  * guest/reason fill SHUTDOWN's and RESET's data (reason NULL: no data);
- * MIGRATION's data is {"status": reason}.
+ * MIGRATION's data is {"status": reason}; DEVICE_DELETED's {"device": reason,
+ * "path": "/machine/peripheral/REASON"} (reason starting with '/': a path
+ * alone).
  * Returns a malloc'd string. */
 char *qmp_event_json(enum qmp_event ev, bool guest, const char *reason);
 /* An event whose data is one integer member: {"data": {key: value}}. */

@@ -15,201 +15,7 @@
 
 #include "dev/pci/pci.h"
 
-/* ---- AML writer ----
- * Bytes go into a caller-owned buffer; a package (Scope, Device, Method,
- * If, Buffer, Package, Field) is opened with its opcode and closed with
- * aml_end, which inserts the PkgLength in front of the body. Overflow or
- * too deep nesting sets `err` and stops writing. */
-#define AML_DEPTH 8
-struct aml {
-    uint8_t *buf;
-    size_t len, cap;
-    size_t open[AML_DEPTH];
-    unsigned depth;
-    int err;
-};
-
-static void aml_bytes(struct aml *a, const void *p, size_t n)
-{
-    if (a->err)
-        return;
-    if (a->len + n > a->cap) {
-        a->err = -ENOSPC;
-        return;
-    }
-    memcpy(a->buf + a->len, p, n);
-    a->len += n;
-}
-static void aml_byte(struct aml *a, uint8_t b) { aml_bytes(a, &b, 1); }
-
-/* One name segment: up to 4 characters, padded with '_'. */
-static void aml_seg(struct aml *a, const char *s, size_t n)
-{
-    char seg[4] = { '_', '_', '_', '_' };
-    memcpy(seg, s, n > 4 ? 4 : n);
-    aml_bytes(a, seg, 4);
-}
-
-/* NameString: "\\_SB.PWRB", "_HID", "COM1" (root prefix, dotted segments). */
-static void aml_name(struct aml *a, const char *path)
-{
-    if (*path == '\\') {
-        aml_byte(a, '\\');
-        path++;
-    }
-    unsigned nseg = 1;
-    for (const char *p = path; *p; p++)
-        nseg += *p == '.';
-    if (nseg == 2)
-        aml_byte(a, 0x2e);          /* DualNamePrefix */
-    else if (nseg > 2) {
-        aml_byte(a, 0x2f);          /* MultiNamePrefix */
-        aml_byte(a, (uint8_t)nseg);
-    }
-    while (*path) {
-        const char *dot = strchr(path, '.');
-        size_t n = dot ? (size_t)(dot - path) : strlen(path);
-        aml_seg(a, path, n);
-        path += n + (dot != NULL);
-    }
-}
-
-static void aml_int(struct aml *a, uint64_t v)
-{
-    uint8_t b[9];
-    unsigned n;
-    if (v == 0 || v == 1) {
-        aml_byte(a, (uint8_t)v);    /* ZeroOp, OneOp */
-        return;
-    }
-    if (v <= 0xff) { b[0] = 0x0a; n = 1; }
-    else if (v <= 0xffff) { b[0] = 0x0b; n = 2; }
-    else if (v <= 0xffffffffu) { b[0] = 0x0c; n = 4; }
-    else { b[0] = 0x0e; n = 8; }
-    for (unsigned i = 0; i < n; i++)
-        b[1 + i] = (uint8_t)(v >> (8 * i));
-    aml_bytes(a, b, n + 1);
-}
-
-static void aml_string(struct aml *a, const char *s)
-{
-    aml_byte(a, 0x0d);
-    aml_bytes(a, s, strlen(s) + 1);
-}
-
-/* EISAID("PNP0501"): three letters, four hex digits, as a DWord whose bytes
- * are the compressed id in big-endian order. */
-static void aml_eisaid(struct aml *a, const char *id)
-{
-    uint32_t v = (uint32_t)(id[0] - 0x40) << 26 | (uint32_t)(id[1] - 0x40) << 21 |
-                 (uint32_t)(id[2] - 0x40) << 16;
-    for (int i = 3; i < 7; i++) {
-        char c = id[i];
-        v |= (uint32_t)(c <= '9' ? c - '0' : c - 'A' + 10) << (4 * (6 - i));
-    }
-    uint8_t b[5] = { 0x0c, (uint8_t)(v >> 24), (uint8_t)(v >> 16), (uint8_t)(v >> 8), (uint8_t)v };
-    aml_bytes(a, b, 5);
-}
-
-/* Open a package: its opcode (1 or 2 bytes) now, its PkgLength at aml_end. */
-static void aml_begin(struct aml *a, const uint8_t *op, size_t oplen)
-{
-    aml_bytes(a, op, oplen);
-    if (a->depth >= AML_DEPTH) {
-        a->err = -E2BIG;
-        return;
-    }
-    a->open[a->depth++] = a->len;
-}
-
-/* PkgLength of a body of `body` bytes (the count includes its own bytes). */
-static size_t pkglen_encode(size_t body, uint8_t out[4])
-{
-    size_t n = body + 1 < 0x40 ? 1 : body + 2 < 0x1000 ? 2 : body + 3 < 0x100000 ? 3 : 4;
-    size_t total = body + n;
-    if (n == 1) {
-        out[0] = (uint8_t)total;
-        return 1;
-    }
-    out[0] = (uint8_t)((n - 1) << 6 | (total & 0xf));
-    for (size_t i = 1; i < n; i++)
-        out[i] = (uint8_t)(total >> (4 + 8 * (i - 1)));
-    return n;
-}
-
-static void aml_end(struct aml *a)
-{
-    if (a->err)
-        return;
-    if (!a->depth) {
-        a->err = -EINVAL;
-        return;
-    }
-    size_t at = a->open[--a->depth];
-    uint8_t pl[4];
-    size_t n = pkglen_encode(a->len - at, pl);
-    if (a->len + n > a->cap) {
-        a->err = -ENOSPC;
-        return;
-    }
-    memmove(a->buf + at + n, a->buf + at, a->len - at);
-    memcpy(a->buf + at, pl, n);
-    a->len += n;
-}
-
-static const uint8_t OP_SCOPE[] = { 0x10 }, OP_DEVICE[] = { 0x5b, 0x82 }, OP_METHOD[] = { 0x14 },
-                     OP_IF[] = { 0xa0 }, OP_BUFFER[] = { 0x11 }, OP_PACKAGE[] = { 0x12 },
-                     OP_FIELD[] = { 0x5b, 0x81 };
-
-static void aml_name_int(struct aml *a, const char *name, uint64_t v)
-{
-    aml_byte(a, 0x08);              /* NameOp */
-    aml_name(a, name);
-    aml_int(a, v);
-}
-static void aml_name_string(struct aml *a, const char *name, const char *s)
-{
-    aml_byte(a, 0x08);
-    aml_name(a, name);
-    aml_string(a, s);
-}
-
-/* Name(_CRS, ResourceTemplate() { res }) */
-static void aml_crs(struct aml *a, const uint8_t *res, size_t len)
-{
-    aml_byte(a, 0x08);
-    aml_name(a, "_CRS");
-    aml_begin(a, OP_BUFFER, 1);
-    aml_int(a, len + 2);
-    aml_bytes(a, res, len);
-    aml_byte(a, 0x79);              /* EndTag, checksum 0 */
-    aml_byte(a, 0x00);
-    aml_end(a);
-}
-
-/* Memory32Fixed(ReadWrite, base, len) + Interrupt(ResourceConsumer, Level,
- * ActiveHigh, Exclusive) { irq } */
-static size_t res_mem_irq(uint8_t *r, uint32_t base, uint32_t len, uint32_t irq)
-{
-    uint8_t m[] = { 0x86, 9, 0, 1, (uint8_t)base, (uint8_t)(base >> 8), (uint8_t)(base >> 16),
-                    (uint8_t)(base >> 24), (uint8_t)len, (uint8_t)(len >> 8), (uint8_t)(len >> 16),
-                    (uint8_t)(len >> 24),
-                    0x89, 6, 0, 0x01, 1, (uint8_t)irq, (uint8_t)(irq >> 8), (uint8_t)(irq >> 16),
-                    (uint8_t)(irq >> 24) };
-    memcpy(r, m, sizeof(m));
-    return sizeof(m);
-}
-
-/* Device(name) { _HID EISAID(hid); _UID uid } opened (close with aml_end). */
-static void aml_device_eisa(struct aml *a, const char *name, const char *hid, unsigned uid)
-{
-    aml_begin(a, OP_DEVICE, 2);
-    aml_name(a, name);
-    aml_byte(a, 0x08);
-    aml_name(a, "_HID");
-    aml_eisaid(a, hid);
-    aml_name_int(a, "_UID", uid);
-}
+#include "kvm/x86/aml.h"
 
 static void le(uint8_t *p, uint64_t v, unsigned n)
 {
@@ -361,9 +167,20 @@ static void dsdt_aml(struct aml *a, const struct vkvm_acpi_config *c)
     aml_name(a, "\\_SB.PWRB");
     aml_int(a, 0x80);
     aml_end(a);
+    if (c->cpu_hotplug) {           /* If (Local0 & 2) { \_SB.CPUS.CSCN() } */
+        aml_begin(a, OP_IF, 1);
+        aml_byte(a, AML_AND);
+        aml_byte(a, AML_LOCAL0);
+        aml_int(a, VKVM_ACPI_EVENT_CPUHP);
+        aml_byte(a, AML_ZERO);
+        aml_name(a, "\\_SB.CPUS.CSCN");
+        aml_end(a);
+    }
     aml_end(a);
     aml_end(a);                     /* GED0 */
 
+    if (c->cpu_hotplug)
+        vkvm_cpuhp_aml(a, c->ncpus);
     aml_end(a);                     /* \_SB */
 }
 
@@ -412,6 +229,8 @@ int vkvm_acpi_build(struct guest_mem *m, const struct vkvm_acpi_config *c)
 {
     if (!c->ncpus || c->ncpus > VKVM_MAX_VCPUS || c->nvirtio > VKVM_ACPI_MAX_VIRTIO)
         return -EINVAL;
+    if (c->present && (!(c->present & 1) || (c->ncpus < 64 && c->present >> c->ncpus)))
+        return -EINVAL;             /* vCPU 0 always, none past ncpus */
     for (unsigned i = 0; c->pci && i < c->nvirtio; i++)
         if (c->virtio_base[i] >= PCI_MAX_SLOTS)
             return -EINVAL;
@@ -442,7 +261,9 @@ int vkvm_acpi_build(struct guest_mem *m, const struct vkvm_acpi_config *c)
     uint8_t *e = madt + 44;
     for (unsigned i = 0; i < c->ncpus; i++, e += 8) {
         e[0] = 0; e[1] = 8; e[2] = (uint8_t)i; e[3] = (uint8_t)i;
-        put32(e + 4, 1);            /* enabled */
+        /* enabled, or "online capable" (MADT 5+: Linux counts it as a
+         * possible CPU that CPU hotplug may bring) */
+        put32(e + 4, !c->present || (c->present >> i & 1) ? 1 : 2);
     }
     e[0] = 1; e[1] = 12; e[2] = 0; e[3] = 0;
     put32(e + 4, 0xfec00000u);
@@ -566,10 +387,15 @@ static void rcr_write(void *opaque, uint64_t off, uint64_t val, unsigned size)
 }
 static const struct bus_ops rcr_ops = { rcr_read, rcr_write };
 
+void vkvm_acpi_event(struct vkvm_acpi *acpi, uint32_t ev)
+{
+    __atomic_fetch_or(&acpi->events, ev, __ATOMIC_ACQ_REL);
+    acpi->irq.set(acpi->irq.opaque, acpi->irq.n, 1);
+}
+
 int vkvm_acpi_press(struct vkvm_acpi *acpi)
 {
-    __atomic_fetch_or(&acpi->events, VKVM_ACPI_EVENT_PWRBTN, __ATOMIC_ACQ_REL);
-    acpi->irq.set(acpi->irq.opaque, acpi->irq.n, 1);
+    vkvm_acpi_event(acpi, VKVM_ACPI_EVENT_PWRBTN);
     return 0;
 }
 

@@ -24,6 +24,11 @@
 int vkvm_acpi_attach(struct vkvm_acpi *acpi, struct machine *mach, struct bus *mmio, struct bus *pio,
                      struct irq_line irq);
 
+/* cpuhp.c: the DSDT's processor container \_SB.CPUS for `ncpus` vCPUs
+ * (the hotplug controller's AML). */
+struct aml;
+void vkvm_cpuhp_aml(struct aml *a, unsigned ncpus);
+
 /* irqfd.c: MSIs (PCI MSI-X) into the in-kernel LAPICs through irqfds with
  * MSI routes, made on first use of each (address, data); KVM_SIGNAL_MSI
  * when the table is full or irqfds are off. Thread-safe. */
@@ -60,7 +65,15 @@ struct vkvm_vm {
     struct kvm_run *run[VKVM_MAX_VCPUS];
     pthread_t th[VKVM_MAX_VCPUS];
     struct vkvm_vcpu_arg arg[VKVM_MAX_VCPUS];
-    unsigned started;
+    /* CPU hotplug (cpuhp.c): cpu_lock guards th_live, threads_on and the
+     * changes of present; vCPU threads read present atomically */
+    unsigned boot_cpus;             /* --smp N (ncpus is maxcpus M) */
+    pthread_mutex_t cpu_lock;
+    bool present[VKVM_MAX_VCPUS];   /* plugged: the guest's _STA says so */
+    bool th_live[VKVM_MAX_VCPUS];   /* a thread, not joined yet */
+    bool th_done[VKVM_MAX_VCPUS];   /* ... which has returned (atomic) */
+    bool threads_on;                /* between the engine's start and join */
+    struct vkvm_cpuhp cpuhp;
     /* vCPU i's last exit (port or MMIO) completes only in its next KVM_RUN
      * (written by its thread, read with it parked: state.c) */
     bool io_pending[VKVM_MAX_VCPUS];
@@ -86,6 +99,23 @@ struct vkvm_vm {
     struct kvm_run **retired;       /* vCPU mappings of VMs replaced by vkvm_vm_renew */
     unsigned nretired;
 };
+
+/* vm.c: vCPU `cpu` of the VM (CPUID, MSRs; vCPU 0 at the boot state,
+ * the others waiting for INIT/SIPI), and its thread (cpu_lock held).
+ * 0 or -errno (logged). */
+int vkvm_vcpu_create(struct vkvm_vm *vm, unsigned cpu);
+int vkvm_vcpu_thread_start(struct vkvm_vm *vm, unsigned cpu);
+
+/* cpuhp.c, the engine's side of CPU hotplug (struct machine_engine_ops):
+ * plug a vCPU (its KVM vCPU made or taken back, its thread started, the
+ * guest told through the GED), ask the guest to give one back, the
+ * hotplug state as query-cpus-fast's x-state; the MMIO registers. */
+int vkvm_cpu_plug(void *eng, unsigned cpu);
+int vkvm_cpu_unplug(void *eng, unsigned cpu);
+const char *vkvm_cpu_state_name(void *eng, unsigned cpu);
+int vkvm_cpuhp_attach(struct vkvm_vm *vm);
+/* A reset: pending insert/remove events dropped, plugged vCPUs stay. */
+void vkvm_cpuhp_reset(struct vkvm_cpuhp *h);
 
 /* vm.c: the VM fd (irqchip, PIT, RAM slots) for the machine's memory. NULL
  * after one log line. */

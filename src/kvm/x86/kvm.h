@@ -154,6 +154,7 @@ size_t vkvm_mptable_size(unsigned ncpus);
 #define VKVM_ACPI_RESET_VALUE   0x06
 #define VKVM_ACPI_SLP_TYP_S5    5
 #define VKVM_ACPI_EVENT_PWRBTN  1u
+#define VKVM_ACPI_EVENT_CPUHP   2u          /* the CPU hotplug controller has news: \_SB.CPUS.CSCN */
 #define VKVM_ACPI_GED_IRQ       23
 #define VKVM_ACPI_MAX_VIRTIO    32
 #define VKVM_VIRTIO_MMIO_SIZE   0x200
@@ -169,7 +170,11 @@ size_t vkvm_mptable_size(unsigned ncpus);
 #define VKVM_PCI_MMIO_SIZE      0x0c000000ULL
 
 struct vkvm_acpi_config {
-    unsigned ncpus;
+    unsigned ncpus;                 /* local APICs in the MADT (--smp maxcpus) */
+    /* vCPU i enabled in the MADT when bit i is set (0: all of them); the
+     * others are "online capable", for CPU hotplug */
+    uint64_t present;
+    bool cpu_hotplug;               /* the CPU hotplug controller (CPUS) in the DSDT, GED event 2 */
     /* virtio devices described in the DSDT: virtio-mmio slots (LNRO0005
      * at virtio_base with virtio_irq), or with pci the PCI root (PNP0A08,
      * MCFG) and a _PRT entry per device (device number in virtio_base,
@@ -204,6 +209,35 @@ enum vkvm_acpi_action vkvm_acpi_reg_write(struct vkvm_acpi *acpi, uint64_t off, 
 enum vkvm_acpi_action vkvm_acpi_rcr_write(uint64_t val);
 /* The power button: set the event, raise the GED line. */
 int vkvm_acpi_press(struct vkvm_acpi *acpi);
+/* Any GED event (VKVM_ACPI_EVENT_*): set it, raise the line. */
+void vkvm_acpi_event(struct vkvm_acpi *acpi, uint32_t ev);
+
+/* ---- CPU hotplug (cpuhp.c; --smp N,maxcpus=M) ----
+ * vessel's CPU hotplug register block at VKVM_CPUHP_BASE, driven by the
+ * DSDT's processor container \_SB.CPUS (QEMU's and Cloud Hypervisor's
+ * shape): +0 selector (dword), +4 flags of the selected vCPU (byte):
+ * read ENABLED | INSERTING | REMOVING; write INSERTING / REMOVING to
+ * clear them (the guest has seen the event), EJECT to remove the vCPU
+ * (its _EJ0). Flags are atomic: the QMP thread plugs while vCPUs read. */
+#define VKVM_CPUHP_BASE         (VKVM_ACPI_REGS_BASE + 0x100)
+#define VKVM_CPUHP_SIZE         8
+#define VKVM_CPUHP_SEL          0
+#define VKVM_CPUHP_FLAGS        4
+#define VKVM_CPUHP_ENABLED      1u
+#define VKVM_CPUHP_INSERTING    2u
+#define VKVM_CPUHP_REMOVING     4u
+#define VKVM_CPUHP_EJECT        8u
+struct vkvm_cpuhp {
+    unsigned ncpus;                 /* M: vCPUs the guest can have */
+    uint32_t sel;
+    uint8_t flags[VKVM_MAX_VCPUS];
+};
+/* vCPUs 0..boot-1 present. */
+void vkvm_cpuhp_init(struct vkvm_cpuhp *h, unsigned ncpus, unsigned boot);
+uint64_t vkvm_cpuhp_read(struct vkvm_cpuhp *h, uint64_t off, unsigned size);
+/* A guest write: the vCPU its EJECT removes (flags cleared), or -1. A bad
+ * eject (vCPU 0, one not present): a rate-limited log line, -1. */
+int vkvm_cpuhp_write(struct vkvm_cpuhp *h, uint64_t off, uint64_t val, unsigned size);
 
 int vkvm_open_dev(const char *dev);    /* fd, or -errno after one log line */
 
@@ -261,7 +295,8 @@ int vkvm_snap_check(const struct snap *s, unsigned ncpus, uint32_t flags, char *
 
 /* ---- `vessel kvm` ---- */
 struct vkvm_config {
-    struct machine_config mc;       /* RAM, vCPUs (ncpus), serial, virtio, -S, --no-reboot, monitor */
+    struct machine_config mc;       /* RAM, vCPUs (ncpus: maxcpus), serial, virtio, -S, --no-reboot, monitor */
+    unsigned boot_cpus;             /* --smp N,maxcpus=M: N (0: all of mc.ncpus) */
     const char *kernel, *initrd, *append;
     const char *dev;                /* the KVM device (/dev/kvm) */
     struct vkvm_cpu_hide hide;

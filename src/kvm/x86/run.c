@@ -121,6 +121,8 @@ static int board_create(struct vkvm_vm *vm)
     /* ACPI: its register block and power button (the GED takes the last pin) */
     if (vm->acpi && (r = vkvm_acpi_attach(&vm->acpi_regs, m, vm->mmio, vm->pio, vm_irq(vm, VKVM_ACPI_GED_IRQ))))
         return r;
+    if (vm->acpi && vm->boot_cpus != vm->ncpus && (r = vkvm_cpuhp_attach(vm)))
+        return r;
     if ((r = add_virtio(vm)))
         return r;
     /* the user's command line, then the virtio-mmio devices, unless the
@@ -164,7 +166,10 @@ int vkvm_vm_load(struct vkvm_vm *vm)
         log_error("reset vector: %s", strerror(-r));
     if (r == 0 && vm->acpi) {
         struct vkvm_acpi_config ac = { .ncpus = vm->ncpus, .nvirtio = machine_virtio_count(vm->mach),
-                                       .pci = machine_virtio_is_pci(vm->mach) };
+                                       .pci = machine_virtio_is_pci(vm->mach),
+                                       .cpu_hotplug = vm->boot_cpus != vm->ncpus };
+        for (unsigned i = 0; ac.cpu_hotplug && i < vm->ncpus; i++)
+            ac.present |= (uint64_t)vm->present[i] << i;
         for (unsigned i = 0; i < ac.nvirtio && i < VKVM_ACPI_MAX_VIRTIO; i++)
             machine_virtio_slot(vm->mach, i, &ac.virtio_base[i], &ac.virtio_irq[i]);
         if ((r = vkvm_acpi_build(vm->m, &ac)))

@@ -154,6 +154,10 @@ int vkvm_engine_save(void *eng, struct snap_writer *w)
     struct vkvm_vm *vm = eng;
     char err[256];
     const struct vkvm_config *cfg = vm->cfg;
+    if (vm->boot_cpus != vm->ncpus) {
+        log_error("snapshot: not supported with CPU hotplug (--smp %u,maxcpus=%u) yet", vm->boot_cpus, vm->ncpus);
+        return -ENOTSUP;
+    }
     int r = msr_list(vm);
     if (r) {
         log_error("snapshot: KVM_GET_MSR_INDEX_LIST: %s", strerror(-r));
@@ -268,6 +272,9 @@ static int clock_load(struct vkvm_vm *vm, const struct snap *s, uint64_t clock, 
 int vkvm_engine_check(void *eng, const struct snap *s, char *err, size_t errlen)
 {
     struct vkvm_vm *vm = eng;
+    if (vm->boot_cpus != vm->ncpus)
+        return SNAP_ERR("restore: not supported with CPU hotplug (--smp %u,maxcpus=%u) yet", vm->boot_cpus,
+                        vm->ncpus);
     return vkvm_snap_check(s, vm->ncpus, vkvm_board_flags(vm), err, errlen);
 }
 
@@ -281,7 +288,7 @@ int vkvm_engine_load(void *eng, const struct snap *s, char *err, size_t errlen)
      * worked but left the guest crawling in the nested tier (a few
      * counter lines a minute) while the same state in a new process ran
      * at full speed; a new VM is what --restore loads into. */
-    if (vm->started && vkvm_vm_renew(vm) < 0)
+    if (vm->threads_on && vkvm_vm_renew(vm) < 0)
         return SNAP_ERR("snapshot %s: cannot make a new VM to load into", snap_dir(s));
     const struct vkvm_vm_state *v = snap_section(s, "kvm.vm", NULL, NULL);
     if ((r = vm_load(vm, s, v, err, errlen)))

@@ -237,6 +237,12 @@ static void *vcpu_thread(void *p)
         __atomic_store_n(&run->immediate_exit, 0, __ATOMIC_SEQ_CST);
         if (!machine_vcpu_enter(vm->mach, cpu))
             break;
+        if (!__atomic_load_n(&vm->present[cpu], __ATOMIC_ACQUIRE)) {
+            /* ejected by the guest (CPU hotplug): the thread ends, the
+             * KVM vCPU stays (KVM cannot destroy one) for a later plug */
+            machine_vcpu_set_absent(vm->mach, cpu, true);
+            break;
+        }
         if (__atomic_load_n(&vm->run[cpu], __ATOMIC_ACQUIRE) != run) {
             /* a new VM while parked (vm-restore): its vCPU from now on */
             run = vm->run[cpu];
@@ -255,10 +261,27 @@ static void *vcpu_thread(void *p)
         handle_exit(vm, cpu);
     }
     tls_run = NULL;
+    __atomic_store_n(&vm->th_done[cpu], true, __ATOMIC_RELEASE);
     return NULL;
 }
 
-static int vcpu_create(struct vkvm_vm *vm, unsigned cpu)
+/* With cpu_lock held: vCPU `cpu`'s thread (its KVM vCPU exists). */
+int vkvm_vcpu_thread_start(struct vkvm_vm *vm, unsigned cpu)
+{
+    vm->arg[cpu] = (struct vkvm_vcpu_arg){ vm, cpu };
+    vm->th_done[cpu] = false;
+    machine_vcpu_set_absent(vm->mach, cpu, false);
+    int r = pthread_create(&vm->th[cpu], NULL, vcpu_thread, &vm->arg[cpu]);
+    if (r) {
+        machine_vcpu_set_absent(vm->mach, cpu, true);
+        log_error("vCPU %u thread: %s", cpu, strerror(r));
+        return -r;
+    }
+    vm->th_live[cpu] = true;
+    return 0;
+}
+
+int vkvm_vcpu_create(struct vkvm_vm *vm, unsigned cpu)
 {
     int fd = ioctl(vm->fd, KVM_CREATE_VCPU, (unsigned long)cpu);
     if (fd < 0)
@@ -355,6 +378,10 @@ static int vm_open(struct vkvm_vm *vm)
  * destroyed (a kick may still write to one). 0 or -errno (logged). */
 int vkvm_vm_renew(struct vkvm_vm *vm)
 {
+    if (vm->boot_cpus != vm->ncpus) {
+        log_error("vm-restore: not with CPU hotplug (--smp maxcpus) yet");
+        return -ENOTSUP;
+    }
     vm->retired = xrealloc(vm->retired, (vm->nretired + vm->ncpus) * sizeof(*vm->retired));
     for (unsigned i = 0; i < vm->ncpus; i++) {
         if (vm->run[i])
@@ -375,17 +402,18 @@ int vkvm_vm_renew(struct vkvm_vm *vm)
         vkvm_msi_new_vm(&vm->msi, vm->fd);
     }
     for (unsigned i = 0; r == 0 && i < vm->ncpus; i++)
-        if ((r = vcpu_create(vm, i)))
+        if ((r = vkvm_vcpu_create(vm, i)))
             log_error("vCPU %u: %s", i, strerror(-r));
     return r;
 }
 
-/* The boot images into RAM, then the vCPUs (vCPU 0 at the entry). */
+/* The boot images into RAM, then the vCPUs present (vCPU 0 at the
+ * entry); a hot-plugged vCPU stays plugged across a reset, as on QEMU. */
 static int vm_boot(struct vkvm_vm *vm)
 {
     int r = vkvm_vm_load(vm);
     for (unsigned i = 0; r == 0 && i < vm->ncpus; i++)
-        if ((r = vcpu_create(vm, i)) && r != -EINVAL)
+        if (vm->present[i] && (r = vkvm_vcpu_create(vm, i)) && r != -EINVAL)
             log_error("vCPU %u: %s", i, strerror(-r));
     return r;
 }
@@ -394,16 +422,16 @@ static int vm_boot(struct vkvm_vm *vm)
 static int eng_start(void *opaque)
 {
     struct vkvm_vm *vm = opaque;
-    for (unsigned i = 0; i < vm->ncpus; i++) {
-        vm->arg[i] = (struct vkvm_vcpu_arg){ vm, i };
-        int r = pthread_create(&vm->th[i], NULL, vcpu_thread, &vm->arg[i]);
-        if (r) {
-            log_error("vCPU thread: %s", strerror(r));
-            return -r;
-        }
-        vm->started++;
-    }
-    return 0;
+    int r = 0;
+    pthread_mutex_lock(&vm->cpu_lock);
+    for (unsigned i = 0; i < vm->ncpus; i++)
+        machine_vcpu_set_absent(vm->mach, i, !vm->present[i]);
+    for (unsigned i = 0; r == 0 && i < vm->ncpus; i++)
+        if (vm->present[i])
+            r = vkvm_vcpu_thread_start(vm, i);
+    vm->threads_on = true;
+    pthread_mutex_unlock(&vm->cpu_lock);
+    return r;
 }
 
 /* The signal makes a KVM_RUN in progress return (EINTR), or the next one
@@ -411,24 +439,47 @@ static int eng_start(void *opaque)
 static void eng_kick(void *opaque)
 {
     struct vkvm_vm *vm = opaque;
-    for (unsigned i = 0; i < vm->started; i++)
-        pthread_kill(vm->th[i], VKVM_KICK_SIGNAL);
+    pthread_mutex_lock(&vm->cpu_lock);
+    for (unsigned i = 0; i < vm->ncpus; i++)
+        if (vm->th_live[i])
+            pthread_kill(vm->th[i], VKVM_KICK_SIGNAL);
+    pthread_mutex_unlock(&vm->cpu_lock);
 }
 
+/* Joined outside cpu_lock: a vCPU thread may be waiting for it (an eject). */
 static void eng_join(void *opaque)
 {
     struct vkvm_vm *vm = opaque;
-    for (unsigned i = 0; i < vm->started; i++)
-        pthread_join(vm->th[i], NULL);
-    vm->started = 0;
+    bool live[VKVM_MAX_VCPUS];
+    pthread_mutex_lock(&vm->cpu_lock);
+    vm->threads_on = false;
+    memcpy(live, vm->th_live, sizeof(live));
+    pthread_mutex_unlock(&vm->cpu_lock);
+    for (unsigned i = 0; i < vm->ncpus; i++)
+        if (live[i])
+            pthread_join(vm->th[i], NULL);
+    pthread_mutex_lock(&vm->cpu_lock);
+    memset(vm->th_live, 0, sizeof(vm->th_live));
+    pthread_mutex_unlock(&vm->cpu_lock);
 }
+
+static int vm_reset(struct vkvm_vm *vm);
 
 /* A PC reset: a new VM (irqchip, PIT, vCPUs in their power-on state) on
  * the same memory and devices, the images loaded again. */
 static int eng_reset(void *opaque)
 {
     struct vkvm_vm *vm = opaque;
+    pthread_mutex_lock(&vm->cpu_lock);
+    int r = vm_reset(vm);
+    pthread_mutex_unlock(&vm->cpu_lock);
+    return r;
+}
+
+static int vm_reset(struct vkvm_vm *vm)
+{
     vm_close(vm);
+    vkvm_cpuhp_reset(&vm->cpuhp);
     vm->clock_saved = false;    /* a new VM: its kvmclock starts again */
     memset(vm->io_pending, 0, sizeof(vm->io_pending));
     int r = vm_open(vm);
@@ -476,6 +527,7 @@ static const struct machine_engine_ops vkvm_engine_ops = {
     .arch = "x86", .target = "x86_64",
     .start = eng_start, .kick = eng_kick, .join = eng_join, .reset = eng_reset,
     .clock_stop = eng_clock_stop, .clock_start = eng_clock_start, .cpu_state = eng_cpu_state,
+    .cpu_state_name = vkvm_cpu_state_name, .cpu_plug = vkvm_cpu_plug, .cpu_unplug = vkvm_cpu_unplug,
     .machine_type = VKVM_MACHINE_TYPE, .save = vkvm_engine_save, .check = vkvm_engine_check,
     .load = vkvm_engine_load,
 };
@@ -492,6 +544,11 @@ struct vkvm_vm *vkvm_vm_create(int kvm_fd, struct machine *mach, const struct vk
     vm->cfg = cfg;
     vm->hide = cfg->hide;
     vm->ncpus = cfg->mc.ncpus;
+    vm->boot_cpus = cfg->boot_cpus ? cfg->boot_cpus : vm->ncpus;
+    pthread_mutex_init(&vm->cpu_lock, NULL);
+    for (unsigned i = 0; i < vm->boot_cpus && i < VKVM_MAX_VCPUS; i++)
+        vm->present[i] = true;
+    vkvm_cpuhp_init(&vm->cpuhp, vm->ncpus, vm->boot_cpus);
     for (unsigned i = 0; i < VKVM_MAX_VCPUS; i++)
         vm->vcpu_fd[i] = -1;
     int maxv = ioctl(kvm_fd, KVM_CHECK_EXTENSION, KVM_CAP_MAX_VCPUS);
@@ -531,6 +588,8 @@ int vkvm_vm_start(struct vkvm_vm *vm)
     int r = vm_boot(vm);
     if (r == 0)
         machine_set_engine(vm->mach, &vkvm_engine_ops, vm);
+    for (unsigned i = 0; r == 0 && i < vm->ncpus; i++)
+        machine_vcpu_set_absent(vm->mach, i, !vm->present[i]);
     return r;
 }
 
@@ -545,5 +604,6 @@ void vkvm_vm_destroy(struct vkvm_vm *vm)
         munmap(vm->retired[i], (size_t)vm->run_sz);
     free(vm->retired);
     free(vm->msr_list);
+    pthread_mutex_destroy(&vm->cpu_lock);
     free(vm);
 }

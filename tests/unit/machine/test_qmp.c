@@ -729,6 +729,105 @@ static void test_monitor_command_list(void **state)
     assert_null(qmp_event_name(e + 1000));
 }
 
+/* ---- CPU hotplug: device_add / device_del / query-hotpluggable-cpus ---- */
+struct fake_hp { unsigned core; char id[64]; int adds, dels; bool present1; };
+static struct fake_hp fh;
+static int f_cpu_add(void *o, const struct qmp_cpu_add *a, const char **why)
+{
+    fh.adds++;
+    fh.core = a->core;
+    snprintf(fh.id, sizeof(fh.id), "%s", a->id);
+    fh.present1 = true;
+    return 0;
+}
+static int f_device_del(void *o, const char *id, const char **why)
+{
+    if (strcmp(id, fh.id)) {
+        *why = "Device 'x' not found";
+        return -ENOENT;
+    }
+    fh.dels++;
+    return 0;
+}
+static int f_hotcpus(void *o, struct qmp_hotcpu *out, unsigned max)
+{
+    out[0] = (struct qmp_hotcpu){ .index = 0, .present = true };
+    out[1] = (struct qmp_hotcpu){ .index = 1, .present = fh.present1, .id = fh.present1 ? fh.id : NULL };
+    return 2;
+}
+
+static void test_hotplug_commands(void **state)
+{
+    struct fake f = { .status = "running" };
+    struct qmp_ops ops = fake_ops;
+    ops.target = "x86_64";
+    ops.cpu_add = f_cpu_add;
+    ops.device_del = f_device_del;
+    ops.hotpluggable_cpus = f_hotcpus;
+    memset(&fh, 0, sizeof(fh));
+    struct qmp_session *s = qmp_session_new(&ops, &f, NULL, NULL);
+    json_object *m[2];
+    take(s, m, 2);
+    put_all(m, 1);
+    json_object_put(one(s, "{\"execute\":\"qmp_capabilities\"}"));
+    json_object *r = one(s, "{\"execute\":\"query-hotpluggable-cpus\"}");
+    json_object *a = json_object_object_get(r, "return");
+    assert_int_equal(json_object_array_length(a), 2);
+    assert_string_equal(path_str(json_object_array_get_idx(a, 0), "type", NULL), "host-x86_64-cpu");
+    assert_string_equal(path_str(json_object_array_get_idx(a, 0), "qom-path", NULL), "/machine/cpu[0]");
+    assert_null(json_object_object_get(json_object_array_get_idx(a, 1), "qom-path"));
+    assert_int_equal(json_object_get_int(json_object_object_get(
+                         json_object_object_get(json_object_array_get_idx(a, 1), "props"), "core-id")), 1);
+    json_object_put(r);
+
+    r = one(s, "{\"execute\":\"device_add\",\"arguments\":{\"driver\":\"host-x86_64-cpu\",\"id\":\"c1\","
+               "\"core-id\":1,\"socket-id\":0,\"thread-id\":0}}");
+    assert_non_null(json_object_object_get(r, "return"));
+    json_object_put(r);
+    assert_int_equal(fh.adds, 1);
+    assert_int_equal(fh.core, 1);
+    assert_string_equal(fh.id, "c1");
+    r = one(s, "{\"execute\":\"query-hotpluggable-cpus\"}");
+    assert_string_equal(path_str(json_object_array_get_idx(json_object_object_get(r, "return"), 1), "qom-path", NULL),
+                        "/machine/peripheral/c1");
+    json_object_put(r);
+
+    /* argument errors: one line naming the value; nothing plugged */
+    expect_error(s, "{\"execute\":\"device_add\",\"arguments\":{\"id\":\"c2\",\"core-id\":1}}", "GenericError",
+                 "Parameter 'driver' is missing");
+    expect_error(s, "{\"execute\":\"device_add\",\"arguments\":{\"driver\":\"virtio-blk-pci\",\"id\":\"d\"}}",
+                 "GenericError", "device_add of 'virtio-blk-pci'");
+    expect_error(s, "{\"execute\":\"device_add\",\"arguments\":{\"driver\":\"riscv64-cpu\",\"id\":\"d\",\"core-id\":1}}",
+                 "GenericError", "device_add of 'riscv64-cpu'");
+    expect_error(s, "{\"execute\":\"device_add\",\"arguments\":{\"driver\":\"x86_64-cpu\",\"core-id\":1}}",
+                 "GenericError", "Parameter 'id' is missing");
+    expect_error(s, "{\"execute\":\"device_add\",\"arguments\":{\"driver\":\"x86_64-cpu\",\"id\":\"9x\",\"core-id\":1}}",
+                 "GenericError", "'9x'");
+    expect_error(s, "{\"execute\":\"device_add\",\"arguments\":{\"driver\":\"x86_64-cpu\",\"id\":\"c\"}}",
+                 "GenericError", "Parameter 'core-id' is missing");
+    expect_error(s, "{\"execute\":\"device_add\",\"arguments\":{\"driver\":\"x86_64-cpu\",\"id\":\"c\",\"core-id\":\"1\"}}",
+                 "GenericError", "'core-id', expected: integer");
+    expect_error(s, "{\"execute\":\"device_add\",\"arguments\":{\"driver\":\"x86_64-cpu\",\"id\":\"c\",\"core-id\":-1}}",
+                 "GenericError", "'core-id' is out of range: -1");
+    expect_error(s, "{\"execute\":\"device_add\",\"arguments\":{\"driver\":\"x86_64-cpu\",\"id\":\"c\",\"core-id\":1,"
+                    "\"socket-id\":1}}", "GenericError", "socket-id 1");
+    expect_error(s, "{\"execute\":\"device_add\",\"arguments\":{\"driver\":\"x86_64-cpu\",\"id\":\"c\",\"core-id\":1,"
+                    "\"bus\":\"pci.0\"}}", "GenericError", "Parameter 'bus' is unexpected");
+    assert_int_equal(fh.adds, 1);
+    expect_error(s, "{\"execute\":\"device_del\"}", "GenericError", "Parameter 'id' is missing");
+    expect_error(s, "{\"execute\":\"device_del\",\"arguments\":{\"id\":\"nope\"}}", "DeviceNotFound", "not found");
+    r = one(s, "{\"execute\":\"device_del\",\"arguments\":{\"id\":\"c1\"}}");
+    assert_non_null(json_object_object_get(r, "return"));
+    json_object_put(r);
+    assert_int_equal(fh.dels, 1);
+    qmp_session_free(s);
+
+    /* DEVICE_DELETED: QEMU's data */
+    char *ev = qmp_event_json(QMP_EVENT_DEVICE_DELETED, true, "c1");
+    assert_non_null(strstr(ev, "\"event\":\"DEVICE_DELETED\",\"data\":{\"device\":\"c1\",\"path\":\"/machine/peripheral/c1\"}"));
+    free(ev);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -743,6 +842,7 @@ int main(void)
         cmocka_unit_test(test_server),
         cmocka_unit_test(test_balloon_commands),
         cmocka_unit_test(test_monitor_command_list),
+        cmocka_unit_test(test_hotplug_commands),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
