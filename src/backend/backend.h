@@ -175,12 +175,17 @@ static inline void net_backend_destroy(struct net_backend *be)
  * NULL on failure (one log_error line). Call before loop_start or on the
  * loop thread. */
 /* restricted: the guest reaches nothing outside (only hostfwd connections);
- * no_host_loopback: 10.0.2.2 does not reach the host's 127.0.0.1 */
+ * no_host_loopback: 10.0.2.2 does not reach the host's 127.0.0.1;
+ * busy_wait_ms: how long a forwarded port may stay taken by another
+ * process before that is an error (a hot standby taking over from a
+ * primary whose exit has not yet closed its listening sockets; 0: none). */
 struct net_backend *net_slirp_create(struct loop *loop, const struct net_hostfwd *fwd, unsigned nfwd,
-                                     bool restricted, bool no_host_loopback);
+                                     bool restricted, bool no_host_loopback, unsigned busy_wait_ms);
 /* Tap device `ifname` (created if absent; needs CAP_NET_ADMIN), opened with
- * IFF_TAP | IFF_NO_PI | IFF_VNET_HDR. NULL on failure (one log_error line). */
-struct net_backend *net_tap_create(struct loop *loop, const char *ifname);
+ * IFF_TAP | IFF_NO_PI | IFF_VNET_HDR. While another process holds the
+ * device, tries again for up to busy_wait_ms (0: fail at once). NULL on
+ * failure (one log_error line). */
+struct net_backend *net_tap_create(struct loop *loop, const char *ifname, unsigned busy_wait_ms);
 
 
 #endif

@@ -10,6 +10,7 @@
 #include <errno.h>
 #include <poll.h>
 #include <string.h>
+#include <time.h>
 #include <slirp/libslirp.h>
 
 #include "backend/backend.h"
@@ -241,8 +242,25 @@ static void slirp_be_destroy(struct net_backend *be)
     free(s);
 }
 
+/* slirp_add_hostfwd, tried again every millisecond for up to busy_wait_ms
+ * while the port is taken (libslirp does not say why a bind failed; the
+ * holder's exit has no event to wait on). */
+static int add_fwd(struct net_slirp *s, const struct net_hostfwd *f, struct in_addr host, struct in_addr guest,
+                   unsigned busy_wait_ms)
+{
+    uint64_t until = time_ns() + (uint64_t)busy_wait_ms * 1000000u;
+    for (;;) {
+        if (s->api.slirp_add_hostfwd(s->slirp, f->udp, host, f->host_port, guest, f->guest_port) == 0)
+            return 0;
+        if (time_ns() >= until)
+            return -1;
+        struct timespec ts = { 0, 1000000 };
+        nanosleep(&ts, NULL);
+    }
+}
+
 struct net_backend *net_slirp_create(struct loop *loop, const struct net_hostfwd *fwd, unsigned nfwd,
-                                     bool restricted, bool no_host_loopback)
+                                     bool restricted, bool no_host_loopback, unsigned busy_wait_ms)
 {
     struct net_slirp *s = xzalloc(sizeof(*s));
     if (slirp_api_load(&s->api) < 0) {
@@ -278,7 +296,7 @@ struct net_backend *net_slirp_create(struct loop *loop, const struct net_hostfwd
     inet_pton(AF_INET, "127.0.0.1", &host);
     inet_pton(AF_INET, "10.0.2.15", &guest);
     for (unsigned i = 0; i < nfwd; i++)
-        if (s->api.slirp_add_hostfwd(s->slirp, fwd[i].udp, host, fwd[i].host_port, guest, fwd[i].guest_port) < 0) {
+        if (add_fwd(s, &fwd[i], host, guest, busy_wait_ms) < 0) {
             log_error("--net user: cannot forward %s port 127.0.0.1:%u (in use?)",
                       fwd[i].udp ? "udp" : "tcp", fwd[i].host_port);
             s->api.slirp_cleanup(s->slirp);

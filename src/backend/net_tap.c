@@ -10,6 +10,7 @@
 #include <sys/epoll.h>
 #include <sys/ioctl.h>
 #include <sys/uio.h>
+#include <time.h>
 
 #include "backend/backend.h"
 #include "base/base.h"
@@ -75,7 +76,25 @@ static void tap_destroy(struct net_backend *be)
     free(t);
 }
 
-struct net_backend *net_tap_create(struct loop *loop, const char *ifname)
+/* TUNSETIFF with IFF_VNET_HDR; on EBUSY (another process holds the
+ * device) tries again until busy_wait_ms have passed: a hot standby
+ * taking over opens the tap while the dead primary's exit may not yet have
+ * closed its descriptor (the kernel closes a killed process's files one by
+ * one, the replication socket's EOF can come first). */
+static int tap_attach(int fd, struct ifreq *ifr, unsigned busy_wait_ms)
+{
+    uint64_t until = time_ns() + (uint64_t)busy_wait_ms * 1000000u;
+    for (;;) {
+        if (ioctl(fd, TUNSETIFF, ifr) == 0)
+            return 0;
+        if (errno != EBUSY || time_ns() >= until)
+            return -1;
+        struct timespec ts = { 0, 1000000 };   /* the holder's exit has no event to wait on */
+        nanosleep(&ts, NULL);
+    }
+}
+
+struct net_backend *net_tap_create(struct loop *loop, const char *ifname, unsigned busy_wait_ms)
 {
     int fd = open("/dev/net/tun", O_RDWR | O_NONBLOCK | O_CLOEXEC);
     if (fd < 0) {
@@ -86,7 +105,7 @@ struct net_backend *net_tap_create(struct loop *loop, const char *ifname)
     ifr.ifr_flags = IFF_TAP | IFF_NO_PI | IFF_VNET_HDR;
     snprintf(ifr.ifr_name, sizeof(ifr.ifr_name), "%s", ifname);
     int hdr = VNET_HDR_LEN;
-    if (ioctl(fd, TUNSETIFF, &ifr) < 0 || ioctl(fd, TUNSETVNETHDRSZ, &hdr) < 0) {
+    if (tap_attach(fd, &ifr, busy_wait_ms) < 0 || ioctl(fd, TUNSETVNETHDRSZ, &hdr) < 0) {
         log_error("--net tap,ifname=%s: cannot attach to the tap device: %s", ifname, strerror(errno));
         close(fd);
         return NULL;

@@ -64,8 +64,11 @@ grep -aq 'the standby died (killed by signal 9): starting another' "$d/spare.log
 # the primary dies: its standby takes over and gets a standby of its own
 pa=$(pid_of a)
 kill -9 "$pa"
-check "a SIGKILLed primary: its standby takes over and runs the guest" \
-    waitfor "$(slow 60)" bash -c "'$VESSEL' qmp '$d/st/g1-b.qmp' query-status 2>/dev/null | grep -q '\"running\":true' && '$VESSEL' qmp '$d/st/g1-b.qmp' query-replication 2>/dev/null | grep -q '\"role\":\"primary\"'"
+if waitfor "$(slow 60)" bash -c "'$VESSEL' qmp '$d/st/g1-b.qmp' query-status 2>/dev/null | grep -q '\"running\":true' && '$VESSEL' qmp '$d/st/g1-b.qmp' query-replication 2>/dev/null | grep -q '\"role\":\"primary\"'"; then
+    ok "a SIGKILLed primary: its standby takes over and runs the guest"
+else
+    nok "a SIGKILLed primary: its standby takes over and runs the guest"; tail -n 5 "$d/st/g1-b.log" "$d/spare.log" | sed 's/^/# /'
+fi
 newa() { local p; p=$(pid_of a); [ -n "$p" ] && [ "$p" != "$pa" ]; }
 check "a new standby is started for the new primary, with the dead primary's options" waitfor "$(slow 60)" newa
 check "the new primary is protected" waitfor "$(slow 120)" protected b

@@ -261,10 +261,14 @@ static int net_kind_parse(const char *val, void **data)
     return 0;
 }
 
-static struct net_backend *backend_new(const struct net_opts *o, struct loop *loop)
+/* busy_wait_ms: how long a tap or a forwarded port another process holds
+ * may take to be let go (a standby taking over from a primary that is
+ * still exiting). */
+static struct net_backend *backend_new(const struct net_opts *o, struct loop *loop, unsigned busy_wait_ms)
 {
-    return o->kind == NET_USER ? net_slirp_create(loop, o->fwd, o->nfwd, o->restrict_net, o->no_host_loopback)
-                               : net_tap_create(loop, o->ifname);
+    return o->kind == NET_USER
+               ? net_slirp_create(loop, o->fwd, o->nfwd, o->restrict_net, o->no_host_loopback, busy_wait_ms)
+               : net_tap_create(loop, o->ifname, busy_wait_ms);
 }
 
 static void *net_kind_create(const void *data, unsigned index, const struct virtio_host *host,
@@ -272,7 +276,7 @@ static void *net_kind_create(const void *data, unsigned index, const struct virt
 {
     const struct net_opts *o = data;
     struct net_backend *be = NULL;
-    if (!host->defer_net && !(be = backend_new(o, host->loop)))
+    if (!host->defer_net && !(be = backend_new(o, host->loop, 0)))
         return NULL;
     uint8_t mac[6];
     memcpy(mac, o->mac, 6);
@@ -315,13 +319,17 @@ static struct net_backend *net_kind_backend(void *inst)
     return ni->be;
 }
 
+/* A killed primary's descriptors are closed as its process is torn down,
+ * which takes milliseconds, more on a loaded host. */
+#define NET_TAKEOVER_WAIT_MS 2000u
+
 /* On the loop thread (the device's TX and RX run there). */
 static int net_kind_attach(void *inst)
 {
     struct net_inst *ni = inst;
     if (ni->be)
         return 0;
-    struct net_backend *be = backend_new(ni->o, ni->loop);
+    struct net_backend *be = backend_new(ni->o, ni->loop, NET_TAKEOVER_WAIT_MS);
     if (!be)
         return -EIO;
     pthread_mutex_lock(&ni->n->vdev.lock);

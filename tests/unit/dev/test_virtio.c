@@ -760,7 +760,7 @@ static void test_slirp(void **state)
     /* find a free host port */
     for (uint16_t p = 20000 + getpid() % 20000; ; p++) {
         fwd.host_port = p;
-        struct net_backend *be = net_slirp_create(l, &fwd, 1, false, false);
+        struct net_backend *be = net_slirp_create(l, &fwd, 1, false, false, 0);
         if (be) {
             static const uint8_t mac[6] = { 0x52, 0x54, 0, 0x12, 0x34, 0x56 };
             struct virtio_net *n = virtio_net_create(mac, be, l);
@@ -822,7 +822,7 @@ static void test_tap(void **state)
     struct loop *l = loop_new();
     char name[16];
     snprintf(name, sizeof(name), "vsl%d", (int)(getpid() % 100000));
-    struct net_backend *be = net_tap_create(l, name);
+    struct net_backend *be = net_tap_create(l, name, 0);
     if (!be) {
         loop_free(l);
         skip();
