@@ -67,6 +67,9 @@ void *xzalloc(size_t n);
 void *xrealloc(void *p, size_t n);
 char *xstrdup(const char *s);
 char *xasprintf(const char *fmt, ...) PRINTF(1, 2);
+/* Format into err[errlen] (for "char *err, size_t errlen" reporting) and
+ * return r: `return errf(err, errlen, -EINVAL, "bad %s", x);` */
+int errf(char *err, size_t errlen, int r, const char *fmt, ...) PRINTF(4, 5);
 
 /* ---- cleanup attributes ---- */
 static inline void cleanup_freep(void *p) { free(*(void **)p); }

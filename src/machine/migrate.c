@@ -259,22 +259,13 @@ static int flush_pages(struct migration *g)
     return r;
 }
 
-static bool is_zero(const uint8_t *p)
-{
-    const uint64_t *q = (const uint64_t *)p;
-    uint64_t acc = 0;
-    for (unsigned i = 0; i < MEM_PAGE_SIZE / 8; i++)
-        acc |= q[i];
-    return acc == 0;
-}
-
 /* One page: copied first (the guest may write it meanwhile: the copy is
  * what is checked and sent; a write after the copy is in the next sync). */
 static int send_page(struct migration *g, const struct mem_region *r, unsigned region, uint64_t page)
 {
     uint8_t *dst = g->pagebuf + (size_t)g->nbuf * MEM_PAGE_SIZE;
     memcpy(dst, r->host + (page << MEM_PAGE_SHIFT), MEM_PAGE_SIZE);
-    if (is_zero(dst)) {
+    if (mem_page_is_zero(dst)) {
         if (g->zero_count && (g->zero_region != region || g->zero_first + g->zero_count != page)) {
             int e = flush_pages(g);
             if (e)
@@ -766,28 +757,11 @@ static int incoming_load(struct machine *m, const char *man, size_t mlen, const 
     return r;
 }
 
-/* Wait for the source (or the machine stopping): the connection, or -1. */
-static int incoming_accept(struct migration *g)
-{
-    struct pollfd p[2] = { { g->in_listen, POLLIN, 0 }, { g->in_wake, POLLIN, 0 } };
-    for (;;) {
-        if (poll(p, 2, -1) < 0 && errno != EINTR)
-            return -1;
-        if (p[1].revents)
-            return -1;
-        if (p[0].revents) {
-            int fd = accept4(g->in_listen, NULL, NULL, SOCK_CLOEXEC);
-            if (fd >= 0 || (errno != EINTR && errno != EAGAIN && errno != ECONNABORTED))
-                return fd;
-        }
-    }
-}
-
 static void *incoming_main(void *arg)
 {
     struct machine *m = arg;
     struct migration *g = m->mig;
-    int fd = incoming_accept(g);
+    int fd = mig_accept(g->in_listen, g->in_wake);   /* the source, or -1 when the machine stops */
     if (fd < 0) {
         if (!machine_vcpu_should_exit(m))
             incoming_fail(m, -1, "cannot accept the source's connection");

@@ -10,7 +10,7 @@
 #include <netdb.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
-#include <stdarg.h>
+#include <poll.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/socket.h>
@@ -23,15 +23,6 @@ static void put32(uint8_t *p, uint32_t v) { for (int i = 0; i < 4; i++) p[i] = (
 static void put64(uint8_t *p, uint64_t v) { for (int i = 0; i < 8; i++) p[i] = (uint8_t)(v >> (8 * i)); }
 static uint32_t get32(const uint8_t *p) { uint32_t v = 0; for (int i = 3; i >= 0; i--) v = v << 8 | p[i]; return v; }
 static uint64_t get64(const uint8_t *p) { uint64_t v = 0; for (int i = 7; i >= 0; i--) v = v << 8 | p[i]; return v; }
-
-static int PRINTF(4, 5) fail(char *err, size_t errlen, int r, const char *fmt, ...)
-{
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(err, errlen, fmt, ap);
-    va_end(ap);
-    return r;
-}
 
 /* ---- writing ---- */
 static ssize_t writev_full(int fd, struct iovec *iov, int n)
@@ -197,13 +188,13 @@ int mig_read_header(struct mig_reader *rd, char *err, size_t errlen)
     uint8_t h[MIG_HEADER_SIZE];
     int r = stream_read_full(rd, h, sizeof(h));
     if (r)
-        return fail(err, errlen, r, "migration stream: no header: %s", read_why(r));
+        return errf(err, errlen, r, "migration stream: no header: %s", read_why(r));
     if (memcmp(h, MIG_MAGIC, 8))
-        return fail(err, errlen, -EINVAL, "migration stream: not a vessel migration stream (no magic)");
+        return errf(err, errlen, -EINVAL, "migration stream: not a vessel migration stream (no magic)");
     if (get32(h + 12) != snap_crc32(0, h, 12))
-        return fail(err, errlen, -EINVAL, "migration stream: header CRC mismatch (corrupt)");
+        return errf(err, errlen, -EINVAL, "migration stream: header CRC mismatch (corrupt)");
     if (get32(h + 8) != MIG_VERSION)
-        return fail(err, errlen, -EINVAL, "migration stream: version %u, this vessel reads version %d",
+        return errf(err, errlen, -EINVAL, "migration stream: version %u, this vessel reads version %d",
                     get32(h + 8), MIG_VERSION);
     return 0;
 }
@@ -230,14 +221,14 @@ int mig_read_record(struct mig_reader *rd, struct mig_record *rec, char *err, si
     uint8_t h[MIG_REC_HEADER], t[4];
     int r = stream_read_full(rd, h, sizeof(h));
     if (r)
-        return fail(err, errlen, r, "migration stream: %s", read_why(r));
+        return errf(err, errlen, r, "migration stream: %s", read_why(r));
     uint32_t type = get32(h);
     uint64_t len = get64(h + 8), max = max_len(type);
     if (max == UINT64_MAX)
-        return fail(err, errlen, -EINVAL, "migration stream: unknown record type %u at byte %llu (corrupt)", type,
+        return errf(err, errlen, -EINVAL, "migration stream: unknown record type %u at byte %llu (corrupt)", type,
                     (unsigned long long)(rd->bytes - sizeof(h)));
     if (len > max)
-        return fail(err, errlen, -EINVAL, "migration stream: record type %u of %llu bytes (at most %llu; corrupt)",
+        return errf(err, errlen, -EINVAL, "migration stream: record type %u of %llu bytes (at most %llu; corrupt)",
                     type, (unsigned long long)len, (unsigned long long)max);
     if (len > rd->cap) {
         free(rd->buf);
@@ -245,12 +236,12 @@ int mig_read_record(struct mig_reader *rd, struct mig_record *rec, char *err, si
         rd->buf = xmalloc(rd->cap);
     }
     if (len && (r = stream_read_full(rd, rd->buf, (size_t)len)))
-        return fail(err, errlen, r, "migration stream: record type %u cut short: %s", type, read_why(r));
+        return errf(err, errlen, r, "migration stream: record type %u cut short: %s", type, read_why(r));
     if ((r = stream_read_full(rd, t, 4)))
-        return fail(err, errlen, r, "migration stream: record type %u without its CRC: %s", type, read_why(r));
+        return errf(err, errlen, r, "migration stream: record type %u without its CRC: %s", type, read_why(r));
     uint32_t crc = snap_crc32(snap_crc32(0, h, sizeof(h)), rd->buf, (size_t)len);
     if (crc != get32(t))
-        return fail(err, errlen, -EINVAL, "migration stream: record type %u (%llu bytes): CRC-32 0x%08x, the stream "
+        return errf(err, errlen, -EINVAL, "migration stream: record type %u (%llu bytes): CRC-32 0x%08x, the stream "
                     "says 0x%08x (corrupt)", type, (unsigned long long)len, crc, get32(t));
     rec->type = type;
     rec->arg = get32(h + 4);
@@ -287,26 +278,26 @@ static int check_hello_json(json_object *o, const struct mig_shape *mine, char *
     uint64_t n;
     if (!ve || !ty || !tg || !json_u64(o, "ncpus", &n) || !json_object_object_get_ex(o, "ram", &ram) ||
         !json_object_is_type(ram, json_type_array))
-        return fail(err, errlen, -EINVAL, "migration stream: HELLO lacks vessel, type, target, ncpus or ram");
+        return errf(err, errlen, -EINVAL, "migration stream: HELLO lacks vessel, type, target, ncpus or ram");
     if (strcmp(ve, VESSEL_VERSION))
-        return fail(err, errlen, -EINVAL, "migration stream: the source is vessel %.32s; this is vessel %s (state "
+        return errf(err, errlen, -EINVAL, "migration stream: the source is vessel %.32s; this is vessel %s (state "
                     "layouts differ between versions)", ve, VESSEL_VERSION);
     if (strcmp(ty, mine->type) || strcmp(tg, mine->target))
-        return fail(err, errlen, -EINVAL, "migration stream: the source is a %.40s (%.20s) machine, this one is %s (%s)",
+        return errf(err, errlen, -EINVAL, "migration stream: the source is a %.40s (%.20s) machine, this one is %s (%s)",
                     ty, tg, mine->type, mine->target);
     if (n != mine->ncpus)
-        return fail(err, errlen, -EINVAL, "migration stream: the source has %llu vCPUs, this machine %u (start it "
+        return errf(err, errlen, -EINVAL, "migration stream: the source has %llu vCPUs, this machine %u (start it "
                     "with the same --smp)", (unsigned long long)n, mine->ncpus);
     if (json_object_array_length(ram) != mine->nram)
-        return fail(err, errlen, -EINVAL, "migration stream: the source has %zu RAM regions, this machine %u",
+        return errf(err, errlen, -EINVAL, "migration stream: the source has %zu RAM regions, this machine %u",
                     json_object_array_length(ram), mine->nram);
     for (unsigned i = 0; i < mine->nram; i++) {
         json_object *r = json_object_array_get_idx(ram, i);
         uint64_t gpa, size;
         if (!json_u64(r, "gpa", &gpa) || !json_u64(r, "size", &size))
-            return fail(err, errlen, -EINVAL, "migration stream: HELLO: RAM region %u lacks gpa or size", i);
+            return errf(err, errlen, -EINVAL, "migration stream: HELLO: RAM region %u lacks gpa or size", i);
         if (gpa != mine->gpa[i] || size != mine->size[i])
-            return fail(err, errlen, -EINVAL, "migration stream: the source's RAM region %u is %llu MiB at 0x%llx, "
+            return errf(err, errlen, -EINVAL, "migration stream: the source's RAM region %u is %llu MiB at 0x%llx, "
                         "this machine's %llu MiB at 0x%llx (start it with the same -m)", i,
                         (unsigned long long)(size >> 20), (unsigned long long)gpa,
                         (unsigned long long)(mine->size[i] >> 20), (unsigned long long)mine->gpa[i]);
@@ -317,13 +308,13 @@ static int check_hello_json(json_object *o, const struct mig_shape *mine, char *
 int mig_check_hello(const struct mig_record *rec, const struct mig_shape *mine, char *err, size_t errlen)
 {
     if (rec->type != MIG_REC_HELLO)
-        return fail(err, errlen, -EINVAL, "migration stream: record type %u where HELLO was due", rec->type);
+        return errf(err, errlen, -EINVAL, "migration stream: record type %u where HELLO was due", rec->type);
     json_tokener *tok = json_tokener_new();
     json_object *o = json_tokener_parse_ex(tok, (const char *)rec->payload, (int)rec->len);
     bool ok = o && json_tokener_get_error(tok) == json_tokener_success && json_object_is_type(o, json_type_object);
     json_tokener_free(tok);
     int r = ok ? check_hello_json(o, mine, err, errlen)
-               : fail(err, errlen, -EINVAL, "migration stream: HELLO is not a JSON object (corrupt)");
+               : errf(err, errlen, -EINVAL, "migration stream: HELLO is not a JSON object (corrupt)");
     json_object_put(o);
     return r;
 }
@@ -332,7 +323,7 @@ int mig_check_hello(const struct mig_record *rec, const struct mig_shape *mine, 
 static struct mem_region *region_of(struct guest_mem *mem, uint32_t region, char *err, size_t errlen)
 {
     if (region >= mem->nr || (mem->r[region].flags & MEM_F_READONLY)) {
-        fail(err, errlen, -EINVAL, "migration stream: RAM region %u does not exist here (corrupt)", region);
+        errf(err, errlen, -EINVAL, "migration stream: RAM region %u does not exist here (corrupt)", region);
         return NULL;
     }
     return &mem->r[region];
@@ -345,12 +336,12 @@ int64_t mig_apply_pages(struct guest_mem *mem, const struct mig_record *rec, cha
         return -EINVAL;
     size_t n = rec->len / (8 + MEM_PAGE_SIZE);
     if (n == 0 || n > MIG_PAGES_MAX || rec->len != n * (8 + MEM_PAGE_SIZE))
-        return fail(err, errlen, -EINVAL, "migration stream: a PAGES record of %zu bytes is no whole number of pages",
+        return errf(err, errlen, -EINVAL, "migration stream: a PAGES record of %zu bytes is no whole number of pages",
                     rec->len);
     uint64_t npages = r->size >> MEM_PAGE_SHIFT;
     for (size_t i = 0; i < n; i++)
         if (get64(rec->payload + 8 * i) >= npages)
-            return fail(err, errlen, -EINVAL, "migration stream: page %llu is outside RAM region %u (%llu pages)",
+            return errf(err, errlen, -EINVAL, "migration stream: page %llu is outside RAM region %u (%llu pages)",
                         (unsigned long long)get64(rec->payload + 8 * i), rec->arg, (unsigned long long)npages);
     const uint8_t *data = rec->payload + 8 * n;
     for (size_t i = 0; i < n; i++)
@@ -373,10 +364,10 @@ int64_t mig_apply_zero(struct guest_mem *mem, const struct mig_record *rec, char
     if (!r)
         return -EINVAL;
     if (rec->len != 16)
-        return fail(err, errlen, -EINVAL, "migration stream: a ZERO record of %zu bytes (16 expected)", rec->len);
+        return errf(err, errlen, -EINVAL, "migration stream: a ZERO record of %zu bytes (16 expected)", rec->len);
     uint64_t first = get64(rec->payload), count = get64(rec->payload + 8), npages = r->size >> MEM_PAGE_SHIFT;
     if (!count || first >= npages || count > npages - first)
-        return fail(err, errlen, -EINVAL, "migration stream: zero pages %llu+%llu are outside RAM region %u",
+        return errf(err, errlen, -EINVAL, "migration stream: zero pages %llu+%llu are outside RAM region %u",
                     (unsigned long long)first, (unsigned long long)count, rec->arg);
     for (uint64_t p = first; p < first + count; p++) {
         uint8_t *h = r->host + (p << MEM_PAGE_SHIFT);
@@ -390,10 +381,10 @@ int mig_state_parts(const struct mig_record *rec, const char **manifest, size_t 
                     size_t *slen, char *err, size_t errlen)
 {
     if (rec->len < 16)
-        return fail(err, errlen, -EINVAL, "migration stream: STATE record of %zu bytes", rec->len);
+        return errf(err, errlen, -EINVAL, "migration stream: STATE record of %zu bytes", rec->len);
     uint64_t m = get64(rec->payload), s = get64(rec->payload + 8);
     if (m > rec->len - 16 || s != rec->len - 16 - m)
-        return fail(err, errlen, -EINVAL, "migration stream: STATE record: %llu + %llu bytes in %zu (corrupt)",
+        return errf(err, errlen, -EINVAL, "migration stream: STATE record: %llu + %llu bytes in %zu (corrupt)",
                     (unsigned long long)m, (unsigned long long)s, rec->len - 16);
     *manifest = (const char *)rec->payload + 16;
     *mlen = (size_t)m;
@@ -455,7 +446,7 @@ int mig_receive(struct mig_reader *rd, int ack_fd, struct guest_mem *mem, const 
         case MIG_REC_PASS:
             st->passes++;
             if (ack_fd >= 0 && mig_write_record(ack_fd, MIG_REC_PASS_ACK, rec.arg, NULL, 0) < 0)
-                n = fail(err, errlen, -EPIPE, "migration: the source went away");
+                n = errf(err, errlen, -EPIPE, "migration: the source went away");
             break;
         case MIG_REC_STATE:
             if (man)
@@ -469,7 +460,7 @@ int mig_receive(struct mig_reader *rd, int ack_fd, struct guest_mem *mem, const 
             *state = sta;
             return 0;
         case MIG_REC_CANCEL:
-            r = fail(err, errlen, -ECANCELED, "migration cancelled by the source: %.*s", (int)MIN(rec.len, 300),
+            r = errf(err, errlen, -ECANCELED, "migration cancelled by the source: %.*s", (int)MIN(rec.len, 300),
                      (const char *)rec.payload);
             break;
         default:
@@ -479,7 +470,7 @@ int mig_receive(struct mig_reader *rd, int ack_fd, struct guest_mem *mem, const 
             r = (int)n;
         continue;
 order:
-        r = fail(err, errlen, -EINVAL, "migration stream: record type %u out of order (corrupt)", rec.type);
+        r = errf(err, errlen, -EINVAL, "migration stream: record type %u out of order (corrupt)", rec.type);
     }
     free(man);
     free(sta);
@@ -493,31 +484,31 @@ int mig_uri_parse(const char *uri, struct mig_uri *out, char *err, size_t errlen
     if (!strncmp(uri, "unix:", 5)) {
         const char *p = uri + 5;
         if (!*p || strlen(p) >= sizeof(out->path))
-            return fail(err, errlen, -EINVAL, "migration URI '%.200s': a unix socket path of 1 to %zu bytes is needed",
+            return errf(err, errlen, -EINVAL, "migration URI '%.200s': a unix socket path of 1 to %zu bytes is needed",
                         uri, sizeof(out->path) - 1);
         snprintf(out->path, sizeof(out->path), "%s", p);
         return 0;
     }
     if (strncmp(uri, "tcp:", 4))
-        return fail(err, errlen, -EINVAL, "migration URI '%.200s': expected unix:PATH or tcp:HOST:PORT", uri);
+        return errf(err, errlen, -EINVAL, "migration URI '%.200s': expected unix:PATH or tcp:HOST:PORT", uri);
     const char *h = uri + 4, *colon;
     size_t hl;
     if (*h == '[') {
         const char *e = strchr(h, ']');
         if (!e || e[1] != ':')
-            return fail(err, errlen, -EINVAL, "migration URI '%.200s': expected tcp:[V6ADDR]:PORT", uri);
+            return errf(err, errlen, -EINVAL, "migration URI '%.200s': expected tcp:[V6ADDR]:PORT", uri);
         h++;
         hl = (size_t)(e - h);
         colon = e + 1;
     } else {
         colon = strrchr(h, ':');
         if (!colon)
-            return fail(err, errlen, -EINVAL, "migration URI '%.200s': expected tcp:HOST:PORT", uri);
+            return errf(err, errlen, -EINVAL, "migration URI '%.200s': expected tcp:HOST:PORT", uri);
         hl = (size_t)(colon - h);
     }
     uint64_t port;
     if (hl >= sizeof(out->host) || parse_u64(colon + 1, &port) || port > 65535 || (port == 0 && hl))
-        return fail(err, errlen, -EINVAL, "migration URI '%.200s': bad host or port", uri);
+        return errf(err, errlen, -EINVAL, "migration URI '%.200s': bad host or port", uri);
     out->tcp = true;
     memcpy(out->host, h, hl);
     out->host[hl] = 0;
@@ -535,14 +526,14 @@ int mig_uri_connect(const struct mig_uri *u, char *err, size_t errlen)
             int e = -errno;
             if (fd >= 0)
                 close(fd);
-            return fail(err, errlen, e, "migrate unix:%s: %s", u->path, strerror(-e));
+            return errf(err, errlen, e, "migrate unix:%s: %s", u->path, strerror(-e));
         }
         return fd;
     }
     struct addrinfo hints = { .ai_family = AF_UNSPEC, .ai_socktype = SOCK_STREAM }, *res, *ai;
     int g = getaddrinfo(u->host[0] ? u->host : NULL, u->port, &hints, &res);
     if (g)
-        return fail(err, errlen, -EINVAL, "migrate tcp:%s:%s: %s", u->host, u->port, gai_strerror(g));
+        return errf(err, errlen, -EINVAL, "migrate tcp:%s:%s: %s", u->host, u->port, gai_strerror(g));
     int fd = -1, e = -ECONNREFUSED;
     for (ai = res; ai && fd < 0; ai = ai->ai_next) {
         fd = socket(ai->ai_family, ai->ai_socktype | SOCK_CLOEXEC, ai->ai_protocol);
@@ -554,7 +545,7 @@ int mig_uri_connect(const struct mig_uri *u, char *err, size_t errlen)
     }
     freeaddrinfo(res);
     if (fd < 0)
-        return fail(err, errlen, e, "migrate tcp:%s:%s: %s", u->host, u->port, strerror(-e));
+        return errf(err, errlen, e, "migrate tcp:%s:%s: %s", u->host, u->port, strerror(-e));
     int one = 1;
     setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
     return fd;
@@ -567,7 +558,7 @@ static int listen_unix(const struct mig_uri *u, char *err, size_t errlen)
     struct stat st;
     if (lstat(u->path, &st) == 0) {
         if (!S_ISSOCK(st.st_mode))
-            return fail(err, errlen, -EEXIST, "--incoming unix:%s: exists and is not a socket", u->path);
+            return errf(err, errlen, -EEXIST, "--incoming unix:%s: exists and is not a socket", u->path);
         unlink(u->path);
     }
     int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
@@ -575,7 +566,7 @@ static int listen_unix(const struct mig_uri *u, char *err, size_t errlen)
         int e = -errno;
         if (fd >= 0)
             close(fd);
-        return fail(err, errlen, e, "--incoming unix:%s: %s", u->path, strerror(-e));
+        return errf(err, errlen, e, "--incoming unix:%s: %s", u->path, strerror(-e));
     }
     return fd;
 }
@@ -587,7 +578,7 @@ int mig_uri_listen(const struct mig_uri *u, char *err, size_t errlen)
     struct addrinfo hints = { .ai_family = AF_UNSPEC, .ai_socktype = SOCK_STREAM, .ai_flags = AI_PASSIVE }, *res;
     int g = getaddrinfo(u->host[0] ? u->host : NULL, u->port, &hints, &res);
     if (g)
-        return fail(err, errlen, -EINVAL, "--incoming tcp:%s:%s: %s", u->host, u->port, gai_strerror(g));
+        return errf(err, errlen, -EINVAL, "--incoming tcp:%s:%s: %s", u->host, u->port, gai_strerror(g));
     int fd = socket(res->ai_family, res->ai_socktype | SOCK_CLOEXEC, res->ai_protocol), one = 1, e = 0;
     if (fd < 0 || setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one)) < 0 ||
         bind(fd, res->ai_addr, res->ai_addrlen) < 0 || listen(fd, 1) < 0)
@@ -596,7 +587,23 @@ int mig_uri_listen(const struct mig_uri *u, char *err, size_t errlen)
     if (e) {
         if (fd >= 0)
             close(fd);
-        return fail(err, errlen, e, "--incoming tcp:%s:%s: %s", u->host, u->port, strerror(-e));
+        return errf(err, errlen, e, "--incoming tcp:%s:%s: %s", u->host, u->port, strerror(-e));
     }
     return fd;
+}
+
+int mig_accept(int listen_fd, int wake_fd)
+{
+    struct pollfd p[2] = { { listen_fd, POLLIN, 0 }, { wake_fd, POLLIN, 0 } };
+    for (;;) {
+        if (poll(p, 2, -1) < 0 && errno != EINTR)
+            return -1;
+        if (p[1].revents)
+            return -1;
+        if (p[0].revents) {
+            int fd = accept4(listen_fd, NULL, NULL, SOCK_CLOEXEC);
+            if (fd >= 0 || (errno != EINTR && errno != EAGAIN && errno != ECONNABORTED))
+                return fd;
+        }
+    }
 }

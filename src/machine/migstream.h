@@ -139,5 +139,8 @@ int mig_uri_parse(const char *uri, struct mig_uri *out, char *err, size_t errlen
 /* Connect (source) / listen (destination): an fd, or -errno with err. */
 int mig_uri_connect(const struct mig_uri *u, char *err, size_t errlen);
 int mig_uri_listen(const struct mig_uri *u, char *err, size_t errlen);
+/* Wait for a connection on listen_fd, or for wake_fd to become readable
+ * (the machine stopping): the accepted fd (CLOEXEC), or -1. */
+int mig_accept(int listen_fd, int wake_fd);
 
 #endif

@@ -53,22 +53,6 @@ static ssize_t sb_read(void *opaque, void *buf, size_t len)
     return r < 0 ? -errno : r;
 }
 
-static int sb_accept(struct repl_standby *s)
-{
-    struct pollfd p[2] = { { s->listen, POLLIN, 0 }, { s->wake, POLLIN, 0 } };
-    for (;;) {
-        if (poll(p, 2, -1) < 0 && errno != EINTR)
-            return -1;
-        if (p[1].revents)
-            return -1;
-        if (p[0].revents) {
-            int fd = accept4(s->listen, NULL, NULL, SOCK_CLOEXEC);
-            if (fd >= 0 || (errno != EINTR && errno != EAGAIN && errno != ECONNABORTED))
-                return fd;
-        }
-    }
-}
-
 static void geometry(struct machine *m, struct repl_geom *g, struct mig_shape *sh)
 {
     memset(g, 0, sizeof(*g));
@@ -226,7 +210,7 @@ static void *replica_main(void *arg)
 {
     struct machine *m = arg;
     struct repl_standby *s = m->repl->sb;
-    int fd = sb_accept(s);
+    int fd = mig_accept(s->listen, s->wake);
     if (fd < 0) {
         if (!machine_vcpu_should_exit(m)) {
             log_error("--standby: cannot accept the primary's connection");

@@ -140,19 +140,10 @@ static void release_outputs(struct machine *m, struct repl_primary *p, uint64_t 
 }
 
 /* ---- cutting an epoch (the guest parked) ---- */
-static bool page_is_zero(const uint8_t *p)
-{
-    const uint64_t *q = (const uint64_t *)p;
-    uint64_t acc = 0;
-    for (unsigned i = 0; i < MEM_PAGE_SIZE / 8; i++)
-        acc |= q[i];
-    return acc == 0;
-}
-
 static void copy_page(struct repl_primary *p, const struct mem_region *r, unsigned region, uint64_t page)
 {
     const uint8_t *src = r->host + (page << MEM_PAGE_SHIFT);
-    if (page_is_zero(src)) {
+    if (mem_page_is_zero(src)) {
         if (p->nzero == p->cap_zero) {
             p->cap_zero = MAX(p->cap_zero * 2, 256);
             p->zref = xrealloc(p->zref, p->cap_zero * sizeof(*p->zref));
@@ -294,7 +285,7 @@ static int send_pages(struct repl_primary *p)
 static bool block_zero(const uint8_t *b, size_t len)
 {
     for (size_t i = 0; i < len; i += MEM_PAGE_SIZE)
-        if (!page_is_zero(b + i))
+        if (!mem_page_is_zero(b + i))
             return false;
     return true;
 }
@@ -376,7 +367,7 @@ static int copy_region(struct repl_primary *p, const struct mem_region *r, unsig
     uint64_t idx[MIG_PAGES_MAX], zfirst = 0, zcount = 0, npages = r->size >> MEM_PAGE_SHIFT;
     unsigned n = 0;
     for (uint64_t pg = 0; pg <= npages; pg++) {
-        bool end = pg == npages, zero = !end && page_is_zero(r->host + (pg << MEM_PAGE_SHIFT));
+        bool end = pg == npages, zero = !end && mem_page_is_zero(r->host + (pg << MEM_PAGE_SHIFT));
         int e = 0;
         /* a run of zero pages goes out every COPY_ZERO_RUN pages: the
          * standby hears from us while we scan a large empty RAM */

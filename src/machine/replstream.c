@@ -4,7 +4,6 @@
 #include "base/base.h"
 
 #include <errno.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/uio.h>
@@ -13,15 +12,6 @@
 
 static void put64(uint8_t *p, uint64_t v) { for (int i = 0; i < 8; i++) p[i] = (uint8_t)(v >> (8 * i)); }
 static uint64_t get64(const uint8_t *p) { uint64_t v = 0; for (int i = 7; i >= 0; i--) v = v << 8 | p[i]; return v; }
-
-static int PRINTF(4, 5) fail(char *err, size_t errlen, int r, const char *fmt, ...)
-{
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(err, errlen, fmt, ap);
-    va_end(ap);
-    return r;
-}
 
 void repl_stage_init(struct repl_stage *st)
 {
@@ -79,23 +69,23 @@ static int check_pages(const struct repl_geom *g, const struct mig_record *rec, 
                        size_t errlen)
 {
     if (rec->arg >= g->nram || !g->ram_size[rec->arg])
-        return fail(err, errlen, -EINVAL, "replication stream: RAM region %u does not exist here (corrupt)", rec->arg);
+        return errf(err, errlen, -EINVAL, "replication stream: RAM region %u does not exist here (corrupt)", rec->arg);
     uint64_t npages = g->ram_size[rec->arg] >> MEM_PAGE_SHIFT;
     if (rec->type == MIG_REC_ZERO) {
         uint64_t first = rec->len == 16 ? get64(rec->payload) : 0, n = rec->len == 16 ? get64(rec->payload + 8) : 0;
         if (rec->len != 16 || !n || first >= npages || n > npages - first)
-            return fail(err, errlen, -EINVAL, "replication stream: a ZERO record outside RAM region %u (corrupt)",
+            return errf(err, errlen, -EINVAL, "replication stream: a ZERO record outside RAM region %u (corrupt)",
                         rec->arg);
         *count = n;
         return 0;
     }
     size_t n = rec->len / (8 + MEM_PAGE_SIZE);
     if (n == 0 || n > MIG_PAGES_MAX || rec->len != n * (8 + MEM_PAGE_SIZE))
-        return fail(err, errlen, -EINVAL, "replication stream: a PAGES record of %zu bytes is no whole number of "
+        return errf(err, errlen, -EINVAL, "replication stream: a PAGES record of %zu bytes is no whole number of "
                     "pages", rec->len);
     for (size_t i = 0; i < n; i++)
         if (get64(rec->payload + 8 * i) >= npages)
-            return fail(err, errlen, -EINVAL, "replication stream: page %llu is outside RAM region %u (%llu pages)",
+            return errf(err, errlen, -EINVAL, "replication stream: page %llu is outside RAM region %u (%llu pages)",
                         (unsigned long long)get64(rec->payload + 8 * i), rec->arg, (unsigned long long)npages);
     *count = n;
     return 0;
@@ -105,14 +95,14 @@ static int check_disk(const struct repl_geom *g, const struct mig_record *rec, u
                       size_t errlen)
 {
     if (rec->arg >= g->ndisks)
-        return fail(err, errlen, -EINVAL, "replication stream: disk %u does not exist here (%u disks)", rec->arg,
+        return errf(err, errlen, -EINVAL, "replication stream: disk %u does not exist here (%u disks)", rec->arg,
                     g->ndisks);
     if (rec->len < 8 || (rec->type == MIG_REC_DISK_ZERO && rec->len != 16))
-        return fail(err, errlen, -EINVAL, "replication stream: a disk record of %zu bytes (corrupt)", rec->len);
+        return errf(err, errlen, -EINVAL, "replication stream: a disk record of %zu bytes (corrupt)", rec->len);
     uint64_t off = get64(rec->payload), len = rec->type == MIG_REC_DISK ? rec->len - 8 : get64(rec->payload + 8);
     uint64_t size = g->disk_size[rec->arg];
     if (!len || off % SECTOR || len % SECTOR || off > size || len > size - off)
-        return fail(err, errlen, -EINVAL, "replication stream: disk %u: %llu bytes at %llu (the disk has %llu; "
+        return errf(err, errlen, -EINVAL, "replication stream: disk %u: %llu bytes at %llu (the disk has %llu; "
                     "whole sectors only)", rec->arg, (unsigned long long)len, (unsigned long long)off,
                     (unsigned long long)size);
     *bytes = len;
@@ -123,17 +113,17 @@ static int check_epoch(const struct repl_stage *st, const struct mig_record *rec
                        size_t errlen)
 {
     if (rec->len != 24)
-        return fail(err, errlen, -EINVAL, "replication stream: an EPOCH record of %zu bytes (corrupt)", rec->len);
+        return errf(err, errlen, -EINVAL, "replication stream: an EPOCH record of %zu bytes (corrupt)", rec->len);
     uint64_t e = get64(rec->payload), n = get64(rec->payload + 8), b = get64(rec->payload + 16);
     if (e != want)
-        return fail(err, errlen, -EINVAL, "replication stream: epoch %llu where %llu was due (a gap or a repeat)",
+        return errf(err, errlen, -EINVAL, "replication stream: epoch %llu where %llu was due (a gap or a repeat)",
                     (unsigned long long)e, (unsigned long long)want);
     if (n != st->nrec || b != st->bytes)
-        return fail(err, errlen, -EINVAL, "replication stream: epoch %llu: %llu records of %llu bytes came, it says "
+        return errf(err, errlen, -EINVAL, "replication stream: epoch %llu: %llu records of %llu bytes came, it says "
                     "%llu of %llu (corrupt)", (unsigned long long)e, (unsigned long long)st->nrec,
                     (unsigned long long)st->bytes, (unsigned long long)n, (unsigned long long)b);
     if (st->state_off == SIZE_MAX)
-        return fail(err, errlen, -EINVAL, "replication stream: epoch %llu has no STATE (corrupt)",
+        return errf(err, errlen, -EINVAL, "replication stream: epoch %llu has no STATE (corrupt)",
                     (unsigned long long)e);
     return 0;
 }
@@ -145,7 +135,7 @@ static int stage_record(struct repl_stage *st, const struct repl_geom *g, uint64
     uint64_t n = 0;
     int r = 0;
     if (rec->type != MIG_REC_EPOCH && rec->type != MIG_REC_CANCEL && st->state_off != SIZE_MAX)
-        return fail(err, errlen, -EINVAL, "replication stream: record type %u after STATE (corrupt)", rec->type);
+        return errf(err, errlen, -EINVAL, "replication stream: record type %u after STATE (corrupt)", rec->type);
     switch (rec->type) {
     case MIG_REC_PAGES:
     case MIG_REC_ZERO:
@@ -168,9 +158,9 @@ static int stage_record(struct repl_stage *st, const struct repl_geom *g, uint64
     case MIG_REC_EPOCH:
         return (r = check_epoch(st, rec, want, err, errlen)) < 0 ? r : 1;
     case MIG_REC_CANCEL:
-        return fail(err, errlen, -ECANCELED, "%.*s", (int)MIN(rec->len, 300), (const char *)rec->payload);
+        return errf(err, errlen, -ECANCELED, "%.*s", (int)MIN(rec->len, 300), (const char *)rec->payload);
     default:
-        return fail(err, errlen, -EINVAL, "replication stream: record type %u inside an epoch (corrupt)", rec->type);
+        return errf(err, errlen, -EINVAL, "replication stream: record type %u inside an epoch (corrupt)", rec->type);
     }
     if (r)
         return r;
@@ -195,7 +185,7 @@ int repl_read_copy(struct mig_reader *rd, const struct repl_geom *g, struct gues
         case MIG_REC_ZERO:
             if ((r = check_pages(g, &rec, &n, err, errlen)) == 0) {
                 if (rec.arg >= mem->nr || mem->r[rec.arg].size != g->ram_size[rec.arg])
-                    return fail(err, errlen, -EINVAL, "replication stream: RAM region %u differs here", rec.arg);
+                    return errf(err, errlen, -EINVAL, "replication stream: RAM region %u differs here", rec.arg);
                 int64_t k = rec.type == MIG_REC_PAGES ? mig_apply_pages(mem, &rec, err, errlen)
                                                       : mig_apply_zero(mem, &rec, err, errlen);
                 r = k < 0 ? (int)k : 0;
@@ -208,16 +198,16 @@ int repl_read_copy(struct mig_reader *rd, const struct repl_geom *g, struct gues
                 uint64_t off = get64(rec.payload);
                 r = disk_write(opaque, rec.arg, off, rec.type == MIG_REC_DISK ? rec.payload + 8 : NULL, n);
                 if (r)
-                    fail(err, errlen, r, "writing the standby's disk %u: %s", rec.arg, strerror(-r));
+                    errf(err, errlen, r, "writing the standby's disk %u: %s", rec.arg, strerror(-r));
                 st->disk_bytes += n;
             }
             break;
         case MIG_REC_PASS:
             return 0;
         case MIG_REC_CANCEL:
-            return fail(err, errlen, -ECANCELED, "%.*s", (int)MIN(rec.len, 300), (const char *)rec.payload);
+            return errf(err, errlen, -ECANCELED, "%.*s", (int)MIN(rec.len, 300), (const char *)rec.payload);
         default:
-            return fail(err, errlen, -EINVAL, "replication stream: record type %u in the first copy (corrupt)",
+            return errf(err, errlen, -EINVAL, "replication stream: record type %u in the first copy (corrupt)",
                         rec.type);
         }
         if (r)
@@ -336,12 +326,12 @@ int repl_read_ack(struct mig_reader *rd, uint64_t *epoch, char *err, size_t errl
     if (r)
         return r;
     if (rec.type == MIG_REC_FAILED)
-        return fail(err, errlen, -EIO, "the standby failed: %.*s", (int)MIN(rec.len, 400), (const char *)rec.payload);
+        return errf(err, errlen, -EIO, "the standby failed: %.*s", (int)MIN(rec.len, 400), (const char *)rec.payload);
     if (rec.type == MIG_REC_TAKEOVER)
-        return fail(err, errlen, -EOWNERDEAD, "the standby took over: %.*s", (int)MIN(rec.len, 400),
+        return errf(err, errlen, -EOWNERDEAD, "the standby took over: %.*s", (int)MIN(rec.len, 400),
                     (const char *)rec.payload);
     if (rec.type != MIG_REC_EPOCH_ACK || rec.len != 8)
-        return fail(err, errlen, -EPROTO, "the standby answered with record type %u", rec.type);
+        return errf(err, errlen, -EPROTO, "the standby answered with record type %u", rec.type);
     *epoch = get64(rec.payload);
     return 0;
 }

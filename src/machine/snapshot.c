@@ -7,7 +7,6 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <linux/fs.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/ioctl.h>
@@ -19,24 +18,6 @@
 
 #define DEV_SECTION_VERSION 1
 #define RAM_CHUNK (1u << 20)
-
-static int PRINTF(4, 5) errf(char *err, size_t errlen, int r, const char *fmt, ...)
-{
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(err, errlen, fmt, ap);
-    va_end(ap);
-    return r;
-}
-
-static bool page_zero(const uint8_t *p)
-{
-    const uint64_t *q = (const uint64_t *)p;
-    uint64_t acc = 0;
-    for (unsigned i = 0; i < MEM_PAGE_SIZE / 8; i++)
-        acc |= q[i];
-    return acc == 0;
-}
 
 /* Which pages of [p, p+len) may hold data: all of them, or for anonymous
  * memory only those resident (a page never touched reads as zero and is
@@ -57,7 +38,7 @@ static int write_sparse(int fd, const uint8_t *p, uint64_t len, uint64_t off, bo
     uint64_t run = 0, start = 0;
     resident_pages(p, len, anon, vec);
     for (uint64_t o = 0; o <= len; o += MEM_PAGE_SIZE) {
-        bool data = o < len && (vec[o / MEM_PAGE_SIZE] & 1) && !page_zero(p + o);
+        bool data = o < len && (vec[o / MEM_PAGE_SIZE] & 1) && !mem_page_is_zero(p + o);
         if (data) {
             if (!run)
                 start = o;

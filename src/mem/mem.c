@@ -213,3 +213,12 @@ uint64_t mem_dirty_collect(struct guest_mem *m, unsigned i, uint64_t *out)
     }
     return n;
 }
+
+bool mem_page_is_zero(const uint8_t *p)
+{
+    const uint64_t *q = (const uint64_t *)p;
+    uint64_t acc = 0;
+    for (unsigned i = 0; i < MEM_PAGE_SIZE / 8; i++)
+        acc |= q[i];
+    return acc == 0;
+}

@@ -97,6 +97,9 @@ uint64_t mem_ram_size(const struct guest_mem *m);
  * r->dirty NULL again; the bitmap stays allocated until mem_destroy, so a
  * thread that loaded the pointer just before may still set a bit in it. */
 int mem_dirty_enable(struct guest_mem *m);
+/* Whether the MEM_PAGE_SIZE bytes at p (8-byte aligned) are all zero:
+ * snapshot, migration and replication send or write such pages as holes. */
+bool mem_page_is_zero(const uint8_t *p);
 void mem_dirty_disable(struct guest_mem *m);
 void mem_mark_dirty(struct guest_mem *m, uint64_t gpa, uint64_t len);
 /* Every page of every writable region dirty (a reset reloaded the images). */
