@@ -25,6 +25,7 @@ static void usage(FILE *f)
                "                  [--balloon[=deflate-on-oom=on,free-page-reporting=on,id=NAME]]\n"
                "                  [--mem-merge[=on|off]]\n"
                "                  [--qmp unix:PATH[,server][,wait=off]]\n"
+               "                  [--incoming unix:PATH|tcp:[HOST]:PORT|file:PATH]\n"
                "       vessel kvm --restore DIR[,verify] [--serial ...] [--qmp ...] [-S] [--kvm-dev PATH]\n"
                "COM1 (ttyS0) goes to --serial (default stdio; Ctrl-A x quits, Ctrl-A h help).\n"
                "--console adds a virtio console (hvc0) that takes the serial input.\n"
@@ -49,7 +50,12 @@ static void usage(FILE *f)
                "The KVM device defaults to $VESSEL_KVM_DEV or /dev/kvm.\n"
                "--restore DIR starts from a snapshot (QMP vm-snapshot) instead of booting: the\n"
                "manifest says what to build (kernel, RAM, vCPUs, devices); ',verify' checks the\n"
-               "RAM files' CRC first. See docs/snapshot.md.\n");
+               "RAM files' CRC first. See docs/snapshot.md.\n"
+               "--incoming makes this the destination of a live migration (QMP migrate on the\n"
+               "source): give it the source's machine options (kernel, -m, --smp, the same\n"
+               "devices and --disk paths: disks are shared, not copied); the vCPUs wait until\n"
+               "the source's RAM and state are in, then run on; file:PATH reads a stream QMP\n"
+               "migrate wrote to a file. See docs/snapshot.md.\n");
 }
 
 /* The options that shape the machine, which a snapshot's manifest fixes. */
@@ -105,6 +111,7 @@ int cmd_kvm(int argc, char **argv)
         { "no-reboot", no_argument, 0, 'R' },
         { "no-acpi", no_argument, 0, 'A' }, { "qmp", required_argument, 0, 'Q' },
         { "transport", required_argument, 0, 'T' }, { "restore", required_argument, 0, 'r' },
+        { "incoming", required_argument, 0, 'I' },
         { 0, 0, 0, 0 },
     };
     __attribute__((cleanup(free_config))) struct vkvm_config *cfg = xzalloc(sizeof(*cfg));
@@ -123,6 +130,7 @@ int cmd_kvm(int argc, char **argv)
             shaping = c == 'm' ? "mem" : opts[li].name;
         switch (c) {
         case 'r': restore = optarg; break;
+        case 'I': cfg->mc.incoming = optarg; break;
         case 'L': cfg->mc.serial = optarg; break;
         case 'V':
             if (virtio_options_add(&cfg->mc.virtio, opts[li].name, optarg) < 0)
@@ -166,8 +174,17 @@ int cmd_kvm(int argc, char **argv)
         default: usage(stderr); return 2;
         }
     }
+    if (restore && cfg->mc.incoming) {
+        log_error("--incoming and --restore: one or the other (the state comes from the stream or the snapshot)");
+        return 2;
+    }
     if (restore)
         return run_restore(cfg, restore, shaping);
+    if (cfg->mc.incoming && cfg->boot_cpus && cfg->boot_cpus != cfg->mc.ncpus) {
+        log_error("--incoming: not with CPU hotplug (--smp %u,maxcpus=%u): its state is not migrated yet",
+                  cfg->boot_cpus, cfg->mc.ncpus);
+        return 2;
+    }
     if (cfg->boot_cpus && cfg->boot_cpus != cfg->mc.ncpus && cfg->no_acpi) {
         log_error("--smp %u,maxcpus=%u: CPU hotplug needs ACPI (drop --no-acpi)", cfg->boot_cpus, cfg->mc.ncpus);
         return 2;

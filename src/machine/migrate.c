@@ -41,6 +41,7 @@ struct migration {
     bool unlimited;                     /* the stop-and-copy: no max-bandwidth (the guest waits) */
     uint64_t sent;                      /* stream bytes */
     bool was_running;
+    bool oneway;                        /* file: no destination answers; the source stays paused after */
     struct mig_reader rd;               /* the destination's answers */
     uint64_t t_pause, t_rest, t_state, t_sent;      /* the stop-and-copy's steps (ns, from its start) */
     uint64_t final_pages;
@@ -52,7 +53,8 @@ struct migration {
     /* the destination */
     pthread_t in_thread;
     bool in_started;
-    int in_listen, in_fd, in_wake;
+    int in_listen, in_fd, in_wake;      /* in_listen: the listening socket, or the file (in_file) */
+    bool in_file;                       /* --incoming file:PATH: read it, answer nothing */
     char in_path[108];                  /* --incoming unix:PATH: removed at the end */
 };
 
@@ -400,7 +402,7 @@ static int precopy(struct machine *m, char *err, size_t errlen)
                   (unsigned long long)pass, (unsigned long long)bytes, (double)dt / 1e6,
                   (unsigned long long)dirty, (long long)expected);
         if (expected <= (int64_t)limit)     /* the destination has applied it all: no backlog in the downtime */
-            return await_answer(g, (uint32_t)pass, err, errlen);
+            return g->oneway ? 0 : await_answer(g, (uint32_t)pass, err, errlen);
         /* QEMU's rule: dirtied more than half of what was sent, twice: throttle */
         if (ac && dirty * MEM_PAGE_SIZE * 2 > bytes && ++hot >= 2) {
             throttle_up(m);
@@ -510,7 +512,9 @@ static int stop_and_copy(struct machine *m, char *err, size_t errlen)
         g->t_sent = time_ns() - t0;
         if (r && !err[0])
             snprintf(err, errlen, "sending the state: %s", strerror(-r));
-        if (!r)
+        if (!r && g->oneway && fsync(g->fd) < 0)
+            r = -errno, snprintf(err, errlen, "writing the file: %s", strerror(errno));
+        else if (!r && !g->oneway)
             r = await_answer(g, 0, err, errlen);
     } else if (r != -ECANCELED) {
         snprintf(err, errlen, "sending RAM: %s", strerror(-r));
@@ -572,7 +576,7 @@ static void *migrate_main(void *arg)
     }
     if (!r)
         r = stop_and_copy(m, err, sizeof(err));
-    if (r == -EPIPE || r == -ECONNRESET)
+    if ((r == -EPIPE || r == -ECONNRESET) && !g->oneway)
         destination_reason(g, err, sizeof(err));
     throttle_end(m);
     dirty_log_stop(m);
@@ -586,7 +590,15 @@ static void *migrate_main(void *arg)
     pthread_mutex_unlock(&g->lock);
     close(fd);
     mig_reader_free(&g->rd);
-    if (!r) {
+    if (!r && g->oneway) {
+        /* QEMU's postmigrate: the guest is in the file and stays paused here (cont, quit) */
+        disks_lock(m, true);
+        atomic_store(&m->migrating_out, false);
+        set_status(m, MIG_COMPLETED);
+        log_info("migrate: completed in %lld ms, %llu passes: the machine is in the file; it stays paused here "
+                 "(cont resumes it, quit ends it)", (long long)g->info.total_time_ms,
+                 (unsigned long long)g->info.iterations);
+    } else if (!r) {
         set_status(m, MIG_COMPLETED);
         log_info("migrate: completed in %lld ms, %llu passes; the guest runs at the destination: exiting "
                  "(downtime %lld ms: paused at %.1f, %llu last pages sent at %.1f, state at %.1f, sent at %.1f)",
@@ -624,7 +636,7 @@ int machine_migrate(struct machine *m, const char *uri, char *err, size_t errlen
     struct migration *g = m->mig;
     struct mig_uri u;
     reap(g);
-    int r = mig_uri_parse(uri, &u, err, errlen);
+    int r = mig_uri_parse_migrate(uri, &u, err, errlen);
     if (r)
         return r;
     if (!m->eops || !m->eops->dirty_log_start || !m->eops->dirty_log_sync || !m->eops->dirty_log_stop ||
@@ -659,6 +671,7 @@ int machine_migrate(struct machine *m, const char *uri, char *err, size_t errlen
     g->info.remaining = g->info.total;
     pthread_mutex_unlock(&g->lock);
     g->sent = g->nbuf = 0;
+    g->oneway = u.file;
     g->zero_count = 0;
     g->unlimited = false;
     g->rl_start = time_ns();
@@ -761,7 +774,13 @@ static void *incoming_main(void *arg)
 {
     struct machine *m = arg;
     struct migration *g = m->mig;
-    int fd = mig_accept(g->in_listen, g->in_wake);   /* the source, or -1 when the machine stops */
+    /* the source, or -1 when the machine stops; a file is read as it is */
+    int fd = g->in_file ? g->in_listen : mig_accept(g->in_listen, g->in_wake);
+    if (g->in_file) {
+        pthread_mutex_lock(&g->lock);
+        g->in_listen = -1;
+        pthread_mutex_unlock(&g->lock);
+    }
     if (fd < 0) {
         if (!machine_vcpu_should_exit(m))
             incoming_fail(m, -1, "cannot accept the source's connection");
@@ -783,7 +802,8 @@ static void *incoming_main(void *arg)
     size_t mlen = 0, slen = 0;
     bool running = false;
     mig_reader_init(&rd, fd_read, &g->in_fd);
-    int r = mig_receive(&rd, fd, &m->mem, &sh, &man, &mlen, &st, &slen, &running, &stats, err, sizeof(err));
+    int ack = g->in_file ? -1 : fd;     /* nothing goes back into a file */
+    int r = mig_receive(&rd, ack, &m->mem, &sh, &man, &mlen, &st, &slen, &running, &stats, err, sizeof(err));
     mig_reader_free(&rd);
     if (!r)
         r = incoming_load(m, man, mlen, st, slen, err, sizeof(err));
@@ -791,7 +811,7 @@ static void *incoming_main(void *arg)
     free(st);
     if (r) {
         if (!machine_vcpu_should_exit(m))
-            incoming_fail(m, fd, err);
+            incoming_fail(m, ack, err);
     } else {
         log_debug("incoming migration: %llu pages, %llu zero pages, %llu passes, %.1f ms",
                   (unsigned long long)stats.pages, (unsigned long long)stats.zero_pages,
@@ -800,7 +820,8 @@ static void *incoming_main(void *arg)
         if (running)
             machine_resume(m);
         set_status(m, MIG_COMPLETED);
-        mig_write_record(fd, MIG_REC_RUNNING, 0, NULL, 0);
+        if (ack >= 0)
+            mig_write_record(fd, MIG_REC_RUNNING, 0, NULL, 0);
     }
     pthread_mutex_lock(&g->lock);
     g->in_fd = -1;
@@ -814,13 +835,14 @@ int migrate_incoming_start(struct machine *m)
     struct migration *g = m->mig;
     struct mig_uri u;
     char err[512];
-    if (mig_uri_parse(m->cfg.incoming, &u, err, sizeof(err)) < 0 ||
+    if (mig_uri_parse_migrate(m->cfg.incoming, &u, err, sizeof(err)) < 0 ||
         (g->in_listen = mig_uri_listen(&u, err, sizeof(err))) < 0) {
         log_error("--incoming: %s", err);
         return -EINVAL;
     }
-    if (!u.tcp)
-        snprintf(g->in_path, sizeof(g->in_path), "%s", u.path);
+    g->in_file = u.file;
+    if (!u.tcp && !u.file)
+        snprintf(g->in_path, sizeof(g->in_path), "%.107s", u.path);
     g->in_wake = eventfd(0, EFD_CLOEXEC);
     if (g->in_wake < 0) {
         log_error("--incoming: eventfd: %s", strerror(errno));

@@ -6,6 +6,7 @@
 #include "machine/snapshot.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <json-c/json.h>
 #include <netdb.h>
 #include <netinet/in.h>
@@ -483,9 +484,9 @@ int mig_uri_parse(const char *uri, struct mig_uri *out, char *err, size_t errlen
     memset(out, 0, sizeof(*out));
     if (!strncmp(uri, "unix:", 5)) {
         const char *p = uri + 5;
-        if (!*p || strlen(p) >= sizeof(out->path))
+        if (!*p || strlen(p) >= sizeof(((struct sockaddr_un *)0)->sun_path))
             return errf(err, errlen, -EINVAL, "migration URI '%.200s': a unix socket path of 1 to %zu bytes is needed",
-                        uri, sizeof(out->path) - 1);
+                        uri, sizeof(((struct sockaddr_un *)0)->sun_path) - 1);
         snprintf(out->path, sizeof(out->path), "%s", p);
         return 0;
     }
@@ -516,8 +517,30 @@ int mig_uri_parse(const char *uri, struct mig_uri *out, char *err, size_t errlen
     return 0;
 }
 
+int mig_uri_parse_migrate(const char *uri, struct mig_uri *out, char *err, size_t errlen)
+{
+    if (strncmp(uri, "file:", 5)) {
+        if (strncmp(uri, "unix:", 5) && strncmp(uri, "tcp:", 4))
+            return errf(err, errlen, -EINVAL, "migration URI '%.200s': expected unix:PATH, tcp:HOST:PORT or file:PATH",
+                        uri);
+        return mig_uri_parse(uri, out, err, errlen);
+    }
+    memset(out, 0, sizeof(*out));
+    const char *p = uri + 5;
+    if (!*p || strlen(p) >= sizeof(out->path))
+        return errf(err, errlen, -EINVAL, "migration URI '%.200s': a file path of 1 to %zu bytes is needed", uri,
+                    sizeof(out->path) - 1);
+    out->file = true;
+    snprintf(out->path, sizeof(out->path), "%s", p);
+    return 0;
+}
+
 int mig_uri_connect(const struct mig_uri *u, char *err, size_t errlen)
 {
+    if (u->file) {
+        int fd = open(u->path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+        return fd >= 0 ? fd : errf(err, errlen, -errno, "migrate file:%s: %s", u->path, strerror(errno));
+    }
     if (!u->tcp) {
         struct sockaddr_un a = { .sun_family = AF_UNIX };
         snprintf(a.sun_path, sizeof(a.sun_path), "%s", u->path);
@@ -573,6 +596,10 @@ static int listen_unix(const struct mig_uri *u, char *err, size_t errlen)
 
 int mig_uri_listen(const struct mig_uri *u, char *err, size_t errlen)
 {
+    if (u->file) {
+        int fd = open(u->path, O_RDONLY | O_CLOEXEC);
+        return fd >= 0 ? fd : errf(err, errlen, -errno, "--incoming file:%s: %s", u->path, strerror(errno));
+    }
     if (!u->tcp)
         return listen_unix(u, err, errlen);
     struct addrinfo hints = { .ai_family = AF_UNSPEC, .ai_socktype = SOCK_STREAM, .ai_flags = AI_PASSIVE }, *res;

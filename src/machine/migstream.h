@@ -24,6 +24,7 @@
 #ifndef VESSEL_MIGSTREAM_H
 #define VESSEL_MIGSTREAM_H
 
+#include <limits.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -132,11 +133,16 @@ int mig_receive(struct mig_reader *rd, int ack_fd, struct guest_mem *mem, const 
 /* "unix:PATH" or "tcp:HOST:PORT" (HOST may be [v6]); 0 or -EINVAL with err. */
 struct mig_uri {
     bool tcp;
-    char path[108];                 /* unix */
+    bool file;                      /* file:PATH (mig_uri_parse_migrate only) */
+    char path[PATH_MAX];            /* unix (at most 107 bytes), file */
     char host[256], port[16];       /* tcp */
 };
 int mig_uri_parse(const char *uri, struct mig_uri *out, char *err, size_t errlen);
-/* Connect (source) / listen (destination): an fd, or -errno with err. */
+/* Live migration's URIs: those, or "file:PATH" (QEMU's file migration: a
+ * stream with no way back, written to or read from a file). */
+int mig_uri_parse_migrate(const char *uri, struct mig_uri *out, char *err, size_t errlen);
+/* Connect (source) / listen (destination): an fd, or -errno with err.
+ * file: the file created (truncated) for writing / opened for reading. */
 int mig_uri_connect(const struct mig_uri *u, char *err, size_t errlen);
 int mig_uri_listen(const struct mig_uri *u, char *err, size_t errlen);
 /* Wait for a connection on listen_fd, or for wake_fd to become readable

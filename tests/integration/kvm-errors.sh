@@ -37,12 +37,18 @@ if [ -n "$good" ]; then
     expect_fail "bad --disk option" "--disk .*cache=fast" "$VESSEL" kvm --kernel "$good" --disk "x.img,cache=fast"
     expect_fail "bad --net option" "--net .*bogus" "$VESSEL" kvm --kernel "$good" --net bogus
     expect_fail "bad --transport" "--transport isa: expected pci or mmio" "$VESSEL" kvm --kernel "$good" --transport isa
+    expect_fail "--incoming with --restore" "--incoming and --restore: one or the other" \
+        "$VESSEL" kvm --restore "$tmp/nosnap" --incoming "unix:$tmp/mig.sock"
+    expect_fail "--incoming with CPU hotplug" "--incoming: not with CPU hotplug \(--smp 1,maxcpus=2\)" \
+        "$VESSEL" kvm --kernel "$good" --smp 1,maxcpus=2 --incoming "unix:$tmp/mig.sock"
     if [ -r /dev/kvm ] && [ -w /dev/kvm ]; then
         expect_fail "bad --serial" "chardev 'tcp:1234': unknown" "$VESSEL" kvm --kernel "$good" --serial tcp:1234
         : >"$tmp/notasock"
         expect_fail "--serial unix: on a regular file" "unix:$tmp/notasock: exists and is not a socket" \
             "$VESSEL" kvm --kernel "$good" --serial "unix:$tmp/notasock"
         expect_fail "missing --disk image" "$tmp/nodisk" "$VESSEL" kvm --kernel "$good" --disk "$tmp/nodisk"
+        expect_fail "--incoming with a bad URI" "--incoming: .*expected unix:PATH, tcp:HOST:PORT or file:PATH" \
+            "$VESSEL" kvm --kernel "$good" --serial null --incoming "exec:cat"
         head -c $((40 << 20)) /dev/zero >"$tmp/big.img"
         expect_fail "initrd too large" "--initrd: .* do not fit|larger than guest RAM" \
             "$VESSEL" kvm --kernel "$good" -m 32M --initrd "$tmp/big.img"

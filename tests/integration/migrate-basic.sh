@@ -87,6 +87,32 @@ check "tcp: the dirtying guest goes on at $((n + 1)) (first $(first "$d/d2.out")
 check "its 4 MiB buffer came over whole (no 'bad' line)" bash -c "! grep -q bad '$d/d2.out'"
 "$VESSEL" qmp "$d/d2.sock" quit >/dev/null; wait "$pid_d2"
 
+# ---- file: (QEMU's file migration): the source stays paused, --incoming file: goes on ----
+start s7 counter
+wait_for reached "$d/s7.out" 3 || { nok "the counter runs (file:)"; exit 1; }
+out=$(mig "$d/s7.sock" migrate "file:$d/m7.mig" status completed)
+check "file: completed ($(tail -1 <<<"$out"))" grep -q '^events: setup active device completed$' <<<"$out"
+st=$("$VESSEL" qmp "$d/s7.sock" query-status)
+check "file: the source stays paused ($st) and says so: $(grep -o 'completed in.*' "$d/s7.err" | head -c 120)" \
+    bash -c "grep -q '\"paused\"' <<<'$st' && ! grep -q 'exiting' '$d/s7.err'"
+n=$(last "$d/s7.out")
+cp "$d/s7.out" "$d/s7a.out"
+"$VESSEL" qmp "$d/s7.sock" cont >/dev/null
+check "file: cont resumes the source (past $n)" wait_for reached "$d/s7.out" $((n + 2))
+"$VESSEL" qmp "$d/s7.sock" quit >/dev/null; wait "$pid_s7"
+start d7 counter --incoming "file:$d/m7.mig"
+wait_for reached "$d/d7.out" $((n + 3))
+check "file: --incoming file: goes on at $((n + 1)) after the file's $n (first $(first "$d/d7.out"))" handover s7a d7
+"$VESSEL" qmp "$d/d7.sock" quit >/dev/null; wait "$pid_d7"
+sz=$(stat -c %s "$d/m7.mig")
+head -c $((sz / 2)) "$d/m7.mig" >"$d/m7t.mig"
+timeout "$(slow 60)" "$VESSEL" run --kernel "$d/counter.elf" -m 32M --disk "$d/disk.img" --serial "file:$d/t7.out" \
+    --incoming "file:$d/m7t.mig" </dev/null >/dev/null 2>"$d/t7.err"; rc=$?
+check "file: a cut file: exit $rc, one line ($(head -1 "$d/t7.err" | head -c 160); the board's 'stopped on an error' aside), the guest never runs" \
+    bash -c "[ $rc -eq 1 ] && [ \$(grep -v 'stopped on an error' '$d/t7.err' | grep -c .) -eq 1 ] && grep -q 'ended early' '$d/t7.err' && [ ! -s '$d/t7.out' ]"
+expect_fail "file: a missing file" "--incoming file:$d/none.mig: No such file" \
+    "$VESSEL" run --kernel "$d/counter.elf" -m 32M --disk "$d/disk.img" --serial null --incoming "file:$d/none.mig"
+
 # ---- no convergence, migrate_cancel; then auto-converge ----
 start s3 dirty
 start d3 dirty --incoming "unix:$d/m3"
@@ -158,7 +184,8 @@ check "the source runs on after both (count $n, then more)" wait_for reached "$d
 
 # ---- QMP errors ----
 q() { "$VESSEL" qmp "$d/s4.sock" "$@"; }
-expect_fail "migrate to a bad URI" "expected unix:PATH or tcp:HOST:PORT" q migrate '{"uri":"exec:cat"}'
+expect_fail "migrate to a bad URI" "expected unix:PATH, tcp:HOST:PORT or file:PATH" q migrate '{"uri":"exec:cat"}'
+expect_fail "migrate to a file in a missing directory" "migrate file:$d/nodir/f: No such file" q migrate "{\"uri\":\"file:$d/nodir/f\"}"
 expect_fail "migrate to a socket nobody listens on" "migrate unix:$d/none: No such file" q migrate "{\"uri\":\"unix:$d/none\"}"
 expect_fail "migrate with blk" "block migration is not offered" q migrate "{\"uri\":\"unix:$d/m1\",\"blk\":true}"
 expect_fail "cpu-throttle-initial 0" "cpu-throttle-initial' expects a value from 1 to 99" \

@@ -98,6 +98,11 @@ struct vkvm_vm {
     unsigned nmsr_list;
     struct kvm_run **retired;       /* vCPU mappings of VMs replaced by vkvm_vm_renew */
     unsigned nretired;
+    /* dirty logging for live migration (dirty.c): on while a migration
+     * runs (a new VM gets its slots logged too); manual: the VM has
+     * KVM_CAP_MANUAL_DIRTY_LOG_PROTECT2 on; buf: KVM_GET_DIRTY_LOG's bitmap
+     * of each slot */
+    struct { bool on, manual; uint64_t *buf[MEM_MAX_REGIONS]; } dirty;
 };
 
 /* vm.c: vCPU `cpu` of the VM (CPUID, MSRs; vCPU 0 at the boot state,
@@ -130,6 +135,18 @@ int vkvm_vm_renew(struct vkvm_vm *vm);
 /* run.c: kernel, initrd, command line, MP table into RAM; fills vm->st. */
 int vkvm_vm_load(struct vkvm_vm *vm);
 
+/* dirty.c: the engine's dirty logging ops (struct machine_engine_ops);
+ * vkvm_slots_set makes the RAM slots of vm->fd (slot i = region i), with
+ * the log flag while logging is on. 0 or -errno (logged). */
+int vkvm_slots_set(struct vkvm_vm *vm);
+int vkvm_dirty_log_start(void *eng);
+uint64_t vkvm_dirty_log_sync(void *eng, unsigned region, uint64_t *bitmap);
+void vkvm_dirty_log_stop(void *eng);
+void vkvm_dirty_free(struct vkvm_vm *vm);
+
+/* state.c: vCPU `cpu` (parked) finishes its last port or MMIO exit now,
+ * if one is pending: entered once with immediate_exit, no guest code. */
+void vkvm_vcpu_settle(struct vkvm_vm *vm, unsigned cpu);
 /* state.c: the engine's snapshot ops (struct machine_engine_ops). */
 int vkvm_engine_save(void *eng, struct snap_writer *w);
 int vkvm_engine_check(void *eng, const struct snap *s, char *err, size_t errlen);

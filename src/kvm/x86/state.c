@@ -21,7 +21,7 @@
  * registers written next are not overwritten by it. (From this thread: KVM
  * allows it, at the cost of an RCU grace period for the vCPU's pid
  * change, so only where an exit is pending.) */
-static void vcpu_settle(struct vkvm_vm *vm, unsigned cpu)
+void vkvm_vcpu_settle(struct vkvm_vm *vm, unsigned cpu)
 {
     struct kvm_run *run = vm->run[cpu];
     if (!vm->io_pending[cpu])
@@ -183,7 +183,7 @@ int vkvm_engine_save(void *eng, struct snap_writer *w)
     struct vkvm_cpu_state *st = xzalloc(sizeof(*st));
     for (unsigned i = 0; !r && i < vm->ncpus; i++) {
         char name[32];
-        vcpu_settle(vm, i);
+        vkvm_vcpu_settle(vm, i);
         if ((r = cpu_save(vm, i, st, err, sizeof(err))))
             break;
         snprintf(name, sizeof(name), "kvm.cpu.%u", i);
@@ -296,7 +296,7 @@ int vkvm_engine_load(void *eng, const struct snap *s, char *err, size_t errlen)
     for (unsigned i = 0; i < vm->ncpus && !r; i++) {
         char name[32];
         snprintf(name, sizeof(name), "kvm.cpu.%u", i);
-        vcpu_settle(vm, i);
+        vkvm_vcpu_settle(vm, i);
         r = cpu_load(vm, s, i, snap_section(s, name, NULL, NULL), err, errlen);
     }
     return r ? r : clock_load(vm, s, v->clock, err, errlen);

@@ -361,14 +361,7 @@ static int vm_open(struct vkvm_vm *vm)
     VM_IOCTL("KVM_CREATE_IRQCHIP", vm->fd, KVM_CREATE_IRQCHIP, 0);
     struct kvm_pit_config pit = { .flags = KVM_PIT_SPEAKER_DUMMY };
     VM_IOCTL("KVM_CREATE_PIT2", vm->fd, KVM_CREATE_PIT2, &pit);
-    for (unsigned i = 0; i < vm->m->nr; i++) {
-        struct kvm_userspace_memory_region reg = {
-            .slot = i, .guest_phys_addr = vm->m->r[i].gpa,
-            .memory_size = vm->m->r[i].size, .userspace_addr = (uintptr_t)vm->m->r[i].host,
-        };
-        VM_IOCTL("KVM_SET_USER_MEMORY_REGION", vm->fd, KVM_SET_USER_MEMORY_REGION, &reg);
-    }
-    return 0;
+    return vkvm_slots_set(vm);     /* logged while a migration runs (dirty.c) */
 }
 
 /* vm-restore into a running process: a new VM (irqchip, PIT, vCPUs) on
@@ -530,6 +523,8 @@ static const struct machine_engine_ops vkvm_engine_ops = {
     .cpu_state_name = vkvm_cpu_state_name, .cpu_plug = vkvm_cpu_plug, .cpu_unplug = vkvm_cpu_unplug,
     .machine_type = VKVM_MACHINE_TYPE, .save = vkvm_engine_save, .check = vkvm_engine_check,
     .load = vkvm_engine_load,
+    .dirty_log_start = vkvm_dirty_log_start, .dirty_log_sync = vkvm_dirty_log_sync,
+    .dirty_log_stop = vkvm_dirty_log_stop,
 };
 
 struct vkvm_vm *vkvm_vm_create(int kvm_fd, struct machine *mach, const struct vkvm_config *cfg)
@@ -563,6 +558,9 @@ struct vkvm_vm *vkvm_vm_create(int kvm_fd, struct machine *mach, const struct vk
     }
     if (vm_open(vm) < 0)
         goto fail;
+    if (vm->boot_cpus != vm->ncpus)
+        machine_add_migration_blocker(mach, "CPU hotplug (--smp N,maxcpus=M): vessel kvm does not save its "
+                                            "state yet (nor snapshot it)");
     vm->caps.xsave = ioctl(kvm_fd, KVM_CHECK_EXTENSION, KVM_CAP_XSAVE) > 0;
     vm->caps.xcrs = ioctl(kvm_fd, KVM_CHECK_EXTENSION, KVM_CAP_XCRS) > 0;
     vm->caps.xsave2 = ioctl(vm->fd, KVM_CHECK_EXTENSION, KVM_CAP_XSAVE2);
@@ -604,6 +602,7 @@ void vkvm_vm_destroy(struct vkvm_vm *vm)
         munmap(vm->retired[i], (size_t)vm->run_sz);
     free(vm->retired);
     free(vm->msr_list);
+    vkvm_dirty_free(vm);
     pthread_mutex_destroy(&vm->cpu_lock);
     free(vm);
 }

@@ -229,6 +229,25 @@ static void test_uri(void **state)
     assert_int_equal(mig_uri_parse("unix:", &u, err, sizeof(err)), -EINVAL);
     assert_int_equal(mig_uri_parse("exec:cat", &u, err, sizeof(err)), -EINVAL);
     assert_non_null(strstr(err, "expected unix:PATH or tcp:HOST:PORT"));
+    /* file: is live migration's only (replication needs a way back) */
+    assert_int_equal(mig_uri_parse("file:/tmp/m.mig", &u, err, sizeof(err)), -EINVAL);
+    assert_int_equal(mig_uri_parse_migrate("file:/tmp/m.mig", &u, err, sizeof(err)), 0);
+    assert_true(u.file);
+    assert_false(u.tcp);
+    assert_string_equal(u.path, "/tmp/m.mig");
+    assert_int_equal(mig_uri_parse_migrate("file:", &u, err, sizeof(err)), -EINVAL);
+    assert_non_null(strstr(err, "a file path of 1 to"));
+    assert_int_equal(mig_uri_parse_migrate("tcp:h:1", &u, err, sizeof(err)), 0);
+    assert_true(u.tcp);
+    assert_false(u.file);
+    assert_int_equal(mig_uri_parse_migrate("unix:/tmp/x.sock", &u, err, sizeof(err)), 0);
+    assert_false(u.file);
+    assert_int_equal(mig_uri_parse_migrate("exec:cat > /tmp/f", &u, err, sizeof(err)), -EINVAL);
+    assert_non_null(strstr(err, "expected unix:PATH, tcp:HOST:PORT or file:PATH"));
+    /* a unix socket path still fits sun_path */
+    char longp[200] = "unix:";
+    memset(longp + 5, 'a', 150);
+    assert_int_equal(mig_uri_parse(longp, &u, err, sizeof(err)), -EINVAL);
 }
 
 int main(void)
