@@ -13,12 +13,15 @@
 # One result a line on stdout: "kvmb<TAB>WHO<TAB>METRIC<TAB>VALUE<TAB>UNIT",
 # or "kvmb<TAB>WHO<TAB>METRIC<TAB>NA<TAB>WHY". Progress on stderr.
 # Environment: VESSEL, VMBENCH, KERNEL, INITRD, BOOTS, REPS, BLK_MIB,
-# NET_MIB, KVMB_APPEND (the guest's command line), KVMB_WHAT ("boot io").
+# NET_MIB, KVMB_APPEND (the guest's command line), KVMB_WHAT ("boot io"),
+# KVMB_PEERS (of "vessel qemu-microvm qemu-q35", the boot part's),
+# KVMB_SHOW_STDERR=1 (each VMM's stderr into the log, prefixed).
 set -u
 : "${VESSEL:?}" "${VMBENCH:?}" "${KERNEL:?}" "${INITRD:?}"
 BOOTS=${BOOTS:-3} REPS=${REPS:-2} BLK_MIB=${BLK_MIB:-32} NET_MIB=${NET_MIB:-16}
 KVMB_WHAT=${KVMB_WHAT:-boot io}
 APPEND=${KVMB_APPEND:-console=ttyS0 quiet panic=-1}
+peers=${KVMB_PEERS:-vessel qemu-microvm qemu-q35}
 work=$(mktemp -d "${TMPDIR:-/tmp}/kvmbench.XXXXXX")
 hpid=
 trap '[ -n "$hpid" ] && kill $hpid 2>/dev/null; rm -rf "$work"' EXIT
@@ -37,6 +40,10 @@ vmb() {
     echo "$out" >"$work/$who.out"
     # where the VMM's memory outside guest RAM is (the log, not the results)
     grep '^map ' <<<"$out" | sed "s/^/kvmbench: $who: /" >&2
+    if [ -n "${KVMB_SHOW_STDERR:-}" ]; then
+        grep '^poweroff_ms ' <<<"$out" | sed "s/^/kvmbench: $who: /" >&2
+        sed "s/^/kvmbench: $who stderr: /" "$work/$who.err" >&2
+    fi
     if grep -q '^error: ' <<<"$out"; then
         res "$who" boot NA "$(grep -m1 '^error: ' <<<"$out") $(grep '^tail: ' <<<"$out" | tail -n 2 | tr '\n' ' ') $(tail -n 2 "$work/$who.err" | tr '\n' ' ')"
         return 1
@@ -53,11 +60,15 @@ vmb() {
 
 if [[ " $KVMB_WHAT " == *" boot "* ]]; then
     for ((b = 1; b <= BOOTS; b++)); do
-        say "boot $b/$BOOTS: vessel kvm"
-        vmb vessel -- "${vbase[@]}" --append "$APPEND"
-        if [ -n "$qemu" ]; then
+        if [[ " $peers " == *" vessel "* ]]; then
+            say "boot $b/$BOOTS: vessel kvm"
+            vmb vessel -- "${vbase[@]}" --append "$APPEND"
+        fi
+        if [ -n "$qemu" ] && [[ " $peers " == *" qemu-microvm "* ]]; then
             say "boot $b/$BOOTS: qemu microvm"
             vmb qemu-microvm -- "$qemu" -M microvm "${qbase[@]}" -append "$APPEND"
+        fi
+        if [ -n "$qemu" ] && [[ " $peers " == *" qemu-q35 "* ]]; then
             say "boot $b/$BOOTS: qemu q35"
             vmb qemu-q35 -- "$qemu" -M q35 "${qbase[@]}" -append "$APPEND"
         fi

@@ -25,7 +25,8 @@
 # KVMBENCH_REPS, KVMBENCH_BLK_MIB, KVMBENCH_NET_MIB override them;
 # KVMBENCH_WHAT ("boot io" by default) picks the parts of 2;
 # KVMBENCH_NESTED_TIMEOUT (s, default 2400) bounds the L1 run;
-# KVMBENCH_OUT keeps the raw results there. VESSEL, SRC, VESSEL_CACHE as
+# KVMBENCH_OUT keeps the raw results there; KVMB_PEERS and
+# KVMB_SHOW_STDERR go to bench/kvm/linux.sh. VESSEL, SRC, VESSEL_CACHE as
 # for every bench.
 set -u
 src=${SRC:-$(cd "$(dirname "$0")/../.." && pwd)}
@@ -128,7 +129,7 @@ linux_direct() {
     line=$(bash "$src/guest/build.sh" --print x86_64 2>/dev/null) || { why="the default x86-64 guest is not built (make guest)"; return 1; }
     eval "$line"
     VMBENCH=$vmb KERNEL=$KERNEL INITRD=$INITRD BOOTS=$boots REPS=$reps BLK_MIB=$blk NET_MIB=$net KVMB_WHAT=$what \
-        VESSEL=$VESSEL bash "$src/bench/kvm/linux.sh" >"$tmp/results" ||
+        KVMB_PEERS="${KVMB_PEERS:-}" VESSEL=$VESSEL bash "$src/bench/kvm/linux.sh" >"$tmp/results" ||
         { why="bench/kvm/linux.sh failed"; return 1; }
 }
 
@@ -148,7 +149,7 @@ linux_nested() {
 [ -c /dev/kvm ] || { printf 'kvmb\tall\tboot\tNA\tL1 has no /dev/kvm (kvm-amd did not load)\n'; exit 0; }
 export VMBENCH=/nested/kvmbench/vmbench KERNEL=\$SRC/guest-images/x86_64/bzImage \\
     INITRD=\$SRC/guest-images/x86_64/initramfs.cpio.gz BOOTS=$boots REPS=$reps BLK_MIB=$blk NET_MIB=$net \\
-    KVMB_WHAT="$what"
+    KVMB_WHAT="$what" KVMB_PEERS="${KVMB_PEERS:-}" KVMB_SHOW_STDERR="${KVMB_SHOW_STDERR:-}"
 exec bash /nested/kvmbench/linux.sh
 EOF
     r=$(nested_add_qemu "$d") || { why=$r; return 1; }

@@ -22,7 +22,9 @@
  *   map rss_kb KB size_kb KB NAME   (--maps KB: each other mapping with
  *                                    at least KB resident)
  *   cmd N rc RC          then its output lines as "out N: LINE"
- *   poweroff_ms MS status ST last LINE
+ *   poweroff_ms MS status ST t_last MS t_exit MS last LINE
+ *                        (t_last, t_exit: CLOCK_MONOTONIC, to line up
+ *                        with the VMM's own time stamps)
  * or "error: WHY" (and the last console lines as "tail: LINE"), status 1. */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -301,8 +303,8 @@ static int poweroff(struct vm *v, double deadline)
     size_t s = e;
     while (s > 0 && v->buf[s - 1] != '\n')
         s--;
-    printf("poweroff_ms %.3f status %d last %.*s\n", v->t_exit - t_last,
-           WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st), (int)(e - s), v->buf + s);
+    printf("poweroff_ms %.3f status %d t_last %.3f t_exit %.3f last %.*s\n", v->t_exit - t_last,
+           WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st), t_last, v->t_exit, (int)(e - s), v->buf + s);
     return 0;
 }
 
