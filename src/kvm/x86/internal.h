@@ -83,7 +83,9 @@ struct vkvm_vm {
     bool io_pending[VKVM_MAX_VCPUS];
     struct kvm_clock_data clock;    /* kvmclock at pause */
     bool clock_saved;
-    /* what is loaded at start and on every reset */
+    /* what is loaded at start and on every reset: the images are in
+     * memory only while they are loaded (run.c), img/ird point there */
+    struct vkvm_images *images;
     const uint8_t *img, *ird;
     size_t img_len, ird_len;
     bool pvh;

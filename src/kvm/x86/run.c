@@ -5,9 +5,13 @@
 #include "kvm/x86/internal.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/ioctl.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 /* ---- the board's small devices ---- */
@@ -171,9 +175,139 @@ static int write_reset_stub(struct guest_mem *m)
     return mem_write(m, VKVM_RESET_VECTOR, stub, sizeof(stub));
 }
 
+/* ---- the images ----
+ * --kernel and --initrd are read at start and again at every reset, each
+ * time into a buffer that is unmapped once they are in guest RAM: kept
+ * for the whole run they cost their size (3 MiB for the default guest) of
+ * VMM memory outside guest RAM, as bench/kvm measured. The files stay
+ * open; a file whose size or mtime changed since the start is not loaded
+ * (one line; the reset fails). A pipe or other non-regular file cannot be
+ * read twice: it is kept in memory. */
+struct vkvm_image {
+    const char *opt, *path;
+    int fd;
+    struct stat st;
+    uint8_t *buf;
+    size_t len;
+    bool keep;          /* not a regular file: the buffer stays (malloc) */
+};
+
+struct vkvm_images {
+    struct vkvm_image k, i;
+    bool pvh;
+};
+
+static int image_read(struct vkvm_image *im)
+{
+    struct stat st;
+    if (fstat(im->fd, &st) < 0)
+        return -errno;
+    if (st.st_size != im->st.st_size || st.st_mtim.tv_sec != im->st.st_mtim.tv_sec ||
+        st.st_mtim.tv_nsec != im->st.st_mtim.tv_nsec) {
+        log_error("%s %s: changed since vessel started (size or mtime): not loaded again", im->opt, im->path);
+        return -ESTALE;
+    }
+    im->len = (size_t)st.st_size;
+    if (im->len == 0) {
+        im->buf = NULL;
+        return 0;
+    }
+    void *p = mmap(NULL, im->len, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    if (p == MAP_FAILED)
+        return -errno;
+    for (size_t done = 0; done < im->len;) {
+        ssize_t r = pread(im->fd, (char *)p + done, im->len - done, (off_t)done);
+        if (r <= 0) {
+            int e = r < 0 ? -errno : -EIO;
+            if (r < 0 && errno == EINTR)
+                continue;
+            munmap(p, im->len);
+            log_error("%s %s: %s", im->opt, im->path, r < 0 ? strerror(errno) : "shorter than at the start");
+            return e;
+        }
+        done += (size_t)r;
+    }
+    im->buf = p;
+    return 0;
+}
+
+static void image_drop(struct vkvm_image *im)
+{
+    if (im->keep || !im->buf)
+        return;
+    munmap(im->buf, im->len);
+    im->buf = NULL;
+}
+
+/* Opened and read once; max: the largest size taken. 0 or -errno (logged). */
+static int image_open(struct vkvm_image *im, const char *opt, const char *path, size_t max)
+{
+    *im = (struct vkvm_image){ .opt = opt, .path = path, .fd = -1 };
+    if (!path)
+        return 0;
+    im->fd = open(path, O_RDONLY | O_CLOEXEC);
+    int r = im->fd < 0 || fstat(im->fd, &im->st) < 0 ? -errno : 0;
+    if (r == 0 && S_ISDIR(im->st.st_mode))
+        r = -EISDIR;
+    if (r == 0 && S_ISREG(im->st.st_mode) && (uint64_t)im->st.st_size > max)
+        r = -EFBIG;
+    if (r == 0 && S_ISREG(im->st.st_mode))
+        return image_read(im);
+    if (r == 0) {
+        char *b;
+        im->keep = true;
+        r = read_file(path, &b, &im->len, max);
+        im->buf = (uint8_t *)b;
+    }
+    if (r && r != -EFBIG && r != -E2BIG)
+        log_error("%s %s: %s", opt, path, strerror(-r));
+    return r;
+}
+
+static void image_close(struct vkvm_image *im)
+{
+    if (im->keep)
+        free(im->buf);
+    else
+        image_drop(im);
+    im->buf = NULL;
+    if (im->fd >= 0)
+        close(im->fd);
+    im->fd = -1;
+}
+
+static int images_get(struct vkvm_vm *vm)
+{
+    struct vkvm_images *im = vm->images;
+    int r = 0;
+    if (im && !im->k.buf && im->k.path)
+        r = image_read(&im->k);
+    if (im && r == 0 && !im->i.buf && im->i.path && im->i.st.st_size > 0)
+        r = image_read(&im->i);
+    if (im && r == 0) {
+        vm->img = im->k.buf;
+        vm->img_len = im->k.len;
+        vm->ird = im->i.buf;
+        vm->ird_len = im->i.len;
+    }
+    return r;
+}
+
+static void images_put(struct vkvm_vm *vm)
+{
+    if (!vm->images)
+        return;
+    image_drop(&vm->images->k);
+    image_drop(&vm->images->i);
+    vm->img = vm->ird = NULL;
+}
+
 int vkvm_vm_load(struct vkvm_vm *vm)
 {
     uint64_t ram = vm->cfg->mc.ram_size;
+    int r0 = images_get(vm);
+    if (r0)
+        return r0;
     int r = vm->pvh ? vkvm_boot_pvh(vm->m, ram, vm->img, vm->img_len, vm->ird, vm->ird_len, vm->cmdline, &vm->st)
                     : vkvm_boot_bzimage(vm->m, ram, vm->img, vm->img_len, vm->ird, vm->ird_len, vm->cmdline,
                                         &vm->st);
@@ -193,48 +327,39 @@ int vkvm_vm_load(struct vkvm_vm *vm)
         if ((r = vkvm_acpi_build(vm->m, &ac)))
             log_error("ACPI tables: %s", strerror(-r));
     }
+    images_put(vm);
     return r;
 }
 
-/* ---- the images ---- */
-struct images {
-    char *img, *ird;
-    size_t img_len, ird_len;
-    bool pvh;
-};
-
-static int read_images(const struct vkvm_config *cfg, struct images *im)
+static int read_images(const struct vkvm_config *cfg, struct vkvm_images *im)
 {
-    int r = read_file(cfg->kernel, &im->img, &im->img_len, 256u << 20);
-    if (r) {
+    int r = image_open(&im->k, "--kernel", cfg->kernel, 256u << 20);
+    if (r == -EFBIG || r == -E2BIG)
         log_error("--kernel %s: %s", cfg->kernel, strerror(-r));
+    if (r)
+        return r;
+    r = image_open(&im->i, "--initrd", cfg->initrd, (size_t)cfg->mc.ram_size);
+    if (r == -EFBIG || r == -E2BIG) {
+        log_error("--initrd %s: larger than guest RAM (-m %llu MiB)", cfg->initrd,
+                  (unsigned long long)(cfg->mc.ram_size >> 20));
         return r;
     }
-    if (cfg->initrd) {
-        r = read_file(cfg->initrd, &im->ird, &im->ird_len, (size_t)cfg->mc.ram_size);
-        if (r == -EFBIG || r == -E2BIG) {
-            log_error("--initrd %s: larger than guest RAM (-m %llu MiB)", cfg->initrd,
-                      (unsigned long long)(cfg->mc.ram_size >> 20));
-            return r;
-        }
-        if (r) {
-            log_error("--initrd %s: %s", cfg->initrd, strerror(-r));
-            return r;
-        }
-    }
+    if (r)
+        return r;
     struct vkvm_bzimage bz;
     const char *why = NULL;
     uint32_t pvh_entry;
-    im->pvh = im->img_len >= 4 && !memcmp(im->img, "\x7f" "ELF", 4);
-    if (im->pvh ? vkvm_pvh_entry((const uint8_t *)im->img, im->img_len, &pvh_entry, &why)
-                : vkvm_bzimage_parse((const uint8_t *)im->img, im->img_len, &bz, &why)) {
+    const uint8_t *img = im->k.buf;
+    size_t len = im->k.len;
+    im->pvh = len >= 4 && !memcmp(img, "\x7f" "ELF", 4);
+    if (im->pvh ? vkvm_pvh_entry(img, len, &pvh_entry, &why) : vkvm_bzimage_parse(img, len, &bz, &why)) {
         log_error("--kernel %s: %s", cfg->kernel, why);
         return -EINVAL;
     }
     return 0;
 }
 
-static int run_machine(const struct vkvm_config *cfg, int kfd, const struct images *im)
+static int run_machine(const struct vkvm_config *cfg, int kfd, struct vkvm_images *im)
 {
     struct machine *m = machine_new(&cfg->mc);
     if (!m)
@@ -255,10 +380,7 @@ static int run_machine(const struct vkvm_config *cfg, int kfd, const struct imag
     vm = vkvm_vm_create(kfd, m, cfg);
     if (!vm)
         goto out;
-    vm->img = (const uint8_t *)im->img;
-    vm->img_len = im->img_len;
-    vm->ird = (const uint8_t *)im->ird;
-    vm->ird_len = im->ird_len;
+    vm->images = im;
     vm->pvh = im->pvh;
     vm->acpi = !cfg->no_acpi;
     if (board_create(vm) < 0) {
@@ -289,7 +411,7 @@ out:
 
 int vkvm_run(const struct vkvm_config *cfg)
 {
-    struct images im = { 0 };
+    struct vkvm_images im = { .k = { .fd = -1 }, .i = { .fd = -1 } };
     int rc = MACHINE_EXIT_BADARG;
     if (read_images(cfg, &im) == 0) {
         int kfd = vkvm_open_dev(cfg->dev);
@@ -299,7 +421,7 @@ int vkvm_run(const struct vkvm_config *cfg)
             close(kfd);
         }
     }
-    free(im.img);
-    free(im.ird);
+    image_close(&im.k);
+    image_close(&im.i);
     return rc;
 }
