@@ -12,6 +12,11 @@
 #
 #   VESSEL_BENCH_REPS   runs per program and emulator (default 5; hello: 5x that)
 #   VESSEL_BENCH_SCALE  work multiplier (default 1)
+#   VESSEL_BASE         a second vessel binary (say, the build before a change),
+#                       run interleaved with the two others: its ratio is printed
+#                       beside vessel's, measured in the same conditions
+#   VESSEL_BENCH_ONLY   an extended regular expression: only the programs whose
+#                       name matches it
 set -u
 SRC=${SRC:-$(cd "$(dirname "$0")/../.." && pwd)}
 VESSEL=${VESSEL:-$SRC/build/vessel}
@@ -49,7 +54,11 @@ one_run() {
     local emu=$1 out=$2 in=$3; shift 3
     rm -f "$tmp/t.db"
     local -a cmd
-    if [ "$emu" = qemu ]; then cmd=(qemu-riscv64 "$@"); else cmd=("$VESSEL" exec "$@"); fi
+    case $emu in
+    qemu) cmd=(qemu-riscv64 "$@") ;;
+    base) cmd=("$VESSEL_BASE" exec "$@") ;;
+    *) cmd=("$VESSEL" exec "$@") ;;
+    esac
     local t0 t1 rc
     t0=$(date +%s%N)
     /usr/bin/time -f %M -o "$tmp/rss" "${cmd[@]}" <"$in" >"$out" 2>"$tmp/err"; rc=$?
@@ -66,8 +75,9 @@ rows=()
 bench() {
     local name=$1 in=$2; shift 2
     local n=$reps i r
+    [ -n "${VESSEL_BENCH_ONLY:-}" ] && ! grep -qE -- "$VESSEL_BENCH_ONLY" <<<"$name" && return
     [ "$name" = hello ] && n=$((reps * 5))
-    : >"$tmp/qt"; : >"$tmp/vt"; : >"$tmp/qr"; : >"$tmp/vr"
+    : >"$tmp/qt"; : >"$tmp/vt"; : >"$tmp/qr"; : >"$tmp/vr"; : >"$tmp/bt"
     local bad=
     for ((i = 1; i <= n; i++)); do
         say "$name: run $i/$n qemu"
@@ -78,6 +88,12 @@ bench() {
         r=$(one_run vessel "$tmp/v.out" "$in" "$@") || { bad="vessel exit $? ($(head -c 100 "$tmp/err"))"; break; }
         echo "${r% *}" >>"$tmp/vt"; echo "${r#* }" >>"$tmp/vr"
         cmp -s "$tmp/q.out" "$tmp/v.out" || { bad="vessel output differs from qemu"; break; }
+        if [ -n "${VESSEL_BASE:-}" ]; then
+            say "$name: run $i/$n base"
+            r=$(one_run base "$tmp/v.out" "$in" "$@") || { bad="base exit $?"; break; }
+            echo "${r% *}" >>"$tmp/bt"
+            cmp -s "$tmp/q.out" "$tmp/v.out" || { bad="base output differs from qemu"; break; }
+        fi
         # keep the whole bench within minutes when vessel is slow
         if [ "$i" -eq 1 ] && [ "${r% *}" -gt 15000000 ]; then
             n=1; say "$name: vessel took over 15 s, one run only"
@@ -87,12 +103,13 @@ bench() {
         rows+=("$name|FAILED: $bad")
         return
     fi
-    local qt qr vt=- vr=- qs vs=-
+    local qt qr vt=- vr=- qs vs=- bt=-
     qt=$(median <"$tmp/qt"); qr=$(max <"$tmp/qr"); qs="$(sort -n "$tmp/qt" | head -n1)-$(max <"$tmp/qt")"
     if [ "$state" = ready ]; then
         vt=$(median <"$tmp/vt"); vr=$(max <"$tmp/vr"); vs="$(sort -n "$tmp/vt" | head -n1)-$(max <"$tmp/vt")"
+        [ -s "$tmp/bt" ] && bt=$(median <"$tmp/bt")
     fi
-    rows+=("$name|$qt|$vt|$qr|$vr|$qs|$vs")
+    rows+=("$name|$qt|$vt|$qr|$vr|$qs|$vs|$bt")
 }
 
 bench "lua work.lua $((2 * scale))" /dev/null "$bin/lua" "$SRC/tests/rvgen/programs/work.lua" $((2 * scale))
@@ -116,11 +133,11 @@ print("%-22s %10s %10s %8s %10s %10s  %s" % ("program", "qemu s", "vessel s", "r
 def rng(x):
     if x == "-": return "n/a"
     a, b = x.split("-"); return "%.3f-%.3f" % (int(a) / 1e6, int(b) / 1e6)
-ratios, t = [], {}
+ratios, bratios, t = [], [], {}
 for r in rows:
     if len(r) == 2:
         print("%-22s %s" % (r[0], r[1])); continue
-    name, qt, vt, qr, vr, qs, vs = r
+    name, qt, vt, qr, vr, qs, vs, bt = r
     spread = "%s / %s" % (rng(qs), rng(vs))
     q = int(qt) / 1e6
     if vt == "-":
@@ -128,10 +145,17 @@ for r in rows:
         t[name] = (q, None); continue
     v = int(vt) / 1e6
     ratios.append(v / q); t[name] = (q, v)
-    print("%-22s %10.3f %10.3f %7.2fx %7.1f MB %7.1f MB  %s" % (name, q, v, v / q, int(qr) / 1024, int(vr) / 1024, spread))
+    base = ""
+    if bt != "-":
+        bratios.append(int(bt) / 1e6 / q)
+        base = "  base %.3f s %.2fx" % (int(bt) / 1e6, bratios[-1])
+    print("%-22s %10.3f %10.3f %7.2fx %7.1f MB %7.1f MB  %s%s" % (name, q, v, v / q, int(qr) / 1024, int(vr) / 1024, spread, base))
 if ratios:
     print("geometric mean ratio (vessel/qemu, %d programs, lower is better for vessel): %.2f"
           % (len(ratios), math.exp(sum(map(math.log, ratios)) / len(ratios))))
+    if bratios:
+        print("geometric mean ratio of VESSEL_BASE (same runs, %d programs): %.2f"
+              % (len(bratios), math.exp(sum(map(math.log, bratios)) / len(bratios))))
 else:
     print("geometric mean ratio: n/a (vessel exec %s)" % ("not available yet" if state == "pending" else state))
 m = [k for k in t if k.startswith("mips.c")]

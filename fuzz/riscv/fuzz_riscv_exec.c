@@ -101,7 +101,7 @@ static struct rv_machine *u_machine(bool jit, const struct rv_mem_ops *ops)
 
 struct u_state {
     enum rv_exit e;
-    uint64_t pc, instret, x[32], f[32], cause, tval;
+    uint64_t pc, instret, x[32], f[32], cause, tval, fcsr;
 };
 
 static void u_snap(struct rv_hart *h, enum rv_exit e, struct u_state *s)
@@ -114,6 +114,7 @@ static void u_snap(struct rv_hart *h, enum rv_exit e, struct u_state *s)
         s->x[r] = rv_get_x(h, r);
         s->f[r] = rv_get_f(h, r);
     }
+    rv_csr_read(h, 0x003, &s->fcsr);        /* fflags and frm */
     if (e == RV_EXIT_FAULT)
         rv_hart_exception(h, &s->cause, &s->tval);
 }

@@ -31,12 +31,15 @@ static void qmp_usage(FILE *f)
         "  --pretty          print the return value indented over several lines\n"
         "  --events          also print, one line each, the events received before\n"
         "                    the reply (as they came, with their timestamps)\n"
+        "  --wait-event NAME after the reply, stay connected until an event NAME\n"
+        "                    comes (DEVICE_DELETED after device_del) and print it\n"
+        "                    (exit 2 if the connection ends first)\n"
         "  -h, --help        show this help\n"
         "\n"
         "Commands vessel serves: qmp_capabilities query-status stop cont\n"
         "system_reset system_powerdown quit query-cpus-fast query-block\n"
         "balloon query-balloon qom-get qom-set query-version query-commands\n"
-        "device_add device_del query-hotpluggable-cpus (CPU hotplug on vessel kvm)\n"
+        "device_add device_del query-hotpluggable-cpus query-pci (hotplug on vessel kvm)\n"
         "(see docs/qmp.md).\n"
         "\n"
         "Exit status:\n"
@@ -172,21 +175,41 @@ static int conn_execute(struct qmp_conn *c, const char *path, const char *cmd, j
     }
 }
 
-enum { O_PRETTY = 256, O_EVENTS };
+/* After the reply: the first event named `name`, printed. 0, or 2 when the
+ * connection ends first. */
+static int conn_wait_event(struct qmp_conn *c, const char *path, const char *name)
+{
+    for (;;) {
+        json_object *o = conn_read(c, path), *v;
+        if (!o)
+            return 2;
+        bool hit = json_object_object_get_ex(o, "event", &v) && !strcmp(json_object_get_string(v), name);
+        if (hit)
+            printf("%s\n", json_object_to_json_string_ext(o, JSON_OUT));
+        json_object_put(o);
+        if (hit)
+            return 0;
+    }
+}
+
+enum { O_PRETTY = 256, O_EVENTS, O_WAIT };
 
 int cmd_qmp(int argc, char **argv)
 {
     static const struct option opts[] = {
         { "pretty", no_argument, 0, O_PRETTY }, { "events", no_argument, 0, O_EVENTS },
+        { "wait-event", required_argument, 0, O_WAIT },
         { "help", no_argument, 0, 'h' }, { 0, 0, 0, 0 },
     };
     bool pretty = false, events = false;
+    const char *wait_ev = NULL;
     int c;
     optind = 1;
     while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
         switch (c) {
         case O_PRETTY: pretty = true; break;
         case O_EVENTS: events = true; break;
+        case O_WAIT: wait_ev = optarg; break;
         case 'h': qmp_usage(stdout); return 0;
         default:
             fprintf(stderr, "See 'vessel qmp --help'.\n");
@@ -241,6 +264,10 @@ int cmd_qmp(int argc, char **argv)
         printf("%s\n", json_object_to_json_string_ext(ret, pretty ? JSON_C_TO_STRING_PRETTY | JSON_C_TO_STRING_NOSLASHESCAPE : JSON_OUT));
     else if (rc == 0)
         printf("{}\n");
+    if (rc == 0 && wait_ev) {
+        fflush(stdout);
+        rc = conn_wait_event(&conn, path, wait_ev);
+    }
 out:
     json_object_put(greeting);
     json_object_put(ret);

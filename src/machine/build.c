@@ -58,6 +58,7 @@ void machine_devices_reset(struct machine *m)
     for (unsigned i = 0; i < m->ndevs; i++)
         if (m->devs[i].ops->reset)
             m->devs[i].ops->reset(m->devs[i].opaque);
+    machine_hotdevs_reset(m);
 }
 
 /* ---- accessors ---- */
@@ -170,6 +171,10 @@ int machine_balloon_query(struct machine *m, uint64_t *actual)
 int machine_add_virtio(struct machine *m, const struct machine_virtio_layout *l)
 {
     const struct virtio_options *o = &m->cfg.virtio;
+    m->vlayout = *l;                    /* for PCI hotplug (devhp.c) */
+    m->have_vlayout = true;
+    if (machine_hotdevs_init(m) < 0)
+        return -ENOMEM;
     if (o->n == 0)
         return 0;
     if (o->n > l->nslots) {
@@ -212,7 +217,7 @@ unsigned machine_virtio_count(const struct machine *m)
 
 bool machine_virtio_is_pci(const struct machine *m)
 {
-    return m->virtio && virtio_board_is_pci(m->virtio);
+    return (m->virtio && virtio_board_is_pci(m->virtio)) || (m->have_vlayout && m->vlayout.pci);
 }
 
 void machine_virtio_doorbells_reassign(struct machine *m)
@@ -235,14 +240,18 @@ int machine_virtio_cmdline(const struct machine *m, char *buf, size_t len)
     return m->virtio ? virtio_board_cmdline(m->virtio, m->virtio_first_irq, buf, len) : 0;
 }
 
+/* The boot disks, then the hot-plugged ones (hp_lock: const only to callers) */
 unsigned machine_nblock(const struct machine *m)
 {
-    return m->virtio ? virtio_board_nblock(m->virtio) : 0;
+    return (m->virtio ? virtio_board_nblock(m->virtio) : 0) + machine_hot_nblock((struct machine *)m);
 }
 
 int machine_block_info(const struct machine *m, unsigned i, struct machine_block_info *bi)
 {
     struct virtio_block_info vb;
+    unsigned nboot = m->virtio ? virtio_board_nblock(m->virtio) : 0;
+    if (i >= nboot)
+        return machine_hot_block_info((struct machine *)m, i - nboot, bi);
     if (!m->virtio || virtio_board_block_info(m->virtio, i, &vb) < 0)
         return -ENOENT;
     *bi = (struct machine_block_info){ vb.id, vb.file, vb.readonly, vb.direct, vb.size };
@@ -268,6 +277,7 @@ struct machine *machine_new(const struct machine_config *cfg)
     m->wake_fd = m->sig_fd = -1;
     pthread_mutex_init(&m->ctl_lock, NULL);
     pthread_mutex_init(&m->lock, NULL);
+    pthread_mutex_init(&m->hp_lock, NULL);
     pthread_cond_init(&m->cond, NULL);
     mem_init(&m->mem);
     bus_init(&m->mmio);
@@ -317,6 +327,7 @@ void machine_free(struct machine *m)
      * devices (last registered first), then the backends */
     if (m->loop)
         loop_stop(m->loop);
+    machine_hotdevs_free(m);    /* before the PCI host bridge they sit on */
     for (unsigned i = m->ndevs; i-- > 0;) {
         if (m->devs[i].ops->destroy)
             m->devs[i].ops->destroy(m->devs[i].opaque);
@@ -341,5 +352,6 @@ void machine_free(struct machine *m)
     pthread_cond_destroy(&m->cond);
     pthread_mutex_destroy(&m->lock);
     pthread_mutex_destroy(&m->ctl_lock);
+    pthread_mutex_destroy(&m->hp_lock);
     free(m);
 }

@@ -11,7 +11,7 @@
 #define ERR(...) ((void)snprintf(err, errlen, __VA_ARGS__))
 
 /* With m->lock: whether a device or a CPU already has this id. */
-static bool id_taken(struct machine *m, const char *id)
+bool machine_id_taken(struct machine *m, const char *id)
 {
     for (unsigned i = 0; i < m->ndevs; i++)
         if (m->devs[i].id && !strcmp(m->devs[i].id, id))
@@ -19,7 +19,11 @@ static bool id_taken(struct machine *m, const char *id)
     for (unsigned i = 0; i < m->cfg.ncpus; i++)
         if (m->vcpu[i].hotplug_id && !strcmp(m->vcpu[i].hotplug_id, id))
             return true;
-    return false;
+    struct machine_block_info bi;
+    for (unsigned i = 0; machine_block_info(m, i, &bi) == 0; i++)
+        if (bi.device && !strcmp(bi.device, id))
+            return true;                /* a disk's name, hot-plugged or not (query-block) */
+    return machine_hot_id_taken(m, id);
 }
 
 int machine_cpu_add(struct machine *m, unsigned cpu, const char *id, char *err, size_t errlen)
@@ -33,7 +37,7 @@ int machine_cpu_add(struct machine *m, unsigned cpu, const char *id, char *err, 
         return ERR("device_add of a CPU needs an 'id' (device_del names it)"), -EINVAL;
     pthread_mutex_lock(&m->ctl_lock);       /* one plug at a time, none during a pause */
     pthread_mutex_lock(&m->lock);
-    int r = m->stopping ? -ESHUTDOWN : id_taken(m, id) ? -EEXIST : 0;
+    int r = m->stopping ? -ESHUTDOWN : machine_id_taken(m, id) ? -EEXIST : 0;
     pthread_mutex_unlock(&m->lock);
     if (r == -EEXIST)
         ERR("Duplicate device ID '%s'", id);

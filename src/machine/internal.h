@@ -63,6 +63,16 @@ struct machine {
         char *hotplug_id;           /* device_add's id (hotplug.c) */
     } vcpu[MACHINE_MAX_VCPUS];
 
+    /* PCI hotplug (devhp.c): the virtio layout the board gave, the
+     * hot-plugged devices by PCI slot (hp_lock; added and freed on the I/O
+     * thread), the slots the guest ejected and the I/O thread frees */
+    struct machine_virtio_layout vlayout;
+    bool have_vlayout;
+    pthread_mutex_t hp_lock;
+    struct machine_hotdev *hot[PCI_MAX_SLOTS];
+    uint32_t hp_ejected;            /* atomic */
+    struct loop_event *hp_ev;
+
     /* live migration (migrate.c) */
     struct migration *mig;
     struct replication *repl;       /* replicate.c, replica.c */
@@ -83,6 +93,17 @@ void machine_emit_value(struct machine *m, enum machine_event ev, uint64_t value
 
 /* build.c */
 void machine_devices_reset(struct machine *m);
+/* hotplug.c: with m->lock, whether a device or a CPU has this id */
+bool machine_id_taken(struct machine *m, const char *id);
+/* devhp.c: the hot-plugged devices' share of reset, pause / resume and
+ * machine_free; the I/O thread's event for ejected slots */
+void machine_hotdevs_reset(struct machine *m);
+void machine_hotdevs_pause(struct machine *m, bool pause);
+void machine_hotdevs_free(struct machine *m);
+int machine_hotdevs_init(struct machine *m);
+unsigned machine_hot_nblock(struct machine *m);
+bool machine_hot_id_taken(struct machine *m, const char *id);
+int machine_hot_block_info(struct machine *m, unsigned i, struct machine_block_info *bi);
 
 /* machine.c: every vCPU parked at an instruction boundary (no store half
  * done) without pausing devices, the clock or the run state, and no event;
@@ -154,6 +175,16 @@ struct qmp_hotcpu;
 int qmp_device_cpu_parse(struct json_object *args, const char *target, struct qmp_cpu_add *out, char *err,
                          size_t errlen);
 struct json_object *qmp_hotpluggable_cpus_json(const struct qmp_hotcpu *c, unsigned n, const char *target);
+/* device_add of virtio-blk-pci / virtio-net-pci (docs/qmp.md): 1 when
+ * the driver is not one of them, 0 with *out filled (pointing into args),
+ * -1 with one line naming the value. */
+struct qmp_pci_add {
+    struct machine_pci_device dev;
+    char net[4096];
+};
+int qmp_device_pci_parse(struct json_object *args, struct qmp_pci_add *out, char *err, size_t errlen);
+/* query-pci's reply: bus 0 with the functions in[i] at slots[i]. */
+struct json_object *qmp_pci_json(const struct machine_pci_info *in, const unsigned *slots, unsigned n);
 /* The qom-path of vCPU `index` (id: device_add's, or NULL). */
 void qmp_cpu_qom_path(char *buf, size_t len, unsigned index, const char *id);
 

@@ -358,6 +358,8 @@ enum machine_status machine_status(struct machine *m)
 
 static void devices_pause(struct machine *m, bool pause)
 {
+    if (pause)
+        machine_hotdevs_pause(m, true);     /* plugged last, paused first */
     for (unsigned i = 0; i < m->ndevs; i++) {
         unsigned k = pause ? m->ndevs - 1 - i : i;
         const struct machine_dev_ops *o = m->devs[k].ops;
@@ -365,6 +367,8 @@ static void devices_pause(struct machine *m, bool pause)
         if (fn)
             fn(m->devs[k].opaque);
     }
+    if (!pause)
+        machine_hotdevs_pause(m, false);
 }
 
 /* With m->lock (and ctl_lock) held, the machine running: every vCPU

@@ -30,6 +30,7 @@
 #include <stdint.h>
 
 #include "bus/bus.h"
+#include "dev/pci/pci.h"
 #include "dev/virtio/options.h"
 #include "mem/mem.h"
 
@@ -168,6 +169,12 @@ struct machine_engine_ops {
      * through machine_cpu_removed. Any thread but a vCPU's. */
     int (*cpu_plug)(void *eng, unsigned cpu);
     int (*cpu_unplug)(void *eng, unsigned cpu);
+    /* Optional, PCI hotplug (the device is on the bus already): tell the
+     * guest slot `slot` has a new device (plug), or ask it to give the
+     * one there back (!plug). 0, -EINVAL (not a hot-pluggable slot),
+     * -EBUSY, -ENOENT (nothing plugged there), -EOPNOTSUPP. The guest's
+     * eject comes through machine_pci_ejected. */
+    int (*pci_hotplug)(void *eng, unsigned slot, bool plug);
 };
 
 /* ---- configuration ---- */
@@ -241,7 +248,7 @@ struct machine_virtio_layout {
     /* pci only, optional: notifications by eventfd (KVM_IOEVENTFD), served
      * on the machine's I/O loop instead of the vCPU thread */
     const struct virtio_doorbell_ops *doorbells;
-    unsigned nslots;
+    unsigned nslots;            /* pci: device numbers 1..nslots (slot i is device i + 1) */
     unsigned first_irq;         /* what the guest is told for slot 0 (cmdline / FDT) */
     struct irq_line (*irq_for)(void *opaque, unsigned slot);
     void *opaque;
@@ -302,6 +309,10 @@ bool machine_vcpu_enter(struct machine *m, unsigned cpu);
  * meanwhile. idle_end does not park: the next machine_vcpu_enter does. */
 void machine_vcpu_idle_begin(struct machine *m, unsigned cpu);
 void machine_vcpu_idle_end(struct machine *m, unsigned cpu);
+/* PCI hotplug: the guest ejected the device in PCI slot `slot` (its
+ * _EJ0): it is taken off the bus at once and freed on the machine's I/O
+ * thread, which then emits DEVICE_DELETED. Any thread (a vCPU's). */
+void machine_pci_ejected(struct machine *m, unsigned slot);
 /* CPU hotplug: vCPU `cpu` has no thread (not plugged, or its thread
  * returned after an unplug): it counts as parked, and query-cpus-fast
  * leaves it out. false: a thread is about to run it. Any thread. */
@@ -380,6 +391,33 @@ struct machine_cpu_slot {
     char id[64];                /* "": none */
 };
 int machine_cpu_slot(struct machine *m, unsigned cpu, struct machine_cpu_slot *out);
+
+/* PCI hotplug of virtio devices (QMP device_add / device_del of
+ * virtio-blk-pci and virtio-net-pci; docs/qmp.md). machine_device_add
+ * builds the device in a free slot (or `slot`) of the PCI host bridge and
+ * has the engine tell the guest; machine_device_del asks the guest to
+ * give the device back (DEVICE_DELETED once it has ejected it). 0, or
+ * -errno with one line in err naming the value; machine_device_del
+ * returns -ENOENT without a line when no hot-plugged device has that id. */
+struct machine_pci_device {
+    const char *driver;         /* QEMU's name, for messages: "virtio-blk-pci" */
+    const char *option;         /* the virtio kind: "disk" or "net" (--disk, --net) */
+    const char *id;
+    unsigned slot;              /* PCI device number, 0: the first free one */
+    struct disk_opts disk;      /* disk */
+    const char *net;            /* net: what --net takes ("user,hostfwd=...") */
+};
+int machine_device_add(struct machine *m, const struct machine_pci_device *d, char *err, size_t errlen);
+int machine_device_del(struct machine *m, const char *id, char *err, size_t errlen);
+/* Hot-plugged devices now (snapshots and migration refuse them). */
+unsigned machine_hotplug_count(struct machine *m);
+/* QMP query-pci: the function in `slot` of bus 0 and the id device_add
+ * gave it ("" otherwise). 0, -ENOENT (empty slot), -ENODEV (no PCI). */
+struct machine_pci_info {
+    struct pci_slot_info s;
+    char id[64];
+};
+int machine_pci_info(struct machine *m, unsigned slot, struct machine_pci_info *out);
 
 unsigned machine_ncpus(const struct machine *m);
 /* vCPU i: 0, -ENOENT past the end, -ENODEV when absent (CPU hotplug).

@@ -555,10 +555,43 @@ static const char *session_target(struct qmp_session *s)
     return s->ops->query_cpus && s->ops->query_cpus(s->opaque, c, 1) ? c[0].target : NULL;
 }
 
+static void pci_add(struct qmp_session *s, const struct qmp_pci_add *pa, struct qmp_result *r)
+{
+    const char *why = NULL;
+    if (!s->ops->pci_add) {
+        set_error(r, QMP_GENERIC_ERROR, "device_add of '%s': this machine has no PCI hotplug", pa->dev.driver);
+        return;
+    }
+    int e = s->ops->pci_add(s->opaque, &pa->dev, &why);
+    if (e < 0)
+        set_error(r, QMP_GENERIC_ERROR, "%s", why ? why : strerror(-e));
+}
+
 static void cmd_device_add(struct qmp_session *s, json_object *args, struct qmp_result *r)
 {
     struct qmp_cpu_add a;
     const char *why = NULL;
+    struct qmp_pci_add *pa = xmalloc(sizeof(*pa));
+    int p = qmp_device_pci_parse(args, pa, r->desc, sizeof(r->desc));
+    if (p <= 0 && !s->ops->pci_add) {
+        json_object *drv = json_object_object_get(args, "driver");
+        set_error(r, QMP_GENERIC_ERROR, "device_add of '%.64s': this machine has no PCI hotplug",
+                  json_object_get_string(drv));
+        free(pa);
+        return;
+    }
+    if (p <= 0) {
+        if (p == 0)
+            pci_add(s, pa, r);
+        else {
+            char d[sizeof(r->desc)];
+            memcpy(d, r->desc, sizeof(d));
+            set_error(r, QMP_GENERIC_ERROR, "%s", d);
+        }
+        free(pa);
+        return;
+    }
+    free(pa);
     if (qmp_device_cpu_parse(args, session_target(s), &a, r->desc, sizeof(r->desc)) < 0) {
         char d[sizeof(r->desc)];
         memcpy(d, r->desc, sizeof(d));
@@ -587,6 +620,25 @@ static void cmd_device_del(struct qmp_session *s, json_object *args, struct qmp_
     int e = s->ops->device_del(s->opaque, id, &why);
     if (e < 0)
         set_error(r, e == -ENOENT ? QMP_DEVICE_NOT_FOUND : QMP_GENERIC_ERROR, "%s", why ? why : strerror(-e));
+}
+
+static void cmd_query_pci(struct qmp_session *s, json_object *args, struct qmp_result *r)
+{
+    struct machine_pci_info *in = xmalloc(PCI_MAX_SLOTS * sizeof(*in));
+    unsigned slots[PCI_MAX_SLOTS], n = 0;
+    for (unsigned sl = 0; sl < PCI_MAX_SLOTS; sl++) {
+        int e = s->ops->query_pci(s->opaque, sl, &in[n]);
+        if (e == -ENODEV) {
+            set_error(r, QMP_GENERIC_ERROR, "this machine has no PCI bus (its virtio devices are on virtio-mmio)");
+            free(in);
+            return;
+        }
+        if (e == 0)
+            slots[n++] = sl;
+    }
+    json_object_put(r->ret);
+    r->ret = qmp_pci_json(in, slots, n);
+    free(in);
 }
 
 static void cmd_query_hotpluggable_cpus(struct qmp_session *s, json_object *args, struct qmp_result *r)
@@ -623,7 +675,8 @@ static const char *const migrate_param_args[] = { "downtime-limit", "max-bandwid
 static const char *const migrate_cap_args[] = { "capabilities", NULL };
 static const char *const replicate_args[] = { "uri", "period-ms", NULL };
 static const char *const device_add_args[] = { "driver", "id", "core-id", "socket-id", "thread-id", "die-id",
-                                               NULL };
+                                               "file", "read-only", "cache", "serial", "drive", "net", "mac",
+                                               "netdev", "addr", "bus", NULL };
 static const char *const device_del_args[] = { "id", NULL };
 static const struct qmp_cmd cmds[] = {
     { "qmp_capabilities", cmd_capabilities, -1, caps_args },
@@ -655,6 +708,7 @@ static const struct qmp_cmd cmds[] = {
     { "device_add", cmd_device_add, OP(cpu_add), device_add_args },
     { "device_del", cmd_device_del, OP(device_del), device_del_args },
     { "query-hotpluggable-cpus", cmd_query_hotpluggable_cpus, OP(hotpluggable_cpus), NULL },
+    { "query-pci", cmd_query_pci, OP(query_pci), NULL },
 };
 
 static bool cmd_takes(const struct qmp_cmd *c, const char *arg)
@@ -1532,10 +1586,32 @@ static int mon_cpu_add(void *opaque, const struct qmp_cpu_add *a, const char **w
     return r;
 }
 
+static int mon_pci_add(void *opaque, const struct machine_pci_device *d, const char **why)
+{
+    struct qmp_monitor *q = opaque;
+    int r = machine_device_add(q->m, d, q->why, sizeof(q->why));
+    if (r < 0)
+        *why = q->why;
+    return r;
+}
+
+static int mon_query_pci(void *opaque, unsigned slot, struct machine_pci_info *out)
+{
+    struct qmp_monitor *q = opaque;
+    return machine_pci_info(q->m, slot, out);
+}
+
+/* A hot-plugged PCI device of that id, else a CPU */
 static int mon_device_del(void *opaque, const char *id, const char **why)
 {
     struct qmp_monitor *q = opaque;
-    int r = machine_cpu_del(q->m, id, q->why, sizeof(q->why));
+    int r = machine_device_del(q->m, id, q->why, sizeof(q->why));
+    if (r != -ENOENT) {
+        if (r < 0)
+            *why = q->why;
+        return r;
+    }
+    r = machine_cpu_del(q->m, id, q->why, sizeof(q->why));
     if (r < 0)
         *why = q->why;
     return r;
@@ -1701,6 +1777,7 @@ static const struct qmp_ops monitor_ops = {
     .migrate_params = mon_migrate_params,
     .replicate = mon_replicate, .query_replication = mon_query_replication,
     .cpu_add = mon_cpu_add, .device_del = mon_device_del, .hotpluggable_cpus = mon_hotpluggable_cpus,
+    .pci_add = mon_pci_add, .query_pci = mon_query_pci,
 };
 
 const char *qmp_monitor_command(unsigned i)

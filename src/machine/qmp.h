@@ -24,6 +24,8 @@ struct loop;
 struct machine_mig_info;
 struct machine_mig_params;
 struct machine_repl_info;
+struct machine_pci_device;
+struct machine_pci_info;
 
 /* Largest request accepted: a longer one is answered with a GenericError
  * and the input skipped up to the next newline (or other control byte). */
@@ -121,6 +123,11 @@ struct qmp_ops {
     int (*cpu_add)(void *opaque, const struct qmp_cpu_add *a, const char **why);
     int (*device_del)(void *opaque, const char *id, const char **why);
     int (*hotpluggable_cpus)(void *opaque, struct qmp_hotcpu *out, unsigned max);
+    /* device_add of virtio-blk-pci / virtio-net-pci (NULL: refused with
+     * "no PCI hotplug"); query-pci: the function in `slot` of bus 0 (0,
+     * -ENOENT empty, -ENODEV: no PCI bus at all). */
+    int (*pci_add)(void *opaque, const struct machine_pci_device *d, const char **why);
+    int (*query_pci)(void *opaque, unsigned slot, struct machine_pci_info *out);
 };
 
 /* ---- the protocol, one client ---- */

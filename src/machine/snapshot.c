@@ -272,6 +272,9 @@ static void sync_dir(const char *dir)
  * again, the engine's sections and every device's. */
 int machine_state_save(struct machine *m, struct snap_writer *w, char *err, size_t errlen)
 {
+    if (machine_hotplug_count(m))
+        return errf(err, errlen, -ENOTSUP, "the machine has hot-plugged devices (device_add): snapshots and "
+                    "migration do not carry them yet (device_del them first)");
     snap_add_config_u64(w, "ram_size", m->cfg.ram_size);
     snap_add_config_u64(w, "ncpus", m->cfg.ncpus);
     for (unsigned i = 0; i < m->cfg.virtio.n; i++) {
@@ -481,6 +484,9 @@ int machine_restore(struct machine *m, const struct snap *s, bool paused, bool v
         fds[i] = -1;
     uint32_t put_back = 0;
     int r = check_shape(m, s, err, errlen);
+    if (!r && machine_hotplug_count(m))
+        r = errf(err, errlen, -ENOTSUP, "the machine has hot-plugged devices (device_add), which the snapshot "
+                 "does not have: device_del them first");
     if (!r && m->eops->check)
         r = m->eops->check(m->eng, s, err, errlen);
     if (!r)

@@ -93,6 +93,12 @@ check "20 clients in turn: all served ($n)" test "$n" -eq 20
 out=$("$VESSEL" qmp "$sock" query-cpus-fast)
 tid=$(python3 -c 'import json,sys; print(json.loads(sys.argv[1])[0]["thread-id"])' "$out")
 check "query-cpus-fast: cpu 0's thread-id is a thread of vessel ($tid)" test -d "/proc/$pid/task/$tid"
+# PCI hotplug: vessel run's virtio is on virtio-mmio, which has no hotplug
+out=$("$VESSEL" qmp "$sock" device_add '{"driver":"virtio-blk-pci","id":"d1","file":"/nonexistent"}' 2>&1)
+check "device_add of virtio-blk-pci on vessel run: one line naming why ($out)" \
+    grep -q "device_add of 'virtio-blk-pci': this machine's virtio devices are on virtio-mmio, which has no hotplug" <<<"$out"
+out=$("$VESSEL" qmp "$sock" query-pci 2>&1)
+check "query-pci on vessel run: no PCI bus ($out)" grep -q "this machine has no PCI bus" <<<"$out"
 out=$("$VESSEL" qmp "$sock" query-commands)
 for c in qmp_capabilities query-status system_powerdown quit query-cpus-fast query-block query-version query-commands; do
     grep -q "\"name\":\"$c\"" <<<"$out" || nok "query-commands lists $c"

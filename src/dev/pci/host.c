@@ -1,6 +1,7 @@
 /* The PCI host bridge of bus 0: ECAM, the legacy 0xcf8/0xcfc ports, and
  * the MMIO window where the functions' BARs are decoded. */
 #include <errno.h>
+#include <sched.h>
 #include <string.h>
 
 #include "base/base.h"
@@ -12,6 +13,7 @@ struct pci_host {
     struct pci_func *slot[PCI_MAX_SLOTS];
     uint64_t win_base, win_size, win_next;  /* BAR placement cursor */
     uint32_t cf8;                           /* legacy address latch */
+    unsigned busy[PCI_MAX_SLOTS];           /* BAR handlers running now (atomic; pci_host_remove waits) */
 };
 
 /* What reads of nothing give: all-ones of the access size. */
@@ -126,6 +128,7 @@ static struct pci_func *bar_lookup(struct pci_host *h, uint64_t addr, unsigned s
                 hit = f;
                 *bar = b;
                 *off = addr - base;
+                __atomic_add_fetch(&h->busy[s], 1, __ATOMIC_ACQ_REL);
             }
         }
     }
@@ -142,7 +145,9 @@ static uint64_t window_read(void *opaque, uint64_t off, unsigned size)
         log_guest("PCI: read of %u bytes at 0x%llx: no BAR there", size, (unsigned long long)(h->win_base + off));
         return ones(size);
     }
-    return f->ops->bar_read(f->opaque, bar, o, size);
+    uint64_t v = f->ops->bar_read(f->opaque, bar, o, size);
+    __atomic_sub_fetch(&h->busy[f->slot], 1, __ATOMIC_ACQ_REL);
+    return v;
 }
 static void window_write(void *opaque, uint64_t off, uint64_t val, unsigned size)
 {
@@ -150,9 +155,10 @@ static void window_write(void *opaque, uint64_t off, uint64_t val, unsigned size
     unsigned bar;
     uint64_t o;
     struct pci_func *f = bar_lookup(h, h->win_base + off, size, &bar, &o);
-    if (f)
+    if (f) {
         f->ops->bar_write(f->opaque, bar, o, val, size);
-    else
+        __atomic_sub_fetch(&h->busy[f->slot], 1, __ATOMIC_ACQ_REL);
+    } else
         log_guest("PCI: write of %u bytes at 0x%llx: no BAR there", size, (unsigned long long)(h->win_base + off));
 }
 const struct bus_ops pci_window_ops = { window_read, window_write };
@@ -214,6 +220,120 @@ int pci_host_add(struct pci_host *h, struct pci_func *f)
     h->slot[s] = f;
     pthread_mutex_unlock(&h->lock);
     return (int)s;
+}
+
+/* BAR b of size sz at `at` overlaps an enabled BAR of another function. */
+static bool bar_overlaps(struct pci_host *h, const struct pci_func *self, uint64_t at, uint64_t sz, uint64_t *end)
+{
+    for (unsigned s = 1; s < PCI_MAX_SLOTS; s++) {
+        const struct pci_func *g = h->slot[s];
+        if (!g || g == self)
+            continue;
+        for (unsigned b = 0; b < PCI_NUM_BARS; b++) {
+            uint64_t base = pci_func_bar_addr(g, b), gsz = g->bar_size[b];
+            if (gsz && base < at + sz && at < base + gsz) {
+                *end = base + gsz;
+                return true;
+            }
+        }
+    }
+    return false;
+}
+
+/* Lowest naturally aligned place for each of f's BARs in the window where
+ * no other function's BAR is (as the guest has them now). */
+static int place_bars(struct pci_host *h, struct pci_func *f)
+{
+    uint64_t lim = h->win_base + h->win_size, placed[PCI_NUM_BARS][2];
+    unsigned np = 0;
+    for (unsigned b = 0; b < PCI_NUM_BARS; b++) {
+        uint64_t sz = f->bar_size[b], at = h->win_base, end;
+        if (!sz)
+            continue;
+        for (;;) {
+            at = (at + sz - 1) & ~(sz - 1);
+            if (at < h->win_base || at + sz > lim)
+                return -ENOSPC;
+            bool mine = false;
+            for (unsigned i = 0; i < np && !mine; i++)
+                if (placed[i][0] < at + sz && at < placed[i][1]) {
+                    mine = true;
+                    at = placed[i][1];
+                }
+            if (mine)
+                continue;
+            if (!bar_overlaps(h, f, at, sz, &end))
+                break;
+            at = end;
+        }
+        placed[np][0] = at;
+        placed[np++][1] = at + sz;
+        uint8_t *c = f->cfg + PCI_BAR0 + 4 * b;
+        uint32_t lo = (uint32_t)at | (c[0] & 0xf), hi = (uint32_t)(at >> 32);
+        for (int i = 0; i < 4; i++) {
+            c[i] = (uint8_t)(lo >> (8 * i));
+            c[4 + i] = (uint8_t)(hi >> (8 * i));
+        }
+    }
+    return 0;
+}
+
+int pci_host_add_at(struct pci_host *h, struct pci_func *f, unsigned slot)
+{
+    if (slot == 0 || slot >= PCI_MAX_SLOTS)
+        return -EINVAL;
+    pthread_mutex_lock(&h->lock);
+    int r = h->slot[slot] || __atomic_load_n(&h->busy[slot], __ATOMIC_ACQUIRE) ? -EBUSY : place_bars(h, f);
+    if (r == 0) {
+        f->slot = slot;
+        f->cfg[PCI_COMMAND] |= PCI_COMMAND_MEMORY;
+        memcpy(f->cfg_init, f->cfg, PCI_CFG_SIZE);
+        h->slot[slot] = f;
+    }
+    pthread_mutex_unlock(&h->lock);
+    return r;
+}
+
+struct pci_func *pci_host_remove(struct pci_host *h, unsigned slot)
+{
+    if (slot == 0 || slot >= PCI_MAX_SLOTS)
+        return NULL;
+    pthread_mutex_lock(&h->lock);
+    struct pci_func *f = h->slot[slot];
+    h->slot[slot] = NULL;
+    pthread_mutex_unlock(&h->lock);
+    /* a BAR handler another thread entered before the removal ends soon:
+     * they do not block */
+    while (__atomic_load_n(&h->busy[slot], __ATOMIC_ACQUIRE))
+        sched_yield();
+    return f;
+}
+
+bool pci_host_slot_used(struct pci_host *h, unsigned slot)
+{
+    if (slot >= PCI_MAX_SLOTS)
+        return true;
+    pthread_mutex_lock(&h->lock);
+    bool used = h->slot[slot] != NULL;
+    pthread_mutex_unlock(&h->lock);
+    return used;
+}
+
+int pci_host_slot_info(struct pci_host *h, unsigned slot, struct pci_slot_info *out)
+{
+    if (slot >= PCI_MAX_SLOTS)
+        return -ENOENT;
+    pthread_mutex_lock(&h->lock);
+    struct pci_func *f = h->slot[slot];
+    if (f) {
+        memcpy(out->cfg, f->cfg, PCI_CFG_SIZE);
+        for (unsigned b = 0; b < PCI_NUM_BARS; b++) {
+            out->bar_size[b] = f->bar_size[b];
+            out->bar_addr[b] = pci_func_bar_addr(f, b);
+        }
+    }
+    pthread_mutex_unlock(&h->lock);
+    return f ? 0 : -ENOENT;
 }
 
 void pci_host_reset(struct pci_host *h)

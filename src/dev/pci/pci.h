@@ -140,6 +140,24 @@ struct pci_host *pci_host_create(struct bus *mmio, struct bus *pio, uint64_t eca
 /* Put `f` on the next free device number (1..31) and place its BARs in the
  * window. Returns the device number, or -ENOSPC (no slot or no room). */
 int pci_host_add(struct pci_host *h, struct pci_func *f);
+/* Hotplug: put `f` at device number `slot` (1..31) with its BARs at the
+ * lowest free places of the window (clear of every other function's BARs
+ * where the guest has them now). 0, -EINVAL (bad slot), -EBUSY (taken,
+ * or its last occupant is still leaving), -ENOSPC (no room). */
+int pci_host_add_at(struct pci_host *h, struct pci_func *f, unsigned slot);
+/* Hotplug: take the function out of `slot` (configuration reads there
+ * give all-ones, its BARs decode nothing); returns once no other thread
+ * is inside one of its BAR handlers (they do not block). Never from one
+ * of its own BAR handlers. The function, or NULL when the slot is empty. */
+struct pci_func *pci_host_remove(struct pci_host *h, unsigned slot);
+bool pci_host_slot_used(struct pci_host *h, unsigned slot);
+/* What is in `slot` now (QMP query-pci): its config space and BARs as
+ * the guest programmed them. 0, or -ENOENT when empty. */
+struct pci_slot_info {
+    uint8_t cfg[PCI_CFG_SIZE];
+    uint64_t bar_addr[PCI_NUM_BARS], bar_size[PCI_NUM_BARS];
+};
+int pci_host_slot_info(struct pci_host *h, unsigned slot, struct pci_slot_info *out);
 /* System reset: every function's config space back to power-on. */
 void pci_host_reset(struct pci_host *h);
 /* Snapshot of the bridge's own state (the 0xcf8 latch; the functions save
@@ -154,5 +172,41 @@ int pci_host_load(struct pci_host *h, const struct pci_host_state *st);
 extern const struct bus_ops pci_ecam_ops, pci_window_ops, pci_cf8_ops, pci_cfc_ops;
 /* After nothing calls the buses any more; the functions stay their owners'. */
 void pci_host_destroy(struct pci_host *h);
+
+/* ---- ACPI PCI hotplug register block (hotplug.c) ----
+ * What the guest's AML drives (QEMU's acpi-pci-hotplug shape, one bit per
+ * device number on bus 0), 32-bit registers:
+ *   +0  UP     read: the slots plugged since the last read (then cleared):
+ *              the AML notifies each "device check"
+ *   +4  DOWN   read: the slots the host asks back since the last read
+ *              (then cleared): the AML notifies each "eject request"
+ *   +8  EJECT  write: the slots the guest's _EJ0 gives back
+ *   +12 SLOTS  read: the slots that can take a hot-plugged device
+ * Only slots holding a device plugged through pci_hp_plug can be ejected;
+ * any other bit, offset or width is ignored (one rate-limited log line).
+ * Thread-safe (atomics): the host plugs while vCPUs read. */
+#define PCI_HP_SIZE   16
+#define PCI_HP_UP     0
+#define PCI_HP_DOWN   4
+#define PCI_HP_EJECT  8
+#define PCI_HP_SLOTS  12
+struct pci_hotplug {
+    uint32_t slots;                 /* hot-pluggable device numbers (bit n: slot n) */
+    uint32_t plugged;               /* slots holding a hot-plugged device */
+    uint32_t up, down;              /* events the guest has not read */
+};
+void pci_hp_init(struct pci_hotplug *hp, uint32_t slots);
+/* A device is in `slot` now: 0, -EINVAL (not a hot-pluggable slot),
+ * -EBUSY (one is there). */
+int pci_hp_plug(struct pci_hotplug *hp, unsigned slot);
+/* Ask the guest to give `slot` back (again, if asked before): 0, or
+ * -ENOENT when no hot-plugged device is there. */
+int pci_hp_unplug_request(struct pci_hotplug *hp, unsigned slot);
+uint64_t pci_hp_read(struct pci_hotplug *hp, uint64_t off, unsigned size);
+/* A guest write: the slots it ejects (their plugged bits cleared), 0 for
+ * anything else. */
+uint32_t pci_hp_write(struct pci_hotplug *hp, uint64_t off, uint64_t val, unsigned size);
+/* System reset: events not read are dropped; plugged devices stay. */
+void pci_hp_reset(struct pci_hotplug *hp);
 
 #endif

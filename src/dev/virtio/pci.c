@@ -528,6 +528,11 @@ void virtio_pci_destroy(struct virtio_pci *p)
 {
     if (!p)
         return;
+    /* a hot-unplugged device's doorbells leave the VM (the device itself
+     * may be gone already: only the transport's own fields here) */
+    for (unsigned q = 0; p->db_ops.assign && p->db_gpa && q < VIRTIO_MAX_QUEUES; q++)
+        if (p->db[q].fd > 0)
+            p->db_ops.assign(p->db_ops.opaque, p->db_gpa + VIRTIO_PCI_NOTIFY_MULT * q, 2, p->db[q].fd, false);
     for (unsigned q = 0; p->loop && q < VIRTIO_MAX_QUEUES; q++)
         if (p->db[q].fd > 0) {
             loop_del_fd(p->loop, p->db[q].fd);

@@ -62,6 +62,7 @@ enum {
     VIRTIO_ID_CONSOLE = 3,
     VIRTIO_ID_RNG = 4,
     VIRTIO_ID_BALLOON = 5,
+    VIRTIO_ID_MEM = 24,
 };
 
 #define VIRTQ_MAX_SIZE   256     /* queue size offered (num_max) */
@@ -346,6 +347,39 @@ unsigned virtio_balloon_poll_interval(struct virtio_balloon *b);
 const struct virtio_balloon_opts *virtio_balloon_options(const struct virtio_balloon *b);
 /* QEMU's name of a stat tag ("stat-free-memory"), NULL past the end. */
 const char *virtio_balloon_stat_name(unsigned tag);
+
+/* ---- virtio-mem (mem.c) ----
+ * A region of `size` bytes at guest-physical `addr` in blocks of
+ * `block_size` (a power of two, >= 4096); the driver plugs blocks up to
+ * `requested` bytes and unplugs them when the host asks for less. The
+ * host's side: `discard` gives an unplugged range back (its pages read as
+ * zero afterwards), `size_changed` tells the plugged size after a change
+ * (called without the device lock). */
+struct virtio_mem_opts {
+    char id[32];
+    uint64_t addr, size, block_size, requested;
+};
+struct virtio_mem_host {
+    void (*discard)(void *opaque, uint64_t gpa, uint64_t len);
+    void (*size_changed)(void *opaque, uint64_t plugged);
+    void *opaque;
+};
+struct virtio_mem_info {
+    struct virtio_mem_opts opts;
+    uint64_t plugged;                   /* bytes */
+    uint64_t responses[4];              /* ACK, NACK, BUSY, ERROR sent */
+};
+struct virtio_mem;
+/* 0, or -EINVAL with one line in err naming the value. */
+int virtio_mem_check_opts(const struct virtio_mem_opts *o, char *err, size_t errlen);
+struct virtio_mem *virtio_mem_create(const struct virtio_mem_opts *o, const struct virtio_mem_host *host);
+struct virtio_dev *virtio_mem_dev(struct virtio_mem *m);
+/* QMP qom-set requested-size: 0, or -EINVAL with one line in err. */
+int virtio_mem_set_requested(struct virtio_mem *m, uint64_t bytes, char *err, size_t errlen);
+void virtio_mem_info(struct virtio_mem *m, struct virtio_mem_info *out);
+/* System reset: every block unplugged and discarded. */
+void virtio_mem_reset(struct virtio_mem *m);
+void virtio_mem_destroy(struct virtio_mem *m);
 
 /* ---- device kinds: what a command-line option builds ----
  * A new virtio device is one file defining its struct virtio_kind plus one

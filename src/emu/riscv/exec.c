@@ -490,6 +490,59 @@ HOT int exec_store(struct rv_hart *h, uint64_t va, unsigned size, unsigned mode,
         goto dispatch_nochain;                                             \
     }
 
+/* The translator's AMOs, LR and SC (jit_ops.c calls this): the operation
+ * of the interpreter's labels above, from the same tables. *val is rs2's
+ * value in, rd's out; returns 0 or an exception cause (tval: va). */
+#define AMO_CALL_PTR(T, write) ({                                          \
+        T *p_ = rv_amo_ptr(h, va, sizeof(T), (write), &c);                 \
+        if (unlikely(!p_))                                                 \
+            return c;                                                      \
+        p_; })
+#define AMO_CALL_FETCH(n, T, ST, fn) case RV_OP_##n: {                     \
+        T *p = AMO_CALL_PTR(T, true);                                      \
+        *val = (uint64_t)(ST)fn(p, (T)*val, __ATOMIC_SEQ_CST);             \
+        return 0;                                                          \
+    }
+#define AMO_CALL_CAS(n, T, ST, expr) case RV_OP_##n: {                     \
+        T *p = AMO_CALL_PTR(T, true);                                      \
+        T o = __atomic_load_n(p, __ATOMIC_RELAXED), n_, b_ = (T)*val;      \
+        do { T a_ = o; n_ = (expr); }                                      \
+        while (!__atomic_compare_exchange_n(p, &o, n_, true, __ATOMIC_SEQ_CST, __ATOMIC_RELAXED)); \
+        *val = (uint64_t)(ST)o;                                            \
+        return 0;                                                          \
+    }
+#define AMO_CALL_LRSC(w, T, ST)                                            \
+    case RV_OP_LR_##w: {                                                   \
+        T *p = AMO_CALL_PTR(T, false);                                     \
+        T t = __atomic_load_n(p, __ATOMIC_ACQUIRE);                        \
+        h->resv_host = (uintptr_t)p; h->resv_val = t; h->resv_addr = va;   \
+        *val = (uint64_t)(ST)t;                                            \
+        return 0;                                                          \
+    }                                                                      \
+    case RV_OP_SC_##w: {                                                   \
+        T *p = AMO_CALL_PTR(T, true);                                      \
+        T expect = (T)h->resv_val;                                         \
+        bool ok = h->resv_host == (uintptr_t)p &&                          \
+                  __atomic_compare_exchange_n(p, &expect, (T)*val, false, __ATOMIC_SEQ_CST, __ATOMIC_SEQ_CST); \
+        h->resv_host = 0;                                                  \
+        *val = !ok;                                                        \
+        return 0;                                                          \
+    }
+int rv_exec_amo(struct rv_hart *h, const struct rv_insn *i, uint64_t va, uint64_t *val)
+{
+    int c = RV_EXC_ILLEGAL;
+    switch (i->op) {
+    EXEC_AMO_FETCH_OPS(AMO_CALL_FETCH)
+    EXEC_AMO_CAS_OPS(AMO_CALL_CAS)
+    EXEC_LRSC_OPS(AMO_CALL_LRSC)
+    default: return c;
+    }
+}
+#undef AMO_CALL_PTR
+#undef AMO_CALL_FETCH
+#undef AMO_CALL_CAS
+#undef AMO_CALL_LRSC
+
 enum rv_exit rv_run(struct rv_hart *h, uint64_t budget)
 {
 #define RV_OP_LABEL(n) [RV_OP_##n] = &&L_##n,

@@ -239,6 +239,11 @@ void rv_code_written(struct rv_hart *h, uint64_t key);
 void rv_cache_init(struct rv_hart *h);
 void rv_cache_free(struct rv_hart *h);
 
+/* ---- exec.c ---- */
+/* An AMO, LR or SC as the interpreter does it, for translated code: *val
+ * is rs2 in, rd out; 0 or an exception cause (tval: va). */
+int rv_exec_amo(struct rv_hart *h, const struct rv_insn *i, uint64_t va, uint64_t *val);
+
 /* ---- jit.c ---- */
 /* Read VESSEL_JIT and VESSEL_JIT_THRESHOLD into m. */
 void rv_jit_configure(struct rv_machine *m);

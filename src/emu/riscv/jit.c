@@ -33,6 +33,12 @@
  * to the block's start loops without leaving host registers; in user mode
  * jalr looks its target up in h->jtc.
  *
+ * F/D instructions take an inline SSE fast path for the common case and
+ * call fpu.c out of line for the rest (jit_fp.c; an ST_FPU stub); the CSR
+ * instructions on fflags, frm and fcsr are translated; AMOs, LR and SC
+ * call the interpreter's operation (rv_exec_amo). In system mode every
+ * F/D instruction checks mstatus.FS first and sets it dirty after.
+ *
  * The arena is reset with the block arena (rv_cache_flush), so a dropped
  * block's code is never entered again. Op lowering is in jit_ops.c. */
 #include "emu/riscv/hart.h"
@@ -387,6 +393,14 @@ static void emit_stub(struct jt *t, struct stub *s)
     for (unsigned k = 0; k < 2; k++)
         if (s->patch[k])
             jx_patch(e, s->patch[k], start);
+    if (s->kind == ST_FPU) {
+        for (unsigned n = 0; n < t->fpslow[s->k].n; n++)
+            jx_patch(e, t->fpslow[s->k].site[n], start);
+        t->dirty = s->dirty;
+        jit_fpu_call(t, i, s->k);
+        jx_jmp_to(e, s->back);
+        return;
+    }
     if (t->direct && s->kind != ST_BRANCH)
         jx_lea(e, RAX, jm(s->areg, s->adisp));
     if (s->kind == ST_BRANCH && t->loop && (uint64_t)i->imm == t->b->vpc) {
@@ -484,7 +498,7 @@ bool rv_jit_translate(struct rv_hart *h, struct rv_block *b)
         h->jit_used = 0;
     }
     unsigned n = 0;
-    while (n < b->n && jit_op_ok(b->insn[n].op, h->m->user))
+    while (n < b->n && jit_op_ok(&b->insn[n]))
         n++;
     if (n == 0) {
         b->jit_failed = true;
@@ -550,7 +564,8 @@ bool rv_jit_translate(struct rv_hart *h, struct rv_block *b)
     for (unsigned k = 0; k < n;) {
         unsigned used = jit_emit_insn(t, &b->insn[k], k, n - k);
         k += used;
-        ended = b->insn[k - 1].op == RV_OP_JAL || b->insn[k - 1].op == RV_OP_JALR;
+        unsigned op = b->insn[k - 1].op;
+        ended = op == RV_OP_JAL || op == RV_OP_JALR || op == RV_OP_FENCE_I;
     }
     if (n == b->n) {
         if (!ended)

@@ -24,9 +24,10 @@ enum { SLOT_VAL = 0, SLOT_MODE = 8, SLOT_VA = 16, FRAME = 24 };
 #define OFF_MIE ((int32_t)offsetof(struct rv_hart, mie))
 #define OFF_JTC ((int32_t)offsetof(struct rv_hart, jtc))
 #define OFF_DSIZE ((int32_t)offsetof(struct rv_hart, direct_size))
+#define OFF_MSTATUS ((int32_t)offsetof(struct rv_hart, mstatus))
 #define OFF_TLB(acc) ((int32_t)(offsetof(struct rv_hart, tlb) + (size_t)(acc) * sizeof(((struct rv_hart *)0)->tlb[0])))
 
-enum { ST_BRANCH, ST_LOAD, ST_STORE };
+enum { ST_BRANCH, ST_LOAD, ST_STORE, ST_FPU };
 struct stub {
     uint8_t kind, size;
     bool sext;
@@ -41,6 +42,12 @@ struct stub {
     int8_t areg;                /* direct: va = areg + adisp */
     int32_t adisp;
     uint32_t start;             /* where the stub was emitted */
+};
+
+/* the jumps of an F/D fast path to its exact path (jit_fp.c) */
+struct jit_fp_slow {
+    unsigned n;
+    uint32_t site[12];
 };
 
 struct jt {
@@ -58,6 +65,7 @@ struct jt {
     bool nbp;                   /* breakpoints are set: every exit to the dispatcher */
     unsigned nstub;
     struct stub stub[2 * RV_BLOCK_MAX + 2];
+    struct jit_fp_slow fpslow[RV_BLOCK_MAX];   /* by instruction index */
 };
 
 /* ---- guest register operands ---- */
@@ -107,11 +115,23 @@ void jit_exit_to(struct jt *t, uint32_t wb, uint64_t pc, uint32_t unretired);
 struct stub *jit_new_stub(struct jt *t, unsigned kind, unsigned k);
 void jit_load(struct jt *t, const struct rv_insn *i, unsigned k, unsigned size, bool sext, bool fp);
 void jit_store(struct jt *t, const struct rv_insn *i, unsigned k, unsigned size, bool fp);
-/* jit_ops.c: is op translated (F/D only in user mode); emit one; which x
+/* jit_ops.c: is op translated; emit one; which x
  * register an RV_OP_FPU instruction touches */
 enum { FPU_XNONE, FPU_XREAD, FPU_XWRITE, FPU_XALL };
 unsigned jit_fpu_xuse(uint32_t raw);
-bool jit_op_ok(unsigned op, bool user);
+bool jit_op_ok(const struct rv_insn *i);
+/* an F/D instruction's exact path: the call into fpu.c (ST_FPU stubs) */
+void jit_fpu_call(struct jt *t, const struct rv_insn *i, unsigned k);
+/* jit_fp.c: an F/D instruction's inline fast path (user mode), when it
+ * has one: emitted, with the jumps to take for every other case in *s
+ * (the caller emits the exact path there); false: none, nothing emitted */
+bool jit_fp_fast(struct jt *t, const struct rv_insn *i, struct jit_fp_slow *s);
+/* a csr instruction on fflags, frm or fcsr (kind 0 write, 1 set, 2
+ * clear; imm: the uimm forms); system mode: the mstatus.FS check before
+ * an F/D instruction k (illegal when off), and FS dirty after one */
+void jit_emit_fcsr(struct jt *t, const struct rv_insn *i, unsigned k, unsigned kind, bool imm);
+void jit_fs_check(struct jt *t, const struct rv_insn *i, unsigned k);
+void jit_fs_written(struct jt *t);
 /* i = insn[k], `left` of the prefix from it on: the instructions done (2
  * for a pair done as one, such as slli 32 + srli 32) */
 unsigned jit_emit_insn(struct jt *t, const struct rv_insn *i, unsigned k, unsigned left);

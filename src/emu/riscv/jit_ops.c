@@ -10,14 +10,14 @@
  * jit_ops below. */
 struct jit_op;
 typedef void jit_emit_fn(struct jt *t, const struct rv_insn *i, unsigned k, const struct jit_op *o);
-enum { JIT_ANY, JIT_USER, JIT_POPCNT };
+enum { JIT_ANY, JIT_POPCNT, JIT_FCSR };
 struct jit_op {
     jit_emit_fn *emit;          /* NULL: not translated (the interpreter runs it) */
     uint8_t code;               /* an x86 ALU, shift, condition or group-3 code, or a flag */
     bool w;                     /* 64-bit; else the W form (32-bit, sign-extended) */
     uint8_t n;                  /* a size, a shift count, a bit-op number, or a flag */
-    uint8_t when;               /* JIT_USER: F/D only in user mode (no mstatus.FS to check
-                                 * or set); JIT_POPCNT: when the host has popcnt */
+    uint8_t when;               /* JIT_POPCNT: when the host has popcnt; JIT_FCSR: CSR
+                                 * ops on fflags, frm, fcsr only */
 };
 
 /* ---- ALU ---- */
@@ -210,9 +210,8 @@ unsigned jit_fpu_xuse(uint32_t raw)
  * saved around the call, and the x register it reads (written back first)
  * or writes (reloaded after) goes through memory; -1 is an illegal
  * instruction. */
-static void emit_fpu(struct jt *t, const struct rv_insn *i, unsigned k, const struct jit_op *o)
+void jit_fpu_call(struct jt *t, const struct rv_insn *i, unsigned k)
 {
-    (void)o;
     struct jx *e = &t->e;
     unsigned use = jit_fpu_xuse(i->raw);
     uint32_t sync = t->dirty & t->callers;
@@ -241,6 +240,24 @@ static void emit_fpu(struct jt *t, const struct rv_insn *i, unsigned k, const st
         t->dirty = 0;
     }
     jit_reload(t, back & ~1u);
+}
+/* The inline fast path when the instruction has one (jit_fp.c), its exact
+ * path out of line (an ST_FPU stub: the call, then back); else the call
+ * here. Both leave the same registers valid (the fast path may have marked
+ * more of them dirty, which is kept: a write-back too many is harmless). */
+static void emit_fpu(struct jt *t, const struct rv_insn *i, unsigned k, const struct jit_op *o)
+{
+    (void)o;
+    jit_fs_check(t, i, k);
+    uint32_t dirty = t->dirty;
+    if (jit_fp_fast(t, i, &t->fpslow[k])) {
+        struct stub *s = jit_new_stub(t, ST_FPU, k);
+        s->dirty = dirty;
+        s->back = jx_pos(&t->e);
+    } else {
+        jit_fpu_call(t, i, k);
+    }
+    jit_fs_written(t);
 }
 
 /* User mode: leave for pc = rdx, straight into the target's translated
@@ -280,6 +297,57 @@ static void emit_jalr_lookup(struct jt *t, uint32_t unretired)
     jx_mov_imm(e, RAX, RV_JIT_NEXT);
     jx_mov_imm(e, RDX, 0);
     jx_jmp_to(e, t->epilogue);
+}
+
+/* csr ops on fflags/frm/fcsr: code is the kind (write, set, clear), n the
+ * immediate form (jit_fp.c) */
+static void emit_csr(struct jt *t, const struct rv_insn *i, unsigned k, const struct jit_op *o)
+{
+    jit_emit_fcsr(t, i, k, o->code, o->n);
+}
+
+/* AMOs, LR and SC: a call of rv_exec_amo (the interpreter's operation:
+ * host atomics on guest memory) with va = rs1 and rs2's value, rd = the
+ * result; a cause leaves with the exception at this instruction. */
+static void emit_amo(struct jt *t, const struct rv_insn *i, unsigned k, const struct jit_op *o)
+{
+    (void)o;
+    struct jx *e = &t->e;
+    get(t, RAX, i->rs1, true);
+    get(t, RCX, i->rs2, true);
+    jx_mov_rm_r(e, true, jm(RSP, SLOT_VA), RAX);
+    jx_mov_rm_r(e, true, jm(RSP, SLOT_VAL), RCX);
+    jit_writeback(t, t->dirty & t->callers);
+    jx_mov_rr(e, RDX, RAX);
+    jx_mov_rr(e, RDI, RBX);
+    jx_mov_imm(e, RSI, (uint64_t)(uintptr_t)i);
+    jx_lea(e, RCX, jm(RSP, SLOT_VAL));
+    jx_call_abs(e, (const void *)rv_exec_amo);
+    jx_test_rm_r(e, false, jr(RAX), RAX);
+    uint32_t ok = jx_jcc(e, CC_E);
+    /* the caller-saved ones are in memory already */
+    jit_writeback(t, t->dirty & ~t->callers);
+    jx_mov_imm(e, RCX, i->pc);
+    jx_mov_rm_r(e, true, jm(RBX, OFF_PC), RCX);
+    jx_alu_rm_imm(e, true, ALU_SUB, jm(RBX, OFF_INSTRET), (int32_t)(t->b->n - k));
+    jx_alu_rm_imm(e, false, ALU_ADD, jr(RAX), RV_JIT_EXC);
+    jx_mov_r_rm(e, true, RDX, jm(RSP, SLOT_VA));
+    jx_jmp_to(e, t->epilogue);
+    jx_patch(e, ok, jx_pos(e));
+    jit_reload(t, t->callers);
+    jx_mov_r_rm(e, true, RAX, jm(RSP, SLOT_VAL));
+    put(t, i->rd, RAX);
+}
+
+/* fence.i: the thread's code cache is dropped before the next block runs
+ * (RV_REQ_CODE, which the dispatcher serves at once: the interpreter's
+ * rv_cache_flush), and the block is left without chaining */
+static void emit_fence_i(struct jt *t, const struct rv_insn *i, unsigned k, const struct jit_op *o)
+{
+    (void)o;
+    jx_byte(&t->e, 0xf0);                               /* lock or dword [exit_req], CODE */
+    jx_alu_rm_imm(&t->e, false, ALU_OR, jm(RBX, OFF_REQ), RV_REQ_CODE);
+    jit_exit(t, t->dirty, -1, i->pc + i->len, t->b->n - 1 - k, RV_JIT_NOCHAIN, 0);
 }
 
 /* ---- the other ops, one function per kind ---- */
@@ -337,10 +405,13 @@ static void emit_store(struct jt *t, const struct rv_insn *i, unsigned k, const 
 }
 static void emit_fload(struct jt *t, const struct rv_insn *i, unsigned k, const struct jit_op *o)
 {
+    jit_fs_check(t, i, k);
     jit_load(t, i, k, o->n, false, true);
+    jit_fs_written(t);
 }
 static void emit_fstore(struct jt *t, const struct rv_insn *i, unsigned k, const struct jit_op *o)
 {
+    jit_fs_check(t, i, k);
     jit_store(t, i, k, o->n, true);
 }
 static void emit_mul(struct jt *t, const struct rv_insn *i, unsigned k, const struct jit_op *o)
@@ -464,7 +535,7 @@ static void emit_bit_i(struct jt *t, const struct rv_insn *i, unsigned k, const 
 /* Every translated op: { function, code, 64-bit, n, when } */
 #define OP(op, fn, ...) [RV_OP_##op] = { emit_##fn, __VA_ARGS__ }
 static const struct jit_op jit_ops[RV_OP_COUNT] = {
-    OP(NOP, none, 0), OP(FENCE, none, 0),
+    OP(NOP, none, 0), OP(FENCE, none, 0), OP(FENCE_I, fence_i, 0),
     OP(LI, imm, 0), OP(LUI, imm, 0), OP(AUIPC, imm, 0), OP(MV, mv, 0),
     OP(JAL_IN, jal, 0, .n = 0), OP(JAL, jal, 0, .n = 1), OP(JALR, jalr, 0),
     OP(BEQ, branch, CC_E), OP(BNE, branch, CC_NE), OP(BLT, branch, CC_L),
@@ -473,9 +544,17 @@ static const struct jit_op jit_ops[RV_OP_COUNT] = {
     OP(LD, load, false, .n = 8), OP(LBU, load, false, .n = 1), OP(LHU, load, false, .n = 2),
     OP(LWU, load, false, .n = 4),
     OP(SB, store, 0, .n = 1), OP(SH, store, 0, .n = 2), OP(SW, store, 0, .n = 4), OP(SD, store, 0, .n = 8),
-    OP(FLW, fload, 0, .n = 4, .when = JIT_USER), OP(FLD, fload, 0, .n = 8, .when = JIT_USER),
-    OP(FSW, fstore, 0, .n = 4, .when = JIT_USER), OP(FSD, fstore, 0, .n = 8, .when = JIT_USER),
-    OP(FPU, fpu, 0, .when = JIT_USER),
+    OP(FLW, fload, 0, .n = 4), OP(FLD, fload, 0, .n = 8),
+    OP(FSW, fstore, 0, .n = 4), OP(FSD, fstore, 0, .n = 8), OP(FPU, fpu, 0),
+    OP(LR_W, amo, 0), OP(SC_W, amo, 0), OP(LR_D, amo, 0), OP(SC_D, amo, 0),
+    OP(AMOSWAP_W, amo, 0), OP(AMOADD_W, amo, 0), OP(AMOXOR_W, amo, 0), OP(AMOAND_W, amo, 0),
+    OP(AMOOR_W, amo, 0), OP(AMOMIN_W, amo, 0), OP(AMOMAX_W, amo, 0), OP(AMOMINU_W, amo, 0),
+    OP(AMOMAXU_W, amo, 0), OP(AMOSWAP_D, amo, 0), OP(AMOADD_D, amo, 0), OP(AMOXOR_D, amo, 0),
+    OP(AMOAND_D, amo, 0), OP(AMOOR_D, amo, 0), OP(AMOMIN_D, amo, 0), OP(AMOMAX_D, amo, 0),
+    OP(AMOMINU_D, amo, 0), OP(AMOMAXU_D, amo, 0),
+    OP(CSRRW, csr, 0, .n = 0, .when = JIT_FCSR), OP(CSRRS, csr, 1, .n = 0, .when = JIT_FCSR),
+    OP(CSRRC, csr, 2, .n = 0, .when = JIT_FCSR), OP(CSRRWI, csr, 0, .n = 1, .when = JIT_FCSR),
+    OP(CSRRSI, csr, 1, .n = 1, .when = JIT_FCSR), OP(CSRRCI, csr, 2, .n = 1, .when = JIT_FCSR),
     OP(ADDI, alu_ri, ALU_ADD, true), OP(XORI, alu_ri, ALU_XOR, true),
     OP(ORI, alu_ri, ALU_OR, true), OP(ANDI, alu_ri, ALU_AND, true),
     OP(SLTI, set_cc, CC_L, .n = 1), OP(SLTIU, set_cc, CC_B, .n = 1),
@@ -513,13 +592,14 @@ static const struct jit_op jit_ops[RV_OP_COUNT] = {
 };
 #undef OP
 
-/* Is op translated? (the table's rows, under their conditions) */
-bool jit_op_ok(unsigned op, bool user)
+/* Is i's op translated? (the table's rows, under their conditions) */
+bool jit_op_ok(const struct rv_insn *i)
 {
+    unsigned op = i->op;
     if (op >= RV_OP_COUNT || !jit_ops[op].emit)
         return false;
     switch (jit_ops[op].when) {
-    case JIT_USER: return user;
+    case JIT_FCSR: return i->imm >= 1 && i->imm <= 3;
     case JIT_POPCNT: return __builtin_cpu_supports("popcnt");
     default: return true;
     }

@@ -227,6 +227,39 @@ static inline void jx_call_abs(struct jx *e, const void *fn)
     jx_mov_imm(e, RAX, (uint64_t)(uintptr_t)fn);
     jx_insn(e, 0, 0, 0xff, 2, jr(RAX));
 }
+/* SSE scalar ops (xmm registers 0-15 as r): pfx 0xf2 double, 0xf3 single */
+enum { SSE_SQRT = 0x51, SSE_ADD = 0x58, SSE_MUL = 0x59, SSE_SUB = 0x5c, SSE_DIV = 0x5e };
+static inline unsigned jx_sse_pfx(bool d) { return d ? 0xf2 : 0xf3; }
+/* movsd/movss xmm, m and m, xmm */
+static inline void jx_movs_x_m(struct jx *e, bool d, int x, struct jrm m) { jx_insn(e, 0, jx_sse_pfx(d), 0x0f10, (unsigned)x, m); }
+static inline void jx_movs_m_x(struct jx *e, bool d, struct jrm m, int x) { jx_insn(e, 0, jx_sse_pfx(d), 0x0f11, (unsigned)x, m); }
+/* addsd & co.: x = x OP m (SSE_SQRT: x = sqrt(m)) */
+static inline void jx_sse_op(struct jx *e, bool d, unsigned op, int x, struct jrm m) { jx_insn(e, 0, jx_sse_pfx(d), 0x0f00 | op, (unsigned)x, m); }
+/* movq/movd xmm, r/m and r/m, xmm (w: 64-bit) */
+static inline void jx_movq_x_rm(struct jx *e, bool w, int x, struct jrm m) { jx_insn(e, jx_w(w), 0x66, 0x0f6e, (unsigned)x, m); }
+static inline void jx_movq_rm_x(struct jx *e, bool w, struct jrm m, int x) { jx_insn(e, jx_w(w), 0x66, 0x0f7e, (unsigned)x, m); }
+/* ucomisd/ucomiss x, m: unordered sets PF (and ZF, CF) */
+static inline void jx_ucomis(struct jx *e, bool d, int x, struct jrm m) { jx_insn(e, 0, d ? 0x66 : 0, 0x0f2e, (unsigned)x, m); }
+/* cvtsi2sd/ss x, r/m (w: a 64-bit integer) */
+static inline void jx_cvtsi2s(struct jx *e, bool d, bool w, int x, struct jrm m) { jx_insn(e, jx_w(w), jx_sse_pfx(d), 0x0f2a, (unsigned)x, m); }
+/* cvt(t)sd2si/ss2si r, m: trunc rounds toward zero, else MXCSR's mode */
+static inline void jx_cvts2si(struct jx *e, bool d, bool w, bool trunc, int r, struct jrm m)
+{
+    jx_insn(e, jx_w(w), jx_sse_pfx(d), trunc ? 0x0f2c : 0x0f2d, (unsigned)r, m);
+}
+/* cvtsd2ss (d: from double) / cvtss2sd x, m */
+static inline void jx_cvts2s(struct jx *e, bool d, int x, struct jrm m) { jx_insn(e, 0, jx_sse_pfx(d), 0x0f5a, (unsigned)x, m); }
+/* FMA3, register forms, x = y * x + z (213): op 0xa9 vfmadd, 0xab vfmsub,
+ * 0xad vfnmadd (-(y*x)+z), 0xaf vfnmsub (-(y*x)-z); d: the sd form */
+static inline void jx_vfma213(struct jx *e, bool d, unsigned op, int x, int y, int z)
+{
+    jx_byte(e, 0xc4);
+    jx_byte(e, (unsigned)(((~x >> 3) & 1) << 7 | 1 << 6 | ((~z >> 3) & 1) << 5 | 0x02));
+    jx_byte(e, (unsigned)((d ? 0x80 : 0) | ((~y & 15) << 3) | 0x01));
+    jx_byte(e, op);
+    jx_byte(e, 0xc0 | (x & 7) << 3 | (z & 7));
+}
+
 /* Jumps with a rel32 to fill in later: they return the offset of the rel32. */
 static inline uint32_t jx_jcc(struct jx *e, unsigned cc)
 {

@@ -50,20 +50,26 @@ static void dsdt_pci(struct aml *a, const struct vkvm_acpi_config *c)
     le(m + 18, 0, 4);                                           /* translation */
     le(m + 22, VKVM_PCI_MMIO_SIZE, 4);
     aml_crs(a, r, 24 + 26);
+    /* with hotplug, every slot that may ever hold a device: slot n's
+     * INTA is GSI FIRST_IRQ - 1 + n, as the boot devices' */
+    unsigned nprt = c->pci_hotplug ? VKVM_PCI_HP_SLOTS : c->nvirtio;
     aml_byte(a, 0x08);                                          /* Name(_PRT, Package() {...}) */
     aml_name(a, "_PRT");
     aml_begin(a, OP_PACKAGE, 1);
-    aml_byte(a, (uint8_t)c->nvirtio);
-    for (unsigned i = 0; i < c->nvirtio; i++) {
+    aml_byte(a, (uint8_t)nprt);
+    for (unsigned i = 0; i < nprt; i++) {
+        uint64_t dev = c->pci_hotplug ? i + 1 : c->virtio_base[i];
         aml_begin(a, OP_PACKAGE, 1);
         aml_byte(a, 4);
-        aml_int(a, c->virtio_base[i] << 16 | 0xffff);           /* any function of the device */
+        aml_int(a, dev << 16 | 0xffff);                         /* any function of the device */
         aml_int(a, 0);                                          /* INTA */
         aml_int(a, 0);                                          /* no link device: a GSI */
-        aml_int(a, c->virtio_irq[i]);
+        aml_int(a, c->pci_hotplug ? VKVM_VIRTIO_FIRST_IRQ - 1 + dev : c->virtio_irq[i]);
         aml_end(a);
     }
     aml_end(a);
+    if (c->pci_hotplug)
+        vkvm_pcihp_aml(a, c->pci_hotplug);
     aml_end(a);                     /* PCI0 */
 
     aml_device_eisa(a, "MRES", "PNP0C02", 1);
@@ -167,6 +173,15 @@ static void dsdt_aml(struct aml *a, const struct vkvm_acpi_config *c)
     aml_name(a, "\\_SB.PWRB");
     aml_int(a, 0x80);
     aml_end(a);
+    if (c->pci && c->pci_hotplug) { /* If (Local0 & 4) { \_SB.PCI0.PCNT() } */
+        aml_begin(a, OP_IF, 1);
+        aml_byte(a, AML_AND);
+        aml_byte(a, AML_LOCAL0);
+        aml_int(a, VKVM_ACPI_EVENT_PCIHP);
+        aml_byte(a, AML_ZERO);
+        aml_name(a, "\\_SB.PCI0.PCNT");
+        aml_end(a);
+    }
     if (c->cpu_hotplug) {           /* If (Local0 & 2) { \_SB.CPUS.CSCN() } */
         aml_begin(a, OP_IF, 1);
         aml_byte(a, AML_AND);
@@ -232,8 +247,12 @@ int vkvm_acpi_build(struct guest_mem *m, const struct vkvm_acpi_config *c)
     if (c->present && (!(c->present & 1) || (c->ncpus < 64 && c->present >> c->ncpus)))
         return -EINVAL;             /* vCPU 0 always, none past ncpus */
     for (unsigned i = 0; c->pci && i < c->nvirtio; i++)
-        if (c->virtio_base[i] >= PCI_MAX_SLOTS)
+        if (c->virtio_base[i] >= PCI_MAX_SLOTS ||
+            (c->pci_hotplug && (c->virtio_base[i] == 0 || c->virtio_base[i] > VKVM_PCI_HP_SLOTS ||
+                                c->virtio_irq[i] != VKVM_VIRTIO_FIRST_IRQ - 1 + c->virtio_base[i])))
             return -EINVAL;
+    if (c->pci_hotplug & ~(((2u << VKVM_PCI_HP_SLOTS) - 1) & ~1u))
+        return -EINVAL;             /* slots 1..VKVM_PCI_HP_SLOTS only */
     uint8_t *base = mem_translate(m, VKVM_ACPI_ADDR, VKVM_ACPI_SIZE);
     if (!base)
         return -EFAULT;

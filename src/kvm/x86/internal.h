@@ -28,6 +28,10 @@ int vkvm_acpi_attach(struct vkvm_acpi *acpi, struct machine *mach, struct bus *m
  * (the hotplug controller's AML). */
 struct aml;
 void vkvm_cpuhp_aml(struct aml *a, unsigned ncpus);
+/* pcihp.c: inside \_SB.PCI0, the PCI hotplug controller's AML: its
+ * register block, the scan method PCNT the GED calls, and Device(Sxx)
+ * for slots 1..VKVM_PCI_HP_SLOTS (_ADR, _SUN; _EJ0 for those in `slots`). */
+void vkvm_pcihp_aml(struct aml *a, uint32_t slots);
 
 /* irqfd.c: MSIs (PCI MSI-X) into the in-kernel LAPICs through irqfds with
  * MSI routes, made on first use of each (address, data); KVM_SIGNAL_MSI
@@ -94,6 +98,9 @@ struct vkvm_vm {
     struct vkvm_msi_routes msi;     /* MSI-X delivery (irqfd.c) */
     bool msi_ready;
     struct vkvm_acpi acpi_regs;
+    /* ACPI PCI hotplug (pcihp.c): with ACPI and virtio-pci */
+    bool pcihp_on;
+    struct pci_hotplug pcihp;
     /* snapshot (state.c) */
     struct { bool xsave, xcrs; int xsave2; } caps;  /* KVM_CAP_XSAVE, _XCRS, _XSAVE2 (bytes) */
     uint32_t *msr_list;             /* the MSRs a snapshot carries (vkvm_msr_filter), made on first use */
@@ -118,6 +125,12 @@ const char *vkvm_cpu_state_name(void *eng, unsigned cpu);
 int vkvm_cpuhp_attach(struct vkvm_vm *vm);
 /* A reset: pending insert/remove events dropped, plugged vCPUs stay. */
 void vkvm_cpuhp_reset(struct vkvm_cpuhp *h);
+
+/* pcihp.c, the engine's side of PCI hotplug: the register block on the
+ * MMIO bus for the slots in `slots`, and struct machine_engine_ops's
+ * pci_hotplug (tell the guest through the GED). */
+int vkvm_pcihp_attach(struct vkvm_vm *vm, uint32_t slots);
+int vkvm_pci_hotplug(void *eng, unsigned slot, bool plug);
 
 /* vm.c: the VM fd (irqchip, PIT, RAM slots) for the machine's memory. NULL
  * after one log line. */

@@ -155,6 +155,7 @@ size_t vkvm_mptable_size(unsigned ncpus);
 #define VKVM_ACPI_SLP_TYP_S5    5
 #define VKVM_ACPI_EVENT_PWRBTN  1u
 #define VKVM_ACPI_EVENT_CPUHP   2u          /* the CPU hotplug controller has news: \_SB.CPUS.CSCN */
+#define VKVM_ACPI_EVENT_PCIHP   4u          /* the PCI hotplug controller has news: \_SB.PCI0.PCNT */
 #define VKVM_ACPI_GED_IRQ       23
 #define VKVM_ACPI_MAX_VIRTIO    32
 #define VKVM_VIRTIO_MMIO_SIZE   0x200
@@ -169,6 +170,14 @@ size_t vkvm_mptable_size(unsigned ncpus);
 #define VKVM_PCI_MMIO_BASE      0xc0000000ULL
 #define VKVM_PCI_MMIO_SIZE      0x0c000000ULL
 
+/* ACPI PCI hotplug (pcihp.c): device numbers 1..VKVM_PCI_HP_SLOTS of bus
+ * 0 are described in the DSDT (\_SB.PCI0.Sxx, INTA -> GSI
+ * VKVM_VIRTIO_FIRST_IRQ - 1 + n in the _PRT), those without a boot device
+ * with an _EJ0; the register block of dev/pci's struct pci_hotplug is at
+ * VKVM_PCIHP_BASE. */
+#define VKVM_PCI_HP_SLOTS       18
+#define VKVM_PCIHP_BASE         (VKVM_ACPI_REGS_BASE + 0x200)
+
 struct vkvm_acpi_config {
     unsigned ncpus;                 /* local APICs in the MADT (--smp maxcpus) */
     /* vCPU i enabled in the MADT when bit i is set (0: all of them); the
@@ -180,6 +189,7 @@ struct vkvm_acpi_config {
      * MCFG) and a _PRT entry per device (device number in virtio_base,
      * INTA -> GSI virtio_irq) */
     bool pci;
+    uint32_t pci_hotplug;           /* pci: slots (bit n: device n) taking hot-plugged devices; 0: no PCI hotplug */
     unsigned nvirtio;
     uint64_t virtio_base[VKVM_ACPI_MAX_VIRTIO];
     unsigned virtio_irq[VKVM_ACPI_MAX_VIRTIO];

@@ -65,7 +65,9 @@ static int add_virtio(struct vkvm_vm *vm)
         .nslots = VKVM_ACPI_GED_IRQ - VKVM_VIRTIO_FIRST_IRQ, .first_irq = VKVM_VIRTIO_FIRST_IRQ,
         .irq_for = virtio_irq_for, .opaque = vm,
     };
-    if (!vm->cfg->mmio && machine_config(m)->virtio.n) {
+    /* virtio-pci: the host bridge whenever a device is or may come (ACPI
+     * PCI hotplug) */
+    if (!vm->cfg->mmio && (machine_config(m)->virtio.n || vm->acpi)) {
         vm->pci = pci_host_create(vm->mmio, vm->pio, VKVM_PCI_ECAM_BASE, VKVM_PCI_MMIO_BASE, VKVM_PCI_MMIO_SIZE);
         if (!vm->pci)
             return -EINVAL;
@@ -79,6 +81,17 @@ static int add_virtio(struct vkvm_vm *vm)
     int r = machine_add_virtio(m, &l);
     for (unsigned i = 0; r == 0 && i < machine_virtio_count(m); i++)
         vm->level_pins |= 1u << (VKVM_VIRTIO_FIRST_IRQ + i);
+    if (r == 0 && vm->pci && vm->acpi) {
+        /* the slots no boot device holds take hot-plugged ones */
+        uint32_t slots = ((2u << VKVM_PCI_HP_SLOTS) - 1) & ~1u;
+        for (unsigned i = 0; i < machine_virtio_count(m); i++) {
+            uint64_t dev;
+            unsigned irq;
+            machine_virtio_slot(m, i, &dev, &irq);
+            slots &= ~(1u << dev);
+        }
+        r = vkvm_pcihp_attach(vm, slots);
+    }
     return r;
 }
 
@@ -301,7 +314,8 @@ int vkvm_vm_load(struct vkvm_vm *vm)
     if (r == 0 && vm->acpi) {
         struct vkvm_acpi_config ac = { .ncpus = vm->ncpus, .nvirtio = machine_virtio_count(vm->mach),
                                        .pci = machine_virtio_is_pci(vm->mach),
-                                       .cpu_hotplug = vm->boot_cpus != vm->ncpus };
+                                       .cpu_hotplug = vm->boot_cpus != vm->ncpus,
+                                       .pci_hotplug = vm->pcihp_on ? vm->pcihp.slots : 0 };
         for (unsigned i = 0; ac.cpu_hotplug && i < vm->ncpus; i++)
             ac.present |= (uint64_t)vm->present[i] << i;
         for (unsigned i = 0; i < ac.nvirtio && i < VKVM_ACPI_MAX_VIRTIO; i++)

@@ -480,6 +480,7 @@ static int vm_reset(struct vkvm_vm *vm)
 {
     vm_close(vm);
     vkvm_cpuhp_reset(&vm->cpuhp);
+    pci_hp_reset(&vm->pcihp);   /* the guest enumerates the slots as it boots */
     vm->clock_saved = false;    /* a new VM: its kvmclock starts again */
     memset(vm->io_pending, 0, sizeof(vm->io_pending));
     int r = vm_open(vm);
@@ -528,6 +529,7 @@ static const struct machine_engine_ops vkvm_engine_ops = {
     .start = eng_start, .kick = eng_kick, .join = eng_join, .reset = eng_reset,
     .clock_stop = eng_clock_stop, .clock_start = eng_clock_start, .cpu_state = eng_cpu_state,
     .cpu_state_name = vkvm_cpu_state_name, .cpu_plug = vkvm_cpu_plug, .cpu_unplug = vkvm_cpu_unplug,
+    .pci_hotplug = vkvm_pci_hotplug,
     .machine_type = VKVM_MACHINE_TYPE, .save = vkvm_engine_save, .check = vkvm_engine_check,
     .load = vkvm_engine_load,
 };

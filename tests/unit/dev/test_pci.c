@@ -492,6 +492,97 @@ static void test_func_limits(void **state)
     assert_int_equal(pci_msix_init(&m, &f, 4, 0, 4090, 0x800, (struct msi_line){ 0 }), -EINVAL);
 }
 
+/* The ACPI PCI hotplug register block: plug and unplug requests reach the
+ * guest once each, only plugged hot-pluggable slots eject, everything else
+ * a guest writes is ignored. */
+static void test_hotplug_regs(void **state)
+{
+    (void)state;
+    struct pci_hotplug hp;
+    pci_hp_init(&hp, 0x1c | 1);                                 /* slots 2-4 (the host bridge's bit dropped) */
+    assert_int_equal(pci_hp_read(&hp, PCI_HP_SLOTS, 4), 0x1c);
+    assert_int_equal(pci_hp_plug(&hp, 1), -EINVAL);
+    assert_int_equal(pci_hp_plug(&hp, 0), -EINVAL);
+    assert_int_equal(pci_hp_plug(&hp, 40), -EINVAL);
+    assert_int_equal(pci_hp_unplug_request(&hp, 3), -ENOENT);
+    assert_int_equal(pci_hp_plug(&hp, 3), 0);
+    assert_int_equal(pci_hp_plug(&hp, 3), -EBUSY);
+    assert_int_equal(pci_hp_read(&hp, PCI_HP_UP, 2), 0);       /* a partial read neither sees nor clears */
+    assert_int_equal(pci_hp_read(&hp, PCI_HP_UP, 4), 1u << 3);
+    assert_int_equal(pci_hp_read(&hp, PCI_HP_UP, 4), 0);
+    /* ejects of empty, boot and out-of-range slots, at any offset or width */
+    assert_int_equal(pci_hp_write(&hp, PCI_HP_EJECT, 0xffffffe7u, 4), 0);
+    assert_int_equal(pci_hp_write(&hp, PCI_HP_EJECT, 1u << 3, 2), 0);
+    assert_int_equal(pci_hp_write(&hp, PCI_HP_UP, 1u << 3, 4), 0);
+    assert_int_equal(pci_hp_write(&hp, 0x1000, 1u << 3, 4), 0);
+    assert_int_equal(pci_hp_unplug_request(&hp, 3), 0);
+    assert_int_equal(pci_hp_read(&hp, PCI_HP_DOWN, 4), 1u << 3);
+    assert_int_equal(pci_hp_read(&hp, PCI_HP_DOWN, 4), 0);
+    assert_int_equal(pci_hp_unplug_request(&hp, 3), 0);          /* asked again */
+    assert_int_equal(pci_hp_write(&hp, PCI_HP_EJECT, ~0u, 4), 1u << 3);
+    assert_int_equal(pci_hp_read(&hp, PCI_HP_DOWN, 4), 0);      /* the pending request went with it */
+    assert_int_equal(pci_hp_write(&hp, PCI_HP_EJECT, 1u << 3, 4), 0);  /* twice: nothing there */
+    assert_int_equal(pci_hp_unplug_request(&hp, 3), -ENOENT);
+    assert_int_equal(pci_hp_plug(&hp, 3), 0);                   /* the slot is free again */
+    assert_int_equal(pci_hp_plug(&hp, 4), 0);
+    pci_hp_reset(&hp);
+    assert_int_equal(pci_hp_read(&hp, PCI_HP_UP, 4), 0);
+    assert_int_equal(pci_hp_write(&hp, PCI_HP_EJECT, 3u << 3, 4), 3u << 3);     /* plugged stays over a reset */
+}
+
+/* Hotplug on the host bridge: a function put into a chosen slot appears in
+ * config space with its BARs clear of the others' (as the guest moved
+ * them), taken out it reads all-ones and decodes nothing, its slot takes
+ * another one. */
+static void test_hotplug_slots(void **state)
+{
+    (void)state;
+    struct rig g;
+    rig_open(&g);
+    assert_int_equal(virtio_pci_func(g.vp)->slot, 1);
+    struct virtio_rng *r2 = virtio_rng_create();
+    struct virtio_pci *v2 = virtio_pci_create(NULL, (struct irq_line){ intx_set, &g.intx, 7 },
+                                              (struct msi_line){ msi_rec_send, &g.msi }, &g.mem, virtio_rng_dev(r2));
+    assert_non_null(v2);
+    struct pci_func *f2 = virtio_pci_func(v2);
+    assert_int_equal(pci_host_add_at(g.h, f2, 0), -EINVAL);
+    assert_int_equal(pci_host_add_at(g.h, f2, 32), -EINVAL);
+    assert_int_equal(pci_host_add_at(g.h, f2, 1), -EBUSY);
+    /* the guest moved slot 1's BAR 0 to the window's start + 0x10000 */
+    cfgw(&g, 1, PCI_BAR0, (uint32_t)(WIN + 0x10000), 4);
+    assert_int_equal(pci_host_add_at(g.h, f2, 5), 0);
+    assert_int_equal(cfg(&g, 5, PCI_VENDOR_ID, 2), 0x1af4);
+    uint64_t b1 = pci_func_bar_addr(virtio_pci_func(g.vp), 0), b2 = pci_func_bar_addr(f2, 0);
+    assert_int_equal(b1, WIN + 0x10000);
+    assert_true(b2 >= WIN && b2 + VIRTIO_PCI_BAR_SIZE <= WIN + WIN_SIZE);
+    assert_true(b2 + VIRTIO_PCI_BAR_SIZE <= b1 || b1 + VIRTIO_PCI_BAR_SIZE <= b2);
+    assert_true(pci_host_slot_used(g.h, 5));
+    struct pci_slot_info si;
+    assert_int_equal(pci_host_slot_info(g.h, 5, &si), 0);
+    assert_int_equal(si.bar_addr[0], b2);
+    assert_int_equal(si.bar_size[0], VIRTIO_PCI_BAR_SIZE);
+    /* its common configuration answers through the window (num_queues) */
+    assert_int_equal(rd(&g.mmio, b2 + 0x12, 2), 1);
+    assert_true(pci_host_remove(g.h, 5) == f2);
+    assert_null(pci_host_remove(g.h, 5));
+    assert_int_equal(cfg(&g, 5, PCI_VENDOR_ID, 2), 0xffff);
+    assert_int_equal(rd(&g.mmio, b2 + 0x12, 2), 0xffff);        /* no BAR there any more */
+    assert_int_equal(pci_host_slot_info(g.h, 5, &si), -ENOENT);
+    assert_false(pci_host_slot_used(g.h, 5));
+    virtio_pci_destroy(v2);
+    virtio_rng_destroy(r2);
+    /* a new one in the same slot */
+    r2 = virtio_rng_create();
+    v2 = virtio_pci_create(NULL, (struct irq_line){ intx_set, &g.intx, 7 },
+                           (struct msi_line){ msi_rec_send, &g.msi }, &g.mem, virtio_rng_dev(r2));
+    assert_int_equal(pci_host_add_at(g.h, virtio_pci_func(v2), 5), 0);
+    assert_int_equal(cfg(&g, 5, PCI_DEVICE_ID, 2), 0x1040 + VIRTIO_ID_RNG);
+    pci_host_remove(g.h, 5);
+    virtio_pci_destroy(v2);
+    virtio_rng_destroy(r2);
+    rig_close(&g);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -503,6 +594,8 @@ int main(void)
         cmocka_unit_test(test_doorbells),
         cmocka_unit_test(test_func_limits),
         cmocka_unit_test(test_snapshot),
+        cmocka_unit_test(test_hotplug_regs),
+        cmocka_unit_test(test_hotplug_slots),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -8,6 +8,7 @@
 
 #include <errno.h>
 #include <stdbool.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -201,6 +202,135 @@ static void test_bad_config(void **state)
     mem_destroy(&m);
 }
 
+/* ACPI PCI hotplug: the DSDT of a PCI machine with `nboot` boot devices
+ * and the other slots of 1..VKVM_PCI_HP_SLOTS hot-pluggable, parsed back:
+ * checksum and the \_SB scope's length as in check(), a _PRT entry per
+ * slot (INTA -> GSI FIRST_IRQ - 1 + n), one Device(Sxx) per slot whose
+ * package holds its _ADR (n << 16) and _SUN and, for the hot-pluggable
+ * ones only, an _EJ0 that stores 1 << n into B0EJ; the register block's
+ * OperationRegion, PCNT, and the GED's call of it. */
+static void check_pcihp(unsigned nboot)
+{
+    struct guest_mem m;
+    mem_init(&m);
+    assert_int_equal(vkvm_mem_layout(&m, 32ULL << 20), 0);
+    uint32_t slots = ((2u << VKVM_PCI_HP_SLOTS) - 1) & ~1u;
+    struct vkvm_acpi_config c = { .ncpus = 2, .nvirtio = nboot, .pci = true };
+    for (unsigned i = 0; i < nboot; i++) {
+        c.virtio_base[i] = i + 1;
+        c.virtio_irq[i] = VKVM_VIRTIO_FIRST_IRQ + i;
+        slots &= ~(1u << (i + 1));
+    }
+    c.pci_hotplug = slots;
+    assert_int_equal(vkvm_acpi_build(&m, &c), 0);
+    uint8_t *rsdp = mem_translate(&m, VKVM_ACPI_ADDR, 36);
+    uint32_t xlen, flen, dlen;
+    uint8_t *xsdt = table(&m, rd64(rsdp + 24), "XSDT", &xlen);
+    uint8_t *fadt = table(&m, rd64(xsdt + 36), "FACP", &flen);
+    uint8_t *dsdt = table(&m, rd64(fadt + 140), "DSDT", &dlen);
+    const uint8_t *sb = memmem(dsdt, dlen, (const uint8_t[]){ 0x10 }, 1);
+    while (sb && memcmp(sb + 1 + (((sb[1] >> 6) + 1)), "\\_SB_", 5))
+        sb = memmem(sb + 1, (size_t)(dsdt + dlen - sb - 1), (const uint8_t[]){ 0x10 }, 1);
+    assert_non_null(sb);
+    size_t nb, plen = pkglen(sb + 1, &nb);
+    assert_int_equal(sb + 1 + plen, dsdt + dlen);
+    /* _PRT: VKVM_PCI_HP_SLOTS packages of 4 */
+    const uint8_t *prt = memmem(dsdt, dlen, "_PRT", 4);
+    assert_non_null(prt);
+    size_t pn;
+    pkglen(prt + 5, &pn);
+    assert_int_equal(prt[5 + pn], VKVM_PCI_HP_SLOTS);
+    const uint8_t *e = prt + 5 + pn + 1;
+    for (unsigned n = 1; n <= VKVM_PCI_HP_SLOTS; n++) {
+        size_t en, el = pkglen(e + 1, &en);
+        assert_int_equal(e[0], 0x12);
+        assert_int_equal(e[1 + en], 4);
+        assert_int_equal(e[1 + en + 1], 0x0c);                      /* DWordConst addr */
+        assert_int_equal(rd32(e + 1 + en + 2), n << 16 | 0xffff);
+        assert_int_equal(e[1 + el - 2], 0x0a);                      /* ByteConst GSI, last */
+        assert_int_equal(e[1 + el - 1], VKVM_VIRTIO_FIRST_IRQ - 1 + n);
+        e += 1 + el;
+    }
+    /* the slot devices */
+    unsigned ej = 0;
+    for (unsigned n = 1; n <= VKVM_PCI_HP_SLOTS; n++) {
+        char name[5];
+        snprintf(name, sizeof(name), "S%02X", n);
+        uint8_t pat[7] = { 0x5b, 0x82 };
+        const uint8_t *d = NULL;
+        for (const uint8_t *q = dsdt; (q = memmem(q, (size_t)(dsdt + dlen - q), pat, 2)); q++) {
+            size_t dn;
+            pkglen(q + 2, &dn);
+            if (!memcmp(q + 2 + dn, name, 3) && q[2 + dn + 3] == '_') {
+                d = q;
+                break;
+            }
+        }
+        assert_non_null(d);
+        size_t dn, dl = pkglen(d + 2, &dn);
+        const uint8_t *body = d + 2 + dn + 4, *end = d + 2 + dl;
+        assert_true(end <= sb + 1 + plen);
+        const uint8_t *adr = memmem(body, (size_t)(end - body), "_ADR", 4);
+        assert_non_null(adr);
+        assert_int_equal(adr[4], 0x0c);
+        assert_int_equal(rd32(adr + 5), n << 16);
+        assert_non_null(memmem(body, (size_t)(end - body), "_SUN", 4));
+        const uint8_t *ej0 = memmem(body, (size_t)(end - body), "_EJ0", 4);
+        assert_int_equal(ej0 != NULL, !!(slots >> n & 1));
+        if (ej0) {
+            /* Store(1 << n, B0EJ): the constant as the smallest integer encoding */
+            const uint8_t *st = memmem(ej0, (size_t)(end - ej0), (const uint8_t[]){ 0x70 }, 1);
+            assert_non_null(st);
+            unsigned w = st[1] == 0x0a ? 1 : st[1] == 0x0b ? 2 : st[1] == 0x0c ? 4 : 0;
+            assert_true(w != 0);
+            uint32_t v = 0;
+            for (unsigned i = 0; i < w; i++)
+                v |= (uint32_t)st[2 + i] << (8 * i);
+            assert_int_equal(v, 1u << n);
+            assert_memory_equal(st + 2 + w, "B0EJ", 4);
+            ej++;
+        }
+    }
+    assert_int_equal(ej, (unsigned)__builtin_popcount(slots));
+    assert_int_equal(count(dsdt, dlen, "_EJ0", 4), ej);
+    assert_int_equal(count(dsdt, dlen, (const uint8_t[]){ 0x5b, 0x82 }, 2), 5 + VKVM_PCI_HP_SLOTS);
+    const uint8_t *rg = memmem(dsdt, dlen, "PCHR", 4);     /* OperationRegion(PCHR, SystemMemory, base, 16) */
+    assert_non_null(rg);
+    assert_int_equal(rg[-2], 0x5b);
+    assert_int_equal(rg[-1], 0x80);
+    assert_int_equal(rg[4], 0);
+    assert_int_equal(rg[5], 0x0c);
+    assert_int_equal(rd32(rg + 6), VKVM_PCIHP_BASE);
+    assert_int_equal(count(dsdt, dlen, "PCNT", 4), 2);      /* the method and the GED's call */
+    assert_non_null(memmem(dsdt, dlen, "_SB_PCI0PCNT", 12));   /* \_SB.PCI0.PCNT in _EVT */
+    mem_destroy(&m);
+}
+
+static void test_pcihp_dsdt(void **state)
+{
+    (void)state;
+    check_pcihp(0);
+    check_pcihp(3);
+    check_pcihp(VKVM_PCI_HP_SLOTS - 1);
+    /* the whole config is checked: a slot past the last, the host
+     * bridge's, a boot device whose INTA is not the slot's GSI */
+    struct guest_mem m;
+    mem_init(&m);
+    assert_int_equal(vkvm_mem_layout(&m, 32ULL << 20), 0);
+    struct vkvm_acpi_config c = { .ncpus = 1, .pci = true, .pci_hotplug = 1u << (VKVM_PCI_HP_SLOTS + 1) };
+    assert_int_equal(vkvm_acpi_build(&m, &c), -EINVAL);
+    c.pci_hotplug = 1;
+    assert_int_equal(vkvm_acpi_build(&m, &c), -EINVAL);
+    c.pci_hotplug = 4;
+    c.nvirtio = 1;
+    c.virtio_base[0] = 1;
+    c.virtio_irq[0] = 9;
+    assert_int_equal(vkvm_acpi_build(&m, &c), -EINVAL);
+    c.virtio_irq[0] = VKVM_VIRTIO_FIRST_IRQ;
+    assert_int_equal(vkvm_acpi_build(&m, &c), 0);
+    mem_destroy(&m);
+}
+
 struct line { int level; unsigned sets; };
 static void line_set(void *opaque, unsigned n, int level)
 {
@@ -242,6 +372,7 @@ int main(void)
         cmocka_unit_test(test_tables),
         cmocka_unit_test(test_bad_config),
         cmocka_unit_test(test_registers),
+        cmocka_unit_test(test_pcihp_dsdt),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -17,6 +17,7 @@
 #include <unistd.h>
 
 #include "base/base.h"
+#include "machine/machine.h"
 #include "machine/qmp.h"
 
 /* ---- a fake machine ---- */
@@ -756,6 +757,121 @@ static int f_hotcpus(void *o, struct qmp_hotcpu *out, unsigned max)
     return 2;
 }
 
+/* ---- PCI hotplug: device_add of virtio-blk-pci / virtio-net-pci, query-pci ---- */
+struct fake_pci { int adds; char id[64], file[256], net[256]; unsigned slot; bool ro, direct; const char *option; };
+static struct fake_pci fp;
+static int f_pci_add(void *o, const struct machine_pci_device *d, const char **why)
+{
+    fp.adds++;
+    snprintf(fp.id, sizeof(fp.id), "%s", d->id);
+    snprintf(fp.file, sizeof(fp.file), "%s", d->disk.path);
+    snprintf(fp.net, sizeof(fp.net), "%s", d->net ? d->net : "");
+    fp.slot = d->slot;
+    fp.ro = d->disk.readonly;
+    fp.direct = d->disk.direct;
+    fp.option = d->option;
+    return 0;
+}
+static int f_query_pci(void *o, unsigned slot, struct machine_pci_info *out)
+{
+    if (slot != 0 && slot != 3)
+        return -ENOENT;
+    memset(out, 0, sizeof(*out));
+    out->s.cfg[0] = 0xf4; out->s.cfg[1] = 0x1a; out->s.cfg[2] = 0x42; out->s.cfg[3] = 0x10;
+    out->s.cfg[0x0b] = 0x01; out->s.cfg[0x0a] = 0x80;
+    out->s.cfg[PCI_INTERRUPT_PIN] = 1; out->s.cfg[PCI_INTERRUPT_LINE] = 7;
+    out->s.bar_addr[0] = 0xc0008000; out->s.bar_size[0] = 0x8000;
+    snprintf(out->id, sizeof(out->id), "%s", slot == 3 ? "disk1" : "");
+    return 0;
+}
+
+static void test_pci_hotplug_commands(void **state)
+{
+    struct fake f = { .status = "running" };
+    struct qmp_ops ops = fake_ops;
+    ops.target = "x86_64";
+    ops.cpu_add = f_cpu_add;
+    ops.device_del = f_device_del;
+    ops.pci_add = f_pci_add;
+    ops.query_pci = f_query_pci;
+    memset(&fp, 0, sizeof(fp));
+    struct qmp_session *s = qmp_session_new(&ops, &f, NULL, NULL);
+    json_object *m[2];
+    take(s, m, 2);
+    put_all(m, 1);
+    json_object_put(one(s, "{\"execute\":\"qmp_capabilities\"}"));
+    json_object *r = one(s, "{\"execute\":\"device_add\",\"arguments\":{\"driver\":\"virtio-blk-pci\",\"id\":\"disk1\","
+                            "\"file\":\"/srv/a,b.img\",\"read-only\":true,\"cache\":\"none\",\"addr\":\"0x3\",\"bus\":\"pci.0\"}}");
+    assert_non_null(json_object_object_get(r, "return"));
+    json_object_put(r);
+    assert_int_equal(fp.adds, 1);
+    assert_string_equal(fp.option, "disk");
+    assert_string_equal(fp.id, "disk1");
+    assert_string_equal(fp.file, "/srv/a,b.img");      /* a comma in the path is just a comma */
+    assert_true(fp.ro && fp.direct);
+    assert_int_equal(fp.slot, 3);
+    r = one(s, "{\"execute\":\"device_add\",\"arguments\":{\"driver\":\"virtio-net-pci\",\"id\":\"nic1\","
+               "\"net\":\"user,hostfwd=tcp:127.0.0.1:2222-:22\",\"mac\":\"52:54:00:12:34:56\",\"addr\":\"05.0\"}}");
+    assert_non_null(json_object_object_get(r, "return"));
+    json_object_put(r);
+    assert_string_equal(fp.option, "net");
+    assert_string_equal(fp.net, "user,hostfwd=tcp:127.0.0.1:2222-:22,mac=52:54:00:12:34:56");
+    assert_int_equal(fp.slot, 5);
+    r = one(s, "{\"execute\":\"device_add\",\"arguments\":{\"driver\":\"virtio-net-pci\",\"id\":\"nic2\"}}");
+    json_object_put(r);
+    assert_string_equal(fp.net, "user");               /* the default backend */
+    assert_int_equal(fp.slot, 0);
+    assert_int_equal(fp.adds, 3);
+
+    /* argument errors: one line naming the value; nothing plugged */
+    static const char *const bad[][2] = {
+        { "{\"driver\":\"virtio-blk-pci\",\"id\":\"d\"}", "Parameter 'file' is missing" },
+        { "{\"driver\":\"virtio-blk-pci\",\"file\":\"/x\"}", "Parameter 'id' is missing" },
+        { "{\"driver\":\"virtio-blk-pci\",\"id\":\"1d\",\"file\":\"/x\"}", "'1d'" },
+        { "{\"driver\":\"virtio-blk-pci\",\"id\":\"d\",\"drive\":\"drive0\"}", "'drive0'): vessel has no blockdev-add" },
+        { "{\"driver\":\"virtio-blk-pci\",\"id\":\"d\",\"file\":7}", "Invalid parameter type for 'file'" },
+        { "{\"driver\":\"virtio-blk-pci\",\"id\":\"d\",\"file\":\"/x\",\"cache\":\"unsafe\"}", "'cache' expects 'none' or 'writeback': 'unsafe'" },
+        { "{\"driver\":\"virtio-blk-pci\",\"id\":\"d\",\"file\":\"/x\",\"read-only\":\"yes\"}", "'read-only', expected: boolean" },
+        { "{\"driver\":\"virtio-blk-pci\",\"id\":\"d\",\"file\":\"/x\",\"serial\":\"123456789012345678901\"}", "'serial' expects 1 to 20" },
+        { "{\"driver\":\"virtio-blk-pci\",\"id\":\"d\",\"file\":\"/x\",\"addr\":\"0x20\"}", "'addr' expects a PCI device number 0x1-0x1f (\"0x5\", \"05.0\"): '0x20'" },
+        { "{\"driver\":\"virtio-blk-pci\",\"id\":\"d\",\"file\":\"/x\",\"addr\":\"5.1\"}", "'5.1'" },
+        { "{\"driver\":\"virtio-blk-pci\",\"id\":\"d\",\"file\":\"/x\",\"addr\":0}", "0x1-0x1f: 0" },
+        { "{\"driver\":\"virtio-blk-pci\",\"id\":\"d\",\"file\":\"/x\",\"bus\":\"pcie.1\"}", "Bus 'pcie.1' not found" },
+        { "{\"driver\":\"virtio-blk-pci\",\"id\":\"d\",\"file\":\"/x\",\"mac\":\"52:54:00:12:34:56\"}", "Property 'virtio-blk-pci.mac' not found" },
+        { "{\"driver\":\"virtio-net-pci\",\"id\":\"n\",\"file\":\"/x\"}", "Property 'virtio-net-pci.file' not found" },
+        { "{\"driver\":\"virtio-net-pci\",\"id\":\"n\",\"net\":\"bridge\"}", "'net' expects what --net takes (user[,hostfwd=...] or tap,ifname=NAME): 'bridge'" },
+        { "{\"driver\":\"virtio-net-pci\",\"id\":\"n\",\"mac\":\"01:00:00:00:00:01\"}", "'mac' expects a unicast MAC address (52:54:00:12:34:56): '01:00:00:00:00:01'" },
+        { "{\"driver\":\"virtio-net-pci\",\"id\":\"n\",\"mac\":\"52:54:00:12:34:56,x\"}", "'52:54:00:12:34:56,x'" },
+        { "{\"driver\":\"virtio-net-pci\",\"id\":\"n\",\"netdev\":\"hn0\"}", "'hn0'): vessel has no netdev_add" },
+        { "{\"driver\":\"virtio-net-pci\",\"id\":\"n\",\"core-id\":1}", "Property 'virtio-net-pci.core-id' not found" },
+        { "{\"driver\":\"e1000\",\"id\":\"n\"}", "device_add of 'e1000': vessel hot-plugs CPUs ('x86_64-cpu' or 'host-x86_64-cpu'), 'virtio-blk-pci' and 'virtio-net-pci'" },
+    };
+    for (size_t i = 0; i < ARRAY_SIZE(bad); i++) {
+        char req[1024];
+        snprintf(req, sizeof(req), "{\"execute\":\"device_add\",\"arguments\":%s}", bad[i][0]);
+        expect_error(s, req, "GenericError", bad[i][1]);
+    }
+    assert_int_equal(fp.adds, 3);
+
+    /* query-pci: QEMU's PciInfo */
+    r = one(s, "{\"execute\":\"query-pci\"}");
+    json_object *buses = json_object_object_get(r, "return");
+    assert_int_equal(json_object_array_length(buses), 1);
+    json_object *devs = json_object_object_get(json_object_array_get_idx(buses, 0), "devices");
+    assert_int_equal(json_object_array_length(devs), 2);
+    json_object *d3 = json_object_array_get_idx(devs, 1);
+    assert_int_equal(json_object_get_int(json_object_object_get(d3, "slot")), 3);
+    assert_string_equal(json_object_get_string(json_object_object_get(d3, "qdev_id")), "disk1");
+    assert_int_equal(json_object_get_int(json_object_object_get(json_object_object_get(d3, "id"), "vendor")), 0x1af4);
+    assert_int_equal(json_object_get_int(json_object_object_get(json_object_object_get(d3, "id"), "device")), 0x1042);
+    assert_int_equal(json_object_get_int(json_object_object_get(json_object_object_get(d3, "class_info"), "class")), 0x0180);
+    json_object *reg = json_object_array_get_idx(json_object_object_get(d3, "regions"), 0);
+    assert_int_equal(json_object_get_int64(json_object_object_get(reg, "address")), 0xc0008000);
+    assert_int_equal(json_object_get_int64(json_object_object_get(reg, "size")), 0x8000);
+    json_object_put(r);
+    qmp_session_free(s);
+}
+
 static void test_hotplug_commands(void **state)
 {
     struct fake f = { .status = "running" };
@@ -822,6 +938,15 @@ static void test_hotplug_commands(void **state)
     assert_int_equal(fh.dels, 1);
     qmp_session_free(s);
 
+    /* a PCI device on a machine without PCI hotplug (no pci_add): refused */
+    s = qmp_session_new(&ops, &f, NULL, NULL);
+    take(s, m, 2);
+    put_all(m, 1);
+    json_object_put(one(s, "{\"execute\":\"qmp_capabilities\"}"));
+    expect_error(s, "{\"execute\":\"device_add\",\"arguments\":{\"driver\":\"virtio-net-pci\",\"id\":\"n\"}}",
+                 "GenericError", "device_add of 'virtio-net-pci': this machine has no PCI hotplug");
+    qmp_session_free(s);
+
     /* DEVICE_DELETED: QEMU's data */
     char *ev = qmp_event_json(QMP_EVENT_DEVICE_DELETED, true, "c1");
     assert_non_null(strstr(ev, "\"event\":\"DEVICE_DELETED\",\"data\":{\"device\":\"c1\",\"path\":\"/machine/peripheral/c1\"}"));
@@ -843,6 +968,7 @@ int main(void)
         cmocka_unit_test(test_balloon_commands),
         cmocka_unit_test(test_monitor_command_list),
         cmocka_unit_test(test_hotplug_commands),
+        cmocka_unit_test(test_pci_hotplug_commands),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

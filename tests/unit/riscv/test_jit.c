@@ -1,8 +1,9 @@
 /* Unit tests of the binary translator (jit.c, jit_x86.h): the emitter's
  * encodings against the GNU assembler's, and the translator against the
- * interpreter on random programs of the ops it translates (ALU, M, Zba,
- * Zbb, Zbs, loads/stores incl. misaligned and page-crossing, FP loads,
- * stores and calls, branches, jumps, loops, faults, self-modifying stores),
+ * interpreter on random programs of the ops it translates (ALU, M, A, Zba,
+ * Zbb, Zbs, loads/stores incl. misaligned and page-crossing, F/D, branches,
+ * jumps, loops, faults, self-modifying stores), F/D and the FP CSRs op by
+ * op in every rounding mode on special and random values,
  * run under budgets: every exit must leave the same registers, pc,
  * instret, exception and memory; the translator both through the TLB and
  * with direct access to a reservation (user mode's guest_base model, host
@@ -75,6 +76,22 @@ static void test_emitter(void **state)
     ENC(jx_call_abs(&e, (void*)0x7f0011223344ULL), 0x48, 0xb8, 0x44, 0x33, 0x22, 0x11, 0x00, 0x7f, 0x00, 0x00, 0xff, 0xd0);
     ENC(jx_lea(&e, RCX, jmi(-1, RCX, 2, 1)), 0x48, 0x8d, 0x0c, 0x8d, 0x01, 0x00, 0x00, 0x00);
     ENC(jx_lea(&e, R9, jmi(RBP, R10, 3, 0)), 0x4e, 0x8d, 0x4c, 0xd5, 0x00);
+    /* SSE and FMA3 (jit_fp.c) */
+    ENC(jx_movs_x_m(&e, true, 0, jm(RBX, 0x108)), 0xf2, 0x0f, 0x10, 0x83, 0x08, 0x01, 0x00, 0x00);
+    ENC(jx_movs_x_m(&e, false, 2, jm(RBX, 0x10)), 0xf3, 0x0f, 0x10, 0x53, 0x10);
+    ENC(jx_sse_op(&e, false, SSE_MUL, 1, jm(RBX, 0x10)), 0xf3, 0x0f, 0x59, 0x4b, 0x10);
+    ENC(jx_sse_op(&e, true, SSE_SQRT, 0, jm(RBX, 0x10)), 0xf2, 0x0f, 0x51, 0x43, 0x10);
+    ENC(jx_movq_rm_x(&e, true, jr(RAX), 0), 0x66, 0x48, 0x0f, 0x7e, 0xc0);
+    ENC(jx_movq_rm_x(&e, false, jr(RAX), 0), 0x66, 0x0f, 0x7e, 0xc0);
+    ENC(jx_ucomis(&e, true, 0, jm(RBX, 0x10)), 0x66, 0x0f, 0x2e, 0x43, 0x10);
+    ENC(jx_ucomis(&e, false, 0, jr(0)), 0x0f, 0x2e, 0xc0);
+    ENC(jx_cvtsi2s(&e, true, true, 0, jr(R12)), 0xf2, 0x49, 0x0f, 0x2a, 0xc4);
+    ENC(jx_cvtsi2s(&e, false, false, 0, jm(RBX, 0x10)), 0xf3, 0x0f, 0x2a, 0x43, 0x10);
+    ENC(jx_cvts2si(&e, true, false, true, RAX, jm(RBX, 0x10)), 0xf2, 0x0f, 0x2c, 0x43, 0x10);
+    ENC(jx_cvts2si(&e, false, true, false, RAX, jm(RBX, 0x10)), 0xf3, 0x48, 0x0f, 0x2d, 0x43, 0x10);
+    ENC(jx_cvts2s(&e, false, 0, jr(0)), 0xf3, 0x0f, 0x5a, 0xc0);
+    ENC(jx_vfma213(&e, true, 0xa9, 0, 1, 2), 0xc4, 0xe2, 0xf1, 0xa9, 0xc2);
+    ENC(jx_vfma213(&e, false, 0xaf, 0, 1, 2), 0xc4, 0xe2, 0x71, 0xaf, 0xc2);
     /* jumps: rel32 from the end of the jump */
     uint32_t at = jx_jcc(&e, CC_NE);
     jx_patch(&e, at, at + 4 + 0x10);
@@ -242,13 +259,17 @@ static void gen_one(uint32_t *p, unsigned *n, unsigned room)
     } else if (c < 76) {               /* loads, x31-relative, often across 0x18000 */
         int imm = pick(2) ? 0xf8 + (int)pick(12) : (int)pick(4096) - 2048;
         p[k++] = i_type(0x03, pick(7), wreg(), 31, imm);
-    } else if (c < 84) {
+    } else if (c < 82) {
         int imm = pick(2) ? 0xf8 + (int)pick(12) : (int)pick(4096) - 2048;
         p[k++] = s_type(0x23, pick(4), 31, rreg(), imm);
-    } else if (c < 88) {               /* FP: flw/fld/fsw/fsd, fadd.d, fmv.x.d, fcvt.d.l */
+    } else if (c < 84) {               /* A: x31-relative (aligned), or through any register */
+        static const uint8_t f5[] = { 1, 0, 4, 12, 8, 16, 20, 24, 28, 2, 3 };
+        unsigned o = pick(sizeof(f5)), rs2 = f5[o] == 2 ? 0 : rreg();
+        p[k++] = r_type(0x2f, 2 + pick(2), (unsigned)f5[o] << 2 | pick(4), wreg(), pick(8) ? 31 : rreg(), rs2);
+    } else if (c < 88) {               /* FP: loads, stores, arithmetic, moves, conversions */
         int imm = 0xf8 + (int)pick(12);
         unsigned f = pick(8);
-        switch (pick(9)) {
+        switch (pick(13)) {
         case 0: p[k++] = i_type(0x07, 2 + pick(2), f, 31, imm); break;
         case 1: p[k++] = s_type(0x27, 2 + pick(2), 31, f, imm); break;
         case 2: p[k++] = r_type(0x53, 0, 0x01, f, pick(8), pick(8)); break;      /* fadd.d */
@@ -257,6 +278,10 @@ static void gen_one(uint32_t *p, unsigned *n, unsigned room)
         case 5: p[k++] = r_type(0x53, 0, 0x79, f, rreg(), 0); break;             /* fmv.d.x */
         case 6: p[k++] = r_type(0x43, 0, (pick(8) << 2) | 1, f, pick(8), pick(8)); break; /* fmadd.d */
         case 7: p[k++] = r_type(0x53, 1, 0x61, wreg(), f, 2); break;             /* fcvt.l.d rtz */
+        case 8: p[k++] = r_type(0x53, pick(2) ? 0 : 7, (pick(4) << 2) | 1, f, pick(8), pick(8)); break; /* fadd..fdiv.d */
+        case 9: p[k++] = r_type(0x53, pick(3), 0x11, f, pick(8), pick(8)); break; /* fsgnj*.d */
+        case 10: p[k++] = r_type(0x53, pick(2), 0x61, wreg(), f, 0); break;      /* fcvt.w.d */
+        case 11: p[k++] = r_type(0x53, 7, 0x20, f, pick(8), 1); break;            /* fcvt.s.d */
         default: p[k++] = r_type(0x53, 7, 0x69, f, rreg(), 2); break;            /* fcvt.d.l */
         }
     } else if (c < 95 && room > 4) {   /* a forward branch over 1..3 instructions */
@@ -273,6 +298,8 @@ static void gen_one(uint32_t *p, unsigned *n, unsigned room)
         p[k++] = 0x17 | 29 << 7;                              /* auipc x29, 0 */
         p[k++] = i_type(0x13, 0, 28, 0, 0x13);                /* x28 = nop */
         p[k++] = s_type(0x23, 2, 29, 28, 16);                 /* sw x28, 16(x29) */
+        if (pick(2))
+            p[k++] = 0x0000100fu;                             /* fence.i */
     } else {
         p[k++] = i_type(0x13, 0, wreg(), rreg(), (int)pick(100));
     }
@@ -304,6 +331,7 @@ static unsigned gen_prog(uint32_t *p, unsigned max)
 struct run {
     enum rv_exit ex[64];
     uint64_t pc[64], instret[64], x[64][32], f[64][32];
+    uint32_t fflags[64];
     uint64_t cause, tval;
     unsigned nex;
 };
@@ -332,6 +360,7 @@ static void run_on(struct rv_machine *m, uint8_t *sp, const uint64_t *x0, unsign
         r->ex[j] = e;
         r->pc[j] = rv_get_pc(h);
         r->instret[j] = rv_instret(h);
+        r->fflags[j] = h->fp.fflags;
         for (unsigned k = 0; k < 32; k++) {
             r->x[j][k] = rv_get_x(h, k);
             r->f[j][k] = rv_get_f(h, k);
@@ -356,6 +385,8 @@ static void compare(const struct run *a, const struct run *b, unsigned prog)
                     fprintf(stderr, "x%u/f%u differ: %#llx/%#llx vs %#llx/%#llx\n", k, k,
                          (unsigned long long)a->x[j][k], (unsigned long long)a->f[j][k],
                          (unsigned long long)b->x[j][k], (unsigned long long)b->f[j][k]);
+        if (a->fflags[j] != b->fflags[j])
+            fail_msg("program %u exit %u: fflags %#x interpreted, %#x translated", prog, j, a->fflags[j], b->fflags[j]);
         if (a->ex[j] != b->ex[j] || a->pc[j] != b->pc[j] || a->instret[j] != b->instret[j])
             fail_msg("program %u exit %u: interpreter %d pc %#llx instret %llu, translator %d pc %#llx instret %llu",
                      prog, j, a->ex[j], (unsigned long long)a->pc[j], (unsigned long long)a->instret[j],
@@ -454,6 +485,204 @@ static void test_translator_vs_interpreter(void **state)
     rv_machine_free(mdt);
 }
 
+/* ---- F/D: each translated path (jit_fp.c's fast paths and the call
+ * they fall back to) against the interpreter, in every rounding mode
+ * (static and dynamic, with valid and invalid frm), with NX accrued or
+ * not, on special values (zeros, subnormals, the smallest normals, inf,
+ * quiet and signaling NaNs, values that convert out of range, unboxed
+ * singles) and on random ones ---- */
+static const uint64_t fvals_d[] = {
+    0, 0x8000000000000000ULL, 0x3ff0000000000000ULL, 0xbff8000000000000ULL, 0x4008000000000000ULL,
+    0x7fefffffffffffffULL, 0xffefffffffffffffULL, 0x0010000000000000ULL, 0x8010000000000000ULL,
+    0x0020000000000000ULL, 0x0018000000000000ULL, 0x001fffffffffffffULL, 0x000fffffffffffffULL,
+    0x0000000000000001ULL, 0x7ff0000000000000ULL, 0xfff0000000000000ULL, 0x7ff8000000000000ULL,
+    0x7ff0000000000001ULL, 0xfff8000000000001ULL, 0x3fb999999999999aULL, 0x3fd5555555555555ULL,
+    0x43e0000000000000ULL, 0xc3e0000000000000ULL, 0x41e0000000000000ULL, 0xc1e0000000100000ULL,
+    0xc1dfffffffffffffULL, 0x41efffffffff0000ULL, 0x3fe0000000000000ULL, 0x4004000000000000ULL,
+    0xc004000000000000ULL, 0x01a56e1fc2f8f359ULL, 0x7e37e43c8800759cULL, 0x3ff0000000000001ULL,
+    0x47efffffe0000000ULL, 0x47efffffffffffffULL, 0x3810000000000000ULL, 0x380fffffffffffffULL,
+    0x36a0000000000000ULL, 0x5fe0000000000000ULL, 0x2000000000000000ULL,
+};
+static const uint32_t fvals_s[] = {
+    0, 0x80000000, 0x3f800000, 0xbfc00000, 0x40400000, 0x7f7fffff, 0xff7fffff, 0x00800000, 0x80800000,
+    0x01000000, 0x00c00000, 0x00ffffff, 0x007fffff, 0x00000001, 0x7f800000, 0xff800000, 0x7fc00000,
+    0x7f800001, 0xffc00001, 0x3dcccccd, 0x3eaaaaab, 0x5f000000, 0xdf000000, 0x4f000000, 0xcf000000,
+    0xcf000001, 0x3f000000, 0x40200000, 0xc0200000, 0x1f800000, 0x5f7fffff, 0x3f800001,
+};
+static const uint64_t ivals[] = {
+    0, 1, ~0ULL, 0x80000000ULL, 0xffffffff80000000ULL, 0x7fffffffULL, 0x8000000000000000ULL,
+    0x7fffffffffffffffULL, (1ULL << 53) + 1, 0xffffffffULL, 3, 0xfffffffffffffffdULL, 1ULL << 24 | 1,
+};
+
+/* A value for an f register: special, "nice" (exponent near 1, or near
+ * the ends of the range), or random bits; singles mostly NaN-boxed. */
+static uint64_t fval(bool d)
+{
+    unsigned c = pick(16);
+    uint64_t sign = pick(2);
+    if (d) {
+        if (c < 5)
+            return fvals_d[pick(sizeof(fvals_d) / 8)];
+        if (c == 15)
+            return rnd();
+        unsigned ex = c == 14 ? 1 + pick(4) : c == 13 ? 0x7fa + pick(5) : 0x3ff - 40 + pick(80);
+        return sign << 63 | (uint64_t)ex << 52 | (rnd() >> 12 & (pick(3) ? ~0ULL : 0xfff0000000000ULL));
+    }
+    uint32_t v;
+    if (c < 5)
+        v = fvals_s[pick(sizeof(fvals_s) / 4)];
+    else if (c == 15)
+        return pick(2) ? rnd() : (uint32_t)rnd();       /* not boxed */
+    else if (c == 12)
+        v = (uint32_t)rnd();
+    else {
+        unsigned ex = c == 14 ? 1 + pick(4) : c == 13 ? 0xfa + pick(5) : 0x7f - 20 + pick(40);
+        v = (uint32_t)sign << 31 | ex << 23 | ((uint32_t)rnd() & (pick(3) ? 0x7fffffu : 0x7f0000u));
+    }
+    return 0xffffffff00000000ULL | v;
+}
+
+struct fp_state {
+    enum rv_exit ex;
+    uint64_t pc, instret, x[32], f[32], cause, tval, mstatus;
+    uint32_t fflags, frm;
+};
+
+static void fp_run(struct rv_hart *h, const uint64_t *x, const uint64_t *f, uint32_t fflags, uint32_t frm,
+                   struct fp_state *r)
+{
+    for (unsigned k = 1; k < 32; k++) {
+        rv_set_x(h, k, x[k]);
+        rv_set_f(h, k, f[k]);
+    }
+    rv_set_f(h, 0, f[0]);
+    h->fp.fflags = fflags;
+    h->fp.frm = frm;
+    rv_set_pc(h, BASE);
+    memset(r, 0, sizeof(*r));
+    r->ex = rv_run(h, 0);
+    r->pc = rv_get_pc(h);
+    r->instret = rv_instret(h);
+    for (unsigned k = 0; k < 32; k++) {
+        r->x[k] = rv_get_x(h, k);
+        r->f[k] = rv_get_f(h, k);
+    }
+    r->fflags = h->fp.fflags;
+    r->frm = h->fp.frm;
+    r->mstatus = h->mstatus;
+    if (r->ex == RV_EXIT_FAULT)
+        rv_hart_exception(h, &r->cause, &r->tval);
+}
+
+/* instruction templates: opcode, funct7 without fmt, rs2 (or rs3 << 2 for the
+ * fused ops: funct7 holds it), the rm values that exist (a mask) */
+static const struct { uint8_t opc, f7, rs2; uint8_t rms; bool xrd, xrs1, rs1_is_rs2; } fp_tmpl[] = {
+    { 0x53, 0x00, 2, 0xff }, { 0x53, 0x04, 2, 0xff }, { 0x53, 0x08, 2, 0xff }, { 0x53, 0x0c, 2, 0xff },
+    { 0x53, 0x2c, 0, 0xff }, { 0x53, 0x2c, 1, 0x01 },                   /* fsqrt; rs2 != 0: illegal */
+    { 0x53, 0x10, 2, 0x0f }, { 0x53, 0x10, 2, 0x07, .rs1_is_rs2 = true },      /* fsgnj* (rm 3: illegal) */
+    { 0x53, 0x14, 2, 0x07 },                                              /* fmin, fmax */
+    { 0x53, 0x20, 1, 0xff }, { 0x53, 0x20, 0, 0xff },                   /* fcvt.s.d / fcvt.d.s (fmt picks) */
+    { 0x53, 0x50, 2, 0x0f, .xrd = true }, { 0x53, 0x50, 2, 0x07, .xrd = true, .rs1_is_rs2 = true },
+    { 0x53, 0x60, 0, 0xff, .xrd = true }, { 0x53, 0x60, 1, 0xff, .xrd = true },
+    { 0x53, 0x60, 2, 0xff, .xrd = true }, { 0x53, 0x60, 3, 0xff, .xrd = true },
+    { 0x53, 0x68, 0, 0xff, .xrs1 = true }, { 0x53, 0x68, 1, 0xff, .xrs1 = true },
+    { 0x53, 0x68, 2, 0xff, .xrs1 = true }, { 0x53, 0x68, 3, 0xff, .xrs1 = true },
+    { 0x53, 0x70, 0, 0x03, .xrd = true }, { 0x53, 0x70, 1, 0x01, .xrd = true },  /* fmv.x, fclass */
+    { 0x53, 0x78, 0, 0x03, .xrs1 = true },                                       /* fmv.f.x */
+    { 0x43, 0x10, 2, 0xff }, { 0x47, 0x10, 2, 0xff }, { 0x4b, 0x10, 2, 0xff }, { 0x4f, 0x10, 2, 0xff },
+    { 0x73, 0, 0, 0xee }, { 0x73, 0, 0, 0xee }, { 0x73, 0, 0, 0xee },  /* csrr* on fflags, frm, fcsr, others */
+};
+
+static void fp_compare(const struct fp_state *a, const struct fp_state *b, uint32_t insn, uint64_t f1,
+                       uint64_t f2, uint32_t fflags, uint32_t frm)
+{
+    bool same = a->ex == b->ex && a->pc == b->pc && a->instret == b->instret && a->fflags == b->fflags &&
+                a->frm == b->frm && a->mstatus == b->mstatus && a->cause == b->cause && a->tval == b->tval && !memcmp(a->x, b->x, sizeof(a->x)) &&
+                !memcmp(a->f, b->f, sizeof(a->f));
+    if (same)
+        return;
+    unsigned k = 0;
+    while (k < 31 && a->x[k] == b->x[k] && a->f[k] == b->f[k])
+        k++;
+    fail_msg("insn %#010x f1 %#llx f2 %#llx fflags %#x frm %u: interpreter exit %d pc %#llx fflags %#x "
+             "frm %u x%u/f%u %#llx/%#llx, translator exit %d pc %#llx fflags %#x frm %u %#llx/%#llx", insn,
+             (unsigned long long)f1, (unsigned long long)f2, fflags, frm, a->ex, (unsigned long long)a->pc,
+             a->fflags, a->frm, k, k, (unsigned long long)a->x[k], (unsigned long long)a->f[k], b->ex,
+             (unsigned long long)b->pc, b->fflags, b->frm, (unsigned long long)b->x[k],
+             (unsigned long long)b->f[k]);
+}
+
+static void test_fp_vs_interpreter(void **state)
+{
+    (void)state;
+    struct rv_machine *mi = machine(false, 0), *mj = machine(true, 0);
+    uint8_t *si = mmap(NULL, SIZE, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    uint8_t *sj = mmap(NULL, SIZE, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    assert_true(si != MAP_FAILED && sj != MAP_FAILED);
+    static struct fp_state ri, rj;
+    unsigned runs = 0;
+    for (unsigned t = 0; t < sizeof(fp_tmpl) / sizeof(fp_tmpl[0]); t++)
+    for (unsigned fmt = 0; fmt < 2; fmt++)
+    for (unsigned rm = 0; rm < 8; rm++) {
+        if (!(fp_tmpl[t].rms >> rm & 1))
+            continue;
+        unsigned rd = fp_tmpl[t].xrd ? (pick(6) ? 10 : 0) : (pick(4) ? 3 : 1);
+        unsigned rs1 = fp_tmpl[t].xrs1 ? 11 : 1;
+        unsigned rs2 = fp_tmpl[t].rs1_is_rs2 ? 1 : fp_tmpl[t].rs2;
+        uint32_t insn = r_type(fp_tmpl[t].opc, rm, fp_tmpl[t].f7 | fmt, rd, rs1, rs2);
+        if (fp_tmpl[t].opc != 0x53)
+            insn |= 4u << 27;                                /* rs3 = f4 */
+        if (fp_tmpl[t].opc == 0x73) {                        /* csr ops: rm is funct3 */
+            static const uint16_t csrs[] = { 1, 2, 3, 1, 2, 3, 0x004, 0xc02 };
+            insn = i_type(0x73, rm, pick(4) ? 10 : 0, rm >= 5 ? pick(32) : pick(2) ? 11 : 0,
+                          csrs[fmt * 4 + pick(4)]);
+        }
+        /* x11 and x10 kept in host registers around it */
+        uint32_t prog[] = { i_type(0x13, 0, 11, 11, 0), insn, i_type(0x13, 0, 12, 10, 1), ECALL };
+        for (int s = 0; s < 2; s++) {
+            memcpy(s ? sj : si, prog, sizeof(prog));
+            rv_invalidate_code(s ? mj : mi, 0, ~0ULL);
+        }
+        cur = si;
+        struct rv_hart *hi = rv_hart_new(mi, 0);
+        rv_hart_reset(hi, BASE);
+        cur = sj;
+        struct rv_hart *hj = rv_hart_new(mj, 0);
+        rv_hart_reset(hj, BASE);
+        bool d = fmt == 1;
+        for (unsigned n = 0; n < 300; n++) {
+            uint64_t x[32], f[32];
+            for (unsigned k = 0; k < 32; k++) {
+                x[k] = pick(2) ? ivals[pick(sizeof(ivals) / 8)] : rnd();
+                /* fcvt.s.d reads a double, fcvt.d.s a single */
+                bool src_d = fp_tmpl[t].f7 == 0x20 ? fp_tmpl[t].rs2 == 1 : d;
+                f[k] = fval(k == 1 ? src_d : d);
+            }
+            if (pick(8) == 0)
+                f[2] = f[1];
+            uint32_t fflags = pick(3) ? 1 : pick(2) ? 0 : pick(32);
+            uint32_t frm = pick(2) ? 0 : pick(8);
+            cur = si;
+            fp_run(hi, x, f, fflags, frm, &ri);
+            cur = sj;
+            fp_run(hj, x, f, fflags, frm, &rj);
+            fp_compare(&ri, &rj, insn, f[1], f[2], fflags, frm);
+            runs++;
+        }
+        int c;
+        struct rv_block *b = rv_block_lookup(hj, BASE, &c);
+        assert_non_null(b);
+        assert_non_null(b->jit);
+        rv_hart_free(hi);
+        rv_hart_free(hj);
+    }
+    assert_true(runs > 50000);
+    munmap(si, SIZE);
+    munmap(sj, SIZE);
+    rv_machine_free(mi);
+    rv_machine_free(mj);
+}
+
 /* A hot loop is translated after the threshold, not before; VESSEL_JIT=0
  * style machines never translate. */
 static void test_threshold(void **state)
@@ -495,6 +724,7 @@ int main(void)
         cmocka_unit_test(test_emitter),
         cmocka_unit_test(test_translator_vs_interpreter),
         cmocka_unit_test(test_threshold),
+        cmocka_unit_test(test_fp_vs_interpreter),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
