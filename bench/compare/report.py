@@ -166,7 +166,8 @@ def svg(doc):
                 s.append('<rect x="%.1f" y="%.1f" width="%d" height="%.1f" fill="%s"><title>%s</title></rect>'
                          % (x, min(yv, y1), bw - 1, max(abs(yv - y1), 1), COLORS[c], html.escape(tip)))
             else:
-                tip = "%s, %s: %s: %s" % (c, w["id"], NM, r["not_measurable"])
+                why = r.get("not_measurable", "no native cell in this run to compare with")
+                tip = "%s, %s: %s: %s" % (c, w["id"], NM, why)
                 s.append('<text x="%.1f" y="%.1f" text-anchor="middle" fill="#999">'
                          '&#215;<title>%s</title></text>' % (x + bw / 2, y1 - 3, html.escape(tip)))
         s.append('<text x="%.1f" y="%d" text-anchor="middle">%s</text>'

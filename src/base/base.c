@@ -183,6 +183,19 @@ int mkdir_parents(const char *path, mode_t mode)
     return 0;
 }
 
+int thread_spawn(pthread_t *t, void *(*fn)(void *), void *arg)
+{
+    pthread_attr_t a;
+    int r = pthread_attr_init(&a);
+    if (r)
+        return r;
+    r = pthread_attr_setstacksize(&a, THREAD_STACK_SIZE);
+    if (r == 0)
+        r = pthread_create(t, &a, fn, arg);
+    pthread_attr_destroy(&a);
+    return r;
+}
+
 int read_file(const char *path, char **data, size_t *len, size_t max_len)
 {
     int fd = open(path, O_RDONLY | O_CLOEXEC);

@@ -328,7 +328,7 @@ static void *loop_thread(void *arg)
 int loop_start(struct loop *l)
 {
     l->stop = false;
-    int r = pthread_create(&l->thread, NULL, loop_thread, l);
+    int r = thread_spawn(&l->thread, loop_thread, l);
     if (r) {
         log_error("event loop: cannot start the I/O thread: %s", strerror(r));
         return -r;

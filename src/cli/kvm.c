@@ -23,6 +23,7 @@ static void usage(FILE *f)
                "                  [--net user[,hostfwd=tcp::HP-:GP...]|tap,ifname=NAME[,mac=MAC]]...\n"
                "                  [--rng] [--console] [--transport pci|mmio] [--no-reboot] [--no-acpi] [-S]\n"
                "                  [--balloon[=deflate-on-oom=on,free-page-reporting=on,id=NAME]]\n"
+               "                  [--memory-hotplug size=SIZE[,block-size=SIZE][,requested=SIZE][,id=NAME]]\n"
                "                  [--mem-merge[=on|off]]\n"
                "                  [--qmp unix:PATH[,server][,wait=off]]\n"
                "                  [--incoming unix:PATH|tcp:[HOST]:PORT|file:PATH]\n"
@@ -30,6 +31,8 @@ static void usage(FILE *f)
                "COM1 (ttyS0) goes to --serial (default stdio; Ctrl-A x quits, Ctrl-A h help).\n"
                "--console adds a virtio console (hvc0) that takes the serial input.\n"
                "--balloon adds a virtio-balloon (QMP balloon, query-balloon; docs/balloon.md).\n"
+               "--memory-hotplug adds a virtio-mem device of up to SIZE above RAM (QMP qom-set\n"
+               "  /machine/peripheral/NAME requested-size; query-memory-devices; docs/kvm.md).\n"
                "--mem-merge=off keeps guest RAM from KSM (on by default, as QEMU's mem-merge).\n"
                "--transport: the virtio devices are modern virtio-pci functions on a PCI host\n"
                "bridge (pci, the default: ECAM in the MCFG, 0xcf8/0xcfc, MSI-X) or virtio-mmio\n"
@@ -62,7 +65,7 @@ static void usage(FILE *f)
 static bool shaping_option(int c)
 {
     switch (c) {
-    case 'k': case 'i': case 'a': case 'm': case 's': case 'c': case 'V': case 'M': case 'A': case 'T':
+    case 'k': case 'i': case 'a': case 'm': case 's': case 'c': case 'V': case 'M': case 'A': case 'T': case 'H':
         return true;
     default:
         return false;
@@ -111,7 +114,7 @@ int cmd_kvm(int argc, char **argv)
         { "no-reboot", no_argument, 0, 'R' },
         { "no-acpi", no_argument, 0, 'A' }, { "qmp", required_argument, 0, 'Q' },
         { "transport", required_argument, 0, 'T' }, { "restore", required_argument, 0, 'r' },
-        { "incoming", required_argument, 0, 'I' },
+        { "incoming", required_argument, 0, 'I' }, { "memory-hotplug", required_argument, 0, 'H' },
         { 0, 0, 0, 0 },
     };
     __attribute__((cleanup(free_config))) struct vkvm_config *cfg = xzalloc(sizeof(*cfg));
@@ -146,6 +149,10 @@ int cmd_kvm(int argc, char **argv)
                 return 2;
             break;
         case 'A': cfg->no_acpi = true; break;
+        case 'H':
+            if (vkvm_parse_memory_hotplug(optarg, &cfg->vmem) < 0)
+                return 2;
+            break;
         case 'T':
             if (strcmp(optarg, "pci") && strcmp(optarg, "mmio")) {
                 log_error("--transport %s: expected pci or mmio", optarg);

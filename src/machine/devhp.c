@@ -298,6 +298,19 @@ int machine_device_del(struct machine *m, const char *id, char *err, size_t errl
     return r == -ENOENT ? -EBUSY : r;
 }
 
+int machine_set_memdev(struct machine *m, struct virtio_mem *d)
+{
+    if (m->memdev)
+        return -EEXIST;
+    m->memdev = d;
+    return 0;
+}
+
+struct virtio_mem *machine_memdev(struct machine *m)
+{
+    return m->memdev;
+}
+
 /* ---- queries ---- */
 int machine_pci_info(struct machine *m, unsigned slot, struct machine_pci_info *out)
 {

@@ -72,6 +72,7 @@ struct machine {
     struct machine_hotdev *hot[PCI_MAX_SLOTS];
     uint32_t hp_ejected;            /* atomic */
     struct loop_event *hp_ev;
+    struct virtio_mem *memdev;      /* --memory-hotplug */
 
     /* live migration (migrate.c) */
     struct migration *mig;

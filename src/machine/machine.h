@@ -419,6 +419,12 @@ struct machine_pci_info {
 };
 int machine_pci_info(struct machine *m, unsigned slot, struct machine_pci_info *out);
 
+/* The machine's virtio-mem device (vessel kvm --memory-hotplug), for QMP
+ * qom-get/qom-set and query-memory-devices; one per machine. */
+struct virtio_mem;
+int machine_set_memdev(struct machine *m, struct virtio_mem *d);
+struct virtio_mem *machine_memdev(struct machine *m);
+
 unsigned machine_ncpus(const struct machine *m);
 /* vCPU i: 0, -ENOENT past the end, -ENODEV when absent (CPU hotplug).
  * pc/halted are fresh while paused. */

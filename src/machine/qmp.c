@@ -398,6 +398,25 @@ static bool qom_found(int e, const char *id, const char *prop, struct qmp_result
     return e >= 0;
 }
 
+/* qom-get of a virtio-mem property: true when `id` is the device (done). */
+static bool memdev_get(struct qmp_session *s, const char *id, const char *prop, struct qmp_result *r)
+{
+    struct virtio_mem_info in;
+    if (!s->ops->memdev || s->ops->memdev(s->opaque, id, &in) < 0)
+        return false;
+    if (!strcmp(prop, "size"))
+        r->ret = json_object_new_int64((int64_t)in.plugged);
+    else if (!strcmp(prop, "requested-size"))
+        r->ret = json_object_new_int64((int64_t)in.opts.requested);
+    else if (!strcmp(prop, "block-size"))
+        r->ret = json_object_new_int64((int64_t)in.opts.block_size);
+    else if (!strcmp(prop, "memaddr"))
+        r->ret = json_object_new_int64((int64_t)in.opts.addr);
+    else
+        set_error(r, QMP_GENERIC_ERROR, "Property '%.64s' not found", prop);
+    return true;
+}
+
 static void cmd_qom_get(struct qmp_session *s, json_object *args, struct qmp_result *r)
 {
     const char *prop = NULL, *id = qom_target(args, &prop, r);
@@ -405,6 +424,8 @@ static void cmd_qom_get(struct qmp_session *s, json_object *args, struct qmp_res
         return;
     json_object_put(r->ret);
     r->ret = NULL;
+    if (memdev_get(s, id, prop, r))
+        return;
     if (!strcmp(prop, "guest-stats")) {
         struct qmp_balloon_stats st = { 0 };
         if (!qom_found(s->ops->balloon_stats(s->opaque, id, &st), id, prop, r))
@@ -429,11 +450,33 @@ static void cmd_qom_get(struct qmp_session *s, json_object *args, struct qmp_res
     }
 }
 
+/* qom-set of virtio-mem's requested-size: true when `id` is the device. */
+static bool memdev_set(struct qmp_session *s, json_object *args, const char *id, const char *prop,
+                       struct qmp_result *r)
+{
+    struct virtio_mem_info in;
+    if (!s->ops->memdev || s->ops->memdev(s->opaque, id, &in) < 0)
+        return false;
+    int64_t v;
+    const char *why = NULL;
+    if (strcmp(prop, "requested-size"))
+        set_error(r, QMP_GENERIC_ERROR, "Property '%.64s' is read-only or not found (set requested-size)", prop);
+    else if (!int_arg(args, "value", &v, r))
+        ;                           /* the error is set */
+    else if (v < 0)
+        set_error(r, QMP_GENERIC_ERROR, "Parameter 'value' expects a size in bytes: %lld", (long long)v);
+    else if (s->ops->memdev_set(s->opaque, id, (uint64_t)v, &why) < 0)
+        set_error(r, QMP_GENERIC_ERROR, "%s", why ? why : "requested-size refused");
+    return true;
+}
+
 static void cmd_qom_set(struct qmp_session *s, json_object *args, struct qmp_result *r)
 {
     const char *prop = NULL, *id = qom_target(args, &prop, r);
     int64_t sec;
     if (!id)
+        return;
+    if (memdev_set(s, args, id, prop, r))
         return;
     if (strcmp(prop, "guest-stats-polling-interval")) {
         if (qom_found(s->ops->balloon_poll(s->opaque, id, false, &(int64_t){ 0 }), id, prop, r))
@@ -641,6 +684,30 @@ static void cmd_query_pci(struct qmp_session *s, json_object *args, struct qmp_r
     free(in);
 }
 
+/* query-memory-devices: QEMU's MemoryDeviceInfo of the virtio-mem device */
+static void cmd_query_memory_devices(struct qmp_session *s, json_object *args, struct qmp_result *r)
+{
+    json_object_put(r->ret);
+    r->ret = json_object_new_array();
+    struct virtio_mem_info in;
+    if (s->ops->memdev(s->opaque, NULL, &in) < 0)
+        return;
+    json_object *e = json_object_new_object(), *d = json_object_new_object();
+    char path[64];
+    snprintf(path, sizeof(path), "/objects/%s-mem", in.opts.id);
+    json_object_object_add(d, "id", json_object_new_string(in.opts.id));
+    json_object_object_add(d, "memaddr", json_object_new_int64((int64_t)in.opts.addr));
+    json_object_object_add(d, "requested-size", json_object_new_int64((int64_t)in.opts.requested));
+    json_object_object_add(d, "size", json_object_new_int64((int64_t)in.plugged));
+    json_object_object_add(d, "max-size", json_object_new_int64((int64_t)in.opts.size));
+    json_object_object_add(d, "block-size", json_object_new_int64((int64_t)in.opts.block_size));
+    json_object_object_add(d, "node", json_object_new_int(0));
+    json_object_object_add(d, "memdev", json_object_new_string(path));
+    json_object_object_add(e, "type", json_object_new_string("virtio-mem"));
+    json_object_object_add(e, "data", d);
+    json_object_array_add(r->ret, e);
+}
+
 static void cmd_query_hotpluggable_cpus(struct qmp_session *s, json_object *args, struct qmp_result *r)
 {
     struct qmp_hotcpu c[QMP_MAX_CPUS];
@@ -709,6 +776,7 @@ static const struct qmp_cmd cmds[] = {
     { "device_del", cmd_device_del, OP(device_del), device_del_args },
     { "query-hotpluggable-cpus", cmd_query_hotpluggable_cpus, OP(hotpluggable_cpus), NULL },
     { "query-pci", cmd_query_pci, OP(query_pci), NULL },
+    { "query-memory-devices", cmd_query_memory_devices, OP(memdev), NULL },
 };
 
 static bool cmd_takes(const struct qmp_cmd *c, const char *arg)
@@ -1595,6 +1663,27 @@ static int mon_pci_add(void *opaque, const struct machine_pci_device *d, const c
     return r;
 }
 
+/* id NULL: the device whatever its name */
+static int mon_memdev(void *opaque, const char *id, struct virtio_mem_info *out)
+{
+    struct qmp_monitor *q = opaque;
+    struct virtio_mem *d = machine_memdev(q->m);
+    if (!d)
+        return -ENOENT;
+    virtio_mem_info(d, out);
+    return !id || !strcmp(out->opts.id, id) ? 0 : -ENOENT;
+}
+
+static int mon_memdev_set(void *opaque, const char *id, uint64_t requested, const char **why)
+{
+    struct qmp_monitor *q = opaque;
+    struct virtio_mem *d = machine_memdev(q->m);
+    int r = d ? virtio_mem_set_requested(d, requested, q->why, sizeof(q->why)) : -ENOENT;
+    if (r < 0)
+        *why = d ? q->why : "no virtio-mem device";
+    return r;
+}
+
 static int mon_query_pci(void *opaque, unsigned slot, struct machine_pci_info *out)
 {
     struct qmp_monitor *q = opaque;
@@ -1777,7 +1866,7 @@ static const struct qmp_ops monitor_ops = {
     .migrate_params = mon_migrate_params,
     .replicate = mon_replicate, .query_replication = mon_query_replication,
     .cpu_add = mon_cpu_add, .device_del = mon_device_del, .hotpluggable_cpus = mon_hotpluggable_cpus,
-    .pci_add = mon_pci_add, .query_pci = mon_query_pci,
+    .pci_add = mon_pci_add, .query_pci = mon_query_pci, .memdev = mon_memdev, .memdev_set = mon_memdev_set,
 };
 
 const char *qmp_monitor_command(unsigned i)

@@ -26,6 +26,7 @@ struct machine_mig_params;
 struct machine_repl_info;
 struct machine_pci_device;
 struct machine_pci_info;
+struct virtio_mem_info;
 
 /* Largest request accepted: a longer one is answered with a GenericError
  * and the input skipped up to the next newline (or other control byte). */
@@ -128,6 +129,10 @@ struct qmp_ops {
      * -ENOENT empty, -ENODEV: no PCI bus at all). */
     int (*pci_add)(void *opaque, const struct machine_pci_device *d, const char **why);
     int (*query_pci)(void *opaque, unsigned slot, struct machine_pci_info *out);
+    /* virtio-mem (qom-get/qom-set of requested-size, size, block-size;
+     * query-memory-devices): -ENOENT when no such device. */
+    int (*memdev)(void *opaque, const char *id, struct virtio_mem_info *out);
+    int (*memdev_set)(void *opaque, const char *id, uint64_t requested, const char **why);
 };
 
 /* ---- the protocol, one client ---- */

@@ -275,6 +275,9 @@ int machine_state_save(struct machine *m, struct snap_writer *w, char *err, size
     if (machine_hotplug_count(m))
         return errf(err, errlen, -ENOTSUP, "the machine has hot-plugged devices (device_add): snapshots and "
                     "migration do not carry them yet (device_del them first)");
+    if (m->memdev)
+        return errf(err, errlen, -ENOTSUP, "the machine has a virtio-mem device (--memory-hotplug): snapshots "
+                    "and migration do not carry it yet");
     snap_add_config_u64(w, "ram_size", m->cfg.ram_size);
     snap_add_config_u64(w, "ncpus", m->cfg.ncpus);
     for (unsigned i = 0; i < m->cfg.virtio.n; i++) {

@@ -367,7 +367,7 @@ struct virtio_blk *virtio_blk_create(struct blk_image *img, const char *id, unsi
     pthread_cond_init(&b->idle, NULL);
     b->nthreads = MIN(nthreads, BLK_MAX_THREADS);
     for (unsigned i = 0; i < b->nthreads; i++)
-        if (pthread_create(&b->threads[i], NULL, blk_worker, b) != 0) {
+        if (thread_spawn(&b->threads[i], blk_worker, b) != 0) {
             log_warn("virtio-blk %s: could only start %u worker threads", img->path, i);
             b->nthreads = i;
             break;

@@ -101,6 +101,9 @@ struct vkvm_vm {
     /* ACPI PCI hotplug (pcihp.c): with ACPI and virtio-pci */
     bool pcihp_on;
     struct pci_hotplug pcihp;
+    /* --memory-hotplug (vmem.c) */
+    struct virtio_mem *vmem;
+    struct virtio_pci *vmem_pci;
     /* snapshot (state.c) */
     struct { bool xsave, xcrs; int xsave2; } caps;  /* KVM_CAP_XSAVE, _XCRS, _XSAVE2 (bytes) */
     uint32_t *msr_list;             /* the MSRs a snapshot carries (vkvm_msr_filter), made on first use */
@@ -135,6 +138,9 @@ void vkvm_cpuhp_reset(struct vkvm_cpuhp *h);
  * MMIO bus for the slots in `slots`, and struct machine_engine_ops's
  * pci_hotplug (tell the guest through the GED). */
 int vkvm_pcihp_attach(struct vkvm_vm *vm, uint32_t slots);
+/* vmem.c: the virtio-mem device of --memory-hotplug in a free PCI slot
+ * (its region is in guest memory already: run.c). 0 or -errno (logged). */
+int vkvm_vmem_attach(struct vkvm_vm *vm, struct msi_line msi, struct irq_line (*irq_for)(void *, unsigned));
 int vkvm_pci_hotplug(void *eng, unsigned slot, bool plug);
 
 /* vm.c: the VM fd (irqchip, PIT, RAM slots) for the machine's memory. NULL

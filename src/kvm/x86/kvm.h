@@ -8,6 +8,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include "dev/virtio/virtio.h"
 #include "machine/machine.h"
 #include "mem/mem.h"
 
@@ -312,6 +313,7 @@ struct vkvm_config {
     struct vkvm_cpu_hide hide;
     bool no_acpi;                   /* --no-acpi: MP table and command-line devices only */
     bool mmio;                      /* --transport mmio (default pci) */
+    struct virtio_mem_opts vmem;    /* --memory-hotplug (vmem.size 0: none); addr chosen by the board */
     const struct snap *restore;     /* --restore: RAM and state from this snapshot after the build */
     bool restore_verify;            /* --restore DIR,verify: check the RAM files' CRC first */
 };
@@ -327,5 +329,11 @@ int vkvm_config_from_snapshot(struct vkvm_config *cfg, const struct snap *s);
  * 3 reboot with --no-reboot, 128+sig, 1 when KVM or the guest failed,
  * 2 bad input (one log line). */
 int vkvm_run(const struct vkvm_config *cfg);
+/* --memory-hotplug size=SIZE[,block-size=SIZE][,requested=SIZE][,id=ID]:
+ * 0, or -EINVAL after one log line naming the value. */
+int vkvm_parse_memory_hotplug(const char *spec, struct virtio_mem_opts *o);
+/* Where the device-managed region of a machine with `ram` bytes goes:
+ * above RAM and the 4 GiB boundary, aligned to 1 GiB. */
+uint64_t vkvm_vmem_base(uint64_t ram);
 
 #endif

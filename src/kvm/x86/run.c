@@ -81,15 +81,19 @@ static int add_virtio(struct vkvm_vm *vm)
     int r = machine_add_virtio(m, &l);
     for (unsigned i = 0; r == 0 && i < machine_virtio_count(m); i++)
         vm->level_pins |= 1u << (VKVM_VIRTIO_FIRST_IRQ + i);
+    if (r == 0 && vm->cfg->vmem.size) {
+        if (!vm->pci) {
+            log_error("--memory-hotplug: virtio-mem is a virtio-pci device (drop --transport mmio)");
+            return -EINVAL;
+        }
+        r = vkvm_vmem_attach(vm, l.msi, virtio_irq_for);
+    }
     if (r == 0 && vm->pci && vm->acpi) {
         /* the slots no boot device holds take hot-plugged ones */
-        uint32_t slots = ((2u << VKVM_PCI_HP_SLOTS) - 1) & ~1u;
-        for (unsigned i = 0; i < machine_virtio_count(m); i++) {
-            uint64_t dev;
-            unsigned irq;
-            machine_virtio_slot(m, i, &dev, &irq);
-            slots &= ~(1u << dev);
-        }
+        uint32_t slots = 0;
+        for (unsigned s = 1; s <= VKVM_PCI_HP_SLOTS; s++)
+            if (!pci_host_slot_used(vm->pci, s))
+                slots |= 1u << s;
         r = vkvm_pcihp_attach(vm, slots);
     }
     return r;
@@ -366,6 +370,11 @@ static int run_machine(const struct vkvm_config *cfg, int kfd, struct vkvm_image
     if (r) {
         log_error("-m %llu MiB: cannot map guest RAM: %s", (unsigned long long)(cfg->mc.ram_size >> 20),
                   strerror(-r));
+        goto out;
+    }
+    if (cfg->vmem.size && (r = mem_add_ram(machine_mem(m), vkvm_vmem_base(cfg->mc.ram_size), cfg->vmem.size, 0))) {
+        log_error("--memory-hotplug size=%llu MiB: cannot map the region: %s",
+                  (unsigned long long)(cfg->vmem.size >> 20), strerror(-r));
         goto out;
     }
     vm = vkvm_vm_create(kfd, m, cfg);

@@ -271,7 +271,7 @@ int vkvm_vcpu_thread_start(struct vkvm_vm *vm, unsigned cpu)
     vm->arg[cpu] = (struct vkvm_vcpu_arg){ vm, cpu };
     vm->th_done[cpu] = false;
     machine_vcpu_set_absent(vm->mach, cpu, false);
-    int r = pthread_create(&vm->th[cpu], NULL, vcpu_thread, &vm->arg[cpu]);
+    int r = thread_spawn(&vm->th[cpu], vcpu_thread, &vm->arg[cpu]);
     if (r) {
         machine_vcpu_set_absent(vm->mach, cpu, true);
         log_error("vCPU %u thread: %s", cpu, strerror(r));

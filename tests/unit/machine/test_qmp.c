@@ -17,6 +17,7 @@
 #include <unistd.h>
 
 #include "base/base.h"
+#include "dev/virtio/virtio.h"
 #include "machine/machine.h"
 #include "machine/qmp.h"
 
@@ -872,6 +873,71 @@ static void test_pci_hotplug_commands(void **state)
     qmp_session_free(s);
 }
 
+/* ---- virtio-mem: qom-get / qom-set / query-memory-devices ---- */
+static uint64_t fm_requested;
+static int f_memdev(void *o, const char *id, struct virtio_mem_info *out)
+{
+    if (id && strcmp(id, "vmem0"))
+        return -ENOENT;
+    memset(out, 0, sizeof(*out));
+    snprintf(out->opts.id, sizeof(out->opts.id), "vmem0");
+    out->opts = (struct virtio_mem_opts){ .id = "vmem0", .addr = 1ULL << 32, .size = 512ULL << 20,
+                                          .block_size = 2ULL << 20, .requested = fm_requested };
+    out->plugged = fm_requested;
+    return 0;
+}
+static int f_memdev_set(void *o, const char *id, uint64_t requested, const char **why)
+{
+    if (requested % (2ULL << 20)) {
+        *why = "requested-size 3: a multiple of block-size 2097152 up to size 536870912";
+        return -EINVAL;
+    }
+    fm_requested = requested;
+    return 0;
+}
+
+static void test_memdev_commands(void **state)
+{
+    struct fake f = { .status = "running" };
+    struct qmp_ops ops = fake_ops;
+    ops.memdev = f_memdev;
+    ops.memdev_set = f_memdev_set;
+    ops.balloon_stats = f_balloon_stats;       /* qom-get/qom-set are served with the balloon's ops */
+    ops.balloon_poll = f_balloon_poll;
+    fm_requested = 0;
+    struct qmp_session *s = qmp_session_new(&ops, &f, NULL, NULL);
+    json_object *m[2];
+    take(s, m, 2);
+    put_all(m, 1);
+    json_object_put(one(s, "{\"execute\":\"qmp_capabilities\"}"));
+    json_object *r = one(s, "{\"execute\":\"qom-set\",\"arguments\":{\"path\":\"/machine/peripheral/vmem0\","
+                            "\"property\":\"requested-size\",\"value\":402653184}}");
+    assert_non_null(json_object_object_get(r, "return"));
+    json_object_put(r);
+    assert_int_equal(fm_requested, 402653184);
+    r = one(s, "{\"execute\":\"qom-get\",\"arguments\":{\"path\":\"vmem0\",\"property\":\"size\"}}");
+    assert_int_equal(json_object_get_int64(json_object_object_get(r, "return")), 402653184);
+    json_object_put(r);
+    r = one(s, "{\"execute\":\"query-memory-devices\"}");
+    json_object *d = json_object_object_get(json_object_array_get_idx(json_object_object_get(r, "return"), 0), "data");
+    assert_int_equal(json_object_get_int64(json_object_object_get(d, "max-size")), 512 << 20);
+    assert_int_equal(json_object_get_int64(json_object_object_get(d, "memaddr")), 1LL << 32);
+    assert_string_equal(json_object_get_string(json_object_object_get(d, "id")), "vmem0");
+    json_object_put(r);
+    expect_error(s, "{\"execute\":\"qom-set\",\"arguments\":{\"path\":\"vmem0\",\"property\":\"requested-size\",\"value\":3}}",
+                 "GenericError", "requested-size 3: a multiple of block-size");
+    expect_error(s, "{\"execute\":\"qom-set\",\"arguments\":{\"path\":\"vmem0\",\"property\":\"requested-size\",\"value\":-1}}",
+                 "GenericError", "'value' expects a size in bytes: -1");
+    expect_error(s, "{\"execute\":\"qom-set\",\"arguments\":{\"path\":\"vmem0\",\"property\":\"requested-size\",\"value\":\"1G\"}}",
+                 "GenericError", "Invalid parameter type for 'value', expected: integer");
+    expect_error(s, "{\"execute\":\"qom-set\",\"arguments\":{\"path\":\"vmem0\",\"property\":\"size\",\"value\":0}}",
+                 "GenericError", "Property 'size' is read-only or not found");
+    expect_error(s, "{\"execute\":\"qom-get\",\"arguments\":{\"path\":\"vmem0\",\"property\":\"colour\"}}",
+                 "GenericError", "Property 'colour' not found");
+    assert_int_equal(fm_requested, 402653184);
+    qmp_session_free(s);
+}
+
 static void test_hotplug_commands(void **state)
 {
     struct fake f = { .status = "running" };
@@ -969,6 +1035,7 @@ int main(void)
         cmocka_unit_test(test_monitor_command_list),
         cmocka_unit_test(test_hotplug_commands),
         cmocka_unit_test(test_pci_hotplug_commands),
+        cmocka_unit_test(test_memdev_commands),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
