@@ -36,9 +36,26 @@ static int topo_arg(json_object *args, const char *key, int64_t *out, char *err,
     return 0;
 }
 
+static int id_arg(json_object *args, const char *driver, const char **out, char *err, size_t errlen)
+{
+    json_object *id = json_object_object_get(args, "id");
+    if (!id)
+        return ERR("Parameter 'id' is missing: device_del names the %s by it", driver);
+    if (!json_object_is_type(id, json_type_string))
+        return ERR("Invalid parameter type for 'id', expected: string");
+    const char *s = json_object_get_string(id);
+    size_t n = strlen(s);
+    if (!n || n > 48 || !((s[0] >= 'a' && s[0] <= 'z') || (s[0] >= 'A' && s[0] <= 'Z')) ||
+        strspn(s, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-._") != n)
+        return ERR("Parameter 'id' expects an identifier (a letter, then letters, digits, '-', '.', '_'; "
+                   "at most 48): '%.64s'", s);
+    *out = s;
+    return 0;
+}
+
 int qmp_device_cpu_parse(json_object *args, const char *target, struct qmp_cpu_add *out, char *err, size_t errlen)
 {
-    json_object *drv = args ? json_object_object_get(args, "driver") : NULL, *id;
+    json_object *drv = args ? json_object_object_get(args, "driver") : NULL;
     if (!drv)
         return ERR("Parameter 'driver' is missing");
     if (!json_object_is_type(drv, json_type_string))
@@ -50,17 +67,9 @@ int qmp_device_cpu_parse(json_object *args, const char *target, struct qmp_cpu_a
     if (strcmp(d, cpu) && strcmp(d, host))
         return ERR("device_add of '%.64s': vessel hot-plugs CPUs ('%s' or '%s'), 'virtio-blk-pci' and "
                    "'virtio-net-pci'", d, cpu, host);
-    id = json_object_object_get(args, "id");
-    if (!id)
-        return ERR("Parameter 'id' is missing: device_del names the CPU by it");
-    if (!json_object_is_type(id, json_type_string))
-        return ERR("Invalid parameter type for 'id', expected: string");
-    const char *s = json_object_get_string(id);
-    size_t n = strlen(s);
-    if (!n || n > 48 || !((s[0] >= 'a' && s[0] <= 'z') || (s[0] >= 'A' && s[0] <= 'Z')) ||
-        strspn(s, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-._") != n)
-        return ERR("Parameter 'id' expects an identifier (a letter, then letters, digits, '-', '.', '_'; "
-                   "at most 48): '%.64s'", s);
+    const char *s;
+    if (id_arg(args, "CPU", &s, err, errlen))
+        return -1;
     static const char *const cpu_keys[] = { "driver", "id", "core-id", "socket-id", "thread-id", "die-id", NULL };
     json_object_object_foreach(args, key, val) {
         (void)val;
@@ -156,23 +165,6 @@ static int addr_arg(json_object *args, unsigned *slot, char *err, size_t errlen)
     if (errno || end == s || !end || *end || n < 1 || n > 31 || *s == '-' || *s == '+' || *s == ' ')
         return ERR("Parameter 'addr' expects a PCI device number 0x1-0x1f (\"0x5\", \"05.0\"): '%.64s'", s);
     *slot = (unsigned)n;
-    return 0;
-}
-
-static int id_arg(json_object *args, const char *driver, const char **out, char *err, size_t errlen)
-{
-    json_object *id = json_object_object_get(args, "id");
-    if (!id)
-        return ERR("Parameter 'id' is missing: device_del names the %s by it", driver);
-    if (!json_object_is_type(id, json_type_string))
-        return ERR("Invalid parameter type for 'id', expected: string");
-    const char *s = json_object_get_string(id);
-    size_t n = strlen(s);
-    if (!n || n > 48 || !((s[0] >= 'a' && s[0] <= 'z') || (s[0] >= 'A' && s[0] <= 'Z')) ||
-        strspn(s, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-._") != n)
-        return ERR("Parameter 'id' expects an identifier (a letter, then letters, digits, '-', '.', '_'; "
-                   "at most 48): '%.64s'", s);
-    *out = s;
     return 0;
 }
 
