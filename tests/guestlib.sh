@@ -29,6 +29,10 @@
 #                                 remove the log dir: call it in your cleanup
 #   guest_tail [N]                print the last N lines of the console log
 #   guest_elapsed                 seconds (3 decimals) since guest_start
+#   x86_linux_guest               set KERNEL and INITRD to the default x86-64
+#                                 guest (in the nested tier: the copy L1
+#                                 holds); non-zero, with X86_LINUX_MISSING the
+#                                 reason, when it is not built
 # Default timeouts come from GUEST_TIMEOUT (seconds, default 120: TCG and the
 # emulator are slow). GUEST_POLL: console poll interval (default 0.05 s).
 # GUEST_KEEP=1 keeps the console log dir after cleanup.
@@ -41,6 +45,18 @@ GUEST_DIR=
 GUEST_LOG=
 GUEST_IN=
 GUEST_T0_=
+X86_LINUX_MISSING="the x86-64 guest is not built (bash guest/build.sh --only x86_64)"
+
+x86_linux_guest() {
+    local line
+    KERNEL= INITRD=
+    if [ -r "$SRC/guest-images/x86_64/bzImage" ]; then
+        KERNEL=$SRC/guest-images/x86_64/bzImage INITRD=$SRC/guest-images/x86_64/initramfs.cpio.gz
+        return 0
+    fi
+    line=$(bash "$SRC/guest/build.sh" --print x86_64 2>/dev/null) || return 1
+    eval "$line"
+}
 
 guest_now_() { date +%s.%N; }
 guest_elapsed() { awk -v a="$GUEST_T0_" -v b="$(guest_now_)" 'BEGIN { printf "%.3f\n", b - a }'; }

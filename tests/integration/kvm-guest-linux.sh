@@ -13,13 +13,7 @@
 dev=${VESSEL_KVM_DEV:-/dev/kvm}
 names="guest-x86-boot guest-x86-smp guest-x86-acpi guest-x86-pci guest-x86-blk guest-x86-net guest-x86-rng guest-x86-poweroff guest-x86-mmio guest-x86-reboot"
 skip_all() { local n; for n in $names; do skip "$n" "$1"; done; exit 0; }
-KERNEL= INITRD=
-if [ -r "$SRC/guest-images/x86_64/bzImage" ]; then
-    KERNEL=$SRC/guest-images/x86_64/bzImage INITRD=$SRC/guest-images/x86_64/initramfs.cpio.gz
-else
-    line=$(bash "$SRC/guest/build.sh" --print x86_64 2>/dev/null) || skip_all "the x86-64 guest is not built (bash guest/build.sh --only x86_64)"
-    eval "$line"
-fi
+x86_linux_guest || skip_all "$X86_LINUX_MISSING"
 { [ -r "$dev" ] && [ -w "$dev" ]; } || skip_all "$dev missing or not accessible"
 have busybox || skip_all "busybox missing (its httpd serves the guest; package busybox-static)"
 GUEST_TIMEOUT=$(slow 60)

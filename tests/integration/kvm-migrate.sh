@@ -30,13 +30,7 @@
 dev=${VESSEL_KVM_DEV:-/dev/kvm}
 names="kvm-mig-boot kvm-mig-cancel kvm-mig-corrupt kvm-mig-truncated kvm-mig-live kvm-mig-dirty kvm-mig-file kvm-mig-end"
 skip_all() { local n; for n in $names; do skip "$n" "$1"; done; exit 0; }
-KERNEL= INITRD=
-if [ -r "$SRC/guest-images/x86_64/bzImage" ]; then
-    KERNEL=$SRC/guest-images/x86_64/bzImage INITRD=$SRC/guest-images/x86_64/initramfs.cpio.gz
-else
-    line=$(bash "$SRC/guest/build.sh" --print x86_64 2>/dev/null) || skip_all "the x86-64 guest is not built (bash guest/build.sh --only x86_64)"
-    eval "$line"
-fi
+x86_linux_guest || skip_all "$X86_LINUX_MISSING"
 { [ -r "$dev" ] && [ -w "$dev" ]; } || skip_all "$dev missing or not accessible (the nested tier runs this test inside its L1)"
 have nc || skip_all "nc missing (the relay of the corrupt-stream cases; busybox has it)"
 GUEST_TIMEOUT=$(slow 60)

@@ -183,12 +183,8 @@ else nok "pci-hotplug-exit: status $rc $(grep -ahE -m3 'Sanitizer|runtime error:
 
 # vessel's default x86-64 guest (CONFIG_HOTPLUG_PCI_ACPI built in): a disk
 # plugged into its running shell is read there and given back
-KERNEL= INITRD=
-if [ -r "$SRC/guest-images/x86_64/bzImage" ]; then
-    KERNEL=$SRC/guest-images/x86_64/bzImage INITRD=$SRC/guest-images/x86_64/initramfs.cpio.gz
-elif line=$(bash "$SRC/guest/build.sh" --print x86_64 2>/dev/null); then eval "$line"; fi
-if [ -z "$KERNEL" ]; then
-    skip "pci-hotplug-default-guest" "the x86-64 guest is not built (bash guest/build.sh --only x86_64)"
+if ! x86_linux_guest; then
+    skip "pci-hotplug-default-guest" "$X86_LINUX_MISSING"
 else
     GUEST_TIMEOUT=$(slow 60)
     guest_start "$VESSEL" kvm --kernel "$KERNEL" --initrd "$INITRD" -m 256M --qmp "unix:$sock" \

@@ -19,13 +19,7 @@
 dev=${VESSEL_KVM_DEV:-/dev/kvm}
 names="kvm-snap-boot kvm-snap-save kvm-snap-restore kvm-snap-vm-restore kvm-snap-bad"
 skip_all() { local n; for n in $names; do skip "$n" "$1"; done; exit 0; }
-KERNEL= INITRD=
-if [ -r "$SRC/guest-images/x86_64/bzImage" ]; then
-    KERNEL=$SRC/guest-images/x86_64/bzImage INITRD=$SRC/guest-images/x86_64/initramfs.cpio.gz
-else
-    line=$(bash "$SRC/guest/build.sh" --print x86_64 2>/dev/null) || skip_all "the x86-64 guest is not built (bash guest/build.sh --only x86_64)"
-    eval "$line"
-fi
+x86_linux_guest || skip_all "$X86_LINUX_MISSING"
 { [ -r "$dev" ] && [ -w "$dev" ]; } || skip_all "$dev missing or not accessible (the nested tier runs this test inside its L1)"
 GUEST_TIMEOUT=$(slow 60)
 d=$(mktemp -d "${TMPDIR:-/tmp}/vessel-kvmsnap.XXXXXX")

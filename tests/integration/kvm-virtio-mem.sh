@@ -13,7 +13,7 @@
 . "$SRC/tests/lib.sh"
 . "$SRC/tests/guestlib.sh"
 dev=${VESSEL_KVM_DEV:-/dev/kvm}
-names="vmem-options vmem-boot vmem-grow vmem-resident vmem-shrink vmem-dmesg"
+names="vmem-boot vmem-grow vmem-resident vmem-shrink vmem-dmesg"
 skip_all() { local n; for n in $names; do skip "$n" "$1"; done; exit 0; }
 out=$(mktemp -d)
 trap 'guest_kill; rm -rf "$out"' EXIT
@@ -25,13 +25,7 @@ if [[ $e1 == *"size 104857600 must be a multiple of 128 MiB"* ]] && [[ $e2 == *"
    [[ $e3 == *"size= is required"* ]] && [[ $e4 == *"'colour=red' is not size="* ]]; then
     ok "vmem-options: bad --memory-hotplug values, one line each"
 else nok "vmem-options ($e1 | $e2 | $e3 | $e4)"; fi
-KERNEL= INITRD=
-if [ -r "$SRC/guest-images/x86_64/bzImage" ]; then
-    KERNEL=$SRC/guest-images/x86_64/bzImage INITRD=$SRC/guest-images/x86_64/initramfs.cpio.gz
-else
-    line=$(bash "$SRC/guest/build.sh" --print x86_64 2>/dev/null) || skip_all "the x86-64 guest is not built (bash guest/build.sh --only x86_64)"
-    eval "$line"
-fi
+x86_linux_guest || skip_all "$X86_LINUX_MISSING"
 { [ -r "$dev" ] && [ -w "$dev" ]; } || skip_all "$dev missing or not accessible (the nested tier runs this test inside its L1)"
 GUEST_TIMEOUT=$(slow 60)
 sock=$out/q.sock
