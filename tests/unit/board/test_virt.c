@@ -588,6 +588,15 @@ static void test_elf(void **state)
     mk_elf(&e, 0x80000000, 0x80000000, false);
     e.eh.e_phnum = 1000;
     assert_int_equal(virt_image_load_elf(&mem, (uint8_t *)&e, sizeof(e), &vi, &why), -EINVAL);
+    /* found by fuzz_virt_loader: segments outside RAM whose span is wider
+     * than RAM (one at the top of the address space) must not wrap into
+     * RAM once moved to RAM + 2 MiB: refused (it loaded, with the image's
+     * end below its start) */
+    mk_elf(&e, 0x30000, 0x80000000, false);
+    e.eh.e_phnum = 2;
+    e.ph[1] = (Elf64_Phdr){ .p_type = PT_LOAD, .p_offset = 0, .p_vaddr = 0x300000011ULL,
+                            .p_paddr = 0xfffffffffffffc00ULL, .p_filesz = 0xff, .p_memsz = 0x258 };
+    assert_int_equal(virt_image_load_elf(&mem, (uint8_t *)&e, sizeof(e), &vi, &why), -ERANGE);
     mem_destroy(&mem);
 }
 

@@ -137,6 +137,11 @@ int virt_image_load_elf(struct guest_mem *mem, const uint8_t *data, size_t len, 
             return -ERANGE;
         }
         delta = mem->r[0].gpa + VIRT_KERNEL_OFFSET - lo;
+        /* the whole span, moved, in RAM: no segment's address can wrap */
+        if (!mem_translate(mem, lo + delta, hi - lo)) {
+            *why = "the kernel does not fit in guest RAM";
+            return -ERANGE;
+        }
     }
     for (unsigned i = 0; i < eh->e_phnum; i++) {
         Elf64_Phdr ph = elf_phdr(data, eh, i);
