@@ -74,7 +74,8 @@ if until_ '[ -b /dev/vdb ]'; then
     devmem $((base + 8)) 32 $((1 << 9))          # an empty slot
     devmem $((base + 8)) 32 $((1 << 1))          # the boot disk's slot
     dd if=/dev/vdb of=/dev/null bs=4096 count=100000 2>/dev/null &
-    sleep 1
+    dd_pid=$!
+    until_ '! [ -e /proc/$dd_pid/io ] || ! grep -q "^read_bytes: 0$" /proc/$dd_pid/io'   # reading: I/O in flight
     devmem $((base + 8)) 32 $((1 << 2))          # the hot-plugged disk, behind its driver's back
     echo "L2 hostile done"
 else echo "L2 hostile: vdb never appeared"; fi
