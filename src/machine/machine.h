@@ -144,14 +144,16 @@ struct machine_engine_ops {
      * logged by mem/ itself while mem_dirty_enable is on).
      * - dirty_log_start: from its return on, every vCPU write to RAM is
      *   logged. Called with every vCPU parked. RISC-V: mem_dirty_enable
-     *   plus every hart's TLB flushed (the emulator fills no write TLB
-     *   entry while logging, so every store takes the slow path and marks
-     *   its page). KVM: KVM_MEM_LOG_DIRTY_PAGES on each memslot.
+     *   plus every hart's TLB flushed (while logging, a store's slow path
+     *   marks its page before it fills the write TLB entry; each sync
+     *   drops the write entries again, so the first store to a page after
+     *   a sync marks it). KVM: KVM_MEM_LOG_DIRTY_PAGES on each memslot.
      * - dirty_log_sync(region, bitmap): OR the pages of that region written
      *   since the last sync (or start) into bitmap, clear the engine's own
      *   log, return how many bits it set that were clear. Called with every
      *   vCPU parked (no store half done); every write after it returns is
-     *   in the next sync. KVM: KVM_GET_DIRTY_LOG on the region's slot.
+     *   in the next sync. RISC-V: rv_dirty_log_sync. KVM:
+     *   KVM_GET_DIRTY_LOG on the region's slot.
      * - dirty_log_stop: logging off (vCPUs parked).
      * All three NULL: the machine cannot be migrated (refused with a line).
      * A device that writes guest memory behind these (vhost: the kernel

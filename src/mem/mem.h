@@ -92,8 +92,9 @@ uint64_t mem_ram_size(const struct guest_mem *m);
 /* Dirty page tracking (for snapshot and migration). One bit per 4 KiB
  * page of each region. enable: every region's bitmap (all clear) and
  * r->dirty set: from then on mem_write, mem_discard, mem_map_file and
- * mem_mark_dirty set bits (the RISC-V emulator fills no write TLB entry
- * while r->dirty is set, so each guest store marks its page). disable:
+ * mem_mark_dirty set bits (the RISC-V emulator marks a page on a store's
+ * slow path before it fills the write TLB entry, and drops its write
+ * entries at each sync: rv_dirty_log_sync). disable:
  * r->dirty NULL again; the bitmap stays allocated until mem_destroy, so a
  * thread that loaded the pointer just before may still set a bit in it. */
 int mem_dirty_enable(struct guest_mem *m);

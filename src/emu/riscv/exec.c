@@ -185,6 +185,8 @@ static enum rv_exit service_requests(struct rv_hart *h)
     unsigned req = atomic_exchange_explicit(&h->exit_req, 0, memory_order_acquire);
     if (req & RV_REQ_TLB)
         rv_tlb_flush_local(h);
+    else if (req & RV_REQ_WTLB)
+        rv_tlb_flush_write_local(h);
     if (req & RV_REQ_CODE)
         rv_cache_flush(h);
     if (req & RV_REQ_HALT || h->halted) {
@@ -301,14 +303,16 @@ HOT struct rv_block *exec_next_block(struct rv_hart *h, struct rv_block *last,
 }
 
 /* Fewer instructions left in the budget than b holds: its first one alone,
- * in the hart's step block. */
+ * in the hart's step block. A jump the block follows in line (JAL_IN: it
+ * only links) goes on at its target, not after it. */
 static struct rv_block *exec_step_block(struct rv_hart *h, const struct rv_block *b,
                                         const void *const *labels)
 {
     struct rv_block *s = h->step_block;
     s->n = 1;
     s->insn[0] = b->insn[0];
-    rv_decode(&s->insn[1], 0, 4, b->insn[0].pc + b->insn[0].len, h->m->user);
+    uint64_t next = b->insn[0].op == RV_OP_JAL_IN ? (uint64_t)b->insn[0].imm : b->insn[0].pc + b->insn[0].len;
+    rv_decode(&s->insn[1], 0, 4, next, h->m->user);
     s->insn[1].op = RV_OP_END;
     s->insn[1].lab = labels[RV_OP_END];
     s->linked = true;

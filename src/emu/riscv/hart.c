@@ -289,7 +289,7 @@ void rv_hart_wait(struct rv_hart *h)
     uint64_t spin = h->spin_ns ? h->spin_ns : 25000ULL;
     do {
         rv_update_timers(h);
-        if ((atomic_load(&h->mip) & h->mie) || atomic_load(&h->exit_req)) {
+        if ((atomic_load(&h->mip) & h->mie) || (atomic_load(&h->exit_req) & ~(unsigned)RV_REQ_WTLB)) {
             atomic_fetch_and(&h->exit_req, ~(unsigned)RV_REQ_KICK);
             return;
         }
@@ -309,7 +309,7 @@ static void wait_sleep(struct rv_hart *h)
     __atomic_store_n(&h->waiting, true, __ATOMIC_SEQ_CST);
     for (;;) {
         rv_update_timers(h);
-        if ((atomic_load(&h->mip) & h->mie) || atomic_load(&h->exit_req))
+        if ((atomic_load(&h->mip) & h->mie) || (atomic_load(&h->exit_req) & ~(unsigned)RV_REQ_WTLB))
             break;
         uint64_t now = rv_machine_time(h->m);
         uint64_t dl = ~0ULL;
@@ -349,6 +349,16 @@ void rv_invalidate_code(struct rv_machine *m, uint64_t addr, uint64_t len)
 void rv_flush_tlb(struct rv_hart *h)
 {
     atomic_fetch_or(&h->exit_req, RV_REQ_TLB);
+}
+
+uint64_t rv_dirty_log_sync(struct rv_machine *m, unsigned region, uint64_t *bitmap)
+{
+    pthread_mutex_lock(&m->lock);
+    for (unsigned k = 0; k < m->nhart_slots; k++)
+        if (m->harts[k])
+            atomic_fetch_or(&m->harts[k]->exit_req, RV_REQ_WTLB);
+    pthread_mutex_unlock(&m->lock);
+    return mem_dirty_collect(m->mem, region, bitmap);
 }
 
 int rv_debug_breakpoint(struct rv_machine *m, uint64_t pc, bool set)

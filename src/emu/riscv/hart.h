@@ -187,7 +187,8 @@ struct rv_hart {
 };
 
 /* exit_req bits */
-enum { RV_REQ_KICK = 1, RV_REQ_TLB = 2, RV_REQ_CODE = 4, RV_REQ_HALT = 8 };
+enum { RV_REQ_KICK = 1, RV_REQ_TLB = 2, RV_REQ_CODE = 4, RV_REQ_HALT = 8,
+       RV_REQ_WTLB = 16 };           /* only the write TLB (the dirty log's sync); ends no WFI */
 
 /* mstatus bits */
 #define MS_SIE  (1ULL << 1)
@@ -265,6 +266,7 @@ void *rv_amo_ptr(struct rv_hart *h, uint64_t va, unsigned size, bool write, int 
  * (system) or virtual (user) address, *host the host pointer of va. */
 int rv_fetch_translate(struct rv_hart *h, uint64_t va, uint64_t *key, const uint8_t **host);
 void rv_tlb_flush_local(struct rv_hart *h);
+void rv_tlb_flush_write_local(struct rv_hart *h);
 void rv_update_modes(struct rv_hart *h);
 
 static inline struct rv_tlb_entry *rv_tlb_slot(struct rv_hart *h, int acc, uint64_t va)

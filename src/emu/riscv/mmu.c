@@ -27,6 +27,13 @@ void rv_tlb_flush_local(struct rv_hart *h)
     h->tlb_gen++;
 }
 
+/* Only the write entries: no chain depends on them (chains check fetch
+ * translations through tlb_gen), so tlb_gen stays. */
+void rv_tlb_flush_write_local(struct rv_hart *h)
+{
+    memset(h->tlb[RV_ACC_WRITE], 0, sizeof(h->tlb[RV_ACC_WRITE]));
+}
+
 /* Virtual -> physical for `acc` at privilege `priv`. debug: no permission
  * checks and no A/D updates (debugger access). 0 or a cause. */
 static int translate(struct rv_hart *h, uint64_t va, int acc, unsigned priv, bool debug, uint64_t *pa)
@@ -139,8 +146,9 @@ static int resolve(struct rv_hart *h, uint64_t va, int acc, uint8_t **host, uint
             rv_code_written(h, p);
             return 0;
         }
-        if (r->dirty)
-            return 0;            /* dirty logging: every store comes here */
+        /* dirty logging: the page is marked above, so the entry may be
+         * filled: later stores to the page need no mark until the log's
+         * next sync, which drops every write entry (rv_dirty_log_sync) */
     }
     if (unlikely(rv_debug_data_on(h)) && acc != RV_ACC_EXEC && rv_debug_page_watched(h, va, acc))
         return 0;                /* watched: every access comes to the slow path */

@@ -201,6 +201,15 @@ bool rv_irq_pending(struct rv_hart *h);
 void rv_invalidate_code(struct rv_machine *m, uint64_t addr, uint64_t len);
 /* Drop the hart's TLB (any thread: takes effect before its next access). */
 void rv_flush_tlb(struct rv_hart *h);
+/* Dirty logging (system mode, mem_dirty_enable on): a store marks its
+ * page on the slow path, which then fills the write TLB entry, so the
+ * page's later stores take the fast path unmarked. The sync: region's
+ * pages marked since the last sync ORed into bitmap and cleared (as
+ * mem_dirty_collect, whose count it returns), and every hart's write TLB
+ * dropped before it runs again, so the first store to each page after the
+ * sync marks it again. Call with no hart in rv_run (parked, or in
+ * rv_hart_wait): no store through an entry made before is then half done. */
+uint64_t rv_dirty_log_sync(struct rv_machine *m, unsigned region, uint64_t *bitmap);
 
 /* ---- snapshot (system mode) ----
  * A hart's whole architectural state as plain data: registers, FP state,

@@ -162,6 +162,29 @@ static void test_budget_and_breakpoint(void **state)
     rv_hart_free(h);
 }
 
+/* Stepping (a budget shorter than the block) onto a jump the block
+ * follows in line, as gdb's stepi does: the step goes to the jump's
+ * target, not past it (it went on at the next word). */
+static void test_step_inline_jump(void **state)
+{
+    (void)state;
+    uint32_t prog[] = { addi(10, 0, 1), 0x0080006fu /* j +8 */, addi(10, 10, 100), addi(10, 10, 2), ECALL };
+    put(BASE, prog, 5);
+    struct rv_hart *h = rv_hart_new(mach, 0);
+    rv_hart_reset(h, BASE);
+    assert_int_equal(rv_run(h, 0), RV_EXIT_ECALL);      /* the whole block first: a0 = 3 */
+    assert_int_equal(rv_get_x(h, 10), 3);
+    rv_hart_reset(h, BASE);
+    uint64_t want[] = { BASE + 4, BASE + 12, BASE + 16 }, n0 = rv_instret(h);
+    for (unsigned k = 0; k < 3; k++) {
+        assert_int_equal(rv_run(h, 1), RV_EXIT_BUDGET);
+        assert_int_equal(rv_get_pc(h), want[k]);
+    }
+    assert_int_equal(rv_get_x(h, 10), 3);
+    assert_int_equal(rv_instret(h) - n0, 3);
+    rv_hart_free(h);
+}
+
 /* The debugger's watchpoints: a write one stops before the store (memory
  * untouched, pc at it), a read one before the load; the kind and address
  * come once from rv_debug_watch_take; removed, the run goes on, also on
@@ -272,6 +295,7 @@ int main(void)
         cmocka_unit_test(test_rvc_expand),
         cmocka_unit_test_setup_teardown(test_self_modifying, setup, teardown),
         cmocka_unit_test_setup_teardown(test_budget_and_breakpoint, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_step_inline_jump, setup, teardown),
         cmocka_unit_test_setup_teardown(test_watchpoints, setup, teardown),
         cmocka_unit_test_setup_teardown(test_faults, setup, teardown),
         cmocka_unit_test_setup_teardown(test_lrsc, setup, teardown),

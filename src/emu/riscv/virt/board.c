@@ -270,9 +270,10 @@ static const char *eng_cpu_state_name(void *opaque, unsigned cpu)
     return (unsigned)st < ARRAY_SIZE(names) ? names[st] : NULL;
 }
 
-/* Dirty logging (machine.h): with r->dirty set the MMU fills no write TLB
- * entry, so every store marks its page on the slow path (mmu.c); the
- * entries filled before are dropped here, before any hart runs again. */
+/* Dirty logging (machine.h): with r->dirty set a store's slow path marks
+ * its page before it fills the write TLB entry (mmu.c); the entries
+ * filled before logging are dropped here, before any hart runs again, and
+ * the write entries at every sync (rv_dirty_log_sync). */
 static int eng_dirty_log_start(void *opaque)
 {
     struct virt_board *b = opaque;
@@ -287,7 +288,7 @@ static int eng_dirty_log_start(void *opaque)
 static uint64_t eng_dirty_log_sync(void *opaque, unsigned region, uint64_t *bitmap)
 {
     struct virt_board *b = opaque;
-    return mem_dirty_collect(b->mem, region, bitmap);
+    return rv_dirty_log_sync(b->m, region, bitmap);
 }
 
 static void eng_dirty_log_stop(void *opaque)
