@@ -15,7 +15,10 @@
 # The peer is the same guest without replication, measured in the same run.
 #
 # Environment: VESSEL, SRC (set by bench/run.sh), RUNS (default 3),
-# FAILOVERS (default 5), COUNT (the loop's N, default 200000).
+# FAILOVERS (default 5), COUNT (the loop's N, default 200000), PERF (a
+# file: `perf record -e cpu-clock` of the primary's process during the
+# loops with replication, written there; `perf report -i FILE --sort
+# comm,dso,sym` reads it).
 set -u
 SRC=${SRC:-$(cd "$(dirname "$0")/../.." && pwd)}
 VESSEL=${VESSEL:-$SRC/build/vessel}
@@ -62,7 +65,13 @@ guest_kill
 standby 1
 guest_start "$VESSEL" "${vm[@]}" --replicate "unix:$tmp/r1.sock" --qmp "unix:$tmp/p.qmp"
 guest_wait_ready || { echo "replication: the primary did not boot"; exit 1; }
+perfpid=
+if [ -n "${PERF:-}" ]; then
+    perf record -q -e cpu-clock -p "$GUEST_PID" -o "$PERF" >/dev/null 2>&1 &
+    perfpid=$!
+fi
 on=; for k in $(seq 1 "$RUNS"); do on="$on $(loop "on$k")"; done
+if [ -n "$perfpid" ]; then kill -INT "$perfpid"; wait "$perfpid"; fi
 moff=$(echo "$off" | median) mon=$(echo "$on" | median)
 printf 'throughput: a shell loop to %d: %s ms without replication, %s ms with it (medians of%s /%s): ratio %s\n' \
     "$COUNT" "$moff" "$mon" "$off" "$on" "$(python3 -c "print(round($mon / $moff, 2))")"
