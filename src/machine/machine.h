@@ -543,6 +543,9 @@ struct machine_repl_info {
     uint64_t pause_us;          /* primary: how long the last epoch paused the guest */
     uint64_t total_bytes, epochs;
     uint64_t setup_ms;          /* primary: from the start to epoch 0 acknowledged (the first copy) */
+    uint64_t timeout_ms;        /* standby: no data for this long is a dead primary */
+    uint64_t max_gap_ms;        /* standby: the longest wait for data from the primary so far (the
+                                   timeout's margin: how close a live primary came to it) */
     char uri[128];
     char error[256];
 };

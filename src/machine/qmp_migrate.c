@@ -171,6 +171,10 @@ json_object *qmp_replication_info_json(const struct machine_repl_info *in)
         json_object_object_add(o, "pause-us", json_object_new_int64((int64_t)in->pause_us));
         json_object_object_add(o, "setup-ms", json_object_new_int64((int64_t)in->setup_ms));
     }
+    if (in->role == REPL_ROLE_STANDBY) {
+        json_object_object_add(o, "timeout-ms", json_object_new_int64((int64_t)in->timeout_ms));
+        json_object_object_add(o, "max-gap-ms", json_object_new_int64((int64_t)in->max_gap_ms));
+    }
     if (in->error[0])
         json_object_object_add(o, "error-desc", json_object_new_string(in->error));
     return o;

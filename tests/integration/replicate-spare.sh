@@ -49,6 +49,11 @@ pid_of() { pgrep -P "$sup" -f -- "--qmp unix:$d/st/g1-$1.qmp" | head -1; }
 
 check "the supervisor starts a primary replicating to a standby" waitfor "$(slow 120)" protected a
 check "the standby says so" bash -c "'$VESSEL' qmp '$d/st/g1-b.qmp' query-replication | grep -q '\"role\":\"standby\"'"
+# its timeout as configured, and the longest wait for the primary's data
+# (epoch 0 on: every epoch is data) well inside it
+gap=$(field b max-gap-ms) tmo=$(field b timeout-ms)
+check "the standby's timeout-ms ($tmo) is the configured one, its max-gap-ms ($gap) below it" \
+    test "$tmo" = "$(slow 5000)" -a -n "$gap" -a "${gap:-99999}" -lt "${tmo:-0}"
 out=$("$VESSEL" qmp "$d/st/g1-a.qmp" migrate "{\"uri\": \"unix:$d/nowhere.sock\"}" 2>&1)
 check "migrate is refused while the guest is replicated ($out)" grep -q 'being replicated' <<<"$out"
 waitfor "$(slow 120)" grep -aq '^vessel-guest: ready' "$d/st/g1-a.log" || { nok "the guest boots"; tail -5 "$d/st/g1-a.log" | sed 's/^/# /'; }
