@@ -5,6 +5,8 @@
 #   - throughput: a compute loop in the guest (a shell counting to N, no
 #     I/O) timed from the host, RUNS times without replication and RUNS
 #     times with it; the ratio of the medians (bar of issue 13: <= 2x);
+#     also the CPU time the primary's process used for the loops (on a
+#     loaded host the wall time is mostly waiting for a CPU);
 #   - failover: the time from SIGKILL of the primary to the guest's next
 #     console line at the standby (bench/replication/failover.py; the guest
 #     prints "tick N" every 10 ms), FAILOVERS times, each after a new
@@ -45,13 +47,18 @@ standby() {
     eval "spid_$1=$!"
     waitsock "$tmp/r$1.sock"
 }
-# loop K: the compute loop, its time on the host in ms
+# cpums PID: the CPU time of the process (all its threads: the harts, the
+# replication thread, the I/O thread), user + system, in ms
+cpums() { awk -v hz="$(getconf CLK_TCK)" '{ print int(($14 + $15) * 1000 / hz) }' "/proc/$1/stat"; }
+# loop K: the compute loop, its time on the host in ms; the primary's CPU
+# time for it is appended to $tmp/cpu
 loop() {
-    local t0 t1
-    t0=$(ms)
+    local t0 t1 c0
+    t0=$(ms) c0=$(cpums "$GUEST_PID")
     guest_send "i=0; while [ \$i -lt $COUNT ]; do i=\$((i+1)); done; echo loop-done-$1"
     guest_wait_for "^loop-done-$1\$" 600 || { echo "replication: the loop did not finish" >&2; return 1; }
     t1=$(ms)
+    echo "$1 $(( $(cpums "$GUEST_PID") - c0 ))" >> "$tmp/cpu"
     echo $((t1 - t0))
 }
 
@@ -75,6 +82,12 @@ if [ -n "$perfpid" ]; then kill -INT "$perfpid"; wait "$perfpid"; fi
 moff=$(echo "$off" | median) mon=$(echo "$on" | median)
 printf 'throughput: a shell loop to %d: %s ms without replication, %s ms with it (medians of%s /%s): ratio %s\n' \
     "$COUNT" "$moff" "$mon" "$off" "$on" "$(python3 -c "print(round($mon / $moff, 2))")"
+# on a loaded host the wall time is mostly waiting for a CPU: the CPU time
+# the primary's process used for the same loops says what replication costs
+coff=$(grep '^off' "$tmp/cpu" | cut -d' ' -f2 | tr '\n' ' ') con=$(grep '^on' "$tmp/cpu" | cut -d' ' -f2 | tr '\n' ' ')
+mcoff=$(echo "$coff" | median) mcon=$(echo "$con" | median)
+printf 'throughput, CPU time of the vessel process for the loop: %s ms without, %s ms with (medians of %s/ %s): ratio %s\n' \
+    "$mcoff" "$mcon" "$coff" "$con" "$(python3 -c "print(round($mcon / max($mcoff, 1), 2))")"
 
 # ---- bandwidth per epoch: idle, then under a memory-writing load
 bw() {
@@ -85,6 +98,7 @@ bw() {
     python3 -c "e = $e1 - $e0; b = $b1 - $b0; print('%d epochs in 3 s, %.1f KiB per epoch, %.2f MiB/s' % (e, b / max(e, 1) / 1024, b / 3 / 1048576))"
 }
 echo "replication: $("$VESSEL" qmp "$tmp/p.qmp" query-replication)"
+echo "standby: $("$VESSEL" qmp "$tmp/s1.qmp" query-replication)"
 echo "bandwidth idle: $(bw)"
 guest_send 'while :; do dd if=/dev/zero of=/tmp/w bs=1M count=8 2>/dev/null; done &'
 sleep 1

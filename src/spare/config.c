@@ -89,7 +89,7 @@ static int load_guest(json_object *o, const char *path, const struct spare_confi
     if (!(g->args[0] = string_array(pa, path, name, "primary")) ||
         !(g->args[1] = string_array(sa, path, name, "standby")))
         return -1;
-    if (!get_ms(o, "period-ms", 25, &g->period_ms) || !get_ms(o, "timeout-ms", 1000, &g->timeout_ms))
+    if (!get_ms(o, "period-ms", 25, &g->period_ms) || !get_ms(o, "timeout-ms", 0, &g->timeout_ms))
         return snprintf(why, sizeof(why), "guest %s: period-ms and timeout-ms take 1 to 60000", name), bad(path, why);
     if (json_object_object_get_ex(o, "uri", &v)) {
         const char *u = json_object_is_type(v, json_type_string) ? json_object_get_string(v) : "";

@@ -60,8 +60,11 @@ static int spawn(struct spare *sp, struct guest_rt *rt, int side, bool standby)
         n++;
     char **argv = xzalloc((n + 8) * sizeof(char *));
     char repl[260], qmp[270];
-    snprintf(repl, sizeof(repl), "%s,%s=%llu", g->uri, standby ? "timeout" : "period",
-             (unsigned long long)(standby ? g->timeout_ms : g->period_ms));
+    if (standby && !g->timeout_ms)
+        snprintf(repl, sizeof(repl), "%s", g->uri);      /* the standby's own timeout (docs/replication.md) */
+    else
+        snprintf(repl, sizeof(repl), "%s,%s=%llu", g->uri, standby ? "timeout" : "period",
+                 (unsigned long long)(standby ? g->timeout_ms : g->period_ms));
     snprintf(qmp, sizeof(qmp), "unix:%s", s->qmp);
     size_t k = 0;
     argv[k++] = (char *)sp->self;

@@ -17,6 +17,8 @@
  *                   "standby": ["--disk", "/srv/web-b.img", "--net", "tap,ifname=tap0"],
  *                   "uri": "unix:/run/vessel-spare/web.repl",   (default: STATE-DIR/NAME.repl)
  *                   "period-ms": 25, "timeout-ms": 1000 } ] }
+ *                   (timeout-ms: default the standby's own, 1000 ms or 4x the
+ *                   longest wait for the primary's data seen, at most 10 s)
  * "primary" and "standby" are `vessel run` options (without --replicate,
  * --standby and --qmp, which the supervisor adds). */
 #ifndef VESSEL_SPARE_H
@@ -30,7 +32,7 @@ struct spare_guest {
     char name[33];
     char **args[2];             /* [0] the first primary's, [1] the first standby's; NULL-terminated */
     char uri[200];
-    uint64_t period_ms, timeout_ms;
+    uint64_t period_ms, timeout_ms;   /* timeout_ms 0: not given (the standby's default) */
 };
 struct spare_config {
     char state_dir[200];
