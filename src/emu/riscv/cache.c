@@ -52,6 +52,11 @@ static inline unsigned jc_of(const struct rv_hart *h, uint64_t key)
 {
     return (unsigned)(key >> 1) & h->tbl_mask;
 }
+/* The page lists' bucket: as many buckets as table entries, at most PG_BUCKETS. */
+static inline unsigned pg_of(const struct rv_hart *h, uint64_t page)
+{
+    return (unsigned)page & MIN(h->tbl_mask, PG_BUCKETS - 1u);
+}
 /* Arena bytes of a block of n instructions (with its header and end marker). */
 static inline size_t block_span(uint32_t n)
 {
@@ -106,7 +111,7 @@ void rv_cache_flush(struct rv_hart *h)
     if (h->arena_used) {
         memset(h->jcache, 0, (h->tbl_mask + 1) * sizeof(h->jcache[0]));
         memset(h->hash, 0, (h->tbl_mask + 1) * sizeof(h->hash[0]));
-        memset(ext_of(h)->page_head, 0, sizeof(ext_of(h)->page_head));
+        memset(ext_of(h)->page_head, 0, MIN(h->tbl_mask + 1, PG_BUCKETS) * sizeof(ext_of(h)->page_head[0]));
         if (h->m->user)
             memset(h->jtc, 0, sizeof(h->jtc));
     }
@@ -152,7 +157,7 @@ void rv_hart_trim(struct rv_hart *h)
 
 void rv_cache_invalidate_page(struct rv_hart *h, uint64_t page)
 {
-    struct rv_block **pp = &ext_of(h)->page_head[page % PG_BUCKETS];
+    struct rv_block **pp = &ext_of(h)->page_head[pg_of(h, page)];
     while (*pp) {
         struct rv_block *b = *pp;
         struct rv_block_hdr *hd = hdr_of(b);
@@ -227,22 +232,30 @@ bool rv_code_page(struct rv_machine *m, uint64_t addr)
     return page != ~0ULL && __atomic_load_n(&m->code_pages[page], __ATOMIC_RELAXED);
 }
 
-/* More blocks than table entries: both tables four times as large (at
- * most RV_HASH_BITS), the hash rebuilt from the arena's valid blocks (an
- * invalidated one is in no chain), the jump cache refilled as it misses. */
+/* More blocks than table entries: the tables four times as large (at
+ * most RV_HASH_BITS; the page lists at most PG_BUCKETS), the hash and
+ * the page lists rebuilt from the arena's valid blocks (an invalidated
+ * one is in neither), the jump cache refilled as it misses. */
 static void tables_grow(struct rv_hart *h)
 {
+    struct rv_block **ph = ext_of(h)->page_head;
     memset(h->jcache, 0, (h->tbl_mask + 1) * sizeof(h->jcache[0]));
     memset(h->hash, 0, (h->tbl_mask + 1) * sizeof(h->hash[0]));
+    memset(ph, 0, MIN(h->tbl_mask + 1, PG_BUCKETS) * sizeof(ph[0]));
     h->tbl_mask = MIN(h->tbl_mask * 4 + 3, TBL_MAX_MASK);
     for (size_t off = 0; off < h->arena_used;) {
-        struct rv_block *b = (struct rv_block *)(h->arena + off + sizeof(struct rv_block_hdr));
+        struct rv_block_hdr *hd = (struct rv_block_hdr *)(h->arena + off);
+        struct rv_block *b = (struct rv_block *)(hd + 1);
         off += block_span(b->n);
         if (!b->valid)
             continue;
         unsigned hi = hash_of(h, (uintptr_t)b->key);
         b->hnext = h->hash[hi];
         h->hash[hi] = b;
+        if (hd->page != ~0ULL) {
+            hd->pnext = ph[pg_of(h, hd->page)];
+            ph[pg_of(h, hd->page)] = b;
+        }
     }
 }
 
@@ -368,7 +381,7 @@ static struct rv_block *decode_block(struct rv_hart *h, uint64_t vpc, uint64_t p
     mark_code_page(h, cpage);
     hd->page = cpage;
     if (cpage != ~0ULL) {
-        struct rv_block **ph = &ext_of(h)->page_head[cpage % PG_BUCKETS];
+        struct rv_block **ph = &ext_of(h)->page_head[pg_of(h, cpage)];
         hd->pnext = *ph;
         *ph = b;
     } else {
