@@ -46,8 +46,12 @@
 #include "emu/riscv/jit.h"
 #include "base/base.h"
 
+#include <errno.h>
+#include <fcntl.h>
 #include <stddef.h>
+#include <stdio.h>
 #include <stdlib.h>
+#include <unistd.h>
 #include <sys/mman.h>
 #include <ucontext.h>
 
@@ -66,6 +70,17 @@ void rv_jit_configure(struct rv_machine *m)
     m->jit = !(s && s[0] == '0' && !s[1]);
     s = getenv("VESSEL_JIT_THRESHOLD");
     m->jit_threshold = s && *s ? (uint32_t)strtoul(s, NULL, 10) : JIT_DEFAULT_THRESHOLD;
+    /* perf's map of JIT code (what `perf report` reads for the symbols of
+     * anonymous executable memory): one line per translated block */
+    m->perf_map_fd = -1;
+    s = getenv("VESSEL_PERF_MAP");
+    if (s && s[0] == '1' && !s[1]) {
+        char path[64];
+        snprintf(path, sizeof(path), "/tmp/perf-%d.map", (int)getpid());
+        m->perf_map_fd = open(path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
+        if (m->perf_map_fd < 0)
+            log_warn("riscv: VESSEL_PERF_MAP: cannot open %s: %s", path, strerror(errno));
+    }
 }
 
 void rv_jit_free(struct rv_hart *h)
@@ -366,21 +381,39 @@ static void emit_checks(struct jx *e, bool user, uint32_t fail, uint32_t n)
 
 /* A taken branch back to the block's start: run the block again with the
  * guest registers still in host registers (every register the block
- * writes counts as dirty from the start, so any exit writes it back). */
+ * writes counts as dirty from the start, so any exit writes it back).
+ * instret is settled with one add: the k + 1 instructions this run
+ * retired on top of the n already counted, which is the next run's count
+ * (a subtract of the unretired and an add of n would be two
+ * read-modify-writes of one memory word per iteration, a chain through
+ * store forwarding that bounds a short loop's speed). The checks are the
+ * dispatcher's (emit_checks) on that count: no request, instret + n
+ * within the budget, in system mode no timer poll due and no interrupt
+ * pending; a failing one takes the next run's n back and leaves for the
+ * dispatcher at the block's start. */
 static void emit_loop(struct jt *t, const struct stub *s)
 {
     struct jx *e = &t->e;
-    uint32_t unretired = t->b->n - 1 - s->k;
-    if (unretired)
-        jx_alu_rm_imm(e, true, ALU_SUB, jm(RBX, OFF_INSTRET), (int32_t)unretired);
-    /* the checks jump forward to the exit: emit them with a placeholder */
-    uint32_t start = jx_pos(e);
-    emit_checks(e, t->user, start, t->b->n);
+    uint32_t fail[4];
+    unsigned nf = 0;
+    jx_alu_rm_imm(e, true, ALU_ADD, jm(RBX, OFF_INSTRET), (int32_t)(s->k + 1));
+    jx_alu_rm_imm(e, false, ALU_CMP, jm(RBX, OFF_REQ), 0);
+    fail[nf++] = jx_jcc(e, CC_NE);
+    jx_mov_r_rm(e, true, RAX, jm(RBX, OFF_BUDGET));
+    jx_alu_r_rm(e, true, ALU_CMP, RAX, jm(RBX, OFF_INSTRET));
+    fail[nf++] = jx_jcc(e, CC_B);
+    if (!t->user) {
+        jx_alu_rm_imm(e, false, ALU_CMP, jm(RBX, OFF_POLL), 1);
+        fail[nf++] = jx_jcc(e, CC_BE);
+        jx_mov_r_rm(e, true, RAX, jm(RBX, OFF_MIP));
+        jx_test_rm_r(e, true, jm(RBX, OFF_MIE), RAX);
+        fail[nf++] = jx_jcc(e, CC_NE);
+        jx_alu_rm_imm(e, false, ALU_SUB, jm(RBX, OFF_POLL), 1);
+    }
     jx_jmp_to(e, t->top);
-    uint32_t out = jx_pos(e);
-    e->p = e->buf + start;
-    emit_checks(e, t->user, out, t->b->n);
-    jx_jmp_to(e, t->top);
+    for (unsigned f = 0; f < nf; f++)
+        jx_patch(e, fail[f], jx_pos(e));
+    jx_alu_rm_imm(e, true, ALU_SUB, jm(RBX, OFF_INSTRET), (int32_t)t->b->n);
     jit_exit(t, s->dirty, -1, t->b->vpc, 0, RV_JIT_NEXT, 0);
 }
 
@@ -436,30 +469,38 @@ static void emit_stub(struct jt *t, struct stub *s)
     emit_fault(t, s);
 }
 
-/* Choose the guest registers to keep in host registers: the most used. */
+/* Choose the guest registers to keep in host registers: the most used,
+ * a use counting 4 times as much up to the last branch back to the
+ * block's start (that part may run many times per entry). */
 static void alloc_regs(struct jt *t, unsigned n, uint32_t *read)
 {
-    unsigned uses[33] = { 0 };
+    unsigned uses[33] = { 0 }, loop_end = 0;
     *read = 0;
     for (unsigned k = 0; k < n; k++) {
         const struct rv_insn *i = &t->b->insn[k];
+        if (i->op >= RV_OP_BEQ && i->op <= RV_OP_BGEU && (uint64_t)i->imm == t->b->vpc)
+            loop_end = k + 1;
+    }
+    for (unsigned k = 0; k < n; k++) {
+        const struct rv_insn *i = &t->b->insn[k];
+        unsigned w = k < loop_end ? 8 : 2;
         if (i->op == RV_OP_FPU) {
             unsigned use = jit_fpu_xuse(i->raw);
             if (use == FPU_XREAD) {
-                uses[i->rs1] += 2;
+                uses[i->rs1] += w;
                 *read |= 1u << i->rs1;
             } else if (use == FPU_XWRITE) {
-                uses[i->rd] += 2;
+                uses[i->rd] += w;
             } else if (use == FPU_XALL) {
                 *read = ~1u;    /* any x through memory */
             }
             continue;
         }
         bool fp = i->op >= RV_OP_FLW && i->op <= RV_OP_FSD;
-        uses[i->rs1] += 2;
+        uses[i->rs1] += w;
         if (!fp) {
-            uses[i->rs2] += 2;
-            uses[i->rd] += 2;
+            uses[i->rs2] += w;
+            uses[i->rd] += w;
             *read |= 1u << i->rs2;
         }
         *read |= 1u << i->rs1;
@@ -582,6 +623,9 @@ bool rv_jit_translate(struct rv_hart *h, struct rv_block *b)
         b->jit_body = e->buf + body;
         if (t->direct)
             record_sites(h, t);
+        if (h->m->perf_map_fd >= 0)
+            dprintf(h->m->perf_map_fd, "%lx %x rv_%llx\n", (unsigned long)(uintptr_t)e->buf,
+                    jx_pos(e), (unsigned long long)b->vpc);
         h->jit_used += (jx_pos(e) + 15) & ~15u;
     } else {
         b->jit_failed = true;
@@ -625,6 +669,9 @@ bool rv_jit_link(struct rv_hart *h, uintptr_t site, struct rv_block *to)
     jx_jmp_to(e, body);
     if (jx_overflow(e))
         return false;
+    if (h->m->perf_map_fd >= 0)
+        dprintf(h->m->perf_map_fd, "%lx %x rv_chain_%llx\n", (unsigned long)(uintptr_t)e->buf,
+                jx_pos(e), (unsigned long long)to->vpc);
     h->jit_used += (jx_pos(e) + 15) & ~15u;
     rel = (int32_t)((uintptr_t)e->buf - (site + 4));
     memcpy(sp, &rel, 4);
