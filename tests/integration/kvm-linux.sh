@@ -84,7 +84,7 @@ truncate -s 64M "$out/disk.img"
 # boot NAME ARGS...: vessel kvm on the cloud kernel; status in rc, output in $out/NAME.{out,err}
 boot() {
     local n=$1 t0=$SECONDS; shift
-    timeout "$(slow 30)" "$VESSEL" kvm --kernel "/boot/vmlinuz-$kver" --initrd "$out/initrd.cpio" -m 256M "$@" \
+    timeout -k 10 "$(slow 30)" "$VESSEL" kvm --kernel "/boot/vmlinuz-$kver" --initrd "$out/initrd.cpio" -m 256M "$@" \
         >"$out/$n.out" 2>"$out/$n.err" </dev/null
     rc=$?
     echo "# $n: vessel kvm ran $((SECONDS - t0))s (rc $rc)"
@@ -146,7 +146,7 @@ else nok "linux-reboot ($(why reboot))"; fi
 # QMP system_powerdown: the GED event reaches Linux's ACPI button driver as
 # a key press; the guest then powers off (exit 0)
 sock=$out/qmp.sock
-timeout "$(slow 30)" "$VESSEL" kvm --kernel "/boot/vmlinuz-$kver" --initrd "$out/initrd.cpio" -m 256M \
+timeout -k 10 "$(slow 30)" "$VESSEL" kvm --kernel "/boot/vmlinuz-$kver" --initrd "$out/initrd.cpio" -m 256M \
     --qmp "unix:$sock" --append "console=ttyS0 panic=-1 vtest=button" >"$out/button.out" 2>"$out/button.err" </dev/null &
 vpid=$!
 n=$(( $(slow 30) * 20 ))

@@ -155,7 +155,7 @@ q A migrate-set-parameters '{"max-bandwidth": 0}' >/dev/null
 # destination): the first CUT bytes, then (INSERT=1) one byte more and
 # the rest (every later record shifted: no CRC can match), else nothing
 relay() {
-    timeout "$(slow 120)" nc -l -p "$port0" | {
+    timeout -k 10 "$(slow 120)" nc -l -p "$port0" | {
         exec 5<>"/dev/tcp/127.0.0.1/$((port0 + 1))" || exit 1
         dd bs=4096 count=$(($1 / 4096)) iflag=fullblock 2>/dev/null >&5
         if [ "$2" = 1 ]; then printf 'Z' >&5; cat >&5; fi
