@@ -63,7 +63,7 @@ chmod 755 "$st/init"
 [ -s "$out/initrd.cpio" ] || { nok "cpu-hotplug: build the initramfs"; exit 0; }
 
 sock=$out/qmp.sock
-q() { "$VESSEL" qmp "$sock" "$@" 2>&1; }
+q() { timeout -k 5 "$(slow 30)" "$VESSEL" qmp "$sock" "$@" 2>&1; }
 # wait_for COND...: poll until it holds, bounded by slow 60 seconds of wall time (a count of
 # polls is no bound in L1, where each poll takes many times its 0.05 s)
 wait_for() { local end=$((SECONDS + $(slow 60))); while [ $SECONDS -lt $end ]; do "$@" && return 0; kill -0 $pid 2>/dev/null || return 1; sleep 0.05; done; return 1; }
@@ -74,7 +74,7 @@ wait_guest() { local end=$((SECONDS + $(slow 20))); while [ $SECONDS -lt $end ];
 ncpus_qmp() { q query-cpus-fast | grep -o '"cpu-index"' | wc -l; }
 
 esock=$out/qmp-e.sock
-qe() { "$VESSEL" qmp "$esock" "$@" 2>&1; }
+qe() { timeout -k 5 "$(slow 30)" "$VESSEL" qmp "$esock" "$@" 2>&1; }
 # QMP argument errors: one line naming the value, nothing plugged
 "$VESSEL" kvm --kernel "/boot/vmlinuz-$kver" --initrd "$out/initrd.cpio" -m 256M -S \
     --smp 1,maxcpus=2 --qmp "unix:$esock" --append "console=ttyS0" >"$out/s.out" 2>"$out/s.err" </dev/null &

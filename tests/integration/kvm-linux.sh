@@ -155,7 +155,7 @@ for ((i = 0; i < n; i++)); do
     kill -0 $vpid 2>/dev/null || break
     sleep 0.05
 done
-pd=$("$VESSEL" qmp "$sock" system_powerdown 2>&1)
+pd=$(timeout -k 5 "$(slow 30)" "$VESSEL" qmp "$sock" system_powerdown 2>&1)
 wait $vpid; rc=$?
 if [ $rc -eq 0 ] && grep -aq '^L2 power button pressed' "$out/button.out" && grep -q 'ACPI power-off' "$out/button.err"; then
     ok "linux-power-button: QMP system_powerdown ($pd) -> GED -> Linux's power button key -> poweroff, exit 0"

@@ -71,7 +71,7 @@ vm() {
     IN[$n]=$fd
 }
 use_vm() { GUEST_PID=${PID[$1]} GUEST_LOG=$d/$1/console.log GUEST_IN=${IN[$1]} GUEST_DIR=$d/$1; }
-q() { "$VESSEL" qmp "$d/$1.qmp" "${@:2}"; }
+q() { timeout -k 5 "$(slow 30)" "$VESSEL" qmp "$d/$1.qmp" "${@:2}"; }
 # field JSON KEY: the first value of KEY in a one-line JSON object
 field() { grep -o "\"$2\": *[^,}]*" <<<"$1" | head -1 | sed 's/^[^:]*: *//; s/"//g'; }
 wait_for() { local end=$(( $(date +%s) + $1 )); shift; until "$@"; do [ "$(date +%s)" -lt "$end" ] || return 1; sleep 0.05; done; }

@@ -90,7 +90,7 @@ printf '%s' "$token" | dd of="$out/hot.img" conv=notrunc 2>/dev/null
 printf 'second%s' "${token:0:10}" | dd of="$out/hot2.img" conv=notrunc 2>/dev/null
 
 sock=$out/qmp.sock
-q() { "$VESSEL" qmp "$sock" "$@" 2>&1; }
+q() { timeout -k 5 "$(slow 30)" "$VESSEL" qmp "$sock" "$@" 2>&1; }
 wait_for() { local end=$((SECONDS + $(slow 60))); while [ $SECONDS -lt $end ]; do "$@" && return 0; kill -0 $pid 2>/dev/null || return 1; sleep 0.05; done; return 1; }
 seen() { grep -aq "$1" "$out/vm.out"; }
 why() { echo "$(grep -a '^L2' "$out/vm.out" | tr '\n' ' ' | head -c 900) | vessel: $(tail -c 400 "$out/vm.err" | tr '\n' ' ')"; }
@@ -104,7 +104,7 @@ del_wait() { timeout -k 10 "$(slow 40)" "$VESSEL" qmp --wait-event DEVICE_DELETE
 evd() { grep -q "\"event\":\"DEVICE_DELETED\",\"data\":{\"device\":\"$1\",\"path\":\"/machine/peripheral/$1\"}" "$out/ev.$1"; }
 
 esock=$out/qmp-e.sock
-qe() { "$VESSEL" qmp "$esock" "$@" 2>&1; }
+qe() { timeout -k 5 "$(slow 30)" "$VESSEL" qmp "$esock" "$@" 2>&1; }
 "$VESSEL" kvm --kernel "/boot/vmlinuz-$kver" --initrd "$out/initrd.cpio" -m 256M -S --disk "$out/boot.img,id=boot0" \
     --qmp "unix:$esock" --append "console=ttyS0" >"$out/s.out" 2>"$out/s.err" </dev/null &
 pid=$!

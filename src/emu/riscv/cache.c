@@ -24,9 +24,11 @@
 #include <stddef.h>
 #include <sys/mman.h>
 
-#define JC_MASK ((1u << RV_JCACHE_BITS) - 1)
-#define H_MASK ((1u << RV_HASH_BITS) - 1)
+#define TBL_MAX_MASK ((1u << RV_HASH_BITS) - 1)
+#define TBL_MIN_MASK ((1u << RV_TBL_MIN_BITS) - 1)
 #define PG_BUCKETS 4096
+_Static_assert(RV_JCACHE_BITS == RV_HASH_BITS && RV_TBL_MIN_BITS <= RV_HASH_BITS,
+               "jcache and hash grow together");
 
 struct rv_cache_ext {
     struct rv_block *page_head[PG_BUCKETS];
@@ -42,9 +44,24 @@ static inline struct rv_block_hdr *hdr_of(struct rv_block *b)
 {
     return (struct rv_block_hdr *)((uint8_t *)b - sizeof(struct rv_block_hdr));
 }
-static inline unsigned hash_of(uintptr_t host)
+static inline unsigned hash_of(const struct rv_hart *h, uintptr_t host)
 {
-    return (unsigned)((host >> 1) ^ (host >> 15)) & H_MASK;
+    return (unsigned)((host >> 1) ^ (host >> 15)) & h->tbl_mask;
+}
+static inline unsigned jc_of(const struct rv_hart *h, uint64_t key)
+{
+    return (unsigned)(key >> 1) & h->tbl_mask;
+}
+/* The page lists' bucket: as many buckets as table entries, at most PG_BUCKETS. */
+static inline unsigned pg_of(const struct rv_hart *h, uint64_t page)
+{
+    return (unsigned)page & MIN(h->tbl_mask, PG_BUCKETS - 1u);
+}
+/* Arena bytes of a block of n instructions (with its header and end marker). */
+static inline size_t block_span(uint32_t n)
+{
+    size_t len = sizeof(struct rv_block_hdr) + sizeof(struct rv_block) + (n + 1) * sizeof(struct rv_insn);
+    return (len + 15) & ~(size_t)15;
 }
 
 void rv_cache_init(struct rv_hart *h)
@@ -56,6 +73,8 @@ void rv_cache_init(struct rv_hart *h)
         abort();
     }
     h->arena_used = 0;
+    h->tbl_mask = TBL_MIN_MASK;
+    h->tbl_blocks = 0;
     h->step_block = xzalloc(sizeof(struct rv_block) + 2 * sizeof(struct rv_insn));
 }
 
@@ -85,13 +104,18 @@ void rv_cache_flush(struct rv_hart *h)
     h->cache_hwm = MAX(h->cache_hwm, h->arena_used + h->jit_used);
     /* Every table entry points at a block in the arena: with none decoded
      * since the last flush they are all clear (a new or restored hart's
-     * tables are never touched before it runs). */
+     * tables are never touched before it runs). Only the entries in use
+     * are cleared (those past tbl_mask are clear: the mask only grows,
+     * and a trim drops all); the tables keep their size, as the code run
+     * next is likely as much; jtc is the user-mode translator's only. */
     if (h->arena_used) {
-        memset(h->jcache, 0, sizeof(h->jcache));
-        memset(h->hash, 0, sizeof(h->hash));
-        memset(ext_of(h)->page_head, 0, sizeof(ext_of(h)->page_head));
-        memset(h->jtc, 0, sizeof(h->jtc));
+        memset(h->jcache, 0, (h->tbl_mask + 1) * sizeof(h->jcache[0]));
+        memset(h->hash, 0, (h->tbl_mask + 1) * sizeof(h->hash[0]));
+        memset(ext_of(h)->page_head, 0, MIN(h->tbl_mask + 1, PG_BUCKETS) * sizeof(ext_of(h)->page_head[0]));
+        if (h->m->user)
+            memset(h->jtc, 0, sizeof(h->jtc));
     }
+    h->tbl_blocks = 0;
     h->arena_used = 0;
     h->jit_used = 0;            /* translated code goes with its blocks */
     h->flush_count++;
@@ -124,6 +148,8 @@ void rv_hart_trim(struct rv_hart *h)
     h->arena_used = 0;
     h->jit_used = 0;
     h->flush_count++;
+    h->tbl_mask = TBL_MIN_MASK;
+    h->tbl_blocks = 0;
     h->cache_hwm = 0;
     h->trim_ns = now_ns;
     h->trims++;
@@ -140,7 +166,7 @@ static bool straddles(const struct rv_block *b)
  * instruction runs into the next page). */
 static void drop_page(struct rv_hart *h, uint64_t page, bool only_straddling)
 {
-    struct rv_block **pp = &ext_of(h)->page_head[page % PG_BUCKETS];
+    struct rv_block **pp = &ext_of(h)->page_head[pg_of(h, page)];
     while (*pp) {
         struct rv_block *b = *pp;
         struct rv_block_hdr *hd = hdr_of(b);
@@ -150,12 +176,12 @@ static void drop_page(struct rv_hart *h, uint64_t page, bool only_straddling)
         }
         *pp = hd->pnext;
         b->valid = false;
-        struct rv_block **hp = &h->hash[hash_of((uintptr_t)b->key)];
+        struct rv_block **hp = &h->hash[hash_of(h, (uintptr_t)b->key)];
         while (*hp && *hp != b)
             hp = &(*hp)->hnext;
         if (*hp)
             *hp = b->hnext;
-        unsigned j = (unsigned)(b->key >> 1) & JC_MASK;
+        unsigned j = jc_of(h, b->key);
         if (h->jcache[j] == b)
             h->jcache[j] = NULL;
     }
@@ -224,6 +250,33 @@ bool rv_code_page(struct rv_machine *m, uint64_t addr)
     return page != ~0ULL && __atomic_load_n(&m->code_pages[page], __ATOMIC_RELAXED);
 }
 
+/* More blocks than table entries: the tables four times as large (at
+ * most RV_HASH_BITS; the page lists at most PG_BUCKETS), the hash and
+ * the page lists rebuilt from the arena's valid blocks (an invalidated
+ * one is in neither), the jump cache refilled as it misses. */
+static void tables_grow(struct rv_hart *h)
+{
+    struct rv_block **ph = ext_of(h)->page_head;
+    memset(h->jcache, 0, (h->tbl_mask + 1) * sizeof(h->jcache[0]));
+    memset(h->hash, 0, (h->tbl_mask + 1) * sizeof(h->hash[0]));
+    memset(ph, 0, MIN(h->tbl_mask + 1, PG_BUCKETS) * sizeof(ph[0]));
+    h->tbl_mask = MIN(h->tbl_mask * 4 + 3, TBL_MAX_MASK);
+    for (size_t off = 0; off < h->arena_used;) {
+        struct rv_block_hdr *hd = (struct rv_block_hdr *)(h->arena + off);
+        struct rv_block *b = (struct rv_block *)(hd + 1);
+        off += block_span(b->n);
+        if (!b->valid)
+            continue;
+        unsigned hi = hash_of(h, (uintptr_t)b->key);
+        b->hnext = h->hash[hi];
+        h->hash[hi] = b;
+        if (hd->page != ~0ULL) {
+            hd->pnext = ph[pg_of(h, hd->page)];
+            ph[pg_of(h, hd->page)] = b;
+        }
+    }
+}
+
 /* Decode one instruction at pc from host bytes p (len bytes available). */
 static unsigned decode_at(struct rv_hart *h, struct rv_insn *in, const uint8_t *p, uint64_t pc)
 {
@@ -275,23 +328,24 @@ static struct rv_block *block_commit(struct rv_hart *h, struct rv_block *b, unsi
     b->jit = NULL;
     b->hits = 0;
     b->jit_failed = false;
-    h->arena_used += sizeof(*hd) + sizeof(*b) + (n + 1) * sizeof(struct rv_insn);
-    h->arena_used = (h->arena_used + 15) & ~(size_t)15;
+    h->arena_used += block_span(n);
 
     uint64_t cpage = code_page_of(h->m, pa);
     mark_code_page(h, cpage);
     hd->page = cpage;
     if (cpage != ~0ULL) {
-        struct rv_block **ph = &ext_of(h)->page_head[cpage % PG_BUCKETS];
+        struct rv_block **ph = &ext_of(h)->page_head[pg_of(h, cpage)];
         hd->pnext = *ph;
         *ph = b;
     } else {
         hd->pnext = NULL;
     }
-    unsigned hi = hash_of((uintptr_t)host);
+    unsigned hi = hash_of(h, (uintptr_t)host);
     b->hnext = h->hash[hi];
     h->hash[hi] = b;
-    h->jcache[(b->key >> 1) & JC_MASK] = b;
+    h->jcache[jc_of(h, b->key)] = b;
+    if (++h->tbl_blocks > h->tbl_mask + 1 && h->tbl_mask < TBL_MAX_MASK)
+        tables_grow(h);
     return b;
 }
 
@@ -404,12 +458,12 @@ struct rv_block *rv_block_lookup(struct rv_hart *h, uint64_t vpc, int *cause)
         }
     }
     uint64_t key = (uint64_t)(uintptr_t)host;
-    struct rv_block *b = h->jcache[(key >> 1) & JC_MASK];
+    struct rv_block *b = h->jcache[jc_of(h, key)];
     if (likely(b && b->key == key && b->vpc == vpc))
         return b;
-    for (b = h->hash[hash_of((uintptr_t)host)]; b; b = b->hnext)
+    for (b = h->hash[hash_of(h, (uintptr_t)host)]; b; b = b->hnext)
         if (b->key == key && b->vpc == vpc) {
-            h->jcache[(key >> 1) & JC_MASK] = b;
+            h->jcache[jc_of(h, key)] = b;
             return b;
         }
     if (!pa) {
