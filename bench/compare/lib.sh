@@ -6,7 +6,7 @@
 # ---- output ----
 progress() {
     local line
-    line=$(printf 'compare: [%dm%02ds] %s' $(((SECONDS - t_start) / 60)) $(((SECONDS - t_start) % 60)) "$*")
+    line=$(printf 'compare: [%dm%02ds] %s%s' $(((SECONDS - t_start) / 60)) $(((SECONDS - t_start) % 60)) "${ROUND_TAG:-}" "$*")
     if [ -t 2 ]; then printf '\r\033[K%s' "$line" >&2; else echo "$line" >&2; fi
 }
 # put CELL WORKLOAD VALUE UNIT: one measured run (each line of the run

@@ -82,6 +82,8 @@ def build(meta, runs, why):
                 r["unit"] = unit
                 if nested and c in ("vessel-kvm", "qemu-kvm"):
                     r["label"] = "nested"
+                if (c, w) in why:   # measured in some rounds, not in others
+                    r["also_not_measured"] = why[(c, w)]
             else:
                 r = {"not_measurable": why.get((c, w), "no run of this cell was recorded")}
             res.setdefault(c, {})[w] = r
@@ -101,12 +103,16 @@ def fmt(v):
 
 def table(doc):
     m = doc["meta"]
-    out = ["vessel bench/compare, %s form: SIZE %d, %d runs per cell (start-up: 3x that; VMs: %d boots), %s"
-           % (m["mode"], m["size"], m["reps"], m["boots"], m["date"]),
+    rounds = m.get("rounds", 1)
+    per = ("%d rounds of %d run%s per cell (start-up: 3x that; VMs: %d boot%s per round)"
+           % (rounds, m["reps"], "s" if m["reps"] > 1 else "", m["boots"], "s" if m["boots"] > 1 else "")) if rounds > 1 else \
+        "%d runs per cell (start-up: 3x that; VMs: %d boots)" % (m["reps"], m["boots"])
+    out = ["vessel bench/compare, %s form: SIZE %d, %s, %s" % (m["mode"], m["size"], per, m["date"]),
            "host: %d CPUs, kernel %s, load average %s at start, %s at end; KVM: %s; %s"
            % (m["cpus"], m["kernel"], m["loadavg_start"], m["loadavg_end"], m["kvm"], m["vessel"]),
-           ("KVM cells: nested tier (L1 under QEMU TCG with emulated AMD SVM): SIZE %s, %s runs, %s boots; "
-            "not hardware figures" % (m.get("nested_size"), m.get("nested_reps"), m.get("nested_boots")))
+           ("KVM cells: nested tier (L1 under QEMU TCG with emulated AMD SVM): SIZE %s, %s runs, %s boots%s; "
+            "not hardware figures" % (m.get("nested_size"), m.get("nested_reps"), m.get("nested_boots"),
+                                      " per L1 boot, one L1 boot per round" if rounds > 1 else ""))
            if m.get("kvm_nested") else "KVM cells: %s" % ("direct" if m["kvm"] == "usable" else "not nested"),
            "cell: median [min-max of the runs, n runs, spread = half the range in % of the median];"
            " x native = times slower than native (median/median; below 1: faster)", ""]
@@ -122,6 +128,8 @@ def table(doc):
             out.append("  %-40s %10s %-4s [%s-%s, n=%d, +-%.0f%%] %s" % (
                 name, fmt(r["median"]), w["unit"], fmt(r["min"]), fmt(r["max"]), len(r["runs"]),
                 r["spread_pct"], x))
+            if "also_not_measured" in r:
+                out.append("  %-40s (not measured in every round: %s)" % ("", r["also_not_measured"][:200]))
         out.append("")
     return "\n".join(out)
 

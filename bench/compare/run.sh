@@ -11,8 +11,13 @@
 # OUTDIR defaults to $BUILD/compare (bench/run.sh runs it that way).
 # --short (make bench): SIZE 2, 3 runs per cell, 2 boots per VM; the KVM
 #   cells are "not measurable here" when they need the nested tier.
-# --full (make compare): SIZE 16, 5 runs per cell, 3 boots per VM.
-# Environment: COMPARE_SIZE, COMPARE_REPS, COMPARE_BOOTS override those;
+# --full (make compare): SIZE 16, 3 rounds; in each round every cell in
+#   turn, 2 runs per cell and 1 boot per VM (the nested tier: one L1 boot
+#   per round). A cell's runs are thus spread over the whole run, minutes
+#   apart, and the range printed beside it is the host's run-to-run
+#   spread, not that of a few back-to-back seconds.
+# Environment: COMPARE_SIZE, COMPARE_REPS, COMPARE_BOOTS (per round),
+# COMPARE_ROUNDS override those;
 # COMPARE_CELLS (space-separated cell names) runs only those cells, the
 # others are reported "not measurable here: not selected (COMPARE_CELLS)";
 # VESSEL, SRC, VESSEL_CACHE as for every bench.
@@ -29,9 +34,9 @@ case ${1:-} in --short) shift ;; --full) mode=full; shift ;; esac
 out=${1:-${BUILD:-$SRC/build}/compare}
 mkdir -p "$out" || { echo "compare: cannot create '$out'" >&2; exit 1; }
 out=$(cd "$out" && pwd)
-if [ $mode = short ]; then size=2 reps=3 boots=2; else size=16 reps=5 boots=3; fi
-size=${COMPARE_SIZE:-$size} reps=${COMPARE_REPS:-$reps} boots=${COMPARE_BOOTS:-$boots}
-for v in size reps boots; do
+if [ $mode = short ]; then size=2 reps=3 boots=2 rounds=1; else size=16 reps=2 boots=1 rounds=3; fi
+size=${COMPARE_SIZE:-$size} reps=${COMPARE_REPS:-$reps} boots=${COMPARE_BOOTS:-$boots} rounds=${COMPARE_ROUNDS:-$rounds}
+for v in size reps boots rounds; do
     [[ ${!v} =~ ^[1-9][0-9]*$ ]] || { echo "compare: COMPARE_${v^^} '${!v}' is not a positive integer" >&2; exit 2; }
 done
 CELLS="native vessel-ctr runc vessel-kvm qemu-kvm vessel-exec qemu-riscv64 vessel-run qemu-system-riscv64"
@@ -65,7 +70,10 @@ t_start=$SECONDS
 . "$SRC/bench/compare/lib.sh"
 . "$SRC/bench/compare/nested.sh"
 nested_used=0
-nested_reps=${COMPARE_NESTED_REPS:-2} nested_boots=${COMPARE_NESTED_BOOTS:-2} nested_size=${COMPARE_NESTED_SIZE:-2}
+# per L1 boot (one per round): the full form's 3 rounds give 3 of each
+if [ "$rounds" -gt 1 ]; then nested_reps=1 nested_boots=1; else nested_reps=2 nested_boots=2; fi
+nested_reps=${COMPARE_NESTED_REPS:-$nested_reps} nested_boots=${COMPARE_NESTED_BOOTS:-$nested_boots}
+nested_size=${COMPARE_NESTED_SIZE:-2}
 nested_timeout=${COMPARE_NESTED_TIMEOUT:-540}
 
 # ---- the workload, built once per source hash ----
@@ -190,8 +198,11 @@ kvm_vm() {   # kvm_vm CELL
 }
 
 load0=$(cut -d' ' -f1-3 /proc/loadavg)
+for cell in $CELLS; do selected_or_na "$cell"; done
+for ((round = 1; round <= rounds; round++)); do
+[ "$rounds" -gt 1 ] && ROUND_TAG="round $round/$rounds: "
 for cell in $CELLS; do
-    selected_or_na "$cell" || continue
+    [[ " $selected " == *" $cell "* ]] || continue
     case $cell in
     native) cell_native ;;
     vessel-ctr) cell_ctr "$cell" vessel ;;
@@ -212,12 +223,13 @@ for cell in $CELLS; do
     vessel-run|qemu-system-riscv64) riscv_vm "$cell" ;;
     esac
 done
+done
 load1=$(cut -d' ' -f1-3 /proc/loadavg)
 [ -t 2 ] && echo >&2
 secs=$((SECONDS - t_start))
 python3 - "$out/meta.json" <<PY
 import json, os, platform, sys
-json.dump({"mode": "$mode", "size": $size, "reps": $reps, "boots": $boots, "seconds": $secs,
+json.dump({"mode": "$mode", "size": $size, "reps": $reps, "boots": $boots, "rounds": $rounds, "seconds": $secs,
            "loadavg_start": "$load0", "loadavg_end": "$load1", "cpus": os.cpu_count(),
            "kernel": platform.release(), "kvm": "$(kvm_usable)" or "usable", "kvm_nested": $nested_used == 1,
            "nested_reps": $nested_reps, "nested_boots": $nested_boots, "nested_size": $nested_size,

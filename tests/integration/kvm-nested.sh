@@ -44,10 +44,11 @@ fi
 # no_timer_check: on a starved host TCG's L1 once failed Linux's IO-APIC
 # timer check ("IO-APIC + timer doesn't work!", a panic at 0.04 s).
 t0=$SECONDS
-timeout -k 10 "${VESSEL_NESTED_TIMEOUT:-840}" qemu-system-x86_64 -accel tcg -cpu qemu64,+svm,+npt \
+limit=${VESSEL_NESTED_TIMEOUT:-840}
+timeout -k 10 "$limit" qemu-system-x86_64 -accel tcg -cpu qemu64,+svm,+npt \
     -m 1024 -smp 1 -nodefaults -display none -monitor none -no-reboot \
     -serial "file:$out/l1.log" -kernel "/boot/vmlinuz-$kver" -initrd "$cpio" \
-    -append "console=ttyS0 quiet loglevel=3 panic=-1 no_timer_check" </dev/null >"$out/qemu.out" 2>&1
+    -append "console=ttyS0 quiet loglevel=3 panic=-1 no_timer_check printk.devkmsg=on nested_dump=$((limit - 45))" </dev/null >"$out/qemu.out" 2>&1
 qrc=$? secs=$((SECONDS - t0))
 tr -d '\r' <"$out/l1.log" >"$out/l1.txt"
 # L1's whole console (kernel, inner scripts' output) for a look afterwards
@@ -73,7 +74,7 @@ for t in $inner; do
     done < <(sed -n "s/^@@nested $t: //p" "$out/l1.txt")
     end=$(grep "^@@nested end $t " "$out/l1.txt")
     if [ -z "$end" ]; then
-        nok "nested $t: did not finish (L1 ended after ${secs}s, qemu status $qrc; last: $(grep "^@@nested $t: " "$out/l1.txt" | tail -n 2 | tr '\n' ' ' | head -c 300))"
+        nok "nested $t: did not finish (L1 ended after ${secs}s, qemu status $qrc; last: $(grep "^@@nested $t: " "$out/l1.txt" | tail -n 2 | tr '\n' ' ' | head -c 300); L1's own last lines: $(grep -av '@@nested' "$out/l1.txt" | tail -n 4 | tr '\n' ' ' | head -c 400); $(grep -a '@@nested l1 watchdog: ' "$out/l1.txt" | sed 's/^.*@@nested l1 watchdog: //' | tr '\n' '|' | head -c 2500))"
     elif [[ $end != *" rc=0 "* ]] && [ $nf -eq 0 ]; then
         nok "nested $t: exited with ${end#* rc=}"
     else
