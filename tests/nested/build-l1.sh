@@ -38,7 +38,7 @@ busybox=$(command -v busybox || true)
 bins=("$build/vessel" "$(command -v bash)" "$(command -v grep)")
 # iproute2's ip: busybox's has no tuntap (kvm-vhost makes its tap with it)
 ipfull=$(command -v ip || true)
-[ -n "$ipfull" ] && "$ipfull" tuntap help 2>&1 | grep mode >/dev/null &&
+[ -n "$ipfull" ] && { "$ipfull" tuntap help 2>&1 || true; } | grep tuntap >/dev/null &&
     bins+=("$ipfull") || ipfull=''
 
 # debugfs (e2fsprogs) lets kvm-linux read the guest's file system back
