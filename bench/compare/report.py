@@ -110,8 +110,9 @@ def table(doc):
     out = ["vessel bench/compare, %s form: SIZE %d, %s, %s" % (m["mode"], m["size"], per, m["date"]),
            "host: %d CPUs, kernel %s, load average %s at start, %s at end; KVM: %s; %s"
            % (m["cpus"], m["kernel"], m["loadavg_start"], m["loadavg_end"], m["kvm"], m["vessel"]),
-           ("KVM cells: nested tier (L1 under QEMU TCG with emulated AMD SVM): SIZE %s, %s runs, %s boots%s; "
-            "not hardware figures" % (m.get("nested_size"), m.get("nested_reps"), m.get("nested_boots"),
+           ("KVM cells: nested tier (L1 under QEMU TCG with emulated AMD SVM): SIZE %s, %s run%s, %s boot%s%s; "
+            "not hardware figures" % (m.get("nested_size"), m.get("nested_reps"), "s" if m.get("nested_reps") != 1 else "",
+                                      m.get("nested_boots"), "s" if m.get("nested_boots") != 1 else "",
                                       " per L1 boot, one L1 boot per round" if rounds > 1 else ""))
            if m.get("kvm_nested") else "KVM cells: %s" % ("direct" if m["kvm"] == "usable" else "not nested"),
            "cell: median [min-max of the runs, n runs, spread = half the range in % of the median];"

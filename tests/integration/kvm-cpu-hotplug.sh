@@ -63,7 +63,7 @@ chmod 755 "$st/init"
 [ -s "$out/initrd.cpio" ] || { nok "cpu-hotplug: build the initramfs"; exit 0; }
 
 sock=$out/qmp.sock
-q() { "$VESSEL" qmp "$sock" "$@" 2>&1; }
+q() { timeout -k 5 "$(slow 30)" "$VESSEL" qmp "$sock" "$@" 2>&1; }
 # wait_for COND...: poll until it holds, bounded by slow 60 seconds of wall time (a count of
 # polls is no bound in L1, where each poll takes many times its 0.05 s)
 wait_for() { local end=$((SECONDS + $(slow 60))); while [ $SECONDS -lt $end ]; do "$@" && return 0; kill -0 $pid 2>/dev/null || return 1; sleep 0.05; done; return 1; }
@@ -74,7 +74,7 @@ wait_guest() { local end=$((SECONDS + $(slow 20))); while [ $SECONDS -lt $end ];
 ncpus_qmp() { q query-cpus-fast | grep -o '"cpu-index"' | wc -l; }
 
 esock=$out/qmp-e.sock
-qe() { "$VESSEL" qmp "$esock" "$@" 2>&1; }
+qe() { timeout -k 5 "$(slow 30)" "$VESSEL" qmp "$esock" "$@" 2>&1; }
 # QMP argument errors: one line naming the value, nothing plugged
 "$VESSEL" kvm --kernel "/boot/vmlinuz-$kver" --initrd "$out/initrd.cpio" -m 256M -S \
     --smp 1,maxcpus=2 --qmp "unix:$esock" --append "console=ttyS0" >"$out/s.out" 2>"$out/s.err" </dev/null &
@@ -99,7 +99,7 @@ if [ "$e5" = '{}' ] && [[ $t5 == *'"thread-id":'[1-9]*' '*'"thread-id":'[1-9]* ]
     ok "cpu-hotplug-prelaunch: a vCPU plugged while -S holds the machine gets its thread at cont; stop parks both"
 else nok "cpu-hotplug-prelaunch ($e5 | $t5 | $st5 | $(tail -c 300 "$out/s.err" | tr '\n' ' '))"; fi
 
-timeout "$(slow 50)" "$VESSEL" kvm --kernel "/boot/vmlinuz-$kver" --initrd "$out/initrd.cpio" -m 256M \
+timeout -k 10 "$(slow 50)" "$VESSEL" kvm --kernel "/boot/vmlinuz-$kver" --initrd "$out/initrd.cpio" -m 256M \
     --smp 1,maxcpus=2 --qmp "unix:$sock" --append "console=ttyS0 panic=-1" >"$out/vm.out" 2>"$out/vm.err" </dev/null &
 pid=$!
 if wait_for seen '^L2 ready'; then ok "cpu-hotplug-boot: --smp 1,maxcpus=2 boots ($(grep -a '^L2 ready' "$out/vm.out" | tr -d '\r' | cut -c4-))"

@@ -15,7 +15,7 @@ out=$(mktemp -d); pid=
 trap '[ -n "$pid" ] && kill $pid 2>/dev/null; rm -rf "$out"' EXIT
 x86_guest cpuhp-hostile "$out/g.bz" || { nok "cpuhp-hostile: assemble the guest"; exit 0; }
 sock=$out/q.sock
-q() { "$VESSEL" qmp "$sock" "$@" 2>&1; }
+q() { timeout -k 5 "$(slow 30)" "$VESSEL" qmp "$sock" "$@" 2>&1; }
 wait_for() { local end=$((SECONDS + $(slow 30))); while [ $SECONDS -lt $end ]; do "$@" && return 0; kill -0 $pid 2>/dev/null || return 1; sleep 0.05; done; return 1; }
 "$VESSEL" kvm --kernel "$out/g.bz" -m 32M --smp 2,maxcpus=4 --qmp "unix:$sock" >"$out/vm.out" 2>"$out/vm.err" </dev/null &
 pid=$!

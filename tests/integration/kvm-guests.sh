@@ -14,7 +14,7 @@ out=$(mktemp -d); trap 'rm -rf "$out"' EXIT
 for g in $guests; do
     x86_guest "$g" "$out/$g.bz" || nok "assemble $g"
 done
-run() { timeout $(slow 60) "$VESSEL" kvm --kernel "$out/$1.bz" -m 32M "${@:2}" >"$out/$1.out" 2>"$out/$1.err" </dev/null; }
+run() { timeout -k 10 $(slow 60) "$VESSEL" kvm --kernel "$out/$1.bz" -m 32M "${@:2}" >"$out/$1.out" 2>"$out/$1.err" </dev/null; }
 
 run boot64; rc=$?
 if [ $rc -eq 0 ] && grep -q '^PASS boot64' "$out/boot64.out"; then ok "boot64: boot-protocol register state"
@@ -90,7 +90,7 @@ else nok "emufail (rc $rc: $(cat "$out/emufail.out" "$out/emufail.err" | head -c
 
 # The 8250 with its interrupt: a byte from the host (stdin) arrives as an RX
 # interrupt, THRE interrupts send a line, loopback RX; all through IOAPIC pin 4.
-printf k | timeout $(slow 60) "$VESSEL" kvm --kernel "$out/serial.bz" -m 32M >"$out/serial.out" 2>"$out/serial.err"; rc=$?
+printf k | timeout -k 10 $(slow 60) "$VESSEL" kvm --kernel "$out/serial.bz" -m 32M >"$out/serial.out" 2>"$out/serial.err"; rc=$?
 if [ $rc -eq 0 ] && grep -q '^PASS serial' "$out/serial.out" && grep -q '^serial: this line was sent by THRE' "$out/serial.out"; then
     ok "serial: 8250 RX/THRE/loopback interrupts via IOAPIC pin 4"
 else nok "serial (rc $rc: $(cat "$out/serial.out" "$out/serial.err" | head -c 300))"; fi
@@ -101,7 +101,7 @@ else nok "serial without input (rc $rc)"; fi
 # The same console over a unix socket: the input comes from a client.
 if have python3; then
     sock=$out/serial.sock
-    timeout $(slow 60) "$VESSEL" kvm --kernel "$out/serial.bz" -m 32M --serial "unix:$sock" >"$out/serial-unix.out" 2>"$out/serial-unix.err" </dev/null &
+    timeout -k 10 $(slow 60) "$VESSEL" kvm --kernel "$out/serial.bz" -m 32M --serial "unix:$sock" >"$out/serial-unix.out" 2>"$out/serial-unix.err" </dev/null &
     vpid=$!
     python3 - "$sock" >"$out/serial-unix.client" 2>&1 <<'PY'
 import socket, sys, time
@@ -143,7 +143,7 @@ else nok "virtio-mmio with ACPI announced on the command line too (rc $rc)"; fi
 # bound on the log grows with the run's length (nested, a run is long).
 truncate -s 1M "$out/disk.img"
 t0=$SECONDS
-timeout $(slow 120) "$VESSEL" kvm --kernel "$out/hostile.bz" -m 32M --transport mmio --rng --console --disk "$out/disk.img" \
+timeout -k 10 $(slow 120) "$VESSEL" kvm --kernel "$out/hostile.bz" -m 32M --transport mmio --rng --console --disk "$out/disk.img" \
     >"$out/hostile.out" 2>"$out/hostile.err" </dev/null; rc=$?
 secs=$((SECONDS - t0)) lines=$(wc -l <"$out/hostile.err")
 max=$((200 * (secs / 5 + 1)))

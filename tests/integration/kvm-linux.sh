@@ -84,7 +84,7 @@ truncate -s 64M "$out/disk.img"
 # boot NAME ARGS...: vessel kvm on the cloud kernel; status in rc, output in $out/NAME.{out,err}
 boot() {
     local n=$1 t0=$SECONDS; shift
-    timeout "$(slow 30)" "$VESSEL" kvm --kernel "/boot/vmlinuz-$kver" --initrd "$out/initrd.cpio" -m 256M "$@" \
+    timeout -k 10 "$(slow 30)" "$VESSEL" kvm --kernel "/boot/vmlinuz-$kver" --initrd "$out/initrd.cpio" -m 256M "$@" \
         >"$out/$n.out" 2>"$out/$n.err" </dev/null
     rc=$?
     echo "# $n: vessel kvm ran $((SECONDS - t0))s (rc $rc)"
@@ -146,7 +146,7 @@ else nok "linux-reboot ($(why reboot))"; fi
 # QMP system_powerdown: the GED event reaches Linux's ACPI button driver as
 # a key press; the guest then powers off (exit 0)
 sock=$out/qmp.sock
-timeout "$(slow 30)" "$VESSEL" kvm --kernel "/boot/vmlinuz-$kver" --initrd "$out/initrd.cpio" -m 256M \
+timeout -k 10 "$(slow 30)" "$VESSEL" kvm --kernel "/boot/vmlinuz-$kver" --initrd "$out/initrd.cpio" -m 256M \
     --qmp "unix:$sock" --append "console=ttyS0 panic=-1 vtest=button" >"$out/button.out" 2>"$out/button.err" </dev/null &
 vpid=$!
 n=$(( $(slow 30) * 20 ))
@@ -155,7 +155,7 @@ for ((i = 0; i < n; i++)); do
     kill -0 $vpid 2>/dev/null || break
     sleep 0.05
 done
-pd=$("$VESSEL" qmp "$sock" system_powerdown 2>&1)
+pd=$(timeout -k 5 "$(slow 30)" "$VESSEL" qmp "$sock" system_powerdown 2>&1)
 wait $vpid; rc=$?
 if [ $rc -eq 0 ] && grep -aq '^L2 power button pressed' "$out/button.out" && grep -q 'ACPI power-off' "$out/button.err"; then
     ok "linux-power-button: QMP system_powerdown ($pd) -> GED -> Linux's power button key -> poweroff, exit 0"

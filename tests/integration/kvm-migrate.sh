@@ -71,7 +71,7 @@ vm() {
     IN[$n]=$fd
 }
 use_vm() { GUEST_PID=${PID[$1]} GUEST_LOG=$d/$1/console.log GUEST_IN=${IN[$1]} GUEST_DIR=$d/$1; }
-q() { "$VESSEL" qmp "$d/$1.qmp" "${@:2}"; }
+q() { timeout -k 5 "$(slow 30)" "$VESSEL" qmp "$d/$1.qmp" "${@:2}"; }
 # field JSON KEY: the first value of KEY in a one-line JSON object
 field() { grep -o "\"$2\": *[^,}]*" <<<"$1" | head -1 | sed 's/^[^:]*: *//; s/"//g'; }
 wait_for() { local end=$(( $(date +%s) + $1 )); shift; until "$@"; do [ "$(date +%s)" -lt "$end" ] || return 1; sleep 0.05; done; }
@@ -155,7 +155,7 @@ q A migrate-set-parameters '{"max-bandwidth": 0}' >/dev/null
 # destination): the first CUT bytes, then (INSERT=1) one byte more and
 # the rest (every later record shifted: no CRC can match), else nothing
 relay() {
-    timeout "$(slow 120)" nc -l -p "$port0" | {
+    timeout -k 10 "$(slow 120)" nc -l -p "$port0" | {
         exec 5<>"/dev/tcp/127.0.0.1/$((port0 + 1))" || exit 1
         dd bs=4096 count=$(($1 / 4096)) iflag=fullblock 2>/dev/null >&5
         if [ "$2" = 1 ]; then printf 'Z' >&5; cat >&5; fi

@@ -90,7 +90,7 @@ printf '%s' "$token" | dd of="$out/hot.img" conv=notrunc 2>/dev/null
 printf 'second%s' "${token:0:10}" | dd of="$out/hot2.img" conv=notrunc 2>/dev/null
 
 sock=$out/qmp.sock
-q() { "$VESSEL" qmp "$sock" "$@" 2>&1; }
+q() { timeout -k 5 "$(slow 30)" "$VESSEL" qmp "$sock" "$@" 2>&1; }
 wait_for() { local end=$((SECONDS + $(slow 60))); while [ $SECONDS -lt $end ]; do "$@" && return 0; kill -0 $pid 2>/dev/null || return 1; sleep 0.05; done; return 1; }
 seen() { grep -aq "$1" "$out/vm.out"; }
 why() { echo "$(grep -a '^L2' "$out/vm.out" | tr '\n' ' ' | head -c 900) | vessel: $(tail -c 400 "$out/vm.err" | tr '\n' ' ')"; }
@@ -100,11 +100,11 @@ qslots() { q query-pci | grep -o '"slot":[0-9]*' | sed 's/"slot"://' | while rea
 slots_are() { [ "$(qslots)" = "$1" ]; }
 # del_wait ID: device_del, then the DEVICE_DELETED event (the client stays
 # connected for it; other QMP clients wait meanwhile), into $out/ev.ID
-del_wait() { timeout "$(slow 40)" "$VESSEL" qmp --wait-event DEVICE_DELETED "$sock" device_del "{\"id\":\"$1\"}" >"$out/ev.$1" 2>&1; }
+del_wait() { timeout -k 10 "$(slow 40)" "$VESSEL" qmp --wait-event DEVICE_DELETED "$sock" device_del "{\"id\":\"$1\"}" >"$out/ev.$1" 2>&1; }
 evd() { grep -q "\"event\":\"DEVICE_DELETED\",\"data\":{\"device\":\"$1\",\"path\":\"/machine/peripheral/$1\"}" "$out/ev.$1"; }
 
 esock=$out/qmp-e.sock
-qe() { "$VESSEL" qmp "$esock" "$@" 2>&1; }
+qe() { timeout -k 5 "$(slow 30)" "$VESSEL" qmp "$esock" "$@" 2>&1; }
 "$VESSEL" kvm --kernel "/boot/vmlinuz-$kver" --initrd "$out/initrd.cpio" -m 256M -S --disk "$out/boot.img,id=boot0" \
     --qmp "unix:$esock" --append "console=ttyS0" >"$out/s.out" 2>"$out/s.err" </dev/null &
 pid=$!
@@ -134,7 +134,7 @@ else nok "pci-hotplug-mmio ($e1)"; fi
 
 # the base of the register block, for the hostile guest: VKVM_PCIHP_BASE
 base=$((0xcfe00000 + 0x200))
-timeout "$(slow 60)" "$VESSEL" kvm --kernel "/boot/vmlinuz-$kver" --initrd "$out/initrd.cpio" -m 256M \
+timeout -k 10 "$(slow 60)" "$VESSEL" kvm --kernel "/boot/vmlinuz-$kver" --initrd "$out/initrd.cpio" -m 256M \
     --disk "$out/boot.img,id=boot0" --qmp "unix:$sock" --append "console=ttyS0 panic=-1 pcihp=$base" \
     >"$out/vm.out" 2>"$out/vm.err" </dev/null &
 pid=$!
@@ -169,7 +169,7 @@ if [ "$addn" = '{}' ] && wait_guest '^L2 eth0 mac=52:54:00:ab:cd:ef pci=00 01 02
 else nok "pci-hotplug-net ($addn; $(grep -a 'L2 problem' "$out/vm.out" | head -3 | tr '\n' ' ') $(why))"; fi
 
 # the guest ejects disk2 itself: a client waits for the event meanwhile
-timeout "$(slow 60)" "$VESSEL" qmp --wait-event DEVICE_DELETED "$sock" device_add \
+timeout -k 10 "$(slow 60)" "$VESSEL" qmp --wait-event DEVICE_DELETED "$sock" device_add \
     "{\"driver\":\"virtio-blk-pci\",\"id\":\"disk2\",\"file\":\"$out/hot.img\"}" >"$out/ev.disk2" 2>&1
 if [ "$(head -1 "$out/ev.disk2")" = '{}' ] && evd disk2 && wait_guest '^L2 hostile done' && slots_are "00 01 " &&
    grep -q 'device disk2 (PCI slot 2) unplugged' "$out/vm.err" && grep -q 'eject of slots 0x00000200 ignored' "$out/vm.err" &&
@@ -193,7 +193,7 @@ else
     if guest_wait_ready; then
         add=$(q device_add "{\"driver\":\"virtio-blk-pci\",\"id\":\"gdisk\",\"file\":\"$out/hot.img\"}")
         got=$(guest_run 'i=0; while [ ! -b /dev/vda ] && [ $i -lt 300 ]; do sleep 0.2; i=$((i+1)); done; echo "tok=$(head -c 16 /dev/vda) pci=$(ls /sys/bus/pci/devices | tr "\n" " ")"' 120)
-        timeout "$(slow 40)" "$VESSEL" qmp --wait-event DEVICE_DELETED "$sock" device_del '{"id":"gdisk"}' >"$out/ev.gdisk" 2>&1
+        timeout -k 10 "$(slow 40)" "$VESSEL" qmp --wait-event DEVICE_DELETED "$sock" device_del '{"id":"gdisk"}' >"$out/ev.gdisk" 2>&1
         gone=$(guest_run 'i=0; while [ -e /sys/bus/pci/devices/0000:00:01.0 ] && [ $i -lt 300 ]; do sleep 0.2; i=$((i+1)); done; ls /sys/bus/pci/devices | tr "\n" " "; [ -b /dev/vda ] && echo vda-still-there' 120)
         if [ "$add" = '{}' ] && [[ $got == *"tok=$token pci=0000:00:00.0 0000:00:01.0 "* ]] && evd gdisk &&
            [[ $gone == "0000:00:00.0 " ]]; then

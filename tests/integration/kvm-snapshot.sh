@@ -26,7 +26,7 @@ d=$(mktemp -d "${TMPDIR:-/tmp}/vessel-kvmsnap.XXXXXX")
 cleanup() { [ -n "$GUEST_PID" ] && kill -9 "$GUEST_PID" 2>/dev/null; guest_kill; rm -rf "$d"; }
 trap cleanup EXIT
 sock=$d/q.sock
-q() { "$VESSEL" qmp "$sock" "$@"; }
+q() { timeout -k 5 "$(slow 30)" "$VESSEL" qmp "$sock" "$@"; }
 now_ms() { local t=${EPOCHREALTIME/./}; echo $((t / 1000)); }
 truncate -s 8M "$d/disk.img"
 # ctrs FILE: "i md5 uptime" of every counter line (a line cut by a restore

@@ -29,7 +29,7 @@ x86_linux_guest || skip_all "$X86_LINUX_MISSING"
 { [ -r "$dev" ] && [ -w "$dev" ]; } || skip_all "$dev missing or not accessible (the nested tier runs this test inside its L1)"
 GUEST_TIMEOUT=$(slow 60)
 sock=$out/q.sock
-q() { "$VESSEL" qmp "$sock" "$@" 2>&1; }
+q() { timeout -k 5 "$(slow 30)" "$VESSEL" qmp "$sock" "$@" 2>&1; }
 memtotal() { guest_run "sed -n 's/MemTotal: *\([0-9]*\) kB/\1/p' /proc/meminfo" 60; }
 # the resident KiB of vessel's mapping of the 512 MiB region: the largest
 # resident mapping of at least that size (the kernel may have merged the

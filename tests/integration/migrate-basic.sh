@@ -106,7 +106,7 @@ check "file: --incoming file: goes on at $((n + 1)) after the file's $n (first $
 "$VESSEL" qmp "$d/d7.sock" quit >/dev/null; wait "$pid_d7"
 sz=$(stat -c %s "$d/m7.mig")
 head -c $((sz / 2)) "$d/m7.mig" >"$d/m7t.mig"
-timeout "$(slow 60)" "$VESSEL" run --kernel "$d/counter.elf" -m 32M --disk "$d/disk.img" --serial "file:$d/t7.out" \
+timeout -k 10 "$(slow 60)" "$VESSEL" run --kernel "$d/counter.elf" -m 32M --disk "$d/disk.img" --serial "file:$d/t7.out" \
     --incoming "file:$d/m7t.mig" </dev/null >/dev/null 2>"$d/t7.err"; rc=$?
 check "file: a cut file: exit $rc, one line ($(head -1 "$d/t7.err" | head -c 160); the board's 'stopped on an error' aside), the guest never runs" \
     bash -c "[ $rc -eq 1 ] && [ \$(grep -v 'stopped on an error' '$d/t7.err' | grep -c .) -eq 1 ] && grep -q 'ended early' '$d/t7.err' && [ ! -s '$d/t7.out' ]"

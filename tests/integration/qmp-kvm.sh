@@ -17,7 +17,7 @@ out=$(mktemp -d); pid=
 trap '[ -n "$pid" ] && kill $pid 2>/dev/null; rm -rf "$out"' EXIT
 x86_guest idle "$out/idle.bz" && x86_guest reset "$out/reset.bz" || { nok "assemble the guests"; exit 0; }
 sock=$out/qmp.sock
-q() { "$VESSEL" qmp "$sock" "$@"; }
+q() { timeout -k 5 "$(slow 30)" "$VESSEL" qmp "$sock" "$@"; }
 st() { q query-status; }
 # wait_for COND...: poll a condition, bounded by slow 60
 wait_for() { local i n=$(( $(slow 60) * 20 )); for ((i = 0; i < n; i++)); do "$@" && return 0; sleep 0.05; done; return 1; }

@@ -31,7 +31,7 @@ rw_sum=$(sha256sum <"$out/rw.base") ro_sum=$(sha256sum <"$out/ro.base")
 vh() {
     cp "$out/rw.base" "$out/rw.img"; cp "$out/ro.base" "$out/ro.img"
     local app="vh=$1${2:+ vhneg}"
-    timeout $(slow 120) "$VESSEL" kvm --kernel "$out/vh.bz" -m 32M --transport mmio --append "$app" \
+    timeout -k 10 $(slow 120) "$VESSEL" kvm --kernel "$out/vh.bz" -m 32M --transport mmio --append "$app" \
         --disk "$out/rw.img" --disk "$out/ro.img${3-,readonly}" --rng >"$out/o" 2>"$out/e" </dev/null
     rc=$?
 }
