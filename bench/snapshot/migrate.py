@@ -12,6 +12,10 @@ stream, migrates over a unix socket, and reports:
   reported   the engine's own downtime (vessel: its "downtime N ms" line;
              QEMU: query-migrate's "downtime")
   resumed    whether the destination printed a tick within 30 s
+  handover_parts_ms (vessel) the handover split at vessel's own stamps
+             (VESSEL_BENCH_CLOCK): the source's last tick to its pause,
+             to the destination's state loaded, to its vCPUs started, to
+             the destination's first tick on the host
 
   migrate.py ENGINE(vessel|qemu) VESSEL KERNEL INITRD TMPDIR [--dirty]
 """
@@ -31,8 +35,9 @@ class Console:
     """A process whose stdout lines are kept with their host arrival times."""
 
     def __init__(self, argv):
+        env = dict(os.environ, VESSEL_BENCH_CLOCK="1")
         self.p = subprocess.Popen(argv, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
-                                  stderr=subprocess.STDOUT)
+                                  stderr=subprocess.STDOUT, env=env)
         self.lines = []
         self.lock = threading.Lock()
         threading.Thread(target=self.reader, daemon=True).start()
@@ -63,6 +68,15 @@ class Console:
                     return True
             time.sleep(0.05)
         return False
+
+    def stamp(self, what):
+        """vessel's "bench: WHAT at T ms" line (CLOCK_MONOTONIC, as time.monotonic), in s, or None."""
+        with self.lock:
+            for _, l in self.lines:
+                m = re.search(r"bench: (.*) at ([0-9.]+) ms", l)
+                if m and m.group(1) == what:
+                    return float(m.group(2)) / 1e3
+        return None
 
     def ticks(self):
         with self.lock:
@@ -157,7 +171,17 @@ def main():
         hand = (min(dt, key=lambda x: x[1])[0] - max(st, key=lambda x: x[1])[0]) * 1000 if st and dt else None
         # for scale: the largest gap in the 2 s before migrate (the host's load alone)
         pre = [b[0] - a[0] for a, b in zip(st, st[1:]) if t_mig - 2 <= a[0] and b[0] < t_mig]
+        # vessel: where the handover goes (ms): the source's last tick to its pause, the pause to the
+        # destination's state loaded, to its vCPUs started, to the destination's first tick on the host
+        parts = None
+        if engine == "vessel" and st and dt:
+            marks = [max(st, key=lambda x: x[1])[0], src.stamp("migration: paused"),
+                     dst.stamp("incoming migration: state loaded"), dst.stamp("vCPUs started"),
+                     min(dt, key=lambda x: x[1])[0]]
+            if None not in marks:
+                parts = [round((b - a) * 1000, 1) for a, b in zip(marks, marks[1:])]
         print(json.dumps({"engine": engine, "dirty": dirty, "status": status, "resumed": resumed,
+                          "handover_parts_ms": parts,
                           "host_gap_ms": round(gap, 1) if gap is not None else None,
                           "handover_gap_ms": round(hand, 1) if hand is not None and resumed else None,
                           "gap_before_ms": round(max(pre) * 1000, 1) if pre else None,

@@ -13,6 +13,11 @@
 
 #define MACHINE_MAX_VCPUS 256
 
+/* Benchmarks (bench/snapshot/migrate.py): with VESSEL_BENCH_CLOCK set, one
+ * stderr line "vessel: bench: WHAT at T ms" (T: CLOCK_MONOTONIC, the clock
+ * the bench reads its console lines' arrival times with). */
+void machine_bench_stamp(const char *what);
+
 /* m->req bits: what every vCPU must honour at its next machine_vcpu_enter */
 enum { MACHINE_REQ_PAUSE = 1, MACHINE_REQ_EXIT = 2, MACHINE_REQ_THROTTLE = 4 };
 

@@ -627,6 +627,12 @@ static void report_start_time(void)
         fprintf(stderr, "vessel: bench: vCPUs running %.3f ms after exec\n", (double)(time_ns() - v) / 1e6);
 }
 
+void machine_bench_stamp(const char *what)
+{
+    if (getenv("VESSEL_BENCH_CLOCK"))
+        fprintf(stderr, "vessel: bench: %s at %.3f ms\n", what, (double)time_ns() / 1e6);
+}
+
 int machine_run(struct machine *m)
 {
     if (!m->eops || !m->eops->start || !m->eops->join)
@@ -679,6 +685,7 @@ int machine_run(struct machine *m)
             if (m->eops->clock_start)
                 m->eops->clock_start(m->eng);
             start_vcpus(m);
+            machine_bench_stamp("vCPUs started");
             continue;
         }
         /* no timeout: every request writes wake_fd, every signal sig_fd */

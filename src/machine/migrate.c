@@ -490,6 +490,7 @@ static int stop_and_copy(struct machine *m, char *err, size_t errlen)
         return snprintf(err, errlen, "cannot pause the machine: %s", strerror(-r)), r;
     atomic_store(&m->migrating_out, true);     /* QMP cont waits for the outcome */
     g->t_pause = time_ns() - t0;
+    machine_bench_stamp("migration: paused");
     g->unlimited = true;
     set_status(m, MIG_DEVICE);
     throttle_end(m);
@@ -817,6 +818,7 @@ static void *incoming_main(void *arg)
                   (unsigned long long)stats.pages, (unsigned long long)stats.zero_pages,
                   (unsigned long long)stats.passes, (double)(time_ns() - t0) / 1e6);
         atomic_store(&m->incoming_wait, false);
+        machine_bench_stamp("incoming migration: state loaded");
         if (running)
             machine_resume(m);
         set_status(m, MIG_COMPLETED);

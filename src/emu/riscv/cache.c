@@ -24,9 +24,11 @@
 #include <stddef.h>
 #include <sys/mman.h>
 
-#define JC_MASK ((1u << RV_JCACHE_BITS) - 1)
-#define H_MASK ((1u << RV_HASH_BITS) - 1)
+#define TBL_MAX_MASK ((1u << RV_HASH_BITS) - 1)
+#define TBL_MIN_MASK ((1u << RV_TBL_MIN_BITS) - 1)
 #define PG_BUCKETS 4096
+_Static_assert(RV_JCACHE_BITS == RV_HASH_BITS && RV_TBL_MIN_BITS <= RV_HASH_BITS,
+               "jcache and hash grow together");
 
 struct rv_cache_ext {
     struct rv_block *page_head[PG_BUCKETS];
@@ -42,9 +44,24 @@ static inline struct rv_block_hdr *hdr_of(struct rv_block *b)
 {
     return (struct rv_block_hdr *)((uint8_t *)b - sizeof(struct rv_block_hdr));
 }
-static inline unsigned hash_of(uintptr_t host)
+static inline unsigned hash_of(const struct rv_hart *h, uintptr_t host)
 {
-    return (unsigned)((host >> 1) ^ (host >> 15)) & H_MASK;
+    return (unsigned)((host >> 1) ^ (host >> 15)) & h->tbl_mask;
+}
+static inline unsigned jc_of(const struct rv_hart *h, uint64_t key)
+{
+    return (unsigned)(key >> 1) & h->tbl_mask;
+}
+/* The page lists' bucket: as many buckets as table entries, at most PG_BUCKETS. */
+static inline unsigned pg_of(const struct rv_hart *h, uint64_t page)
+{
+    return (unsigned)page & MIN(h->tbl_mask, PG_BUCKETS - 1u);
+}
+/* Arena bytes of a block of n instructions (with its header and end marker). */
+static inline size_t block_span(uint32_t n)
+{
+    size_t len = sizeof(struct rv_block_hdr) + sizeof(struct rv_block) + (n + 1) * sizeof(struct rv_insn);
+    return (len + 15) & ~(size_t)15;
 }
 
 void rv_cache_init(struct rv_hart *h)
@@ -56,6 +73,8 @@ void rv_cache_init(struct rv_hart *h)
         abort();
     }
     h->arena_used = 0;
+    h->tbl_mask = TBL_MIN_MASK;
+    h->tbl_blocks = 0;
     h->step_block = xzalloc(sizeof(struct rv_block) + 2 * sizeof(struct rv_insn));
 }
 
@@ -85,13 +104,18 @@ void rv_cache_flush(struct rv_hart *h)
     h->cache_hwm = MAX(h->cache_hwm, h->arena_used + h->jit_used);
     /* Every table entry points at a block in the arena: with none decoded
      * since the last flush they are all clear (a new or restored hart's
-     * tables are never touched before it runs). */
+     * tables are never touched before it runs). Only the entries in use
+     * are cleared (those past tbl_mask are clear: the mask only grows,
+     * and a trim drops all); the tables keep their size, as the code run
+     * next is likely as much; jtc is the user-mode translator's only. */
     if (h->arena_used) {
-        memset(h->jcache, 0, sizeof(h->jcache));
-        memset(h->hash, 0, sizeof(h->hash));
-        memset(ext_of(h)->page_head, 0, sizeof(ext_of(h)->page_head));
-        memset(h->jtc, 0, sizeof(h->jtc));
+        memset(h->jcache, 0, (h->tbl_mask + 1) * sizeof(h->jcache[0]));
+        memset(h->hash, 0, (h->tbl_mask + 1) * sizeof(h->hash[0]));
+        memset(ext_of(h)->page_head, 0, MIN(h->tbl_mask + 1, PG_BUCKETS) * sizeof(ext_of(h)->page_head[0]));
+        if (h->m->user)
+            memset(h->jtc, 0, sizeof(h->jtc));
     }
+    h->tbl_blocks = 0;
     h->arena_used = 0;
     h->jit_used = 0;            /* translated code goes with its blocks */
     h->flush_count++;
@@ -124,32 +148,52 @@ void rv_hart_trim(struct rv_hart *h)
     h->arena_used = 0;
     h->jit_used = 0;
     h->flush_count++;
+    h->tbl_mask = TBL_MIN_MASK;
+    h->tbl_blocks = 0;
     h->cache_hwm = 0;
     h->trim_ns = now_ns;
     h->trims++;
 }
 
-void rv_cache_invalidate_page(struct rv_hart *h, uint64_t page)
+/* A block whose only instruction starts 2 bytes before the end of its
+ * page: a 32-bit instruction across the boundary (decode_straddle). */
+static bool straddles(const struct rv_block *b)
 {
-    struct rv_block **pp = &ext_of(h)->page_head[page % PG_BUCKETS];
+    return (b->vpc & 0xfff) == 0xffe && b->n == 1 && b->insn[0].len == 4;
+}
+
+/* Drop the blocks of code page `page` (only_straddling: only those whose
+ * instruction runs into the next page). */
+static void drop_page(struct rv_hart *h, uint64_t page, bool only_straddling)
+{
+    struct rv_block **pp = &ext_of(h)->page_head[pg_of(h, page)];
     while (*pp) {
         struct rv_block *b = *pp;
         struct rv_block_hdr *hd = hdr_of(b);
-        if (hd->page != page) {
+        if (hd->page != page || (only_straddling && !straddles(b))) {
             pp = &hd->pnext;
             continue;
         }
         *pp = hd->pnext;
         b->valid = false;
-        struct rv_block **hp = &h->hash[hash_of((uintptr_t)b->key)];
+        struct rv_block **hp = &h->hash[hash_of(h, (uintptr_t)b->key)];
         while (*hp && *hp != b)
             hp = &(*hp)->hnext;
         if (*hp)
             *hp = b->hnext;
-        unsigned j = (unsigned)(b->key >> 1) & JC_MASK;
+        unsigned j = jc_of(h, b->key);
         if (h->jcache[j] == b)
             h->jcache[j] = NULL;
     }
+}
+
+/* The page's blocks, and the instruction across from the page before
+ * (cached in user mode only, where code pages are guest pages in order). */
+void rv_cache_invalidate_page(struct rv_hart *h, uint64_t page)
+{
+    drop_page(h, page, false);
+    if (page > 0)
+        drop_page(h, page - 1, true);
 }
 
 /* Ask every other hart of the machine for req before its next block. */
@@ -206,6 +250,33 @@ bool rv_code_page(struct rv_machine *m, uint64_t addr)
     return page != ~0ULL && __atomic_load_n(&m->code_pages[page], __ATOMIC_RELAXED);
 }
 
+/* More blocks than table entries: the tables four times as large (at
+ * most RV_HASH_BITS; the page lists at most PG_BUCKETS), the hash and
+ * the page lists rebuilt from the arena's valid blocks (an invalidated
+ * one is in neither), the jump cache refilled as it misses. */
+static void tables_grow(struct rv_hart *h)
+{
+    struct rv_block **ph = ext_of(h)->page_head;
+    memset(h->jcache, 0, (h->tbl_mask + 1) * sizeof(h->jcache[0]));
+    memset(h->hash, 0, (h->tbl_mask + 1) * sizeof(h->hash[0]));
+    memset(ph, 0, MIN(h->tbl_mask + 1, PG_BUCKETS) * sizeof(ph[0]));
+    h->tbl_mask = MIN(h->tbl_mask * 4 + 3, TBL_MAX_MASK);
+    for (size_t off = 0; off < h->arena_used;) {
+        struct rv_block_hdr *hd = (struct rv_block_hdr *)(h->arena + off);
+        struct rv_block *b = (struct rv_block *)(hd + 1);
+        off += block_span(b->n);
+        if (!b->valid)
+            continue;
+        unsigned hi = hash_of(h, (uintptr_t)b->key);
+        b->hnext = h->hash[hi];
+        h->hash[hi] = b;
+        if (hd->page != ~0ULL) {
+            hd->pnext = ph[pg_of(h, hd->page)];
+            ph[pg_of(h, hd->page)] = b;
+        }
+    }
+}
+
 /* Decode one instruction at pc from host bytes p (len bytes available). */
 static unsigned decode_at(struct rv_hart *h, struct rv_insn *in, const uint8_t *p, uint64_t pc)
 {
@@ -226,9 +297,67 @@ static unsigned decode_at(struct rv_hart *h, struct rv_insn *in, const uint8_t *
     return 4;
 }
 
-/* A 32-bit instruction across a page boundary: decoded into the scratch
- * block, never cached. */
-static struct rv_block *decode_straddle(struct rv_hart *h, uint64_t vpc, const uint8_t *host, int *cause)
+/* A fresh block in the arena (flushed first when full), its header
+ * before it. */
+static struct rv_block *block_alloc(struct rv_hart *h)
+{
+    size_t need = sizeof(struct rv_block_hdr) + sizeof(struct rv_block) +
+                  (RV_BLOCK_MAX + 1) * sizeof(struct rv_insn);
+    if (h->arena_used + need > RV_ARENA_SIZE)
+        rv_cache_flush(h);
+    return (struct rv_block *)(h->arena + h->arena_used + sizeof(struct rv_block_hdr));
+}
+
+/* Finish block b of n instructions ending at pc (the end marker), decoded
+ * at vpc from host (page pa), and enter it in the tables and its code
+ * page's list. */
+static struct rv_block *block_commit(struct rv_hart *h, struct rv_block *b, unsigned n, uint64_t pc,
+                                     uint64_t vpc, uint64_t pa, const uint8_t *host)
+{
+    struct rv_block_hdr *hd = hdr_of(b);
+    rv_decode(&b->insn[n], 0, 4, pc, h->m->user);
+    b->insn[n].op = RV_OP_END;
+    b->n = n;
+    b->key = (uint64_t)(uintptr_t)host;
+    b->vpc = vpc;
+    b->end_pc = pc;
+    b->valid = true;
+    b->linked = false;
+    b->cpc[0] = b->cpc[1] = ~0ULL;
+    b->cnext[0] = b->cnext[1] = NULL;
+    b->jit = NULL;
+    b->hits = 0;
+    b->jit_failed = false;
+    h->arena_used += block_span(n);
+
+    uint64_t cpage = code_page_of(h->m, pa);
+    mark_code_page(h, cpage);
+    hd->page = cpage;
+    if (cpage != ~0ULL) {
+        struct rv_block **ph = &ext_of(h)->page_head[pg_of(h, cpage)];
+        hd->pnext = *ph;
+        *ph = b;
+    } else {
+        hd->pnext = NULL;
+    }
+    unsigned hi = hash_of(h, (uintptr_t)host);
+    b->hnext = h->hash[hi];
+    h->hash[hi] = b;
+    h->jcache[jc_of(h, b->key)] = b;
+    if (++h->tbl_blocks > h->tbl_mask + 1 && h->tbl_mask < TBL_MAX_MASK)
+        tables_grow(h);
+    return b;
+}
+
+/* A 32-bit instruction across a page boundary: a block of its own. In
+ * user mode (guest page g at host base + g, and any change of mapping
+ * flushes every cache) it is cached like any block: it sits in its first
+ * page's list, its second page is marked as code too, and a write there
+ * drops it (rv_cache_invalidate_page). In system mode the second page's
+ * translation is not part of the block's key: it is decoded into the
+ * scratch block at every run, never cached. */
+static struct rv_block *decode_straddle(struct rv_hart *h, uint64_t vpc, uint64_t pa, const uint8_t *host,
+                                        int *cause)
 {
     uint64_t pa2;
     const uint8_t *h2;
@@ -241,6 +370,12 @@ static struct rv_block *decode_straddle(struct rv_hart *h, uint64_t vpc, const u
     uint8_t buf[4];
     memcpy(buf, host, 2);
     memcpy(buf + 2, h2, 2);
+    if (h->m->user && h2 == host + 2 && pa2 == pa + 2) {
+        struct rv_block *b = block_alloc(h);
+        decode_at(h, &b->insn[0], buf, vpc);
+        mark_code_page(h, code_page_of(h->m, pa2));
+        return block_commit(h, b, 1, vpc + 4, vpc, pa, host);
+    }
     struct rv_block *b = h->step_block;
     b->n = 1;
     b->linked = false;
@@ -256,19 +391,14 @@ static struct rv_block *decode_straddle(struct rv_hart *h, uint64_t vpc, const u
 
 static struct rv_block *decode_block(struct rv_hart *h, uint64_t vpc, uint64_t pa, const uint8_t *host, int *cause)
 {
-    size_t need = sizeof(struct rv_block_hdr) + sizeof(struct rv_block) +
-                  (RV_BLOCK_MAX + 1) * sizeof(struct rv_insn);
     uint64_t room = 4096 - (vpc & 0xfff);
     if (room < 4) {
         uint16_t lo;
         memcpy(&lo, host, 2);
         if ((lo & 3) == 3)
-            return decode_straddle(h, vpc, host, cause);
+            return decode_straddle(h, vpc, pa, host, cause);
     }
-    if (h->arena_used + need > RV_ARENA_SIZE)
-        rv_cache_flush(h);
-    struct rv_block_hdr *hd = (struct rv_block_hdr *)(h->arena + h->arena_used);
-    struct rv_block *b = (struct rv_block *)(hd + 1);
+    struct rv_block *b = block_alloc(h);
     /* A block runs straight through conditional branches (taken ones leave
      * it: side exits) and follows direct jumps that stay in the page. */
     uint64_t page = vpc & ~0xfffULL, pc = vpc;
@@ -309,37 +439,7 @@ static struct rv_block *decode_block(struct rv_hart *h, uint64_t vpc, uint64_t p
         if (rv_op_ends_block(op) || (pc & ~0xfffULL) != page)
             break;
     }
-    rv_decode(&b->insn[n], 0, 4, pc, h->m->user);
-    b->insn[n].op = RV_OP_END;
-    b->n = n;
-    b->key = (uint64_t)(uintptr_t)host;
-    b->vpc = vpc;
-    b->end_pc = pc;
-    b->valid = true;
-    b->linked = false;
-    b->cpc[0] = b->cpc[1] = ~0ULL;
-    b->cnext[0] = b->cnext[1] = NULL;
-    b->jit = NULL;
-    b->hits = 0;
-    b->jit_failed = false;
-    h->arena_used += sizeof(*hd) + sizeof(*b) + (n + 1) * sizeof(struct rv_insn);
-    h->arena_used = (h->arena_used + 15) & ~(size_t)15;
-
-    uint64_t cpage = code_page_of(h->m, pa);
-    mark_code_page(h, cpage);
-    hd->page = cpage;
-    if (cpage != ~0ULL) {
-        struct rv_block **ph = &ext_of(h)->page_head[cpage % PG_BUCKETS];
-        hd->pnext = *ph;
-        *ph = b;
-    } else {
-        hd->pnext = NULL;
-    }
-    unsigned hi = hash_of((uintptr_t)host);
-    b->hnext = h->hash[hi];
-    h->hash[hi] = b;
-    h->jcache[(b->key >> 1) & JC_MASK] = b;
-    return b;
+    return block_commit(h, b, n, pc, vpc, pa, host);
 }
 
 struct rv_block *rv_block_lookup(struct rv_hart *h, uint64_t vpc, int *cause)
@@ -358,12 +458,12 @@ struct rv_block *rv_block_lookup(struct rv_hart *h, uint64_t vpc, int *cause)
         }
     }
     uint64_t key = (uint64_t)(uintptr_t)host;
-    struct rv_block *b = h->jcache[(key >> 1) & JC_MASK];
+    struct rv_block *b = h->jcache[jc_of(h, key)];
     if (likely(b && b->key == key && b->vpc == vpc))
         return b;
-    for (b = h->hash[hash_of((uintptr_t)host)]; b; b = b->hnext)
+    for (b = h->hash[hash_of(h, (uintptr_t)host)]; b; b = b->hnext)
         if (b->key == key && b->vpc == vpc) {
-            h->jcache[(key >> 1) & JC_MASK] = b;
+            h->jcache[jc_of(h, key)] = b;
             return b;
         }
     if (!pa) {

@@ -16,8 +16,9 @@
 #define RV_TLB_SIZE (1u << RV_TLB_BITS)
 #define RV_PAGE 4096ULL
 #define RV_BLOCK_MAX 64            /* instructions per decoded block */
-#define RV_JCACHE_BITS 14          /* per-hart pc -> block direct-mapped cache */
-#define RV_HASH_BITS 14
+#define RV_JCACHE_BITS 14          /* per-hart pc -> block direct-mapped cache (at most) */
+#define RV_HASH_BITS 14            /* its hash table (the same size) */
+#define RV_TBL_MIN_BITS 9          /* both start this small and grow with the blocks */
 #define RV_JTC_BITS 12             /* translator's jalr target cache */
 #define RV_ARENA_SIZE (16u << 20)  /* decoded-block arena per hart */
 #define RV_MAX_BP 64
@@ -106,6 +107,7 @@ struct rv_machine {
     /* translator: on, and runs of a block before it is translated */
     bool jit;
     uint32_t jit_threshold;
+    int perf_map_fd;              /* VESSEL_PERF_MAP: /tmp/perf-PID.map, or -1 */
 };
 
 struct rv_hart {
@@ -177,6 +179,12 @@ struct rv_hart {
     size_t cache_hwm;             /* most of arena + jit code used since the last trim */
     uint64_t trim_ns;             /* host time of the last trim (rv_hart_trim) */
     uint64_t trims;               /* how many */
+    /* jcache and hash use their first tbl_mask + 1 entries (from
+     * 1 << RV_TBL_MIN_BITS): they grow (x4, the hash rebuilt) when the
+     * blocks decoded since the last flush outnumber that, so a hart that
+     * runs little code touches a few of their pages, not 256 KiB */
+    uint32_t tbl_mask;
+    uint32_t tbl_blocks;
     /* The lookup tables, page-aligned and adjacent (the hart is mmap'd), so
      * that a trim gives their pages back with one madvise: */
     struct rv_block *jcache[1u << RV_JCACHE_BITS] __attribute__((aligned(4096)));
