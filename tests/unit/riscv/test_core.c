@@ -266,6 +266,63 @@ static void test_lrsc(void **state)
     rv_hart_free(h);
 }
 
+/* The block cache's tables start small and grow with the blocks: every
+ * block decoded before a growth is found again after it (the same block,
+ * nothing decoded twice), an invalidated page's blocks are decoded anew
+ * and the others' are kept, and the code still runs right. */
+static void test_cache_tables_grow(void **state)
+{
+    (void)state;
+    enum { NB = 3000 };      /* entry points: 3000 blocks, in three pages */
+    uint32_t one = addi(10, 10, 1);
+    for (uint64_t a = BASE; a < BASE + 4 * NB; a += 4)
+        put(a, &one, 1);
+    uint32_t ec = ECALL;
+    put(BASE + 4 * NB, &ec, 1);
+    struct rv_hart *h = rv_hart_new(mach, 0);
+    rv_hart_reset(h, BASE);
+    assert_int_equal(h->tbl_mask, (1u << RV_TBL_MIN_BITS) - 1);
+    static struct rv_block *first[NB];
+    int cause = 0;
+    for (unsigned k = 0; k < NB; k++) {
+        first[k] = rv_block_lookup(h, BASE + 4 * k, &cause);
+        assert_non_null(first[k]);
+    }
+    assert_true(h->tbl_mask + 1 >= NB && h->tbl_mask < (1u << RV_HASH_BITS));
+    size_t used = h->arena_used;
+    for (unsigned k = 0; k < NB; k++)
+        if (rv_block_lookup(h, BASE + 4 * k, &cause) != first[k])
+            fail_msg("block %u: another block after the tables grew", k);
+    assert_int_equal(h->arena_used, used);
+    rv_code_written(h, BASE);          /* what a store to page 0 does */
+    h->code_dirty = false;
+    for (unsigned k = 0; k < NB; k++) {
+        struct rv_block *b = rv_block_lookup(h, BASE + 4 * k, &cause);
+        assert_non_null(b);
+        if (k < 1024 ? b == first[k] : b != first[k])
+            fail_msg("block %u (page %u): %s after page 0 was invalidated", k, k / 1024,
+                     b == first[k] ? "the old block" : "decoded again");
+    }
+    rv_set_x(h, 10, 0);
+    rv_set_pc(h, BASE);
+    assert_int_equal(rv_run(h, 0), RV_EXIT_ECALL);
+    assert_int_equal(rv_get_x(h, 10), NB);
+    /* a whole flush keeps the tables' size and clears them */
+    uint32_t mask = h->tbl_mask;
+    rv_invalidate_code(mach, BASE, 4 * NB);
+    rv_set_pc(h, BASE + 4 * (NB - 1));
+    assert_int_equal(rv_run(h, 0), RV_EXIT_ECALL);
+    assert_int_equal(h->tbl_mask, mask);
+    unsigned in_hash = 0, in_jc = 0;
+    for (unsigned k = 0; k <= mask; k++) {
+        in_hash += h->hash[k] != NULL;
+        in_jc += h->jcache[k] != NULL;
+    }
+    assert_int_equal(in_hash, 1);      /* the one block run since */
+    assert_int_equal(in_jc, 1);
+    rv_hart_free(h);
+}
+
 static uint32_t sh(unsigned rs2, unsigned rs1, int imm)
 {
     return ((uint32_t)((imm >> 5) & 0x7f) << 25) | (rs2 << 20) | (rs1 << 15) | (1u << 12) | ((uint32_t)(imm & 31) << 7) | 0x23;
@@ -339,63 +396,6 @@ static void test_straddle(void **state)
     rv_hart_free(h);
 }
 
-/* The block cache's tables start small and grow with the blocks: every
- * block decoded before a growth is found again after it (the same block,
- * nothing decoded twice), an invalidated page's blocks are decoded anew
- * and the others' are kept, and the code still runs right. */
-static void test_cache_tables_grow(void **state)
-{
-    (void)state;
-    enum { NB = 3000 };      /* entry points: 3000 blocks, in three pages */
-    uint32_t one = addi(10, 10, 1);
-    for (uint64_t a = BASE; a < BASE + 4 * NB; a += 4)
-        put(a, &one, 1);
-    uint32_t ec = ECALL;
-    put(BASE + 4 * NB, &ec, 1);
-    struct rv_hart *h = rv_hart_new(mach, 0);
-    rv_hart_reset(h, BASE);
-    assert_int_equal(h->tbl_mask, (1u << RV_TBL_MIN_BITS) - 1);
-    static struct rv_block *first[NB];
-    int cause = 0;
-    for (unsigned k = 0; k < NB; k++) {
-        first[k] = rv_block_lookup(h, BASE + 4 * k, &cause);
-        assert_non_null(first[k]);
-    }
-    assert_true(h->tbl_mask + 1 >= NB && h->tbl_mask < (1u << RV_HASH_BITS));
-    size_t used = h->arena_used;
-    for (unsigned k = 0; k < NB; k++)
-        if (rv_block_lookup(h, BASE + 4 * k, &cause) != first[k])
-            fail_msg("block %u: another block after the tables grew", k);
-    assert_int_equal(h->arena_used, used);
-    rv_code_written(h, BASE);          /* what a store to page 0 does */
-    h->code_dirty = false;
-    for (unsigned k = 0; k < NB; k++) {
-        struct rv_block *b = rv_block_lookup(h, BASE + 4 * k, &cause);
-        assert_non_null(b);
-        if (k < 1024 ? b == first[k] : b != first[k])
-            fail_msg("block %u (page %u): %s after page 0 was invalidated", k, k / 1024,
-                     b == first[k] ? "the old block" : "decoded again");
-    }
-    rv_set_x(h, 10, 0);
-    rv_set_pc(h, BASE);
-    assert_int_equal(rv_run(h, 0), RV_EXIT_ECALL);
-    assert_int_equal(rv_get_x(h, 10), NB);
-    /* a whole flush keeps the tables' size and clears them */
-    uint32_t mask = h->tbl_mask;
-    rv_invalidate_code(mach, BASE, 4 * NB);
-    rv_set_pc(h, BASE + 4 * (NB - 1));
-    assert_int_equal(rv_run(h, 0), RV_EXIT_ECALL);
-    assert_int_equal(h->tbl_mask, mask);
-    unsigned in_hash = 0, in_jc = 0;
-    for (unsigned k = 0; k <= mask; k++) {
-        in_hash += h->hash[k] != NULL;
-        in_jc += h->jcache[k] != NULL;
-    }
-    assert_int_equal(in_hash, 1);      /* the one block run since */
-    assert_int_equal(in_jc, 1);
-    rv_hart_free(h);
-}
-
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -405,8 +405,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_watchpoints, setup, teardown),
         cmocka_unit_test_setup_teardown(test_faults, setup, teardown),
         cmocka_unit_test_setup_teardown(test_lrsc, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_straddle, setup, teardown),
         cmocka_unit_test_setup_teardown(test_cache_tables_grow, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_straddle, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
