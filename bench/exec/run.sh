@@ -17,6 +17,9 @@
 #                       beside vessel's, measured in the same conditions
 #   VESSEL_BENCH_ONLY   an extended regular expression: only the programs whose
 #                       name matches it
+#   VESSEL_BENCH_CPU=1  measure CPU time (user + system, GNU time's %U + %S)
+#                       instead of wall time: far steadier on a loaded host,
+#                       blind to time spent waiting (neither emulator waits)
 set -u
 SRC=${SRC:-$(cd "$(dirname "$0")/../.." && pwd)}
 VESSEL=${VESSEL:-$SRC/build/vessel}
@@ -61,9 +64,16 @@ one_run() {
     esac
     local t0 t1 rc
     t0=$(date +%s%N)
-    /usr/bin/time -f %M -o "$tmp/rss" "${cmd[@]}" <"$in" >"$out" 2>"$tmp/err"; rc=$?
+    /usr/bin/time -f '%M %U %S' -o "$tmp/rss" "${cmd[@]}" <"$in" >"$out" 2>"$tmp/err"; rc=$?
     t1=$(date +%s%N)
-    echo "$(( (t1 - t0) / 1000 )) $(tail -n1 "$tmp/rss")"
+    local rss u s
+    read -r rss u s < <(tail -n1 "$tmp/rss")
+    if [ "${VESSEL_BENCH_CPU:-0}" = 1 ]; then
+        # seconds with 2 decimals -> microseconds
+        echo "$(python3 -c "print(round(($u + $s) * 1e6))") $rss"
+    else
+        echo "$(( (t1 - t0) / 1000 )) $rss"
+    fi
     return $rc
 }
 
@@ -126,9 +136,10 @@ bench hello /dev/null "$bdir/hello"
 
 printf '%s\n' "${rows[@]}" | python3 -c '
 import math, sys
-state, mips_n, reps = sys.argv[1], int(sys.argv[2]), sys.argv[3]
+state, mips_n, reps, cpu = sys.argv[1], int(sys.argv[2]), sys.argv[3], sys.argv[4]
 rows = [l.rstrip("\n").split("|") for l in sys.stdin if l.strip()]
-print("bench/exec: vessel exec vs qemu-riscv64, median wall time of %s runs (hello: 5x), peak RSS" % reps)
+kind = "CPU" if cpu == "1" else "wall"
+print("bench/exec: vessel exec vs qemu-riscv64, median %s time of %s runs (hello: 5x), peak RSS" % (kind, reps))
 print("%-22s %10s %10s %8s %10s %10s  %s" % ("program", "qemu s", "vessel s", "ratio", "qemu RSS", "vessel RSS", "range qemu / vessel (s)"))
 def rng(x):
     if x == "-": return "n/a"
@@ -162,12 +173,12 @@ m = [k for k in t if k.startswith("mips.c")]
 if m:
     q, v = t[m[0]]
     ins = 8 * mips_n
-    print("guest MIPS (%.2g instructions of mips.c, wall time incl. start-up): qemu %.0f, vessel %s"
-          % (ins, ins / q / 1e6, "%.0f" % (ins / v / 1e6) if v else "n/a"))
+    print("guest MIPS (%.2g instructions of mips.c, %s time incl. start-up): qemu %.0f, vessel %s"
+          % (ins, kind, ins / q / 1e6, "%.0f" % (ins / v / 1e6) if v else "n/a"))
 if "hello" in t:
     q, v = t["hello"]
-    print("hello-world start-up (median wall): qemu %.1f ms, vessel %s"
-          % (q * 1e3, "%.1f ms" % (v * 1e3) if v else "n/a"))
-' "$state" "$mips_n" "$reps"
+    print("hello-world start-up (median %s): qemu %.1f ms, vessel %s"
+          % (kind, q * 1e3, "%.1f ms" % (v * 1e3) if v else "n/a"))
+' "$state" "$mips_n" "$reps" "${VESSEL_BENCH_CPU:-0}"
 failed=$(printf '%s\n' "${rows[@]}" | grep -c 'FAILED' || true)
 [ "$failed" -eq 0 ]

@@ -9,17 +9,19 @@
 #          outside guest RAM, power-off to process exit;
 #   io:    one boot per transport with a virtio disk and slirp network,
 #          REPS times: 1 MiB O_DIRECT sequential read and write of BLK_MIB
-#          MiB on the disk, NET_MIB MiB fetched over HTTP from the host.
+#          MiB on the disk, NET_MIB MiB fetched over HTTP from the host;
+#   tap:   NET_MIB MiB fetched over HTTP through a tap, REPS times, with and
+#          without vhost-net (vessel pci and mmio, QEMU q35).
 # One result a line on stdout: "kvmb<TAB>WHO<TAB>METRIC<TAB>VALUE<TAB>UNIT",
 # or "kvmb<TAB>WHO<TAB>METRIC<TAB>NA<TAB>WHY". Progress on stderr.
 # Environment: VESSEL, VMBENCH, KERNEL, INITRD, BOOTS, REPS, BLK_MIB,
-# NET_MIB, KVMB_APPEND (the guest's command line), KVMB_WHAT ("boot io"),
+# NET_MIB, KVMB_APPEND (the guest's command line), KVMB_WHAT ("boot io tap"),
 # KVMB_PEERS (of "vessel qemu-microvm qemu-q35", the boot part's),
 # KVMB_SHOW_STDERR=1 (each VMM's stderr into the log, prefixed).
 set -u
 : "${VESSEL:?}" "${VMBENCH:?}" "${KERNEL:?}" "${INITRD:?}"
 BOOTS=${BOOTS:-3} REPS=${REPS:-2} BLK_MIB=${BLK_MIB:-32} NET_MIB=${NET_MIB:-16}
-KVMB_WHAT=${KVMB_WHAT:-boot io}
+KVMB_WHAT=${KVMB_WHAT:-boot io tap}
 APPEND=${KVMB_APPEND:-console=ttyS0 quiet panic=-1}
 peers=${KVMB_PEERS:-vessel qemu-microvm qemu-q35}
 work=$(mktemp -d "${TMPDIR:-/tmp}/kvmbench.XXXXXX")
@@ -117,6 +119,61 @@ if [[ " $KVMB_WHAT " == *" io "* ]]; then
             -device virtio-blk-pci,drive=d0,ioeventfd=off -device virtio-net-pci,netdev=n0,romfile=,ioeventfd=off
         io qemu-q35-pci-ioeventfd "$qemu" -M q35 "${qbase[@]}" -append "$APPEND" "${qdrive[@]}" \
             -device virtio-blk-pci,drive=d0 -device virtio-net-pci,netdev=n0,romfile=
+    fi
+fi
+# tap: the same guest fetching NET_MIB MiB over HTTP from a server in this
+# (L1) system through a tap (10.78.0.1 on the host side), REPS times:
+# vessel moving the packets itself, vessel with vhost-net (pci: ioeventfd
+# kick, irqfd call; mmio: MMIO-exit kick, relayed call), QEMU q35 with and
+# without vhost-net. Needs root, iproute2's ip and /dev/net/tun;
+# /dev/vhost-net for the vhost rows.
+if [[ " $KVMB_WHAT " == *" tap "* ]]; then
+    tap=kvmbtap$$ taddr=10.78.0.1
+    tapwho="vessel-pci-tap vessel-pci-vhost vessel-mmio-vhost qemu-q35-pci-tap qemu-q35-pci-vhost"
+    tap_na() { local w; for w in $tapwho; do res "$w" tap_rx NA "$1"; done; }
+    if ! { ip tuntap help 2>&1 || true; } | grep tuntap >/dev/null || [ ! -c /dev/net/tun ]; then
+        tap_na "no tap here (iproute2's ip, /dev/net/tun)"
+    elif ! ip tuntap add dev "$tap" mode tap vnet_hdr || ! ip addr add "$taddr/24" dev "$tap" ||
+        ! ip link set "$tap" up; then
+        tap_na "cannot set up a tap"
+    else
+        trap '[ -n "$hpid" ] && kill $hpid 2>/dev/null; [ -n "${tpid:-}" ] && kill $tpid 2>/dev/null; ip link del "$tap" 2>/dev/null; rm -rf "$work"' EXIT
+        mkdir -p "$work/tapwww"
+        head -c $((NET_MIB << 20)) /dev/urandom >"$work/tapwww/tap.bin"
+        tport=$((20000 + ($$ + 23) % 20000))
+        busybox httpd -f -p "$taddr:$tport" -h "$work/tapwww" & tpid=$!
+        tcmds=(--cmd "ifconfig eth0 10.78.0.2 netmask 255.255.255.0 up")
+        for ((r = 1; r <= REPS; r++)); do
+            tcmds+=(--cmd "wget -q -O - http://$taddr:$tport/tap.bin | dd of=/dev/null bs=64k 2>&1 | grep copied")
+        done
+        # tapio WHO CMD...: one boot, MB/s of each fetch from dd's own line
+        tapio() {
+            local who=$1; shift
+            say "tap: $who"
+            vmb "$who" "${tcmds[@]}" -- "$@" || return
+            awk -v who="$who" -v net=$((NET_MIB << 20)) '
+                $1 == "out" && $2 + 0 > 1 {
+                    if ($3 + 0 == net && $0 ~ / seconds/) {
+                        for (i = 1; i <= NF; i++) if ($(i + 1) ~ /^seconds/) s = $i
+                        printf "kvmb\t%s\ttap_rx\t%.2f\tMB/s\n", who, $3 / s / 1e6
+                    } else printf "kvmb\t%s\ttap_rx\tNA\t%s\n", who, $0 }' "$work/$who.out"
+        }
+        tapp="$APPEND vessel.nonet"
+        tapio vessel-pci-tap "${vbase[@]}" --append "$tapp" --net "tap,ifname=$tap"
+        if [ -c /dev/vhost-net ]; then
+            tapio vessel-pci-vhost "${vbase[@]}" --append "$tapp" --net "tap,ifname=$tap,vhost=on"
+            tapio vessel-mmio-vhost "${vbase[@]}" --append "$tapp" --transport mmio --net "tap,ifname=$tap,vhost=on"
+        else
+            for w in vessel-pci-vhost vessel-mmio-vhost qemu-q35-pci-vhost; do res "$w" tap_rx NA "no /dev/vhost-net"; done
+        fi
+        if [ -n "$qemu" ]; then
+            qtap=(-netdev "tap,id=n0,ifname=$tap,script=no,downscript=no")
+            tapio qemu-q35-pci-tap "$qemu" -M q35 "${qbase[@]}" -append "$tapp" "${qtap[@]},vhost=off" \
+                -device virtio-net-pci,netdev=n0,romfile=
+            [ -c /dev/vhost-net ] &&
+                tapio qemu-q35-pci-vhost "$qemu" -M q35 "${qbase[@]}" -append "$tapp" "${qtap[@]},vhost=on" \
+                    -device virtio-net-pci,netdev=n0,romfile=
+        fi
     fi
 fi
 say "done"

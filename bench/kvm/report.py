@@ -17,6 +17,13 @@ IO_CONFIGS = [
     ("qemu-q35-pci", "qemu -M q35, virtio-pci, ioeventfd=off"),
     ("qemu-q35-pci-ioeventfd", "qemu -M q35, virtio-pci + ioeventfd/irqfd"),
 ]
+TAP_CONFIGS = [
+    ("vessel-pci-tap", "vessel kvm, pci, tap (vessel moves the packets)"),
+    ("vessel-pci-vhost", "vessel kvm, pci, tap + vhost-net (ioeventfd kick, irqfd call)"),
+    ("vessel-mmio-vhost", "vessel kvm --transport mmio, tap + vhost-net"),
+    ("qemu-q35-pci-tap", "qemu -M q35, virtio-pci, tap, vhost=off"),
+    ("qemu-q35-pci-vhost", "qemu -M q35, virtio-pci, tap, vhost=on"),
+]
 
 
 def main():
@@ -96,6 +103,17 @@ def main():
             if all(x and y for x, y in r):
                 print(f"  ratio {a}/{b}: " + " / ".join(f"{x / y:.2f}" for x, y in r) + " (blk read / write / net)")
         print("  vessel has no switch to turn ioeventfd/irqfd off on pci: no 'pci without ioeventfd' row for vessel")
+    if any(k[1] == "tap_rx" for k in list(vals) + list(na)):
+        print(f"network through a tap, MB/s, median of {reps} (min-max): {net} MiB fetched over HTTP from a "
+              f"server on the tap's host side (busybox httpd -> busybox wget)")
+        for who, label in TAP_CONFIGS:
+            c = spread(who, "tap_rx", "{:.1f}", False)
+            if c != "-":
+                print(f"  {label:66s} {c:>18s}")
+        for a, b in (("vessel-pci-vhost", "vessel-pci-tap"), ("vessel-pci-vhost", "qemu-q35-pci-vhost")):
+            x, y = med(a, "tap_rx"), med(b, "tap_rx")
+            if x and y:
+                print(f"  ratio {a}/{b}: {x / y:.2f}")
     return 0
 
 

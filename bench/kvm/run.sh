@@ -23,7 +23,7 @@
 # --short: 3 boots each, 1 run of each transfer, 16 MiB disk, 8 MiB fetch;
 # --full: 7 boots, 3 runs, 64 MiB, 32 MiB. Environment: KVMBENCH_BOOTS,
 # KVMBENCH_REPS, KVMBENCH_BLK_MIB, KVMBENCH_NET_MIB override them;
-# KVMBENCH_WHAT ("boot io" by default) picks the parts of 2;
+# KVMBENCH_WHAT ("boot io tap" by default) picks the parts of 2;
 # KVMBENCH_NESTED_TIMEOUT (s, default 2400) bounds the L1 run;
 # KVMBENCH_OUT keeps the raw results there; KVMB_PEERS and
 # KVMB_SHOW_STDERR go to bench/kvm/linux.sh. VESSEL, SRC, VESSEL_CACHE as
@@ -41,7 +41,7 @@ boots=${KVMBENCH_BOOTS:-$boots} reps=${KVMBENCH_REPS:-$reps} blk=${KVMBENCH_BLK_
 for v in boots reps blk net; do
     [[ ${!v} =~ ^[1-9][0-9]*$ ]] || { echo "bench/kvm: '${!v}' ($v) is not a positive integer" >&2; exit 2; }
 done
-what=${KVMBENCH_WHAT:-boot io}
+what=${KVMBENCH_WHAT:-boot io tap}
 dev=${VESSEL_KVM_DEV:-/dev/kvm}
 tmp=$(mktemp -d); nested_pid=
 trap '[ -n "$nested_pid" ] && kill "$nested_pid" 2>/dev/null; rm -rf "$tmp"' EXIT

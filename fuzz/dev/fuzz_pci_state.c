@@ -84,7 +84,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     struct pci_host *h = pci_host_create(&mmio, &pio, ECAM, WIN, WIN_SIZE);
     struct virtio_rng *r = virtio_rng_create();
     struct virtio_pci *p = h ? virtio_pci_create(h, (struct irq_line){ line_set, &level, 5 },
-                                                 (struct msi_line){ msi_sink, &msis }, &mem, virtio_rng_dev(r))
+                                                 (struct msi_line){ msi_sink, &msis, NULL }, &mem, virtio_rng_dev(r))
                              : NULL;
     if (p) {
         if (transport_first)

@@ -145,6 +145,10 @@ struct net_backend {
     int (*state_save)(struct net_backend *be, uint8_t **buf, size_t *len);
     int (*state_load)(struct net_backend *be, const uint8_t *buf, size_t len);
     struct net_hold *hold;      /* output commit (net_backend_hold), NULL: none */
+    /* Optional (tap): hand the host fd to the kernel's vhost-net (take:
+     * vessel stops reading it and returns it) or take it back (take
+     * false: read again; returns 0). -ENOTSUP for a backend without one. */
+    int (*take_fd)(struct net_backend *be, bool take);
 };
 /* Output commit (hot-spare replication, docs/replication.md): while held,
  * frames from the guest wait (up to NET_HOLD_MAX bytes; beyond that they

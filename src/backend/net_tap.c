@@ -23,6 +23,7 @@ struct net_tap {
     struct loop *loop;
     int fd;
     bool paused;
+    bool given;              /* the fd is vhost-net's (take_fd) */
     uint8_t pending[VNET_HDR_LEN + TAP_FRAME_MAX];
     size_t pending_len;      /* a frame the guest had no buffer for */
 };
@@ -30,7 +31,7 @@ struct net_tap {
 static void tap_readable(void *opaque, int fd, uint32_t events)
 {
     struct net_tap *t = opaque;
-    for (int i = 0; i < 64; i++) {
+    for (int i = 0; i < 64 && !__atomic_load_n(&t->given, __ATOMIC_ACQUIRE); i++) {
         if (!t->pending_len) {
             ssize_t n = read(fd, t->pending, sizeof(t->pending));
             if (n <= VNET_HDR_LEN)
@@ -61,17 +62,36 @@ static int tap_send(struct net_backend *be, const uint8_t *frame, size_t len)
 static void tap_rx_ready(struct net_backend *be)
 {
     struct net_tap *t = (struct net_tap *)be;
-    if (!t->paused)
+    if (!t->paused || __atomic_load_n(&t->given, __ATOMIC_ACQUIRE))
         return;
     t->paused = false;
     loop_mod_fd(t->loop, t->fd, EPOLLIN);
     tap_readable(t, t->fd, EPOLLIN);
 }
 
+static int tap_take_fd(struct net_backend *be, bool take)
+{
+    struct net_tap *t = (struct net_tap *)be;
+    if (take == t->given)
+        return take ? t->fd : 0;
+    __atomic_store_n(&t->given, take, __ATOMIC_RELEASE);
+    if (take) {
+        loop_del_fd(t->loop, t->fd);
+        t->pending_len = 0;         /* a frame held for a full ring: the kernel's now */
+        t->paused = false;
+        return t->fd;
+    }
+    int r = loop_add_fd(t->loop, t->fd, EPOLLIN, tap_readable, t);
+    if (r < 0)
+        log_error("tap: the event loop refused the fd back from vhost-net: %s", strerror(-r));
+    return r;
+}
+
 static void tap_destroy(struct net_backend *be)
 {
     struct net_tap *t = (struct net_tap *)be;
-    loop_del_fd(t->loop, t->fd);
+    if (!t->given)
+        loop_del_fd(t->loop, t->fd);
     close(t->fd);
     free(t);
 }
@@ -116,6 +136,7 @@ struct net_backend *net_tap_create(struct loop *loop, const char *ifname, unsign
     t->be.send = tap_send;
     t->be.rx_ready = tap_rx_ready;
     t->be.destroy = tap_destroy;
+    t->be.take_fd = tap_take_fd;
     t->be.name = "tap";
     if (loop_add_fd(loop, fd, EPOLLIN, tap_readable, t) < 0) {
         log_error("--net tap,ifname=%s: event loop refused the fd", ifname);

@@ -56,6 +56,10 @@ static inline void irq_set(const struct irq_line *l, int level)
 struct msi_line {
     void (*send)(void *opaque, uint64_t addr, uint32_t data);
     void *opaque;
+    /* Optional: have the kernel send (addr, data) itself whenever eventfd
+     * `fd` is signalled (KVM_IRQFD on an MSI route), or stop (on false,
+     * with the same addr and data). 0 or -errno (then nothing is bound). */
+    int (*bind)(void *opaque, uint64_t addr, uint32_t data, int fd, bool on);
 };
 
 static inline void msi_send(const struct msi_line *l, uint64_t addr, uint32_t data)

@@ -191,6 +191,9 @@ int machine_add_virtio(struct machine *m, const struct machine_virtio_layout *l)
     if (!m->virtio)
         return -EINVAL;
     m->virtio_first_irq = l->first_irq;
+    const char *no_state = virtio_board_no_state(m->virtio);
+    if (no_state)
+        machine_add_migration_blocker(m, no_state);
     /* the backends go first in the list, so they are destroyed last */
     machine_dev_add(m, "virtio-backends", &virtio_board_ops, m->virtio);
     for (unsigned i = 0; i < virtio_board_count(m->virtio); i++) {

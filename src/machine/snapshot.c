@@ -278,6 +278,9 @@ int machine_state_save(struct machine *m, struct snap_writer *w, char *err, size
     if (m->memdev)
         return errf(err, errlen, -ENOTSUP, "the machine has a virtio-mem device (--memory-hotplug): snapshots "
                     "and migration do not carry it yet");
+    const char *no_state = virtio_board_no_state(m->virtio);
+    if (no_state)
+        return errf(err, errlen, -ENOTSUP, "%s", no_state);
     snap_add_config_u64(w, "ram_size", m->cfg.ram_size);
     snap_add_config_u64(w, "ncpus", m->cfg.ncpus);
     for (unsigned i = 0; i < m->cfg.virtio.n; i++) {

@@ -36,6 +36,11 @@ busybox=$(command -v busybox || true)
 [ -n "$busybox" ] && file -L "$busybox" 2>/dev/null | grep -q 'statically linked' ||
     die "no static busybox on PATH (package busybox-static)"
 bins=("$build/vessel" "$(command -v bash)" "$(command -v grep)")
+# iproute2's ip: busybox's has no tuntap (kvm-vhost makes its tap with it)
+ipfull=$(command -v ip || true)
+[ -n "$ipfull" ] && { "$ipfull" tuntap help 2>&1 || true; } | grep tuntap >/dev/null &&
+    bins+=("$ipfull") || ipfull=''
+
 # debugfs (e2fsprogs) lets kvm-linux read the guest's file system back
 debugfs=$(command -v debugfs || true)
 [ -n "$debugfs" ] && bins+=("$debugfs")
@@ -54,6 +59,11 @@ fi
 guests=("$build"/tests/guests/x86/*.bz)
 [ -f "${guests[0]}" ] || die "no x86 test guests in $build/tests/guests/x86 (nasm missing when meson ran?)"
 mods=("$(module_of virt/lib/irqbypass)" "$(module_of arch/x86/kvm/kvm)" "$(module_of arch/x86/kvm/kvm-amd)")
+# vhost-net and what it needs (modinfo -F depends: vhost_net <- vhost, tap,
+# tun; vhost <- vhost_iotlb), for kvm-vhost; l1-init loads them in this order
+for m in drivers/vhost/vhost_iotlb drivers/vhost/vhost drivers/net/tun drivers/net/tap drivers/vhost/vhost_net; do
+    mods+=("$(module_of "$m")")
+done
 libs=()
 for b in "${bins[@]}"; do
     while read -r l; do libs+=("$l"); done < <(ldd "$b" | grep -o '/[^ ]*' | sort -u)
@@ -94,6 +104,7 @@ cp "${bins[1]}" "$stage/bin/bash"
 cp "${bins[2]}" "$stage/bin/grep"
 cp "${bins[0]}" "$stage/nested/build/vessel"
 [ -n "$debugfs" ] && cp "$debugfs" "$stage/bin/debugfs"
+if [ -n "$ipfull" ]; then rm -f "$stage/bin/ip" "$stage/sbin/ip"; cp "$ipfull" "$stage/bin/ip"; fi
 for f in "${l2files[@]}"; do
     mkdir -p "$stage$(dirname "$f")"
     cp "$f" "$stage$f"

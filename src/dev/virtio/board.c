@@ -373,6 +373,17 @@ unsigned virtio_board_net_backends(struct virtio_board *b, struct net_backend **
     return n;
 }
 
+const char *virtio_board_no_state(struct virtio_board *b)
+{
+    for (unsigned s = 0; b && s < b->n; s++) {
+        const struct virtio_kind *k = b->slot[s].opt->kind;
+        const char *why = k->no_state ? k->no_state(b->slot[s].inst) : NULL;
+        if (why)
+            return why;
+    }
+    return NULL;
+}
+
 struct loop *virtio_board_loop(struct virtio_board *b)
 {
     return b ? b->loop : NULL;

@@ -295,6 +295,12 @@ void virtq_notify(struct virtio_dev *d, unsigned q)
         virtio_interrupt(d, VIRTIO_ISR_USED, (int)q);
 }
 
+void virtq_interrupt(struct virtio_dev *d, unsigned q)
+{
+    if (q < d->nvq && d->vq[q].ready && virtio_running(d))
+        virtio_interrupt(d, VIRTIO_ISR_USED, (int)q);
+}
+
 size_t iov_to_buf(const struct iovec *iov, unsigned n, size_t off, void *buf, size_t len)
 {
     size_t done = 0;

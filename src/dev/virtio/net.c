@@ -1,12 +1,17 @@
 /* virtio-net: one rx/tx queue pair, no offloads. Queue work runs on the
  * event loop thread (where the backend lives); notify only wakes it. */
 #include <errno.h>
+#include <stdio.h>
 #include <string.h>
+#include <sys/epoll.h>
+#include <unistd.h>
 
 #include "base/base.h"
+#include "dev/virtio/vhost.h"
 #include "dev/virtio/virtio.h"
 
-enum { NET_F_MAC = 5, NET_F_STATUS = 16 };
+enum { NET_F_MRG_RXBUF = 15, NET_F_MAC = 5, NET_F_STATUS = 16 };
+#define NET_BAD_VHOST 20            /* virtio_needs_reset kind (core's are below 16) */
 #define NET_S_LINK_UP 1
 #define NET_HDR_LEN 12              /* struct virtio_net_hdr with num_buffers (VERSION_1) */
 #define NET_FRAME_MAX (65536 + NET_HDR_LEN)
@@ -33,6 +38,12 @@ struct virtio_net {
     struct { uint8_t *data; size_t len; } backlog[NET_BACKLOG];
     unsigned bl_head, bl_count;
     bool paused;                     /* machine paused: frames wait in the backlog, TX waits */
+    /* vhost-net (--net tap,vhost=on): the kernel moves the packets */
+    struct vhost_net vh;
+    bool vh_open;                    /* /dev/vhost-net is ours: the device uses it when the driver starts */
+    bool vh_held;                    /* the tap and the doorbells are the kernel's (vessel reads neither) */
+    int vh_kick[VHOST_NET_QUEUES];   /* what the kernel reads for each queue's notifications */
+    struct vh_cb { struct virtio_net *n; unsigned q; } vh_cb[VHOST_NET_QUEUES];
 };
 
 /* Put one frame into the next receive buffer: 1 = delivered (or dropped as
@@ -82,6 +93,11 @@ size_t virtio_net_receive(struct virtio_net *n, const uint8_t *frame, size_t len
     struct virtio_dev *d = &n->vdev;
     size_t ret = len;
     pthread_mutex_lock(&d->lock);
+    if (n->vh_held) {               /* read just before the kernel took the tap */
+        n->rx_dropped++;
+        pthread_mutex_unlock(&d->lock);
+        return len;
+    }
     if (!n->paused)
         rx_flush(n);
     if (!n->paused && !n->bl_count && rx_one(n, frame, len)) {
@@ -110,7 +126,7 @@ void virtio_net_process_tx(struct virtio_net *n)
     struct virtq_elem *e = &n->elem;
     bool any = false;
     pthread_mutex_lock(&d->lock);
-    for (int budget = 0; budget < 256 && !n->paused; budget++) {
+    for (int budget = 0; budget < 256 && !n->paused && !n->vh_held; budget++) {
         if (virtq_pop(d, TXQ, e) != 1)
             break;
         any = true;
@@ -131,7 +147,7 @@ void virtio_net_process_tx(struct virtio_net *n)
     }
     if (any)
         virtq_notify(d, TXQ);
-    bool more = !n->paused && virtq_has_work(d, TXQ);
+    bool more = !n->paused && !n->vh_held && virtq_has_work(d, TXQ);
     pthread_mutex_unlock(&d->lock);
     if (more && n->tx_ev)
         loop_event_notify(n->tx_ev);   /* yield to other loop work, come back */
@@ -143,17 +159,143 @@ static void rx_event(void *opaque)
 {
     struct virtio_net *n = opaque;
     pthread_mutex_lock(&n->vdev.lock);
-    if (!n->paused)
+    if (!n->paused && !n->vh_held)
         rx_flush(n);
-    bool room = !n->paused && n->bl_count < NET_BACKLOG;
+    bool room = !n->paused && !n->vh_held && n->bl_count < NET_BACKLOG;
     pthread_mutex_unlock(&n->vdev.lock);
     if (room && n->be && n->be->rx_ready)
         n->be->rx_ready(n->be);
 }
 
+/* ---- vhost-net ---- */
+
+/* The kernel filled a ring and wants the guest told (loop thread). */
+static void vh_call(void *opaque, int fd, uint32_t events)
+{
+    struct vh_cb *cb = opaque;
+    uint64_t v;
+    if (read(fd, &v, sizeof(v)) != sizeof(v))
+        return;
+    pthread_mutex_lock(&cb->n->vdev.lock);
+    virtq_interrupt(&cb->n->vdev, cb->q);
+    pthread_mutex_unlock(&cb->n->vdev.lock);
+}
+
+/* The kernel met a ring or a descriptor it cannot use (an address outside
+ * the memory table, a bad index) and stopped the queue (loop thread). */
+static void vh_err(void *opaque, int fd, uint32_t events)
+{
+    struct vh_cb *cb = opaque;
+    struct virtio_dev *d = &cb->n->vdev;
+    uint64_t v;
+    if (read(fd, &v, sizeof(v)) != sizeof(v))
+        return;
+    pthread_mutex_lock(&d->lock);
+    log_guest("%s: vhost-net stopped queue %u: a bad ring or descriptor (outside guest RAM?)", d->name, cb->q);
+    if (virtio_running(d))
+        virtio_needs_reset(d, NET_BAD_VHOST, "vhost-net refused a ring or descriptor");
+    pthread_mutex_unlock(&d->lock);
+}
+
+/* Give the tap and the doorbells back to vessel's loop (lock held). */
+static void vh_release(struct virtio_net *n)
+{
+    struct virtio_dev *d = &n->vdev;
+    if (!n->vh_held)
+        return;
+    n->be->take_fd(n->be, false);
+    for (unsigned q = 0; q < VHOST_NET_QUEUES; q++) {
+        if (d->tops && d->tops->doorbell_fd)
+            d->tops->doorbell_fd(d, q, false);
+        if (d->tops && d->tops->call_fd)
+            d->tops->call_fd(d, q, -1);
+    }
+    n->vh_held = false;
+}
+
+/* The driver is ready (or the machine resumes): the kernel takes over
+ * (lock held). A failure leaves vessel moving the packets (logged once). */
+static void vh_start(struct virtio_net *n)
+{
+    struct virtio_dev *d = &n->vdev;
+    if (!n->vh_open || n->vh.running || n->paused || !virtio_running(d))
+        return;
+    if (!n->vh_held) {
+        int tap = n->be->take_fd(n->be, true);
+        if (tap < 0)
+            return;
+        for (unsigned q = 0; q < VHOST_NET_QUEUES; q++) {
+            int fd = d->tops && d->tops->doorbell_fd ? d->tops->doorbell_fd(d, q, true) : -1;
+            n->vh_kick[q] = fd >= 0 ? fd : n->vh.kick[q];
+        }
+        n->vh_held = true;
+    }
+    if (vhost_net_start(&n->vh, d, n->be->take_fd(n->be, true), n->vh_kick) < 0) {
+        vh_release(n);
+        n->vh_open = false;         /* for good: vessel's own path from now on */
+        return;
+    }
+    for (unsigned q = 0; q < VHOST_NET_QUEUES; q++)
+        if (d->tops && d->tops->call_fd)
+            d->tops->call_fd(d, q, n->vh.call[q]);   /* the engine's irqfd where it can */
+}
+
+/* Machine pause: the kernel stops (the tap and doorbells stay its, so
+ * nothing is read meanwhile); reset: everything comes back. Lock held. */
+static void vh_stop(struct virtio_net *n, bool release)
+{
+    vhost_net_stop(&n->vh, &n->vdev);
+    if (release)
+        vh_release(n);
+}
+
+void virtio_net_vhost(struct virtio_net *n, const char *path, const char *who)
+{
+    struct virtio_dev *d = &n->vdev;
+    int r = -ENOTSUP;
+    if (!n->be || !n->be->take_fd || !n->loop || (r = vhost_net_open(&n->vh, path)) < 0) {
+        log_warn("%s: vhost=on: %s: %s; vessel moves the packets itself", who, path, strerror(-r));
+        return;
+    }
+    for (unsigned q = 0; q < VHOST_NET_QUEUES; q++) {
+        n->vh_cb[q] = (struct vh_cb){ n, q };
+        if (loop_add_fd(n->loop, n->vh.call[q], EPOLLIN, vh_call, &n->vh_cb[q]) < 0 ||
+            loop_add_fd(n->loop, n->vh.err[q], EPOLLIN, vh_err, &n->vh_cb[q]) < 0) {
+            log_warn("%s: vhost=on: the event loop refused an eventfd; vessel moves the packets itself", who);
+            for (unsigned k = 0; k <= q; k++) {
+                loop_del_fd(n->loop, n->vh.call[k]);
+                loop_del_fd(n->loop, n->vh.err[k]);
+            }
+            vhost_net_close(&n->vh);
+            return;
+        }
+    }
+    /* ring features only as far as the kernel serves them; mergeable
+     * receive buffers, which vessel's own path also serves (one buffer each) */
+    uint64_t ring = (1ULL << VIRTIO_F_INDIRECT_DESC) | (1ULL << VIRTIO_F_EVENT_IDX) | (1ULL << NET_F_MRG_RXBUF);
+    d->host_features = (d->host_features & ~ring) | (vhost_net_ring_features(&n->vh) & ring);
+    n->vh_open = true;
+}
+
+bool virtio_net_vhost_on(struct virtio_net *n)
+{
+    return n->vh_open;
+}
+
+static void net_start(struct virtio_dev *d)
+{
+    vh_start(d->opaque);
+}
+
 static void net_notify(struct virtio_dev *d, unsigned q)
 {
     struct virtio_net *n = d->opaque;
+    if (__atomic_load_n(&n->vh_held, __ATOMIC_ACQUIRE) && q < VHOST_NET_QUEUES) {
+        uint64_t one = 1;           /* a notification that came as an MMIO exit */
+        if (write(n->vh_kick[q], &one, sizeof(one)) < 0)
+            log_once(LOG_WARN, "%s: vhost-net kick: %s", d->name, strerror(errno));
+        return;
+    }
     if (q == TXQ) {
         if (n->tx_ev)
             loop_event_notify(n->tx_ev);
@@ -179,6 +321,7 @@ static void backlog_clear(struct virtio_net *n)
 
 static void net_reset(struct virtio_dev *d)
 {
+    vh_stop(d->opaque, true);
     backlog_clear(d->opaque);
 }
 
@@ -189,12 +332,14 @@ static void net_pause(struct virtio_dev *d)
 {
     struct virtio_net *n = d->opaque;
     n->paused = true;
+    vh_stop(n, false);
 }
 
 static void net_resume(struct virtio_dev *d)
 {
     struct virtio_net *n = d->opaque;
     n->paused = false;
+    vh_start(n);
     if (n->tx_ev)
         loop_event_notify(n->tx_ev);
     if (n->rx_ev)
@@ -202,7 +347,7 @@ static void net_resume(struct virtio_dev *d)
 }
 
 static const struct virtio_dev_ops net_ops = {
-    .notify = net_notify, .reset = net_reset, .pause = net_pause, .resume = net_resume,
+    .notify = net_notify, .start = net_start, .reset = net_reset, .pause = net_pause, .resume = net_resume,
 };
 
 struct virtio_net *virtio_net_create(const uint8_t mac[6], struct net_backend *be, struct loop *loop)
@@ -235,6 +380,16 @@ void virtio_net_destroy(struct virtio_net *n)
         return;
     loop_event_free(n->tx_ev);
     loop_event_free(n->rx_ev);
+    if (n->vh_open || n->vh.fd > 0) {
+        for (unsigned q = 0; q < VHOST_NET_QUEUES; q++) {
+            loop_del_fd(n->loop, n->vh.call[q]);
+            loop_del_fd(n->loop, n->vh.err[q]);
+        }
+        pthread_mutex_lock(&n->vdev.lock);
+        vh_stop(n, true);
+        pthread_mutex_unlock(&n->vdev.lock);
+        vhost_net_close(&n->vh);
+    }
     if (n->be)
         n->be->receive = NULL;
     backlog_clear(n);
@@ -287,6 +442,11 @@ static void *net_kind_create(const void *data, unsigned index, const struct virt
     ni->o = o;
     ni->loop = host->loop;
     ni->n = virtio_net_create(mac, be, host->loop);
+    if (o->kind == NET_TAP && o->vhost) {
+        char who[64];
+        snprintf(who, sizeof(who), "--net tap,ifname=%s", o->ifname);
+        virtio_net_vhost(ni->n, o->vhostdev[0] ? o->vhostdev : "/dev/vhost-net", who);
+    }
     *dev = virtio_net_dev(ni->n);
     return ni;
 }
@@ -311,6 +471,15 @@ static int net_kind_load_var(void *inst, const uint8_t *buf, size_t len)
     if (!ni->be || !ni->be->state_load)
         return len ? -EINVAL : 0;
     return ni->be->state_load(ni->be, buf, len);
+}
+
+static const char *net_kind_no_state(void *inst)
+{
+    struct net_inst *ni = inst;
+    return virtio_net_vhost_on(ni->n)
+               ? "a network device uses vhost-net (--net tap,vhost=on): its rings' state and the guest pages "
+                 "the kernel writes are not tracked, so snapshots, migration and replication are refused"
+               : NULL;
 }
 
 static struct net_backend *net_kind_backend(void *inst)
@@ -345,5 +514,5 @@ const struct virtio_kind virtio_net_kind = {
     .option = "net", .device = "virtio-net", .has_value = true, .max = 4, .needs_loop = true, .parse = net_kind_parse,
     .create = net_kind_create, .destroy = net_kind_destroy,
     .save_var = net_kind_save_var, .load_var = net_kind_load_var,
-    .net_backend = net_kind_backend, .net_attach = net_kind_attach,
+    .net_backend = net_kind_backend, .net_attach = net_kind_attach, .no_state = net_kind_no_state,
 };

@@ -31,6 +31,8 @@ struct net_opts {
     struct net_hostfwd fwd[NET_MAX_FWD];
     bool restrict_net;         /* user: restrict=on, the guest reaches nothing outside (QEMU's word) */
     bool no_host_loopback;     /* user: host-loopback=off, 10.0.2.2 does not reach the host's 127.0.0.1 */
+    bool vhost;                /* tap: vhost=on, the kernel's vhost-net moves the packets */
+    char vhostdev[108];        /* tap: vhostdev=PATH (default /dev/vhost-net), as QEMU's */
 };
 int virtio_parse_net(const char *spec, struct net_opts *out);
 int virtio_parse_mac(const char *s, uint8_t mac[6]);

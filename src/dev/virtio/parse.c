@@ -155,19 +155,27 @@ int virtio_parse_net(const char *spec, struct net_opts *out)
                 return -EINVAL;
             }
             out->nfwd++;
-        } else if ((strncmp(t, "restrict=", 9) == 0 || strncmp(t, "host-loopback=", 14) == 0) &&
-                   out->kind == NET_USER) {
-            bool restrict_opt = t[0] == 'r';
+        } else if (((strncmp(t, "restrict=", 9) == 0 || strncmp(t, "host-loopback=", 14) == 0) &&
+                    out->kind == NET_USER) || (strncmp(t, "vhost=", 6) == 0 && out->kind == NET_TAP)) {
             const char *v = strchr(t, '=') + 1;
             bool on = !strcmp(v, "on") || !strcmp(v, "yes") || !strcmp(v, "true");
             if (!on && strcmp(v, "off") && strcmp(v, "no") && strcmp(v, "false")) {
                 log_error("--net '%s': %.*s wants on or off, not '%s'", spec, (int)(v - 1 - t), t, v);
                 return -EINVAL;
             }
-            if (restrict_opt)
+            if (t[0] == 'r')
                 out->restrict_net = on;
+            else if (t[0] == 'v')
+                out->vhost = on;
             else
                 out->no_host_loopback = !on;
+        } else if (strncmp(t, "vhostdev=", 9) == 0 && out->kind == NET_TAP) {
+            if (!t[9] || strlen(t + 9) >= sizeof(out->vhostdev)) {
+                log_error("--net '%s': bad vhostdev '%s' (a path of at most %zu bytes)", spec, t + 9,
+                          sizeof(out->vhostdev) - 1);
+                return -EINVAL;
+            }
+            strcpy(out->vhostdev, t + 9);
         } else if (strncmp(t, "ifname=", 7) == 0 && out->kind == NET_TAP) {
             size_t l = strlen(t + 7);
             if (l == 0 || l >= sizeof(out->ifname) || strchr(t + 7, '/')) {
@@ -182,6 +190,10 @@ int virtio_parse_net(const char *spec, struct net_opts *out)
     }
     if (out->kind == NET_TAP && !out->ifname[0]) {
         log_error("--net '%s': tap needs ifname=NAME", spec);
+        return -EINVAL;
+    }
+    if (out->vhostdev[0] && !out->vhost) {
+        log_error("--net '%s': vhostdev= without vhost=on", spec);
         return -EINVAL;
     }
     if (!out->mac_set) {   /* a locally administered default */

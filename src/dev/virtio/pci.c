@@ -28,6 +28,7 @@ struct doorbell {
     struct virtio_pci *p;
     unsigned q;
     int fd;
+    bool taken;                             /* read by the kernel (vhost-net), not by the loop */
 };
 
 struct virtio_pci {
@@ -44,6 +45,8 @@ struct virtio_pci {
     struct virtio_doorbell_ops db_ops;
     struct doorbell db[VIRTIO_MAX_QUEUES];
     uint64_t db_gpa;                        /* where they are assigned (0: nowhere) */
+    /* call eventfds bound to MSI-X vectors in the kernel (call_fd); d->lock */
+    struct { int fd; bool bound; uint64_t addr; uint32_t data; } callfd[VIRTIO_MAX_QUEUES];
 };
 
 /* ---- interrupts (d->lock held) ---- */
@@ -65,7 +68,57 @@ static void vpci_interrupt(struct virtio_dev *d, unsigned bits, int q)
     }
     intx_update(p);
 }
-static const struct virtio_transport_ops pci_tops = { .interrupt = vpci_interrupt, .loads_after_device = true };
+/* ---- call eventfds as irqfds (d->lock held) ----
+ * Bound while MSI-X is enabled, the function and the queue's vector are
+ * unmasked, with the vector's current address and data; anything else
+ * (masked, INTx, no vector) and vessel's own relay of the eventfd, through
+ * vpci_interrupt, keeps the PBA and INTx right. Called after every change
+ * that may matter: the table, the capability's control word, a queue's
+ * vector, a reset, a load. */
+static void callfd_sync(struct virtio_pci *p)
+{
+    const struct msi_line *msi = &p->msix.msi;
+    for (unsigned q = 0; msi->bind && q < p->d->nvq; q++) {
+        typeof(p->callfd[0]) *c = &p->callfd[q];
+        unsigned v = p->queue_vec[q];
+        bool want = c->fd >= 0 && p->msix.enabled && !p->msix.fmasked && v < p->msix.nvec &&
+                    !(p->msix.table[v][3] & 1);
+        uint64_t addr = want ? p->msix.table[v][0] | (uint64_t)p->msix.table[v][1] << 32 : 0;
+        uint32_t data = want ? p->msix.table[v][2] : 0;
+        if (c->bound && (!want || addr != c->addr || data != c->data)) {
+            msi->bind(msi->opaque, c->addr, c->data, c->fd, false);
+            c->bound = false;
+        }
+        if (want && !c->bound) {
+            int r = msi->bind(msi->opaque, addr, data, c->fd, true);
+            if (r < 0)
+                log_once(LOG_WARN, "%s: queue %u's call eventfd as an irqfd: %s (vessel relays it)", p->d->name,
+                         q, strerror(-r));
+            c->bound = r == 0;
+            c->addr = addr;
+            c->data = data;
+        }
+    }
+}
+
+static void vpci_call_fd(struct virtio_dev *d, unsigned q, int fd)
+{
+    struct virtio_pci *p = d->transport;
+    if (q >= d->nvq || !p->msix.msi.bind)
+        return;
+    if (p->callfd[q].bound && p->callfd[q].fd != fd) {
+        p->msix.msi.bind(p->msix.msi.opaque, p->callfd[q].addr, p->callfd[q].data, p->callfd[q].fd, false);
+        p->callfd[q].bound = false;
+    }
+    p->callfd[q].fd = fd;
+    callfd_sync(p);
+}
+
+static int vpci_doorbell_fd(struct virtio_dev *d, unsigned q, bool take);
+static const struct virtio_transport_ops pci_tops = {
+    .interrupt = vpci_interrupt, .loads_after_device = true, .doorbell_fd = vpci_doorbell_fd,
+    .call_fd = vpci_call_fd,
+};
 
 static void vectors_reset(struct virtio_pci *p)
 {
@@ -128,7 +181,12 @@ static void common_write_locked(struct virtio_pci *p, unsigned off, uint32_t v)
     case C_MSIX: p->config_vec = vector_or_none(p, v); break;
     case C_Q_SELECT: p->qsel = (uint16_t)v; break;
     case C_Q_SIZE: if (qcfg) vq->num = (uint16_t)v; break;
-    case C_Q_MSIX: if (vq) p->queue_vec[p->qsel] = vector_or_none(p, v); break;
+    case C_Q_MSIX:
+        if (vq) {
+            p->queue_vec[p->qsel] = vector_or_none(p, v);
+            callfd_sync(p);
+        }
+        break;
     case C_Q_DESCLO: case C_Q_DESCHI: if (qcfg) set_half(&vq->desc_addr, off == C_Q_DESCHI, v); break;
     case C_Q_AVAILLO: case C_Q_AVAILHI: if (qcfg) set_half(&vq->avail_addr, off == C_Q_AVAILHI, v); break;
     case C_Q_USEDLO: case C_Q_USEDHI: if (qcfg) set_half(&vq->used_addr, off == C_Q_USEDHI, v); break;
@@ -146,6 +204,7 @@ static void common_write(struct virtio_pci *p, unsigned off, uint32_t v)
         if ((v & 0xff) == 0) {              /* reset: the vectors too */
             pthread_mutex_lock(&d->lock);
             vectors_reset(p);
+            callfd_sync(p);
             pthread_mutex_unlock(&d->lock);
         }
         return;
@@ -258,6 +317,7 @@ static void bar_write(void *opaque, unsigned bar, uint64_t off, uint64_t val, un
         if (!pci_msix_bar_write(&p->msix, bar, off, val, size) && off != VIRTIO_PCI_ISR_OFF)
             log_guest("%s: BAR 0 write of size %u at 0x%llx: nothing there", d->name, size,
                       (unsigned long long)off);
+        callfd_sync(p);
         pthread_mutex_unlock(&d->lock);
     }
 }
@@ -350,6 +410,21 @@ int virtio_pci_doorbells(struct virtio_pci *p, struct loop *loop, const struct v
     return 0;
 }
 
+/* d->lock held; the loop's calls are thread-safe */
+static int vpci_doorbell_fd(struct virtio_dev *d, unsigned q, bool take)
+{
+    struct virtio_pci *p = d->transport;
+    if (!p->db_ops.assign || q >= d->nvq || p->db[q].fd <= 0)
+        return -1;
+    struct doorbell *b = &p->db[q];
+    if (take && !b->taken)
+        loop_del_fd(p->loop, b->fd);
+    else if (!take && b->taken && loop_add_fd(p->loop, b->fd, EPOLLIN, db_ready, b) < 0)
+        log_error("%s: doorbell %u: the event loop refused it back", d->name, q);
+    b->taken = take;
+    return b->fd;
+}
+
 void virtio_pci_doorbells_reassign(struct virtio_pci *p)
 {
     if (p->db_ops.assign && p->db_gpa)
@@ -371,6 +446,7 @@ static void vpci_cfg_written(void *opaque, unsigned off, unsigned size)
     if (off <= p->msix.cap + 3 && off + size > p->msix.cap + 2)
         pci_msix_cfg_written(&p->msix);
     intx_update(p);                         /* INTx disable, MSI-X enable */
+    callfd_sync(p);
     pthread_mutex_unlock(&d->lock);
     if (off < PCI_BAR0 + 8 && off + size > PCI_COMMAND)
         db_update(p);                       /* the command register or BAR 0 */
@@ -386,6 +462,7 @@ static void vpci_reset(void *opaque)
     vectors_reset(p);
     pci_msix_reset(&p->msix);
     intx_update(p);
+    callfd_sync(p);
     pthread_mutex_unlock(&d->lock);
     db_update(p);                           /* the BAR is back where vessel placed it */
 }
@@ -445,6 +522,7 @@ int virtio_pci_load(struct virtio_pci *p, const struct virtio_pci_state *st)
     p->config_vec = st->config_vec;
     memcpy(p->queue_vec, st->queue_vec, sizeof(p->queue_vec));
     intx_update(p);
+    callfd_sync(p);
     pthread_mutex_unlock(&d->lock);
     db_update(p);                           /* ioeventfds where BAR 0 is now */
     virtio_dev_kick(d);
@@ -485,6 +563,8 @@ struct virtio_pci *virtio_pci_create(struct pci_host *host, struct irq_line intx
     p->d = dev;
     p->intx = intx;
     vectors_reset(p);
+    for (unsigned q = 0; q < VIRTIO_MAX_QUEUES; q++)
+        p->callfd[q].fd = -1;
     pci_func_init(f, dev->name, VIRTIO_PCI_VENDOR, (uint16_t)(VIRTIO_PCI_DEVICE0 + dev->device_id),
                   class_of(dev->device_id), 1, VIRTIO_PCI_VENDOR, VIRTIO_PCI_SUBSYS, &vpci_ops, p);
     f->cfg[PCI_INTERRUPT_LINE] = (uint8_t)intx.n;
@@ -535,7 +615,8 @@ void virtio_pci_destroy(struct virtio_pci *p)
             p->db_ops.assign(p->db_ops.opaque, p->db_gpa + VIRTIO_PCI_NOTIFY_MULT * q, 2, p->db[q].fd, false);
     for (unsigned q = 0; p->loop && q < VIRTIO_MAX_QUEUES; q++)
         if (p->db[q].fd > 0) {
-            loop_del_fd(p->loop, p->db[q].fd);
+            if (!p->db[q].taken)
+                loop_del_fd(p->loop, p->db[q].fd);
             close(p->db[q].fd);
         }
     free(p);

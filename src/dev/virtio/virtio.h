@@ -131,6 +131,16 @@ struct virtio_transport_ops {
      * the interrupts of the requests the kick completes take the restored
      * route; otherwise virtio_dev_load kicks. */
     bool loads_after_device;
+    /* Optional: the eventfd the guest's notification of queue q reaches
+     * (an ioeventfd doorbell), taken from vessel's loop (take: the caller,
+     * vhost-net, has it read by the kernel) or given back; -1: none. */
+    int (*doorbell_fd)(struct virtio_dev *d, unsigned q, bool take);
+    /* Optional: eventfd `fd` (-1: none any more) signals queue q's used
+     * buffers (vhost-net's call): the transport may have the engine turn
+     * it into the queue's interrupt without vessel (an irqfd for its MSI-X
+     * vector while that is enabled and unmasked). Whoever signals it still
+     * has it read by vessel too, which then finds it empty. Lock held. */
+    void (*call_fd)(struct virtio_dev *d, unsigned q, int fd);
 };
 
 struct virtio_dev {
@@ -180,6 +190,9 @@ int virtq_pop(struct virtio_dev *d, unsigned q, struct virtq_elem *e);
 void virtq_push(struct virtio_dev *d, unsigned q, const struct virtq_elem *e, uint32_t len);
 /* Interrupt the driver if it wants to know about new used entries. */
 void virtq_notify(struct virtio_dev *d, unsigned q);
+/* Interrupt the driver for queue q whatever the ring says (someone else,
+ * vhost-net, filled it and decided). */
+void virtq_interrupt(struct virtio_dev *d, unsigned q);
 /* Whether the queue has requests waiting. */
 bool virtq_has_work(struct virtio_dev *d, unsigned q);
 /* Guest error of kind `kind` (bit number < 32): log once per kind, set
@@ -288,6 +301,14 @@ struct virtio_dev *virtio_net_dev(struct virtio_net *n);
 size_t virtio_net_receive(struct virtio_net *n, const uint8_t *frame, size_t len);
 /* Drain the TX queue synchronously (fuzzing, tests; normally the loop does). */
 void virtio_net_process_tx(struct virtio_net *n);
+/* vhost=on: from the driver's DRIVER_OK on, the kernel's vhost-net at
+ * `path` moves the packets between the rings and the tap backend (vessel
+ * relays the kernel's used-buffer signals as the transport's interrupts).
+ * Before the guest runs. When it cannot (no such device, a backend
+ * that is not a tap, no loop): one warning line naming `who` and `path`,
+ * and vessel moves the packets itself. */
+void virtio_net_vhost(struct virtio_net *n, const char *path, const char *who);
+bool virtio_net_vhost_on(struct virtio_net *n);
 void virtio_net_destroy(struct virtio_net *n);
 
 /* ---- virtio-balloon ----
@@ -431,6 +452,9 @@ struct virtio_kind {
      * deferred), and making it now (a standby taking over). */
     struct net_backend *(*net_backend)(void *inst);
     int (*net_attach)(void *inst);
+    /* Optional: why this instance's state cannot be saved (snapshot,
+     * migration, replication), or NULL when it can. */
+    const char *(*no_state)(void *inst);
 };
 /* Row i of the kind table (what `vessel features` lists), NULL past the end. */
 const struct virtio_kind *virtio_kind_at(unsigned i);
@@ -502,6 +526,8 @@ struct loop *virtio_board_loop(struct virtio_board *b);
 /* host.defer_net: make every network backend now (the tap opened, the
  * hostfwd ports bound), on the backends' loop. 0, or -errno (logged). */
 int virtio_board_net_attach(struct virtio_board *b);
+/* Why the devices' state cannot be saved (the first slot's no_state), or NULL. */
+const char *virtio_board_no_state(struct virtio_board *b);
 /* Block device i: take or drop its image's lock. 0, -ENOENT, -errno. */
 int virtio_board_block_lock(struct virtio_board *b, unsigned i, bool on);
 

@@ -155,13 +155,22 @@ void rv_hart_trim(struct rv_hart *h)
     h->trims++;
 }
 
-void rv_cache_invalidate_page(struct rv_hart *h, uint64_t page)
+/* A block whose only instruction starts 2 bytes before the end of its
+ * page: a 32-bit instruction across the boundary (decode_straddle). */
+static bool straddles(const struct rv_block *b)
+{
+    return (b->vpc & 0xfff) == 0xffe && b->n == 1 && b->insn[0].len == 4;
+}
+
+/* Drop the blocks of code page `page` (only_straddling: only those whose
+ * instruction runs into the next page). */
+static void drop_page(struct rv_hart *h, uint64_t page, bool only_straddling)
 {
     struct rv_block **pp = &ext_of(h)->page_head[pg_of(h, page)];
     while (*pp) {
         struct rv_block *b = *pp;
         struct rv_block_hdr *hd = hdr_of(b);
-        if (hd->page != page) {
+        if (hd->page != page || (only_straddling && !straddles(b))) {
             pp = &hd->pnext;
             continue;
         }
@@ -176,6 +185,15 @@ void rv_cache_invalidate_page(struct rv_hart *h, uint64_t page)
         if (h->jcache[j] == b)
             h->jcache[j] = NULL;
     }
+}
+
+/* The page's blocks, and the instruction across from the page before
+ * (cached in user mode only, where code pages are guest pages in order). */
+void rv_cache_invalidate_page(struct rv_hart *h, uint64_t page)
+{
+    drop_page(h, page, false);
+    if (page > 0)
+        drop_page(h, page - 1, true);
 }
 
 /* Ask every other hart of the machine for req before its next block. */
@@ -279,9 +297,67 @@ static unsigned decode_at(struct rv_hart *h, struct rv_insn *in, const uint8_t *
     return 4;
 }
 
-/* A 32-bit instruction across a page boundary: decoded into the scratch
- * block, never cached. */
-static struct rv_block *decode_straddle(struct rv_hart *h, uint64_t vpc, const uint8_t *host, int *cause)
+/* A fresh block in the arena (flushed first when full), its header
+ * before it. */
+static struct rv_block *block_alloc(struct rv_hart *h)
+{
+    size_t need = sizeof(struct rv_block_hdr) + sizeof(struct rv_block) +
+                  (RV_BLOCK_MAX + 1) * sizeof(struct rv_insn);
+    if (h->arena_used + need > RV_ARENA_SIZE)
+        rv_cache_flush(h);
+    return (struct rv_block *)(h->arena + h->arena_used + sizeof(struct rv_block_hdr));
+}
+
+/* Finish block b of n instructions ending at pc (the end marker), decoded
+ * at vpc from host (page pa), and enter it in the tables and its code
+ * page's list. */
+static struct rv_block *block_commit(struct rv_hart *h, struct rv_block *b, unsigned n, uint64_t pc,
+                                     uint64_t vpc, uint64_t pa, const uint8_t *host)
+{
+    struct rv_block_hdr *hd = hdr_of(b);
+    rv_decode(&b->insn[n], 0, 4, pc, h->m->user);
+    b->insn[n].op = RV_OP_END;
+    b->n = n;
+    b->key = (uint64_t)(uintptr_t)host;
+    b->vpc = vpc;
+    b->end_pc = pc;
+    b->valid = true;
+    b->linked = false;
+    b->cpc[0] = b->cpc[1] = ~0ULL;
+    b->cnext[0] = b->cnext[1] = NULL;
+    b->jit = NULL;
+    b->hits = 0;
+    b->jit_failed = false;
+    h->arena_used += block_span(n);
+
+    uint64_t cpage = code_page_of(h->m, pa);
+    mark_code_page(h, cpage);
+    hd->page = cpage;
+    if (cpage != ~0ULL) {
+        struct rv_block **ph = &ext_of(h)->page_head[pg_of(h, cpage)];
+        hd->pnext = *ph;
+        *ph = b;
+    } else {
+        hd->pnext = NULL;
+    }
+    unsigned hi = hash_of(h, (uintptr_t)host);
+    b->hnext = h->hash[hi];
+    h->hash[hi] = b;
+    h->jcache[jc_of(h, b->key)] = b;
+    if (++h->tbl_blocks > h->tbl_mask + 1 && h->tbl_mask < TBL_MAX_MASK)
+        tables_grow(h);
+    return b;
+}
+
+/* A 32-bit instruction across a page boundary: a block of its own. In
+ * user mode (guest page g at host base + g, and any change of mapping
+ * flushes every cache) it is cached like any block: it sits in its first
+ * page's list, its second page is marked as code too, and a write there
+ * drops it (rv_cache_invalidate_page). In system mode the second page's
+ * translation is not part of the block's key: it is decoded into the
+ * scratch block at every run, never cached. */
+static struct rv_block *decode_straddle(struct rv_hart *h, uint64_t vpc, uint64_t pa, const uint8_t *host,
+                                        int *cause)
 {
     uint64_t pa2;
     const uint8_t *h2;
@@ -294,6 +370,12 @@ static struct rv_block *decode_straddle(struct rv_hart *h, uint64_t vpc, const u
     uint8_t buf[4];
     memcpy(buf, host, 2);
     memcpy(buf + 2, h2, 2);
+    if (h->m->user && h2 == host + 2 && pa2 == pa + 2) {
+        struct rv_block *b = block_alloc(h);
+        decode_at(h, &b->insn[0], buf, vpc);
+        mark_code_page(h, code_page_of(h->m, pa2));
+        return block_commit(h, b, 1, vpc + 4, vpc, pa, host);
+    }
     struct rv_block *b = h->step_block;
     b->n = 1;
     b->linked = false;
@@ -309,19 +391,14 @@ static struct rv_block *decode_straddle(struct rv_hart *h, uint64_t vpc, const u
 
 static struct rv_block *decode_block(struct rv_hart *h, uint64_t vpc, uint64_t pa, const uint8_t *host, int *cause)
 {
-    size_t need = sizeof(struct rv_block_hdr) + sizeof(struct rv_block) +
-                  (RV_BLOCK_MAX + 1) * sizeof(struct rv_insn);
     uint64_t room = 4096 - (vpc & 0xfff);
     if (room < 4) {
         uint16_t lo;
         memcpy(&lo, host, 2);
         if ((lo & 3) == 3)
-            return decode_straddle(h, vpc, host, cause);
+            return decode_straddle(h, vpc, pa, host, cause);
     }
-    if (h->arena_used + need > RV_ARENA_SIZE)
-        rv_cache_flush(h);
-    struct rv_block_hdr *hd = (struct rv_block_hdr *)(h->arena + h->arena_used);
-    struct rv_block *b = (struct rv_block *)(hd + 1);
+    struct rv_block *b = block_alloc(h);
     /* A block runs straight through conditional branches (taken ones leave
      * it: side exits) and follows direct jumps that stay in the page. */
     uint64_t page = vpc & ~0xfffULL, pc = vpc;
@@ -362,38 +439,7 @@ static struct rv_block *decode_block(struct rv_hart *h, uint64_t vpc, uint64_t p
         if (rv_op_ends_block(op) || (pc & ~0xfffULL) != page)
             break;
     }
-    rv_decode(&b->insn[n], 0, 4, pc, h->m->user);
-    b->insn[n].op = RV_OP_END;
-    b->n = n;
-    b->key = (uint64_t)(uintptr_t)host;
-    b->vpc = vpc;
-    b->end_pc = pc;
-    b->valid = true;
-    b->linked = false;
-    b->cpc[0] = b->cpc[1] = ~0ULL;
-    b->cnext[0] = b->cnext[1] = NULL;
-    b->jit = NULL;
-    b->hits = 0;
-    b->jit_failed = false;
-    h->arena_used += block_span(n);
-
-    uint64_t cpage = code_page_of(h->m, pa);
-    mark_code_page(h, cpage);
-    hd->page = cpage;
-    if (cpage != ~0ULL) {
-        struct rv_block **ph = &ext_of(h)->page_head[pg_of(h, cpage)];
-        hd->pnext = *ph;
-        *ph = b;
-    } else {
-        hd->pnext = NULL;
-    }
-    unsigned hi = hash_of(h, (uintptr_t)host);
-    b->hnext = h->hash[hi];
-    h->hash[hi] = b;
-    h->jcache[jc_of(h, b->key)] = b;
-    if (++h->tbl_blocks > h->tbl_mask + 1 && h->tbl_mask < TBL_MAX_MASK)
-        tables_grow(h);
-    return b;
+    return block_commit(h, b, n, pc, vpc, pa, host);
 }
 
 struct rv_block *rv_block_lookup(struct rv_hart *h, uint64_t vpc, int *cause)

@@ -76,6 +76,8 @@ void rv_machine_free(struct rv_machine *m)
         return;
     if (m->code_pages && m->code_pages != MAP_FAILED)
         munmap(m->code_pages, m->code_npages);
+    if (m->perf_map_fd >= 0)
+        close(m->perf_map_fd);
     pthread_mutex_destroy(&m->lock);
     free(m);
 }

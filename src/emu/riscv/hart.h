@@ -107,6 +107,7 @@ struct rv_machine {
     /* translator: on, and runs of a block before it is translated */
     bool jit;
     uint32_t jit_threshold;
+    int perf_map_fd;              /* VESSEL_PERF_MAP: /tmp/perf-PID.map, or -1 */
 };
 
 struct rv_hart {

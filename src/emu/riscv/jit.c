@@ -46,8 +46,12 @@
 #include "emu/riscv/jit.h"
 #include "base/base.h"
 
+#include <errno.h>
+#include <fcntl.h>
 #include <stddef.h>
+#include <stdio.h>
 #include <stdlib.h>
+#include <unistd.h>
 #include <sys/mman.h>
 #include <ucontext.h>
 
@@ -66,6 +70,17 @@ void rv_jit_configure(struct rv_machine *m)
     m->jit = !(s && s[0] == '0' && !s[1]);
     s = getenv("VESSEL_JIT_THRESHOLD");
     m->jit_threshold = s && *s ? (uint32_t)strtoul(s, NULL, 10) : JIT_DEFAULT_THRESHOLD;
+    /* perf's map of JIT code (what `perf report` reads for the symbols of
+     * anonymous executable memory): one line per translated block */
+    m->perf_map_fd = -1;
+    s = getenv("VESSEL_PERF_MAP");
+    if (s && s[0] == '1' && !s[1]) {
+        char path[64];
+        snprintf(path, sizeof(path), "/tmp/perf-%d.map", (int)getpid());
+        m->perf_map_fd = open(path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
+        if (m->perf_map_fd < 0)
+            log_warn("riscv: VESSEL_PERF_MAP: cannot open %s: %s", path, strerror(errno));
+    }
 }
 
 void rv_jit_free(struct rv_hart *h)
@@ -172,9 +187,17 @@ void jit_exit_to(struct jt *t, uint32_t wb, uint64_t pc, uint32_t unretired)
         return;
     }
     jit_writeback(t, wb);
-    if (unretired)
-        jx_alu_rm_imm(e, true, ALU_SUB, jm(RBX, OFF_INSTRET), (int32_t)unretired);
     uint32_t site = jx_jmp(e);                 /* rel32 0: falls through */
+    /* the unretired instructions are taken back after the site, in the one
+     * form rv_jit_link reads back (sub qword [rbx + disp32], imm32): a
+     * chain stub folds it into its own add */
+    if (unretired) {
+        jx_byte(e, 0x48);
+        jx_byte(e, 0x81);
+        jx_byte(e, 0xab);
+        jx_u32(e, (uint32_t)OFF_INSTRET);
+        jx_u32(e, unretired);
+    }
     /* h->pc only on the way out: translated code never reads it */
     jx_mov_imm(e, RAX, pc);
     jx_mov_rm_r(e, true, jm(RBX, OFF_PC), RAX);
@@ -342,45 +365,55 @@ static void emit_fault(struct jt *t, const struct stub *s)
     jx_jmp_to(e, t->epilogue);
 }
 
-/* The dispatcher's checks between two runs of a block (no request, budget
- * left; system mode: no timer poll due, no interrupt pending), jumping to
- * `fail` when one fails; then instret += n of `to`. */
-static void emit_checks(struct jx *e, bool user, uint32_t fail, uint32_t n)
+/* The dispatcher's checks between two blocks, with instret counting the
+ * next block from the request check on (delta added there: one
+ * read-modify-write per transition): no request, instret within the
+ * budget, in system mode no timer poll due and no interrupt pending. The
+ * jumps are left for the caller to point: *req (a request: delta not
+ * added yet) and the returned number of undo[] (delta added: to be
+ * taken back). */
+static unsigned emit_checks(struct jx *e, bool user, int32_t delta, uint32_t *req, uint32_t undo[3])
 {
+    unsigned nu = 0;
     jx_alu_rm_imm(e, false, ALU_CMP, jm(RBX, OFF_REQ), 0);
-    jx_jcc_to(e, CC_NE, fail);
+    *req = jx_jcc(e, CC_NE);
+    jx_alu_rm_imm(e, true, ALU_ADD, jm(RBX, OFF_INSTRET), delta);
     jx_mov_r_rm(e, true, RAX, jm(RBX, OFF_BUDGET));
-    jx_alu_r_rm(e, true, ALU_SUB, RAX, jm(RBX, OFF_INSTRET));
-    jx_alu_rm_imm(e, true, ALU_CMP, jr(RAX), (int32_t)n);
-    jx_jcc_to(e, CC_B, fail);
+    jx_alu_r_rm(e, true, ALU_CMP, RAX, jm(RBX, OFF_INSTRET));
+    undo[nu++] = jx_jcc(e, CC_B);
     if (!user) {
         jx_alu_rm_imm(e, false, ALU_CMP, jm(RBX, OFF_POLL), 1);
-        jx_jcc_to(e, CC_BE, fail);
+        undo[nu++] = jx_jcc(e, CC_BE);
         jx_mov_r_rm(e, true, RAX, jm(RBX, OFF_MIP));
         jx_test_rm_r(e, true, jm(RBX, OFF_MIE), RAX);
-        jx_jcc_to(e, CC_NE, fail);
+        undo[nu++] = jx_jcc(e, CC_NE);
         jx_alu_rm_imm(e, false, ALU_SUB, jm(RBX, OFF_POLL), 1);
     }
-    jx_alu_rm_imm(e, true, ALU_ADD, jm(RBX, OFF_INSTRET), (int32_t)n);
+    return nu;
 }
 
 /* A taken branch back to the block's start: run the block again with the
  * guest registers still in host registers (every register the block
- * writes counts as dirty from the start, so any exit writes it back). */
+ * writes counts as dirty from the start, so any exit writes it back).
+ * instret (which counts all n of this run) gets the k + 1 instructions
+ * this run retired in one add, which makes it count the next run (a
+ * subtract of the unretired and an add of n would be two
+ * read-modify-writes of one word per iteration, a chain through store
+ * forwarding that bounds a short loop's speed). A failing check leaves
+ * for the dispatcher at the block's start with the exact count. */
 static void emit_loop(struct jt *t, const struct stub *s)
 {
     struct jx *e = &t->e;
+    uint32_t req, undo[3];
+    unsigned nu = emit_checks(e, t->user, (int32_t)(s->k + 1), &req, undo);
+    jx_jmp_to(e, t->top);
+    for (unsigned f = 0; f < nu; f++)
+        jx_patch(e, undo[f], jx_pos(e));
+    jx_alu_rm_imm(e, true, ALU_SUB, jm(RBX, OFF_INSTRET), (int32_t)(s->k + 1));
+    jx_patch(e, req, jx_pos(e));
     uint32_t unretired = t->b->n - 1 - s->k;
     if (unretired)
         jx_alu_rm_imm(e, true, ALU_SUB, jm(RBX, OFF_INSTRET), (int32_t)unretired);
-    /* the checks jump forward to the exit: emit them with a placeholder */
-    uint32_t start = jx_pos(e);
-    emit_checks(e, t->user, start, t->b->n);
-    jx_jmp_to(e, t->top);
-    uint32_t out = jx_pos(e);
-    e->p = e->buf + start;
-    emit_checks(e, t->user, out, t->b->n);
-    jx_jmp_to(e, t->top);
     jit_exit(t, s->dirty, -1, t->b->vpc, 0, RV_JIT_NEXT, 0);
 }
 
@@ -436,30 +469,38 @@ static void emit_stub(struct jt *t, struct stub *s)
     emit_fault(t, s);
 }
 
-/* Choose the guest registers to keep in host registers: the most used. */
+/* Choose the guest registers to keep in host registers: the most used,
+ * a use counting 4 times as much up to the last branch back to the
+ * block's start (that part may run many times per entry). */
 static void alloc_regs(struct jt *t, unsigned n, uint32_t *read)
 {
-    unsigned uses[33] = { 0 };
+    unsigned uses[33] = { 0 }, loop_end = 0;
     *read = 0;
     for (unsigned k = 0; k < n; k++) {
         const struct rv_insn *i = &t->b->insn[k];
+        if (i->op >= RV_OP_BEQ && i->op <= RV_OP_BGEU && (uint64_t)i->imm == t->b->vpc)
+            loop_end = k + 1;
+    }
+    for (unsigned k = 0; k < n; k++) {
+        const struct rv_insn *i = &t->b->insn[k];
+        unsigned w = k < loop_end ? 8 : 2;
         if (i->op == RV_OP_FPU) {
             unsigned use = jit_fpu_xuse(i->raw);
             if (use == FPU_XREAD) {
-                uses[i->rs1] += 2;
+                uses[i->rs1] += w;
                 *read |= 1u << i->rs1;
             } else if (use == FPU_XWRITE) {
-                uses[i->rd] += 2;
+                uses[i->rd] += w;
             } else if (use == FPU_XALL) {
                 *read = ~1u;    /* any x through memory */
             }
             continue;
         }
         bool fp = i->op >= RV_OP_FLW && i->op <= RV_OP_FSD;
-        uses[i->rs1] += 2;
+        uses[i->rs1] += w;
         if (!fp) {
-            uses[i->rs2] += 2;
-            uses[i->rd] += 2;
+            uses[i->rs2] += w;
+            uses[i->rd] += w;
             *read |= 1u << i->rs2;
         }
         *read |= 1u << i->rs1;
@@ -582,6 +623,9 @@ bool rv_jit_translate(struct rv_hart *h, struct rv_block *b)
         b->jit_body = e->buf + body;
         if (t->direct)
             record_sites(h, t);
+        if (h->m->perf_map_fd >= 0)
+            dprintf(h->m->perf_map_fd, "%lx %x rv_%llx\n", (unsigned long)(uintptr_t)e->buf,
+                    jx_pos(e), (unsigned long long)b->vpc);
         h->jit_used += (jx_pos(e) + 15) & ~15u;
     } else {
         b->jit_failed = true;
@@ -591,11 +635,13 @@ bool rv_jit_translate(struct rv_hart *h, struct rv_block *b)
 }
 
 /* A chain stub: the dispatcher's checks between two blocks (the target
- * still valid, no request, budget left, in system mode no timer poll due
- * and no interrupt pending), then straight into the next block's body; any
- * check failing goes back to the exit's return. It starts with
- * mov rax, &to->valid, which rv_jit_link reads back to relink a site whose
- * target was dropped. */
+ * still valid, then emit_checks), then straight into the next block's
+ * body; any check failing goes back to the exit's own way out, after the
+ * site. It starts with mov rax, &to->valid, which rv_jit_link reads back
+ * to relink a site whose target was dropped. The instructions the exit
+ * did not retire (its sub after the site) are folded into the stub's add
+ * of the next block's count: delta = to->n - unretired. */
+#define JIT_STUB_ROOM 160u
 bool rv_jit_link(struct rv_hart *h, uintptr_t site, struct rv_block *to)
 {
     uint8_t *sp = (uint8_t *)site;
@@ -607,24 +653,38 @@ bool rv_jit_link(struct rv_hart *h, uintptr_t site, struct rv_block *to)
         if (*valid)
             return false;
     }
-    if (!to->jit || h->jit_used + 128 > JIT_ARENA)
+    if (!to->jit || h->jit_used + JIT_STUB_ROOM > JIT_ARENA)
         return false;
+    uint32_t unretired = 0, disp;
+    memcpy(&disp, sp + 7, 4);
+    if (sp[4] == 0x48 && sp[5] == 0x81 && sp[6] == 0xab && disp == (uint32_t)OFF_INSTRET)
+        memcpy(&unretired, sp + 11, 4);
     struct jx ex = { .buf = h->jit_code + h->jit_used };
     struct jx *e = &ex;
     e->p = e->buf;
-    e->end = e->buf + 128;
+    e->end = e->buf + JIT_STUB_ROOM;
     uint32_t back = (uint32_t)(site + 4 - (uintptr_t)e->buf);
     uint32_t body = (uint32_t)((uintptr_t)to->jit_body - (uintptr_t)e->buf);
+    int32_t delta = (int32_t)to->n - (int32_t)unretired;
     jx_byte(e, 0x48);                           /* mov rax, imm64 (always this form) */
     jx_byte(e, 0xb8);
     jx_u64(e, (uint64_t)(uintptr_t)&to->valid);
     jx_insn(e, 0, 0, 0x80, ALU_CMP, jm(RAX, 0));  /* cmp byte [rax], 0 */
     jx_byte(e, 0);
     jx_jcc_to(e, CC_E, back);
-    emit_checks(e, h->m->user, back, to->n);
+    uint32_t req, undo[3];
+    unsigned nu = emit_checks(e, h->m->user, delta, &req, undo);
+    jx_patch(e, req, back);
     jx_jmp_to(e, body);
+    for (unsigned f = 0; f < nu; f++)
+        jx_patch(e, undo[f], jx_pos(e));
+    jx_alu_rm_imm(e, true, ALU_SUB, jm(RBX, OFF_INSTRET), delta);
+    jx_jmp_to(e, back);
     if (jx_overflow(e))
         return false;
+    if (h->m->perf_map_fd >= 0)
+        dprintf(h->m->perf_map_fd, "%lx %x rv_chain_%llx\n", (unsigned long)(uintptr_t)e->buf,
+                jx_pos(e), (unsigned long long)to->vpc);
     h->jit_used += (jx_pos(e) + 15) & ~15u;
     rel = (int32_t)((uintptr_t)e->buf - (site + 4));
     memcpy(sp, &rel, 4);

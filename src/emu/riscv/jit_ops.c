@@ -262,14 +262,14 @@ static void emit_fpu(struct jt *t, const struct rv_insn *i, unsigned k, const st
 
 /* User mode: leave for pc = rdx, straight into the target's translated
  * block when h->jtc knows it (still valid, with the dispatcher's checks),
- * else back to the dispatcher. */
+ * else back to the dispatcher. instret is written once on the way in:
+ * instret - unretired + the target's n (checked against the budget
+ * first); the ways out take the unretired back. */
 static void emit_jalr_lookup(struct jt *t, uint32_t unretired)
 {
     struct jx *e = &t->e;
     jit_writeback(t, t->dirty);
     jx_mov_rm_r(e, true, jm(RBX, OFF_PC), RDX);
-    if (unretired)
-        jx_alu_rm_imm(e, true, ALU_SUB, jm(RBX, OFF_INSTRET), (int32_t)unretired);
     jx_mov_r_rm(e, false, RAX, jr(RDX));
     jx_alu_rm_imm(e, false, ALU_AND, jr(RAX), ((1 << RV_JTC_BITS) - 1) << 1);
     jx_shift_imm(e, false, SH_SHL, jr(RAX), 3);
@@ -281,12 +281,12 @@ static void emit_jalr_lookup(struct jt *t, uint32_t unretired)
     uint32_t gone = jx_jcc(e, CC_E);
     jx_alu_rm_imm(e, false, ALU_CMP, jm(RBX, OFF_REQ), 0);
     uint32_t req = jx_jcc(e, CC_NE);
-    jx_mov_r_rm(e, true, RAX, jm(RBX, OFF_BUDGET));
-    jx_alu_r_rm(e, true, ALU_SUB, RAX, jm(RBX, OFF_INSTRET));
     jx_mov_r_rm(e, false, RDX, jm(RCX, (int32_t)offsetof(struct rv_block, n)));
-    jx_alu_r_rm(e, true, ALU_CMP, RAX, jr(RDX));
-    uint32_t budget = jx_jcc(e, CC_B);
     jx_alu_r_rm(e, true, ALU_ADD, RDX, jm(RBX, OFF_INSTRET));
+    if (unretired)
+        jx_alu_rm_imm(e, true, ALU_SUB, jr(RDX), (int32_t)unretired);
+    jx_alu_r_rm(e, true, ALU_CMP, RDX, jm(RBX, OFF_BUDGET));
+    uint32_t budget = jx_jcc(e, CC_A);
     jx_mov_rm_r(e, true, jm(RBX, OFF_INSTRET), RDX);
     jx_insn(e, 0, 0, 0xff, 4, jm(RCX, (int32_t)offsetof(struct rv_block, jit_body)));  /* jmp [rcx+body] */
     uint32_t out = jx_pos(e);
@@ -294,6 +294,8 @@ static void emit_jalr_lookup(struct jt *t, uint32_t unretired)
     jx_patch(e, gone, out);
     jx_patch(e, req, out);
     jx_patch(e, budget, out);
+    if (unretired)
+        jx_alu_rm_imm(e, true, ALU_SUB, jm(RBX, OFF_INSTRET), (int32_t)unretired);
     jx_mov_imm(e, RAX, RV_JIT_NEXT);
     jx_mov_imm(e, RDX, 0);
     jx_jmp_to(e, t->epilogue);

@@ -48,6 +48,8 @@ void vkvm_msi_init(struct vkvm_msi_routes *t, int vm_fd, bool irqfd);
 /* A new VM fd (reset): the routes are made again on their next use. */
 void vkvm_msi_new_vm(struct vkvm_msi_routes *t, int vm_fd);
 void vkvm_msi_send(void *opaque, uint64_t addr, uint32_t data);    /* opaque: the routes */
+/* msi_line.bind: KVM_IRQFD of `fd` on the GSI routed to (addr, data). */
+int vkvm_msi_bind(void *opaque, uint64_t addr, uint32_t data, int fd, bool on);
 void vkvm_msi_destroy(struct vkvm_msi_routes *t);
 
 struct vkvm_vm;

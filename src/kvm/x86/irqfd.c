@@ -105,6 +105,30 @@ static int route_fd(struct vkvm_msi_routes *t, uint64_t addr, uint32_t data)
     return fd;
 }
 
+/* Someone else's eventfd (vhost-net's call) on the GSI of (addr, data):
+ * KVM then injects the MSI on the signal, nothing passes through vessel. */
+int vkvm_msi_bind(void *opaque, uint64_t addr, uint32_t data, int fd, bool on)
+{
+    struct vkvm_msi_routes *t = opaque;
+    pthread_mutex_lock(&t->lock);
+    if (on)
+        route_fd(t, addr, data);            /* makes the route if there is none */
+    int gsi = -1;
+    for (unsigned i = 0; i < t->n; i++)
+        if (t->r[i].addr == addr && t->r[i].data == data)
+            gsi = FIRST_MSI_GSI + (int)i;
+    int r = -ENOSPC;
+    if (gsi >= 0) {
+        struct kvm_irqfd irqfd = { .fd = (uint32_t)fd, .gsi = (uint32_t)gsi,
+                                   .flags = on ? 0 : KVM_IRQFD_FLAG_DEASSIGN };
+        r = ioctl(t->vm_fd, KVM_IRQFD, &irqfd) < 0 ? -errno : 0;
+    } else if (!on) {
+        r = 0;                              /* a new VM since: nothing bound there */
+    }
+    pthread_mutex_unlock(&t->lock);
+    return r;
+}
+
 void vkvm_msi_send(void *opaque, uint64_t addr, uint32_t data)
 {
     struct vkvm_msi_routes *t = opaque;

@@ -73,7 +73,7 @@ static int add_virtio(struct vkvm_vm *vm)
             return -EINVAL;
         machine_dev_add(m, "pci0", &pci_dev_ops, vm->pci);
         l.pci = vm->pci;
-        l.msi = (struct msi_line){ vkvm_msi_send, &vm->msi };
+        l.msi = (struct msi_line){ vkvm_msi_send, &vm->msi, vkvm_msi_bind };
         vm->doorbells = (struct virtio_doorbell_ops){ vkvm_doorbell, vm };
         if (ioctl(vm->kvm_fd, KVM_CHECK_EXTENSION, KVM_CAP_IOEVENTFD) > 0)
             l.doorbells = &vm->doorbells;

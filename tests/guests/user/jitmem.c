@@ -166,5 +166,33 @@ int main(int argc, char **argv)
     for (int i = 0; i < 100; i++)
         s += f();
     printf("read %ld bytes over the code: sum %ld\n", n, s);
+
+    /* a 32-bit instruction across two pages (addi a0, a0, 100 in the first
+     * page's last 2 bytes and the second's first 2, then ret), hot, then
+     * each half rewritten by a store (no fence.i: the emulators see stores
+     * to code; vessel caches and translates such an instruction, so the
+     * store to either page must drop it) */
+    uint8_t *two = mmap(NULL, 2 * 4096, PROT_READ | PROT_WRITE | PROT_EXEC,
+                        MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    if (two == MAP_FAILED)
+        return 1;
+    long (*g)(long) = (long (*)(long))(void *)(two + 4094);
+    uint32_t ins = 0x00050513u | 100u << 20, ret = 0x00008067u;   /* addi a0, a0, 100 */
+    memcpy(two + 4094, &ins, 4);
+    memcpy(two + 4098, &ret, 4);
+    __builtin___clear_cache((char *)two + 4094, (char *)two + 4102);
+    for (int round = 0; round < 3; round++) {
+        if (round == 1) {
+            ins = 0x00050513u | 200u << 20;                        /* addi a0, a0, 200 */
+            memcpy(two + 4096, (uint8_t *)&ins + 2, 2);            /* the second page's half */
+        } else if (round == 2) {
+            ins = 0x00054513u | 200u << 20;                        /* xori a0, a0, 200 */
+            memcpy(two + 4094, &ins, 2);                           /* the first page's half */
+        }
+        long t = 0;
+        for (int i = 0; i < 300; i++)
+            t += g(1000 + i);
+        printf("across pages, round %d: sum %ld\n", round, t);
+    }
     return 0;
 }

@@ -22,13 +22,35 @@
 #define RAM 0x80000000ULL
 #define RAM_SIZE (1ULL << 20)
 
-struct msi_rec { unsigned n; uint64_t addr; uint32_t data; };
+struct msi_rec {
+    unsigned n; uint64_t addr; uint32_t data;
+    /* msi_line.bind: how many binds and unbinds, and what is bound now */
+    unsigned binds, unbinds; int bound_fd; uint64_t bound_addr; uint32_t bound_data;
+};
 static void msi_rec_send(void *opaque, uint64_t addr, uint32_t data)
 {
     struct msi_rec *r = opaque;
     r->n++;
     r->addr = addr;
     r->data = data;
+}
+static int msi_rec_bind(void *opaque, uint64_t addr, uint32_t data, int fd, bool on)
+{
+    struct msi_rec *r = opaque;
+    if (on) {
+        assert_int_equal(r->bound_fd, -1);                  /* never bound twice */
+        r->binds++;
+        r->bound_fd = fd;
+        r->bound_addr = addr;
+        r->bound_data = data;
+    } else {
+        assert_int_equal(r->bound_fd, fd);                  /* unbinds what is bound, as bound */
+        assert_int_equal(r->bound_addr, addr);
+        assert_int_equal(r->bound_data, data);
+        r->unbinds++;
+        r->bound_fd = -1;
+    }
+    return 0;
 }
 struct intx { int level, raises; };
 static void intx_set(void *opaque, unsigned n, int level)
@@ -58,8 +80,10 @@ static void rig_open(struct rig *g)
     g->h = pci_host_create(&g->mmio, &g->pio, ECAM, WIN, WIN_SIZE);
     assert_non_null(g->h);
     g->rng = virtio_rng_create();
+    g->msi.bound_fd = -1;
     g->vp = virtio_pci_create(g->h, (struct irq_line){ intx_set, &g->intx, 5 },
-                              (struct msi_line){ msi_rec_send, &g->msi }, &g->mem, virtio_rng_dev(g->rng));
+                              (struct msi_line){ msi_rec_send, &g->msi, msi_rec_bind }, &g->mem,
+                              virtio_rng_dev(g->rng));
     assert_non_null(g->vp);
 }
 static void rig_close(struct rig *g)
@@ -252,6 +276,65 @@ static void test_virtio_msix(void **state)
     assert_int_equal(g.msi.n, 2);
     cfgw(&g, 1, mx + 2, 0x8000, 2);
     assert_int_equal(g.msi.n, 3);
+    rig_close(&g);
+}
+
+/* A call eventfd (vhost-net's) is bound to the queue's MSI-X vector in
+ * the engine only while that vector is enabled and unmasked, with its
+ * current address and data; otherwise vessel relays it (and keeps the PBA). */
+static void call_fd(struct rig *g, int fd)
+{
+    struct virtio_dev *d = virtio_rng_dev(g->rng);
+    pthread_mutex_lock(&d->lock);
+    d->tops->call_fd(d, 0, fd);
+    pthread_mutex_unlock(&d->lock);
+}
+
+static void test_callfd_irqfd(void **state)
+{
+    struct rig g;
+    rig_open(&g);
+    uint64_t b = bar0(&g);
+    unsigned mx = find_vcap(&g, 1, 0);
+    uint64_t vec1 = b + VIRTIO_PCI_MSIX_OFF + 16;
+    call_fd(&g, 42);                                        /* MSI-X off: not bound */
+    assert_int_equal(g.msi.binds, 0);
+    cfgw(&g, 1, mx + 2, 0x8000, 2);                        /* MSI-X enable */
+    wr(&g.mmio, vec1 + 0, 0xfee00000u, 4);
+    wr(&g.mmio, vec1 + 4, 0, 4);
+    wr(&g.mmio, vec1 + 8, 0x4041, 4);
+    driver_setup(&g, b, true);                              /* queue 0 -> vector 1, still masked */
+    assert_int_equal(g.msi.binds, 0);
+    wr(&g.mmio, vec1 + 12, 0, 4);                           /* unmasked: bound */
+    assert_int_equal(g.msi.binds, 1);
+    assert_int_equal(g.msi.bound_fd, 42);
+    assert_int_equal(g.msi.bound_addr, 0xfee00000u);
+    assert_int_equal(g.msi.bound_data, 0x4041);
+    wr(&g.mmio, vec1 + 8, 0x4042, 4);                       /* the guest moves the interrupt */
+    assert_int_equal(g.msi.unbinds, 1);
+    assert_int_equal(g.msi.binds, 2);
+    assert_int_equal(g.msi.bound_data, 0x4042);
+    wr(&g.mmio, vec1 + 12, 1, 4);                           /* masked: vessel relays again */
+    assert_int_equal(g.msi.bound_fd, -1);
+    wr(&g.mmio, vec1 + 12, 0, 4);
+    assert_int_equal(g.msi.bound_fd, 42);
+    cfgw(&g, 1, mx + 2, 0xc000, 2);                        /* function mask */
+    assert_int_equal(g.msi.bound_fd, -1);
+    cfgw(&g, 1, mx + 2, 0x8000, 2);
+    assert_int_equal(g.msi.bound_fd, 42);
+    wr(&g.mmio, b + 0x16, 0, 2);                            /* queue 0 to no vector */
+    wr(&g.mmio, b + 0x1a, PCI_NO_VECTOR, 2);
+    assert_int_equal(g.msi.bound_fd, -1);
+    wr(&g.mmio, b + 0x1a, 1, 2);
+    assert_int_equal(g.msi.bound_fd, 42);
+    call_fd(&g, 43);                                        /* another eventfd: the old one goes */
+    assert_int_equal(g.msi.bound_fd, 43);
+    wr(&g.mmio, b + 0x14, 0, 1);                            /* driver reset: vectors gone */
+    assert_int_equal(g.msi.bound_fd, -1);
+    unsigned binds = g.msi.binds;
+    call_fd(&g, -1);
+    assert_int_equal(g.msi.binds, binds);
+    assert_int_equal(g.msi.binds, g.msi.unbinds);
     rig_close(&g);
 }
 
@@ -542,7 +625,7 @@ static void test_hotplug_slots(void **state)
     assert_int_equal(virtio_pci_func(g.vp)->slot, 1);
     struct virtio_rng *r2 = virtio_rng_create();
     struct virtio_pci *v2 = virtio_pci_create(NULL, (struct irq_line){ intx_set, &g.intx, 7 },
-                                              (struct msi_line){ msi_rec_send, &g.msi }, &g.mem, virtio_rng_dev(r2));
+                                              (struct msi_line){ msi_rec_send, &g.msi, NULL }, &g.mem, virtio_rng_dev(r2));
     assert_non_null(v2);
     struct pci_func *f2 = virtio_pci_func(v2);
     assert_int_equal(pci_host_add_at(g.h, f2, 0), -EINVAL);
@@ -574,7 +657,7 @@ static void test_hotplug_slots(void **state)
     /* a new one in the same slot */
     r2 = virtio_rng_create();
     v2 = virtio_pci_create(NULL, (struct irq_line){ intx_set, &g.intx, 7 },
-                           (struct msi_line){ msi_rec_send, &g.msi }, &g.mem, virtio_rng_dev(r2));
+                           (struct msi_line){ msi_rec_send, &g.msi, NULL }, &g.mem, virtio_rng_dev(r2));
     assert_int_equal(pci_host_add_at(g.h, virtio_pci_func(v2), 5), 0);
     assert_int_equal(cfg(&g, 5, PCI_DEVICE_ID, 2), 0x1040 + VIRTIO_ID_RNG);
     pci_host_remove(g.h, 5);
@@ -589,6 +672,7 @@ int main(void)
         cmocka_unit_test(test_enumerate),
         cmocka_unit_test(test_bar_sizing),
         cmocka_unit_test(test_virtio_msix),
+        cmocka_unit_test(test_callfd_irqfd),
         cmocka_unit_test(test_virtio_intx),
         cmocka_unit_test(test_hostile),
         cmocka_unit_test(test_doorbells),

@@ -988,6 +988,20 @@ static void test_parse(void **state)
     assert_false(n.restrict_net);
     assert_false(n.no_host_loopback);
     assert_int_equal(virtio_parse_net("user,restrict=maybe", &n), -EINVAL);
+    /* vhost-net: QEMU's tap options vhost= and vhostdev= */
+    assert_int_equal(virtio_parse_net("tap,ifname=vt0", &n), 0);
+    assert_false(n.vhost);
+    assert_int_equal(virtio_parse_net("tap,ifname=vt0,vhost=on", &n), 0);
+    assert_true(n.vhost);
+    assert_string_equal(n.vhostdev, "");
+    assert_int_equal(virtio_parse_net("tap,ifname=vt0,vhost=on,vhostdev=/dev/vhost-net2", &n), 0);
+    assert_string_equal(n.vhostdev, "/dev/vhost-net2");
+    assert_int_equal(virtio_parse_net("tap,ifname=vt0,vhost=off", &n), 0);
+    assert_false(n.vhost);
+    assert_int_equal(virtio_parse_net("tap,ifname=vt0,vhost=maybe", &n), -EINVAL);
+    assert_int_equal(virtio_parse_net("tap,ifname=vt0,vhostdev=/dev/vhost-net", &n), -EINVAL);
+    assert_int_equal(virtio_parse_net("tap,ifname=vt0,vhost=on,vhostdev=", &n), -EINVAL);
+    assert_int_equal(virtio_parse_net("user,vhost=on", &n), -EINVAL);     /* vhost-net needs a tap */
     assert_int_equal(virtio_parse_net("tap,ifname=vt0,restrict=on", &n), -EINVAL);
 }
 

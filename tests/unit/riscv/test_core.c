@@ -346,6 +346,79 @@ static void test_cache_tables_grow(void **state)
     rv_hart_free(h);
 }
 
+static uint32_t sh(unsigned rs2, unsigned rs1, int imm)
+{
+    return ((uint32_t)((imm >> 5) & 0x7f) << 25) | (rs2 << 20) | (rs1 << 15) | (1u << 12) | ((uint32_t)(imm & 31) << 7) | 0x23;
+}
+static uint32_t bne(unsigned rs1, unsigned rs2, int imm)
+{
+    uint32_t u = (uint32_t)imm;
+    return (((u >> 12) & 1) << 31) | (((u >> 5) & 0x3f) << 25) | (rs2 << 20) | (rs1 << 15) | (1u << 12) |
+           (((u >> 1) & 0xf) << 8) | (((u >> 11) & 1) << 7) | 0x63;
+}
+static void put_at(uint64_t addr, uint32_t w, unsigned len)
+{
+    memcpy(space + (addr - BASE), &w, len);
+}
+
+/* A 32-bit instruction across a page boundary in a hot loop: it is a
+ * cached (and, when hot, translated) block of its own, not decoded again
+ * at every run; a guest store to either of its halves is seen at once. */
+static void test_straddle(void **state)
+{
+    (void)state;
+    const uint64_t loop = BASE + 0xff0, ins = BASE + 0xffe;
+    put_at(loop, addi(10, 10, 1), 4);
+    put_at(loop + 4, addi(10, 10, 1), 4);
+    put_at(loop + 8, addi(10, 10, 1), 4);
+    put_at(loop + 12, 0x0001, 2);                 /* c.nop */
+    put_at(ins, addi(11, 11, 1), 4);              /* 0x...ffe to 0x...1001 */
+    put_at(ins + 4, addi(5, 5, -1), 4);
+    put_at(ins + 8, bne(5, 0, (int)(loop - (ins + 8))), 4);
+    put_at(ins + 12, ECALL, 4);
+    /* at BASE: sh t1, 0(t2); ecall (the guest rewrites a half) */
+    uint32_t patch[] = { sh(6, 7, 0), ECALL };
+    put(BASE, patch, 2);
+    struct rv_hart *h = rv_hart_new(mach, 0);
+    rv_hart_reset(h, loop);
+    rv_set_x(h, 5, 100);
+    assert_int_equal(rv_run(h, 0), RV_EXIT_ECALL);
+    assert_int_equal(rv_get_x(h, 10), 300);
+    assert_int_equal(rv_get_x(h, 11), 100);
+    assert_int_equal(rv_instret(h), 100 * 7);
+    int c = 0;
+    struct rv_block *b = rv_block_lookup(h, ins, &c);
+    assert_non_null(b);
+    assert_true(b != h->step_block);
+    assert_int_equal(b->n, 1);
+    if (mach->jit && mach->jit_threshold < 100)
+        assert_non_null(b->jit);
+
+    /* the second half (next page): addi a1, a1, 5 */
+    rv_set_x(h, 6, addi(11, 11, 5) >> 16);
+    rv_set_x(h, 7, ins + 2);
+    rv_set_pc(h, BASE);
+    assert_int_equal(rv_run(h, 0), RV_EXIT_ECALL);
+    rv_set_x(h, 5, 10);
+    rv_set_x(h, 11, 0);
+    rv_set_pc(h, loop);
+    assert_int_equal(rv_run(h, 0), RV_EXIT_ECALL);
+    assert_int_equal(rv_get_x(h, 11), 50);
+
+    /* the first half: addi a2, a1, 5 (rd changes) */
+    rv_set_x(h, 6, addi(12, 11, 5) & 0xffff);
+    rv_set_x(h, 7, ins);
+    rv_set_pc(h, BASE);
+    assert_int_equal(rv_run(h, 0), RV_EXIT_ECALL);
+    rv_set_x(h, 5, 10);
+    rv_set_x(h, 11, 7);
+    rv_set_pc(h, loop);
+    assert_int_equal(rv_run(h, 0), RV_EXIT_ECALL);
+    assert_int_equal(rv_get_x(h, 11), 7);
+    assert_int_equal(rv_get_x(h, 12), 12);
+    rv_hart_free(h);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -357,6 +430,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_faults, setup, teardown),
         cmocka_unit_test_setup_teardown(test_lrsc, setup, teardown),
         cmocka_unit_test_setup_teardown(test_cache_tables_grow, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_straddle, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
