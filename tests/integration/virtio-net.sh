@@ -38,13 +38,19 @@ fi
 ns=vslns$$ tap=vsltap$$
 ip netns add "$ns" || { skip "tap to a network namespace" "cannot create a netns"; exit 0; }
 cleanup_hooks+=("ip netns del $ns 2>/dev/null; ip link del $tap 2>/dev/null")
-ip tuntap add dev "$tap" mode tap vnet_hdr 2>/dev/null || ip tuntap add dev "$tap" mode tap
-VM_APPEND=vessel.nonet vm_start --net "tap,ifname=$tap"
-vm_ready
-ip link set "$tap" netns "$ns"
-ip -n "$ns" addr add 192.168.231.1/24 dev "$tap"
-ip -n "$ns" link set "$tap" up
-guest_run 'ifconfig eth0 192.168.231.2 netmask 255.255.255.0 up' >/dev/null
+# tap_guest TAP NET SUBNET: a tap TAP, the guest started on --net NET (its
+# own network left down), TAP moved into the namespace as SUBNET.1 and the
+# guest's eth0 set to SUBNET.2
+tap_guest() {
+    ip tuntap add dev "$1" mode tap vnet_hdr 2>/dev/null || ip tuntap add dev "$1" mode tap
+    VM_APPEND=vessel.nonet vm_start --net "$2"
+    vm_ready
+    ip link set "$1" netns "$ns"
+    ip -n "$ns" addr add "$3.1/24" dev "$1"
+    ip -n "$ns" link set "$1" up
+    guest_run "ifconfig eth0 $3.2 netmask 255.255.255.0 up" >/dev/null
+}
+tap_guest "$tap" "tap,ifname=$tap" 192.168.231
 check "guest pings the namespace over tap" guest_run 'ping -c 2 -W 3 192.168.231.1 >/dev/null'
 guest_run 'mkdir -p /www && echo tap-ok > /www/t && httpd -p 8080 -h /www' >/dev/null
 out=$(ip netns exec "$ns" python3 -c "
@@ -61,13 +67,7 @@ check "namespace fetches from the guest over tap" test "$out" = tap-ok
 guest_poweroff 60 >/dev/null
 tap2=vsltapv$$
 cleanup_hooks+=("ip link del $tap2 2>/dev/null")
-ip tuntap add dev "$tap2" mode tap vnet_hdr 2>/dev/null || ip tuntap add dev "$tap2" mode tap
-VM_APPEND=vessel.nonet vm_start --net "tap,ifname=$tap2,vhost=on"
-vm_ready
-ip link set "$tap2" netns "$ns"
-ip -n "$ns" addr add 192.168.232.1/24 dev "$tap2"
-ip -n "$ns" link set "$tap2" up
-guest_run 'ifconfig eth0 192.168.232.2 netmask 255.255.255.0 up' >/dev/null
+tap_guest "$tap2" "tap,ifname=$tap2,vhost=on" 192.168.232
 check "vhost=on: the guest pings the namespace over tap" guest_run 'ping -c 2 -W 3 192.168.232.1 >/dev/null'
 n=$(grep -c 'vhost=on: .*vessel moves the packets itself' "$GUEST_LOG")
 if [ -c /dev/vhost-net ]; then

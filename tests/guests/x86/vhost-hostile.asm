@@ -167,29 +167,7 @@ submit_tx:
 
 ; reset, negotiate VERSION_1 alone, both queues (8 entries), DRIVER_OK
 dev_init:
-    mov dword [r12 + 0x70], 0
-    lea rbx, [rel f_reset]
-    cmp dword [r12 + 0x70], 0
-    jne fail
-    mov rdi, RXQ_DESC
-    mov ecx, (FRAME + 0x1000 - RXQ_DESC) / 8
-    xor eax, eax
-    cld
-    rep stosq
-    mov dword [r12 + 0x70], 1       ; ACKNOWLEDGE
-    mov dword [r12 + 0x70], 3       ; DRIVER
-    mov dword [r12 + 0x14], 1       ; device features 63..32
-    lea rbx, [rel f_feat]
-    test dword [r12 + 0x10], 1      ; VIRTIO_F_VERSION_1
-    jz fail
-    mov dword [r12 + 0x24], 1
-    mov dword [r12 + 0x20], 1
-    mov dword [r12 + 0x24], 0
-    mov dword [r12 + 0x20], 0
-    mov dword [r12 + 0x70], 0x0b    ; FEATURES_OK
-    lea rbx, [rel f_featok]
-    test dword [r12 + 0x70], 8
-    jz fail
+    VIRTIO_MMIO_NEGOTIATE RXQ_DESC, FRAME + 0x1000
     mov esi, 0
     mov edi, RXQ_DESC
     call queue_init

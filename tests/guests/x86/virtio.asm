@@ -76,29 +76,7 @@
 
 ; dev_init: reset, negotiate VERSION_1, set up queue 0 (8 entries), DRIVER_OK
 dev_init:
-    mov dword [r12 + 0x70], 0
-    lea rbx, [rel f_reset]
-    cmp dword [r12 + 0x70], 0
-    jne fail
-    mov rdi, DESC
-    mov ecx, (BUF + 0x1000 - DESC) / 8
-    xor eax, eax
-    cld
-    rep stosq
-    mov dword [r12 + 0x70], 1       ; ACKNOWLEDGE
-    mov dword [r12 + 0x70], 3       ; DRIVER
-    mov dword [r12 + 0x14], 1       ; device features 63..32
-    lea rbx, [rel f_feat]
-    test dword [r12 + 0x10], 1      ; VIRTIO_F_VERSION_1
-    jz fail
-    mov dword [r12 + 0x24], 1
-    mov dword [r12 + 0x20], 1
-    mov dword [r12 + 0x24], 0
-    mov dword [r12 + 0x20], 0
-    mov dword [r12 + 0x70], 0x0b    ; FEATURES_OK
-    lea rbx, [rel f_featok]
-    test dword [r12 + 0x70], 8
-    jz fail
+    VIRTIO_MMIO_NEGOTIATE DESC, BUF + 0x1000
     mov dword [r12 + 0x30], 0       ; queue 0
     lea rbx, [rel f_qmax]
     cmp dword [r12 + 0x34], 8

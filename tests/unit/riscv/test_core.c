@@ -361,6 +361,21 @@ static void put_at(uint64_t addr, uint32_t w, unsigned len)
     memcpy(space + (addr - BASE), &w, len);
 }
 
+/* test_straddle's two rewrites: the guest's store code at BASE writes the
+ * halfword HALF at ADDR (a store to code), then the loop at LOOP runs 10
+ * times from a1 = A1. */
+static void straddle_rewrite(struct rv_hart *h, uint32_t half, uint64_t addr, uint64_t loop, uint64_t a1)
+{
+    rv_set_x(h, 6, half);
+    rv_set_x(h, 7, addr);
+    rv_set_pc(h, BASE);
+    assert_int_equal(rv_run(h, 0), RV_EXIT_ECALL);
+    rv_set_x(h, 5, 10);
+    rv_set_x(h, 11, a1);
+    rv_set_pc(h, loop);
+    assert_int_equal(rv_run(h, 0), RV_EXIT_ECALL);
+}
+
 /* A 32-bit instruction across a page boundary in a hot loop: it is a
  * cached (and, when hot, translated) block of its own, not decoded again
  * at every run; a guest store to either of its halves is seen at once. */
@@ -395,25 +410,11 @@ static void test_straddle(void **state)
         assert_non_null(b->jit);
 
     /* the second half (next page): addi a1, a1, 5 */
-    rv_set_x(h, 6, addi(11, 11, 5) >> 16);
-    rv_set_x(h, 7, ins + 2);
-    rv_set_pc(h, BASE);
-    assert_int_equal(rv_run(h, 0), RV_EXIT_ECALL);
-    rv_set_x(h, 5, 10);
-    rv_set_x(h, 11, 0);
-    rv_set_pc(h, loop);
-    assert_int_equal(rv_run(h, 0), RV_EXIT_ECALL);
+    straddle_rewrite(h, addi(11, 11, 5) >> 16, ins + 2, loop, 0);
     assert_int_equal(rv_get_x(h, 11), 50);
 
     /* the first half: addi a2, a1, 5 (rd changes) */
-    rv_set_x(h, 6, addi(12, 11, 5) & 0xffff);
-    rv_set_x(h, 7, ins);
-    rv_set_pc(h, BASE);
-    assert_int_equal(rv_run(h, 0), RV_EXIT_ECALL);
-    rv_set_x(h, 5, 10);
-    rv_set_x(h, 11, 7);
-    rv_set_pc(h, loop);
-    assert_int_equal(rv_run(h, 0), RV_EXIT_ECALL);
+    straddle_rewrite(h, addi(12, 11, 5) & 0xffff, ins, loop, 7);
     assert_int_equal(rv_get_x(h, 11), 7);
     assert_int_equal(rv_get_x(h, 12), 12);
     rv_hart_free(h);
