@@ -84,7 +84,7 @@ check "the source exits 0 (status $rc)" test $rc -eq 0
 n=$(last "$d/s2.out")
 wait_for reached "$d/d2.out" $((n + 5))
 check "tcp: the dirtying guest goes on at $((n + 1)) (first $(first "$d/d2.out"))" handover s2 d2
-check "its 4 MiB buffer came over whole (no 'bad' line)" bash -c "! grep -q bad '$d/d2.out'"
+check "its 4 MiB buffer came over whole (no 'bad' line)" bash -c "! grep -qx bad '$d/d2.out'"
 "$VESSEL" qmp "$d/d2.sock" quit >/dev/null; wait "$pid_d2"
 
 # ---- file: (QEMU's file migration): the source stays paused, --incoming file: goes on ----
@@ -133,7 +133,7 @@ n=$(last "$d/s3.out")
 wait_for reached "$d/s3.out" $((n + 5))
 st=$("$VESSEL" qmp "$d/s3.sock" query-status)
 check "the source goes on ($st, count $n then $(last "$d/s3.out"))" \
-    bash -c "grep -q running <<<'$st' && [ $(last "$d/s3.out") -gt $n ] && ! grep -q bad '$d/s3.out'"
+    bash -c "grep -q running <<<'$st' && [ $(last "$d/s3.out") -gt $n ] && ! grep -qx bad '$d/s3.out'"
 start d3b dirty --incoming "unix:$d/m3b"
 out=$(mig "$d/s3.sock" auto-converge set '{"cpu-throttle-initial": 50, "cpu-throttle-increment": 25}' \
       migrate "unix:$d/m3b" throttled status completed)
@@ -144,7 +144,7 @@ wait_for gone "$pid_s3"; wait "$pid_s3"
 n=$(last "$d/s3.out")
 wait_for reached "$d/d3b.out" $((n + 5))
 check "after auto-converge the guest goes on at $((n + 1)) (first $(first "$d/d3b.out")), buffer whole" \
-    bash -c "$(declare -f handover consecutive counts last); d='$d'; handover s3 d3b && ! grep -q bad '$d/d3b.out'"
+    bash -c "$(declare -f handover consecutive counts last); d='$d'; handover s3 d3b && ! grep -qx bad '$d/d3b.out'"
 "$VESSEL" qmp "$d/d3b.sock" quit >/dev/null; wait "$pid_d3b"
 
 # ---- a destination that dies, one of another size, one with another disk ----
