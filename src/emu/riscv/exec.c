@@ -189,6 +189,8 @@ static enum rv_exit service_requests(struct rv_hart *h)
         rv_tlb_flush_write_local(h);
     if (req & RV_REQ_CODE)
         rv_cache_flush(h);
+    else if (req & RV_REQ_FENCEI)
+        rv_fence_i(h);
     if (req & RV_REQ_HALT || h->halted) {
         h->halted = true;
         return RV_EXIT_HALT;
@@ -635,7 +637,7 @@ fp_written:
 
     /* system */
 L_FENCE_I:
-    rv_cache_flush(h);
+    rv_fence_i(h);
     h->pc = i->pc + i->len;
     goto dispatch_nochain;
 L_ECALL:
@@ -674,7 +676,10 @@ L_WFI:
 L_SFENCE_VMA:
     if (h->priv == RV_PRIV_U || (h->priv == RV_PRIV_S && (h->mstatus & MS_TVM)))
         EXC(RV_EXC_ILLEGAL, i->raw);
-    rv_tlb_flush_local(h);
+    if (i->rs1)
+        rv_tlb_flush_page(h, RS1);
+    else
+        rv_tlb_flush_local(h);
     h->pc = i->pc + 4;
     goto dispatch_nochain;
 

@@ -341,14 +341,14 @@ static void emit_amo(struct jt *t, const struct rv_insn *i, unsigned k, const st
     put(t, i->rd, RAX);
 }
 
-/* fence.i: the thread's code cache is dropped before the next block runs
- * (RV_REQ_CODE, which the dispatcher serves at once: the interpreter's
- * rv_cache_flush), and the block is left without chaining */
+/* fence.i: rv_fence_i before the next block runs (RV_REQ_FENCEI, which
+ * the dispatcher serves at once, as the interpreter's fence.i calls it),
+ * and the block is left without chaining */
 static void emit_fence_i(struct jt *t, const struct rv_insn *i, unsigned k, const struct jit_op *o)
 {
     (void)o;
-    jx_byte(&t->e, 0xf0);                               /* lock or dword [exit_req], CODE */
-    jx_alu_rm_imm(&t->e, false, ALU_OR, jm(RBX, OFF_REQ), RV_REQ_CODE);
+    jx_byte(&t->e, 0xf0);                               /* lock or dword [exit_req], FENCEI */
+    jx_alu_rm_imm(&t->e, false, ALU_OR, jm(RBX, OFF_REQ), RV_REQ_FENCEI);
     jit_exit(t, t->dirty, -1, i->pc + i->len, t->b->n - 1 - k, RV_JIT_NOCHAIN, 0);
 }
 
