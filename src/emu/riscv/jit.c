@@ -535,6 +535,7 @@ bool rv_jit_translate(struct rv_hart *h, struct rv_block *b)
             h->m->jit = false;
             return false;
         }
+        madvise(p, JIT_ARENA, MADV_HUGEPAGE);    /* as the block arena (cache.c) */
         h->jit_code = p;
         h->jit_used = 0;
     }
