@@ -111,13 +111,12 @@ void rv_cache_flush(struct rv_hart *h)
      * tables are never touched before it runs). Only the entries in use
      * are cleared (those past tbl_mask are clear: the mask only grows,
      * and a trim drops all); the tables keep their size, as the code run
-     * next is likely as much; jtc is the user-mode translator's only. */
+     * next is likely as much. */
     if (h->arena_used) {
         memset(h->jcache, 0, (h->tbl_mask + 1) * sizeof(h->jcache[0]));
         memset(h->hash, 0, (h->tbl_mask + 1) * sizeof(h->hash[0]));
         memset(ext_of(h)->page_head, 0, MIN(h->tbl_mask + 1, PG_BUCKETS) * sizeof(ext_of(h)->page_head[0]));
-        if (h->m->user)
-            memset(h->jtc, 0, sizeof(h->jtc));
+        memset(h->jtc, 0, sizeof(h->jtc));
     }
     h->tbl_blocks = 0;
     h->arena_used = 0;

@@ -348,8 +348,7 @@ HOT struct rv_jit_ret exec_enter_jit(struct rv_hart *h, struct rv_machine *m, st
             rv_jit_link(h, js->site, b);
         js->site = 0;
     }
-    if (!sys)
-        h->jtc[(b->vpc >> 1) & ((1u << RV_JTC_BITS) - 1)] = (struct rv_jtc){ b->vpc, b };
+    h->jtc[(b->vpc >> 1) & ((1u << RV_JTC_BITS) - 1)] = (struct rv_jtc){ b->vpc, b };
     struct rv_jit_ret r = b->jit(h);
     if (likely(r.code == RV_JIT_NEXT) && r.aux) {
         js->site = (uintptr_t)r.aux;

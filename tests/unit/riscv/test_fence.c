@@ -5,7 +5,9 @@
  * since the hart's last flush; a hart's own stores drop the page's code
  * at once. sfence.vma with an address drops that page's TLB entries, and
  * all of them when the address lies in a superpage an entry came from
- * (the entries are per 4 KiB page). */
+ * (the entries are per 4 KiB page). And the translator's ways from one
+ * block to the next without the dispatcher (chains across pages, jalr
+ * through h->jtc) follow a page's new mapping after a TLB flush. */
 #include <stdarg.h>
 #include <stddef.h>
 #include <setjmp.h>
@@ -26,11 +28,14 @@ static uint32_t addi(unsigned rd, unsigned rs1, int imm) { return ((uint32_t)(im
 static uint32_t ld(unsigned rd, unsigned rs1, int imm) { return ((uint32_t)(imm & 0xfff) << 20) | (rs1 << 15) | (3u << 12) | (rd << 7) | 0x03; }
 static uint32_t sfence_vma(unsigned rs1, unsigned rs2) { return 0x12000073u | (rs2 << 20) | (rs1 << 15); }
 #define FENCE_I 0x0000100fu
-static uint32_t jal0(int off)      /* jal x0, off */
+static uint32_t jal(unsigned rd, int off)
 {
     uint32_t u = (uint32_t)off;
-    return (((u >> 20) & 1) << 31) | (((u >> 1) & 0x3ff) << 21) | (((u >> 11) & 1) << 20) | (((u >> 12) & 0xff) << 12) | 0x6f;
+    return (((u >> 20) & 1) << 31) | (((u >> 1) & 0x3ff) << 21) | (((u >> 11) & 1) << 20) | (((u >> 12) & 0xff) << 12) |
+           (rd << 7) | 0x6f;
 }
+static uint32_t jal0(int off) { return jal(0, off); }
+static uint32_t jalr0(unsigned rs1) { return (rs1 << 15) | 0x67; }
 
 struct fx {
     struct guest_mem mem;
@@ -162,6 +167,55 @@ static void run_sfence(bool jit)
 }
 
 static void test_sfence_interp(void **state) { (void)state; run_sfence(false); }
+
+/* va 0x1000: call f at va 0x2000 (a chain across pages), which sets a0
+ * and jumps through a1 to g at va 0x3000 (jalr: h->jtc), which sets a2
+ * and jumps back to 0x1000 (a chain across pages). Then f's and g's
+ * pages are mapped to other code and the TLB flushed: the next runs
+ * must take the new code, not the blocks chained or cached before. */
+static void run_remap(bool jit)
+{
+    const uint32_t main_[] = { jal(1, 0x1000), jal0(-4) };
+    struct fx *f = fx_new(jit, main_, 2, RAM + 0x1000);
+    const uint32_t f1[] = { addi(10, 0, 5), jalr0(11) }, f2[] = { addi(10, 0, 6), jalr0(11) };
+    const uint32_t g1[] = { addi(12, 0, 7), jal0(-0x2000) }, g2[] = { addi(12, 0, 8), jal0(-0x2000) };
+    assert_int_equal(mem_write(&f->mem, RAM + 0x5000, f1, sizeof(f1)), 0);
+    assert_int_equal(mem_write(&f->mem, RAM + 0x6000, f2, sizeof(f2)), 0);
+    assert_int_equal(mem_write(&f->mem, RAM + 0x7000, g1, sizeof(g1)), 0);
+    assert_int_equal(mem_write(&f->mem, RAM + 0x8000, g2, sizeof(g2)), 0);
+    put64(f, ROOT, pte(L1, PTE_V));
+    put64(f, L1, pte(L0, PTE_V));
+    put64(f, L0 + 8, pte(RAM + 0x1000, PTE_V | PTE_R | PTE_X | PTE_A));
+    put64(f, L0 + 16, pte(RAM + 0x5000, PTE_V | PTE_R | PTE_X | PTE_A));
+    put64(f, L0 + 24, pte(RAM + 0x7000, PTE_V | PTE_R | PTE_X | PTE_A));
+    struct rv_hart *h = f->h;
+    rv_hart_reset(h, 0x1000);
+    h->priv = RV_PRIV_S;
+    h->satp = (8ULL << 60) | (ROOT >> 12);
+    rv_update_modes(h);
+    h->x[11] = 0x3000;
+    assert_int_equal(rv_run(h, 3000), RV_EXIT_BUDGET);
+    assert_int_equal(rv_get_x(h, 10), 5);
+    assert_int_equal(rv_get_x(h, 12), 7);
+    /* g's page first: f's jalr to it is translated and finds g in jtc */
+    put64(f, L0 + 24, pte(RAM + 0x8000, PTE_V | PTE_R | PTE_X | PTE_A));
+    rv_flush_tlb(h);
+    h->x[12] = 0;
+    assert_int_equal(rv_run(h, 3000), RV_EXIT_BUDGET);
+    if (rv_get_x(h, 12) != 8)
+        fail_msg("jit %d: after g's remap a2 = %llu (want 8)", jit, (unsigned long long)rv_get_x(h, 12));
+    /* then f's: the call to it is a chain across pages */
+    put64(f, L0 + 16, pte(RAM + 0x6000, PTE_V | PTE_R | PTE_X | PTE_A));
+    rv_flush_tlb(h);
+    h->x[10] = 0;
+    assert_int_equal(rv_run(h, 3000), RV_EXIT_BUDGET);
+    if (rv_get_x(h, 10) != 6)
+        fail_msg("jit %d: after f's remap a0 = %llu (want 6)", jit, (unsigned long long)rv_get_x(h, 10));
+    fx_free(f);
+}
+
+static void test_remap_interp(void **state) { (void)state; run_remap(false); }
+static void test_remap_jit(void **state) { (void)state; run_remap(true); }
 static void test_sfence_jit(void **state) { (void)state; run_sfence(true); }
 
 int main(void)
@@ -171,6 +225,8 @@ int main(void)
         cmocka_unit_test(test_fence_i_jit),
         cmocka_unit_test(test_sfence_interp),
         cmocka_unit_test(test_sfence_jit),
+        cmocka_unit_test(test_remap_interp),
+        cmocka_unit_test(test_remap_jit),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
