@@ -211,6 +211,7 @@ static int run_restore(struct virt_config *cfg, const char *arg, const char *sha
     struct snap *s;
     if (machine_restore_open(arg, &cfg->restore_verify, &s) < 0)
         return 2;
+    bench_since_exec("snapshot read");
     char err[700];
     int rc = 2;
     if (virt_config_from_snapshot(cfg, s) == 0) {
