@@ -523,6 +523,16 @@ int virtio_pci_load(struct virtio_pci *p, const struct virtio_pci_state *st)
     memcpy(p->queue_vec, st->queue_vec, sizeof(p->queue_vec));
     intx_update(p);
     callfd_sync(p);
+    /* MSI-X is edge: a completion signalled between the moment the saved
+     * CPU state was read and the moment the used ring was copied is in the
+     * ring but in no LAPIC. Signal every live queue's vector once (a pending
+     * bit if it is masked); a driver that finds nothing new ignores it, one
+     * that waits on that completion would otherwise wait for ever (INTx and
+     * virtio-mmio are level: intx_update above re-raises them). */
+    if (p->msix.enabled && (d->status & VIRTIO_STATUS_DRIVER_OK))
+        for (unsigned q = 0; q < d->nvq; q++)
+            if (d->vq[q].ready && p->queue_vec[q] < p->msix.nvec)
+                pci_msix_notify(&p->msix, p->queue_vec[q]);
     pthread_mutex_unlock(&d->lock);
     db_update(p);                           /* ioeventfds where BAR 0 is now */
     virtio_dev_kick(d);

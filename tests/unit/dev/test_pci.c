@@ -541,10 +541,12 @@ static void test_snapshot(void **state)
     assert_int_equal(rec.gpa, WIN + 0x400000 + VIRTIO_PCI_NOTIFY_OFF);   /* the doorbell moved */
     assert_int_equal(rd(&b.mmio, WIN + 0x400000 + VIRTIO_PCI_MSIX_OFF + 16 + 8, 4), 0x4052);
     /* the request left in the ring was taken once the transport was in
-     * place: used index 2, its interrupt an MSI through the restored table */
+     * place: used index 2, its interrupt an MSI through the restored table;
+     * before it, the load signalled the live queue's vector once (MSI-X is
+     * edge: a completion the saved LAPIC missed is not lost) */
     uint16_t *used = mem_translate(&b.mem, RAM + 0x2000, 6);
     assert_int_equal(used[1], 2);
-    assert_int_equal(b.msi.n, 1);
+    assert_int_equal(b.msi.n, 2);
     assert_int_equal(b.msi.addr, 0xfee01000u);
     assert_int_equal(b.msi.data, 0x4052);
     assert_int_equal(rd(&b.mmio, WIN + 0x400000 + VIRTIO_PCI_PBA_OFF, 8), 0);
