@@ -643,12 +643,13 @@ int machine_replicate_check_config(const struct machine_config *mc, char *err, s
 bool replicate_busy(struct machine *m)
 {
     struct replication *r = m->repl;
+    char status[sizeof(r->info.status)];
     pthread_mutex_lock(&r->lock);
-    bool busy = r->info.role == REPL_ROLE_STANDBY ||
-                (r->info.role == REPL_ROLE_PRIMARY &&
-                 (!strcmp(r->info.status, "setup") || !strcmp(r->info.status, "active")));
+    enum machine_repl_role role = r->info.role;
+    repl_copy_str(status, sizeof(status), r->info.status);     /* (see repl_copy_str: GCC 12 + ASan) */
     pthread_mutex_unlock(&r->lock);
-    return busy;
+    return role == REPL_ROLE_STANDBY ||
+           (role == REPL_ROLE_PRIMARY && (!strcmp(status, "setup") || !strcmp(status, "active")));
 }
 
 int replicate_blocked(struct machine *m, char *err, size_t errlen)
