@@ -43,4 +43,14 @@ PY
 
 # args DIR 'shell command': set process.args to sh -c CMD
 args() { cfg "$1" "c['process']['args']=['sh','-c',$(python3 -c 'import json,sys;print(json.dumps(sys.argv[1]))' "$2")]"; }
-
+# ctr_wait_stopped RUNTIME-CMD... ID: wait (up to 30 s times VESSEL_SLOW) until
+# the container's state says stopped, after a kill
+ctr_wait_stopped() {
+    local id=${!#} i st
+    for ((i = 0; i < $(slow 600); i++)); do
+        st=$("${@:1:$#-1}" state "$id" 2>/dev/null | python3 -c 'import json,sys; print(json.load(sys.stdin)["status"])' 2>/dev/null)
+        [ "$st" = stopped ] && return 0
+        sleep 0.05
+    done
+    return 1
+}

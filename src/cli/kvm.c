@@ -83,25 +83,14 @@ static bool shaping_option(int c)
 }
 
 /* --restore DIR[,verify]: the machine the snapshot's manifest describes. */
-static int run_restore(struct vkvm_config *cfg, const char *arg, const char *shaping)
+static int restore_configure(void *cfg, const struct snap *s)
 {
-    if (shaping) {
-        log_error("--restore: --%s comes from the snapshot's manifest and cannot be given with it", shaping);
-        return 2;
-    }
-    struct snap *s;
-    if (machine_restore_open(arg, &cfg->restore_verify, &s) < 0)
-        return 2;
-    char err[700];
-    int rc = 2;
-    if (vkvm_config_from_snapshot(cfg, s) == 0) {
-        if (machine_restore_disks(s, err, sizeof(err)) < 0)
-            log_error("--restore: %s", err);
-        else
-            rc = vkvm_run(cfg);
-    }
-    snap_free(s);
-    return rc;
+    return vkvm_config_from_snapshot(cfg, s);
+}
+
+static int restore_run(void *cfg)
+{
+    return vkvm_run(cfg);
 }
 
 static void free_config(struct vkvm_config **cfg)
@@ -138,10 +127,13 @@ int cmd_kvm(int argc, char **argv)
         cfg->dev = "/dev/kvm";
     int c, li;
     const char *restore = NULL, *shaping = NULL;
+    char shaping_buf[32];
     optind = 1;
     while ((c = getopt_long(argc, argv, "+m:hS", opts, &li)) != -1) {
-        if (shaping_option(c))
-            shaping = c == 'm' ? "mem" : opts[li].name;
+        if (shaping_option(c)) {
+            snprintf(shaping_buf, sizeof(shaping_buf), "--%s", c == 'm' ? "mem" : opts[li].name);
+            shaping = shaping_buf;
+        }
         switch (c) {
         case 'r': restore = optarg; break;
         case 'I': cfg->mc.incoming = optarg; break;
@@ -221,8 +213,10 @@ int cmd_kvm(int argc, char **argv)
         log_error("%s: %s", cfg->mc.standby ? "--standby" : "--replicate", why);
         return 2;
     }
-    if (restore)
-        return run_restore(cfg, restore, shaping);
+    if (restore) {
+        static const struct machine_restore_engine engine = { restore_configure, restore_run };
+        return machine_restore_run(restore, shaping, &cfg->restore_verify, &engine, cfg);
+    }
     if (cfg->mc.incoming && cfg->boot_cpus && cfg->boot_cpus != cfg->mc.ncpus) {
         log_error("--incoming: not with CPU hotplug (--smp %u,maxcpus=%u): its state is not migrated yet",
                   cfg->boot_cpus, cfg->mc.ncpus);

@@ -202,27 +202,15 @@ static const char *shaping_option(int c)
 }
 
 /* --restore DIR[,verify]: the machine the snapshot's manifest describes. */
-static int run_restore(struct virt_config *cfg, const char *arg, const char *shaping)
+static int restore_configure(void *cfg, const struct snap *s)
 {
-    if (shaping) {
-        log_error("--restore: %s comes from the snapshot's manifest and cannot be given with it", shaping);
-        return 2;
-    }
-    struct snap *s;
-    if (machine_restore_open(arg, &cfg->restore_verify, &s) < 0)
-        return 2;
-    char err[700];
-    int rc = 2;
-    if (virt_config_from_snapshot(cfg, s) == 0) {
-        if (machine_restore_disks(s, err, sizeof(err)) < 0)
-            log_error("--restore: %s", err);
-        else
-            rc = virt_run(cfg);
-    }
-    snap_free(s);
-    return rc;
+    return virt_config_from_snapshot(cfg, s);
 }
 
+static int restore_run(void *cfg)
+{
+    return virt_run(cfg);
+}
 
 static void free_config(struct virt_config **cfg)
 {
@@ -339,8 +327,10 @@ int cmd_run(int argc, char **argv)
                   cfg->mc.incoming ? "--incoming" : "-S");
         return 2;
     }
-    if (restore)
-        return run_restore(cfg, restore, shaping);
+    if (restore) {
+        static const struct machine_restore_engine engine = { restore_configure, restore_run };
+        return machine_restore_run(restore, shaping, &cfg->restore_verify, &engine, cfg);
+    }
     char kbuf[PATH_MAX + 64], ibuf[PATH_MAX + 64];
     if (!cfg->kernel && !cfg->bios) {
         if (default_guest(kbuf, ibuf, sizeof(kbuf)) < 0) {

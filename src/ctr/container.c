@@ -578,7 +578,7 @@ int ctr_create(const char *id, const struct ctr_opts *o, bool start_now, struct 
     for (int k = 0; k < CTR_NS_COUNT; k++)
         if (spec->ns_on[k] && !spec->ns_path[k])
             cflags |= flags[k];
-    struct ctr_init_args args = { spec, o, sync[1], fifo, id, bundle, cons[1] };
+    struct ctr_init_args args = { spec, o, sync[1], fifo, id, bundle, cons[1], { sync[0], cons[0] } };
     stack = mmap(NULL, stack_size, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_STACK, -1, 0);
     if (stack == MAP_FAILED) {
         stack = NULL;

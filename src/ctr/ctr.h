@@ -191,6 +191,9 @@ struct ctr_init_args {
     int fifo_dirfd;            /* the state dir, to open exec.fifo */
     const char *id, *bundle;   /* for the state given to in-container hooks */
     int console_fd;            /* terminal without --console-socket: send the pty master here */
+    int parent_fds[2];         /* the runtime's ends of those two socketpairs (-1: none): the
+                                * clone copied them, init closes them first, so that the
+                                * runtime's death reads as EOF and init exits */
 };
 int ctr_init(void *arg);
 

@@ -837,6 +837,9 @@ int ctr_init(void *arg)
     const struct ctr_spec *s = a->spec;
     int efd = a->sync_fd;
     char go;
+    for (int i = 0; i < 2; i++)
+        if (a->parent_fds[i] >= 0)
+            close(a->parent_fds[i]);
     if (read(efd, &go, 1) != 1 || go != 'G')
         _exit(1);
     /* from here (the parent has written our id maps, which an unprivileged

@@ -564,8 +564,16 @@ void machine_replicate_info(struct machine *m, struct machine_repl_info *out);
  * 0, or -errno with one line in err. */
 int machine_restore_disks(const struct snap *s, char *err, size_t errlen);
 
-/* `--restore DIR[,verify]`: load DIR's snapshot into *out and set *verify.
- * 0, or -1 with one line logged ("--restore: ..."). */
-int machine_restore_open(const char *arg, bool *verify, struct snap **out);
+/* `--restore DIR[,verify]` on either engine: refuses it beside an option
+ * that shapes the machine (shaping: that option as typed, or NULL), loads
+ * DIR's snapshot, sets *verify, lets the engine take its manifest
+ * (configure: 0 or -1 after one line), puts the saved disks back and runs
+ * the engine. run's exit status, or 2 after one line. */
+struct machine_restore_engine {
+    int (*configure)(void *cfg, const struct snap *s);
+    int (*run)(void *cfg);
+};
+int machine_restore_run(const char *arg, const char *shaping, bool *verify, const struct machine_restore_engine *e,
+                        void *cfg);
 
 #endif

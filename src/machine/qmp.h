@@ -204,6 +204,9 @@ void qmp_server_free(struct qmp_server *s);
  * qmp_monitor_release after the machine is freed. */
 struct machine_monitor;
 int qmp_monitor_init(struct machine_monitor *mon, const char *spec);
+/* The i-th command a session with these ops answers (query-commands'
+ * order), NULL past the end. */
+const char *qmp_ops_command(const struct qmp_ops *ops, unsigned i);
 /* The i-th command the machine's monitor answers (its query-commands, in
  * table order), NULL past the end: what `vessel features` lists. */
 const char *qmp_monitor_command(unsigned i);

@@ -579,6 +579,20 @@ const void *snap_section(const struct snap *s, const char *name, uint32_t *versi
     return NULL;
 }
 
+const void *snap_section_exact(const struct snap *s, const char *name, uint32_t version, size_t size, char *err,
+                               size_t errlen)
+{
+    uint32_t ver = 0;
+    size_t len = 0;
+    const void *p = snap_section(s, name, &ver, &len);
+    if (!p)
+        snprintf(err, errlen, "snapshot %s: no section %s", snap_dir(s), name);
+    else if (ver != version || len != size)
+        snprintf(err, errlen, "snapshot %s: section %s is version %u, %zu bytes; this vessel reads version %u, "
+                 "%zu bytes", snap_dir(s), name, ver, len, version, size);
+    return p && ver == version && len == size ? p : NULL;
+}
+
 const char *snap_config(const struct snap *s, const char *key)
 {
     json_object *v = member(s->config, key, json_type_string);

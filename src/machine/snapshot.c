@@ -608,7 +608,7 @@ static int put_disk_back(const struct snap *s, const struct snap_disk *sd, char 
     return 0;
 }
 
-int machine_restore_open(const char *arg, bool *verify, struct snap **out)
+static int restore_open(const char *arg, bool *verify, struct snap **out)
 {
     char dir[PATH_MAX], err[700];
     snprintf(dir, sizeof(dir), "%s", arg);
@@ -621,6 +621,28 @@ int machine_restore_open(const char *arg, bool *verify, struct snap **out)
         return -1;
     }
     return 0;
+}
+
+int machine_restore_run(const char *arg, const char *shaping, bool *verify, const struct machine_restore_engine *e,
+                        void *cfg)
+{
+    if (shaping) {
+        log_error("--restore: %s comes from the snapshot's manifest and cannot be given with it", shaping);
+        return 2;
+    }
+    struct snap *s;
+    if (restore_open(arg, verify, &s) < 0)
+        return 2;
+    char err[700];
+    int rc = 2;
+    if (e->configure(cfg, s) == 0) {
+        if (machine_restore_disks(s, err, sizeof(err)) < 0)
+            log_error("--restore: %s", err);
+        else
+            rc = e->run(cfg);
+    }
+    snap_free(s);
+    return rc;
 }
 
 int machine_restore_disks(const struct snap *s, char *err, size_t errlen)

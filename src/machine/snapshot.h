@@ -104,6 +104,10 @@ const char *snap_target(const struct snap *s);
 unsigned snap_ncpus(const struct snap *s);
 /* Section `name`: its bytes (checked), version and length; NULL if absent. */
 const void *snap_section(const struct snap *s, const char *name, uint32_t *version, size_t *len);
+/* Section `name` of exactly `size` bytes at `version`, or NULL with one
+ * line in err naming what is missing or what differs. */
+const void *snap_section_exact(const struct snap *s, const char *name, uint32_t version, size_t size, char *err,
+                               size_t errlen);
 unsigned snap_nsections(const struct snap *s);
 const char *snap_section_name(const struct snap *s, unsigned i);
 /* Configuration: a string (NULL if absent or not a string), a number. */

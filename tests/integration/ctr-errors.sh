@@ -83,12 +83,38 @@ expect_fail "existing container id" 'container "dup" already exists' bash -c "cd
 st=$(VCTR state dup | python3 -c 'import json,sys; print(json.load(sys.stdin)["status"])')
 [ "$st" = created ] && ls -d /sys/fs/cgroup/memory/vessel/dup >/dev/null 2>&1 &&
     ok "the existing container is untouched by the failed create (still created, its cgroup there)" || nok "existing container after a duplicate create: [$st]"
-VCTR kill dup KILL; sleep 0.3
+VCTR kill dup KILL; ctr_wait_stopped "$VESSEL" ctr --root "$CTR_ROOT" dup || nok "dup not stopped 30 s after kill KILL"
 expect_fail "kill of a stopped container" 'container "dup" is not running' "$VESSEL" ctr --root "$CTR_ROOT" kill dup
 [ -f "$CTR_ROOT/dup/state.json" ] && ok "kill of a stopped container keeps its state for delete" || nok "state of dup gone after kill"
 expect_fail "unknown signal" 'kill: unknown signal "SIGFOO"' "$VESSEL" ctr --root "$CTR_ROOT" kill dup SIGFOO
 expect_fail "start of a stopped container" 'it is stopped, not created' "$VESSEL" ctr --root "$CTR_ROOT" start dup
 VCTR delete dup
+# The runtime killed while init waits for it (here: during a prestart hook,
+# which runs between init's 'H' and the runtime's 'C'): init must see the
+# runtime gone and exit, not wait forever holding the container's
+# namespaces and cgroup. Before the fix init kept the runtime's end of their
+# socketpair open itself (the clone copied it), so its read never ended.
+hb=$CTR_BASE/hookdie; mkbundle "$hb"; args "$hb" 'sleep 30'
+cfg "$hb" "c['hooks']={'prestart':[{'path':'/bin/sh','args':['sh','-c','echo \$\$ > $hb/hook.pid; exec sleep 600']}]}"
+(cd "$hb" && exec "$VESSEL" ctr --root "$CTR_ROOT" create hd >/dev/null 2>&1) &
+cpid=$!
+for ((i = 0; i < $(slow 600); i++)); do [ -s "$hb/hook.pid" ] && break; sleep 0.05; done
+ipid=$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["pid"])' "$CTR_ROOT/hd/state.json" 2>/dev/null)
+if [ -s "$hb/hook.pid" ] && [ -n "$ipid" ] && [ -d "/proc/$ipid" ]; then
+    kill -KILL "$cpid"; wait "$cpid" 2>/dev/null
+    kill -KILL "$(cat "$hb/hook.pid")" 2>/dev/null
+    for ((i = 0; i < $(slow 600); i++)); do [ -d "/proc/$ipid" ] || break; sleep 0.05; done
+    if [ -d "/proc/$ipid" ]; then
+        nok "container init exits once the runtime that created it is killed (pid $ipid still there 30 s later)"
+        kill -KILL "$ipid" 2>/dev/null
+    else
+        ok "container init exits once the runtime that created it is killed"
+    fi
+else
+    nok "the prestart hook did not run (hook pid [$(cat "$hb/hook.pid" 2>/dev/null)], init pid [$ipid])"
+    kill -KILL "$cpid" 2>/dev/null
+fi
+VCTR delete -f hd >/dev/null 2>&1
 expect_fail "state of a missing container" 'container "dup" does not exist' "$VESSEL" ctr --root "$CTR_ROOT" state dup
 expect_fail "unknown command" "unknown command 'frob'" "$VESSEL" ctr frob
 expect_fail "unknown option" "unknown option '--frob'" "$VESSEL" ctr run --frob x

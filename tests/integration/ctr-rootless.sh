@@ -49,6 +49,6 @@ out=$(U exec rl2 id -u)
 [ "$out" = 0 ] && ok "rootless exec joins the user namespace (uid 0 inside)" || nok "rootless exec: [$out]"
 pid=$(U state rl2 | python3 -c 'import json,sys; print(json.load(sys.stdin)["pid"])' 2>/dev/null)
 [ -n "$pid" ] && [ "$(stat -c %u /proc/$pid)" = "$uid" ] && ok "rootless: the container process belongs to host uid $uid" || nok "rootless owner of pid [$pid]"
-U kill rl2 KILL >/dev/null; sleep 0.3
+U kill rl2 KILL >/dev/null; ctr_wait_stopped U rl2 || nok "rl2 not stopped 30 s after kill KILL"
 U delete rl2 >/dev/null
 [ -z "$(ls -A "$w/b/state" 2>/dev/null)" ] && ok "rootless kill + delete: state dir clean" || nok "rootless state left: $(ls "$w/b/state")"

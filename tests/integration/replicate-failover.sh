@@ -132,6 +132,9 @@ s = socket.socket(socket.AF_UNIX); s.settimeout(120); s.connect(sys.argv[1])
 f = s.makefile("rwb")
 f.readline()
 f.write(b'{"execute": "qmp_capabilities"}\n'); f.flush()
+while b'"return"' not in f.readline():
+    pass
+open(sys.argv[2] + ".ready", "w").close()   # subscribed: events from here on reach us
 while True:
     line = f.readline()
     if not line:
@@ -146,7 +149,7 @@ primary=p0 standby=s1
 fails=0 worst=0
 watch_event s1 "$d/event.json"
 watcher=$!
-sleep 0.5
+waitfor "$(slow 30)" test -e "$d/event.json.ready" || nok "the QMP event watcher did not connect to the standby"
 for ((k = 1; k <= KILLS; k++)); do
     # a random moment: 50 to 800 ms after the standby has its first epochs
     sleep "0.$(( RANDOM % 750 + 50 ))"

@@ -43,19 +43,9 @@ unsigned vkvm_msr_filter(const uint32_t *in, unsigned n, uint32_t *out, unsigned
     return k;
 }
 
-/* Section `name` of exactly `size` bytes at VKVM_SNAP_VERSION, or NULL
- * with err set. */
 static const void *section(const struct snap *s, const char *name, size_t size, char *err, size_t errlen)
 {
-    uint32_t ver = 0;
-    size_t len = 0;
-    const void *p = snap_section(s, name, &ver, &len);
-    if (!p)
-        snprintf(err, errlen, "snapshot %s: no section %s", snap_dir(s), name);
-    else if (ver != VKVM_SNAP_VERSION || len != size)
-        snprintf(err, errlen, "snapshot %s: section %s is version %u, %zu bytes; this vessel reads version %d, "
-                 "%zu bytes", snap_dir(s), name, ver, len, VKVM_SNAP_VERSION, size);
-    return p && ver == VKVM_SNAP_VERSION && len == size ? p : NULL;
+    return snap_section_exact(s, name, VKVM_SNAP_VERSION, size, err, errlen);
 }
 
 static int check_cpu(const struct snap *s, const struct vkvm_cpu_state *c, unsigned cpu, char *err,

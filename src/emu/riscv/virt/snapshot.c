@@ -74,18 +74,9 @@ int virt_engine_save(void *eng, struct snap_writer *w)
     return 0;
 }
 
-/* Section `name` of exactly `size` bytes at version 1, or NULL with err set. */
 static const void *section(const struct snap *s, const char *name, size_t size, char *err, size_t errlen)
 {
-    uint32_t ver = 0;
-    size_t len = 0;
-    const void *p = snap_section(s, name, &ver, &len);
-    if (!p)
-        snprintf(err, errlen, "snapshot %s: no section %s", snap_dir(s), name);
-    else if (ver != SEC_VERSION || len != size)
-        snprintf(err, errlen, "snapshot %s: section %s is version %u, %zu bytes; this vessel reads version %d, "
-                 "%zu bytes", snap_dir(s), name, ver, len, SEC_VERSION, size);
-    return p && ver == SEC_VERSION && len == size ? p : NULL;
+    return snap_section_exact(s, name, SEC_VERSION, size, err, errlen);
 }
 
 /* The board section, checked against this board (also before the harts
