@@ -154,7 +154,8 @@ start_vm s1 --disk "$d/disk1.img" --serial stdio --standby "unix:$d/rep1.sock,ti
 waitfor "$(slow 3)" test -S "$d/rep1.sock" || { nok "kvm-repl-boot: the standby listens ($(tail -3 "$d/s1.log" | tr '\n' ' '))"; exit 0; }
 st=$(qmp s1 query-status)
 start_vm p0 --disk "$d/disk0.img" --replicate "unix:$d/rep1.sock"
-if ! waitfor "$(slow 12)" grep -aq '^vessel-guest: ready' "$d/p0.log"; then
+# (a loaded host and the cuts slow the nested boot: 60 s of guest time to init at load 17)
+if ! waitfor "$(slow 24)" grep -aq '^vessel-guest: ready' "$d/p0.log"; then
     nok "kvm-repl-boot: the primary boots while replicating ($(tail -c 400 "$d/p0.log" | tr -d '\r' | tr '\n' '|'))"; exit 0
 fi
 check "kvm-repl-boot: the default x86-64 guest boots while replicating (standby waited in $(field "$st" status); standby: $(repl s1 | head -c 300))" \
