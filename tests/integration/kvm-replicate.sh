@@ -55,7 +55,9 @@ inns ip tuntap add dev "$tap" mode tap vnet_hdr 2>/dev/null || inns ip tuntap ad
     skip_all "cannot create a persistent tap device"
 inns ip addr add "$net.1/24" dev "$tap" && inns ip link set "$tap" up && inns ip link set lo up ||
     skip_all "cannot configure $tap"
-opts=(--kernel "$KERNEL" --initrd "$INITRD" -m 128M --append "console=ttyS0 panic=-1 vessel.nonet")
+# REPL_TRANSPORT=mmio: the virtio devices on virtio-mmio (IOAPIC lines) instead of PCI (MSI-X, irqfd)
+opts=(--kernel "$KERNEL" --initrd "$INITRD" -m 128M --append "console=ttyS0 panic=-1 vessel.nonet"
+      --transport "${REPL_TRANSPORT:-pci}")
 
 waitfor() {     # waitfor SECS CMD...: poll CMD until it succeeds
     local end=$(( $(date +%s) + $1 )); shift
