@@ -58,6 +58,7 @@ int main(int argc, char **argv)
      * image read at start; after that, freed buffers of a few MiB (the
      * initrd) stayed in the heap, resident for the machine's whole life. */
     mallopt(M_MMAP_THRESHOLD, 128 << 10);
+    bench_since_exec("main");
     const char *base = strrchr(argv[0], '/');
     base = base ? base + 1 : argv[0];
     for (size_t i = 0; i < ARRAY_SIZE(aliases); i++)

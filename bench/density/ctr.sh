@@ -93,7 +93,9 @@ count() {
         if ! (cd "$base/$id" && echo $BASHPID > "$cg/cgroup.procs" &&
               timeout -k 5 "$START_S" bash -c "$(declare -f rt); VESSEL='$VESSEL' CTR_ROOT='$CTR_ROOT' RUNC_ROOT='$RUNC_ROOT' rt $engine run -d $id" \
                   >/dev/null 2>"$base/$id.err" </dev/null); then
-            why="container $i did not start${START_S:+ within $START_S s}: $(head -c 160 "$base/$id.err")"; break
+            why="container $i did not start${START_S:+ within $START_S s}: $(head -c 160 "$base/$id.err")"
+            ids+=("$id")   # a start cut off by the timeout may have got as far as a running container
+            break
         fi
         ids+=("$id")
         if ! alive "$id"; then why="a container died when container $i started"; break; fi

@@ -59,6 +59,12 @@ measure() {
         a=$b; b=$(cat "$g/memory.usage_in_bytes")
         [ $((b > a ? b - a : a - b)) -lt 262144 ] && break
     done
+    # the parts of the usage (KiB): RSS (anon), page cache, kernel memory
+    # (slab, stacks, page tables), from memory.stat and memory.kmem
+    awk -v u="$b" -v k="$(cat "$g/memory.kmem.usage_in_bytes" 2>/dev/null || echo 0)" \
+        '$1 == "rss" { r = $2 } $1 == "cache" { c = $2 } $1 == "mapped_file" { m = $2 }
+         END { printf "%d %d %d %d %d\n", u / 1024, r / 1024, c / 1024, m / 1024, k / 1024 }' "$g/memory.stat" \
+        > "$tmp/parts.$name"
     echo $(( b / 1048576 ))
     for p in "${pids[@]}"; do kill -9 "$p" 2>/dev/null; done; wait 2>/dev/null; pids=()
     rmdir "$g"
@@ -69,3 +75,11 @@ drop
 many=$(measure many "$N")
 echo "many: one restored guest: $one MiB; $N restored guests: $many MiB (memory cgroup usage)"
 awk -v a="$one" -v b="$many" -v n="$N" 'BEGIN { printf "many: ratio %.2f (bar: below 3 for n = 50)\n", b / a }'
+# what each further guest adds, by part (KiB)
+read -r u1 r1 c1 m1 k1 < "$tmp/parts.one"
+read -r un rn cn mn kn < "$tmp/parts.many"
+echo "many: KiB usage / rss (anon) / page cache / of it mapped / kernel (kmem): one guest $u1 / $r1 / $c1 / $m1 / $k1;" \
+     "$N guests $un / $rn / $cn / $mn / $kn"
+awk -v n="$N" -v u="$((un - u1))" -v r="$((rn - r1))" -v c="$((cn - c1))" -v k="$((kn - k1))" 'BEGIN {
+    if (n > 1) printf "many: each further guest adds %.0f KiB: rss %.0f, page cache %.0f, kernel %.0f\n",
+                      u / (n - 1), r / (n - 1), c / (n - 1), k / (n - 1) }'

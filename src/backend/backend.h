@@ -149,6 +149,11 @@ struct net_backend {
      * vessel stops reading it and returns it) or take it back (take
      * false: read again; returns 0). -ENOTSUP for a backend without one. */
     int (*take_fd)(struct net_backend *be, bool take);
+    /* Optional (tap): a frame with the guest's virtio-net header (hdr_len
+     * bytes: checksum and segmentation requests the host kernel carries
+     * out), for a device that offered offloads. Not held (output commit):
+     * such a device refuses snapshots and replication. */
+    int (*send_vnet)(struct net_backend *be, const uint8_t *hdr, size_t hdr_len, const uint8_t *frame, size_t len);
 };
 /* Output commit (hot-spare replication, docs/replication.md): while held,
  * frames from the guest wait (up to NET_HOLD_MAX bytes; beyond that they

@@ -5,6 +5,7 @@
 #include <limits.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <time.h>
 
@@ -118,6 +119,16 @@ uint64_t time_ns(void)
 }
 
 uint64_t time_ms(void) { return time_ns() / 1000000ULL; }
+
+void bench_since_exec(const char *what)
+{
+    const char *t0 = getenv("VESSEL_BENCH_T0");
+    uint64_t v;
+    struct rusage ru;
+    if (t0 && parse_u64(t0, &v) == 0 && getrusage(RUSAGE_SELF, &ru) == 0)
+        fprintf(stderr, "vessel: bench: %s %.3f ms after exec (%ld page faults)\n", what,
+                (double)(time_ns() - v) / 1e6, ru.ru_minflt + ru.ru_majflt);
+}
 
 ssize_t read_full(int fd, void *buf, size_t n)
 {

@@ -89,6 +89,12 @@ int parse_u64(const char *s, uint64_t *out);
 /* ---- time ---- */
 uint64_t time_ns(void);          /* CLOCK_MONOTONIC */
 uint64_t time_ms(void);
+/* Benchmarks (bench/snapshot/restore.py): with VESSEL_BENCH_T0 set to the
+ * caller's CLOCK_MONOTONIC in ns just before it ran vessel, one stderr line
+ * "vessel: bench: WHAT X ms after exec (N page faults)", N the process's
+ * page faults so far (each costs ~28 us in this project's VMs); nothing
+ * without it. */
+void bench_since_exec(const char *what);
 
 /* ---- threads ---- */
 /* pthread_create with a stack of THREAD_STACK_SIZE instead of the 8 MiB

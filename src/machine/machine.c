@@ -616,17 +616,6 @@ static void drain_signals(struct machine *m)
     }
 }
 
-/* Benchmarks (bench/snapshot): with VESSEL_BENCH_T0 set to the caller's
- * CLOCK_MONOTONIC in ns just before it ran vessel, say how long it took
- * from there to the vCPUs running (one line on stderr). */
-static void report_start_time(void)
-{
-    const char *t0 = getenv("VESSEL_BENCH_T0");
-    uint64_t v;
-    if (t0 && parse_u64(t0, &v) == 0)
-        fprintf(stderr, "vessel: bench: vCPUs running %.3f ms after exec\n", (double)(time_ns() - v) / 1e6);
-}
-
 void machine_bench_stamp(const char *what)
 {
     if (getenv("VESSEL_BENCH_CLOCK"))
@@ -668,7 +657,7 @@ int machine_run(struct machine *m)
             machine_shutdown(m, MACHINE_STOP_ERROR, MACHINE_EXIT_BADARG);
         }
     }
-    report_start_time();
+    bench_since_exec("vCPUs running");
     struct pollfd pfd[2] = { { m->wake_fd, POLLIN, 0 }, { m->sig_fd, POLLIN, 0 } };
     for (;;) {
         pthread_mutex_lock(&m->lock);

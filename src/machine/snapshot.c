@@ -633,6 +633,7 @@ int machine_restore_run(const char *arg, const char *shaping, bool *verify, cons
     struct snap *s;
     if (restore_open(arg, verify, &s) < 0)
         return 2;
+    bench_since_exec("snapshot read");
     char err[700];
     int rc = 2;
     if (e->configure(cfg, s) == 0) {

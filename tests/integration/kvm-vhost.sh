@@ -7,7 +7,11 @@
 #   a file the guest serves fetched by the host side (guest -> host: the
 #   transmit ring) and one the host serves fetched by the guest (the
 #   receive ring), both compared by SHA-256; no fallback line, packets
-#   counted on the tap; power-off exits 0; a snapshot is refused.
+#   counted on the tap; the offloads (CSUM, GUEST_CSUM, GUEST_TSO4/6,
+#   HOST_TSO4/6) negotiated and used: the tap carries frames larger than
+#   the MTU both ways (TUNSETOFFLOAD on the tap, TSO in the guest), which
+#   the checksums above then prove intact; power-off exits 0; a snapshot is
+#   refused.
 # - the hostile guest tests/guests/x86/vhost-hostile.asm: transmit buffers
 #   outside guest RAM must be refused by vhost-net (its memory table holds
 #   only guest RAM): the request is not consumed, nothing leaves on the
@@ -19,7 +23,7 @@
 . "$SRC/tests/guestlib.sh"
 dev=${VESSEL_KVM_DEV:-/dev/kvm}
 hostile="vhost-hostile-good vhost-hostile-ram-end vhost-hostile-high vhost-hostile-chain"
-linux="vhost-pci-boot vhost-pci-features vhost-pci-tx vhost-pci-rx vhost-pci-tap vhost-snapshot-refused vhost-pci-poweroff vhost-mmio"
+linux="vhost-pci-boot vhost-pci-features vhost-pci-tx vhost-pci-rx vhost-pci-offloads vhost-pci-tap vhost-snapshot-refused vhost-pci-poweroff vhost-mmio"
 skip_all() { local n; for n in $hostile $linux; do skip "$n" "$1"; done; exit 0; }
 { [ -r "$dev" ] && [ -w "$dev" ]; } || skip_all "$dev missing or not accessible"
 [ -c /dev/vhost-net ] || skip_all "no /dev/vhost-net (module vhost_net)"
@@ -90,23 +94,33 @@ if grep -qE 'vessel moves the packets itself|as an irqfd' "$GUEST_LOG"; then
     nok "vhost-pci-boot: vessel fell back: $(grep -E 'vhost|irqfd' "$GUEST_LOG" | head -2 | tr '\n' ' ')"
 else ok "vhost-pci-boot: the default guest booted with --net tap,vhost=on, no fallback or irqfd failure line ($(guest_elapsed) s)"; fi
 f=$(guest_run "$features")
-# bit 0 first: 5 MAC, 15 MRG_RXBUF, 16 STATUS, 32 VERSION_1
-if [ "${f:5:1}${f:15:1}${f:16:1}${f:32:1}" = 1111 ]; then
-    ok "vhost-pci-features: the guest negotiated MAC, MRG_RXBUF (offered only with vhost-net), STATUS, VERSION_1 ($f)"
+# bit 0 first: 5 MAC, 15 MRG_RXBUF, 16 STATUS, 32 VERSION_1; the offloads
+# (offered only with vhost-net) 0 CSUM, 1 GUEST_CSUM, 7/8 GUEST_TSO4/6,
+# 11/12 HOST_TSO4/6
+if [ "${f:5:1}${f:15:1}${f:16:1}${f:32:1}" = 1111 ] && [ "${f:0:2}${f:7:2}${f:11:2}" = 111111 ]; then
+    ok "vhost-pci-features: the guest negotiated MAC, MRG_RXBUF, STATUS, VERSION_1 and the offloads CSUM, GUEST_CSUM, GUEST_TSO4/6, HOST_TSO4/6 ($f)"
 else nok "vhost-pci-features: '$f'"; fi
 guest_run "ifconfig eth0 $gaddr netmask 255.255.255.0 up" >/dev/null
-tx0=$(counter rx_packets)
+tx0=$(counter rx_packets) txb0=$(counter rx_bytes)
 guest_run "mkdir -p /www && dd if=/dev/urandom of=/www/g bs=1k count=3072 2>/dev/null && httpd -p 8080 -h /www" 60 >/dev/null
 gsum=$(guest_run "sha256sum /www/g | cut -d' ' -f1")
 got=$(timeout "$(slow 60)" busybox wget -q -O - "http://$gaddr:8080/g" | sha256sum | cut -d' ' -f1)
 check "vhost-pci-tx: 3 MiB the guest serves, fetched on the host side through the tap ($got)" \
     test -n "$gsum" -a "$got" = "$gsum"
+txn=$(( $(counter rx_packets) - tx0 )) txb=$(( $(counter rx_bytes) - txb0 ))
+rx0=$(counter tx_packets) rxb0=$(counter tx_bytes)
 got=$(guest_run "wget -q -O - http://$addr:$port/blob | sha256sum | cut -d' ' -f1" 120)
 check "vhost-pci-rx: 4 MiB the host serves, fetched by the guest ($got)" test "$got" = "$hsum"
-txn=$(( $(counter rx_packets) - tx0 ))
+rxn=$(( $(counter tx_packets) - rx0 )) rxb=$(( $(counter tx_bytes) - rxb0 ))
+# mean frame size each way: above the 1514 bytes of a full Ethernet frame
+# only if segments of up to 64 KiB crossed the tap (TSO)
+if [ "$txn" -gt 0 ] && [ "$rxn" -gt 0 ] && [ $((txb / txn)) -gt 1514 ] && [ $((rxb / rxn)) -gt 1514 ]; then
+    ok "vhost-pci-offloads: frames larger than the MTU crossed the tap both ways (mean $((txb / txn)) bytes from the guest, $((rxb / rxn)) to it)"
+else nok "vhost-pci-offloads: mean frame ${txb}/${txn} bytes from the guest, ${rxb}/${rxn} to it (no TSO through the tap)"; fi
 msix=$(guest_run "grep -c 'PCI-MSI.*virtio0' /proc/interrupts")
-if [ "$txn" -ge 2000 ] && [ "${msix:-0}" -ge 2 ]; then
-    ok "vhost-pci-tap: $txn frames from the guest on the tap, $msix MSI-X vectors for virtio0"
+# 3 MiB in segments of at most 64 KiB: at least 48 frames
+if [ "$txn" -ge 48 ] && [ "${msix:-0}" -ge 2 ]; then
+    ok "vhost-pci-tap: $txn frames from the guest on the tap while it served 3 MiB, $msix MSI-X vectors for virtio0"
 else nok "vhost-pci-tap: $txn frames on the tap, '$msix' MSI-X vectors"; fi
 r=$(timeout -k 5 "$(slow 30)" "$VESSEL" qmp "$out/q.sock" vm-snapshot "{\"path\":\"$out/snap\"}" 2>&1)
 m=$(timeout -k 5 "$(slow 30)" "$VESSEL" qmp "$out/q.sock" migrate "{\"uri\":\"unix:$out/mig.sock\"}" 2>&1)

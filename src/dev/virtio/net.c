@@ -41,6 +41,7 @@ struct virtio_net {
     /* vhost-net (--net tap,vhost=on): the kernel moves the packets */
     struct vhost_net vh;
     bool vh_open;                    /* /dev/vhost-net is ours: the device uses it when the driver starts */
+    bool vh_failed;                  /* the kernel refused the device once: vessel moves the packets for good */
     bool vh_held;                    /* the tap and the doorbells are the kernel's (vessel reads neither) */
     int vh_kick[VHOST_NET_QUEUES];   /* what the kernel reads for each queue's notifications */
     struct vh_cb { struct virtio_net *n; unsigned q; } vh_cb[VHOST_NET_QUEUES];
@@ -131,17 +132,25 @@ void virtio_net_process_tx(struct virtio_net *n)
             break;
         any = true;
         size_t len = 0;
+        uint8_t hdr[NET_HDR_LEN] = { 0 };
         bool ok = e->out_len >= NET_HDR_LEN && e->out_len - NET_HDR_LEN <= sizeof(n->frame);
-        if (ok)
+        if (ok) {
+            iov_to_buf(e->out, e->out_num, 0, hdr, NET_HDR_LEN);
             len = iov_to_buf(e->out, e->out_num, NET_HDR_LEN, n->frame, e->out_len - NET_HDR_LEN);
+        }
         virtq_push(d, TXQ, e, 0);
+        /* offloads (offered with vhost-net, which failed): the tap does
+         * the checksum and segmentation the guest's header asks for */
+        bool vnet = (d->guest_features & VHOST_NET_OFFLOADS) && n->be && n->be->send_vnet;
         if (!ok || len < 14) {
             log_guest("virtio-net: bad transmit buffer (%llu bytes)", (unsigned long long)e->out_len);
             n->tx_dropped++;
             continue;
         }
         pthread_mutex_unlock(&d->lock);
-        if (n->be && net_backend_send(n->be, n->frame, len) < 0)
+        hdr[10] = hdr[11] = 0;      /* num_buffers: receive only */
+        if (n->be && (vnet ? n->be->send_vnet(n->be, hdr, NET_HDR_LEN, n->frame, len)
+                           : net_backend_send(n->be, n->frame, len)) < 0)
             n->tx_dropped++;
         pthread_mutex_lock(&d->lock);
     }
@@ -203,6 +212,9 @@ static void vh_release(struct virtio_net *n)
     struct virtio_dev *d = &n->vdev;
     if (!n->vh_held)
         return;
+    int tap = n->be->take_fd(n->be, true);     /* still ours: its fd */
+    if (tap >= 0 && vhost_net_set_tap_offloads(tap, 0) < 0)
+        log_once(LOG_WARN, "%s: vhost-net: TUNSETOFFLOAD 0: %s", d->name, strerror(errno));
     n->be->take_fd(n->be, false);
     for (unsigned q = 0; q < VHOST_NET_QUEUES; q++) {
         if (d->tops && d->tops->doorbell_fd)
@@ -218,7 +230,7 @@ static void vh_release(struct virtio_net *n)
 static void vh_start(struct virtio_net *n)
 {
     struct virtio_dev *d = &n->vdev;
-    if (!n->vh_open || n->vh.running || n->paused || !virtio_running(d))
+    if (!n->vh_open || n->vh_failed || n->vh.running || n->paused || !virtio_running(d))
         return;
     if (!n->vh_held) {
         int tap = n->be->take_fd(n->be, true);
@@ -230,11 +242,17 @@ static void vh_start(struct virtio_net *n)
         }
         n->vh_held = true;
     }
-    if (vhost_net_start(&n->vh, d, n->be->take_fd(n->be, true), n->vh_kick) < 0) {
+    int tap = n->be->take_fd(n->be, true);
+    if (vhost_net_start(&n->vh, d, tap, n->vh_kick) < 0) {
         vh_release(n);
-        n->vh_open = false;         /* for good: vessel's own path from now on */
+        n->vh_failed = true;        /* for good: vessel's own path from now on */
         return;
     }
+    /* the offloads the guest accepted, toward it: the tap may then hand
+     * vhost whole TCP segments of up to 64 KiB with partial checksums */
+    int r = vhost_net_set_tap_offloads(tap, vhost_net_tap_offloads(d->guest_features));
+    if (r < 0)
+        log_once(LOG_WARN, "%s: vhost-net: TUNSETOFFLOAD: %s (the tap sends plain frames)", d->name, strerror(-r));
     for (unsigned q = 0; q < VHOST_NET_QUEUES; q++)
         if (d->tops && d->tops->call_fd)
             d->tops->call_fd(d, q, n->vh.call[q]);   /* the engine's irqfd where it can */
@@ -271,9 +289,14 @@ void virtio_net_vhost(struct virtio_net *n, const char *path, const char *who)
         }
     }
     /* ring features only as far as the kernel serves them; mergeable
-     * receive buffers, which vessel's own path also serves (one buffer each) */
+     * receive buffers, which vessel's own path also serves (one buffer
+     * each: the tap's offloads are off whenever vessel reads it); the
+     * offloads, which the tap serves (vessel's own path passes the guest's
+     * header to it) */
     uint64_t ring = (1ULL << VIRTIO_F_INDIRECT_DESC) | (1ULL << VIRTIO_F_EVENT_IDX) | (1ULL << NET_F_MRG_RXBUF);
     d->host_features = (d->host_features & ~ring) | (vhost_net_ring_features(&n->vh) & ring);
+    if (n->be->send_vnet)
+        d->host_features |= VHOST_NET_OFFLOADS;
     n->vh_open = true;
 }
 

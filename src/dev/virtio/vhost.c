@@ -1,6 +1,7 @@
 /* vhost-net: see vhost.h. */
 #include <errno.h>
 #include <fcntl.h>
+#include <linux/if_tun.h>
 #include <linux/vhost.h>
 #include <stdlib.h>
 #include <string.h>
@@ -161,4 +162,23 @@ void vhost_net_close(struct vhost_net *v)
     close_fds(v->call, VHOST_NET_QUEUES);
     close_fds(v->err, VHOST_NET_QUEUES);
     close_fds(v->kick, VHOST_NET_QUEUES);
+}
+
+unsigned vhost_net_tap_offloads(uint64_t f)
+{
+    if (!(f & (1ULL << 1)))                 /* GUEST_CSUM: the rest need it */
+        return 0;
+    unsigned t = TUN_F_CSUM;
+    if (f & (1ULL << 7))
+        t |= TUN_F_TSO4;
+    if (f & (1ULL << 8))
+        t |= TUN_F_TSO6;
+    if ((f & (1ULL << 9)) && (t & (TUN_F_TSO4 | TUN_F_TSO6)))
+        t |= TUN_F_TSO_ECN;
+    return t;
+}
+
+int vhost_net_set_tap_offloads(int tap_fd, unsigned tun_flags)
+{
+    return ioctl(tap_fd, TUNSETOFFLOAD, (unsigned long)tun_flags) < 0 ? -errno : 0;
 }

@@ -46,4 +46,19 @@ int vhost_net_start(struct vhost_net *v, struct virtio_dev *d, int tap_fd, const
 void vhost_net_stop(struct vhost_net *v, struct virtio_dev *d);
 void vhost_net_close(struct vhost_net *v);
 
+/* virtio-net offloads (feature bits). With vhost-net the virtio-net header
+ * passes between the guest's buffers and the tap unchanged (the tap's
+ * vnet header is the guest's), so the tap does the checksums and the
+ * segmentation the header asks for: the device can offer these. */
+#define VHOST_NET_OFFLOADS ((1ULL << 0) /* CSUM */ | (1ULL << 1) /* GUEST_CSUM */ |            \
+                            (1ULL << 7) /* GUEST_TSO4 */ | (1ULL << 8) /* GUEST_TSO6 */ |      \
+                            (1ULL << 9) /* GUEST_ECN */ | (1ULL << 11) /* HOST_TSO4 */ |       \
+                            (1ULL << 12) /* HOST_TSO6 */ | (1ULL << 13) /* HOST_ECN */)
+/* TUNSETOFFLOAD's flags for what the guest's driver accepted (GUEST_CSUM,
+ * GUEST_TSO4/6, GUEST_ECN, only as far as their dependencies hold, as the
+ * tap refuses TSO without checksum offload); 0 for none. */
+unsigned vhost_net_tap_offloads(uint64_t guest_features);
+/* Tell the tap which offloads it may use toward the guest. 0 or -errno. */
+int vhost_net_set_tap_offloads(int tap_fd, unsigned tun_flags);
+
 #endif

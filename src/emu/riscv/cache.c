@@ -327,6 +327,7 @@ static struct rv_block *block_commit(struct rv_hart *h, struct rv_block *b, unsi
     b->cnext[0] = b->cnext[1] = NULL;
     b->jit = NULL;
     b->hits = 0;
+    b->hit_gen = h->idle_gen;
     b->jit_failed = false;
     h->arena_used += block_span(n);
 

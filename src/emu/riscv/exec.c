@@ -327,12 +327,23 @@ struct exec_jsite {
 };
 
 /* Block b is entered (instret counts all of it): translate it when it is
- * hot. */
+ * hot: run jit_threshold times, on a hart that idles most of the time
+ * (rv_hart_wait) since its last long wait. An idle guest's timer and
+ * housekeeping code runs a few times per wake-up: counted across
+ * wake-ups it was all translated within seconds, about 1 MiB of code per
+ * idle Linux guest that it hardly runs (bench/snapshot/many.sh); on a
+ * hart busy a tenth of the time or more the counts go on as before. */
 HOT void exec_enter(struct rv_hart *h, struct rv_machine *m, struct rv_block *b, bool chained)
 {
     h->instret += b->n;
-    if (!b->jit && m->jit && chained && !b->jit_failed && b->hits++ >= m->jit_threshold)
-        rv_jit_translate(h, b);
+    if (!b->jit && m->jit && chained && !b->jit_failed) {
+        if (unlikely(b->hit_gen != h->idle_gen)) {
+            b->hit_gen = h->idle_gen;
+            b->hits = 0;
+        }
+        if (b->hits++ >= m->jit_threshold)
+            rv_jit_translate(h, b);
+    }
 }
 
 /* Run b's translated code, first linking the previous translated block's

@@ -284,6 +284,26 @@ static uint64_t mono_ns(void)
  * kernel, costs nothing measurable). */
 #define RV_WAIT_SPIN_MIN 10000ULL
 #define RV_WAIT_SPIN_MAX 200000ULL
+/* On a mostly idle hart (busy under a tenth of each RV_DUTY_WINDOW_NS), a
+ * wait this long starts exec_enter's hit counts again: an idle Linux guest
+ * sleeps until its next timer, milliseconds. */
+#define RV_IDLE_GEN_NS 1000000ULL
+#define RV_DUTY_WINDOW_NS 1000000000ULL
+
+void rv_hart_note_wait(struct rv_hart *h, uint64_t t0, uint64_t waited)
+{
+    if (h->wait_end_ns && t0 >= h->wait_end_ns) {
+        h->duty_busy_ns += t0 - h->wait_end_ns;
+        h->duty_all_ns += t0 - h->wait_end_ns + waited;
+    }
+    h->wait_end_ns = t0 + waited;
+    if (h->duty_all_ns >= RV_DUTY_WINDOW_NS) {
+        h->mostly_idle = h->duty_busy_ns * 10 < h->duty_all_ns;
+        h->duty_busy_ns = h->duty_all_ns = 0;
+    }
+    if (h->mostly_idle && waited >= RV_IDLE_GEN_NS)
+        h->idle_gen++;
+}
 
 void rv_hart_wait(struct rv_hart *h)
 {
@@ -303,6 +323,7 @@ void rv_hart_wait(struct rv_hart *h)
         h->spin_ns = MIN(spin * 2, RV_WAIT_SPIN_MAX);
     else if (waited > 1000000ULL)
         h->spin_ns = MAX(spin / 2, RV_WAIT_SPIN_MIN);
+    rv_hart_note_wait(h, t0, waited);
 }
 
 static void wait_sleep(struct rv_hart *h)

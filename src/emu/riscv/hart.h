@@ -66,8 +66,9 @@ struct rv_block {
     uint64_t cgen[2];             /* (tlb_gen << 2 | priv) when linked */
     rv_jit_fn jit;                /* translated code, or NULL */
     void *jit_body;               /* its entry from a chained block */
-    uint32_t hits;                /* runs while not translated */
+    uint32_t hits;                /* runs while not translated, since idle_gen was hit_gen */
     bool jit_failed;              /* not translatable: interpret */
+    uint16_t hit_gen;             /* the hart's idle_gen when hits was last reset */
     struct rv_insn insn[];        /* n + 1: the last is OP_END */
 };
 
@@ -163,6 +164,13 @@ struct rv_hart {
     pthread_cond_t wait_cond;
     bool waiting;
     uint64_t spin_ns;             /* how long rv_hart_wait polls first (adaptive) */
+    /* how busy the hart is (rv_hart_wait): over windows of a second, the
+     * time it ran between waits; while it runs under a tenth of the time,
+     * every long wait bumps idle_gen, and a block's hits count only its
+     * runs since the hart last idled (exec_enter) */
+    uint64_t wait_end_ns, duty_busy_ns, duty_all_ns;
+    bool mostly_idle;
+    uint16_t idle_gen;
 
     /* code cache (per hart) */
     uint8_t *arena;
@@ -230,6 +238,11 @@ bool rv_op_ends_block(unsigned op);
 
 /* ---- cache.c ---- */
 struct rv_block *rv_block_lookup(struct rv_hart *h, uint64_t vpc, int *cause);
+/* hart.c: a wait of `waited` ns from t0 (CLOCK_MONOTONIC) ended: the
+ * hart's busy share over windows of a second (the time between waits is
+ * busy), and idle_gen bumped by a wait of 1 ms or more of a hart busy
+ * under a tenth of the last window (exec_enter's hit counts). */
+void rv_hart_note_wait(struct rv_hart *h, uint64_t t0, uint64_t waited);
 void rv_cache_flush(struct rv_hart *h);
 void rv_cache_invalidate_page(struct rv_hart *h, uint64_t key_page);
 /* Whether the page holding addr has decoded code (stores to it go slow). */

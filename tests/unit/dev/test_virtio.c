@@ -15,7 +15,9 @@
 
 #include "backend/backend.h"
 #include "base/base.h"
+#include "dev/virtio/vhost.h"
 #include "vdrv.h"
+#include <linux/if_tun.h>
 
 #define ALL_FEATURES (~0ULL)
 
@@ -1007,6 +1009,23 @@ static void test_parse(void **state)
 
 /* vessel features lists the kind table: every row named, NULL past the end,
  * and each row is what its option builds. */
+/* vhost-net's offloads: the tap's flags follow what the guest accepted,
+ * TSO and ECN only with the checksum (the tap refuses TSO without it). */
+static void test_tap_offloads(void **state)
+{
+    (void)state;
+    const uint64_t csum = 1ULL << 1, tso4 = 1ULL << 7, tso6 = 1ULL << 8, ecn = 1ULL << 9;
+    assert_int_equal(vhost_net_tap_offloads(0), 0);
+    assert_int_equal(vhost_net_tap_offloads(VHOST_NET_OFFLOADS),
+                     TUN_F_CSUM | TUN_F_TSO4 | TUN_F_TSO6 | TUN_F_TSO_ECN);
+    assert_int_equal(vhost_net_tap_offloads(csum), TUN_F_CSUM);
+    assert_int_equal(vhost_net_tap_offloads(csum | tso6), TUN_F_CSUM | TUN_F_TSO6);
+    assert_int_equal(vhost_net_tap_offloads(tso4 | tso6 | ecn), 0);        /* no GUEST_CSUM */
+    assert_int_equal(vhost_net_tap_offloads(csum | ecn), TUN_F_CSUM);      /* ECN without TSO */
+    /* the host-side bits (CSUM, HOST_TSO*) are the guest's to use, not the tap's toward it */
+    assert_int_equal(vhost_net_tap_offloads((1ULL << 0) | (1ULL << 11) | (1ULL << 12)), 0);
+}
+
 static void test_kind_table(void **state)
 {
     (void)state;
@@ -1051,6 +1070,7 @@ int main(void)
         cmocka_unit_test(test_tap),
         cmocka_unit_test(test_board),
         cmocka_unit_test(test_save_load),
+        cmocka_unit_test(test_tap_offloads),
         cmocka_unit_test(test_kind_table),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -718,12 +718,59 @@ static void test_threshold(void **state)
     munmap(sp, SIZE);
 }
 
+/* A mostly idle hart (busy under a tenth of a second's window) counts a
+ * block's runs only since its last long wait: runs spread over wake-ups
+ * stay interpreted, as many within one wake-up are translated; a busier
+ * hart's counts go on across waits. */
+static void test_idle_hits(void **state)
+{
+    (void)state;
+    uint8_t *sp = mmap(NULL, SIZE, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    uint32_t p[] = { i_type(0x13, 0, 10, 10, 3), i_type(0x13, 0, 11, 11, -1), b_type(1, 11, 0, -8), ECALL };
+    memcpy(sp, p, sizeof(p));
+    const uint64_t ms = 1000000;
+    for (int busy = 0; busy < 2; busy++) {
+        struct rv_machine *m = machine(true, 5);
+        cur = sp;
+        struct rv_hart *h = rv_hart_new(m, 0);
+        rv_hart_reset(h, BASE);
+        /* a second and a half of 10 ms periods: 0.5 ms (or 6 ms) run, then a wait */
+        uint64_t t = 1000 * ms, run = busy ? 6 * ms : ms / 2;
+        for (int k = 0; k < 150; k++, t += 10 * ms)
+            rv_hart_note_wait(h, t + run, 10 * ms - run);
+        assert_int_equal(h->mostly_idle, !busy);
+        int c;
+        for (int wake = 0; wake < 3; wake++) {       /* 3 wake-ups of 3 loop runs each */
+            rv_set_pc(h, BASE);
+            rv_set_x(h, 11, 3);
+            assert_int_equal(rv_run(h, 0), RV_EXIT_ECALL);
+            rv_hart_note_wait(h, t + run, 10 * ms - run);
+            t += 10 * ms;
+        }
+        struct rv_block *b = rv_block_lookup(h, BASE, &c);
+        assert_non_null(b);
+        if (busy)
+            assert_non_null(b->jit);
+        else
+            assert_null(b->jit);
+        rv_set_pc(h, BASE);
+        rv_set_x(h, 11, 10);                         /* 10 runs in one wake-up */
+        assert_int_equal(rv_run(h, 0), RV_EXIT_ECALL);
+        b = rv_block_lookup(h, BASE, &c);
+        assert_non_null(b->jit);
+        rv_hart_free(h);
+        rv_machine_free(m);
+    }
+    munmap(sp, SIZE);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_emitter),
         cmocka_unit_test(test_translator_vs_interpreter),
         cmocka_unit_test(test_threshold),
+        cmocka_unit_test(test_idle_hits),
         cmocka_unit_test(test_fp_vs_interpreter),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

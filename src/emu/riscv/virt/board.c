@@ -536,6 +536,7 @@ int virt_run(const struct virt_config *cfg)
     struct virt_boot_plan bp;
     if (board_devices(b) || (cfg->restore ? restore_plan(b, cfg, &bp) : virt_board_load(b, cfg, &bp)))
         goto out;
+    bench_since_exec("devices built");
     if (cfg->dump_dtb) {
         rc = dump_dtb(b, cfg->dump_dtb);
         goto out;
@@ -543,10 +544,12 @@ int virt_run(const struct virt_config *cfg)
     if ((rc = board_cpus(b, cfg, &bp)))
         goto out;
     machine_set_engine(b->mach, &virt_engine_ops, b);
+    bench_since_exec("harts built");
     if (cfg->restore && restore_state(b, cfg) < 0) {
         rc = MACHINE_EXIT_BADARG;
         goto out;
     }
+    bench_since_exec("state loaded");
     rc = machine_run(b->mach);
     report_stop(b->mach, rc);
 out:
