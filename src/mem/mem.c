@@ -178,8 +178,15 @@ void mem_dirty_disable(struct guest_mem *m)
         __atomic_store_n(&m->r[i].dirty, NULL, __ATOMIC_RELEASE);
 }
 
+void mem_note_untracked(struct guest_mem *m)
+{
+    __atomic_store_n(&m->untracked, true, __ATOMIC_SEQ_CST);
+}
+
 void mem_mark_dirty(struct guest_mem *m, uint64_t gpa, uint64_t len)
 {
+    if (m->on_write && len)
+        m->on_write(m->on_write_opaque, gpa, len);
     struct mem_region *r = mem_region_of(m, gpa);
     uint64_t *bits = r ? __atomic_load_n(&r->dirty, __ATOMIC_ACQUIRE) : NULL;
     if (!bits || !len)

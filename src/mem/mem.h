@@ -33,6 +33,15 @@ struct mem_region {
 struct guest_mem {
     struct mem_region r[MEM_MAX_REGIONS];
     unsigned nr;
+    /* Writes into RAM from outside the CPUs' own store paths (devices,
+     * loaders: everything that calls mem_write, mem_mark_dirty,
+     * mem_discard or mem_map_file) are told to on_write before the guest
+     * can see them done; an emulator uses it to keep decoded code right
+     * across fence.i. A writer that bypasses these calls (the host
+     * kernel, vhost) sets `untracked` for good: mem_note_untracked. */
+    void (*on_write)(void *opaque, uint64_t gpa, uint64_t len);
+    void *on_write_opaque;
+    bool untracked;
 };
 
 void mem_init(struct guest_mem *m);
@@ -103,6 +112,8 @@ int mem_dirty_enable(struct guest_mem *m);
 bool mem_page_is_zero(const uint8_t *p);
 void mem_dirty_disable(struct guest_mem *m);
 void mem_mark_dirty(struct guest_mem *m, uint64_t gpa, uint64_t len);
+/* Guest RAM is written by someone who calls none of the above (vhost). */
+void mem_note_untracked(struct guest_mem *m);
 /* Every page of every writable region dirty (a reset reloaded the images). */
 void mem_mark_all_dirty(struct guest_mem *m);
 /* OR region i's bitmap into `out` (size/4096 bits, 64-bit words) and clear

@@ -105,6 +105,7 @@ int vhost_net_start(struct vhost_net *v, struct virtio_dev *d, int tap_fd, const
     int r = ioctl(v->fd, VHOST_SET_FEATURES, &f) < 0 ? -errno : 0;
     if (!r) {
         what = "VHOST_SET_MEM_TABLE";
+        mem_note_untracked(d->mem);     /* the kernel writes RX buffers */
         r = set_mem_table(v, d->mem);
     }
     for (unsigned q = 0; !r && q < VHOST_NET_QUEUES; q++) {

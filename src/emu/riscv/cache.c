@@ -20,6 +20,7 @@
 #include "emu/riscv/hart.h"
 #include "emu/riscv/ops.h"
 #include "base/base.h"
+#include "mem/mem.h"
 
 #include <stddef.h>
 #include <sys/mman.h>
@@ -72,6 +73,9 @@ void rv_cache_init(struct rv_hart *h)
         log_error("riscv: cannot map the code cache: out of memory");
         abort();
     }
+    /* filled front to back with blocks: huge pages take a fault per 2 MiB
+     * instead of per 4 KiB (the host's THP in "madvise" mode) */
+    madvise(h->arena, RV_ARENA_SIZE, MADV_HUGEPAGE);
     h->arena_used = 0;
     h->tbl_mask = TBL_MIN_MASK;
     h->tbl_blocks = 0;
@@ -107,18 +111,42 @@ void rv_cache_flush(struct rv_hart *h)
      * tables are never touched before it runs). Only the entries in use
      * are cleared (those past tbl_mask are clear: the mask only grows,
      * and a trim drops all); the tables keep their size, as the code run
-     * next is likely as much; jtc is the user-mode translator's only. */
+     * next is likely as much. */
     if (h->arena_used) {
         memset(h->jcache, 0, (h->tbl_mask + 1) * sizeof(h->jcache[0]));
         memset(h->hash, 0, (h->tbl_mask + 1) * sizeof(h->hash[0]));
         memset(ext_of(h)->page_head, 0, MIN(h->tbl_mask + 1, PG_BUCKETS) * sizeof(ext_of(h)->page_head[0]));
-        if (h->m->user)
-            memset(h->jtc, 0, sizeof(h->jtc));
+        memset(h->jtc, 0, sizeof(h->jtc));
     }
     h->tbl_blocks = 0;
     h->arena_used = 0;
     h->jit_used = 0;            /* translated code goes with its blocks */
     h->flush_count++;
+    h->code_untracked = false;
+}
+
+/* fence.i. Every store of a hart to a page holding decoded code drops that
+ * page's blocks (on every hart: rv_code_written) and, in user mode,
+ * vessel's own writes do too; in system mode what a device or a loader
+ * writes is seen by the guest_mem hook below, which bumps code_ext_gen
+ * when the page holds code. So the decoded code can be stale only after
+ * such a write, a write nobody tells (vhost: mem_note_untracked), or for
+ * a block outside the code map: only then does fence.i drop the
+ * hart's cache, as QEMU's precise invalidation makes fence.i a no-op.
+ * (Linux issues a fence.i and an SBI remote fence.i for every text patch
+ * and every executable page it maps: 791 wholesale flushes, and as many
+ * re-decodes of the working set, in one boot of the default guest.)
+ * User mode drops the cache as before. */
+void rv_fence_i(struct rv_hart *h)
+{
+    struct rv_machine *m = h->m;
+    if (!m->user) {
+        uint64_t g = atomic_load_explicit(&m->code_ext_gen, memory_order_acquire);
+        if (g == h->code_ext_seen && !h->code_untracked && !__atomic_load_n(&m->mem->untracked, __ATOMIC_ACQUIRE))
+            return;
+        h->code_ext_seen = g;
+    }
+    rv_cache_flush(h);
 }
 
 /* A hart going idle gives its translation caches back to the host when
@@ -244,6 +272,29 @@ void rv_code_written(struct rv_hart *h, uint64_t addr)
     request_others(h, RV_REQ_CODE);
 }
 
+/* guest_mem's on_write (system mode): [gpa, gpa + len) was written from
+ * outside the harts; if it holds decoded code, the next fence.i of each
+ * hart drops its cache. A page is marked as code before its bytes are
+ * decoded (decode_block), so a write that finds no mark was done before
+ * the decoder read the page. */
+void rv_code_ext_write(void *machine, uint64_t gpa, uint64_t len)
+{
+    struct rv_machine *m = machine;
+    atomic_thread_fence(memory_order_seq_cst);
+    if (gpa + len - 1 < gpa)
+        len = -gpa;
+    uint64_t first = MAX(gpa, m->code_base), end = gpa + len;
+    for (uint64_t a = first & ~0xfffULL; a < end; a += 4096) {
+        uint64_t page = code_page_of(m, a);
+        if (page == ~0ULL)
+            break;
+        if (__atomic_load_n(&m->code_pages[page], __ATOMIC_RELAXED)) {
+            atomic_fetch_add_explicit(&m->code_ext_gen, 1, memory_order_seq_cst);
+            return;
+        }
+    }
+}
+
 bool rv_code_page(struct rv_machine *m, uint64_t addr)
 {
     uint64_t page = code_page_of(m, addr);
@@ -334,6 +385,8 @@ static struct rv_block *block_commit(struct rv_hart *h, struct rv_block *b, unsi
     uint64_t cpage = code_page_of(h->m, pa);
     mark_code_page(h, cpage);
     hd->page = cpage;
+    if (cpage == ~0ULL)
+        h->code_untracked = true;
     if (cpage != ~0ULL) {
         struct rv_block **ph = &ext_of(h)->page_head[pg_of(h, cpage)];
         hd->pnext = *ph;
@@ -400,6 +453,8 @@ static struct rv_block *decode_block(struct rv_hart *h, uint64_t vpc, uint64_t p
             return decode_straddle(h, vpc, pa, host, cause);
     }
     struct rv_block *b = block_alloc(h);
+    if (!h->m->user)
+        mark_code_page(h, code_page_of(h->m, pa));   /* before reading: rv_code_ext_write */
     /* A block runs straight through conditional branches (taken ones leave
      * it: side exits) and follows direct jumps that stay in the page. */
     uint64_t page = vpc & ~0xfffULL, pc = vpc;

@@ -189,6 +189,8 @@ static enum rv_exit service_requests(struct rv_hart *h)
         rv_tlb_flush_write_local(h);
     if (req & RV_REQ_CODE)
         rv_cache_flush(h);
+    else if (req & RV_REQ_FENCEI)
+        rv_fence_i(h);
     if (req & RV_REQ_HALT || h->halted) {
         h->halted = true;
         return RV_EXIT_HALT;
@@ -357,8 +359,7 @@ HOT struct rv_jit_ret exec_enter_jit(struct rv_hart *h, struct rv_machine *m, st
             rv_jit_link(h, js->site, b);
         js->site = 0;
     }
-    if (!sys)
-        h->jtc[(b->vpc >> 1) & ((1u << RV_JTC_BITS) - 1)] = (struct rv_jtc){ b->vpc, b };
+    h->jtc[(b->vpc >> 1) & ((1u << RV_JTC_BITS) - 1)] = (struct rv_jtc){ b->vpc, b };
     struct rv_jit_ret r = b->jit(h);
     if (likely(r.code == RV_JIT_NEXT) && r.aux) {
         js->site = (uintptr_t)r.aux;
@@ -646,7 +647,7 @@ fp_written:
 
     /* system */
 L_FENCE_I:
-    rv_cache_flush(h);
+    rv_fence_i(h);
     h->pc = i->pc + i->len;
     goto dispatch_nochain;
 L_ECALL:
@@ -685,7 +686,10 @@ L_WFI:
 L_SFENCE_VMA:
     if (h->priv == RV_PRIV_U || (h->priv == RV_PRIV_S && (h->mstatus & MS_TVM)))
         EXC(RV_EXC_ILLEGAL, i->raw);
-    rv_tlb_flush_local(h);
+    if (i->rs1)
+        rv_tlb_flush_page(h, RS1);
+    else
+        rv_tlb_flush_local(h);
     h->pc = i->pc + 4;
     goto dispatch_nochain;
 

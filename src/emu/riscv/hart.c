@@ -62,6 +62,10 @@ struct rv_machine *rv_machine_new_sys(const struct rv_sys_config *cfg)
         code_map_alloc(m, lo, hi - lo);
     else
         code_map_alloc(m, 0, RV_PAGE);
+    /* devices' and loaders' writes to code pages (rv_fence_i); the memory
+     * outlives no machine that set it: the board frees the memory first */
+    m->mem->on_write = rv_code_ext_write;
+    m->mem->on_write_opaque = m;
     return m;
 }
 
@@ -95,6 +99,7 @@ struct rv_hart *rv_hart_new(struct rv_machine *m, unsigned hartid)
     h->resv_host = 0;
     h->debug_skip = ~0ULL;
     h->poll = 1;
+    h->tlb_big_lo = ~0ULL;        /* no superpage entry yet */
     pthread_mutex_init(&h->wait_lock, NULL);
     pthread_condattr_t ca;
     pthread_condattr_init(&ca);
@@ -367,6 +372,11 @@ void rv_invalidate_code(struct rv_machine *m, uint64_t addr, uint64_t len)
         if (m->harts[k])
             atomic_fetch_or(&m->harts[k]->exit_req, RV_REQ_CODE | RV_REQ_TLB);
     pthread_mutex_unlock(&m->lock);
+}
+
+void rv_remote_fence_i(struct rv_hart *h)
+{
+    atomic_fetch_or(&h->exit_req, RV_REQ_FENCEI);
 }
 
 void rv_flush_tlb(struct rv_hart *h)

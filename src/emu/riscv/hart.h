@@ -96,6 +96,9 @@ struct rv_machine {
      * (system: RAM pages, index from ram base; user: guest pages) */
     uint8_t *code_pages;
     uint64_t code_base, code_npages;
+    /* system mode: bumped when a device or loader writes a page holding
+     * decoded code (guest_mem's on_write): fence.i flushes only then */
+    _Atomic uint64_t code_ext_gen;
     /* every hart, for invalidations */
     pthread_mutex_t lock;
     struct rv_hart *harts[256];
@@ -122,6 +125,10 @@ struct rv_hart {
     struct rv_tlb_entry tlb[3][RV_TLB_SIZE];
     unsigned mode_data, mode_fetch;   /* priv used for tags (MPRV aware) */
     uint64_t tlb_gen;             /* bumped by every TLB flush (chains check it) */
+    /* the span of the superpages entries were filled from since the last
+     * whole flush (empty: lo > hi): an sfence.vma of one address in it
+     * flushes all, as entries are per 4 KiB page */
+    uint64_t tlb_big_lo, tlb_big_hi;
 
     /* LR/SC reservation */
     uint64_t resv_addr;           /* vaddr, or ~0 */
@@ -176,6 +183,8 @@ struct rv_hart {
     uint8_t *arena;
     size_t arena_used;
     uint64_t flush_count;         /* bumped by every wholesale flush */
+    uint64_t code_ext_seen;       /* m->code_ext_gen at the last flush */
+    bool code_untracked;          /* a block decoded outside the code map since */
     struct rv_block *step_block;  /* scratch for single steps */
     uint8_t *jit_code;            /* translated code arena (reset with the blocks) */
     size_t jit_used;
@@ -204,7 +213,8 @@ struct rv_hart {
 
 /* exit_req bits */
 enum { RV_REQ_KICK = 1, RV_REQ_TLB = 2, RV_REQ_CODE = 4, RV_REQ_HALT = 8,
-       RV_REQ_WTLB = 16 };           /* only the write TLB (the dirty log's sync); ends no WFI */
+       RV_REQ_WTLB = 16,             /* only the write TLB (the dirty log's sync); ends no WFI */
+       RV_REQ_FENCEI = 32 };         /* rv_fence_i (translated fence.i, SBI remote fence.i) */
 
 /* mstatus bits */
 #define MS_SIE  (1ULL << 1)
@@ -244,6 +254,8 @@ struct rv_block *rv_block_lookup(struct rv_hart *h, uint64_t vpc, int *cause);
  * under a tenth of the last window (exec_enter's hit counts). */
 void rv_hart_note_wait(struct rv_hart *h, uint64_t t0, uint64_t waited);
 void rv_cache_flush(struct rv_hart *h);
+void rv_fence_i(struct rv_hart *h);
+void rv_code_ext_write(void *machine, uint64_t gpa, uint64_t len);
 void rv_cache_invalidate_page(struct rv_hart *h, uint64_t key_page);
 /* Whether the page holding addr has decoded code (stores to it go slow). */
 bool rv_code_page(struct rv_machine *m, uint64_t addr);
@@ -287,6 +299,7 @@ void *rv_amo_ptr(struct rv_hart *h, uint64_t va, unsigned size, bool write, int 
  * (system) or virtual (user) address, *host the host pointer of va. */
 int rv_fetch_translate(struct rv_hart *h, uint64_t va, uint64_t *key, const uint8_t **host);
 void rv_tlb_flush_local(struct rv_hart *h);
+void rv_tlb_flush_page(struct rv_hart *h, uint64_t va);
 void rv_tlb_flush_write_local(struct rv_hart *h);
 void rv_update_modes(struct rv_hart *h);
 

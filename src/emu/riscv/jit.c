@@ -176,16 +176,11 @@ void jit_exit(struct jt *t, uint32_t wb, int pc_reg, uint64_t pc, uint32_t unret
 
 /* The exit to a known pc: a jump that rv_jit_link may point at a chain stub
  * to the next block, else a return of RV_JIT_NEXT with the jump's address.
- * In system mode only targets in the block's page are chained: the whole
- * chain then runs under the translation that the dispatcher checked. */
+ * In system mode the stub checks that the fetch TLB still maps the
+ * target's pc to the block's code (rv_jit_link). */
 void jit_exit_to(struct jt *t, uint32_t wb, uint64_t pc, uint32_t unretired)
 {
     struct jx *e = &t->e;
-    bool chain = t->user || (pc & ~0xfffULL) == (t->b->vpc & ~0xfffULL);
-    if (!chain) {
-        jit_exit(t, wb, -1, pc, unretired, RV_JIT_NEXT, 0);
-        return;
-    }
     jit_writeback(t, wb);
     uint32_t site = jx_jmp(e);                 /* rel32 0: falls through */
     /* the unretired instructions are taken back after the site, in the one
@@ -535,6 +530,7 @@ bool rv_jit_translate(struct rv_hart *h, struct rv_block *b)
             h->m->jit = false;
             return false;
         }
+        madvise(p, JIT_ARENA, MADV_HUGEPAGE);    /* as the block arena (cache.c) */
         h->jit_code = p;
         h->jit_used = 0;
     }
@@ -634,14 +630,34 @@ bool rv_jit_translate(struct rv_hart *h, struct rv_block *b)
     return ok;
 }
 
+/* System mode: does the fetch TLB map vpc to `key` (the host address of
+ * the block decoded there) in the current fetch mode? Jumps to *fail if
+ * not (rax, rsi free: the guest registers are in memory). */
+static void emit_fetch_check(struct jx *e, uint64_t vpc, uint64_t key, uint32_t fail[2])
+{
+    int32_t slot = OFF_TLB(RV_ACC_EXEC) + (int32_t)(((vpc >> 12) & (RV_TLB_SIZE - 1)) * sizeof(struct rv_tlb_entry));
+    jx_mov_imm(e, RSI, ((vpc >> 12) << 2) + 1);
+    jx_mov_r_rm(e, false, RAX, jm(RBX, (int32_t)offsetof(struct rv_hart, mode_fetch)));
+    jx_alu_r_rm(e, true, ALU_ADD, RSI, jr(RAX));
+    jx_alu_r_rm(e, true, ALU_CMP, RSI, jm(RBX, slot));
+    fail[0] = jx_jcc(e, CC_NE);
+    jx_mov_imm(e, RSI, vpc);
+    jx_alu_r_rm(e, true, ALU_ADD, RSI, jm(RBX, slot + 8));
+    jx_mov_imm(e, RAX, key);
+    jx_alu_r_rm(e, true, ALU_CMP, RSI, jr(RAX));
+    fail[1] = jx_jcc(e, CC_NE);
+}
+
 /* A chain stub: the dispatcher's checks between two blocks (the target
- * still valid, then emit_checks), then straight into the next block's
- * body; any check failing goes back to the exit's own way out, after the
- * site. It starts with mov rax, &to->valid, which rv_jit_link reads back
+ * still valid, in system mode still what the fetch TLB maps its pc to,
+ * then emit_checks), then straight into the next block's body; any
+ * check failing goes back to the exit's own way out, after the site.
+ * Kernel code calls across pages all the time: with chains only inside
+ * a page, each such call was a round trip through the dispatcher. It starts with mov rax, &to->valid, which rv_jit_link reads back
  * to relink a site whose target was dropped. The instructions the exit
  * did not retire (its sub after the site) are folded into the stub's add
  * of the next block's count: delta = to->n - unretired. */
-#define JIT_STUB_ROOM 160u
+#define JIT_STUB_ROOM 224u
 bool rv_jit_link(struct rv_hart *h, uintptr_t site, struct rv_block *to)
 {
     uint8_t *sp = (uint8_t *)site;
@@ -672,6 +688,12 @@ bool rv_jit_link(struct rv_hart *h, uintptr_t site, struct rv_block *to)
     jx_insn(e, 0, 0, 0x80, ALU_CMP, jm(RAX, 0));  /* cmp byte [rax], 0 */
     jx_byte(e, 0);
     jx_jcc_to(e, CC_E, back);
+    if (!h->m->user) {
+        uint32_t fail[2];
+        emit_fetch_check(e, to->vpc, to->key, fail);
+        jx_patch(e, fail[0], back);
+        jx_patch(e, fail[1], back);
+    }
     uint32_t req, undo[3];
     unsigned nu = emit_checks(e, h->m->user, delta, &req, undo);
     jx_patch(e, req, back);

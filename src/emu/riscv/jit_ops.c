@@ -260,11 +260,18 @@ static void emit_fpu(struct jt *t, const struct rv_insn *i, unsigned k, const st
     jit_fs_written(t);
 }
 
-/* User mode: leave for pc = rdx, straight into the target's translated
- * block when h->jtc knows it (still valid, with the dispatcher's checks),
- * else back to the dispatcher. instret is written once on the way in:
- * instret - unretired + the target's n (checked against the budget
- * first); the ways out take the unretired back. */
+/* Leave for pc = rdx, straight into the target's translated block when
+ * h->jtc knows it (still valid, with the dispatcher's checks), else back
+ * to the dispatcher. instret is written once on the way in: instret -
+ * unretired + the target's n (checked against the budget first); the
+ * ways out take the unretired back. In system mode the entry must also
+ * still be what the fetch TLB maps pc to now (the block's key is the host
+ * address of its first instruction: the tag for pc in mode_fetch, then
+ * pc + addend == key), and the chain stubs' timer poll and interrupt
+ * checks pass: kernel code returns through jalr, and each return was a
+ * round trip through the dispatcher (about two million to the default
+ * guest's init marker). The guest registers are all in memory by then:
+ * rsi and rdi are free. */
 static void emit_jalr_lookup(struct jt *t, uint32_t unretired)
 {
     struct jx *e = &t->e;
@@ -281,6 +288,28 @@ static void emit_jalr_lookup(struct jt *t, uint32_t unretired)
     uint32_t gone = jx_jcc(e, CC_E);
     jx_alu_rm_imm(e, false, ALU_CMP, jm(RBX, OFF_REQ), 0);
     uint32_t req = jx_jcc(e, CC_NE);
+    uint32_t sys[4] = { 0 };
+    if (!t->user) {
+        jx_mov_rr(e, RSI, RDX);
+        jx_shift_imm(e, true, SH_SHR, jr(RSI), 12);
+        jx_mov_rr(e, RDI, RSI);
+        jx_alu_rm_imm(e, false, ALU_AND, jr(RDI), RV_TLB_SIZE - 1);
+        jx_shift_imm(e, false, SH_SHL, jr(RDI), 4);
+        jx_shift_imm(e, true, SH_SHL, jr(RSI), 2);
+        jx_mov_r_rm(e, false, RAX, jm(RBX, (int32_t)offsetof(struct rv_hart, mode_fetch)));
+        jx_lea(e, RSI, jmi(RSI, RAX, 0, 1));                    /* tag = vpn * 4 + mode + 1 */
+        jx_alu_r_rm(e, true, ALU_CMP, RSI, jmi(RBX, RDI, 0, OFF_TLB(RV_ACC_EXEC)));
+        sys[0] = jx_jcc(e, CC_NE);
+        jx_mov_r_rm(e, true, RSI, jmi(RBX, RDI, 0, OFF_TLB(RV_ACC_EXEC) + 8));
+        jx_alu_r_rm(e, true, ALU_ADD, RSI, jr(RDX));
+        jx_alu_r_rm(e, true, ALU_CMP, RSI, jm(RCX, (int32_t)offsetof(struct rv_block, key)));
+        sys[1] = jx_jcc(e, CC_NE);
+        jx_alu_rm_imm(e, false, ALU_CMP, jm(RBX, OFF_POLL), 1);
+        sys[2] = jx_jcc(e, CC_BE);
+        jx_mov_r_rm(e, true, RAX, jm(RBX, OFF_MIP));
+        jx_test_rm_r(e, true, jm(RBX, OFF_MIE), RAX);
+        sys[3] = jx_jcc(e, CC_NE);
+    }
     jx_mov_r_rm(e, false, RDX, jm(RCX, (int32_t)offsetof(struct rv_block, n)));
     jx_alu_r_rm(e, true, ALU_ADD, RDX, jm(RBX, OFF_INSTRET));
     if (unretired)
@@ -288,8 +317,13 @@ static void emit_jalr_lookup(struct jt *t, uint32_t unretired)
     jx_alu_r_rm(e, true, ALU_CMP, RDX, jm(RBX, OFF_BUDGET));
     uint32_t budget = jx_jcc(e, CC_A);
     jx_mov_rm_r(e, true, jm(RBX, OFF_INSTRET), RDX);
+    if (!t->user)
+        jx_alu_rm_imm(e, false, ALU_SUB, jm(RBX, OFF_POLL), 1);
     jx_insn(e, 0, 0, 0xff, 4, jm(RCX, (int32_t)offsetof(struct rv_block, jit_body)));  /* jmp [rcx+body] */
     uint32_t out = jx_pos(e);
+    for (unsigned f = 0; f < 4; f++)
+        if (sys[f])
+            jx_patch(e, sys[f], out);
     jx_patch(e, miss, out);
     jx_patch(e, gone, out);
     jx_patch(e, req, out);
@@ -341,14 +375,14 @@ static void emit_amo(struct jt *t, const struct rv_insn *i, unsigned k, const st
     put(t, i->rd, RAX);
 }
 
-/* fence.i: the thread's code cache is dropped before the next block runs
- * (RV_REQ_CODE, which the dispatcher serves at once: the interpreter's
- * rv_cache_flush), and the block is left without chaining */
+/* fence.i: rv_fence_i before the next block runs (RV_REQ_FENCEI, which
+ * the dispatcher serves at once, as the interpreter's fence.i calls it),
+ * and the block is left without chaining */
 static void emit_fence_i(struct jt *t, const struct rv_insn *i, unsigned k, const struct jit_op *o)
 {
     (void)o;
-    jx_byte(&t->e, 0xf0);                               /* lock or dword [exit_req], CODE */
-    jx_alu_rm_imm(&t->e, false, ALU_OR, jm(RBX, OFF_REQ), RV_REQ_CODE);
+    jx_byte(&t->e, 0xf0);                               /* lock or dword [exit_req], FENCEI */
+    jx_alu_rm_imm(&t->e, false, ALU_OR, jm(RBX, OFF_REQ), RV_REQ_FENCEI);
     jit_exit(t, t->dirty, -1, i->pc + i->len, t->b->n - 1 - k, RV_JIT_NOCHAIN, 0);
 }
 
@@ -391,7 +425,7 @@ static void emit_jalr(struct jt *t, const struct rv_insn *i, unsigned k, const s
         jx_alu_rm_imm(e, true, ALU_ADD, jr(RDX), (int32_t)i->imm);
     jx_alu_rm_imm(e, true, ALU_AND, jr(RDX), -2);
     put_imm(t, i->rd, i->pc + i->len);
-    if (t->user && !t->nbp)
+    if (!t->nbp)
         emit_jalr_lookup(t, t->b->n - 1 - k);
     else
         jit_exit(t, t->dirty, RDX, 0, t->b->n - 1 - k, RV_JIT_NEXT, 0);

@@ -25,6 +25,26 @@ void rv_tlb_flush_local(struct rv_hart *h)
 {
     memset(h->tlb, 0, sizeof(h->tlb));
     h->tlb_gen++;
+    h->tlb_big_lo = ~0ULL;
+    h->tlb_big_hi = 0;
+}
+
+/* sfence.vma with an address: the entries of its page (at every privilege:
+ * they share the slot), unless it lies in a superpage an entry may have
+ * come from (the entries are per 4 KiB page, the page table's change may
+ * be to the whole superpage): then all of them. Linux fences one page at
+ * a time (fixmap for every text patch, user PTE changes): 9412 fences in
+ * one boot of the default guest, each of which was a whole flush (48 KiB
+ * cleared, then every page walked again). Chains check tlb_gen: bumped. */
+void rv_tlb_flush_page(struct rv_hart *h, uint64_t va)
+{
+    if (va >= h->tlb_big_lo && va <= h->tlb_big_hi) {
+        rv_tlb_flush_local(h);
+        return;
+    }
+    for (int acc = 0; acc < 3; acc++)
+        rv_tlb_slot(h, acc, va)->tag = 0;
+    h->tlb_gen++;
 }
 
 /* Only the write entries: no chain depends on them (chains check fetch
@@ -81,6 +101,11 @@ static int translate(struct rv_hart *h, uint64_t va, int acc, unsigned priv, boo
         uint64_t lowmask = (1ULL << (9 * lvl)) - 1;
         if (ppn & lowmask)
             return fault_page[acc];     /* misaligned superpage */
+        if (lvl && !debug) {
+            uint64_t span = (lowmask << 12) | 0xfff;
+            h->tlb_big_lo = MIN(h->tlb_big_lo, va & ~span);
+            h->tlb_big_hi = MAX(h->tlb_big_hi, va | span);
+        }
         if (!debug) {
             uint64_t want = PTE_A | (acc == RV_ACC_WRITE ? PTE_D : 0);
             while ((pte & want) != want) {

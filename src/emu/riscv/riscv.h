@@ -201,6 +201,8 @@ bool rv_irq_pending(struct rv_hart *h);
 void rv_invalidate_code(struct rv_machine *m, uint64_t addr, uint64_t len);
 /* Drop the hart's TLB (any thread: takes effect before its next access). */
 void rv_flush_tlb(struct rv_hart *h);
+/* fence.i on hart h before its next block (an SBI remote fence.i) */
+void rv_remote_fence_i(struct rv_hart *h);
 /* Dirty logging (system mode, mem_dirty_enable on): a store marks its
  * page on the slow path, which then fills the write TLB entry, so the
  * page's later stores take the fast path unmarked. The sync: region's

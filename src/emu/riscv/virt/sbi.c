@@ -108,8 +108,10 @@ static long sbi_rfence(struct rv_hart *h, uint64_t fid, uint64_t mask, uint64_t 
     if (!hart_set(b, mask, base, sel))
         return SBI_ERR_INVALID_PARAM;
     if (fid == 0) {
-        /* fence.i on the targets: drop decoded code (machine-wide) */
-        rv_invalidate_code(b->m, 0, UINT64_MAX);
+        /* fence.i on the targets, before their next block (rv_fence_i) */
+        for (unsigned i = 0; i < b->nharts; i++)
+            if (sel[i])
+                rv_remote_fence_i(b->hart[i].h);
         return 0;
     }
     /* sfence.vma (any range, any ASID): the whole TLB of each target */
