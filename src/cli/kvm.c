@@ -27,6 +27,8 @@ static void usage(FILE *f)
                "                  [--mem-merge[=on|off]]\n"
                "                  [--qmp unix:PATH[,server][,wait=off]]\n"
                "                  [--incoming unix:PATH|tcp:[HOST]:PORT|file:PATH]\n"
+               "                  [--replicate unix:PATH|tcp:HOST:PORT[,period=MS]]\n"
+               "                  [--standby unix:PATH|tcp:[HOST]:PORT[,timeout=MS]]\n"
                "       vessel kvm --restore DIR[,verify] [--serial ...] [--qmp ...] [-S] [--kvm-dev PATH]\n"
                "COM1 (ttyS0) goes to --serial (default stdio; Ctrl-A x quits, Ctrl-A h help).\n"
                "--console adds a virtio console (hvc0) that takes the serial input.\n"
@@ -58,7 +60,15 @@ static void usage(FILE *f)
                "source): give it the source's machine options (kernel, -m, --smp, the same\n"
                "devices and --disk paths: disks are shared, not copied); the vCPUs wait until\n"
                "the source's RAM and state are in, then run on; file:PATH reads a stream QMP\n"
-               "migrate wrote to a file. See docs/snapshot.md.\n");
+               "migrate wrote to a file. See docs/snapshot.md.\n"
+               "--replicate keeps a hot spare: every epoch (period=MS, default 25) the RAM the\n"
+               "guest dirtied, its disk writes and its vCPU, irqchip, clock and device state go\n"
+               "to a 'vessel kvm --standby' there; console and network output leave only once\n"
+               "the standby has the epoch that produced them (also QMP vm-replicate).\n"
+               "--standby: the same machine options as the primary, its own --disk files of\n"
+               "the same sizes; it takes over when the primary's stream stops (no data for\n"
+               "timeout=MS). Not with vhost=on, --smp maxcpus, --memory-hotplug. See\n"
+               "docs/replication.md.\n");
 }
 
 /* The options that shape the machine, which a snapshot's manifest fixes. */
@@ -104,6 +114,7 @@ int cmd_kvm(int argc, char **argv)
         { "no-acpi", no_argument, 0, 'A' }, { "qmp", required_argument, 0, 'Q' },
         { "transport", required_argument, 0, 'T' }, { "restore", required_argument, 0, 'r' },
         { "incoming", required_argument, 0, 'I' }, { "memory-hotplug", required_argument, 0, 'H' },
+        { "replicate", required_argument, 0, 'P' }, { "standby", required_argument, 0, 'Y' },
         { 0, 0, 0, 0 },
     };
     __attribute__((cleanup(free_config))) struct vkvm_config *cfg = xzalloc(sizeof(*cfg));
@@ -126,6 +137,16 @@ int cmd_kvm(int argc, char **argv)
         switch (c) {
         case 'r': restore = optarg; break;
         case 'I': cfg->mc.incoming = optarg; break;
+        case 'P':
+            if (machine_parse_repl_arg("--replicate", optarg, "period", &cfg->mc.replicate_period_ms) < 0)
+                return 2;
+            cfg->mc.replicate = optarg;
+            break;
+        case 'Y':
+            if (machine_parse_repl_arg("--standby", optarg, "timeout", &cfg->mc.standby_timeout_ms) < 0)
+                return 2;
+            cfg->mc.standby = optarg;
+            break;
         case 'L': cfg->mc.serial = optarg; break;
         case 'V':
             if (virtio_options_add(&cfg->mc.virtio, opts[li].name, optarg) < 0)
@@ -175,6 +196,21 @@ int cmd_kvm(int argc, char **argv)
     }
     if (restore && cfg->mc.incoming) {
         log_error("--incoming and --restore: one or the other (the state comes from the stream or the snapshot)");
+        return 2;
+    }
+    if (cfg->mc.standby && (restore || cfg->mc.incoming || cfg->mc.replicate)) {
+        log_error("--standby: %s cannot be given with it",
+                  restore ? "--restore" : cfg->mc.incoming ? "--incoming" : "--replicate");
+        return 2;
+    }
+    if (cfg->mc.replicate && (cfg->mc.incoming || restore || cfg->mc.start_paused)) {
+        log_error("--replicate: %s cannot be given with it (use QMP vm-replicate once it runs)",
+                  cfg->mc.incoming ? "--incoming" : restore ? "--restore" : "-S");
+        return 2;
+    }
+    char why[400];
+    if ((cfg->mc.standby || cfg->mc.replicate) && machine_replicate_check_config(&cfg->mc, why, sizeof(why)) < 0) {
+        log_error("%s: %s", cfg->mc.standby ? "--standby" : "--replicate", why);
         return 2;
     }
     if (restore) {

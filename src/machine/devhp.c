@@ -265,6 +265,9 @@ int machine_device_add(struct machine *m, const struct machine_pci_device *d, ch
                -ENOTSUP;
     if (!d->id || !*d->id)
         return ERR("device_add of '%s' needs an 'id' (device_del names it)", d->driver), -EINVAL;
+    if (replicate_busy(m))
+        return ERR("device_add of '%s': the machine is being replicated (query-replication): a hot-plugged "
+                   "device is not (stop replicating first)", d->driver), -EBUSY;
     /* a slot the guest ejected is freed first (the I/O thread would do it
      * next): its doorbells must leave the VM before a new BAR may go there */
     if (loop_on_thread(m->loop))

@@ -35,6 +35,8 @@ int machine_cpu_add(struct machine *m, unsigned cpu, const char *id, char *err, 
                    m->cfg.ncpus), -EINVAL;
     if (!id || !*id)
         return ERR("device_add of a CPU needs an 'id' (device_del names it)"), -EINVAL;
+    if (replicate_busy(m))
+        return ERR("device_add of a CPU: the machine is being replicated (query-replication)"), -EBUSY;
     pthread_mutex_lock(&m->ctl_lock);       /* one plug at a time, none during a pause */
     pthread_mutex_lock(&m->lock);
     int r = m->stopping ? -ESHUTDOWN : machine_id_taken(m, id) ? -EEXIST : 0;

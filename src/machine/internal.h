@@ -171,7 +171,18 @@ int replica_start(struct machine *m);
 void replica_stop(struct machine *m);
 void replica_free(struct machine *m);
 void replicate_set_status(struct machine *m, const char *status);
+/* What keeps this machine from being replicated (a migration blocker:
+ * vhost-net, CPU hotplug; a hot-plugged device; virtio-mem): 0, or
+ * -ENOTSUP with one line in err. Checked by vm-replicate / --replicate
+ * and by --standby at start. */
+int replicate_blocked(struct machine *m, char *err, size_t errlen);
+/* A primary replicating (setup, active) or a standby: no device_add. */
+bool replicate_busy(struct machine *m);
 void repl_copy_str(char *dst, size_t n, const char *src);
+
+/* migrate.c: the first migration blocker (machine_add_migration_blocker)
+ * copied into out, true; false when there is none. */
+bool migrate_blocker(struct machine *m, char *out, size_t n);
 
 /* qmp_device.c: device_add's arguments for a CPU of `target` ("x86_64")
  * (0, or -1 with one line naming the value; "device_add of 'foo'" for a

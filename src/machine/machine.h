@@ -554,6 +554,9 @@ int machine_replicate(struct machine *m, const char *uri, uint64_t period_ms, ch
  * ",KEY=MS" off arg (in place) into *ms (1..60000) and checks the URI.
  * 0, or -EINVAL after one line naming the value. */
 int machine_parse_repl_arg(const char *opt, char *arg, const char *key, uint64_t *ms);
+/* What the options alone rule out for --replicate / --standby (vhost=on):
+ * 0, or -ENOTSUP with one line in err. */
+int machine_replicate_check_config(const struct machine_config *mc, char *err, size_t errlen);
 void machine_replicate_info(struct machine *m, struct machine_repl_info *out);
 
 /* Before the machine is built (`--restore`): put the disks saved with the

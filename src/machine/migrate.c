@@ -109,6 +109,17 @@ int machine_add_migration_blocker(struct machine *m, const char *reason)
     return r;
 }
 
+bool migrate_blocker(struct machine *m, char *out, size_t n)
+{
+    struct migration *g = m->mig;
+    pthread_mutex_lock(&g->lock);
+    bool any = g->nblockers > 0;
+    if (any)
+        repl_copy_str(out, n, g->blocker[0]);
+    pthread_mutex_unlock(&g->lock);
+    return any;
+}
+
 void machine_migrate_get_params(struct machine *m, struct machine_mig_params *out)
 {
     pthread_mutex_lock(&m->mig->lock);

@@ -287,6 +287,10 @@ int replica_start(struct machine *m)
     s->adaptive = !m->cfg.standby_timeout_ms;
     repl_stage_init(&s->stage);
     m->repl->sb = s;
+    if (replicate_blocked(m, err, sizeof(err)) < 0) {
+        log_error("--standby: %s", err);
+        return -ENOTSUP;
+    }
     if (mig_uri_parse(m->cfg.standby, &u, err, sizeof(err)) < 0 || (s->listen = mig_uri_listen(&u, err, sizeof(err))) < 0) {
         log_error("--standby: %s", err);
         return -EINVAL;

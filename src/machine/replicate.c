@@ -572,6 +572,10 @@ static void *replicate_main(void *arg)
         mig_write_record(p->fd, MIG_REC_CANCEL, 0, "the primary stopped", 19);
     else if (r == -ETIMEDOUT)
         mig_write_record(p->fd, MIG_REC_CANCEL, 0, "the primary gave up waiting for an acknowledgement", 50);
+    else if (err[0])        /* e.g. an epoch that could not be cut (the guest turned on nested
+                             * virtualization): the guest runs on here, so the standby, if it
+                             * still listens, must stop rather than take over after its timeout */
+        mig_write_record(p->fd, MIG_REC_CANCEL, 0, err, strlen(err));
     stop_tracking(m, p);
     if (stopped) {
         set_info_error(m, "stopped", NULL);
@@ -623,6 +627,48 @@ static bool primary_busy(struct machine *m)
     return false;
 }
 
+int machine_replicate_check_config(const struct machine_config *mc, char *err, size_t errlen)
+{
+    /* a standby has not opened its network yet (vhost-net's own migration
+     * blocker comes with the open): the options say it */
+    for (unsigned i = 0; i < mc->virtio.n; i++) {
+        const struct virtio_opt *o = &mc->virtio.dev[i];
+        if (o->spec && !strncmp(o->spec, "net:", 4) && o->data && ((const struct net_opts *)o->data)->vhost)
+            return snprintf(err, errlen, "replication is blocked: --net %s uses vhost-net: the guest pages the "
+                            "kernel writes are not tracked (use vhost=off)", o->spec + 4), -ENOTSUP;
+    }
+    return 0;
+}
+
+bool replicate_busy(struct machine *m)
+{
+    struct replication *r = m->repl;
+    char status[sizeof(r->info.status)];
+    pthread_mutex_lock(&r->lock);
+    enum machine_repl_role role = r->info.role;
+    repl_copy_str(status, sizeof(status), r->info.status);     /* (see repl_copy_str: GCC 12 + ASan) */
+    pthread_mutex_unlock(&r->lock);
+    return role == REPL_ROLE_STANDBY ||
+           (role == REPL_ROLE_PRIMARY && (!strcmp(status, "setup") || !strcmp(status, "active")));
+}
+
+int replicate_blocked(struct machine *m, char *err, size_t errlen)
+{
+    char why[300];
+    if (migrate_blocker(m, why, sizeof(why)))
+        return snprintf(err, errlen, "replication is blocked: %s", why), -ENOTSUP;
+    int r = machine_replicate_check_config(&m->cfg, err, errlen);
+    if (r < 0)
+        return r;
+    if (machine_hotplug_count(m))
+        return snprintf(err, errlen, "replication is blocked: the machine has hot-plugged devices (device_add): "
+                        "their state is not replicated (device_del them first)"), -ENOTSUP;
+    if (m->memdev)
+        return snprintf(err, errlen, "replication is blocked: the machine has a virtio-mem device "
+                        "(--memory-hotplug): its state is not replicated"), -ENOTSUP;
+    return 0;
+}
+
 int machine_replicate(struct machine *m, const char *uri, uint64_t period_ms, char *err, size_t errlen)
 {
     struct replication *rep = m->repl;
@@ -635,6 +681,8 @@ int machine_replicate(struct machine *m, const char *uri, uint64_t period_ms, ch
                -ENOTSUP;
     if (period_ms < 1 || period_ms > 60000)
         return snprintf(err, errlen, "period-ms %llu: 1 to 60000", (unsigned long long)period_ms), -EINVAL;
+    if ((r = replicate_blocked(m, err, errlen)) < 0)
+        return r;
     if (primary_busy(m) || machine_repl_role(m) == REPL_ROLE_STANDBY || atomic_load(&m->dirty_logging) || atomic_load(&m->incoming_wait))
         return snprintf(err, errlen, "replication or a migration is in progress (or this is a standby)"), -EBUSY;
     enum machine_status ms = machine_status(m);

@@ -1,0 +1,39 @@
+; ticker: the hot-spare replication test's bare guest (kvm-replicate.sh).
+; Forever: add one to a counter kept in guest RAM, print it on COM1 as
+; "t XXXXXXXX\n" (8 hex digits), then spin a while. Its whole state is the
+; counter in RAM, the registers and the UART: a standby that goes on from
+; an epoch prints the numbers that follow the last one the primary let
+; out, none repeated, none skipped.
+%ifndef SPIN
+%define SPIN 0x400000
+%endif
+%include "bzhdr.inc"
+%include "util.inc"
+.tick:
+    lea rbx, [rel line]
+    inc qword [rel count]
+    mov rax, [rel count]
+    lea rdi, [rel digits + 7]
+    lea rsi, [rel hexchars]
+    mov ecx, 8
+.hex: mov edx, eax
+    and edx, 15
+    movzx edx, byte [rsi + rdx]
+    mov [rdi], dl
+    dec rdi
+    shr rax, 4
+    dec ecx
+    jnz .hex
+    call puts
+    mov rcx, SPIN
+.spin: dec rcx
+    jnz .spin
+    jmp .tick
+    UTIL_FUNCS
+    align 8
+count: dq 0
+hexchars: db "0123456789abcdef"
+line: db "t "
+digits: db "00000000", 10, 0
+    align 16
+payload_end:

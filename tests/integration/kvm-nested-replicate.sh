@@ -1,0 +1,9 @@
+#!/bin/bash
+# The nested tier's hot-spare replication test (kvm-replicate.sh: the
+# default x86-64 Linux guest, SIGKILLs of the primary, failover to the
+# standby) in an L1 of its own: see kvm-nested.sh (log:
+# BUILD/test-logs/kvm-nested-replicate-l1.log). The kills stop at
+# REPL_KILL_SECS (default 550 s after the script starts, VESSEL_SLOW=10) so
+# that the last cycle and the end checks fit inside L1's 840 s.
+VESSEL_NESTED_TESTS=${VESSEL_NESTED_REPLICATE_TESTS:-kvm-replicate} \
+VESSEL_NESTED_LOG=kvm-nested-replicate-l1.log exec bash "$SRC/tests/integration/kvm-nested.sh"
