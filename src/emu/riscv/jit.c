@@ -7,12 +7,13 @@
  * the block and that instruction's index and the interpreter goes on from
  * there, with the same instret accounting (exec.c added b->n at block entry).
  *
- * Host code: rbx = the hart; up to 11 guest registers of the block live in
- * host registers (rbp, r12-r15, which calls keep, then rsi, rdi, r8-r11,
- * which a slow-path call saves first and reloads after); rax, rcx, rdx are
- * scratch. Every exit writes back the guest registers written so far, sets
- * h->pc, takes back the instructions not retired from h->instret, and
- * returns { code, aux } in rax:rdx (enum rv_jit_code).
+ * Host code: rbx = the hart; r15 = h->instret (JIT_ICOUNT: loaded at
+ * entry, stored by the epilogue); up to 10 guest registers of the block
+ * live in host registers (rbp, r12-r14, which calls keep, then rsi, rdi,
+ * r8-r11, which a slow-path call saves first and reloads after); rax, rcx,
+ * rdx are scratch. Every exit writes back the guest registers written so
+ * far, sets h->pc, takes back the instructions not retired from instret,
+ * and returns { code, aux } in rax:rdx (enum rv_jit_code).
  *
  * Loads and stores in system mode check the same TLB entry as the
  * interpreter's LOAD/STORE (slot, tag with h->mode_data, access inside the
@@ -60,9 +61,9 @@
 #define JIT_DEFAULT_THRESHOLD 16
 
 /* host registers for guest registers; the first NCALLEE survive calls */
-static const int8_t pool[] = { RBP, R12, R13, R14, R15, RSI, RDI, R8, R9, R10, R11 };
+static const int8_t pool[] = { RBP, R12, R13, R14, RSI, RDI, R8, R9, R10, R11 };
 #define NPOOL ((unsigned)sizeof(pool))
-#define NCALLEE 5
+#define NCALLEE 4
 
 void rv_jit_configure(struct rv_machine *m)
 {
@@ -168,7 +169,7 @@ void jit_exit(struct jt *t, uint32_t wb, int pc_reg, uint64_t pc, uint32_t unret
     }
     jx_mov_rm_r(e, true, jm(RBX, OFF_PC), pc_reg);
     if (unretired)
-        jx_alu_rm_imm(e, true, ALU_SUB, jm(RBX, OFF_INSTRET), (int32_t)unretired);
+        jx_alu_rm_imm(e, true, ALU_SUB, jr(JIT_ICOUNT), (int32_t)unretired);
     jx_mov_imm(e, RAX, code);
     jx_mov_imm(e, RDX, aux);
     jx_jmp_to(e, t->epilogue);
@@ -184,13 +185,12 @@ void jit_exit_to(struct jt *t, uint32_t wb, uint64_t pc, uint32_t unretired)
     jit_writeback(t, wb);
     uint32_t site = jx_jmp(e);                 /* rel32 0: falls through */
     /* the unretired instructions are taken back after the site, in the one
-     * form rv_jit_link reads back (sub qword [rbx + disp32], imm32): a
-     * chain stub folds it into its own add */
+     * form rv_jit_link reads back (sub r15, imm32): a chain stub folds it
+     * into its own add */
     if (unretired) {
-        jx_byte(e, 0x48);
+        jx_byte(e, 0x49);
         jx_byte(e, 0x81);
-        jx_byte(e, 0xab);
-        jx_u32(e, (uint32_t)OFF_INSTRET);
+        jx_byte(e, 0xef);
         jx_u32(e, unretired);
     }
     /* h->pc only on the way out: translated code never reads it */
@@ -254,9 +254,20 @@ static struct jrm emit_mem_check(struct jt *t, const struct rv_insn *i, int acc,
         }
         s->areg = (int8_t)b;
         s->adisp = disp;
-        jx_alu_r_rm(e, true, ALU_CMP, b, jm(RBX, OFF_DSIZE));
-        s->patch[0] = jx_jcc(e, CC_AE);
-        jx_mov_imm(e, RDX, t->base);
+        /* a register checked before (and not written since) is still
+         * inside the space (or, when the check failed and the slow path
+         * made the access, within 2 KiB of it): base + rs1 + imm then
+         * lies in the reservation or its guards, where a host fault
+         * reaches this access's slow path as well */
+        if (i->rs1 == 0 || !((t->checked >> i->rs1) & 1)) {
+            jx_alu_r_rm(e, true, ALU_CMP, b, jm(RBX, OFF_DSIZE));
+            s->patch[0] = jx_jcc(e, CC_AE);
+            if (i->rs1)
+                t->checked |= 1u << i->rs1;
+        }
+        if (!t->rdx_base)
+            jx_mov_imm(e, RDX, t->base);
+        t->rdx_base = true;
         return jmi(b, RDX, 0, disp);
     }
     emit_addr(t, i);
@@ -354,15 +365,15 @@ static void emit_fault(struct jt *t, const struct stub *s)
     jit_writeback(t, s->dirty & ~t->callers);
     jx_mov_imm(e, RCX, i->pc);
     jx_mov_rm_r(e, true, jm(RBX, OFF_PC), RCX);
-    jx_alu_rm_imm(e, true, ALU_SUB, jm(RBX, OFF_INSTRET), (int32_t)(t->b->n - s->k));
+    jx_alu_rm_imm(e, true, ALU_SUB, jr(JIT_ICOUNT), (int32_t)(t->b->n - s->k));
     jx_alu_rm_imm(e, false, ALU_ADD, jr(RAX), RV_JIT_EXC);
     jx_mov_r_rm(e, true, RDX, jm(RSP, SLOT_VA));
     jx_jmp_to(e, t->epilogue);
 }
 
 /* The dispatcher's checks between two blocks, with instret counting the
- * next block from the request check on (delta added there: one
- * read-modify-write per transition): no request, instret within the
+ * next block from the request check on (delta added there: one add to
+ * JIT_ICOUNT per transition): no request, instret within the
  * budget, in system mode no timer poll due and no interrupt pending. The
  * jumps are left for the caller to point: *req (a request: delta not
  * added yet) and the returned number of undo[] (delta added: to be
@@ -372,10 +383,9 @@ static unsigned emit_checks(struct jx *e, bool user, int32_t delta, uint32_t *re
     unsigned nu = 0;
     jx_alu_rm_imm(e, false, ALU_CMP, jm(RBX, OFF_REQ), 0);
     *req = jx_jcc(e, CC_NE);
-    jx_alu_rm_imm(e, true, ALU_ADD, jm(RBX, OFF_INSTRET), delta);
-    jx_mov_r_rm(e, true, RAX, jm(RBX, OFF_BUDGET));
-    jx_alu_r_rm(e, true, ALU_CMP, RAX, jm(RBX, OFF_INSTRET));
-    undo[nu++] = jx_jcc(e, CC_B);
+    jx_alu_rm_imm(e, true, ALU_ADD, jr(JIT_ICOUNT), delta);
+    jx_alu_r_rm(e, true, ALU_CMP, JIT_ICOUNT, jm(RBX, OFF_BUDGET));
+    undo[nu++] = jx_jcc(e, CC_A);
     if (!user) {
         jx_alu_rm_imm(e, false, ALU_CMP, jm(RBX, OFF_POLL), 1);
         undo[nu++] = jx_jcc(e, CC_BE);
@@ -391,10 +401,8 @@ static unsigned emit_checks(struct jx *e, bool user, int32_t delta, uint32_t *re
  * guest registers still in host registers (every register the block
  * writes counts as dirty from the start, so any exit writes it back).
  * instret (which counts all n of this run) gets the k + 1 instructions
- * this run retired in one add, which makes it count the next run (a
- * subtract of the unretired and an add of n would be two
- * read-modify-writes of one word per iteration, a chain through store
- * forwarding that bounds a short loop's speed). A failing check leaves
+ * this run retired in one add to JIT_ICOUNT, which makes it count the
+ * next run. A failing check leaves
  * for the dispatcher at the block's start with the exact count. */
 static void emit_loop(struct jt *t, const struct stub *s)
 {
@@ -404,11 +412,11 @@ static void emit_loop(struct jt *t, const struct stub *s)
     jx_jmp_to(e, t->top);
     for (unsigned f = 0; f < nu; f++)
         jx_patch(e, undo[f], jx_pos(e));
-    jx_alu_rm_imm(e, true, ALU_SUB, jm(RBX, OFF_INSTRET), (int32_t)(s->k + 1));
+    jx_alu_rm_imm(e, true, ALU_SUB, jr(JIT_ICOUNT), (int32_t)(s->k + 1));
     jx_patch(e, req, jx_pos(e));
     uint32_t unretired = t->b->n - 1 - s->k;
     if (unretired)
-        jx_alu_rm_imm(e, true, ALU_SUB, jm(RBX, OFF_INSTRET), (int32_t)unretired);
+        jx_alu_rm_imm(e, true, ALU_SUB, jr(JIT_ICOUNT), (int32_t)unretired);
     jit_exit(t, s->dirty, -1, t->b->vpc, 0, RV_JIT_NEXT, 0);
 }
 
@@ -444,6 +452,8 @@ static void emit_stub(struct jt *t, struct stub *s)
         uint32_t fault = jx_jcc(e, CC_NE);
         jit_reload(t, t->callers);
         jx_load(e, s->size, s->sext, s->dst, jm(RSP, SLOT_VAL));
+        if (t->direct)
+            jx_mov_imm(e, RDX, t->base);    /* t->rdx_base after the access */
         jx_jmp_to(e, s->back);
         jx_patch(e, fault, jx_pos(e));
         emit_fault(t, s);
@@ -455,6 +465,8 @@ static void emit_stub(struct jt *t, struct stub *s)
     jx_byte(e, 0);
     uint32_t dirty = jx_jcc(e, CC_NE);
     jit_reload(t, t->callers);
+    if (t->direct)
+        jx_mov_imm(e, RDX, t->base);
     jx_jmp_to(e, s->back);
     jx_patch(e, dirty, jx_pos(e));
     jx_insn(e, 0, 0, 0xc6, 0, jm(RBX, OFF_DIRTY));         /* mov byte [code_dirty], 0 */
@@ -464,12 +476,24 @@ static void emit_stub(struct jt *t, struct stub *s)
     emit_fault(t, s);
 }
 
+/* Does op write x[rd] (as its only x result)? Only these end a guest
+ * register's live-in range in alloc_regs; any other op is taken as
+ * writing none. */
+static bool writes_rd(unsigned op)
+{
+    return (op >= RV_OP_LI && op <= RV_OP_JALR) || (op >= RV_OP_LB && op <= RV_OP_LWU) ||
+           (op >= RV_OP_ADDI && op <= RV_OP_AMOMAXU_D) || (op >= RV_OP_ADD_UW && op <= RV_OP_BSETI);
+}
+
 /* Choose the guest registers to keep in host registers: the most used,
  * a use counting 4 times as much up to the last branch back to the
- * block's start (that part may run many times per entry). */
+ * block's start (that part may run many times per entry). *read: the
+ * registers the entry must load, those read before the block writes
+ * them (a register the block writes first needs no load). */
 static void alloc_regs(struct jt *t, unsigned n, uint32_t *read)
 {
     unsigned uses[33] = { 0 }, loop_end = 0;
+    uint32_t written = 0;
     *read = 0;
     for (unsigned k = 0; k < n; k++) {
         const struct rv_insn *i = &t->b->insn[k];
@@ -483,7 +507,7 @@ static void alloc_regs(struct jt *t, unsigned n, uint32_t *read)
             unsigned use = jit_fpu_xuse(i->raw);
             if (use == FPU_XREAD) {
                 uses[i->rs1] += w;
-                *read |= 1u << i->rs1;
+                *read |= (1u << i->rs1) & ~written;
             } else if (use == FPU_XWRITE) {
                 uses[i->rd] += w;
             } else if (use == FPU_XALL) {
@@ -496,9 +520,11 @@ static void alloc_regs(struct jt *t, unsigned n, uint32_t *read)
         if (!fp) {
             uses[i->rs2] += w;
             uses[i->rd] += w;
-            *read |= 1u << i->rs2;
+            *read |= (1u << i->rs2) & ~written;
         }
-        *read |= 1u << i->rs1;
+        *read |= (1u << i->rs1) & ~written;
+        if (writes_rd(i->op) && i->rd < 32)
+            written |= 1u << i->rd;
     }
     memset(t->hreg, -1, sizeof(t->hreg));
     t->callers = 0;
@@ -581,6 +607,7 @@ bool rv_jit_translate(struct rv_hart *h, struct rv_block *b)
 
     /* the shared epilogue comes first, the entry point after it */
     t->epilogue = jx_pos(e);
+    jx_mov_rm_r(e, true, jm(RBX, OFF_INSTRET), JIT_ICOUNT);
     jx_alu_rm_imm(e, true, ALU_ADD, jr(RSP), FRAME);
     for (int k = (int)ARRAY_SIZE(saved) - 1; k >= 0; k--)
         jx_pop(e, saved[k]);
@@ -590,6 +617,7 @@ bool rv_jit_translate(struct rv_hart *h, struct rv_block *b)
         jx_push(e, saved[k]);
     jx_alu_rm_imm(e, true, ALU_SUB, jr(RSP), FRAME);
     jx_mov_rr(e, RBX, RDI);
+    jx_mov_r_rm(e, true, JIT_ICOUNT, jm(RBX, OFF_INSTRET));
     jx_mov_r_rm(e, false, RAX, jm(RBX, OFF_MODE));
     jx_alu_rm_imm(e, false, ALU_ADD, jr(RAX), 1);
     jx_mov_rm_r(e, true, jm(RSP, SLOT_MODE), RAX);
@@ -671,10 +699,9 @@ bool rv_jit_link(struct rv_hart *h, uintptr_t site, struct rv_block *to)
     }
     if (!to->jit || h->jit_used + JIT_STUB_ROOM > JIT_ARENA)
         return false;
-    uint32_t unretired = 0, disp;
-    memcpy(&disp, sp + 7, 4);
-    if (sp[4] == 0x48 && sp[5] == 0x81 && sp[6] == 0xab && disp == (uint32_t)OFF_INSTRET)
-        memcpy(&unretired, sp + 11, 4);
+    uint32_t unretired = 0;
+    if (sp[4] == 0x49 && sp[5] == 0x81 && sp[6] == 0xef)
+        memcpy(&unretired, sp + 7, 4);
     struct jx ex = { .buf = h->jit_code + h->jit_used };
     struct jx *e = &ex;
     e->p = e->buf;
@@ -700,7 +727,7 @@ bool rv_jit_link(struct rv_hart *h, uintptr_t site, struct rv_block *to)
     jx_jmp_to(e, body);
     for (unsigned f = 0; f < nu; f++)
         jx_patch(e, undo[f], jx_pos(e));
-    jx_alu_rm_imm(e, true, ALU_SUB, jm(RBX, OFF_INSTRET), delta);
+    jx_alu_rm_imm(e, true, ALU_SUB, jr(JIT_ICOUNT), delta);
     jx_jmp_to(e, back);
     if (jx_overflow(e))
         return false;

@@ -15,6 +15,12 @@ enum { SLOT_VAL = 0, SLOT_MODE = 8, SLOT_VA = 16, FRAME = 24 };
 #define OFF_F(r) ((int32_t)(offsetof(struct rv_hart, fp.f) + 8 * (r)))
 #define OFF_PC ((int32_t)offsetof(struct rv_hart, pc))
 #define OFF_INSTRET ((int32_t)offsetof(struct rv_hart, instret))
+/* h->instret lives in this host register while translated code runs
+ * (loaded at entry, stored by the epilogue): the counting at every block
+ * transition and loop iteration is a register add, not a read-modify-write
+ * of memory (those chain through store forwarding, one per transition).
+ * Nothing translated code calls reads h->instret. */
+#define JIT_ICOUNT R15
 #define OFF_MODE ((int32_t)offsetof(struct rv_hart, mode_data))
 #define OFF_DIRTY ((int32_t)offsetof(struct rv_hart, code_dirty))
 #define OFF_REQ ((int32_t)offsetof(struct rv_hart, exit_req))
@@ -63,6 +69,14 @@ struct jt {
     uint64_t base;
     bool loop;                  /* a branch goes back to the block's start */
     bool nbp;                   /* breakpoints are set: every exit to the dispatcher */
+    /* direct access, along the block's straight-line code: the guest
+     * registers whose value passed the space check since they were last
+     * written (an access through one needs no check again), and whether
+     * rdx still holds the reservation's base (jit_emit_insn keeps both
+     * across the ops known to leave them alone, else forgets them) */
+    uint32_t checked;
+    bool rdx_base;
+    uint64_t skip;              /* instructions already done by an earlier one */
     unsigned nstub;
     struct stub stub[2 * RV_BLOCK_MAX + 2];
     struct jit_fp_slow fpslow[RV_BLOCK_MAX];   /* by instruction index */
@@ -98,7 +112,12 @@ static inline void put_imm(struct jt *t, unsigned rd, uint64_t v)
 {
     if (rd == 0 || rd >= 32)
         return;
-    if (t->hreg[rd] < 0 && (int64_t)v == (int32_t)v) {
+    if (t->hreg[rd] >= 0) {
+        jx_mov_imm(&t->e, t->hreg[rd], v);
+        t->dirty |= 1u << rd;
+        return;
+    }
+    if ((int64_t)v == (int32_t)v) {
         jx_mov_rm_imm32(&t->e, jm(RBX, OFF_X(rd)), (int32_t)v);
         return;
     }

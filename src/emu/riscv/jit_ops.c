@@ -58,6 +58,13 @@ static void emit_alu_rr(struct jt *t, const struct rv_insn *i, unsigned k, const
         b = i->rs1;
     }
     int d = dst_of(t, i->rd, b == i->rd && a != b ? b : 0);
+    if (alu == ALU_ADD && a && b && t->hreg[a] >= 0 && t->hreg[b] >= 0) {
+        /* add/addw: lea d, [a + b] (the W form's 32-bit lea zero-extends,
+         * done() sign-extends) */
+        jx_insn(&t->e, jx_w(o->w), 0, 0x8d, (unsigned)d, jmi(t->hreg[a], t->hreg[b], 0, 0));
+        done(t, i->rd, d, o->w);
+        return;
+    }
     get(t, d, a, true);
     jx_alu_r_rm(&t->e, o->w, alu, d, gx(t, b));
     done(t, i->rd, d, o->w);
@@ -66,6 +73,18 @@ static void emit_alu_ri(struct jt *t, const struct rv_insn *i, unsigned k, const
 {
     (void)k;
     int d = dst_of(t, i->rd, 0);
+    if (o->code == ALU_ADD && !o->w && i->imm == 0) {
+        /* sext.w: one movsxd from the register or its memory */
+        jx_movsxd(&t->e, d, gx(t, i->rs1));
+        done(t, i->rd, d, true);
+        return;
+    }
+    if (o->code == ALU_ADD && i->rs1 && t->hreg[i->rs1] >= 0 && t->hreg[i->rs1] != d) {
+        /* addi/addiw into another register: lea d, [rs1 + imm] */
+        jx_insn(&t->e, jx_w(o->w), 0, 0x8d, (unsigned)d, jm(t->hreg[i->rs1], (int32_t)i->imm));
+        done(t, i->rd, d, o->w);
+        return;
+    }
     get(t, d, i->rs1, true);
     jx_alu_rm_imm(&t->e, o->w, o->code, jr(d), (int32_t)i->imm);
     done(t, i->rd, d, o->w);
@@ -82,6 +101,19 @@ static void emit_shift_ri(struct jt *t, const struct rv_insn *i, unsigned k, con
 static void emit_shift_rr(struct jt *t, const struct rv_insn *i, unsigned k, const struct jit_op *o)
 {
     (void)k;
+    unsigned pp = o->code == SH_SHL ? SHX_SHL : o->code == SH_SHR ? SHX_SHR : o->code == SH_SAR ? SHX_SAR : 0;
+    if (pp && __builtin_cpu_supports("bmi2")) {
+        /* shlx/shrx/sarx d, rs1, rs2: three operands, no cl */
+        int c = t->hreg[i->rs2];
+        if (c < 0) {
+            get(t, RCX, i->rs2, true);
+            c = RCX;
+        }
+        int d = dst_of(t, i->rd, 0);
+        jx_shx(&t->e, o->w, pp, d, gx(t, i->rs1), c);
+        done(t, i->rd, d, o->w);
+        return;
+    }
     get(t, RCX, i->rs2, true);
     get(t, RAX, i->rs1, true);
     jx_shift_cl(&t->e, o->w, o->code, jr(RAX));
@@ -163,6 +195,18 @@ static void emit_divide(struct jt *t, const struct rv_insn *i, unsigned k, const
 static void emit_branch(struct jt *t, const struct rv_insn *i, unsigned k, const struct jit_op *o)
 {
     struct jx *e = &t->e;
+    if (i->rs1 == 0 && i->rs2 != 0 && t->hreg[i->rs2] >= 0) {
+        /* 0 OP rs2 (bgtz, blez, ...): test rs2 sets the flags of rs2 - 0,
+         * so the swapped condition, without reading x0 */
+        static const uint8_t swap[16] = {
+            [CC_E] = CC_E, [CC_NE] = CC_NE, [CC_L] = CC_G, [CC_G] = CC_L, [CC_GE] = CC_LE,
+            [CC_LE] = CC_GE, [CC_B] = CC_A, [CC_A] = CC_B, [CC_AE] = CC_BE, [CC_BE] = CC_AE,
+        };
+        jx_test_rm_r(e, true, jr(t->hreg[i->rs2]), t->hreg[i->rs2]);
+        struct stub *s = jit_new_stub(t, ST_BRANCH, k);
+        s->patch[0] = jx_jcc(e, swap[o->code]);
+        return;
+    }
     int a = t->hreg[i->rs1];
     if (a < 0) {
         get(t, RAX, i->rs1, true);
@@ -311,12 +355,12 @@ static void emit_jalr_lookup(struct jt *t, uint32_t unretired)
         sys[3] = jx_jcc(e, CC_NE);
     }
     jx_mov_r_rm(e, false, RDX, jm(RCX, (int32_t)offsetof(struct rv_block, n)));
-    jx_alu_r_rm(e, true, ALU_ADD, RDX, jm(RBX, OFF_INSTRET));
+    jx_alu_r_rm(e, true, ALU_ADD, RDX, jr(JIT_ICOUNT));
     if (unretired)
         jx_alu_rm_imm(e, true, ALU_SUB, jr(RDX), (int32_t)unretired);
     jx_alu_r_rm(e, true, ALU_CMP, RDX, jm(RBX, OFF_BUDGET));
     uint32_t budget = jx_jcc(e, CC_A);
-    jx_mov_rm_r(e, true, jm(RBX, OFF_INSTRET), RDX);
+    jx_mov_rr(e, JIT_ICOUNT, RDX);
     if (!t->user)
         jx_alu_rm_imm(e, false, ALU_SUB, jm(RBX, OFF_POLL), 1);
     jx_insn(e, 0, 0, 0xff, 4, jm(RCX, (int32_t)offsetof(struct rv_block, jit_body)));  /* jmp [rcx+body] */
@@ -329,7 +373,7 @@ static void emit_jalr_lookup(struct jt *t, uint32_t unretired)
     jx_patch(e, req, out);
     jx_patch(e, budget, out);
     if (unretired)
-        jx_alu_rm_imm(e, true, ALU_SUB, jm(RBX, OFF_INSTRET), (int32_t)unretired);
+        jx_alu_rm_imm(e, true, ALU_SUB, jr(JIT_ICOUNT), (int32_t)unretired);
     jx_mov_imm(e, RAX, RV_JIT_NEXT);
     jx_mov_imm(e, RDX, 0);
     jx_jmp_to(e, t->epilogue);
@@ -365,7 +409,7 @@ static void emit_amo(struct jt *t, const struct rv_insn *i, unsigned k, const st
     jit_writeback(t, t->dirty & ~t->callers);
     jx_mov_imm(e, RCX, i->pc);
     jx_mov_rm_r(e, true, jm(RBX, OFF_PC), RCX);
-    jx_alu_rm_imm(e, true, ALU_SUB, jm(RBX, OFF_INSTRET), (int32_t)(t->b->n - k));
+    jx_alu_rm_imm(e, true, ALU_SUB, jr(JIT_ICOUNT), (int32_t)(t->b->n - k));
     jx_alu_rm_imm(e, false, ALU_ADD, jr(RAX), RV_JIT_EXC);
     jx_mov_r_rm(e, true, RDX, jm(RSP, SLOT_VA));
     jx_jmp_to(e, t->epilogue);
@@ -641,32 +685,85 @@ bool jit_op_ok(const struct rv_insn *i)
     }
 }
 
+/* Ops that cannot leave the block and touch only x[rs1], x[rs2], x[rd]
+ * (the register-only ALU ops): an instruction can be moved across them
+ * when they do not touch its register. */
+static bool alu_only(unsigned op)
+{
+    return (op >= RV_OP_ADDI && op <= RV_OP_SRAW) || op == RV_OP_MUL || op == RV_OP_MULW ||
+           op == RV_OP_LUI || op == RV_OP_LI || op == RV_OP_MV || op == RV_OP_NOP ||
+           (op >= RV_OP_ADD_UW && op <= RV_OP_SLLI_UW);
+}
+
 /* slli rd, rs, 32 then srli/srai rd, rd, 32: zero/sign-extend the low word
- * in one move (nothing can leave the block between the two). */
-static bool emit_word_ext(struct jt *t, const struct rv_insn *i, unsigned left)
+ * in one move. The pair may stand apart with register-only ALU ops
+ * between that do not touch rd (compilers interleave two such pairs):
+ * nothing can leave the block in between, so the srli's effect moves up
+ * to the slli and the srli is skipped (t->skip). Returns the
+ * instructions done at i (1 when the partner comes later). */
+static unsigned emit_word_ext(struct jt *t, const struct rv_insn *i, unsigned k, unsigned left)
 {
     unsigned rd = i->rd;
-    if (i->op != RV_OP_SLLI || i->imm != 32 || left < 2 || rd >= 32)
-        return false;
-    const struct rv_insn *n = i + 1;
-    if ((n->op != RV_OP_SRLI && n->op != RV_OP_SRAI) || n->imm != 32 || n->rs1 != rd || n->rd != rd)
-        return false;
+    if (i->op != RV_OP_SLLI || i->imm != 32 || left < 2 || rd >= 32 || rd == 0)
+        return 0;
+    unsigned j = 1;
+    for (; j < left && j < 6; j++) {
+        const struct rv_insn *m = i + j;
+        if (m->rs1 == rd && m->rd == rd && m->imm == 32 && (m->op == RV_OP_SRLI || m->op == RV_OP_SRAI))
+            break;
+        if (!alu_only(m->op) || m->rs1 == rd || m->rs2 == rd || m->rd == rd || k + j >= 64)
+            return 0;
+    }
+    if (j == left || j == 6)
+        return 0;
+    const struct rv_insn *n = i + j;
     int d = dst_of(t, rd, 0);
     if (n->op == RV_OP_SRLI)
         get(t, d, i->rs1, false);
     else
         jx_movsxd(&t->e, d, gx(t, i->rs1));
     done(t, rd, d, true);
-    return true;
+    if (j == 1)
+        return 2;
+    t->skip |= 1ull << (k + j);
+    return 1;
+}
+
+/* Does the op's code leave rdx alone and write no guest register but
+ * x[rd] (its out-of-line paths either leave the block or come back with
+ * rdx = the base: emit_stub)? Then jit_emit_insn keeps t->checked and
+ * t->rdx_base across it. */
+static bool keeps_rdx(const struct jit_op *o)
+{
+    static jit_emit_fn *const ok[] = {
+        emit_none, emit_imm, emit_mv, emit_alu_rr, emit_alu_ri, emit_shift_ri, emit_shift_rr,
+        emit_set_cc, emit_minmax, emit_branch, emit_shadd, emit_load, emit_store, emit_fload,
+        emit_fstore, emit_mul, emit_slli_uw, emit_alu_not, emit_xnor, emit_clz, emit_ctz,
+        emit_cpop, emit_ext, emit_rev8, emit_bit_r, emit_bit_i,
+    };
+    for (unsigned k = 0; k < sizeof(ok) / sizeof(ok[0]); k++)
+        if (o->emit == ok[k])
+            return true;
+    return false;
 }
 
 /* One instruction; the op is one jit_op_ok() accepts. */
 unsigned jit_emit_insn(struct jt *t, const struct rv_insn *i, unsigned k, unsigned left)
 {
-    if (emit_word_ext(t, i, left))
-        return 2;
     const struct jit_op *o = &jit_ops[i->op];
-    if (o->emit)
+    if (k < 64 && (t->skip >> k) & 1)
+        return 1;                       /* done by an earlier instruction */
+    unsigned used = emit_word_ext(t, i, k, left);      /* writes rd only, keeps rdx */
+    bool ext = used != 0;
+    if (!ext) {
+        used = 1;
         o->emit(t, i, k, o);
-    return 1;
+    }
+    if (!ext && !keeps_rdx(o)) {
+        t->checked = 0;
+        t->rdx_base = false;
+    } else if (i->rd < 32) {
+        t->checked &= ~(1u << i->rd);
+    }
+    return used;
 }

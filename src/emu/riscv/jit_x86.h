@@ -64,22 +64,9 @@ static inline uint32_t jx_pos(const struct jx *e) { return (uint32_t)(e->p - e->
 #define JX_W 1       /* REX.W: 64-bit operand */
 #define JX_B8 2      /* byte registers: spl..dil need a REX */
 
-/* [pfx] [REX] op(1-3 bytes) ModRM [SIB] [disp]; r is a register or a /n. */
-static inline void jx_insn(struct jx *e, unsigned flags, unsigned pfx, uint32_t op, unsigned r, struct jrm m)
+/* ModRM [SIB] [disp] for r (a register or a /n) and m */
+static inline void jx_modrm(struct jx *e, unsigned r, struct jrm m)
 {
-    if (pfx)
-        jx_byte(e, pfx);
-    unsigned lo = (unsigned)(m.reg >= 0 ? m.reg : m.base >= 0 ? m.base : 0);
-    unsigned rex = 0x40 | (flags & JX_W ? 8u : 0u) | ((r >> 3) & 1) << 2 |
-                   (m.index >= 0 ? (((unsigned)m.index >> 3) & 1) << 1 : 0) | ((lo >> 3) & 1);
-    bool force = (flags & JX_B8) && ((r >= 4 && r < 8) || (m.reg >= 4 && m.reg < 8));
-    if (rex != 0x40 || force)
-        jx_byte(e, rex);
-    if (op > 0xffff)
-        jx_byte(e, op >> 16);
-    if (op > 0xff)
-        jx_byte(e, (op >> 8) & 0xff);
-    jx_byte(e, op & 0xff);
     if (m.reg >= 0) {
         jx_byte(e, 0xc0 | (r & 7) << 3 | (m.reg & 7));
         return;
@@ -103,6 +90,40 @@ static inline void jx_insn(struct jx *e, unsigned flags, unsigned pfx, uint32_t 
         jx_byte(e, (uint8_t)m.disp);
     else if (mod == 2)
         jx_u32(e, (uint32_t)m.disp);
+}
+
+/* [pfx] [REX] op(1-3 bytes) ModRM [SIB] [disp]; r is a register or a /n. */
+static inline void jx_insn(struct jx *e, unsigned flags, unsigned pfx, uint32_t op, unsigned r, struct jrm m)
+{
+    if (pfx)
+        jx_byte(e, pfx);
+    unsigned lo = (unsigned)(m.reg >= 0 ? m.reg : m.base >= 0 ? m.base : 0);
+    unsigned rex = 0x40 | (flags & JX_W ? 8u : 0u) | ((r >> 3) & 1) << 2 |
+                   (m.index >= 0 ? (((unsigned)m.index >> 3) & 1) << 1 : 0) | ((lo >> 3) & 1);
+    bool force = (flags & JX_B8) && ((r >= 4 && r < 8) || (m.reg >= 4 && m.reg < 8));
+    if (rex != 0x40 || force)
+        jx_byte(e, rex);
+    if (op > 0xffff)
+        jx_byte(e, op >> 16);
+    if (op > 0xff)
+        jx_byte(e, (op >> 8) & 0xff);
+    jx_byte(e, op & 0xff);
+    jx_modrm(e, r, m);
+}
+
+/* BMI2 shifts by a register, d = m SHIFT c (the count masked as RISC-V
+ * masks it): pp 1 shlx, 2 sarx, 3 shrx; w: 64-bit (else 32-bit,
+ * zero-extended) */
+enum { SHX_SHL = 1, SHX_SAR = 2, SHX_SHR = 3 };
+static inline void jx_shx(struct jx *e, bool w, unsigned pp, int d, struct jrm m, int c)
+{
+    unsigned lo = (unsigned)(m.reg >= 0 ? m.reg : m.base >= 0 ? m.base : 0);
+    unsigned x = m.reg < 0 && m.index >= 0 ? ((unsigned)m.index >> 3) & 1 : 0;
+    jx_byte(e, 0xc4);
+    jx_byte(e, (((~(unsigned)d >> 3) & 1) << 7) | ((~x & 1) << 6) | (((~lo >> 3) & 1) << 5) | 0x02);
+    jx_byte(e, (w ? 0x80u : 0u) | ((~(unsigned)c & 15) << 3) | pp);
+    jx_byte(e, 0xf7);
+    jx_modrm(e, (unsigned)d, m);
 }
 
 static inline unsigned jx_w(bool w) { return w ? JX_W : 0; }

@@ -92,6 +92,11 @@ static void test_emitter(void **state)
     ENC(jx_cvts2s(&e, false, 0, jr(0)), 0xf3, 0x0f, 0x5a, 0xc0);
     ENC(jx_vfma213(&e, true, 0xa9, 0, 1, 2), 0xc4, 0xe2, 0xf1, 0xa9, 0xc2);
     ENC(jx_vfma213(&e, false, 0xaf, 0, 1, 2), 0xc4, 0xe2, 0x71, 0xaf, 0xc2);
+    /* BMI2 shifts */
+    ENC(jx_shx(&e, true, SHX_SHL, RAX, jr(RCX), RDX), 0xc4, 0xe2, 0xe9, 0xf7, 0xc1);
+    ENC(jx_shx(&e, true, SHX_SHR, R9, jm(RBX, 0x48), R11), 0xc4, 0x62, 0xa3, 0xf7, 0x4b, 0x48);
+    ENC(jx_shx(&e, false, SHX_SAR, RAX, jr(R12), RSI), 0xc4, 0xc2, 0x4a, 0xf7, 0xc4);
+    ENC(jx_shx(&e, false, SHX_SHL, R10, jm(RBX, 0x100), R14), 0xc4, 0x62, 0x09, 0xf7, 0x93, 0x00, 0x01, 0x00, 0x00);
     /* jumps: rel32 from the end of the jump */
     uint32_t at = jx_jcc(&e, CC_NE);
     jx_patch(&e, at, at + 4 + 0x10);
@@ -253,9 +258,22 @@ static void gen_one(uint32_t *p, unsigned *n, unsigned room)
     } else if (c < 63 && room > 2) {   /* zext.w / sext.w as a shift pair */
         unsigned d = wreg();
         p[k++] = i_type(0x13, 1, d, rreg(), 32);
+        if (pick(2) && room > 4) {     /* interleaved: another op between the two */
+            unsigned o = pick(sizeof(rops) / sizeof(rops[0]));
+            p[k++] = r_type(rops[o].op, rops[o].f3, rops[o].f7, wreg(), rreg(), rops[o].f7 == 4 ? 0 : rreg());
+        }
         p[k++] = i_type(0x13, 5, d, pick(4) ? d : rreg(), pick(2) ? 32 : 0x400 | 32);
     } else if (c < 66) {
         p[k++] = (uint32_t)(rnd() & 0xfffff000u) | wreg() << 7 | (pick(2) ? 0x37 : 0x17);  /* lui/auipc */
+    } else if (c < 72 && room > 4) {   /* accesses through one base in a row (the
+                                        * direct path checks it once), the base
+                                        * sometimes overwritten between */
+        p[k++] = i_type(0x13, 0, 27, 31, (int)pick(64) - 32);             /* addi x27, x31, d */
+        for (unsigned a = 1 + pick(3); a > 0; a--) {
+            int imm = pick(2) ? 0xf8 + (int)pick(12) : (int)pick(4096) - 2048;
+            unsigned rd = pick(4) ? wreg() : 27;
+            p[k++] = pick(2) ? i_type(0x03, pick(7), rd, 27, imm) : s_type(0x23, pick(4), 27, rreg(), imm);
+        }
     } else if (c < 76) {               /* loads, x31-relative, often across 0x18000 */
         int imm = pick(2) ? 0xf8 + (int)pick(12) : (int)pick(4096) - 2048;
         p[k++] = i_type(0x03, pick(7), wreg(), 31, imm);
@@ -286,7 +304,8 @@ static void gen_one(uint32_t *p, unsigned *n, unsigned room)
         }
     } else if (c < 95 && room > 4) {   /* a forward branch over 1..3 instructions */
         static const unsigned f3[6] = { 0, 1, 4, 5, 6, 7 };
-        p[k++] = b_type(f3[pick(6)], rreg(), pick(3) ? rreg() : 0, 4 * (2 + (int)pick(3)));
+        unsigned a = pick(3) ? rreg() : 0, b = a && pick(3) ? rreg() : 0;   /* x0 on either side */
+        p[k++] = b_type(f3[pick(6)], pick(2) ? a : b, pick(2) ? b : a, 4 * (2 + (int)pick(3)));
     } else if (c < 97 && room > 3) {   /* jal over one, or a call through auipc + jalr */
         if (pick(2)) {
             p[k++] = jal(wreg(), 8);
