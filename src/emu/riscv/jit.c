@@ -404,14 +404,11 @@ static unsigned emit_checks(struct jx *e, bool user, int32_t delta, uint32_t *re
  * this run retired in one add to JIT_ICOUNT, which makes it count the
  * next run. A failing check leaves
  * for the dispatcher at the block's start with the exact count. */
-static void emit_loop(struct jt *t, const struct stub *s)
+/* A loop's failed check: instret back to this run's count (from *req on:
+ * the k + 1 not added yet), then leave for the block's start. */
+static void loop_exit(struct jt *t, const struct stub *s, uint32_t req)
 {
     struct jx *e = &t->e;
-    uint32_t req, undo[3];
-    unsigned nu = emit_checks(e, t->user, (int32_t)(s->k + 1), &req, undo);
-    jx_jmp_to(e, t->top);
-    for (unsigned f = 0; f < nu; f++)
-        jx_patch(e, undo[f], jx_pos(e));
     jx_alu_rm_imm(e, true, ALU_SUB, jr(JIT_ICOUNT), (int32_t)(s->k + 1));
     jx_patch(e, req, jx_pos(e));
     uint32_t unretired = t->b->n - 1 - s->k;
@@ -420,12 +417,45 @@ static void emit_loop(struct jt *t, const struct stub *s)
     jit_exit(t, s->dirty, -1, t->b->vpc, 0, RV_JIT_NEXT, 0);
 }
 
+static void emit_loop(struct jt *t, const struct stub *s)
+{
+    struct jx *e = &t->e;
+    uint32_t req, undo[3];
+    unsigned nu = emit_checks(e, t->user, (int32_t)(s->k + 1), &req, undo);
+    jx_jmp_to(e, t->top);
+    for (unsigned f = 0; f < nu; f++)
+        jx_patch(e, undo[f], jx_pos(e));
+    loop_exit(t, s, req);
+}
+
+/* User mode: the same checks inline after the branch, which jumps over
+ * them when not taken, so an iteration takes one jump (to the top), not
+ * two (to a stub, then to the top); the failing checks' way out is an
+ * ST_LOOP stub (patch[0] the budget's, patch[1] the request's). */
+void jit_loop_back(struct jt *t, unsigned k, unsigned cc)
+{
+    struct jx *e = &t->e;
+    uint32_t skip = jx_jcc(e, cc ^ 1);              /* x86 conditions pair by the low bit */
+    struct stub *s = jit_new_stub(t, ST_LOOP, k);
+    uint32_t req, undo[3];
+    emit_checks(e, true, (int32_t)(k + 1), &req, undo);   /* one undo in user mode */
+    s->patch[0] = undo[0];
+    s->patch[1] = req;
+    jx_jmp_to(e, t->top);
+    jx_patch(e, skip, jx_pos(e));
+}
+
 static void emit_stub(struct jt *t, struct stub *s)
 {
     struct jx *e = &t->e;
     const struct rv_insn *i = &t->b->insn[s->k];
     uint32_t start = jx_pos(e);
     s->start = start;
+    if (s->kind == ST_LOOP) {
+        jx_patch(e, s->patch[0], start);
+        loop_exit(t, s, s->patch[1]);
+        return;
+    }
     for (unsigned k = 0; k < 2; k++)
         if (s->patch[k])
             jx_patch(e, s->patch[k], start);

@@ -33,7 +33,7 @@ enum { SLOT_VAL = 0, SLOT_MODE = 8, SLOT_VA = 16, FRAME = 24 };
 #define OFF_MSTATUS ((int32_t)offsetof(struct rv_hart, mstatus))
 #define OFF_TLB(acc) ((int32_t)(offsetof(struct rv_hart, tlb) + (size_t)(acc) * sizeof(((struct rv_hart *)0)->tlb[0])))
 
-enum { ST_BRANCH, ST_LOAD, ST_STORE, ST_FPU };
+enum { ST_BRANCH, ST_LOAD, ST_STORE, ST_FPU, ST_LOOP };
 struct stub {
     uint8_t kind, size;
     bool sext;
@@ -132,6 +132,9 @@ void jit_exit(struct jt *t, uint32_t wb, int pc_reg, uint64_t pc, uint32_t unret
               unsigned code, uint64_t aux);
 void jit_exit_to(struct jt *t, uint32_t wb, uint64_t pc, uint32_t unretired);
 struct stub *jit_new_stub(struct jt *t, unsigned kind, unsigned k);
+/* user mode: instruction k branches back to the block's start under the
+ * x86 condition cc (the flags are set): the taken side inline */
+void jit_loop_back(struct jt *t, unsigned k, unsigned cc);
 void jit_load(struct jt *t, const struct rv_insn *i, unsigned k, unsigned size, bool sext, bool fp);
 void jit_store(struct jt *t, const struct rv_insn *i, unsigned k, unsigned size, bool fp);
 /* jit_ops.c: is op translated; emit one; which x

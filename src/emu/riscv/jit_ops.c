@@ -192,6 +192,18 @@ static void emit_divide(struct jt *t, const struct rv_insn *i, unsigned k, const
     put(t, i->rd, RAX);
 }
 
+/* the flags are set: taken under cc, to a side exit (a stub) or, in user
+ * mode, back to the block's start inline */
+static void branch_to(struct jt *t, const struct rv_insn *i, unsigned k, unsigned cc)
+{
+    if (t->loop && t->user && (uint64_t)i->imm == t->b->vpc) {
+        jit_loop_back(t, k, cc);
+        return;
+    }
+    struct stub *s = jit_new_stub(t, ST_BRANCH, k);
+    s->patch[0] = jx_jcc(&t->e, cc);
+}
+
 static void emit_branch(struct jt *t, const struct rv_insn *i, unsigned k, const struct jit_op *o)
 {
     struct jx *e = &t->e;
@@ -203,8 +215,7 @@ static void emit_branch(struct jt *t, const struct rv_insn *i, unsigned k, const
             [CC_LE] = CC_GE, [CC_B] = CC_A, [CC_A] = CC_B, [CC_AE] = CC_BE, [CC_BE] = CC_AE,
         };
         jx_test_rm_r(e, true, jr(t->hreg[i->rs2]), t->hreg[i->rs2]);
-        struct stub *s = jit_new_stub(t, ST_BRANCH, k);
-        s->patch[0] = jx_jcc(e, swap[o->code]);
+        branch_to(t, i, k, swap[o->code]);
         return;
     }
     int a = t->hreg[i->rs1];
@@ -216,8 +227,7 @@ static void emit_branch(struct jt *t, const struct rv_insn *i, unsigned k, const
         jx_test_rm_r(e, true, jr(a), a);
     else
         jx_alu_r_rm(e, true, ALU_CMP, a, gx(t, i->rs2));
-    struct stub *s = jit_new_stub(t, ST_BRANCH, k);
-    s->patch[0] = jx_jcc(e, o->code);
+    branch_to(t, i, k, o->code);
 }
 
 /* rd = ((rs1 [32-bit zero-extended when code]) << n) + rs2 */
