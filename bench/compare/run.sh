@@ -11,9 +11,9 @@
 # OUTDIR defaults to $BUILD/compare (bench/run.sh runs it that way).
 # --short (make bench): SIZE 2, 3 runs per cell, 2 boots per VM; the KVM
 #   cells are "not measurable here" when they need the nested tier.
-# --full (make compare): SIZE 16, 3 rounds; in each round every cell in
+# --full (make compare): SIZE 16, 5 rounds; in each round every cell in
 #   turn, 2 runs per cell and 1 boot per VM (the nested tier: one L1 boot
-#   per round). A cell's runs are thus spread over the whole run, minutes
+#   per round, 2 runs and 1 boot per cell in it). A cell's runs are thus spread over the whole run, minutes
 #   apart, and the range printed beside it is the host's run-to-run
 #   spread, not that of a few back-to-back seconds.
 # Environment: COMPARE_SIZE, COMPARE_REPS, COMPARE_BOOTS (per round),
@@ -34,7 +34,7 @@ case ${1:-} in --short) shift ;; --full) mode=full; shift ;; esac
 out=${1:-${BUILD:-$SRC/build}/compare}
 mkdir -p "$out" || { echo "compare: cannot create '$out'" >&2; exit 1; }
 out=$(cd "$out" && pwd)
-if [ $mode = short ]; then size=2 reps=3 boots=2 rounds=1; else size=16 reps=2 boots=1 rounds=3; fi
+if [ $mode = short ]; then size=2 reps=3 boots=2 rounds=1; else size=16 reps=2 boots=1 rounds=5; fi
 size=${COMPARE_SIZE:-$size} reps=${COMPARE_REPS:-$reps} boots=${COMPARE_BOOTS:-$boots} rounds=${COMPARE_ROUNDS:-$rounds}
 for v in size reps boots rounds; do
     [[ ${!v} =~ ^[1-9][0-9]*$ ]] || { echo "compare: COMPARE_${v^^} '${!v}' is not a positive integer" >&2; exit 2; }
@@ -70,8 +70,8 @@ t_start=$SECONDS
 . "$SRC/bench/compare/lib.sh"
 . "$SRC/bench/compare/nested.sh"
 nested_used=0
-# per L1 boot (one per round): the full form's 3 rounds give 3 of each
-if [ "$rounds" -gt 1 ]; then nested_reps=1 nested_boots=1; else nested_reps=2 nested_boots=2; fi
+# per L1 boot (one per round): the full form's 5 rounds give 10 runs and 5 boots
+if [ "$rounds" -gt 1 ]; then nested_reps=2 nested_boots=1; else nested_reps=2 nested_boots=2; fi
 nested_reps=${COMPARE_NESTED_REPS:-$nested_reps} nested_boots=${COMPARE_NESTED_BOOTS:-$nested_boots}
 nested_size=${COMPARE_NESTED_SIZE:-2}
 nested_timeout=${COMPARE_NESTED_TIMEOUT:-540}

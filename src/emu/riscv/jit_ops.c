@@ -283,6 +283,9 @@ static void emit_jalr_lookup(struct jt *t, uint32_t unretired)
     jx_alu_r_rm(e, true, ALU_CMP, RDX, jmi(RBX, RAX, 0, OFF_JTC));
     uint32_t miss = jx_jcc(e, CC_NE);
     jx_mov_r_rm(e, true, RCX, jmi(RBX, RAX, 0, OFF_JTC + 8));
+    /* a clear entry is { 0, NULL }: a jump to pc 0 matches it */
+    jx_test_rm_r(e, true, jr(RCX), RCX);
+    uint32_t clear = jx_jcc(e, CC_E);
     jx_insn(e, 0, 0, 0x80, ALU_CMP, jm(RCX, (int32_t)offsetof(struct rv_block, valid)));
     jx_byte(e, 0);
     uint32_t gone = jx_jcc(e, CC_E);
@@ -325,6 +328,7 @@ static void emit_jalr_lookup(struct jt *t, uint32_t unretired)
         if (sys[f])
             jx_patch(e, sys[f], out);
     jx_patch(e, miss, out);
+    jx_patch(e, clear, out);
     jx_patch(e, gone, out);
     jx_patch(e, req, out);
     jx_patch(e, budget, out);
