@@ -380,10 +380,11 @@ static int parse_devices(struct snap *s, char *err, size_t errlen)
             return fail(err, errlen, "manifest: device %s: bad section name", d->id);
         if (d->section[0] && !snap_section(s, d->section, NULL, NULL))
             return fail(err, errlen, "manifest: device %s: no section %s", d->id, d->section);
+        d->config = "";
         if ((v = member(o, "config", json_type_string))) {
-            if (strlen(json_object_get_string(v)) >= sizeof(d->config))
+            if (strlen(json_object_get_string(v)) >= SNAP_MAX_CONFIG)
                 return fail(err, errlen, "manifest: device %s: config too long", d->id);
-            snprintf(d->config, sizeof(d->config), "%s", json_object_get_string(v));
+            d->config = json_object_get_string(v);
         }
         s->ndev++;
     }
@@ -396,7 +397,9 @@ static int parse_disks(struct snap *s, char *err, size_t errlen)
     if (!a || json_object_array_length(a) > SNAP_MAX_DISKS)
         return fail(err, errlen, "manifest: \"disks\" must be an array of at most %d", SNAP_MAX_DISKS);
     size_t n = json_object_array_length(a);
-    s->disk = xzalloc((n ? n : 1) * sizeof(*s->disk));
+    if (!n)
+        return 0;       /* no array: 4 KiB (a path each) not zeroed for nothing */
+    s->disk = xzalloc(n * sizeof(*s->disk));
     for (size_t i = 0; i < n; i++) {
         json_object *o = json_object_array_get_idx(a, i), *v;
         struct snap_disk *d = &s->disk[i];
@@ -462,17 +465,19 @@ static int parse_top(struct snap *s, char *err, size_t errlen)
     return 0;
 }
 
-int snap_parse(const char *manifest, size_t mlen, const uint8_t *state, size_t slen, struct snap **out,
-               char *err, size_t errlen)
+/* snap_parse on a state buffer (malloc'd) that the snap takes, freed with
+ * it or on failure: snap_load_dir reads state.bin once, not twice. */
+static int parse_taking(const char *manifest, size_t mlen, uint8_t *state, size_t slen, struct snap **out,
+                        char *err, size_t errlen)
 {
     *out = NULL;
-    if (mlen > SNAP_MAX_MANIFEST || slen > SNAP_MAX_STATE)
+    if (mlen > SNAP_MAX_MANIFEST || slen > SNAP_MAX_STATE) {
+        free(state);
         return fail(err, errlen, "manifest or state too large (%zu, %zu bytes)", mlen, slen);
+    }
     struct snap *s = xzalloc(sizeof(*s));
     s->dir = xstrdup("");
-    s->state = xmalloc(slen ? slen : 1);
-    if (slen)
-        memcpy(s->state, state, slen);
+    s->state = state;
     s->state_len = slen;
     uint64_t payload = 0;
     int r = parse_header(s, mlen, manifest, &payload, err, errlen);
@@ -502,6 +507,18 @@ int snap_parse(const char *manifest, size_t mlen, const uint8_t *state, size_t s
     return 0;
 }
 
+int snap_parse(const char *manifest, size_t mlen, const uint8_t *state, size_t slen, struct snap **out,
+               char *err, size_t errlen)
+{
+    *out = NULL;
+    if (mlen > SNAP_MAX_MANIFEST || slen > SNAP_MAX_STATE)
+        return fail(err, errlen, "manifest or state too large (%zu, %zu bytes)", mlen, slen);
+    uint8_t *copy = xmalloc(slen ? slen : 1);
+    if (slen)
+        memcpy(copy, state, slen);
+    return parse_taking(manifest, mlen, copy, slen, out, err, errlen);
+}
+
 int snap_load_dir(const char *dir, struct snap **out, char *err, size_t errlen)
 {
     char path[4200], why[512];
@@ -521,9 +538,8 @@ int snap_load_dir(const char *dir, struct snap **out, char *err, size_t errlen)
         free(m);
         return r;
     }
-    r = snap_parse(m, mlen, (const uint8_t *)st, slen, out, why, sizeof(why));
+    r = parse_taking(m, mlen, (uint8_t *)st, slen, out, why, sizeof(why));
     free(m);
-    free(st);
     if (r < 0) {
         snprintf(err, errlen, "snapshot %s: %s", dir, why);
         return r;

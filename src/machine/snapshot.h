@@ -48,8 +48,12 @@ struct snap_ram {
 struct snap_dev {
     char id[SNAP_NAME_MAX], kind[SNAP_NAME_MAX];
     char section[SNAP_NAME_MAX];    /* "" when the device has no state */
-    char config[4200];              /* what built it ("disk=PATH,..."), or "" */
+    /* what built it ("disk=PATH,..."), or "": the manifest's own string,
+     * as long as the snap lives (a pointer, not a 4 KiB buffer per
+     * device: a restore zeroed and so touched 4 pages more for 4 devices) */
+    const char *config;
 };
+#define SNAP_MAX_CONFIG 4200            /* bytes of a device's config, with the NUL */
 /* How a disk is recognised: size, mtime (ns) and a CRC-32 of samples of its
  * content (the first and last 64 KiB and 16 blocks of 4 KiB spread over
  * it). `saved` names its copy in the directory, or is "". */
