@@ -127,10 +127,10 @@ int64_t mem_discard(struct guest_mem *m, uint64_t gpa, uint64_t len)
      * again, filling the holes the guest gave back. From the first such
      * release on, the region stays on small pages (those already huge
      * are split as the guest releases parts of them). */
-    if ((r->flags & MEM_F_HUGE) && ((start | end) & (MEM_HUGE_SIZE - 1))) {
+    if ((__atomic_load_n(&r->flags, __ATOMIC_RELAXED) & MEM_F_HUGE) && ((start | end) & (MEM_HUGE_SIZE - 1))) {
         if (madvise(r->host, r->size, MADV_NOHUGEPAGE) < 0)
             return -errno;
-        r->flags &= ~(unsigned)MEM_F_HUGE;
+        __atomic_fetch_and(&r->flags, ~(unsigned)MEM_F_HUGE, __ATOMIC_RELAXED);   /* harts read flags meanwhile */
     }
     /* A region mapped privately from a snapshot's RAM file: dropping the
      * private copies returns the memory (the pages read the file's
