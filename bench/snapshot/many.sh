@@ -14,7 +14,8 @@
 # DROP_CACHES=0 they stay charged to whoever wrote the snapshot and each
 # cgroup holds only what its guests add. Each measurement is read once
 # every guest has answered at its prompt and the cgroup's usage has
-# settled (changed by less than 256 KiB over one second, at most 30 s).
+# settled (changed by less than 256 KiB in each of three seconds in a
+# row, at most 30 s). The ratio is of the usages in KiB.
 set -u
 SRC=${SRC:-$(cd "$(dirname "$0")/../.." && pwd)}
 VESSEL=${VESSEL:-$SRC/build/vessel}
@@ -52,12 +53,16 @@ measure() {
     for ((i = 0; i < count; i++)); do
         for _ in $(seq 1 1200); do grep -q '/ # ' "$tmp/out.$name.$i" && break; sleep 0.1; done
     done
-    local a b t0=$SECONDS
+    # settled: three seconds in a row, each changing it by less than 256
+    # KiB (a restored guest gives its caches back a second or two after
+    # it answers, when it has idled a whole second: one quiet second
+    # could come before that)
+    local a b t0=$SECONDS quiet=0
     b=$(cat "$g/memory.usage_in_bytes")
-    while [ $((SECONDS - t0)) -lt 30 ]; do
+    while [ $((SECONDS - t0)) -lt 30 ] && [ $quiet -lt 3 ]; do
         sleep 1
         a=$b; b=$(cat "$g/memory.usage_in_bytes")
-        [ $((b > a ? b - a : a - b)) -lt 262144 ] && break
+        if [ $((b > a ? b - a : a - b)) -lt 262144 ]; then quiet=$((quiet + 1)); else quiet=0; fi
     done
     # the parts of the usage (KiB): RSS (anon), page cache, kernel memory
     # (slab, stacks, page tables), from memory.stat and memory.kmem
@@ -74,10 +79,10 @@ one=$(measure one 1)
 drop
 many=$(measure many "$N")
 echo "many: one restored guest: $one MiB; $N restored guests: $many MiB (memory cgroup usage)"
-awk -v a="$one" -v b="$many" -v n="$N" 'BEGIN { printf "many: ratio %.2f (bar: below 3 for n = 50)\n", b / a }'
 # what each further guest adds, by part (KiB)
 read -r u1 r1 c1 m1 k1 < "$tmp/parts.one"
 read -r un rn cn mn kn < "$tmp/parts.many"
+awk -v a="$u1" -v b="$un" 'BEGIN { printf "many: ratio %.2f (bar: below 3 for n = 50)\n", b / a }'
 echo "many: KiB usage / rss (anon) / page cache / of it mapped / kernel (kmem): one guest $u1 / $r1 / $c1 / $m1 / $k1;" \
      "$N guests $un / $rn / $cn / $mn / $kn"
 awk -v n="$N" -v u="$((un - u1))" -v r="$((rn - r1))" -v c="$((cn - c1))" -v k="$((kn - k1))" 'BEGIN {

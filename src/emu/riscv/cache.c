@@ -77,6 +77,7 @@ void rv_cache_init(struct rv_hart *h)
      * instead of per 4 KiB (the host's THP in "madvise" mode) */
     madvise(h->arena, RV_ARENA_SIZE, MADV_HUGEPAGE);
     h->arena_used = 0;
+    h->arena_cap = RV_ARENA_SIZE;
     h->tbl_mask = TBL_MIN_MASK;
     h->tbl_blocks = 0;
     h->step_block = xzalloc(sizeof(struct rv_block) + 2 * sizeof(struct rv_insn));
@@ -116,8 +117,12 @@ void rv_cache_flush(struct rv_hart *h)
         memset(h->jcache, 0, (h->tbl_mask + 1) * sizeof(h->jcache[0]));
         memset(h->hash, 0, (h->tbl_mask + 1) * sizeof(h->hash[0]));
         memset(ext_of(h)->page_head, 0, MIN(h->tbl_mask + 1, PG_BUCKETS) * sizeof(ext_of(h)->page_head[0]));
-        memset(h->jtc, 0, sizeof(h->jtc));
     }
+    /* jtc entries are made only by translated blocks, gone with their
+     * code: with none translated since the last flush they are clear (a
+     * small hart, which translates nothing, never touches its pages) */
+    if (h->jit_used)
+        memset(h->jtc, 0, sizeof(h->jtc));
     h->tbl_blocks = 0;
     h->arena_used = 0;
     h->jit_used = 0;            /* translated code goes with its blocks */
@@ -153,34 +158,84 @@ void rv_fence_i(struct rv_hart *h)
  * they have grown past RV_TRIM_MIN since the last trim, at most once per
  * RV_TRIM_INTERVAL_NS: the blocks, the translated code and the lookup
  * tables are dropped (MADV_DONTNEED: the pages leave the process) and
- * what the guest runs next is decoded again. An idle guest then holds only
- * the code its timer interrupts run, not everything it ran at boot; a
- * guest that idles often pays at most one re-decode of its working set
- * per interval. RV_TRIM_MIN sits above what an idle default guest decodes
- * (about 1100 blocks, 0.8 MiB, plus 0.2 MiB of translated code in two
- * seconds, measured), else every trim would be followed by decoding the
- * same again. Call only outside rv_run (no block is executing). */
+ * what the guest runs next is decoded again. RV_TRIM_MIN sits above what
+ * an idle default guest decodes (about 1100 blocks, 0.8 MiB, plus 0.2
+ * MiB of translated code in two seconds, measured), else every trim
+ * would be followed by decoding the same again.
+ *
+ * A mostly idle hart (busy under a tenth of each second: rv_hart_note_wait)
+ * goes further at its next idle wait: it drops its caches and then runs
+ * small, decoding into the first RV_SMALL_ARENA bytes of its arena only
+ * (flushed and reused when full; small tables; no huge pages, or one
+ * touch would make 2 MiB resident) and translating nothing. The idle
+ * guest's wake-ups run more code than that holds (an idle Linux guest's
+ * timer and housekeeping code is about 1 MiB decoded), so part of it is
+ * decoded again at each wake-up: host CPU an idle guest can spare, for
+ * memory that many idle guests on one host cannot (bench/snapshot/many.sh;
+ * figures in docs/snapshot.md). It is busy again, and gets the whole
+ * arena and the translator back, at the end of a window busy a tenth of
+ * the time or more, or after RV_SMALL_BUSY_NS run without a wait.
+ * Call only outside rv_run (no block is executing). */
 #define RV_TRIM_MIN (2u << 20)
 #define RV_TRIM_INTERVAL_NS 1000000000ULL
+#define RV_SMALL_BUSY_NS 100000000ULL
 
-void rv_hart_trim(struct rv_hart *h)
+/* Everything decoded and translated dropped, the pages given back. */
+static void cache_drop(struct rv_hart *h)
 {
-    if (MAX(h->cache_hwm, h->arena_used + h->jit_used) < RV_TRIM_MIN)
-        return;
-    uint64_t now_ns = time_ns();
-    if (h->trims && now_ns - h->trim_ns < RV_TRIM_INTERVAL_NS)
-        return;
     madvise(h->jcache, TABLES_LEN, MADV_DONTNEED);
     madvise(h->arena, RV_ARENA_SIZE + sizeof(struct rv_cache_ext), MADV_DONTNEED);
     rv_jit_release(h);
     h->arena_used = 0;
     h->jit_used = 0;
     h->flush_count++;
+    h->code_untracked = false;
     h->tbl_mask = TBL_MIN_MASK;
     h->tbl_blocks = 0;
     h->cache_hwm = 0;
+}
+
+void rv_hart_trim(struct rv_hart *h)
+{
+    if (h->small)
+        return;
+    if (h->mostly_idle) {
+        cache_drop(h);
+        madvise(h->arena, RV_ARENA_SIZE, MADV_NOHUGEPAGE);
+        h->arena_cap = RV_SMALL_ARENA;
+        h->small = true;
+        h->smalls++;
+        return;
+    }
+    if (MAX(h->cache_hwm, h->arena_used + h->jit_used) < RV_TRIM_MIN)
+        return;
+    uint64_t now_ns = time_ns();
+    if (h->trims && now_ns - h->trim_ns < RV_TRIM_INTERVAL_NS)
+        return;
+    cache_drop(h);
     h->trim_ns = now_ns;
     h->trims++;
+}
+
+void rv_cache_busy(struct rv_hart *h)
+{
+    if (!h->small)
+        return;
+    /* the blocks decoded while small stay: the arena only grows on */
+    madvise(h->arena, RV_ARENA_SIZE, MADV_HUGEPAGE);
+    h->arena_cap = RV_ARENA_SIZE;
+    h->small = false;
+}
+
+void rv_cache_poll_small(struct rv_hart *h)
+{
+    if (time_ns() < h->wait_end_ns + RV_SMALL_BUSY_NS)
+        return;
+    /* busy: not mostly idle until a whole window says so again, or its
+     * next wait would make it small at once */
+    h->mostly_idle = false;
+    h->duty_busy_ns = h->duty_all_ns = 0;
+    rv_cache_busy(h);
 }
 
 /* A block whose only instruction starts 2 bytes before the end of its
@@ -354,7 +409,7 @@ static struct rv_block *block_alloc(struct rv_hart *h)
 {
     size_t need = sizeof(struct rv_block_hdr) + sizeof(struct rv_block) +
                   (RV_BLOCK_MAX + 1) * sizeof(struct rv_insn);
-    if (h->arena_used + need > RV_ARENA_SIZE)
+    if (h->arena_used + need > h->arena_cap)
         rv_cache_flush(h);
     return (struct rv_block *)(h->arena + h->arena_used + sizeof(struct rv_block_hdr));
 }
@@ -398,7 +453,7 @@ static struct rv_block *block_commit(struct rv_hart *h, struct rv_block *b, unsi
     b->hnext = h->hash[hi];
     h->hash[hi] = b;
     h->jcache[jc_of(h, b->key)] = b;
-    if (++h->tbl_blocks > h->tbl_mask + 1 && h->tbl_mask < TBL_MAX_MASK)
+    if (++h->tbl_blocks > h->tbl_mask + 1 && h->tbl_mask < TBL_MAX_MASK && !h->small)
         tables_grow(h);
     return b;
 }

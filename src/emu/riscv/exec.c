@@ -240,6 +240,8 @@ HOT enum rv_exit exec_boundary(struct rv_hart *h, struct rv_machine *m, bool sys
         if (unlikely(--h->poll == 0)) {
             h->poll = 256;
             rv_update_timers(h);
+            if (h->small)
+                rv_cache_poll_small(h);
         }
         if (unlikely(atomic_load_explicit(&h->mip, memory_order_relaxed) & h->mie)) {
             int irq = rv_pending_irq(h);
@@ -334,7 +336,8 @@ struct exec_jsite {
  * housekeeping code runs a few times per wake-up: counted across
  * wake-ups it was all translated within seconds, about 1 MiB of code per
  * idle Linux guest that it hardly runs (bench/snapshot/many.sh); on a
- * hart busy a tenth of the time or more the counts go on as before. */
+ * hart busy a tenth of the time or more the counts go on as before. A
+ * small hart (cache.c, the idle regime) translates nothing. */
 HOT void exec_enter(struct rv_hart *h, struct rv_machine *m, struct rv_block *b, bool chained)
 {
     h->instret += b->n;
@@ -343,7 +346,7 @@ HOT void exec_enter(struct rv_hart *h, struct rv_machine *m, struct rv_block *b,
             b->hit_gen = h->idle_gen;
             b->hits = 0;
         }
-        if (b->hits++ >= m->jit_threshold)
+        if (b->hits++ >= m->jit_threshold && !h->small)
             rv_jit_translate(h, b);
     }
 }

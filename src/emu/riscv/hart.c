@@ -305,6 +305,8 @@ void rv_hart_note_wait(struct rv_hart *h, uint64_t t0, uint64_t waited)
     if (h->duty_all_ns >= RV_DUTY_WINDOW_NS) {
         h->mostly_idle = h->duty_busy_ns * 10 < h->duty_all_ns;
         h->duty_busy_ns = h->duty_all_ns = 0;
+        if (!h->mostly_idle)
+            rv_cache_busy(h);       /* a small hart gets its whole cache back */
     }
     if (h->mostly_idle && waited >= RV_IDLE_GEN_NS)
         h->idle_gen++;

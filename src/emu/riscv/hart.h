@@ -21,6 +21,7 @@
 #define RV_TBL_MIN_BITS 9          /* both start this small and grow with the blocks */
 #define RV_JTC_BITS 12             /* translator's jalr target cache */
 #define RV_ARENA_SIZE (16u << 20)  /* decoded-block arena per hart */
+#define RV_SMALL_ARENA (128u << 10) /* of it, what a mostly idle hart uses */
 #define RV_MAX_BP 64
 #define RV_NTRIG 4                 /* Sdtrig triggers per hart */
 /* a pseudo cause from the memory slow path: a debugger watchpoint was hit
@@ -178,6 +179,14 @@ struct rv_hart {
     uint64_t wait_end_ns, duty_busy_ns, duty_all_ns;
     bool mostly_idle;
     uint16_t idle_gen;
+    /* the idle regime (cache.c): a mostly idle hart, at its next idle
+     * wait, gives its caches back and then decodes into the first
+     * arena_cap = RV_SMALL_ARENA bytes of its arena only (recycled when
+     * full, no huge pages), translating nothing, until it is busy again
+     * (rv_cache_busy) */
+    bool small;
+    size_t arena_cap;             /* RV_ARENA_SIZE, or RV_SMALL_ARENA when small */
+    uint64_t smalls;              /* times it went small (tests, stats) */
 
     /* code cache (per hart) */
     uint8_t *arena;
@@ -254,6 +263,13 @@ struct rv_block *rv_block_lookup(struct rv_hart *h, uint64_t vpc, int *cause);
  * under a tenth of the last window (exec_enter's hit counts). */
 void rv_hart_note_wait(struct rv_hart *h, uint64_t t0, uint64_t waited);
 void rv_cache_flush(struct rv_hart *h);
+/* A small (idle-regime) hart turned busy: the whole arena and the
+ * translator again; from rv_hart_note_wait at the end of a busy window
+ * and from the run loop's timer poll (rv_cache_poll_small). */
+void rv_cache_busy(struct rv_hart *h);
+/* The run loop's timer poll on a small hart: busy again when it has run
+ * RV_SMALL_BUSY_NS since its last wait without waiting. */
+void rv_cache_poll_small(struct rv_hart *h);
 void rv_fence_i(struct rv_hart *h);
 void rv_code_ext_write(void *machine, uint64_t gpa, uint64_t len);
 void rv_cache_invalidate_page(struct rv_hart *h, uint64_t key_page);

@@ -156,7 +156,9 @@ bool rv_hart_halted(const struct rv_hart *h);
 void rv_hart_wait(struct rv_hart *h);
 /* Before an idle wait (wfi, a stopped hart), from the hart's own thread
  * and outside rv_run: give the translation caches back to the host when
- * they have grown (at most once a second; see cache.c). */
+ * they have grown (at most once a second), and on a mostly idle hart go
+ * small: a 128 KiB decoded-block cache, nothing translated, until it is
+ * busy again (see cache.c). */
 void rv_hart_trim(struct rv_hart *h);
 /* Guest-virtual memory through the hart's current translation (as in
  * S-mode with SUM for the gdb stub and SBI): bytes copied, or -1. */
