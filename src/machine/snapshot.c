@@ -518,7 +518,7 @@ int machine_restore(struct machine *m, const struct snap *s, bool paused, bool v
             MAP_FAILED)
             r = errf(err, errlen, -errno, "snapshot %s: cannot map %s: %s", snap_dir(s), snap_ram(s, i)->file,
                      strerror(errno));
-        reg->flags |= MEM_F_FILE;
+        reg->flags = (reg->flags | MEM_F_FILE) & ~(unsigned)MEM_F_HUGE;   /* a new mapping: no MADV_HUGEPAGE */
     }
     for (unsigned i = 0; i < MEM_MAX_REGIONS; i++)
         if (fds[i] >= 0)

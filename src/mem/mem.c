@@ -12,6 +12,29 @@ void mem_init(struct guest_mem *m)
     memset(m, 0, sizeof(*m));
 }
 
+/* Anonymous RAM for a region: at a MEM_HUGE_SIZE-aligned host address
+ * (over-map, then trim both ends) so that every 2 MiB of guest physical
+ * memory can be one host huge page, with MADV_HUGEPAGE; *huge says whether
+ * the host took the advice. Read-only and small regions stay plain. */
+static void *map_anon(uint64_t size, unsigned flags, bool *huge)
+{
+    int mflags = MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE;
+    *huge = false;
+    if (size < MEM_HUGE_SIZE || (flags & MEM_F_READONLY) || size + MEM_HUGE_SIZE < size)
+        return mmap(NULL, size, PROT_READ | PROT_WRITE, mflags, -1, 0);
+    uint64_t span = size + MEM_HUGE_SIZE;
+    uint8_t *p = mmap(NULL, span, PROT_READ | PROT_WRITE, mflags, -1, 0);
+    if (p == MAP_FAILED)
+        return p;
+    uint8_t *a = (uint8_t *)(((uintptr_t)p + MEM_HUGE_SIZE - 1) & ~(uintptr_t)(MEM_HUGE_SIZE - 1));
+    if (a > p)
+        munmap(p, (size_t)(a - p));
+    if (p + span > a + size)
+        munmap(a + size, (size_t)(p + span - (a + size)));
+    *huge = madvise(a, size, MADV_HUGEPAGE) == 0;
+    return a;
+}
+
 int mem_add_ram(struct guest_mem *m, uint64_t gpa, uint64_t size, unsigned flags)
 {
     if (m->nr >= MEM_MAX_REGIONS)
@@ -22,7 +45,9 @@ int mem_add_ram(struct guest_mem *m, uint64_t gpa, uint64_t size, unsigned flags
         if (gpa < m->r[i].gpa + m->r[i].size && m->r[i].gpa < gpa + size)
             return -EEXIST;
     int fd = -1;
-    int mflags = MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE;
+    bool huge = false;
+    void *p;
+    flags &= ~(unsigned)MEM_F_HUGE;
     if (flags & MEM_F_MEMFD) {
         fd = memfd_create("vessel-ram", MFD_CLOEXEC);
         if (fd < 0)
@@ -32,9 +57,10 @@ int mem_add_ram(struct guest_mem *m, uint64_t gpa, uint64_t size, unsigned flags
             close(fd);
             return e;
         }
-        mflags = MAP_SHARED | MAP_NORESERVE;
+        p = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_NORESERVE, fd, 0);
+    } else {
+        p = map_anon(size, flags, &huge);
     }
-    void *p = mmap(NULL, size, PROT_READ | PROT_WRITE, mflags, fd, 0);
     if (p == MAP_FAILED) {
         int e = -errno;
         if (fd >= 0)
@@ -46,7 +72,7 @@ int mem_add_ram(struct guest_mem *m, uint64_t gpa, uint64_t size, unsigned flags
     r->size = size;
     r->host = p;
     r->fd = fd;
-    r->flags = flags;
+    r->flags = huge ? flags | MEM_F_HUGE : flags;
     r->dirty = NULL;
     r->dirty_buf = NULL;
     return 0;
@@ -96,6 +122,16 @@ int64_t mem_discard(struct guest_mem *m, uint64_t gpa, uint64_t len)
     if (start >= end)
         return 0;
     int ret;
+    /* Balloon pages of 4 KiB in a huge-page region: each release splits a
+     * huge page, and khugepaged (max_ptes_none) would collapse the range
+     * again, filling the holes the guest gave back. From the first such
+     * release on, the region stays on small pages (those already huge
+     * are split as the guest releases parts of them). */
+    if ((__atomic_load_n(&r->flags, __ATOMIC_RELAXED) & MEM_F_HUGE) && ((start | end) & (MEM_HUGE_SIZE - 1))) {
+        if (madvise(r->host, r->size, MADV_NOHUGEPAGE) < 0)
+            return -errno;
+        __atomic_fetch_and(&r->flags, ~(unsigned)MEM_F_HUGE, __ATOMIC_RELAXED);   /* harts read flags meanwhile */
+    }
     /* A region mapped privately from a snapshot's RAM file: dropping the
      * private copies returns the memory (the pages read the file's
      * content again, never zeros); punching the old backing fd would not. */

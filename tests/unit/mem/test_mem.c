@@ -166,6 +166,62 @@ static void test_merge(void **state)
     mem_destroy(&m);
 }
 
+/* The VmFlags line of the smaps entry that starts at host address p. */
+static bool vma_flag(const void *p, const char *flag)
+{
+    FILE *f = fopen("/proc/self/smaps", "r");
+    assert_non_null(f);
+    char line[512], want[64], needle[16];
+    snprintf(want, sizeof(want), "%lx-", (unsigned long)(uintptr_t)p);
+    snprintf(needle, sizeof(needle), " %s", flag);
+    bool in = false, found = false;
+    while (fgets(line, sizeof(line), f)) {
+        if (strchr(line, '-') && strchr(line, ' ') && strchr(line, '-') < strchr(line, ' '))
+            in = !strncmp(line, want, strlen(want));
+        if (in && !strncmp(line, "VmFlags:", 8))
+            found = strstr(line, needle) != NULL;
+    }
+    fclose(f);
+    return found;
+}
+
+/* Anonymous RAM of 2 MiB or more is 2 MiB aligned on the host and offered
+ * to THP ("hg"); small, memfd and read-only regions are not; a 4 KiB
+ * discard (a balloon page) turns the region to "nh" for good, a discard of
+ * whole huge pages (free page reporting at order 9) does not. */
+static void test_huge(void **state)
+{
+    struct guest_mem m;
+    mem_init(&m);
+    assert_int_equal(mem_add_ram(&m, 0x80000000, 8 << 20, 0), 0);
+    assert_int_equal(mem_add_ram(&m, 0x90000000, 1 << 20, 0), 0);
+    assert_int_equal(mem_add_ram(&m, 0xa0000000, 4 << 20, MEM_F_MEMFD), 0);
+    assert_int_equal(mem_add_ram(&m, 0xb0000000, 4 << 20, MEM_F_READONLY | MEM_F_HUGE), 0);
+    assert_false(m.r[1].flags & MEM_F_HUGE);
+    assert_false(m.r[2].flags & MEM_F_HUGE);
+    assert_false(m.r[3].flags & MEM_F_HUGE);
+    if (access("/sys/kernel/mm/transparent_hugepage/enabled", F_OK) != 0) {
+        mem_destroy(&m);
+        skip();                 /* a host kernel without THP */
+    }
+    assert_true(m.r[0].flags & MEM_F_HUGE);
+    assert_int_equal((uintptr_t)m.r[0].host & (MEM_HUGE_SIZE - 1), 0);
+    assert_true(vma_flag(m.r[0].host, "hg"));
+    memset(m.r[0].host, 1, 8 << 20);        /* all of it usable, nothing trimmed too much */
+    assert_int_equal(mem_discard(&m, 0x80200000, 2 << 20), 2 << 20);
+    assert_true(m.r[0].flags & MEM_F_HUGE);
+    assert_true(vma_flag(m.r[0].host, "hg"));
+    assert_int_equal(m.r[0].host[0x200000], 0);
+    assert_int_equal(mem_discard(&m, 0x80401000, 4096), 4096);
+    assert_false(m.r[0].flags & MEM_F_HUGE);
+    assert_true(vma_flag(m.r[0].host, "nh"));
+    assert_false(vma_flag(m.r[0].host, "hg"));
+    assert_int_equal(m.r[0].host[0x401000], 0);
+    assert_int_equal(m.r[0].host[0x400fff], 1);
+    assert_int_equal(m.r[0].host[0x402000], 1);
+    mem_destroy(&m);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -174,6 +230,7 @@ int main(void)
         cmocka_unit_test(test_dirty_log),
         cmocka_unit_test(test_map_file),
         cmocka_unit_test(test_merge),
+        cmocka_unit_test(test_huge),
     };
     return cmocka_run_group_tests_name("mem", tests, NULL, NULL);
 }

@@ -32,56 +32,135 @@ static int copy_in(struct virt_board *b, const char *opt, const char *path, uint
     return 0;
 }
 
-/* A kernel or initrd file nobody may write (no w bit in its mode, as the
- * default guest's cached files and a `chmod a-w` copy) is mapped privately
- * instead of copied: every guest booted from it shares the file's page
- * cache until it writes a page. A writable file is copied, since a
- * rewrite that shrinks it under a running guest would fault the mapping. */
-static int map_or_copy(struct virt_board *b, const char *opt, const char *path, uint64_t gpa,
-                       const void *data, size_t len)
+/* A kernel or initrd file being loaded. A regular file is read from its
+ * fd straight into guest RAM (img_place): a bounce buffer as large as the
+ * file costs a host fault per 4 KiB of it and a second copy, on the boot's
+ * critical path. Anything else (a pipe) is read whole into `data`. */
+struct img_file {
+    int fd;            /* the regular file, or -1: `data` holds all of it */
+    bool ro;           /* no w bit in its mode: it may be mapped (img_place) */
+    size_t len;
+    char *data;        /* fd >= 0: the first min(len, IMG_HEAD) bytes; else the whole file */
+};
+#define IMG_HEAD 4096
+
+static void img_close(struct img_file *f)
 {
+    if (f->fd >= 0)
+        close(f->fd);
+    free(f->data);
+    f->fd = -1;
+    f->data = NULL;
+}
+
+static int img_open(const char *opt, const char *path, size_t max, struct img_file *f)
+{
+    memset(f, 0, sizeof(*f));
+    f->fd = -1;
     int fd = open(path, O_RDONLY | O_CLOEXEC);
     struct stat st;
-    if (fd >= 0 && fstat(fd, &st) == 0 && S_ISREG(st.st_mode) && !(st.st_mode & 0222) &&
-        (uint64_t)st.st_size == len && mem_map_file(b->mem, gpa, fd, len) == 0) {
+    if (fd < 0 || fstat(fd, &st) < 0 || !S_ISREG(st.st_mode)) {
+        if (fd >= 0)
+            close(fd);
+        return load_file(opt, path, max, &f->data, &f->len);   /* says why it cannot */
+    }
+    if ((uint64_t)st.st_size > max) {
+        log_error("%s %s: larger than guest RAM", opt, path);
         close(fd);
+        return -EFBIG;
+    }
+    f->len = (size_t)st.st_size;
+    f->ro = !(st.st_mode & 0222);
+    size_t head = MIN(f->len, (size_t)IMG_HEAD);
+    f->data = xmalloc(head + 1);
+    ssize_t n = pread(fd, f->data, head, 0);
+    if (n != (ssize_t)head) {
+        int e = n < 0 ? -errno : -EIO;
+        log_error("%s %s: %s", opt, path, n < 0 ? strerror(-e) : "the file shrank while being read");
+        free(f->data);
+        f->data = NULL;
+        close(fd);
+        return e;
+    }
+    f->fd = fd;
+    return 0;
+}
+
+/* The whole file into `data` (an ELF image is parsed from memory). */
+static int img_read_all(const char *opt, const char *path, size_t max, struct img_file *f)
+{
+    if (f->fd < 0)
+        return 0;
+    img_close(f);
+    return load_file(opt, path, max, &f->data, &f->len);
+}
+
+/* The file at gpa. One nobody may write (no w bit in its mode, as the
+ * default guest's cached files and a `chmod a-w` copy) is mapped privately
+ * instead of copied: every guest booted from it shares the file's page
+ * cache until it writes a page. A writable file is read into RAM, since a
+ * rewrite that shrinks it under a running guest would fault the mapping. */
+static int img_place(struct virt_board *b, const char *opt, const char *path, const struct img_file *f,
+                     uint64_t gpa)
+{
+    if (f->fd < 0)
+        return copy_in(b, opt, path, gpa, f->data, f->len);
+    if (f->ro && f->len && mem_map_file(b->mem, gpa, f->fd, f->len) == 0) {
         log_debug("%s %s: mapped at 0x%llx (shared page cache, copy on write)", opt, path,
                   (unsigned long long)gpa);
         return 0;
     }
-    if (fd >= 0)
-        close(fd);
-    return copy_in(b, opt, path, gpa, data, len);
+    uint8_t *dst = mem_translate(b->mem, gpa, f->len);
+    if (!dst) {
+        log_error("%s %s: %zu bytes at 0x%llx do not fit in guest RAM", opt, path, f->len,
+                  (unsigned long long)gpa);
+        return -ERANGE;
+    }
+    for (size_t done = 0; done < f->len;) {
+        ssize_t n = pread(f->fd, dst + done, f->len - done, (off_t)done);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n <= 0) {
+            int e = n < 0 ? -errno : -EIO;
+            log_error("%s %s: %s", opt, path, n < 0 ? strerror(-e) : "the file shrank while being read");
+            return e;
+        }
+        done += (size_t)n;
+    }
+    mem_mark_dirty(b->mem, gpa, f->len);    /* after the bytes, as mem_write: decoded code there is dropped */
+    return 0;
 }
 
 /* The kernel (or bare-metal program) into RAM: a Linux Image, or an ELF. */
 static int load_kernel(struct virt_board *b, const struct virt_config *cfg, struct virt_boot_plan *bp)
 {
-    cleanup_free char *data = NULL;
-    size_t len;
+    struct img_file f;
     const char *why = NULL;
-    int r = load_file("--kernel", cfg->kernel, (size_t)cfg->mc.ram_size, &data, &len);
+    int r = img_open("--kernel", cfg->kernel, (size_t)cfg->mc.ram_size, &f);
     if (r)
         return r;
     struct virt_image img;
-    r = virt_image_parse_linux((const uint8_t *)data, len, VIRT_RAM_BASE, &img, &why);
+    /* the Image header is in the first bytes; an ELF is parsed whole */
+    r = virt_image_parse_linux((const uint8_t *)f.data, f.len, VIRT_RAM_BASE, &img, &why);
     if (r == 0) {
         if (img.end > VIRT_RAM_BASE + cfg->mc.ram_size) {
             log_error("--kernel %s: needs %llu MiB from 0x%llx, more than -m %llu MiB", cfg->kernel,
                       (unsigned long long)(img.mem_size >> 20), (unsigned long long)img.load_addr,
                       (unsigned long long)(cfg->mc.ram_size >> 20));
-            return -ERANGE;
+            r = -ERANGE;
+        } else {
+            r = img_place(b, "--kernel", cfg->kernel, &f, img.load_addr);
         }
-        r = map_or_copy(b, "--kernel", cfg->kernel, img.load_addr, data, len);
-    } else if (r == -ENOENT && len >= 4 && !memcmp(data, "\x7f" "ELF", 4)) {
-        r = virt_image_load_elf(b->mem, (const uint8_t *)data, len, &img, &why);
-        if (r)
+    } else if (r == -ENOENT && f.len >= 4 && !memcmp(f.data, "\x7f" "ELF", 4)) {
+        r = img_read_all("--kernel", cfg->kernel, (size_t)cfg->mc.ram_size, &f);
+        if (!r && (r = virt_image_load_elf(b->mem, (const uint8_t *)f.data, f.len, &img, &why)))
             log_error("--kernel %s: %s", cfg->kernel, why);
     } else {
         log_error("--kernel %s: %s", cfg->kernel,
                   r == -ENOENT ? "not a RISC-V Linux Image (no RISCV/RSC\\x05 magic) nor an ELF file" : why);
-        return -EINVAL;
+        r = -EINVAL;
     }
+    img_close(&f);
     if (r)
         return r;
     bp->kernel_end = img.end;
@@ -186,15 +265,14 @@ static int load_initrd_fdt(struct virt_board *b, const struct virt_config *cfg, 
         .sv48 = !cfg->sv39_only, .bootargs = bootargs(b, cfg),
     };
     if (cfg->initrd) {
-        cleanup_free char *data = NULL;
-        size_t len;
-        int r = load_file("--initrd", cfg->initrd, (size_t)cfg->mc.ram_size, &data, &len);
+        struct img_file f;
+        int r = img_open("--initrd", cfg->initrd, (size_t)cfg->mc.ram_size, &f);
         if (r)
             return r;
-        uint64_t start;
-        if (initrd_place(b, cfg, bp, len, &start) < 0)
-            return -ERANGE;
-        if ((r = map_or_copy(b, "--initrd", cfg->initrd, start, data, len)))
+        uint64_t start = 0, len = f.len;
+        r = initrd_place(b, cfg, bp, len, &start) < 0 ? -ERANGE : img_place(b, "--initrd", cfg->initrd, &f, start);
+        img_close(&f);
+        if (r)
             return r;
         fi.initrd_start = start;
         fi.initrd_end = start + len;

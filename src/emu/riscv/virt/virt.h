@@ -141,7 +141,8 @@ struct virt_image {
 };
 /* Parse a RISC-V Linux `Image` header: 0 and *img filled, -EINVAL with *why
  * set for a file that has the magic but is damaged, -ENOENT when it is not an
- * Image at all. */
+ * Image at all. `len` is the whole file's length; only the header (its
+ * first 64 bytes, when len is at least that) is read from `data`. */
 int virt_image_parse_linux(const uint8_t *data, size_t len, uint64_t ram_base, struct virt_image *img,
                            const char **why);
 struct guest_mem;
