@@ -13,25 +13,16 @@
 #include <string.h>
 #include <cmocka.h>
 
-#include "bus/bus.h"
-#include "emu/riscv/riscv.h"
-#include "emu/riscv/hart.h"
-#include "mem/mem.h"
+#include "rv_sysfx.h"
 
 #define RAM 0x80000000ull
 #define RAM_SIZE (1u << 20)
 #define PAGE_OF(h) (0x10u + (h))     /* hart h stores to RAM page 0x10 + h */
 
 static uint32_t auipc(unsigned rd, uint32_t imm20) { return (imm20 << 12) | (rd << 7) | 0x17; }
-static uint32_t addi(unsigned rd, unsigned rs1, int imm) { return ((uint32_t)(imm & 0xfff) << 20) | (rs1 << 15) | (rd << 7) | 0x13; }
 static uint32_t sd(unsigned rs2, unsigned rs1, int imm)
 {
     return ((uint32_t)((imm >> 5) & 0x7f) << 25) | (rs2 << 20) | (rs1 << 15) | (3u << 12) | ((uint32_t)(imm & 31) << 7) | 0x23;
-}
-static uint32_t jal0(int off)      /* jal x0, off */
-{
-    uint32_t u = (uint32_t)off;
-    return (((u >> 20) & 1) << 31) | (((u >> 1) & 0x3ff) << 21) | (((u >> 11) & 1) << 20) | (((u >> 12) & 0xff) << 12) | 0x6f;
 }
 
 struct fx {
@@ -41,7 +32,6 @@ struct fx {
     struct rv_hart *h[2];
     uint64_t bits[RAM_SIZE / 4096 / 64];
 };
-static const struct rv_sys_ops no_ops;
 
 /* Hart h's code at RAM + h * 0x1000: t1 = its data page; then forever
  * sd t0, 0(t1); addi t0, t0, 1; sd t0, 8(t1); j back. */
@@ -58,14 +48,7 @@ static void program(struct fx *f, unsigned h)
 static struct fx *fx_new(bool jit)
 {
     struct fx *f = calloc(1, sizeof(*f));
-    mem_init(&f->mem);
-    assert_int_equal(mem_add_ram(&f->mem, RAM, RAM_SIZE, 0), 0);
-    bus_init(&f->bus);
-    struct rv_sys_config sc = { .mem = &f->mem, .bus = &f->bus, .ops = &no_ops, .nharts = 2 };
-    f->m = rv_machine_new_sys(&sc);
-    assert_non_null(f->m);
-    f->m->jit = jit;
-    f->m->jit_threshold = 1;
+    f->m = rv_sysfx_machine(&f->mem, &f->bus, RAM, RAM_SIZE, 2, jit);
     for (unsigned i = 0; i < 2; i++) {
         program(f, i);
         f->h[i] = rv_hart_new(f->m, i);
@@ -79,9 +62,7 @@ static void fx_free(struct fx *f)
 {
     for (unsigned i = 0; i < 2; i++)
         rv_hart_free(f->h[i]);
-    rv_machine_free(f->m);
-    bus_destroy(&f->bus);
-    mem_destroy(&f->mem);
+    rv_sysfx_free(f->m, &f->mem, &f->bus);
     free(f);
 }
 

@@ -16,25 +16,14 @@
 #include <string.h>
 #include <cmocka.h>
 
-#include "bus/bus.h"
-#include "emu/riscv/riscv.h"
-#include "emu/riscv/hart.h"
-#include "mem/mem.h"
+#include "rv_sysfx.h"
 
 #define RAM 0x80000000ull
 #define RAM_SIZE (4u << 20)
 
-static uint32_t addi(unsigned rd, unsigned rs1, int imm) { return ((uint32_t)(imm & 0xfff) << 20) | (rs1 << 15) | (rd << 7) | 0x13; }
 static uint32_t ld(unsigned rd, unsigned rs1, int imm) { return ((uint32_t)(imm & 0xfff) << 20) | (rs1 << 15) | (3u << 12) | (rd << 7) | 0x03; }
 static uint32_t sfence_vma(unsigned rs1, unsigned rs2) { return 0x12000073u | (rs2 << 20) | (rs1 << 15); }
 #define FENCE_I 0x0000100fu
-static uint32_t jal(unsigned rd, int off)
-{
-    uint32_t u = (uint32_t)off;
-    return (((u >> 20) & 1) << 31) | (((u >> 1) & 0x3ff) << 21) | (((u >> 11) & 1) << 20) | (((u >> 12) & 0xff) << 12) |
-           (rd << 7) | 0x6f;
-}
-static uint32_t jal0(int off) { return jal(0, off); }
 static uint32_t jalr0(unsigned rs1) { return (rs1 << 15) | 0x67; }
 
 struct fx {
@@ -43,19 +32,11 @@ struct fx {
     struct rv_machine *m;
     struct rv_hart *h;
 };
-static const struct rv_sys_ops no_ops;
 
 static struct fx *fx_new(bool jit, const uint32_t *code, size_t n, uint64_t pa)
 {
     struct fx *f = calloc(1, sizeof(*f));
-    mem_init(&f->mem);
-    assert_int_equal(mem_add_ram(&f->mem, RAM, RAM_SIZE, 0), 0);
-    bus_init(&f->bus);
-    struct rv_sys_config sc = { .mem = &f->mem, .bus = &f->bus, .ops = &no_ops, .nharts = 1 };
-    f->m = rv_machine_new_sys(&sc);
-    assert_non_null(f->m);
-    f->m->jit = jit;
-    f->m->jit_threshold = 1;
+    f->m = rv_sysfx_machine(&f->mem, &f->bus, RAM, RAM_SIZE, 1, jit);
     assert_int_equal(mem_write(&f->mem, pa, code, n * 4), 0);
     f->h = rv_hart_new(f->m, 0);
     assert_non_null(f->h);
@@ -65,9 +46,7 @@ static struct fx *fx_new(bool jit, const uint32_t *code, size_t n, uint64_t pa)
 static void fx_free(struct fx *f)
 {
     rv_hart_free(f->h);
-    rv_machine_free(f->m);
-    bus_destroy(&f->bus);
-    mem_destroy(&f->mem);
+    rv_sysfx_free(f->m, &f->mem, &f->bus);
     free(f);
 }
 

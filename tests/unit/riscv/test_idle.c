@@ -19,10 +19,7 @@
 #include <cmocka.h>
 
 #include "base/base.h"
-#include "bus/bus.h"
-#include "emu/riscv/riscv.h"
-#include "emu/riscv/hart.h"
-#include "mem/mem.h"
+#include "rv_sysfx.h"
 
 #define RAM 0x80000000ull
 #define RAM_SIZE (4u << 20)
@@ -31,33 +28,19 @@
 #define LOOP (PAGES * PER_PAGE)   /* instructions of one round */
 #define MS 1000000ULL
 
-static uint32_t addi(unsigned rd, unsigned rs1, int imm) { return ((uint32_t)(imm & 0xfff) << 20) | (rs1 << 15) | (rd << 7) | 0x13; }
-static uint32_t jal0(int off)
-{
-    uint32_t u = (uint32_t)off;
-    return (((u >> 20) & 1) << 31) | (((u >> 1) & 0x3ff) << 21) | (((u >> 11) & 1) << 20) | (((u >> 12) & 0xff) << 12) | 0x6f;
-}
-
 struct fx {
     struct guest_mem mem;
     struct bus bus;
     struct rv_machine *m;
     struct rv_hart *h;
 };
-static const struct rv_sys_ops no_ops;
 
 /* PAGES pages of a0 += 1, each ending in a jump to the next, the last
  * back to the first: 256 blocks of 64 instructions */
 static struct fx *fx_new(void)
 {
     struct fx *f = calloc(1, sizeof(*f));
-    mem_init(&f->mem);
-    assert_int_equal(mem_add_ram(&f->mem, RAM, RAM_SIZE, 0), 0);
-    bus_init(&f->bus);
-    struct rv_sys_config sc = { .mem = &f->mem, .bus = &f->bus, .ops = &no_ops, .nharts = 1 };
-    f->m = rv_machine_new_sys(&sc);
-    f->m->jit = true;
-    f->m->jit_threshold = 1;
+    f->m = rv_sysfx_machine(&f->mem, &f->bus, RAM, RAM_SIZE, 1, true);
     uint32_t *code = calloc(LOOP, 4);
     for (unsigned k = 0; k < LOOP; k++)
         code[k] = addi(10, 10, 1);
@@ -74,9 +57,7 @@ static struct fx *fx_new(void)
 static void fx_free(struct fx *f)
 {
     rv_hart_free(f->h);
-    rv_machine_free(f->m);
-    bus_destroy(&f->bus);
-    mem_destroy(&f->mem);
+    rv_sysfx_free(f->m, &f->mem, &f->bus);
     free(f);
 }
 
