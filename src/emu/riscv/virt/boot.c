@@ -116,16 +116,11 @@ static int img_place(struct virt_board *b, const char *opt, const char *path, co
                   (unsigned long long)gpa);
         return -ERANGE;
     }
-    for (size_t done = 0; done < f->len;) {
-        ssize_t n = pread(f->fd, dst + done, f->len - done, (off_t)done);
-        if (n < 0 && errno == EINTR)
-            continue;
-        if (n <= 0) {
-            int e = n < 0 ? -errno : -EIO;
-            log_error("%s %s: %s", opt, path, n < 0 ? strerror(-e) : "the file shrank while being read");
-            return e;
-        }
-        done += (size_t)n;
+    ssize_t n = read_full(f->fd, dst, f->len);     /* the fd is still at offset 0: img_open preads */
+    if (n != (ssize_t)f->len) {
+        int e = n < 0 ? (int)n : -EIO;
+        log_error("%s %s: %s", opt, path, n < 0 ? strerror(-e) : "the file shrank while being read");
+        return e;
     }
     mem_mark_dirty(b->mem, gpa, f->len);    /* after the bytes, as mem_write: decoded code there is dropped */
     return 0;
