@@ -142,14 +142,18 @@ void machine_migrate_info(struct machine *m, struct machine_mig_info *out)
     out->throttle_pct = atomic_load(&m->throttle_pct);
 }
 
+/* The MIGRATION event is queued before the lock that publishes the status
+ * is dropped: a query-migrate reply that shows the new status is sent after
+ * the event (a reply flushes queued events first), as on QEMU, where both
+ * happen under the big lock. The event queue's lock nests inside this one. */
 static void set_status(struct machine *m, enum machine_mig_status st)
 {
     pthread_mutex_lock(&m->mig->lock);
     bool changed = m->mig->info.status != st;
     m->mig->info.status = st;
-    pthread_mutex_unlock(&m->mig->lock);
     if (changed)
         machine_emit_migration(m, machine_mig_status_name(st));
+    pthread_mutex_unlock(&m->mig->lock);
 }
 
 static void PRINTF(2, 3) set_error(struct machine *m, const char *fmt, ...)
