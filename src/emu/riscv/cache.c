@@ -259,6 +259,7 @@ static void drop_page(struct rv_hart *h, uint64_t page, bool only_straddling)
         }
         *pp = hd->pnext;
         b->valid = false;
+        rv_jit_unlink(b);
         struct rv_block **hp = &h->hash[hash_of(h, (uintptr_t)b->key)];
         while (*hp && *hp != b)
             hp = &(*hp)->hnext;
@@ -432,6 +433,7 @@ static struct rv_block *block_commit(struct rv_hart *h, struct rv_block *b, unsi
     b->cpc[0] = b->cpc[1] = ~0ULL;
     b->cnext[0] = b->cnext[1] = NULL;
     b->jit = NULL;
+    b->jit_in = NULL;
     b->hits = 0;
     b->hit_gen = h->idle_gen;
     b->jit_failed = false;

@@ -66,7 +66,9 @@ struct rv_block {
     struct rv_block *cnext[2];
     uint64_t cgen[2];             /* (tlb_gen << 2 | priv) when linked */
     rv_jit_fn jit;                /* translated code, or NULL */
-    void *jit_body;               /* its entry from a chained block */
+    void *jit_body;               /* its entry with instret counted (jalr's lookup) */
+    void *jit_chain;              /* its entry from a chained exit: instret += n, the budget */
+    struct rv_jit_in *jit_in;     /* the exits chained to it (rv_jit_unlink) */
     uint32_t hits;                /* runs while not translated, since idle_gen was hit_gen */
     bool jit_failed;              /* not translatable: interpret */
     uint16_t hit_gen;             /* the hart's idle_gen when hits was last reset */
@@ -303,6 +305,8 @@ void rv_jit_free(struct rv_hart *h);
 void rv_jit_release(struct rv_hart *h);
 /* Point the exit `site` (the aux of an RV_JIT_NEXT) at block `to`. */
 bool rv_jit_link(struct rv_hart *h, uintptr_t site, struct rv_block *to);
+/* b is dropped: the exits chained to it fall back to the dispatcher. */
+void rv_jit_unlink(struct rv_block *b);
 
 /* ---- mmu.c ---- */
 /* Slow paths: 0 or an exception cause (tval = vaddr). */

@@ -27,10 +27,11 @@
  * raises the guest's exception or makes the store and drops the code.
  * With data watchpoints on, user mode uses the TLB path as well.
  *
- * Exits to a known pc return the address of a jump that rv_jit_link later
- * points at a chain stub (the dispatcher's checks, then the next block's
- * body); in system mode only targets in the block's page are chained, so a
- * chain runs under the translation the dispatcher checked. A branch back
+ * Exits to a known pc check for a request, then take a jump that
+ * rv_jit_link later points at the next block's chain entry (instret and
+ * the budget; in system mode through a stub of the fetch TLB, timer poll
+ * and interrupt checks); dropping a block unlinks the exits chained to it
+ * (rv_jit_unlink), so no chain checks its target's validity. A branch back
  * to the block's start loops without leaving host registers; in user mode
  * jalr looks its target up in h->jtc.
  *
@@ -175,24 +176,23 @@ void jit_exit(struct jt *t, uint32_t wb, int pc_reg, uint64_t pc, uint32_t unret
     jx_jmp_to(e, t->epilogue);
 }
 
-/* The exit to a known pc: a jump that rv_jit_link may point at a chain stub
- * to the next block, else a return of RV_JIT_NEXT with the jump's address.
- * In system mode the stub checks that the fetch TLB still maps the
- * target's pc to the block's code (rv_jit_link). */
+/* The exit to a known pc: the instructions not retired taken back, the
+ * request check (the dispatcher's first; a request leaves here with
+ * instret exact), then a jump that rv_jit_link may point at the next
+ * block's chain entry (which counts that block and checks the budget) or,
+ * in system mode, at a stub of the checks that depend on the target; else
+ * it falls through to a return of RV_JIT_NEXT with the jump's address.
+ * Once linked, a transition in user mode is this check and two jumps. */
 void jit_exit_to(struct jt *t, uint32_t wb, uint64_t pc, uint32_t unretired)
 {
     struct jx *e = &t->e;
     jit_writeback(t, wb);
+    if (unretired)
+        jx_alu_rm_imm(e, true, ALU_SUB, jr(JIT_ICOUNT), (int32_t)unretired);
+    jx_alu_rm_imm(e, false, ALU_CMP, jm(RBX, OFF_REQ), 0);
+    uint32_t req = jx_jcc(e, CC_NE);
     uint32_t site = jx_jmp(e);                 /* rel32 0: falls through */
-    /* the unretired instructions are taken back after the site, in the one
-     * form rv_jit_link reads back (sub r15, imm32): a chain stub folds it
-     * into its own add */
-    if (unretired) {
-        jx_byte(e, 0x49);
-        jx_byte(e, 0x81);
-        jx_byte(e, 0xef);
-        jx_u32(e, unretired);
-    }
+    jx_patch(e, req, jx_pos(e));
     /* h->pc only on the way out: translated code never reads it */
     jx_mov_imm(e, RAX, pc);
     jx_mov_rm_r(e, true, jm(RBX, OFF_PC), RAX);
@@ -651,7 +651,15 @@ bool rv_jit_translate(struct rv_hart *h, struct rv_block *b)
     jx_mov_r_rm(e, false, RAX, jm(RBX, OFF_MODE));
     jx_alu_rm_imm(e, false, ALU_ADD, jr(RAX), 1);
     jx_mov_rm_r(e, true, jm(RSP, SLOT_MODE), RAX);
+    uint32_t to_body = jx_jmp(e);
+    /* the entry from a chained exit (rv_jit_link): instret counts this
+     * block, within the budget, else back to the dispatcher at its start */
+    uint32_t chain = jx_pos(e);
+    jx_alu_rm_imm(e, true, ALU_ADD, jr(JIT_ICOUNT), (int32_t)b->n);
+    jx_alu_r_rm(e, true, ALU_CMP, JIT_ICOUNT, jm(RBX, OFF_BUDGET));
+    uint32_t over = jx_jcc(e, CC_A);
     uint32_t body = jx_pos(e);
+    jx_patch(e, to_body, body);
     jit_reload(t, read);
     if (t->loop) {
         /* a loop's top on a 32-byte boundary (blocks start at 16): the
@@ -684,11 +692,15 @@ bool rv_jit_translate(struct rv_hart *h, struct rv_block *b)
     }
     for (unsigned k = 0; k < t->nstub; k++)
         emit_stub(t, &t->stub[k]);
+    jx_patch(e, over, jx_pos(e));
+    jx_alu_rm_imm(e, true, ALU_SUB, jr(JIT_ICOUNT), (int32_t)b->n);
+    jit_exit(t, 0, -1, b->vpc, 0, RV_JIT_NEXT, 0);
 
     bool ok = !jx_overflow(e);
     if (ok) {
         b->jit = (rv_jit_fn)(void *)(e->buf + entry);
         b->jit_body = e->buf + body;
+        b->jit_chain = e->buf + chain;
         if (t->direct)
             record_sites(h, t);
         if (h->m->perf_map_fd >= 0)
@@ -720,66 +732,80 @@ static void emit_fetch_check(struct jx *e, uint64_t vpc, uint64_t key, uint32_t 
     fail[1] = jx_jcc(e, CC_NE);
 }
 
-/* A chain stub: the dispatcher's checks between two blocks (the target
- * still valid, in system mode still what the fetch TLB maps its pc to,
- * then emit_checks), then straight into the next block's body; any
- * check failing goes back to the exit's own way out, after the site.
- * Kernel code calls across pages all the time: with chains only inside
- * a page, each such call was a round trip through the dispatcher. It starts with mov rax, &to->valid, which rv_jit_link reads back
- * to relink a site whose target was dropped. The instructions the exit
- * did not retire (its sub after the site) are folded into the stub's add
- * of the next block's count: delta = to->n - unretired. */
+/* Chaining. A linked exit (jit_exit_to, after its request check) jumps to
+ * the next block's chain entry, which counts it and checks the budget; in
+ * system mode through a stub of the checks that depend on the target
+ * (that the fetch TLB still maps its pc to the block's code; no timer
+ * poll due and no interrupt pending), any of which failing goes back to
+ * the exit's own way out, after the jump. Kernel code calls across pages
+ * all the time: with chains only inside a page, each such call was a
+ * round trip through the dispatcher.
+ *
+ * No check of the target's validity: each link is recorded on the target
+ * (a struct rv_jit_in in the code arena), and dropping the block
+ * (rv_jit_unlink, from cache.c's drop_page, on the hart that owns the
+ * code) points its linked exits back at their way out. Other harts drop
+ * code only through their own requests (RV_REQ_CODE), which the exit's
+ * request check sees before any chain is followed. */
+struct rv_jit_in {
+    struct rv_jit_in *next;
+    uintptr_t site;
+};
+
 #define JIT_STUB_ROOM 224u
 bool rv_jit_link(struct rv_hart *h, uintptr_t site, struct rv_block *to)
 {
     uint8_t *sp = (uint8_t *)site;
     int32_t rel;
     memcpy(&rel, sp, 4);
-    if (rel) {
-        const bool *valid;
-        memcpy(&valid, sp + 4 + rel + 2, sizeof(valid));
-        if (*valid)
-            return false;
-    }
+    if (rel)                                    /* linked, to a block not dropped */
+        return false;
     if (!to->jit || h->jit_used + JIT_STUB_ROOM > JIT_ARENA)
         return false;
-    uint32_t unretired = 0;
-    if (sp[4] == 0x49 && sp[5] == 0x81 && sp[6] == 0xef)
-        memcpy(&unretired, sp + 7, 4);
-    struct jx ex = { .buf = h->jit_code + h->jit_used };
+    struct rv_jit_in *in = (struct rv_jit_in *)(void *)(h->jit_code + h->jit_used);
+    struct jx ex = { .buf = h->jit_code + h->jit_used + sizeof(*in) };
     struct jx *e = &ex;
     e->p = e->buf;
-    e->end = e->buf + JIT_STUB_ROOM;
-    uint32_t back = (uint32_t)(site + 4 - (uintptr_t)e->buf);
-    uint32_t body = (uint32_t)((uintptr_t)to->jit_body - (uintptr_t)e->buf);
-    int32_t delta = (int32_t)to->n - (int32_t)unretired;
-    jx_byte(e, 0x48);                           /* mov rax, imm64 (always this form) */
-    jx_byte(e, 0xb8);
-    jx_u64(e, (uint64_t)(uintptr_t)&to->valid);
-    jx_insn(e, 0, 0, 0x80, ALU_CMP, jm(RAX, 0));  /* cmp byte [rax], 0 */
-    jx_byte(e, 0);
-    jx_jcc_to(e, CC_E, back);
+    e->end = e->buf + JIT_STUB_ROOM - sizeof(*in);
+    uintptr_t target = (uintptr_t)to->jit_chain;
     if (!h->m->user) {
+        uint32_t back = (uint32_t)(site + 4 - (uintptr_t)e->buf);
         uint32_t fail[2];
         emit_fetch_check(e, to->vpc, to->key, fail);
         jx_patch(e, fail[0], back);
         jx_patch(e, fail[1], back);
+        /* the budget here too, so that a poll is counted only for a block
+         * that runs (the chain entry's own check then passes) */
+        jx_lea(e, RAX, jm(JIT_ICOUNT, (int32_t)to->n));
+        jx_alu_r_rm(e, true, ALU_CMP, RAX, jm(RBX, OFF_BUDGET));
+        jx_jcc_to(e, CC_A, back);
+        jx_alu_rm_imm(e, false, ALU_CMP, jm(RBX, OFF_POLL), 1);
+        jx_jcc_to(e, CC_BE, back);
+        jx_mov_r_rm(e, true, RAX, jm(RBX, OFF_MIP));
+        jx_test_rm_r(e, true, jm(RBX, OFF_MIE), RAX);
+        jx_jcc_to(e, CC_NE, back);
+        jx_alu_rm_imm(e, false, ALU_SUB, jm(RBX, OFF_POLL), 1);
+        jx_jmp_to(e, (uint32_t)(target - (uintptr_t)e->buf));
+        if (jx_overflow(e))
+            return false;
+        if (h->m->perf_map_fd >= 0)
+            dprintf(h->m->perf_map_fd, "%lx %x rv_chain_%llx\n", (unsigned long)(uintptr_t)e->buf,
+                    jx_pos(e), (unsigned long long)to->vpc);
+        target = (uintptr_t)e->buf;
     }
-    uint32_t req, undo[3];
-    unsigned nu = emit_checks(e, h->m->user, delta, &req, undo);
-    jx_patch(e, req, back);
-    jx_jmp_to(e, body);
-    for (unsigned f = 0; f < nu; f++)
-        jx_patch(e, undo[f], jx_pos(e));
-    jx_alu_rm_imm(e, true, ALU_SUB, jr(JIT_ICOUNT), delta);
-    jx_jmp_to(e, back);
-    if (jx_overflow(e))
-        return false;
-    if (h->m->perf_map_fd >= 0)
-        dprintf(h->m->perf_map_fd, "%lx %x rv_chain_%llx\n", (unsigned long)(uintptr_t)e->buf,
-                jx_pos(e), (unsigned long long)to->vpc);
-    h->jit_used += (jx_pos(e) + 15) & ~15u;
-    rel = (int32_t)((uintptr_t)e->buf - (site + 4));
+    h->jit_used += (uint32_t)((sizeof(*in) + jx_pos(e) + 15) & ~(size_t)15);
+    in->site = site;
+    in->next = to->jit_in;
+    to->jit_in = in;
+    rel = (int32_t)(target - (site + 4));
     memcpy(sp, &rel, 4);
     return true;
+}
+
+void rv_jit_unlink(struct rv_block *b)
+{
+    int32_t none = 0;
+    for (struct rv_jit_in *in = b->jit_in; in; in = in->next)
+        memcpy((void *)in->site, &none, 4);
+    b->jit_in = NULL;
 }

@@ -16,6 +16,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <pthread.h>
 #include <sys/mman.h>
 #include <cmocka.h>
 
@@ -783,6 +784,162 @@ static void test_idle_hits(void **state)
     munmap(sp, SIZE);
 }
 
+/* ---- chained blocks (jit.c's rv_jit_link): a linked exit jumps straight
+ * to the next block's chain entry, with no check of the target's
+ * validity: dropping a block must point the exits linked to it back at the
+ * dispatcher (rv_jit_unlink) ---- */
+
+/* A (page 0) and B (page 1) chain to each other; every 20 runs of B, P
+ * (page 0) rewrites B's first instruction (addi x11,x11,1 -> +100) with
+ * a store, twice, then ecall. A chain from A into B's old code would
+ * count x11 by 1 after the rewrite. */
+static void chain_prog(uint8_t *sp)
+{
+    uint32_t a[] = { i_type(0x13, 0, 10, 10, 1), jal(0, 0x1000 - 4) };
+    uint32_t b[] = { i_type(0x13, 0, 11, 11, 1), i_type(0x13, 0, 12, 12, -1),
+                     b_type(0, 12, 0, 0x100 - 0x1008), jal(0, -0x100c) };
+    uint32_t p[] = { i_type(0x13, 0, 13, 13, -1), b_type(4, 13, 0, 0x100 - 4),
+                     s_type(0x23, 2, 5, 6, 0), i_type(0x13, 0, 12, 0, 20), jal(0, -0x110) };
+    memset(sp, 0, SIZE);
+    memcpy(sp, a, sizeof(a));
+    memcpy(sp + 0x1000, b, sizeof(b));
+    memcpy(sp + 0x100, p, sizeof(p));
+    uint32_t e = ECALL;
+    memcpy(sp + 0x200, &e, 4);
+}
+
+static void chain_run(struct rv_machine *m, uint8_t *sp, uint64_t *x11, uint64_t *instret, bool *linked)
+{
+    cur = sp;
+    struct rv_hart *h = rv_hart_new(m, 0);
+    cur_h = h;
+    if (resv && sp == resv + BASE) {
+        memset(ro, 0, sizeof(ro));
+        mprotect(sp, SIZE, PROT_READ | PROT_WRITE);
+    }
+    chain_prog(sp);
+    rv_invalidate_code(m, 0, ~0ULL);
+    rv_hart_reset(h, BASE);
+    rv_set_x(h, 5, BASE + 0x1000);
+    rv_set_x(h, 6, i_type(0x13, 0, 11, 11, 100));
+    rv_set_x(h, 12, 20);
+    rv_set_x(h, 13, 2);
+    assert_int_equal(rv_run(h, 0), RV_EXIT_ECALL);
+    assert_int_equal(rv_get_pc(h), BASE + 0x200);
+    *x11 = rv_get_x(h, 11);
+    *instret = rv_instret(h);
+    int c;
+    struct rv_block *b = rv_block_lookup(h, BASE + 0x1000, &c);
+    *linked = b && b->jit_in;        /* B (decoded again) is chained to */
+    cur_h = NULL;
+    rv_hart_free(h);
+}
+
+static void test_chain_dropped_target(void **state)
+{
+    (void)state;
+    uint8_t *si = mmap(NULL, SIZE, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    uint8_t *st = mmap(NULL, SIZE, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    assert_true(si != MAP_FAILED && st != MAP_FAILED);
+    uint8_t *sd = direct_space();
+    struct rv_machine *mi = machine(false, 0);
+    uint64_t x11, instret;
+    bool linked;
+    chain_run(mi, si, &x11, &instret, &linked);
+    assert_int_equal(x11, 20 + 20 * 100 + 20 * 100);
+    for (int direct = 0; direct < 2; direct++) {
+        struct rv_machine *m = direct ? machine_direct(0) : machine(true, 0);
+        uint64_t jx11, jinstret;
+        chain_run(m, direct ? sd : st, &jx11, &jinstret, &linked);
+        assert_int_equal(jx11, x11);
+        assert_int_equal(jinstret, instret);
+        assert_true(linked);
+        rv_machine_free(m);
+    }
+    rv_machine_free(mi);
+    munmap(si, SIZE);
+    munmap(st, SIZE);
+    munmap(resv - (64u << 10), (64u << 10) + RSIZE + (1u << 20));
+    resv = NULL;
+    signal(SIGSEGV, SIG_DFL);
+    signal(SIGBUS, SIG_DFL);
+}
+
+/* A request (rv_kick from another thread, as a host signal for the guest
+ * is) stops a loop of chained blocks at a block boundary with instret
+ * exact: A (addi x10; jal B) and B (addi x11; sd x11 to memory; jal A)
+ * chain forever; at A's start instret = 5 * x10 and x10 = x11, at B's
+ * 2 * x10 + 3 * x11 and x10 = x11 + 1. */
+struct kick_arg {
+    struct rv_hart *h;
+    enum rv_exit ex;
+};
+static void *kick_runner(void *p)
+{
+    struct kick_arg *k = p;
+    k->ex = rv_run(k->h, 0);
+    return NULL;
+}
+
+static void test_chain_request(void **state)
+{
+    (void)state;
+    uint8_t *sp = direct_space();
+    uint32_t a[] = { i_type(0x13, 0, 10, 10, 1), jal(0, 0x1000 - 4) };
+    uint32_t b[] = { i_type(0x13, 0, 11, 11, 1), s_type(0x23, 3, 31, 11, 0), jal(0, -0x1008) };
+    for (int direct = 0; direct < 2; direct++) {
+        uint8_t *s = direct ? sp : mmap(NULL, SIZE, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+        assert_true(s != MAP_FAILED);
+        struct rv_machine *m = direct ? machine_direct(0) : machine(true, 0);
+        cur = s;
+        struct rv_hart *h = rv_hart_new(m, 0);
+        cur_h = h;
+        memset(ro, 0, sizeof(ro));
+        memset(s, 0, SIZE);
+        memcpy(s, a, sizeof(a));
+        memcpy(s + 0x1000, b, sizeof(b));
+        rv_invalidate_code(m, 0, ~0ULL);
+        rv_hart_reset(h, BASE);
+        rv_set_x(h, 31, DATA);
+        for (int round = 0; round < 3; round++) {
+            uint64_t *ctr = (uint64_t *)(void *)(s + (DATA - BASE));
+            uint64_t from = __atomic_load_n(ctr, __ATOMIC_RELAXED);
+            struct kick_arg k = { h, RV_EXIT_NONE };
+            pthread_t th;
+            assert_int_equal(pthread_create(&th, NULL, kick_runner, &k), 0);
+            /* a few thousand chained transitions, then the request */
+            while (__atomic_load_n(ctr, __ATOMIC_RELAXED) < from + 5000)
+                sched_yield();
+            rv_kick(h);
+            pthread_join(th, NULL);
+            assert_int_equal(k.ex, RV_EXIT_BUDGET);
+            uint64_t x10 = rv_get_x(h, 10), x11 = rv_get_x(h, 11), pc = rv_get_pc(h);
+            assert_true(x11 >= from + 5000);
+            if (pc == BASE) {
+                assert_int_equal(x10, x11);
+                assert_int_equal(rv_instret(h), 5 * x10);
+            } else {
+                assert_int_equal(pc, BASE + 0x1000);
+                assert_int_equal(x10, x11 + 1);
+                assert_int_equal(rv_instret(h), 2 * x10 + 3 * x11);
+            }
+            assert_int_equal(*ctr, x11);
+        }
+        int c;
+        struct rv_block *bb = rv_block_lookup(h, BASE + 0x1000, &c);
+        assert_true(bb && bb->jit && bb->jit_in);    /* the loop ran chained */
+        cur_h = NULL;
+        rv_hart_free(h);
+        rv_machine_free(m);
+        if (!direct)
+            munmap(s, SIZE);
+    }
+    munmap(resv - (64u << 10), (64u << 10) + RSIZE + (1u << 20));
+    resv = NULL;
+    signal(SIGSEGV, SIG_DFL);
+    signal(SIGBUS, SIG_DFL);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -791,6 +948,8 @@ int main(void)
         cmocka_unit_test(test_threshold),
         cmocka_unit_test(test_idle_hits),
         cmocka_unit_test(test_fp_vs_interpreter),
+        cmocka_unit_test(test_chain_dropped_target),
+        cmocka_unit_test(test_chain_request),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
