@@ -201,6 +201,68 @@ void jit_exit_to(struct jt *t, uint32_t wb, uint64_t pc, uint32_t unretired)
     jx_jmp_to(e, t->epilogue);
 }
 
+/* jalr's per-site cache (user mode), in front of the h->jtc lookup:
+ *
+ *     cmp  dword [exit_req], 0 ; jne  out
+ *     mov  rax, imm64          ; the target pc last linked (JALR_NONE: none)
+ *     cmp  rdx, rax            ; jne  miss
+ *     sub  r15, unretired      ; (imm32 form always)
+ *     jmp  rel32               ; the site: to the target's chain entry
+ *     add  r15, unretired      ; jmp  out   (not reached: unlinked is JALR_NONE)
+ * miss:
+ *     cmp  rax, JALR_NONE      ; je   out   (unlinked: the dispatcher links it)
+ *     ... the h->jtc lookup ...
+ * out: instret exact, return RV_JIT_NEXT with aux = the site | JIT_SITE_JALR
+ *
+ * rv_jit_link writes the target's pc into imm64 (JALR_IMM bytes before
+ * the site) with the jump; a site stays with the first target it was
+ * linked to (other targets go through h->jtc) until that block is dropped
+ * (rv_jit_unlink resets both). A hit is a compare and two direct jumps
+ * instead of the table's loads and an indirect jump. */
+#define JALR_NONE 1u                 /* no target pc is odd: rdx has bit 0 clear */
+#define JALR_IMM 25u
+#define JIT_SITE_JALR (1ULL << 63)   /* in an exit's aux: the site is a jalr's */
+
+void jit_jalr_site(struct jt *t, uint32_t unretired)
+{
+    struct jx *e = &t->e;
+    jx_alu_rm_imm(e, false, ALU_CMP, jm(RBX, OFF_REQ), 0);
+    t->jout[0] = jx_jcc(e, CC_NE);
+    jx_byte(e, 0x48);                           /* mov rax, imm64 (always this form) */
+    jx_byte(e, 0xb8);
+    uint32_t imm = jx_pos(e);
+    jx_u64(e, JALR_NONE);
+    jx_alu_r_rm(e, true, ALU_CMP, RDX, jr(RAX));
+    uint32_t miss = jx_jcc(e, CC_NE);
+    jx_byte(e, 0x49);                           /* sub r15, imm32 */
+    jx_byte(e, 0x81);
+    jx_byte(e, 0xef);
+    jx_u32(e, unretired);
+    t->jsite = jx_jmp(e);
+    jx_byte(e, 0x49);                           /* add r15, imm32 */
+    jx_byte(e, 0x81);
+    jx_byte(e, 0xc7);
+    jx_u32(e, unretired);
+    t->jout[1] = jx_jmp(e);
+    jx_patch(e, miss, jx_pos(e));
+    jx_alu_rm_imm(e, true, ALU_CMP, jr(RAX), JALR_NONE);
+    t->jout[2] = jx_jcc(e, CC_E);
+    if (t->jsite - imm != JALR_IMM)             /* the layout rv_jit_link writes into */
+        e->p = e->end + 1;                      /* (cannot happen): not translated */
+}
+
+void jit_jalr_site_out(struct jt *t, uint32_t unretired)
+{
+    struct jx *e = &t->e;
+    for (unsigned k = 0; k < 3; k++)
+        jx_patch(e, t->jout[k], jx_pos(e));
+    if (unretired)
+        jx_alu_rm_imm(e, true, ALU_SUB, jr(JIT_ICOUNT), (int32_t)unretired);
+    jx_mov_imm(e, RAX, RV_JIT_NEXT);
+    jx_mov_imm(e, RDX, (uint64_t)(uintptr_t)(e->buf + t->jsite) | JIT_SITE_JALR);
+    jx_jmp_to(e, t->epilogue);
+}
+
 struct stub *jit_new_stub(struct jt *t, unsigned kind, unsigned k)
 {
     struct stub *s = &t->stub[t->nstub++];
@@ -755,13 +817,15 @@ struct rv_jit_in {
 #define JIT_STUB_ROOM 224u
 bool rv_jit_link(struct rv_hart *h, uintptr_t site, struct rv_block *to)
 {
-    uint8_t *sp = (uint8_t *)site;
+    uintptr_t tag = site & JIT_SITE_JALR;
+    uint8_t *sp = (uint8_t *)(site & ~JIT_SITE_JALR);
     int32_t rel;
     memcpy(&rel, sp, 4);
     if (rel)                                    /* linked, to a block not dropped */
         return false;
-    if (!to->jit || h->jit_used + JIT_STUB_ROOM > JIT_ARENA)
+    if (!to->jit || h->jit_used + JIT_STUB_ROOM > JIT_ARENA || (tag && !h->m->user))
         return false;
+    site = (uintptr_t)sp;
     struct rv_jit_in *in = (struct rv_jit_in *)(void *)(h->jit_code + h->jit_used);
     struct jx ex = { .buf = h->jit_code + h->jit_used + sizeof(*in) };
     struct jx *e = &ex;
@@ -794,7 +858,9 @@ bool rv_jit_link(struct rv_hart *h, uintptr_t site, struct rv_block *to)
         target = (uintptr_t)e->buf;
     }
     h->jit_used += (uint32_t)((sizeof(*in) + jx_pos(e) + 15) & ~(size_t)15);
-    in->site = site;
+    in->site = site | tag;
+    if (tag)
+        memcpy(sp - JALR_IMM, &to->vpc, 8);
     in->next = to->jit_in;
     to->jit_in = in;
     rel = (int32_t)(target - (site + 4));
@@ -805,7 +871,12 @@ bool rv_jit_link(struct rv_hart *h, uintptr_t site, struct rv_block *to)
 void rv_jit_unlink(struct rv_block *b)
 {
     int32_t none = 0;
-    for (struct rv_jit_in *in = b->jit_in; in; in = in->next)
-        memcpy((void *)in->site, &none, 4);
+    uint64_t nopc = JALR_NONE;
+    for (struct rv_jit_in *in = b->jit_in; in; in = in->next) {
+        uint8_t *sp = (uint8_t *)(in->site & ~JIT_SITE_JALR);
+        memcpy(sp, &none, 4);
+        if (in->site & JIT_SITE_JALR)
+            memcpy(sp - JALR_IMM, &nopc, 8);
+    }
     b->jit_in = NULL;
 }

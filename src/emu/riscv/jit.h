@@ -77,6 +77,8 @@ struct jt {
     uint32_t checked;
     bool rdx_base;
     uint64_t skip;              /* instructions already done by an earlier one */
+    uint32_t jsite;             /* jalr's per-site cache: its jump (0: none) */
+    uint32_t jout[3];           /* its jumps to jit_jalr_site_out's exit */
     unsigned nstub;
     struct stub stub[2 * RV_BLOCK_MAX + 2];
     struct jit_fp_slow fpslow[RV_BLOCK_MAX];   /* by instruction index */
@@ -131,6 +133,10 @@ void jit_reload(struct jt *t, uint32_t mask);
 void jit_exit(struct jt *t, uint32_t wb, int pc_reg, uint64_t pc, uint32_t unretired,
               unsigned code, uint64_t aux);
 void jit_exit_to(struct jt *t, uint32_t wb, uint64_t pc, uint32_t unretired);
+/* jalr in user mode: the per-site cache in front of the h->jtc lookup
+ * (jit.c), and its way out to the dispatcher (which links the site) */
+void jit_jalr_site(struct jt *t, uint32_t unretired);
+void jit_jalr_site_out(struct jt *t, uint32_t unretired);
 struct stub *jit_new_stub(struct jt *t, unsigned kind, unsigned k);
 /* user mode: instruction k branches back to the block's start under the
  * x86 condition cc (the flags are set): the taken side inline */

@@ -340,6 +340,8 @@ static void emit_jalr_lookup(struct jt *t, uint32_t unretired)
     struct jx *e = &t->e;
     jit_writeback(t, t->dirty);
     jx_mov_rm_r(e, true, jm(RBX, OFF_PC), RDX);
+    if (t->user)
+        jit_jalr_site(t, unretired);
     jx_mov_r_rm(e, false, RAX, jr(RDX));
     jx_alu_rm_imm(e, false, ALU_AND, jr(RAX), ((1 << RV_JTC_BITS) - 1) << 1);
     jx_shift_imm(e, false, SH_SHL, jr(RAX), 3);
@@ -400,6 +402,8 @@ static void emit_jalr_lookup(struct jt *t, uint32_t unretired)
     jx_mov_imm(e, RAX, RV_JIT_NEXT);
     jx_mov_imm(e, RDX, 0);
     jx_jmp_to(e, t->epilogue);
+    if (t->jsite)
+        jit_jalr_site_out(t, unretired);
 }
 
 /* csr ops on fflags/frm/fcsr: code is the kind (write, set, clear), n the

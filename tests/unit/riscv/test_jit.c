@@ -940,6 +940,104 @@ static void test_chain_request(void **state)
     signal(SIGBUS, SIG_DFL);
 }
 
+/* ---- jalr's per-site cache (jit.c's jit_jalr_site): a call site linked
+ * to f1, then called with f2 (a miss), f1 rewritten by a guest store, by
+ * the host before a fence.i, and by the host before rv_invalidate_code
+ * (what munmap and mmap do): each phase against the interpreter ---- */
+#define F1 0x1000
+#define F2 0x1100
+static void site_write(uint8_t *sp, uint64_t off, uint32_t insn)
+{
+    if (resv && sp == resv + BASE) {
+        ro[off / 4096] = false;
+        mprotect(sp + (off & ~0xfffULL), 4096, PROT_READ | PROT_WRITE);
+    }
+    memcpy(sp + off, &insn, 4);
+}
+
+struct site_run {
+    uint64_t x10[5], instret[5];
+    bool linked;
+};
+
+static void site_phases(struct rv_machine *m, uint8_t *sp, struct site_run *r)
+{
+    uint32_t main_[] = { b_type(0, 7, 0, 8), s_type(0x23, 2, 7, 6, 0), b_type(0, 8, 0, 8), 0x0000100fu,
+                         i_type(0x67, 0, 1, 5, 0), i_type(0x13, 0, 12, 12, -1), b_type(1, 12, 0, -8), ECALL };
+    uint32_t f1[] = { i_type(0x13, 0, 10, 10, 1), i_type(0x67, 0, 0, 1, 0) };
+    uint32_t f2[] = { i_type(0x13, 0, 10, 10, 100), i_type(0x67, 0, 0, 1, 0) };
+    cur = sp;
+    struct rv_hart *h = rv_hart_new(m, 0);
+    cur_h = h;
+    if (resv && sp == resv + BASE) {
+        memset(ro, 0, sizeof(ro));
+        mprotect(sp, SIZE, PROT_READ | PROT_WRITE);
+    }
+    memset(sp, 0, SIZE);
+    memcpy(sp, main_, sizeof(main_));
+    memcpy(sp + F1, f1, sizeof(f1));
+    memcpy(sp + F2, f2, sizeof(f2));
+    rv_invalidate_code(m, 0, ~0ULL);
+    rv_hart_reset(h, BASE);
+    memset(r, 0, sizeof(*r));
+    for (unsigned ph = 0; ph < 5; ph++) {
+        rv_set_pc(h, BASE);
+        rv_set_x(h, 12, 20);
+        rv_set_x(h, 5, BASE + (ph == 1 ? F2 : F1));
+        rv_set_x(h, 7, ph == 2 ? BASE + F1 : 0);
+        rv_set_x(h, 6, i_type(0x13, 0, 10, 10, 1000));
+        rv_set_x(h, 8, ph == 3);
+        if (ph == 3)
+            site_write(sp, F1, i_type(0x13, 0, 10, 10, 7));     /* unseen until the fence.i */
+        if (ph == 4) {
+            site_write(sp, F1, i_type(0x13, 0, 10, 10, 3));
+            rv_invalidate_code(m, BASE + F1, 4);
+        }
+        assert_int_equal(rv_run(h, 0), RV_EXIT_ECALL);
+        r->x10[ph] = rv_get_x(h, 10);
+        r->instret[ph] = rv_instret(h);
+        if (ph == 0) {
+            int c;
+            struct rv_block *b = rv_block_lookup(h, BASE + F1, &c);
+            r->linked = b && b->jit_in;      /* only the call site jumps there */
+        }
+    }
+    cur_h = NULL;
+    rv_hart_free(h);
+}
+
+static void test_jalr_site_cache(void **state)
+{
+    (void)state;
+    uint8_t *si = mmap(NULL, SIZE, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    uint8_t *st = mmap(NULL, SIZE, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    assert_true(si != MAP_FAILED && st != MAP_FAILED);
+    uint8_t *sd = direct_space();
+    struct rv_machine *mi = machine(false, 0);
+    struct site_run ri, rj;
+    site_phases(mi, si, &ri);
+    assert_int_equal(ri.x10[4], 20 + 2000 + 20000 + 140 + 60);
+    for (int direct = 0; direct < 2; direct++) {
+        struct rv_machine *m = direct ? machine_direct(0) : machine(true, 0);
+        site_phases(m, direct ? sd : st, &rj);
+        assert_true(rj.linked);
+        for (unsigned ph = 0; ph < 5; ph++) {
+            if (rj.x10[ph] != ri.x10[ph] || rj.instret[ph] != ri.instret[ph])
+                fail_msg("%s, phase %u: x10 %llu instret %llu, interpreted %llu %llu", direct ? "direct" : "TLB",
+                         ph, (unsigned long long)rj.x10[ph], (unsigned long long)rj.instret[ph],
+                         (unsigned long long)ri.x10[ph], (unsigned long long)ri.instret[ph]);
+        }
+        rv_machine_free(m);
+    }
+    rv_machine_free(mi);
+    munmap(si, SIZE);
+    munmap(st, SIZE);
+    munmap(resv - (64u << 10), (64u << 10) + RSIZE + (1u << 20));
+    resv = NULL;
+    signal(SIGSEGV, SIG_DFL);
+    signal(SIGBUS, SIG_DFL);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -950,6 +1048,7 @@ int main(void)
         cmocka_unit_test(test_fp_vs_interpreter),
         cmocka_unit_test(test_chain_dropped_target),
         cmocka_unit_test(test_chain_request),
+        cmocka_unit_test(test_jalr_site_cache),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
