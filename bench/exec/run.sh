@@ -155,6 +155,11 @@ for r in rows:
         print("%-22s %10.3f %10s %8s %7.1f MB %10s  %s" % (name, q, "n/a", "n/a", int(qr) / 1024, "n/a", spread))
         t[name] = (q, None); continue
     v = int(vt) / 1e6
+    if q <= 0 or v <= 0:
+        # CPU time (VESSEL_BENCH_CPU=1) has 10 ms resolution: hello can read 0
+        print("%-22s %10.3f %10.3f %8s %7.1f MB %7.1f MB  %s  (no ratio: a time of 0, left out of the mean)"
+              % (name, q, v, "n/a", int(qr) / 1024, int(vr) / 1024, spread))
+        t[name] = (q, v); continue
     ratios.append(v / q); t[name] = (q, v)
     base = ""
     if bt != "-":
