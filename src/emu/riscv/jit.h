@@ -77,6 +77,7 @@ struct jt {
     uint32_t checked;
     bool rdx_base;
     uint64_t skip;              /* instructions already done by an earlier one */
+    bool zext;                  /* the op being emitted may leave rd zero-extended (done()) */
     uint32_t jsite;             /* jalr's per-site cache: its jump (0: none) */
     uint32_t jout[3];           /* its jumps to jit_jalr_site_out's exit */
     unsigned nstub;

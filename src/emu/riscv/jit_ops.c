@@ -33,6 +33,12 @@ static int dst_of(const struct jt *t, unsigned rd, unsigned avoid)
 /* rd = host register d (computed by dst_of), 64-bit or sign-extended 32 */
 static void done(struct jt *t, unsigned rd, int d, bool w)
 {
+    if (!w && t->zext) {
+        /* a zext.w follows (jit_emit_insn): the 32-bit host op already
+         * zero-extended d */
+        t->zext = false;
+        w = true;
+    }
     if (!w) {
         if (d != RAX) {
             jx_movsxd(&t->e, d, jr(d));
@@ -756,6 +762,33 @@ static unsigned emit_word_ext(struct jt *t, const struct rv_insn *i, unsigned k,
     return 1;
 }
 
+/* A W op into rd followed by slli rd, rd, 32 and srli rd, rd, 32 (zext.w
+ * of its result: bzip2's index arithmetic, `(UInt32)(i + d)` as an array
+ * index), possibly with register-only ALU ops that do not touch rd in
+ * between: the slli's position, else 0. The W op's 32-bit host op then
+ * gives the zero-extended value by itself (done() skips the sign
+ * extension) and the pair is skipped, as emit_word_ext moves a pair. */
+static unsigned zext_after(const struct rv_insn *i, unsigned k, unsigned left)
+{
+    unsigned rd = i->rd, sl = 0;
+    if (rd == 0 || rd >= 32)
+        return 0;
+    if ((i->op == RV_OP_SLLIW || i->op == RV_OP_SRLIW || i->op == RV_OP_SRAIW) && !(i->imm & 31))
+        return 0;                       /* a shift by 0: leave it to done()'s movsxd */
+    for (unsigned j = 1; j < left && j < 6 && k + j < 64; j++) {
+        const struct rv_insn *m = i + j;
+        if (m->op == RV_OP_SLLI && m->rs1 == rd && m->rd == rd && m->imm == 32 && !sl) {
+            sl = j;
+            continue;
+        }
+        if (sl && m->op == RV_OP_SRLI && m->rs1 == rd && m->rd == rd && m->imm == 32)
+            return sl | j << 8;
+        if (!alu_only(m->op) || m->rs1 == rd || m->rs2 == rd || m->rd == rd)
+            return 0;
+    }
+    return 0;
+}
+
 /* Does the op's code leave rdx alone and write no guest register but
  * x[rd] (its out-of-line paths either leave the block or come back with
  * rdx = the base: emit_stub)? Then jit_emit_insn keeps t->checked and
@@ -784,7 +817,12 @@ unsigned jit_emit_insn(struct jt *t, const struct rv_insn *i, unsigned k, unsign
     bool ext = used != 0;
     if (!ext) {
         used = 1;
+        unsigned z = o->w ? 0 : zext_after(i, k, left);
+        t->zext = z != 0;
         o->emit(t, i, k, o);
+        if (z && !t->zext)              /* done() took it: the pair is done */
+            t->skip |= 1ull << (k + (z & 0xff)) | 1ull << (k + (z >> 8));
+        t->zext = false;
     }
     if (!ext && !keeps_rdx(o)) {
         t->checked = 0;

@@ -264,7 +264,28 @@ static void gen_one(uint32_t *p, unsigned *n, unsigned room)
             p[k++] = r_type(rops[o].op, rops[o].f3, rops[o].f7, wreg(), rreg(), rops[o].f7 == 4 ? 0 : rreg());
         }
         p[k++] = i_type(0x13, 5, d, pick(4) ? d : rreg(), pick(2) ? 32 : 0x400 | 32);
-    } else if (c < 66) {
+    } else if (c < 66 && room > 4) {   /* a W op's result zero-extended (slli/srli 32),
+                                        * maybe with another op between, or not quite
+                                        * that pattern (srai, another register) */
+        static const struct { uint8_t op, f3, f7; } wops[] = {
+            { 0x3b, 0, 0 }, { 0x3b, 0, 0x20 }, { 0x3b, 1, 0 }, { 0x3b, 5, 0 }, { 0x3b, 5, 0x20 },
+        };
+        unsigned d = 1 + pick(8), o = pick(7);
+        if (o < 5)
+            p[k++] = r_type(wops[o].op, wops[o].f3, wops[o].f7, d, rreg(), rreg());
+        else if (o == 5)
+            p[k++] = i_type(0x1b, 0, d, rreg(), (int)pick(4096) - 2048);             /* addiw */
+        else {                         /* slliw, srliw, sraiw (a count of 0 too) */
+            unsigned f3 = pick(2) ? 1 : 5;
+            p[k++] = i_type(0x1b, f3, d, rreg(), (int)pick(32) | (f3 == 5 && pick(2) ? 0x400 : 0));
+        }
+        p[k++] = i_type(0x13, 1, d, pick(8) ? d : rreg(), 32);
+        if (pick(2)) {
+            unsigned o2 = pick(sizeof(rops) / sizeof(rops[0]));
+            p[k++] = r_type(rops[o2].op, rops[o2].f3, rops[o2].f7, pick(6) ? wreg() : d, rreg(), rops[o2].f7 == 4 ? 0 : rreg());
+        }
+        p[k++] = i_type(0x13, 5, pick(8) ? d : wreg(), pick(8) ? d : rreg(), pick(6) ? 32 : 0x400 | 32);
+    } else if (c < 67) {
         p[k++] = (uint32_t)(rnd() & 0xfffff000u) | wreg() << 7 | (pick(2) ? 0x37 : 0x17);  /* lui/auipc */
     } else if (c < 72 && room > 4) {   /* accesses through one base in a row (the
                                         * direct path checks it once), the base
