@@ -117,7 +117,12 @@ static void report_internal(struct vkvm_vm *vm, unsigned cpu)
     ioctl(vm->vcpu_fd[cpu], KVM_GET_REGS, &regs);
     ioctl(vm->vcpu_fd[cpu], KVM_GET_SREGS, &sregs);
     char bytes[64] = "";
-    uint64_t pa = sregs.cs.base + regs.rip;   /* exact for identity-mapped guests */
+    /* the guest's own page tables say where RIP is (a kernel runs at a
+     * high virtual address); identity when paging is off or it fails */
+    uint64_t pa = sregs.cs.base + regs.rip;
+    struct kvm_translation tr = { .linear_address = pa };
+    if ((sregs.cr0 & 0x80000000u) && ioctl(vm->vcpu_fd[cpu], KVM_TRANSLATE, &tr) == 0 && tr.valid)
+        pa = tr.physical_address;
     uint8_t b[8];
     if (mem_read(vm->m, pa, b, sizeof(b)) == 0)
         snprintf(bytes, sizeof(bytes), ", bytes %02x %02x %02x %02x %02x %02x %02x %02x",
