@@ -1,6 +1,6 @@
 # What backs /dev/kvm on this host (source this file; no side effects).
 #
-#   kvm_kind       one line: "hardware-assisted (kvm_intel: VT-x)",
+#   kvm_kind       (from the modules in ${VESSEL_SYS_MODULE:-/sys/module}) one line: "hardware-assisted (kvm_intel: VT-x)",
 #                  "hardware-assisted (kvm_amd: AMD-V)", "software (kvm_pvm:
 #                  ...)" or "unknown (no kvm_intel, kvm_amd or kvm_pvm module
 #                  in /sys/module)"
@@ -19,11 +19,12 @@
 # cloud kernel needed 169 s to reach its first emulation failure
 # (cmpxchg16b), the default x86-64 guest printed nothing in 300 s.
 kvm_kind() {
-    if [ -d /sys/module/kvm_intel ]; then echo "hardware-assisted (kvm_intel: VT-x)"
-    elif [ -d /sys/module/kvm_amd ]; then echo "hardware-assisted (kvm_amd: AMD-V)"
-    elif [ -d /sys/module/kvm_pvm ]; then
+    local m=${VESSEL_SYS_MODULE:-/sys/module}
+    if [ -d "$m/kvm_intel" ]; then echo "hardware-assisted (kvm_intel: VT-x)"
+    elif [ -d "$m/kvm_amd" ]; then echo "hardware-assisted (kvm_amd: AMD-V)"
+    elif [ -d "$m/kvm_pvm" ]; then
         echo "software (kvm_pvm: no VT-x/AMD-V, an unmodified guest kernel's code is emulated)"
-    else echo "unknown (no kvm_intel, kvm_amd or kvm_pvm module in /sys/module)"; fi
+    else echo "unknown (no kvm_intel, kvm_amd or kvm_pvm module in $m)"; fi
 }
 kvm_soft_why() {
     [ "${VESSEL_KVM_SOFT:-}" = run ] && return 0
