@@ -44,3 +44,8 @@ x86_guests_missing() {
 # the nested tier, where every guest runs under two levels of virtualization
 # on an emulated CPU, sets it). Tests wait for conditions; this only bounds a hang.
 slow() { echo $(( $1 * ${VESSEL_SLOW:-1} )); }
+# skip_from FIRST REASON NAME...: skip NAME... from FIRST on (the rest of a
+# script's list when one of its steps cannot run here)
+skip_from() { local first=$1 why=$2 n on=; shift 2; for n in "$@"; do [ "$n" = "$first" ] && on=1; [ -n "$on" ] && skip "$n" "$why"; done; }
+# kvm_kind, kvm_soft_why: what backs /dev/kvm (tests/kvmkind.sh)
+. "$SRC/tests/kvmkind.sh"

@@ -114,7 +114,7 @@ def table(doc):
             "not hardware figures" % (m.get("nested_size"), m.get("nested_reps"), "s" if m.get("nested_reps") != 1 else "",
                                       m.get("nested_boots"), "s" if m.get("nested_boots") != 1 else "",
                                       " per L1 boot, one L1 boot per round" if rounds > 1 else ""))
-           if m.get("kvm_nested") else "KVM cells: %s" % ("direct" if m["kvm"] == "usable" else "not nested"),
+           if m.get("kvm_nested") else "KVM cells: %s" % ("direct on /dev/kvm: %s" % m.get("kvm_kind", "?") if m["kvm"] == "usable" else "not nested"),
            "cell: median [min-max of the runs, n runs, spread = half the range in % of the median];"
            " x native = times slower than native (median/median; below 1: faster)", ""]
     for w in doc["workloads"]:

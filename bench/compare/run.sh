@@ -58,6 +58,7 @@ cleanup() {
 }
 trap cleanup EXIT
 . "$SRC/tests/guestlib.sh"
+. "$SRC/tests/kvmkind.sh"
 GUEST_POLL=0.01
 # A version manager's python3 shim costs seconds per call on a loaded host
 # (see tests/run.sh): resolve the interpreter once.
@@ -178,11 +179,12 @@ riscv_vm() {   # riscv_vm CELL
             -netdev user,id=n0 -device virtio-net-device,netdev=n0
     fi
 }
-# kvm_usable: empty when /dev/kvm runs a guest here, else why not
+# kvm_usable: empty when /dev/kvm runs a guest here at hardware speed, else why not
 kvm_usable() {
     local dev=${VESSEL_KVM_DEV:-/dev/kvm}
     [ -e "$dev" ] || { echo "no $dev on this host"; return; }
     [ -r "$dev" ] && [ -w "$dev" ] || { echo "$dev is not read-writable"; return; }
+    kvm_soft_why    # a software backend (kvm_pvm): not what the KVM cells are about
 }
 kvm_vm() {   # kvm_vm CELL
     local cell=$1 line KERNEL= INITRD=
@@ -231,7 +233,7 @@ python3 - "$out/meta.json" <<PY
 import json, os, platform, sys
 json.dump({"mode": "$mode", "size": $size, "reps": $reps, "boots": $boots, "rounds": $rounds, "seconds": $secs,
            "loadavg_start": "$load0", "loadavg_end": "$load1", "cpus": os.cpu_count(),
-           "kernel": platform.release(), "kvm": "$(kvm_usable)" or "usable", "kvm_nested": $nested_used == 1,
+           "kernel": platform.release(), "kvm": "$(kvm_usable)" or "usable", "kvm_kind": "$(kvm_kind)", "kvm_nested": $nested_used == 1,
            "nested_reps": $nested_reps, "nested_boots": $nested_boots, "nested_size": $nested_size,
            "vessel": "$("$VESSEL" --version 2>/dev/null)", "date": "$(date -u +%Y-%m-%dT%H:%M:%SZ)",
            "cells": "$CELLS".split(), "workloads": "$WORKLOADS".split()}, open(sys.argv[1], "w"), indent=1)

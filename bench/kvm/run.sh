@@ -23,7 +23,10 @@
 # --short: 3 boots each, 1 run of each transfer, 16 MiB disk, 8 MiB fetch;
 # --full: 7 boots, 3 runs, 64 MiB, 32 MiB. Environment: KVMBENCH_BOOTS,
 # KVMBENCH_REPS, KVMBENCH_BLK_MIB, KVMBENCH_NET_MIB override them;
-# KVMBENCH_WHAT ("boot io tap" by default) picks the parts of 2;
+# KVMBENCH_WHAT ("boot io tap" by default) picks the parts of 2 (none:
+# part 1 only); a /dev/kvm that is software (kvm_pvm, tests/kvmkind.sh:
+# an unmodified guest kernel's code emulated) runs part 1 but sends part 2
+# to the nested tier, as no /dev/kvm would; the figures name the backend;
 # KVMBENCH_NESTED_TIMEOUT (s, default 2400) bounds the L1 run;
 # KVMBENCH_OUT keeps the raw results there; KVMB_PEERS and
 # KVMB_SHOW_STDERR go to bench/kvm/linux.sh. VESSEL, SRC, VESSEL_CACHE as
@@ -48,6 +51,8 @@ trap '[ -n "$nested_pid" ] && kill "$nested_pid" 2>/dev/null; rm -rf "$tmp"' EXI
 progress() { echo "bench/kvm: $*" >&2; }
 direct=0
 [ -r "$dev" ] && [ -w "$dev" ] && direct=1
+. "$src/tests/kvmkind.sh"
+kind=$(kvm_kind) soft=$(kvm_soft_why)
 
 # ---- 1. the freestanding guest, directly on /dev/kvm ----
 freestanding() {
@@ -167,7 +172,7 @@ EOF
 load0=$(cut -d' ' -f1-3 /proc/loadavg)
 rc=0
 if [ $direct = 1 ]; then
-    echo "--- freestanding test guest, directly on $dev"
+    echo "--- freestanding test guest, directly on $dev: $kind"
     freestanding || rc=1
 else
     echo "--- freestanding test guest: skip: $dev not usable here"
@@ -176,9 +181,11 @@ fi
 if ! vmb=$(vmbench_build); then
     echo "bench/kvm: Linux part: skip: gcc -static could not build bench/kvm/vmbench.c"; exit $rc
 fi
+[ "$what" = none ] && { echo "bench/kvm: Linux part: skip: KVMBENCH_WHAT=none"; exit $rc; }
 t0=$SECONDS
 why=
-if [ $direct = 1 ]; then where=direct; linux_direct || { echo "bench/kvm: Linux part: skip: $why"; exit $rc; }
+[ $direct = 1 ] && [ -n "$soft" ] && { echo "bench/kvm: Linux part: not direct: $soft"; direct=0; }
+if [ $direct = 1 ]; then where="direct on $kind"; linux_direct || { echo "bench/kvm: Linux part: skip: $why"; exit $rc; }
 else where=nested; linux_nested || { echo "bench/kvm: Linux part: skip: $why"; exit $rc; }; fi
 load1=$(cut -d' ' -f1-3 /proc/loadavg)
 [ -n "${KVMBENCH_OUT:-}" ] && mkdir -p "$KVMBENCH_OUT" && cp "$tmp/results" "$KVMBENCH_OUT/results.tsv"

@@ -99,6 +99,7 @@ if [ "$e5" = '{}' ] && [[ $t5 == *'"thread-id":'[1-9]*' '*'"thread-id":'[1-9]* ]
     ok "cpu-hotplug-prelaunch: a vCPU plugged while -S holds the machine gets its thread at cont; stop parks both"
 else nok "cpu-hotplug-prelaunch ($e5 | $t5 | $st5 | $(tail -c 300 "$out/s.err" | tr '\n' ' '))"; fi
 
+why=$(kvm_soft_why); [ -z "$why" ] || { skip_from cpu-hotplug-boot "$why" $names; exit 0; }
 timeout -k 10 "$(slow 50)" "$VESSEL" kvm --kernel "/boot/vmlinuz-$kver" --initrd "$out/initrd.cpio" -m 256M \
     --smp 1,maxcpus=2 --qmp "unix:$sock" --append "console=ttyS0 panic=-1" >"$out/vm.out" 2>"$out/vm.err" </dev/null &
 pid=$!

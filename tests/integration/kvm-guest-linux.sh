@@ -15,6 +15,7 @@ names="guest-x86-boot guest-x86-smp guest-x86-acpi guest-x86-pci guest-x86-blk g
 skip_all() { local n; for n in $names; do skip "$n" "$1"; done; exit 0; }
 x86_linux_guest || skip_all "$X86_LINUX_MISSING"
 { [ -r "$dev" ] && [ -w "$dev" ]; } || skip_all "$dev missing or not accessible"
+why=$(kvm_soft_why); [ -z "$why" ] || skip_all "$why"
 have busybox || skip_all "busybox missing (its httpd serves the guest; package busybox-static)"
 GUEST_TIMEOUT=$(slow 60)
 out=$(mktemp -d)

@@ -20,6 +20,7 @@ done
 bb=$(command -v busybox || true)
 [ -n "$bb" ] || skip_all "busybox missing (package busybox-static)"
 { [ -r "$dev" ] && [ -w "$dev" ]; } || skip_all "$dev missing or not accessible"
+why=$(kvm_soft_why); [ -z "$why" ] || skip_all "$why"
 
 out=$(mktemp -d); trap 'rm -rf "$out"' EXIT
 st=$out/stage

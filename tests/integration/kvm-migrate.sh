@@ -32,6 +32,7 @@ names="kvm-mig-boot kvm-mig-cancel kvm-mig-corrupt kvm-mig-truncated kvm-mig-liv
 skip_all() { local n; for n in $names; do skip "$n" "$1"; done; exit 0; }
 x86_linux_guest || skip_all "$X86_LINUX_MISSING"
 { [ -r "$dev" ] && [ -w "$dev" ]; } || skip_all "$dev missing or not accessible (the nested tier runs this test inside its L1)"
+why=$(kvm_soft_why); [ -z "$why" ] || skip_all "$why"
 have nc || skip_all "nc missing (the relay of the corrupt-stream cases; busybox has it)"
 GUEST_TIMEOUT=$(slow 60)
 GUEST_KEEP=1        # the console logs live under $d until the end

@@ -134,6 +134,7 @@ else nok "pci-hotplug-mmio ($e1)"; fi
 
 # the base of the register block, for the hostile guest: VKVM_PCIHP_BASE
 base=$((0xcfe00000 + 0x200))
+why=$(kvm_soft_why); [ -z "$why" ] || { skip_from pci-hotplug-boot "$why" $names; exit 0; }
 timeout -k 10 "$(slow 60)" "$VESSEL" kvm --kernel "/boot/vmlinuz-$kver" --initrd "$out/initrd.cpio" -m 256M \
     --disk "$out/boot.img,id=boot0" --qmp "unix:$sock" --append "console=ttyS0 panic=-1 pcihp=$base" \
     >"$out/vm.out" 2>"$out/vm.err" </dev/null &

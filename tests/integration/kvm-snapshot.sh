@@ -21,6 +21,7 @@ names="kvm-snap-boot kvm-snap-save kvm-snap-restore kvm-snap-vm-restore kvm-snap
 skip_all() { local n; for n in $names; do skip "$n" "$1"; done; exit 0; }
 x86_linux_guest || skip_all "$X86_LINUX_MISSING"
 { [ -r "$dev" ] && [ -w "$dev" ]; } || skip_all "$dev missing or not accessible (the nested tier runs this test inside its L1)"
+why=$(kvm_soft_why); [ -z "$why" ] || skip_all "$why"
 GUEST_TIMEOUT=$(slow 60)
 d=$(mktemp -d "${TMPDIR:-/tmp}/vessel-kvmsnap.XXXXXX")
 cleanup() { [ -n "$GUEST_PID" ] && kill -9 "$GUEST_PID" 2>/dev/null; guest_kill; rm -rf "$d"; }

@@ -73,6 +73,7 @@ if ! x86_linux_guest; then
     exit 0
 fi
 have busybox || { for n in $linux; do skip "$n" "busybox missing (httpd)"; done; exit 0; }
+why=$(kvm_soft_why); [ -z "$why" ] || { for n in $linux; do skip "$n" "$why"; done; exit 0; }
 GUEST_TIMEOUT=$(slow 60)
 mkdir -p "$out/www"
 head -c $((4 << 20)) /dev/urandom >"$out/www/blob"

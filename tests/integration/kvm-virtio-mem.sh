@@ -27,6 +27,7 @@ if [[ $e1 == *"size 104857600 must be a multiple of 128 MiB"* ]] && [[ $e2 == *"
 else nok "vmem-options ($e1 | $e2 | $e3 | $e4)"; fi
 x86_linux_guest || skip_all "$X86_LINUX_MISSING"
 { [ -r "$dev" ] && [ -w "$dev" ]; } || skip_all "$dev missing or not accessible (the nested tier runs this test inside its L1)"
+why=$(kvm_soft_why); [ -z "$why" ] || skip_all "$why"
 GUEST_TIMEOUT=$(slow 60)
 sock=$out/q.sock
 q() { timeout -k 5 "$(slow 30)" "$VESSEL" qmp "$sock" "$@" 2>&1; }

@@ -75,7 +75,7 @@ done
 slirp=$(ldconfig -p | awk '!found && /libslirp\.so\.0 .*x86-64/ { print $NF; found = 1 }')
 [ -n "$slirp" ] || die "libslirp.so.0 not found (ldconfig -p): --net user needs it"
 while read -r l; do libs+=("$l"); done < <({ echo "$slirp"; ldd "$slirp"; } | grep -o '/[^ ]*' | sort -u)
-scripts=("$src/tests/lib.sh" "$src/tests/guestlib.sh" "$src/tests/nested/l1-init" "$0" "$src/tests/linux-modules.txt")
+scripts=("$src/tests/lib.sh" "$src/tests/kvmkind.sh" "$src/tests/guestlib.sh" "$src/tests/nested/l1-init" "$0" "$src/tests/linux-modules.txt")
 for t in "${tests[@]}"; do
     [ -f "$src/tests/integration/$t.sh" ] || die "no test tests/integration/$t.sh"
     scripts+=("$src/tests/integration/$t.sh")
@@ -120,7 +120,7 @@ for m in "${mods[@]}"; do
     esac >"$stage/nested/modules/$n.ko"
 done
 cp "${guests[@]}" "$stage/nested/build/tests/guests/x86/"
-cp "$src/tests/lib.sh" "$src/tests/guestlib.sh" "$src/tests/linux-modules.txt" "$stage/nested/src/tests/"
+cp "$src/tests/lib.sh" "$src/tests/kvmkind.sh" "$src/tests/guestlib.sh" "$src/tests/linux-modules.txt" "$stage/nested/src/tests/"
 if [ ${#x86guest[@]} -eq 2 ]; then
     mkdir -p "$stage/nested/src/guest-images/x86_64"
     cp "${x86guest[0]}" "$stage/nested/src/guest-images/x86_64/bzImage"

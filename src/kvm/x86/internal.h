@@ -148,8 +148,9 @@ int vkvm_pci_hotplug(void *eng, unsigned slot, bool plug);
 /* vm.c: the VM fd (irqchip, PIT, RAM slots) for the machine's memory. NULL
  * after one log line. */
 struct vkvm_vm *vkvm_vm_create(int kvm_fd, struct machine *mach, const struct vkvm_config *cfg);
-/* Load the images, create the vCPUs and hand the VM to the machine as its
- * engine. 0 or -errno (logged). */
+/* Load the images (not for --restore: the snapshot's RAM replaces them),
+ * create the vCPUs and hand the VM to the machine as its engine. 0 or
+ * -errno (logged). */
 int vkvm_vm_start(struct vkvm_vm *vm);
 void vkvm_vm_destroy(struct vkvm_vm *vm);
 /* A new VM for a vm-restore into a running process (vCPU threads parked). */

@@ -239,8 +239,10 @@ static void image_drop(struct vkvm_image *im)
     im->buf = NULL;
 }
 
-/* Opened and read once; max: the largest size taken. 0 or -errno (logged). */
-static int image_open(struct vkvm_image *im, const char *opt, const char *path, size_t max)
+/* Opened and read once; max: the largest size taken; lazy: a regular file
+ * is opened and checked but read only when a boot needs it (images_get).
+ * 0 or -errno (logged). */
+static int image_open(struct vkvm_image *im, const char *opt, const char *path, size_t max, bool lazy)
 {
     *im = (struct vkvm_image){ .opt = opt, .path = path, .fd = -1 };
     if (!path)
@@ -252,7 +254,7 @@ static int image_open(struct vkvm_image *im, const char *opt, const char *path, 
     if (r == 0 && S_ISREG(im->st.st_mode) && (uint64_t)im->st.st_size > max)
         r = -EFBIG;
     if (r == 0 && S_ISREG(im->st.st_mode))
-        return image_read(im);
+        return lazy ? 0 : image_read(im);
     if (r == 0) {
         char *b;
         im->keep = true;
@@ -333,12 +335,15 @@ int vkvm_vm_load(struct vkvm_vm *vm)
 
 static int read_images(const struct vkvm_config *cfg, struct vkvm_images *im)
 {
-    int r = image_open(&im->k, "--kernel", cfg->kernel, 256u << 20);
+    /* --restore boots nothing: the snapshot's RAM holds the kernel and
+     * initrd; they are read again only for a guest reset. The kernel is
+     * still read and checked now, the initrd not at all. */
+    int r = image_open(&im->k, "--kernel", cfg->kernel, 256u << 20, false);
     if (r == -EFBIG || r == -E2BIG)
         log_error("--kernel %s: %s", cfg->kernel, strerror(-r));
     if (r)
         return r;
-    r = image_open(&im->i, "--initrd", cfg->initrd, (size_t)cfg->mc.ram_size);
+    r = image_open(&im->i, "--initrd", cfg->initrd, (size_t)cfg->mc.ram_size, cfg->restore != NULL);
     if (r == -EFBIG || r == -E2BIG) {
         log_error("--initrd %s: larger than guest RAM (-m %llu MiB)", cfg->initrd,
                   (unsigned long long)(cfg->mc.ram_size >> 20));
@@ -356,6 +361,8 @@ static int read_images(const struct vkvm_config *cfg, struct vkvm_images *im)
         log_error("--kernel %s: %s", cfg->kernel, why);
         return -EINVAL;
     }
+    if (cfg->restore)
+        image_drop(&im->k);
     return 0;
 }
 

@@ -117,7 +117,12 @@ static void report_internal(struct vkvm_vm *vm, unsigned cpu)
     ioctl(vm->vcpu_fd[cpu], KVM_GET_REGS, &regs);
     ioctl(vm->vcpu_fd[cpu], KVM_GET_SREGS, &sregs);
     char bytes[64] = "";
-    uint64_t pa = sregs.cs.base + regs.rip;   /* exact for identity-mapped guests */
+    /* the guest's own page tables say where RIP is (a kernel runs at a
+     * high virtual address); identity when paging is off or it fails */
+    uint64_t pa = sregs.cs.base + regs.rip;
+    struct kvm_translation tr = { .linear_address = pa };
+    if ((sregs.cr0 & 0x80000000u) && ioctl(vm->vcpu_fd[cpu], KVM_TRANSLATE, &tr) == 0 && tr.valid)
+        pa = tr.physical_address;
     uint8_t b[8];
     if (mem_read(vm->m, pa, b, sizeof(b)) == 0)
         snprintf(bytes, sizeof(bytes), ", bytes %02x %02x %02x %02x %02x %02x %02x %02x",
@@ -400,11 +405,13 @@ int vkvm_vm_renew(struct vkvm_vm *vm)
     return r;
 }
 
-/* The boot images into RAM, then the vCPUs present (vCPU 0 at the
- * entry); a hot-plugged vCPU stays plugged across a reset, as on QEMU. */
-static int vm_boot(struct vkvm_vm *vm)
+/* The boot images into RAM (unless `load` is false: --restore maps the
+ * snapshot's RAM over all of it, so copying the kernel and initrd there
+ * only faulted in pages to be dropped), then the vCPUs present (vCPU 0 at
+ * the entry); a hot-plugged vCPU stays plugged across a reset, as on QEMU. */
+static int vm_boot(struct vkvm_vm *vm, bool load)
 {
-    int r = vkvm_vm_load(vm);
+    int r = load ? vkvm_vm_load(vm) : 0;
     for (unsigned i = 0; r == 0 && i < vm->ncpus; i++)
         if (vm->present[i] && (r = vkvm_vcpu_create(vm, i)) && r != -EINVAL)
             log_error("vCPU %u: %s", i, strerror(-r));
@@ -481,7 +488,7 @@ static int vm_reset(struct vkvm_vm *vm)
         machine_virtio_doorbells_reassign(vm->mach);   /* the old VM's ioeventfds went with it */
         vkvm_msi_new_vm(&vm->msi, vm->fd);             /* and its irqfds */
     }
-    return r ? r : vm_boot(vm);
+    return r ? r : vm_boot(vm, true);
 }
 
 static void eng_clock_stop(void *opaque)
@@ -585,7 +592,7 @@ fail:
 
 int vkvm_vm_start(struct vkvm_vm *vm)
 {
-    int r = vm_boot(vm);
+    int r = vm_boot(vm, !vm->cfg->restore);
     if (r == 0)
         machine_set_engine(vm->mach, &vkvm_engine_ops, vm);
     for (unsigned i = 0; r == 0 && i < vm->ncpus; i++)

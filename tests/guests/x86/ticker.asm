@@ -1,6 +1,10 @@
 ; ticker: the hot-spare replication test's bare guest (kvm-replicate.sh).
 ; Forever: add one to a counter kept in guest RAM, print it on COM1 as
-; "t XXXXXXXX\n" (8 hex digits), then spin a while. Its whole state is the
+; "t XXXXXXXX\n" (8 hex digits), then spin until SPIN TSC cycles have
+; passed (about 1.6 ms at 2.6 GHz). A wait on the clock, not a count of
+; loop turns: where /dev/kvm emulates the guest's code (kvm_pvm, about 1-2
+; million instructions/s) 4M turns took seconds a tick. A TSC that goes
+; back (a standby's) ends the wait. Its whole state is the
 ; counter in RAM, the registers and the UART: a standby that goes on from
 ; an epoch prints the numbers that follow the last one the primary let
 ; out, none repeated, none skipped.
@@ -25,9 +29,16 @@
     dec ecx
     jnz .hex
     call puts
-    mov rcx, SPIN
-.spin: dec rcx
-    jnz .spin
+    rdtsc
+    shl rdx, 32
+    or rax, rdx
+    mov r8, rax
+.spin: rdtsc
+    shl rdx, 32
+    or rax, rdx
+    sub rax, r8
+    cmp rax, SPIN
+    jb .spin
     jmp .tick
     UTIL_FUNCS
     align 8
