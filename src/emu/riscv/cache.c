@@ -460,13 +460,18 @@ static struct rv_block *block_commit(struct rv_hart *h, struct rv_block *b, unsi
     return b;
 }
 
-/* A 32-bit instruction across a page boundary: a block of its own. In
- * user mode (guest page g at host base + g, and any change of mapping
- * flushes every cache) it is cached like any block: it sits in its first
- * page's list, its second page is marked as code too, and a write there
- * drops it (rv_cache_invalidate_page). In system mode the second page's
- * translation is not part of the block's key: it is decoded into the
- * scratch block at every run, never cached. */
+/* A 32-bit instruction across a page boundary: a block of its own. It is
+ * cached like any block when its second half lies in the next physical
+ * page (always in user mode: guest page g at host base + g, and any change
+ * of mapping flushes every cache; in system mode when the two virtual
+ * pages map to consecutive physical ones, as the kernel's text does): it
+ * sits in its first page's list, its second page is marked as code too,
+ * and a write there drops it (rv_cache_invalidate_page). In system mode
+ * the second page's translation is not part of the key: such a block is
+ * only ever entered through rv_block_lookup, which checks it
+ * (straddle_ok); it is neither chained to (exec_next_block) nor
+ * translated. Otherwise it is decoded into the scratch block at every run,
+ * never cached (a Linux boot ran 27,500 of those before). */
 static struct rv_block *decode_straddle(struct rv_hart *h, uint64_t vpc, uint64_t pa, const uint8_t *host,
                                         int *cause)
 {
@@ -481,11 +486,17 @@ static struct rv_block *decode_straddle(struct rv_hart *h, uint64_t vpc, uint64_
     uint8_t buf[4];
     memcpy(buf, host, 2);
     memcpy(buf + 2, h2, 2);
-    if (h->m->user && h2 == host + 2 && pa2 == pa + 2) {
+    uint64_t page = code_page_of(h->m, pa);
+    if (h2 == host + 2 && pa2 == pa + 2 && (h->m->user || (page != ~0ULL && page + 1 < h->m->code_npages))) {
         struct rv_block *b = block_alloc(h);
+        if (!h->m->user)
+            mark_code_page(h, page + 1);   /* before reading: rv_code_ext_write */
         decode_at(h, &b->insn[0], buf, vpc);
-        mark_code_page(h, code_page_of(h->m, pa2));
-        return block_commit(h, b, 1, vpc + 4, vpc, pa, host);
+        if (h->m->user)
+            mark_code_page(h, code_page_of(h->m, pa2));
+        b = block_commit(h, b, 1, vpc + 4, vpc, pa, host);
+        b->jit_failed = !h->m->user;
+        return b;
     }
     struct rv_block *b = h->step_block;
     b->n = 1;
@@ -555,6 +566,18 @@ static struct rv_block *decode_block(struct rv_hart *h, uint64_t vpc, uint64_t p
     return block_commit(h, b, n, pc, vpc, pa, host);
 }
 
+/* A cached block across a page boundary (system mode): its second half
+ * still comes from where it was decoded. */
+static bool straddle_ok(struct rv_hart *h, const struct rv_block *b)
+{
+    uint64_t va = b->vpc + 2, pa;
+    const struct rv_tlb_entry *e = rv_tlb_slot(h, RV_ACC_EXEC, va);
+    const uint8_t *host;
+    if (e->tag == rv_tlb_tag(va, h->mode_fetch))
+        return va + e->addend == b->key + 2;
+    return !rv_fetch_translate(h, va, &pa, &host) && (uintptr_t)host == b->key + 2;
+}
+
 struct rv_block *rv_block_lookup(struct rv_hart *h, uint64_t vpc, int *cause)
 {
     struct rv_tlb_entry *e = rv_tlb_slot(h, RV_ACC_EXEC, vpc);
@@ -572,12 +595,17 @@ struct rv_block *rv_block_lookup(struct rv_hart *h, uint64_t vpc, int *cause)
     }
     uint64_t key = (uint64_t)(uintptr_t)host;
     struct rv_block *b = h->jcache[jc_of(h, key)];
-    if (likely(b && b->key == key && b->vpc == vpc))
-        return b;
+    if (likely(b && b->key == key && b->vpc == vpc)) {
+        if (likely((vpc & 0xfff) != 0xffe) || h->m->user || !straddles(b) || straddle_ok(h, b))
+            return b;
+        goto uncached;
+    }
     for (b = h->hash[hash_of(h, (uintptr_t)host)]; b; b = b->hnext)
         if (b->key == key && b->vpc == vpc) {
             h->jcache[jc_of(h, key)] = b;
-            return b;
+            if (likely((vpc & 0xfff) != 0xffe) || h->m->user || !straddles(b) || straddle_ok(h, b))
+                return b;
+            goto uncached;
         }
     if (!pa) {
         int c = rv_fetch_translate(h, vpc, &pa, &host);
@@ -588,4 +616,16 @@ struct rv_block *rv_block_lookup(struct rv_hart *h, uint64_t vpc, int *cause)
         }
     }
     return decode_block(h, vpc, pa, host, cause);
+uncached:
+    /* a cached straddling block whose second page moved: decoded afresh,
+     * into the scratch block (decode_straddle does not cache it) */
+    if (!pa) {
+        int c = rv_fetch_translate(h, vpc, &pa, &host);
+        if (c) {
+            *cause = c;
+            h->exc_tval = vpc;
+            return NULL;
+        }
+    }
+    return decode_straddle(h, vpc, pa, host, cause);
 }

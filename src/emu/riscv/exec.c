@@ -270,6 +270,11 @@ HOT enum rv_exit exec_boundary(struct rv_hart *h, struct rv_machine *m, bool sys
     return RV_EXIT_NONE;
 }
 
+static inline bool sys_straddle(const struct rv_hart *h, const struct rv_block *b)
+{
+    return unlikely((b->vpc & 0xfff) == 0xffe) && b->n == 1 && b->insn[0].len == 4 && !h->m->user;
+}
+
 /* The block at h->pc: the chained successor of `last` (same translation
  * regime: every path that changes privilege, satp, TLBs or code comes
  * through dispatch_nochain or a request), else a lookup, chained to `last`.
@@ -292,7 +297,9 @@ HOT struct rv_block *exec_next_block(struct rv_hart *h, struct rv_block *last,
         *ex = exec_trap(h, (uint64_t)c, h->exc_tval);
         return NULL;
     }
-    if (last && fc == h->flush_count && b != h->step_block) {
+    /* a cached block across a page boundary is entered only through the
+     * lookup in system mode: it checks the second page (cache.c) */
+    if (last && fc == h->flush_count && b != h->step_block && !sys_straddle(h, b)) {
         unsigned s = h->pc == last->end_pc ? 1 : 0;
         last->cpc[s] = h->pc;
         last->cnext[s] = b;

@@ -10,9 +10,10 @@
 
 #define USER_CODE_SPACE (1ULL << 40)
 
-static struct rv_machine *machine_new(void)
+static struct rv_machine *machine_new(bool user)
 {
     struct rv_machine *m = xzalloc(sizeof(*m));
+    m->user = user;
     pthread_mutex_init(&m->lock, NULL);
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
@@ -35,8 +36,7 @@ static void code_map_alloc(struct rv_machine *m, uint64_t base, uint64_t size)
 
 struct rv_machine *rv_machine_new_user(const struct rv_mem_ops *ops)
 {
-    struct rv_machine *m = machine_new();
-    m->user = true;
+    struct rv_machine *m = machine_new(true);
     m->uops = ops;
     m->opaque = ops->opaque;
     code_map_alloc(m, 0, USER_CODE_SPACE);
@@ -45,7 +45,7 @@ struct rv_machine *rv_machine_new_user(const struct rv_mem_ops *ops)
 
 struct rv_machine *rv_machine_new_sys(const struct rv_sys_config *cfg)
 {
-    struct rv_machine *m = machine_new();
+    struct rv_machine *m = machine_new(false);
     m->mem = cfg->mem;
     m->bus = cfg->bus;
     m->sops = cfg->ops;

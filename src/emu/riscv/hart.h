@@ -297,7 +297,8 @@ void rv_cache_free(struct rv_hart *h);
 int rv_exec_amo(struct rv_hart *h, const struct rv_insn *i, uint64_t va, uint64_t *val);
 
 /* ---- jit.c ---- */
-/* Read VESSEL_JIT and VESSEL_JIT_THRESHOLD into m. */
+/* Read VESSEL_JIT and VESSEL_JIT_THRESHOLD into m (m->user already set:
+ * the default threshold depends on the mode). */
 void rv_jit_configure(struct rv_machine *m);
 /* Translate b (b->jit), or false (b->jit_failed set when it never will be). */
 bool rv_jit_translate(struct rv_hart *h, struct rv_block *b);

@@ -193,6 +193,74 @@ static void run_remap(bool jit)
     fx_free(f);
 }
 
+/* A 32-bit instruction across a page boundary (addi a1, a1, 1 at va
+ * 0x1ffe) in a loop, its two virtual pages on consecutive physical ones:
+ * it is a cached block, not decoded again at every run. Then its second
+ * page is mapped elsewhere (another second half: addi a1, a1, 5): after
+ * the TLB flush the hart runs the new instruction; mapped back, a device's
+ * write to the second half is seen after the loop's fence.i. */
+static void run_straddle(bool jit)
+{
+    /* 0x1ff0: addi a0,a0,1; addi a0,a0,1; fence.i; c.nop; addi a1,a1,1
+     * (0x1ffe-0x2001); 0x2002: j 0x1ff0 */
+    const uint32_t lo[] = { addi(10, 10, 1), addi(10, 10, 1), FENCE_I };
+    struct fx *f = fx_new(jit, lo, 3, RAM + 0x1ff0);
+    uint8_t tail[8];
+    uint16_t cnop = 0x0001;
+    uint32_t ins = addi(11, 11, 1), ins5 = addi(11, 11, 5), back = jal0(-0x12);
+    memcpy(tail, &cnop, 2);
+    memcpy(tail + 2, &ins, 2);
+    assert_int_equal(mem_write(&f->mem, RAM + 0x1ffc, tail, 4), 0);
+    memcpy(tail, (uint8_t *)&ins + 2, 2);
+    memcpy(tail + 2, &back, 4);
+    assert_int_equal(mem_write(&f->mem, RAM + 0x2000, tail, 6), 0);
+    memcpy(tail, (uint8_t *)&ins5 + 2, 2);
+    assert_int_equal(mem_write(&f->mem, RAM + 0x6000, tail, 6), 0);
+    put64(f, ROOT, pte(L1, PTE_V));
+    put64(f, L1, pte(L0, PTE_V));
+    put64(f, L0 + 8, pte(RAM + 0x1000, PTE_V | PTE_R | PTE_X | PTE_A));
+    put64(f, L0 + 16, pte(RAM + 0x2000, PTE_V | PTE_R | PTE_X | PTE_A));
+    struct rv_hart *h = f->h;
+    rv_hart_reset(h, 0x1ff0);
+    h->priv = RV_PRIV_S;
+    h->satp = (8ULL << 60) | (ROOT >> 12);
+    rv_update_modes(h);
+    assert_int_equal(rv_run(h, 600), RV_EXIT_BUDGET);   /* 100 rounds of 6 */
+    assert_int_equal(rv_get_x(h, 10), 200);
+    assert_int_equal(rv_get_x(h, 11), 100);
+    int c = 0;
+    struct rv_block *b = rv_block_lookup(h, 0x1ffe, &c);
+    assert_non_null(b);
+    if (b == h->step_block)
+        fail_msg("jit %d: the instruction across the pages is decoded at every run", jit);
+    assert_int_equal(b->n, 1);
+
+    put64(f, L0 + 16, pte(RAM + 0x6000, PTE_V | PTE_R | PTE_X | PTE_A));
+    rv_flush_tlb(h);
+    h->x[11] = 0;
+    assert_int_equal(rv_run(h, 600), RV_EXIT_BUDGET);
+    if (rv_get_x(h, 11) != 500)
+        fail_msg("jit %d: after the second page's remap a1 = %llu (want 500)", jit,
+                 (unsigned long long)rv_get_x(h, 11));
+
+    put64(f, L0 + 16, pte(RAM + 0x2000, PTE_V | PTE_R | PTE_X | PTE_A));
+    rv_flush_tlb(h);
+    h->x[11] = 0;
+    assert_int_equal(rv_run(h, 600), RV_EXIT_BUDGET);
+    assert_int_equal(rv_get_x(h, 11), 100);
+    assert_int_equal(mem_write(&f->mem, RAM + 0x2000, (uint8_t *)&ins5 + 2, 2), 0);   /* as a device's DMA */
+    h->x[11] = 0;
+    assert_int_equal(rv_run(h, 600), RV_EXIT_BUDGET);
+    /* the first round's fence.i comes before its addi: all 100 see it */
+    if (rv_get_x(h, 11) != 500)
+        fail_msg("jit %d: after a device wrote the second half a1 = %llu (want 500)", jit,
+                 (unsigned long long)rv_get_x(h, 11));
+    fx_free(f);
+}
+
+static void test_straddle_interp(void **state) { (void)state; run_straddle(false); }
+static void test_straddle_jit(void **state) { (void)state; run_straddle(true); }
+
 static void test_remap_interp(void **state) { (void)state; run_remap(false); }
 static void test_remap_jit(void **state) { (void)state; run_remap(true); }
 static void test_sfence_jit(void **state) { (void)state; run_sfence(true); }
@@ -206,6 +274,8 @@ int main(void)
         cmocka_unit_test(test_sfence_jit),
         cmocka_unit_test(test_remap_interp),
         cmocka_unit_test(test_remap_jit),
+        cmocka_unit_test(test_straddle_interp),
+        cmocka_unit_test(test_straddle_jit),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
