@@ -43,14 +43,6 @@ void chardev_set_input(struct chardev *c, size_t (*input)(void *opaque, const ui
                        void *opaque);
 void chardev_input_ready(struct chardev *c);                /* any thread */
 void chardev_write(struct chardev *c, const void *buf, size_t len);   /* any thread */
-/* Batched output (off by default): bytes written are kept in a small
- * buffer and written together at a newline, when it is full, on
- * chardev_flush, chardev_hold, chardev_close, or at the latest a few ms
- * after the first byte (the loop's timer): one host write per line or
- * burst instead of one per byte. Needs the loop; the order of bytes is
- * kept. */
-void chardev_set_batch(struct chardev *c, bool on);
-void chardev_flush(struct chardev *c);                       /* any thread */
 /* Ctrl-A x on stdio (loop thread). Without a quit callback it calls exit(0). */
 void chardev_set_quit(struct chardev *c, void (*quit)(void *opaque), void *opaque);
 void chardev_close(struct chardev *c);

@@ -21,11 +21,6 @@
 
 #define OUTQ_MAX (1u << 20)
 #define IN_CHUNK 256
-/* Batched output (chardev_set_batch): bytes wait in the burst buffer until
- * a newline, a full buffer, an explicit flush, or BURST_MS after the first
- * byte of a burst, whichever comes first. */
-#define BURST_MAX 4096
-#define BURST_MS 2
 
 enum chr_kind { CHR_NULL, CHR_FILE, CHR_STDIO, CHR_UNIX };
 
@@ -50,13 +45,6 @@ struct chardev {
     uint8_t *holdq;
     size_t hold_len, hold_cap;
     uint64_t hold_base;         /* stream offset of holdq[0] */
-    /* batched output: written in one go (newline, full, timer, flush) */
-    bool batch;
-    bool burst_armed;           /* the loop's flush timer is (being) armed */
-    size_t burst_len;
-    uint8_t *burst;
-    struct loop_event *burst_ev;
-    struct loop_timer *burst_tm; /* loop thread only */
     size_t (*input)(void *opaque, const uint8_t *buf, size_t len);
     void *input_opaque;
     void (*quit)(void *opaque);
@@ -323,87 +311,12 @@ static void chr_write_locked(struct chardev *c, const uint8_t *p, size_t len)
     }
 }
 
-/* Out with the burst buffer (with lock). */
-static void burst_flush(struct chardev *c)
-{
-    if (!c->burst_len)
-        return;
-    size_t n = c->burst_len;
-    c->burst_len = 0;
-    chr_write_locked(c, c->burst, n);
-}
-
-/* Batched output (with lock, not held): into the burst buffer, out at a
- * newline or when full; a burst without one is flushed by the loop's
- * timer (armed through burst_ev, once per burst). */
-static void burst_write(struct chardev *c, const uint8_t *p, size_t len)
-{
-    if (c->burst_len + len > BURST_MAX)
-        burst_flush(c);
-    if (len >= BURST_MAX) {
-        chr_write_locked(c, p, len);
-        return;
-    }
-    memcpy(c->burst + c->burst_len, p, len);
-    c->burst_len += len;
-    if (memchr(p, '\n', len)) {
-        burst_flush(c);
-    } else if (!c->burst_armed) {
-        c->burst_armed = true;
-        loop_event_notify(c->burst_ev);
-    }
-}
-
-static void burst_timer_cb(void *opaque)
-{
-    struct chardev *c = opaque;
-    pthread_mutex_lock(&c->lock);
-    burst_flush(c);
-    c->burst_armed = false;
-    pthread_mutex_unlock(&c->lock);
-}
-
-static void burst_ev_cb(void *opaque)
-{
-    struct chardev *c = opaque;
-    if (!c->burst_tm)
-        c->burst_tm = loop_timer_new(c->loop, burst_timer_cb, c);
-    loop_timer_mod(c->burst_tm, time_ms() + BURST_MS);
-}
-
-void chardev_set_batch(struct chardev *c, bool on)
-{
-    if (!c || !c->loop || c->kind == CHR_NULL)
-        return;
-    pthread_mutex_lock(&c->lock);
-    if (on && !c->burst_ev) {
-        c->burst_ev = loop_event_new(c->loop, burst_ev_cb, c);
-        if (c->burst_ev && !c->burst)
-            c->burst = xmalloc(BURST_MAX);
-    }
-    if (!on)
-        burst_flush(c);
-    c->batch = on && c->burst_ev;
-    pthread_mutex_unlock(&c->lock);
-}
-
-void chardev_flush(struct chardev *c)
-{
-    if (!c)
-        return;
-    pthread_mutex_lock(&c->lock);
-    burst_flush(c);
-    pthread_mutex_unlock(&c->lock);
-}
-
 void chardev_write(struct chardev *c, const void *buf, size_t len)
 {
     if (!c)
         return;
     pthread_mutex_lock(&c->lock);
-    if (c->batch && !c->hold && len) {
-        burst_write(c, buf, len);
-    } else if (c->hold && len) {
+    if (c->hold && len) {
         if (c->hold_len + len > CHARDEV_HOLD_MAX) {
             c->dropped += len;
         } else {
@@ -439,8 +352,6 @@ void chardev_hold(struct chardev *c, bool on)
     pthread_mutex_lock(&c->lock);
     if (!on)
         hold_release_locked(c, c->hold_base + c->hold_len);
-    else
-        burst_flush(c);         /* what came before the hold is out */
     c->hold = on;
     pthread_mutex_unlock(&c->lock);
 }
@@ -773,7 +684,6 @@ void chardev_close(struct chardev *c)
     if (!c)
         return;
     pthread_mutex_lock(&c->lock);
-    burst_flush(c);
     /* Give queued output a last chance (bounded: a stuck reader loses it). */
     uint64_t deadline = time_ms() + 2000;
     while (c->outq_len && c->out_fd >= 0 && time_ms() < deadline) {
@@ -789,8 +699,6 @@ void chardev_close(struct chardev *c)
         }
     pthread_mutex_unlock(&c->lock);
     loop_event_free(c->ready_ev);
-    loop_event_free(c->burst_ev);
-    loop_timer_free(c->burst_tm);
     switch (c->kind) {
     case CHR_STDIO:
         tty_restore();
@@ -810,7 +718,6 @@ void chardev_close(struct chardev *c)
     }
     free(c->outq);
     free(c->holdq);
-    free(c->burst);
     free(c->path);
     pthread_mutex_destroy(&c->lock);
     free(c);

@@ -306,7 +306,6 @@ struct machine *machine_new(const struct machine_config *cfg)
     if (!m->serial)
         goto fail;
     chardev_set_quit(m->serial, serial_quit, m);
-    chardev_set_batch(m->serial, true);     /* one host write per line, not per byte */
     if (migrate_init(m) < 0 || replicate_init(m) < 0)
         goto fail;
     return m;

@@ -448,7 +448,6 @@ int machine_pause(struct machine *m)
     m->status = MACHINE_PAUSED;
     pthread_mutex_unlock(&m->lock);
     devices_pause(m, true);
-    chardev_flush(m->serial);   /* what the guest wrote before it stopped is out */
     if (m->eops->clock_stop)
         m->eops->clock_stop(m->eng);
     pthread_mutex_unlock(&m->ctl_lock);
@@ -695,6 +694,5 @@ int machine_run(struct machine *m)
     replicate_stop(m);
     replica_stop(m);
     join_vcpus(m);
-    chardev_flush(m->serial);   /* before anything is logged about the stop */
     return m->exit_status;
 }

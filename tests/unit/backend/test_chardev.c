@@ -248,71 +248,6 @@ static void test_stdio_output_never_blocks(void **state)
     assert_int_equal(chardev_dropped(f->c), 0);
 }
 
-/* Batched output: a line goes out in one write; a burst without a newline
- * waits for the loop's timer (or a flush, a hold, the close), in order. */
-static void test_stdio_batch(void **state)
-{
-    struct stdio_fix *f = *state;
-    chardev_set_batch(f->c, true);
-    char out[8192];
-    chardev_write(f->c, "ab", 2);
-    chardev_write(f->c, "c", 1);
-    assert_int_equal(drain(f->out_r, out, sizeof(out)), 0);    /* kept */
-    chardev_write(f->c, "d\r\n", 3);
-    /* one write: a single read takes the whole line */
-    assert_int_equal(read(f->out_r, out, sizeof(out)), 6);
-    assert_memory_equal(out, "abcd\r\n", 6);
-
-    /* a prompt with no newline: out by the loop's timer, soon */
-    chardev_write(f->c, "~ # ", 4);
-    assert_int_equal(drain(f->out_r, out, sizeof(out)), 0);
-    uint64_t t0 = time_ms();
-    size_t n = 0;
-    while (n < 4 && time_ms() - t0 < 5000) {
-        loop_run_once(f->l, 100);
-        n += drain(f->out_r, out + n, sizeof(out) - n);
-    }
-    assert_int_equal(n, 4);
-    assert_memory_equal(out, "~ # ", 4);
-
-    /* chardev_flush */
-    chardev_write(f->c, "x", 1);
-    chardev_flush(f->c);
-    assert_int_equal(drain(f->out_r, out, sizeof(out)), 1);
-
-    /* more than the buffer holds, without a newline: all of it, in order */
-    static uint8_t pat[10000];
-    for (size_t i = 0; i < sizeof(pat); i++)
-        pat[i] = (uint8_t)('a' + i % 26);
-    for (size_t off = 0; off < sizeof(pat); off += 700)
-        chardev_write(f->c, pat + off, MIN(700, sizeof(pat) - off));
-    chardev_write(f->c, pat, 5000);
-    chardev_flush(f->c);
-    static uint8_t got[sizeof(pat) + 5000];
-    n = drain(f->out_r, (char *)got, sizeof(got));
-    assert_int_equal(n, sizeof(got));
-    assert_memory_equal(got, pat, sizeof(pat));
-    assert_memory_equal(got + sizeof(pat), pat, 5000);
-
-    /* a hold keeps the order: what came before it is out first */
-    chardev_write(f->c, "before-", 7);
-    chardev_hold(f->c, true);
-    assert_int_equal(drain(f->out_r, out, sizeof(out)), 7);
-    assert_memory_equal(out, "before-", 7);
-    chardev_write(f->c, "held", 4);
-    assert_int_equal(drain(f->out_r, out, sizeof(out)), 0);
-    chardev_hold(f->c, false);
-    assert_int_equal(drain(f->out_r, out, sizeof(out)), 4);
-    assert_memory_equal(out, "held", 4);
-
-    /* the close writes what is left */
-    chardev_write(f->c, "last words", 10);
-    chardev_close(f->c);
-    f->c = NULL;
-    assert_int_equal(drain(f->out_r, out, sizeof(out)), 10);
-    assert_memory_equal(out, "last words", 10);
-}
-
 /* ---- unix socket ---- */
 
 static int connect_to(const char *path)
@@ -441,7 +376,6 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_stdio_eof_does_not_spin, stdio_setup, stdio_teardown),
         cmocka_unit_test_setup_teardown(test_stdio_input_backpressure, stdio_setup, stdio_teardown),
         cmocka_unit_test_setup_teardown(test_stdio_output_never_blocks, stdio_setup, stdio_teardown),
-        cmocka_unit_test_setup_teardown(test_stdio_batch, stdio_setup, stdio_teardown),
         cmocka_unit_test(test_unix),
         cmocka_unit_test(test_file_null),
         cmocka_unit_test(test_bad_specs),
