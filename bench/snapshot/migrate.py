@@ -12,6 +12,9 @@ stream, migrates over a unix socket, and reports:
   reported   the engine's own downtime (vessel: its "downtime N ms" line;
              QEMU: query-migrate's "downtime")
   resumed    whether the destination printed a tick within 30 s
+  precopy_gap_ms   the largest gap between the source's own ticks from
+             `migrate` on (the pre-copy: the guest still runs at the source)
+  gap_after_ms     the largest gap between the destination's ticks
   handover_parts_ms (vessel) the handover split at vessel's own stamps
              (VESSEL_BENCH_CLOCK): the source's last tick to its pause,
              to the destination's state loaded, to its vCPUs started, to
@@ -174,6 +177,11 @@ def main():
         gap = max(gaps)[0] * 1000 if gaps and resumed else None
         # the handover alone: the source's last tick to the destination's first
         hand = (min(dt, key=lambda x: x[1])[0] - max(st, key=lambda x: x[1])[0]) * 1000 if st and dt else None
+        # where the largest gap is: among the source's ticks from migrate on (the
+        # pre-copy: the guest still runs there), or among the destination's
+        def largest(ts, since):
+            g = [b[0] - a[0] for a, b in zip(ts, ts[1:]) if b[1] > a[1] and b[0] >= since]
+            return round(max(g) * 1000, 1) if g else None
         # for scale: the largest gap in the 2 s before migrate (the host's load alone)
         pre = [b[0] - a[0] for a, b in zip(st, st[1:]) if t_mig - 2 <= a[0] and b[0] < t_mig]
         # vessel: where the handover goes (ms): the source's last tick to its pause, the pause to the
@@ -189,6 +197,8 @@ def main():
                           "handover_parts_ms": parts,
                           "host_gap_ms": round(gap, 1) if gap is not None else None,
                           "handover_gap_ms": round(hand, 1) if hand is not None and resumed else None,
+                          "precopy_gap_ms": largest(sorted(st, key=lambda x: x[1]), t_mig),
+                          "gap_after_ms": largest(sorted(dt, key=lambda x: x[1]), 0) if resumed else None,
                           "gap_before_ms": round(max(pre) * 1000, 1) if pre else None,
                           "migration_s": round(t_done - t_mig, 1),
                           "reported_downtime_ms": reported}))

@@ -10,18 +10,24 @@
 # whether the destination resumed ("resumed": false: did not resume; no
 # tick within 30 s). The bar of issue 12: at most 30 ms at both rates.
 #
-# Environment: VESSEL, SRC (set by bench/run.sh), MIG_RUNS (default 3).
+# Environment: VESSEL, SRC (set by bench/run.sh), MIG_RUNS (default 3),
+# MIG_CASES (default "idle dirty bare": which cases run), MIG_ENGINES
+# (default "vessel qemu"; qemu only where installed).
 set -u
 SRC=${SRC:-$(cd "$(dirname "$0")/../.." && pwd)}
 VESSEL=${VESSEL:-$SRC/build/vessel}
 runs=${MIG_RUNS:-3}
+cases=" ${MIG_CASES:-idle dirty bare} "
 line=$(bash "$SRC/guest/build.sh" --print riscv64) || { echo "migrate: no riscv64 guest; run 'make guest'"; exit 1; }
 KERNEL= INITRD=
 eval "$line"
 tmp=$(mktemp -d "${TMPDIR:-/tmp}/vessel-bench-mig.XXXXXX")
 trap 'rm -rf "$tmp"' EXIT
-engines=(vessel)
-if command -v qemu-system-riscv64 >/dev/null && [ -f /usr/lib/riscv64-linux-gnu/opensbi/generic/fw_jump.bin ]; then
+engines=()
+[[ " ${MIG_ENGINES:-vessel qemu} " == *" vessel "* ]] && engines+=(vessel)
+if [[ " ${MIG_ENGINES:-vessel qemu} " != *" qemu "* ]]; then
+    :
+elif command -v qemu-system-riscv64 >/dev/null && [ -f /usr/lib/riscv64-linux-gnu/opensbi/generic/fw_jump.bin ]; then
     engines+=(qemu)
 else
     echo "qemu    not installed (qemu-system-misc, opensbi)"
@@ -29,13 +35,14 @@ fi
 echo "migrate: load average $(cut -d' ' -f1-3 /proc/loadavg) on $(nproc) cores"
 for eng in "${engines[@]}"; do
     for dirty in "" --dirty; do
+        [[ $cases == *" $([ -n "$dirty" ] && echo dirty || echo idle) "* ]] || continue
         for ((k = 0; k < runs; k++)); do
             python3 "$SRC/bench/snapshot/migrate.py" "$eng" "$VESSEL" "$KERNEL" "$INITRD" "$tmp" $dirty
         done
     done
 done
 # without a guest OS: what vessel itself costs at the handover
-if command -v riscv64-linux-gnu-gcc >/dev/null; then
+if [[ $cases == *" bare "* ]] && command -v riscv64-linux-gnu-gcc >/dev/null; then
     for ((k = 0; k < runs; k++)); do
         printf 'vessel bare-metal counter: '
         python3 "$SRC/bench/snapshot/migrate-bare.py" "$VESSEL" "$SRC" "$tmp"
