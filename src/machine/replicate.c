@@ -11,7 +11,9 @@
 
 #include <errno.h>
 #include <poll.h>
+#include <signal.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/eventfd.h>
 #include <sys/socket.h>
@@ -61,6 +63,9 @@ struct repl_primary {
     uint64_t con_from;
     uint8_t *con;
     size_t con_cap;
+    /* VESSEL_TEST_REPL_KILL (tests only): where and from which epoch on */
+    int kill_where;
+    uint64_t kill_from;
     uint64_t t_start;                   /* ns */
     /* counts of what was sent in this epoch */
     uint64_t nrec, bytes, wire;
@@ -137,13 +142,44 @@ static void mark_outputs(struct machine *m, struct repl_primary *p)
         p->net_mark[i] = p->net[i] ? net_backend_hold_mark(p->net[i]) : 0;
 }
 
+/* Fault injection for the tests of the console's output commit:
+ * VESSEL_TEST_REPL_KILL=before-release:N or after-write:N makes the primary
+ * SIGKILL itself at that moment of the first epoch >= N that has console
+ * bytes: after the standby's ack, before / after writing them (and before
+ * RELEASED). Anything else in it is ignored. */
+enum { KILL_NONE, KILL_BEFORE_RELEASE, KILL_AFTER_WRITE };
+
+static void test_kill_parse(struct repl_primary *p)
+{
+    const char *e = getenv("VESSEL_TEST_REPL_KILL");
+    const char *c = e ? strchr(e, ':') : NULL;
+    if (!c || parse_u64(c + 1, &p->kill_from))
+        return;
+    if (!strncmp(e, "before-release:", 15))
+        p->kill_where = KILL_BEFORE_RELEASE;
+    else if (!strncmp(e, "after-write:", 12))
+        p->kill_where = KILL_AFTER_WRITE;
+}
+
+static void test_kill(const struct repl_primary *p, int where, uint64_t epoch, uint64_t con)
+{
+    if (p->kill_where == where && epoch >= p->kill_from && con > p->con_from) {
+        log_info("replicate: VESSEL_TEST_REPL_KILL: killed %s epoch %llu's %llu console bytes",
+                 where == KILL_AFTER_WRITE ? "after writing" : "before writing", (unsigned long long)epoch,
+                 (unsigned long long)(con - p->con_from));
+        raise(SIGKILL);
+    }
+}
+
 /* Epoch `epoch` acknowledged: its console bytes out, then RELEASED at
  * once (the standby, taking over from this epoch, writes them only
  * without it), then its frames. 0, or -errno when RELEASED cannot be sent. */
 static int release_outputs(struct machine *m, struct repl_primary *p, uint64_t epoch, uint64_t con,
                            const uint64_t *net)
 {
+    test_kill(p, KILL_BEFORE_RELEASE, epoch, con);
     chardev_release(m->serial, con);
+    test_kill(p, KILL_AFTER_WRITE, epoch, con);
     ssize_t n = repl_write_released(p->fd, epoch);
     p->con_from = con;
     p->wire += n > 0 ? (uint64_t)n : 0;
@@ -753,6 +789,7 @@ int machine_replicate(struct machine *m, const char *uri, uint64_t period_ms, ch
     p->wake = eventfd(0, EFD_CLOEXEC);
     p->period_ms = period_ms;
     p->t_start = time_ns();
+    test_kill_parse(p);
     pthread_mutex_lock(&rep->lock);
     memset(&rep->info, 0, sizeof(rep->info));
     rep->info.role = REPL_ROLE_PRIMARY;
