@@ -16,7 +16,9 @@
 # once, in order, with right checksums, on a connection that never broke,
 # and the last standby's disk has every one of them too (output commit).
 # Also: what cannot be replicated is refused with one line (vhost-net, CPU
-# hotplug, --standby with --incoming).
+# hotplug, --standby with --incoming); the bare ticker guest's console across
+# a SIGKILL (kvm-repl-bare) and at the two moments of its output commit,
+# forced with VESSEL_TEST_REPL_KILL (kvm-repl-window).
 # Runs where /dev/kvm works and in the nested tier (kvm-nested-replicate.sh).
 # Only bash, busybox, iproute2 and vessel: what L1 has (no python).
 . "$SRC/tests/lib.sh"
