@@ -2,7 +2,9 @@
  * (`vessel run --standby`) runs on whatever reaches its socket after the
  * HELLO: the first copy (repl_read_copy: RAM into 1 MiB, disk writes into
  * a 256 KiB disk) then epochs (repl_read_epoch, staged, then applied as a
- * standby does: RAM, disk writes, state parsed as a snapshot). With bit 0
+ * standby does: RAM, disk writes, state parsed as a snapshot, the
+ * epoch's CONSOLE bytes kept and a RELEASED between epochs noted, and at
+ * the end what a takeover would write to the console). With bit 0
  * of byte 0 set, every record after the first byte is given a correct CRC
  * (records cut by their own length fields) so the fuzzer gets past the
  * CRCs. A disk write outside the disk, a crash, a leak or a sanitizer
@@ -79,13 +81,20 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         struct membuf b = { s, size - 1, 0 };
         struct mig_reader rd;
         struct repl_stage st;
+        struct repl_console con;
         char err[512];
         mig_reader_init(&rd, mem_rd, &b);
         repl_stage_init(&st);
+        repl_console_init(&con);
         int r = repl_read_copy(&rd, &g, &mem, disk_write, &disk, &st, err, sizeof(err));
         for (uint64_t e = 0; r == 0 && e < 64; e++) {
-            if ((r = repl_read_epoch(&rd, &g, e, &st, err, sizeof(err))) != 0)
+            r = repl_read_epoch(&rd, &g, e, &st, err, sizeof(err));
+            repl_console_note(&con, &st);
+            if (r != 0)
                 break;
+            repl_console_applied(&con, &st);
+            if (con.len != st.con_bytes)
+                abort();        /* the kept bytes are not the epoch's CONSOLE bytes */
             repl_stage_apply_ram(&st, &mem);
             if (repl_stage_each_disk(&st, disk_write, &disk) != 0)
                 abort();
@@ -98,6 +107,13 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
             if (snap_parse(man, ml, state, sl, &sn, err, sizeof(err)) == 0)
                 snap_free(sn);
         }
+        const uint8_t *held;
+        size_t n = repl_console_pending(&con, &held);
+        if (n && (!con.have || con.released || n != con.len))
+            abort();
+        volatile uint8_t sink = n ? held[0] ^ held[n - 1] : 0;   /* the bytes are readable */
+        (void)sink;
+        repl_console_free(&con);
         repl_stage_free(&st);
         mig_reader_free(&rd);
     }

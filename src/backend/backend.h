@@ -58,6 +58,10 @@ uint64_t chardev_dropped(const struct chardev *c);
 void chardev_hold(struct chardev *c, bool on);
 uint64_t chardev_hold_mark(struct chardev *c);
 void chardev_release(struct chardev *c, uint64_t mark);
+/* Copy held bytes from offset `from` on (at most len, only bytes still
+ * held) into buf: how many were copied (replication sends an epoch's
+ * console bytes to the standby). */
+size_t chardev_hold_peek(struct chardev *c, uint64_t from, void *buf, size_t len);
 
 /* The Ctrl-A escape of the stdio console, as a pure filter (unit-tested):
  * copies `in` to `out` (room for n bytes) minus escape sequences, and sets

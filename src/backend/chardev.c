@@ -375,6 +375,21 @@ void chardev_release(struct chardev *c, uint64_t mark)
     pthread_mutex_unlock(&c->lock);
 }
 
+size_t chardev_hold_peek(struct chardev *c, uint64_t from, void *buf, size_t len)
+{
+    if (!c)
+        return 0;
+    pthread_mutex_lock(&c->lock);
+    size_t n = 0;
+    if (from >= c->hold_base && from - c->hold_base < c->hold_len) {
+        size_t at = (size_t)(from - c->hold_base);
+        n = MIN(len, c->hold_len - at);
+        memcpy(buf, c->holdq + at, n);
+    }
+    pthread_mutex_unlock(&c->lock);
+    return n;
+}
+
 uint64_t chardev_dropped(const struct chardev *c)
 {
     return __atomic_load_n(&c->dropped, __ATOMIC_RELAXED);

@@ -59,9 +59,14 @@ static ssize_t writev_full(int fd, struct iovec *iov, int n)
 
 ssize_t mig_write_header(int fd)
 {
+    return mig_write_header_version(fd, MIG_VERSION);
+}
+
+ssize_t mig_write_header_version(int fd, uint32_t version)
+{
     uint8_t h[MIG_HEADER_SIZE];
     memcpy(h, MIG_MAGIC, 8);
-    put32(h + 8, MIG_VERSION);
+    put32(h + 8, version);
     put32(h + 12, snap_crc32(0, h, 12));
     struct iovec iov = { h, sizeof(h) };
     return writev_full(fd, &iov, 1);
@@ -186,17 +191,22 @@ static const char *read_why(int r)
 
 int mig_read_header(struct mig_reader *rd, char *err, size_t errlen)
 {
+    return mig_read_header_version(rd, MIG_VERSION, "migration", err, errlen);
+}
+
+int mig_read_header_version(struct mig_reader *rd, uint32_t version, const char *what, char *err, size_t errlen)
+{
     uint8_t h[MIG_HEADER_SIZE];
     int r = stream_read_full(rd, h, sizeof(h));
     if (r)
-        return errf(err, errlen, r, "migration stream: no header: %s", read_why(r));
+        return errf(err, errlen, r, "%s stream: no header: %s", what, read_why(r));
     if (memcmp(h, MIG_MAGIC, 8))
-        return errf(err, errlen, -EINVAL, "migration stream: not a vessel migration stream (no magic)");
+        return errf(err, errlen, -EINVAL, "%s stream: not a vessel %s stream (no magic)", what, what);
     if (get32(h + 12) != snap_crc32(0, h, 12))
-        return errf(err, errlen, -EINVAL, "migration stream: header CRC mismatch (corrupt)");
-    if (get32(h + 8) != MIG_VERSION)
-        return errf(err, errlen, -EINVAL, "migration stream: version %u, this vessel reads version %d",
-                    get32(h + 8), MIG_VERSION);
+        return errf(err, errlen, -EINVAL, "%s stream: header CRC mismatch (corrupt)", what);
+    if (get32(h + 8) != version)
+        return errf(err, errlen, -EINVAL, "%s stream: version %u, this vessel reads version %u", what,
+                    get32(h + 8), version);
     return 0;
 }
 
@@ -213,6 +223,8 @@ static uint64_t max_len(uint32_t type)
     case MIG_REC_DISK_ZERO: return 16;
     case MIG_REC_EPOCH: return 24;
     case MIG_REC_EPOCH_ACK: return 8;
+    case MIG_REC_CONSOLE: return 8 + MIG_CONSOLE_MAX;
+    case MIG_REC_RELEASED: return 8;
     default: return UINT64_MAX;
     }
 }

@@ -41,6 +41,7 @@
 #define MIG_MAX_STATE (64u << 20)
 #define MIG_MAX_REASON 1024
 #define MIG_DISK_MAX (1u << 20)              /* data bytes in one DISK record */
+#define MIG_CONSOLE_MAX (1u << 20)           /* console bytes in one CONSOLE record */
 
 enum mig_rec_type {
     MIG_REC_HELLO = 1,      /* payload: JSON */
@@ -54,6 +55,9 @@ enum mig_rec_type {
     MIG_REC_DISK = 8,       /* arg: disk; payload: u64 byte offset, then the data (512-byte multiple) */
     MIG_REC_DISK_ZERO = 9,  /* arg: disk; payload: u64 byte offset, u64 length: zeroes */
     MIG_REC_EPOCH = 10,     /* payload: u64 epoch, u64 records, u64 payload bytes of the epoch before it */
+    MIG_REC_CONSOLE = 11,   /* in an epoch: payload: u64 console stream offset, then the console bytes held
+                             * for the epoch (at most MIG_CONSOLE_MAX per record) */
+    MIG_REC_RELEASED = 12,  /* between epochs: payload: u64 the epoch whose console bytes the primary let out */
     MIG_REC_EPOCH_ACK = 19, /* standby: payload: u64 the epoch it has applied (RAM, disks synced, state) */
     MIG_REC_TAKEOVER = 20,  /* standby: payload: why it takes over (no epoch within its timeout) */
     MIG_REC_RUNNING = 16,   /* destination: the guest runs */
@@ -72,6 +76,9 @@ struct mig_shape {
 /* ---- writing (to a file descriptor; blocking) ----
  * Each returns the bytes written (header and CRC included), or -errno. */
 ssize_t mig_write_header(int fd);
+/* The header of another stream made of these records, with its own
+ * version (the replication stream: machine/replstream.h, REPL_VERSION). */
+ssize_t mig_write_header_version(int fd, uint32_t version);
 ssize_t mig_write_record(int fd, uint32_t type, uint32_t arg, const void *payload, size_t len);
 /* The same with the payload in parts (at most 6). */
 struct iovec;
@@ -103,6 +110,8 @@ struct mig_record {
 void mig_reader_init(struct mig_reader *rd, ssize_t (*read)(void *opaque, void *buf, size_t len), void *opaque);
 void mig_reader_free(struct mig_reader *rd);
 int mig_read_header(struct mig_reader *rd, char *err, size_t errlen);
+/* The same for a stream of `version`; `what` ("replication") names it in err. */
+int mig_read_header_version(struct mig_reader *rd, uint32_t version, const char *what, char *err, size_t errlen);
 /* The next record, its CRC and length checked. 0, or -errno with err. */
 int mig_read_record(struct mig_reader *rd, struct mig_record *rec, char *err, size_t errlen);
 

@@ -43,6 +43,7 @@ struct repl_standby {
     size_t mlen, slen;
     bool running, have;
     uint64_t epoch;
+    struct repl_console con;        /* the last applied epoch's console bytes, and whether they are out */
     uint64_t max_gap_ns;            /* the longest wait for data once an epoch is in (max-gap-ms) */
 };
 
@@ -125,6 +126,7 @@ static int apply_epoch(struct machine *m, struct repl_standby *s, char *err, siz
     memcpy(s->state, st, s->slen);
     s->have = true;
     s->epoch = s->stage.epoch;
+    repl_console_applied(&s->con, &s->stage);
     return 0;
 }
 
@@ -155,7 +157,7 @@ static int receive(struct machine *m, struct repl_standby *s, struct mig_reader 
     struct mig_shape sh;
     struct mig_record rec;
     geometry(m, &g, &sh);
-    int r = mig_read_header(rd, err, errlen);
+    int r = mig_read_header_version(rd, REPL_VERSION, "replication", err, errlen);
     if (!r)
         r = mig_read_record(rd, &rec, err, errlen);
     if (!r)
@@ -166,7 +168,9 @@ static int receive(struct machine *m, struct repl_standby *s, struct mig_reader 
         snprintf(err, errlen, "syncing the standby's disks: %s", strerror(-r));
     for (uint64_t want = 0; !r; want++) {
         uint64_t b0 = rd->bytes;
-        if ((r = repl_read_epoch(rd, &g, want, &s->stage, err, errlen)) < 0)
+        r = repl_read_epoch(rd, &g, want, &s->stage, err, errlen);
+        repl_console_note(&s->con, &s->stage);     /* a RELEASED counts even if the epoch after it is cut */
+        if (r < 0)
             break;
         if ((r = apply_epoch(m, s, err, errlen)) < 0)
             break;
@@ -185,8 +189,11 @@ static int receive(struct machine *m, struct repl_standby *s, struct mig_reader 
 }
 
 /* The last applied epoch becomes the running guest. t[]: when the state
- * was parsed, the network taken, the state loaded, the harts let go (ns). */
-static int take_over(struct machine *m, struct repl_standby *s, uint64_t t[4], char *err, size_t errlen)
+ * was parsed, the network taken, the state loaded, the harts let go (ns);
+ * *con: the console bytes of that epoch written here (the primary had not
+ * said it let them out). */
+static int take_over(struct machine *m, struct repl_standby *s, uint64_t t[4], size_t *con, char *err,
+                     size_t errlen)
 {
     struct snap *sn;
     char why[512];
@@ -205,6 +212,9 @@ static int take_over(struct machine *m, struct repl_standby *s, uint64_t t[4], c
     t[2] = time_ns();
     if (r)
         return r;
+    const uint8_t *held;
+    *con = repl_console_pending(&s->con, &held);
+    chardev_write(m->serial, held, *con);
     atomic_store(&m->incoming_wait, false);
     r = s->running ? machine_resume(m) : 0;
     t[3] = time_ns();
@@ -215,7 +225,8 @@ static void failover(struct machine *m, struct repl_standby *s, const char *why,
 {
     char err[600] = "";
     uint64_t t[4] = { 0 };
-    if (take_over(m, s, t, err, sizeof(err)) < 0) {
+    size_t con = 0;
+    if (take_over(m, s, t, &con, err, sizeof(err)) < 0) {
         log_error("replication: cannot take over: %s", err);
         machine_shutdown(m, MACHINE_STOP_ERROR, 1);
         return;
@@ -229,10 +240,12 @@ static void failover(struct machine *m, struct repl_standby *s, const char *why,
     /* the parts of the takeover, and when the stream stopped on the
      * monotonic clock (bench/replication/failover.py subtracts the kill) */
     log_info("replication: failover: %s; the guest goes on from epoch %llu (%.1f ms after the stream stopped: "
-             "state %.1f, network %.1f, load %.1f, resume %.1f ms; stream stopped at monotonic %.6f s)", why,
+             "state %.1f, network %.1f, load %.1f, resume %.1f ms; stream stopped at monotonic %.6f s); "
+             "console: %zu bytes of that epoch written here (%s)", why,
              (unsigned long long)s->epoch, (double)(t[3] - t_stop) / 1e6, (double)(t[0] - t_stop) / 1e6,
              (double)(t[1] - t[0]) / 1e6, (double)(t[2] - t[1]) / 1e6, (double)(t[3] - t[2]) / 1e6,
-             (double)t_stop / 1e9);
+             (double)t_stop / 1e9, con, s->con.released ? "the primary had let them out" : "the primary had not said "
+             "it let them out");
     machine_emit_value(m, MACHINE_EV_REPLICATION_FAILOVER, s->epoch);
 }
 
@@ -286,6 +299,7 @@ int replica_start(struct machine *m)
     s->timeout_ms = m->cfg.standby_timeout_ms ? m->cfg.standby_timeout_ms : DEFAULT_TIMEOUT_MS;
     s->adaptive = !m->cfg.standby_timeout_ms;
     repl_stage_init(&s->stage);
+    repl_console_init(&s->con);
     m->repl->sb = s;
     if (replicate_blocked(m, err, sizeof(err)) < 0) {
         log_error("--standby: %s", err);
@@ -345,6 +359,7 @@ void replica_free(struct machine *m)
     if (s->wake >= 0)
         close(s->wake);
     repl_stage_free(&s->stage);
+    repl_console_free(&s->con);
     free(s->man);
     free(s->state);
     free(s);

@@ -11,7 +11,9 @@
 
 #include <errno.h>
 #include <poll.h>
+#include <signal.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/eventfd.h>
 #include <sys/socket.h>
@@ -55,6 +57,15 @@ struct repl_primary {
     unsigned nnet;
     struct net_backend *net[MAX_NETS];
     uint64_t net_mark[MAX_NETS], con_mark;
+    /* the console bytes of the epoch being cut, for the standby: from
+     * con_from (the last epoch's mark) to con_mark, copied through con */
+    struct chardev *serial;
+    uint64_t con_from;
+    uint8_t *con;
+    size_t con_cap;
+    /* VESSEL_TEST_REPL_KILL (tests only): where and from which epoch on */
+    int kill_where;
+    uint64_t kill_from;
     uint64_t t_start;                   /* ns */
     /* counts of what was sent in this epoch */
     uint64_t nrec, bytes, wire;
@@ -131,12 +142,51 @@ static void mark_outputs(struct machine *m, struct repl_primary *p)
         p->net_mark[i] = p->net[i] ? net_backend_hold_mark(p->net[i]) : 0;
 }
 
-static void release_outputs(struct machine *m, struct repl_primary *p, uint64_t con, const uint64_t *net)
+/* Fault injection for the tests of the console's output commit:
+ * VESSEL_TEST_REPL_KILL=before-release:N or after-write:N makes the primary
+ * SIGKILL itself at that moment of the first epoch >= N that has console
+ * bytes: after the standby's ack, before / after writing them (and before
+ * RELEASED). Anything else in it is ignored. */
+enum { KILL_NONE, KILL_BEFORE_RELEASE, KILL_AFTER_WRITE };
+
+static void test_kill_parse(struct repl_primary *p)
 {
+    const char *e = getenv("VESSEL_TEST_REPL_KILL");
+    const char *c = e ? strchr(e, ':') : NULL;
+    if (!c || parse_u64(c + 1, &p->kill_from))
+        return;
+    if (!strncmp(e, "before-release:", 15))
+        p->kill_where = KILL_BEFORE_RELEASE;
+    else if (!strncmp(e, "after-write:", 12))
+        p->kill_where = KILL_AFTER_WRITE;
+}
+
+static void test_kill(const struct repl_primary *p, int where, uint64_t epoch, uint64_t con)
+{
+    if (p->kill_where == where && epoch >= p->kill_from && con > p->con_from) {
+        log_info("replicate: VESSEL_TEST_REPL_KILL: killed %s epoch %llu's %llu console bytes",
+                 where == KILL_AFTER_WRITE ? "after writing" : "before writing", (unsigned long long)epoch,
+                 (unsigned long long)(con - p->con_from));
+        raise(SIGKILL);
+    }
+}
+
+/* Epoch `epoch` acknowledged: its console bytes out, then RELEASED at
+ * once (the standby, taking over from this epoch, writes them only
+ * without it), then its frames. 0, or -errno when RELEASED cannot be sent. */
+static int release_outputs(struct machine *m, struct repl_primary *p, uint64_t epoch, uint64_t con,
+                           const uint64_t *net)
+{
+    test_kill(p, KILL_BEFORE_RELEASE, epoch, con);
     chardev_release(m->serial, con);
+    test_kill(p, KILL_AFTER_WRITE, epoch, con);
+    ssize_t n = repl_write_released(p->fd, epoch);
+    p->con_from = con;
+    p->wire += n > 0 ? (uint64_t)n : 0;
     for (unsigned i = 0; i < p->nnet; i++)
         if (p->net[i])
             net_backend_release(p->net[i], net[i]);
+    return n < 0 ? (int)n : 0;
 }
 
 /* ---- cutting an epoch (the guest parked) ---- */
@@ -344,12 +394,35 @@ static int send_disks(struct repl_primary *p, uint64_t *disk_bytes)
     return 0;
 }
 
+/* The console bytes held for this epoch (CONSOLE records): still held,
+ * since they are let out only once this epoch is acknowledged. */
+static int send_console(struct repl_primary *p)
+{
+    for (uint64_t off = p->con_from; off < p->con_mark;) {
+        size_t want = (size_t)MIN(p->con_mark - off, (uint64_t)MIG_CONSOLE_MAX);
+        if (want > p->con_cap) {
+            p->con_cap = MAX(want, MIN(2 * p->con_cap, (size_t)MIG_CONSOLE_MAX));
+            p->con = xrealloc(p->con, p->con_cap);
+        }
+        size_t n = chardev_hold_peek(p->serial, off, p->con, want);
+        if (!n)
+            break;
+        int r = put(p, repl_write_console(p->fd, off, p->con, n), 8 + n);
+        if (r)
+            return r;
+        off += n;
+    }
+    return 0;
+}
+
 static int send_epoch(struct repl_primary *p, uint64_t epoch, uint64_t *disk_bytes)
 {
     p->nrec = p->bytes = p->wire = 0;
     int r = send_pages(p);
     if (!r)
         r = send_disks(p, disk_bytes);
+    if (!r)
+        r = send_console(p);
     if (!r)
         r = put(p, mig_write_state(p->fd, p->running, p->man, p->mlen, p->state, p->slen), 16 + p->mlen + p->slen);
     if (!r) {
@@ -471,6 +544,19 @@ static void account(struct machine *m, uint64_t epoch, uint64_t t_cut, uint64_t 
     pthread_mutex_unlock(&r->lock);
 }
 
+/* Anything the standby sent after its ack is TAKEOVER (its timeout ran
+ * out) or its end: then nothing more may be let out here. 0 when quiet. */
+static int standby_spoke(struct repl_primary *p, char *err, size_t errlen)
+{
+    struct pollfd pf = { p->fd, POLLIN, 0 };
+    if (poll(&pf, 1, 0) <= 0)
+        return 0;
+    uint64_t e;
+    int r = repl_read_ack(&p->rd, &e, err, errlen);
+    return r ? r : (snprintf(err, errlen, "the standby acknowledged epoch %llu twice", (unsigned long long)e),
+                    -EPROTO);
+}
+
 /* One epoch, cut, sent and acknowledged, its output let out. */
 static int one_epoch(struct machine *m, struct repl_primary *p, uint64_t epoch, char *err, size_t errlen)
 {
@@ -484,9 +570,13 @@ static int one_epoch(struct machine *m, struct repl_primary *p, uint64_t epoch, 
     if (!r && (r = repl_read_ack(&p->rd, &acked, err, errlen)) == 0 && acked != epoch)
         r = -EPROTO, snprintf(err, errlen, "the standby acknowledged epoch %llu, %llu was due",
                               (unsigned long long)acked, (unsigned long long)epoch);
+    if (!r)
+        r = standby_spoke(p, err, errlen);
     if (r)
         return r;
-    release_outputs(m, p, con, net);
+    if ((r = release_outputs(m, p, epoch, con, net)) < 0)
+        return snprintf(err, errlen, "the standby went away (sending RELEASED %llu: %s)", (unsigned long long)epoch,
+                        strerror(-r)), r;
     account(m, epoch, t_cut, pause_us, disk_bytes, p);
     return 0;
 }
@@ -509,6 +599,8 @@ static int start_tracking(struct machine *m, struct repl_primary *p, char *err, 
         blk_image_dirty_start(p->img[d]);
     }
     hold_outputs(m, p, true);
+    p->serial = m->serial;
+    p->con_from = chardev_hold_mark(m->serial);
     r = mem_dirty_enable(&m->mem);
     if (!r)
         r = m->eops->dirty_log_start(m->eng);
@@ -547,7 +639,7 @@ static void *replicate_main(void *arg)
         sh.gpa[i] = m->mem.r[i].gpa;
         sh.size[i] = m->mem.r[i].size;
     }
-    int r = mig_write_header(p->fd) < 0 || mig_write_hello(p->fd, &sh) < 0 ? -EPIPE : 0;
+    int r = mig_write_header_version(p->fd, REPL_VERSION) < 0 || mig_write_hello(p->fd, &sh) < 0 ? -EPIPE : 0;
     if (r)
         snprintf(err, sizeof(err), "the standby went away at the start");
     if (!r)
@@ -607,6 +699,7 @@ static void primary_free(struct repl_primary *p)
     free(p->disk);
     free(p->man);
     free(p->state);
+    free(p->con);
     free(p);
 }
 
@@ -696,6 +789,7 @@ int machine_replicate(struct machine *m, const char *uri, uint64_t period_ms, ch
     p->wake = eventfd(0, EFD_CLOEXEC);
     p->period_ms = period_ms;
     p->t_start = time_ns();
+    test_kill_parse(p);
     pthread_mutex_lock(&rep->lock);
     memset(&rep->info, 0, sizeof(rep->info));
     rep->info.role = REPL_ROLE_PRIMARY;

@@ -29,6 +29,8 @@ static void stage_reset(struct repl_stage *st)
 {
     st->len = 0;
     st->nrec = st->bytes = st->pages = st->zero_pages = st->disk_bytes = 0;
+    st->con_off = st->con_bytes = 0;
+    st->released = false;
     st->state_off = SIZE_MAX;
 }
 
@@ -128,6 +130,37 @@ static int check_epoch(const struct repl_stage *st, const struct mig_record *rec
     return 0;
 }
 
+/* CONSOLE: an offset and at least one byte, following on from the
+ * epoch's CONSOLE before it. */
+static int check_console(struct repl_stage *st, const struct mig_record *rec, char *err, size_t errlen)
+{
+    if (rec->len < 9)
+        return errf(err, errlen, -EINVAL, "replication stream: a CONSOLE record of %zu bytes (corrupt)", rec->len);
+    uint64_t off = get64(rec->payload), n = rec->len - 8;
+    if (st->con_bytes && off != st->con_off + st->con_bytes)
+        return errf(err, errlen, -EINVAL, "replication stream: console bytes at %llu where %llu was due (corrupt)",
+                    (unsigned long long)off, (unsigned long long)(st->con_off + st->con_bytes));
+    if (!st->con_bytes)
+        st->con_off = off;
+    st->con_bytes += n;
+    return 0;
+}
+
+/* RELEASED N: only before the first record of epoch N + 1. */
+static int check_released(struct repl_stage *st, const struct mig_record *rec, uint64_t want, char *err,
+                          size_t errlen)
+{
+    if (rec->len != 8 || st->nrec || st->released)
+        return errf(err, errlen, -EINVAL, "replication stream: a RELEASED record of %zu bytes after %llu records "
+                    "of epoch %llu (corrupt)", rec->len, (unsigned long long)st->nrec, (unsigned long long)want);
+    uint64_t e = get64(rec->payload);
+    if (!want || e != want - 1)
+        return errf(err, errlen, -EINVAL, "replication stream: RELEASED for epoch %llu before epoch %llu (corrupt)",
+                    (unsigned long long)e, (unsigned long long)want);
+    st->released = true;
+    return 0;
+}
+
 /* One record of an epoch into the stage: 0, 1 at its end, or -errno. */
 static int stage_record(struct repl_stage *st, const struct repl_geom *g, uint64_t want, const struct mig_record *rec,
                         char *err, size_t errlen)
@@ -155,6 +188,11 @@ static int stage_record(struct repl_stage *st, const struct repl_geom *g, uint64
             st->state_off = st->len;
         break;
     }
+    case MIG_REC_CONSOLE:
+        r = check_console(st, rec, err, errlen);
+        break;
+    case MIG_REC_RELEASED:      /* about the epoch before: not one of this epoch's records */
+        return check_released(st, rec, want, err, errlen);
     case MIG_REC_EPOCH:
         return (r = check_epoch(st, rec, want, err, errlen)) < 0 ? r : 1;
     case MIG_REC_CANCEL:
@@ -285,6 +323,77 @@ void repl_stage_state(const struct repl_stage *st, const char **manifest, size_t
     char err[8];
     mig_state_parts(&rec, manifest, mlen, state, slen, err, sizeof(err));   /* checked when staged */
     *running = arg & 1;
+}
+
+void repl_stage_each_console(const struct repl_stage *st, void (*cb)(void *opaque, const uint8_t *p, size_t len),
+                             void *opaque)
+{
+    size_t off = 0;
+    uint32_t type, arg;
+    const uint8_t *p;
+    uint64_t len;
+    while (stage_next(st, &off, &type, &arg, &p, &len))
+        if (type == MIG_REC_CONSOLE)
+            cb(opaque, p + 8, (size_t)len - 8);
+}
+
+void repl_console_init(struct repl_console *c)
+{
+    memset(c, 0, sizeof(*c));
+}
+
+void repl_console_free(struct repl_console *c)
+{
+    free(c->buf);
+    repl_console_init(c);
+}
+
+void repl_console_note(struct repl_console *c, const struct repl_stage *st)
+{
+    /* the stage's RELEASED was checked to be for the epoch before the one read */
+    if (st->released && c->have)
+        c->released = true;
+}
+
+static void console_add(void *opaque, const uint8_t *p, size_t len)
+{
+    struct repl_console *c = opaque;
+    if (c->len + len > c->cap) {
+        c->cap = MAX(c->cap * 2, c->len + len);
+        c->buf = xrealloc(c->buf, c->cap);
+    }
+    memcpy(c->buf + c->len, p, len);
+    c->len += len;
+}
+
+void repl_console_applied(struct repl_console *c, const struct repl_stage *st)
+{
+    c->len = 0;
+    repl_stage_each_console(st, console_add, c);
+    c->have = true;
+    c->released = false;
+    c->epoch = st->epoch;
+}
+
+size_t repl_console_pending(const struct repl_console *c, const uint8_t **bytes)
+{
+    *bytes = c->buf;
+    return c->have && !c->released ? c->len : 0;
+}
+
+ssize_t repl_write_console(int fd, uint64_t off, const uint8_t *data, size_t len)
+{
+    uint8_t o[8];
+    put64(o, off);
+    struct iovec p[2] = { { o, 8 }, { (void *)data, len } };
+    return mig_write_recordv(fd, MIG_REC_CONSOLE, 0, p, 2);
+}
+
+ssize_t repl_write_released(int fd, uint64_t epoch)
+{
+    uint8_t b[8];
+    put64(b, epoch);
+    return mig_write_record(fd, MIG_REC_RELEASED, 0, b, 8);
 }
 
 ssize_t repl_write_disk(int fd, unsigned disk, uint64_t off, const uint8_t *data, size_t len)

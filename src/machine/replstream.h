@@ -4,9 +4,9 @@
  * independent of the machine so that tests and the fuzzer drive it alone
  * (docs/replication.md).
  *
- *   stream := header HELLO copy PASS epoch*  (primary to standby)
+ *   stream := header(REPL_VERSION) HELLO copy PASS epoch (RELEASED? epoch)*  (primary to standby)
  *   copy   := (PAGES | ZERO | DISK | DISK_ZERO)*
- *   epoch  := (PAGES | ZERO | DISK | DISK_ZERO)* STATE EPOCH
+ *   epoch  := (PAGES | ZERO | DISK | DISK_ZERO | CONSOLE)* STATE EPOCH
  *
  * The copy is all of RAM and every disk, read while the guest runs (with
  * dirty tracking on); the standby writes it in at once (there is no state
@@ -22,7 +22,17 @@
  * disks (fdatasync'ed) and state are in. CANCEL instead of an epoch: the
  * primary stopped in an orderly way (quit, power-off, it gave up on the
  * standby): no takeover. TAKEOVER from the standby: no epoch came within
- * its timeout and it takes over; a primary still alive must stop. */
+ * its timeout and it takes over; a primary still alive must stop.
+ *
+ * Console output commit: CONSOLE records carry the console bytes the
+ * primary held for the epoch (from the previous epoch's mark to this
+ * one's; u64 offset in the console's held stream, then the bytes; the
+ * offsets follow on without a gap). Once it has written epoch N's bytes
+ * (after EPOCH_ACK N) the primary sends RELEASED N, before epoch N+1.
+ * The standby keeps the last applied epoch's bytes (struct repl_console)
+ * and, taking over, writes them itself unless RELEASED came for that
+ * epoch: the bytes of the epoch the standby goes on from are written
+ * once, unless the primary dies between its write and RELEASED. */
 #ifndef VESSEL_REPLSTREAM_H
 #define VESSEL_REPLSTREAM_H
 
@@ -35,6 +45,9 @@
 #include "mem/mem.h"
 
 #define REPL_MAX_DISKS 8
+/* The header's version: 2 = CONSOLE and RELEASED (1 was the migration
+ * stream's, which replication used before them). */
+#define REPL_VERSION 2
 
 /* What the records of an epoch are checked against. A RAM region of size
  * 0 takes no page (a read-only one). */
@@ -53,6 +66,8 @@ struct repl_stage {
     size_t state_off;           /* STATE's record in buf, or SIZE_MAX */
     uint64_t epoch;
     uint64_t pages, zero_pages, disk_bytes;
+    uint64_t con_off, con_bytes;        /* CONSOLE: the first byte's offset, how many */
+    bool released;                      /* RELEASED for epoch - 1 came before this epoch's records */
 };
 void repl_stage_init(struct repl_stage *st);
 void repl_stage_free(struct repl_stage *st);
@@ -81,11 +96,41 @@ int repl_stage_each_disk(const struct repl_stage *st,
 void repl_stage_state(const struct repl_stage *st, const char **manifest, size_t *mlen, const uint8_t **state,
                       size_t *slen, bool *running);
 
+/* The console bytes of an epoch: cb(opaque, bytes, length) per CONSOLE
+ * record, in order. */
+void repl_stage_each_console(const struct repl_stage *st, void (*cb)(void *opaque, const uint8_t *p, size_t len),
+                             void *opaque);
+
+/* The standby's console output commit: the console bytes of the last
+ * applied epoch, and whether the primary said it let them out. */
+struct repl_console {
+    bool have;                  /* an epoch was applied */
+    bool released;              /* RELEASED came for it */
+    uint64_t epoch;
+    uint8_t *buf;
+    size_t len, cap;
+};
+void repl_console_init(struct repl_console *c);
+void repl_console_free(struct repl_console *c);
+/* After repl_read_epoch, whatever it returned: a RELEASED it read
+ * (for the epoch before the one it read) marks the applied epoch's bytes
+ * as let out. */
+void repl_console_note(struct repl_console *c, const struct repl_stage *st);
+/* st applied: its console bytes are now the ones kept (not released). */
+void repl_console_applied(struct repl_console *c, const struct repl_stage *st);
+/* At a takeover: the bytes the standby must write to its console before
+ * the guest runs on (the last applied epoch's, unless RELEASED came for
+ * it); their length, 0 for none. */
+size_t repl_console_pending(const struct repl_console *c, const uint8_t **bytes);
+
 /* ---- writing (blocking; bytes written or -errno) ---- */
 ssize_t repl_write_disk(int fd, unsigned disk, uint64_t off, const uint8_t *data, size_t len);
 ssize_t repl_write_disk_zero(int fd, unsigned disk, uint64_t off, uint64_t len);
 ssize_t repl_write_epoch(int fd, uint64_t epoch, uint64_t nrec, uint64_t bytes);
 ssize_t repl_write_ack(int fd, uint64_t epoch);
+/* CONSOLE: len bytes (at most MIG_CONSOLE_MAX) at console offset off. */
+ssize_t repl_write_console(int fd, uint64_t off, const uint8_t *data, size_t len);
+ssize_t repl_write_released(int fd, uint64_t epoch);
 /* The standby's answer: 0 with *epoch for EPOCH_ACK; -EIO with its reason
  * for FAILED; -EOWNERDEAD for TAKEOVER (the reason in err); -errno + err
  * otherwise. */

@@ -16,13 +16,15 @@
 # once, in order, with right checksums, on a connection that never broke,
 # and the last standby's disk has every one of them too (output commit).
 # Also: what cannot be replicated is refused with one line (vhost-net, CPU
-# hotplug, --standby with --incoming).
+# hotplug, --standby with --incoming); the bare ticker guest's console across
+# a SIGKILL (kvm-repl-bare) and at the two moments of its output commit,
+# forced with VESSEL_TEST_REPL_KILL (kvm-repl-window).
 # Runs where /dev/kvm works and in the nested tier (kvm-nested-replicate.sh).
 # Only bash, busybox, iproute2 and vessel: what L1 has (no python).
 . "$SRC/tests/lib.sh"
 . "$SRC/tests/guestlib.sh"
 dev=${VESSEL_KVM_DEV:-/dev/kvm}
-names="kvm-repl-refused kvm-repl-bare kvm-repl-boot kvm-repl-acks kvm-repl-event kvm-repl-kills kvm-repl-end"
+names="kvm-repl-refused kvm-repl-bare kvm-repl-window kvm-repl-boot kvm-repl-acks kvm-repl-event kvm-repl-kills kvm-repl-end"
 skip_all() { local n; for n in $names; do skip "$n" "$1"; done; exit 0; }
 x86_linux_guest || skip_all "$X86_LINUX_MISSING"
 { [ -r "$dev" ] && [ -w "$dev" ]; } || skip_all "$dev missing or not accessible (the nested tier runs this test inside its L1)"
@@ -118,10 +120,51 @@ bare() {
         [[ $l =~ ^t\ ([0-9a-f]{8})$ ]] || { echo "line '$l' after t $m"; break; }
         [ $((16#${BASH_REMATCH[1]})) -eq $((m + 1)) ] || { echo "t $((16#${BASH_REMATCH[1]})) after t $m"; break; }
         m=$((m + 1)); done; })
-    check "kvm-repl-bare: SIGKILL of the primary after $n ticks let out (the standby at epoch $(field "$q" last-ack), $(field "$q" epoch-bytes) bytes per epoch): it goes on, and the two consoles end to end count 1..$(( $(ticks "$d/ta.out") + $(ticks "$d/tb.out") )) once each (failover $(grep -ao '[0-9.]* ms after the stream stopped' "$d/tb.err"))${bad:+: $bad}" \
+    check "kvm-repl-bare: SIGKILL of the primary after $n ticks let out (the standby at epoch $(field "$q" last-ack), $(field "$q" epoch-bytes) bytes per epoch): it goes on, and the two consoles end to end count 1..$(( $(ticks "$d/ta.out") + $(ticks "$d/tb.out") )) once each (failover $(grep -ao '[0-9.]* ms after the stream stopped' "$d/tb.err"); $(grep -ao 'console: [0-9]* bytes of that epoch written here ([^)]*)' "$d/tb.err"))${bad:+: $bad}" \
         test -z "$bad"
 }
 bare
+
+# ---- the console's output commit at its two moments, forced ----
+# VESSEL_TEST_REPL_KILL=WHERE:8: the primary SIGKILLs itself after the
+# standby acknowledged the first epoch >= 8 that has console bytes, before
+# it wrote them (before-release: without the standby writing them they
+# were lost: the consoles end to end skip them) or after it wrote them but
+# before RELEASED (after-write: the window docs/replication.md states:
+# the standby writes them again, exactly those bytes once more).
+once() { tr -d '\r' | { local m=0 l; while IFS= read -r l; do
+    [[ $l =~ ^t\ ([0-9a-f]{8})$ ]] || { echo "line '$l' after t $m"; break; }
+    [ $((16#${BASH_REMATCH[1]})) -eq $((m + 1)) ] || { echo "t $((16#${BASH_REMATCH[1]})) after t $m"; break; }
+    m=$((m + 1)); done; }; }
+window() {
+    local where=$1 s=$d/w-$1 tb ta rc n bad
+    [ -f "$d/ticker.bz" ] || { skip "kvm-repl-window: $where" "the x86 test guests are not built"; return; }
+    "$VESSEL" kvm --kernel "$d/ticker.bz" -m 32M --standby "unix:$s.sock,timeout=$TMO" </dev/null >"$s.b.out" 2>"$s.b.err" &
+    tb=$!; pids+=($tb)
+    waitfor "$(slow 3)" test -S "$s.sock" || { nok "kvm-repl-window: $where: the standby listens ($(cat "$s.b.err"))"; return; }
+    VESSEL_TEST_REPL_KILL=$where:8 "$VESSEL" kvm --kernel "$d/ticker.bz" -m 32M --replicate "unix:$s.sock" </dev/null >"$s.a.out" 2>"$s.a.err" &
+    ta=$!; pids+=($ta)
+    if ! waitfor "$(slow 10)" grep -aq 'replication: failover' "$s.b.err" || ! waitfor "$(slow 6)" ticks_past "$s.b.out" 5; then
+        nok "kvm-repl-window: $where: the primary kills itself and the standby takes over ($(tail -2 "$s.a.err" | tr '\n' ' '); $(tail -2 "$s.b.err" | tr '\n' ' '))"
+        kill -9 "$ta" "$tb" 2>/dev/null; return
+    fi
+    wait "$ta"; rc=$?
+    kill "$tb"; wait "$tb" 2>/dev/null
+    n=$(grep -ao 'console: [0-9]* bytes' "$s.b.err" | grep -o '[0-9]*')
+    # after-write: the standby's first n bytes must be the primary's last n, and go
+    if [ "$where" = before-release ]; then
+        cat "$s.a.out" "$s.b.out" >"$s.all"
+    else
+        { cat "$s.a.out"; tail -c +$(( ${n:-0} + 1 )) "$s.b.out"; } >"$s.all"
+    fi
+    bad=$(once <"$s.all")
+    [ "$where" = before-release ] || [ "$(tail -c "${n:-0}" "$s.a.out" | od -An -tx1)" = "$(head -c "${n:-0}" "$s.b.out" | od -An -tx1)" ] ||
+        bad="the standby's first $n bytes are not the primary's last $n${bad:+; $bad}"
+    check "kvm-repl-window: $where: $(grep -ao 'killed [a-z]* writing epoch [0-9]*.s [0-9]* console bytes' "$s.a.err") (exit $rc); the standby: $(grep -ao 'goes on from epoch [0-9]*' "$s.b.err"), console: $n bytes written there; the consoles end to end count 1..$(ticks "$s.all")$([ "$where" = after-write ] && echo " once each once the $n bytes written twice are taken out" || echo " once each")${bad:+: $bad}" \
+        eval '[ "$rc" = 137 ] && [ "${n:-0}" -gt 0 ] && [ -z "$bad" ]'
+}
+window before-release
+window after-write
 
 # ---- the client: one connection; its stdin a fifo held open (no EOF) ----
 mkfifo "$d/cin"

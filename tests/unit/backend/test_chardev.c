@@ -340,6 +340,55 @@ static void test_file_null(void **state)
     chardev_close(c);
 }
 
+/* Output commit: held bytes stay out of the file until released, and
+ * chardev_hold_peek reads exactly the ones still held (what replication
+ * sends the standby for an epoch). */
+static void test_hold_peek(void **state)
+{
+    (void)state;
+    char path[64];
+    snprintf(path, sizeof(path), "/tmp/vessel-chr-hold-%d.out", (int)getpid());
+    char *spec = xasprintf("file:%s", path);
+    struct chardev *c = chardev_open(spec, NULL);
+    free(spec);
+    assert_non_null(c);
+    chardev_write(c, "a", 1);                   /* not held: out at once */
+    chardev_hold(c, true);
+    uint64_t m0 = chardev_hold_mark(c);
+    chardev_write(c, "hello ", 6);
+    uint64_t m1 = chardev_hold_mark(c);
+    chardev_write(c, "world", 5);
+    uint64_t m2 = chardev_hold_mark(c);
+    assert_int_equal(m1 - m0, 6);
+    assert_int_equal(m2 - m1, 5);
+    char buf[16];
+    assert_int_equal(chardev_hold_peek(c, m0, buf, m1 - m0), 6);
+    assert_memory_equal(buf, "hello ", 6);
+    assert_int_equal(chardev_hold_peek(c, m1, buf, sizeof(buf)), 5);   /* only what is held */
+    assert_memory_equal(buf, "world", 5);
+    assert_int_equal(chardev_hold_peek(c, m2, buf, sizeof(buf)), 0);
+    char *data;
+    size_t len;
+    assert_int_equal(read_file(path, &data, &len, 1024), 0);
+    assert_int_equal(len, 1);
+    free(data);
+    chardev_release(c, m1);
+    assert_int_equal(chardev_hold_peek(c, m0, buf, sizeof(buf)), 0);   /* released: not held any more */
+    assert_int_equal(chardev_hold_peek(c, m1 + 2, buf, sizeof(buf)), 3);
+    assert_memory_equal(buf, "rld", 3);
+    assert_int_equal(read_file(path, &data, &len, 1024), 0);
+    assert_int_equal(len, 7);
+    assert_memory_equal(data, "ahello ", 7);
+    free(data);
+    chardev_hold(c, false);                     /* the rest goes out */
+    chardev_close(c);
+    assert_int_equal(read_file(path, &data, &len, 1024), 0);
+    assert_int_equal(len, 12);
+    free(data);
+    unlink(path);
+    assert_int_equal(chardev_hold_peek(NULL, 0, buf, sizeof(buf)), 0);
+}
+
 static void test_bad_specs(void **state)
 {
     int p[2];
@@ -378,6 +427,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_stdio_output_never_blocks, stdio_setup, stdio_teardown),
         cmocka_unit_test(test_unix),
         cmocka_unit_test(test_file_null),
+        cmocka_unit_test(test_hold_peek),
         cmocka_unit_test(test_bad_specs),
     };
     return cmocka_run_group_tests_name("chardev", tests, NULL, NULL);
