@@ -177,6 +177,33 @@ static uint8_t *direct_space(void)
     return resv + BASE;
 }
 
+static void direct_space_free(void)
+{
+    munmap(resv - (64u << 10), (64u << 10) + RSIZE + (1u << 20));
+    resv = NULL;
+    signal(SIGSEGV, SIG_DFL);
+    signal(SIGBUS, SIG_DFL);
+}
+
+/* The three guest spaces of a comparison: interpreted, translated through
+ * the TLB, translated with direct access. */
+struct spaces {
+    uint8_t *si, *st, *sd;
+};
+static void spaces_open(struct spaces *sp)
+{
+    sp->si = mmap(NULL, SIZE, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    sp->st = mmap(NULL, SIZE, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    assert_true(sp->si != MAP_FAILED && sp->st != MAP_FAILED);
+    sp->sd = direct_space();
+}
+static void spaces_close(struct spaces *sp)
+{
+    munmap(sp->si, SIZE);
+    munmap(sp->st, SIZE);
+    direct_space_free();
+}
+
 static uint64_t rng = 88172645463325252ULL;
 static uint64_t rnd(void)
 {
@@ -463,10 +490,9 @@ static void test_translator_vs_interpreter(void **state)
     (void)state;
     struct rv_machine *mi = machine(false, 0), *mj = machine(true, 0), *mt = machine(true, 3);
     struct rv_machine *md = machine_direct(0), *mdt = machine_direct(3);
-    uint8_t *si = mmap(NULL, SIZE, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-    uint8_t *st = mmap(NULL, SIZE, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-    uint8_t *sd = direct_space();
-    assert_true(si != MAP_FAILED && st != MAP_FAILED);
+    struct spaces sp;
+    spaces_open(&sp);
+    uint8_t *si = sp.si, *st = sp.st, *sd = sp.sd;
     static struct run ri, rj;
     static uint32_t prog[1024];
     unsigned ecalls = 0, faults = 0;
@@ -513,12 +539,7 @@ static void test_translator_vs_interpreter(void **state)
     /* the programs must mostly run to their ecall, and some must fault */
     assert_true(ecalls > 1000);
     assert_true(faults > 50);
-    munmap(si, SIZE);
-    munmap(st, SIZE);
-    munmap(resv - (64u << 10), (64u << 10) + RSIZE + (1u << 20));
-    resv = NULL;
-    signal(SIGSEGV, SIG_DFL);
-    signal(SIGBUS, SIG_DFL);
+    spaces_close(&sp);
     rv_machine_free(mi);
     rv_machine_free(mj);
     rv_machine_free(mt);
@@ -859,10 +880,9 @@ static void chain_run(struct rv_machine *m, uint8_t *sp, uint64_t *x11, uint64_t
 static void test_chain_dropped_target(void **state)
 {
     (void)state;
-    uint8_t *si = mmap(NULL, SIZE, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-    uint8_t *st = mmap(NULL, SIZE, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-    assert_true(si != MAP_FAILED && st != MAP_FAILED);
-    uint8_t *sd = direct_space();
+    struct spaces sp;
+    spaces_open(&sp);
+    uint8_t *si = sp.si, *st = sp.st, *sd = sp.sd;
     struct rv_machine *mi = machine(false, 0);
     uint64_t x11, instret;
     bool linked;
@@ -878,12 +898,7 @@ static void test_chain_dropped_target(void **state)
         rv_machine_free(m);
     }
     rv_machine_free(mi);
-    munmap(si, SIZE);
-    munmap(st, SIZE);
-    munmap(resv - (64u << 10), (64u << 10) + RSIZE + (1u << 20));
-    resv = NULL;
-    signal(SIGSEGV, SIG_DFL);
-    signal(SIGBUS, SIG_DFL);
+    spaces_close(&sp);
 }
 
 /* A request (rv_kick from another thread, as a host signal for the guest
@@ -955,10 +970,7 @@ static void test_chain_request(void **state)
         if (!direct)
             munmap(s, SIZE);
     }
-    munmap(resv - (64u << 10), (64u << 10) + RSIZE + (1u << 20));
-    resv = NULL;
-    signal(SIGSEGV, SIG_DFL);
-    signal(SIGBUS, SIG_DFL);
+    direct_space_free();
 }
 
 /* ---- jalr's per-site cache (jit.c's jit_jalr_site): a call site linked
@@ -1030,10 +1042,9 @@ static void site_phases(struct rv_machine *m, uint8_t *sp, struct site_run *r)
 static void test_jalr_site_cache(void **state)
 {
     (void)state;
-    uint8_t *si = mmap(NULL, SIZE, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-    uint8_t *st = mmap(NULL, SIZE, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-    assert_true(si != MAP_FAILED && st != MAP_FAILED);
-    uint8_t *sd = direct_space();
+    struct spaces sp;
+    spaces_open(&sp);
+    uint8_t *si = sp.si, *st = sp.st, *sd = sp.sd;
     struct rv_machine *mi = machine(false, 0);
     struct site_run ri, rj;
     site_phases(mi, si, &ri);
@@ -1051,12 +1062,7 @@ static void test_jalr_site_cache(void **state)
         rv_machine_free(m);
     }
     rv_machine_free(mi);
-    munmap(si, SIZE);
-    munmap(st, SIZE);
-    munmap(resv - (64u << 10), (64u << 10) + RSIZE + (1u << 20));
-    resv = NULL;
-    signal(SIGSEGV, SIG_DFL);
-    signal(SIGBUS, SIG_DFL);
+    spaces_close(&sp);
 }
 
 int main(void)
