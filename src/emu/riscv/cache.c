@@ -595,18 +595,18 @@ struct rv_block *rv_block_lookup(struct rv_hart *h, uint64_t vpc, int *cause)
     }
     uint64_t key = (uint64_t)(uintptr_t)host;
     struct rv_block *b = h->jcache[jc_of(h, key)];
-    if (likely(b && b->key == key && b->vpc == vpc)) {
+    if (unlikely(!b || b->key != key || b->vpc != vpc)) {
+        for (b = h->hash[hash_of(h, (uintptr_t)host)]; b && (b->key != key || b->vpc != vpc); b = b->hnext)
+            ;
+        if (b)
+            h->jcache[jc_of(h, key)] = b;
+    }
+    bool moved = false;
+    if (b) {
         if (likely((vpc & 0xfff) != 0xffe) || h->m->user || !straddles(b) || straddle_ok(h, b))
             return b;
-        goto uncached;
+        moved = true;
     }
-    for (b = h->hash[hash_of(h, (uintptr_t)host)]; b; b = b->hnext)
-        if (b->key == key && b->vpc == vpc) {
-            h->jcache[jc_of(h, key)] = b;
-            if (likely((vpc & 0xfff) != 0xffe) || h->m->user || !straddles(b) || straddle_ok(h, b))
-                return b;
-            goto uncached;
-        }
     if (!pa) {
         int c = rv_fetch_translate(h, vpc, &pa, &host);
         if (c) {
@@ -615,17 +615,7 @@ struct rv_block *rv_block_lookup(struct rv_hart *h, uint64_t vpc, int *cause)
             return NULL;
         }
     }
-    return decode_block(h, vpc, pa, host, cause);
-uncached:
-    /* a cached straddling block whose second page moved: decoded afresh,
+    /* a cached straddling block whose second page moved is decoded afresh,
      * into the scratch block (decode_straddle does not cache it) */
-    if (!pa) {
-        int c = rv_fetch_translate(h, vpc, &pa, &host);
-        if (c) {
-            *cause = c;
-            h->exc_tval = vpc;
-            return NULL;
-        }
-    }
-    return decode_straddle(h, vpc, pa, host, cause);
+    return moved ? decode_straddle(h, vpc, pa, host, cause) : decode_block(h, vpc, pa, host, cause);
 }
