@@ -12,6 +12,8 @@
 # engine the count and the host memory per guest (the cgroup's
 # memory.usage_in_bytes over the guests running, read after the last guest
 # that made it), then the ratio and the bar of issue 14 (3x QEMU's count).
+# For vessel, where guest 1's resident memory is, once settled and again
+# at the end of the count.
 #
 # Needs root (a cgroup v1 memory controller at /sys/fs/cgroup/memory).
 # Environment: VESSEL, SRC (bench/run.sh sets them), DENSITY_LIMIT (768M),
@@ -107,7 +109,7 @@ settle() {
 # footprint PID: where a vessel guest's resident memory is (Rss from
 # /proc/PID/smaps, KiB), told apart by the mappings' shapes: guest RAM (the
 # anonymous mapping of -m's size), the decoded-block arena (16 MiB and its
-# 32 KiB of page lists), the translated-code arena (anonymous, executable),
+# 32 KiB of page lists, or a mapping of its own), the translated-code arena (anonymous, executable),
 # and the rest (heap, thread stacks, hart tables, binary and libraries)
 footprint() {
     local ram=$(( $(numfmt --from=iec "$MEM") / 1024 ))
@@ -115,7 +117,7 @@ footprint() {
         /^[0-9a-f]+-[0-9a-f]+ / { perm = $2; anon = NF < 6 || $6 ~ /^\[(heap|stack)/; named = NF >= 6 }
         /^Size:/ { k = "rest"
                    if (!named && $2 == ram) k = "ram"
-                   else if (!named && $2 == 16 * 1024 + 32) k = "blocks"
+                   else if (!named && ($2 == 16 * 1024 || $2 == 16 * 1024 + 32)) k = "blocks"
                    else if (!named && perm ~ /x/) k = "jit" }
         /^Rss:/ { r[k] += $2; if (k == "rest") { if (anon) ra += $2; else rf += $2 } }
         END { printf "guest RAM %d KiB, decoded blocks %d KiB, translated code %d KiB, the rest %d KiB (anonymous %d: heap, stacks, hart tables; file %d: binary, libraries)",
@@ -146,9 +148,13 @@ count() {
         if ! all_alive; then why="a guest died after guest $i started"; break; fi
         n=$i
         usage=$(cat "$cg/memory.usage_in_bytes")
-        [ "$engine" = vessel ] && [ "$i" = 1 ] && first="vessel guest 1 (settled in ${SETTLED_AFTER} s): $(footprint "${pids[0]}")"
+        [ "$engine" = vessel ] && [ "$i" = 1 ] && first="vessel guest 1 (settled in ${SETTLED_AFTER} s): $(footprint "${pids[0]}")" t1=$SECONDS
     done
     oom=$(awk '$1 == "oom_kill" { print $2 }' "$cg/memory.oom_control" 2>/dev/null)
+    # guest 1 again after the count, long idle (its RAM has given up its
+    # sparse huge pages by then: mem_huge_settle)
+    [ -n "${first:-}" ] && kill -0 "${pids[0]}" 2>/dev/null &&
+        first+=$'\n'"vessel guest 1 at the end of the count ($((SECONDS - t1)) s later): $(footprint "${pids[0]}")"
     stop_all
     rmdir "$cg" 2>/dev/null
     per=$(( n > 0 ? usage / 1024 / n : 0 ))

@@ -7,6 +7,10 @@
 #include <sys/mman.h>
 #include <unistd.h>
 
+#ifndef MADV_COLD
+#define MADV_COLD 20
+#endif
+
 void mem_init(struct guest_mem *m)
 {
     memset(m, 0, sizeof(*m));
@@ -143,6 +147,52 @@ int64_t mem_discard(struct guest_mem *m, uint64_t gpa, uint64_t len)
         return -errno;
     mem_mark_dirty(m, r->gpa + start, end - start);
     return (int64_t)(end - start);
+}
+
+/* How many of the 4 KiB pages at p (MEM_HUGE_SIZE bytes) read as zeros. */
+static unsigned zero_pages(const uint8_t *p)
+{
+    unsigned n = 0;
+    for (uint64_t off = 0; off < MEM_HUGE_SIZE; off += MEM_PAGE_SIZE) {
+        const uint64_t *w = (const uint64_t *)(const void *)(p + off);
+        uint64_t acc = 0;
+        for (unsigned i = 0; i < MEM_PAGE_SIZE / sizeof(*w) && !acc; i += 8)
+            acc = w[i] | w[i + 1] | w[i + 2] | w[i + 3] | w[i + 4] | w[i + 5] | w[i + 6] | w[i + 7];
+        n += !acc;
+    }
+    return n;
+}
+
+int mem_huge_settle(struct guest_mem *m)
+{
+    int split = 0;
+    for (unsigned i = 0; i < m->nr; i++) {
+        struct mem_region *r = &m->r[i];
+        if (!(__atomic_load_n(&r->flags, __ATOMIC_RELAXED) & MEM_F_HUGE))
+            continue;
+        /* no new huge page from now on, and khugepaged leaves it alone */
+        if (madvise(r->host, r->size, MADV_NOHUGEPAGE) < 0)
+            return -errno;
+        __atomic_fetch_and(&r->flags, ~(unsigned)MEM_F_HUGE, __ATOMIC_RELAXED);
+        for (uint64_t off = 0; off + MEM_HUGE_SIZE <= r->size; off += MEM_HUGE_SIZE) {
+            unsigned char vec[MEM_HUGE_SIZE / MEM_PAGE_SIZE];
+            if (mincore(r->host + off, MEM_HUGE_SIZE, vec) < 0)
+                return -errno;
+            unsigned res = 0;
+            for (unsigned k = 0; k < sizeof(vec); k++)
+                res += vec[k] & 1;
+            /* a huge page is resident whole; read only those */
+            if (res < sizeof(vec) || zero_pages(r->host + off) < MEM_HUGE_SPARSE)
+                continue;
+            /* MADV_COLD on part of a huge page splits it (and moves that
+             * one 4 KiB page to the inactive list); the split maps the
+             * zero-filled pages to the shared zero page (Linux 6.12 on) */
+            if (madvise(r->host + off, MEM_PAGE_SIZE, MADV_COLD) < 0)
+                return errno == EINVAL ? split : -errno;   /* a kernel before 5.4 */
+            split++;
+        }
+    }
+    return split;
 }
 
 int mem_set_merge(struct guest_mem *m, bool on)

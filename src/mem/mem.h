@@ -95,6 +95,19 @@ int mem_write(struct guest_mem *m, uint64_t gpa, const void *buf, uint64_t len);
  * host page fits), -EFAULT outside RAM, -EPERM for a read-only region,
  * -errno from the host. */
 int64_t mem_discard(struct guest_mem *m, uint64_t gpa, uint64_t len);
+/* A guest past its boot (the RISC-V board calls it when a hart first goes
+ * mostly idle): huge pages only where the guest filled them. Every
+ * MEM_F_HUGE region turns to MADV_NOHUGEPAGE for good (no new huge page,
+ * no khugepaged collapse, which would fill a range with zeros around one
+ * touched page) and loses MEM_F_HUGE; each of its resident 2 MiB ranges
+ * with MEM_HUGE_SPARSE or more zero-filled 4 KiB pages is split, so the
+ * kernel maps those pages to its shared zero page and they leave the
+ * process (Linux 6.12 or later; an older kernel only splits it). The
+ * zero test is a read: a page the guest writes meanwhile only makes the
+ * split a worse choice, never changes its content. Returns the ranges
+ * split, or -errno. */
+#define MEM_HUGE_SPARSE 64
+int mem_huge_settle(struct guest_mem *m);
 /* KSM: mark every region mergeable (QEMU's mem-merge=on) or not. Returns
  * 0, or -errno when the host refuses (a kernel without KSM: -EINVAL). */
 int mem_set_merge(struct guest_mem *m, bool on);

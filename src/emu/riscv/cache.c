@@ -195,26 +195,27 @@ static void cache_drop(struct rv_hart *h)
     h->cache_hwm = 0;
 }
 
-void rv_hart_trim(struct rv_hart *h)
+bool rv_hart_trim(struct rv_hart *h)
 {
     if (h->small)
-        return;
+        return false;
     if (h->mostly_idle) {
         cache_drop(h);
         madvise(h->arena, RV_ARENA_SIZE, MADV_NOHUGEPAGE);
         h->arena_cap = RV_SMALL_ARENA;
         h->small = true;
         h->smalls++;
-        return;
+        return true;
     }
     if (MAX(h->cache_hwm, h->arena_used + h->jit_used) < RV_TRIM_MIN)
-        return;
+        return false;
     uint64_t now_ns = time_ns();
     if (h->trims && now_ns - h->trim_ns < RV_TRIM_INTERVAL_NS)
-        return;
+        return false;
     cache_drop(h);
     h->trim_ns = now_ns;
     h->trims++;
+    return false;
 }
 
 void rv_cache_busy(struct rv_hart *h)

@@ -158,8 +158,8 @@ void rv_hart_wait(struct rv_hart *h);
  * and outside rv_run: give the translation caches back to the host when
  * they have grown (at most once a second), and on a mostly idle hart go
  * small: a 128 KiB decoded-block cache, nothing translated, until it is
- * busy again (see cache.c). */
-void rv_hart_trim(struct rv_hart *h);
+ * busy again (see cache.c). True when this call made it small. */
+bool rv_hart_trim(struct rv_hart *h);
 /* Guest-virtual memory through the hart's current translation (as in
  * S-mode with SUM for the gdb stub and SBI): bytes copied, or -1. */
 int rv_virt_read(struct rv_hart *h, uint64_t vaddr, void *buf, size_t len);

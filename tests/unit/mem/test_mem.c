@@ -222,6 +222,85 @@ static void test_huge(void **state)
     mem_destroy(&m);
 }
 
+/* A field (in kB) of the smaps entry that starts at host address p. */
+static long vma_kb(const void *p, const char *field)
+{
+    FILE *f = fopen("/proc/self/smaps", "r");
+    assert_non_null(f);
+    char line[512], want[64];
+    snprintf(want, sizeof(want), "%lx-", (unsigned long)(uintptr_t)p);
+    bool in = false;
+    long kb = -1;
+    while (fgets(line, sizeof(line), f)) {
+        if (strchr(line, '-') && strchr(line, ' ') && strchr(line, '-') < strchr(line, ' '))
+            in = !strncmp(line, want, strlen(want));
+        if (in && !strncmp(line, field, strlen(field)))
+            kb = strtol(line + strlen(field), NULL, 10);
+    }
+    fclose(f);
+    return kb;
+}
+
+/* Linux 6.12 or later: a split huge page's zero-filled pages leave the
+ * process (mapped to the shared zero page). */
+static bool kernel_remaps_zero_on_split(void)
+{
+    FILE *f = fopen("/proc/sys/kernel/osrelease", "r");
+    int maj = 0, min = 0;
+    if (f) {
+        if (fscanf(f, "%d.%d", &maj, &min) != 2)
+            maj = 0;
+        fclose(f);
+    }
+    return maj > 6 || (maj == 6 && min >= 12);
+}
+
+/* mem_huge_settle: the region turns "nh" and loses MEM_F_HUGE; a huge
+ * page the guest filled stays huge; one with many zero-filled pages is
+ * split and (on kernels that do it) its zero pages leave the process;
+ * nothing the guest wrote changes; a second call has nothing to do. */
+static void test_huge_settle(void **state)
+{
+    struct guest_mem m;
+    mem_init(&m);
+    assert_int_equal(mem_add_ram(&m, 0x80000000, 8 << 20, 0), 0);
+    if (!(m.r[0].flags & MEM_F_HUGE)) {
+        assert_int_equal(mem_huge_settle(&m), 0);
+        mem_destroy(&m);
+        skip();                 /* a host kernel without THP */
+    }
+    uint8_t *h = m.r[0].host;
+    memset(h, 1, 2 << 20);                      /* dense */
+    for (unsigned i = 0; i < 512; i += 8)       /* sparse: 64 of 512 pages */
+        h[(2 << 20) + i * 4096 + 100] = (uint8_t)(i + 1);
+    h[(6 << 20) + 4096 * 511] = 7;              /* one page; [4, 6) MiB untouched */
+    long huge_before = vma_kb(h, "AnonHugePages:");
+    int n = mem_huge_settle(&m);
+    print_message("huge pages before: %ld kB; split: %d; after: %ld kB huge, %ld kB resident\n", huge_before, n,
+                  vma_kb(h, "AnonHugePages:"), vma_kb(h, "Rss:"));
+    assert_false(m.r[0].flags & MEM_F_HUGE);
+    assert_true(vma_flag(h, "nh"));
+    assert_false(vma_flag(h, "hg"));
+    if (huge_before == 6 << 10) {               /* the host gave three huge pages */
+        assert_int_equal(n, 2);
+        assert_int_equal(vma_kb(h, "AnonHugePages:"), 2 << 10);
+        if (kernel_remaps_zero_on_split())
+            assert_true(vma_kb(h, "Rss:") <= (2 << 10) + 65 * 4);
+    } else {
+        assert_true(n >= 0 && n <= 2);
+    }
+    for (unsigned i = 0; i < 2 << 20; i += 4093)
+        assert_int_equal(h[i], 1);
+    for (unsigned i = 0; i < 512; i++)
+        assert_int_equal(h[(2 << 20) + i * 4096 + 100], i % 8 ? 0 : (uint8_t)(i + 1));
+    assert_int_equal(h[(6 << 20) + 4096 * 511], 7);
+    assert_int_equal(h[(6 << 20)], 0);
+    h[(2 << 20) + 4096 + 5] = 9;                /* a zero page written again */
+    assert_int_equal(h[(2 << 20) + 4096 + 5], 9);
+    assert_int_equal(mem_huge_settle(&m), 0);
+    mem_destroy(&m);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -231,6 +310,7 @@ int main(void)
         cmocka_unit_test(test_map_file),
         cmocka_unit_test(test_merge),
         cmocka_unit_test(test_huge),
+        cmocka_unit_test(test_huge_settle),
     };
     return cmocka_run_group_tests_name("mem", tests, NULL, NULL);
 }

@@ -114,6 +114,21 @@ static void hart_parked(struct virt_hart *vh)
     pthread_mutex_unlock(&b->lock);
 }
 
+/* The first time a hart goes mostly idle (the guest past its boot): guest
+ * RAM keeps huge pages only where the guest filled them (mem_huge_settle;
+ * docs/density.md). Once per machine. */
+static void hart_trim(struct virt_hart *vh)
+{
+    struct virt_board *b = vh->b;
+    if (!rv_hart_trim(vh->h) || atomic_exchange(&b->ram_settled, true))
+        return;
+    int n = mem_huge_settle(b->mem);
+    if (n < 0)
+        log_warn("guest RAM: cannot give up huge pages: %s", strerror(-n));
+    else
+        log_debug("guest RAM: idle, %d sparse huge pages split, no new ones", n);
+}
+
 static void *hart_main(void *arg)
 {
     struct virt_hart *vh = arg;
@@ -134,11 +149,11 @@ static void *hart_main(void *arg)
             continue;
         switch (e) {
         case RV_EXIT_WFI:
-            rv_hart_trim(vh->h);
+            hart_trim(vh);
             rv_hart_wait(vh->h);
             break;
         case RV_EXIT_HALT:
-            rv_hart_trim(vh->h);
+            hart_trim(vh);
             hart_parked(vh);
             break;
         case RV_EXIT_BUDGET:

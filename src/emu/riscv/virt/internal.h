@@ -42,6 +42,7 @@ struct virt_board {
     struct virt_hart hart[VIRT_MAX_HARTS];
     struct virt_plic *plic;
     _Atomic int msip[VIRT_MAX_HARTS];   /* CLINT MSWI bits */
+    _Atomic bool ram_settled;       /* mem_huge_settle done: a hart went mostly idle */
     struct chardev *chr;            /* machine_serial(mach): HTIF and SBI console output */
     struct gdb_stub *gdb;           /* --gdb, or NULL */
     const struct virt_config *cfg;  /* for a reset: the images are loaded again */
