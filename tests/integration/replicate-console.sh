@@ -13,6 +13,7 @@
 #   N bytes are exactly the primary's last N, nothing else repeats or is lost.
 # - rv-repl-console-kill: a plain SIGKILL of the primary at a random
 #   moment, REPL_CONSOLE_KILLS times (default 3): once each, none lost.
+# - rv-repl-console: no sanitizer report in any vessel's stderr (build-asan).
 . "$SRC/tests/lib.sh"
 have riscv64-linux-gnu-gcc || { echo "riscv64-linux-gnu-gcc missing" >&2; exit 77; }
 KILLS=${REPL_CONSOLE_KILLS:-3}
@@ -95,3 +96,6 @@ kill_once() {
         test -z "$bad"
 }
 for ((k = 1; k <= KILLS; k++)); do kill_once "$k"; done
+# under ASan+UBSan (build-asan) a report lands in a vessel's stderr, not in the consoles
+rep=$(grep -l -e 'Sanitizer' -e 'runtime error' "$d"/*.err 2>/dev/null | xargs -r -n1 basename | tr '\n' ' ')
+check "rv-repl-console: no sanitizer report in the primaries' and standbys' stderr${rep:+: $rep}" test -z "$rep"
