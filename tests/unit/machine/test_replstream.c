@@ -381,7 +381,8 @@ static size_t takeover_console(const uint8_t *s, size_t cut, bool rel1, uint64_t
     const uint8_t *p;
     size_t n = repl_console_pending(&con, &p);
     assert_true(n < outlen);
-    memcpy(out, p, n);
+    if (n)                              /* p may be NULL when nothing is pending */
+        memcpy(out, p, n);
     out[n] = 0;
     repl_console_free(&con);
     repl_stage_free(&st);
