@@ -61,12 +61,21 @@ for i in range(struct.unpack_from('<H', b, 56)[0]):
     if struct.unpack_from('<I', x, o)[0] == 1:
         struct.pack_into('<Q', x, o + 16, 1 << 45); break                        # vaddr outside
 save('vaddr', x)
+x = bytearray(b)                        # a PT_LOAD of no memory but 64 file bytes, far outside
+for i in range(struct.unpack_from('<H', b, 56)[0]):
+    o = phoff + 56 * i
+    if struct.unpack_from('<I', x, o)[0] != 1:
+        struct.pack_into('<IIQQQQQQ', x, o, 1, 4, 0, 1 << 45, 0, 64, 0, 0); break
+save('emptyload', x)
 save('cut', b[:len(b) // 2])
 PY
 expect_fail "ELF with a huge phnum" "phnum: .*program header" "$VESSEL" exec "$T/phnum"
 expect_fail "ELF with phoff past EOF" "phoff: is truncated" "$VESSEL" exec "$T/phoff"
 expect_fail "ELF with an overflowing memsz" "memsz: has segment" "$VESSEL" exec "$T/memsz"
 expect_fail "ELF with a segment outside the address space" "vaddr: has segment .* outside" "$VESSEL" exec "$T/vaddr"
+# the loader copied file bytes of a memsz-0 segment (skipped by the checks)
+# to the host address guest space + p_vaddr: a write outside the guest space
+expect_fail "ELF with a memory-less PT_LOAD that has file bytes" "emptyload: has segment .* file size > memory size" "$VESSEL" exec "$T/emptyload"
 expect_fail "ELF cut in half" "cut: is truncated" "$VESSEL" exec "$T/cut"
 
 if ! have qemu-riscv64; then

@@ -1,8 +1,9 @@
-/* The fuzz targets' regression inputs (fuzz/regressions/TARGET/) replayed
- * through the target itself, built here without libFuzzer: an input that
- * made it fail once must pass in every test run. fuzz_riscv_exec traps on
- * a difference between the interpreter and the translator, so a
- * regression ends this test with SIGILL. */
+/* A fuzz target's regression inputs (fuzz/regressions/FUZZ_TARGET/)
+ * replayed through the target itself, built here without libFuzzer: an
+ * input that made it fail once must pass in every test run (under ASan and
+ * UBSan in the sanitizer pass). fuzz_riscv_exec traps on a difference
+ * between the interpreter and the translator, so a regression ends this
+ * test with SIGILL. Built once per target (tests/unit/riscv, tests/unit/user). */
 #include <stdarg.h>
 #include <stddef.h>
 #include <setjmp.h>
@@ -17,10 +18,10 @@
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
-static void test_riscv_exec_regressions(void **st)
+static void test_regressions(void **st)
 {
     (void)st;
-    const char *dir = FUZZ_REGRESSIONS "/fuzz_riscv_exec";
+    const char *dir = FUZZ_REGRESSIONS "/" FUZZ_TARGET;
     DIR *d = opendir(dir);
     assert_non_null(d);
     unsigned n = 0;
@@ -47,7 +48,7 @@ static void test_riscv_exec_regressions(void **st)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_riscv_exec_regressions),
+        cmocka_unit_test(test_regressions),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -97,11 +97,13 @@ int user_elf_check(const uint8_t *buf, size_t len, uint64_t file_size,
                 FAIL("has a PT_INTERP that is not NUL-terminated");
             continue;
         }
-        if (p->p_type != PT_LOAD || p->p_memsz == 0)
+        if (p->p_type != PT_LOAD)
+            continue;
+        if (p->p_filesz > p->p_memsz)       /* an empty segment with file bytes too */
+            FAIL("has segment %u with file size > memory size", i);
+        if (p->p_memsz == 0)
             continue;
         nload++;
-        if (p->p_filesz > p->p_memsz)
-            FAIL("has segment %u with file size > memory size", i);
         if (p->p_offset > file_size || p->p_filesz > file_size - p->p_offset)
             FAIL("is truncated (segment %u past the end of the file)", i);
         if (p->p_memsz > USER_SPACE_SIZE || p->p_vaddr > USER_SPACE_SIZE ||
@@ -227,9 +229,9 @@ static int load_one(struct user_mem *m, int fd, uint64_t base, bool want_dyn,
     }
     for (unsigned i = 0; i < eh->e_phnum; i++) {
         const Elf64_Phdr *p = &ph[i];
-        if (p->p_type != PT_LOAD || !p->p_filesz)
+        if (p->p_type != PT_LOAD || !p->p_filesz || !p->p_memsz)
             continue;
-        uint8_t *dst = m->host + p->p_vaddr + bias;
+        uint8_t *dst = m->host + (p->p_vaddr + bias);   /* the sum wraps as an integer, never as a pointer */
         uint64_t done = 0;
         while (done < p->p_filesz) {
             ssize_t k = pread(fd, dst + done, p->p_filesz - done, (off_t)(p->p_offset + done));
