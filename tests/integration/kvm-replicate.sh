@@ -294,7 +294,10 @@ badsum=$(grep -aE '^ack ' "$d/client.log" | while read -r _ i s; do
     [ $((i % step)) -eq 0 ] || [ "$i" -eq "$last" ] || continue
     [ "$(echo "r=$i" | md5sum | cut -c1-8)" = "$s" ] || { echo "$i"; break; }; done)
 check "kvm-repl-end: the records' checksums are right (every ${step}th of $last checked) $badsum" test -z "$badsum"
-check "kvm-repl-end: on one TCP connection that never broke (the client, one nc -l, still runs)" \
+# what broke, when it did: the client gone (and its stderr), or lines that are not acks
+cwhy=$(exited "$client" && echo "the client exited: $(tail -c 200 "$d/client.err" | tr '\n' ' ')"
+       grep -anv '^ack ' "$d/client.log" | head -3 | tr -d '\r' | tr '\n' '|')
+check "kvm-repl-end: on one TCP connection that never broke (the client, one nc -l, still runs) $cwhy" \
     eval '! exited $client && [ "$(grep -ac "^ack " "$d/client.log")" -eq "$(grep -ac . "$d/client.log")" ]'
 why=$(on_disk "$d/disk$gen.img" "$last")
 check "kvm-repl-end: the primary's disk has every record the client saw (1..$last) $why" test -z "$why"
