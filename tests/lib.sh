@@ -49,3 +49,22 @@ slow() { echo $(( $1 * ${VESSEL_SLOW:-1} )); }
 skip_from() { local first=$1 why=$2 n on=; shift 2; for n in "$@"; do [ "$n" = "$first" ] && on=1; [ -n "$on" ] && skip "$n" "$why"; done; }
 # kvm_kind, kvm_soft_why: what backs /dev/kvm (tests/kvmkind.sh)
 . "$SRC/tests/kvmkind.sh"
+
+# repl_window_bad WHERE S N: the consoles S.a.out (the primary's) and
+# S.b.out (the standby's) of a primary that killed itself at WHERE
+# (VESSEL_TEST_REPL_KILL) joined end to end into S.all; for after-write
+# the standby's first N bytes (written again) must be the primary's last N
+# and are taken out. Prints what is wrong (the caller's `once` checks the
+# count in S.all), nothing when all is right.
+repl_window_bad() {
+    local where=$1 s=$2 n=${3:-0} bad
+    if [ "$where" = before-release ]; then
+        cat "$s.a.out" "$s.b.out" >"$s.all"
+    else
+        { cat "$s.a.out"; tail -c +$((n + 1)) "$s.b.out"; } >"$s.all"
+    fi
+    bad=$(once <"$s.all")
+    [ "$where" = before-release ] || [ "$(tail -c "$n" "$s.a.out" | od -An -tx1)" = "$(head -c "$n" "$s.b.out" | od -An -tx1)" ] ||
+        bad="the standby's first $n bytes are not the primary's last $n${bad:+; $bad}"
+    echo "$bad"
+}

@@ -63,15 +63,7 @@ window() {
     wait "$ta" 2>/dev/null; rc=$?
     kill "$tb"; wait "$tb" 2>/dev/null
     n=$(conbytes "$s")
-    # after-write: the standby's first n bytes must be the primary's last n, and go
-    if [ "$where" = before-release ]; then
-        cat "$s.a.out" "$s.b.out" >"$s.all"
-    else
-        { cat "$s.a.out"; tail -c +$(( ${n:-0} + 1 )) "$s.b.out"; } >"$s.all"
-    fi
-    bad=$(once <"$s.all")
-    [ "$where" = before-release ] || [ "$(tail -c "${n:-0}" "$s.a.out" | od -An -tx1)" = "$(head -c "${n:-0}" "$s.b.out" | od -An -tx1)" ] ||
-        bad="the standby's first $n bytes are not the primary's last $n${bad:+; $bad}"
+    bad=$(repl_window_bad "$where" "$s" "${n:-0}")
     check "rv-repl-console-window: $where: $(grep -ao 'killed [a-z]* writing epoch [0-9]*.s [0-9]* console bytes' "$s.a.err") (exit $rc); the standby: $(grep -ao 'goes on from epoch [0-9]*' "$s.b.err"), console: $n bytes written there; the consoles end to end count 1..$(ticks "$s.all")$([ "$where" = after-write ] && echo " once each once the $n bytes written twice are taken out" || echo " once each")${bad:+: $bad}" \
         eval '[ "$rc" = 137 ] && [ "${n:-0}" -gt 0 ] && [ -z "$bad" ]'
 }
