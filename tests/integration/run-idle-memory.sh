@@ -70,13 +70,22 @@ for ((i = 0; i < $(slow 600); i++)); do
     sleep 0.1
 done
 check "idle: block arena and translated code resident 256 KiB at most (last seen ${kb} KiB)" test -n "$small"
-settled=
-for ((i = 0; i < $(slow 100); i++)); do
+# a huge page split maps its zero-filled pages to the shared zero page
+# from Linux 6.12 on; before, the split frees nothing (KSM merges them later)
+IFS=. read -r kmaj kmin _ <<<"$(uname -r)"
+if [ "$kmaj" -lt 6 ] || { [ "$kmaj" -eq 6 ] && [ "${kmin%%[!0-9]*}" -lt 12 ]; }; then
     read -r rss zero huge < <(ram_kb)
-    [ "$zero" -le 1024 ] && { settled=1; break; }
-    sleep 0.1
-done
-check "idle: zero-filled pages resident in guest RAM 1 MiB at most (last seen ${zero} of ${rss} KiB, ${huge} KiB in huge pages)" test -n "$settled"
+    skip "idle: zero-filled pages resident in guest RAM 1 MiB at most (${zero} of ${rss} KiB now)" \
+        "Linux $(uname -r) keeps the zero pages of a split huge page (6.12 maps them to the zero page)"
+else
+    settled=
+    for ((i = 0; i < $(slow 100); i++)); do
+        read -r rss zero huge < <(ram_kb)
+        [ "$zero" -le 1024 ] && { settled=1; break; }
+        sleep 0.1
+    done
+    check "idle: zero-filled pages resident in guest RAM 1 MiB at most (last seen ${zero} of ${rss} KiB, ${huge} KiB in huge pages)" test -n "$settled"
+fi
 if grep -q '\[never\]' /sys/kernel/mm/transparent_hugepage/enabled 2>/dev/null; then
     skip "idle: the huge pages the guest filled are kept" "THP off on this host"
 else
