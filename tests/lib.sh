@@ -44,6 +44,21 @@ x86_guests_missing() {
 # the nested tier, where every guest runs under two levels of virtualization
 # on an emulated CPU, sets it). Tests wait for conditions; this only bounds a hang.
 slow() { echo $(( $1 * ${VESSEL_SLOW:-1} )); }
+# reap PID SECS [SIG]: wait for a child of this shell to end, at most SECS
+# (scaled by slow), after sending it SIG if given; one still running then is
+# SIGKILLed and reaped, the return is 124 (as timeout's) and a line says so.
+# Else the child's own exit status. A bare `wait` on a process that did not
+# end hangs the test until the runner's limit, saying nothing.
+reap() {
+    local pid=$1 end=$(( $(date +%s) + $(slow "$2") ))
+    [ -z "${3:-}" ] || kill "-$3" "$pid" 2>/dev/null
+    while kill -0 "$pid" 2>/dev/null &&
+          [ "$(sed -n 's/^State:[[:space:]]*\([A-Z]\).*/\1/p' "/proc/$pid/status" 2>/dev/null)" != Z ]; do
+        [ "$(date +%s)" -ge "$end" ] && { echo "# reap: process $pid still ran after $(slow "$2") s: SIGKILLed"; kill -9 "$pid" 2>/dev/null; wait "$pid" 2>/dev/null; return 124; }
+        sleep 0.05
+    done
+    wait "$pid" 2>/dev/null
+}
 # skip_from FIRST REASON NAME...: skip NAME... from FIRST on (the rest of a
 # script's list when one of its steps cannot run here)
 skip_from() { local first=$1 why=$2 n on=; shift 2; for n in "$@"; do [ "$n" = "$first" ] && on=1; [ -n "$on" ] && skip "$n" "$why"; done; }

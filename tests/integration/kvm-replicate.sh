@@ -110,12 +110,12 @@ bare() {
         nok "kvm-repl-bare: the primary ticks while replicating ($(ticks "$d/ta.out") ticks; $(tail -2 "$d/ta.err" | tr '\n' ' '); standby: $(tail -3 "$d/tb.err" | tr '\n' ' ') $(repl tb))"; return
     fi
     q=$(repl tb)
-    kill -9 "$ta"; wait "$ta" 2>/dev/null
+    reap "$ta" 10 KILL
     n=$(ticks "$d/ta.out")
     if ! waitfor "$(slow 3)" grep -aq 'replication: failover' "$d/tb.err" || ! waitfor "$(slow 6)" ticks_past "$d/tb.out" 5; then
         nok "kvm-repl-bare: the standby takes over and ticks on ($(tail -2 "$d/tb.err" | tr '\n' ' '); $(ticks "$d/tb.out") ticks)"; return
     fi
-    kill "$tb"; wait "$tb" 2>/dev/null       # (a last line cut by the kill has no newline: read skips it)
+    reap "$tb" 10 TERM        # (a last line cut by the kill has no newline: read skips it)
     bad=$(cat "$d/ta.out" "$d/tb.out" | tr -d '\r' | { m=0; while IFS= read -r l; do
         [[ $l =~ ^t\ ([0-9a-f]{8})$ ]] || { echo "line '$l' after t $m"; break; }
         [ $((16#${BASH_REMATCH[1]})) -eq $((m + 1)) ] || { echo "t $((16#${BASH_REMATCH[1]})) after t $m"; break; }
@@ -148,8 +148,8 @@ window() {
         nok "kvm-repl-window: $where: the primary kills itself and the standby takes over ($(tail -2 "$s.a.err" | tr '\n' ' '); $(tail -2 "$s.b.err" | tr '\n' ' '))"
         kill -9 "$ta" "$tb" 2>/dev/null; return
     fi
-    wait "$ta"; rc=$?
-    kill "$tb"; wait "$tb" 2>/dev/null
+    reap "$ta" 10; rc=$?      # it killed itself (137)
+    reap "$tb" 10 TERM
     n=$(grep -ao 'console: [0-9]* bytes' "$s.b.err" | grep -o '[0-9]*')
     bad=$(repl_window_bad "$where" "$s" "${n:-0}")
     check "kvm-repl-window: $where: $(grep -ao 'killed [a-z]* writing epoch [0-9]*.s [0-9]* console bytes' "$s.a.err") (exit $rc); the standby: $(grep -ao 'goes on from epoch [0-9]*' "$s.b.err"), console: $n bytes written there; the consoles end to end count 1..$(ticks "$s.all")$([ "$where" = after-write ] && echo " once each once the $n bytes written twice are taken out" || echo " once each")${bad:+: $bad}" \
