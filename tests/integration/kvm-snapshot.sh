@@ -125,6 +125,7 @@ if guest_alive_; then
     q cont >/dev/null
     wait_reached $((k + 6))
     lines=$(wc -l < "$GUEST_LOG")
+    cp "$GUEST_LOG" "$d/before"
     t0=$(now_ms)
     out2=$(q vm-restore "{\"path\":\"$d/s2\"}" 2>&1)
     t1=$(now_ms)
@@ -144,7 +145,10 @@ if guest_alive_; then
     if [ -n "$rest" ] && echo "$rest" | awk -v k="$next" 'NR == 1 && $1 != k { exit 1 } NR > 1 && $1 != p + 1 { exit 1 } { p = $1 }'; then
         ok "kvm-snap-vm-restore: the guest goes on at ctr $next after the restore ($(echo "$rest" | wc -l) lines, up by one)"
     else
-        nok "kvm-snap-vm-restore: the guest goes on at ctr $next after the restore (snapshot at $k; after: $(tail -c 300 "$d/after" | tr -d '\r' | tr '\n' '|'); $(q query-status 2>&1))"
+        nok "kvm-snap-vm-restore: the guest goes on at ctr $next after the restore (snapshot at $k; after it, $(wc -l < "$d/after") lines: $(head -c 400 "$d/after" | tr -d '\r' | tr '\n' '|') ... $(tail -c 200 "$d/after" | tr -d '\r' | tr '\n' '|'); $(q query-status 2>&1))"
+        # the console's bytes around the restore, and vessel's own lines
+        echo "# console before the restore: $(head -c "$(wc -c < "$d/before")" "$GUEST_LOG" | tail -c 300 | tr -d '\r' | tr '\n' '|')"
+        echo "# vessel's lines: $(grep -a -e 'vessel' -e 'restore' -e 'snapshot' "$GUEST_LOG" | tail -8 | tr '\n' '|')"
     fi
     upr=$(echo "$first" | cut -d' ' -f3)
     check "kvm-snap-vm-restore: its clock goes back to the snapshot's ($upk s -> ${upr:-none} s)" \
