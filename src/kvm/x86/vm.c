@@ -406,8 +406,9 @@ int vkvm_vm_renew(struct vkvm_vm *vm)
 }
 
 /* The boot images into RAM (unless `load` is false: --restore maps the
- * snapshot's RAM over all of it, so copying the kernel and initrd there
- * only faulted in pages to be dropped), then the vCPUs present (vCPU 0 at
+ * snapshot's RAM over all of it, and --incoming's stream writes every page,
+ * the zero ones too, so copying the kernel and initrd there only faulted
+ * in pages to be overwritten), then the vCPUs present (vCPU 0 at
  * the entry); a hot-plugged vCPU stays plugged across a reset, as on QEMU. */
 static int vm_boot(struct vkvm_vm *vm, bool load)
 {
@@ -592,7 +593,7 @@ fail:
 
 int vkvm_vm_start(struct vkvm_vm *vm)
 {
-    int r = vm_boot(vm, !vm->cfg->restore);
+    int r = vm_boot(vm, !vm->cfg->restore && !vm->cfg->mc.incoming);
     if (r == 0)
         machine_set_engine(vm->mach, &vkvm_engine_ops, vm);
     for (unsigned i = 0; r == 0 && i < vm->ncpus; i++)
