@@ -76,6 +76,12 @@ struct jt {
      * across the ops known to leave them alone, else forgets them) */
     uint32_t checked;
     bool rdx_base;
+    /* system mode, along the block's straight-line code: what is known of
+     * mstatus.FS since the block's start (0 nothing, 1 checked not off,
+     * 2 set dirty): later F/D instructions need no check (1, 2) and no
+     * write (2). Only a CSR instruction on another CSR forgets it
+     * (jit_emit_insn): nothing else in a block changes mstatus. */
+    uint8_t fs;
     uint64_t skip;              /* instructions already done by an earlier one */
     bool zext;                  /* the op being emitted may leave rd zero-extended (done()) */
     uint32_t jsite;             /* jalr's per-site cache: its jump (0: none) */

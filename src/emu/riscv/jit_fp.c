@@ -305,20 +305,27 @@ bool jit_fp_fast(struct jt *t, const struct rv_insn *i, struct jit_fp_slow *s)
 void jit_fs_check(struct jt *t, const struct rv_insn *i, unsigned k)
 {
     struct jx *e = &t->e;
-    if (t->user)
-        return;
+    if (t->user || t->fs)
+        return;                         /* checked or set by an earlier one */
     jx_insn(e, 0, 0, 0xf7, 0, jm(RBX, OFF_MSTATUS));    /* test dword [mstatus], FS */
     jx_u32(e, (uint32_t)MS_FS);
     uint32_t on = jx_jcc(e, CC_NE);
     jit_exit(t, t->dirty, -1, i->pc, t->b->n - k, RV_JIT_EXC + RV_EXC_ILLEGAL, i->raw);
     jx_patch(e, on, jx_pos(e));
+    t->fs = 1;
 }
 
-/* mstatus |= FS | SD (rv_fs_dirty) */
+/* mstatus |= FS | SD (rv_fs_dirty), once per block: a read-modify-write
+ * of mstatus after every F/D instruction (and the next one's test of it)
+ * chained each through a store, and ran an n-body loop 6x slower than in
+ * user mode */
 static void fs_dirty(struct jt *t)
 {
+    if (t->fs == 2)
+        return;
     jx_alu_rm_imm(&t->e, false, ALU_OR, jm(RBX, OFF_MSTATUS), (int32_t)MS_FS);
     jx_bt_imm(&t->e, 5, jm(RBX, OFF_MSTATUS), 63);
+    t->fs = 2;
 }
 /* after an F/D instruction that wrote an f register: in system mode */
 void jit_fs_written(struct jt *t)

@@ -824,6 +824,8 @@ unsigned jit_emit_insn(struct jt *t, const struct rv_insn *i, unsigned k, unsign
             t->skip |= 1ull << (k + (z & 0xff)) | 1ull << (k + (z >> 8));
         t->zext = false;
     }
+    if (o->emit == emit_csr && !(i->imm >= 1 && i->imm <= 3))
+        t->fs = 0;                      /* not fflags, frm, fcsr: mstatus may have changed */
     if (!ext && !keeps_rdx(o)) {
         t->checked = 0;
         t->rdx_base = false;
