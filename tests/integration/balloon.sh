@@ -110,14 +110,20 @@ fi
 q qom-set '{"path":"/machine/peripheral/balloon0","property":"guest-stats-polling-interval","value":1}' >/dev/null
 check "qom-get guest-stats-polling-interval: 1" \
     test "$(q qom-get '{"path":"balloon0","property":"guest-stats-polling-interval"}')" = 1
-stats=
-for ((i = 0; i < DEADLINE * 5; i++)); do
-    stats=$(q qom-get '{"path":"/machine/peripheral/balloon0","property":"guest-stats"}' 2>/dev/null) && break
+# (the stats are the guest's last report: one sent before the deflation
+# above had finished still has the smaller total; wait for one that
+# agrees with MemTotal now, up to the deadline, and report the last seen)
+stats= stat_total= total=
+end=$((SECONDS + DEADLINE))
+while [ "$SECONDS" -lt "$end" ]; do
+    if stats=$(q qom-get '{"path":"/machine/peripheral/balloon0","property":"guest-stats"}' 2>/dev/null); then
+        total=$(meminfo_kib MemTotal)
+        stat_total=$(python3 -c 'import json,sys; print(json.loads(sys.argv[1])["stats"]["stat-total-memory"])' "$stats" 2>/dev/null)
+        [ "${stat_total:-0}" = $((${total:-0} * 1024)) ] && break
+    fi
     sleep 0.2
 done
 echo "# guest-stats: $stats"
-total=$(meminfo_kib MemTotal)
-stat_total=$(python3 -c 'import json,sys; print(json.loads(sys.argv[1])["stats"]["stat-total-memory"])' "$stats" 2>/dev/null)
 check "guest-stats: stat-total-memory ($stat_total) is the guest's MemTotal ($total KiB)" \
     test "${stat_total:-0}" = $((total * 1024))
 stat_free=$(python3 -c 'import json,sys; print(json.loads(sys.argv[1])["stats"]["stat-free-memory"])' "$stats" 2>/dev/null)
