@@ -65,13 +65,16 @@ l1_run() {
             last=$size still=$SECONDS
         elif [ $((SECONDS - still)) -ge "$stall" ]; then
             { echo "console silent for $stall s at $size bytes; last heartbeat: $(grep -a '^@@nested l1 alive' "$out/l1.log" | tail -n 1)"
-              have python3 && python3 - "$out/mon.sock" <<'PY' 2>&1
+              have python3 && python3 - "$out/mon.sock" "$out/l1.log" <<'PY' 2>&1
+# the run state and registers three times, 1 s apart (moving or stuck),
+# each RIP as an offset from the L1 kernel's _text (KASLR's, as l1-init
+# printed it: Debian's System.map is in its -dbg package)
 import re, socket, sys, time
 s = socket.socket(socket.AF_UNIX)
 s.settimeout(5)
 s.connect(sys.argv[1])
-out = b""
-for cmd in (b"info status\n", b"info registers\n"):
+def ask(cmd):
+    out = b""
     s.sendall(cmd)
     end = time.time() + 3
     while time.time() < end:
@@ -82,10 +85,24 @@ for cmd in (b"info status\n", b"info registers\n"):
         if not d:
             break
         out += d
-text = " ".join(re.sub(r"\x1b\[[0-9;]*[A-Za-z]", "", out.decode("latin-1")).split())
-st = re.search(r"VM status: \S+", text)
-regs = text[text.find("CPU#0"):] if "CPU#0" in text else ""
-print("QEMU: %s; %s" % (st.group(0) if st else "no status", regs[:900]))
+        if out.rstrip().endswith(b"(qemu)") and len(out) > 200:
+            break
+    return " ".join(re.sub(r"\x1b\[[0-9;]*[A-Za-z]", "", out.decode("latin-1")).split())
+m = re.search(rb"@@nested l1 _text ([0-9a-f]+)", open(sys.argv[2], "rb").read())
+text = int(m.group(1), 16) if m else None
+def name(rip):
+    return "_text+%#x" % (rip - text) if text is not None and 0 <= rip - text < 1 << 30 else "not L1's kernel text"
+st = re.search(r"VM status: \S+", ask(b"info status\n"))
+print("QEMU: %s" % (st.group(0) if st else "no status"))
+for k in range(3):
+    regs = ask(b"info registers\n")
+    rip = re.search(r"RIP=([0-9a-f]+)", regs)
+    fl = re.search(r"RFL=\S+ \S+ CPL=\d", regs)
+    print("RIP %s (%s) %s;" % (rip.group(1) if rip else "?", name(int(rip.group(1), 16)) if rip else "?",
+                               fl.group(0) if fl else ""))
+    if k == 0:
+        print(regs[regs.find("CPU#0"):][:600])
+    time.sleep(1)
 PY
             } >"$out/wedge.txt"
             kill "$qpid" 2>/dev/null; wait "$qpid"; qrc=$?
