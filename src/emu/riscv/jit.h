@@ -24,7 +24,9 @@ enum { SLOT_VAL = 0, SLOT_MODE = 8, SLOT_VA = 16, FRAME = 24 };
 #define OFF_MODE ((int32_t)offsetof(struct rv_hart, mode_data))
 #define OFF_DIRTY ((int32_t)offsetof(struct rv_hart, code_dirty))
 #define OFF_REQ ((int32_t)offsetof(struct rv_hart, exit_req))
-#define OFF_BUDGET ((int32_t)offsetof(struct rv_hart, budget_end))
+/* what instret is checked against: the budget, 0 while a request may be
+ * pending (hart.h: rv_request), so one check stands for both */
+#define OFF_LIMIT ((int32_t)offsetof(struct rv_hart, jit_limit))
 #define OFF_POLL ((int32_t)offsetof(struct rv_hart, poll))
 #define OFF_MIP ((int32_t)offsetof(struct rv_hart, mip))
 #define OFF_MIE ((int32_t)offsetof(struct rv_hart, mie))

@@ -332,7 +332,8 @@ static void emit_fpu(struct jt *t, const struct rv_insn *i, unsigned k, const st
 /* Leave for pc = rdx, straight into the target's translated block when
  * h->jtc knows it (still valid, with the dispatcher's checks), else back
  * to the dispatcher. instret is written once on the way in: instret -
- * unretired + the target's n (checked against the budget first); the
+ * unretired + the target's n (checked against h->jit_limit first: the
+ * budget, and no request pending); the
  * ways out take the unretired back. In system mode the entry must also
  * still be what the fetch TLB maps pc to now (the block's key is the host
  * address of its first instruction: the tag for pc in mode_fetch, then
@@ -360,8 +361,6 @@ static void emit_jalr_lookup(struct jt *t, uint32_t unretired)
     jx_insn(e, 0, 0, 0x80, ALU_CMP, jm(RCX, (int32_t)offsetof(struct rv_block, valid)));
     jx_byte(e, 0);
     uint32_t gone = jx_jcc(e, CC_E);
-    jx_alu_rm_imm(e, false, ALU_CMP, jm(RBX, OFF_REQ), 0);
-    uint32_t req = jx_jcc(e, CC_NE);
     uint32_t sys[4] = { 0 };
     if (!t->user) {
         jx_mov_rr(e, RSI, RDX);
@@ -388,7 +387,7 @@ static void emit_jalr_lookup(struct jt *t, uint32_t unretired)
     jx_alu_r_rm(e, true, ALU_ADD, RDX, jr(JIT_ICOUNT));
     if (unretired)
         jx_alu_rm_imm(e, true, ALU_SUB, jr(RDX), (int32_t)unretired);
-    jx_alu_r_rm(e, true, ALU_CMP, RDX, jm(RBX, OFF_BUDGET));
+    jx_alu_r_rm(e, true, ALU_CMP, RDX, jm(RBX, OFF_LIMIT));
     uint32_t budget = jx_jcc(e, CC_A);
     jx_mov_rr(e, JIT_ICOUNT, RDX);
     if (!t->user)
@@ -401,7 +400,6 @@ static void emit_jalr_lookup(struct jt *t, uint32_t unretired)
     jx_patch(e, miss, out);
     jx_patch(e, clear, out);
     jx_patch(e, gone, out);
-    jx_patch(e, req, out);
     jx_patch(e, budget, out);
     if (unretired)
         jx_alu_rm_imm(e, true, ALU_SUB, jr(JIT_ICOUNT), (int32_t)unretired);

@@ -17,6 +17,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <pthread.h>
+#include <time.h>
 #include <sys/mman.h>
 #include <cmocka.h>
 
@@ -973,6 +974,63 @@ static void test_chain_request(void **state)
     direct_space_free();
 }
 
+/* A request stops a block that loops on itself, whose iterations check
+ * only h->jit_limit (which rv_request lowers), not exit_req: the loop
+ * (addi x10; sd x10; bne x10, x0, back to its start) runs until rv_kick
+ * from another thread, then leaves at its start with instret = 3 * x10;
+ * and again after rv_run put the limit back. Without the limit, the
+ * runner would never return: waited for with a deadline. */
+static void test_loop_request(void **state)
+{
+    (void)state;
+    uint8_t *sp = direct_space();
+    uint32_t loop[] = { i_type(0x13, 0, 10, 10, 1), s_type(0x23, 3, 31, 10, 0), b_type(1, 10, 0, -8) };
+    for (int direct = 0; direct < 2; direct++) {
+        uint8_t *s = direct ? sp : mmap(NULL, SIZE, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+        assert_true(s != MAP_FAILED);
+        struct rv_machine *m = direct ? machine_direct(0) : machine(true, 0);
+        cur = s;
+        struct rv_hart *h = rv_hart_new(m, 0);
+        cur_h = h;
+        memset(ro, 0, sizeof(ro));
+        memset(s, 0, SIZE);
+        memcpy(s, loop, sizeof(loop));
+        rv_invalidate_code(m, 0, ~0ULL);
+        rv_hart_reset(h, BASE);
+        rv_set_x(h, 31, DATA);
+        uint64_t *ctr = (uint64_t *)(void *)(s + (DATA - BASE));
+        for (int round = 0; round < 3; round++) {
+            uint64_t from = __atomic_load_n(ctr, __ATOMIC_RELAXED);
+            struct kick_arg k = { h, RV_EXIT_NONE };
+            pthread_t th;
+            assert_int_equal(pthread_create(&th, NULL, kick_runner, &k), 0);
+            while (__atomic_load_n(ctr, __ATOMIC_RELAXED) < from + 5000)
+                sched_yield();
+            rv_kick(h);
+            struct timespec until;
+            clock_gettime(CLOCK_REALTIME, &until);
+            until.tv_sec += 20;
+            if (pthread_timedjoin_np(th, NULL, &until) != 0)
+                fail_msg("round %d: the loop did not stop at the request", round);
+            assert_int_equal(k.ex, RV_EXIT_BUDGET);
+            assert_int_equal(rv_get_pc(h), BASE);
+            uint64_t x10 = rv_get_x(h, 10);
+            assert_true(x10 >= from + 5000);
+            assert_int_equal(rv_instret(h), 3 * x10);
+            assert_int_equal(*ctr, x10);
+        }
+        int c;
+        struct rv_block *b = rv_block_lookup(h, BASE, &c);
+        assert_true(b && b->jit);           /* the loop ran translated */
+        cur_h = NULL;
+        rv_hart_free(h);
+        rv_machine_free(m);
+        if (!direct)
+            munmap(s, SIZE);
+    }
+    direct_space_free();
+}
+
 /* ---- jalr's per-site cache (jit.c's jit_jalr_site): a call site linked
  * to f1, then called with f2 (a miss), f1 rewritten by a guest store, by
  * the host before a fence.i, and by the host before rv_invalidate_code
@@ -1075,6 +1133,7 @@ int main(void)
         cmocka_unit_test(test_fp_vs_interpreter),
         cmocka_unit_test(test_chain_dropped_target),
         cmocka_unit_test(test_chain_request),
+        cmocka_unit_test(test_loop_request),
         cmocka_unit_test(test_jalr_site_cache),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
