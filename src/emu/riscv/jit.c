@@ -500,6 +500,8 @@ void jit_loop_back(struct jt *t, unsigned k, unsigned cc)
     struct jx *e = &t->e;
     uint32_t skip = jx_jcc(e, cc ^ 1);              /* x86 conditions pair by the low bit */
     struct stub *s = jit_new_stub(t, ST_LOOP, k);
+    if (t->direct && !t->rdx_base)
+        jx_mov_imm(e, RDX, t->base);                /* the top expects it */
     jx_alu_rm_imm(e, true, ALU_ADD, jr(JIT_ICOUNT), (int32_t)(k + 1));
     jx_alu_r_rm(e, true, ALU_CMP, JIT_ICOUNT, jm(RBX, OFF_LIMIT));
     jx_jcc_to(e, CC_BE, t->top);
@@ -723,6 +725,11 @@ bool rv_jit_translate(struct rv_hart *h, struct rv_block *b)
     uint32_t body = jx_pos(e);
     jx_patch(e, to_body, body);
     jit_reload(t, read);
+    /* a loop with direct accesses: rdx holds the base at its top (set
+     * here and before every branch back that may have lost it), so an
+     * iteration does not load it again */
+    if (t->loop && t->direct)
+        jx_mov_imm(e, RDX, t->base);
     if (t->loop) {
         /* a loop's top on a 32-byte boundary (blocks start at 16): the
          * same loop ran mips.c 25-40% slower or not depending on where
@@ -738,6 +745,7 @@ bool rv_jit_translate(struct rv_hart *h, struct rv_block *b)
         }
     }
     t->top = jx_pos(e);
+    t->rdx_base = t->loop && t->direct;
 
     bool ended = false;
     for (unsigned k = 0; k < n;) {

@@ -79,6 +79,13 @@ struct jt {
     uint32_t checked;
     bool rdx_base;
     uint64_t skip;              /* instructions already done by an earlier one */
+    /* The host flags describe guest register flags_reg (0: none) as the
+     * op just emitted left them: those of `test r, r` when flags_full,
+     * else only ZF and SF (an add or sub: OF and CF are the operation's).
+     * jit_emit_insn hands them to the next op as flags_in and forgets
+     * them; only the op that set them says so again. */
+    uint8_t flags_reg, flags_in;
+    bool flags_full, flags_in_full;
     bool zext;                  /* the op being emitted may leave rd zero-extended (done()) */
     uint32_t jsite;             /* jalr's per-site cache: its jump (0: none) */
     uint32_t jout[3];           /* its jumps to jit_jalr_site_out's exit */
