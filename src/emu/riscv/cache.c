@@ -289,7 +289,7 @@ static void request_others(struct rv_hart *h, unsigned req)
     for (unsigned k = 0; k < m->nhart_slots; k++) {
         struct rv_hart *o = m->harts[k];
         if (o && o != h)
-            atomic_fetch_or(&o->exit_req, req);
+            rv_request(o, req);
     }
     pthread_mutex_unlock(&m->lock);
 }

@@ -599,7 +599,7 @@ int rv_hart_load(struct rv_hart *h, const struct rv_hart_state *st)
     h->poll = 1;
     rv_update_modes(h);
     rv_update_timers(h);
-    atomic_fetch_or(&h->exit_req, RV_REQ_TLB | RV_REQ_CODE);
+    rv_request(h, RV_REQ_TLB | RV_REQ_CODE);
     if (st->halted)
         rv_hart_halt(h);
     else

@@ -210,6 +210,7 @@ static inline bool trap_uses_budget(struct rv_hart *h)
     if (h->budget_end <= h->instret)
         return true;
     h->budget_end--;
+    atomic_store(&h->jit_limit, h->budget_end);   /* a request: exit_req is read next */
     return false;
 }
 
@@ -230,7 +231,18 @@ static enum rv_exit exec_trap(struct rv_hart *h, uint64_t cause, uint64_t tval)
 HOT enum rv_exit exec_boundary(struct rv_hart *h, struct rv_machine *m, bool sys,
                                struct rv_block **last)
 {
-    if (unlikely(atomic_load_explicit(&h->exit_req, memory_order_relaxed))) {
+    /* a request lowered jit_limit (rv_request): back to budget_end first,
+     * then exit_req, whose bit a request sets before it lowers the limit
+     * (a seq_cst store, then the load: a request that raced with it is
+     * seen below, or keeps the limit low) */
+    unsigned req;
+    if (unlikely(atomic_load_explicit(&h->jit_limit, memory_order_relaxed) != h->budget_end)) {
+        atomic_store(&h->jit_limit, h->budget_end);
+        req = atomic_load(&h->exit_req);
+    } else {
+        req = atomic_load_explicit(&h->exit_req, memory_order_relaxed);
+    }
+    if (unlikely(req)) {
         *last = NULL;
         enum rv_exit ex = service_requests(h);
         if (ex != RV_EXIT_NONE)
@@ -587,6 +599,7 @@ enum rv_exit rv_run(struct rv_hart *h, uint64_t budget)
     if (h->halted)
         return RV_EXIT_HALT;
     h->budget_end = budget ? h->instret + budget : UINT64_MAX;
+    atomic_store(&h->jit_limit, h->budget_end);   /* exec_boundary reads exit_req next */
 
 dispatch_nochain:
     last = NULL;

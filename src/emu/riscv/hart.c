@@ -213,14 +213,14 @@ static void wake(struct rv_hart *h)
 void rv_kick(struct rv_hart *h)
 {
     /* async-signal-safe part first: the flag */
-    atomic_fetch_or(&h->exit_req, RV_REQ_KICK);
+    rv_request(h, RV_REQ_KICK);
     if (!h->m->user)
         wake(h);
 }
 
 void rv_hart_halt(struct rv_hart *h)
 {
-    atomic_fetch_or(&h->exit_req, RV_REQ_HALT);
+    rv_request(h, RV_REQ_HALT);
     wake(h);
 }
 
@@ -372,18 +372,18 @@ void rv_invalidate_code(struct rv_machine *m, uint64_t addr, uint64_t len)
     pthread_mutex_lock(&m->lock);
     for (unsigned k = 0; k < m->nhart_slots; k++)
         if (m->harts[k])
-            atomic_fetch_or(&m->harts[k]->exit_req, RV_REQ_CODE | RV_REQ_TLB);
+            rv_request(m->harts[k], RV_REQ_CODE | RV_REQ_TLB);
     pthread_mutex_unlock(&m->lock);
 }
 
 void rv_remote_fence_i(struct rv_hart *h)
 {
-    atomic_fetch_or(&h->exit_req, RV_REQ_FENCEI);
+    rv_request(h, RV_REQ_FENCEI);
 }
 
 void rv_flush_tlb(struct rv_hart *h)
 {
-    atomic_fetch_or(&h->exit_req, RV_REQ_TLB);
+    rv_request(h, RV_REQ_TLB);
 }
 
 uint64_t rv_dirty_log_sync(struct rv_machine *m, unsigned region, uint64_t *bitmap)
@@ -391,7 +391,7 @@ uint64_t rv_dirty_log_sync(struct rv_machine *m, unsigned region, uint64_t *bitm
     pthread_mutex_lock(&m->lock);
     for (unsigned k = 0; k < m->nhart_slots; k++)
         if (m->harts[k])
-            atomic_fetch_or(&m->harts[k]->exit_req, RV_REQ_WTLB);
+            rv_request(m->harts[k], RV_REQ_WTLB);
     pthread_mutex_unlock(&m->lock);
     return mem_dirty_collect(m->mem, region, bitmap);
 }

@@ -142,6 +142,12 @@ struct rv_hart {
     atomic_uint exit_req;         /* kick / halt / flush requests (bits) */
     uint64_t instret;
     uint64_t budget_end;
+    /* What translated code compares instret with, in place of both
+     * budget_end and exit_req: budget_end, or 0 while a request may be
+     * pending (rv_request lowers it after setting exit_req; the dispatcher
+     * puts budget_end back before it reads exit_req), so a self-loop or a
+     * chained exit checks one word, not two. */
+    _Atomic uint64_t jit_limit;
     uint64_t exc_cause, exc_tval;
     bool halted;
     bool code_dirty;              /* a store invalidated code: leave the block */
@@ -226,6 +232,14 @@ struct rv_hart {
 enum { RV_REQ_KICK = 1, RV_REQ_TLB = 2, RV_REQ_CODE = 4, RV_REQ_HALT = 8,
        RV_REQ_WTLB = 16,             /* only the write TLB (the dirty log's sync); ends no WFI */
        RV_REQ_FENCEI = 32 };         /* rv_fence_i (translated fence.i, SBI remote fence.i) */
+
+/* Post requests to h, from any thread (async-signal-safe): exit_req, then
+ * jit_limit, which makes translated code's next check fail. */
+static inline void rv_request(struct rv_hart *h, unsigned bits)
+{
+    atomic_fetch_or(&h->exit_req, bits);
+    atomic_store(&h->jit_limit, 0);
+}
 
 /* mstatus bits */
 #define MS_SIE  (1ULL << 1)

@@ -27,10 +27,11 @@
  * raises the guest's exception or makes the store and drops the code.
  * With data watchpoints on, user mode uses the TLB path as well.
  *
- * Exits to a known pc check for a request, then take a jump that
- * rv_jit_link later points at the next block's chain entry (instret and
- * the budget; in system mode through a stub of the fetch TLB, timer poll
- * and interrupt checks); dropping a block unlinks the exits chained to it
+ * Exits to a known pc take a jump that rv_jit_link later points at the
+ * next block's chain entry (instret, checked against h->jit_limit: the
+ * budget, or 0 while a request is pending, so one compare stands for the
+ * dispatcher's two; in system mode through a stub of the fetch TLB, timer
+ * poll and interrupt checks); dropping a block unlinks the exits chained to it
  * (rv_jit_unlink), so no chain checks its target's validity. A branch back
  * to the block's start loops without leaving host registers; in user mode
  * jalr looks its target up in h->jtc.
@@ -183,23 +184,21 @@ void jit_exit(struct jt *t, uint32_t wb, int pc_reg, uint64_t pc, uint32_t unret
     jx_jmp_to(e, t->epilogue);
 }
 
-/* The exit to a known pc: the instructions not retired taken back, the
- * request check (the dispatcher's first; a request leaves here with
- * instret exact), then a jump that rv_jit_link may point at the next
- * block's chain entry (which counts that block and checks the budget) or,
- * in system mode, at a stub of the checks that depend on the target; else
- * it falls through to a return of RV_JIT_NEXT with the jump's address.
- * Once linked, a transition in user mode is this check and two jumps. */
+/* The exit to a known pc: the instructions not retired taken back, then
+ * a jump that rv_jit_link may point at the next block's chain entry
+ * (which counts that block and checks it against h->jit_limit: the
+ * budget, or a pending request, which leaves there with instret exact)
+ * or, in system mode, at a stub of the checks that depend on the target;
+ * else it falls through to a return of RV_JIT_NEXT with the jump's
+ * address. Once linked, a transition in user mode is two jumps and one
+ * check. */
 void jit_exit_to(struct jt *t, uint32_t wb, uint64_t pc, uint32_t unretired)
 {
     struct jx *e = &t->e;
     jit_writeback(t, wb);
     if (unretired)
         jx_alu_rm_imm(e, true, ALU_SUB, jr(JIT_ICOUNT), (int32_t)unretired);
-    jx_alu_rm_imm(e, false, ALU_CMP, jm(RBX, OFF_REQ), 0);
-    uint32_t req = jx_jcc(e, CC_NE);
     uint32_t site = jx_jmp(e);                 /* rel32 0: falls through */
-    jx_patch(e, req, jx_pos(e));
     /* h->pc only on the way out: translated code never reads it */
     jx_mov_imm(e, RAX, pc);
     jx_mov_rm_r(e, true, jm(RBX, OFF_PC), RAX);
@@ -210,7 +209,6 @@ void jit_exit_to(struct jt *t, uint32_t wb, uint64_t pc, uint32_t unretired)
 
 /* jalr's per-site cache (user mode), in front of the h->jtc lookup:
  *
- *     cmp  dword [exit_req], 0 ; jne  out
  *     mov  rax, imm64          ; the target pc last linked (JALR_NONE: none)
  *     cmp  rdx, rax            ; jne  miss
  *     sub  r15, unretired      ; (imm32 form always)
@@ -233,8 +231,7 @@ void jit_exit_to(struct jt *t, uint32_t wb, uint64_t pc, uint32_t unretired)
 void jit_jalr_site(struct jt *t, uint32_t unretired)
 {
     struct jx *e = &t->e;
-    jx_alu_rm_imm(e, false, ALU_CMP, jm(RBX, OFF_REQ), 0);
-    t->jout[0] = jx_jcc(e, CC_NE);
+    t->jout[0] = 0;
     jx_byte(e, 0x48);                           /* mov rax, imm64 (always this form) */
     jx_byte(e, 0xb8);
     uint32_t imm = jx_pos(e);
@@ -262,7 +259,8 @@ void jit_jalr_site_out(struct jt *t, uint32_t unretired)
 {
     struct jx *e = &t->e;
     for (unsigned k = 0; k < 3; k++)
-        jx_patch(e, t->jout[k], jx_pos(e));
+        if (t->jout[k])
+            jx_patch(e, t->jout[k], jx_pos(e));
     if (unretired)
         jx_alu_rm_imm(e, true, ALU_SUB, jr(JIT_ICOUNT), (int32_t)unretired);
     jx_mov_imm(e, RAX, RV_JIT_NEXT);
@@ -441,19 +439,16 @@ static void emit_fault(struct jt *t, const struct stub *s)
 }
 
 /* The dispatcher's checks between two blocks, with instret counting the
- * next block from the request check on (delta added there: one add to
- * JIT_ICOUNT per transition): no request, instret within the
- * budget, in system mode no timer poll due and no interrupt pending. The
- * jumps are left for the caller to point: *req (a request: delta not
- * added yet) and the returned number of undo[] (delta added: to be
+ * next block (delta: one add to JIT_ICOUNT per transition): instret
+ * within h->jit_limit (the budget, and no request pending), in system
+ * mode no timer poll due and no interrupt pending. The returned number
+ * of undo[] jumps are left for the caller to point (delta added: to be
  * taken back). */
-static unsigned emit_checks(struct jx *e, bool user, int32_t delta, uint32_t *req, uint32_t undo[3])
+static unsigned emit_checks(struct jx *e, bool user, int32_t delta, uint32_t undo[3])
 {
     unsigned nu = 0;
-    jx_alu_rm_imm(e, false, ALU_CMP, jm(RBX, OFF_REQ), 0);
-    *req = jx_jcc(e, CC_NE);
     jx_alu_rm_imm(e, true, ALU_ADD, jr(JIT_ICOUNT), delta);
-    jx_alu_r_rm(e, true, ALU_CMP, JIT_ICOUNT, jm(RBX, OFF_BUDGET));
+    jx_alu_r_rm(e, true, ALU_CMP, JIT_ICOUNT, jm(RBX, OFF_LIMIT));
     undo[nu++] = jx_jcc(e, CC_A);
     if (!user) {
         jx_alu_rm_imm(e, false, ALU_CMP, jm(RBX, OFF_POLL), 1);
@@ -473,13 +468,12 @@ static unsigned emit_checks(struct jx *e, bool user, int32_t delta, uint32_t *re
  * this run retired in one add to JIT_ICOUNT, which makes it count the
  * next run. A failing check leaves
  * for the dispatcher at the block's start with the exact count. */
-/* A loop's failed check: instret back to this run's count (from *req on:
- * the k + 1 not added yet), then leave for the block's start. */
-static void loop_exit(struct jt *t, const struct stub *s, uint32_t req)
+/* A loop's failed check: instret back to this run's count, then leave
+ * for the block's start. */
+static void loop_exit(struct jt *t, const struct stub *s)
 {
     struct jx *e = &t->e;
     jx_alu_rm_imm(e, true, ALU_SUB, jr(JIT_ICOUNT), (int32_t)(s->k + 1));
-    jx_patch(e, req, jx_pos(e));
     uint32_t unretired = t->b->n - 1 - s->k;
     if (unretired)
         jx_alu_rm_imm(e, true, ALU_SUB, jr(JIT_ICOUNT), (int32_t)unretired);
@@ -489,28 +483,29 @@ static void loop_exit(struct jt *t, const struct stub *s, uint32_t req)
 static void emit_loop(struct jt *t, const struct stub *s)
 {
     struct jx *e = &t->e;
-    uint32_t req, undo[3];
-    unsigned nu = emit_checks(e, t->user, (int32_t)(s->k + 1), &req, undo);
+    uint32_t undo[3];
+    unsigned nu = emit_checks(e, t->user, (int32_t)(s->k + 1), undo);
     jx_jmp_to(e, t->top);
     for (unsigned f = 0; f < nu; f++)
         jx_patch(e, undo[f], jx_pos(e));
-    loop_exit(t, s, req);
+    loop_exit(t, s);
 }
 
-/* User mode: the same checks inline after the branch, which jumps over
- * them when not taken, so an iteration takes one jump (to the top), not
- * two (to a stub, then to the top); the failing checks' way out is an
- * ST_LOOP stub (patch[0] the budget's, patch[1] the request's). */
+/* User mode: the check inline after the branch, which jumps over it
+ * when not taken: instret += k + 1, then back to the top while within
+ * h->jit_limit (one taken jump per iteration), else the ST_LOOP stub
+ * (patch[0]). */
 void jit_loop_back(struct jt *t, unsigned k, unsigned cc)
 {
     struct jx *e = &t->e;
     uint32_t skip = jx_jcc(e, cc ^ 1);              /* x86 conditions pair by the low bit */
     struct stub *s = jit_new_stub(t, ST_LOOP, k);
-    uint32_t req, undo[3];
-    emit_checks(e, true, (int32_t)(k + 1), &req, undo);   /* one undo in user mode */
-    s->patch[0] = undo[0];
-    s->patch[1] = req;
-    jx_jmp_to(e, t->top);
+    if (t->direct && !t->rdx_base)
+        jx_mov_imm(e, RDX, t->base);                /* the top expects it */
+    jx_alu_rm_imm(e, true, ALU_ADD, jr(JIT_ICOUNT), (int32_t)(k + 1));
+    jx_alu_r_rm(e, true, ALU_CMP, JIT_ICOUNT, jm(RBX, OFF_LIMIT));
+    jx_jcc_to(e, CC_BE, t->top);
+    s->patch[0] = jx_jmp(e);
     jx_patch(e, skip, jx_pos(e));
 }
 
@@ -522,7 +517,7 @@ static void emit_stub(struct jt *t, struct stub *s)
     s->start = start;
     if (s->kind == ST_LOOP) {
         jx_patch(e, s->patch[0], start);
-        loop_exit(t, s, s->patch[1]);
+        loop_exit(t, s);
         return;
     }
     for (unsigned k = 0; k < 2; k++)
@@ -668,7 +663,7 @@ bool rv_jit_translate(struct rv_hart *h, struct rv_block *b)
     }
     if (h->jit_used + JIT_BLOCK_ROOM > JIT_ARENA) {
         /* full: start again after the next block boundary's flush */
-        atomic_fetch_or(&h->exit_req, RV_REQ_CODE);
+        rv_request(h, RV_REQ_CODE);
         return false;
     }
     struct jt *t = xzalloc(sizeof(*t));
@@ -725,11 +720,16 @@ bool rv_jit_translate(struct rv_hart *h, struct rv_block *b)
      * block, within the budget, else back to the dispatcher at its start */
     uint32_t chain = jx_pos(e);
     jx_alu_rm_imm(e, true, ALU_ADD, jr(JIT_ICOUNT), (int32_t)b->n);
-    jx_alu_r_rm(e, true, ALU_CMP, JIT_ICOUNT, jm(RBX, OFF_BUDGET));
+    jx_alu_r_rm(e, true, ALU_CMP, JIT_ICOUNT, jm(RBX, OFF_LIMIT));
     uint32_t over = jx_jcc(e, CC_A);
     uint32_t body = jx_pos(e);
     jx_patch(e, to_body, body);
     jit_reload(t, read);
+    /* a loop with direct accesses: rdx holds the base at its top (set
+     * here and before every branch back that may have lost it), so an
+     * iteration does not load it again */
+    if (t->loop && t->direct)
+        jx_mov_imm(e, RDX, t->base);
     if (t->loop) {
         /* a loop's top on a 32-byte boundary (blocks start at 16): the
          * same loop ran mips.c 25-40% slower or not depending on where
@@ -745,6 +745,7 @@ bool rv_jit_translate(struct rv_hart *h, struct rv_block *b)
         }
     }
     t->top = jx_pos(e);
+    t->rdx_base = t->loop && t->direct;
 
     bool ended = false;
     for (unsigned k = 0; k < n;) {
@@ -801,8 +802,8 @@ static void emit_fetch_check(struct jx *e, uint64_t vpc, uint64_t key, uint32_t 
     fail[1] = jx_jcc(e, CC_NE);
 }
 
-/* Chaining. A linked exit (jit_exit_to, after its request check) jumps to
- * the next block's chain entry, which counts it and checks the budget; in
+/* Chaining. A linked exit (jit_exit_to) jumps to the next block's chain
+ * entry, which counts it and checks h->jit_limit (the budget and requests); in
  * system mode through a stub of the checks that depend on the target
  * (that the fetch TLB still maps its pc to the block's code; no timer
  * poll due and no interrupt pending), any of which failing goes back to
@@ -814,8 +815,10 @@ static void emit_fetch_check(struct jx *e, uint64_t vpc, uint64_t key, uint32_t 
  * (a struct rv_jit_in in the code arena), and dropping the block
  * (rv_jit_unlink, from cache.c's drop_page, on the hart that owns the
  * code) points its linked exits back at their way out. Other harts drop
- * code only through their own requests (RV_REQ_CODE), which the exit's
- * request check sees before any chain is followed. */
+ * code only through their own requests (RV_REQ_CODE), which lower
+ * h->jit_limit: the chain entry (or the self-loop's check) leaves for the
+ * dispatcher before the next block's body runs, as an exit's check of
+ * exit_req did before. */
 struct rv_jit_in {
     struct rv_jit_in *next;
     uintptr_t site;
@@ -848,7 +851,7 @@ bool rv_jit_link(struct rv_hart *h, uintptr_t site, struct rv_block *to)
         /* the budget here too, so that a poll is counted only for a block
          * that runs (the chain entry's own check then passes) */
         jx_lea(e, RAX, jm(JIT_ICOUNT, (int32_t)to->n));
-        jx_alu_r_rm(e, true, ALU_CMP, RAX, jm(RBX, OFF_BUDGET));
+        jx_alu_r_rm(e, true, ALU_CMP, RAX, jm(RBX, OFF_LIMIT));
         jx_jcc_to(e, CC_A, back);
         jx_alu_rm_imm(e, false, ALU_CMP, jm(RBX, OFF_POLL), 1);
         jx_jcc_to(e, CC_BE, back);

@@ -24,7 +24,9 @@ enum { SLOT_VAL = 0, SLOT_MODE = 8, SLOT_VA = 16, FRAME = 24 };
 #define OFF_MODE ((int32_t)offsetof(struct rv_hart, mode_data))
 #define OFF_DIRTY ((int32_t)offsetof(struct rv_hart, code_dirty))
 #define OFF_REQ ((int32_t)offsetof(struct rv_hart, exit_req))
-#define OFF_BUDGET ((int32_t)offsetof(struct rv_hart, budget_end))
+/* what instret is checked against: the budget, 0 while a request may be
+ * pending (hart.h: rv_request), so one check stands for both */
+#define OFF_LIMIT ((int32_t)offsetof(struct rv_hart, jit_limit))
 #define OFF_POLL ((int32_t)offsetof(struct rv_hart, poll))
 #define OFF_MIP ((int32_t)offsetof(struct rv_hart, mip))
 #define OFF_MIE ((int32_t)offsetof(struct rv_hart, mie))
@@ -83,6 +85,13 @@ struct jt {
      * (jit_emit_insn): nothing else in a block changes mstatus. */
     uint8_t fs;
     uint64_t skip;              /* instructions already done by an earlier one */
+    /* The host flags describe guest register flags_reg (0: none) as the
+     * op just emitted left them: those of `test r, r` when flags_full,
+     * else only ZF and SF (an add or sub: OF and CF are the operation's).
+     * jit_emit_insn hands them to the next op as flags_in and forgets
+     * them; only the op that set them says so again. */
+    uint8_t flags_reg, flags_in;
+    bool flags_full, flags_in_full;
     bool zext;                  /* the op being emitted may leave rd zero-extended (done()) */
     uint32_t jsite;             /* jalr's per-site cache: its jump (0: none) */
     uint32_t jout[3];           /* its jumps to jit_jalr_site_out's exit */

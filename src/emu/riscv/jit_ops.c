@@ -53,6 +53,17 @@ static void done(struct jt *t, unsigned rd, int d, bool w)
         t->dirty |= 1u << rd;
 }
 
+/* The ALU op just emitted left the flags of guest rd's value (ZF and SF
+ * of a W op's 32-bit result are those of its sign extension; and, or and
+ * xor clear OF and CF as test does). */
+static void set_flags(struct jt *t, unsigned rd, unsigned alu)
+{
+    if (rd == 0 || rd >= 32 || t->zext)
+        return;                 /* (a zext.w pair after it: SF is not rd's) */
+    t->flags_reg = (uint8_t)rd;
+    t->flags_full = alu == ALU_AND || alu == ALU_OR || alu == ALU_XOR;
+}
+
 /* rd = rs1 OP rs2 (64-bit, or 32-bit sign-extended) */
 static void emit_alu_rr(struct jt *t, const struct rv_insn *i, unsigned k, const struct jit_op *o)
 {
@@ -82,6 +93,7 @@ static void emit_alu_rr(struct jt *t, const struct rv_insn *i, unsigned k, const
     }
     get(t, d, a, true);
     jx_alu_r_rm(&t->e, o->w, alu, d, gx(t, b));
+    set_flags(t, i->rd, alu);
     done(t, i->rd, d, o->w);
 }
 static void emit_alu_ri(struct jt *t, const struct rv_insn *i, unsigned k, const struct jit_op *o)
@@ -102,6 +114,7 @@ static void emit_alu_ri(struct jt *t, const struct rv_insn *i, unsigned k, const
     }
     get(t, d, i->rs1, true);
     jx_alu_rm_imm(&t->e, o->w, o->code, jr(d), (int32_t)i->imm);
+    set_flags(t, i->rd, o->code);
     done(t, i->rd, d, o->w);
 }
 static void emit_shift_ri(struct jt *t, const struct rv_insn *i, unsigned k, const struct jit_op *o)
@@ -219,17 +232,40 @@ static void branch_to(struct jt *t, const struct rv_insn *i, unsigned k, unsigne
     s->patch[0] = jx_jcc(&t->e, cc);
 }
 
+/* The condition cc of a compare of guest r with 0 on the flags the op
+ * before left (flags_in), or -1 when they do not tell it. */
+static int flags_cc(const struct jt *t, unsigned r, unsigned cc)
+{
+    if (r == 0 || t->flags_in != r)
+        return -1;
+    if (t->flags_in_full || cc == CC_E || cc == CC_NE)
+        return (int)cc;
+    /* ZF and SF only: r < 0 and r >= 0 are SF */
+    return cc == CC_L ? CC_S : cc == CC_GE ? CC_NS : -1;
+}
+
 static void emit_branch(struct jt *t, const struct rv_insn *i, unsigned k, const struct jit_op *o)
 {
     struct jx *e = &t->e;
+    static const uint8_t swap[16] = {
+        [CC_E] = CC_E, [CC_NE] = CC_NE, [CC_L] = CC_G, [CC_G] = CC_L, [CC_GE] = CC_LE,
+        [CC_LE] = CC_GE, [CC_B] = CC_A, [CC_A] = CC_B, [CC_AE] = CC_BE, [CC_BE] = CC_AE,
+    };
+    /* against x0, with the flags the op before left for that register
+     * (addi a0, a0, -1; bnez a0; or a second branch on it): no test */
+    int fcc = i->rs2 == 0 ? flags_cc(t, i->rs1, o->code) : i->rs1 == 0 ? flags_cc(t, i->rs2, swap[o->code]) : -1;
+    if (fcc >= 0) {
+        t->flags_reg = t->flags_in;
+        t->flags_full = t->flags_in_full;
+        branch_to(t, i, k, (unsigned)fcc);
+        return;
+    }
     if (i->rs1 == 0 && i->rs2 != 0 && t->hreg[i->rs2] >= 0) {
         /* 0 OP rs2 (bgtz, blez, ...): test rs2 sets the flags of rs2 - 0,
          * so the swapped condition, without reading x0 */
-        static const uint8_t swap[16] = {
-            [CC_E] = CC_E, [CC_NE] = CC_NE, [CC_L] = CC_G, [CC_G] = CC_L, [CC_GE] = CC_LE,
-            [CC_LE] = CC_GE, [CC_B] = CC_A, [CC_A] = CC_B, [CC_AE] = CC_BE, [CC_BE] = CC_AE,
-        };
         jx_test_rm_r(e, true, jr(t->hreg[i->rs2]), t->hreg[i->rs2]);
+        t->flags_reg = (uint8_t)i->rs2;
+        t->flags_full = true;
         branch_to(t, i, k, swap[o->code]);
         return;
     }
@@ -238,10 +274,13 @@ static void emit_branch(struct jt *t, const struct rv_insn *i, unsigned k, const
         get(t, RAX, i->rs1, true);
         a = RAX;
     }
-    if (i->rs2 == 0)
+    if (i->rs2 == 0) {
         jx_test_rm_r(e, true, jr(a), a);
-    else
+        t->flags_reg = (uint8_t)i->rs1;
+        t->flags_full = true;
+    } else {
         jx_alu_r_rm(e, true, ALU_CMP, a, gx(t, i->rs2));
+    }
     branch_to(t, i, k, o->code);
 }
 
@@ -332,7 +371,8 @@ static void emit_fpu(struct jt *t, const struct rv_insn *i, unsigned k, const st
 /* Leave for pc = rdx, straight into the target's translated block when
  * h->jtc knows it (still valid, with the dispatcher's checks), else back
  * to the dispatcher. instret is written once on the way in: instret -
- * unretired + the target's n (checked against the budget first); the
+ * unretired + the target's n (checked against h->jit_limit first: the
+ * budget, and no request pending); the
  * ways out take the unretired back. In system mode the entry must also
  * still be what the fetch TLB maps pc to now (the block's key is the host
  * address of its first instruction: the tag for pc in mode_fetch, then
@@ -360,8 +400,6 @@ static void emit_jalr_lookup(struct jt *t, uint32_t unretired)
     jx_insn(e, 0, 0, 0x80, ALU_CMP, jm(RCX, (int32_t)offsetof(struct rv_block, valid)));
     jx_byte(e, 0);
     uint32_t gone = jx_jcc(e, CC_E);
-    jx_alu_rm_imm(e, false, ALU_CMP, jm(RBX, OFF_REQ), 0);
-    uint32_t req = jx_jcc(e, CC_NE);
     uint32_t sys[4] = { 0 };
     if (!t->user) {
         jx_mov_rr(e, RSI, RDX);
@@ -388,7 +426,7 @@ static void emit_jalr_lookup(struct jt *t, uint32_t unretired)
     jx_alu_r_rm(e, true, ALU_ADD, RDX, jr(JIT_ICOUNT));
     if (unretired)
         jx_alu_rm_imm(e, true, ALU_SUB, jr(RDX), (int32_t)unretired);
-    jx_alu_r_rm(e, true, ALU_CMP, RDX, jm(RBX, OFF_BUDGET));
+    jx_alu_r_rm(e, true, ALU_CMP, RDX, jm(RBX, OFF_LIMIT));
     uint32_t budget = jx_jcc(e, CC_A);
     jx_mov_rr(e, JIT_ICOUNT, RDX);
     if (!t->user)
@@ -401,7 +439,6 @@ static void emit_jalr_lookup(struct jt *t, uint32_t unretired)
     jx_patch(e, miss, out);
     jx_patch(e, clear, out);
     jx_patch(e, gone, out);
-    jx_patch(e, req, out);
     jx_patch(e, budget, out);
     if (unretired)
         jx_alu_rm_imm(e, true, ALU_SUB, jr(JIT_ICOUNT), (int32_t)unretired);
@@ -813,6 +850,9 @@ unsigned jit_emit_insn(struct jt *t, const struct rv_insn *i, unsigned k, unsign
     const struct jit_op *o = &jit_ops[i->op];
     if (k < 64 && (t->skip >> k) & 1)
         return 1;                       /* done by an earlier instruction */
+    t->flags_in = t->flags_reg;
+    t->flags_in_full = t->flags_full;
+    t->flags_reg = 0;
     unsigned used = emit_word_ext(t, i, k, left);      /* writes rd only, keeps rdx */
     bool ext = used != 0;
     if (!ext) {

@@ -86,7 +86,7 @@ static void trig_update(struct rv_hart *h)
     h->trig_exec = x;
     h->trig_ldst = ls;
     /* decoded blocks and TLB entries were made without these */
-    atomic_fetch_or(&h->exit_req, RV_REQ_CODE | RV_REQ_TLB);
+    rv_request(h, RV_REQ_CODE | RV_REQ_TLB);
 }
 
 int rv_trig_csr_read(struct rv_hart *h, unsigned csr, uint64_t *v)
@@ -269,7 +269,7 @@ int rv_debug_watchpoint(struct rv_machine *m, uint64_t addr, uint64_t len, unsig
      * accesses memory directly (user mode): every hart drops both */
     for (unsigned j = 0; j < m->nhart_slots; j++)
         if (m->harts[j])
-            atomic_fetch_or(&m->harts[j]->exit_req, RV_REQ_TLB | RV_REQ_CODE);
+            rv_request(m->harts[j], RV_REQ_TLB | RV_REQ_CODE);
     pthread_mutex_unlock(&m->lock);
     return ret;
 }

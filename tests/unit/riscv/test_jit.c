@@ -17,6 +17,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <pthread.h>
+#include <time.h>
 #include <sys/mman.h>
 #include <cmocka.h>
 
@@ -547,6 +548,88 @@ static void test_translator_vs_interpreter(void **state)
     rv_machine_free(mdt);
 }
 
+/* ---- branches against x0 right after the ALU op that wrote their
+ * register (jit_ops.c reuses that op's flags instead of a test: ZF and
+ * SF after add and sub, all of them after and, or, xor and a test), and
+ * a second branch on the same register, sometimes with a zext.w pair
+ * between (the W op's flags are then not the register's); operands at
+ * the edges of signed overflow, in a loop whose bnez follows its
+ * counter's addi ---- */
+static const uint64_t edge[] = {
+    0, 1, ~0ULL, 0x7fffffffffffffffULL, 0x8000000000000000ULL, 0x7fffffffULL, 0x80000000ULL,
+    0xffffffff80000000ULL, 0xffffffff7fffffffULL, 0x100000000ULL, 2, 0xfffffffffffffffeULL,
+};
+static unsigned gen_flags_prog(uint32_t *p, unsigned max)
+{
+    static const struct { uint8_t op, f3, f7; } ops[] = {
+        { 0x33, 0, 0 }, { 0x33, 0, 0x20 }, { 0x33, 4, 0 }, { 0x33, 6, 0 }, { 0x33, 7, 0 },
+        { 0x3b, 0, 0 }, { 0x3b, 0, 0x20 },
+    };
+    static const unsigned f3[6] = { 0, 1, 4, 5, 6, 7 };
+    unsigned n = 0;
+    p[n++] = i_type(0x13, 0, 30, 0, 1 + (int)pick(8));      /* x30 = iterations */
+    unsigned head = n;
+    for (unsigned k = 2 + pick(12); k > 0 && n + 12 < max; k--) {
+        unsigned rd = 1 + pick(6);
+        if (pick(3)) {
+            unsigned o = pick(sizeof(ops) / sizeof(ops[0]));
+            p[n++] = r_type(ops[o].op, ops[o].f3, ops[o].f7, rd, 1 + pick(6), 1 + pick(6));
+        } else {
+            static const uint8_t iop[][2] = { { 0x13, 0 }, { 0x13, 4 }, { 0x13, 6 }, { 0x13, 7 }, { 0x1b, 0 } };
+            unsigned o = pick(5);
+            int imm = pick(2) ? (int)pick(5) - 2 : (int)pick(4096) - 2048;
+            p[n++] = i_type(iop[o][0], iop[o][1], rd, 1 + pick(6), imm);
+        }
+        if (pick(3) == 0) {                /* zext.w of it as a shift pair (folded into a W op) */
+            p[n++] = i_type(0x13, 1, rd, rd, 32);
+            p[n++] = i_type(0x13, 5, rd, rd, 32);
+        }
+        for (unsigned b = 1 + pick(2); b > 0; b--) {
+            bool left = pick(2);           /* rd OP x0, or x0 OP rd */
+            p[n++] = b_type(f3[pick(6)], left ? rd : 0, left ? 0 : rd, 8);
+            p[n++] = i_type(0x13, 0, 20 + pick(8), 20 + pick(8), 1 + (int)pick(9));   /* skipped or not */
+        }
+    }
+    p[n++] = i_type(0x13, 0, 30, 30, -1);
+    p[n] = b_type(1, 30, 0, -4 * (int)(n - head));            /* bnez x30, head */
+    n++;
+    p[n++] = ECALL;
+    return n;
+}
+
+static void test_flags_vs_interpreter(void **state)
+{
+    (void)state;
+    struct rv_machine *mi = machine(false, 0), *mj = machine(true, 0), *md = machine_direct(0);
+    struct spaces sp;
+    spaces_open(&sp);
+    static struct run ri, rj;
+    static uint32_t prog[256];
+    for (unsigned p = 0; p < 1500; p++) {
+        unsigned n = gen_flags_prog(prog, 200);
+        uint64_t x0[32];
+        for (unsigned k = 0; k < 32; k++)
+            x0[k] = pick(4) ? edge[pick(sizeof(edge) / 8)] : rnd();
+        unsigned budget = p % 3 == 2 ? 1 + pick(50) : 0;
+        struct rv_machine *mx = p % 2 ? md : mj;
+        uint8_t *sj = p % 2 ? sp.sd : sp.st;
+        if (sj == sp.sd)
+            mprotect(sj, SIZE, PROT_READ | PROT_WRITE);
+        for (int s = 0; s < 2; s++) {
+            uint8_t *space = s ? sj : sp.si;
+            memset(space, 0, SIZE);
+            memcpy(space, prog, n * 4);
+            rv_invalidate_code(s ? mx : mi, 0, ~0ULL);
+            run_on(s ? mx : mi, space, x0, budget, s ? &rj : &ri);
+        }
+        compare(&ri, &rj, p);
+    }
+    spaces_close(&sp);
+    rv_machine_free(mi);
+    rv_machine_free(mj);
+    rv_machine_free(md);
+}
+
 /* ---- F/D: each translated path (jit_fp.c's fast paths and the call
  * they fall back to) against the interpreter, in every rounding mode
  * (static and dynamic, with valid and invalid frm), with NX accrued or
@@ -973,6 +1056,111 @@ static void test_chain_request(void **state)
     direct_space_free();
 }
 
+/* A request stops a block that loops on itself, whose iterations check
+ * only h->jit_limit (which rv_request lowers), not exit_req: the loop
+ * (addi x10; sd x10; bne x10, x0, back to its start) runs until rv_kick
+ * from another thread, then leaves at its start with instret = 3 * x10;
+ * and again after rv_run put the limit back. Without the limit, the
+ * runner would never return: waited for with a deadline. */
+static void test_loop_request(void **state)
+{
+    (void)state;
+    uint8_t *sp = direct_space();
+    uint32_t loop[] = { i_type(0x13, 0, 10, 10, 1), s_type(0x23, 3, 31, 10, 0), b_type(1, 10, 0, -8) };
+    for (int direct = 0; direct < 2; direct++) {
+        uint8_t *s = direct ? sp : mmap(NULL, SIZE, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+        assert_true(s != MAP_FAILED);
+        struct rv_machine *m = direct ? machine_direct(0) : machine(true, 0);
+        cur = s;
+        struct rv_hart *h = rv_hart_new(m, 0);
+        cur_h = h;
+        memset(ro, 0, sizeof(ro));
+        memset(s, 0, SIZE);
+        memcpy(s, loop, sizeof(loop));
+        rv_invalidate_code(m, 0, ~0ULL);
+        rv_hart_reset(h, BASE);
+        rv_set_x(h, 31, DATA);
+        uint64_t *ctr = (uint64_t *)(void *)(s + (DATA - BASE));
+        for (int round = 0; round < 3; round++) {
+            uint64_t from = __atomic_load_n(ctr, __ATOMIC_RELAXED);
+            struct kick_arg k = { h, RV_EXIT_NONE };
+            pthread_t th;
+            assert_int_equal(pthread_create(&th, NULL, kick_runner, &k), 0);
+            while (__atomic_load_n(ctr, __ATOMIC_RELAXED) < from + 5000)
+                sched_yield();
+            rv_kick(h);
+            struct timespec until;
+            clock_gettime(CLOCK_REALTIME, &until);
+            until.tv_sec += 20;
+            if (pthread_timedjoin_np(th, NULL, &until) != 0)
+                fail_msg("round %d: the loop did not stop at the request", round);
+            assert_int_equal(k.ex, RV_EXIT_BUDGET);
+            assert_int_equal(rv_get_pc(h), BASE);
+            uint64_t x10 = rv_get_x(h, 10);
+            assert_true(x10 >= from + 5000);
+            assert_int_equal(rv_instret(h), 3 * x10);
+            assert_int_equal(*ctr, x10);
+        }
+        int c;
+        struct rv_block *b = rv_block_lookup(h, BASE, &c);
+        assert_true(b && b->jit);           /* the loop ran translated */
+        cur_h = NULL;
+        rv_hart_free(h);
+        rv_machine_free(m);
+        if (!direct)
+            munmap(s, SIZE);
+    }
+    direct_space_free();
+}
+
+/* A loop with direct accesses keeps the reservation's base in rdx from
+ * one iteration to the next; an op that uses rdx (divu: the remainder)
+ * must have it set again before the branch back. Here the remainder is
+ * chosen so that a stale rdx would point the next iteration's load at a
+ * host decoy (mapped, so no fault corrects it): the sum of the loads must
+ * be that of the guest's word. */
+static void test_loop_base(void **state)
+{
+    (void)state;
+    uint8_t *sp = direct_space();
+    static uint64_t decoy[2] = { 0x5555, 0x5555 };
+    uint32_t loop[] = {
+        i_type(0x03, 3, 5, 11, 0),                  /* ld x5, 0(x11) */
+        r_type(0x33, 0, 0, 12, 12, 5),              /* add x12, x12, x5 */
+        r_type(0x33, 7, 1, 6, 8, 9),                /* remu x6, x8, x9 (rdx = x8) */
+        r_type(0x33, 5, 1, 7, 8, 9),                /* divu x7, x8, x9 */
+        i_type(0x13, 0, 30, 30, -1),
+        b_type(1, 30, 0, -20),                      /* bnez x30, the start */
+        ECALL,
+    };
+    struct rv_machine *m = machine_direct(0);
+    cur = sp;
+    struct rv_hart *h = rv_hart_new(m, 0);
+    cur_h = h;
+    memset(ro, 0, sizeof(ro));
+    mprotect(sp, SIZE, PROT_READ | PROT_WRITE);
+    memset(sp, 0, SIZE);
+    memcpy(sp, loop, sizeof(loop));
+    uint64_t word = 7;
+    memcpy(sp + (DATA - BASE), &word, 8);
+    rv_invalidate_code(m, 0, ~0ULL);
+    rv_hart_reset(h, BASE);
+    rv_set_x(h, 11, DATA);
+    rv_set_x(h, 8, (uint64_t)(uintptr_t)decoy - DATA);
+    rv_set_x(h, 9, ~0ULL);
+    rv_set_x(h, 30, 10);
+    assert_int_equal(rv_run(h, 0), RV_EXIT_ECALL);
+    assert_int_equal(rv_get_x(h, 12), 10 * word);
+    assert_int_equal(rv_instret(h), 6 * 10);         /* (the ecall retires when served) */
+    int c;
+    struct rv_block *b = rv_block_lookup(h, BASE, &c);
+    assert_true(b && b->jit);
+    cur_h = NULL;
+    rv_hart_free(h);
+    rv_machine_free(m);
+    direct_space_free();
+}
+
 /* ---- jalr's per-site cache (jit.c's jit_jalr_site): a call site linked
  * to f1, then called with f2 (a miss), f1 rewritten by a guest store, by
  * the host before a fence.i, and by the host before rv_invalidate_code
@@ -1070,11 +1258,14 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_emitter),
         cmocka_unit_test(test_translator_vs_interpreter),
+        cmocka_unit_test(test_flags_vs_interpreter),
         cmocka_unit_test(test_threshold),
         cmocka_unit_test(test_idle_hits),
         cmocka_unit_test(test_fp_vs_interpreter),
         cmocka_unit_test(test_chain_dropped_target),
         cmocka_unit_test(test_chain_request),
+        cmocka_unit_test(test_loop_request),
+        cmocka_unit_test(test_loop_base),
         cmocka_unit_test(test_jalr_site_cache),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
