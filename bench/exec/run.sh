@@ -6,7 +6,8 @@
 # Debian sources by scripts/riscv-programs.sh; cpu.c (C kernels); mips.c (a
 # loop of exactly 8 instructions per iteration, for guest MIPS); hello.c
 # (start-up). Each is run REPS times under each emulator (interleaved), the
-# median wall time is kept; peak RSS is GNU time's %M (max over the runs).
+# median wall time is kept; peak RSS is the child's rusage (max over the
+# runs; bench/exec/rusage.py).
 # Prints per-program ratio vessel/qemu, their geometric mean, guest MIPS,
 # peak RSS and hello-world start-up of both. Outputs of both must agree.
 #
@@ -17,8 +18,8 @@
 #                       beside vessel's, measured in the same conditions
 #   VESSEL_BENCH_ONLY   an extended regular expression: only the programs whose
 #                       name matches it
-#   VESSEL_BENCH_CPU=1  measure CPU time (user + system, GNU time's %U + %S)
-#                       instead of wall time: far steadier on a loaded host,
+#   VESSEL_BENCH_CPU=1  measure CPU time (user + system, the child's rusage,
+#                       to the microsecond) instead of wall time: far steadier on a loaded host,
 #                       blind to time spent waiting (neither emulator waits)
 set -u
 SRC=${SRC:-$(cd "$(dirname "$0")/../.." && pwd)}
@@ -29,7 +30,7 @@ reps=${VESSEL_BENCH_REPS:-5}
 scale=${VESSEL_BENCH_SCALE:-1}
 say() { echo "bench/exec: $*" >&2; }
 
-if t=$(rv_missing_tools "$RV_CC" qemu-riscv64 /usr/bin/time python3); then
+if t=$(rv_missing_tools "$RV_CC" qemu-riscv64 python3); then
     echo "bench/exec: skipped: $t not installed (scripts/deps.sh)"; exit 0
 fi
 bin=$(bash "$SRC/scripts/riscv-programs.sh") || { echo "bench/exec: scripts/riscv-programs.sh failed"; exit 1; }
@@ -64,12 +65,12 @@ one_run() {
     esac
     local t0 t1 rc
     t0=$(date +%s%N)
-    /usr/bin/time -f '%M %U %S' -o "$tmp/rss" "${cmd[@]}" <"$in" >"$out" 2>"$tmp/err"; rc=$?
+    python3 "$SRC/bench/exec/rusage.py" "$tmp/rss" "${cmd[@]}" <"$in" >"$out" 2>"$tmp/err"; rc=$?
     t1=$(date +%s%N)
     local rss u s
     read -r rss u s < <(tail -n1 "$tmp/rss")
     if [ "${VESSEL_BENCH_CPU:-0}" = 1 ]; then
-        # seconds with 2 decimals -> microseconds
+        # seconds with 6 decimals -> microseconds
         echo "$(python3 -c "print(round(($u + $s) * 1e6))") $rss"
     else
         echo "$(( (t1 - t0) / 1000 )) $rss"
@@ -156,7 +157,7 @@ for r in rows:
         t[name] = (q, None); continue
     v = int(vt) / 1e6
     if q <= 0 or v <= 0:
-        # CPU time (VESSEL_BENCH_CPU=1) has 10 ms resolution: hello can read 0
+        # a time of 0: not measurable (a failed run)
         print("%-22s %10.3f %10.3f %8s %7.1f MB %7.1f MB  %s  (no ratio: a time of 0, left out of the mean)"
               % (name, q, v, "n/a", int(qr) / 1024, int(vr) / 1024, spread))
         t[name] = (q, v); continue
