@@ -984,11 +984,7 @@ static void test_chain_dropped_target(void **state)
     spaces_close(&sp);
 }
 
-/* A request (rv_kick from another thread, as a host signal for the guest
- * is) stops a loop of chained blocks at a block boundary with instret
- * exact: A (addi x10; jal B) and B (addi x11; sd x11 to memory; jal A)
- * chain forever; at A's start instret = 5 * x10 and x10 = x11, at B's
- * 2 * x10 + 3 * x11 and x10 = x11 + 1. */
+/* rv_run of a hart on a thread of its own (the request tests) */
 struct kick_arg {
     struct rv_hart *h;
     enum rv_exit ex;
@@ -1000,6 +996,66 @@ static void *kick_runner(void *p)
     return NULL;
 }
 
+/* The request tests' hart: in the direct space (sp) or a mapping of its
+ * own, the space cleared for the caller's code; kick_fx_start then runs
+ * it from BASE with x31 = DATA, the counter the code stores. */
+struct kick_fx {
+    int direct;
+    uint8_t *s;
+    struct rv_machine *m;
+    struct rv_hart *h;
+    uint64_t *ctr;
+};
+static void kick_fx_new(struct kick_fx *f, int direct, uint8_t *sp)
+{
+    f->direct = direct;
+    f->s = direct ? sp : mmap(NULL, SIZE, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    assert_true(f->s != MAP_FAILED);
+    f->m = direct ? machine_direct(0) : machine(true, 0);
+    cur = f->s;
+    f->h = rv_hart_new(f->m, 0);
+    cur_h = f->h;
+    memset(ro, 0, sizeof(ro));
+    memset(f->s, 0, SIZE);
+    f->ctr = (uint64_t *)(void *)(f->s + (DATA - BASE));
+}
+static void kick_fx_start(struct kick_fx *f)
+{
+    rv_invalidate_code(f->m, 0, ~0ULL);
+    rv_hart_reset(f->h, BASE);
+    rv_set_x(f->h, 31, DATA);
+}
+static void kick_fx_free(struct kick_fx *f)
+{
+    cur_h = NULL;
+    rv_hart_free(f->h);
+    rv_machine_free(f->m);
+    if (!f->direct)
+        munmap(f->s, SIZE);
+}
+/* rv_run on a thread of its own until the counter is 5000 past `from`,
+ * then rv_kick: the run must end (within 20 s) with RV_EXIT_BUDGET */
+static void kick_round(struct kick_fx *f, uint64_t from, int round)
+{
+    struct kick_arg k = { f->h, RV_EXIT_NONE };
+    pthread_t th;
+    assert_int_equal(pthread_create(&th, NULL, kick_runner, &k), 0);
+    while (__atomic_load_n(f->ctr, __ATOMIC_RELAXED) < from + 5000)
+        sched_yield();
+    rv_kick(f->h);
+    struct timespec until;
+    clock_gettime(CLOCK_REALTIME, &until);
+    until.tv_sec += 20;
+    if (pthread_timedjoin_np(th, NULL, &until) != 0)
+        fail_msg("round %d: the run did not stop at the request", round);
+    assert_int_equal(k.ex, RV_EXIT_BUDGET);
+}
+
+/* A request (rv_kick from another thread, as a host signal for the guest
+ * is) stops a loop of chained blocks at a block boundary with instret
+ * exact: A (addi x10; jal B) and B (addi x11; sd x11 to memory; jal A)
+ * chain forever; at A's start instret = 5 * x10 and x10 = x11, at B's
+ * 2 * x10 + 3 * x11 and x10 = x11 + 1. */
 static void test_chain_request(void **state)
 {
     (void)state;
@@ -1007,31 +1063,16 @@ static void test_chain_request(void **state)
     uint32_t a[] = { i_type(0x13, 0, 10, 10, 1), jal(0, 0x1000 - 4) };
     uint32_t b[] = { i_type(0x13, 0, 11, 11, 1), s_type(0x23, 3, 31, 11, 0), jal(0, -0x1008) };
     for (int direct = 0; direct < 2; direct++) {
-        uint8_t *s = direct ? sp : mmap(NULL, SIZE, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-        assert_true(s != MAP_FAILED);
-        struct rv_machine *m = direct ? machine_direct(0) : machine(true, 0);
-        cur = s;
-        struct rv_hart *h = rv_hart_new(m, 0);
-        cur_h = h;
-        memset(ro, 0, sizeof(ro));
-        memset(s, 0, SIZE);
-        memcpy(s, a, sizeof(a));
-        memcpy(s + 0x1000, b, sizeof(b));
-        rv_invalidate_code(m, 0, ~0ULL);
-        rv_hart_reset(h, BASE);
-        rv_set_x(h, 31, DATA);
+        struct kick_fx f;
+        kick_fx_new(&f, direct, sp);
+        struct rv_hart *h = f.h;
+        memcpy(f.s, a, sizeof(a));
+        memcpy(f.s + 0x1000, b, sizeof(b));
+        kick_fx_start(&f);
         for (int round = 0; round < 3; round++) {
-            uint64_t *ctr = (uint64_t *)(void *)(s + (DATA - BASE));
-            uint64_t from = __atomic_load_n(ctr, __ATOMIC_RELAXED);
-            struct kick_arg k = { h, RV_EXIT_NONE };
-            pthread_t th;
-            assert_int_equal(pthread_create(&th, NULL, kick_runner, &k), 0);
             /* a few thousand chained transitions, then the request */
-            while (__atomic_load_n(ctr, __ATOMIC_RELAXED) < from + 5000)
-                sched_yield();
-            rv_kick(h);
-            pthread_join(th, NULL);
-            assert_int_equal(k.ex, RV_EXIT_BUDGET);
+            uint64_t from = __atomic_load_n(f.ctr, __ATOMIC_RELAXED);
+            kick_round(&f, from, round);
             uint64_t x10 = rv_get_x(h, 10), x11 = rv_get_x(h, 11), pc = rv_get_pc(h);
             assert_true(x11 >= from + 5000);
             if (pc == BASE) {
@@ -1042,16 +1083,12 @@ static void test_chain_request(void **state)
                 assert_int_equal(x10, x11 + 1);
                 assert_int_equal(rv_instret(h), 2 * x10 + 3 * x11);
             }
-            assert_int_equal(*ctr, x11);
+            assert_int_equal(*f.ctr, x11);
         }
         int c;
         struct rv_block *bb = rv_block_lookup(h, BASE + 0x1000, &c);
         assert_true(bb && bb->jit && bb->jit_in);    /* the loop ran chained */
-        cur_h = NULL;
-        rv_hart_free(h);
-        rv_machine_free(m);
-        if (!direct)
-            munmap(s, SIZE);
+        kick_fx_free(&f);
     }
     direct_space_free();
 }
@@ -1068,47 +1105,24 @@ static void test_loop_request(void **state)
     uint8_t *sp = direct_space();
     uint32_t loop[] = { i_type(0x13, 0, 10, 10, 1), s_type(0x23, 3, 31, 10, 0), b_type(1, 10, 0, -8) };
     for (int direct = 0; direct < 2; direct++) {
-        uint8_t *s = direct ? sp : mmap(NULL, SIZE, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-        assert_true(s != MAP_FAILED);
-        struct rv_machine *m = direct ? machine_direct(0) : machine(true, 0);
-        cur = s;
-        struct rv_hart *h = rv_hart_new(m, 0);
-        cur_h = h;
-        memset(ro, 0, sizeof(ro));
-        memset(s, 0, SIZE);
-        memcpy(s, loop, sizeof(loop));
-        rv_invalidate_code(m, 0, ~0ULL);
-        rv_hart_reset(h, BASE);
-        rv_set_x(h, 31, DATA);
-        uint64_t *ctr = (uint64_t *)(void *)(s + (DATA - BASE));
+        struct kick_fx f;
+        kick_fx_new(&f, direct, sp);
+        struct rv_hart *h = f.h;
+        memcpy(f.s, loop, sizeof(loop));
+        kick_fx_start(&f);
         for (int round = 0; round < 3; round++) {
-            uint64_t from = __atomic_load_n(ctr, __ATOMIC_RELAXED);
-            struct kick_arg k = { h, RV_EXIT_NONE };
-            pthread_t th;
-            assert_int_equal(pthread_create(&th, NULL, kick_runner, &k), 0);
-            while (__atomic_load_n(ctr, __ATOMIC_RELAXED) < from + 5000)
-                sched_yield();
-            rv_kick(h);
-            struct timespec until;
-            clock_gettime(CLOCK_REALTIME, &until);
-            until.tv_sec += 20;
-            if (pthread_timedjoin_np(th, NULL, &until) != 0)
-                fail_msg("round %d: the loop did not stop at the request", round);
-            assert_int_equal(k.ex, RV_EXIT_BUDGET);
+            uint64_t from = __atomic_load_n(f.ctr, __ATOMIC_RELAXED);
+            kick_round(&f, from, round);
             assert_int_equal(rv_get_pc(h), BASE);
             uint64_t x10 = rv_get_x(h, 10);
             assert_true(x10 >= from + 5000);
             assert_int_equal(rv_instret(h), 3 * x10);
-            assert_int_equal(*ctr, x10);
+            assert_int_equal(*f.ctr, x10);
         }
         int c;
         struct rv_block *b = rv_block_lookup(h, BASE, &c);
         assert_true(b && b->jit);           /* the loop ran translated */
-        cur_h = NULL;
-        rv_hart_free(h);
-        rv_machine_free(m);
-        if (!direct)
-            munmap(s, SIZE);
+        kick_fx_free(&f);
     }
     direct_space_free();
 }
