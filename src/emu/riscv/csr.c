@@ -11,9 +11,6 @@
 #define MISA_VALUE (MISA_RV64 | MISA_EXT('I') | MISA_EXT('M') | MISA_EXT('A') | MISA_EXT('F') | \
                     MISA_EXT('D') | MISA_EXT('C') | MISA_EXT('S') | MISA_EXT('U'))
 
-#define MSTATUS_WMASK (MS_SIE | MS_MIE | MS_SPIE | MS_MPIE | MS_SPP | MS_MPP | MS_FS | MS_MPRV | \
-                       MS_SUM | MS_MXR | MS_TVM | MS_TW | MS_TSR)
-#define SSTATUS_MASK (MS_SIE | MS_SPIE | MS_SPP | MS_FS | MS_XS | MS_SUM | MS_MXR | MS_UXL | MS_SD)
 #define MEDELEG_MASK 0xb3ffULL       /* all but ecall from M (11) and reserved 10, 14 */
 #define MIDELEG_MASK ((1ULL << RV_IRQ_SSI) | (1ULL << RV_IRQ_STI) | (1ULL << RV_IRQ_SEI))
 #define MIE_MASK 0xaaaULL

@@ -507,13 +507,18 @@ HOT int exec_store(struct rv_hart *h, uint64_t va, unsigned size, unsigned mode,
         RD = !ok;                                                          \
         NEXT;                                                              \
     }
+/* A CSR op ends its block; the next one may be its chained successor:
+ * every CSR write that changes the translation regime flushes the TLB
+ * (satp, mstatus's MPRV, MPP, SUM, MXR: tlb_gen, which chains check) or
+ * the code through a request (triggers), and the boundary takes an
+ * interrupt a write enabled. */
 #define OP_CSR(n, val, kind, write) L_##n: {                               \
         uint64_t old_ = 0;                                                 \
         if (unlikely(rv_csr_op(h, (unsigned)i->imm, &old_, (val), (kind), (write)) < 0)) \
             EXC(RV_EXC_ILLEGAL, i->raw);                                   \
         RD = old_;                                                         \
         h->pc = i->pc + 4;                                                 \
-        goto dispatch_nochain;                                             \
+        goto dispatch;                                                     \
     }
 
 /* The translator's AMOs, LR and SC (jit_ops.c calls this): the operation

@@ -248,6 +248,12 @@ enum { RV_REQ_KICK = 1, RV_REQ_TLB = 2, RV_REQ_CODE = 4, RV_REQ_HALT = 8,
 #define MS_UXL  (3ULL << 32)
 #define MS_SXL  (3ULL << 34)
 #define MS_SD   (1ULL << 63)
+/* the mstatus bits a write keeps; the ones sstatus shows (csr.c; the
+ * translator's sstatus fast path in jit_ops.c) */
+#define MSTATUS_WMASK (MS_SIE | MS_MIE | MS_SPIE | MS_MPIE | MS_SPP | MS_MPP | MS_FS | MS_MPRV | \
+                       MS_SUM | MS_MXR | MS_TVM | MS_TW | MS_TSR)
+#define SSTATUS_MASK (MS_SIE | MS_SPIE | MS_SPP | MS_FS | MS_XS | MS_SUM | MS_MXR | MS_UXL | MS_SD)
+#define RV_CSR_SSTATUS 0x100
 
 /* ---- decode.c ---- */
 /* Decode the 32-bit (expanded) instruction `raw` of length len at pc. */

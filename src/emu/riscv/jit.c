@@ -660,7 +660,7 @@ bool rv_jit_translate(struct rv_hart *h, struct rv_block *b)
         h->jit_used = 0;
     }
     unsigned n = 0;
-    while (n < b->n && jit_op_ok(&b->insn[n]))
+    while (n < b->n && jit_op_ok(&b->insn[n], h->m->user))
         n++;
     if (n == 0) {
         b->jit_failed = true;

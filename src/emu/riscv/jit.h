@@ -31,6 +31,7 @@ enum { SLOT_VAL = 0, SLOT_MODE = 8, SLOT_VA = 16, FRAME = 24 };
 #define OFF_JTC ((int32_t)offsetof(struct rv_hart, jtc))
 #define OFF_DSIZE ((int32_t)offsetof(struct rv_hart, direct_size))
 #define OFF_MSTATUS ((int32_t)offsetof(struct rv_hart, mstatus))
+#define OFF_PRIV ((int32_t)offsetof(struct rv_hart, priv))
 #define OFF_TLB(acc) ((int32_t)(offsetof(struct rv_hart, tlb) + (size_t)(acc) * sizeof(((struct rv_hart *)0)->tlb[0])))
 
 enum { ST_BRANCH, ST_LOAD, ST_STORE, ST_FPU, ST_LOOP };
@@ -144,11 +145,11 @@ struct stub *jit_new_stub(struct jt *t, unsigned kind, unsigned k);
 void jit_loop_back(struct jt *t, unsigned k, unsigned cc);
 void jit_load(struct jt *t, const struct rv_insn *i, unsigned k, unsigned size, bool sext, bool fp);
 void jit_store(struct jt *t, const struct rv_insn *i, unsigned k, unsigned size, bool fp);
-/* jit_ops.c: is op translated; emit one; which x
+/* jit_ops.c: is op translated (user: in user mode); emit one; which x
  * register an RV_OP_FPU instruction touches */
 enum { FPU_XNONE, FPU_XREAD, FPU_XWRITE, FPU_XALL };
 unsigned jit_fpu_xuse(uint32_t raw);
-bool jit_op_ok(const struct rv_insn *i);
+bool jit_op_ok(const struct rv_insn *i, bool user);
 /* an F/D instruction's exact path: the call into fpu.c (ST_FPU stubs) */
 void jit_fpu_call(struct jt *t, const struct rv_insn *i, unsigned k);
 /* jit_fp.c: an F/D instruction's inline fast path (user mode), when it
