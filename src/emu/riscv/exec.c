@@ -275,18 +275,35 @@ static inline bool sys_straddle(const struct rv_hart *h, const struct rv_block *
     return unlikely((b->vpc & 0xfff) == 0xffe) && b->n == 1 && b->insn[0].len == 4 && !h->m->user;
 }
 
-/* The block at h->pc: the chained successor of `last` (same translation
- * regime: every path that changes privilege, satp, TLBs or code comes
- * through dispatch_nochain or a request), else a lookup, chained to `last`.
- * NULL on a fetch fault, with *ex the exit (RV_EXIT_NONE: the trap is
- * taken, dispatch again). */
-HOT struct rv_block *exec_next_block(struct rv_hart *h, struct rv_block *last,
+/* Is `last`'s chained successor n, in slot s, still the block at h->pc?
+ * Every path that changes the code (a flush, a dropped block: valid)
+ * comes through dispatch_nochain or a request. In user mode the
+ * translation regime is the one the chain was made in (tlb_gen, priv); in
+ * system mode the fetch TLB maps pc, in the current privilege, to the
+ * code n was decoded from, as for the translator's chains (jit.c): an
+ * sfence.vma of one page (5,100 in a boot of the default guest) bumps
+ * tlb_gen, and with it every chain went back to a lookup (121,000 of the
+ * boot's 381,000 lookups found the successor the chain had). */
+HOT bool exec_chain_ok(const struct rv_hart *h, const struct rv_block *last, unsigned s, bool sys)
+{
+    const struct rv_block *n = last->cnext[s];
+    if (unlikely(!n->valid))
+        return false;
+    if (!sys)
+        return last->cgen[s] == ((h->tlb_gen << 2) | h->priv);
+    const struct rv_tlb_entry *e = &h->tlb[RV_ACC_EXEC][(h->pc >> 12) & (RV_TLB_SIZE - 1)];
+    return e->tag == rv_tlb_tag(h->pc, h->mode_fetch) && h->pc + e->addend == n->key;
+}
+
+/* The block at h->pc: the chained successor of `last` (exec_chain_ok),
+ * else a lookup, chained to `last`. NULL on a fetch fault, with *ex the
+ * exit (RV_EXIT_NONE: the trap is taken, dispatch again). */
+HOT struct rv_block *exec_next_block(struct rv_hart *h, struct rv_block *last, bool sys,
                                      const void *const *labels, enum rv_exit *ex)
 {
     if (last) {
         unsigned s = last->cpc[0] == h->pc ? 0 : last->cpc[1] == h->pc ? 1 : 2;
-        if (s < 2 && likely(last->cnext[s]->valid) &&
-            last->cgen[s] == ((h->tlb_gen << 2) | h->priv))
+        if (s < 2 && exec_chain_ok(h, last, s, sys))
             return last->cnext[s];
     }
     uint64_t fc = h->flush_count;
@@ -300,7 +317,11 @@ HOT struct rv_block *exec_next_block(struct rv_hart *h, struct rv_block *last,
     /* a cached block across a page boundary is entered only through the
      * lookup in system mode: it checks the second page (cache.c) */
     if (last && fc == h->flush_count && b != h->step_block && !sys_straddle(h, b)) {
-        unsigned s = h->pc == last->end_pc ? 1 : 0;
+        /* slot 1: the fall-through, or, after a final jal (which has
+         * none), a taken branch's side exit, so that it does not evict
+         * the jal's target from slot 0 */
+        const struct rv_insn *f = &last->insn[last->n - 1];
+        unsigned s = h->pc == last->end_pc || (f->op == RV_OP_JAL && h->pc != (uint64_t)f->imm) ? 1 : 0;
         last->cpc[s] = h->pc;
         last->cnext[s] = b;
         last->cgen[s] = (h->tlb_gen << 2) | h->priv;
@@ -509,9 +530,9 @@ HOT int exec_store(struct rv_hart *h, uint64_t va, unsigned size, unsigned mode,
     }
 /* A CSR op ends its block; the next one may be its chained successor:
  * every CSR write that changes the translation regime flushes the TLB
- * (satp, mstatus's MPRV, MPP, SUM, MXR: tlb_gen, which chains check) or
- * the code through a request (triggers), and the boundary takes an
- * interrupt a write enabled. */
+ * (satp, mstatus's MPRV, MPP, SUM, MXR), which exec_chain_ok sees, or the
+ * code through a request (triggers), and the boundary takes an interrupt
+ * a write enabled. */
 #define OP_CSR(n, val, kind, write) L_##n: {                               \
         uint64_t old_ = 0;                                                 \
         if (unlikely(rv_csr_op(h, (unsigned)i->imm, &old_, (val), (kind), (write)) < 0)) \
@@ -598,7 +619,7 @@ dispatch_nochain:
 dispatch:
     if (unlikely((ex = exec_boundary(h, m, sys, &last)) != RV_EXIT_NONE))
         return ex;
-    if (unlikely(!(b = exec_next_block(h, last, labels, &ex)))) {
+    if (unlikely(!(b = exec_next_block(h, last, sys, labels, &ex)))) {
         if (ex != RV_EXIT_NONE)
             return ex;
         goto dispatch_nochain;

@@ -7,7 +7,9 @@
  * all of them when the address lies in a superpage an entry came from
  * (the entries are per 4 KiB page). And the translator's ways from one
  * block to the next without the dispatcher (chains across pages, jalr
- * through h->jtc) follow a page's new mapping after a TLB flush. */
+ * through h->jtc) follow a page's new mapping after a TLB flush; the
+ * interpreter's chains, checked against the fetch TLB, outlive a fence of
+ * another page. */
 #include <stdarg.h>
 #include <stddef.h>
 #include <setjmp.h>
@@ -190,6 +192,63 @@ static void run_remap(bool jit)
     assert_int_equal(rv_run(h, 3000), RV_EXIT_BUDGET);
     if (rv_get_x(h, 10) != 6)
         fail_msg("jit %d: after f's remap a0 = %llu (want 6)", jit, (unsigned long long)rv_get_x(h, 10));
+    /* and back, with an sfence.vma of f's page only: the chain to it
+     * checks the fetch TLB, not the generation the fence bumps */
+    put64(f, L0 + 16, pte(RAM + 0x5000, PTE_V | PTE_R | PTE_X | PTE_A));
+    rv_tlb_flush_page(h, 0x2000);
+    h->x[10] = 0;
+    assert_int_equal(rv_run(h, 3000), RV_EXIT_BUDGET);
+    if (rv_get_x(h, 10) != 5)
+        fail_msg("jit %d: after f's remap and a fence of its page a0 = %llu (want 5)", jit,
+                 (unsigned long long)rv_get_x(h, 10));
+    fx_free(f);
+}
+
+/* The interpreter's chains outlive an sfence.vma of another page: the
+ * loop of run_remap (main -> f -> g across three pages), chained; then
+ * the fence of an unrelated page, and f's block taken out of the lookup
+ * tables (a lookup would decode it again): the next rounds follow the
+ * chains and decode nothing. */
+static void test_chain_after_fence(void **state)
+{
+    (void)state;
+    const uint32_t main_[] = { jal(1, 0x1000), jal0(-4) };
+    struct fx *f = fx_new(false, main_, 2, RAM + 0x1000);
+    const uint32_t f1[] = { addi(10, 0, 5), jalr0(11) }, g1[] = { addi(12, 0, 7), jal0(-0x2000) };
+    assert_int_equal(mem_write(&f->mem, RAM + 0x5000, f1, sizeof(f1)), 0);
+    assert_int_equal(mem_write(&f->mem, RAM + 0x7000, g1, sizeof(g1)), 0);
+    put64(f, ROOT, pte(L1, PTE_V));
+    put64(f, L1, pte(L0, PTE_V));
+    put64(f, L0 + 8, pte(RAM + 0x1000, PTE_V | PTE_R | PTE_X | PTE_A));
+    put64(f, L0 + 16, pte(RAM + 0x5000, PTE_V | PTE_R | PTE_X | PTE_A));
+    put64(f, L0 + 24, pte(RAM + 0x7000, PTE_V | PTE_R | PTE_X | PTE_A));
+    struct rv_hart *h = f->h;
+    rv_hart_reset(h, 0x1000);
+    h->priv = RV_PRIV_S;
+    h->satp = (8ULL << 60) | (ROOT >> 12);
+    rv_update_modes(h);
+    h->x[11] = 0x3000;
+    assert_int_equal(rv_run(h, 300), RV_EXIT_BUDGET);
+    int c = 0;
+    struct rv_block *fb = rv_block_lookup(h, 0x2000, &c);
+    assert_non_null(fb);
+    rv_tlb_flush_page(h, 0x9000);
+    for (unsigned j = 0; j <= h->tbl_mask; j++) {
+        if (h->jcache[j] == fb)
+            h->jcache[j] = NULL;
+        for (struct rv_block **pp = &h->hash[j]; *pp;)
+            if (*pp == fb)
+                *pp = fb->hnext;
+            else
+                pp = &(*pp)->hnext;
+    }
+    size_t used = h->arena_used;
+    h->pc = 0x1000;
+    h->x[10] = 0;
+    assert_int_equal(rv_run(h, 300), RV_EXIT_BUDGET);
+    assert_int_equal(rv_get_x(h, 10), 5);
+    if (h->arena_used != used)
+        fail_msg("after an sfence.vma of another page the chain to f went to a lookup");
     fx_free(f);
 }
 
@@ -274,6 +333,7 @@ int main(void)
         cmocka_unit_test(test_sfence_jit),
         cmocka_unit_test(test_remap_interp),
         cmocka_unit_test(test_remap_jit),
+        cmocka_unit_test(test_chain_after_fence),
         cmocka_unit_test(test_straddle_interp),
         cmocka_unit_test(test_straddle_jit),
     };
