@@ -198,6 +198,7 @@ struct rv_hart {
     bool code_untracked;          /* a block decoded outside the code map since */
     struct rv_block *step_block;  /* scratch for single steps */
     uint8_t *jit_code;            /* translated code arena (reset with the blocks) */
+    void *jit_scratch;            /* the translator's working state (jit.c), or NULL */
     size_t jit_used;
     /* direct accesses of translated code (user mode): host fault at
      * jit_code + at goes on at jit_code + stub; ascending, reset with it */
