@@ -593,7 +593,7 @@ int rv_hart_load(struct rv_hart *h, const struct rv_hart_state *st)
     memcpy(h->pmpaddr, st->pmpaddr, sizeof(h->pmpaddr));
     h->resv_addr = ~0ULL;
     h->resv_host = 0;
-    h->poll = 1;
+    h->poll_at = 0;
     rv_update_modes(h);
     rv_update_timers(h);
     atomic_fetch_or(&h->exit_req, RV_REQ_TLB | RV_REQ_CODE);

@@ -142,6 +142,10 @@ struct rv_hart {
     atomic_uint exit_req;         /* kick / halt / flush requests (bits) */
     uint64_t instret;
     uint64_t budget_end;
+    /* translated code leaves for the dispatcher when instret would pass
+     * this: budget_end, or in system mode the next timer poll (poll_at)
+     * when sooner, so that one compare does both */
+    uint64_t chain_end;
     uint64_t exc_cause, exc_tval;
     bool halted;
     bool code_dirty;              /* a store invalidated code: leave the block */
@@ -167,7 +171,7 @@ struct rv_hart {
      * or cnt_frozen while mcountinhibit stops them (instret itself always
      * counts: budgets run on it) */
     uint64_t cnt_off[2], cnt_frozen[2];
-    unsigned poll;                /* blocks until the next timer check */
+    uint64_t poll_at;             /* instret of the next timer check (system mode) */
 
     /* wait/park */
     pthread_mutex_t wait_lock;

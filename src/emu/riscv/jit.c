@@ -29,8 +29,9 @@
  *
  * Exits to a known pc check for a request, then take a jump that
  * rv_jit_link later points at the next block's chain entry (instret and
- * the budget; in system mode through a stub of the fetch TLB, timer poll
- * and interrupt checks); dropping a block unlinks the exits chained to it
+ * chain_end: the budget, and in system mode the next timer poll; in
+ * system mode through a stub of the fetch TLB and interrupt checks);
+ * dropping a block unlinks the exits chained to it
  * (rv_jit_unlink), so no chain checks its target's validity. A branch back
  * to the block's start loops without leaving host registers; in user mode
  * jalr looks its target up in h->jtc.
@@ -450,26 +451,23 @@ static void emit_fault(struct jt *t, const struct stub *s)
 
 /* The dispatcher's checks between two blocks, with instret counting the
  * next block from the request check on (delta added there: one add to
- * JIT_ICOUNT per transition): no request, instret within the
- * budget, in system mode no timer poll due and no interrupt pending. The
- * jumps are left for the caller to point: *req (a request: delta not
- * added yet) and the returned number of undo[] (delta added: to be
- * taken back). */
-static unsigned emit_checks(struct jx *e, bool user, int32_t delta, uint32_t *req, uint32_t undo[3])
+ * JIT_ICOUNT per transition): no request, instret within chain_end (the
+ * budget, and in system mode the next timer poll), in system mode no
+ * interrupt pending. The jumps are left for the caller to point: *req
+ * (a request: delta not added yet) and the returned number of undo[]
+ * (delta added: to be taken back). */
+static unsigned emit_checks(struct jx *e, bool user, int32_t delta, uint32_t *req, uint32_t undo[2])
 {
     unsigned nu = 0;
     jx_alu_rm_imm(e, false, ALU_CMP, jm(RBX, OFF_REQ), 0);
     *req = jx_jcc(e, CC_NE);
     jx_alu_rm_imm(e, true, ALU_ADD, jr(JIT_ICOUNT), delta);
-    jx_alu_r_rm(e, true, ALU_CMP, JIT_ICOUNT, jm(RBX, OFF_BUDGET));
+    jx_alu_r_rm(e, true, ALU_CMP, JIT_ICOUNT, jm(RBX, OFF_CHAIN_END));
     undo[nu++] = jx_jcc(e, CC_A);
     if (!user) {
-        jx_alu_rm_imm(e, false, ALU_CMP, jm(RBX, OFF_POLL), 1);
-        undo[nu++] = jx_jcc(e, CC_BE);
         jx_mov_r_rm(e, true, RAX, jm(RBX, OFF_MIP));
         jx_test_rm_r(e, true, jm(RBX, OFF_MIE), RAX);
         undo[nu++] = jx_jcc(e, CC_NE);
-        jx_alu_rm_imm(e, false, ALU_SUB, jm(RBX, OFF_POLL), 1);
     }
     return nu;
 }
@@ -497,7 +495,7 @@ static void loop_exit(struct jt *t, const struct stub *s, uint32_t req)
 static void emit_loop(struct jt *t, const struct stub *s)
 {
     struct jx *e = &t->e;
-    uint32_t req, undo[3];
+    uint32_t req, undo[2];
     unsigned nu = emit_checks(e, t->user, (int32_t)(s->k + 1), &req, undo);
     jx_jmp_to(e, t->top);
     for (unsigned f = 0; f < nu; f++)
@@ -514,7 +512,7 @@ void jit_loop_back(struct jt *t, unsigned k, unsigned cc)
     struct jx *e = &t->e;
     uint32_t skip = jx_jcc(e, cc ^ 1);              /* x86 conditions pair by the low bit */
     struct stub *s = jit_new_stub(t, ST_LOOP, k);
-    uint32_t req, undo[3];
+    uint32_t req, undo[2];
     emit_checks(e, true, (int32_t)(k + 1), &req, undo);   /* one undo in user mode */
     s->patch[0] = undo[0];
     s->patch[1] = req;
@@ -746,7 +744,7 @@ bool rv_jit_translate(struct rv_hart *h, struct rv_block *b)
      * block, within the budget, else back to the dispatcher at its start */
     uint32_t chain = jx_pos(e);
     jx_alu_rm_imm(e, true, ALU_ADD, jr(JIT_ICOUNT), (int32_t)b->n);
-    jx_alu_r_rm(e, true, ALU_CMP, JIT_ICOUNT, jm(RBX, OFF_BUDGET));
+    jx_alu_r_rm(e, true, ALU_CMP, JIT_ICOUNT, jm(RBX, OFF_CHAIN_END));
     uint32_t over = jx_jcc(e, CC_A);
     uint32_t body = jx_pos(e);
     jx_patch(e, to_body, body);
@@ -822,10 +820,10 @@ static void emit_fetch_check(struct jx *e, uint64_t vpc, uint64_t key, uint32_t 
 }
 
 /* Chaining. A linked exit (jit_exit_to, after its request check) jumps to
- * the next block's chain entry, which counts it and checks the budget; in
- * system mode through a stub of the checks that depend on the target
- * (that the fetch TLB still maps its pc to the block's code; no timer
- * poll due and no interrupt pending), any of which failing goes back to
+ * the next block's chain entry, which counts it and checks chain_end (the
+ * budget and the next timer poll); in system mode through a stub of the
+ * checks that depend on the target (that the fetch TLB still maps its pc
+ * to the block's code; no interrupt pending), either of which failing goes back to
  * the exit's own way out, after the jump. Kernel code calls across pages
  * all the time: with chains only inside a page, each such call was a
  * round trip through the dispatcher.
@@ -865,17 +863,9 @@ bool rv_jit_link(struct rv_hart *h, uintptr_t site, struct rv_block *to)
         emit_fetch_check(e, to->vpc, to->key, fail);
         jx_patch(e, fail[0], back);
         jx_patch(e, fail[1], back);
-        /* the budget here too, so that a poll is counted only for a block
-         * that runs (the chain entry's own check then passes) */
-        jx_lea(e, RAX, jm(JIT_ICOUNT, (int32_t)to->n));
-        jx_alu_r_rm(e, true, ALU_CMP, RAX, jm(RBX, OFF_BUDGET));
-        jx_jcc_to(e, CC_A, back);
-        jx_alu_rm_imm(e, false, ALU_CMP, jm(RBX, OFF_POLL), 1);
-        jx_jcc_to(e, CC_BE, back);
         jx_mov_r_rm(e, true, RAX, jm(RBX, OFF_MIP));
         jx_test_rm_r(e, true, jm(RBX, OFF_MIE), RAX);
         jx_jcc_to(e, CC_NE, back);
-        jx_alu_rm_imm(e, false, ALU_SUB, jm(RBX, OFF_POLL), 1);
         jx_jmp_to(e, (uint32_t)(target - (uintptr_t)e->buf));
         if (jx_overflow(e))
             return false;

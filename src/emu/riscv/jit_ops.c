@@ -362,7 +362,7 @@ static void emit_jalr_lookup(struct jt *t, uint32_t unretired)
     uint32_t gone = jx_jcc(e, CC_E);
     jx_alu_rm_imm(e, false, ALU_CMP, jm(RBX, OFF_REQ), 0);
     uint32_t req = jx_jcc(e, CC_NE);
-    uint32_t sys[4] = { 0 };
+    uint32_t sys[3] = { 0 };
     if (!t->user) {
         jx_mov_rr(e, RSI, RDX);
         jx_shift_imm(e, true, SH_SHR, jr(RSI), 12);
@@ -378,24 +378,20 @@ static void emit_jalr_lookup(struct jt *t, uint32_t unretired)
         jx_alu_r_rm(e, true, ALU_ADD, RSI, jr(RDX));
         jx_alu_r_rm(e, true, ALU_CMP, RSI, jm(RCX, (int32_t)offsetof(struct rv_block, key)));
         sys[1] = jx_jcc(e, CC_NE);
-        jx_alu_rm_imm(e, false, ALU_CMP, jm(RBX, OFF_POLL), 1);
-        sys[2] = jx_jcc(e, CC_BE);
         jx_mov_r_rm(e, true, RAX, jm(RBX, OFF_MIP));
         jx_test_rm_r(e, true, jm(RBX, OFF_MIE), RAX);
-        sys[3] = jx_jcc(e, CC_NE);
+        sys[2] = jx_jcc(e, CC_NE);
     }
     jx_mov_r_rm(e, false, RDX, jm(RCX, (int32_t)offsetof(struct rv_block, n)));
     jx_alu_r_rm(e, true, ALU_ADD, RDX, jr(JIT_ICOUNT));
     if (unretired)
         jx_alu_rm_imm(e, true, ALU_SUB, jr(RDX), (int32_t)unretired);
-    jx_alu_r_rm(e, true, ALU_CMP, RDX, jm(RBX, OFF_BUDGET));
+    jx_alu_r_rm(e, true, ALU_CMP, RDX, jm(RBX, OFF_CHAIN_END));
     uint32_t budget = jx_jcc(e, CC_A);
     jx_mov_rr(e, JIT_ICOUNT, RDX);
-    if (!t->user)
-        jx_alu_rm_imm(e, false, ALU_SUB, jm(RBX, OFF_POLL), 1);
     jx_insn(e, 0, 0, 0xff, 4, jm(RCX, (int32_t)offsetof(struct rv_block, jit_body)));  /* jmp [rcx+body] */
     uint32_t out = jx_pos(e);
-    for (unsigned f = 0; f < 4; f++)
+    for (unsigned f = 0; f < 3; f++)
         if (sys[f])
             jx_patch(e, sys[f], out);
     jx_patch(e, miss, out);

@@ -6,7 +6,10 @@
  * interpreter at the op), and random sequences of them, with values that
  * touch SIE, SPIE, SPP, FS (inline), SUM, MXR (a TLB flush: the
  * interpreter) and other bits, in S, M and U mode (illegal: a trap),
- * leave the hart as the interpreter does. */
+ * leave the hart as the interpreter does. And the timer check: a timer
+ * that falls due while translated code loops is seen within the poll
+ * interval (exec.c: RV_POLL_INSNS), which that code checks in the
+ * compare of its budget (h->chain_end). */
 #include <stdarg.h>
 #include <stddef.h>
 #include <setjmp.h>
@@ -84,7 +87,7 @@ static void test_translated(void **state)
     /* no budget left: the code stops at its first chain */
     uint64_t pc = h->pc;
     h->pc = RAM + 4;
-    h->budget_end = h->instret;
+    h->chain_end = h->instret;
     h->mstatus &= ~MS_SIE;
     rv_set_x(h, 15, MS_SIE);
     struct rv_jit_ret r = b->jit(h);
@@ -186,11 +189,51 @@ static void test_vs_interpreter(void **state)
     assert_true(flushes > 20);
 }
 
+/* bnez in a loop (a translated self-loop) in M mode with MTIE and MIE
+ * on; the timer falls due (mtimecmp 0, mip not set: as time passing):
+ * the next check, at most RV_POLL_INSNS instructions later (16,384), takes
+ * the interrupt to mtvec, which sets a1. */
+static void test_timer_in_loop(void **state)
+{
+    (void)state;
+    const uint32_t code[] = { addi(10, 10, 1), 0xfe029ee3u /* bnez t0, -4 */ };
+    for (int jit = 0; jit < 2; jit++) {
+        struct fx *f = fx_new(jit, code, 2);
+        struct rv_hart *h = f->h;
+        uint32_t handler = addi(11, 0, 1);
+        assert_int_equal(mem_write(&f->mem, TRAP, &handler, 4), 0);
+        uint32_t spin = jal0(0);
+        assert_int_equal(mem_write(&f->mem, TRAP + 4, &spin, 4), 0);
+        rv_set_x(h, 5, 1);
+        rv_set_mtimecmp(h, UINT64_MAX);
+        h->mie = 1ULL << RV_IRQ_MTI;
+        h->mstatus |= MS_MIE;
+        assert_int_equal(rv_run(h, 100000), RV_EXIT_BUDGET);
+        assert_int_equal(rv_get_x(h, 11), 0);
+        if (jit) {
+            int c = 0;
+            struct rv_block *b = rv_block_lookup(h, RAM, &c);
+            assert_non_null(b);
+            assert_non_null(b->jit);
+        }
+        atomic_store(&h->mtimecmp, 0);
+        uint64_t a0 = rv_get_x(h, 10);
+        assert_int_equal(rv_run(h, 40000), RV_EXIT_BUDGET);
+        if (rv_get_x(h, 11) != 1)
+            fail_msg("jit %d: the timer was not taken in 40,000 instructions", jit);
+        uint64_t ran = 2 * (rv_get_x(h, 10) - a0);
+        if (ran > 16384 + 4)
+            fail_msg("jit %d: the timer was taken after %llu instructions", jit, (unsigned long long)ran);
+        fx_free(f);
+    }
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_translated),
         cmocka_unit_test(test_vs_interpreter),
+        cmocka_unit_test(test_timer_in_loop),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
