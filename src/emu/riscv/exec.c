@@ -89,11 +89,12 @@ static inline uint64_t orc_b(uint64_t v)
 #define RS1 x[i->rs1]
 #define RS2 x[i->rs2]
 #define IMM ((uint64_t)i->imm)
+#define PC rv_insn_pc(b, i)           /* i's pc (b: its block) */
 #define U32(v) ((uint64_t)(v) & 0xffffffffULL)
 
 /* rd = expression */
 #define EXEC_ALU_OPS(X) \
-    X(LI, IMM) X(MV, RS1) X(LUI, IMM) X(AUIPC, IMM) X(JAL_IN, i->pc + i->len) \
+    X(LI, IMM) X(MV, RS1) X(LUI, IMM) X(AUIPC, IMM) X(JAL_IN, PC + i->len) \
     X(ADDI, RS1 + IMM) X(SLTI, (int64_t)RS1 < i->imm) X(SLTIU, RS1 < IMM) \
     X(XORI, RS1 ^ IMM) X(ORI, RS1 | IMM) X(ANDI, RS1 & IMM) \
     X(SLLI, RS1 << i->imm) X(SRLI, RS1 >> i->imm) X(SRAI, (uint64_t)((int64_t)RS1 >> i->imm)) \
@@ -354,10 +355,12 @@ static struct rv_block *exec_step_block(struct rv_hart *h, const struct rv_block
 {
     struct rv_block *s = h->step_block;
     s->n = 1;
+    s->vpc = b->vpc;                /* the instructions' dpc are from it */
     s->insn[0] = b->insn[0];
-    uint64_t next = b->insn[0].op == RV_OP_JAL_IN ? (uint64_t)b->insn[0].imm : b->insn[0].pc + b->insn[0].len;
+    uint64_t next = b->insn[0].op == RV_OP_JAL_IN ? (uint64_t)b->insn[0].imm : rv_insn_pc(b, &b->insn[0]) + b->insn[0].len;
     rv_decode(&s->insn[1], 0, 4, next, h->m->user);
     s->insn[1].op = RV_OP_END;
+    s->insn[1].dpc = (int16_t)(next - b->vpc);
     s->insn[1].lab = labels[RV_OP_END];
     s->linked = true;
     return s;
@@ -550,7 +553,7 @@ HOT int exec_store(struct rv_hart *h, uint64_t va, unsigned size, unsigned mode,
         if (unlikely(rv_csr_op(h, (unsigned)i->imm, &old_, (val), (kind), (write)) < 0)) \
             EXC(RV_EXC_ILLEGAL, i->raw);                                   \
         RD = old_;                                                         \
-        h->pc = i->pc + 4;                                                 \
+        h->pc = PC + 4;                                                    \
         goto dispatch;                                                     \
     }
 
@@ -676,10 +679,10 @@ dispatch:
     EXEC_CSR_OPS(OP_CSR)
 
     /* control flow */
-L_END: JUMP(i->pc);
+L_END: JUMP(PC);
 L_NOP: L_FENCE: NEXT;
-L_JAL: RD = i->pc + i->len; SIDE(IMM);
-L_JALR: va = (RS1 + IMM) & ~1ULL; RD = i->pc + i->len; SIDE(va);
+L_JAL: RD = PC + i->len; SIDE(IMM);
+L_JALR: va = (RS1 + IMM) & ~1ULL; RD = PC + i->len; SIDE(va);
 
     /* F / D */
     EXEC_FP_LOAD_OPS(OP_FP_LOAD)
@@ -697,15 +700,15 @@ fp_written:
     /* system */
 L_FENCE_I:
     rv_fence_i(h);
-    h->pc = i->pc + i->len;
+    h->pc = PC + i->len;
     goto dispatch_nochain;
 L_ECALL:
     if (!sys)
         LEAVE(RV_EXIT_ECALL);
     if (h->priv == RV_PRIV_S && m->sops && m->sops->sbi_call) {
-        h->pc = i->pc;
+        h->pc = PC;
         if (m->sops->sbi_call(h)) {
-            h->pc = i->pc + 4;
+            h->pc = PC + 4;
             goto dispatch_nochain;
         }
     }
@@ -713,7 +716,7 @@ L_ECALL:
 L_EBREAK:
     if (!sys)
         LEAVE(RV_EXIT_EBREAK);
-    EXC(RV_EXC_BREAKPOINT, i->pc);
+    EXC(RV_EXC_BREAKPOINT, PC);
 L_ILLEGAL:
     EXC(RV_EXC_ILLEGAL, i->len == 2 ? (i->raw & 0xffff) : i->raw);
 L_MRET:
@@ -727,7 +730,7 @@ L_SRET:
 L_WFI:
     if (h->priv == RV_PRIV_U || (h->priv < RV_PRIV_M && (h->mstatus & MS_TW)))
         EXC(RV_EXC_ILLEGAL, i->raw);
-    h->pc = i->pc + 4;
+    h->pc = PC + 4;
     rv_update_timers(h);
     if (!(atomic_load(&h->mip) & h->mie))
         return RV_EXIT_WFI;
@@ -739,24 +742,24 @@ L_SFENCE_VMA:
         rv_tlb_flush_page(h, RS1);
     else
         rv_tlb_flush_local(h);
-    h->pc = i->pc + 4;
+    h->pc = PC + 4;
     goto dispatch_nochain;
 
     /* leaving instruction i unretired: an exception, or an exit to the caller */
 exception:
     h->instret -= (uint64_t)(b->n - (unsigned)(i - b->insn));
-    h->pc = i->pc;
+    h->pc = PC;
     if ((ex = exec_trap(h, ecause, etval)) != RV_EXIT_NONE)
         return ex;
     goto dispatch_nochain;
 leave:
     h->instret -= (uint64_t)(b->n - (unsigned)(i - b->insn));
-    h->pc = i->pc;
+    h->pc = PC;
     return ex;
     /* a store wrote decoded code: leave after it, the rest is not retired */
 code_written:
     h->code_dirty = false;
     h->instret -= (uint64_t)(b->n - 1 - (unsigned)(i - b->insn));
-    h->pc = i->pc + i->len;
+    h->pc = PC + i->len;
     goto dispatch_nochain;
 }

@@ -441,7 +441,7 @@ static void emit_fault(struct jt *t, const struct stub *s)
     struct jx *e = &t->e;
     const struct rv_insn *i = &t->b->insn[s->k];
     jit_writeback(t, s->dirty & ~t->callers);
-    jx_mov_imm(e, RCX, i->pc);
+    jx_mov_imm(e, RCX, rv_insn_pc(t->b, i));
     jx_mov_rm_r(e, true, jm(RBX, OFF_PC), RCX);
     jx_alu_rm_imm(e, true, ALU_SUB, jr(JIT_ICOUNT), (int32_t)(t->b->n - s->k));
     jx_alu_rm_imm(e, false, ALU_ADD, jr(RAX), RV_JIT_EXC);
@@ -576,7 +576,7 @@ static void emit_stub(struct jt *t, struct stub *s)
     jx_patch(e, dirty, jx_pos(e));
     jx_insn(e, 0, 0, 0xc6, 0, jm(RBX, OFF_DIRTY));         /* mov byte [code_dirty], 0 */
     jx_byte(e, 0);
-    jit_exit(t, s->dirty & ~t->callers, -1, i->pc + i->len, t->b->n - 1 - s->k, RV_JIT_NOCHAIN, 0);
+    jit_exit(t, s->dirty & ~t->callers, -1, rv_insn_pc(t->b, i) + i->len, t->b->n - 1 - s->k, RV_JIT_NOCHAIN, 0);
     jx_patch(e, fault, jx_pos(e));
     emit_fault(t, s);
 }
@@ -774,9 +774,9 @@ bool rv_jit_translate(struct rv_hart *h, struct rv_block *b)
     }
     if (n == b->n) {
         if (!ended)
-            jit_exit_to(t, t->dirty, b->insn[n].pc, 0);
+            jit_exit_to(t, t->dirty, rv_insn_pc(b, &b->insn[n]), 0);
     } else {
-        jit_exit(t, t->dirty, -1, b->insn[n].pc, 0, RV_JIT_RESUME | n << 8, (uintptr_t)b);
+        jit_exit(t, t->dirty, -1, rv_insn_pc(b, &b->insn[n]), 0, RV_JIT_RESUME | n << 8, (uintptr_t)b);
     }
     for (unsigned k = 0; k < t->nstub; k++)
         emit_stub(t, &t->stub[k]);

@@ -296,7 +296,7 @@ void jit_fpu_call(struct jt *t, const struct rv_insn *i, unsigned k)
     jx_test_rm_r(e, false, jr(RAX), RAX);
     uint32_t ok = jx_jcc(e, CC_NS);
     /* the caller-saved ones are in memory already (and clobbered) */
-    jit_exit(t, t->dirty & ~sync & ~t->callers, -1, i->pc, t->b->n - k, RV_JIT_EXC + RV_EXC_ILLEGAL, i->raw);
+    jit_exit(t, t->dirty & ~sync & ~t->callers, -1, rv_insn_pc(t->b, i), t->b->n - k, RV_JIT_EXC + RV_EXC_ILLEGAL, i->raw);
     jx_patch(e, ok, jx_pos(e));
     uint32_t back = t->callers;
     if (use == FPU_XWRITE) {
@@ -467,7 +467,7 @@ static void emit_sstatus(struct jt *t, const struct rv_insn *i, unsigned k, unsi
     for (unsigned s = 0; s < 2; s++)
         if (slow[s])
             jx_patch(e, slow[s], jx_pos(e));
-    jit_exit(t, t->dirty, -1, i->pc, 0, RV_JIT_RESUME | k << 8, (uintptr_t)t->b);
+    jit_exit(t, t->dirty, -1, rv_insn_pc(t->b, i), 0, RV_JIT_RESUME | k << 8, (uintptr_t)t->b);
     jx_patch(e, done, jx_pos(e));
     put(t, i->rd, RAX);
 }
@@ -503,7 +503,7 @@ static void emit_amo(struct jt *t, const struct rv_insn *i, unsigned k, const st
     uint32_t ok = jx_jcc(e, CC_E);
     /* the caller-saved ones are in memory already */
     jit_writeback(t, t->dirty & ~t->callers);
-    jx_mov_imm(e, RCX, i->pc);
+    jx_mov_imm(e, RCX, rv_insn_pc(t->b, i));
     jx_mov_rm_r(e, true, jm(RBX, OFF_PC), RCX);
     jx_alu_rm_imm(e, true, ALU_SUB, jr(JIT_ICOUNT), (int32_t)(t->b->n - k));
     jx_alu_rm_imm(e, false, ALU_ADD, jr(RAX), RV_JIT_EXC);
@@ -523,7 +523,7 @@ static void emit_fence_i(struct jt *t, const struct rv_insn *i, unsigned k, cons
     (void)o;
     jx_byte(&t->e, 0xf0);                               /* lock or dword [exit_req], FENCEI */
     jx_alu_rm_imm(&t->e, false, ALU_OR, jm(RBX, OFF_REQ), RV_REQ_FENCEI);
-    jit_exit(t, t->dirty, -1, i->pc + i->len, t->b->n - 1 - k, RV_JIT_NOCHAIN, 0);
+    jit_exit(t, t->dirty, -1, rv_insn_pc(t->b, i) + i->len, t->b->n - 1 - k, RV_JIT_NOCHAIN, 0);
 }
 
 /* ---- the other ops, one function per kind ---- */
@@ -552,7 +552,7 @@ static void emit_mv(struct jt *t, const struct rv_insn *i, unsigned k, const str
 /* jal inside the block (rd = the return address) or leaving it */
 static void emit_jal(struct jt *t, const struct rv_insn *i, unsigned k, const struct jit_op *o)
 {
-    put_imm(t, i->rd, i->pc + i->len);
+    put_imm(t, i->rd, rv_insn_pc(t->b, i) + i->len);
     if (o->n)
         jit_exit_to(t, t->dirty, (uint64_t)i->imm, t->b->n - 1 - k);
 }
@@ -564,7 +564,7 @@ static void emit_jalr(struct jt *t, const struct rv_insn *i, unsigned k, const s
     if (i->imm)
         jx_alu_rm_imm(e, true, ALU_ADD, jr(RDX), (int32_t)i->imm);
     jx_alu_rm_imm(e, true, ALU_AND, jr(RDX), -2);
-    put_imm(t, i->rd, i->pc + i->len);
+    put_imm(t, i->rd, rv_insn_pc(t->b, i) + i->len);
     if (!t->nbp)
         emit_jalr_lookup(t, t->b->n - 1 - k);
     else
