@@ -213,6 +213,7 @@ struct rv_hart {
     struct rv_block *step_block;  /* scratch for single steps */
     uint8_t *jit_code;            /* translated code arena (reset with the blocks) */
     void *jit_scratch;            /* the translator's working state (jit.c), or NULL */
+    struct rv_block *jit_last;    /* the block whose translated code last left (its epilogue) */
     size_t jit_used;
     /* direct accesses of translated code (user mode): host fault at
      * jit_code + at goes on at jit_code + stub; ascending, reset with it */

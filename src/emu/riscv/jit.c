@@ -723,9 +723,13 @@ bool rv_jit_translate(struct rv_hart *h, struct rv_block *b)
         read |= t->dirty;
     }
 
-    /* the shared epilogue comes first, the entry point after it */
+    /* the shared epilogue comes first, the entry point after it; it
+     * notes the block whose code leaves (h->jit_last), which chained
+     * code may have reached from the one the dispatcher entered */
     t->epilogue = jx_pos(e);
     jx_mov_rm_r(e, true, jm(RBX, OFF_INSTRET), JIT_ICOUNT);
+    jx_mov_imm(e, RCX, (uint64_t)(uintptr_t)b);
+    jx_mov_rm_r(e, true, jm(RBX, OFF_JIT_LAST), RCX);
     jx_alu_rm_imm(e, true, ALU_ADD, jr(RSP), FRAME);
     for (int k = (int)ARRAY_SIZE(saved) - 1; k >= 0; k--)
         jx_pop(e, saved[k]);

@@ -31,6 +31,7 @@ enum { SLOT_VAL = 0, SLOT_MODE = 8, SLOT_VA = 16, FRAME = 24 };
 #define OFF_DSIZE ((int32_t)offsetof(struct rv_hart, direct_size))
 #define OFF_MSTATUS ((int32_t)offsetof(struct rv_hart, mstatus))
 #define OFF_PRIV ((int32_t)offsetof(struct rv_hart, priv))
+#define OFF_JIT_LAST ((int32_t)offsetof(struct rv_hart, jit_last))
 #define OFF_TLB(acc) ((int32_t)(offsetof(struct rv_hart, tlb) + (size_t)(acc) * sizeof(((struct rv_hart *)0)->tlb[0])))
 
 enum { ST_BRANCH, ST_LOAD, ST_STORE, ST_FPU, ST_LOOP };

@@ -9,7 +9,8 @@
  * block to the next without the dispatcher (chains across pages, jalr
  * through h->jtc) follow a page's new mapping after a TLB flush; the
  * interpreter's chains, checked against the fetch TLB, outlive a fence of
- * another page. */
+ * another page, and a translated block's exit to the dispatcher is
+ * chained on that block. */
 #include <stdarg.h>
 #include <stddef.h>
 #include <setjmp.h>
@@ -317,6 +318,45 @@ static void run_straddle(bool jit)
     fx_free(f);
 }
 
+/* Translated A (page 0) links to translated B (page 1), which leaves for
+ * the dispatcher to C (page 2: csrr t0, sscratch, which the translator
+ * leaves to the interpreter), then D (j A, translated). The dispatcher
+ * entered D's code, which ran on through A into B: the chain slot for C
+ * is B's, the block whose exit it was (h->jit_last), not D's. */
+static void test_chain_after_jit_exit(void **state)
+{
+    (void)state;
+    const uint32_t a[] = { addi(10, 10, 1), jal0(0x1000 - 4) }, b[] = { addi(11, 11, 1), jal0(0x1000 - 4) };
+    const uint32_t c[] = { 0x140022f3u /* csrrs t0, sscratch, x0 */, jal0(-0x2004) };
+    struct fx *f = fx_new(true, a, 2, RAM);
+    assert_int_equal(mem_write(&f->mem, RAM + 0x1000, b, sizeof(b)), 0);
+    assert_int_equal(mem_write(&f->mem, RAM + 0x2000, c, sizeof(c)), 0);
+    struct rv_hart *h = f->h;
+    rv_hart_reset(h, RAM);
+    assert_int_equal(rv_run(h, 2000), RV_EXIT_BUDGET);
+    assert_true(rv_get_x(h, 10) > 300);
+    int e = 0;
+    struct rv_block *bb = rv_block_lookup(h, RAM + 0x1000, &e), *cb = rv_block_lookup(h, RAM + 0x2000, &e);
+    struct rv_block *db = rv_block_lookup(h, RAM + 0x2004, &e);
+    assert_non_null(bb);
+    assert_non_null(cb);
+    assert_non_null(db);
+    assert_non_null(bb->jit);
+    assert_non_null(db->jit);
+    assert_null(cb->jit);
+    /* B's and D's slots cleared (the interpreter filled B's before B
+     * was translated): the translated rounds chain C on B, never on D */
+    bb->cpc[0] = bb->cpc[1] = db->cpc[0] = db->cpc[1] = ~0ULL;
+    assert_int_equal(rv_run(h, 2000), RV_EXIT_BUDGET);
+    bool in_b = (bb->cpc[0] == RAM + 0x2000 && bb->cnext[0] == cb) || (bb->cpc[1] == RAM + 0x2000 && bb->cnext[1] == cb);
+    bool in_d = db->cpc[0] == RAM + 0x2000 || db->cpc[1] == RAM + 0x2000;
+    if (!in_b || in_d)
+        fail_msg("the exit of translated B to C is chained on %s (B's cpc %#llx %#llx, D's %#llx %#llx)",
+                 in_d ? "D, where the dispatcher entered" : "neither", (unsigned long long)bb->cpc[0],
+                 (unsigned long long)bb->cpc[1], (unsigned long long)db->cpc[0], (unsigned long long)db->cpc[1]);
+    fx_free(f);
+}
+
 static void test_straddle_interp(void **state) { (void)state; run_straddle(false); }
 static void test_straddle_jit(void **state) { (void)state; run_straddle(true); }
 
@@ -334,6 +374,7 @@ int main(void)
         cmocka_unit_test(test_remap_interp),
         cmocka_unit_test(test_remap_jit),
         cmocka_unit_test(test_chain_after_fence),
+        cmocka_unit_test(test_chain_after_jit_exit),
         cmocka_unit_test(test_straddle_interp),
         cmocka_unit_test(test_straddle_jit),
     };
