@@ -438,7 +438,6 @@ static struct rv_block *block_commit(struct rv_hart *h, struct rv_block *b, unsi
     b->vpc = vpc;
     b->end_pc = pc;
     b->valid = true;
-    b->linked = false;
     b->cpc[0] = b->cpc[1] = ~0ULL;
     b->cnext[0] = b->cnext[1] = NULL;
     b->jit = NULL;
@@ -509,7 +508,6 @@ static struct rv_block *decode_straddle(struct rv_hart *h, uint64_t vpc, uint64_
     }
     struct rv_block *b = h->step_block;
     b->n = 1;
-    b->linked = false;
     b->cpc[0] = b->cpc[1] = ~0ULL;
     b->key = 0;
     b->vpc = vpc;

@@ -311,8 +311,7 @@ HOT bool exec_chain_ok(const struct rv_hart *h, const struct rv_block *last, uns
 /* The block at h->pc: the chained successor of `last` (exec_chain_ok),
  * else a lookup, chained to `last`. NULL on a fetch fault, with *ex the
  * exit (RV_EXIT_NONE: the trap is taken, dispatch again). */
-HOT struct rv_block *exec_next_block(struct rv_hart *h, struct rv_block *last, bool sys,
-                                     const void *const *labels, enum rv_exit *ex)
+HOT struct rv_block *exec_next_block(struct rv_hart *h, struct rv_block *last, bool sys, enum rv_exit *ex)
 {
     if (last) {
         unsigned s = last->cpc[0] == h->pc ? 0 : last->cpc[1] == h->pc ? 1 : 2;
@@ -339,19 +338,13 @@ HOT struct rv_block *exec_next_block(struct rv_hart *h, struct rv_block *last, b
         last->cnext[s] = b;
         last->cgen[s] = (h->tlb_gen << 2) | h->priv;
     }
-    if (unlikely(!b->linked)) {
-        for (unsigned k = 0; k <= b->n; k++)
-            b->insn[k].lab = labels[b->insn[k].op];
-        b->linked = true;
-    }
     return b;
 }
 
 /* Fewer instructions left in the budget than b holds: its first one alone,
  * in the hart's step block. A jump the block follows in line (JAL_IN: it
  * only links) goes on at its target, not after it. */
-static struct rv_block *exec_step_block(struct rv_hart *h, const struct rv_block *b,
-                                        const void *const *labels)
+static struct rv_block *exec_step_block(struct rv_hart *h, const struct rv_block *b)
 {
     struct rv_block *s = h->step_block;
     s->n = 1;
@@ -361,8 +354,6 @@ static struct rv_block *exec_step_block(struct rv_hart *h, const struct rv_block
     rv_decode(&s->insn[1], 0, 4, next, h->m->user);
     s->insn[1].op = RV_OP_END;
     s->insn[1].dpc = (int16_t)(next - b->vpc);
-    s->insn[1].lab = labels[RV_OP_END];
-    s->linked = true;
     return s;
 }
 
@@ -464,7 +455,7 @@ HOT int exec_store(struct rv_hart *h, uint64_t va, unsigned size, unsigned mode,
  * data-access mode of TLB tags), sys. An access's cause stays in a local
  * of its own (c_), set on the slow path only. */
 
-#define NEXT do { i++; goto *i->lab; } while (0)
+#define NEXT do { i++; goto *labels[i->op]; } while (0)
 #define EXC(cause, tval) do { ecause = (cause); etval = (tval); goto exception; } while (0)
 /* return to the caller before instruction i (not retired) */
 #define LEAVE(e) do { ex = (e); goto leave; } while (0)
@@ -635,7 +626,7 @@ dispatch_nochain:
 dispatch:
     if (unlikely((ex = exec_boundary(h, m, sys, &last)) != RV_EXIT_NONE))
         return ex;
-    if (unlikely(!(b = exec_next_block(h, last, sys, labels, &ex)))) {
+    if (unlikely(!(b = exec_next_block(h, last, sys, &ex)))) {
         if (ex != RV_EXIT_NONE)
             return ex;
         goto dispatch_nochain;
@@ -644,7 +635,7 @@ dispatch:
     if (unlikely(h->budget_end - h->instret < b->n)) {
         if (h->instret >= h->budget_end)
             return RV_EXIT_BUDGET;
-        b = exec_step_block(h, b, labels);
+        b = exec_step_block(h, b);
     }
     last = b == h->step_block ? NULL : b;
     exec_enter(h, m, b, last != NULL);
@@ -664,7 +655,7 @@ dispatch:
         if ((r.code & 0xff) == RV_JIT_RESUME) {
             last = b = (struct rv_block *)(uintptr_t)r.aux;
             i = &b->insn[r.code >> 8];
-            goto *i->lab;
+            goto *labels[i->op];
         }
         /* an exception: pc and instret are already those of EXC */
         if ((ex = exec_trap(h, r.code - RV_JIT_EXC, r.aux)) != RV_EXIT_NONE)
@@ -673,7 +664,7 @@ dispatch:
     }
     if (unlikely(js.site))
         js.site = 0;                /* the exit led to an interpreted block */
-    goto *i->lab;
+    goto *labels[i->op];
 
     EXEC_ALU_OPS(OP_ALU)
     EXEC_BRANCH_OPS(OP_BRANCH)

@@ -745,7 +745,7 @@ bool rv_jit_translate(struct rv_hart *h, struct rv_block *b)
     jx_mov_rm_r(e, true, jm(RSP, SLOT_MODE), RAX);
     uint32_t to_body = jx_jmp(e);
     /* the entry from a chained exit (rv_jit_link): instret counts this
-     * block, within the budget, else back to the dispatcher at its start */
+     * block, within chain_end, else back to the dispatcher at its start */
     uint32_t chain = jx_pos(e);
     jx_alu_rm_imm(e, true, ALU_ADD, jr(JIT_ICOUNT), (int32_t)b->n);
     jx_alu_r_rm(e, true, ALU_CMP, JIT_ICOUNT, jm(RBX, OFF_CHAIN_END));
