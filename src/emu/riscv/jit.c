@@ -436,17 +436,106 @@ static void emit_slow_call(struct jt *t, const struct stub *s, const void *fn)
     jx_test_rm_r(e, false, jr(RAX), RAX);
 }
 
-static void emit_fault(struct jt *t, const struct stub *s)
+/* The way out of a slow path's fault; wb: the dirty registers not yet
+ * written back (the thunk path keeps the caller-saved ones in their
+ * host registers: all of them) */
+static void emit_fault(struct jt *t, const struct stub *s, uint32_t wb)
 {
     struct jx *e = &t->e;
     const struct rv_insn *i = &t->b->insn[s->k];
-    jit_writeback(t, s->dirty & ~t->callers);
+    jit_writeback(t, wb);
     jx_mov_imm(e, RCX, rv_insn_pc(t->b, i));
     jx_mov_rm_r(e, true, jm(RBX, OFF_PC), RCX);
     jx_alu_rm_imm(e, true, ALU_SUB, jr(JIT_ICOUNT), (int32_t)(t->b->n - s->k));
     jx_alu_rm_imm(e, false, ALU_ADD, jr(RAX), RV_JIT_EXC);
     jx_mov_r_rm(e, true, RDX, jm(RSP, SLOT_VA));
     jx_jmp_to(e, t->epilogue);
+}
+
+/* The TLB path's slow calls (system mode; user mode with watchpoints)
+ * go through two thunks at the start of the code arena, which keep the
+ * caller-saved host registers (guest registers of the block) across the
+ * call, so a stub is `mov edx, size; call thunk; jne fault; ...` instead
+ * of writing those registers back, calling and loading them again: in a
+ * boot of the default guest the slow paths were most of the 1.5 KB of
+ * host code per block (about 170 bytes per access). In: rax = va, edx =
+ * size, a store's rcx = the value; out: eax = 0 or the cause (flags
+ * set), [rsp + SLOT_VA] = va, a load's value at [rsp + SLOT_VAL] (the
+ * block's frame). */
+#define THUNK_LOAD 0u
+#define THUNK_STORE 64u
+#define THUNKS_LEN 128u
+static const int8_t thunk_saved[] = { RSI, RDI, R8, R9, R10, R11 };
+/* the thunk's rsp: the frame's - 8 (its return address) - 48 - 8 */
+#define THUNK_FRAME 64
+
+static void emit_thunk(struct jx *e, bool store)
+{
+    for (unsigned k = 0; k < ARRAY_SIZE(thunk_saved); k++)
+        jx_push(e, thunk_saved[k]);
+    jx_alu_rm_imm(e, true, ALU_SUB, jr(RSP), 8);
+    jx_mov_rm_r(e, true, jm(RSP, THUNK_FRAME + SLOT_VA), RAX);
+    if (!store)
+        jx_lea(e, RCX, jm(RSP, THUNK_FRAME + SLOT_VAL));
+    jx_mov_rr(e, RSI, RAX);
+    jx_mov_rr(e, RDI, RBX);
+    jx_call_abs(e, store ? (const void *)rv_store_slow : (const void *)rv_load_slow);
+    jx_alu_rm_imm(e, true, ALU_ADD, jr(RSP), 8);
+    for (int k = (int)ARRAY_SIZE(thunk_saved) - 1; k >= 0; k--)
+        jx_pop(e, thunk_saved[k]);
+    jx_test_rm_r(e, false, jr(RAX), RAX);
+    jx_ret(e);
+}
+
+/* At the start of a fresh arena (the first translation after a flush). */
+static bool emit_thunks(struct rv_hart *h)
+{
+    struct jx e = { .buf = h->jit_code, .p = h->jit_code, .end = h->jit_code + THUNK_STORE };
+    emit_thunk(&e, false);
+    if (jx_overflow(&e))
+        return false;
+    e.p = e.buf + THUNK_STORE;
+    e.end = e.buf + THUNKS_LEN;
+    emit_thunk(&e, true);
+    if (jx_overflow(&e))
+        return false;
+    if (h->m->perf_map_fd >= 0)
+        dprintf(h->m->perf_map_fd, "%lx %x rv_thunks\n", (unsigned long)(uintptr_t)h->jit_code, THUNKS_LEN);
+    h->jit_used = THUNKS_LEN;
+    return true;
+}
+
+static void emit_thunk_stub(struct jt *t, const struct stub *s)
+{
+    struct jx *e = &t->e;
+    const struct rv_insn *i = &t->b->insn[s->k];
+    bool store = s->kind == ST_STORE;
+    if (store) {
+        if (s->fp)
+            jx_mov_r_rm(e, true, RCX, jm(RBX, OFF_F(s->rs2)));
+        else
+            get(t, RCX, s->rs2, true);
+        if (s->size < 8)
+            jx_load(e, s->size, false, RCX, jr(RCX));
+    }
+    jx_mov_imm(e, RDX, s->size);
+    jx_byte(e, 0xe8);                                   /* call rel32 */
+    const uint8_t *thunk = t->thunks + (store ? THUNK_STORE : THUNK_LOAD);
+    jx_u32(e, (uint32_t)(int32_t)(thunk - (e->buf + jx_pos(e) + 4)));
+    uint32_t fault = jx_jcc(e, CC_NE);
+    if (!store) {
+        jx_load(e, s->size, s->sext, s->dst, jm(RSP, SLOT_VAL));
+        jx_jmp_to(e, s->back);
+    } else {
+        jx_insn(e, 0, 0, 0x80, ALU_CMP, jm(RBX, OFF_DIRTY));   /* cmp byte [code_dirty], 0 */
+        jx_byte(e, 0);
+        jx_jcc_to(e, CC_E, s->back);
+        jx_insn(e, 0, 0, 0xc6, 0, jm(RBX, OFF_DIRTY));         /* mov byte [code_dirty], 0 */
+        jx_byte(e, 0);
+        jit_exit(t, s->dirty, -1, rv_insn_pc(t->b, i) + i->len, t->b->n - 1 - s->k, RV_JIT_NOCHAIN, 0);
+    }
+    jx_patch(e, fault, jx_pos(e));
+    emit_fault(t, s, s->dirty);
 }
 
 /* The dispatcher's checks between two blocks, with instret counting the
@@ -552,6 +641,10 @@ static void emit_stub(struct jt *t, struct stub *s)
         jit_exit_to(t, s->dirty, (uint64_t)i->imm, t->b->n - 1 - s->k);
         return;
     }
+    if (!t->direct && (s->kind == ST_LOAD || s->kind == ST_STORE)) {
+        emit_thunk_stub(t, s);
+        return;
+    }
     if (s->kind == ST_LOAD) {
         emit_slow_call(t, s, (const void *)rv_load_slow);
         uint32_t fault = jx_jcc(e, CC_NE);
@@ -561,7 +654,7 @@ static void emit_stub(struct jt *t, struct stub *s)
             jx_mov_imm(e, RDX, t->base);    /* t->rdx_base after the access */
         jx_jmp_to(e, s->back);
         jx_patch(e, fault, jx_pos(e));
-        emit_fault(t, s);
+        emit_fault(t, s, s->dirty & ~t->callers);
         return;
     }
     emit_slow_call(t, s, (const void *)rv_store_slow);
@@ -578,7 +671,7 @@ static void emit_stub(struct jt *t, struct stub *s)
     jx_byte(e, 0);
     jit_exit(t, s->dirty & ~t->callers, -1, rv_insn_pc(t->b, i) + i->len, t->b->n - 1 - s->k, RV_JIT_NOCHAIN, 0);
     jx_patch(e, fault, jx_pos(e));
-    emit_fault(t, s);
+    emit_fault(t, s, s->dirty & ~t->callers);
 }
 
 /* Does op write x[rd] (as its only x result)? Only these end a guest
@@ -684,6 +777,8 @@ bool rv_jit_translate(struct rv_hart *h, struct rv_block *b)
         atomic_fetch_or(&h->exit_req, RV_REQ_CODE);
         return false;
     }
+    if (h->jit_used == 0 && !emit_thunks(h))
+        return false;
     /* the working state (8.7 KB) is the hart's, kept between
      * translations: only its head is cleared (jit_new_stub clears each
      * stub it hands out; jit_fp_fast, each fpslow entry it fills) */
@@ -696,6 +791,7 @@ bool rv_jit_translate(struct rv_hart *h, struct rv_block *b)
     e->end = e->buf + JIT_BLOCK_ROOM;
     t->b = b;
     t->user = h->m->user;
+    t->thunks = h->jit_code;
     /* data watchpoints need every access checked: the TLB path (setting
      * one flushes the code) */
     if (t->user && h->m->uops->direct_base && !rv_debug_data_on(h)) {

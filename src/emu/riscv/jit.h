@@ -66,6 +66,7 @@ struct jt {
     uint32_t epilogue;
     uint32_t top;               /* after the entry's loads: where a self-loop goes */
     bool user;
+    const uint8_t *thunks;      /* the slow calls' thunks (jit.c): the arena's start */
     bool direct;                /* user mode: guest memory at base + va */
     uint64_t base;
     bool loop;                  /* a branch goes back to the block's start */
