@@ -64,9 +64,12 @@
  * most of its code a few times only: translating at 16 runs cost more
  * than it saved (hart CPU to the default guest's init marker, medians of
  * 9 interleaved boots, three sets: 16 runs 0.224-0.255 s, 64 0.213-0.218 s,
- * 128 0.189-0.199 s, 256 0.199 s); user-mode programs keep 16. */
+ * 128 0.189-0.199 s, 256 0.199 s); with a cheaper translator (smaller
+ * slow paths) 64 did better than 128 (medians of 21 interleaved boots,
+ * four sets: 0.138 / 0.144, 0.134 / 0.135, 0.128 / 0.130, 0.128 / 0.131
+ * s; 32 0.137 s against 0.135 s). User-mode programs keep 16. */
 #define JIT_DEFAULT_THRESHOLD 16
-#define JIT_SYS_THRESHOLD 128
+#define JIT_SYS_THRESHOLD 64
 
 /* host registers for guest registers; the first NCALLEE survive calls */
 static const int8_t pool[] = { RBP, R12, R13, R14, RSI, RDI, R8, R9, R10, R11 };
