@@ -385,8 +385,7 @@ static void tables_grow(struct rv_hart *h)
     }
 }
 
-/* Decode one instruction at pc from host bytes p (len bytes available). */
-static unsigned decode_at(struct rv_hart *h, struct rv_insn *in, const uint8_t *p, uint64_t pc)
+static unsigned decode_one(struct rv_hart *h, struct rv_insn *in, const uint8_t *p, uint64_t pc)
 {
     uint16_t lo;
     memcpy(&lo, p, 2);
@@ -403,6 +402,14 @@ static unsigned decode_at(struct rv_hart *h, struct rv_insn *in, const uint8_t *
     memcpy(&raw, p, 4);
     rv_decode(in, raw, 4, pc, h->m->user);
     return 4;
+}
+
+/* Decode one instruction at pc, of a block at vpc, from host bytes p. */
+static unsigned decode_at(struct rv_hart *h, struct rv_insn *in, const uint8_t *p, uint64_t pc, uint64_t vpc)
+{
+    unsigned len = decode_one(h, in, p, pc);
+    in->dpc = (int16_t)(pc - vpc);
+    return len;
 }
 
 /* A fresh block in the arena (flushed first when full), its header
@@ -425,12 +432,12 @@ static struct rv_block *block_commit(struct rv_hart *h, struct rv_block *b, unsi
     struct rv_block_hdr *hd = hdr_of(b);
     rv_decode(&b->insn[n], 0, 4, pc, h->m->user);
     b->insn[n].op = RV_OP_END;
+    b->insn[n].dpc = (int16_t)(pc - vpc);
     b->n = n;
     b->key = (uint64_t)(uintptr_t)host;
     b->vpc = vpc;
     b->end_pc = pc;
     b->valid = true;
-    b->linked = false;
     b->cpc[0] = b->cpc[1] = ~0ULL;
     b->cnext[0] = b->cnext[1] = NULL;
     b->jit = NULL;
@@ -492,7 +499,7 @@ static struct rv_block *decode_straddle(struct rv_hart *h, uint64_t vpc, uint64_
         struct rv_block *b = block_alloc(h);
         if (!h->m->user)
             mark_code_page(h, page + 1);   /* before reading: rv_code_ext_write */
-        decode_at(h, &b->insn[0], buf, vpc);
+        decode_at(h, &b->insn[0], buf, vpc, vpc);
         if (h->m->user)
             mark_code_page(h, code_page_of(h->m, pa2));
         b = block_commit(h, b, 1, vpc + 4, vpc, pa, host);
@@ -501,13 +508,13 @@ static struct rv_block *decode_straddle(struct rv_hart *h, uint64_t vpc, uint64_
     }
     struct rv_block *b = h->step_block;
     b->n = 1;
-    b->linked = false;
     b->cpc[0] = b->cpc[1] = ~0ULL;
     b->key = 0;
     b->vpc = vpc;
-    decode_at(h, &b->insn[0], buf, vpc);
+    decode_at(h, &b->insn[0], buf, vpc, vpc);
     rv_decode(&b->insn[1], 0, 4, vpc + 4, h->m->user);
     b->insn[1].op = RV_OP_END;
+    b->insn[1].dpc = 4;
     b->end_pc = vpc + 4;
     return b;
 }
@@ -541,7 +548,7 @@ static struct rv_block *decode_block(struct rv_hart *h, uint64_t vpc, uint64_t p
         if (n > 0 && bps && rv_debug_stop_at(h, pc))
             break;
         struct rv_insn *in = &b->insn[n];
-        unsigned len = decode_at(h, in, hbase + off, pc);
+        unsigned len = decode_at(h, in, hbase + off, pc, vpc);
         unsigned op = in->op;
         n++;
         uint64_t next = pc + len;

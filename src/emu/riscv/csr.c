@@ -11,9 +11,6 @@
 #define MISA_VALUE (MISA_RV64 | MISA_EXT('I') | MISA_EXT('M') | MISA_EXT('A') | MISA_EXT('F') | \
                     MISA_EXT('D') | MISA_EXT('C') | MISA_EXT('S') | MISA_EXT('U'))
 
-#define MSTATUS_WMASK (MS_SIE | MS_MIE | MS_SPIE | MS_MPIE | MS_SPP | MS_MPP | MS_FS | MS_MPRV | \
-                       MS_SUM | MS_MXR | MS_TVM | MS_TW | MS_TSR)
-#define SSTATUS_MASK (MS_SIE | MS_SPIE | MS_SPP | MS_FS | MS_XS | MS_SUM | MS_MXR | MS_UXL | MS_SD)
 #define MEDELEG_MASK 0xb3ffULL       /* all but ecall from M (11) and reserved 10, 14 */
 #define MIDELEG_MASK ((1ULL << RV_IRQ_SSI) | (1ULL << RV_IRQ_STI) | (1ULL << RV_IRQ_SEI))
 #define MIE_MASK 0xaaaULL
@@ -596,7 +593,7 @@ int rv_hart_load(struct rv_hart *h, const struct rv_hart_state *st)
     memcpy(h->pmpaddr, st->pmpaddr, sizeof(h->pmpaddr));
     h->resv_addr = ~0ULL;
     h->resv_host = 0;
-    h->poll = 1;
+    h->poll_at = 0;
     rv_update_modes(h);
     rv_update_timers(h);
     rv_request(h, RV_REQ_TLB | RV_REQ_CODE);

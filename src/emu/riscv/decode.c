@@ -377,7 +377,6 @@ void rv_decode(struct rv_insn *i, uint32_t raw, unsigned len, uint64_t pc, bool 
     memset(i, 0, sizeof(*i));
     i->raw = raw;
     i->len = (uint8_t)len;
-    i->pc = pc;
     i->rd = BITS(raw, 11, 7);
     i->rs1 = BITS(raw, 19, 15);
     i->rs2 = BITS(raw, 24, 20);

@@ -89,11 +89,12 @@ static inline uint64_t orc_b(uint64_t v)
 #define RS1 x[i->rs1]
 #define RS2 x[i->rs2]
 #define IMM ((uint64_t)i->imm)
+#define PC rv_insn_pc(b, i)           /* i's pc (b: its block) */
 #define U32(v) ((uint64_t)(v) & 0xffffffffULL)
 
 /* rd = expression */
 #define EXEC_ALU_OPS(X) \
-    X(LI, IMM) X(MV, RS1) X(LUI, IMM) X(AUIPC, IMM) X(JAL_IN, i->pc + i->len) \
+    X(LI, IMM) X(MV, RS1) X(LUI, IMM) X(AUIPC, IMM) X(JAL_IN, PC + i->len) \
     X(ADDI, RS1 + IMM) X(SLTI, (int64_t)RS1 < i->imm) X(SLTIU, RS1 < IMM) \
     X(XORI, RS1 ^ IMM) X(ORI, RS1 | IMM) X(ANDI, RS1 & IMM) \
     X(SLLI, RS1 << i->imm) X(SRLI, RS1 >> i->imm) X(SRAI, (uint64_t)((int64_t)RS1 >> i->imm)) \
@@ -200,6 +201,14 @@ static enum rv_exit service_requests(struct rv_hart *h)
     return RV_EXIT_NONE;
 }
 
+/* What translated code compares instret with when no request is pending
+ * (hart.h: jit_limit): the budget, in system mode the next timer poll
+ * when sooner. */
+static inline uint64_t rv_jit_limit(const struct rv_hart *h)
+{
+    return h->m->user ? h->budget_end : MIN(h->budget_end, h->poll_at);
+}
+
 /* A trap retires no instruction, but takes a step of the budget, so a
  * guest trapping in a loop (a handler address that faults itself) still
  * returns to its caller. True when the budget is used up. */
@@ -210,7 +219,7 @@ static inline bool trap_uses_budget(struct rv_hart *h)
     if (h->budget_end <= h->instret)
         return true;
     h->budget_end--;
-    atomic_store(&h->jit_limit, h->budget_end);   /* a request: exit_req is read next */
+    atomic_store(&h->jit_limit, rv_jit_limit(h));   /* a request: exit_req is read next */
     return false;
 }
 
@@ -226,18 +235,29 @@ static enum rv_exit exec_trap(struct rv_hart *h, uint64_t cause, uint64_t tval)
     return unlikely(trap_uses_budget(h)) ? RV_EXIT_BUDGET : RV_EXIT_NONE;
 }
 
+/* Instructions between two timer checks in system mode (a timer
+ * interrupt is seen at most this late: 16,384 instructions, 10-40 us of
+ * a boot). The check was every 256 blocks, counted down at every block
+ * boundary, translated transitions included (a compare and a subtract
+ * of h->poll in every chain stub, loop and jalr lookup, and an exit of
+ * translated code at each check: 39,500 checks in a boot of the default
+ * guest): now when instret reaches poll_at, which translated code sees
+ * in the budget's compare (h->jit_limit). */
+#define RV_POLL_INSNS 16384
+
 /* At a block boundary: requests, the timer poll and pending interrupts
  * (system), breakpoints. Clears *last when the regime may have changed. */
 HOT enum rv_exit exec_boundary(struct rv_hart *h, struct rv_machine *m, bool sys,
                                struct rv_block **last)
 {
-    /* a request lowered jit_limit (rv_request): back to budget_end first,
+    /* a request lowered jit_limit (rv_request): back to its value first,
      * then exit_req, whose bit a request sets before it lowers the limit
      * (a seq_cst store, then the load: a request that raced with it is
      * seen below, or keeps the limit low) */
     unsigned req;
-    if (unlikely(atomic_load_explicit(&h->jit_limit, memory_order_relaxed) != h->budget_end)) {
-        atomic_store(&h->jit_limit, h->budget_end);
+    uint64_t lim = rv_jit_limit(h);
+    if (unlikely(atomic_load_explicit(&h->jit_limit, memory_order_relaxed) != lim)) {
+        atomic_store(&h->jit_limit, lim);
         req = atomic_load(&h->exit_req);
     } else {
         req = atomic_load_explicit(&h->exit_req, memory_order_relaxed);
@@ -249,8 +269,12 @@ HOT enum rv_exit exec_boundary(struct rv_hart *h, struct rv_machine *m, bool sys
             return ex;
     }
     if (sys) {
-        if (unlikely(--h->poll == 0)) {
-            h->poll = 256;
+        if (unlikely(h->instret >= h->poll_at)) {
+            h->poll_at = h->instret + RV_POLL_INSNS;
+            /* the limit up to the next poll, unless a request lowered it
+             * since it was read above (then it stays low: the request is
+             * served at the next boundary) */
+            atomic_compare_exchange_strong(&h->jit_limit, &lim, rv_jit_limit(h));
             rv_update_timers(h);
             if (h->small)
                 rv_cache_poll_small(h);
@@ -287,18 +311,34 @@ static inline bool sys_straddle(const struct rv_hart *h, const struct rv_block *
     return unlikely((b->vpc & 0xfff) == 0xffe) && b->n == 1 && b->insn[0].len == 4 && !h->m->user;
 }
 
-/* The block at h->pc: the chained successor of `last` (same translation
- * regime: every path that changes privilege, satp, TLBs or code comes
- * through dispatch_nochain or a request), else a lookup, chained to `last`.
- * NULL on a fetch fault, with *ex the exit (RV_EXIT_NONE: the trap is
- * taken, dispatch again). */
-HOT struct rv_block *exec_next_block(struct rv_hart *h, struct rv_block *last,
-                                     const void *const *labels, enum rv_exit *ex)
+/* Is `last`'s chained successor n, in slot s, still the block at h->pc?
+ * Every path that changes the code (a flush, a dropped block: valid)
+ * comes through dispatch_nochain or a request. In user mode the
+ * translation regime is the one the chain was made in (tlb_gen, priv); in
+ * system mode the fetch TLB maps pc, in the current privilege, to the
+ * code n was decoded from, as for the translator's chains (jit.c): an
+ * sfence.vma of one page (5,100 in a boot of the default guest) bumps
+ * tlb_gen, and with it every chain went back to a lookup (121,000 of the
+ * boot's 381,000 lookups found the successor the chain had). */
+HOT bool exec_chain_ok(const struct rv_hart *h, const struct rv_block *last, unsigned s, bool sys)
+{
+    const struct rv_block *n = last->cnext[s];
+    if (unlikely(!n->valid))
+        return false;
+    if (!sys)
+        return last->cgen[s] == ((h->tlb_gen << 2) | h->priv);
+    const struct rv_tlb_entry *e = &h->tlb[RV_ACC_EXEC][(h->pc >> 12) & (RV_TLB_SIZE - 1)];
+    return e->tag == rv_tlb_tag(h->pc, h->mode_fetch) && h->pc + e->addend == n->key;
+}
+
+/* The block at h->pc: the chained successor of `last` (exec_chain_ok),
+ * else a lookup, chained to `last`. NULL on a fetch fault, with *ex the
+ * exit (RV_EXIT_NONE: the trap is taken, dispatch again). */
+HOT struct rv_block *exec_next_block(struct rv_hart *h, struct rv_block *last, bool sys, enum rv_exit *ex)
 {
     if (last) {
         unsigned s = last->cpc[0] == h->pc ? 0 : last->cpc[1] == h->pc ? 1 : 2;
-        if (s < 2 && likely(last->cnext[s]->valid) &&
-            last->cgen[s] == ((h->tlb_gen << 2) | h->priv))
+        if (s < 2 && exec_chain_ok(h, last, s, sys))
             return last->cnext[s];
     }
     uint64_t fc = h->flush_count;
@@ -312,15 +352,14 @@ HOT struct rv_block *exec_next_block(struct rv_hart *h, struct rv_block *last,
     /* a cached block across a page boundary is entered only through the
      * lookup in system mode: it checks the second page (cache.c) */
     if (last && fc == h->flush_count && b != h->step_block && !sys_straddle(h, b)) {
-        unsigned s = h->pc == last->end_pc ? 1 : 0;
+        /* slot 1: the fall-through, or, after a final jal (which has
+         * none), a taken branch's side exit, so that it does not evict
+         * the jal's target from slot 0 */
+        const struct rv_insn *f = &last->insn[last->n - 1];
+        unsigned s = h->pc == last->end_pc || (f->op == RV_OP_JAL && h->pc != (uint64_t)f->imm) ? 1 : 0;
         last->cpc[s] = h->pc;
         last->cnext[s] = b;
         last->cgen[s] = (h->tlb_gen << 2) | h->priv;
-    }
-    if (unlikely(!b->linked)) {
-        for (unsigned k = 0; k <= b->n; k++)
-            b->insn[k].lab = labels[b->insn[k].op];
-        b->linked = true;
     }
     return b;
 }
@@ -328,17 +367,16 @@ HOT struct rv_block *exec_next_block(struct rv_hart *h, struct rv_block *last,
 /* Fewer instructions left in the budget than b holds: its first one alone,
  * in the hart's step block. A jump the block follows in line (JAL_IN: it
  * only links) goes on at its target, not after it. */
-static struct rv_block *exec_step_block(struct rv_hart *h, const struct rv_block *b,
-                                        const void *const *labels)
+static struct rv_block *exec_step_block(struct rv_hart *h, const struct rv_block *b)
 {
     struct rv_block *s = h->step_block;
     s->n = 1;
+    s->vpc = b->vpc;                /* the instructions' dpc are from it */
     s->insn[0] = b->insn[0];
-    uint64_t next = b->insn[0].op == RV_OP_JAL_IN ? (uint64_t)b->insn[0].imm : b->insn[0].pc + b->insn[0].len;
+    uint64_t next = b->insn[0].op == RV_OP_JAL_IN ? (uint64_t)b->insn[0].imm : rv_insn_pc(b, &b->insn[0]) + b->insn[0].len;
     rv_decode(&s->insn[1], 0, 4, next, h->m->user);
     s->insn[1].op = RV_OP_END;
-    s->insn[1].lab = labels[RV_OP_END];
-    s->linked = true;
+    s->insn[1].dpc = (int16_t)(next - b->vpc);
     return s;
 }
 
@@ -440,7 +478,7 @@ HOT int exec_store(struct rv_hart *h, uint64_t va, unsigned size, unsigned mode,
  * data-access mode of TLB tags), sys. An access's cause stays in a local
  * of its own (c_), set on the slow path only. */
 
-#define NEXT do { i++; goto *i->lab; } while (0)
+#define NEXT do { i++; goto *labels[i->op]; } while (0)
 #define EXC(cause, tval) do { ecause = (cause); etval = (tval); goto exception; } while (0)
 /* return to the caller before instruction i (not retired) */
 #define LEAVE(e) do { ex = (e); goto leave; } while (0)
@@ -519,13 +557,18 @@ HOT int exec_store(struct rv_hart *h, uint64_t va, unsigned size, unsigned mode,
         RD = !ok;                                                          \
         NEXT;                                                              \
     }
+/* A CSR op ends its block; the next one may be its chained successor:
+ * every CSR write that changes the translation regime flushes the TLB
+ * (satp, mstatus's MPRV, MPP, SUM, MXR), which exec_chain_ok sees, or the
+ * code through a request (triggers), and the boundary takes an interrupt
+ * a write enabled. */
 #define OP_CSR(n, val, kind, write) L_##n: {                               \
         uint64_t old_ = 0;                                                 \
         if (unlikely(rv_csr_op(h, (unsigned)i->imm, &old_, (val), (kind), (write)) < 0)) \
             EXC(RV_EXC_ILLEGAL, i->raw);                                   \
         RD = old_;                                                         \
-        h->pc = i->pc + 4;                                                 \
-        goto dispatch_nochain;                                             \
+        h->pc = PC + 4;                                                    \
+        goto dispatch;                                                     \
     }
 
 /* The translator's AMOs, LR and SC (jit_ops.c calls this): the operation
@@ -599,14 +642,14 @@ enum rv_exit rv_run(struct rv_hart *h, uint64_t budget)
     if (h->halted)
         return RV_EXIT_HALT;
     h->budget_end = budget ? h->instret + budget : UINT64_MAX;
-    atomic_store(&h->jit_limit, h->budget_end);   /* exec_boundary reads exit_req next */
+    atomic_store(&h->jit_limit, rv_jit_limit(h));   /* exec_boundary reads exit_req next */
 
 dispatch_nochain:
     last = NULL;
 dispatch:
     if (unlikely((ex = exec_boundary(h, m, sys, &last)) != RV_EXIT_NONE))
         return ex;
-    if (unlikely(!(b = exec_next_block(h, last, labels, &ex)))) {
+    if (unlikely(!(b = exec_next_block(h, last, sys, &ex)))) {
         if (ex != RV_EXIT_NONE)
             return ex;
         goto dispatch_nochain;
@@ -615,21 +658,27 @@ dispatch:
     if (unlikely(h->budget_end - h->instret < b->n)) {
         if (h->instret >= h->budget_end)
             return RV_EXIT_BUDGET;
-        b = exec_step_block(h, b, labels);
+        b = exec_step_block(h, b);
     }
     last = b == h->step_block ? NULL : b;
     exec_enter(h, m, b, last != NULL);
     i = b->insn;
     if (b->jit) {
         struct rv_jit_ret r = exec_enter_jit(h, m, b, sys, &js);
-        if (likely(r.code == RV_JIT_NEXT))
+        if (likely(r.code == RV_JIT_NEXT)) {
+            /* the successor is chained to the block whose exit this was:
+             * the code may have run on from b through linked exits (with
+             * b as `last`, a boot of the default guest made 270,000
+             * lookups; with the exiting block, 226,000) */
+            last = h->jit_last;
             goto dispatch;
+        }
         if (r.code == RV_JIT_NOCHAIN)
             goto dispatch_nochain;
         if ((r.code & 0xff) == RV_JIT_RESUME) {
             last = b = (struct rv_block *)(uintptr_t)r.aux;
             i = &b->insn[r.code >> 8];
-            goto *i->lab;
+            goto *labels[i->op];
         }
         /* an exception: pc and instret are already those of EXC */
         if ((ex = exec_trap(h, r.code - RV_JIT_EXC, r.aux)) != RV_EXIT_NONE)
@@ -638,7 +687,7 @@ dispatch:
     }
     if (unlikely(js.site))
         js.site = 0;                /* the exit led to an interpreted block */
-    goto *i->lab;
+    goto *labels[i->op];
 
     EXEC_ALU_OPS(OP_ALU)
     EXEC_BRANCH_OPS(OP_BRANCH)
@@ -650,10 +699,10 @@ dispatch:
     EXEC_CSR_OPS(OP_CSR)
 
     /* control flow */
-L_END: JUMP(i->pc);
+L_END: JUMP(PC);
 L_NOP: L_FENCE: NEXT;
-L_JAL: RD = i->pc + i->len; SIDE(IMM);
-L_JALR: va = (RS1 + IMM) & ~1ULL; RD = i->pc + i->len; SIDE(va);
+L_JAL: RD = PC + i->len; SIDE(IMM);
+L_JALR: va = (RS1 + IMM) & ~1ULL; RD = PC + i->len; SIDE(va);
 
     /* F / D */
     EXEC_FP_LOAD_OPS(OP_FP_LOAD)
@@ -671,15 +720,15 @@ fp_written:
     /* system */
 L_FENCE_I:
     rv_fence_i(h);
-    h->pc = i->pc + i->len;
+    h->pc = PC + i->len;
     goto dispatch_nochain;
 L_ECALL:
     if (!sys)
         LEAVE(RV_EXIT_ECALL);
     if (h->priv == RV_PRIV_S && m->sops && m->sops->sbi_call) {
-        h->pc = i->pc;
+        h->pc = PC;
         if (m->sops->sbi_call(h)) {
-            h->pc = i->pc + 4;
+            h->pc = PC + 4;
             goto dispatch_nochain;
         }
     }
@@ -687,7 +736,7 @@ L_ECALL:
 L_EBREAK:
     if (!sys)
         LEAVE(RV_EXIT_EBREAK);
-    EXC(RV_EXC_BREAKPOINT, i->pc);
+    EXC(RV_EXC_BREAKPOINT, PC);
 L_ILLEGAL:
     EXC(RV_EXC_ILLEGAL, i->len == 2 ? (i->raw & 0xffff) : i->raw);
 L_MRET:
@@ -701,7 +750,7 @@ L_SRET:
 L_WFI:
     if (h->priv == RV_PRIV_U || (h->priv < RV_PRIV_M && (h->mstatus & MS_TW)))
         EXC(RV_EXC_ILLEGAL, i->raw);
-    h->pc = i->pc + 4;
+    h->pc = PC + 4;
     rv_update_timers(h);
     if (!(atomic_load(&h->mip) & h->mie))
         return RV_EXIT_WFI;
@@ -713,24 +762,24 @@ L_SFENCE_VMA:
         rv_tlb_flush_page(h, RS1);
     else
         rv_tlb_flush_local(h);
-    h->pc = i->pc + 4;
+    h->pc = PC + 4;
     goto dispatch_nochain;
 
     /* leaving instruction i unretired: an exception, or an exit to the caller */
 exception:
     h->instret -= (uint64_t)(b->n - (unsigned)(i - b->insn));
-    h->pc = i->pc;
+    h->pc = PC;
     if ((ex = exec_trap(h, ecause, etval)) != RV_EXIT_NONE)
         return ex;
     goto dispatch_nochain;
 leave:
     h->instret -= (uint64_t)(b->n - (unsigned)(i - b->insn));
-    h->pc = i->pc;
+    h->pc = PC;
     return ex;
     /* a store wrote decoded code: leave after it, the rest is not retired */
 code_written:
     h->code_dirty = false;
     h->instret -= (uint64_t)(b->n - 1 - (unsigned)(i - b->insn));
-    h->pc = i->pc + i->len;
+    h->pc = PC + i->len;
     goto dispatch_nochain;
 }

@@ -98,7 +98,7 @@ struct rv_hart *rv_hart_new(struct rv_machine *m, unsigned hartid)
     h->id = hartid;
     h->resv_host = 0;
     h->debug_skip = ~0ULL;
-    h->poll = 1;
+    h->poll_at = 0;               /* a timer check at the first block */
     h->tlb_big_lo = ~0ULL;        /* no superpage entry yet */
     pthread_mutex_init(&h->wait_lock, NULL);
     pthread_condattr_t ca;

@@ -28,16 +28,21 @@
  * (rv_run returns RV_EXIT_DEBUG with pc at the access) */
 #define RV_CAUSE_WATCH 0x100
 
-/* One decoded instruction. `op` indexes the interpreter's label table. */
+/* One decoded instruction. `op` indexes the interpreter's label table.
+ * 24 bytes: its pc is its block's vpc + dpc (rv_insn_pc; a block stays
+ * in its page), not a field of its own, and the interpreter takes its
+ * label from the table by op rather than from a field filled at the
+ * block's first run: it was 40 (a boot of the default guest decodes
+ * 285,000 instructions into the arena). */
 struct rv_insn {
-    const void *lab;              /* interpreter label, set by rv_run on first use */
     uint16_t op;
     uint8_t rd, rs1, rs2, rs3;    /* rd 0 is rewritten to 32 (the sink) */
     uint8_t len;                  /* 2 or 4 */
+    int16_t dpc;                  /* pc - the block's vpc (set by the decoder's caller) */
     uint32_t raw;                 /* the (expanded) 32-bit instruction */
     int64_t imm;
-    uint64_t pc;
 };
+_Static_assert(sizeof(struct rv_insn) == 24, "a decoded instruction is 24 bytes");
 
 /* Translated code of a block (jit.c): returns { enum rv_jit_code, aux }. */
 struct rv_jit_ret {
@@ -60,7 +65,6 @@ struct rv_block {
     struct rv_block *hnext;
     uint32_t n;                   /* instructions, excluding the end marker */
     bool valid;
-    bool linked;                  /* labels filled in */
     /* direct chaining: the blocks that followed this one (taken, fall-through) */
     uint64_t cpc[2];
     struct rv_block *cnext[2];
@@ -74,6 +78,12 @@ struct rv_block {
     uint16_t hit_gen;             /* the hart's idle_gen when hits was last reset */
     struct rv_insn insn[];        /* n + 1: the last is OP_END */
 };
+
+/* The pc of instruction i of block b. */
+static inline uint64_t rv_insn_pc(const struct rv_block *b, const struct rv_insn *i)
+{
+    return b->vpc + (uint64_t)(int64_t)i->dpc;
+}
 
 struct rv_tlb_entry {
     uint64_t tag;                 /* (vpn << 2 | mode) + 1, 0 = empty */
@@ -142,11 +152,12 @@ struct rv_hart {
     atomic_uint exit_req;         /* kick / halt / flush requests (bits) */
     uint64_t instret;
     uint64_t budget_end;
-    /* What translated code compares instret with, in place of both
-     * budget_end and exit_req: budget_end, or 0 while a request may be
-     * pending (rv_request lowers it after setting exit_req; the dispatcher
-     * puts budget_end back before it reads exit_req), so a self-loop or a
-     * chained exit checks one word, not two. */
+    /* What translated code compares instret with, in place of budget_end,
+     * the timer poll and exit_req: budget_end, in system mode the next
+     * timer poll (poll_at) when sooner (rv_jit_limit), or 0 while a request
+     * may be pending (rv_request lowers it after setting exit_req; the
+     * dispatcher puts the limit back before it reads exit_req), so a
+     * self-loop or a chained exit checks one word, not three. */
     _Atomic uint64_t jit_limit;
     uint64_t exc_cause, exc_tval;
     bool halted;
@@ -173,7 +184,7 @@ struct rv_hart {
      * or cnt_frozen while mcountinhibit stops them (instret itself always
      * counts: budgets run on it) */
     uint64_t cnt_off[2], cnt_frozen[2];
-    unsigned poll;                /* blocks until the next timer check */
+    uint64_t poll_at;             /* instret of the next timer check (system mode) */
 
     /* wait/park */
     pthread_mutex_t wait_lock;
@@ -204,6 +215,8 @@ struct rv_hart {
     bool code_untracked;          /* a block decoded outside the code map since */
     struct rv_block *step_block;  /* scratch for single steps */
     uint8_t *jit_code;            /* translated code arena (reset with the blocks) */
+    void *jit_scratch;            /* the translator's working state (jit.c), or NULL */
+    struct rv_block *jit_last;    /* the block whose translated code last left (its epilogue) */
     size_t jit_used;
     /* direct accesses of translated code (user mode): host fault at
      * jit_code + at goes on at jit_code + stub; ascending, reset with it */
@@ -262,9 +275,16 @@ static inline void rv_request(struct rv_hart *h, unsigned bits)
 #define MS_UXL  (3ULL << 32)
 #define MS_SXL  (3ULL << 34)
 #define MS_SD   (1ULL << 63)
+/* the mstatus bits a write keeps; the ones sstatus shows (csr.c; the
+ * translator's sstatus fast path in jit_ops.c) */
+#define MSTATUS_WMASK (MS_SIE | MS_MIE | MS_SPIE | MS_MPIE | MS_SPP | MS_MPP | MS_FS | MS_MPRV | \
+                       MS_SUM | MS_MXR | MS_TVM | MS_TW | MS_TSR)
+#define SSTATUS_MASK (MS_SIE | MS_SPIE | MS_SPP | MS_FS | MS_XS | MS_SUM | MS_MXR | MS_UXL | MS_SD)
+#define RV_CSR_SSTATUS 0x100
 
 /* ---- decode.c ---- */
-/* Decode the 32-bit (expanded) instruction `raw` of length len at pc. */
+/* Decode the 32-bit (expanded) instruction `raw` of length len at pc
+ * (i->dpc is left 0: the caller sets it from its block's vpc). */
 void rv_decode(struct rv_insn *i, uint32_t raw, unsigned len, uint64_t pc, bool user);
 /* Expand a compressed instruction; 0 = illegal. */
 uint32_t rv_expand_c(uint16_t c);

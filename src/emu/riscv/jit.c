@@ -29,9 +29,10 @@
  *
  * Exits to a known pc take a jump that rv_jit_link later points at the
  * next block's chain entry (instret, checked against h->jit_limit: the
- * budget, or 0 while a request is pending, so one compare stands for the
- * dispatcher's two; in system mode through a stub of the fetch TLB, timer
- * poll and interrupt checks); dropping a block unlinks the exits chained to it
+ * budget, in system mode the next timer poll when sooner, or 0 while a
+ * request is pending, so one compare stands for the dispatcher's three;
+ * in system mode through a stub of the fetch TLB and interrupt checks);
+ * dropping a block unlinks the exits chained to it
  * (rv_jit_unlink), so no chain checks its target's validity. A branch back
  * to the block's start loops without leaving host registers; in user mode
  * jalr looks its target up in h->jtc.
@@ -64,9 +65,12 @@
  * most of its code a few times only: translating at 16 runs cost more
  * than it saved (hart CPU to the default guest's init marker, medians of
  * 9 interleaved boots, three sets: 16 runs 0.224-0.255 s, 64 0.213-0.218 s,
- * 128 0.189-0.199 s, 256 0.199 s); user-mode programs keep 16. */
+ * 128 0.189-0.199 s, 256 0.199 s); with a cheaper translator (smaller
+ * slow paths) 64 did better than 128 (medians of 21 interleaved boots,
+ * four sets: 0.138 / 0.144, 0.134 / 0.135, 0.128 / 0.130, 0.128 / 0.131
+ * s; 32 0.137 s against 0.135 s). User-mode programs keep 16. */
 #define JIT_DEFAULT_THRESHOLD 16
-#define JIT_SYS_THRESHOLD 128
+#define JIT_SYS_THRESHOLD 64
 
 /* host registers for guest registers; the first NCALLEE survive calls */
 static const int8_t pool[] = { RBP, R12, R13, R14, RSI, RDI, R8, R9, R10, R11 };
@@ -100,6 +104,8 @@ void rv_jit_free(struct rv_hart *h)
     h->jit_code = NULL;
     free(h->jit_sites);
     h->jit_sites = NULL;
+    free(h->jit_scratch);
+    h->jit_scratch = NULL;
     h->jit_nsites = h->jit_sites_cap = 0;
 }
 
@@ -152,18 +158,24 @@ void rv_jit_release(struct rv_hart *h)
         madvise(h->jit_code, JIT_ARENA, MADV_DONTNEED);
 }
 
-/* write the guest registers in mask from their host registers to memory */
+/* write the guest registers in mask from their host registers to memory
+ * (ascending; only the set bits are visited: every exit and stub calls
+ * these, 8% of the translator's time when they tested all 31) */
 void jit_writeback(struct jt *t, uint32_t mask)
 {
-    for (unsigned r = 1; r < 32; r++)
-        if ((mask >> r) & 1 && t->hreg[r] >= 0)
+    for (mask &= ~1u; mask; mask &= mask - 1) {
+        unsigned r = (unsigned)__builtin_ctz(mask);
+        if (t->hreg[r] >= 0)
             jx_mov_rm_r(&t->e, true, jm(RBX, OFF_X(r)), t->hreg[r]);
+    }
 }
 void jit_reload(struct jt *t, uint32_t mask)
 {
-    for (unsigned r = 1; r < 32; r++)
-        if ((mask >> r) & 1 && t->hreg[r] >= 0)
+    for (mask &= ~1u; mask; mask &= mask - 1) {
+        unsigned r = (unsigned)__builtin_ctz(mask);
+        if (t->hreg[r] >= 0)
             jx_mov_r_rm(&t->e, true, t->hreg[r], jm(RBX, OFF_X(r)));
+    }
 }
 
 /* Leave: pc = imm (pc_reg < 0) or pc_reg, instret -= unretired, return code/aux. */
@@ -425,17 +437,106 @@ static void emit_slow_call(struct jt *t, const struct stub *s, const void *fn)
     jx_test_rm_r(e, false, jr(RAX), RAX);
 }
 
-static void emit_fault(struct jt *t, const struct stub *s)
+/* The way out of a slow path's fault; wb: the dirty registers not yet
+ * written back (the thunk path keeps the caller-saved ones in their
+ * host registers: all of them) */
+static void emit_fault(struct jt *t, const struct stub *s, uint32_t wb)
 {
     struct jx *e = &t->e;
     const struct rv_insn *i = &t->b->insn[s->k];
-    jit_writeback(t, s->dirty & ~t->callers);
-    jx_mov_imm(e, RCX, i->pc);
+    jit_writeback(t, wb);
+    jx_mov_imm(e, RCX, rv_insn_pc(t->b, i));
     jx_mov_rm_r(e, true, jm(RBX, OFF_PC), RCX);
     jx_alu_rm_imm(e, true, ALU_SUB, jr(JIT_ICOUNT), (int32_t)(t->b->n - s->k));
     jx_alu_rm_imm(e, false, ALU_ADD, jr(RAX), RV_JIT_EXC);
     jx_mov_r_rm(e, true, RDX, jm(RSP, SLOT_VA));
     jx_jmp_to(e, t->epilogue);
+}
+
+/* The TLB path's slow calls (system mode; user mode with watchpoints)
+ * go through two thunks at the start of the code arena, which keep the
+ * caller-saved host registers (guest registers of the block) across the
+ * call, so a stub is `mov edx, size; call thunk; jne fault; ...` instead
+ * of writing those registers back, calling and loading them again: in a
+ * boot of the default guest the slow paths were most of the 1.5 KB of
+ * host code per block (about 170 bytes per access). In: rax = va, edx =
+ * size, a store's rcx = the value; out: eax = 0 or the cause (flags
+ * set), [rsp + SLOT_VA] = va, a load's value at [rsp + SLOT_VAL] (the
+ * block's frame). */
+#define THUNK_LOAD 0u
+#define THUNK_STORE 64u
+#define THUNKS_LEN 128u
+static const int8_t thunk_saved[] = { RSI, RDI, R8, R9, R10, R11 };
+/* the thunk's rsp: the frame's - 8 (its return address) - 48 - 8 */
+#define THUNK_FRAME 64
+
+static void emit_thunk(struct jx *e, bool store)
+{
+    for (unsigned k = 0; k < ARRAY_SIZE(thunk_saved); k++)
+        jx_push(e, thunk_saved[k]);
+    jx_alu_rm_imm(e, true, ALU_SUB, jr(RSP), 8);
+    jx_mov_rm_r(e, true, jm(RSP, THUNK_FRAME + SLOT_VA), RAX);
+    if (!store)
+        jx_lea(e, RCX, jm(RSP, THUNK_FRAME + SLOT_VAL));
+    jx_mov_rr(e, RSI, RAX);
+    jx_mov_rr(e, RDI, RBX);
+    jx_call_abs(e, store ? (const void *)rv_store_slow : (const void *)rv_load_slow);
+    jx_alu_rm_imm(e, true, ALU_ADD, jr(RSP), 8);
+    for (int k = (int)ARRAY_SIZE(thunk_saved) - 1; k >= 0; k--)
+        jx_pop(e, thunk_saved[k]);
+    jx_test_rm_r(e, false, jr(RAX), RAX);
+    jx_ret(e);
+}
+
+/* At the start of a fresh arena (the first translation after a flush). */
+static bool emit_thunks(struct rv_hart *h)
+{
+    struct jx e = { .buf = h->jit_code, .p = h->jit_code, .end = h->jit_code + THUNK_STORE };
+    emit_thunk(&e, false);
+    if (jx_overflow(&e))
+        return false;
+    e.p = e.buf + THUNK_STORE;
+    e.end = e.buf + THUNKS_LEN;
+    emit_thunk(&e, true);
+    if (jx_overflow(&e))
+        return false;
+    if (h->m->perf_map_fd >= 0)
+        dprintf(h->m->perf_map_fd, "%lx %x rv_thunks\n", (unsigned long)(uintptr_t)h->jit_code, THUNKS_LEN);
+    h->jit_used = THUNKS_LEN;
+    return true;
+}
+
+static void emit_thunk_stub(struct jt *t, const struct stub *s)
+{
+    struct jx *e = &t->e;
+    const struct rv_insn *i = &t->b->insn[s->k];
+    bool store = s->kind == ST_STORE;
+    if (store) {
+        if (s->fp)
+            jx_mov_r_rm(e, true, RCX, jm(RBX, OFF_F(s->rs2)));
+        else
+            get(t, RCX, s->rs2, true);
+        if (s->size < 8)
+            jx_load(e, s->size, false, RCX, jr(RCX));
+    }
+    jx_mov_imm(e, RDX, s->size);
+    jx_byte(e, 0xe8);                                   /* call rel32 */
+    const uint8_t *thunk = t->thunks + (store ? THUNK_STORE : THUNK_LOAD);
+    jx_u32(e, (uint32_t)(int32_t)(thunk - (e->buf + jx_pos(e) + 4)));
+    uint32_t fault = jx_jcc(e, CC_NE);
+    if (!store) {
+        jx_load(e, s->size, s->sext, s->dst, jm(RSP, SLOT_VAL));
+        jx_jmp_to(e, s->back);
+    } else {
+        jx_insn(e, 0, 0, 0x80, ALU_CMP, jm(RBX, OFF_DIRTY));   /* cmp byte [code_dirty], 0 */
+        jx_byte(e, 0);
+        jx_jcc_to(e, CC_E, s->back);
+        jx_insn(e, 0, 0, 0xc6, 0, jm(RBX, OFF_DIRTY));         /* mov byte [code_dirty], 0 */
+        jx_byte(e, 0);
+        jit_exit(t, s->dirty, -1, rv_insn_pc(t->b, i) + i->len, t->b->n - 1 - s->k, RV_JIT_NOCHAIN, 0);
+    }
+    jx_patch(e, fault, jx_pos(e));
+    emit_fault(t, s, s->dirty);
 }
 
 /* The dispatcher's checks between two blocks, with instret counting the
@@ -451,12 +552,9 @@ static unsigned emit_checks(struct jx *e, bool user, int32_t delta, uint32_t und
     jx_alu_r_rm(e, true, ALU_CMP, JIT_ICOUNT, jm(RBX, OFF_LIMIT));
     undo[nu++] = jx_jcc(e, CC_A);
     if (!user) {
-        jx_alu_rm_imm(e, false, ALU_CMP, jm(RBX, OFF_POLL), 1);
-        undo[nu++] = jx_jcc(e, CC_BE);
         jx_mov_r_rm(e, true, RAX, jm(RBX, OFF_MIP));
         jx_test_rm_r(e, true, jm(RBX, OFF_MIE), RAX);
         undo[nu++] = jx_jcc(e, CC_NE);
-        jx_alu_rm_imm(e, false, ALU_SUB, jm(RBX, OFF_POLL), 1);
     }
     return nu;
 }
@@ -541,6 +639,10 @@ static void emit_stub(struct jt *t, struct stub *s)
         jit_exit_to(t, s->dirty, (uint64_t)i->imm, t->b->n - 1 - s->k);
         return;
     }
+    if (!t->direct && (s->kind == ST_LOAD || s->kind == ST_STORE)) {
+        emit_thunk_stub(t, s);
+        return;
+    }
     if (s->kind == ST_LOAD) {
         emit_slow_call(t, s, (const void *)rv_load_slow);
         uint32_t fault = jx_jcc(e, CC_NE);
@@ -550,7 +652,7 @@ static void emit_stub(struct jt *t, struct stub *s)
             jx_mov_imm(e, RDX, t->base);    /* t->rdx_base after the access */
         jx_jmp_to(e, s->back);
         jx_patch(e, fault, jx_pos(e));
-        emit_fault(t, s);
+        emit_fault(t, s, s->dirty & ~t->callers);
         return;
     }
     emit_slow_call(t, s, (const void *)rv_store_slow);
@@ -565,9 +667,9 @@ static void emit_stub(struct jt *t, struct stub *s)
     jx_patch(e, dirty, jx_pos(e));
     jx_insn(e, 0, 0, 0xc6, 0, jm(RBX, OFF_DIRTY));         /* mov byte [code_dirty], 0 */
     jx_byte(e, 0);
-    jit_exit(t, s->dirty & ~t->callers, -1, i->pc + i->len, t->b->n - 1 - s->k, RV_JIT_NOCHAIN, 0);
+    jit_exit(t, s->dirty & ~t->callers, -1, rv_insn_pc(t->b, i) + i->len, t->b->n - 1 - s->k, RV_JIT_NOCHAIN, 0);
     jx_patch(e, fault, jx_pos(e));
-    emit_fault(t, s);
+    emit_fault(t, s, s->dirty & ~t->callers);
 }
 
 /* Does op write x[rd] (as its only x result)? Only these end a guest
@@ -622,19 +724,26 @@ static void alloc_regs(struct jt *t, unsigned n, uint32_t *read)
     }
     memset(t->hreg, -1, sizeof(t->hreg));
     t->callers = 0;
-    for (unsigned p = 0; p < NPOOL; p++) {
-        unsigned best = 0, most = 0;
-        for (unsigned r = 1; r < 32; r++)
-            if (t->hreg[r] < 0 && uses[r] > most) {
-                best = r;
-                most = uses[r];
-            }
-        if (!best)
-            break;
+    /* the used registers by uses, most first, ties to the lowest number:
+     * keys uses << 5 | (31 - r), sorted by insertion (a block uses a few
+     * registers; ten scans of all 31 were a quarter of the translator's
+     * time) */
+    uint32_t key[31];
+    unsigned nk = 0;
+    for (unsigned r = 1; r < 32; r++) {
+        if (!uses[r])
+            continue;
+        uint32_t v = (uint32_t)uses[r] << 5 | (31 - r);
+        unsigned j = nk++;
+        for (; j > 0 && key[j - 1] < v; j--)
+            key[j] = key[j - 1];
+        key[j] = v;
+    }
+    for (unsigned p = 0; p < NPOOL && p < nk; p++) {
+        unsigned best = 31 - (key[p] & 31);
         t->hreg[best] = pool[p];
         if (p >= NCALLEE)
             t->callers |= 1u << best;
-        uses[best] = 0;
     }
 }
 
@@ -655,7 +764,7 @@ bool rv_jit_translate(struct rv_hart *h, struct rv_block *b)
         h->jit_used = 0;
     }
     unsigned n = 0;
-    while (n < b->n && jit_op_ok(&b->insn[n]))
+    while (n < b->n && jit_op_ok(&b->insn[n], h->m->user))
         n++;
     if (n == 0) {
         b->jit_failed = true;
@@ -666,12 +775,21 @@ bool rv_jit_translate(struct rv_hart *h, struct rv_block *b)
         rv_request(h, RV_REQ_CODE);
         return false;
     }
-    struct jt *t = xzalloc(sizeof(*t));
+    if (h->jit_used == 0 && !emit_thunks(h))
+        return false;
+    /* the working state (8.7 KB) is the hart's, kept between
+     * translations: only its head is cleared (jit_new_stub clears each
+     * stub it hands out; jit_fp_fast, each fpslow entry it fills) */
+    if (!h->jit_scratch)
+        h->jit_scratch = xzalloc(sizeof(struct jt));
+    struct jt *t = h->jit_scratch;
+    memset(t, 0, offsetof(struct jt, stub));
     struct jx *e = &t->e;
     e->buf = e->p = h->jit_code + h->jit_used;
     e->end = e->buf + JIT_BLOCK_ROOM;
     t->b = b;
     t->user = h->m->user;
+    t->thunks = h->jit_code;
     /* data watchpoints need every access checked: the TLB path (setting
      * one flushes the code) */
     if (t->user && h->m->uops->direct_base && !rv_debug_data_on(h)) {
@@ -699,9 +817,13 @@ bool rv_jit_translate(struct rv_hart *h, struct rv_block *b)
         read |= t->dirty;
     }
 
-    /* the shared epilogue comes first, the entry point after it */
+    /* the shared epilogue comes first, the entry point after it; it
+     * notes the block whose code leaves (h->jit_last), which chained
+     * code may have reached from the one the dispatcher entered */
     t->epilogue = jx_pos(e);
     jx_mov_rm_r(e, true, jm(RBX, OFF_INSTRET), JIT_ICOUNT);
+    jx_mov_imm(e, RCX, (uint64_t)(uintptr_t)b);
+    jx_mov_rm_r(e, true, jm(RBX, OFF_JIT_LAST), RCX);
     jx_alu_rm_imm(e, true, ALU_ADD, jr(RSP), FRAME);
     for (int k = (int)ARRAY_SIZE(saved) - 1; k >= 0; k--)
         jx_pop(e, saved[k]);
@@ -717,7 +839,7 @@ bool rv_jit_translate(struct rv_hart *h, struct rv_block *b)
     jx_mov_rm_r(e, true, jm(RSP, SLOT_MODE), RAX);
     uint32_t to_body = jx_jmp(e);
     /* the entry from a chained exit (rv_jit_link): instret counts this
-     * block, within the budget, else back to the dispatcher at its start */
+     * block, within h->jit_limit, else back to the dispatcher at its start */
     uint32_t chain = jx_pos(e);
     jx_alu_rm_imm(e, true, ALU_ADD, jr(JIT_ICOUNT), (int32_t)b->n);
     jx_alu_r_rm(e, true, ALU_CMP, JIT_ICOUNT, jm(RBX, OFF_LIMIT));
@@ -756,9 +878,9 @@ bool rv_jit_translate(struct rv_hart *h, struct rv_block *b)
     }
     if (n == b->n) {
         if (!ended)
-            jit_exit_to(t, t->dirty, b->insn[n].pc, 0);
+            jit_exit_to(t, t->dirty, rv_insn_pc(b, &b->insn[n]), 0);
     } else {
-        jit_exit(t, t->dirty, -1, b->insn[n].pc, 0, RV_JIT_RESUME | n << 8, (uintptr_t)b);
+        jit_exit(t, t->dirty, -1, rv_insn_pc(b, &b->insn[n]), 0, RV_JIT_RESUME | n << 8, (uintptr_t)b);
     }
     for (unsigned k = 0; k < t->nstub; k++)
         emit_stub(t, &t->stub[k]);
@@ -780,7 +902,6 @@ bool rv_jit_translate(struct rv_hart *h, struct rv_block *b)
     } else {
         b->jit_failed = true;
     }
-    free(t);
     return ok;
 }
 
@@ -803,10 +924,10 @@ static void emit_fetch_check(struct jx *e, uint64_t vpc, uint64_t key, uint32_t 
 }
 
 /* Chaining. A linked exit (jit_exit_to) jumps to the next block's chain
- * entry, which counts it and checks h->jit_limit (the budget and requests); in
- * system mode through a stub of the checks that depend on the target
- * (that the fetch TLB still maps its pc to the block's code; no timer
- * poll due and no interrupt pending), any of which failing goes back to
+ * entry, which counts it and checks h->jit_limit (the budget, the next
+ * timer poll and requests); in system mode through a stub of the checks
+ * that depend on the target (that the fetch TLB still maps its pc to the
+ * block's code; no interrupt pending), either of which failing goes back to
  * the exit's own way out, after the jump. Kernel code calls across pages
  * all the time: with chains only inside a page, each such call was a
  * round trip through the dispatcher.
@@ -848,17 +969,9 @@ bool rv_jit_link(struct rv_hart *h, uintptr_t site, struct rv_block *to)
         emit_fetch_check(e, to->vpc, to->key, fail);
         jx_patch(e, fail[0], back);
         jx_patch(e, fail[1], back);
-        /* the budget here too, so that a poll is counted only for a block
-         * that runs (the chain entry's own check then passes) */
-        jx_lea(e, RAX, jm(JIT_ICOUNT, (int32_t)to->n));
-        jx_alu_r_rm(e, true, ALU_CMP, RAX, jm(RBX, OFF_LIMIT));
-        jx_jcc_to(e, CC_A, back);
-        jx_alu_rm_imm(e, false, ALU_CMP, jm(RBX, OFF_POLL), 1);
-        jx_jcc_to(e, CC_BE, back);
         jx_mov_r_rm(e, true, RAX, jm(RBX, OFF_MIP));
         jx_test_rm_r(e, true, jm(RBX, OFF_MIE), RAX);
         jx_jcc_to(e, CC_NE, back);
-        jx_alu_rm_imm(e, false, ALU_SUB, jm(RBX, OFF_POLL), 1);
         jx_jmp_to(e, (uint32_t)(target - (uintptr_t)e->buf));
         if (jx_overflow(e))
             return false;

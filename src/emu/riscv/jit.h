@@ -24,15 +24,17 @@ enum { SLOT_VAL = 0, SLOT_MODE = 8, SLOT_VA = 16, FRAME = 24 };
 #define OFF_MODE ((int32_t)offsetof(struct rv_hart, mode_data))
 #define OFF_DIRTY ((int32_t)offsetof(struct rv_hart, code_dirty))
 #define OFF_REQ ((int32_t)offsetof(struct rv_hart, exit_req))
-/* what instret is checked against: the budget, 0 while a request may be
- * pending (hart.h: rv_request), so one check stands for both */
+/* what instret is checked against: the budget, in system mode the next
+ * timer poll when sooner, 0 while a request may be pending (hart.h:
+ * rv_request), so one check stands for all three */
 #define OFF_LIMIT ((int32_t)offsetof(struct rv_hart, jit_limit))
-#define OFF_POLL ((int32_t)offsetof(struct rv_hart, poll))
 #define OFF_MIP ((int32_t)offsetof(struct rv_hart, mip))
 #define OFF_MIE ((int32_t)offsetof(struct rv_hart, mie))
 #define OFF_JTC ((int32_t)offsetof(struct rv_hart, jtc))
 #define OFF_DSIZE ((int32_t)offsetof(struct rv_hart, direct_size))
 #define OFF_MSTATUS ((int32_t)offsetof(struct rv_hart, mstatus))
+#define OFF_PRIV ((int32_t)offsetof(struct rv_hart, priv))
+#define OFF_JIT_LAST ((int32_t)offsetof(struct rv_hart, jit_last))
 #define OFF_TLB(acc) ((int32_t)(offsetof(struct rv_hart, tlb) + (size_t)(acc) * sizeof(((struct rv_hart *)0)->tlb[0])))
 
 enum { ST_BRANCH, ST_LOAD, ST_STORE, ST_FPU, ST_LOOP };
@@ -67,6 +69,7 @@ struct jt {
     uint32_t epilogue;
     uint32_t top;               /* after the entry's loads: where a self-loop goes */
     bool user;
+    const uint8_t *thunks;      /* the slow calls' thunks (jit.c): the arena's start */
     bool direct;                /* user mode: guest memory at base + va */
     uint64_t base;
     bool loop;                  /* a branch goes back to the block's start */
@@ -81,8 +84,10 @@ struct jt {
     /* system mode, along the block's straight-line code: what is known of
      * mstatus.FS since the block's start (0 nothing, 1 checked not off,
      * 2 set dirty): later F/D instructions need no check (1, 2) and no
-     * write (2). Only a CSR instruction on another CSR forgets it
-     * (jit_emit_insn): nothing else in a block changes mstatus. */
+     * write (2). Nothing else in a block changes mstatus: a CSR
+     * instruction ends its block (rv_op_ends_block), and one on a CSR
+     * other than fflags/frm/fcsr forgets it as well (jit_emit_insn), should
+     * a block ever go on after one. */
     uint8_t fs;
     uint64_t skip;              /* instructions already done by an earlier one */
     /* The host flags describe guest register flags_reg (0: none) as the
@@ -159,11 +164,11 @@ struct stub *jit_new_stub(struct jt *t, unsigned kind, unsigned k);
 void jit_loop_back(struct jt *t, unsigned k, unsigned cc);
 void jit_load(struct jt *t, const struct rv_insn *i, unsigned k, unsigned size, bool sext, bool fp);
 void jit_store(struct jt *t, const struct rv_insn *i, unsigned k, unsigned size, bool fp);
-/* jit_ops.c: is op translated; emit one; which x
+/* jit_ops.c: is op translated (user: in user mode); emit one; which x
  * register an RV_OP_FPU instruction touches */
 enum { FPU_XNONE, FPU_XREAD, FPU_XWRITE, FPU_XALL };
 unsigned jit_fpu_xuse(uint32_t raw);
-bool jit_op_ok(const struct rv_insn *i);
+bool jit_op_ok(const struct rv_insn *i, bool user);
 /* an F/D instruction's exact path: the call into fpu.c (ST_FPU stubs) */
 void jit_fpu_call(struct jt *t, const struct rv_insn *i, unsigned k);
 /* jit_fp.c: an F/D instruction's inline fast path (user mode), when it

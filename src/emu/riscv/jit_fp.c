@@ -310,7 +310,7 @@ void jit_fs_check(struct jt *t, const struct rv_insn *i, unsigned k)
     jx_insn(e, 0, 0, 0xf7, 0, jm(RBX, OFF_MSTATUS));    /* test dword [mstatus], FS */
     jx_u32(e, (uint32_t)MS_FS);
     uint32_t on = jx_jcc(e, CC_NE);
-    jit_exit(t, t->dirty, -1, i->pc, t->b->n - k, RV_JIT_EXC + RV_EXC_ILLEGAL, i->raw);
+    jit_exit(t, t->dirty, -1, rv_insn_pc(t->b, i), t->b->n - k, RV_JIT_EXC + RV_EXC_ILLEGAL, i->raw);
     jx_patch(e, on, jx_pos(e));
     t->fs = 1;
 }

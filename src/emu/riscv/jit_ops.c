@@ -335,7 +335,7 @@ void jit_fpu_call(struct jt *t, const struct rv_insn *i, unsigned k)
     jx_test_rm_r(e, false, jr(RAX), RAX);
     uint32_t ok = jx_jcc(e, CC_NS);
     /* the caller-saved ones are in memory already (and clobbered) */
-    jit_exit(t, t->dirty & ~sync & ~t->callers, -1, i->pc, t->b->n - k, RV_JIT_EXC + RV_EXC_ILLEGAL, i->raw);
+    jit_exit(t, t->dirty & ~sync & ~t->callers, -1, rv_insn_pc(t->b, i), t->b->n - k, RV_JIT_EXC + RV_EXC_ILLEGAL, i->raw);
     jx_patch(e, ok, jx_pos(e));
     uint32_t back = t->callers;
     if (use == FPU_XWRITE) {
@@ -400,7 +400,7 @@ static void emit_jalr_lookup(struct jt *t, uint32_t unretired)
     jx_insn(e, 0, 0, 0x80, ALU_CMP, jm(RCX, (int32_t)offsetof(struct rv_block, valid)));
     jx_byte(e, 0);
     uint32_t gone = jx_jcc(e, CC_E);
-    uint32_t sys[4] = { 0 };
+    uint32_t sys[3] = { 0 };
     if (!t->user) {
         jx_mov_rr(e, RSI, RDX);
         jx_shift_imm(e, true, SH_SHR, jr(RSI), 12);
@@ -416,11 +416,9 @@ static void emit_jalr_lookup(struct jt *t, uint32_t unretired)
         jx_alu_r_rm(e, true, ALU_ADD, RSI, jr(RDX));
         jx_alu_r_rm(e, true, ALU_CMP, RSI, jm(RCX, (int32_t)offsetof(struct rv_block, key)));
         sys[1] = jx_jcc(e, CC_NE);
-        jx_alu_rm_imm(e, false, ALU_CMP, jm(RBX, OFF_POLL), 1);
-        sys[2] = jx_jcc(e, CC_BE);
         jx_mov_r_rm(e, true, RAX, jm(RBX, OFF_MIP));
         jx_test_rm_r(e, true, jm(RBX, OFF_MIE), RAX);
-        sys[3] = jx_jcc(e, CC_NE);
+        sys[2] = jx_jcc(e, CC_NE);
     }
     jx_mov_r_rm(e, false, RDX, jm(RCX, (int32_t)offsetof(struct rv_block, n)));
     jx_alu_r_rm(e, true, ALU_ADD, RDX, jr(JIT_ICOUNT));
@@ -429,11 +427,9 @@ static void emit_jalr_lookup(struct jt *t, uint32_t unretired)
     jx_alu_r_rm(e, true, ALU_CMP, RDX, jm(RBX, OFF_LIMIT));
     uint32_t budget = jx_jcc(e, CC_A);
     jx_mov_rr(e, JIT_ICOUNT, RDX);
-    if (!t->user)
-        jx_alu_rm_imm(e, false, ALU_SUB, jm(RBX, OFF_POLL), 1);
     jx_insn(e, 0, 0, 0xff, 4, jm(RCX, (int32_t)offsetof(struct rv_block, jit_body)));  /* jmp [rcx+body] */
     uint32_t out = jx_pos(e);
-    for (unsigned f = 0; f < 4; f++)
+    for (unsigned f = 0; f < 3; f++)
         if (sys[f])
             jx_patch(e, sys[f], out);
     jx_patch(e, miss, out);
@@ -449,11 +445,78 @@ static void emit_jalr_lookup(struct jt *t, uint32_t unretired)
         jit_jalr_site_out(t, unretired);
 }
 
-/* csr ops on fflags/frm/fcsr: code is the kind (write, set, clear), n the
- * immediate form (jit_fp.c) */
+/* csr ops on sstatus (system mode): Linux's local_irq_save/restore, 88,600
+ * of them in a boot of the default guest, each of which left translated
+ * code for the interpreter and then the dispatcher (the op ends its
+ * block). Inline: the read as csr.c's (mstatus's S bits, UXL = 2, SD when
+ * FS is dirty) and a write that changes SIE, SPIE, SPP or FS only (no TLB
+ * flush, no change of modes: mstatus_write's effect is the masked
+ * store). The rest (U mode: illegal; a write changing SUM or MXR) goes to
+ * the interpreter at this instruction (RV_JIT_RESUME), rd untouched. An
+ * interrupt that SIE enables is taken at the block's exit: the op ends
+ * the block, and every exit to a block checks mip & mie (a chain's stub,
+ * or the dispatcher). kind: 0 write, 1 set, 2 clear; imm: the uimm form. */
+#define SSTATUS_FAST (MS_SIE | MS_SPIE | MS_SPP | MS_FS)
+#define SSTATUS_LOW (SSTATUS_MASK & ~(MS_UXL | MS_SD))
+_Static_assert(SSTATUS_LOW < (1ULL << 31) && MSTATUS_WMASK < (1ULL << 31), "imm32 masks");
+_Static_assert((SSTATUS_MASK & MSTATUS_WMASK & ~SSTATUS_FAST) == (MS_SUM | MS_MXR), "the slow bits");
+static void emit_sstatus(struct jt *t, const struct rv_insn *i, unsigned k, unsigned kind, bool imm)
+{
+    struct jx *e = &t->e;
+    bool write = kind == 0 || i->rs1 != 0;
+    uint32_t slow[2] = { 0, 0 };
+    jx_alu_rm_imm(e, false, ALU_CMP, jm(RBX, OFF_PRIV), RV_PRIV_S);
+    slow[0] = jx_jcc(e, CC_B);
+    /* rax = the value read: rcx = SD (FS == 3: (FS + 1) >> 2) */
+    jx_mov_r_rm(e, true, RAX, jm(RBX, OFF_MSTATUS));
+    jx_mov_r_rm(e, false, RCX, jr(RAX));
+    jx_shift_imm(e, false, SH_SHR, jr(RCX), 13);
+    jx_alu_rm_imm(e, false, ALU_AND, jr(RCX), 3);
+    jx_alu_rm_imm(e, false, ALU_ADD, jr(RCX), 1);
+    jx_shift_imm(e, false, SH_SHR, jr(RCX), 2);
+    jx_shift_imm(e, true, SH_SHL, jr(RCX), 63);
+    jx_alu_rm_imm(e, false, ALU_AND, jr(RAX), (int32_t)SSTATUS_LOW);
+    jx_alu_r_rm(e, true, ALU_OR, RAX, jr(RCX));
+    jx_bt_imm(e, 5, jr(RAX), 33);                       /* bts: UXL = 2 */
+    if (write) {
+        if (imm)
+            jx_mov_imm(e, RDX, i->rs1);
+        else
+            get(t, RDX, i->rs1, true);
+        if (kind == 1) {
+            jx_alu_r_rm(e, true, ALU_OR, RDX, jr(RAX));
+        } else if (kind == 2) {
+            jx_group3(e, true, G3_NOT, jr(RDX));
+            jx_alu_r_rm(e, true, ALU_AND, RDX, jr(RAX));
+        }
+        /* SUM or MXR changed: the interpreter (a TLB flush) */
+        jx_mov_rr(e, RCX, RDX);
+        jx_alu_r_rm(e, true, ALU_XOR, RCX, jr(RAX));
+        jx_alu_rm_imm(e, false, ALU_AND, jr(RCX), (int32_t)(MS_SUM | MS_MXR));
+        slow[1] = jx_jcc(e, CC_NE);
+        jx_alu_rm_imm(e, false, ALU_AND, jr(RDX), (int32_t)SSTATUS_FAST);
+        jx_mov_r_rm(e, true, RCX, jm(RBX, OFF_MSTATUS));
+        jx_alu_rm_imm(e, true, ALU_AND, jr(RCX), (int32_t)(MSTATUS_WMASK & ~SSTATUS_FAST));
+        jx_alu_r_rm(e, true, ALU_OR, RCX, jr(RDX));
+        jx_mov_rm_r(e, true, jm(RBX, OFF_MSTATUS), RCX);
+    }
+    uint32_t done = jx_jmp(e);
+    for (unsigned s = 0; s < 2; s++)
+        if (slow[s])
+            jx_patch(e, slow[s], jx_pos(e));
+    jit_exit(t, t->dirty, -1, rv_insn_pc(t->b, i), 0, RV_JIT_RESUME | k << 8, (uintptr_t)t->b);
+    jx_patch(e, done, jx_pos(e));
+    put(t, i->rd, RAX);
+}
+
+/* csr ops on fflags/frm/fcsr (jit_fp.c) and sstatus: code is the kind
+ * (write, set, clear), n the immediate form */
 static void emit_csr(struct jt *t, const struct rv_insn *i, unsigned k, const struct jit_op *o)
 {
-    jit_emit_fcsr(t, i, k, o->code, o->n);
+    if (i->imm == RV_CSR_SSTATUS)
+        emit_sstatus(t, i, k, o->code, o->n);
+    else
+        jit_emit_fcsr(t, i, k, o->code, o->n);
 }
 
 /* AMOs, LR and SC: a call of rv_exec_amo (the interpreter's operation:
@@ -477,7 +540,7 @@ static void emit_amo(struct jt *t, const struct rv_insn *i, unsigned k, const st
     uint32_t ok = jx_jcc(e, CC_E);
     /* the caller-saved ones are in memory already */
     jit_writeback(t, t->dirty & ~t->callers);
-    jx_mov_imm(e, RCX, i->pc);
+    jx_mov_imm(e, RCX, rv_insn_pc(t->b, i));
     jx_mov_rm_r(e, true, jm(RBX, OFF_PC), RCX);
     jx_alu_rm_imm(e, true, ALU_SUB, jr(JIT_ICOUNT), (int32_t)(t->b->n - k));
     jx_alu_rm_imm(e, false, ALU_ADD, jr(RAX), RV_JIT_EXC);
@@ -497,7 +560,7 @@ static void emit_fence_i(struct jt *t, const struct rv_insn *i, unsigned k, cons
     (void)o;
     jx_byte(&t->e, 0xf0);                               /* lock or dword [exit_req], FENCEI */
     jx_alu_rm_imm(&t->e, false, ALU_OR, jm(RBX, OFF_REQ), RV_REQ_FENCEI);
-    jit_exit(t, t->dirty, -1, i->pc + i->len, t->b->n - 1 - k, RV_JIT_NOCHAIN, 0);
+    jit_exit(t, t->dirty, -1, rv_insn_pc(t->b, i) + i->len, t->b->n - 1 - k, RV_JIT_NOCHAIN, 0);
 }
 
 /* ---- the other ops, one function per kind ---- */
@@ -526,7 +589,7 @@ static void emit_mv(struct jt *t, const struct rv_insn *i, unsigned k, const str
 /* jal inside the block (rd = the return address) or leaving it */
 static void emit_jal(struct jt *t, const struct rv_insn *i, unsigned k, const struct jit_op *o)
 {
-    put_imm(t, i->rd, i->pc + i->len);
+    put_imm(t, i->rd, rv_insn_pc(t->b, i) + i->len);
     if (o->n)
         jit_exit_to(t, t->dirty, (uint64_t)i->imm, t->b->n - 1 - k);
 }
@@ -538,7 +601,7 @@ static void emit_jalr(struct jt *t, const struct rv_insn *i, unsigned k, const s
     if (i->imm)
         jx_alu_rm_imm(e, true, ALU_ADD, jr(RDX), (int32_t)i->imm);
     jx_alu_rm_imm(e, true, ALU_AND, jr(RDX), -2);
-    put_imm(t, i->rd, i->pc + i->len);
+    put_imm(t, i->rd, rv_insn_pc(t->b, i) + i->len);
     if (!t->nbp)
         emit_jalr_lookup(t, t->b->n - 1 - k);
     else
@@ -743,13 +806,13 @@ static const struct jit_op jit_ops[RV_OP_COUNT] = {
 #undef OP
 
 /* Is i's op translated? (the table's rows, under their conditions) */
-bool jit_op_ok(const struct rv_insn *i)
+bool jit_op_ok(const struct rv_insn *i, bool user)
 {
     unsigned op = i->op;
     if (op >= RV_OP_COUNT || !jit_ops[op].emit)
         return false;
     switch (jit_ops[op].when) {
-    case JIT_FCSR: return i->imm >= 1 && i->imm <= 3;
+    case JIT_FCSR: return (i->imm >= 1 && i->imm <= 3) || (!user && i->imm == RV_CSR_SSTATUS);
     case JIT_POPCNT: return __builtin_cpu_supports("popcnt");
     default: return true;
     }

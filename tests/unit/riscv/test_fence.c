@@ -7,7 +7,10 @@
  * all of them when the address lies in a superpage an entry came from
  * (the entries are per 4 KiB page). And the translator's ways from one
  * block to the next without the dispatcher (chains across pages, jalr
- * through h->jtc) follow a page's new mapping after a TLB flush. */
+ * through h->jtc) follow a page's new mapping after a TLB flush; the
+ * interpreter's chains, checked against the fetch TLB, outlive a fence of
+ * another page, and a translated block's exit to the dispatcher is
+ * chained on that block. */
 #include <stdarg.h>
 #include <stddef.h>
 #include <setjmp.h>
@@ -190,6 +193,63 @@ static void run_remap(bool jit)
     assert_int_equal(rv_run(h, 3000), RV_EXIT_BUDGET);
     if (rv_get_x(h, 10) != 6)
         fail_msg("jit %d: after f's remap a0 = %llu (want 6)", jit, (unsigned long long)rv_get_x(h, 10));
+    /* and back, with an sfence.vma of f's page only: the chain to it
+     * checks the fetch TLB, not the generation the fence bumps */
+    put64(f, L0 + 16, pte(RAM + 0x5000, PTE_V | PTE_R | PTE_X | PTE_A));
+    rv_tlb_flush_page(h, 0x2000);
+    h->x[10] = 0;
+    assert_int_equal(rv_run(h, 3000), RV_EXIT_BUDGET);
+    if (rv_get_x(h, 10) != 5)
+        fail_msg("jit %d: after f's remap and a fence of its page a0 = %llu (want 5)", jit,
+                 (unsigned long long)rv_get_x(h, 10));
+    fx_free(f);
+}
+
+/* The interpreter's chains outlive an sfence.vma of another page: the
+ * loop of run_remap (main -> f -> g across three pages), chained; then
+ * the fence of an unrelated page, and f's block taken out of the lookup
+ * tables (a lookup would decode it again): the next rounds follow the
+ * chains and decode nothing. */
+static void test_chain_after_fence(void **state)
+{
+    (void)state;
+    const uint32_t main_[] = { jal(1, 0x1000), jal0(-4) };
+    struct fx *f = fx_new(false, main_, 2, RAM + 0x1000);
+    const uint32_t f1[] = { addi(10, 0, 5), jalr0(11) }, g1[] = { addi(12, 0, 7), jal0(-0x2000) };
+    assert_int_equal(mem_write(&f->mem, RAM + 0x5000, f1, sizeof(f1)), 0);
+    assert_int_equal(mem_write(&f->mem, RAM + 0x7000, g1, sizeof(g1)), 0);
+    put64(f, ROOT, pte(L1, PTE_V));
+    put64(f, L1, pte(L0, PTE_V));
+    put64(f, L0 + 8, pte(RAM + 0x1000, PTE_V | PTE_R | PTE_X | PTE_A));
+    put64(f, L0 + 16, pte(RAM + 0x5000, PTE_V | PTE_R | PTE_X | PTE_A));
+    put64(f, L0 + 24, pte(RAM + 0x7000, PTE_V | PTE_R | PTE_X | PTE_A));
+    struct rv_hart *h = f->h;
+    rv_hart_reset(h, 0x1000);
+    h->priv = RV_PRIV_S;
+    h->satp = (8ULL << 60) | (ROOT >> 12);
+    rv_update_modes(h);
+    h->x[11] = 0x3000;
+    assert_int_equal(rv_run(h, 300), RV_EXIT_BUDGET);
+    int c = 0;
+    struct rv_block *fb = rv_block_lookup(h, 0x2000, &c);
+    assert_non_null(fb);
+    rv_tlb_flush_page(h, 0x9000);
+    for (unsigned j = 0; j <= h->tbl_mask; j++) {
+        if (h->jcache[j] == fb)
+            h->jcache[j] = NULL;
+        for (struct rv_block **pp = &h->hash[j]; *pp;)
+            if (*pp == fb)
+                *pp = fb->hnext;
+            else
+                pp = &(*pp)->hnext;
+    }
+    size_t used = h->arena_used;
+    h->pc = 0x1000;
+    h->x[10] = 0;
+    assert_int_equal(rv_run(h, 300), RV_EXIT_BUDGET);
+    assert_int_equal(rv_get_x(h, 10), 5);
+    if (h->arena_used != used)
+        fail_msg("after an sfence.vma of another page the chain to f went to a lookup");
     fx_free(f);
 }
 
@@ -258,6 +318,45 @@ static void run_straddle(bool jit)
     fx_free(f);
 }
 
+/* Translated A (page 0) links to translated B (page 1), which leaves for
+ * the dispatcher to C (page 2: csrr t0, sscratch, which the translator
+ * leaves to the interpreter), then D (j A, translated). The dispatcher
+ * entered D's code, which ran on through A into B: the chain slot for C
+ * is B's, the block whose exit it was (h->jit_last), not D's. */
+static void test_chain_after_jit_exit(void **state)
+{
+    (void)state;
+    const uint32_t a[] = { addi(10, 10, 1), jal0(0x1000 - 4) }, b[] = { addi(11, 11, 1), jal0(0x1000 - 4) };
+    const uint32_t c[] = { 0x140022f3u /* csrrs t0, sscratch, x0 */, jal0(-0x2004) };
+    struct fx *f = fx_new(true, a, 2, RAM);
+    assert_int_equal(mem_write(&f->mem, RAM + 0x1000, b, sizeof(b)), 0);
+    assert_int_equal(mem_write(&f->mem, RAM + 0x2000, c, sizeof(c)), 0);
+    struct rv_hart *h = f->h;
+    rv_hart_reset(h, RAM);
+    assert_int_equal(rv_run(h, 2000), RV_EXIT_BUDGET);
+    assert_true(rv_get_x(h, 10) > 300);
+    int e = 0;
+    struct rv_block *bb = rv_block_lookup(h, RAM + 0x1000, &e), *cb = rv_block_lookup(h, RAM + 0x2000, &e);
+    struct rv_block *db = rv_block_lookup(h, RAM + 0x2004, &e);
+    assert_non_null(bb);
+    assert_non_null(cb);
+    assert_non_null(db);
+    assert_non_null(bb->jit);
+    assert_non_null(db->jit);
+    assert_null(cb->jit);
+    /* B's and D's slots cleared (the interpreter filled B's before B
+     * was translated): the translated rounds chain C on B, never on D */
+    bb->cpc[0] = bb->cpc[1] = db->cpc[0] = db->cpc[1] = ~0ULL;
+    assert_int_equal(rv_run(h, 2000), RV_EXIT_BUDGET);
+    bool in_b = (bb->cpc[0] == RAM + 0x2000 && bb->cnext[0] == cb) || (bb->cpc[1] == RAM + 0x2000 && bb->cnext[1] == cb);
+    bool in_d = db->cpc[0] == RAM + 0x2000 || db->cpc[1] == RAM + 0x2000;
+    if (!in_b || in_d)
+        fail_msg("the exit of translated B to C is chained on %s (B's cpc %#llx %#llx, D's %#llx %#llx)",
+                 in_d ? "D, where the dispatcher entered" : "neither", (unsigned long long)bb->cpc[0],
+                 (unsigned long long)bb->cpc[1], (unsigned long long)db->cpc[0], (unsigned long long)db->cpc[1]);
+    fx_free(f);
+}
+
 static void test_straddle_interp(void **state) { (void)state; run_straddle(false); }
 static void test_straddle_jit(void **state) { (void)state; run_straddle(true); }
 
@@ -274,6 +373,8 @@ int main(void)
         cmocka_unit_test(test_sfence_jit),
         cmocka_unit_test(test_remap_interp),
         cmocka_unit_test(test_remap_jit),
+        cmocka_unit_test(test_chain_after_fence),
+        cmocka_unit_test(test_chain_after_jit_exit),
         cmocka_unit_test(test_straddle_interp),
         cmocka_unit_test(test_straddle_jit),
     };

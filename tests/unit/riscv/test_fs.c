@@ -3,7 +3,8 @@
  * still off); one that writes an f register makes FS dirty (and SD set);
  * the translator checks FS and sets it dirty once per block (jit.h's
  * jt.fs), so the blocks here put several F/D instructions after one
- * another, in a loop, and behind a change of FS inside the block. Each
+ * another, in a loop, and right behind a change of FS by a (translated)
+ * csrc/csrs of sstatus, which ends its block today. Each
  * program runs from each FS value on both engines; the machine state after
  * (pc, mcause, mtval, mepc, mstatus, x and f registers, instret) must be
  * the same. */
@@ -160,23 +161,23 @@ static void test_fs_loop(void **state)
     check("loop", code, sizeof(code) / 4, 400, 2);
 }
 
-/* FS turned off inside the block, after F/D instructions made it dirty:
+/* FS turned off by csrc sstatus after F/D instructions made it dirty:
  * the next F/D instruction is illegal (its own pc, nothing written); and
- * turned on again after an illegal-free stretch */
-static void test_fs_changed_in_block(void **state)
+ * turned off and on again before F/D instructions */
+static void test_fs_changed(void **state)
 {
     (void)state;
     const uint32_t off[] = { fmv_d_x(1, 6), fadd_d(2, 1, 1), csrc_sstatus(7), fadd_d(3, 2, 2), jal0(0) };
-    check("FS off in the block", off, sizeof(off) / 4, 400, 2);
+    check("FS off after dirty", off, sizeof(off) / 4, 400, 2);
     struct st a;
     run(true, off, sizeof(off) / 4, 3, 400, &a);
     if (a.mepc != RAM + 16 || a.mcause != 2 || ((a.mstatus >> FS_SHIFT) & 3) != 0)
-        fail_msg("FS off in the block: the fadd after it is illegal (mepc %#llx mcause %llu FS %llu)",
+        fail_msg("FS off after dirty: the fadd after it is illegal (mepc %#llx mcause %llu FS %llu)",
                  (unsigned long long)a.mepc, (unsigned long long)a.mcause,
                  (unsigned long long)((a.mstatus >> FS_SHIFT) & 3));
     const uint32_t on[] = { csrc_sstatus(7), addi(9, 0, 1), csrs_sstatus(7), fmv_d_x(1, 6), fadd_d(2, 1, 1),
                             jal0(0) };
-    check("FS off then on in the block", on, sizeof(on) / 4, 400, 0);
+    check("FS off then on", on, sizeof(on) / 4, 400, 0);
 }
 
 int main(void)
@@ -185,7 +186,7 @@ int main(void)
         cmocka_unit_test(test_fs_straight),
         cmocka_unit_test(test_fs_no_write),
         cmocka_unit_test(test_fs_loop),
-        cmocka_unit_test(test_fs_changed_in_block),
+        cmocka_unit_test(test_fs_changed),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

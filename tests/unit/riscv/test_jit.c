@@ -1267,6 +1267,57 @@ static void test_jalr_site_cache(void **state)
     spaces_close(&sp);
 }
 
+/* The size of a block's host code through the TLB path (system mode's,
+ * and user mode's with watchpoints): 16 loads and stores, each with a
+ * slow path out of line; those call the arena's thunks, which keep the
+ * guest registers in caller-saved host registers across the call, instead
+ * of writing them back and loading them again in every stub (the slow
+ * paths were most of the 1.5 KB of code per block of a boot). The first
+ * access to each page takes its slow path (the TLB is empty); the
+ * registers and memory are the interpreter's. */
+static void test_slow_path_size(void **state)
+{
+    (void)state;
+    uint8_t *sp = mmap(NULL, SIZE, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    uint32_t p[40];
+    unsigned n = 0;
+    for (unsigned k = 0; k < 8; k++) {
+        p[n++] = i_type(0x03, 3, 5 + k, 31, 8 * (int)k);          /* ld x(5+k), 8k(x31) */
+        p[n++] = s_type(0x23, 3, 30, 5 + k, 8 * (int)k);          /* sd x(5+k), 8k(x30) */
+    }
+    p[n++] = ECALL;
+    memcpy(sp, p, n * 4);
+    for (unsigned k = 0; k < 8; k++) {
+        uint64_t v = 0x1111111111111111ULL * (k + 1);
+        memcpy(sp + (DATA - BASE) + 8 * k, &v, 8);
+    }
+    uint64_t used[2], x[2][8];
+    for (int jit = 0; jit < 2; jit++) {
+        struct rv_machine *m = machine(jit, 0);
+        cur = sp;
+        struct rv_hart *h = rv_hart_new(m, 0);
+        rv_hart_reset(h, BASE);
+        rv_set_x(h, 31, DATA);
+        rv_set_x(h, 30, BASE + 0x9000 + 0x800 * (unsigned)jit);
+        assert_int_equal(rv_run(h, 0), RV_EXIT_ECALL);
+        for (unsigned k = 0; k < 8; k++)
+            x[jit][k] = rv_get_x(h, 5 + k);
+        used[jit] = h->jit_used;
+        int c;
+        struct rv_block *b = rv_block_lookup(h, BASE, &c);
+        assert_non_null(b);
+        if (jit)
+            assert_non_null(b->jit);
+        rv_hart_free(h);
+        rv_machine_free(m);
+    }
+    assert_memory_equal(x[0], x[1], sizeof(x[0]));
+    assert_memory_equal(sp + 0x9000, sp + 0x9800, 64);
+    if (used[1] > 3200)                 /* 3,584 before the thunks, 2,864 with them */
+        fail_msg("16 accesses through the TLB took %llu bytes of host code", (unsigned long long)used[1]);
+    munmap(sp, SIZE);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -1281,6 +1332,7 @@ int main(void)
         cmocka_unit_test(test_loop_request),
         cmocka_unit_test(test_loop_base),
         cmocka_unit_test(test_jalr_site_cache),
+        cmocka_unit_test(test_slow_path_size),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
