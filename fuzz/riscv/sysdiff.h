@@ -21,7 +21,8 @@
  * fetch physical). x25 = the body's address, x26 = sstatus.SIE, x27 a
  * scratch base the body computes, x28 = the sstatus.FS mask, x29 and x31
  * = bases near page boundaries, x30 = the loop count; a body writes x1..x24.
- * Time is a deterministic clock (+1 per read) on both machines.
+ * Time stands still (a constant clock) on both machines: the two engines
+ * need not poll the clock the same number of times.
  * No file-scope state: everything lives in struct sd_pair. */
 #ifndef VESSEL_FUZZ_RISCV_SYSDIFF_H
 #define VESSEL_FUZZ_RISCV_SYSDIFF_H
@@ -62,6 +63,7 @@ struct sd_prog {
     uint64_t x[25], f[32];  /* x1..x24 (x[0] unused), f0..f31 */
     uint64_t base31, base29, loops;
     uint32_t budget_cut;    /* the budget of the last run */
+    uint32_t budget;        /* of the other runs; 0: 50000 */
 };
 
 struct sd_machine {
@@ -74,6 +76,7 @@ struct sd_machine {
 struct sd_pair {
     struct sd_machine e[2];     /* 0 interprets, 1 translates */
     char msg[512];              /* the first difference */
+    bool full_ram;              /* clear and compare all RAM (else sd_ranges) */
     /* what the runs of run 3 (translated) ended in: exception causes
      * taken to M and to S (an interrupt as 16), runs cut by the budget */
     unsigned m_cause[17], s_cause[17], budget_exits;
@@ -86,8 +89,8 @@ struct sd_result {
 
 static inline uint64_t sd_clock(void *opaque)
 {
-    uint64_t *t = opaque;
-    return (*t)++;
+    const uint64_t *t = opaque;
+    return *t;
 }
 
 static inline int sd_open(struct sd_pair *p)
@@ -143,13 +146,15 @@ static inline void sd_w64(struct sd_machine *e, uint64_t off, uint64_t v) { memc
 static inline uint64_t sd_pte(uint64_t pa, unsigned flags) { return (pa >> 12) << 10 | flags; }
 
 /* RAM as a program starts: cleared, code and page tables written. */
-static inline void sd_load(struct sd_machine *e, const struct sd_prog *pr)
+static inline void sd_load(struct sd_machine *e, const struct sd_prog *pr, bool full)
 {
-    for (size_t r = 0; r < sizeof(sd_ranges) / sizeof(sd_ranges[0]); r++)
+    if (full)
+        memset(sd_host(e, 0), 0, SD_RAM_SIZE);
+    for (size_t r = 0; !full && r < sizeof(sd_ranges) / sizeof(sd_ranges[0]); r++)
         memset(sd_host(e, sd_ranges[r].off), 0, sd_ranges[r].len);
     uint32_t stub[2] = { 0x000c8067u /* jalr x0, 0(x25) */, 0x00000013u };
     memcpy(sd_host(e, 0), stub, 8);
-    memcpy(sd_host(e, 8), pr->code, pr->n * 4);
+    memcpy(sd_host(e, 8), pr->code, (pr->n < SD_MAX_INSNS ? pr->n : SD_MAX_INSNS) * 4);
     const uint32_t trap[2] = { 0x10500073u /* wfi */, 0xffdff06fu /* j -4 */ };
     memcpy(sd_host(e, 0x1000), trap, 8);
     const unsigned ad = SD_PTE_A | SD_PTE_D;
@@ -227,7 +232,7 @@ static inline int sd_run(struct sd_pair *p, const struct sd_prog *pr, bool *tran
     *translated = false;
     for (int k = 0; k < 2; k++) {
         p->e[k].ticks = 1000000;
-        sd_load(&p->e[k], pr);
+        sd_load(&p->e[k], pr, p->full_ram);
         h[k] = rv_hart_new(p->e[k].m, 0);
         if (!h[k])
             return snprintf(p->msg, sizeof(p->msg), "rv_hart_new failed"), -1;
@@ -236,7 +241,7 @@ static inline int sd_run(struct sd_pair *p, const struct sd_prog *pr, bool *tran
     /* runs 0-2 with a budget the program never reaches (run 1 counts the
      * body, run 2 translates it, run 3 runs its code), run 4 cut short */
     for (unsigned run = 0; run < 5 && !p->msg[0]; run++) {
-        uint64_t budget = run < 4 ? 50000 : pr->budget_cut;
+        uint64_t budget = run < 4 ? (pr->budget ? pr->budget : 50000) : pr->budget_cut;
         for (int k = 0; k < 2; k++) {
             sd_enter(h[k], pr);
             res[k].ex = rv_run(h[k], budget);
@@ -295,6 +300,8 @@ static inline int sd_run(struct sd_pair *p, const struct sd_prog *pr, bool *tran
                     break;
                 }
             }
+        if (!m[0] && p->full_ram && run == 4 && memcmp(sd_host(&p->e[0], 0), sd_host(&p->e[1], 0), SD_RAM_SIZE))
+            sd_diff(m, ml, "RAM", run, 0, 0);
         for (int k = 0; k < 2; k++)
             if (res[k].ex == RV_EXIT_HALT)
                 rv_hart_resume(h[k]);

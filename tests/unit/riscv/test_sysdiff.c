@@ -212,6 +212,8 @@ static void gen_prog(struct rng *g, struct sd_prog *pr)
     }
     for (unsigned k = pick(g, 8); k > 0 && n + 8 < max; k--)
         gen_one(g, p, &n, max - n - 4);
+    if (pick(g, 12) == 0)   /* into a data page: X-only/RWX (zeros: illegal), else a fetch fault */
+        p[n++] = i_type(0x67, 0, wreg(g), pick(g, 2) ? 31 : 29, (int)(pick(g, 8) * 4) - 16);
     p[n++] = 0x10500073u;                                       /* wfi */
     p[n++] = 0xffdff06fu;                                       /* j -4 */
     pr->n = n;
