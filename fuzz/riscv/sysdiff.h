@@ -80,6 +80,10 @@ struct sd_pair {
     /* what the runs of run 3 (translated) ended in: exception causes
      * taken to M and to S (an interrupt as 16), runs cut by the budget */
     unsigned m_cause[17], s_cause[17], budget_exits;
+    /* the body's block after run 3 on the translating machine: found,
+     * its count and whether translation failed (for a message) */
+    bool body_found, body_failed;
+    unsigned body_hits;
 };
 
 struct sd_result {
@@ -252,6 +256,9 @@ static inline int sd_run(struct sd_pair *p, const struct sd_prog *pr, bool *tran
             rv_set_priv(h[1], pr->mode == SD_S ? RV_PRIV_S : RV_PRIV_M);
             struct rv_block *b = rv_block_lookup(h[1], (pr->mode == SD_S ? SD_CODE_VA : SD_RAM) + 8, &c);
             *translated = b && b->jit;
+            p->body_found = b != NULL;
+            p->body_hits = b ? b->hits : 0;
+            p->body_failed = b && b->jit_failed;
             const struct rv_hart_state *t = &res[1].st;
             if (t->mcause)
                 p->m_cause[t->mcause >> 63 ? 16 : t->mcause & 15]++;
