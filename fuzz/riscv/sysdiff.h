@@ -11,7 +11,9 @@
  *                  body is entered from another block and counted towards
  *                  translation), a nop, then the body at +8      VA 0x1000
  *   PA RAM+0x1000  trap handler (mtvec; stvec at VA 0x2000): wfi; j -4
- *   PA RAM+0x3000  Sv39 root, +0x4000 L1, +0x5000 L0 (VA 0 .. 2 MiB)
+ *   PA RAM+0x3000  Sv39 root, +0x4000 L1, +0x5000 L0 (VA 0 .. 2 MiB; L0
+ *                  itself is at VA 0x1fe000, RW, so that a body can
+ *                  change a data page's PTE)
  *   PA RAM+0x10000 eight data pages at VA 0x10000..0x18000 (shuffled, each
  *                  RW, R, X-only, RWX or unmapped, A/D sometimes clear), and
  *                  RAM+0x18000 at VA 0x1ff000 (RW), just below
@@ -83,6 +85,7 @@ struct sd_pair {
     /* the body's block after run 3 on the translating machine: found,
      * its count and whether translation failed (for a message) */
     bool body_found, body_failed;
+    bool code_changed;          /* the program wrote its own code page (self-modifying) */
     unsigned body_hits;
 };
 
@@ -178,6 +181,7 @@ static inline void sd_load(struct sd_machine *e, const struct sd_prog *pr, bool 
         sd_w64(e, l0 + 8 * (16 + i), sd_pte(SD_RAM + SD_DATA + 0x1000ull * (pr->order[i] & 7), fl));
     }
     sd_w64(e, l0 + 8 * 511, sd_pte(SD_RAM + 0x18000, SD_PTE_V | SD_PTE_R | SD_PTE_W | ad));
+    sd_w64(e, l0 + 8 * 510, sd_pte(SD_RAM + SD_PT + 0x2000, SD_PTE_V | SD_PTE_R | SD_PTE_W | ad));  /* L0 itself */
     rv_invalidate_code(e->m, SD_RAM, SD_RAM_SIZE);
 }
 
@@ -259,6 +263,8 @@ static inline int sd_run(struct sd_pair *p, const struct sd_prog *pr, bool *tran
             p->body_found = b != NULL;
             p->body_hits = b ? b->hits : 0;
             p->body_failed = b && b->jit_failed;
+            unsigned nb = pr->n < SD_MAX_INSNS ? pr->n : SD_MAX_INSNS;
+            p->code_changed = memcmp(sd_host(&p->e[1], 8), pr->code, nb * 4) != 0;
             const struct rv_hart_state *t = &res[1].st;
             if (t->mcause)
                 p->m_cause[t->mcause >> 63 ? 16 : t->mcause & 15]++;
