@@ -263,8 +263,13 @@ static inline int sd_run(struct sd_pair *p, const struct sd_prog *pr, bool *tran
             p->body_found = b != NULL;
             p->body_hits = b ? b->hits : 0;
             p->body_failed = b && b->jit_failed;
+            /* the whole code page: the stub, the body, the zeros after it */
             unsigned nb = pr->n < SD_MAX_INSNS ? pr->n : SD_MAX_INSNS;
-            p->code_changed = memcmp(sd_host(&p->e[1], 8), pr->code, nb * 4) != 0;
+            const uint8_t *cp = sd_host(&p->e[1], 0);
+            const uint32_t stub0 = 0x000c8067u, stub1 = 0x00000013u;
+            p->code_changed = memcmp(cp, &stub0, 4) || memcmp(cp + 4, &stub1, 4) || memcmp(cp + 8, pr->code, nb * 4);
+            for (size_t o = 8 + nb * 4; o < 0x1000 && !p->code_changed; o++)
+                p->code_changed = cp[o] != 0;
             const struct rv_hart_state *t = &res[1].st;
             if (t->mcause)
                 p->m_cause[t->mcause >> 63 ? 16 : t->mcause & 15]++;

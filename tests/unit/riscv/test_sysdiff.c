@@ -81,7 +81,9 @@ static const struct { uint8_t f7, f3, rs2; } fops[] = {
 #define NDRAW 12
 #define V(i, n) ((unsigned)(d[i] % (n)))
 static unsigned rreg_of(uint64_t v) { return v % 4 == 0 ? (unsigned)(v >> 2) % 32 : 1 + (unsigned)(v >> 2) % 8; }   /* reuse a few */
-static unsigned wreg_of(uint64_t v) { return v % 16 == 0 ? 0 : 1 + (unsigned)(v >> 4) % 24; }
+/* x23 and x24 are the PTE changes' (a branch over their auipc/lui must
+ * still reach a page table, not the code) */
+static unsigned wreg_of(uint64_t v) { return v % 16 == 0 ? 0 : 1 + (unsigned)(v >> 4) % 22; }
 /* an offset from a base register: mostly near it (across its page
  * boundary), sometimes anywhere in the immediate's range */
 static int near_of(uint64_t v) { return v % 4 ? (int)((v >> 2) % 32) - 16 : (int)((v >> 2) % 4096) - 2048; }
@@ -225,6 +227,7 @@ static void gen_prog(struct rng *g, struct sd_prog *pr)
         pr->x[r] = pick(g, 2) ? xvals[pick(g, sizeof(xvals) / 8)] : pick(g, 2) ? rnd(g) : pick(g, 64);
     for (unsigned r = 0; r < 32; r++)
         pr->f[r] = pick(g, 4) ? fvals[pick(g, sizeof(fvals) / 8)] : rnd(g);
+    pr->x[24] = pr->mode == SD_M ? SD_RAM + SD_PT + 0x2000 : 0x1fe000;  /* L0, as a PTE change sets it */
     pr->base31 = gen_base(g);
     pr->base29 = gen_base(g);
     pr->loops = 1 + pick(g, 6);
