@@ -40,7 +40,13 @@ if ! cpio=$(bash "$SRC/tests/nested/build-l1.sh" "$BUILD" "$kver" $inner 2>"$out
     esac
 fi
 
-# One L1 vCPU: the machine is shared; L2's --smp 2 guests run as two threads.
+# Two L1 vCPUs (TCG runs them on two host threads). With one, an L2
+# --smp 2 guest's vCPU spinning on a lock held by the other vCPU's thread,
+# interrupts off, kept L1's only CPU for good: its timer never took it
+# back out of L2 under TCG, the heartbeat stopped, and the stall check
+# below caught it (RIP in L2's queued_spin_lock_slowpath, three times of
+# three in a row here; +pause-filter on L1's CPU did not help). With two,
+# the holder runs on L1's other CPU.
 # no_timer_check: on a starved host TCG's L1 once failed Linux's IO-APIC
 # timer check ("IO-APIC + timer doesn't work!", a panic at 0.04 s).
 # l1_run LIMIT: one L1 boot of at most LIMIT s, its console in l1.log;
@@ -55,7 +61,7 @@ l1_run() {
     local qpid size last=-1 still=$SECONDS
     rm -f "$out/l1.log" "$out/mon.sock" "$out/wedge.txt"
     timeout -k 10 "$1" qemu-system-x86_64 -accel tcg -cpu qemu64,+svm,+npt \
-        -m 1024 -smp 1 -nodefaults -display none -monitor "unix:$out/mon.sock,server=on,wait=off" -no-reboot \
+        -m 1024 -smp 2 -nodefaults -display none -monitor "unix:$out/mon.sock,server=on,wait=off" -no-reboot \
         -serial "file:$out/l1.log" -kernel "/boot/vmlinuz-$kver" -initrd "$cpio" \
         -append "console=ttyS0 quiet loglevel=3 panic=-1 no_timer_check printk.devkmsg=on nested_dump=$(($1 - 45))" </dev/null >"$out/qemu.out" 2>&1 &
     qpid=$!
