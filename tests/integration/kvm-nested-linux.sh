@@ -6,4 +6,4 @@
 # default guest run in kvm-nested-snapshot.sh, a third L1, so that each
 # script keeps well inside the runner's per-script time on a loaded host.
 VESSEL_NESTED_TESTS=${VESSEL_NESTED_LINUX_TESTS:-kvm-linux kvm-guest-linux} \
-VESSEL_NESTED_LOG=kvm-nested-linux-l1.log exec bash "$SRC/tests/integration/kvm-nested.sh"
+VESSEL_NESTED_CPUS=${VESSEL_NESTED_CPUS:-2} VESSEL_NESTED_LOG=kvm-nested-linux-l1.log exec bash "$SRC/tests/integration/kvm-nested.sh"

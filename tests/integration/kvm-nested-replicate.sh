@@ -6,4 +6,4 @@
 # REPL_KILL_SECS (default 550 s after the script starts, VESSEL_SLOW=10) so
 # that the last cycle and the end checks fit inside L1's 840 s.
 VESSEL_NESTED_TESTS=${VESSEL_NESTED_REPLICATE_TESTS:-kvm-replicate} \
-VESSEL_NESTED_LOG=kvm-nested-replicate-l1.log exec bash "$SRC/tests/integration/kvm-nested.sh"
+VESSEL_NESTED_CPUS=${VESSEL_NESTED_CPUS:-2} VESSEL_NESTED_LOG=kvm-nested-replicate-l1.log exec bash "$SRC/tests/integration/kvm-nested.sh"

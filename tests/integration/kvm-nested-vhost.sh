@@ -4,4 +4,4 @@
 # vhost_net, vhost, vhost_iotlb, tap and tun besides KVM: see kvm-nested.sh
 # (log: BUILD/test-logs/kvm-nested-vhost-l1.log).
 VESSEL_NESTED_TESTS=${VESSEL_NESTED_VHOST_TESTS:-kvm-vhost} \
-VESSEL_NESTED_LOG=kvm-nested-vhost-l1.log exec bash "$SRC/tests/integration/kvm-nested.sh"
+VESSEL_NESTED_CPUS=${VESSEL_NESTED_CPUS:-2} VESSEL_NESTED_LOG=kvm-nested-vhost-l1.log exec bash "$SRC/tests/integration/kvm-nested.sh"
