@@ -57,12 +57,17 @@ fi
 # qrc is qemu's status. L1 prints a heartbeat every 15 s of its uptime
 # (l1-init): a console silent for STALL s (VESSEL_NESTED_STALL, default
 # 150) is L1 itself stopped (seen: once in 15 boots here, the L1 kernel's
-# own watchdog dump never came out), not an inner test being slow. Then
-# its registers are read from QEMU's monitor into wedge.txt, it is
-# stopped, and l1_run returns 3.
-stall=${VESSEL_NESTED_STALL:-150}
+# own watchdog dump never came out), not an inner test being slow; so is
+# a soft lockup L1's kernel reports (not an L2 guest's, which comes
+# framed in an inner test's lines) of LOCKUP s or more
+# (VESSEL_NESTED_LOCKUP, default 120; seen once in CI: CPU#1 stuck in a
+# vessel process for 727 s after a kvm-virtio-mem guest was killed, where
+# the whole script takes 80 s). Then the first report's stack (l1-init
+# copies it from dmesg) and every CPU's registers, read from QEMU's
+# monitor, go into wedge.txt, L1 is stopped, and l1_run returns 3.
+stall=${VESSEL_NESTED_STALL:-150} lockup=${VESSEL_NESTED_LOCKUP:-120}
 l1_run() {
-    local qpid size last=-1 still=$SECONDS
+    local qpid size last=-1 still=$SECONDS lk s why lines
     rm -f "$out/l1.log" "$out/mon.sock" "$out/wedge.txt"
     timeout -k 10 "$1" qemu-system-x86_64 -accel tcg -cpu qemu64,+svm,+npt \
         -m 1024 -smp "${VESSEL_NESTED_CPUS:-1}" -nodefaults -display none -monitor "unix:$out/mon.sock,server=on,wait=off" -no-reboot \
@@ -70,11 +75,21 @@ l1_run() {
         -append "console=ttyS0 quiet loglevel=3 panic=-1 no_timer_check printk.devkmsg=on nested_dump=$(($1 - 45))" </dev/null >"$out/qemu.out" 2>&1 &
     qpid=$!
     while kill -0 "$qpid" 2>/dev/null; do
-        size=$(stat -c %s "$out/l1.log" 2>/dev/null || echo 0)
+        size=$(stat -c %s "$out/l1.log" 2>/dev/null || echo 0) why=
         if [ "$size" != "$last" ]; then
             last=$size still=$SECONDS
+            lk=$(grep -av '@@nested' "$out/l1.log" 2>/dev/null | grep -ao 'soft lockup - CPU#[0-9]* stuck for [0-9]*s' | tail -n 1)
+            s=${lk##*for }; s=${s%s}
+            [ -n "$lk" ] && [ "$s" -ge "$lockup" ] && why="L1's kernel: $lk (VESSEL_NESTED_LOCKUP $lockup s)"
         elif [ $((SECONDS - still)) -ge "$stall" ]; then
-            { echo "console silent for $stall s at $size bytes; last heartbeat: $(grep -a '^@@nested l1 alive' "$out/l1.log" | tail -n 1)"
+            why="console silent for $stall s at $size bytes; last heartbeat: $(grep -a '^@@nested l1 alive' "$out/l1.log" | tail -n 1)"
+        fi
+        if [ -n "$why" ]; then
+            { echo "$why"
+              # the first report's stack (l1-init copies it from dmesg)
+              lines=$(grep -a '^@@nested l1 lockup: ' "$out/l1.log" | sed 's/^@@nested l1 lockup: \[ *[0-9.]*\] *//' |
+                      grep -E 'lockup|stall|RIP:|\+0x' | head -n 14 | tr -d '\r' | tr '\n' '|')
+              [ -n "$lines" ] && echo "L1's report: $lines"
               have python3 && python3 - "$out/mon.sock" "$out/l1.log" <<'PY' 2>&1
 # the run state and registers three times, 1 s apart (moving or stuck),
 # each RIP as an offset from the L1 kernel's _text (KASLR's, as l1-init
@@ -105,13 +120,14 @@ def name(rip):
 st = re.search(r"VM status: \S+", ask(b"info status\n"))
 print("QEMU: %s" % (st.group(0) if st else "no status"))
 for k in range(3):
-    regs = ask(b"info registers\n")
-    rip = re.search(r"RIP=([0-9a-f]+)", regs)
-    fl = re.search(r"RFL=\S+ \S+ CPL=\d", regs)
-    print("RIP %s (%s) %s;" % (rip.group(1) if rip else "?", name(int(rip.group(1), 16)) if rip else "?",
-                               fl.group(0) if fl else ""))
-    if k == 0:
-        print(regs[regs.find("CPU#0"):][:600])
+    regs = ask(b"info registers -a\n")
+    for cpu in re.split(r"(?=CPU#\d)", regs)[1:]:
+        rip = re.search(r"RIP=([0-9a-f]+)", cpu)
+        fl = re.search(r"RFL=\S+ \S+ CPL=\d", cpu)
+        print("%s RIP %s (%s) %s;" % (cpu[:5], rip.group(1) if rip else "?",
+                                      name(int(rip.group(1), 16)) if rip else "?", fl.group(0) if fl else ""))
+        if k == 0:
+            print(cpu[:600])
     time.sleep(1)
 PY
             } >"$out/wedge.txt"
