@@ -293,7 +293,9 @@ if [ -n "${PID[E]}" ] && ! exited "${PID[E]}"; then
         check "kvm-mig-file: --incoming file: goes on after E's last ctr $n, up by one, none repeated or lost" \
             eval 'consecutive <<<"$all" && sums_ok $((n - 5)) $((n + 6)) "$d/E/console.log" "$d/F/console.log"'
     else
-        nok "kvm-mig-file: the workload goes on at F (last ctr $(lastctr "$d/F/console.log"); $(tail -c 300 "$d/F/err" | tr '\n' '|'))"
+        # what F did (a reset boots the kernel again: its first lines), and
+        # E's account of the migration into the file, in the one line CI shows
+        nok "kvm-mig-file: the workload goes on at F (last ctr $(lastctr "$d/F/console.log"); F's vessel lines: $(tail -c 600 "$d/F/err" | tr '\n' '|'); F's console: $(head -c 400 "$d/F/console.log" | tr -d '\r' | tr '\n' '|'); E's: $(grep -a 'migrate: ' "$d/E/err" | tail -n 2 | tr '\n' '|'))"
     fi
 else
     skip kvm-mig-file "E is not running"
