@@ -9,14 +9,15 @@ progress() {
     line=$(printf 'compare: [%dm%02ds] %s%s' $(((SECONDS - t_start) / 60)) $(((SECONDS - t_start) % 60)) "${ROUND_TAG:-}" "$*")
     if [ -t 2 ]; then printf '\r\033[K%s' "$line" >&2; else echo "$line" >&2; fi
 }
-# put CELL WORKLOAD VALUE UNIT: one measured run (each line of the run
-# file starts with RAW_PREFIX: the nested tier's L1 marks its lines so)
-put() { printf '%s%s\t%s\t%s\t%s\n' "${RAW_PREFIX:-}" "$1" "$2" "$3" "$4" >>"$raw"; }
+# put CELL WORKLOAD VALUE UNIT: one measured run, with the round it was
+# measured in (ROUND; each line of the run file starts with RAW_PREFIX: the
+# nested tier's L1 marks its lines so, and the host gives them its round)
+put() { printf '%s%s\t%s\t%s\t%s\t%s\n' "${RAW_PREFIX:-}" "$1" "$2" "$3" "$4" "${ROUND:-1}" >>"$raw"; }
 # na CELL WORKLOAD|* REASON: not measurable here (one line is enough)
 na() {
     local w
     if [ "$2" = '*' ]; then for w in $WORKLOADS; do na "$1" "$w" "$3"; done; return; fi
-    printf '%s%s\t%s\tNA\t%s\n' "${RAW_PREFIX:-}" "$1" "$2" "$(tr '\t\n' '  ' <<<"$3" | sed 's/ *$//')" >>"$raw"
+    printf '%s%s\t%s\tNA\t%s\t%s\n' "${RAW_PREFIX:-}" "$1" "$2" "$(tr '\t\n' '  ' <<<"$3" | sed 's/ *$//')" "${ROUND:-1}" >>"$raw"
 }
 # take CELL < "wl KIND VALUE UNIT" lines: record them; a workload's error
 # line makes that workload not measurable with its message as the reason

@@ -36,7 +36,9 @@ nested_kvm_cells() {
     local rc=$?
     [ -n "${BUILD:-}" ] && mkdir -p "$BUILD/test-logs" && cp "$work/l1.txt" "$BUILD/test-logs/compare-nested-l1.log"
     [ $rc = 0 ] || { nested_na "$nested_why"; return; }
-    sed -n 's/^@@nested compare-kvm: RAW\t//p' "$work/l1.txt" >>"$raw"
+    # the L1's runs belong to this round
+    sed -n 's/^@@nested compare-kvm: RAW\t//p' "$work/l1.txt" | tr -d '\r' |
+        awk -F'\t' -v r="${ROUND:-1}" 'BEGIN { OFS = "\t" } NF >= 4 { $5 = r; print }' >>"$raw"
     local w
     for c in $cells; do
         for w in $WORKLOADS; do

@@ -4,12 +4,16 @@
     report.py OUTDIR
 
 Reads OUTDIR/raw.tsv (bench/compare/run.sh: one line per run,
-"CELL<TAB>WORKLOAD<TAB>VALUE<TAB>UNIT", or VALUE "NA" and the reason in the
-last field) and OUTDIR/meta.json; writes OUTDIR/results.json, table.txt and
-chart.svg. Each cell is the median of its runs with their min-max; its
-ratio to native is how many times slower than native it is (median against
-median; below 1: faster). A cell with no run is "not measurable here" with
-the reason run.sh recorded.
+"CELL<TAB>WORKLOAD<TAB>VALUE<TAB>UNIT<TAB>ROUND", or VALUE "NA" and the
+reason in the UNIT field; ROUND may be absent: 1) and OUTDIR/meta.json;
+writes OUTDIR/results.json, table.txt and chart.svg. Each cell is the
+median of its runs with their min-max; its ratio to native is how many
+times slower than native it is (median against median; below 1: faster).
+With several rounds, each round also gives a ratio (the cell's median in
+that round against native's in the same round) and the table prints their
+min-max beside the ratio: a host whose speed drifts moves native and the
+cell together, so that range is the ratio's run-to-run spread. A cell with
+no run is "not measurable here" with the reason run.sh recorded.
 """
 import html
 import json
@@ -48,16 +52,30 @@ NM = "not measurable here"
 
 def load(outdir):
     meta = json.load(open(outdir + "/meta.json"))
-    runs, why = {}, {}
+    runs, rounds, why = {}, {}, {}
     for n, line in enumerate(open(outdir + "/raw.tsv"), 1):
         f = line.rstrip("\n").split("\t")
-        if len(f) != 4 or f[0] not in CELLS or f[1] not in WORKLOADS:
+        if len(f) not in (4, 5) or f[0] not in CELLS or f[1] not in WORKLOADS or \
+                (len(f) == 5 and not f[4].isdigit()):
             sys.exit("report: raw.tsv line %d is malformed: %r" % (n, line))
         if f[2] == "NA":
             why.setdefault((f[0], f[1]), f[3] or "no reason recorded")
         else:
             runs.setdefault((f[0], f[1]), []).append(float(f[2]))
-    return meta, runs, why
+            rounds.setdefault((f[0], f[1]), []).append(int(f[4]) if len(f) == 5 else 1)
+    return meta, runs, rounds, why
+
+
+def round_ratios(vals, rnds, nat, nat_rnds, better):
+    """Per round in which both the cell and native ran: the cell's median
+    in it against native's median in it (times slower than native)."""
+    out = []
+    for r in sorted(set(rnds) & set(nat_rnds)):
+        c = statistics.median([v for v, k in zip(vals, rnds) if k == r])
+        n = statistics.median([v for v, k in zip(nat, nat_rnds) if k == r])
+        if c > 0 and n > 0:
+            out.append(c / n if better == "lower" else n / c)
+    return out
 
 
 def cell_result(vals, better, native):
@@ -69,7 +87,7 @@ def cell_result(vals, better, native):
     return r
 
 
-def build(meta, runs, why):
+def build(meta, runs, rounds, why):
     nested = "nested" if meta.get("kvm_nested") else None
     res = {}
     for w, (_, unit, better) in WORKLOADS.items():
@@ -80,6 +98,10 @@ def build(meta, runs, why):
             if vals:
                 r = cell_result(vals, better, native)
                 r["unit"] = unit
+                if nat and c != "native":
+                    xr = round_ratios(vals, rounds[(c, w)], nat, rounds[("native", w)], better)
+                    if len(xr) >= 2:
+                        r["x_native_rounds"] = xr
                 if nested and c in ("vessel-kvm", "qemu-kvm"):
                     r["label"] = "nested"
                 if (c, w) in why:   # measured in some rounds, not in others
@@ -101,6 +123,10 @@ def fmt(v):
     return "%.4f" % v
 
 
+def fmtx(v):
+    return "%.2f" % v if v < 10 else "%.1f" % v if v < 100 else "%.0f" % v
+
+
 def table(doc):
     m = doc["meta"]
     rounds = m.get("rounds", 1)
@@ -115,8 +141,10 @@ def table(doc):
                                       m.get("nested_boots"), "s" if m.get("nested_boots") != 1 else "",
                                       " per L1 boot, one L1 boot per round" if rounds > 1 else ""))
            if m.get("kvm_nested") else "KVM cells: %s" % ("direct on /dev/kvm: %s" % m.get("kvm_kind", "?") if m["kvm"] == "usable" else "not nested"),
-           "cell: median [min-max of the runs, n runs, spread = half the range in % of the median];"
-           " x native = times slower than native (median/median; below 1: faster)", ""]
+           "cell: median [min-max of the runs, n runs, spread = half the range in %% of the median];"
+           " x native = times slower than native (median/median; below 1: faster)%s"
+           % (" [min-max of the rounds' ratios: each round's median against native's in that round]"
+              if rounds > 1 else ""), ""]
     for w in doc["workloads"]:
         out.append("%s (%s, %s is better)" % (w["title"], w["unit"], w["better"]))
         for c in doc["cells"]:
@@ -126,6 +154,8 @@ def table(doc):
                 out.append("  %-40s %s: %s" % (name, NM, r["not_measurable"]))
                 continue
             x = "%8.2fx" % r["x_native"] if "x_native" in r else "%9s" % "n/a"
+            if "x_native_rounds" in r:
+                x += " [%s-%s]" % (fmtx(min(r["x_native_rounds"])), fmtx(max(r["x_native_rounds"])))
             out.append("  %-40s %10s %-4s [%s-%s, n=%d, +-%.0f%%] %s" % (
                 name, fmt(r["median"]), w["unit"], fmt(r["min"]), fmt(r["max"]), len(r["runs"]),
                 r["spread_pct"], x))
@@ -195,8 +225,8 @@ def svg(doc):
 
 def main():
     outdir = sys.argv[1]
-    meta, runs, why = load(outdir)
-    doc = build(meta, runs, why)
+    meta, runs, rounds, why = load(outdir)
+    doc = build(meta, runs, rounds, why)
     json.dump(doc, open(outdir + "/results.json", "w"), indent=1)
     open(outdir + "/table.txt", "w").write(table(doc))
     open(outdir + "/chart.svg", "w").write(svg(doc))

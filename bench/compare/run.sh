@@ -203,6 +203,7 @@ load0=$(cut -d' ' -f1-3 /proc/loadavg)
 for cell in $CELLS; do selected_or_na "$cell"; done
 for ((round = 1; round <= rounds; round++)); do
 [ "$rounds" -gt 1 ] && ROUND_TAG="round $round/$rounds: "
+ROUND=$round
 for cell in $CELLS; do
     [[ " $selected " == *" $cell "* ]] || continue
     case $cell in

@@ -73,7 +73,7 @@ assert ws == ["int", "fp", "mem", "syscall", "proc", "file", "tcp", "startup"], 
 assert len(cs) == 9, cs
 raw = {}
 for l in open(sys.argv[1] + "/raw.tsv"):
-    c, w, v, u = l.rstrip("\n").split("\t")
+    c, w, v = l.rstrip("\n").split("\t")[:3]
     if v != "NA":
         raw.setdefault((c, w), []).append(float(v))
 measured = 0
@@ -103,7 +103,7 @@ import json, re, sys
 d = json.load(open(sys.argv[1] + "/results.json"))
 lines = open(sys.argv[1] + "/table.txt").read().split("\n")
 labels = [c["label"] for c in d["cells"]]
-num = re.compile(r"^  (.+?)\s+([0-9.]+) (s|ms|us|MB/s)\s+\[([0-9.]+)-([0-9.]+), n=(\d+), \+-\d+%\]\s+([0-9.]+)x$")
+num = re.compile(r"^  (.+?)\s+([0-9.]+) (s|ms|us|MB/s)\s+\[([0-9.]+)-([0-9.]+), n=(\d+), \+-\d+%\]\s+([0-9.]+)x( \[[0-9.]+-[0-9.]+\])?$")
 nm = re.compile(r"^  (.+?)\s+not measurable here: (\S.*)$")
 i = next(k for k, l in enumerate(lines) if l.startswith(d["workloads"][0]["title"]))
 for w in d["workloads"]:
@@ -145,6 +145,13 @@ else
     grep -q "line 2 is malformed" "$out/bad.err" && ok "report.py refuses a malformed line, naming it" ||
         nok "report.py: unexpected error: $(cat "$out/bad.err")"
 fi
+printf 'native\tint\t0.5\ts\t1\nnative\tint\t0.5\ts\tsecond\n' >"$out/bad/raw.tsv"
+if python3 "$SRC/bench/compare/report.py" "$out/bad" 2>"$out/bad.err"; then
+    nok "report.py accepted a round that is not a number"
+else
+    grep -q "line 2 is malformed" "$out/bad.err" && ok "report.py refuses a round that is not a number, naming the line" ||
+        nok "report.py: unexpected error: $(cat "$out/bad.err")"
+fi
 printf 'native\tint\t0.5\ts\n' >"$out/bad/raw.tsv"
 if python3 "$SRC/bench/compare/report.py" "$out/bad" &&
     grep -q '^  runc .*not measurable here: no run of this cell was recorded' "$out/bad/table.txt"; then
@@ -152,3 +159,41 @@ if python3 "$SRC/bench/compare/report.py" "$out/bad" &&
 else
     nok "a cell with no recorded run was not reported as such"
 fi
+
+# rounds: each round's ratio to native, and reproduce.py on a host that
+# drifted. Two made-up runs of two rounds (not measurements: the input of
+# report.py and reproduce.py under test): in A the host is 10% slower in
+# round 2, native and vessel exec alike; B is A 20% slower throughout.
+mkdir -p "$out/ra" "$out/rb"
+python3 - "$out/r/meta.json" "$out/ra" "$out/rb" <<'PY'
+import json, sys
+m = json.load(open(sys.argv[1]))
+m.update(mode="full", rounds=2, reps=2)
+for d, k in ((sys.argv[2], 1.0), (sys.argv[3], 1.2)):
+    json.dump(m, open(d + "/meta.json", "w"))
+    with open(d + "/raw.tsv", "w") as f:
+        for r, slow in ((1, 1.0), (2, 1.1)):
+            for c, base in (("native", 4.0), ("vessel-exec", 8.0)):
+                for j in (0.98, 1.02):
+                    f.write("%s\tint\t%.4f\tms\t%d\n" % (c, base * slow * j * k, r))
+PY
+python3 "$SRC/bench/compare/report.py" "$out/ra" && python3 "$SRC/bench/compare/report.py" "$out/rb"
+xl=$(grep -a -m1 '^  vessel exec ' "$out/ra/table.txt")
+if [[ $xl == *" 2.00x [2.00-2.00]" ]] && python3 -c '
+import json, sys
+r = json.load(open(sys.argv[1]))["results"]["vessel-exec"]["int"]
+assert [round(x, 6) for x in r["x_native_rounds"]] == [2.0, 2.0], r' "$out/ra/results.json"; then
+    ok "report.py: each round's ratio to native, their range beside the ratio ($xl)"
+else
+    nok "report.py: the rounds' ratios ($xl)"
+fi
+printf '# doc\n<!-- results:begin -->\n```\n%s\n```\n' "$(cat "$out/ra/table.txt")" >"$out/doc.md"
+rep=$(python3 "$SRC/bench/compare/reproduce.py" "$out/doc.md" "$out/rb"); rrc=$?
+rep2=$(python3 "$SRC/bench/compare/reproduce.py" "$out/doc.md" "$out/ra"); rrc2=$?
+if [ $rrc -eq 1 ] && [[ $rep == *"0 of 2 cells' medians reproduced"* ]] && [[ $rep == *"1 of 1 ratios to native reproduced"* ]] &&
+    [ $rrc2 -eq 0 ] && [[ $rep2 == *"2 of 2 cells' medians reproduced"* ]]; then
+    ok "reproduce.py: a host 20% slower misses every median and keeps the ratio; the same run reproduces (exit $rrc, $rrc2)"
+else
+    nok "reproduce.py: exit $rrc/$rrc2: $(echo "$rep" | tail -n 2 | tr '\n' ' ') / $(echo "$rep2" | tail -n 2 | tr '\n' ' ')"
+fi
+
