@@ -72,7 +72,7 @@ l1_run() {
     timeout -k 10 "$1" qemu-system-x86_64 -accel tcg -cpu qemu64,+svm,+npt \
         -m 1024 -smp "${VESSEL_NESTED_CPUS:-1}" -nodefaults -display none -monitor "unix:$out/mon.sock,server=on,wait=off" -no-reboot \
         -serial "file:$out/l1.log" -kernel "/boot/vmlinuz-$kver" -initrd "$cpio" \
-        -append "console=ttyS0 quiet loglevel=3 panic=-1 no_timer_check printk.devkmsg=on nested_dump=$(($1 - 45))" </dev/null >"$out/qemu.out" 2>&1 &
+        -append "console=ttyS0 quiet loglevel=3 panic=-1 no_timer_check printk.devkmsg=on nested_dump=$(($1 - 45)) nested_keeper=${VESSEL_NESTED_KEEPER:-1}" </dev/null >"$out/qemu.out" 2>&1 &
     qpid=$!
     while kill -0 "$qpid" 2>/dev/null; do
         size=$(stat -c %s "$out/l1.log" 2>/dev/null || echo 0) why=
