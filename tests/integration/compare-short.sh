@@ -138,20 +138,18 @@ else nok "chart.svg malformed"; fi
 # report.py refuses what it cannot read, and never leaves a cell blank
 mkdir -p "$out/bad"
 cp "$out/r/meta.json" "$out/bad/"
-printf 'native\tint\t0.5\ts\nnative\tbogus\t1\ts\n' >"$out/bad/raw.tsv"
-if python3 "$SRC/bench/compare/report.py" "$out/bad" 2>"$out/bad.err"; then
-    nok "report.py accepted an unknown workload"
-else
-    grep -q "line 2 is malformed" "$out/bad.err" && ok "report.py refuses a malformed line, naming it" ||
-        nok "report.py: unexpected error: $(cat "$out/bad.err")"
-fi
-printf 'native\tint\t0.5\ts\t1\nnative\tint\t0.5\ts\tsecond\n' >"$out/bad/raw.tsv"
-if python3 "$SRC/bench/compare/report.py" "$out/bad" 2>"$out/bad.err"; then
-    nok "report.py accepted a round that is not a number"
-else
-    grep -q "line 2 is malformed" "$out/bad.err" && ok "report.py refuses a round that is not a number, naming the line" ||
-        nok "report.py: unexpected error: $(cat "$out/bad.err")"
-fi
+# refused RAW WHAT: report.py refuses a run file whose line 2 is bad, naming it
+refused() {
+    printf "$1" >"$out/bad/raw.tsv"
+    if python3 "$SRC/bench/compare/report.py" "$out/bad" 2>"$out/bad.err"; then
+        nok "report.py accepted $2"
+    else
+        grep -q "line 2 is malformed" "$out/bad.err" && ok "report.py refuses $2, naming the line" ||
+            nok "report.py: unexpected error: $(cat "$out/bad.err")"
+    fi
+}
+refused 'native\tint\t0.5\ts\nnative\tbogus\t1\ts\n' "an unknown workload"
+refused 'native\tint\t0.5\ts\t1\nnative\tint\t0.5\ts\tsecond\n' "a round that is not a number"
 printf 'native\tint\t0.5\ts\n' >"$out/bad/raw.tsv"
 if python3 "$SRC/bench/compare/report.py" "$out/bad" &&
     grep -q '^  runc .*not measurable here: no run of this cell was recorded' "$out/bad/table.txt"; then
