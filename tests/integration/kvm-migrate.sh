@@ -306,11 +306,19 @@ if [ -n "${PID[F]}" ] && ! exited "${PID[F]}"; then last=F
 elif [ -n "${PID[E]}" ] && ! exited "${PID[E]}"; then last=E; elif ! exited "${PID[D]}"; then last=D; else last=; fi
 if [ -n "$last" ]; then
     use_vm "$last"
+    # no answer: what the console held then, and (after the power-off)
+    # what came out later, in the failure line (a console whose output
+    # stalled until the next input, or a workload that never stopped)
+    stuck=
     guest_run 'touch /tmp/stop; wait' >/dev/null
+    [ $? -ne 255 ] ||
+        stuck="no answer to 'touch /tmp/stop; wait'; the console then: $(tail -c 300 "$d/$last/console.log" | tr -d '\r' | tr '\n' '|')"
+    stuck_at=$(stat -c %s "$d/$last/console.log")
     m=$(lastctr "$d/$last/console.log")
     mem=$(guest_run 'cat /tmp/ctr' | grep -E '^[0-9]+$' | tail -1)
-    check "kvm-mig-end: at $last the counter in guest memory is the last one printed ($mem = $m)" test "$mem" = "$m"
     rc=0; guest_poweroff "$(slow 30)" || rc=$?
+    [ -n "$stuck" ] && stuck+="; after it: $(tail -c +$((stuck_at + 1)) "$d/$last/console.log" | head -c 400 | tr -d '\r' | tr '\n' '|'); vessel: $(tail -c 300 "$d/$last/err" | tr '\n' '|')"
+    check "kvm-mig-end: at $last the counter in guest memory is the last one printed ($mem = $m${stuck:+; $stuck})" test "$mem" = "$m"
     check "kvm-mig-end: the migrated guest powers off (status $rc)" test $rc -eq 0
     # every sector 1..m holds what the console printed for it (no md5 per
     # line; compared as text, the zero-padded numbers never read as numbers)
