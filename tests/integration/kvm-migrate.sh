@@ -122,6 +122,20 @@ gaps() {
         END { printf "%.1f %.1f %.1f\n", before, after, (firstb != "" && lasta != "") ? firstb - lasta : -1 }'
 }
 
+# job NAME DEFINITION: define the shell function NAME in the guest and
+# start it in the background, each step answered (guest_run), the
+# definition typed again if the shell does not have it: a line sent right
+# after the guest was ready once reached its shell without its first 80
+# bytes (a syntax error, and no workload)
+job() {
+    local try
+    for try in 1 2 3; do
+        guest_run "$2" "$(slow 3)" >/dev/null
+        guest_run "type $1 >/dev/null" "$(slow 3)" >/dev/null && break
+    done
+    guest_run "{ $1 & }" "$(slow 3)" >/dev/null
+}
+
 vm A "${opts[@]}" --qmp "unix:$d/A.qmp"
 use_vm A
 if ! guest_wait_ready; then
@@ -129,7 +143,7 @@ if ! guest_wait_ready; then
     for n in $names; do [ "$n" = kvm-mig-boot ] || skip "$n" "the guest did not boot"; done
     exit 0
 fi
-guest_send 'w() { i=$(cat /tmp/ctr 2>/dev/null || echo 0); while [ ! -f /tmp/stop ]; do i=$((i+1)); s=$(echo "n=$i" | md5sum | cut -c1-8); echo $i > /tmp/ctr; printf "%08d %s\n" $i $s | dd of=/dev/vda bs=512 seek=$i conv=notrunc oflag=direct 2>/dev/null; echo "ctr $i $s $(cut -d" " -f1 /proc/uptime)"; done; }; w &'
+job w 'w() { i=$(cat /tmp/ctr 2>/dev/null || echo 0); while [ ! -f /tmp/stop ]; do i=$((i+1)); s=$(echo "n=$i" | md5sum | cut -c1-8); echo $i > /tmp/ctr; printf "%08d %s\n" $i $s | dd of=/dev/vda bs=512 seek=$i conv=notrunc oflag=direct 2>/dev/null; echo "ctr $i $s $(cut -d" " -f1 /proc/uptime)"; done; }'
 if wait_for "$(slow 6)" reached "$d/A/console.log" 6; then
     ok "kvm-mig-boot: the guest boots (--smp 2, virtio-blk on PCI) and runs the workload (ctr $(lastctr "$d/A/console.log"))"
 else
@@ -234,7 +248,7 @@ if exited "${PID[D]}"; then
     skip kvm-mig-dirty "D is not running"
 else
     # (not zeros: a zero page travels as a run without its data)
-    guest_send 'z() { while [ ! -f /tmp/stop ]; do yes abcdefgh | dd of=/tmp/big bs=1M count=32 iflag=fullblock conv=notrunc 2>/dev/null; done; }; z &'
+    job z 'z() { while [ ! -f /tmp/stop ]; do yes abcdefgh | dd of=/tmp/big bs=1M count=32 iflag=fullblock conv=notrunc 2>/dev/null; done; }'
     runs_on D 3
     vm E "${opts[@]}" --qmp "unix:$d/E.qmp" --incoming "tcp:127.0.0.1:$port0"
     wait_for "$(slow 3)" listening "$port0"
