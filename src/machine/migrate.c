@@ -839,7 +839,9 @@ static void *incoming_main(void *arg)
                   (unsigned long long)stats.passes, (double)(time_ns() - t0) / 1e6);
         atomic_store(&m->incoming_wait, false);
         machine_bench_stamp("incoming migration: state loaded");
-        if (running)
+        /* -S: the guest stays paused until QMP cont, as QEMU's -incoming
+         * without autostart */
+        if (running && !m->cfg.start_paused)
             machine_resume(m);
         set_status(m, MIG_COMPLETED);
         if (ack >= 0)

@@ -20,7 +20,9 @@
 #   completes after several passes and the counter goes on at E;
 # - kvm-mig-file: E to a file (file:, QEMU's file migration): E stays
 #   paused until quit, its query-migrate shows the passes and downtime;
-#   F (--incoming file:) goes on from it;
+#   F (--incoming file: -S) reads it and stays stopped (the MiB of its RAM
+#   that differ from E's, by vm-snapshot of both, are printed) and goes on
+#   from it after cont;
 # then at F the counter in memory is the last printed, every disk sector
 # 1..m holds what the console printed for it, and F powers off (status 0).
 # Runs where /dev/kvm works and in the nested tier (kvm-nested-migrate.sh).
@@ -78,6 +80,19 @@ field() { grep -o "\"$2\": *[^,}]*" <<<"$1" | head -1 | sed 's/^[^:]*: *//; s/"/
 wait_for() { local end=$(( $(date +%s) + $1 )); shift; until "$@"; do [ "$(date +%s)" -lt "$end" ] || return 1; sleep 0.05; done; }
 # exited PID: the process has ended (reaped or a zombie)
 exited() { ! kill -0 "$1" 2>/dev/null || [ "$(sed -n 's/^State:[[:space:]]*\([A-Z]\).*/\1/p' "/proc/$1/status" 2>/dev/null)" = Z ]; }
+# ramsums SNAPDIR: "FILE MIB MD5" for every MiB of every RAM file of a
+# vm-snapshot (busybox only: L1 has no python)
+ramsums() {
+    local f i size
+    for f in "$1"/ram-*.bin; do
+        [ -f "$f" ] || continue
+        size=$(stat -c %s "$f") i=0
+        while [ $((i * 1048576)) -lt "$size" ]; do
+            echo "${f##*/} $i $(dd if="$f" bs=1M skip=$i count=1 2>/dev/null | md5sum | cut -c1-32)"
+            i=$((i + 1))
+        done
+    done
+}
 # ctrs [FILE]: "i md5 uptime" of every counter line (stdin without FILE:
 # L1 has no /dev/stdin)
 ctrs() { if [ $# -gt 0 ]; then tr -d '\r' < "$1"; else tr -d '\r'; fi | grep -aoE 'ctr [0-9]+ [0-9a-f]{8} [0-9]+\.[0-9]+' | cut -d' ' -f2-; }
@@ -295,13 +310,29 @@ if [ -n "${PID[E]}" ] && ! exited "${PID[E]}"; then
     np=$(field "$MIGQ" dirty-sync-count) dt=$(field "$MIGQ" downtime) tt=$(field "$MIGQ" total-time)
     rs=$(q E query-status)
     n=$(lastctr "$d/E/console.log")
+    # E's RAM as it stays paused (vm-snapshot), set against F's once F has
+    # read the file and before it runs (-S): a page the migration missed
+    # shows here by its MiB, not later as a guest gone wrong
+    q E vm-snapshot "{\"path\":\"$d/se\"}" >/dev/null && ramsums "$d/se" >"$d/se.sums"; rm -rf "$d/se"
     q E quit >/dev/null
     wait_for "$(slow 6)" exited "${PID[E]}"; wait "${PID[E]}"; rc=$?
     wait "${STAMP[E]}"
     check "kvm-mig-file: migrate file: $out, $st (query-migrate: dirty-sync-count $np, downtime $dt ms, total-time $tt ms); E stays paused ($rs) until quit (status $rc); $(du -k "$d/e.mig" | cut -f1) KiB" \
         eval '[ "$out" = "{}" ] && [ "$st" = completed ] && [ "${np:-0}" -ge 2 ] && [ -n "$dt" ] && grep -q "\"paused\"" <<<"$rs" && [ $rc -eq 0 ]'
-    vm F "${opts[@]}" --qmp "unix:$d/F.qmp" --incoming "file:$d/e.mig"
+    vm F "${opts[@]}" --qmp "unix:$d/F.qmp" --incoming "file:$d/e.mig" -S
     use_vm F
+    wait_for "$(slow 15)" is_status F completed
+    fs=$(q F query-status)
+    sn=$(q F vm-snapshot "{\"path\":\"$d/sf\"}" 2>&1) && ramsums "$d/sf" >"$d/sf.sums"; rm -rf "$d/sf"
+    rd=$(awk 'NR == FNR { e[$1 " " $2] = $3; next } e[$1 " " $2] != $3 { printf "%s MiB %s, ", $1, $2; if (++n == 8) exit }' \
+            "$d/se.sums" "$d/sf.sums" 2>/dev/null)
+    # not a check: in 4 of 4 runs one MiB (27) differed, the guest
+    # running fine after, which fits a page KVM itself writes when F's
+    # MSRs are loaded (the kvmclock wall-clock structure: unverified);
+    # which MiB differ goes into the lines below
+    echo "# kvm-mig-file: F's RAM against E's: E $(grep -c . "$d/se.sums" 2>/dev/null) MiB, F $(grep -c . "$d/sf.sums" 2>/dev/null) MiB, differing: ${rd:-none}"
+    check "kvm-mig-file: with -S, F reads the file and stays stopped ($fs)" eval 'grep -q "\"prelaunch\"" <<<"$fs"'
+    q F cont >/dev/null
     if wait_for "$(slow 6)" reached "$d/F/console.log" $((n + 6)); then
         all=$(cat "$d"/[ADEF]/console.log | ctrs)
         check "kvm-mig-file: --incoming file: goes on after E's last ctr $n, up by one, none repeated or lost" \
@@ -309,7 +340,7 @@ if [ -n "${PID[E]}" ] && ! exited "${PID[E]}"; then
     else
         # what F did (a reset boots the kernel again: its first lines), and
         # E's account of the migration into the file, in the one line CI shows
-        nok "kvm-mig-file: the workload goes on at F (last ctr $(lastctr "$d/F/console.log"); F's vessel lines: $(tail -c 600 "$d/F/err" | tr '\n' '|'); F's console: $(head -c 400 "$d/F/console.log" | tr -d '\r' | tr '\n' '|'); E's: $(grep -a 'migrate: ' "$d/E/err" | tail -n 2 | tr '\n' '|'))"
+        nok "kvm-mig-file: the workload goes on at F (last ctr $(lastctr "$d/F/console.log"); F's vessel lines: $(tail -c 600 "$d/F/err" | tr '\n' '|'); F's console: $(head -c 400 "$d/F/console.log" | tr -d '\r' | tr '\n' '|'); E's: $(grep -a 'migrate: ' "$d/E/err" | tail -n 2 | tr '\n' '|'); RAM MiB differing before F ran: ${rd:-none})"
     fi
 else
     skip kvm-mig-file "E is not running"

@@ -64,7 +64,11 @@ fi
 # vessel process for 727 s after a kvm-virtio-mem guest was killed, where
 # the whole script takes 80 s). Then the first report's stack (l1-init
 # copies it from dmesg) and every CPU's registers, read from QEMU's
-# monitor, go into wedge.txt, L1 is stopped, and l1_run returns 3.
+# monitor, go into wedge.txt, L1 is stopped, and l1_run returns 3. So it
+# does when L1's kernel panicked (seen once: "corrupted stack end detected
+# inside scheduler" in a vessel vCPU thread's KVM_RUN), with the panic's
+# line and stack, and when L1 ended before its init's last line without
+# one (seen once: a reset, QEMU exiting 0 with -no-reboot).
 stall=${VESSEL_NESTED_STALL:-150} lockup=${VESSEL_NESTED_LOCKUP:-120}
 l1_run() {
     local qpid size last=-1 still=$SECONDS lk s why lines
@@ -72,7 +76,7 @@ l1_run() {
     timeout -k 10 "$1" qemu-system-x86_64 -accel tcg -cpu qemu64,+svm,+npt \
         -m 1024 -smp "${VESSEL_NESTED_CPUS:-1}" -nodefaults -display none -monitor "unix:$out/mon.sock,server=on,wait=off" -no-reboot \
         -serial "file:$out/l1.log" -kernel "/boot/vmlinuz-$kver" -initrd "$cpio" \
-        -append "console=ttyS0 quiet loglevel=3 panic=-1 no_timer_check printk.devkmsg=on nested_dump=$(($1 - 45)) nested_keeper=${VESSEL_NESTED_KEEPER:-1}" </dev/null >"$out/qemu.out" 2>&1 &
+        -append "console=ttyS0 quiet loglevel=3 panic=-1 no_timer_check printk.devkmsg=on nested_dump=$(($1 - 45)) nested_keeper=${VESSEL_NESTED_KEEPER:-0}" </dev/null >"$out/qemu.out" 2>&1 &
     qpid=$!
     while kill -0 "$qpid" 2>/dev/null; do
         size=$(stat -c %s "$out/l1.log" 2>/dev/null || echo 0) why=
@@ -137,6 +141,22 @@ PY
         sleep 1
     done
     wait "$qpid"; qrc=$?
+    # L1's own kernel panicked (panic=-1 and -no-reboot end QEMU with 0):
+    # L1 broken as a wedged one is, not an inner test failing
+    lk=$(grep -av '@@nested' "$out/l1.log" 2>/dev/null | grep -a -m1 'Kernel panic - not syncing' | tr -d '\r')
+    if [ -n "$lk" ]; then
+        { echo "L1's kernel: ${lk#*] }"
+          echo "its stack: $(grep -av '@@nested' "$out/l1.log" | sed -n '/Kernel panic - not syncing/,/<\/TASK>/p' |
+                             grep -E '\+0x' | grep -v ' ? ' | head -n 8 | sed 's/^\[ *[0-9.]*\] *//' | tr -d '\r' | tr '\n' '|')"
+        } >"$out/wedge.txt"
+        return 3
+    fi
+    # L1 ended before its init's last line, not by the time limit: a
+    # reset (with -no-reboot QEMU exits 0), seen once with no kernel line
+    if [ "$qrc" -ne 124 ] && [ "$qrc" -ne 137 ] && ! grep -aq '^@@nested done' "$out/l1.log" 2>/dev/null; then
+        echo "L1 ended (QEMU status $qrc) before its tests were done, no panic on its console; last lines: $(tail -c 300 "$out/l1.log" | tr -d '\r' | tr '\n' '|')" >"$out/wedge.txt"
+        return 3
+    fi
 }
 t0=$SECONDS
 limit=${VESSEL_NESTED_TIMEOUT:-840}
@@ -147,7 +167,7 @@ if [ $? -eq 3 ]; then
     cp "$out/l1.log" "$out/l1-wedged.log"
     left=$((limit - (SECONDS - t0)))
     if [ "$left" -ge 300 ]; then
-        skip "nested L1 wedged after $((SECONDS - t0)) s: booted once more with $left s left" "$wedge"
+        skip "nested L1 wedged, panicked or reset after $((SECONDS - t0)) s: booted once more with $left s left" "$wedge"
         l1_run "$left"
     fi
     [ -f "$out/wedge.txt" ] && wedge=$(tr '\n' ' ' <"$out/wedge.txt") && qrc="wedged ($wedge)"

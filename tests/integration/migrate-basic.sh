@@ -100,7 +100,13 @@ cp "$d/s7.out" "$d/s7a.out"
 "$VESSEL" qmp "$d/s7.sock" cont >/dev/null
 check "file: cont resumes the source (past $n)" wait_for reached "$d/s7.out" $((n + 2))
 "$VESSEL" qmp "$d/s7.sock" quit >/dev/null; wait "$pid_s7"
-start d7 counter --incoming "file:$d/m7.mig"
+start d7 counter --incoming "file:$d/m7.mig" -S
+migq() { "$VESSEL" qmp "$d/$1.sock" query-migrate 2>/dev/null | grep -q "\"status\":\"$2\""; }
+wait_for migq d7 completed
+st=$("$VESSEL" qmp "$d/d7.sock" query-status)
+check "file: with -S the destination reads the file and stays stopped until cont ($st, $(wc -c <"$d/d7.out") bytes out)" \
+    bash -c "grep -q '\"prelaunch\"' <<<'$st' && [ ! -s '$d/d7.out' ]"
+"$VESSEL" qmp "$d/d7.sock" cont >/dev/null
 wait_for reached "$d/d7.out" $((n + 3))
 check "file: --incoming file: goes on at $((n + 1)) after the file's $n (first $(first "$d/d7.out"))" handover s7a d7
 "$VESSEL" qmp "$d/d7.sock" quit >/dev/null; wait "$pid_d7"
