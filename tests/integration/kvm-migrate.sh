@@ -327,9 +327,11 @@ if [ -n "${PID[E]}" ] && ! exited "${PID[E]}"; then
     rd=$(awk 'NR == FNR { e[$1 " " $2] = $3; next } e[$1 " " $2] != $3 { printf "%s MiB %s, ", $1, $2; if (++n == 8) exit }' \
             "$d/se.sums" "$d/sf.sums" 2>/dev/null)
     # not a check: in 4 of 4 runs one MiB (27) differed, the guest
-    # running fine after, which fits a page KVM itself writes when F's
-    # MSRs are loaded (the kvmclock wall-clock structure: unverified);
-    # which MiB differ goes into the lines below
+    # running on after it. The default guest kernel's System.map puts its
+    # kvmclock structures there (wall_clock at 0x1baa008, hv_clock_boot at
+    # 0x1bab000, the kernel at 16 MiB), which KVM itself writes when F's
+    # MSRs are loaded (MSR_KVM_WALL_CLOCK_NEW): equal RAM is not expected.
+    # Which MiB differ goes into the lines below.
     echo "# kvm-mig-file: F's RAM against E's: E $(grep -c . "$d/se.sums" 2>/dev/null) MiB, F $(grep -c . "$d/sf.sums" 2>/dev/null) MiB, differing: ${rd:-none}"
     check "kvm-mig-file: with -S, F reads the file and stays stopped ($fs)" eval 'grep -q "\"prelaunch\"" <<<"$fs"'
     q F cont >/dev/null
