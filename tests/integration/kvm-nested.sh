@@ -119,8 +119,22 @@ def ask(cmd):
     return " ".join(re.sub(r"\x1b\[[0-9;]*[A-Za-z]", "", out.decode("latin-1")).split())
 m = re.search(rb"@@nested l1 _text ([0-9a-f]+)", open(sys.argv[2], "rb").read())
 text = int(m.group(1), 16) if m else None
+mods = []
+m = re.search(rb"@@nested l1 modules ([^\r\n]*)", open(sys.argv[2], "rb").read())
+if m:
+    f = m.group(1).decode("latin-1").split()
+    for i in range(0, len(f) - 2, 3):
+        try:
+            mods.append((f[i], int(f[i + 1], 16), int(f[i + 2])))
+        except ValueError:
+            pass
 def name(rip):
-    return "_text+%#x" % (rip - text) if text is not None and 0 <= rip - text < 1 << 30 else "not L1's kernel text"
+    for mod, base, size in mods:
+        if base <= rip < base + size:
+            return "%s+%#x" % (mod, rip - base)
+    if text is not None and 0 <= rip - text < 1 << 30:
+        return "_text+%#x" % (rip - text)
+    return "not L1's kernel or modules' text"
 st = re.search(r"VM status: \S+", ask(b"info status\n"))
 print("QEMU: %s" % (st.group(0) if st else "no status"))
 for k in range(3):
