@@ -11,8 +11,9 @@ median of its runs with their min-max; its ratio to native is how many
 times slower than native it is (median against median; below 1: faster).
 With several rounds, each round also gives a ratio (the cell's median in
 that round against native's in the same round) and the table prints their
-min-max beside the ratio: a host whose speed drifts moves native and the
-cell together, so that range is the ratio's run-to-run spread. A cell with
+min-max beside the ratio: drift the host shows in native and the cell
+alike cancels in it (on the 2-CPU host of docs/compare.md the drift was not
+alike, and the ratios reproduced no better than the medians). A cell with
 no run is "not measurable here" with the reason run.sh recorded.
 """
 import html

@@ -9,9 +9,9 @@ form), and for every cell measured in both says whether the new median lies
 within the spread the document prints beside that cell (its median +- half
 its min-max range), and, where the document prints the range of the
 rounds' ratios to native beside a cell's ratio (the full form), whether
-the new ratio lies within its ratio +- half that range: a host that drifts
-between two runs moves every absolute figure, native's too, while the
-ratios stay put. A cell "not measurable here" in one and measured in the
+the new ratio lies within its ratio +- half that range (drift shared by
+native and the cell between two runs cancels in a ratio; drift of one of
+them alone does not). A cell "not measurable here" in one and measured in the
 other counts as not reproduced. Exit 0 when every median and every ratio
 reproduces, 1 if not.
 """
