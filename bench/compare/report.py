@@ -134,6 +134,11 @@ def table(doc):
     per = ("%d rounds of %d run%s per cell (start-up: 3x that; VMs: %d boot%s per round)"
            % (rounds, m["reps"], "s" if m["reps"] > 1 else "", m["boots"], "s" if m["boots"] > 1 else "")) if rounds > 1 else \
         "%d runs per cell (start-up: 3x that; VMs: %d boots)" % (m["reps"], m["boots"])
+    if m.get("pooled"):
+        k, rr = len(m["pooled"]), m.get("rounds_per_run", 1)
+        per = ("%d runs of the command pooled (bench/compare/pool.py), each %d rounds of %d run%s per cell "
+               "(start-up: 3x that; VMs: %d boot%s per round): min-max = the run-to-run spread"
+               % (k, rr, m["reps"], "s" if m["reps"] > 1 else "", m["boots"], "s" if m["boots"] > 1 else ""))
     out = ["vessel bench/compare, %s form: SIZE %d, %s, %s" % (m["mode"], m["size"], per, m["date"]),
            "host: %d CPUs, kernel %s, load average %s at start, %s at end; KVM: %s; %s"
            % (m["cpus"], m["kernel"], m["loadavg_start"], m["loadavg_end"], m["kvm"], m["vessel"]),
@@ -142,6 +147,10 @@ def table(doc):
                                       m.get("nested_boots"), "s" if m.get("nested_boots") != 1 else "",
                                       " per L1 boot, one L1 boot per round" if rounds > 1 else ""))
            if m.get("kvm_nested") else "KVM cells: %s" % ("direct on /dev/kvm: %s" % m.get("kvm_kind", "?") if m["kvm"] == "usable" else "not nested"),
+           ] + (["runs pooled: %s" % "; ".join("%s, %s s, load %s to %s" % (p.get("date"), p.get("seconds"),
+                                                                            p.get("loadavg_start"), p.get("loadavg_end"))
+                                              for p in m["pooled"])] if m.get("pooled") else []) + [
+
            "cell: median [min-max of the runs, n runs, spread = half the range in %% of the median];"
            " x native = times slower than native (median/median; below 1: faster)%s"
            % (" [min-max of the rounds' ratios: each round's median against native's in that round]"

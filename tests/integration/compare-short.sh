@@ -195,3 +195,30 @@ else
     nok "reproduce.py: exit $rrc/$rrc2: $(echo "$rep" | tail -n 2 | tr '\n' ' ') / $(echo "$rep2" | tail -n 2 | tr '\n' ' ')"
 fi
 
+
+# pool.py: A and B as one document (the run-to-run spread): four rounds,
+# each still its own (A's 1-2, B's 3-4), the median and min-max over both,
+# the header naming both runs; then B reproduces against it, and a run of
+# another form is refused with one line
+pool=$(python3 "$SRC/bench/compare/pool.py" "$out/rab" "$out/ra" "$out/rb" 2>&1) &&
+    python3 "$SRC/bench/compare/report.py" "$out/rab"
+pl=$(grep -a -m1 '^  vessel exec ' "$out/rab/table.txt")
+rounds=$(cut -f5 "$out/rab/raw.tsv" | sort -u | tr '\n' ' ')
+printf '# doc\n<!-- results:begin -->\n```\n%s\n```\n' "$(cat "$out/rab/table.txt")" >"$out/docab.md"
+rep3=$(python3 "$SRC/bench/compare/reproduce.py" "$out/docab.md" "$out/rb"); rrc3=$?
+if [ "$rounds" = "1 2 3 4 " ] && [[ $pl == *"[7.84-10.77, n=8, "* ]] &&
+    grep -q '2 runs of the command pooled' "$out/rab/table.txt" && grep -q '^runs pooled: ' "$out/rab/table.txt" &&
+    [ $rrc3 -eq 0 ] && [[ $rep3 == *"2 of 2 cells' medians reproduced"* ]]; then
+    ok "pool.py: two runs as one, rounds kept apart ($rounds), min-max over both ($pl); B reproduces against it"
+else
+    nok "pool.py: $pool; rounds $rounds; $pl; reproduce exit $rrc3: $(echo "$rep3" | tail -n 2 | tr '\n' ' ')"
+fi
+mkdir -p "$out/rc"; cp "$out/rb/raw.tsv" "$out/rc/"
+python3 -c 'import json, sys; m = json.load(open(sys.argv[1])); m["size"] = 99; json.dump(m, open(sys.argv[2], "w"))' \
+    "$out/rb/meta.json" "$out/rc/meta.json"
+err=$(python3 "$SRC/bench/compare/pool.py" "$out/rx" "$out/ra" "$out/rc" 2>&1); prc=$?
+if [ $prc -ne 0 ] && [ "$(echo "$err" | wc -l)" -eq 1 ] && [[ $err == *"not of the same form"*"size 99"* ]]; then
+    ok "pool.py refuses runs of different forms, one line ($err)"
+else
+    nok "pool.py on runs of different forms: exit $prc: $err"
+fi
