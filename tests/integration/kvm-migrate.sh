@@ -302,6 +302,46 @@ else
     fi
 fi
 
+# kvm_trace on|off|dump: the kernel's KVM tracepoints (exits, injected
+# exceptions, MSR and CR accesses) over F's first run, where a reset came
+# now and then before F's first line. On AMD SVM (the nested tier) KVM
+# resets the vCPU before vessel sees the shutdown: only the trace says
+# where the guest was. It stops itself at a shutdown exit (SVM's 0x7f),
+# before a second boot overwrites it. Only in the nested tier's L1
+# (VESSEL_NESTED_L1, set by its init: a machine of the test's own), and
+# where tracefs is writable.
+trace_dir=/sys/kernel/tracing trace_ev="kvm_exit kvm_inj_exception kvm_msr kvm_cr"
+# the trace as "TID TIME EVENT FIELDS"
+kvm_trace_lines() { sed -n 's/^ *.*-\([0-9][0-9]*\) *\[[0-9]*\] [^ ]* *\([0-9.]*\): \(kvm_[a-z_]*: \)/\1 \2 \3/p' "$trace_dir/trace"; }
+kvm_trace() {
+    local t=$trace_dir e
+    [ "${VESSEL_NESTED_L1:-}" = 1 ] || { [ "$1" = on ] || [ "$1" = off ] || echo "none (not in the nested tier)"; return 0; }
+    case $1 in
+    on)
+        [ -e "$t/events/kvm" ] || mount -t tracefs nodev "$t" 2>/dev/null
+        [ -w "$t/events/kvm/kvm_exit/enable" ] || return 0
+        echo 0 > "$t/tracing_on"; echo 4096 > "$t/buffer_size_kb"; : > "$t/trace"
+        echo 'traceoff if exit_reason == 127' > "$t/events/kvm/kvm_exit/trigger" 2>/dev/null
+        for e in $trace_ev; do echo 1 > "$t/events/kvm/$e/enable"; done
+        echo 1 > "$t/tracing_on" ;;
+    off)
+        [ -w "$t/tracing_on" ] || return 0
+        echo 0 > "$t/tracing_on"
+        for e in $trace_ev; do echo 0 > "$t/events/kvm/$e/enable"; done
+        echo '!traceoff if exit_reason == 127' > "$t/events/kvm/kvm_exit/trigger" 2>/dev/null ;;
+    count)
+        [ -r "$t/trace" ] || { echo "none (tracefs not writable)"; return 0; }
+        # per thread (vessel's vCPU threads: PID[F]'s tasks) and per exit reason
+        echo "$(grep -ac 'kvm_exit:' "$t/trace") exits ($(kvm_trace_lines | awk '$3 == "kvm_exit:" { n[$1 " " $7]++ } END { for (k in n) printf "%s %d, ", k, n[k] }')), $(grep -ac 'kvm_inj_exception' "$t/trace") exceptions injected" ;;
+    dump)
+        [ -r "$t/trace" ] || { echo "none (tracefs not writable)"; return 0; }
+        # thread, time, event; the first lines and the last before the end
+        kvm_trace_lines | head -n 4 | tr -s ' ' | tr '\n' '|'; echo -n " ... "
+        kvm_trace_lines | tail -n 24 | tr -s ' ' | tr '\n' '|'
+        echo " ($(kvm_trace count); F's threads: $(ls /proc/${PID[F]}/task 2>/dev/null | tr '\n' ' '))" ;;
+    esac
+}
+
 # ---- E -> a file -> F (QEMU's file migration): E stays paused, F goes on from the file ----
 if [ -n "${PID[E]}" ] && ! exited "${PID[E]}"; then
     out=$(q E migrate "{\"uri\":\"file:$d/e.mig\"}" 2>&1)
@@ -313,7 +353,8 @@ if [ -n "${PID[E]}" ] && ! exited "${PID[E]}"; then
     # E's RAM as it stays paused (vm-snapshot), set against F's once F has
     # read the file and before it runs (-S): a page the migration missed
     # shows here by its MiB, not later as a guest gone wrong
-    q E vm-snapshot "{\"path\":\"$d/se\"}" >/dev/null && ramsums "$d/se" >"$d/se.sums"; rm -rf "$d/se"
+    q E vm-snapshot "{\"path\":\"$d/se\"}" >/dev/null && ramsums "$d/se" >"$d/se.sums"
+    cp "$d/se/state.bin" "$d/se.state" 2>/dev/null; rm -rf "$d/se"
     q E quit >/dev/null
     wait_for "$(slow 6)" exited "${PID[E]}"; wait "${PID[E]}"; rc=$?
     wait "${STAMP[E]}"
@@ -323,7 +364,11 @@ if [ -n "${PID[E]}" ] && ! exited "${PID[E]}"; then
     use_vm F
     wait_for "$(slow 15)" is_status F completed
     fs=$(q F query-status)
-    sn=$(q F vm-snapshot "{\"path\":\"$d/sf\"}" 2>&1) && ramsums "$d/sf" >"$d/sf.sums"; rm -rf "$d/sf"
+    sn=$(q F vm-snapshot "{\"path\":\"$d/sf\"}" 2>&1) && ramsums "$d/sf" >"$d/sf.sums"
+    # and the machine state F loaded against the one E saved: the bytes
+    # that differ (the clocks move on; anything else is a state not put back)
+    sd=$(cmp -l "$d/se.state" "$d/sf/state.bin" 2>/dev/null | awk '{ n++; if (n <= 40) o = o sprintf("%d ", $1 - 1) } END { printf "%d bytes, at %s", n, o }')
+    rm -rf "$d/sf"
     rd=$(awk 'NR == FNR { e[$1 " " $2] = $3; next } e[$1 " " $2] != $3 { printf "%s MiB %s, ", $1, $2; if (++n == 8) exit }' \
             "$d/se.sums" "$d/sf.sums" 2>/dev/null)
     # not a check: in 4 of 4 runs one MiB (27) differed, the guest
@@ -332,17 +377,21 @@ if [ -n "${PID[E]}" ] && ! exited "${PID[E]}"; then
     # 0x1bab000, the kernel at 16 MiB), which KVM itself writes when F's
     # MSRs are loaded (MSR_KVM_WALL_CLOCK_NEW): equal RAM is not expected.
     # Which MiB differ goes into the lines below.
-    echo "# kvm-mig-file: F's RAM against E's: E $(grep -c . "$d/se.sums" 2>/dev/null) MiB, F $(grep -c . "$d/sf.sums" 2>/dev/null) MiB, differing: ${rd:-none}"
+    echo "# kvm-mig-file: F's RAM against E's: E $(grep -c . "$d/se.sums" 2>/dev/null) MiB, F $(grep -c . "$d/sf.sums" 2>/dev/null) MiB, differing: ${rd:-none}; F's state.bin against E's: $sd"
     check "kvm-mig-file: with -S, F reads the file and stays stopped ($fs)" eval 'grep -q "\"prelaunch\"" <<<"$fs"'
+    kvm_trace on
     q F cont >/dev/null
     if wait_for "$(slow 6)" reached "$d/F/console.log" $((n + 6)); then
+        kvm_trace off
+        echo "# kvm-mig-file: L1's KVM trace of F's first run: $(kvm_trace count)"
         all=$(cat "$d"/[ADEF]/console.log | ctrs)
         check "kvm-mig-file: --incoming file: goes on after E's last ctr $n, up by one, none repeated or lost" \
             eval 'consecutive <<<"$all" && sums_ok $((n - 5)) $((n + 6)) "$d/E/console.log" "$d/F/console.log"'
     else
         # what F did (a reset boots the kernel again: its first lines), and
         # E's account of the migration into the file, in the one line CI shows
-        nok "kvm-mig-file: the workload goes on at F (last ctr $(lastctr "$d/F/console.log"); F's vessel lines: $(tail -c 600 "$d/F/err" | tr '\n' '|'); F's console: $(head -c 400 "$d/F/console.log" | tr -d '\r' | tr '\n' '|'); E's: $(grep -a 'migrate: ' "$d/E/err" | tail -n 2 | tr '\n' '|'); RAM MiB differing before F ran: ${rd:-none})"
+        kvm_trace off
+        nok "kvm-mig-file: the workload goes on at F (last ctr $(lastctr "$d/F/console.log"); F's vessel lines: $(tail -c 600 "$d/F/err" | tr '\n' '|'); F's console: $(head -c 400 "$d/F/console.log" | tr -d '\r' | tr '\n' '|'); E's: $(grep -a 'migrate: ' "$d/E/err" | tail -n 2 | tr '\n' '|'); RAM MiB differing before F ran: ${rd:-none}; state.bin differing: $sd; L1's KVM trace: $(kvm_trace dump | tail -c 2500))"
     fi
 else
     skip kvm-mig-file "E is not running"
