@@ -390,9 +390,17 @@ int machine_vcpus_park(struct machine *m)
 {
     pthread_mutex_lock(&m->ctl_lock);
     pthread_mutex_lock(&m->lock);
+    /* A reset between joining the vCPU threads and starting them again
+     * (vcpus_started false) is waited for: the engine's reset replaces
+     * the VM (KVM: its fd closed, a new one opened) under a cut that
+     * reads it. The threads it starts then find the request and park. */
+    while (!m->stopping && m->reset_pending)
+        pthread_cond_wait(&m->cond, &m->lock);
     int r = m->stopping ? -ESHUTDOWN : 0;
     if (!r && m->status == MACHINE_RUNNING && m->vcpus_started)
         r = park_locked(m);
+    else if (!r && m->status == MACHINE_RUNNING)
+        atomic_fetch_or(&m->req, MACHINE_REQ_PAUSE);
     pthread_mutex_unlock(&m->lock);
     if (r < 0) {
         machine_vcpus_unpark(m);

@@ -17,6 +17,7 @@
 
 #include "base/base.h"
 #include "machine/machine.h"
+#include "machine/internal.h"     /* machine_vcpus_park: the cuts of a migration or a replication */
 
 #define NCPU 3
 
@@ -41,6 +42,8 @@ struct fake {
     int vcpu_action;               /* 0 none, 1 shutdown POWEROFF, 2 REBOOT */
     /* devices */
     char devlog[256];
+    /* reset_gate: fake_reset holds (in_reset) until it opens */
+    bool reset_gate, in_reset;
 };
 
 static struct fake *fake_of(void *p) { return p; }
@@ -103,7 +106,20 @@ static void fake_join(void *o)
     f->started = 0;
 }
 
-static int fake_reset(void *o) { fake_of(o)->resets++; return 0; }
+static int fake_reset(void *o)
+{
+    struct fake *f = fake_of(o);
+    pthread_mutex_lock(&f->lock);
+    f->resets++;
+    f->in_reset = true;
+    pthread_cond_broadcast(&f->cond);
+    while (f->reset_gate)
+        pthread_cond_wait(&f->cond, &f->lock);
+    f->in_reset = false;
+    pthread_cond_broadcast(&f->cond);
+    pthread_mutex_unlock(&f->lock);
+    return 0;
+}
 static void fake_clock_stop(void *o) { fake_of(o)->clock_stops++; fake_of(o)->clock_running = false; }
 static void fake_clock_start(void *o) { fake_of(o)->clock_starts++; fake_of(o)->clock_running = true; }
 static void fake_cpu_state(void *o, unsigned cpu, struct machine_cpu_info *ci) { ci->pc = 0x1000 + cpu; }
@@ -316,6 +332,115 @@ static void test_reset(void **state)
     assert_string_equal(w.f.reasons[2], "guest-shutdown");
 }
 
+/* A park (a migration's or a replication's cut) asked while a reset is
+ * between its join of the vCPU threads and their start again: it waits
+ * for the engine's reset (a KVM reset closes the VM's fd: the cut's
+ * KVM_GET_DIRTY_LOG got EBADF in a failed-over guest that had reset) and
+ * the threads started meanwhile stay parked until it ends. */
+struct parker {
+    struct world *w;
+    bool done, in_reset_then;
+};
+
+static void *park_thread(void *p)
+{
+    struct parker *k = p;
+    int r = machine_vcpus_park(k->w->m);
+    struct fake *f = &k->w->f;
+    pthread_mutex_lock(&f->lock);
+    assert_int_equal(r, 0);
+    k->done = true;
+    k->in_reset_then = f->in_reset;
+    pthread_cond_broadcast(&f->cond);
+    pthread_mutex_unlock(&f->lock);
+    return NULL;
+}
+
+static bool in_reset(struct fake *f, const void *arg) { (void)arg; return f->in_reset; }
+static bool parker_done(struct fake *f, const void *arg) { (void)f; return ((const struct parker *)arg)->done; }
+static bool entries_above(struct fake *f, const void *arg)
+{
+    return f->entries[0] + f->entries[1] + f->entries[2] > *(const uint64_t *)arg;
+}
+
+/* cond within `ms` (the failing side of a check that should not happen) */
+static bool within(struct fake *f, bool (*cond)(struct fake *f, const void *arg), const void *arg, long ms)
+{
+    struct timespec dl;
+    clock_gettime(CLOCK_REALTIME, &dl);
+    dl.tv_nsec += (ms % 1000) * 1000000L;
+    dl.tv_sec += ms / 1000 + dl.tv_nsec / 1000000000L;
+    dl.tv_nsec %= 1000000000L;
+    pthread_mutex_lock(&f->lock);
+    int r = 0;
+    while (!cond(f, arg) && r != ETIMEDOUT)
+        r = pthread_cond_timedwait(&f->cond, &f->lock, &dl);
+    bool ok = cond(f, arg);
+    pthread_mutex_unlock(&f->lock);
+    return ok;
+}
+
+static void *script_park_during_reset(void *p)
+{
+    struct world *w = p;
+    struct fake *f = &w->f;
+    uint64_t one = 1;
+    assert_true(wait_for(f, all_entered, &one));
+    pthread_mutex_lock(&f->lock);
+    f->reset_gate = true;
+    pthread_mutex_unlock(&f->lock);
+    assert_int_equal(machine_reset(w->m), 0);
+    assert_true(wait_for(f, in_reset, NULL));          /* threads joined, the engine resetting */
+    struct parker k = { w, false, false };
+    pthread_t th;
+    assert_int_equal(pthread_create(&th, NULL, park_thread, &k), 0);
+    /* it must not return while the engine resets (2 s: it returned at once before the fix) */
+    bool early = within(f, parker_done, &k, 2000);
+    pthread_mutex_lock(&f->lock);
+    uint64_t e0 = f->entries[0] + f->entries[1] + f->entries[2];
+    f->reset_gate = false;
+    pthread_cond_broadcast(&f->cond);
+    pthread_mutex_unlock(&f->lock);
+    if (early)
+        fprintf(stderr, "machine_vcpus_park returned while the engine was resetting\n");
+    assert_false(early);
+    bool done = wait_for(f, parker_done, &k);
+    if (!done || k.in_reset_then)
+        fprintf(stderr, "park: returned %d, while resetting %d\n", done, k.in_reset_then);
+    assert_true(done);
+    assert_false(k.in_reset_then);
+    /* parked when it returns: the vCPUs the reset started (they may have
+     * run a little before the park reached them) are out of the guest */
+    assert_true(wait_for(f, has_event, "RESET"));
+    pthread_mutex_lock(&f->lock);
+    for (unsigned i = 0; i < NCPU; i++)
+        assert_false(f->in_guest[i]);
+    e0 = f->entries[0] + f->entries[1] + f->entries[2];
+    pthread_mutex_unlock(&f->lock);
+    bool ran = within(f, entries_above, &e0, 1000);
+    if (ran)
+        fprintf(stderr, "a vCPU entered the guest while parked\n");
+    assert_false(ran);
+    machine_vcpus_unpark(w->m);
+    bool on = wait_for(f, entries_above, &e0);
+    if (!on)
+        fprintf(stderr, "no vCPU entered the guest after the unpark\n");
+    assert_true(on);
+    pthread_join(th, NULL);
+    machine_quit(w->m);
+    return NULL;
+}
+
+static void test_park_during_reset(void **state)
+{
+    struct world w;
+    struct machine_config cfg = { 0 };
+    world_init(&w, &cfg);
+    world_run(&w, script_park_during_reset);
+    assert_int_equal(w.rc, 0);
+    assert_int_equal(w.f.resets, 1);
+}
+
 static void *script_reboot(void *p)
 {
     struct world *w = p;
@@ -436,6 +561,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_pause_resume),
         cmocka_unit_test(test_reset),
+        cmocka_unit_test(test_park_during_reset),
         cmocka_unit_test(test_no_reboot),
         cmocka_unit_test(test_prelaunch_and_signal),
         cmocka_unit_test(test_powerdown_and_status),
