@@ -393,7 +393,7 @@ int machine_vcpus_park(struct machine *m)
     /* A reset between joining the vCPU threads and starting them again
      * (vcpus_started false) is waited for: the engine's reset replaces
      * the VM (KVM: its fd closed, a new one opened) under a cut that
-     * reads it. The threads it starts then find the request and park. */
+     * reads it. Threads started after this find the request and park. */
     while (!m->stopping && m->reset_pending)
         pthread_cond_wait(&m->cond, &m->lock);
     int r = m->stopping ? -ESHUTDOWN : 0;
@@ -565,14 +565,19 @@ static int start_vcpus(struct machine *m)
 {
     pthread_mutex_lock(&m->lock);
     m->nparked = 0;         /* no vCPU thread exists here */
+    /* before the threads: a park from now on waits for them to park (they
+     * may enter the guest before they see its request) */
+    m->vcpus_started = true;
     pthread_mutex_unlock(&m->lock);
     int r = m->eops->start(m->eng);
     if (r < 0) {
+        pthread_mutex_lock(&m->lock);
+        m->vcpus_started = false;
+        pthread_mutex_unlock(&m->lock);
         log_error("machine: cannot start the vCPUs: %s", strerror(-r));
         machine_shutdown(m, MACHINE_STOP_ERROR, MACHINE_EXIT_ERROR);
         return r;
     }
-    m->vcpus_started = true;
     return 0;
 }
 
@@ -582,7 +587,9 @@ static void join_vcpus(struct machine *m)
         return;
     kick_vcpus(m);
     m->eops->join(m->eng);
+    pthread_mutex_lock(&m->lock);
     m->vcpus_started = false;
+    pthread_mutex_unlock(&m->lock);
     for (unsigned i = 0; i < m->cfg.ncpus; i++)
         atomic_store(&m->vcpu[i].tid, 0);
 }
