@@ -192,10 +192,12 @@ else
     guest_start "$VESSEL" kvm --kernel "$KERNEL" --initrd "$INITRD" -m 256M --qmp "unix:$sock" \
         --append "console=ttyS0 panic=-1"
     if guest_wait_ready; then
+        # each wait bounded by the guest's timeout (slow-scaled), not 120 s:
+        # in a loaded nested tier the first one once gave no answer in 120 s
         add=$(q device_add "{\"driver\":\"virtio-blk-pci\",\"id\":\"gdisk\",\"file\":\"$out/hot.img\"}")
-        got=$(guest_run 'i=0; while [ ! -b /dev/vda ] && [ $i -lt 300 ]; do sleep 0.2; i=$((i+1)); done; echo "tok=$(head -c 16 /dev/vda) pci=$(ls /sys/bus/pci/devices | tr "\n" " ")"' 120)
+        got=$(guest_run 'i=0; while [ ! -b /dev/vda ] && [ $i -lt 300 ]; do sleep 0.2; i=$((i+1)); done; echo "tok=$(head -c 16 /dev/vda) pci=$(ls /sys/bus/pci/devices | tr "\n" " ")"' "$GUEST_TIMEOUT")
         timeout -k 10 "$(slow 40)" "$VESSEL" qmp --wait-event DEVICE_DELETED "$sock" device_del '{"id":"gdisk"}' >"$out/ev.gdisk" 2>&1
-        gone=$(guest_run 'i=0; while [ -e /sys/bus/pci/devices/0000:00:01.0 ] && [ $i -lt 300 ]; do sleep 0.2; i=$((i+1)); done; ls /sys/bus/pci/devices | tr "\n" " "; [ -b /dev/vda ] && echo vda-still-there' 120)
+        gone=$(guest_run 'i=0; while [ -e /sys/bus/pci/devices/0000:00:01.0 ] && [ $i -lt 300 ]; do sleep 0.2; i=$((i+1)); done; ls /sys/bus/pci/devices | tr "\n" " "; [ -b /dev/vda ] && echo vda-still-there' "$GUEST_TIMEOUT")
         if [ "$add" = '{}' ] && [[ $got == *"tok=$token pci=0000:00:00.0 0000:00:01.0 "* ]] && evd gdisk &&
            [[ $gone == "0000:00:00.0 " ]]; then
             ok "pci-hotplug-default-guest: the default x86-64 guest read a hot-plugged disk ($token) and ejected it on device_del"
