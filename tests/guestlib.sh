@@ -143,18 +143,24 @@ guest_run() {
     return "${rc:-255}"
 }
 
-guest_wait_exit() {
-    local timeout=${1:-$GUEST_TIMEOUT} end rc
-    [ -n "$GUEST_PID" ] || { guest_err_ "guest_wait_exit: no guest"; return 1; }
-    end=$(( $(date +%s) + ${timeout%.*} ))
+# guest_wait_gone TIMEOUT: 0 once the VM has ended, 1 if it still runs
+# after TIMEOUT s (left running: the caller may look at it first)
+guest_wait_gone() {
+    local end=$(( $(date +%s) + ${1%.*} ))
     while guest_alive_; do
-        if [ "$(date +%s)" -ge "$end" ]; then
-            guest_err_ "the VM did not exit within ${timeout} s; killing it"
-            guest_kill
-            return 124
-        fi
+        [ "$(date +%s)" -lt "$end" ] || return 1
         sleep 0.05
     done
+}
+
+guest_wait_exit() {
+    local timeout=${1:-$GUEST_TIMEOUT} rc
+    [ -n "$GUEST_PID" ] || { guest_err_ "guest_wait_exit: no guest"; return 1; }
+    if ! guest_wait_gone "$timeout"; then
+        guest_err_ "the VM did not exit within ${timeout} s; killing it"
+        guest_kill
+        return 124
+    fi
     wait "$GUEST_PID"; rc=$?
     GUEST_PID=
     guest_cleanup_

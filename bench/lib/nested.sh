@@ -64,7 +64,7 @@ nested_add_qemu() {
 # that stopped (seen: a one-CPU L1 idle, QEMU at 5% of a CPU, for the rest
 # of its 540 s): QEMU is killed and nested_stalled says after how long.
 nested_run_l1() {
-    local work=$1 base=$2 od=$3 timeout=$4 mem=$5 psed=$6 kver log l last= t0=$SECONDS size=-1 grew=$SECONDS
+    local work=$1 base=$2 od=$3 timeout=$4 mem=$5 psed=$6 kver log l last= t0=$SECONDS sz size=-1 grew=$SECONDS
     nested_why= nested_stalled=
     kver=$(nested_kver) || { nested_why=$kver; return 1; }
     (cd "$od" && find . -mindepth 1 | LC_ALL=C sort | cpio -o -H newc -R 0:0 --quiet) | gzip -1 >"$work/overlay.cpio.gz"
@@ -80,8 +80,8 @@ nested_run_l1() {
         l=$(tr -d '\r' <"$log" | sed -n "$psed" | tail -n 1)
         [ -z "$l" ] && l="nested L1: booting (qemu-system-x86_64 -accel tcg, pid $nested_pid)"
         [ "$l" != "$last" ] && progress "$l" && last=$l
-        l=$(stat -c %s "$log" 2>/dev/null || echo 0)
-        [ "$l" != "$size" ] && size=$l grew=$SECONDS
+        sz=$(stat -c %s "$log" 2>/dev/null || echo 0)
+        [ "$sz" != "$size" ] && size=$sz grew=$SECONDS
         if [ $((SECONDS - grew)) -ge "${NESTED_STALL:-150}" ]; then
             nested_stalled=$((SECONDS - grew))
             progress "nested L1: console silent for $nested_stalled s: L1 stopped, ending it"

@@ -157,9 +157,9 @@ job() {
 # injected exceptions, MSR and CR accesses), on from A's boot to the end:
 # now and then a guest stopped printing after a migration or a cancelled
 # one (idle: its workload waiting on something), or a destination reset
-# before its first line. The ring keeps the last events. On AMD SVM (the nested tier) KVM
-# resets the vCPU before vessel sees the shutdown: only the trace says
-# where the guest was. It stops itself at a shutdown exit (SVM's 0x7f),
+# before its first line. The ring keeps the last events. On AMD SVM (the
+# nested tier) KVM resets the vCPU before vessel sees the shutdown: only
+# the trace says where the guest was. It stops itself at a shutdown exit (SVM's 0x7f),
 # before a second boot overwrites it. Only in the nested tier's L1
 # (VESSEL_NESTED_L1, set by its init: a machine of the test's own), and
 # where tracefs is writable.
@@ -184,7 +184,7 @@ kvm_trace() {
         echo '!traceoff if exit_reason == 127' > "$t/events/kvm/kvm_exit/trigger" 2>/dev/null ;;
     count)
         [ -r "$t/trace" ] || { echo "none (tracefs not writable)"; return 0; }
-        # per thread (vessel's vCPU threads: PID[F]'s tasks) and per exit reason
+        # exits per thread (a VM's vCPU threads are its process's tasks) and reason
         echo "$(grep -ac 'kvm_exit:' "$t/trace") exits ($(kvm_trace_lines | awk '$3 == "kvm_exit:" { n[$1 " " $7]++ } END { for (k in n) printf "%s %d, ", k, n[k] }')), $(grep -ac 'kvm_inj_exception' "$t/trace") exceptions injected" ;;
     dump)
         [ -r "$t/trace" ] || { echo "none (tracefs not writable)"; return 0; }
@@ -398,8 +398,8 @@ if [ -n "${PID[E]}" ] && ! exited "${PID[E]}"; then
     rm -rf "$d/sf"
     rd=$(awk 'NR == FNR { e[$1 " " $2] = $3; next } e[$1 " " $2] != $3 { printf "%s MiB %s, ", $1, $2; if (++n == 8) exit }' \
             "$d/se.sums" "$d/sf.sums" 2>/dev/null)
-    # not a check: in 4 of 4 runs one MiB (27) differed, the guest
-    # running on after it. The default guest kernel's System.map puts its
+    # not a check: in passing runs one MiB (27) differed, the guest
+    # running on after it (in the one failing run with this line, none). The default guest kernel's System.map puts its
     # kvmclock structures there (wall_clock at 0x1baa008, hv_clock_boot at
     # 0x1bab000, the kernel at 16 MiB), which KVM itself writes when F's
     # MSRs are loaded (MSR_KVM_WALL_CLOCK_NEW): equal RAM is not expected.

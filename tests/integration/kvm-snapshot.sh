@@ -190,12 +190,10 @@ if guest_alive_; then
     guest_run 'touch /tmp/stop; wait' >/dev/null; rr=$?
     at=$(stat -c %s "$GUEST_LOG")
     guest_send 'exit'
-    end=$(( $(date +%s) + $(slow 30) ))
-    while guest_alive_ && [ "$(date +%s)" -lt "$end" ]; do sleep 0.05; done
     # not gone: what the guest printed after the exit, what vessel says
     # of its vCPUs, and where each of its threads waits
     why=
-    if guest_alive_; then
+    if ! guest_wait_gone "$(slow 30)"; then
         why="; the stop's answer: status $rr; after the exit the console printed: $(tail -c +$((at + 1)) "$GUEST_LOG" | tail -c 500 | tr -d '\r' | tr '\n' '|')"
         why+="; $(q query-status 2>&1 | tr -d '\n'); $(q query-cpus-fast 2>&1 | grep -o '"x-state": *"[^"]*"' | tr '\n' ' ')"
         why+="; threads: $(for t in /proc/$GUEST_PID/task/*; do echo "$(cut -d' ' -f3 "$t/stat" 2>/dev/null)/$(cat "$t/wchan" 2>/dev/null)"; done | tr '\n' ' ')"
