@@ -123,6 +123,14 @@ static void emit_shift_ri(struct jt *t, const struct rv_insn *i, unsigned k, con
     int d = dst_of(t, i->rd, 0);
     get(t, d, i->rs1, true);
     jx_shift_imm(&t->e, o->w, o->code, jr(d), (unsigned)i->imm & (o->w ? 63 : 31));
+    if (!o->w && o->code == SH_SHR && (i->imm & 31)) {
+        /* srliw by 1 to 31: bit 31 of the result is clear, so its sign
+         * extension is the zero extension the 32-bit shr did (and a
+         * zext.w pair after it has nothing left to do) */
+        t->zext = false;
+        done(t, i->rd, d, true);
+        return;
+    }
     done(t, i->rd, d, o->w);
 }
 /* shifts and rotates by rs2 (x86 masks the count as RISC-V does) */
@@ -270,6 +278,19 @@ static void emit_branch(struct jt *t, const struct rv_insn *i, unsigned k, const
         return;
     }
     int a = t->hreg[i->rs1];
+    if (a < 0 && i->rs1 != 0 && (i->rs2 == 0 || t->hreg[i->rs2] >= 0)) {
+        /* rs1 in the hart: compared where it is (cmp m, r sets the flags
+         * of rs1 - rs2; cmp m, 0 those test would) */
+        if (i->rs2 == 0) {
+            jx_alu_rm_imm(e, true, ALU_CMP, gx(t, i->rs1), 0);
+            t->flags_reg = (uint8_t)i->rs1;
+            t->flags_full = true;
+        } else {
+            jx_alu_rm_r(e, true, ALU_CMP, gx(t, i->rs1), t->hreg[i->rs2]);
+        }
+        branch_to(t, i, k, o->code);
+        return;
+    }
     if (a < 0) {
         get(t, RAX, i->rs1, true);
         a = RAX;

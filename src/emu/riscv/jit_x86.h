@@ -164,6 +164,11 @@ static inline void jx_alu_r_rm(struct jx *e, bool w, unsigned alu, int r, struct
 {
     jx_insn(e, jx_w(w), 0, alu * 8 + 3, (unsigned)r, m);
 }
+/* op r/m, r */
+static inline void jx_alu_rm_r(struct jx *e, bool w, unsigned alu, struct jrm m, int r)
+{
+    jx_insn(e, jx_w(w), 0, alu * 8 + 1, (unsigned)r, m);
+}
 /* op r/m, imm (sign-extended imm8 or imm32) */
 static inline void jx_alu_rm_imm(struct jx *e, bool w, unsigned alu, struct jrm m, int32_t imm)
 {
