@@ -105,6 +105,12 @@ mkdir -p "$T/q" "$T/v"
 qo=$(qemu-riscv64 "$fileio" "$T/q" 2>&1); qs=$?
 vo=$("$VESSEL" exec "$fileio" "$T/v" 2>&1); vs=$?
 if [ "$qo" == "$vo" ] && [ $qs -eq $vs ]; then ok "file I/O same as qemu-riscv64"; else nok "file I/O: $(diff <(echo "$qo") <(echo "$vo") | head -10 | tr '\n' '|')"; fi
+# calls real programs make (xz's posix_fadvise printed a warning) that
+# exec once answered with ENOSYS
+sm=$(build sysmisc -static)
+mkdir -p "$T/sm"
+same "fadvise64, readahead, sync_file_range, syncfs, timerfd, inotify, sched_*" "$sm" -- "$T/sm"
+check "those calls: no unsupported-syscall warning ($(head -c 200 "$T/v.err"))" bash -c '! grep -q "unsupported syscall" "$1"' _ "$T/v.err"
 mm=$(build mmap -static)
 same "mmap/mremap/mprotect/brk" "$mm" --
 mm2=$(build manymaps -static)

@@ -334,6 +334,33 @@ static int64_t sys_statx(struct sc *c)
     return R(syscall(SYS_statx, D0, path, (int)c->a2, (unsigned)c->a3, gp(c->p, c->a4, 256)));
 }
 static int64_t sys_sync(struct sc *c) { (void)c; sync(); return 0; }
+/* Hints and flushes on a file: integers only, the same on both */
+static int64_t sys_fadvise64(struct sc *c)
+{
+    return R(syscall(SYS_fadvise64, D0, (off_t)c->a1, (off_t)c->a2, (int)c->a3));
+}
+static int64_t sys_readahead(struct sc *c) { return R(syscall(SYS_readahead, D0, (off_t)c->a1, (size_t)c->a2)); }
+static int64_t sys_sync_file_range(struct sc *c)
+{
+    return R(syscall(SYS_sync_file_range, D0, (off_t)c->a1, (off_t)c->a2, (unsigned)c->a3));
+}
+static int64_t sys_syncfs(struct sc *c) { return R(syscall(SYS_syncfs, D0)); }
+/* timerfd: struct itimerspec is two timespecs on both */
+static int64_t sys_timerfd_create(struct sc *c) { return R(syscall(SYS_timerfd_create, D0, (int)c->a1)); }
+static int64_t sys_timerfd_settime(struct sc *c)
+{
+    return R(syscall(SYS_timerfd_settime, D0, (int)c->a1, gp(c->p, c->a2, 32), gp(c->p, c->a3, 32)));
+}
+static int64_t sys_timerfd_gettime(struct sc *c) { return R(syscall(SYS_timerfd_gettime, D0, gp(c->p, c->a1, 32))); }
+/* inotify: the events read from the fd have one layout on both */
+static int64_t sys_inotify_init1(struct sc *c) { return R(syscall(SYS_inotify_init1, D0)); }
+static int64_t sys_inotify_add_watch(struct sc *c)
+{
+    char b[4096];
+    return R(syscall(SYS_inotify_add_watch, D0, sysroot_path(c->p, gs(c->p, c->a1), b, sizeof(b)),
+                     (uint32_t)c->a2));
+}
+static int64_t sys_inotify_rm_watch(struct sc *c) { return R(syscall(SYS_inotify_rm_watch, D0, (int)c->a1)); }
 static int64_t sys_fsync(struct sc *c) { return R(fsync(D0)); }
 static int64_t sys_fdatasync(struct sc *c) { return R(fdatasync(D0)); }
 static int64_t sys_utimensat(struct sc *c)
@@ -558,6 +585,16 @@ static int64_t sys_sched_getaffinity(struct sc *c)
 {
     return R(syscall(SYS_sched_getaffinity, D0, c->a1, gp(c->p, c->a2, c->a1)));
 }
+/* scheduling policy of a task: struct sched_param is one int */
+static int64_t sys_sched_setparam(struct sc *c) { return R(syscall(SYS_sched_setparam, D0, gp(c->p, c->a1, 4))); }
+static int64_t sys_sched_setscheduler(struct sc *c)
+{
+    return R(syscall(SYS_sched_setscheduler, D0, (int)c->a1, gp(c->p, c->a2, 4)));
+}
+static int64_t sys_sched_getscheduler(struct sc *c) { return R(syscall(SYS_sched_getscheduler, D0)); }
+static int64_t sys_sched_getparam(struct sc *c) { return R(syscall(SYS_sched_getparam, D0, gp(c->p, c->a1, 4))); }
+static int64_t sys_sched_get_priority_max(struct sc *c) { return R(syscall(SYS_sched_get_priority_max, D0)); }
+static int64_t sys_sched_get_priority_min(struct sc *c) { return R(syscall(SYS_sched_get_priority_min, D0)); }
 static int64_t sys_sched_yield(struct sc *c) { (void)c; return R(sched_yield()); }
 static int64_t sys_getcpu(struct sc *c)
 {
@@ -973,6 +1010,9 @@ static const struct sysent systab[] = {
     SYS(23, dup, "d", sys_dup)
     SYS(24, dup3, "ddd", sys_dup3)
     SYS(25, fcntl, "ddx", sys_fcntl)
+    SYS(26, inotify_init1, "x", sys_inotify_init1)
+    SYS(27, inotify_add_watch, "dsx", sys_inotify_add_watch)
+    SYS(28, inotify_rm_watch, "dd", sys_inotify_rm_watch)
     SYS(29, ioctl, "dxx", sys_ioctl)
     SYS(32, flock, "dd", sys_flock)
     SYS(33, mknodat, "dsox", sys_mknodat)
@@ -1015,6 +1055,10 @@ static const struct sysent systab[] = {
     SYS(81, sync, "", sys_sync)
     SYS(82, fsync, "d", sys_fsync)
     SYS(83, fdatasync, "d", sys_fdatasync)
+    SYS(84, sync_file_range, "dddx", sys_sync_file_range)
+    SYS(85, timerfd_create, "dx", sys_timerfd_create)
+    SYS(86, timerfd_settime, "dxpp", sys_timerfd_settime)
+    SYS(87, timerfd_gettime, "dp", sys_timerfd_gettime)
     SYS(88, utimensat, "dspx", sys_utimensat)
     SYS(93, exit, "d", sys_exit)
     SYS(94, exit_group, "d", sys_exit_group)
@@ -1030,9 +1074,15 @@ static const struct sysent systab[] = {
     SYS(113, clock_gettime, "dp", sys_clock_gettime)
     SYS(114, clock_getres, "dp", sys_clock_getres)
     SYS(115, clock_nanosleep, "dxpp", sys_clock_nanosleep)
+    SYS(118, sched_setparam, "dp", sys_sched_setparam)
+    SYS(119, sched_setscheduler, "ddp", sys_sched_setscheduler)
+    SYS(120, sched_getscheduler, "d", sys_sched_getscheduler)
+    SYS(121, sched_getparam, "dp", sys_sched_getparam)
     SYS(122, sched_setaffinity, "ddp", sys_sched_setaffinity)
     SYS(123, sched_getaffinity, "ddp", sys_sched_getaffinity)
     SYS(124, sched_yield, "", sys_sched_yield)
+    SYS(125, sched_get_priority_max, "d", sys_sched_get_priority_max)
+    SYS(126, sched_get_priority_min, "d", sys_sched_get_priority_min)
     SYS(129, kill, "dd", sys_kill)
     SYS(130, tkill, "dd", sys_tkill)
     SYS(131, tgkill, "ddd", sys_tgkill)
@@ -1090,22 +1140,27 @@ static const struct sysent systab[] = {
     SYS(210, shutdown, "dd", sys_shutdown)
     SYS(211, sendmsg, "dpx", sys_sendmsg)
     SYS(212, recvmsg, "dpx", sys_recvmsg)
+    SYS(213, readahead, "ddd", sys_readahead)
     SYS_ADDR(214, brk, "p", sys_brk)
     SYS(215, munmap, "pd", sys_munmap)
     SYS_ADDR(216, mremap, "pddxp", sys_mremap)
     SYS(220, clone, "xpppp", sys_clone)
     SYS(221, execve, "spp", sys_execve)
     SYS_ADDR(222, mmap, "pdxxdx", sys_mmap)
+    SYS(223, fadvise64, "dddd", sys_fadvise64)
     SYS(226, mprotect, "pdx", sys_mprotect)
     SYS(227, msync, "pdx", sys_msync)
     SYS(228, mlock, "pd", sys_ok)          /* nothing to pin: succeed, as without limits */
     SYS(229, munlock, "pd", sys_ok)
+    SYS(230, mlockall, "x", sys_ok)
+    SYS(231, munlockall, "", sys_ok)
     SYS(233, madvise, "pdd", sys_madvise)
     SYS(242, accept4, "dppx", sys_accept4)
     SYS(258, riscv_hwprobe, "pddpx", sys_enosys)   /* not provided */
     SYS(259, riscv_flush_icache, "ppx", sys_riscv_flush_icache)
     SYS(260, wait4, "dpxp", sys_wait4)
     SYS(261, prlimit64, "ddpp", sys_prlimit64)
+    SYS(267, syncfs, "d", sys_syncfs)
     SYS(276, renameat2, "dsdsx", sys_renameat2)
     SYS(278, getrandom, "pdx", sys_getrandom)
     SYS(279, memfd_create, "sx", sys_memfd_create)
