@@ -24,7 +24,10 @@ static void exec_usage(FILE *f)
         "\n"
         "Options:\n"
         "  -L SYSROOT    directory holding the riscv64 dynamic loader and libraries\n"
-        "                (default: $VESSEL_LD_PREFIX, else /usr/riscv64-linux-gnu if present)\n"
+        "                (default: $VESSEL_LD_PREFIX, else /usr/riscv64-linux-gnu if present);\n"
+        "                an absolute path the program opens is looked up there first (as\n"
+        "                qemu -L), with the /usr/riscv64-linux-gnu default for a dynamic\n"
+        "                program only\n"
         "  -E VAR=VALUE  set VAR in the program's environment (repeatable)\n"
         "  -U VAR        remove VAR from the program's environment (repeatable)\n"
         "  -0 ARGV0      pass ARGV0 as the program's argv[0] (default: PROGRAM)\n"
@@ -98,10 +101,11 @@ static int exec_main(struct exec_opts *o, const char *prog, int argc, char **arg
         log_error("exec: %s: is a directory", prog);
         return 126;
     }
+    bool explicit = o->sysroot != NULL;
     if (!o->sysroot) {
         const char *e = getenv("VESSEL_LD_PREFIX");
         if (e && *e)
-            o->sysroot = e;
+            o->sysroot = e, explicit = true;
         else if (access("/usr/riscv64-linux-gnu", F_OK) == 0)
             o->sysroot = "/usr/riscv64-linux-gnu";
     }
@@ -132,6 +136,8 @@ static int exec_main(struct exec_opts *o, const char *prog, int argc, char **arg
     p->exec_fn = xstrdup(prog);
     char srp[PATH_MAX];       /* absolute: the guest may chdir */
     p->sysroot = o->sysroot ? xstrdup(realpath(o->sysroot, srp) ? srp : o->sysroot) : NULL;
+    p->sysroot_explicit = explicit;
+    p->sysroot_paths = explicit || p->img.dynamic;
     char self[PATH_MAX];
     ssize_t n = readlink("/proc/self/exe", self, sizeof(self) - 1);
     p->self_exe = xstrdup(n > 0 ? (self[n] = 0, self) : "vessel");

@@ -109,7 +109,7 @@ if [ "$qo" == "$vo" ] && [ $qs -eq $vs ]; then ok "file I/O same as qemu-riscv64
 # exec once answered with ENOSYS
 sm=$(build sysmisc -static)
 mkdir -p "$T/sm"
-same "fadvise64, readahead, sync_file_range, syncfs, timerfd, inotify, sched_*" "$sm" -- "$T/sm"
+same "fadvise64, readahead, sync_file_range, syncfs, timerfd, inotify, sched_*; / is the host's" "$sm" -- "$T/sm"
 check "those calls: no unsupported-syscall warning ($(head -c 200 "$T/v.err"))" bash -c '! grep -q "unsupported syscall" "$1"' _ "$T/v.err"
 mm=$(build mmap -static)
 same "mmap/mremap/mprotect/brk" "$mm" --

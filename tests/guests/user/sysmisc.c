@@ -1,6 +1,7 @@
 /* file hints and flushes, timerfd, inotify and scheduling-policy calls, in
- * a temp dir given as argv[1]: what each returns, printed the same way
- * under any emulator (exec-basic.sh compares with qemu-riscv64) */
+ * a temp dir given as argv[1], and a path the default sysroot has: what
+ * each returns, printed the same way under any emulator (exec-basic.sh
+ * compares with qemu-riscv64) */
 #define _GNU_SOURCE
 #include <errno.h>
 #include <fcntl.h>
@@ -77,6 +78,9 @@ int main(int argc, char **argv)
     say("sched_get_priority_max fifo", sched_get_priority_max(SCHED_FIFO));
     say("sched_get_priority_min fifo", sched_get_priority_min(SCHED_FIFO));
     say("sched_get_priority_max bad", sched_get_priority_max(12345));
+    /* a static program sees the host's /, not the cross sysroot vessel
+     * uses by default for dynamic ones (it has an include directory) */
+    say("access /include", access("/include", F_OK));
     close(fd);
     unlink("f");
     return 0;

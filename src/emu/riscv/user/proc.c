@@ -255,7 +255,7 @@ int64_t user_execve(struct user_thread *t, const char *path, uint64_t gargv, uin
     int k = 0;
     nv[k++] = p->self_exe;
     nv[k++] = "exec";
-    if (p->sysroot) {
+    if (p->sysroot && p->sysroot_explicit) {    /* else the new program's own default */
         nv[k++] = "-L";
         nv[k++] = p->sysroot;
     }

@@ -72,10 +72,12 @@ static struct iovec *iov_in(struct user_proc *p, uint64_t g, uint64_t n)
 }
 
 /* -L SYSROOT: an absolute path that exists under the sysroot is taken from
- * there (as qemu -L does), so ld.so finds /lib/libc.so.6 in the sysroot. */
+ * there (as qemu -L does), so ld.so finds /lib/libc.so.6 in the sysroot.
+ * The default sysroot does this for a dynamic program only: a static one
+ * listing / saw the cross sysroot's bin, include and lib. */
 static const char *sysroot_path(struct user_proc *p, const char *path, char *buf, size_t n)
 {
-    if (!p->sysroot || !path || path == BADPTR || path[0] != '/' ||
+    if (!p->sysroot || !p->sysroot_paths || !path || path == BADPTR || path[0] != '/' ||
         !strncmp(path, "/proc/", 6) || !strncmp(path, "/dev/", 5) || !strncmp(path, "/sys/", 5))
         return path;
     if ((size_t)snprintf(buf, n, "%s%s", p->sysroot, path) >= n)

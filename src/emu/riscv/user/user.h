@@ -183,7 +183,9 @@ struct user_proc {
     struct user_image img;
     char *exe_path;          /* absolute host path of the guest program (/proc/self/exe) */
     char *exec_fn;           /* the path as given (AT_EXECFN); NULL = exe_path */
-    char *sysroot;           /* -L */
+    char *sysroot;           /* -L, VESSEL_LD_PREFIX, else /usr/riscv64-linux-gnu when present */
+    bool sysroot_explicit;   /* given (-L, VESSEL_LD_PREFIX): passed on to an execve'd program */
+    bool sysroot_paths;      /* absolute paths looked up there first: given, or the program is dynamic */
     char *self_exe;          /* vessel itself, to re-exec for riscv64 execve */
     bool strace;
     char *gdb;               /* --gdb SPEC: wait for a debugger before the first instruction */
