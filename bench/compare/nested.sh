@@ -43,7 +43,7 @@ nested_kvm_cells() {
     for c in $cells; do
         for w in $WORKLOADS; do
             grep -q "^$c"$'\t'"$w"$'\t' "$raw" ||
-                na "$c" "$w" "$why; nested tier: L1 ended (qemu status $nested_qrc after $nested_secs s${nested_stalled:+, its console silent for $nested_stalled s: stopped}) before this was measured"
+                na "$c" "$w" "$why; nested tier: L1 ended (qemu status $nested_qrc after $nested_secs s${nested_stalled:+, its console silent for $nested_stalled s: stopped${nested_where:+ at $nested_where}}) before this was measured"
         done
     done
     nested_used=1

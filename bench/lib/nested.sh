@@ -62,17 +62,18 @@ nested_add_qemu() {
 # Status 1 with the reason when L1 got no /dev/kvm. L1's init prints a
 # heartbeat every 15 s: a console silent for NESTED_STALL s (150) is an L1
 # that stopped (seen: a one-CPU L1 idle, QEMU at 5% of a CPU, for the rest
-# of its 540 s): QEMU is killed and nested_stalled says after how long.
+# of its 540 s): QEMU is killed, nested_stalled says after how long and
+# nested_where where L1's CPU was (its registers: WORK/l1-regs.txt).
 nested_run_l1() {
     local work=$1 base=$2 od=$3 timeout=$4 mem=$5 psed=$6 kver log l last= t0=$SECONDS sz size=-1 grew=$SECONDS
-    nested_why= nested_stalled=
+    nested_why= nested_stalled= nested_where=
     kver=$(nested_kver) || { nested_why=$kver; return 1; }
     (cd "$od" && find . -mindepth 1 | LC_ALL=C sort | cpio -o -H newc -R 0:0 --quiet) | gzip -1 >"$work/overlay.cpio.gz"
     cat "$base" "$work/overlay.cpio.gz" >"$work/l1.cpio.gz"
     log=$work/l1.log
     : >"$log"
     timeout -k 10 "$timeout" qemu-system-x86_64 -accel tcg -cpu qemu64,+svm,+npt \
-        -m "$mem" -smp 1 -nodefaults -display none -monitor none -no-reboot \
+        -m "$mem" -smp 1 -nodefaults -display none -monitor "unix:$work/mon.sock,server=on,wait=off" -no-reboot \
         -serial "file:$log" -kernel "/boot/vmlinuz-$kver" -initrd "$work/l1.cpio.gz" \
         -append "console=ttyS0 quiet loglevel=3 panic=-1 no_timer_check" </dev/null >"$work/l1.out" 2>&1 &
     nested_pid=$!
@@ -84,7 +85,11 @@ nested_run_l1() {
         [ "$sz" != "$size" ] && size=$sz grew=$SECONDS
         if [ $((SECONDS - grew)) -ge "${NESTED_STALL:-150}" ]; then
             nested_stalled=$((SECONDS - grew))
-            progress "nested L1: console silent for $nested_stalled s: L1 stopped, ending it"
+            # where L1 is (tests/nested/l1-regs.py): its RIPs in l1-regs.txt,
+            # the first sample's in nested_where
+            python3 "$SRC/tests/nested/l1-regs.py" "$work/mon.sock" "$log" >"$work/l1-regs.txt" 2>&1
+            nested_where=$(grep -o 'CPU#[0-9]* RIP [0-9a-f]* ([^)]*) [^;]*;' "$work/l1-regs.txt" | head -n 1 | tr -d ';')
+            progress "nested L1: console silent for $nested_stalled s: L1 stopped (${nested_where:-no registers: see $work/l1-regs.txt}), ending it"
             kill -TERM "$nested_pid" 2>/dev/null   # timeout passes it on to QEMU
         fi
         sleep 2
