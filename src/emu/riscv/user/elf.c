@@ -16,7 +16,8 @@
 #define PG_DOWN(x) ((x) & ~(PG - 1))
 #define PG_UP(x)   (((x) + PG - 1) & ~(PG - 1))
 #define MAX_PHNUM  512
-#define MAX_HDR    (1u << 20)
+#define MAX_HDR    (1u << 20)   /* the furthest a program header table may end */
+#define HDR_FIRST  4096u
 
 #define FAIL(...) do { snprintf(err, errlen, __VA_ARGS__); return -ENOEXEC; } while (0)
 
@@ -192,11 +193,26 @@ static int load_one(struct user_mem *m, int fd, uint64_t base, bool want_dyn,
         snprintf(err, errlen, "is not a regular file");
         return -EACCES;
     }
-    size_t len = (size_t)MIN((uint64_t)st.st_size, MAX_HDR);
+    /* the ELF header and the program headers only: the first page, more
+     * when the table lies further in (up to MAX_HDR). Reading the whole
+     * file (up to 1 MiB) into a fresh buffer was a tenth of a static
+     * hello's start-up, its segments being read again below. */
+    size_t len = (size_t)MIN((uint64_t)st.st_size, HDR_FIRST);
     cleanup_free uint8_t *buf = xmalloc(len ? len : 1);
     ssize_t n = pread(fd, buf, len, 0);
     if (n < 0)
         return -errno;
+    if ((size_t)n >= sizeof(Elf64_Ehdr) && !memcmp(buf, ELFMAG, SELFMAG)) {
+        const Elf64_Ehdr *e0 = (const void *)buf;
+        uint64_t need = e0->e_phoff + (uint64_t)e0->e_phnum * sizeof(Elf64_Phdr);
+        if (e0->e_phoff < MAX_HDR && need > (uint64_t)n && need <= MIN((uint64_t)st.st_size, MAX_HDR)) {
+            uint8_t *nb = xrealloc(buf, need);
+            buf = nb;
+            n = pread(fd, buf, need, 0);
+            if (n < 0)
+                return -errno;
+        }
+    }
     int rc = user_elf_check(buf, (size_t)n, (uint64_t)st.st_size, err, errlen);
     if (rc < 0)
         return rc;
