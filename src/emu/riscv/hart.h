@@ -124,6 +124,7 @@ struct rv_machine {
     /* translator: on, and runs of a block before it is translated */
     bool jit;
     uint32_t jit_threshold;
+    uint8_t jit_host;             /* JIT_HOST_* the host CPU has (rv_jit_configure) */
     int perf_map_fd;              /* VESSEL_PERF_MAP: /tmp/perf-PID.map, or -1 */
 };
 

@@ -57,6 +57,7 @@
 #include <stdlib.h>
 #include <unistd.h>
 #include <sys/mman.h>
+#include <cpuid.h>
 #include <ucontext.h>
 
 #define JIT_ARENA (32u << 20)        /* host code per hart */
@@ -77,6 +78,29 @@ static const int8_t pool[] = { RBP, R12, R13, R14, RSI, RDI, R8, R9, R10, R11 };
 #define NPOOL ((unsigned)sizeof(pool))
 #define NCALLEE 4
 
+/* popcnt, bmi2 and fma (with the AVX state the OS saves): three CPUID
+ * leaves read when a machine is set up. GCC's __builtin_cpu_supports
+ * instead linked libgcc's constructor, which walks a dozen leaves in
+ * every vessel process at start-up; CPUID exits to the hypervisor in a
+ * VM, and that walk was a twentieth of a static hello's `vessel exec`. */
+uint8_t jit_host_features(void)
+{
+    unsigned a, b, c, d, f = 0;
+    if (__get_cpuid(1, &a, &b, &c, &d)) {
+        if (c & bit_POPCNT)
+            f |= JIT_HOST_POPCNT;
+        if ((c & bit_FMA) && (c & bit_OSXSAVE) && (c & bit_AVX)) {
+            unsigned lo, hi;
+            __asm__ volatile("xgetbv" : "=a"(lo), "=d"(hi) : "c"(0));
+            if ((lo & 6) == 6)          /* XMM and YMM state enabled */
+                f |= JIT_HOST_FMA;
+        }
+    }
+    if (__get_cpuid_count(7, 0, &a, &b, &c, &d) && (b & bit_BMI2))
+        f |= JIT_HOST_BMI2;
+    return (uint8_t)f;
+}
+
 void rv_jit_configure(struct rv_machine *m)
 {
     const char *s = getenv("VESSEL_JIT");
@@ -84,6 +108,7 @@ void rv_jit_configure(struct rv_machine *m)
     s = getenv("VESSEL_JIT_THRESHOLD");
     m->jit_threshold = s && *s ? (uint32_t)strtoul(s, NULL, 10)
                        : m->user ? JIT_DEFAULT_THRESHOLD : JIT_SYS_THRESHOLD;
+    m->jit_host = jit_host_features();
     /* perf's map of JIT code (what `perf report` reads for the symbols of
      * anonymous executable memory): one line per translated block */
     m->perf_map_fd = -1;
@@ -764,7 +789,7 @@ bool rv_jit_translate(struct rv_hart *h, struct rv_block *b)
         h->jit_used = 0;
     }
     unsigned n = 0;
-    while (n < b->n && jit_op_ok(&b->insn[n], h->m->user))
+    while (n < b->n && jit_op_ok(&b->insn[n], h->m->user, h->m->jit_host))
         n++;
     if (n == 0) {
         b->jit_failed = true;
@@ -789,6 +814,7 @@ bool rv_jit_translate(struct rv_hart *h, struct rv_block *b)
     e->end = e->buf + JIT_BLOCK_ROOM;
     t->b = b;
     t->user = h->m->user;
+    t->host = h->m->jit_host;
     t->thunks = h->jit_code;
     /* data watchpoints need every access checked: the TLB path (setting
      * one flushes the code) */

@@ -60,8 +60,13 @@ struct jit_fp_slow {
     uint32_t site[12];
 };
 
+/* Host CPU features the translator uses where present */
+enum { JIT_HOST_POPCNT = 1, JIT_HOST_BMI2 = 2, JIT_HOST_FMA = 4 };
+uint8_t jit_host_features(void);
+
 struct jt {
     struct jx e;
+    uint8_t host;               /* JIT_HOST_* */
     const struct rv_block *b;
     int8_t hreg[33];            /* guest -> host register, -1: in memory */
     uint32_t dirty;             /* guest registers written in host registers */
@@ -168,7 +173,7 @@ void jit_store(struct jt *t, const struct rv_insn *i, unsigned k, unsigned size,
  * register an RV_OP_FPU instruction touches */
 enum { FPU_XNONE, FPU_XREAD, FPU_XWRITE, FPU_XALL };
 unsigned jit_fpu_xuse(uint32_t raw);
-bool jit_op_ok(const struct rv_insn *i, bool user);
+bool jit_op_ok(const struct rv_insn *i, bool user, uint8_t host);
 /* an F/D instruction's exact path: the call into fpu.c (ST_FPU stubs) */
 void jit_fpu_call(struct jt *t, const struct rv_insn *i, unsigned k);
 /* jit_fp.c: an F/D instruction's inline fast path (user mode), when it

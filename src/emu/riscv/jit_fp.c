@@ -135,7 +135,7 @@ static bool fast_arith(struct jt *t, const struct fpi *f, struct jit_fp_slow *s)
 /* fmadd (a*b+c), fmsub (a*b-c), fnmsub (-a*b+c), fnmadd (-a*b-c) */
 static bool fast_fma(struct jt *t, const struct fpi *f, struct jit_fp_slow *s)
 {
-    if (!__builtin_cpu_supports("fma") || !check_rm(t, f, RM_NEAREST, s))
+    if (!(t->host & JIT_HOST_FMA) || !check_rm(t, f, RM_NEAREST, s))
         return false;
     static const uint8_t op[4] = { 0xa9, 0xab, 0xad, 0xaf };   /* 0x43 0x47 0x4b 0x4f */
     unsigned r[3] = { f->rs1, f->rs2, f->rs3 };

@@ -138,7 +138,7 @@ static void emit_shift_rr(struct jt *t, const struct rv_insn *i, unsigned k, con
 {
     (void)k;
     unsigned pp = o->code == SH_SHL ? SHX_SHL : o->code == SH_SHR ? SHX_SHR : o->code == SH_SAR ? SHX_SAR : 0;
-    if (pp && __builtin_cpu_supports("bmi2")) {
+    if (pp && (t->host & JIT_HOST_BMI2)) {
         /* shlx/shrx/sarx d, rs1, rs2: three operands, no cl */
         int c = t->hreg[i->rs2];
         if (c < 0) {
@@ -827,14 +827,14 @@ static const struct jit_op jit_ops[RV_OP_COUNT] = {
 #undef OP
 
 /* Is i's op translated? (the table's rows, under their conditions) */
-bool jit_op_ok(const struct rv_insn *i, bool user)
+bool jit_op_ok(const struct rv_insn *i, bool user, uint8_t host)
 {
     unsigned op = i->op;
     if (op >= RV_OP_COUNT || !jit_ops[op].emit)
         return false;
     switch (jit_ops[op].when) {
     case JIT_FCSR: return (i->imm >= 1 && i->imm <= 3) || (!user && i->imm == RV_CSR_SSTATUS);
-    case JIT_POPCNT: return __builtin_cpu_supports("popcnt");
+    case JIT_POPCNT: return host & JIT_HOST_POPCNT;
     default: return true;
     }
 }
