@@ -85,8 +85,10 @@ static const int8_t pool[] = { RBP, R12, R13, R14, RSI, RDI, R8, R9, R10, R11 };
  * VM, and that walk was a twentieth of a static hello's `vessel exec`. */
 uint8_t jit_host_features(void)
 {
-    unsigned a, b, c, d, f = 0;
-    if (__get_cpuid(1, &a, &b, &c, &d)) {
+    unsigned a, b, c, d, f = 0, max;
+    __cpuid(0, max, b, c, d);           /* (__get_cpuid asks leaf 0 again for each leaf) */
+    if (max >= 1) {
+        __cpuid(1, a, b, c, d);
         if (c & bit_POPCNT)
             f |= JIT_HOST_POPCNT;
         if ((c & bit_FMA) && (c & bit_OSXSAVE) && (c & bit_AVX)) {
@@ -96,8 +98,11 @@ uint8_t jit_host_features(void)
                 f |= JIT_HOST_FMA;
         }
     }
-    if (__get_cpuid_count(7, 0, &a, &b, &c, &d) && (b & bit_BMI2))
-        f |= JIT_HOST_BMI2;
+    if (max >= 7) {
+        __cpuid_count(7, 0, a, b, c, d);
+        if (b & bit_BMI2)
+            f |= JIT_HOST_BMI2;
+    }
     return (uint8_t)f;
 }
 
