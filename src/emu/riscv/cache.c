@@ -74,8 +74,8 @@ void rv_cache_init(struct rv_hart *h)
         abort();
     }
     /* filled front to back with blocks: huge pages take a fault per 2 MiB
-     * instead of per 4 KiB (the host's THP in "madvise" mode) */
-    madvise(h->arena, RV_ARENA_SIZE, MADV_HUGEPAGE);
+     * instead of per 4 KiB (the host's THP in "madvise" mode), once
+     * RV_HUGE_AT is used (block_commit) */
     h->arena_used = 0;
     h->arena_cap = RV_ARENA_SIZE;
     h->tbl_mask = TBL_MIN_MASK;
@@ -202,6 +202,7 @@ bool rv_hart_trim(struct rv_hart *h)
     if (h->mostly_idle) {
         cache_drop(h);
         madvise(h->arena, RV_ARENA_SIZE, MADV_NOHUGEPAGE);
+        h->arena_huge = false;
         h->arena_cap = RV_SMALL_ARENA;
         h->small = true;
         h->smalls++;
@@ -222,8 +223,8 @@ void rv_cache_busy(struct rv_hart *h)
 {
     if (!h->small)
         return;
-    /* the blocks decoded while small stay: the arena only grows on */
-    madvise(h->arena, RV_ARENA_SIZE, MADV_HUGEPAGE);
+    /* the blocks decoded while small stay: the arena only grows on (huge
+     * pages again past RV_HUGE_AT: block_commit) */
     h->arena_cap = RV_ARENA_SIZE;
     h->small = false;
 }
@@ -446,6 +447,10 @@ static struct rv_block *block_commit(struct rv_hart *h, struct rv_block *b, unsi
     b->hit_gen = h->idle_gen;
     b->jit_failed = false;
     h->arena_used += block_span(n);
+    if (unlikely(h->arena_used >= RV_HUGE_AT && !h->arena_huge && !h->small)) {
+        madvise(h->arena, RV_ARENA_SIZE, MADV_HUGEPAGE);
+        h->arena_huge = true;
+    }
 
     uint64_t cpage = code_page_of(h->m, pa);
     mark_code_page(h, cpage);

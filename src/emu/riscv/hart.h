@@ -21,6 +21,12 @@
 #define RV_TBL_MIN_BITS 9          /* both start this small and grow with the blocks */
 #define RV_JTC_BITS 12             /* translator's jalr target cache */
 #define RV_ARENA_SIZE (16u << 20)  /* decoded-block arena per hart */
+/* The block and translated-code arenas take huge pages (MADV_HUGEPAGE)
+ * once this much of one is used: a short program (a static hello decodes
+ * 0.5 MiB) faults 4 KiB pages in, rather than clearing a 2 MiB page per
+ * arena; a long one (a Linux boot: 12 MiB of blocks, 6 MiB of code)
+ * gets huge pages for the rest. */
+#define RV_HUGE_AT (1u << 20)
 #define RV_SMALL_ARENA (128u << 10) /* of it, what a mostly idle hart uses */
 #define RV_MAX_BP 64
 #define RV_NTRIG 4                 /* Sdtrig triggers per hart */
@@ -205,6 +211,7 @@ struct rv_hart {
      * full, no huge pages), translating nothing, until it is busy again
      * (rv_cache_busy) */
     bool small;
+    bool arena_huge, jit_huge;    /* MADV_HUGEPAGE given (past RV_HUGE_AT used) */
     size_t arena_cap;             /* RV_ARENA_SIZE, or RV_SMALL_ARENA when small */
     uint64_t smalls;              /* times it went small (tests, stats) */
 

@@ -789,7 +789,7 @@ bool rv_jit_translate(struct rv_hart *h, struct rv_block *b)
             h->m->jit = false;
             return false;
         }
-        madvise(p, JIT_ARENA, MADV_HUGEPAGE);    /* as the block arena (cache.c) */
+        h->jit_huge = false;                     /* huge pages past RV_HUGE_AT, as the block arena */
         h->jit_code = p;
         h->jit_used = 0;
     }
@@ -930,6 +930,10 @@ bool rv_jit_translate(struct rv_hart *h, struct rv_block *b)
             dprintf(h->m->perf_map_fd, "%lx %x rv_%llx\n", (unsigned long)(uintptr_t)e->buf,
                     jx_pos(e), (unsigned long long)b->vpc);
         h->jit_used += (jx_pos(e) + 15) & ~15u;
+        if (unlikely(h->jit_used >= RV_HUGE_AT && !h->jit_huge)) {
+            madvise(h->jit_code, JIT_ARENA, MADV_HUGEPAGE);
+            h->jit_huge = true;
+        }
     } else {
         b->jit_failed = true;
     }

@@ -123,7 +123,12 @@ static void test_idle_small(void **state)
     run_rounds(f, 3);                                /* busy: all decoded and translated */
     assert_false(h->small);
     assert_true(h->jit_used > 0);
-    assert_true(arena_kb(f) >= 512);
+    assert_true(h->arena_used > 0);
+    assert_true(arena_kb(f) >= h->arena_used / 1024);   /* resident as far as it is used */
+    /* under RV_HUGE_AT decoded: 4 KiB pages (a short program clears no 2 MiB page) */
+    assert_true(h->arena_used < RV_HUGE_AT);
+    assert_false(h->arena_huge);
+    assert_false(vm_flag(h->arena, "hg"));
     size_t jit_kb = resident_kb(h->jit_code, 4096 * 16);
     assert_true(jit_kb > 0);
 
@@ -133,7 +138,7 @@ static void test_idle_small(void **state)
     assert_false(h->mostly_idle);
     rv_hart_trim(h);
     assert_false(h->small);
-    assert_true(arena_kb(f) >= 512);
+    assert_true(arena_kb(f) >= h->arena_used / 1024);
 
     /* mostly idle: at the next idle wait everything is given back */
     periods(h, &t, MS / 2);
@@ -171,7 +176,10 @@ static void test_idle_small(void **state)
     assert_false(h->mostly_idle);
     assert_true(h->jit_used > 0);
     assert_true(arena_kb(f) > RV_SMALL_ARENA / 1024);
-    assert_true(vm_flag(h->arena, "hg"));
+    /* huge pages asked for again once RV_HUGE_AT of it is used */
+    assert_true(h->arena_huge == (h->arena_used >= RV_HUGE_AT));
+    assert_true(vm_flag(h->arena, "hg") == h->arena_huge);
+    assert_true(vm_flag(h->arena, "nh") == !h->arena_huge);
 
     /* small again, then a busy second at the window's end */
     periods(h, &t, MS / 2);
@@ -186,10 +194,32 @@ static void test_idle_small(void **state)
     fx_free(f);
 }
 
+/* Past RV_HUGE_AT of decoded blocks and of translated code, each arena
+ * asks for huge pages (once) */
+static void test_huge_at(void **state)
+{
+    (void)state;
+    struct fx *f = fx_new();
+    struct rv_hart *h = f->h;
+    run_rounds(f, 3);
+    assert_false(vm_flag(h->arena, "hg"));
+    assert_false(vm_flag(h->jit_code, "hg"));
+    /* decoded and translated again, from just under the mark */
+    rv_cache_flush(h);
+    h->arena_used = RV_HUGE_AT - 4096;
+    h->jit_used = RV_HUGE_AT - 4096;
+    run_rounds(f, 3);
+    assert_true(h->arena_huge && h->jit_huge);
+    assert_true(vm_flag(h->arena, "hg"));
+    assert_true(vm_flag(h->jit_code, "hg"));
+    fx_free(f);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_idle_small),
+        cmocka_unit_test(test_huge_at),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
