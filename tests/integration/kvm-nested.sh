@@ -121,25 +121,68 @@ l1_run() {
 }
 t0=$SECONDS
 limit=${VESSEL_NESTED_TIMEOUT:-840}
-# L1 itself wedged, panicked or reset (QEMU TCG's emulated SVM: no inner
-# test's doing, each says so in a SKIP line): booted again while the 900 s
-# tests/run.sh gives a script leave 300 s for it, at most
+# boot_l1 SECONDS: L1 booted, its inner tests run, its console in
+# $out/l1.txt. L1 itself wedged, panicked or reset (QEMU TCG's emulated
+# SVM: no inner test's doing, each says so in a SKIP line): booted again
+# while the 900 s tests/run.sh gives a script leave 300 s for it, at most
 # VESSEL_NESTED_BOOTS times in all (3: a clean-clone run had an L1 reset at
 # 10 s and its second boot wedged at 17 s)
-boots=1
-l1_run "$limit"; rc=$?
-while [ $rc -eq 3 ]; do
-    wedge=$(tr '\n' ' ' <"$out/wedge.txt")
-    cp "$out/l1.log" "$out/l1-wedged.log"
-    left=$((limit - (SECONDS - t0)))
-    [ "$left" -ge 300 ] && [ "$boots" -lt "${VESSEL_NESTED_BOOTS:-3}" ] || break
-    skip "nested L1 wedged, panicked or reset after $((SECONDS - t0)) s: booted once more with $left s left" "$wedge"
+boots=0
+boot_l1() {
     boots=$((boots + 1))
-    l1_run "$left"; rc=$?
-done
-[ $rc -eq 3 ] && [ -f "$out/wedge.txt" ] && wedge=$(tr '\n' ' ' <"$out/wedge.txt") && qrc="wedged ($wedge)"
-secs=$((SECONDS - t0))
-tr -d '\r' <"$out/l1.log" >"$out/l1.txt"
+    l1_run "$1"; rc=$?
+    while [ $rc -eq 3 ]; do
+        wedge=$(tr '\n' ' ' <"$out/wedge.txt")
+        cp "$out/l1.log" "$out/l1-wedged.log"
+        left=$((limit - (SECONDS - t0)))
+        [ "$left" -ge 300 ] && [ "$boots" -lt "${VESSEL_NESTED_BOOTS:-3}" ] || break
+        skip "nested L1 wedged, panicked or reset after $((SECONDS - t0)) s: booted once more with $left s left" "$wedge"
+        boots=$((boots + 1))
+        l1_run "$left"; rc=$?
+    done
+    [ $rc -eq 3 ] && [ -f "$out/wedge.txt" ] && wedge=$(tr '\n' ' ' <"$out/wedge.txt") && qrc="wedged ($wedge)"
+    secs=$((SECONDS - t0))
+    tr -d '\r' <"$out/l1.log" >"$out/l1.txt"
+}
+
+# report MODE: the inner tests' lines from $out/l1.txt as this script's
+# results (MODE final), or, for a run to be repeated (MODE first), only
+# its failures, each as a SKIP line, or nothing (MODE count). Sets failed
+# (the inner failures).
+report() {
+    local t nf end line d
+    mode=$1 failed=0
+    for t in $inner; do
+        if ! grep -q "^@@nested begin $t\$" "$out/l1.txt"; then
+            first_or_nok "nested $t: never started (L1 ended after ${secs}s, qemu status $qrc)"; continue
+        fi
+        nf=0
+        while IFS= read -r line; do
+            case $line in
+            "not ok"*) first_or_nok "nested $t: ${line#not ok*- }"; nf=$((nf + 1)) ;;
+            "ok"*"# SKIP"*) [ "$1" = final ] && { d=${line#ok*- }; skip "nested $t: ${d%% # SKIP*}" "${d#* # SKIP }"; } ;;
+            "ok"*) [ "$1" = final ] && ok "nested $t: ${line#ok*- }" ;;
+            esac
+        done < <(sed -n "s/^@@nested $t: //p" "$out/l1.txt")
+        end=$(grep "^@@nested end $t " "$out/l1.txt")
+        if [ -z "$end" ]; then
+            first_or_nok "nested $t: did not finish (L1 ended after ${secs}s, qemu status $qrc; last: $(grep "^@@nested $t: " "$out/l1.txt" | tail -n 2 | tr '\n' ' ' | head -c 300); L1's own last lines: $(grep -av '@@nested' "$out/l1.txt" | tail -n 4 | tr '\n' ' ' | head -c 400); $(grep -a '@@nested l1 watchdog: ' "$out/l1.txt" | sed 's/^.*@@nested l1 watchdog: //' | tr '\n' '|' | head -c 2500))"
+        elif [[ $end != *" rc=0 "* ]] && [ $nf -eq 0 ]; then
+            first_or_nok "nested $t: exited with ${end#* rc=}"
+        elif [ "$1" = final ]; then
+            echo "# nested $t: exit ${end#*rc=} (L1 uptime, s)"
+        fi
+    done
+}
+first_or_nok() {
+    failed=$((failed + 1))
+    case $mode in
+    first) skip "$1 (first L1 run: run again)" "$retry_why" ;;
+    final) nok "$1" ;;
+    esac
+}
+
+boot_l1 "$limit"
 # L1's whole console (kernel, inner scripts' output) for a look afterwards
 mkdir -p "$BUILD/test-logs" && cp "$out/l1.txt" "$BUILD/test-logs/$l1log"
 [ -f "$out/l1-wedged.log" ] && tr -d '\r' <"$out/l1-wedged.log" >"$BUILD/test-logs/${l1log%.log}-wedged.log"
@@ -150,25 +193,24 @@ else
     nok "nested L1: no /dev/kvm (qemu status $qrc: $(grep '^@@nested l1' "$out/l1.txt" | tail -n 3 | tr '\n' ' ') $(tail -c 300 "$out/qemu.out"))"
     exit 0
 fi
-for t in $inner; do
-    if ! grep -q "^@@nested begin $t\$" "$out/l1.txt"; then
-        nok "nested $t: never started (L1 ended after ${secs}s, qemu status $qrc)"; continue
-    fi
-    nf=0
-    while IFS= read -r line; do
-        case $line in
-        "not ok"*) nok "nested $t: ${line#not ok*- }"; nf=$((nf + 1)) ;;
-        "ok"*"# SKIP"*) d=${line#ok*- }; skip "nested $t: ${d%% # SKIP*}" "${d#* # SKIP }" ;;
-        "ok"*) ok "nested $t: ${line#ok*- }" ;;
-        esac
-    done < <(sed -n "s/^@@nested $t: //p" "$out/l1.txt")
-    end=$(grep "^@@nested end $t " "$out/l1.txt")
-    if [ -z "$end" ]; then
-        nok "nested $t: did not finish (L1 ended after ${secs}s, qemu status $qrc; last: $(grep "^@@nested $t: " "$out/l1.txt" | tail -n 2 | tr '\n' ' ' | head -c 300); L1's own last lines: $(grep -av '@@nested' "$out/l1.txt" | tail -n 4 | tr '\n' ' ' | head -c 400); $(grep -a '@@nested l1 watchdog: ' "$out/l1.txt" | sed 's/^.*@@nested l1 watchdog: //' | tr '\n' '|' | head -c 2500))"
-    elif [[ $end != *" rc=0 "* ]] && [ $nf -eq 0 ]; then
-        nok "nested $t: exited with ${end#* rc=}"
-    else
-        echo "# nested $t: exit ${end#*rc=} (L1 uptime, s)"
-    fi
-done
+# VESSEL_NESTED_RETRY=1 (kvm-nested-migrate.sh): inner
+# tests that failed in the first L1 are run once more in a new L1, their
+# first failures kept as SKIP lines, when 300 s are left. In this tier an
+# L2 guest's state is lost now and then across dirty logging and
+# migration with QEMU as the L2 VMM too (docs/kvm.md: QEMU 7.2 in the
+# same L1 lost its source guest in 5 of 72 migrations, one with the very
+# triple fault seen with vessel, one idle for good after migrate_cancel;
+# vessel's kvm-migrate failed 2 runs in 18 beside it); a second failure in
+# a row fails.
+retry_why="nested tier: L2 guests' state is lost now and then across dirty logging and migration, with QEMU as the L2 VMM too (docs/kvm.md)"
+report count
+left=$((limit - (SECONDS - t0)))
+if [ "${VESSEL_NESTED_RETRY:-0}" = 1 ] && [ "$failed" -gt 0 ] && [ "$left" -ge 300 ]; then
+    report first
+    cp "$out/l1.txt" "$BUILD/test-logs/${l1log%.log}-first.log"
+    skip "nested: $failed inner failure(s) in the first L1: booted again with $left s left (its console: test-logs/${l1log%.log}-first.log)" "$retry_why"
+    boot_l1 "$left"
+    cp "$out/l1.txt" "$BUILD/test-logs/$l1log"
+fi
+report final
 echo "# nested tier: ${secs}s wall for L1 boot + inner tests (qemu status $qrc)"
