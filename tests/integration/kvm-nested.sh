@@ -193,7 +193,7 @@ else
     nok "nested L1: no /dev/kvm (qemu status $qrc: $(grep '^@@nested l1' "$out/l1.txt" | tail -n 3 | tr '\n' ' ') $(tail -c 300 "$out/qemu.out"))"
     exit 0
 fi
-# VESSEL_NESTED_RETRY=1 (kvm-nested-migrate.sh): inner
+# VESSEL_NESTED_RETRY=1 (kvm-nested-migrate.sh, -replicate.sh): inner
 # tests that failed in the first L1 are run once more in a new L1, their
 # first failures kept as SKIP lines, when 300 s are left. In this tier an
 # L2 guest's state is lost now and then across dirty logging and
