@@ -83,7 +83,7 @@ nested_run_l1() {
         [ "$l" != "$last" ] && progress "$l" && last=$l
         sz=$(stat -c %s "$log" 2>/dev/null || echo 0)
         [ "$sz" != "$size" ] && size=$sz grew=$SECONDS
-        if [ $((SECONDS - grew)) -ge "${NESTED_STALL:-150}" ]; then
+        if [ -z "$nested_stalled" ] && [ $((SECONDS - grew)) -ge "${NESTED_STALL:-150}" ]; then
             nested_stalled=$((SECONDS - grew))
             # where L1 is (tests/nested/l1-regs.py): its RIPs in l1-regs.txt,
             # the first sample's in nested_where

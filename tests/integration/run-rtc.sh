@@ -21,7 +21,7 @@ armed() { grep -q '^rtc: armed' "$1"; }
 # rtc_state: the RTC's saved state in a vm-snapshot of the machine on $sock
 # (struct goldfish_rtc_state: time_high, alarm_low, alarm_high, irq_enabled,
 # alarm_running, irq_pending) against the host's time, then whether the
-# alarm fired in the 5 s after that snapshot (it pauses and resumes)
+# alarm fires after that snapshot (it pauses and resumes; wait_for's bound)
 rtc_state() {
     rm -rf "$d/diag"
     local r; r=$(timeout 20 "$VESSEL" qmp "$sock" vm-snapshot "{\"path\":\"$d/diag\"}" 2>&1)
@@ -38,7 +38,7 @@ th, al, ah, en, run, pend = struct.unpack("<6I", raw)
 at = (ah << 32 | al) / 1e9
 print("RTC: alarm %.3f s from now, irq_enabled %d, alarm_running %d, irq_pending %d" % (at - time.time(), en, run, pend), end="")
 PY
-    local i; for ((i = 0; i < 50; i++)); do grep -q '^rtc: the last alarm fired' "$d/out2" && break; sleep 0.1; done
+    wait_for grep -q '^rtc: the last alarm fired' "$d/out2"
     grep -q '^rtc: the last alarm fired' "$d/out2" && echo "; fired after that snapshot" || echo "; not fired after that snapshot either"
 }
 now_ns() { date +%s%N; }
