@@ -195,9 +195,11 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     struct rv_sys_config cfg = { .mem = &mem, .bus = &bus, .nharts = 1, .sv48 = true };
     setenv("VESSEL_JIT", jit ? "1" : "0", 1);
     setenv("VESSEL_JIT_THRESHOLD", "0", 1);
+    setenv("VESSEL_JIT_ASYNC", "0", 1);      /* on this thread: reproducible */
     struct rv_machine *m = rv_machine_new_sys(&cfg);
     unsetenv("VESSEL_JIT");
     unsetenv("VESSEL_JIT_THRESHOLD");
+    unsetenv("VESSEL_JIT_ASYNC");
     uint64_t ticks = FUZZ_T0;
     rv_machine_set_clock(m, fuzz_clock, &ticks);
     struct rv_hart *h = rv_hart_new(m, 0);

@@ -116,6 +116,7 @@ static inline int sd_open(struct sd_pair *p)
             return -1;
         e->m->jit = k == 1;
         e->m->jit_threshold = 1;
+        e->m->jit_async = false;    /* translated at once, on this thread: reproducible */
         rv_machine_set_clock(e->m, sd_clock, &e->ticks);
     }
     return 0;

@@ -106,7 +106,8 @@ _Static_assert(RV_ARENA_SIZE % 4096 == 0 && sizeof(struct rv_cache_ext) % 4096 =
 
 void rv_cache_flush(struct rv_hart *h)
 {
-    h->cache_hwm = MAX(h->cache_hwm, h->arena_used + h->jit_used);
+    rv_jit_quiesce(h);
+    h->cache_hwm = MAX(h->cache_hwm, h->arena_used + h->jit_used + h->jit_stubs);
     /* Every table entry points at a block in the arena: with none decoded
      * since the last flush they are all clear (a new or restored hart's
      * tables are never touched before it runs). Only the entries in use
@@ -126,6 +127,7 @@ void rv_cache_flush(struct rv_hart *h)
     h->tbl_blocks = 0;
     h->arena_used = 0;
     h->jit_used = 0;            /* translated code goes with its blocks */
+    h->jit_stubs = 0;
     h->flush_count++;
     h->code_untracked = false;
 }
@@ -183,11 +185,13 @@ void rv_fence_i(struct rv_hart *h)
 /* Everything decoded and translated dropped, the pages given back. */
 static void cache_drop(struct rv_hart *h)
 {
+    rv_jit_quiesce(h);
     madvise(h->jcache, TABLES_LEN, MADV_DONTNEED);
     madvise(h->arena, RV_ARENA_SIZE + sizeof(struct rv_cache_ext), MADV_DONTNEED);
     rv_jit_release(h);
     h->arena_used = 0;
     h->jit_used = 0;
+    h->jit_stubs = 0;
     h->flush_count++;
     h->code_untracked = false;
     h->tbl_mask = TBL_MIN_MASK;
@@ -208,7 +212,7 @@ bool rv_hart_trim(struct rv_hart *h)
         h->smalls++;
         return true;
     }
-    if (MAX(h->cache_hwm, h->arena_used + h->jit_used) < RV_TRIM_MIN)
+    if (MAX(h->cache_hwm, h->arena_used + rv_jit_used(h) + h->jit_stubs) < RV_TRIM_MIN)
         return false;
     uint64_t now_ns = time_ns();
     if (h->trims && now_ns - h->trim_ns < RV_TRIM_INTERVAL_NS)
@@ -446,6 +450,7 @@ static struct rv_block *block_commit(struct rv_hart *h, struct rv_block *b, unsi
     b->hits = 0;
     b->hit_gen = h->idle_gen;
     b->jit_failed = false;
+    b->jit_queued = false;
     h->arena_used += block_span(n);
     if (unlikely(h->arena_used >= RV_HUGE_AT && !h->arena_huge && !h->small)) {
         madvise(h->arena, RV_ARENA_SIZE, MADV_HUGEPAGE);

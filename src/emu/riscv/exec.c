@@ -399,12 +399,21 @@ HOT void exec_enter(struct rv_hart *h, struct rv_machine *m, struct rv_block *b,
 {
     h->instret += b->n;
     if (!b->jit && m->jit && chained && !b->jit_failed) {
+        /* translations the hart's translator thread finished (m->jit_async):
+         * b's own perhaps */
+        rv_jit_poll(h);
+        if (b->jit || b->jit_queued || b->jit_failed)
+            return;
         if (unlikely(b->hit_gen != h->idle_gen)) {
             b->hit_gen = h->idle_gen;
             b->hits = 0;
         }
-        if (b->hits++ >= m->jit_threshold && !h->small)
-            rv_jit_translate(h, b);
+        if (b->hits++ >= m->jit_threshold && !h->small) {
+            if (m->jit_async)
+                rv_jit_queue(h, b);
+            else
+                rv_jit_translate(h, b);
+        }
     }
 }
 

@@ -10,7 +10,7 @@
 
 #define USER_CODE_SPACE (1ULL << 40)
 
-static struct rv_machine *machine_new(bool user)
+static struct rv_machine *machine_new(bool user, unsigned nharts)
 {
     struct rv_machine *m = xzalloc(sizeof(*m));
     m->user = user;
@@ -18,7 +18,7 @@ static struct rv_machine *machine_new(bool user)
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
     m->time_base_ns = (uint64_t)ts.tv_sec * 1000000000ULL + (uint64_t)ts.tv_nsec;
-    rv_jit_configure(m);
+    rv_jit_configure(m, nharts);
     return m;
 }
 
@@ -36,7 +36,7 @@ static void code_map_alloc(struct rv_machine *m, uint64_t base, uint64_t size)
 
 struct rv_machine *rv_machine_new_user(const struct rv_mem_ops *ops)
 {
-    struct rv_machine *m = machine_new(true);
+    struct rv_machine *m = machine_new(true, 0);
     m->uops = ops;
     m->opaque = ops->opaque;
     code_map_alloc(m, 0, USER_CODE_SPACE);
@@ -45,7 +45,7 @@ struct rv_machine *rv_machine_new_user(const struct rv_mem_ops *ops)
 
 struct rv_machine *rv_machine_new_sys(const struct rv_sys_config *cfg)
 {
-    struct rv_machine *m = machine_new(false);
+    struct rv_machine *m = machine_new(false, cfg->nharts);
     m->mem = cfg->mem;
     m->bus = cfg->bus;
     m->sops = cfg->ops;

@@ -81,6 +81,7 @@ struct rv_block {
     struct rv_jit_in *jit_in;     /* the exits chained to it (rv_jit_unlink) */
     uint32_t hits;                /* runs while not translated, since idle_gen was hit_gen */
     bool jit_failed;              /* not translatable: interpret */
+    bool jit_queued;              /* handed to the translator thread (jit.c), not back yet */
     uint16_t hit_gen;             /* the hart's idle_gen when hits was last reset */
     struct rv_insn insn[];        /* n + 1: the last is OP_END */
 };
@@ -130,6 +131,9 @@ struct rv_machine {
     /* translator: on, and runs of a block before it is translated */
     bool jit;
     uint32_t jit_threshold;
+    /* system mode with two host CPUs or more: hot blocks are translated
+     * on a thread of the hart's own (rv_jit_queue) while it interprets on */
+    bool jit_async;
     uint8_t jit_host;             /* JIT_HOST_* the host CPU has (rv_jit_configure) */
     int perf_map_fd;              /* VESSEL_PERF_MAP: /tmp/perf-PID.map, or -1 */
 };
@@ -225,7 +229,14 @@ struct rv_hart {
     uint8_t *jit_code;            /* translated code arena (reset with the blocks) */
     void *jit_scratch;            /* the translator's working state (jit.c), or NULL */
     struct rv_block *jit_last;    /* the block whose translated code last left (its epilogue) */
-    size_t jit_used;
+    /* the translator thread (m->jit_async; jit.c), or NULL before the
+     * first hot block: translations it has finished (jit_done) and this
+     * hart has taken (jit_taken) */
+    struct rv_jit_async *jit_async;
+    _Atomic unsigned *jit_done;
+    unsigned jit_taken;
+    size_t jit_used;              /* translated code, from the arena's start */
+    size_t jit_stubs;             /* chain stubs (rv_jit_link, the hart's own), from its last quarter */
     /* direct accesses of translated code (user mode): host fault at
      * jit_code + at goes on at jit_code + stub; ascending, reset with it */
     struct rv_jit_site { uint32_t at, stub; } *jit_sites;
@@ -339,11 +350,28 @@ void rv_cache_free(struct rv_hart *h);
 int rv_exec_amo(struct rv_hart *h, const struct rv_insn *i, uint64_t va, uint64_t *val);
 
 /* ---- jit.c ---- */
-/* Read VESSEL_JIT and VESSEL_JIT_THRESHOLD into m (m->user already set:
- * the default threshold depends on the mode). */
-void rv_jit_configure(struct rv_machine *m);
+/* Read VESSEL_JIT, VESSEL_JIT_ASYNC and VESSEL_JIT_THRESHOLD into m
+ * (m->user already set: the default threshold depends on the mode; nharts:
+ * a system machine's harts, each of which would have a translator thread). */
+void rv_jit_configure(struct rv_machine *m, unsigned nharts);
 /* Translate b (b->jit), or false (b->jit_failed set when it never will be). */
 bool rv_jit_translate(struct rv_hart *h, struct rv_block *b);
+/* m->jit_async: hand b to the hart's translator thread (b->jit_queued),
+ * or false when it cannot take it now (the next run of b asks again). */
+bool rv_jit_queue(struct rv_hart *h, struct rv_block *b);
+/* Install the translations the thread has finished (b->jit, or
+ * b->jit_failed) into blocks still valid. */
+void rv_jit_install(struct rv_hart *h);
+static inline void rv_jit_poll(struct rv_hart *h)
+{
+    if (h->jit_done && atomic_load_explicit(h->jit_done, memory_order_acquire) != h->jit_taken)
+        rv_jit_install(h);
+}
+/* Before the translated code is dropped (rv_cache_flush, a trim): the
+ * thread's translation in progress and everything queued are dropped. */
+void rv_jit_quiesce(struct rv_hart *h);
+/* h->jit_used, read while the thread may be adding to it. */
+size_t rv_jit_used(struct rv_hart *h);
 void rv_jit_free(struct rv_hart *h);
 void rv_jit_release(struct rv_hart *h);
 /* Point the exit `site` (the aux of an RV_JIT_NEXT) at block `to`. */

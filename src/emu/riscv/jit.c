@@ -51,6 +51,10 @@
 #include "base/base.h"
 
 #include <errno.h>
+#include <sched.h>
+#include <pthread.h>
+#include <signal.h>
+#include <string.h>
 #include <fcntl.h>
 #include <stddef.h>
 #include <stdio.h>
@@ -61,6 +65,10 @@
 #include <ucontext.h>
 
 #define JIT_ARENA (32u << 20)        /* host code per hart */
+/* translated blocks take the arena's first three quarters, the chain
+ * stubs (rv_jit_link) the rest: the translator thread adds blocks while
+ * the hart adds stubs */
+#define JIT_CODE_ROOM (24u << 20)
 #define JIT_BLOCK_ROOM (32u << 10)   /* the most one block may take */
 /* Runs that make a block hot, by default. A system guest's boot runs
  * most of its code a few times only: translating at 16 runs cost more
@@ -72,6 +80,12 @@
  * s; 32 0.137 s against 0.135 s). User-mode programs keep 16. */
 #define JIT_DEFAULT_THRESHOLD 16
 #define JIT_SYS_THRESHOLD 64
+/* With the translation on a thread of its own (m->jit_async) the hart
+ * pays for it only with the copy of the block: a block is handed over
+ * sooner. Hart-thread CPU to the default guest's marker, medians of 15
+ * interleaved boots: 64 runs 134.5 ms, 32 132.8 ms, 16 131.6 ms (on the
+ * hart's thread at 64: 143.4 ms); 8 and 4 no better in another set. */
+#define JIT_ASYNC_THRESHOLD 32
 
 /* host registers for guest registers; the first NCALLEE survive calls */
 static const int8_t pool[] = { RBP, R12, R13, R14, RSI, RDI, R8, R9, R10, R11 };
@@ -106,13 +120,20 @@ uint8_t jit_host_features(void)
     return (uint8_t)f;
 }
 
-void rv_jit_configure(struct rv_machine *m)
+void rv_jit_configure(struct rv_machine *m, unsigned nharts)
 {
     const char *s = getenv("VESSEL_JIT");
     m->jit = !(s && s[0] == '0' && !s[1]);
+    /* translation on a thread of each hart's own: system mode, and a
+     * host CPU beyond one per hart to run them on, as the threads poll
+     * for work before they sleep (VESSEL_JIT_ASYNC=0: on the hart's) */
+    s = getenv("VESSEL_JIT_ASYNC");
+    cpu_set_t cpus;
+    m->jit_async = !m->user && !(s && s[0] == '0' && !s[1]) &&
+                   sched_getaffinity(0, sizeof(cpus), &cpus) == 0 && (unsigned)CPU_COUNT(&cpus) > MAX(nharts, 1u);
     s = getenv("VESSEL_JIT_THRESHOLD");
     m->jit_threshold = s && *s ? (uint32_t)strtoul(s, NULL, 10)
-                       : m->user ? JIT_DEFAULT_THRESHOLD : JIT_SYS_THRESHOLD;
+                       : m->user ? JIT_DEFAULT_THRESHOLD : m->jit_async ? JIT_ASYNC_THRESHOLD : JIT_SYS_THRESHOLD;
     m->jit_host = jit_host_features();
     /* perf's map of JIT code (what `perf report` reads for the symbols of
      * anonymous executable memory): one line per translated block */
@@ -127,8 +148,11 @@ void rv_jit_configure(struct rv_machine *m)
     }
 }
 
+static void jit_async_stop(struct rv_hart *h);
+
 void rv_jit_free(struct rv_hart *h)
 {
+    jit_async_stop(h);
     if (h->jit_code)
         munmap(h->jit_code, JIT_ARENA);
     h->jit_code = NULL;
@@ -519,7 +543,7 @@ static void emit_thunk(struct jx *e, bool store)
 }
 
 /* At the start of a fresh arena (the first translation after a flush). */
-static bool emit_thunks(struct rv_hart *h)
+static bool emit_thunks(struct rv_hart *h, size_t *used)
 {
     struct jx e = { .buf = h->jit_code, .p = h->jit_code, .end = h->jit_code + THUNK_STORE };
     emit_thunk(&e, false);
@@ -532,7 +556,7 @@ static bool emit_thunks(struct rv_hart *h)
         return false;
     if (h->m->perf_map_fd >= 0)
         dprintf(h->m->perf_map_fd, "%lx %x rv_thunks\n", (unsigned long)(uintptr_t)h->jit_code, THUNKS_LEN);
-    h->jit_used = THUNKS_LEN;
+    *used = THUNKS_LEN;
     return true;
 }
 
@@ -779,45 +803,62 @@ static void alloc_regs(struct jt *t, unsigned n, uint32_t *read)
 
 static const int8_t saved[] = { RBX, RBP, R12, R13, R14, R15 };
 
-bool rv_jit_translate(struct rv_hart *h, struct rv_block *b)
+/* The code arena, mapped at the first translation; false when the host
+ * gives no executable memory (the hart interprets from then on). */
+static bool jit_arena(struct rv_hart *h)
 {
-    if (!h->jit_code) {
-        void *p = mmap(NULL, JIT_ARENA, PROT_READ | PROT_WRITE | PROT_EXEC,
-                       MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
-        if (p == MAP_FAILED) {
-            log_warn("riscv: no executable memory for the translator: interpreting only");
-            h->m->jit = false;
-            return false;
-        }
-        h->jit_huge = false;                     /* huge pages past RV_HUGE_AT, as the block arena */
-        h->jit_code = p;
-        h->jit_used = 0;
+    if (h->jit_code)
+        return true;
+    void *p = mmap(NULL, JIT_ARENA, PROT_READ | PROT_WRITE | PROT_EXEC,
+                   MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+    if (p == MAP_FAILED) {
+        log_warn("riscv: no executable memory for the translator: interpreting only");
+        h->m->jit = false;
+        return false;
     }
+    h->jit_huge = false;                     /* huge pages past RV_HUGE_AT, as the block arena */
+    h->jit_code = p;
+    h->jit_used = 0;
+    h->jit_stubs = 0;
+    return true;
+}
+
+/* What one translation made: its entries (offsets from the arena's start). */
+struct jit_made {
+    uint32_t entry, body, chain;
+};
+enum jit_res { JIT_OK, JIT_FAILED, JIT_FULL, JIT_NONE, JIT_DROPPED };
+
+/* Translate the decoded block b into the arena at *used (advanced past
+ * the code). b is the hart's block, or the translator thread's copy of it
+ * (rv_jit_queue): the code names `self`, the hart's block (the block whose
+ * code leaves, a resume's block). nbp: breakpoints or execute triggers
+ * are set. Reads of the hart are of what stays while it runs (its
+ * machine's configuration, the arena's base); in system mode nothing of
+ * it is written but *used and the arena's advice, so the translator
+ * thread may run this while the hart runs. JIT_FAILED: b never will be
+ * translated; JIT_FULL: the arena is full; JIT_NONE: not now. */
+static enum jit_res translate(struct rv_hart *h, struct jt *t, const struct rv_block *b,
+                              struct rv_block *self, bool nbp, size_t *used, struct jit_made *out)
+{
     unsigned n = 0;
     while (n < b->n && jit_op_ok(&b->insn[n], h->m->user, h->m->jit_host))
         n++;
-    if (n == 0) {
-        b->jit_failed = true;
-        return false;
-    }
-    if (h->jit_used + JIT_BLOCK_ROOM > JIT_ARENA) {
-        /* full: start again after the next block boundary's flush */
-        rv_request(h, RV_REQ_CODE);
-        return false;
-    }
-    if (h->jit_used == 0 && !emit_thunks(h))
-        return false;
-    /* the working state (8.7 KB) is the hart's, kept between
-     * translations: only its head is cleared (jit_new_stub clears each
-     * stub it hands out; jit_fp_fast, each fpslow entry it fills) */
-    if (!h->jit_scratch)
-        h->jit_scratch = xzalloc(sizeof(struct jt));
-    struct jt *t = h->jit_scratch;
+    if (n == 0)
+        return JIT_FAILED;
+    if (*used + JIT_BLOCK_ROOM > JIT_CODE_ROOM)
+        return JIT_FULL;
+    if (*used == 0 && !emit_thunks(h, used))
+        return JIT_NONE;
+    /* the working state (8.7 KB) is kept between translations: only its
+     * head is cleared (jit_new_stub clears each stub it hands out;
+     * jit_fp_fast, each fpslow entry it fills) */
     memset(t, 0, offsetof(struct jt, stub));
     struct jx *e = &t->e;
-    e->buf = e->p = h->jit_code + h->jit_used;
+    e->buf = e->p = h->jit_code + *used;
     e->end = e->buf + JIT_BLOCK_ROOM;
     t->b = b;
+    t->self = self;
     t->user = h->m->user;
     t->host = h->m->jit_host;
     t->thunks = h->jit_code;
@@ -833,7 +874,7 @@ bool rv_jit_translate(struct rv_hart *h, struct rv_block *b)
     /* self-loops and jalr lookups skip the dispatcher's breakpoint and
      * execute-trigger check: none while any is set (setting one flushes
      * the caches) */
-    t->nbp = rv_debug_exec_on(h);
+    t->nbp = nbp;
     if (!t->nbp)
         for (unsigned k = 0; k < n; k++)
             if (b->insn[k].op >= RV_OP_BEQ && b->insn[k].op <= RV_OP_BGEU && (uint64_t)b->insn[k].imm == b->vpc)
@@ -853,7 +894,7 @@ bool rv_jit_translate(struct rv_hart *h, struct rv_block *b)
      * code may have reached from the one the dispatcher entered */
     t->epilogue = jx_pos(e);
     jx_mov_rm_r(e, true, jm(RBX, OFF_INSTRET), JIT_ICOUNT);
-    jx_mov_imm(e, RCX, (uint64_t)(uintptr_t)b);
+    jx_mov_imm(e, RCX, (uint64_t)(uintptr_t)self);
     jx_mov_rm_r(e, true, jm(RBX, OFF_JIT_LAST), RCX);
     jx_alu_rm_imm(e, true, ALU_ADD, jr(RSP), FRAME);
     for (int k = (int)ARRAY_SIZE(saved) - 1; k >= 0; k--)
@@ -902,8 +943,8 @@ bool rv_jit_translate(struct rv_hart *h, struct rv_block *b)
 
     bool ended = false;
     for (unsigned k = 0; k < n;) {
-        unsigned used = jit_emit_insn(t, &b->insn[k], k, n - k);
-        k += used;
+        unsigned used_insns = jit_emit_insn(t, &b->insn[k], k, n - k);
+        k += used_insns;
         unsigned op = b->insn[k - 1].op;
         ended = op == RV_OP_JAL || op == RV_OP_JALR || op == RV_OP_FENCE_I;
     }
@@ -911,7 +952,7 @@ bool rv_jit_translate(struct rv_hart *h, struct rv_block *b)
         if (!ended)
             jit_exit_to(t, t->dirty, rv_insn_pc(b, &b->insn[n]), 0);
     } else {
-        jit_exit(t, t->dirty, -1, rv_insn_pc(b, &b->insn[n]), 0, RV_JIT_RESUME | n << 8, (uintptr_t)b);
+        jit_exit(t, t->dirty, -1, rv_insn_pc(b, &b->insn[n]), 0, RV_JIT_RESUME | n << 8, (uintptr_t)self);
     }
     for (unsigned k = 0; k < t->nstub; k++)
         emit_stub(t, &t->stub[k]);
@@ -919,25 +960,305 @@ bool rv_jit_translate(struct rv_hart *h, struct rv_block *b)
     jx_alu_rm_imm(e, true, ALU_SUB, jr(JIT_ICOUNT), (int32_t)b->n);
     jit_exit(t, 0, -1, b->vpc, 0, RV_JIT_NEXT, 0);
 
-    bool ok = !jx_overflow(e);
-    if (ok) {
-        b->jit = (rv_jit_fn)(void *)(e->buf + entry);
-        b->jit_body = e->buf + body;
-        b->jit_chain = e->buf + chain;
-        if (t->direct)
-            record_sites(h, t);
-        if (h->m->perf_map_fd >= 0)
-            dprintf(h->m->perf_map_fd, "%lx %x rv_%llx\n", (unsigned long)(uintptr_t)e->buf,
-                    jx_pos(e), (unsigned long long)b->vpc);
-        h->jit_used += (jx_pos(e) + 15) & ~15u;
-        if (unlikely(h->jit_used >= RV_HUGE_AT && !h->jit_huge)) {
-            madvise(h->jit_code, JIT_ARENA, MADV_HUGEPAGE);
-            h->jit_huge = true;
-        }
-    } else {
-        b->jit_failed = true;
+    if (jx_overflow(e))
+        return JIT_FAILED;
+    out->entry = (uint32_t)*used + entry;
+    out->body = (uint32_t)*used + body;
+    out->chain = (uint32_t)*used + chain;
+    if (t->direct)
+        record_sites(h, t);
+    if (h->m->perf_map_fd >= 0)
+        dprintf(h->m->perf_map_fd, "%lx %x rv_%llx\n", (unsigned long)(uintptr_t)e->buf,
+                jx_pos(e), (unsigned long long)b->vpc);
+    *used += (jx_pos(e) + 15) & ~15u;
+    if (unlikely(*used >= RV_HUGE_AT && !h->jit_huge)) {
+        madvise(h->jit_code, JIT_ARENA, MADV_HUGEPAGE);
+        h->jit_huge = true;
     }
-    return ok;
+    return JIT_OK;
+}
+
+/* A translation's outcome into its block (the hart's thread). */
+static bool jit_take(struct rv_hart *h, struct rv_block *b, enum jit_res r, const struct jit_made *o)
+{
+    switch (r) {
+    case JIT_OK:
+        b->jit_body = h->jit_code + o->body;
+        b->jit_chain = h->jit_code + o->chain;
+        b->jit = (rv_jit_fn)(void *)(h->jit_code + o->entry);
+        return true;
+    case JIT_FAILED:
+        b->jit_failed = true;
+        return false;
+    case JIT_FULL:
+        /* full: start again after the next block boundary's flush */
+        rv_request(h, RV_REQ_CODE);
+        return false;
+    default:
+        return false;
+    }
+}
+
+bool rv_jit_translate(struct rv_hart *h, struct rv_block *b)
+{
+    if (!jit_arena(h))
+        return false;
+    if (!h->jit_scratch)
+        h->jit_scratch = xzalloc(sizeof(struct jt));
+    struct jit_made o;
+    enum jit_res r = translate(h, h->jit_scratch, b, b, rv_debug_exec_on(h), &h->jit_used, &o);
+    return jit_take(h, b, r, &o);
+}
+
+/* ---- the translator thread (system mode, m->jit_async) ----
+ *
+ * A boot of the default guest spends about a tenth of its hart's time
+ * translating; with a second host CPU that time need not be the guest's.
+ * A hot block is copied into a ring of JQ_SLOTS jobs (its decoded
+ * instructions: the hart may drop or re-decode its own meanwhile) and goes
+ * on being interpreted; the hart's thread of translation (one per hart,
+ * started with its first hot block) emits the code into the hart's arena
+ * past h->jit_used, as rv_jit_translate would, and the hart installs it
+ * at its next entry of an untranslated block (rv_jit_poll) if the block
+ * is still the one copied: still valid and no flush since (flush_count).
+ * Chaining stays with the hart (rv_jit_link), so only the thread writes
+ * new code and only the hart patches installed code.
+ *
+ * Jobs [taken, done) are finished, [done, put) queued; the thread owns
+ * the slot at `done` while busy, and h->jit_used (under the lock: it
+ * publishes a translation's end with `done`). A flush or trim first
+ * calls rv_jit_quiesce: the queue is emptied and a translation in
+ * progress is waited for and dropped, so the arena is the hart's again
+ * until the next job. The code is new bytes written by another thread
+ * and entered after the hart acquires `done`; x86 keeps instruction
+ * fetch coherent with stores (no arena address is entered before its
+ * code is installed, and after a flush the old code there never again). */
+#define JQ_SLOTS 32u
+
+struct jq_job {
+    struct rv_block *b;          /* the hart's block */
+    uint64_t flush;              /* h->flush_count when queued */
+    bool nbp;
+    enum jit_res res;
+    struct jit_made made;
+    union {                      /* b's header and instructions, copied */
+        struct rv_block copy;
+        uint8_t room[sizeof(struct rv_block) + (RV_BLOCK_MAX + 1) * sizeof(struct rv_insn)];
+    };
+};
+
+/* How long the thread polls for the next job before it sleeps: a boot
+ * makes a block hot every 40 us or so, and a wake-up through the kernel
+ * costs both threads more than that. */
+#define JQ_SPIN_NS 200000u
+
+struct rv_jit_async {
+    struct rv_hart *h;
+    pthread_t thread;
+    pthread_mutex_t lock;
+    pthread_cond_t wake, idle;
+    /* each on a cache line of its own: the thread polls put, the hart
+     * reads done at every entry of an untranslated block */
+    _Alignas(64) _Atomic unsigned put;    /* the hart's next slot */
+    _Alignas(64) _Atomic unsigned done;   /* the jobs before it are finished */
+    _Alignas(64) _Atomic bool sleeping, stop;
+    bool busy, cancel;           /* under lock */
+    struct jt t;                 /* the thread's working state */
+    struct jq_job job[JQ_SLOTS];
+};
+
+/* Poll for a job past `d` for JQ_SPIN_NS: true if one came (or stop). */
+static bool jit_spin(struct rv_jit_async *q, unsigned d)
+{
+    uint64_t t0 = time_ns();
+    do {
+        for (unsigned k = 0; k < 64; k++) {
+            if (atomic_load_explicit(&q->put, memory_order_acquire) != d || atomic_load(&q->stop))
+                return true;
+            __builtin_ia32_pause();
+        }
+    } while (time_ns() - t0 < JQ_SPIN_NS);
+    return false;
+}
+
+static void *jit_thread(void *arg)
+{
+    struct rv_jit_async *q = arg;
+    struct rv_hart *h = q->h;
+    pthread_mutex_lock(&q->lock);
+    while (!atomic_load(&q->stop)) {
+        unsigned d = atomic_load_explicit(&q->done, memory_order_relaxed);
+        if (d == atomic_load(&q->put)) {
+            pthread_mutex_unlock(&q->lock);
+            bool got = jit_spin(q, d);
+            pthread_mutex_lock(&q->lock);
+            if (got)
+                continue;
+            /* asleep: the hart signals after its store of put when it
+             * sees `sleeping` (both sequentially consistent), and this
+             * looks at put again after its store of `sleeping` */
+            atomic_store(&q->sleeping, true);
+            while (atomic_load_explicit(&q->done, memory_order_relaxed) == atomic_load(&q->put) &&
+                   !atomic_load(&q->stop))
+                pthread_cond_wait(&q->wake, &q->lock);
+            atomic_store(&q->sleeping, false);
+            continue;
+        }
+        struct jq_job *j = &q->job[d % JQ_SLOTS];
+        size_t used = h->jit_used;
+        q->busy = true;
+        pthread_mutex_unlock(&q->lock);
+        j->res = translate(h, &q->t, &j->copy, j->b, j->nbp, &used, &j->made);
+        pthread_mutex_lock(&q->lock);
+        if (q->cancel)
+            j->res = JIT_DROPPED;        /* the arena is being reset: used not kept */
+        else
+            h->jit_used = used;
+        q->cancel = false;
+        q->busy = false;
+        atomic_store_explicit(&q->done, d + 1, memory_order_release);
+        pthread_cond_broadcast(&q->idle);
+    }
+    pthread_mutex_unlock(&q->lock);
+    return NULL;
+}
+
+static struct rv_jit_async *jit_async_start(struct rv_hart *h)
+{
+    void *mem = NULL;
+    if (posix_memalign(&mem, _Alignof(struct rv_jit_async), sizeof(struct rv_jit_async))) {
+        h->m->jit_async = false;
+        return NULL;
+    }
+    struct rv_jit_async *q = memset(mem, 0, sizeof(struct rv_jit_async));
+    q->h = h;
+    pthread_mutex_init(&q->lock, NULL);
+    pthread_cond_init(&q->wake, NULL);
+    pthread_cond_init(&q->idle, NULL);
+    /* no signal for it: the process's handlers run on the others */
+    sigset_t all, old;
+    sigfillset(&all);
+    pthread_sigmask(SIG_SETMASK, &all, &old);
+    pthread_attr_t a;
+    pthread_attr_init(&a);
+    pthread_attr_setstacksize(&a, 256u << 10);
+    int e = pthread_create(&q->thread, &a, jit_thread, q);
+    pthread_attr_destroy(&a);
+    pthread_sigmask(SIG_SETMASK, &old, NULL);
+    if (e) {
+        log_warn("riscv: no translator thread (%s): translating on the hart's", strerror(e));
+        pthread_cond_destroy(&q->idle);
+        pthread_cond_destroy(&q->wake);
+        pthread_mutex_destroy(&q->lock);
+        free(q);
+        h->m->jit_async = false;
+        return NULL;
+    }
+    pthread_setname_np(q->thread, "vessel-jit");
+    h->jit_async = q;
+    h->jit_taken = 0;
+    h->jit_done = &q->done;
+    return q;
+}
+
+bool rv_jit_queue(struct rv_hart *h, struct rv_block *b)
+{
+    if (!jit_arena(h))
+        return false;
+    struct rv_jit_async *q = h->jit_async;
+    if (!q && !(q = jit_async_start(h)))
+        return rv_jit_translate(h, b);
+    if (q->put - h->jit_taken == JQ_SLOTS)
+        return false;                    /* all taken: at a later run */
+    struct jq_job *j = &q->job[q->put % JQ_SLOTS];
+    memcpy(&j->copy, b, sizeof(*b) + (b->n + 1) * sizeof(b->insn[0]));
+    j->b = b;
+    j->flush = h->flush_count;
+    j->nbp = rv_debug_exec_on(h);
+    b->jit_queued = true;
+    atomic_store(&q->put, q->put + 1);
+    if (atomic_load(&q->sleeping)) {
+        pthread_mutex_lock(&q->lock);
+        pthread_cond_signal(&q->wake);
+        pthread_mutex_unlock(&q->lock);
+    }
+    return true;
+}
+
+void rv_jit_install(struct rv_hart *h)
+{
+    struct rv_jit_async *q = h->jit_async;
+    unsigned d = atomic_load_explicit(&q->done, memory_order_acquire);
+    for (; h->jit_taken != d; h->jit_taken++) {
+        struct jq_job *j = &q->job[h->jit_taken % JQ_SLOTS];
+        struct rv_block *b = j->b;
+        if (j->flush != h->flush_count)
+            continue;                    /* b is gone with its arena */
+        b->jit_queued = false;
+        if (b->valid && !b->jit)
+            jit_take(h, b, j->res, &j->made);
+    }
+}
+
+/* The queue emptied, the translation in progress waited for and dropped;
+ * blocks: the blocks still exist (not at the hart's end), their
+ * jit_queued is cleared. */
+static void jit_drain(struct rv_hart *h, bool blocks)
+{
+    struct rv_jit_async *q = h->jit_async;
+    if (!q)
+        return;
+    pthread_mutex_lock(&q->lock);
+    unsigned d = atomic_load_explicit(&q->done, memory_order_relaxed);
+    for (unsigned k = h->jit_taken; blocks && k != q->put; k++) {
+        struct jq_job *j = &q->job[k % JQ_SLOTS];
+        if (j->flush == h->flush_count)
+            j->b->jit_queued = false;
+    }
+    atomic_store(&q->put, q->busy ? d + 1 : d);   /* the queued ones go */
+    if (q->busy) {
+        q->cancel = true;
+        while (q->busy)
+            pthread_cond_wait(&q->idle, &q->lock);
+    }
+    h->jit_taken = atomic_load_explicit(&q->done, memory_order_relaxed);
+    pthread_mutex_unlock(&q->lock);
+}
+
+void rv_jit_quiesce(struct rv_hart *h)
+{
+    jit_drain(h, true);
+}
+
+/* The hart's arena in use: the thread may be adding to it. */
+size_t rv_jit_used(struct rv_hart *h)
+{
+    struct rv_jit_async *q = h->jit_async;
+    if (!q)
+        return h->jit_used;
+    pthread_mutex_lock(&q->lock);
+    size_t u = h->jit_used;
+    pthread_mutex_unlock(&q->lock);
+    return u;
+}
+
+static void jit_async_stop(struct rv_hart *h)
+{
+    struct rv_jit_async *q = h->jit_async;
+    if (!q)
+        return;
+    jit_drain(h, false);                 /* the blocks may be unmapped already */
+    pthread_mutex_lock(&q->lock);
+    atomic_store(&q->stop, true);
+    pthread_cond_signal(&q->wake);
+    pthread_mutex_unlock(&q->lock);
+    pthread_join(q->thread, NULL);
+    pthread_cond_destroy(&q->idle);
+    pthread_cond_destroy(&q->wake);
+    pthread_mutex_destroy(&q->lock);
+    free(q);
+    h->jit_async = NULL;
+    h->jit_done = NULL;
 }
 
 /* System mode: does the fetch TLB map vpc to `key` (the host address of
@@ -989,11 +1310,16 @@ bool rv_jit_link(struct rv_hart *h, uintptr_t site, struct rv_block *to)
     memcpy(&rel, sp, 4);
     if (rel)                                    /* linked, to a block not dropped */
         return false;
-    if (!to->jit || h->jit_used + JIT_STUB_ROOM > JIT_ARENA || (tag && !h->m->user))
+    if (!to->jit || (tag && !h->m->user))
         return false;
+    if (JIT_CODE_ROOM + h->jit_stubs + JIT_STUB_ROOM > JIT_ARENA) {
+        rv_request(h, RV_REQ_CODE);             /* full: start again at the next boundary */
+        return false;
+    }
     site = (uintptr_t)sp;
-    struct rv_jit_in *in = (struct rv_jit_in *)(void *)(h->jit_code + h->jit_used);
-    struct jx ex = { .buf = h->jit_code + h->jit_used + sizeof(*in) };
+    uint8_t *at = h->jit_code + JIT_CODE_ROOM + h->jit_stubs;
+    struct rv_jit_in *in = (struct rv_jit_in *)(void *)at;
+    struct jx ex = { .buf = at + sizeof(*in) };
     struct jx *e = &ex;
     e->p = e->buf;
     e->end = e->buf + JIT_STUB_ROOM - sizeof(*in);
@@ -1015,7 +1341,7 @@ bool rv_jit_link(struct rv_hart *h, uintptr_t site, struct rv_block *to)
                     jx_pos(e), (unsigned long long)to->vpc);
         target = (uintptr_t)e->buf;
     }
-    h->jit_used += (uint32_t)((sizeof(*in) + jx_pos(e) + 15) & ~(size_t)15);
+    h->jit_stubs += (uint32_t)((sizeof(*in) + jx_pos(e) + 15) & ~(size_t)15);
     in->site = site | tag;
     if (tag)
         memcpy(sp - JALR_IMM, &to->vpc, 8);

@@ -67,7 +67,8 @@ uint8_t jit_host_features(void);
 struct jt {
     struct jx e;
     uint8_t host;               /* JIT_HOST_* */
-    const struct rv_block *b;
+    const struct rv_block *b;   /* the decoded instructions (the hart's block or a copy) */
+    struct rv_block *self;      /* the hart's block: what the code names */
     int8_t hreg[33];            /* guest -> host register, -1: in memory */
     uint32_t dirty;             /* guest registers written in host registers */
     uint32_t callers;           /* guest registers in caller-saved host registers */

@@ -525,7 +525,7 @@ static void emit_sstatus(struct jt *t, const struct rv_insn *i, unsigned k, unsi
     for (unsigned s = 0; s < 2; s++)
         if (slow[s])
             jx_patch(e, slow[s], jx_pos(e));
-    jit_exit(t, t->dirty, -1, rv_insn_pc(t->b, i), 0, RV_JIT_RESUME | k << 8, (uintptr_t)t->b);
+    jit_exit(t, t->dirty, -1, rv_insn_pc(t->b, i), 0, RV_JIT_RESUME | k << 8, (uintptr_t)t->self);
     jx_patch(e, done, jx_pos(e));
     put(t, i->rd, RAX);
 }
@@ -554,7 +554,7 @@ static void emit_amo(struct jt *t, const struct rv_insn *i, unsigned k, const st
     jit_writeback(t, t->dirty & t->callers);
     jx_mov_rr(e, RDX, RAX);
     jx_mov_rr(e, RDI, RBX);
-    jx_mov_imm(e, RSI, (uint64_t)(uintptr_t)i);
+    jx_mov_imm(e, RSI, (uint64_t)(uintptr_t)&t->self->insn[k]);   /* the hart's, not a copy's */
     jx_lea(e, RCX, jm(RSP, SLOT_VAL));
     jx_call_abs(e, (const void *)rv_exec_amo);
     jx_test_rm_r(e, false, jr(RAX), RAX);

@@ -28,7 +28,8 @@ static inline uint32_t jal(unsigned rd, int off)
 static inline uint32_t jal0(int off) { return jal(0, off); }      /* j off */
 
 /* mem and bus initialised, RAM added, the machine built (jit on or off,
- * translating at a block's second run); harts are the caller's */
+ * translating at a block's second run, on the hart's thread); harts are
+ * the caller's */
 static inline struct rv_machine *rv_sysfx_machine(struct guest_mem *mem, struct bus *bus, uint64_t ram, uint64_t size,
                                                   unsigned nharts, bool jit)
 {
@@ -41,6 +42,7 @@ static inline struct rv_machine *rv_sysfx_machine(struct guest_mem *mem, struct 
     assert_non_null(m);
     m->jit = jit;
     m->jit_threshold = 1;
+    m->jit_async = false;      /* translated at once: these tests look (test_jit_async: the thread) */
     return m;
 }
 
