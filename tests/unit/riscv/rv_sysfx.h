@@ -7,6 +7,7 @@
 
 #include <stdbool.h>
 #include <stdint.h>
+#include <stdlib.h>
 
 #include "bus/bus.h"
 #include "emu/riscv/riscv.h"
@@ -51,6 +52,39 @@ static inline void rv_sysfx_free(struct rv_machine *m, struct guest_mem *mem, st
     rv_machine_free(m);
     bus_destroy(bus);
     mem_destroy(mem);
+}
+
+/* A one-hart machine (rv_sysfx_machine) with its hart: `code` (n words)
+ * at `ram`, a spin (j .) at `trap`, the hart reset to `ram` with mtvec =
+ * trap (test_csr_jit, test_jit_async) */
+struct rv_sysfx {
+    struct guest_mem mem;
+    struct bus bus;
+    struct rv_machine *m;
+    struct rv_hart *h;
+};
+
+static inline struct rv_sysfx *rv_sysfx_new(bool jit, uint64_t ram, uint64_t size, uint64_t trap,
+                                            const uint32_t *code, size_t n)
+{
+    struct rv_sysfx *f = calloc(1, sizeof(*f));
+    assert_non_null(f);
+    f->m = rv_sysfx_machine(&f->mem, &f->bus, ram, size, 1, jit);
+    assert_int_equal(mem_write(&f->mem, ram, code, n * 4), 0);
+    uint32_t spin = jal0(0);
+    assert_int_equal(mem_write(&f->mem, trap, &spin, 4), 0);
+    f->h = rv_hart_new(f->m, 0);
+    assert_non_null(f->h);
+    rv_hart_reset(f->h, ram);
+    f->h->mtvec = trap;
+    return f;
+}
+
+static inline void rv_sysfx_del(struct rv_sysfx *f)
+{
+    rv_hart_free(f->h);
+    rv_sysfx_free(f->m, &f->mem, &f->bus);
+    free(f);
 }
 
 #endif

@@ -29,32 +29,9 @@ static uint32_t csr_op(unsigned f3, unsigned rd, unsigned rs1, unsigned csr)
     return (csr << 20) | (rs1 << 15) | (f3 << 12) | (rd << 7) | 0x73;
 }
 
-struct fx {
-    struct guest_mem mem;
-    struct bus bus;
-    struct rv_machine *m;
-    struct rv_hart *h;
-};
-
-static struct fx *fx_new(bool jit, const uint32_t *code, size_t n)
+static struct rv_sysfx *fx_new(bool jit, const uint32_t *code, size_t n)
 {
-    struct fx *f = calloc(1, sizeof(*f));
-    f->m = rv_sysfx_machine(&f->mem, &f->bus, RAM, RAM_SIZE, 1, jit);
-    assert_int_equal(mem_write(&f->mem, RAM, code, n * 4), 0);
-    uint32_t spin = jal0(0);
-    assert_int_equal(mem_write(&f->mem, TRAP, &spin, 4), 0);
-    f->h = rv_hart_new(f->m, 0);
-    assert_non_null(f->h);
-    rv_hart_reset(f->h, RAM);
-    f->h->mtvec = TRAP;
-    return f;
-}
-
-static void fx_free(struct fx *f)
-{
-    rv_hart_free(f->h);
-    rv_sysfx_free(f->m, &f->mem, &f->bus);
-    free(f);
+    return rv_sysfx_new(jit, RAM, RAM_SIZE, TRAP, code, n);
 }
 
 static void set_priv(struct rv_hart *h, unsigned priv)
@@ -71,7 +48,7 @@ static void test_translated(void **state)
 {
     (void)state;
     const uint32_t code[] = { csr_op(7, 15, 2, 0x100), addi(10, 10, 1), csr_op(2, 0, 15, 0x100), jal0(-12) };
-    struct fx *f = fx_new(true, code, 4);
+    struct rv_sysfx *f = fx_new(true, code, 4);
     struct rv_hart *h = f->h;
     set_priv(h, RV_PRIV_S);
     h->mstatus |= MS_SIE;
@@ -97,7 +74,7 @@ static void test_translated(void **state)
     assert_true(h->mstatus & MS_SIE);
     assert_int_equal(rv_get_x(h, 10), 101);
     h->pc = pc;
-    fx_free(f);
+    rv_sysfx_del(f);
 }
 
 struct state {
@@ -128,7 +105,7 @@ static uint64_t value(void)
 static void run_prog(bool jit, const uint32_t *code, size_t n, unsigned priv, uint64_t mstatus,
                      const uint64_t *x0, struct state *s)
 {
-    struct fx *f = fx_new(jit, code, n);
+    struct rv_sysfx *f = fx_new(jit, code, n);
     struct rv_hart *h = f->h;
     for (unsigned k = 1; k < 32; k++)
         rv_set_x(h, k, x0[k]);
@@ -145,7 +122,7 @@ static void run_prog(bool jit, const uint32_t *code, size_t n, unsigned priv, ui
     s->tlb_gen = h->tlb_gen - gen;
     for (unsigned k = 0; k < 32; k++)
         s->x[k] = rv_get_x(h, k);
-    fx_free(f);
+    rv_sysfx_del(f);
 }
 
 static void test_vs_interpreter(void **state)
@@ -198,7 +175,7 @@ static void test_timer_in_loop(void **state)
     (void)state;
     const uint32_t code[] = { addi(10, 10, 1), 0xfe029ee3u /* bnez t0, -4 */ };
     for (int jit = 0; jit < 2; jit++) {
-        struct fx *f = fx_new(jit, code, 2);
+        struct rv_sysfx *f = fx_new(jit, code, 2);
         struct rv_hart *h = f->h;
         uint32_t handler = addi(11, 0, 1);
         assert_int_equal(mem_write(&f->mem, TRAP, &handler, 4), 0);
@@ -224,7 +201,7 @@ static void test_timer_in_loop(void **state)
         uint64_t ran = 2 * (rv_get_x(h, 10) - a0);
         if (ran > 16384 + 4)
             fail_msg("jit %d: the timer was taken after %llu instructions", jit, (unsigned long long)ran);
-        fx_free(f);
+        rv_sysfx_del(f);
     }
 }
 

@@ -43,33 +43,11 @@ static uint32_t bne(unsigned rs1, unsigned rs2, int off)
 }
 static uint32_t lui(unsigned rd, uint32_t imm20) { return (imm20 << 12) | (rd << 7) | 0x37; }
 
-struct fx {
-    struct guest_mem mem;
-    struct bus bus;
-    struct rv_machine *m;
-    struct rv_hart *h;
-};
-
-static struct fx *fx_new(bool jit, bool async, const uint32_t *code, size_t n)
+static struct rv_sysfx *fx_new(bool jit, bool async, const uint32_t *code, size_t n)
 {
-    struct fx *f = calloc(1, sizeof(*f));
-    f->m = rv_sysfx_machine(&f->mem, &f->bus, RAM, RAM_SIZE, 1, jit);
+    struct rv_sysfx *f = rv_sysfx_new(jit, RAM, RAM_SIZE, TRAP, code, n);
     f->m->jit_async = async;
-    assert_int_equal(mem_write(&f->mem, RAM, code, n * 4), 0);
-    uint32_t spin = jal0(0);
-    assert_int_equal(mem_write(&f->mem, TRAP, &spin, 4), 0);
-    f->h = rv_hart_new(f->m, 0);
-    assert_non_null(f->h);
-    rv_hart_reset(f->h, RAM);
-    f->h->mtvec = TRAP;
     return f;
-}
-
-static void fx_free(struct fx *f)
-{
-    rv_hart_free(f->h);
-    rv_sysfx_free(f->m, &f->mem, &f->bus);
-    free(f);
 }
 
 /* a0 += 1 until it is a1 (1000), then a jump to itself */
@@ -84,7 +62,7 @@ static const uint32_t count_loop[] = {
 static void test_installed(void **state)
 {
     (void)state;
-    struct fx *f = fx_new(true, true, count_loop, sizeof(count_loop) / 4);
+    struct rv_sysfx *f = fx_new(true, true, count_loop, sizeof(count_loop) / 4);
     struct rv_hart *h = f->h;
     assert_true(f->m->jit_async);
     /* the loop's block is handed over at its second run; the thread
@@ -109,7 +87,7 @@ static void test_installed(void **state)
     assert_non_null(b);
     assert_non_null(b->jit);
     assert_false(b->jit_queued);
-    fx_free(f);
+    rv_sysfx_del(f);
 }
 
 /* The code page rewritten at every iteration: s0 = the address of the
@@ -152,8 +130,8 @@ static void test_smc_and_flushes(void **state)
     (void)state;
     static uint32_t prog[0x100 / 4 + 2];
     size_t n = smc_prog(prog);
-    struct fx *fi = fx_new(false, false, prog, n);
-    struct fx *fa = fx_new(true, true, prog, n);
+    struct rv_sysfx *fi = fx_new(false, false, prog, n);
+    struct rv_sysfx *fa = fx_new(true, true, prog, n);
     fa->m->jit_threshold = 0;
     /* slices of 300 instructions: between them the async hart's caches
      * are flushed (every other slice) while its thread may be translating */
@@ -169,8 +147,8 @@ static void test_smc_and_flushes(void **state)
             rv_cache_flush(fa->h);
     }
     assert_int_equal(rv_get_x(fa->h, 13), 0);      /* all 2000 iterations done */
-    fx_free(fa);
-    fx_free(fi);
+    rv_sysfx_del(fa);
+    rv_sysfx_del(fi);
 }
 
 /* Freed with jobs handed over and not taken back: no block is touched
@@ -179,10 +157,10 @@ static void test_free_queued(void **state)
 {
     (void)state;
     for (unsigned k = 0; k < 50; k++) {
-        struct fx *f = fx_new(true, true, count_loop, sizeof(count_loop) / 4);
+        struct rv_sysfx *f = fx_new(true, true, count_loop, sizeof(count_loop) / 4);
         f->m->jit_threshold = 0;
         assert_int_equal(rv_run(f->h, 50 + k * 7), RV_EXIT_BUDGET);
-        fx_free(f);
+        rv_sysfx_del(f);
     }
 }
 
