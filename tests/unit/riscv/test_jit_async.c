@@ -5,7 +5,8 @@
  * translated after the hart runs on, and the loop's count is the
  * interpreter's); a hart whose code page is rewritten at every iteration
  * (every block dropped while queued or being translated) and whose caches
- * are flushed between slices (rv_jit_quiesce with the thread busy) ends
+ * are flushed or trimmed between slices (rv_jit_quiesce with the thread
+ * busy; the trim gives the thread's ring back to the host) ends
  * with the interpreter's registers; a hart freed with jobs queued. */
 #include <stdarg.h>
 #include <stddef.h>
@@ -134,7 +135,8 @@ static void test_smc_and_flushes(void **state)
     struct rv_sysfx *fa = fx_new(true, true, prog, n);
     fa->m->jit_threshold = 0;
     /* slices of 300 instructions: between them the async hart's caches
-     * are flushed (every other slice) while its thread may be translating */
+     * are flushed or trimmed (every fourth slice each) while its thread
+     * may be translating */
     for (unsigned s = 0; s < 400; s++) {
         enum rv_exit ei = rv_run(fi->h, 300), ea = rv_run(fa->h, 300);
         assert_int_equal(ei, ea);
@@ -143,8 +145,16 @@ static void test_smc_and_flushes(void **state)
             if (rv_get_x(fi->h, r) != rv_get_x(fa->h, r))
                 fail_msg("slice %u: x%u %#llx interpreted, %#llx with the translator thread", s, r,
                          (unsigned long long)rv_get_x(fi->h, r), (unsigned long long)rv_get_x(fa->h, r));
-        if (s % 2)
+        if (s % 4 == 1)
             rv_cache_flush(fa->h);
+        if (s % 4 == 3) {
+            /* a trim of a mostly idle hart: its caches, the thread's
+             * working state and ring go back to the host (rv_jit_release) */
+            fa->h->mostly_idle = true;
+            assert_true(rv_hart_trim(fa->h));
+            rv_cache_busy(fa->h);
+            fa->h->mostly_idle = false;
+        }
     }
     assert_int_equal(rv_get_x(fa->h, 13), 0);      /* all 2000 iterations done */
     rv_sysfx_del(fa);
