@@ -37,7 +37,12 @@ boot_checks() {
     out=$(guest_run 'grep -c ^processor /proc/cpuinfo; grep ^hart /proc/cpuinfo | tr -d "\t " | sort | tr "\n" " "')
     if [ "$out" = "2
 hart:0 hart:1 " ]; then ok "$name: /proc/cpuinfo shows 2 harts"
-    else nok "$name: /proc/cpuinfo shows 2 harts (got '$out')"; fi
+    else
+        nok "$name: /proc/cpuinfo shows 2 harts (got '$out')"
+        # what the firmware and the kernel said of the harts, for the log
+        guest_run 'dmesg | grep -i -E "cpu|hart|smp" | tail -20' 60 | sed 's/^/# dmesg: /'
+        tr -d '\r' <"$GUEST_LOG" | grep -a -E "HART|Boot" | head -20 | sed 's/^/# console: /'
+    fi
     out=$(guest_run 'grep -m1 ^isa /proc/cpuinfo')
     check "$name: isa line names rv64imafdc ($out)" grep -q 'rv64imafdc' <<<"$out"
     out=$(guest_run "$job" 300)

@@ -33,9 +33,11 @@
  * request is pending, so one compare stands for the dispatcher's three;
  * in system mode through a stub of the fetch TLB and interrupt checks);
  * dropping a block unlinks the exits chained to it
- * (rv_jit_unlink), so no chain checks its target's validity. A branch back
- * to the block's start loops without leaving host registers; in user mode
- * jalr looks its target up in h->jtc.
+ * (rv_jit_unlink), so no chain checks its target's validity. A branch to
+ * one of the block's own instructions (back to its start, a loop inside
+ * it, forward over a few of them) jumps there without leaving host
+ * registers; jalr looks its target up in h->jtc (in user mode after its
+ * site's own cache).
  *
  * F/D instructions take an inline SSE fast path for the common case and
  * call fpu.c out of line for the rest (jit_fp.c; an ST_FPU stub); the CSR
@@ -665,6 +667,65 @@ void jit_loop_back(struct jt *t, unsigned k, unsigned cc)
     jx_patch(e, skip, jx_pos(e));
 }
 
+/* A taken branch to instruction j of the block itself (j > 0: a label,
+ * find_labels), with the guest registers still in host registers.
+ * Forward, the instructions jumped over were counted (instret counts all
+ * n of the block at its entry): they are taken back. Backward, a loop
+ * inside the block (every register the block writes is dirty from its
+ * start, as with a self-loop, so t->dirty is the same at j and at k):
+ * as a self-loop (emit_loop), instret gets the k - j + 1
+ * instructions of the iteration, which makes it count the next one from
+ * j on, within h->jit_limit and, in system mode, with no interrupt
+ * pending; else the branch's own exit, with the exact count. */
+static void into_exit(struct jt *t, const struct stub *s)
+{
+    unsigned j = (unsigned)t->into[s->k];
+    jx_alu_rm_imm(&t->e, true, ALU_SUB, jr(JIT_ICOUNT), (int32_t)(s->k - j + 1));
+    jit_exit_to(t, s->dirty, (uint64_t)t->b->insn[s->k].imm, t->b->n - 1 - s->k);
+}
+
+static void emit_into(struct jt *t, const struct stub *s)
+{
+    struct jx *e = &t->e;
+    unsigned j = (unsigned)t->into[s->k];
+    if (j > s->k) {
+        /* the code from j on takes for dirty, so valid in host registers,
+         * what the instructions jumped over write: here, they hold what
+         * they held at the block's entry (perhaps nothing), and memory
+         * the guest's value */
+        jit_reload(t, t->ldirty[j] & ~s->dirty);
+        if (j - s->k - 1)
+            jx_alu_rm_imm(e, true, ALU_SUB, jr(JIT_ICOUNT), (int32_t)(j - s->k - 1));
+        jx_jmp_to(e, t->lpos[j]);
+        return;
+    }
+    uint32_t undo[3];
+    int32_t delta = (int32_t)(s->k - j + 1);
+    jit_writeback(t, s->dirty & ~t->ldirty[j]);    /* none: the same set (kept should that change) */
+    unsigned nu = emit_checks(e, t->user, delta, undo);
+    jx_jmp_to(e, t->lpos[j]);
+    for (unsigned f = 0; f < nu; f++)
+        jx_patch(e, undo[f], jx_pos(e));
+    into_exit(t, s);
+}
+
+/* User mode: a loop inside the block checks inline, as jit_loop_back
+ * does (one taken jump per iteration); its failed check is an ST_LOOP
+ * stub, which into_exit ends (t->into[k] tells it from a self-loop's). */
+void jit_into_back(struct jt *t, unsigned k, unsigned cc)
+{
+    struct jx *e = &t->e;
+    unsigned j = (unsigned)t->into[k];
+    uint32_t skip = jx_jcc(e, cc ^ 1);
+    struct stub *s = jit_new_stub(t, ST_LOOP, k);
+    jit_writeback(t, t->dirty & ~t->ldirty[j]);    /* as in emit_into */
+    jx_alu_rm_imm(e, true, ALU_ADD, jr(JIT_ICOUNT), (int32_t)(k - j + 1));
+    jx_alu_r_rm(e, true, ALU_CMP, JIT_ICOUNT, jm(RBX, OFF_LIMIT));
+    jx_jcc_to(e, CC_BE, t->lpos[j]);
+    s->patch[0] = jx_jmp(e);
+    jx_patch(e, skip, jx_pos(e));
+}
+
 static void emit_stub(struct jt *t, struct stub *s)
 {
     struct jx *e = &t->e;
@@ -673,7 +734,10 @@ static void emit_stub(struct jt *t, struct stub *s)
     s->start = start;
     if (s->kind == ST_LOOP) {
         jx_patch(e, s->patch[0], start);
-        loop_exit(t, s);
+        if (t->into[s->k] >= 0)
+            into_exit(t, s);
+        else
+            loop_exit(t, s);
         return;
     }
     for (unsigned k = 0; k < 2; k++)
@@ -691,6 +755,10 @@ static void emit_stub(struct jt *t, struct stub *s)
         jx_lea(e, RAX, jm(s->areg, s->adisp));
     if (s->kind == ST_BRANCH && t->loop && (uint64_t)i->imm == t->b->vpc) {
         emit_loop(t, s);
+        return;
+    }
+    if (s->kind == ST_BRANCH && t->into[s->k] >= 0) {
+        emit_into(t, s);
         return;
     }
     if (s->kind == ST_BRANCH) {
@@ -805,6 +873,35 @@ static void alloc_regs(struct jt *t, unsigned n, uint32_t *read)
     }
 }
 
+/* Branches among the first n instructions whose target is one of them
+ * other than the first (that one is the self-loop's): a loop inside the
+ * block, or a forward branch over a few instructions (an if without an
+ * else), which left the block before, to a block of its own decoded at
+ * the target, at the cost of writing back and loading again the guest
+ * registers in host registers on every such transition. Fills t->into
+ * and t->labels; none while breakpoints are set (t->nbp). */
+static void find_labels(struct jt *t, unsigned n)
+{
+    const struct rv_block *b = t->b;
+    memset(t->into, -1, sizeof(t->into));
+    t->labels = 0;
+    t->back = false;
+    if (t->nbp)
+        return;
+    for (unsigned k = 0; k < n; k++) {
+        const struct rv_insn *i = &b->insn[k];
+        if (i->op < RV_OP_BEQ || i->op > RV_OP_BGEU || (uint64_t)i->imm == b->vpc)
+            continue;
+        for (unsigned j = 1; j < n; j++)
+            if (rv_insn_pc(b, &b->insn[j]) == (uint64_t)i->imm) {
+                t->into[k] = (int8_t)j;
+                t->labels |= 1ULL << j;
+                t->back |= j <= k;
+                break;
+            }
+    }
+}
+
 static const int8_t saved[] = { RBX, RBP, R12, R13, R14, R15 };
 
 /* The code arena, mapped at the first translation; false when the host
@@ -883,7 +980,11 @@ static enum jit_res translate(struct rv_hart *h, struct jt *t, const struct rv_b
         for (unsigned k = 0; k < n; k++)
             if (b->insn[k].op >= RV_OP_BEQ && b->insn[k].op <= RV_OP_BGEU && (uint64_t)b->insn[k].imm == b->vpc)
                 t->loop = true;
-    if (t->loop) {
+    find_labels(t, n);
+    /* with a loop in the block, every register it writes counts as dirty
+     * from its start (and is loaded at its entry): an exit after the
+     * branch back writes back what the iteration wrote */
+    if (t->loop || t->back) {
         for (unsigned k = 0; k < n; k++) {
             const struct rv_insn *i = &b->insn[k];
             bool fp = i->op >= RV_OP_FLW && i->op <= RV_OP_FSD;
@@ -947,7 +1048,22 @@ static enum jit_res translate(struct rv_hart *h, struct jt *t, const struct rv_b
 
     bool ended = false;
     for (unsigned k = 0; k < n;) {
-        unsigned used_insns = jit_emit_insn(t, &b->insn[k], k, n - k);
+        unsigned left = n - k;
+        if (t->labels) {
+            if ((t->labels >> k) & 1) {
+                /* reached by a jump as well: nothing known of the state */
+                t->lpos[k] = jx_pos(e);
+                t->ldirty[k] = t->dirty;
+                t->checked = 0;
+                t->rdx_base = false;
+                t->flags_reg = 0;
+                t->fs = 0;
+            }
+            uint64_t later = t->labels & ~((2ULL << k) - 1);
+            if (later)
+                left = MIN(left, (unsigned)__builtin_ctzll(later) - k);
+        }
+        unsigned used_insns = jit_emit_insn(t, &b->insn[k], k, left);
         k += used_insns;
         unsigned op = b->insn[k - 1].op;
         ended = op == RV_OP_JAL || op == RV_OP_JALR || op == RV_OP_FENCE_I;

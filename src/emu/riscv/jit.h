@@ -104,6 +104,17 @@ struct jt {
     uint8_t flags_reg, flags_in;
     bool flags_full, flags_in_full;
     bool zext;                  /* the op being emitted may leave rd zero-extended (done()) */
+    /* branches to an instruction of the block other than its first
+     * (find_labels): the index each branch goes to (-1: none), the
+     * instructions jumped to (bit k: index k), where their code starts
+     * and what was dirty there. The translator forgets what it knew
+     * (checked, rdx_base, the flags, fs) at each, and no fused group of
+     * ops spans one. */
+    int8_t into[RV_BLOCK_MAX];
+    uint64_t labels;
+    bool back;                  /* one of them goes backward: a loop */
+    uint32_t lpos[RV_BLOCK_MAX];
+    uint32_t ldirty[RV_BLOCK_MAX];   /* t->dirty where each label's code starts */
     uint32_t jsite;             /* jalr's per-site cache: its jump (0: none) */
     uint32_t jout[3];           /* its jumps to jit_jalr_site_out's exit */
     unsigned nstub;
@@ -168,6 +179,9 @@ struct stub *jit_new_stub(struct jt *t, unsigned kind, unsigned k);
 /* user mode: instruction k branches back to the block's start under the
  * x86 condition cc (the flags are set): the taken side inline */
 void jit_loop_back(struct jt *t, unsigned k, unsigned cc);
+/* user mode: instruction k branches back to instruction t->into[k] of
+ * the block (a loop inside it) under cc: the taken side inline */
+void jit_into_back(struct jt *t, unsigned k, unsigned cc);
 void jit_load(struct jt *t, const struct rv_insn *i, unsigned k, unsigned size, bool sext, bool fp);
 void jit_store(struct jt *t, const struct rv_insn *i, unsigned k, unsigned size, bool fp);
 /* jit_ops.c: is op translated (user: in user mode); emit one; which x

@@ -236,6 +236,10 @@ static void branch_to(struct jt *t, const struct rv_insn *i, unsigned k, unsigne
         jit_loop_back(t, k, cc);
         return;
     }
+    if (t->user && t->into[k] >= 0 && (unsigned)t->into[k] <= k) {
+        jit_into_back(t, k, cc);
+        return;
+    }
     struct stub *s = jit_new_stub(t, ST_BRANCH, k);
     s->patch[0] = jx_jcc(&t->e, cc);
 }

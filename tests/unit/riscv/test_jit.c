@@ -1127,6 +1127,64 @@ static void test_loop_request(void **state)
     direct_space_free();
 }
 
+/* Is a block decoded at pc in h's cache? (no lookup: that would decode
+ * one) */
+static bool block_cached(const struct rv_hart *h, uint64_t pc)
+{
+    for (unsigned j = 0; j <= h->tbl_mask; j++)
+        for (const struct rv_block *b = h->hash[j]; b; b = b->hnext)
+            if (b->vpc == pc && b->valid)
+                return true;
+    return false;
+}
+
+/* A loop inside a block (a branch back to an instruction after the
+ * block's first: addi x12 once, then addi x10; sd x10; bne x10, x0 back
+ * to the addi x10) runs inside the block's code: no block is decoded at
+ * the loop's head, and a request stops it at the head with instret =
+ * 1 + 3 * x10. A forward branch inside a block (beq x0, x0 over an addi
+ * x13, in the loop) skips the instruction and counts only what ran:
+ * instret = 1 + 4 * x10 then. */
+static void test_inner_loop_request(void **state)
+{
+    (void)state;
+    const uint32_t loop[] = { i_type(0x13, 0, 12, 12, 1), i_type(0x13, 0, 10, 10, 1), s_type(0x23, 3, 31, 10, 0),
+                              b_type(1, 10, 0, -8) };
+    const uint32_t skip[] = { i_type(0x13, 0, 12, 12, 1), i_type(0x13, 0, 10, 10, 1), b_type(0, 0, 0, 8),
+                              i_type(0x13, 0, 13, 13, 1), s_type(0x23, 3, 31, 10, 0), b_type(1, 10, 0, -16) };
+    for (int form = 0; form < 2; form++) {
+        uint8_t *sp = direct_space();       /* one run each: it keeps the code's protection */
+        for (int direct = 0; direct < 2; direct++) {
+            struct kick_fx f;
+            kick_fx_new(&f, direct, sp);
+            struct rv_hart *h = f.h;
+            if (form == 0)
+                memcpy(f.s, loop, sizeof(loop));
+            else
+                memcpy(f.s, skip, sizeof(skip));
+            kick_fx_start(&f);
+            kick_round(&f, 0, 0);
+            uint64_t x10 = rv_get_x(h, 10);
+            assert_true(x10 >= 5000);
+            assert_int_equal(rv_get_x(h, 12), 1);
+            assert_int_equal(rv_get_x(h, 13), 0);
+            assert_int_equal(*f.ctr, x10);
+            if (rv_get_pc(h) != BASE + 4)
+                fail_msg("form %d direct %d: stopped at %#llx, not the loop's head", form, direct,
+                         (unsigned long long)rv_get_pc(h));
+            assert_int_equal(rv_instret(h), 1 + (form ? 4 : 3) * x10);
+            if (block_cached(h, BASE + 4) || block_cached(h, BASE + 16))
+                fail_msg("form %d direct %d: the loop left its block (a block was decoded inside it)", form,
+                         direct);
+            int c;
+            struct rv_block *b = rv_block_lookup(h, BASE, &c);
+            assert_true(b && b->jit);
+            kick_fx_free(&f);
+        }
+        direct_space_free();
+    }
+}
+
 /* A loop with direct accesses keeps the reservation's base in rdx from
  * one iteration to the next; an op that uses rdx (divu: the remainder)
  * must have it set again before the branch back. Here the remainder is
@@ -1330,6 +1388,7 @@ int main(void)
         cmocka_unit_test(test_chain_dropped_target),
         cmocka_unit_test(test_chain_request),
         cmocka_unit_test(test_loop_request),
+        cmocka_unit_test(test_inner_loop_request),
         cmocka_unit_test(test_loop_base),
         cmocka_unit_test(test_jalr_site_cache),
         cmocka_unit_test(test_slow_path_size),
