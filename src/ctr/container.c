@@ -199,11 +199,15 @@ static struct ctr_spec *spec_for_hooks(const char *bundle, const char *kind)
     return spec;
 }
 
-static void run_hooks_state(const struct ctr_spec *spec, int kind, const struct state *st)
+/* status: the one the hooks see (NULL: the current one). Poststart hooks
+ * see "running" with the pid: the state the start operation left, not
+ * what it is when the hook is given it (a short program may have exited
+ * by then: "stopped" without a pid, as a test under ASan once saw). */
+static void run_hooks_state(const struct ctr_spec *spec, int kind, const struct state *st, const char *status)
 {
     if (!spec || !spec->nhooks[kind])
         return;
-    struct json_object *o = state_json(st);
+    struct json_object *o = state_json_as(st, status);
     ctr_hooks_run(spec, kind, json_object_to_json_string(o), -1, NULL);    /* warnings only */
     json_object_put(o);
 }
@@ -279,7 +283,7 @@ static void cleanup_container(struct state *st, const struct ctr_spec *spec)
         ctr_cgroup_destroy(cg);
     }
     release_shared_mounts(spec);
-    run_hooks_state(spec, CTR_HOOK_POSTSTOP, st);
+    run_hooks_state(spec, CTR_HOOK_POSTSTOP, st, NULL);
     rm_rf(st->dir);
 }
 
@@ -629,7 +633,7 @@ int ctr_create(const char *id, const struct ctr_opts *o, bool start_now, struct 
         if (start_fifo(&st, err) < 0) {
             rc = -1;
         } else {
-            run_hooks_state(spec, CTR_HOOK_POSTSTART, &st);
+            run_hooks_state(spec, CTR_HOOK_POSTSTART, &st, "running");
             if (!o->detach)
                 rc = run_foreground(&st, spec, pid, cons[0]);
             else
@@ -671,7 +675,7 @@ int ctr_start(const char *id, const struct ctr_opts *o, struct ctr_error **err)
         ctr_error_make(err, 0, "container \"%s\" cannot be started: it is %s, not created", id, status);
     } else if (start_fifo(&st, err) == 0) {
         struct ctr_spec *spec = spec_for_hooks(st.bundle, "poststart");
-        run_hooks_state(spec, CTR_HOOK_POSTSTART, &st);
+        run_hooks_state(spec, CTR_HOOK_POSTSTART, &st, "running");
         ctr_spec_free(spec);
         start_settle(&st);
         rc = 0;
