@@ -619,64 +619,16 @@ static unsigned emit_checks(struct jx *e, bool user, int32_t delta, uint32_t und
     return nu;
 }
 
-/* A taken branch back to the block's start: run the block again with the
- * guest registers still in host registers (every register the block
- * writes counts as dirty from the start, so any exit writes it back).
- * instret (which counts all n of this run) gets the k + 1 instructions
- * this run retired in one add to JIT_ICOUNT, which makes it count the
- * next run. A failing check leaves
- * for the dispatcher at the block's start with the exact count. */
-/* A loop's failed check: instret back to this run's count, then leave
- * for the block's start. */
-static void loop_exit(struct jt *t, const struct stub *s)
-{
-    struct jx *e = &t->e;
-    jx_alu_rm_imm(e, true, ALU_SUB, jr(JIT_ICOUNT), (int32_t)(s->k + 1));
-    uint32_t unretired = t->b->n - 1 - s->k;
-    if (unretired)
-        jx_alu_rm_imm(e, true, ALU_SUB, jr(JIT_ICOUNT), (int32_t)unretired);
-    jit_exit(t, s->dirty, -1, t->b->vpc, 0, RV_JIT_NEXT, 0);
-}
-
-static void emit_loop(struct jt *t, const struct stub *s)
-{
-    struct jx *e = &t->e;
-    uint32_t undo[3];
-    unsigned nu = emit_checks(e, t->user, (int32_t)(s->k + 1), undo);
-    jx_jmp_to(e, t->top);
-    for (unsigned f = 0; f < nu; f++)
-        jx_patch(e, undo[f], jx_pos(e));
-    loop_exit(t, s);
-}
-
-/* User mode: the check inline after the branch, which jumps over it
- * when not taken: instret += k + 1, then back to the top while within
- * h->jit_limit (one taken jump per iteration), else the ST_LOOP stub
- * (patch[0]). */
-void jit_loop_back(struct jt *t, unsigned k, unsigned cc)
-{
-    struct jx *e = &t->e;
-    uint32_t skip = jx_jcc(e, cc ^ 1);              /* x86 conditions pair by the low bit */
-    struct stub *s = jit_new_stub(t, ST_LOOP, k);
-    if (t->direct && !t->rdx_base)
-        jx_mov_imm(e, RDX, t->base);                /* the top expects it */
-    jx_alu_rm_imm(e, true, ALU_ADD, jr(JIT_ICOUNT), (int32_t)(k + 1));
-    jx_alu_r_rm(e, true, ALU_CMP, JIT_ICOUNT, jm(RBX, OFF_LIMIT));
-    jx_jcc_to(e, CC_BE, t->top);
-    s->patch[0] = jx_jmp(e);
-    jx_patch(e, skip, jx_pos(e));
-}
-
-/* A taken branch to instruction j of the block itself (j > 0: a label,
- * find_labels), with the guest registers still in host registers.
- * Forward, the instructions jumped over were counted (instret counts all
- * n of the block at its entry): they are taken back. Backward, a loop
- * inside the block (every register the block writes is dirty from its
- * start, as with a self-loop, so t->dirty is the same at j and at k):
- * as a self-loop (emit_loop), instret gets the k - j + 1
- * instructions of the iteration, which makes it count the next one from
- * j on, within h->jit_limit and, in system mode, with no interrupt
- * pending; else the branch's own exit, with the exact count. */
+/* A taken branch to instruction j of the block itself (find_labels; j 0:
+ * the block's start, a self-loop), with the guest registers still in host
+ * registers. Forward, the instructions jumped over were counted (instret
+ * counts all n of the block at its entry): they are taken back.
+ * Backward, a loop (every register the block writes is dirty from its
+ * start, so t->dirty is the same at j and at k): instret gets the
+ * k - j + 1 instructions of the iteration, which makes it count the next
+ * one from j on, within h->jit_limit and, in system mode, with no
+ * interrupt pending; else the branch's own exit (into_exit), with the
+ * exact count. */
 static void into_exit(struct jt *t, const struct stub *s)
 {
     unsigned j = (unsigned)t->into[s->k];
@@ -702,6 +654,8 @@ static void emit_into(struct jt *t, const struct stub *s)
     uint32_t undo[3];
     int32_t delta = (int32_t)(s->k - j + 1);
     jit_writeback(t, s->dirty & ~t->ldirty[j]);    /* none: the same set (kept should that change) */
+    if (j == 0 && t->direct)
+        jx_mov_imm(e, RDX, t->base);                /* the top expects it */
     unsigned nu = emit_checks(e, t->user, delta, undo);
     jx_jmp_to(e, t->lpos[j]);
     for (unsigned f = 0; f < nu; f++)
@@ -709,16 +663,19 @@ static void emit_into(struct jt *t, const struct stub *s)
     into_exit(t, s);
 }
 
-/* User mode: a loop inside the block checks inline, as jit_loop_back
- * does (one taken jump per iteration); its failed check is an ST_LOOP
- * stub, which into_exit ends (t->into[k] tells it from a self-loop's). */
+/* User mode: a branch back checks inline after the branch, which jumps
+ * over it when not taken: instret += k - j + 1, then back to j while
+ * within h->jit_limit (one taken jump per iteration), else the ST_LOOP
+ * stub (patch[0]), which into_exit ends. */
 void jit_into_back(struct jt *t, unsigned k, unsigned cc)
 {
     struct jx *e = &t->e;
     unsigned j = (unsigned)t->into[k];
-    uint32_t skip = jx_jcc(e, cc ^ 1);
+    uint32_t skip = jx_jcc(e, cc ^ 1);              /* x86 conditions pair by the low bit */
     struct stub *s = jit_new_stub(t, ST_LOOP, k);
     jit_writeback(t, t->dirty & ~t->ldirty[j]);    /* as in emit_into */
+    if (j == 0 && t->direct && !t->rdx_base)
+        jx_mov_imm(e, RDX, t->base);                /* the top expects it */
     jx_alu_rm_imm(e, true, ALU_ADD, jr(JIT_ICOUNT), (int32_t)(k - j + 1));
     jx_alu_r_rm(e, true, ALU_CMP, JIT_ICOUNT, jm(RBX, OFF_LIMIT));
     jx_jcc_to(e, CC_BE, t->lpos[j]);
@@ -734,10 +691,7 @@ static void emit_stub(struct jt *t, struct stub *s)
     s->start = start;
     if (s->kind == ST_LOOP) {
         jx_patch(e, s->patch[0], start);
-        if (t->into[s->k] >= 0)
-            into_exit(t, s);
-        else
-            loop_exit(t, s);
+        into_exit(t, s);
         return;
     }
     for (unsigned k = 0; k < 2; k++)
@@ -753,10 +707,6 @@ static void emit_stub(struct jt *t, struct stub *s)
     }
     if (t->direct && s->kind != ST_BRANCH)
         jx_lea(e, RAX, jm(s->areg, s->adisp));
-    if (s->kind == ST_BRANCH && t->loop && (uint64_t)i->imm == t->b->vpc) {
-        emit_loop(t, s);
-        return;
-    }
     if (s->kind == ST_BRANCH && t->into[s->k] >= 0) {
         emit_into(t, s);
         return;
@@ -873,25 +823,32 @@ static void alloc_regs(struct jt *t, unsigned n, uint32_t *read)
     }
 }
 
-/* Branches among the first n instructions whose target is one of them
- * other than the first (that one is the self-loop's): a loop inside the
- * block, or a forward branch over a few instructions (an if without an
- * else), which left the block before, to a block of its own decoded at
- * the target, at the cost of writing back and loading again the guest
- * registers in host registers on every such transition. Fills t->into
- * and t->labels; none while breakpoints are set (t->nbp). */
+/* Branches among the first n instructions whose target is one of them:
+ * the block's start (a self-loop: t->loop), a loop inside the block, or
+ * a forward branch over a few instructions (an if without an else). The
+ * last two left the block before, for a block of its own decoded at the
+ * target, at the cost of writing back and loading again the guest
+ * registers in host registers on every such transition. Fills t->into,
+ * t->labels (the targets past the start), t->loop and t->back; none
+ * while breakpoints are set (t->nbp: these jumps skip the dispatcher's
+ * breakpoint and execute-trigger check; setting one flushes the caches). */
 static void find_labels(struct jt *t, unsigned n)
 {
     const struct rv_block *b = t->b;
     memset(t->into, -1, sizeof(t->into));
     t->labels = 0;
-    t->back = false;
+    t->loop = t->back = false;
     if (t->nbp)
         return;
     for (unsigned k = 0; k < n; k++) {
         const struct rv_insn *i = &b->insn[k];
-        if (i->op < RV_OP_BEQ || i->op > RV_OP_BGEU || (uint64_t)i->imm == b->vpc)
+        if (i->op < RV_OP_BEQ || i->op > RV_OP_BGEU)
             continue;
+        if ((uint64_t)i->imm == b->vpc) {
+            t->into[k] = 0;
+            t->loop = t->back = true;
+            continue;
+        }
         for (unsigned j = 1; j < n; j++)
             if (rv_insn_pc(b, &b->insn[j]) == (uint64_t)i->imm) {
                 t->into[k] = (int8_t)j;
@@ -972,19 +929,14 @@ static enum jit_res translate(struct rv_hart *h, struct jt *t, const struct rv_b
     }
     uint32_t read;
     alloc_regs(t, n, &read);
-    /* self-loops and jalr lookups skip the dispatcher's breakpoint and
-     * execute-trigger check: none while any is set (setting one flushes
-     * the caches) */
+    /* jalr lookups skip the dispatcher's breakpoint and execute-trigger
+     * check too: see find_labels */
     t->nbp = nbp;
-    if (!t->nbp)
-        for (unsigned k = 0; k < n; k++)
-            if (b->insn[k].op >= RV_OP_BEQ && b->insn[k].op <= RV_OP_BGEU && (uint64_t)b->insn[k].imm == b->vpc)
-                t->loop = true;
     find_labels(t, n);
     /* with a loop in the block, every register it writes counts as dirty
      * from its start (and is loaded at its entry): an exit after the
      * branch back writes back what the iteration wrote */
-    if (t->loop || t->back) {
+    if (t->back) {
         for (unsigned k = 0; k < n; k++) {
             const struct rv_insn *i = &b->insn[k];
             bool fp = i->op >= RV_OP_FLW && i->op <= RV_OP_FSD;
@@ -1045,6 +997,8 @@ static enum jit_res translate(struct rv_hart *h, struct jt *t, const struct rv_b
     }
     t->top = jx_pos(e);
     t->rdx_base = t->loop && t->direct;
+    t->lpos[0] = t->top;
+    t->ldirty[0] = t->dirty;
 
     bool ended = false;
     for (unsigned k = 0; k < n;) {

@@ -176,11 +176,9 @@ void jit_exit_to(struct jt *t, uint32_t wb, uint64_t pc, uint32_t unretired);
 void jit_jalr_site(struct jt *t, uint32_t unretired);
 void jit_jalr_site_out(struct jt *t, uint32_t unretired);
 struct stub *jit_new_stub(struct jt *t, unsigned kind, unsigned k);
-/* user mode: instruction k branches back to the block's start under the
- * x86 condition cc (the flags are set): the taken side inline */
-void jit_loop_back(struct jt *t, unsigned k, unsigned cc);
 /* user mode: instruction k branches back to instruction t->into[k] of
- * the block (a loop inside it) under cc: the taken side inline */
+ * the block (0: its start) under the x86 condition cc (the flags are
+ * set): the taken side inline */
 void jit_into_back(struct jt *t, unsigned k, unsigned cc);
 void jit_load(struct jt *t, const struct rv_insn *i, unsigned k, unsigned size, bool sext, bool fp);
 void jit_store(struct jt *t, const struct rv_insn *i, unsigned k, unsigned size, bool fp);

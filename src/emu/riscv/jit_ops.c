@@ -229,13 +229,9 @@ static void emit_divide(struct jt *t, const struct rv_insn *i, unsigned k, const
 }
 
 /* the flags are set: taken under cc, to a side exit (a stub) or, in user
- * mode, back to the block's start inline */
+ * mode, back into the block inline (jit_into_back) */
 static void branch_to(struct jt *t, const struct rv_insn *i, unsigned k, unsigned cc)
 {
-    if (t->loop && t->user && (uint64_t)i->imm == t->b->vpc) {
-        jit_loop_back(t, k, cc);
-        return;
-    }
     if (t->user && t->into[k] >= 0 && (unsigned)t->into[k] <= k) {
         jit_into_back(t, k, cc);
         return;
