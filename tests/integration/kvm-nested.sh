@@ -9,7 +9,10 @@
 # so that each L1 stays inside tests/run.sh's 900 s per script on a loaded
 # host.
 # Environment: VESSEL_NESTED_TESTS (space-separated scripts to run inside),
-# VESSEL_NESTED_TIMEOUT (seconds for the whole L1 run, default 840).
+# VESSEL_NESTED_TIMEOUT (seconds for one L1 run, default 840),
+# VESSEL_NESTED_TOTAL (seconds for all of this script's L1 runs, default
+# the same: a wrapper that retries asks tests/run.sh for more with its
+# "# test-timeout:" line).
 . "$SRC/tests/lib.sh"
 inner=${VESSEL_NESTED_TESTS:-kvm-guests kvm-errors virtio-hostile-kvm qmp-kvm}
 l1log=${VESSEL_NESTED_LOG:-kvm-nested-l1.log}
@@ -76,7 +79,7 @@ l1_run() {
     timeout -k 10 "$1" qemu-system-x86_64 -accel tcg -cpu qemu64,+svm,+npt \
         -m 1024 -smp "${VESSEL_NESTED_CPUS:-1}" -nodefaults -display none -monitor "unix:$out/mon.sock,server=on,wait=off" -no-reboot \
         -serial "file:$out/l1.log" -kernel "/boot/vmlinuz-$kver" -initrd "$cpio" \
-        -append "console=ttyS0 quiet loglevel=3 panic=-1 no_timer_check printk.devkmsg=on nested_dump=$(($1 - 45)) nested_keeper=${VESSEL_NESTED_KEEPER:-0}" </dev/null >"$out/qemu.out" 2>&1 &
+        -append "console=ttyS0 quiet loglevel=3 panic=-1 no_timer_check printk.devkmsg=on nested_dump=$(($1 - 60)) nested_limit=$1 nested_keeper=${VESSEL_NESTED_KEEPER:-0}" </dev/null >"$out/qemu.out" 2>&1 &
     qpid=$!
     while kill -0 "$qpid" 2>/dev/null; do
         size=$(stat -c %s "$out/l1.log" 2>/dev/null || echo 0) why=
@@ -121,10 +124,12 @@ l1_run() {
 }
 t0=$SECONDS
 limit=${VESSEL_NESTED_TIMEOUT:-840}
+total=${VESSEL_NESTED_TOTAL:-$limit}
+[ "$total" -ge "$limit" ] || limit=$total
 # boot_l1 SECONDS: L1 booted, its inner tests run, its console in
 # $out/l1.txt. L1 itself wedged, panicked or reset (QEMU TCG's emulated
 # SVM: no inner test's doing, each says so in a SKIP line): booted again
-# while the 900 s tests/run.sh gives a script leave 300 s for it, at most
+# while the script's total (VESSEL_NESTED_TOTAL) leaves 300 s for it, at most
 # VESSEL_NESTED_BOOTS times in all (3: a clean-clone run had an L1 reset at
 # 10 s and its second boot wedged at 17 s)
 boots=0
@@ -134,11 +139,11 @@ boot_l1() {
     while [ $rc -eq 3 ]; do
         wedge=$(tr '\n' ' ' <"$out/wedge.txt")
         cp "$out/l1.log" "$out/l1-wedged.log"
-        left=$((limit - (SECONDS - t0)))
+        left=$((total - (SECONDS - t0)))
         [ "$left" -ge 300 ] && [ "$boots" -lt "${VESSEL_NESTED_BOOTS:-3}" ] || break
         skip "nested L1 wedged, panicked or reset after $((SECONDS - t0)) s: booted once more with $left s left" "$wedge"
         boots=$((boots + 1))
-        l1_run "$left"; rc=$?
+        l1_run "$(( left < limit ? left : limit ))"; rc=$?
     done
     [ $rc -eq 3 ] && [ -f "$out/wedge.txt" ] && wedge=$(tr '\n' ' ' <"$out/wedge.txt") && qrc="wedged ($wedge)"
     secs=$((SECONDS - t0))
@@ -195,7 +200,8 @@ else
 fi
 # VESSEL_NESTED_RETRY=1 (kvm-nested-migrate.sh, -replicate.sh): inner
 # tests that failed in the first L1 are run once more in a new L1, their
-# first failures kept as SKIP lines, when 300 s are left. In this tier an
+# first failures kept as SKIP lines, when 300 s of VESSEL_NESTED_TOTAL are
+# left (the second L1 gets at most VESSEL_NESTED_TIMEOUT). In this tier an
 # L2 guest dies or stalls now and then, most around dirty logging and
 # migration, some while booting, with QEMU as the L2 VMM too (docs/kvm.md:
 # QEMU 7.2 in the same L1 lost its source guest in 5 of 72 migrations, one
@@ -206,12 +212,12 @@ fi
 # first run said stays in its SKIP lines and its console.
 retry_why="nested tier: L2 guests die or stall now and then, most around dirty logging and migration, some while booting, with QEMU as the L2 VMM too (docs/kvm.md)"
 report count
-left=$((limit - (SECONDS - t0)))
+left=$((total - (SECONDS - t0)))
 if [ "${VESSEL_NESTED_RETRY:-0}" = 1 ] && [ "$failed" -gt 0 ] && [ "$left" -ge 300 ]; then
     report first
     cp "$out/l1.txt" "$BUILD/test-logs/${l1log%.log}-first.log"
     skip "nested: $failed inner failure(s) in the first L1: booted again with $left s left (its console: test-logs/${l1log%.log}-first.log)" "$retry_why"
-    boot_l1 "$left"
+    boot_l1 "$(( left < limit ? left : limit ))"
     cp "$out/l1.txt" "$BUILD/test-logs/$l1log"
 fi
 report final

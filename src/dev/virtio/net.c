@@ -38,6 +38,11 @@ struct virtio_net {
     struct { uint8_t *data; size_t len; } backlog[NET_BACKLOG];
     unsigned bl_head, bl_count;
     bool paused;                     /* machine paused: frames wait in the backlog, TX waits */
+    /* a frame taken from the TX ring (its buffer already used) is being
+     * handed to the backend, lock dropped: a pause waits for it, so that
+     * a checkpoint's state and its held output agree on every frame */
+    bool tx_sending;
+    pthread_cond_t tx_sent;
     /* vhost-net (--net tap,vhost=on): the kernel moves the packets */
     struct vhost_net vh;
     bool vh_open;                    /* /dev/vhost-net is ours: the device uses it when the driver starts */
@@ -147,12 +152,16 @@ void virtio_net_process_tx(struct virtio_net *n)
             n->tx_dropped++;
             continue;
         }
+        n->tx_sending = true;
         pthread_mutex_unlock(&d->lock);
         hdr[10] = hdr[11] = 0;      /* num_buffers: receive only */
-        if (n->be && (vnet ? n->be->send_vnet(n->be, hdr, NET_HDR_LEN, n->frame, len)
-                           : net_backend_send(n->be, n->frame, len)) < 0)
-            n->tx_dropped++;
+        bool bad = n->be && (vnet ? n->be->send_vnet(n->be, hdr, NET_HDR_LEN, n->frame, len)
+                                  : net_backend_send(n->be, n->frame, len)) < 0;
         pthread_mutex_lock(&d->lock);
+        n->tx_sending = false;
+        pthread_cond_broadcast(&n->tx_sent);
+        if (bad)
+            n->tx_dropped++;
     }
     if (any)
         virtq_notify(d, TXQ);
@@ -355,6 +364,11 @@ static void net_pause(struct virtio_dev *d)
 {
     struct virtio_net *n = d->opaque;
     n->paused = true;
+    /* a frame the ring already gave up goes out (or into the replication
+     * hold) before the pause returns: else a checkpoint taken now would
+     * call it sent while its output mark left it for the next epoch */
+    while (n->tx_sending)
+        pthread_cond_wait(&n->tx_sent, &d->lock);
     vh_stop(n, false);
 }
 
@@ -382,6 +396,7 @@ struct virtio_net *virtio_net_create(const uint8_t mac[6], struct net_backend *b
     n->cfg.mtu = 1500;
     n->be = be;
     n->loop = loop;
+    pthread_cond_init(&n->tx_sent, NULL);
     virtio_dev_init(&n->vdev, "virtio-net", VIRTIO_ID_NET, (1ULL << NET_F_MAC) | (1ULL << NET_F_STATUS),
                     2, &n->cfg, sizeof(n->cfg), &net_ops, n);
     if (loop) {
@@ -417,6 +432,7 @@ void virtio_net_destroy(struct virtio_net *n)
         n->be->receive = NULL;
     backlog_clear(n);
     virtio_dev_destroy(&n->vdev);
+    pthread_cond_destroy(&n->tx_sent);
     free(n);
 }
 
