@@ -601,6 +601,14 @@ static void do_reset(struct machine *m)
     join_vcpus(m);
     machine_devices_reset(m);
     int r = m->eops->reset ? m->eops->reset(m->eng) : -ENOSYS;
+    /* The images were loaded again: a migration or a replication sends it
+     * all. Marked before reset_pending is cleared: a cut waiting for the
+     * reset (machine_vcpus_park) runs as soon as it is, and one that ran
+     * before the mark sent the vCPUs at the kernel's entry with none of
+     * the reloaded images (a standby that took over that epoch booted
+     * over the old guest's memory: "VFS: Unable to mount root fs") */
+    if (atomic_load(&m->dirty_logging))
+        mem_mark_all_dirty(&m->mem);
     pthread_mutex_lock(&m->lock);
     bool guest = m->reset_guest;
     const char *reason = m->reset_reason;
@@ -610,8 +618,6 @@ static void do_reset(struct machine *m)
     bool run = !m->stopping && m->status != MACHINE_PRELAUNCH;
     pthread_cond_broadcast(&m->cond);
     pthread_mutex_unlock(&m->lock);
-    if (atomic_load(&m->dirty_logging))
-        mem_mark_all_dirty(&m->mem);     /* the images were loaded again: a migration sends it all */
     if (r < 0) {
         log_error("machine: reset failed: %s", strerror(-r));
         machine_shutdown(m, MACHINE_STOP_ERROR, MACHINE_EXIT_ERROR);

@@ -282,10 +282,13 @@ static int cut_epoch(struct machine *m, struct repl_primary *p, uint64_t *pause_
     if (r < 0)
         return snprintf(err, errlen, "the machine is stopping"), r;
     p->running = machine_status(m) == MACHINE_RUNNING;
+    /* the state first: saving it completes a vCPU's last I/O exit (KVM:
+     * vkvm_vcpu_settle), and a string read from a port writes guest RAM,
+     * which the dirty log then has for this epoch rather than the next */
+    r = copy_state(m, p, err, errlen);
     copy_ram(m, p);
-    r = copy_disks(p, err, errlen);
     if (!r)
-        r = copy_state(m, p, err, errlen);
+        r = copy_disks(p, err, errlen);
     mark_outputs(m, p);
     machine_checkpoint_end(m, quiesced);
     *pause_us = (time_ns() - t0) / 1000;
