@@ -29,6 +29,7 @@ struct watch { int fd; uint32_t ev; };
 struct chardev {
     enum chr_kind kind;
     char *path;                 /* file: / unix: */
+    struct sock_path sock;      /* unix: the socket file made, removed at the end if still ours */
     struct loop *loop;
     struct loop_event *ready_ev;
     pthread_mutex_t lock;       /* output queue, fds, watches, callbacks */
@@ -597,6 +598,7 @@ static int open_unix(struct chardev *c, const char *path)
     }
     c->listen_fd = fd;
     c->path = xstrdup(path);
+    sock_path_note(&c->sock, path);
     return 0;
 }
 
@@ -726,7 +728,7 @@ void chardev_close(struct chardev *c)
         if (c->in_fd >= 0)
             close(c->in_fd);
         close(c->listen_fd);
-        unlink(c->path);
+        sock_path_remove(&c->sock);
         break;
     case CHR_NULL:
         break;

@@ -176,6 +176,26 @@ int write_str(const char *path, const char *s)
     return write_file(path, s, strlen(s), 0, 0);
 }
 
+void sock_path_note(struct sock_path *sp, const char *path)
+{
+    struct stat st;
+    memset(sp, 0, sizeof(*sp));
+    if (strlen(path) >= sizeof(sp->path) || lstat(path, &st) < 0 || !S_ISSOCK(st.st_mode))
+        return;
+    memcpy(sp->path, path, strlen(path) + 1);
+    sp->dev = st.st_dev;
+    sp->ino = st.st_ino;
+    sp->set = true;
+}
+
+void sock_path_remove(struct sock_path *sp)
+{
+    struct stat st;
+    if (sp->set && lstat(sp->path, &st) == 0 && st.st_dev == sp->dev && st.st_ino == sp->ino)
+        unlink(sp->path);
+    sp->set = false;
+}
+
 int mkdir_parents(const char *path, mode_t mode)
 {
     char tmp[PATH_MAX];

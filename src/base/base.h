@@ -118,6 +118,21 @@ int read_file(const char *path, char **data, size_t *len, size_t max_len);
  * shape of a sysfs, procfs or cgroupfs write. */
 int write_file(const char *path, const void *data, size_t len, int oflags, mode_t mode);
 int write_str(const char *path, const char *s);
+
+/* ---- unix sockets: the file a listener bound ----
+ * Noted right after bind (sock_path_note), removed at the end
+ * (sock_path_remove) only while the file at the path is still that one:
+ * another process may have bound the path since (vessel spare starts the
+ * next standby on a standby's path as soon as it took over), and
+ * removing its socket would leave it unreachable for good. */
+struct sock_path {
+    char path[108];
+    dev_t dev;
+    ino_t ino;
+    bool set;
+};
+void sock_path_note(struct sock_path *sp, const char *path);
+void sock_path_remove(struct sock_path *sp);
 /* mkdir -p: create PATH and its missing parents with MODE; 0 or -errno
  * (an existing directory is fine). */
 int mkdir_parents(const char *path, mode_t mode);

@@ -55,7 +55,7 @@ struct migration {
     bool in_started;
     int in_listen, in_fd, in_wake;      /* in_listen: the listening socket, or the file (in_file) */
     bool in_file;                       /* --incoming file:PATH: read it, answer nothing */
-    char in_path[108];                  /* --incoming unix:PATH: removed at the end */
+    struct sock_path in_sock;           /* --incoming unix:PATH: removed at the end, if still ours */
 };
 
 static uint64_t now_ms(void) { return time_ns() / 1000000; }
@@ -752,8 +752,7 @@ void migrate_stop(struct machine *m)
     }
     if (g->in_listen >= 0)
         close(g->in_listen);
-    if (g->in_listen >= 0 && g->in_path[0])
-        unlink(g->in_path);
+    sock_path_remove(&g->in_sock);
     if (g->in_wake >= 0)
         close(g->in_wake);
     g->in_listen = g->in_wake = -1;
@@ -866,7 +865,7 @@ int migrate_incoming_start(struct machine *m)
     }
     g->in_file = u.file;
     if (!u.tcp && !u.file)
-        snprintf(g->in_path, sizeof(g->in_path), "%.107s", u.path);
+        sock_path_note(&g->in_sock, u.path);
     g->in_wake = eventfd(0, EFD_CLOEXEC);
     if (g->in_wake < 0) {
         log_error("--incoming: eventfd: %s", strerror(errno));

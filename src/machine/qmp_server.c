@@ -22,8 +22,7 @@ struct qmp_server {
     const struct qmp_ops *ops;
     void *opaque;
     struct qmp_spec spec;
-    dev_t dev;                  /* of the socket file we made, to remove only ours */
-    ino_t ino;
+    struct sock_path sock;      /* the socket file we made: removed at the end, if still ours */
     int listen_fd;
     bool listening;             /* listen_fd is on the loop */
     int client_fd;
@@ -390,15 +389,12 @@ static int listen_on(struct qmp_server *s)
         r = -1, e = errno;
     if (r == 0 && listen(fd, 8) < 0)
         r = -1, e = errno;
-    if (r == 0 && stat(path, &st) < 0)
-        r = -1, e = errno;
     if (r < 0) {
         log_error("--qmp unix:%s: %s", path, strerror(e));
         close(fd);
         return -e;
     }
-    s->dev = st.st_dev;
-    s->ino = st.st_ino;
+    sock_path_note(&s->sock, path);
     s->listen_fd = fd;
     return 0;
 }
@@ -469,9 +465,7 @@ void qmp_server_free(struct qmp_server *s)
     if (!s->closed)
         server_teardown(s);
     if (s->listen_fd >= 0) {
-        struct stat st;
-        if (stat(s->spec.path, &st) == 0 && st.st_dev == s->dev && st.st_ino == s->ino)
-            unlink(s->spec.path);
+        sock_path_remove(&s->sock);
         close(s->listen_fd);
     }
     loop_event_free(s->wake);

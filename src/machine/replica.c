@@ -17,7 +17,6 @@
 #include <string.h>
 #include <sys/eventfd.h>
 #include <sys/socket.h>
-#include <sys/stat.h>
 #include <sys/uio.h>
 #include <unistd.h>
 
@@ -34,9 +33,7 @@ struct repl_standby {
     pthread_t thread;
     bool started;
     int listen, fd, wake;
-    char path[108];                 /* unix: removed at the end, if still ours */
-    dev_t path_dev;                 /* the socket file bound there */
-    ino_t path_ino;
+    struct sock_path sock;          /* unix: removed at the end, if still ours */
     uint64_t timeout_ms;
     bool adaptive;                  /* no timeout=MS given: it follows max_gap_ns */
     struct repl_stage stage;
@@ -49,20 +46,6 @@ struct repl_standby {
     struct repl_console con;        /* the last applied epoch's console bytes, and whether they are out */
     uint64_t max_gap_ns;            /* the longest wait for data once an epoch is in (max-gap-ms) */
 };
-
-/* Remove the listening socket's file, unless the path is another's now:
- * after a takeover a supervisor (vessel spare) starts the next standby on
- * the same path at once, and it may bind there before this one's replica
- * thread gets here; removing its socket left the new primary's
- * vm-replicate failing with ENOENT for good (replicate-spare, 1 run in
- * 4). */
-static void unlink_own(struct repl_standby *s)
-{
-    struct stat st;
-    if (s->path[0] && lstat(s->path, &st) == 0 && st.st_dev == s->path_dev && st.st_ino == s->path_ino)
-        unlink(s->path);
-    s->path[0] = 0;
-}
 
 /* Read with the heartbeat timeout; the stop wake ends it. */
 static ssize_t sb_read(void *opaque, void *buf, size_t len)
@@ -301,7 +284,7 @@ static void *replica_main(void *arg)
     /* the old primary's connection and the listener go (a new standby may take the address) */
     close(fd);
     s->fd = -1;
-    unlink_own(s);
+    sock_path_remove(&s->sock);
     return NULL;
 }
 
@@ -324,12 +307,8 @@ int replica_start(struct machine *m)
         log_error("--standby: %s", err);
         return -EINVAL;
     }
-    struct stat st;
-    if (!u.tcp && stat(u.path, &st) == 0) {
-        snprintf(s->path, sizeof(s->path), "%s", u.path);
-        s->path_dev = st.st_dev;
-        s->path_ino = st.st_ino;
-    }
+    if (!u.tcp)
+        sock_path_note(&s->sock, u.path);
     s->wake = eventfd(0, EFD_CLOEXEC);
     if (s->wake < 0)
         return log_error("--standby: eventfd: %s", strerror(errno)), -errno;
@@ -374,7 +353,7 @@ void replica_free(struct machine *m)
     if (s->listen >= 0)
         close(s->listen);
     if (s->listen >= 0)
-        unlink_own(s);
+        sock_path_remove(&s->sock);
     if (s->wake >= 0)
         close(s->wake);
     repl_stage_free(&s->stage);

@@ -245,6 +245,11 @@ int virtq_pop(struct virtio_dev *d, unsigned q, struct virtq_elem *e)
     if (virtio_has_feature(d, VIRTIO_F_EVENT_IDX)) {
         /* avail_event: kick us again for anything past what we consumed */
         __atomic_store_n(&vq->used[2 + 4 * vq->num], vq->last_avail, __ATOMIC_RELAXED);
+        /* a write to RAM like the used ring's: logged for a migration or
+         * an epoch even when no push follows before the cut (a held
+         * element), else the copy keeps an old avail_event and the
+         * driver there does not kick for what it adds next */
+        mem_mark_dirty(d->mem, vq->used_addr + 4 + 8ULL * vq->num, 2);
         __atomic_thread_fence(__ATOMIC_SEQ_CST);
     }
     return 1;

@@ -5,7 +5,11 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <sys/stat.h>
+#include <stdio.h>
 #include <string.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <unistd.h>
 
 #include "base/base.h"
 
@@ -125,6 +129,58 @@ static void test_mkdir_parents(void **state)
     free(deep); free(file); free(under); free(c); free(b);
 }
 
+static int bound_at(const char *path)
+{
+    struct sockaddr_un a = { .sun_family = AF_UNIX };
+    snprintf(a.sun_path, sizeof(a.sun_path), "%s", path);
+    int fd = socket(AF_UNIX, SOCK_STREAM, 0);
+    assert_true(fd >= 0);
+    assert_int_equal(bind(fd, (struct sockaddr *)&a, sizeof(a)), 0);
+    return fd;
+}
+
+/* A listener's socket file goes at the end only while it is its own:
+ * not once another process replaced it on the same path (vessel spare's
+ * next standby), nor a path that was never a socket. */
+static void test_sock_path(void **state)
+{
+    (void)state;
+    char dir[] = "/tmp/vessel-test-XXXXXX";
+    assert_non_null(mkdtemp(dir));
+    char *path = xasprintf("%s/s.sock", dir);
+    struct stat st;
+    struct sock_path a, b;
+    int fa = bound_at(path);
+    sock_path_note(&a, path);
+    assert_true(a.set);
+    sock_path_remove(&a);                               /* still ours: removed */
+    assert_int_equal(lstat(path, &st), -1);
+    close(fa);
+
+    fa = bound_at(path);
+    sock_path_note(&a, path);
+    unlink(path);                                       /* another takes the path */
+    int fb = bound_at(path);
+    sock_path_note(&b, path);
+    sock_path_remove(&a);                               /* not ours now: stays */
+    assert_int_equal(lstat(path, &st), 0);
+    assert_true(S_ISSOCK(st.st_mode));
+    sock_path_remove(&b);
+    assert_int_equal(lstat(path, &st), -1);
+    sock_path_remove(&b);                               /* twice: nothing */
+    close(fa);
+    close(fb);
+
+    assert_int_equal(write_file(path, "x", 1, O_CREAT, 0600), 0);
+    sock_path_note(&a, path);                           /* not a socket: never removed */
+    assert_false(a.set);
+    sock_path_remove(&a);
+    assert_int_equal(lstat(path, &st), 0);
+    unlink(path);
+    rmdir(dir);
+    free(path);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -134,6 +190,7 @@ int main(void)
         cmocka_unit_test(test_read_file),
         cmocka_unit_test(test_write_file),
         cmocka_unit_test(test_mkdir_parents),
+        cmocka_unit_test(test_sock_path),
     };
     return cmocka_run_group_tests_name("base", tests, NULL, NULL);
 }
