@@ -9,6 +9,7 @@
 #include "machine/internal.h"
 #include "machine/migstream.h"
 #include "machine/replstream.h"
+#include "machine/replverify.h"
 #include "machine/snapshot.h"
 
 #include <errno.h>
@@ -45,6 +46,7 @@ struct repl_standby {
     uint64_t epoch;
     struct repl_console con;        /* the last applied epoch's console bytes, and whether they are out */
     uint64_t max_gap_ns;            /* the longest wait for data once an epoch is in (max-gap-ms) */
+    const char *verify;             /* VESSEL_TEST_REPL_VERIFY (tests only): machine/replverify.h */
 };
 
 /* Read with the heartbeat timeout; the stop wake ends it. */
@@ -174,6 +176,7 @@ static int receive(struct machine *m, struct repl_standby *s, struct mig_reader 
             break;
         if ((r = apply_epoch(m, s, err, errlen)) < 0)
             break;
+        repl_verify_check(s->verify, &m->mem, s->fd, want);
 
         if (repl_write_ack(s->fd, want) < 0)
             return snprintf(err, errlen, "the primary went away"), 0;
@@ -295,6 +298,7 @@ int replica_start(struct machine *m)
     struct repl_standby *s = xzalloc(sizeof(*s));
     s->listen = s->fd = s->wake = -1;
     s->timeout_ms = m->cfg.standby_timeout_ms ? m->cfg.standby_timeout_ms : DEFAULT_TIMEOUT_MS;
+    s->verify = repl_verify_dir();
     s->adaptive = !m->cfg.standby_timeout_ms;
     repl_stage_init(&s->stage);
     repl_console_init(&s->con);

@@ -7,6 +7,7 @@
 #include "machine/internal.h"
 #include "machine/migstream.h"
 #include "machine/replstream.h"
+#include "machine/replverify.h"
 #include "machine/snapshot.h"
 
 #include <errno.h>
@@ -67,6 +68,7 @@ struct repl_primary {
     int kill_where;
     uint64_t kill_from;
     uint64_t t_start;                   /* ns */
+    const char *verify;                 /* VESSEL_TEST_REPL_VERIFY (tests only): machine/replverify.h */
     /* counts of what was sent in this epoch */
     uint64_t nrec, bytes, wire;
 };
@@ -273,7 +275,8 @@ static int copy_state(struct machine *m, struct repl_primary *p, char *err, size
 }
 
 /* Park, copy, mark the outputs, run on. */
-static int cut_epoch(struct machine *m, struct repl_primary *p, uint64_t *pause_us, char *err, size_t errlen)
+static int cut_epoch(struct machine *m, struct repl_primary *p, uint64_t epoch, uint64_t *pause_us, char *err,
+                     size_t errlen)
 {
     p->npages = p->nzero = p->disk_len = 0;
     uint64_t t0 = time_ns();
@@ -287,6 +290,7 @@ static int cut_epoch(struct machine *m, struct repl_primary *p, uint64_t *pause_
      * which the dirty log then has for this epoch rather than the next */
     r = copy_state(m, p, err, errlen);
     copy_ram(m, p);
+    repl_verify_save(p->verify, &m->mem, epoch);
     if (!r)
         r = copy_disks(p, err, errlen);
     mark_outputs(m, p);
@@ -564,7 +568,7 @@ static int standby_spoke(struct repl_primary *p, char *err, size_t errlen)
 static int one_epoch(struct machine *m, struct repl_primary *p, uint64_t epoch, char *err, size_t errlen)
 {
     uint64_t pause_us = 0, disk_bytes = 0, t_cut = time_ns();
-    int r = cut_epoch(m, p, &pause_us, err, errlen);
+    int r = cut_epoch(m, p, epoch, &pause_us, err, errlen);
     uint64_t con = p->con_mark, net[MAX_NETS];
     memcpy(net, p->net_mark, sizeof(net));
     if (!r && (r = send_epoch(p, epoch, &disk_bytes)) < 0)
@@ -791,6 +795,7 @@ int machine_replicate(struct machine *m, const char *uri, uint64_t period_ms, ch
     p->fd = fd;
     p->wake = eventfd(0, EFD_CLOEXEC);
     p->period_ms = period_ms;
+    p->verify = repl_verify_dir();
     p->t_start = time_ns();
     test_kill_parse(p);
     pthread_mutex_lock(&rep->lock);

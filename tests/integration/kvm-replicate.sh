@@ -15,6 +15,8 @@
 # (vm-replicate: re-protection). At the end the client has every record
 # once, in order, with right checksums, on a connection that never broke,
 # and the last standby's disk has every one of them too (output commit).
+# Every VM of the kills runs with VESSEL_TEST_REPL_VERIFY (kvm-repl-verify:
+# the standby's RAM hashed against the primary's at every 20th epoch).
 # Also: what cannot be replicated is refused with one line (vhost-net, CPU
 # hotplug, --standby with --incoming); the bare ticker guest's console across
 # a SIGKILL (kvm-repl-bare) and at the two moments of its output commit,
@@ -24,7 +26,7 @@
 . "$SRC/tests/lib.sh"
 . "$SRC/tests/guestlib.sh"
 dev=${VESSEL_KVM_DEV:-/dev/kvm}
-names="kvm-repl-refused kvm-repl-bare kvm-repl-window kvm-repl-boot kvm-repl-acks kvm-repl-event kvm-repl-kills kvm-repl-end"
+names="kvm-repl-refused kvm-repl-bare kvm-repl-window kvm-repl-boot kvm-repl-acks kvm-repl-event kvm-repl-kills kvm-repl-verify kvm-repl-end"
 skip_all() { local n; for n in $names; do skip "$n" "$1"; done; exit 0; }
 x86_linux_guest || skip_all "$X86_LINUX_MISSING"
 { [ -r "$dev" ] && [ -w "$dev" ]; } || skip_all "$dev missing or not accessible (the nested tier runs this test inside its L1)"
@@ -42,6 +44,7 @@ if [ -n "${VESSEL_NESTED_LIMIT:-}" ]; then
 fi
 TMO=$(slow 5000)        # a starved host must not look like a dead primary (a killed one is seen at once)
 d=$(mktemp -d "${TMPDIR:-/tmp}/vessel-kvmrepl.XXXXXX")
+mkdir "$d/verify"
 # no nc on the host: busybox's, on PATH for this script (and ip netns exec)
 if ! have nc; then mkdir "$d/bin" && ln -s "$(command -v busybox)" "$d/bin/nc" && PATH=$d/bin:$PATH; fi
 tap=vkrt$$ net=10.232.$(( $$ % 200 ))
@@ -181,7 +184,7 @@ client=$!; pids+=($client)
 start_vm() {
     local n=$1 fd; shift
     mkfifo "$d/$n.in"
-    "${NS[@]}" "$VESSEL" kvm "${opts[@]}" --net "tap,ifname=$tap" --qmp "unix:$d/$n.qmp" "$@" <"$d/$n.in" >"$d/$n.log" 2>&1 &
+    VESSEL_TEST_REPL_VERIFY=$d/verify "${NS[@]}" "$VESSEL" kvm "${opts[@]}" --net "tap,ifname=$tap" --qmp "unix:$d/$n.qmp" "$@" <"$d/$n.in" >"$d/$n.log" 2>&1 &
     pids+=($!)
     eval "pid_$n=$!"
     exec {fd}>"$d/$n.in"
@@ -210,6 +213,13 @@ why() {
 # rebooted NAME: the guest booted on NAME, a standby that took over (it
 # never boots one itself)
 rebooted() { grep -aq 'Linux version' "$d/$1.log"; }
+# reboot_why NAME: the first line of NAME's log that says why its guest
+# reset or died (vessel's line for the reset, the panic), and how many
+# times the guest booted on NAME besides p0's first boot
+reboot_why() {
+    local n; n=$(grep -ac 'Linux version' "$d/$1.log"); [ "$1" = p0 ] && n=$((n - 1))
+    echo "on $1: $(grep -a -m1 -E 'vessel: ([a-z]+: )?guest: (reset|shutdown|system event)|Kernel panic|BUG:|Oops' "$d/$1.log" | tr -d '\r' | head -c 200) ($n boots)"
+}
 why=$(kvm_soft_why); [ -z "$why" ] || { skip_from kvm-repl-boot "$why" $names; exit 0; }
 gen=0
 truncate -s 4M "$d/disk0.img" "$d/disk1.img"
@@ -283,7 +293,7 @@ for ((k = 1; k <= KILLS; k++)); do
     waitfor "$(slow 3)" test -S "$d/rep$((gen + 1)).sock" || { nok "kvm-repl-kills: kill $k: a new standby listens"; fails=$((fails + 1)); break; }
     out=$(qmp "$standby" vm-replicate "{\"uri\": \"unix:$d/rep$((gen + 1)).sock\"}")
     if ! waitfor "$(slow 6)" acked_past $((a + 1)); then
-        nok "kvm-repl-kills: kill $k: the client's connection goes on after the failover (stuck at $(acked); client $(exited $client && echo exited || echo alive)$(rebooted "$standby" && echo "; the guest booted again after the takeover"))"
+        nok "kvm-repl-kills: kill $k: the client's connection goes on after the failover (stuck at $(acked); client $(exited $client && echo exited || echo alive)$(rebooted "$standby" && echo "; the guest booted again: $(reboot_why "$standby"); killed $(reboot_why "$primary")"))"
         diag "$standby"; echo "# $primary (killed): $(why "$primary")"; fails=$((fails + 1)); break
     fi
     t1=$(awk -v a="$t0" -v b="$(date +%s.%N)" 'BEGIN { printf "%.1f", b - a }')
@@ -303,6 +313,14 @@ fi
 sorted=$(printf '%s\n' "${fo[@]}" | grep . | sort -n)
 [ -n "$sorted" ] && echo "# failover, vessel's own (stream stopped to vCPUs running), ms: min $(head -1 <<<"$sorted"), median $(sed -n "$(( ($(grep -c . <<<"$sorted") + 1) / 2 ))p" <<<"$sorted"), max $(tail -1 <<<"$sorted") over ${#fo[@]}; primary now: $(repl "$primary" | head -c 400)"
 
+# the RAM check (VESSEL_TEST_REPL_VERIFY, machine/replverify.h): at every
+# 20th epoch's cut the primary hashed each page, the standby compared
+# once it had applied that epoch. A guest lost after a takeover with
+# every check equal was not lost to a page the replication missed.
+nchk=$(grep -c . "$d/verify/verify.log" 2>/dev/null); ndiff=$(grep -vc ' 0 of ' "$d/verify/verify.log" 2>/dev/null)
+vfirst=$(grep -v ' 0 of ' "$d/verify/verify.log" 2>/dev/null | head -3 | tr '\n' '|')
+check "kvm-repl-verify: the standby's RAM was the primary's at every checked cut (${nchk:-0} checks, every 20th epoch, over every primary and standby; differing: ${ndiff:-0}${vfirst:+: $vfirst})" \
+    test "${nchk:-0}" -ge 1 -a "${ndiff:-0}" -eq 0
 # ---- the end: the client's stream, the primary's and the standby's disks ----
 # the client's log goes on growing (the workload still runs): every check
 # below reads one copy of it, cut to its last whole line

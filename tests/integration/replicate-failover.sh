@@ -11,7 +11,9 @@
 # that the client's one connection goes on; then it starts a fresh standby
 # for the new primary (vm-replicate: re-protection). At the end the client
 # has seen every record once, in order, each with its right checksum, on
-# one connection.
+# one connection; and at every 20th epoch's cut the standby's RAM was the
+# primary's (VESSEL_TEST_REPL_VERIFY, machine/replverify.h: hashed on both
+# sides).
 . "$SRC/tests/lib.sh"
 have python3 || { echo "python3 missing" >&2; exit 77; }
 line=$(bash "$SRC/guest/build.sh" --print riscv64 2>/dev/null) || { echo "riscv64 guest not built (make guest)" >&2; exit 77; }
@@ -25,6 +27,7 @@ KILLS=${REPL_KILLS:-20}
 # a loaded host (the CI runs tests side by side, ASan) must not look like a dead primary
 TMO=$(slow 5000)
 d=$(mktemp -d "${TMPDIR:-/tmp}/vessel-repl.XXXXXX")
+mkdir "$d/verify"
 ns=vslrep$$ tap=vslrt$$
 pids=()
 client_pid=
@@ -80,7 +83,7 @@ client_pid=$!
 start_vm() {
     local name=$1; shift
     mkfifo "$d/$name.in"
-    ip netns exec "$ns" "$VESSEL" run --kernel "$KERNEL" --initrd "$INITRD" -m 64M --append "console=ttyS0 vessel.nonet" \
+    VESSEL_TEST_REPL_VERIFY=$d/verify ip netns exec "$ns" "$VESSEL" run --kernel "$KERNEL" --initrd "$INITRD" -m 64M --append "console=ttyS0 vessel.nonet" \
         --net "tap,ifname=$tap" --qmp "unix:$d/$name.qmp" "$@" <"$d/$name.in" >"$d/$name.log" 2>&1 &
     pids+=($!)
     eval "pid_$name=$!"
@@ -186,6 +189,10 @@ for ((k = 1; k <= KILLS; k++)); do
 done
 check "$KILLS SIGKILLs of the primary: each time the standby took over with every acknowledged record on its disk, and was re-protected" \
     test "$fails" -eq 0 -a "$k" -gt "$KILLS"
+nchk=$(grep -c . "$d/verify/verify.log" 2>/dev/null); ndiff=$(grep -vc ' 0 of ' "$d/verify/verify.log" 2>/dev/null)
+vfirst=$(grep -v ' 0 of ' "$d/verify/verify.log" 2>/dev/null | head -3 | tr '\n' '|')
+check "the standby's RAM was the primary's at every checked cut (${nchk:-0} checks, every 20th epoch; differing: ${ndiff:-0}${vfirst:+: $vfirst})" \
+    test "${nchk:-0}" -ge 1 -a "${ndiff:-0}" -eq 0
 check "query-replication on the last new primary says primary" \
     bash -c "'$VESSEL' qmp '$d/$primary.qmp' query-replication | grep -q '\"role\":\"primary\"'"
 last=$(acked)

@@ -17,10 +17,12 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <unistd.h>
 #include <cmocka.h>
 
 #include "machine/replstream.h"
+#include "machine/replverify.h"
 #include "machine/snapshot.h"
 
 #define RAM_BASE 0x80000000ULL
@@ -453,6 +455,56 @@ static void test_answers(void **state)
     free(s);
 }
 
+/* VESSEL_TEST_REPL_VERIFY's check (machine/replverify.h): the primary's
+ * hashes at a checked epoch against the standby's RAM, equal, then with
+ * one page changed (named in verify.log), none for an unchecked epoch, the
+ * primary's file gone once read. */
+static void test_verify(void **state)
+{
+    char dir[] = "/tmp/vessel-verify-XXXXXX";
+    assert_non_null(mkdtemp(dir));
+    struct guest_mem a, b;
+    mem_init(&a);
+    mem_init(&b);
+    assert_int_equal(mem_add_ram(&a, RAM_BASE, RAM_PAGES * 4096, 0), 0);
+    assert_int_equal(mem_add_ram(&b, RAM_BASE, RAM_PAGES * 4096, 0), 0);
+    for (unsigned i = 0; i < RAM_PAGES; i++) {
+        memset(a.r[0].host + i * 4096, (int)i, 4096);
+        memset(b.r[0].host + i * 4096, (int)i, 4096);
+    }
+    int sv[2];                  /* SO_PEERCRED names this process: the "primary" */
+    assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM, 0, sv), 0);
+    repl_verify_save(dir, &a, REPL_VERIFY_EVERY * 3);
+    assert_int_equal(repl_verify_check(dir, &b, sv[1], REPL_VERIFY_EVERY * 3), 0);
+    assert_int_equal(repl_verify_check(dir, &b, sv[1], REPL_VERIFY_EVERY * 3), -ENOENT);   /* read once */
+    b.r[0].host[5 * 4096 + 17] ^= 1;
+    repl_verify_save(dir, &a, REPL_VERIFY_EVERY);
+    assert_int_equal(repl_verify_check(dir, &b, sv[1], REPL_VERIFY_EVERY), 1);
+    repl_verify_save(dir, &a, REPL_VERIFY_EVERY + 1);     /* not a checked epoch: nothing written */
+    assert_int_equal(repl_verify_check(dir, &b, sv[1], REPL_VERIFY_EVERY + 1), -EAGAIN);
+    char path[64], *log = NULL;
+    snprintf(path, sizeof(path), "%s/verify.log", dir);
+    FILE *f = fopen(path, "r");
+    assert_non_null(f);
+    size_t n = 0;
+    assert_true(getdelim(&log, &n, 0, f) > 0);
+    fclose(f);
+    char want[128];
+    snprintf(want, sizeof(want), "pid %d epoch %d: 0 of %d pages differ\n", (int)getpid(), REPL_VERIFY_EVERY * 3,
+             RAM_PAGES);
+    assert_non_null(strstr(log, want));
+    snprintf(want, sizeof(want), "epoch %d: 1 of %d pages differ: 0:%#llx\n", REPL_VERIFY_EVERY, RAM_PAGES,
+             RAM_BASE + 5 * 4096);
+    assert_non_null(strstr(log, want));
+    free(log);
+    unlink(path);
+    assert_int_equal(rmdir(dir), 0);        /* nothing else left there */
+    close(sv[0]);
+    close(sv[1]);
+    mem_destroy(&a);
+    mem_destroy(&b);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -462,6 +514,7 @@ int main(void)
         cmocka_unit_test(test_answers),
         cmocka_unit_test(test_console_refusals),
         cmocka_unit_test(test_console_decision),
+        cmocka_unit_test(test_verify),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
