@@ -200,3 +200,48 @@ guest_rmdir_() {
     if [ -n "$GUEST_DIR" ] && [ "${GUEST_KEEP:-0}" != 1 ]; then rm -rf "$GUEST_DIR"; fi
     GUEST_DIR= GUEST_LOG=
 }
+
+# kvm_trace on|off|count|dump NAME PID: the kernel's KVM tracepoints (exits,
+# injected exceptions, MSR and CR accesses) in the nested tier's L1, for the
+# kvm tests that lose guests there now and then (kvm-migrate,
+# kvm-replicate). The ring keeps the last events. On AMD SVM (the nested
+# tier) KVM resets the vCPU before vessel sees a triple fault's shutdown
+# exit: only the trace says where the guest was. It stops itself at a
+# shutdown exit (SVM's 0x7f), before a second boot overwrites it. Only in
+# L1 (VESSEL_NESTED_L1, set by its init: a machine of the test's own), and
+# where tracefs is writable. dump: the events of PID's threads (all, if
+# PID is gone), the first lines and the last before the end, as one line.
+KVM_TRACE_DIR=/sys/kernel/tracing KVM_TRACE_EV="kvm_exit kvm_inj_exception kvm_msr kvm_cr"
+# the trace as "TID TIME EVENT FIELDS"
+kvm_trace_lines() { sed -n 's/^ *.*-\([0-9][0-9]*\) *\[[0-9]*\] [^ ]* *\([0-9.]*\): \(kvm_[a-z_]*: \)/\1 \2 \3/p' "$KVM_TRACE_DIR/trace"; }
+kvm_trace() {
+    local t=$KVM_TRACE_DIR e
+    [ "${VESSEL_NESTED_L1:-}" = 1 ] || { [ "$1" = on ] || [ "$1" = off ] || echo "none (not in the nested tier)"; return 0; }
+    case $1 in
+    on)
+        [ -e "$t/events/kvm" ] || mount -t tracefs nodev "$t" 2>/dev/null
+        [ -w "$t/events/kvm/kvm_exit/enable" ] || return 0
+        echo 0 > "$t/tracing_on"; echo 4096 > "$t/buffer_size_kb"; : > "$t/trace"
+        echo 'traceoff if exit_reason == 127' > "$t/events/kvm/kvm_exit/trigger" 2>/dev/null
+        for e in $KVM_TRACE_EV; do echo 1 > "$t/events/kvm/$e/enable"; done
+        echo 1 > "$t/tracing_on" ;;
+    off)
+        [ -w "$t/tracing_on" ] || return 0
+        echo 0 > "$t/tracing_on"
+        for e in $KVM_TRACE_EV; do echo 0 > "$t/events/kvm/$e/enable"; done
+        echo '!traceoff if exit_reason == 127' > "$t/events/kvm/kvm_exit/trigger" 2>/dev/null ;;
+    count)
+        [ -r "$t/trace" ] || { echo "none (tracefs not writable)"; return 0; }
+        # exits per thread (a VM's vCPU threads are its process's tasks) and reason
+        echo "$(grep -ac 'kvm_exit:' "$t/trace") exits ($(kvm_trace_lines | awk '$3 == "kvm_exit:" { n[$1 " " $7]++ } END { for (k in n) printf "%s %d, ", k, n[k] }')), $(grep -ac 'kvm_inj_exception' "$t/trace") exceptions injected" ;;
+    dump)
+        [ -r "$t/trace" ] || { echo "none (tracefs not writable)"; return 0; }
+        local tids lines
+        tids=$(ls "/proc/$3/task" 2>/dev/null | tr '\n' ' ')
+        lines=$(kvm_trace_lines | awk -v t=" $tids" '"" t == " " || index(t, " " $1 " ")')
+        echo -n "$2's threads: ${tids:-gone}; "
+        head -n 4 <<<"$lines" | tr -s ' ' | tr '\n' '|'; echo -n " ... "
+        tail -n 20 <<<"$lines" | tr -s ' ' | sed 's/ info2 0x0*\([0-9a-f]\)/ info2 0x\1/; s/ error_code 0x00000000//' | tr '\n' '|'
+        echo " ($(kvm_trace count))" ;;
+    esac
+}

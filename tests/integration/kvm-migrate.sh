@@ -153,52 +153,10 @@ job() {
     guest_run "{ $1 & }" "$(slow 3)" >/dev/null
 }
 
-# kvm_trace on|off|count|dump VM: the kernel's KVM tracepoints (exits,
-# injected exceptions, MSR and CR accesses), on from A's boot to the end:
-# now and then a guest stopped printing after a migration or a cancelled
-# one (idle: its workload waiting on something), or a destination reset
-# before its first line. The ring keeps the last events. On AMD SVM (the
-# nested tier) KVM resets the vCPU before vessel sees the shutdown: only
-# the trace says where the guest was. It stops itself at a shutdown exit (SVM's 0x7f),
-# before a second boot overwrites it. Only in the nested tier's L1
-# (VESSEL_NESTED_L1, set by its init: a machine of the test's own), and
-# where tracefs is writable.
-trace_dir=/sys/kernel/tracing trace_ev="kvm_exit kvm_inj_exception kvm_msr kvm_cr"
-# the trace as "TID TIME EVENT FIELDS"
-kvm_trace_lines() { sed -n 's/^ *.*-\([0-9][0-9]*\) *\[[0-9]*\] [^ ]* *\([0-9.]*\): \(kvm_[a-z_]*: \)/\1 \2 \3/p' "$trace_dir/trace"; }
-kvm_trace() {
-    local t=$trace_dir e
-    [ "${VESSEL_NESTED_L1:-}" = 1 ] || { [ "$1" = on ] || [ "$1" = off ] || echo "none (not in the nested tier)"; return 0; }
-    case $1 in
-    on)
-        [ -e "$t/events/kvm" ] || mount -t tracefs nodev "$t" 2>/dev/null
-        [ -w "$t/events/kvm/kvm_exit/enable" ] || return 0
-        echo 0 > "$t/tracing_on"; echo 4096 > "$t/buffer_size_kb"; : > "$t/trace"
-        echo 'traceoff if exit_reason == 127' > "$t/events/kvm/kvm_exit/trigger" 2>/dev/null
-        for e in $trace_ev; do echo 1 > "$t/events/kvm/$e/enable"; done
-        echo 1 > "$t/tracing_on" ;;
-    off)
-        [ -w "$t/tracing_on" ] || return 0
-        echo 0 > "$t/tracing_on"
-        for e in $trace_ev; do echo 0 > "$t/events/kvm/$e/enable"; done
-        echo '!traceoff if exit_reason == 127' > "$t/events/kvm/kvm_exit/trigger" 2>/dev/null ;;
-    count)
-        [ -r "$t/trace" ] || { echo "none (tracefs not writable)"; return 0; }
-        # exits per thread (a VM's vCPU threads are its process's tasks) and reason
-        echo "$(grep -ac 'kvm_exit:' "$t/trace") exits ($(kvm_trace_lines | awk '$3 == "kvm_exit:" { n[$1 " " $7]++ } END { for (k in n) printf "%s %d, ", k, n[k] }')), $(grep -ac 'kvm_inj_exception' "$t/trace") exceptions injected" ;;
-    dump)
-        [ -r "$t/trace" ] || { echo "none (tracefs not writable)"; return 0; }
-        # thread, time, event of VM's threads (all, if it is gone): the
-        # first lines and the last before the end
-        local tids
-        tids=$(ls "/proc/${PID[$2]}/task" 2>/dev/null | tr '\n' ' ')
-        kvm_trace_lines | awk -v t=" $tids" '"" t == " " || index(t, " " $1 " ")' > "$d/trace.$2"
-        echo -n "$2's threads: ${tids:-gone}; "
-        head -n 4 "$d/trace.$2" | tr -s ' ' | tr '\n' '|'; echo -n " ... "
-        tail -n 20 "$d/trace.$2" | tr -s ' ' | sed 's/ info2 0x0*\([0-9a-f]\)/ info2 0x\1/; s/ error_code 0x00000000//' | tr '\n' '|'
-        echo " ($(kvm_trace count))" ;;
-    esac
-}
+# L1's KVM tracepoints (kvm_trace, tests/guestlib.sh), on from A's boot to
+# the end: now and then a guest stopped printing after a migration or a
+# cancelled one (idle: its workload waiting on something), or a
+# destination reset before its first line.
 
 # stalled VM: why VM's workload printed nothing more: whether a key on its
 # console wakes it (a console whose transmit interrupt was lost goes on
@@ -210,7 +168,7 @@ stalled() {
     printf '\n' >&"${IN[$1]}" 2>/dev/null
     wait_for "$(slow 3)" reached "$d/$1/console.log" $((${c0:-0} + 2))
     c1=$(lastctr "$d/$1/console.log")
-    echo "a key on its console: ctr ${c0:-none} -> ${c1:-none} ($([ "${c1:-0}" -gt "${c0:-0}" ] && echo 'woke it' || echo 'did not wake it')); vessel: $(tail -c 300 "$d/$1/err" | tr '\n' '|'); L1's KVM trace: $(kvm_trace dump "$1" | tail -c 2500)"
+    echo "a key on its console: ctr ${c0:-none} -> ${c1:-none} ($([ "${c1:-0}" -gt "${c0:-0}" ] && echo 'woke it' || echo 'did not wake it')); vessel: $(tail -c 300 "$d/$1/err" | tr '\n' '|'); L1's KVM trace: $(kvm_trace dump "$1" "${PID[$1]}" | tail -c 2500)"
 }
 
 vm A "${opts[@]}" --qmp "unix:$d/A.qmp"

@@ -60,6 +60,7 @@ cleanup() {
         while ! exited "$p" && [ "$(date +%s)" -lt "$end" ]; do sleep 0.1; done
         exited "$p" || echo "# cleanup: pid $p ($(tr '\0' ' ' </proc/$p/cmdline 2>/dev/null | head -c 80)) did not end: $(cat /proc/$p/wchan 2>/dev/null) $(head -n 3 /proc/$p/stack 2>/dev/null | tr '\n' ' ')"
     done
+    kvm_trace off 2>/dev/null
     if [ -n "$ns" ]; then ip netns del "$ns" 2>/dev/null; else ip link del "$tap" 2>/dev/null; fi
     [ -n "${KEEP:-}" ] || rm -rf "$d"
 }
@@ -220,6 +221,12 @@ reboot_why() {
     local n; n=$(grep -ac 'Linux version' "$d/$1.log"); [ "$1" = p0 ] && n=$((n - 1))
     echo "on $1: $(grep -a -m1 -E 'vessel: ([a-z]+: )?guest: (reset|shutdown|system event)|Kernel panic|BUG:|Oops' "$d/$1.log" | tr -d '\r' | head -c 200) ($n boots)"
 }
+# last_exceptions: the last 3 exceptions L1's KVM injected before the trace
+# stopped (at the first shutdown exit): vector and error code
+last_exceptions() {
+    [ "${VESSEL_NESTED_L1:-}" = 1 ] && [ -r "$KVM_TRACE_DIR/trace" ] || { echo "no trace"; return; }
+    kvm_trace_lines | grep -a 'kvm_inj_exception' | tail -n 3 | sed 's/kvm_inj_exception: //' | tr -s ' ' | tr '\n' '|'
+}
 why=$(kvm_soft_why); [ -z "$why" ] || { skip_from kvm-repl-boot "$why" $names; exit 0; }
 gen=0
 truncate -s 4M "$d/disk0.img" "$d/disk1.img"
@@ -263,6 +270,11 @@ diag() {
     echo "# $1 guest: $(sed -n '/^@@d/,/^@@e/p' "$d/$1.log" | tr -d '\r' | tr -s ' ' | tr '\n' '|' | tail -c 3000)"
 }
 
+# L1's KVM tracepoints (kvm_trace, tests/guestlib.sh) for the kills:
+# now and then a guest triple-faults there (SVM resets the vCPU before
+# vessel sees it: only the trace says where it was; the trace stops at
+# the first shutdown exit)
+kvm_trace on
 primary=p0 standby=s1
 fails=0 done=0 fo=()
 for ((k = 1; k <= KILLS; k++)); do
@@ -293,8 +305,10 @@ for ((k = 1; k <= KILLS; k++)); do
     waitfor "$(slow 3)" test -S "$d/rep$((gen + 1)).sock" || { nok "kvm-repl-kills: kill $k: a new standby listens"; fails=$((fails + 1)); break; }
     out=$(qmp "$standby" vm-replicate "{\"uri\": \"unix:$d/rep$((gen + 1)).sock\"}")
     if ! waitfor "$(slow 6)" acked_past $((a + 1)); then
-        nok "kvm-repl-kills: kill $k: the client's connection goes on after the failover (stuck at $(acked); client $(exited $client && echo exited || echo alive)$(rebooted "$standby" && echo "; the guest booted again: $(reboot_why "$standby"); killed $(reboot_why "$primary")"))"
-        diag "$standby"; echo "# $primary (killed): $(why "$primary")"; fails=$((fails + 1)); break
+        nok "kvm-repl-kills: kill $k: the client's connection goes on after the failover (stuck at $(acked); client $(exited $client && echo exited || echo alive)$(rebooted "$standby" && echo "; the guest booted again: $(reboot_why "$standby"); killed $(reboot_why "$primary"); the last exceptions L1's KVM injected: $(last_exceptions)"))"
+        diag "$standby"; echo "# $primary (killed): $(why "$primary")"
+        rebooted "$standby" && echo "# L1's KVM trace, to the first shutdown exit: $(kvm_trace dump all 0 | tail -c 3000)"
+        fails=$((fails + 1)); break
     fi
     t1=$(awk -v a="$t0" -v b="$(date +%s.%N)" 'BEGIN { printf "%.1f", b - a }')
     if ! waitfor "$(slow 6)" epoch_past "$nxt" 2; then
