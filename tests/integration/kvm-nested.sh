@@ -115,6 +115,18 @@ l1_run() {
         } >"$out/wedge.txt"
         return 3
     fi
+    # L1's own kernel stalled (a soft lockup or an RCU stall, shorter than
+    # the wedge limit above) in a run where an inner test failed: that L1
+    # was no working host for its guests (a CPU stuck in L1's kernel for
+    # 20 s and more; in one run L1 soft-locked 138 s just after
+    # kvm-replicate's guest stopped answering, and a vessel process was
+    # left waiting in synchronize_srcu): booted again as a wedged one is,
+    # the stall and the first failure in its SKIP line
+    lk=$(grep -av '@@nested' "$out/l1.log" 2>/dev/null | grep -a -m1 -E 'soft lockup - CPU#|rcu: INFO: .*detected stall|self-detected stall' | tr -d '\r')
+    if [ -n "$lk" ] && grep -aq '^@@nested [^ ]*: not ok' "$out/l1.log"; then
+        echo "L1's kernel: ${lk#*] } in a run where an inner test failed: $(grep -a -m1 '^@@nested [^ ]*: not ok' "$out/l1.log" | sed 's/^@@nested //' | tr -d '\r' | head -c 300)" >"$out/wedge.txt"
+        return 3
+    fi
     # L1 ended before its init's last line, not by the time limit: a
     # reset (with -no-reboot QEMU exits 0), seen once with no kernel line
     if [ "$qrc" -ne 124 ] && [ "$qrc" -ne 137 ] && ! grep -aq '^@@nested done' "$out/l1.log" 2>/dev/null; then
@@ -127,8 +139,9 @@ limit=${VESSEL_NESTED_TIMEOUT:-840}
 total=${VESSEL_NESTED_TOTAL:-$limit}
 [ "$total" -ge "$limit" ] || limit=$total
 # boot_l1 SECONDS: L1 booted, its inner tests run, its console in
-# $out/l1.txt. L1 itself wedged, panicked or reset (QEMU TCG's emulated
-# SVM: no inner test's doing, each says so in a SKIP line): booted again
+# $out/l1.txt. L1 itself wedged, panicked or reset, or its kernel stalled
+# in a run where an inner test failed (QEMU TCG's emulated SVM: no inner
+# test's doing, each says so in a SKIP line): booted again
 # while the script's total (VESSEL_NESTED_TOTAL) leaves 300 s for it, at most
 # VESSEL_NESTED_BOOTS times in all (3: a clean-clone run had an L1 reset at
 # 10 s and its second boot wedged at 17 s)
