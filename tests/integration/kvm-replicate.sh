@@ -221,11 +221,19 @@ reboot_why() {
     local n; n=$(grep -ac 'Linux version' "$d/$1.log"); [ "$1" = p0 ] && n=$((n - 1))
     echo "on $1: $(grep -a -m1 -E 'vessel: ([a-z]+: )?guest: (reset|shutdown|system event)|Kernel panic|BUG:|Oops' "$d/$1.log" | tr -d '\r' | head -c 200) ($n boots)"
 }
-# last_exceptions: the last 3 exceptions L1's KVM injected before the trace
-# stopped (at the first shutdown exit): vector and error code
+# last_exceptions: where the trace stopped (at the first shutdown exit):
+# that vCPU thread's last 3 events (the shutdown's RIP, the pending
+# exception in intr_info and its error code), else the last 3 exceptions
+# L1's KVM injected
 last_exceptions() {
     [ "${VESSEL_NESTED_L1:-}" = 1 ] && [ -r "$KVM_TRACE_DIR/trace" ] || { echo "no trace"; return; }
-    kvm_trace_lines | grep -a 'kvm_inj_exception' | tail -n 3 | sed 's/kvm_inj_exception: //' | tr -s ' ' | tr '\n' '|'
+    local tid
+    tid=$(kvm_trace_lines | awk '$3 == "kvm_exit:" && / reason shutdown / { t = $1 } END { print t }')
+    if [ -n "$tid" ]; then
+        kvm_trace_lines | awk -v t="$tid" '$1 == t' | tail -n 3 | sed 's/ info1 0x0*\([0-9a-f]\)/ info1 0x\1/' | tr -s ' ' | tr '\n' '|'
+    else
+        kvm_trace_lines | grep -a 'kvm_inj_exception' | tail -n 3 | sed 's/kvm_inj_exception: //' | tr -s ' ' | tr '\n' '|'
+    fi
 }
 why=$(kvm_soft_why); [ -z "$why" ] || { skip_from kvm-repl-boot "$why" $names; exit 0; }
 gen=0
@@ -305,7 +313,7 @@ for ((k = 1; k <= KILLS; k++)); do
     waitfor "$(slow 3)" test -S "$d/rep$((gen + 1)).sock" || { nok "kvm-repl-kills: kill $k: a new standby listens"; fails=$((fails + 1)); break; }
     out=$(qmp "$standby" vm-replicate "{\"uri\": \"unix:$d/rep$((gen + 1)).sock\"}")
     if ! waitfor "$(slow 6)" acked_past $((a + 1)); then
-        nok "kvm-repl-kills: kill $k: the client's connection goes on after the failover (stuck at $(acked); client $(exited $client && echo exited || echo alive)$(rebooted "$standby" && echo "; the guest booted again: $(reboot_why "$standby"); killed $(reboot_why "$primary"); the last exceptions L1's KVM injected: $(last_exceptions)"))"
+        nok "kvm-repl-kills: kill $k: the client's connection goes on after the failover (stuck at $(acked); client $(exited $client && echo exited || echo alive)$(rebooted "$standby" && echo "; the guest booted again: $(reboot_why "$standby"); killed $(reboot_why "$primary"); L1's KVM trace: $(last_exceptions)"))"
         diag "$standby"; echo "# $primary (killed): $(why "$primary")"
         rebooted "$standby" && echo "# L1's KVM trace, to the first shutdown exit: $(kvm_trace dump all 0 | tail -c 3000)"
         fails=$((fails + 1)); break
