@@ -380,11 +380,14 @@ static int listen_on(struct qmp_server *s)
     }
     struct sockaddr_un sa = { .sun_family = AF_UNIX };
     memcpy(sa.sun_path, path, strlen(path) + 1);
-    /* 0600 from the start: no moment where others could connect */
-    mode_t old = umask(0177);
-    int r = bind(fd, (struct sockaddr *)&sa, sizeof(sa));
+    /* 0600 from the start: no moment where others could connect. The
+     * file takes the socket inode's mode less the umask (as chardev.c's);
+     * not umask() around bind, which is the whole process's and would
+     * change what other threads create meanwhile */
+    int r = fchmod(fd, 0600);
+    if (r == 0)
+        r = bind(fd, (struct sockaddr *)&sa, sizeof(sa));
     int e = errno;
-    umask(old);
     if (r == 0 && chmod(path, 0600) < 0)
         r = -1, e = errno;
     if (r == 0 && listen(fd, 8) < 0)
