@@ -83,3 +83,15 @@ repl_window_bad() {
         bad="the standby's first $n bytes are not the primary's last $n${bad:+; $bad}"
     echo "$bad"
 }
+
+# repl_verify_result DIR: what VESSEL_TEST_REPL_VERIFY=DIR's checks said
+# (DIR/verify.log, machine/replverify.h: a line per checked epoch) as
+# "N checks, every 20th epoch; differing: M[: the first lines]"; status 0
+# when there was at least one check and no page differed in any
+repl_verify_result() {
+    local n m first
+    n=$(grep -c . "$1/verify.log" 2>/dev/null); m=$(grep -vc ': 0 of ' "$1/verify.log" 2>/dev/null)
+    first=$(grep -v ': 0 of ' "$1/verify.log" 2>/dev/null | head -n 3 | tr '\n' '|')
+    echo "${n:-0} checks, every 20th epoch; differing: ${m:-0}${first:+: $first}"
+    [ "${n:-0}" -ge 1 ] && [ "${m:-0}" -eq 0 ]
+}

@@ -356,8 +356,7 @@ void replica_free(struct machine *m)
         close(s->fd);
     if (s->listen >= 0)
         close(s->listen);
-    if (s->listen >= 0)
-        sock_path_remove(&s->sock);
+    sock_path_remove(&s->sock);
     if (s->wake >= 0)
         close(s->wake);
     repl_stage_free(&s->stage);
