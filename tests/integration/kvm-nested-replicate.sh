@@ -13,5 +13,12 @@
 # run had the guest stall for good after its 12th failover, as guests do
 # with dirty logging on in this tier, with QEMU as the VMM too
 # (docs/kvm.md).
+# L1's KVM runs its guests with shadow paging (kvm_amd npt=0,
+# VESSEL_NESTED_KVM_AMD): with nested paging, TCG's emulated SVM lost
+# guests under dirty logging, each traced loss right after nested page
+# faults on pages write-protected for the log (three of four on the
+# guest's own page-table walk); with shadow paging TCG walks no nested
+# table (docs/kvm.md, "The nested tier").
+VESSEL_NESTED_KVM_AMD=${VESSEL_NESTED_KVM_AMD-npt=0} \
 VESSEL_NESTED_RETRY=${VESSEL_NESTED_RETRY:-1} VESSEL_NESTED_TOTAL=${VESSEL_NESTED_TOTAL:-1700} VESSEL_NESTED_TESTS=${VESSEL_NESTED_REPLICATE_TESTS:-kvm-replicate} \
 VESSEL_NESTED_CPUS=${VESSEL_NESTED_CPUS:-2} VESSEL_NESTED_LOG=kvm-nested-replicate-l1.log exec bash "$SRC/tests/integration/kvm-nested.sh"

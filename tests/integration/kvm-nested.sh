@@ -79,7 +79,7 @@ l1_run() {
     timeout -k 10 "$1" qemu-system-x86_64 -accel tcg -cpu qemu64,+svm,+npt \
         -m 1024 -smp "${VESSEL_NESTED_CPUS:-1}" -nodefaults -display none -monitor "unix:$out/mon.sock,server=on,wait=off" -no-reboot \
         -serial "file:$out/l1.log" -kernel "/boot/vmlinuz-$kver" -initrd "$cpio" \
-        -append "console=ttyS0 quiet loglevel=3 panic=-1 no_timer_check printk.devkmsg=on nested_dump=$(($1 - 60)) nested_limit=$1 nested_keeper=${VESSEL_NESTED_KEEPER:-0}" </dev/null >"$out/qemu.out" 2>&1 &
+        -append "console=ttyS0 quiet loglevel=3 panic=-1 no_timer_check printk.devkmsg=on nested_dump=$(($1 - 60)) nested_limit=$1 nested_keeper=${VESSEL_NESTED_KEEPER:-0} nested_kvm=${VESSEL_NESTED_KVM:-} nested_kvm_amd=${VESSEL_NESTED_KVM_AMD:-}" </dev/null >"$out/qemu.out" 2>&1 &
     qpid=$!
     while kill -0 "$qpid" 2>/dev/null; do
         size=$(stat -c %s "$out/l1.log" 2>/dev/null || echo 0) why=
@@ -206,7 +206,11 @@ mkdir -p "$BUILD/test-logs" && cp "$out/l1.txt" "$BUILD/test-logs/$l1log"
 [ -f "$out/l1-wedged.log" ] && tr -d '\r' <"$out/l1-wedged.log" >"$BUILD/test-logs/${l1log%.log}-wedged.log"
 
 if grep -q '^@@nested l1 kvm ready' "$out/l1.txt"; then
-    ok "nested L1: kvm-amd loaded, /dev/kvm present ($(grep -o 'Nested Paging enabled' "$out/l1.txt" | head -1))"
+    # the module parameters the host gave (VESSEL_NESTED_KVM, _KVM_AMD)
+    params=$(sed -n 's/^@@nested l1 \(kvm[-a-z]*\) parameters: /\1 /p' "$out/l1.txt" | tr '\n' ';' | sed 's/;$//; s/;/; /g')
+    desc=$(grep -o 'Nested Paging enabled' "$out/l1.txt" | head -1)
+    [ -n "$params" ] && desc="${desc:+$desc; }parameters: $params"
+    ok "nested L1: kvm-amd loaded, /dev/kvm present ($desc)"
 else
     nok "nested L1: no /dev/kvm (qemu status $qrc: $(grep '^@@nested l1' "$out/l1.txt" | tail -n 3 | tr '\n' ' ') $(tail -c 300 "$out/qemu.out"))"
     exit 0
