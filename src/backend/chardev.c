@@ -568,37 +568,14 @@ static struct chardev *chr_new(enum chr_kind kind, struct loop *loop)
 
 static int open_unix(struct chardev *c, const char *path)
 {
-    struct sockaddr_un sa = { .sun_family = AF_UNIX };
-    if (strlen(path) >= sizeof(sa.sun_path)) {
-        log_error("chardev unix:%s: path longer than %zu bytes", path, sizeof(sa.sun_path) - 1);
-        return -ENAMETOOLONG;
-    }
-    strcpy(sa.sun_path, path);
-    struct stat st;
-    if (lstat(path, &st) == 0) {
-        if (!S_ISSOCK(st.st_mode)) {
-            log_error("chardev unix:%s: exists and is not a socket", path);
-            return -EEXIST;
-        }
-        unlink(path);           /* a stale socket of an earlier run */
-    }
-    int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-    /* the socket file takes the socket inode's mode (less the umask): 0600
-     * whatever the umask, so only its owner can reach the guest's console */
-    if (fd >= 0 && fchmod(fd, 0600) < 0) {
-        close(fd);
-        fd = -1;
-    }
-    if (fd < 0 || bind(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0 || listen(fd, 1) < 0) {
-        int e = errno;
-        log_error("chardev unix:%s: %s", path, strerror(e));
-        if (fd >= 0)
-            close(fd);
-        return -e;
+    /* 0600: only its owner can reach the guest's console */
+    int fd = unix_listen(path, SOCK_NONBLOCK, 1, &c->sock);
+    if (fd < 0) {
+        log_error("chardev unix:%s: %s", path, unix_listen_strerror(fd));
+        return fd;
     }
     c->listen_fd = fd;
     c->path = xstrdup(path);
-    sock_path_note(&c->sock, path);
     return 0;
 }
 

@@ -6,7 +6,9 @@
 #include <stdio.h>
 #include <string.h>
 #include <sys/resource.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/un.h>
 #include <time.h>
 
 static void oom(size_t n)
@@ -194,6 +196,38 @@ void sock_path_remove(struct sock_path *sp)
     if (sp->set && lstat(sp->path, &st) == 0 && st.st_dev == sp->dev && st.st_ino == sp->ino)
         unlink(sp->path);
     sp->set = false;
+}
+
+int unix_listen(const char *path, int flags, int backlog, struct sock_path *sp)
+{
+    struct sockaddr_un sa = { .sun_family = AF_UNIX };
+    if (strlen(path) >= sizeof(sa.sun_path))
+        return -ENAMETOOLONG;
+    strcpy(sa.sun_path, path);
+    struct stat st;
+    if (lstat(path, &st) == 0) {
+        if (!S_ISSOCK(st.st_mode))
+            return -ENOTSOCK;
+        unlink(path);           /* a stale socket of an earlier run, as QEMU replaces it */
+    }
+    int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | flags, 0);
+    if (fd < 0)
+        return -errno;
+    /* the file takes the socket inode's mode less the umask */
+    if (fchmod(fd, 0600) < 0 || bind(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0 || chmod(path, 0600) < 0 ||
+        listen(fd, backlog) < 0) {
+        int e = errno;
+        close(fd);
+        return -e;
+    }
+    if (sp)
+        sock_path_note(sp, path);
+    return fd;
+}
+
+const char *unix_listen_strerror(int err)
+{
+    return err == -ENOTSOCK ? "exists and is not a socket" : strerror(-err);
 }
 
 int mkdir_parents(const char *path, mode_t mode)

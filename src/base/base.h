@@ -133,6 +133,17 @@ struct sock_path {
 };
 void sock_path_note(struct sock_path *sp, const char *path);
 void sock_path_remove(struct sock_path *sp);
+/* A listening unix stream socket bound at PATH (SOCK_CLOEXEC and FLAGS,
+ * e.g. SOCK_NONBLOCK), its file 0600 whatever the umask: made so before
+ * bind (no moment where another user could connect; not umask(), which
+ * is the whole process's) and set again after it (a umask that took the
+ * owner's bits). A stale socket file at PATH is replaced; anything else
+ * there is refused. Noted in SP (sock_path_note) when SP is given. The fd,
+ * or -ENOTSOCK (PATH exists and is not a socket), -ENAMETOOLONG, or the
+ * failed call's -errno. */
+int unix_listen(const char *path, int flags, int backlog, struct sock_path *sp);
+/* unix_listen's error as one phrase: "exists and is not a socket" or strerror */
+const char *unix_listen_strerror(int err);
 /* mkdir -p: create PATH and its missing parents with MODE; 0 or -errno
  * (an existing directory is fine). */
 int mkdir_parents(const char *path, mode_t mode);

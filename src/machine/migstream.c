@@ -588,22 +588,9 @@ int mig_uri_connect(const struct mig_uri *u, char *err, size_t errlen)
 
 static int listen_unix(const struct mig_uri *u, char *err, size_t errlen)
 {
-    struct sockaddr_un a = { .sun_family = AF_UNIX };
-    snprintf(a.sun_path, sizeof(a.sun_path), "%s", u->path);
-    struct stat st;
-    if (lstat(u->path, &st) == 0) {
-        if (!S_ISSOCK(st.st_mode))
-            return errf(err, errlen, -EEXIST, "--incoming unix:%s: exists and is not a socket", u->path);
-        unlink(u->path);
-    }
-    int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-    if (fd < 0 || bind(fd, (struct sockaddr *)&a, sizeof(a)) < 0 || listen(fd, 1) < 0) {
-        int e = -errno;
-        if (fd >= 0)
-            close(fd);
-        return errf(err, errlen, e, "--incoming unix:%s: %s", u->path, strerror(-e));
-    }
-    return fd;
+    /* 0600: only its owner can send this process a machine's state */
+    int fd = unix_listen(u->path, 0, 1, NULL);
+    return fd >= 0 ? fd : errf(err, errlen, fd, "--incoming unix:%s: %s", u->path, unix_listen_strerror(fd));
 }
 
 int mig_uri_listen(const struct mig_uri *u, char *err, size_t errlen)

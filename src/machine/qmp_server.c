@@ -364,40 +364,11 @@ void qmp_server_balloon_change(struct qmp_server *s, uint64_t actual)
 
 static int listen_on(struct qmp_server *s)
 {
-    struct stat st;
-    const char *path = s->spec.path;
-    if (lstat(path, &st) == 0) {
-        if (!S_ISSOCK(st.st_mode)) {
-            log_error("--qmp unix:%s: exists and is not a socket", path);
-            return -EEXIST;
-        }
-        unlink(path);           /* a stale socket, as QEMU replaces it */
-    }
-    int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+    int fd = unix_listen(s->spec.path, SOCK_NONBLOCK, 8, &s->sock);
     if (fd < 0) {
-        log_error("--qmp unix:%s: socket: %s", path, strerror(errno));
-        return -errno;
+        log_error("--qmp unix:%s: %s", s->spec.path, unix_listen_strerror(fd));
+        return fd;
     }
-    struct sockaddr_un sa = { .sun_family = AF_UNIX };
-    memcpy(sa.sun_path, path, strlen(path) + 1);
-    /* 0600 from the start: no moment where others could connect. The
-     * file takes the socket inode's mode less the umask (as chardev.c's);
-     * not umask() around bind, which is the whole process's and would
-     * change what other threads create meanwhile */
-    int r = fchmod(fd, 0600);
-    if (r == 0)
-        r = bind(fd, (struct sockaddr *)&sa, sizeof(sa));
-    int e = errno;
-    if (r == 0 && chmod(path, 0600) < 0)
-        r = -1, e = errno;
-    if (r == 0 && listen(fd, 8) < 0)
-        r = -1, e = errno;
-    if (r < 0) {
-        log_error("--qmp unix:%s: %s", path, strerror(e));
-        close(fd);
-        return -e;
-    }
-    sock_path_note(&s->sock, path);
     s->listen_fd = fd;
     return 0;
 }

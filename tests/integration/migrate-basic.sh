@@ -165,9 +165,11 @@ check "a killed destination: status failed ($(grep -o '"error-desc": "[^"]*"' <<
 n=$(last "$d/s4.out")
 check "the source runs on after it (count $n, then more)" wait_for reached "$d/s4.out" $((n + 3))
 "$VESSEL" qmp "$d/s4.sock" migrate-set-parameters '{"max-bandwidth": 0, "downtime-limit": 300}' >/dev/null
-"$VESSEL" run --kernel "$d/counter.elf" -m 64M --disk "$d/disk.img" --serial "file:$d/d5.out" \
-    --incoming "unix:$d/m5" </dev/null >/dev/null 2>"$d/d5.err" & pid_d5=$!; pids+=($pid_d5)
+( umask 000; exec "$VESSEL" run --kernel "$d/counter.elf" -m 64M --disk "$d/disk.img" --serial "file:$d/d5.out" \
+    --incoming "unix:$d/m5" </dev/null >/dev/null 2>"$d/d5.err" ) & pid_d5=$!; pids+=($pid_d5)
 wait_for test -S "$d/m5"
+mode=$(stat -c %a "$d/m5")
+check "the --incoming socket is mode 0600 under umask 000 (got $mode): no other user can send it a machine" test "$mode" = 600
 out=$(mig "$d/s4.sock" migrate "unix:$d/m5" status failed query)
 wait "$pid_d5"; rc=$?
 check "a destination with -m 64M exits $rc: $(head -1 "$d/d5.err")" \

@@ -181,6 +181,53 @@ static void test_sock_path(void **state)
     free(path);
 }
 
+/* unix_listen: 0600 whatever the umask, connectable by its owner, a stale
+ * socket replaced, anything else at the path refused and left alone */
+static void test_unix_listen(void **state)
+{
+    (void)state;
+    char dir[] = "/tmp/vessel-test-XXXXXX";
+    assert_non_null(mkdtemp(dir));
+    char *path = xasprintf("%s/l.sock", dir);
+    struct stat st;
+    struct sock_path sp = { 0 };
+    const mode_t masks[] = { 0, 0277 };
+    for (unsigned i = 0; i < 2; i++) {
+        mode_t old = umask(masks[i]);
+        int fd = unix_listen(path, SOCK_NONBLOCK, 1, &sp);   /* the second replaces the first's file */
+        umask(old);
+        assert_true(fd >= 0);
+        assert_true(sp.set);
+        assert_int_equal(lstat(path, &st), 0);
+        assert_true(S_ISSOCK(st.st_mode));
+        assert_int_equal(st.st_mode & 07777, 0600);
+        assert_true(fcntl(fd, F_GETFD) & FD_CLOEXEC);
+        assert_true(fcntl(fd, F_GETFL) & O_NONBLOCK);
+        int c = socket(AF_UNIX, SOCK_STREAM, 0);
+        struct sockaddr_un sa = { .sun_family = AF_UNIX };
+        strcpy(sa.sun_path, path);
+        assert_int_equal(connect(c, (struct sockaddr *)&sa, sizeof(sa)), 0);
+        close(c);
+        close(fd);
+    }
+    sock_path_remove(&sp);
+    assert_int_equal(write_file(path, "keep", 4, O_CREAT, 0644), 0);
+    assert_int_equal(unix_listen(path, 0, 1, NULL), -ENOTSOCK);
+    assert_string_equal(unix_listen_strerror(-ENOTSOCK), "exists and is not a socket");
+    char *data = NULL;
+    size_t len = 0;
+    assert_int_equal(read_file(path, &data, &len, 64), 0);
+    assert_int_equal(len, 4);
+    free(data);
+    unlink(path);
+    char longp[200];
+    memset(longp, 'a', sizeof(longp) - 1);
+    longp[sizeof(longp) - 1] = 0;
+    assert_int_equal(unix_listen(longp, 0, 1, NULL), -ENAMETOOLONG);
+    rmdir(dir);
+    free(path);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -191,6 +238,7 @@ int main(void)
         cmocka_unit_test(test_write_file),
         cmocka_unit_test(test_mkdir_parents),
         cmocka_unit_test(test_sock_path),
+        cmocka_unit_test(test_unix_listen),
     };
     return cmocka_run_group_tests_name("base", tests, NULL, NULL);
 }
